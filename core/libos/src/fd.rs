@@ -1,0 +1,154 @@
+//! Open files and the descriptor table. Descriptors are the library OS's own numbers; the host
+//! never sees them, so an app that closes or dup2s over 0–2 changes only its own table.
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use crate::errno::*;
+use crate::fs::overlay::OverlayFile;
+use crate::fs::synth::Synth;
+use crate::fs::DirEntry;
+use crate::sync::SpinMutex;
+
+/// What an open file reads from and writes to.
+pub enum FileKind {
+    /// One of the host streams the artifact was started with (0, 1, 2).
+    Host(i32),
+    /// A read-only file of the image.
+    Image(u32),
+    /// A file of the writable layer.
+    Overlay(Arc<OverlayFile>),
+    /// A directory (any layer), listed on first getdents.
+    Dir,
+    /// A device node of /dev.
+    Synth(Synth),
+}
+
+/// An open file description (shared by dup'd descriptors: one offset, one set of flags).
+pub struct OpenFile {
+    pub kind: FileKind,
+    /// The normalized path it was opened by (for fchdir, *at calls and /proc/self/fd).
+    pub path: Vec<u8>,
+    /// Access mode and status flags (O_APPEND, O_NONBLOCK, ...).
+    pub flags: AtomicU32,
+    pub pos: SpinMutex<u64>,
+    /// The directory listing, taken at the first getdents (so concurrent changes do not make
+    /// the app see names twice).
+    pub listing: SpinMutex<Option<Vec<DirEntry>>>,
+}
+
+impl OpenFile {
+    /// A new description with offset 0.
+    pub fn new(kind: FileKind, path: Vec<u8>, flags: u32) -> Arc<Self> {
+        Arc::new(Self {
+            kind,
+            path,
+            flags: AtomicU32::new(flags),
+            pos: SpinMutex::new(0),
+            listing: SpinMutex::new(None),
+        })
+    }
+
+    /// The open(2) flags it was opened with (status flags may have changed by F_SETFL).
+    pub fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Clone)]
+struct Slot {
+    file: Arc<OpenFile>,
+    cloexec: bool,
+}
+
+/// The descriptor table.
+pub struct FdTable {
+    slots: Vec<Option<Slot>>,
+    /// RLIMIT_NOFILE: descriptors must stay below it (EMFILE).
+    pub limit: usize,
+}
+
+impl FdTable {
+    /// An empty table with room for `limit` descriptors.
+    pub fn new(limit: usize) -> Self {
+        Self { slots: Vec::new(), limit }
+    }
+
+    /// Installs `file` at the lowest free descriptor ≥ `min` (EMFILE past the limit).
+    pub fn alloc(&mut self, file: Arc<OpenFile>, cloexec: bool, min: usize) -> Result<i32, Errno> {
+        let mut fd = min;
+        while fd < self.slots.len() && self.slots[fd].is_some() {
+            fd += 1;
+        }
+        if fd >= self.limit {
+            return Err(EMFILE);
+        }
+        if fd >= self.slots.len() {
+            self.slots.resize(fd + 1, None);
+        }
+        self.slots[fd] = Some(Slot { file, cloexec });
+        Ok(fd as i32)
+    }
+
+    /// Puts `file` at exactly `fd`, closing what was there.
+    pub fn install(&mut self, fd: i32, file: Arc<OpenFile>, cloexec: bool) -> Result<(), Errno> {
+        if fd < 0 || fd as usize >= self.limit {
+            return Err(EBADF);
+        }
+        let fd = fd as usize;
+        if fd >= self.slots.len() {
+            self.slots.resize(fd + 1, None);
+        }
+        self.slots[fd] = Some(Slot { file, cloexec });
+        Ok(())
+    }
+
+    /// The open file behind `fd` (EBADF if none).
+    pub fn get(&self, fd: i32) -> Result<Arc<OpenFile>, Errno> {
+        if fd < 0 {
+            return Err(EBADF);
+        }
+        self.slots.get(fd as usize).and_then(|s| s.as_ref()).map(|s| s.file.clone()).ok_or(EBADF)
+    }
+
+    /// Closes `fd` (EBADF if it was not open).
+    pub fn close(&mut self, fd: i32) -> Result<(), Errno> {
+        if fd < 0 {
+            return Err(EBADF);
+        }
+        match self.slots.get_mut(fd as usize) {
+            Some(s @ Some(_)) => {
+                *s = None;
+                Ok(())
+            }
+            _ => Err(EBADF),
+        }
+    }
+
+    /// The close-on-exec flag of `fd`.
+    pub fn cloexec(&self, fd: i32) -> Result<bool, Errno> {
+        if fd < 0 {
+            return Err(EBADF);
+        }
+        self.slots.get(fd as usize).and_then(|s| s.as_ref()).map(|s| s.cloexec).ok_or(EBADF)
+    }
+
+    /// Sets the close-on-exec flag of `fd`.
+    pub fn set_cloexec(&mut self, fd: i32, v: bool) -> Result<(), Errno> {
+        if fd < 0 {
+            return Err(EBADF);
+        }
+        match self.slots.get_mut(fd as usize).and_then(|s| s.as_mut()) {
+            Some(s) => {
+                s.cloexec = v;
+                Ok(())
+            }
+            None => Err(EBADF),
+        }
+    }
+
+    /// Open descriptors in increasing order.
+    pub fn open_fds(&self) -> impl Iterator<Item = i32> + '_ {
+        self.slots.iter().enumerate().filter(|(_, s)| s.is_some()).map(|(i, _)| i as i32)
+    }
+}

@@ -1,0 +1,429 @@
+//! Path resolution and the file operations of the merged namespace (image + overlay + synth).
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use litebox_image::{ChunkCache, EntryKind, Image, ImageError};
+
+use crate::abi::{Stat, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG};
+use crate::errno::*;
+use crate::fs::node::{DirEntry, Node, NodeKind};
+use crate::fs::overlay::{Overlay, OverlayEntry, OverlayFile};
+use crate::fs::path;
+use crate::fs::synth::{Synth, TABLE as SYNTH_TABLE};
+use crate::sync::SpinMutex;
+
+/// Linux's limit on symlinks followed in one resolution.
+const MAX_SYMLINKS: u32 = 40;
+/// st_dev reported for every file of the namespace.
+const DEV: u64 = 0x4c42;
+
+/// The result of resolving a path: the normalized absolute path reached, and its node, or
+/// `None` if only the last component is missing (its parent exists and is a directory).
+pub struct Resolved {
+    pub path: Vec<u8>,
+    pub node: Option<Node>,
+}
+
+/// The app's file system.
+pub struct Vfs {
+    pub image: Image<'static>,
+    pub cache: ChunkCache,
+    pub overlay: SpinMutex<Overlay>,
+    /// Where /proc/self/exe points.
+    pub exe_path: Vec<u8>,
+    /// Called when the image turns out to be damaged or tampered with while the app runs.
+    pub fatal: fn(ImageError) -> !,
+}
+
+impl Vfs {
+    /// A namespace over `image` with an empty writable layer.
+    pub fn new(image: Image<'static>, exe_path: Vec<u8>, fatal: fn(ImageError) -> !) -> Self {
+        let cache = ChunkCache::new(image.header().chunk_count);
+        Self { image, cache, overlay: SpinMutex::new(Overlay::new()), exe_path, fatal }
+    }
+
+    /// The node's type.
+    pub fn kind(&self, n: &Node) -> NodeKind {
+        match n {
+            Node::Image(i) => match self.image.entry(*i).kind {
+                EntryKind::Dir => NodeKind::Dir,
+                EntryKind::File => NodeKind::File,
+                EntryKind::Symlink => NodeKind::Symlink,
+            },
+            Node::OverlayDir { .. } => NodeKind::Dir,
+            Node::OverlayFile(_) => NodeKind::File,
+            Node::OverlaySymlink { .. } => NodeKind::Symlink,
+            Node::Synth(s) => s.kind(),
+        }
+    }
+
+    /// True if the image's view of `p` is hidden by the overlay (whiteout, opaque directory or
+    /// a non-directory replacing it at `p` or at an ancestor).
+    fn image_hidden(ov: &Overlay, p: &[u8]) -> bool {
+        let mut a = p.to_vec();
+        loop {
+            match ov.entries.get(&a) {
+                Some(OverlayEntry::Whiteout)
+                | Some(OverlayEntry::File(_))
+                | Some(OverlayEntry::Symlink { .. })
+                | Some(OverlayEntry::Dir { opaque: true, .. }) => return true,
+                _ => {}
+            }
+            if a == b"/" {
+                return false;
+            }
+            path::pop(&mut a);
+        }
+    }
+
+    /// The image entry visible at `p`, if any.
+    fn image_at(&self, ov: &Overlay, p: &[u8]) -> Option<u32> {
+        let i = self.image.lookup(p)?;
+        if Self::image_hidden(ov, p) {
+            None
+        } else {
+            Some(i)
+        }
+    }
+
+    fn lookup_exact(&self, ov: &Overlay, p: &[u8]) -> Option<Node> {
+        match ov.entries.get(p) {
+            Some(OverlayEntry::Whiteout) => return None,
+            Some(OverlayEntry::Dir { ino, mode, .. }) => return Some(Node::OverlayDir { ino: *ino, mode: *mode }),
+            Some(OverlayEntry::File(f)) => return Some(Node::OverlayFile(f.clone())),
+            Some(OverlayEntry::Symlink { ino, target }) => {
+                return Some(Node::OverlaySymlink { ino: *ino, target: target.clone() })
+            }
+            None => {}
+        }
+        if let Some(s) = Synth::find(p) {
+            return Some(Node::Synth(s));
+        }
+        self.image_at(ov, p).map(Node::Image)
+    }
+
+    /// The node at normalized absolute path `p`, without following a final symlink.
+    pub fn lookup(&self, p: &[u8]) -> Option<Node> {
+        let ov = self.overlay.lock();
+        self.lookup_exact(&ov, p)
+    }
+
+    /// Resolves `p` relative to `cwd` as Linux does: `.`/`..` per component, symlinks followed
+    /// (the last one only if `follow_last`), at most 40 links (ELOOP), ENOTDIR when a middle
+    /// component is not a directory, ENOENT when a middle component is missing.
+    pub fn resolve(&self, cwd: &[u8], p: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
+        if p.is_empty() {
+            return Err(ENOENT);
+        }
+        if p.len() >= 4096 {
+            return Err(ENAMETOOLONG);
+        }
+        let must_be_dir = p.ends_with(b"/");
+        let follow_last = follow_last || must_be_dir;
+        let mut cur: Vec<u8> = if p[0] == b'/' { b"/".to_vec() } else { cwd.to_vec() };
+        let mut pending: Vec<Vec<u8>> = path::components(p).rev().map(|c| c.to_vec()).collect();
+        let mut links = 0u32;
+        let ov = self.overlay.lock();
+        while let Some(comp) = pending.pop() {
+            if comp.len() > 255 {
+                return Err(ENAMETOOLONG);
+            }
+            if comp == b".." {
+                path::pop(&mut cur);
+                continue;
+            }
+            let last = pending.is_empty();
+            let mut cand = cur.clone();
+            path::push(&mut cand, &comp);
+            match self.lookup_exact(&ov, &cand) {
+                None if last => return Ok(Resolved { path: cand, node: None }),
+                None => return Err(ENOENT),
+                Some(n) => match self.kind(&n) {
+                    NodeKind::Symlink if !last || follow_last => {
+                        links += 1;
+                        if links > MAX_SYMLINKS {
+                            return Err(ELOOP);
+                        }
+                        let target = self.link_target(&n);
+                        if target.first() == Some(&b'/') {
+                            cur = b"/".to_vec();
+                        }
+                        pending.extend(path::components(&target).rev().map(|c| c.to_vec()));
+                    }
+                    NodeKind::Dir => cur = cand,
+                    _ if !last => return Err(ENOTDIR),
+                    _ => {
+                        if must_be_dir {
+                            return Err(ENOTDIR);
+                        }
+                        return Ok(Resolved { path: cand, node: Some(n) });
+                    }
+                },
+            }
+        }
+        let node = self.lookup_exact(&ov, &cur);
+        if node.is_none() {
+            return Err(ENOENT);
+        }
+        Ok(Resolved { path: cur, node })
+    }
+
+    fn link_target(&self, n: &Node) -> Vec<u8> {
+        match n {
+            Node::Image(i) => self.image.symlink_target(&self.image.entry(*i)).to_vec(),
+            Node::OverlaySymlink { target, .. } => target.clone(),
+            Node::Synth(Synth::ProcSelfExe) => self.exe_path.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// readlink: the target of a symlink node, EINVAL for anything else.
+    pub fn readlink(&self, n: &Node) -> Result<Vec<u8>, Errno> {
+        if self.kind(n) != NodeKind::Symlink {
+            return Err(EINVAL);
+        }
+        Ok(self.link_target(n))
+    }
+
+    /// stat of a node.
+    pub fn stat(&self, n: &Node) -> Stat {
+        let mut st = Stat { st_dev: DEV, st_nlink: 1, st_blksize: 4096, ..Default::default() };
+        let (mode, size, ino, mtime, uid, gid): (u32, u64, u64, i64, u32, u32) = match n {
+            Node::Image(i) => {
+                let e = self.image.entry(*i);
+                let t = match e.kind {
+                    EntryKind::Dir => S_IFDIR,
+                    EntryKind::File => S_IFREG,
+                    EntryKind::Symlink => S_IFLNK,
+                };
+                let size = if e.kind == EntryKind::Dir { 4096 } else { e.size };
+                (t | e.mode, size, *i as u64 + 2, e.mtime, e.uid, e.gid)
+            }
+            Node::OverlayDir { ino, mode } => (S_IFDIR | mode, 4096, *ino, 0, 0, 0),
+            Node::OverlayFile(f) => {
+                let len = f.data.lock().len() as u64;
+                let mode = f.mode.load(core::sync::atomic::Ordering::Relaxed);
+                (S_IFREG | mode, len, f.ino, f.mtime() as i64, 0, 0)
+            }
+            Node::OverlaySymlink { ino, target } => (S_IFLNK | 0o777, target.len() as u64, *ino, 0, 0, 0),
+            Node::Synth(s) => {
+                let (maj, min) = s.rdev();
+                st.st_rdev = ((maj as u64) << 8) | min as u64;
+                let mode = match s.kind() {
+                    NodeKind::Dir => S_IFDIR | 0o555,
+                    NodeKind::Symlink => S_IFLNK | 0o777,
+                    _ => S_IFCHR | 0o666,
+                };
+                (mode, 0, s.ino(), 0, 0, 0)
+            }
+        };
+        st.st_mode = mode;
+        st.st_size = size as i64;
+        st.st_ino = ino;
+        st.st_uid = uid;
+        st.st_gid = gid;
+        st.st_mtime = mtime;
+        st.st_atime = mtime;
+        st.st_ctime = mtime;
+        st.st_blocks = size.div_ceil(512) as i64;
+        if mode & S_IFDIR == S_IFDIR && mode & 0o170000 == S_IFDIR {
+            st.st_nlink = 2;
+        }
+        st
+    }
+
+    /// Reads bytes of a file node at `off`. A damaged or tampered chunk ends the process
+    /// through `fatal`: altered bytes never reach the app.
+    pub fn read_at(&self, n: &Node, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        match n {
+            Node::Image(i) => {
+                let e = self.image.entry(*i);
+                match e.kind {
+                    EntryKind::File => self.cache.read(&self.image, &e, off, buf).map_err(|err| (self.fatal)(err)),
+                    EntryKind::Dir => Err(EISDIR),
+                    EntryKind::Symlink => Err(EINVAL),
+                }
+            }
+            Node::OverlayFile(f) => {
+                let data = f.data.lock();
+                if off >= data.len() as u64 {
+                    return Ok(0);
+                }
+                let n = core::cmp::min(buf.len(), data.len() - off as usize);
+                buf[..n].copy_from_slice(&data[off as usize..off as usize + n]);
+                Ok(n)
+            }
+            Node::OverlayDir { .. } => Err(EISDIR),
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// The whole content of a file node.
+    pub fn read_all(&self, n: &Node) -> Result<Vec<u8>, Errno> {
+        let size = self.stat(n).st_size as usize;
+        let mut v = alloc::vec![0u8; size];
+        let got = self.read_at(n, 0, &mut v)?;
+        v.truncate(got);
+        Ok(v)
+    }
+
+    /// The names in directory `p` (its node already resolved to a directory), merged across the
+    /// layers and sorted by name. Does not include "." and "..".
+    pub fn list(&self, p: &[u8]) -> Vec<DirEntry> {
+        let ov = self.overlay.lock();
+        let mut out: Vec<DirEntry> = Vec::new();
+        if let Some(d) = self.image_at(&ov, p) {
+            let e = self.image.entry(d);
+            if e.kind == EntryKind::Dir {
+                for c in e.data..e.data + e.size {
+                    let ce = self.image.entry(c as u32);
+                    let mut full = p.to_vec();
+                    path::push(&mut full, ce.name());
+                    if ov.entries.contains_key(&full) {
+                        continue;
+                    }
+                    let kind = self.kind(&Node::Image(c as u32));
+                    out.push(DirEntry { name: ce.name().to_vec(), ino: c + 2, kind });
+                }
+            }
+        }
+        for (name, ent) in ov.children(p) {
+            let (ino, kind) = match ent {
+                OverlayEntry::Whiteout => continue,
+                OverlayEntry::Dir { ino, .. } => (*ino, NodeKind::Dir),
+                OverlayEntry::File(f) => (f.ino, NodeKind::File),
+                OverlayEntry::Symlink { ino, .. } => (*ino, NodeKind::Symlink),
+            };
+            out.push(DirEntry { name: name.to_vec(), ino, kind });
+        }
+        for (sp, s) in SYNTH_TABLE {
+            if path::parent(sp) == p && !out.iter().any(|d| d.name == path::name(sp)) {
+                out.push(DirEntry { name: path::name(sp).to_vec(), ino: s.ino(), kind: s.kind() });
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Creates an empty regular file at `p` in the writable layer (replacing nothing: the caller
+    /// checked that `p` does not exist) and returns it.
+    pub fn create_file(&self, p: &[u8], mode: u32, now: u64) -> Arc<OverlayFile> {
+        let mut ov = self.overlay.lock();
+        let f = ov.new_file(mode, Vec::new(), now);
+        ov.entries.insert(p.to_vec(), OverlayEntry::File(f.clone()));
+        f
+    }
+
+    /// Copies the image file at `p` into the writable layer (once) and returns the copy.
+    pub fn copy_up(&self, p: &[u8], entry: u32, truncate: bool) -> Result<Arc<OverlayFile>, Errno> {
+        let data = if truncate { Vec::new() } else { self.read_all(&Node::Image(entry))? };
+        let e = self.image.entry(entry);
+        let mut ov = self.overlay.lock();
+        if let Some(OverlayEntry::File(f)) = ov.entries.get(p) {
+            return Ok(f.clone());
+        }
+        let f = ov.new_file(e.mode, data, e.mtime as u64);
+        ov.entries.insert(p.to_vec(), OverlayEntry::File(f.clone()));
+        Ok(f)
+    }
+
+    /// mkdir at `p` (caller checked it does not exist and the parent is a directory).
+    pub fn mkdir(&self, p: &[u8], mode: u32) {
+        let mut ov = self.overlay.lock();
+        let opaque = matches!(ov.entries.get(p), Some(OverlayEntry::Whiteout));
+        let ino = ov.ino();
+        ov.entries.insert(p.to_vec(), OverlayEntry::Dir { ino, mode: mode & 0o7777, opaque });
+    }
+
+    /// symlink at `p` (caller checked it does not exist).
+    pub fn symlink(&self, p: &[u8], target: &[u8]) {
+        let mut ov = self.overlay.lock();
+        let ino = ov.ino();
+        ov.entries.insert(p.to_vec(), OverlayEntry::Symlink { ino, target: target.to_vec() });
+    }
+
+    /// Removes the name `p` (file, symlink or empty directory: the caller checked which).
+    pub fn remove(&self, p: &[u8]) {
+        let mut ov = self.overlay.lock();
+        let in_image = self.image.lookup(p).is_some() && !Self::image_hidden_above(&ov, p);
+        if in_image {
+            ov.entries.insert(p.to_vec(), OverlayEntry::Whiteout);
+        } else {
+            ov.entries.remove(p);
+        }
+    }
+
+    /// Like `image_hidden`, but ignoring the overlay entry at `p` itself.
+    fn image_hidden_above(ov: &Overlay, p: &[u8]) -> bool {
+        if p == b"/" {
+            return false;
+        }
+        Self::image_hidden(ov, path::parent(p))
+    }
+
+    /// rename(2) within the namespace. `from` and `to` are resolved paths (the last component
+    /// not followed); `to`'s parent exists. Directories that come from the image cannot be
+    /// moved (EXDEV, as overlayfs without redirect_dir): callers such as `mv` fall back to copy.
+    pub fn rename(&self, from: &[u8], to: &[u8]) -> Result<(), Errno> {
+        if from == to {
+            return Ok(());
+        }
+        let src = self.lookup(from).ok_or(ENOENT)?;
+        let src_kind = self.kind(&src);
+        if src_kind == NodeKind::Dir && path::is_within(to, from) {
+            return Err(EINVAL);
+        }
+        if let Some(dst) = self.lookup(to) {
+            let dk = self.kind(&dst);
+            match (src_kind, dk) {
+                (NodeKind::Dir, NodeKind::Dir)
+                    if !self.list(to).is_empty() => {
+                        return Err(ENOTEMPTY);
+                    }
+                (NodeKind::Dir, _) => return Err(ENOTDIR),
+                (_, NodeKind::Dir) => return Err(EISDIR),
+                _ => {}
+            }
+        }
+        let moved: OverlayEntry = match &src {
+            Node::Image(i) => match self.image.entry(*i).kind {
+                EntryKind::File => OverlayEntry::File(self.copy_up(from, *i, false)?),
+                EntryKind::Symlink => {
+                    let target = self.link_target(&src);
+                    let ino = self.overlay.lock().ino();
+                    OverlayEntry::Symlink { ino, target }
+                }
+                EntryKind::Dir => return Err(EXDEV),
+            },
+            Node::OverlayDir { .. } => {
+                if self.image_at(&self.overlay.lock(), from).is_some() {
+                    return Err(EXDEV);
+                }
+                let mut ov = self.overlay.lock();
+                let mut prefix = from.to_vec();
+                prefix.push(b'/');
+                let keys: Vec<Vec<u8>> =
+                    ov.entries.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
+                for k in keys {
+                    if let Some(v) = ov.entries.remove(&k) {
+                        let mut nk = to.to_vec();
+                        nk.extend_from_slice(&k[from.len()..]);
+                        ov.entries.insert(nk, v);
+                    }
+                }
+                ov.entries.get(from).cloned().ok_or(ENOENT)?
+            }
+            Node::Synth(_) => return Err(EXDEV),
+            _ => self.overlay.lock().entries.get(from).cloned().ok_or(ENOENT)?,
+        };
+        let replacing_image_dir = src_kind == NodeKind::Dir && self.lookup(to).is_some();
+        self.remove(from);
+        let mut ov = self.overlay.lock();
+        let moved = match moved {
+            OverlayEntry::Dir { ino, mode, .. } => OverlayEntry::Dir { ino, mode, opaque: replacing_image_dir },
+            other => other,
+        };
+        ov.entries.insert(to.to_vec(), moved);
+        Ok(())
+    }
+}

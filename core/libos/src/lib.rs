@@ -1,0 +1,24 @@
+//! The LiteBox library OS ("North"): everything a Linux x86-64 program sees, served from the
+//! packed image and an in-memory writable layer, on top of a small [`Platform`] trait that each
+//! South platform (linux-userland, kvm, ...) implements.
+//!
+//! `no_std` + `alloc`: the kernel-mode targets reuse it as is. Nothing here uses thread-local
+//! storage (the app owns FS on x86-64) and nothing allocates in a way that needs a host libc.
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+extern crate alloc;
+
+pub mod abi;
+pub mod errno;
+pub mod fd;
+pub mod fs;
+pub mod kernel;
+pub mod loader;
+pub mod platform;
+pub mod shim;
+pub mod sync;
+pub mod user;
+
+pub use kernel::LibOs;
+pub use platform::{Platform, SyscallContext};

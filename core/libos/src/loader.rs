@@ -1,0 +1,350 @@
+//! ELF loading: maps a static, static-pie or dynamic x86-64 program (and its interpreter) from
+//! the image into the app's address space and builds the initial stack the way Linux's
+//! binfmt_elf does (argc, argv, envp, auxv, AT_RANDOM bytes, AT_EXECFN string).
+use alloc::vec::Vec;
+
+use crate::abi::{PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_NORESERVE};
+use crate::errno::*;
+use crate::fs::{Node, NodeKind};
+use crate::kernel::LibOs;
+use crate::platform::Platform;
+
+pub const AT_NULL: usize = 0;
+pub const AT_PHDR: usize = 3;
+pub const AT_PHENT: usize = 4;
+pub const AT_PHNUM: usize = 5;
+pub const AT_PAGESZ: usize = 6;
+pub const AT_BASE: usize = 7;
+pub const AT_FLAGS: usize = 8;
+pub const AT_ENTRY: usize = 9;
+pub const AT_UID: usize = 11;
+pub const AT_EUID: usize = 12;
+pub const AT_GID: usize = 13;
+pub const AT_EGID: usize = 14;
+pub const AT_PLATFORM: usize = 15;
+pub const AT_HWCAP: usize = 16;
+pub const AT_CLKTCK: usize = 17;
+pub const AT_SECURE: usize = 23;
+pub const AT_RANDOM: usize = 25;
+pub const AT_HWCAP2: usize = 26;
+pub const AT_EXECFN: usize = 31;
+pub const AT_MINSIGSTKSZ: usize = 51;
+
+const PT_LOAD: u32 = 1;
+const PT_INTERP: u32 = 3;
+const PT_PHDR: u32 = 6;
+const ET_EXEC: u16 = 2;
+const ET_DYN: u16 = 3;
+
+/// Why a program could not be loaded.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The path does not resolve to a regular file in the image.
+    NotFound(Errno),
+    /// The file is not a loadable x86-64 ELF; the text says what is wrong.
+    BadElf(&'static str),
+    /// Mapping memory failed.
+    NoMemory(Errno),
+}
+
+/// Where a program ended up in memory.
+struct Mapped {
+    base: usize,
+    entry: usize,
+    phdr: usize,
+    phnum: usize,
+    end: usize,
+}
+
+/// The program is loaded: jump to `entry` with `rsp = sp` (and rdx = 0).
+pub struct Loaded {
+    pub entry: usize,
+    pub sp: usize,
+    /// Address of the main program's entry (AT_ENTRY).
+    pub main_entry: usize,
+}
+
+fn u16_at(b: &[u8], o: usize) -> u16 {
+    u16::from_le_bytes([b[o], b[o + 1]])
+}
+fn u32_at(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+}
+fn u64_at(b: &[u8], o: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[o..o + 8]);
+    u64::from_le_bytes(a)
+}
+
+struct Phdr {
+    kind: u32,
+    flags: u32,
+    offset: u64,
+    vaddr: u64,
+    filesz: u64,
+    memsz: u64,
+}
+
+fn parse_phdrs(elf: &[u8]) -> Result<(u16, u64, Vec<Phdr>), LoadError> {
+    if elf.len() < 64 || &elf[0..4] != b"\x7fELF" {
+        return Err(LoadError::BadElf("not an ELF file"));
+    }
+    if elf[4] != 2 || elf[5] != 1 {
+        return Err(LoadError::BadElf("not a 64-bit little-endian ELF"));
+    }
+    if u16_at(elf, 18) != 62 {
+        return Err(LoadError::BadElf("not an x86-64 ELF"));
+    }
+    let etype = u16_at(elf, 16);
+    if etype != ET_EXEC && etype != ET_DYN {
+        return Err(LoadError::BadElf("not an executable or shared object"));
+    }
+    let entry = u64_at(elf, 24);
+    let phoff = u64_at(elf, 32) as usize;
+    let phentsize = u16_at(elf, 54) as usize;
+    let phnum = u16_at(elf, 56) as usize;
+    if phentsize != 56 || phnum == 0 || phnum > 256 {
+        return Err(LoadError::BadElf("bad program header table"));
+    }
+    let end = phoff.checked_add(phnum * 56).ok_or(LoadError::BadElf("bad program header table"))?;
+    if end > elf.len() {
+        return Err(LoadError::BadElf("program header table out of bounds"));
+    }
+    let mut out = Vec::with_capacity(phnum);
+    for i in 0..phnum {
+        let o = phoff + i * 56;
+        let p = Phdr {
+            kind: u32_at(elf, o),
+            flags: u32_at(elf, o + 4),
+            offset: u64_at(elf, o + 8),
+            vaddr: u64_at(elf, o + 16),
+            filesz: u64_at(elf, o + 32),
+            memsz: u64_at(elf, o + 40),
+        };
+        if p.kind == PT_LOAD {
+            let fend = p.offset.checked_add(p.filesz);
+            if fend.is_none_or(|e| e > elf.len() as u64) || p.filesz > p.memsz {
+                return Err(LoadError::BadElf("PT_LOAD segment out of bounds"));
+            }
+            if p.vaddr.checked_add(p.memsz).is_none_or(|e| e >= 0x0000_8000_0000_0000) {
+                return Err(LoadError::BadElf("PT_LOAD segment outside user space"));
+            }
+            if p.vaddr % PAGE_SIZE as u64 != p.offset % PAGE_SIZE as u64 {
+                return Err(LoadError::BadElf("PT_LOAD segment misaligned"));
+            }
+        }
+        out.push(p);
+    }
+    Ok((etype, entry, out))
+}
+
+fn page_down(x: usize) -> usize {
+    x & !(PAGE_SIZE - 1)
+}
+fn page_up(x: usize) -> usize {
+    (x + PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
+}
+
+fn map_elf<P: Platform>(os: &LibOs<P>, elf: &[u8]) -> Result<Mapped, LoadError> {
+    let (etype, entry, phdrs) = parse_phdrs(elf)?;
+    let loads: Vec<&Phdr> = phdrs.iter().filter(|p| p.kind == PT_LOAD).collect();
+    if loads.is_empty() {
+        return Err(LoadError::BadElf("no PT_LOAD segment"));
+    }
+    let lo = page_down(loads.iter().map(|p| p.vaddr).min().unwrap_or(0) as usize);
+    let hi = page_up(loads.iter().map(|p| p.vaddr + p.memsz).max().unwrap_or(0) as usize);
+    let span = hi - lo;
+    let p = &os.platform;
+    let rw = PROT_READ | PROT_WRITE;
+    let base = if etype == ET_EXEC {
+        p.mmap_anon(lo, span, rw, MAP_PRIVATE | MAP_FIXED_NOREPLACE).map_err(LoadError::NoMemory)?;
+        0
+    } else {
+        let at = p.mmap_anon(0, span, rw, MAP_PRIVATE).map_err(LoadError::NoMemory)?;
+        at - lo
+    };
+    for ph in &loads {
+        let dst = base + ph.vaddr as usize;
+        let src = &elf[ph.offset as usize..(ph.offset + ph.filesz) as usize];
+        let mem = crate::user::slice_mut(dst, src.len()).map_err(LoadError::NoMemory)?;
+        mem.copy_from_slice(src);
+    }
+    // Gaps between segments become inaccessible, each segment gets its own protection.
+    p.mprotect(base + lo, span, 0).map_err(LoadError::NoMemory)?;
+    for ph in &loads {
+        let s = page_down(base + ph.vaddr as usize);
+        let e = page_up(base + (ph.vaddr + ph.memsz) as usize);
+        let mut prot = 0;
+        if ph.flags & 4 != 0 {
+            prot |= PROT_READ;
+        }
+        if ph.flags & 2 != 0 {
+            prot |= PROT_WRITE;
+        }
+        if ph.flags & 1 != 0 {
+            prot |= PROT_EXEC;
+        }
+        p.mprotect(s, e - s, prot).map_err(LoadError::NoMemory)?;
+    }
+    let phoff = u64_at(elf, 32);
+    let phdr = match phdrs.iter().find(|p| p.kind == PT_PHDR) {
+        Some(pp) => base + pp.vaddr as usize,
+        None => loads
+            .iter()
+            .find(|p| phoff >= p.offset && phoff < p.offset + p.filesz)
+            .map(|p| base + (p.vaddr + phoff - p.offset) as usize)
+            .unwrap_or(0),
+    };
+    Ok(Mapped { base, entry: base + entry as usize, phdr, phnum: phdrs.len(), end: base + hi })
+}
+
+fn interp_of(elf: &[u8]) -> Result<Option<Vec<u8>>, LoadError> {
+    let (_, _, phdrs) = parse_phdrs(elf)?;
+    if let Some(p) = phdrs.iter().find(|p| p.kind == PT_INTERP) {
+        let end = p.offset.checked_add(p.filesz).ok_or(LoadError::BadElf("bad PT_INTERP"))?;
+        if end > elf.len() as u64 || p.filesz < 2 {
+            return Err(LoadError::BadElf("PT_INTERP out of bounds"));
+        }
+        let mut s = elf[p.offset as usize..end as usize].to_vec();
+        while s.last() == Some(&0) {
+            s.pop();
+        }
+        return Ok(Some(s));
+    }
+    Ok(None)
+}
+
+/// Reads a program file from the namespace, following symlinks.
+pub fn read_program<P: Platform>(os: &LibOs<P>, path: &[u8]) -> Result<(Vec<u8>, Vec<u8>), LoadError> {
+    let cwd = os.cwd.lock().clone();
+    let r = os.vfs.resolve(&cwd, path, true).map_err(LoadError::NotFound)?;
+    let node: Node = r.node.ok_or(LoadError::NotFound(ENOENT))?;
+    match os.vfs.kind(&node) {
+        NodeKind::File => {}
+        NodeKind::Dir => return Err(LoadError::NotFound(EACCES)),
+        _ => return Err(LoadError::NotFound(EACCES)),
+    }
+    let data = os.vfs.read_all(&node).map_err(LoadError::NotFound)?;
+    Ok((r.path, data))
+}
+
+/// Loads the program at `path` (image namespace) with its interpreter, sets the program break,
+/// maps an 8 MiB stack and writes argv/envp/auxv on it. `host_aux` supplies the CPU facts
+/// (AT_HWCAP, AT_HWCAP2, AT_MINSIGSTKSZ, AT_CLKTCK) the platform knows.
+pub fn load<P: Platform>(
+    os: &LibOs<P>,
+    path: &[u8],
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+    host_aux: &[(usize, usize)],
+) -> Result<Loaded, LoadError> {
+    let (exec_path, elf) = read_program(os, path)?;
+    let interp = interp_of(&elf)?;
+    let main = map_elf(os, &elf)?;
+    os.set_brk_start(main.end);
+    let mut entry = main.entry;
+    let mut interp_base = 0;
+    if let Some(ip) = interp {
+        let (_, ielf) = read_program(os, &ip)?;
+        if interp_of(&ielf)?.is_some() {
+            return Err(LoadError::BadElf("the interpreter has an interpreter"));
+        }
+        let im = map_elf(os, &ielf)?;
+        entry = im.entry;
+        interp_base = im.base;
+    }
+    drop(elf);
+
+    let (uid, gid) = os.platform.creds();
+    let mut aux: Vec<(usize, usize)> = alloc::vec![
+        (AT_PHDR, main.phdr),
+        (AT_PHENT, 56),
+        (AT_PHNUM, main.phnum),
+        (AT_PAGESZ, PAGE_SIZE),
+        (AT_BASE, interp_base),
+        (AT_FLAGS, 0),
+        (AT_ENTRY, main.entry),
+        (AT_UID, uid as usize),
+        (AT_EUID, uid as usize),
+        (AT_GID, gid as usize),
+        (AT_EGID, gid as usize),
+        (AT_SECURE, 0),
+    ];
+    for &(k, v) in host_aux {
+        if matches!(k, AT_HWCAP | AT_HWCAP2 | AT_MINSIGSTKSZ | AT_CLKTCK) {
+            aux.push((k, v));
+        }
+    }
+    let sp = build_stack(os, &exec_path, argv, envp, &mut aux)?;
+    Ok(Loaded { entry, sp, main_entry: main.entry })
+}
+
+const STACK_SIZE: usize = 8 << 20;
+
+fn build_stack<P: Platform>(
+    os: &LibOs<P>,
+    execfn: &[u8],
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+    aux: &mut Vec<(usize, usize)>,
+) -> Result<usize, LoadError> {
+    let p = &os.platform;
+    let bottom = p
+        .mmap_anon(0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE)
+        .map_err(LoadError::NoMemory)?;
+    let top = bottom + STACK_SIZE;
+    let mut sp = top;
+    let push_bytes = |sp: &mut usize, b: &[u8]| -> Result<usize, LoadError> {
+        *sp -= b.len() + 1;
+        let m = crate::user::slice_mut(*sp, b.len() + 1).map_err(LoadError::NoMemory)?;
+        m[..b.len()].copy_from_slice(b);
+        m[b.len()] = 0;
+        Ok(*sp)
+    };
+    let execfn_at = push_bytes(&mut sp, execfn)?;
+    let platform_at = push_bytes(&mut sp, b"x86_64")?;
+    let mut env_at = Vec::with_capacity(envp.len());
+    for e in envp.iter().rev() {
+        env_at.push(push_bytes(&mut sp, e)?);
+    }
+    env_at.reverse();
+    let mut arg_at = Vec::with_capacity(argv.len());
+    for a in argv.iter().rev() {
+        arg_at.push(push_bytes(&mut sp, a)?);
+    }
+    arg_at.reverse();
+    let mut rnd = [0u8; 16];
+    p.random(&mut rnd);
+    sp = (sp - 16) & !15;
+    crate::user::slice_mut(sp, 16).map_err(LoadError::NoMemory)?.copy_from_slice(&rnd);
+    let random_at = sp;
+
+    aux.push((AT_RANDOM, random_at));
+    aux.push((AT_EXECFN, execfn_at));
+    aux.push((AT_PLATFORM, platform_at));
+    aux.push((AT_NULL, 0));
+    let words = 1 + arg_at.len() + 1 + env_at.len() + 1 + 2 * aux.len();
+    sp -= words * 8;
+    sp &= !15;
+    let mut w = sp;
+    let mut put = |v: usize| -> Result<(), LoadError> {
+        crate::user::write(w, &v).map_err(LoadError::NoMemory)?;
+        w += 8;
+        Ok(())
+    };
+    put(arg_at.len())?;
+    for a in &arg_at {
+        put(*a)?;
+    }
+    put(0)?;
+    for e in &env_at {
+        put(*e)?;
+    }
+    put(0)?;
+    for &(k, v) in aux.iter() {
+        put(k)?;
+        put(v)?;
+    }
+    let _ = MAP_FIXED;
+    Ok(sp)
+}

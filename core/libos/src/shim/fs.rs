@@ -1,0 +1,766 @@
+//! File syscalls: open/read/write/stat/getdents/paths/descriptors, over the library OS's own
+//! namespace (image + writable layer + /dev) and the three host streams.
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+use super::nr::*;
+use super::SysResult;
+use crate::abi::*;
+use crate::errno::*;
+use crate::fd::{FileKind, OpenFile};
+use crate::fs::{Node, NodeKind};
+use crate::kernel::LibOs;
+use crate::platform::Platform;
+use crate::user;
+
+/// Syscall numbers served here.
+pub const HANDLED: &[usize] = &[
+    READ, WRITE, OPEN, CLOSE, STAT, FSTAT, LSTAT, LSEEK, IOCTL, PREAD64, PWRITE64, READV, WRITEV, ACCESS, DUP, DUP2,
+    FCNTL, FSYNC, FDATASYNC, TRUNCATE, FTRUNCATE, GETCWD, CHDIR, FCHDIR, RENAME, MKDIR, RMDIR, CREAT, UNLINK, SYMLINK,
+    READLINK, CHMOD, FCHMOD, CHOWN, FCHOWN, LCHOWN, UMASK, GETDENTS64, OPENAT, MKDIRAT, FCHOWNAT, NEWFSTATAT,
+    UNLINKAT, RENAMEAT, SYMLINKAT, READLINKAT, FCHMODAT, FACCESSAT, UTIMENSAT, DUP3, RENAMEAT2, STATX, FACCESSAT2,
+    STATFS, FSTATFS, GETXATTR, LGETXATTR, FGETXATTR, LISTXATTR, LLISTXATTR, FLISTXATTR, SETXATTR, LSETXATTR,
+    FSETXATTR, REMOVEXATTR, LREMOVEXATTR, FREMOVEXATTR,
+];
+
+/// Serves `n` if it is a file syscall.
+pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
+    let fd = a[0] as i32;
+    Some(match n {
+        READ => read(os, fd, a[1], a[2]),
+        WRITE => write(os, fd, a[1], a[2]),
+        OPEN => openat(os, AT_FDCWD, a[0], a[1] as u32, a[2] as u32),
+        CREAT => openat(os, AT_FDCWD, a[0], O_CREAT | O_WRONLY | O_TRUNC, a[1] as u32),
+        OPENAT => openat(os, fd, a[1], a[2] as u32, a[3] as u32),
+        CLOSE => os.fds.lock().close(fd).map(|_| 0),
+        STAT => fstatat(os, AT_FDCWD, a[0], a[1], 0),
+        LSTAT => fstatat(os, AT_FDCWD, a[0], a[1], AT_SYMLINK_NOFOLLOW),
+        FSTAT => fstat(os, fd, a[1]),
+        NEWFSTATAT => fstatat(os, fd, a[1], a[2], a[3] as u32),
+        STATX => statx(os, fd, a[1], a[2] as u32, a[4]),
+        LSEEK => lseek(os, fd, a[1] as i64, a[2] as u32),
+        IOCTL => ioctl(os, fd, a[1] as u32, a[2]),
+        PREAD64 => pread(os, fd, a[1], a[2], a[3] as i64),
+        PWRITE64 => pwrite(os, fd, a[1], a[2], a[3] as i64),
+        READV => readv(os, fd, a[1], a[2]),
+        WRITEV => writev(os, fd, a[1], a[2]),
+        ACCESS => faccessat(os, AT_FDCWD, a[0], a[1] as u32, 0),
+        FACCESSAT => faccessat(os, fd, a[1], a[2] as u32, 0),
+        FACCESSAT2 => faccessat(os, fd, a[1], a[2] as u32, a[3] as u32),
+        DUP => dup(os, fd),
+        DUP2 => dup2(os, fd, a[1] as i32),
+        DUP3 => dup3(os, fd, a[1] as i32, a[2] as u32),
+        FCNTL => fcntl(os, fd, a[1] as u32, a[2]),
+        FSYNC | FDATASYNC => os.fds.lock().get(fd).map(|_| 0),
+        TRUNCATE => truncate(os, a[0], a[1] as i64),
+        FTRUNCATE => ftruncate(os, fd, a[1] as i64),
+        GETCWD => getcwd(os, a[0], a[1]),
+        CHDIR => chdir(os, a[0]),
+        FCHDIR => fchdir(os, fd),
+        MKDIR => mkdirat(os, AT_FDCWD, a[0], a[1] as u32),
+        MKDIRAT => mkdirat(os, fd, a[1], a[2] as u32),
+        RMDIR => unlinkat(os, AT_FDCWD, a[0], AT_REMOVEDIR),
+        UNLINK => unlinkat(os, AT_FDCWD, a[0], 0),
+        UNLINKAT => unlinkat(os, fd, a[1], a[2] as u32),
+        RENAME => renameat2(os, AT_FDCWD, a[0], AT_FDCWD, a[1], 0),
+        RENAMEAT => renameat2(os, fd, a[1], a[2] as i32, a[3], 0),
+        RENAMEAT2 => renameat2(os, fd, a[1], a[2] as i32, a[3], a[4] as u32),
+        SYMLINK => symlinkat(os, a[0], AT_FDCWD, a[1]),
+        SYMLINKAT => symlinkat(os, a[0], a[1] as i32, a[2]),
+        READLINK => readlinkat(os, AT_FDCWD, a[0], a[1], a[2]),
+        READLINKAT => readlinkat(os, fd, a[1], a[2], a[3]),
+        CHMOD => chmodat(os, AT_FDCWD, a[0], a[1] as u32),
+        FCHMODAT => chmodat(os, fd, a[1], a[2] as u32),
+        FCHMOD => fchmod(os, fd, a[1] as u32),
+        CHOWN | LCHOWN => lookup_at(os, AT_FDCWD, a[0], n == CHOWN).map(|_| 0),
+        FCHOWNAT => lookup_at(os, fd, a[1], a[4] as u32 & AT_SYMLINK_NOFOLLOW == 0).map(|_| 0),
+        FCHOWN => os.fds.lock().get(fd).map(|_| 0),
+        UTIMENSAT => utimensat(os, fd, a[1], a[3] as u32),
+        UMASK => Ok(os.umask.swap(a[0] as u32 & 0o777, Ordering::Relaxed) as usize),
+        GETDENTS64 => getdents64(os, fd, a[1], a[2]),
+        STATFS => lookup_at(os, AT_FDCWD, a[0], true).and_then(|_| write_statfs(a[1])),
+        FSTATFS => os.fds.lock().get(fd).and_then(|_| write_statfs(a[1])),
+        // No file here carries extended attributes, as on a file system where none were set.
+        GETXATTR | LISTXATTR => lookup_at(os, AT_FDCWD, a[0], true).and_then(|_| no_xattr(n)),
+        LGETXATTR | LLISTXATTR => lookup_at(os, AT_FDCWD, a[0], false).and_then(|_| no_xattr(n)),
+        FGETXATTR | FLISTXATTR => os.fds.lock().get(fd).and_then(|_| no_xattr(n)),
+        SETXATTR | LSETXATTR | FSETXATTR | REMOVEXATTR | LREMOVEXATTR | FREMOVEXATTR => Err(EOPNOTSUPP),
+        _ => return None,
+    })
+}
+
+fn path_arg(ptr: usize) -> Result<Vec<u8>, Errno> {
+    let p = user::cstr(ptr, 4095)?;
+    Ok(p)
+}
+
+/// Resolves a path argument of a `*at` call.
+fn resolve_at<P: Platform>(
+    os: &LibOs<P>,
+    dirfd: i32,
+    ptr: usize,
+    follow: bool,
+) -> Result<crate::fs::vfs::Resolved, Errno> {
+    let p = path_arg(ptr)?;
+    if p.is_empty() {
+        return Err(ENOENT);
+    }
+    let base = os.dir_of(dirfd, &p)?;
+    os.vfs.resolve(&base, &p, follow)
+}
+
+fn lookup_at<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, follow: bool) -> Result<(Vec<u8>, Node), Errno> {
+    let r = resolve_at(os, dirfd, ptr, follow)?;
+    Ok((r.path, r.node.ok_or(ENOENT)?))
+}
+
+fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: u32) -> SysResult {
+    if flags & O_TMPFILE == O_TMPFILE {
+        return Err(EOPNOTSUPP);
+    }
+    let p = path_arg(ptr)?;
+    if p.is_empty() {
+        return Err(ENOENT);
+    }
+    let base = os.dir_of(dirfd, &p)?;
+    let follow = flags & O_NOFOLLOW == 0;
+    let r = os.vfs.resolve(&base, &p, follow)?;
+    let acc = flags & O_ACCMODE;
+    let writable = acc == O_WRONLY || acc == O_RDWR;
+    let kind = match r.node {
+        None => {
+            if flags & O_CREAT == 0 {
+                return Err(ENOENT);
+            }
+            if p.ends_with(b"/") {
+                return Err(EISDIR);
+            }
+            let m = mode & !os.umask.load(Ordering::Relaxed) & 0o7777;
+            FileKind::Overlay(os.vfs.create_file(&r.path, m, os.now()))
+        }
+        Some(node) => {
+            if flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL {
+                return Err(EEXIST);
+            }
+            match os.vfs.kind(&node) {
+                NodeKind::Dir => {
+                    if writable || flags & O_CREAT != 0 {
+                        return Err(EISDIR);
+                    }
+                    FileKind::Dir
+                }
+                NodeKind::Symlink => {
+                    if flags & O_PATH == 0 {
+                        return Err(ELOOP);
+                    }
+                    FileKind::Dir
+                }
+                _ if flags & O_DIRECTORY != 0 => return Err(ENOTDIR),
+                NodeKind::CharDev => match node {
+                    Node::Synth(s) => FileKind::Synth(s),
+                    _ => return Err(ENXIO),
+                },
+                NodeKind::File => match node {
+                    Node::Image(i) if writable => FileKind::Overlay(os.vfs.copy_up(&r.path, i, flags & O_TRUNC != 0)?),
+                    Node::Image(i) => FileKind::Image(i),
+                    Node::OverlayFile(f) => {
+                        if writable && flags & O_TRUNC != 0 {
+                            f.data.lock().clear();
+                        }
+                        FileKind::Overlay(f)
+                    }
+                    _ => return Err(ENXIO),
+                },
+            }
+        }
+    };
+    let keep = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
+    let file = OpenFile::new(kind, r.path, keep);
+    os.fds.lock().alloc(file, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize)
+}
+
+fn read_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &mut [u8], at: Option<u64>) -> SysResult {
+    if f.flags() & O_ACCMODE == O_WRONLY {
+        return Err(EBADF);
+    }
+    match &f.kind {
+        FileKind::Host(h) => {
+            if at.is_some() {
+                return Err(ESPIPE);
+            }
+            os.platform.stdio_read(*h, buf)
+        }
+        FileKind::Dir => Err(EISDIR),
+        FileKind::Synth(s) => {
+            use crate::fs::synth::Synth;
+            match s {
+                Synth::Null => Ok(0),
+                Synth::Random | Synth::URandom => {
+                    os.platform.random(buf);
+                    Ok(buf.len())
+                }
+                _ => {
+                    buf.fill(0);
+                    Ok(buf.len())
+                }
+            }
+        }
+        FileKind::Image(_) | FileKind::Overlay(_) => {
+            let node = os.node_of(f).ok_or(EBADF)?;
+            match at {
+                Some(off) => os.vfs.read_at(&node, off, buf),
+                None => {
+                    let mut pos = f.pos.lock();
+                    let n = os.vfs.read_at(&node, *pos, buf)?;
+                    *pos += n as u64;
+                    Ok(n)
+                }
+            }
+        }
+    }
+}
+
+fn write_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &[u8], at: Option<u64>) -> SysResult {
+    if f.flags() & O_ACCMODE == O_RDONLY {
+        return Err(EBADF);
+    }
+    match &f.kind {
+        FileKind::Host(h) => {
+            if at.is_some() {
+                return Err(ESPIPE);
+            }
+            os.platform.stdio_write(*h, buf)
+        }
+        FileKind::Synth(crate::fs::synth::Synth::Full) => Err(ENOSPC),
+        FileKind::Synth(_) => Ok(buf.len()),
+        FileKind::Overlay(o) => {
+            let mut pos = f.pos.lock();
+            let mut data = o.data.lock();
+            let start = match at {
+                Some(off) => off as usize,
+                None if f.flags() & O_APPEND != 0 => data.len(),
+                None => *pos as usize,
+            };
+            let end = start.checked_add(buf.len()).ok_or(EFBIG)?;
+            if end > 1 << 40 {
+                return Err(EFBIG);
+            }
+            if data.len() < end {
+                let extra = end - data.len();
+                data.try_reserve(extra).map_err(|_| ENOSPC)?;
+                data.resize(end, 0);
+            }
+            data[start..end].copy_from_slice(buf);
+            if at.is_none() {
+                *pos = end as u64;
+            }
+            o.mtime.store(os.now(), Ordering::Relaxed);
+            Ok(buf.len())
+        }
+        FileKind::Image(_) | FileKind::Dir => Err(EBADF),
+    }
+}
+
+fn read<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResult {
+    let f = os.fds.lock().get(fd)?;
+    let b = user::slice_mut(buf, len)?;
+    read_file(os, &f, b, None)
+}
+
+fn write<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResult {
+    let f = os.fds.lock().get(fd)?;
+    let b = user::slice(buf, len)?;
+    write_file(os, &f, b, None)
+}
+
+fn pread<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize, off: i64) -> SysResult {
+    if off < 0 {
+        return Err(EINVAL);
+    }
+    let f = os.fds.lock().get(fd)?;
+    let b = user::slice_mut(buf, len)?;
+    read_file(os, &f, b, Some(off as u64))
+}
+
+fn pwrite<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize, off: i64) -> SysResult {
+    if off < 0 {
+        return Err(EINVAL);
+    }
+    let f = os.fds.lock().get(fd)?;
+    let b = user::slice(buf, len)?;
+    write_file(os, &f, b, Some(off as u64))
+}
+
+fn iovecs(ptr: usize, cnt: usize) -> Result<Vec<Iovec>, Errno> {
+    if cnt > 1024 {
+        return Err(EINVAL);
+    }
+    (0..cnt).map(|i| user::read::<Iovec>(ptr + i * 16)).collect()
+}
+
+fn readv<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
+    let f = os.fds.lock().get(fd)?;
+    let mut total = 0;
+    for v in iovecs(iov, cnt)? {
+        let b = user::slice_mut(v.base, v.len)?;
+        let n = read_file(os, &f, b, None)?;
+        total += n;
+        if n < v.len {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+fn writev<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
+    let f = os.fds.lock().get(fd)?;
+    let vs = iovecs(iov, cnt)?;
+    // One write for the whole vector, so a pipe or terminal sees it as natively (atomically).
+    let mut all = Vec::new();
+    for v in &vs {
+        all.extend_from_slice(user::slice(v.base, v.len)?);
+    }
+    write_file(os, &f, &all, None)
+}
+
+fn stat_node<P: Platform>(os: &LibOs<P>, f: &OpenFile) -> Result<Stat, Errno> {
+    match &f.kind {
+        FileKind::Host(h) => os.platform.stdio_stat(*h),
+        _ => os.node_of(f).map(|n| os.vfs.stat(&n)).ok_or(ENOENT),
+    }
+}
+
+fn fstat<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize) -> SysResult {
+    let f = os.fds.lock().get(fd)?;
+    let st = stat_node(os, &f)?;
+    user::write(buf, &st)?;
+    Ok(0)
+}
+
+fn stat_at<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32) -> Result<Stat, Errno> {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0 {
+        return Err(EINVAL);
+    }
+    let p = path_arg(ptr)?;
+    if p.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(ENOENT);
+        }
+        if dirfd == AT_FDCWD {
+            let cwd = os.cwd.lock().clone();
+            return os.vfs.lookup(&cwd).map(|n| os.vfs.stat(&n)).ok_or(ENOENT);
+        }
+        let f = os.fds.lock().get(dirfd)?;
+        return stat_node(os, &f);
+    }
+    let base = os.dir_of(dirfd, &p)?;
+    let r = os.vfs.resolve(&base, &p, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    Ok(os.vfs.stat(&r.node.ok_or(ENOENT)?))
+}
+
+fn fstatat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, buf: usize, flags: u32) -> SysResult {
+    let st = stat_at(os, dirfd, ptr, flags)?;
+    user::write(buf, &st)?;
+    Ok(0)
+}
+
+fn statx<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, buf: usize) -> SysResult {
+    let st = stat_at(os, dirfd, ptr, flags)?;
+    user::write(buf, &statx_from_stat(&st))?;
+    Ok(0)
+}
+
+fn lseek<P: Platform>(os: &LibOs<P>, fd: i32, off: i64, whence: u32) -> SysResult {
+    let f = os.fds.lock().get(fd)?;
+    if let FileKind::Host(h) = f.kind {
+        return os.platform.stdio_lseek(h, off, whence).map(|v| v as usize);
+    }
+    if let FileKind::Synth(_) = f.kind {
+        return Ok(0);
+    }
+    let size = match &f.kind {
+        FileKind::Dir => 0,
+        _ => stat_node(os, &f)?.st_size,
+    };
+    let mut pos = f.pos.lock();
+    let new = match whence {
+        SEEK_SET => off,
+        SEEK_CUR => (*pos as i64).checked_add(off).ok_or(EOVERFLOW)?,
+        SEEK_END => size.checked_add(off).ok_or(EOVERFLOW)?,
+        3 => {
+            // SEEK_DATA
+            if off >= size {
+                return Err(ENXIO);
+            }
+            off
+        }
+        4 => {
+            // SEEK_HOLE
+            if off >= size {
+                return Err(ENXIO);
+            }
+            size
+        }
+        _ => return Err(EINVAL),
+    };
+    if new < 0 {
+        return Err(EINVAL);
+    }
+    *pos = new as u64;
+    if let FileKind::Dir = f.kind {
+        if new == 0 {
+            *f.listing.lock() = None;
+        }
+    }
+    Ok(new as usize)
+}
+
+fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult {
+    let f = os.fds.lock().get(fd)?;
+    match cmd {
+        0x5451 => return os.fds.lock().set_cloexec(fd, true).map(|_| 0), // FIOCLEX
+        0x5450 => return os.fds.lock().set_cloexec(fd, false).map(|_| 0), // FIONCLEX
+        _ => {}
+    }
+    match f.kind {
+        FileKind::Host(h) => match cmd {
+            TCGETS | TIOCGWINSZ | TIOCGPGRP | FIONREAD => os.platform.stdio_ioctl(h, cmd, arg),
+            _ => Err(ENOTTY),
+        },
+        FileKind::Image(_) | FileKind::Overlay(_) if cmd == FIONREAD => {
+            let size = stat_node(os, &f)?.st_size as u64;
+            let left = size.saturating_sub(*f.pos.lock()) as i32;
+            user::write(arg, &left)?;
+            Ok(0)
+        }
+        _ => Err(ENOTTY),
+    }
+}
+
+fn faccessat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32, flags: u32) -> SysResult {
+    if mode & !7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(EINVAL);
+    }
+    let (_, node) = lookup_at(os, dirfd, ptr, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    if mode == F_OK {
+        return Ok(0);
+    }
+    let st = os.vfs.stat(&node);
+    let perm = st.st_mode & 0o777;
+    let (uid, _) = os.platform.creds();
+    if uid == 0 {
+        // root: read and write always, execute if any x bit is set (or a directory).
+        if mode & X_OK != 0 && perm & 0o111 == 0 && st.st_mode & S_IFMT != S_IFDIR {
+            return Err(EACCES);
+        }
+        return Ok(0);
+    }
+    let has = |bit: u32| perm & (bit * 0o111) != 0;
+    if (mode & R_OK != 0 && !has(4)) || (mode & W_OK != 0 && !has(2)) || (mode & X_OK != 0 && !has(1)) {
+        return Err(EACCES);
+    }
+    Ok(0)
+}
+
+fn dup<P: Platform>(os: &LibOs<P>, fd: i32) -> SysResult {
+    let mut t = os.fds.lock();
+    let f = t.get(fd)?;
+    t.alloc(f, false, 0).map(|v| v as usize)
+}
+
+fn dup2<P: Platform>(os: &LibOs<P>, old: i32, new: i32) -> SysResult {
+    let mut t = os.fds.lock();
+    let f = t.get(old)?;
+    if old == new {
+        return Ok(new as usize);
+    }
+    t.install(new, f, false)?;
+    Ok(new as usize)
+}
+
+fn dup3<P: Platform>(os: &LibOs<P>, old: i32, new: i32, flags: u32) -> SysResult {
+    if old == new || flags & !O_CLOEXEC != 0 {
+        return Err(EINVAL);
+    }
+    let mut t = os.fds.lock();
+    let f = t.get(old)?;
+    t.install(new, f, flags & O_CLOEXEC != 0)?;
+    Ok(new as usize)
+}
+
+fn fcntl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult {
+    let mut t = os.fds.lock();
+    let f = t.get(fd)?;
+    match cmd {
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            if arg >= t.limit {
+                return Err(EINVAL);
+            }
+            t.alloc(f, cmd == F_DUPFD_CLOEXEC, arg).map(|v| v as usize)
+        }
+        F_GETFD => t.cloexec(fd).map(|c| if c { FD_CLOEXEC as usize } else { 0 }),
+        F_SETFD => t.set_cloexec(fd, arg as u32 & FD_CLOEXEC != 0).map(|_| 0),
+        F_GETFL => Ok(f.flags() as usize),
+        F_SETFL => {
+            let changeable = O_APPEND | O_NONBLOCK;
+            let old = f.flags();
+            f.flags.store((old & !changeable) | (arg as u32 & changeable), Ordering::Relaxed);
+            Ok(0)
+        }
+        5 | 36 => {
+            // F_GETLK / F_OFD_GETLK: no other process holds locks here; report unlocked.
+            drop(t);
+            user::write::<i16>(arg, &2)?;
+            Ok(0)
+        }
+        6 | 7 | 37 | 38 => Ok(0), // F_SETLK(W), F_OFD_SETLK(W): one process, always granted
+        _ => Err(EINVAL),
+    }
+}
+
+fn resize_overlay(f: &crate::fs::overlay::OverlayFile, len: i64) -> SysResult {
+    if len < 0 {
+        return Err(EINVAL);
+    }
+    if len > 1 << 40 {
+        return Err(EFBIG);
+    }
+    f.data.lock().resize(len as usize, 0);
+    Ok(0)
+}
+
+fn truncate<P: Platform>(os: &LibOs<P>, ptr: usize, len: i64) -> SysResult {
+    let (path, node) = lookup_at(os, AT_FDCWD, ptr, true)?;
+    match node {
+        Node::OverlayFile(f) => resize_overlay(&f, len),
+        Node::Image(i) if os.vfs.kind(&node) == NodeKind::File => resize_overlay(&*os.vfs.copy_up(&path, i, false)?, len),
+        _ if os.vfs.kind(&node) == NodeKind::Dir => Err(EISDIR),
+        _ => Err(EINVAL),
+    }
+}
+
+fn ftruncate<P: Platform>(os: &LibOs<P>, fd: i32, len: i64) -> SysResult {
+    let f = os.fds.lock().get(fd)?;
+    if f.flags() & O_ACCMODE == O_RDONLY {
+        return Err(EINVAL);
+    }
+    match &f.kind {
+        FileKind::Overlay(o) => resize_overlay(o, len),
+        _ => Err(EINVAL),
+    }
+}
+
+fn getcwd<P: Platform>(os: &LibOs<P>, buf: usize, size: usize) -> SysResult {
+    let cwd = os.cwd.lock().clone();
+    if size < cwd.len() + 1 {
+        return Err(ERANGE);
+    }
+    let out = user::slice_mut(buf, cwd.len() + 1)?;
+    out[..cwd.len()].copy_from_slice(&cwd);
+    out[cwd.len()] = 0;
+    Ok(cwd.len() + 1)
+}
+
+fn chdir<P: Platform>(os: &LibOs<P>, ptr: usize) -> SysResult {
+    let (path, node) = lookup_at(os, AT_FDCWD, ptr, true)?;
+    if os.vfs.kind(&node) != NodeKind::Dir {
+        return Err(ENOTDIR);
+    }
+    *os.cwd.lock() = path;
+    Ok(0)
+}
+
+fn fchdir<P: Platform>(os: &LibOs<P>, fd: i32) -> SysResult {
+    let f = os.fds.lock().get(fd)?;
+    match f.kind {
+        FileKind::Dir => {
+            *os.cwd.lock() = f.path.clone();
+            Ok(0)
+        }
+        _ => Err(ENOTDIR),
+    }
+}
+
+fn mkdirat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32) -> SysResult {
+    let r = resolve_at(os, dirfd, ptr, false)?;
+    if r.node.is_some() {
+        return Err(EEXIST);
+    }
+    os.vfs.mkdir(&r.path, mode & !os.umask.load(Ordering::Relaxed) & 0o7777);
+    Ok(0)
+}
+
+fn unlinkat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32) -> SysResult {
+    if flags & !AT_REMOVEDIR != 0 {
+        return Err(EINVAL);
+    }
+    let (path, node) = lookup_at(os, dirfd, ptr, false)?;
+    let kind = os.vfs.kind(&node);
+    if let Node::Synth(_) = node {
+        return Err(EPERM);
+    }
+    if flags & AT_REMOVEDIR != 0 {
+        if kind != NodeKind::Dir {
+            return Err(ENOTDIR);
+        }
+        if path == b"/" {
+            return Err(EBUSY);
+        }
+        if !os.vfs.list(&path).is_empty() {
+            return Err(ENOTEMPTY);
+        }
+    } else if kind == NodeKind::Dir {
+        return Err(EISDIR);
+    }
+    os.vfs.remove(&path);
+    Ok(0)
+}
+
+fn renameat2<P: Platform>(os: &LibOs<P>, ofd: i32, optr: usize, nfd: i32, nptr: usize, flags: u32) -> SysResult {
+    const RENAME_NOREPLACE: u32 = 1;
+    if flags & !RENAME_NOREPLACE != 0 {
+        return Err(EINVAL);
+    }
+    let (from, _) = lookup_at(os, ofd, optr, false)?;
+    let to = resolve_at(os, nfd, nptr, false)?;
+    if to.node.is_some() && flags & RENAME_NOREPLACE != 0 {
+        return Err(EEXIST);
+    }
+    os.vfs.rename(&from, &to.path).map(|_| 0)
+}
+
+fn symlinkat<P: Platform>(os: &LibOs<P>, tptr: usize, dirfd: i32, lptr: usize) -> SysResult {
+    let target = path_arg(tptr)?;
+    if target.is_empty() {
+        return Err(ENOENT);
+    }
+    let r = resolve_at(os, dirfd, lptr, false)?;
+    if r.node.is_some() {
+        return Err(EEXIST);
+    }
+    os.vfs.symlink(&r.path, &target);
+    Ok(0)
+}
+
+fn readlinkat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, buf: usize, size: usize) -> SysResult {
+    if size as isize <= 0 {
+        return Err(EINVAL);
+    }
+    let (_, node) = lookup_at(os, dirfd, ptr, false)?;
+    let target = os.vfs.readlink(&node)?;
+    let n = core::cmp::min(size, target.len());
+    user::slice_mut(buf, n)?.copy_from_slice(&target[..n]);
+    Ok(n)
+}
+
+fn set_mode(node: &Node, mode: u32) -> Option<Arc<crate::fs::overlay::OverlayFile>> {
+    if let Node::OverlayFile(f) = node {
+        f.mode.store(mode & 0o7777, Ordering::Relaxed);
+        return Some(f.clone());
+    }
+    None
+}
+
+fn chmodat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32) -> SysResult {
+    let (path, node) = lookup_at(os, dirfd, ptr, true)?;
+    if let Node::Image(i) = node {
+        if os.vfs.kind(&node) == NodeKind::File {
+            let f = os.vfs.copy_up(&path, i, false)?;
+            f.mode.store(mode & 0o7777, Ordering::Relaxed);
+        }
+        return Ok(0);
+    }
+    set_mode(&node, mode);
+    Ok(0)
+}
+
+fn fchmod<P: Platform>(os: &LibOs<P>, fd: i32, mode: u32) -> SysResult {
+    let f = os.fds.lock().get(fd)?;
+    if let FileKind::Overlay(o) = &f.kind {
+        o.mode.store(mode & 0o7777, Ordering::Relaxed);
+    }
+    Ok(0)
+}
+
+fn utimensat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32) -> SysResult {
+    if ptr == 0 {
+        // futimens(fd, ...): the descriptor must be valid.
+        return os.fds.lock().get(dirfd).map(|_| 0);
+    }
+    lookup_at(os, dirfd, ptr, flags & AT_SYMLINK_NOFOLLOW == 0).map(|_| 0)
+}
+
+fn getdents64<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, count: usize) -> SysResult {
+    let f = os.fds.lock().get(fd)?;
+    if !matches!(f.kind, FileKind::Dir) {
+        return Err(ENOTDIR);
+    }
+    let mut listing = f.listing.lock();
+    if listing.is_none() {
+        let node = os.vfs.lookup(&f.path).ok_or(ENOENT)?;
+        let ino = os.vfs.stat(&node).st_ino;
+        let parent = crate::fs::path::parent(&f.path);
+        let pino = os.vfs.lookup(parent).map(|n| os.vfs.stat(&n).st_ino).unwrap_or(ino);
+        let mut all = alloc::vec![
+            crate::fs::DirEntry { name: b".".to_vec(), ino, kind: NodeKind::Dir },
+            crate::fs::DirEntry { name: b"..".to_vec(), ino: pino, kind: NodeKind::Dir },
+        ];
+        all.extend(os.vfs.list(&f.path));
+        *listing = Some(all);
+    }
+    let entries = listing.as_ref().map(|v| v.as_slice()).unwrap_or(&[]);
+    let mut pos = f.pos.lock();
+    let out = user::slice_mut(buf, count)?;
+    let mut used = 0usize;
+    while (*pos as usize) < entries.len() {
+        let e = &entries[*pos as usize];
+        let reclen = (19 + e.name.len() + 1).next_multiple_of(8);
+        if used + reclen > out.len() {
+            if used == 0 {
+                return Err(EINVAL);
+            }
+            break;
+        }
+        let rec = &mut out[used..used + reclen];
+        rec.fill(0);
+        rec[0..8].copy_from_slice(&e.ino.to_le_bytes());
+        rec[8..16].copy_from_slice(&(*pos as i64 + 1).to_le_bytes());
+        rec[16..18].copy_from_slice(&(reclen as u16).to_le_bytes());
+        rec[18] = match e.kind {
+            NodeKind::Dir => 4,
+            NodeKind::File => 8,
+            NodeKind::Symlink => 10,
+            NodeKind::CharDev => 2,
+        };
+        rec[19..19 + e.name.len()].copy_from_slice(&e.name);
+        used += reclen;
+        *pos += 1;
+    }
+    Ok(used)
+}
+
+fn no_xattr(n: usize) -> SysResult {
+    match n {
+        LISTXATTR | LLISTXATTR | FLISTXATTR => Ok(0),
+        _ => Err(ENODATA),
+    }
+}
+
+/// `struct statfs` for the namespace: a tmpfs-like file system (the writable layer lives in
+/// memory), with made-up but consistent sizes.
+fn write_statfs(buf: usize) -> SysResult {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    let mut v = [0i64; 15];
+    v[0] = TMPFS_MAGIC; // f_type
+    v[1] = 4096; // f_bsize
+    v[2] = 1 << 20; // f_blocks
+    v[3] = 1 << 19; // f_bfree
+    v[4] = 1 << 19; // f_bavail
+    v[5] = 1 << 20; // f_files
+    v[6] = 1 << 19; // f_ffree
+    v[8] = 255; // f_namelen
+    v[9] = 4096; // f_frsize
+    user::write(buf, &v)?;
+    Ok(0)
+}

@@ -1,0 +1,64 @@
+//! The Linux x86-64 syscall shim: one module per family (as gVisor's `sys_*.go`), and
+//! [`dispatch`], which the platform calls for every syscall the app makes.
+pub mod fs;
+pub mod mem;
+pub mod nr;
+pub mod process;
+pub mod signal;
+pub mod time;
+
+use crate::errno::{Errno, ENOSYS};
+use crate::kernel::LibOs;
+use crate::platform::{Platform, SyscallContext};
+
+/// The result of a syscall handler: the value for rax, or an errno.
+pub type SysResult = Result<usize, Errno>;
+
+/// Serves one syscall of the app and returns what rax must hold afterwards (a value, or
+/// `-errno`). `exit` and `exit_group` do not return.
+pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isize {
+    let n = ctx.nr();
+    let a = [ctx.arg(0), ctx.arg(1), ctx.arg(2), ctx.arg(3), ctx.arg(4), ctx.arg(5)];
+    let r = fs::dispatch(os, n, &a)
+        .or_else(|| mem::dispatch(os, n, &a))
+        .or_else(|| process::dispatch(os, n, &a))
+        .or_else(|| signal::dispatch(os, n, &a, ctx))
+        .or_else(|| time::dispatch(os, n, &a));
+    match r {
+        Some(Ok(v)) => v as isize,
+        Some(Err(e)) => -(e as isize),
+        None => {
+            log_unimplemented(os, n);
+            -(ENOSYS as isize)
+        }
+    }
+}
+
+fn log_unimplemented<P: Platform>(os: &LibOs<P>, n: usize) {
+    let mut num = [0u8; 20];
+    let s = fmt_usize(n, &mut num);
+    os.debug_log(&[b"unimplemented syscall ", nr::name(n).as_bytes(), b" (", s, b") -> ENOSYS"]);
+}
+
+/// Formats `v` in decimal into `buf`, returning the digits.
+pub fn fmt_usize(mut v: usize, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+/// Syscalls the shim serves, for `docs/syscalls.md` and `litebox inspect`: (number, status).
+pub fn implemented(n: usize) -> bool {
+    fs::HANDLED.contains(&n)
+        || mem::HANDLED.contains(&n)
+        || process::HANDLED.contains(&n)
+        || signal::HANDLED.contains(&n)
+        || time::HANDLED.contains(&n)
+}

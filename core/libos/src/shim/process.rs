@@ -1,0 +1,117 @@
+//! Process and thread identity, limits, uname, randomness, exit, and the thread registration
+//! calls glibc makes at start-up.
+use super::nr::*;
+use super::SysResult;
+use crate::abi::{Rlimit, Utsname};
+use crate::errno::*;
+use crate::kernel::{LibOs, RLIM_NLIMITS};
+use crate::platform::Platform;
+use crate::user;
+
+/// Syscall numbers served here.
+pub const HANDLED: &[usize] = &[
+    GETPID, GETTID, GETPPID, GETUID, GETEUID, GETGID, GETEGID, GETGROUPS, GETRESUID, GETRESGID, EXIT, EXIT_GROUP,
+    UNAME, PRLIMIT64, GETRLIMIT, SETRLIMIT, SET_TID_ADDRESS, SET_ROBUST_LIST, RSEQ, ARCH_PRCTL, GETRANDOM,
+    SCHED_YIELD, SCHED_GETAFFINITY, GETPGRP, GETPGID, GETSID,
+];
+
+/// Serves `n` if it is a process syscall.
+pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
+    let p = &os.platform;
+    Some(match n {
+        GETPID | GETPGRP | GETSID => Ok(p.ids().0 as usize),
+        GETPGID => Ok(p.ids().0 as usize),
+        GETTID => Ok(p.ids().1 as usize),
+        GETPPID => Ok(0),
+        GETUID | GETEUID => Ok(p.creds().0 as usize),
+        GETGID | GETEGID => Ok(p.creds().1 as usize),
+        GETRESUID | GETRESGID => {
+            let v = if n == GETRESUID { p.creds().0 } else { p.creds().1 };
+            (0..3).try_for_each(|i| user::write(a[i], &v)).map(|_| 0)
+        }
+        GETGROUPS => Ok(0),
+        EXIT | EXIT_GROUP => p.exit_group(a[0] as i32 & 0xff),
+        UNAME => uname(os, a[0]),
+        PRLIMIT64 => prlimit(os, a[0] as i32, a[1], a[2], a[3]),
+        GETRLIMIT => prlimit(os, 0, a[0], 0, a[1]),
+        SETRLIMIT => prlimit(os, 0, a[0], a[1], 0),
+        SET_TID_ADDRESS | SET_ROBUST_LIST | RSEQ => p.thread_call(n, *a),
+        ARCH_PRCTL => p.arch_prctl(a[0] as u32, a[1]),
+        GETRANDOM => {
+            if a[2] & !7 != 0 {
+                Err(EINVAL)
+            } else {
+                user::slice_mut(a[0], a[1]).map(|b| {
+                    p.random(b);
+                    b.len()
+                })
+            }
+        }
+        SCHED_YIELD => Ok(0),
+        SCHED_GETAFFINITY => {
+            // One CPU: the app is served by one host thread at a time.
+            if a[1] < 8 || !a[1].is_multiple_of(8) {
+                Err(EINVAL)
+            } else {
+                user::slice_mut(a[2], a[1]).map(|m| {
+                    m.fill(0);
+                    m[0] = 1;
+                    8
+                })
+            }
+        }
+        _ => return None,
+    })
+}
+
+fn fill(dst: &mut [u8; 65], s: &[u8]) {
+    let n = core::cmp::min(64, s.len());
+    dst[..n].copy_from_slice(&s[..n]);
+}
+
+fn uname<P: Platform>(os: &LibOs<P>, buf: usize) -> SysResult {
+    let mut u = Utsname {
+        sysname: [0; 65],
+        nodename: [0; 65],
+        release: [0; 65],
+        version: [0; 65],
+        machine: [0; 65],
+        domainname: [0; 65],
+    };
+    fill(&mut u.sysname, b"Linux");
+    fill(&mut u.nodename, &os.hostname);
+    fill(&mut u.release, b"6.1.0-litebox");
+    fill(&mut u.version, b"#1 SMP LiteBox");
+    fill(&mut u.machine, b"x86_64");
+    fill(&mut u.domainname, b"(none)");
+    user::write(buf, &u)?;
+    Ok(0)
+}
+
+fn prlimit<P: Platform>(os: &LibOs<P>, pid: i32, res: usize, new: usize, old: usize) -> SysResult {
+    if pid != 0 && pid != os.platform.ids().0 {
+        return Err(ESRCH);
+    }
+    if res >= RLIM_NLIMITS {
+        return Err(EINVAL);
+    }
+    let mut lim = os.limits.lock();
+    let cur = lim[res];
+    if new != 0 {
+        let n: Rlimit = user::read(new)?;
+        if n.cur > n.max {
+            return Err(EINVAL);
+        }
+        if n.max > cur.max {
+            return Err(EPERM);
+        }
+        lim[res] = n;
+        if res == 7 {
+            os.fds.lock().limit = core::cmp::min(n.cur, 1 << 20) as usize;
+        }
+    }
+    if old != 0 {
+        user::write(old, &cur)?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,74 @@
+//! Time and waiting: clocks, sleeps and futex.
+use super::nr::*;
+use super::SysResult;
+use crate::abi::Timespec;
+use crate::errno::*;
+use crate::kernel::LibOs;
+use crate::platform::Platform;
+use crate::user;
+
+/// Syscall numbers served here.
+pub const HANDLED: &[usize] = &[CLOCK_GETTIME, CLOCK_GETRES, GETTIMEOFDAY, TIME, NANOSLEEP, CLOCK_NANOSLEEP, FUTEX];
+
+/// Serves `n` if it is a time syscall.
+pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
+    let p = &os.platform;
+    Some(match n {
+        CLOCK_GETTIME => p.clock_gettime(a[0] as u32).and_then(|t| user::write(a[1], &t)).map(|_| 0),
+        CLOCK_GETRES => {
+            if a[0] > 11 {
+                Err(EINVAL)
+            } else if a[1] != 0 {
+                user::write(a[1], &Timespec { tv_sec: 0, tv_nsec: 1 }).map(|_| 0)
+            } else {
+                Ok(0)
+            }
+        }
+        GETTIMEOFDAY => {
+            if a[0] == 0 {
+                Ok(0)
+            } else {
+                p.clock_gettime(0).and_then(|t| user::write(a[0], &[t.tv_sec, t.tv_nsec / 1000])).map(|_| 0)
+            }
+        }
+        TIME => p.clock_gettime(0).and_then(|t| {
+            if a[0] != 0 {
+                user::write(a[0], &t.tv_sec)?;
+            }
+            Ok(t.tv_sec as usize)
+        }),
+        NANOSLEEP => sleep_rel(os, a[0]),
+        CLOCK_NANOSLEEP => {
+            if a[1] & 1 != 0 {
+                // TIMER_ABSTIME: sleep until the clock reaches the given time.
+                user::read::<Timespec>(a[2]).and_then(|until| {
+                    let now = p.clock_gettime(a[0] as u32)?;
+                    let mut d = Timespec {
+                        tv_sec: until.tv_sec - now.tv_sec,
+                        tv_nsec: until.tv_nsec - now.tv_nsec,
+                    };
+                    if d.tv_nsec < 0 {
+                        d.tv_nsec += 1_000_000_000;
+                        d.tv_sec -= 1;
+                    }
+                    if d.tv_sec >= 0 {
+                        p.sleep(&d)?;
+                    }
+                    Ok(0)
+                })
+            } else {
+                sleep_rel(os, a[2])
+            }
+        }
+        FUTEX => p.futex(a[0], a[1] as u32, a[2] as u32, a[3], a[4], a[5] as u32),
+        _ => return None,
+    })
+}
+
+fn sleep_rel<P: Platform>(os: &LibOs<P>, req: usize) -> SysResult {
+    let t: Timespec = user::read(req)?;
+    if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
+        return Err(EINVAL);
+    }
+    os.platform.sleep(&t).map(|_| 0)
+}

@@ -1,0 +1,84 @@
+//! Access to app memory from the shim.
+//!
+//! The app's pointers are checked for the obvious faults (NULL page, non-canonical, wrapping)
+//! and answered with EFAULT as Linux would. A pointer into unmapped memory inside the user half
+//! is not caught here yet; the platform's fault handling is the next layer (see
+//! docs/runtime.md).
+use alloc::vec::Vec;
+
+use crate::errno::{Errno, EFAULT, ENAMETOOLONG};
+
+const USER_TOP: usize = 0x0000_8000_0000_0000;
+
+fn check(ptr: usize, len: usize) -> Result<(), Errno> {
+    if len == 0 {
+        return Ok(());
+    }
+    let end = ptr.checked_add(len).ok_or(EFAULT)?;
+    if ptr < 4096 || end > USER_TOP {
+        return Err(EFAULT);
+    }
+    Ok(())
+}
+
+/// A shared view of `len` bytes of app memory at `ptr`.
+pub fn slice<'a>(ptr: usize, len: usize) -> Result<&'a [u8], Errno> {
+    check(ptr, len)?;
+    if len == 0 {
+        return Ok(&[]);
+    }
+    // SAFETY: the range is inside the user half and not the NULL page; the app owns the memory
+    // and is stopped in this syscall, so nothing else mutates it through this thread.
+    Ok(unsafe { core::slice::from_raw_parts(ptr as *const u8, len) })
+}
+
+/// A mutable view of `len` bytes of app memory at `ptr`.
+pub fn slice_mut<'a>(ptr: usize, len: usize) -> Result<&'a mut [u8], Errno> {
+    check(ptr, len)?;
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    // SAFETY: as in `slice`; the app passed this buffer for us to fill.
+    Ok(unsafe { core::slice::from_raw_parts_mut(ptr as *mut u8, len) })
+}
+
+/// Reads a `T` from app memory.
+pub fn read<T: Copy>(ptr: usize) -> Result<T, Errno> {
+    check(ptr, core::mem::size_of::<T>())?;
+    // SAFETY: checked range; read_unaligned tolerates any alignment the app chose.
+    Ok(unsafe { core::ptr::read_unaligned(ptr as *const T) })
+}
+
+/// Writes a `T` into app memory.
+pub fn write<T: Copy>(ptr: usize, v: &T) -> Result<(), Errno> {
+    check(ptr, core::mem::size_of::<T>())?;
+    // SAFETY: checked range; write_unaligned tolerates any alignment.
+    unsafe { core::ptr::write_unaligned(ptr as *mut T, *v) };
+    Ok(())
+}
+
+/// Copies a NUL-terminated string (without the NUL) of at most `max` bytes from app memory.
+pub fn cstr(ptr: usize, max: usize) -> Result<Vec<u8>, Errno> {
+    check(ptr, 1)?;
+    let mut out = Vec::new();
+    let mut p = ptr;
+    loop {
+        check(p, 1)?;
+        // SAFETY: checked byte inside the user half.
+        let b = unsafe { core::ptr::read(p as *const u8) };
+        if b == 0 {
+            return Ok(out);
+        }
+        if out.len() >= max {
+            return Err(ENAMETOOLONG);
+        }
+        out.push(b);
+        p += 1;
+    }
+}
+
+/// The bytes of a value, for copying a `#[repr(C)]` struct out to the app.
+pub fn bytes_of<T: Copy>(v: &T) -> &[u8] {
+    // SAFETY: T is Copy plain data; we view its storage as bytes for the struct's lifetime.
+    unsafe { core::slice::from_raw_parts(v as *const T as *const u8, core::mem::size_of::<T>()) }
+}

@@ -1,0 +1,24 @@
+//! Memory the app must not map over, unmap or re-protect: the runtime's own executable, its
+//! heap, the mapped image and the signal stack. Set once before the app starts.
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+const MAX: usize = 8;
+static STARTS: [AtomicUsize; MAX] = [const { AtomicUsize::new(0) }; MAX];
+static ENDS: [AtomicUsize; MAX] = [const { AtomicUsize::new(0) }; MAX];
+static COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// Records `[start, start+len)` as the runtime's own.
+pub fn reserve(start: usize, len: usize) {
+    let i = COUNT.fetch_add(1, Ordering::SeqCst);
+    if i < MAX {
+        STARTS[i].store(start & !4095, Ordering::SeqCst);
+        ENDS[i].store((start + len).next_multiple_of(4096), Ordering::SeqCst);
+    }
+}
+
+/// True if `[start, start+len)` touches any range the runtime owns.
+pub fn overlaps(start: usize, len: usize) -> bool {
+    let end = start.saturating_add(len);
+    let n = COUNT.load(Ordering::SeqCst).min(MAX);
+    (0..n).any(|i| start < ENDS[i].load(Ordering::Relaxed) && STARTS[i].load(Ordering::Relaxed) < end)
+}

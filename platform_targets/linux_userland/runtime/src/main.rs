@@ -1,0 +1,244 @@
+//! The linux-userland runtime: a static, libc-free executable that carries a LiteBox image in
+//! its `.litebox.image` section and runs the packed app under the library OS.
+//!
+//! Start-up: map the image from our own file, verify it, load the app (and its ELF
+//! interpreter) into this address space, install the SIGSYS handler and the seccomp filter,
+//! then jump to the app. From then on every syscall the app makes traps into
+//! [`on_sigsys`] and is served by the library OS; only the gate reaches the host.
+//!
+//! Exit codes of the runtime itself (before the app runs): see docs/image-format.md.
+#![no_std]
+#![no_main]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+extern crate alloc;
+
+mod guard;
+mod heap;
+mod host;
+mod memfuncs;
+mod seccomp;
+mod selfimage;
+mod signals;
+mod sys;
+
+use alloc::vec::Vec;
+use core::arch::global_asm;
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use litebox_image::{Image, ImageError};
+use litebox_libos::fs::Vfs;
+use litebox_libos::loader::{self, LoadError};
+use litebox_libos::LibOs;
+
+use host::LinuxHost;
+
+#[global_allocator]
+static HEAP: heap::Heap = heap::Heap::new();
+
+static OS: AtomicPtr<LibOs<LinuxHost>> = AtomicPtr::new(core::ptr::null_mut());
+
+const EXIT_NO_IMAGE: i32 = 120;
+const EXIT_LOAD: i32 = 123;
+const EXIT_SANDBOX: i32 = 124;
+const EXIT_INTERNAL: i32 = 125;
+const ALTSTACK_SIZE: usize = 256 << 10;
+
+global_asm!(
+    ".globl _start",
+    ".type _start,@function",
+    "_start:",
+    "    xor ebp, ebp",
+    "    mov rdi, rsp",
+    "    and rsp, -16",
+    "    call litebox_main",
+    "    ud2",
+    // litebox_enter(entry, sp): switch to the app's stack with clean registers and jump.
+    ".globl litebox_enter",
+    "litebox_enter:",
+    "    mov rsp, rsi",
+    "    push rdi",
+    "    xor eax, eax",
+    "    xor ebx, ebx",
+    "    xor ecx, ecx",
+    "    xor edx, edx",
+    "    xor esi, esi",
+    "    xor edi, edi",
+    "    xor ebp, ebp",
+    "    xor r8d, r8d",
+    "    xor r9d, r9d",
+    "    xor r10d, r10d",
+    "    xor r11d, r11d",
+    "    xor r12d, r12d",
+    "    xor r13d, r13d",
+    "    xor r14d, r14d",
+    "    xor r15d, r15d",
+    "    ret",
+);
+
+extern "C" {
+    fn litebox_enter(entry: usize, sp: usize) -> !;
+    static __ehdr_start: u8;
+    static _end: u8;
+}
+
+/// Prints `litebox: <msg>` on stderr and exits with `code`.
+pub fn fatal(code: i32, msg: &[u8]) -> ! {
+    let mut line = Vec::with_capacity(msg.len() + 12);
+    line.extend_from_slice(b"litebox: ");
+    line.extend_from_slice(msg);
+    line.push(b'\n');
+    sys::write_all(2, &line);
+    sys::exit(code)
+}
+
+fn image_fatal(e: ImageError) -> ! {
+    fatal(e.exit_code(), alloc::format!("{e}").as_bytes())
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    fatal(EXIT_INTERNAL, alloc::format!("internal error: {}", info.message()).as_bytes())
+}
+
+/// The SIGSYS handler: one trapped app syscall, served by the library OS.
+extern "C" fn on_sigsys(_sig: i32, _info: usize, uc: usize) {
+    // SAFETY: OS is set before the filter is installed and never freed; uc is the kernel's.
+    let os = unsafe { &*OS.load(Ordering::Acquire) };
+    // SAFETY: uc is the ucontext pointer the kernel passed to this handler.
+    let mut t = unsafe { signals::Trapped::new(uc) };
+    let r = litebox_libos::shim::dispatch(os, &mut t);
+    t.set_result(r);
+}
+
+/// Reads a NUL-terminated string the kernel placed on the initial stack.
+///
+/// # Safety
+/// `p` must point to a NUL-terminated string that lives for the whole process.
+unsafe fn cstr_at(p: usize) -> &'static [u8] {
+    // SAFETY: per the contract; strlen finds the terminator.
+    unsafe { core::slice::from_raw_parts(p as *const u8, memfuncs::strlen(p as *const u8)) }
+}
+
+struct HostStart {
+    args: Vec<&'static [u8]>,
+    env: Vec<&'static [u8]>,
+    aux: Vec<(usize, usize)>,
+}
+
+/// # Safety
+/// `sp` must be the initial stack pointer the kernel gave `_start`.
+unsafe fn parse_start(sp: usize) -> HostStart {
+    let word = |i: usize| -> usize {
+        // SAFETY: the kernel's initial stack holds argc, argv, envp and auxv at sp.
+        unsafe { core::ptr::read((sp + 8 * i) as *const usize) }
+    };
+    let argc = word(0);
+    // SAFETY: argv[i] are valid C strings for the process lifetime.
+    let args = (0..argc).map(|i| unsafe { cstr_at(word(1 + i)) }).collect();
+    let mut i = argc + 2;
+    let mut env = Vec::new();
+    while word(i) != 0 {
+        // SAFETY: envp entries are valid C strings.
+        env.push(unsafe { cstr_at(word(i)) });
+        i += 1;
+    }
+    i += 1;
+    let mut aux = Vec::new();
+    while word(i) != 0 {
+        aux.push((word(i), word(i + 1)));
+        i += 2;
+    }
+    HostStart { args, env, aux }
+}
+
+fn set_var(env: &mut Vec<Vec<u8>>, kv: &[u8]) {
+    let key_len = kv.iter().position(|&c| c == b'=').unwrap_or(kv.len());
+    env.retain(|e| !(e.len() > key_len && e[key_len] == b'=' && e[..key_len] == kv[..key_len]));
+    env.push(kv.to_vec());
+}
+
+fn host_var<'a>(env: &[&'a [u8]], name: &[u8]) -> Option<&'a [u8]> {
+    env.iter()
+        .find(|e| e.len() > name.len() && e[name.len()] == b'=' && e.starts_with(name))
+        .map(|e| &e[name.len() + 1..])
+}
+
+#[no_mangle]
+extern "C" fn litebox_main(sp: usize) -> ! {
+    let (heap_at, heap_len) = HEAP.init().unwrap_or_else(|_| fatal(EXIT_INTERNAL, b"cannot reserve memory"));
+    guard::reserve(heap_at, heap_len);
+    // SAFETY: linker-defined symbols bounding the runtime's own loaded image.
+    let (lo, hi) = unsafe { (&__ehdr_start as *const u8 as usize, &_end as *const u8 as usize) };
+    guard::reserve(lo, hi - lo);
+    // SAFETY: sp is the kernel's initial stack pointer, passed through by _start.
+    let start = unsafe { parse_start(sp) };
+    let debug = host_var(&start.env, b"LITEBOX_LOG") == Some(b"debug");
+
+    let (at, len) = selfimage::map().unwrap_or_else(|e| fatal(EXIT_NO_IMAGE, e.as_bytes()));
+    // SAFETY: the mapping is read-only, private and never unmapped (guarded from the app).
+    let bytes: &'static [u8] = unsafe { core::slice::from_raw_parts(at as *const u8, len) };
+    let image = Image::open(bytes).unwrap_or_else(|e| image_fatal(e));
+    let cfg = image.launch_config().unwrap_or_else(|e| image_fatal(e));
+
+    let mut argv: Vec<Vec<u8>> = cfg.args.iter().map(|a| a.to_vec()).collect();
+    argv.extend(start.args.iter().skip(1).map(|a| a.to_vec()));
+    let mut env: Vec<Vec<u8>> = Vec::new();
+    if cfg.env_inherit {
+        env.extend(start.env.iter().map(|e| e.to_vec()));
+    }
+    for e in &cfg.env {
+        set_var(&mut env, e);
+    }
+    for name in &cfg.env_pass {
+        if let Some(v) = host_var(&start.env, name) {
+            let mut kv = name.to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v);
+            set_var(&mut env, &kv);
+        }
+    }
+    let entry = cfg.entry.to_vec();
+    let cwd = cfg.cwd.to_vec();
+    let hostname = cfg.hostname.to_vec();
+
+    let uid = sys::syscall3(sys::GETUID, 0, 0, 0) as u32;
+    let gid = sys::syscall3(sys::GETGID, 0, 0, 0) as u32;
+    let vfs = Vfs::new(image, entry.clone(), image_fatal);
+    let os = alloc::boxed::Box::leak(alloc::boxed::Box::new(LibOs::new(LinuxHost { uid, gid }, vfs, &cwd, &hostname, debug)));
+    OS.store(os, Ordering::Release);
+
+    let loaded = loader::load(os, &entry, &argv, &env, &start.aux).unwrap_or_else(|e| {
+        let name = core::str::from_utf8(&entry).unwrap_or("?");
+        let msg = match e {
+            LoadError::NotFound(errno) => alloc::format!("cannot load {name}: not found in the image (errno {errno})"),
+            LoadError::BadElf(what) => alloc::format!("cannot load {name}: {what}"),
+            LoadError::NoMemory(errno) => alloc::format!("cannot load {name}: memory mapping failed (errno {errno})"),
+        };
+        fatal(EXIT_LOAD, msg.as_bytes())
+    });
+
+    const PROT_RW: usize = 3;
+    const MAP_PRIVATE_ANON: usize = 0x22;
+    let alt = sys::check(sys::syscall6(sys::MMAP, 0, ALTSTACK_SIZE, PROT_RW, MAP_PRIVATE_ANON, usize::MAX, 0))
+        .unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot map the signal stack"));
+    guard::reserve(alt, ALTSTACK_SIZE);
+    signals::init_sigsys(on_sigsys, alt, ALTSTACK_SIZE)
+        .unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot install the SIGSYS handler"));
+    seccomp::install().unwrap_or_else(|e| {
+        fatal(EXIT_SANDBOX, alloc::format!("cannot install the seccomp filter (errno {e})").as_bytes())
+    });
+    // SAFETY: the app is mapped and its stack built; from here the app owns this thread.
+    unsafe { litebox_enter(loaded.entry, loaded.sp) }
+}
+
+/// The prebuilt `alloc` was compiled for unwinding and references this; with panic=abort no
+/// unwinding ever starts, so reaching it is an internal error.
+#[no_mangle]
+extern "C" fn _Unwind_Resume() -> ! {
+    fatal(EXIT_INTERNAL, b"internal error: unwinding is not supported")
+}
+
+/// Referenced by the prebuilt `alloc`'s unwind tables; never called with panic=abort.
+#[no_mangle]
+extern "C" fn rust_eh_personality() {}

@@ -1,0 +1,150 @@
+//! Signals: the SIGSYS handler that receives every trapped app syscall, and the app's own
+//! handlers, installed on the host with the runtime's restorer so their rt_sigreturn goes
+//! through the gate. The app never gets SIGSYS: it cannot install a handler for it (the request
+//! is kept virtually) nor block it.
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use litebox_libos::errno::Errno;
+use litebox_libos::sync::SpinMutex;
+use litebox_libos::user;
+
+use crate::sys::{self, check};
+
+pub const SIGSYS: i32 = 31;
+const SA_SIGINFO: u64 = 4;
+const SA_ONSTACK: u64 = 0x0800_0000;
+const SA_RESTORER: u64 = 0x0400_0000;
+const SIGSYS_BIT: u64 = 1 << (SIGSYS - 1);
+
+/// The kernel's `struct sigaction` on x86-64.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct KSigaction {
+    pub handler: usize,
+    pub flags: u64,
+    pub restorer: usize,
+    pub mask: u64,
+}
+
+/// What the app asked for, per signal (1..=64), as it should read it back.
+static APP_ACTIONS: SpinMutex<[KSigaction; 65]> = SpinMutex::new([KSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 }; 65]);
+/// Signals for which the app installed a handler: kept blocked while a syscall is emulated, so
+/// the app's handler never runs nested inside the runtime.
+static HANDLED: AtomicU64 = AtomicU64::new(0);
+
+type Handler = extern "C" fn(i32, usize, usize);
+static SIGSYS_HANDLER: SpinMutex<usize> = SpinMutex::new(0);
+
+fn install(sig: i32, act: &KSigaction, old: Option<&mut KSigaction>) -> Result<(), i32> {
+    let oldp = old.map(|o| o as *mut KSigaction as usize).unwrap_or(0);
+    check(sys::syscall6(sys::RT_SIGACTION, sig as usize, act as *const KSigaction as usize, oldp, 8, 0, 0)).map(|_| ())
+}
+
+fn install_sigsys() -> Result<(), i32> {
+    let act = KSigaction {
+        handler: *SIGSYS_HANDLER.lock(),
+        flags: SA_SIGINFO | SA_ONSTACK | SA_RESTORER,
+        restorer: sys::litebox_restorer as *const () as usize,
+        mask: HANDLED.load(Ordering::SeqCst) & !SIGSYS_BIT,
+    };
+    install(SIGSYS, &act, None)
+}
+
+/// Installs `handler` for SIGSYS on an alternate stack at `[stack, stack+size)`.
+pub fn init_sigsys(handler: Handler, stack: usize, size: usize) -> Result<(), i32> {
+    #[repr(C)]
+    struct StackT {
+        sp: usize,
+        flags: i32,
+        size: usize,
+    }
+    let ss = StackT { sp: stack, flags: 0, size };
+    check(sys::syscall3(sys::SIGALTSTACK, &ss as *const StackT as usize, 0, 0))?;
+    *SIGSYS_HANDLER.lock() = handler as usize;
+    install_sigsys()
+}
+
+/// rt_sigaction for the app.
+pub fn app_sigaction(sig: i32, new: usize, old: usize, _size: usize) -> Result<usize, Errno> {
+    let new_act: Option<KSigaction> = if new != 0 { Some(user::read(new)?) } else { None };
+    let mut table = APP_ACTIONS.lock();
+    let prev = table[sig as usize];
+    if let Some(a) = new_act {
+        if sig != SIGSYS {
+            let custom = a.handler > 1;
+            let host = KSigaction {
+                handler: a.handler,
+                flags: (a.flags | if custom { SA_RESTORER } else { 0 }) & !SA_ONSTACK,
+                restorer: if custom { sys::litebox_restorer as *const () as usize } else { 0 },
+                mask: a.mask & !SIGSYS_BIT,
+            };
+            install(sig, &host, None)?;
+            let bit = 1u64 << (sig - 1);
+            if custom {
+                HANDLED.fetch_or(bit, Ordering::SeqCst);
+            } else {
+                HANDLED.fetch_and(!bit, Ordering::SeqCst);
+            }
+            install_sigsys()?;
+        }
+        table[sig as usize] = a;
+    }
+    drop(table);
+    if old != 0 {
+        user::write(old, &prev)?;
+    }
+    Ok(0)
+}
+
+/// Offsets into the kernel's `ucontext` on x86-64.
+const GREGS: usize = 40;
+const REG_RDI: usize = 8;
+const REG_RSI: usize = 9;
+const REG_RDX: usize = 12;
+const REG_RAX: usize = 13;
+const REG_R10: usize = 2;
+const REG_R8: usize = 0;
+const REG_R9: usize = 1;
+const SIGMASK: usize = 296;
+
+/// The trapped syscall, seen through the signal frame the kernel built.
+pub struct Trapped {
+    uc: usize,
+}
+
+impl Trapped {
+    /// # Safety
+    /// `uc` must be the ucontext pointer the kernel passed to the SIGSYS handler.
+    pub unsafe fn new(uc: usize) -> Self {
+        Self { uc }
+    }
+
+    fn reg(&self, i: usize) -> usize {
+        // SAFETY: the kernel's ucontext is valid for the whole handler; gregs has 23 entries.
+        unsafe { core::ptr::read((self.uc + GREGS + 8 * i) as *const usize) }
+    }
+
+    /// Sets the value rax holds when the app resumes.
+    pub fn set_result(&mut self, v: isize) {
+        // SAFETY: as in `reg`; sigreturn restores rax from this slot.
+        unsafe { core::ptr::write((self.uc + GREGS + 8 * REG_RAX) as *mut isize, v) }
+    }
+}
+
+impl litebox_libos::SyscallContext for Trapped {
+    fn nr(&self) -> usize {
+        self.reg(REG_RAX)
+    }
+    fn arg(&self, i: usize) -> usize {
+        self.reg([REG_RDI, REG_RSI, REG_RDX, REG_R10, REG_R8, REG_R9][i])
+    }
+    fn sigmask(&self) -> u64 {
+        // SAFETY: uc_sigmask is inside the ucontext the kernel gave us.
+        unsafe { core::ptr::read((self.uc + SIGMASK) as *const u64) }
+    }
+    fn set_sigmask(&mut self, mask: u64) {
+        // SAFETY: as above; sigreturn installs this mask. SIGSYS stays deliverable.
+        unsafe { core::ptr::write((self.uc + SIGMASK) as *mut u64, mask & !SIGSYS_BIT) }
+    }
+}
+

@@ -1,0 +1,108 @@
+//! Raw host syscalls through the gate: the one `syscall` instruction of the process that the
+//! seccomp filter lets through. Every host call the runtime makes goes through [`syscall6`].
+use core::arch::global_asm;
+
+global_asm!(
+    ".globl litebox_gate",
+    ".type litebox_gate,@function",
+    "litebox_gate:",
+    "    mov rax, rdi",
+    "    mov rdi, rsi",
+    "    mov rsi, rdx",
+    "    mov rdx, rcx",
+    "    mov r10, r8",
+    "    mov r8, r9",
+    "    mov r9, [rsp + 8]",
+    ".globl litebox_gate_syscall",
+    "litebox_gate_syscall:",
+    "    syscall",
+    ".globl litebox_gate_ret",
+    "litebox_gate_ret:",
+    "    ret",
+    // The signal restorer: rt_sigreturn through the gate (the frame is at rsp).
+    ".globl litebox_restorer",
+    ".type litebox_restorer,@function",
+    "litebox_restorer:",
+    "    mov eax, 15",
+    "    jmp litebox_gate_syscall",
+);
+
+extern "C" {
+    fn litebox_gate(nr: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
+    /// The address right after the gate's `syscall`: what seccomp sees as the call site.
+    pub fn litebox_gate_ret();
+    /// Restorer for every signal handler the runtime installs on the host.
+    pub fn litebox_restorer();
+}
+
+/// Host syscall `nr` with six arguments; returns the raw result (negative errno on failure).
+#[inline]
+pub fn syscall6(nr: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
+    // SAFETY: the gate is a plain syscall trampoline; what the call does to memory is the
+    // caller's contract with the kernel, and every caller passes valid pointers for its call.
+    unsafe { litebox_gate(nr, a0, a1, a2, a3, a4, a5) }
+}
+
+/// Host syscall with up to three arguments.
+#[inline]
+pub fn syscall3(nr: usize, a0: usize, a1: usize, a2: usize) -> isize {
+    syscall6(nr, a0, a1, a2, 0, 0, 0)
+}
+
+/// Converts a raw result into `Result<usize, errno>`.
+#[inline]
+pub fn check(r: isize) -> Result<usize, i32> {
+    if (-4095..0).contains(&r) {
+        Err(-r as i32)
+    } else {
+        Ok(r as usize)
+    }
+}
+
+pub const READ: usize = 0;
+pub const WRITE: usize = 1;
+pub const CLOSE: usize = 3;
+pub const FSTAT: usize = 5;
+pub const LSEEK: usize = 8;
+pub const MMAP: usize = 9;
+pub const MPROTECT: usize = 10;
+pub const MUNMAP: usize = 11;
+pub const RT_SIGACTION: usize = 13;
+pub const IOCTL: usize = 16;
+pub const PREAD64: usize = 17;
+pub const MREMAP: usize = 25;
+pub const MADVISE: usize = 28;
+pub const NANOSLEEP: usize = 35;
+pub const GETPID: usize = 39;
+pub const EXIT_GROUP: usize = 231;
+pub const SIGALTSTACK: usize = 131;
+pub const PRCTL: usize = 157;
+pub const ARCH_PRCTL: usize = 158;
+pub const GETTID: usize = 186;
+pub const FUTEX: usize = 202;
+pub const SET_TID_ADDRESS: usize = 218;
+pub const CLOCK_GETTIME: usize = 228;
+pub const OPENAT: usize = 257;
+pub const SET_ROBUST_LIST: usize = 273;
+pub const GETRANDOM: usize = 318;
+pub const SECCOMP: usize = 317;
+pub const RSEQ: usize = 334;
+pub const GETUID: usize = 102;
+pub const GETGID: usize = 104;
+
+/// Writes all of `buf` to host fd `fd`, ignoring errors (diagnostics only).
+pub fn write_all(fd: i32, mut buf: &[u8]) {
+    while !buf.is_empty() {
+        match check(syscall3(WRITE, fd as usize, buf.as_ptr() as usize, buf.len())) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf = &buf[n..],
+        }
+    }
+}
+
+/// Ends the process with `code`.
+pub fn exit(code: i32) -> ! {
+    loop {
+        syscall3(EXIT_GROUP, code as usize, 0, 0);
+    }
+}
