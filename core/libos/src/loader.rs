@@ -145,7 +145,11 @@ fn page_up(x: usize) -> usize {
     (x + PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
 }
 
-fn map_elf<P: Platform>(os: &LibOs<P>, elf: &[u8]) -> Result<Mapped, LoadError> {
+/// Where Linux puts a PIE main program (ELF_ET_DYN_BASE on x86-64), so the program break
+/// after it has room to grow, far from the mmap area.
+const PIE_BASE: usize = 0x5555_5555_4000;
+
+fn map_elf<P: Platform>(os: &LibOs<P>, elf: &[u8], is_main: bool) -> Result<Mapped, LoadError> {
     let (etype, entry, phdrs) = parse_phdrs(elf)?;
     let loads: Vec<&Phdr> = phdrs.iter().filter(|p| p.kind == PT_LOAD).collect();
     if loads.is_empty() {
@@ -160,7 +164,18 @@ fn map_elf<P: Platform>(os: &LibOs<P>, elf: &[u8]) -> Result<Mapped, LoadError> 
         p.mmap_anon(lo, span, rw, MAP_PRIVATE | MAP_FIXED_NOREPLACE).map_err(LoadError::NoMemory)?;
         0
     } else {
-        let at = p.mmap_anon(0, span, rw, MAP_PRIVATE).map_err(LoadError::NoMemory)?;
+        let placed = if is_main {
+            let mut r = [0u8; 4];
+            p.random(&mut r);
+            let slide = (u32::from_le_bytes(r) as usize & 0xf_ffff) * PAGE_SIZE;
+            p.mmap_anon(PIE_BASE + slide, span, rw, MAP_PRIVATE | MAP_FIXED_NOREPLACE).ok()
+        } else {
+            None
+        };
+        let at = match placed {
+            Some(at) => at,
+            None => p.mmap_anon(0, span, rw, MAP_PRIVATE).map_err(LoadError::NoMemory)?,
+        };
         at - lo
     };
     for ph in &loads {
@@ -240,7 +255,7 @@ pub fn load<P: Platform>(
 ) -> Result<Loaded, LoadError> {
     let (exec_path, elf) = read_program(os, path)?;
     let interp = interp_of(&elf)?;
-    let main = map_elf(os, &elf)?;
+    let main = map_elf(os, &elf, true)?;
     os.set_brk_start(main.end);
     let mut entry = main.entry;
     let mut interp_base = 0;
@@ -249,7 +264,7 @@ pub fn load<P: Platform>(
         if interp_of(&ielf)?.is_some() {
             return Err(LoadError::BadElf("the interpreter has an interpreter"));
         }
-        let im = map_elf(os, &ielf)?;
+        let im = map_elf(os, &ielf, false)?;
         entry = im.entry;
         interp_base = im.base;
     }

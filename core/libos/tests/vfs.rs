@@ -1,0 +1,109 @@
+//! Path resolution and overlay semantics of the library OS's namespace, on the shared image
+//! vector written by the Python packager.
+use litebox_image::{Image, ImageError};
+use litebox_libos::errno::*;
+use litebox_libos::fs::{NodeKind, Vfs};
+
+const IMG: &[u8] = include_bytes!("../../image/tests/vectors/basic.img");
+
+fn fatal(e: ImageError) -> ! {
+    panic!("image error: {e}")
+}
+
+fn vfs() -> Vfs {
+    Vfs::new(Image::open(IMG).unwrap(), b"/app/big.bin".to_vec(), fatal)
+}
+
+fn resolve(v: &Vfs, cwd: &str, p: &str, follow: bool) -> Result<(String, Option<NodeKind>), Errno> {
+    v.resolve(cwd.as_bytes(), p.as_bytes(), follow)
+        .map(|r| (String::from_utf8(r.path).unwrap(), r.node.map(|n| v.kind(&n))))
+}
+
+fn names(v: &Vfs, dir: &str) -> Vec<String> {
+    v.list(dir.as_bytes()).into_iter().map(|d| String::from_utf8(d.name).unwrap()).collect()
+}
+
+fn content(v: &Vfs, p: &str) -> Vec<u8> {
+    let n = v.resolve(b"/", p.as_bytes(), true).unwrap().node.unwrap();
+    v.read_all(&n).unwrap()
+}
+
+#[test]
+fn resolves_like_linux() {
+    let v = vfs();
+    assert_eq!(resolve(&v, "/", "/app/hello.txt", true), Ok(("/app/hello.txt".into(), Some(NodeKind::File))));
+    assert_eq!(resolve(&v, "/app", "link", true), Ok(("/app/hello.txt".into(), Some(NodeKind::File))));
+    assert_eq!(resolve(&v, "/app", "link", false), Ok(("/app/link".into(), Some(NodeKind::Symlink))));
+    assert_eq!(resolve(&v, "/", "/app/abs-link/deeper/file", true).unwrap().0, "/app/sub/deeper/file");
+    // ".." after a symlinked directory goes to the physical parent, as on Linux.
+    assert_eq!(resolve(&v, "/", "/app/abs-link/..", true).unwrap().0, "/app");
+    assert_eq!(resolve(&v, "/app/sub", "../../../..", true).unwrap().0, "/");
+    assert_eq!(resolve(&v, "/", "/app/./sub//deeper/", true).unwrap().0, "/app/sub/deeper");
+    assert_eq!(resolve(&v, "/", "/app/hello.txt/x", true), Err(ENOTDIR));
+    assert_eq!(resolve(&v, "/", "/app/hello.txt/", true), Err(ENOTDIR));
+    assert_eq!(resolve(&v, "/", "/nope/x", true), Err(ENOENT));
+    assert_eq!(resolve(&v, "/", "", true), Err(ENOENT));
+    assert_eq!(resolve(&v, "/", "/app/new", true), Ok(("/app/new".into(), None)));
+    // The host's files are simply not in the namespace.
+    assert_eq!(resolve(&v, "/", "/etc/hostname", true), Err(ENOENT));
+    assert_eq!(resolve(&v, "/", "/dev/null", true).unwrap().1, Some(NodeKind::CharDev));
+    assert_eq!(resolve(&v, "/", "/proc/self/exe", true).unwrap().0, "/app/big.bin");
+}
+
+#[test]
+fn symlink_loops_end_in_eloop() {
+    let v = vfs();
+    v.symlink(b"/tmp/a", b"/tmp/b");
+    v.symlink(b"/tmp/b", b"a");
+    assert_eq!(resolve(&v, "/", "/tmp/a", true), Err(ELOOP));
+    assert_eq!(resolve(&v, "/", "/tmp/a", false).unwrap().1, Some(NodeKind::Symlink));
+}
+
+#[test]
+fn overlay_creates_copies_up_and_whites_out() {
+    let v = vfs();
+    let f = v.create_file(b"/tmp/new.txt", 0o644, 0);
+    f.data.lock().extend_from_slice(b"fresh");
+    assert_eq!(content(&v, "/tmp/new.txt"), b"fresh");
+    assert_eq!(names(&v, "/tmp"), vec!["new.txt"]);
+
+    // Copy-up: the overlay copy shadows the image file; the image is untouched.
+    let img_idx = v.image.lookup(b"/app/hello.txt").unwrap();
+    let up = v.copy_up(b"/app/hello.txt", img_idx, false).unwrap();
+    up.data.lock().extend_from_slice(b"more\n");
+    assert_eq!(content(&v, "/app/hello.txt"), b"hello, world\nmore\n");
+    assert_eq!(content(&v, "/app/copy.txt"), b"hello, world\n");
+
+    // Removing an image file hides it; listing no longer shows it.
+    v.remove(b"/app/copy.txt");
+    assert_eq!(resolve(&v, "/", "/app/copy.txt", true), Ok(("/app/copy.txt".into(), None)));
+    assert!(!names(&v, "/app").contains(&"copy.txt".to_string()));
+
+    // Removing an image directory (after emptying it) and making a new one: the new one is
+    // opaque, the image's old children do not come back.
+    v.remove(b"/app/sub/deeper/file");
+    v.remove(b"/app/sub/deeper");
+    assert_eq!(names(&v, "/app/sub"), Vec::<String>::new());
+    v.mkdir(b"/app/sub/deeper", 0o755);
+    assert_eq!(names(&v, "/app/sub/deeper"), Vec::<String>::new());
+    assert_eq!(resolve(&v, "/", "/app/sub/deeper/file", true), Ok(("/app/sub/deeper/file".into(), None)));
+}
+
+#[test]
+fn rename_moves_files_and_refuses_image_directories() {
+    let v = vfs();
+    v.rename(b"/app/hello.txt", b"/tmp/moved.txt").unwrap();
+    assert_eq!(content(&v, "/tmp/moved.txt"), b"hello, world\n");
+    assert_eq!(resolve(&v, "/", "/app/hello.txt", true).unwrap().1, None);
+    // Image directories cannot be moved (EXDEV, as overlayfs without redirect_dir).
+    assert_eq!(v.rename(b"/app/sub", b"/tmp/sub"), Err(EXDEV));
+    // Overlay directories move with their contents.
+    v.mkdir(b"/tmp/d", 0o755);
+    v.create_file(b"/tmp/d/f", 0o644, 0).data.lock().extend_from_slice(b"x");
+    v.rename(b"/tmp/d", b"/tmp/e").unwrap();
+    assert_eq!(content(&v, "/tmp/e/f"), b"x");
+    assert_eq!(resolve(&v, "/", "/tmp/d", true), Ok(("/tmp/d".into(), None)));
+    // A directory cannot move into itself, nor replace a non-empty one.
+    assert_eq!(v.rename(b"/tmp/e", b"/tmp/e/inside"), Err(EINVAL));
+    assert_eq!(v.rename(b"/tmp/e", b"/app"), Err(ENOTEMPTY));
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Write the shared image test vectors: core/image/tests/vectors/basic.{img,expect}.
+
+The image is written by the Python writer (packager/image.py); the Rust reader's tests
+(core/image/tests/vectors.rs) read it back and compare with the .expect listing, so the two
+halves of the format are checked against each other. Regenerate after a format change:
+    python3 scripts/gen_image_vectors.py
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from packager.image import ImageSettings, build_image  # noqa: E402
+from packager.imageformat import (  # noqa: E402
+    TAG_ARG,
+    TAG_CWD,
+    TAG_ENTRY,
+    TAG_ENV,
+    TAG_ENV_INHERIT,
+    TAG_ENV_PASS,
+    TAG_HOSTNAME,
+    encode_tlv,
+)
+from packager.rootfs import DIR, FILE, SYMLINK, FsEntry, RootFS  # noqa: E402
+
+OUT = ROOT / "core/image/tests/vectors"
+
+
+def entries() -> list[FsEntry]:
+    """A small tree that exercises every entry kind, dedup, empty files and multi-chunk files."""
+    big = bytes((i * 7 + i // 4096) % 251 for i in range(20000))
+    fs = RootFS()
+    fs.add(FsEntry("/app", DIR, 0o755, "vector"))
+    fs.add(FsEntry("/app/hello.txt", FILE, 0o644, "vector", data=b"hello, world\n"))
+    fs.add(FsEntry("/app/copy.txt", FILE, 0o644, "vector", data=b"hello, world\n"))
+    fs.add(FsEntry("/app/empty", FILE, 0o600, "vector", data=b""))
+    fs.add(FsEntry("/app/big.bin", FILE, 0o755, "vector", data=big))
+    fs.add(FsEntry("/app/link", SYMLINK, 0o777, "vector", target="hello.txt"))
+    fs.add(FsEntry("/app/abs-link", SYMLINK, 0o777, "vector", target="/app/sub"))
+    fs.add(FsEntry("/app/sub/deeper/file", FILE, 0o444, "vector", data=b"deep\n"))
+    fs.add(FsEntry("/a-b", FILE, 0o644, "vector", data=b"sorts between /a and /a/b\n"))
+    return fs.entries()
+
+
+def main() -> int:
+    """Writes the vectors; returns the exit code."""
+    launch = encode_tlv([
+        (TAG_ENTRY, b"/app/big.bin"), (TAG_ARG, b"/app/big.bin"), (TAG_ARG, b"one"),
+        (TAG_ENV, b"LANG=C.UTF-8"), (TAG_ENV_PASS, b"TERM"), (TAG_ENV_INHERIT, b"\x00"),
+        (TAG_CWD, b"/app"), (TAG_HOSTNAME, b"vector"),
+    ])
+    ents = entries()
+    img = build_image(ents, launch, ImageSettings(chunk_size=4096, compression_level=3, mtime=1700000000))
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "basic.img").write_bytes(img.blob)
+    lines = [f"digest {img.digest}"]
+    for e in ents:
+        if e.kind == FILE:
+            data = e.data or b""
+            lines.append(f"file {e.path} {e.mode:o} {len(data)} {hashlib.sha256(data).hexdigest()}")
+        elif e.kind == SYMLINK:
+            lines.append(f"symlink {e.path} {e.target}")
+        else:
+            lines.append(f"dir {e.path} {e.mode:o}")
+    (OUT / "basic.expect").write_text("\n".join(lines) + "\n")
+    print(f"wrote {OUT}/basic.img ({len(img.blob)} bytes, {img.chunks} chunks)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
