@@ -175,6 +175,9 @@ impl<'a> Image<'a> {
             if end.is_none_or(|end| end > h.data.size as u64) || comp == 0 {
                 return Err(ImageError::damaged("chunk out of bounds").with(k as u64));
             }
+            if comp > raw {
+                return Err(ImageError::damaged("chunk is larger than its content").with(k as u64));
+            }
             let expected_raw = if k + 1 == h.chunk_count {
                 h.stream_size - (k as u64) * h.chunk_size as u64
             } else {
@@ -232,26 +235,44 @@ impl<'a> Image<'a> {
         self.string(e.data, e.size).unwrap_or(b"")
     }
 
-    /// Checks chunk `k` against its digest, then decompresses it. Promises: the returned bytes
-    /// are exactly what was packed, or an error (tampered: digest; damaged: zstd frame).
-    pub fn load_chunk(&self, k: u32) -> Result<Vec<u8>, ImageError> {
+    /// The stored bytes of chunk `k` after checking them against the chunk's digest, and
+    /// whether they are the raw content (a stored chunk) rather than a zstd frame.
+    fn verified_chunk(&self, k: u32) -> Result<(&'a [u8], u32, bool), ImageError> {
         if k >= self.header.chunk_count {
             return Err(ImageError::damaged("chunk index out of range").with(k as u64));
         }
         let (off, comp, raw) = self.chunk_record(k);
         let start = self.header.data.offset + off as usize;
-        let frame = &self.bytes[start..start + comp as usize];
+        let stored = &self.bytes[start..start + comp as usize];
         let rec = self.header.chunks.offset + k as usize * CHUNK_RECORD_SIZE;
         let want = &self.bytes[rec + 16..rec + 48];
-        if Sha256::digest(frame).as_slice() != want {
+        if Sha256::digest(stored).as_slice() != want {
             return Err(ImageError::tampered("chunk digest does not match").with(k as u64));
         }
-        let mut out = vec![0u8; raw as usize];
-        let mut dec = ruzstd::decoding::FrameDecoder::new();
-        match dec.decode_all(frame, &mut out) {
-            Ok(n) if n == raw as usize => Ok(out),
-            _ => Err(ImageError::damaged("bad zstd frame").with(k as u64)),
+        Ok((stored, raw, comp == raw))
+    }
+
+    /// Checks chunk `k` against its digest, then decompresses it. Promises: the returned bytes
+    /// are exactly what was packed, or an error (tampered: digest; damaged: zstd frame).
+    pub fn load_chunk(&self, k: u32) -> Result<Vec<u8>, ImageError> {
+        let (stored, raw, is_raw) = self.verified_chunk(k)?;
+        if is_raw {
+            return Ok(stored.to_vec());
         }
+        decompress(&mut ruzstd::decoding::FrameDecoder::new(), stored, raw, k)
+    }
+}
+
+fn decompress(
+    dec: &mut ruzstd::decoding::FrameDecoder,
+    frame: &[u8],
+    raw: u32,
+    k: u32,
+) -> Result<Vec<u8>, ImageError> {
+    let mut out = vec![0u8; raw as usize];
+    match dec.decode_all(frame, &mut out) {
+        Ok(n) if n == raw as usize => Ok(out),
+        _ => Err(ImageError::damaged("bad zstd frame").with(k as u64)),
     }
 }
 
@@ -300,33 +321,72 @@ impl<T> Spin<T> {
     }
 }
 
-/// Decompressed chunks kept after their first (verified) read, shared between threads.
+/// What is known of one chunk after its first read.
+#[derive(Clone)]
+enum Slot {
+    Unread,
+    /// A stored chunk whose digest was checked: read straight from the image from now on.
+    Verified,
+    /// A compressed chunk, checked and decompressed.
+    Decompressed(Arc<[u8]>),
+}
+
+/// Chunks after their first (verified) read, shared between threads: stored chunks are only
+/// marked verified, compressed ones are kept decompressed. One decoder is reused for all.
 pub struct ChunkCache {
-    chunks: Spin<Vec<Option<Arc<[u8]>>>>,
+    slots: Spin<Vec<Slot>>,
+    decoder: Spin<Option<ruzstd::decoding::FrameDecoder>>,
+}
+
+/// Where the bytes of a chunk live once it is verified.
+enum Chunk<'a> {
+    Image(&'a [u8]),
+    Owned(Arc<[u8]>),
+}
+
+impl Chunk<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Image(b) => b,
+            Chunk::Owned(a) => a,
+        }
+    }
 }
 
 impl ChunkCache {
     /// An empty cache for an image with `chunk_count` chunks.
     pub fn new(chunk_count: u32) -> Self {
-        Self { chunks: Spin::new(vec![None; chunk_count as usize]) }
+        Self { slots: Spin::new(vec![Slot::Unread; chunk_count as usize]), decoder: Spin::new(None) }
     }
 
-    /// Chunk `k`, verified and decompressed on first use.
-    pub fn get(&self, image: &Image<'_>, k: u32) -> Result<Arc<[u8]>, ImageError> {
-        if let Some(c) = self.chunks.with(|v| v.get(k as usize).cloned().flatten()) {
-            return Ok(c);
-        }
-        let data: Arc<[u8]> = image.load_chunk(k)?.into();
-        self.chunks.with(|v| {
-            if let Some(slot) = v.get_mut(k as usize) {
-                *slot = Some(data.clone());
+    fn get<'a>(&self, image: &Image<'a>, k: u32) -> Result<Chunk<'a>, ImageError> {
+        let slot = self.slots.with(|v| v.get(k as usize).cloned());
+        match slot {
+            Some(Slot::Decompressed(a)) => return Ok(Chunk::Owned(a)),
+            Some(Slot::Verified) => {
+                let (off, comp, _) = image.chunk_record(k);
+                let start = image.header.data.offset + off as usize;
+                return Ok(Chunk::Image(&image.bytes[start..start + comp as usize]));
             }
-        });
-        Ok(data)
+            Some(Slot::Unread) => {}
+            None => return Err(ImageError::damaged("chunk index out of range").with(k as u64)),
+        }
+        let (stored, raw, is_raw) = image.verified_chunk(k)?;
+        let (chunk, slot) = if is_raw {
+            (Chunk::Image(stored), Slot::Verified)
+        } else {
+            let data: Arc<[u8]> = self
+                .decoder
+                .with(|d| decompress(d.get_or_insert_with(ruzstd::decoding::FrameDecoder::new), stored, raw, k))?
+                .into();
+            (Chunk::Owned(data.clone()), Slot::Decompressed(data))
+        };
+        self.slots.with(|v| v[k as usize] = slot);
+        Ok(chunk)
     }
 
     /// Copies file bytes `[offset, offset + buf.len())` of entry `e` (clipped to its size) into
-    /// `buf`, returning how many bytes were copied.
+    /// `buf`, returning how many bytes were copied. Every chunk touched is verified first.
     pub fn read(&self, image: &Image<'_>, e: &Entry<'_>, offset: u64, buf: &mut [u8]) -> Result<usize, ImageError> {
         if e.kind != EntryKind::File || offset >= e.size {
             return Ok(0);
@@ -339,11 +399,12 @@ impl ChunkCache {
             let k = (pos / cs) as u32;
             let within = (pos % cs) as usize;
             let chunk = self.get(image, k)?;
-            let take = core::cmp::min(n - done, chunk.len().saturating_sub(within));
+            let bytes = chunk.bytes();
+            let take = core::cmp::min(n - done, bytes.len().saturating_sub(within));
             if take == 0 {
                 return Err(ImageError::damaged("file data past the end of its chunk").with(k as u64));
             }
-            buf[done..done + take].copy_from_slice(&chunk[within..within + take]);
+            buf[done..done + take].copy_from_slice(&bytes[within..within + take]);
             done += take;
         }
         Ok(n)

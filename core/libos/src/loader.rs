@@ -85,7 +85,18 @@ struct Phdr {
     memsz: u64,
 }
 
-fn parse_phdrs(elf: &[u8]) -> Result<(u16, u64, Vec<Phdr>), LoadError> {
+/// An ELF file in the namespace: its node, length, and the first bytes (ELF header and, if
+/// they fit, the program headers).
+struct ElfFile {
+    node: Node,
+    len: u64,
+    head: Vec<u8>,
+}
+
+const HEAD: usize = 4096;
+
+fn parse_phdrs(f: &ElfFile) -> Result<(u16, u64, Vec<Phdr>), LoadError> {
+    let elf = &f.head[..];
     if elf.len() < 64 || &elf[0..4] != b"\x7fELF" {
         return Err(LoadError::BadElf("not an ELF file"));
     }
@@ -108,7 +119,7 @@ fn parse_phdrs(elf: &[u8]) -> Result<(u16, u64, Vec<Phdr>), LoadError> {
     }
     let end = phoff.checked_add(phnum * 56).ok_or(LoadError::BadElf("bad program header table"))?;
     if end > elf.len() {
-        return Err(LoadError::BadElf("program header table out of bounds"));
+        return Err(LoadError::BadElf("program header table out of bounds (or past the first 4 KiB)"));
     }
     let mut out = Vec::with_capacity(phnum);
     for i in 0..phnum {
@@ -123,7 +134,7 @@ fn parse_phdrs(elf: &[u8]) -> Result<(u16, u64, Vec<Phdr>), LoadError> {
         };
         if p.kind == PT_LOAD {
             let fend = p.offset.checked_add(p.filesz);
-            if fend.is_none_or(|e| e > elf.len() as u64) || p.filesz > p.memsz {
+            if fend.is_none_or(|e| e > f.len) || p.filesz > p.memsz {
                 return Err(LoadError::BadElf("PT_LOAD segment out of bounds"));
             }
             if p.vaddr.checked_add(p.memsz).is_none_or(|e| e >= 0x0000_8000_0000_0000) {
@@ -149,7 +160,7 @@ fn page_up(x: usize) -> usize {
 /// after it has room to grow, far from the mmap area.
 const PIE_BASE: usize = 0x5555_5555_4000;
 
-fn map_elf<P: Platform>(os: &LibOs<P>, elf: &[u8], is_main: bool) -> Result<Mapped, LoadError> {
+fn map_elf<P: Platform>(os: &LibOs<P>, elf: &ElfFile, is_main: bool) -> Result<Mapped, LoadError> {
     let (etype, entry, phdrs) = parse_phdrs(elf)?;
     let loads: Vec<&Phdr> = phdrs.iter().filter(|p| p.kind == PT_LOAD).collect();
     if loads.is_empty() {
@@ -180,9 +191,11 @@ fn map_elf<P: Platform>(os: &LibOs<P>, elf: &[u8], is_main: bool) -> Result<Mapp
     };
     for ph in &loads {
         let dst = base + ph.vaddr as usize;
-        let src = &elf[ph.offset as usize..(ph.offset + ph.filesz) as usize];
-        let mem = crate::user::slice_mut(dst, src.len()).map_err(LoadError::NoMemory)?;
-        mem.copy_from_slice(src);
+        let mem = crate::user::slice_mut(dst, ph.filesz as usize).map_err(LoadError::NoMemory)?;
+        let got = os.vfs.read_at(&elf.node, ph.offset, mem).map_err(LoadError::NotFound)?;
+        if got != mem.len() {
+            return Err(LoadError::BadElf("PT_LOAD segment truncated"));
+        }
     }
     // Gaps between segments become inaccessible, each segment gets its own protection.
     p.mprotect(base + lo, span, 0).map_err(LoadError::NoMemory)?;
@@ -201,7 +214,7 @@ fn map_elf<P: Platform>(os: &LibOs<P>, elf: &[u8], is_main: bool) -> Result<Mapp
         }
         p.mprotect(s, e - s, prot).map_err(LoadError::NoMemory)?;
     }
-    let phoff = u64_at(elf, 32);
+    let phoff = u64_at(&elf.head, 32);
     let phdr = match phdrs.iter().find(|p| p.kind == PT_PHDR) {
         Some(pp) => base + pp.vaddr as usize,
         None => loads
@@ -213,14 +226,15 @@ fn map_elf<P: Platform>(os: &LibOs<P>, elf: &[u8], is_main: bool) -> Result<Mapp
     Ok(Mapped { base, entry: base + entry as usize, phdr, phnum: phdrs.len(), end: base + hi })
 }
 
-fn interp_of(elf: &[u8]) -> Result<Option<Vec<u8>>, LoadError> {
+fn interp_of<P: Platform>(os: &LibOs<P>, elf: &ElfFile) -> Result<Option<Vec<u8>>, LoadError> {
     let (_, _, phdrs) = parse_phdrs(elf)?;
     if let Some(p) = phdrs.iter().find(|p| p.kind == PT_INTERP) {
         let end = p.offset.checked_add(p.filesz).ok_or(LoadError::BadElf("bad PT_INTERP"))?;
-        if end > elf.len() as u64 || p.filesz < 2 {
+        if end > elf.len || p.filesz < 2 || p.filesz > 4096 {
             return Err(LoadError::BadElf("PT_INTERP out of bounds"));
         }
-        let mut s = elf[p.offset as usize..end as usize].to_vec();
+        let mut s = alloc::vec![0u8; p.filesz as usize];
+        os.vfs.read_at(&elf.node, p.offset, &mut s).map_err(LoadError::NotFound)?;
         while s.last() == Some(&0) {
             s.pop();
         }
@@ -229,8 +243,8 @@ fn interp_of(elf: &[u8]) -> Result<Option<Vec<u8>>, LoadError> {
     Ok(None)
 }
 
-/// Reads a program file from the namespace, following symlinks.
-pub fn read_program<P: Platform>(os: &LibOs<P>, path: &[u8]) -> Result<(Vec<u8>, Vec<u8>), LoadError> {
+/// Opens a program file of the namespace (following symlinks) and reads its first page.
+fn open_program<P: Platform>(os: &LibOs<P>, path: &[u8]) -> Result<(Vec<u8>, ElfFile), LoadError> {
     let cwd = os.cwd.lock().clone();
     let r = os.vfs.resolve(&cwd, path, true).map_err(LoadError::NotFound)?;
     let node: Node = r.node.ok_or(LoadError::NotFound(ENOENT))?;
@@ -239,8 +253,11 @@ pub fn read_program<P: Platform>(os: &LibOs<P>, path: &[u8]) -> Result<(Vec<u8>,
         NodeKind::Dir => return Err(LoadError::NotFound(EACCES)),
         _ => return Err(LoadError::NotFound(EACCES)),
     }
-    let data = os.vfs.read_all(&node).map_err(LoadError::NotFound)?;
-    Ok((r.path, data))
+    let len = os.vfs.stat(&node).st_size as u64;
+    let mut head = alloc::vec![0u8; core::cmp::min(len, HEAD as u64) as usize];
+    let got = os.vfs.read_at(&node, 0, &mut head).map_err(LoadError::NotFound)?;
+    head.truncate(got);
+    Ok((r.path, ElfFile { node, len, head }))
 }
 
 /// Loads the program at `path` (image namespace) with its interpreter, sets the program break,
@@ -253,15 +270,15 @@ pub fn load<P: Platform>(
     envp: &[Vec<u8>],
     host_aux: &[(usize, usize)],
 ) -> Result<Loaded, LoadError> {
-    let (exec_path, elf) = read_program(os, path)?;
-    let interp = interp_of(&elf)?;
+    let (exec_path, elf) = open_program(os, path)?;
+    let interp = interp_of(os, &elf)?;
     let main = map_elf(os, &elf, true)?;
     os.set_brk_start(main.end);
     let mut entry = main.entry;
     let mut interp_base = 0;
     if let Some(ip) = interp {
-        let (_, ielf) = read_program(os, &ip)?;
-        if interp_of(&ielf)?.is_some() {
+        let (_, ielf) = open_program(os, &ip)?;
+        if interp_of(os, &ielf)?.is_some() {
             return Err(LoadError::BadElf("the interpreter has an interpreter"));
         }
         let im = map_elf(os, &ielf, false)?;
