@@ -21,4 +21,4 @@ pub mod sync;
 pub mod user;
 
 pub use kernel::LibOs;
-pub use platform::{Platform, SyscallContext};
+pub use platform::{Platform, SyscallContext, ThreadSpawn};

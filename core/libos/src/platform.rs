@@ -58,8 +58,21 @@ pub trait Platform: Send + Sync {
 
     /// Ends the whole process with `code`. Never returns.
     fn exit_group(&self, code: i32) -> !;
+    /// Ends the calling thread (the process, if it is the last one) with `code`.
+    fn exit_thread(&self, code: i32) -> !;
     /// Writes one diagnostic line (already formatted, without newline) to the runtime's log.
     fn log(&self, line: &[u8]);
+}
+
+/// A new thread of the app: it resumes right after the clone syscall with rax = 0, the stack
+/// pointer `stack` and, with CLONE_SETTLS, the FS base `tls`. `flags` are Linux CLONE_* flags
+/// (already checked to describe a thread).
+pub struct ThreadSpawn {
+    pub flags: u64,
+    pub stack: usize,
+    pub parent_tid: usize,
+    pub child_tid: usize,
+    pub tls: usize,
 }
 
 /// The per-call view of the thread that issued a syscall: its number, arguments and the state
@@ -74,4 +87,7 @@ pub trait SyscallContext {
     /// Replaces the app's signal mask for after the call (the platform keeps its own signals
     /// unblockable).
     fn set_sigmask(&mut self, mask: u64);
+    /// Starts a new thread that is a copy of this one at this syscall (see [`ThreadSpawn`]).
+    /// Returns the new thread's id.
+    fn spawn_thread(&mut self, t: &ThreadSpawn) -> Result<usize, Errno>;
 }

@@ -21,7 +21,7 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
     let a = [ctx.arg(0), ctx.arg(1), ctx.arg(2), ctx.arg(3), ctx.arg(4), ctx.arg(5)];
     let r = fs::dispatch(os, n, &a)
         .or_else(|| mem::dispatch(os, n, &a))
-        .or_else(|| process::dispatch(os, n, &a))
+        .or_else(|| process::dispatch(os, n, &a, ctx))
         .or_else(|| signal::dispatch(os, n, &a, ctx))
         .or_else(|| time::dispatch(os, n, &a));
     match r {

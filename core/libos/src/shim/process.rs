@@ -5,20 +5,27 @@ use super::SysResult;
 use crate::abi::{Rlimit, Utsname};
 use crate::errno::*;
 use crate::kernel::{LibOs, RLIM_NLIMITS};
-use crate::platform::Platform;
+use crate::platform::{Platform, SyscallContext, ThreadSpawn};
 use crate::user;
 
 /// Syscall numbers served here.
 pub const HANDLED: &[usize] = &[
     GETPID, GETTID, GETPPID, GETUID, GETEUID, GETGID, GETEGID, GETGROUPS, GETRESUID, GETRESGID, EXIT, EXIT_GROUP,
     UNAME, PRLIMIT64, GETRLIMIT, SETRLIMIT, SET_TID_ADDRESS, SET_ROBUST_LIST, RSEQ, ARCH_PRCTL, GETRANDOM,
-    SCHED_YIELD, SCHED_GETAFFINITY, GETPGRP, GETPGID, GETSID,
+    SCHED_YIELD, SCHED_GETAFFINITY, GETPGRP, GETPGID, GETSID, CLONE, CLONE3,
 ];
 
 /// Serves `n` if it is a process syscall.
-pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
+pub fn dispatch<P: Platform>(
+    os: &LibOs<P>,
+    n: usize,
+    a: &[usize; 6],
+    ctx: &mut dyn SyscallContext,
+) -> Option<SysResult> {
     let p = &os.platform;
     Some(match n {
+        CLONE => clone(os, a[0] as u64, a[1], a[2], a[3], a[4], ctx),
+        CLONE3 => clone3(os, a[0], a[1], ctx),
         GETPID | GETPGRP | GETSID => Ok(p.ids().0 as usize),
         GETPGID => Ok(p.ids().0 as usize),
         GETTID => Ok(p.ids().1 as usize),
@@ -30,7 +37,8 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
             (0..3).try_for_each(|i| user::write(a[i], &v)).map(|_| 0)
         }
         GETGROUPS => Ok(0),
-        EXIT | EXIT_GROUP => p.exit_group(a[0] as i32 & 0xff),
+        EXIT => p.exit_thread(a[0] as i32 & 0xff),
+        EXIT_GROUP => p.exit_group(a[0] as i32 & 0xff),
         UNAME => uname(os, a[0]),
         PRLIMIT64 => prlimit(os, a[0] as i32, a[1], a[2], a[3]),
         GETRLIMIT => prlimit(os, 0, a[0], 0, a[1]),
@@ -114,4 +122,64 @@ fn prlimit<P: Platform>(os: &LibOs<P>, pid: i32, res: usize, new: usize, old: us
         user::write(old, &cur)?;
     }
     Ok(0)
+}
+
+const CLONE_VM: u64 = 0x100;
+const CLONE_FS: u64 = 0x200;
+const CLONE_FILES: u64 = 0x400;
+const CLONE_SIGHAND: u64 = 0x800;
+const CLONE_VFORK: u64 = 0x4000;
+const CLONE_THREAD: u64 = 0x10000;
+const CLONE_SYSVSEM: u64 = 0x40000;
+const CLONE_SETTLS: u64 = 0x80000;
+const CLONE_PARENT_SETTID: u64 = 0x100000;
+const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+const CLONE_DETACHED: u64 = 0x400000;
+const CLONE_CHILD_SETTID: u64 = 0x1000000;
+/// CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME.
+const CLONE_NEW_ANY: u64 = 0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000 | 0x80;
+
+/// Threads are served; new processes (no CLONE_VM, or vfork) are not yet (ENOSYS); new
+/// namespaces are refused (EPERM) as for an unprivileged process.
+fn clone<P: Platform>(
+    os: &LibOs<P>,
+    flags: u64,
+    stack: usize,
+    ptid: usize,
+    ctid: usize,
+    tls: usize,
+    ctx: &mut dyn SyscallContext,
+) -> SysResult {
+    if flags & CLONE_NEW_ANY != 0 {
+        os.debug_log(&[b"clone with new namespaces denied: EPERM"]);
+        return Err(EPERM);
+    }
+    let thread = CLONE_VM | CLONE_THREAD | CLONE_SIGHAND;
+    if flags & thread != thread || flags & CLONE_VFORK != 0 {
+        os.debug_log(&[b"clone of a new process is not supported yet: ENOSYS"]);
+        return Err(ENOSYS);
+    }
+    let allowed = thread | CLONE_FS | CLONE_FILES | CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID
+        | CLONE_CHILD_CLEARTID | CLONE_DETACHED | CLONE_CHILD_SETTID;
+    if flags & !allowed != 0 || stack == 0 {
+        return Err(EINVAL);
+    }
+    ctx.spawn_thread(&ThreadSpawn { flags, stack, parent_tid: ptid, child_tid: ctid, tls })
+}
+
+fn clone3<P: Platform>(os: &LibOs<P>, args: usize, size: usize, ctx: &mut dyn SyscallContext) -> SysResult {
+    if !(64..=4096).contains(&size) {
+        return Err(EINVAL);
+    }
+    let w: [u64; 8] = user::read(args)?;
+    let (flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls) =
+        (w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]);
+    if exit_signal != 0 && flags & CLONE_THREAD != 0 {
+        return Err(EINVAL);
+    }
+    if stack == 0 || stack_size == 0 {
+        return Err(EINVAL);
+    }
+    let top = stack.checked_add(stack_size).ok_or(EINVAL)? as usize;
+    clone(os, flags, top, parent_tid as usize, child_tid as usize, tls as usize, ctx)
 }

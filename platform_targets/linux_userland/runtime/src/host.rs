@@ -153,6 +153,12 @@ impl Platform for LinuxHost {
         sys::exit(code)
     }
 
+    fn exit_thread(&self, code: i32) -> ! {
+        loop {
+            sys::syscall3(sys::EXIT, code as usize, 0, 0);
+        }
+    }
+
     fn log(&self, line: &[u8]) {
         let mut buf = alloc::vec::Vec::with_capacity(line.len() + 1);
         buf.extend_from_slice(line);

@@ -21,6 +21,7 @@ mod seccomp;
 mod selfimage;
 mod signals;
 mod sys;
+mod threads;
 
 use alloc::vec::Vec;
 use core::arch::global_asm;

@@ -50,8 +50,8 @@ fn install_sigsys() -> Result<(), i32> {
     install(SIGSYS, &act, None)
 }
 
-/// Installs `handler` for SIGSYS on an alternate stack at `[stack, stack+size)`.
-pub fn init_sigsys(handler: Handler, stack: usize, size: usize) -> Result<(), i32> {
+/// Makes `[stack, stack+size)` the calling thread's signal stack (where SIGSYS is handled).
+pub fn set_altstack(stack: usize, size: usize) -> Result<(), i32> {
     #[repr(C)]
     struct StackT {
         sp: usize,
@@ -59,7 +59,19 @@ pub fn init_sigsys(handler: Handler, stack: usize, size: usize) -> Result<(), i3
         size: usize,
     }
     let ss = StackT { sp: stack, flags: 0, size };
-    check(sys::syscall3(sys::SIGALTSTACK, &ss as *const StackT as usize, 0, 0))?;
+    check(sys::syscall3(sys::SIGALTSTACK, &ss as *const StackT as usize, 0, 0)).map(|_| ())
+}
+
+/// Sets the calling thread's host signal mask to the app's `mask`, SIGSYS always open.
+pub fn set_thread_mask(mask: u64) {
+    let m = mask & !SIGSYS_BIT;
+    const SIG_SETMASK: usize = 2;
+    sys::syscall6(sys::RT_SIGPROCMASK, SIG_SETMASK, &m as *const u64 as usize, 0, 8, 0, 0);
+}
+
+/// Installs `handler` for SIGSYS on an alternate stack at `[stack, stack+size)`.
+pub fn init_sigsys(handler: Handler, stack: usize, size: usize) -> Result<(), i32> {
+    set_altstack(stack, size)?;
     *SIGSYS_HANDLER.lock() = handler as usize;
     install_sigsys()
 }
@@ -132,6 +144,14 @@ impl Trapped {
 }
 
 impl litebox_libos::SyscallContext for Trapped {
+    fn spawn_thread(&mut self, t: &litebox_libos::ThreadSpawn) -> Result<usize, Errno> {
+        let mut gregs = [0usize; 23];
+        for (i, g) in gregs.iter_mut().enumerate() {
+            *g = self.reg(i);
+        }
+        crate::threads::spawn(&gregs, self.sigmask(), t)
+    }
+
     fn nr(&self) -> usize {
         self.reg(REG_RAX)
     }

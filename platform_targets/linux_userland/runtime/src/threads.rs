@@ -1,0 +1,91 @@
+//! New app threads. The host clone gets a runtime-owned block as the child's stack: its top
+//! holds the address of `litebox_child_entry` (popped by the gate's `ret` in the child) and a
+//! copy of the parent's trapped registers. The child makes the block its signal stack, takes
+//! the app's signal mask, restores the registers (rax = 0, rsp = the app's new stack) and
+//! resumes the app right after its clone syscall.
+//!
+//! A thread's block is not freed when the thread exits (it is the stack the exiting thread
+//! runs on); it stays in the runtime's heap reservation.
+use alloc::alloc::{alloc, Layout};
+use core::arch::global_asm;
+
+use litebox_libos::errno::{Errno, ENOMEM};
+use litebox_libos::ThreadSpawn;
+
+use crate::sys::{self, check};
+
+/// Size of a thread's block (its SIGSYS stack).
+pub const BLOCK: usize = 256 << 10;
+const NREGS: usize = 23;
+const REG_RAX: usize = 13;
+const REG_RSP: usize = 15;
+
+global_asm!(
+    ".globl litebox_child_entry",
+    "litebox_child_entry:",
+    "    mov rdi, [rsp]",          // block base
+    "    lea rbx, [rsp + 8]",      // saved registers, then the app's signal mask
+    "    mov rsi, rbx",
+    "    and rsp, -16",
+    "    call litebox_child_start",
+    "    mov rax, rbx",
+    "    mov r8,  [rax + 0*8]",
+    "    mov r9,  [rax + 1*8]",
+    "    mov r10, [rax + 2*8]",
+    "    mov r11, [rax + 3*8]",
+    "    mov r12, [rax + 4*8]",
+    "    mov r13, [rax + 5*8]",
+    "    mov r14, [rax + 6*8]",
+    "    mov r15, [rax + 7*8]",
+    "    mov rdi, [rax + 8*8]",
+    "    mov rsi, [rax + 9*8]",
+    "    mov rbp, [rax + 10*8]",
+    "    mov rbx, [rax + 11*8]",
+    "    mov rdx, [rax + 12*8]",
+    "    mov rcx, [rax + 14*8]",
+    "    mov rsp, [rax + 15*8]",
+    "    push qword ptr [rax + 16*8]",
+    "    xor eax, eax",
+    "    ret",
+);
+
+extern "C" {
+    fn litebox_child_entry();
+}
+
+/// First Rust code of a new thread: its own signal stack, and the app's signal mask.
+#[no_mangle]
+extern "C" fn litebox_child_start(block: usize, regs: usize) {
+    if crate::signals::set_altstack(block, BLOCK - 512).is_err() {
+        crate::fatal(124, b"cannot set a new thread's signal stack");
+    }
+    // SAFETY: the parent wrote NREGS registers and then the mask at `regs`.
+    let mask = unsafe { core::ptr::read((regs + NREGS * 8) as *const u64) };
+    crate::signals::set_thread_mask(mask);
+}
+
+/// Starts a thread that resumes the app with the registers `gregs` (a copy of the trapped
+/// thread's), rax = 0 and rsp = `t.stack`, and the signal mask `mask`.
+pub fn spawn(gregs: &[usize; NREGS], mask: u64, t: &ThreadSpawn) -> Result<usize, Errno> {
+    let layout = Layout::from_size_align(BLOCK, 4096).map_err(|_| ENOMEM)?;
+    // SAFETY: a non-zero-sized layout; a null result is handled.
+    let block = unsafe { alloc(layout) } as usize;
+    if block == 0 {
+        return Err(ENOMEM);
+    }
+    let top = block + BLOCK;
+    let regs_at = top - 8 * (NREGS + 1) - 64;
+    let sp = regs_at - 16;
+    let mut regs = *gregs;
+    regs[REG_RAX] = 0;
+    regs[REG_RSP] = t.stack;
+    // SAFETY: all these words lie inside the block we just allocated and own.
+    unsafe {
+        core::ptr::copy_nonoverlapping(regs.as_ptr(), regs_at as *mut usize, NREGS);
+        core::ptr::write((regs_at + NREGS * 8) as *mut u64, mask);
+        core::ptr::write(sp as *mut usize, litebox_child_entry as *const () as usize);
+        core::ptr::write((sp + 8) as *mut usize, block);
+    }
+    const CLONE: usize = 56;
+    check(sys::syscall6(CLONE, t.flags as usize, sp, t.parent_tid, t.child_tid, t.tls, 0))
+}
