@@ -1,0 +1,170 @@
+"""Artifact assembly for ELF targets: the runtime executable plus two non-allocated
+SHT_PROGBITS sections (``.litebox.image``, ``.litebox.manifest``), added with LIEF and then
+checked independently with pyelftools, written atomically."""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from elftools.elf.elffile import ELFFile
+
+from packager.errors import PackError
+from packager.paths import display_path
+
+IMAGE_SECTION = ".litebox.image"
+MANIFEST_SECTION = ".litebox.manifest"
+SHF_ALLOC = 0x2
+# ELF header fields that adding sections must change (e_shoff, e_shnum + e_shstrndx); the
+# loader never reads them, so they are left out when PT_LOAD bytes are compared.
+SECTION_HEADER_FIELDS = ((40, 48), (60, 64))
+
+
+@dataclass(frozen=True)
+class ElfLayout:
+    """What must not change when sections are added: the entry point and every PT_LOAD
+    (header fields and the file bytes it maps, except the section-header fields of the ELF
+    header)."""
+
+    entry: int
+    loads: tuple[tuple[tuple[int, int, int, int, int, int, int], str], ...]
+
+
+def _layout(data: bytes) -> ElfLayout:
+    elf = ELFFile(io.BytesIO(data))
+    loads = []
+    for seg in elf.iter_segments():
+        if seg["p_type"] != "PT_LOAD":
+            continue
+        h = seg.header
+        fields = (h["p_offset"], h["p_vaddr"], h["p_paddr"], h["p_filesz"], h["p_memsz"],
+                  h["p_flags"], h["p_align"])
+        body = bytearray(data[h["p_offset"]:h["p_offset"] + h["p_filesz"]])
+        for start, end in SECTION_HEADER_FIELDS:
+            lo, hi = max(start - h["p_offset"], 0), min(end - h["p_offset"], len(body))
+            if lo < hi:
+                body[lo:hi] = bytes(hi - lo)
+        loads.append((fields, hashlib.sha256(body).hexdigest()))
+    return ElfLayout(entry=int(elf["e_entry"]), loads=tuple(loads))
+
+
+def read_sections(data: bytes, names: tuple[str, ...] = (IMAGE_SECTION, MANIFEST_SECTION)) -> dict[str, bytes]:
+    """The contents of the named sections of an ELF file (pyelftools, not LIEF). Raises
+    PackError if a section is allocated, not PROGBITS, or runs past the end of the file."""
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        out: dict[str, bytes] = {}
+        for sec in elf.iter_sections():
+            if sec.name not in names:
+                continue
+            if sec["sh_type"] != "SHT_PROGBITS" or sec["sh_flags"] & SHF_ALLOC:
+                raise PackError(f"section {sec.name} is not a non-allocated SHT_PROGBITS section")
+            off, size = sec["sh_offset"], sec["sh_size"]
+            if off + size > len(data):
+                raise PackError(f"section {sec.name} runs past the end of the file")
+            out[sec.name] = data[off:off + size]
+        return out
+    except PackError:
+        raise
+    except Exception as exc:
+        raise PackError(f"not a readable ELF file ({type(exc).__name__}: {exc})") from None
+
+
+def _keep_everything_config(lief: Any) -> Any:
+    """A LIEF builder config that rebuilds none of the loaded structures (dynamic table,
+    relocations, symbol tables, notes...): only the new sections and the section headers."""
+    config = lief.ELF.Builder.config_t()
+    for name in dir(config):
+        if not name.startswith("_") and isinstance(getattr(config, name), bool):
+            setattr(config, name, False)
+    if hasattr(config, "skip_dynamic"):
+        config.skip_dynamic = True
+    return config
+
+
+def add_sections(runtime: bytes, sections: dict[str, bytes]) -> bytes:
+    """The runtime with ``sections`` added by LIEF. Promises, after an independent re-parse
+    with pyelftools: each section present exactly once with exactly the given bytes, the
+    entry point and every PT_LOAD (headers and bytes) unchanged; else a PackError."""
+    import lief
+
+    before = _layout(runtime)
+    try:
+        lief.logging.disable()
+    except AttributeError:  # pragma: no cover - older LIEF
+        pass
+    binary = lief.ELF.parse(list(runtime))
+    if binary is None:
+        raise PackError("LIEF could not parse the runtime executable")
+    for name in sections:
+        if binary.get_section(name) is not None:
+            raise PackError(f"the runtime already has a {name} section")
+    for name, content in sections.items():
+        sec = lief.ELF.Section(name, lief.ELF.Section.TYPE.PROGBITS)
+        sec.content = list(content)
+        sec.alignment = 1
+        sec.flags = 0
+        binary.add(sec, loaded=False)
+    builder = lief.ELF.Builder(binary, _keep_everything_config(lief))
+    builder.build()
+    out = bytes(builder.get_build())
+    check_artifact(out, before, sections)
+    return out
+
+
+def check_artifact(out: bytes, before: ElfLayout, sections: dict[str, bytes]) -> None:
+    """Raises PackError unless ``out`` has exactly ``sections`` and the layout ``before``."""
+    try:
+        found = read_sections(out, tuple(sections))
+        after = _layout(out)
+    except PackError as exc:
+        raise PackError(f"LIEF wrote a damaged artifact: {exc}") from None
+    for name, content in sections.items():
+        if name not in found:
+            raise PackError(f"LIEF did not add section {name} (it can fail silently); "
+                            "the runtime's layout may be one LIEF cannot extend")
+        if found[name] != content:
+            raise PackError(f"LIEF wrote section {name} with different bytes")
+    if after.entry != before.entry:
+        raise PackError(f"LIEF moved the entry point ({before.entry:#x} → {after.entry:#x})")
+    if after.loads != before.loads:
+        raise PackError("LIEF changed the runtime's PT_LOAD segments; refusing the artifact")
+
+
+@contextmanager
+def atomic_output(path: Path, mode: int = 0o755) -> Iterator[Path]:
+    """Yields a temporary path in ``path``'s directory; on success it is renamed to ``path``
+    with ``mode``; on any failure it is removed, so no partial file remains."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_elf_artifact(runtime: Path, image: bytes, manifest: bytes, out: Path) -> str:
+    """Assembles ``out`` (mode 0755) from the runtime, the image and the embedded manifest;
+    returns its sha256. Nothing is left at ``out`` (or beside it) if anything fails."""
+    try:
+        runtime_bytes = runtime.read_bytes()
+    except OSError as exc:
+        raise PackError(f"{display_path(runtime)}: cannot read the runtime: {exc.strerror}") from None
+    if runtime_bytes[:4] != b"\x7fELF":
+        raise PackError(f"{display_path(runtime)}: the runtime is not an ELF file")
+    data = add_sections(runtime_bytes, {IMAGE_SECTION: image, MANIFEST_SECTION: manifest})
+    with atomic_output(out) as tmp:
+        tmp.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,241 @@
+"""The `litebox` command line: pack, inspect, verify, run, targets, init."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from packager import __version__
+from packager.config import Overrides
+from packager.errors import PackError
+from packager.paths import display_path
+from packager.progress import Progress
+
+EXIT_CODES = """\
+exit codes:
+  0  success
+  1  verify found a difference, or the app run by `litebox run` failed (its own exit code
+     is passed through)
+  2  usage or input error (bad config, not an ELF, missing library, build failure...)
+"""
+
+MAIN_HELP = """\
+Package an unmodified Linux program into one sandboxed executable per target.
+
+  litebox pack ./myprog                      quick mode: one ELF program
+  litebox pack examples/hello-dynamic        project mode: a directory with litebox.toml
+  ./dist/myprog-linux-userland arg1 arg2     run the result
+"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="litebox", description=MAIN_HELP, epilog=EXIT_CODES,
+                                formatter_class=_Formatter)
+    p.add_argument("--version", action="version", version=f"litebox {__version__}")
+    sub = p.add_subparsers(dest="verb", metavar="VERB")
+    sub.required = True
+
+    pk = sub.add_parser("pack", formatter_class=_Formatter, epilog=EXIT_CODES,
+                        help="build the sandboxed executable(s) and manifests",
+                        description="""\
+Pack APP for each target. APP is an ELF program (quick mode: packed with its interpreter and
+libraries, the host environment passes through) or a directory holding litebox.toml (project
+mode). Writes DIR/NAME-TARGET (mode 0755) and DIR/NAME-TARGET.manifest.json. A second
+identical pack rebuilds nothing and says it is up to date.
+
+examples:
+  litebox pack /usr/bin/true
+  litebox pack examples/hello-dynamic --out-dir build/dist -v
+  litebox pack . --json | jq -r '.artifacts[0].path'""")
+    pk.add_argument("app", metavar="APP", type=Path, help="ELF program or project directory")
+    pk.add_argument("--target", "-t", action="append", dest="targets", metavar="T",
+                    help="target to build (repeatable; default linux-userland; see `litebox targets`)")
+    pk.add_argument("--out-dir", "-o", type=Path, default=Path("dist"), metavar="DIR",
+                    help="where artifacts go (default: dist)")
+    pk.add_argument("--config", "-c", type=Path, metavar="FILE",
+                    help="use FILE instead of APP/litebox.toml (project mode)")
+    pk.add_argument("--name", help="override [app].name")
+    pk.add_argument("--source-date-epoch", type=int, metavar="N",
+                    help="override [build].source_date_epoch (mtime of packed files)")
+    pk.add_argument("--compression-level", type=int, metavar="N", help="override [build].compression_level")
+    pk.add_argument("--chunk-size", type=int, metavar="N", help="override [build].chunk_size")
+    pk.add_argument("--json", action="store_true",
+                    help='print one JSON object on stdout: {"artifacts": [{"target", "path", "sha256", '
+                         '"manifest"}]}; progress stays on stderr')
+    pk.add_argument("-v", "--verbose", action="store_true", help="show detail and tool output")
+
+    ins = sub.add_parser("inspect", formatter_class=_Formatter, epilog=EXIT_CODES,
+                         help="show what an artifact contains and why",
+                         description="""\
+Show an artifact's embedded manifest: target, runtime and image digests, the argv and
+environment the app will see, the policy, and every packed file with its size, mode and the
+reason it is there (entry, interpreter of X, needed by X → libfoo.so, or its [files] line).
+Also checks the image's root digest and every chunk digest.
+
+examples:
+  litebox inspect dist/hello-linux-userland
+  litebox inspect dist/hello-linux-userland --json | jq '.entries[] | .path'""")
+    ins.add_argument("artifact", metavar="ARTIFACT", type=Path)
+    ins.add_argument("--json", action="store_true", help="print the report as one JSON object")
+
+    ver = sub.add_parser("verify", formatter_class=_Formatter, epilog=EXIT_CODES,
+                         help="rebuild from the recorded inputs and compare bit for bit",
+                         description="""\
+Rebuild ARTIFACT from the inputs its manifest records (in a temporary directory) and compare:
+first every input's sha256 (the first that differs is named), then the runtime, the image and
+the artifact digests. Prints "verified" and exits 0 on bit-for-bit equality; exits 1 naming the
+first difference. The project is found from the build state beside the artifact's directory,
+else --project, else the current directory.
+
+examples:
+  litebox verify dist/hello-linux-userland
+  litebox verify release/app-linux-userland --manifest release/app-linux-userland.manifest.json""")
+    ver.add_argument("artifact", metavar="ARTIFACT", type=Path)
+    ver.add_argument("--manifest", type=Path, metavar="FILE",
+                     help="compare against FILE (e.g. a trusted sidecar) instead of the embedded manifest")
+    ver.add_argument("--project", type=Path, metavar="DIR",
+                     help="project directory (or quick-mode program's directory) to rebuild from")
+    ver.add_argument("-v", "--verbose", action="store_true", help="show the rebuild's progress in detail")
+
+    run = sub.add_parser("run", formatter_class=_Formatter, epilog=EXIT_CODES,
+                         help="run an artifact (for linux-userland: exec it)",
+                         description="""\
+Run ARTIFACT with the target's runner; arguments after -- go to the app (after the args its
+config gives). The app's exit code is passed through.
+
+examples:
+  litebox run dist/hello-linux-userland -- --name world""")
+    run.add_argument("artifact", metavar="ARTIFACT", type=Path)
+    run.add_argument("args", nargs=argparse.REMAINDER, metavar="-- ARGS")
+
+    tg = sub.add_parser("targets", formatter_class=_Formatter, epilog=EXIT_CODES,
+                        help="list targets and what this machine has or lacks for each",
+                        description="""\
+List every target (one folder under platform_targets/ each) with a checklist of what this
+machine has (✓) or lacks (✗) to build and run it, and what to install.
+
+examples:
+  litebox targets
+  litebox targets --json""")
+    tg.add_argument("--json", action="store_true", help="print the checklist as JSON")
+
+    it = sub.add_parser("init", formatter_class=_Formatter, epilog=EXIT_CODES,
+                        help="write a commented litebox.toml for a program",
+                        description="""\
+Write DIR/litebox.toml (default: the current directory) for the program PATH, from
+templates/litebox.toml, with every key commented. Refuses to overwrite an existing file.
+
+examples:
+  litebox init myapp --app /usr/bin/python3
+  litebox init --app ./build/server""")
+    it.add_argument("dir", nargs="?", type=Path, default=Path("."), metavar="DIR")
+    it.add_argument("--app", type=Path, required=True, metavar="PATH", help="the program to start")
+    return p
+
+
+def _cmd_pack(args: argparse.Namespace) -> int:
+    from packager.driver import pack
+
+    progress = Progress(sys.stderr, verbose=args.verbose)
+    overrides = Overrides(name=args.name, source_date_epoch=args.source_date_epoch,
+                          compression_level=args.compression_level, chunk_size=args.chunk_size)
+    result = pack(args.app, args.targets or ["linux-userland"], args.out_dir, args.config, overrides, progress)
+    if args.json:
+        doc = {"artifacts": [{"target": a.target, "path": str(a.path), "sha256": a.sha256,
+                              "manifest": str(a.manifest)} for a in result.artifacts]}
+        sys.stdout.write(json.dumps(doc) + "\n")
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from packager.inspection import format_report, open_artifact, report
+
+    r = report(open_artifact(args.artifact))
+    if args.json:
+        sys.stdout.write(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n")
+    else:
+        print(format_report(r))
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from packager.verify import verify
+
+    result = verify(args.artifact, args.manifest, args.project, Progress(sys.stderr, verbose=args.verbose))
+    if result.ok:
+        print("verified")
+        return 0
+    print(f"litebox: verify: {display_path(args.artifact)}: {result.message}", file=sys.stderr)
+    return 1
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from packager.inspection import read_embedded_manifest
+    from packager.targets import get
+
+    rest = list(args.args)
+    if rest and rest[0] == "--":
+        rest = rest[1:]
+    # Only the manifest is read here: a damaged image is for the runtime to refuse (exit 121/122).
+    target = read_embedded_manifest(args.artifact).get("target", "")
+    plugin = get(target)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return int(plugin.fn("run")(args.artifact, rest))
+
+
+def _cmd_targets(args: argparse.Namespace) -> int:
+    from packager.targets import discover
+
+    found = discover()
+    rows = []
+    for t in found.values():
+        items = t.check()
+        rows.append({"target": t.name, "description": t.description,
+                     "ready": all(ok for _, ok, _ in items),
+                     "checks": [{"item": i, "ok": ok, "detail": d} for i, ok, d in items]})
+    if args.json:
+        sys.stdout.write(json.dumps({"targets": rows}, ensure_ascii=False) + "\n")
+        return 0
+    for row in rows:
+        state = "ready" if row["ready"] else "not ready"
+        print(f"{row['target']}: {state} — {row['description']}")
+        for c in row["checks"]:
+            print(f"  {'✓' if c['ok'] else '✗'} {c['item']}: {c['detail']}")
+    return 0
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from packager.initcmd import init
+
+    path = init(args.dir, args.app)
+    print(f"wrote {display_path(path)}; pack it with: litebox pack {display_path(args.dir)}")
+    return 0
+
+
+COMMANDS = {"pack": _cmd_pack, "inspect": _cmd_inspect, "verify": _cmd_verify, "run": _cmd_run,
+            "targets": _cmd_targets, "init": _cmd_init}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `litebox` console script. Returns the process exit status: 0 ok,
+    1 verify mismatch or app failure, 2 usage or input error (printed as one line)."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.verb](args)
+    except PackError as exc:
+        print(f"litebox: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("litebox: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Config → RootFS: walks the [files] lines, adds the entry program, its interpreter and the
+library closure of every ELF object, and a generated /etc/ld.so.cache when ld.so needs one."""
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from packager.closure import ClosureFinder
+from packager.config import Config
+from packager.elfinfo import ElfInfo, is_elf_file, is_x86_64_elf64, read_elf
+from packager.errors import PackError
+from packager.ldcache import build_ld_cache
+from packager.ldconf import DEFAULT_CONF, read_ld_so_conf
+from packager.paths import display_path, is_under
+from packager.rootfs import DIR, FILE, SYMLINK, FsEntry, RootFS, normalize_mode
+from packager.statcache import StatCache
+
+LD_CACHE_PATH = "/etc/ld.so.cache"
+
+
+@dataclass
+class Collected:
+    """The root file system of one app plus what the analysis learned on the way."""
+
+    rootfs: RootFS
+    entry_info: ElfInfo
+    warnings: list[str] = field(default_factory=list)
+    ld_cache_generated: bool = False
+
+
+class _HostMap:
+    """Image path → host path through the [files] mappings (the longest covering line wins)."""
+
+    def __init__(self, files: tuple[tuple[str, Path], ...]) -> None:
+        self.files = sorted(files, key=lambda f: len(f[0]), reverse=True)
+
+    def __call__(self, image_path: str) -> Path | None:
+        for img, host in self.files:
+            if is_under(image_path, img):
+                rest = image_path[len(img):].lstrip("/") if img != "/" else image_path.lstrip("/")
+                return host / rest if rest else host
+        return None
+
+
+def _walk_line(cfg: Config, img: str, host: Path, fs: RootFS, elf_objects: list[tuple[str, Path]],
+               warnings: list[str]) -> None:
+    line = cfg.files_line(img)
+    try:
+        st = os.stat(host)  # the top of a [files] line is followed through symlinks
+    except FileNotFoundError:
+        raise PackError(f"{_cfg_name(cfg)}: [files].\"{img}\": host path "
+                        f"{display_path(host)} does not exist") from None
+    except OSError as exc:
+        raise PackError(f"{_cfg_name(cfg)}: [files].\"{img}\": cannot read "
+                        f"{display_path(host)}: {exc.strerror}") from None
+    if stat.S_ISREG(st.st_mode):
+        _add_file(fs, img, host, st.st_mode, line, elf_objects)
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        raise PackError(f"{_cfg_name(cfg)}: [files].\"{img}\": {display_path(host)} is neither "
+                        "a file nor a directory")
+    fs.add(FsEntry(img, DIR, normalize_mode(DIR, st.st_mode, img), line))
+    stack = [(img, host)]
+    while stack:
+        img_dir, host_dir = stack.pop()
+        try:
+            children = sorted(os.scandir(host_dir), key=lambda e: e.name)
+        except OSError as exc:
+            raise PackError(f"{display_path(host_dir)}: cannot list directory: {exc.strerror}") from None
+        for child in children:
+            child_img = f"{img_dir}/{child.name}" if img_dir != "/" else f"/{child.name}"
+            child_host = Path(child.path)
+            cst = child.stat(follow_symlinks=False)
+            if stat.S_ISLNK(cst.st_mode):
+                target = os.readlink(child_host)
+                if not target or len(target.encode("utf-8", "surrogateescape")) > 4095:
+                    warnings.append(f"{display_path(child_host)}: symlink target unusable, skipped")
+                    continue
+                fs.add(FsEntry(child_img, SYMLINK, 0o777, line, target=target))
+            elif stat.S_ISDIR(cst.st_mode):
+                fs.add(FsEntry(child_img, DIR, normalize_mode(DIR, cst.st_mode, child_img), line))
+                stack.append((child_img, child_host))
+            elif stat.S_ISREG(cst.st_mode):
+                _add_file(fs, child_img, child_host, cst.st_mode, line, elf_objects)
+            else:
+                warnings.append(f"{display_path(child_host)}: not a file, directory or symlink, skipped")
+
+
+def _add_file(fs: RootFS, img: str, host: Path, st_mode: int, reason: str,
+              elf_objects: list[tuple[str, Path]]) -> None:
+    if not os.access(host, os.R_OK):
+        raise PackError(f"{display_path(host)}: not readable ({reason})")
+    fs.add(FsEntry(img, FILE, normalize_mode(FILE, st_mode, img), reason, host=host))
+    if is_elf_file(host):
+        elf_objects.append((img, host))
+
+
+def _cfg_name(cfg: Config) -> str:
+    return display_path(cfg.config_file) if cfg.config_file else display_path(cfg.project_dir)
+
+
+def collect(cfg: Config, ld_so_conf: Path = DEFAULT_CONF, cache: StatCache | None = None) -> Collected:
+    """Builds the RootFS for ``cfg``. Promises: every [files] line expanded, the entry as a
+    regular file, its interpreter and libraries (and those of every x86-64 ELF object [files]
+    brings in) at the paths ld.so will search, each with its reason; or a PackError.
+    ``cache`` remembers ELF analyses of files whose stat did not change."""
+    fs = RootFS()
+    warnings: list[str] = []
+    elf_objects: list[tuple[str, Path]] = []
+    for img, host in cfg.files:
+        _walk_line(cfg, img, host, fs, elf_objects, warnings)
+    mappings = cfg.files + (((cfg.app.entry, cfg.entry_host),) if cfg.entry_host else ())
+    host_map = _HostMap(mappings)
+    entry_host = host_map(cfg.app.entry) or Path(cfg.app.entry)
+    if not os.path.exists(entry_host):
+        where = _cfg_name(cfg) + ": [app].entry: " if cfg.mode == "project" else ""
+        raise PackError(f"{where}{display_path(entry_host)}: no such file")
+    reader: Callable[[Path], ElfInfo] = read_elf
+    if cache is not None:
+        stat_cache = cache
+
+        def reader(path: Path) -> ElfInfo:
+            return stat_cache.elf(path, read_elf)
+    finder = ClosureFinder(host_map, read_ld_so_conf(ld_so_conf), elf_reader=reader)
+    entry_info = finder.add_entry(cfg.app.entry, entry_host)
+    st = os.stat(entry_host)
+    if not stat.S_ISREG(st.st_mode):
+        raise PackError(f"{display_path(entry_host)}: the entry is not a regular file")
+    fs.force_file(FsEntry(cfg.app.entry, FILE, normalize_mode(FILE, st.st_mode, cfg.app.entry),
+                          "entry", host=entry_host))
+    for img, host in elf_objects:
+        if img == cfg.app.entry:
+            continue
+        if not is_x86_64_elf64(host):
+            warnings.append(f"{display_path(host)}: ELF for another machine or class; "
+                            "its libraries are not analysed")
+            continue
+        try:
+            finder.add_object(img, host)
+        except PackError as exc:
+            if "needs " in str(exc):
+                raise
+            warnings.append(f"{exc}; its libraries are not analysed")
+    for lib in finder.result.libraries:
+        existing = fs.get(lib.image_path)
+        if existing is not None:
+            fs.note(lib.image_path, lib.reason())
+            continue
+        lst = os.stat(lib.host_path)
+        fs.add(FsEntry(lib.image_path, FILE, normalize_mode(FILE, lst.st_mode, lib.image_path),
+                       lib.reason(), host=lib.host_path))
+    generated = False
+    if finder.result.needs_ld_cache:
+        if LD_CACHE_PATH in fs:
+            warnings.append(f"{LD_CACHE_PATH} comes from [files]; a generated cache was not added "
+                            "although a library was found through /etc/ld.so.conf")
+        else:
+            data = build_ld_cache(finder.result.cache_entries)
+            fs.add(FsEntry(LD_CACHE_PATH, FILE, 0o644,
+                           "generated: ld.so.cache for libraries found through /etc/ld.so.conf",
+                           data=data))
+            generated = True
+    return Collected(rootfs=fs, entry_info=entry_info, warnings=warnings, ld_cache_generated=generated)

@@ -1,0 +1,163 @@
+"""Reading an artifact back: its embedded manifest and image, and a report of what is in it."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packager.artifact import IMAGE_SECTION, MANIFEST_SECTION, read_sections
+from packager.errors import PackError
+from packager.imagereader import Image, ImageError, read_image
+from packager.paths import display_path, is_under
+
+
+@dataclass
+class ArtifactView:
+    """An artifact opened for reading: the embedded manifest (parsed) and the image."""
+
+    path: Path
+    manifest: dict[str, Any]
+    image: Image
+
+
+def read_embedded_manifest(path: Path) -> dict[str, Any]:
+    """The artifact's embedded manifest alone (the image is not checked), or a PackError."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise PackError(f"{display_path(path)}: no such file") from None
+    except OSError as exc:
+        raise PackError(f"{display_path(path)}: cannot read: {exc.strerror}") from None
+    try:
+        section = read_sections(data, (MANIFEST_SECTION,)).get(MANIFEST_SECTION)
+    except PackError as exc:
+        raise PackError(f"{display_path(path)}: not a LiteBox artifact ({exc})") from None
+    if section is None:
+        raise PackError(f"{display_path(path)}: not a LiteBox artifact (no {MANIFEST_SECTION} section)")
+    try:
+        manifest = json.loads(section)
+    except ValueError:
+        raise PackError(f"{display_path(path)}: the embedded manifest is not JSON") from None
+    if not isinstance(manifest, dict):
+        raise PackError(f"{display_path(path)}: the embedded manifest is not a JSON object")
+    return manifest
+
+
+def open_artifact(path: Path) -> ArtifactView:
+    """Opens an artifact. Promises its embedded manifest and a validated image (root digest
+    checked), or a PackError saying what is missing or damaged."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise PackError(f"{display_path(path)}: no such file") from None
+    except OSError as exc:
+        raise PackError(f"{display_path(path)}: cannot read: {exc.strerror}") from None
+    if data[:4] != b"\x7fELF":
+        raise PackError(f"{display_path(path)}: not a LiteBox artifact (not an ELF file)")
+    try:
+        sections = read_sections(data)
+    except PackError as exc:
+        raise PackError(f"{display_path(path)}: {exc}") from None
+    for name in (IMAGE_SECTION, MANIFEST_SECTION):
+        if name not in sections:
+            raise PackError(f"{display_path(path)}: not a LiteBox artifact (no {name} section)")
+    try:
+        manifest = json.loads(sections[MANIFEST_SECTION])
+    except ValueError:
+        raise PackError(f"{display_path(path)}: the embedded manifest is not JSON") from None
+    try:
+        image = read_image(sections[IMAGE_SECTION])
+    except ImageError as exc:
+        raise PackError(f"{display_path(path)}: {exc}") from None
+    return ArtifactView(path, manifest, image)
+
+
+def _reasons(manifest: dict[str, Any]) -> dict[str, str]:
+    reasons = {i["image_path"]: i["reason"] for i in manifest.get("inputs", [])}
+    reasons.update({g["image_path"]: g["reason"] for g in manifest.get("generated", [])})
+    return reasons
+
+
+def _fallback_reason(path: str, kind: str, manifest: dict[str, Any]) -> str:
+    files = manifest.get("config", {}).get("files", {})
+    for img in sorted(files, key=len, reverse=True):
+        if is_under(path, img):
+            return f'[files] "{img}" = "{files[img]}"'
+    if path in ("/tmp", "/dev", "/proc"):
+        return "runtime directory"
+    if path == "/":
+        return "root directory"
+    return "parent directory" if kind == "dir" else "unknown"
+
+
+def report(view: ArtifactView) -> dict[str, Any]:
+    """The inspect report: manifest summary, every entry (path, kind, mode, size, reason),
+    the policy, and the argv/environment the app will see. Also checks every chunk."""
+    m = view.manifest
+    try:
+        view.image.verify_all_chunks()
+        integrity = "intact (root digest and every chunk digest match)"
+    except ImageError as exc:
+        integrity = str(exc)
+    if m.get("image", {}).get("digest") != view.image.root_digest.hex():
+        integrity = "image digest differs from the embedded manifest's image.digest"
+    reasons = _reasons(m)
+    entries = []
+    for e in view.image.entries:
+        item = {"path": e.path, "kind": e.kind, "mode": f"{e.mode:04o}",
+                "size": e.size if e.kind != "dir" else 0,
+                "reason": reasons.get(e.path) or _fallback_reason(e.path, e.kind, m)}
+        if e.target is not None:
+            item["target"] = e.target
+        entries.append(item)
+    launch = view.image.launch
+    if launch.env_inherit:
+        env_text = ["(the whole host environment)"] + list(launch.env)
+    else:
+        env_text = list(launch.env) + [f"{n}=<host value, if set>" for n in launch.env_pass]
+    return {
+        "artifact": display_path(view.path),
+        "name": m.get("name"),
+        "target": m.get("target"),
+        "mode": m.get("mode"),
+        "packager": m.get("packager"),
+        "source_date_epoch": m.get("source_date_epoch"),
+        "entry": launch.entry,
+        "entry_kind": m.get("entry_kind"),
+        "argv": list(launch.args) + ["<arguments given at run time>"],
+        "env": env_text,
+        "cwd": launch.cwd,
+        "hostname": launch.hostname,
+        "policy": m.get("policy"),
+        "runtime": m.get("runtime"),
+        "image": {**m.get("image", {}), "integrity": integrity},
+        "toolchain": m.get("toolchain"),
+        "entries": entries,
+    }
+
+
+def format_report(r: dict[str, Any]) -> str:
+    """The inspect report as text for a terminal."""
+    lines = [
+        f"{r['artifact']}: {r['name']} for {r['target']} ({r['mode']} mode, "
+        f"packager {r['packager'].get('version') if r['packager'] else '?'})",
+        f"  entry:    {r['entry']} ({r['entry_kind']})",
+        f"  argv:     {' '.join(json.dumps(a) if ' ' in a else a for a in r['argv'])}",
+        f"  env:      {', '.join(r['env']) if r['env'] else '(empty)'}",
+        f"  cwd:      {r['cwd']}",
+        f"  hostname: {r['hostname']}",
+        f"  policy:   {json.dumps(r['policy'], sort_keys=True)}",
+        f"  runtime:  sha256 {r['runtime'].get('sha256')} ({r['runtime'].get('size')} bytes)",
+        f"  image:    digest {r['image'].get('digest')}, {r['image'].get('size')} bytes, "
+        f"{r['image'].get('entries')} entries, {r['image'].get('chunks')} chunks of "
+        f"{r['image'].get('chunk_size')} (zstd {r['image'].get('compression_level')})",
+        f"  integrity: {r['image']['integrity']}",
+        f"  epoch:    {r['source_date_epoch']}",
+        "",
+        "  mode  kind         size  path  (why)",
+    ]
+    for e in r["entries"]:
+        tail = f" -> {e['target']}" if "target" in e else ""
+        lines.append(f"  {e['mode']}  {e['kind']:<7} {e['size']:>9}  {e['path']}{tail}  ({e['reason']})")
+    return "\n".join(lines)

@@ -1,0 +1,126 @@
+"""Progress output on stderr: step lines, a spinner for long commands, and -v detail."""
+from __future__ import annotations
+
+import collections
+import itertools
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Mapping, Sequence
+
+
+@dataclass
+class CommandResult:
+    """Exit status, stdout, and the last lines of stderr of a finished command."""
+
+    returncode: int
+    stdout: str
+    stderr_tail: list[str] = field(default_factory=list)
+    error_lines: list[str] = field(default_factory=list)  # the first stderr lines starting "error"
+
+
+class Progress:
+    """Writes progress for humans to ``stream`` (stderr by default). ``verbose`` shows
+    detail lines and the output of commands; a spinner appears only on a terminal."""
+
+    def __init__(self, stream: IO[str] | None = None, verbose: bool = False, quiet: bool = False) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.verbose = verbose
+        self.quiet = quiet
+
+    @classmethod
+    def from_fd(cls, fd: int | None, verbose: bool) -> Progress:
+        """A Progress writing to file descriptor ``fd`` (stderr if None or unusable)."""
+        if fd is not None:
+            try:
+                return cls(os.fdopen(os.dup(fd), "w", buffering=1, encoding="utf-8",
+                                     errors="replace"), verbose)
+            except OSError:
+                pass
+        return cls(sys.stderr, verbose)
+
+    def _tty(self) -> bool:
+        try:
+            return self.stream.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    def step(self, message: str) -> None:
+        """One line saying what is happening now: on a terminal or with -v (so that in CI
+        logs and pipes a failure is exactly one line)."""
+        if not self.quiet and (self.verbose or self._tty()):
+            print(f"litebox: {message}", file=self.stream, flush=True)
+
+    def done(self, message: str) -> None:
+        """The one summary line of a successful command, always shown."""
+        if not self.quiet:
+            print(f"litebox: {message}", file=self.stream, flush=True)
+
+    def detail(self, message: str) -> None:
+        """One line shown only with -v."""
+        if self.verbose and not self.quiet:
+            print(f"litebox:   {message}", file=self.stream, flush=True)
+
+    def warn(self, message: str) -> None:
+        """A warning line, always shown."""
+        print(f"litebox: warning: {message}", file=self.stream, flush=True)
+
+    def run(self, argv: Sequence[str], label: str, cwd: Path | None = None,
+            env: Mapping[str, str] | None = None, capture_stdout: bool = False) -> CommandResult:
+        """Runs ``argv``. With -v its stderr (and stdout unless captured) is shown as it comes;
+        otherwise a spinner with the latest stderr line turns on a terminal. Promises the
+        exit status, the captured stdout, the last 20 stderr lines and the first lines
+        starting with "error"."""
+        tail: collections.deque[str] = collections.deque(maxlen=20)
+        try:
+            proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env) if env is not None else None,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    stdin=subprocess.DEVNULL, text=True, errors="replace")
+        except OSError as exc:
+            return CommandResult(127, "", [f"{argv[0]}: {exc.strerror}"])
+        out_parts: list[str] = []
+        errors: list[str] = []
+        latest = [label]
+
+        def read_out() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if capture_stdout:
+                    out_parts.append(line)
+                else:
+                    tail.append(line.rstrip("\n"))
+                    if self.verbose:
+                        self.stream.write(line)
+
+        def read_err() -> None:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                tail.append(line.rstrip("\n"))
+                if line.startswith("error") and len(errors) < 5:
+                    errors.append(line.strip())
+                latest[0] = line.strip() or latest[0]
+                if self.verbose:
+                    self.stream.write(line)
+                    self.stream.flush()
+
+        threads = [threading.Thread(target=read_out, daemon=True), threading.Thread(target=read_err, daemon=True)]
+        for t in threads:
+            t.start()
+        spin = self._tty() and not self.verbose and not self.quiet
+        frames = itertools.cycle("|/-\\")
+        while proc.poll() is None:
+            if spin:
+                text = f"\r{next(frames)} {label}: {latest[0]}"[:100]
+                self.stream.write(text.ljust(100))
+                self.stream.flush()
+            time.sleep(0.1)
+        for t in threads:
+            t.join()
+        if spin:
+            self.stream.write("\r" + " " * 100 + "\r")
+            self.stream.flush()
+        return CommandResult(proc.returncode, "".join(out_parts), list(tail), errors)

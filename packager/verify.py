@@ -1,0 +1,191 @@
+"""`litebox verify`: rebuild an artifact from the inputs its manifest records and compare."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from elftools.elf.elffile import ELFFile
+
+from packager import origins
+from packager.artifact import IMAGE_SECTION, MANIFEST_SECTION, read_sections
+from packager.config import Overrides
+from packager.driver import STATE_NAME, pack
+from packager.errors import PackError
+from packager.paths import display_path
+from packager.progress import Progress
+from packager.targets import repo_root
+from packager.toolchain import file_sha256, toolchain_info
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """``ok`` and a one-line statement: "verified" or the first thing that differs."""
+
+    ok: bool
+    message: str
+
+
+def _load_manifest(artifact: Path, manifest_file: Path | None) -> tuple[dict[str, Any], bytes]:
+    try:
+        data = artifact.read_bytes()
+    except OSError as exc:
+        raise PackError(f"{display_path(artifact)}: cannot read: {exc.strerror}") from None
+    if manifest_file is not None:
+        try:
+            return json.loads(manifest_file.read_bytes()), data
+        except OSError as exc:
+            raise PackError(f"{display_path(manifest_file)}: cannot read: {exc.strerror}") from None
+        except ValueError:
+            raise PackError(f"{display_path(manifest_file)}: not JSON") from None
+    try:
+        sections = read_sections(data)
+        return json.loads(sections[MANIFEST_SECTION]), data
+    except (PackError, KeyError, ValueError):
+        sidecar = artifact.with_name(artifact.name + ".manifest.json")
+        if sidecar.is_file():
+            return json.loads(sidecar.read_bytes()), data
+        raise PackError(f"{display_path(artifact)}: no readable embedded manifest and no sidecar "
+                        f"{display_path(sidecar)}; pass --manifest") from None
+
+
+def _rebuild_sources(manifest: dict[str, Any], artifact: Path,
+                     project: Path | None) -> list[tuple[Path, Path | None, Path]]:
+    """Candidate (APP argument, --config file, project directory) triples to rebuild from:
+    --project if given; else the project recorded beside the artifact's directory for this
+    very manifest; else every remembered copy, then the current directory."""
+    mode = manifest.get("mode")
+    found: list[tuple[Path, Path | None, Path]] = []
+    if project is None:
+        recorded, authoritative = origins.candidates(artifact, manifest, STATE_NAME)
+        for origin in recorded:
+            app = Path(origin["app"])
+            config = Path(origin["config"]) if origin.get("config") else None
+            found.append((app, config, app if mode == "project" else app.parent))
+        if authoritative:
+            return found
+    base = project if project is not None else Path.cwd()
+    if mode == "quick":
+        entry = manifest.get("launch", {}).get("entry")
+        host = next((i["host_path"] for i in manifest.get("inputs", []) if i["image_path"] == entry), None)
+        if host is None:
+            raise PackError("the manifest does not record the entry program's host path")
+        app = Path(host) if os.path.isabs(host) else base / host
+        found.append((app, None, app.parent))
+    else:
+        found.append((base, None, base))
+    return found
+
+
+def _input_mismatch(manifest: dict[str, Any], proj: Path) -> str | None:
+    """The first recorded input whose file is missing or different, as a sentence; or None."""
+    for item in manifest["inputs"]:
+        host = Path(item["host_path"])
+        host = host if host.is_absolute() else proj / host
+        digest = file_sha256(host)
+        if digest != item["sha256"]:
+            what = "is missing" if digest == "absent" else f"has sha256 {digest}, recorded {item['sha256']}"
+            return f"input {item['image_path']} ({display_path(host)}) {what}"
+    return None
+
+
+def _first_section_difference(a: bytes, b: bytes) -> str:
+    if len(a) != len(b):
+        return f"sizes differ ({len(a)} vs {len(b)} bytes)"
+    offset = next(i for i in range(len(a)) if a[i] != b[i])
+    return f"first differing byte at offset {offset} (in {_region_of(b, offset)})"
+
+
+def _region_of(data: bytes, offset: int) -> str:
+    """Which part of an ELF file ``offset`` falls in: header, a table, a section, or none."""
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        if offset < elf["e_ehsize"]:
+            return "the ELF header"
+        ph = elf["e_phoff"], elf["e_phoff"] + elf["e_phnum"] * elf["e_phentsize"]
+        if ph[0] <= offset < ph[1]:
+            return "the program headers"
+        sh = elf["e_shoff"], elf["e_shoff"] + elf["e_shnum"] * elf["e_shentsize"]
+        if sh[0] <= offset < sh[1]:
+            return "the section header table"
+        for sec in elf.iter_sections():
+            if sec["sh_type"] != "SHT_NOBITS" and sec["sh_offset"] <= offset < sec["sh_offset"] + sec["sh_size"]:
+                return f"section {sec.name}"
+    except Exception:  # a damaged ELF still gets an offset
+        return "a damaged ELF file"
+    return "bytes outside any section"
+
+
+def verify(artifact: Path, manifest_file: Path | None = None, project: Path | None = None,
+           progress: Progress | None = None) -> VerifyResult:
+    """Rebuilds ``artifact`` from the inputs its manifest records and compares, in order:
+    every input's sha256, then the runtime digest, the image digest, the embedded manifest and
+    the artifact's bytes. Promises VerifyResult(True, "verified") only on bit-for-bit equality."""
+    progress = progress or Progress()
+    manifest, artifact_bytes = _load_manifest(artifact, manifest_file)
+    for key in ("inputs", "target", "config", "image", "runtime", "mode"):
+        if key not in manifest:
+            raise PackError(f"the manifest has no {key!r}: not a LiteBox manifest")
+    sources = _rebuild_sources(manifest, artifact, project)
+    chosen: tuple[Path, Path | None, Path] | None = None
+    first_problem = None
+    for source in sources:
+        problem = _input_mismatch(manifest, source[2])
+        if problem is None:
+            chosen = source
+            break
+        first_problem = first_problem or problem
+    if chosen is None:
+        return VerifyResult(False, str(first_problem))
+    app, config_file, proj = chosen
+    progress.detail(f"project: {display_path(proj)}")
+    build = manifest["config"]["build"]
+    overrides = Overrides(name=manifest.get("name"), source_date_epoch=build["source_date_epoch"],
+                          compression_level=build["compression_level"], chunk_size=build["chunk_size"])
+    with tempfile.TemporaryDirectory(prefix="litebox-verify-") as tmp:
+        out_dir = Path(tmp) / "dist"
+        progress.step(f"rebuilding {manifest.get('name')} for {manifest['target']} in a temporary directory")
+        inner = progress if progress.verbose else Progress(progress.stream, verbose=False, quiet=True)
+        result = pack(app, [manifest["target"]], out_dir, config_file, overrides, inner,
+                      state_dir=Path(tmp) / "state")
+        rebuilt = result.artifacts[0]
+        new_manifest = json.loads(rebuilt.manifest.read_bytes())
+        new_bytes = rebuilt.path.read_bytes()
+    hint = _toolchain_hint(manifest)
+    if new_manifest["runtime"]["sha256"] != manifest["runtime"]["sha256"]:
+        return VerifyResult(False, f"runtime differs: rebuilt sha256 {new_manifest['runtime']['sha256']}, "
+                                   f"recorded {manifest['runtime']['sha256']}{hint}")
+    for key in ("digest", "sha256"):
+        if new_manifest["image"][key] != manifest["image"][key]:
+            return VerifyResult(False, f"image {key} differs: rebuilt {new_manifest['image'][key]}, "
+                                       f"recorded {manifest['image'][key]}{hint}")
+    recorded = {k: v for k, v in manifest.items() if k != "artifact"}
+    fresh = {k: v for k, v in new_manifest.items() if k != "artifact"}
+    if recorded != fresh:
+        key = next(k for k in sorted(set(recorded) | set(fresh)) if recorded.get(k) != fresh.get(k))
+        return VerifyResult(False, f"manifest field {key!r} differs from the rebuild{hint}")
+    new_sha = hashlib.sha256(new_bytes).hexdigest()
+    have_sha = hashlib.sha256(artifact_bytes).hexdigest()
+    if "artifact" in manifest and manifest["artifact"]["sha256"] != new_sha:
+        return VerifyResult(False, f"artifact sha256 differs: rebuilt {new_sha}, manifest records "
+                                   f"{manifest['artifact']['sha256']}")
+    if have_sha != new_sha:
+        return VerifyResult(False, f"artifact {display_path(artifact)} differs from the rebuild: "
+                                   f"{_first_section_difference(artifact_bytes, new_bytes)}")
+    try:
+        read_sections(artifact_bytes, (IMAGE_SECTION,))
+    except PackError as exc:
+        return VerifyResult(False, f"artifact {display_path(artifact)}: {exc}")
+    return VerifyResult(True, "verified")
+
+
+def _toolchain_hint(manifest: dict[str, Any]) -> str:
+    recorded = manifest.get("toolchain", {})
+    now = toolchain_info(repo_root())
+    changed = [k for k in sorted(recorded) if recorded.get(k) != now.get(k)]
+    return f" (toolchain differs: {', '.join(changed)})" if changed else ""
