@@ -1,0 +1,368 @@
+"""Helpers shared by the end-to-end tests: driving the CLI, running artifacts, and a small,
+independent reader of the image format (docs/image-format.md) used to find bytes to damage.
+
+The reader here is deliberately separate from packager/image.py: a test that checked the writer
+with the writer's own parser would prove little.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from elftools.elf.elffile import ELFFile
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+TARGET = "linux-userland"
+IMAGE_SECTION = ".litebox.image"
+MANIFEST_SECTION = ".litebox.manifest"
+
+# Generous hang guards, not timing assertions: the first pack builds the Rust runtime.
+PACK_TIMEOUT = 1800
+RUN_TIMEOUT = 120
+
+# The environment every packed and native program is run with, unless a test adds to it.
+BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C"}
+
+# Runtime exit codes for a bad image (docs/image-format.md).
+EXIT_NO_IMAGE = 120
+EXIT_DAMAGED = 121
+EXIT_TAMPERED = 122
+EXIT_BAD_ENTRY = 123
+EXIT_SANDBOX = 124
+
+
+def cli_argv() -> list[str]:
+    """The command line that starts the `litebox` CLI from this checkout."""
+    if (REPO / "packager" / "__main__.py").exists():
+        return [sys.executable, "-m", "packager"]
+    cli = REPO / "packager" / "cli.py"
+    if cli.exists() and '__name__ == "__main__"' in cli.read_text(encoding="utf-8"):
+        return [sys.executable, "-m", "packager.cli"]
+    # No `python -m` entry point: call main() the way the console script does.
+    return [sys.executable, "-c", "import sys; from packager.cli import main; sys.exit(main())"]
+
+
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    env.pop("SOURCE_DATE_EPOCH", None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_cli(
+    *args: str | os.PathLike[str],
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = PACK_TIMEOUT,
+) -> subprocess.CompletedProcess[str]:
+    """Runs `litebox ARGS...` and returns its completed process (text, both streams captured)."""
+    return subprocess.run(
+        [*cli_argv(), *(os.fspath(a) for a in args)],
+        cwd=cwd or REPO,
+        env=cli_env(env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def describe(proc: subprocess.CompletedProcess[str] | subprocess.CompletedProcess[bytes]) -> str:
+    """A failure message showing what a process did."""
+    out, err = proc.stdout, proc.stderr
+    if isinstance(out, bytes):
+        out = out.decode("utf-8", "replace")
+    if isinstance(err, bytes):
+        err = err.decode("utf-8", "replace")
+    return f"command {proc.args!r} exited {proc.returncode}\n--- stdout ---\n{out}\n--- stderr ---\n{err}"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    target: str
+    path: Path
+    sha256: str
+    manifest: Path
+
+
+def pack(
+    app: Path,
+    out_dir: Path,
+    *extra: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Artifact:
+    """`litebox pack APP --out-dir OUT --json`, checked; returns the linux-userland artifact."""
+    proc = run_cli("pack", app, "--target", TARGET, "--out-dir", out_dir, "--json", *extra, cwd=cwd, env=env)
+    assert proc.returncode == 0, describe(proc)
+    artifacts = parse_pack_json(proc.stdout)
+    assert len(artifacts) == 1, f"one target asked for, got {artifacts!r}"
+    art = artifacts[0]
+    assert art.target == TARGET
+    assert art.path.is_file(), f"pack reported {art.path} but it does not exist"
+    assert art.manifest.is_file(), f"pack reported {art.manifest} but it does not exist"
+    assert sha256_file(art.path) == art.sha256, "reported sha256 is not the artifact's"
+    return art
+
+
+def parse_pack_json(stdout: str) -> list[Artifact]:
+    """`pack --json` prints exactly one JSON object on stdout."""
+    try:
+        doc = json.loads(stdout)
+    except json.JSONDecodeError as exc:
+        raise AssertionError(f"pack --json stdout is not one JSON object ({exc}):\n{stdout}") from exc
+    assert isinstance(doc, dict) and isinstance(doc.get("artifacts"), list), stdout
+    result = []
+    for item in doc["artifacts"]:
+        assert {"target", "path", "sha256", "manifest"} <= set(item), item
+        result.append(
+            Artifact(
+                target=item["target"],
+                path=Path(item["path"]).resolve(),
+                sha256=item["sha256"],
+                manifest=Path(item["manifest"]).resolve(),
+            )
+        )
+    return result
+
+
+def run_program(
+    argv: list[str | os.PathLike[str]],
+    *,
+    env: dict[str, str] | None = None,
+    stdin: bytes = b"",
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Runs a program (packed or native) with BASE_ENV plus `env`, stdin piped in, bytes out."""
+    full_env = dict(BASE_ENV)
+    if env:
+        full_env.update(env)
+    return subprocess.run(
+        [os.fspath(a) for a in argv],
+        input=stdin,
+        env=full_env,
+        cwd=cwd,
+        capture_output=True,
+        timeout=RUN_TIMEOUT,
+    )
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def copy_example(name: str, dest_parent: Path) -> Path:
+    """A fresh copy of examples/NAME (without any build/ output) under dest_parent."""
+    dest = dest_parent / name
+    shutil.copytree(EXAMPLES / name, dest, ignore=shutil.ignore_patterns("build", "dist"))
+    return dest
+
+
+def listing(directory: Path) -> list[str]:
+    """Every file and folder under directory, relative, sorted (empty if it does not exist)."""
+    if not directory.exists():
+        return []
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
+
+
+class ExampleArtifacts:
+    """Packs each example once per session, from a copy in a temporary directory, on demand.
+
+    The first pack also builds the runtime (cargo), so every later pack in the session reuses it.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._packed: dict[str, tuple[Path, Artifact]] = {}
+
+    def get(self, name: str) -> Artifact:
+        return self._get(name)[1]
+
+    def project(self, name: str) -> Path:
+        """The copied project directory (after packing, its build/ holds the native program)."""
+        return self._get(name)[0]
+
+    def _get(self, name: str) -> tuple[Path, Artifact]:
+        if name not in self._packed:
+            work = self._root / name
+            work.mkdir()
+            project = copy_example(name, work)
+            self._packed[name] = (project, pack(project, work / "dist"))
+        return self._packed[name]
+
+
+# ---------------------------------------------------------------------------------------------
+# ELF sections of an artifact
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    offset: int
+    size: int
+
+
+def find_section(path: Path, name: str) -> Section:
+    with path.open("rb") as f:
+        elf = ELFFile(f)
+        sec = elf.get_section_by_name(name)
+        assert sec is not None, f"{path} has no {name} section"
+        return Section(name, sec["sh_offset"], sec["sh_size"])
+
+
+def has_interp(path: Path) -> bool:
+    with path.open("rb") as f:
+        return any(seg["p_type"] == "PT_INTERP" for seg in ELFFile(f).iter_segments())
+
+
+def flip_byte(path: Path, offset: int, mask: int = 0xFF) -> None:
+    with path.open("r+b") as f:
+        f.seek(offset)
+        (value,) = f.read(1)
+        f.seek(offset)
+        f.write(bytes([value ^ mask]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Image format v1 (docs/image-format.md), read-only, just enough for the tests
+
+HEADER = struct.Struct("<8sIIIIII" + "Q" * 12 + "32s")
+ENTRY = struct.Struct("<IIB3sIIIqQQ")
+CHUNK = struct.Struct("<QII32s")
+KIND_DIR, KIND_FILE, KIND_SYMLINK = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: bytes
+    kind: int
+    mode: int
+    uid: int
+    gid: int
+    mtime: int
+    size: int
+    data: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    offset: int
+    comp_size: int
+    raw_size: int
+    digest: bytes
+
+
+@dataclass(frozen=True)
+class Image:
+    magic: bytes
+    version: int
+    chunk_size: int
+    config_offset: int
+    config_size: int
+    index_offset: int
+    strings_offset: int
+    chunks_offset: int
+    data_offset: int
+    data_size: int
+    stream_size: int
+    root_digest: bytes
+    entries: list[Entry]
+    chunks: list[Chunk]
+    config: list[tuple[int, bytes]]
+
+    def entry(self, path: str) -> Entry:
+        for e in self.entries:
+            if e.path == path.encode():
+                return e
+        raise KeyError(path)
+
+    def paths(self) -> list[str]:
+        return [e.path.decode("utf-8", "replace") for e in self.entries]
+
+    def chunk_of(self, stream_offset: int) -> int:
+        """Index of the chunk holding a byte of the uncompressed stream."""
+        return stream_offset // self.chunk_size
+
+    def chunk_data_range(self, k: int) -> tuple[int, int]:
+        """Image-relative [start, end) of chunk k's compressed bytes."""
+        c = self.chunks[k]
+        start = self.data_offset + c.offset
+        return start, start + c.comp_size
+
+
+def parse_image(blob: bytes) -> Image:
+    assert len(blob) >= HEADER.size, "image shorter than its header"
+    (
+        magic,
+        version,
+        header_size,
+        flags,
+        chunk_size,
+        entry_count,
+        chunk_count,
+        config_offset,
+        config_size,
+        index_offset,
+        index_size,
+        strings_offset,
+        strings_size,
+        chunks_offset,
+        chunks_size,
+        data_offset,
+        data_size,
+        stream_size,
+        _reserved,
+        root_digest,
+    ) = HEADER.unpack_from(blob, 0)
+    assert header_size == 160 and flags == 0
+    assert index_size == entry_count * ENTRY.size and chunks_size == chunk_count * CHUNK.size
+    strings = blob[strings_offset : strings_offset + strings_size]
+    entries = []
+    for i in range(entry_count):
+        p_off, p_len, kind, _r, mode, uid, gid, mtime, size, data = ENTRY.unpack_from(
+            blob, index_offset + ENTRY.size * i
+        )
+        entries.append(Entry(strings[p_off : p_off + p_len], kind, mode, uid, gid, mtime, size, data))
+    chunks = [Chunk(*CHUNK.unpack_from(blob, chunks_offset + CHUNK.size * k)) for k in range(chunk_count)]
+    config = []
+    pos, end = config_offset, config_offset + config_size
+    while pos < end:
+        tag, _r, length = struct.unpack_from("<HHI", blob, pos)
+        config.append((tag, blob[pos + 8 : pos + 8 + length]))
+        pos += 8 + length
+    return Image(
+        magic=magic,
+        version=version,
+        chunk_size=chunk_size,
+        config_offset=config_offset,
+        config_size=config_size,
+        index_offset=index_offset,
+        strings_offset=strings_offset,
+        chunks_offset=chunks_offset,
+        data_offset=data_offset,
+        data_size=data_size,
+        stream_size=stream_size,
+        root_digest=root_digest,
+        entries=entries,
+        chunks=chunks,
+        config=config,
+    )
+
+
+def read_image(artifact: Path) -> tuple[Section, Image]:
+    sec = find_section(artifact, IMAGE_SECTION)
+    with artifact.open("rb") as f:
+        f.seek(sec.offset)
+        blob = f.read(sec.size)
+    return sec, parse_image(blob)

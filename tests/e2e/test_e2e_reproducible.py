@@ -1,0 +1,79 @@
+"""Deterministic output: the same inputs give the same bytes, wherever and whenever they are packed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from litebox_e2e import copy_example, describe, pack, run_cli, sha256_file
+
+ALL_EXAMPLES = ["hello-static", "hello-dynamic", "cat-files", "static-pie"]
+
+
+def _disturb(project: Path) -> None:
+    """Changes what must not matter: mtimes, and group/other write bits of the inputs."""
+    for i, p in enumerate(sorted(project.rglob("*"))):
+        os.utime(p, (1_000_000_000 + i, 1_234_567_890 + 7 * i), follow_symlinks=False)
+        if p.is_file():
+            os.chmod(p, p.stat().st_mode | 0o022)
+    os.utime(project, (999_999_999, 999_999_999))
+
+
+@pytest.mark.parametrize("name", ALL_EXAMPLES)
+def test_two_directories_give_identical_bytes(name: str, tmp_path: Path) -> None:
+    a = copy_example(name, tmp_path / "a")
+    b_parent = tmp_path / "a much longer" / "and different" / "place"
+    b_parent.mkdir(parents=True)
+    b = copy_example(name, b_parent)
+    _disturb(b)
+
+    art_a = pack(a, tmp_path / "out-a")
+    # Packed from another working directory, with another time zone and umask in the environment.
+    art_b = pack(b, b_parent / "dist", cwd=b_parent, env={"TZ": "Asia/Kolkata", "LANG": "C.UTF-8"})
+
+    assert art_a.path.read_bytes() == art_b.path.read_bytes(), (
+        f"{name}: artifacts differ ({art_a.sha256} vs {art_b.sha256})"
+    )
+    assert art_a.sha256 == art_b.sha256
+    assert art_a.manifest.read_bytes() == art_b.manifest.read_bytes(), f"{name}: manifests differ"
+
+
+def test_quick_mode_is_reproducible(tmp_path: Path) -> None:
+    first = pack(Path("/usr/bin/expr"), tmp_path / "one")
+    second = pack(Path("/usr/bin/expr"), tmp_path / "two" / "nested")
+    assert first.path.read_bytes() == second.path.read_bytes()
+    assert first.manifest.read_bytes() == second.manifest.read_bytes()
+
+
+def test_second_identical_pack_rebuilds_nothing(tmp_path: Path) -> None:
+    project = copy_example("hello-static", tmp_path)
+    out = tmp_path / "dist"
+    first = pack(project, out)
+    before = first.path.stat()
+    manifest_before = first.manifest.read_bytes()
+
+    proc = run_cli("pack", project, "--out-dir", out)
+    assert proc.returncode == 0, describe(proc)
+    said = (proc.stdout + proc.stderr).lower()
+    assert "up to date" in said or "up-to-date" in said, describe(proc)
+
+    after = first.path.stat()
+    assert after.st_mtime_ns == before.st_mtime_ns, "the artifact was rewritten"
+    assert after.st_ino == before.st_ino
+    assert sha256_file(first.path) == first.sha256
+    assert first.manifest.read_bytes() == manifest_before
+
+    again = pack(project, out)  # and --json still answers with the same artifact
+    assert again == first
+
+
+def test_changed_input_is_repacked(tmp_path: Path) -> None:
+    project = copy_example("cat-files", tmp_path)
+    out = tmp_path / "dist"
+    first = pack(project, out)
+    (project / "data" / "alpha.txt").write_text("alpha: changed\n")
+    second = pack(project, out)
+    assert second.sha256 != first.sha256
+    assert second.path.read_bytes() != b""
+    assert b"alpha: changed" not in first.manifest.read_bytes()  # a digest, not the content
