@@ -32,7 +32,7 @@ def main() -> int:
         "",
     ]
     out += [f"pub const {name.upper()}: usize = {n};" for name, n in pairs]
-    out += ["", f"/// Names indexed by number (empty where the number is unassigned).",
+    out += ["", "/// Names indexed by number (empty where the number is unassigned).",
             f"pub const NAMES: [&str; {top + 1}] = ["]
     out += [f'    "{names.get(i, "")}",' for i in range(top + 1)]
     out += ["];", "", "/// The name of syscall `nr`, or \"?\".",

@@ -15,5 +15,5 @@ mod reader;
 
 pub use error::{ImageError, ImageErrorKind};
 pub use format::{Entry, EntryKind, Header, ENTRY_SIZE, CHUNK_RECORD_SIZE, HEADER_SIZE, MAGIC, VERSION};
-pub use launch::LaunchConfig;
+pub use launch::{LaunchConfig, Mount, SockAddr, LIMIT_MEMORY, LIMIT_OPEN_FILES, LIMIT_PROCESSES, LIMIT_THREADS};
 pub use reader::{Image, ChunkCache};

@@ -211,3 +211,16 @@ pub fn statx_from_stat(s: &Stat) -> Statx {
         ..Default::default()
     }
 }
+
+/// `struct pollfd`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PollFd {
+    pub fd: i32,
+    pub events: i16,
+    pub revents: i16,
+}
+
+pub const POLLIN: i16 = 0x001;
+pub const POLLOUT: i16 = 0x004;
+pub const POLLNVAL: i16 = 0x020;

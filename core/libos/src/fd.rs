@@ -10,10 +10,32 @@ use crate::fs::synth::Synth;
 use crate::fs::DirEntry;
 use crate::sync::SpinMutex;
 
+/// How host descriptors are closed when the last open file referring to them goes away; set
+/// once by the platform before the app starts.
+static HOST_CLOSE: SpinMutex<Option<fn(i32)>> = SpinMutex::new(None);
+
+/// Registers the function that closes a host descriptor.
+pub fn set_host_close(f: fn(i32)) {
+    *HOST_CLOSE.lock() = Some(f);
+}
+
+/// A host descriptor owned by the library OS (a stream the artifact was started with, a pipe,
+/// an eventfd, ...). Closed on the host when dropped.
+pub struct HostFd(pub i32);
+
+impl Drop for HostFd {
+    fn drop(&mut self) {
+        let close = *HOST_CLOSE.lock();
+        if let Some(close) = close {
+            close(self.0);
+        }
+    }
+}
+
 /// What an open file reads from and writes to.
 pub enum FileKind {
-    /// One of the host streams the artifact was started with (0, 1, 2).
-    Host(i32),
+    /// A host descriptor: the streams the artifact was started with (0, 1, 2), pipes, ...
+    Host(HostFd),
     /// A read-only file of the image.
     Image(u32),
     /// A file of the writable layer.

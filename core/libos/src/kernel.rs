@@ -54,7 +54,7 @@ impl<P: Platform> LibOs<P> {
         for fd in 0..3 {
             let flags = if fd == 0 { crate::abi::O_RDONLY } else { crate::abi::O_WRONLY };
             // The table is empty, so these cannot fail.
-            let _ = fds.alloc(OpenFile::new(FileKind::Host(fd), Vec::new(), flags), false, fd as usize);
+            let _ = fds.alloc(OpenFile::new(FileKind::Host(crate::fd::HostFd(fd)), Vec::new(), flags), false, fd as usize);
         }
         Self {
             platform,

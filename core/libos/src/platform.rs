@@ -1,6 +1,6 @@
 //! The South interface: what a platform must provide so the library OS can run an app on it.
 //! Everything else (files, fds, paths, ELF loading, the Linux shim) comes from the core.
-use crate::abi::{Stat, Timespec};
+use crate::abi::{PollFd, Stat, Timespec};
 use crate::errno::Errno;
 
 /// Services of one host platform (linux-userland process, ring-0 kernel, ...).
@@ -22,17 +22,30 @@ pub trait Platform: Send + Sync {
     /// madvise on app memory.
     fn madvise(&self, addr: usize, len: usize, advice: u32) -> Result<(), Errno>;
 
-    /// Reads from host stream `fd` (0..=2).
-    fn stdio_read(&self, fd: i32, buf: &mut [u8]) -> Result<usize, Errno>;
-    /// Writes to host stream `fd` (0..=2).
-    fn stdio_write(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno>;
-    /// fstat of host stream `fd`.
-    fn stdio_stat(&self, fd: i32) -> Result<Stat, Errno>;
-    /// lseek on host stream `fd` (ESPIPE for pipes and terminals, as natively).
-    fn stdio_lseek(&self, fd: i32, off: i64, whence: u32) -> Result<u64, Errno>;
-    /// The terminal ioctls the shim allows (TCGETS, TIOCGWINSZ, ...), on host stream `fd`.
+    /// Reads from host descriptor `fd` (one the library OS owns: a stream the artifact was
+    /// started with, a pipe, ...). May block; the app's handled signals interrupt it as natively.
+    fn host_read(&self, fd: i32, buf: &mut [u8]) -> Result<usize, Errno>;
+    /// Writes to host descriptor `fd`. May block, like `host_read`.
+    fn host_write(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno>;
+    /// fstat of host descriptor `fd`.
+    fn host_stat(&self, fd: i32) -> Result<Stat, Errno>;
+    /// lseek on host descriptor `fd` (ESPIPE for pipes and terminals, as natively).
+    fn host_lseek(&self, fd: i32, off: i64, whence: u32) -> Result<u64, Errno>;
+    /// The ioctls the shim allows (TCGETS, TIOCGWINSZ, FIONREAD, ...) on host descriptor `fd`.
     /// `arg` points into app memory.
-    fn stdio_ioctl(&self, fd: i32, cmd: u32, arg: usize) -> Result<usize, Errno>;
+    fn host_ioctl(&self, fd: i32, cmd: u32, arg: usize) -> Result<usize, Errno>;
+    /// Closes host descriptor `fd`.
+    fn host_close(&self, fd: i32);
+    /// Creates a host pipe; returns (read end, write end), close-on-exec on the host.
+    fn host_pipe(&self, flags: u32) -> Result<(i32, i32), Errno>;
+    /// Sets O_NONBLOCK on host descriptor `fd` (the only status flag that matters on the host).
+    fn host_set_nonblock(&self, fd: i32, on: bool) -> Result<(), Errno>;
+    /// poll(2) over host descriptors; `fds` is a `struct pollfd` array in runtime memory with
+    /// host descriptor numbers. `timeout_ms < 0` waits forever. May block.
+    fn host_poll(&self, fds: &mut [PollFd], timeout_ms: i32) -> Result<usize, Errno>;
+    /// A host syscall on host descriptors only (eventfd2, timerfd_*, epoll_*): the shim has
+    /// translated every descriptor argument. May block.
+    fn host_fd_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno>;
 
     /// Current time of `clock` (CLOCK_REALTIME, CLOCK_MONOTONIC, ...).
     fn clock_gettime(&self, clock: u32) -> Result<Timespec, Errno>;
@@ -55,6 +68,10 @@ pub trait Platform: Send + Sync {
     /// Installs or queries the app's handler for `sig` (rt_sigaction semantics, raw pointers
     /// into app memory for the `struct sigaction`s).
     fn sigaction(&self, sig: i32, new: usize, old: usize, size: usize) -> Result<usize, Errno>;
+    /// Signal calls aimed at this process only, already checked by the shim: kill and tgkill
+    /// with the app's own pid, tkill, alarm, setitimer/getitimer, rt_sigpending,
+    /// rt_sigsuspend, pause. Pointers are in app memory. rt_sigsuspend and pause block.
+    fn signal_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno>;
 
     /// Ends the whole process with `code`. Never returns.
     fn exit_group(&self, code: i32) -> !;

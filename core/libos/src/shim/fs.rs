@@ -189,7 +189,7 @@ fn read_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &mut [u8], at: Optio
             if at.is_some() {
                 return Err(ESPIPE);
             }
-            os.platform.stdio_read(*h, buf)
+            os.platform.host_read(h.0, buf)
         }
         FileKind::Dir => Err(EISDIR),
         FileKind::Synth(s) => {
@@ -230,7 +230,7 @@ fn write_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &[u8], at: Option<u
             if at.is_some() {
                 return Err(ESPIPE);
             }
-            os.platform.stdio_write(*h, buf)
+            os.platform.host_write(h.0, buf)
         }
         FileKind::Synth(crate::fs::synth::Synth::Full) => Err(ENOSPC),
         FileKind::Synth(_) => Ok(buf.len()),
@@ -326,7 +326,7 @@ fn writev<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysRes
 
 fn stat_node<P: Platform>(os: &LibOs<P>, f: &OpenFile) -> Result<Stat, Errno> {
     match &f.kind {
-        FileKind::Host(h) => os.platform.stdio_stat(*h),
+        FileKind::Host(h) => os.platform.host_stat(h.0),
         _ => os.node_of(f).map(|n| os.vfs.stat(&n)).ok_or(ENOENT),
     }
 }
@@ -373,8 +373,8 @@ fn statx<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, buf: us
 
 fn lseek<P: Platform>(os: &LibOs<P>, fd: i32, off: i64, whence: u32) -> SysResult {
     let f = os.fds.lock().get(fd)?;
-    if let FileKind::Host(h) = f.kind {
-        return os.platform.stdio_lseek(h, off, whence).map(|v| v as usize);
+    if let FileKind::Host(h) = &f.kind {
+        return os.platform.host_lseek(h.0, off, whence).map(|v| v as usize);
     }
     if let FileKind::Synth(_) = f.kind {
         return Ok(0);
@@ -423,9 +423,9 @@ fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
         0x5450 => return os.fds.lock().set_cloexec(fd, false).map(|_| 0), // FIONCLEX
         _ => {}
     }
-    match f.kind {
+    match &f.kind {
         FileKind::Host(h) => match cmd {
-            TCGETS | TIOCGWINSZ | TIOCGPGRP | FIONREAD => os.platform.stdio_ioctl(h, cmd, arg),
+            TCGETS | TIOCGWINSZ | TIOCGPGRP | FIONREAD => os.platform.host_ioctl(h.0, cmd, arg),
             _ => Err(ENOTTY),
         },
         FileKind::Image(_) | FileKind::Overlay(_) if cmd == FIONREAD => {
@@ -505,7 +505,14 @@ fn fcntl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
         F_SETFL => {
             let changeable = O_APPEND | O_NONBLOCK;
             let old = f.flags();
-            f.flags.store((old & !changeable) | (arg as u32 & changeable), Ordering::Relaxed);
+            let new = (old & !changeable) | (arg as u32 & changeable);
+            if let FileKind::Host(h) = &f.kind {
+                if (old ^ new) & O_NONBLOCK != 0 {
+                    drop(t);
+                    os.platform.host_set_nonblock(h.0, new & O_NONBLOCK != 0)?;
+                }
+            }
+            f.flags.store(new, Ordering::Relaxed);
             Ok(0)
         }
         5 | 36 => {

@@ -1,6 +1,7 @@
 //! The Linux x86-64 syscall shim: one module per family (as gVisor's `sys_*.go`), and
 //! [`dispatch`], which the platform calls for every syscall the app makes.
 pub mod fs;
+pub mod io;
 pub mod mem;
 pub mod nr;
 pub mod process;
@@ -20,6 +21,7 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
     let n = ctx.nr();
     let a = [ctx.arg(0), ctx.arg(1), ctx.arg(2), ctx.arg(3), ctx.arg(4), ctx.arg(5)];
     let r = fs::dispatch(os, n, &a)
+        .or_else(|| io::dispatch(os, n, &a))
         .or_else(|| mem::dispatch(os, n, &a))
         .or_else(|| process::dispatch(os, n, &a, ctx))
         .or_else(|| signal::dispatch(os, n, &a, ctx))
@@ -57,6 +59,7 @@ pub fn fmt_usize(mut v: usize, buf: &mut [u8; 20]) -> &[u8] {
 /// Syscalls the shim serves, for `docs/syscalls.md` and `litebox inspect`: (number, status).
 pub fn implemented(n: usize) -> bool {
     fs::HANDLED.contains(&n)
+        || io::HANDLED.contains(&n)
         || mem::HANDLED.contains(&n)
         || process::HANDLED.contains(&n)
         || signal::HANDLED.contains(&n)

@@ -9,7 +9,12 @@ use crate::platform::{Platform, SyscallContext};
 use crate::user;
 
 /// Syscall numbers served here.
-pub const HANDLED: &[usize] = &[RT_SIGACTION, RT_SIGPROCMASK];
+pub const HANDLED: &[usize] = &[
+    RT_SIGACTION, RT_SIGPROCMASK, KILL, TKILL, TGKILL, ALARM, SETITIMER, GETITIMER, RT_SIGPENDING, RT_SIGSUSPEND,
+    PAUSE, RT_SIGQUEUEINFO, RT_TGSIGQUEUEINFO,
+];
+
+const SIGSYS: usize = 31;
 
 const SIGKILL: usize = 9;
 const SIGSTOP: usize = 19;
@@ -31,8 +36,73 @@ pub fn dispatch<P: Platform>(
             }
         }
         RT_SIGPROCMASK => sigprocmask(a[0], a[1], a[2], a[3], ctx),
+        KILL => {
+            // Only this process exists for the app: itself (its pid, 0 = its group, -1 = every
+            // process it may signal). Any other pid is a process it cannot see.
+            let me = os.platform.ids().0 as isize;
+            let pid = a[0] as i32 as isize;
+            if a[1] > 64 {
+                Err(EINVAL)
+            } else if pid == me || pid == 0 || pid == -1 || pid == -me {
+                send(os, KILL, [me as usize, a[1], 0, 0, 0, 0])
+            } else {
+                Err(ESRCH)
+            }
+        }
+        TGKILL => {
+            let me = os.platform.ids().0 as isize;
+            if a[2] > 64 || (a[0] as i32) <= 0 || (a[1] as i32) <= 0 {
+                Err(EINVAL)
+            } else if a[0] as i32 as isize != me {
+                Err(ESRCH)
+            } else {
+                send(os, TGKILL, [a[0], a[1], a[2], 0, 0, 0])
+            }
+        }
+        TKILL => {
+            if a[1] > 64 || (a[0] as i32) <= 0 {
+                Err(EINVAL)
+            } else {
+                // The host refuses a tid outside this process only if it does not exist, so
+                // go through tgkill with our own pid.
+                let me = os.platform.ids().0 as usize;
+                send(os, TGKILL, [me, a[0], a[1], 0, 0, 0])
+            }
+        }
+        RT_SIGQUEUEINFO | RT_TGSIGQUEUEINFO => {
+            let me = os.platform.ids().0 as usize;
+            let sig = if n == RT_SIGQUEUEINFO { a[1] } else { a[2] };
+            if sig > 64 {
+                Err(EINVAL)
+            } else if a[0] as i32 as isize != me as isize {
+                Err(ESRCH)
+            } else if sig == SIGSYS {
+                send(os, KILL, [me, sig, 0, 0, 0, 0])
+            } else {
+                os.platform.signal_call(n, *a)
+            }
+        }
+        ALARM | SETITIMER | GETITIMER | RT_SIGPENDING | PAUSE => os.platform.signal_call(n, *a),
+        RT_SIGSUSPEND => {
+            if a[1] != 8 {
+                Err(EINVAL)
+            } else {
+                os.platform.signal_call(n, *a)
+            }
+        }
         _ => return None,
     })
+}
+
+/// Sends a signal to this process through the platform. SIGSYS belongs to the runtime: the app
+/// may not send it (EPERM, logged).
+fn send<P: Platform>(os: &LibOs<P>, n: usize, args: [usize; 6]) -> SysResult {
+    let sig = if n == KILL { args[1] } else { args[2] };
+    if sig == SIGSYS {
+        os.debug_log(&[b"denied: sending SIGSYS (reserved by the runtime) -> EPERM"]);
+        return Err(EPERM);
+    }
+    os.platform.signal_call(n, args)
 }
 
 fn sigprocmask(how: usize, set: usize, oset: usize, size: usize, ctx: &mut dyn SyscallContext) -> SysResult {

@@ -66,7 +66,8 @@ unsafe impl GlobalAlloc for Heap {
             return null_mut();
         }
         let head = s.free[c];
-        if head != 0 {
+        // Free blocks are only guaranteed page alignment: larger alignments come fresh.
+        if head != 0 && layout.align() <= 4096 {
             // SAFETY: free blocks store the next pointer in their first word.
             s.free[c] = unsafe { *(head as *const usize) };
             return head as *mut u8;

@@ -7,6 +7,11 @@ use litebox_libos::Platform;
 use crate::sys::{self, check};
 use crate::{guard, signals};
 
+/// Closes a host descriptor the library OS owned.
+pub fn close_host_fd(fd: i32) {
+    sys::syscall3(sys::CLOSE, fd as usize, 0, 0);
+}
+
 /// The host process as a platform.
 pub struct LinuxHost {
     pub uid: u32,
@@ -73,27 +78,65 @@ impl Platform for LinuxHost {
         r(sys::syscall3(sys::MADVISE, addr, len, advice as usize)).map(|_| ())
     }
 
-    fn stdio_read(&self, fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
-        r(sys::syscall3(sys::READ, fd as usize, buf.as_mut_ptr() as usize, buf.len()))
+    fn host_read(&self, fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
+        signals::blocking(|| r(sys::syscall3(sys::READ, fd as usize, buf.as_mut_ptr() as usize, buf.len())))
     }
 
-    fn stdio_write(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno> {
-        r(sys::syscall3(sys::WRITE, fd as usize, buf.as_ptr() as usize, buf.len()))
+    fn host_write(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno> {
+        signals::blocking(|| r(sys::syscall3(sys::WRITE, fd as usize, buf.as_ptr() as usize, buf.len())))
     }
 
-    fn stdio_stat(&self, fd: i32) -> Result<Stat, Errno> {
+    fn host_stat(&self, fd: i32) -> Result<Stat, Errno> {
         let mut st = Stat::default();
         r(sys::syscall3(sys::FSTAT, fd as usize, &mut st as *mut Stat as usize, 0))?;
         Ok(st)
     }
 
-    fn stdio_lseek(&self, fd: i32, off: i64, whence: u32) -> Result<u64, Errno> {
+    fn host_lseek(&self, fd: i32, off: i64, whence: u32) -> Result<u64, Errno> {
         r(sys::syscall3(sys::LSEEK, fd as usize, off as usize, whence as usize)).map(|v| v as u64)
     }
 
-    fn stdio_ioctl(&self, fd: i32, cmd: u32, arg: usize) -> Result<usize, Errno> {
-        litebox_libos::user::slice_mut(arg, 64)?;
+    fn host_ioctl(&self, fd: i32, cmd: u32, arg: usize) -> Result<usize, Errno> {
+        litebox_libos::user::slice_mut(arg, 8)?;
         r(sys::syscall3(sys::IOCTL, fd as usize, cmd as usize, arg))
+    }
+
+    fn host_close(&self, fd: i32) {
+        close_host_fd(fd);
+    }
+
+    fn host_pipe(&self, flags: u32) -> Result<(i32, i32), Errno> {
+        let mut fds = [0i32; 2];
+        const O_CLOEXEC: usize = 0o2000000;
+        r(sys::syscall3(sys::PIPE2, fds.as_mut_ptr() as usize, flags as usize | O_CLOEXEC, 0))?;
+        Ok((fds[0], fds[1]))
+    }
+
+    fn host_set_nonblock(&self, fd: i32, on: bool) -> Result<(), Errno> {
+        const F_GETFL: usize = 3;
+        const F_SETFL: usize = 4;
+        const O_NONBLOCK: usize = 0o4000;
+        let fl = r(sys::syscall3(sys::FCNTL, fd as usize, F_GETFL, 0))?;
+        let fl = if on { fl | O_NONBLOCK } else { fl & !O_NONBLOCK };
+        r(sys::syscall3(sys::FCNTL, fd as usize, F_SETFL, fl)).map(|_| ())
+    }
+
+    fn host_poll(&self, fds: &mut [litebox_libos::abi::PollFd], timeout_ms: i32) -> Result<usize, Errno> {
+        signals::blocking(|| {
+            r(sys::syscall3(sys::POLL, fds.as_mut_ptr() as usize, fds.len(), timeout_ms as isize as usize))
+        })
+    }
+
+    fn host_fd_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        use litebox_libos::shim::nr;
+        match nr {
+            nr::EPOLL_CREATE1 | nr::EPOLL_CTL | nr::EVENTFD2 | nr::TIMERFD_CREATE | nr::TIMERFD_SETTIME
+            | nr::TIMERFD_GETTIME => r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5])),
+            nr::EPOLL_WAIT | nr::EPOLL_PWAIT => {
+                signals::blocking(|| r(sys::syscall6(nr::EPOLL_WAIT, a[0], a[1], a[2], a[3], 0, 0)))
+            }
+            _ => Err(ENOSYS),
+        }
     }
 
     fn clock_gettime(&self, clock: u32) -> Result<Timespec, Errno> {
@@ -115,12 +158,17 @@ impl Platform for LinuxHost {
     }
 
     fn sleep(&self, dur: &Timespec) -> Result<(), Errno> {
-        r(sys::syscall3(sys::NANOSLEEP, dur as *const Timespec as usize, 0, 0)).map(|_| ())
+        signals::blocking(|| r(sys::syscall3(sys::NANOSLEEP, dur as *const Timespec as usize, 0, 0)).map(|_| ()))
     }
 
     fn futex(&self, uaddr: usize, op: u32, val: u32, timeout: usize, uaddr2: usize, val3: u32) -> Result<usize, Errno> {
         litebox_libos::user::slice(uaddr, 4)?;
-        r(sys::syscall6(sys::FUTEX, uaddr, op as usize, val as usize, timeout, uaddr2, val3 as usize))
+        let call = || r(sys::syscall6(sys::FUTEX, uaddr, op as usize, val as usize, timeout, uaddr2, val3 as usize));
+        // FUTEX_WAIT, LOCK_PI, WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2 may block.
+        match op & 0x7f {
+            0 | 6 | 9 | 11 | 13 => signals::blocking(call),
+            _ => call(),
+        }
     }
 
     fn thread_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
@@ -149,6 +197,34 @@ impl Platform for LinuxHost {
         signals::app_sigaction(sig, new, old, size)
     }
 
+    fn signal_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        use litebox_libos::shim::nr;
+        match nr {
+            nr::KILL | nr::TGKILL | nr::ALARM | nr::SETITIMER | nr::GETITIMER => {
+                r(sys::syscall6(nr, a[0], a[1], a[2], 0, 0, 0))
+            }
+            nr::RT_SIGQUEUEINFO | nr::RT_TGSIGQUEUEINFO => {
+                // The siginfo is copied by the host kernel from app memory; check it is there.
+                let info = if nr == nr::RT_SIGQUEUEINFO { a[2] } else { a[3] };
+                litebox_libos::user::slice(info, 128)?;
+                r(sys::syscall6(nr, a[0], a[1], a[2], a[3], 0, 0))
+            }
+            nr::RT_SIGPENDING => {
+                let mut set = 0u64;
+                r(sys::syscall3(nr, &mut set as *mut u64 as usize, 8, 0))?;
+                set &= !(1u64 << (signals::SIGSYS - 1));
+                litebox_libos::user::write(a[0], &set).map(|_| 0)
+            }
+            nr::RT_SIGSUSPEND => {
+                let mask: u64 = litebox_libos::user::read(a[0])?;
+                let mask = mask & !(1u64 << (signals::SIGSYS - 1));
+                r(sys::syscall3(nr, &mask as *const u64 as usize, 8, 0))
+            }
+            nr::PAUSE => signals::blocking(|| r(sys::syscall3(nr, 0, 0, 0))),
+            _ => Err(ENOSYS),
+        }
+    }
+
     fn exit_group(&self, code: i32) -> ! {
         sys::exit(code)
     }
@@ -163,6 +239,6 @@ impl Platform for LinuxHost {
         let mut buf = alloc::vec::Vec::with_capacity(line.len() + 1);
         buf.extend_from_slice(line);
         buf.push(b'\n');
-        sys::write_all(2, &buf);
+        sys::write_all(crate::log_fd(), &buf);
     }
 }

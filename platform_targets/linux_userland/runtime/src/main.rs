@@ -25,7 +25,7 @@ mod threads;
 
 use alloc::vec::Vec;
 use core::arch::global_asm;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 
 use litebox_image::{Image, ImageError};
 use litebox_libos::fs::Vfs;
@@ -43,7 +43,6 @@ const EXIT_NO_IMAGE: i32 = 120;
 const EXIT_LOAD: i32 = 123;
 const EXIT_SANDBOX: i32 = 124;
 const EXIT_INTERNAL: i32 = 125;
-const ALTSTACK_SIZE: usize = 256 << 10;
 
 global_asm!(
     ".globl _start",
@@ -83,13 +82,22 @@ extern "C" {
     static _end: u8;
 }
 
+/// The runtime's own copy of the stderr it was started with: logs and fatal errors still reach
+/// the user after the app closes or redirects its descriptor 2.
+static LOG_FD: AtomicI32 = AtomicI32::new(2);
+
+/// Where the runtime writes its diagnostics.
+pub fn log_fd() -> i32 {
+    LOG_FD.load(Ordering::Relaxed)
+}
+
 /// Prints `litebox: <msg>` on stderr and exits with `code`.
 pub fn fatal(code: i32, msg: &[u8]) -> ! {
     let mut line = Vec::with_capacity(msg.len() + 12);
     line.extend_from_slice(b"litebox: ");
     line.extend_from_slice(msg);
     line.push(b'\n');
-    sys::write_all(2, &line);
+    sys::write_all(log_fd(), &line);
     sys::exit(code)
 }
 
@@ -103,13 +111,24 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
 }
 
 /// The SIGSYS handler: one trapped app syscall, served by the library OS.
-extern "C" fn on_sigsys(_sig: i32, _info: usize, uc: usize) {
+extern "C" fn on_sigsys(_sig: i32, info: usize, uc: usize) {
+    // Only a seccomp trap (si_code SYS_SECCOMP) is a syscall to serve; a SIGSYS sent by some
+    // other process is dropped.
+    // SAFETY: info is the kernel's siginfo; si_code is the int at offset 8.
+    if unsafe { core::ptr::read((info + 8) as *const i32) } != 1 {
+        return;
+    }
     // SAFETY: OS is set before the filter is installed and never freed; uc is the kernel's.
     let os = unsafe { &*OS.load(Ordering::Acquire) };
+    let td = threads::current();
+    // SAFETY: the handler runs on this thread's block (SA_ONSTACK), whose base holds its data.
+    let prev = unsafe { core::mem::replace(&mut (*td).uc, uc) };
     // SAFETY: uc is the ucontext pointer the kernel passed to this handler.
     let mut t = unsafe { signals::Trapped::new(uc) };
     let r = litebox_libos::shim::dispatch(os, &mut t);
     t.set_result(r);
+    // SAFETY: as above.
+    unsafe { (*td).uc = prev };
 }
 
 /// Reads a NUL-terminated string the kernel placed on the initial stack.
@@ -175,6 +194,11 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     // SAFETY: sp is the kernel's initial stack pointer, passed through by _start.
     let start = unsafe { parse_start(sp) };
     let debug = host_var(&start.env, b"LITEBOX_LOG") == Some(b"debug");
+    const F_DUPFD_CLOEXEC: usize = 1030;
+    if let Ok(fd) = sys::check(sys::syscall3(sys::FCNTL, 2, F_DUPFD_CLOEXEC, 1000)) {
+        LOG_FD.store(fd as i32, Ordering::Relaxed);
+    }
+    litebox_libos::fd::set_host_close(host::close_host_fd);
 
     let (at, len) = selfimage::map().unwrap_or_else(|e| fatal(EXIT_NO_IMAGE, e.as_bytes()));
     // SAFETY: the mapping is read-only, private and never unmapped (guarded from the app).
@@ -219,12 +243,11 @@ extern "C" fn litebox_main(sp: usize) -> ! {
         fatal(EXIT_LOAD, msg.as_bytes())
     });
 
-    const PROT_RW: usize = 3;
-    const MAP_PRIVATE_ANON: usize = 0x22;
-    let alt = sys::check(sys::syscall6(sys::MMAP, 0, ALTSTACK_SIZE, PROT_RW, MAP_PRIVATE_ANON, usize::MAX, 0))
-        .unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot map the signal stack"));
-    guard::reserve(alt, ALTSTACK_SIZE);
-    signals::init_sigsys(on_sigsys, alt, ALTSTACK_SIZE)
+    let block = threads::new_block();
+    if block == 0 {
+        fatal(EXIT_SANDBOX, b"cannot allocate the signal stack");
+    }
+    signals::init_sigsys(on_sigsys, block + threads::THREAD_DATA, threads::BLOCK - threads::THREAD_DATA)
         .unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot install the SIGSYS handler"));
     seccomp::install().unwrap_or_else(|e| {
         fatal(EXIT_SANDBOX, alloc::format!("cannot install the seccomp filter (errno {e})").as_bytes())

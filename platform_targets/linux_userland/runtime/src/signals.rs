@@ -14,6 +14,7 @@ pub const SIGSYS: i32 = 31;
 const SA_SIGINFO: u64 = 4;
 const SA_ONSTACK: u64 = 0x0800_0000;
 const SA_RESTORER: u64 = 0x0400_0000;
+const SA_NODEFER: u64 = 0x4000_0000;
 const SIGSYS_BIT: u64 = 1 << (SIGSYS - 1);
 
 /// The kernel's `struct sigaction` on x86-64.
@@ -43,7 +44,9 @@ fn install(sig: i32, act: &KSigaction, old: Option<&mut KSigaction>) -> Result<(
 fn install_sigsys() -> Result<(), i32> {
     let act = KSigaction {
         handler: *SIGSYS_HANDLER.lock(),
-        flags: SA_SIGINFO | SA_ONSTACK | SA_RESTORER,
+        // SA_NODEFER: an app handler that runs during a blocking call (see `blocking`) may make
+        // syscalls of its own, which trap here again, nested.
+        flags: SA_SIGINFO | SA_ONSTACK | SA_RESTORER | SA_NODEFER,
         restorer: sys::litebox_restorer as *const () as usize,
         mask: HANDLED.load(Ordering::SeqCst) & !SIGSYS_BIT,
     };
@@ -106,6 +109,28 @@ pub fn app_sigaction(sig: i32, new: usize, old: usize, _size: usize) -> Result<u
         user::write(old, &prev)?;
     }
     Ok(0)
+}
+
+/// Runs a host call that may block with the app's own signal mask, so that a signal the app
+/// handles interrupts it as it would natively: the app's handler runs (nested, on this signal
+/// stack), then the kernel restarts the call (SA_RESTART) or it fails with EINTR. Outside a
+/// blocking call those signals stay blocked while a syscall is served.
+pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    let handled = HANDLED.load(Ordering::Relaxed);
+    // SAFETY: called from syscall handling, so we run on this thread's block.
+    let uc = unsafe { (*crate::threads::current()).uc };
+    if handled == 0 || uc == 0 {
+        // Nothing is held back: the mask in force already is the app's.
+        return f();
+    }
+    // SAFETY: uc is the ucontext of the SIGSYS being served on this thread.
+    let app = unsafe { core::ptr::read((uc + SIGMASK) as *const u64) } & !SIGSYS_BIT;
+    let mut old = 0u64;
+    const SIG_SETMASK: usize = 2;
+    sys::syscall6(sys::RT_SIGPROCMASK, SIG_SETMASK, &app as *const u64 as usize, &mut old as *mut u64 as usize, 8, 0, 0);
+    let r = f();
+    sys::syscall6(sys::RT_SIGPROCMASK, SIG_SETMASK, &old as *const u64 as usize, 0, 8, 0, 0);
+    r
 }
 
 /// Offsets into the kernel's `ucontext` on x86-64.

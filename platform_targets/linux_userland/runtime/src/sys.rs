@@ -62,6 +62,9 @@ pub fn check(r: isize) -> Result<usize, i32> {
 pub const READ: usize = 0;
 pub const WRITE: usize = 1;
 pub const CLOSE: usize = 3;
+pub const POLL: usize = 7;
+pub const PIPE2: usize = 293;
+pub const FCNTL: usize = 72;
 pub const FSTAT: usize = 5;
 pub const LSEEK: usize = 8;
 pub const MMAP: usize = 9;

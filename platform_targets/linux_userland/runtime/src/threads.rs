@@ -14,8 +14,44 @@ use litebox_libos::ThreadSpawn;
 
 use crate::sys::{self, check};
 
-/// Size of a thread's block (its SIGSYS stack).
+/// Size of a thread's block (its SIGSYS stack), and its alignment: the handler finds the
+/// block, and the thread's data at its base, by masking its stack pointer.
 pub const BLOCK: usize = 256 << 10;
+/// Bytes at the base of a block kept for [`ThreadData`] (never part of the signal stack).
+pub const THREAD_DATA: usize = 4096;
+
+/// Per-thread runtime state, at the base of the thread's block (the runtime has no TLS: FS
+/// belongs to the app).
+#[repr(C)]
+pub struct ThreadData {
+    /// The ucontext of the innermost SIGSYS being served on this thread (0 outside one).
+    pub uc: usize,
+}
+
+/// The calling thread's data. Only valid while running on the thread's signal stack, that is
+/// inside the SIGSYS handler.
+pub fn current() -> *mut ThreadData {
+    let sp: usize;
+    // SAFETY: reads the stack pointer; no memory access.
+    unsafe { core::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+    (sp & !(BLOCK - 1)) as *mut ThreadData
+}
+
+/// A new zeroed, BLOCK-aligned block for a thread, or null.
+pub fn new_block() -> usize {
+    match Layout::from_size_align(BLOCK, BLOCK) {
+        // SAFETY: a non-zero-sized layout; a null result is handled by the callers.
+        Ok(layout) => {
+            let b = unsafe { alloc(layout) } as usize;
+            if b != 0 {
+                // SAFETY: the block is ours; clear its ThreadData.
+                unsafe { core::ptr::write_bytes(b as *mut u8, 0, THREAD_DATA) };
+            }
+            b
+        }
+        Err(_) => 0,
+    }
+}
 const NREGS: usize = 23;
 const REG_RAX: usize = 13;
 const REG_RSP: usize = 15;
@@ -56,7 +92,7 @@ extern "C" {
 /// First Rust code of a new thread: its own signal stack, and the app's signal mask.
 #[no_mangle]
 extern "C" fn litebox_child_start(block: usize, regs: usize) {
-    if crate::signals::set_altstack(block, BLOCK - 512).is_err() {
+    if crate::signals::set_altstack(block + THREAD_DATA, BLOCK - THREAD_DATA - 512).is_err() {
         crate::fatal(124, b"cannot set a new thread's signal stack");
     }
     // SAFETY: the parent wrote NREGS registers and then the mask at `regs`.
@@ -67,9 +103,7 @@ extern "C" fn litebox_child_start(block: usize, regs: usize) {
 /// Starts a thread that resumes the app with the registers `gregs` (a copy of the trapped
 /// thread's), rax = 0 and rsp = `t.stack`, and the signal mask `mask`.
 pub fn spawn(gregs: &[usize; NREGS], mask: u64, t: &ThreadSpawn) -> Result<usize, Errno> {
-    let layout = Layout::from_size_align(BLOCK, 4096).map_err(|_| ENOMEM)?;
-    // SAFETY: a non-zero-sized layout; a null result is handled.
-    let block = unsafe { alloc(layout) } as usize;
+    let block = new_block();
     if block == 0 {
         return Err(ENOMEM);
     }
