@@ -44,3 +44,50 @@ pub const EOVERFLOW: Errno = 75;
 pub const ENOTSOCK: Errno = 88;
 pub const EOPNOTSUPP: Errno = 95;
 pub const EAFNOSUPPORT: Errno = 97;
+
+/// The symbolic name of an errno value ("" if it has no constant here).
+pub fn name(e: Errno) -> &'static str {
+    match e {
+        EPERM => "EPERM",
+        ENOENT => "ENOENT",
+        ESRCH => "ESRCH",
+        EINTR => "EINTR",
+        EIO => "EIO",
+        ENXIO => "ENXIO",
+        E2BIG => "E2BIG",
+        ENOEXEC => "ENOEXEC",
+        EBADF => "EBADF",
+        ECHILD => "ECHILD",
+        EAGAIN => "EAGAIN",
+        ENOMEM => "ENOMEM",
+        EACCES => "EACCES",
+        EFAULT => "EFAULT",
+        EBUSY => "EBUSY",
+        EEXIST => "EEXIST",
+        EXDEV => "EXDEV",
+        ENODEV => "ENODEV",
+        ENOTDIR => "ENOTDIR",
+        EISDIR => "EISDIR",
+        EINVAL => "EINVAL",
+        ENFILE => "ENFILE",
+        EMFILE => "EMFILE",
+        ENOTTY => "ENOTTY",
+        EFBIG => "EFBIG",
+        ENOSPC => "ENOSPC",
+        ESPIPE => "ESPIPE",
+        EROFS => "EROFS",
+        EMLINK => "EMLINK",
+        EPIPE => "EPIPE",
+        ERANGE => "ERANGE",
+        ENAMETOOLONG => "ENAMETOOLONG",
+        ENOSYS => "ENOSYS",
+        ENOTEMPTY => "ENOTEMPTY",
+        ELOOP => "ELOOP",
+        ENODATA => "ENODATA",
+        EOVERFLOW => "EOVERFLOW",
+        ENOTSOCK => "ENOTSOCK",
+        EOPNOTSUPP => "EOPNOTSUPP",
+        EAFNOSUPPORT => "EAFNOSUPPORT",
+        _ => "",
+    }
+}

@@ -36,6 +36,8 @@ pub struct LibOs<P: Platform> {
     pub hostname: Vec<u8>,
     /// `LITEBOX_LOG=debug`: one log line per unimplemented or denied call.
     pub debug: AtomicBool,
+    /// Pids of this process's children not yet reaped (the processes it may signal).
+    pub children: SpinMutex<Vec<i32>>,
 }
 
 impl<P: Platform> LibOs<P> {
@@ -66,7 +68,14 @@ impl<P: Platform> LibOs<P> {
             umask: AtomicU32::new(0o022),
             hostname: hostname.to_vec(),
             debug: AtomicBool::new(debug),
+            children: SpinMutex::new(Vec::new()),
         }
+    }
+
+    /// Records, for `litebox run --learn`, something the app needed that it was not given
+    /// (`kind` is `path`, `exec`, `connect` or `listen`; see docs/runtime.md).
+    pub fn learn(&self, kind: &[u8], value: &[u8]) {
+        self.platform.learn(kind, value);
     }
 
     /// Logs a line when debug logging is on.

@@ -1,5 +1,7 @@
 //! The South interface: what a platform must provide so the library OS can run an app on it.
 //! Everything else (files, fds, paths, ELF loading, the Linux shim) comes from the core.
+use alloc::vec::Vec;
+
 use crate::abi::{PollFd, Stat, Timespec};
 use crate::errno::Errno;
 
@@ -47,6 +49,28 @@ pub trait Platform: Send + Sync {
     /// translated every descriptor argument. May block.
     fn host_fd_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno>;
 
+    /// mmap of a regular file of a host directory (host descriptor `fd`), with the host's
+    /// semantics (MAP_SHARED writes reach the file). Must refuse ranges the runtime owns.
+    fn host_mmap(&self, _addr: usize, _len: usize, _prot: u32, _flags: u32, _fd: i32, _off: u64) -> Result<usize, Errno> {
+        Err(crate::errno::ENODEV)
+    }
+
+    /// Process calls on the app's own children: wait4, waitid. Pointers are in app memory.
+    /// May block.
+    fn process_call(&self, _nr: usize, _args: [usize; 6]) -> Result<usize, Errno> {
+        Err(crate::errno::ENOSYS)
+    }
+    /// The first half of execve, after the new program was checked: removes the old
+    /// program's memory and resets its signal handlers (ignored signals stay ignored). From
+    /// here a failure ends the process.
+    fn exec_prepare(&self) -> Result<(), Errno> {
+        Err(crate::errno::ENOSYS)
+    }
+    /// CPU facts for a new program's auxv (AT_HWCAP, AT_HWCAP2, AT_MINSIGSTKSZ, AT_CLKTCK).
+    fn host_aux(&self) -> Vec<(usize, usize)> {
+        Vec::new()
+    }
+
     /// Current time of `clock` (CLOCK_REALTIME, CLOCK_MONOTONIC, ...).
     fn clock_gettime(&self, clock: u32) -> Result<Timespec, Errno>;
     /// Fills `buf` with random bytes.
@@ -62,6 +86,10 @@ pub trait Platform: Send + Sync {
     fn arch_prctl(&self, code: u32, addr: usize) -> Result<usize, Errno>;
     /// Process id and thread id as the app should see them.
     fn ids(&self) -> (i32, i32);
+    /// Parent process id as the app should see it.
+    fn ids_parent(&self) -> i32 {
+        0
+    }
     /// Real uid and gid the app sees.
     fn creds(&self) -> (u32, u32);
 
@@ -77,6 +105,8 @@ pub trait Platform: Send + Sync {
     fn exit_group(&self, code: i32) -> !;
     /// Ends the calling thread (the process, if it is the last one) with `code`.
     fn exit_thread(&self, code: i32) -> !;
+    /// Appends a `--learn` record (`kind` TAB `value`), if learning is on. Default: off.
+    fn learn(&self, _kind: &[u8], _value: &[u8]) {}
     /// Writes one diagnostic line (already formatted, without newline) to the runtime's log.
     fn log(&self, line: &[u8]);
 }
@@ -107,4 +137,13 @@ pub trait SyscallContext {
     /// Starts a new thread that is a copy of this one at this syscall (see [`ThreadSpawn`]).
     /// Returns the new thread's id.
     fn spawn_thread(&mut self, t: &ThreadSpawn) -> Result<usize, Errno>;
+    /// Starts a new process that is a copy of this one (fork): returns the child's pid here and
+    /// 0 in the child, which resumes after the syscall with `stack` as its stack pointer if it
+    /// is not 0. `flags` are the CLONE_* flags that still apply (exit signal, tid pointers).
+    fn fork(&mut self, _flags: u64, _stack: usize, _ptid: usize, _ctid: usize) -> Result<usize, Errno> {
+        Err(crate::errno::ENOSYS)
+    }
+    /// Makes the thread resume at `entry` with stack pointer `sp` and every other register
+    /// zeroed (the end of execve).
+    fn set_entry(&mut self, _entry: usize, _sp: usize) {}
 }

@@ -2,6 +2,7 @@
 //! (overlay semantics: copy-up on write, whiteouts on delete), and a few synthetic nodes in
 //! /dev and /proc. Paths are resolved only inside this namespace, so no path can name a host
 //! file: the host file system is simply not reachable from here.
+pub mod hostdir;
 pub mod node;
 pub mod overlay;
 pub mod path;

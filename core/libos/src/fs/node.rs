@@ -2,6 +2,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use crate::fs::hostdir::HostNode;
 use crate::fs::overlay::OverlayFile;
 use crate::fs::synth::Synth;
 
@@ -23,6 +24,8 @@ pub enum Node {
     OverlayFile(Arc<OverlayFile>),
     OverlaySymlink { ino: u64, target: Vec<u8> },
     Synth(Synth),
+    /// A file, directory or symlink in a host directory (the writable layer or a mount).
+    Host(HostNode),
 }
 
 /// One name in a directory listing.

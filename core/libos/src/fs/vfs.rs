@@ -6,6 +6,7 @@ use litebox_image::{ChunkCache, EntryKind, Image, ImageError};
 
 use crate::abi::{Stat, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG};
 use crate::errno::*;
+use crate::fs::hostdir::{HostLayer, HostNode, MountPoint};
 use crate::fs::node::{DirEntry, Node, NodeKind};
 use crate::fs::overlay::{Overlay, OverlayEntry, OverlayFile};
 use crate::fs::path;
@@ -14,6 +15,11 @@ use crate::sync::SpinMutex;
 
 /// Linux's limit on symlinks followed in one resolution.
 const MAX_SYMLINKS: u32 = 40;
+const O_CREAT_BIT: u32 = 0o100;
+const O_EXCL_BIT: u32 = 0o200;
+const O_TRUNC_BIT: u32 = 0o1000;
+/// O_WRONLY | O_CREAT | O_TRUNC.
+const O_CREAT_W: u32 = 0o1 | O_CREAT_BIT | O_TRUNC_BIT;
 /// st_dev reported for every file of the namespace.
 const DEV: u64 = 0x4c42;
 
@@ -30,16 +36,200 @@ pub struct Vfs {
     pub cache: ChunkCache,
     pub overlay: SpinMutex<Overlay>,
     /// Where /proc/self/exe points.
-    pub exe_path: Vec<u8>,
+    pub exe_path: SpinMutex<Vec<u8>>,
     /// Called when the image turns out to be damaged or tampered with while the app runs.
     pub fatal: fn(ImageError) -> !,
+    /// Host directories: the shared writable layer and the policy's mounts (None: the
+    /// writable layer stays in memory and there are no mounts).
+    pub host: Option<HostLayer>,
+}
+
+/// Name prefix of a whiteout in the host writable layer: `.wh.NAME` hides the image's NAME.
+const WH: &[u8] = b".wh.";
+/// Marker file of an opaque directory of the host writable layer.
+const OPQ: &[u8] = b".wh..wh..opq";
+
+/// Where a write to a path goes.
+pub enum Place<'a> {
+    /// The in-memory overlay.
+    Memory,
+    /// A host directory: index, relative path, and whether it is the layered upper (dir 0).
+    Host(usize, Vec<u8>, bool, &'a HostLayer),
+}
+
+fn rel_of(p: &[u8]) -> &[u8] {
+    if p.len() <= 1 {
+        b""
+    } else {
+        &p[1..]
+    }
+}
+
+fn join_rel(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut v = dir.to_vec();
+    if !v.is_empty() {
+        v.push(b'/');
+    }
+    v.extend_from_slice(name);
+    v
+}
+
+fn kind_of_mode(mode: u32) -> NodeKind {
+    match mode & 0o170000 {
+        0o040000 => NodeKind::Dir,
+        0o120000 => NodeKind::Symlink,
+        0o100000 => NodeKind::File,
+        _ => NodeKind::CharDev,
+    }
 }
 
 impl Vfs {
     /// A namespace over `image` with an empty writable layer.
     pub fn new(image: Image<'static>, exe_path: Vec<u8>, fatal: fn(ImageError) -> !) -> Self {
         let cache = ChunkCache::new(image.header().chunk_count);
-        Self { image, cache, overlay: SpinMutex::new(Overlay::new()), exe_path, fatal }
+        Self { image, cache, overlay: SpinMutex::new(Overlay::new()), exe_path: SpinMutex::new(exe_path), fatal, host: None }
+    }
+
+    /// The mount that `p` lies in (the longest guest prefix), with `p` relative to it.
+    fn mount_of<'a>(&'a self, p: &'a [u8]) -> Option<(&'a MountPoint, &'a [u8])> {
+        let h = self.host.as_ref()?;
+        let m = h.mounts.iter().filter(|m| path::is_within(p, &m.guest)).max_by_key(|m| m.guest.len())?;
+        let rest = &p[m.guest.len()..];
+        Some((m, rest.strip_prefix(b"/").unwrap_or(rest)))
+    }
+
+    /// Where a change to `p` goes; EROFS inside a read-only mount.
+    pub fn place(&self, p: &[u8]) -> Result<Place<'_>, Errno> {
+        let Some(h) = self.host.as_ref() else { return Ok(Place::Memory) };
+        if let Some((m, rel)) = self.mount_of(p) {
+            if !m.writable {
+                return Err(EROFS);
+            }
+            return Ok(Place::Host(m.dir, rel.to_vec(), false, h));
+        }
+        if h.upper {
+            Ok(Place::Host(0, rel_of(p).to_vec(), true, h))
+        } else {
+            Ok(Place::Memory)
+        }
+    }
+
+    /// True if the host writable layer hides the image's entry at `p` (a whiteout next to it
+    /// or an opaque parent).
+    fn upper_hides(h: &HostLayer, p: &[u8]) -> bool {
+        if p == b"/" {
+            return false;
+        }
+        let prel = rel_of(path::parent(p));
+        let mut wh = WH.to_vec();
+        wh.extend_from_slice(path::name(p));
+        h.ops.lstat(0, &join_rel(prel, &wh)).is_ok() || h.ops.lstat(0, &join_rel(prel, OPQ)).is_ok()
+    }
+
+    /// Makes every ancestor directory of `p` exist in the host writable layer, copying modes
+    /// from the image.
+    fn upper_parents(&self, h: &HostLayer, p: &[u8]) -> Result<(), Errno> {
+        let parent = path::parent(p);
+        let mut cur: Vec<u8> = Vec::new();
+        for c in path::components(parent) {
+            cur = join_rel(&cur, c);
+            match h.ops.lstat(0, &cur) {
+                Ok(st) if kind_of_mode(st.st_mode) == NodeKind::Dir => continue,
+                Ok(_) => return Err(ENOTDIR),
+                Err(_) => {}
+            }
+            let mut abs = b"/".to_vec();
+            abs.extend_from_slice(&cur);
+            let mode = self.image.lookup(&abs).map(|i| self.image.entry(i).mode).unwrap_or(0o755);
+            match h.ops.mkdir(0, &cur, mode & 0o7777) {
+                Ok(()) | Err(EEXIST) => {}
+                Err(e) => return Err(e),
+            }
+            let _ = h.ops.chmod(0, &cur, mode & 0o7777);
+        }
+        Ok(())
+    }
+
+    /// Prepares the host writable layer for a new name at `p`: parents exist, a whiteout
+    /// there is removed. Returns whether a whiteout was removed (the new node replaces an image
+    /// entry the app deleted) or the parent is opaque.
+    fn upper_prepare(&self, h: &HostLayer, p: &[u8]) -> Result<bool, Errno> {
+        self.upper_parents(h, p)?;
+        let prel = rel_of(path::parent(p));
+        let mut wh = WH.to_vec();
+        wh.extend_from_slice(path::name(p));
+        let removed = h.ops.unlink(0, &join_rel(prel, &wh), false).is_ok();
+        Ok(removed || h.ops.lstat(0, &join_rel(prel, OPQ)).is_ok())
+    }
+
+    /// Records in the host writable layer that the image's `p` was removed, if the image has it.
+    fn upper_whiteout(&self, h: &HostLayer, p: &[u8]) -> Result<(), Errno> {
+        if self.image.lookup(p).is_none() || Self::upper_hides(h, p) {
+            return Ok(());
+        }
+        self.upper_parents(h, p)?;
+        let mut wh = WH.to_vec();
+        wh.extend_from_slice(path::name(p));
+        let fd = h.ops.open(0, &join_rel(rel_of(path::parent(p)), &wh), O_CREAT_W, 0o600)?;
+        h.ops.close(fd);
+        Ok(())
+    }
+
+    /// Creates (O_EXCL) a regular file at `p` in a host directory and opens it with
+    /// `flags`; returns the host descriptor.
+    pub fn host_create(&self, p: &[u8], flags: u32, mode: u32) -> Result<i32, Errno> {
+        match self.place(p)? {
+            Place::Host(dir, rel, upper, h) => {
+                if upper {
+                    self.upper_prepare(h, p)?;
+                }
+                h.ops.open(dir, &rel, (flags & !O_TRUNC_BIT) | O_CREAT_BIT | O_EXCL_BIT, mode)
+            }
+            Place::Memory => Err(EROFS),
+        }
+    }
+
+    /// Opens an existing host node with `flags` (O_TRUNC honoured); EROFS for writes in a
+    /// read-only mount.
+    pub fn host_open(&self, n: &HostNode, p: &[u8], flags: u32) -> Result<i32, Errno> {
+        let h = self.host.as_ref().ok_or(ENOENT)?;
+        let acc = flags & 3;
+        if acc != 0 || flags & O_TRUNC_BIT != 0 {
+            self.place(p)?;
+        }
+        h.ops.open(n.dir, &n.rel, flags & !(O_CREAT_BIT | O_EXCL_BIT), 0)
+    }
+
+    /// Copies the image file at `p` into the host writable layer and opens the copy with
+    /// `flags`.
+    pub fn host_copy_up(&self, p: &[u8], entry: u32, flags: u32) -> Result<i32, Errno> {
+        let Place::Host(_, rel, true, h) = self.place(p)? else { return Err(EROFS) };
+        let e = self.image.entry(entry);
+        self.upper_prepare(h, p)?;
+        let fd = h.ops.open(0, &rel, O_CREAT_W | O_EXCL_BIT, e.mode & 0o7777)?;
+        let mut off = 0u64;
+        if flags & O_TRUNC_BIT == 0 {
+            let mut buf = alloc::vec![0u8; 64 << 10];
+            loop {
+                let n = self.read_at(&Node::Image(entry), off, &mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                let mut done = 0;
+                while done < n {
+                    match h.ops.pwrite(fd, off + done as u64, &buf[done..n]) {
+                        Ok(w) => done += w,
+                        Err(err) => {
+                            h.ops.close(fd);
+                            return Err(err);
+                        }
+                    }
+                }
+                off += n as u64;
+            }
+        }
+        h.ops.close(fd);
+        h.ops.open(0, &rel, flags & !(O_CREAT_BIT | O_EXCL_BIT | O_TRUNC_BIT), 0)
     }
 
     /// The node's type.
@@ -54,6 +244,7 @@ impl Vfs {
             Node::OverlayFile(_) => NodeKind::File,
             Node::OverlaySymlink { .. } => NodeKind::Symlink,
             Node::Synth(s) => s.kind(),
+            Node::Host(h) => kind_of_mode(h.st.st_mode),
         }
     }
 
@@ -87,6 +278,26 @@ impl Vfs {
     }
 
     fn lookup_exact(&self, ov: &Overlay, p: &[u8]) -> Option<Node> {
+        if let Some(h) = self.host.as_ref() {
+            if let Some((m, rel)) = self.mount_of(p) {
+                return h.ops.lstat(m.dir, rel).ok().map(|st| Node::Host(HostNode { dir: m.dir, rel: rel.to_vec(), st }));
+            }
+            if h.upper {
+                let rel = rel_of(p);
+                if let Ok(st) = h.ops.lstat(0, rel) {
+                    if p != b"/" {
+                        return Some(Node::Host(HostNode { dir: 0, rel: rel.to_vec(), st }));
+                    }
+                }
+                if let Some(s) = Synth::find(p) {
+                    return Some(Node::Synth(s));
+                }
+                if Self::upper_hides(h, p) {
+                    return None;
+                }
+                return self.image.lookup(p).map(Node::Image);
+            }
+        }
         match ov.entries.get(p) {
             Some(OverlayEntry::Whiteout) => return None,
             Some(OverlayEntry::Dir { ino, mode, .. }) => return Some(Node::OverlayDir { ino: *ino, mode: *mode }),
@@ -172,7 +383,8 @@ impl Vfs {
         match n {
             Node::Image(i) => self.image.symlink_target(&self.image.entry(*i)).to_vec(),
             Node::OverlaySymlink { target, .. } => target.clone(),
-            Node::Synth(Synth::ProcSelfExe) => self.exe_path.clone(),
+            Node::Synth(Synth::ProcSelfExe) => self.exe_path.lock().clone(),
+            Node::Host(n) => self.host.as_ref().and_then(|h| h.ops.readlink(n.dir, &n.rel).ok()).unwrap_or_default(),
             _ => Vec::new(),
         }
     }
@@ -206,6 +418,11 @@ impl Vfs {
                 (S_IFREG | mode, len, f.ino, f.mtime() as i64, 0, 0)
             }
             Node::OverlaySymlink { ino, target } => (S_IFLNK | 0o777, target.len() as u64, *ino, 0, 0, 0),
+            Node::Host(h) => {
+                let mut st = h.st;
+                st.st_dev = DEV + 1 + h.dir as u64;
+                return st;
+            }
             Node::Synth(s) => {
                 let (maj, min) = s.rdev();
                 st.st_rdev = ((maj as u64) << 8) | min as u64;
@@ -254,6 +471,13 @@ impl Vfs {
                 Ok(n)
             }
             Node::OverlayDir { .. } => Err(EISDIR),
+            Node::Host(n) => {
+                let h = self.host.as_ref().ok_or(EIO)?;
+                let fd = h.ops.open(n.dir, &n.rel, 0, 0)?;
+                let r = h.ops.pread(fd, off, buf);
+                h.ops.close(fd);
+                r
+            }
             _ => Err(EINVAL),
         }
     }
@@ -270,6 +494,16 @@ impl Vfs {
     /// The names in directory `p` (its node already resolved to a directory), merged across the
     /// layers and sorted by name. Does not include "." and "..".
     pub fn list(&self, p: &[u8]) -> Vec<DirEntry> {
+        if let Some(h) = self.host.as_ref() {
+            if let Some((m, rel)) = self.mount_of(p) {
+                let mut v = h.ops.list(m.dir, rel).unwrap_or_default();
+                v.sort_by(|a, b| a.name.cmp(&b.name));
+                return v;
+            }
+            if h.upper {
+                return self.list_upper(h, p);
+            }
+        }
         let ov = self.overlay.lock();
         let mut out: Vec<DirEntry> = Vec::new();
         if let Some(d) = self.image_at(&ov, p) {
@@ -303,6 +537,182 @@ impl Vfs {
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
+    }
+
+    fn list_upper(&self, h: &HostLayer, p: &[u8]) -> Vec<DirEntry> {
+        let rel = rel_of(p);
+        let upper = h.ops.list(0, rel).unwrap_or_default();
+        let opaque = upper.iter().any(|d| d.name == OPQ);
+        let hidden = |name: &[u8]| upper.iter().any(|d| d.name == name || (d.name.starts_with(WH) && &d.name[WH.len()..] == name));
+        let mut out: Vec<DirEntry> = upper.iter().filter(|d| !d.name.starts_with(WH)).cloned().collect();
+        if !opaque {
+            if let Some(d) = self.image.lookup(p) {
+                let e = self.image.entry(d);
+                if e.kind == EntryKind::Dir {
+                    for c in e.data..e.data + e.size {
+                        let ce = self.image.entry(c as u32);
+                        if hidden(ce.name()) {
+                            continue;
+                        }
+                        let kind = self.kind(&Node::Image(c as u32));
+                        out.push(DirEntry { name: ce.name().to_vec(), ino: c + 2, kind });
+                    }
+                }
+            }
+        }
+        for (sp, s) in SYNTH_TABLE {
+            if path::parent(sp) == p && !out.iter().any(|d| d.name == path::name(sp)) {
+                out.push(DirEntry { name: path::name(sp).to_vec(), ino: s.ino(), kind: s.kind() });
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// mkdir at `p` in a host directory (caller checked it does not exist).
+    pub fn host_mkdir(&self, p: &[u8], mode: u32) -> Result<bool, Errno> {
+        match self.place(p)? {
+            Place::Memory => Ok(false),
+            Place::Host(dir, rel, upper, h) => {
+                let opaque = upper && self.upper_prepare(h, p)?;
+                h.ops.mkdir(dir, &rel, mode)?;
+                if opaque {
+                    let fd = h.ops.open(0, &join_rel(&rel, OPQ), O_CREAT_W, 0o600)?;
+                    h.ops.close(fd);
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    /// symlink at `p` in a host directory (caller checked it does not exist).
+    pub fn host_symlink(&self, p: &[u8], target: &[u8]) -> Result<bool, Errno> {
+        match self.place(p)? {
+            Place::Memory => Ok(false),
+            Place::Host(dir, rel, upper, h) => {
+                if upper {
+                    self.upper_prepare(h, p)?;
+                }
+                h.ops.symlink(dir, target, &rel).map(|_| true)
+            }
+        }
+    }
+
+    /// Removes `p` (file, symlink or empty directory: the caller checked which) in a host
+    /// directory; in the writable layer, hides the image's entry with a whiteout.
+    pub fn host_remove(&self, p: &[u8], is_dir: bool) -> Result<bool, Errno> {
+        match self.place(p)? {
+            Place::Memory => Ok(false),
+            Place::Host(dir, rel, upper, h) => {
+                if !upper {
+                    return h.ops.unlink(dir, &rel, is_dir).map(|_| true);
+                }
+                if h.ops.lstat(0, &rel).is_ok() {
+                    if is_dir {
+                        for d in h.ops.list(0, &rel).unwrap_or_default() {
+                            if d.name.starts_with(WH) {
+                                h.ops.unlink(0, &join_rel(&rel, &d.name), false)?;
+                            }
+                        }
+                    }
+                    h.ops.unlink(0, &rel, is_dir)?;
+                }
+                self.upper_whiteout(h, p)?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// rename in host directories; Ok(false) when the namespace keeps its writable layer in
+    /// memory (the caller then uses [`Vfs::rename`]).
+    pub fn host_rename(&self, from: &[u8], to: &[u8]) -> Result<bool, Errno> {
+        let (pf, pt) = (self.place(from)?, self.place(to)?);
+        let (Place::Host(df, rf, uf, h), Place::Host(dt, rt, _, _)) = (pf, pt) else { return Ok(false) };
+        if df != dt {
+            return Err(EXDEV);
+        }
+        if from == to {
+            return Ok(true);
+        }
+        let src = self.lookup(from).ok_or(ENOENT)?;
+        let src_kind = self.kind(&src);
+        if src_kind == NodeKind::Dir && path::is_within(to, from) {
+            return Err(EINVAL);
+        }
+        let dst = self.lookup(to);
+        if let Some(dst) = &dst {
+            match (src_kind, self.kind(dst)) {
+                (NodeKind::Dir, NodeKind::Dir) if !self.list(to).is_empty() => return Err(ENOTEMPTY),
+                (NodeKind::Dir, NodeKind::Dir) => {}
+                (NodeKind::Dir, _) => return Err(ENOTDIR),
+                (_, NodeKind::Dir) => return Err(EISDIR),
+                _ => {}
+            }
+        }
+        if !uf {
+            return h.ops.rename(df, &rf, &rt).map(|_| true);
+        }
+        match &src {
+            Node::Image(i) => match self.image.entry(*i).kind {
+                EntryKind::File => {
+                    let fd = self.host_copy_up(from, *i, 0)?;
+                    h.ops.close(fd);
+                }
+                EntryKind::Symlink => {
+                    let target = self.link_target(&src);
+                    self.upper_prepare(h, from)?;
+                    h.ops.symlink(0, &target, &rf)?;
+                }
+                EntryKind::Dir => return Err(EXDEV),
+            },
+            Node::Host(_) => {
+                if src_kind == NodeKind::Dir && self.image.lookup(from).is_some() && !Self::upper_hides(h, from) {
+                    return Err(EXDEV);
+                }
+            }
+            _ => return Err(EXDEV),
+        }
+        let replacing_image_dir = matches!(&dst, Some(Node::Image(_))) && src_kind == NodeKind::Dir;
+        if let Some(Node::Host(_)) = &dst {
+            if src_kind == NodeKind::Dir {
+                // An empty directory of the upper layer (perhaps holding only whiteouts).
+                for d in h.ops.list(0, &rt).unwrap_or_default() {
+                    let _ = h.ops.unlink(0, &join_rel(&rt, &d.name), false);
+                }
+            }
+        }
+        let opaque = self.upper_prepare(h, to)? || replacing_image_dir;
+        h.ops.rename(0, &rf, &rt)?;
+        if opaque && src_kind == NodeKind::Dir {
+            let fd = h.ops.open(0, &join_rel(&rt, OPQ), O_CREAT_W, 0o600)?;
+            h.ops.close(fd);
+        }
+        self.upper_whiteout(h, from)?;
+        Ok(true)
+    }
+
+    /// chmod of a host node; Ok(false) if `n` is not one.
+    pub fn host_chmod(&self, n: &Node, mode: u32) -> Result<bool, Errno> {
+        match (n, self.host.as_ref()) {
+            (Node::Host(hn), Some(h)) => h.ops.chmod(hn.dir, &hn.rel, mode & 0o7777).map(|_| true),
+            _ => Ok(false),
+        }
+    }
+
+    /// truncate of a host node; Ok(false) if `n` is not one.
+    pub fn host_truncate(&self, n: &Node, p: &[u8], len: u64) -> Result<bool, Errno> {
+        match (n, self.host.as_ref()) {
+            (Node::Host(hn), Some(h)) => {
+                self.place(p)?;
+                h.ops.truncate(hn.dir, &hn.rel, len).map(|_| true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Whether writes go to host directories (so open files are host descriptors).
+    pub fn host_upper(&self) -> bool {
+        self.host.as_ref().is_some_and(|h| h.upper)
     }
 
     /// Creates an empty regular file at `p` in the writable layer (replacing nothing: the caller

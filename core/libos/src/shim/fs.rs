@@ -8,7 +8,7 @@ use super::nr::*;
 use super::SysResult;
 use crate::abi::*;
 use crate::errno::*;
-use crate::fd::{FileKind, OpenFile};
+use crate::fd::{FileKind, HostFd, OpenFile};
 use crate::fs::{Node, NodeKind};
 use crate::kernel::LibOs;
 use crate::platform::Platform;
@@ -112,8 +112,17 @@ fn resolve_at<P: Platform>(
 
 fn lookup_at<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, follow: bool) -> Result<(Vec<u8>, Node), Errno> {
     let r = resolve_at(os, dirfd, ptr, follow)?;
-    Ok((r.path, r.node.ok_or(ENOENT)?))
+    match r.node {
+        Some(n) => Ok((r.path, n)),
+        None => {
+            os.learn(b"path", &r.path);
+            Err(ENOENT)
+        }
+    }
 }
+
+/// Open flags passed on to a host directory's open.
+const HOST_OPEN_FLAGS: u32 = O_ACCMODE | O_APPEND | O_TRUNC | O_NONBLOCK;
 
 fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: u32) -> SysResult {
     if flags & O_TMPFILE == O_TMPFILE {
@@ -131,13 +140,17 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
     let kind = match r.node {
         None => {
             if flags & O_CREAT == 0 {
+                os.learn(b"path", &r.path);
                 return Err(ENOENT);
             }
             if p.ends_with(b"/") {
                 return Err(EISDIR);
             }
             let m = mode & !os.umask.load(Ordering::Relaxed) & 0o7777;
-            FileKind::Overlay(os.vfs.create_file(&r.path, m, os.now()))
+            match os.vfs.place(&r.path)? {
+                crate::fs::vfs::Place::Memory => FileKind::Overlay(os.vfs.create_file(&r.path, m, os.now())),
+                _ => FileKind::Host(HostFd(os.vfs.host_create(&r.path, flags & HOST_OPEN_FLAGS, m)?)),
+            }
         }
         Some(node) => {
             if flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL {
@@ -162,7 +175,11 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
                     _ => return Err(ENXIO),
                 },
                 NodeKind::File => match node {
+                    Node::Image(i) if writable && os.vfs.host_upper() => {
+                        FileKind::Host(HostFd(os.vfs.host_copy_up(&r.path, i, flags & HOST_OPEN_FLAGS)?))
+                    }
                     Node::Image(i) if writable => FileKind::Overlay(os.vfs.copy_up(&r.path, i, flags & O_TRUNC != 0)?),
+                    Node::Host(n) => FileKind::Host(HostFd(os.vfs.host_open(&n, &r.path, flags & HOST_OPEN_FLAGS)?)),
                     Node::Image(i) => FileKind::Image(i),
                     Node::OverlayFile(f) => {
                         if writable && flags & O_TRUNC != 0 {
@@ -185,12 +202,11 @@ fn read_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &mut [u8], at: Optio
         return Err(EBADF);
     }
     match &f.kind {
-        FileKind::Host(h) => {
-            if at.is_some() {
-                return Err(ESPIPE);
-            }
-            os.platform.host_read(h.0, buf)
-        }
+        FileKind::Host(h) => match (at, os.vfs.host.as_ref()) {
+            (Some(off), Some(hl)) => hl.ops.pread(h.0, off, buf),
+            (Some(_), None) => Err(ESPIPE),
+            (None, _) => os.platform.host_read(h.0, buf),
+        },
         FileKind::Dir => Err(EISDIR),
         FileKind::Synth(s) => {
             use crate::fs::synth::Synth;
@@ -226,12 +242,11 @@ fn write_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &[u8], at: Option<u
         return Err(EBADF);
     }
     match &f.kind {
-        FileKind::Host(h) => {
-            if at.is_some() {
-                return Err(ESPIPE);
-            }
-            os.platform.host_write(h.0, buf)
-        }
+        FileKind::Host(h) => match (at, os.vfs.host.as_ref()) {
+            (Some(off), Some(hl)) => hl.ops.pwrite(h.0, off, buf),
+            (Some(_), None) => Err(ESPIPE),
+            (None, _) => os.platform.host_write(h.0, buf),
+        },
         FileKind::Synth(crate::fs::synth::Synth::Full) => Err(ENOSPC),
         FileKind::Synth(_) => Ok(buf.len()),
         FileKind::Overlay(o) => {
@@ -515,6 +530,14 @@ fn fcntl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
             f.flags.store(new, Ordering::Relaxed);
             Ok(0)
         }
+        5 | 6 | 7 | 36 | 37 | 38 if matches!(f.kind, FileKind::Host(_)) && !f.path.is_empty() => {
+            // Record locks on a file of a host directory: the host arbitrates between the
+            // app's processes.
+            drop(t);
+            let FileKind::Host(h) = &f.kind else { return Err(EBADF) };
+            user::slice_mut(arg, 32)?;
+            os.platform.host_fd_call(FCNTL, [h.0 as usize, cmd as usize, arg, 0, 0, 0])
+        }
         5 | 36 => {
             // F_GETLK / F_OFD_GETLK: no other process holds locks here; report unlocked.
             drop(t);
@@ -539,8 +562,20 @@ fn resize_overlay(f: &crate::fs::overlay::OverlayFile, len: i64) -> SysResult {
 
 fn truncate<P: Platform>(os: &LibOs<P>, ptr: usize, len: i64) -> SysResult {
     let (path, node) = lookup_at(os, AT_FDCWD, ptr, true)?;
+    if len < 0 {
+        return Err(EINVAL);
+    }
+    if os.vfs.kind(&node) == NodeKind::File && os.vfs.host_truncate(&node, &path, len as u64)? {
+        return Ok(0);
+    }
     match node {
         Node::OverlayFile(f) => resize_overlay(&f, len),
+        Node::Image(i) if os.vfs.kind(&node) == NodeKind::File && os.vfs.host_upper() => {
+            let fd = os.vfs.host_copy_up(&path, i, O_WRONLY)?;
+            let r = os.platform.host_fd_call(FTRUNCATE, [fd as usize, len as usize, 0, 0, 0, 0]);
+            os.platform.host_close(fd);
+            r.map(|_| 0)
+        }
         Node::Image(i) if os.vfs.kind(&node) == NodeKind::File => resize_overlay(&*os.vfs.copy_up(&path, i, false)?, len),
         _ if os.vfs.kind(&node) == NodeKind::Dir => Err(EISDIR),
         _ => Err(EINVAL),
@@ -554,6 +589,7 @@ fn ftruncate<P: Platform>(os: &LibOs<P>, fd: i32, len: i64) -> SysResult {
     }
     match &f.kind {
         FileKind::Overlay(o) => resize_overlay(o, len),
+        FileKind::Host(h) if len >= 0 => os.platform.host_fd_call(FTRUNCATE, [h.0 as usize, len as usize, 0, 0, 0, 0]),
         _ => Err(EINVAL),
     }
 }
@@ -594,7 +630,10 @@ fn mkdirat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32) -> Sys
     if r.node.is_some() {
         return Err(EEXIST);
     }
-    os.vfs.mkdir(&r.path, mode & !os.umask.load(Ordering::Relaxed) & 0o7777);
+    let m = mode & !os.umask.load(Ordering::Relaxed) & 0o7777;
+    if !os.vfs.host_mkdir(&r.path, m)? {
+        os.vfs.mkdir(&r.path, m);
+    }
     Ok(0)
 }
 
@@ -620,7 +659,9 @@ fn unlinkat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32) -> S
     } else if kind == NodeKind::Dir {
         return Err(EISDIR);
     }
-    os.vfs.remove(&path);
+    if !os.vfs.host_remove(&path, kind == NodeKind::Dir)? {
+        os.vfs.remove(&path);
+    }
     Ok(0)
 }
 
@@ -634,6 +675,9 @@ fn renameat2<P: Platform>(os: &LibOs<P>, ofd: i32, optr: usize, nfd: i32, nptr: 
     if to.node.is_some() && flags & RENAME_NOREPLACE != 0 {
         return Err(EEXIST);
     }
+    if os.vfs.host_rename(&from, &to.path)? {
+        return Ok(0);
+    }
     os.vfs.rename(&from, &to.path).map(|_| 0)
 }
 
@@ -646,7 +690,9 @@ fn symlinkat<P: Platform>(os: &LibOs<P>, tptr: usize, dirfd: i32, lptr: usize) -
     if r.node.is_some() {
         return Err(EEXIST);
     }
-    os.vfs.symlink(&r.path, &target);
+    if !os.vfs.host_symlink(&r.path, &target)? {
+        os.vfs.symlink(&r.path, &target);
+    }
     Ok(0)
 }
 
@@ -671,8 +717,16 @@ fn set_mode(node: &Node, mode: u32) -> Option<Arc<crate::fs::overlay::OverlayFil
 
 fn chmodat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32) -> SysResult {
     let (path, node) = lookup_at(os, dirfd, ptr, true)?;
+    if os.vfs.host_chmod(&node, mode)? {
+        return Ok(0);
+    }
     if let Node::Image(i) = node {
-        if os.vfs.kind(&node) == NodeKind::File {
+        if os.vfs.kind(&node) == NodeKind::File && os.vfs.host_upper() {
+            let fd = os.vfs.host_copy_up(&path, i, O_RDONLY)?;
+            os.platform.host_close(fd);
+            let n = os.vfs.lookup(&path).ok_or(ENOENT)?;
+            os.vfs.host_chmod(&n, mode)?;
+        } else if os.vfs.kind(&node) == NodeKind::File {
             let f = os.vfs.copy_up(&path, i, false)?;
             f.mode.store(mode & 0o7777, Ordering::Relaxed);
         }
@@ -686,6 +740,11 @@ fn fchmod<P: Platform>(os: &LibOs<P>, fd: i32, mode: u32) -> SysResult {
     let f = os.fds.lock().get(fd)?;
     if let FileKind::Overlay(o) = &f.kind {
         o.mode.store(mode & 0o7777, Ordering::Relaxed);
+    }
+    if let FileKind::Host(h) = &f.kind {
+        if !f.path.is_empty() {
+            os.platform.host_fd_call(FCHMOD, [h.0 as usize, (mode & 0o7777) as usize, 0, 0, 0, 0])?;
+        }
     }
     Ok(0)
 }

@@ -57,6 +57,9 @@ fn mmap<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, prot: u32, flags: u
             return os.platform.mmap_anon(addr, len, prot, (flags & !MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS)
         }
         FileKind::Image(_) | FileKind::Overlay(_) => os.node_of(&f).ok_or(EBADF)?,
+        FileKind::Host(h) if !f.path.is_empty() => {
+            return os.platform.host_mmap(addr, len, prot, flags & !MAP_ANONYMOUS, h.0, off as u64)
+        }
         _ => return Err(ENODEV),
     };
     // The bytes are copied into private memory: a shared writable mapping of a file in the

@@ -1,5 +1,6 @@
 //! The Linux x86-64 syscall shim: one module per family (as gVisor's `sys_*.go`), and
 //! [`dispatch`], which the platform calls for every syscall the app makes.
+pub mod exec;
 pub mod fs;
 pub mod io;
 pub mod mem;
@@ -23,6 +24,7 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
     let r = fs::dispatch(os, n, &a)
         .or_else(|| io::dispatch(os, n, &a))
         .or_else(|| mem::dispatch(os, n, &a))
+        .or_else(|| exec::dispatch(os, n, &a, ctx))
         .or_else(|| process::dispatch(os, n, &a, ctx))
         .or_else(|| signal::dispatch(os, n, &a, ctx))
         .or_else(|| time::dispatch(os, n, &a));
@@ -59,6 +61,7 @@ pub fn fmt_usize(mut v: usize, buf: &mut [u8; 20]) -> &[u8] {
 /// Syscalls the shim serves, for `docs/syscalls.md` and `litebox inspect`: (number, status).
 pub fn implemented(n: usize) -> bool {
     fs::HANDLED.contains(&n)
+        || exec::HANDLED.contains(&n)
         || io::HANDLED.contains(&n)
         || mem::HANDLED.contains(&n)
         || process::HANDLED.contains(&n)

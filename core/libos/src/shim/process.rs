@@ -29,7 +29,7 @@ pub fn dispatch<P: Platform>(
         GETPID | GETPGRP | GETSID => Ok(p.ids().0 as usize),
         GETPGID => Ok(p.ids().0 as usize),
         GETTID => Ok(p.ids().1 as usize),
-        GETPPID => Ok(0),
+        GETPPID => Ok(p.ids_parent() as usize),
         GETUID | GETEUID => Ok(p.creds().0 as usize),
         GETGID | GETEGID => Ok(p.creds().1 as usize),
         GETRESUID | GETRESGID => {
@@ -155,9 +155,20 @@ fn clone<P: Platform>(
         return Err(EPERM);
     }
     let thread = CLONE_VM | CLONE_THREAD | CLONE_SIGHAND;
+    if flags & CLONE_THREAD == 0 {
+        // A new process (fork, vfork, posix_spawn's CLONE_VM|CLONE_VFORK): a host fork; the
+        // child gets its own copy of memory even when CLONE_VM asks to share it.
+        const CSIGNAL: u64 = 0xff;
+        let keep = CSIGNAL | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+        let others = flags & !(keep | CLONE_VM | CLONE_VFORK | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_SYSVSEM | CLONE_SETTLS);
+        if others != 0 || flags & CSIGNAL > 64 {
+            return Err(EINVAL);
+        }
+        let _ = tls;
+        return super::exec::fork(os, flags & keep, stack, ptid, ctid, ctx);
+    }
     if flags & thread != thread || flags & CLONE_VFORK != 0 {
-        os.debug_log(&[b"clone of a new process is not supported yet: ENOSYS"]);
-        return Err(ENOSYS);
+        return Err(EINVAL);
     }
     let allowed = thread | CLONE_FS | CLONE_FILES | CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID
         | CLONE_CHILD_CLEARTID | CLONE_DETACHED | CLONE_CHILD_SETTID;
@@ -177,9 +188,15 @@ fn clone3<P: Platform>(os: &LibOs<P>, args: usize, size: usize, ctx: &mut dyn Sy
     if exit_signal != 0 && flags & CLONE_THREAD != 0 {
         return Err(EINVAL);
     }
+    if exit_signal > 64 || flags & 0xff != 0 {
+        return Err(EINVAL);
+    }
+    if flags & CLONE_THREAD == 0 && stack == 0 {
+        return clone(os, flags | exit_signal, 0, parent_tid as usize, child_tid as usize, tls as usize, ctx);
+    }
     if stack == 0 || stack_size == 0 {
         return Err(EINVAL);
     }
     let top = stack.checked_add(stack_size).ok_or(EINVAL)? as usize;
-    clone(os, flags, top, parent_tid as usize, child_tid as usize, tls as usize, ctx)
+    clone(os, flags | exit_signal, top, parent_tid as usize, child_tid as usize, tls as usize, ctx)
 }

@@ -43,8 +43,16 @@ pub fn dispatch<P: Platform>(
             let pid = a[0] as i32 as isize;
             if a[1] > 64 {
                 Err(EINVAL)
-            } else if pid == me || pid == 0 || pid == -1 || pid == -me {
+            } else if pid == me || pid == -me {
                 send(os, KILL, [me as usize, a[1], 0, 0, 0, 0])
+            } else if pid == 0 || pid == -1 {
+                // Its process group: itself and its children (never every process of the host).
+                for c in os.children.lock().clone() {
+                    let _ = send(os, KILL, [c as usize, a[1], 0, 0, 0, 0]);
+                }
+                send(os, KILL, [me as usize, a[1], 0, 0, 0, 0])
+            } else if pid > 0 && os.children.lock().contains(&(pid as i32)) {
+                send(os, KILL, [pid as usize, a[1], 0, 0, 0, 0])
             } else {
                 Err(ESRCH)
             }

@@ -130,6 +130,8 @@ impl Platform for LinuxHost {
     fn host_fd_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
         use litebox_libos::shim::nr;
         match nr {
+            nr::FTRUNCATE | nr::FCHMOD | nr::FSYNC | nr::FDATASYNC => r(sys::syscall6(nr, a[0], a[1], 0, 0, 0, 0)),
+            nr::FCNTL => signals::blocking(|| r(sys::syscall6(nr, a[0], a[1], a[2], 0, 0, 0))),
             nr::EPOLL_CREATE1 | nr::EPOLL_CTL | nr::EVENTFD2 | nr::TIMERFD_CREATE | nr::TIMERFD_SETTIME
             | nr::TIMERFD_GETTIME => r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5])),
             nr::EPOLL_WAIT | nr::EPOLL_PWAIT => {
@@ -137,6 +139,24 @@ impl Platform for LinuxHost {
             }
             _ => Err(ENOSYS),
         }
+    }
+
+    fn host_mmap(&self, addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -> Result<usize, Errno> {
+        let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
+        let mut hint = addr;
+        if guard::overlaps(addr, len) {
+            if fixed {
+                return Err(if flags & MAP_FIXED_NOREPLACE != 0 { EEXIST } else { ENOMEM });
+            }
+            hint = 0;
+        }
+        const ALLOWED: u32 = 0x03 | MAP_FIXED | 0x100 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | MAP_FIXED_NOREPLACE;
+        let at = r(sys::syscall6(sys::MMAP, hint, len, (prot & 7) as usize, (flags & ALLOWED) as usize, fd as usize, off as usize))?;
+        if guard::overlaps(at, len) {
+            sys::syscall3(sys::MUNMAP, at, len, 0);
+            return Err(ENOMEM);
+        }
+        Ok(at)
     }
 
     fn clock_gettime(&self, clock: u32) -> Result<Timespec, Errno> {
@@ -173,7 +193,10 @@ impl Platform for LinuxHost {
 
     fn thread_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
         match nr {
-            sys::SET_TID_ADDRESS | sys::SET_ROBUST_LIST | sys::RSEQ => r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5])),
+            // rseq is refused (glibc copes): a registered rseq area would outlive the program
+            // that registered it across execve, which replaces programs in place.
+            sys::RSEQ => Err(ENOSYS),
+            sys::SET_TID_ADDRESS | sys::SET_ROBUST_LIST => r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5])),
             _ => Err(ENOSYS),
         }
     }
@@ -225,7 +248,35 @@ impl Platform for LinuxHost {
         }
     }
 
+    fn process_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        use litebox_libos::shim::nr;
+        match nr {
+            nr::WAIT4 | nr::WAITID => signals::blocking(|| r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], 0))),
+            _ => Err(ENOSYS),
+        }
+    }
+
+    fn exec_prepare(&self) -> Result<(), Errno> {
+        crate::exec::unmap_app();
+        signals::reset_for_exec();
+        sys::syscall3(sys::SET_ROBUST_LIST, 0, 24, 0);
+        Ok(())
+    }
+
+    fn host_aux(&self) -> alloc::vec::Vec<(usize, usize)> {
+        crate::HOST_AUX.lock().clone()
+    }
+
+    fn ids_parent(&self) -> i32 {
+        sys::syscall3(110, 0, 0, 0) as i32
+    }
+
+    fn learn(&self, kind: &[u8], value: &[u8]) {
+        crate::trace::learn(kind, value);
+    }
+
     fn exit_group(&self, code: i32) -> ! {
+        crate::cleanup_upper();
         sys::exit(code)
     }
 

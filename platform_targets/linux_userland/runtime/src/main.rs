@@ -15,13 +15,16 @@ extern crate alloc;
 
 mod guard;
 mod heap;
+mod exec;
 mod host;
+mod hostfs;
 mod memfuncs;
 mod seccomp;
 mod selfimage;
 mod signals;
 mod sys;
 mod threads;
+mod trace;
 
 use alloc::vec::Vec;
 use core::arch::global_asm;
@@ -125,8 +128,15 @@ extern "C" fn on_sigsys(_sig: i32, info: usize, uc: usize) {
     let prev = unsafe { core::mem::replace(&mut (*td).uc, uc) };
     // SAFETY: uc is the ucontext pointer the kernel passed to this handler.
     let mut t = unsafe { signals::Trapped::new(uc) };
+    let traced = trace::tracing().then(|| {
+        use litebox_libos::SyscallContext;
+        (t.nr(), [t.arg(0), t.arg(1), t.arg(2), t.arg(3), t.arg(4), t.arg(5)])
+    });
     let r = litebox_libos::shim::dispatch(os, &mut t);
     t.set_result(r);
+    if let Some((n, a)) = traced {
+        trace::line(n, &a, r);
+    }
     // SAFETY: as above.
     unsafe { (*td).uc = prev };
 }
@@ -199,8 +209,11 @@ extern "C" fn litebox_main(sp: usize) -> ! {
         LOG_FD.store(fd as i32, Ordering::Relaxed);
     }
     litebox_libos::fd::set_host_close(host::close_host_fd);
+    trace::init(host_var(&start.env, b"LITEBOX_TRACE"), host_var(&start.env, b"LITEBOX_LEARN"));
+    *HOST_AUX.lock() = start.aux.iter().copied().filter(|&(k, _)| matches!(k, 16 | 26 | 51 | 17)).collect();
 
     let (at, len) = selfimage::map().unwrap_or_else(|e| fatal(EXIT_NO_IMAGE, e.as_bytes()));
+    guard::reserve(at, len);
     // SAFETY: the mapping is read-only, private and never unmapped (guarded from the app).
     let bytes: &'static [u8] = unsafe { core::slice::from_raw_parts(at as *const u8, len) };
     let image = Image::open(bytes).unwrap_or_else(|e| image_fatal(e));
@@ -229,7 +242,8 @@ extern "C" fn litebox_main(sp: usize) -> ! {
 
     let uid = sys::syscall3(sys::GETUID, 0, 0, 0) as u32;
     let gid = sys::syscall3(sys::GETGID, 0, 0, 0) as u32;
-    let vfs = Vfs::new(image, entry.clone(), image_fatal);
+    let mut vfs = Vfs::new(image, entry.clone(), image_fatal);
+    vfs.host = Some(host_layer(&cfg.mounts));
     let os = alloc::boxed::Box::leak(alloc::boxed::Box::new(LibOs::new(LinuxHost { uid, gid }, vfs, &cwd, &hostname, debug)));
     OS.store(os, Ordering::Release);
 
@@ -254,6 +268,66 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     });
     // SAFETY: the app is mapped and its stack built; from here the app owns this thread.
     unsafe { litebox_enter(loaded.entry, loaded.sp) }
+}
+
+/// The shared writable layer and the policy's mounts, opened on the host. A mount whose host
+/// directory cannot be opened stops the start (exit 124) with the path and the reason.
+fn host_layer(mounts: &[litebox_image::Mount<'_>]) -> litebox_libos::fs::hostdir::HostLayer {
+    use litebox_libos::fs::hostdir::{HostLayer, MountPoint};
+    let mut dirs = Vec::new();
+    hostfs::collect_garbage();
+    let upper = match hostfs::create_upper() {
+        Ok((fd, path)) => {
+            UPPER.store(fd, Ordering::Relaxed);
+            ROOT_PID.store(sys::syscall3(sys::GETPID, 0, 0, 0) as i32, Ordering::Relaxed);
+            *UPPER_PATH.lock() = path;
+            dirs.push(core::sync::atomic::AtomicI32::new(fd));
+            true
+        }
+        Err(_) => {
+            dirs.push(core::sync::atomic::AtomicI32::new(-1));
+            false
+        }
+    };
+    let mut points = Vec::new();
+    for m in mounts {
+        let mut c = m.host.to_vec();
+        c.push(0);
+        const AT_FDCWD: isize = -100;
+        const O_PATH_DIR: usize = 0o10000000 | 0o200000 | 0o2000000;
+        let fd = sys::check(sys::syscall6(257, AT_FDCWD as usize, c.as_ptr() as usize, O_PATH_DIR, 0, 0, 0))
+            .unwrap_or_else(|e| {
+                let h = core::str::from_utf8(m.host).unwrap_or("?");
+                fatal(EXIT_SANDBOX, alloc::format!("policy mount {h}: cannot open the host directory (errno {e})").as_bytes())
+            });
+        points.push(MountPoint { guest: m.guest.to_vec(), dir: dirs.len(), writable: m.writable });
+        dirs.push(core::sync::atomic::AtomicI32::new(fd as i32));
+    }
+    let ops: &'static hostfs::HostDirs = alloc::boxed::Box::leak(alloc::boxed::Box::new(hostfs::HostDirs { dirs }));
+    HostLayer { ops, upper, mounts: points }
+}
+
+/// CPU facts from the host's auxv, for programs started by execve.
+pub static HOST_AUX: litebox_libos::sync::SpinMutex<Vec<(usize, usize)>> = litebox_libos::sync::SpinMutex::new(Vec::new());
+
+/// Host descriptor of the writable layer's directory (-1: none).
+pub static UPPER: AtomicI32 = AtomicI32::new(-1);
+/// The process that created the writable layer removes it when it exits.
+pub static ROOT_PID: AtomicI32 = AtomicI32::new(0);
+static UPPER_PATH: litebox_libos::sync::SpinMutex<Vec<u8>> = litebox_libos::sync::SpinMutex::new(Vec::new());
+
+/// Removes the writable layer if this is the process that created it (at its exit).
+pub fn cleanup_upper() {
+    let fd = UPPER.load(Ordering::Relaxed);
+    if fd < 0 || sys::syscall3(sys::GETPID, 0, 0, 0) as i32 != ROOT_PID.load(Ordering::Relaxed) {
+        return;
+    }
+    // Drop our hold first: the directory goes only if no other process of the app (a
+    // background child) still holds it; otherwise a later start collects it.
+    sys::syscall3(sys::CLOSE, fd as usize, 0, 0);
+    UPPER.store(-1, Ordering::Relaxed);
+    let p = UPPER_PATH.lock().clone();
+    hostfs::remove_if_unused(&p);
 }
 
 /// The prebuilt `alloc` was compiled for unwinding and references this; with panic=abort no

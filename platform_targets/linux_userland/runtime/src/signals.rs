@@ -111,6 +111,24 @@ pub fn app_sigaction(sig: i32, new: usize, old: usize, _size: usize) -> Result<u
     Ok(0)
 }
 
+/// execve: handlers the app installed go back to the default action (ignored signals stay
+/// ignored), as Linux does.
+pub fn reset_for_exec() {
+    let mut table = APP_ACTIONS.lock();
+    for sig in 1..=64i32 {
+        if sig == SIGSYS || sig == 9 || sig == 19 {
+            continue;
+        }
+        if table[sig as usize].handler > 1 {
+            let _ = install(sig, &KSigaction::default(), None);
+            table[sig as usize] = KSigaction::default();
+        }
+    }
+    HANDLED.store(0, Ordering::SeqCst);
+    drop(table);
+    let _ = install_sigsys();
+}
+
 /// Runs a host call that may block with the app's own signal mask, so that a signal the app
 /// handles interrupts it as it would natively: the app's handler runs (nested, on this signal
 /// stack), then the kernel restarts the call (SA_RESTART) or it fails with EINTR. Outside a
@@ -142,6 +160,8 @@ const REG_RAX: usize = 13;
 const REG_R10: usize = 2;
 const REG_R8: usize = 0;
 const REG_R9: usize = 1;
+const REG_RSP: usize = 15;
+const REG_RIP: usize = 16;
 const SIGMASK: usize = 296;
 
 /// The trapped syscall, seen through the signal frame the kernel built.
@@ -179,6 +199,26 @@ impl litebox_libos::SyscallContext for Trapped {
 
     fn nr(&self) -> usize {
         self.reg(REG_RAX)
+    }
+    fn fork(&mut self, flags: u64, stack: usize, ptid: usize, ctid: usize) -> Result<usize, Errno> {
+        const CLONE: usize = 56;
+        let pid = check(sys::syscall6(CLONE, flags as usize, 0, ptid, ctid, 0, 0))?;
+        if pid == 0 && stack != 0 {
+            // SAFETY: as in `reg`; sigreturn restores rsp from this slot.
+            unsafe { core::ptr::write((self.uc + GREGS + 8 * REG_RSP) as *mut usize, stack) }
+        }
+        Ok(pid)
+    }
+    fn set_entry(&mut self, entry: usize, sp: usize) {
+        for i in 0..=REG_RIP {
+            let v = match i {
+                REG_RSP => sp,
+                REG_RIP => entry,
+                _ => 0,
+            };
+            // SAFETY: as in `reg`; sigreturn loads these registers.
+            unsafe { core::ptr::write((self.uc + GREGS + 8 * i) as *mut usize, v) }
+        }
     }
     fn arg(&self, i: usize) -> usize {
         self.reg([REG_RDI, REG_RSI, REG_RDX, REG_R10, REG_R8, REG_R9][i])

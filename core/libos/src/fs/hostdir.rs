@@ -1,0 +1,69 @@
+//! Host directories in the app's namespace: the shared writable layer (dir 0, when the
+//! platform has a host file system) and the policy's mounts. The platform serves every call
+//! relative to a directory handle it opened itself, and must never let a call leave that
+//! directory (no `..`, no symlink followed on the host side: the library OS resolves symlinks
+//! itself, inside the app's namespace).
+use alloc::vec::Vec;
+
+use crate::abi::Stat;
+use crate::errno::Errno;
+use crate::fs::node::DirEntry;
+
+/// Operations on the platform's host directories. `dir` is the directory's index (0 = the
+/// writable layer, 1.. = mounts in policy order); `rel` is a normalized relative path inside it
+/// (empty for the directory itself), never containing `..` or empty components.
+pub trait HostDirOps: Send + Sync {
+    /// lstat of `rel` (a final symlink is not followed).
+    fn lstat(&self, dir: usize, rel: &[u8]) -> Result<Stat, Errno>;
+    /// Opens `rel` with Linux open flags (O_NOFOLLOW and O_CLOEXEC are added); returns a host
+    /// descriptor. `mode` is used with O_CREAT.
+    fn open(&self, dir: usize, rel: &[u8], flags: u32, mode: u32) -> Result<i32, Errno>;
+    /// mkdir.
+    fn mkdir(&self, dir: usize, rel: &[u8], mode: u32) -> Result<(), Errno>;
+    /// symlink `rel` -> `target` (target stored as given).
+    fn symlink(&self, dir: usize, target: &[u8], rel: &[u8]) -> Result<(), Errno>;
+    /// readlink.
+    fn readlink(&self, dir: usize, rel: &[u8]) -> Result<Vec<u8>, Errno>;
+    /// unlink (`is_dir`: rmdir).
+    fn unlink(&self, dir: usize, rel: &[u8], is_dir: bool) -> Result<(), Errno>;
+    /// rename within one directory handle.
+    fn rename(&self, dir: usize, from: &[u8], to: &[u8]) -> Result<(), Errno>;
+    /// The names in directory `rel` (without "." and ".."), unsorted.
+    fn list(&self, dir: usize, rel: &[u8]) -> Result<Vec<DirEntry>, Errno>;
+    /// chmod (permission bits).
+    fn chmod(&self, dir: usize, rel: &[u8], mode: u32) -> Result<(), Errno>;
+    /// Reads at `off` from host descriptor `fd` (pread).
+    fn pread(&self, fd: i32, off: u64, buf: &mut [u8]) -> Result<usize, Errno>;
+    /// Writes at `off` to host descriptor `fd` (pwrite).
+    fn pwrite(&self, fd: i32, off: u64, buf: &[u8]) -> Result<usize, Errno>;
+    /// Closes a host descriptor opened by `open`.
+    fn close(&self, fd: i32);
+    /// truncate `rel` to `len`.
+    fn truncate(&self, dir: usize, rel: &[u8], len: u64) -> Result<(), Errno>;
+}
+
+/// A host directory made visible at `guest` (a policy mount).
+#[derive(Clone, Debug)]
+pub struct MountPoint {
+    /// Normalized absolute guest path.
+    pub guest: Vec<u8>,
+    /// Directory index for [`HostDirOps`].
+    pub dir: usize,
+    pub writable: bool,
+}
+
+/// The host directories of a namespace.
+pub struct HostLayer {
+    pub ops: &'static dyn HostDirOps,
+    /// Whether dir 0 holds the writable layer (otherwise it stays in memory).
+    pub upper: bool,
+    pub mounts: Vec<MountPoint>,
+}
+
+/// A node that lives in a host directory.
+#[derive(Clone)]
+pub struct HostNode {
+    pub dir: usize,
+    pub rel: Vec<u8>,
+    pub st: Stat,
+}

@@ -1,0 +1,345 @@
+//! Host directories for the library OS ([`HostDirOps`]): the shared writable layer (a private
+//! directory under /dev/shm or /tmp, created at start and removed when the first process of
+//! the app exits) and the policy's mounts.
+//!
+//! Every call is made relative to a directory descriptor opened at start, and every
+//! intermediate directory is opened with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so a
+//! symlink or a rename race on the host side can never lead a call out of the directory: the
+//! library OS resolves symlinks itself, inside the app's namespace.
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicI32, Ordering};
+
+use litebox_libos::abi::Stat;
+use litebox_libos::errno::*;
+use litebox_libos::fs::hostdir::HostDirOps;
+use litebox_libos::fs::{DirEntry, NodeKind};
+
+use crate::sys::{self, check};
+
+const OPENAT: usize = 257;
+const MKDIRAT: usize = 258;
+const NEWFSTATAT: usize = 262;
+const UNLINKAT: usize = 263;
+const RENAMEAT: usize = 264;
+const SYMLINKAT: usize = 266;
+const READLINKAT: usize = 267;
+const GETDENTS64: usize = 217;
+const FCHMOD: usize = 91;
+const FTRUNCATE: usize = 77;
+const PREAD64: usize = 17;
+const PWRITE64: usize = 18;
+const OPENAT2: usize = 437;
+const FLOCK: usize = 73;
+const LOCK_SH: usize = 1;
+const LOCK_EX: usize = 2;
+const LOCK_NB: usize = 4;
+const AT_FDCWD: isize = -100;
+
+const O_RDONLY: u32 = 0;
+const O_DIRECTORY: u32 = 0o200000;
+const O_NOFOLLOW: u32 = 0o400000;
+const O_CLOEXEC: u32 = 0o2000000;
+const O_PATH: u32 = 0o10000000;
+const AT_SYMLINK_NOFOLLOW: usize = 0x100;
+const AT_REMOVEDIR: usize = 0x200;
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_BENEATH: u64 = 0x08;
+
+/// Host descriptors of the directories, by index (0 = writable layer, 1.. = mounts); -1 when
+/// absent.
+pub struct HostDirs {
+    pub dirs: Vec<AtomicI32>,
+}
+
+fn r(v: isize) -> Result<usize, Errno> {
+    check(v)
+}
+
+/// A NUL-terminated copy of `p` ("." for the empty path).
+fn cpath(p: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(p.len() + 1);
+    v.extend_from_slice(if p.is_empty() { b"." } else { p });
+    v.push(0);
+    v
+}
+
+/// openat2 beneath `dirfd` with no symlink followed anywhere.
+pub fn open_beneath(dirfd: i32, rel: &[u8], flags: u32, mode: u32) -> Result<i32, Errno> {
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let c = cpath(rel);
+    let how = OpenHow {
+        flags: (flags | O_NOFOLLOW | O_CLOEXEC) as u64,
+        mode: if flags & 0o100 != 0 { mode as u64 } else { 0 },
+        resolve: RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    };
+    r(sys::syscall6(OPENAT2, dirfd as usize, c.as_ptr() as usize, &how as *const OpenHow as usize, 24, 0, 0))
+        .map(|fd| fd as i32)
+}
+
+fn close(fd: i32) {
+    sys::syscall3(sys::CLOSE, fd as usize, 0, 0);
+}
+
+/// The parent directory of `rel` opened beneath `dirfd` (or `dirfd` itself), and the last
+/// component. The caller closes the descriptor if it differs from `dirfd`.
+struct Parent {
+    fd: i32,
+    owned: bool,
+    name: Vec<u8>,
+}
+
+impl Drop for Parent {
+    fn drop(&mut self) {
+        if self.owned {
+            close(self.fd);
+        }
+    }
+}
+
+fn parent(dirfd: i32, rel: &[u8]) -> Result<Parent, Errno> {
+    if rel.is_empty() {
+        return Err(EINVAL);
+    }
+    match rel.iter().rposition(|&b| b == b'/') {
+        None => Ok(Parent { fd: dirfd, owned: false, name: cpath(rel) }),
+        Some(i) => {
+            let fd = open_beneath(dirfd, &rel[..i], O_PATH | O_DIRECTORY, 0)?;
+            Ok(Parent { fd, owned: true, name: cpath(&rel[i + 1..]) })
+        }
+    }
+}
+
+impl HostDirs {
+    fn fd(&self, dir: usize) -> Result<i32, Errno> {
+        match self.dirs.get(dir).map(|d| d.load(Ordering::Relaxed)) {
+            Some(fd) if fd >= 0 => Ok(fd),
+            _ => Err(ENOENT),
+        }
+    }
+}
+
+impl HostDirOps for HostDirs {
+    fn lstat(&self, dir: usize, rel: &[u8]) -> Result<Stat, Errno> {
+        let d = self.fd(dir)?;
+        let mut st = Stat::default();
+        if rel.is_empty() {
+            r(sys::syscall3(sys::FSTAT, d as usize, &mut st as *mut Stat as usize, 0))?;
+            return Ok(st);
+        }
+        let p = parent(d, rel)?;
+        r(sys::syscall6(NEWFSTATAT, p.fd as usize, p.name.as_ptr() as usize, &mut st as *mut Stat as usize, AT_SYMLINK_NOFOLLOW, 0, 0))?;
+        Ok(st)
+    }
+
+    fn open(&self, dir: usize, rel: &[u8], flags: u32, mode: u32) -> Result<i32, Errno> {
+        open_beneath(self.fd(dir)?, rel, flags, mode)
+    }
+
+    fn mkdir(&self, dir: usize, rel: &[u8], mode: u32) -> Result<(), Errno> {
+        let p = parent(self.fd(dir)?, rel)?;
+        r(sys::syscall3(MKDIRAT, p.fd as usize, p.name.as_ptr() as usize, mode as usize)).map(|_| ())
+    }
+
+    fn symlink(&self, dir: usize, target: &[u8], rel: &[u8]) -> Result<(), Errno> {
+        let p = parent(self.fd(dir)?, rel)?;
+        let t = cpath(target);
+        r(sys::syscall3(SYMLINKAT, t.as_ptr() as usize, p.fd as usize, p.name.as_ptr() as usize)).map(|_| ())
+    }
+
+    fn readlink(&self, dir: usize, rel: &[u8]) -> Result<Vec<u8>, Errno> {
+        let p = parent(self.fd(dir)?, rel)?;
+        let mut buf = alloc::vec![0u8; 4096];
+        let n = r(sys::syscall6(READLINKAT, p.fd as usize, p.name.as_ptr() as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0))?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    fn unlink(&self, dir: usize, rel: &[u8], is_dir: bool) -> Result<(), Errno> {
+        let p = parent(self.fd(dir)?, rel)?;
+        let fl = if is_dir { AT_REMOVEDIR } else { 0 };
+        r(sys::syscall3(UNLINKAT, p.fd as usize, p.name.as_ptr() as usize, fl)).map(|_| ())
+    }
+
+    fn rename(&self, dir: usize, from: &[u8], to: &[u8]) -> Result<(), Errno> {
+        let d = self.fd(dir)?;
+        let (a, b) = (parent(d, from)?, parent(d, to)?);
+        r(sys::syscall6(RENAMEAT, a.fd as usize, a.name.as_ptr() as usize, b.fd as usize, b.name.as_ptr() as usize, 0, 0))
+            .map(|_| ())
+    }
+
+    fn list(&self, dir: usize, rel: &[u8]) -> Result<Vec<DirEntry>, Errno> {
+        let fd = open_beneath(self.fd(dir)?, rel, O_RDONLY | O_DIRECTORY, 0)?;
+        let out = read_dir(fd);
+        close(fd);
+        out
+    }
+
+    fn chmod(&self, dir: usize, rel: &[u8], mode: u32) -> Result<(), Errno> {
+        let fd = open_beneath(self.fd(dir)?, rel, O_RDONLY, 0)?;
+        let res = r(sys::syscall3(FCHMOD, fd as usize, mode as usize, 0)).map(|_| ());
+        close(fd);
+        res
+    }
+
+    fn pread(&self, fd: i32, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        crate::signals::blocking(|| {
+            r(sys::syscall6(PREAD64, fd as usize, buf.as_mut_ptr() as usize, buf.len(), off as usize, 0, 0))
+        })
+    }
+
+    fn pwrite(&self, fd: i32, off: u64, buf: &[u8]) -> Result<usize, Errno> {
+        crate::signals::blocking(|| {
+            r(sys::syscall6(PWRITE64, fd as usize, buf.as_ptr() as usize, buf.len(), off as usize, 0, 0))
+        })
+    }
+
+    fn close(&self, fd: i32) {
+        close(fd);
+    }
+
+    fn truncate(&self, dir: usize, rel: &[u8], len: u64) -> Result<(), Errno> {
+        let fd = open_beneath(self.fd(dir)?, rel, 1, 0)?;
+        let res = r(sys::syscall3(FTRUNCATE, fd as usize, len as usize, 0)).map(|_| ());
+        close(fd);
+        res
+    }
+}
+
+/// All entries of an open directory (without "." and "..").
+fn read_dir(fd: i32) -> Result<Vec<DirEntry>, Errno> {
+    let mut out = Vec::new();
+    let mut buf = alloc::vec![0u8; 16 << 10];
+    loop {
+        let n = r(sys::syscall3(GETDENTS64, fd as usize, buf.as_mut_ptr() as usize, buf.len()))?;
+        if n == 0 {
+            return Ok(out);
+        }
+        let mut i = 0;
+        while i + 19 <= n {
+            let ino = u64::from_le_bytes(buf[i..i + 8].try_into().unwrap_or([0; 8]));
+            let reclen = u16::from_le_bytes([buf[i + 16], buf[i + 17]]) as usize;
+            if reclen == 0 || i + reclen > n {
+                return Err(EIO);
+            }
+            let typ = buf[i + 18];
+            let name_area = &buf[i + 19..i + reclen];
+            let len = name_area.iter().position(|&b| b == 0).unwrap_or(name_area.len());
+            let name = &name_area[..len];
+            if name != b"." && name != b".." {
+                let kind = match typ {
+                    4 => NodeKind::Dir,
+                    10 => NodeKind::Symlink,
+                    8 => NodeKind::File,
+                    _ => NodeKind::CharDev,
+                };
+                out.push(DirEntry { name: name.to_vec(), ino, kind });
+            }
+            i += reclen;
+        }
+    }
+}
+
+/// Creates the private writable-layer directory: `/dev/shm/litebox-PID-RANDOM` (or under
+/// /tmp when /dev/shm is missing), mode 0700. Returns its descriptor (O_PATH) and its path.
+pub fn create_upper() -> Result<(i32, Vec<u8>), Errno> {
+    let pid = sys::syscall3(sys::GETPID, 0, 0, 0) as u64;
+    let mut rnd = [0u8; 8];
+    sys::syscall3(sys::GETRANDOM, rnd.as_mut_ptr() as usize, 8, 0);
+    let mut last = ENOENT;
+    for base in [&b"/dev/shm"[..], &b"/tmp"[..]] {
+        let mut p = base.to_vec();
+        p.extend_from_slice(b"/litebox-");
+        push_num(&mut p, pid);
+        p.push(b'-');
+        for b in rnd {
+            p.push(b"0123456789abcdef"[(b >> 4) as usize]);
+            p.push(b"0123456789abcdef"[(b & 15) as usize]);
+        }
+        let c = cpath(&p);
+        match r(sys::syscall3(MKDIRAT, AT_FDCWD as usize, c.as_ptr() as usize, 0o700)) {
+            Ok(_) => {
+                let fd = r(sys::syscall6(OPENAT, AT_FDCWD as usize, c.as_ptr() as usize, (O_RDONLY | O_DIRECTORY | O_CLOEXEC) as usize, 0, 0, 0))?;
+                // Every process of the app shares this open file description (fork, exec), so
+                // the shared lock lasts while any of them lives: see `collect_garbage`.
+                sys::syscall3(FLOCK, fd, LOCK_SH, 0);
+                return Ok((fd as i32, p));
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+fn push_num(v: &mut Vec<u8>, mut n: u64) {
+    let mut d = [0u8; 20];
+    let mut i = d.len();
+    loop {
+        i -= 1;
+        d[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    v.extend_from_slice(&d[i..]);
+}
+
+/// Removes everything below `rel` in `dirfd` (best effort; used at exit).
+pub fn remove_tree(dirfd: i32, rel: &[u8]) {
+    let Ok(fd) = open_beneath(dirfd, rel, O_RDONLY | O_DIRECTORY, 0) else { return };
+    let entries = read_dir(fd).unwrap_or_default();
+    for e in entries {
+        let name = cpath(&e.name);
+        if e.kind == NodeKind::Dir {
+            remove_tree(fd, &e.name);
+            sys::syscall3(UNLINKAT, fd as usize, name.as_ptr() as usize, AT_REMOVEDIR);
+        } else {
+            sys::syscall3(UNLINKAT, fd as usize, name.as_ptr() as usize, 0);
+        }
+    }
+    close(fd);
+}
+
+/// Removes the writable-layer directory at absolute `path` if no process of any app still
+/// holds it (its shared lock is gone). Returns whether it was removed.
+pub fn remove_if_unused(path: &[u8]) -> bool {
+    let c = cpath(path);
+    let Ok(fd) = r(sys::syscall6(OPENAT, AT_FDCWD as usize, c.as_ptr() as usize, (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) as usize, 0, 0, 0)) else {
+        return false;
+    };
+    let fd = fd as i32;
+    if r(sys::syscall3(FLOCK, fd as usize, LOCK_EX | LOCK_NB, 0)).is_err() {
+        close(fd);
+        return false;
+    }
+    remove_tree(fd, b"");
+    close(fd);
+    r(sys::syscall3(UNLINKAT, AT_FDCWD as usize, c.as_ptr() as usize, AT_REMOVEDIR)).is_ok()
+}
+
+/// Removes writable layers left behind by apps that died without cleaning up (killed by a
+/// signal): every `litebox-*` directory under /dev/shm and /tmp that no process holds.
+pub fn collect_garbage() {
+    for base in [&b"/dev/shm"[..], &b"/tmp"[..]] {
+        let c = cpath(base);
+        let Ok(fd) = r(sys::syscall6(OPENAT, AT_FDCWD as usize, c.as_ptr() as usize, (O_RDONLY | O_DIRECTORY | O_CLOEXEC) as usize, 0, 0, 0)) else {
+            continue;
+        };
+        let entries = read_dir(fd as i32).unwrap_or_default();
+        close(fd as i32);
+        for e in entries {
+            if e.kind == NodeKind::Dir && e.name.starts_with(b"litebox-") {
+                let mut p = base.to_vec();
+                p.push(b'/');
+                p.extend_from_slice(&e.name);
+                remove_if_unused(&p);
+            }
+        }
+    }
+}
