@@ -8,7 +8,11 @@ A plugin module defines:
   runtime_inputs(repo) -> list[Path]           files whose content decides the runtime's bytes
   build_runtime(ctx) -> Path                   builds (or finds) the runtime; returns its path
   assemble(ctx, runtime, image, manifest, out) writes the artifact at ``out`` atomically
-  run(artifact, args) -> int                   runs an artifact (may exec and not return)
+  run(artifact, args, env=None, wait=False) -> int
+                                   runs an artifact with environment ``env`` (None: ours);
+                                   may exec and not return unless ``wait``, when it runs it as
+                                   a child and returns its exit status (`litebox run --learn`).
+                                   A runner without ``env``/``wait`` cannot trace or learn.
 """
 from __future__ import annotations
 

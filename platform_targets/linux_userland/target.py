@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -136,11 +137,16 @@ def assemble(ctx: Any, runtime: Path, image: bytes, manifest: bytes, out: Path) 
     write_elf_artifact(runtime, image, manifest, out)
 
 
-def run(artifact: Path, args: list[str]) -> int:
-    """Runs the artifact in place of this process (its exit status becomes ours)."""
+def run(artifact: Path, args: list[str], env: dict[str, str] | None = None, wait: bool = False) -> int:
+    """Runs the artifact with ``env`` (default: ours). Without ``wait`` it replaces this
+    process (its exit status becomes ours); with ``wait`` it runs as a child and its exit
+    status is returned (128 + N when signal N ended it)."""
     path = str(artifact if artifact.is_absolute() or "/" in str(artifact) else Path(".") / artifact)
+    environ = dict(os.environ) if env is None else env
     try:
-        os.execv(path, [path, *args])
+        if not wait:
+            os.execve(path, [path, *args], environ)
+        proc = subprocess.run([path, *args], env=environ, check=False)
     except OSError as exc:
         raise PackError(f"{display_path(artifact)}: cannot execute: {exc.strerror}") from None
-    return 0  # not reached
+    return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
