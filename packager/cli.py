@@ -153,7 +153,11 @@ examples:
                         help="list targets and what this machine has or lacks for each",
                         description="""\
 List every target (one folder under platform_targets/ each) with a checklist of what this
-machine has (✓) or lacks (✗) to build and run it, and what to install.
+machine has (✓) or lacks (✗) to build and run it, and what to install. Items marked
+(optional) are enforcement layers the runtime uses when the host has them (for
+linux-userland: Landlock and user namespaces; seccomp is always used and required); their
+absence does not make a target "not ready". --json gives each check as
+{"item", "ok", "detail", "required"}.
 
 examples:
   litebox targets
@@ -238,10 +242,10 @@ def _cmd_targets(args: argparse.Namespace) -> int:
     found = discover()
     rows = []
     for t in found.values():
-        items = t.check()
+        items = t.checklist()
         rows.append({"target": t.name, "description": t.description,
-                     "ready": all(ok for _, ok, _ in items),
-                     "checks": [{"item": i, "ok": ok, "detail": d} for i, ok, d in items]})
+                     "ready": all(c["ok"] or not c["required"] for c in items),
+                     "checks": items})
     if args.json:
         sys.stdout.write(json.dumps({"targets": rows}, ensure_ascii=False) + "\n")
         return 0
@@ -249,7 +253,8 @@ def _cmd_targets(args: argparse.Namespace) -> int:
         state = "ready" if row["ready"] else "not ready"
         print(f"{row['target']}: {state} — {row['description']}")
         for c in row["checks"]:
-            print(f"  {'✓' if c['ok'] else '✗'} {c['item']}: {c['detail']}")
+            optional = "" if c["required"] else " (optional)"
+            print(f"  {'✓' if c['ok'] else '✗'} {c['item']}{optional}: {c['detail']}")
     return 0
 
 

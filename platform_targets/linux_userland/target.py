@@ -18,6 +18,7 @@ from typing import Any
 
 from packager.artifact import write_elf_artifact
 from packager.errors import PackError
+from packager.hostprobe import landlock_check, userns_check
 from packager.paths import display_path
 
 TARGET = "linux-userland"
@@ -39,31 +40,37 @@ def _seccomp() -> tuple[bool, str]:
     return False, "kernel built without seccomp (no Seccomp: line in /proc/self/status)"
 
 
-def check() -> list[tuple[str, bool, str]]:
-    """The doctor checklist: can this machine build and run linux-userland artifacts?"""
-    items: list[tuple[str, bool, str]] = []
+def check() -> list[tuple[str, bool, str, bool]]:
+    """The doctor checklist: can this machine build and run linux-userland artifacts, and
+    which enforcement layers will the runtime find (seccomp always; Landlock and user
+    namespaces when present, so those two are optional items)?"""
+    items: list[tuple[str, bool, str, bool]] = []
     machine = platform.machine()
     items.append(("x86-64 Linux host", platform.system() == "Linux" and machine in ("x86_64", "AMD64"),
-                  f"{platform.system()} {machine}"))
+                  f"{platform.system()} {machine}", True))
     ok, detail = _seccomp()
-    items.append(("seccomp", ok, detail))
+    items.append(("seccomp", ok, detail + ("; the runtime always uses it" if ok else ""), True))
+    ok, detail = landlock_check()
+    items.append(("Landlock", ok, detail, False))
+    name, ok, detail = userns_check()
+    items.append((name, ok, detail, False))
     override = os.environ.get(OVERRIDE_ENV)
     if override:
-        items.append(("prebuilt runtime", Path(override).is_file(), f"{OVERRIDE_ENV}={override}"))
+        items.append(("prebuilt runtime", Path(override).is_file(), f"{OVERRIDE_ENV}={override}", True))
     else:
         cargo = shutil.which("cargo")
         items.append(("cargo", cargo is not None,
-                      cargo or "not found: install Rust (rustup.rs) or Debian's cargo package"))
+                      cargo or "not found: install Rust (rustup.rs) or Debian's cargo package", True))
         rustc = shutil.which("rustc")
-        items.append(("rustc", rustc is not None, rustc or "not found: install Rust"))
+        items.append(("rustc", rustc is not None, rustc or "not found: install Rust", True))
         src = RUNTIME_DIR / "Cargo.toml"
-        items.append(("runtime sources", src.is_file(), display_path(src)))
+        items.append(("runtime sources", src.is_file(), display_path(src), True))
     try:
         import lief
 
-        items.append(("LIEF", True, f"lief {getattr(lief, '__version__', '?')}"))
+        items.append(("LIEF", True, f"lief {getattr(lief, '__version__', '?')}", True))
     except ImportError:
-        items.append(("LIEF", False, "not importable: pip install lief"))
+        items.append(("LIEF", False, "not importable: pip install lief", True))
     return items
 
 

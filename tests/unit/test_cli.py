@@ -173,7 +173,8 @@ def test_targets_json(tmp_path: Path, env: dict[str, str]) -> None:
     names = [t["target"] for t in doc["targets"]]
     assert "linux-userland" in names
     lu = doc["targets"][names.index("linux-userland")]
-    assert {"item", "ok", "detail"} <= set(lu["checks"][0])
+    assert all(set(c) == {"item", "ok", "detail", "required"} for c in lu["checks"])
+    assert lu["ready"] == all(c["ok"] for c in lu["checks"] if c["required"])
 
 
 def test_inspect_shows_effective_policy(tmp_path: Path, env: dict[str, str], static_hello: Path) -> None:
