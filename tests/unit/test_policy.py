@@ -221,3 +221,27 @@ def test_decoder_refuses_repeats() -> None:
     p.add(TAG_IDS, bytes(8))
     with pytest.raises(ValueError, match="repeated"):
         p.add(TAG_IDS, bytes(8))
+
+
+def test_template_policy_examples_are_valid(tmp_path: Path) -> None:
+    from packager.initcmd import init
+
+    path = init(tmp_path, Path("/bin/true"))
+    text = path.read_text()
+    lines, in_policy = [], False
+    for line in text.splitlines():
+        if line.startswith("[policy]"):
+            in_policy = True
+        elif line.startswith("[build]"):
+            in_policy = False
+        if in_policy and line.startswith("# ") and not line.startswith("#  "):
+            line = line[2:]  # uncomment every commented example of the policy section
+        lines.append(line)
+    path.write_text("\n".join(lines) + "\n")
+    cfg = load_project(tmp_path)
+    p = cfg.policy
+    assert (p.uid, p.gid) == (1000, 1000)
+    assert [r.text() for r in p.listen] == ["127.0.0.1:8080"]
+    assert [r.text() for r in p.connect] == ["10.0.0.5:5432"]
+    assert p.mounts == (MountRule("data", "/data", "ro"),)
+    assert dict(p.limits) == {"memory": 512 << 20, "open_files": 256, "threads": 32, "processes": 4}
