@@ -16,8 +16,8 @@ from packager.progress import Progress
 EXIT_CODES = """\
 exit codes:
   0  success
-  1  verify found a difference, or the app run by `litebox run` failed (its own exit code
-     is passed through)
+  1  verify found a difference
+  N  `litebox run`: the app's own exit code, passed through (also with --trace and --learn)
   2  usage or input error (bad config, not an ELF, missing library, build failure...)
 """
 
@@ -104,13 +104,48 @@ examples:
     ver.add_argument("-v", "--verbose", action="store_true", help="show the rebuild's progress in detail")
 
     run = sub.add_parser("run", formatter_class=_Formatter, epilog=EXIT_CODES,
-                         help="run an artifact (for linux-userland: exec it)",
+                         help="run an artifact; --trace its syscalls, --learn what it needs",
                          description="""\
 Run ARTIFACT with the target's runner; arguments after -- go to the app (after the args its
-config gives). The app's exit code is passed through.
+config gives). Options may come before or after ARTIFACT, but before --. The app's exit code
+is passed through, with --trace and --learn too.
+
+--trace    sets LITEBOX_TRACE=1 for the artifact: the runtime prints one strace-like line per
+           syscall of the app on stderr. --trace-file F sets LITEBOX_TRACE=/abs/F instead
+           (the runtime appends the lines to F; implies --trace).
+--learn    runs the app once with LITEBOX_LEARN=<a fresh temporary file>. The runtime records
+           what the app asked for beyond its image and policy: paths it looked up that the
+           image lacks, programs it tried to execute, addresses it connected to and binds the
+           policy denied. Afterwards litebox prints a TOML snippet to review: a [files] table
+           mapping each such path this host has to itself (paths the host lacks are listed as
+           comments) and [policy.network] listen/connect lists. NOTHING IS GRANTED: copy what
+           you want into litebox.toml and pack again. --learn-out FILE writes the snippet to
+           FILE instead of stdout (implies --learn). Record format: docs/runtime.md.
 
 examples:
-  litebox run dist/hello-linux-userland -- --name world""")
+  litebox run dist/hello-linux-userland -- --name world
+  litebox run --trace dist/server-linux-userland -- --port 8080 2> trace.txt
+  litebox run --trace-file /tmp/trace.txt dist/server-linux-userland
+  litebox run --learn dist/myapp-linux-userland -- input.txt
+
+  # a learn run of an app that read /etc/ssl/certs and connected to a database prints:
+  # Learned by `litebox run --learn` from one run of dist/myapp-linux-userland.
+  # NOTHING WAS GRANTED. ...
+  [files]
+  "/etc/ssl/certs" = "/etc/ssl/certs"  # a directory: packs everything under it
+  # /etc/myapp.conf  (does not exist on this host)
+
+  [policy.network]
+  connect = ["127.0.0.1:5432"]""")
+    run.add_argument("--trace", action="store_true",
+                     help="print one line per app syscall on stderr (LITEBOX_TRACE=1)")
+    run.add_argument("--trace-file", type=Path, metavar="F",
+                     help="append the trace to F instead (LITEBOX_TRACE=/abs/F; implies --trace)")
+    run.add_argument("--learn", action="store_true",
+                     help="after the run, print a litebox.toml snippet of what the app asked for "
+                          "beyond its image and policy (nothing is granted)")
+    run.add_argument("--learn-out", type=Path, metavar="FILE",
+                     help="write the learned snippet to FILE instead of stdout (implies --learn)")
     run.add_argument("artifact", metavar="ARTIFACT", type=Path)
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="-- ARGS")
 
@@ -118,7 +153,11 @@ examples:
                         help="list targets and what this machine has or lacks for each",
                         description="""\
 List every target (one folder under platform_targets/ each) with a checklist of what this
-machine has (✓) or lacks (✗) to build and run it, and what to install.
+machine has (✓) or lacks (✗) to build and run it, and what to install. Items marked
+(optional) are enforcement layers the runtime uses when the host has them (for
+linux-userland: Landlock and user namespaces; seccomp is always used and required); their
+absence does not make a target "not ready". --json gives each check as
+{"item", "ok", "detail", "required"}.
 
 examples:
   litebox targets
@@ -177,17 +216,24 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from packager.inspection import read_embedded_manifest
+    from packager.runcmd import RunOptions, run_artifact, split_run_args
     from packager.targets import get
 
-    rest = list(args.args)
-    if rest and rest[0] == "--":
-        rest = rest[1:]
+    late, rest = split_run_args(list(args.args))
+    trace_file = late.get("--trace-file", args.trace_file)
+    learn_out = late.get("--learn-out", args.learn_out)
+    opts = RunOptions(
+        trace=bool(late.get("--trace", args.trace)),
+        trace_file=Path(trace_file) if trace_file is not None else None,
+        learn=bool(late.get("--learn", args.learn)) or learn_out is not None,
+        learn_out=Path(learn_out) if learn_out is not None else None,
+    )
     # Only the manifest is read here: a damaged image is for the runtime to refuse (exit 121/122).
     target = read_embedded_manifest(args.artifact).get("target", "")
     plugin = get(target)
     sys.stdout.flush()
     sys.stderr.flush()
-    return int(plugin.fn("run")(args.artifact, rest))
+    return run_artifact(args.artifact, rest, opts, plugin.fn("run"), target)
 
 
 def _cmd_targets(args: argparse.Namespace) -> int:
@@ -196,10 +242,10 @@ def _cmd_targets(args: argparse.Namespace) -> int:
     found = discover()
     rows = []
     for t in found.values():
-        items = t.check()
+        items = t.checklist()
         rows.append({"target": t.name, "description": t.description,
-                     "ready": all(ok for _, ok, _ in items),
-                     "checks": [{"item": i, "ok": ok, "detail": d} for i, ok, d in items]})
+                     "ready": all(c["ok"] or not c["required"] for c in items),
+                     "checks": items})
     if args.json:
         sys.stdout.write(json.dumps({"targets": rows}, ensure_ascii=False) + "\n")
         return 0
@@ -207,7 +253,8 @@ def _cmd_targets(args: argparse.Namespace) -> int:
         state = "ready" if row["ready"] else "not ready"
         print(f"{row['target']}: {state} — {row['description']}")
         for c in row["checks"]:
-            print(f"  {'✓' if c['ok'] else '✗'} {c['item']}: {c['detail']}")
+            optional = "" if c["required"] else " (optional)"
+            print(f"  {'✓' if c['ok'] else '✗'} {c['item']}{optional}: {c['detail']}")
     return 0
 
 

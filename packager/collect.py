@@ -15,6 +15,7 @@ from packager.errors import PackError
 from packager.ldcache import build_ld_cache
 from packager.ldconf import DEFAULT_CONF, read_ld_so_conf
 from packager.paths import display_path, is_under
+from packager.policy import mount_collision
 from packager.rootfs import DIR, FILE, SYMLINK, FsEntry, RootFS, normalize_mode
 from packager.statcache import StatCache
 
@@ -102,6 +103,16 @@ def _cfg_name(cfg: Config) -> str:
     return display_path(cfg.config_file) if cfg.config_file else display_path(cfg.project_dir)
 
 
+def _check_mounts(cfg: Config, fs: RootFS) -> None:
+    """A mount may not hide or replace anything the image packs (the in-memory /tmp aside)."""
+    if not cfg.policy.mounts:
+        return
+    packed = [(e.path, e.kind, e.reason) for e in fs.entries() if e.path != "/tmp"]
+    clash = mount_collision(cfg.policy.mounts, packed)
+    if clash:
+        raise PackError(f"{_cfg_name(cfg)}: {clash}")
+
+
 def collect(cfg: Config, ld_so_conf: Path = DEFAULT_CONF, cache: StatCache | None = None) -> Collected:
     """Builds the RootFS for ``cfg``. Promises: every [files] line expanded, the entry as a
     regular file, its interpreter and libraries (and those of every x86-64 ELF object [files]
@@ -163,4 +174,5 @@ def collect(cfg: Config, ld_so_conf: Path = DEFAULT_CONF, cache: StatCache | Non
                            "generated: ld.so.cache for libraries found through /etc/ld.so.conf",
                            data=data))
             generated = True
+    _check_mounts(cfg, fs)
     return Collected(rootfs=fs, entry_info=entry_info, warnings=warnings, ld_cache_generated=generated)

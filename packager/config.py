@@ -1,7 +1,6 @@
 """litebox.toml → a validated, fully resolved ``Config`` (quick mode or project mode)."""
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 from dataclasses import dataclass, field, replace
@@ -10,6 +9,8 @@ from typing import Any, Callable, Mapping
 
 from packager.errors import PackError
 from packager.paths import display_path, image_path_problem
+from packager.policy import PolicyConfig, mount_collision, parse_policy
+from packager.tomlcheck import Where, suggest, type_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -18,7 +19,6 @@ else:  # pragma: no cover - exercised only on old Pythons
 
 CONFIG_NAME = "litebox.toml"
 QUICK_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/opt")
-DEFAULT_HOSTNAME = "litebox"
 DEFAULT_LEVEL = 19
 DEFAULT_CHUNK = 128 * 1024
 
@@ -32,14 +32,6 @@ class AppConfig:
     args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     cwd: str = "/"
-
-
-@dataclass(frozen=True)
-class PolicyConfig:
-    """[policy]: what of the host the app may see."""
-
-    env_passthrough: tuple[str, ...] = ()
-    hostname: str = DEFAULT_HOSTNAME
 
 
 @dataclass(frozen=True)
@@ -152,10 +144,6 @@ SCHEMA: dict[str, dict[str, tuple[Checker, str]]] = {
         "env": (_is_str_table, "a table of strings"),
         "cwd": (_is_str, "a string"),
     },
-    "policy": {
-        "env_passthrough": (_is_str_list, "a list of strings"),
-        "hostname": (_is_str, "a string"),
-    },
     "build": {
         "source_date_epoch": (_is_int, "an integer"),
         "compression_level": (_is_int, "an integer"),
@@ -166,45 +154,30 @@ SCHEMA: dict[str, dict[str, tuple[Checker, str]]] = {
 SECTIONS = ("app", "files", "policy", "build")
 
 
-def _type_name(v: Any) -> str:
-    names = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array",
-             dict: "table"}
-    return names.get(type(v), type(v).__name__)
-
-
-def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-class _Checker:
+class _Checker(Where):
     """Collects the context (file name) for error messages while validating one file."""
-
-    def __init__(self, where: str) -> None:
-        self.where = where
-
-    def fail(self, key: str, problem: str) -> PackError:
-        return PackError(f"{self.where}: {key}: {problem}")
 
     def check_tables(self, data: Mapping[str, Any]) -> None:
         for section, value in data.items():
             if section not in SECTIONS:
-                raise self.fail(f"[{section}]", "unknown section" + _suggest(section, SECTIONS))
+                raise self.fail(f"[{section}]", "unknown section" + suggest(section, SECTIONS))
             if not isinstance(value, dict):
-                raise self.fail(f"[{section}]", f"expected a table, got {_type_name(value)}")
+                raise self.fail(f"[{section}]", f"expected a table, got {type_name(value)}")
             if section == "files":
                 for img, host in value.items():
                     if not isinstance(host, str):
                         raise self.fail(f'[files]."{img}"',
-                                        f"expected a string (host path), got {_type_name(host)}")
+                                        f"expected a string (host path), got {type_name(host)}")
                 continue
+            if section == "policy":
+                continue  # parse_policy checks it, sub-tables included
             schema = SCHEMA[section]
             for key, v in value.items():
                 if key not in schema:
-                    raise self.fail(f"[{section}].{key}", "unknown key" + _suggest(key, tuple(schema)))
+                    raise self.fail(f"[{section}].{key}", "unknown key" + suggest(key, tuple(schema)))
                 ok, expected = schema[key]
                 if not ok(v):
-                    raise self.fail(f"[{section}].{key}", f"expected {expected}, got {_type_name(v)}")
+                    raise self.fail(f"[{section}].{key}", f"expected {expected}, got {type_name(v)}")
 
 
 def load_toml(path: Path) -> dict[str, Any]:
@@ -237,7 +210,7 @@ def _epoch_from_env() -> int | None:
     return epoch
 
 
-def _validate_values(chk: _Checker, app: AppConfig, policy: PolicyConfig, build: BuildConfig) -> None:
+def _validate_values(chk: _Checker, app: AppConfig, build: BuildConfig) -> None:
     problem = image_path_problem(app.entry)
     if problem:
         raise chk.fail("[app].entry", f"{app.entry!r} {problem}")
@@ -252,11 +225,6 @@ def _validate_values(chk: _Checker, app: AppConfig, policy: PolicyConfig, build:
     for arg in app.args:
         if "\0" in arg:
             raise chk.fail("[app].args", "an argument contains a NUL byte")
-    for name in policy.env_passthrough:
-        if not name or "=" in name or "\0" in name:
-            raise chk.fail("[policy].env_passthrough", f"{name!r} is not a valid variable name")
-    if not policy.hostname or len(policy.hostname.encode()) > 64 or "\0" in policy.hostname:
-        raise chk.fail("[policy].hostname", "must be 1 to 64 bytes")
     if build.source_date_epoch < 0:
         raise chk.fail("[build].source_date_epoch", "must not be negative")
     if not 0 <= build.compression_level <= 22:
@@ -309,9 +277,7 @@ def load_project(project_dir: Path, config_file: Path | None = None,
         env=tuple(a.get("env", {}).items()),
         cwd=a.get("cwd", "/"),
     )
-    p = data.get("policy", {})
-    policy = PolicyConfig(env_passthrough=tuple(p.get("env_passthrough", ())),
-                          hostname=p.get("hostname", DEFAULT_HOSTNAME))
+    policy = parse_policy(chk, data.get("policy", {}))
     b = data.get("build", {})
     build = BuildConfig(
         source_date_epoch=b.get("source_date_epoch", 0),
@@ -320,7 +286,7 @@ def load_project(project_dir: Path, config_file: Path | None = None,
         command=tuple(b.get("command", ())),
     )
     build = _apply_overrides(build, over, "source_date_epoch" in b)
-    _validate_values(chk, app, policy, build)
+    _validate_values(chk, app, build)
     files: list[tuple[str, Path]] = []
     for img, host in data.get("files", {}).items():
         problem = image_path_problem(img)
@@ -331,6 +297,10 @@ def load_project(project_dir: Path, config_file: Path | None = None,
         if not host:
             raise chk.fail(f'[files]."{img}"', "empty host path")
         files.append((img, Path(os.path.normpath(base / host))))
+    packed = [(img, "dir", f'[files] "{img}"') for img, _ in files] + [(entry, "file", "[app].entry")]
+    clash = mount_collision(policy.mounts, packed)
+    if clash:
+        raise PackError(f"{chk.where}: {clash}")
     return Config(mode="project", project_dir=base, config_file=path.resolve(), app=app,
                   files=tuple(files), policy=policy, build=build, env_inherit=False)
 
@@ -353,7 +323,7 @@ def quick_config(program: Path, overrides: Overrides | None = None) -> Config:
     entry = quick_entry_path(host)
     app = AppConfig(name=over.name or host.name, entry=entry)
     build = _apply_overrides(BuildConfig(), over, False)
-    _validate_values(_Checker(display_path(host)), app, PolicyConfig(), build)
+    _validate_values(_Checker(display_path(host)), app, build)
     return Config(mode="quick", project_dir=host.parent, config_file=None, app=app,
                   files=(), policy=PolicyConfig(), build=build, env_inherit=True, entry_host=host)
 

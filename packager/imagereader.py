@@ -5,7 +5,7 @@ open, chunk digest before decompression."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import zstandard
@@ -24,6 +24,7 @@ from packager.imageformat import (
     KIND_NAMES,
     KIND_SYMLINK,
     MAGIC,
+    POLICY_TAGS,
     SINGLE_TAGS,
     TAG_ARG,
     TAG_CWD,
@@ -36,6 +37,7 @@ from packager.imageformat import (
     VERSION,
     decode_tlv,
 )
+from packager.policyrecords import DecodedPolicy
 
 
 class ImageError(PackError):
@@ -73,6 +75,7 @@ class LaunchConfig:
     env_inherit: bool
     cwd: str
     hostname: str
+    policy: DecodedPolicy = field(default_factory=DecodedPolicy)
 
 
 def _split(path: bytes) -> tuple[bytes, bytes]:
@@ -265,6 +268,7 @@ class Image:
         args: list[str] = []
         env: list[str] = []
         env_pass: list[str] = []
+        policy = DecodedPolicy()
         for tag, value in records:
             if tag in SINGLE_TAGS:
                 if tag in seen:
@@ -288,6 +292,11 @@ class Image:
                 cwd = _s(value)
             elif tag == TAG_HOSTNAME:
                 host = _s(value)
+            elif tag in POLICY_TAGS:
+                try:
+                    policy.add(tag, value)
+                except ValueError as exc:
+                    raise ImageError(f"launch config: {exc}") from None
             elif tag < 0x8000:
                 raise ImageError(f"launch config has an unknown required record {tag}")
         if not entry.startswith("/"):
@@ -296,7 +305,7 @@ class Image:
             raise ImageError("launch config has no ARG (argv[0])")
         if not cwd.startswith("/"):
             raise ImageError("launch config CWD is not absolute")
-        return LaunchConfig(entry, tuple(args), tuple(env), tuple(env_pass), inherit, cwd, host)
+        return LaunchConfig(entry, tuple(args), tuple(env), tuple(env_pass), inherit, cwd, host, policy)
 
 
 def read_image(blob: bytes) -> Image:

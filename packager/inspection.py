@@ -10,6 +10,7 @@ from packager.artifact import IMAGE_SECTION, MANIFEST_SECTION, read_sections
 from packager.errors import PackError
 from packager.imagereader import Image, ImageError, read_image
 from packager.paths import display_path, is_under
+from packager.policyrecords import decoded_policy_json
 
 
 @dataclass
@@ -91,6 +92,63 @@ def _fallback_reason(path: str, kind: str, manifest: dict[str, Any]) -> str:
     return "parent directory" if kind == "dir" else "unknown"
 
 
+def effective_policy(image: Image) -> dict[str, Any]:
+    """The policy the runtime will apply, read from the image's launch config (not from the
+    manifest): ids, network, mounts, limits, environment, hostname and what stays denied."""
+    launch = image.launch
+    p = decoded_policy_json(launch.policy)
+    denied = []
+    if not p["listen"] and not p["connect"]:
+        denied.append("no network")
+    if not p["mounts"]:
+        denied.append("no host directories")
+    return {
+        "ids": p["ids"],
+        "network": {"listen": p["listen"], "connect": p["connect"]},
+        "mounts": p["mounts"],
+        "limits": p["limits"],
+        "env_inherit": launch.env_inherit,
+        "env_passthrough": list(launch.env_pass),
+        "hostname": launch.hostname,
+        "default_deny": "default deny: " + ", ".join(denied) if denied else None,
+    }
+
+
+def format_policy(p: dict[str, Any]) -> list[str]:
+    """The policy block of the inspect text, one line per fact."""
+    ids = p["ids"]
+    lines = ["  policy:"]
+    if p["default_deny"]:
+        lines.append(f"    {p['default_deny']}")
+    lines.append("    ids:      " + (f"uid {ids['uid']}, gid {ids['gid']}" if ids else "the host's real uid and gid"))
+    net = p["network"]
+    lines.append("    listen:   " + (", ".join(net["listen"]) or "none"))
+    lines.append("    connect:  " + (", ".join(net["connect"]) or "none"))
+    if p["mounts"]:
+        for m in p["mounts"]:
+            where = "" if m["host"].startswith("/") else " (relative to the directory the artifact is started from)"
+            lines.append(f"    mount:    {m['guest']} <- {m['host']} ({m['mode']}){where}")
+    else:
+        lines.append("    mounts:   none")
+    limits = ", ".join(_limit_text(k, v) for k, v in p["limits"].items())
+    lines.append("    limits:   " + (limits or "none"))
+    if p["env_inherit"]:
+        env = "the whole host environment passes through (quick mode)"
+    else:
+        env = ", ".join(p["env_passthrough"]) or "none (only [app].env)"
+    lines.append(f"    host env: {env}")
+    return lines
+
+
+def _limit_text(kind: str, value: int) -> str:
+    if kind != "memory":
+        return f"{kind} {value}"
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if value % (1 << shift) == 0:
+            return f"memory {value} bytes ({value >> shift} {unit})"
+    return f"memory {value} bytes"
+
+
 def report(view: ArtifactView) -> dict[str, Any]:
     """The inspect report: manifest summary, every entry (path, kind, mode, size, reason),
     the policy, and the argv/environment the app will see. Also checks every chunk."""
@@ -129,7 +187,7 @@ def report(view: ArtifactView) -> dict[str, Any]:
         "env": env_text,
         "cwd": launch.cwd,
         "hostname": launch.hostname,
-        "policy": m.get("policy"),
+        "policy": effective_policy(view.image),
         "runtime": m.get("runtime"),
         "image": {**m.get("image", {}), "integrity": integrity},
         "toolchain": m.get("toolchain"),
@@ -147,7 +205,7 @@ def format_report(r: dict[str, Any]) -> str:
         f"  env:      {', '.join(r['env']) if r['env'] else '(empty)'}",
         f"  cwd:      {r['cwd']}",
         f"  hostname: {r['hostname']}",
-        f"  policy:   {json.dumps(r['policy'], sort_keys=True)}",
+        *format_policy(r["policy"]),
         f"  runtime:  sha256 {r['runtime'].get('sha256')} ({r['runtime'].get('size')} bytes)",
         f"  image:    digest {r['image'].get('digest')}, {r['image'].get('size')} bytes, "
         f"{r['image'].get('entries')} entries, {r['image'].get('chunks')} chunks of "

@@ -12,6 +12,7 @@ from packager.imageformat import (
     TAG_HOSTNAME,
     encode_tlv,
 )
+from packager.policyrecords import policy_records
 
 
 def _b(s: str) -> bytes:
@@ -21,7 +22,8 @@ def _b(s: str) -> bytes:
 def launch_records(cfg: Config) -> list[tuple[int, bytes]]:
     """The launch records for ``cfg``: ENTRY; argv[0] (the entry's image path) then [app].args
     as ARG; [app].env as ENV; [policy].env_passthrough as ENV_PASS; ENV_INHERIT (1 in quick
-    mode); CWD; HOSTNAME. Always in this order, so equal configs give equal bytes."""
+    mode); CWD; HOSTNAME; then the policy records (IDS, NET_LISTEN, NET_CONNECT, MOUNT, LIMIT:
+    packager/policyrecords.py). Always in this order, so equal configs give equal bytes."""
     records: list[tuple[int, bytes]] = [(TAG_ENTRY, _b(cfg.app.entry)), (TAG_ARG, _b(cfg.app.entry))]
     records += [(TAG_ARG, _b(a)) for a in cfg.app.args]
     records += [(TAG_ENV, _b(f"{k}={v}")) for k, v in cfg.app.env]
@@ -29,6 +31,7 @@ def launch_records(cfg: Config) -> list[tuple[int, bytes]]:
     records.append((TAG_ENV_INHERIT, b"\x01" if cfg.env_inherit else b"\x00"))
     records.append((TAG_CWD, _b(cfg.app.cwd)))
     records.append((TAG_HOSTNAME, _b(cfg.policy.hostname)))
+    records += policy_records(cfg.policy)
     return records
 
 

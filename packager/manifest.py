@@ -8,7 +8,7 @@ from packager import __version__
 from packager.canonjson import canonical_json
 from packager.errors import PackError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def make_manifest(plan: dict[str, Any], target: str, image_info: dict[str, Any],

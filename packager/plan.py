@@ -11,21 +11,26 @@ from packager.collect import Collected
 from packager.config import Config
 from packager.errors import PackError
 from packager.image import ImageSettings
-from packager.imageformat import TAG_NAMES, decode_tlv
+from packager.imageformat import POLICY_TAGS, TAG_NAMES, decode_tlv
 from packager.launch import launch_config_bytes
 from packager.paths import display_path
+from packager.policyrecords import DecodedPolicy, decoded_policy_json
 from packager.rootfs import FsEntry
 from packager.statcache import StatCache
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 
 
 def launch_summary(launch: bytes) -> dict[str, Any]:
     """The launch config as the manifest shows it: entry, argv, env, env_pass, env_inherit,
-    cwd, hostname."""
+    cwd, hostname, and the policy records: ids, listen, connect, mounts, limits."""
     out: dict[str, Any] = {"argv": [], "env": [], "env_pass": [], "env_inherit": False,
                            "cwd": "/", "hostname": "litebox", "entry": ""}
+    policy = DecodedPolicy()
     for tag, value in decode_tlv(launch):
+        if tag in POLICY_TAGS:
+            policy.add(tag, value)
+            continue
         text = value.decode("utf-8", "surrogateescape")
         name = TAG_NAMES.get(tag)
         if name == "ENTRY":
@@ -42,6 +47,7 @@ def launch_summary(launch: bytes) -> dict[str, Any]:
             out["cwd"] = text
         elif name == "HOSTNAME":
             out["hostname"] = text
+    out.update(decoded_policy_json(policy))
     return out
 
 
@@ -74,11 +80,7 @@ def make_plan(cfg: Config, collected: Collected, cache: StatCache | None = None)
         "entry_host": str(cfg.entry_host) if cfg.entry_host else None,
         "entry_kind": collected.entry_info.kind,
         "config": cfg.to_json(),
-        "policy": {
-            "env_inherit": cfg.env_inherit,
-            "env_passthrough": list(cfg.policy.env_passthrough),
-            "hostname": cfg.policy.hostname,
-        },
+        "policy": cfg.policy.to_json(cfg.env_inherit),
         "launch": launch_summary(launch),
         "launch_hex": launch.hex(),
         "settings": {"chunk_size": cfg.build.chunk_size,

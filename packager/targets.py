@@ -4,11 +4,18 @@ packager knows target names.
 A plugin module defines:
   TARGET: str                      the target's name, e.g. "linux-userland"
   DESCRIPTION: str                 one line for ``litebox targets``
-  check() -> list[(item, ok, detail)]          the doctor checklist for this machine
+  check() -> list[(item, ok, detail[, required])]
+                                   the doctor checklist for this machine; an item with
+                                   required=False (default True) is an optional layer whose
+                                   absence does not make the target "not ready"
   runtime_inputs(repo) -> list[Path]           files whose content decides the runtime's bytes
   build_runtime(ctx) -> Path                   builds (or finds) the runtime; returns its path
   assemble(ctx, runtime, image, manifest, out) writes the artifact at ``out`` atomically
-  run(artifact, args) -> int                   runs an artifact (may exec and not return)
+  run(artifact, args, env=None, wait=False) -> int
+                                   runs an artifact with environment ``env`` (None: ours);
+                                   may exec and not return unless ``wait``, when it runs it as
+                                   a child and returns its exit status (`litebox run --learn`).
+                                   A runner without ``env``/``wait`` cannot trace or learn.
 """
 from __future__ import annotations
 
@@ -49,11 +56,23 @@ class Target:
     module: ModuleType
 
     def check(self) -> list[tuple[str, bool, str]]:
-        """The plugin's doctor checklist; a plugin that crashes gives one failed item."""
+        """The plugin's doctor checklist as (item, ok, detail); a plugin that crashes gives
+        one failed item."""
+        return [(c["item"], c["ok"], c["detail"]) for c in self.checklist()]
+
+    def checklist(self) -> list[dict[str, Any]]:
+        """The checklist as ``{"item", "ok", "detail", "required"}`` objects, in the
+        plugin's order; a plugin that crashes gives one failed required item."""
         try:
-            return [(str(i), bool(ok), str(d)) for i, ok, d in self.module.check()]
+            out = []
+            for row in self.module.check():
+                item, ok, detail = row[:3]
+                required = bool(row[3]) if len(row) > 3 else True
+                out.append({"item": str(item), "ok": bool(ok), "detail": str(detail), "required": required})
+            return out
         except Exception as exc:  # a broken plugin must not break `litebox targets`
-            return [("plugin check", False, f"{type(exc).__name__}: {exc}")]
+            return [{"item": "plugin check", "ok": False, "detail": f"{type(exc).__name__}: {exc}",
+                     "required": True}]
 
     def fn(self, name: str) -> Callable[..., Any]:
         """The plugin function ``name``."""

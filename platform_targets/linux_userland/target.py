@@ -12,11 +12,13 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 from packager.artifact import write_elf_artifact
 from packager.errors import PackError
+from packager.hostprobe import landlock_check, userns_check
 from packager.paths import display_path
 
 TARGET = "linux-userland"
@@ -38,31 +40,37 @@ def _seccomp() -> tuple[bool, str]:
     return False, "kernel built without seccomp (no Seccomp: line in /proc/self/status)"
 
 
-def check() -> list[tuple[str, bool, str]]:
-    """The doctor checklist: can this machine build and run linux-userland artifacts?"""
-    items: list[tuple[str, bool, str]] = []
+def check() -> list[tuple[str, bool, str, bool]]:
+    """The doctor checklist: can this machine build and run linux-userland artifacts, and
+    which enforcement layers will the runtime find (seccomp always; Landlock and user
+    namespaces when present, so those two are optional items)?"""
+    items: list[tuple[str, bool, str, bool]] = []
     machine = platform.machine()
     items.append(("x86-64 Linux host", platform.system() == "Linux" and machine in ("x86_64", "AMD64"),
-                  f"{platform.system()} {machine}"))
+                  f"{platform.system()} {machine}", True))
     ok, detail = _seccomp()
-    items.append(("seccomp", ok, detail))
+    items.append(("seccomp", ok, detail + ("; the runtime always uses it" if ok else ""), True))
+    ok, detail = landlock_check()
+    items.append(("Landlock", ok, detail, False))
+    name, ok, detail = userns_check()
+    items.append((name, ok, detail, False))
     override = os.environ.get(OVERRIDE_ENV)
     if override:
-        items.append(("prebuilt runtime", Path(override).is_file(), f"{OVERRIDE_ENV}={override}"))
+        items.append(("prebuilt runtime", Path(override).is_file(), f"{OVERRIDE_ENV}={override}", True))
     else:
         cargo = shutil.which("cargo")
         items.append(("cargo", cargo is not None,
-                      cargo or "not found: install Rust (rustup.rs) or Debian's cargo package"))
+                      cargo or "not found: install Rust (rustup.rs) or Debian's cargo package", True))
         rustc = shutil.which("rustc")
-        items.append(("rustc", rustc is not None, rustc or "not found: install Rust"))
+        items.append(("rustc", rustc is not None, rustc or "not found: install Rust", True))
         src = RUNTIME_DIR / "Cargo.toml"
-        items.append(("runtime sources", src.is_file(), display_path(src)))
+        items.append(("runtime sources", src.is_file(), display_path(src), True))
     try:
         import lief
 
-        items.append(("LIEF", True, f"lief {getattr(lief, '__version__', '?')}"))
+        items.append(("LIEF", True, f"lief {getattr(lief, '__version__', '?')}", True))
     except ImportError:
-        items.append(("LIEF", False, "not importable: pip install lief"))
+        items.append(("LIEF", False, "not importable: pip install lief", True))
     return items
 
 
@@ -136,11 +144,16 @@ def assemble(ctx: Any, runtime: Path, image: bytes, manifest: bytes, out: Path) 
     write_elf_artifact(runtime, image, manifest, out)
 
 
-def run(artifact: Path, args: list[str]) -> int:
-    """Runs the artifact in place of this process (its exit status becomes ours)."""
+def run(artifact: Path, args: list[str], env: dict[str, str] | None = None, wait: bool = False) -> int:
+    """Runs the artifact with ``env`` (default: ours). Without ``wait`` it replaces this
+    process (its exit status becomes ours); with ``wait`` it runs as a child and its exit
+    status is returned (128 + N when signal N ended it)."""
     path = str(artifact if artifact.is_absolute() or "/" in str(artifact) else Path(".") / artifact)
+    environ = dict(os.environ) if env is None else env
     try:
-        os.execv(path, [path, *args])
+        if not wait:
+            os.execve(path, [path, *args], environ)
+        proc = subprocess.run([path, *args], env=environ, check=False)
     except OSError as exc:
         raise PackError(f"{display_path(artifact)}: cannot execute: {exc.strerror}") from None
-    return 0  # not reached
+    return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode

@@ -22,6 +22,7 @@ ENV_KEY = "LITEBOX_RUNTIME_LINUX_USERLAND"
 def env(static_hello: Path) -> dict[str, str]:
     e = dict(os.environ)
     e[ENV_KEY] = str(static_hello)
+    e["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])  # this checkout, not the pip-installed one
     e.pop("SOURCE_DATE_EPOCH", None)
     return e
 
@@ -172,4 +173,64 @@ def test_targets_json(tmp_path: Path, env: dict[str, str]) -> None:
     names = [t["target"] for t in doc["targets"]]
     assert "linux-userland" in names
     lu = doc["targets"][names.index("linux-userland")]
-    assert {"item", "ok", "detail"} <= set(lu["checks"][0])
+    assert all(set(c) == {"item", "ok", "detail", "required"} for c in lu["checks"])
+    assert lu["ready"] == all(c["ok"] for c in lu["checks"] if c["required"])
+
+
+def test_inspect_shows_effective_policy(tmp_path: Path, env: dict[str, str], static_hello: Path) -> None:
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    shutil.copy(static_hello, proj / "app")
+    (proj / "litebox.toml").write_text(
+        '[app]\nentry = "/app/main"\n[files]\n"/app/main" = "app"\n'
+        '[policy]\nuid = 1000\ngid = 1001\nenv_passthrough = ["TERM"]\n'
+        '[policy.network]\nlisten = ["127.0.0.1:8080"]\nconnect = ["[::1]:0"]\n'
+        '[[policy.mount]]\nhost = "./data"\nguest = "/data"\nmode = "rw"\n'
+        '[policy.limits]\nmemory = "64M"\nthreads = 4\n')
+    res = litebox(["pack", "proj", "--json"], tmp_path, env)
+    assert res.returncode == 0, res.stderr
+    path = json.loads(res.stdout)["artifacts"][0]["path"]
+    report = json.loads(litebox(["inspect", path, "--json"], tmp_path, env).stdout)
+    assert report["policy"] == {
+        "ids": {"uid": 1000, "gid": 1001},
+        "network": {"listen": ["127.0.0.1:8080"], "connect": ["[::1]:0"]},
+        "mounts": [{"host": "data", "guest": "/data", "mode": "rw"}],
+        "limits": {"memory": 64 << 20, "threads": 4},
+        "env_inherit": False, "env_passthrough": ["TERM"], "hostname": "litebox",
+        "default_deny": None,
+    }
+    text = litebox(["inspect", path], tmp_path, env).stdout
+    assert "    listen:   127.0.0.1:8080\n    connect:  [::1]:0\n" in text
+    assert "    mount:    /data <- data (rw) (relative to the directory the artifact is started from)\n" in text
+    assert "    limits:   memory 67108864 bytes (64 MiB), threads 4\n" in text
+    assert "default deny" not in text
+    manifest = json.loads(Path(path + ".manifest.json").read_bytes())
+    assert manifest["schema_version"] == 2
+    assert manifest["policy"]["mounts"] == [{"host": "data", "guest": "/data", "mode": "rw"}]
+    assert manifest["launch"]["limits"] == {"memory": 64 << 20, "threads": 4}
+
+
+def test_inspect_quick_mode_is_default_deny(tmp_path: Path, dyn_prog: Path, env: dict[str, str]) -> None:
+    res = litebox(["pack", str(dyn_prog), "--json"], tmp_path, env)
+    assert res.returncode == 0, res.stderr
+    path = json.loads(res.stdout)["artifacts"][0]["path"]
+    text = litebox(["inspect", path], tmp_path, env).stdout
+    assert "    default deny: no network, no host directories\n" in text
+    assert "    ids:      the host's real uid and gid\n" in text
+    report = json.loads(litebox(["inspect", path, "--json"], tmp_path, env).stdout)
+    assert report["policy"]["default_deny"] == "default deny: no network, no host directories"
+    assert report["policy"]["env_inherit"] is True
+
+
+def test_mount_over_library_fails_before_artifact(tmp_path: Path, dyn_prog: Path, env: dict[str, str]) -> None:
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    shutil.copy(dyn_prog, proj / "app")
+    (proj / "litebox.toml").write_text('[app]\nentry = "/app/main"\n[files]\n"/app/main" = "app"\n'
+                                       '[[policy.mount]]\nhost = "/srv"\nguest = "/lib"\n')
+    res = litebox(["pack", "proj"], tmp_path, env)
+    assert res.returncode == 2
+    assert res.stderr.count("\n") == 1
+    assert "litebox.toml: [policy.mount][1].guest: '/lib' " in res.stderr
+    assert "which the image already packs (" in res.stderr
+    assert not (tmp_path / "dist").exists() or not any((tmp_path / "dist").iterdir())

@@ -35,8 +35,8 @@ def test_unknown_section_and_policy_key(tmp_path: Path) -> None:
     write(tmp_path, '[app]\nentry = "/bin/true"\n[polcy]\n')
     with pytest.raises(PackError, match=r"\[polcy\]: unknown section \(did you mean 'policy'\?\)"):
         load_project(tmp_path)
-    write(tmp_path, '[app]\nentry = "/bin/true"\n[policy]\nnetwork = true\n')
-    with pytest.raises(PackError, match=r"\[policy\]\.network: unknown key"):
+    write(tmp_path, '[app]\nentry = "/bin/true"\n[policy]\nnetworking = true\n')
+    with pytest.raises(PackError, match=r"\[policy\]\.networking: unknown key \(did you mean 'network'\?\)"):
         load_project(tmp_path)
 
 

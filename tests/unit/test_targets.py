@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,35 @@ def test_real_targets_present() -> None:
     assert "linux-userland" in found
     items = found["linux-userland"].check()
     assert any(item == "seccomp" for item, _, _ in items)
+
+
+def test_optional_items_do_not_block_ready(tmp_path: Path) -> None:
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "target.py").write_text(PLUGIN.replace(
+        'def check(): return [("thing", {ok}, "detail")]',
+        'def check(): return [("thing", True, "d"), ("layer", False, "absent", False)]').format(name="t"))
+    t = discover(tmp_path)["t"]
+    assert t.checklist() == [{"item": "thing", "ok": True, "detail": "d", "required": True},
+                             {"item": "layer", "ok": False, "detail": "absent", "required": False}]
+    assert t.check() == [("thing", True, "d"), ("layer", False, "absent")]
+
+
+def test_linux_userland_lists_enforcement_layers() -> None:
+    items = {c["item"]: c for c in discover()["linux-userland"].checklist()}
+    assert items["seccomp"]["required"] is True
+    assert items["Landlock"]["required"] is False
+    userns = [c for name, c in items.items() if name.startswith("user namespaces (")]
+    assert len(userns) == 1 and userns[0]["required"] is False
+    for c in (items["Landlock"], userns[0]):
+        assert ("when present" in c["detail"]) if c["ok"] else ("does without" in c["detail"])
+
+
+def test_userns_probe_leaves_this_process_alone() -> None:
+    from packager.hostprobe import landlock_abi, userns_errno
+
+    before = {n: os.readlink(f"/proc/self/ns/{n}") for n in ("user", "mnt")}
+    err = userns_errno()
+    assert isinstance(err, int) and 0 <= err <= 255
+    assert {n: os.readlink(f"/proc/self/ns/{n}") for n in ("user", "mnt")} == before
+    abi, errno_ = landlock_abi()
+    assert (abi > 0 and errno_ == 0) or (abi == 0 and errno_ > 0)

@@ -223,7 +223,9 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     argv.extend(start.args.iter().skip(1).map(|a| a.to_vec()));
     let mut env: Vec<Vec<u8>> = Vec::new();
     if cfg.env_inherit {
-        env.extend(start.env.iter().map(|e| e.to_vec()));
+        // The runtime's own variables are not the app's.
+        let ours = |e: &&&[u8]| e.starts_with(b"LITEBOX_TRACE=") || e.starts_with(b"LITEBOX_LEARN=");
+        env.extend(start.env.iter().filter(|e| !ours(e)).map(|e| e.to_vec()));
     }
     for e in &cfg.env {
         set_var(&mut env, e);

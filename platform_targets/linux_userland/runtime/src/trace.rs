@@ -56,7 +56,21 @@ pub fn learn(kind: &[u8], value: &[u8]) {
     let mut line = Vec::with_capacity(kind.len() + value.len() + 2);
     line.extend_from_slice(kind);
     line.push(b'\t');
-    line.extend_from_slice(value);
+    let valid = core::str::from_utf8(value).is_ok();
+    for &b in value {
+        match b {
+            b'\\' => line.extend_from_slice(b"\\\\"),
+            b'\t' => line.extend_from_slice(b"\\t"),
+            b'\n' => line.extend_from_slice(b"\\n"),
+            b'\r' => line.extend_from_slice(b"\\r"),
+            b if b < 0x20 || b == 0x7f || (b >= 0x80 && !valid) => {
+                line.extend_from_slice(b"\\x");
+                line.push(b"0123456789abcdef"[(b >> 4) as usize]);
+                line.push(b"0123456789abcdef"[(b & 15) as usize]);
+            }
+            b => line.push(b),
+        }
+    }
     line.push(b'\n');
     sys::write_all(fd, &line);
 }

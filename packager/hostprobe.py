@@ -1,0 +1,79 @@
+"""Probes of the host's sandbox enforcement layers, for `litebox targets`: Landlock (its ABI
+version) and user namespaces (tried in a forked child, never in the calling process)."""
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+
+SYS_LANDLOCK_CREATE_RULESET = 444  # x86-64
+LANDLOCK_CREATE_RULESET_VERSION = 1
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def landlock_abi() -> tuple[int, int]:
+    """(ABI version, 0) when the kernel has Landlock enabled, else (0, errno): ENOSYS when
+    the kernel lacks it, EOPNOTSUPP when it is built in but not enabled at boot. Creates no
+    ruleset (the VERSION flag only asks)."""
+    libc = _libc()
+    libc.syscall.restype = ctypes.c_long
+    ret = libc.syscall(ctypes.c_long(SYS_LANDLOCK_CREATE_RULESET), ctypes.c_void_p(None),
+                       ctypes.c_size_t(0), ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION))
+    if ret < 0:
+        return 0, ctypes.get_errno()
+    return int(ret), 0
+
+
+def userns_errno() -> int:
+    """0 when a child process of this one can unshare(CLONE_NEWUSER|CLONE_NEWNS), else the
+    errno it got. The unshare happens only in a forked child that exits at once."""
+    pid = os.fork()
+    if pid == 0:  # child: try, report through the exit status, never return
+        code = 255
+        try:
+            libc = _libc()
+            code = 0 if libc.unshare(ctypes.c_int(CLONE_NEWUSER | CLONE_NEWNS)) == 0 else ctypes.get_errno()
+        finally:
+            os._exit(min(code, 255))
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 255
+
+
+def landlock_check() -> tuple[bool, str]:
+    """The Landlock checklist line: present or not, and why."""
+    try:
+        abi, err = landlock_abi()
+    except (OSError, AttributeError) as exc:
+        return False, f"cannot probe ({exc})"
+    if abi > 0:
+        return True, f"ABI version {abi}; the runtime uses it when present"
+    why = {errno.ENOSYS: "kernel built without Landlock (ENOSYS)",
+           errno.EOPNOTSUPP: "built in but not enabled at boot (EOPNOTSUPP; add landlock to lsm=)"}
+    return False, why.get(err, f"{errno.errorcode.get(err, err)}") + "; the runtime does without it"
+
+
+def userns_check() -> tuple[str, bool, str]:
+    """The user-namespace checklist line: its name (privileged when we run as root,
+    unprivileged otherwise), present or not, and why."""
+    kind = "privileged" if os.geteuid() == 0 else "unprivileged"
+    name = f"user namespaces ({kind})"
+    try:
+        err = userns_errno()
+    except OSError as exc:
+        return name, False, f"cannot probe: fork failed ({exc.strerror})"
+    if err == 0:
+        return name, True, ("unshare(CLONE_NEWUSER|CLONE_NEWNS) works (probed in a child); "
+                            "the runtime uses them when present")
+    reason = errno.errorcode.get(err, str(err))
+    hint = ""
+    if err == errno.EPERM:
+        hint = (" (disabled: see sysctl kernel.unprivileged_userns_clone, user.max_user_namespaces, "
+                "or the container's seccomp/AppArmor policy)")
+    elif err == errno.ENOSPC:
+        hint = " (user.max_user_namespaces is 0)"
+    return name, False, f"unshare failed with {reason}{hint}; the runtime does without them"

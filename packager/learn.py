@@ -1,0 +1,157 @@
+"""`litebox run --learn`: the runtime's learn records → a TOML snippet for the user to review.
+
+Record format (docs/runtime.md, "Trace and learn"): one record per line, ``KIND<TAB>VALUE``;
+kinds ``path``, ``exec`` (absolute paths), ``connect``, ``listen`` (``ADDR:PORT``). Values
+escape backslash, tab, newline and other bytes as ``\\\\``, ``\\t``, ``\\n``, ``\\xHH``."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from packager.paths import image_path_problem, is_under
+from packager.policy import SockRule, parse_sockaddr
+
+KINDS = ("path", "exec", "connect", "listen")
+KERNEL_TREES = ("/proc", "/sys", "/dev")
+_ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{2}|.)", re.DOTALL)
+_SIMPLE = {b"\\": b"\\", b"t": b"\t", b"n": b"\n", b"r": b"\r", b"0": b"\0"}
+
+
+@dataclass
+class Learned:
+    """What one run asked for beyond its image and policy (deduplicated)."""
+
+    paths: dict[str, str] = field(default_factory=dict)  # path -> "path" or "exec"
+    connect: list[SockRule] = field(default_factory=list)
+    listen: list[SockRule] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def unescape(value: bytes) -> bytes:
+    """Undoes the record escapes (``\\\\ \\t \\n \\r \\0 \\xHH``); an unknown escape is kept as is."""
+    def sub(m: re.Match[bytes]) -> bytes:
+        code = m.group(1)
+        if code[:1] == b"x" and len(code) == 3:
+            return bytes([int(code[1:], 16)])
+        return _SIMPLE.get(code, b"\\" + code)
+    return _ESCAPE.sub(sub, value)
+
+
+def parse_records(data: bytes) -> Learned:
+    """Parses the learn file's bytes. Promises every well-formed record kept once (exec wins
+    over path for the same path), and a warning (with the line number) for each line skipped:
+    an unknown kind, no tab, a relative path or a bad address."""
+    out = Learned()
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        if not raw.strip():
+            continue
+        kind_b, tab, value_b = raw.partition(b"\t")
+        kind = kind_b.decode("utf-8", "replace")
+        if not tab:
+            out.warnings.append(f"learn record {number}: no tab between kind and value, skipped")
+            continue
+        if kind not in KINDS:
+            out.warnings.append(f"learn record {number}: unknown kind {kind!r}, skipped")
+            continue
+        value = unescape(value_b).decode("utf-8", "surrogateescape")
+        if kind in ("path", "exec"):
+            if image_path_problem(value) or value == "/":
+                out.warnings.append(f"learn record {number}: {kind} {value!r} is not a normalized "
+                                    "absolute path, skipped")
+                continue
+            if out.paths.get(value) != "exec":
+                out.paths[value] = kind
+            continue
+        try:
+            rule = parse_sockaddr(value)
+        except ValueError as exc:
+            out.warnings.append(f"learn record {number}: {kind} {value!r}: {exc}, skipped")
+            continue
+        rules = out.connect if kind == "connect" else out.listen
+        if rule not in rules:
+            rules.append(rule)
+    return out
+
+
+def toml_string(s: str) -> str | None:
+    """``s`` as a TOML basic string, or None when it is not valid Unicode (a non-UTF-8 path)."""
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return json.dumps(s, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _comment_safe(s: str) -> str:
+    text = s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if (c >= " " and c != "\x7f") or c == "\t" else f"\\x{ord(c):02x}" for c in text)
+
+
+def render_snippet(learned: Learned, exists: Callable[[str], str | None], source: str) -> str:
+    """The TOML snippet to review. ``exists(path)`` says what the host has at ``path``: "dir",
+    "file" or None. Promises: a header saying nothing was granted; a [files] table mapping each
+    learned path the host has to itself (sorted; paths under a listed directory dropped);
+    learned paths the host lacks (and kernel file systems) as comments; [policy.network]
+    listen/connect lists (sorted) when the run tried the network."""
+    lines = [
+        f"# Learned by `litebox run --learn` from one run of {source}.",
+        "# NOTHING WAS GRANTED. This is a suggestion to review: copy what you want into",
+        "# litebox.toml and pack again. Every line widens what the packed app can reach.",
+    ]
+    present: list[tuple[str, str]] = []
+    absent: list[tuple[str, str]] = []
+    for path in sorted(learned.paths):
+        if any(is_under(path, top) for top in KERNEL_TREES):
+            absent.append((path, "a kernel file system: the runtime provides what it has; not packable"))
+            continue
+        kind = exists(path)
+        if kind is None:
+            absent.append((path, "does not exist on this host"))
+        else:
+            present.append((path, kind))
+    dirs = [p for p, k in present if k == "dir"]
+    present = [(p, k) for p, k in present if not any(p != d and is_under(p, d) for d in dirs)]
+    if present or absent:
+        lines += ["", "[files]"]
+        for path, kind in present:
+            key = toml_string(path)
+            if key is None:
+                lines.append(f"# {_comment_safe(path)}  (not UTF-8: cannot be written in litebox.toml)")
+                continue
+            notes = []
+            if kind == "dir":
+                notes.append("a directory: packs everything under it")
+            if learned.paths[path] == "exec":
+                notes.append("executed: its libraries come with it")
+            tail = f"  # {'; '.join(notes)}" if notes else ""
+            lines.append(f"{key} = {key}{tail}")
+        for path, why in absent:
+            lines.append(f"# {_comment_safe(path)}  ({why})")
+    if learned.listen or learned.connect:
+        lines += ["", "[policy.network]"]
+        for name, rules in (("listen", learned.listen), ("connect", learned.connect)):
+            if rules:
+                items = ", ".join(json.dumps(r.text()) for r in sorted(rules, key=SockRule.sort_key))
+                lines.append(f"{name} = [{items}]")
+    if not (learned.paths or learned.listen or learned.connect):
+        lines += ["", "# Nothing to learn: the app asked for nothing outside its image and policy."]
+    return "\n".join(lines) + "\n"
+
+
+def snippet_from_records(data: bytes, exists: Callable[[str], str | None],
+                         source: str) -> tuple[str, list[str]]:
+    """The snippet for a learn file's bytes, and the warnings for records that were skipped."""
+    learned = parse_records(data)
+    return render_snippet(learned, exists, source), learned.warnings
+
+
+def host_kind(path: str) -> str | None:
+    """What this host has at ``path`` (symlinks followed): "dir", "file", or None."""
+    try:
+        return "dir" if os.path.isdir(path) else ("file" if os.path.exists(path) else None)
+    except (OSError, ValueError):
+        return None
+
