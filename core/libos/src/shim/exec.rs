@@ -126,7 +126,11 @@ fn program<P: Platform>(os: &LibOs<P>, dirfd: i32, path: &[u8], mut argv: Vec<Ve
         os.fds.lock().get(dirfd)?.path.clone()
     } else {
         let base = os.dir_of(dirfd, path)?;
-        let r = os.vfs.resolve(&base, path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+        let r = os.vfs.resolve(&base, path, flags & AT_SYMLINK_NOFOLLOW == 0).inspect_err(|&e| {
+            if e == ENOENT {
+                os.learn(b"exec", &crate::fs::path::join(&base, path));
+            }
+        })?;
         if r.node.is_none() {
             os.learn(b"exec", &r.path);
             return Err(ENOENT);

@@ -107,7 +107,14 @@ fn resolve_at<P: Platform>(
         return Err(ENOENT);
     }
     let base = os.dir_of(dirfd, &p)?;
-    os.vfs.resolve(&base, &p, follow)
+    os.vfs.resolve(&base, &p, follow).inspect_err(|&e| learn_missing(os, e, &base, &p))
+}
+
+/// A lookup that failed because a directory on the way is missing: recorded for `--learn`.
+fn learn_missing<P: Platform>(os: &LibOs<P>, e: Errno, base: &[u8], p: &[u8]) {
+    if e == ENOENT {
+        os.learn(b"path", &crate::fs::path::join(base, p));
+    }
 }
 
 fn lookup_at<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, follow: bool) -> Result<(Vec<u8>, Node), Errno> {
@@ -134,7 +141,7 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
     }
     let base = os.dir_of(dirfd, &p)?;
     let follow = flags & O_NOFOLLOW == 0;
-    let r = os.vfs.resolve(&base, &p, follow)?;
+    let r = os.vfs.resolve(&base, &p, follow).inspect_err(|&e| learn_missing(os, e, &base, &p))?;
     let acc = flags & O_ACCMODE;
     let writable = acc == O_WRONLY || acc == O_RDWR;
     let kind = match r.node {
