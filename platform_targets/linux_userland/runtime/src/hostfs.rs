@@ -1,5 +1,6 @@
 //! Host directories for the library OS ([`HostDirOps`]): the shared writable layer (a private
-//! directory under /dev/shm or /tmp, created at start and removed when the first process of
+//! directory `.litebox-upper-PID-RANDOM` under /dev/shm or /tmp, created at start and removed
+//! when the first process of
 //! the app exits) and the policy's mounts.
 //!
 //! Every call is made relative to a directory descriptor opened at start, and every
@@ -34,6 +35,9 @@ const LOCK_SH: usize = 1;
 const LOCK_EX: usize = 2;
 const LOCK_NB: usize = 4;
 const AT_FDCWD: isize = -100;
+/// Name prefix of writable-layer directories. Only directories with this exact prefix are
+/// ever collected, so other tools' `litebox-*` temp directories are never touched.
+const PREFIX: &[u8] = b"/.litebox-upper-";
 
 const O_RDONLY: u32 = 0;
 const O_DIRECTORY: u32 = 0o200000;
@@ -245,7 +249,7 @@ fn read_dir(fd: i32) -> Result<Vec<DirEntry>, Errno> {
     }
 }
 
-/// Creates the private writable-layer directory: `/dev/shm/litebox-PID-RANDOM` (or under
+/// Creates the private writable-layer directory: `/dev/shm/.litebox-upper-PID-RANDOM` (or under
 /// /tmp when /dev/shm is missing), mode 0700. Returns its descriptor (O_PATH) and its path.
 pub fn create_upper() -> Result<(i32, Vec<u8>), Errno> {
     let pid = sys::syscall3(sys::GETPID, 0, 0, 0) as u64;
@@ -254,7 +258,7 @@ pub fn create_upper() -> Result<(i32, Vec<u8>), Errno> {
     let mut last = ENOENT;
     for base in [&b"/dev/shm"[..], &b"/tmp"[..]] {
         let mut p = base.to_vec();
-        p.extend_from_slice(b"/litebox-");
+        p.extend_from_slice(PREFIX);
         push_num(&mut p, pid);
         p.push(b'-');
         for b in rnd {
@@ -324,7 +328,7 @@ pub fn remove_if_unused(path: &[u8]) -> bool {
 }
 
 /// Removes writable layers left behind by apps that died without cleaning up (killed by a
-/// signal): every `litebox-*` directory under /dev/shm and /tmp that no process holds.
+/// signal): every `.litebox-upper-*` directory under /dev/shm and /tmp that no process holds.
 pub fn collect_garbage() {
     for base in [&b"/dev/shm"[..], &b"/tmp"[..]] {
         let c = cpath(base);
@@ -334,7 +338,7 @@ pub fn collect_garbage() {
         let entries = read_dir(fd as i32).unwrap_or_default();
         close(fd as i32);
         for e in entries {
-            if e.kind == NodeKind::Dir && e.name.starts_with(b"litebox-") {
+            if e.kind == NodeKind::Dir && e.name.starts_with(&PREFIX[1..]) {
                 let mut p = base.to_vec();
                 p.push(b'/');
                 p.extend_from_slice(&e.name);
