@@ -1,0 +1,309 @@
+//! The kvm South platform: the library OS's [`Platform`] served inside the VM. There is no host
+//! to forward to: memory is the VM's own (see `vm.rs`), descriptors 0–2 are the boot module
+//! (stdin) and the serial console (stdout, stderr), time is the TSC, and the process is alone
+//! (one thread; signals it sends itself take their default action).
+use alloc::vec::Vec;
+
+use litebox_libos::abi::{PollFd, Stat, Timespec, S_IFCHR, S_IFIFO};
+use litebox_libos::errno::*;
+use litebox_libos::shim::nr;
+use litebox_libos::sync::SpinMutex;
+use litebox_libos::Platform;
+
+use crate::{clock, exit, port, rng, serial, vm};
+
+/// The process id and thread id the app sees.
+pub const PID: i32 = 1;
+
+const SIGKILL: usize = 9;
+const ETIMEDOUT: Errno = 110;
+const EDEADLK: Errno = 35;
+const SIGSTOP: usize = 19;
+
+/// The VM as a platform.
+pub struct Vm {
+    /// The bytes the runner passed as stdin (PVH module 0), or empty.
+    pub stdin: &'static [u8],
+    pub stdin_pos: SpinMutex<usize>,
+    pub uid: u32,
+    pub gid: u32,
+    /// The app's signal dispositions (struct kernel_sigaction, 32 bytes each, signals 1..=64).
+    pub actions: SpinMutex<Vec<[u8; 32]>>,
+    pub fs_base: SpinMutex<usize>,
+    pub gs_base: SpinMutex<usize>,
+}
+
+impl Vm {
+    /// A platform serving `stdin` as descriptor 0.
+    pub fn new(stdin: &'static [u8], uid: u32, gid: u32) -> Self {
+        Self {
+            stdin,
+            stdin_pos: SpinMutex::new(0),
+            uid,
+            gid,
+            actions: SpinMutex::new(alloc::vec![[0u8; 32]; 65]),
+            fs_base: SpinMutex::new(0),
+            gs_base: SpinMutex::new(0),
+        }
+    }
+
+    /// The default action of `sig` when the app sends it to itself: terminate (status 128+sig)
+    /// unless the signal is ignored by default or by the app.
+    fn deliver(&self, sig: usize) -> Result<usize, Errno> {
+        if sig == 0 {
+            return Ok(0);
+        }
+        let handler = u64::from_le_bytes(self.actions.lock()[sig][..8].try_into().unwrap_or([0; 8]));
+        // SIGCHLD, SIGCONT, SIGURG, SIGWINCH are ignored by default; SIG_IGN is 1.
+        if handler == 1 || (handler == 0 && matches!(sig, 17 | 18 | 23 | 28)) {
+            return Ok(0);
+        }
+        if handler > 1 && sig != SIGKILL && sig != SIGSTOP {
+            crate::debug_line(format_args!("litebox: signal {sig} has a handler; handlers are not run on kvm, default action"));
+        }
+        exit::exit_vm(128 + sig as i32)
+    }
+}
+
+fn console_stat() -> Stat {
+    Stat { st_mode: S_IFCHR | 0o620, st_rdev: (4 << 8) | 64, st_blksize: 1024, st_nlink: 1, ..Stat::default() }
+}
+
+impl Platform for Vm {
+    fn mmap_anon(&self, addr: usize, len: usize, prot: u32, flags: u32) -> Result<usize, Errno> {
+        vm::map(addr, len, prot, flags)
+    }
+
+    fn munmap(&self, addr: usize, len: usize) -> Result<(), Errno> {
+        vm::unmap(addr, len)
+    }
+
+    fn mprotect(&self, addr: usize, len: usize, prot: u32) -> Result<(), Errno> {
+        vm::protect(addr, len, prot)
+    }
+
+    fn mremap(&self, _old: usize, _old_len: usize, _new_len: usize, _flags: u32, _new_addr: usize) -> Result<usize, Errno> {
+        // glibc falls back to malloc + copy + free.
+        Err(ENOSYS)
+    }
+
+    fn madvise(&self, addr: usize, len: usize, advice: u32) -> Result<(), Errno> {
+        const MADV_DONTNEED: u32 = 4;
+        if advice == MADV_DONTNEED {
+            vm::discard(addr, len)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn host_read(&self, fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
+        match fd {
+            0 => {
+                let mut pos = self.stdin_pos.lock();
+                let n = buf.len().min(self.stdin.len() - *pos);
+                buf[..n].copy_from_slice(&self.stdin[*pos..*pos + n]);
+                *pos += n;
+                Ok(n)
+            }
+            1 | 2 => Err(EBADF),
+            _ => Err(EBADF),
+        }
+    }
+
+    fn host_write(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno> {
+        match fd {
+            1 | 2 => {
+                serial::write(serial::COM1, buf);
+                Ok(buf.len())
+            }
+            _ => Err(EBADF),
+        }
+    }
+
+    fn host_stat(&self, fd: i32) -> Result<Stat, Errno> {
+        match fd {
+            0 => Ok(Stat { st_mode: S_IFIFO | 0o600, st_nlink: 1, st_blksize: 4096, ..Stat::default() }),
+            1 | 2 => Ok(console_stat()),
+            _ => Err(EBADF),
+        }
+    }
+
+    fn host_lseek(&self, _fd: i32, _off: i64, _whence: u32) -> Result<u64, Errno> {
+        Err(ESPIPE)
+    }
+
+    fn host_ioctl(&self, fd: i32, cmd: u32, arg: usize) -> Result<usize, Errno> {
+        const FIONREAD: u32 = 0x541b;
+        if fd == 0 && cmd == FIONREAD {
+            let left = (self.stdin.len() - *self.stdin_pos.lock()) as i32;
+            return litebox_libos::user::write(arg, &left).map(|_| 0);
+        }
+        // Not a terminal: programs see a pipe-like stream (fully buffered stdio).
+        Err(ENOTTY)
+    }
+
+    fn host_close(&self, _fd: i32) {}
+
+    fn host_pipe(&self, _flags: u32) -> Result<(i32, i32), Errno> {
+        Err(ENOSYS)
+    }
+
+    fn host_set_nonblock(&self, fd: i32, _on: bool) -> Result<(), Errno> {
+        if (0..3).contains(&fd) {
+            Ok(())
+        } else {
+            Err(EBADF)
+        }
+    }
+
+    fn host_poll(&self, fds: &mut [PollFd], _timeout_ms: i32) -> Result<usize, Errno> {
+        const POLLIN: i16 = 1;
+        const POLLOUT: i16 = 4;
+        const POLLHUP: i16 = 0x10;
+        const POLLNVAL: i16 = 0x20;
+        let mut ready = 0;
+        for p in fds.iter_mut() {
+            p.revents = match p.fd {
+                0 => POLLIN | if *self.stdin_pos.lock() >= self.stdin.len() { POLLHUP } else { 0 },
+                1 | 2 => POLLOUT,
+                _ => POLLNVAL,
+            } & (p.events | POLLHUP | POLLNVAL);
+            if p.revents != 0 {
+                ready += 1;
+            }
+        }
+        Ok(ready)
+    }
+
+    fn host_fd_call(&self, _nr: usize, _args: [usize; 6]) -> Result<usize, Errno> {
+        Err(ENOSYS)
+    }
+
+    fn clock_gettime(&self, clock_id: u32) -> Result<Timespec, Errno> {
+        let ns = match clock_id {
+            0 | 5 | 8 | 11 => clock::realtime_ns(),                 // REALTIME, _COARSE, _ALARM, TAI
+            1 | 4 | 6 | 7 | 9 | 2 | 3 => clock::monotonic_ns(), // MONOTONIC*, BOOTTIME*, CPUTIME
+            _ => return Err(EINVAL),
+        };
+        Ok(Timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 })
+    }
+
+    fn random(&self, buf: &mut [u8]) {
+        rng::fill(buf)
+    }
+
+    fn sleep(&self, dur: &Timespec) -> Result<(), Errno> {
+        if dur.tv_sec < 0 || !(0..1_000_000_000).contains(&dur.tv_nsec) {
+            return Err(EINVAL);
+        }
+        clock::spin_ns(dur.tv_sec as u64 * 1_000_000_000 + dur.tv_nsec as u64);
+        Ok(())
+    }
+
+    fn futex(&self, uaddr: usize, op: u32, val: u32, timeout: usize, _uaddr2: usize, _val3: u32) -> Result<usize, Errno> {
+        match op & 0x7f {
+            // FUTEX_WAIT, FUTEX_WAIT_BITSET: with one thread nobody can wake us.
+            0 | 9 => {
+                let cur: u32 = litebox_libos::user::read(uaddr)?;
+                if cur != val {
+                    Err(EAGAIN)
+                } else if timeout != 0 {
+                    let t: Timespec = litebox_libos::user::read(timeout)?;
+                    if op & 0x7f == 0 {
+                        self.sleep(&t)?;
+                    }
+                    Err(ETIMEDOUT)
+                } else {
+                    Err(EDEADLK)
+                }
+            }
+            // FUTEX_WAKE, FUTEX_WAKE_BITSET, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE: no waiters.
+            1 | 10 | 3 | 4 | 5 => Ok(0),
+            _ => Err(ENOSYS),
+        }
+    }
+
+    fn thread_call(&self, n: usize, _a: [usize; 6]) -> Result<usize, Errno> {
+        match n {
+            nr::SET_TID_ADDRESS => Ok(PID as usize),
+            nr::SET_ROBUST_LIST => Ok(0),
+            _ => Err(ENOSYS),
+        }
+    }
+
+    fn arch_prctl(&self, code: u32, addr: usize) -> Result<usize, Errno> {
+        const ARCH_SET_GS: u32 = 0x1001;
+        const ARCH_SET_FS: u32 = 0x1002;
+        const ARCH_GET_FS: u32 = 0x1003;
+        const ARCH_GET_GS: u32 = 0x1004;
+        match code {
+            ARCH_SET_FS | ARCH_SET_GS => {
+                if addr >= vm::USER_TOP {
+                    return Err(EPERM);
+                }
+                let msr = if code == ARCH_SET_FS { port::MSR_FS_BASE } else { port::MSR_GS_BASE };
+                // SAFETY: a canonical user address; the kernel never uses FS or GS itself.
+                unsafe { port::wrmsr(msr, addr as u64) };
+                *(if code == ARCH_SET_FS { &self.fs_base } else { &self.gs_base }).lock() = addr;
+                Ok(0)
+            }
+            ARCH_GET_FS | ARCH_GET_GS => {
+                let v = *(if code == ARCH_GET_FS { &self.fs_base } else { &self.gs_base }).lock();
+                litebox_libos::user::write(addr, &v).map(|_| 0)
+            }
+            _ => Err(EINVAL),
+        }
+    }
+
+    fn ids(&self) -> (i32, i32) {
+        (PID, PID)
+    }
+
+    fn creds(&self) -> (u32, u32) {
+        (self.uid, self.gid)
+    }
+
+    fn sigaction(&self, sig: i32, new: usize, old: usize, _size: usize) -> Result<usize, Errno> {
+        let sig = sig as usize;
+        if sig == 0 || sig > 64 {
+            return Err(EINVAL);
+        }
+        let incoming: Option<[u8; 32]> = if new != 0 { Some(litebox_libos::user::read(new)?) } else { None };
+        let mut acts = self.actions.lock();
+        if old != 0 {
+            litebox_libos::user::write(old, &acts[sig])?;
+        }
+        if let Some(a) = incoming {
+            acts[sig] = a;
+        }
+        Ok(0)
+    }
+
+    fn signal_call(&self, n: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        match n {
+            nr::KILL => self.deliver(a[1]),
+            nr::TGKILL => {
+                if a[1] as i32 != PID {
+                    return Err(ESRCH);
+                }
+                self.deliver(a[2])
+            }
+            nr::RT_SIGPENDING => litebox_libos::user::write(a[0], &0u64).map(|_| 0),
+            nr::ALARM => Ok(0),
+            _ => Err(ENOSYS),
+        }
+    }
+
+    fn exit_group(&self, code: i32) -> ! {
+        exit::exit_vm(code)
+    }
+
+    fn exit_thread(&self, code: i32) -> ! {
+        exit::exit_vm(code)
+    }
+
+    fn log(&self, line: &[u8]) {
+        serial::write(serial::COM1, line);
+        serial::write(serial::COM1, b"\n");
+    }
+}
