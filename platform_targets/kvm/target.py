@@ -154,7 +154,7 @@ def _app_env(artifact: Path) -> dict[str, str]:
 
     try:
         blob = read_sections(artifact.read_bytes(), (pvh_elf.IMAGE_SECTION,))[pvh_elf.IMAGE_SECTION]
-        launch = read_image(blob).launch()
+        launch = read_image(blob).launch
     except Exception:  # a damaged image is for the kernel to refuse, with its own exit code
         return {}
     if launch.env_inherit:
