@@ -8,29 +8,38 @@ static TSC_HZ: AtomicU64 = AtomicU64::new(0);
 static EPOCH_NS: AtomicU64 = AtomicU64::new(0);
 static EPOCH_TSC: AtomicU64 = AtomicU64::new(0);
 
-/// TSC ticks per second, measured over 10 ms of PIT channel 2 the first time it is asked.
+fn pit_count() -> u16 {
+    outb(0x43, 0x00); // latch channel 0
+    let lo = inb(0x40) as u16;
+    let hi = inb(0x40) as u16;
+    hi << 8 | lo
+}
+
+/// TSC ticks per second, measured against the PIT (channel 0, read back by latching) over
+/// 10 ms the first time it is asked; 2 GHz if no PIT answers.
 pub fn tsc_hz() -> u64 {
     let hz = TSC_HZ.load(Ordering::Relaxed);
     if hz != 0 {
         return hz;
     }
     const PIT_HZ: u64 = 1_193_182;
-    const TICKS: u64 = PIT_HZ / 100; // 10 ms
-    // Gate channel 2 on, speaker off; mode 0 (interrupt on terminal count), binary.
-    outb(0x61, (inb(0x61) & !0x02) | 0x01);
-    outb(0x43, 0xb0);
-    outb(0x42, TICKS as u8);
-    outb(0x42, (TICKS >> 8) as u8);
+    const WANT: u64 = PIT_HZ / 100; // 10 ms of PIT counts
+    outb(0x43, 0x34); // channel 0, lobyte/hibyte, mode 2 (rate generator), binary
+    outb(0x40, 0xff);
+    outb(0x40, 0xff);
+    let mut last = pit_count();
     let t0 = rdtsc();
+    let mut elapsed = 0u64;
     let mut spins = 0u64;
-    while inb(0x61) & 0x20 == 0 && spins < 50_000_000 {
+    while elapsed < WANT && spins < 20_000_000 {
+        let c = pit_count();
+        elapsed += last.wrapping_sub(c) as u64;
+        last = c;
         spins += 1;
     }
     let t1 = rdtsc();
-    let mut hz = (t1 - t0) * 100;
-    if spins >= 50_000_000 || hz < 10_000_000 {
-        hz = 2_000_000_000; // no PIT answered: assume 2 GHz
-    }
+    let hz = if elapsed >= WANT { ((t1 - t0) as u128 * PIT_HZ as u128 / elapsed as u128) as u64 } else { 0 };
+    let hz = if hz < 10_000_000 { 2_000_000_000 } else { hz };
     TSC_HZ.store(hz, Ordering::Relaxed);
     hz
 }

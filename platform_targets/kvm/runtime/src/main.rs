@@ -160,6 +160,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
 
     let (img_pa, img_len) =
         image_at.unwrap_or_else(|| fatal(EXIT_NO_IMAGE, format_args!("no image: the kernel was booted without one")));
+    let t_open = port::rdtsc();
     let image = Image::open(startinfo::bytes(img_pa, img_len)).unwrap_or_else(|e| image_fatal(e));
     let cfg = image.launch_config().unwrap_or_else(|e| image_fatal(e));
 
@@ -195,6 +196,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     )));
     OS.store(os, Ordering::Release);
 
+    let t_load = port::rdtsc();
     let hwcap = port::cpuid(1, 0).3 as usize;
     let aux = [(loader::AT_HWCAP, hwcap), (loader::AT_CLKTCK, 100), (loader::AT_HWCAP2, 0)];
     let loaded = loader::load(os, &entry, &argv, &env, &aux).unwrap_or_else(|e| {
@@ -211,13 +213,22 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     });
 
     if cmd.debug {
-        let ticks = port::rdtsc() - boot::boot_tsc();
+        let now = port::rdtsc();
+        let ticks = now - boot::boot_tsc();
+        let _ = writeln!(
+            serial::Console,
+            "litebox: boot phases (us): to kernel set-up done {}, image open + launch config {}, libos + ELF load {}",
+            clock::ticks_to_ns(t_open - boot::boot_tsc()) / 1000,
+            clock::ticks_to_ns(t_load - t_open) / 1000,
+            clock::ticks_to_ns(now - t_load) / 1000
+        );
         let (total, used) = frames::stats();
         let _ = writeln!(
             serial::Console,
-            "litebox: boot: {ticks} TSC ticks from the PVH entry to the app's first instruction ({} us); \
+            "litebox: boot: {ticks} TSC ticks from the PVH entry to the app's first instruction ({} us at {} MHz); \
              memory: {} of {} KiB in use",
             clock::ticks_to_ns(ticks) / 1000,
+            clock::tsc_hz() / 1_000_000,
             used * 4,
             total * 4
         );

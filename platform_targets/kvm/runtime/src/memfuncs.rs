@@ -4,9 +4,12 @@
 /// `dst` and `src` must be valid for `n` bytes and must not overlap.
 #[no_mangle]
 pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
-    // SAFETY: per the contract; `rep movsb` copies n bytes forward (DF is clear in the kernel).
+    // SAFETY: per the contract; `rep movsq` then `rep movsb` copy n bytes forward (DF is clear
+    // in the kernel). Quadwords first: emulators (QEMU TCG) run string instructions per element.
     unsafe {
-        core::arch::asm!("rep movsb", inout("rcx") n => _, inout("rdi") dst => _, inout("rsi") src => _,
+        core::arch::asm!("rep movsq", "mov ecx, {tail:e}", "rep movsb",
+            tail = in(reg) (n & 7) as u32,
+            inout("rcx") n >> 3 => _, inout("rdi") dst => _, inout("rsi") src => _,
             options(nostack, preserves_flags));
     }
     dst
@@ -33,9 +36,12 @@ pub unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut
 /// `dst` must be valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
-    // SAFETY: per the contract; `rep stosb` stores n bytes.
+    let byte = c as u8 as u64;
+    // SAFETY: per the contract; `rep stosq` then `rep stosb` store n bytes.
     unsafe {
-        core::arch::asm!("rep stosb", inout("rcx") n => _, inout("rdi") dst => _, in("al") c as u8,
+        core::arch::asm!("rep stosq", "mov ecx, {tail:e}", "rep stosb",
+            tail = in(reg) (n & 7) as u32,
+            inout("rcx") n >> 3 => _, inout("rdi") dst => _, in("rax") byte * 0x0101_0101_0101_0101,
             options(nostack, preserves_flags));
     }
     dst
