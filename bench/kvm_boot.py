@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from packager.targets import get  # noqa: E402
 
-BOOT_LINE = re.compile(rb"litebox: boot: (\d+) TSC ticks .*\((\d+) us\)")
+BOOT_LINE = re.compile(rb"litebox: boot: (\d+) TSC ticks .*\((\d+) us at (\d+) MHz\)")
 
 
 def pack(project: Path, out: Path) -> dict[str, Path]:
@@ -59,7 +59,7 @@ def qemu_run(qemu: Any, kernel: Path, machine: str, cmdline: str) -> Callable[[]
             argv = qemu.qemu_argv(kernel, cmdline, control, "tcg", machine)
             proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
             if qemu.read_exit(control) != 0:
-                sys.exit(f"{machine}: the app did not exit 0 (QEMU {proc.returncode}): {proc.stdout!r}")
+                sys.exit(f"{machine}: the app did not exit 0 (QEMU {proc.returncode}): {proc.stdout!r} {proc.stderr!r}")
             return proc.stdout
     return go
 
@@ -81,7 +81,7 @@ def main() -> int:
     qemu = get("kvm").module.qemu
     if qemu.qemu_path() is None:
         sys.exit("qemu-system-x86_64 not found (./scripts/setup installs it)")
-    with tempfile.TemporaryDirectory(prefix="litebox-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="kvm-boot-bench-") as tmp:
         import shutil
 
         project = Path(tmp) / "work" / "hello-static"

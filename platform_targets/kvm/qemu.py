@@ -31,6 +31,8 @@ EXIT_TIMEOUT = 124
 PROBE_CODE = 42
 ACCEL_ENV = "LITEBOX_KVM_ACCEL"
 TIMEOUT_ENV = "LITEBOX_KVM_TIMEOUT"
+# `litebox run` never waits on QEMU without a limit (a hung guest would hang the caller).
+DEFAULT_TIMEOUT = 600.0
 
 
 def escape(value: bytes) -> str:
@@ -107,7 +109,7 @@ def boot(kernel: Path, cmdline: str, accel: str, timeout: float | None, stdin_da
     """Boots ``kernel`` once; returns (app exit status or None, QEMU's exit status).
     QEMU never outlives this call: it is killed on timeout and on Ctrl-C (KeyboardInterrupt
     is re-raised after the kill)."""
-    with tempfile.TemporaryDirectory(prefix="litebox-kvm-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="kvm-run-") as tmp:
         control = Path(tmp) / "control"
         control.touch()
         initrd = None
@@ -199,7 +201,7 @@ def choose_accel(kernel: Path | None) -> tuple[str, str]:
 def run(kernel: Path, args: list[str], env: dict[str, str]) -> int:
     """`litebox run`: boots the artifact, console on our stdout, returns the app's status."""
     debug = os.environ.get("LITEBOX_LOG") == "debug"
-    timeout = float(os.environ[TIMEOUT_ENV]) if os.environ.get(TIMEOUT_ENV) else None
+    timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT)
     stdin_data = None
     if not sys.stdin.isatty():
         stdin_data = sys.stdin.buffer.read()

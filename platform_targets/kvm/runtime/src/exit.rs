@@ -3,8 +3,9 @@
 //! The status goes out twice: as a line `litebox-exit <code>` on the control UART (COM2, when
 //! present), which carries all 8 bits, and as a write of the code to QEMU's `isa-debug-exit`
 //! device (I/O port 0xf4), which ends QEMU with status `(code << 1) | 1` (7 bits survive the
-//! host's 8-bit exit status). Without either device (another VMM), the kernel asks the i8042
-//! for a reset and halts.
+//! host's 8-bit exit status). Without that device (another VMM, or QEMU without it) the kernel
+//! asks the i8042 for a reset, then forces a triple fault: either resets the machine, which a
+//! VMM started with `-no-reboot` (QEMU) or Firecracker/cloud-hypervisor turn into an exit.
 use crate::port::{outb, outl};
 use crate::serial;
 
@@ -23,6 +24,12 @@ pub fn exit_vm(code: i32) -> ! {
     }
     outl(DEBUG_EXIT_PORT, code as u32);
     outb(0x64, 0xfe);
+    let empty = [0u64; 2];
+    // SAFETY: loading an empty IDT and raising an exception triple-faults the CPU on purpose:
+    // the machine resets; nothing of this kernel runs afterwards.
+    unsafe {
+        core::arch::asm!("lidt [{}]", "int3", in(reg) empty.as_ptr(), options(nostack));
+    }
     loop {
         // SAFETY: halting with interrupts off stops this CPU for good; nothing is left to run.
         unsafe { core::arch::asm!("cli", "hlt", options(nomem, nostack)) };
