@@ -40,14 +40,17 @@ class Section:
 
     @property
     def type(self) -> int:
+        """sh_type."""
         return self.fields[1]
 
     @property
     def offset(self) -> int:
+        """sh_offset."""
         return self.fields[4]
 
     @property
     def size(self) -> int:
+        """sh_size."""
         return self.fields[5]
 
 
