@@ -99,11 +99,3 @@ pub fn realtime_ns() -> u64 {
     let since = ticks_to_ns(rdtsc().saturating_sub(EPOCH_TSC.load(Ordering::Relaxed)));
     EPOCH_NS.load(Ordering::Relaxed) + since
 }
-
-/// Spins for `ns` nanoseconds.
-pub fn spin_ns(ns: u64) {
-    let end = rdtsc() + (ns as u128 * tsc_hz() as u128 / 1_000_000_000) as u64;
-    while rdtsc() < end {
-        core::hint::spin_loop();
-    }
-}

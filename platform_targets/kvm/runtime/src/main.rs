@@ -23,6 +23,7 @@ mod memfuncs;
 mod paging;
 mod port;
 mod rng;
+mod sched;
 mod serial;
 mod south;
 mod startinfo;
@@ -31,7 +32,7 @@ mod vm;
 
 use alloc::vec::Vec;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use litebox_image::{Image, ImageError};
 use litebox_libos::fs::Vfs;
@@ -46,7 +47,6 @@ static HEAP: heap::Heap = heap::Heap::new();
 
 static OS: AtomicPtr<LibOs<Vm>> = AtomicPtr::new(core::ptr::null_mut());
 static DEBUG: AtomicBool = AtomicBool::new(false);
-static SIGMASK: AtomicU64 = AtomicU64::new(0);
 
 const EXIT_NO_IMAGE: i32 = 120;
 const EXIT_LOAD: i32 = 123;
@@ -148,6 +148,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         frames::add_ram(s, e, &fixed);
     }
     paging::drop_identity_map();
+    sched::init(boot::stack_top());
 
     let cmd = cmdline::parse(si.cmdline.map(|(pa, n)| startinfo::bytes(pa, n)).unwrap_or(&[]));
     DEBUG.store(cmd.debug, Ordering::Relaxed);
@@ -258,14 +259,13 @@ impl SyscallContext for Call<'_> {
         }) as usize
     }
     fn sigmask(&self) -> u64 {
-        SIGMASK.load(Ordering::Relaxed)
+        sched::sigmask()
     }
     fn set_sigmask(&mut self, mask: u64) {
-        SIGMASK.store(mask, Ordering::Relaxed);
+        sched::set_sigmask(mask);
     }
-    fn spawn_thread(&mut self, _t: &ThreadSpawn) -> Result<usize, litebox_libos::errno::Errno> {
-        debug_line(format_args!("litebox: clone of a thread: the kvm target runs one thread -> EAGAIN"));
-        Err(litebox_libos::errno::EAGAIN)
+    fn spawn_thread(&mut self, t: &ThreadSpawn) -> Result<usize, litebox_libos::errno::Errno> {
+        sched::spawn(self.f, t)
     }
 }
 
@@ -279,6 +279,10 @@ extern "C" fn syscall_handler(f: &mut SyscallFrame) {
     }
     // SAFETY: OS is set before the app starts and never freed.
     let os = unsafe { &*os };
+    const SCHED_YIELD: u64 = 24;
+    if f.rax == SCHED_YIELD {
+        sched::yield_now();
+    }
     let mut call = Call { f };
     let r = litebox_libos::shim::dispatch(os, &mut call);
     call.f.rax = r as u64;

@@ -1,7 +1,8 @@
 //! The kvm South platform: the library OS's [`Platform`] served inside the VM. There is no host
 //! to forward to: memory is the VM's own (see `vm.rs`), descriptors 0–2 are the boot module
 //! (stdin) and the serial console (stdout, stderr), time is the TSC, and the process is alone
-//! (one thread; signals it sends itself take their default action).
+//! (its threads share one CPU, scheduled cooperatively: `sched.rs`; signals it sends itself
+//! take their default action).
 use alloc::vec::Vec;
 
 use litebox_libos::abi::{PollFd, Stat, Timespec, S_IFCHR, S_IFIFO};
@@ -10,14 +11,12 @@ use litebox_libos::shim::nr;
 use litebox_libos::sync::SpinMutex;
 use litebox_libos::Platform;
 
-use crate::{clock, exit, port, rng, serial, vm};
+use crate::{clock, exit, port, rng, sched, serial, vm};
 
 /// The process id and thread id the app sees.
 pub const PID: i32 = 1;
 
 const SIGKILL: usize = 9;
-const ETIMEDOUT: Errno = 110;
-const EDEADLK: Errno = 35;
 const SIGSTOP: usize = 19;
 
 /// The VM as a platform.
@@ -29,8 +28,6 @@ pub struct Vm {
     pub gid: u32,
     /// The app's signal dispositions (struct kernel_sigaction, 32 bytes each, signals 1..=64).
     pub actions: SpinMutex<Vec<[u8; 32]>>,
-    pub fs_base: SpinMutex<usize>,
-    pub gs_base: SpinMutex<usize>,
 }
 
 impl Vm {
@@ -42,8 +39,6 @@ impl Vm {
             uid,
             gid,
             actions: SpinMutex::new(alloc::vec![[0u8; 32]; 65]),
-            fs_base: SpinMutex::new(0),
-            gs_base: SpinMutex::new(0),
         }
     }
 
@@ -63,6 +58,10 @@ impl Vm {
         }
         exit::exit_vm(128 + sig as i32)
     }
+}
+
+fn ns_of(t: &Timespec) -> u64 {
+    (t.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(t.tv_nsec as u64)
 }
 
 fn console_stat() -> Stat {
@@ -196,36 +195,53 @@ impl Platform for Vm {
         if dur.tv_sec < 0 || !(0..1_000_000_000).contains(&dur.tv_nsec) {
             return Err(EINVAL);
         }
-        clock::spin_ns(dur.tv_sec as u64 * 1_000_000_000 + dur.tv_nsec as u64);
+        sched::sleep_until(clock::monotonic_ns().saturating_add(ns_of(dur)));
         Ok(())
     }
 
-    fn futex(&self, uaddr: usize, op: u32, val: u32, timeout: usize, _uaddr2: usize, _val3: u32) -> Result<usize, Errno> {
+    fn futex(&self, uaddr: usize, op: u32, val: u32, timeout: usize, uaddr2: usize, val3: u32) -> Result<usize, Errno> {
+        const FUTEX_CLOCK_REALTIME: u32 = 256;
         match op & 0x7f {
-            // FUTEX_WAIT, FUTEX_WAIT_BITSET: with one thread nobody can wake us.
+            // FUTEX_WAIT (relative timeout), FUTEX_WAIT_BITSET (absolute; any bitset).
             0 | 9 => {
                 let cur: u32 = litebox_libos::user::read(uaddr)?;
                 if cur != val {
-                    Err(EAGAIN)
-                } else if timeout != 0 {
-                    let t: Timespec = litebox_libos::user::read(timeout)?;
-                    if op & 0x7f == 0 {
-                        self.sleep(&t)?;
-                    }
-                    Err(ETIMEDOUT)
-                } else {
-                    Err(EDEADLK)
+                    return Err(EAGAIN);
                 }
+                let deadline = if timeout == 0 {
+                    None
+                } else {
+                    let t: Timespec = litebox_libos::user::read(timeout)?;
+                    if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
+                        return Err(EINVAL);
+                    }
+                    let now = clock::monotonic_ns();
+                    Some(if op & 0x7f == 0 {
+                        now.saturating_add(ns_of(&t))
+                    } else if op & FUTEX_CLOCK_REALTIME != 0 {
+                        now.saturating_add(ns_of(&t).saturating_sub(clock::realtime_ns()))
+                    } else {
+                        ns_of(&t)
+                    })
+                };
+                sched::futex_wait(uaddr, deadline)
             }
-            // FUTEX_WAKE, FUTEX_WAKE_BITSET, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE: no waiters.
-            1 | 10 | 3 | 4 | 5 => Ok(0),
+            // FUTEX_WAKE, FUTEX_WAKE_BITSET.
+            1 | 10 => Ok(sched::futex_wake(uaddr, val as usize)),
+            // FUTEX_REQUEUE, FUTEX_CMP_REQUEUE: wake `val`, move up to `timeout` (val2) waiters.
+            3 | 4 => {
+                if op & 0x7f == 4 && litebox_libos::user::read::<u32>(uaddr)? != val3 {
+                    return Err(EAGAIN);
+                }
+                Ok(sched::futex_wake(uaddr, val as usize) + sched::futex_requeue(uaddr, uaddr2, timeout))
+            }
             _ => Err(ENOSYS),
         }
     }
 
-    fn thread_call(&self, n: usize, _a: [usize; 6]) -> Result<usize, Errno> {
+    fn thread_call(&self, n: usize, a: [usize; 6]) -> Result<usize, Errno> {
         match n {
-            nr::SET_TID_ADDRESS => Ok(PID as usize),
+            nr::SET_TID_ADDRESS => Ok(sched::set_clear_tid(a[0])),
             nr::SET_ROBUST_LIST => Ok(0),
             _ => Err(ENOSYS),
         }
@@ -244,11 +260,11 @@ impl Platform for Vm {
                 let msr = if code == ARCH_SET_FS { port::MSR_FS_BASE } else { port::MSR_GS_BASE };
                 // SAFETY: a canonical user address; the kernel never uses FS or GS itself.
                 unsafe { port::wrmsr(msr, addr as u64) };
-                *(if code == ARCH_SET_FS { &self.fs_base } else { &self.gs_base }).lock() = addr;
+                sched::set_tls(code == ARCH_SET_FS, addr as u64);
                 Ok(0)
             }
             ARCH_GET_FS | ARCH_GET_GS => {
-                let v = *(if code == ARCH_GET_FS { &self.fs_base } else { &self.gs_base }).lock();
+                let v = sched::tls(code == ARCH_GET_FS);
                 litebox_libos::user::write(addr, &v).map(|_| 0)
             }
             _ => Err(EINVAL),
@@ -256,7 +272,7 @@ impl Platform for Vm {
     }
 
     fn ids(&self) -> (i32, i32) {
-        (PID, PID)
+        (PID, sched::current_tid())
     }
 
     fn creds(&self) -> (u32, u32) {
@@ -283,7 +299,7 @@ impl Platform for Vm {
         match n {
             nr::KILL => self.deliver(a[1]),
             nr::TGKILL => {
-                if a[1] as i32 != PID {
+                if a[1] as i32 != sched::current_tid() {
                     return Err(ESRCH);
                 }
                 self.deliver(a[2])
@@ -299,7 +315,7 @@ impl Platform for Vm {
     }
 
     fn exit_thread(&self, code: i32) -> ! {
-        exit::exit_vm(code)
+        sched::exit_thread(code)
     }
 
     fn log(&self, line: &[u8]) {

@@ -157,6 +157,9 @@ syscall_entry:
     lea rdi, [rsp + 512]
     cld
     call syscall_handler
+    /* a new thread starts here too, on a stack sched.rs built in this layout */
+    .globl syscall_return
+syscall_return:
     fxrstor64 [rsp]
     add rsp, 512
     pop r15
