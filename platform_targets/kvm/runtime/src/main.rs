@@ -25,6 +25,7 @@ mod port;
 mod rng;
 mod sched;
 mod serial;
+mod signals;
 mod south;
 mod startinfo;
 mod trap;
@@ -279,13 +280,19 @@ extern "C" fn syscall_handler(f: &mut SyscallFrame) {
     }
     // SAFETY: OS is set before the app starts and never freed.
     let os = unsafe { &*os };
+    const RT_SIGRETURN: u64 = 15;
     const SCHED_YIELD: u64 = 24;
-    if f.rax == SCHED_YIELD {
-        sched::yield_now();
+    if f.rax == RT_SIGRETURN {
+        signals::sigreturn(f);
+    } else {
+        if f.rax == SCHED_YIELD {
+            sched::yield_now();
+        }
+        let mut call = Call { f: &mut *f };
+        let r = litebox_libos::shim::dispatch(os, &mut call);
+        f.rax = r as u64;
     }
-    let mut call = Call { f };
-    let r = litebox_libos::shim::dispatch(os, &mut call);
-    call.f.rax = r as u64;
+    signals::deliver(&os.platform, f);
 }
 
 fn signal_name(sig: i32) -> &'static str {

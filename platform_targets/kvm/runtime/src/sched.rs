@@ -41,6 +41,8 @@ struct Thread {
     gs_base: u64,
     clear_tid: usize,
     sigmask: u64,
+    /// The mask to restore after a signal that ends rt_sigsuspend.
+    saved_mask: Option<u64>,
 }
 
 struct Sched {
@@ -99,7 +101,13 @@ pub fn init(ktop: usize) {
         gs_base: 0,
         clear_tid: 0,
         sigmask: 0,
+        saved_mask: None,
     }));
+}
+
+/// Whether `tid` is a live thread of the app.
+pub fn is_thread(tid: i32) -> bool {
+    SCHED.lock().threads.iter().any(|t| t.tid == tid && t.state != State::Dead)
 }
 
 /// The running thread's id.
@@ -119,6 +127,22 @@ pub fn set_sigmask(m: u64) {
     let mut s = SCHED.lock();
     let c = s.current;
     s.threads[c].sigmask = m;
+}
+
+/// rt_sigsuspend: the thread waits with `m`; its own mask comes back after the signal.
+pub fn suspend_mask(m: u64) {
+    let mut s = SCHED.lock();
+    let c = s.current;
+    let old = s.threads[c].sigmask;
+    s.threads[c].saved_mask = Some(old);
+    s.threads[c].sigmask = m;
+}
+
+/// The mask saved by [`suspend_mask`], if any (taken).
+pub fn take_saved_mask() -> Option<u64> {
+    let mut s = SCHED.lock();
+    let c = s.current;
+    s.threads[c].saved_mask.take()
 }
 
 /// Records the running thread's FS or GS base (also loaded into the MSR by the caller).
@@ -191,6 +215,7 @@ pub fn spawn(frame: &SyscallFrame, t: &ThreadSpawn) -> Result<usize, Errno> {
         gs_base: pgs,
         clear_tid: if t.flags & CLONE_CHILD_CLEARTID != 0 { t.child_tid } else { 0 },
         sigmask: pmask,
+        saved_mask: None,
     }));
     drop(s);
     LIVE.fetch_add(1, Ordering::Relaxed);
@@ -263,6 +288,33 @@ fn block(state: State) -> Result<usize, Errno> {
                 _ => {}
             }
         }
+    }
+}
+
+/// Waits for something another thread may do: runs the others, or sleeps until the earliest
+/// deadline among them; if nothing can ever happen, ends the VM (deadlock).
+pub fn idle_wait() {
+    let (others_runnable, deadline) = {
+        let s = SCHED.lock();
+        let me = s.current;
+        let others = s.threads.iter().enumerate().filter(|(i, _)| *i != me);
+        let mut runnable = false;
+        let mut deadline: Option<u64> = None;
+        for (_, t) in others {
+            match t.state {
+                State::Runnable => runnable = true,
+                State::Futex(_, Some(d)) | State::Sleeping(d) => deadline = Some(deadline.map_or(d, |x| x.min(d))),
+                _ => {}
+            }
+        }
+        (runnable, deadline)
+    };
+    if others_runnable {
+        yield_now();
+    } else if let Some(d) = deadline {
+        sleep_until(d);
+    } else {
+        crate::fatal(125, format_args!("every thread of the app is blocked forever (deadlock)"));
     }
 }
 

@@ -2,7 +2,7 @@
 //! to forward to: memory is the VM's own (see `vm.rs`), descriptors 0–2 are the boot module
 //! (stdin) and the serial console (stdout, stderr), time is the TSC, and the process is alone
 //! (its threads share one CPU, scheduled cooperatively: `sched.rs`; signals it sends itself
-//! take their default action).
+//! and its interval timer are delivered by `signals.rs`).
 use alloc::vec::Vec;
 
 use litebox_libos::abi::{PollFd, Stat, Timespec, S_IFCHR, S_IFIFO};
@@ -11,13 +11,11 @@ use litebox_libos::shim::nr;
 use litebox_libos::sync::SpinMutex;
 use litebox_libos::Platform;
 
-use crate::{clock, exit, port, rng, sched, serial, vm};
+use crate::{clock, exit, port, rng, sched, serial, signals, vm};
 
 /// The process id and thread id the app sees.
 pub const PID: i32 = 1;
 
-const SIGKILL: usize = 9;
-const SIGSTOP: usize = 19;
 
 /// The VM as a platform.
 pub struct Vm {
@@ -40,23 +38,6 @@ impl Vm {
             gid,
             actions: SpinMutex::new(alloc::vec![[0u8; 32]; 65]),
         }
-    }
-
-    /// The default action of `sig` when the app sends it to itself: terminate (status 128+sig)
-    /// unless the signal is ignored by default or by the app.
-    fn deliver(&self, sig: usize) -> Result<usize, Errno> {
-        if sig == 0 {
-            return Ok(0);
-        }
-        let handler = u64::from_le_bytes(self.actions.lock()[sig][..8].try_into().unwrap_or([0; 8]));
-        // SIGCHLD, SIGCONT, SIGURG, SIGWINCH are ignored by default; SIG_IGN is 1.
-        if handler == 1 || (handler == 0 && matches!(sig, 17 | 18 | 23 | 28)) {
-            return Ok(0);
-        }
-        if handler > 1 && sig != SIGKILL && sig != SIGSTOP {
-            crate::debug_line(format_args!("litebox: signal {sig} has a handler; handlers are not run on kvm, default action"));
-        }
-        exit::exit_vm(128 + sig as i32)
     }
 }
 
@@ -296,16 +277,64 @@ impl Platform for Vm {
     }
 
     fn signal_call(&self, n: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        use litebox_libos::user;
+        const ITIMER_REAL: usize = 0;
+        let sig_ok = |sig: usize| if sig <= 64 { Ok(sig) } else { Err(EINVAL) };
         match n {
-            nr::KILL => self.deliver(a[1]),
+            nr::KILL => {
+                signals::raise(sig_ok(a[1])?, signals::SI_USER, 0);
+                Ok(0)
+            }
             nr::TGKILL => {
-                if a[1] as i32 != sched::current_tid() {
+                if !sched::is_thread(a[1] as i32) {
                     return Err(ESRCH);
                 }
-                self.deliver(a[2])
+                signals::raise(sig_ok(a[2])?, signals::SI_TKILL, 0);
+                Ok(0)
             }
-            nr::RT_SIGPENDING => litebox_libos::user::write(a[0], &0u64).map(|_| 0),
-            nr::ALARM => Ok(0),
+            nr::RT_SIGQUEUEINFO | nr::RT_TGSIGQUEUEINFO => {
+                let (sig, info) = if n == nr::RT_SIGQUEUEINFO { (a[1], a[2]) } else { (a[2], a[3]) };
+                let si: [u8; 32] = user::read(info)?;
+                let code = i32::from_le_bytes(si[8..12].try_into().unwrap_or([0; 4]));
+                if code >= 0 {
+                    return Err(EPERM);
+                }
+                signals::raise(sig_ok(sig)?, code, u64::from_le_bytes(si[24..32].try_into().unwrap_or([0; 8])));
+                Ok(0)
+            }
+            nr::RT_SIGPENDING => user::write(a[0], &signals::pending()).map(|_| 0),
+            nr::RT_SIGSUSPEND => {
+                let mask: u64 = user::read(a[0])?;
+                Err(signals::suspend(Some(mask)))
+            }
+            nr::PAUSE => Err(signals::suspend(None)),
+            nr::ALARM => {
+                let (left, _) = signals::set_timer(a[0] as u64 * 1_000_000_000, 0);
+                let (secs, rest) = (left / 1_000_000_000, left % 1_000_000_000);
+                Ok((secs + u64::from((secs == 0 && rest != 0) || rest >= 500_000_000)) as usize)
+            }
+            nr::SETITIMER | nr::GETITIMER => {
+                if a[0] != ITIMER_REAL {
+                    return Err(EINVAL);
+                }
+                let old = if n == nr::SETITIMER {
+                    let tv: [i64; 4] = if a[1] != 0 { user::read(a[1])? } else { [0; 4] };
+                    if tv.iter().any(|&v| v < 0) || tv[1] >= 1_000_000 || tv[3] >= 1_000_000 {
+                        return Err(EINVAL);
+                    }
+                    let ns = |s: i64, us: i64| (s as u64) * 1_000_000_000 + (us as u64) * 1000;
+                    signals::set_timer(ns(tv[2], tv[3]), ns(tv[0], tv[1]))
+                } else {
+                    signals::get_timer()
+                };
+                let out = if n == nr::SETITIMER { a[2] } else { a[1] };
+                if out != 0 {
+                    let tv = |ns: u64| [(ns / 1_000_000_000) as i64, (ns % 1_000_000_000).div_ceil(1000) as i64];
+                    let (v, i) = (tv(old.0), tv(old.1));
+                    user::write(out, &[i[0], i[1], v[0], v[1]])?;
+                }
+                Ok(0)
+            }
             _ => Err(ENOSYS),
         }
     }
