@@ -165,8 +165,9 @@ def test_cat_files_matches_linux_userland(packed: Packed) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The conformance probes (tests/e2e/programs) that the kvm kernel serves: threads (scheduled
-# cooperatively), signals to self with handlers and the interval timer, the file system calls
+# The conformance probes (tests/e2e/programs), all served by the kvm kernel: the file system
+# calls, threads (scheduled cooperatively), pipes/poll/select/epoll/eventfd/timerfd as kernel
+# objects, signals to self with handlers and the interval timer
 
 
 PROBES = Path(__file__).resolve().parent / "programs"
@@ -175,9 +176,9 @@ PROBES = Path(__file__).resolve().parent / "programs"
 @pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static"])
 @pytest.mark.parametrize(
     ("src", "args"),
-    [("syscalls.c", ["/tmp/litebox-conformance-probe"]), ("threads.c", []), ("signals.c", []),
+    [("syscalls.c", ["/tmp/litebox-conformance-probe"]), ("threads.c", []), ("events.c", []), ("signals.c", []),
      ("signals.c", ["term"]), ("signals.c", ["abort"])],
-    ids=["syscalls", "threads", "signals", "signals-term", "signals-abort"],
+    ids=["syscalls", "threads", "events", "signals", "signals-term", "signals-abort"],
 )
 def test_probe_matches_linux_userland(tmp_path: Path, src: str, args: list[str], static: bool) -> None:
     prog = tmp_path / Path(src).stem

@@ -19,6 +19,7 @@ mod cpu;
 mod exit;
 mod frames;
 mod heap;
+mod hostfd;
 mod memfuncs;
 mod paging;
 mod port;
@@ -197,6 +198,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         cmd.debug,
     )));
     OS.store(os, Ordering::Release);
+    litebox_libos::fd::set_host_close(hostfd::close);
 
     let t_load = port::rdtsc();
     let hwcap = port::cpuid(1, 0).3 as usize;

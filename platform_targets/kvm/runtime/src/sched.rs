@@ -291,9 +291,10 @@ fn block(state: State) -> Result<usize, Errno> {
     }
 }
 
-/// Waits for something another thread may do: runs the others, or sleeps until the earliest
-/// deadline among them; if nothing can ever happen, ends the VM (deadlock).
-pub fn idle_wait() {
+/// Waits for something another thread may do, or for `own` (a monotonic deadline of the
+/// caller's: a timer, a timeout): runs the others, or sleeps until the earliest deadline; if
+/// nothing can ever happen, ends the VM (deadlock).
+pub fn wait_event(own: Option<u64>) {
     let (others_runnable, deadline) = {
         let s = SCHED.lock();
         let me = s.current;
@@ -307,7 +308,7 @@ pub fn idle_wait() {
                 _ => {}
             }
         }
-        (runnable, deadline)
+        (runnable, [deadline, own].into_iter().flatten().min())
     };
     if others_runnable {
         yield_now();

@@ -94,6 +94,12 @@ fn deliverable(mask: u64) -> Option<usize> {
     (p != 0).then(|| p.trailing_zeros() as usize + 1)
 }
 
+/// Whether a signal is deliverable to the running thread now (a blocking call returns EINTR).
+pub fn interrupted() -> bool {
+    fire_timer();
+    deliverable(sched::sigmask()).is_some()
+}
+
 /// rt_sigsuspend / pause: waits (running other threads) until a signal is deliverable under
 /// `mask`; the caller returns EINTR and the delivery restores the thread's own mask afterwards.
 pub fn suspend(mask: Option<u64>) -> Errno {
@@ -105,10 +111,7 @@ pub fn suspend(mask: Option<u64>) -> Errno {
         if deliverable(sched::sigmask()).is_some() {
             return EINTR;
         }
-        match timer_deadline() {
-            Some(d) => sched::sleep_until(d),
-            None => sched::idle_wait(),
-        }
+        sched::wait_event(timer_deadline());
     }
 }
 

@@ -1,6 +1,7 @@
 //! The kvm South platform: the library OS's [`Platform`] served inside the VM. There is no host
 //! to forward to: memory is the VM's own (see `vm.rs`), descriptors 0–2 are the boot module
-//! (stdin) and the serial console (stdout, stderr), time is the TSC, and the process is alone
+//! (stdin) and the serial console (stdout, stderr), pipes, eventfds, timerfds and epoll are
+//! kernel objects (`hostfd.rs`), time is the TSC, and the process is alone
 //! (its threads share one CPU, scheduled cooperatively: `sched.rs`; signals it sends itself
 //! and its interval timer are delivered by `signals.rs`).
 use alloc::vec::Vec;
@@ -11,7 +12,7 @@ use litebox_libos::shim::nr;
 use litebox_libos::sync::SpinMutex;
 use litebox_libos::Platform;
 
-use crate::{clock, exit, port, rng, sched, serial, signals, vm};
+use crate::{clock, exit, hostfd, port, rng, sched, serial, signals, vm};
 
 /// The process id and thread id the app sees.
 pub const PID: i32 = 1;
@@ -37,6 +38,18 @@ impl Vm {
             uid,
             gid,
             actions: SpinMutex::new(alloc::vec![[0u8; 32]; 65]),
+        }
+    }
+
+    /// poll readiness of descriptors 0–2: stdin readable (and hung up once drained), the
+    /// console always writable.
+    fn console_revents(&self, fd: i32) -> i16 {
+        const POLLIN: i16 = 1;
+        const POLLOUT: i16 = 4;
+        const POLLHUP: i16 = 0x10;
+        match fd {
+            0 => POLLIN | if *self.stdin_pos.lock() >= self.stdin.len() { POLLHUP } else { 0 },
+            _ => POLLOUT,
         }
     }
 }
@@ -86,7 +99,7 @@ impl Platform for Vm {
                 Ok(n)
             }
             1 | 2 => Err(EBADF),
-            _ => Err(EBADF),
+            _ => hostfd::read(fd, buf),
         }
     }
 
@@ -96,15 +109,21 @@ impl Platform for Vm {
                 serial::write(serial::COM1, buf);
                 Ok(buf.len())
             }
-            _ => Err(EBADF),
+            0 => Err(EBADF),
+            _ => hostfd::write(fd, buf),
         }
     }
 
     fn host_stat(&self, fd: i32) -> Result<Stat, Errno> {
+        let fifo = Stat { st_mode: S_IFIFO | 0o600, st_nlink: 1, st_blksize: 4096, ..Stat::default() };
         match fd {
-            0 => Ok(Stat { st_mode: S_IFIFO | 0o600, st_nlink: 1, st_blksize: 4096, ..Stat::default() }),
+            0 => Ok(fifo),
             1 | 2 => Ok(console_stat()),
-            _ => Err(EBADF),
+            _ => match hostfd::is_pipe(fd) {
+                Some(true) => Ok(fifo),
+                Some(false) => Ok(Stat { st_mode: 0o600, st_nlink: 1, st_blksize: 4096, ..Stat::default() }),
+                None => Err(EBADF),
+            },
         }
     }
 
@@ -122,41 +141,28 @@ impl Platform for Vm {
         Err(ENOTTY)
     }
 
-    fn host_close(&self, _fd: i32) {}
-
-    fn host_pipe(&self, _flags: u32) -> Result<(i32, i32), Errno> {
-        Err(ENOSYS)
+    fn host_close(&self, fd: i32) {
+        hostfd::close(fd);
     }
 
-    fn host_set_nonblock(&self, fd: i32, _on: bool) -> Result<(), Errno> {
+    fn host_pipe(&self, flags: u32) -> Result<(i32, i32), Errno> {
+        Ok(hostfd::pipe(flags))
+    }
+
+    fn host_set_nonblock(&self, fd: i32, on: bool) -> Result<(), Errno> {
         if (0..3).contains(&fd) {
             Ok(())
         } else {
-            Err(EBADF)
+            hostfd::set_nonblock(fd, on)
         }
     }
 
-    fn host_poll(&self, fds: &mut [PollFd], _timeout_ms: i32) -> Result<usize, Errno> {
-        const POLLIN: i16 = 1;
-        const POLLOUT: i16 = 4;
-        const POLLHUP: i16 = 0x10;
-        const POLLNVAL: i16 = 0x20;
-        let mut ready = 0;
-        for p in fds.iter_mut() {
-            p.revents = match p.fd {
-                0 => POLLIN | if *self.stdin_pos.lock() >= self.stdin.len() { POLLHUP } else { 0 },
-                1 | 2 => POLLOUT,
-                _ => POLLNVAL,
-            } & (p.events | POLLHUP | POLLNVAL);
-            if p.revents != 0 {
-                ready += 1;
-            }
-        }
-        Ok(ready)
+    fn host_poll(&self, fds: &mut [PollFd], timeout_ms: i32) -> Result<usize, Errno> {
+        hostfd::poll(fds, timeout_ms, &|fd| self.console_revents(fd))
     }
 
-    fn host_fd_call(&self, _nr: usize, _args: [usize; 6]) -> Result<usize, Errno> {
-        Err(ENOSYS)
+    fn host_fd_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno> {
+        hostfd::call(nr, args, &|fd| self.console_revents(fd))
     }
 
     fn clock_gettime(&self, clock_id: u32) -> Result<Timespec, Errno> {
