@@ -2,10 +2,12 @@
 itself (console to the terminal, args in, exit status out, the VM always cleaned up).
 
 How things cross the VM boundary:
-  in   arguments and host environment: the PVH command line (``-append``), as percent-encoded
-       ``litebox.arg=`` / ``litebox.env=`` tokens (platform_targets/kvm/runtime/src/cmdline.rs)
-  in   stdin: when the runner's stdin is not a terminal it is read to EOF and passed as PVH
-       module 0 (``-initrd``); the app reads it, then EOF. A terminal gives an empty stdin.
+  in   arguments: the PVH command line (``-append``), percent-encoded ``litebox.arg=`` tokens
+       (platform_targets/kvm/runtime/src/cmdline.rs)
+  in   host environment (what the image's policy admits) and stdin: PVH module 0 (``-initrd``),
+       ``LBXBOOT1`` + env length + stdin length (u64 LE) + NUL-terminated KEY=VALUE entries +
+       stdin bytes; kept off the command line, which other users can read in ``ps``. Stdin is
+       the runner's own, read to EOF when it is not a terminal (a terminal gives none).
   out  stdout and stderr: COM1 (0x3f8), wired to the runner's stdout
   out  the exit status: a line ``litebox-exit N`` on COM2 (0x2f8, a file the runner reads),
        and QEMU's isa-debug-exit (port 0xf4), which exits QEMU with ``(N << 1) | 1``
@@ -33,6 +35,9 @@ ACCEL_ENV = "LITEBOX_KVM_ACCEL"
 TIMEOUT_ENV = "LITEBOX_KVM_TIMEOUT"
 # `litebox run` never waits on QEMU without a limit (a hung guest would hang the caller).
 DEFAULT_TIMEOUT = 600.0
+# stdin travels as a boot module, read whole before the VM starts: an endless stream must not
+# make the runner read forever.
+STDIN_LIMIT = 64 << 20
 
 
 def escape(value: bytes) -> str:
@@ -40,8 +45,15 @@ def escape(value: bytes) -> str:
     return "".join(chr(b) if b in SAFE else f"%{b:02X}" for b in value)
 
 
+def boot_module(env: dict[str, str], stdin: bytes) -> bytes:
+    """PVH module 0 as the kernel reads it (main.rs split_boot_module)."""
+    block = b"".join(os.fsencode(k) + b"=" + os.fsencode(v) + b"\0" for k, v in sorted(env.items()))
+    return b"LBXBOOT1" + len(block).to_bytes(8, "little") + len(stdin).to_bytes(8, "little") + block + stdin
+
+
 def kernel_cmdline(args: list[str], env: dict[str, str], debug: bool = False) -> str:
-    """The PVH command line carrying ``args`` and ``env`` (see cmdline.rs)."""
+    """The PVH command line carrying ``args`` and ``env`` (see cmdline.rs); `litebox run`
+    passes the environment in the boot module instead (``env`` empty)."""
     tokens = [f"litebox.arg={escape(os.fsencode(a))}" for a in args]
     tokens += [f"litebox.env={escape(os.fsencode(k) + b'=' + os.fsencode(v))}" for k, v in sorted(env.items())]
     if debug:
@@ -103,7 +115,7 @@ def status_from_qemu(returncode: int) -> int | None:
     return None
 
 
-def boot(kernel: Path, cmdline: str, accel: str, timeout: float | None, stdin_data: bytes | None,
+def boot(kernel: Path, cmdline: str, accel: str, timeout: float | None, module: bytes | None,
          stdout: int | None = None, machine: str = "microvm",
          stderr: int | None = None) -> tuple[int | None, int]:
     """Boots ``kernel`` once; returns (app exit status or None, QEMU's exit status).
@@ -113,9 +125,9 @@ def boot(kernel: Path, cmdline: str, accel: str, timeout: float | None, stdin_da
         control = Path(tmp) / "control"
         control.touch()
         initrd = None
-        if stdin_data:
-            initrd = Path(tmp) / "stdin"
-            initrd.write_bytes(stdin_data)
+        if module:
+            initrd = Path(tmp) / "boot-module"
+            initrd.write_bytes(module)
         argv = qemu_argv(kernel, cmdline, control, accel, machine, initrd)
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
                                 start_new_session=True)
@@ -204,11 +216,16 @@ def run(kernel: Path, args: list[str], env: dict[str, str]) -> int:
     timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT)
     stdin_data = None
     if not sys.stdin.isatty():
-        stdin_data = sys.stdin.buffer.read()
+        stdin_data = sys.stdin.buffer.read(STDIN_LIMIT + 1)
+        if len(stdin_data) > STDIN_LIMIT:
+            sys.stderr.write(f"litebox: stdin is larger than {STDIN_LIMIT >> 20} MiB; the kvm target passes "
+                             "stdin to the VM whole, as a boot module (docs/kvm.md)\n")
+            return EXIT_VM_FAILED
     accel, _ = choose_accel(kernel)
     sys.stdout.flush()
     try:
-        code, rc = boot(kernel, kernel_cmdline(args, env, debug), accel, timeout, stdin_data)
+        module = boot_module(env, stdin_data or b"") if env or stdin_data else None
+        code, rc = boot(kernel, kernel_cmdline(args, {}, debug), accel, timeout, module)
     except KeyboardInterrupt:
         return 130
     if code is not None:

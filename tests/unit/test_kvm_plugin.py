@@ -42,6 +42,14 @@ def test_environment_and_debug_tokens() -> None:
     assert line == "litebox.env=A=1 litebox.env=B=x%20y litebox.debug"
 
 
+def test_boot_module_layout() -> None:
+    m = qemu.boot_module({"B": "2", "A": "x y"}, b"in\0put")
+    assert m[:8] == b"LBXBOOT1"
+    env_len, in_len = struct.unpack_from("<QQ", m, 8)
+    assert m[24:24 + env_len] == b"A=x y\0B=2\0"
+    assert m[24 + env_len:] == b"in\0put" and in_len == 6
+
+
 @pytest.mark.parametrize(("qemu_status", "app"), [(1, 0), (7, 3), (85, 42), (255, 127), (0, None), (2, None)])
 def test_isa_debug_exit_status_maps_back(qemu_status: int, app: int | None) -> None:
     assert qemu.status_from_qemu(qemu_status) == app

@@ -100,6 +100,23 @@ fn host_var<'a>(env: &'a [Vec<u8>], name: &[u8]) -> Option<&'a [u8]> {
         .map(|e| &e[name.len() + 1..])
 }
 
+/// PVH module 0: either raw stdin bytes, or (from `litebox run`) `LBXBOOT1`, the lengths of an
+/// environment block and of stdin (u64 LE each), the environment block (NUL-terminated
+/// `KEY=VALUE` entries: host variables offered to the policy, like `litebox.env=`), then stdin.
+fn split_boot_module(m: &'static [u8]) -> (Vec<Vec<u8>>, &'static [u8]) {
+    const MAGIC: &[u8; 8] = b"LBXBOOT1";
+    if m.len() < 24 || &m[..8] != MAGIC {
+        return (Vec::new(), m);
+    }
+    let word = |at: usize| u64::from_le_bytes(m[at..at + 8].try_into().unwrap_or([0; 8])) as usize;
+    let (env_len, in_len) = (word(8), word(16));
+    let Some(end) = 24usize.checked_add(env_len).and_then(|e| e.checked_add(in_len)).filter(|&e| e <= m.len()) else {
+        return (Vec::new(), &[]);
+    };
+    let env = m[24..24 + env_len].split(|&b| b == 0).filter(|e| !e.is_empty()).map(|e| e.to_vec()).collect();
+    (env, &m[24 + env_len..end])
+}
+
 /// The image the packer placed in physical memory: (address, length), checked.
 fn image_location() -> Option<(usize, usize)> {
     // SAFETY: a static of four words; volatile so the packer's patched values are read.
@@ -159,7 +176,10 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     }) {
         run_probe();
     }
-    let stdin = if si.module_count > 0 { startinfo::bytes(si.modules[0].0, si.modules[0].1) } else { &[] };
+    let module = if si.module_count > 0 { startinfo::bytes(si.modules[0].0, si.modules[0].1) } else { &[] };
+    let (boot_env, stdin) = split_boot_module(module);
+    let mut cmd = cmd;
+    cmd.env.extend(boot_env);
 
     let (img_pa, img_len) =
         image_at.unwrap_or_else(|| fatal(EXIT_NO_IMAGE, format_args!("no image: the kernel was booted without one")));
