@@ -200,6 +200,7 @@ pub fn spawn(frame: &SyscallFrame, t: &ThreadSpawn) -> Result<usize, Errno> {
         core::ptr::write((fx_at - 8) as *mut usize, syscall_return as *const () as usize);
     }
     let mut s = SCHED.lock();
+    reap(&mut s);
     let tid = s.next_tid;
     s.next_tid += 1;
     let parent = s.current;
@@ -226,6 +227,14 @@ pub fn spawn(frame: &SyscallFrame, t: &ThreadSpawn) -> Result<usize, Errno> {
         litebox_libos::user::write(t.child_tid, &tid)?;
     }
     Ok(tid as usize)
+}
+
+/// Frees the threads that have exited (their kernel stacks), except the running one: a dead
+/// thread never runs again, and this runs on another thread's stack.
+fn reap(s: &mut Sched) {
+    let me = s.threads[s.current].tid;
+    s.threads.retain(|t| t.state != State::Dead || t.tid == me);
+    s.current = s.threads.iter().position(|t| t.tid == me).unwrap_or(0);
 }
 
 /// Makes the running thread wait in `state`, runs others meanwhile, returns why it woke.
@@ -383,7 +392,7 @@ pub fn exit_thread(code: i32) -> ! {
     if clear != 0 && litebox_libos::user::write(clear, &0u32).is_ok() {
         futex_wake(clear, 1);
     }
-    // The dead thread's kernel stack is the one we are on: it stays allocated (never reused).
+    // The dead thread's kernel stack is the one we are on: the next `spawn` frees it.
     let _ = block(State::Dead);
     crate::fatal(125, format_args!("internal error: an exited thread was resumed"))
 }
