@@ -208,20 +208,44 @@ CRASHERS = {
 }
 
 
-@pytest.mark.parametrize("which", sorted(CRASHERS))
-def test_a_fatal_fault_ends_the_app_with_its_signal_status(which: str, tmp_path: Path) -> None:
-    source, status = CRASHERS[which]
-    src = tmp_path / "crash.c"
-    src.write_text("#include <stdio.h>\n#include <stdlib.h>\n" + source + "\n")
-    exe = tmp_path / which
-    cc = subprocess.run(["cc", "-O0", "-static", "-o", exe, src], capture_output=True, text=True)
+def _pack_c(source: str, tmp_path: Path, name: str) -> Path:
+    """Compiles a static C program (with stdio, stdlib, pthread) and packs it for kvm."""
+    src = tmp_path / f"{name}.c"
+    src.write_text("#include <stdio.h>\n#include <stdlib.h>\n#include <pthread.h>\n" + source + "\n")
+    exe = tmp_path / name
+    cc = subprocess.run(["cc", "-O0", "-static", "-pthread", "-o", exe, src], capture_output=True, text=True)
     assert cc.returncode == 0, cc.stderr
     proc = run_cli("pack", exe, "--target", "kvm", "--out-dir", tmp_path / "dist", "--json")
     assert proc.returncode == 0, describe(proc)
     (art,) = parse_pack_json(proc.stdout)
-    kvm = run_kvm(art.path, [])
+    return art.path
+
+
+@pytest.mark.parametrize("which", sorted(CRASHERS))
+def test_a_fatal_fault_ends_the_app_with_its_signal_status(which: str, tmp_path: Path) -> None:
+    source, status = CRASHERS[which]
+    kvm = run_kvm(_pack_c(source, tmp_path, which), [])
     assert kvm.returncode == status, describe(kvm)
     assert kvm.stdout == b"before\n"
+
+
+def test_thousands_of_threads_come_and_go(tmp_path: Path) -> None:
+    source = ("static void *f(void *a) { return a; }\n"
+              "int main(void) { long sum = 0; for (long i = 0; i < 3000; i++) { pthread_t t; void *r;\n"
+              "  pthread_create(&t, 0, f, (void *)i); pthread_join(t, &r); sum += (long)r; }\n"
+              "  printf(\"sum=%ld\\n\", sum); return 0; }")
+    kvm = run_kvm(_pack_c(source, tmp_path, "threads"), [])
+    assert kvm.returncode == 0, describe(kvm)
+    assert kvm.stdout == b"sum=4498500\n"
+
+
+def test_a_deadlock_ends_the_vm_instead_of_hanging(tmp_path: Path) -> None:
+    source = ("static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;\n"
+              "int main(void) { puts(\"before\"); fflush(stdout); pthread_mutex_lock(&m);\n"
+              "  pthread_mutex_lock(&m); return 0; }")
+    kvm = run_kvm(_pack_c(source, tmp_path, "deadlock"), [])
+    assert kvm.returncode == 125, describe(kvm)
+    assert kvm.stdout == b"before\nlitebox: every thread of the app is blocked forever (deadlock)\n"
 
 
 def test_a_damaged_image_is_refused(packed: Packed, tmp_path: Path) -> None:
