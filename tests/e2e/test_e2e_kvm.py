@@ -166,7 +166,7 @@ def test_cat_files_matches_linux_userland(packed: Packed) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # The conformance probes (tests/e2e/programs), all served by the kvm kernel: the file system
-# calls, threads (scheduled cooperatively), pipes/poll/select/epoll/eventfd/timerfd as kernel
+# calls, threads (one CPU, preempted by a timer), pipes/poll/select/epoll/eventfd/timerfd as kernel
 # objects, signals to self with handlers and the interval timer
 
 
@@ -237,6 +237,18 @@ def test_thousands_of_threads_come_and_go(tmp_path: Path) -> None:
     kvm = run_kvm(_pack_c(source, tmp_path, "threads"), [])
     assert kvm.returncode == 0, describe(kvm)
     assert kvm.stdout == b"sum=4498500\n"
+
+
+def test_a_spinning_thread_is_preempted(tmp_path: Path) -> None:
+    """The main thread busy-waits (no syscall) for a flag another thread sets: only the timer
+    interrupt lets that thread run."""
+    source = ("static volatile int flag;\n"
+              "static void *set(void *a) { (void)a; flag = 1; return 0; }\n"
+              "int main(void) { pthread_t t; pthread_create(&t, 0, set, 0); while (!flag) {}\n"
+              "  pthread_join(t, 0); puts(\"flag seen\"); return 0; }")
+    kvm = run_kvm(_pack_c(source, tmp_path, "spin"), [])
+    assert kvm.returncode == 0, describe(kvm)
+    assert kvm.stdout == b"flag seen\n"
 
 
 def test_a_deadlock_ends_the_vm_instead_of_hanging(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ struct Gate {
     _r: u32,
 }
 
-static mut IDT: [Gate; 32] = [Gate { off_lo: 0, sel: 0, ist: 0, attr: 0, off_mid: 0, off_hi: 0, _r: 0 }; 32];
+static mut IDT: [Gate; 256] = [Gate { off_lo: 0, sel: 0, ist: 0, attr: 0, off_mid: 0, off_hi: 0, _r: 0 }; 256];
 
 #[repr(C, packed)]
 struct Pointer {
@@ -54,6 +54,8 @@ struct Pointer {
 
 extern "C" {
     static trap_vectors: [u64; 32];
+    /// Stubs for vectors 32..256, 16 bytes apart (trap.rs).
+    static irq_stubs: u8;
     fn syscall_entry();
 }
 
@@ -118,7 +120,22 @@ pub unsafe fn init(syscall_stack_top: usize) {
                 _r: 0,
             };
         }
-        let ip = Pointer { limit: (32 * 16 - 1) as u16, base: idt as u64 };
+        // Interrupts (vectors 32..256) arrive only in ring 3 (the kernel runs with IF clear), so
+        // they use RSP0: the running thread's own kernel stack, where it may be switched out.
+        let stubs = &irq_stubs as *const u8 as u64;
+        for v in 32..256 {
+            let h = stubs + 16 * (v as u64 - 32);
+            (*idt)[v] = Gate {
+                off_lo: h as u16,
+                sel: KERNEL_CS,
+                ist: 0,
+                attr: 0x8e,
+                off_mid: (h >> 16) as u16,
+                off_hi: (h >> 32) as u32,
+                _r: 0,
+            };
+        }
+        let ip = Pointer { limit: (256 * 16 - 1) as u16, base: idt as u64 };
         asm!("lidt [{}]", in(reg) &ip, options(nostack));
 
         let mut efer = rdmsr(port::MSR_EFER) | 1; // SCE
@@ -132,6 +149,13 @@ pub unsafe fn init(syscall_stack_top: usize) {
         // Clear TF, IF, DF, AC (and NT) on entry.
         wrmsr(port::MSR_SFMASK, 0x4_0700 | 0x4000);
     }
+}
+
+/// Sets the stack ring-3 interrupts switch to (the running thread's kernel stack top).
+pub fn set_rsp0(top: usize) {
+    let tss = &raw mut TSS;
+    // SAFETY: one CPU with interrupts off in ring 0: nothing reads the TSS while we write it.
+    unsafe { (*tss).rsp[0] = top as u64 };
 }
 
 /// Whether the CPU supports the no-execute page bit.

@@ -12,6 +12,7 @@
 
 extern crate alloc;
 
+mod apic;
 mod boot;
 mod clock;
 mod cmdline;
@@ -168,6 +169,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     }
     paging::drop_identity_map();
     sched::init(boot::stack_top());
+    apic::mask_pics();
 
     let cmd = cmdline::parse(si.cmdline.map(|(pa, n)| startinfo::bytes(pa, n)).unwrap_or(&[]));
     DEBUG.store(cmd.debug, Ordering::Relaxed);
@@ -339,6 +341,16 @@ extern "C" fn trap_handler(f: &mut TrapFrame) {
         if addr < vm::USER_TOP && vm::fault(addr, write, exec) {
             return;
         }
+    }
+    if f.vector >= 32 {
+        // An interrupt (only ever in ring 3): the preemption timer lets another thread run.
+        if f.vector != apic::SPURIOUS_VECTOR {
+            apic::eoi();
+        }
+        if f.vector == apic::TIMER_VECTOR && from_user {
+            sched::yield_now();
+        }
+        return;
     }
     if from_user || (f.vector == 14 && addr < vm::USER_TOP) {
         let sig = match f.vector {

@@ -1,8 +1,8 @@
-//! The app's threads on one CPU, scheduled cooperatively: a thread runs until it blocks in the
-//! kernel (futex wait, sleep), yields (`sched_yield`) or exits; then the next runnable thread
-//! resumes. Each thread has its own kernel stack: the syscall entry saves the thread's user
-//! registers and SSE state there, so switching threads is switching kernel stacks
-//! ([`kvm_switch`]). There is no timer: a thread that spins without a syscall keeps the CPU.
+//! The app's threads on one CPU: a thread runs until it blocks in the kernel (futex wait,
+//! sleep), yields (`sched_yield`), exits, or the preemption timer (`apic.rs`) interrupts it in
+//! ring 3; then the next runnable thread resumes. Each thread has its own kernel stack: the
+//! syscall entry (and a ring-3 interrupt, through TSS RSP0) saves the thread's user registers
+//! and SSE state there, so switching threads is switching kernel stacks ([`kvm_switch`]).
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::arch::global_asm;
@@ -220,6 +220,7 @@ pub fn spawn(frame: &SyscallFrame, t: &ThreadSpawn) -> Result<usize, Errno> {
     }));
     drop(s);
     LIVE.fetch_add(1, Ordering::Relaxed);
+    crate::apic::start_timer();
     if t.flags & CLONE_PARENT_SETTID != 0 {
         litebox_libos::user::write(t.parent_tid, &tid)?;
     }
@@ -258,6 +259,7 @@ fn block(state: State) -> Result<usize, Errno> {
             // MSRs get its TLS bases; the syscall entry will use its kernel stack.
             unsafe {
                 crate::trap::set_syscall_stack(ktop);
+                crate::cpu::set_rsp0(ktop);
                 port::wrmsr(port::MSR_FS_BASE, fs);
                 port::wrmsr(port::MSR_GS_BASE, gs);
                 kvm_switch(from, to);

@@ -205,8 +205,8 @@ pub fn sigreturn(f: &mut SyscallFrame) {
     (f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15) = (r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
     (f.rdi, f.rsi, f.rbp, f.rbx, f.rdx, f.rax, f.rcx, f.rsp) = (r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
     f.rip = r[16];
-    // Only the flags an app may set (CF PF AF ZF SF TF DF OF, AC, ID); IF stays clear.
-    f.rflags = (r[17] & 0x0025_4dd5) | 2;
+    // Only the flags an app may set (CF PF AF ZF SF TF DF OF, AC, ID); IF stays set.
+    f.rflags = (r[17] & 0x0025_4dd5) | 0x202;
     let fp = uc[28] as usize;
     if fp != 0 {
         if let Ok(mut area) = user::read::<[u8; 512]>(fp) {

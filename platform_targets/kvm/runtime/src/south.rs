@@ -2,7 +2,7 @@
 //! to forward to: memory is the VM's own (see `vm.rs`), descriptors 0–2 are the boot module
 //! (stdin) and the serial console (stdout, stderr), pipes, eventfds, timerfds and epoll are
 //! kernel objects (`hostfd.rs`), time is the TSC, and the process is alone
-//! (its threads share one CPU, scheduled cooperatively: `sched.rs`; signals it sends itself
+//! (its threads share one CPU: `sched.rs`, preempted by `apic.rs`; signals it sends itself
 //! and its interval timer are delivered by `signals.rs`).
 use alloc::vec::Vec;
 

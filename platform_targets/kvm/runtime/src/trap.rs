@@ -70,7 +70,8 @@ pub unsafe fn set_syscall_stack(top: usize) {
 }
 
 extern "C" {
-    /// Enters ring 3 at `entry` with stack `sp`, all general registers zero, interrupts off.
+    /// Enters ring 3 at `entry` with stack `sp`, all general registers zero, interrupts on (only
+    /// the preemption timer is ever unmasked, and only once the app has a second thread).
     pub fn enter_user(entry: usize, sp: usize) -> !;
 }
 
@@ -186,7 +187,7 @@ syscall_return:
 enter_user:
     push 0x1b
     push rsi
-    push 0x2
+    push 0x202
     push 0x23
     push rdi
     xor eax, eax
@@ -205,6 +206,20 @@ enter_user:
     xor r14d, r14d
     xor r15d, r15d
     iretq
+
+    /* vectors 32..256: push 0, push vector (imm32), jmp; 16 bytes apart */
+    .balign 16
+    .globl irq_stubs
+irq_stubs:
+    .set vec, 32
+    .rept 224
+    .balign 16
+    push 0
+    .byte 0x68
+    .long vec
+    jmp trap_common
+    .set vec, vec + 1
+    .endr
 
     .section .rodata.trap_vectors, "a"
     .balign 8
