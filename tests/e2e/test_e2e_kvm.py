@@ -251,6 +251,24 @@ def test_a_spinning_thread_is_preempted(tmp_path: Path) -> None:
     assert kvm.stdout == b"flag seen\n"
 
 
+def test_a_timer_signal_reaches_an_app_that_makes_no_syscall(tmp_path: Path) -> None:
+    """alarm() and setitimer() end busy loops through their handlers: the signal is delivered
+    from the timer interrupt, and the loop's registers (integer and SSE) survive it."""
+    source = ("#include <signal.h>\n#include <unistd.h>\n#include <sys/time.h>\n"
+              "static volatile sig_atomic_t stop, ticks;\n"
+              "static void on_alarm(int s) { (void)s; stop = 1; }\n"
+              "static void on_tick(int s) { (void)s; ticks++; }\n"
+              "int main(void) { signal(SIGALRM, on_alarm); alarm(1); unsigned long n = 0; double x = 1.0;\n"
+              "  while (!stop) { n++; x = x * 1.0000001 + 0.5; }\n"
+              "  printf(\"stopped: %d finite: %d\\n\", n > 0, x == x);\n"
+              "  struct itimerval it = {{0, 20000}, {0, 20000}}; signal(SIGALRM, on_tick);\n"
+              "  setitimer(ITIMER_REAL, &it, 0); while (ticks < 5) {}\n"
+              "  printf(\"ticks: %d\\n\", ticks >= 5); return 4; }")
+    kvm = run_kvm(_pack_c(source, tmp_path, "alarm"), [])
+    assert kvm.returncode == 4, describe(kvm)
+    assert kvm.stdout == b"stopped: 1 finite: 1\nticks: 1\n"
+
+
 def test_a_deadlock_ends_the_vm_instead_of_hanging(tmp_path: Path) -> None:
     source = ("static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;\n"
               "int main(void) { puts(\"before\"); fflush(stdout); pthread_mutex_lock(&m);\n"

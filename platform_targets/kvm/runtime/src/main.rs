@@ -294,9 +294,10 @@ impl SyscallContext for Call<'_> {
     }
 }
 
-/// One syscall of the app (called by the LSTAR entry on the kernel stack).
+/// One syscall of the app (called by the LSTAR entry on the kernel stack). Returns true when
+/// the frame must go back to the app register for register (after rt_sigreturn).
 #[no_mangle]
-extern "C" fn syscall_handler(f: &mut SyscallFrame) {
+extern "C" fn syscall_handler(f: &mut SyscallFrame) -> bool {
     let os = OS.load(Ordering::Acquire);
     if os.is_null() {
         // The probe (no library OS): exit_group is the only call it makes.
@@ -306,7 +307,8 @@ extern "C" fn syscall_handler(f: &mut SyscallFrame) {
     let os = unsafe { &*os };
     const RT_SIGRETURN: u64 = 15;
     const SCHED_YIELD: u64 = 24;
-    if f.rax == RT_SIGRETURN {
+    let exact = f.rax == RT_SIGRETURN;
+    if exact {
         signals::sigreturn(f);
     } else {
         if f.rax == SCHED_YIELD {
@@ -317,6 +319,7 @@ extern "C" fn syscall_handler(f: &mut SyscallFrame) {
         f.rax = r as u64;
     }
     signals::deliver(&os.platform, f);
+    exact
 }
 
 fn signal_name(sig: i32) -> &'static str {
@@ -349,6 +352,13 @@ extern "C" fn trap_handler(f: &mut TrapFrame) {
         }
         if f.vector == apic::TIMER_VECTOR && from_user {
             sched::yield_now();
+            // A signal (the interval timer's, another thread's) reaches an app that makes no
+            // syscall here; the iretq that ends this interrupt restores every register.
+            let os = OS.load(Ordering::Acquire);
+            if !os.is_null() {
+                // SAFETY: OS is set before the app starts and never freed.
+                signals::deliver(unsafe { &(*os).platform }, f);
+            }
         }
         return;
     }

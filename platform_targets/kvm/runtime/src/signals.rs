@@ -79,6 +79,11 @@ pub fn set_timer(value_ns: u64, every_ns: u64) -> (u64, u64) {
     let old = (if s.timer_at != 0 { s.timer_at.saturating_sub(now).max(1) } else { 0 }, s.timer_every);
     s.timer_at = if value_ns != 0 { now + value_ns } else { 0 };
     s.timer_every = every_ns;
+    drop(s);
+    if value_ns != 0 {
+        // The timer interrupt delivers SIGALRM to an app that spins without syscalls.
+        crate::apic::start_timer();
+    }
     old
 }
 

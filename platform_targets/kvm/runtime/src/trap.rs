@@ -3,30 +3,13 @@
 //! because the kernel's Rust code (and the prebuilt `core`) uses SSE registers.
 use core::arch::global_asm;
 
-/// Registers of an app thread stopped in a syscall, in the order the entry code pushes them.
-#[repr(C)]
-pub struct SyscallFrame {
-    pub r15: u64,
-    pub r14: u64,
-    pub r13: u64,
-    pub r12: u64,
-    pub r11: u64,
-    pub r10: u64,
-    pub r9: u64,
-    pub r8: u64,
-    pub rbp: u64,
-    pub rdi: u64,
-    pub rsi: u64,
-    pub rdx: u64,
-    pub rcx: u64,
-    pub rbx: u64,
-    pub rax: u64,
-    pub rip: u64,
-    pub rflags: u64,
-    pub rsp: u64,
-}
+/// Registers of an app thread stopped in a syscall: the same layout as an exception frame
+/// (the entry pushes an interrupt-style frame, with zero vector and error code), so one type
+/// serves both and either return path (sysret or iret) can end a syscall.
+pub type SyscallFrame = TrapFrame;
 
-/// Registers at an exception, as the vector stubs and the CPU push them.
+/// Registers at an exception or interrupt, as the vector stubs and the CPU push them (and as the
+/// syscall entry pushes them).
 #[repr(C)]
 pub struct TrapFrame {
     pub r15: u64,
@@ -135,9 +118,13 @@ trap_common:
 syscall_entry:
     mov [rip + SYSCALL_USER_RSP], rsp
     mov rsp, [rip + SYSCALL_STACK_TOP]
+    push 0x1b
     push qword ptr [rip + SYSCALL_USER_RSP]
     push r11
+    push 0x23
     push rcx
+    push 0
+    push 0
     push rax
     push rbx
     push rcx
@@ -158,11 +145,13 @@ syscall_entry:
     lea rdi, [rsp + 512]
     cld
     call syscall_handler
-    /* a new thread starts here too, on a stack sched.rs built in this layout */
+    /* a new thread starts here too, on a stack sched.rs built in this layout; al != 0 asks
+       for every register back exactly (iretq), else sysretq (rcx and r11 are the syscall's) */
     .globl syscall_return
 syscall_return:
+    test al, al
     fxrstor64 [rsp]
-    add rsp, 512
+    lea rsp, [rsp + 512]
     pop r15
     pop r14
     pop r13
@@ -178,10 +167,15 @@ syscall_return:
     pop rcx
     pop rbx
     pop rax
+    lea rsp, [rsp + 16]
+    jnz 1f
     pop rcx
+    lea rsp, [rsp + 8]
     pop r11
     pop rsp
     sysretq
+1:
+    iretq
 
     .globl enter_user
 enter_user:
