@@ -130,7 +130,7 @@ def boot(kernel: Path, cmdline: str, accel: str, timeout: float | None, module: 
             initrd.write_bytes(module)
         argv = qemu_argv(kernel, cmdline, control, accel, machine, initrd)
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_die_with_parent)
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -143,6 +143,17 @@ def boot(kernel: Path, cmdline: str, accel: str, timeout: float | None, module: 
         if code is None:
             code = status_from_qemu(rc)
         return code, rc
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the runner dies (PR_SET_PDEATHSIG), so QEMU never
+    outlives it, even when the runner itself is killed."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
