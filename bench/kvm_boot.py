@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Benchmark (not a test): boot-to-exit of examples/hello-static packed for the kvm target,
+under QEMU TCG with ``-M microvm`` and with QEMU's default machine (``pc``), side by side with
+the linux-userland artifact and the native program, in one run. Also the kernel's own share:
+the TSC from the PVH entry to the app's first instruction, which the kernel prints when the
+command line has ``litebox.debug``.
+
+    python3 bench/kvm_boot.py [--runs N] [--json]
+
+Wall-clock times are medians (and minimums) over N runs of subprocess start to exit, including
+the fork/exec of this Python. Figures vary run to run on a shared machine; compare the ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from packager.targets import get  # noqa: E402
+
+BOOT_LINE = re.compile(rb"litebox: boot: (\d+) TSC ticks .*\((\d+) us at (\d+) MHz\)")
+
+
+def pack(project: Path, out: Path, *extra: str) -> dict[str, Path]:
+    """Packs ``project`` for kvm and linux-userland; returns {target: artifact}."""
+    proc = subprocess.run([sys.executable, "-m", "packager", "pack", str(project), "--target", "kvm",
+                           "--target", "linux-userland", "--out-dir", str(out), "--json", *extra],
+                          cwd=REPO, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.exit(f"pack failed:\n{proc.stderr}")
+    return {a["target"]: Path(a["path"]) for a in json.loads(proc.stdout)["artifacts"]}
+
+
+def timed(fn: Callable[[], bytes], runs: int) -> tuple[list[float], list[bytes]]:
+    """Runs ``fn`` ``runs`` times; returns the wall-clock times (ms) and the outputs."""
+    times, outs = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        outs.append(fn())
+        times.append((time.perf_counter() - t0) * 1000)
+    return times, outs
+
+
+def qemu_run(qemu: Any, kernel: Path, machine: str, cmdline: str) -> Callable[[], bytes]:
+    """A closure booting ``kernel`` once with TCG, returning its console output."""
+    def go() -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            control = Path(tmp) / "control"
+            argv = qemu.qemu_argv(kernel, cmdline, control, "tcg", machine)
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
+            if qemu.read_exit(control) != 0:
+                sys.exit(f"{machine}: the app did not exit 0 (QEMU {proc.returncode}): {proc.stdout!r} {proc.stderr!r}")
+            return proc.stdout
+    return go
+
+
+def plain_run(argv: list[str]) -> Callable[[], bytes]:
+    """A closure running ``argv`` once, returning its stdout."""
+    def go() -> bytes:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=True)
+        return proc.stdout
+    return go
+
+
+def main() -> int:
+    """Packs hello-static, measures each way of running it, prints a table (or JSON)."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    qemu = get("kvm").module.qemu
+    if qemu.qemu_path() is None:
+        sys.exit("qemu-system-x86_64 not found (./scripts/setup installs it)")
+    with tempfile.TemporaryDirectory(prefix="kvm-boot-bench-") as tmp:
+        import shutil
+
+        project = Path(tmp) / "work" / "hello-static"
+        shutil.copytree(REPO / "examples" / "hello-static", project, ignore=shutil.ignore_patterns("build", "dist"))
+        arts = pack(project, Path(tmp) / "work" / "dist")
+        stored = pack(project, Path(tmp) / "work" / "dist-stored", "--compression-level", "0")
+        native = project / "build" / "hello"
+        cases = [
+            ("native", plain_run([str(native)])),
+            ("linux-userland", plain_run([str(arts["linux-userland"])])),
+            ("kvm, QEMU TCG -M microvm", qemu_run(qemu, arts["kvm"], "microvm", "")),
+            ("kvm, QEMU TCG -M pc (default machine)", qemu_run(qemu, arts["kvm"], "pc", "")),
+            ("kvm, -M microvm, stored chunks (level 0)", qemu_run(qemu, stored["kvm"], "microvm", "")),
+        ]
+        rows = []
+        for name, fn in cases:
+            fn()  # warm the page cache
+            times, _ = timed(fn, args.runs)
+            rows.append({"case": name, "median_ms": round(statistics.median(times), 2),
+                         "min_ms": round(min(times), 2)})
+        kernel = {}
+        for label, art in (("zstd", arts["kvm"]), ("stored", stored["kvm"])):
+            _, outs = timed(qemu_run(qemu, art, "microvm", "litebox.debug"), args.runs)
+            shares = [int(m.group(2)) / 1000 for o in outs if (m := BOOT_LINE.search(o))]
+            phases = re.search(rb"litebox: boot phases.*", outs[-1])
+            kernel[label] = {"median_ms": round(statistics.median(shares), 2) if shares else None,
+                             "min_ms": round(min(shares), 2) if shares else None,
+                             "phases": phases.group(0).decode() if phases else None}
+    base = rows[0]["median_ms"]
+    for r in rows:
+        r["x_native"] = round(r["median_ms"] / base, 1) if base else None
+    if args.json:
+        print(json.dumps({"runs": args.runs, "rows": rows, "kvm_kernel_share": kernel}, indent=2))
+        return 0
+    print(f"hello-static, boot/start to exit, {args.runs} runs each (median / min, ms; x native by median)")
+    for r in rows:
+        print(f"  {r['case']:<40} {r['median_ms']:>9.2f} / {r['min_ms']:>8.2f}   x{r['x_native']}")
+    for label, k in kernel.items():
+        print(f"  kvm kernel share, {label} chunks (PVH entry -> app's first instruction, TSC): "
+              f"{k['median_ms']} / {k['min_ms']} ms")
+        if k["phases"]:
+            print(f"    last run's {k['phases'][len('litebox: '):]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,248 @@
+"""Booting a kvm artifact in QEMU: the command line, the acceleration decision, and the run
+itself (console to the terminal, args in, exit status out, the VM always cleaned up).
+
+How things cross the VM boundary:
+  in   arguments: the PVH command line (``-append``), percent-encoded ``litebox.arg=`` tokens
+       (platform_targets/kvm/runtime/src/cmdline.rs)
+  in   host environment (what the image's policy admits) and stdin: PVH module 0 (``-initrd``),
+       ``LBXBOOT1`` + env length + stdin length (u64 LE) + NUL-terminated KEY=VALUE entries +
+       stdin bytes; kept off the command line, which other users can read in ``ps``. Stdin is
+       the runner's own, read to EOF when it is not a terminal (a terminal gives none).
+  out  stdout and stderr: COM1 (0x3f8), wired to the runner's stdout
+  out  the exit status: a line ``litebox-exit N`` on COM2 (0x2f8, a file the runner reads),
+       and QEMU's isa-debug-exit (port 0xf4), which exits QEMU with ``(N << 1) | 1``
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+QEMU = "qemu-system-x86_64"
+DEBUG_EXIT = "isa-debug-exit,iobase=0xf4,iosize=0x04"
+MEMORY = "512M"
+SAFE = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.,:/+@=")
+# What `litebox run` returns when the VM died without reporting an exit status.
+EXIT_VM_FAILED = 125
+EXIT_TIMEOUT = 124
+PROBE_CODE = 42
+ACCEL_ENV = "LITEBOX_KVM_ACCEL"
+TIMEOUT_ENV = "LITEBOX_KVM_TIMEOUT"
+# `litebox run` never waits on QEMU without a limit (a hung guest would hang the caller).
+DEFAULT_TIMEOUT = 600.0
+# stdin travels as a boot module, read whole before the VM starts: an endless stream must not
+# make the runner read forever.
+STDIN_LIMIT = 64 << 20
+
+
+def escape(value: bytes) -> str:
+    """Percent-encodes every byte outside a small safe set (spaces, quotes, %, non-ASCII...)."""
+    return "".join(chr(b) if b in SAFE else f"%{b:02X}" for b in value)
+
+
+def boot_module(env: dict[str, str], stdin: bytes) -> bytes:
+    """PVH module 0 as the kernel reads it (main.rs split_boot_module)."""
+    block = b"".join(os.fsencode(k) + b"=" + os.fsencode(v) + b"\0" for k, v in sorted(env.items()))
+    return b"LBXBOOT1" + len(block).to_bytes(8, "little") + len(stdin).to_bytes(8, "little") + block + stdin
+
+
+def kernel_cmdline(args: list[str], env: dict[str, str], debug: bool = False) -> str:
+    """The PVH command line carrying ``args`` and ``env`` (see cmdline.rs); `litebox run`
+    passes the environment in the boot module instead (``env`` empty)."""
+    tokens = [f"litebox.arg={escape(os.fsencode(a))}" for a in args]
+    tokens += [f"litebox.env={escape(os.fsencode(k) + b'=' + os.fsencode(v))}" for k, v in sorted(env.items())]
+    if debug:
+        tokens.append("litebox.debug")
+    return " ".join(tokens)
+
+
+def qemu_path() -> str | None:
+    """The QEMU binary on PATH, or None."""
+    return shutil.which(QEMU)
+
+
+def qemu_version() -> str:
+    """QEMU's first version line, or '' if it cannot be run."""
+    exe = qemu_path()
+    if exe is None:
+        return ""
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.splitlines()[0].strip() if out else ""
+
+
+def qemu_argv(kernel: Path, cmdline: str, control: Path, accel: str, machine: str = "microvm",
+              initrd: Path | None = None, memory: str = MEMORY) -> list[str]:
+    """The QEMU command line that boots ``kernel`` with our devices and nothing else."""
+    argv = [qemu_path() or QEMU, "-M", machine, "-accel", accel, "-m", memory, "-nodefaults",
+            "-no-user-config", "-display", "none", "-no-reboot",
+            "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
+            "-chardev", f"file,id=ctl,path={control}",
+            "-device", "isa-serial,chardev=ctl,iobase=0x2f8,irq=3",
+            "-device", DEBUG_EXIT,
+            "-kernel", str(kernel), "-append", cmdline]
+    if initrd is not None:
+        argv += ["-initrd", str(initrd)]
+    return argv
+
+
+def read_exit(control: Path) -> int | None:
+    """The exit status the kernel wrote on the control port, or None."""
+    try:
+        text = control.read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("litebox-exit "):
+            try:
+                return int(line.split()[1])
+            except (IndexError, ValueError):
+                return None
+    return None
+
+
+def status_from_qemu(returncode: int) -> int | None:
+    """The app's exit status from QEMU's own (isa-debug-exit: (code << 1) | 1; low 7 bits)."""
+    if returncode > 0 and returncode & 1:
+        return returncode >> 1
+    return None
+
+
+def boot(kernel: Path, cmdline: str, accel: str, timeout: float | None, module: bytes | None,
+         stdout: int | None = None, machine: str = "microvm",
+         stderr: int | None = None) -> tuple[int | None, int]:
+    """Boots ``kernel`` once; returns (app exit status or None, QEMU's exit status).
+    QEMU never outlives this call: it is killed on timeout and on Ctrl-C (KeyboardInterrupt
+    is re-raised after the kill)."""
+    with tempfile.TemporaryDirectory(prefix="kvm-run-") as tmp:
+        control = Path(tmp) / "control"
+        control.touch()
+        initrd = None
+        if module:
+            initrd = Path(tmp) / "boot-module"
+            initrd.write_bytes(module)
+        argv = qemu_argv(kernel, cmdline, control, accel, machine, initrd)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                                start_new_session=True, preexec_fn=_die_with_parent)
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            return None, -signal.SIGKILL
+        except BaseException:
+            _kill(proc)
+            raise
+        code = read_exit(control)
+        if code is None:
+            code = status_from_qemu(rc)
+        return code, rc
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the runner dies (PR_SET_PDEATHSIG), so QEMU never
+    outlives it, even when the runner itself is killed."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _probe_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "litebox" / "kvm-probe.json"
+
+
+def _probe_key() -> str:
+    return f"{qemu_version()}|{os.uname().release}"
+
+
+def cached_probe() -> bool | None:
+    """The last KVM probe's result for this QEMU and host kernel, or None if never probed."""
+    try:
+        data = json.loads(_probe_cache().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("ok") if data.get("key") == _probe_key() else None
+
+
+def probe_kvm(kernel: Path, timeout: float = 5.0) -> bool:
+    """Boots ``kernel`` with KVM in probe mode (a few ring-3 instructions that exit with 42
+    through a syscall, exercising the whole path); caches and returns whether it worked."""
+    ok = False
+    if os.access("/dev/kvm", os.R_OK | os.W_OK):
+        try:
+            code, _ = boot(kernel, "litebox.probe", "kvm", timeout, None, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            ok = code == PROBE_CODE
+        except OSError:
+            ok = False
+    try:
+        path = _probe_cache()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"key": _probe_key(), "ok": ok}), encoding="utf-8")
+    except OSError:
+        pass
+    return ok
+
+
+def choose_accel(kernel: Path | None) -> tuple[str, str]:
+    """(accel, why): ``tcg`` unless a probe boot with KVM succeeded (never because /dev/kvm
+    merely exists: some hypervisors expose one that hangs ordinary guests).
+    LITEBOX_KVM_ACCEL=tcg|kvm|auto overrides."""
+    forced = os.environ.get(ACCEL_ENV, "auto")
+    if forced in ("tcg", "kvm"):
+        return forced, f"{ACCEL_ENV}={forced}"
+    if not os.path.exists("/dev/kvm"):
+        return "tcg", "no /dev/kvm"
+    cached = cached_probe()
+    if cached is None and kernel is not None:
+        cached = probe_kvm(kernel)
+    if cached is None:
+        return "tcg", "/dev/kvm present, KVM not probed yet (probed at the first `litebox run`)"
+    if cached:
+        return "kvm", "a KVM probe boot succeeded"
+    return "tcg", "/dev/kvm present but a KVM probe boot failed (e.g. a software hypervisor)"
+
+
+def run(kernel: Path, args: list[str], env: dict[str, str]) -> int:
+    """`litebox run`: boots the artifact, console on our stdout, returns the app's status."""
+    debug = os.environ.get("LITEBOX_LOG") == "debug"
+    timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT)
+    stdin_data = None
+    if not sys.stdin.isatty():
+        stdin_data = sys.stdin.buffer.read(STDIN_LIMIT + 1)
+        if len(stdin_data) > STDIN_LIMIT:
+            sys.stderr.write(f"litebox: stdin is larger than {STDIN_LIMIT >> 20} MiB; the kvm target passes "
+                             "stdin to the VM whole, as a boot module (docs/kvm.md)\n")
+            return EXIT_VM_FAILED
+    accel, _ = choose_accel(kernel)
+    sys.stdout.flush()
+    try:
+        module = boot_module(env, stdin_data or b"") if env or stdin_data else None
+        code, rc = boot(kernel, kernel_cmdline(args, {}, debug), accel, timeout, module)
+    except KeyboardInterrupt:
+        return 130
+    if code is not None:
+        return code
+    if rc == -signal.SIGKILL:
+        sys.stderr.write(f"litebox: the VM did not finish within {timeout:g} s; stopped it\n")
+        return EXIT_TIMEOUT
+    sys.stderr.write(f"litebox: the VM ended without reporting an exit status (QEMU exit {rc})\n")
+    return EXIT_VM_FAILED

@@ -1,0 +1,76 @@
+//! Preemption: the local APIC timer, periodic (10 ms), started when the app gets its second
+//! thread. Its interrupt arrives only in ring 3 (the kernel runs with IF clear) and makes the
+//! running thread yield. The legacy 8259 PICs are masked so no other interrupt arrives.
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::port::{cpuid, outb, rdtsc};
+use crate::{clock, paging};
+
+/// The timer's vector.
+pub const TIMER_VECTOR: u64 = 0x40;
+/// The spurious-interrupt vector.
+pub const SPURIOUS_VECTOR: u64 = 0xff;
+const APIC_PHYS: usize = 0xfee0_0000;
+const APIC_VIRT: usize = 0xffff_c800_0000_0000;
+const PERIOD_MS: u64 = 10;
+
+static BASE: AtomicUsize = AtomicUsize::new(0);
+static RUNNING: AtomicBool = AtomicBool::new(false);
+
+fn reg(off: usize) -> *mut u32 {
+    (BASE.load(Ordering::Relaxed) + off) as *mut u32
+}
+
+fn write(off: usize, v: u32) {
+    // SAFETY: BASE maps the local APIC's registers (uncached); off is a register offset.
+    unsafe { reg(off).write_volatile(v) }
+}
+
+fn read(off: usize) -> u32 {
+    // SAFETY: as in `write`.
+    unsafe { reg(off).read_volatile() }
+}
+
+/// Masks the 8259 PICs (the firmware may have left them delivering on exception vectors).
+pub fn mask_pics() {
+    outb(0x21, 0xff);
+    outb(0xa1, 0xff);
+}
+
+/// Starts the periodic timer if the CPU has a local APIC (once).
+pub fn start_timer() {
+    if RUNNING.swap(true, Ordering::Relaxed) || cpuid(1, 0).3 & (1 << 9) == 0 {
+        return;
+    }
+    let Some(e) = paging::pte(APIC_VIRT, true) else { return };
+    let nx = if crate::cpu::has_nx() { paging::NX } else { 0 };
+    // SAFETY: a fresh kernel page-table entry for the APIC's MMIO page: present, writable,
+    // cache-disabled and write-through (PCD | PWT).
+    unsafe { e.write_volatile(APIC_PHYS as u64 | paging::P | paging::W | 0x18 | nx) };
+    crate::cpu::invlpg(APIC_VIRT);
+    BASE.store(APIC_VIRT, Ordering::Relaxed);
+    write(0xf0, 0x100 | SPURIOUS_VECTOR as u32); // enable, spurious vector
+    write(0x3e0, 0x3); // divide by 16
+    // Calibrate: count down from the top for 1 ms of TSC.
+    write(0x320, 1 << 16); // masked, one-shot
+    write(0x380, u32::MAX);
+    let t0 = rdtsc();
+    let tick = clock::tsc_hz() / 1000;
+    while rdtsc() - t0 < tick {
+        core::hint::spin_loop();
+    }
+    let per_ms = u32::MAX - read(0x390);
+    write(0x380, 0);
+    if per_ms == 0 {
+        return;
+    }
+    write(0x320, (1 << 17) | TIMER_VECTOR as u32); // periodic, unmasked
+    write(0x380, per_ms.saturating_mul(PERIOD_MS as u32));
+}
+
+/// Acknowledges the interrupt being served.
+pub fn eoi() {
+    if BASE.load(Ordering::Relaxed) != 0 {
+        write(0xb0, 0);
+    }
+}

@@ -1,0 +1,179 @@
+//! The PVH entry: the VMM starts us in 32-bit protected mode, paging off, at the physical
+//! address named by the Xen ELF note `XEN_ELFNOTE_PHYS32_ENTRY` (18), with `%ebx` holding the
+//! physical address of the `hvm_start_info` structure.
+//!
+//! The stub records the TSC, builds boot page tables (phys 0..1 GiB mapped three times: identity
+//! for the switch, the direct map at `DIRECT_MAP`, and the kernel image at `KERNEL_VMA`), enables
+//! SSE, PAE, long mode, NX-capable EFER and paging, then jumps to the higher half and calls
+//! [`crate::kernel_main`] on the boot stack.
+use core::arch::global_asm;
+
+/// Where the kernel is linked: virtual = KERNEL_VMA + physical.
+pub const KERNEL_VMA: usize = 0xffff_ffff_8000_0000;
+/// Physical memory 0..1 GiB is mapped here (PML4 slot 256).
+pub const DIRECT_MAP: usize = 0xffff_8000_0000_0000;
+/// The boot stack (also the syscall stack once the app runs).
+pub const BOOT_STACK_SIZE: usize = 256 * 1024;
+
+/// The kernel-virtual address of physical address `pa` (below 1 GiB).
+pub fn phys_to_virt(pa: usize) -> usize {
+    DIRECT_MAP + pa
+}
+
+extern "C" {
+    static boot_pml4: u8;
+    static boot_stack_top: u8;
+}
+
+/// The TSC value at the first instruction of the PVH entry (in .data: .bss is zeroed later).
+#[no_mangle]
+#[link_section = ".data.boot_tsc"]
+static mut BOOT_TSC: u64 = 0;
+
+/// TSC at the PVH entry.
+pub fn boot_tsc() -> u64 {
+    // SAFETY: written once by the boot stub before any Rust code runs; read-only afterwards.
+    unsafe { core::ptr::read_volatile(&raw const BOOT_TSC) }
+}
+
+/// Physical address of the boot PML4 (the only address space: kernel upper half, app lower).
+pub fn pml4_phys() -> usize {
+    // SAFETY: taking the address of a linker-placed symbol.
+    unsafe { &boot_pml4 as *const u8 as usize - KERNEL_VMA }
+}
+
+/// Top of the boot stack, reused as the syscall stack.
+pub fn stack_top() -> usize {
+    // SAFETY: taking the address of a linker-placed symbol.
+    unsafe { &boot_stack_top as *const u8 as usize }
+}
+
+// The PVH note: namesz 4 ("Xen\0"), descsz 4, type 18, desc = 32-bit physical entry.
+global_asm!(
+    r#"
+    .section .note.Xen, "a", @note
+    .balign 4
+    .long 4
+    .long 4
+    .long 18
+    .asciz "Xen"
+    .long pvh_start - 0xffffffff80000000
+    .balign 4
+    "#,
+    options(att_syntax)
+);
+
+global_asm!(
+    r#"
+    .set KVMA, 0xffffffff80000000
+
+    .section .bootstrap, "aw", @nobits
+    .balign 4096
+    .globl boot_pml4
+boot_pml4:      .skip 4096
+boot_pdpt_low:  .skip 4096
+boot_pdpt_high: .skip 4096
+boot_pd:        .skip 4096
+    .balign 16
+boot_stack:     .skip {stack}
+    .globl boot_stack_top
+boot_stack_top:
+
+    .section .rodata.boot_gdt, "a"
+    .balign 16
+boot_gdt:
+    .quad 0
+    .quad 0x00af9a000000ffff
+    .quad 0x00cf92000000ffff
+boot_gdt_end:
+boot_gdtr:
+    .word boot_gdt_end - boot_gdt - 1
+    .long boot_gdt - KVMA
+
+    .section .boot.text, "ax"
+    .code32
+    .globl pvh_start
+pvh_start:
+    cli
+    cld
+    mov %ebx, %esi
+    rdtsc
+    mov %eax, (BOOT_TSC - KVMA)
+    mov %edx, (BOOT_TSC - KVMA + 4)
+
+    /* zero the four boot tables */
+    mov $(boot_pml4 - KVMA), %edi
+    xor %eax, %eax
+    mov $4096, %ecx
+    rep stosl
+
+    /* boot_pd: 512 x 2 MiB pages, phys 0..1 GiB, present | writable | large */
+    mov $(boot_pd - KVMA), %edi
+    mov $0x83, %eax
+    mov $512, %ecx
+1:
+    mov %eax, (%edi)
+    movl $0, 4(%edi)
+    add $0x200000, %eax
+    add $8, %edi
+    loop 1b
+
+    mov $(boot_pd - KVMA + 3), %eax
+    mov %eax, (boot_pdpt_low - KVMA)
+    mov %eax, (boot_pdpt_high - KVMA + 510 * 8)
+    mov $(boot_pdpt_low - KVMA + 3), %eax
+    mov %eax, (boot_pml4 - KVMA)
+    mov %eax, (boot_pml4 - KVMA + 256 * 8)
+    mov $(boot_pdpt_high - KVMA + 3), %eax
+    mov %eax, (boot_pml4 - KVMA + 511 * 8)
+
+    /* CR4: PAE | OSFXSR | OSXMMEXCPT */
+    mov %cr4, %eax
+    or $0x620, %eax
+    mov %eax, %cr4
+    mov $(boot_pml4 - KVMA), %eax
+    mov %eax, %cr3
+    /* EFER: SCE | LME */
+    mov $0xc0000080, %ecx
+    rdmsr
+    or $0x101, %eax
+    wrmsr
+    /* CR0: PG | WP | NE | MP | PE, EM and TS clear */
+    mov %cr0, %eax
+    and $0xfffffff3, %eax
+    or $0x80010023, %eax
+    mov %eax, %cr0
+    lgdt (boot_gdtr - KVMA)
+    ljmp $0x08, $(pvh_long - KVMA)
+
+    .code64
+pvh_long:
+    mov $0x10, %eax
+    mov %eax, %ds
+    mov %eax, %es
+    mov %eax, %ss
+    xor %eax, %eax
+    mov %eax, %fs
+    mov %eax, %gs
+    movabs $pvh_high, %rax
+    jmp *%rax
+
+    .section .text.pvh_high, "ax"
+pvh_high:
+    movabs $boot_stack_top, %rsp
+    xor %ebp, %ebp
+    /* zero .bss (the boot tables and stack live in .bootstrap, outside it) */
+    movabs $__bss_start, %rdi
+    movabs $__bss_end, %rcx
+    sub %rdi, %rcx
+    xor %eax, %eax
+    rep stosb
+    mov %esi, %edi
+    call kernel_main
+2:
+    hlt
+    jmp 2b
+    "#,
+    stack = const BOOT_STACK_SIZE,
+    options(att_syntax)
+);

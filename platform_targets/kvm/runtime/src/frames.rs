@@ -1,0 +1,91 @@
+//! Physical page frames: the RAM the VMM reported (PVH memory map), below the 1 GiB the direct
+//! map covers, minus what is in use at boot (the kernel, the image, the boot modules).
+use litebox_libos::sync::SpinMutex;
+
+use crate::boot::phys_to_virt;
+
+pub const FRAME: usize = 4096;
+/// The direct map covers this much physical memory; frames come from below it.
+pub const PHYS_LIMIT: usize = 1 << 30;
+const MAX_RANGES: usize = 32;
+
+struct Frames {
+    ranges: [(usize, usize); MAX_RANGES],
+    count: usize,
+    /// Freed frames, linked through their first word (a physical address, 0 ends the list).
+    free: usize,
+    total: usize,
+    used: usize,
+}
+
+static FRAMES: SpinMutex<Frames> =
+    SpinMutex::new(Frames { ranges: [(0, 0); MAX_RANGES], count: 0, free: 0, total: 0, used: 0 });
+
+/// Adds RAM `[start, end)` minus the `reserved` ranges to the pool.
+pub fn add_ram(start: usize, end: usize, reserved: &[(usize, usize)]) {
+    let start = start.max(1 << 20).next_multiple_of(FRAME);
+    let end = end.min(PHYS_LIMIT) & !(FRAME - 1);
+    if start >= end {
+        return;
+    }
+    // Cut the reserved ranges out: find the first reserved range that overlaps and recurse.
+    for &(rs, re) in reserved {
+        let (rs, re) = (rs & !(FRAME - 1), re.next_multiple_of(FRAME));
+        if rs < end && re > start {
+            add_ram(start, rs, reserved);
+            add_ram(re, end, reserved);
+            return;
+        }
+    }
+    let mut f = FRAMES.lock();
+    if f.count < MAX_RANGES {
+        let i = f.count;
+        f.ranges[i] = (start, end);
+        f.count += 1;
+        f.total += (end - start) / FRAME;
+    }
+}
+
+/// A frame (physical address), not zeroed; None when memory is exhausted.
+pub fn alloc() -> Option<usize> {
+    let mut f = FRAMES.lock();
+    if f.free != 0 {
+        let pa = f.free;
+        // SAFETY: a freed frame is ours and holds the next link in its first word.
+        f.free = unsafe { core::ptr::read(phys_to_virt(pa) as *const usize) };
+        f.used += 1;
+        return Some(pa);
+    }
+    for i in 0..f.count {
+        let (s, e) = f.ranges[i];
+        if s < e {
+            f.ranges[i].0 = s + FRAME;
+            f.used += 1;
+            return Some(s);
+        }
+    }
+    None
+}
+
+/// A zeroed frame.
+pub fn alloc_zeroed() -> Option<usize> {
+    let pa = alloc()?;
+    // SAFETY: the frame was just handed to us and is mapped through the direct map.
+    unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, FRAME) };
+    Some(pa)
+}
+
+/// Returns a frame to the pool.
+pub fn free(pa: usize) {
+    let mut f = FRAMES.lock();
+    // SAFETY: the caller gives the frame back; we store the list link in it.
+    unsafe { core::ptr::write(phys_to_virt(pa) as *mut usize, f.free) };
+    f.free = pa;
+    f.used -= 1;
+}
+
+/// (total, used) frames.
+pub fn stats() -> (usize, usize) {
+    let f = FRAMES.lock();
+    (f.total, f.used)
+}

@@ -1,0 +1,422 @@
+//! The kvm runtime: a small x86-64 kernel that boots through the PVH entry, finds the LiteBox
+//! image the VMM loaded beside it, and runs the packed app in ring 3 under the library OS. The
+//! app's `syscall` instructions enter [`syscall_handler`] in ring 0 directly; page faults on its
+//! lazily mapped memory are served by [`vm::fault`]; a fault it cannot survive ends it with the
+//! status a signal death has natively (128 + signal).
+//!
+//! Devices: COM1 (console: stdout and stderr), COM2 (control: exit status), isa-debug-exit
+//! (0xf4). Exit codes of the kernel itself are those of linux-userland (docs/image-format.md).
+#![no_std]
+#![no_main]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+extern crate alloc;
+
+mod apic;
+mod boot;
+mod clock;
+mod cmdline;
+mod cpu;
+mod exit;
+mod frames;
+mod heap;
+mod hostfd;
+mod memfuncs;
+mod paging;
+mod port;
+mod rng;
+mod sched;
+mod serial;
+mod signals;
+mod south;
+mod startinfo;
+mod trap;
+mod vm;
+
+use alloc::vec::Vec;
+use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+
+use litebox_image::{Image, ImageError};
+use litebox_libos::fs::Vfs;
+use litebox_libos::loader::{self, LoadError};
+use litebox_libos::{LibOs, SyscallContext, ThreadSpawn};
+
+use south::Vm;
+use trap::{SyscallFrame, TrapFrame};
+
+#[global_allocator]
+static HEAP: heap::Heap = heap::Heap::new();
+
+static OS: AtomicPtr<LibOs<Vm>> = AtomicPtr::new(core::ptr::null_mut());
+static DEBUG: AtomicBool = AtomicBool::new(false);
+
+const EXIT_NO_IMAGE: i32 = 120;
+const EXIT_LOAD: i32 = 123;
+const EXIT_SETUP: i32 = 124;
+const EXIT_INTERNAL: i32 = 125;
+
+/// Where the packer records the image it added to the kernel ELF: magic, physical address,
+/// length, reserved. The packer patches these bytes in the file (section `.litebox.slot`).
+#[used]
+#[link_section = ".litebox.slot"]
+static IMAGE_SLOT: [u64; 4] = [SLOT_MAGIC, 0, 0, 0];
+const SLOT_MAGIC: u64 = u64::from_le_bytes(*b"LBXSLOT1");
+
+extern "C" {
+    static __kernel_end: u8;
+}
+
+/// Prints a line on the console when `litebox.debug` is on.
+pub fn debug_line(args: core::fmt::Arguments<'_>) {
+    if DEBUG.load(Ordering::Relaxed) {
+        let _ = writeln!(serial::Console, "{args}");
+    }
+}
+
+/// Prints `litebox: <msg>` on the console and ends the VM with `code`.
+pub fn fatal(code: i32, msg: core::fmt::Arguments<'_>) -> ! {
+    let _ = writeln!(serial::Console, "litebox: {msg}");
+    exit::exit_vm(code)
+}
+
+fn image_fatal(e: ImageError) -> ! {
+    fatal(e.exit_code(), format_args!("{e}"))
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    fatal(EXIT_INTERNAL, format_args!("internal error: {}", info.message()))
+}
+
+fn set_var(env: &mut Vec<Vec<u8>>, kv: &[u8]) {
+    let key_len = kv.iter().position(|&c| c == b'=').unwrap_or(kv.len());
+    env.retain(|e| !(e.len() > key_len && e[key_len] == b'=' && e[..key_len] == kv[..key_len]));
+    env.push(kv.to_vec());
+}
+
+fn host_var<'a>(env: &'a [Vec<u8>], name: &[u8]) -> Option<&'a [u8]> {
+    env.iter()
+        .find(|e| e.len() > name.len() && e[name.len()] == b'=' && e.starts_with(name))
+        .map(|e| &e[name.len() + 1..])
+}
+
+/// PVH module 0: either raw stdin bytes, or (from `litebox run`) `LBXBOOT1`, the lengths of an
+/// environment block and of stdin (u64 LE each), the environment block (NUL-terminated
+/// `KEY=VALUE` entries: host variables offered to the policy, like `litebox.env=`), then stdin.
+fn split_boot_module(m: &'static [u8]) -> (Vec<Vec<u8>>, &'static [u8]) {
+    const MAGIC: &[u8; 8] = b"LBXBOOT1";
+    if m.len() < 24 || &m[..8] != MAGIC {
+        return (Vec::new(), m);
+    }
+    let word = |at: usize| u64::from_le_bytes(m[at..at + 8].try_into().unwrap_or([0; 8])) as usize;
+    let (env_len, in_len) = (word(8), word(16));
+    let Some(end) = 24usize.checked_add(env_len).and_then(|e| e.checked_add(in_len)).filter(|&e| e <= m.len()) else {
+        return (Vec::new(), &[]);
+    };
+    let env = m[24..24 + env_len].split(|&b| b == 0).filter(|e| !e.is_empty()).map(|e| e.to_vec()).collect();
+    (env, &m[24 + env_len..end])
+}
+
+/// The image the packer placed in physical memory: (address, length), checked.
+fn image_location() -> Option<(usize, usize)> {
+    // SAFETY: a static of four words; volatile so the packer's patched values are read.
+    let slot: [u64; 4] = unsafe { core::ptr::read_volatile(&IMAGE_SLOT) };
+    let (pa, len) = (slot[1] as usize, slot[2] as usize);
+    if slot[0] != SLOT_MAGIC || pa == 0 || len == 0 || pa.checked_add(len)? > frames::PHYS_LIMIT {
+        return None;
+    }
+    Some((pa, len))
+}
+
+/// Called by the boot stub on the boot stack, in the upper half, interrupts off.
+#[no_mangle]
+extern "C" fn kernel_main(start_info: u32) -> ! {
+    serial::init(serial::COM1);
+    if serial::present(serial::COM2) {
+        serial::init(serial::COM2);
+    }
+    // SAFETY: boot, once, interrupts off; the boot stack becomes the syscall stack when the app
+    // starts (nothing on it is needed after `enter_user`).
+    unsafe {
+        cpu::init(boot::stack_top());
+        trap::set_syscall_stack(boot::stack_top());
+    }
+    let si = startinfo::parse(start_info as usize)
+        .unwrap_or_else(|| fatal(EXIT_SETUP, format_args!("no PVH start info (boot through the PVH entry)")));
+    let image_at = image_location();
+
+    // Free memory: the RAM the VMM reported, less what is in use.
+    // SAFETY: a linker symbol; only its address is taken.
+    let kernel_end = unsafe { &__kernel_end as *const u8 as usize } - boot::KERNEL_VMA;
+    // (The heap is not up yet: a fixed array.)
+    let mut fixed = [(0usize, 0usize); 12];
+    fixed[0] = (0, kernel_end);
+    if let Some((pa, len)) = image_at {
+        fixed[1] = (pa, pa + len);
+    }
+    if let Some((pa, len)) = si.cmdline {
+        fixed[2] = (pa, pa + len + 1);
+    }
+    for (i, &(pa, len)) in si.structures.iter().enumerate() {
+        fixed[3 + i] = (pa, pa + len);
+    }
+    for (i, &(pa, len)) in si.modules[..si.module_count].iter().enumerate() {
+        fixed[6 + i] = (pa, pa + len);
+    }
+    for &(s, e) in &si.memmap[..si.memmap_count] {
+        frames::add_ram(s, e, &fixed);
+    }
+    paging::drop_identity_map();
+    sched::init(boot::stack_top());
+    apic::mask_pics();
+
+    let cmd = cmdline::parse(si.cmdline.map(|(pa, n)| startinfo::bytes(pa, n)).unwrap_or(&[]));
+    DEBUG.store(cmd.debug, Ordering::Relaxed);
+    if si.cmdline.is_some_and(|(pa, n)| {
+        startinfo::bytes(pa, n).split(|&b| b == b' ').any(|t| t == b"litebox.probe")
+    }) {
+        run_probe();
+    }
+    let module = if si.module_count > 0 { startinfo::bytes(si.modules[0].0, si.modules[0].1) } else { &[] };
+    let (boot_env, stdin) = split_boot_module(module);
+    let mut cmd = cmd;
+    cmd.env.extend(boot_env);
+
+    let (img_pa, img_len) =
+        image_at.unwrap_or_else(|| fatal(EXIT_NO_IMAGE, format_args!("no image: the kernel was booted without one")));
+    let t_open = port::rdtsc();
+    let image = Image::open(startinfo::bytes(img_pa, img_len)).unwrap_or_else(|e| image_fatal(e));
+    let cfg = image.launch_config().unwrap_or_else(|e| image_fatal(e));
+
+    let mut argv: Vec<Vec<u8>> = cfg.args.iter().map(|a| a.to_vec()).collect();
+    argv.extend(cmd.args.iter().cloned());
+    let mut env: Vec<Vec<u8>> = Vec::new();
+    if cfg.env_inherit {
+        env.extend(cmd.env.iter().cloned());
+    }
+    for e in &cfg.env {
+        set_var(&mut env, e);
+    }
+    for name in &cfg.env_pass {
+        if let Some(v) = host_var(&cmd.env, name) {
+            let mut kv = name.to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v);
+            set_var(&mut env, &kv);
+        }
+    }
+    let entry = cfg.entry.to_vec();
+    let cwd = cfg.cwd.to_vec();
+    let hostname = cfg.hostname.to_vec();
+    let (uid, gid) = cfg.ids.unwrap_or((0, 0));
+
+    let vfs = Vfs::new(image, entry.clone(), image_fatal);
+    let os = alloc::boxed::Box::leak(alloc::boxed::Box::new(LibOs::new(
+        Vm::new(stdin, uid, gid),
+        vfs,
+        &cwd,
+        &hostname,
+        cmd.debug,
+    )));
+    OS.store(os, Ordering::Release);
+    litebox_libos::fd::set_host_close(hostfd::close);
+
+    let t_load = port::rdtsc();
+    let hwcap = port::cpuid(1, 0).3 as usize;
+    let aux = [(loader::AT_HWCAP, hwcap), (loader::AT_CLKTCK, 100), (loader::AT_HWCAP2, 0)];
+    let loaded = loader::load(os, &entry, &argv, &env, &aux).unwrap_or_else(|e| {
+        let name = core::str::from_utf8(&entry).unwrap_or("?");
+        match e {
+            LoadError::NotFound(errno) => {
+                fatal(EXIT_LOAD, format_args!("cannot load {name}: not found in the image (errno {errno})"))
+            }
+            LoadError::BadElf(what) => fatal(EXIT_LOAD, format_args!("cannot load {name}: {what}")),
+            LoadError::NoMemory(errno) => {
+                fatal(EXIT_LOAD, format_args!("cannot load {name}: memory mapping failed (errno {errno})"))
+            }
+        }
+    });
+
+    if cmd.debug {
+        let now = port::rdtsc();
+        let ticks = now - boot::boot_tsc();
+        let _ = writeln!(
+            serial::Console,
+            "litebox: boot phases (us): to kernel set-up done {}, image open + launch config {}, libos + ELF load {}",
+            clock::ticks_to_ns(t_open - boot::boot_tsc()) / 1000,
+            clock::ticks_to_ns(t_load - t_open) / 1000,
+            clock::ticks_to_ns(now - t_load) / 1000
+        );
+        let (total, used) = frames::stats();
+        let _ = writeln!(
+            serial::Console,
+            "litebox: boot: {ticks} TSC ticks from the PVH entry to the app's first instruction ({} us at {} MHz); \
+             memory: {} of {} KiB in use",
+            clock::ticks_to_ns(ticks) / 1000,
+            clock::tsc_hz() / 1_000_000,
+            used * 4,
+            total * 4
+        );
+    }
+    // SAFETY: the app is mapped and its stack built; from here the CPU belongs to the app and
+    // comes back only through `syscall_handler` and `trap_handler`.
+    unsafe { trap::enter_user(loaded.entry, loaded.sp) }
+}
+
+/// The per-call view of the app's (one) thread.
+struct Call<'a> {
+    f: &'a mut SyscallFrame,
+}
+
+impl SyscallContext for Call<'_> {
+    fn nr(&self) -> usize {
+        self.f.rax as usize
+    }
+    fn arg(&self, i: usize) -> usize {
+        (match i {
+            0 => self.f.rdi,
+            1 => self.f.rsi,
+            2 => self.f.rdx,
+            3 => self.f.r10,
+            4 => self.f.r8,
+            _ => self.f.r9,
+        }) as usize
+    }
+    fn sigmask(&self) -> u64 {
+        sched::sigmask()
+    }
+    fn set_sigmask(&mut self, mask: u64) {
+        sched::set_sigmask(mask);
+    }
+    fn spawn_thread(&mut self, t: &ThreadSpawn) -> Result<usize, litebox_libos::errno::Errno> {
+        sched::spawn(self.f, t)
+    }
+}
+
+/// One syscall of the app (called by the LSTAR entry on the kernel stack). Returns true when
+/// the frame must go back to the app register for register (after rt_sigreturn).
+#[no_mangle]
+extern "C" fn syscall_handler(f: &mut SyscallFrame) -> bool {
+    let os = OS.load(Ordering::Acquire);
+    if os.is_null() {
+        // The probe (no library OS): exit_group is the only call it makes.
+        exit::exit_vm(if f.rax == 231 { f.rdi as i32 } else { EXIT_INTERNAL });
+    }
+    // SAFETY: OS is set before the app starts and never freed.
+    let os = unsafe { &*os };
+    const RT_SIGRETURN: u64 = 15;
+    const SCHED_YIELD: u64 = 24;
+    let exact = f.rax == RT_SIGRETURN;
+    if exact {
+        signals::sigreturn(f);
+    } else {
+        if f.rax == SCHED_YIELD {
+            sched::yield_now();
+        }
+        let mut call = Call { f: &mut *f };
+        let r = litebox_libos::shim::dispatch(os, &mut call);
+        f.rax = r as u64;
+    }
+    signals::deliver(&os.platform, f);
+    exact
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        4 => "SIGILL",
+        5 => "SIGTRAP",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        _ => "SIGSEGV",
+    }
+}
+
+/// An exception (called by the vector stubs on an IST stack).
+#[no_mangle]
+extern "C" fn trap_handler(f: &mut TrapFrame) {
+    let from_user = f.cs & 3 == 3;
+    let mut addr = 0;
+    if f.vector == 14 {
+        addr = cpu::cr2();
+        let write = f.error & 2 != 0;
+        let exec = f.error & 16 != 0;
+        if addr < vm::USER_TOP && vm::fault(addr, write, exec) {
+            return;
+        }
+    }
+    if f.vector >= 32 {
+        // An interrupt (only ever in ring 3): the preemption timer lets another thread run.
+        if f.vector != apic::SPURIOUS_VECTOR {
+            apic::eoi();
+        }
+        if f.vector == apic::TIMER_VECTOR && from_user {
+            sched::yield_now();
+            // A signal (the interval timer's, another thread's) reaches an app that makes no
+            // syscall here; the iretq that ends this interrupt restores every register.
+            let os = OS.load(Ordering::Acquire);
+            if !os.is_null() {
+                // SAFETY: OS is set before the app starts and never freed.
+                signals::deliver(unsafe { &(*os).platform }, f);
+            }
+        }
+        return;
+    }
+    if from_user || (f.vector == 14 && addr < vm::USER_TOP) {
+        let sig = match f.vector {
+            0 | 16 | 19 => 8,
+            1 | 3 => 5,
+            6 => 4,
+            17 => 7,
+            _ => 11,
+        };
+        debug_line(format_args!(
+            "litebox: the app was killed by {} (vector {}, error {:#x}, rip {:#x}, address {:#x}{})",
+            signal_name(sig),
+            f.vector,
+            f.error,
+            f.rip,
+            addr,
+            if from_user { "" } else { ", in a syscall" }
+        ));
+        exit::exit_vm(128 + sig);
+    }
+    fatal(
+        EXIT_INTERNAL,
+        format_args!(
+            "internal error: exception {} in the kernel (error {:#x}, rip {:#x}, cr2 {:#x})",
+            f.vector,
+            f.error,
+            f.rip,
+            cpu::cr2()
+        ),
+    )
+}
+
+/// The prebuilt `alloc` was compiled for unwinding and references this; with panic=abort no
+/// unwinding ever starts.
+#[no_mangle]
+extern "C" fn _Unwind_Resume() -> ! {
+    fatal(EXIT_INTERNAL, format_args!("internal error: unwinding is not supported"))
+}
+
+/// Referenced by the prebuilt `alloc`'s unwind tables; never called with panic=abort.
+#[no_mangle]
+extern "C" fn rust_eh_personality() {}
+
+/// `litebox.probe`: a few ring-3 instructions that exit with status 42 through `syscall`, so a
+/// runner can prove that an accelerator runs the whole path (ring 3, syscall, port I/O after
+/// it) before trusting it with apps.
+fn run_probe() -> ! {
+    const AT: usize = 0x10000;
+    // mov edi, 42; mov eax, 231 (exit_group); syscall; ud2
+    const CODE: [u8; 14] = [0xbf, 42, 0, 0, 0, 0xb8, 231, 0, 0, 0, 0x0f, 0x05, 0x0f, 0x0b];
+    use litebox_libos::abi::{MAP_FIXED, PROT_EXEC, PROT_READ, PROT_WRITE};
+    vm::map(AT, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_FIXED)
+        .unwrap_or_else(|_| fatal(EXIT_SETUP, format_args!("probe: cannot map")));
+    // SAFETY: the page was just mapped writable for us; the first touch is served by the
+    // page-fault handler.
+    unsafe { core::ptr::copy_nonoverlapping(CODE.as_ptr(), AT as *mut u8, CODE.len()) };
+    // SAFETY: the code page holds complete instructions; it needs no stack.
+    unsafe { trap::enter_user(AT, 0) }
+}

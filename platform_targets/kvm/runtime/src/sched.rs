@@ -1,0 +1,400 @@
+//! The app's threads on one CPU: a thread runs until it blocks in the kernel (futex wait,
+//! sleep), yields (`sched_yield`), exits, or the preemption timer (`apic.rs`) interrupts it in
+//! ring 3; then the next runnable thread resumes. Each thread has its own kernel stack: the
+//! syscall entry (and a ring-3 interrupt, through TSS RSP0) saves the thread's user registers
+//! and SSE state there, so switching threads is switching kernel stacks ([`kvm_switch`]).
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::arch::global_asm;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use litebox_libos::errno::*;
+use litebox_libos::sync::SpinMutex;
+use litebox_libos::ThreadSpawn;
+
+use crate::trap::SyscallFrame;
+use crate::{clock, port};
+
+const KSTACK: usize = 256 * 1024;
+const FX: usize = 512;
+const ETIMEDOUT: Errno = 110;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Runnable,
+    /// Waiting on a futex word, until an optional monotonic deadline (ns).
+    Futex(usize, Option<u64>),
+    Sleeping(u64),
+    Dead,
+}
+
+struct Thread {
+    tid: i32,
+    /// The saved kernel stack pointer while switched out.
+    ksp: usize,
+    /// Top of the kernel stack (the syscall entry's stack for this thread).
+    ktop: usize,
+    _stack: Option<Box<[u8]>>,
+    state: State,
+    woke: Result<usize, Errno>,
+    fs_base: u64,
+    gs_base: u64,
+    clear_tid: usize,
+    sigmask: u64,
+    /// The mask to restore after a signal that ends rt_sigsuspend.
+    saved_mask: Option<u64>,
+}
+
+struct Sched {
+    /// Boxed so a switched-out thread's `ksp` slot stays put when the vector grows.
+    #[allow(clippy::vec_box)]
+    threads: Vec<Box<Thread>>,
+    current: usize,
+    next_tid: i32,
+}
+
+static SCHED: SpinMutex<Sched> = SpinMutex::new(Sched { threads: Vec::new(), current: 0, next_tid: 2 });
+/// Threads not yet exited (for `exit` of the last one).
+static LIVE: AtomicUsize = AtomicUsize::new(1);
+
+extern "C" {
+    /// Saves callee-saved registers and the stack pointer in `*from`, switches to `to`.
+    fn kvm_switch(from: *mut usize, to: usize);
+    /// Where a new thread starts: the return half of the syscall entry.
+    fn syscall_return();
+}
+
+global_asm!(
+    r#"
+    .section .text.kvm_switch, "ax"
+    .globl kvm_switch
+kvm_switch:
+    push rbp
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    mov [rdi], rsp
+    mov rsp, rsi
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    pop rbp
+    ret
+    "#
+);
+
+/// Registers the boot thread (tid 1) running on the boot stack.
+pub fn init(ktop: usize) {
+    let mut s = SCHED.lock();
+    s.threads.push(Box::new(Thread {
+        tid: crate::south::PID,
+        ksp: 0,
+        ktop,
+        _stack: None,
+        state: State::Runnable,
+        woke: Ok(0),
+        fs_base: 0,
+        gs_base: 0,
+        clear_tid: 0,
+        sigmask: 0,
+        saved_mask: None,
+    }));
+}
+
+/// Whether `tid` is a live thread of the app.
+pub fn is_thread(tid: i32) -> bool {
+    SCHED.lock().threads.iter().any(|t| t.tid == tid && t.state != State::Dead)
+}
+
+/// The running thread's id.
+pub fn current_tid() -> i32 {
+    let s = SCHED.lock();
+    s.threads[s.current].tid
+}
+
+/// The running thread's signal mask.
+pub fn sigmask() -> u64 {
+    let s = SCHED.lock();
+    s.threads[s.current].sigmask
+}
+
+/// Sets the running thread's signal mask.
+pub fn set_sigmask(m: u64) {
+    let mut s = SCHED.lock();
+    let c = s.current;
+    s.threads[c].sigmask = m;
+}
+
+/// rt_sigsuspend: the thread waits with `m`; its own mask comes back after the signal.
+pub fn suspend_mask(m: u64) {
+    let mut s = SCHED.lock();
+    let c = s.current;
+    let old = s.threads[c].sigmask;
+    s.threads[c].saved_mask = Some(old);
+    s.threads[c].sigmask = m;
+}
+
+/// The mask saved by [`suspend_mask`], if any (taken).
+pub fn take_saved_mask() -> Option<u64> {
+    let mut s = SCHED.lock();
+    let c = s.current;
+    s.threads[c].saved_mask.take()
+}
+
+/// Records the running thread's FS or GS base (also loaded into the MSR by the caller).
+pub fn set_tls(fs: bool, v: u64) {
+    let mut s = SCHED.lock();
+    let c = s.current;
+    if fs {
+        s.threads[c].fs_base = v;
+    } else {
+        s.threads[c].gs_base = v;
+    }
+}
+
+/// The running thread's FS or GS base.
+pub fn tls(fs: bool) -> u64 {
+    let s = SCHED.lock();
+    let t = &s.threads[s.current];
+    if fs {
+        t.fs_base
+    } else {
+        t.gs_base
+    }
+}
+
+/// set_tid_address: where to clear the tid (and wake a futex) when the thread exits.
+pub fn set_clear_tid(addr: usize) -> usize {
+    let mut s = SCHED.lock();
+    let c = s.current;
+    s.threads[c].clear_tid = addr;
+    s.threads[c].tid as usize
+}
+
+/// Starts a thread that resumes after the parent's syscall (`frame`) with rax = 0.
+pub fn spawn(frame: &SyscallFrame, t: &ThreadSpawn) -> Result<usize, Errno> {
+    const CLONE_SETTLS: u64 = 0x80000;
+    const CLONE_PARENT_SETTID: u64 = 0x100000;
+    const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+    const CLONE_CHILD_SETTID: u64 = 0x1000000;
+    let mut stack = alloc::vec![0u8; KSTACK].into_boxed_slice();
+    let ktop = (stack.as_mut_ptr() as usize + KSTACK) & !15;
+    // The child's kernel stack, top down: its user registers, its SSE state (the parent's),
+    // then what kvm_switch pops: six callee-saved registers and the return address.
+    let frame_at = ktop - core::mem::size_of::<SyscallFrame>();
+    let fx_at = frame_at - FX;
+    let ksp = fx_at - 8 - 6 * 8;
+    // SAFETY: all three regions lie inside the new stack; the parent's SSE area sits right
+    // below its frame on its own kernel stack (syscall entry layout, trap.rs).
+    unsafe {
+        let child = frame_at as *mut SyscallFrame;
+        core::ptr::copy_nonoverlapping(frame as *const SyscallFrame, child, 1);
+        (*child).rax = 0;
+        (*child).rsp = t.stack as u64;
+        core::ptr::copy_nonoverlapping((frame as *const SyscallFrame as *const u8).sub(FX), fx_at as *mut u8, FX);
+        core::ptr::write_bytes(ksp as *mut u8, 0, 6 * 8);
+        core::ptr::write((fx_at - 8) as *mut usize, syscall_return as *const () as usize);
+    }
+    let mut s = SCHED.lock();
+    reap(&mut s);
+    let tid = s.next_tid;
+    s.next_tid += 1;
+    let parent = s.current;
+    let (pfs, pgs, pmask) = (s.threads[parent].fs_base, s.threads[parent].gs_base, s.threads[parent].sigmask);
+    s.threads.push(Box::new(Thread {
+        tid,
+        ksp,
+        ktop,
+        _stack: Some(stack),
+        state: State::Runnable,
+        woke: Ok(0),
+        fs_base: if t.flags & CLONE_SETTLS != 0 { t.tls as u64 } else { pfs },
+        gs_base: pgs,
+        clear_tid: if t.flags & CLONE_CHILD_CLEARTID != 0 { t.child_tid } else { 0 },
+        sigmask: pmask,
+        saved_mask: None,
+    }));
+    drop(s);
+    LIVE.fetch_add(1, Ordering::Relaxed);
+    crate::apic::start_timer();
+    if t.flags & CLONE_PARENT_SETTID != 0 {
+        litebox_libos::user::write(t.parent_tid, &tid)?;
+    }
+    if t.flags & CLONE_CHILD_SETTID != 0 {
+        litebox_libos::user::write(t.child_tid, &tid)?;
+    }
+    Ok(tid as usize)
+}
+
+/// Frees the threads that have exited (their kernel stacks), except the running one: a dead
+/// thread never runs again, and this runs on another thread's stack.
+fn reap(s: &mut Sched) {
+    let me = s.threads[s.current].tid;
+    s.threads.retain(|t| t.state != State::Dead || t.tid == me);
+    s.current = s.threads.iter().position(|t| t.tid == me).unwrap_or(0);
+}
+
+/// Makes the running thread wait in `state`, runs others meanwhile, returns why it woke.
+fn block(state: State) -> Result<usize, Errno> {
+    let mut s = SCHED.lock();
+    let me = s.current;
+    s.threads[me].state = state;
+    loop {
+        let n = s.threads.len();
+        let next = (1..=n).map(|i| (me + i) % n).find(|&i| s.threads[i].state == State::Runnable);
+        if let Some(next) = next {
+            if next == me {
+                return core::mem::replace(&mut s.threads[me].woke, Ok(0));
+            }
+            s.current = next;
+            let from = &mut s.threads[me].ksp as *mut usize;
+            let (to, ktop, fs, gs) =
+                (s.threads[next].ksp, s.threads[next].ktop, s.threads[next].fs_base, s.threads[next].gs_base);
+            drop(s);
+            // SAFETY: the next thread's stack holds a frame kvm_switch (or `spawn`) left; the
+            // MSRs get its TLS bases; the syscall entry will use its kernel stack.
+            unsafe {
+                crate::trap::set_syscall_stack(ktop);
+                crate::cpu::set_rsp0(ktop);
+                port::wrmsr(port::MSR_FS_BASE, fs);
+                port::wrmsr(port::MSR_GS_BASE, gs);
+                kvm_switch(from, to);
+            }
+            s = SCHED.lock();
+            return core::mem::replace(&mut s.threads[me].woke, Ok(0));
+        }
+        // Nobody can run: wait for the earliest deadline, or give up.
+        let deadline = s
+            .threads
+            .iter()
+            .filter_map(|t| match t.state {
+                State::Futex(_, Some(d)) | State::Sleeping(d) => Some(d),
+                _ => None,
+            })
+            .min();
+        let Some(deadline) = deadline else {
+            drop(s);
+            crate::fatal(125, format_args!("every thread of the app is blocked forever (deadlock)"));
+        };
+        drop(s);
+        while clock::monotonic_ns() < deadline {
+            core::hint::spin_loop();
+        }
+        s = SCHED.lock();
+        let now = clock::monotonic_ns();
+        for t in s.threads.iter_mut() {
+            match t.state {
+                State::Futex(_, Some(d)) if d <= now => {
+                    t.state = State::Runnable;
+                    t.woke = Err(ETIMEDOUT);
+                }
+                State::Sleeping(d) if d <= now => {
+                    t.state = State::Runnable;
+                    t.woke = Ok(0);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Waits for something another thread may do, or for `own` (a monotonic deadline of the
+/// caller's: a timer, a timeout): runs the others, or sleeps until the earliest deadline; if
+/// nothing can ever happen, ends the VM (deadlock).
+pub fn wait_event(own: Option<u64>) {
+    let (others_runnable, deadline) = {
+        let s = SCHED.lock();
+        let me = s.current;
+        let others = s.threads.iter().enumerate().filter(|(i, _)| *i != me);
+        let mut runnable = false;
+        let mut deadline: Option<u64> = None;
+        for (_, t) in others {
+            match t.state {
+                State::Runnable => runnable = true,
+                State::Futex(_, Some(d)) | State::Sleeping(d) => deadline = Some(deadline.map_or(d, |x| x.min(d))),
+                _ => {}
+            }
+        }
+        (runnable, [deadline, own].into_iter().flatten().min())
+    };
+    if others_runnable {
+        yield_now();
+    } else if let Some(d) = deadline {
+        sleep_until(d);
+    } else {
+        crate::fatal(125, format_args!("every thread of the app is blocked forever (deadlock)"));
+    }
+}
+
+/// Lets other runnable threads run first (sched_yield).
+pub fn yield_now() {
+    let _ = block(State::Runnable);
+}
+
+/// Sleeps until monotonic time `deadline` (ns), running other threads meanwhile.
+pub fn sleep_until(deadline: u64) {
+    let _ = block(State::Sleeping(deadline));
+}
+
+/// FUTEX_WAIT: blocks until woken (0) or the deadline passes (ETIMEDOUT).
+pub fn futex_wait(addr: usize, deadline: Option<u64>) -> Result<usize, Errno> {
+    block(State::Futex(addr, deadline))
+}
+
+/// FUTEX_WAKE: wakes up to `n` threads waiting on `addr`; returns how many.
+pub fn futex_wake(addr: usize, n: usize) -> usize {
+    let mut s = SCHED.lock();
+    let mut woken = 0;
+    for t in s.threads.iter_mut() {
+        if woken >= n {
+            break;
+        }
+        if let State::Futex(a, _) = t.state {
+            if a == addr {
+                t.state = State::Runnable;
+                t.woke = Ok(0);
+                woken += 1;
+            }
+        }
+    }
+    woken
+}
+
+/// Moves up to `n` waiters from `from` to `to`; returns how many.
+pub fn futex_requeue(from: usize, to: usize, n: usize) -> usize {
+    let mut s = SCHED.lock();
+    let mut moved = 0;
+    for t in s.threads.iter_mut() {
+        if moved >= n {
+            break;
+        }
+        if let State::Futex(a, d) = t.state {
+            if a == from {
+                t.state = State::Futex(to, d);
+                moved += 1;
+            }
+        }
+    }
+    moved
+}
+
+/// Ends the running thread (clearing and waking its tid word); the last one ends the VM.
+pub fn exit_thread(code: i32) -> ! {
+    if LIVE.fetch_sub(1, Ordering::Relaxed) == 1 {
+        crate::exit::exit_vm(code);
+    }
+    let clear = {
+        let s = SCHED.lock();
+        s.threads[s.current].clear_tid
+    };
+    if clear != 0 && litebox_libos::user::write(clear, &0u32).is_ok() {
+        futex_wake(clear, 1);
+    }
+    // The dead thread's kernel stack is the one we are on: the next `spawn` frees it.
+    let _ = block(State::Dead);
+    crate::fatal(125, format_args!("internal error: an exited thread was resumed"))
+}

@@ -1,0 +1,360 @@
+//! The kvm South platform: the library OS's [`Platform`] served inside the VM. There is no host
+//! to forward to: memory is the VM's own (see `vm.rs`), descriptors 0–2 are the boot module
+//! (stdin) and the serial console (stdout, stderr), pipes, eventfds, timerfds and epoll are
+//! kernel objects (`hostfd.rs`), time is the TSC, and the process is alone
+//! (its threads share one CPU: `sched.rs`, preempted by `apic.rs`; signals it sends itself
+//! and its interval timer are delivered by `signals.rs`).
+use alloc::vec::Vec;
+
+use litebox_libos::abi::{PollFd, Stat, Timespec, S_IFCHR, S_IFIFO};
+use litebox_libos::errno::*;
+use litebox_libos::shim::nr;
+use litebox_libos::sync::SpinMutex;
+use litebox_libos::Platform;
+
+use crate::{clock, exit, hostfd, port, rng, sched, serial, signals, vm};
+
+/// The process id and thread id the app sees.
+pub const PID: i32 = 1;
+
+
+/// The VM as a platform.
+pub struct Vm {
+    /// The bytes the runner passed as stdin (PVH module 0), or empty.
+    pub stdin: &'static [u8],
+    pub stdin_pos: SpinMutex<usize>,
+    pub uid: u32,
+    pub gid: u32,
+    /// The app's signal dispositions (struct kernel_sigaction, 32 bytes each, signals 1..=64).
+    pub actions: SpinMutex<Vec<[u8; 32]>>,
+}
+
+impl Vm {
+    /// A platform serving `stdin` as descriptor 0.
+    pub fn new(stdin: &'static [u8], uid: u32, gid: u32) -> Self {
+        Self {
+            stdin,
+            stdin_pos: SpinMutex::new(0),
+            uid,
+            gid,
+            actions: SpinMutex::new(alloc::vec![[0u8; 32]; 65]),
+        }
+    }
+
+    /// poll readiness of descriptors 0–2: stdin readable (and hung up once drained), the
+    /// console always writable.
+    fn console_revents(&self, fd: i32) -> i16 {
+        const POLLIN: i16 = 1;
+        const POLLOUT: i16 = 4;
+        const POLLHUP: i16 = 0x10;
+        match fd {
+            0 => POLLIN | if *self.stdin_pos.lock() >= self.stdin.len() { POLLHUP } else { 0 },
+            _ => POLLOUT,
+        }
+    }
+}
+
+fn ns_of(t: &Timespec) -> u64 {
+    (t.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(t.tv_nsec as u64)
+}
+
+fn console_stat() -> Stat {
+    Stat { st_mode: S_IFCHR | 0o620, st_rdev: (4 << 8) | 64, st_blksize: 1024, st_nlink: 1, ..Stat::default() }
+}
+
+impl Platform for Vm {
+    fn mmap_anon(&self, addr: usize, len: usize, prot: u32, flags: u32) -> Result<usize, Errno> {
+        vm::map(addr, len, prot, flags)
+    }
+
+    fn munmap(&self, addr: usize, len: usize) -> Result<(), Errno> {
+        vm::unmap(addr, len)
+    }
+
+    fn mprotect(&self, addr: usize, len: usize, prot: u32) -> Result<(), Errno> {
+        vm::protect(addr, len, prot)
+    }
+
+    fn mremap(&self, _old: usize, _old_len: usize, _new_len: usize, _flags: u32, _new_addr: usize) -> Result<usize, Errno> {
+        // glibc falls back to malloc + copy + free.
+        Err(ENOSYS)
+    }
+
+    fn madvise(&self, addr: usize, len: usize, advice: u32) -> Result<(), Errno> {
+        const MADV_DONTNEED: u32 = 4;
+        if advice == MADV_DONTNEED {
+            vm::discard(addr, len)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn host_read(&self, fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
+        match fd {
+            0 => {
+                let mut pos = self.stdin_pos.lock();
+                let n = buf.len().min(self.stdin.len() - *pos);
+                buf[..n].copy_from_slice(&self.stdin[*pos..*pos + n]);
+                *pos += n;
+                Ok(n)
+            }
+            1 | 2 => Err(EBADF),
+            _ => hostfd::read(fd, buf),
+        }
+    }
+
+    fn host_write(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno> {
+        match fd {
+            1 | 2 => {
+                serial::write(serial::COM1, buf);
+                Ok(buf.len())
+            }
+            0 => Err(EBADF),
+            _ => hostfd::write(fd, buf),
+        }
+    }
+
+    fn host_stat(&self, fd: i32) -> Result<Stat, Errno> {
+        let fifo = Stat { st_mode: S_IFIFO | 0o600, st_nlink: 1, st_blksize: 4096, ..Stat::default() };
+        match fd {
+            0 => Ok(fifo),
+            1 | 2 => Ok(console_stat()),
+            _ => match hostfd::is_pipe(fd) {
+                Some(true) => Ok(fifo),
+                Some(false) => Ok(Stat { st_mode: 0o600, st_nlink: 1, st_blksize: 4096, ..Stat::default() }),
+                None => Err(EBADF),
+            },
+        }
+    }
+
+    fn host_lseek(&self, _fd: i32, _off: i64, _whence: u32) -> Result<u64, Errno> {
+        Err(ESPIPE)
+    }
+
+    fn host_ioctl(&self, fd: i32, cmd: u32, arg: usize) -> Result<usize, Errno> {
+        const FIONREAD: u32 = 0x541b;
+        if fd == 0 && cmd == FIONREAD {
+            let left = (self.stdin.len() - *self.stdin_pos.lock()) as i32;
+            return litebox_libos::user::write(arg, &left).map(|_| 0);
+        }
+        // Not a terminal: programs see a pipe-like stream (fully buffered stdio).
+        Err(ENOTTY)
+    }
+
+    fn host_close(&self, fd: i32) {
+        hostfd::close(fd);
+    }
+
+    fn host_pipe(&self, flags: u32) -> Result<(i32, i32), Errno> {
+        Ok(hostfd::pipe(flags))
+    }
+
+    fn host_set_nonblock(&self, fd: i32, on: bool) -> Result<(), Errno> {
+        if (0..3).contains(&fd) {
+            Ok(())
+        } else {
+            hostfd::set_nonblock(fd, on)
+        }
+    }
+
+    fn host_poll(&self, fds: &mut [PollFd], timeout_ms: i32) -> Result<usize, Errno> {
+        hostfd::poll(fds, timeout_ms, &|fd| self.console_revents(fd))
+    }
+
+    fn host_fd_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno> {
+        hostfd::call(nr, args, &|fd| self.console_revents(fd))
+    }
+
+    fn clock_gettime(&self, clock_id: u32) -> Result<Timespec, Errno> {
+        let ns = match clock_id {
+            0 | 5 | 8 | 11 => clock::realtime_ns(),                 // REALTIME, _COARSE, _ALARM, TAI
+            1 | 4 | 6 | 7 | 9 | 2 | 3 => clock::monotonic_ns(), // MONOTONIC*, BOOTTIME*, CPUTIME
+            _ => return Err(EINVAL),
+        };
+        Ok(Timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 })
+    }
+
+    fn random(&self, buf: &mut [u8]) {
+        rng::fill(buf)
+    }
+
+    fn sleep(&self, dur: &Timespec) -> Result<(), Errno> {
+        if dur.tv_sec < 0 || !(0..1_000_000_000).contains(&dur.tv_nsec) {
+            return Err(EINVAL);
+        }
+        sched::sleep_until(clock::monotonic_ns().saturating_add(ns_of(dur)));
+        Ok(())
+    }
+
+    fn futex(&self, uaddr: usize, op: u32, val: u32, timeout: usize, uaddr2: usize, val3: u32) -> Result<usize, Errno> {
+        const FUTEX_CLOCK_REALTIME: u32 = 256;
+        match op & 0x7f {
+            // FUTEX_WAIT (relative timeout), FUTEX_WAIT_BITSET (absolute; any bitset).
+            0 | 9 => {
+                let cur: u32 = litebox_libos::user::read(uaddr)?;
+                if cur != val {
+                    return Err(EAGAIN);
+                }
+                let deadline = if timeout == 0 {
+                    None
+                } else {
+                    let t: Timespec = litebox_libos::user::read(timeout)?;
+                    if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
+                        return Err(EINVAL);
+                    }
+                    let now = clock::monotonic_ns();
+                    Some(if op & 0x7f == 0 {
+                        now.saturating_add(ns_of(&t))
+                    } else if op & FUTEX_CLOCK_REALTIME != 0 {
+                        now.saturating_add(ns_of(&t).saturating_sub(clock::realtime_ns()))
+                    } else {
+                        ns_of(&t)
+                    })
+                };
+                sched::futex_wait(uaddr, deadline)
+            }
+            // FUTEX_WAKE, FUTEX_WAKE_BITSET.
+            1 | 10 => Ok(sched::futex_wake(uaddr, val as usize)),
+            // FUTEX_REQUEUE, FUTEX_CMP_REQUEUE: wake `val`, move up to `timeout` (val2) waiters.
+            3 | 4 => {
+                if op & 0x7f == 4 && litebox_libos::user::read::<u32>(uaddr)? != val3 {
+                    return Err(EAGAIN);
+                }
+                Ok(sched::futex_wake(uaddr, val as usize) + sched::futex_requeue(uaddr, uaddr2, timeout))
+            }
+            _ => Err(ENOSYS),
+        }
+    }
+
+    fn thread_call(&self, n: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        match n {
+            nr::SET_TID_ADDRESS => Ok(sched::set_clear_tid(a[0])),
+            nr::SET_ROBUST_LIST => Ok(0),
+            _ => Err(ENOSYS),
+        }
+    }
+
+    fn arch_prctl(&self, code: u32, addr: usize) -> Result<usize, Errno> {
+        const ARCH_SET_GS: u32 = 0x1001;
+        const ARCH_SET_FS: u32 = 0x1002;
+        const ARCH_GET_FS: u32 = 0x1003;
+        const ARCH_GET_GS: u32 = 0x1004;
+        match code {
+            ARCH_SET_FS | ARCH_SET_GS => {
+                if addr >= vm::USER_TOP {
+                    return Err(EPERM);
+                }
+                let msr = if code == ARCH_SET_FS { port::MSR_FS_BASE } else { port::MSR_GS_BASE };
+                // SAFETY: a canonical user address; the kernel never uses FS or GS itself.
+                unsafe { port::wrmsr(msr, addr as u64) };
+                sched::set_tls(code == ARCH_SET_FS, addr as u64);
+                Ok(0)
+            }
+            ARCH_GET_FS | ARCH_GET_GS => {
+                let v = sched::tls(code == ARCH_GET_FS);
+                litebox_libos::user::write(addr, &v).map(|_| 0)
+            }
+            _ => Err(EINVAL),
+        }
+    }
+
+    fn ids(&self) -> (i32, i32) {
+        (PID, sched::current_tid())
+    }
+
+    fn creds(&self) -> (u32, u32) {
+        (self.uid, self.gid)
+    }
+
+    fn sigaction(&self, sig: i32, new: usize, old: usize, _size: usize) -> Result<usize, Errno> {
+        let sig = sig as usize;
+        if sig == 0 || sig > 64 {
+            return Err(EINVAL);
+        }
+        let incoming: Option<[u8; 32]> = if new != 0 { Some(litebox_libos::user::read(new)?) } else { None };
+        let mut acts = self.actions.lock();
+        if old != 0 {
+            litebox_libos::user::write(old, &acts[sig])?;
+        }
+        if let Some(a) = incoming {
+            acts[sig] = a;
+        }
+        Ok(0)
+    }
+
+    fn signal_call(&self, n: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        use litebox_libos::user;
+        const ITIMER_REAL: usize = 0;
+        let sig_ok = |sig: usize| if sig <= 64 { Ok(sig) } else { Err(EINVAL) };
+        match n {
+            nr::KILL => {
+                signals::raise(sig_ok(a[1])?, signals::SI_USER, 0);
+                Ok(0)
+            }
+            nr::TGKILL => {
+                if !sched::is_thread(a[1] as i32) {
+                    return Err(ESRCH);
+                }
+                signals::raise(sig_ok(a[2])?, signals::SI_TKILL, 0);
+                Ok(0)
+            }
+            nr::RT_SIGQUEUEINFO | nr::RT_TGSIGQUEUEINFO => {
+                let (sig, info) = if n == nr::RT_SIGQUEUEINFO { (a[1], a[2]) } else { (a[2], a[3]) };
+                let si: [u8; 32] = user::read(info)?;
+                let code = i32::from_le_bytes(si[8..12].try_into().unwrap_or([0; 4]));
+                if code >= 0 {
+                    return Err(EPERM);
+                }
+                signals::raise(sig_ok(sig)?, code, u64::from_le_bytes(si[24..32].try_into().unwrap_or([0; 8])));
+                Ok(0)
+            }
+            nr::RT_SIGPENDING => user::write(a[0], &signals::pending()).map(|_| 0),
+            nr::RT_SIGSUSPEND => {
+                let mask: u64 = user::read(a[0])?;
+                Err(signals::suspend(Some(mask)))
+            }
+            nr::PAUSE => Err(signals::suspend(None)),
+            nr::ALARM => {
+                let (left, _) = signals::set_timer(a[0] as u64 * 1_000_000_000, 0);
+                let (secs, rest) = (left / 1_000_000_000, left % 1_000_000_000);
+                Ok((secs + u64::from((secs == 0 && rest != 0) || rest >= 500_000_000)) as usize)
+            }
+            nr::SETITIMER | nr::GETITIMER => {
+                if a[0] != ITIMER_REAL {
+                    return Err(EINVAL);
+                }
+                let old = if n == nr::SETITIMER {
+                    let tv: [i64; 4] = if a[1] != 0 { user::read(a[1])? } else { [0; 4] };
+                    if tv.iter().any(|&v| v < 0) || tv[1] >= 1_000_000 || tv[3] >= 1_000_000 {
+                        return Err(EINVAL);
+                    }
+                    let ns = |s: i64, us: i64| (s as u64) * 1_000_000_000 + (us as u64) * 1000;
+                    signals::set_timer(ns(tv[2], tv[3]), ns(tv[0], tv[1]))
+                } else {
+                    signals::get_timer()
+                };
+                let out = if n == nr::SETITIMER { a[2] } else { a[1] };
+                if out != 0 {
+                    let tv = |ns: u64| [(ns / 1_000_000_000) as i64, (ns % 1_000_000_000).div_ceil(1000) as i64];
+                    let (v, i) = (tv(old.0), tv(old.1));
+                    user::write(out, &[i[0], i[1], v[0], v[1]])?;
+                }
+                Ok(0)
+            }
+            _ => Err(ENOSYS),
+        }
+    }
+
+    fn exit_group(&self, code: i32) -> ! {
+        exit::exit_vm(code)
+    }
+
+    fn exit_thread(&self, code: i32) -> ! {
+        sched::exit_thread(code)
+    }
+
+    fn log(&self, line: &[u8]) {
+        serial::write(serial::COM1, line);
+        serial::write(serial::COM1, b"\n");
+    }
+}

@@ -1,0 +1,242 @@
+//! The app's address space: a sorted list of areas (start, end, prot) and lazily filled page
+//! tables. A page gets a zeroed frame on its first touch (the page-fault handler); protection
+//! changes rewrite the entries already present; PROT_NONE pages keep their frame.
+use alloc::vec::Vec;
+
+use litebox_libos::abi::{MAP_FIXED, MAP_FIXED_NOREPLACE, PROT_EXEC, PROT_READ, PROT_WRITE};
+use litebox_libos::errno::*;
+use litebox_libos::sync::SpinMutex;
+
+use crate::paging::{self, ADDR, KEPT, NX, P, U, W};
+use crate::{cpu, frames};
+
+const PAGE: usize = 4096;
+/// The lowest address the app may map (as Linux's default vm.mmap_min_addr).
+pub const USER_MIN: usize = 0x10000;
+/// The end of the app's half.
+pub const USER_TOP: usize = 0x0000_7fff_ffff_f000;
+/// Where top-down placement of mappings without an address starts.
+const MMAP_TOP: usize = 0x0000_7fff_f000_0000;
+
+#[derive(Clone, Copy)]
+struct Area {
+    start: usize,
+    end: usize,
+    prot: u32,
+}
+
+struct Space {
+    areas: Vec<Area>,
+}
+
+static SPACE: SpinMutex<Space> = SpinMutex::new(Space { areas: Vec::new() });
+
+fn page_up(x: usize) -> usize {
+    x.next_multiple_of(PAGE)
+}
+
+fn pte_flags(prot: u32) -> u64 {
+    let mut f = if prot & (PROT_READ | PROT_WRITE | PROT_EXEC) == 0 { KEPT } else { P | U };
+    if prot & PROT_WRITE != 0 {
+        f |= W;
+    }
+    if prot & PROT_EXEC == 0 && cpu::has_nx() {
+        f |= NX;
+    }
+    f
+}
+
+impl Space {
+    fn overlaps(&self, s: usize, e: usize) -> bool {
+        self.areas.iter().any(|a| a.start < e && a.end > s)
+    }
+
+    fn insert(&mut self, s: usize, e: usize, prot: u32) {
+        let i = self.areas.partition_point(|a| a.start < s);
+        self.areas.insert(i, Area { start: s, end: e, prot });
+    }
+
+    /// Removes [s, e) from the area list (splitting areas), without touching page tables.
+    fn cut(&mut self, s: usize, e: usize) {
+        let mut out = Vec::with_capacity(self.areas.len() + 1);
+        for a in self.areas.drain(..) {
+            if a.end <= s || a.start >= e {
+                out.push(a);
+                continue;
+            }
+            if a.start < s {
+                out.push(Area { start: a.start, end: s, prot: a.prot });
+            }
+            if a.end > e {
+                out.push(Area { start: e, end: a.end, prot: a.prot });
+            }
+        }
+        self.areas = out;
+    }
+
+    fn find_free(&self, len: usize) -> Option<usize> {
+        let mut top = MMAP_TOP;
+        for a in self.areas.iter().rev() {
+            if a.start >= top {
+                continue;
+            }
+            if a.end <= top && top - a.end >= len {
+                return Some(top - len);
+            }
+            top = top.min(a.start);
+        }
+        (top >= USER_MIN + len).then(|| top - len)
+    }
+
+    fn area_at(&self, va: usize) -> Option<Area> {
+        let i = self.areas.partition_point(|a| a.end <= va);
+        self.areas.get(i).copied().filter(|a| a.start <= va)
+    }
+}
+
+/// Frees the frames of [s, e) and clears their entries.
+fn drop_pages(s: usize, e: usize) {
+    let mut va = s;
+    while va < e {
+        if let Some(p) = paging::pte(va, false) {
+            // SAFETY: p is the level-1 entry of an app page.
+            let v = unsafe { p.read_volatile() };
+            if v & (P | KEPT) != 0 {
+                // SAFETY: as above.
+                unsafe { p.write_volatile(0) };
+                cpu::invlpg(va);
+                frames::free((v & ADDR) as usize);
+            }
+        }
+        va += PAGE;
+    }
+}
+
+fn in_user(s: usize, len: usize) -> Option<usize> {
+    let e = s.checked_add(len)?;
+    (s >= USER_MIN && e <= USER_TOP).then_some(e)
+}
+
+/// mmap of anonymous memory: returns the address.
+pub fn map(addr: usize, len: usize, prot: u32, flags: u32) -> Result<usize, Errno> {
+    if len == 0 {
+        return Err(EINVAL);
+    }
+    let len = page_up(len);
+    let mut sp = SPACE.lock();
+    let at = if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0 {
+        if !addr.is_multiple_of(PAGE) {
+            return Err(EINVAL);
+        }
+        let e = in_user(addr, len).ok_or(ENOMEM)?;
+        if sp.overlaps(addr, e) {
+            if flags & MAP_FIXED_NOREPLACE != 0 {
+                return Err(EEXIST);
+            }
+            sp.cut(addr, e);
+            drop_pages(addr, e);
+        }
+        addr
+    } else {
+        let hint = addr & !(PAGE - 1);
+        match in_user(hint, len) {
+            Some(e) if hint != 0 && !sp.overlaps(hint, e) => hint,
+            _ => sp.find_free(len).ok_or(ENOMEM)?,
+        }
+    };
+    sp.insert(at, at + len, prot & 7);
+    Ok(at)
+}
+
+/// munmap.
+pub fn unmap(addr: usize, len: usize) -> Result<(), Errno> {
+    if !addr.is_multiple_of(PAGE) || len == 0 {
+        return Err(EINVAL);
+    }
+    let e = in_user(addr, page_up(len)).ok_or(EINVAL)?;
+    let mut sp = SPACE.lock();
+    sp.cut(addr, e);
+    drop_pages(addr, e);
+    Ok(())
+}
+
+/// mprotect: every page of the range must be mapped.
+pub fn protect(addr: usize, len: usize, prot: u32) -> Result<(), Errno> {
+    if !addr.is_multiple_of(PAGE) {
+        return Err(EINVAL);
+    }
+    if len == 0 {
+        return Ok(());
+    }
+    let e = in_user(addr, page_up(len)).ok_or(ENOMEM)?;
+    let mut sp = SPACE.lock();
+    let mut va = addr;
+    while va < e {
+        let a = sp.area_at(va).ok_or(ENOMEM)?;
+        va = a.end;
+    }
+    sp.cut(addr, e);
+    sp.insert(addr, e, prot & 7);
+    let flags = pte_flags(prot & 7);
+    let mut va = addr;
+    while va < e {
+        if let Some(p) = paging::pte(va, false) {
+            // SAFETY: p is the level-1 entry of an app page.
+            let v = unsafe { p.read_volatile() };
+            if v & (P | KEPT) != 0 {
+                // SAFETY: as above; same frame, new rights.
+                unsafe { p.write_volatile((v & ADDR) | flags) };
+                cpu::invlpg(va);
+            }
+        }
+        va += PAGE;
+    }
+    Ok(())
+}
+
+/// madvise(MADV_DONTNEED): the pages read as zero afterwards.
+pub fn discard(addr: usize, len: usize) -> Result<(), Errno> {
+    if !addr.is_multiple_of(PAGE) {
+        return Err(EINVAL);
+    }
+    let e = in_user(addr, page_up(len)).ok_or(EINVAL)?;
+    let _sp = SPACE.lock();
+    drop_pages(addr, e);
+    Ok(())
+}
+
+/// Serves a page fault at `va`: true if the page is now mapped with the needed rights.
+pub fn fault(va: usize, write: bool, exec: bool) -> bool {
+    if va >= USER_TOP {
+        return false;
+    }
+    // No code that holds this lock touches app memory, so a fault never finds it taken.
+    let sp = SPACE.lock();
+    let Some(a) = sp.area_at(va) else { return false };
+    let ok = if write {
+        a.prot & PROT_WRITE != 0
+    } else if exec {
+        a.prot & PROT_EXEC != 0
+    } else {
+        a.prot != 0
+    };
+    if !ok {
+        return false;
+    }
+    let page = va & !(PAGE - 1);
+    let Some(p) = paging::pte(page, true) else { return false };
+    // SAFETY: p is the level-1 entry of this app page; we hold the space lock.
+    let v = unsafe { p.read_volatile() };
+    let frame = if v & (P | KEPT) != 0 {
+        v & ADDR
+    } else {
+        match frames::alloc_zeroed() {
+            Some(pa) => pa as u64,
+            None => return false,
+        }
+    };
+    // SAFETY: as above.
+    unsafe { p.write_volatile(frame | pte_flags(a.prot)) };
+    cpu::invlpg(page);
+    true
+}

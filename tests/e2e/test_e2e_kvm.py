@@ -1,0 +1,309 @@
+"""The kvm target: every example packed for kvm, booted in QEMU (TCG) through `litebox run`,
+and compared with the same example packed for linux-userland: same stdout, same exit code.
+
+Skipped as a whole, with the reason, when qemu-system-x86_64 is not installed. QEMU always runs
+under the runner's and the test's timeouts; the tests never choose KVM (LITEBOX_KVM_ACCEL=tcg).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+from elftools.elf.elffile import ELFFile
+from litebox_e2e import (
+    BASE_ENV,
+    IMAGE_SECTION,
+    MANIFEST_SECTION,
+    REPO,
+    RUN_TIMEOUT,
+    cli_argv,
+    copy_example,
+    describe,
+    find_section,
+    flip_byte,
+    parse_pack_json,
+    run_cli,
+    run_program,
+)
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("qemu-system-x86_64") is None,
+    reason="qemu-system-x86_64 is not installed (./scripts/setup installs Debian's qemu-system-x86)",
+)
+
+EXAMPLES = ["hello-static", "hello-dynamic", "static-pie", "cat-files"]
+TRICKY_ARGS = ["one", "two words", "", "ünïcödé", "--getenv", "GREETING", "a=b", "*", "$HOME", "100%"]
+EXIT_SIGSEGV = 128 + 11
+EXIT_SIGABRT = 128 + 6
+EXIT_TAMPERED = 122
+
+
+class Packed:
+    """Each example packed once per session for kvm and linux-userland."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._done: dict[str, dict[str, Path]] = {}
+
+    def get(self, name: str, target: str) -> Path:
+        if name not in self._done:
+            work = self.root / name
+            work.mkdir()
+            project = copy_example(name, work)
+            proc = run_cli("pack", project, "--target", "kvm", "--target", "linux-userland",
+                           "--out-dir", work / "dist", "--json")
+            assert proc.returncode == 0, describe(proc)
+            self._done[name] = {a.target: a.path for a in parse_pack_json(proc.stdout)}
+        return self._done[name][target]
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory: pytest.TempPathFactory) -> Packed:
+    return Packed(tmp_path_factory.mktemp("kvm"))
+
+
+def run_kvm(artifact: Path, args: list[str], stdin: bytes = b"",
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    """`litebox run ARTIFACT -- ARGS` with TCG, stdin piped in, bytes out."""
+    full = dict(BASE_ENV)
+    full.update({"PYTHONPATH": str(REPO), "LITEBOX_KVM_ACCEL": "tcg", "LITEBOX_KVM_TIMEOUT": "90"})
+    if "HOME" in os.environ:
+        full["HOME"] = os.environ["HOME"]
+    full.update(env or {})
+    return subprocess.run([*cli_argv(), "run", str(artifact), "--", *args], input=stdin, env=full, cwd=REPO,
+                          capture_output=True, timeout=RUN_TIMEOUT)
+
+
+def assert_same(kvm: subprocess.CompletedProcess[bytes], ref: subprocess.CompletedProcess[bytes]) -> None:
+    """Same stdout and status; a linux-userland death by signal N (returncode -N) is the 128 + N
+    that the kvm runner reports (and a shell shows)."""
+    assert kvm.stdout == ref.stdout, f"kvm:\n{describe(kvm)}\nlinux-userland:\n{describe(ref)}"
+    expected = 128 - ref.returncode if ref.returncode < 0 else ref.returncode
+    assert kvm.returncode == expected, describe(kvm)
+
+
+# ---------------------------------------------------------------------------------------------
+# The artifact
+
+
+def test_artifact_is_a_pvh_kernel_carrying_the_image(packed: Packed) -> None:
+    art = packed.get("hello-static", "kvm")
+    data = art.read_bytes()
+    assert art.name == "hello-static-kvm"
+    image = data[find_section(art, IMAGE_SECTION).offset:][:find_section(art, IMAGE_SECTION).size]
+    assert image[:8] == b"LITEBOX\0"
+    assert find_section(art, MANIFEST_SECTION).size > 0
+    with art.open("rb") as f:
+        elf = ELFFile(f)
+        notes = [n for seg in elf.iter_segments() if seg["p_type"] == "PT_NOTE" for n in seg.iter_notes()]
+        pvh = [n for n in notes if n["n_name"] == "Xen" and n["n_type"] == 18]
+        assert len(pvh) == 1, notes
+        entry = struct.unpack("<I", bytes(pvh[0]["n_descdata"])[:4])[0]
+        loads = [seg.header for seg in elf.iter_segments() if seg["p_type"] == "PT_LOAD"]
+    # The entry is a physical address inside the kernel's first segment.
+    assert any(h["p_paddr"] <= entry < h["p_paddr"] + h["p_filesz"] for h in loads)
+    # The image is loaded by the VMM: one PT_LOAD holds exactly its bytes, after the kernel.
+    holding = [h for h in loads if data[h["p_offset"]:h["p_offset"] + h["p_filesz"]] == image]
+    assert len(holding) == 1
+    assert holding[0]["p_paddr"] >= max(h["p_paddr"] + h["p_memsz"] for h in loads if h is not holding[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Same behaviour as linux-userland
+
+
+@pytest.mark.parametrize("name", ["hello-static", "hello-dynamic"])
+def test_hello_matches_linux_userland(packed: Packed, name: str) -> None:
+    kvm = run_kvm(packed.get(name, "kvm"), TRICKY_ARGS)
+    ref = run_program([packed.get(name, "linux-userland"), *TRICKY_ARGS])
+    assert ref.returncode == 0, describe(ref)
+    assert_same(kvm, ref)
+    assert b"GREETING=hi\n" in kvm.stdout
+
+
+@pytest.mark.parametrize("name", ["hello-static", "hello-dynamic"])
+@pytest.mark.parametrize("code", [0, 3, 42, 200, 255])
+def test_exit_code_crosses_the_vm_boundary(packed: Packed, name: str, code: int) -> None:
+    kvm = run_kvm(packed.get(name, "kvm"), ["--exit", str(code)])
+    assert kvm.returncode == code, describe(kvm)
+    assert_same(kvm, run_program([packed.get(name, "linux-userland"), "--exit", str(code)]))
+
+
+def test_policy_passes_only_named_host_variables(packed: Packed) -> None:
+    env = {"LITEBOX_EXAMPLE_PASS": "through", "SECRET_TOKEN": "hidden"}
+    args = ["--getenv", "LITEBOX_EXAMPLE_PASS", "--getenv", "SECRET_TOKEN"]
+    kvm = run_kvm(packed.get("hello-static", "kvm"), args, env=env)
+    assert kvm.returncode == 0, describe(kvm)
+    assert b"LITEBOX_EXAMPLE_PASS=through\n" in kvm.stdout
+    assert b"SECRET_TOKEN is not set\n" in kvm.stdout
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"one two\n  three\n", bytes(range(256)) * 256], ids=["empty", "two-lines", "64KiB-binary"]
+)
+def test_static_pie_reads_stdin_like_linux_userland(packed: Packed, data: bytes) -> None:
+    kvm = run_kvm(packed.get("static-pie", "kvm"), ["x", "y z"], stdin=data)
+    ref = run_program([packed.get("static-pie", "linux-userland"), "x", "y z"], stdin=data)
+    assert ref.returncode == 0, describe(ref)
+    assert_same(kvm, ref)
+    lines = data.count(b"\n")
+    assert kvm.stdout.startswith(f"lines={lines} words={len(data.split())} bytes={len(data)}\n".encode())
+
+
+def test_cat_files_matches_linux_userland(packed: Packed) -> None:
+    args = ["first", "second arg"]
+    kvm = run_kvm(packed.get("cat-files", "kvm"), args)
+    ref = run_program([packed.get("cat-files", "linux-userland"), *args])
+    assert ref.returncode == 0, describe(ref)
+    assert_same(kvm, ref)
+    assert b"== /tmp/cat-files-note.txt ==\nwritten to /tmp and read back\n" in kvm.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# The conformance probes (tests/e2e/programs), all served by the kvm kernel: the file system
+# calls, threads (one CPU, preempted by a timer), pipes/poll/select/epoll/eventfd/timerfd as kernel
+# objects, signals to self with handlers and the interval timer
+
+
+PROBES = Path(__file__).resolve().parent / "programs"
+
+
+@pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static"])
+@pytest.mark.parametrize(
+    ("src", "args"),
+    [("syscalls.c", ["/tmp/litebox-conformance-probe"]), ("threads.c", []), ("events.c", []), ("signals.c", []),
+     ("signals.c", ["term"]), ("signals.c", ["abort"])],
+    ids=["syscalls", "threads", "events", "signals", "signals-term", "signals-abort"],
+)
+def test_probe_matches_linux_userland(tmp_path: Path, src: str, args: list[str], static: bool) -> None:
+    prog = tmp_path / Path(src).stem
+    cc = subprocess.run(["cc", *(["-static"] if static else []), "-O1", "-pthread", "-o", prog, PROBES / src],
+                        capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr
+    proc = run_cli("pack", prog, "--target", "kvm", "--target", "linux-userland", "--out-dir", tmp_path / "dist",
+                   "--json")
+    assert proc.returncode == 0, describe(proc)
+    arts = {a.target: a.path for a in parse_pack_json(proc.stdout)}
+    kvm = run_kvm(arts["kvm"], args)
+    ref = run_program([arts["linux-userland"], *args])
+    assert ref.stdout, describe(ref)
+    assert_same(kvm, ref)
+
+
+# ---------------------------------------------------------------------------------------------
+# Faults, damage, determinism
+
+
+CRASHERS = {
+    "segv": ("int main(void) { puts(\"before\"); fflush(stdout); *(volatile int *)16 = 1; return 0; }",
+             EXIT_SIGSEGV),
+    "abort": ("int main(void) { puts(\"before\"); fflush(stdout); abort(); }", EXIT_SIGABRT),
+    "stack": ("static int f(int n) { volatile char b[4096]; b[0] = n; return n ? f(n - 1) + b[0] : 0; }\n"
+              "int main(void) { puts(\"before\"); fflush(stdout); return f(1 << 30); }", EXIT_SIGSEGV),
+}
+
+
+def _pack_c(source: str, tmp_path: Path, name: str) -> Path:
+    """Compiles a static C program (with stdio, stdlib, pthread) and packs it for kvm."""
+    src = tmp_path / f"{name}.c"
+    src.write_text("#include <stdio.h>\n#include <stdlib.h>\n#include <pthread.h>\n" + source + "\n")
+    exe = tmp_path / name
+    cc = subprocess.run(["cc", "-O0", "-static", "-pthread", "-o", exe, src], capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr
+    proc = run_cli("pack", exe, "--target", "kvm", "--out-dir", tmp_path / "dist", "--json")
+    assert proc.returncode == 0, describe(proc)
+    (art,) = parse_pack_json(proc.stdout)
+    return art.path
+
+
+@pytest.mark.parametrize("which", sorted(CRASHERS))
+def test_a_fatal_fault_ends_the_app_with_its_signal_status(which: str, tmp_path: Path) -> None:
+    source, status = CRASHERS[which]
+    kvm = run_kvm(_pack_c(source, tmp_path, which), [])
+    assert kvm.returncode == status, describe(kvm)
+    assert kvm.stdout == b"before\n"
+
+
+def test_thousands_of_threads_come_and_go(tmp_path: Path) -> None:
+    source = ("static void *f(void *a) { return a; }\n"
+              "int main(void) { long sum = 0; for (long i = 0; i < 3000; i++) { pthread_t t; void *r;\n"
+              "  pthread_create(&t, 0, f, (void *)i); pthread_join(t, &r); sum += (long)r; }\n"
+              "  printf(\"sum=%ld\\n\", sum); return 0; }")
+    kvm = run_kvm(_pack_c(source, tmp_path, "threads"), [])
+    assert kvm.returncode == 0, describe(kvm)
+    assert kvm.stdout == b"sum=4498500\n"
+
+
+def test_a_spinning_thread_is_preempted(tmp_path: Path) -> None:
+    """The main thread busy-waits (no syscall) for a flag another thread sets: only the timer
+    interrupt lets that thread run."""
+    source = ("static volatile int flag;\n"
+              "static void *set(void *a) { (void)a; flag = 1; return 0; }\n"
+              "int main(void) { pthread_t t; pthread_create(&t, 0, set, 0); while (!flag) {}\n"
+              "  pthread_join(t, 0); puts(\"flag seen\"); return 0; }")
+    kvm = run_kvm(_pack_c(source, tmp_path, "spin"), [])
+    assert kvm.returncode == 0, describe(kvm)
+    assert kvm.stdout == b"flag seen\n"
+
+
+def test_a_timer_signal_reaches_an_app_that_makes_no_syscall(tmp_path: Path) -> None:
+    """alarm() and setitimer() end busy loops through their handlers: the signal is delivered
+    from the timer interrupt, and the loop's registers (integer and SSE) survive it."""
+    source = ("#include <signal.h>\n#include <unistd.h>\n#include <sys/time.h>\n"
+              "static volatile sig_atomic_t stop, ticks;\n"
+              "static void on_alarm(int s) { (void)s; stop = 1; }\n"
+              "static void on_tick(int s) { (void)s; ticks++; }\n"
+              "int main(void) { signal(SIGALRM, on_alarm); alarm(1); unsigned long n = 0; double x = 1.0;\n"
+              "  while (!stop) { n++; x = x * 1.0000001 + 0.5; }\n"
+              "  printf(\"stopped: %d finite: %d\\n\", n > 0, x == x);\n"
+              "  struct itimerval it = {{0, 20000}, {0, 20000}}; signal(SIGALRM, on_tick);\n"
+              "  setitimer(ITIMER_REAL, &it, 0); while (ticks < 5) {}\n"
+              "  printf(\"ticks: %d\\n\", ticks >= 5); return 4; }")
+    kvm = run_kvm(_pack_c(source, tmp_path, "alarm"), [])
+    assert kvm.returncode == 4, describe(kvm)
+    assert kvm.stdout == b"stopped: 1 finite: 1\nticks: 1\n"
+
+
+def test_a_deadlock_ends_the_vm_instead_of_hanging(tmp_path: Path) -> None:
+    source = ("static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;\n"
+              "int main(void) { puts(\"before\"); fflush(stdout); pthread_mutex_lock(&m);\n"
+              "  pthread_mutex_lock(&m); return 0; }")
+    kvm = run_kvm(_pack_c(source, tmp_path, "deadlock"), [])
+    assert kvm.returncode == 125, describe(kvm)
+    assert kvm.stdout == b"before\nlitebox: every thread of the app is blocked forever (deadlock)\n"
+
+
+def test_a_damaged_image_is_refused(packed: Packed, tmp_path: Path) -> None:
+    art = tmp_path / "damaged-kvm"
+    shutil.copyfile(packed.get("hello-static", "kvm"), art)
+    sec = find_section(art, IMAGE_SECTION)
+    flip_byte(art, sec.offset + sec.size - 100)  # inside the last compressed chunk
+    kvm = run_kvm(art, [])
+    assert kvm.returncode == EXIT_TAMPERED, describe(kvm)
+    assert kvm.stdout.startswith(b"litebox: ")
+
+
+def test_two_packs_are_identical_and_verify(packed: Packed, tmp_path: Path) -> None:
+    first = packed.get("hello-dynamic", "kvm")
+    parent = tmp_path / "another" / "place"
+    parent.mkdir(parents=True)
+    project = copy_example("hello-dynamic", parent)
+    proc = run_cli("pack", project, "--target", "kvm", "--out-dir", parent / "dist", "--json", cwd=parent)
+    assert proc.returncode == 0, describe(proc)
+    (second,) = parse_pack_json(proc.stdout)
+    assert second.path.read_bytes() == first.read_bytes()
+    verify = run_cli("verify", first)
+    assert verify.returncode == 0, describe(verify)
+
+
+def test_targets_reports_qemu_and_the_acceleration_decision() -> None:
+    proc = run_cli("targets", env={"LITEBOX_KVM_ACCEL": "tcg"})
+    assert proc.returncode == 0, describe(proc)
+    section = proc.stdout[proc.stdout.index("kvm"):]
+    assert "qemu-system-x86_64" in section
+    assert "acceleration: tcg" in section

@@ -1,0 +1,126 @@
+"""The kvm plugin's pure parts: the PVH command line encoding, the exit-status mapping, and the
+artifact writer on a crafted kernel ELF (no cargo, no QEMU)."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from packager.artifact import read_sections
+from packager.targets import get
+
+kvm = get("kvm").module
+qemu, pvh_elf = kvm.qemu, kvm.pvh_elf
+
+
+def _unescape(token: str) -> bytes:
+    """The kernel's rule (cmdline.rs): %XX is one byte, everything else is itself."""
+    raw, out, i = token.encode("ascii"), bytearray(), 0
+    while i < len(raw):
+        if raw[i] == ord("%") and i + 2 < len(raw):
+            out.append(int(raw[i + 1:i + 3], 16))
+            i += 3
+        else:
+            out.append(raw[i])
+            i += 1
+    return bytes(out)
+
+
+@pytest.mark.parametrize("arg", ["plain", "two words", "", "ünïcödé", "100%", "a=b", "tab\there", "q'\"$`"])
+def test_arguments_survive_the_command_line(arg: str) -> None:
+    line = qemu.kernel_cmdline(["first", arg], {})
+    tokens = line.split(" ")
+    assert all(t.isascii() and t.isprintable() for t in tokens)
+    assert [_unescape(t[len("litebox.arg="):]) for t in tokens] == [b"first", arg.encode()]
+
+
+def test_environment_and_debug_tokens() -> None:
+    line = qemu.kernel_cmdline([], {"B": "x y", "A": "1"}, debug=True)
+    assert line == "litebox.env=A=1 litebox.env=B=x%20y litebox.debug"
+
+
+def test_boot_module_layout() -> None:
+    m = qemu.boot_module({"B": "2", "A": "x y"}, b"in\0put")
+    assert m[:8] == b"LBXBOOT1"
+    env_len, in_len = struct.unpack_from("<QQ", m, 8)
+    assert m[24:24 + env_len] == b"A=x y\0B=2\0"
+    assert m[24 + env_len:] == b"in\0put" and in_len == 6
+
+
+@pytest.mark.parametrize(("qemu_status", "app"), [(1, 0), (7, 3), (85, 42), (255, 127), (0, None), (2, None)])
+def test_isa_debug_exit_status_maps_back(qemu_status: int, app: int | None) -> None:
+    assert qemu.status_from_qemu(qemu_status) == app
+
+
+def test_control_line_carries_all_eight_bits(tmp_path: Path) -> None:
+    control = tmp_path / "control"
+    control.write_text("noise\nlitebox-exit 200\n")
+    assert qemu.read_exit(control) == 200
+    control.write_text("")
+    assert qemu.read_exit(control) is None
+
+
+def test_accel_override_and_no_kvm_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(qemu.ACCEL_ENV, "tcg")
+    assert qemu.choose_accel(None)[0] == "tcg"
+    monkeypatch.setenv(qemu.ACCEL_ENV, "auto")
+    monkeypatch.setattr(qemu.os.path, "exists", lambda p: False)
+    assert qemu.choose_accel(None) == ("tcg", "no /dev/kvm")
+
+
+def _kernel() -> bytes:
+    """A minimal kernel ELF: one PT_LOAD (code + slot) at phys 1 MiB, a PT_NOTE with the PVH
+    entry, and sections .text, .litebox.slot, .note.Xen, .shstrtab."""
+    names = b"\0.text\0.litebox.slot\0.note.Xen\0.shstrtab\0"
+    code = b"\xf4" * 64
+    slot = b"LBXSLOT1" + bytes(24)
+    note = struct.pack("<III4sI", 4, 4, 18, b"Xen\0", 0x100000)
+    body_off = 0x1000
+    body = code + slot + note
+    shstr_off = body_off + len(body)
+    shoff = (shstr_off + len(names) + 7) & ~7
+    ehdr = struct.pack("<4sBBBBB7sHHIQQQIHHHHHH", b"\x7fELF", 2, 1, 1, 0, 0, bytes(7), 2, 62, 1,
+                       0x100000, 64, shoff, 0, 64, 56, 2, 64, 5, 4)
+    load = struct.pack("<IIQQQQQQ", 1, 5, body_off, 0x100000, 0x100000, len(body), len(body) + 0x3000, 0x1000)
+    pnote = struct.pack("<IIQQQQQQ", 4, 4, body_off + 96, 0x100060, 0x100060, len(note), len(note), 4)
+    out = bytearray(ehdr + load + pnote)
+    out += bytes(body_off - len(out)) + body + names
+    out += bytes(shoff - len(out))
+    sh = [(0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+          (1, 1, 6, 0x100000, body_off, 64, 0, 0, 16, 0),
+          (7, 1, 3, 0x100040, body_off + 64, 32, 0, 0, 8, 0),
+          (21, 7, 2, 0x100060, body_off + 96, len(note), 0, 0, 4, 0),
+          (31, 3, 0, 0, shstr_off, len(names), 0, 0, 1, 0)]
+    for s in sh:
+        out += struct.pack("<IIQQQQIIQQ", *s)
+    return bytes(out)
+
+
+def test_artifact_loads_the_image_after_the_kernel_and_patches_the_slot() -> None:
+    kernel, image, manifest = _kernel(), b"LITEBOX\0" + bytes(range(256)) * 20, b'{"m": 1}'
+    assert pvh_elf.pvh_entry(kernel) == 0x100000
+    art = pvh_elf.build(kernel, image, manifest)
+    assert pvh_elf.pvh_entry(art) == 0x100000
+    assert read_sections(art) == {pvh_elf.IMAGE_SECTION: image, pvh_elf.MANIFEST_SECTION: manifest}
+    assert art[0x1000:0x1000 + 64] == kernel[0x1000:0x1000 + 64]  # the kernel's bytes stay put
+    import io
+
+    elf = ELFFile(io.BytesIO(art))
+    loads = [s.header for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+    assert len(loads) == 2
+    img = loads[1]
+    assert art[img["p_offset"]:img["p_offset"] + img["p_filesz"]] == image
+    assert img["p_paddr"] == 0x100000 + 0x4000  # the kernel's memsz rounded up to a page
+    slot = elf.get_section_by_name(".litebox.slot")
+    assert struct.unpack("<8sQQQ", slot.data()) == (b"LBXSLOT1", img["p_paddr"], len(image), 0)
+    assert pvh_elf.build(kernel, image, manifest) == art  # deterministic
+
+
+def test_a_kernel_without_the_pvh_note_is_refused() -> None:
+    kernel = bytearray(_kernel())
+    kernel[0x1000 + 96 + 8] = 17  # the note's type
+    with pytest.raises(pvh_elf.KernelError, match="PVH"):
+        pvh_elf.build(bytes(kernel), b"img", b"{}")
