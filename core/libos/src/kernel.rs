@@ -75,7 +75,17 @@ impl<P: Platform> LibOs<P> {
     /// Records, for `litebox run --learn`, something the app needed that it was not given
     /// (`kind` is `path`, `exec`, `connect` or `listen`; see docs/runtime.md).
     pub fn learn(&self, kind: &[u8], value: &[u8]) {
-        self.platform.learn(kind, value);
+        if self.platform.learning() {
+            self.platform.learn(kind, value);
+        }
+    }
+
+    /// Like [`LibOs::learn`] for a value that costs something to build (a joined path): it is
+    /// built only when learning is on.
+    pub fn learn_with(&self, kind: &[u8], value: impl FnOnce() -> Vec<u8>) {
+        if self.platform.learning() {
+            self.platform.learn(kind, &value());
+        }
     }
 
     /// Logs a line when debug logging is on.

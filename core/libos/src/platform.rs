@@ -105,7 +105,11 @@ pub trait Platform: Send + Sync {
     fn exit_group(&self, code: i32) -> !;
     /// Ends the calling thread (the process, if it is the last one) with `code`.
     fn exit_thread(&self, code: i32) -> !;
-    /// Appends a `--learn` record (`kind` TAB `value`), if learning is on. Default: off.
+    /// Whether `--learn` records are wanted (so the shim builds them only then). Default: no.
+    fn learning(&self) -> bool {
+        false
+    }
+    /// Appends a `--learn` record (`kind` TAB `value`); called only when `learning()`.
     fn learn(&self, _kind: &[u8], _value: &[u8]) {}
     /// Writes one diagnostic line (already formatted, without newline) to the runtime's log.
     fn log(&self, line: &[u8]);

@@ -40,6 +40,20 @@ pub trait HostDirOps: Send + Sync {
     fn close(&self, fd: i32);
     /// truncate `rel` to `len`.
     fn truncate(&self, dir: usize, rel: &[u8], len: u64) -> Result<(), Errno>;
+    /// One lookup of `rel` (not empty) in the writable layer (dir 0), with the overlay rules:
+    /// the node if it is there; else whether the image's entry at `rel` is hidden (a
+    /// `.wh.NAME` whiteout next to it, or an opaque parent). A parent missing from the layer
+    /// answers `Absent` at once: that is the common case for image paths.
+    fn lookup_upper(&self, rel: &[u8]) -> UpperLookup;
+}
+
+/// The answer of [`HostDirOps::lookup_upper`].
+pub enum UpperLookup {
+    Found(Stat),
+    /// Not in the layer, and the image's entry (if any) is hidden.
+    Hidden,
+    /// Not in the layer; the image decides.
+    Absent,
 }
 
 /// A host directory made visible at `guest` (a policy mount).

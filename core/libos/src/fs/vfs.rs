@@ -6,7 +6,7 @@ use litebox_image::{ChunkCache, EntryKind, Image, ImageError};
 
 use crate::abi::{Stat, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG};
 use crate::errno::*;
-use crate::fs::hostdir::{HostLayer, HostNode, MountPoint};
+use crate::fs::hostdir::{HostLayer, HostNode, MountPoint, UpperLookup};
 use crate::fs::node::{DirEntry, Node, NodeKind};
 use crate::fs::overlay::{Overlay, OverlayEntry, OverlayFile};
 use crate::fs::path;
@@ -283,19 +283,18 @@ impl Vfs {
                 return h.ops.lstat(m.dir, rel).ok().map(|st| Node::Host(HostNode { dir: m.dir, rel: rel.to_vec(), st }));
             }
             if h.upper {
-                let rel = rel_of(p);
-                if let Ok(st) = h.ops.lstat(0, rel) {
-                    if p != b"/" {
-                        return Some(Node::Host(HostNode { dir: 0, rel: rel.to_vec(), st }));
-                    }
-                }
                 if let Some(s) = Synth::find(p) {
                     return Some(Node::Synth(s));
                 }
-                if Self::upper_hides(h, p) {
-                    return None;
+                if p == b"/" {
+                    return self.image.lookup(p).map(Node::Image);
                 }
-                return self.image.lookup(p).map(Node::Image);
+                let rel = rel_of(p);
+                return match h.ops.lookup_upper(rel) {
+                    UpperLookup::Found(st) => Some(Node::Host(HostNode { dir: 0, rel: rel.to_vec(), st })),
+                    UpperLookup::Hidden => None,
+                    UpperLookup::Absent => self.image.lookup(p).map(Node::Image),
+                };
             }
         }
         match ov.entries.get(p) {

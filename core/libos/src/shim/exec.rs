@@ -11,7 +11,6 @@ use alloc::vec::Vec;
 use super::nr::*;
 use super::SysResult;
 use crate::errno::*;
-use crate::fd::FileKind;
 use crate::fs::NodeKind;
 use crate::kernel::LibOs;
 use crate::platform::{Platform, SyscallContext};
@@ -70,7 +69,8 @@ pub fn dispatch<P: Platform>(
     })
 }
 
-/// fork with the process limit of the policy applied.
+/// fork, remembering the child (the processes this one may signal). The policy's process
+/// limit is not enforced yet (docs/runtime.md, "Limits").
 pub fn fork<P: Platform>(
     os: &LibOs<P>,
     flags: u64,
@@ -128,7 +128,7 @@ fn program<P: Platform>(os: &LibOs<P>, dirfd: i32, path: &[u8], mut argv: Vec<Ve
         let base = os.dir_of(dirfd, path)?;
         let r = os.vfs.resolve(&base, path, flags & AT_SYMLINK_NOFOLLOW == 0).inspect_err(|&e| {
             if e == ENOENT {
-                os.learn(b"exec", &crate::fs::path::join(&base, path));
+                os.learn_with(b"exec", || crate::fs::path::join(&base, path));
             }
         })?;
         if r.node.is_none() {
@@ -208,8 +208,6 @@ fn execve<P: Platform>(
         for fd in doomed {
             let _ = t.close(fd);
         }
-        // Directory streams restart; nothing else about open files changes.
-        let _ = FileKind::Dir;
     }
     *os.vfs.exe_path.lock() = target.clone();
     let aux = os.platform.host_aux();

@@ -113,7 +113,7 @@ fn resolve_at<P: Platform>(
 /// A lookup that failed because a directory on the way is missing: recorded for `--learn`.
 fn learn_missing<P: Platform>(os: &LibOs<P>, e: Errno, base: &[u8], p: &[u8]) {
     if e == ENOENT {
-        os.learn(b"path", &crate::fs::path::join(base, p));
+        os.learn_with(b"path", || crate::fs::path::join(base, p));
     }
 }
 

@@ -164,7 +164,6 @@ fn clone<P: Platform>(
         if others != 0 || flags & CSIGNAL > 64 {
             return Err(EINVAL);
         }
-        let _ = tls;
         return super::exec::fork(os, flags & keep, stack, ptid, ctid, ctx);
     }
     if flags & thread != thread || flags & CLONE_VFORK != 0 {

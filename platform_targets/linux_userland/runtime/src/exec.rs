@@ -19,11 +19,10 @@ pub fn unmap_app() {
 }
 
 fn read_maps() -> Vec<u8> {
-    const AT_FDCWD: isize = -100;
-    let path = b"/proc/self/maps\0";
-    let Ok(fd) = check(sys::syscall6(sys::OPENAT, AT_FDCWD as usize, path.as_ptr() as usize, 0o2000000, 0, 0, 0)) else {
+    let Ok(fd) = sys::open_path(b"/proc/self/maps", 0o2000000, 0) else {
         return Vec::new();
     };
+    let fd = fd as usize;
     let mut out = Vec::new();
     let mut buf = alloc::vec![0u8; 64 << 10];
     while let Ok(n) = check(sys::syscall3(sys::READ, fd, buf.as_mut_ptr() as usize, buf.len())) {

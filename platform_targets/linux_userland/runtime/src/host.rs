@@ -271,6 +271,10 @@ impl Platform for LinuxHost {
         sys::syscall3(110, 0, 0, 0) as i32
     }
 
+    fn learning(&self) -> bool {
+        crate::trace::learning()
+    }
+
     fn learn(&self, kind: &[u8], value: &[u8]) {
         crate::trace::learn(kind, value);
     }

@@ -12,7 +12,7 @@ use core::sync::atomic::{AtomicI32, Ordering};
 
 use litebox_libos::abi::Stat;
 use litebox_libos::errno::*;
-use litebox_libos::fs::hostdir::HostDirOps;
+use litebox_libos::fs::hostdir::{HostDirOps, UpperLookup};
 use litebox_libos::fs::{DirEntry, NodeKind};
 
 use crate::sys::{self, check};
@@ -34,7 +34,6 @@ const FLOCK: usize = 73;
 const LOCK_SH: usize = 1;
 const LOCK_EX: usize = 2;
 const LOCK_NB: usize = 4;
-const AT_FDCWD: isize = -100;
 /// Name prefix of writable-layer directories. Only directories with this exact prefix are
 /// ever collected, so other tools' `litebox-*` temp directories are never touched.
 const PREFIX: &[u8] = b"/.litebox-upper-";
@@ -207,6 +206,26 @@ impl HostDirOps for HostDirs {
         close(fd);
     }
 
+    fn lookup_upper(&self, rel: &[u8]) -> UpperLookup {
+        let Ok(d) = self.fd(0) else { return UpperLookup::Absent };
+        let Ok(p) = parent(d, rel) else { return UpperLookup::Absent };
+        let stat_at = |name: &[u8]| -> Option<Stat> {
+            let mut st = Stat::default();
+            let ok = sys::syscall6(NEWFSTATAT, p.fd as usize, name.as_ptr() as usize, &mut st as *mut Stat as usize, AT_SYMLINK_NOFOLLOW, 0, 0);
+            (ok == 0).then_some(st)
+        };
+        if let Some(st) = stat_at(&p.name) {
+            return UpperLookup::Found(st);
+        }
+        let mut wh = b".wh.".to_vec();
+        wh.extend_from_slice(&p.name);
+        if stat_at(&wh).is_some() || stat_at(b".wh..wh..opq\0").is_some() {
+            UpperLookup::Hidden
+        } else {
+            UpperLookup::Absent
+        }
+    }
+
     fn truncate(&self, dir: usize, rel: &[u8], len: u64) -> Result<(), Errno> {
         let fd = open_beneath(self.fd(dir)?, rel, 1, 0)?;
         let res = r(sys::syscall3(FTRUNCATE, fd as usize, len as usize, 0)).map(|_| ());
@@ -259,16 +278,17 @@ pub fn create_upper() -> Result<(i32, Vec<u8>), Errno> {
     for base in [&b"/dev/shm"[..], &b"/tmp"[..]] {
         let mut p = base.to_vec();
         p.extend_from_slice(PREFIX);
-        push_num(&mut p, pid);
+        let mut digits = [0u8; 20];
+        p.extend_from_slice(litebox_libos::shim::fmt_usize(pid as usize, &mut digits));
         p.push(b'-');
         for b in rnd {
             p.push(b"0123456789abcdef"[(b >> 4) as usize]);
             p.push(b"0123456789abcdef"[(b & 15) as usize]);
         }
         let c = cpath(&p);
-        match r(sys::syscall3(MKDIRAT, AT_FDCWD as usize, c.as_ptr() as usize, 0o700)) {
+        match r(sys::syscall3(MKDIRAT, sys::AT_FDCWD, c.as_ptr() as usize, 0o700)) {
             Ok(_) => {
-                let fd = r(sys::syscall6(OPENAT, AT_FDCWD as usize, c.as_ptr() as usize, (O_RDONLY | O_DIRECTORY | O_CLOEXEC) as usize, 0, 0, 0))?;
+                let fd = r(sys::syscall6(OPENAT, sys::AT_FDCWD, c.as_ptr() as usize, (O_RDONLY | O_DIRECTORY | O_CLOEXEC) as usize, 0, 0, 0))?;
                 // Every process of the app shares this open file description (fork, exec), so
                 // the shared lock lasts while any of them lives: see `collect_garbage`.
                 sys::syscall3(FLOCK, fd, LOCK_SH, 0);
@@ -278,20 +298,6 @@ pub fn create_upper() -> Result<(i32, Vec<u8>), Errno> {
         }
     }
     Err(last)
-}
-
-fn push_num(v: &mut Vec<u8>, mut n: u64) {
-    let mut d = [0u8; 20];
-    let mut i = d.len();
-    loop {
-        i -= 1;
-        d[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    v.extend_from_slice(&d[i..]);
 }
 
 /// Removes everything below `rel` in `dirfd` (best effort; used at exit).
@@ -314,7 +320,7 @@ pub fn remove_tree(dirfd: i32, rel: &[u8]) {
 /// holds it (its shared lock is gone). Returns whether it was removed.
 pub fn remove_if_unused(path: &[u8]) -> bool {
     let c = cpath(path);
-    let Ok(fd) = r(sys::syscall6(OPENAT, AT_FDCWD as usize, c.as_ptr() as usize, (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) as usize, 0, 0, 0)) else {
+    let Ok(fd) = r(sys::syscall6(OPENAT, sys::AT_FDCWD, c.as_ptr() as usize, (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) as usize, 0, 0, 0)) else {
         return false;
     };
     let fd = fd as i32;
@@ -324,7 +330,7 @@ pub fn remove_if_unused(path: &[u8]) -> bool {
     }
     remove_tree(fd, b"");
     close(fd);
-    r(sys::syscall3(UNLINKAT, AT_FDCWD as usize, c.as_ptr() as usize, AT_REMOVEDIR)).is_ok()
+    r(sys::syscall3(UNLINKAT, sys::AT_FDCWD, c.as_ptr() as usize, AT_REMOVEDIR)).is_ok()
 }
 
 /// Removes writable layers left behind by apps that died without cleaning up (killed by a
@@ -332,7 +338,7 @@ pub fn remove_if_unused(path: &[u8]) -> bool {
 pub fn collect_garbage() {
     for base in [&b"/dev/shm"[..], &b"/tmp"[..]] {
         let c = cpath(base);
-        let Ok(fd) = r(sys::syscall6(OPENAT, AT_FDCWD as usize, c.as_ptr() as usize, (O_RDONLY | O_DIRECTORY | O_CLOEXEC) as usize, 0, 0, 0)) else {
+        let Ok(fd) = r(sys::syscall6(OPENAT, sys::AT_FDCWD, c.as_ptr() as usize, (O_RDONLY | O_DIRECTORY | O_CLOEXEC) as usize, 0, 0, 0)) else {
             continue;
         };
         let entries = read_dir(fd as i32).unwrap_or_default();

@@ -293,17 +293,14 @@ fn host_layer(mounts: &[litebox_image::Mount<'_>]) -> litebox_libos::fs::hostdir
     };
     let mut points = Vec::new();
     for m in mounts {
-        let mut c = m.host.to_vec();
-        c.push(0);
-        const AT_FDCWD: isize = -100;
         const O_PATH_DIR: usize = 0o10000000 | 0o200000 | 0o2000000;
-        let fd = sys::check(sys::syscall6(257, AT_FDCWD as usize, c.as_ptr() as usize, O_PATH_DIR, 0, 0, 0))
+        let fd = sys::open_path(m.host, O_PATH_DIR, 0)
             .unwrap_or_else(|e| {
                 let h = core::str::from_utf8(m.host).unwrap_or("?");
                 fatal(EXIT_SANDBOX, alloc::format!("policy mount {h}: cannot open the host directory (errno {e})").as_bytes())
             });
         points.push(MountPoint { guest: m.guest.to_vec(), dir: dirs.len(), writable: m.writable });
-        dirs.push(core::sync::atomic::AtomicI32::new(fd as i32));
+        dirs.push(core::sync::atomic::AtomicI32::new(fd));
     }
     let ops: &'static hostfs::HostDirs = alloc::boxed::Box::leak(alloc::boxed::Box::new(hostfs::HostDirs { dirs }));
     HostLayer { ops, upper, mounts: points }

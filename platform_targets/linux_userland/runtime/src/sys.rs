@@ -95,6 +95,30 @@ pub const RSEQ: usize = 334;
 pub const GETUID: usize = 102;
 pub const GETGID: usize = 104;
 
+/// `AT_FDCWD` as a syscall argument.
+pub const AT_FDCWD: usize = -100isize as usize;
+
+/// openat(AT_FDCWD, `path`, `flags`, `mode`) for a path without its NUL terminator.
+pub fn open_path(path: &[u8], flags: usize, mode: usize) -> Result<i32, i32> {
+    let mut c = alloc::vec::Vec::with_capacity(path.len() + 1);
+    c.extend_from_slice(path);
+    c.push(0);
+    check(syscall6(OPENAT, AT_FDCWD, c.as_ptr() as usize, flags, mode, 0, 0)).map(|fd| fd as i32)
+}
+
+/// Moves host descriptor `fd` to a number of at least 1000 (close-on-exec), out of the way of
+/// the low numbers; returns the new number (or `fd` if that fails).
+pub fn dup_high(fd: i32) -> i32 {
+    const F_DUPFD_CLOEXEC: usize = 1030;
+    match check(syscall3(FCNTL, fd as usize, F_DUPFD_CLOEXEC, 1000)) {
+        Ok(hi) => {
+            syscall3(CLOSE, fd as usize, 0, 0);
+            hi as i32
+        }
+        Err(_) => fd,
+    }
+}
+
 /// Writes all of `buf` to host fd `fd`, ignoring errors (diagnostics only).
 pub fn write_all(fd: i32, mut buf: &[u8]) {
     while !buf.is_empty() {

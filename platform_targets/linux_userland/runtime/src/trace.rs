@@ -6,27 +6,14 @@ use core::sync::atomic::{AtomicI32, Ordering};
 
 use litebox_libos::shim::nr;
 
-use crate::sys::{self, check};
+use crate::sys;
 
 static TRACE_FD: AtomicI32 = AtomicI32::new(-1);
 static LEARN_FD: AtomicI32 = AtomicI32::new(-1);
 
 fn open_append(path: &[u8]) -> i32 {
-    let mut c = path.to_vec();
-    c.push(0);
-    const AT_FDCWD: isize = -100;
     const FLAGS: usize = 0o1 | 0o100 | 0o2000 | 0o2000000; // O_WRONLY|O_CREAT|O_APPEND|O_CLOEXEC
-    match check(sys::syscall6(sys::OPENAT, AT_FDCWD as usize, c.as_ptr() as usize, FLAGS, 0o600, 0, 0)) {
-        Ok(fd) => {
-            const F_DUPFD_CLOEXEC: usize = 1030;
-            let hi = check(sys::syscall3(sys::FCNTL, fd, F_DUPFD_CLOEXEC, 1000)).unwrap_or(fd);
-            if hi != fd {
-                sys::syscall3(sys::CLOSE, fd, 0, 0);
-            }
-            hi as i32
-        }
-        Err(_) => -1,
-    }
+    sys::open_path(path, FLAGS, 0o600).map(sys::dup_high).unwrap_or(-1)
 }
 
 /// Reads LITEBOX_TRACE (`1` = the runtime's log, i.e. stderr; an absolute path = that file)
@@ -45,6 +32,11 @@ pub fn init(trace: Option<&[u8]>, learn: Option<&[u8]>) {
 /// Whether tracing is on.
 pub fn tracing() -> bool {
     TRACE_FD.load(Ordering::Relaxed) >= 0
+}
+
+/// Whether a learn file is open.
+pub fn learning() -> bool {
+    LEARN_FD.load(Ordering::Relaxed) >= 0
 }
 
 /// Appends `kind` TAB `value` NL to the learn file.
