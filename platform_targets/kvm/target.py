@@ -10,7 +10,6 @@ is written by ``pvh_elf.py`` (no LIEF); ``litebox run`` boots it with QEMU ``-M 
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import platform
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from packager import cargobuild
 from packager.artifact import atomic_output, read_sections
 from packager.errors import PackError
 from packager.paths import display_path
@@ -30,7 +30,6 @@ PACKAGE = "litebox-runtime-kvm"
 HERE = Path(__file__).resolve().parent
 RUNTIME_DIR = HERE / "runtime"
 OVERRIDE_ENV = "LITEBOX_RUNTIME_KVM"
-SKIP_DIRS = {"target", ".git", "__pycache__"}
 
 
 def _sibling(name: str) -> ModuleType:
@@ -71,67 +70,14 @@ def check() -> list[tuple[str, bool, str]]:
 
 
 def runtime_inputs(repo: Path) -> list[Path]:
-    """Every file whose content decides the kernel's bytes: the workspace manifest and lock
-    file, cargo config, and all files under core/ and this target's runtime/."""
-    override = os.environ.get(OVERRIDE_ENV)
-    if override:
-        return [Path(override).resolve()]
-    files: list[Path] = []
-    for name in ("Cargo.toml", "Cargo.lock", "rust-toolchain", "rust-toolchain.toml",
-                 ".cargo/config.toml", ".cargo/config"):
-        if (repo / name).is_file():
-            files.append(repo / name)
-    for top in (repo / "core", RUNTIME_DIR):
-        for dirpath, dirnames, filenames in os.walk(top):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-            files.extend(Path(dirpath) / f for f in sorted(filenames))
-    return files
-
-
-def cargo_env(repo: Path) -> dict[str, str]:
-    """cargo's environment: paths remapped (the kernel's bytes do not depend on where the
-    checkout or cargo home live), no colour."""
-    cargo_home = os.environ.get("CARGO_HOME") or str(Path.home() / ".cargo")
-    env = dict(os.environ)
-    env["RUSTFLAGS"] = f"--remap-path-prefix={repo}=/litebox --remap-path-prefix={cargo_home}=/cargo"
-    env["CARGO_TERM_COLOR"] = "never"
-    env.pop("CARGO_ENCODED_RUSTFLAGS", None)
-    return env
+    """Every file whose content decides the kernel's bytes (packager/cargobuild.py)."""
+    return cargobuild.runtime_inputs(repo, RUNTIME_DIR, OVERRIDE_ENV)
 
 
 def build_runtime(ctx: Any) -> Path:
-    """Builds the kernel (cargo --locked --release, own target directory) and returns its path;
+    """Builds the kernel with cargo (--locked --release, paths remapped) and returns its path;
     or the prebuilt kernel named by LITEBOX_RUNTIME_KVM."""
-    override = os.environ.get(OVERRIDE_ENV)
-    if override:
-        path = Path(override)
-        if not path.is_file():
-            raise PackError(f"{OVERRIDE_ENV}={override}: no such file")
-        return path
-    if shutil.which("cargo") is None:
-        raise PackError("cargo not found: the kvm kernel is built from source with cargo")
-    target_dir = ctx.repo / "target" / "kvm"
-    argv = ["cargo", "build", "--locked", "--release", "-p", PACKAGE, "--target-dir", str(target_dir),
-            "--message-format=json-render-diagnostics"]
-    ctx.progress.step(f"building the {TARGET} kernel (cargo build --locked --release)")
-    result = ctx.progress.run(argv, "cargo", cwd=ctx.repo, env=cargo_env(ctx.repo), capture_stdout=True)
-    if result.returncode != 0:
-        lines = result.error_lines or [line.strip() for line in result.stderr_tail[-6:] if line.strip()]
-        raise PackError(f"cargo build of the {TARGET} kernel failed (exit {result.returncode}): "
-                        + " | ".join(lines) + " (run with -v for cargo's full output)")
-    executable = None
-    for line in result.stdout.splitlines():
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            continue
-        if msg.get("reason") == "compiler-artifact" and msg.get("executable") and \
-                msg.get("target", {}).get("name") == PACKAGE:
-            executable = msg["executable"]
-    path = Path(executable) if executable else target_dir / "release" / PACKAGE
-    if not path.is_file():
-        raise PackError(f"cargo finished but the kernel {display_path(path)} does not exist")
-    return path
+    return cargobuild.build(ctx, PACKAGE, "the kvm kernel", OVERRIDE_ENV, target_dir=ctx.repo / "target" / "kvm")
 
 
 def assemble(ctx: Any, runtime: Path, image: bytes, manifest: bytes, out: Path) -> None:

@@ -8,7 +8,6 @@ Set LITEBOX_RUNTIME_LINUX_USERLAND=/path/to/runtime to use a prebuilt runtime in
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -16,6 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from packager import cargobuild
 from packager.artifact import write_elf_artifact
 from packager.errors import PackError
 from packager.hostprobe import landlock_check, userns_check
@@ -27,7 +27,6 @@ DESCRIPTION = ("static x86-64 Linux executable; the app's syscalls are served in
 PACKAGE = "litebox-runtime-linux-userland"
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 OVERRIDE_ENV = "LITEBOX_RUNTIME_LINUX_USERLAND"
-SKIP_DIRS = {"target", ".git", "__pycache__"}
 
 
 def _seccomp() -> tuple[bool, str]:
@@ -75,68 +74,14 @@ def check() -> list[tuple[str, bool, str, bool]]:
 
 
 def runtime_inputs(repo: Path) -> list[Path]:
-    """Every file whose content decides the runtime's bytes: the workspace manifest and lock
-    file, cargo config, and all files under core/ and this target's runtime/."""
-    override = os.environ.get(OVERRIDE_ENV)
-    if override:
-        return [Path(override).resolve()]
-    files: list[Path] = []
-    for name in ("Cargo.toml", "Cargo.lock", "rust-toolchain", "rust-toolchain.toml",
-                 ".cargo/config.toml", ".cargo/config"):
-        if (repo / name).is_file():
-            files.append(repo / name)
-    for top in (repo / "core", RUNTIME_DIR):
-        for dirpath, dirnames, filenames in os.walk(top):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-            files.extend(Path(dirpath) / f for f in sorted(filenames))
-    return files
-
-
-def cargo_env(repo: Path) -> dict[str, str]:
-    """The environment cargo runs with: paths remapped so the runtime's bytes do not depend
-    on where the checkout or the cargo home live, no colour."""
-    cargo_home = os.environ.get("CARGO_HOME") or str(Path.home() / ".cargo")
-    env = dict(os.environ)
-    env["RUSTFLAGS"] = f"--remap-path-prefix={repo}=/litebox --remap-path-prefix={cargo_home}=/cargo"
-    env["CARGO_TERM_COLOR"] = "never"
-    env.pop("CARGO_ENCODED_RUSTFLAGS", None)
-    return env
+    """Every file whose content decides the runtime's bytes (packager/cargobuild.py)."""
+    return cargobuild.runtime_inputs(repo, RUNTIME_DIR, OVERRIDE_ENV)
 
 
 def build_runtime(ctx: Any) -> Path:
-    """Builds the runtime with cargo (--locked --release, paths remapped) and returns the
-    executable's path; or the prebuilt runtime named by LITEBOX_RUNTIME_LINUX_USERLAND."""
-    override = os.environ.get(OVERRIDE_ENV)
-    if override:
-        path = Path(override)
-        if not path.is_file():
-            raise PackError(f"{OVERRIDE_ENV}={override}: no such file")
-        ctx.progress.detail(f"using prebuilt runtime {override}")
-        return path
-    if shutil.which("cargo") is None:
-        raise PackError("cargo not found: the linux-userland runtime is built from source with "
-                        "cargo (install Rust, or see `litebox targets`)")
-    argv = ["cargo", "build", "--locked", "--release", "-p", PACKAGE,
-            "--message-format=json-render-diagnostics"]
-    ctx.progress.step(f"building the {TARGET} runtime (cargo build --locked --release)")
-    result = ctx.progress.run(argv, "cargo", cwd=ctx.repo, env=cargo_env(ctx.repo), capture_stdout=True)
-    if result.returncode != 0:
-        lines = result.error_lines or [line.strip() for line in result.stderr_tail[-6:] if line.strip()]
-        raise PackError(f"cargo build of the {TARGET} runtime failed (exit {result.returncode}): "
-                        + " | ".join(lines) + " (run with -v for cargo's full output)")
-    executable = None
-    for line in result.stdout.splitlines():
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            continue
-        if msg.get("reason") == "compiler-artifact" and msg.get("executable") and \
-                msg.get("target", {}).get("name") == PACKAGE:
-            executable = msg["executable"]
-    path = Path(executable) if executable else ctx.repo / "target" / "release" / PACKAGE
-    if not path.is_file():
-        raise PackError(f"cargo finished but the runtime {display_path(path)} does not exist")
-    return path
+    """Builds the runtime with cargo (--locked --release, paths remapped) and returns its path;
+    or the prebuilt runtime named by LITEBOX_RUNTIME_LINUX_USERLAND."""
+    return cargobuild.build(ctx, PACKAGE, "the linux-userland runtime", OVERRIDE_ENV)
 
 
 def assemble(ctx: Any, runtime: Path, image: bytes, manifest: bytes, out: Path) -> None:
