@@ -159,12 +159,21 @@ def _request(cfg: Config, plan: dict[str, Any], targets: list[Target], out_dir: 
                                        if k.startswith("LITEBOX_RUNTIME")}}, sort_keys=True)
         runtimes[t.name] = {"inputs": inputs, "key": key, "out": str(state / "runtime" / t.name / "runtime")}
     name = cfg.app.name
+    # Syscall rewriting targets the fast-path entry of a runtime that has one (a plugin with
+    # SYSCALL_REWRITE = True); the image then depends on that runtime's bytes.
+    rewriters = [t.name for t in targets if getattr(t.module, "SYSCALL_REWRITE", False)]
+    rewrite_runtime = runtimes[rewriters[0]]["out"] if cfg.build.rewrite and rewriters else None
+    if cfg.build.rewrite and len(rewriters) != len(targets):
+        raise PackError("syscall rewriting is only for targets with a fast path "
+                        f"({', '.join(rewriters) or 'none selected'}); pack the others with --no-rewrite")
     app_entry = {
         "name": name,
         "level": cfg.build.compression_level,
         "plan": str(app_state / "plan.json"),
         "image": str(app_state / "image.bin"),
         "image_info": str(app_state / "image.json"),
+        "rewrite_runtime": rewrite_runtime,
+        "rewrite_target": rewriters[0] if rewrite_runtime else None,
         "targets": [{"target": t.name,
                      "manifest": str(app_state / f"{t.name}.manifest.json"),
                      "artifact": str(out_dir / f"{name}-{t.name}"),
