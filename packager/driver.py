@@ -130,6 +130,7 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
     request = _request(cfg, plan, targets, out_dir, state, app_state, tools, progress.verbose)
     _run_scons(request, state, progress)
     events = _read_events(Path(request["events"]))
+    _warn_compatibility(Path(request["apps"][0]["image_info"]), progress)
     results = []
     for t in request["apps"][0]["targets"]:
         sidecar = json.loads(Path(t["sidecar"]).read_bytes())
@@ -144,6 +145,20 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
         for r in results:
             progress.done(f"wrote {display_path(r.path)} ({elapsed:.1f} s)")
     return PackResult(results, [f"{e['step']}:{e['what']}" for e in events], cfg)
+
+
+def _warn_compatibility(image_info: Path, progress: Progress) -> None:
+    """Warns, per packed ELF file, about syscalls its code makes with a constant number that the
+    library OS does not implement (found by the rewriter; `litebox inspect` lists them all)."""
+    from packager.rewrite import compatibility
+
+    try:
+        files = json.loads(image_info.read_bytes()).get("rewrite", {}).get("files", {})
+    except (OSError, ValueError):
+        return
+    for path, missing in compatibility(files).items():
+        shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+        progress.warn(f"{path}: may call syscalls the library OS does not implement (they get ENOSYS): {shown}")
 
 
 def _request(cfg: Config, plan: dict[str, Any], targets: list[Target], out_dir: Path, state: Path,
