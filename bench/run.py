@@ -119,10 +119,10 @@ def build_programs(work: Path) -> dict[str, Path]:
     return out
 
 
-def pack(prog: Path, out_dir: Path, rewrite: bool) -> tuple[Path | None, float, str]:
+def pack(prog: Path, out_dir: Path, rewrite: bool, *extra: str) -> tuple[Path | None, float, str]:
     """Packs prog (quick mode); returns (artifact or None, seconds, error text)."""
     t0 = time.perf_counter()
-    r = litebox("pack", str(prog), "--out-dir", str(out_dir), *([] if rewrite else ["--no-rewrite"]))
+    r = litebox("pack", str(prog), "--out-dir", str(out_dir), *([] if rewrite else ["--no-rewrite"]), *extra)
     dt = time.perf_counter() - t0
     art = out_dir / f"{prog.name}-linux-userland"
     if r.returncode != 0 or not art.exists():
@@ -161,7 +161,7 @@ def main() -> int:
     ap.add_argument("--no-install", action="store_true", help="do not apt-get missing peers")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="litebox-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="work-", dir=args.out))
     runsc_root = work / "runsc-root"
     runsc_root.mkdir()
     results: dict[str, Any] = {"command": " ".join(["python3", "bench/run.py", *sys.argv[1:]]),
@@ -185,6 +185,13 @@ def main() -> int:
                 "cold_s": round(cold, 3), "warm_s": round(warm, 3) if art else None, "error": err or None,
                 "program_bytes": raw, "artifact_bytes": art.stat().st_size if art else None,
                 "overhead_bytes": art.stat().st_size - raw if art else None}
+    for name in ["hello-static", "hello-dynamic"]:
+        art, cold, err = pack(progs[name], work / f"pack-stored-{name}" / "dist", True, "--compression-level", "0")
+        arts[(name, "rewrite-stored")] = art
+        packs[f"{name}/rewrite, level 0"] = {
+            "cold_s": round(cold, 3), "error": err or None, "program_bytes": progs[name].stat().st_size,
+            "artifact_bytes": art.stat().st_size if art else None,
+            "overhead_bytes": art.stat().st_size - progs[name].stat().st_size if art else None}
     py = Path(shutil.which("python3") or "/usr/bin/python3").resolve()
     art, cold, err = pack(py, work / "pack-python" / "dist", True)
     arts[("python3", "rewrite")] = art
@@ -199,6 +206,11 @@ def main() -> int:
     # --- syscall cost -------------------------------------------------------------------------
     log(f"syscall cost: {len(OPS)} operations x {len(variants)} variants x {args.rounds} rounds")
     sysbench = progs["sysbench"]
+    entries = {}
+    for v in ("rewrite", "trap"):
+        art = arts[("sysbench", v)]
+        if art is not None:
+            entries[v] = json.loads(Path(f"{art}.manifest.json").read_text())["launch"]["entry"]
     samples: dict[str, dict[str, list[float]]] = {op: {v: [] for v in variants} for op in OPS}
     errors: dict[str, str] = {}
     for _round in range(args.rounds):
@@ -208,8 +220,9 @@ def main() -> int:
                 if prog is None:
                     errors[f"{op}/{v}"] = "not packed"
                     continue
-                # The file read is the probe itself: packed at the same path in quick mode.
-                argv = wrap(v, [str(prog), op, str(ITERS[v]), str(sysbench)], runsc_root, True)
+                # The file read is the probe itself (packed at the launch entry's image path).
+                target = entries.get(v, str(sysbench))
+                argv = wrap(v, [str(prog), op, str(ITERS[v]), target], runsc_root, True)
                 r = sh(argv, timeout=300)
                 try:
                     samples[op][v].append(float(r.stdout.split()[-1]))
@@ -223,19 +236,20 @@ def main() -> int:
     programs: dict[str, Callable[[str], list[str] | None]] = {}
     for name in ("hello-static", "hello-dynamic"):
         def cmd(v: str, name: str = name) -> list[str] | None:
-            p = arts.get((name, v)) if v in ("rewrite", "trap") else progs[name]
+            p = arts.get((name, v)) if v in ("rewrite", "trap", "rewrite-stored") else progs[name]
             return [str(p)] if p else None
         programs[name] = cmd
 
     def py_cmd(v: str) -> list[str] | None:
-        p = arts.get(("python3", v)) if v in ("rewrite", "trap") else py
+        p = arts.get(("python3", v)) if v in ("rewrite", "trap") else None if v == "rewrite-stored" else py
         return [str(p), "-c", "pass"] if p else None
     programs["python3 -c pass"] = py_cmd
-    start: dict[str, dict[str, list[float]]] = {n: {v: [] for v in variants} for n in programs}
+    svariants = variants[:3] + ["rewrite-stored"] + variants[3:]
+    start: dict[str, dict[str, list[float]]] = {n: {v: [] for v in svariants} for n in programs}
     start_err: dict[str, str] = {}
     for _round in range(args.rounds):
         for name, cmd in programs.items():
-            for v in variants:
+            for v in svariants:
                 base = cmd(v)
                 if base is None:
                     start_err[f"{name}/{v}"] = "not packed"
@@ -251,8 +265,9 @@ def main() -> int:
                         start_err[f"{name}/{v}"] = f"failed: exit {r.returncode}: {last}"
                         break
                     start[name][v].append(dt * 1000)
-    results["startup_ms"] = {n: {v: (None if f"{n}/{v}" in start_err else median(start[n][v])) for v in variants}
+    results["startup_ms"] = {n: {v: (None if f"{n}/{v}" in start_err else median(start[n][v])) for v in svariants}
                              for n in programs}
+    results["startup_variants"] = svariants
     results["startup_errors"] = start_err
     results["http_throughput"] = {"status": "placeholder",
                                   "note": "needs sockets in the library OS; a wrk/ab job against a packed "
@@ -292,7 +307,9 @@ def render(r: dict[str, Any]) -> str:
            f"Machine: {m['cpu']}, {m['cores']} cores, {m['os']}, kernel {m['kernel']}, Python {m['python']}.",
            "Peers: " + ", ".join(f"{k}: {s}" for k, s in r["peers"].items()) + ".", "",
            "Variants: `native`; `rewrite` = packed, syscall sites rewritten at pack time (fast path); "
-           "`trap` = packed with `--no-rewrite` (seccomp trap + SIGSYS); `bwrap` = bubblewrap, read-only "
+           "`trap` = packed with `--no-rewrite` (seccomp trap + SIGSYS); `rewrite-stored` (start-up only) = "
+           "rewritten and packed with `--compression-level 0` (chunks stored, no decompression at start); "
+           "`bwrap` = bubblewrap, read-only "
            "bind of `/`; `firejail --noprofile`; `runsc` = gVisor, ptrace platform. Medians over rounds; "
            "ratios are to native.", "",
            "## Syscall cost (ns per call)", "",
@@ -307,10 +324,13 @@ def render(r: dict[str, Any]) -> str:
     out += ["", "## Start-up to exit (ms, including fork/exec from Python)", "",
             "| program | " + " | ".join(v) + " | " + " | ".join(f"{x}/native" for x in v if x != "native") + " |",
             "|---" * (len(v) * 2) + "|"]
+    sv = r["startup_variants"]
+    out[-2:] = ["| program | " + " | ".join(sv) + " | " + " | ".join(f"{x}/native" for x in sv if x != "native") + " |",
+                "|---" * (len(sv) * 2) + "|"]
     for name, row in r["startup_ms"].items():
         base = row.get("native")
-        out.append(f"| {name} | " + " | ".join(fmt(row[x]) for x in v) + " | "
-                   + " | ".join(ratio(row[x], base) for x in v if x != "native") + " |")
+        out.append(f"| {name} | " + " | ".join(fmt(row[x]) for x in sv) + " | "
+                   + " | ".join(ratio(row[x], base) for x in sv if x != "native") + " |")
     if r["startup_errors"]:
         out += ["", "Failures: " + "; ".join(f"{k}: {e}" for k, e in sorted(r["startup_errors"].items()))]
     out += ["", "## Pack time and size", "",
