@@ -65,6 +65,9 @@ examples:
                     help="override [build].source_date_epoch (mtime of packed files)")
     pk.add_argument("--compression-level", type=int, metavar="N", help="override [build].compression_level")
     pk.add_argument("--chunk-size", type=int, metavar="N", help="override [build].chunk_size")
+    pk.add_argument("--no-rewrite", dest="rewrite", action="store_const", const=False, default=None,
+                    help="do not rewrite syscall instructions at pack time (every syscall traps; "
+                         "overrides [build].rewrite)")
     pk.add_argument("--json", action="store_true",
                     help='print one JSON object on stdout: {"artifacts": [{"target", "path", "sha256", '
                          '"manifest"}]}; progress stays on stderr')
@@ -183,7 +186,8 @@ def _cmd_pack(args: argparse.Namespace) -> int:
 
     progress = Progress(sys.stderr, verbose=args.verbose)
     overrides = Overrides(name=args.name, source_date_epoch=args.source_date_epoch,
-                          compression_level=args.compression_level, chunk_size=args.chunk_size)
+                          compression_level=args.compression_level, chunk_size=args.chunk_size,
+                          rewrite=args.rewrite)
     result = pack(args.app, args.targets or ["linux-userland"], args.out_dir, args.config, overrides, progress)
     if args.json:
         doc = {"artifacts": [{"target": a.target, "path": str(a.path), "sha256": a.sha256,

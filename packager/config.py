@@ -42,6 +42,7 @@ class BuildConfig:
     compression_level: int = DEFAULT_LEVEL
     chunk_size: int = DEFAULT_CHUNK
     command: tuple[str, ...] = ()
+    rewrite: bool = True  # pack-time syscall rewriting (packager/rewrite.py)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class Config:
                 "compression_level": self.build.compression_level,
                 "chunk_size": self.build.chunk_size,
                 "command": list(self.build.command),
+                "rewrite": self.build.rewrite,
             },
         }
 
@@ -112,6 +114,7 @@ class Overrides:
     source_date_epoch: int | None = None
     compression_level: int | None = None
     chunk_size: int | None = None
+    rewrite: bool | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,6 +152,7 @@ SCHEMA: dict[str, dict[str, tuple[Checker, str]]] = {
         "compression_level": (_is_int, "an integer"),
         "chunk_size": (_is_int, "an integer"),
         "command": (_is_str_list, "a list of strings"),
+        "rewrite": (lambda v: isinstance(v, bool), "a boolean"),
     },
 }
 SECTIONS = ("app", "files", "policy", "build")
@@ -246,6 +250,8 @@ def _apply_overrides(build: BuildConfig, over: Overrides, epoch_in_file: bool) -
         build = replace(build, compression_level=over.compression_level)
     if over.chunk_size is not None:
         build = replace(build, chunk_size=over.chunk_size)
+    if over.rewrite is not None:
+        build = replace(build, rewrite=over.rewrite)
     return build
 
 
@@ -284,6 +290,7 @@ def load_project(project_dir: Path, config_file: Path | None = None,
         compression_level=b.get("compression_level", DEFAULT_LEVEL),
         chunk_size=b.get("chunk_size", DEFAULT_CHUNK),
         command=tuple(b.get("command", ())),
+        rewrite=b.get("rewrite", True),
     )
     build = _apply_overrides(build, over, "source_date_epoch" in b)
     _validate_values(chk, app, build)

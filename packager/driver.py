@@ -130,6 +130,7 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
     request = _request(cfg, plan, targets, out_dir, state, app_state, tools, progress.verbose)
     _run_scons(request, state, progress)
     events = _read_events(Path(request["events"]))
+    _warn_compatibility(Path(request["apps"][0]["image_info"]), progress)
     results = []
     for t in request["apps"][0]["targets"]:
         sidecar = json.loads(Path(t["sidecar"]).read_bytes())
@@ -146,6 +147,20 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
     return PackResult(results, [f"{e['step']}:{e['what']}" for e in events], cfg)
 
 
+def _warn_compatibility(image_info: Path, progress: Progress) -> None:
+    """Warns, per packed ELF file, about syscalls its code makes with a constant number that the
+    library OS does not implement (found by the rewriter; `litebox inspect` lists them all)."""
+    from packager.rewrite import compatibility
+
+    try:
+        files = json.loads(image_info.read_bytes()).get("rewrite", {}).get("files", {})
+    except (OSError, ValueError):
+        return
+    for path, missing in compatibility(files).items():
+        shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+        progress.warn(f"{path}: may call syscalls the library OS does not implement (they get ENOSYS): {shown}")
+
+
 def _request(cfg: Config, plan: dict[str, Any], targets: list[Target], out_dir: Path, state: Path,
              app_state: Path, tools: dict[str, str], verbose: bool) -> dict[str, Any]:
     repo = repo_root()
@@ -159,12 +174,21 @@ def _request(cfg: Config, plan: dict[str, Any], targets: list[Target], out_dir: 
                                        if k.startswith("LITEBOX_RUNTIME")}}, sort_keys=True)
         runtimes[t.name] = {"inputs": inputs, "key": key, "out": str(state / "runtime" / t.name / "runtime")}
     name = cfg.app.name
+    # Syscall rewriting targets the fast-path entry of a runtime that has one (a plugin with
+    # SYSCALL_REWRITE = True); the image then depends on that runtime's bytes.
+    rewriters = [t.name for t in targets if getattr(t.module, "SYSCALL_REWRITE", False)]
+    rewrite_runtime = runtimes[rewriters[0]]["out"] if cfg.build.rewrite and rewriters else None
+    if cfg.build.rewrite and len(rewriters) != len(targets):
+        raise PackError("syscall rewriting is only for targets with a fast path "
+                        f"({', '.join(rewriters) or 'none selected'}); pack the others with --no-rewrite")
     app_entry = {
         "name": name,
         "level": cfg.build.compression_level,
         "plan": str(app_state / "plan.json"),
         "image": str(app_state / "image.bin"),
         "image_info": str(app_state / "image.json"),
+        "rewrite_runtime": rewrite_runtime,
+        "rewrite_target": rewriters[0] if rewrite_runtime else None,
         "targets": [{"target": t.name,
                      "manifest": str(app_state / f"{t.name}.manifest.json"),
                      "artifact": str(out_dir / f"{name}-{t.name}"),

@@ -6,6 +6,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import zstandard
 
@@ -22,6 +23,7 @@ from packager.imageformat import (
 )
 from packager.imagereader import read_image  # noqa: F401  (re-exported: the reader half)
 from packager.paths import display_path, parent_of
+from packager.rewrite import RewriteError, is_rewritable_elf, rewrite
 from packager.rootfs import DIR, FILE, SYMLINK, FsEntry, sort_key
 
 
@@ -33,6 +35,7 @@ class ImageSettings:
     compression_level: int = 19
     mtime: int = 0
     expected: dict[str, str] | None = None  # image path -> sha256 the plan recorded
+    rewrite_entry: int | None = None  # fast-path entry for syscall rewriting; None: off
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class ImageResult:
     chunks: int
     stream_size: int
     inputs: list[InputFile] = field(default_factory=list)
+    rewrite: dict[str, dict[str, Any]] = field(default_factory=dict)  # image path -> summary
 
 
 def _enc(s: str) -> bytes:
@@ -112,6 +116,8 @@ def build_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings) 
     by_digest: dict[str, tuple[int, int]] = {}
     inputs: list[InputFile] = []
     records = bytearray()
+    rewritten: dict[str, tuple[bytes, dict[str, Any]]] = {}  # original sha256 -> (bytes, summary)
+    rewrite_facts: dict[str, dict[str, Any]] = {}
     for e in ordered:
         path = _enc(e.path)
         path_off = len(strings)
@@ -127,6 +133,18 @@ def build_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings) 
             want = (settings.expected or {}).get(e.path)
             if want is not None and want != digest and e.host is not None:
                 raise PackError(f"{display_path(e.host)} changed while it was being packed; pack again")
+            input_digest, input_size = digest, len(content)
+            if settings.rewrite_entry is not None and is_rewritable_elf(content):
+                if digest not in rewritten:
+                    try:
+                        r = rewrite(content, settings.rewrite_entry)
+                        rewritten[digest] = (r.data, r.summary())
+                    except RewriteError as exc:
+                        rewritten[digest] = (content, {"sites": 0, "rewritten": 0, "trapped": 0,
+                                                       "note": f"not rewritten: {exc}"})
+                content, facts = rewritten[digest]
+                rewrite_facts[e.path] = facts
+                digest = hashlib.sha256(content).hexdigest()
             size = len(content)
             if size == 0:
                 data = 0
@@ -137,7 +155,7 @@ def build_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings) 
                 by_digest[digest] = (data, size)
                 stream += content
             if e.host is not None and e.data is None:
-                inputs.append(InputFile(e.path, e.host, size, digest, e.reason))
+                inputs.append(InputFile(e.path, e.host, input_size, input_digest, e.reason))
         elif e.kind == SYMLINK:
             assert e.target is not None
             target = _enc(e.target)
@@ -169,4 +187,4 @@ def build_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings) 
     blob = b"".join([header, root, launch, bytes(records), bytes(strings), bytes(chunk_table),
                      bytes(data_region)])
     return ImageResult(blob=blob, digest=root.hex(), entries=len(ordered), chunks=len(frames),
-                       stream_size=len(stream), inputs=inputs)
+                       stream_size=len(stream), inputs=inputs, rewrite=rewrite_facts)

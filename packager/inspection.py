@@ -191,8 +191,24 @@ def report(view: ArtifactView) -> dict[str, Any]:
         "runtime": m.get("runtime"),
         "image": {**m.get("image", {}), "integrity": integrity},
         "toolchain": m.get("toolchain"),
+        "rewrite": _rewrite_report(m),
         "entries": entries,
     }
+
+
+def _rewrite_report(m: dict[str, Any]) -> dict[str, Any]:
+    """Pack-time syscall rewriting as the manifest records it, with the compatibility report:
+    per ELF file the sites found, rewritten and left to the trap path, and the constant
+    syscall numbers its code uses that the library OS does not implement."""
+    from packager.rewrite import compatibility
+
+    rw = m.get("rewrite") or {"enabled": False, "entry": None, "files": {}}
+    missing = compatibility(rw.get("files", {}))
+    files = {path: {"sites": f.get("sites", 0), "rewritten": f.get("rewritten", 0), "trapped": f.get("trapped", 0),
+                    "trapped_reasons": f.get("trapped_reasons", {}), "unimplemented": missing.get(path, []),
+                    **({"note": f["note"]} if f.get("note") else {})}
+             for path, f in sorted(rw.get("files", {}).items())}
+    return {"enabled": bool(rw.get("enabled")), "entry": rw.get("entry"), "files": files}
 
 
 def format_report(r: dict[str, Any]) -> str:
@@ -212,6 +228,19 @@ def format_report(r: dict[str, Any]) -> str:
         f"{r['image'].get('chunk_size')} (zstd {r['image'].get('compression_level')})",
         f"  integrity: {r['image']['integrity']}",
         f"  epoch:    {r['source_date_epoch']}",
+    ]
+    rw = r.get("rewrite") or {}
+    if not rw.get("enabled"):
+        lines.append("  syscalls: not rewritten (--no-rewrite): every syscall traps (seccomp + SIGSYS)")
+    else:
+        lines.append(f"  syscalls: rewritten at pack time to the fast path at {rw.get('entry')}")
+        for path, f in rw.get("files", {}).items():
+            why = ", ".join(f"{n} {k}" for k, n in sorted(f["trapped_reasons"].items()))
+            lines.append(f"    {path}: {f['sites']} sites, {f['rewritten']} rewritten, {f['trapped']} left to "
+                         f"the trap path{f' ({why})' if why else ''}{'; ' + f['note'] if f.get('note') else ''}")
+            if f["unimplemented"]:
+                lines.append(f"      not implemented (ENOSYS): {', '.join(f['unimplemented'])}")
+    lines += [
         "",
         "  mode  kind         size  path  (why)",
     ]

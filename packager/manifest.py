@@ -41,7 +41,15 @@ def make_manifest(plan: dict[str, Any], target: str, image_info: dict[str, Any],
             "compression_level": plan["settings"]["compression_level"],
             "stream_size": image_info["stream_size"],
         },
+        "rewrite": _rewrite_facts(image_info),
     }
+
+
+def _rewrite_facts(image_info: dict[str, Any]) -> dict[str, Any]:
+    """What pack-time syscall rewriting did: on or off, and per rewritten ELF file the sites
+    found, rewritten and left to the trap path, and the constant syscall numbers seen."""
+    rw = image_info.get("rewrite") or {"enabled": False, "entry": None, "files": {}}
+    return {"enabled": bool(rw["enabled"]), "entry": rw["entry"], "files": rw["files"]}
 
 
 def make_sidecar(embedded: dict[str, Any], artifact_sha256: str, artifact_size: int) -> dict[str, Any]:

@@ -85,7 +85,8 @@ def make_plan(cfg: Config, collected: Collected, cache: StatCache | None = None)
         "launch_hex": launch.hex(),
         "settings": {"chunk_size": cfg.build.chunk_size,
                      "compression_level": cfg.build.compression_level,
-                     "mtime": cfg.build.source_date_epoch},
+                     "mtime": cfg.build.source_date_epoch,
+                     "rewrite": cfg.build.rewrite},
         "source_date_epoch": cfg.build.source_date_epoch,
         "ld_cache_generated": collected.ld_cache_generated,
         "entries": entries,
@@ -105,12 +106,13 @@ def plan_entries(plan: dict[str, Any]) -> list[FsEntry]:
     return out
 
 
-def plan_settings(plan: dict[str, Any]) -> ImageSettings:
-    """The image settings the plan records."""
+def plan_settings(plan: dict[str, Any], rewrite_entry: int | None = None) -> ImageSettings:
+    """The image settings the plan records; ``rewrite_entry`` is the runtime's fast-path
+    entry when the plan asks for syscall rewriting."""
     s = plan["settings"]
     expected = {e["path"]: e["sha256"] for e in plan["entries"] if "sha256" in e}
     return ImageSettings(chunk_size=s["chunk_size"], compression_level=s["compression_level"], mtime=s["mtime"],
-                         expected=expected)
+                         expected=expected, rewrite_entry=rewrite_entry if s.get("rewrite") else None)
 
 
 def write_plan(plan: dict[str, Any], path: Path) -> None:

@@ -10,9 +10,11 @@ from typing import Any
 from packager.artifact import atomic_output
 from packager.canonjson import canonical_json
 from packager.config import relative_to_project
+from packager.errors import PackError
 from packager.image import build_image
 from packager.manifest import make_manifest, make_sidecar, manifest_bytes
 from packager.plan import plan_entries, plan_settings, read_json
+from packager.rewrite import fastpath_entry
 from packager.targets import BuildContext, get
 
 
@@ -21,11 +23,20 @@ def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
         tmp.write_bytes(data)
 
 
-def step_image(plan_path: Path, image_out: Path, info_out: Path) -> dict[str, Any]:
-    """Plan → image file + image facts (digest, sizes, inputs with sha256) as JSON."""
+def step_image(plan_path: Path, image_out: Path, info_out: Path, runtime: Path | None = None) -> dict[str, Any]:
+    """Plan (+ the runtime whose fast-path entry rewritten syscalls call, when the plan asks
+    for rewriting) → image file + image facts (digest, sizes, inputs with sha256, rewriting
+    per ELF file) as JSON."""
     plan = read_json(plan_path)
     launch = bytes.fromhex(plan["launch_hex"])
-    result = build_image(plan_entries(plan), launch, plan_settings(plan))
+    entry = None
+    if plan["settings"].get("rewrite"):
+        if runtime is None:
+            raise PackError("syscall rewriting needs the runtime (no target provides a fast-path entry)")
+        entry = fastpath_entry(runtime.read_bytes())
+        if entry is None:
+            raise PackError(f"{runtime}: the runtime has no .litebox.fastpath section; pack with --no-rewrite")
+    result = build_image(plan_entries(plan), launch, plan_settings(plan, entry))
     project = Path(plan["project_dir"])
     inputs = [{"image_path": i.image_path, "host_path": relative_to_project(i.host_path, project),
                "size": i.size, "sha256": i.sha256, "reason": i.reason} for i in result.inputs]
@@ -35,7 +46,9 @@ def step_image(plan_path: Path, image_out: Path, info_out: Path) -> dict[str, An
                  for e in plan["entries"] if "data_hex" in e]
     info = {"digest": result.digest, "sha256": hashlib.sha256(result.blob).hexdigest(),
             "size": len(result.blob), "entries": result.entries, "chunks": result.chunks,
-            "stream_size": result.stream_size, "inputs": inputs, "generated": generated}
+            "stream_size": result.stream_size, "inputs": inputs, "generated": generated,
+            "rewrite": {"enabled": entry is not None, "entry": f"{entry:#x}" if entry is not None else None,
+                        "files": result.rewrite}}
     _write(image_out, result.blob)
     _write(info_out, canonical_json(info))
     return info

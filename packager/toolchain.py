@@ -52,7 +52,7 @@ def file_sha256(path: Path) -> str:
 
 def toolchain_info(repo: Path) -> dict[str, str]:
     """The toolchain record of the manifest: python, rustc -V, cargo -V, Cargo.lock sha256,
-    and the versions of scons, lief, zstandard and pyelftools."""
+    and the versions of scons, lief, zstandard, pyelftools and capstone (the rewriter's decoder)."""
     return {
         "python": platform.python_version(),
         "rustc": _command_version(["rustc", "-V"]),
@@ -61,5 +61,6 @@ def toolchain_info(repo: Path) -> dict[str, str]:
         "scons": _scons_version(),
         "lief": _pkg_version("lief"),
         "zstandard": _pkg_version("zstandard"),
+        "capstone": _pkg_version("capstone"),
         "pyelftools": _pkg_version("pyelftools"),
     }

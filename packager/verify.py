@@ -146,7 +146,8 @@ def verify(artifact: Path, manifest_file: Path | None = None, project: Path | No
     progress.detail(f"project: {display_path(proj)}")
     build = manifest["config"]["build"]
     overrides = Overrides(name=manifest.get("name"), source_date_epoch=build["source_date_epoch"],
-                          compression_level=build["compression_level"], chunk_size=build["chunk_size"])
+                          compression_level=build["compression_level"], chunk_size=build["chunk_size"],
+                          rewrite=build.get("rewrite", False))
     with tempfile.TemporaryDirectory(prefix="litebox-verify-") as tmp:
         out_dir = Path(tmp) / "dist"
         progress.step(f"rebuilding {manifest.get('name')} for {manifest['target']} in a temporary directory")

@@ -27,6 +27,8 @@ DESCRIPTION = ("static x86-64 Linux executable; the app's syscalls are served in
 PACKAGE = "litebox-runtime-linux-userland"
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 OVERRIDE_ENV = "LITEBOX_RUNTIME_LINUX_USERLAND"
+# The runtime has a fast-path entry (.litebox.fastpath): packing rewrites syscall sites to it.
+SYSCALL_REWRITE = True
 
 
 def _seccomp() -> tuple[bool, str]:

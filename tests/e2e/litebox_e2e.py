@@ -66,9 +66,14 @@ def run_cli(
     env: dict[str, str] | None = None,
     timeout: float = PACK_TIMEOUT,
 ) -> subprocess.CompletedProcess[str]:
-    """Runs `litebox ARGS...` and returns its completed process (text, both streams captured)."""
+    """Runs `litebox ARGS...` and returns its completed process (text, both streams captured).
+    With LITEBOX_E2E_NO_REWRITE=1 in the environment, every `pack` gets --no-rewrite (the
+    suites run a second time that way: scripts/test)."""
+    argv = [os.fspath(a) for a in args]
+    if argv[:1] == ["pack"] and os.environ.get("LITEBOX_E2E_NO_REWRITE") == "1":
+        argv.append("--no-rewrite")
     return subprocess.run(
-        [*cli_argv(), *(os.fspath(a) for a in args)],
+        [*cli_argv(), *argv],
         cwd=cwd or REPO,
         env=cli_env(env),
         stdin=subprocess.DEVNULL,

@@ -119,3 +119,16 @@ def test_config_flag_refused_in_quick_mode(tmp_path: Path) -> None:
     prog.write_bytes(b"x")
     with pytest.raises(PackError, match="--config applies to a project directory"):
         load(prog, config_file=tmp_path / "x.toml")
+
+
+def test_rewrite_defaults_on_and_can_be_turned_off(tmp_path: Path) -> None:
+    write(tmp_path, '[app]\nentry = "/bin/true"\n')
+    assert load_project(tmp_path).build.rewrite is True
+    assert load_project(tmp_path, overrides=Overrides(rewrite=False)).build.rewrite is False
+    write(tmp_path, '[app]\nentry = "/bin/true"\n[build]\nrewrite = false\n')
+    cfg = load_project(tmp_path)
+    assert cfg.build.rewrite is False and cfg.to_json()["build"]["rewrite"] is False
+    write(tmp_path, '[app]\nentry = "/bin/true"\n[build]\nrewrite = "no"\n')
+    with pytest.raises(PackError) as err:
+        load_project(tmp_path)
+    assert "[build].rewrite: expected a boolean, got string" in str(err.value)

@@ -203,7 +203,11 @@ impl Platform for LinuxHost {
 
     fn arch_prctl(&self, code: u32, addr: usize) -> Result<usize, Errno> {
         match code {
-            0x1001..=0x1004 => r(sys::syscall3(sys::ARCH_PRCTL, code as usize, addr, 0)),
+            // GS belongs to the runtime (each thread's fast-path data): the app's GS base
+            // reads as 0 and cannot be set.
+            0x1001 => Err(litebox_libos::errno::EPERM),
+            0x1004 => litebox_libos::user::write(addr, &0usize).map(|_| 0),
+            0x1002..=0x1003 => r(sys::syscall3(sys::ARCH_PRCTL, code as usize, addr, 0)),
             _ => Err(EINVAL),
         }
     }

@@ -13,6 +13,7 @@
 
 extern crate alloc;
 
+mod fastpath;
 mod guard;
 mod heap;
 mod exec;
@@ -111,6 +112,12 @@ fn image_fatal(e: ImageError) -> ! {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     fatal(EXIT_INTERNAL, alloc::format!("internal error: {}", info.message()).as_bytes())
+}
+
+/// The library OS (set before the app runs).
+pub fn os() -> &'static LibOs<LinuxHost> {
+    // SAFETY: OS is set before any app code runs and never freed.
+    unsafe { &*OS.load(Ordering::Acquire) }
 }
 
 /// The SIGSYS handler: one trapped app syscall, served by the library OS.
@@ -265,6 +272,7 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     }
     signals::init_sigsys(on_sigsys, block + threads::THREAD_DATA, threads::BLOCK - threads::THREAD_DATA)
         .unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot install the SIGSYS handler"));
+    fastpath::init_thread(block).unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot set up the fast path (GS base)"));
     seccomp::install().unwrap_or_else(|e| {
         fatal(EXIT_SANDBOX, alloc::format!("cannot install the seccomp filter (errno {e})").as_bytes())
     });

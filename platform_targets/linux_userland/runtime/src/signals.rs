@@ -87,9 +87,11 @@ pub fn app_sigaction(sig: i32, new: usize, old: usize, _size: usize) -> Result<u
     if let Some(a) = new_act {
         if sig != SIGSYS {
             let custom = a.handler > 1;
+            // A custom handler is reached through the fast path's wrapper, which defers the
+            // signal while the thread is inside the runtime (fastpath.rs); it needs the siginfo.
             let host = KSigaction {
-                handler: a.handler,
-                flags: (a.flags | if custom { SA_RESTORER } else { 0 }) & !SA_ONSTACK,
+                handler: if custom { crate::fastpath::wrap_handler(sig, a.handler) } else { a.handler },
+                flags: (a.flags | if custom { SA_RESTORER | SA_SIGINFO } else { 0 }) & !SA_ONSTACK,
                 restorer: if custom { sys::litebox_restorer as *const () as usize } else { 0 },
                 mask: a.mask & !SIGSYS_BIT,
             };
@@ -134,6 +136,8 @@ pub fn reset_for_exec() {
 /// stack), then the kernel restarts the call (SA_RESTART) or it fails with EINTR. Outside a
 /// blocking call those signals stay blocked while a syscall is served.
 pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    // Inside a fast-path call, app signals are deferred; a blocking call lets them in.
+    let f = || crate::fastpath::open_window(f);
     let handled = HANDLED.load(Ordering::Relaxed);
     // SAFETY: called from syscall handling, so we run on this thread's block.
     let uc = unsafe { (*crate::threads::current()).uc };

@@ -95,6 +95,9 @@ extern "C" fn litebox_child_start(block: usize, regs: usize) {
     if crate::signals::set_altstack(block + THREAD_DATA, BLOCK - THREAD_DATA - 512).is_err() {
         crate::fatal(124, b"cannot set a new thread's signal stack");
     }
+    if crate::fastpath::init_thread(block).is_err() {
+        crate::fatal(124, b"cannot set up a new thread's fast path");
+    }
     // SAFETY: the parent wrote NREGS registers and then the mask at `regs`.
     let mask = unsafe { core::ptr::read((regs + NREGS * 8) as *const u64) };
     crate::signals::set_thread_mask(mask);

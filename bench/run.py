@@ -1,0 +1,352 @@
+#!/usr/bin/env python3
+"""LiteBox Pack benchmarks (not tests): syscall cost, start-up, pack time and artifact size,
+native and packed (rewritten fast path and trap path) side by side with peers, in one run.
+
+    python3 bench/run.py [--rounds N] [--out DIR] [--results-md FILE] [--no-install]
+
+Programs and variants alternate inside every round, so drift on a shared machine hits them
+all alike; the tables report medians over rounds and ratios to native. Peers (bubblewrap,
+gVisor's runsc with the ptrace platform, firejail) are installed from Debian with apt-get when
+missing (best effort; a peer that cannot be installed or fails is reported, never fatal).
+Writes DIR/results.json and DIR/RESULTS.md (default DIR: bench/out).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parents[1]
+SRC = Path(__file__).resolve().parent / "src"
+OPS = ["getuid", "getpid", "pread1", "openclose", "fstatat", "mmap", "devnull", "pipe_write", "futex_wake"]
+OP_LABELS = {
+    "getuid": "getuid (emulated, never reaches the host)",
+    "getpid": "getpid",
+    "pread1": "pread 1 byte of a packed file",
+    "openclose": "openat + close",
+    "fstatat": "newfstatat",
+    "mmap": "mmap + munmap 4 KiB",
+    "devnull": "write 1 byte to /dev/null",
+    "pipe_write": "write + read 1 byte through a pipe",
+    "futex_wake": "futex wake, no waiter",
+}
+# Iterations per timed round inside the probe, per variant (trap and gVisor are slow).
+ITERS = {"native": 20000, "rewrite": 20000, "trap": 3000, "bwrap": 20000, "firejail": 20000, "runsc": 300}
+PEERS = {"bwrap": "bubblewrap", "runsc": "runsc", "firejail": "firejail"}
+
+
+def log(msg: str) -> None:
+    """Progress on stderr."""
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def machine() -> dict[str, str]:
+    """Which machine and kernel the numbers come from."""
+    model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    distro = "?"
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                distro = line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    return {"cpu": model, "cores": str(os.cpu_count()), "kernel": platform.release(), "os": distro,
+            "python": platform.python_version()}
+
+
+def ensure_peers(install: bool) -> dict[str, str]:
+    """Peer name -> "ok" or why it is skipped; installs missing Debian packages if allowed."""
+    status: dict[str, str] = {}
+    missing = [name for name in PEERS if shutil.which(name) is None]
+    if missing and install and shutil.which("apt-get"):
+        pkgs = [PEERS[m] for m in missing]
+        log(f"installing peers from Debian: {' '.join(pkgs)}")
+        root = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else None)
+        if root is not None:
+            subprocess.run([*root, "apt-get", "install", "-y", "--no-install-recommends", *pkgs],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    for name in PEERS:
+        status[name] = "ok" if shutil.which(name) else f"not available ({PEERS[name]} not installed)"
+    if status["runsc"] == "ok" and os.geteuid() != 0:
+        status["runsc"] = "skipped: `runsc do` needs root"
+    return status
+
+
+def sh(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+    """Runs argv, text output captured, never raising on failure."""
+    return subprocess.run(argv, capture_output=True, text=True, check=False, **kw)
+
+
+def litebox(*args: str) -> subprocess.CompletedProcess[str]:
+    """Runs the CLI from this checkout."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "packager", *args], capture_output=True, text=True,
+                          cwd=REPO, env=env, check=False)
+
+
+def build_programs(work: Path) -> dict[str, Path]:
+    """Compiles the probe and the hello programs (gcc) into work/bin."""
+    bindir = work / "bin"
+    bindir.mkdir(parents=True, exist_ok=True)
+    progs = {
+        "sysbench": (SRC / "sysbench.c", ["-static"]),
+        "hello-static": (REPO / "examples/hello-static/hello.c", ["-static"]),
+        "hello-dynamic": (REPO / "examples/hello-dynamic/hello.c", []),
+    }
+    out = {}
+    for name, (src, flags) in progs.items():
+        dst = bindir / name
+        r = sh(["gcc", "-O2", *flags, "-o", str(dst), str(src)])
+        if r.returncode != 0:
+            raise SystemExit(f"bench: cannot compile {src}: {r.stderr.strip()}")
+        out[name] = dst
+    return out
+
+
+def pack(prog: Path, out_dir: Path, rewrite: bool, *extra: str) -> tuple[Path | None, float, str]:
+    """Packs prog (quick mode); returns (artifact or None, seconds, error text)."""
+    t0 = time.perf_counter()
+    r = litebox("pack", str(prog), "--out-dir", str(out_dir), *([] if rewrite else ["--no-rewrite"]), *extra)
+    dt = time.perf_counter() - t0
+    art = out_dir / f"{prog.name}-linux-userland"
+    if r.returncode != 0 or not art.exists():
+        return None, dt, (r.stderr.strip().splitlines() or ["?"])[-1]
+    return art, dt, ""
+
+
+def wrap(variant: str, argv: list[str], runsc_root: Path, capture: bool) -> list[str]:
+    """The command line running argv under a peer (or as is)."""
+    if variant == "bwrap":
+        return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all",
+                "--die-with-parent", *argv]
+    if variant == "firejail":
+        return ["firejail", "--quiet", "--noprofile", *argv]
+    if variant == "runsc":
+        base = ["runsc", "--root", str(runsc_root), "--network=none", "--platform=ptrace", "do"]
+        # `runsc do` (2022-12 build) drops a direct child's stdout; a shell in between keeps it.
+        if capture:
+            return [*base, "/bin/sh", "-c", " ".join(f"'{a}'" for a in argv)]
+        return [*base, *argv]
+    return argv
+
+
+def median(xs: list[float]) -> float | None:
+    """Median, or None for no samples."""
+    return statistics.median(xs) if xs else None
+
+
+def main() -> int:
+    """Runs every benchmark; returns the exit code."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=7, help="alternating rounds per measurement (default 7)")
+    ap.add_argument("--startup-runs", type=int, default=20, help="start-ups per variant per round (default 20)")
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "out", help="output directory")
+    ap.add_argument("--results-md", type=Path, help="also write the markdown table here")
+    ap.add_argument("--no-install", action="store_true", help="do not apt-get missing peers")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="work-", dir=args.out))
+    runsc_root = work / "runsc-root"
+    runsc_root.mkdir()
+    results: dict[str, Any] = {"command": " ".join(["python3", "bench/run.py", *sys.argv[1:]]),
+                               "machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+    peers = ensure_peers(not args.no_install)
+    results["peers"] = peers
+    progs = build_programs(work)
+
+    # --- pack time and size ---------------------------------------------------------------
+    log("packing (cold, then warm)")
+    packs: dict[str, Any] = {}
+    arts: dict[tuple[str, str], Path | None] = {}
+    for name in ["hello-static", "hello-dynamic", "sysbench"]:
+        for mode in ("rewrite", "trap"):
+            out_dir = work / f"pack-{mode}-{name}" / "dist"
+            art, cold, err = pack(progs[name], out_dir, mode == "rewrite")
+            _, warm, _ = pack(progs[name], out_dir, mode == "rewrite") if art else (None, 0.0, "")
+            arts[(name, mode)] = art
+            raw = progs[name].stat().st_size
+            packs[f"{name}/{mode}"] = {
+                "cold_s": round(cold, 3), "warm_s": round(warm, 3) if art else None, "error": err or None,
+                "program_bytes": raw, "artifact_bytes": art.stat().st_size if art else None,
+                "overhead_bytes": art.stat().st_size - raw if art else None}
+    for name in ["hello-static", "hello-dynamic"]:
+        art, cold, err = pack(progs[name], work / f"pack-stored-{name}" / "dist", True, "--compression-level", "0")
+        arts[(name, "rewrite-stored")] = art
+        packs[f"{name}/rewrite, level 0"] = {
+            "cold_s": round(cold, 3), "error": err or None, "program_bytes": progs[name].stat().st_size,
+            "artifact_bytes": art.stat().st_size if art else None,
+            "overhead_bytes": art.stat().st_size - progs[name].stat().st_size if art else None}
+    py = Path(shutil.which("python3") or "/usr/bin/python3").resolve()
+    art, cold, err = pack(py, work / "pack-python" / "dist", True)
+    arts[("python3", "rewrite")] = art
+    packs["python3/rewrite"] = {"cold_s": round(cold, 3), "error": err or None,
+                                "artifact_bytes": art.stat().st_size if art else None}
+    art, cold, err = pack(py, work / "pack-python-trap" / "dist", False)
+    arts[("python3", "trap")] = art
+    results["pack"] = packs
+
+    variants = ["native", "rewrite", "trap"] + [p for p in ("bwrap", "firejail", "runsc") if peers[p] == "ok"]
+
+    # --- syscall cost -------------------------------------------------------------------------
+    log(f"syscall cost: {len(OPS)} operations x {len(variants)} variants x {args.rounds} rounds")
+    sysbench = progs["sysbench"]
+    entries = {}
+    for v in ("rewrite", "trap"):
+        art = arts[("sysbench", v)]
+        if art is not None:
+            entries[v] = json.loads(Path(f"{art}.manifest.json").read_text())["launch"]["entry"]
+    samples: dict[str, dict[str, list[float]]] = {op: {v: [] for v in variants} for op in OPS}
+    errors: dict[str, str] = {}
+    for _round in range(args.rounds):
+        for op in OPS:
+            for v in variants:
+                prog = {"rewrite": arts[("sysbench", "rewrite")], "trap": arts[("sysbench", "trap")]}.get(v, sysbench)
+                if prog is None:
+                    errors[f"{op}/{v}"] = "not packed"
+                    continue
+                # The file read is the probe itself (packed at the launch entry's image path).
+                target = entries.get(v, str(sysbench))
+                argv = wrap(v, [str(prog), op, str(ITERS[v]), target], runsc_root, True)
+                r = sh(argv, timeout=300)
+                try:
+                    samples[op][v].append(float(r.stdout.split()[-1]))
+                except (IndexError, ValueError):
+                    errors[f"{op}/{v}"] = f"exit {r.returncode}: {(r.stderr.strip().splitlines() or [''])[-1][:120]}"
+    results["syscall_ns"] = {op: {v: median(samples[op][v]) for v in variants} for op in OPS}
+    results["syscall_errors"] = errors
+
+    # --- start-up to exit ---------------------------------------------------------------------
+    log("start-up to exit")
+    programs: dict[str, Callable[[str], list[str] | None]] = {}
+    for name in ("hello-static", "hello-dynamic"):
+        def cmd(v: str, name: str = name) -> list[str] | None:
+            p = arts.get((name, v)) if v in ("rewrite", "trap", "rewrite-stored") else progs[name]
+            return [str(p)] if p else None
+        programs[name] = cmd
+
+    def py_cmd(v: str) -> list[str] | None:
+        p = arts.get(("python3", v)) if v in ("rewrite", "trap") else None if v == "rewrite-stored" else py
+        return [str(p), "-c", "pass"] if p else None
+    programs["python3 -c pass"] = py_cmd
+    svariants = variants[:3] + ["rewrite-stored"] + variants[3:]
+    start: dict[str, dict[str, list[float]]] = {n: {v: [] for v in svariants} for n in programs}
+    start_err: dict[str, str] = {}
+    for _round in range(args.rounds):
+        for name, cmd in programs.items():
+            for v in svariants:
+                base = cmd(v)
+                if base is None:
+                    start_err[f"{name}/{v}"] = "not packed"
+                    continue
+                argv = wrap(v, base, runsc_root, False)
+                runs = args.startup_runs if v != "runsc" else max(2, args.startup_runs // 10)
+                for _ in range(runs):
+                    t0 = time.perf_counter()
+                    r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+                    dt = time.perf_counter() - t0
+                    if r.returncode != 0:
+                        last = (r.stderr.decode(errors="replace").strip().splitlines() or [""])[-1][:120]
+                        start_err[f"{name}/{v}"] = f"failed: exit {r.returncode}: {last}"
+                        break
+                    start[name][v].append(dt * 1000)
+    results["startup_ms"] = {n: {v: (None if f"{n}/{v}" in start_err else median(start[n][v])) for v in svariants}
+                             for n in programs}
+    results["startup_variants"] = svariants
+    results["startup_errors"] = start_err
+    results["http_throughput"] = {"status": "placeholder",
+                                  "note": "needs sockets in the library OS; a wrk/ab job against a packed "
+                                          "HTTP server goes here"}
+    results["variants"] = variants
+
+    (args.out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    md = render(results)
+    (args.out / "RESULTS.md").write_text(md)
+    if args.results_md:
+        args.results_md.write_text(md)
+    print(md)
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def fmt(x: float | None, unit: str = "") -> str:
+    """A number for the table."""
+    if x is None:
+        return "—"
+    return f"{x:,.0f}{unit}" if x >= 100 else f"{x:.1f}{unit}" if x >= 10 else f"{x:.2f}{unit}"
+
+
+def ratio(x: float | None, base: float | None) -> str:
+    """x / base for the table."""
+    if x is None or not base:
+        return "—"
+    return f"{x / base:.2f}x"
+
+
+def render(r: dict[str, Any]) -> str:
+    """The markdown report."""
+    v = r["variants"]
+    m = r["machine"]
+    out = ["# LiteBox Pack benchmark results", "",
+           f"Command: `{r['command']}` (from the repository root), {r['date']}.", "",
+           f"Machine: {m['cpu']}, {m['cores']} cores, {m['os']}, kernel {m['kernel']}, Python {m['python']}.",
+           "Peers: " + ", ".join(f"{k}: {s}" for k, s in r["peers"].items()) + ".", "",
+           "Variants: `native`; `rewrite` = packed, syscall sites rewritten at pack time (fast path); "
+           "`trap` = packed with `--no-rewrite` (seccomp trap + SIGSYS); `rewrite-stored` (start-up only) = "
+           "rewritten and packed with `--compression-level 0` (chunks stored, no decompression at start); "
+           "`bwrap` = bubblewrap, read-only "
+           "bind of `/`; `firejail --noprofile`; `runsc` = gVisor, ptrace platform. Medians over rounds; "
+           "ratios are to native.", "",
+           "## Syscall cost (ns per call)", "",
+           "| operation | " + " | ".join(v) + " | " + " | ".join(f"{x}/native" for x in v if x != "native") + " |",
+           "|---" * (len(v) * 2) + "|"]
+    for op, row in r["syscall_ns"].items():
+        base = row.get("native")
+        out.append(f"| {OP_LABELS[op]} | " + " | ".join(fmt(row[x]) for x in v) + " | "
+                   + " | ".join(ratio(row[x], base) for x in v if x != "native") + " |")
+    if r["syscall_errors"]:
+        out += ["", "Failures: " + "; ".join(f"{k}: {e}" for k, e in sorted(r["syscall_errors"].items()))]
+    out += ["", "## Start-up to exit (ms, including fork/exec from Python)", "",
+            "| program | " + " | ".join(v) + " | " + " | ".join(f"{x}/native" for x in v if x != "native") + " |",
+            "|---" * (len(v) * 2) + "|"]
+    sv = r["startup_variants"]
+    out[-2:] = ["| program | " + " | ".join(sv) + " | " + " | ".join(f"{x}/native" for x in sv if x != "native") + " |",
+                "|---" * (len(sv) * 2) + "|"]
+    for name, row in r["startup_ms"].items():
+        base = row.get("native")
+        out.append(f"| {name} | " + " | ".join(fmt(row[x]) for x in sv) + " | "
+                   + " | ".join(ratio(row[x], base) for x in sv if x != "native") + " |")
+    if r["startup_errors"]:
+        out += ["", "Failures: " + "; ".join(f"{k}: {e}" for k, e in sorted(r["startup_errors"].items()))]
+    out += ["", "## Pack time and size", "",
+            "| program / mode | cold pack (s) | warm pack (s) | program bytes | artifact bytes | overhead |",
+            "|---|---|---|---|---|---|"]
+    for key, p in r["pack"].items():
+        out.append(f"| {key} | {p['cold_s']:.2f} | "
+                   + (f"{p['warm_s']:.2f}" if p.get("warm_s") is not None else "—") + " | "
+                   + f"{p.get('program_bytes') or '—'} | {p.get('artifact_bytes') or '—'} | "
+                   + (f"{p['overhead_bytes']:,}" if p.get("overhead_bytes") is not None else "—")
+                   + (f" (failed: {p['error']})" if p.get("error") else "") + " |")
+    out += ["", "Cold = a fresh output and state directory (cargo's own target directory is warm, so "
+            "the runtime is not recompiled); warm = the same command again, nothing changed.", "",
+            "## HTTP throughput", "", f"{r['http_throughput']['status']}: {r['http_throughput']['note']}.", ""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,307 @@
+//! The fast path: syscall sites rewritten at pack time (packager/rewrite.py) call
+//! [`litebox_fastpath`] directly instead of trapping through seccomp and SIGSYS.
+//!
+//! The entry saves rflags, the argument registers and xmm0–15, switches to the thread's
+//! runtime stack (its block, found through GS: the runtime sets each thread's GS base to the
+//! thread's [`FastData`], FS belongs to the app), and serves the call through
+//! `litebox_libos::shim::dispatch` exactly as `on_sigsys` does. It returns rcx != 0 when it
+//! served the call (rax = result), or rcx = 0 with every register as it was to decline: the
+//! trampoline then executes the original `syscall`, which seccomp traps (see [`fast`] for the
+//! calls that take that way).
+//!
+//! Signals: the app's handlers are installed on the host behind [`litebox_signal_wrapper`].
+//! While the thread is inside the runtime through the fast path (`depth > 0`), a signal for an
+//! app handler is deferred: blocked, queued again to this thread with its siginfo, and
+//! unblocked (so delivered) when the call leaves the runtime. Blocking host calls
+//! (`signals::blocking`) open that window, as the SIGSYS path does.
+use core::arch::global_asm;
+use core::sync::atomic::{compiler_fence, AtomicUsize, Ordering};
+
+use litebox_libos::errno::{Errno, ENOSYS};
+
+use crate::sys;
+use crate::threads::BLOCK;
+
+/// Where a thread's [`FastData`] lives inside its block (within the ThreadData page).
+pub const FAST_DATA: usize = 2048;
+/// Bytes kept free at the top of a block (a new thread's start-up registers live there).
+const TOP_RESERVE: usize = 512;
+
+/// Per-thread fast-path state; the thread's GS base points at it.
+#[repr(C)]
+pub struct FastData {
+    /// Address of this struct (read as `gs:[0]`).
+    pub self_addr: usize,
+    /// Base of the thread's block (`gs:[8]`).
+    pub block: usize,
+    /// Top of the fast-path stack (`gs:[16]`).
+    pub top: usize,
+    /// Nesting depth inside the runtime through the fast path; app signals wait while > 0.
+    pub depth: AtomicUsize,
+    /// Signals deferred while inside (bit sig-1), unblocked at exit.
+    pub deferred: AtomicUsize,
+    /// The entry's address, as the packer wrote it into the trampolines (for debuggers; it
+    /// also keeps the entry linked in).
+    pub entry: usize,
+}
+
+global_asm!(
+    ".globl litebox_fastpath",
+    ".type litebox_fastpath,@function",
+    "litebox_fastpath:",
+    "    pushfq",
+    "    cld",
+    "    mov rcx, rsp",
+    "    sub rcx, qword ptr gs:[8]",
+    "    cmp rcx, {block}",
+    "    jb 2f",
+    "    mov rcx, qword ptr gs:[16]",
+    "    jmp 3f",
+    // Already on this thread's block (an app handler running nested inside the runtime):
+    // continue below the current frame.
+    "2:  lea rcx, [rsp - 256]",
+    "    and rcx, -16",
+    "3:  mov r11, rsp",
+    "    mov rsp, rcx",
+    "    push r11",
+    "    push r9",
+    "    push r8",
+    "    push r10",
+    "    push rdx",
+    "    push rsi",
+    "    push rdi",
+    "    push rax",
+    "    sub rsp, 256",
+    "    movaps [rsp + 0*16], xmm0",
+    "    movaps [rsp + 1*16], xmm1",
+    "    movaps [rsp + 2*16], xmm2",
+    "    movaps [rsp + 3*16], xmm3",
+    "    movaps [rsp + 4*16], xmm4",
+    "    movaps [rsp + 5*16], xmm5",
+    "    movaps [rsp + 6*16], xmm6",
+    "    movaps [rsp + 7*16], xmm7",
+    "    movaps [rsp + 8*16], xmm8",
+    "    movaps [rsp + 9*16], xmm9",
+    "    movaps [rsp + 10*16], xmm10",
+    "    movaps [rsp + 11*16], xmm11",
+    "    movaps [rsp + 12*16], xmm12",
+    "    movaps [rsp + 13*16], xmm13",
+    "    movaps [rsp + 14*16], xmm14",
+    "    movaps [rsp + 15*16], xmm15",
+    "    lea rdi, [rsp + 256]",
+    "    call litebox_fastpath_dispatch",
+    "    mov rcx, rax",
+    "    movaps xmm0, [rsp + 0*16]",
+    "    movaps xmm1, [rsp + 1*16]",
+    "    movaps xmm2, [rsp + 2*16]",
+    "    movaps xmm3, [rsp + 3*16]",
+    "    movaps xmm4, [rsp + 4*16]",
+    "    movaps xmm5, [rsp + 5*16]",
+    "    movaps xmm6, [rsp + 6*16]",
+    "    movaps xmm7, [rsp + 7*16]",
+    "    movaps xmm8, [rsp + 8*16]",
+    "    movaps xmm9, [rsp + 9*16]",
+    "    movaps xmm10, [rsp + 10*16]",
+    "    movaps xmm11, [rsp + 11*16]",
+    "    movaps xmm12, [rsp + 12*16]",
+    "    movaps xmm13, [rsp + 13*16]",
+    "    movaps xmm14, [rsp + 14*16]",
+    "    movaps xmm15, [rsp + 15*16]",
+    "    add rsp, 256",
+    "    pop rax",
+    "    pop rdi",
+    "    pop rsi",
+    "    pop rdx",
+    "    pop r10",
+    "    pop r8",
+    "    pop r9",
+    "    pop r11",
+    "    mov rsp, r11",
+    "    popfq",
+    "    ret",
+    block = const BLOCK,
+);
+
+extern "C" {
+    /// The fast-path entry the packer's trampolines call (its address is read from this
+    /// executable's symbol table at pack time).
+    pub fn litebox_fastpath();
+}
+
+/// The entry's absolute address, in a section of its own that survives stripping: the packer
+/// reads it (packager/rewrite.py, `fastpath_entry`) and writes it into every trampoline.
+#[used]
+#[link_section = ".litebox.fastpath"]
+static FASTPATH_ENTRY: unsafe extern "C" fn() = litebox_fastpath;
+
+/// The registers the entry saved, in push order (lowest address first).
+#[repr(C)]
+struct Regs {
+    rax: usize,
+    rdi: usize,
+    rsi: usize,
+    rdx: usize,
+    r10: usize,
+    r8: usize,
+    r9: usize,
+}
+
+/// Syscalls the fast path declines (they take the SIGSYS path, which has the app's full
+/// register context and signal frame): signal masks and waits, signals sent to self, the
+/// thread and process life cycle (clone, clone3, fork, vfork, execve, execveat, exit), and
+/// rt_sigreturn. Numbers beyond the table are declined too.
+pub fn fast(nr: usize) -> bool {
+    !matches!(
+        nr,
+        13 | 14 | 15 | 34 | 56 | 57 | 58 | 59 | 60 | 62 | 127 | 128 | 129 | 130 | 131 | 200 | 234 | 297 | 322 | 435
+    ) && nr < 512
+}
+
+fn data() -> &'static FastData {
+    let p: usize;
+    // SAFETY: reads gs:[0], the thread's FastData self pointer; every runtime-started thread
+    // sets its GS base (init_thread) before app code runs, and the app may not change it.
+    unsafe { core::arch::asm!("mov {}, qword ptr gs:[0]", out(reg) p, options(nostack, readonly, preserves_flags)) };
+    // SAFETY: FastData lives in the thread's block, which is never freed.
+    unsafe { &*(p as *const FastData) }
+}
+
+/// Sets up `block`'s FastData and points the calling thread's GS base at it.
+pub fn init_thread(block: usize) -> Result<(), i32> {
+    let at = block + FAST_DATA;
+    // SAFETY: the ThreadData page of a block is the runtime's; FAST_DATA leaves room for it.
+    unsafe {
+        core::ptr::write(
+            at as *mut FastData,
+            FastData {
+                self_addr: at,
+                block,
+                top: (block + BLOCK - TOP_RESERVE) & !15,
+                depth: AtomicUsize::new(0),
+                deferred: AtomicUsize::new(0),
+                entry: litebox_fastpath as *const () as usize,
+            },
+        )
+    };
+    const ARCH_SET_GS: usize = 0x1001;
+    sys::check(sys::syscall3(sys::ARCH_PRCTL, ARCH_SET_GS, at, 0)).map(|_| ())
+}
+
+struct Fast {
+    regs: *mut Regs,
+}
+
+impl Fast {
+    fn regs(&self) -> &Regs {
+        // SAFETY: regs points at the frame the entry pushed, live for this call.
+        unsafe { &*self.regs }
+    }
+}
+
+fn host_mask() -> u64 {
+    let mut old = 0u64;
+    const SIG_BLOCK: usize = 0;
+    sys::syscall6(sys::RT_SIGPROCMASK, SIG_BLOCK, 0, &mut old as *mut u64 as usize, 8, 0, 0);
+    old
+}
+
+impl litebox_libos::SyscallContext for Fast {
+    fn nr(&self) -> usize {
+        self.regs().rax
+    }
+    fn arg(&self, i: usize) -> usize {
+        let r = self.regs();
+        [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9][i]
+    }
+    fn sigmask(&self) -> u64 {
+        host_mask() & !(data().deferred.load(Ordering::Relaxed) as u64)
+    }
+    fn set_sigmask(&mut self, mask: u64) {
+        crate::signals::set_thread_mask(mask | data().deferred.load(Ordering::Relaxed) as u64);
+    }
+    fn spawn_thread(&mut self, _t: &litebox_libos::ThreadSpawn) -> Result<usize, Errno> {
+        // clone and clone3 are declined by `fast`; they never get here.
+        Err(ENOSYS)
+    }
+}
+
+#[no_mangle]
+extern "C" fn litebox_fastpath_dispatch(regs: *mut Regs) -> usize {
+    let mut ctx = Fast { regs };
+    let nr = ctx.regs().rax;
+    if !fast(nr) {
+        return 0;
+    }
+    let d = data();
+    d.depth.fetch_add(1, Ordering::Relaxed);
+    compiler_fence(Ordering::SeqCst);
+    let r = litebox_libos::shim::dispatch(crate::os(), &mut ctx);
+    // SAFETY: as in `regs`; the entry pops rax from this slot.
+    unsafe { (*regs).rax = r as usize };
+    compiler_fence(Ordering::SeqCst);
+    d.depth.fetch_sub(1, Ordering::Relaxed);
+    compiler_fence(Ordering::SeqCst);
+    release_deferred(d);
+    1
+}
+
+fn release_deferred(d: &FastData) {
+    let pending = d.deferred.swap(0, Ordering::Relaxed) as u64;
+    if pending != 0 {
+        // The deferred signals are pending on this thread again; unblocking delivers them
+        // here, outside the runtime's critical work, before the syscall returns to the app.
+        const SIG_UNBLOCK: usize = 1;
+        sys::syscall6(sys::RT_SIGPROCMASK, SIG_UNBLOCK, &pending as *const u64 as usize, 0, 8, 0, 0);
+    }
+}
+
+/// Runs `f` (a host call that may block) with app signals deliverable, as the SIGSYS path's
+/// `blocking` does: the fast-path depth is cleared for its duration.
+pub fn open_window<R>(f: impl FnOnce() -> R) -> R {
+    let d = data();
+    let saved = d.depth.swap(0, Ordering::Relaxed);
+    compiler_fence(Ordering::SeqCst);
+    let r = f();
+    compiler_fence(Ordering::SeqCst);
+    d.depth.store(saved, Ordering::Relaxed);
+    r
+}
+
+/// The app's handler per signal (1..=64), called by [`litebox_signal_wrapper`].
+static APP_HANDLERS: [AtomicUsize; 65] = [const { AtomicUsize::new(0) }; 65];
+
+/// Records the app's handler for `sig`; returns the handler to install on the host.
+pub fn wrap_handler(sig: i32, handler: usize) -> usize {
+    APP_HANDLERS[sig as usize].store(handler, Ordering::SeqCst);
+    litebox_signal_wrapper as *const () as usize
+}
+
+/// Host handler for every signal the app handles: calls the app's handler, or defers the
+/// signal while this thread is inside the runtime through the fast path.
+extern "C" fn litebox_signal_wrapper(sig: i32, info: usize, uc: usize) {
+    let d = data();
+    let bit = 1u64 << ((sig - 1) & 63);
+    if d.depth.load(Ordering::Relaxed) > 0 {
+        // Keep it blocked from now until the fast path leaves the runtime, and queue it again
+        // (to this thread, same siginfo) so it is pending then.
+        const SIG_BLOCK: usize = 0;
+        sys::syscall6(sys::RT_SIGPROCMASK, SIG_BLOCK, &bit as *const u64 as usize, 0, 8, 0, 0);
+        // SAFETY: uc is the kernel's ucontext for this handler; uc_sigmask is at offset 296.
+        unsafe {
+            let m = (uc + 296) as *mut u64;
+            core::ptr::write(m, core::ptr::read(m) | bit);
+        }
+        d.deferred.fetch_or(bit as usize, Ordering::Relaxed);
+        let (pid, tid) = (sys::syscall3(sys::GETPID, 0, 0, 0), sys::syscall3(sys::GETTID, 0, 0, 0));
+        const RT_TGSIGQUEUEINFO: usize = 297;
+        sys::syscall6(RT_TGSIGQUEUEINFO, pid as usize, tid as usize, sig as usize, info, 0, 0);
+        return;
+    }
+    let h = APP_HANDLERS.get(sig as usize).map_or(0, |h| h.load(Ordering::SeqCst));
+    if h > 1 {
+        // SAFETY: the app installed this address as its handler for `sig`; it gets the
+        // arguments the kernel gave us, on the stack the kernel chose, as it would natively.
+        let f: extern "C" fn(i32, usize, usize) = unsafe { core::mem::transmute(h) };
+        f(sig, info, uc);
+    }
+}
