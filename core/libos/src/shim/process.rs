@@ -15,6 +15,16 @@ pub const HANDLED: &[usize] = &[
     SCHED_YIELD, SCHED_GETAFFINITY, GETPGRP, GETPGID, GETSID, CLONE, CLONE3,
 ];
 
+/// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
+/// generated from these arrays by scripts/gen_implemented.py).
+pub const PARTIAL: &[(usize, &str)] = &[
+    (RSEQ, "ENOSYS (glibc then runs without restartable sequences)"),
+    (SCHED_GETAFFINITY, "reports one CPU"),
+    (GETGROUPS, "no supplementary groups"),
+    (CLONE, "threads (CLONE_VM|CLONE_THREAD) and processes (run as fork); CLONE_SETTLS ignored for a new process, namespace flags refused"),
+    (CLONE3, "as clone"),
+];
+
 /// Serves `n` if it is a process syscall.
 pub fn dispatch<P: Platform>(
     os: &LibOs<P>,

@@ -14,6 +14,18 @@ pub const HANDLED: &[usize] = &[
     PAUSE, RT_SIGQUEUEINFO, RT_TGSIGQUEUEINFO,
 ];
 
+/// Syscalls every platform serves itself, before the shim sees them (they need the trapped
+/// register frame): the return from an app signal handler.
+pub const SERVED_BY_PLATFORM: &[usize] = &[RT_SIGRETURN];
+
+/// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
+/// generated from these arrays by scripts/gen_implemented.py).
+pub const PARTIAL: &[(usize, &str)] = &[
+    (RT_SIGRETURN, "app handlers return through the platform's own restorer; a call outside a handler frame is not supported"),
+    (KILL, "only the process itself, its process group (itself and its children) and its unreaped children; any other pid ESRCH"),
+    (TGKILL, "threads of the process itself only"),
+];
+
 const SIGSYS: usize = 31;
 
 const SIGKILL: usize = 9;
