@@ -48,7 +48,10 @@ pub fn dispatch<P: Platform>(
         }
         GETGROUPS => Ok(0),
         EXIT => p.exit_thread(a[0] as i32 & 0xff),
-        EXIT_GROUP => p.exit_group(a[0] as i32 & 0xff),
+        EXIT_GROUP => {
+            log_chunks_read(os);
+            p.exit_group(a[0] as i32 & 0xff)
+        }
         UNAME => uname(os, a[0]),
         PRLIMIT64 => prlimit(os, a[0] as i32, a[1], a[2], a[3]),
         GETRLIMIT => prlimit(os, 0, a[0], 0, a[1]),
@@ -104,6 +107,13 @@ fn uname<P: Platform>(os: &LibOs<P>, buf: usize) -> SysResult {
     fill(&mut u.domainname, b"(none)");
     user::write(buf, &u)?;
     Ok(0)
+}
+
+/// With LITEBOX_LOG=debug: how much of the image this process read (it is read on demand).
+fn log_chunks_read<P: Platform>(os: &LibOs<P>) {
+    let (read, total) = os.vfs.cache.read_count();
+    let (mut a, mut b) = ([0u8; 20], [0u8; 20]);
+    os.debug_log(&[b"image: ", super::fmt_usize(read, &mut a), b" of ", super::fmt_usize(total, &mut b), b" chunks read"]);
 }
 
 fn prlimit<P: Platform>(os: &LibOs<P>, pid: i32, res: usize, new: usize, old: usize) -> SysResult {
