@@ -36,8 +36,8 @@ pub fn dispatch<P: Platform>(
     Some(match n {
         CLONE => clone(os, a[0] as u64, a[1], a[2], a[3], a[4], ctx),
         CLONE3 => clone3(os, a[0], a[1], ctx),
-        GETPID | GETPGRP | GETSID => Ok(p.ids().0 as usize),
-        GETPGID => Ok(p.ids().0 as usize),
+        GETPID | GETPGRP | GETSID => Ok(p.pid() as usize),
+        GETPGID => Ok(p.pid() as usize),
         GETTID => Ok(p.ids().1 as usize),
         GETPPID => Ok(p.ids_parent() as usize),
         GETUID | GETEUID => Ok(p.creds().0 as usize),
@@ -117,7 +117,7 @@ fn log_chunks_read<P: Platform>(os: &LibOs<P>) {
 }
 
 fn prlimit<P: Platform>(os: &LibOs<P>, pid: i32, res: usize, new: usize, old: usize) -> SysResult {
-    if pid != 0 && pid != os.platform.ids().0 {
+    if pid != 0 && pid != os.platform.pid() {
         return Err(ESRCH);
     }
     if res >= RLIM_NLIMITS {
