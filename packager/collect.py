@@ -63,6 +63,12 @@ def _walk_line(cfg: Config, img: str, host: Path, fs: RootFS, elf_objects: list[
     if not stat.S_ISDIR(st.st_mode):
         raise PackError(f"{_cfg_name(cfg)}: [files].\"{img}\": {display_path(host)} is neither "
                         "a file nor a directory")
+    _walk_tree(img, host, st, line, fs, elf_objects, warnings)
+
+
+def _walk_tree(img: str, host: Path, st: os.stat_result, line: str, fs: RootFS,
+               elf_objects: list[tuple[str, Path]], warnings: list[str]) -> None:
+    """Adds the directory ``host`` at ``img`` and everything under it, each with reason ``line``."""
     fs.add(FsEntry(img, DIR, normalize_mode(DIR, st.st_mode, img), line))
     stack = [(img, host)]
     while stack:
@@ -88,6 +94,22 @@ def _walk_line(cfg: Config, img: str, host: Path, fs: RootFS, elf_objects: list[
                 _add_file(fs, child_img, child_host, cst.st_mode, line, elf_objects)
             else:
                 warnings.append(f"{display_path(child_host)}: not a file, directory or symlink, skipped")
+
+
+# Quick mode packs one program with the host environment passed through; glibc programs then
+# look for the locale LANG names. Debian's C.UTF-8 (the usual LANG of CI runners and containers,
+# 400 KiB) comes along so they do not warn or fall back; other locales need project mode.
+QUICK_LOCALES = (("/usr/lib/locale/C.utf8", Path("/usr/lib/locale/C.utf8")),)
+
+
+def _add_quick_extras(fs: RootFS, elf_objects: list[tuple[str, Path]], warnings: list[str]) -> None:
+    for img, host in QUICK_LOCALES:
+        try:
+            st = os.stat(host)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode) and img not in fs:
+            _walk_tree(img, host, st, "quick mode: the C.UTF-8 locale", fs, elf_objects, warnings)
 
 
 def _add_file(fs: RootFS, img: str, host: Path, st_mode: int, reason: str,
@@ -123,6 +145,8 @@ def collect(cfg: Config, ld_so_conf: Path = DEFAULT_CONF, cache: StatCache | Non
     elf_objects: list[tuple[str, Path]] = []
     for img, host in cfg.files:
         _walk_line(cfg, img, host, fs, elf_objects, warnings)
+    if cfg.mode == "quick":
+        _add_quick_extras(fs, elf_objects, warnings)
     mappings = cfg.files + (((cfg.app.entry, cfg.entry_host),) if cfg.entry_host else ())
     host_map = _HostMap(mappings)
     entry_host = host_map(cfg.app.entry) or Path(cfg.app.entry)

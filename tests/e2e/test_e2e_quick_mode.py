@@ -28,6 +28,7 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
     exit_code: int = 0
     stdout: bytes | None = None  # the exact expected bytes, where they are easy to state
+    same_stderr: bool = False  # stderr must match the native run's too (no locale warnings...)
 
 
 CASES = [
@@ -71,6 +72,31 @@ CASES = [
     Case("head-c", "/usr/bin/head", ["-c", "10"], stdin=BINARY, stdout=BINARY[:10]),
     Case("printenv", "/usr/bin/printenv", ["LITEBOX_QUICK"], env={"LITEBOX_QUICK": "from the host"}),
     Case("printenv-missing", "/usr/bin/printenv", ["LITEBOX_NOT_SET"], exit_code=1, stdout=b""),
+    Case("gzip-n", "/usr/bin/gzip", ["-c", "-n", "-9"], stdin=TEXT * 100),
+    Case("date-epoch", "/usr/bin/date", ["-u", "-d", "@86400", "+%F %T %A"],
+         stdout=b"1970-01-02 00:00:00 Friday\n"),
+    Case("sed", "/usr/bin/sed", ["-e", "s/o/0/g", "-e", "/lazy/d"], stdin=TEXT),
+    Case("grep-count", "/usr/bin/grep", ["-c", "the"], stdin=TEXT, stdout=b"2\n"),
+    Case(
+        "bash-script",
+        "/usr/bin/bash",
+        ["-c", 'for i in 1 2 3; do echo "n$i"; done | (read a; read b; echo "$b $a"); '
+               'x=$(echo sub); echo "$x $((6 * 7))"; exit 4'],
+        exit_code=4,
+        stdout=b"n2 n1\nsub 42\n",
+    ),
+    # The C.UTF-8 locale comes along in quick mode: perl and sort find it as natively.
+    Case(
+        "perl-utf8-locale",
+        "/usr/bin/perl",
+        ["-e", 'print join(",", map { $_ * 2 } 1 .. 5), "\\n"; printf("%.3f\\n", sqrt(2)); exit 5'],
+        env={"LANG": "C.UTF-8", "LC_ALL": ""},
+        exit_code=5,
+        stdout=b"2,4,6,8,10\n1.414\n",
+        same_stderr=True,
+    ),
+    Case("sort-utf8-locale", "/usr/bin/sort", stdin="é\nz\na\nÉ\n".encode(), env={"LANG": "C.UTF-8"},
+         same_stderr=True),
 ]
 
 
@@ -85,6 +111,8 @@ def test_same_as_native(quick_pack: Callable[[str], Artifact], case: Case) -> No
     assert packed.stdout == native.stdout, describe(packed)
     if case.stdout is not None:
         assert packed.stdout == case.stdout
+    if case.same_stderr:
+        assert packed.stderr == native.stderr, describe(packed)
     if case.exit_code != 0 and case.stdout == b"":
         # The program's own error message reaches the host's stderr.
         assert packed.stderr.strip() != b"" or case.program.endswith(("false", "printenv"))
