@@ -32,7 +32,8 @@ def test_the_gate_really_reaches_the_host(gate: tuple[dict[str, str], str]) -> N
 
 
 @pytest.mark.parametrize("label", ["gate-openat-etc-rw", "gate-mount", "gate-ptrace", "gate-execve",
-                                   "gate-unshare", "gate-reboot", "gate-socket-netlink", "gate-clone-newuser"])
+                                   "gate-unshare", "gate-reboot", "gate-socket-netlink", "gate-clone-newuser",
+                                   "gate-ioctl-tiocsti", "gate-prctl"])
 def test_gate_allow_list_refuses_with_eperm(gate: tuple[dict[str, str], str], label: str) -> None:
     r, _ = gate
     assert r[label] == f"ret=-1 errno={errno.EPERM}"
@@ -44,6 +45,8 @@ def test_gate_denials_are_logged_with_the_rule(gate: tuple[dict[str, str], str])
         "denied at the gate: mount (165) -> EPERM (rule: gate allow-list: syscall not needed by the runtime)",
         "denied at the gate: execve (59) -> EPERM (rule: gate allow-list: syscall not needed by the runtime)",
         "denied at the gate: openat (257) -> EPERM (rule: gate allow-list: openat for writing or creating)",
+        "denied at the gate: ioctl (16) -> EPERM "
+        "(rule: gate allow-list: terminal ioctl (TIOCSTI/TIOCLINUX/TIOCCONS/TIOCSETD))",
         "denied at the gate: clone (56) -> EPERM (rule: gate allow-list: clone with CLONE_NEW* flags)",
         "denied at the gate: socket (41) -> EPERM "
         "(rule: gate allow-list: socket domain other than AF_UNIX/AF_INET/AF_INET6)",
