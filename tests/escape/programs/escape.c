@@ -193,10 +193,12 @@ static uintptr_t GATE;
 static long gate(long nr, long a0, long a1, long a2, long a3) {
     long ret;
     register long r10 __asm__("r10") = a3;
+    register long r8 __asm__("r8") = 0;
+    register long r9 __asm__("r9") = 0;
     __asm__ volatile("sub $128, %%rsp\n\tcall *%[g]\n\tadd $128, %%rsp"
-                     : "=a"(ret)
+                     : "=a"(ret), "+r"(r8), "+r"(r9)
                      : [g] "r"(GATE), "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10)
-                     : "rcx", "r11", "r8", "r9", "memory");
+                     : "rcx", "r11", "memory");
     return ret;
 }
 
