@@ -153,7 +153,7 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
 def _warn_compatibility(image_info: Path, progress: Progress) -> None:
     """Warns, per packed ELF file, about syscalls its code makes with a constant number that the
     library OS does not implement (found by the rewriter; `litebox inspect` lists them all)."""
-    from packager.rewrite import compatibility
+    from packager.rewrite import compatibility, refused
 
     try:
         files = json.loads(image_info.read_bytes()).get("rewrite", {}).get("files", {})
@@ -169,6 +169,9 @@ def _warn_compatibility(image_info: Path, progress: Progress) -> None:
             continue
         shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
         progress.warn(f"{path}: may call syscalls the library OS does not implement (they get ENOSYS): {shown}")
+    for path, hit in refused(files).items():
+        if not path.startswith(SYSTEM_LIB_DIRS):
+            progress.warn(f"{path}: may call syscalls the sandbox refuses (they get EPERM): {', '.join(hit)}")
     if libs:
         progress.detail(f"{lib_files} system libraries reference {len(libs)} syscalls the library OS does "
                         "not implement (wrappers; ENOSYS if called): `litebox inspect` lists them")

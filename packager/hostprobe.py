@@ -1,5 +1,7 @@
 """Probes of the host's sandbox enforcement layers, for `litebox targets`: Landlock (its ABI
-version) and user namespaces (tried in a forked child, never in the calling process)."""
+version, which decides the features the runtime can use), user namespaces and network
+namespaces (each tried in a forked child, never in the calling process). The linux-userland
+runtime makes the same calls at start-up and uses what works (docs/security.md)."""
 from __future__ import annotations
 
 import ctypes
@@ -10,6 +12,7 @@ SYS_LANDLOCK_CREATE_RULESET = 444  # x86-64
 LANDLOCK_CREATE_RULESET_VERSION = 1
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
 
 
 def _libc() -> ctypes.CDLL:
@@ -29,19 +32,42 @@ def landlock_abi() -> tuple[int, int]:
     return int(ret), 0
 
 
-def userns_errno() -> int:
-    """0 when a child process of this one can unshare(CLONE_NEWUSER|CLONE_NEWNS), else the
-    errno it got. The unshare happens only in a forked child that exits at once."""
+def _unshare_errno(flags: int) -> int:
+    """0 when a forked child of this process can unshare(FLAGS), else the errno it got."""
     pid = os.fork()
     if pid == 0:  # child: try, report through the exit status, never return
         code = 255
         try:
             libc = _libc()
-            code = 0 if libc.unshare(ctypes.c_int(CLONE_NEWUSER | CLONE_NEWNS)) == 0 else ctypes.get_errno()
+            code = 0 if libc.unshare(ctypes.c_int(flags)) == 0 else ctypes.get_errno()
         finally:
             os._exit(min(code, 255))
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 255
+
+
+def userns_errno() -> int:
+    """0 when a child process of this one can unshare(CLONE_NEWUSER|CLONE_NEWNS), else the
+    errno it got. The unshare happens only in a forked child that exits at once."""
+    return _unshare_errno(CLONE_NEWUSER | CLONE_NEWNS)
+
+
+def netns_errno() -> int:
+    """0 when a child process can enter a new network namespace the way the runtime does
+    (CLONE_NEWNET as root, CLONE_NEWUSER|CLONE_NEWNET otherwise), else the errno it got."""
+    if os.geteuid() == 0:
+        return _unshare_errno(CLONE_NEWNET)
+    return _unshare_errno(CLONE_NEWUSER | CLONE_NEWNET)
+
+
+def landlock_features(abi: int) -> str:
+    """What the runtime restricts with Landlock at this ABI version."""
+    parts = ["file system"]
+    if abi >= 4:
+        parts.append("TCP ports")
+    if abi >= 6:
+        parts.append("signals and abstract unix sockets scoped to the app")
+    return ", ".join(parts)
 
 
 def landlock_check() -> tuple[bool, str]:
@@ -51,7 +77,7 @@ def landlock_check() -> tuple[bool, str]:
     except (OSError, AttributeError) as exc:
         return False, f"cannot probe ({exc})"
     if abi > 0:
-        return True, f"ABI version {abi}; the runtime uses it when present"
+        return True, f"ABI version {abi}; the runtime uses it when present: {landlock_features(abi)}"
     why = {errno.ENOSYS: "kernel built without Landlock (ENOSYS)",
            errno.EOPNOTSUPP: "built in but not enabled at boot (EOPNOTSUPP; add landlock to lsm=)"}
     return False, why.get(err, f"{errno.errorcode.get(err, err)}") + "; the runtime does without it"
@@ -68,7 +94,7 @@ def userns_check() -> tuple[str, bool, str]:
         return name, False, f"cannot probe: fork failed ({exc.strerror})"
     if err == 0:
         return name, True, ("unshare(CLONE_NEWUSER|CLONE_NEWNS) works (probed in a child); "
-                            "the runtime uses them when present")
+                            "the runtime uses them when present (without root, to enter its network namespace)")
     reason = errno.errorcode.get(err, str(err))
     hint = ""
     if err == errno.EPERM:
@@ -77,3 +103,15 @@ def userns_check() -> tuple[str, bool, str]:
     elif err == errno.ENOSPC:
         hint = " (user.max_user_namespaces is 0)"
     return name, False, f"unshare failed with {reason}{hint}; the runtime does without them"
+
+
+def netns_check() -> tuple[bool, str]:
+    """The network-namespace checklist line."""
+    try:
+        err = netns_errno()
+    except OSError as exc:
+        return False, f"cannot probe: fork failed ({exc.strerror})"
+    if err == 0:
+        return True, ("unshare(CLONE_NEWNET) works (probed in a child); the runtime uses it when present "
+                      "and the policy grants no network")
+    return False, f"unshare failed with {errno.errorcode.get(err, str(err))}; the runtime does without it"

@@ -200,12 +200,14 @@ def _rewrite_report(m: dict[str, Any]) -> dict[str, Any]:
     """Pack-time syscall rewriting as the manifest records it, with the compatibility report:
     per ELF file the sites found, rewritten and left to the trap path, and the constant
     syscall numbers its code uses that the library OS does not implement."""
-    from packager.rewrite import compatibility
+    from packager.rewrite import compatibility, refused
 
     rw = m.get("rewrite") or {"enabled": False, "entry": None, "files": {}}
     missing = compatibility(rw.get("files", {}))
+    denied = refused(rw.get("files", {}))
     files = {path: {"sites": f.get("sites", 0), "rewritten": f.get("rewritten", 0), "trapped": f.get("trapped", 0),
                     "trapped_reasons": f.get("trapped_reasons", {}), "unimplemented": missing.get(path, []),
+                    "refused": denied.get(path, []),
                     **({"note": f["note"]} if f.get("note") else {})}
              for path, f in sorted(rw.get("files", {}).items())}
     return {"enabled": bool(rw.get("enabled")), "entry": rw.get("entry"), "files": files}
@@ -240,6 +242,8 @@ def format_report(r: dict[str, Any]) -> str:
                          f"the trap path{f' ({why})' if why else ''}{'; ' + f['note'] if f.get('note') else ''}")
             if f["unimplemented"]:
                 lines.append(f"      not implemented (ENOSYS): {', '.join(f['unimplemented'])}")
+            if f.get("refused"):
+                lines.append(f"      refused by the sandbox (EPERM): {', '.join(f['refused'])}")
     lines += [
         "",
         "  mode  kind         size  path  (why)",

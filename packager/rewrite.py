@@ -470,14 +470,27 @@ SERVED_BY_RUNTIME = frozenset({15})
 def compatibility(files: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     """Per file, the names of the constant syscall numbers its sites load that the library OS
     does not implement (those calls will get ENOSYS), from the rewrite facts of the image."""
-    from packager.syscalls_implemented import IMPLEMENTED, name
+    from packager.syscalls_implemented import DENIED, IMPLEMENTED, name
 
     out: dict[str, list[str]] = {}
     for path, facts in sorted(files.items()):
         missing = [f"{name(n)}({n})" for n in facts.get("syscalls", [])
-                   if n not in IMPLEMENTED and n not in SERVED_BY_RUNTIME]
+                   if n not in IMPLEMENTED and n not in DENIED and n not in SERVED_BY_RUNTIME]
         if missing:
             out[path] = missing
+    return out
+
+
+def refused(files: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """Per file, the names of the constant syscall numbers its sites load that the sandbox
+    refuses on purpose (EPERM: ptrace, mount, ...; docs/security.md)."""
+    from packager.syscalls_implemented import DENIED, name
+
+    out: dict[str, list[str]] = {}
+    for path, facts in sorted(files.items()):
+        hit = [f"{name(n)}({n})" for n in facts.get("syscalls", []) if n in DENIED]
+        if hit:
+            out[path] = hit
     return out
 
 

@@ -60,12 +60,20 @@ def handled() -> set[int]:
     return set(_number_arrays("HANDLED")) | set(_number_arrays("SERVED_BY_PLATFORM"))
 
 
+DENIED_NOTE = "EPERM, never reaches the host (privileged or host-reaching; docs/security.md)"
+
+
+def denied() -> set[int]:
+    """Every syscall the shim refuses on purpose (its DENIED arrays)."""
+    return set(_number_arrays("DENIED"))
+
+
 def render_doc() -> str:
     """docs/syscalls.md: one row per x86-64 syscall."""
     names = {n: name.lower() for name, n in numbers_by_name().items()}
     served = _number_arrays("HANDLED") | _number_arrays("SERVED_BY_PLATFORM")
     partial = _noted_arrays("PARTIAL")
-    denied = _noted_arrays("DENIED")
+    denied = {n: DENIED_NOTE for n in _number_arrays("DENIED")} | _noted_arrays("DENIED")
     rows = []
     counts = {"full": 0, "partial": 0, "denied": 0, "ENOSYS": 0}
     for n in sorted(names):
@@ -78,7 +86,7 @@ def render_doc() -> str:
         else:
             status, note = "ENOSYS", ""
         counts[status] += 1
-        where = served.get(n, "")
+        where = served.get(n) or _number_arrays("DENIED").get(n, "")
         cell = note.replace("|", "\\|")
         rows.append(f"| {n} | `{names[n]}` | {status} | {where} | {cell} |")
     head = [
@@ -113,6 +121,9 @@ def render() -> str:
              "", "IMPLEMENTED = frozenset(["]
     nums = sorted(handled())
     lines += ["    " + ", ".join(str(n) for n in nums[i:i + 16]) + "," for i in range(0, len(nums), 16)]
+    lines += ["])", "", "# Refused on purpose with EPERM (shim/denied.rs); never reach the host.", "DENIED = frozenset(["]
+    den = sorted(denied())
+    lines += ["    " + ", ".join(str(n) for n in den[i:i + 16]) + "," for i in range(0, len(den), 16)]
     lines += ["])", "", "NAMES = {"]
     lines += [f"    {n}: {name!r}," for n, name in sorted(names.items())]
     lines += ["}", "", "",

@@ -18,7 +18,7 @@ from typing import Any
 from packager import cargobuild
 from packager.artifact import write_elf_artifact
 from packager.errors import PackError
-from packager.hostprobe import landlock_check, userns_check
+from packager.hostprobe import landlock_check, netns_check, userns_check
 from packager.paths import display_path
 
 TARGET = "linux-userland"
@@ -50,11 +50,14 @@ def check() -> list[tuple[str, bool, str, bool]]:
     items.append(("x86-64 Linux host", platform.system() == "Linux" and machine in ("x86_64", "AMD64"),
                   f"{platform.system()} {machine}", True))
     ok, detail = _seccomp()
-    items.append(("seccomp", ok, detail + ("; the runtime always uses it" if ok else ""), True))
+    items.append(("seccomp", ok, detail + ("; the runtime always uses it: interception of the app's syscalls "
+                                           "and the allow-list for its own host calls" if ok else ""), True))
     ok, detail = landlock_check()
     items.append(("Landlock", ok, detail, False))
     name, ok, detail = userns_check()
     items.append((name, ok, detail, False))
+    ok, detail = netns_check()
+    items.append(("network namespace", ok, detail, False))
     override = os.environ.get(OVERRIDE_ENV)
     if override:
         items.append(("prebuilt runtime", Path(override).is_file(), f"{OVERRIDE_ENV}={override}", True))

@@ -211,3 +211,10 @@ def test_fastpath_entry_of_the_built_runtime() -> None:
         pytest.skip("runtime not built yet")
     entry = rw.fastpath_entry(runtime.read_bytes())
     assert entry is not None and 0x7E00_0000_0000 <= entry < 0x7E00_1000_0000
+
+
+def test_compatibility_separates_unimplemented_from_refused() -> None:
+    files = {"/app/x": {"syscalls": [39, 29, 101, 165]}, "/app/ok": {"syscalls": [0, 1]}}
+    # getpid is served; shmget is not implemented (ENOSYS); ptrace and mount are refused (EPERM).
+    assert rw.compatibility(files) == {"/app/x": ["shmget(29)"]}
+    assert rw.refused(files) == {"/app/x": ["ptrace(101)", "mount(165)"]}

@@ -63,16 +63,18 @@ def test_linux_userland_lists_enforcement_layers() -> None:
     assert items["Landlock"]["required"] is False
     userns = [c for name, c in items.items() if name.startswith("user namespaces (")]
     assert len(userns) == 1 and userns[0]["required"] is False
-    for c in (items["Landlock"], userns[0]):
+    assert items["network namespace"]["required"] is False
+    for c in (items["Landlock"], userns[0], items["network namespace"]):
         assert ("when present" in c["detail"]) if c["ok"] else ("does without" in c["detail"])
 
 
 def test_userns_probe_leaves_this_process_alone() -> None:
-    from packager.hostprobe import landlock_abi, userns_errno
+    from packager.hostprobe import landlock_abi, netns_errno, userns_errno
 
-    before = {n: os.readlink(f"/proc/self/ns/{n}") for n in ("user", "mnt")}
-    err = userns_errno()
-    assert isinstance(err, int) and 0 <= err <= 255
-    assert {n: os.readlink(f"/proc/self/ns/{n}") for n in ("user", "mnt")} == before
+    before = {n: os.readlink(f"/proc/self/ns/{n}") for n in ("user", "mnt", "net")}
+    for probe in (userns_errno, netns_errno):
+        err = probe()
+        assert isinstance(err, int) and 0 <= err <= 255
+    assert {n: os.readlink(f"/proc/self/ns/{n}") for n in ("user", "mnt", "net")} == before
     abi, errno_ = landlock_abi()
     assert (abi > 0 and errno_ == 0) or (abi == 0 and errno_ > 0)

@@ -1,5 +1,6 @@
 //! The Linux x86-64 syscall shim: one module per family (as gVisor's `sys_*.go`), and
 //! [`dispatch`], which the platform calls for every syscall the app makes.
+pub mod denied;
 pub mod exec;
 pub mod fs;
 pub mod io;
@@ -27,7 +28,8 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
         .or_else(|| exec::dispatch(os, n, &a, ctx))
         .or_else(|| process::dispatch(os, n, &a, ctx))
         .or_else(|| signal::dispatch(os, n, &a, ctx))
-        .or_else(|| time::dispatch(os, n, &a));
+        .or_else(|| time::dispatch(os, n, &a))
+        .or_else(|| denied::dispatch(os, n));
     match r {
         Some(Ok(v)) => v as isize,
         Some(Err(e)) => -(e as isize),

@@ -1,20 +1,50 @@
 //! The host side of execve: the old program's memory is removed so the new one can be loaded
 //! into the same process.
+//!
+//! The kernel's own mappings (`[vdso]`, `[vvar]`, `[vsyscall]`, the initial `[stack]` that holds
+//! the host's argv and environment) are read from /proc/self/maps once at start-up
+//! ([`record_kernel_ranges`]), before Landlock closes /proc to the runtime; forked children
+//! inherit them at the same addresses. At execve everything else that is not the runtime's own
+//! is unmapped, gap by gap.
 use alloc::vec::Vec;
+
+use litebox_libos::sync::SpinMutex;
 
 use crate::guard;
 use crate::sys::{self, check};
 
-/// Unmaps every mapping of the app: everything in /proc/self/maps except the runtime's own
-/// ranges and the kernel's [vdso], [vvar], [vsyscall] and the initial [stack].
-pub fn unmap_app() {
+static KERNEL_RANGES: SpinMutex<Vec<(usize, usize)>> = SpinMutex::new(Vec::new());
+/// The end of the x86-64 user address space (4-level paging; munmap beyond it is refused).
+const USER_END: usize = 0x7fff_ffff_f000;
+
+/// Remembers where the kernel's special mappings are (call before Landlock).
+pub fn record_kernel_ranges() {
     let maps = read_maps();
+    let mut out = KERNEL_RANGES.lock();
     for line in maps.split(|&b| b == b'\n') {
         let Some((lo, hi, name)) = parse(line) else { continue };
-        if name.starts_with(b"[v") || name == b"[stack]" || guard::overlaps(lo, hi - lo) {
-            continue;
+        if name.starts_with(b"[v") || name == b"[stack]" {
+            out.push((lo, hi));
         }
-        sys::syscall3(sys::MUNMAP, lo, hi - lo, 0);
+    }
+}
+
+/// Unmaps every mapping of the app: all user memory except the runtime's own ranges and the
+/// kernel's [vdso], [vvar], [vsyscall] and the initial [stack].
+pub fn unmap_app() {
+    let mut keep = guard::ranges();
+    keep.extend(KERNEL_RANGES.lock().iter().copied());
+    keep.sort_unstable();
+    let mut at = 0usize;
+    for (lo, hi) in keep {
+        let lo = lo.min(USER_END);
+        if lo > at {
+            sys::syscall3(sys::MUNMAP, at, lo - at, 0);
+        }
+        at = at.max(hi);
+    }
+    if at < USER_END {
+        sys::syscall3(sys::MUNMAP, at, USER_END - at, 0);
     }
 }
 

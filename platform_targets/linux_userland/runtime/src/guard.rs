@@ -22,3 +22,9 @@ pub fn overlaps(start: usize, len: usize) -> bool {
     let n = COUNT.load(Ordering::SeqCst).min(MAX);
     (0..n).any(|i| start < ENDS[i].load(Ordering::Relaxed) && STARTS[i].load(Ordering::Relaxed) < end)
 }
+
+/// Every range the runtime owns, as `(start, end)`.
+pub fn ranges() -> alloc::vec::Vec<(usize, usize)> {
+    let n = COUNT.load(Ordering::SeqCst).min(MAX);
+    (0..n).map(|i| (STARTS[i].load(Ordering::Relaxed), ENDS[i].load(Ordering::Relaxed))).collect()
+}

@@ -101,6 +101,12 @@ impl Platform for LinuxHost {
     }
 
     fn host_ioctl(&self, fd: i32, cmd: u32, arg: usize) -> Result<usize, Errno> {
+        // Only the read-only queries the shim forwards (TCGETS, TIOCGWINSZ, TIOCGPGRP,
+        // FIONREAD): never one that acts on the terminal or the host.
+        use litebox_libos::abi::{FIONREAD, TCGETS, TIOCGPGRP, TIOCGWINSZ};
+        if !matches!(cmd, TCGETS | TIOCGWINSZ | TIOCGPGRP | FIONREAD) {
+            return Err(ENOTTY);
+        }
         litebox_libos::user::slice_mut(arg, 8)?;
         r(sys::syscall3(sys::IOCTL, fd as usize, cmd as usize, arg))
     }
@@ -135,6 +141,9 @@ impl Platform for LinuxHost {
         use litebox_libos::shim::nr;
         match nr {
             nr::FTRUNCATE | nr::FCHMOD | nr::FSYNC | nr::FDATASYNC => r(sys::syscall6(nr, a[0], a[1], 0, 0, 0, 0)),
+            // Record locks only (F_GETLK/F_SETLK/F_SETLKW and the OFD forms): never F_SETOWN,
+            // F_SETSIG, F_SETLEASE or F_NOTIFY, which would aim signals at host processes.
+            nr::FCNTL if !matches!(a[1], 5 | 6 | 7 | 36 | 37 | 38) => Err(EINVAL),
             nr::FCNTL => signals::blocking(|| r(sys::syscall6(nr, a[0], a[1], a[2], 0, 0, 0))),
             nr::EPOLL_CREATE1 | nr::EPOLL_CTL | nr::EVENTFD2 | nr::TIMERFD_CREATE | nr::TIMERFD_SETTIME
             | nr::TIMERFD_GETTIME => r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5])),

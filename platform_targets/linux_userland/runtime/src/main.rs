@@ -19,6 +19,8 @@ mod heap;
 mod exec;
 mod host;
 mod hostfs;
+mod landlock;
+mod layers;
 mod memfuncs;
 mod seccomp;
 mod selfimage;
@@ -130,6 +132,17 @@ extern "C" fn on_sigsys(_sig: i32, info: usize, uc: usize) {
     }
     // SAFETY: OS is set before the filter is installed and never freed; uc is the kernel's.
     let os = unsafe { &*OS.load(Ordering::Acquire) };
+    // SECCOMP_RET_DATA (si_errno, offset 4) is non-zero when the gate's allow-list refused a
+    // call issued from the gate itself: answer EPERM, serve nothing, say which rule.
+    // SAFETY: as above.
+    let rule = unsafe { core::ptr::read((info + 4) as *const i32) } as u32;
+    if rule != 0 {
+        // SAFETY: uc is the ucontext pointer the kernel passed to this handler.
+        let mut t = unsafe { signals::Trapped::new(uc) };
+        layers::gate_denied(os, &t, rule);
+        t.set_result(-(litebox_libos::errno::EPERM as isize));
+        return;
+    }
     let td = threads::current();
     // SAFETY: the handler runs on this thread's block (SA_ONSTACK), whose base holds its data.
     let prev = unsafe { core::mem::replace(&mut (*td).uc, uc) };
@@ -252,7 +265,8 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     let uid = sys::syscall3(sys::GETUID, 0, 0, 0) as u32;
     let gid = sys::syscall3(sys::GETGID, 0, 0, 0) as u32;
     let mut vfs = Vfs::new(image, entry.clone(), image_fatal);
-    vfs.host = Some(host_layer(&cfg.mounts));
+    let (layer, mount_fds) = host_layer(&cfg.mounts);
+    vfs.host = Some(layer);
     let os = alloc::boxed::Box::leak(alloc::boxed::Box::new(LibOs::new(LinuxHost { uid, gid }, vfs, &cwd, &hostname, debug)));
     OS.store(os, Ordering::Release);
 
@@ -265,6 +279,11 @@ extern "C" fn litebox_main(sp: usize) -> ! {
         };
         fatal(EXIT_LOAD, msg.as_bytes())
     });
+
+    // The optional layers (netns, Landlock), after everything the runtime opens on the host
+    // by path is open; the seccomp filter follows as the very last step.
+    let confined = layers::confine(&cfg, &mount_fds, uid, gid);
+    layers::log_applied(os, &confined);
 
     let block = threads::new_block();
     if block == 0 {
@@ -281,8 +300,11 @@ extern "C" fn litebox_main(sp: usize) -> ! {
 }
 
 /// The shared writable layer and the policy's mounts, opened on the host. A mount whose host
-/// directory cannot be opened stops the start (exit 124) with the path and the reason.
-fn host_layer(mounts: &[litebox_image::Mount<'_>]) -> litebox_libos::fs::hostdir::HostLayer {
+/// directory cannot be opened stops the start (exit 124) with the path and the reason. Also
+/// returns each mount with its host descriptor (for Landlock).
+fn host_layer<'a>(
+    mounts: &[litebox_image::Mount<'a>],
+) -> (litebox_libos::fs::hostdir::HostLayer, Vec<(litebox_image::Mount<'a>, i32)>) {
     use litebox_libos::fs::hostdir::{HostLayer, MountPoint};
     let mut dirs = Vec::new();
     hostfs::collect_garbage();
@@ -300,6 +322,7 @@ fn host_layer(mounts: &[litebox_image::Mount<'_>]) -> litebox_libos::fs::hostdir
         }
     };
     let mut points = Vec::new();
+    let mut fds = Vec::new();
     for m in mounts {
         const O_PATH_DIR: usize = 0o10000000 | 0o200000 | 0o2000000;
         let fd = sys::open_path(m.host, O_PATH_DIR, 0)
@@ -308,10 +331,16 @@ fn host_layer(mounts: &[litebox_image::Mount<'_>]) -> litebox_libos::fs::hostdir
                 fatal(EXIT_SANDBOX, alloc::format!("policy mount {h}: cannot open the host directory (errno {e})").as_bytes())
             });
         points.push(MountPoint { guest: m.guest.to_vec(), dir: dirs.len(), writable: m.writable });
+        fds.push((*m, fd));
         dirs.push(core::sync::atomic::AtomicI32::new(fd));
     }
     let ops: &'static hostfs::HostDirs = alloc::boxed::Box::leak(alloc::boxed::Box::new(hostfs::HostDirs { dirs }));
-    HostLayer { ops, upper, mounts: points }
+    (HostLayer { ops, upper, mounts: points }, fds)
+}
+
+/// The writable layer's host path (empty when there is none).
+pub fn upper_path() -> Vec<u8> {
+    UPPER_PATH.lock().clone()
 }
 
 /// CPU facts from the host's auxv, for programs started by execve.

@@ -1,0 +1,105 @@
+"""The confinement probe (programs/escape.c), packed once per test session with a policy that
+mounts one host directory read-only and one read-write, plus host files beside them that the
+app must never reach. Used by test_escape_fs.py, test_escape_syscalls.py and test_escape_gate.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from elftools.elf.elffile import ELFFile
+from litebox_e2e import describe, pack, run_program
+
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+SECRET = b"host-only secret\n"
+# The gate's tail in sys.rs: mov r9, [rsp+8]; syscall; ret.
+GATE_PATTERN = bytes.fromhex("4c8b4c24080f05c3")
+
+
+@dataclass(frozen=True)
+class Probe:
+    artifact: Path
+    base: Path  # host directory holding secret.txt, ro/, rw/ and the project
+
+    @property
+    def secret(self) -> Path:
+        return self.base / "secret.txt"
+
+    @property
+    def ro(self) -> Path:
+        return self.base / "ro"
+
+    @property
+    def rw(self) -> Path:
+        return self.base / "rw"
+
+    def run(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+        """Runs the packed probe with ARGS; fails the test if it does not exit 0."""
+        proc = run_program([self.artifact, *args], env=env)
+        assert proc.returncode == 0, describe(proc)
+        return proc
+
+
+def results(proc: subprocess.CompletedProcess[bytes]) -> dict[str, str]:
+    """`label: rest` lines of the probe's output, by label."""
+    out = {}
+    for line in proc.stdout.decode().splitlines():
+        m = re.match(r"([\w-]+): (.*)$", line)
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+@functools.cache
+def probe() -> Probe:
+    """Builds, lays out and packs the probe (once per session)."""
+    base = Path(tempfile.mkdtemp(prefix="litebox-escape-"))
+    (base / "secret.txt").write_bytes(SECRET)
+    (base / "ro").mkdir()
+    (base / "ro" / "inside.txt").write_text("inside\n")
+    rw = base / "rw"
+    rw.mkdir()
+    (rw / "abs-link").symlink_to(base / "secret.txt")
+    (rw / "rel-link").symlink_to("../secret.txt")
+    (base / "scratch").mkdir()
+    proj = base / "proj"
+    proj.mkdir()
+    subprocess.run(["cc", "-static", "-O1", "-Wall", "-o", str(proj / "escape"), str(PROGRAMS / "escape.c")],
+                   check=True)
+    (proj / "litebox.toml").write_text(
+        '[app]\nname = "escape"\nentry = "/app/escape"\n\n'
+        '[files]\n"/app/escape" = "escape"\n\n'
+        f'[[policy.mount]]\nhost = "{base / "ro"}"\nguest = "/ro"\nmode = "ro"\n\n'
+        f'[[policy.mount]]\nhost = "{rw}"\nguest = "/rw"\nmode = "rw"\n\n'
+        "[build]\nsource_date_epoch = 0\n"
+    )
+    art = pack(proj, base / "dist")
+    return Probe(artifact=art.path, base=base)
+
+
+def gate_address(artifact: Path) -> int:
+    """The address of the runtime's gate `syscall` instruction in ARTIFACT (the runtime is a
+    fixed-address executable, so the file tells where it will be in memory)."""
+    data = artifact.read_bytes()
+    with artifact.open("rb") as f:
+        for seg in ELFFile(f).iter_segments():
+            if seg["p_type"] != "PT_LOAD" or not seg["p_flags"] & 1:
+                continue
+            code = data[seg["p_offset"]:seg["p_offset"] + seg["p_filesz"]]
+            assert code.count(GATE_PATTERN) == 1, "expected exactly one gate in the runtime's code"
+            return seg["p_vaddr"] + code.index(GATE_PATTERN) + 5
+    raise AssertionError("no executable segment in the artifact")
+
+
+@functools.cache
+def fs_results() -> tuple[dict[str, str], list[str]]:
+    """The `fs` probe's results, run once (it creates files in the rw mount), and the names in
+    the host directory around the mounts before it ran."""
+    p = probe()
+    before = sorted(x.name for x in p.base.iterdir())
+    return results(p.run("fs", str(p.secret), "/ro", "/rw")), before

@@ -1,0 +1,240 @@
+/* Escape probes for tests/escape/: each subcommand tries one way out of the sandbox and prints
+ * what happened as "label: ret=R errno=E" (or the bytes it read). Run PACKED ONLY: some of these
+ * calls are privileged. Each is chosen to be harmless even if it got through (a scratch mount
+ * point, an invalid reboot magic, null pointers, signal 0).
+ *
+ *   escape fs SECRET RO_GUEST RW_GUEST     file-system escapes
+ *   escape priv SCRATCH                    privileged syscalls through libc's syscall()
+ *   escape jit SECRET SCRATCH              raw syscall from RWX and RW-then-RX pages
+ *   escape fds                             closing/dup2-ing over high descriptors
+ *   escape gate ADDR SECRET PPID PORT SCRATCH  calls made directly at the runtime's gate
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/reboot.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+static void report(const char *label, long ret) {
+    printf("%s: ret=%ld errno=%d\n", label, ret < 0 ? -1L : ret, ret < 0 ? errno : 0);
+}
+
+/* A raw result (-errno on failure) as "ret=-1 errno=E" or "ret=V errno=0". */
+static void report_raw(const char *label, long r) {
+    if (r < 0 && r > -4096)
+        printf("%s: ret=-1 errno=%ld\n", label, -r);
+    else
+        printf("%s: ret=%ld errno=0\n", label, r);
+}
+
+static void try_open(const char *label, const char *path, int flags) {
+    errno = 0;
+    int fd = open(path, flags, 0644);
+    if (fd < 0) {
+        printf("%s: ret=-1 errno=%d\n", label, errno);
+        return;
+    }
+    char buf[64] = {0};
+    ssize_t n = (flags & O_ACCMODE) == O_RDONLY ? read(fd, buf, sizeof buf - 1) : write(fd, "x", 1);
+    printf("%s: ret=%zd errno=0 data=%s\n", label, n, (flags & O_ACCMODE) == O_RDONLY ? buf : "");
+    close(fd);
+}
+
+static int cmd_fs(const char *secret, const char *ro, const char *rw) {
+    char p[4096];
+    try_open("read-secret", secret, O_RDONLY);
+    try_open("read-etc-shadow", "/etc/shadow", O_RDONLY);
+    snprintf(p, sizeof p, "%s/../secret.txt", rw);
+    try_open("dotdot-rw", p, O_RDONLY);
+    snprintf(p, sizeof p, "%s/../../../../../../%s", ro, secret);
+    try_open("dotdot-ro-deep", p, O_RDONLY);
+    snprintf(p, sizeof p, "%s/abs-link", rw);
+    try_open("host-abs-symlink", p, O_RDONLY);
+    snprintf(p, sizeof p, "%s/rel-link", rw);
+    try_open("host-rel-symlink", p, O_RDONLY);
+    snprintf(p, sizeof p, "%s/app-abs-link", rw);
+    report("make-abs-symlink", symlink(secret, p));
+    try_open("app-abs-symlink", p, O_RDONLY);
+    snprintf(p, sizeof p, "%s/app-rel-link", rw);
+    report("make-rel-symlink", symlink("../../../../../../../secret.txt", p));
+    try_open("app-rel-symlink", p, O_RDONLY);
+    snprintf(p, sizeof p, "/proc/self/root%s", secret);
+    try_open("proc-self-root", p, O_RDONLY);
+    snprintf(p, sizeof p, "%s/inside.txt", ro);
+    try_open("read-ro-inside", p, O_RDONLY);
+    try_open("write-ro-inside", p, O_WRONLY | O_TRUNC);
+    snprintf(p, sizeof p, "%s/new.txt", ro);
+    try_open("create-in-ro", p, O_WRONLY | O_CREAT);
+    snprintf(p, sizeof p, "%s/../outside.txt", rw);
+    try_open("create-beside-rw", p, O_WRONLY | O_CREAT);
+    snprintf(p, sizeof p, "%s.outside", secret);
+    try_open("create-host-path", p, O_WRONLY | O_CREAT);
+    snprintf(p, sizeof p, "%s/ok.txt", rw);
+    try_open("create-in-rw", p, O_WRONLY | O_CREAT);
+    char *argv[] = {"id", NULL};
+    errno = 0;
+    execve("/usr/bin/id", argv, environ);
+    printf("execve-host: ret=-1 errno=%d\n", errno);
+    errno = 0;
+    execve(secret, argv, environ);
+    printf("execve-secret: ret=-1 errno=%d\n", errno);
+    return 0;
+}
+
+static int cmd_priv(const char *scratch) {
+    char buf[16];
+    struct iovec local = {buf, sizeof buf}, remote = {buf, sizeof buf};
+    errno = 0; report("ptrace", syscall(SYS_ptrace, 0x4206 /* PTRACE_SEIZE: never stops the tracee */, getppid(), 0, 0));
+    errno = 0; report("mount", syscall(SYS_mount, "none", scratch, "tmpfs", 0, NULL));
+    errno = 0; report("umount2", syscall(SYS_umount2, scratch, 0));
+    errno = 0; report("unshare", syscall(SYS_unshare, CLONE_NEWNS));
+    errno = 0; report("setns", syscall(SYS_setns, 0, CLONE_NEWNET));
+    errno = 0; report("pivot_root", syscall(SYS_pivot_root, scratch, scratch));
+    errno = 0; report("chroot", syscall(SYS_chroot, scratch));
+    errno = 0; report("bpf", syscall(SYS_bpf, 5 /* BPF_PROG_LOAD */, NULL, 0));
+    errno = 0; report("keyctl", syscall(SYS_keyctl, 0 /* GET_KEYRING_ID */, -3, 0));
+    errno = 0; report("init_module", syscall(SYS_init_module, NULL, 0, ""));
+    errno = 0; report("finit_module", syscall(SYS_finit_module, -1, "", 0));
+    errno = 0; report("kexec_load", syscall(SYS_kexec_load, 0, 0, NULL, 0xffff0000UL /* no such architecture */));
+    errno = 0; report("reboot", syscall(SYS_reboot, 0x1234, 0x5678, LINUX_REBOOT_CMD_CAD_OFF, NULL));
+    errno = 0; report("perf_event_open", syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0));
+    errno = 0; report("process_vm_readv", syscall(SYS_process_vm_readv, getppid(), &local, 1, &remote, 1, 0));
+    errno = 0; report("userfaultfd", syscall(SYS_userfaultfd, 0));
+    return 0;
+}
+
+/* mov r10, rcx; mov eax, NR; syscall; ret */
+static void emit(unsigned char *page, int nr) {
+    static const unsigned char code[] = {0x49, 0x89, 0xca, 0xb8, 0, 0, 0, 0, 0x0f, 0x05, 0xc3};
+    memcpy(page, code, sizeof code);
+    memcpy(page + 4, &nr, 4);
+}
+
+typedef long (*jitfn)(long, long, long, long);
+
+static void jit_round(const char *kind, unsigned char *page, int rx_after, const char *secret, const char *scratch) {
+    char label[64];
+    struct utsname u;
+    emit(page, SYS_openat);
+    if (rx_after) mprotect(page, 4096, PROT_READ | PROT_EXEC);
+    snprintf(label, sizeof label, "%s-openat-secret", kind);
+    report_raw(label, ((jitfn)page)(AT_FDCWD, (long)secret, O_RDONLY, 0));
+    if (rx_after) mprotect(page, 4096, PROT_READ | PROT_WRITE);
+    emit(page, SYS_uname);
+    if (rx_after) mprotect(page, 4096, PROT_READ | PROT_EXEC);
+    memset(&u, 0, sizeof u);
+    long r = ((jitfn)page)((long)&u, 0, 0, 0);
+    printf("%s-uname: ret=%ld nodename=%s release=%s\n", kind, r, u.nodename, u.release);
+    if (rx_after) mprotect(page, 4096, PROT_READ | PROT_WRITE);
+    emit(page, SYS_getpid);
+    if (rx_after) mprotect(page, 4096, PROT_READ | PROT_EXEC);
+    printf("%s-getpid-matches: %d\n", kind, ((jitfn)page)(0, 0, 0, 0) == getpid());
+    if (rx_after) mprotect(page, 4096, PROT_READ | PROT_WRITE);
+    emit(page, SYS_mount);
+    if (rx_after) mprotect(page, 4096, PROT_READ | PROT_EXEC);
+    snprintf(label, sizeof label, "%s-mount", kind);
+    report_raw(label, ((jitfn)page)((long)"none", (long)scratch, (long)"tmpfs", 0));
+}
+
+static int cmd_jit(const char *secret, const char *scratch) {
+    unsigned char *rwx = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned char *rw = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (rwx == MAP_FAILED || rw == MAP_FAILED) {
+        printf("mmap failed: errno=%d\n", errno);
+        return 1;
+    }
+    jit_round("rwx", rwx, 0, secret, scratch);
+    jit_round("rw-rx", rw, 1, secret, scratch);
+    return 0;
+}
+
+static int cmd_fds(void) {
+    /* Close every descriptor above stdio, then dup2 stdin over the numbers the runtime uses
+     * for itself on the host (1000 and up). */
+    int closed = 0;
+    for (int fd = 3; fd < 4096; fd++)
+        closed += close(fd) == 0;
+    int duped = 0;
+    for (int fd = 1000; fd < 1016; fd++)
+        duped += dup2(0, fd) == fd;
+    printf("closed=%d duped=%d\n", closed, duped);
+    /* The runtime still reads the image (this program's own file) and the writable layer. */
+    int fd = open("/app/escape", O_RDONLY);
+    char magic[4] = {0};
+    ssize_t got = fd < 0 ? -1 : read(fd, magic, 4);
+    printf("image-read: %zd %s\n", got, memcmp(magic, "\x7f" "ELF", 4) == 0 ? "ELF" : "bad");
+    close(fd);
+    fd = open("/tmp/after-fds.txt", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    char back[8] = {0};
+    ssize_t w = write(fd, "layer", 5);
+    lseek(fd, 0, SEEK_SET);
+    ssize_t r = read(fd, back, sizeof back - 1);
+    printf("layer-roundtrip: %zd %zd %s\n", w, r, back);
+    close(fd);
+    return 0;
+}
+
+static uintptr_t GATE;
+
+/* Calls the runtime's gate `syscall` instruction directly: rax = nr, arguments in the syscall
+ * registers; the gate's own `ret` comes back here. The red zone is stepped over. */
+static long gate(long nr, long a0, long a1, long a2, long a3) {
+    long ret;
+    register long r10 __asm__("r10") = a3;
+    register long r8 __asm__("r8") = 0;
+    register long r9 __asm__("r9") = 0;
+    __asm__ volatile("sub $128, %%rsp\n\tcall *%[g]\n\tadd $128, %%rsp"
+                     : "=a"(ret), "+r"(r8), "+r"(r9)
+                     : [g] "r"(GATE), "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+static int cmd_gate(const char *addr, const char *secret, const char *ppid, const char *port, const char *scratch) {
+    GATE = strtoull(addr, NULL, 0);
+    report_raw("gate-getpid-matches", gate(SYS_getpid, 0, 0, 0, 0) == getpid());
+    report_raw("gate-openat-secret-ro", gate(SYS_openat, AT_FDCWD, (long)secret, O_RDONLY, 0));
+    report_raw("gate-openat-etc-rw", gate(SYS_openat, AT_FDCWD, (long)"/etc/litebox-escape", O_WRONLY | O_CREAT, 0644));
+    report_raw("gate-mount", gate(SYS_mount, (long)"none", (long)scratch, (long)"tmpfs", 0));
+    report_raw("gate-ptrace", gate(SYS_ptrace, 0x4206 /* PTRACE_SEIZE */, atol(ppid), 0, 0));
+    report_raw("gate-execve", gate(SYS_execve, (long)"/bin/true", 0, 0, 0));
+    report_raw("gate-unshare", gate(SYS_unshare, CLONE_NEWNS, 0, 0, 0));
+    report_raw("gate-reboot", gate(SYS_reboot, 0x1234, 0x5678, LINUX_REBOOT_CMD_CAD_OFF, 0));
+    report_raw("gate-socket-netlink", gate(SYS_socket, AF_NETLINK, SOCK_RAW, 0, 0));
+    /* CLONE_THREAD without CLONE_SIGHAND: the kernel itself would refuse it (EINVAL). */
+    report_raw("gate-clone-newuser", gate(SYS_clone, CLONE_NEWUSER | CLONE_THREAD, 0, 0, 0));
+    /* stdin is a pipe in the tests: even a TIOCSTI that got through would push nothing. */
+    report_raw("gate-ioctl-tiocsti", gate(SYS_ioctl, 0, 0x5412 /* TIOCSTI */, (long)"x", 0));
+    report_raw("gate-prctl", gate(SYS_prctl, 38 /* PR_SET_NO_NEW_PRIVS, already set */, 1, 0, 0));
+    report_raw("gate-kill-parent", gate(SYS_kill, atol(ppid), 0, 0, 0));
+    long s = gate(SYS_socket, AF_INET, SOCK_STREAM, 0, 0);
+    report_raw("gate-socket-inet", s >= 0 ? 0 : s);
+    if (s >= 0) {
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(atoi(port)), .sin_addr = {htonl(0x7f000001)}};
+        report_raw("gate-connect-loopback", gate(SYS_connect, s, (long)&sa, sizeof sa, 0));
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc >= 5 && strcmp(argv[1], "fs") == 0) return cmd_fs(argv[2], argv[3], argv[4]);
+    if (argc >= 3 && strcmp(argv[1], "priv") == 0) return cmd_priv(argv[2]);
+    if (argc >= 4 && strcmp(argv[1], "jit") == 0) return cmd_jit(argv[2], argv[3]);
+    if (argc >= 2 && strcmp(argv[1], "fds") == 0) return cmd_fds();
+    if (argc >= 7 && strcmp(argv[1], "gate") == 0) return cmd_gate(argv[2], argv[3], argv[4], argv[5], argv[6]);
+    fprintf(stderr, "usage: escape fs|priv|jit|fds|gate ...\n");
+    return 2;
+}

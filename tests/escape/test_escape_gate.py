@@ -1,0 +1,86 @@
+"""THE GATE TEST, packed only: the app finds the runtime's own gate `syscall` instruction (the
+one instruction the interception filter lets reach the host) and calls it directly. The host
+must still refuse what the policy does not grant: the gate's seccomp allow-list answers EPERM
+(logged with the rule), Landlock answers EACCES for paths and ports, and its signal scope
+EPERM for signals to processes outside the sandbox."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import pytest
+from confine_probe import gate_address, probe, results
+from litebox_e2e import describe, run_program
+
+from packager.hostprobe import landlock_abi
+
+
+@pytest.fixture(scope="module")
+def gate() -> tuple[dict[str, str], str]:
+    p = probe()
+    proc = p.run("gate", hex(gate_address(p.artifact)), str(p.secret), str(os.getpid()), "9",
+                 str(p.base / "scratch"), env={"LITEBOX_LOG": "debug"})
+    return results(proc), proc.stderr.decode()
+
+
+def test_the_gate_really_reaches_the_host(gate: tuple[dict[str, str], str]) -> None:
+    # The address is right: an allowed call goes through and gives the host's answer.
+    r, _ = gate
+    assert r["gate-getpid-matches"] == "ret=1 errno=0"
+    assert r["gate-socket-inet"] == "ret=0 errno=0"
+
+
+@pytest.mark.parametrize("label", ["gate-openat-etc-rw", "gate-mount", "gate-ptrace", "gate-execve",
+                                   "gate-unshare", "gate-reboot", "gate-socket-netlink", "gate-clone-newuser",
+                                   "gate-ioctl-tiocsti", "gate-prctl"])
+def test_gate_allow_list_refuses_with_eperm(gate: tuple[dict[str, str], str], label: str) -> None:
+    r, _ = gate
+    assert r[label] == f"ret=-1 errno={errno.EPERM}"
+
+
+def test_gate_denials_are_logged_with_the_rule(gate: tuple[dict[str, str], str]) -> None:
+    _, log = gate
+    for line in (
+        "denied at the gate: mount (165) -> EPERM (rule: gate allow-list: syscall not needed by the runtime)",
+        "denied at the gate: execve (59) -> EPERM (rule: gate allow-list: syscall not needed by the runtime)",
+        "denied at the gate: openat (257) -> EPERM (rule: gate allow-list: openat for writing or creating)",
+        "denied at the gate: ioctl (16) -> EPERM "
+        "(rule: gate allow-list: terminal ioctl (TIOCSTI/TIOCLINUX/TIOCCONS/TIOCSETD))",
+        "denied at the gate: clone (56) -> EPERM (rule: gate allow-list: clone with CLONE_NEW* flags)",
+        "denied at the gate: socket (41) -> EPERM "
+        "(rule: gate allow-list: socket domain other than AF_UNIX/AF_INET/AF_INET6)",
+    ):
+        assert f"litebox: {line}" in log, log
+    assert not os.path.exists("/etc/litebox-escape")
+
+
+@pytest.mark.skipif(landlock_abi()[0] < 1, reason="this host has no Landlock")
+def test_landlock_refuses_a_host_file_read_through_the_gate(gate: tuple[dict[str, str], str]) -> None:
+    # openat for reading passes the allow-list (the runtime needs it); Landlock stops it.
+    r, log = gate
+    assert r["gate-openat-secret-ro"] == f"ret=-1 errno={errno.EACCES}"
+    assert "landlock ABI" in log
+
+
+@pytest.mark.skipif(landlock_abi()[0] < 4, reason="Landlock on this host has no TCP rules (ABI < 4)")
+def test_landlock_refuses_a_tcp_connect_through_the_gate(gate: tuple[dict[str, str], str]) -> None:
+    r, _ = gate
+    assert r["gate-connect-loopback"] == f"ret=-1 errno={errno.EACCES}"
+
+
+@pytest.mark.skipif(landlock_abi()[0] < 6, reason="Landlock on this host has no signal scoping (ABI < 6)")
+def test_landlock_refuses_a_signal_to_a_host_process_through_the_gate(gate: tuple[dict[str, str], str]) -> None:
+    # Signal 0 to this test process (the artifact's parent): nothing would be delivered anyway.
+    r, _ = gate
+    assert r["gate-kill-parent"] == f"ret=-1 errno={errno.EPERM}"
+
+
+def test_debug_log_names_the_active_layers() -> None:
+    p = probe()
+    proc = run_program([p.artifact, "fds"], env={"LITEBOX_LOG": "debug"})
+    assert proc.returncode == 0, describe(proc)
+    first = proc.stderr.decode().splitlines()[0]
+    assert first.startswith("litebox: enforcement: seccomp interception + gate allow-list ("), first
+    if landlock_abi()[0] >= 1:
+        assert f"landlock ABI {landlock_abi()[0]}" in first
