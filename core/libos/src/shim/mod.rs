@@ -4,6 +4,7 @@ pub mod exec;
 pub mod fs;
 pub mod io;
 pub mod mem;
+pub mod net;
 pub mod nr;
 pub mod process;
 pub mod signal;
@@ -27,7 +28,8 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
         .or_else(|| exec::dispatch(os, n, &a, ctx))
         .or_else(|| process::dispatch(os, n, &a, ctx))
         .or_else(|| signal::dispatch(os, n, &a, ctx))
-        .or_else(|| time::dispatch(os, n, &a));
+        .or_else(|| time::dispatch(os, n, &a))
+        .or_else(|| net::dispatch(os, n, &a));
     match r {
         Some(Ok(v)) => v as isize,
         Some(Err(e)) => -(e as isize),
@@ -64,6 +66,7 @@ pub fn implemented(n: usize) -> bool {
         || exec::HANDLED.contains(&n)
         || io::HANDLED.contains(&n)
         || mem::HANDLED.contains(&n)
+        || net::HANDLED.contains(&n)
         || process::HANDLED.contains(&n)
         || signal::HANDLED.contains(&n)
         || time::HANDLED.contains(&n)
