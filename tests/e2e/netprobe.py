@@ -26,6 +26,9 @@ netlink socket = -1 EAFNOSUPPORT
 raw socket = -1 EPERM
 packet socket = -1 EAFNOSUPPORT
 sendmsg SCM_RIGHTS = -1 EOPNOTSUPP
+unix SO_PASSCRED = -1 EPERM
+unix SO_PASSCRED off = 0
+SO_BINDTODEVICE = -1 EPERM
 connect on a file = -1 ENOTSOCK
 """
 

@@ -271,6 +271,13 @@ static void denied(int port) {
     cm->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(cm), &sv[0], sizeof(int));
     show("sendmsg SCM_RIGHTS", sendmsg(sv[1], &m, 0));
+    int on = 1;
+    show("unix SO_PASSCRED", setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof on));
+    int off = 0;
+    show("unix SO_PASSCRED off", setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &off, sizeof off));
+    int t = socket(AF_INET, SOCK_STREAM, 0);
+    show("SO_BINDTODEVICE", setsockopt(t, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3));
+    close(t);
     int fd = open("/proc/self/exe", O_RDONLY);
     show("connect on a file", connect(fd, (struct sockaddr *)&a, sizeof a));
 }

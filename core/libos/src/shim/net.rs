@@ -130,7 +130,8 @@ fn socket<P: Platform>(os: &LibOs<P>, domain: u32, ty: u32, proto: u32) -> SysRe
             return Err(EAFNOSUPPORT);
         }
     }
-    let host = os.platform.host_net_call(SOCKET, [domain as usize, (ty | SOCK_CLOEXEC) as usize, proto as usize, 0, 0, 0])?;
+    let args = [domain as usize, (ty | SOCK_CLOEXEC) as usize, proto as usize, 0, 0, 0];
+    let host = os.platform.host_net_call(SOCKET, args)?;
     install(os, host as i32, flags)
 }
 
@@ -345,9 +346,14 @@ fn msg_in<P: Platform>(os: &LibOs<P>, ptr: usize, op: Op) -> Result<Msg, Errno> 
     hdr.copy_from_slice(user::slice(ptr, MSGHDR)?);
     let (name_ptr, name_len) = (usize_at(&hdr, 0), u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]) as usize);
     check_control(os, usize_at(&hdr, 32), usize_at(&hdr, 40))?;
+    if name_len > i32::MAX as usize {
+        return Err(EINVAL);
+    }
     let mut name = Vec::new();
     if name_ptr != 0 && name_len != 0 {
-        name = copy_addr(name_ptr, name_len)?;
+        // As the kernel does for msghdr: a longer name is cut to sockaddr_storage.
+        name = copy_addr(name_ptr, name_len.min(SOCKADDR_MAX))?;
+        hdr[8..12].copy_from_slice(&(name.len() as u32).to_le_bytes());
         check(os, op, &name)?;
         hdr[0..8].copy_from_slice(&(name.as_ptr() as usize).to_le_bytes());
     } else {
@@ -397,11 +403,15 @@ const SO_BINDTODEVICE: usize = 25;
 const SO_MARK: usize = 36;
 const SO_ATTACH_BPF: usize = 50;
 const SO_ATTACH_REUSEPORT_EBPF: usize = 52;
+const SO_PASSCRED: usize = 16;
+const SO_DOMAIN: usize = 39;
+const SO_PASSPIDFD: usize = 76;
 const IP_TRANSPARENT: usize = 19;
 const IPV6_TRANSPARENT: usize = 75;
 
-/// setsockopt, except the options that reach past the app's own sockets (device binding,
-/// packet marks, transparent proxying, eBPF programs given by descriptor: EPERM, as for an unprivileged process).
+/// setsockopt, except the options that reach past the app's own sockets: device binding,
+/// packet marks, transparent proxying, eBPF programs given by descriptor (EPERM, as for an
+/// unprivileged process), and credential passing on Unix sockets (EPERM, see below).
 fn setsockopt<P: Platform>(os: &LibOs<P>, fd: i32, a: &[usize; 6]) -> SysResult {
     let (level, opt) = (a[1] as i32 as isize as usize, a[2] as i32 as isize as usize);
     let refused = match level {
@@ -417,5 +427,21 @@ fn setsockopt<P: Platform>(os: &LibOs<P>, fd: i32, a: &[usize; 6]) -> SysResult 
         os.debug_log(&[b"network: setsockopt of a host-wide option denied -> EPERM"]);
         return Err(EPERM);
     }
+    let enables = || a[4] >= 4 && user::read::<i32>(a[3]).is_ok_and(|v| v != 0);
+    if level == SOL_SOCKET as usize && matches!(opt, SO_PASSCRED | SO_PASSPIDFD) && enables() && unix_socket(os, fd)? {
+        // On a Unix socket without a name these make the next send bind an abstract name,
+        // which any process of the host could then reach.
+        os.debug_log(&[b"network: SO_PASSCRED on a unix socket denied (it would bind an abstract name) -> EPERM"]);
+        return Err(EPERM);
+    }
     pass(os, SETSOCKOPT, fd, [a[1], a[2], a[3], a[4], 0])
+}
+
+/// Whether app descriptor `fd` is a Unix-domain socket (asked of the host: SO_DOMAIN).
+fn unix_socket<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<bool, Errno> {
+    let s = sock_of(os, fd)?;
+    let (mut domain, mut len) = (0i32, 4u32);
+    let (dp, lp) = (&mut domain as *mut i32 as usize, &mut len as *mut u32 as usize);
+    os.platform.host_net_call(GETSOCKOPT, [s.0 as usize, SOL_SOCKET as usize, SO_DOMAIN, dp, lp, 0])?;
+    Ok(domain == 1)
 }
