@@ -42,4 +42,6 @@ def test_default_policy_still_allows_socketpair(default_deny: Path) -> None:
         "socketpair stream = 0", "write pair = 4", "read pair = 4", "read from child = 10", "child said from child",
         "shutdown = 0", "read after shutdown = 0", "socketpair dgram = 0", "send dgram = 3", "send dgram = 5",
         "recv dgram = 3", "recv dgram = 5", "recv dgram nonblock = -1 EAGAIN", "socketpair inet = -1 EOPNOTSUPP",
+        "sendmsg SCM_RIGHTS = 1", "recvmsg SCM_RIGHTS = 1", "rights 1, one fd 1, controllen 24, flags 1073741824",
+        "cloexec 1", "write via passed fd = 6", "read pipe = 6", "pipe got passed", "read pipe eof = 0",
     ], describe(proc)

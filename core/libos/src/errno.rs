@@ -49,6 +49,7 @@ pub const EADDRINUSE: Errno = 98;
 pub const EADDRNOTAVAIL: Errno = 99;
 pub const ENETUNREACH: Errno = 101;
 pub const ECONNRESET: Errno = 104;
+pub const ENOBUFS: Errno = 105;
 pub const EISCONN: Errno = 106;
 pub const ENOTCONN: Errno = 107;
 pub const ECONNREFUSED: Errno = 111;
@@ -102,6 +103,7 @@ pub fn name(e: Errno) -> &'static str {
         EADDRNOTAVAIL => "EADDRNOTAVAIL",
         ENETUNREACH => "ENETUNREACH",
         ECONNRESET => "ECONNRESET",
+        ENOBUFS => "ENOBUFS",
         EISCONN => "EISCONN",
         ENOTCONN => "ENOTCONN",
         ECONNREFUSED => "ECONNREFUSED",

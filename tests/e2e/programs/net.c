@@ -90,7 +90,43 @@ static void pairs(void) {
     show("recv dgram", recv(sv[1], buf, sizeof buf, 0));
     show("recv dgram", recv(sv[1], buf, sizeof buf, 0));
     show("recv dgram nonblock", recv(sv[1], buf, sizeof buf, MSG_DONTWAIT));
+    close(sv[0]);
+    close(sv[1]);
     show("socketpair inet", socketpair(AF_INET, SOCK_STREAM, 0, sv));
+
+    /* A pipe's write end passed over a socketpair (SCM_RIGHTS) and used on the other side. */
+    int p[2];
+    pipe(p);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    memset(cbuf, 0, sizeof cbuf);
+    struct iovec v = {"r", 1};
+    struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &p[1], sizeof(int));
+    show("sendmsg SCM_RIGHTS", sendmsg(sv[0], &m, 0));
+    close(p[1]);
+    char rbuf[CMSG_SPACE(sizeof(int)) + 16];
+    memset(rbuf, 0, sizeof rbuf);
+    struct iovec rv = {buf, sizeof buf};
+    struct msghdr r = {.msg_iov = &rv, .msg_iovlen = 1, .msg_control = rbuf, .msg_controllen = sizeof rbuf};
+    show("recvmsg SCM_RIGHTS", recvmsg(sv[1], &r, MSG_CMSG_CLOEXEC));
+    cm = CMSG_FIRSTHDR(&r);
+    printf("rights %d, one fd %d, controllen %zu, flags %d\n", cm && cm->cmsg_type == SCM_RIGHTS,
+           cm && cm->cmsg_len == CMSG_LEN(sizeof(int)), (size_t)r.msg_controllen, r.msg_flags);
+    int got = -1;
+    if (cm)
+        memcpy(&got, CMSG_DATA(cm), sizeof(int));
+    printf("cloexec %d\n", (fcntl(got, F_GETFD) & FD_CLOEXEC) != 0);
+    show("write via passed fd", write(got, "passed", 6));
+    close(got);
+    long k = show("read pipe", read(p[0], buf, sizeof buf));
+    printf("pipe got %.*s\n", (int)(k > 0 ? k : 0), buf);
+    show("read pipe eof", read(p[0], buf, sizeof buf));
+    close(p[0]);
     close(sv[0]);
     close(sv[1]);
 }
@@ -270,7 +306,10 @@ static void denied(int port) {
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(cm), &sv[0], sizeof(int));
-    show("sendmsg SCM_RIGHTS", sendmsg(sv[1], &m, 0));
+    int img = open("/proc/self/exe", O_RDONLY);
+    memcpy(CMSG_DATA(cm), &img, sizeof(int));
+    show("sendmsg SCM_RIGHTS image file", sendmsg(sv[1], &m, 0));
+    close(img);
     int on = 1;
     show("unix SO_PASSCRED", setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof on));
     int off = 0;

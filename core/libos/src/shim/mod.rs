@@ -1,5 +1,6 @@
 //! The Linux x86-64 syscall shim: one module per family (as gVisor's `sys_*.go`), and
 //! [`dispatch`], which the platform calls for every syscall the app makes.
+pub mod cmsg;
 pub mod exec;
 pub mod fs;
 pub mod io;

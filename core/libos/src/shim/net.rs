@@ -8,13 +8,15 @@
 //! `bind` (and `listen` on an unbound socket, which binds the wildcard address) needs a
 //! `listen` rule, `connect`/`sendto`/`sendmsg`/`sendmmsg` to an address need a `connect` rule;
 //! Unix-domain addresses are refused (socketpair is the only way to get a connected pair).
+//! Descriptors passed with SCM_RIGHTS are translated by [`cmsg`] (sendmsg, sendmmsg, recvmsg;
+//! recvmmsg does not translate them).
 //! Each denial is EACCES, logged with the rule under `LITEBOX_LOG=debug` and recorded for
 //! `--learn`. Decisions and their reasons: docs/config.md, `[policy.network]`.
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::nr::*;
-use super::SysResult;
+use super::{cmsg, SysResult};
 use crate::abi::{O_NONBLOCK, O_RDWR};
 use crate::errno::*;
 use crate::fd::{FileKind, HostFd, OpenFile};
@@ -40,6 +42,7 @@ const IPPROTO_TCP: u32 = 6;
 const IPPROTO_UDP: u32 = 17;
 const IPPROTO_ICMPV6: u32 = 58;
 const MSG_CMSG_CLOEXEC: usize = 0x4000_0000;
+const MSG_CTRUNC: i32 = 0x8;
 /// sizeof(struct sockaddr_storage): the kernel refuses longer addresses (EINVAL).
 const SOCKADDR_MAX: usize = 128;
 /// UIO_MAXIOV: sendmmsg/recvmmsg handle at most this many messages per call.
@@ -61,7 +64,7 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         SENDTO => sendto(os, fd, a),
         SENDMSG => sendmsg(os, fd, a[1], a[2]),
         SENDMMSG => sendmmsg(os, fd, a[1], a[2], a[3]),
-        RECVMSG => pass(os, n, fd, [a[1], a[2] | MSG_CMSG_CLOEXEC, 0, 0, 0]),
+        RECVMSG => recvmsg(os, fd, a[1], a[2]),
         RECVMMSG => pass(os, n, fd, [a[1], a[2], a[3] | MSG_CMSG_CLOEXEC, a[4], 0]),
         SETSOCKOPT => setsockopt(os, fd, a),
         GETSOCKNAME | GETPEERNAME | SHUTDOWN | GETSOCKOPT | RECVFROM => pass(os, n, fd, [a[1], a[2], a[3], a[4], a[5]]),
@@ -303,6 +306,8 @@ struct Msg {
     hdr: [u8; MSGHDR],
     #[allow(dead_code)]
     name: Vec<u8>,
+    #[allow(dead_code)]
+    control: Option<cmsg::Outgoing>,
 }
 
 fn usize_at(b: &[u8], at: usize) -> usize {
@@ -312,40 +317,11 @@ fn usize_at(b: &[u8], at: usize) -> usize {
 }
 
 const SOL_SOCKET: i32 = 1;
-const SCM_RIGHTS: i32 = 1;
-
-/// Refuses control messages that pass descriptors (SCM_RIGHTS): the app's numbers mean
-/// nothing to the host. Other control messages go through as given.
-fn check_control<P: Platform>(os: &LibOs<P>, control: usize, len: usize) -> Result<(), Errno> {
-    if control == 0 || len == 0 {
-        return Ok(());
-    }
-    let buf = user::slice(control, len.min(1 << 20))?.to_vec();
-    let mut at = 0;
-    while at + 16 <= buf.len() {
-        let clen = usize_at(&buf, at);
-        let level = i32::from_le_bytes([buf[at + 8], buf[at + 9], buf[at + 10], buf[at + 11]]);
-        let ty = i32::from_le_bytes([buf[at + 12], buf[at + 13], buf[at + 14], buf[at + 15]]);
-        if level == SOL_SOCKET && ty == SCM_RIGHTS {
-            os.debug_log(&[b"network: sendmsg with SCM_RIGHTS denied (descriptors cannot be passed) -> EOPNOTSUPP"]);
-            return Err(EOPNOTSUPP);
-        }
-        if clen < 16 {
-            break;
-        }
-        at = match at.checked_add(clen.next_multiple_of(8)) {
-            Some(n) => n,
-            None => break,
-        };
-    }
-    Ok(())
-}
 
 fn msg_in<P: Platform>(os: &LibOs<P>, ptr: usize, op: Op) -> Result<Msg, Errno> {
     let mut hdr = [0u8; MSGHDR];
     hdr.copy_from_slice(user::slice(ptr, MSGHDR)?);
     let (name_ptr, name_len) = (usize_at(&hdr, 0), u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]) as usize);
-    check_control(os, usize_at(&hdr, 32), usize_at(&hdr, 40))?;
     if name_len > i32::MAX as usize {
         return Err(EINVAL);
     }
@@ -361,7 +337,45 @@ fn msg_in<P: Platform>(os: &LibOs<P>, ptr: usize, op: Op) -> Result<Msg, Errno> 
         hdr[0..8].copy_from_slice(&0usize.to_le_bytes());
         hdr[8..12].copy_from_slice(&0u32.to_le_bytes());
     }
-    Ok(Msg { hdr, name })
+    let (cptr, clen) = (usize_at(&hdr, 32), usize_at(&hdr, 40));
+    let mut control = None;
+    if cptr != 0 && clen != 0 {
+        let c = cmsg::outgoing(os, cptr, clen)?;
+        hdr[32..40].copy_from_slice(&(c.buf.as_ptr() as usize).to_le_bytes());
+        control = Some(c);
+    }
+    Ok(Msg { hdr, name, control })
+}
+
+/// recvmsg: the host fills a runtime copy of the control buffer, whose SCM_RIGHTS
+/// descriptors are installed in the app's table before it is copied out; the name and the
+/// data go straight to the app's buffers.
+fn recvmsg<P: Platform>(os: &LibOs<P>, fd: i32, msg: usize, flags: usize) -> SysResult {
+    let s = sock_of(os, fd)?;
+    let mut hdr = [0u8; MSGHDR];
+    hdr.copy_from_slice(user::slice(msg, MSGHDR)?);
+    let (cptr, clen) = (usize_at(&hdr, 32), usize_at(&hdr, 40));
+    let clen = if cptr == 0 { 0 } else { clen.min(cmsg::CONTROL_MAX) };
+    user::slice_mut(cptr, clen)?;
+    let mut control = alloc::vec![0u8; clen];
+    hdr[32..40].copy_from_slice(&(if clen == 0 { 0 } else { control.as_mut_ptr() as usize }).to_le_bytes());
+    hdr[40..48].copy_from_slice(&clen.to_le_bytes());
+    let hp = hdr.as_mut_ptr() as usize;
+    let r = os.platform.host_net_call(RECVMSG, [s.0 as usize, hp, flags | MSG_CMSG_CLOEXEC, 0, 0, 0])?;
+    let got = usize_at(&hdr, 40).min(clen);
+    let mut mflags = i32::from_le_bytes([hdr[48], hdr[49], hdr[50], hdr[51]]);
+    if cmsg::incoming(os, &mut control[..got], flags & MSG_CMSG_CLOEXEC != 0) {
+        mflags |= MSG_CTRUNC;
+    }
+    if flags & MSG_CMSG_CLOEXEC == 0 {
+        // Linux echoes the flag in msg_flags; the app did not ask for it.
+        mflags &= !(MSG_CMSG_CLOEXEC as i32);
+    }
+    user::slice_mut(cptr, got)?.copy_from_slice(&control[..got]);
+    user::write(msg + 8, &u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]))?;
+    user::write(msg + 40, &got)?;
+    user::write(msg + 48, &mflags)?;
+    Ok(r)
 }
 
 fn sendmsg<P: Platform>(os: &LibOs<P>, fd: i32, msg: usize, flags: usize) -> SysResult {
