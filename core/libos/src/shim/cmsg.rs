@@ -119,3 +119,27 @@ pub fn incoming<P: Platform>(os: &LibOs<P>, buf: &mut [u8], cloexec: bool) -> bo
     }
     truncated
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmsg(len: usize, level: i32, ty: i32, data: &[u8]) -> Vec<u8> {
+        let mut v = len.to_le_bytes().to_vec();
+        v.extend_from_slice(&level.to_le_bytes());
+        v.extend_from_slice(&ty.to_le_bytes());
+        v.extend_from_slice(data);
+        v.resize(v.len().next_multiple_of(8), 0);
+        v
+    }
+
+    #[test]
+    fn headers_walk_aligned_and_refuse_malformed() {
+        let mut buf = cmsg(20, SOL_SOCKET, SCM_RIGHTS, &7i32.to_le_bytes());
+        buf.extend(cmsg(24, SOL_SOCKET, SCM_RIGHTS, &[0; 8]));
+        assert_eq!(headers(&buf), Some(alloc::vec![(0, 20), (24, 24)]));
+        assert_eq!(headers(&cmsg(8, 1, 1, &[])), None, "cmsg_len shorter than the header");
+        assert_eq!(headers(&cmsg(64, 1, 1, &[])), None, "cmsg_len past the end");
+        assert_eq!(headers(&[0u8; 8]), Some(alloc::vec![]), "a tail shorter than a header is ignored");
+    }
+}
