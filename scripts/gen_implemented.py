@@ -121,7 +121,8 @@ def render() -> str:
              "", "IMPLEMENTED = frozenset(["]
     nums = sorted(handled())
     lines += ["    " + ", ".join(str(n) for n in nums[i:i + 16]) + "," for i in range(0, len(nums), 16)]
-    lines += ["])", "", "# Refused on purpose with EPERM (shim/denied.rs); never reach the host.", "DENIED = frozenset(["]
+    lines += ["])", "", "# Refused on purpose with EPERM (shim/denied.rs); never reach the host.",
+              "DENIED = frozenset(["]
     den = sorted(denied())
     lines += ["    " + ", ".join(str(n) for n in den[i:i + 16]) + "," for i in range(0, len(den), 16)]
     lines += ["])", "", "NAMES = {"]

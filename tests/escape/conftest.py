@@ -1,4 +1,7 @@
-"""Escape probes (tests/escape/): packed programs that try to reach what their policy does not
-grant, each asserting the exact outcome. They run only packed, never natively. Shared helpers
-are in tests/e2e/litebox_e2e.py (on sys.path through tests/conftest.py) and in the helper
-modules next to the tests."""
+"""Escape probes: each test packs a program that tries to reach past its policy and asserts the
+exact outcome (errno, log line). They run ONLY packed, never natively, and every attempted call
+is harmless even if it got through (loopback ports nobody listens on, scratch paths).
+
+The e2e helpers (litebox_e2e, netprobe) are importable through tests/conftest.py, which puts
+tests/e2e on sys.path.
+"""

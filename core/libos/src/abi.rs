@@ -70,6 +70,7 @@ pub const TCGETS: u32 = 0x5401;
 pub const TIOCGWINSZ: u32 = 0x5413;
 pub const TIOCGPGRP: u32 = 0x540f;
 pub const FIONREAD: u32 = 0x541b;
+pub const FIONBIO: u32 = 0x5421;
 
 // access
 pub const F_OK: u32 = 0;

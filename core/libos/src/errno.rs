@@ -43,7 +43,17 @@ pub const ENODATA: Errno = 61;
 pub const EOVERFLOW: Errno = 75;
 pub const ENOTSOCK: Errno = 88;
 pub const EOPNOTSUPP: Errno = 95;
+pub const EPROTONOSUPPORT: Errno = 93;
 pub const EAFNOSUPPORT: Errno = 97;
+pub const EADDRINUSE: Errno = 98;
+pub const EADDRNOTAVAIL: Errno = 99;
+pub const ENETUNREACH: Errno = 101;
+pub const ECONNRESET: Errno = 104;
+pub const ENOBUFS: Errno = 105;
+pub const EISCONN: Errno = 106;
+pub const ENOTCONN: Errno = 107;
+pub const ECONNREFUSED: Errno = 111;
+pub const EINPROGRESS: Errno = 115;
 
 /// The symbolic name of an errno value ("" if it has no constant here).
 pub fn name(e: Errno) -> &'static str {
@@ -87,7 +97,17 @@ pub fn name(e: Errno) -> &'static str {
         EOVERFLOW => "EOVERFLOW",
         ENOTSOCK => "ENOTSOCK",
         EOPNOTSUPP => "EOPNOTSUPP",
+        EPROTONOSUPPORT => "EPROTONOSUPPORT",
         EAFNOSUPPORT => "EAFNOSUPPORT",
+        EADDRINUSE => "EADDRINUSE",
+        EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        ENETUNREACH => "ENETUNREACH",
+        ECONNRESET => "ECONNRESET",
+        ENOBUFS => "ENOBUFS",
+        EISCONN => "EISCONN",
+        ENOTCONN => "ENOTCONN",
+        ECONNREFUSED => "ECONNREFUSED",
+        EINPROGRESS => "EINPROGRESS",
         _ => "",
     }
 }

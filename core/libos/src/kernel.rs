@@ -38,6 +38,8 @@ pub struct LibOs<P: Platform> {
     pub debug: AtomicBool,
     /// Pids of this process's children not yet reaped (the processes it may signal).
     pub children: SpinMutex<Vec<i32>>,
+    /// `[policy.network]`: what the app may bind and connect to (default: nothing).
+    pub net: crate::net::NetPolicy,
 }
 
 impl<P: Platform> LibOs<P> {
@@ -69,6 +71,7 @@ impl<P: Platform> LibOs<P> {
             hostname: hostname.to_vec(),
             debug: AtomicBool::new(debug),
             children: SpinMutex::new(Vec::new()),
+            net: crate::net::NetPolicy::default(),
         }
     }
 

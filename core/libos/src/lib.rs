@@ -15,6 +15,7 @@ pub mod fd;
 pub mod fs;
 pub mod kernel;
 pub mod loader;
+pub mod net;
 pub mod platform;
 pub mod shim;
 pub mod sync;

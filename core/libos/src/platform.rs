@@ -49,6 +49,17 @@ pub trait Platform: Send + Sync {
     /// translated every descriptor argument. May block.
     fn host_fd_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno>;
 
+    /// A socket syscall (socket, socketpair, bind, listen, accept4, connect, getsockname,
+    /// getpeername, setsockopt, getsockopt, sendto, recvfrom, sendmsg, recvmsg, sendmmsg,
+    /// recvmmsg, shutdown; `nr` is the Linux number) on the host. The shim has already applied
+    /// the network policy: descriptor arguments are host descriptors, every address the policy
+    /// checked is a copy in runtime memory, other pointers are in app memory. New sockets must
+    /// be close-on-exec on the host. May block. Default: this platform has no network, and
+    /// `socket`/`socketpair` fail with EAFNOSUPPORT.
+    fn host_net_call(&self, _nr: usize, _args: [usize; 6]) -> Result<usize, Errno> {
+        Err(crate::errno::EAFNOSUPPORT)
+    }
+
     /// mmap of a regular file of a host directory (host descriptor `fd`), with the host's
     /// semantics (MAP_SHARED writes reach the file). Must refuse ranges the runtime owns.
     fn host_mmap(&self, _addr: usize, _len: usize, _prot: u32, _flags: u32, _fd: i32, _off: u64) -> Result<usize, Errno> {

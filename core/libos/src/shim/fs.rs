@@ -342,8 +342,24 @@ fn iovecs(ptr: usize, cnt: usize) -> Result<Vec<Iovec>, Errno> {
 
 fn readv<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
+    let vs = iovecs(iov, cnt)?;
+    if matches!(f.kind, FileKind::Host(_)) && f.path.is_empty() {
+        // A stream (pipe, socket, terminal): one read for the whole vector, so it does not
+        // block for more once some data came, as natively.
+        let total = vs.iter().try_fold(0usize, |t, v| t.checked_add(v.len)).ok_or(EINVAL)?;
+        let mut all = alloc::vec![0u8; total.min(1 << 24)];
+        let mut n = read_file(os, &f, &mut all, None)?;
+        let mut from = 0;
+        for v in &vs {
+            let k = n.min(v.len);
+            user::slice_mut(v.base, k)?.copy_from_slice(&all[from..from + k]);
+            from += k;
+            n -= k;
+        }
+        return Ok(from);
+    }
     let mut total = 0;
-    for v in iovecs(iov, cnt)? {
+    for v in vs {
         let b = user::slice_mut(v.base, v.len)?;
         let n = read_file(os, &f, b, None)?;
         total += n;
@@ -467,6 +483,14 @@ fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
     match &f.kind {
         FileKind::Host(h) => match cmd {
             TCGETS | TIOCGWINSZ | TIOCGPGRP | FIONREAD => os.platform.host_ioctl(h.0, cmd, arg),
+            FIONBIO => {
+                // The same status flag as fcntl(F_SETFL, O_NONBLOCK) (CPython sets it this way).
+                let on = user::read::<i32>(arg)? != 0;
+                os.platform.host_set_nonblock(h.0, on)?;
+                let old = f.flags();
+                f.flags.store(if on { old | O_NONBLOCK } else { old & !O_NONBLOCK }, Ordering::Relaxed);
+                Ok(0)
+            }
             _ => Err(ENOTTY),
         },
         FileKind::Image(_) | FileKind::Overlay(_) if cmd == FIONREAD => {

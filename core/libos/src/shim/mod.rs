@@ -1,10 +1,12 @@
 //! The Linux x86-64 syscall shim: one module per family (as gVisor's `sys_*.go`), and
 //! [`dispatch`], which the platform calls for every syscall the app makes.
+pub mod cmsg;
 pub mod denied;
 pub mod exec;
 pub mod fs;
 pub mod io;
 pub mod mem;
+pub mod net;
 pub mod nr;
 pub mod process;
 pub mod signal;
@@ -29,6 +31,7 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
         .or_else(|| process::dispatch(os, n, &a, ctx))
         .or_else(|| signal::dispatch(os, n, &a, ctx))
         .or_else(|| time::dispatch(os, n, &a))
+        .or_else(|| net::dispatch(os, n, &a))
         .or_else(|| denied::dispatch(os, n));
     match r {
         Some(Ok(v)) => v as isize,
@@ -66,6 +69,7 @@ pub fn implemented(n: usize) -> bool {
         || exec::HANDLED.contains(&n)
         || io::HANDLED.contains(&n)
         || mem::HANDLED.contains(&n)
+        || net::HANDLED.contains(&n)
         || process::HANDLED.contains(&n)
         || signal::HANDLED.contains(&n)
         || time::HANDLED.contains(&n)

@@ -235,7 +235,14 @@ extern "C" fn litebox_fastpath_dispatch(regs: *mut Regs) -> usize {
     let d = data();
     d.depth.fetch_add(1, Ordering::Relaxed);
     compiler_fence(Ordering::SeqCst);
+    let traced = crate::trace::tracing().then(|| {
+        use litebox_libos::SyscallContext;
+        [ctx.arg(0), ctx.arg(1), ctx.arg(2), ctx.arg(3), ctx.arg(4), ctx.arg(5)]
+    });
     let r = litebox_libos::shim::dispatch(crate::os(), &mut ctx);
+    if let Some(a) = traced {
+        crate::trace::line(nr, &a, r);
+    }
     // SAFETY: as in `regs`; the entry pops rax from this slot.
     unsafe { (*regs).rax = r as usize };
     compiler_fence(Ordering::SeqCst);

@@ -154,6 +154,18 @@ impl Platform for LinuxHost {
         }
     }
 
+    fn host_net_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        use litebox_libos::shim::nr;
+        let call = || r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
+        match nr {
+            nr::SOCKET | nr::SOCKETPAIR | nr::BIND | nr::LISTEN | nr::GETSOCKNAME | nr::GETPEERNAME
+            | nr::SETSOCKOPT | nr::GETSOCKOPT | nr::SHUTDOWN => call(),
+            nr::ACCEPT4 | nr::CONNECT | nr::SENDTO | nr::RECVFROM | nr::SENDMSG | nr::RECVMSG | nr::SENDMMSG
+            | nr::RECVMMSG => signals::blocking(call),
+            _ => Err(ENOSYS),
+        }
+    }
+
     fn host_mmap(&self, addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -> Result<usize, Errno> {
         let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
         let mut hint = addr;

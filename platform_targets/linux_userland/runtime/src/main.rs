@@ -267,7 +267,9 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     let mut vfs = Vfs::new(image, entry.clone(), image_fatal);
     let (layer, mount_fds) = host_layer(&cfg.mounts);
     vfs.host = Some(layer);
-    let os = alloc::boxed::Box::leak(alloc::boxed::Box::new(LibOs::new(LinuxHost { uid, gid }, vfs, &cwd, &hostname, debug)));
+    let mut os = LibOs::new(LinuxHost { uid, gid }, vfs, &cwd, &hostname, debug);
+    os.net = litebox_libos::net::NetPolicy::new(&cfg.listen, &cfg.connect);
+    let os = alloc::boxed::Box::leak(alloc::boxed::Box::new(os));
     OS.store(os, Ordering::Release);
 
     let loaded = loader::load(os, &entry, &argv, &env, &start.aux).unwrap_or_else(|e| {

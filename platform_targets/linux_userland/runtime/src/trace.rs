@@ -83,6 +83,15 @@ fn path_arg(n: usize) -> Option<usize> {
     }
 }
 
+/// Which argument of `n` is a socket address, and which one holds its length.
+fn sockaddr_arg(n: usize) -> Option<(usize, usize)> {
+    match n {
+        nr::BIND | nr::CONNECT => Some((1, 2)),
+        nr::SENDTO => Some((4, 5)),
+        _ => None,
+    }
+}
+
 /// Writes the trace line of one served syscall.
 pub fn line(n: usize, a: &[usize; 6], result: isize) {
     let fd = TRACE_FD.load(Ordering::Relaxed);
@@ -102,11 +111,14 @@ pub fn line(n: usize, a: &[usize; 6], result: isize) {
     }
     v.push(b'(');
     let p = path_arg(n);
+    let sa = sockaddr_arg(n).and_then(|(i, l)| Some((i, litebox_libos::net::describe(a[i], a[l])?)));
     for (i, &x) in a.iter().enumerate() {
         if i > 0 {
             v.extend_from_slice(b", ");
         }
-        if Some(i) == p {
+        if let Some((_, text)) = sa.as_ref().filter(|(at, _)| *at == i) {
+            v.extend_from_slice(text);
+        } else if Some(i) == p {
             match litebox_libos::user::cstr(x, 256) {
                 Ok(s) => {
                     v.push(b'"');

@@ -1,0 +1,475 @@
+//! Sockets: socket, socketpair, bind, listen, accept(4), connect, get{sock,peer}name,
+//! {set,get}sockopt, send/recv (to/from, msg, mmsg), shutdown.
+//!
+//! An allowed socket is a host socket held as a host descriptor ([`FileKind::Host`]), so
+//! read/write/poll/epoll/fcntl/dup/close and fork inheritance work through the usual paths.
+//! The `[policy.network]` rules are checked here, before any host call, on a copy of the
+//! address in runtime memory (the app cannot change it between the check and the host call):
+//! `bind` (and `listen` on an unbound socket, which binds the wildcard address) needs a
+//! `listen` rule, `connect`/`sendto`/`sendmsg`/`sendmmsg` to an address need a `connect` rule;
+//! Unix-domain addresses are refused (socketpair is the only way to get a connected pair).
+//! Descriptors passed with SCM_RIGHTS are translated by [`cmsg`] (sendmsg, sendmmsg, recvmsg;
+//! recvmmsg does not translate them).
+//! Each denial is EACCES, logged with the rule under `LITEBOX_LOG=debug` and recorded for
+//! `--learn`. Decisions and their reasons: docs/config.md, `[policy.network]`.
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::nr::*;
+use super::{cmsg, SysResult};
+use crate::abi::{O_NONBLOCK, O_RDWR};
+use crate::errno::*;
+use crate::fd::{FileKind, HostFd, OpenFile};
+use crate::kernel::LibOs;
+use crate::net::{decode, Endpoint, Target};
+use crate::platform::Platform;
+use crate::user;
+
+/// Syscall numbers served here.
+pub const HANDLED: &[usize] = &[
+    SOCKET, CONNECT, ACCEPT, SENDTO, RECVFROM, SENDMSG, RECVMSG, SHUTDOWN, BIND, LISTEN, GETSOCKNAME, GETPEERNAME,
+    SOCKETPAIR, SETSOCKOPT, GETSOCKOPT, ACCEPT4, RECVMMSG, SENDMMSG,
+];
+
+/// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
+/// generated from these arrays by scripts/gen_implemented.py).
+pub const PARTIAL: &[(usize, &str)] = &[
+    (SOCKET, "AF_UNIX, AF_INET, AF_INET6 only (others EAFNOSUPPORT; raw and packet sockets EPERM); host sockets"),
+    (BIND, "only to an address of [policy.network].listen, else EACCES before any host call; Unix addresses EACCES"),
+    (LISTEN, "on an unbound socket only with a wildcard port-0 listen rule (Linux binds the wildcard address)"),
+    (CONNECT, "only to an address of [policy.network].connect, else EACCES before any host call; Unix addresses EACCES"),
+    (SENDTO, "a destination address needs a connect rule, as connect"),
+    (SENDMSG, "a destination address needs a connect rule; SCM_RIGHTS only for host descriptors (pipes, sockets)"),
+    (SENDMMSG, "as sendmsg"),
+    (RECVMMSG, "received descriptors (SCM_RIGHTS) are not translated"),
+    (SETSOCKOPT, "SO_BINDTODEVICE, SO_MARK, IP(V6)_TRANSPARENT, BPF attachments and SO_PASSCRED on Unix sockets: EPERM"),
+];
+
+const SOCK_STREAM: u32 = 1;
+const SOCK_DGRAM: u32 = 2;
+const SOCK_RAW: u32 = 3;
+const SOCK_PACKET: u32 = 10;
+const SOCK_NONBLOCK: u32 = 0o4000;
+const SOCK_CLOEXEC: u32 = 0o2000000;
+const IPPROTO_ICMP: u32 = 1;
+const IPPROTO_TCP: u32 = 6;
+const IPPROTO_UDP: u32 = 17;
+const IPPROTO_ICMPV6: u32 = 58;
+const MSG_CMSG_CLOEXEC: usize = 0x4000_0000;
+const MSG_CTRUNC: i32 = 0x8;
+/// sizeof(struct sockaddr_storage): the kernel refuses longer addresses (EINVAL).
+const SOCKADDR_MAX: usize = 128;
+/// UIO_MAXIOV: sendmmsg/recvmmsg handle at most this many messages per call.
+const MMSG_MAX: usize = 1024;
+const MSGHDR: usize = 56;
+const MMSGHDR: usize = 64;
+
+/// Serves `n` if it is a socket syscall.
+pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
+    let fd = a[0] as i32;
+    Some(match n {
+        SOCKET => socket(os, a[0] as u32, a[1] as u32, a[2] as u32),
+        SOCKETPAIR => socketpair(os, a[0] as u32, a[1] as u32, a[2] as u32, a[3]),
+        BIND => bind(os, fd, a[1], a[2]),
+        LISTEN => listen(os, fd, a[1]),
+        ACCEPT => accept(os, fd, a[1], a[2], 0),
+        ACCEPT4 => accept(os, fd, a[1], a[2], a[3] as u32),
+        CONNECT => connect(os, fd, a[1], a[2]),
+        SENDTO => sendto(os, fd, a),
+        SENDMSG => sendmsg(os, fd, a[1], a[2]),
+        SENDMMSG => sendmmsg(os, fd, a[1], a[2], a[3]),
+        RECVMSG => recvmsg(os, fd, a[1], a[2]),
+        RECVMMSG => pass(os, n, fd, [a[1], a[2], a[3] | MSG_CMSG_CLOEXEC, a[4], 0]),
+        SETSOCKOPT => setsockopt(os, fd, a),
+        GETSOCKNAME | GETPEERNAME | SHUTDOWN | GETSOCKOPT | RECVFROM => pass(os, n, fd, [a[1], a[2], a[3], a[4], a[5]]),
+        _ => return None,
+    })
+}
+
+/// The host socket behind app descriptor `fd`, kept open while the reference lives
+/// (ENOTSOCK for a file of the image or the writable layer; the host says ENOTSOCK for pipes).
+struct Sock(i32, #[allow(dead_code)] Arc<OpenFile>);
+
+fn sock_of<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<Sock, Errno> {
+    let f = os.fds.lock().get(fd)?;
+    match &f.kind {
+        FileKind::Host(h) => Ok(Sock(h.0, f.clone())),
+        _ => Err(ENOTSOCK),
+    }
+}
+
+/// A socket call with the descriptor translated and every other argument as the app gave it.
+fn pass<P: Platform>(os: &LibOs<P>, n: usize, fd: i32, rest: [usize; 5]) -> SysResult {
+    let s = sock_of(os, fd)?;
+    os.platform.host_net_call(n, [s.0 as usize, rest[0], rest[1], rest[2], rest[3], rest[4]])
+}
+
+/// Installs a new host socket as an app descriptor (`flags`: SOCK_NONBLOCK, SOCK_CLOEXEC);
+/// closes it on the host if the table is full.
+fn install<P: Platform>(os: &LibOs<P>, host: i32, flags: u32) -> SysResult {
+    let file = OpenFile::new(FileKind::Host(HostFd(host)), Vec::new(), O_RDWR | (flags & O_NONBLOCK));
+    os.fds.lock().alloc(file, flags & SOCK_CLOEXEC != 0, 0).map(|v| v as usize)
+}
+
+fn log_socket_denied<P: Platform>(os: &LibOs<P>, what: &[u8], rule: &[u8], e: Errno) -> Errno {
+    os.debug_log(&[b"network: socket(", what, b") denied (", rule, b") -> ", crate::errno::name(e).as_bytes()]);
+    e
+}
+
+fn socket<P: Platform>(os: &LibOs<P>, domain: u32, ty: u32, proto: u32) -> SysResult {
+    let (kind, flags) = (ty & 0xf, ty & !0xf);
+    if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
+        return Err(EINVAL);
+    }
+    match domain {
+        1 => {} // AF_UNIX: harmless until bound or connected, which are checked
+        2 | 10 => match (kind, proto) {
+            (SOCK_STREAM, 0 | IPPROTO_TCP) | (SOCK_DGRAM, 0 | IPPROTO_UDP) => {}
+            (SOCK_RAW | SOCK_PACKET, _) => {
+                return Err(log_socket_denied(os, b"SOCK_RAW", b"raw and packet sockets are never allowed", EPERM));
+            }
+            (SOCK_DGRAM, IPPROTO_ICMP | IPPROTO_ICMPV6) => {
+                // ICMP "ping" sockets: refused as by Linux's default net.ipv4.ping_group_range.
+                return Err(log_socket_denied(os, b"IPPROTO_ICMP", b"ping sockets are never allowed", EACCES));
+            }
+            _ => {
+                return Err(log_socket_denied(os, b"protocol", b"only TCP and UDP over IP", EPROTONOSUPPORT));
+            }
+        },
+        _ => {
+            let mut b = [0u8; 20];
+            let num = super::fmt_usize(domain as usize, &mut b);
+            os.debug_log(&[
+                b"network: socket(family ",
+                num,
+                b") denied (only AF_UNIX, AF_INET, AF_INET6) -> EAFNOSUPPORT",
+            ]);
+            return Err(EAFNOSUPPORT);
+        }
+    }
+    let args = [domain as usize, (ty | SOCK_CLOEXEC) as usize, proto as usize, 0, 0, 0];
+    let host = os.platform.host_net_call(SOCKET, args)?;
+    install(os, host as i32, flags)
+}
+
+fn socketpair<P: Platform>(os: &LibOs<P>, domain: u32, ty: u32, proto: u32, sv: usize) -> SysResult {
+    let flags = ty & !0xf;
+    if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
+        return Err(EINVAL);
+    }
+    match domain {
+        1 => {}
+        2 | 10 => return Err(EOPNOTSUPP), // as Linux: IP sockets do not come in pairs
+        _ => return Err(EAFNOSUPPORT),
+    }
+    user::slice_mut(sv, 8)?;
+    let mut pair = [0i32; 2];
+    let p = pair.as_mut_ptr() as usize;
+    os.platform.host_net_call(SOCKETPAIR, [domain as usize, (ty | SOCK_CLOEXEC) as usize, proto as usize, p, 0, 0])?;
+    let a = match install(os, pair[0], flags) {
+        Ok(a) => a,
+        Err(e) => {
+            drop(HostFd(pair[1]));
+            return Err(e);
+        }
+    };
+    let b = match install(os, pair[1], flags) {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = os.fds.lock().close(a as i32);
+            return Err(e);
+        }
+    };
+    user::write(sv, &[a as i32, b as i32])?;
+    Ok(0)
+}
+
+/// Copies a socket address of `len` bytes from the app (EINVAL past sockaddr_storage).
+fn copy_addr(ptr: usize, len: usize) -> Result<Vec<u8>, Errno> {
+    if len > SOCKADDR_MAX {
+        return Err(EINVAL);
+    }
+    Ok(user::slice(ptr, len)?.to_vec())
+}
+
+/// What the app tries to do with an address, for the rule, the log line and the learn record.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Bind,
+    Listen,
+    Connect,
+    Send(&'static [u8]),
+}
+
+impl Op {
+    fn name(self) -> &'static [u8] {
+        match self {
+            Op::Bind => b"bind",
+            Op::Listen => b"listen",
+            Op::Connect => b"connect",
+            Op::Send(n) => n,
+        }
+    }
+
+    fn rule(self) -> &'static [u8] {
+        match self {
+            Op::Bind | Op::Listen => b"listen",
+            _ => b"connect",
+        }
+    }
+}
+
+/// Decides whether `op` may use the address `sa` (copied from the app): Ok, or the errno for
+/// the app after logging the denial and recording it for `--learn`.
+fn check<P: Platform>(os: &LibOs<P>, op: Op, sa: &[u8]) -> Result<(), Errno> {
+    match decode(sa, op != Op::Connect)? {
+        Target::Disconnect => Ok(()),
+        Target::Unix => {
+            os.debug_log(&[
+                b"network: ",
+                op.name(),
+                b" to a unix-domain address denied (unix sockets: socketpair only) -> EACCES",
+            ]);
+            Err(EACCES)
+        }
+        Target::Ip(e) => check_ip(os, op, &e),
+    }
+}
+
+fn check_ip<P: Platform>(os: &LibOs<P>, op: Op, e: &Endpoint) -> Result<(), Errno> {
+    let net = &os.net;
+    let ok = match op {
+        Op::Bind | Op::Listen => net.may_bind(e),
+        _ => net.may_connect(e),
+    };
+    if ok {
+        return Ok(());
+    }
+    let text = e.text();
+    os.debug_log(&[
+        b"network: ",
+        op.name(),
+        b" ",
+        &text,
+        b" denied: no [policy.network] ",
+        op.rule(),
+        b" rule allows it -> EACCES",
+    ]);
+    os.learn(op.rule(), &text);
+    Err(EACCES)
+}
+
+fn bind<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize) -> SysResult {
+    let s = sock_of(os, fd)?;
+    let sa = copy_addr(addr, len)?;
+    check(os, Op::Bind, &sa)?;
+    os.platform.host_net_call(BIND, [s.0 as usize, sa.as_ptr() as usize, sa.len(), 0, 0, 0])
+}
+
+/// listen on an IP socket that was never bound binds the wildcard address at an ephemeral
+/// port: that needs the rule `0.0.0.0:0` (or `[::]:0`).
+fn listen<P: Platform>(os: &LibOs<P>, fd: i32, backlog: usize) -> SysResult {
+    let s = sock_of(os, fd)?;
+    let mut name = [0u8; SOCKADDR_MAX];
+    let mut len: u32 = SOCKADDR_MAX as u32;
+    let (np, lp) = (name.as_mut_ptr() as usize, &mut len as *mut u32 as usize);
+    os.platform.host_net_call(GETSOCKNAME, [s.0 as usize, np, lp, 0, 0, 0])?;
+    let got = &name[..(len as usize).min(SOCKADDR_MAX)];
+    if let Ok(Target::Ip(e)) = decode(got, false) {
+        if e.port == 0 {
+            check_ip(os, Op::Listen, &e)?;
+        }
+    }
+    os.platform.host_net_call(LISTEN, [s.0 as usize, backlog, 0, 0, 0, 0])
+}
+
+fn accept<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize, flags: u32) -> SysResult {
+    if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
+        return Err(EINVAL);
+    }
+    let s = sock_of(os, fd)?;
+    let host = os.platform.host_net_call(ACCEPT4, [s.0 as usize, addr, len, (flags | SOCK_CLOEXEC) as usize, 0, 0])?;
+    install(os, host as i32, flags)
+}
+
+fn connect<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize) -> SysResult {
+    let s = sock_of(os, fd)?;
+    let sa = copy_addr(addr, len)?;
+    check(os, Op::Connect, &sa)?;
+    os.platform.host_net_call(CONNECT, [s.0 as usize, sa.as_ptr() as usize, sa.len(), 0, 0, 0])
+}
+
+fn sendto<P: Platform>(os: &LibOs<P>, fd: i32, a: &[usize; 6]) -> SysResult {
+    let s = sock_of(os, fd)?;
+    if a[4] == 0 {
+        return os.platform.host_net_call(SENDTO, [s.0 as usize, a[1], a[2], a[3], 0, 0]);
+    }
+    let sa = copy_addr(a[4], a[5])?;
+    if !sa.is_empty() {
+        check(os, Op::Send(b"sendto"), &sa)?;
+    }
+    // An empty address is passed as one (the kernel reads nothing from it).
+    let empty = [0u8; 0];
+    let p = if sa.is_empty() { empty.as_ptr() as usize } else { sa.as_ptr() as usize };
+    os.platform.host_net_call(SENDTO, [s.0 as usize, a[1], a[2], a[3], p, sa.len()])
+}
+
+/// A `struct msghdr` copied from the app, with its destination (if any) checked and copied
+/// into runtime memory, so the host reads only what was checked.
+struct Msg {
+    hdr: [u8; MSGHDR],
+    #[allow(dead_code)]
+    name: Vec<u8>,
+    #[allow(dead_code)]
+    control: Option<cmsg::Outgoing>,
+}
+
+fn usize_at(b: &[u8], at: usize) -> usize {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    usize::from_le_bytes(w)
+}
+
+const SOL_SOCKET: i32 = 1;
+
+fn msg_in<P: Platform>(os: &LibOs<P>, ptr: usize, op: Op) -> Result<Msg, Errno> {
+    let mut hdr = [0u8; MSGHDR];
+    hdr.copy_from_slice(user::slice(ptr, MSGHDR)?);
+    let (name_ptr, name_len) = (usize_at(&hdr, 0), u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]) as usize);
+    if name_len > i32::MAX as usize {
+        return Err(EINVAL);
+    }
+    let mut name = Vec::new();
+    if name_ptr != 0 && name_len != 0 {
+        // As the kernel does for msghdr: a longer name is cut to sockaddr_storage.
+        name = copy_addr(name_ptr, name_len.min(SOCKADDR_MAX))?;
+        hdr[8..12].copy_from_slice(&(name.len() as u32).to_le_bytes());
+        check(os, op, &name)?;
+        hdr[0..8].copy_from_slice(&(name.as_ptr() as usize).to_le_bytes());
+    } else {
+        // The kernel ignores a name of length 0; drop a dangling pointer with it.
+        hdr[0..8].copy_from_slice(&0usize.to_le_bytes());
+        hdr[8..12].copy_from_slice(&0u32.to_le_bytes());
+    }
+    let (cptr, clen) = (usize_at(&hdr, 32), usize_at(&hdr, 40));
+    let mut control = None;
+    if cptr != 0 && clen != 0 {
+        let c = cmsg::outgoing(os, cptr, clen)?;
+        hdr[32..40].copy_from_slice(&(c.buf.as_ptr() as usize).to_le_bytes());
+        control = Some(c);
+    }
+    Ok(Msg { hdr, name, control })
+}
+
+/// recvmsg: the host fills a runtime copy of the control buffer, whose SCM_RIGHTS
+/// descriptors are installed in the app's table before it is copied out; the name and the
+/// data go straight to the app's buffers.
+fn recvmsg<P: Platform>(os: &LibOs<P>, fd: i32, msg: usize, flags: usize) -> SysResult {
+    let s = sock_of(os, fd)?;
+    let mut hdr = [0u8; MSGHDR];
+    hdr.copy_from_slice(user::slice(msg, MSGHDR)?);
+    let (cptr, clen) = (usize_at(&hdr, 32), usize_at(&hdr, 40));
+    let clen = if cptr == 0 { 0 } else { clen.min(cmsg::CONTROL_MAX) };
+    user::slice_mut(cptr, clen)?;
+    let mut control = alloc::vec![0u8; clen];
+    hdr[32..40].copy_from_slice(&(if clen == 0 { 0 } else { control.as_mut_ptr() as usize }).to_le_bytes());
+    hdr[40..48].copy_from_slice(&clen.to_le_bytes());
+    let hp = hdr.as_mut_ptr() as usize;
+    let r = os.platform.host_net_call(RECVMSG, [s.0 as usize, hp, flags | MSG_CMSG_CLOEXEC, 0, 0, 0])?;
+    let got = usize_at(&hdr, 40).min(clen);
+    let mut mflags = i32::from_le_bytes([hdr[48], hdr[49], hdr[50], hdr[51]]);
+    if cmsg::incoming(os, &mut control[..got], flags & MSG_CMSG_CLOEXEC != 0) {
+        mflags |= MSG_CTRUNC;
+    }
+    if flags & MSG_CMSG_CLOEXEC == 0 {
+        // Linux echoes the flag in msg_flags; the app did not ask for it.
+        mflags &= !(MSG_CMSG_CLOEXEC as i32);
+    }
+    user::slice_mut(cptr, got)?.copy_from_slice(&control[..got]);
+    user::write(msg + 8, &u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]))?;
+    user::write(msg + 40, &got)?;
+    user::write(msg + 48, &mflags)?;
+    Ok(r)
+}
+
+fn sendmsg<P: Platform>(os: &LibOs<P>, fd: i32, msg: usize, flags: usize) -> SysResult {
+    let s = sock_of(os, fd)?;
+    let m = msg_in(os, msg, Op::Send(b"sendmsg"))?;
+    os.platform.host_net_call(SENDMSG, [s.0 as usize, m.hdr.as_ptr() as usize, flags, 0, 0, 0])
+}
+
+/// sendmmsg: every destination is checked first; the call sends the messages before the first
+/// denied one (EACCES if that is the first), as Linux stops at the first failing message.
+fn sendmmsg<P: Platform>(os: &LibOs<P>, fd: i32, vec: usize, vlen: usize, flags: usize) -> SysResult {
+    let s = sock_of(os, fd)?;
+    let vlen = vlen.min(MMSG_MAX);
+    let mut msgs: Vec<Msg> = Vec::with_capacity(vlen);
+    for i in 0..vlen {
+        match msg_in(os, vec + i * MMSGHDR, Op::Send(b"sendmmsg")) {
+            Ok(m) => msgs.push(m),
+            Err(e) if i == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    let mut flat = alloc::vec![0u8; msgs.len() * MMSGHDR];
+    for (i, m) in msgs.iter().enumerate() {
+        flat[i * MMSGHDR..i * MMSGHDR + MSGHDR].copy_from_slice(&m.hdr);
+    }
+    let sent =
+        os.platform.host_net_call(SENDMMSG, [s.0 as usize, flat.as_mut_ptr() as usize, msgs.len(), flags, 0, 0])?;
+    for i in 0..sent.min(msgs.len()) {
+        let at = i * MMSGHDR + MSGHDR;
+        let len = u32::from_le_bytes([flat[at], flat[at + 1], flat[at + 2], flat[at + 3]]);
+        user::write(vec + at, &len)?;
+    }
+    Ok(sent)
+}
+
+const SOL_IP: usize = 0;
+const SOL_IPV6: usize = 41;
+const SO_BINDTODEVICE: usize = 25;
+const SO_MARK: usize = 36;
+const SO_ATTACH_BPF: usize = 50;
+const SO_ATTACH_REUSEPORT_EBPF: usize = 52;
+const SO_PASSCRED: usize = 16;
+const SO_DOMAIN: usize = 39;
+const SO_PASSPIDFD: usize = 76;
+const IP_TRANSPARENT: usize = 19;
+const IPV6_TRANSPARENT: usize = 75;
+
+/// setsockopt, except the options that reach past the app's own sockets: device binding,
+/// packet marks, transparent proxying, eBPF programs given by descriptor (EPERM, as for an
+/// unprivileged process), and credential passing on Unix sockets (EPERM, see below).
+fn setsockopt<P: Platform>(os: &LibOs<P>, fd: i32, a: &[usize; 6]) -> SysResult {
+    let (level, opt) = (a[1] as i32 as isize as usize, a[2] as i32 as isize as usize);
+    let refused = match level {
+        l if l == SOL_SOCKET as usize => matches!(
+            opt,
+            SO_BINDTODEVICE | SO_MARK | SO_ATTACH_BPF | SO_ATTACH_REUSEPORT_EBPF
+        ),
+        SOL_IP => opt == IP_TRANSPARENT,
+        SOL_IPV6 => opt == IPV6_TRANSPARENT,
+        _ => false,
+    };
+    if refused {
+        os.debug_log(&[b"network: setsockopt of a host-wide option denied -> EPERM"]);
+        return Err(EPERM);
+    }
+    let enables = || a[4] >= 4 && user::read::<i32>(a[3]).is_ok_and(|v| v != 0);
+    if level == SOL_SOCKET as usize && matches!(opt, SO_PASSCRED | SO_PASSPIDFD) && enables() && unix_socket(os, fd)? {
+        // On a Unix socket without a name these make the next send bind an abstract name,
+        // which any process of the host could then reach.
+        os.debug_log(&[b"network: SO_PASSCRED on a unix socket denied (it would bind an abstract name) -> EPERM"]);
+        return Err(EPERM);
+    }
+    pass(os, SETSOCKOPT, fd, [a[1], a[2], a[3], a[4], 0])
+}
+
+/// Whether app descriptor `fd` is a Unix-domain socket (asked of the host: SO_DOMAIN).
+fn unix_socket<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<bool, Errno> {
+    let s = sock_of(os, fd)?;
+    let (mut domain, mut len) = (0i32, 4u32);
+    let (dp, lp) = (&mut domain as *mut i32 as usize, &mut len as *mut u32 as usize);
+    os.platform.host_net_call(GETSOCKOPT, [s.0 as usize, SOL_SOCKET as usize, SO_DOMAIN, dp, lp, 0])?;
+    Ok(domain == 1)
+}

@@ -1,0 +1,73 @@
+"""Helpers for the socket probe tests/e2e/programs/net.c: building it, packing it in project
+mode with a chosen [policy.network], picking free loopback ports, and what its `denied` mode
+must print packed."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from pathlib import Path
+
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+
+DENIED_OUTPUT = """\
+bind outside policy = -1 EACCES
+bind wildcard = -1 EACCES
+connect outside policy = -1 EACCES
+connect v4-mapped outside policy = -1 EACCES
+listen unbound = -1 EACCES
+sendto outside policy = -1 EACCES
+sendmsg outside policy = -1 EACCES
+bind short address = -1 EINVAL
+unix bind path = -1 EACCES
+unix connect path = -1 EACCES
+unix bind abstract = -1 EACCES
+netlink socket = -1 EAFNOSUPPORT
+raw socket = -1 EPERM
+packet socket = -1 EAFNOSUPPORT
+sendmsg SCM_RIGHTS image file = -1 EOPNOTSUPP
+unix SO_PASSCRED = -1 EPERM
+unix SO_PASSCRED off = 0
+SO_BINDTODEVICE = -1 EPERM
+connect on a file = -1 ENOTSOCK
+"""
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A loopback port nobody is bound to right now (TCP and UDP both free)."""
+    while True:
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
+        with socket.socket(socket.AF_INET, other) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+
+
+def build_probe(work: Path) -> Path:
+    """Compiles net.c (dynamic) into WORK/net."""
+    out = work / "net"
+    subprocess.run(["cc", "-O1", "-Wall", "-o", str(out), str(PROGRAMS / "net.c")], check=True)
+    return out
+
+
+def write_project(work: Path, program: Path, listen: list[str], connect: list[str]) -> Path:
+    """A project directory packing PROGRAM as /app/net with the given network policy."""
+    project = work / "project"
+    project.mkdir()
+    (project / "net").write_bytes(program.read_bytes())
+    (project / "net").chmod(0o755)
+    network = ""
+    if listen or connect:
+        q = ", ".join
+        network = (f"\n[policy.network]\nlisten = [{q(repr(x) for x in listen)}]\n"
+                   f"connect = [{q(repr(x) for x in connect)}]\n").replace("'", '"')
+    (project / "litebox.toml").write_text(
+        f'[app]\nname = "net"\nentry = "/app/net"\n\n[files]\n"/app/net" = "net"\n{network}',
+        encoding="utf-8",
+    )
+    return project

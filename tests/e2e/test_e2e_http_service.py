@@ -1,0 +1,135 @@
+"""examples/http-service packed and served: python3's http.server inside the sandbox, reached
+from outside (this test process) on loopback, at a port its policy allows; and the same
+artifact refused (the app's own PermissionError, EACCES) at a port its policy does not allow.
+
+The example's litebox.toml allows 127.0.0.1:8080; the test packs a copy whose rule names a
+free port instead, so parallel runs do not collide.
+"""
+
+from __future__ import annotations
+
+import json
+import selectors
+import signal
+import socket
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from litebox_e2e import BASE_ENV, RUN_TIMEOUT, copy_example, describe, pack, run_program
+from netprobe import free_port
+
+
+@dataclass(frozen=True)
+class Service:
+    artifact: Path
+    port: int
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Service:
+    work = tmp_path_factory.mktemp("http-service")
+    project = copy_example("http-service", work)
+    port = free_port()
+    toml = project / "litebox.toml"
+    text = toml.read_text(encoding="utf-8")
+    assert 'listen = ["127.0.0.1:8080"]' in text, "the example's policy changed; update this test"
+    text = text.replace('listen = ["127.0.0.1:8080"]', f'listen = ["127.0.0.1:{port}"]')
+    # Lighter compression of the standard library, only to keep the pack quick.
+    text = text.replace("[build]\n", "[build]\ncompression_level = 3\n")
+    toml.write_text(text, encoding="utf-8")
+    art = pack(project, work / "dist")
+    return Service(art.path, port)
+
+
+def read_line(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
+    """The first line of the process's stdout, or b"" if it ends or the guard expires."""
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    line = b""
+    while not line.endswith(b"\n"):
+        if not sel.select(timeout):
+            break
+        chunk = proc.stdout.read1(1) if hasattr(proc.stdout, "read1") else proc.stdout.read(1)
+        if not chunk:
+            break
+        line += chunk
+    sel.close()
+    return line
+
+
+@pytest.fixture()
+def running(service: Service) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        [str(service.artifact), str(service.port)],
+        env=dict(BASE_ENV),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=RUN_TIMEOUT)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def raw_get(port: int, path: str) -> bytes:
+    """One HTTP/1.0 request over a plain socket; the whole response as bytes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=RUN_TIMEOUT) as s:
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    return data
+
+
+def test_packed_service_answers_from_outside(service: Service, running: subprocess.Popen[bytes]) -> None:
+    first = read_line(running, RUN_TIMEOUT)
+    assert first == f"listening on 127.0.0.1:{service.port}\n".encode(), first
+
+    head, _, body = raw_get(service.port, "/").partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"HTTP/1.0 200 OK"
+    assert b"Content-Type: text/plain; charset=utf-8" in lines
+    assert b"Content-Length: 19" in lines
+    assert body == b"hello from litebox\n"
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{service.port}/health", timeout=RUN_TIMEOUT) as resp:
+        assert resp.status == 200
+        assert json.loads(resp.read()) == {"status": "ok"}
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(f"http://127.0.0.1:{service.port}/missing", timeout=RUN_TIMEOUT)
+    assert missing.value.code == 404
+    assert missing.value.read() == b"not found\n"
+    missing.value.close()
+
+    # Ctrl-C: Python's KeyboardInterrupt ends serve_forever, the server closes and exits 0.
+    running.send_signal(signal.SIGINT)
+    assert running.wait(timeout=RUN_TIMEOUT) == 0
+    assert running.stderr is not None
+    assert running.stderr.read().decode().splitlines() == ["GET /", "GET /health", "GET /missing"]
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", service.port), timeout=RUN_TIMEOUT).close()
+
+
+def test_port_outside_policy_fails_with_eacces(service: Service) -> None:
+    other = free_port()
+    while other == service.port:
+        other = free_port()
+    proc = run_program([service.artifact, str(other)], env={"LITEBOX_LOG": "debug"})
+    assert proc.returncode == 1, describe(proc)
+    err = proc.stderr.decode()
+    assert err.rstrip().endswith("PermissionError: [Errno 13] Permission denied"), err
+    assert (f"litebox: network: bind 127.0.0.1:{other} denied: no [policy.network] listen rule allows it -> EACCES"
+            in err.splitlines()), err
+    assert proc.stdout == b""

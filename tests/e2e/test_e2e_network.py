@@ -1,0 +1,99 @@
+"""Sockets under [policy.network] (tests/e2e/programs/net.c, packed in project mode).
+
+The allowed part (socketpair across fork, TCP listen/connect/accept on loopback, UDP,
+getsockname, poll/epoll, readv/writev, sendmmsg/recvmmsg) must print the same bytes natively
+and packed. The denied part runs packed only (natively everything is allowed) and must give
+exactly EACCES for bind/connect/sendto/sendmsg outside the policy, without reaching the host;
+the denial is logged with its rule, recorded by --learn and decoded by --trace.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from litebox_e2e import describe, pack, run_cli, run_program
+from netprobe import DENIED_OUTPUT, build_probe, free_port, write_project
+
+
+@dataclass(frozen=True)
+class NetProbe:
+    native: Path
+    artifact: Path
+    tcp: int
+    udp: int
+    denied: int
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory: pytest.TempPathFactory) -> NetProbe:
+    work = tmp_path_factory.mktemp("net")
+    native = build_probe(work)
+    tcp, udp = free_port(), free_port(socket.SOCK_DGRAM)
+    denied = free_port()
+    while denied in (tcp, udp):
+        denied = free_port()
+    rules = [f"127.0.0.1:{tcp}", f"127.0.0.1:{udp}"]
+    project = write_project(work, native, rules, rules)
+    art = pack(project, work / "dist")
+    return NetProbe(native, art.path, tcp, udp, denied)
+
+
+def test_allowed_sockets_match_native(probe: NetProbe) -> None:
+    args = ["allowed", str(probe.tcp), str(probe.udp)]
+    native = run_program([probe.native, *args])
+    assert native.returncode == 0, describe(native)
+    packed = run_program([probe.artifact, *args])
+    assert packed.returncode == 0, describe(packed)
+    assert b"client got reply" in native.stdout and b"udp got datagram from 127.0.0.1" in native.stdout
+    assert packed.stdout == native.stdout
+
+
+def test_denied_calls_get_exact_errnos(probe: NetProbe) -> None:
+    packed = run_program([probe.artifact, "denied", str(probe.denied)])
+    assert packed.returncode == 0, describe(packed)
+    assert packed.stdout.decode() == DENIED_OUTPUT
+    assert packed.stderr == b"", "no log without LITEBOX_LOG=debug"
+
+
+def test_denials_are_logged_with_their_rule(probe: NetProbe) -> None:
+    packed = run_program([probe.artifact, "denied", str(probe.denied)], env={"LITEBOX_LOG": "debug"})
+    assert packed.stdout.decode() == DENIED_OUTPUT
+    err = packed.stderr.decode()
+    p = probe.denied
+    for line in [
+        f"litebox: network: bind 127.0.0.1:{p} denied: no [policy.network] listen rule allows it -> EACCES",
+        f"litebox: network: bind 0.0.0.0:{p} denied: no [policy.network] listen rule allows it -> EACCES",
+        f"litebox: network: connect 127.0.0.1:{p} denied: no [policy.network] connect rule allows it -> EACCES",
+        "litebox: network: listen 0.0.0.0:0 denied: no [policy.network] listen rule allows it -> EACCES",
+        f"litebox: network: sendto 127.0.0.1:{p} denied: no [policy.network] connect rule allows it -> EACCES",
+        f"litebox: network: sendmsg 127.0.0.1:{p} denied: no [policy.network] connect rule allows it -> EACCES",
+        "litebox: network: bind to a unix-domain address denied (unix sockets: socketpair only) -> EACCES",
+        "litebox: network: socket(family 16) denied (only AF_UNIX, AF_INET, AF_INET6) -> EAFNOSUPPORT",
+        "litebox: network: socket(SOCK_RAW) denied (raw and packet sockets are never allowed) -> EPERM",
+    ]:
+        assert line in err.splitlines(), f"missing log line {line!r} in:\n{err}"
+
+
+def test_learn_turns_denials_into_a_policy_snippet(probe: NetProbe) -> None:
+    proc = run_cli("run", "--learn", probe.artifact, "--", "denied", str(probe.denied))
+    assert proc.returncode == 0, describe(proc)
+    assert proc.stdout.startswith(DENIED_OUTPUT), describe(proc)
+    p = probe.denied
+    snippet = proc.stdout[len(DENIED_OUTPUT):]
+    assert "[policy.network]" in snippet.splitlines(), snippet
+    assert f'listen = ["0.0.0.0:0", "0.0.0.0:{p}", "127.0.0.1:{p}"]' in snippet.splitlines(), snippet
+    assert f'connect = ["127.0.0.1:{p}"]' in snippet.splitlines(), snippet
+
+
+def test_trace_decodes_socket_addresses(probe: NetProbe) -> None:
+    packed = run_program([probe.artifact, "denied", str(probe.denied)], env={"LITEBOX_TRACE": "1"})
+    err = packed.stderr.decode()
+    p = probe.denied
+    assert re.search(rf"\] bind\(0x3, \{{AF_INET, 127\.0\.0\.1:{p}\}}, 0x10, [^)]*\) = -13 \(EACCES\)", err), err
+    assert re.search(rf"\] connect\(0x4, \{{AF_INET6, 127\.0\.0\.1:{p}\}}, 0x1c, [^)]*\) = -13 \(EACCES\)", err), err
+    sendto = rf"\] sendto\(0x3, 0x[0-9a-f]+, 0x1, 0x0, \{{AF_INET, 127\.0\.0\.1:{p}\}}, 0x10\) = -13 \(EACCES\)"
+    assert re.search(sendto, err), err
