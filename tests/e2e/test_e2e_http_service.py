@@ -129,7 +129,8 @@ def test_port_outside_policy_fails_with_eacces(service: Service) -> None:
     proc = run_program([service.artifact, str(other)], env={"LITEBOX_LOG": "debug"})
     assert proc.returncode == 1, describe(proc)
     err = proc.stderr.decode()
-    assert err.rstrip().endswith("PermissionError: [Errno 13] Permission denied"), err
+    app_err = [line for line in err.splitlines() if not line.startswith("litebox: ")]
+    assert app_err[-1] == "PermissionError: [Errno 13] Permission denied", err
     assert (f"litebox: network: bind 127.0.0.1:{other} denied: no [policy.network] listen rule allows it -> EACCES"
             in err.splitlines()), err
     assert proc.stdout == b""
