@@ -37,7 +37,13 @@ pub fn dispatch<P: Platform>(
             (0..3).try_for_each(|i| user::write(a[i], &v)).map(|_| 0)
         }
         GETGROUPS => Ok(0),
-        EXIT => p.exit_thread(a[0] as i32 & 0xff),
+        EXIT => {
+            // The last thread's exit ends the process with its code, as exit_group would.
+            if os.threads.fetch_sub(1, core::sync::atomic::Ordering::SeqCst) <= 1 {
+                p.exit_group(a[0] as i32 & 0xff)
+            }
+            p.exit_thread(a[0] as i32 & 0xff)
+        }
         EXIT_GROUP => p.exit_group(a[0] as i32 & 0xff),
         UNAME => uname(os, a[0]),
         PRLIMIT64 => prlimit(os, a[0] as i32, a[1], a[2], a[3]),
@@ -57,14 +63,18 @@ pub fn dispatch<P: Platform>(
         }
         SCHED_YIELD => Ok(0),
         SCHED_GETAFFINITY => {
-            // One CPU: the app is served by one host thread at a time.
-            if a[1] < 8 || !a[1].is_multiple_of(8) {
+            // CPUs 0..n-1, n as the platform reports (app threads are host threads).
+            let n = p.cpu_count().clamp(1, 1024);
+            let bytes = n.div_ceil(64) * 8;
+            if a[1] < bytes || !a[1].is_multiple_of(8) {
                 Err(EINVAL)
             } else {
-                user::slice_mut(a[2], a[1]).map(|m| {
+                user::slice_mut(a[2], bytes).map(|m| {
                     m.fill(0);
-                    m[0] = 1;
-                    8
+                    for i in 0..n {
+                        m[i / 8] |= 1 << (i % 8);
+                    }
+                    bytes
                 })
             }
         }
@@ -174,7 +184,16 @@ fn clone<P: Platform>(
     if flags & !allowed != 0 || stack == 0 {
         return Err(EINVAL);
     }
-    ctx.spawn_thread(&ThreadSpawn { flags, stack, parent_tid: ptid, child_tid: ctid, tls })
+    use core::sync::atomic::Ordering::SeqCst;
+    let limit = os.thread_limit.load(SeqCst);
+    if os.threads.fetch_add(1, SeqCst) >= limit {
+        os.threads.fetch_sub(1, SeqCst);
+        os.debug_log(&[b"thread limit of the policy reached: clone EAGAIN"]);
+        return Err(EAGAIN);
+    }
+    ctx.spawn_thread(&ThreadSpawn { flags, stack, parent_tid: ptid, child_tid: ctid, tls }).inspect_err(|_| {
+        os.threads.fetch_sub(1, SeqCst);
+    })
 }
 
 fn clone3<P: Platform>(os: &LibOs<P>, args: usize, size: usize, ctx: &mut dyn SyscallContext) -> SysResult {

@@ -11,7 +11,7 @@ use crate::user;
 /// Syscall numbers served here.
 pub const HANDLED: &[usize] = &[
     RT_SIGACTION, RT_SIGPROCMASK, KILL, TKILL, TGKILL, ALARM, SETITIMER, GETITIMER, RT_SIGPENDING, RT_SIGSUSPEND,
-    PAUSE, RT_SIGQUEUEINFO, RT_TGSIGQUEUEINFO,
+    PAUSE, RT_SIGQUEUEINFO, RT_TGSIGQUEUEINFO, SIGALTSTACK,
 ];
 
 const SIGSYS: usize = 31;
@@ -36,6 +36,7 @@ pub fn dispatch<P: Platform>(
             }
         }
         RT_SIGPROCMASK => sigprocmask(a[0], a[1], a[2], a[3], ctx),
+        SIGALTSTACK => os.platform.sigaltstack(a[0], a[1], ctx.stack_pointer()),
         KILL => {
             // Only this process exists for the app: itself (its pid, 0 = its group, -1 = every
             // process it may signal). Any other pid is a process it cannot see.
