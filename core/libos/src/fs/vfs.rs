@@ -490,6 +490,19 @@ impl Vfs {
         Ok(self.link_target(n))
     }
 
+    /// Shows a host file's owner as the app's ids when it is the host user the runtime runs as
+    /// and the policy sets uid/gid.
+    pub fn map_ids(&self, st: &mut Stat) {
+        if let Some(m) = self.ids {
+            if st.st_uid == m.host.0 {
+                st.st_uid = m.app.0;
+            }
+            if st.st_gid == m.host.1 {
+                st.st_gid = m.app.1;
+            }
+        }
+    }
+
     /// stat of a node.
     pub fn stat(&self, n: &Node) -> Stat {
         let mut st = Stat { st_dev: DEV, st_nlink: 1, st_blksize: 4096, ..Default::default() };
@@ -514,14 +527,7 @@ impl Vfs {
             Node::Host(h) => {
                 let mut st = h.st;
                 st.st_dev = DEV + 1 + h.dir as u64;
-                if let Some(m) = self.ids {
-                    if st.st_uid == m.host.0 {
-                        st.st_uid = m.app.0;
-                    }
-                    if st.st_gid == m.host.1 {
-                        st.st_gid = m.app.1;
-                    }
-                }
+                self.map_ids(&mut st);
                 return st;
             }
             Node::Synth(s) => {

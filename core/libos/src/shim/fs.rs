@@ -381,7 +381,10 @@ fn writev<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysRes
 
 fn stat_node<P: Platform>(os: &LibOs<P>, f: &OpenFile) -> Result<Stat, Errno> {
     match &f.kind {
-        FileKind::Host(h) => os.platform.host_stat(h.0),
+        FileKind::Host(h) => os.platform.host_stat(h.0).map(|mut st| {
+            os.vfs.map_ids(&mut st);
+            st
+        }),
         _ => os.node_of(f).map(|n| os.vfs.stat(&n)).ok_or(ENOENT),
     }
 }
