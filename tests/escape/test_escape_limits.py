@@ -19,7 +19,8 @@ PROGRAMS = Path(__file__).resolve().parents[1] / "e2e" / "programs"
 def test_fork_bomb_is_stopped_by_the_process_limit(tmp_path: Path) -> None:
     project = tmp_path / "bomb"
     project.mkdir()
-    subprocess.run(["cc", "-O1", "-Wall", "-pthread", "-o", str(project / "probe"), str(PROGRAMS / "limits.c")], check=True)
+    probe = project / "probe"
+    subprocess.run(["cc", "-O1", "-Wall", "-pthread", "-o", str(probe), str(PROGRAMS / "limits.c")], check=True)
     (project / "litebox.toml").write_text(
         '[app]\nentry = "/app/probe"\nargs = ["forkbomb"]\n\n[files]\n"/app/probe" = "probe"\n\n'
         "[policy.limits]\nprocesses = 5\n",
