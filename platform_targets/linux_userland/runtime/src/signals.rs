@@ -216,6 +216,7 @@ impl litebox_libos::SyscallContext for Trapped {
         crate::procs::acquire()?;
         let pid = check(sys::syscall6(CLONE, flags as usize, 0, ptid, ctid, 0, 0)).inspect_err(|_| crate::procs::undo())?;
         if pid == 0 {
+            crate::host::PID.store(0, core::sync::atomic::Ordering::Relaxed);
             crate::procs::child_started();
         }
         if pid == 0 && stack != 0 {
