@@ -44,6 +44,8 @@ pub enum FileKind {
     Dir,
     /// A device node of /dev.
     Synth(Synth),
+    /// A generated /proc file and its content, made at open.
+    Generated(Synth, Vec<u8>),
 }
 
 /// An open file description (shared by dup'd descriptors: one offset, one set of flags).

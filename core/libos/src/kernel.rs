@@ -1,6 +1,7 @@
 //! The library OS instance: one per process, shared by the app's threads.
+use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::abi::{Rlimit, PAGE_SIZE};
 use crate::errno::*;
@@ -8,6 +9,7 @@ use crate::fd::FdTable;
 use crate::fs::{Node, Vfs};
 use crate::platform::Platform;
 use crate::sync::SpinMutex;
+use crate::vma::MemMap;
 
 /// The app's program break.
 #[derive(Default)]
@@ -40,7 +42,31 @@ pub struct LibOs<P: Platform> {
     pub children: SpinMutex<Vec<i32>>,
     /// `[policy.network]`: what the app may bind and connect to (default: nothing).
     pub net: crate::net::NetPolicy,
+    /// The app's mappings (for /proc/self/maps and the memory limit).
+    pub mem: SpinMutex<MemMap>,
+    /// `[policy.limits] memory` in bytes (u64::MAX: not limited).
+    pub mem_limit: AtomicU64,
+    /// `[policy.limits] threads` (usize::MAX: not limited).
+    pub thread_limit: AtomicUsize,
+    /// Live threads of this process.
+    pub threads: AtomicUsize,
+    /// The argv of the running program (for /proc/self/cmdline and status).
+    pub cmdline: SpinMutex<Vec<Vec<u8>>>,
 }
+
+/// The policy's resource limits (`[policy.limits]`, LaunchConfig.limits); `None` is unlimited.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PolicyLimits {
+    pub memory: Option<u64>,
+    pub open_files: Option<u64>,
+    pub threads: Option<u64>,
+    pub processes: Option<u64>,
+}
+
+/// RLIMIT_* indices used here.
+const RLIMIT_NPROC: usize = 6;
+const RLIMIT_NOFILE: usize = 7;
+const RLIMIT_AS: usize = 9;
 
 impl<P: Platform> LibOs<P> {
     /// A library OS over `vfs` with the host streams as descriptors 0–2 and cwd `cwd`.
@@ -72,7 +98,110 @@ impl<P: Platform> LibOs<P> {
             debug: AtomicBool::new(debug),
             children: SpinMutex::new(Vec::new()),
             net: crate::net::NetPolicy::default(),
+            mem: SpinMutex::new(MemMap::default()),
+            mem_limit: AtomicU64::new(u64::MAX),
+            thread_limit: AtomicUsize::new(usize::MAX),
+            threads: AtomicUsize::new(1),
+            cmdline: SpinMutex::new(Vec::new()),
         }
+    }
+
+    /// Applies the policy's limits before the app starts: the descriptor table's size and
+    /// RLIMIT_NOFILE, RLIMIT_AS for memory, RLIMIT_NPROC for processes, and the thread cap.
+    pub fn apply_limits(&self, l: &PolicyLimits) {
+        let mut lim = self.limits.lock();
+        if let Some(n) = l.open_files {
+            let n = n.min(1 << 20);
+            lim[RLIMIT_NOFILE] = Rlimit { cur: n, max: n };
+            self.fds.lock().limit = n as usize;
+        }
+        if let Some(m) = l.memory {
+            lim[RLIMIT_AS] = Rlimit { cur: m, max: m };
+            self.mem_limit.store(m, Ordering::Relaxed);
+        }
+        if let Some(p) = l.processes {
+            lim[RLIMIT_NPROC] = Rlimit { cur: p, max: p };
+        }
+        if let Some(t) = l.threads {
+            self.thread_limit.store(t.min(usize::MAX as u64) as usize, Ordering::Relaxed);
+        }
+    }
+
+    /// Lets /proc see this process (its pid, descriptors and cwd); called once at start.
+    pub fn attach_proc(&'static self)
+    where
+        P: 'static,
+    {
+        *self.vfs.proc.lock() = Some(self);
+    }
+
+    /// Checks that `grow` more bytes of mappings fit the memory limit (ENOMEM if not).
+    fn mem_room(&self, mem: &MemMap, grow: usize) -> Result<(), Errno> {
+        let limit = self.mem_limit.load(Ordering::Relaxed);
+        if (mem.total() as u64).saturating_add(grow as u64) > limit {
+            self.debug_log(&[b"memory limit of the policy reached: ENOMEM"]);
+            return Err(ENOMEM);
+        }
+        Ok(())
+    }
+
+    /// Maps anonymous memory for the app (through the platform), within the memory limit,
+    /// and records it under `name` (an image path, `[heap]`, `[stack]`) if given.
+    pub fn map_anon(&self, addr: usize, len: usize, prot: u32, flags: u32, name: Option<Arc<Vec<u8>>>) -> Result<usize, Errno> {
+        use crate::abi::{MAP_FIXED, MAP_SHARED};
+        let mut mem = self.mem.lock();
+        let grow = if flags & MAP_FIXED != 0 { len.next_multiple_of(PAGE_SIZE) - mem.mapped_in(addr, len) } else { len };
+        self.mem_room(&mem, grow)?;
+        let at = self.platform.mmap_anon(addr, len, prot, flags)?;
+        mem.insert(at, len, prot, flags & 0x0f == MAP_SHARED, name, 0);
+        Ok(at)
+    }
+
+    /// mmap of a host file (a file of a host directory), within the memory limit (the caller
+    /// names the range).
+    pub fn map_host(&self, addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -> Result<usize, Errno> {
+        use crate::abi::{MAP_FIXED, MAP_SHARED};
+        let mut mem = self.mem.lock();
+        let grow = if flags & MAP_FIXED != 0 { len.next_multiple_of(PAGE_SIZE) - mem.mapped_in(addr, len) } else { len };
+        self.mem_room(&mem, grow)?;
+        let at = self.platform.host_mmap(addr, len, prot, flags, fd, off)?;
+        mem.insert(at, len, prot, flags & 0x0f == MAP_SHARED, None, off);
+        Ok(at)
+    }
+
+    /// munmap of app memory.
+    pub fn unmap(&self, addr: usize, len: usize) -> Result<(), Errno> {
+        let mut mem = self.mem.lock();
+        self.platform.munmap(addr, len)?;
+        mem.remove(addr, len);
+        Ok(())
+    }
+
+    /// mprotect of app memory.
+    pub fn protect(&self, addr: usize, len: usize, prot: u32) -> Result<(), Errno> {
+        let mut mem = self.mem.lock();
+        self.platform.mprotect(addr, len, prot)?;
+        mem.protect(addr, len, prot);
+        Ok(())
+    }
+
+    /// mremap of app memory; growth counts against the memory limit (ENOMEM).
+    pub fn remap(&self, old: usize, old_len: usize, new_len: usize, flags: u32, new_addr: usize) -> Result<usize, Errno> {
+        const MREMAP_DONTUNMAP: u32 = 4;
+        let mut mem = self.mem.lock();
+        let old_len_pg = old_len.next_multiple_of(PAGE_SIZE);
+        let new_len_pg = new_len.next_multiple_of(PAGE_SIZE);
+        let keep_old = flags & MREMAP_DONTUNMAP != 0;
+        let grow = if keep_old { new_len_pg } else { new_len_pg.saturating_sub(old_len_pg) };
+        self.mem_room(&mem, grow)?;
+        let at = self.platform.mremap(old, old_len, new_len, flags, new_addr)?;
+        let attrs = mem.find(old).map(|(s, v)| (v.prot, v.shared, v.name.clone(), v.offset + (old - s) as u64));
+        if !keep_old {
+            mem.remove(old, old_len);
+        }
+        let (prot, shared, name, off) = attrs.unwrap_or((3, false, None, 0));
+        mem.insert(at, new_len, prot, shared, name, off);
+        Ok(at)
     }
 
     /// Records, for `litebox run --learn`, something the app needed that it was not given
@@ -128,7 +257,7 @@ impl<P: Platform> LibOs<P> {
         match &f.kind {
             FileKind::Image(i) => Some(Node::Image(*i)),
             FileKind::Overlay(o) => Some(Node::OverlayFile(o.clone())),
-            FileKind::Synth(s) => Some(Node::Synth(*s)),
+            FileKind::Synth(s) | FileKind::Generated(s, _) => Some(Node::Synth(*s)),
             FileKind::Dir => self.vfs.lookup(&f.path),
             FileKind::Host(_) => None,
         }

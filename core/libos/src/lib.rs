@@ -17,9 +17,11 @@ pub mod kernel;
 pub mod loader;
 pub mod net;
 pub mod platform;
+pub mod procfs;
 pub mod shim;
 pub mod sync;
 pub mod user;
+pub mod vma;
 
 pub use kernel::LibOs;
 pub use platform::{Platform, SyscallContext, ThreadSpawn};

@@ -89,6 +89,8 @@ struct Phdr {
 /// they fit, the program headers).
 struct ElfFile {
     node: Node,
+    /// Its resolved path in the namespace (names its segments in /proc/self/maps).
+    path: alloc::sync::Arc<Vec<u8>>,
     len: u64,
     head: Vec<u8>,
 }
@@ -172,20 +174,20 @@ fn map_elf<P: Platform>(os: &LibOs<P>, elf: &ElfFile, is_main: bool) -> Result<M
     let p = &os.platform;
     let rw = PROT_READ | PROT_WRITE;
     let base = if etype == ET_EXEC {
-        p.mmap_anon(lo, span, rw, MAP_PRIVATE | MAP_FIXED_NOREPLACE).map_err(LoadError::NoMemory)?;
+        os.map_anon(lo, span, rw, MAP_PRIVATE | MAP_FIXED_NOREPLACE, None).map_err(LoadError::NoMemory)?;
         0
     } else {
         let placed = if is_main {
             let mut r = [0u8; 4];
             p.random(&mut r);
             let slide = (u32::from_le_bytes(r) as usize & 0xf_ffff) * PAGE_SIZE;
-            p.mmap_anon(PIE_BASE + slide, span, rw, MAP_PRIVATE | MAP_FIXED_NOREPLACE).ok()
+            os.map_anon(PIE_BASE + slide, span, rw, MAP_PRIVATE | MAP_FIXED_NOREPLACE, None).ok()
         } else {
             None
         };
         let at = match placed {
             Some(at) => at,
-            None => p.mmap_anon(0, span, rw, MAP_PRIVATE).map_err(LoadError::NoMemory)?,
+            None => os.map_anon(0, span, rw, MAP_PRIVATE, None).map_err(LoadError::NoMemory)?,
         };
         at - lo
     };
@@ -198,7 +200,7 @@ fn map_elf<P: Platform>(os: &LibOs<P>, elf: &ElfFile, is_main: bool) -> Result<M
         }
     }
     // Gaps between segments become inaccessible, each segment gets its own protection.
-    p.mprotect(base + lo, span, 0).map_err(LoadError::NoMemory)?;
+    os.protect(base + lo, span, 0).map_err(LoadError::NoMemory)?;
     for ph in &loads {
         let s = page_down(base + ph.vaddr as usize);
         let e = page_up(base + (ph.vaddr + ph.memsz) as usize);
@@ -212,7 +214,10 @@ fn map_elf<P: Platform>(os: &LibOs<P>, elf: &ElfFile, is_main: bool) -> Result<M
         if ph.flags & 1 != 0 {
             prot |= PROT_EXEC;
         }
-        p.mprotect(s, e - s, prot).map_err(LoadError::NoMemory)?;
+        os.protect(s, e - s, prot).map_err(LoadError::NoMemory)?;
+        // /proc/self/maps names the segment by the program's path, at its file offset.
+        let off = ph.offset - (ph.vaddr - page_down(ph.vaddr as usize) as u64);
+        os.mem.lock().name(s, e - s, elf.path.clone(), off);
     }
     let phoff = u64_at(&elf.head, 32);
     let phdr = match phdrs.iter().find(|p| p.kind == PT_PHDR) {
@@ -257,7 +262,8 @@ fn open_program<P: Platform>(os: &LibOs<P>, path: &[u8]) -> Result<(Vec<u8>, Elf
     let mut head = alloc::vec![0u8; core::cmp::min(len, HEAD as u64) as usize];
     let got = os.vfs.read_at(&node, 0, &mut head).map_err(LoadError::NotFound)?;
     head.truncate(got);
-    Ok((r.path, ElfFile { node, len, head }))
+    let path = alloc::sync::Arc::new(r.path.clone());
+    Ok((r.path, ElfFile { node, path, len, head }))
 }
 
 /// Loads the program at `path` (image namespace) with its interpreter, sets the program break,
@@ -271,6 +277,7 @@ pub fn load<P: Platform>(
     host_aux: &[(usize, usize)],
 ) -> Result<Loaded, LoadError> {
     let (exec_path, elf) = open_program(os, path)?;
+    *os.cmdline.lock() = argv.to_vec();
     let interp = interp_of(os, &elf)?;
     let main = map_elf(os, &elf, true)?;
     os.set_brk_start(main.end);
@@ -312,6 +319,8 @@ pub fn load<P: Platform>(
 }
 
 const STACK_SIZE: usize = 8 << 20;
+/// Inaccessible bytes kept below the initial stack (Linux keeps a 1 MiB gap, stack_guard_gap).
+const STACK_GUARD: usize = 1 << 20;
 
 fn build_stack<P: Platform>(
     os: &LibOs<P>,
@@ -321,9 +330,12 @@ fn build_stack<P: Platform>(
     aux: &mut Vec<(usize, usize)>,
 ) -> Result<usize, LoadError> {
     let p = &os.platform;
-    let bottom = p
-        .mmap_anon(0, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE)
-        .map_err(LoadError::NoMemory)?;
+    // A guard region below the stack, so an overflow faults (SIGSEGV) instead of running
+    // into whatever was mapped next to it.
+    let guard = os.map_anon(0, STACK_GUARD + STACK_SIZE, 0, MAP_PRIVATE | MAP_NORESERVE, None).map_err(LoadError::NoMemory)?;
+    let bottom = guard + STACK_GUARD;
+    os.protect(bottom, STACK_SIZE, PROT_READ | PROT_WRITE).map_err(LoadError::NoMemory)?;
+    os.mem.lock().name(bottom, STACK_SIZE, alloc::sync::Arc::new(b"[stack]".to_vec()), 0);
     let top = bottom + STACK_SIZE;
     let mut sp = top;
     let push_bytes = |sp: &mut usize, b: &[u8]| -> Result<usize, LoadError> {

@@ -108,6 +108,33 @@ pub trait Platform: Send + Sync {
     /// Real uid and gid the app sees.
     fn creds(&self) -> (u32, u32);
 
+    /// CPUs the app may run on (sched_getaffinity, /proc/cpuinfo). Default: one.
+    fn cpu_count(&self) -> usize {
+        1
+    }
+    /// Bytes of memory of the machine, for /proc/meminfo when the policy sets no memory limit.
+    fn mem_total(&self) -> u64 {
+        1 << 30
+    }
+    /// Bytes of the app's memory that are resident, if the platform knows (VmRSS).
+    fn resident(&self) -> Option<u64> {
+        None
+    }
+    /// Opens the terminal the app was started on (/dev/tty): a new host descriptor, or ENXIO
+    /// when there is none (as natively without a controlling terminal).
+    fn open_tty(&self) -> Result<i32, Errno> {
+        Err(crate::errno::ENXIO)
+    }
+    /// A second host descriptor for the same open object (opening /proc/self/fd/N of a pipe).
+    fn host_dup(&self, _fd: i32) -> Result<i32, Errno> {
+        Err(crate::errno::ENXIO)
+    }
+    /// sigaltstack(2) for the calling thread: `new` and `old` are `stack_t` pointers in app
+    /// memory (0 for none), `sp` the app's stack pointer at the call (for SS_ONSTACK/EPERM).
+    fn sigaltstack(&self, _new: usize, _old: usize, _sp: usize) -> Result<usize, Errno> {
+        Err(crate::errno::ENOSYS)
+    }
+
     /// Installs or queries the app's handler for `sig` (rt_sigaction semantics, raw pointers
     /// into app memory for the `struct sigaction`s).
     fn sigaction(&self, sig: i32, new: usize, old: usize, size: usize) -> Result<usize, Errno>;
@@ -165,4 +192,8 @@ pub trait SyscallContext {
     /// Makes the thread resume at `entry` with stack pointer `sp` and every other register
     /// zeroed (the end of execve).
     fn set_entry(&mut self, _entry: usize, _sp: usize) {}
+    /// The app's stack pointer at the syscall (0 if the platform cannot tell).
+    fn stack_pointer(&self) -> usize {
+        0
+    }
 }

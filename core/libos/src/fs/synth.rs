@@ -1,5 +1,8 @@
-//! Synthetic nodes: the device files every program expects, and the bits of /proc that glibc
-//! and common programs read at start-up. Nothing here reflects the host.
+//! Synthetic nodes: the device files every program expects, and the parts of /proc that
+//! programs read about themselves and the machine. Nothing here reflects the host: the /proc
+//! files are generated from the library OS's own state (`crate::procfs`).
+use alloc::vec::Vec;
+
 use crate::fs::node::NodeKind;
 
 /// A synthetic node.
@@ -10,36 +13,122 @@ pub enum Synth {
     Full,
     Random,
     URandom,
-    /// /proc/self and /proc/<pid>: a directory.
+    /// /dev/tty: the terminal the artifact was started on, if any (ENXIO otherwise).
+    Tty,
+    /// /dev/fd: a symlink to /proc/self/fd.
+    DevFd,
+    /// /dev/stdin, /dev/stdout, /dev/stderr: symlinks to /proc/self/fd/0..2.
+    DevStd(u8),
+    /// /proc/<pid> of the app's own pid: a directory.
     ProcSelf,
+    /// /proc/self: a symlink to `<pid>`, as on Linux.
+    ProcSelfLink,
     /// /proc/self/exe: a symlink to the entry program.
     ProcSelfExe,
+    /// /proc/self/cwd: a symlink to the working directory.
+    ProcSelfCwd,
+    /// /proc/self/fd: a directory with one symlink per open descriptor.
+    ProcSelfFd,
+    /// /proc/self/fd/N.
+    ProcFdLink(i32),
+    /// Generated files (read-only text, content made at open).
+    ProcMaps,
+    ProcStatus,
+    ProcCmdline,
+    ProcComm,
+    ProcCpuinfo,
+    ProcMeminfo,
 }
 
-/// (path, node) for every synthetic path.
+/// (path, node) for every synthetic path with a fixed name. `/proc/self` links to `<pid>`;
+/// `/proc/<pid>/X` is found here as `/proc/self/X` (see [`alias`]); `/proc/self/fd/N` exists
+/// for each open descriptor.
 pub const TABLE: &[(&[u8], Synth)] = &[
+    (b"/dev/fd", Synth::DevFd),
     (b"/dev/full", Synth::Full),
     (b"/dev/null", Synth::Null),
     (b"/dev/random", Synth::Random),
+    (b"/dev/stderr", Synth::DevStd(2)),
+    (b"/dev/stdin", Synth::DevStd(0)),
+    (b"/dev/stdout", Synth::DevStd(1)),
+    (b"/dev/tty", Synth::Tty),
     (b"/dev/urandom", Synth::URandom),
     (b"/dev/zero", Synth::Zero),
-    (b"/proc/self", Synth::ProcSelf),
+    (b"/proc/cpuinfo", Synth::ProcCpuinfo),
+    (b"/proc/meminfo", Synth::ProcMeminfo),
+    (b"/proc/self", Synth::ProcSelfLink),
+    (b"/proc/self/cmdline", Synth::ProcCmdline),
+    (b"/proc/self/comm", Synth::ProcComm),
+    (b"/proc/self/cwd", Synth::ProcSelfCwd),
     (b"/proc/self/exe", Synth::ProcSelfExe),
+    (b"/proc/self/fd", Synth::ProcSelfFd),
+    (b"/proc/self/maps", Synth::ProcMaps),
+    (b"/proc/self/status", Synth::ProcStatus),
 ];
 
+/// `/proc/<pid>` and what lies below it, rewritten to the table's `/proc/self...` keys when
+/// `pid` is the app's own (`/proc/self` itself, the symlink, is looked up before this); other
+/// paths unchanged.
+pub fn alias(path: &[u8], pid: i32) -> Vec<u8> {
+    if let Some(rest) = path.strip_prefix(b"/proc/") {
+        let end = rest.iter().position(|&c| c == b'/').unwrap_or(rest.len());
+        let digits = &rest[..end];
+        if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) && parse_i32(digits) == Some(pid) {
+            let mut v = b"/proc/self".to_vec();
+            v.extend_from_slice(&rest[end..]);
+            return v;
+        }
+    }
+    path.to_vec()
+}
+
+/// A decimal number without sign, if it fits.
+pub fn parse_i32(d: &[u8]) -> Option<i32> {
+    if d.is_empty() || d.len() > 10 || (d.len() > 1 && d[0] == b'0') {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in d {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (c - b'0') as i64;
+    }
+    i32::try_from(v).ok()
+}
+
 impl Synth {
-    /// Looks up a synthetic path.
+    /// Looks up a synthetic path with a fixed name (already aliased, see [`alias`]).
     pub fn find(path: &[u8]) -> Option<Synth> {
+        if path == b"/proc/self" {
+            return Some(Synth::ProcSelf);
+        }
+        if let Some(n) = path.strip_prefix(b"/proc/self/fd/") {
+            return parse_i32(n).map(Synth::ProcFdLink);
+        }
         TABLE.iter().find(|(p, _)| *p == path).map(|(_, s)| *s)
     }
 
     /// The type stat reports.
     pub fn kind(self) -> NodeKind {
         match self {
-            Synth::ProcSelf => NodeKind::Dir,
-            Synth::ProcSelfExe => NodeKind::Symlink,
+            Synth::ProcSelf | Synth::ProcSelfFd => NodeKind::Dir,
+            Synth::ProcSelfLink | Synth::ProcSelfExe | Synth::ProcSelfCwd | Synth::ProcFdLink(_) | Synth::DevFd | Synth::DevStd(_) => {
+                NodeKind::Symlink
+            }
+            Synth::ProcMaps
+            | Synth::ProcStatus
+            | Synth::ProcCmdline
+            | Synth::ProcComm
+            | Synth::ProcCpuinfo
+            | Synth::ProcMeminfo => NodeKind::File,
             _ => NodeKind::CharDev,
         }
+    }
+
+    /// True for the generated /proc files.
+    pub fn generated(self) -> bool {
+        self.kind() == NodeKind::File
     }
 
     /// (major, minor) of a device node, as on Linux.
@@ -50,12 +139,41 @@ impl Synth {
             Synth::Full => (1, 7),
             Synth::Random => (1, 8),
             Synth::URandom => (1, 9),
+            Synth::Tty => (5, 0),
             _ => (0, 0),
         }
     }
 
     /// A stable inode number.
     pub fn ino(self) -> u64 {
-        0xffff_0000 + self as u64
+        let i = match self {
+            Synth::ProcFdLink(n) => return 0xfff0_0000 + n as u32 as u64,
+            Synth::DevStd(n) => 100 + n as u64,
+            Synth::ProcSelf => 200,
+            _ => TABLE.iter().position(|(_, s)| *s == self).unwrap_or(0) as u64,
+        };
+        0xffff_0000 + i
     }
+}
+
+/// What /proc needs to know about the process that the file system itself does not hold: the
+/// library OS implements it and attaches itself to the [`crate::fs::Vfs`] at start.
+pub trait ProcView: Send + Sync {
+    /// The app's pid.
+    fn pid(&self) -> i32;
+    /// Open descriptors, in increasing order.
+    fn fds(&self) -> Vec<i32>;
+    /// What /proc/self/fd/N links to, and whether that is a path of the namespace (a file or
+    /// directory opened by path) rather than a description like `pipe:[N]`. None: not open.
+    fn fd_target(&self, fd: i32) -> Option<(Vec<u8>, bool)>;
+    /// The working directory.
+    fn cwd(&self) -> Vec<u8>;
+}
+
+/// How the ids the app sees differ from the host's: files the host says belong to `host`
+/// (uid, gid) and every image file are shown as owned by `app`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdMap {
+    pub host: (u32, u32),
+    pub app: (u32, u32),
 }

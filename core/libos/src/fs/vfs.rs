@@ -10,7 +10,7 @@ use crate::fs::hostdir::{HostLayer, HostNode, MountPoint, UpperLookup};
 use crate::fs::node::{DirEntry, Node, NodeKind};
 use crate::fs::overlay::{Overlay, OverlayEntry, OverlayFile};
 use crate::fs::path;
-use crate::fs::synth::{Synth, TABLE as SYNTH_TABLE};
+use crate::fs::synth::{alias, IdMap, ProcView, Synth, TABLE as SYNTH_TABLE};
 use crate::sync::SpinMutex;
 
 /// Linux's limit on symlinks followed in one resolution.
@@ -42,6 +42,10 @@ pub struct Vfs {
     /// Host directories: the shared writable layer and the policy's mounts (None: the
     /// writable layer stays in memory and there are no mounts).
     pub host: Option<HostLayer>,
+    /// The process facts /proc shows (attached by the library OS at start).
+    pub proc: SpinMutex<Option<&'static dyn ProcView>>,
+    /// The owners stat reports when the policy sets uid/gid (None: as stored).
+    pub ids: Option<IdMap>,
 }
 
 /// Name prefix of a whiteout in the host writable layer: `.wh.NAME` hides the image's NAME.
@@ -87,7 +91,77 @@ impl Vfs {
     /// A namespace over `image` with an empty writable layer.
     pub fn new(image: Image<'static>, exe_path: Vec<u8>, fatal: fn(ImageError) -> !) -> Self {
         let cache = ChunkCache::new(image.header().chunk_count);
-        Self { image, cache, overlay: SpinMutex::new(Overlay::new()), exe_path: SpinMutex::new(exe_path), fatal, host: None }
+        Self {
+            image,
+            cache,
+            overlay: SpinMutex::new(Overlay::new()),
+            exe_path: SpinMutex::new(exe_path),
+            fatal,
+            host: None,
+            proc: SpinMutex::new(None),
+            ids: None,
+        }
+    }
+
+    fn view(&self) -> Option<&'static dyn ProcView> {
+        *self.proc.lock()
+    }
+
+    /// The synthetic node at `p` (/dev, /proc/self, /proc/<own pid>, /proc/self/fd/N).
+    fn synth_at(&self, p: &[u8]) -> Option<Synth> {
+        if !(p.starts_with(b"/proc/") || p.starts_with(b"/dev/")) {
+            return None;
+        }
+        if p == b"/proc/self" {
+            return Some(Synth::ProcSelfLink);
+        }
+        let view = self.view();
+        let s = Synth::find(&alias(p, view.map_or(0, |v| v.pid())))?;
+        if let Synth::ProcFdLink(n) = s {
+            view?.fd_target(n)?;
+        }
+        Some(s)
+    }
+
+    /// Adds the synthetic entries of directory `p` to a listing (skipping names already there).
+    fn synth_children(&self, p: &[u8], out: &mut Vec<DirEntry>) {
+        let view = self.view();
+        let pid = view.map_or(0, |v| v.pid());
+        let a = alias(p, pid);
+        let add = |out: &mut Vec<DirEntry>, name: &[u8], ino: u64, kind: NodeKind| {
+            if !out.iter().any(|d| d.name == name) {
+                out.push(DirEntry { name: name.to_vec(), ino, kind });
+            }
+        };
+        for (sp, s) in SYNTH_TABLE {
+            if path::parent(sp) == a.as_slice() {
+                add(out, path::name(sp), s.ino(), s.kind());
+            }
+        }
+        if a == b"/proc" && pid > 0 {
+            let mut buf = [0u8; 20];
+            let name = crate::shim::fmt_usize(pid as usize, &mut buf).to_vec();
+            add(out, &name, Synth::ProcSelf.ino(), NodeKind::Dir);
+        }
+        if a == b"/proc/self/fd" {
+            for fd in view.map(|v| v.fds()).unwrap_or_default() {
+                let mut buf = [0u8; 20];
+                let name = crate::shim::fmt_usize(fd as usize, &mut buf).to_vec();
+                add(out, &name, Synth::ProcFdLink(fd).ino(), NodeKind::Symlink);
+            }
+        }
+    }
+
+    /// The descriptor a /proc/self/fd/N link stands for when it is not a path of the
+    /// namespace (a pipe, a socket, a host stream): opening it reaches that object itself.
+    pub fn magic_fd(&self, n: &Node) -> Option<i32> {
+        match n {
+            Node::Synth(Synth::ProcFdLink(fd)) => match self.view()?.fd_target(*fd) {
+                Some((_, false)) => Some(*fd),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// The mount that `p` lies in (the longest guest prefix), with `p` relative to it.
@@ -283,7 +357,7 @@ impl Vfs {
                 return h.ops.lstat(m.dir, rel).ok().map(|st| Node::Host(HostNode { dir: m.dir, rel: rel.to_vec(), st }));
             }
             if h.upper {
-                if let Some(s) = Synth::find(p) {
+                if let Some(s) = self.synth_at(p) {
                     return Some(Node::Synth(s));
                 }
                 if p == b"/" {
@@ -306,7 +380,7 @@ impl Vfs {
             }
             None => {}
         }
-        if let Some(s) = Synth::find(p) {
+        if let Some(s) = self.synth_at(p) {
             return Some(Node::Synth(s));
         }
         self.image_at(ov, p).map(Node::Image)
@@ -348,6 +422,13 @@ impl Vfs {
             match self.lookup_exact(&ov, &cand) {
                 None if last => return Ok(Resolved { path: cand, node: None }),
                 None => return Err(ENOENT),
+                Some(n) if (!last || follow_last) && self.magic_fd(&n).is_some() => {
+                    // /proc/self/fd/N of a pipe or socket: the object itself, not a path.
+                    if !last {
+                        return Err(ENOTDIR);
+                    }
+                    return Ok(Resolved { path: cand, node: Some(n) });
+                }
                 Some(n) => match self.kind(&n) {
                     NodeKind::Symlink if !last || follow_last => {
                         links += 1;
@@ -383,6 +464,19 @@ impl Vfs {
             Node::Image(i) => self.image.symlink_target(&self.image.entry(*i)).to_vec(),
             Node::OverlaySymlink { target, .. } => target.clone(),
             Node::Synth(Synth::ProcSelfExe) => self.exe_path.lock().clone(),
+            Node::Synth(Synth::ProcSelfLink) => {
+                let mut buf = [0u8; 20];
+                let pid = self.view().map_or(0, |v| v.pid());
+                crate::shim::fmt_usize(pid.max(0) as usize, &mut buf).to_vec()
+            }
+            Node::Synth(Synth::ProcSelfCwd) => self.view().map(|v| v.cwd()).unwrap_or_default(),
+            Node::Synth(Synth::ProcFdLink(fd)) => self.view().and_then(|v| v.fd_target(*fd)).map(|t| t.0).unwrap_or_default(),
+            Node::Synth(Synth::DevFd) => b"/proc/self/fd".to_vec(),
+            Node::Synth(Synth::DevStd(n)) => {
+                let mut v = b"/proc/self/fd/".to_vec();
+                v.push(b'0' + n);
+                v
+            }
             Node::Host(n) => self.host.as_ref().and_then(|h| h.ops.readlink(n.dir, &n.rel).ok()).unwrap_or_default(),
             _ => Vec::new(),
         }
@@ -394,6 +488,19 @@ impl Vfs {
             return Err(EINVAL);
         }
         Ok(self.link_target(n))
+    }
+
+    /// Shows a host file's owner as the app's ids when it is the host user the runtime runs as
+    /// and the policy sets uid/gid.
+    pub fn map_ids(&self, st: &mut Stat) {
+        if let Some(m) = self.ids {
+            if st.st_uid == m.host.0 {
+                st.st_uid = m.app.0;
+            }
+            if st.st_gid == m.host.1 {
+                st.st_gid = m.app.1;
+            }
+        }
     }
 
     /// stat of a node.
@@ -420,18 +527,30 @@ impl Vfs {
             Node::Host(h) => {
                 let mut st = h.st;
                 st.st_dev = DEV + 1 + h.dir as u64;
+                self.map_ids(&mut st);
                 return st;
             }
             Node::Synth(s) => {
                 let (maj, min) = s.rdev();
                 st.st_rdev = ((maj as u64) << 8) | min as u64;
                 let mode = match s.kind() {
+                    NodeKind::Dir if *s == Synth::ProcSelfFd => S_IFDIR | 0o500,
                     NodeKind::Dir => S_IFDIR | 0o555,
                     NodeKind::Symlink => S_IFLNK | 0o777,
+                    NodeKind::File => S_IFREG | 0o444,
                     _ => S_IFCHR | 0o666,
                 };
-                (mode, 0, s.ino(), 0, 0, 0)
+                // /proc/self belongs to the process, devices to root.
+                let (u, g) = match (s.kind(), self.ids) {
+                    (NodeKind::CharDev, _) | (_, None) => (0, 0),
+                    (_, Some(m)) => m.app,
+                };
+                (mode, 0, s.ino(), 0, u, g)
             }
+        };
+        let (uid, gid) = match (n, self.ids) {
+            (Node::Image(_) | Node::OverlayDir { .. } | Node::OverlayFile(_) | Node::OverlaySymlink { .. }, Some(m)) => m.app,
+            _ => (uid, gid),
         };
         st.st_mode = mode;
         st.st_size = size as i64;
@@ -529,11 +648,7 @@ impl Vfs {
             };
             out.push(DirEntry { name: name.to_vec(), ino, kind });
         }
-        for (sp, s) in SYNTH_TABLE {
-            if path::parent(sp) == p && !out.iter().any(|d| d.name == path::name(sp)) {
-                out.push(DirEntry { name: path::name(sp).to_vec(), ino: s.ino(), kind: s.kind() });
-            }
-        }
+        self.synth_children(p, &mut out);
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
     }
@@ -559,11 +674,7 @@ impl Vfs {
                 }
             }
         }
-        for (sp, s) in SYNTH_TABLE {
-            if path::parent(sp) == p && !out.iter().any(|d| d.name == path::name(sp)) {
-                out.push(DirEntry { name: path::name(sp).to_vec(), ino: s.ino(), kind: s.kind() });
-            }
-        }
+        self.synth_children(p, &mut out);
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
     }

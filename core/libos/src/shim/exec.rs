@@ -80,7 +80,8 @@ pub fn dispatch<P: Platform>(
 }
 
 /// fork, remembering the child (the processes this one may signal). The policy's process
-/// limit is not enforced yet (docs/runtime.md, "Limits").
+/// limit is the platform's to enforce (its fork fails with EAGAIN), since the count is shared
+/// by every process of the app.
 pub fn fork<P: Platform>(
     os: &LibOs<P>,
     flags: u64,
@@ -94,6 +95,8 @@ pub fn fork<P: Platform>(
         os.children.lock().push(pid as i32);
     } else {
         os.children.lock().clear();
+        // The child has only the thread that forked.
+        os.threads.store(1, core::sync::atomic::Ordering::Relaxed);
     }
     Ok(pid)
 }
@@ -212,6 +215,7 @@ fn execve<P: Platform>(
     let (target, argv) = program(os, dirfd, &path, argv, flags)?;
     // The point of no return.
     os.platform.exec_prepare()?;
+    os.mem.lock().clear();
     {
         let mut t = os.fds.lock();
         let doomed: Vec<i32> = t.open_fds().filter(|&fd| t.cloexec(fd).unwrap_or(false)).collect();

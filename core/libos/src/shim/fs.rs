@@ -189,6 +189,20 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
                     }
                     FileKind::Dir
                 }
+                NodeKind::Symlink if follow && os.vfs.magic_fd(&node).is_some() => {
+                    // Opening /proc/self/fd/N of a pipe, socket or host stream reaches the
+                    // object itself, as Linux's magic links do.
+                    let fd = os.vfs.magic_fd(&node).ok_or(ENOENT)?;
+                    let f = os.fds.lock().get(fd)?;
+                    match &f.kind {
+                        FileKind::Host(h) => {
+                            let dup = os.platform.host_dup(h.0)?;
+                            let file = OpenFile::new(FileKind::Host(HostFd(dup)), Vec::new(), f.flags() & !O_ACCMODE | acc);
+                            return os.fds.lock().alloc(file, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize);
+                        }
+                        _ => return os.fds.lock().alloc(f, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize),
+                    }
+                }
                 NodeKind::Symlink => {
                     if flags & O_PATH == 0 {
                         return Err(ELOOP);
@@ -197,6 +211,7 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
                 }
                 _ if flags & O_DIRECTORY != 0 => return Err(ENOTDIR),
                 NodeKind::CharDev => match node {
+                    Node::Synth(crate::fs::synth::Synth::Tty) => FileKind::Host(HostFd(os.platform.open_tty()?)),
                     Node::Synth(s) => FileKind::Synth(s),
                     _ => return Err(ENXIO),
                 },
@@ -207,6 +222,12 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
                     Node::Image(i) if writable => FileKind::Overlay(os.vfs.copy_up(&r.path, i, flags & O_TRUNC != 0)?),
                     Node::Host(n) => FileKind::Host(HostFd(os.vfs.host_open(&n, &r.path, flags & HOST_OPEN_FLAGS)?)),
                     Node::Image(i) => FileKind::Image(i),
+                    Node::Synth(s) if s.generated() => {
+                        if writable || flags & O_TRUNC != 0 {
+                            return Err(EACCES);
+                        }
+                        FileKind::Generated(s, crate::procfs::render(os, s)?)
+                    }
                     Node::OverlayFile(f) => {
                         if writable && flags & O_TRUNC != 0 {
                             f.data.lock().clear();
@@ -219,7 +240,9 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
         }
     };
     let keep = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
-    let file = OpenFile::new(kind, r.path, keep);
+    // A terminal reached through /dev/tty is a host stream, not a file of a host directory.
+    let path = if matches!(kind, FileKind::Host(_)) && r.path == b"/dev/tty" { Vec::new() } else { r.path };
+    let file = OpenFile::new(kind, path, keep);
     os.fds.lock().alloc(file, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize)
 }
 
@@ -247,6 +270,16 @@ fn read_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &mut [u8], at: Optio
                     Ok(buf.len())
                 }
             }
+        }
+        FileKind::Generated(_, data) => {
+            let mut pos = f.pos.lock();
+            let off = at.unwrap_or(*pos) as usize;
+            let n = data.len().saturating_sub(off).min(buf.len());
+            buf[..n].copy_from_slice(&data[off..off + n]);
+            if at.is_none() {
+                *pos += n as u64;
+            }
+            Ok(n)
         }
         FileKind::Image(_) | FileKind::Overlay(_) => {
             let node = os.node_of(f).ok_or(EBADF)?;
@@ -299,7 +332,7 @@ fn write_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &[u8], at: Option<u
             o.mtime.store(os.now(), Ordering::Relaxed);
             Ok(buf.len())
         }
-        FileKind::Image(_) | FileKind::Dir => Err(EBADF),
+        FileKind::Image(_) | FileKind::Dir | FileKind::Generated(..) => Err(EBADF),
     }
 }
 
@@ -383,7 +416,10 @@ fn writev<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysRes
 
 fn stat_node<P: Platform>(os: &LibOs<P>, f: &OpenFile) -> Result<Stat, Errno> {
     match &f.kind {
-        FileKind::Host(h) => os.platform.host_stat(h.0),
+        FileKind::Host(h) => os.platform.host_stat(h.0).map(|mut st| {
+            os.vfs.map_ids(&mut st);
+            st
+        }),
         _ => os.node_of(f).map(|n| os.vfs.stat(&n)).ok_or(ENOENT),
     }
 }
@@ -412,8 +448,15 @@ fn stat_at<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32) -> Re
         return stat_node(os, &f);
     }
     let base = os.dir_of(dirfd, &p)?;
-    let r = os.vfs.resolve(&base, &p, flags & AT_SYMLINK_NOFOLLOW == 0)?;
-    Ok(os.vfs.stat(&r.node.ok_or(ENOENT)?))
+    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+    let r = os.vfs.resolve(&base, &p, follow)?;
+    let node = r.node.ok_or(ENOENT)?;
+    if let Some(fd) = os.vfs.magic_fd(&node).filter(|_| follow) {
+        // /proc/self/fd/N of a pipe or socket: the object's own stat.
+        let f = os.fds.lock().get(fd)?;
+        return stat_node(os, &f);
+    }
+    Ok(os.vfs.stat(&node))
 }
 
 fn fstatat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, buf: usize, flags: u32) -> SysResult {
@@ -438,6 +481,7 @@ fn lseek<P: Platform>(os: &LibOs<P>, fd: i32, off: i64, whence: u32) -> SysResul
     }
     let size = match &f.kind {
         FileKind::Dir => 0,
+        FileKind::Generated(_, d) => d.len() as i64,
         _ => stat_node(os, &f)?.st_size,
     };
     let mut pos = f.pos.lock();

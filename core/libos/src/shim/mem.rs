@@ -24,9 +24,9 @@ pub const PARTIAL: &[(usize, &str)] = &[
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
     Some(match n {
         MMAP => mmap(os, a[0], a[1], a[2] as u32, a[3] as u32, a[4] as i32, a[5]),
-        MUNMAP => check_range(a[0], a[1]).and_then(|_| os.platform.munmap(a[0], a[1])).map(|_| 0),
-        MPROTECT => check_range(a[0], a[1]).and_then(|_| os.platform.mprotect(a[0], a[1], a[2] as u32)).map(|_| 0),
-        MREMAP => os.platform.mremap(a[0], a[1], a[2], a[3] as u32, a[4]),
+        MUNMAP => check_range(a[0], a[1]).and_then(|_| os.unmap(a[0], a[1])).map(|_| 0),
+        MPROTECT => check_range(a[0], a[1]).and_then(|_| os.protect(a[0], a[1], a[2] as u32)).map(|_| 0),
+        MREMAP => os.remap(a[0], a[1], a[2], a[3] as u32, a[4]),
         MADVISE => os.platform.madvise(a[0], a[1], a[2] as u32).map(|_| 0),
         MSYNC | MLOCK | MUNLOCK => check_range(a[0], a[1]).map(|_| 0),
         BRK => Ok(brk(os, a[0])),
@@ -53,7 +53,7 @@ fn mmap<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, prot: u32, flags: u
         return Err(EINVAL);
     }
     if flags & MAP_ANONYMOUS != 0 {
-        return os.platform.mmap_anon(addr, len, prot, flags);
+        return os.map_anon(addr, len, prot, flags, None);
     }
     let f = os.fds.lock().get(fd)?;
     let acc = f.flags() & O_ACCMODE;
@@ -62,18 +62,21 @@ fn mmap<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, prot: u32, flags: u
     }
     let node = match &f.kind {
         FileKind::Synth(crate::fs::synth::Synth::Zero) => {
-            return os.platform.mmap_anon(addr, len, prot, (flags & !MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS)
+            return os.map_anon(addr, len, prot, (flags & !MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS, None)
         }
         FileKind::Image(_) | FileKind::Overlay(_) => os.node_of(&f).ok_or(EBADF)?,
         FileKind::Host(h) if !f.path.is_empty() => {
-            return os.platform.host_mmap(addr, len, prot, flags & !MAP_ANONYMOUS, h.0, off as u64)
+            let at = os.map_host(addr, len, prot, flags & !MAP_ANONYMOUS, h.0, off as u64)?;
+            os.mem.lock().name(at, len, alloc::sync::Arc::new(f.path.clone()), off as u64);
+            return Ok(at);
         }
         _ => return Err(ENODEV),
     };
     // The bytes are copied into private memory: a shared writable mapping of a file in the
     // writable layer does not write back (docs/syscalls.md).
     let plain = (flags & !(MAP_TYPE | MAP_ANONYMOUS)) | MAP_PRIVATE | MAP_ANONYMOUS;
-    let at = os.platform.mmap_anon(addr, len, PROT_READ | PROT_WRITE, plain)?;
+    let at = os.map_anon(addr, len, PROT_READ | PROT_WRITE, plain, None)?;
+    os.mem.lock().name(at, len, alloc::sync::Arc::new(f.path.clone()), off as u64);
     let mem = user::slice_mut(at, len)?;
     let mut done = 0;
     while done < len {
@@ -84,7 +87,7 @@ fn mmap<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, prot: u32, flags: u
         done += n;
     }
     if prot != PROT_READ | PROT_WRITE {
-        os.platform.mprotect(at, len.next_multiple_of(PAGE_SIZE), prot)?;
+        os.protect(at, len.next_multiple_of(PAGE_SIZE), prot)?;
     }
     Ok(at)
 }
@@ -97,11 +100,12 @@ fn brk<P: Platform>(os: &LibOs<P>, addr: usize) -> usize {
     let want = addr.next_multiple_of(PAGE_SIZE);
     if want > b.mapped {
         let flags = MAP_PRIVATE | MAP_FIXED_NOREPLACE;
-        match os.platform.mmap_anon(b.mapped, want - b.mapped, PROT_READ | PROT_WRITE, flags) {
+        let heap = Some(alloc::sync::Arc::new(b"[heap]".to_vec()));
+        match os.map_anon(b.mapped, want - b.mapped, PROT_READ | PROT_WRITE, flags, heap) {
             Ok(_) => b.mapped = want,
             Err(_) => return b.cur,
         }
-    } else if want < b.mapped && os.platform.munmap(want, b.mapped - want).is_ok() {
+    } else if want < b.mapped && os.unmap(want, b.mapped - want).is_ok() {
         b.mapped = want;
     }
     b.cur = addr;

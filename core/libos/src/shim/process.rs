@@ -19,9 +19,9 @@ pub const HANDLED: &[usize] = &[
 /// generated from these arrays by scripts/gen_implemented.py).
 pub const PARTIAL: &[(usize, &str)] = &[
     (RSEQ, "ENOSYS (glibc then runs without restartable sequences)"),
-    (SCHED_GETAFFINITY, "reports one CPU"),
+    (SCHED_GETAFFINITY, "reports the CPUs the platform has (linux-userland: the host's affinity at start); sched_setaffinity is not served"),
     (GETGROUPS, "no supplementary groups"),
-    (CLONE, "threads (CLONE_VM|CLONE_THREAD) and processes (run as fork); CLONE_SETTLS ignored for a new process, namespace flags refused"),
+    (CLONE, "threads (CLONE_VM|CLONE_THREAD) and processes (run as fork); CLONE_SETTLS ignored for a new process, namespace flags refused; EAGAIN beyond [policy.limits] threads/processes"),
     (CLONE3, "as clone"),
 ];
 
@@ -47,7 +47,14 @@ pub fn dispatch<P: Platform>(
             (0..3).try_for_each(|i| user::write(a[i], &v)).map(|_| 0)
         }
         GETGROUPS => Ok(0),
-        EXIT => p.exit_thread(a[0] as i32 & 0xff),
+        EXIT => {
+            // The last thread's exit ends the process with its code, as exit_group would.
+            if os.threads.fetch_sub(1, core::sync::atomic::Ordering::SeqCst) <= 1 {
+                log_chunks_read(os);
+                p.exit_group(a[0] as i32 & 0xff)
+            }
+            p.exit_thread(a[0] as i32 & 0xff)
+        }
         EXIT_GROUP => {
             log_chunks_read(os);
             p.exit_group(a[0] as i32 & 0xff)
@@ -70,14 +77,18 @@ pub fn dispatch<P: Platform>(
         }
         SCHED_YIELD => Ok(0),
         SCHED_GETAFFINITY => {
-            // One CPU: the app is served by one host thread at a time.
-            if a[1] < 8 || !a[1].is_multiple_of(8) {
+            // CPUs 0..n-1, n as the platform reports (app threads are host threads).
+            let n = p.cpu_count().clamp(1, 1024);
+            let bytes = n.div_ceil(64) * 8;
+            if a[1] < bytes || !a[1].is_multiple_of(8) {
                 Err(EINVAL)
             } else {
-                user::slice_mut(a[2], a[1]).map(|m| {
+                user::slice_mut(a[2], bytes).map(|m| {
                     m.fill(0);
-                    m[0] = 1;
-                    8
+                    for i in 0..n {
+                        m[i / 8] |= 1 << (i % 8);
+                    }
+                    bytes
                 })
             }
         }
@@ -194,7 +205,16 @@ fn clone<P: Platform>(
     if flags & !allowed != 0 || stack == 0 {
         return Err(EINVAL);
     }
-    ctx.spawn_thread(&ThreadSpawn { flags, stack, parent_tid: ptid, child_tid: ctid, tls })
+    use core::sync::atomic::Ordering::SeqCst;
+    let limit = os.thread_limit.load(SeqCst);
+    if os.threads.fetch_add(1, SeqCst) >= limit {
+        os.threads.fetch_sub(1, SeqCst);
+        os.debug_log(&[b"thread limit of the policy reached: clone EAGAIN"]);
+        return Err(EAGAIN);
+    }
+    ctx.spawn_thread(&ThreadSpawn { flags, stack, parent_tid: ptid, child_tid: ctid, tls }).inspect_err(|_| {
+        os.threads.fetch_sub(1, SeqCst);
+    })
 }
 
 fn clone3<P: Platform>(os: &LibOs<P>, args: usize, size: usize, ctx: &mut dyn SyscallContext) -> SysResult {

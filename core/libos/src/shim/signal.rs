@@ -11,7 +11,7 @@ use crate::user;
 /// Syscall numbers served here.
 pub const HANDLED: &[usize] = &[
     RT_SIGACTION, RT_SIGPROCMASK, KILL, TKILL, TGKILL, ALARM, SETITIMER, GETITIMER, RT_SIGPENDING, RT_SIGSUSPEND,
-    PAUSE, RT_SIGQUEUEINFO, RT_TGSIGQUEUEINFO,
+    PAUSE, RT_SIGQUEUEINFO, RT_TGSIGQUEUEINFO, SIGALTSTACK,
 ];
 
 /// Syscalls every platform serves itself, before the shim sees them (they need the trapped
@@ -24,6 +24,7 @@ pub const PARTIAL: &[(usize, &str)] = &[
     (RT_SIGRETURN, "app handlers return through the platform's own restorer; a call outside a handler frame is not supported"),
     (KILL, "only the process itself, its process group (itself and its children) and its unreaped children; any other pid ESRCH"),
     (TGKILL, "threads of the process itself only"),
+    (SIGALTSTACK, "SS_AUTODISARM accepted but does not disarm; a handler interrupting the runtime itself runs where the runtime was"),
 ];
 
 const SIGSYS: usize = 31;
@@ -48,6 +49,7 @@ pub fn dispatch<P: Platform>(
             }
         }
         RT_SIGPROCMASK => sigprocmask(a[0], a[1], a[2], a[3], ctx),
+        SIGALTSTACK => os.platform.sigaltstack(a[0], a[1], ctx.stack_pointer()),
         KILL => {
             // Only this process exists for the app: itself (its pid, 0 = its group, -1 = every
             // process it may signal). Any other pid is a process it cannot see.

@@ -15,7 +15,7 @@
 //! unblocked (so delivered) when the call leaves the runtime. Blocking host calls
 //! (`signals::blocking`) open that window, as the SIGSYS path does.
 use core::arch::global_asm;
-use core::sync::atomic::{compiler_fence, AtomicUsize, Ordering};
+use core::sync::atomic::{compiler_fence, AtomicU64, AtomicUsize, Ordering};
 
 use litebox_libos::errno::{Errno, ENOSYS};
 
@@ -43,6 +43,10 @@ pub struct FastData {
     /// The entry's address, as the packer wrote it into the trampolines (for debuggers; it
     /// also keeps the entry linked in).
     pub entry: usize,
+    /// The app's alternate signal stack for this thread (sigaltstack): base, size, flags.
+    pub alt_sp: AtomicUsize,
+    pub alt_size: AtomicUsize,
+    pub alt_flags: AtomicUsize,
 }
 
 global_asm!(
@@ -180,6 +184,9 @@ pub fn init_thread(block: usize) -> Result<(), i32> {
                 depth: AtomicUsize::new(0),
                 deferred: AtomicUsize::new(0),
                 entry: litebox_fastpath as *const () as usize,
+                alt_sp: AtomicUsize::new(0),
+                alt_size: AtomicUsize::new(0),
+                alt_flags: AtomicUsize::new(SS_DISABLE),
             },
         )
     };
@@ -274,6 +281,164 @@ pub fn open_window<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
+const SS_ONSTACK: usize = 1;
+const SS_DISABLE: usize = 2;
+const SS_AUTODISARM: usize = 1 << 31;
+/// The smallest alternate stack Linux accepts (MINSIGSTKSZ).
+const MINSIGSTKSZ: usize = 2048;
+
+/// Signals whose app handler asked for SA_ONSTACK (bit sig-1).
+static ONSTACK: AtomicU64 = AtomicU64::new(0);
+
+/// Records whether the app's handler for `sig` runs on the alternate stack.
+pub fn set_onstack(sig: i32, on: bool) {
+    let bit = 1u64 << ((sig - 1) & 63);
+    if on {
+        ONSTACK.fetch_or(bit, Ordering::SeqCst);
+    } else {
+        ONSTACK.fetch_and(!bit, Ordering::SeqCst);
+    }
+}
+
+/// execve: the new program starts without an alternate signal stack.
+pub fn clear_altstack() {
+    let d = data();
+    d.alt_sp.store(0, Ordering::Relaxed);
+    d.alt_size.store(0, Ordering::Relaxed);
+    d.alt_flags.store(SS_DISABLE, Ordering::Relaxed);
+}
+
+/// The calling thread's app alternate stack, if enabled: (base, size).
+fn altstack(d: &FastData) -> Option<(usize, usize)> {
+    (d.alt_flags.load(Ordering::Relaxed) & SS_DISABLE == 0)
+        .then(|| (d.alt_sp.load(Ordering::Relaxed), d.alt_size.load(Ordering::Relaxed)))
+}
+
+fn on_stack(alt: Option<(usize, usize)>, sp: usize) -> bool {
+    alt.is_some_and(|(base, size)| sp > base && sp - base <= size)
+}
+
+/// sigaltstack(2) for the app's calling thread; `sp` is the app's stack pointer at the call.
+/// The runtime's own signal stack (where SIGSYS is served) is not touched: this is the stack
+/// the app's SA_ONSTACK handlers run on (see [`litebox_signal_wrapper`]).
+pub fn app_sigaltstack(new: usize, old: usize, sp: usize) -> Result<usize, Errno> {
+    use litebox_libos::errno::{EINVAL, ENOMEM, EPERM};
+    let d = data();
+    let alt = altstack(d);
+    let on = on_stack(alt, sp);
+    let ss: Option<[usize; 3]> = if new != 0 { Some(litebox_libos::user::read(new)?) } else { None };
+    let prev = [
+        d.alt_sp.load(Ordering::Relaxed),
+        if alt.is_none() { SS_DISABLE } else { (if on { SS_ONSTACK } else { 0 }) | (d.alt_flags.load(Ordering::Relaxed) & SS_AUTODISARM) },
+        d.alt_size.load(Ordering::Relaxed),
+    ];
+    if old != 0 {
+        litebox_libos::user::slice_mut(old, 24)?;
+    }
+    if let Some([base, flags, size]) = ss {
+        let flags = flags & 0xffff_ffff;
+        if on {
+            return Err(EPERM);
+        }
+        let mode = flags & !SS_AUTODISARM;
+        if mode != 0 && mode != SS_ONSTACK && mode != SS_DISABLE {
+            return Err(EINVAL);
+        }
+        if mode == SS_DISABLE {
+            d.alt_sp.store(0, Ordering::Relaxed);
+            d.alt_size.store(0, Ordering::Relaxed);
+            d.alt_flags.store(SS_DISABLE, Ordering::Relaxed);
+        } else {
+            if size < MINSIGSTKSZ {
+                return Err(ENOMEM);
+            }
+            d.alt_sp.store(base, Ordering::Relaxed);
+            d.alt_size.store(size, Ordering::Relaxed);
+            d.alt_flags.store(flags & SS_AUTODISARM, Ordering::Relaxed);
+        }
+    }
+    if old != 0 {
+        litebox_libos::user::write(old, &prev)?;
+    }
+    Ok(0)
+}
+
+/// Size of the kernel's `struct rt_sigframe` on x86-64: the return address, the ucontext
+/// (304 bytes) and the siginfo (128 bytes). The FPU/xsave area lies above it.
+const FRAME: usize = 8 + 304 + 128;
+/// Offsets in the ucontext: the saved rsp, and the pointer to the FPU state.
+const UC_RSP: usize = 40 + 15 * 8;
+const UC_FPSTATE: usize = 40 + 23 * 8;
+
+/// Bytes of the FPU/xsave area at `fp` (the kernel records its extended size in the fxsave
+/// area's software-reserved bytes).
+///
+/// # Safety
+/// `fp` must point to the kernel-written FPU state of a signal frame.
+unsafe fn fpstate_size(fp: usize) -> usize {
+    // SAFETY: per the contract; the fxsave area is 512 bytes.
+    let (magic, ext) = unsafe { (core::ptr::read((fp + 464) as *const u32), core::ptr::read((fp + 468) as *const u32)) };
+    if magic == 0x4650_5853 && (512..=1 << 20).contains(&(ext as usize)) {
+        ext as usize
+    } else {
+        512
+    }
+}
+
+core::arch::global_asm!(
+    // litebox_onstack_call(handler, sig, info, uc, frame): runs the app's handler with the
+    // stack pointer at `frame`, whose first word (the restorer) is its return address.
+    ".globl litebox_onstack_call",
+    "litebox_onstack_call:",
+    "    mov rax, rdi",
+    "    mov edi, esi",
+    "    mov rsi, rdx",
+    "    mov rdx, rcx",
+    "    mov rsp, r8",
+    "    jmp rax",
+);
+
+extern "C" {
+    fn litebox_onstack_call(handler: usize, sig: i32, info: usize, uc: usize, frame: usize) -> !;
+}
+
+/// Moves the signal frame the kernel built on the runtime's signal stack to the app's
+/// alternate stack (or, without one, to the interrupted app stack) and runs the app's handler
+/// there; its return does rt_sigreturn from the moved frame. The frame is left in place (the
+/// handler runs where it is) when the signal interrupted the runtime itself.
+///
+/// # Safety
+/// `info` and `uc` must be the kernel's arguments to this signal's handler, and `h` the app's
+/// handler for it.
+unsafe fn run_on_app_stack(d: &FastData, h: usize, sig: i32, info: usize, uc: usize) {
+    // SAFETY: uc is the kernel's ucontext for this signal.
+    let sp = unsafe { core::ptr::read((uc + UC_RSP) as *const usize) };
+    if sp.wrapping_sub(d.block) < BLOCK {
+        // SAFETY: as in the wrapper's direct call.
+        let f: extern "C" fn(i32, usize, usize) = unsafe { core::mem::transmute(h) };
+        f(sig, info, uc);
+        return;
+    }
+    let alt = altstack(d);
+    let top = match alt {
+        Some((base, size)) if !on_stack(alt, sp) => base + size,
+        _ => sp - 128,
+    };
+    let frame = uc - 8;
+    // SAFETY: the frame and its FPU area are the kernel's, live for this handler; the target
+    // is the app's own stack memory (a fault there is the app's, as natively).
+    unsafe {
+        let fp = core::ptr::read((uc + UC_FPSTATE) as *const usize);
+        let fpsize = fpstate_size(fp);
+        let new_fp = (top - fpsize) & !63;
+        let new_frame = ((new_fp - FRAME) & !15) - 8;
+        core::ptr::copy(fp as *const u8, new_fp as *mut u8, fpsize);
+        core::ptr::copy(frame as *const u8, new_frame as *mut u8, FRAME);
+        core::ptr::write((new_frame + 8 + UC_FPSTATE) as *mut usize, new_fp);
+        litebox_onstack_call(h, sig, new_frame + 8 + 304, new_frame + 8, new_frame)
+    }
+}
+
 /// The app's handler per signal (1..=64), called by [`litebox_signal_wrapper`].
 static APP_HANDLERS: [AtomicUsize; 65] = [const { AtomicUsize::new(0) }; 65];
 
@@ -305,6 +470,11 @@ extern "C" fn litebox_signal_wrapper(sig: i32, info: usize, uc: usize) {
         return;
     }
     let h = APP_HANDLERS.get(sig as usize).map_or(0, |h| h.load(Ordering::SeqCst));
+    if h > 1 && ONSTACK.load(Ordering::Relaxed) & bit != 0 {
+        // SAFETY: the kernel's arguments and the app's handler for this signal.
+        unsafe { run_on_app_stack(d, h, sig, info, uc) };
+        return;
+    }
     if h > 1 {
         // SAFETY: the app installed this address as its handler for `sig`; it gets the
         // arguments the kernel gave us, on the stack the kernel chose, as it would natively.

@@ -15,8 +15,15 @@ pub fn close_host_fd(fd: i32) {
 
 /// The host process as a platform.
 pub struct LinuxHost {
+    /// The ids the app sees (the policy's, else the host's).
     pub uid: u32,
     pub gid: u32,
+    /// CPUs this process may run on, and the machine's memory, read at start.
+    pub cpus: usize,
+    pub mem_total: u64,
+    /// A runtime-owned duplicate of the terminal among the artifact's stdin/stdout/stderr
+    /// (-1: none), for /dev/tty.
+    pub tty: i32,
 }
 
 fn r(v: isize) -> Result<usize, Errno> {
@@ -257,6 +264,43 @@ impl Platform for LinuxHost {
         (self.uid, self.gid)
     }
 
+    fn cpu_count(&self) -> usize {
+        self.cpus
+    }
+
+    fn mem_total(&self) -> u64 {
+        self.mem_total
+    }
+
+    fn resident(&self) -> Option<u64> {
+        // statm's second field: resident pages of the whole process (the app and the
+        // runtime's few pages).
+        let fd = sys::open_path(b"/proc/self/statm", 0o2000000, 0).ok()?;
+        let mut buf = [0u8; 128];
+        let n = check(sys::syscall3(sys::READ, fd as usize, buf.as_mut_ptr() as usize, buf.len()));
+        sys::syscall3(sys::CLOSE, fd as usize, 0, 0);
+        let text = &buf[..n.ok()?];
+        let field = text.split(|&c| c == b' ').nth(1)?;
+        let pages = field.iter().try_fold(0u64, |v, &c| c.is_ascii_digit().then(|| v * 10 + (c - b'0') as u64))?;
+        Some(pages * 4096)
+    }
+
+    fn open_tty(&self) -> Result<i32, Errno> {
+        if self.tty < 0 {
+            return Err(ENXIO);
+        }
+        self.host_dup(self.tty)
+    }
+
+    fn host_dup(&self, fd: i32) -> Result<i32, Errno> {
+        const F_DUPFD_CLOEXEC: usize = 1030;
+        r(sys::syscall3(sys::FCNTL, fd as usize, F_DUPFD_CLOEXEC, 0)).map(|v| v as i32)
+    }
+
+    fn sigaltstack(&self, new: usize, old: usize, sp: usize) -> Result<usize, Errno> {
+        crate::fastpath::app_sigaltstack(new, old, sp)
+    }
+
     fn sigaction(&self, sig: i32, new: usize, old: usize, size: usize) -> Result<usize, Errno> {
         signals::app_sigaction(sig, new, old, size)
     }
@@ -292,7 +336,44 @@ impl Platform for LinuxHost {
     fn process_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
         use litebox_libos::shim::nr;
         match nr {
-            nr::WAIT4 | nr::WAITID => signals::blocking(|| r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], 0))),
+            nr::WAIT4 => {
+                // The status goes through a local so the runtime sees how the child ended
+                // even when the app passes NULL (a child killed by a signal is taken off the
+                // process count here).
+                let mut status = 0i32;
+                let st = &mut status as *mut i32 as usize;
+                if a[1] != 0 {
+                    litebox_libos::user::slice_mut(a[1], 4)?;
+                }
+                let pid = signals::blocking(|| r(sys::syscall6(nr, a[0], st, a[2], a[3], 0, 0)))?;
+                const WNOWAIT: usize = 0x0100_0000;
+                if pid != 0 && a[2] & WNOWAIT == 0 && crate::procs::status_killed(status) {
+                    crate::procs::reaped_by_signal();
+                }
+                if a[1] != 0 {
+                    litebox_libos::user::write(a[1], &status)?;
+                }
+                Ok(pid)
+            }
+            nr::WAITID => {
+                let mut info = [0u8; 128];
+                if a[2] != 0 {
+                    litebox_libos::user::slice_mut(a[2], 128)?;
+                }
+                let ip = info.as_mut_ptr() as usize;
+                let v = signals::blocking(|| r(sys::syscall6(nr, a[0], a[1], ip, a[3], a[4], 0)))?;
+                // siginfo: si_code at 8 (CLD_KILLED 2, CLD_DUMPED 3), si_pid at 16.
+                let code = i32::from_ne_bytes([info[8], info[9], info[10], info[11]]);
+                let pid = i32::from_ne_bytes([info[16], info[17], info[18], info[19]]);
+                const WNOWAIT: usize = 0x0100_0000;
+                if pid != 0 && a[3] & WNOWAIT == 0 && (code == 2 || code == 3) {
+                    crate::procs::reaped_by_signal();
+                }
+                if a[2] != 0 {
+                    litebox_libos::user::slice_mut(a[2], 128)?.copy_from_slice(&info);
+                }
+                Ok(v)
+            }
             _ => Err(ENOSYS),
         }
     }
@@ -300,6 +381,7 @@ impl Platform for LinuxHost {
     fn exec_prepare(&self) -> Result<(), Errno> {
         crate::exec::unmap_app();
         signals::reset_for_exec();
+        crate::fastpath::clear_altstack();
         sys::syscall3(sys::SET_ROBUST_LIST, 0, 24, 0);
         Ok(())
     }
@@ -321,6 +403,7 @@ impl Platform for LinuxHost {
     }
 
     fn exit_group(&self, code: i32) -> ! {
+        crate::procs::release();
         crate::cleanup_upper();
         sys::exit(code)
     }

@@ -22,6 +22,7 @@ mod hostfs;
 mod landlock;
 mod layers;
 mod memfuncs;
+mod procs;
 mod seccomp;
 mod selfimage;
 mod signals;
@@ -104,6 +105,7 @@ pub fn fatal(code: i32, msg: &[u8]) -> ! {
     line.extend_from_slice(msg);
     line.push(b'\n');
     sys::write_all(log_fd(), &line);
+    procs::release();
     sys::exit(code)
 }
 
@@ -262,15 +264,31 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     let cwd = cfg.cwd.to_vec();
     let hostname = cfg.hostname.to_vec();
 
-    let uid = sys::syscall3(sys::GETUID, 0, 0, 0) as u32;
-    let gid = sys::syscall3(sys::GETGID, 0, 0, 0) as u32;
+    let host_ids = (sys::syscall3(sys::GETUID, 0, 0, 0) as u32, sys::syscall3(sys::GETGID, 0, 0, 0) as u32);
+    let (uid, gid) = cfg.ids.unwrap_or(host_ids);
     let mut vfs = Vfs::new(image, entry.clone(), image_fatal);
     let (layer, mount_fds) = host_layer(&cfg.mounts);
     vfs.host = Some(layer);
-    let mut os = LibOs::new(LinuxHost { uid, gid }, vfs, &cwd, &hostname, debug);
+    vfs.ids = cfg.ids.map(|app| litebox_libos::fs::synth::IdMap { host: host_ids, app });
+    let host = LinuxHost { uid, gid, cpus: host_cpus(), mem_total: host_mem_total(), tty: host_tty() };
+    let mut os = LibOs::new(host, vfs, &cwd, &hostname, debug);
     os.net = litebox_libos::net::NetPolicy::new(&cfg.listen, &cfg.connect);
     let os = alloc::boxed::Box::leak(alloc::boxed::Box::new(os));
     OS.store(os, Ordering::Release);
+    let os: &'static LibOs<LinuxHost> = os;
+    use litebox_image::{LIMIT_MEMORY, LIMIT_OPEN_FILES, LIMIT_PROCESSES, LIMIT_THREADS};
+    os.apply_limits(&litebox_libos::kernel::PolicyLimits {
+        memory: cfg.limits[LIMIT_MEMORY],
+        open_files: cfg.limits[LIMIT_OPEN_FILES],
+        threads: cfg.limits[LIMIT_THREADS],
+        processes: cfg.limits[LIMIT_PROCESSES],
+    });
+    if let Some(n) = cfg.limits[LIMIT_PROCESSES] {
+        let (at, len) = procs::init(n)
+            .unwrap_or_else(|e| fatal(EXIT_SANDBOX, alloc::format!("cannot set up the process limit (errno {e})").as_bytes()));
+        guard::reserve(at, len);
+    }
+    os.attach_proc();
 
     let loaded = loader::load(os, &entry, &argv, &env, &start.aux).unwrap_or_else(|e| {
         let name = core::str::from_utf8(&entry).unwrap_or("?");
@@ -299,6 +317,42 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     });
     // SAFETY: the app is mapped and its stack built; from here the app owns this thread.
     unsafe { litebox_enter(loaded.entry, loaded.sp) }
+}
+
+/// CPUs this process may run on (sched_getaffinity), at least 1.
+fn host_cpus() -> usize {
+    let mut mask = [0u64; 16];
+    const SCHED_GETAFFINITY: usize = 204;
+    match sys::check(sys::syscall3(SCHED_GETAFFINITY, 0, core::mem::size_of_val(&mask), mask.as_mut_ptr() as usize)) {
+        Ok(_) => (mask.iter().map(|w| w.count_ones() as usize).sum::<usize>()).max(1),
+        Err(_) => 1,
+    }
+}
+
+/// The machine's memory in bytes (sysinfo), for /proc/meminfo.
+fn host_mem_total() -> u64 {
+    let mut info = [0u64; 16];
+    const SYSINFO: usize = 99;
+    if sys::check(sys::syscall3(SYSINFO, info.as_mut_ptr() as usize, 0, 0)).is_err() {
+        return 1 << 30;
+    }
+    // struct sysinfo: uptime, loads[3], then totalram (word 4); mem_unit is the u32 at byte 104.
+    let unit = (info[13] & 0xffff_ffff).max(1);
+    info[4].saturating_mul(unit)
+}
+
+/// A duplicate (at 1000 or above, close-on-exec) of the first of the artifact's stdin, stdout
+/// and stderr that is a terminal, for /dev/tty; -1 if none is.
+fn host_tty() -> i32 {
+    const TCGETS: usize = 0x5401;
+    const F_DUPFD_CLOEXEC: usize = 1030;
+    for fd in 0..3 {
+        let mut termios = [0u8; 64];
+        if sys::check(sys::syscall3(sys::IOCTL, fd, TCGETS, termios.as_mut_ptr() as usize)).is_ok() {
+            return sys::check(sys::syscall3(sys::FCNTL, fd, F_DUPFD_CLOEXEC, 1000)).map_or(-1, |v| v as i32);
+        }
+    }
+    -1
 }
 
 /// The shared writable layer and the policy's mounts, opened on the host. A mount whose host

@@ -89,9 +89,15 @@ pub fn app_sigaction(sig: i32, new: usize, old: usize, _size: usize) -> Result<u
             let custom = a.handler > 1;
             // A custom handler is reached through the fast path's wrapper, which defers the
             // signal while the thread is inside the runtime (fastpath.rs); it needs the siginfo.
+            // SA_ONSTACK: the host delivers on the runtime's signal stack (so a frame can be
+            // built even when the app's stack overflowed) and the wrapper moves the frame to
+            // the app's alternate stack (fastpath.rs).
+            let onstack = custom && a.flags & SA_ONSTACK != 0;
+            crate::fastpath::set_onstack(sig, onstack);
             let host = KSigaction {
                 handler: if custom { crate::fastpath::wrap_handler(sig, a.handler) } else { a.handler },
-                flags: (a.flags | if custom { SA_RESTORER | SA_SIGINFO } else { 0 }) & !SA_ONSTACK,
+                flags: ((a.flags | if custom { SA_RESTORER | SA_SIGINFO } else { 0 }) & !SA_ONSTACK)
+                    | if onstack { SA_ONSTACK } else { 0 },
                 restorer: if custom { sys::litebox_restorer as *const () as usize } else { 0 },
                 mask: a.mask & !SIGSYS_BIT,
             };
@@ -122,6 +128,7 @@ pub fn reset_for_exec() {
             continue;
         }
         if table[sig as usize].handler > 1 {
+            crate::fastpath::set_onstack(sig, false);
             let _ = install(sig, &KSigaction::default(), None);
             table[sig as usize] = KSigaction::default();
         }
@@ -206,9 +213,11 @@ impl litebox_libos::SyscallContext for Trapped {
     }
     fn fork(&mut self, flags: u64, stack: usize, ptid: usize, ctid: usize) -> Result<usize, Errno> {
         const CLONE: usize = 56;
-        let pid = check(sys::syscall6(CLONE, flags as usize, 0, ptid, ctid, 0, 0))?;
+        crate::procs::acquire()?;
+        let pid = check(sys::syscall6(CLONE, flags as usize, 0, ptid, ctid, 0, 0)).inspect_err(|_| crate::procs::undo())?;
         if pid == 0 {
             crate::host::PID.store(0, core::sync::atomic::Ordering::Relaxed);
+            crate::procs::child_started();
         }
         if pid == 0 && stack != 0 {
             // SAFETY: as in `reg`; sigreturn restores rsp from this slot.
@@ -226,6 +235,9 @@ impl litebox_libos::SyscallContext for Trapped {
             // SAFETY: as in `reg`; sigreturn loads these registers.
             unsafe { core::ptr::write((self.uc + GREGS + 8 * i) as *mut usize, v) }
         }
+    }
+    fn stack_pointer(&self) -> usize {
+        self.reg(REG_RSP)
     }
     fn arg(&self, i: usize) -> usize {
         self.reg([REG_RDI, REG_RSI, REG_RDX, REG_R10, REG_R8, REG_R9][i])

@@ -1,0 +1,295 @@
+//! The generated files of /proc (maps, status, cmdline, comm, cpuinfo, meminfo) and the
+//! process view /proc/self/fd needs. Everything comes from the library OS's own state and
+//! CPUID: no host path, no runtime mapping, no host serial number or CPU model reaches the app.
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+use core::sync::atomic::Ordering;
+
+use crate::abi::{PROT_EXEC, PROT_READ, PROT_WRITE, S_IFCHR, S_IFIFO, S_IFMT, S_IFSOCK};
+use crate::errno::Errno;
+use crate::fd::FileKind;
+use crate::fs::synth::{ProcView, Synth};
+use crate::kernel::LibOs;
+use crate::platform::Platform;
+
+impl<P: Platform> ProcView for LibOs<P> {
+    fn pid(&self) -> i32 {
+        self.platform.ids().0
+    }
+
+    fn fds(&self) -> Vec<i32> {
+        self.fds.lock().open_fds().collect()
+    }
+
+    fn fd_target(&self, fd: i32) -> Option<(Vec<u8>, bool)> {
+        let f = self.fds.lock().get(fd).ok()?;
+        if !f.path.is_empty() {
+            return Some((f.path.clone(), true));
+        }
+        let FileKind::Host(h) = &f.kind else { return Some((b"anon_inode:[litebox]".to_vec(), false)) };
+        let st = self.platform.host_stat(h.0).ok()?;
+        Some((host_label(st.st_mode, st.st_ino, st.st_rdev).into_bytes(), false))
+    }
+
+    fn cwd(&self) -> Vec<u8> {
+        self.cwd.lock().clone()
+    }
+}
+
+/// What /proc/self/fd/N shows for a host object that has no path in the namespace: the
+/// Linux notation for pipes and sockets, the usual name of common character devices, and a
+/// neutral label for anything else (a host file the artifact's stdio was redirected to keeps
+/// its host path to itself).
+fn host_label(mode: u32, ino: u64, rdev: u64) -> String {
+    let (maj, min) = (((rdev >> 8) & 0xfff) as u32, ((rdev & 0xff) | ((rdev >> 12) & !0xff)) as u32);
+    match mode & S_IFMT {
+        S_IFIFO => alloc::format!("pipe:[{ino}]"),
+        S_IFSOCK => alloc::format!("socket:[{ino}]"),
+        S_IFCHR => match (maj, min) {
+            (1, 3) => "/dev/null".into(),
+            (1, 5) => "/dev/zero".into(),
+            (1, 9) => "/dev/urandom".into(),
+            (5, 0) => "/dev/tty".into(),
+            (136..=143, m) => alloc::format!("/dev/pts/{}", (maj - 136) * 256 + m),
+            (4, m) => alloc::format!("/dev/tty{m}"),
+            _ => alloc::format!("/dev/char/{maj}:{min}"),
+        },
+        0 => "anon_inode:[litebox]".into(),
+        _ => alloc::format!("host:[{ino}]"),
+    }
+}
+
+/// The content of generated file `s`, made when it is opened.
+pub fn render<P: Platform>(os: &LibOs<P>, s: Synth) -> Result<Vec<u8>, Errno> {
+    Ok(match s {
+        Synth::ProcMaps => maps(os).into_bytes(),
+        Synth::ProcStatus => status(os).into_bytes(),
+        Synth::ProcCmdline => {
+            let mut v = Vec::new();
+            for a in os.cmdline.lock().iter() {
+                v.extend_from_slice(a);
+                v.push(0);
+            }
+            v
+        }
+        Synth::ProcComm => {
+            let mut v = comm(os);
+            v.push(b'\n');
+            v
+        }
+        Synth::ProcCpuinfo => cpuinfo(os.platform.cpu_count()).into_bytes(),
+        Synth::ProcMeminfo => meminfo(os).into_bytes(),
+        _ => return Err(crate::errno::EINVAL),
+    })
+}
+
+/// The program's name as Linux keeps it: the executable's file name, at most 15 bytes.
+fn comm<P: Platform>(os: &LibOs<P>) -> Vec<u8> {
+    let exe = os.vfs.exe_path.lock().clone();
+    let name = crate::fs::path::name(&exe);
+    name[..name.len().min(15)].to_vec()
+}
+
+fn maps<P: Platform>(os: &LibOs<P>) -> String {
+    let ranges = os.mem.lock().ranges();
+    let mut out = String::new();
+    for (lo, v) in ranges {
+        let flag = |bit: u32, c: char| if v.prot & bit != 0 { c } else { '-' };
+        let (dev, ino) = match &v.name {
+            Some(n) if !n.starts_with(b"[") => {
+                let ino = os.vfs.lookup(n).map(|node| os.vfs.stat(&node).st_ino).unwrap_or(0);
+                ("00:4c", ino)
+            }
+            _ => ("00:00", 0),
+        };
+        let line_start = out.len();
+        let _ = write!(
+            out,
+            "{lo:08x}-{:08x} {}{}{}{} {:08x} {dev} {ino}",
+            v.end,
+            flag(PROT_READ, 'r'),
+            flag(PROT_WRITE, 'w'),
+            flag(PROT_EXEC, 'x'),
+            if v.shared { 's' } else { 'p' },
+            if v.name.as_ref().is_some_and(|n| !n.starts_with(b"[")) { v.offset } else { 0 },
+        );
+        if let Some(n) = &v.name {
+            while out.len() - line_start < 73 {
+                out.push(' ');
+            }
+            out.push_str(&String::from_utf8_lossy(n));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn status<P: Platform>(os: &LibOs<P>) -> String {
+    let (pid, _) = os.platform.ids();
+    let ppid = os.platform.ids_parent();
+    let (uid, gid) = os.platform.creds();
+    let (size, accessible) = {
+        let m = os.mem.lock();
+        let acc: usize = m.ranges().iter().filter(|(_, v)| v.prot != 0).map(|(s, v)| v.end - s).sum();
+        (m.total() as u64, acc as u64)
+    };
+    let rss = os.platform.resident().unwrap_or(accessible).min(size);
+    let fdsize = os.fds.lock().open_fds().last().map_or(64, |f| ((f as usize + 64) / 64) * 64);
+    let threads = os.threads.load(Ordering::Relaxed).max(1);
+    let cpus = os.platform.cpu_count();
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "Name:\t{}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\n\
+         TracerPid:\t0\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\nGid:\t{gid}\t{gid}\t{gid}\t{gid}\nFDSize:\t{fdsize}\n\
+         Groups:\t\nVmPeak:\t{:8} kB\nVmSize:\t{:8} kB\nVmLck:\t{:8} kB\nVmRSS:\t{:8} kB\nThreads:\t{threads}\n\
+         Cpus_allowed_list:\t0-{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
+        String::from_utf8_lossy(&comm(os)),
+        os.umask.load(Ordering::Relaxed),
+        size / 1024,
+        size / 1024,
+        0,
+        rss / 1024,
+        cpus.saturating_sub(1),
+    );
+    out
+}
+
+fn meminfo<P: Platform>(os: &LibOs<P>) -> String {
+    let limit = os.mem_limit.load(Ordering::Relaxed);
+    let total = if limit != u64::MAX { limit } else { os.platform.mem_total() };
+    let used = (os.mem.lock().total() as u64).min(total);
+    let free = total - used;
+    let mut out = String::new();
+    let kb = |v: u64| v / 1024;
+    let _ = write!(
+        out,
+        "MemTotal:       {:8} kB\nMemFree:        {:8} kB\nMemAvailable:   {:8} kB\nBuffers:        {:8} kB\n\
+         Cached:         {:8} kB\nSwapCached:     {:8} kB\nSwapTotal:      {:8} kB\nSwapFree:       {:8} kB\n\
+         Shmem:          {:8} kB\nCommitLimit:    {:8} kB\nCommitted_AS:   {:8} kB\nHugePages_Total:   0\n\
+         HugePages_Free:    0\nHugepagesize:       2048 kB\n",
+        kb(total),
+        kb(free),
+        kb(free),
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        kb(total),
+        kb(used),
+    );
+    out
+}
+
+/// CPUID leaf/subleaf.
+#[cfg(target_arch = "x86_64")]
+fn cpuid(leaf: u32, sub: u32) -> [u32; 4] {
+    let r = core::arch::x86_64::__cpuid_count(leaf, sub);
+    [r.eax, r.ebx, r.ecx, r.edx]
+}
+
+/// (register index in [eax, ebx, ecx, edx], bit, name) per CPUID leaf, in /proc/cpuinfo order.
+const LEAF1: &[(usize, u32, &str)] = &[
+    (3, 0, "fpu"), (3, 1, "vme"), (3, 2, "de"), (3, 3, "pse"), (3, 4, "tsc"), (3, 5, "msr"), (3, 6, "pae"),
+    (3, 7, "mce"), (3, 8, "cx8"), (3, 9, "apic"), (3, 11, "sep"), (3, 12, "mtrr"), (3, 13, "pge"), (3, 14, "mca"),
+    (3, 15, "cmov"), (3, 16, "pat"), (3, 17, "pse36"), (3, 19, "clflush"), (3, 21, "dts"), (3, 22, "acpi"),
+    (3, 23, "mmx"), (3, 24, "fxsr"), (3, 25, "sse"), (3, 26, "sse2"), (3, 27, "ss"), (3, 28, "ht"), (3, 29, "tm"),
+    (3, 31, "pbe"),
+];
+const EXT1_EDX: &[(usize, u32, &str)] =
+    &[(3, 11, "syscall"), (3, 20, "nx"), (3, 22, "mmxext"), (3, 25, "fxsr_opt"), (3, 26, "pdpe1gb"), (3, 27, "rdtscp"), (3, 29, "lm")];
+const LEAF1_ECX: &[(usize, u32, &str)] = &[
+    (2, 0, "pni"), (2, 1, "pclmulqdq"), (2, 2, "dtes64"), (2, 3, "monitor"), (2, 4, "ds_cpl"), (2, 5, "vmx"),
+    (2, 6, "smx"), (2, 7, "est"), (2, 8, "tm2"), (2, 9, "ssse3"), (2, 11, "sdbg"), (2, 12, "fma"), (2, 13, "cx16"),
+    (2, 14, "xtpr"), (2, 15, "pdcm"), (2, 17, "pcid"), (2, 18, "dca"), (2, 19, "sse4_1"), (2, 20, "sse4_2"),
+    (2, 21, "x2apic"), (2, 22, "movbe"), (2, 23, "popcnt"), (2, 24, "tsc_deadline_timer"), (2, 25, "aes"),
+    (2, 26, "xsave"), (2, 28, "avx"), (2, 29, "f16c"), (2, 30, "rdrand"), (2, 31, "hypervisor"),
+];
+const EXT1_ECX: &[(usize, u32, &str)] = &[
+    (2, 0, "lahf_lm"), (2, 1, "cmp_legacy"), (2, 2, "svm"), (2, 3, "extapic"), (2, 4, "cr8_legacy"), (2, 5, "abm"),
+    (2, 6, "sse4a"), (2, 7, "misalignsse"), (2, 8, "3dnowprefetch"), (2, 9, "osvw"), (2, 10, "ibs"), (2, 11, "xop"),
+    (2, 16, "fma4"), (2, 21, "tbm"), (2, 22, "topoext"), (2, 29, "mwaitx"),
+];
+const LEAF7: &[(usize, u32, &str)] = &[
+    (1, 0, "fsgsbase"), (1, 1, "tsc_adjust"), (1, 3, "bmi1"), (1, 4, "hle"), (1, 5, "avx2"), (1, 7, "smep"),
+    (1, 8, "bmi2"), (1, 9, "erms"), (1, 10, "invpcid"), (1, 11, "rtm"), (1, 16, "avx512f"), (1, 17, "avx512dq"),
+    (1, 18, "rdseed"), (1, 19, "adx"), (1, 20, "smap"), (1, 21, "avx512ifma"), (1, 23, "clflushopt"), (1, 24, "clwb"),
+    (1, 28, "avx512cd"), (1, 29, "sha_ni"), (1, 30, "avx512bw"), (1, 31, "avx512vl"), (2, 1, "avx512vbmi"),
+    (2, 2, "umip"), (2, 3, "pku"), (2, 4, "ospke"), (2, 5, "waitpkg"), (2, 6, "avx512_vbmi2"), (2, 8, "gfni"),
+    (2, 9, "vaes"), (2, 10, "vpclmulqdq"), (2, 11, "avx512_vnni"), (2, 12, "avx512_bitalg"),
+    (2, 14, "avx512_vpopcntdq"), (2, 22, "rdpid"), (2, 27, "movdiri"), (2, 28, "movdir64b"), (3, 4, "fsrm"),
+    (3, 8, "avx512_vp2intersect"), (3, 10, "md_clear"), (3, 14, "serialize"), (3, 23, "avx512_fp16"),
+    (3, 24, "amx_tile"), (3, 22, "amx_bf16"), (3, 25, "amx_int8"),
+];
+const LEAF_D1: &[(usize, u32, &str)] = &[(0, 0, "xsaveopt"), (0, 1, "xsavec"), (0, 2, "xgetbv1"), (0, 3, "xsaves")];
+
+#[cfg(target_arch = "x86_64")]
+fn cpu_facts() -> (String, u32, String, u32) {
+    let v = cpuid(0, 0);
+    let max = v[0];
+    let mut vendor = Vec::new();
+    for r in [v[1], v[3], v[2]] {
+        vendor.extend_from_slice(&r.to_le_bytes());
+    }
+    let l1 = cpuid(1, 0);
+    let fam = (l1[0] >> 8) & 0xf;
+    let family = if fam == 0xf { fam + ((l1[0] >> 20) & 0xff) } else { fam };
+    let mut flags: Vec<&str> = Vec::new();
+    let add = |regs: [u32; 4], table: &[(usize, u32, &'static str)], flags: &mut Vec<&'static str>| {
+        for &(r, b, name) in table {
+            if regs[r] & (1 << b) != 0 {
+                flags.push(name);
+            }
+        }
+    };
+    add(l1, LEAF1, &mut flags);
+    let maxext = cpuid(0x8000_0000, 0)[0];
+    let e1 = if maxext >= 0x8000_0001 { cpuid(0x8000_0001, 0) } else { [0; 4] };
+    add(e1, EXT1_EDX, &mut flags);
+    add(l1, LEAF1_ECX, &mut flags);
+    add(e1, EXT1_ECX, &mut flags);
+    if max >= 7 {
+        add(cpuid(7, 0), LEAF7, &mut flags);
+    }
+    if max >= 0xd {
+        add(cpuid(0xd, 1), LEAF_D1, &mut flags);
+    }
+    let bits = if maxext >= 0x8000_0008 { cpuid(0x8000_0008, 0)[0] } else { 0x3028 };
+    let sizes = alloc::format!("{} bits physical, {} bits virtual", bits & 0xff, (bits >> 8) & 0xff);
+    let mut f = String::new();
+    for (i, n) in flags.iter().enumerate() {
+        if i > 0 {
+            f.push(' ');
+        }
+        f.push_str(n);
+    }
+    (String::from_utf8_lossy(&vendor).into_owned(), family, f + "\n" + &sizes, max)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn cpu_facts() -> (String, u32, String, u32) {
+    (String::from("unknown"), 0, String::from("\n0 bits physical, 0 bits virtual"), 0)
+}
+
+/// /proc/cpuinfo for `n` CPUs: the vendor, family and feature flags are the real CPU's (so
+/// programs choose their code paths as natively); the model, stepping, name, frequency,
+/// microcode and serial are not reported.
+pub fn cpuinfo(n: usize) -> String {
+    let (vendor, family, flags_sizes, level) = cpu_facts();
+    let (flags, sizes) = flags_sizes.split_once('\n').unwrap_or((&flags_sizes, ""));
+    let mut out = String::new();
+    for i in 0..n.max(1) {
+        let _ = write!(
+            out,
+            "processor\t: {i}\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel\t\t: 0\n\
+             model name\t: LiteBox virtual CPU\nstepping\t: 0\nphysical id\t: 0\nsiblings\t: {n}\n\
+             core id\t\t: {i}\ncpu cores\t: {n}\napicid\t\t: {i}\ninitial apicid\t: {i}\nfpu\t\t: yes\n\
+             fpu_exception\t: yes\ncpuid level\t: {level}\nwp\t\t: yes\nflags\t\t: {flags}\n\
+             clflush size\t: 64\ncache_alignment\t: 64\naddress sizes\t: {sizes}\npower management:\n\n"
+        );
+    }
+    out
+}
