@@ -1,4 +1,5 @@
 //! The library OS instance: one per process, shared by the app's threads.
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
@@ -27,7 +28,9 @@ pub const RLIM_NLIMITS: usize = 16;
 /// The library OS: file system, descriptors, cwd, heap and limits of one app process.
 pub struct LibOs<P: Platform> {
     pub platform: P,
-    pub vfs: Vfs,
+    /// Shared by every process of the app on targets that run several in one library OS
+    /// (kvm); one per process where a host fork copies the whole runtime (linux-userland).
+    pub vfs: Arc<Vfs>,
     pub fds: SpinMutex<FdTable>,
     pub cwd: SpinMutex<Vec<u8>>,
     pub brk: SpinMutex<Brk>,
@@ -60,7 +63,7 @@ impl<P: Platform> LibOs<P> {
         }
         Self {
             platform,
-            vfs,
+            vfs: Arc::new(vfs),
             fds: SpinMutex::new(fds),
             cwd: SpinMutex::new(cwd.to_vec()),
             brk: SpinMutex::new(Brk::default()),
@@ -68,6 +71,27 @@ impl<P: Platform> LibOs<P> {
             umask: AtomicU32::new(0o022),
             hostname: hostname.to_vec(),
             debug: AtomicBool::new(debug),
+            children: SpinMutex::new(Vec::new()),
+        }
+    }
+
+    /// The library OS of a forked child served by the same kernel: the same file system, a copy
+    /// of the descriptor table (sharing the open file descriptions), cwd, heap bounds, limits
+    /// and umask; no children yet.
+    pub fn fork(&self, platform: P) -> Self {
+        let b = self.brk.lock();
+        let brk = Brk { start: b.start, cur: b.cur, mapped: b.mapped };
+        drop(b);
+        Self {
+            platform,
+            vfs: self.vfs.clone(),
+            fds: SpinMutex::new(self.fds.lock().clone()),
+            cwd: SpinMutex::new(self.cwd.lock().clone()),
+            brk: SpinMutex::new(brk),
+            limits: SpinMutex::new(*self.limits.lock()),
+            umask: AtomicU32::new(self.umask.load(Ordering::Relaxed)),
+            hostname: self.hostname.clone(),
+            debug: AtomicBool::new(self.debug.load(Ordering::Relaxed)),
             children: SpinMutex::new(Vec::new()),
         }
     }

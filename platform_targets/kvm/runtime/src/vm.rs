@@ -1,7 +1,12 @@
-//! The app's address space: a sorted list of areas (start, end, prot) and lazily filled page
-//! tables. A page gets a zeroed frame on its first touch (the page-fault handler); protection
-//! changes rewrite the entries already present; PROT_NONE pages keep their frame.
+//! The app's address spaces, one per process: a sorted list of areas (start, end, prot) and
+//! lazily filled page tables under the process's own PML4. A page gets a zeroed frame on its
+//! first touch (the page-fault handler); protection changes rewrite the entries already
+//! present; PROT_NONE pages keep their frame. fork copies every page the parent has (eagerly,
+//! no copy-on-write); execve and exit free them. The calls below act on the running process's
+//! space ([`activate`] makes one current).
+use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 use litebox_libos::abi::{MAP_FIXED, MAP_FIXED_NOREPLACE, PROT_EXEC, PROT_READ, PROT_WRITE};
 use litebox_libos::errno::*;
@@ -25,11 +30,98 @@ struct Area {
     prot: u32,
 }
 
-struct Space {
+/// One process's address space.
+pub struct Space {
     areas: Vec<Area>,
+    /// Its PML4 (physical).
+    root: usize,
 }
 
-static SPACE: SpinMutex<Space> = SpinMutex::new(Space { areas: Vec::new() });
+/// The boot process's space (the boot PML4).
+static BOOT_SPACE: SpinMutex<Space> = SpinMutex::new(Space { areas: Vec::new(), root: 0 });
+/// The running process's space (null: the boot space).
+static CURRENT: AtomicPtr<SpinMutex<Space>> = AtomicPtr::new(core::ptr::null_mut());
+
+/// A process's space: owned by the process table, freed by [`release`].
+pub type SpaceRef = &'static SpinMutex<Space>;
+
+fn space() -> SpaceRef {
+    let p = CURRENT.load(Ordering::Relaxed);
+    if p.is_null() {
+        &BOOT_SPACE
+    } else {
+        // SAFETY: set by `activate` from a live SpaceRef.
+        unsafe { &*p }
+    }
+}
+
+/// The boot process's space (the one the first program runs in).
+pub fn boot_space() -> SpaceRef {
+    let mut b = BOOT_SPACE.lock();
+    if b.root == 0 {
+        b.root = crate::boot::pml4_phys();
+    }
+    &BOOT_SPACE
+}
+
+/// Makes `sp` the running process's space (loads its PML4).
+pub fn activate(sp: SpaceRef) {
+    CURRENT.store(sp as *const SpinMutex<Space> as *mut SpinMutex<Space>, Ordering::Relaxed);
+    paging::switch_to(sp.lock().root);
+}
+
+/// fork: a copy of the running process's space (areas and every page's contents); None when
+/// memory ran out.
+pub fn fork_current() -> Option<SpaceRef> {
+    let root = paging::new_root()?;
+    let sp = space().lock();
+    let copy = Space { areas: sp.areas.clone(), root };
+    if !paging::copy_user(sp.root, root) {
+        drop(sp);
+        paging::free_user(root);
+        frames::free(root);
+        return None;
+    }
+    Some(Box::leak(Box::new(SpinMutex::new(copy))))
+}
+
+/// execve and exit: frees every page and area of the running process's space.
+pub fn clear_current() {
+    let mut sp = space().lock();
+    sp.areas.clear();
+    paging::free_user(sp.root);
+    cpu::flush_tlb();
+}
+
+/// Frees a space that is not loaded (its process has exited and was switched away from).
+pub fn release(sp: SpaceRef) {
+    let root = sp.lock().root;
+    if core::ptr::eq(sp, &BOOT_SPACE) || root == paging::current_root() {
+        return;
+    }
+    paging::free_user(root);
+    frames::free(root);
+    // SAFETY: made by `fork_current` with Box::leak; its process is gone, so nothing refers to it.
+    drop(unsafe { Box::from_raw(sp as *const SpinMutex<Space> as *mut SpinMutex<Space>) });
+}
+
+/// Writes `bytes` at `va` of the (not loaded) space `sp`, through its page tables: for the
+/// child's tid word at fork. Pages not present are skipped.
+pub fn poke(sp: SpaceRef, va: usize, bytes: &[u8]) {
+    let root = sp.lock().root;
+    for (i, b) in bytes.iter().enumerate() {
+        let a = va + i;
+        if let Some(e) = paging::pte_in(root, a, false) {
+            // SAFETY: e is a level-1 entry of that space.
+            let v = unsafe { e.read_volatile() };
+            if v & P != 0 {
+                let at = crate::boot::phys_to_virt((v & ADDR) as usize) + (a & (PAGE - 1));
+                // SAFETY: inside a frame owned by that space, through the direct map.
+                unsafe { (at as *mut u8).write(*b) };
+            }
+        }
+    }
+}
 
 fn page_up(x: usize) -> usize {
     x.next_multiple_of(PAGE)
@@ -123,7 +215,7 @@ pub fn map(addr: usize, len: usize, prot: u32, flags: u32) -> Result<usize, Errn
         return Err(EINVAL);
     }
     let len = page_up(len);
-    let mut sp = SPACE.lock();
+    let mut sp = space().lock();
     let at = if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0 {
         if !addr.is_multiple_of(PAGE) {
             return Err(EINVAL);
@@ -154,7 +246,7 @@ pub fn unmap(addr: usize, len: usize) -> Result<(), Errno> {
         return Err(EINVAL);
     }
     let e = in_user(addr, page_up(len)).ok_or(EINVAL)?;
-    let mut sp = SPACE.lock();
+    let mut sp = space().lock();
     sp.cut(addr, e);
     drop_pages(addr, e);
     Ok(())
@@ -169,7 +261,7 @@ pub fn protect(addr: usize, len: usize, prot: u32) -> Result<(), Errno> {
         return Ok(());
     }
     let e = in_user(addr, page_up(len)).ok_or(ENOMEM)?;
-    let mut sp = SPACE.lock();
+    let mut sp = space().lock();
     let mut va = addr;
     while va < e {
         let a = sp.area_at(va).ok_or(ENOMEM)?;
@@ -200,7 +292,7 @@ pub fn discard(addr: usize, len: usize) -> Result<(), Errno> {
         return Err(EINVAL);
     }
     let e = in_user(addr, page_up(len)).ok_or(EINVAL)?;
-    let _sp = SPACE.lock();
+    let _sp = space().lock();
     drop_pages(addr, e);
     Ok(())
 }
@@ -211,7 +303,7 @@ pub fn fault(va: usize, write: bool, exec: bool) -> bool {
         return false;
     }
     // No code that holds this lock touches app memory, so a fault never finds it taken.
-    let sp = SPACE.lock();
+    let sp = space().lock();
     let Some(a) = sp.area_at(va) else { return false };
     let ok = if write {
         a.prot & PROT_WRITE != 0
