@@ -13,6 +13,9 @@ pub const U: u64 = 1 << 2;
 pub const PS: u64 = 1 << 7;
 /// Software bit: the frame is kept but the page is inaccessible (PROT_NONE).
 pub const KEPT: u64 = 1 << 9;
+/// Software bit: the frame may be shared with another process (after fork); the entry is
+/// read-only and the first write copies it (`vm::fault`).
+pub const COW: u64 = 1 << 10;
 pub const NX: u64 = 1 << 63;
 pub const ADDR: u64 = 0x000f_ffff_ffff_f000;
 
@@ -131,10 +134,11 @@ fn walk_user(root: usize, leaf: &mut dyn FnMut(usize, *mut u64), tables: &mut dy
     }
 }
 
-/// Copies every app page of `from` into fresh frames mapped at the same addresses with the
-/// same rights in `to` (fork's eager copy). False when memory ran out (`to` then holds a
-/// partial copy, for [`free_user`]).
-pub fn copy_user(from: usize, to: usize) -> bool {
+/// Maps every app page of `from` at the same address in `to`, sharing the frame
+/// copy-on-write: both entries lose their write right and get [`COW`] (fork). False when
+/// memory for `to`'s tables ran out (`to` then holds a partial copy, for [`free_user`]). The
+/// caller flushes `from`'s TLB if it is loaded.
+pub fn share_user(from: usize, to: usize) -> bool {
     let mut ok = true;
     walk_user(
         from,
@@ -142,26 +146,46 @@ pub fn copy_user(from: usize, to: usize) -> bool {
             if !ok {
                 return;
             }
-            // SAFETY: e is a level-1 entry of `from`.
-            let v = unsafe { e.read_volatile() };
-            let (Some(pa), Some(dst)) = (frames::alloc(), pte_in(to, va, true)) else {
+            let Some(dst) = pte_in(to, va, true) else {
                 ok = false;
                 return;
             };
-            // SAFETY: both frames are whole pages reached through the direct map; the new
-            // one is ours alone; `dst` is the child's entry for `va`.
+            // SAFETY: e is a level-1 entry of `from`, dst the one of `to` for the same page.
             unsafe {
-                core::ptr::copy_nonoverlapping(
-                    phys_to_virt((v & ADDR) as usize) as *const u8,
-                    phys_to_virt(pa) as *mut u8,
-                    frames::FRAME,
-                );
-                dst.write_volatile(pa as u64 | (v & !ADDR));
+                let v = (e.read_volatile() & !W) | COW;
+                e.write_volatile(v);
+                dst.write_volatile(v);
             }
         },
         &mut |_| {},
     );
+    // Share after the walk: a failed copy releases only what it mapped.
+    walk_user(to, &mut |_, e| frames::share(
+        // SAFETY: e is a level-1 entry of `to`.
+        (unsafe { e.read_volatile() } & ADDR) as usize,
+    ), &mut |_| {});
     ok
+}
+
+/// Gives the page of entry `e` a frame of its own (copying a shared one): returns the entry
+/// value without [`COW`], still read-only.
+pub fn unshare(e: *mut u64) -> Option<u64> {
+    // SAFETY: e is a level-1 entry of an app page.
+    let v = unsafe { e.read_volatile() };
+    let pa = (v & ADDR) as usize;
+    let own = if frames::is_shared(pa) {
+        let new = frames::alloc()?;
+        // SAFETY: whole frames through the direct map; the new one is ours alone.
+        unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(pa) as *const u8, phys_to_virt(new) as *mut u8, frames::FRAME) };
+        frames::release(pa);
+        new
+    } else {
+        pa
+    };
+    let nv = own as u64 | (v & !ADDR & !COW);
+    // SAFETY: as above.
+    unsafe { e.write_volatile(nv) };
+    Some(nv)
 }
 
 /// Frees every app frame and lower-half table of `root` and empties its lower half (the PML4
@@ -170,9 +194,9 @@ pub fn free_user(root: usize) {
     walk_user(
         root,
         &mut |_, e| {
-            // SAFETY: e is a level-1 entry of `root`; its frame is freed once.
+            // SAFETY: e is a level-1 entry of `root`; its frame is released once.
             let v = unsafe { e.read_volatile() };
-            frames::free((v & ADDR) as usize);
+            frames::release((v & ADDR) as usize);
         },
         &mut |pa| frames::free(pa),
     );

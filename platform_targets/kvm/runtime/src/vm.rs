@@ -1,8 +1,9 @@
 //! The app's address spaces, one per process: a sorted list of areas (start, end, prot) and
 //! lazily filled page tables under the process's own PML4. A page gets a zeroed frame on its
 //! first touch (the page-fault handler); protection changes rewrite the entries already
-//! present; PROT_NONE pages keep their frame. fork copies every page the parent has (eagerly,
-//! no copy-on-write); execve and exit free them. The calls below act on the running process's
+//! present; PROT_NONE pages keep their frame. fork shares every page the parent has with the
+//! child copy-on-write (both lose write access; the first write fault copies the page unless
+//! the other process has dropped it already); execve and exit release them. The calls below act on the running process's
 //! space ([`activate`] makes one current).
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -12,7 +13,7 @@ use litebox_libos::abi::{MAP_FIXED, MAP_FIXED_NOREPLACE, PROT_EXEC, PROT_READ, P
 use litebox_libos::errno::*;
 use litebox_libos::sync::SpinMutex;
 
-use crate::paging::{self, ADDR, KEPT, NX, P, U, W};
+use crate::paging::{self, ADDR, COW, KEPT, NX, P, U, W};
 use crate::{cpu, frames};
 
 const PAGE: usize = 4096;
@@ -70,13 +71,15 @@ pub fn activate(sp: SpaceRef) {
     paging::switch_to(sp.lock().root);
 }
 
-/// fork: a copy of the running process's space (areas and every page's contents); None when
-/// memory ran out.
+/// fork: a copy of the running process's space (areas, and every page shared copy-on-write);
+/// None when memory ran out.
 pub fn fork_current() -> Option<SpaceRef> {
     let root = paging::new_root()?;
     let sp = space().lock();
     let copy = Space { areas: sp.areas.clone(), root };
-    if !paging::copy_user(sp.root, root) {
+    let ok = paging::share_user(sp.root, root);
+    cpu::flush_tlb();
+    if !ok {
         drop(sp);
         paging::free_user(root);
         frames::free(root);
@@ -106,14 +109,23 @@ pub fn release(sp: SpaceRef) {
 }
 
 /// Writes `bytes` at `va` of the (not loaded) space `sp`, through its page tables: for the
-/// child's tid word at fork. Pages not present are skipped.
+/// child's tid word at fork. Pages not present, or not writable, are skipped.
 pub fn poke(sp: SpaceRef, va: usize, bytes: &[u8]) {
-    let root = sp.lock().root;
+    let space = sp.lock();
     for (i, b) in bytes.iter().enumerate() {
         let a = va + i;
-        if let Some(e) = paging::pte_in(root, a, false) {
+        if space.area_at(a).is_none_or(|ar| ar.prot & PROT_WRITE == 0) {
+            continue;
+        }
+        if let Some(e) = paging::pte_in(space.root, a, false) {
             // SAFETY: e is a level-1 entry of that space.
-            let v = unsafe { e.read_volatile() };
+            let mut v = unsafe { e.read_volatile() };
+            if v & COW != 0 {
+                let Some(nv) = paging::unshare(e) else { continue };
+                v = nv | W;
+                // SAFETY: as above; the page is this space's own now and its area writable.
+                unsafe { e.write_volatile(v) };
+            }
             if v & P != 0 {
                 let at = crate::boot::phys_to_virt((v & ADDR) as usize) + (a & (PAGE - 1));
                 // SAFETY: inside a frame owned by that space, through the direct map.
@@ -197,7 +209,7 @@ fn drop_pages(s: usize, e: usize) {
                 // SAFETY: as above.
                 unsafe { p.write_volatile(0) };
                 cpu::invlpg(va);
-                frames::free((v & ADDR) as usize);
+                frames::release((v & ADDR) as usize);
             }
         }
         va += PAGE;
@@ -276,8 +288,10 @@ pub fn protect(addr: usize, len: usize, prot: u32) -> Result<(), Errno> {
             // SAFETY: p is the level-1 entry of an app page.
             let v = unsafe { p.read_volatile() };
             if v & (P | KEPT) != 0 {
+                // A shared frame stays read-only until its first write (`fault`).
+                let nv = if v & COW != 0 { ((v & ADDR) | flags | COW) & !W } else { (v & ADDR) | flags };
                 // SAFETY: as above; same frame, new rights.
-                unsafe { p.write_volatile((v & ADDR) | flags) };
+                unsafe { p.write_volatile(nv) };
                 cpu::invlpg(va);
             }
         }
@@ -318,7 +332,20 @@ pub fn fault(va: usize, write: bool, exec: bool) -> bool {
     let page = va & !(PAGE - 1);
     let Some(p) = paging::pte(page, true) else { return false };
     // SAFETY: p is the level-1 entry of this app page; we hold the space lock.
-    let v = unsafe { p.read_volatile() };
+    let mut v = unsafe { p.read_volatile() };
+    if v & COW != 0 && !write {
+        // A read of a shared page that was PROT_NONE: map it read-only, still shared.
+        // SAFETY: as above.
+        unsafe { p.write_volatile(((v & ADDR) | pte_flags(a.prot) | COW) & !W) };
+        cpu::invlpg(page);
+        return true;
+    }
+    if v & COW != 0 {
+        match paging::unshare(p) {
+            Some(nv) => v = nv,
+            None => return false,
+        }
+    }
     let frame = if v & (P | KEPT) != 0 {
         v & ADDR
     } else {
