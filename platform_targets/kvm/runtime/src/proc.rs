@@ -25,6 +25,9 @@ struct Process {
     space: SpaceRef,
     /// The wait status once it has exited (a zombie).
     status: Option<i32>,
+    /// Its program (/proc/self/exe) while another process runs: the file system, which
+    /// answers that link, is shared, so [`activate`] swaps it in and out.
+    exe: Vec<u8>,
 }
 
 static PROCS: SpinMutex<Vec<Process>> = SpinMutex::new(Vec::new());
@@ -40,7 +43,7 @@ const WCONTINUED: u32 = 8;
 /// Registers the first process (pid 1), running in the boot address space.
 pub fn init(os: &'static LibOs<Vm>) {
     crate::apic::reserve_mapping();
-    PROCS.lock().push(Process { pid: os.platform.pid, ppid: 0, os, space: vm::boot_space(), status: None });
+    PROCS.lock().push(Process { pid: os.platform.pid, ppid: 0, os, space: vm::boot_space(), status: None, exe: Vec::new() });
     CURRENT.store(os as *const LibOs<Vm> as *mut LibOs<Vm>, Ordering::Release);
 }
 
@@ -60,11 +63,19 @@ pub fn current() -> &'static LibOs<Vm> {
 /// Makes `pid` the running process: its address space and library OS (called by the
 /// scheduler right before it switches to one of its threads).
 pub fn activate(pid: i32) {
-    let procs = PROCS.lock();
-    if let Some(p) = procs.iter().find(|p| p.pid == pid) {
-        CURRENT.store(p.os as *const LibOs<Vm> as *mut LibOs<Vm>, Ordering::Release);
-        vm::activate(p.space);
+    let mut procs = PROCS.lock();
+    let Some(next) = procs.iter().position(|p| p.pid == pid) else { return };
+    let exe = &procs[next].os.vfs.exe_path;
+    if let Some(cur) = try_current() {
+        let outgoing = cur.platform.pid;
+        if let Some(p) = procs.iter_mut().find(|p| p.pid == outgoing) {
+            p.exe = exe.lock().clone();
+        }
     }
+    let p = &procs[next];
+    *exe.lock() = p.exe.clone();
+    CURRENT.store(p.os as *const LibOs<Vm> as *mut LibOs<Vm>, Ordering::Release);
+    vm::activate(p.space);
 }
 
 /// getppid of process `pid` (0 for the first process and orphans).
@@ -115,7 +126,8 @@ pub fn fork(frame: &SyscallFrame, flags: u64, stack: usize, ptid: usize, ctid: u
     if flags & CLONE_PARENT_SETTID != 0 {
         user::write(ptid, &pid)?;
     }
-    PROCS.lock().push(Process { pid, ppid: parent.platform.pid, os, space, status: None });
+    let exe = parent.vfs.exe_path.lock().clone();
+    PROCS.lock().push(Process { pid, ppid: parent.platform.pid, os, space, status: None, exe });
     let clear = if flags & CLONE_CHILD_CLEARTID != 0 { ctid } else { 0 };
     sched::spawn_process(frame, pid, stack, clear);
     Ok(pid as usize)
