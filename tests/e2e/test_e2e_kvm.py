@@ -1,9 +1,6 @@
 """The kvm target: every example packed for kvm, booted in QEMU (TCG) through `litebox run`,
 and compared with the same example packed for linux-userland: same stdout, same exit code.
 
-Packed without syscall rewriting (kvm has no fast path to rewrite to; a pack with both targets
-then packs the linux-userland reference the same way).
-
 Skipped as a whole, with the reason, when qemu-system-x86_64 is not installed. QEMU always runs
 under the runner's and the test's timeouts; the tests never choose KVM (LITEBOX_KVM_ACCEL=tcg).
 """
@@ -58,7 +55,7 @@ class Packed:
             work = self.root / name
             work.mkdir()
             project = copy_example(name, work)
-            proc = run_cli("pack", project, "--target", "kvm", "--no-rewrite", "--target", "linux-userland",
+            proc = run_cli("pack", project, "--target", "kvm", "--target", "linux-userland",
                            "--out-dir", work / "dist", "--json")
             assert proc.returncode == 0, describe(proc)
             self._done[name] = {a.target: a.path for a in parse_pack_json(proc.stdout)}
@@ -188,8 +185,7 @@ def test_probe_matches_linux_userland(tmp_path: Path, src: str, args: list[str],
     cc = subprocess.run(["cc", *(["-static"] if static else []), "-O1", "-pthread", "-o", prog, PROBES / src],
                         capture_output=True, text=True)
     assert cc.returncode == 0, cc.stderr
-    proc = run_cli("pack", prog, "--target", "kvm", "--target", "linux-userland", "--no-rewrite",
-                   "--out-dir", tmp_path / "dist",
+    proc = run_cli("pack", prog, "--target", "kvm", "--target", "linux-userland", "--out-dir", tmp_path / "dist",
                    "--json")
     assert proc.returncode == 0, describe(proc)
     arts = {a.target: a.path for a in parse_pack_json(proc.stdout)}
@@ -219,7 +215,7 @@ def _pack_c(source: str, tmp_path: Path, name: str) -> Path:
     exe = tmp_path / name
     cc = subprocess.run(["cc", "-O0", "-static", "-pthread", "-o", exe, src], capture_output=True, text=True)
     assert cc.returncode == 0, cc.stderr
-    proc = run_cli("pack", exe, "--target", "kvm", "--no-rewrite", "--out-dir", tmp_path / "dist", "--json")
+    proc = run_cli("pack", exe, "--target", "kvm", "--out-dir", tmp_path / "dist", "--json")
     assert proc.returncode == 0, describe(proc)
     (art,) = parse_pack_json(proc.stdout)
     return art.path
@@ -297,7 +293,7 @@ def test_two_packs_are_identical_and_verify(packed: Packed, tmp_path: Path) -> N
     parent = tmp_path / "another" / "place"
     parent.mkdir(parents=True)
     project = copy_example("hello-dynamic", parent)
-    proc = run_cli("pack", project, "--target", "kvm", "--no-rewrite", "--out-dir", parent / "dist", "--json", cwd=parent)
+    proc = run_cli("pack", project, "--target", "kvm", "--out-dir", parent / "dist", "--json", cwd=parent)
     assert proc.returncode == 0, describe(proc)
     (second,) = parse_pack_json(proc.stdout)
     assert second.path.read_bytes() == first.read_bytes()
