@@ -51,6 +51,8 @@ def state_dir_for(out_dir: Path) -> Path:
     return out_dir.resolve().parent / STATE_NAME
 
 
+SYSTEM_LIB_DIRS = ("/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/")
+
 # Modules that cannot change what a build produces (front ends and readers).
 NOT_BUILD_CODE = {"__main__.py", "cli.py", "inspection.py", "verify.py", "initcmd.py", "origins.py"}
 
@@ -132,7 +134,8 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
     events = _read_events(Path(request["events"]))
     _warn_compatibility(Path(request["apps"][0]["image_info"]), progress)
     results = []
-    for t in request["apps"][0]["targets"]:
+    order = {t.name: i for i, t in enumerate(targets)}
+    for t in sorted((t for a in request["apps"] for t in a["targets"]), key=lambda t: order[t["target"]]):
         sidecar = json.loads(Path(t["sidecar"]).read_bytes())
         results.append(ArtifactResult(t["target"], Path(t["artifact"]), sidecar["artifact"]["sha256"],
                                       Path(t["sidecar"])))
@@ -156,9 +159,19 @@ def _warn_compatibility(image_info: Path, progress: Progress) -> None:
         files = json.loads(image_info.read_bytes()).get("rewrite", {}).get("files", {})
     except (OSError, ValueError):
         return
+    libs: set[str] = set()
+    lib_files = 0
     for path, missing in compatibility(files).items():
+        if path.startswith(SYSTEM_LIB_DIRS):
+            # libc and friends wrap every syscall; listing them on each pack is noise.
+            libs.update(missing)
+            lib_files += 1
+            continue
         shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
         progress.warn(f"{path}: may call syscalls the library OS does not implement (they get ENOSYS): {shown}")
+    if libs:
+        progress.detail(f"{lib_files} system libraries reference {len(libs)} syscalls the library OS does "
+                        "not implement (wrappers; ENOSYS if called): `litebox inspect` lists them")
 
 
 def _request(cfg: Config, plan: dict[str, Any], targets: list[Target], out_dir: Path, state: Path,
@@ -175,25 +188,32 @@ def _request(cfg: Config, plan: dict[str, Any], targets: list[Target], out_dir: 
         runtimes[t.name] = {"inputs": inputs, "key": key, "out": str(state / "runtime" / t.name / "runtime")}
     name = cfg.app.name
     # Syscall rewriting targets the fast-path entry of a runtime that has one (a plugin with
-    # SYSCALL_REWRITE = True); the image then depends on that runtime's bytes.
-    rewriters = [t.name for t in targets if getattr(t.module, "SYSCALL_REWRITE", False)]
-    rewrite_runtime = runtimes[rewriters[0]]["out"] if cfg.build.rewrite and rewriters else None
-    if cfg.build.rewrite and len(rewriters) != len(targets):
-        raise PackError("syscall rewriting is only for targets with a fast path "
-                        f"({', '.join(rewriters) or 'none selected'}); pack the others with --no-rewrite")
-    app_entry = {
-        "name": name,
-        "level": cfg.build.compression_level,
-        "plan": str(app_state / "plan.json"),
-        "image": str(app_state / "image.bin"),
-        "image_info": str(app_state / "image.json"),
-        "rewrite_runtime": rewrite_runtime,
-        "rewrite_target": rewriters[0] if rewrite_runtime else None,
-        "targets": [{"target": t.name,
-                     "manifest": str(app_state / f"{t.name}.manifest.json"),
-                     "artifact": str(out_dir / f"{name}-{t.name}"),
-                     "sidecar": str(out_dir / f"{name}-{t.name}.manifest.json")} for t in targets],
-    }
+    # SYSCALL_REWRITE = True); such an image depends on that runtime's bytes. Targets without a
+    # fast path (kvm: the app's `syscall` enters the kernel directly) get the image unrewritten,
+    # built as a second image in its own state folder when one pack mixes both kinds.
+    rewriters = [t for t in targets if getattr(t.module, "SYSCALL_REWRITE", False)]
+    groups: list[tuple[list[Target], str | None]] = []
+    if cfg.build.rewrite and rewriters:
+        groups.append((rewriters, rewriters[0].name))
+    plain = [t for t in targets if not (cfg.build.rewrite and t in rewriters)]
+    if plain:
+        groups.append((plain, None))
+    apps = []
+    for group, rewrite_target in groups:
+        where = app_state if rewrite_target or len(groups) == 1 else app_state / "unrewritten"
+        apps.append({
+            "name": name,
+            "level": cfg.build.compression_level,
+            "plan": str(app_state / "plan.json"),
+            "image": str(where / "image.bin"),
+            "image_info": str(where / "image.json"),
+            "rewrite_runtime": runtimes[rewrite_target]["out"] if rewrite_target else None,
+            "rewrite_target": rewrite_target,
+            "targets": [{"target": t.name,
+                         "manifest": str(app_state / f"{t.name}.manifest.json"),
+                         "artifact": str(out_dir / f"{name}-{t.name}"),
+                         "sidecar": str(out_dir / f"{name}-{t.name}.manifest.json")} for t in group],
+        })
     return {
         "repo": str(repo),
         "state_dir": str(state),
@@ -204,7 +224,7 @@ def _request(cfg: Config, plan: dict[str, Any], targets: list[Target], out_dir: 
         "toolchain": str(state / "toolchain.json"),
         "code_key": _code_key(targets),
         "runtimes": runtimes,
-        "apps": [app_entry],
+        "apps": apps,
     }
 
 

@@ -40,8 +40,8 @@ def artifact(tmp_path_factory: pytest.TempPathFactory, cc: Callable[..., Path]) 
     runtime = cc(work / "standin", STAND_IN, "-static", "-O2")
     app = cc(work / "app", "int main(void){return 0;}\n", "-O2")
     env = dict(os.environ, LITEBOX_RUNTIME_LINUX_USERLAND=str(runtime), PYTHONPATH=str(REPO))
-    res = subprocess.run([sys.executable, "-m", "packager.cli", "pack", str(app), "--json", "--out-dir",
-                          str(work / "dist")], cwd=work, env=env, capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-m", "packager.cli", "pack", str(app), "--json", "--no-rewrite",
+                          "--out-dir", str(work / "dist")], cwd=work, env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     return Path(json.loads(res.stdout)["artifacts"][0]["path"])
 

@@ -359,6 +359,12 @@ impl ChunkCache {
         Self { slots: Spin::new(vec![Slot::Unread; chunk_count as usize]), decoder: Spin::new(None) }
     }
 
+    /// How many chunks have been read (verified, and decompressed when stored compressed),
+    /// and how many the image has: the image is read on demand, so the first is usually small.
+    pub fn read_count(&self) -> (usize, usize) {
+        self.slots.with(|v| (v.iter().filter(|s| !matches!(s, Slot::Unread)).count(), v.len()))
+    }
+
     fn get<'a>(&self, image: &Image<'a>, k: u32) -> Result<Chunk<'a>, ImageError> {
         let slot = self.slots.with(|v| v.get(k as usize).cloned());
         match slot {

@@ -86,6 +86,10 @@ pub trait Platform: Send + Sync {
     fn arch_prctl(&self, code: u32, addr: usize) -> Result<usize, Errno>;
     /// Process id and thread id as the app should see them.
     fn ids(&self) -> (i32, i32);
+    /// Process id as the app should see it (`ids().0`; a platform may answer from a cache).
+    fn pid(&self) -> i32 {
+        self.ids().0
+    }
     /// Parent process id as the app should see it.
     fn ids_parent(&self) -> i32 {
         0

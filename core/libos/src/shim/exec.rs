@@ -23,6 +23,16 @@ use crate::user;
 /// Syscall numbers served here.
 pub const HANDLED: &[usize] = &[FORK, VFORK, EXECVE, EXECVEAT, WAIT4, WAITID];
 
+/// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
+/// generated from these arrays by scripts/gen_implemented.py).
+pub const PARTIAL: &[(usize, &str)] = &[
+    (FORK, "a host process; the child keeps the parent's FS base"),
+    (VFORK, "runs as fork: the parent is not suspended until the child execs or exits"),
+    (EXECVE, "only programs inside the image (or a policy mount), never host paths; #! scripts; other threads of the process are not stopped first"),
+    (EXECVEAT, "as execve"),
+    (WAIT4, "children only; rusage is the host's"),
+];
+
 const SIGCHLD: u64 = 17;
 const MAX_ARGS: usize = 1 << 16;
 

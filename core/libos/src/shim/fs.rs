@@ -24,6 +24,25 @@ pub const HANDLED: &[usize] = &[
     FSETXATTR, REMOVEXATTR, LREMOVEXATTR, FREMOVEXATTR,
 ];
 
+/// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
+/// generated from these arrays by scripts/gen_implemented.py).
+pub const PARTIAL: &[(usize, &str)] = &[
+    (IOCTL, "FIOCLEX, FIONCLEX, FIONREAD; TCGETS, TIOCGWINSZ, TIOCGPGRP on host descriptors (terminals); anything else ENOTTY"),
+    (CHOWN, "checks the path, changes nothing (image files have fixed owners)"),
+    (FCHOWN, "as chown"),
+    (LCHOWN, "as chown"),
+    (FCHOWNAT, "as chown"),
+    (GETXATTR, "no extended attributes: ENODATA"),
+    (LGETXATTR, "as getxattr"),
+    (FGETXATTR, "as getxattr"),
+    (SETXATTR, "EOPNOTSUPP"),
+    (LSETXATTR, "EOPNOTSUPP"),
+    (FSETXATTR, "EOPNOTSUPP"),
+    (REMOVEXATTR, "EOPNOTSUPP"),
+    (LREMOVEXATTR, "EOPNOTSUPP"),
+    (FREMOVEXATTR, "EOPNOTSUPP"),
+];
+
 /// Serves `n` if it is a file syscall.
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
     let fd = a[0] as i32;

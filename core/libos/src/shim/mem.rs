@@ -12,6 +12,14 @@ use crate::user;
 /// Syscall numbers served here.
 pub const HANDLED: &[usize] = &[MMAP, MUNMAP, MPROTECT, MREMAP, MADVISE, BRK, MSYNC, MLOCK, MUNLOCK];
 
+/// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
+/// generated from these arrays by scripts/gen_implemented.py).
+pub const PARTIAL: &[(usize, &str)] = &[
+    (MSYNC, "checks the range; image-backed mappings are private copies"),
+    (MLOCK, "checks the range, locks nothing"),
+    (MUNLOCK, "as mlock"),
+];
+
 /// Serves `n` if it is a memory syscall.
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
     Some(match n {

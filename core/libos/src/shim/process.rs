@@ -15,6 +15,16 @@ pub const HANDLED: &[usize] = &[
     SCHED_YIELD, SCHED_GETAFFINITY, GETPGRP, GETPGID, GETSID, CLONE, CLONE3,
 ];
 
+/// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
+/// generated from these arrays by scripts/gen_implemented.py).
+pub const PARTIAL: &[(usize, &str)] = &[
+    (RSEQ, "ENOSYS (glibc then runs without restartable sequences)"),
+    (SCHED_GETAFFINITY, "reports one CPU"),
+    (GETGROUPS, "no supplementary groups"),
+    (CLONE, "threads (CLONE_VM|CLONE_THREAD) and processes (run as fork); CLONE_SETTLS ignored for a new process, namespace flags refused"),
+    (CLONE3, "as clone"),
+];
+
 /// Serves `n` if it is a process syscall.
 pub fn dispatch<P: Platform>(
     os: &LibOs<P>,
@@ -26,8 +36,8 @@ pub fn dispatch<P: Platform>(
     Some(match n {
         CLONE => clone(os, a[0] as u64, a[1], a[2], a[3], a[4], ctx),
         CLONE3 => clone3(os, a[0], a[1], ctx),
-        GETPID | GETPGRP | GETSID => Ok(p.ids().0 as usize),
-        GETPGID => Ok(p.ids().0 as usize),
+        GETPID | GETPGRP | GETSID => Ok(p.pid() as usize),
+        GETPGID => Ok(p.pid() as usize),
         GETTID => Ok(p.ids().1 as usize),
         GETPPID => Ok(p.ids_parent() as usize),
         GETUID | GETEUID => Ok(p.creds().0 as usize),
@@ -38,7 +48,10 @@ pub fn dispatch<P: Platform>(
         }
         GETGROUPS => Ok(0),
         EXIT => p.exit_thread(a[0] as i32 & 0xff),
-        EXIT_GROUP => p.exit_group(a[0] as i32 & 0xff),
+        EXIT_GROUP => {
+            log_chunks_read(os);
+            p.exit_group(a[0] as i32 & 0xff)
+        }
         UNAME => uname(os, a[0]),
         PRLIMIT64 => prlimit(os, a[0] as i32, a[1], a[2], a[3]),
         GETRLIMIT => prlimit(os, 0, a[0], 0, a[1]),
@@ -96,8 +109,15 @@ fn uname<P: Platform>(os: &LibOs<P>, buf: usize) -> SysResult {
     Ok(0)
 }
 
+/// With LITEBOX_LOG=debug: how much of the image this process read (it is read on demand).
+fn log_chunks_read<P: Platform>(os: &LibOs<P>) {
+    let (read, total) = os.vfs.cache.read_count();
+    let (mut a, mut b) = ([0u8; 20], [0u8; 20]);
+    os.debug_log(&[b"image: ", super::fmt_usize(read, &mut a), b" of ", super::fmt_usize(total, &mut b), b" chunks read"]);
+}
+
 fn prlimit<P: Platform>(os: &LibOs<P>, pid: i32, res: usize, new: usize, old: usize) -> SysResult {
-    if pid != 0 && pid != os.platform.ids().0 {
+    if pid != 0 && pid != os.platform.pid() {
         return Err(ESRCH);
     }
     if res >= RLIM_NLIMITS {

@@ -14,6 +14,18 @@ pub const HANDLED: &[usize] = &[
     PAUSE, RT_SIGQUEUEINFO, RT_TGSIGQUEUEINFO,
 ];
 
+/// Syscalls every platform serves itself, before the shim sees them (they need the trapped
+/// register frame): the return from an app signal handler.
+pub const SERVED_BY_PLATFORM: &[usize] = &[RT_SIGRETURN];
+
+/// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
+/// generated from these arrays by scripts/gen_implemented.py).
+pub const PARTIAL: &[(usize, &str)] = &[
+    (RT_SIGRETURN, "app handlers return through the platform's own restorer; a call outside a handler frame is not supported"),
+    (KILL, "only the process itself, its process group (itself and its children) and its unreaped children; any other pid ESRCH"),
+    (TGKILL, "threads of the process itself only"),
+];
+
 const SIGSYS: usize = 31;
 
 const SIGKILL: usize = 9;
@@ -39,7 +51,7 @@ pub fn dispatch<P: Platform>(
         KILL => {
             // Only this process exists for the app: itself (its pid, 0 = its group, -1 = every
             // process it may signal). Any other pid is a process it cannot see.
-            let me = os.platform.ids().0 as isize;
+            let me = os.platform.pid() as isize;
             let pid = a[0] as i32 as isize;
             if a[1] > 64 {
                 Err(EINVAL)
@@ -58,7 +70,7 @@ pub fn dispatch<P: Platform>(
             }
         }
         TGKILL => {
-            let me = os.platform.ids().0 as isize;
+            let me = os.platform.pid() as isize;
             if a[2] > 64 || (a[0] as i32) <= 0 || (a[1] as i32) <= 0 {
                 Err(EINVAL)
             } else if a[0] as i32 as isize != me {
@@ -73,12 +85,12 @@ pub fn dispatch<P: Platform>(
             } else {
                 // The host refuses a tid outside this process only if it does not exist, so
                 // go through tgkill with our own pid.
-                let me = os.platform.ids().0 as usize;
+                let me = os.platform.pid() as usize;
                 send(os, TGKILL, [me, a[0], a[1], 0, 0, 0])
             }
         }
         RT_SIGQUEUEINFO | RT_TGSIGQUEUEINFO => {
-            let me = os.platform.ids().0 as usize;
+            let me = os.platform.pid() as usize;
             let sig = if n == RT_SIGQUEUEINFO { a[1] } else { a[2] };
             if sig > 64 {
                 Err(EINVAL)

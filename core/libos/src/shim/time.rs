@@ -10,6 +10,12 @@ use crate::user;
 /// Syscall numbers served here.
 pub const HANDLED: &[usize] = &[CLOCK_GETTIME, CLOCK_GETRES, GETTIMEOFDAY, TIME, NANOSLEEP, CLOCK_NANOSLEEP, FUTEX];
 
+/// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
+/// generated from these arrays by scripts/gen_implemented.py).
+pub const PARTIAL: &[(usize, &str)] = &[
+    (FUTEX, "forwarded to the host futex on app memory (private and shared ops)"),
+];
+
 /// Serves `n` if it is a time syscall.
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
     let p = &os.platform;

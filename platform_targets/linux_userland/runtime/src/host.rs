@@ -4,6 +4,7 @@ use litebox_libos::abi::{Stat, Timespec, MAP_FIXED, MAP_FIXED_NOREPLACE};
 use litebox_libos::errno::*;
 use litebox_libos::Platform;
 
+use core::sync::atomic::{AtomicI32, Ordering};
 use crate::sys::{self, check};
 use crate::{guard, signals};
 
@@ -21,6 +22,9 @@ pub struct LinuxHost {
 fn r(v: isize) -> Result<usize, Errno> {
     check(v)
 }
+
+/// This process's host pid once asked for (0: not yet, or a fork child that must ask again).
+pub static PID: AtomicI32 = AtomicI32::new(0);
 
 impl Platform for LinuxHost {
     fn mmap_anon(&self, addr: usize, len: usize, prot: u32, flags: u32) -> Result<usize, Errno> {
@@ -213,7 +217,19 @@ impl Platform for LinuxHost {
     }
 
     fn ids(&self) -> (i32, i32) {
-        (sys::syscall3(sys::GETPID, 0, 0, 0) as i32, sys::syscall3(sys::GETTID, 0, 0, 0) as i32)
+        (self.pid(), sys::syscall3(sys::GETTID, 0, 0, 0) as i32)
+    }
+
+    fn pid(&self) -> i32 {
+        // The pid changes only in a fork child, which clears the cache (signals.rs, `fork`).
+        match PID.load(Ordering::Relaxed) {
+            0 => {
+                let pid = sys::syscall3(sys::GETPID, 0, 0, 0) as i32;
+                PID.store(pid, Ordering::Relaxed);
+                pid
+            }
+            pid => pid,
+        }
     }
 
     fn creds(&self) -> (u32, u32) {

@@ -207,6 +207,9 @@ impl litebox_libos::SyscallContext for Trapped {
     fn fork(&mut self, flags: u64, stack: usize, ptid: usize, ctid: usize) -> Result<usize, Errno> {
         const CLONE: usize = 56;
         let pid = check(sys::syscall6(CLONE, flags as usize, 0, ptid, ctid, 0, 0))?;
+        if pid == 0 {
+            crate::host::PID.store(0, core::sync::atomic::Ordering::Relaxed);
+        }
         if pid == 0 && stack != 0 {
             // SAFETY: as in `reg`; sigreturn restores rsp from this slot.
             unsafe { core::ptr::write((self.uc + GREGS + 8 * REG_RSP) as *mut usize, stack) }

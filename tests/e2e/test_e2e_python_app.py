@@ -1,0 +1,68 @@
+"""examples/python-app: Debian's python3 and its standard library packed, running a script that
+uses json, hashlib, sqlite3 (in memory and a file in /tmp), threads with a lock and a queue, and a
+child process (the packed interpreter again). The packed run prints the same bytes and exits with
+the same code (3) as the native one, and reads only part of the image (it is read on demand)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from litebox_e2e import copy_example, describe, pack, run_program
+
+PYTHON = Path("/usr/bin/python3")
+
+pytestmark = pytest.mark.skipif(
+    not PYTHON.is_file() or not Path("/usr/lib/python3.11").is_dir(),
+    reason="Debian's python3.11 is not installed",
+)
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(the copied example folder, its packed artifact)."""
+    work = tmp_path_factory.mktemp("python-app")
+    src = copy_example("python-app", work)
+    return src, pack(src, work / "dist").path
+
+
+def native_run(src: Path) -> bytes:
+    # What [app].env of the example sets, by hand; the host's own interpreter and library.
+    proc = run_program([PYTHON, src / "app" / "main.py"],
+                       env={"LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"})
+    assert proc.returncode == 3, describe(proc)
+    return proc.stdout
+
+
+def test_same_output_and_exit_code_as_native(example: tuple[Path, Path]) -> None:
+    src, art = example
+    expected = native_run(src)
+    Path("/tmp/app.db").unlink(missing_ok=True)
+    packed = run_program([art])
+    assert packed.returncode == 3, describe(packed)
+    assert packed.stdout == expected
+    lines = packed.stdout.decode().splitlines()
+    assert "subprocess: child ok exit 0" in lines
+    assert lines[-1] == "done"
+
+
+def test_the_sqlite_file_lives_in_the_sandbox_not_on_the_host(example: tuple[Path, Path]) -> None:
+    _, art = example
+    Path("/tmp/app.db").unlink(missing_ok=True)
+    packed = run_program([art])
+    assert packed.returncode == 3, describe(packed)
+    # The app wrote /tmp/app.db inside its writable layer, which is gone after exit.
+    assert not Path("/tmp/app.db").exists()
+
+
+def test_start_up_reads_the_image_on_demand(example: tuple[Path, Path]) -> None:
+    _, art = example
+    packed = run_program([art], env={"LITEBOX_LOG": "debug"})
+    assert packed.returncode == 3, describe(packed)
+    counts = re.findall(rb"litebox: image: (\d+) of (\d+) chunks read", packed.stderr)
+    assert counts, describe(packed)
+    read, total = (int(x) for x in counts[-1])  # the main process exits last
+    # The whole standard library is packed; a run touches a small part of it.
+    assert 0 < read < total // 2, (read, total)
+
