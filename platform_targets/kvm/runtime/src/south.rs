@@ -292,6 +292,10 @@ impl Platform for Vm {
         (self.pid, sched::current_tid())
     }
 
+    fn pid(&self) -> i32 {
+        self.pid
+    }
+
     fn ids_parent(&self) -> i32 {
         crate::proc::parent_of(self.pid)
     }
