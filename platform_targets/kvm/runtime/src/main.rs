@@ -401,7 +401,8 @@ extern "C" fn trap_handler(f: &mut TrapFrame) {
             _ => 11,
         };
         debug_line(format_args!(
-            "litebox: the app was killed by {} (vector {}, error {:#x}, rip {:#x}, address {:#x}{})",
+            "litebox: process {} was killed by {} (vector {}, error {:#x}, rip {:#x}, address {:#x}{})",
+            proc::try_current().map_or(0, |os| os.platform.pid),
             signal_name(sig),
             f.vector,
             f.error,
@@ -409,6 +410,11 @@ extern "C" fn trap_handler(f: &mut TrapFrame) {
             addr,
             if from_user { "" } else { ", in a syscall" }
         ));
+        if !from_user {
+            // The syscall may hold kernel locks that other processes need (it never unwinds):
+            // end the whole app, as a single-process one would end.
+            exit::exit_vm(128 + sig);
+        }
         proc::exit(sig);
     }
     fatal(
