@@ -85,10 +85,12 @@ pub fn parent_of(pid: i32) -> i32 {
 
 /// Frees a reaped process's space and library OS.
 fn release(p: Process) {
+    let pid = p.pid;
     vm::release(p.space);
     // SAFETY: leaked by `fork`; its process has exited and is not running, so nothing
     // refers to it any more. The first process is never released.
     drop(unsafe { Box::from_raw(p.os as *const LibOs<Vm> as *mut LibOs<Vm>) });
+    crate::debug_line(format_args!("litebox: process {pid} reaped; {} KiB of memory in use", crate::frames::stats().1 * 4));
 }
 
 /// Frees the orphans that have exited (never the running process).
