@@ -243,9 +243,10 @@ fn wait_child(pick: &dyn Fn(i32) -> bool, options: u32, keep: bool) -> Result<Op
     }
 }
 
-/// wait4(pid, wstatus, options): pid > 0 one child, otherwise any (process groups are not
-/// distinguished: every process of the app is in one). The shim has checked the pointers.
-pub fn wait4(pid: i32, wstatus: usize, options: u32) -> Result<usize, Errno> {
+/// wait4(pid, wstatus, options, rusage): pid > 0 one child, otherwise any (process groups are
+/// not distinguished: every process of the app is in one); the rusage is all zero. The shim
+/// has checked the pointers.
+pub fn wait4(pid: i32, wstatus: usize, options: u32, rusage: usize) -> Result<usize, Errno> {
     const WALL: u32 = 0x4000_0000;
     const WCLONE: u32 = 0x8000_0000;
     const WNOTHREAD: u32 = 0x2000_0000;
@@ -257,6 +258,9 @@ pub fn wait4(pid: i32, wstatus: usize, options: u32) -> Result<usize, Errno> {
         Some((child, status)) => {
             if wstatus != 0 {
                 user::write(wstatus, &status)?;
+            }
+            if rusage != 0 {
+                user::write(rusage, &[0u64; 18])?;
             }
             Ok(child as usize)
         }

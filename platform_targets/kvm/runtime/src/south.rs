@@ -302,7 +302,7 @@ impl Platform for Vm {
 
     fn process_call(&self, n: usize, a: [usize; 6]) -> Result<usize, Errno> {
         match n {
-            nr::WAIT4 => crate::proc::wait4(a[0] as i32, a[1], a[2] as u32),
+            nr::WAIT4 => crate::proc::wait4(a[0] as i32, a[1], a[2] as u32, a[3]),
             nr::WAITID => crate::proc::waitid(a[0] as u32, a[1] as i32, a[2], a[3] as u32),
             _ => Err(ENOSYS),
         }
