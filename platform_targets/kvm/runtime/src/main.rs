@@ -329,7 +329,7 @@ impl SyscallContext for Call<'_> {
 }
 
 /// One syscall of the app (called by the LSTAR entry on the kernel stack). Returns true when
-/// the frame must go back to the app register for register (after rt_sigreturn).
+/// the frame must go back to the app register for register (after rt_sigreturn or execve).
 #[no_mangle]
 extern "C" fn syscall_handler(f: &mut SyscallFrame) -> bool {
     let Some(os) = proc::try_current() else {
