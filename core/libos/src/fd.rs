@@ -85,7 +85,8 @@ struct Slot {
     cloexec: bool,
 }
 
-/// The descriptor table.
+/// The descriptor table (a clone shares the open file descriptions, as fork does).
+#[derive(Clone)]
 pub struct FdTable {
     slots: Vec<Option<Slot>>,
     /// RLIMIT_NOFILE: descriptors must stay below it (EMFILE).

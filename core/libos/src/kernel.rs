@@ -29,7 +29,9 @@ pub const RLIM_NLIMITS: usize = 16;
 /// The library OS: file system, descriptors, cwd, heap and limits of one app process.
 pub struct LibOs<P: Platform> {
     pub platform: P,
-    pub vfs: Vfs,
+    /// Shared by every process of the app on targets that run several in one library OS
+    /// (kvm); one per process where a host fork copies the whole runtime (linux-userland).
+    pub vfs: Arc<Vfs>,
     pub fds: SpinMutex<FdTable>,
     pub cwd: SpinMutex<Vec<u8>>,
     pub brk: SpinMutex<Brk>,
@@ -88,7 +90,7 @@ impl<P: Platform> LibOs<P> {
         }
         Self {
             platform,
-            vfs,
+            vfs: Arc::new(vfs),
             fds: SpinMutex::new(fds),
             cwd: SpinMutex::new(cwd.to_vec()),
             brk: SpinMutex::new(Brk::default()),
@@ -202,6 +204,33 @@ impl<P: Platform> LibOs<P> {
         let (prot, shared, name, off) = attrs.unwrap_or((3, false, None, 0));
         mem.insert(at, new_len, prot, shared, name, off);
         Ok(at)
+    }
+
+    /// The library OS of a forked child served by the same kernel: the same file system, a copy
+    /// of the descriptor table (sharing the open file descriptions), cwd, heap bounds, limits
+    /// and umask; no children yet.
+    pub fn fork(&self, platform: P) -> Self {
+        let b = self.brk.lock();
+        let brk = Brk { start: b.start, cur: b.cur, mapped: b.mapped };
+        drop(b);
+        Self {
+            platform,
+            vfs: self.vfs.clone(),
+            fds: SpinMutex::new(self.fds.lock().clone()),
+            cwd: SpinMutex::new(self.cwd.lock().clone()),
+            brk: SpinMutex::new(brk),
+            limits: SpinMutex::new(*self.limits.lock()),
+            umask: AtomicU32::new(self.umask.load(Ordering::Relaxed)),
+            hostname: self.hostname.clone(),
+            debug: AtomicBool::new(self.debug.load(Ordering::Relaxed)),
+            children: SpinMutex::new(Vec::new()),
+            net: self.net.clone(),
+            mem: SpinMutex::new(self.mem.lock().clone()),
+            mem_limit: AtomicU64::new(self.mem_limit.load(Ordering::Relaxed)),
+            thread_limit: AtomicUsize::new(self.thread_limit.load(Ordering::Relaxed)),
+            threads: AtomicUsize::new(1),
+            cmdline: SpinMutex::new(self.cmdline.lock().clone()),
+        }
     }
 
     /// Records, for `litebox run --learn`, something the app needed that it was not given

@@ -21,7 +21,7 @@ pub struct Vma {
 }
 
 /// The set of the app's mappings, non-overlapping.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct MemMap {
     map: BTreeMap<usize, Vma>,
     total: usize,

@@ -1,11 +1,15 @@
 //! New processes and programs: fork/vfork/clone of a process, execve/execveat of a program
 //! inside the image, wait4/waitid on the app's children.
 //!
-//! fork is a host fork: the child is a copy of the whole process, runtime included, and shares
-//! the host writable layer with its parent. vfork is served as fork (the parent does not wait
-//! for the child's execve; the child has its own copy of memory). execve replaces the program
-//! inside the same process: the old program's memory is unmapped and the new one is loaded from
-//! the image, exactly as at start; only programs of the app's namespace can be executed.
+//! The platform makes the child ([`SyscallContext::fork`]) and waits for it
+//! ([`Platform::process_call`]). On linux-userland fork is a host fork: the child is a copy of
+//! the whole process, runtime included, and shares the host writable layer with its parent. On
+//! kvm the kernel makes a new process with its own address space (copy-on-write) and its own
+//! library OS instance ([`LibOs::fork`]) over the shared file system. vfork is served as fork
+//! (the parent does not wait for the child's execve; the child has its own copy of memory).
+//! execve replaces the program inside the same process: the old program's memory is unmapped
+//! and the new one is loaded from the image, exactly as at start; only programs of the app's
+//! namespace can be executed.
 use alloc::vec::Vec;
 
 use super::nr::*;

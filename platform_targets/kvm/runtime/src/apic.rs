@@ -37,6 +37,12 @@ pub fn mask_pics() {
     outb(0xa1, 0xff);
 }
 
+/// Creates the page tables above the APIC's page now, so every address space made later
+/// (which copies the kernel's top-level entries) sees the mapping `start_timer` adds.
+pub fn reserve_mapping() {
+    let _ = paging::pte(APIC_VIRT, true);
+}
+
 /// Starts the periodic timer if the CPU has a local APIC (once).
 pub fn start_timer() {
     if RUNNING.swap(true, Ordering::Relaxed) || cpuid(1, 0).3 & (1 << 9) == 0 {

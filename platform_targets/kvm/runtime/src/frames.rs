@@ -1,5 +1,7 @@
 //! Physical page frames: the RAM the VMM reported (PVH memory map), below the 1 GiB the direct
 //! map covers, minus what is in use at boot (the kernel, the image, the boot modules).
+use alloc::collections::BTreeMap;
+
 use litebox_libos::sync::SpinMutex;
 
 use crate::boot::phys_to_virt;
@@ -88,4 +90,33 @@ pub fn free(pa: usize) {
 pub fn stats() -> (usize, usize) {
     let f = FRAMES.lock();
     (f.total, f.used)
+}
+
+/// App frames shared copy-on-write between processes: frame -> how many more address spaces
+/// than one map it. A frame not listed has one owner.
+static SHARED: SpinMutex<BTreeMap<usize, u32>> = SpinMutex::new(BTreeMap::new());
+
+/// One more address space maps app frame `pa` (fork).
+pub fn share(pa: usize) {
+    *SHARED.lock().entry(pa).or_insert(0) += 1;
+}
+
+/// Whether app frame `pa` is mapped by more than one address space.
+pub fn is_shared(pa: usize) -> bool {
+    SHARED.lock().contains_key(&pa)
+}
+
+/// An address space stops mapping app frame `pa`: frees it when it was the last.
+pub fn release(pa: usize) {
+    let mut s = SHARED.lock();
+    match s.get_mut(&pa) {
+        Some(n) if *n > 1 => *n -= 1,
+        Some(_) => {
+            s.remove(&pa);
+        }
+        None => {
+            drop(s);
+            free(pa);
+        }
+    }
 }

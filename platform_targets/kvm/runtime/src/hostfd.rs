@@ -1,8 +1,10 @@
 //! The "host" descriptors of a VM without a host: pipes, eventfds, timerfds and epoll
 //! instances are kernel objects here, numbered from 3 (0 is stdin, 1 and 2 the console). The
 //! library OS holds them as host descriptors, exactly as it holds real ones on linux-userland.
-//! A call that would block waits cooperatively (other threads run, timers fire) and is
-//! interrupted with EINTR when a signal becomes deliverable.
+//! All processes of the app share them (a forked child's descriptors refer to the same objects).
+//! A call that would block (reading an empty pipe, writing a full one) waits cooperatively
+//! (other threads and processes run, timers fire) and is interrupted with EINTR when a signal
+//! becomes deliverable.
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -22,6 +24,8 @@ const POLLNVAL: i16 = 0x20;
 const O_NONBLOCK: u32 = 0o4000;
 const EFD_SEMAPHORE: usize = 1;
 const SIGPIPE: usize = 13;
+/// A pipe's capacity (Linux's default): a writer that finds it full waits for a reader.
+const PIPE_CAP: usize = 65536;
 
 #[derive(Default)]
 struct Pipe {
@@ -206,14 +210,30 @@ pub fn read(fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
 pub fn write(fd: i32, buf: &[u8]) -> Result<usize, Errno> {
     match get(fd)?.0 {
         Obj::PipeWrite(p) => {
-            let mut p = p.lock();
-            if p.readers == 0 {
-                drop(p);
-                signals::raise(SIGPIPE, signals::SI_USER, 0);
-                return Err(EPIPE);
+            let nb = get(fd)?.1;
+            let mut done = 0;
+            let r = wait(None, || {
+                let mut p = p.lock();
+                if p.readers == 0 {
+                    drop(p);
+                    signals::raise(SIGPIPE, signals::SI_USER, 0);
+                    return Some(if done > 0 { Ok(done) } else { Err(EPIPE) });
+                }
+                let n = (buf.len() - done).min(PIPE_CAP - p.buf.len());
+                p.buf.extend(buf[done..done + n].iter().copied());
+                done += n;
+                if done == buf.len() || (nb && done > 0) {
+                    Some(Ok(done))
+                } else if nb {
+                    Some(Err(EAGAIN))
+                } else {
+                    None
+                }
+            });
+            match r {
+                Err(EINTR) if done > 0 => Ok(done),
+                r => r.map(|n| n.unwrap_or(done)),
             }
-            p.buf.extend(buf.iter().copied());
-            Ok(buf.len())
         }
         Obj::Event(e) => {
             let v: [u8; 8] = buf.get(..8).and_then(|b| b.try_into().ok()).ok_or(EINVAL)?;
@@ -240,10 +260,13 @@ fn revents(fd: i32, console: &dyn Fn(i32) -> i16) -> i16 {
             (if p.buf.is_empty() { 0 } else { POLLIN }) | if p.writers == 0 { POLLHUP } else { 0 }
         }
         Obj::PipeWrite(p) => {
-            if p.lock().readers == 0 {
+            let p = p.lock();
+            if p.readers == 0 {
                 POLLOUT | POLLERR
-            } else {
+            } else if p.buf.len() < PIPE_CAP {
                 POLLOUT
+            } else {
+                0
             }
         }
         Obj::Event(e) => POLLOUT | if e.lock().0 > 0 { POLLIN } else { 0 },

@@ -24,6 +24,7 @@ mod hostfd;
 mod memfuncs;
 mod paging;
 mod port;
+mod proc;
 mod rng;
 mod sched;
 mod serial;
@@ -35,7 +36,7 @@ mod vm;
 
 use alloc::vec::Vec;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use litebox_image::{Image, ImageError};
 use litebox_libos::fs::Vfs;
@@ -48,7 +49,6 @@ use trap::{SyscallFrame, TrapFrame};
 #[global_allocator]
 static HEAP: heap::Heap = heap::Heap::new();
 
-static OS: AtomicPtr<LibOs<Vm>> = AtomicPtr::new(core::ptr::null_mut());
 static DEBUG: AtomicBool = AtomicBool::new(false);
 
 const EXIT_NO_IMAGE: i32 = 120;
@@ -219,13 +219,12 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         &hostname,
         cmd.debug,
     )));
-    OS.store(os, Ordering::Release);
+    proc::init(os);
     litebox_libos::fd::set_host_close(hostfd::close);
 
     let t_load = port::rdtsc();
-    let hwcap = port::cpuid(1, 0).3 as usize;
-    let aux = [(loader::AT_HWCAP, hwcap), (loader::AT_CLKTCK, 100), (loader::AT_HWCAP2, 0)];
-    let loaded = loader::load(os, &entry, &argv, &env, &aux).unwrap_or_else(|e| {
+    HWCAP.store(port::cpuid(1, 0).3 as usize, Ordering::Relaxed);
+    let loaded = loader::load(os, &entry, &argv, &env, &aux()).unwrap_or_else(|e| {
         let name = core::str::from_utf8(&entry).unwrap_or("?");
         match e {
             LoadError::NotFound(errno) => {
@@ -264,9 +263,18 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     unsafe { trap::enter_user(loaded.entry, loaded.sp) }
 }
 
-/// The per-call view of the app's (one) thread.
+static HWCAP: AtomicUsize = AtomicUsize::new(0);
+
+/// CPU facts for a program's auxv (the first one and every execve).
+pub fn aux() -> [(usize, usize); 3] {
+    [(loader::AT_HWCAP, HWCAP.load(Ordering::Relaxed)), (loader::AT_CLKTCK, 100), (loader::AT_HWCAP2, 0)]
+}
+
+/// The per-call view of the calling thread.
 struct Call<'a> {
     f: &'a mut SyscallFrame,
+    /// Set by execve: the frame must go back to the app exactly (iretq).
+    exec: bool,
 }
 
 impl SyscallContext for Call<'_> {
@@ -292,30 +300,54 @@ impl SyscallContext for Call<'_> {
     fn spawn_thread(&mut self, t: &ThreadSpawn) -> Result<usize, litebox_libos::errno::Errno> {
         sched::spawn(self.f, t)
     }
+    fn fork(&mut self, flags: u64, stack: usize, ptid: usize, ctid: usize) -> Result<usize, litebox_libos::errno::Errno> {
+        proc::fork(self.f, flags, stack, ptid, ctid)
+    }
+    fn set_entry(&mut self, entry: usize, sp: usize) {
+        let f = &mut *self.f;
+        (f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15) = (0, 0, 0, 0, 0, 0, 0, 0);
+        (f.rdi, f.rsi, f.rbp, f.rbx, f.rdx, f.rax, f.rcx) = (0, 0, 0, 0, 0, 0, 0);
+        f.rip = entry as u64;
+        f.rsp = sp as u64;
+        f.rflags = 0x202;
+        // A fresh FPU/SSE state (FCW 0x37f, MXCSR 0x1f80) and no TLS.
+        // SAFETY: the thread's SSE save area lies right below its frame (trap.rs).
+        let fx = unsafe { core::slice::from_raw_parts_mut((f as *mut SyscallFrame as *mut u8).sub(512), 512) };
+        fx.fill(0);
+        fx[0..2].copy_from_slice(&0x37fu16.to_le_bytes());
+        fx[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+        for fs in [true, false] {
+            sched::set_tls(fs, 0);
+        }
+        // SAFETY: zero is a valid FS/GS base; the kernel does not use them.
+        unsafe {
+            port::wrmsr(port::MSR_FS_BASE, 0);
+            port::wrmsr(port::MSR_GS_BASE, 0);
+        }
+        self.exec = true;
+    }
 }
 
 /// One syscall of the app (called by the LSTAR entry on the kernel stack). Returns true when
-/// the frame must go back to the app register for register (after rt_sigreturn).
+/// the frame must go back to the app register for register (after rt_sigreturn or execve).
 #[no_mangle]
 extern "C" fn syscall_handler(f: &mut SyscallFrame) -> bool {
-    let os = OS.load(Ordering::Acquire);
-    if os.is_null() {
+    let Some(os) = proc::try_current() else {
         // The probe (no library OS): exit_group is the only call it makes.
         exit::exit_vm(if f.rax == 231 { f.rdi as i32 } else { EXIT_INTERNAL });
-    }
-    // SAFETY: OS is set before the app starts and never freed.
-    let os = unsafe { &*os };
+    };
     const RT_SIGRETURN: u64 = 15;
     const SCHED_YIELD: u64 = 24;
-    let exact = f.rax == RT_SIGRETURN;
+    let mut exact = f.rax == RT_SIGRETURN;
     if exact {
         signals::sigreturn(f);
     } else {
         if f.rax == SCHED_YIELD {
             sched::yield_now();
         }
-        let mut call = Call { f: &mut *f };
+        let mut call = Call { f: &mut *f, exec: false };
         let r = litebox_libos::shim::dispatch(os, &mut call);
+        exact = call.exec;
         f.rax = r as u64;
     }
     signals::deliver(&os.platform, f);
@@ -354,10 +386,8 @@ extern "C" fn trap_handler(f: &mut TrapFrame) {
             sched::yield_now();
             // A signal (the interval timer's, another thread's) reaches an app that makes no
             // syscall here; the iretq that ends this interrupt restores every register.
-            let os = OS.load(Ordering::Acquire);
-            if !os.is_null() {
-                // SAFETY: OS is set before the app starts and never freed.
-                signals::deliver(unsafe { &(*os).platform }, f);
+            if let Some(os) = proc::try_current() {
+                signals::deliver(&os.platform, f);
             }
         }
         return;
@@ -371,7 +401,8 @@ extern "C" fn trap_handler(f: &mut TrapFrame) {
             _ => 11,
         };
         debug_line(format_args!(
-            "litebox: the app was killed by {} (vector {}, error {:#x}, rip {:#x}, address {:#x}{})",
+            "litebox: process {} was killed by {} (vector {}, error {:#x}, rip {:#x}, address {:#x}{})",
+            proc::try_current().map_or(0, |os| os.platform.pid),
             signal_name(sig),
             f.vector,
             f.error,
@@ -379,7 +410,12 @@ extern "C" fn trap_handler(f: &mut TrapFrame) {
             addr,
             if from_user { "" } else { ", in a syscall" }
         ));
-        exit::exit_vm(128 + sig);
+        if !from_user {
+            // The syscall may hold kernel locks that other processes need (it never unwinds):
+            // end the whole app, as a single-process one would end.
+            exit::exit_vm(128 + sig);
+        }
+        proc::exit(sig);
     }
     fatal(
         EXIT_INTERNAL,

@@ -1,12 +1,14 @@
-//! The app's threads on one CPU: a thread runs until it blocks in the kernel (futex wait,
+//! The app's threads, of all its processes, on one CPU: a thread runs until it blocks in the kernel (futex wait,
 //! sleep), yields (`sched_yield`), exits, or the preemption timer (`apic.rs`) interrupts it in
 //! ring 3; then the next runnable thread resumes. Each thread has its own kernel stack: the
 //! syscall entry (and a ring-3 interrupt, through TSS RSP0) saves the thread's user registers
-//! and SSE state there, so switching threads is switching kernel stacks ([`kvm_switch`]).
+//! and SSE state there, so switching threads is switching kernel stacks ([`kvm_switch`]), and
+//! switching to a thread of another process also loads that process's address space and
+//! library OS (`proc::activate`). A process blocked in wait4 or on a pipe stays runnable and
+//! polls when its turn comes (`wait_event`).
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::arch::global_asm;
-use core::sync::atomic::{AtomicUsize, Ordering};
 
 use litebox_libos::errno::*;
 use litebox_libos::sync::SpinMutex;
@@ -30,6 +32,8 @@ enum State {
 
 struct Thread {
     tid: i32,
+    /// The process it belongs to.
+    pid: i32,
     /// The saved kernel stack pointer while switched out.
     ksp: usize,
     /// Top of the kernel stack (the syscall entry's stack for this thread).
@@ -54,8 +58,6 @@ struct Sched {
 }
 
 static SCHED: SpinMutex<Sched> = SpinMutex::new(Sched { threads: Vec::new(), current: 0, next_tid: 2 });
-/// Threads not yet exited (for `exit` of the last one).
-static LIVE: AtomicUsize = AtomicUsize::new(1);
 
 extern "C" {
     /// Saves callee-saved registers and the stack pointer in `*from`, switches to `to`.
@@ -92,6 +94,7 @@ pub fn init(ktop: usize) {
     let mut s = SCHED.lock();
     s.threads.push(Box::new(Thread {
         tid: crate::south::PID,
+        pid: crate::south::PID,
         ksp: 0,
         ktop,
         _stack: None,
@@ -105,9 +108,11 @@ pub fn init(ktop: usize) {
     }));
 }
 
-/// Whether `tid` is a live thread of the app.
+/// Whether `tid` is a live thread of the running process.
 pub fn is_thread(tid: i32) -> bool {
-    SCHED.lock().threads.iter().any(|t| t.tid == tid && t.state != State::Dead)
+    let s = SCHED.lock();
+    let pid = s.threads[s.current].pid;
+    s.threads.iter().any(|t| t.tid == tid && t.pid == pid && t.state != State::Dead)
 }
 
 /// The running thread's id.
@@ -175,12 +180,9 @@ pub fn set_clear_tid(addr: usize) -> usize {
     s.threads[c].tid as usize
 }
 
-/// Starts a thread that resumes after the parent's syscall (`frame`) with rax = 0.
-pub fn spawn(frame: &SyscallFrame, t: &ThreadSpawn) -> Result<usize, Errno> {
-    const CLONE_SETTLS: u64 = 0x80000;
-    const CLONE_PARENT_SETTID: u64 = 0x100000;
-    const CLONE_CHILD_CLEARTID: u64 = 0x200000;
-    const CLONE_CHILD_SETTID: u64 = 0x1000000;
+/// A kernel stack for a new thread that resumes after the syscall of `frame` with rax = 0 and
+/// stack pointer `rsp` (the parent's when 0): (stack, top, saved stack pointer).
+fn new_kstack(frame: &SyscallFrame, rsp: usize) -> (Box<[u8]>, usize, usize) {
     let mut stack = alloc::vec![0u8; KSTACK].into_boxed_slice();
     let ktop = (stack.as_mut_ptr() as usize + KSTACK) & !15;
     // The child's kernel stack, top down: its user registers, its SSE state (the parent's),
@@ -194,32 +196,66 @@ pub fn spawn(frame: &SyscallFrame, t: &ThreadSpawn) -> Result<usize, Errno> {
         let child = frame_at as *mut SyscallFrame;
         core::ptr::copy_nonoverlapping(frame as *const SyscallFrame, child, 1);
         (*child).rax = 0;
-        (*child).rsp = t.stack as u64;
+        if rsp != 0 {
+            (*child).rsp = rsp as u64;
+        }
         core::ptr::copy_nonoverlapping((frame as *const SyscallFrame as *const u8).sub(FX), fx_at as *mut u8, FX);
         core::ptr::write_bytes(ksp as *mut u8, 0, 6 * 8);
         core::ptr::write((fx_at - 8) as *mut usize, syscall_return as *const () as usize);
     }
+    (stack, ktop, ksp)
+}
+
+/// Adds a runnable thread `tid` of process `pid` that inherits the running thread's TLS bases
+/// (FS replaced by `fs` when given) and signal mask.
+fn add_thread(tid: i32, pid: i32, stack: (Box<[u8]>, usize, usize), fs: Option<u64>, clear_tid: usize) {
     let mut s = SCHED.lock();
     reap(&mut s);
-    let tid = s.next_tid;
-    s.next_tid += 1;
     let parent = s.current;
     let (pfs, pgs, pmask) = (s.threads[parent].fs_base, s.threads[parent].gs_base, s.threads[parent].sigmask);
+    let (stack, ktop, ksp) = stack;
     s.threads.push(Box::new(Thread {
         tid,
+        pid,
         ksp,
         ktop,
         _stack: Some(stack),
         state: State::Runnable,
         woke: Ok(0),
-        fs_base: if t.flags & CLONE_SETTLS != 0 { t.tls as u64 } else { pfs },
+        fs_base: fs.unwrap_or(pfs),
         gs_base: pgs,
-        clear_tid: if t.flags & CLONE_CHILD_CLEARTID != 0 { t.child_tid } else { 0 },
+        clear_tid,
         sigmask: pmask,
         saved_mask: None,
     }));
-    drop(s);
-    LIVE.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A fresh id for a thread or process (pids and tids share one space, as on Linux).
+pub fn new_id() -> i32 {
+    let mut s = SCHED.lock();
+    let id = s.next_tid;
+    s.next_tid += 1;
+    id
+}
+
+/// The first thread of a forked process `pid` (tid = pid): it resumes after the parent's
+/// syscall (`frame`) with rax = 0, on `stack` if not 0.
+pub fn spawn_process(frame: &SyscallFrame, pid: i32, stack: usize, clear_tid: usize) {
+    add_thread(pid, pid, new_kstack(frame, stack), None, clear_tid);
+    crate::apic::start_timer();
+}
+
+/// Starts a thread that resumes after the parent's syscall (`frame`) with rax = 0.
+pub fn spawn(frame: &SyscallFrame, t: &ThreadSpawn) -> Result<usize, Errno> {
+    const CLONE_SETTLS: u64 = 0x80000;
+    const CLONE_PARENT_SETTID: u64 = 0x100000;
+    const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+    const CLONE_CHILD_SETTID: u64 = 0x1000000;
+    let stack = new_kstack(frame, t.stack);
+    let tid = new_id();
+    let pid = current_pid();
+    let fs = (t.flags & CLONE_SETTLS != 0).then_some(t.tls as u64);
+    add_thread(tid, pid, stack, fs, if t.flags & CLONE_CHILD_CLEARTID != 0 { t.child_tid } else { 0 });
     crate::apic::start_timer();
     if t.flags & CLONE_PARENT_SETTID != 0 {
         litebox_libos::user::write(t.parent_tid, &tid)?;
@@ -228,6 +264,42 @@ pub fn spawn(frame: &SyscallFrame, t: &ThreadSpawn) -> Result<usize, Errno> {
         litebox_libos::user::write(t.child_tid, &tid)?;
     }
     Ok(tid as usize)
+}
+
+/// The running thread's process id.
+pub fn current_pid() -> i32 {
+    let s = SCHED.lock();
+    s.threads[s.current].pid
+}
+
+/// Ends every thread of process `pid` but the running one (exit_group, execve): they never run
+/// again; their kernel stacks are freed later.
+pub fn kill_others(pid: i32) {
+    let mut s = SCHED.lock();
+    let me = s.current;
+    for (i, t) in s.threads.iter_mut().enumerate() {
+        if i != me && t.pid == pid {
+            t.state = State::Dead;
+        }
+    }
+}
+
+/// Wakes the sleeping and futex-waiting threads of process `pid` with EINTR (a signal that
+/// will end it is pending).
+pub fn wake_process(pid: i32) {
+    let mut s = SCHED.lock();
+    for t in s.threads.iter_mut() {
+        if t.pid == pid && matches!(t.state, State::Sleeping(_) | State::Futex(..)) {
+            t.state = State::Runnable;
+            t.woke = Err(EINTR);
+        }
+    }
+}
+
+/// Ends the running thread for good (its process has exited): runs the others.
+pub fn end_current() -> ! {
+    let _ = block(State::Dead);
+    crate::fatal(125, format_args!("internal error: an exited thread was resumed"))
 }
 
 /// Frees the threads that have exited (their kernel stacks), except the running one: a dead
@@ -254,7 +326,11 @@ fn block(state: State) -> Result<usize, Errno> {
             let from = &mut s.threads[me].ksp as *mut usize;
             let (to, ktop, fs, gs) =
                 (s.threads[next].ksp, s.threads[next].ktop, s.threads[next].fs_base, s.threads[next].gs_base);
+            let other = (s.threads[next].pid != s.threads[me].pid).then_some(s.threads[next].pid);
             drop(s);
+            if let Some(pid) = other {
+                crate::proc::activate(pid);
+            }
             // SAFETY: the next thread's stack holds a frame kvm_switch (or `spawn`) left; the
             // MSRs get its TLS bases; the syscall entry will use its kernel stack.
             unsafe {
@@ -382,15 +458,18 @@ pub fn futex_requeue(from: usize, to: usize, n: usize) -> usize {
     moved
 }
 
-/// Ends the running thread (clearing and waking its tid word); the last one ends the VM.
+/// Ends the running thread (clearing and waking its tid word); the last one of its process
+/// ends the process.
 pub fn exit_thread(code: i32) -> ! {
-    if LIVE.fetch_sub(1, Ordering::Relaxed) == 1 {
-        crate::exit::exit_vm(code);
-    }
-    let clear = {
+    let (clear, alone) = {
         let s = SCHED.lock();
-        s.threads[s.current].clear_tid
+        let me = &s.threads[s.current];
+        let others = s.threads.iter().filter(|t| t.pid == me.pid && t.tid != me.tid && t.state != State::Dead).count();
+        (me.clear_tid, others == 0)
     };
+    if alone {
+        crate::proc::exit((code & 0xff) << 8);
+    }
     if clear != 0 && litebox_libos::user::write(clear, &0u32).is_ok() {
         futex_wake(clear, 1);
     }

@@ -1,4 +1,5 @@
-//! Signals the app sends itself (kill, tgkill, sigqueue) and the real-time interval timer
+//! Signals of a process: those it sends itself (kill, tgkill, sigqueue) or another process of
+//! the app sends it (kill), SIGPIPE, SIGCHLD, and the real-time interval timer
 //! (setitimer ITIMER_REAL, alarm), delivered to the app's handlers the way Linux does on
 //! x86-64: when a syscall returns, the first pending unblocked signal with a handler gets an
 //! `rt_sigframe` (return address = the sa_restorer, ucontext with the interrupted registers,
@@ -9,7 +10,7 @@ use litebox_libos::sync::SpinMutex;
 use litebox_libos::user;
 
 use crate::trap::SyscallFrame;
-use crate::{clock, exit, sched, south};
+use crate::{clock, sched, south};
 
 const SA_RESTORER: u64 = 0x0400_0000;
 const SA_NODEFER: u64 = 0x4000_0000;
@@ -26,7 +27,8 @@ struct Info {
     value: u64,
 }
 
-struct State {
+/// One process's pending signals and interval timer (held by its platform, `south::Vm`).
+pub struct State {
     pending: u64,
     info: [Info; 65],
     /// ITIMER_REAL: next expiry (monotonic ns, 0 = disarmed) and interval (ns).
@@ -34,8 +36,22 @@ struct State {
     timer_every: u64,
 }
 
-static STATE: SpinMutex<State> =
-    SpinMutex::new(State { pending: 0, info: [Info { code: 0, value: 0 }; 65], timer_at: 0, timer_every: 0 });
+impl State {
+    /// Nothing pending, no timer (a new process).
+    pub fn new() -> SpinMutex<Self> {
+        SpinMutex::new(State { pending: 0, info: [Info { code: 0, value: 0 }; 65], timer_at: 0, timer_every: 0 })
+    }
+
+    /// Disarms the interval timer (the process exited).
+    pub fn stop_timer(&mut self) {
+        self.timer_at = 0;
+    }
+}
+
+/// The running process's state.
+fn state() -> &'static SpinMutex<State> {
+    &crate::proc::current().platform.sig
+}
 
 fn bit(sig: usize) -> u64 {
     1u64 << (sig - 1)
@@ -44,21 +60,26 @@ fn bit(sig: usize) -> u64 {
 /// Marks `sig` pending for the process (a second one before delivery merges, as Linux does for
 /// standard signals).
 pub fn raise(sig: usize, code: i32, value: u64) {
+    raise_in(&crate::proc::current().platform, sig, code, value)
+}
+
+/// Marks `sig` pending for the process whose platform is `vm`.
+pub fn raise_in(vm: &south::Vm, sig: usize, code: i32, value: u64) {
     if sig == 0 || sig > 64 {
         return;
     }
-    let mut s = STATE.lock();
+    let mut s = vm.sig.lock();
     s.pending |= bit(sig);
     s.info[sig] = Info { code, value };
 }
 
 /// The pending set.
 pub fn pending() -> u64 {
-    STATE.lock().pending
+    state().lock().pending
 }
 
 fn fire_timer() {
-    let mut s = STATE.lock();
+    let mut s = state().lock();
     if s.timer_at != 0 && clock::monotonic_ns() >= s.timer_at {
         s.timer_at = if s.timer_every != 0 { clock::monotonic_ns() + s.timer_every } else { 0 };
         s.pending |= bit(SIGALRM);
@@ -68,13 +89,13 @@ fn fire_timer() {
 
 /// The armed timer's expiry (monotonic ns), if any.
 pub fn timer_deadline() -> Option<u64> {
-    let s = STATE.lock();
+    let s = state().lock();
     (s.timer_at != 0).then_some(s.timer_at)
 }
 
 /// setitimer(ITIMER_REAL): arms (or with 0 disarms) the timer; returns the old (value, interval).
 pub fn set_timer(value_ns: u64, every_ns: u64) -> (u64, u64) {
-    let mut s = STATE.lock();
+    let mut s = state().lock();
     let now = clock::monotonic_ns();
     let old = (if s.timer_at != 0 { s.timer_at.saturating_sub(now).max(1) } else { 0 }, s.timer_every);
     s.timer_at = if value_ns != 0 { now + value_ns } else { 0 };
@@ -89,13 +110,13 @@ pub fn set_timer(value_ns: u64, every_ns: u64) -> (u64, u64) {
 
 /// (time left, interval) of ITIMER_REAL, in ns.
 pub fn get_timer() -> (u64, u64) {
-    let s = STATE.lock();
+    let s = state().lock();
     let now = clock::monotonic_ns();
     (if s.timer_at != 0 { s.timer_at.saturating_sub(now).max(1) } else { 0 }, s.timer_every)
 }
 
 fn deliverable(mask: u64) -> Option<usize> {
-    let p = STATE.lock().pending & !(mask & !UNBLOCKABLE);
+    let p = state().lock().pending & !(mask & !UNBLOCKABLE);
     (p != 0).then(|| p.trailing_zeros() as usize + 1)
 }
 
@@ -124,12 +145,26 @@ fn read_u64(b: &[u8; 32], i: usize) -> u64 {
     u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]))
 }
 
+/// Whether `sig` sent to `vm`'s process would end it (SIGKILL, or the default action of a
+/// signal that terminates by default).
+pub fn fatal_for(vm: &south::Vm, sig: usize) -> bool {
+    let handler = read_u64(&vm.actions.lock()[sig], 0);
+    sig == 9 || (handler == 0 && !matches!(sig, 17 | 18 | 23 | 28))
+}
+
+/// Whether a signal that will end the running process is pending and unblocked.
+pub fn fatal_pending() -> bool {
+    let vm = &crate::proc::current().platform;
+    let p = vm.sig.lock().pending & !(sched::sigmask() & !UNBLOCKABLE);
+    (1..=64).any(|s| p & bit(s) != 0 && fatal_for(vm, s))
+}
+
 /// Delivers pending signals before the thread returns to the app (`f` is its syscall frame).
 pub fn deliver(os: &south::Vm, f: &mut SyscallFrame) {
     fire_timer();
     let Some(sig) = deliverable(sched::sigmask()) else { return };
     let info = {
-        let mut s = STATE.lock();
+        let mut s = state().lock();
         s.pending &= !bit(sig);
         s.info[sig]
     };
@@ -139,13 +174,13 @@ pub fn deliver(os: &south::Vm, f: &mut SyscallFrame) {
         return; // ignored
     }
     if handler == 0 || flags & SA_RESTORER == 0 {
-        exit::exit_vm(128 + sig as i32);
+        crate::proc::exit(sig as i32);
     }
     // SA_ONSTACK is not honoured: the frame always goes on the app's current stack. Handlers
     // always get (sig, siginfo, ucontext), which is also right for the one-argument kind.
     let old_mask = sched::take_saved_mask().unwrap_or_else(sched::sigmask);
-    if push_frame(f, sig, info, handler, restorer, old_mask).is_err() {
-        exit::exit_vm(128 + 11);
+    if push_frame(f, os.pid, sig, info, handler, restorer, old_mask).is_err() {
+        crate::proc::exit(11);
     }
     let mut m = old_mask | sa_mask;
     if flags & SA_NODEFER == 0 {
@@ -163,7 +198,8 @@ const UC: usize = 8;
 const INFO: usize = UC + 304;
 const FRAME: usize = INFO + 128;
 
-fn push_frame(f: &mut SyscallFrame, sig: usize, info: Info, handler: u64, restorer: u64, mask: u64) -> Result<(), Errno> {
+#[allow(clippy::too_many_arguments)]
+fn push_frame(f: &mut SyscallFrame, pid: i32, sig: usize, info: Info, handler: u64, restorer: u64, mask: u64) -> Result<(), Errno> {
     let fx_at = ((f.rsp as usize).checked_sub(128 + 512).ok_or(EFAULT)?) & !63;
     let sp = ((fx_at - FRAME) & !15) - 8;
     // SAFETY: the thread's SSE state sits right below its frame on its kernel stack (trap.rs).
@@ -185,7 +221,7 @@ fn push_frame(f: &mut SyscallFrame, sig: usize, info: Info, handler: u64, restor
     let mut si = [0u8; 128];
     si[0..4].copy_from_slice(&(sig as i32).to_le_bytes());
     si[8..12].copy_from_slice(&info.code.to_le_bytes());
-    si[16..20].copy_from_slice(&south::PID.to_le_bytes());
+    si[16..20].copy_from_slice(&pid.to_le_bytes());
     si[24..32].copy_from_slice(&info.value.to_le_bytes());
     user::write(sp + INFO, &si)?;
     f.rsp = sp as u64;
@@ -201,11 +237,11 @@ fn push_frame(f: &mut SyscallFrame, sig: usize, info: Info, handler: u64, restor
 /// ucontext is at the app's stack pointer (the handler's `ret` popped the return address).
 pub fn sigreturn(f: &mut SyscallFrame) {
     let uc_at = f.rsp as usize;
-    let Ok(uc) = user::read::<[u64; 38]>(uc_at) else { exit::exit_vm(128 + 11) };
+    let Ok(uc) = user::read::<[u64; 38]>(uc_at) else { crate::proc::exit(11) };
     let r = &uc[5..23];
     let canonical = |v: u64| v < 0x0000_8000_0000_0000;
     if !canonical(r[16]) || !canonical(r[15]) {
-        exit::exit_vm(128 + 11);
+        crate::proc::exit(11);
     }
     (f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15) = (r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
     (f.rdi, f.rsi, f.rbp, f.rbx, f.rdx, f.rax, f.rcx, f.rsp) = (r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);

@@ -1,9 +1,11 @@
 //! The kvm South platform: the library OS's [`Platform`] served inside the VM. There is no host
 //! to forward to: memory is the VM's own (see `vm.rs`), descriptors 0–2 are the boot module
 //! (stdin) and the serial console (stdout, stderr), pipes, eventfds, timerfds and epoll are
-//! kernel objects (`hostfd.rs`), time is the TSC, and the process is alone
-//! (its threads share one CPU: `sched.rs`, preempted by `apic.rs`; signals it sends itself
-//! and its interval timer are delivered by `signals.rs`).
+//! kernel objects (`hostfd.rs`) shared by every process, time is the TSC. Each process of the
+//! app has its own `Vm` (its pid, signal dispositions, pending signals) inside its own library
+//! OS (`proc.rs`); their threads share one CPU (`sched.rs`, preempted by `apic.rs`); signals
+//! are delivered by `signals.rs`.
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use litebox_libos::abi::{PollFd, Stat, Timespec, S_IFCHR, S_IFIFO};
@@ -12,32 +14,51 @@ use litebox_libos::shim::nr;
 use litebox_libos::sync::SpinMutex;
 use litebox_libos::Platform;
 
-use crate::{clock, exit, hostfd, port, rng, sched, serial, signals, vm};
+use crate::{clock, hostfd, port, rng, sched, serial, signals, vm};
 
-/// The process id and thread id the app sees.
+/// The process id (and thread id) of the app's first process.
 pub const PID: i32 = 1;
 
-
-/// The VM as a platform.
+/// The VM as the platform of one process.
 pub struct Vm {
+    /// The process's id.
+    pub pid: i32,
     /// The bytes the runner passed as stdin (PVH module 0), or empty.
     pub stdin: &'static [u8],
-    pub stdin_pos: SpinMutex<usize>,
+    /// How far stdin was read (shared by all processes: one open file description).
+    pub stdin_pos: Arc<SpinMutex<usize>>,
     pub uid: u32,
     pub gid: u32,
-    /// The app's signal dispositions (struct kernel_sigaction, 32 bytes each, signals 1..=64).
+    /// The process's signal dispositions (struct kernel_sigaction, 32 bytes each, 1..=64).
     pub actions: SpinMutex<Vec<[u8; 32]>>,
+    /// Its pending signals and interval timer.
+    pub sig: SpinMutex<signals::State>,
 }
 
 impl Vm {
-    /// A platform serving `stdin` as descriptor 0.
+    /// The first process's platform, serving `stdin` as descriptor 0.
     pub fn new(stdin: &'static [u8], uid: u32, gid: u32) -> Self {
         Self {
+            pid: PID,
             stdin,
-            stdin_pos: SpinMutex::new(0),
+            stdin_pos: Arc::new(SpinMutex::new(0)),
             uid,
             gid,
             actions: SpinMutex::new(alloc::vec![[0u8; 32]; 65]),
+            sig: signals::State::new(),
+        }
+    }
+
+    /// The platform of a forked child `pid`: the same dispositions, nothing pending, no timer.
+    pub fn fork(&self, pid: i32) -> Self {
+        Self {
+            pid,
+            stdin: self.stdin,
+            stdin_pos: self.stdin_pos.clone(),
+            uid: self.uid,
+            gid: self.gid,
+            actions: SpinMutex::new(self.actions.lock().clone()),
+            sig: signals::State::new(),
         }
     }
 
@@ -182,8 +203,17 @@ impl Platform for Vm {
         if dur.tv_sec < 0 || !(0..1_000_000_000).contains(&dur.tv_nsec) {
             return Err(EINVAL);
         }
-        sched::sleep_until(clock::monotonic_ns().saturating_add(ns_of(dur)));
-        Ok(())
+        let deadline = clock::monotonic_ns().saturating_add(ns_of(dur));
+        loop {
+            sched::sleep_until(deadline);
+            if clock::monotonic_ns() >= deadline {
+                return Ok(());
+            }
+            // Woken early: another process sent a signal that ends this one.
+            if signals::fatal_pending() {
+                return Err(EINTR);
+            }
+        }
     }
 
     fn futex(&self, uaddr: usize, op: u32, val: u32, timeout: usize, uaddr2: usize, val3: u32) -> Result<usize, Errno> {
@@ -259,7 +289,39 @@ impl Platform for Vm {
     }
 
     fn ids(&self) -> (i32, i32) {
-        (PID, sched::current_tid())
+        (self.pid, sched::current_tid())
+    }
+
+    fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    fn ids_parent(&self) -> i32 {
+        crate::proc::parent_of(self.pid)
+    }
+
+    fn process_call(&self, n: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        match n {
+            nr::WAIT4 => crate::proc::wait4(a[0] as i32, a[1], a[2] as u32, a[3]),
+            nr::WAITID => crate::proc::waitid(a[0] as u32, a[1] as i32, a[2], a[3] as u32),
+            _ => Err(ENOSYS),
+        }
+    }
+
+    fn exec_prepare(&self) -> Result<(), Errno> {
+        sched::kill_others(self.pid);
+        vm::clear_current();
+        // Handlers go back to the default action; ignored signals stay ignored.
+        for act in self.actions.lock().iter_mut() {
+            if act[0..8] != 1u64.to_le_bytes() {
+                *act = [0; 32];
+            }
+        }
+        Ok(())
+    }
+
+    fn host_aux(&self) -> Vec<(usize, usize)> {
+        crate::aux().to_vec()
     }
 
     fn creds(&self) -> (u32, u32) {
@@ -287,10 +349,7 @@ impl Platform for Vm {
         const ITIMER_REAL: usize = 0;
         let sig_ok = |sig: usize| if sig <= 64 { Ok(sig) } else { Err(EINVAL) };
         match n {
-            nr::KILL => {
-                signals::raise(sig_ok(a[1])?, signals::SI_USER, 0);
-                Ok(0)
-            }
+            nr::KILL => crate::proc::kill(a[0] as i32, sig_ok(a[1])?),
             nr::TGKILL => {
                 if !sched::is_thread(a[1] as i32) {
                     return Err(ESRCH);
@@ -346,7 +405,7 @@ impl Platform for Vm {
     }
 
     fn exit_group(&self, code: i32) -> ! {
-        exit::exit_vm(code)
+        crate::proc::exit((code & 0xff) << 8)
     }
 
     fn exit_thread(&self, code: i32) -> ! {

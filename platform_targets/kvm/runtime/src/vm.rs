@@ -1,13 +1,19 @@
-//! The app's address space: a sorted list of areas (start, end, prot) and lazily filled page
-//! tables. A page gets a zeroed frame on its first touch (the page-fault handler); protection
-//! changes rewrite the entries already present; PROT_NONE pages keep their frame.
+//! The app's address spaces, one per process: a sorted list of areas (start, end, prot) and
+//! lazily filled page tables under the process's own PML4. A page gets a zeroed frame on its
+//! first touch (the page-fault handler); protection changes rewrite the entries already
+//! present; PROT_NONE pages keep their frame. fork shares every page the parent has with the
+//! child copy-on-write (both lose write access; the first write fault copies the page unless
+//! the other process has dropped it already); execve and exit release them. The calls below act on the running process's
+//! space ([`activate`] makes one current).
+use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 use litebox_libos::abi::{MAP_FIXED, MAP_FIXED_NOREPLACE, PROT_EXEC, PROT_READ, PROT_WRITE};
 use litebox_libos::errno::*;
 use litebox_libos::sync::SpinMutex;
 
-use crate::paging::{self, ADDR, KEPT, NX, P, U, W};
+use crate::paging::{self, ADDR, COW, KEPT, NX, P, U, W};
 use crate::{cpu, frames};
 
 const PAGE: usize = 4096;
@@ -25,11 +31,109 @@ struct Area {
     prot: u32,
 }
 
-struct Space {
+/// One process's address space.
+pub struct Space {
     areas: Vec<Area>,
+    /// Its PML4 (physical).
+    root: usize,
 }
 
-static SPACE: SpinMutex<Space> = SpinMutex::new(Space { areas: Vec::new() });
+/// The boot process's space (the boot PML4).
+static BOOT_SPACE: SpinMutex<Space> = SpinMutex::new(Space { areas: Vec::new(), root: 0 });
+/// The running process's space (null: the boot space).
+static CURRENT: AtomicPtr<SpinMutex<Space>> = AtomicPtr::new(core::ptr::null_mut());
+
+/// A process's space: owned by the process table, freed by [`release`].
+pub type SpaceRef = &'static SpinMutex<Space>;
+
+fn space() -> SpaceRef {
+    let p = CURRENT.load(Ordering::Relaxed);
+    if p.is_null() {
+        &BOOT_SPACE
+    } else {
+        // SAFETY: set by `activate` from a live SpaceRef.
+        unsafe { &*p }
+    }
+}
+
+/// The boot process's space (the one the first program runs in).
+pub fn boot_space() -> SpaceRef {
+    let mut b = BOOT_SPACE.lock();
+    if b.root == 0 {
+        b.root = crate::boot::pml4_phys();
+    }
+    &BOOT_SPACE
+}
+
+/// Makes `sp` the running process's space (loads its PML4).
+pub fn activate(sp: SpaceRef) {
+    CURRENT.store(sp as *const SpinMutex<Space> as *mut SpinMutex<Space>, Ordering::Relaxed);
+    paging::switch_to(sp.lock().root);
+}
+
+/// fork: a copy of the running process's space (areas, and every page shared copy-on-write);
+/// None when memory ran out.
+pub fn fork_current() -> Option<SpaceRef> {
+    let root = paging::new_root()?;
+    let sp = space().lock();
+    let copy = Space { areas: sp.areas.clone(), root };
+    let ok = paging::share_user(sp.root, root);
+    cpu::flush_tlb();
+    if !ok {
+        drop(sp);
+        paging::free_user(root);
+        frames::free(root);
+        return None;
+    }
+    Some(Box::leak(Box::new(SpinMutex::new(copy))))
+}
+
+/// execve and exit: frees every page and area of the running process's space.
+pub fn clear_current() {
+    let mut sp = space().lock();
+    sp.areas.clear();
+    paging::free_user(sp.root);
+    cpu::flush_tlb();
+}
+
+/// Frees a space that is not loaded (its process has exited and was switched away from).
+pub fn release(sp: SpaceRef) {
+    let root = sp.lock().root;
+    if core::ptr::eq(sp, &BOOT_SPACE) || root == paging::current_root() {
+        return;
+    }
+    paging::free_user(root);
+    frames::free(root);
+    // SAFETY: made by `fork_current` with Box::leak; its process is gone, so nothing refers to it.
+    drop(unsafe { Box::from_raw(sp as *const SpinMutex<Space> as *mut SpinMutex<Space>) });
+}
+
+/// Writes `bytes` at `va` of the (not loaded) space `sp`, through its page tables: for the
+/// child's tid word at fork. Pages not present, or not writable, are skipped.
+pub fn poke(sp: SpaceRef, va: usize, bytes: &[u8]) {
+    let space = sp.lock();
+    for (i, b) in bytes.iter().enumerate() {
+        let a = va + i;
+        if space.area_at(a).is_none_or(|ar| ar.prot & PROT_WRITE == 0) {
+            continue;
+        }
+        if let Some(e) = paging::pte_in(space.root, a, false) {
+            // SAFETY: e is a level-1 entry of that space.
+            let mut v = unsafe { e.read_volatile() };
+            if v & COW != 0 {
+                let Some(nv) = paging::unshare(e) else { continue };
+                v = nv | W;
+                // SAFETY: as above; the page is this space's own now and its area writable.
+                unsafe { e.write_volatile(v) };
+            }
+            if v & P != 0 {
+                let at = crate::boot::phys_to_virt((v & ADDR) as usize) + (a & (PAGE - 1));
+                // SAFETY: inside a frame owned by that space, through the direct map.
+                unsafe { (at as *mut u8).write(*b) };
+            }
+        }
+    }
+}
 
 fn page_up(x: usize) -> usize {
     x.next_multiple_of(PAGE)
@@ -105,7 +209,7 @@ fn drop_pages(s: usize, e: usize) {
                 // SAFETY: as above.
                 unsafe { p.write_volatile(0) };
                 cpu::invlpg(va);
-                frames::free((v & ADDR) as usize);
+                frames::release((v & ADDR) as usize);
             }
         }
         va += PAGE;
@@ -123,7 +227,7 @@ pub fn map(addr: usize, len: usize, prot: u32, flags: u32) -> Result<usize, Errn
         return Err(EINVAL);
     }
     let len = page_up(len);
-    let mut sp = SPACE.lock();
+    let mut sp = space().lock();
     let at = if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0 {
         if !addr.is_multiple_of(PAGE) {
             return Err(EINVAL);
@@ -154,7 +258,7 @@ pub fn unmap(addr: usize, len: usize) -> Result<(), Errno> {
         return Err(EINVAL);
     }
     let e = in_user(addr, page_up(len)).ok_or(EINVAL)?;
-    let mut sp = SPACE.lock();
+    let mut sp = space().lock();
     sp.cut(addr, e);
     drop_pages(addr, e);
     Ok(())
@@ -169,7 +273,7 @@ pub fn protect(addr: usize, len: usize, prot: u32) -> Result<(), Errno> {
         return Ok(());
     }
     let e = in_user(addr, page_up(len)).ok_or(ENOMEM)?;
-    let mut sp = SPACE.lock();
+    let mut sp = space().lock();
     let mut va = addr;
     while va < e {
         let a = sp.area_at(va).ok_or(ENOMEM)?;
@@ -184,8 +288,10 @@ pub fn protect(addr: usize, len: usize, prot: u32) -> Result<(), Errno> {
             // SAFETY: p is the level-1 entry of an app page.
             let v = unsafe { p.read_volatile() };
             if v & (P | KEPT) != 0 {
+                // A shared frame stays read-only until its first write (`fault`).
+                let nv = if v & COW != 0 { ((v & ADDR) | flags | COW) & !W } else { (v & ADDR) | flags };
                 // SAFETY: as above; same frame, new rights.
-                unsafe { p.write_volatile((v & ADDR) | flags) };
+                unsafe { p.write_volatile(nv) };
                 cpu::invlpg(va);
             }
         }
@@ -200,7 +306,7 @@ pub fn discard(addr: usize, len: usize) -> Result<(), Errno> {
         return Err(EINVAL);
     }
     let e = in_user(addr, page_up(len)).ok_or(EINVAL)?;
-    let _sp = SPACE.lock();
+    let _sp = space().lock();
     drop_pages(addr, e);
     Ok(())
 }
@@ -211,7 +317,7 @@ pub fn fault(va: usize, write: bool, exec: bool) -> bool {
         return false;
     }
     // No code that holds this lock touches app memory, so a fault never finds it taken.
-    let sp = SPACE.lock();
+    let sp = space().lock();
     let Some(a) = sp.area_at(va) else { return false };
     let ok = if write {
         a.prot & PROT_WRITE != 0
@@ -226,7 +332,20 @@ pub fn fault(va: usize, write: bool, exec: bool) -> bool {
     let page = va & !(PAGE - 1);
     let Some(p) = paging::pte(page, true) else { return false };
     // SAFETY: p is the level-1 entry of this app page; we hold the space lock.
-    let v = unsafe { p.read_volatile() };
+    let mut v = unsafe { p.read_volatile() };
+    if v & COW != 0 && !write {
+        // A read of a shared page that was PROT_NONE: map it read-only, still shared.
+        // SAFETY: as above.
+        unsafe { p.write_volatile(((v & ADDR) | pte_flags(a.prot) | COW) & !W) };
+        cpu::invlpg(page);
+        return true;
+    }
+    if v & COW != 0 {
+        match paging::unshare(p) {
+            Some(nv) => v = nv,
+            None => return false,
+        }
+    }
     let frame = if v & (P | KEPT) != 0 {
         v & ADDR
     } else {

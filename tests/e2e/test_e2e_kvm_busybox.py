@@ -1,0 +1,102 @@
+"""Processes on the kvm target: Debian's busybox-static and the processes probe packed for kvm,
+booted in QEMU (TCG), must print the same bytes and exit the same way as natively. The scripts
+fork, exec programs of the image, wait, pipe (beyond a pipe's capacity, and into readers that
+exit early), redirect, substitute commands, kill children, and write files that the parent
+reads back, so they exercise the kernel's processes (docs/kvm.md, "Processes").
+
+A handful of boots only: each is 1-5 s under TCG. The console carries stderr too, so the
+scripts that are compared with native runs send stderr to stdout themselves (`exec 2>&1`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from litebox_e2e import BASE_ENV, REPO, RUN_TIMEOUT, cli_argv, describe, parse_pack_json, run_cli, run_program
+
+BUSYBOX = Path("/bin/busybox")
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+SCRIPT = (PROGRAMS / "busybox-script.sh").read_text()
+PROCESS_SCRIPT = (PROGRAMS / "busybox-processes.sh").read_text()
+EXIT_SIGTERM = 128 + 15
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
+                       reason="qemu-system-x86_64 is not installed (./scripts/setup installs qemu-system-x86)"),
+    pytest.mark.skipif(not BUSYBOX.is_file(), reason="busybox-static is not installed (scripts/setup installs it)"),
+]
+
+
+def pack_kvm(app: Path, out_dir: Path) -> Path:
+    """`litebox pack APP --target kvm` (no syscall rewriting: kvm has no fast path)."""
+    proc = run_cli("pack", app, "--target", "kvm", "--no-rewrite", "--out-dir", out_dir, "--json")
+    assert proc.returncode == 0, describe(proc)
+    (art,) = parse_pack_json(proc.stdout)
+    return art.path
+
+
+def run_kvm(artifact: Path, args: list[str]) -> subprocess.CompletedProcess[bytes]:
+    """`litebox run ARTIFACT -- ARGS` with TCG, bytes out."""
+    env = dict(BASE_ENV)
+    env.update({"PYTHONPATH": str(REPO), "LITEBOX_KVM_ACCEL": "tcg", "LITEBOX_KVM_TIMEOUT": "120"})
+    if "HOME" in os.environ:
+        env["HOME"] = os.environ["HOME"]
+    return subprocess.run([*cli_argv(), "run", str(artifact), "--", *args], env=env, cwd=REPO,
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=RUN_TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def busybox_kvm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return pack_kvm(BUSYBOX, tmp_path_factory.mktemp("busybox-kvm") / "dist")
+
+
+def clean_host_tmp() -> None:
+    for p in ("/tmp/w", "/tmp/t.tar", "/tmp/both.txt", "/tmp/kvmbb"):
+        shutil.rmtree(p, ignore_errors=True) if Path(p).is_dir() else Path(p).unlink(missing_ok=True)
+
+
+def native_sh(script: str) -> subprocess.CompletedProcess[bytes]:
+    clean_host_tmp()
+    try:
+        return run_program([BUSYBOX, "sh", "-c", script])
+    finally:
+        clean_host_tmp()
+
+
+@pytest.mark.parametrize(("script", "status"), [(SCRIPT, 7), (PROCESS_SCRIPT, 0)], ids=["files", "processes"])
+def test_script_matches_native(busybox_kvm: Path, script: str, status: int) -> None:
+    native = native_sh(script)
+    assert native.returncode == status, describe(native)
+    kvm = run_kvm(busybox_kvm, ["sh", "-c", script])
+    assert kvm.stdout == native.stdout, describe(kvm)
+    assert kvm.returncode == status, describe(kvm)
+
+
+def test_a_signal_death_of_the_first_process_is_the_vm_status(busybox_kvm: Path) -> None:
+    native = native_sh("kill -TERM $$; echo survived")
+    assert native.returncode == -15 and native.stdout == b"", describe(native)
+    kvm = run_kvm(busybox_kvm, ["sh", "-c", "kill -TERM $$; echo survived"])
+    assert kvm.returncode == EXIT_SIGTERM, describe(kvm)
+    assert kvm.stdout == b"", describe(kvm)
+
+
+def test_a_host_program_cannot_be_executed(busybox_kvm: Path) -> None:
+    """/usr/bin/env exists on the host but not in the image: execve fails with ENOENT (127)."""
+    kvm = run_kvm(busybox_kvm, ["sh", "-c", "/usr/bin/env; echo $?"])
+    assert kvm.stdout.endswith(b"not found\n127\n"), describe(kvm)
+    assert kvm.returncode == 0, describe(kvm)
+
+
+def test_processes_probe_matches_native(tmp_path: Path) -> None:
+    prog = tmp_path / "processes"
+    cc = subprocess.run(["cc", "-static", "-O1", "-o", prog, PROGRAMS / "processes.c"], capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr
+    native = run_program([prog])
+    assert native.returncode == 0 and b"posix_spawn: exited 42" in native.stdout, describe(native)
+    kvm = run_kvm(pack_kvm(prog, tmp_path / "dist"), [])
+    assert kvm.stdout == native.stdout, describe(kvm)
+    assert kvm.returncode == 0, describe(kvm)
