@@ -40,7 +40,8 @@ EXPECTED = {
         "sbrk 100 MiB: ENOMEM\n"
         "malloc 200 MiB: ENOMEM\n"
         "mmap 32 MiB after munmap: ok\n"
-        "MemTotal: 64 MiB\n",
+        "MemTotal: 64 MiB\n"
+        "sysinfo totalram: 64 MiB, freeram below it: 1\n",
     ),
     "files": (
         "open_files = 16",

@@ -156,11 +156,19 @@ fn status<P: Platform>(os: &LibOs<P>) -> String {
     out
 }
 
-fn meminfo<P: Platform>(os: &LibOs<P>) -> String {
+/// (total, free) bytes of memory as the app sees them: the policy's memory limit when set,
+/// else the machine's memory; free is what the app has not mapped yet. /proc/meminfo and
+/// sysinfo(2) both report these.
+pub fn memory<P: Platform>(os: &LibOs<P>) -> (u64, u64) {
     let limit = os.mem_limit.load(Ordering::Relaxed);
     let total = if limit != u64::MAX { limit } else { os.platform.mem_total() };
     let used = (os.mem.lock().total() as u64).min(total);
-    let free = total - used;
+    (total, total - used)
+}
+
+fn meminfo<P: Platform>(os: &LibOs<P>) -> String {
+    let (total, free) = memory(os);
+    let used = total - free;
     let mut out = String::new();
     let kb = |v: u64| v / 1024;
     let _ = write!(

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,6 +48,10 @@ static void memory(void) {
     unsigned long total = 0;
     if (f && fscanf(f, "MemTotal: %lu kB", &total) == 1)
         printf("MemTotal: %lu MiB\n", total / 1024);
+    struct sysinfo si;
+    if (sysinfo(&si) == 0)
+        printf("sysinfo totalram: %lu MiB, freeram below it: %d\n",
+               (unsigned long)(si.totalram * si.mem_unit / MiB), si.freeram < si.totalram);
 }
 
 static void files(void) {

@@ -11,7 +11,7 @@ use crate::user;
 /// Syscall numbers served here.
 pub const HANDLED: &[usize] = &[
     GETPID, GETTID, GETPPID, GETUID, GETEUID, GETGID, GETEGID, GETGROUPS, GETRESUID, GETRESGID, EXIT, EXIT_GROUP,
-    UNAME, PRLIMIT64, GETRLIMIT, SETRLIMIT, SET_TID_ADDRESS, SET_ROBUST_LIST, RSEQ, ARCH_PRCTL, GETRANDOM,
+    UNAME, SYSINFO, PRLIMIT64, GETRLIMIT, SETRLIMIT, SET_TID_ADDRESS, SET_ROBUST_LIST, RSEQ, ARCH_PRCTL, GETRANDOM,
     SCHED_YIELD, SCHED_GETAFFINITY, GETPGRP, GETPGID, GETSID, CLONE, CLONE3,
 ];
 
@@ -60,6 +60,7 @@ pub fn dispatch<P: Platform>(
             p.exit_group(a[0] as i32 & 0xff)
         }
         UNAME => uname(os, a[0]),
+        SYSINFO => sysinfo(os, a[0]),
         PRLIMIT64 => prlimit(os, a[0] as i32, a[1], a[2], a[3]),
         GETRLIMIT => prlimit(os, 0, a[0], 0, a[1]),
         SETRLIMIT => prlimit(os, 0, a[0], a[1], 0),
@@ -118,6 +119,36 @@ fn uname<P: Platform>(os: &LibOs<P>, buf: usize) -> SysResult {
     fill(&mut u.domainname, b"(none)");
     user::write(buf, &u)?;
     Ok(0)
+}
+
+/// The `struct sysinfo` of x86-64 Linux (mem_unit 1).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct SysInfo {
+    uptime: i64,
+    loads: [u64; 3],
+    totalram: u64,
+    freeram: u64,
+    sharedram: u64,
+    bufferram: u64,
+    totalswap: u64,
+    freeswap: u64,
+    procs: u16,
+    _pad: u16,
+    totalhigh: u64,
+    freehigh: u64,
+    mem_unit: u32,
+    _tail: [u8; 4],
+}
+
+/// sysinfo(2): uptime from the monotonic clock, memory as /proc/meminfo reports it (the
+/// policy's limit when set), no load, no swap, one process.
+fn sysinfo<P: Platform>(os: &LibOs<P>, buf: usize) -> SysResult {
+    const CLOCK_BOOTTIME: u32 = 7;
+    let up = os.platform.clock_gettime(CLOCK_BOOTTIME).map(|t| t.tv_sec).unwrap_or(0);
+    let (total, free) = crate::procfs::memory(os);
+    let info = SysInfo { uptime: up, totalram: total, freeram: free, procs: 1, mem_unit: 1, ..Default::default() };
+    user::write(buf, &info).map(|_| 0)
 }
 
 /// With LITEBOX_LOG=debug: how much of the image this process read (it is read on demand).
