@@ -192,12 +192,20 @@ def main() -> int:
             "cold_s": round(cold, 3), "error": err or None, "program_bytes": progs[name].stat().st_size,
             "artifact_bytes": art.stat().st_size if art else None,
             "overhead_bytes": art.stat().st_size - progs[name].stat().st_size if art else None}
-    py = Path(shutil.which("python3") or "/usr/bin/python3").resolve()
-    art, cold, err = pack(py, work / "pack-python" / "dist", True)
+    # Debian's interpreter with its standard library, packed as examples/python-app packs it
+    # (quick mode would pack the interpreter without the library it needs to start).
+    py = Path("/usr/bin/python3")
+    project = work / "python3"
+    project.mkdir(exist_ok=True)
+    (project / "litebox.toml").write_text(
+        '[app]\nname = "python3"\nentry = "/usr/bin/python3"\nenv = { LANG = "C.UTF-8" }\n\n'
+        '[files]\n"/usr/lib/python3.11" = "/usr/lib/python3.11"\n\n[build]\nsource_date_epoch = 0\n',
+        encoding="utf-8")
+    art, cold, err = pack(project, work / "pack-python" / "dist", True)
     arts[("python3", "rewrite")] = art
     packs["python3/rewrite"] = {"cold_s": round(cold, 3), "error": err or None,
                                 "artifact_bytes": art.stat().st_size if art else None}
-    art, cold, err = pack(py, work / "pack-python-trap" / "dist", False)
+    art, cold, err = pack(project, work / "pack-python-trap" / "dist", False)
     arts[("python3", "trap")] = art
     results["pack"] = packs
 

@@ -45,6 +45,46 @@ pub trait HostDirOps: Send + Sync {
     /// `.wh.NAME` whiteout next to it, or an opaque parent). A parent missing from the layer
     /// answers `Absent` at once: that is the common case for image paths.
     fn lookup_upper(&self, rel: &[u8]) -> UpperLookup;
+    /// The writable layer's namespace generation: a counter shared by every process of the
+    /// sandbox that changes after each change of which names exist in the layer (create,
+    /// mkdir, symlink, unlink, rename, whiteouts). While it stays the same, a name that was
+    /// absent or hidden still is, so lookups may be answered from a cache. None: no counter,
+    /// never cache.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// Names of the writable layer found absent or hidden at one [`HostDirOps::generation`].
+#[derive(Default)]
+pub struct UpperNegCache {
+    generation: u64,
+    /// rel -> hidden (true) or absent (false).
+    names: alloc::collections::BTreeMap<Vec<u8>, bool>,
+}
+
+impl UpperNegCache {
+    /// Most names kept; past it the cache starts again (a bound on memory, not a policy).
+    const MAX: usize = 4096;
+
+    /// The cached answer for `rel` at `generation`, if any.
+    pub fn get(&mut self, generation: u64, rel: &[u8]) -> Option<UpperLookup> {
+        if generation != self.generation {
+            self.names.clear();
+            self.generation = generation;
+            return None;
+        }
+        self.names.get(rel).map(|&hidden| if hidden { UpperLookup::Hidden } else { UpperLookup::Absent })
+    }
+
+    /// Remembers that `rel` was hidden or absent at `generation` (read before the lookup).
+    pub fn put(&mut self, generation: u64, rel: &[u8], hidden: bool) {
+        if generation != self.generation || self.names.len() >= Self::MAX {
+            self.names.clear();
+            self.generation = generation;
+        }
+        self.names.insert(rel.to_vec(), hidden);
+    }
 }
 
 /// The answer of [`HostDirOps::lookup_upper`].
@@ -80,4 +120,26 @@ pub struct HostNode {
     pub dir: usize,
     pub rel: Vec<u8>,
     pub st: Stat,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{UpperLookup, UpperNegCache};
+
+    #[test]
+    fn answers_only_at_the_generation_they_were_found() {
+        let mut c = UpperNegCache::default();
+        assert!(c.get(1, b"app").is_none());
+        c.put(1, b"app", false);
+        c.put(1, b"etc/gone", true);
+        assert!(matches!(c.get(1, b"app"), Some(UpperLookup::Absent)));
+        assert!(matches!(c.get(1, b"etc/gone"), Some(UpperLookup::Hidden)));
+        // The layer changed: nothing cached before may answer.
+        assert!(c.get(2, b"app").is_none());
+        assert!(c.get(2, b"etc/gone").is_none());
+        // An answer found at an older generation than the cache's starts the cache again.
+        c.put(2, b"app", false);
+        c.put(1, b"x", false);
+        assert!(c.get(1, b"app").is_none());
+    }
 }

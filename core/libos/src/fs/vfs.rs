@@ -6,7 +6,7 @@ use litebox_image::{ChunkCache, EntryKind, Image, ImageError};
 
 use crate::abi::{Stat, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG};
 use crate::errno::*;
-use crate::fs::hostdir::{HostLayer, HostNode, MountPoint, UpperLookup};
+use crate::fs::hostdir::{HostLayer, HostNode, MountPoint, UpperLookup, UpperNegCache};
 use crate::fs::node::{DirEntry, Node, NodeKind};
 use crate::fs::overlay::{Overlay, OverlayEntry, OverlayFile};
 use crate::fs::path;
@@ -46,6 +46,9 @@ pub struct Vfs {
     pub proc: SpinMutex<Option<&'static dyn ProcView>>,
     /// The owners stat reports when the policy sets uid/gid (None: as stored).
     pub ids: Option<IdMap>,
+    /// Image paths the writable layer neither has nor hides, per layer generation: most
+    /// lookups are of image files, and asking the host each time costs ~3 syscalls a component.
+    upper_neg: SpinMutex<UpperNegCache>,
 }
 
 /// Name prefix of a whiteout in the host writable layer: `.wh.NAME` hides the image's NAME.
@@ -97,6 +100,7 @@ impl Vfs {
             overlay: SpinMutex::new(Overlay::new()),
             exe_path: SpinMutex::new(exe_path),
             fatal,
+            upper_neg: SpinMutex::new(UpperNegCache::default()),
             host: None,
             proc: SpinMutex::new(None),
             ids: None,
@@ -364,10 +368,25 @@ impl Vfs {
                     return self.image.lookup(p).map(Node::Image);
                 }
                 let rel = rel_of(p);
-                return match h.ops.lookup_upper(rel) {
+                // The generation is read before the host lookup: a change racing with it moves
+                // the generation on, and the answer cached under the old one is dropped.
+                let generation = h.ops.generation();
+                let cached = generation.and_then(|g| self.upper_neg.lock().get(g, rel));
+                let was_cached = cached.is_some();
+                let found = cached.unwrap_or_else(|| h.ops.lookup_upper(rel));
+                return match found {
                     UpperLookup::Found(st) => Some(Node::Host(HostNode { dir: 0, rel: rel.to_vec(), st })),
-                    UpperLookup::Hidden => None,
-                    UpperLookup::Absent => self.image.lookup(p).map(Node::Image),
+                    UpperLookup::Hidden | UpperLookup::Absent => {
+                        let hidden = matches!(found, UpperLookup::Hidden);
+                        if let (Some(g), false) = (generation, was_cached) {
+                            self.upper_neg.lock().put(g, rel, hidden);
+                        }
+                        if hidden {
+                            None
+                        } else {
+                            self.image.lookup(p).map(Node::Image)
+                        }
+                    }
                 };
             }
         }

@@ -8,7 +8,7 @@
 //! symlink or a rename race on the host side can never lead a call out of the directory: the
 //! library OS resolves symlinks itself, inside the app's namespace.
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicI32, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 use litebox_libos::abi::Stat;
 use litebox_libos::errno::*;
@@ -53,6 +53,28 @@ const RESOLVE_BENEATH: u64 = 0x08;
 /// absent.
 pub struct HostDirs {
     pub dirs: Vec<AtomicI32>,
+    /// Address of the writable layer's namespace generation: a u64 in a `MAP_SHARED` page made
+    /// by the first process and inherited by every fork, so all the sandbox's processes see
+    /// each other's changes (0: none, lookups are never cached).
+    pub generation: usize,
+}
+
+/// Maps the shared page that holds the writable layer's namespace generation; returns its
+/// address (for [`HostDirs::generation`] and the guard), or 0.
+pub fn generation_page() -> usize {
+    const MAP_SHARED_ANON: usize = 0x01 | 0x20;
+    check(sys::syscall6(sys::MMAP, 0, 4096, 3, MAP_SHARED_ANON, usize::MAX, 0)).unwrap_or(0)
+}
+
+impl HostDirs {
+    /// After a change of which names exist in a host directory: cached lookups are stale.
+    fn changed(&self) {
+        if self.generation != 0 {
+            // SAFETY: a non-zero `generation` is the shared page mapped by `generation_page`,
+            // never unmapped (the guard keeps the app off it); the u64 is page-aligned.
+            unsafe { &*(self.generation as *const AtomicU64) }.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 fn r(v: isize) -> Result<usize, Errno> {
@@ -141,18 +163,27 @@ impl HostDirOps for HostDirs {
     }
 
     fn open(&self, dir: usize, rel: &[u8], flags: u32, mode: u32) -> Result<i32, Errno> {
-        open_beneath(self.fd(dir)?, rel, flags, mode)
+        const O_CREAT: u32 = 0o100;
+        let res = open_beneath(self.fd(dir)?, rel, flags, mode);
+        if flags & O_CREAT != 0 {
+            self.changed();
+        }
+        res
     }
 
     fn mkdir(&self, dir: usize, rel: &[u8], mode: u32) -> Result<(), Errno> {
         let p = parent(self.fd(dir)?, rel)?;
-        r(sys::syscall3(MKDIRAT, p.fd as usize, p.name.as_ptr() as usize, mode as usize)).map(|_| ())
+        let res = r(sys::syscall3(MKDIRAT, p.fd as usize, p.name.as_ptr() as usize, mode as usize)).map(|_| ());
+        self.changed();
+        res
     }
 
     fn symlink(&self, dir: usize, target: &[u8], rel: &[u8]) -> Result<(), Errno> {
         let p = parent(self.fd(dir)?, rel)?;
         let t = cpath(target);
-        r(sys::syscall3(SYMLINKAT, t.as_ptr() as usize, p.fd as usize, p.name.as_ptr() as usize)).map(|_| ())
+        let res = r(sys::syscall3(SYMLINKAT, t.as_ptr() as usize, p.fd as usize, p.name.as_ptr() as usize)).map(|_| ());
+        self.changed();
+        res
     }
 
     fn readlink(&self, dir: usize, rel: &[u8]) -> Result<Vec<u8>, Errno> {
@@ -166,14 +197,18 @@ impl HostDirOps for HostDirs {
     fn unlink(&self, dir: usize, rel: &[u8], is_dir: bool) -> Result<(), Errno> {
         let p = parent(self.fd(dir)?, rel)?;
         let fl = if is_dir { AT_REMOVEDIR } else { 0 };
-        r(sys::syscall3(UNLINKAT, p.fd as usize, p.name.as_ptr() as usize, fl)).map(|_| ())
+        let res = r(sys::syscall3(UNLINKAT, p.fd as usize, p.name.as_ptr() as usize, fl)).map(|_| ());
+        self.changed();
+        res
     }
 
     fn rename(&self, dir: usize, from: &[u8], to: &[u8]) -> Result<(), Errno> {
         let d = self.fd(dir)?;
         let (a, b) = (parent(d, from)?, parent(d, to)?);
-        r(sys::syscall6(RENAMEAT, a.fd as usize, a.name.as_ptr() as usize, b.fd as usize, b.name.as_ptr() as usize, 0, 0))
-            .map(|_| ())
+        let res = r(sys::syscall6(RENAMEAT, a.fd as usize, a.name.as_ptr() as usize, b.fd as usize, b.name.as_ptr() as usize, 0, 0))
+            .map(|_| ());
+        self.changed();
+        res
     }
 
     fn list(&self, dir: usize, rel: &[u8]) -> Result<Vec<DirEntry>, Errno> {
@@ -204,6 +239,11 @@ impl HostDirOps for HostDirs {
 
     fn close(&self, fd: i32) {
         close(fd);
+    }
+
+    fn generation(&self) -> Option<u64> {
+        // SAFETY: as in `changed`.
+        (self.generation != 0).then(|| unsafe { &*(self.generation as *const AtomicU64) }.load(Ordering::SeqCst))
     }
 
     fn lookup_upper(&self, rel: &[u8]) -> UpperLookup {

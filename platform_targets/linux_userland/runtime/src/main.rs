@@ -390,7 +390,14 @@ fn host_layer<'a>(
         fds.push((*m, fd));
         dirs.push(core::sync::atomic::AtomicI32::new(fd));
     }
-    let ops: &'static hostfs::HostDirs = alloc::boxed::Box::leak(alloc::boxed::Box::new(hostfs::HostDirs { dirs }));
+    // Lookups of the writable layer are cached per process against a generation counter that
+    // all the sandbox's processes share (only the layer changes it; mounts are never cached).
+    let generation = if upper { hostfs::generation_page() } else { 0 };
+    if generation != 0 {
+        guard::reserve(generation, 4096);
+    }
+    let ops: &'static hostfs::HostDirs =
+        alloc::boxed::Box::leak(alloc::boxed::Box::new(hostfs::HostDirs { dirs, generation }));
     (HostLayer { ops, upper, mounts: points }, fds)
 }
 

@@ -1,0 +1,32 @@
+"""The writable layer shared by the processes of one sandbox: each process caches the names it
+found absent in the layer, against a generation counter all of them share. A name one process
+looked up must reflect what another process created, removed or renamed since (the probe looks,
+has a child change the layer, and looks again, twice), exactly as natively."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from litebox_e2e import describe, pack, run_program
+
+PROBE = Path(__file__).resolve().parent / "programs" / "layer_cache.c"
+
+pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
+
+
+def test_changes_by_a_child_are_seen_by_the_parent(tmp_path: Path) -> None:
+    prog = tmp_path / "layer_cache"
+    subprocess.run(["gcc", "-O2", "-o", str(prog), str(PROBE)], check=True)
+    shutil.rmtree("/tmp/lc", ignore_errors=True)
+    native = run_program([prog])
+    shutil.rmtree("/tmp/lc", ignore_errors=True)
+    assert native.returncode == 0, describe(native)
+    assert native.stdout.count(b"after a child") == 8
+    art = pack(prog, tmp_path / "dist")
+    packed = run_program([art.path])
+    assert packed.returncode == 0, describe(packed)
+    assert packed.stdout == native.stdout
+    assert not Path("/tmp/lc").exists()  # the packed run wrote only to its own layer
