@@ -25,6 +25,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import http_load  # noqa: E402  (bench/ is not a package)
+
 REPO = Path(__file__).resolve().parents[1]
 SRC = Path(__file__).resolve().parent / "src"
 OPS = ["getuid", "getpid", "pread1", "openclose", "fstatat", "mmap", "devnull", "pipe_write", "futex_wake"]
@@ -277,9 +280,8 @@ def main() -> int:
                              for n in programs}
     results["startup_variants"] = svariants
     results["startup_errors"] = start_err
-    results["http_throughput"] = {"status": "placeholder",
-                                  "note": "needs sockets in the library OS; a wrk/ab job against a packed "
-                                          "HTTP server goes here"}
+    log("HTTP throughput")
+    results["http_throughput"] = http_load.measure(work, args.rounds, litebox, log)
     results["variants"] = variants
 
     (args.out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
@@ -352,8 +354,25 @@ def render(r: dict[str, Any]) -> str:
                    + (f" (failed: {p['error']})" if p.get("error") else "") + " |")
     out += ["", "Cold = a fresh output and state directory (cargo's own target directory is warm, so "
             "the runtime is not recompiled); warm = the same command again, nothing changed.", "",
-            "## HTTP throughput", "", f"{r['http_throughput']['status']}: {r['http_throughput']['note']}.", ""]
+            *render_http(r["http_throughput"])]
     return "\n".join(out)
+
+
+def render_http(h: dict[str, Any]) -> list[str]:
+    """The HTTP throughput section."""
+    out = ["## HTTP throughput (requests per second)", ""]
+    if h.get("status") != "measured":
+        return out + [f"{h.get('status')}: {h.get('note', '')}", ""]
+    rps = h["rps"]
+    out += [f"examples/http-service (python3 http.server, one request per connection) loaded by a native "
+            f"Python client on loopback: {h['concurrency']} connections busy for {h['duration_s']:.0f} s per "
+            "round; medians over rounds.", "",
+            "| variant | requests/s | ratio to native | failed requests |", "|---|---|---|---|"]
+    for v, x in rps.items():
+        out.append(f"| {v} | {fmt(x)} | {ratio(x, rps.get('native'))} | {h['failed_requests'].get(v, 0)} |")
+    if h.get("errors"):
+        out += ["", "Failures: " + "; ".join(f"{v}: {e}" for v, e in h["errors"].items())]
+    return out + [""]
 
 
 if __name__ == "__main__":
