@@ -6,6 +6,7 @@ the same code (3) as the native one, and reads only part of the image (it is rea
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,17 @@ def test_start_up_reads_the_image_on_demand(example: tuple[Path, Path]) -> None:
     # The whole standard library is packed; a run touches a small part of it.
     assert 0 < read < total // 2, (read, total)
 
+
+
+@pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="qemu-system-x86_64 is not installed")
+def test_same_under_kvm(example: tuple[Path, Path], tmp_path: Path) -> None:
+    # The same project packed for the kvm target and booted under QEMU (TCG): threads, sqlite's
+    # file in the in-memory /tmp and the child process all run in the VM's kernel.
+    from test_e2e_kvm_busybox import pack_kvm, run_kvm
+
+    src, _ = example
+    expected = native_run(src)
+    art = pack_kvm(src, tmp_path / "dist")
+    booted = run_kvm(art, [])
+    assert booted.returncode == 3, describe(booted)
+    assert booted.stdout == expected
