@@ -462,11 +462,6 @@ def rewrite_many(files: Iterable[tuple[str, bytes]], entry: int | None) -> dict[
 
 
 FASTPATH_SECTION = ".litebox.fastpath"
-# Served by the linux-userland runtime itself rather than the shim: rt_sigreturn (the app's
-# handlers return through the runtime's restorer).
-SERVED_BY_RUNTIME = frozenset({15})
-
-
 def compatibility(files: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     """Per file, the names of the constant syscall numbers its sites load that the library OS
     does not implement (those calls will get ENOSYS), from the rewrite facts of the image."""
@@ -475,7 +470,7 @@ def compatibility(files: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for path, facts in sorted(files.items()):
         missing = [f"{name(n)}({n})" for n in facts.get("syscalls", [])
-                   if n not in IMPLEMENTED and n not in DENIED and n not in SERVED_BY_RUNTIME]
+                   if n not in IMPLEMENTED and n not in DENIED]
         if missing:
             out[path] = missing
     return out

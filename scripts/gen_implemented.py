@@ -4,7 +4,7 @@
 - packager/syscalls_implemented.py: the syscall numbers the library OS serves (the HANDLED and
   SERVED_BY_PLATFORM arrays of core/libos/src/shim/*.rs) and every x86-64 syscall name (shim/nr.rs);
 - docs/syscalls.md: every x86-64 syscall with its status: full, partial (the PARTIAL arrays say
-  what is missing), denied (the DENIED arrays: refused on purpose, with the errno), or ENOSYS.
+  what is missing), denied (shim/denied.rs's DENIED: refused on purpose with EPERM), or ENOSYS.
 
 Run after changing one of those arrays: python3 scripts/gen_implemented.py
 tests/unit/test_rewrite.py fails when either generated file is out of date.
@@ -73,12 +73,12 @@ def render_doc() -> str:
     names = {n: name.lower() for name, n in numbers_by_name().items()}
     served = _number_arrays("HANDLED") | _number_arrays("SERVED_BY_PLATFORM")
     partial = _noted_arrays("PARTIAL")
-    denied = {n: DENIED_NOTE for n in _number_arrays("DENIED")} | _noted_arrays("DENIED")
+    denied_in = _number_arrays("DENIED")
     rows = []
     counts = {"full": 0, "partial": 0, "denied": 0, "ENOSYS": 0}
     for n in sorted(names):
-        if n in denied:
-            status, note = "denied", denied[n]
+        if n in denied_in:
+            status, note = "denied", DENIED_NOTE
         elif n in served and n in partial:
             status, note = "partial", partial[n]
         elif n in served:
@@ -86,7 +86,7 @@ def render_doc() -> str:
         else:
             status, note = "ENOSYS", ""
         counts[status] += 1
-        where = served.get(n) or _number_arrays("DENIED").get(n, "")
+        where = served.get(n) or denied_in.get(n, "")
         cell = note.replace("|", "\\|")
         rows.append(f"| {n} | `{names[n]}` | {status} | {where} | {cell} |")
     head = [

@@ -163,6 +163,27 @@ def run_program(
     )
 
 
+def pack_kvm(app: Path, out_dir: Path) -> Path:
+    """`litebox pack APP --target kvm` (no syscall rewriting: kvm has no fast path), checked."""
+    proc = run_cli("pack", app, "--target", "kvm", "--no-rewrite", "--out-dir", out_dir, "--json")
+    assert proc.returncode == 0, describe(proc)
+    (art,) = parse_pack_json(proc.stdout)
+    return art.path
+
+
+def run_kvm(artifact: Path, args: list[str], stdin: bytes = b"", env: dict[str, str] | None = None,
+            vm_timeout: int = 120) -> subprocess.CompletedProcess[bytes]:
+    """`litebox run ARTIFACT -- ARGS` under QEMU with TCG (never KVM: see docs/kvm.md), stdin
+    piped in, bytes out; the runner ends the VM after `vm_timeout` seconds."""
+    full = dict(BASE_ENV)
+    full.update({"PYTHONPATH": str(REPO), "LITEBOX_KVM_ACCEL": "tcg", "LITEBOX_KVM_TIMEOUT": str(vm_timeout)})
+    if "HOME" in os.environ:
+        full["HOME"] = os.environ["HOME"]
+    full.update(env or {})
+    return subprocess.run([*cli_argv(), "run", str(artifact), "--", *args], input=stdin, env=full, cwd=REPO,
+                          capture_output=True, timeout=RUN_TIMEOUT)
+
+
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

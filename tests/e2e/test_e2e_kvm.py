@@ -7,21 +7,17 @@ under the runner's and the test's timeouts; the tests never choose KVM (LITEBOX_
 
 from __future__ import annotations
 
-import os
 import shutil
 import struct
 import subprocess
 from pathlib import Path
 
+import litebox_e2e
 import pytest
 from elftools.elf.elffile import ELFFile
 from litebox_e2e import (
-    BASE_ENV,
     IMAGE_SECTION,
     MANIFEST_SECTION,
-    REPO,
-    RUN_TIMEOUT,
-    cli_argv,
     copy_example,
     describe,
     find_section,
@@ -69,14 +65,8 @@ def packed(tmp_path_factory: pytest.TempPathFactory) -> Packed:
 
 def run_kvm(artifact: Path, args: list[str], stdin: bytes = b"",
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-    """`litebox run ARTIFACT -- ARGS` with TCG, stdin piped in, bytes out."""
-    full = dict(BASE_ENV)
-    full.update({"PYTHONPATH": str(REPO), "LITEBOX_KVM_ACCEL": "tcg", "LITEBOX_KVM_TIMEOUT": "90"})
-    if "HOME" in os.environ:
-        full["HOME"] = os.environ["HOME"]
-    full.update(env or {})
-    return subprocess.run([*cli_argv(), "run", str(artifact), "--", *args], input=stdin, env=full, cwd=REPO,
-                          capture_output=True, timeout=RUN_TIMEOUT)
+    """litebox_e2e.run_kvm with this file's VM time limit."""
+    return litebox_e2e.run_kvm(artifact, args, stdin, env, vm_timeout=90)
 
 
 def assert_same(kvm: subprocess.CompletedProcess[bytes], ref: subprocess.CompletedProcess[bytes]) -> None:

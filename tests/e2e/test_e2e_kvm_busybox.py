@@ -10,13 +10,12 @@ scripts that are compared with native runs send stderr to stdout themselves (`ex
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from litebox_e2e import BASE_ENV, REPO, RUN_TIMEOUT, cli_argv, describe, parse_pack_json, run_cli, run_program
+from litebox_e2e import describe, pack_kvm, run_kvm, run_program
 
 BUSYBOX = Path("/bin/busybox")
 PROGRAMS = Path(__file__).resolve().parent / "programs"
@@ -29,24 +28,6 @@ pytestmark = [
                        reason="qemu-system-x86_64 is not installed (./scripts/setup installs qemu-system-x86)"),
     pytest.mark.skipif(not BUSYBOX.is_file(), reason="busybox-static is not installed (scripts/setup installs it)"),
 ]
-
-
-def pack_kvm(app: Path, out_dir: Path) -> Path:
-    """`litebox pack APP --target kvm` (no syscall rewriting: kvm has no fast path)."""
-    proc = run_cli("pack", app, "--target", "kvm", "--no-rewrite", "--out-dir", out_dir, "--json")
-    assert proc.returncode == 0, describe(proc)
-    (art,) = parse_pack_json(proc.stdout)
-    return art.path
-
-
-def run_kvm(artifact: Path, args: list[str]) -> subprocess.CompletedProcess[bytes]:
-    """`litebox run ARTIFACT -- ARGS` with TCG, bytes out."""
-    env = dict(BASE_ENV)
-    env.update({"PYTHONPATH": str(REPO), "LITEBOX_KVM_ACCEL": "tcg", "LITEBOX_KVM_TIMEOUT": "120"})
-    if "HOME" in os.environ:
-        env["HOME"] = os.environ["HOME"]
-    return subprocess.run([*cli_argv(), "run", str(artifact), "--", *args], env=env, cwd=REPO,
-                          stdin=subprocess.DEVNULL, capture_output=True, timeout=RUN_TIMEOUT)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from litebox_e2e import copy_example, describe, pack, run_program
+from litebox_e2e import copy_example, describe, pack, pack_kvm, run_kvm, run_program
 
 PYTHON = Path("/usr/bin/python3")
 
@@ -73,8 +73,6 @@ def test_start_up_reads_the_image_on_demand(example: tuple[Path, Path]) -> None:
 def test_same_under_kvm(example: tuple[Path, Path], tmp_path: Path) -> None:
     # The same project packed for the kvm target and booted under QEMU (TCG): threads, sqlite's
     # file in the in-memory /tmp and the child process all run in the VM's kernel.
-    from test_e2e_kvm_busybox import pack_kvm, run_kvm
-
     src, _ = example
     expected = native_run(src)
     art = pack_kvm(src, tmp_path / "dist")

@@ -153,6 +153,9 @@ fn sysinfo<P: Platform>(os: &LibOs<P>, buf: usize) -> SysResult {
 
 /// With LITEBOX_LOG=debug: how much of the image this process read (it is read on demand).
 fn log_chunks_read<P: Platform>(os: &LibOs<P>) {
+    if !os.debug.load(core::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     let (read, total) = os.vfs.cache.read_count();
     let (mut a, mut b) = ([0u8; 20], [0u8; 20]);
     os.debug_log(&[b"image: ", super::fmt_usize(read, &mut a), b" of ", super::fmt_usize(total, &mut b), b" chunks read"]);

@@ -62,8 +62,7 @@ pub struct HostDirs {
 /// Maps the shared page that holds the writable layer's namespace generation; returns its
 /// address (for [`HostDirs::generation`] and the guard), or 0.
 pub fn generation_page() -> usize {
-    const MAP_SHARED_ANON: usize = 0x01 | 0x20;
-    check(sys::syscall6(sys::MMAP, 0, 4096, 3, MAP_SHARED_ANON, usize::MAX, 0)).unwrap_or(0)
+    sys::map_shared_page().unwrap_or(0)
 }
 
 impl HostDirs {

@@ -11,7 +11,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use litebox_libos::errno::{Errno, EAGAIN};
 
-use crate::sys::{self, check};
+use crate::sys;
 
 /// Address of the shared counter (0: no process limit).
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -30,8 +30,7 @@ fn counter() -> Option<&'static AtomicU64> {
 /// Sets up the shared counter for a limit of `limit` processes (this one counts as the
 /// first). Returns the page's address for the guard, or an errno.
 pub fn init(limit: u64) -> Result<(usize, usize), i32> {
-    const MAP_SHARED_ANON: usize = 0x01 | 0x20;
-    let at = check(sys::syscall6(sys::MMAP, 0, 4096, 3, MAP_SHARED_ANON, usize::MAX, 0))?;
+    let at = sys::map_shared_page()?;
     // SAFETY: the page was just mapped shared, read-write, zeroed.
     unsafe { (*(at as *const AtomicU64)).store(1, Ordering::SeqCst) };
     COUNTER.store(at, Ordering::SeqCst);

@@ -119,6 +119,13 @@ pub fn dup_high(fd: i32) -> i32 {
     }
 }
 
+/// A new zeroed, read-write 4 KiB page shared with every process forked from now on
+/// (`MAP_SHARED | MAP_ANONYMOUS`): counters the sandbox's processes share. Returns its address.
+pub fn map_shared_page() -> Result<usize, i32> {
+    const MAP_SHARED_ANON: usize = 0x01 | 0x20;
+    check(syscall6(MMAP, 0, 4096, 3, MAP_SHARED_ANON, usize::MAX, 0))
+}
+
 /// Writes all of `buf` to host fd `fd`, ignoring errors (diagnostics only).
 pub fn write_all(fd: i32, mut buf: &[u8]) {
     while !buf.is_empty() {
