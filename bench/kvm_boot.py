@@ -56,7 +56,7 @@ def qemu_run(qemu: Any, kernel: Path, machine: str, cmdline: str) -> Callable[[]
     def go() -> bytes:
         with tempfile.TemporaryDirectory() as tmp:
             control = Path(tmp) / "control"
-            argv = qemu.qemu_argv(kernel, cmdline, control, "tcg", machine)
+            argv = qemu.qemu_argv(kernel, cmdline, qemu.file_chardev(control), "tcg", machine)
             proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
             if qemu.read_exit(control) != 0:
                 sys.exit(f"{machine}: the app did not exit 0 (QEMU {proc.returncode}): {proc.stdout!r} {proc.stderr!r}")

@@ -8,12 +8,22 @@ How things cross the VM boundary:
        ``LBXBOOT1`` + env length + stdin length (u64 LE) + NUL-terminated KEY=VALUE entries +
        stdin bytes; kept off the command line, which other users can read in ``ps``. Stdin is
        the runner's own, read to EOF when it is not a terminal (a terminal gives none).
-  out  stdout and stderr: COM1 (0x3f8), wired to the runner's stdout
-  out  the exit status: a line ``litebox-exit N`` on COM2 (0x2f8, a file the runner reads),
-       and QEMU's isa-debug-exit (port 0xf4), which exits QEMU with ``(N << 1) | 1``
+  out  stdout: COM1 (0x3f8), wired to the runner's stdout; stderr and the kernel's messages:
+       COM3 (0x3e8), wired to the runner's stderr
+  out  the exit status: a line ``litebox-exit N`` on COM2 (0x2f8: a FIFO pair the runner
+       holds, QEMU's ``pipe`` chardev), and QEMU's isa-debug-exit (port 0xf4), which exits
+       QEMU with ``(N << 1) | 1``
+  in   signals: the runner's first Ctrl-C, SIGTERM, SIGHUP or SIGQUIT goes to the app as one
+       byte on COM2 (``I``, ``T``, ``H``, ``Q``: control.rs); a second one stops the VM
+  both the network, only when the image's policy grants some ([policy.network]): a virtio-net
+       card on QEMU's user-mode network (slirp; the VM is 10.0.2.15); each listen rule
+       ``ADDR:PORT`` becomes a forward of the host's ADDR:PORT to the VM's PORT; without
+       connect rules the network is ``restrict=on`` (nothing leaves the VM but answers on
+       forwarded connections). See docs/kvm.md "Network".
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -21,7 +31,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 QEMU = "qemu-system-x86_64"
 DEBUG_EXIT = "isa-debug-exit,iobase=0xf4,iosize=0x04"
@@ -78,27 +91,70 @@ def qemu_version() -> str:
     return out.splitlines()[0].strip() if out else ""
 
 
-def qemu_argv(kernel: Path, cmdline: str, control: Path, accel: str, machine: str = "microvm",
-              initrd: Path | None = None, memory: str = MEMORY) -> list[str]:
-    """The QEMU command line that boots ``kernel`` with our devices and nothing else."""
+@dataclass(frozen=True)
+class NetPlan:
+    """The VM's network as the policy asks for it: host forwards for the listen rules, and
+    whether the VM may open connections (connect rules exist)."""
+
+    forwards: tuple[tuple[str, int], ...]
+    outgoing: bool
+    skipped: tuple[str, ...] = ()
+
+    def netdev(self) -> str:
+        """The ``-netdev`` value: user-mode networking with the forwards."""
+        parts = ["user", "id=net0", f"restrict={'off' if self.outgoing else 'on'}"]
+        parts += [f"hostfwd=tcp:{addr}:{port}-:{port}" for addr, port in self.forwards]
+        return ",".join(parts)
+
+
+def net_plan(listen: list[tuple[int, str, int]], connect: list[tuple[int, str, int]]) -> NetPlan | None:
+    """The network for rules given as (family, address, port); None when the policy grants no
+    network (the VM then has no card at all). Listen rules on port 0 (any port) or IPv6 cannot
+    be forwarded (the port is not known before the app binds; the VM has no IPv6): they are
+    listed in ``skipped``."""
+    if not listen and not connect:
+        return None
+    forwards: list[tuple[str, int]] = []
+    skipped: list[str] = []
+    for family, addr, port in listen:
+        if family != 4 or port == 0:
+            skipped.append(f"[{addr}]:{port}" if family == 6 else f"{addr}:{port}")
+        elif (addr, port) not in forwards:
+            forwards.append((addr, port))
+    return NetPlan(tuple(forwards), bool(connect), tuple(skipped))
+
+
+def file_chardev(path: Path) -> str:
+    """A chardev backend writing to a file (the control port of a boot without signals in)."""
+    return f"file,path={path}"
+
+
+def qemu_argv(kernel: Path, cmdline: str, control: str, accel: str, machine: str = "microvm",
+              initrd: Path | None = None, memory: str = MEMORY, net: NetPlan | None = None,
+              stderr_port: bool = True) -> list[str]:
+    """The QEMU command line that boots ``kernel`` with our devices and nothing else: COM1 on
+    QEMU's stdout, COM2 on the ``control`` chardev backend (``file,path=...`` or
+    ``pipe,path=...``), COM3 on QEMU's stderr (``stderr_port``), a virtio-mmio network card
+    when ``net`` is given (microvm only)."""
     argv = [qemu_path() or QEMU, "-M", machine, "-accel", accel, "-m", memory, "-nodefaults",
             "-no-user-config", "-display", "none", "-no-reboot",
             "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
-            "-chardev", f"file,id=ctl,path={control}",
-            "-device", "isa-serial,chardev=ctl,iobase=0x2f8,irq=3",
-            "-device", DEBUG_EXIT,
-            "-kernel", str(kernel), "-append", cmdline]
+            "-chardev", f"{control},id=ctl",
+            "-device", "isa-serial,chardev=ctl,iobase=0x2f8,irq=3"]
+    if stderr_port:
+        # QEMU's own descriptor 2, reopened; append=on never truncates a file behind it.
+        argv += ["-chardev", "file,id=err,path=/dev/fd/2,append=on",
+                 "-device", "isa-serial,chardev=err,iobase=0x3e8,irq=4"]
+    argv += ["-device", DEBUG_EXIT, "-kernel", str(kernel), "-append", cmdline]
     if initrd is not None:
         argv += ["-initrd", str(initrd)]
+    if net is not None and machine == "microvm":
+        argv += ["-netdev", net.netdev(), "-device", "virtio-net-device,netdev=net0"]
     return argv
 
 
-def read_exit(control: Path) -> int | None:
-    """The exit status the kernel wrote on the control port, or None."""
-    try:
-        text = control.read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return None
+def parse_exit(text: str) -> int | None:
+    """The exit status in the kernel's control output (a ``litebox-exit N`` line), or None."""
     for line in text.splitlines():
         if line.startswith("litebox-exit "):
             try:
@@ -108,6 +164,14 @@ def read_exit(control: Path) -> int | None:
     return None
 
 
+def read_exit(control: Path) -> int | None:
+    """The exit status the kernel wrote to the control file, or None."""
+    try:
+        return parse_exit(control.read_text(encoding="ascii", errors="replace"))
+    except OSError:
+        return None
+
+
 def status_from_qemu(returncode: int) -> int | None:
     """The app's exit status from QEMU's own (isa-debug-exit: (code << 1) | 1; low 7 bits)."""
     if returncode > 0 and returncode & 1:
@@ -115,31 +179,112 @@ def status_from_qemu(returncode: int) -> int | None:
     return None
 
 
+# The byte the kernel reads on COM2 for each signal the runner forwards (control.rs).
+SIGNAL_BYTES = {signal.SIGINT: b"I", signal.SIGTERM: b"T", signal.SIGHUP: b"H", signal.SIGQUIT: b"Q"}
+
+
+class ControlChannel:
+    """COM2 as QEMU's ``pipe`` chardev: FIFOs ``control.in`` (signals to the kernel) and
+    ``control.out`` (its exit line). Both are opened read-write and non-blocking before QEMU
+    starts, so neither side ever blocks on the other."""
+
+    def __init__(self, directory: Path) -> None:
+        self.base = directory / "control"
+        os.mkfifo(f"{self.base}.in", 0o600)
+        os.mkfifo(f"{self.base}.out", 0o600)
+        self._in = os.open(f"{self.base}.in", os.O_RDWR | os.O_NONBLOCK)
+        self._out = os.open(f"{self.base}.out", os.O_RDWR | os.O_NONBLOCK)
+        self._received = b""
+
+    def chardev(self) -> str:
+        """The ``-chardev`` backend for COM2."""
+        return f"pipe,path={self.base}"
+
+    def send_signal(self, signum: int) -> None:
+        """Forwards ``signum`` to the app (ignored if it has no byte or the FIFO is full)."""
+        byte = SIGNAL_BYTES.get(signal.Signals(signum))
+        if byte is not None:
+            try:
+                os.write(self._in, byte)
+            except BlockingIOError:
+                pass
+
+    def exit_status(self) -> int | None:
+        """The status the kernel reported so far (reads what is waiting), or None."""
+        while True:
+            try:
+                chunk = os.read(self._out, 4096)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            self._received += chunk
+        return parse_exit(self._received.decode("ascii", errors="replace"))
+
+    def close(self) -> None:
+        """Closes the runner's ends of both FIFOs."""
+        for fd in (self._in, self._out):
+            os.close(fd)
+
+
+class _Forwarder:
+    """While installed: the first SIGINT/SIGTERM/SIGHUP/SIGQUIT goes to the app through the
+    control channel; a second one of any of them stops the VM (KeyboardInterrupt)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+    def __init__(self, channel: ControlChannel) -> None:
+        self.channel = channel
+        self.count = 0
+        self.saved: dict[int, Any] = {}
+
+    def __enter__(self) -> _Forwarder:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self.saved[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self.saved.items():
+            signal.signal(sig, old)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        self.count += 1
+        if self.count > 1:
+            raise KeyboardInterrupt
+        self.channel.send_signal(signum)
+
+
 def boot(kernel: Path, cmdline: str, accel: str, timeout: float | None, module: bytes | None,
          stdout: int | None = None, machine: str = "microvm",
-         stderr: int | None = None) -> tuple[int | None, int]:
+         stderr: int | None = None, net: NetPlan | None = None,
+         forward_signals: bool = False) -> tuple[int | None, int]:
     """Boots ``kernel`` once; returns (app exit status or None, QEMU's exit status).
     QEMU never outlives this call: it is killed on timeout and on Ctrl-C (KeyboardInterrupt
-    is re-raised after the kill)."""
+    is re-raised after the kill). With ``forward_signals`` the first Ctrl-C (or SIGTERM,
+    SIGHUP, SIGQUIT) is delivered to the app instead, and only a second one stops the VM."""
     with tempfile.TemporaryDirectory(prefix="kvm-run-") as tmp:
-        control = Path(tmp) / "control"
-        control.touch()
+        channel = ControlChannel(Path(tmp))
         initrd = None
         if module:
             initrd = Path(tmp) / "boot-module"
             initrd.write_bytes(module)
-        argv = qemu_argv(kernel, cmdline, control, accel, machine, initrd)
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                                start_new_session=True, preexec_fn=_die_with_parent)
+        argv = qemu_argv(kernel, cmdline, channel.chardev(), accel, machine, initrd, net=net)
         try:
-            rc = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-            return None, -signal.SIGKILL
-        except BaseException:
-            _kill(proc)
-            raise
-        code = read_exit(control)
+            with _Forwarder(channel) if forward_signals else contextlib.nullcontext():
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                                        start_new_session=True, preexec_fn=_die_with_parent)
+                try:
+                    rc = proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    _kill(proc)
+                    return None, -signal.SIGKILL
+                except BaseException:
+                    _kill(proc)
+                    raise
+            code = channel.exit_status()
+        finally:
+            channel.close()
         if code is None:
             code = status_from_qemu(rc)
         return code, rc
@@ -221,10 +366,25 @@ def choose_accel(kernel: Path | None) -> tuple[str, str]:
     return "tcg", "/dev/kvm present but a KVM probe boot failed (e.g. a software hypervisor)"
 
 
-def run(kernel: Path, args: list[str], env: dict[str, str]) -> int:
+def run_timeout() -> float | None:
+    """The limit on one run: LITEBOX_KVM_TIMEOUT seconds (0 = none, for services), else
+    DEFAULT_TIMEOUT."""
+    raw = os.environ.get(TIMEOUT_ENV) or ""
+    try:
+        value = float(raw) if raw else DEFAULT_TIMEOUT
+    except ValueError:
+        sys.stderr.write(f"litebox: {TIMEOUT_ENV}={raw!r} is not a number of seconds; using {DEFAULT_TIMEOUT:g}\n")
+        value = DEFAULT_TIMEOUT
+    return None if value <= 0 else value
+
+
+def run(kernel: Path, args: list[str], env: dict[str, str], net: NetPlan | None = None) -> int:
     """`litebox run`: boots the artifact, console on our stdout, returns the app's status."""
     debug = os.environ.get("LITEBOX_LOG") == "debug"
-    timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT)
+    timeout = run_timeout()
+    if net is not None and net.skipped:
+        sys.stderr.write(f"litebox: not forwarded into the VM (any-port or IPv6 listen rules): "
+                         f"{', '.join(net.skipped)}\n")
     stdin_data = None
     if not sys.stdin.isatty():
         stdin_data = sys.stdin.buffer.read(STDIN_LIMIT + 1)
@@ -236,13 +396,15 @@ def run(kernel: Path, args: list[str], env: dict[str, str]) -> int:
     sys.stdout.flush()
     try:
         module = boot_module(env, stdin_data or b"") if env or stdin_data else None
-        code, rc = boot(kernel, kernel_cmdline(args, {}, debug), accel, timeout, module)
+        code, rc = boot(kernel, kernel_cmdline(args, {}, debug), accel, timeout, module, net=net,
+                        forward_signals=True)
     except KeyboardInterrupt:
         return 130
     if code is not None:
         return code
     if rc == -signal.SIGKILL:
-        sys.stderr.write(f"litebox: the VM did not finish within {timeout:g} s; stopped it\n")
+        sys.stderr.write(f"litebox: the VM did not finish within {timeout:g} s; stopped it "
+                         f"({TIMEOUT_ENV}=0 for no limit)\n")
         return EXIT_TIMEOUT
     sys.stderr.write(f"litebox: the VM ended without reporting an exit status (QEMU exit {rc})\n")
     return EXIT_VM_FAILED

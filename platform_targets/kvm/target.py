@@ -94,18 +94,37 @@ def assemble(ctx: Any, runtime: Path, image: bytes, manifest: bytes, out: Path) 
         tmp.write_bytes(data)
 
 
-def _app_env(artifact: Path) -> dict[str, str]:
-    """The host variables the image's policy lets in (ENV_PASS names; all with ENV_INHERIT)."""
+def _launch(artifact: Path) -> Any:
+    """The image's launch config, or None if it cannot be read (a damaged image is for the
+    kernel to refuse, with its own exit code)."""
     from packager.imagereader import read_image
 
     try:
         blob = read_sections(artifact.read_bytes(), (pvh_elf.IMAGE_SECTION,))[pvh_elf.IMAGE_SECTION]
-        launch = read_image(blob).launch
-    except Exception:  # a damaged image is for the kernel to refuse, with its own exit code
+        return read_image(blob).launch
+    except Exception:
+        return None
+
+
+def _app_env(launch: Any) -> dict[str, str]:
+    """The host variables the image's policy lets in (ENV_PASS names; all with ENV_INHERIT)."""
+    if launch is None:
         return {}
     if launch.env_inherit:
         return dict(os.environ)
     return {k: os.environ[k] for k in launch.env_pass if k in os.environ}
+
+
+def _net_plan(launch: Any) -> Any:
+    """The VM's network for the image's [policy.network] (None: no card)."""
+    if launch is None:
+        return None
+    import ipaddress
+
+    def rules(items: list[Any]) -> list[tuple[int, str, int]]:
+        return [(r.family, str(ipaddress.ip_address(r.address)), r.port) for r in items]
+
+    return qemu.net_plan(rules(launch.policy.listen), rules(launch.policy.connect))
 
 
 def run(artifact: Path, args: list[str]) -> int:
@@ -116,4 +135,5 @@ def run(artifact: Path, args: list[str]) -> int:
                         "(see `litebox targets`)")
     if not artifact.is_file():
         raise PackError(f"{display_path(artifact)}: no such file")
-    return qemu.run(artifact, args, _app_env(artifact))
+    launch = _launch(artifact)
+    return qemu.run(artifact, args, _app_env(launch), _net_plan(launch))

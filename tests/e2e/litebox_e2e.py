@@ -171,16 +171,27 @@ def pack_kvm(app: Path, out_dir: Path) -> Path:
     return art.path
 
 
-def run_kvm(artifact: Path, args: list[str], stdin: bytes = b"", env: dict[str, str] | None = None,
-            vm_timeout: int = 120) -> subprocess.CompletedProcess[bytes]:
-    """`litebox run ARTIFACT -- ARGS` under QEMU with TCG (never KVM: see docs/kvm.md), stdin
-    piped in, bytes out; the runner ends the VM after `vm_timeout` seconds."""
+def kvm_env(vm_timeout: int = 120, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment `litebox run` gets in kvm tests: TCG forced (never KVM: see docs/kvm.md)
+    and the runner's VM time limit (0 = none)."""
     full = dict(BASE_ENV)
     full.update({"PYTHONPATH": str(REPO), "LITEBOX_KVM_ACCEL": "tcg", "LITEBOX_KVM_TIMEOUT": str(vm_timeout)})
     if "HOME" in os.environ:
         full["HOME"] = os.environ["HOME"]
-    full.update(env or {})
-    return subprocess.run([*cli_argv(), "run", str(artifact), "--", *args], input=stdin, env=full, cwd=REPO,
+    full.update(extra or {})
+    return full
+
+
+def kvm_argv(artifact: Path, args: list[str]) -> list[str]:
+    """The command line of `litebox run ARTIFACT -- ARGS` from this checkout."""
+    return [*cli_argv(), "run", str(artifact), "--", *args]
+
+
+def run_kvm(artifact: Path, args: list[str], stdin: bytes = b"", env: dict[str, str] | None = None,
+            vm_timeout: int = 120) -> subprocess.CompletedProcess[bytes]:
+    """`litebox run ARTIFACT -- ARGS` under QEMU with TCG, stdin piped in, bytes out; the
+    runner ends the VM after `vm_timeout` seconds."""
+    return subprocess.run(kvm_argv(artifact, args), input=stdin, env=kvm_env(vm_timeout, env), cwd=REPO,
                           capture_output=True, timeout=RUN_TIMEOUT)
 
 

@@ -48,10 +48,10 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return port
 
 
-def build_probe(work: Path) -> Path:
-    """Compiles net.c (dynamic) into WORK/net."""
-    out = work / "net"
-    subprocess.run(["cc", "-O1", "-Wall", "-o", str(out), str(PROGRAMS / "net.c")], check=True)
+def build_probe(work: Path, name: str = "net") -> Path:
+    """Compiles programs/NAME.c (dynamic) into WORK/NAME."""
+    out = work / name
+    subprocess.run(["cc", "-O1", "-Wall", "-o", str(out), str(PROGRAMS / f"{name}.c")], check=True)
     return out
 
 

@@ -1,6 +1,9 @@
 """examples/http-service packed and served: python3's http.server inside the sandbox, reached
 from outside (this test process) on loopback, at a port its policy allows; and the same
 artifact refused (the app's own PermissionError, EACCES) at a port its policy does not allow.
+Both for linux-userland (the artifact run directly) and for kvm (`litebox run` boots it in
+QEMU with TCG; the listen rule becomes a forward of the host's port into the VM, and the
+runner's Ctrl-C reaches the app as SIGINT): the same responses, stderr and exit status.
 
 The example's litebox.toml allows 127.0.0.1:8080; the test packs a copy whose rule names a
 free port instead, so parallel runs do not collide.
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import json
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,14 +24,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from litebox_e2e import BASE_ENV, RUN_TIMEOUT, copy_example, describe, pack, run_program
+from litebox_e2e import (
+    BASE_ENV,
+    RUN_TIMEOUT,
+    copy_example,
+    describe,
+    kvm_argv,
+    kvm_env,
+    pack,
+    pack_kvm,
+    run_kvm,
+    run_program,
+)
 from netprobe import free_port
+
+TARGETS = ["linux-userland", pytest.param("kvm", marks=pytest.mark.skipif(
+    shutil.which("qemu-system-x86_64") is None, reason="qemu-system-x86_64 not installed (scripts/setup installs it)"))]
 
 
 @dataclass(frozen=True)
 class Service:
     artifact: Path
     port: int
+    project: Path
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +62,23 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Service:
     text = text.replace("[build]\n", "[build]\ncompression_level = 3\n")
     toml.write_text(text, encoding="utf-8")
     art = pack(project, work / "dist")
-    return Service(art.path, port)
+    return Service(art.path, port, project)
+
+
+@pytest.fixture(scope="module")
+def kvm_artifact(service: Service) -> Path:
+    """The same project packed for kvm."""
+    return pack_kvm(service.project, service.project.parent / "dist-kvm")
+
+
+def start(service: Service, target: str, request: pytest.FixtureRequest) -> subprocess.Popen[bytes]:
+    """The service serving on its port: the artifact itself, or `litebox run` of the kvm one."""
+    if target == "kvm":
+        art = request.getfixturevalue("kvm_artifact")
+        argv, env = kvm_argv(art, [str(service.port)]), kvm_env(vm_timeout=0)
+    else:
+        argv, env = [str(service.artifact), str(service.port)], dict(BASE_ENV)
+    return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def read_line(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
@@ -63,15 +98,9 @@ def read_line(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
     return line
 
 
-@pytest.fixture()
-def running(service: Service) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(
-        [str(service.artifact), str(service.port)],
-        env=dict(BASE_ENV),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+@pytest.fixture(params=TARGETS)
+def running(service: Service, request: pytest.FixtureRequest) -> Iterator[subprocess.Popen[bytes]]:
+    proc = start(service, request.param, request)
     try:
         yield proc
     finally:
@@ -127,6 +156,20 @@ def test_port_outside_policy_fails_with_eacces(service: Service) -> None:
     while other == service.port:
         other = free_port()
     proc = run_program([service.artifact, str(other)], env={"LITEBOX_LOG": "debug"})
+    check_refused(proc, other)
+
+
+def test_port_outside_policy_fails_with_eacces_under_kvm(service: Service, kvm_artifact: Path) -> None:
+    if shutil.which("qemu-system-x86_64") is None:
+        pytest.skip("qemu-system-x86_64 not installed (scripts/setup installs it)")
+    other = free_port()
+    while other == service.port:
+        other = free_port()
+    check_refused(run_kvm(kvm_artifact, [str(other)], env={"LITEBOX_LOG": "debug"}), other)
+
+
+def check_refused(proc: subprocess.CompletedProcess[bytes], other: int) -> None:
+    """The app ended with Python's PermissionError (exit 1), the denial logged with its rule."""
     assert proc.returncode == 1, describe(proc)
     err = proc.stderr.decode()
     app_err = [line for line in err.splitlines() if not line.startswith("litebox: ")]

@@ -265,7 +265,8 @@ def test_a_deadlock_ends_the_vm_instead_of_hanging(tmp_path: Path) -> None:
               "  pthread_mutex_lock(&m); return 0; }")
     kvm = run_kvm(_pack_c(source, tmp_path, "deadlock"), [])
     assert kvm.returncode == 125, describe(kvm)
-    assert kvm.stdout == b"before\nlitebox: every thread of the app is blocked forever (deadlock)\n"
+    assert kvm.stdout == b"before\n"
+    assert kvm.stderr == b"litebox: every thread of the app is blocked forever (deadlock)\n"
 
 
 def test_a_damaged_image_is_refused(packed: Packed, tmp_path: Path) -> None:
@@ -275,7 +276,7 @@ def test_a_damaged_image_is_refused(packed: Packed, tmp_path: Path) -> None:
     flip_byte(art, sec.offset + sec.size - 100)  # inside the last compressed chunk
     kvm = run_kvm(art, [])
     assert kvm.returncode == EXIT_TAMPERED, describe(kvm)
-    assert kvm.stdout.startswith(b"litebox: ")
+    assert kvm.stderr.startswith(b"litebox: ") and kvm.stdout == b"", describe(kvm)
 
 
 def test_two_packs_are_identical_and_verify(packed: Packed, tmp_path: Path) -> None:

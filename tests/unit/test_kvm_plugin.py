@@ -3,6 +3,8 @@ artifact writer on a crafted kernel ELF (no cargo, no QEMU)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import struct
 from pathlib import Path
 
@@ -53,6 +55,71 @@ def test_boot_module_layout() -> None:
 @pytest.mark.parametrize(("qemu_status", "app"), [(1, 0), (7, 3), (85, 42), (255, 127), (0, None), (2, None)])
 def test_isa_debug_exit_status_maps_back(qemu_status: int, app: int | None) -> None:
     assert qemu.status_from_qemu(qemu_status) == app
+
+
+def test_no_network_rules_means_no_card() -> None:
+    assert qemu.net_plan([], []) is None
+    argv = qemu.qemu_argv(Path("k"), "", "file,path=c", "tcg")
+    assert "-netdev" not in argv and not any("virtio-net" in a for a in argv)
+
+
+def test_listen_rules_become_host_forwards_and_no_outgoing_without_connect_rules() -> None:
+    plan = qemu.net_plan([(4, "127.0.0.1", 8080), (4, "0.0.0.0", 9000), (4, "127.0.0.1", 8080),
+                          (4, "127.0.0.1", 0), (6, "::1", 8081)], [])
+    assert plan is not None
+    assert plan.netdev() == ("user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:8080,"
+                             "hostfwd=tcp:0.0.0.0:9000-:9000")
+    assert plan.skipped == ("127.0.0.1:0", "[::1]:8081")
+    argv = qemu.qemu_argv(Path("k"), "", "file,path=c", "tcg", net=plan)
+    assert argv[argv.index("-netdev") + 1] == plan.netdev()
+    assert argv[argv.index("-netdev") + 2:argv.index("-netdev") + 4] == ["-device", "virtio-net-device,netdev=net0"]
+    # The PC machine has no virtio-mmio card the kernel drives: no network there.
+    assert "-netdev" not in qemu.qemu_argv(Path("k"), "", "file,path=c", "tcg", machine="pc", net=plan)
+
+
+def test_connect_rules_open_the_way_out() -> None:
+    plan = qemu.net_plan([], [(4, "127.0.0.1", 5432)])
+    assert plan is not None and plan.forwards == () and plan.netdev() == "user,id=net0,restrict=off"
+
+
+def test_stderr_has_its_own_port_that_never_truncates() -> None:
+    argv = qemu.qemu_argv(Path("k"), "", "file,path=c", "tcg")
+    assert "file,id=err,path=/dev/fd/2,append=on" in argv
+    assert "isa-serial,chardev=err,iobase=0x3e8,irq=4" in argv
+    assert "-chardev" in qemu.qemu_argv(Path("k"), "", "file,path=c", "tcg", stderr_port=False)
+    assert not any("id=err" in a for a in qemu.qemu_argv(Path("k"), "", "file,path=c", "tcg", stderr_port=False))
+
+
+def test_control_channel_carries_signals_in_and_the_status_out(tmp_path: Path) -> None:
+    channel = qemu.ControlChannel(tmp_path)
+    try:
+        assert channel.chardev() == f"pipe,path={tmp_path / 'control'}"
+        # What QEMU does: reads control.in (the kernel's COM2 input), writes control.out.
+        qemu_in = os.open(tmp_path / "control.in", os.O_RDWR | os.O_NONBLOCK)
+        qemu_out = os.open(tmp_path / "control.out", os.O_RDWR | os.O_NONBLOCK)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1):
+            channel.send_signal(sig)
+        assert os.read(qemu_in, 16) == b"ITHQ"  # SIGUSR1 has no byte: not forwarded
+        assert channel.exit_status() is None
+        os.write(qemu_out, b"litebox-ex")
+        assert channel.exit_status() is None
+        os.write(qemu_out, b"it 201\n")
+        assert channel.exit_status() == 201
+        os.close(qemu_in)
+        os.close(qemu_out)
+    finally:
+        channel.close()
+
+
+def test_timeout_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(qemu.TIMEOUT_ENV, "0")
+    assert qemu.run_timeout() is None
+    monkeypatch.setenv(qemu.TIMEOUT_ENV, "2.5")
+    assert qemu.run_timeout() == 2.5
+    monkeypatch.setenv(qemu.TIMEOUT_ENV, "soon")
+    assert qemu.run_timeout() == qemu.DEFAULT_TIMEOUT
+    monkeypatch.delenv(qemu.TIMEOUT_ENV)
+    assert qemu.run_timeout() == qemu.DEFAULT_TIMEOUT
 
 
 def test_control_line_carries_all_eight_bits(tmp_path: Path) -> None:

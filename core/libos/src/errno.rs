@@ -54,6 +54,12 @@ pub const EISCONN: Errno = 106;
 pub const ENOTCONN: Errno = 107;
 pub const ECONNREFUSED: Errno = 111;
 pub const EINPROGRESS: Errno = 115;
+pub const EDOM: Errno = 33;
+pub const EMSGSIZE: Errno = 90;
+pub const ENOPROTOOPT: Errno = 92;
+pub const ENETDOWN: Errno = 100;
+pub const ETIMEDOUT: Errno = 110;
+pub const EALREADY: Errno = 114;
 
 /// The symbolic name of an errno value ("" if it has no constant here).
 pub fn name(e: Errno) -> &'static str {
@@ -108,6 +114,12 @@ pub fn name(e: Errno) -> &'static str {
         ENOTCONN => "ENOTCONN",
         ECONNREFUSED => "ECONNREFUSED",
         EINPROGRESS => "EINPROGRESS",
+        EDOM => "EDOM",
+        EMSGSIZE => "EMSGSIZE",
+        ENOPROTOOPT => "ENOPROTOOPT",
+        ENETDOWN => "ENETDOWN",
+        ETIMEDOUT => "ETIMEDOUT",
+        EALREADY => "EALREADY",
         _ => "",
     }
 }

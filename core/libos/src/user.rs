@@ -21,6 +21,12 @@ fn check(ptr: usize, len: usize) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Checks that `len` bytes at `ptr` lie in the app's half (EFAULT otherwise), without
+/// touching them.
+pub fn check_range(ptr: usize, len: usize) -> Result<(), Errno> {
+    check(ptr, len)
+}
+
 /// A shared view of `len` bytes of app memory at `ptr`.
 pub fn slice<'a>(ptr: usize, len: usize) -> Result<&'a [u8], Errno> {
     check(ptr, len)?;

@@ -67,6 +67,9 @@ const MMSGHDR: usize = 64;
 /// Serves `n` if it is a socket syscall.
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
     let fd = a[0] as i32;
+    if let Err(e) = check_app_ptrs(n, a) {
+        return Some(Err(e));
+    }
     Some(match n {
         SOCKET => socket(os, a[0] as u32, a[1] as u32, a[2] as u32),
         SOCKETPAIR => socketpair(os, a[0] as u32, a[1] as u32, a[2] as u32, a[3]),
@@ -84,6 +87,32 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         GETSOCKNAME | GETPEERNAME | SHUTDOWN | GETSOCKOPT | RECVFROM => pass(os, n, fd, [a[1], a[2], a[3], a[4], a[5]]),
         _ => return None,
     })
+}
+
+/// Checks that the pointers the app gives to calls handed to the platform as they are lie in
+/// the app's half (EFAULT otherwise, without touching the memory). The platform may then tell
+/// them from the library OS's own buffers by address: the kvm kernel shares the app's address
+/// space, where a kernel address from the app would otherwise be written to.
+fn check_app_ptrs(n: usize, a: &[usize; 6]) -> Result<(), Errno> {
+    // An address buffer and its in/out length.
+    let addr_buf = |p: usize, lp: usize| -> Result<(), Errno> {
+        if p == 0 {
+            return Ok(());
+        }
+        let room = user::read::<u32>(lp)? as usize;
+        user::check_range(p, room.min(SOCKADDR_MAX))
+    };
+    match n {
+        ACCEPT | ACCEPT4 | GETSOCKNAME | GETPEERNAME => addr_buf(a[1], a[2]),
+        RECVFROM => user::check_range(a[1], a[2]).and_then(|_| addr_buf(a[4], a[5])),
+        GETSOCKOPT if a[3] != 0 => {
+            let room = user::read::<u32>(a[4])? as usize;
+            user::check_range(a[3], room.min(4096))
+        }
+        SETSOCKOPT => user::check_range(a[3], a[4]),
+        SENDTO => user::check_range(a[1], a[2]),
+        _ => Ok(()),
+    }
 }
 
 /// The host socket behind app descriptor `fd`, kept open while the reference lives

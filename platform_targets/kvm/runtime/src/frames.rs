@@ -69,6 +69,21 @@ pub fn alloc() -> Option<usize> {
     None
 }
 
+/// `n` physically consecutive frames (the first one's address), not zeroed, taken from the
+/// never-used part of a RAM range (device rings need them); None when no range has `n` left.
+pub fn alloc_contiguous(n: usize) -> Option<usize> {
+    let mut f = FRAMES.lock();
+    for i in 0..f.count {
+        let (s, e) = f.ranges[i];
+        if e.saturating_sub(s) >= n * FRAME {
+            f.ranges[i].0 = s + n * FRAME;
+            f.used += n;
+            return Some(s);
+        }
+    }
+    None
+}
+
 /// A zeroed frame.
 pub fn alloc_zeroed() -> Option<usize> {
     let pa = alloc()?;

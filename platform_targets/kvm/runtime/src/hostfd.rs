@@ -1,5 +1,5 @@
-//! The "host" descriptors of a VM without a host: pipes, eventfds, timerfds and epoll
-//! instances are kernel objects here, numbered from 3 (0 is stdin, 1 and 2 the console). The
+//! The "host" descriptors of a VM without a host: pipes, eventfds, timerfds, epoll
+//! instances and TCP sockets (`netstack.rs`) are kernel objects here, numbered from 3 (0 is stdin, 1 and 2 the console). The
 //! library OS holds them as host descriptors, exactly as it holds real ones on linux-userland.
 //! All processes of the app share them (a forked child's descriptors refer to the same objects).
 //! A call that would block (reading an empty pipe, writing a full one) waits cooperatively
@@ -14,7 +14,7 @@ use litebox_libos::errno::*;
 use litebox_libos::sync::SpinMutex;
 use litebox_libos::user;
 
-use crate::{clock, sched, signals};
+use crate::{clock, netstack, sched, signals};
 
 const POLLIN: i16 = 0x1;
 const POLLOUT: i16 = 0x4;
@@ -49,6 +49,7 @@ enum Obj {
     Timer(Arc<SpinMutex<Timer>>),
     /// Interest list: host fd -> (events, data).
     Epoll(Arc<SpinMutex<BTreeMap<i32, (u32, u64)>>>),
+    Tcp(netstack::SockRef),
 }
 
 struct Table {
@@ -71,9 +72,14 @@ fn get(fd: i32) -> Result<(Obj, bool), Errno> {
 }
 
 /// Waits until `ready` gives a result, or the deadline passes (`Ok(None)`), or a signal
-/// interrupts (EINTR).
-fn wait<T>(deadline: Option<u64>, mut ready: impl FnMut() -> Option<Result<T, Errno>>) -> Result<Option<T>, Errno> {
+/// interrupts (EINTR). With a network card, the network is polled before each look and at
+/// least every [`netstack::POLL_NS`] (the card raises no interrupts).
+pub fn wait<T>(deadline: Option<u64>, mut ready: impl FnMut() -> Option<Result<T, Errno>>) -> Result<Option<T>, Errno> {
+    let net = netstack::present();
     loop {
+        if net {
+            netstack::poll();
+        }
         if let Some(r) = ready() {
             return r.map(Some);
         }
@@ -83,7 +89,8 @@ fn wait<T>(deadline: Option<u64>, mut ready: impl FnMut() -> Option<Result<T, Er
         if deadline.is_some_and(|d| clock::monotonic_ns() >= d) {
             return Ok(None);
         }
-        let d = [deadline, signals::timer_deadline(), timers_deadline()].into_iter().flatten().min();
+        let poll_at = net.then(|| clock::monotonic_ns() + netstack::POLL_NS);
+        let d = [deadline, signals::timer_deadline(), timers_deadline(), poll_at].into_iter().flatten().min();
         sched::wait_event(d);
     }
 }
@@ -128,6 +135,7 @@ pub fn close(fd: i32) {
     match obj {
         Obj::PipeRead(p) => p.lock().readers -= 1,
         Obj::PipeWrite(p) => p.lock().writers -= 1,
+        Obj::Tcp(s) => netstack::close(&s),
         _ => {}
     }
 }
@@ -140,9 +148,21 @@ pub fn set_nonblock(fd: i32, on: bool) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Whether `fd` is one of ours (a pipe end, eventfd, timerfd, epoll).
-pub fn is_pipe(fd: i32) -> Option<bool> {
-    get(fd).ok().map(|(o, _)| matches!(o, Obj::PipeRead(_) | Obj::PipeWrite(_)))
+/// What a descriptor of ours is, for fstat.
+pub enum Kind {
+    Pipe,
+    Socket,
+    /// eventfd, timerfd, epoll: anonymous inodes.
+    Other,
+}
+
+/// The kind of `fd`, or None if it is not one of ours.
+pub fn kind(fd: i32) -> Option<Kind> {
+    get(fd).ok().map(|(o, _)| match o {
+        Obj::PipeRead(_) | Obj::PipeWrite(_) => Kind::Pipe,
+        Obj::Tcp(_) => Kind::Socket,
+        _ => Kind::Other,
+    })
 }
 
 /// read(2).
@@ -201,6 +221,7 @@ pub fn read(fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
                 }
             })
         }
+        Obj::Tcp(s) => return netstack::recv(&s, buf, 0, nb),
         Obj::PipeWrite(_) | Obj::Epoll(_) => return Err(EBADF),
     }?;
     Ok(r.unwrap_or(0))
@@ -245,6 +266,10 @@ pub fn write(fd: i32, buf: &[u8]) -> Result<usize, Errno> {
             e.0 = e.0.checked_add(v).filter(|&x| x < u64::MAX).ok_or(EAGAIN)?;
             Ok(8)
         }
+        Obj::Tcp(s) => {
+            let nb = get(fd)?.1;
+            netstack::send(&s, buf, 0, nb)
+        }
         _ => Err(EBADF),
     }
 }
@@ -279,6 +304,7 @@ fn revents(fd: i32, console: &dyn Fn(i32) -> i16) -> i16 {
                 0
             }
         }
+        Obj::Tcp(s) => netstack::revents(&s),
         Obj::Epoll(i) => {
             let list: Vec<(i32, u32)> = i.lock().iter().map(|(&f, &(ev, _))| (f, ev)).collect();
             if list.iter().any(|&(f, ev)| revents(f, console) & (ev as i16 | POLLHUP | POLLERR) != 0) {
@@ -305,6 +331,38 @@ pub fn poll(fds: &mut [PollFd], timeout_ms: i32, console: &dyn Fn(i32) -> i16) -
         (ready > 0 || timeout_ms == 0).then_some(Ok(ready))
     })?;
     Ok(r.unwrap_or(0))
+}
+
+/// FIONREAD of a socket: bytes ready to read; None if `fd` is not a socket of ours.
+pub fn socket_unread(fd: i32) -> Option<usize> {
+    match get(fd).ok()?.0 {
+        Obj::Tcp(s) => Some(netstack::unread(&s)),
+        _ => None,
+    }
+}
+
+/// The socket calls: socket creates one, accept4 adds the connection as a new descriptor,
+/// the others act on the socket behind `a[0]` (arguments as the shim passes them).
+pub fn net_call(nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
+    use litebox_libos::shim::nr::*;
+    const SOCK_NONBLOCK: usize = 0o4000;
+    match nr {
+        SOCKET => {
+            let s = netstack::socket(a[0], a[1], a[2])?;
+            Ok(add(Obj::Tcp(s), a[1] & SOCK_NONBLOCK != 0) as usize)
+        }
+        SOCKETPAIR => Err(EAFNOSUPPORT), // no Unix sockets in the VM (docs/kvm.md)
+        _ => {
+            let (obj, nb) = get(a[0] as i32)?;
+            let Obj::Tcp(s) = obj else { return Err(ENOTSOCK) };
+            if nr == ACCEPT4 || nr == ACCEPT {
+                let flags = if nr == ACCEPT4 { a[3] } else { 0 };
+                let conn = netstack::accept(&s, a[1], a[2], nb)?;
+                return Ok(add(Obj::Tcp(conn), flags & SOCK_NONBLOCK != 0) as usize);
+            }
+            netstack::call(&s, nr, a, nb)
+        }
+    }
 }
 
 /// eventfd2, timerfd_*, epoll_*: `nr` and arguments as the shim passes them.

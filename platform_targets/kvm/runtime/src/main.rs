@@ -4,8 +4,9 @@
 //! lazily mapped memory are served by [`vm::fault`]; a fault it cannot survive ends it with the
 //! status a signal death has natively (128 + signal).
 //!
-//! Devices: COM1 (console: stdout and stderr), COM2 (control: exit status), isa-debug-exit
-//! (0xf4). Exit codes of the kernel itself are those of linux-userland (docs/image-format.md).
+//! Devices: COM1 (stdout), COM3 (stderr and the kernel's messages, when present), COM2
+//! (control: signals in, exit status out), a virtio-net card (when the policy grants network),
+//! isa-debug-exit (0xf4). Exit codes of the kernel itself are those of linux-userland (docs/image-format.md).
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -16,12 +17,14 @@ mod apic;
 mod boot;
 mod clock;
 mod cmdline;
+mod control;
 mod cpu;
 mod exit;
 mod frames;
 mod heap;
 mod hostfd;
 mod memfuncs;
+mod netstack;
 mod paging;
 mod port;
 mod proc;
@@ -32,6 +35,7 @@ mod signals;
 mod south;
 mod startinfo;
 mod trap;
+mod virtio_net;
 mod vm;
 
 use alloc::vec::Vec;
@@ -132,10 +136,7 @@ fn image_location() -> Option<(usize, usize)> {
 /// Called by the boot stub on the boot stack, in the upper half, interrupts off.
 #[no_mangle]
 extern "C" fn kernel_main(start_info: u32) -> ! {
-    serial::init(serial::COM1);
-    if serial::present(serial::COM2) {
-        serial::init(serial::COM2);
-    }
+    serial::init_all();
     // SAFETY: boot, once, interrupts off; the boot stack becomes the syscall stack when the app
     // starts (nothing on it is needed after `enter_user`).
     unsafe {
@@ -219,7 +220,16 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         &hostname,
         cmd.debug,
     )));
+    os.net = litebox_libos::net::NetPolicy::new(&cfg.listen, &cfg.connect);
+    if !cfg.listen.is_empty() || !cfg.connect.is_empty() {
+        // Only a policy that grants network uses the card; without one, sockets say ENETDOWN.
+        netstack::init();
+    }
     proc::init(os);
+    if control::init() {
+        // The tick lets an app that never waits notice a Ctrl-C from the runner.
+        apic::start_timer();
+    }
     litebox_libos::fd::set_host_close(hostfd::close);
 
     let t_load = port::rdtsc();
@@ -383,6 +393,7 @@ extern "C" fn trap_handler(f: &mut TrapFrame) {
             apic::eoi();
         }
         if f.vector == apic::TIMER_VECTOR && from_user {
+            control::poll();
             sched::yield_now();
             // A signal (the interval timer's, another thread's) reaches an app that makes no
             // syscall here; the iretq that ends this interrupt restores every register.

@@ -201,6 +201,20 @@ pub fn kill(pid: i32, sig: usize) -> Result<usize, Errno> {
     Ok(0)
 }
 
+/// A signal from outside the app (the runner's Ctrl-C): to every live process, as a
+/// terminal's signal reaches its whole foreground process group. Safe in any context where
+/// the process table is not locked (a syscall, the timer interrupt).
+pub fn signal_all(sig: usize) {
+    let live: Vec<(i32, &'static LibOs<Vm>)> =
+        PROCS.lock().iter().filter(|p| p.status.is_none()).map(|p| (p.pid, p.os)).collect();
+    for (pid, os) in live {
+        signals::raise_in(&os.platform, sig, signals::SI_KERNEL, 0);
+        if signals::fatal_for(&os.platform, sig) {
+            sched::wake_process(pid);
+        }
+    }
+}
+
 /// Waits for a child of the running process chosen by `pick` to have exited: (pid, status),
 /// reaped unless `keep`; None with WNOHANG when none has yet. ECHILD when there is no such
 /// child; EINTR when a signal becomes deliverable.

@@ -382,6 +382,7 @@ fn block(state: State) -> Result<usize, Errno> {
 /// caller's: a timer, a timeout): runs the others, or sleeps until the earliest deadline; if
 /// nothing can ever happen, ends the VM (deadlock).
 pub fn wait_event(own: Option<u64>) {
+    crate::control::poll();
     let (others_runnable, deadline) = {
         let s = SCHED.lock();
         let me = s.current;

@@ -1,11 +1,41 @@
-//! 16550 UARTs: COM1 (0x3f8) is the app's console (stdout and stderr); COM2 (0x2f8) is the
-//! control channel on which the kernel reports the exit status to the runner.
+//! 16550 UARTs: COM1 (0x3f8) carries the app's stdout; COM3 (0x3e8), when the VM has one,
+//! its stderr and the kernel's own messages (else they share COM1); COM2 (0x2f8) is the
+//! control channel with the runner (`control.rs`: signals in, the exit status out).
+use core::sync::atomic::{AtomicU16, Ordering};
+
 use crate::port::{inb, outb};
 
-/// The console port.
+/// The console port (stdout).
 pub const COM1: u16 = 0x3f8;
 /// The control port.
 pub const COM2: u16 = 0x2f8;
+/// The error port (stderr), if present.
+pub const COM3: u16 = 0x3e8;
+
+static ERR_PORT: AtomicU16 = AtomicU16::new(COM1);
+
+/// Sets up the ports the VM has: COM1 always, COM2 and COM3 when present.
+pub fn init_all() {
+    init(COM1);
+    for port in [COM2, COM3] {
+        if present(port) {
+            init(port);
+        }
+    }
+    if present(COM3) {
+        ERR_PORT.store(COM3, Ordering::Relaxed);
+    }
+}
+
+/// Where stderr goes: COM3 if the VM has it, else COM1.
+pub fn err_port() -> u16 {
+    ERR_PORT.load(Ordering::Relaxed)
+}
+
+/// The next byte received on `base`, if one is waiting.
+pub fn read_byte(base: u16) -> Option<u8> {
+    (inb(base + 5) & 1 != 0).then(|| inb(base))
+}
 
 /// Programs a UART for 115200 8N1 with FIFOs, no interrupts.
 pub fn init(base: u16) {
@@ -35,12 +65,12 @@ pub fn write(base: u16, bytes: &[u8]) {
     }
 }
 
-/// A `core::fmt::Write` sink on the console.
+/// A `core::fmt::Write` sink for the kernel's messages: the error port.
 pub struct Console;
 
 impl core::fmt::Write for Console {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        write(COM1, s.as_bytes());
+        write(err_port(), s.as_bytes());
         Ok(())
     }
 }

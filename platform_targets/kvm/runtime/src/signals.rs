@@ -17,7 +17,8 @@ const SA_NODEFER: u64 = 0x4000_0000;
 const SA_RESETHAND: u64 = 0x8000_0000;
 pub const SI_USER: i32 = 0;
 pub const SI_TKILL: i32 = -6;
-const SI_KERNEL: i32 = 0x80;
+/// si_code of a signal the kernel sends (a terminal's Ctrl-C, timers).
+pub const SI_KERNEL: i32 = 0x80;
 const SIGALRM: usize = 14;
 const UNBLOCKABLE: u64 = (1 << 8) | (1 << 18); // SIGKILL, SIGSTOP (bit = sig - 1)
 
@@ -137,7 +138,9 @@ pub fn suspend(mask: Option<u64>) -> Errno {
         if deliverable(sched::sigmask()).is_some() {
             return EINTR;
         }
-        sched::wait_event(timer_deadline());
+        // A signal may also come from outside (the runner's Ctrl-C): look for it now and then.
+        let outside = crate::control::listening().then(|| crate::clock::monotonic_ns() + crate::control::POLL_NS);
+        sched::wait_event([timer_deadline(), outside].into_iter().flatten().min());
     }
 }
 

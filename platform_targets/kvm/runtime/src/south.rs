@@ -8,7 +8,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use litebox_libos::abi::{PollFd, Stat, Timespec, S_IFCHR, S_IFIFO};
+use litebox_libos::abi::{PollFd, Stat, Timespec, S_IFCHR, S_IFIFO, S_IFSOCK};
 use litebox_libos::errno::*;
 use litebox_libos::shim::nr;
 use litebox_libos::sync::SpinMutex;
@@ -126,8 +126,12 @@ impl Platform for Vm {
 
     fn host_write(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno> {
         match fd {
-            1 | 2 => {
+            1 => {
                 serial::write(serial::COM1, buf);
+                Ok(buf.len())
+            }
+            2 => {
+                serial::write(serial::err_port(), buf);
                 Ok(buf.len())
             }
             0 => Err(EBADF),
@@ -140,9 +144,12 @@ impl Platform for Vm {
         match fd {
             0 => Ok(fifo),
             1 | 2 => Ok(console_stat()),
-            _ => match hostfd::is_pipe(fd) {
-                Some(true) => Ok(fifo),
-                Some(false) => Ok(Stat { st_mode: 0o600, st_nlink: 1, st_blksize: 4096, ..Stat::default() }),
+            _ => match hostfd::kind(fd) {
+                Some(hostfd::Kind::Pipe) => Ok(fifo),
+                Some(hostfd::Kind::Socket) => {
+                    Ok(Stat { st_mode: S_IFSOCK | 0o777, st_nlink: 1, st_blksize: 4096, ..Stat::default() })
+                }
+                Some(hostfd::Kind::Other) => Ok(Stat { st_mode: 0o600, st_nlink: 1, st_blksize: 4096, ..Stat::default() }),
                 None => Err(EBADF),
             },
         }
@@ -157,6 +164,11 @@ impl Platform for Vm {
         if fd == 0 && cmd == FIONREAD {
             let left = (self.stdin.len() - *self.stdin_pos.lock()) as i32;
             return litebox_libos::user::write(arg, &left).map(|_| 0);
+        }
+        if cmd == FIONREAD {
+            if let Some(n) = hostfd::socket_unread(fd) {
+                return litebox_libos::user::write(arg, &(n as i32)).map(|_| 0);
+            }
         }
         // Not a terminal: programs see a pipe-like stream (fully buffered stdio).
         Err(ENOTTY)
@@ -184,6 +196,10 @@ impl Platform for Vm {
 
     fn host_fd_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno> {
         hostfd::call(nr, args, &|fd| self.console_revents(fd))
+    }
+
+    fn host_net_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno> {
+        hostfd::net_call(nr, args)
     }
 
     fn clock_gettime(&self, clock_id: u32) -> Result<Timespec, Errno> {
@@ -413,7 +429,7 @@ impl Platform for Vm {
     }
 
     fn log(&self, line: &[u8]) {
-        serial::write(serial::COM1, line);
-        serial::write(serial::COM1, b"\n");
+        serial::write(serial::err_port(), line);
+        serial::write(serial::err_port(), b"\n");
     }
 }
