@@ -1,14 +1,21 @@
 """HTTP throughput for bench/run.py: examples/http-service (Debian's python3 and http.server)
-served natively and packed (rewritten and trap path), loaded by a native Python client on
-loopback. The client keeps CONCURRENCY connections busy for DURATION seconds, one request per
-connection (http.server answers HTTP/1.0 and closes), and counts complete 200 responses.
-Variants alternate inside every round; the median requests per second is reported."""
+served natively and packed (rewritten and trap path, and for kvm booted by `litebox run` in
+QEMU with TCG when QEMU is installed: the VM's TCP stack behind QEMU's user network), loaded by
+a native Python client on loopback. The client keeps CONCURRENCY connections busy for DURATION
+seconds, one request per connection (http.server answers HTTP/1.0 and closes), and counts
+complete 200 responses. Variants alternate inside every round; the median requests per second
+is reported.
+
+Alone: `python3 bench/http_load.py --rounds 3` prints the table (bench/run.py runs it too)."""
 from __future__ import annotations
 
+import argparse
+import os
 import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -62,7 +69,7 @@ def load(port: int, duration: float = DURATION, concurrency: int = CONCURRENCY) 
     return sum(ok) / (time.perf_counter() - t0), sum(bad)
 
 
-def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> bool:
+def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> bool:
     """True once the server answers on `port`; False if it exits or the time is up."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -75,10 +82,12 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 30
 
 
 def pack_service(work: Path, port: int, rewrite: bool,
-                 litebox: Callable[..., subprocess.CompletedProcess[str]]) -> Path | None:
-    """examples/http-service packed with a listen rule for `port` (or None on failure)."""
+                 litebox: Callable[..., subprocess.CompletedProcess[str]],
+                 target: str = "linux-userland") -> Path | None:
+    """examples/http-service packed for `target` with a listen rule for `port` (or None on
+    failure)."""
     repo = Path(__file__).resolve().parent.parent
-    name = "http-rewrite" if rewrite else "http-trap"
+    name = f"http-{target}-{'rewrite' if rewrite else 'trap'}"
     project = work / name
     shutil.rmtree(project, ignore_errors=True)
     shutil.copytree(repo / "examples" / "http-service", project)
@@ -86,8 +95,8 @@ def pack_service(work: Path, port: int, rewrite: bool,
     toml.write_text(toml.read_text(encoding="utf-8").replace('"127.0.0.1:8080"', f'"127.0.0.1:{port}"'),
                     encoding="utf-8")
     out = work / f"{name}-dist"
-    r = litebox("pack", str(project), "--out-dir", str(out), *([] if rewrite else ["--no-rewrite"]))
-    art = out / "http-service-linux-userland"
+    r = litebox("pack", str(project), "--target", target, "--out-dir", str(out), *([] if rewrite else ["--no-rewrite"]))
+    art = out / f"http-service-{target}"
     return art if r.returncode == 0 and art.exists() else None
 
 
@@ -100,6 +109,13 @@ def measure(work: Path, rounds: int, litebox: Callable[..., subprocess.Completed
     for variant, rewrite in (("rewrite", True), ("trap", False)):
         art = pack_service(work, port, rewrite, litebox)
         commands[variant] = [str(art), str(port)] if art else None
+    if shutil.which("qemu-system-x86_64"):
+        art = pack_service(work, port, False, litebox, "kvm")
+        run = [sys.executable, "-m", "packager", "run", str(art), "--", str(port)]
+        commands["kvm (QEMU TCG)"] = run if art else None
+    repo = str(Path(__file__).resolve().parent.parent)
+    # `litebox run` from this checkout, TCG (never KVM on a software hypervisor), no time limit.
+    env = dict(os.environ, PYTHONPATH=repo, LITEBOX_KVM_ACCEL="tcg", LITEBOX_KVM_TIMEOUT="0")
     samples: dict[str, list[float]] = {v: [] for v in commands}
     errors: dict[str, str] = {v: "not packed" for v, c in commands.items() if c is None}
     failed: dict[str, int] = {v: 0 for v in commands}
@@ -107,7 +123,7 @@ def measure(work: Path, rounds: int, litebox: Callable[..., subprocess.Completed
         for variant, argv in commands.items():
             if argv is None or variant in errors:
                 continue
-            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=repo)
             try:
                 if not wait_listening(port, proc):
                     errors[variant] = f"did not answer on 127.0.0.1:{port} (exit {proc.poll()})"
@@ -126,3 +142,33 @@ def measure(work: Path, rounds: int, litebox: Callable[..., subprocess.Completed
     return {"status": "measured", "port": port, "concurrency": CONCURRENCY, "duration_s": DURATION,
             "rps": {v: (statistics.median(s) if s else None) for v, s in samples.items()},
             "failed_requests": failed, "errors": errors}
+
+
+def main() -> int:
+    """Measures the HTTP job alone and prints its table."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
+    args = ap.parse_args()
+    repo = Path(__file__).resolve().parent.parent
+
+    def litebox(*a: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "packager", *a], capture_output=True, text=True, cwd=repo,
+                              env=dict(os.environ, PYTHONPATH=str(repo)), check=False)
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="http-load-") as tmp:
+        h = measure(Path(tmp), args.rounds, litebox, lambda m: print(m, file=sys.stderr))
+    native = h["rps"].get("native")
+    print(f"python3 bench/http_load.py --rounds {args.rounds}: {h['concurrency']} connections, "
+          f"{h['duration_s']:.0f} s per round, medians")
+    for v, x in h["rps"].items():
+        ratio = f"{x / native:.2f}x" if x and native else "-"
+        print(f"{v:>16}: {x or 0:8.0f} requests/s  {ratio:>6}  failed {h['failed_requests'].get(v, 0)}")
+    for v, e in h["errors"].items():
+        print(f"{v}: {e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
