@@ -1,7 +1,9 @@
-//! Preemption: the local APIC timer, periodic (10 ms), started when the app gets its second
-//! thread. Its interrupt arrives only in ring 3 (the kernel runs with IF clear) and makes the
-//! running thread yield. The legacy 8259 PICs are masked so no other interrupt arrives.
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+//! Preemption: the local APIC timer, periodic (10 ms), started at boot when the runner's
+//! control channel is there, else when the app gets its second thread or process. Its
+//! interrupt arrives in ring 3 (the kernel runs with IF clear) and makes the running thread
+//! yield; the one exception is [`idle_until`], which halts with interrupts on until a one-shot
+//! deadline. The legacy 8259 PICs are masked so no other interrupt arrives.
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 use crate::port::{cpuid, outb, rdtsc};
 use crate::{clock, paging};
@@ -16,6 +18,8 @@ const PERIOD_MS: u64 = 10;
 
 static BASE: AtomicUsize = AtomicUsize::new(0);
 static RUNNING: AtomicBool = AtomicBool::new(false);
+/// Timer counts per millisecond (0 until calibrated).
+static PER_MS: AtomicU32 = AtomicU32::new(0);
 
 fn reg(off: usize) -> *mut u32 {
     (BASE.load(Ordering::Relaxed) + off) as *mut u32
@@ -70,8 +74,40 @@ pub fn start_timer() {
     if per_ms == 0 {
         return;
     }
+    PER_MS.store(per_ms, Ordering::Relaxed);
+    periodic(per_ms);
+}
+
+fn periodic(per_ms: u32) {
     write(0x320, (1 << 17) | TIMER_VECTOR as u32); // periodic, unmasked
     write(0x380, per_ms.saturating_mul(PERIOD_MS as u32));
+}
+
+/// Idles the CPU until monotonic time `deadline` (ns) or an interrupt, whichever is first:
+/// halts with the timer set to fire at the deadline (one-shot), then resumes the periodic
+/// tick. An idle VM so leaves its host CPU alone. Without a running timer it spins instead.
+pub fn idle_until(deadline: u64) {
+    let per_ms = PER_MS.load(Ordering::Relaxed);
+    let now = clock::monotonic_ns();
+    if now >= deadline {
+        return;
+    }
+    if !RUNNING.load(Ordering::Relaxed) || per_ms == 0 {
+        while clock::monotonic_ns() < deadline {
+            core::hint::spin_loop();
+        }
+        return;
+    }
+    let ticks = ((deadline - now) as u128 * per_ms as u128 / 1_000_000).clamp(1, u32::MAX as u128) as u32;
+    write(0x320, TIMER_VECTOR as u32); // one-shot, unmasked
+    write(0x380, ticks);
+    // SAFETY: interrupts are enabled only across `hlt` (sti's one-instruction shadow makes an
+    // interrupt already pending wake the hlt rather than be taken before it). The interrupt
+    // is taken on this kernel stack (IST 0) and only acknowledged there (trap_handler does
+    // nothing else for a ring-0 interrupt); the 128 bytes below rsp are stepped over first,
+    // since compiled code may keep data in that red zone.
+    unsafe { core::arch::asm!("sub rsp, 128", "sti", "hlt", "cli", "add rsp, 128") };
+    periodic(per_ms);
 }
 
 /// Acknowledges the interrupt being served.

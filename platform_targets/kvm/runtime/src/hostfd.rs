@@ -73,7 +73,7 @@ fn get(fd: i32) -> Result<(Obj, bool), Errno> {
 
 /// Waits until `ready` gives a result, or the deadline passes (`Ok(None)`), or a signal
 /// interrupts (EINTR). With a network card, the network is polled before each look and at
-/// least every [`netstack::POLL_NS`] (the card raises no interrupts).
+/// least every [`netstack::poll_interval`] (the card raises no interrupts).
 pub fn wait<T>(deadline: Option<u64>, mut ready: impl FnMut() -> Option<Result<T, Errno>>) -> Result<Option<T>, Errno> {
     let net = netstack::present();
     loop {
@@ -89,7 +89,7 @@ pub fn wait<T>(deadline: Option<u64>, mut ready: impl FnMut() -> Option<Result<T
         if deadline.is_some_and(|d| clock::monotonic_ns() >= d) {
             return Ok(None);
         }
-        let poll_at = net.then(|| clock::monotonic_ns() + netstack::POLL_NS);
+        let poll_at = net.then(|| clock::monotonic_ns() + netstack::poll_interval());
         let d = [deadline, signals::timer_deadline(), timers_deadline(), poll_at].into_iter().flatten().min();
         sched::wait_event(d);
     }

@@ -43,8 +43,11 @@ const PREFIX: u8 = 24;
 const LOOPBACK: [u8; 4] = [127, 0, 0, 1];
 /// Each connection's receive and send buffers.
 const SOCK_BUF: usize = 64 * 1024;
-/// How often a waiting thread looks at the card (there are no interrupts).
-pub const POLL_NS: u64 = 200_000;
+/// How often a waiting thread looks at the card (there are no interrupts): often while
+/// traffic flows, less when the network has been quiet for [`QUIET_NS`].
+const POLL_BUSY_NS: u64 = 200_000;
+const POLL_QUIET_NS: u64 = 2_000_000;
+const QUIET_NS: u64 = 50_000_000;
 /// Local ports for connect() without bind (Linux's default range).
 const EPHEMERAL: core::ops::RangeInclusive<u16> = 32768..=60999;
 /// Listening sockets kept ready on a port, and the most connections waiting for accept().
@@ -130,6 +133,8 @@ struct Stack {
     /// Ports held by bound sockets.
     bound: BTreeSet<u16>,
     next_port: u16,
+    /// When a poll last changed a socket's state (monotonic ns).
+    last_activity: u64,
 }
 
 static STACK: SpinMutex<Option<Stack>> = SpinMutex::new(None);
@@ -164,6 +169,7 @@ pub fn init() -> bool {
         orphans: Vec::new(),
         bound: BTreeSet::new(),
         next_port: EPHEMERAL.start() + u16::from_le_bytes(port) % span,
+        last_activity: 0,
     });
     crate::debug_line(format_args!(
         "litebox: net: virtio-net {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, 10.0.2.15/24 via 10.0.2.2",
@@ -185,9 +191,22 @@ pub fn poll() {
     }
 }
 
+/// How long a waiting thread may go before the card is looked at again (ns).
+pub fn poll_interval() -> u64 {
+    let last = STACK.lock().as_ref().map_or(0, |s| s.last_activity);
+    if clock::monotonic_ns().saturating_sub(last) < QUIET_NS {
+        POLL_BUSY_NS
+    } else {
+        POLL_QUIET_NS
+    }
+}
+
 impl Stack {
     fn poll(&mut self) {
-        self.iface.poll(now(), &mut self.card, &mut self.sockets);
+        let t = clock::monotonic_ns();
+        if self.iface.poll(now(), &mut self.card, &mut self.sockets) != smoltcp::iface::PollResult::None {
+            self.last_activity = t;
+        }
         let sockets = &mut self.sockets;
         self.orphans.retain(|&h| {
             let done = matches!(sockets.get::<tcp::Socket>(h).state(), tcp::State::Closed | tcp::State::TimeWait);

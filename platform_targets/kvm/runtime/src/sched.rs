@@ -358,7 +358,7 @@ fn block(state: State) -> Result<usize, Errno> {
         };
         drop(s);
         while clock::monotonic_ns() < deadline {
-            core::hint::spin_loop();
+            crate::apic::idle_until(deadline);
         }
         s = SCHED.lock();
         let now = clock::monotonic_ns();
