@@ -1,5 +1,5 @@
 /* Resource-limit probe, run packed under a small [policy.limits]: exceeds one limit (argv[1]:
- * memory, files, threads, processes, forkbomb) and prints the errno each call got, then shows
+ * memory, files, threads, processes, forkbomb, endless) and prints the errno each call got, then shows
  * the process is still alive and the resource usable again once freed. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -196,6 +196,52 @@ static void forkbomb(void) {
     printf("forkbomb: some forks ok: %d, some refused with EAGAIN: %d, other errors: %d\n", ok > 0, refused > 0, other);
 }
 
+/* A process of the endless bomb: says it started (one byte on `w`), then forks forever; every
+ * child does the same. None ever exits. */
+static void endless_child(int w) {
+    (void)!write(w, "x", 1);
+    for (;;) {
+        pid_t pid = fork();
+        if (pid == 0)
+            (void)!write(w, "x", 1);
+        else if (pid < 0)
+            usleep(1000);
+    }
+}
+
+/* An endless fork bomb, run only packed for kvm: the first process forks until refused, waits
+ * until the whole tree has reached RLIMIT_NPROC, checks a fork is still refused, and exits 3
+ * while the bomb goes on. */
+static void endless(void) {
+    struct rlimit rl;
+    getrlimit(RLIMIT_NPROC, &rl);
+    int started[2];
+    if (pipe(started) != 0)
+        exit(1);
+    int refused = 0;
+    for (int i = 0; i < 10000 && !refused; i++) {
+        pid_t pid = fork();
+        if (pid == 0)
+            endless_child(started[1]);
+        if (pid < 0) {
+            refused = errno == EAGAIN;
+            if (!refused)
+                break;
+        }
+    }
+    unsigned long n = 0;
+    char c;
+    while (n + 1 < rl.rlim_cur && read(started[0], &c, 1) == 1)
+        n++;
+    errno = 0;
+    pid_t again = fork();
+    if (again == 0)
+        _exit(0);
+    printf("endless: refused with EAGAIN at the limit: %d, processes started: %lu, then fork: %s\n", refused, n,
+           again < 0 ? strerrorname_np(errno) : "ok");
+    exit(3);
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     const char *mode = argc > 1 ? argv[1] : "";
@@ -209,6 +255,8 @@ int main(int argc, char **argv) {
         processes();
     else if (!strcmp(mode, "forkbomb"))
         forkbomb();
+    else if (!strcmp(mode, "endless"))
+        endless();
     else
         return 2;
     printf("still alive\n");

@@ -219,6 +219,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         &hostname,
         cmd.debug,
     )));
+    apply_limits(os, &cfg.limits);
     proc::init(os);
     litebox_libos::fd::set_host_close(hostfd::close);
 
@@ -261,6 +262,22 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     // SAFETY: the app is mapped and its stack built; from here the CPU belongs to the app and
     // comes back only through `syscall_handler` and `trap_handler`.
     unsafe { trap::enter_user(loaded.entry, loaded.sp) }
+}
+
+/// `[policy.limits]` (LaunchConfig.limits), as on linux-userland: memory, open files and threads
+/// are counted by the library OS of each process (and copied into every fork); the process
+/// count is the kernel's, over the whole VM (`proc.rs`).
+fn apply_limits(os: &LibOs<Vm>, limits: &[Option<u64>; 4]) {
+    use litebox_image::{LIMIT_MEMORY, LIMIT_OPEN_FILES, LIMIT_PROCESSES, LIMIT_THREADS};
+    os.apply_limits(&litebox_libos::kernel::PolicyLimits {
+        memory: limits[LIMIT_MEMORY],
+        open_files: limits[LIMIT_OPEN_FILES],
+        threads: limits[LIMIT_THREADS],
+        processes: limits[LIMIT_PROCESSES],
+    });
+    if let Some(n) = limits[LIMIT_PROCESSES] {
+        proc::set_limit(n);
+    }
 }
 
 static HWCAP: AtomicUsize = AtomicUsize::new(0);

@@ -4,9 +4,13 @@
 //! memory and leaves a zombie holding the wait status until the parent reaps it with wait4 or
 //! waitid. The first process (pid 1) is the app: when it exits the VM ends with its status,
 //! whatever other processes still run. Orphans are reaped by the kernel.
+//!
+//! `[policy.limits] processes` is counted here, over the whole VM: a fork is refused with
+//! EAGAIN while that many processes of the app are alive (the first included; zombies, which
+//! hold no memory but their wait status, do not count).
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use litebox_libos::errno::*;
 use litebox_libos::sync::SpinMutex;
@@ -32,6 +36,8 @@ struct Process {
 
 static PROCS: SpinMutex<Vec<Process>> = SpinMutex::new(Vec::new());
 static CURRENT: AtomicPtr<LibOs<Vm>> = AtomicPtr::new(core::ptr::null_mut());
+/// `[policy.limits] processes` (u64::MAX: not limited).
+static LIMIT: AtomicU64 = AtomicU64::new(u64::MAX);
 
 const SIGCHLD: usize = 17;
 const WNOHANG: u32 = 1;
@@ -45,6 +51,25 @@ pub fn init(os: &'static LibOs<Vm>) {
     crate::apic::reserve_mapping();
     PROCS.lock().push(Process { pid: os.platform.pid, ppid: 0, os, space: vm::boot_space(), status: None, exe: Vec::new() });
     CURRENT.store(os as *const LibOs<Vm> as *mut LibOs<Vm>, Ordering::Release);
+}
+
+/// Sets the policy's process limit: at most `n` live processes in the VM (before the app starts).
+pub fn set_limit(n: u64) {
+    LIMIT.store(n, Ordering::Relaxed);
+}
+
+/// EAGAIN when the app already has as many live processes as the policy allows.
+fn check_limit(parent: &LibOs<Vm>) -> Result<(), Errno> {
+    let limit = LIMIT.load(Ordering::Relaxed);
+    if limit == u64::MAX {
+        return Ok(());
+    }
+    let live = PROCS.lock().iter().filter(|p| p.status.is_none()).count() as u64;
+    if live >= limit {
+        parent.debug_log(&[b"process limit of the policy reached: fork EAGAIN"]);
+        return Err(EAGAIN);
+    }
+    Ok(())
 }
 
 /// The running process's library OS, if the app has started.
@@ -119,6 +144,8 @@ pub fn fork(frame: &SyscallFrame, flags: u64, stack: usize, ptid: usize, ctid: u
     const CLONE_CHILD_SETTID: u64 = 0x1000000;
     collect();
     let parent = current();
+    // The kernel is not preempted: no other fork can run between this check and the push below.
+    check_limit(parent)?;
     let space = vm::fork_current().ok_or(ENOMEM)?;
     let pid = sched::new_id();
     let os: &'static LibOs<Vm> = Box::leak(Box::new(parent.fork(parent.platform.fork(pid))));
