@@ -11,6 +11,7 @@ runner's VM time limit. Skipped as a whole when qemu-system-x86_64 is not instal
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -30,8 +31,8 @@ BOMB_EXPECTED = "forkbomb: some forks ok: 1, some refused with EAGAIN: 1, other 
 
 
 def pack_both(tmp_path: Path, limits: str, args: list[str]) -> dict[str, Path]:
-    """Compiles limits.c into a project whose litebox.toml has `[policy.limits]` LIMITS and
-    ARGS; packs it for kvm and linux-userland in one run. Returns {target: artifact}."""
+    """Compiles limits.c into a project whose litebox.toml has `[policy.limits]` LIMITS (none
+    when empty) and ARGS; packs it for kvm and linux-userland in one run. Returns {target: artifact}."""
     project = tmp_path / "project"
     project.mkdir()
     subprocess.run(["cc", "-O1", "-Wall", "-pthread", "-o", str(project / "probe"), str(PROGRAMS / "limits.c")],
@@ -39,7 +40,7 @@ def pack_both(tmp_path: Path, limits: str, args: list[str]) -> dict[str, Path]:
     args_toml = ", ".join(f'"{a}"' for a in args)
     (project / "litebox.toml").write_text(
         f'[app]\nentry = "/app/probe"\nargs = [{args_toml}]\n\n[files]\n"/app/probe" = "probe"\n\n'
-        f"[policy.limits]\n{limits}\n",
+        + (f"[policy.limits]\n{limits}\n" if limits else ""),
         encoding="utf-8",
     )
     proc = run_cli("pack", project, "--target", "kvm", "--target", "linux-userland",
@@ -82,8 +83,54 @@ def test_endless_fork_bomb_ends_with_the_apps_exit_status(tmp_path: Path) -> Non
     arts = pack_both(tmp_path, "processes = 8", ["endless"])
     kvm = run_kvm(arts["kvm"])
     assert kvm.returncode == 3, describe(kvm)
-    assert kvm.stdout == b"endless: refused with EAGAIN at the limit: 1, processes started: 7, then fork: EAGAIN\n", \
-        describe(kvm)
+    assert kvm.stdout == (b"endless: refused with EAGAIN at the limit: 1, processes started: 7 of RLIMIT_NPROC 8, "
+                          b"then fork: EAGAIN\n"), describe(kvm)
+
+
+def test_without_a_policy_limit_the_kernel_caps_processes_by_ram(tmp_path: Path) -> None:
+    """No [policy.limits] processes: the kernel's default (one live process per 4 MiB of the VM's
+    RAM, reported by RLIMIT_NPROC) stops the endless bomb with EAGAIN before memory runs out."""
+    arts = pack_both(tmp_path, "", ["endless"])
+    kvm = run_kvm(arts["kvm"])
+    assert kvm.returncode == 3, describe(kvm)
+    m = re.fullmatch(rb"endless: refused with EAGAIN at the limit: 1, processes started: (\d+) of RLIMIT_NPROC (\d+), "
+                     rb"then fork: EAGAIN\n", kvm.stdout)
+    assert m, describe(kvm)
+    started, nproc = int(m[1]), int(m[2])
+    assert started == nproc - 1, describe(kvm)
+    # The runner gives the VM 512 MiB (platform_targets/kvm/qemu.py): about 127 processes.
+    assert 100 <= nproc <= 128, describe(kvm)
+
+
+def test_thread_bomb_without_a_policy_limit_gets_eagain(tmp_path: Path) -> None:
+    """Threads that never end, without [policy.limits] threads: when the kernel has no memory
+    left for another thread (its reserve excepted), pthread_create fails with EAGAIN and the
+    app goes on."""
+    arts = pack_both(tmp_path, "", ["threadbomb"])
+    kvm = run_kvm(arts["kvm"])
+    assert kvm.returncode == 0, describe(kvm)
+    assert kvm.stdout == b"threadbomb: some threads ok: 1, then pthread_create: EAGAIN\nstill alive\n", describe(kvm)
+
+
+def test_memory_exhaustion_kills_the_app_like_the_oom_killer(tmp_path: Path) -> None:
+    """No [policy.limits] memory: an app that touches more memory than the VM has is ended with
+    SIGKILL (status 137), as Linux's OOM killer ends it; the kernel keeps its own reserve, so
+    this is never a kernel error (125)."""
+    arts = pack_both(tmp_path, "", ["memhog"])
+    kvm = run_kvm(arts["kvm"], env={"LITEBOX_LOG": "debug"})
+    assert kvm.returncode == 128 + 9, describe(kvm)
+    assert b"was killed by SIGKILL (out of memory)" in kvm.stdout, describe(kvm)
+    assert b"internal error" not in kvm.stdout, describe(kvm)
+
+
+def test_memory_limit_stops_the_hog_first(tmp_path: Path) -> None:
+    """With [policy.limits] memory the hog's mmap gets ENOMEM at the limit and the app goes on."""
+    arts = pack_both(tmp_path, 'memory = "64M"', ["memhog"])
+    kvm = run_kvm(arts["kvm"])
+    ref = run_program([arts["linux-userland"]])
+    assert ref.returncode == 0, describe(ref)
+    assert kvm.returncode == 0, describe(kvm)
+    assert kvm.stdout == ref.stdout, f"kvm:\n{describe(kvm)}\nlinux-userland:\n{describe(ref)}"
 
 
 def test_refusals_are_logged_under_kvm(tmp_path: Path) -> None:

@@ -146,6 +146,7 @@ pub fn fork(frame: &SyscallFrame, flags: u64, stack: usize, ptid: usize, ctid: u
     let parent = current();
     // The kernel is not preempted: no other fork can run between this check and the push below.
     check_limit(parent)?;
+    let kstack = sched::new_kstack(frame, stack)?;
     let space = vm::fork_current().ok_or(ENOMEM)?;
     let pid = sched::new_id();
     let os: &'static LibOs<Vm> = Box::leak(Box::new(parent.fork(parent.platform.fork(pid))));
@@ -158,7 +159,7 @@ pub fn fork(frame: &SyscallFrame, flags: u64, stack: usize, ptid: usize, ctid: u
     let exe = parent.vfs.exe_path.lock().clone();
     PROCS.lock().push(Process { pid, ppid: parent.platform.pid, os, space, status: None, exe });
     let clear = if flags & CLONE_CHILD_CLEARTID != 0 { ctid } else { 0 };
-    sched::spawn_process(frame, pid, stack, clear);
+    sched::spawn_process(kstack, pid, clear);
     Ok(pid as usize)
 }
 
