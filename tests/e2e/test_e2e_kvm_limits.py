@@ -91,11 +91,12 @@ def test_without_a_policy_limit_the_kernel_caps_processes_by_ram(tmp_path: Path)
     """No [policy.limits] processes: the kernel's default (one live process per 4 MiB of the VM's
     RAM, reported by RLIMIT_NPROC) stops the endless bomb with EAGAIN before memory runs out."""
     arts = pack_both(tmp_path, "", ["endless"])
-    kvm = run_kvm(arts["kvm"])
+    kvm = run_kvm(arts["kvm"], env={"LITEBOX_LOG": "debug"})
     assert kvm.returncode == 3, describe(kvm)
-    m = re.fullmatch(rb"endless: refused with EAGAIN at the limit: 1, processes started: (\d+) of RLIMIT_NPROC (\d+), "
-                     rb"then fork: EAGAIN\n", kvm.stdout)
+    m = re.search(rb"^endless: refused with EAGAIN at the limit: 1, processes started: (\d+) of RLIMIT_NPROC (\d+), "
+                  rb"then fork: EAGAIN$", kvm.stdout, re.M)
     assert m, describe(kvm)
+    assert b"litebox: default process limit of the VM reached: fork EAGAIN" in kvm.stdout, describe(kvm)
     started, nproc = int(m[1]), int(m[2])
     assert started == nproc - 1, describe(kvm)
     # The runner gives the VM 512 MiB (platform_targets/kvm/qemu.py): about 127 processes.

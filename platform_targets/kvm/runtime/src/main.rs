@@ -283,7 +283,7 @@ fn apply_limits(os: &LibOs<Vm>, limits: &[Option<u64>; 4]) {
         threads: limits[LIMIT_THREADS],
         processes: Some(processes),
     });
-    proc::set_limit(processes);
+    proc::set_limit(processes, limits[LIMIT_PROCESSES].is_some());
 }
 
 static HWCAP: AtomicUsize = AtomicUsize::new(0);

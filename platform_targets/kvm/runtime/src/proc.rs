@@ -10,7 +10,7 @@
 //! hold no memory but their wait status, do not count).
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 use litebox_libos::errno::*;
 use litebox_libos::sync::SpinMutex;
@@ -36,8 +36,11 @@ struct Process {
 
 static PROCS: SpinMutex<Vec<Process>> = SpinMutex::new(Vec::new());
 static CURRENT: AtomicPtr<LibOs<Vm>> = AtomicPtr::new(core::ptr::null_mut());
-/// `[policy.limits] processes` (u64::MAX: not limited).
+/// Live processes allowed: `[policy.limits] processes`, or the kernel's default (u64::MAX
+/// until the app starts).
 static LIMIT: AtomicU64 = AtomicU64::new(u64::MAX);
+/// Whether [`LIMIT`] is the policy's (for the debug log).
+static FROM_POLICY: AtomicBool = AtomicBool::new(false);
 
 const SIGCHLD: usize = 17;
 const WNOHANG: u32 = 1;
@@ -53,20 +56,23 @@ pub fn init(os: &'static LibOs<Vm>) {
     CURRENT.store(os as *const LibOs<Vm> as *mut LibOs<Vm>, Ordering::Release);
 }
 
-/// Sets the policy's process limit: at most `n` live processes in the VM (before the app starts).
-pub fn set_limit(n: u64) {
+/// Sets the process limit before the app starts: at most `n` live processes in the VM;
+/// `from_policy` tells the policy's limit from the kernel's default.
+pub fn set_limit(n: u64, from_policy: bool) {
     LIMIT.store(n, Ordering::Relaxed);
+    FROM_POLICY.store(from_policy, Ordering::Relaxed);
 }
 
-/// EAGAIN when the app already has as many live processes as the policy allows.
+/// EAGAIN when the app already has as many live processes as the limit allows.
 fn check_limit(parent: &LibOs<Vm>) -> Result<(), Errno> {
     let limit = LIMIT.load(Ordering::Relaxed);
-    if limit == u64::MAX {
-        return Ok(());
-    }
     let live = PROCS.lock().iter().filter(|p| p.status.is_none()).count() as u64;
     if live >= limit {
-        parent.debug_log(&[b"process limit of the policy reached: fork EAGAIN"]);
+        parent.debug_log(&[if FROM_POLICY.load(Ordering::Relaxed) {
+            b"process limit of the policy reached: fork EAGAIN"
+        } else {
+            b"default process limit of the VM reached: fork EAGAIN"
+        }]);
         return Err(EAGAIN);
     }
     Ok(())
