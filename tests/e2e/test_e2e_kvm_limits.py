@@ -4,9 +4,13 @@ litebox.toml, must print the same bytes and exit the same way on both, and that 
 the one test_e2e_limits.py expects (Linux's errno for each refused call, the app alive after).
 
 The process limit is the kvm kernel's own (one count over the whole VM); memory, open files and
-threads are counted by the library OS of each process, as on linux-userland. Fork bombs run
-only packed: inside the VM, and bounded by the limit, by their own loop counts and by the
-runner's VM time limit. Skipped as a whole when qemu-system-x86_64 is not installed.
+threads are counted by the library OS of each process, as on linux-userland. Without a limit
+in the policy the VM's RAM bounds the app: the kernel's default process limit, fallible
+kernel stacks and an out-of-memory SIGKILL (docs/kvm.md, "Resource limits"); the last tests
+check that. Fork, thread and memory bombs run only packed for kvm (the bounded fork bomb and
+the limited hog also under linux-userland, where the policy's limit stops them): inside the VM,
+bounded by the limit, their own loop counts and the runner's VM time limit. Skipped as a whole
+when qemu-system-x86_64 is not installed.
 """
 
 from __future__ import annotations
