@@ -1,5 +1,5 @@
 /* Resource-limit probe, run packed under a small [policy.limits]: exceeds one limit (argv[1]:
- * memory, files, threads, processes, forkbomb) and prints the errno each call got, then shows
+ * memory, files, threads, processes, forkbomb; endless, threadbomb, memhog only for kvm) and prints the errno each call got, then shows
  * the process is still alive and the resource usable again once freed. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -196,6 +196,92 @@ static void forkbomb(void) {
     printf("forkbomb: some forks ok: %d, some refused with EAGAIN: %d, other errors: %d\n", ok > 0, refused > 0, other);
 }
 
+/* A process of the endless bomb: says it started (one byte on `w`), then forks forever; every
+ * child does the same. None ever exits. */
+static void endless_child(int w) {
+    (void)!write(w, "x", 1);
+    for (;;) {
+        pid_t pid = fork();
+        if (pid == 0)
+            (void)!write(w, "x", 1);
+        else if (pid < 0)
+            usleep(1000);
+    }
+}
+
+/* An endless fork bomb, run only packed for kvm: the first process forks until refused. Refused
+ * with EAGAIN (the policy's limit), it waits until the whole tree has reached RLIMIT_NPROC and
+ * checks a fork is still refused; refused otherwise (no limit: memory ran out), it says with
+ * what. Either way it exits 3 while the bomb goes on. */
+static void endless(void) {
+    struct rlimit rl;
+    getrlimit(RLIMIT_NPROC, &rl);
+    int started[2];
+    if (pipe(started) != 0)
+        exit(1);
+    int refused = 0;
+    for (int i = 0; i < 10000 && !refused; i++) {
+        pid_t pid = fork();
+        if (pid == 0)
+            endless_child(started[1]);
+        if (pid < 0) {
+            refused = errno == EAGAIN;
+            if (!refused)
+                break;
+        }
+    }
+    if (!refused) {
+        /* No policy limit: memory ran out first. */
+        printf("endless: fork refused with %s\n", strerrorname_np(errno));
+        exit(3);
+    }
+    unsigned long n = 0;
+    char c;
+    while (n + 1 < rl.rlim_cur && read(started[0], &c, 1) == 1)
+        n++;
+    errno = 0;
+    pid_t again = fork();
+    if (again == 0)
+        _exit(0);
+    printf("endless: refused with EAGAIN at the limit: %d, processes started: %lu of RLIMIT_NPROC %lu, then fork: %s\n",
+           refused, n, (unsigned long)rl.rlim_cur, again < 0 ? strerrorname_np(errno) : "ok");
+    exit(3);
+}
+
+static pthread_mutex_t never = PTHREAD_MUTEX_INITIALIZER;
+
+/* Blocks for good on `never` (which the main thread holds). */
+static void *parked(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&never);
+    return NULL;
+}
+
+/* A thread bomb, run only packed for kvm: threads that never end, until pthread_create fails. */
+static void threadbomb(void) {
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setstacksize(&a, 64 * 1024);
+    int n = 0, rc = 0;
+    pthread_t t;
+    pthread_mutex_lock(&never);
+    while (n < 100000 && (rc = pthread_create(&t, &a, parked, NULL)) == 0)
+        n++;
+    printf("threadbomb: some threads ok: %d, then pthread_create: %s\n", n > 0, rc ? strerrorname_np(rc) : "never refused");
+}
+
+/* A memory hog, run only packed for kvm: touches anonymous memory until it is killed. */
+static void memhog(void) {
+    for (unsigned long total = 0;; total += 16 * MiB) {
+        char *p = mmap(NULL, 16 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            printf("memhog: mmap refused after %lu MiB: %s\n", total / MiB, strerrorname_np(errno));
+            return;
+        }
+        memset(p, 1, 16 * MiB);
+    }
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     const char *mode = argc > 1 ? argv[1] : "";
@@ -209,6 +295,12 @@ int main(int argc, char **argv) {
         processes();
     else if (!strcmp(mode, "forkbomb"))
         forkbomb();
+    else if (!strcmp(mode, "endless"))
+        endless();
+    else if (!strcmp(mode, "threadbomb"))
+        threadbomb();
+    else if (!strcmp(mode, "memhog"))
+        memhog();
     else
         return 2;
     printf("still alive\n");

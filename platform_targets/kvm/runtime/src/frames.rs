@@ -92,6 +92,21 @@ pub fn alloc_zeroed() -> Option<usize> {
     Some(pa)
 }
 
+/// Frames (1 MiB) that only the kernel may take: an app page (a first touch, a copy-on-write
+/// copy) is refused below this, so the kernel's own allocations (its heap, page tables) still
+/// succeed after the app has used up the rest.
+const KERNEL_RESERVE: usize = 256;
+
+/// A zeroed frame for an app page; None when only the kernel's reserve is left.
+pub fn alloc_zeroed_for_app() -> Option<usize> {
+    (free_count() > KERNEL_RESERVE).then(alloc_zeroed).flatten()
+}
+
+/// A frame (not zeroed) for an app page; None when only the kernel's reserve is left.
+pub fn alloc_for_app() -> Option<usize> {
+    (free_count() > KERNEL_RESERVE).then(alloc).flatten()
+}
+
 /// Returns a frame to the pool.
 pub fn free(pa: usize) {
     let mut f = FRAMES.lock();
@@ -99,6 +114,12 @@ pub fn free(pa: usize) {
     unsafe { core::ptr::write(phys_to_virt(pa) as *mut usize, f.free) };
     f.free = pa;
     f.used -= 1;
+}
+
+/// Frames not in use.
+pub fn free_count() -> usize {
+    let f = FRAMES.lock();
+    f.total - f.used
 }
 
 /// (total, used) frames.

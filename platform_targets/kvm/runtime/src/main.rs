@@ -225,6 +225,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         // Only a policy that grants network uses the card; without one, sockets say ENETDOWN.
         netstack::init();
     }
+    apply_limits(os, &cfg.limits);
     proc::init(os);
     if control::init() {
         // The tick lets an app that never waits notice a Ctrl-C from the runner.
@@ -271,6 +272,28 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     // SAFETY: the app is mapped and its stack built; from here the CPU belongs to the app and
     // comes back only through `syscall_handler` and `trap_handler`.
     unsafe { trap::enter_user(loaded.entry, loaded.sp) }
+}
+
+/// RAM per process of the default process limit: without `[policy.limits] processes` the VM
+/// holds at most one live process per this many bytes (127 with the runner's 512 MiB), so a
+/// fork bomb gets EAGAIN long before the kernel runs out of memory.
+const RAM_PER_PROCESS: usize = 4 << 20;
+
+/// `[policy.limits]` (LaunchConfig.limits), as on linux-userland: memory, open files and threads
+/// are counted by the library OS of each process (and copied into every fork); the process
+/// count is the kernel's, over the whole VM (`proc.rs`), with a default from the VM's RAM.
+/// RLIMIT_NPROC reports the process limit in force.
+fn apply_limits(os: &LibOs<Vm>, limits: &[Option<u64>; 4]) {
+    use litebox_image::{LIMIT_MEMORY, LIMIT_OPEN_FILES, LIMIT_PROCESSES, LIMIT_THREADS};
+    let ram = frames::stats().0 * frames::FRAME;
+    let processes = limits[LIMIT_PROCESSES].unwrap_or((ram / RAM_PER_PROCESS).max(8) as u64);
+    os.apply_limits(&litebox_libos::kernel::PolicyLimits {
+        memory: limits[LIMIT_MEMORY],
+        open_files: limits[LIMIT_OPEN_FILES],
+        threads: limits[LIMIT_THREADS],
+        processes: Some(processes),
+    });
+    proc::set_limit(processes, limits[LIMIT_PROCESSES].is_some());
 }
 
 static HWCAP: AtomicUsize = AtomicUsize::new(0);
@@ -366,6 +389,7 @@ extern "C" fn syscall_handler(f: &mut SyscallFrame) -> bool {
 
 fn signal_name(sig: i32) -> &'static str {
     match sig {
+        9 => "SIGKILL (out of memory)",
         4 => "SIGILL",
         5 => "SIGTRAP",
         7 => "SIGBUS",
@@ -379,12 +403,17 @@ fn signal_name(sig: i32) -> &'static str {
 extern "C" fn trap_handler(f: &mut TrapFrame) {
     let from_user = f.cs & 3 == 3;
     let mut addr = 0;
+    let mut no_memory = false;
     if f.vector == 14 {
         addr = cpu::cr2();
         let write = f.error & 2 != 0;
         let exec = f.error & 16 != 0;
-        if addr < vm::USER_TOP && vm::fault(addr, write, exec) {
-            return;
+        if addr < vm::USER_TOP {
+            match vm::fault(addr, write, exec) {
+                vm::Fault::Mapped => return,
+                vm::Fault::NoMemory => no_memory = true,
+                vm::Fault::Denied => {}
+            }
         }
     }
     if f.vector >= 32 {
@@ -405,6 +434,8 @@ extern "C" fn trap_handler(f: &mut TrapFrame) {
     }
     if from_user || (f.vector == 14 && addr < vm::USER_TOP) {
         let sig = match f.vector {
+            // Out of memory: SIGKILL, as from Linux's OOM killer.
+            14 if no_memory => 9,
             0 | 16 | 19 => 8,
             1 | 3 => 5,
             6 => 4,

@@ -168,13 +168,13 @@ pub fn share_user(from: usize, to: usize) -> bool {
 }
 
 /// Gives the page of entry `e` a frame of its own (copying a shared one): returns the entry
-/// value without [`COW`], still read-only.
+/// value without [`COW`], still read-only; None when memory is exhausted.
 pub fn unshare(e: *mut u64) -> Option<u64> {
     // SAFETY: e is a level-1 entry of an app page.
     let v = unsafe { e.read_volatile() };
     let pa = (v & ADDR) as usize;
     let own = if frames::is_shared(pa) {
-        let new = frames::alloc()?;
+        let new = frames::alloc_for_app()?;
         // SAFETY: whole frames through the direct map; the new one is ours alone.
         unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(pa) as *const u8, phys_to_virt(new) as *mut u8, frames::FRAME) };
         frames::release(pa);

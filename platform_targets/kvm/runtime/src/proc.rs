@@ -4,9 +4,13 @@
 //! memory and leaves a zombie holding the wait status until the parent reaps it with wait4 or
 //! waitid. The first process (pid 1) is the app: when it exits the VM ends with its status,
 //! whatever other processes still run. Orphans are reaped by the kernel.
+//!
+//! `[policy.limits] processes` is counted here, over the whole VM: a fork is refused with
+//! EAGAIN while that many processes of the app are alive (the first included; zombies, which
+//! hold no memory but their wait status, do not count).
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 use litebox_libos::errno::*;
 use litebox_libos::sync::SpinMutex;
@@ -32,6 +36,11 @@ struct Process {
 
 static PROCS: SpinMutex<Vec<Process>> = SpinMutex::new(Vec::new());
 static CURRENT: AtomicPtr<LibOs<Vm>> = AtomicPtr::new(core::ptr::null_mut());
+/// Live processes allowed: `[policy.limits] processes`, or the kernel's default (u64::MAX
+/// until the app starts).
+static LIMIT: AtomicU64 = AtomicU64::new(u64::MAX);
+/// Whether [`LIMIT`] is the policy's (for the debug log).
+static FROM_POLICY: AtomicBool = AtomicBool::new(false);
 
 const SIGCHLD: usize = 17;
 const WNOHANG: u32 = 1;
@@ -45,6 +54,28 @@ pub fn init(os: &'static LibOs<Vm>) {
     crate::apic::reserve_mapping();
     PROCS.lock().push(Process { pid: os.platform.pid, ppid: 0, os, space: vm::boot_space(), status: None, exe: Vec::new() });
     CURRENT.store(os as *const LibOs<Vm> as *mut LibOs<Vm>, Ordering::Release);
+}
+
+/// Sets the process limit before the app starts: at most `n` live processes in the VM;
+/// `from_policy` tells the policy's limit from the kernel's default.
+pub fn set_limit(n: u64, from_policy: bool) {
+    LIMIT.store(n, Ordering::Relaxed);
+    FROM_POLICY.store(from_policy, Ordering::Relaxed);
+}
+
+/// EAGAIN when the app already has as many live processes as the limit allows.
+fn check_limit(parent: &LibOs<Vm>) -> Result<(), Errno> {
+    let limit = LIMIT.load(Ordering::Relaxed);
+    let live = PROCS.lock().iter().filter(|p| p.status.is_none()).count() as u64;
+    if live >= limit {
+        parent.debug_log(&[if FROM_POLICY.load(Ordering::Relaxed) {
+            b"process limit of the policy reached: fork EAGAIN"
+        } else {
+            b"default process limit of the VM reached: fork EAGAIN"
+        }]);
+        return Err(EAGAIN);
+    }
+    Ok(())
 }
 
 /// The running process's library OS, if the app has started.
@@ -119,6 +150,9 @@ pub fn fork(frame: &SyscallFrame, flags: u64, stack: usize, ptid: usize, ctid: u
     const CLONE_CHILD_SETTID: u64 = 0x1000000;
     collect();
     let parent = current();
+    // The kernel is not preempted: no other fork can run between this check and the push below.
+    check_limit(parent)?;
+    let kstack = sched::new_kstack(frame, stack)?;
     let space = vm::fork_current().ok_or(ENOMEM)?;
     let pid = sched::new_id();
     let os: &'static LibOs<Vm> = Box::leak(Box::new(parent.fork(parent.platform.fork(pid))));
@@ -131,7 +165,7 @@ pub fn fork(frame: &SyscallFrame, flags: u64, stack: usize, ptid: usize, ctid: u
     let exe = parent.vfs.exe_path.lock().clone();
     PROCS.lock().push(Process { pid, ppid: parent.platform.pid, os, space, status: None, exe });
     let clear = if flags & CLONE_CHILD_CLEARTID != 0 { ctid } else { 0 };
-    sched::spawn_process(frame, pid, stack, clear);
+    sched::spawn_process(kstack, pid, clear);
     Ok(pid as usize)
 }
 

@@ -180,10 +180,25 @@ pub fn set_clear_tid(addr: usize) -> usize {
     s.threads[c].tid as usize
 }
 
+/// Frames (4 MiB) kept free for the kernel itself (its heap, page tables, copy-on-write
+/// faults): a new thread or process is refused with ENOMEM rather than take them, so a fork
+/// or thread bomb without a policy limit gets an errno instead of ending the VM.
+const RESERVE_FRAMES: usize = 1024;
+
+/// A new thread's kernel stack: (stack, top, saved stack pointer).
+pub type KStack = (Box<[u8]>, usize, usize);
+
 /// A kernel stack for a new thread that resumes after the syscall of `frame` with rax = 0 and
-/// stack pointer `rsp` (the parent's when 0): (stack, top, saved stack pointer).
-fn new_kstack(frame: &SyscallFrame, rsp: usize) -> (Box<[u8]>, usize, usize) {
-    let mut stack = alloc::vec![0u8; KSTACK].into_boxed_slice();
+/// stack pointer `rsp` (the parent's when 0); ENOMEM when memory is tight (see
+/// [`RESERVE_FRAMES`]).
+pub fn new_kstack(frame: &SyscallFrame, rsp: usize) -> Result<KStack, Errno> {
+    let mut v: Vec<u8> = Vec::new();
+    v.try_reserve_exact(KSTACK).map_err(|_| ENOMEM)?;
+    if crate::frames::free_count() < RESERVE_FRAMES {
+        return Err(ENOMEM);
+    }
+    v.resize(KSTACK, 0);
+    let mut stack = v.into_boxed_slice();
     let ktop = (stack.as_mut_ptr() as usize + KSTACK) & !15;
     // The child's kernel stack, top down: its user registers, its SSE state (the parent's),
     // then what kvm_switch pops: six callee-saved registers and the return address.
@@ -203,12 +218,12 @@ fn new_kstack(frame: &SyscallFrame, rsp: usize) -> (Box<[u8]>, usize, usize) {
         core::ptr::write_bytes(ksp as *mut u8, 0, 6 * 8);
         core::ptr::write((fx_at - 8) as *mut usize, syscall_return as *const () as usize);
     }
-    (stack, ktop, ksp)
+    Ok((stack, ktop, ksp))
 }
 
 /// Adds a runnable thread `tid` of process `pid` that inherits the running thread's TLS bases
 /// (FS replaced by `fs` when given) and signal mask.
-fn add_thread(tid: i32, pid: i32, stack: (Box<[u8]>, usize, usize), fs: Option<u64>, clear_tid: usize) {
+fn add_thread(tid: i32, pid: i32, stack: KStack, fs: Option<u64>, clear_tid: usize) {
     let mut s = SCHED.lock();
     reap(&mut s);
     let parent = s.current;
@@ -238,10 +253,10 @@ pub fn new_id() -> i32 {
     id
 }
 
-/// The first thread of a forked process `pid` (tid = pid): it resumes after the parent's
-/// syscall (`frame`) with rax = 0, on `stack` if not 0.
-pub fn spawn_process(frame: &SyscallFrame, pid: i32, stack: usize, clear_tid: usize) {
-    add_thread(pid, pid, new_kstack(frame, stack), None, clear_tid);
+/// The first thread of a forked process `pid` (tid = pid), on `kstack` from [`new_kstack`]
+/// (which says where it resumes).
+pub fn spawn_process(kstack: KStack, pid: i32, clear_tid: usize) {
+    add_thread(pid, pid, kstack, None, clear_tid);
     crate::apic::start_timer();
 }
 
@@ -251,7 +266,7 @@ pub fn spawn(frame: &SyscallFrame, t: &ThreadSpawn) -> Result<usize, Errno> {
     const CLONE_PARENT_SETTID: u64 = 0x100000;
     const CLONE_CHILD_CLEARTID: u64 = 0x200000;
     const CLONE_CHILD_SETTID: u64 = 0x1000000;
-    let stack = new_kstack(frame, t.stack);
+    let stack = new_kstack(frame, t.stack)?;
     let tid = new_id();
     let pid = current_pid();
     let fs = (t.flags & CLONE_SETTLS != 0).then_some(t.tls as u64);

@@ -311,14 +311,26 @@ pub fn discard(addr: usize, len: usize) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Serves a page fault at `va`: true if the page is now mapped with the needed rights.
-pub fn fault(va: usize, write: bool, exec: bool) -> bool {
+/// What [`fault`] did.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The page is now mapped with the needed rights.
+    Mapped,
+    /// No mapping allows the access (SIGSEGV).
+    Denied,
+    /// A page was due but memory is exhausted (the kernel's reserve excepted): the process
+    /// is ended as Linux's OOM killer would end it.
+    NoMemory,
+}
+
+/// Serves a page fault at `va`.
+pub fn fault(va: usize, write: bool, exec: bool) -> Fault {
     if va >= USER_TOP {
-        return false;
+        return Fault::Denied;
     }
     // No code that holds this lock touches app memory, so a fault never finds it taken.
     let sp = space().lock();
-    let Some(a) = sp.area_at(va) else { return false };
+    let Some(a) = sp.area_at(va) else { return Fault::Denied };
     let ok = if write {
         a.prot & PROT_WRITE != 0
     } else if exec {
@@ -327,10 +339,10 @@ pub fn fault(va: usize, write: bool, exec: bool) -> bool {
         a.prot != 0
     };
     if !ok {
-        return false;
+        return Fault::Denied;
     }
     let page = va & !(PAGE - 1);
-    let Some(p) = paging::pte(page, true) else { return false };
+    let Some(p) = paging::pte(page, true) else { return Fault::NoMemory };
     // SAFETY: p is the level-1 entry of this app page; we hold the space lock.
     let mut v = unsafe { p.read_volatile() };
     if v & COW != 0 && !write {
@@ -338,24 +350,24 @@ pub fn fault(va: usize, write: bool, exec: bool) -> bool {
         // SAFETY: as above.
         unsafe { p.write_volatile(((v & ADDR) | pte_flags(a.prot) | COW) & !W) };
         cpu::invlpg(page);
-        return true;
+        return Fault::Mapped;
     }
     if v & COW != 0 {
         match paging::unshare(p) {
             Some(nv) => v = nv,
-            None => return false,
+            None => return Fault::NoMemory,
         }
     }
     let frame = if v & (P | KEPT) != 0 {
         v & ADDR
     } else {
-        match frames::alloc_zeroed() {
+        match frames::alloc_zeroed_for_app() {
             Some(pa) => pa as u64,
-            None => return false,
+            None => return Fault::NoMemory,
         }
     };
     // SAFETY: as above.
     unsafe { p.write_volatile(frame | pte_flags(a.prot)) };
     cpu::invlpg(page);
-    true
+    Fault::Mapped
 }
