@@ -100,7 +100,7 @@ def test_without_a_policy_limit_the_kernel_caps_processes_by_ram(tmp_path: Path)
     m = re.search(rb"^endless: refused with EAGAIN at the limit: 1, processes started: (\d+) of RLIMIT_NPROC (\d+), "
                   rb"then fork: EAGAIN$", kvm.stdout, re.M)
     assert m, describe(kvm)
-    assert b"litebox: default process limit of the VM reached: fork EAGAIN" in kvm.stdout, describe(kvm)
+    assert b"litebox: default process limit of the VM reached: fork EAGAIN" in kvm.stderr, describe(kvm)
     started, nproc = int(m[1]), int(m[2])
     assert started == nproc - 1, describe(kvm)
     # The runner gives the VM 512 MiB (platform_targets/kvm/qemu.py): about 127 processes.
@@ -124,8 +124,8 @@ def test_memory_exhaustion_kills_the_app_like_the_oom_killer(tmp_path: Path) -> 
     arts = pack_both(tmp_path, "", ["memhog"])
     kvm = run_kvm(arts["kvm"], env={"LITEBOX_LOG": "debug"})
     assert kvm.returncode == 128 + 9, describe(kvm)
-    assert b"was killed by SIGKILL (out of memory)" in kvm.stdout, describe(kvm)
-    assert b"internal error" not in kvm.stdout, describe(kvm)
+    assert b"was killed by SIGKILL (out of memory)" in kvm.stderr, describe(kvm)
+    assert b"internal error" not in kvm.stderr, describe(kvm)
 
 
 def test_memory_limit_stops_the_hog_first(tmp_path: Path) -> None:
@@ -142,4 +142,4 @@ def test_refusals_are_logged_under_kvm(tmp_path: Path) -> None:
     arts = pack_both(tmp_path, "processes = 3\nthreads = 4\nopen_files = 16", ["processes"])
     kvm = run_kvm(arts["kvm"], env={"LITEBOX_LOG": "debug"})
     assert kvm.returncode == 0, describe(kvm)
-    assert b"litebox: process limit of the policy reached: fork EAGAIN" in kvm.stdout, describe(kvm)
+    assert b"litebox: process limit of the policy reached: fork EAGAIN" in kvm.stderr, describe(kvm)
