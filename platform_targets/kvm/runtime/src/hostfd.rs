@@ -1,5 +1,5 @@
 //! The "host" descriptors of a VM without a host: pipes, eventfds, timerfds, epoll
-//! instances and TCP sockets (`netstack.rs`) are kernel objects here, numbered from 3 (0 is stdin, 1 and 2 the console). The
+//! instances and TCP sockets (`tcpsock.rs`) are kernel objects here, numbered from 3 (0 is stdin, 1 and 2 the console). The
 //! library OS holds them as host descriptors, exactly as it holds real ones on linux-userland.
 //! All processes of the app share them (a forked child's descriptors refer to the same objects).
 //! A call that would block (reading an empty pipe, writing a full one) waits cooperatively
@@ -14,7 +14,7 @@ use litebox_libos::errno::*;
 use litebox_libos::sync::SpinMutex;
 use litebox_libos::user;
 
-use crate::{clock, netstack, sched, signals};
+use crate::{clock, netstack, sched, signals, tcpsock};
 
 const POLLIN: i16 = 0x1;
 const POLLOUT: i16 = 0x4;
@@ -49,7 +49,7 @@ enum Obj {
     Timer(Arc<SpinMutex<Timer>>),
     /// Interest list: host fd -> (events, data).
     Epoll(Arc<SpinMutex<BTreeMap<i32, (u32, u64)>>>),
-    Tcp(netstack::SockRef),
+    Tcp(tcpsock::SockRef),
 }
 
 struct Table {
@@ -135,7 +135,7 @@ pub fn close(fd: i32) {
     match obj {
         Obj::PipeRead(p) => p.lock().readers -= 1,
         Obj::PipeWrite(p) => p.lock().writers -= 1,
-        Obj::Tcp(s) => netstack::close(&s),
+        Obj::Tcp(s) => tcpsock::close(&s),
         _ => {}
     }
 }
@@ -221,7 +221,7 @@ pub fn read(fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
                 }
             })
         }
-        Obj::Tcp(s) => return netstack::recv(&s, buf, 0, nb),
+        Obj::Tcp(s) => return tcpsock::recv(&s, buf, 0, nb),
         Obj::PipeWrite(_) | Obj::Epoll(_) => return Err(EBADF),
     }?;
     Ok(r.unwrap_or(0))
@@ -268,7 +268,7 @@ pub fn write(fd: i32, buf: &[u8]) -> Result<usize, Errno> {
         }
         Obj::Tcp(s) => {
             let nb = get(fd)?.1;
-            netstack::send(&s, buf, 0, nb)
+            tcpsock::send(&s, buf, 0, nb)
         }
         _ => Err(EBADF),
     }
@@ -304,7 +304,7 @@ fn revents(fd: i32, console: &dyn Fn(i32) -> i16) -> i16 {
                 0
             }
         }
-        Obj::Tcp(s) => netstack::revents(&s),
+        Obj::Tcp(s) => tcpsock::revents(&s),
         Obj::Epoll(i) => {
             let list: Vec<(i32, u32)> = i.lock().iter().map(|(&f, &(ev, _))| (f, ev)).collect();
             if list.iter().any(|&(f, ev)| revents(f, console) & (ev as i16 | POLLHUP | POLLERR) != 0) {
@@ -336,7 +336,7 @@ pub fn poll(fds: &mut [PollFd], timeout_ms: i32, console: &dyn Fn(i32) -> i16) -
 /// FIONREAD of a socket: bytes ready to read; None if `fd` is not a socket of ours.
 pub fn socket_unread(fd: i32) -> Option<usize> {
     match get(fd).ok()?.0 {
-        Obj::Tcp(s) => Some(netstack::unread(&s)),
+        Obj::Tcp(s) => Some(tcpsock::unread(&s)),
         _ => None,
     }
 }
@@ -348,7 +348,7 @@ pub fn net_call(nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
     const SOCK_NONBLOCK: usize = 0o4000;
     match nr {
         SOCKET => {
-            let s = netstack::socket(a[0], a[1], a[2])?;
+            let s = tcpsock::socket(a[0], a[1], a[2])?;
             Ok(add(Obj::Tcp(s), a[1] & SOCK_NONBLOCK != 0) as usize)
         }
         SOCKETPAIR => Err(EAFNOSUPPORT), // no Unix sockets in the VM (docs/kvm.md)
@@ -357,10 +357,10 @@ pub fn net_call(nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
             let Obj::Tcp(s) = obj else { return Err(ENOTSOCK) };
             if nr == ACCEPT4 || nr == ACCEPT {
                 let flags = if nr == ACCEPT4 { a[3] } else { 0 };
-                let conn = netstack::accept(&s, a[1], a[2], nb)?;
+                let conn = tcpsock::accept(&s, a[1], a[2], nb)?;
                 return Ok(add(Obj::Tcp(conn), flags & SOCK_NONBLOCK != 0) as usize);
             }
-            netstack::call(&s, nr, a, nb)
+            tcpsock::call(&s, nr, a, nb)
         }
     }
 }

@@ -34,6 +34,7 @@ mod serial;
 mod signals;
 mod south;
 mod startinfo;
+mod tcpsock;
 mod trap;
 mod virtio_net;
 mod vm;
