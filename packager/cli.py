@@ -124,12 +124,22 @@ is passed through, with --trace and --learn too.
            comments) and [policy.network] listen/connect lists. NOTHING IS GRANTED: copy what
            you want into litebox.toml and pack again. --learn-out FILE writes the snippet to
            FILE instead of stdout (implies --learn). Record format: docs/runtime.md.
+           (--trace and --learn: linux-userland artifacts only.)
+
+A kvm artifact boots in QEMU -M microvm: stdout and stderr arrive on yours, stdin is read to
+EOF first unless it is a terminal, the first Ctrl-C (or SIGTERM) goes to the app as SIGINT
+(SIGTERM) and a second one stops the VM. A policy with [policy.network] rules gives the VM a
+network: each listen rule becomes a forward of that host address and port into the VM.
+  LITEBOX_KVM_TIMEOUT=SECONDS  stop the VM after this long (default 600; 0 = never, services)
+  LITEBOX_KVM_ACCEL=tcg|kvm|auto  QEMU's accelerator (auto: KVM only after a probe boot
+                               proved it works; `litebox targets` shows the decision)
 
 examples:
   litebox run dist/hello-linux-userland -- --name world
   litebox run --trace dist/server-linux-userland -- --port 8080 2> trace.txt
   litebox run --trace-file /tmp/trace.txt dist/server-linux-userland
   litebox run --learn dist/myapp-linux-userland -- input.txt
+  LITEBOX_KVM_TIMEOUT=0 litebox run dist/http-service-kvm     # a service in the VM
 
   # a learn run of an app that read /etc/ssl/certs and connected to a database prints:
   # Learned by `litebox run --learn` from one run of dist/myapp-linux-userland.
