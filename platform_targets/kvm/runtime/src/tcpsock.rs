@@ -36,6 +36,9 @@ const IDLE_LISTENERS: usize = 4;
 const MAX_BACKLOG: usize = 128;
 /// How long a closed connection may wait for its peer before it is dropped.
 const ORPHAN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a connect() may go unanswered (Linux gives up after about two minutes of SYN
+/// retries too): then ETIMEDOUT.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
 
 const AF_INET: u16 = 2;
 const SOL_SOCKET: usize = 1;
@@ -96,8 +99,9 @@ pub struct Sock {
     owns_port: bool,
     /// The pending error for SO_ERROR.
     error: Option<Errno>,
-    /// A connect() is under way (its outcome not yet seen).
+    /// A connect() is under way (its outcome not yet seen), and when it started (monotonic ns).
     connecting: bool,
+    connect_start: u64,
     read_shut: bool,
     reuse_addr: bool,
     keep_alive: bool,
@@ -131,6 +135,7 @@ impl Sock {
             owns_port: false,
             error: None,
             connecting: false,
+            connect_start: 0,
             read_shut: false,
             reuse_addr: false,
             keep_alive: false,
@@ -341,12 +346,14 @@ fn connect(sock: &SockRef, ip: [u8; 4], port: u16, nonblock: bool) -> Result<usi
                 return Err(ENETUNREACH);
             }
             st.tcp(h).set_nagle_enabled(!s.no_delay);
+            st.tcp(h).set_timeout(Some(CONNECT_TIMEOUT));
             st.poll();
             Ok(h)
         })?;
         s.state = State::Stream(h);
         s.error = None;
         s.connecting = true;
+        s.connect_start = clock::monotonic_ns();
         if nonblock {
             return Err(EINPROGRESS);
         }
@@ -382,10 +389,17 @@ fn progress(s: &mut Sock) -> Result<bool, Errno> {
             });
             s.state = State::Failed;
             s.connecting = false;
-            Err(ECONNREFUSED)
+            // A reset answers at once; only the timeout takes this long.
+            let waited = clock::monotonic_ns().saturating_sub(s.connect_start);
+            Err(if waited >= CONNECT_TIMEOUT.total_micros() * 1000 { ETIMEDOUT } else { ECONNREFUSED })
         }
         _ => {
             s.connecting = false;
+            // Established: no timeout while idle (the ORPHAN_TIMEOUT applies after close).
+            let _ = with_stack(|st| {
+                st.tcp(h).set_timeout(None);
+                Ok(())
+            });
             Ok(true)
         }
     }
