@@ -140,6 +140,24 @@ pub fn close(fd: i32) {
     }
 }
 
+/// A second descriptor for the object behind `fd` (opening /proc/self/fd/N): a pipe end
+/// counts one more reader or writer; eventfds, timerfds and epoll instances are shared; a
+/// socket cannot be reopened (ENXIO, as on Linux). Descriptors 0-2 (the console) are their
+/// own duplicates: closing one of ours closes nothing.
+pub fn dup(fd: i32) -> Result<i32, Errno> {
+    if (0..3).contains(&fd) {
+        return Ok(fd);
+    }
+    let (obj, nb) = get(fd)?;
+    match &obj {
+        Obj::PipeRead(p) => p.lock().readers += 1,
+        Obj::PipeWrite(p) => p.lock().writers += 1,
+        Obj::Tcp(_) => return Err(ENXIO),
+        Obj::Event(_) | Obj::Timer(_) | Obj::Epoll(_) => {}
+    }
+    Ok(add(obj, nb))
+}
+
 /// Sets O_NONBLOCK.
 pub fn set_nonblock(fd: i32, on: bool) -> Result<(), Errno> {
     let mut t = TABLE.lock();

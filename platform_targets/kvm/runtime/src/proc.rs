@@ -3,7 +3,9 @@
 //! address space (`vm.rs`). fork copies all three; exit closes the descriptors, frees the
 //! memory and leaves a zombie holding the wait status until the parent reaps it with wait4 or
 //! waitid. The first process (pid 1) is the app: when it exits the VM ends with its status,
-//! whatever other processes still run. Orphans are reaped by the kernel.
+//! whatever other processes still run. Orphans are reaped by the kernel. The file system is
+//! shared: a switch between processes swaps in what is per process there (/proc/self/exe's
+//! target, the process /proc/self shows).
 //!
 //! `[policy.limits] processes` is counted here, over the whole VM: a fork is refused with
 //! EAGAIN while that many processes of the app are alive (the first included; zombies, which
@@ -54,6 +56,7 @@ pub fn init(os: &'static LibOs<Vm>) {
     crate::apic::reserve_mapping();
     PROCS.lock().push(Process { pid: os.platform.pid, ppid: 0, os, space: vm::boot_space(), status: None, exe: Vec::new() });
     CURRENT.store(os as *const LibOs<Vm> as *mut LibOs<Vm>, Ordering::Release);
+    os.attach_proc();
 }
 
 /// Sets the process limit before the app starts: at most `n` live processes in the VM;
@@ -105,6 +108,8 @@ pub fn activate(pid: i32) {
     }
     let p = &procs[next];
     *exe.lock() = p.exe.clone();
+    // /proc/self is the running process: its descriptors, cwd and pid.
+    p.os.attach_proc();
     CURRENT.store(p.os as *const LibOs<Vm> as *mut LibOs<Vm>, Ordering::Release);
     vm::activate(p.space);
 }

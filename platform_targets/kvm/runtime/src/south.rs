@@ -198,6 +198,10 @@ impl Platform for Vm {
         hostfd::call(nr, args, &|fd| self.console_revents(fd))
     }
 
+    fn host_dup(&self, fd: i32) -> Result<i32, Errno> {
+        hostfd::dup(fd)
+    }
+
     fn host_net_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno> {
         hostfd::net_call(nr, args)
     }
