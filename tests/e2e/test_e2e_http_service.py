@@ -20,6 +20,7 @@ import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,6 +150,15 @@ def test_packed_service_answers_from_outside(service: Service, running: subproce
     assert running.stderr.read().decode().splitlines() == ["GET /", "GET /health", "GET /missing"]
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", service.port), timeout=RUN_TIMEOUT).close()
+
+
+def test_a_burst_of_clients_is_served(service: Service, running: subprocess.Popen[bytes]) -> None:
+    """32 clients at once, against http.server's listen backlog of 5: every one gets its answer
+    (under kvm none is reset: the VM holds waiting connections instead of refusing them)."""
+    assert read_line(running, RUN_TIMEOUT) == f"listening on 127.0.0.1:{service.port}\n".encode()
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        replies = list(pool.map(lambda _: raw_get(service.port, "/"), range(32)))
+    assert all(r.startswith(b"HTTP/1.0 200 OK\r\n") and r.endswith(b"hello from litebox\n") for r in replies)
 
 
 def test_port_outside_policy_fails_with_eacces(service: Service) -> None:

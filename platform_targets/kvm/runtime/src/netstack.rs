@@ -7,14 +7,21 @@
 //! by every wait of the kernel (`hostfd::wait`, at [`poll_interval`]) and after every send.
 //! A connection the app closed lives on as an orphan until its FIN is acknowledged (or its
 //! timeout passes), then it is freed.
-use alloc::collections::BTreeSet;
+//!
+//! A listening port is a pool of smoltcp sockets (smoltcp gives each connection its own
+//! socket): [`IDLE_LISTENERS`] stay in LISTEN, those that got a connection wait in the pool
+//! until accept() takes them. Frames are taken in one at a time and the pools refilled after
+//! each, so a burst of connection requests finds listeners; when a port's queue is full (the
+//! app's backlog, at least [`MIN_WAITING`]), its SYNs are dropped before smoltcp sees them
+//! (the peer retries), as Linux drops them, instead of being answered with a reset.
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Address};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpListenEndpoint, Ipv4Address};
 
 use litebox_libos::errno::*;
 use litebox_libos::sync::SpinMutex;
@@ -36,8 +43,19 @@ const QUIET_NS: u64 = 50_000_000;
 /// Local ports for connect() without bind (Linux's default range).
 pub const EPHEMERAL: core::ops::RangeInclusive<u16> = 32768..=60999;
 
-/// The card as smoltcp's device.
-struct Card(VirtioNet);
+/// Listening sockets kept ready on a port.
+const IDLE_LISTENERS: usize = 2;
+/// Connections that may wait for accept() on a port, at least: more than a small backlog
+/// asks for. A client of a forwarded port has been accepted by the host's side of the forward
+/// already; a SYN the VM drops only waits for QEMU's retransmission (seconds, doubling), so
+/// a burst of clients is better held here than refused. 64 waiting connections hold 8 MiB.
+const MIN_WAITING: usize = 64;
+
+/// The card as smoltcp's device, with the ports whose connection requests are dropped.
+struct Card {
+    dev: VirtioNet,
+    drop_syn_to: BTreeSet<u16>,
+}
 struct Rx(Vec<u8>);
 struct Tx<'a>(&'a mut VirtioNet);
 
@@ -65,16 +83,21 @@ impl Device for Card {
     type TxToken<'a> = Tx<'a>;
 
     fn receive(&mut self, _now: Instant) -> Option<(Rx, Tx<'_>)> {
-        if !self.0.can_send() {
+        if !self.dev.can_send() {
             return None; // frames wait in the ring until a reply can go out
         }
-        let frame = self.0.receive(|f| f.to_vec())?;
-        Some((Rx(frame), Tx(&mut self.0)))
+        loop {
+            let frame = self.dev.receive(|f| f.to_vec())?;
+            if syn_port(&frame).is_some_and(|p| self.drop_syn_to.contains(&p)) {
+                continue;
+            }
+            return Some((Rx(frame), Tx(&mut self.dev)));
+        }
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Tx<'_>> {
-        if self.0.can_send() {
-            Some(Tx(&mut self.0))
+        if self.dev.can_send() {
+            Some(Tx(&mut self.dev))
         } else {
             None
         }
@@ -88,6 +111,37 @@ impl Device for Card {
     }
 }
 
+/// The destination port of a TCP connection request (SYN without ACK) in an Ethernet frame
+/// carrying IPv4, or None for any other frame.
+fn syn_port(frame: &[u8]) -> Option<u16> {
+    const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
+    const TCP: u8 = 6;
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    if frame.get(12..14)? != ETHERTYPE_IPV4 {
+        return None;
+    }
+    let ip = frame.get(14..)?;
+    let ihl = usize::from(*ip.first()? & 0x0f) * 4;
+    if *ip.get(9)? != TCP || ihl < 20 {
+        return None;
+    }
+    let tcp = ip.get(ihl..)?;
+    let flags = *tcp.get(13)?;
+    (flags & (SYN | ACK) == SYN).then(|| u16::from_be_bytes([tcp[2], tcp[3]]))
+}
+
+/// A listening port's sockets: listening, or holding a connection not yet accepted.
+pub struct Pool {
+    handles: Vec<SocketHandle>,
+    backlog: usize,
+}
+
+/// Whether a pooled socket in state `st` holds a connection ready for accept().
+fn accepted(st: tcp::State) -> bool {
+    !matches!(st, tcp::State::Listen | tcp::State::SynReceived | tcp::State::Closed)
+}
+
 /// The interface and its sockets.
 pub struct Stack {
     card: Card,
@@ -97,6 +151,8 @@ pub struct Stack {
     pub orphans: Vec<SocketHandle>,
     /// Ports held by bound sockets.
     pub bound: BTreeSet<u16>,
+    /// Listening ports and their pools.
+    listeners: BTreeMap<u16, Pool>,
     next_port: u16,
     /// When a poll last changed a socket's state (monotonic ns).
     last_activity: u64,
@@ -112,7 +168,7 @@ fn now() -> Instant {
 pub fn init() -> bool {
     let Some(card) = virtio_net::probe() else { return false };
     let mac = card.mac();
-    let mut card = Card(card);
+    let mut card = Card { dev: card, drop_syn_to: BTreeSet::new() };
     let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
     let mut seed = [0u8; 8];
     rng::fill(&mut seed);
@@ -133,6 +189,7 @@ pub fn init() -> bool {
         sockets: SocketSet::new(Vec::new()),
         orphans: Vec::new(),
         bound: BTreeSet::new(),
+        listeners: BTreeMap::new(),
         next_port: EPHEMERAL.start() + u16::from_le_bytes(port) % span,
         last_activity: 0,
     });
@@ -169,10 +226,22 @@ pub fn poll_interval() -> u64 {
 impl Stack {
     /// Moves frames and runs timers (see [`poll`]).
     pub fn poll(&mut self) {
-        let t = clock::monotonic_ns();
-        if self.iface.poll(now(), &mut self.card, &mut self.sockets) != smoltcp::iface::PollResult::None {
+        use smoltcp::iface::{PollIngressSingleResult, PollResult};
+        let (t, at) = (clock::monotonic_ns(), now());
+        let mut active = false;
+        loop {
+            self.refill_all();
+            match self.iface.poll_ingress_single(at, &mut self.card, &mut self.sockets) {
+                PollIngressSingleResult::None => break,
+                PollIngressSingleResult::PacketProcessed => {}
+                PollIngressSingleResult::SocketStateChanged => active = true,
+            }
+        }
+        active |= self.iface.poll_egress(at, &mut self.card, &mut self.sockets) != PollResult::None;
+        if active {
             self.last_activity = t;
         }
+        self.refill_all();
         let sockets = &mut self.sockets;
         self.orphans.retain(|&h| {
             let done = matches!(sockets.get::<tcp::Socket>(h).state(), tcp::State::Closed | tcp::State::TimeWait);
@@ -181,6 +250,88 @@ impl Stack {
             }
             !done
         });
+    }
+
+    /// Starts listening on `port` (or changes its backlog): ENOBUFS if no socket could listen.
+    pub fn listen(&mut self, port: u16, backlog: usize) -> Result<(), Errno> {
+        let pool = self.listeners.entry(port).or_insert(Pool { handles: Vec::new(), backlog });
+        pool.backlog = backlog;
+        self.refill(port);
+        if self.listeners.get(&port).is_some_and(|p| p.handles.is_empty()) {
+            self.listeners.remove(&port);
+            return Err(ENOBUFS);
+        }
+        Ok(())
+    }
+
+    /// Stops listening on `port`: connections not yet accepted are reset.
+    pub fn unlisten(&mut self, port: u16) {
+        if let Some(pool) = self.listeners.remove(&port) {
+            for h in pool.handles {
+                self.tcp(h).abort();
+                self.orphans.push(h);
+            }
+        }
+        self.card.drop_syn_to.remove(&port);
+    }
+
+    /// Whether a connection on `port` waits for accept().
+    pub fn has_connection(&self, port: u16) -> bool {
+        self.listeners
+            .get(&port)
+            .is_some_and(|p| p.handles.iter().any(|&h| accepted(self.sockets.get::<tcp::Socket>(h).state())))
+    }
+
+    /// The oldest connection on `port` that finished its handshake, taken out of the pool.
+    pub fn take_connection(&mut self, port: u16) -> Option<SocketHandle> {
+        let pool = self.listeners.get_mut(&port)?;
+        let sockets = &self.sockets;
+        let i = pool.handles.iter().position(|&h| accepted(sockets.get::<tcp::Socket>(h).state()))?;
+        let h = pool.handles.remove(i);
+        self.refill(port);
+        Some(h)
+    }
+
+    fn refill_all(&mut self) {
+        let ports: Vec<u16> = self.listeners.keys().copied().collect();
+        for p in ports {
+            self.refill(p);
+        }
+    }
+
+    /// Drops the pool's reset connections, keeps [`IDLE_LISTENERS`] sockets listening while
+    /// fewer than `backlog` connections wait, and has the card drop the port's SYNs when none
+    /// listens.
+    fn refill(&mut self, port: u16) {
+        let Some(mut pool) = self.listeners.remove(&port) else { return };
+        let sockets = &mut self.sockets;
+        pool.handles.retain(|&h| {
+            // A connection reset before accept() took it is gone (Linux drops it as well).
+            let dead = sockets.get::<tcp::Socket>(h).state() == tcp::State::Closed;
+            if dead {
+                sockets.remove(h);
+            }
+            !dead
+        });
+        let state = |h: SocketHandle| self.sockets.get::<tcp::Socket>(h).state();
+        let idle = pool.handles.iter().filter(|&&h| state(h) == tcp::State::Listen).count();
+        let waiting = pool.handles.len() - idle;
+        let want = if waiting >= pool.backlog.max(MIN_WAITING) { 0 } else { IDLE_LISTENERS };
+        for _ in idle..want {
+            let h = self.new_socket();
+            if self.tcp(h).listen(IpListenEndpoint { addr: None, port }).is_err() {
+                self.sockets.remove(h);
+                break;
+            }
+            pool.handles.push(h);
+        }
+        let listening = pool.handles.iter().any(|&h| self.sockets.get::<tcp::Socket>(h).state() == tcp::State::Listen);
+        if listening {
+            self.card.drop_syn_to.remove(&port);
+        } else {
+            self.card.drop_syn_to.insert(port);
+        }
+        self.listeners.insert(port, pool);
     }
 
     /// A new TCP socket with [`SOCK_BUF`] bytes each way.

@@ -12,27 +12,25 @@
 //! Only TCP over IPv4: UDP and IPv6 sockets are refused at socket() (EPROTONOSUPPORT,
 //! EAFNOSUPPORT), Unix sockets too (EAFNOSUPPORT).
 //!
-//! A listening socket is a pool of smoltcp sockets listening on one port (smoltcp gives each
-//! connection its own socket): a few stay in LISTEN, those that got a connection wait in the
-//! pool until accept() takes them, up to the backlog.
+//! A listening socket's connections wait in its port's pool in the stack (`netstack.rs`)
+//! until accept() takes them.
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
 use smoltcp::time::Duration;
-use smoltcp::wire::{IpAddress, IpListenEndpoint};
+use smoltcp::wire::IpAddress;
 
 use litebox_libos::errno::*;
 use litebox_libos::sync::SpinMutex;
 use litebox_libos::user;
 
-use crate::netstack::{with_stack, Stack, GUEST_IP, HOST_ALIAS, SOCK_BUF};
+use crate::netstack::{with_stack, GUEST_IP, HOST_ALIAS, SOCK_BUF};
 use crate::{clock, hostfd, signals};
 
 const LOOPBACK: [u8; 4] = [127, 0, 0, 1];
-/// Listening sockets kept ready on a port, and the most connections waiting for accept().
-const IDLE_LISTENERS: usize = 4;
+/// The most connections waiting for accept() on one port.
 const MAX_BACKLOG: usize = 128;
 /// How long a closed connection may wait for its peer before it is dropped.
 const ORPHAN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -56,34 +54,11 @@ const POLLHUP: i16 = 0x10;
 /// the library OS (it checks every pointer of the app it passes on, see shim/net.rs).
 const KERNEL_HALF: usize = 0xffff_8000_0000_0000;
 
-/// Keeps [`IDLE_LISTENERS`] sockets listening on `port` while the pool has room.
-fn refill(st: &mut Stack, pool: &mut Vec<SocketHandle>, port: u16, backlog: usize) {
-    let sockets = &mut st.sockets;
-    pool.retain(|&h| {
-        // A connection reset before accept() took it is gone (Linux drops it as well).
-        let dead = sockets.get::<tcp::Socket>(h).state() == tcp::State::Closed;
-        if dead {
-            sockets.remove(h);
-        }
-        !dead
-    });
-    let idle = pool.iter().filter(|&&h| st.sockets.get::<tcp::Socket>(h).state() == tcp::State::Listen).count();
-    let room = (backlog + IDLE_LISTENERS).saturating_sub(pool.len());
-    for _ in 0..IDLE_LISTENERS.saturating_sub(idle).min(room) {
-        let h = st.new_socket();
-        if st.tcp(h).listen(IpListenEndpoint { addr: None, port }).is_err() {
-            st.sockets.remove(h);
-            break;
-        }
-        pool.push(h);
-    }
-}
-
 enum State {
     /// Created, maybe bound.
     Idle,
-    /// listen() was called: the pool of sockets on the bound port.
-    Listening { pool: Vec<SocketHandle>, backlog: usize },
+    /// listen() was called: the port's pool of sockets is in [`Stack::listeners`].
+    Listening,
     /// A connection (accepted, or connecting/connected by connect()).
     Stream(SocketHandle),
     /// A connection attempt failed; the error waits for SO_ERROR or the next call.
@@ -242,12 +217,8 @@ fn bind(s: &mut Sock, ip: [u8; 4], port: u16) -> Result<usize, Errno> {
 
 fn listen(s: &mut Sock, backlog: usize) -> Result<usize, Errno> {
     let backlog = (backlog as i32).clamp(1, MAX_BACKLOG as i32) as usize;
-    match &mut s.state {
-        State::Listening { backlog: b, .. } => {
-            *b = backlog;
-            return Ok(0);
-        }
-        State::Idle => {}
+    match s.state {
+        State::Listening | State::Idle => {}
         _ => return Err(EINVAL),
     }
     if s.local.is_none() {
@@ -255,25 +226,10 @@ fn listen(s: &mut Sock, backlog: usize) -> Result<usize, Errno> {
     }
     let port = s.local.map_or(0, |l| l.1);
     with_stack(|st| {
-        let mut pool = Vec::new();
-        refill(st, &mut pool, port, backlog);
-        if pool.is_empty() {
-            return Err(ENOBUFS);
-        }
-        s.state = State::Listening { pool, backlog };
+        st.listen(port, backlog)?;
+        s.state = State::Listening;
         Ok(0)
     })
-}
-
-/// Whether a pooled socket in state `st` holds a connection ready for accept().
-fn accepted(st: tcp::State) -> bool {
-    !matches!(st, tcp::State::Listen | tcp::State::SynReceived | tcp::State::Closed)
-}
-
-/// A connection of the pool that finished its handshake, taken out of the pool.
-fn take_ready(st: &mut Stack, pool: &mut Vec<SocketHandle>) -> Option<SocketHandle> {
-    let i = pool.iter().position(|&h| accepted(st.sockets.get::<tcp::Socket>(h).state()))?;
-    Some(pool.remove(i))
 }
 
 /// accept4(2): the next connection as a new socket, and its peer's address written to
@@ -282,20 +238,16 @@ pub fn accept(sock: &SockRef, addr: usize, len: usize, nonblock: bool) -> Result
     let local = {
         let s = sock.lock();
         match s.state {
-            State::Listening { .. } => s.local.unwrap_or(([0; 4], 0)),
+            State::Listening => s.local.unwrap_or(([0; 4], 0)),
             _ => return Err(EINVAL),
         }
     };
     let timeout = deadline(sock.lock().rcv_timeout);
     let got = hostfd::wait(timeout, || {
-        let mut s = sock.lock();
-        let State::Listening { pool, backlog } = &mut s.state else { return Some(Err(EINVAL)) };
-        let backlog = *backlog;
-        let r = with_stack(|st| {
-            let h = take_ready(st, pool);
-            refill(st, pool, local.1, backlog);
-            Ok(h)
-        });
+        if !matches!(sock.lock().state, State::Listening) {
+            return Some(Err(EINVAL));
+        }
+        let r = with_stack(|st| Ok(st.take_connection(local.1)));
         match r {
             Ok(Some(h)) => Some(Ok(h)),
             Ok(None) if nonblock => Some(Err(EAGAIN)),
@@ -326,7 +278,7 @@ fn connect(sock: &SockRef, ip: [u8; 4], port: u16, nonblock: bool) -> Result<usi
                 let st = with_stack(|st| Ok(st.tcp(h).state()))?;
                 return Err(if st == tcp::State::SynSent { EALREADY } else { EISCONN });
             }
-            State::Listening { .. } => return Err(EISCONN),
+            State::Listening => return Err(EISCONN),
         }
         if port == 0 || ip == [0; 4] {
             return Err(ECONNREFUSED);
@@ -518,12 +470,8 @@ pub fn revents(sock: &SockRef) -> i16 {
     let state = match &mut s.state {
         State::Idle => return POLLOUT | POLLHUP, // as Linux: an unconnected stream socket
         State::Failed => return POLLOUT | POLLERR | POLLHUP,
-        State::Listening { pool, backlog } => {
-            let backlog = *backlog;
-            let ready = with_stack(|st| {
-                refill(st, pool, port, backlog);
-                Ok(pool.iter().any(|&h| accepted(st.sockets.get::<tcp::Socket>(h).state())))
-            });
+        State::Listening => {
+            let ready = with_stack(|st| Ok(st.has_connection(port)));
             return if ready.unwrap_or(false) { POLLIN } else { 0 };
         }
         State::Stream(h) => *h,
@@ -566,10 +514,9 @@ pub fn close(sock: &SockRef) {
                 t.set_timeout(Some(ORPHAN_TIMEOUT));
                 st.orphans.push(h);
             }
-            State::Listening { pool, .. } => {
-                for h in pool {
-                    st.tcp(h).abort();
-                    st.orphans.push(h);
+            State::Listening => {
+                if let Some(p) = port {
+                    st.unlisten(p);
                 }
             }
             State::Idle | State::Failed => {}
@@ -688,7 +635,7 @@ fn getsockopt(s: &mut Sock, level: usize, opt: usize, val: usize, len_ptr: usize
             (true, _) => progress(s).err().unwrap_or(0),
             (false, e) => e.unwrap_or(0),
         },
-        (SOL_SOCKET, 30) => i32::from(matches!(s.state, State::Listening { .. })),
+        (SOL_SOCKET, 30) => i32::from(matches!(s.state, State::Listening)),
         (SOL_SOCKET, 2) => i32::from(s.reuse_addr),
         (SOL_SOCKET, 9) => i32::from(s.keep_alive),
         (SOL_SOCKET, 7 | 8) => SOCK_BUF as i32,
