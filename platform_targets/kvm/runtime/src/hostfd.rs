@@ -1,10 +1,10 @@
-//! The "host" descriptors of a VM without a host: pipes, eventfds, timerfds, epoll
-//! instances and TCP sockets (`tcpsock.rs`) are kernel objects here, numbered from 3 (0 is stdin, 1 and 2 the console). The
-//! library OS holds them as host descriptors, exactly as it holds real ones on linux-userland.
-//! All processes of the app share them (a forked child's descriptors refer to the same objects).
-//! A call that would block (reading an empty pipe, writing a full one) waits cooperatively
-//! (other threads and processes run, timers fire) and is interrupted with EINTR when a signal
-//! becomes deliverable.
+//! The "host" descriptors of a VM without a host: pipes, eventfds, timerfds, epoll instances
+//! and TCP sockets (`tcpsock.rs`) are kernel objects here, numbered from 3 (0 is stdin, 1 and 2
+//! the console). The library OS holds them as host descriptors, exactly as it holds real ones
+//! on linux-userland. All processes of the app share them (a forked child's descriptors refer
+//! to the same objects). A call that would block (reading an empty pipe, writing a full one)
+//! waits cooperatively (other threads and processes run, timers fire) and is interrupted with
+//! EINTR when a signal becomes deliverable.
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;

@@ -1,7 +1,8 @@
 //! The kvm South platform: the library OS's [`Platform`] served inside the VM. There is no host
 //! to forward to: memory is the VM's own (see `vm.rs`), descriptors 0–2 are the boot module
-//! (stdin) and the serial console (stdout, stderr), pipes, eventfds, timerfds and epoll are
-//! kernel objects (`hostfd.rs`) shared by every process, time is the TSC. Each process of the
+//! (stdin) and the serial ports (stdout on COM1, stderr on COM3), pipes, eventfds, timerfds,
+//! epoll and TCP sockets are kernel objects (`hostfd.rs`) shared by every process, time is the
+//! TSC. Each process of the
 //! app has its own `Vm` (its pid, signal dispositions, pending signals) inside its own library
 //! OS (`proc.rs`); their threads share one CPU (`sched.rs`, preempted by `apic.rs`); signals
 //! are delivered by `signals.rs`.
