@@ -14,6 +14,7 @@ use crate::format::{
     split_parent, u32_at, u64_at, Entry, EntryKind, Header, CHUNK_RECORD_SIZE, ENTRY_SIZE, HEADER_DIGESTED,
 };
 use crate::launch::LaunchConfig;
+use crate::zstd::Decoder;
 
 /// A validated image: the header's root digest matched and every entry was checked.
 pub struct Image<'a> {
@@ -259,21 +260,12 @@ impl<'a> Image<'a> {
         if is_raw {
             return Ok(stored.to_vec());
         }
-        decompress(&mut ruzstd::decoding::FrameDecoder::new(), stored, raw, k)
+        decompress(&mut Decoder::new(), stored, raw, k)
     }
 }
 
-fn decompress(
-    dec: &mut ruzstd::decoding::FrameDecoder,
-    frame: &[u8],
-    raw: u32,
-    k: u32,
-) -> Result<Vec<u8>, ImageError> {
-    let mut out = vec![0u8; raw as usize];
-    match dec.decode_all(frame, &mut out) {
-        Ok(n) if n == raw as usize => Ok(out),
-        _ => Err(ImageError::damaged("bad zstd frame").with(k as u64)),
-    }
+fn decompress(dec: &mut Decoder, frame: &[u8], raw: u32, k: u32) -> Result<Vec<u8>, ImageError> {
+    dec.decompress(frame, raw as usize).ok_or(ImageError::damaged("bad zstd frame").with(k as u64))
 }
 
 /// The image's entry order: by (parent, name) as byte strings.
@@ -335,7 +327,7 @@ enum Slot {
 /// marked verified, compressed ones are kept decompressed. One decoder is reused for all.
 pub struct ChunkCache {
     slots: Spin<Vec<Slot>>,
-    decoder: Spin<Option<ruzstd::decoding::FrameDecoder>>,
+    decoder: Spin<Option<Decoder>>,
 }
 
 /// Where the bytes of a chunk live once it is verified.
@@ -383,7 +375,7 @@ impl ChunkCache {
         } else {
             let data: Arc<[u8]> = self
                 .decoder
-                .with(|d| decompress(d.get_or_insert_with(ruzstd::decoding::FrameDecoder::new), stored, raw, k))?
+                .with(|d| decompress(d.get_or_insert_with(Decoder::new), stored, raw, k))?
                 .into();
             (Chunk::Owned(data.clone()), Slot::Decompressed(data))
         };

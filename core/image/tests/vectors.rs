@@ -126,3 +126,35 @@ fn every_truncation_is_refused() {
         assert!(try_everything(&IMG[..len]).is_some(), "truncated to {len} accepted");
     }
 }
+
+/// `bytes` with chunk `k`'s stored frame changed by `f`, then its chunk digest and the root
+/// digest recomputed: a damaged (not tampered) image that only the decoder can refuse.
+fn resealed_with_chunk_changed(bytes: &[u8], k: usize, f: impl Fn(&mut [u8])) -> Vec<u8> {
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap()) as usize;
+    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) as usize;
+    let mut m = bytes.to_vec();
+    let (config, chunks, data) = (u64_at(&m, 32), u64_at(&m, 80), u64_at(&m, 96));
+    let chunks_end = chunks + u64_at(&m, 88);
+    let rec = chunks + 48 * k;
+    let (off, comp) = (u64_at(&m, rec), u32_at(&m, rec + 8));
+    f(&mut m[data + off..data + off + comp]);
+    let digest = Sha256::digest(&m[data + off..data + off + comp]);
+    m[rec + 16..rec + 48].copy_from_slice(&digest);
+    let mut h = Sha256::new();
+    h.update(&m[..128]);
+    h.update(&m[config..chunks_end]);
+    let root = h.finalize();
+    m[128..160].copy_from_slice(&root);
+    m
+}
+
+#[test]
+fn a_bad_frame_behind_a_valid_digest_is_damaged() {
+    // Chunk 0 of the vector is a zstd frame (comp_size < raw_size).
+    let m = resealed_with_chunk_changed(IMG, 0, |frame| frame[0] ^= 0xff);
+    assert!(Image::open(&m).is_ok(), "the resealed image passes every digest");
+    assert_eq!(try_everything(&m), Some(ImageErrorKind::Damaged));
+    // Unchanged but resealed: still reads back (the helper itself is faithful).
+    assert_eq!(try_everything(&resealed_with_chunk_changed(IMG, 0, |_| {})), None);
+}
+
