@@ -54,7 +54,7 @@ pub struct Decoder {
 unsafe impl Send for Decoder {}
 
 impl Decoder {
-    /// A decoder with a fresh context. Promises: never allocates again after this call.
+    /// A decoder with a fresh context. Promises: decoding never allocates inside libzstd.
     pub fn new() -> Self {
         // SAFETY: a pure size computation with no arguments.
         let size = unsafe { ZSTD_estimateDCtxSize() };
@@ -72,20 +72,36 @@ impl Decoder {
     /// else: malformed, truncated, shorter or longer content (libzstd checks every bound).
     pub fn decompress(&mut self, src: &[u8], size: usize) -> Option<Vec<u8>> {
         let mut out: Vec<u8> = Vec::with_capacity(size);
-        // SAFETY: `dctx` was initialised on our own workspace; `out` has room for `size` bytes
-        // and `src` is a valid slice; libzstd writes only within the capacity it is given and
-        // fails rather than write past it.
-        let n = unsafe {
-            ZSTD_decompressDCtx(self.dctx, out.as_mut_ptr().cast(), size, src.as_ptr().cast(), src.len())
-        };
-        // SAFETY: a pure check of a return code.
-        if unsafe { ZSTD_isError(n) } != 0 || n != size {
+        // SAFETY: `out` has room for `size` bytes (its capacity).
+        let ok = unsafe { self.decode_raw(src, out.as_mut_ptr(), size) };
+        if !ok {
             return None;
         }
-        // SAFETY: libzstd reported success having written `n == size` bytes from the start of
-        // the buffer, so the first `size` bytes are initialised.
+        // SAFETY: decode_raw succeeded, so all `size` bytes from the start are initialised.
         unsafe { out.set_len(size) };
         Some(out)
+    }
+
+    /// Decodes the zstd frame(s) in `src` straight into `dst`. Promises: `true` when the
+    /// content is well-formed and exactly `dst.len()` bytes long, all of `dst` then holding it;
+    /// `false` otherwise, with `dst` in an unspecified state.
+    pub fn decompress_into(&mut self, src: &[u8], dst: &mut [u8]) -> bool {
+        // SAFETY: `dst` is valid for writes of its length.
+        unsafe { self.decode_raw(src, dst.as_mut_ptr(), dst.len()) }
+    }
+
+    /// Decodes `src` into `size` bytes at `dst`; true when exactly `size` bytes came out.
+    ///
+    /// # Safety
+    /// `dst` must be valid for writes of `size` bytes (it may be uninitialised).
+    unsafe fn decode_raw(&mut self, src: &[u8], dst: *mut u8, size: usize) -> bool {
+        // SAFETY: `dctx` was initialised on our own workspace; `dst` has room for `size` bytes
+        // by contract and `src` is a valid slice; libzstd writes only within the capacity it is
+        // given and fails rather than write past it.
+        let n = unsafe { ZSTD_decompressDCtx(self.dctx, dst.cast(), size, src.as_ptr().cast(), src.len()) };
+        // SAFETY: a pure check of a return code.
+        let failed = unsafe { ZSTD_isError(n) } != 0;
+        !failed && n == size
     }
 }
 
@@ -137,6 +153,19 @@ mod tests {
         bad[0] ^= 0xff; // the frame magic
         assert_eq!(d.decompress(&bad, want.len()), None);
         assert_eq!(d.decompress(FRAME, want.len()).as_deref(), Some(&want[..]), "usable after errors");
+    }
+
+    #[test]
+    fn decodes_into_a_buffer_of_exactly_the_content_size() {
+        let want = lines();
+        let mut d = Decoder::new();
+        let mut buf = alloc::vec![0xaau8; want.len()];
+        assert!(d.decompress_into(FRAME, &mut buf));
+        assert_eq!(buf, want);
+        assert!(!d.decompress_into(FRAME, &mut buf[..want.len() - 1]));
+        let mut longer = alloc::vec![0u8; want.len() + 1];
+        assert!(!d.decompress_into(FRAME, &mut longer));
+        assert!(!d.decompress_into(&FRAME[..FRAME.len() - 1], &mut buf));
     }
 
     #[test]
