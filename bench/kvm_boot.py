@@ -52,7 +52,8 @@ def timed(fn: Callable[[], bytes], runs: int) -> tuple[list[float], list[bytes]]
 
 
 def qemu_run(qemu: Any, kernel: Path, machine: str, cmdline: str) -> Callable[[], bytes]:
-    """A closure booting ``kernel`` once with TCG, returning its console output."""
+    """A closure booting ``kernel`` once with TCG, returning its console output and the kernel's
+    log (stdout, then stderr)."""
     def go() -> bytes:
         with tempfile.TemporaryDirectory() as tmp:
             control = Path(tmp) / "control"
@@ -60,7 +61,8 @@ def qemu_run(qemu: Any, kernel: Path, machine: str, cmdline: str) -> Callable[[]
             proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
             if qemu.read_exit(control) != 0:
                 sys.exit(f"{machine}: the app did not exit 0 (QEMU {proc.returncode}): {proc.stdout!r} {proc.stderr!r}")
-            return proc.stdout
+            # The kernel's own log lines (litebox.debug) arrive on stderr, the app's on stdout.
+            return proc.stdout + proc.stderr
     return go
 
 

@@ -12,6 +12,7 @@ mod error;
 mod format;
 mod launch;
 mod reader;
+mod zstd;
 
 pub use error::{ImageError, ImageErrorKind};
 pub use format::{Entry, EntryKind, Header, ENTRY_SIZE, CHUNK_RECORD_SIZE, HEADER_SIZE, MAGIC, VERSION};

@@ -14,6 +14,7 @@ use crate::format::{
     split_parent, u32_at, u64_at, Entry, EntryKind, Header, CHUNK_RECORD_SIZE, ENTRY_SIZE, HEADER_DIGESTED,
 };
 use crate::launch::LaunchConfig;
+use crate::zstd::Decoder;
 
 /// A validated image: the header's root digest matched and every entry was checked.
 pub struct Image<'a> {
@@ -241,15 +242,21 @@ impl<'a> Image<'a> {
         if k >= self.header.chunk_count {
             return Err(ImageError::damaged("chunk index out of range").with(k as u64));
         }
-        let (off, comp, raw) = self.chunk_record(k);
-        let start = self.header.data.offset + off as usize;
-        let stored = &self.bytes[start..start + comp as usize];
+        let (stored, raw, is_raw) = self.stored_chunk(k);
         let rec = self.header.chunks.offset + k as usize * CHUNK_RECORD_SIZE;
         let want = &self.bytes[rec + 16..rec + 48];
         if Sha256::digest(stored).as_slice() != want {
             return Err(ImageError::tampered("chunk digest does not match").with(k as u64));
         }
-        Ok((stored, raw, comp == raw))
+        Ok((stored, raw, is_raw))
+    }
+
+    /// The stored bytes of chunk `k < chunk_count` (unchecked), its raw size, and whether it is
+    /// stored raw. Bounds were validated at open.
+    fn stored_chunk(&self, k: u32) -> (&'a [u8], u32, bool) {
+        let (off, comp, raw) = self.chunk_record(k);
+        let start = self.header.data.offset + off as usize;
+        (&self.bytes[start..start + comp as usize], raw, comp == raw)
     }
 
     /// Checks chunk `k` against its digest, then decompresses it. Promises: the returned bytes
@@ -259,21 +266,12 @@ impl<'a> Image<'a> {
         if is_raw {
             return Ok(stored.to_vec());
         }
-        decompress(&mut ruzstd::decoding::FrameDecoder::new(), stored, raw, k)
+        decompress(&mut Decoder::new(), stored, raw, k)
     }
 }
 
-fn decompress(
-    dec: &mut ruzstd::decoding::FrameDecoder,
-    frame: &[u8],
-    raw: u32,
-    k: u32,
-) -> Result<Vec<u8>, ImageError> {
-    let mut out = vec![0u8; raw as usize];
-    match dec.decode_all(frame, &mut out) {
-        Ok(n) if n == raw as usize => Ok(out),
-        _ => Err(ImageError::damaged("bad zstd frame").with(k as u64)),
-    }
+fn decompress(dec: &mut Decoder, frame: &[u8], raw: u32, k: u32) -> Result<Vec<u8>, ImageError> {
+    dec.decompress(frame, raw as usize).ok_or(ImageError::damaged("bad zstd frame").with(k as u64))
 }
 
 /// The image's entry order: by (parent, name) as byte strings.
@@ -327,15 +325,21 @@ enum Slot {
     Unread,
     /// A stored chunk whose digest was checked: read straight from the image from now on.
     Verified,
+    /// A compressed chunk whose digest was checked and which was decoded once, straight into
+    /// the buffer of a `read_once` that covered all of it, and not kept. A later read decodes it
+    /// again, without hashing, and keeps it.
+    Seen,
     /// A compressed chunk, checked and decompressed.
     Decompressed(Arc<[u8]>),
 }
 
 /// Chunks after their first (verified) read, shared between threads: stored chunks are only
-/// marked verified, compressed ones are kept decompressed. One decoder is reused for all.
+/// marked verified; compressed ones are kept decompressed, except that a [`ChunkCache::read_once`]
+/// covering all of a never-read chunk decodes it straight into the caller's buffer. Each chunk's
+/// digest is checked once. One decoder is reused for all.
 pub struct ChunkCache {
     slots: Spin<Vec<Slot>>,
-    decoder: Spin<Option<ruzstd::decoding::FrameDecoder>>,
+    decoder: Spin<Option<Decoder>>,
 }
 
 /// Where the bytes of a chunk live once it is verified.
@@ -369,21 +373,22 @@ impl ChunkCache {
         let slot = self.slots.with(|v| v.get(k as usize).cloned());
         match slot {
             Some(Slot::Decompressed(a)) => return Ok(Chunk::Owned(a)),
-            Some(Slot::Verified) => {
-                let (off, comp, _) = image.chunk_record(k);
-                let start = image.header.data.offset + off as usize;
-                return Ok(Chunk::Image(&image.bytes[start..start + comp as usize]));
-            }
-            Some(Slot::Unread) => {}
+            Some(Slot::Verified) => return Ok(Chunk::Image(image.stored_chunk(k).0)),
+            Some(Slot::Unread) | Some(Slot::Seen) => {}
             None => return Err(ImageError::damaged("chunk index out of range").with(k as u64)),
         }
-        let (stored, raw, is_raw) = image.verified_chunk(k)?;
+        let (stored, raw, is_raw) = if matches!(slot, Some(Slot::Seen)) {
+            // Checked against its digest when it was first read.
+            image.stored_chunk(k)
+        } else {
+            image.verified_chunk(k)?
+        };
         let (chunk, slot) = if is_raw {
             (Chunk::Image(stored), Slot::Verified)
         } else {
             let data: Arc<[u8]> = self
                 .decoder
-                .with(|d| decompress(d.get_or_insert_with(ruzstd::decoding::FrameDecoder::new), stored, raw, k))?
+                .with(|d| decompress(d.get_or_insert_with(Decoder::new), stored, raw, k))?
                 .into();
             (Chunk::Owned(data.clone()), Slot::Decompressed(data))
         };
@@ -391,9 +396,54 @@ impl ChunkCache {
         Ok(chunk)
     }
 
+    /// The first read of compressed chunk `k` when `dst` has room for all of it: checks the
+    /// digest and decodes straight into `dst`, saving a buffer and a copy. Returns how many
+    /// bytes it wrote, or None when this does not apply (chunk already read, stored, or `dst`
+    /// too short) and the read goes through [`ChunkCache::get`].
+    fn decode_whole(&self, image: &Image<'_>, k: u32, dst: &mut [u8]) -> Result<Option<usize>, ImageError> {
+        if !self.slots.with(|v| matches!(v.get(k as usize), Some(Slot::Unread))) {
+            return Ok(None);
+        }
+        let (_, comp, raw) = image.chunk_record(k);
+        if comp == raw || dst.len() < raw as usize {
+            return Ok(None);
+        }
+        let (stored, raw, _) = image.verified_chunk(k)?;
+        let dst = &mut dst[..raw as usize];
+        if !self.decoder.with(|d| d.get_or_insert_with(Decoder::new).decompress_into(stored, dst)) {
+            return Err(ImageError::damaged("bad zstd frame").with(k as u64));
+        }
+        self.slots.with(|v| {
+            if matches!(v[k as usize], Slot::Unread) {
+                v[k as usize] = Slot::Seen;
+            }
+        });
+        Ok(Some(raw as usize))
+    }
+
     /// Copies file bytes `[offset, offset + buf.len())` of entry `e` (clipped to its size) into
-    /// `buf`, returning how many bytes were copied. Every chunk touched is verified first.
+    /// `buf`, returning how many bytes were copied. Every chunk touched is verified first, and
+    /// compressed chunks are kept decompressed for later reads.
     pub fn read(&self, image: &Image<'_>, e: &Entry<'_>, offset: u64, buf: &mut [u8]) -> Result<usize, ImageError> {
+        self.read_chunks(image, e, offset, buf, false)
+    }
+
+    /// Like [`ChunkCache::read`], for a caller that will not read these bytes again soon (a
+    /// program loader copying segments): compressed chunks that `buf` covers whole and that
+    /// were never read are decoded straight into `buf` and not kept, which saves a buffer and a
+    /// copy per chunk. A later read of such a chunk decodes it again (without re-hashing).
+    pub fn read_once(&self, image: &Image<'_>, e: &Entry<'_>, offset: u64, buf: &mut [u8]) -> Result<usize, ImageError> {
+        self.read_chunks(image, e, offset, buf, true)
+    }
+
+    fn read_chunks(
+        &self,
+        image: &Image<'_>,
+        e: &Entry<'_>,
+        offset: u64,
+        buf: &mut [u8],
+        once: bool,
+    ) -> Result<usize, ImageError> {
         if e.kind != EntryKind::File || offset >= e.size {
             return Ok(0);
         }
@@ -404,6 +454,12 @@ impl ChunkCache {
             let pos = e.data + offset + done as u64;
             let k = (pos / cs) as u32;
             let within = (pos % cs) as usize;
+            if once && within == 0 {
+                if let Some(m) = self.decode_whole(image, k, &mut buf[done..n])? {
+                    done += m;
+                    continue;
+                }
+            }
             let chunk = self.get(image, k)?;
             let bytes = chunk.bytes();
             let take = core::cmp::min(n - done, bytes.len().saturating_sub(within));

@@ -14,7 +14,8 @@ fn hex(b: &[u8]) -> String {
 fn read_all(img: &Image<'_>, cache: &ChunkCache, i: u32) -> Result<Vec<u8>, litebox_image::ImageError> {
     let e = img.entry(i);
     let mut buf = vec![0u8; e.size as usize];
-    let n = cache.read(img, &e, 0, &mut buf)?;
+    // Alternate the two read paths over the entries, so the sweeps below cover both.
+    let n = if i.is_multiple_of(2) { cache.read(img, &e, 0, &mut buf)? } else { cache.read_once(img, &e, 0, &mut buf)? };
     buf.truncate(n);
     Ok(buf)
 }
@@ -125,4 +126,91 @@ fn every_truncation_is_refused() {
     for len in 0..IMG.len() {
         assert!(try_everything(&IMG[..len]).is_some(), "truncated to {len} accepted");
     }
+}
+
+/// `bytes` with chunk `k`'s stored frame changed by `f`, then its chunk digest and the root
+/// digest recomputed: a damaged (not tampered) image that only the decoder can refuse.
+fn resealed_with_chunk_changed(bytes: &[u8], k: usize, f: impl Fn(&mut [u8])) -> Vec<u8> {
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap()) as usize;
+    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) as usize;
+    let mut m = bytes.to_vec();
+    let (config, chunks, data) = (u64_at(&m, 32), u64_at(&m, 80), u64_at(&m, 96));
+    let chunks_end = chunks + u64_at(&m, 88);
+    let rec = chunks + 48 * k;
+    let (off, comp) = (u64_at(&m, rec), u32_at(&m, rec + 8));
+    f(&mut m[data + off..data + off + comp]);
+    let digest = Sha256::digest(&m[data + off..data + off + comp]);
+    m[rec + 16..rec + 48].copy_from_slice(&digest);
+    let mut h = Sha256::new();
+    h.update(&m[..128]);
+    h.update(&m[config..chunks_end]);
+    let root = h.finalize();
+    m[128..160].copy_from_slice(&root);
+    m
+}
+
+#[test]
+fn a_bad_frame_behind_a_valid_digest_is_damaged() {
+    // Chunk 0 of the vector is a zstd frame (comp_size < raw_size).
+    let m = resealed_with_chunk_changed(IMG, 0, |frame| frame[0] ^= 0xff);
+    assert!(Image::open(&m).is_ok(), "the resealed image passes every digest");
+    assert_eq!(try_everything(&m), Some(ImageErrorKind::Damaged));
+    // Unchanged but resealed: still reads back (the helper itself is faithful).
+    assert_eq!(try_everything(&resealed_with_chunk_changed(IMG, 0, |_| {})), None);
+}
+
+
+/// big.bin's bytes, as scripts/gen_image_vectors.py writes them.
+fn big_bytes(range: core::ops::Range<usize>) -> Vec<u8> {
+    range.map(|i| ((i * 7 + i / 4096) % 251) as u8).collect()
+}
+
+#[test]
+fn a_whole_chunk_read_once_decodes_in_place_then_later_reads_still_match() {
+    let img = Image::open(IMG).unwrap();
+    let cs = img.header().chunk_size as u64;
+    let e = img.entry(img.lookup(b"/app/big.bin").unwrap());
+    // The first file offset that starts a chunk of the stream, and a read of that whole chunk.
+    let off = (cs - e.data % cs) % cs;
+    assert!(off + cs <= e.size, "the vector's big.bin spans a whole chunk");
+    let cache = ChunkCache::new(img.header().chunk_count);
+    let mut buf = vec![0u8; cs as usize];
+    assert_eq!(cache.read_once(&img, &e, off, &mut buf).unwrap(), cs as usize);
+    assert_eq!(buf, big_bytes(off as usize..(off + cs) as usize));
+    assert_eq!(cache.read_count().0, 1);
+    // Again whole, then a part of it: decoded again from the image and kept.
+    buf.fill(0);
+    assert_eq!(cache.read_once(&img, &e, off, &mut buf).unwrap(), cs as usize);
+    assert_eq!(buf, big_bytes(off as usize..(off + cs) as usize));
+    let mut part = vec![0u8; 100];
+    assert_eq!(cache.read(&img, &e, off + 10, &mut part).unwrap(), 100);
+    assert_eq!(part, big_bytes((off + 10) as usize..(off + 110) as usize));
+    assert_eq!(cache.read_count().0, 1);
+}
+
+#[test]
+fn a_whole_chunk_read_once_checks_the_digest_first() {
+    let img = Image::open(IMG).unwrap();
+    let cs = img.header().chunk_size as u64;
+    let e = img.entry(img.lookup(b"/app/big.bin").unwrap());
+    let off = (cs - e.data % cs) % cs;
+    let k = ((e.data + off) / cs) as usize;
+    // Flip the last byte of that chunk's frame, leaving every digest as packed.
+    let chunks = u64::from_le_bytes(IMG[80..88].try_into().unwrap()) as usize;
+    let data = u64::from_le_bytes(IMG[96..104].try_into().unwrap()) as usize;
+    let rec = chunks + 48 * k;
+    let start = u64::from_le_bytes(IMG[rec..rec + 8].try_into().unwrap()) as usize;
+    let comp = u32::from_le_bytes(IMG[rec + 8..rec + 12].try_into().unwrap()) as usize;
+    let mut m = IMG.to_vec();
+    m[data + start + comp - 1] ^= 0x01;
+    let img = Image::open(&m).unwrap();
+    let cache = ChunkCache::new(img.header().chunk_count);
+    let mut buf = vec![0u8; cs as usize];
+    let err = cache.read_once(&img, &e, off, &mut buf).unwrap_err();
+    assert_eq!(err.kind, ImageErrorKind::Tampered);
+    // Resealed, the same change reaches the decoder, which refuses it.
+    let m = resealed_with_chunk_changed(IMG, k, |f| f[0] ^= 0xff);
+    let img = Image::open(&m).unwrap();
+    let cache = ChunkCache::new(img.header().chunk_count);
+    assert_eq!(cache.read_once(&img, &e, off, &mut buf).unwrap_err().kind, ImageErrorKind::Damaged);
 }

@@ -194,7 +194,7 @@ fn map_elf<P: Platform>(os: &LibOs<P>, elf: &ElfFile, is_main: bool) -> Result<M
     for ph in &loads {
         let dst = base + ph.vaddr as usize;
         let mem = crate::user::slice_mut(dst, ph.filesz as usize).map_err(LoadError::NoMemory)?;
-        let got = os.vfs.read_at(&elf.node, ph.offset, mem).map_err(LoadError::NotFound)?;
+        let got = os.vfs.read_once_at(&elf.node, ph.offset, mem).map_err(LoadError::NotFound)?;
         if got != mem.len() {
             return Err(LoadError::BadElf("PT_LOAD segment truncated"));
         }

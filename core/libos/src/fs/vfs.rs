@@ -589,7 +589,22 @@ impl Vfs {
     /// Reads bytes of a file node at `off`. A damaged or tampered chunk ends the process
     /// through `fatal`: altered bytes never reach the app.
     pub fn read_at(&self, n: &Node, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        self.read_at_maybe_once(n, off, buf, false)
+    }
+
+    /// Like [`Vfs::read_at`], for bytes the caller will not read again soon (a program's
+    /// segments at load): image chunks the read covers whole are decoded straight into `buf`
+    /// rather than kept in the chunk cache (`ChunkCache::read_once`).
+    pub fn read_once_at(&self, n: &Node, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        self.read_at_maybe_once(n, off, buf, true)
+    }
+
+    fn read_at_maybe_once(&self, n: &Node, off: u64, buf: &mut [u8], once: bool) -> Result<usize, Errno> {
         match n {
+            Node::Image(i) if once && self.image.entry(*i).kind == EntryKind::File => {
+                let e = self.image.entry(*i);
+                self.cache.read_once(&self.image, &e, off, buf).map_err(|err| (self.fatal)(err))
+            }
             Node::Image(i) => {
                 let e = self.image.entry(*i);
                 match e.kind {

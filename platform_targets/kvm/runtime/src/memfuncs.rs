@@ -70,3 +70,15 @@ pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     // SAFETY: same contract as memcmp.
     unsafe { memcmp(a, b, n) }
 }
+
+/// The C allocator's `free`, for libzstd (core/image's decoder). Promises: a no-op for null,
+/// which is all it can ever be given: libzstd runs on a context in memory we provide and is
+/// linked without `malloc`, so its clean-up paths (a dictionary that was never loaded) only
+/// free null. Anything else is a bug and stops the runtime.
+///
+/// # Safety
+/// `p` must be null.
+#[no_mangle]
+pub unsafe extern "C" fn free(p: *mut u8) {
+    assert!(p.is_null(), "free() of memory no allocator handed out");
+}
