@@ -40,6 +40,23 @@ static int connect_to(int fd, int port) {
     return connect(fd, (struct sockaddr *)&a, sizeof a);
 }
 
+/* A non-blocking connect to `port`, waited for with poll: the socket in *fd, the outcome as
+ * 0 or the errno (SO_ERROR after poll); *writable says whether poll saw POLLOUT (1 also when
+ * the connect finished at once, as it may on a loopback). */
+static int connect_nonblocking(int port, int *fd, int *writable) {
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    *fd = s;
+    *writable = 1;
+    if (connect_to(s, port) == 0) return 0;
+    int err = errno;
+    if (err != EINPROGRESS) return err;
+    struct pollfd p = {s, POLLOUT, 0};
+    *writable = poll(&p, 1, 20000) == 1 && (p.revents & POLLOUT) != 0;
+    socklen_t el = sizeof err;
+    getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el);
+    return err;
+}
+
 /* Sends `len` bytes of a pattern in pieces, half-closes, prints the server's answer. */
 static void exchange(int fd, size_t len) {
     static unsigned char buf[65536];
@@ -86,15 +103,8 @@ int main(int argc, char **argv) {
     printf("connect closed = %d %s\n", r, ename(errno));
     close(s);
 
-    s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    r = connect_to(s, closed);
-    int err = errno;
-    if (r < 0 && err == EINPROGRESS) {
-        struct pollfd p = {s, POLLOUT, 0};
-        poll(&p, 1, 20000);
-        socklen_t el = sizeof err;
-        getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el);
-    }
+    int writable;
+    int err = connect_nonblocking(closed, &s, &writable);
     printf("nonblocking connect closed -> %s\n", ename(err));
     close(s);
 
@@ -103,19 +113,8 @@ int main(int argc, char **argv) {
     printf("connect denied = %d %s\n", r, ename(errno));
     close(s);
 
-    s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    r = connect_to(s, open_port);
-    err = errno;
-    if (r < 0 && err == EINPROGRESS) {
-        struct pollfd p = {s, POLLOUT, 0};
-        int n = poll(&p, 1, 20000);
-        printf("poll = %d POLLOUT %d\n", n, (p.revents & POLLOUT) != 0);
-        socklen_t el = sizeof err;
-        getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el);
-    } else {
-        printf("poll = 1 POLLOUT 1\n"); /* connected at once (possible on a loopback) */
-        err = r < 0 ? err : 0;
-    }
+    err = connect_nonblocking(open_port, &s, &writable);
+    printf("poll = %d POLLOUT %d\n", writable, writable);
     printf("nonblocking connect open -> %s\n", ename(err));
     fcntl(s, F_SETFL, fcntl(s, F_GETFL) & ~O_NONBLOCK);
     exchange(s, 10);

@@ -247,9 +247,9 @@ pub fn read(fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
 
 /// write(2).
 pub fn write(fd: i32, buf: &[u8]) -> Result<usize, Errno> {
-    match get(fd)?.0 {
+    let (obj, nb) = get(fd)?;
+    match obj {
         Obj::PipeWrite(p) => {
-            let nb = get(fd)?.1;
             let mut done = 0;
             let r = wait(None, || {
                 let mut p = p.lock();
@@ -284,10 +284,7 @@ pub fn write(fd: i32, buf: &[u8]) -> Result<usize, Errno> {
             e.0 = e.0.checked_add(v).filter(|&x| x < u64::MAX).ok_or(EAGAIN)?;
             Ok(8)
         }
-        Obj::Tcp(s) => {
-            let nb = get(fd)?.1;
-            tcpsock::send(&s, buf, 0, nb)
-        }
+        Obj::Tcp(s) => tcpsock::send(&s, buf, 0, nb),
         _ => Err(EBADF),
     }
 }

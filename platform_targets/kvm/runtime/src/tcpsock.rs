@@ -311,7 +311,7 @@ fn connect(sock: &SockRef, ip: [u8; 4], port: u16, nonblock: bool) -> Result<usi
         }
     }
     let timeout = deadline(sock.lock().snd_timeout);
-    let r = hostfd::wait(timeout, || match connect_state(sock) {
+    let r = hostfd::wait(timeout, || match progress(&mut sock.lock()) {
         Ok(true) => Some(Ok(0)),
         Ok(false) => None,
         Err(e) => Some(Err(e)),
@@ -321,10 +321,6 @@ fn connect(sock: &SockRef, ip: [u8; 4], port: u16, nonblock: bool) -> Result<usi
 
 /// Whether a connect() finished (true), is under way (false), or failed (its error; the
 /// socket may connect again).
-fn connect_state(sock: &SockRef) -> Result<bool, Errno> {
-    progress(&mut sock.lock())
-}
-
 fn progress(s: &mut Sock) -> Result<bool, Errno> {
     let State::Stream(h) = s.state else {
         return Err(s.error.take().unwrap_or(ECONNREFUSED));
@@ -357,6 +353,27 @@ fn progress(s: &mut Sock) -> Result<bool, Errno> {
     }
 }
 
+impl Sock {
+    /// The connection's handle, or the errno of a data call on a socket without one.
+    fn stream(&self) -> Result<SocketHandle, Errno> {
+        match self.state {
+            State::Stream(h) => Ok(h),
+            State::Failed => Err(ECONNREFUSED),
+            _ => Err(ENOTCONN),
+        }
+    }
+}
+
+/// The result of a data call that moved `done` bytes before `r` ended its wait: what was
+/// moved counts over an interruption or a deadline.
+fn partial(r: Result<Option<usize>, Errno>, done: usize) -> Result<usize, Errno> {
+    match r {
+        Err(EINTR) | Ok(None) if done > 0 => Ok(done),
+        Ok(None) => Err(EAGAIN),
+        r => r.map(|n| n.unwrap_or(done)),
+    }
+}
+
 /// Receives into `buf` (recv flags: MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL); 0 at end of stream.
 pub fn recv(sock: &SockRef, buf: &mut [u8], flags: usize, nonblock: bool) -> Result<usize, Errno> {
     let nb = nonblock || flags & MSG_DONTWAIT != 0;
@@ -364,10 +381,9 @@ pub fn recv(sock: &SockRef, buf: &mut [u8], flags: usize, nonblock: bool) -> Res
     let mut done = 0usize;
     let r = hostfd::wait(timeout, || {
         let s = sock.lock();
-        let h = match s.state {
-            State::Stream(h) => h,
-            State::Failed => return Some(Err(ECONNREFUSED)),
-            _ => return Some(Err(ENOTCONN)),
+        let h = match s.stream() {
+            Ok(h) => h,
+            Err(e) => return Some(Err(e)),
         };
         if s.read_shut || buf.is_empty() {
             return Some(Ok(done));
@@ -398,12 +414,7 @@ pub fn recv(sock: &SockRef, buf: &mut [u8], flags: usize, nonblock: bool) -> Res
             Err(e) => Some(Err(e)),
         }
     });
-    match r {
-        Err(EINTR) if done > 0 => Ok(done),
-        Ok(None) if done > 0 => Ok(done),
-        Ok(None) => Err(EAGAIN),
-        r => r.map(|n| n.unwrap_or(done)),
-    }
+    partial(r, done)
 }
 
 /// Sends `buf` (send flags: MSG_DONTWAIT, MSG_NOSIGNAL); a blocking socket sends all of it.
@@ -414,11 +425,9 @@ pub fn send(sock: &SockRef, buf: &[u8], flags: usize, nonblock: bool) -> Result<
     let timeout = deadline(sock.lock().snd_timeout);
     let mut done = 0usize;
     let r = hostfd::wait(timeout, || {
-        let s = sock.lock();
-        let h = match s.state {
-            State::Stream(h) => h,
-            State::Failed => return Some(Err(ECONNREFUSED)),
-            _ => return Some(Err(ENOTCONN)),
+        let h = match sock.lock().stream() {
+            Ok(h) => h,
+            Err(e) => return Some(Err(e)),
         };
         let r = with_stack(|st| {
             let t = st.tcp(h);
@@ -450,10 +459,7 @@ pub fn send(sock: &SockRef, buf: &[u8], flags: usize, nonblock: bool) -> Result<
             }
             Err(EPIPE)
         }
-        Err(EINTR) if done > 0 => Ok(done),
-        Ok(None) if done > 0 => Ok(done),
-        Ok(None) => Err(EAGAIN),
-        r => r.map(|n| n.unwrap_or(done)),
+        r => partial(r, done),
     }
 }
 

@@ -92,10 +92,8 @@ impl Queue {
                 *b = pa + i * BUF;
             }
         }
+        // Descriptors are written when offered (receive buffers at start, frames when sent).
         let q = Queue { rings: phys_to_virt(rings_pa), bufs, last_used: 0, avail_idx: 0 };
-        for (i, &b) in q.bufs.iter().enumerate() {
-            q.set_desc(i, b, BUF as u32, 0);
-        }
         // SAFETY: avail.flags, inside the first ring page.
         unsafe { ((q.rings + QSIZE * 16) as *mut u16).write_volatile(AVAIL_F_NO_INTERRUPT) };
         Some(q)
@@ -281,7 +279,7 @@ impl VirtioNet {
         // SAFETY: the device finished writing `len` bytes into buffer `id` (BUF bytes, ours).
         let frame = unsafe { core::slice::from_raw_parts(self.rx.buf(id).add(self.hdr), len - self.hdr) };
         let r = f(frame);
-        self.rx.set_desc(id, self.rx.bufs[id], BUF as u32, DESC_F_WRITE);
+        // The device leaves descriptors as they are: offering the same one again suffices.
         self.rx.offer(id);
         set_reg(self.regs, R_QUEUE_NOTIFY, 0);
         Some(r)
