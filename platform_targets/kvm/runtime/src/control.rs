@@ -26,10 +26,11 @@ pub fn listening() -> bool {
     LISTENING.load(Ordering::Relaxed)
 }
 
-/// Takes the bytes waiting on the channel and raises their signals.
-pub fn poll() {
+/// Takes the bytes waiting on the channel and raises their signals; says whether it raised any.
+pub fn poll() -> bool {
+    let mut raised = false;
     if !listening() {
-        return;
+        return raised;
     }
     while let Some(b) = serial::read_byte(serial::COM2) {
         let sig = match b {
@@ -41,5 +42,7 @@ pub fn poll() {
         };
         crate::debug_line(format_args!("litebox: control: signal {sig} from the runner"));
         proc::signal_all(sig);
+        raised = true;
     }
+    raised
 }

@@ -4,7 +4,9 @@
 //! The addressing is that of QEMU's user-mode network (slirp), which `litebox run` attaches:
 //! the VM is 10.0.2.15/24, the gateway 10.0.2.2 is the host's loopback seen from the VM (see
 //! `tcpsock.rs` for how 127.0.0.1 maps onto it). There are no interrupts: the stack is polled
-//! by every wait of the kernel (`hostfd::wait`, at [`poll_interval`]) and after every send.
+//! before each readiness check of a descriptor wait (`hostfd::wait`), while the CPU idles
+//! (`sched::idle`, at least every [`poll_interval`], whatever the threads wait for) and after
+//! every send.
 //! A connection the app closed lives on as an orphan until its FIN is acknowledged (or its
 //! timeout passes), then it is freed.
 //!

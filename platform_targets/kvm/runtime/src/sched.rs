@@ -372,9 +372,7 @@ fn block(state: State) -> Result<usize, Errno> {
             crate::fatal(125, format_args!("every thread of the app is blocked forever (deadlock)"));
         };
         drop(s);
-        while clock::monotonic_ns() < deadline {
-            crate::apic::idle_until(deadline);
-        }
+        idle(deadline);
         s = SCHED.lock();
         let now = clock::monotonic_ns();
         for t in s.threads.iter_mut() {
@@ -390,6 +388,35 @@ fn block(state: State) -> Result<usize, Errno> {
                 _ => {}
             }
         }
+    }
+}
+
+/// Idles the CPU until `deadline`, doing the kernel's background work (signals from the runner,
+/// the network card, which raise no interrupts) at least every [`background_interval`] on the
+/// way: so TCP handshakes and acknowledgements go on while every thread sleeps or waits on a
+/// futex. Returns early when a signal from the runner may have woken a thread.
+fn idle(deadline: u64) {
+    loop {
+        let now = clock::monotonic_ns();
+        if now >= deadline {
+            return;
+        }
+        crate::apic::idle_until(deadline.min(now.saturating_add(background_interval())));
+        crate::netstack::poll();
+        if crate::control::poll() {
+            return;
+        }
+    }
+}
+
+/// How long the CPU may idle before the background work is due again (ns).
+fn background_interval() -> u64 {
+    if crate::netstack::present() {
+        crate::netstack::poll_interval()
+    } else if crate::control::listening() {
+        crate::control::POLL_NS
+    } else {
+        u64::MAX
     }
 }
 
