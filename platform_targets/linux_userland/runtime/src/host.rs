@@ -13,6 +13,34 @@ pub fn close_host_fd(fd: i32) {
     sys::syscall3(sys::CLOSE, fd as usize, 0, 0);
 }
 
+/// Whether host descriptor `fd` has O_NONBLOCK set.
+fn nonblocking(fd: i32) -> bool {
+    const F_GETFL: usize = 3;
+    const O_NONBLOCK: usize = 0o4000;
+    r(sys::syscall3(sys::FCNTL, fd as usize, F_GETFL, 0)).is_ok_and(|fl| fl & O_NONBLOCK != 0)
+}
+
+/// The rest of a blocking connect that the supervisor started without blocking: wait until
+/// the socket is writable (the app's handled signals interrupt this, as natively), then its
+/// outcome.
+fn finish_connect(fd: i32) -> Result<usize, Errno> {
+    const POLLOUT: i16 = 4;
+    let mut p = [litebox_libos::abi::PollFd { fd, events: POLLOUT, revents: 0 }];
+    signals::blocking(|| r(sys::syscall3(sys::POLL, p.as_mut_ptr() as usize, 1, -1isize as usize)))?;
+    let mut err = 0i32;
+    let mut len = 4u32;
+    const GETSOCKOPT: usize = 55;
+    const SOL_SOCKET: usize = 1;
+    const SO_ERROR: usize = 4;
+    let (ep, lp) = (&mut err as *mut i32 as usize, &mut len as *mut u32 as usize);
+    r(sys::syscall6(GETSOCKOPT, fd as usize, SOL_SOCKET, SO_ERROR, ep, lp, 0))?;
+    if err != 0 {
+        Err(err)
+    } else {
+        Ok(0)
+    }
+}
+
 /// The host process as a platform.
 pub struct LinuxHost {
     /// The ids the app sees (the policy's, else the host's).
@@ -162,13 +190,26 @@ impl Platform for LinuxHost {
     }
 
     fn host_net_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        use crate::broker::{request, OP_BIND, OP_CONNECT, OP_LISTEN, OP_SOCKET};
         use litebox_libos::shim::nr;
         let call = || r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
+        // The address the shim checked, in runtime memory.
+        let addr = || litebox_libos::user::slice(a[1], a[2]);
         match nr {
-            nr::SOCKET | nr::SOCKETPAIR | nr::BIND | nr::LISTEN | nr::GETSOCKNAME | nr::GETPEERNAME
-            | nr::SETSOCKOPT | nr::GETSOCKOPT | nr::SHUTDOWN => call(),
-            nr::ACCEPT4 | nr::CONNECT | nr::SENDTO | nr::RECVFROM | nr::SENDMSG | nr::RECVMSG | nr::SENDMMSG
-            | nr::RECVMMSG => signals::blocking(call),
+            // Unix sockets are made here (they reach only the sandbox's own paths); IP sockets,
+            // and every bind, listen and connect, by the supervisor (broker.rs).
+            nr::SOCKET if a[0] == 1 => call(),
+            nr::SOCKET => request(OP_SOCKET, [a[0] as u64, a[1] as u64, a[2] as u64], &[], None).map(|(_, fd)| fd as usize),
+            nr::BIND => request(OP_BIND, [0; 3], addr()?, Some(a[0] as i32)).map(|(v, _)| v),
+            nr::LISTEN => request(OP_LISTEN, [a[1] as u64, 0, 0], &[], Some(a[0] as i32)).map(|(v, _)| v),
+            nr::CONNECT => match request(OP_CONNECT, [0; 3], addr()?, Some(a[0] as i32)) {
+                Err(EINPROGRESS) if !nonblocking(a[0] as i32) => finish_connect(a[0] as i32),
+                res => res.map(|(v, _)| v),
+            },
+            nr::SOCKETPAIR | nr::GETSOCKNAME | nr::GETPEERNAME | nr::SETSOCKOPT | nr::GETSOCKOPT | nr::SHUTDOWN => call(),
+            nr::ACCEPT4 | nr::SENDTO | nr::RECVFROM | nr::SENDMSG | nr::RECVMSG | nr::SENDMMSG | nr::RECVMMSG => {
+                signals::blocking(call)
+            }
             _ => Err(ENOSYS),
         }
     }
@@ -404,7 +445,6 @@ impl Platform for LinuxHost {
 
     fn exit_group(&self, code: i32) -> ! {
         crate::procs::release();
-        crate::cleanup_upper();
         sys::exit(code)
     }
 

@@ -5,8 +5,6 @@
 //!
 //! Granted (every other path on the host is refused):
 //! - the writable layer's directory: read, write, create, remove, rename inside it;
-//! - its parent (/dev/shm or /tmp): removing an empty directory only (the layer itself, at
-//!   exit);
 //! - each policy mount: read (and for `rw` mounts write, create, remove, rename);
 //! - the artifact file: read;
 //! - /dev/null, /dev/zero, /dev/urandom, /dev/tty: read and write (ioctl for /dev/tty).
@@ -14,8 +12,6 @@
 //! Already open descriptors (stdio, the trace and learn files) are not affected. A kernel
 //! without Landlock, or one that refuses a step, leaves the runtime running without this layer
 //! ([`apply`] says which).
-use alloc::vec::Vec;
-
 use litebox_image::Mount;
 
 use crate::sys::{self, check};
@@ -25,14 +21,12 @@ const ADD_RULE: usize = 445;
 const RESTRICT_SELF: usize = 446;
 const CREATE_RULESET_VERSION: usize = 1;
 const RULE_PATH_BENEATH: usize = 1;
-const RULE_NET_PORT: usize = 2;
 
 const EXECUTE: u64 = 1 << 0;
 const WRITE_FILE: u64 = 1 << 1;
 const READ_FILE: u64 = 1 << 2;
 const READ_DIR: u64 = 1 << 3;
-const REMOVE_DIR: u64 = 1 << 4;
-// Bit 5 REMOVE_FILE, 7 MAKE_DIR, 8 MAKE_REG, 9 MAKE_SOCK, 10 MAKE_FIFO, 12 MAKE_SYM: granted
+// Bit 4 REMOVE_DIR, 5 REMOVE_FILE, 7 MAKE_DIR, 8 MAKE_REG, 9 MAKE_SOCK, 10 MAKE_FIFO, 12 MAKE_SYM: granted
 // only as part of "everything but" sets below.
 const MAKE_CHAR: u64 = 1 << 6;
 const MAKE_BLOCK: u64 = 1 << 11;
@@ -79,12 +73,6 @@ struct PathBeneath {
     parent_fd: i32,
 }
 
-#[repr(C)]
-struct NetPort {
-    allowed: u64,
-    port: u64,
-}
-
 fn add_path(ruleset: usize, fd: i32, allowed: u64) -> Result<(), i32> {
     let rule = PathBeneath { allowed, parent_fd: fd };
     check(sys::syscall6(ADD_RULE, ruleset, RULE_PATH_BENEATH, &rule as *const PathBeneath as usize, 0, 0, 0)).map(|_| ())
@@ -105,9 +93,6 @@ pub struct Reach<'a> {
     pub upper: (i32, &'a [u8]),
     /// The policy's mounts and their host directory descriptors, in the same order.
     pub mounts: &'a [(Mount<'a>, i32)],
-    /// TCP ports the network policy lets the app bind and connect to.
-    pub listen_ports: Vec<u16>,
-    pub connect_ports: Vec<u16>,
 }
 
 /// Restricts this process (and every process it forks) to `reach`. Returns what was applied,
@@ -138,12 +123,10 @@ pub fn apply(reach: &Reach<'_>) -> Result<Applied, i32> {
     let size = if scoped { 24 } else if net { 16 } else { 8 };
     let ruleset = check(sys::syscall3(CREATE_RULESET, &attr as *const Attr as usize, size, 0))?;
     let result = (|| {
-        let (upper_fd, upper_path) = reach.upper;
+        // The layer itself, never its parent: the supervisor removes a host layer at the end.
+        let (upper_fd, _) = reach.upper;
         if upper_fd >= 0 {
             add_path(ruleset, upper_fd, dir_rw)?;
-            if let Some(slash) = upper_path.iter().rposition(|&b| b == b'/') {
-                add_named(ruleset, &upper_path[..slash.max(1)], REMOVE_DIR)?;
-            }
         }
         for (m, fd) in reach.mounts {
             add_path(ruleset, *fd, if m.writable { dir_rw } else { dir_ro })?;
@@ -153,14 +136,8 @@ pub fn apply(reach: &Reach<'_>) -> Result<Applied, i32> {
             add_named(ruleset, dev, file_rw)?;
         }
         add_named(ruleset, b"/dev/tty", file_rw | (all & IOCTL_DEV))?;
-        if net {
-            for (ports, right) in [(&reach.listen_ports, NET_BIND_TCP), (&reach.connect_ports, NET_CONNECT_TCP)] {
-                for &port in ports.iter() {
-                    let rule = NetPort { allowed: right, port: port as u64 };
-                    check(sys::syscall6(ADD_RULE, ruleset, RULE_NET_PORT, &rule as *const NetPort as usize, 0, 0, 0))?;
-                }
-            }
-        }
+        // No TCP port is granted: the supervisor binds and connects the app's sockets (broker.rs),
+        // so the sandbox itself never needs to.
         check(sys::syscall3(RESTRICT_SELF, ruleset, 0, 0)).map(|_| ())
     })();
     sys::syscall3(sys::CLOSE, ruleset, 0, 0);

@@ -13,19 +13,23 @@
 
 extern crate alloc;
 
+mod broker;
+mod caps;
+mod exec;
 mod fastpath;
 mod guard;
 mod heap;
-mod exec;
 mod host;
 mod hostfs;
 mod landlock;
 mod layers;
 mod memfuncs;
+mod nsroot;
 mod procs;
 mod seccomp;
 mod selfimage;
 mod signals;
+mod supervisor;
 mod sys;
 mod threads;
 mod trace;
@@ -218,6 +222,10 @@ fn host_var<'a>(env: &[&'a [u8]], name: &[u8]) -> Option<&'a [u8]> {
 
 #[no_mangle]
 extern "C" fn litebox_main(sp: usize) -> ! {
+    // Descriptors inherited beyond stdin, stdout and stderr are the launcher's, not the app's:
+    // closed before anything is opened, so none of them is reachable through the gate.
+    const CLOSE_RANGE: usize = 436;
+    sys::syscall3(CLOSE_RANGE, 3, u32::MAX as usize, 0);
     let (heap_at, heap_len) = HEAP.init().unwrap_or_else(|_| fatal(EXIT_INTERNAL, b"cannot reserve memory"));
     guard::reserve(heap_at, heap_len);
     // SAFETY: linker-defined symbols bounding the runtime's own loaded image.
@@ -266,8 +274,19 @@ extern "C" fn litebox_main(sp: usize) -> ! {
 
     let host_ids = (sys::syscall3(sys::GETUID, 0, 0, 0) as u32, sys::syscall3(sys::GETGID, 0, 0, 0) as u32);
     let (uid, gid) = cfg.ids.unwrap_or(host_ids);
+    // Facts read from the host's /proc, which the sandbox no longer sees: the kernel's own
+    // mappings (for execve) are at the same addresses in every process forked from here.
+    exec::record_kernel_ranges();
+
+    // The sandbox's processes (supervisor.rs): only the app's first process goes on from here.
+    use litebox_image::LIMIT_MEMORY;
+    let mount_fds = open_mounts(&cfg.mounts);
+    let policy = litebox_libos::net::NetPolicy::new(&cfg.listen, &cfg.connect);
+    let paths: Vec<(&[u8], bool)> = cfg.mounts.iter().map(|m| (m.host, m.writable)).collect();
+    let started = supervisor::start(&mount_fds, &paths, cfg.limits[LIMIT_MEMORY], policy);
+
     let mut vfs = Vfs::new(image, entry.clone(), image_fatal);
-    let (layer, mount_fds) = host_layer(&cfg.mounts);
+    let (layer, mounts) = host_layer(&cfg.mounts, &started);
     vfs.host = Some(layer);
     vfs.ids = cfg.ids.map(|app| litebox_libos::fs::synth::IdMap { host: host_ids, app });
     let host = LinuxHost { uid, gid, cpus: host_cpus(), mem_total: host_mem_total(), tty: host_tty() };
@@ -276,7 +295,7 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     let os = alloc::boxed::Box::leak(alloc::boxed::Box::new(os));
     OS.store(os, Ordering::Release);
     let os: &'static LibOs<LinuxHost> = os;
-    use litebox_image::{LIMIT_MEMORY, LIMIT_OPEN_FILES, LIMIT_PROCESSES, LIMIT_THREADS};
+    use litebox_image::{LIMIT_OPEN_FILES, LIMIT_PROCESSES, LIMIT_THREADS};
     os.apply_limits(&litebox_libos::kernel::PolicyLimits {
         memory: cfg.limits[LIMIT_MEMORY],
         open_files: cfg.limits[LIMIT_OPEN_FILES],
@@ -300,9 +319,10 @@ extern "C" fn litebox_main(sp: usize) -> ! {
         fatal(EXIT_LOAD, msg.as_bytes())
     });
 
-    // The optional layers (netns, Landlock), after everything the runtime opens on the host
-    // by path is open; the seccomp filter follows as the very last step.
-    let confined = layers::confine(&cfg, &mount_fds, uid, gid);
+    // The remaining layers (capabilities, a network namespace where the sandbox has none yet,
+    // Landlock), after everything the runtime opens on the host by path is open; the seccomp
+    // filter follows as the very last step.
+    let confined = layers::confine(&mounts, &started);
     layers::log_applied(os, &confined);
 
     let block = threads::new_block();
@@ -355,43 +375,47 @@ fn host_tty() -> i32 {
     -1
 }
 
-/// The shared writable layer and the policy's mounts, opened on the host. A mount whose host
-/// directory cannot be opened stops the start (exit 124) with the path and the reason. Also
-/// returns each mount with its host descriptor (for Landlock).
-fn host_layer<'a>(
-    mounts: &[litebox_image::Mount<'a>],
-) -> (litebox_libos::fs::hostdir::HostLayer, Vec<(litebox_image::Mount<'a>, i32)>) {
-    use litebox_libos::fs::hostdir::{HostLayer, MountPoint};
-    let mut dirs = Vec::new();
-    hostfs::collect_garbage();
-    let upper = match hostfs::create_upper() {
-        Ok((fd, path)) => {
-            UPPER.store(fd, Ordering::Relaxed);
-            ROOT_PID.store(sys::syscall3(sys::GETPID, 0, 0, 0) as i32, Ordering::Relaxed);
-            *UPPER_PATH.lock() = path;
-            dirs.push(core::sync::atomic::AtomicI32::new(fd));
-            true
-        }
-        Err(_) => {
-            dirs.push(core::sync::atomic::AtomicI32::new(-1));
-            false
-        }
-    };
-    let mut points = Vec::new();
-    let mut fds = Vec::new();
-    for m in mounts {
-        const O_PATH_DIR: usize = 0o10000000 | 0o200000 | 0o2000000;
-        let fd = sys::open_path(m.host, O_PATH_DIR, 0)
-            .unwrap_or_else(|e| {
+/// The policy's mounts opened on the host (O_PATH), with whether each is writable. A mount
+/// whose host directory cannot be opened stops the start (exit 124) with the path and the
+/// reason.
+fn open_mounts(mounts: &[litebox_image::Mount<'_>]) -> Vec<(i32, bool)> {
+    const O_PATH_DIR: usize = 0o10000000 | 0o200000 | 0o2000000;
+    mounts
+        .iter()
+        .map(|m| {
+            let fd = sys::open_path(m.host, O_PATH_DIR, 0).unwrap_or_else(|e| {
                 let h = core::str::from_utf8(m.host).unwrap_or("?");
                 fatal(EXIT_SANDBOX, alloc::format!("policy mount {h}: cannot open the host directory (errno {e})").as_bytes())
             });
+            (fd, m.writable)
+        })
+        .collect()
+}
+
+/// The writable layer and the policy's mounts as the library OS reaches them (directory 0 is
+/// the layer, 1.. the mounts in policy order, as the broker numbers them), and each mount with
+/// its descriptor (for Landlock).
+fn host_layer<'a>(
+    mounts: &[litebox_image::Mount<'a>],
+    started: &supervisor::Started,
+) -> (litebox_libos::fs::hostdir::HostLayer, Vec<(litebox_image::Mount<'a>, i32)>) {
+    use litebox_libos::fs::hostdir::{HostLayer, MountPoint};
+    let upper_fd = started.upper.as_ref().map_or(-1, |(fd, _)| *fd);
+    if let Some((fd, path)) = &started.upper {
+        UPPER.store(*fd, Ordering::Relaxed);
+        *UPPER_PATH.lock() = path.clone();
+    }
+    let mut dirs = alloc::vec![core::sync::atomic::AtomicI32::new(upper_fd)];
+    let mut points = Vec::new();
+    let mut fds = Vec::new();
+    for (m, &fd) in mounts.iter().zip(started.mounts.iter()) {
         points.push(MountPoint { guest: m.guest.to_vec(), dir: dirs.len(), writable: m.writable });
         fds.push((*m, fd));
         dirs.push(core::sync::atomic::AtomicI32::new(fd));
     }
     // Lookups of the writable layer are cached per process against a generation counter that
     // all the sandbox's processes share (only the layer changes it; mounts are never cached).
+    let upper = upper_fd >= 0;
     let generation = if upper { hostfs::generation_page() } else { 0 };
     if generation != 0 {
         guard::reserve(generation, 4096);
@@ -401,7 +425,7 @@ fn host_layer<'a>(
     (HostLayer { ops, upper, mounts: points }, fds)
 }
 
-/// The writable layer's host path (empty when there is none).
+/// The writable layer's host path as the sandbox sees it (empty when there is none).
 pub fn upper_path() -> Vec<u8> {
     UPPER_PATH.lock().clone()
 }
@@ -411,23 +435,7 @@ pub static HOST_AUX: litebox_libos::sync::SpinMutex<Vec<(usize, usize)>> = liteb
 
 /// Host descriptor of the writable layer's directory (-1: none).
 pub static UPPER: AtomicI32 = AtomicI32::new(-1);
-/// The process that created the writable layer removes it when it exits.
-pub static ROOT_PID: AtomicI32 = AtomicI32::new(0);
 static UPPER_PATH: litebox_libos::sync::SpinMutex<Vec<u8>> = litebox_libos::sync::SpinMutex::new(Vec::new());
-
-/// Removes the writable layer if this is the process that created it (at its exit).
-pub fn cleanup_upper() {
-    let fd = UPPER.load(Ordering::Relaxed);
-    if fd < 0 || sys::syscall3(sys::GETPID, 0, 0, 0) as i32 != ROOT_PID.load(Ordering::Relaxed) {
-        return;
-    }
-    // Drop our hold first: the directory goes only if no other process of the app (a
-    // background child) still holds it; otherwise a later start collects it.
-    sys::syscall3(sys::CLOSE, fd as usize, 0, 0);
-    UPPER.store(-1, Ordering::Relaxed);
-    let p = UPPER_PATH.lock().clone();
-    hostfs::remove_if_unused(&p);
-}
 
 /// The prebuilt `alloc` was compiled for unwinding and references this; with panic=abort no
 /// unwinding ever starts, so reaching it is an internal error.

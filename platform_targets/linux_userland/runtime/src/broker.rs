@@ -1,0 +1,438 @@
+//! The broker: the few host operations the sandbox may not perform itself, asked of the
+//! supervisor process (which runs no app code and holds the policy in memory the app cannot
+//! reach) over a `SOCK_SEQPACKET` socket, and checked there again.
+//!
+//! - `socket`, `bind`, `listen`, `connect` of IP sockets: the supervisor creates the socket in
+//!   the host's network namespace (the sandbox's own has no interface but a loopback that is
+//!   down), checks every address against `[policy.network]`, and hands the descriptor back.
+//!   `connect`, `bind` and `listen` are not on the sandbox's gate allow-list at all, so an app
+//!   that calls the gate directly cannot aim a socket anywhere the policy does not name.
+//! - `chmod` of a file in the writable layer or a `rw` mount: by path beneath the directory the
+//!   supervisor holds, never by descriptor (`fchmod` is not on the gate allow-list: a
+//!   descriptor opened read-only, the artifact or a standard stream, could otherwise change
+//!   modes on the host).
+//!
+//! A request is one message: a fixed header (op, three numbers, data length) and the data (a
+//! socket address or a path), with `SCM_RIGHTS` carrying the reply socket and, for socket ops,
+//! the socket. The reply is one message on the reply socket: the result (a negative errno on
+//! failure) and, for `socket`, the new descriptor. A fresh reply socket per request keeps
+//! concurrent requests of the sandbox's threads and processes apart.
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicI32, Ordering};
+
+use litebox_libos::errno::*;
+use litebox_libos::net::{decode, NetPolicy, Target};
+
+use crate::sys::{self, check};
+
+pub const OP_SOCKET: u32 = 1;
+pub const OP_BIND: u32 = 2;
+pub const OP_LISTEN: u32 = 3;
+pub const OP_CONNECT: u32 = 4;
+pub const OP_CHMOD: u32 = 5;
+/// Sent once by the sandbox's init before any app code runs: the descriptors of the writable
+/// layer and the mounts as the sandbox sees them (private mount namespace). Later ones are
+/// refused.
+pub const OP_SET_DIRS: u32 = 6;
+
+const HEADER: usize = 32;
+/// Most data bytes in one request (a path or a socket address).
+const DATA_MAX: usize = 4096;
+/// Most descriptors accepted in one request (the layer and up to 62 mounts).
+const FDS_MAX: usize = 64;
+
+const SENDMSG: usize = 46;
+const RECVMSG: usize = 47;
+const SOCKETPAIR: usize = 53;
+const SOCKET: usize = 41;
+const BIND: usize = 49;
+const LISTEN: usize = 50;
+const CONNECT: usize = 42;
+const GETSOCKOPT: usize = 55;
+const GETSOCKNAME: usize = 51;
+const CHMOD: usize = 90;
+const AF_UNIX: usize = 1;
+const SOCK_SEQPACKET: usize = 5;
+const SOCK_CLOEXEC: usize = 0o2000000;
+const SOCK_NONBLOCK: usize = 0o4000;
+const MSG_CMSG_CLOEXEC: usize = 0x4000_0000;
+const MSG_DONTWAIT: usize = 0x40;
+const SOL_SOCKET: i32 = 1;
+const SCM_RIGHTS: i32 = 1;
+
+/// The sandbox's end of the broker socket (-1: no broker, every request fails with EACCES).
+static CLIENT: AtomicI32 = AtomicI32::new(-1);
+
+/// Makes `fd` the sandbox's end of the broker socket.
+pub fn set_client(fd: i32) {
+    CLIENT.store(fd, Ordering::Relaxed);
+}
+
+/// The sandbox's end of the broker socket (-1: none).
+pub fn client() -> i32 {
+    CLIENT.load(Ordering::Relaxed)
+}
+
+/// A new connected `SOCK_SEQPACKET` pair, close-on-exec: (one end, other end).
+pub fn seqpacket_pair() -> Result<(i32, i32), Errno> {
+    let mut fds = [0i32; 2];
+    check(sys::syscall6(SOCKETPAIR, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds.as_mut_ptr() as usize, 0, 0))?;
+    Ok((fds[0], fds[1]))
+}
+
+fn close(fd: i32) {
+    sys::syscall3(sys::CLOSE, fd as usize, 0, 0);
+}
+
+#[repr(C)]
+struct Iovec {
+    base: usize,
+    len: usize,
+}
+
+#[repr(C)]
+struct Msghdr {
+    name: usize,
+    namelen: u32,
+    iov: *const Iovec,
+    iovlen: usize,
+    control: usize,
+    controllen: usize,
+    flags: i32,
+}
+
+/// Control buffer for up to FDS_MAX descriptors (cmsghdr: len u64, level i32, type i32).
+#[repr(C, align(8))]
+struct Control([u8; 16 + 4 * FDS_MAX]);
+
+/// Sends `data` with `fds` attached on `sock`.
+fn send(sock: i32, data: &[u8], fds: &[i32]) -> Result<(), Errno> {
+    let iov = Iovec { base: data.as_ptr() as usize, len: data.len() };
+    let mut ctl = Control([0; 16 + 4 * FDS_MAX]);
+    let clen = if fds.is_empty() { 0 } else { 16 + 4 * fds.len() };
+    if !fds.is_empty() {
+        ctl.0[..8].copy_from_slice(&(clen as u64).to_le_bytes());
+        ctl.0[8..12].copy_from_slice(&SOL_SOCKET.to_le_bytes());
+        ctl.0[12..16].copy_from_slice(&SCM_RIGHTS.to_le_bytes());
+        for (i, fd) in fds.iter().enumerate() {
+            ctl.0[16 + 4 * i..20 + 4 * i].copy_from_slice(&fd.to_le_bytes());
+        }
+    }
+    let msg = Msghdr {
+        name: 0,
+        namelen: 0,
+        iov: &iov,
+        iovlen: 1,
+        control: if clen == 0 { 0 } else { ctl.0.as_ptr() as usize },
+        controllen: clen,
+        flags: 0,
+    };
+    loop {
+        match check(sys::syscall3(SENDMSG, sock as usize, &msg as *const Msghdr as usize, 0)) {
+            Err(EINTR) => continue,
+            r => return r.map(|_| ()),
+        }
+    }
+}
+
+/// Receives one message into `buf`; returns its length and the descriptors that came with it
+/// (close-on-exec). Descriptors beyond FDS_MAX are dropped by the kernel.
+fn recv(sock: i32, buf: &mut [u8], flags: usize) -> Result<(usize, Vec<i32>), Errno> {
+    let iov = Iovec { base: buf.as_mut_ptr() as usize, len: buf.len() };
+    let mut ctl = Control([0; 16 + 4 * FDS_MAX]);
+    let mut msg = Msghdr {
+        name: 0,
+        namelen: 0,
+        iov: &iov,
+        iovlen: 1,
+        control: ctl.0.as_mut_ptr() as usize,
+        controllen: ctl.0.len(),
+        flags: 0,
+    };
+    let n = loop {
+        match check(sys::syscall3(RECVMSG, sock as usize, &mut msg as *mut Msghdr as usize, flags | MSG_CMSG_CLOEXEC)) {
+            Err(EINTR) => continue,
+            r => break r?,
+        }
+    };
+    let mut fds = Vec::new();
+    let clen = msg.controllen.min(ctl.0.len());
+    let mut at = 0;
+    while at + 16 <= clen {
+        let len = u64::from_le_bytes(ctl.0[at..at + 8].try_into().unwrap_or([0; 8])) as usize;
+        let level = i32::from_le_bytes(ctl.0[at + 8..at + 12].try_into().unwrap_or([0; 4]));
+        let kind = i32::from_le_bytes(ctl.0[at + 12..at + 16].try_into().unwrap_or([0; 4]));
+        if len < 16 || at + len > clen {
+            break;
+        }
+        if level == SOL_SOCKET && kind == SCM_RIGHTS {
+            for c in ctl.0[at + 16..at + len].chunks_exact(4) {
+                fds.push(i32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+            }
+        }
+        at += (len + 7) & !7;
+    }
+    Ok((n, fds))
+}
+
+fn header(op: u32, a: [u64; 3], data_len: usize) -> [u8; HEADER] {
+    let mut h = [0u8; HEADER];
+    h[0..4].copy_from_slice(&op.to_le_bytes());
+    h[4..8].copy_from_slice(&(data_len as u32).to_le_bytes());
+    for (i, v) in a.iter().enumerate() {
+        h[8 + 8 * i..16 + 8 * i].copy_from_slice(&v.to_le_bytes());
+    }
+    h
+}
+
+/// Asks the supervisor for `op`; returns the result and the descriptor that came back with it
+/// (-1 if none). Waits for the answer; the app's signals stay held meanwhile (a request takes
+/// microseconds: the supervisor never blocks on the network for it).
+pub fn request(op: u32, a: [u64; 3], data: &[u8], target: Option<i32>) -> Result<(usize, i32), Errno> {
+    let broker = CLIENT.load(Ordering::Relaxed);
+    if broker < 0 {
+        return Err(EACCES);
+    }
+    if data.len() > DATA_MAX {
+        return Err(ENAMETOOLONG);
+    }
+    let (mine, theirs) = seqpacket_pair()?;
+    let mut msg = Vec::with_capacity(HEADER + data.len());
+    msg.extend_from_slice(&header(op, a, data.len()));
+    msg.extend_from_slice(data);
+    let mut fds = alloc::vec![theirs];
+    fds.extend(target);
+    let sent = send(broker, &msg, &fds);
+    close(theirs);
+    if let Err(e) = sent {
+        close(mine);
+        return Err(if e == EPIPE || e == ECONNREFUSED { EACCES } else { e });
+    }
+    let mut reply = [0u8; 8];
+    let got = recv(mine, &mut reply, 0);
+    close(mine);
+    let (n, fds) = got?;
+    let fd = fds.first().copied().unwrap_or(-1);
+    for &extra in fds.iter().skip(1) {
+        close(extra);
+    }
+    if n != 8 {
+        if fd >= 0 {
+            close(fd);
+        }
+        return Err(EIO);
+    }
+    let v = i64::from_le_bytes(reply);
+    if v < 0 {
+        if fd >= 0 {
+            close(fd);
+        }
+        return Err((-v) as Errno);
+    }
+    Ok((v as usize, fd))
+}
+
+/// Sends the sandbox's view of its host directories (init only, before the app starts).
+pub fn set_dirs(dirs: &[i32], writable_mask: u64) -> Result<(), Errno> {
+    let broker = CLIENT.load(Ordering::Relaxed);
+    let msg = header(OP_SET_DIRS, [writable_mask, dirs.len() as u64, 0], 0);
+    send(broker, &msg, dirs)
+}
+
+/// A host directory the supervisor may chmod beneath: descriptor and whether it is writable.
+#[derive(Clone, Copy)]
+pub struct Dir {
+    pub fd: i32,
+    pub writable: bool,
+}
+
+/// The supervisor's side: the policy and the directories, and whether the sandbox still sent
+/// its directories (namespaces) or they are the supervisor's own (no namespaces).
+pub struct Server {
+    pub sock: i32,
+    pub policy: NetPolicy,
+    pub dirs: Option<Vec<Dir>>,
+}
+
+impl Server {
+    /// Serves one pending request (never blocks: the socket is polled first). Returns false
+    /// when the sandbox's side is gone.
+    pub fn serve_one(&mut self) -> bool {
+        let mut buf = alloc::vec![0u8; HEADER + DATA_MAX];
+        let (n, fds) = match recv(self.sock, &mut buf, MSG_DONTWAIT) {
+            Ok((0, fds)) => {
+                fds.iter().for_each(|&f| close(f));
+                return false;
+            }
+            Ok(x) => x,
+            Err(EAGAIN) => return true,
+            Err(_) => return false,
+        };
+        let result = self.handle(&buf[..n], &fds);
+        if let Some(&reply) = fds.first() {
+            let (v, fd) = match result {
+                Ok(Answer::Value(v)) => (v as i64, None),
+                Ok(Answer::Fd(fd)) => (0, Some(fd)),
+                Err(e) => (-(e as i64), None),
+            };
+            let _ = send(reply, &v.to_le_bytes(), fd.as_slice());
+            if let Some(fd) = fd {
+                close(fd);
+            }
+        }
+        // The directories of OP_SET_DIRS are kept; everything else that came is closed.
+        let kept = match &self.dirs {
+            Some(d) => d.iter().map(|d| d.fd).collect::<Vec<_>>(),
+            None => Vec::new(),
+        };
+        for &f in &fds {
+            if !kept.contains(&f) {
+                close(f);
+            }
+        }
+        true
+    }
+
+    fn handle(&mut self, msg: &[u8], fds: &[i32]) -> Result<Answer, Errno> {
+        if msg.len() < HEADER {
+            return Err(EINVAL);
+        }
+        let op = u32::from_le_bytes([msg[0], msg[1], msg[2], msg[3]]);
+        let len = u32::from_le_bytes([msg[4], msg[5], msg[6], msg[7]]) as usize;
+        let num = |i: usize| u64::from_le_bytes(msg[8 + 8 * i..16 + 8 * i].try_into().unwrap_or([0; 8]));
+        let data = msg.get(HEADER..HEADER + len).ok_or(EINVAL)?;
+        if op == OP_SET_DIRS {
+            if self.dirs.is_some() || fds.is_empty() {
+                return Err(EPERM);
+            }
+            let mask = num(0);
+            self.dirs = Some(fds.iter().enumerate().map(|(i, &fd)| Dir { fd, writable: i < 64 && mask & (1 << i) != 0 }).collect());
+            return Ok(Answer::Value(0));
+        }
+        // Every other request carries its reply socket first.
+        let target = fds.get(1).copied();
+        match op {
+            OP_SOCKET => self.socket(num(0), num(1), num(2)).map(Answer::Fd),
+            OP_BIND => self.bind(target.ok_or(EBADF)?, data).map(Answer::Value),
+            OP_LISTEN => self.listen(target.ok_or(EBADF)?, num(0)).map(Answer::Value),
+            OP_CONNECT => self.connect(target.ok_or(EBADF)?, data).map(Answer::Value),
+            OP_CHMOD => self.chmod(num(0), num(1) as u32, data).map(Answer::Value),
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// An IP socket in the host's network namespace: TCP or UDP over IPv4 or IPv6 only.
+    fn socket(&self, domain: u64, ty: u64, proto: u64) -> Result<i32, Errno> {
+        const SOCK_STREAM: u64 = 1;
+        const SOCK_DGRAM: u64 = 2;
+        let (kind, flags) = (ty & 0xf, ty & !0xf);
+        if flags & !((SOCK_NONBLOCK | SOCK_CLOEXEC) as u64) != 0 {
+            return Err(EINVAL);
+        }
+        let ok = matches!(domain, 2 | 10)
+            && matches!((kind, proto), (SOCK_STREAM, 0 | 6) | (SOCK_DGRAM, 0 | 17));
+        if !ok {
+            return Err(EACCES);
+        }
+        check(sys::syscall3(SOCKET, domain as usize, (ty as usize) | SOCK_CLOEXEC, proto as usize)).map(|fd| fd as i32)
+    }
+
+    /// Whether `fd` is a TCP or UDP socket over IPv4/IPv6 (what the policy speaks of).
+    fn ip_socket(fd: i32) -> Result<(), Errno> {
+        let opt = |name: usize| -> Result<i32, Errno> {
+            let mut v = 0i32;
+            let mut len = 4u32;
+            check(sys::syscall6(GETSOCKOPT, fd as usize, SOL_SOCKET as usize, name, &mut v as *mut i32 as usize, &mut len as *mut u32 as usize, 0))?;
+            Ok(v)
+        };
+        const SO_TYPE: usize = 3;
+        const SO_PROTOCOL: usize = 38;
+        const SO_DOMAIN: usize = 39;
+        let ok = matches!(opt(SO_DOMAIN)?, 2 | 10) && matches!((opt(SO_TYPE)?, opt(SO_PROTOCOL)?), (1, 6) | (2, 17));
+        if ok {
+            Ok(())
+        } else {
+            Err(EACCES)
+        }
+    }
+
+    fn bind(&self, fd: i32, sa: &[u8]) -> Result<usize, Errno> {
+        Self::ip_socket(fd)?;
+        match decode(sa, true)? {
+            Target::Ip(e) if self.policy.may_bind(&e) => {}
+            _ => return Err(EACCES),
+        }
+        check(sys::syscall3(BIND, fd as usize, sa.as_ptr() as usize, sa.len()))
+    }
+
+    /// listen on a socket that was never bound binds the wildcard address at an ephemeral
+    /// port: that needs a rule for it, as in the library OS.
+    fn listen(&self, fd: i32, backlog: u64) -> Result<usize, Errno> {
+        Self::ip_socket(fd)?;
+        let mut name = [0u8; 128];
+        let mut len = name.len() as u32;
+        check(sys::syscall3(GETSOCKNAME, fd as usize, name.as_mut_ptr() as usize, &mut len as *mut u32 as usize))?;
+        match decode(&name[..(len as usize).min(name.len())], false)? {
+            Target::Ip(e) if e.port != 0 || self.policy.may_bind(&e) => {}
+            _ => return Err(EACCES),
+        }
+        check(sys::syscall3(LISTEN, fd as usize, backlog.min(i32::MAX as u64) as usize, 0))
+    }
+
+    /// connect, never blocking the supervisor: a blocking socket gets EINPROGRESS, and the
+    /// sandbox waits for the outcome itself.
+    fn connect(&self, fd: i32, sa: &[u8]) -> Result<usize, Errno> {
+        Self::ip_socket(fd)?;
+        match decode(sa, false)? {
+            Target::Ip(e) if self.policy.may_connect(&e) => {}
+            Target::Disconnect => {}
+            _ => return Err(EACCES),
+        }
+        const F_GETFL: usize = 3;
+        const F_SETFL: usize = 4;
+        let fl = check(sys::syscall3(sys::FCNTL, fd as usize, F_GETFL, 0))?;
+        if fl & SOCK_NONBLOCK == 0 {
+            check(sys::syscall3(sys::FCNTL, fd as usize, F_SETFL, fl | SOCK_NONBLOCK))?;
+        }
+        let r = check(sys::syscall3(CONNECT, fd as usize, sa.as_ptr() as usize, sa.len()));
+        if fl & SOCK_NONBLOCK == 0 {
+            sys::syscall3(sys::FCNTL, fd as usize, F_SETFL, fl);
+        }
+        r
+    }
+
+    /// chmod of `rel` beneath writable directory `dir`, never following a symlink.
+    fn chmod(&self, dir: u64, mode: u32, rel: &[u8]) -> Result<usize, Errno> {
+        let d = self.dirs.as_ref().and_then(|d| d.get(dir as usize).copied()).ok_or(ENOENT)?;
+        if !d.writable {
+            return Err(EROFS);
+        }
+        let ok_path = rel.split(|&b| b == b'/').all(|c| !c.is_empty() && c != b"." && c != b"..") || rel.is_empty();
+        if !ok_path || rel.contains(&0) {
+            return Err(EINVAL);
+        }
+        const O_PATH: u32 = 0o10000000;
+        let fd = crate::hostfs::open_beneath(d.fd, rel, O_PATH, 0)?;
+        let mut st = litebox_libos::abi::Stat::default();
+        let kind = check(sys::syscall3(sys::FSTAT, fd as usize, &mut st as *mut _ as usize, 0)).map(|_| st.st_mode & 0o170000);
+        let r = match kind {
+            // As Linux answers fchmodat(AT_SYMLINK_NOFOLLOW) on a symlink.
+            Ok(0o120000) => Err(EOPNOTSUPP),
+            Ok(_) => {
+                let mut p = b"/proc/self/fd/".to_vec();
+                let mut d = [0u8; 20];
+                p.extend_from_slice(litebox_libos::shim::fmt_usize(fd as usize, &mut d));
+                p.push(0);
+                check(sys::syscall3(CHMOD, p.as_ptr() as usize, (mode & 0o7777) as usize, 0))
+            }
+            Err(e) => Err(e),
+        };
+        close(fd);
+        r
+    }
+}
+
+enum Answer {
+    Value(usize),
+    Fd(i32),
+}

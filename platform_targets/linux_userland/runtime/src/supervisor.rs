@@ -1,0 +1,377 @@
+//! The sandbox's processes. The process the user starts (the *supervisor*) never runs app
+//! code: it starts the sandbox, answers the broker (broker.rs), forwards the signals people
+//! send it, and ends the way the app ended (same exit code, or killed by the same signal).
+//!
+//! With user namespaces (any root launch, and a user launch where the host allows them):
+//!
+//! ```text
+//! supervisor (host namespaces)
+//!   └─ init: pid 1 of new user, mount, pid, network, IPC, UTS and cgroup namespaces; builds
+//!      the private root (nsroot.rs), drops every capability (caps.rs), then only reaps
+//!        └─ the app's first process (pid 2), and everything it starts
+//! ```
+//!
+//! When the app's first process ends, init ends, and the kernel kills whatever else is left
+//! in the pid namespace: nothing the app started outlives it. If the supervisor is killed,
+//! init gets SIGKILL (parent-death signal) and the same follows. The private root is a tmpfs,
+//! so the writable layer disappears with the last process.
+//!
+//! Without user namespaces (refused by the host, e.g. inside a container whose profile forbids
+//! them): supervisor └─ app. The writable layer is a directory under /dev/shm (or /tmp) that
+//! the supervisor removes when the app ends (and that the next start collects if the
+//! supervisor itself was killed); host paths stay visible to `stat` through the gate, and the
+//! app's background processes can outlive it. `LITEBOX_LOG=debug` and `litebox targets` say
+//! which case applies.
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicI32, Ordering};
+
+use litebox_libos::net::NetPolicy;
+
+use crate::broker::{self, Dir, Server};
+use crate::sys::{self, check};
+use crate::{caps, hostfs, nsroot};
+
+const CLONE: usize = 56;
+const WAIT4: usize = 61;
+const KILL: usize = 62;
+const PIDFD_OPEN: usize = 434;
+const PRLIMIT64: usize = 302;
+const PR_SET_PDEATHSIG: usize = 1;
+const SIGCHLD: usize = 17;
+const SIGKILL: usize = 9;
+const CLONE_NEWNS: usize = 0x0002_0000;
+const CLONE_NEWCGROUP: usize = 0x0200_0000;
+const CLONE_NEWUTS: usize = 0x0400_0000;
+const CLONE_NEWIPC: usize = 0x0800_0000;
+const CLONE_NEWUSER: usize = 0x1000_0000;
+const CLONE_NEWPID: usize = 0x2000_0000;
+const CLONE_NEWNET: usize = 0x4000_0000;
+const NAMESPACES: usize =
+    CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+
+/// Signals the supervisor and init pass on to the app when a process sent them (a kill, not
+/// the terminal: the terminal signals the whole process group, the app included, itself).
+const FORWARDED: [usize; 6] = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 TERM
+
+/// Where the app's first process stands.
+pub struct Started {
+    /// Ok: inside the namespaces and the private root. Err(errno): none could be made.
+    pub ns: Result<(), i32>,
+    /// The writable layer: its directory descriptor and path (None: no host layer).
+    pub upper: Option<(i32, Vec<u8>)>,
+    /// The policy mounts' directory descriptors, in policy order.
+    pub mounts: Vec<i32>,
+}
+
+/// Starts the sandbox. Returns only in the app's first process; the supervisor and init never
+/// return. `mounts` are the policy's host directories (O_PATH descriptors) and whether each is
+/// writable; `memory` is the policy's memory limit (it bounds the writable layer too).
+pub fn start(mounts: &[(i32, bool)], paths: &[(&[u8], bool)], memory: Option<u64>, policy: NetPolicy) -> Started {
+    let (server_end, client_end) = broker::seqpacket_pair()
+        .unwrap_or_else(|e| crate::fatal(124, alloc::format!("cannot create the broker socket (errno {e})").as_bytes()));
+    broker::set_client(sys::dup_high(client_end));
+    let mut server = Server { sock: sys::dup_high(server_end), policy, dirs: None };
+    let ns_err = match spawn_init(paths, mounts, memory, server.sock) {
+        Spawn::App(started) => return started,
+        Spawn::Init { pid, status } => {
+            close(broker::client());
+            supervise(pid, Some(status), server, None)
+        }
+        Spawn::Failed(e) => e,
+    };
+    // No namespaces: the layer lives on the host, the supervisor holds its own descriptors.
+    hostfs::collect_garbage();
+    let upper = hostfs::create_upper().ok();
+    const O_PATH_DIR: usize = 0o10000000 | 0o200000 | 0o2000000;
+    let mut dirs = alloc::vec![Dir {
+        fd: upper.as_ref().and_then(|(_, p)| sys::open_path(p, O_PATH_DIR, 0).ok()).unwrap_or(-1),
+        writable: true,
+    }];
+    dirs.extend(mounts.iter().map(|&(fd, writable)| Dir { fd, writable }));
+    server.dirs = Some(dirs);
+    match check(sys::syscall6(CLONE, SIGCHLD, 0, 0, 0, 0, 0)) {
+        Ok(0) => {
+            sys::syscall6(sys::PRCTL, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
+            close(server.sock);
+            Started { ns: Err(ns_err), upper, mounts: mounts.iter().map(|m| m.0).collect() }
+        }
+        Ok(pid) => {
+            // The layer's lock belongs to the app's processes: while any holds it, it stays.
+            let path = upper.map(|(fd, path)| {
+                close(fd);
+                path
+            });
+            close(broker::client());
+            supervise(pid as i32, None, server, path)
+        }
+        Err(e) => crate::fatal(124, alloc::format!("cannot start the app's process (errno {e})").as_bytes()),
+    }
+}
+
+fn close(fd: i32) {
+    if fd >= 0 {
+        sys::syscall3(sys::CLOSE, fd as usize, 0, 0);
+    }
+}
+
+enum Spawn {
+    /// This is the app's first process.
+    App(Started),
+    /// This is the supervisor; init runs as `pid` and reports on `status`.
+    Init { pid: i32, status: i32 },
+    /// No namespaces (errno).
+    Failed(i32),
+}
+
+fn pipe() -> Result<(i32, i32), i32> {
+    let mut fds = [0i32; 2];
+    check(sys::syscall3(sys::PIPE2, fds.as_mut_ptr() as usize, 0o2000000, 0))?;
+    Ok((fds[0], fds[1]))
+}
+
+/// Writes `data` to the host file `path` (uid_map and friends).
+fn write_file(path: &[u8], data: &[u8]) -> Result<(), i32> {
+    const O_WRONLY_CLOEXEC: usize = 0o1 | 0o2000000;
+    let fd = sys::open_path(path, O_WRONLY_CLOEXEC, 0)?;
+    let r = check(sys::syscall3(sys::WRITE, fd as usize, data.as_ptr() as usize, data.len()));
+    close(fd);
+    r.map(|_| ())
+}
+
+fn decimal(n: u64) -> Vec<u8> {
+    let mut d = [0u8; 20];
+    litebox_libos::shim::fmt_usize(n as usize, &mut d).to_vec()
+}
+
+/// Maps ids in init's new user namespace: root keeps every id (and loses every capability in
+/// init before the app starts); another user maps only itself, as the kernel allows.
+fn map_ids(pid: i32) -> Result<(), i32> {
+    let uid = sys::syscall3(sys::GETUID, 0, 0, 0) as u64;
+    let gid = sys::syscall3(sys::GETGID, 0, 0, 0) as u64;
+    let base = {
+        let mut p = b"/proc/".to_vec();
+        p.extend_from_slice(&decimal(pid as u64));
+        p
+    };
+    let file = |name: &[u8]| {
+        let mut p = base.clone();
+        p.extend_from_slice(name);
+        p
+    };
+    let line = |id: u64| {
+        let mut l = decimal(id);
+        l.push(b' ');
+        l.extend_from_slice(&decimal(id));
+        l.extend_from_slice(if uid == 0 { b" 4294967295\n" } else { b" 1\n" });
+        l
+    };
+    if uid == 0 {
+        write_file(&file(b"/uid_map"), b"0 0 4294967295\n")?;
+        write_file(&file(b"/gid_map"), b"0 0 4294967295\n")
+    } else {
+        write_file(&file(b"/uid_map"), &line(uid))?;
+        write_file(&file(b"/setgroups"), b"deny")?;
+        write_file(&file(b"/gid_map"), &line(gid))
+    }
+}
+
+/// Starts init in new namespaces. In init this never returns (it becomes the reaper after
+/// forking the app); in the app it returns `App`.
+fn spawn_init(mounts: &[(&[u8], bool)], host_fds: &[(i32, bool)], memory: Option<u64>, server: i32) -> Spawn {
+    let Ok((go_r, go_w)) = pipe() else { return Spawn::Failed(24) };
+    let Ok((st_r, st_w)) = pipe() else {
+        close(go_r);
+        close(go_w);
+        return Spawn::Failed(24);
+    };
+    let pid = match check(sys::syscall6(CLONE, NAMESPACES | SIGCHLD, 0, 0, 0, 0, 0)) {
+        Ok(pid) => pid as i32,
+        Err(e) => {
+            [go_r, go_w, st_r, st_w].into_iter().for_each(close);
+            return Spawn::Failed(e);
+        }
+    };
+    if pid == 0 {
+        sys::syscall6(sys::PRCTL, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
+        [go_w, st_r, server].into_iter().for_each(close);
+        // The supervisor's descriptors of the mounts point into the host's mount namespace.
+        host_fds.iter().for_each(|&(fd, _)| close(fd));
+        let mut b = [0u8; 1];
+        if check(sys::syscall3(sys::READ, go_r as usize, b.as_mut_ptr() as usize, 1)) != Ok(1) {
+            sys::exit(0); // the supervisor is gone
+        }
+        close(go_r);
+        return Spawn::App(init(mounts, memory, st_w));
+    }
+    close(go_r);
+    close(st_w);
+    let report = |r: Result<(), i32>| -> Result<(), i32> {
+        r?;
+        check(sys::syscall3(sys::WRITE, go_w as usize, b"G".as_ptr() as usize, 1)).map(|_| ())?;
+        // init answers "R" once the root is built, or "F" and an errno.
+        let mut msg = [0u8; 2];
+        match check(sys::syscall3(sys::READ, st_r as usize, msg.as_mut_ptr() as usize, 2)) {
+            Ok(n) if n >= 1 && msg[0] == b'R' => Ok(()),
+            Ok(2) if msg[0] == b'F' => Err(msg[1] as i32),
+            _ => Err(5),
+        }
+    };
+    let r = report(map_ids(pid));
+    close(go_w);
+    match r {
+        Ok(()) => Spawn::Init { pid, status: st_r },
+        Err(e) => {
+            sys::syscall3(KILL, pid as usize, SIGKILL, 0);
+            sys::syscall6(WAIT4, pid as usize, 0, 0, 0, 0, 0);
+            close(st_r);
+            Spawn::Failed(e)
+        }
+    }
+}
+
+/// Init: builds the root, hands the supervisor its view of the directories, drops every
+/// capability and starts the app; returns in the app's first process only. Init itself then
+/// reaps until the app's first process ends, and ends with it.
+fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32) -> Started {
+    let fail = |e: i32| -> ! {
+        let msg = [b'F', e.clamp(1, 255) as u8];
+        sys::syscall3(sys::WRITE, status as usize, msg.as_ptr() as usize, 2);
+        sys::exit(0)
+    };
+    let root = nsroot::build(mounts, memory).unwrap_or_else(|e| fail(e));
+    let mut dirs = alloc::vec![root.upper];
+    dirs.extend_from_slice(&root.mounts);
+    let mask = mounts.iter().enumerate().fold(1u64, |m, (i, &(_, w))| if w && i < 63 { m | 1 << (i + 1) } else { m });
+    broker::set_dirs(&dirs, mask).unwrap_or_else(|e| fail(e));
+    caps::drop_all().unwrap_or_else(|e| fail(e));
+    sys::syscall3(sys::WRITE, status as usize, b"R".as_ptr() as usize, 1);
+    let app = match check(sys::syscall6(CLONE, SIGCHLD, 0, 0, 0, 0, 0)) {
+        Ok(0) => {
+            close(status);
+            return Started { ns: Ok(()), upper: Some((root.upper, b"/upper".to_vec())), mounts: root.mounts };
+        }
+        Ok(pid) => pid as i32,
+        Err(e) => fail(e),
+    };
+    FORWARD_TO.store(app, Ordering::Relaxed);
+    forward_signals(true);
+    loop {
+        let mut st = 0i32;
+        const WALL: usize = 0x4000_0000;
+        match check(sys::syscall6(WAIT4, usize::MAX, &mut st as *mut i32 as usize, WALL, 0, 0, 0)) {
+            Ok(pid) if pid as i32 == app => {
+                let sig = st & 0x7f;
+                if sig != 0 && sig != 0x7f {
+                    let msg = [b'S', sig as u8];
+                    sys::syscall3(sys::WRITE, status as usize, msg.as_ptr() as usize, 2);
+                    sys::exit(0);
+                }
+                sys::exit((st >> 8) & 0xff)
+            }
+            Ok(_) | Err(4) => {}
+            Err(_) => sys::exit(0),
+        }
+    }
+}
+
+/// The process to pass forwarded signals to (init: the app; supervisor: init or the app).
+static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_forwarded(sig: i32, info: usize, _uc: usize) {
+    // SAFETY: info is the kernel's siginfo: si_code at 8, si_pid at 16.
+    let (code, pid) = unsafe { (core::ptr::read((info + 8) as *const i32), core::ptr::read((info + 16) as *const i32)) };
+    // Sent by a process (SI_USER, SI_QUEUE, SI_TKILL are <= 0), not by the terminal or the
+    // kernel (> 0): those reach the app directly. In init, only what the supervisor sent
+    // (its pid is not visible there: 0) is passed on; the app's own signals to pid 1 are not.
+    let from_outside = code <= 0 && (FORWARD_FROM_SUPERVISOR_ONLY.load(Ordering::Relaxed) == 0 || pid == 0);
+    let to = FORWARD_TO.load(Ordering::Relaxed);
+    if from_outside && to > 0 {
+        sys::syscall3(KILL, to as usize, sig as usize, 0);
+    }
+}
+
+static FORWARD_FROM_SUPERVISOR_ONLY: AtomicI32 = AtomicI32::new(0);
+
+fn forward_signals(init: bool) {
+    FORWARD_FROM_SUPERVISOR_ONLY.store(init as i32, Ordering::Relaxed);
+    for sig in FORWARDED {
+        let act = crate::signals::KSigaction {
+            handler: on_forwarded as *const () as usize,
+            flags: 4 | 0x0400_0000 | 0x1000_0000, // SA_SIGINFO | SA_RESTORER | SA_RESTART
+            restorer: sys::litebox_restorer as *const () as usize,
+            mask: 0,
+        };
+        sys::syscall6(sys::RT_SIGACTION, sig, &act as *const _ as usize, 0, 8, 0, 0);
+    }
+}
+
+/// The supervisor's life: serve the broker and forward signals until `child` (init or the app)
+/// ends, remove a host layer, then end as the app ended.
+fn supervise(child: i32, status: Option<i32>, mut server: Server, layer: Option<Vec<u8>>) -> ! {
+    FORWARD_TO.store(child, Ordering::Relaxed);
+    forward_signals(false);
+    let pidfd = check(sys::syscall3(PIDFD_OPEN, child as usize, 0, 0)).map(|fd| fd as i32).unwrap_or(-1);
+    let mut serving = true;
+    loop {
+        let mut fds = [
+            litebox_libos::abi::PollFd { fd: pidfd, events: 1, revents: 0 },
+            litebox_libos::abi::PollFd { fd: if serving { server.sock } else { -1 }, events: 1, revents: 0 },
+        ];
+        // Without a pidfd (kernels before 5.3), look for the child's end every 50 ms.
+        let timeout = if pidfd < 0 { 50 } else { -1isize as usize };
+        let r = check(sys::syscall3(sys::POLL, fds.as_mut_ptr() as usize, 2, timeout));
+        if r.is_err() {
+            continue;
+        }
+        if fds[1].revents & 1 != 0 {
+            serving = server.serve_one();
+        } else if fds[1].revents != 0 {
+            serving = false;
+        }
+        if pidfd < 0 {
+            let mut st = 0i32;
+            const WNOHANG: usize = 1;
+            if check(sys::syscall6(WAIT4, child as usize, &mut st as *mut i32 as usize, WNOHANG, 0, 0, 0)) == Ok(child as usize) {
+                finish(st, status, layer);
+            }
+        } else if fds[0].revents != 0 {
+            break;
+        }
+    }
+    let mut st = 0i32;
+    while check(sys::syscall6(WAIT4, child as usize, &mut st as *mut i32 as usize, 0, 0, 0, 0)) == Err(4) {}
+    finish(st, status, layer)
+}
+
+fn finish(st: i32, status: Option<i32>, layer: Option<Vec<u8>>) -> ! {
+    if let Some(path) = layer {
+        hostfs::remove_if_unused(&path);
+    }
+    let mut sig = st & 0x7f;
+    let mut code = (st >> 8) & 0xff;
+    if let Some(fd) = status {
+        // Init reports an app killed by a signal; its own exit code is the app's otherwise.
+        let mut msg = [0u8; 2];
+        const O_NONBLOCK: usize = 0o4000;
+        sys::syscall3(sys::FCNTL, fd as usize, 4, O_NONBLOCK);
+        if check(sys::syscall3(sys::READ, fd as usize, msg.as_mut_ptr() as usize, 2)) == Ok(2) && msg[0] == b'S' {
+            sig = msg[1] as i32;
+            code = 128 + sig;
+        }
+    }
+    if sig != 0 && sig != 0x7f {
+        // Die of the same signal, without a core file of the supervisor.
+        let zero = [0u64; 2];
+        const RLIMIT_CORE: usize = 4;
+        sys::syscall6(PRLIMIT64, 0, RLIMIT_CORE, zero.as_ptr() as usize, 0, 0, 0);
+        let dfl = crate::signals::KSigaction::default();
+        sys::syscall6(sys::RT_SIGACTION, sig as usize, &dfl as *const _ as usize, 0, 8, 0, 0);
+        let set = 1u64 << (sig - 1);
+        const SIG_UNBLOCK: usize = 1;
+        sys::syscall6(sys::RT_SIGPROCMASK, SIG_UNBLOCK, &set as *const u64 as usize, 0, 8, 0, 0);
+        let me = sys::syscall3(sys::GETPID, 0, 0, 0) as usize;
+        sys::syscall3(KILL, me, sig as usize, 0);
+        sys::exit(128 + sig)
+    }
+    sys::exit(code)
+}

@@ -1,0 +1,223 @@
+/* Attacks on the host layers below the library OS, for tests/escape/test_escape_host_layers.py.
+ * Run PACKED ONLY. Most calls go straight to the runtime's gate `syscall` instruction (its
+ * address is the first argument), as app code that owns the process can. Each prints
+ * "label: ret=R errno=E"; every call is harmless even if it got through (loopback ports the
+ * test owns, paths the test made).
+ *
+ *   hostlayers unix GATE STREAM_PATH DGRAM_PATH   host Unix sockets (libc and gate)
+ *   hostlayers stat GATE FILE LINK                metadata of host paths through the gate
+ *   hostlayers net GATE ALLOWED OTHER UDP         a policy that allows one TCP port
+ *   hostlayers bg                                 a background child that would live on
+ *   hostlayers wait                               waits for stdin to close
+ *   hostlayers fill MIB                           writes MIB MiB to /tmp/fill
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static uintptr_t GATE;
+
+/* Calls the gate with six arguments: rax = nr, rdi, rsi, rdx, r10, r8, r9; the gate's own
+ * `ret` comes back here. The red zone is stepped over. */
+static long gate6(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
+    long ret;
+    register long r10 __asm__("r10") = a3;
+    register long r8 __asm__("r8") = a4;
+    register long r9 __asm__("r9") = a5;
+    __asm__ volatile("sub $128, %%rsp\n\tcall *%[g]\n\tadd $128, %%rsp"
+                     : "=a"(ret), "+r"(r8), "+r"(r9), "+r"(r10)
+                     : [g] "r"(GATE), "a"(nr), "D"(a0), "S"(a1), "d"(a2)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+static void report_raw(const char *label, long r) {
+    if (r < 0 && r > -4096)
+        printf("%s: ret=-1 errno=%ld\n", label, -r);
+    else
+        printf("%s: ret=%ld errno=0\n", label, r);
+}
+
+static void report(const char *label, long ret) {
+    printf("%s: ret=%ld errno=%d\n", label, ret < 0 ? -1L : ret, ret < 0 ? errno : 0);
+}
+
+static struct sockaddr_un unix_addr(const char *path) {
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+    return a;
+}
+
+static struct sockaddr_in loop4(int port) {
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+}
+
+static int cmd_unix(const char *stream, const char *dgram) {
+    struct sockaddr_un s = unix_addr(stream), d = unix_addr(dgram);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    report("libc-connect-stream", connect(fd, (struct sockaddr *)&s, sizeof s));
+    long g = gate6(SYS_socket, AF_UNIX, SOCK_STREAM, 0, 0, 0, 0);
+    report_raw("gate-socket-unix", g < 0 ? g : 0);
+    if (g >= 0)
+        report_raw("gate-connect-stream", gate6(SYS_connect, g, (long)&s, sizeof s, 0, 0, 0));
+    int sv[2] = {-1, -1};
+    long p = gate6(SYS_socketpair, AF_UNIX, SOCK_DGRAM, 0, (long)sv, 0, 0);
+    report_raw("gate-socketpair-dgram", p);
+    if (p == 0) {
+        report_raw("gate-sendto-dgram-path", gate6(SYS_sendto, sv[0], (long)"x", 1, 0, (long)&d, sizeof d));
+        report_raw("gate-connect-dgram-path", gate6(SYS_connect, sv[0], (long)&d, sizeof d, 0, 0, 0));
+    }
+    return 0;
+}
+
+static int cmd_stat(const char *file, const char *link) {
+    struct stat st;
+    char buf[256];
+    report_raw("gate-stat-host-file", gate6(SYS_newfstatat, AT_FDCWD, (long)file, (long)&st, 0, 0, 0));
+    report_raw("gate-readlink-host-link", gate6(SYS_readlinkat, AT_FDCWD, (long)link, (long)buf, sizeof buf, 0, 0));
+    report_raw("gate-stat-etc-passwd", gate6(SYS_newfstatat, AT_FDCWD, (long)"/etc/passwd", (long)&st, 0, 0, 0));
+    /* Every host descriptor the process holds, as a starting point for a relative lookup. */
+    int escaping = 0;
+    for (int fd = 0; fd < 2048; fd++) {
+        if (gate6(SYS_newfstatat, fd, (long)"../../../../../../etc/passwd", (long)&st, 0, 0, 0) == 0)
+            escaping++;
+    }
+    printf("dirfds-reaching-etc-passwd: %d\n", escaping);
+    return 0;
+}
+
+/* The host descriptor of an unconnected IP socket (what the app's socket() gave), found the
+ * way an attacker would: by asking every descriptor. */
+static int find_ip_socket(void) {
+    for (int fd = 0; fd < 2048; fd++) {
+        int v = 0;
+        socklen_t l = sizeof v;
+        if (gate6(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, (long)&v, (long)&l, 0) == 0 && v == AF_INET) {
+            struct sockaddr_in peer;
+            socklen_t pl = sizeof peer;
+            if (gate6(SYS_getpeername, fd, (long)&peer, (long)&pl, 0, 0, 0) == -ENOTCONN)
+                return fd;
+        }
+    }
+    return -1;
+}
+
+static int cmd_net(int allowed, int other, int udp) {
+    struct sockaddr_in a = loop4(allowed), o = loop4(other), u = loop4(udp);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    report("libc-connect-allowed", connect(c, (struct sockaddr *)&a, sizeof a));
+    int c2 = socket(AF_INET, SOCK_STREAM, 0);
+    report("libc-connect-other", connect(c2, (struct sockaddr *)&o, sizeof o));
+    int host = find_ip_socket();
+    printf("found-host-socket: %d\n", host >= 0);
+    if (host >= 0) {
+        report_raw("gate-connect-other", gate6(SYS_connect, host, (long)&o, sizeof o, 0, 0, 0));
+        struct sockaddr_in any = o;
+        any.sin_addr.s_addr = htonl(INADDR_ANY);
+        report_raw("gate-bind-wildcard", gate6(SYS_bind, host, (long)&any, sizeof any, 0, 0, 0));
+        report_raw("gate-listen", gate6(SYS_listen, host, 8, 0, 0, 0, 0));
+    }
+    report_raw("gate-socket-udp", gate6(SYS_socket, AF_INET, SOCK_DGRAM, 0, 0, 0, 0));
+    report_raw("gate-socket-tcp", gate6(SYS_socket, AF_INET, SOCK_STREAM, 0, 0, 0, 0));
+    report_raw("gate-socket-raw", gate6(SYS_socket, AF_INET, SOCK_RAW, IPPROTO_RAW, 0, 0, 0));
+    int d = socket(AF_INET, SOCK_DGRAM, 0);
+    report("libc-udp-socket", d < 0 ? -1 : 0);
+    report("libc-sendto-udp-other", sendto(d, "u", 1, 0, (struct sockaddr *)&u, sizeof u));
+    /* Whatever UDP socket the process holds, aimed at the port through the gate. */
+    int sent = 0;
+    for (int fd = 0; fd < 2048; fd++) {
+        int v = 0;
+        socklen_t l = sizeof v;
+        if (gate6(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&v, (long)&l, 0) == 0 && v == SOCK_DGRAM) {
+            if (gate6(SYS_sendto, fd, (long)"g", 1, 0, (long)&u, sizeof u) == 1)
+                sent++;
+            struct iovec iov = {"m", 1};
+            struct msghdr m = {.msg_name = &u, .msg_namelen = sizeof u, .msg_iov = &iov, .msg_iovlen = 1};
+            if (gate6(SYS_sendmsg, fd, (long)&m, 0, 0, 0, 0) == 1)
+                sent++;
+        }
+    }
+    printf("gate-udp-datagrams-sent: %d\n", sent);
+    return 0;
+}
+
+static int cmd_bg(void) {
+    pid_t p = fork();
+    if (p == 0) {
+        for (int i = 0; i < 600; i++) {
+            struct timespec t = {1, 0};
+            nanosleep(&t, NULL);
+        }
+        _exit(0);
+    }
+    printf("parent done: child %d\n", p > 0);
+    fflush(stdout);
+    return 0;
+}
+
+static int cmd_wait(void) {
+    char c;
+    printf("waiting\n");
+    fflush(stdout);
+    while (read(0, &c, 1) > 0) {
+    }
+    return 0;
+}
+
+static int cmd_fill(int mib) {
+    static char chunk[1 << 20];
+    memset(chunk, 'x', sizeof chunk);
+    int fd = open("/tmp/fill", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) {
+        report("fill-open", -1);
+        return 1;
+    }
+    long total = 0;
+    for (int i = 0; i < mib; i++) {
+        ssize_t n = write(fd, chunk, sizeof chunk);
+        if (n < 0) {
+            printf("fill: stopped at %ld MiB errno=%d\n", total >> 20, errno);
+            return 0;
+        }
+        total += n;
+        if (n < (ssize_t)sizeof chunk) {
+            n = write(fd, chunk, sizeof chunk);
+            printf("fill: stopped at %ld MiB errno=%d\n", total >> 20, n < 0 ? errno : 0);
+            return 0;
+        }
+    }
+    printf("fill: wrote %ld MiB\n", total >> 20);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc >= 3)
+        GATE = strtoull(argv[2], NULL, 0);
+    if (argc >= 5 && strcmp(argv[1], "unix") == 0) return cmd_unix(argv[3], argv[4]);
+    if (argc >= 5 && strcmp(argv[1], "stat") == 0) return cmd_stat(argv[3], argv[4]);
+    if (argc >= 6 && strcmp(argv[1], "net") == 0) return cmd_net(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+    if (argc >= 2 && strcmp(argv[1], "bg") == 0) return cmd_bg();
+    if (argc >= 2 && strcmp(argv[1], "wait") == 0) return cmd_wait();
+    if (argc >= 3 && strcmp(argv[1], "fill") == 0) return cmd_fill(atoi(argv[2]));
+    fprintf(stderr, "usage: hostlayers unix|stat|net|bg|wait|fill ...\n");
+    return 2;
+}

@@ -1,0 +1,240 @@
+"""The host layers below the library OS, attacked as app code that owns its process would
+(tests/escape/programs/hostlayers.c, packed only): host Unix sockets, host path metadata, the
+network policy held by address below the library OS, the sandbox's processes, capabilities and
+the writable layer. Every attempted call is harmless if it got through: the sockets and paths
+belong to this test."""
+
+from __future__ import annotations
+
+import functools
+import os
+import select
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from confine_probe import gate_address, results
+from litebox_e2e import describe, pack, run_program
+from netprobe import free_port
+
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+
+
+@dataclass(frozen=True)
+class Packed:
+    artifact: Path
+    gate: str
+
+
+@functools.cache
+def build() -> Path:
+    """The attack program, built once per session."""
+    out = Path(tempfile.mkdtemp(prefix="litebox-hostlayers-")) / "hostlayers"
+    subprocess.run(["cc", "-static", "-O1", "-Wall", "-o", str(out), str(PROGRAMS / "hostlayers.c")], check=True)
+    return out
+
+
+@functools.cache
+def packed(policy: str = "") -> Packed:
+    """The attack program packed with POLICY (TOML appended to the project), once per session."""
+    proj = Path(tempfile.mkdtemp(prefix="litebox-hostlayers-proj-"))
+    (proj / "hostlayers").write_bytes(build().read_bytes())
+    (proj / "litebox.toml").write_text(
+        '[app]\nname = "hostlayers"\nentry = "/app/hostlayers"\n\n'
+        '[files]\n"/app/hostlayers" = "hostlayers"\n\n'
+        "[build]\nsource_date_epoch = 0\n\n" + policy
+    )
+    art = pack(proj, proj / "dist").path
+    return Packed(art, hex(gate_address(art)))
+
+
+def sandbox_processes(artifact: Path) -> set[int]:
+    """Host pids of every process running ARTIFACT (supervisor, init and the app's)."""
+    target = os.path.realpath(artifact)
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/exe") == target:
+                    found.add(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def layers_on_host() -> set[str]:
+    """Writable layers a sandbox without namespaces would leave in /dev/shm or /tmp."""
+    return {f"{d}/{n}" for d in ("/dev/shm", "/tmp") if os.path.isdir(d)
+            for n in os.listdir(d) if n.startswith(".litebox-upper-")}
+
+
+def wait_until_gone(pids: set[int], limit: float = 60.0) -> set[int]:
+    """The pids of PIDS still alive once they are all gone, or LIMIT seconds have passed (a
+    bound on a wait, not a measured time)."""
+    end = time.monotonic() + limit
+    alive = set(pids)
+    while alive and time.monotonic() < end:
+        alive = {p for p in alive if os.path.exists(f"/proc/{p}") and _state(p) != "Z"}
+        if alive:
+            time.sleep(0.05)
+    return alive
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"
+
+
+def test_host_unix_sockets_are_unreachable(tmp_path: Path) -> None:
+    p = packed()
+    stream_path, dgram_path = tmp_path / "stream.sock", tmp_path / "dgram.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(stream_path))
+    listener.listen(4)
+    dgram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dgram.bind(str(dgram_path))
+    proc = run_program([p.artifact, "unix", p.gate, str(stream_path), str(dgram_path)])
+    assert proc.returncode == 0, describe(proc)
+    r = results(proc)
+    assert r["libc-connect-stream"] == "ret=-1 errno=13"  # the library OS: EACCES
+    assert r["gate-socket-unix"] == "ret=0 errno=0"
+    assert r["gate-connect-stream"] == "ret=-1 errno=1"  # connect is not on the gate's list
+    assert r["gate-socketpair-dgram"] == "ret=0 errno=0"
+    assert r["gate-sendto-dgram-path"] == "ret=-1 errno=2"  # no host path in the sandbox's root
+    assert r["gate-connect-dgram-path"] == "ret=-1 errno=1"
+    ready, _, _ = select.select([listener, dgram], [], [], 0)
+    assert ready == [], "a host Unix socket was reached"
+
+
+def test_host_paths_are_invisible_through_the_gate(tmp_path: Path) -> None:
+    p = packed()
+    target = tmp_path / "host-file"
+    target.write_text("host\n")
+    link = tmp_path / "host-link"
+    link.symlink_to(target)
+    proc = run_program([p.artifact, "stat", p.gate, str(target), str(link)])
+    assert proc.returncode == 0, describe(proc)
+    r = results(proc)
+    assert r["gate-stat-host-file"] == "ret=-1 errno=2"
+    assert r["gate-readlink-host-link"] == "ret=-1 errno=2"
+    assert r["gate-stat-etc-passwd"] == "ret=-1 errno=2"
+    assert r["dirfds-reaching-etc-passwd"] == "0"
+
+
+def test_the_network_policy_holds_below_the_library_os() -> None:
+    allowed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    allowed.bind(("127.0.0.1", 0))
+    allowed.listen(8)
+    other = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    other.bind(("127.0.0.1", 0))
+    other.listen(8)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    a, o, u = allowed.getsockname()[1], other.getsockname()[1], udp.getsockname()[1]
+    # A TCP rule for one port: the kind of policy a service ships with.
+    p = packed(f'[policy.network]\nconnect = ["127.0.0.1:{a}"]\nlisten = ["127.0.0.1:{free_port()}"]\n')
+    proc = run_program([p.artifact, "net", p.gate, str(a), str(o), str(u)])
+    assert proc.returncode == 0, describe(proc)
+    r = results(proc)
+    assert r["libc-connect-allowed"] == "ret=0 errno=0"
+    assert r["libc-connect-other"] == "ret=-1 errno=13"
+    assert r["found-host-socket"] == "1"
+    for label in ("gate-connect-other", "gate-bind-wildcard", "gate-listen", "gate-socket-udp", "gate-socket-tcp",
+                  "gate-socket-raw"):
+        assert r[label] == "ret=-1 errno=1", (label, describe(proc))
+    assert r["libc-sendto-udp-other"] == "ret=-1 errno=13"
+    assert r["gate-udp-datagrams-sent"] == "0"
+    ready, _, _ = select.select([other, udp], [], [], 0)
+    assert ready == [], "a port outside the policy was reached"
+
+
+def test_nothing_the_app_started_outlives_it() -> None:
+    p = packed()
+    before = layers_on_host()
+    proc = run_program([p.artifact, "bg"])
+    assert proc.returncode == 0, describe(proc)
+    assert proc.stdout.decode() == "parent done: child 1\n"
+    # The sandbox's pid namespace ends with the app's first process: by the time the artifact
+    # has exited, the kernel has killed and reaped the background child.
+    assert sandbox_processes(p.artifact) == set()
+    assert layers_on_host() - before == set()
+
+
+def _start_waiting(p: Packed, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([p.artifact, "wait"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            env={**os.environ, **(env or {})})
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"waiting\n"
+    return proc
+
+
+def test_sigkill_of_the_artifact_leaves_nothing_behind() -> None:
+    p = packed()
+    before = layers_on_host()
+    proc = _start_waiting(p)
+    tree = sandbox_processes(p.artifact)
+    assert proc.pid in tree and len(tree) >= 2
+    proc.kill()
+    proc.wait()
+    assert wait_until_gone(tree) == set()
+    assert layers_on_host() - before == set()
+
+
+def test_the_sandbox_holds_no_capabilities() -> None:
+    p = packed()
+    proc = _start_waiting(p)
+    try:
+        inside = sandbox_processes(p.artifact) - {proc.pid}
+        assert inside, "no sandbox process found"
+        for pid in inside:
+            status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                          if ":\t" in line)
+            for field in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+                assert int(status[field], 16) == 0, (pid, field, status[field])
+            assert status["NoNewPrivs"].strip() == "1" or _is_init(pid, proc.pid)
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait()
+    assert proc.returncode == 0
+
+
+def _is_init(pid: int, supervisor: int) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(supervisor)
+
+
+def test_a_signal_sent_to_the_artifact_reaches_the_app() -> None:
+    proc = _start_waiting(packed())
+    proc.send_signal(signal.SIGTERM)
+    proc.wait()
+    assert proc.returncode == -signal.SIGTERM
+
+
+def test_the_writable_layer_counts_against_the_memory_limit() -> None:
+    p = packed('[policy.limits]\nmemory = "64M"\n')
+    proc = run_program([p.artifact, "fill", "200"])
+    assert proc.returncode == 0, describe(proc)
+    out = proc.stdout.decode()
+    assert out.startswith("fill: stopped at ") and out.endswith(" errno=28\n"), out
+    assert int(out.split()[3]) < 64, out
+
+
+def test_debug_log_names_the_namespaces_and_capabilities() -> None:
+    p = packed()
+    proc = run_program([p.artifact, "bg"], env={"LITEBOX_LOG": "debug"})
+    assert proc.returncode == 0, describe(proc)
+    first = proc.stderr.decode().splitlines()[0]
+    assert "namespaces: user, mount (private root), pid, network, IPC, UTS, cgroup" in first, first
+    assert "capabilities: none" in first, first
+
+
+def test_the_apps_exit_code_passes_through_the_supervisor() -> None:
+    bad = run_program([packed().artifact, "nonsense"])
+    assert bad.returncode == 2, describe(bad)
+    assert bad.stderr.decode().endswith("usage: hostlayers unix|stat|net|bg|wait|fill ...\n")
