@@ -1,6 +1,7 @@
 """Probes of the host's sandbox enforcement layers, for `litebox targets`: Landlock (its ABI
-version, which decides the features the runtime can use), user namespaces and network
-namespaces (each tried in a forked child, never in the calling process). The linux-userland
+version, which decides the features the runtime can use), the sandbox's namespaces (user,
+mount, pid, network, IPC, UTS, cgroup, with a private tmpfs root) and a plain network
+namespace (each tried in a forked child, never in the calling process). The linux-userland
 runtime makes the same calls at start-up and uses what works (docs/security.md)."""
 from __future__ import annotations
 
@@ -11,8 +12,15 @@ import os
 SYS_LANDLOCK_CREATE_RULESET = 444  # x86-64
 LANDLOCK_CREATE_RULESET_VERSION = 1
 CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+SANDBOX_NAMESPACES = (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+                      | CLONE_NEWCGROUP)
+MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
 
 
 def _libc() -> ctypes.CDLL:
@@ -32,14 +40,19 @@ def landlock_abi() -> tuple[int, int]:
     return int(ret), 0
 
 
-def _unshare_errno(flags: int) -> int:
-    """0 when a forked child of this process can unshare(FLAGS), else the errno it got."""
+def _unshare_errno(flags: int, mount_tmpfs: bool = False) -> int:
+    """0 when a forked child of this process can unshare(FLAGS) (and, with MOUNT_TMPFS, mount a
+    private tmpfs there, as the runtime's sandbox root is), else the errno it got."""
     pid = os.fork()
     if pid == 0:  # child: try, report through the exit status, never return
         code = 255
         try:
             libc = _libc()
             code = 0 if libc.unshare(ctypes.c_int(flags)) == 0 else ctypes.get_errno()
+            if code == 0 and mount_tmpfs:
+                ok = libc.mount(None, b"/", None, ctypes.c_ulong(MS_REC | MS_PRIVATE), None) == 0 and \
+                    libc.mount(b"litebox", b"/tmp", b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV), None) == 0
+                code = 0 if ok else ctypes.get_errno()
         finally:
             os._exit(min(code, 255))
     _, status = os.waitpid(pid, 0)
@@ -47,9 +60,10 @@ def _unshare_errno(flags: int) -> int:
 
 
 def userns_errno() -> int:
-    """0 when a child process of this one can unshare(CLONE_NEWUSER|CLONE_NEWNS), else the
-    errno it got. The unshare happens only in a forked child that exits at once."""
-    return _unshare_errno(CLONE_NEWUSER | CLONE_NEWNS)
+    """0 when a child process of this one can enter the sandbox's namespaces (user, mount, pid,
+    network, IPC, UTS, cgroup) and mount a tmpfs there, else the errno it got. The unshare
+    happens only in a forked child that exits at once."""
+    return _unshare_errno(SANDBOX_NAMESPACES, mount_tmpfs=True)
 
 
 def netns_errno() -> int:
@@ -84,8 +98,8 @@ def landlock_check() -> tuple[bool, str]:
 
 
 def userns_check() -> tuple[str, bool, str]:
-    """The user-namespace checklist line: its name (privileged when we run as root,
-    unprivileged otherwise), present or not, and why."""
+    """The sandbox-namespaces checklist line: its name (privileged when we run as root,
+    unprivileged otherwise), present or not, and what the runtime does either way."""
     kind = "privileged" if os.geteuid() == 0 else "unprivileged"
     name = f"user namespaces ({kind})"
     try:
@@ -93,8 +107,10 @@ def userns_check() -> tuple[str, bool, str]:
     except OSError as exc:
         return name, False, f"cannot probe: fork failed ({exc.strerror})"
     if err == 0:
-        return name, True, ("unshare(CLONE_NEWUSER|CLONE_NEWNS) works (probed in a child); "
-                            "the runtime uses them when present (without root, to enter its network namespace)")
+        return name, True, ("user, mount, pid, network, IPC, UTS and cgroup namespaces and a tmpfs in them work "
+                            "(probed in a child); the runtime uses them when present: the app runs behind a private "
+                            "root (host paths invisible), as pid 2 of its own pid namespace (nothing it starts "
+                            "outlives it), with its writable layer in memory counted against the memory limit")
     reason = errno.errorcode.get(err, str(err))
     hint = ""
     if err == errno.EPERM:
@@ -102,7 +118,9 @@ def userns_check() -> tuple[str, bool, str]:
                 "or the container's seccomp/AppArmor policy)")
     elif err == errno.ENOSPC:
         hint = " (user.max_user_namespaces is 0)"
-    return name, False, f"unshare failed with {reason}{hint}; the runtime does without them"
+    return name, False, (f"unshare failed with {reason}{hint}; the runtime does without them: host paths stay "
+                         "visible to stat through the gate, the app's background processes can outlive it, "
+                         "and its writable layer lives in /dev/shm (removed when the app ends)")
 
 
 def netns_check() -> tuple[bool, str]:
@@ -112,6 +130,6 @@ def netns_check() -> tuple[bool, str]:
     except OSError as exc:
         return False, f"cannot probe: fork failed ({exc.strerror})"
     if err == 0:
-        return True, ("unshare(CLONE_NEWNET) works (probed in a child); the runtime uses it when present "
-                      "and the policy grants no network")
+        return True, ("unshare(CLONE_NEWNET) works (probed in a child); the runtime uses it when present, "
+                      "where the sandbox's namespaces are not (its IP sockets come from the supervisor)")
     return False, f"unshare failed with {errno.errorcode.get(err, str(err))}; the runtime does without it"

@@ -218,11 +218,19 @@ def test_a_signal_sent_to_the_artifact_reaches_the_app() -> None:
 
 def test_the_writable_layer_counts_against_the_memory_limit() -> None:
     p = packed('[policy.limits]\nmemory = "64M"\n')
-    proc = run_program([p.artifact, "fill", "200"])
+    # The layer alone cannot grow past the limit...
+    proc = run_program([p.artifact, "fill", "200", "0"])
     assert proc.returncode == 0, describe(proc)
-    out = proc.stdout.decode()
-    assert out.startswith("fill: stopped at ") and out.endswith(" errno=28\n"), out
-    assert int(out.split()[3]) < 64, out
+    first = proc.stdout.decode().splitlines()[0]
+    assert first.startswith("fill: stopped at ") and first.endswith(" errno=28"), first
+    assert int(first.split()[3]) <= 64, first
+    # ...and what it holds leaves that much less for the app's memory: 40 MiB in the layer,
+    # then 32 MiB of mappings, is over 64 MiB (either alone is not).
+    proc = run_program([p.artifact, "fill", "40", "32"])
+    assert proc.returncode == 0, describe(proc)
+    assert proc.stdout.decode() == "fill: wrote 40 MiB\nmmap-after-fill: ret=-1 errno=12\n", describe(proc)
+    proc = run_program([p.artifact, "fill", "0", "32"])
+    assert proc.stdout.decode() == "fill: wrote 0 MiB\nmmap-after-fill: ret=0 errno=0\n", describe(proc)
 
 
 def test_debug_log_names_the_namespaces_and_capabilities() -> None:

@@ -137,10 +137,16 @@ impl<P: Platform> LibOs<P> {
         *self.vfs.proc.lock() = Some(self);
     }
 
-    /// Checks that `grow` more bytes of mappings fit the memory limit (ENOMEM if not).
+    /// Checks that `grow` more bytes of mappings fit the memory limit (ENOMEM if not). What
+    /// the app stored in the platform's writable layer counts too, where the platform keeps
+    /// it in memory ([`Platform::storage_used`]).
     fn mem_room(&self, mem: &MemMap, grow: usize) -> Result<(), Errno> {
         let limit = self.mem_limit.load(Ordering::Relaxed);
-        if (mem.total() as u64).saturating_add(grow as u64) > limit {
+        if limit == u64::MAX {
+            return Ok(());
+        }
+        let used = (mem.total() as u64).saturating_add(self.platform.storage_used());
+        if used.saturating_add(grow as u64) > limit {
             self.debug_log(&[b"memory limit of the policy reached: ENOMEM"]);
             return Err(ENOMEM);
         }

@@ -116,6 +116,11 @@ pub trait Platform: Send + Sync {
     fn mem_total(&self) -> u64 {
         1 << 30
     }
+    /// Bytes of memory the app's writable layer holds, when the platform keeps it in memory
+    /// that the policy's memory limit covers (a private tmpfs). Default: 0.
+    fn storage_used(&self) -> u64 {
+        0
+    }
     /// Bytes of the app's memory that are resident, if the platform knows (VmRSS).
     fn resident(&self) -> Option<u64> {
         None

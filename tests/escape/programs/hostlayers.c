@@ -9,7 +9,7 @@
  *   hostlayers net GATE ALLOWED OTHER UDP         a policy that allows one TCP port
  *   hostlayers bg                                 a background child that would live on
  *   hostlayers wait                               waits for stdin to close
- *   hostlayers fill MIB                           writes MIB MiB to /tmp/fill
+ *   hostlayers fill MIB MAP                       writes MIB MiB to /tmp/fill, then maps MAP MiB
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -182,7 +183,12 @@ static int cmd_wait(void) {
     return 0;
 }
 
-static int cmd_fill(int mib) {
+static void map_after(int map) {
+    void *p = mmap(NULL, (size_t)map << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    report("mmap-after-fill", p == MAP_FAILED ? -1 : 0);
+}
+
+static int cmd_fill(int mib, int map) {
     static char chunk[1 << 20];
     memset(chunk, 'x', sizeof chunk);
     int fd = open("/tmp/fill", O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -195,16 +201,19 @@ static int cmd_fill(int mib) {
         ssize_t n = write(fd, chunk, sizeof chunk);
         if (n < 0) {
             printf("fill: stopped at %ld MiB errno=%d\n", total >> 20, errno);
+            map_after(map);
             return 0;
         }
         total += n;
         if (n < (ssize_t)sizeof chunk) {
             n = write(fd, chunk, sizeof chunk);
             printf("fill: stopped at %ld MiB errno=%d\n", total >> 20, n < 0 ? errno : 0);
+            map_after(map);
             return 0;
         }
     }
     printf("fill: wrote %ld MiB\n", total >> 20);
+    map_after(map);
     return 0;
 }
 
@@ -217,7 +226,7 @@ int main(int argc, char **argv) {
     if (argc >= 6 && strcmp(argv[1], "net") == 0) return cmd_net(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     if (argc >= 2 && strcmp(argv[1], "bg") == 0) return cmd_bg();
     if (argc >= 2 && strcmp(argv[1], "wait") == 0) return cmd_wait();
-    if (argc >= 3 && strcmp(argv[1], "fill") == 0) return cmd_fill(atoi(argv[2]));
+    if (argc >= 4 && strcmp(argv[1], "fill") == 0) return cmd_fill(atoi(argv[2]), atoi(argv[3]));
     fprintf(stderr, "usage: hostlayers unix|stat|net|bg|wait|fill ...\n");
     return 2;
 }

@@ -105,8 +105,9 @@ struct Msghdr {
 #[repr(C, align(8))]
 struct Control([u8; 16 + 4 * FDS_MAX]);
 
-/// Sends `data` with `fds` attached on `sock`.
-fn send(sock: i32, data: &[u8], fds: &[i32]) -> Result<(), Errno> {
+/// Sends `data` with `fds` attached on `sock` (`flags`: MSG_DONTWAIT for the supervisor's
+/// replies, which must never block it).
+fn send(sock: i32, data: &[u8], fds: &[i32], flags: usize) -> Result<(), Errno> {
     let iov = Iovec { base: data.as_ptr() as usize, len: data.len() };
     let mut ctl = Control([0; 16 + 4 * FDS_MAX]);
     let clen = if fds.is_empty() { 0 } else { 16 + 4 * fds.len() };
@@ -128,7 +129,7 @@ fn send(sock: i32, data: &[u8], fds: &[i32]) -> Result<(), Errno> {
         flags: 0,
     };
     loop {
-        match check(sys::syscall3(SENDMSG, sock as usize, &msg as *const Msghdr as usize, 0)) {
+        match check(sys::syscall3(SENDMSG, sock as usize, &msg as *const Msghdr as usize, flags)) {
             Err(EINTR) => continue,
             r => return r.map(|_| ()),
         }
@@ -202,7 +203,7 @@ pub fn request(op: u32, a: [u64; 3], data: &[u8], target: Option<i32>) -> Result
     msg.extend_from_slice(data);
     let mut fds = alloc::vec![theirs];
     fds.extend(target);
-    let sent = send(broker, &msg, &fds);
+    let sent = send(broker, &msg, &fds, 0);
     close(theirs);
     if let Err(e) = sent {
         close(mine);
@@ -236,7 +237,7 @@ pub fn request(op: u32, a: [u64; 3], data: &[u8], target: Option<i32>) -> Result
 pub fn set_dirs(dirs: &[i32], writable_mask: u64) -> Result<(), Errno> {
     let broker = CLIENT.load(Ordering::Relaxed);
     let msg = header(OP_SET_DIRS, [writable_mask, dirs.len() as u64, 0], 0);
-    send(broker, &msg, dirs)
+    send(broker, &msg, dirs, 0)
 }
 
 /// A host directory the supervisor may chmod beneath: descriptor and whether it is writable.
@@ -275,7 +276,7 @@ impl Server {
                 Ok(Answer::Fd(fd)) => (0, Some(fd)),
                 Err(e) => (-(e as i64), None),
             };
-            let _ = send(reply, &v.to_le_bytes(), fd.as_slice());
+            let _ = send(reply, &v.to_le_bytes(), fd.as_slice(), MSG_DONTWAIT);
             if let Some(fd) = fd {
                 close(fd);
             }
@@ -423,7 +424,7 @@ impl Server {
                 let mut d = [0u8; 20];
                 p.extend_from_slice(litebox_libos::shim::fmt_usize(fd as usize, &mut d));
                 p.push(0);
-                check(sys::syscall3(CHMOD, p.as_ptr() as usize, (mode & 0o7777) as usize, 0))
+                check(sys::syscall3(CHMOD, p.as_ptr() as usize, (mode & crate::hostfs::HOST_MODE_BITS) as usize, 0))
             }
             Err(e) => Err(e),
         };

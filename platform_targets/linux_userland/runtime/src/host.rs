@@ -52,6 +52,8 @@ pub struct LinuxHost {
     /// A runtime-owned duplicate of the terminal among the artifact's stdin/stdout/stderr
     /// (-1: none), for /dev/tty.
     pub tty: i32,
+    /// Whether the writable layer is the sandbox's private tmpfs (counted as app memory).
+    pub layer_in_memory: bool,
 }
 
 fn r(v: isize) -> Result<usize, Errno> {
@@ -324,6 +326,22 @@ impl Platform for LinuxHost {
         let field = text.split(|&c| c == b' ').nth(1)?;
         let pages = field.iter().try_fold(0u64, |v, &c| c.is_ascii_digit().then(|| v * 10 + (c - b'0') as u64))?;
         Some(pages * 4096)
+    }
+
+    fn storage_used(&self) -> u64 {
+        // The layer is a private tmpfs only inside the sandbox's namespaces; without them it
+        // shares /dev/shm with the host, whose usage is not the app's.
+        if !self.layer_in_memory {
+            return 0;
+        }
+        let mut st = [0u64; 15];
+        const FSTATFS: usize = 138;
+        let fd = crate::UPPER.load(Ordering::Relaxed);
+        if check(sys::syscall3(FSTATFS, fd as usize, st.as_mut_ptr() as usize, 0)).is_err() {
+            return 0;
+        }
+        // struct statfs: f_type, f_bsize, f_blocks, f_bfree, ...
+        st[2].saturating_sub(st[3]).saturating_mul(st[1])
     }
 
     fn open_tty(&self) -> Result<i32, Errno> {

@@ -87,6 +87,11 @@ fn cpath(p: &[u8]) -> Vec<u8> {
     v
 }
 
+/// The mode bits the sandbox may give a host file or directory: never set-user-ID or
+/// set-group-ID, which would outlive the sandbox as a privilege on the host (a `rw` mount is
+/// a host directory that host users may run programs from). The sticky bit stays.
+pub const HOST_MODE_BITS: u32 = 0o1777;
+
 /// openat2 beneath `dirfd` with no symlink followed anywhere.
 pub fn open_beneath(dirfd: i32, rel: &[u8], flags: u32, mode: u32) -> Result<i32, Errno> {
     #[repr(C)]
@@ -98,7 +103,7 @@ pub fn open_beneath(dirfd: i32, rel: &[u8], flags: u32, mode: u32) -> Result<i32
     let c = cpath(rel);
     let how = OpenHow {
         flags: (flags | O_NOFOLLOW | O_CLOEXEC) as u64,
-        mode: if flags & 0o100 != 0 { mode as u64 } else { 0 },
+        mode: if flags & 0o100 != 0 { (mode & HOST_MODE_BITS) as u64 } else { 0 },
         resolve: RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
     };
     r(sys::syscall6(OPENAT2, dirfd as usize, c.as_ptr() as usize, &how as *const OpenHow as usize, 24, 0, 0))
@@ -171,7 +176,7 @@ impl HostDirOps for HostDirs {
 
     fn mkdir(&self, dir: usize, rel: &[u8], mode: u32) -> Result<(), Errno> {
         let p = parent(self.fd(dir)?, rel)?;
-        let res = r(sys::syscall3(MKDIRAT, p.fd as usize, p.name.as_ptr() as usize, mode as usize)).map(|_| ());
+        let res = r(sys::syscall3(MKDIRAT, p.fd as usize, p.name.as_ptr() as usize, (mode & HOST_MODE_BITS) as usize)).map(|_| ());
         self.changed();
         res
     }

@@ -289,7 +289,8 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     let (layer, mounts) = host_layer(&cfg.mounts, &started);
     vfs.host = Some(layer);
     vfs.ids = cfg.ids.map(|app| litebox_libos::fs::synth::IdMap { host: host_ids, app });
-    let host = LinuxHost { uid, gid, cpus: host_cpus(), mem_total: host_mem_total(), tty: host_tty() };
+    let layer_in_memory = started.ns.is_ok() && started.upper.is_some();
+    let host = LinuxHost { uid, gid, cpus: host_cpus(), mem_total: host_mem_total(), tty: host_tty(), layer_in_memory };
     let mut os = LibOs::new(host, vfs, &cwd, &hostname, debug);
     os.net = litebox_libos::net::NetPolicy::new(&cfg.listen, &cfg.connect);
     let os = alloc::boxed::Box::leak(alloc::boxed::Box::new(os));

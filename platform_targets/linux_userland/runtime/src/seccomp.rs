@@ -116,6 +116,7 @@ pub const ALLOWED: &[u32] = &[
     266, // symlinkat
     267, // readlinkat
     217, // getdents64
+    138, // fstatfs (the writable layer's size, counted against the memory limit)
     73,  // flock
     74,  // fsync
     75,  // fdatasync
