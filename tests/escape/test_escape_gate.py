@@ -46,10 +46,11 @@ def test_gate_denials_are_logged_with_the_rule(gate: tuple[dict[str, str], str])
         "denied at the gate: execve (59) -> EPERM (rule: gate allow-list: syscall not needed by the runtime)",
         "denied at the gate: openat (257) -> EPERM (rule: gate allow-list: openat for writing or creating)",
         "denied at the gate: ioctl (16) -> EPERM "
-        "(rule: gate allow-list: terminal ioctl (TIOCSTI/TIOCLINUX/TIOCCONS/TIOCSETD))",
+        "(rule: gate allow-list: ioctl command other than TCGETS/TIOCGWINSZ/TIOCGPGRP/FIONREAD)",
         "denied at the gate: clone (56) -> EPERM (rule: gate allow-list: clone with CLONE_NEW* flags)",
         "denied at the gate: socket (41) -> EPERM "
-        "(rule: gate allow-list: socket domain other than AF_UNIX/AF_INET/AF_INET6)",
+        "(rule: gate allow-list: socket other than AF_UNIX stream/datagram/seqpacket or TCP/UDP over "
+        "AF_INET/AF_INET6)",
     ):
         assert f"litebox: {line}" in log, log
     assert not os.path.exists("/etc/litebox-escape")
