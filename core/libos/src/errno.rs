@@ -60,6 +60,7 @@ pub const ENOPROTOOPT: Errno = 92;
 pub const ENETDOWN: Errno = 100;
 pub const ETIMEDOUT: Errno = 110;
 pub const EALREADY: Errno = 114;
+pub const ESTALE: Errno = 116;
 
 /// The symbolic name of an errno value ("" if it has no constant here).
 pub fn name(e: Errno) -> &'static str {
@@ -120,6 +121,7 @@ pub fn name(e: Errno) -> &'static str {
         ENETDOWN => "ENETDOWN",
         ETIMEDOUT => "ETIMEDOUT",
         EALREADY => "EALREADY",
+        ESTALE => "ESTALE",
         _ => "",
     }
 }

@@ -835,12 +835,22 @@ impl Vfs {
         Ok(true)
     }
 
-    /// chmod of a host node; Ok(false) if `n` is not one.
-    pub fn host_chmod(&self, n: &Node, mode: u32) -> Result<bool, Errno> {
+    /// chmod of the host node `n` found at `p`; Ok(false) if `n` is not one. EROFS inside a
+    /// read-only mount, as Linux answers for a read-only bind mount.
+    pub fn host_chmod(&self, n: &Node, p: &[u8], mode: u32) -> Result<bool, Errno> {
         match (n, self.host.as_ref()) {
-            (Node::Host(hn), Some(h)) => h.ops.chmod(hn.dir, &hn.rel, mode & 0o7777).map(|_| true),
+            (Node::Host(hn), Some(h)) => {
+                self.place(p)?;
+                h.ops.chmod(hn.dir, &hn.rel, mode & 0o7777).map(|_| true)
+            }
             _ => Ok(false),
         }
+    }
+
+    /// EROFS if `p` lies inside a read-only mount: for the metadata calls that change nothing
+    /// on the host (chown, utimensat) but must still refuse there, as Linux does.
+    pub fn check_writable(&self, p: &[u8]) -> Result<(), Errno> {
+        self.place(p).map(|_| ())
     }
 
     /// truncate of a host node; Ok(false) if `n` is not one.

@@ -28,7 +28,8 @@ pub const HANDLED: &[usize] = &[
 /// generated from these arrays by scripts/gen_implemented.py).
 pub const PARTIAL: &[(usize, &str)] = &[
     (IOCTL, "FIOCLEX, FIONCLEX, FIONREAD; TCGETS, TIOCGWINSZ, TIOCGPGRP on host descriptors (terminals); anything else ENOTTY"),
-    (CHOWN, "checks the path, changes nothing (image files have fixed owners)"),
+    (CHOWN, "checks the path, changes nothing (image files have fixed owners); EROFS in a read-only mount"),
+    (FCHMOD, "changes a host file by its path: ESTALE once the file was renamed or removed since it was opened"),
     (FCHOWN, "as chown"),
     (LCHOWN, "as chown"),
     (FCHOWNAT, "as chown"),
@@ -92,9 +93,9 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         CHMOD => chmodat(os, AT_FDCWD, a[0], a[1] as u32),
         FCHMODAT => chmodat(os, fd, a[1], a[2] as u32),
         FCHMOD => fchmod(os, fd, a[1] as u32),
-        CHOWN | LCHOWN => lookup_at(os, AT_FDCWD, a[0], n == CHOWN).map(|_| 0),
-        FCHOWNAT => lookup_at(os, fd, a[1], a[4] as u32 & AT_SYMLINK_NOFOLLOW == 0).map(|_| 0),
-        FCHOWN => os.fds.lock().get(fd).map(|_| 0),
+        CHOWN | LCHOWN => chownat(os, AT_FDCWD, a[0], n == CHOWN),
+        FCHOWNAT => chownat(os, fd, a[1], a[4] as u32 & AT_SYMLINK_NOFOLLOW == 0),
+        FCHOWN => fd_metadata(os, fd),
         UTIMENSAT => utimensat(os, fd, a[1], a[3] as u32),
         UMASK => Ok(os.umask.swap(a[0] as u32 & 0o777, Ordering::Relaxed) as usize),
         GETDENTS64 => getdents64(os, fd, a[1], a[2]),
@@ -811,17 +812,23 @@ fn set_mode(node: &Node, mode: u32) -> Option<Arc<crate::fs::overlay::OverlayFil
 
 fn chmodat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32) -> SysResult {
     let (path, node) = lookup_at(os, dirfd, ptr, true)?;
-    if os.vfs.host_chmod(&node, mode)? {
+    chmod_node(os, &path, node, mode)
+}
+
+/// chmod of `node`, found at `path`: a host node by its path (EROFS inside a read-only
+/// mount), an image file by copying it up, a writable-layer node in memory.
+fn chmod_node<P: Platform>(os: &LibOs<P>, path: &[u8], node: Node, mode: u32) -> SysResult {
+    if os.vfs.host_chmod(&node, path, mode)? {
         return Ok(0);
     }
     if let Node::Image(i) = node {
         if os.vfs.kind(&node) == NodeKind::File && os.vfs.host_upper() {
-            let fd = os.vfs.host_copy_up(&path, i, O_RDONLY)?;
+            let fd = os.vfs.host_copy_up(path, i, O_RDONLY)?;
             os.platform.host_close(fd);
-            let n = os.vfs.lookup(&path).ok_or(ENOENT)?;
-            os.vfs.host_chmod(&n, mode)?;
+            let n = os.vfs.lookup(path).ok_or(ENOENT)?;
+            os.vfs.host_chmod(&n, path, mode)?;
         } else if os.vfs.kind(&node) == NodeKind::File {
-            let f = os.vfs.copy_up(&path, i, false)?;
+            let f = os.vfs.copy_up(path, i, false)?;
             f.mode.store(mode & 0o7777, Ordering::Relaxed);
         }
         return Ok(0);
@@ -830,15 +837,57 @@ fn chmodat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32) -> Sys
     Ok(0)
 }
 
+/// fchmod. A descriptor of a host file (the writable layer, a mount) or a directory is
+/// changed through its path (`f.path`), never through the host descriptor, so the runtime
+/// needs no fchmod on the host; inside a read-only mount the answer is EROFS. A host file
+/// whose path now leads elsewhere (renamed or removed since it was opened) cannot be reached
+/// by path: ESTALE.
 fn fchmod<P: Platform>(os: &LibOs<P>, fd: i32, mode: u32) -> SysResult {
     let f = os.fds.lock().get(fd)?;
-    if let FileKind::Overlay(o) = &f.kind {
-        o.mode.store(mode & 0o7777, Ordering::Relaxed);
-    }
-    if let FileKind::Host(h) = &f.kind {
-        if !f.path.is_empty() {
-            os.platform.host_fd_call(FCHMOD, [h.0 as usize, (mode & 0o7777) as usize, 0, 0, 0, 0])?;
+    match &f.kind {
+        FileKind::Overlay(o) => {
+            o.mode.store(mode & 0o7777, Ordering::Relaxed);
+            Ok(0)
         }
+        FileKind::Host(_) | FileKind::Dir if f.path.is_empty() => Ok(0),
+        FileKind::Host(h) => {
+            os.vfs.check_writable(&f.path)?;
+            let node = os.vfs.lookup(&f.path).ok_or(ESTALE)?;
+            match &node {
+                Node::Host(hn) => {
+                    let st = os.platform.host_stat(h.0)?;
+                    if (st.st_dev, st.st_ino) != (hn.st.st_dev, hn.st.st_ino) {
+                        return Err(ESTALE);
+                    }
+                    os.vfs.host_chmod(&node, &f.path, mode).map(|_| 0)
+                }
+                // A synthetic node backed by a host descriptor (/dev/tty): nothing to change.
+                Node::Synth(_) => Ok(0),
+                _ => Err(ESTALE),
+            }
+        }
+        FileKind::Dir => {
+            let node = os.vfs.lookup(&f.path).ok_or(ESTALE)?;
+            chmod_node(os, &f.path, node, mode)
+        }
+        _ => Ok(0),
+    }
+}
+
+/// chown, lchown, fchownat: the path must resolve; EROFS inside a read-only mount; nothing
+/// changes (image files have fixed owners).
+fn chownat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, follow: bool) -> SysResult {
+    let (path, _) = lookup_at(os, dirfd, ptr, follow)?;
+    os.vfs.check_writable(&path)?;
+    Ok(0)
+}
+
+/// The descriptor forms (fchown, futimens): a valid descriptor; EROFS for a file of a
+/// read-only mount.
+fn fd_metadata<P: Platform>(os: &LibOs<P>, fd: i32) -> SysResult {
+    let f = os.fds.lock().get(fd)?;
+    if !f.path.is_empty() {
+        os.vfs.check_writable(&f.path)?;
     }
     Ok(0)
 }
@@ -846,9 +895,9 @@ fn fchmod<P: Platform>(os: &LibOs<P>, fd: i32, mode: u32) -> SysResult {
 fn utimensat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32) -> SysResult {
     if ptr == 0 {
         // futimens(fd, ...): the descriptor must be valid.
-        return os.fds.lock().get(dirfd).map(|_| 0);
+        return fd_metadata(os, dirfd);
     }
-    lookup_at(os, dirfd, ptr, flags & AT_SYMLINK_NOFOLLOW == 0).map(|_| 0)
+    chownat(os, dirfd, ptr, flags & AT_SYMLINK_NOFOLLOW == 0)
 }
 
 fn getdents64<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, count: usize) -> SysResult {

@@ -200,7 +200,18 @@ impl Platform for LinuxHost {
         match nr {
             // Unix sockets are made here (they reach only the sandbox's own paths); IP sockets,
             // and every bind, listen and connect, by the supervisor (broker.rs).
-            nr::SOCKET if a[0] == 1 => call(),
+            nr::SOCKET | nr::SOCKETPAIR if a[0] == 1 => {
+                // Without a private root a Unix datagram socket could send to host paths:
+                // a seqpacket one keeps the message boundaries and reaches no path.
+                let mut a = a;
+                let private = crate::seccomp::PRIVATE_ROOT.load(Ordering::Relaxed);
+                const SOCK_DGRAM: usize = 2;
+                const SOCK_SEQPACKET: usize = 5;
+                if !private && a[1] & 0xf == SOCK_DGRAM {
+                    a[1] = (a[1] & !0xf) | SOCK_SEQPACKET;
+                }
+                r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]))
+            }
             nr::SOCKET => request(OP_SOCKET, [a[0] as u64, a[1] as u64, a[2] as u64], &[], None).map(|(_, fd)| fd as usize),
             nr::BIND => request(OP_BIND, [0; 3], addr()?, Some(a[0] as i32)).map(|(v, _)| v),
             nr::LISTEN => request(OP_LISTEN, [a[1] as u64, 0, 0], &[], Some(a[0] as i32)).map(|(v, _)| v),
@@ -208,7 +219,8 @@ impl Platform for LinuxHost {
                 Err(EINPROGRESS) if !nonblocking(a[0] as i32) => finish_connect(a[0] as i32),
                 res => res.map(|(v, _)| v),
             },
-            nr::SOCKETPAIR | nr::GETSOCKNAME | nr::GETPEERNAME | nr::SETSOCKOPT | nr::GETSOCKOPT | nr::SHUTDOWN => call(),
+            nr::SOCKETPAIR => Err(EAFNOSUPPORT),
+            nr::GETSOCKNAME | nr::GETPEERNAME | nr::SETSOCKOPT | nr::GETSOCKOPT | nr::SHUTDOWN => call(),
             nr::ACCEPT4 | nr::SENDTO | nr::RECVFROM | nr::SENDMSG | nr::RECVMSG | nr::SENDMMSG | nr::RECVMMSG => {
                 signals::blocking(call)
             }

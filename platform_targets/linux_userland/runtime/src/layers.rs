@@ -52,7 +52,7 @@ pub fn confine(mounts: &[(Mount<'_>, i32)], started: &Started) -> Confined {
 pub fn log_applied(os: &LibOs<LinuxHost>, c: &Confined) {
     let mut n = [0u8; 20];
     let mut m = [0u8; 20];
-    let count = litebox_libos::shim::fmt_usize(seccomp::ALLOWED.len() + 6, &mut n).to_vec();
+    let count = litebox_libos::shim::fmt_usize(seccomp::syscall_count(), &mut n).to_vec();
     let mut parts: Vec<Vec<u8>> = alloc::vec![b"enforcement: seccomp interception + gate allow-list (".to_vec(), count, b" syscalls)".to_vec()];
     match &c.landlock {
         Ok(a) => {

@@ -323,6 +323,7 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     // The remaining layers (capabilities, a network namespace where the sandbox has none yet,
     // Landlock), after everything the runtime opens on the host by path is open; the seccomp
     // filter follows as the very last step.
+    seccomp::PRIVATE_ROOT.store(started.ns.is_ok(), Ordering::Relaxed);
     let confined = layers::confine(&mounts, &started);
     layers::log_applied(os, &confined);
 

@@ -4,8 +4,9 @@
 //!    the app and its libraries) is not executed: it traps (SIGSYS, `SECCOMP_RET_DATA` 0) into
 //!    the library OS.
 //! 2. **The gate allow-list.** A syscall issued from the gate is executed only if it is one the
-//!    runtime itself needs ([`ALLOWED`]), and for a few with the arguments checked
-//!    ([`checked`]). Anything else traps with a non-zero rule number in `SECCOMP_RET_DATA`; the
+//!    runtime itself needs ([`GATE`]), for some with the arguments held to exact values
+//!    (ioctl and fcntl commands, socket domains, types and protocols, clone and send flags).
+//!    Anything else traps with a non-zero rule number in `SECCOMP_RET_DATA`; the
 //!    SIGSYS handler then answers `EPERM` without serving it and logs the rule
 //!    ([`rule_name`]). App code that jumps to the gate's `syscall` instruction is therefore held
 //!    to the same list as the runtime.
@@ -14,6 +15,8 @@
 //! (one filter run per syscall instead of two) installed as the very last step before the app
 //! starts, after the runtime opened everything it needs; fork children inherit it, and execve is
 //! emulated in place, so it is never installed twice.
+use alloc::vec::Vec;
+
 use crate::sys::{self, check};
 
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
@@ -25,20 +28,28 @@ const RET_ALLOW: u32 = 0x7fff_0000;
 /// call is refused. 0 means "an app syscall to serve".
 pub const RULE_NOT_LISTED: u32 = 1;
 pub const RULE_CLONE_NS: u32 = 2;
-pub const RULE_SOCKET_DOMAIN: u32 = 3;
+pub const RULE_SOCKET: u32 = 3;
 pub const RULE_IOCTL: u32 = 4;
 pub const RULE_OPEN_WRITE: u32 = 5;
 pub const RULE_ARCH_PRCTL: u32 = 6;
+pub const RULE_FCNTL: u32 = 7;
+pub const RULE_SIGACTION: u32 = 8;
+pub const RULE_CLONE_PARENT: u32 = 9;
+pub const RULE_FASTOPEN: u32 = 10;
 
 /// The rule a refused gate call broke, for the debug log.
 pub fn rule_name(rule: u32) -> &'static [u8] {
     match rule {
         RULE_NOT_LISTED => b"gate allow-list: syscall not needed by the runtime",
         RULE_CLONE_NS => b"gate allow-list: clone with CLONE_NEW* flags",
-        RULE_SOCKET_DOMAIN => b"gate allow-list: socket domain other than AF_UNIX/AF_INET/AF_INET6",
-        RULE_IOCTL => b"gate allow-list: terminal ioctl (TIOCSTI/TIOCLINUX/TIOCCONS/TIOCSETD)",
+        RULE_SOCKET => b"gate allow-list: socket other than AF_UNIX stream/seqpacket (datagram with a private root)",
+        RULE_IOCTL => b"gate allow-list: ioctl command other than TCGETS/TIOCGWINSZ/TIOCGPGRP/FIONREAD",
         RULE_OPEN_WRITE => b"gate allow-list: openat for writing or creating",
         RULE_ARCH_PRCTL => b"gate allow-list: arch_prctl code",
+        RULE_FCNTL => b"gate allow-list: fcntl command other than F_DUPFD_CLOEXEC/F_GETFL/F_SETFL/record locks",
+        RULE_SIGACTION => b"gate allow-list: rt_sigaction of the runtime's own signal (SIGSYS)",
+        RULE_CLONE_PARENT => b"gate allow-list: clone with CLONE_PARENT",
+        RULE_FASTOPEN => b"gate allow-list: send with MSG_FASTOPEN",
         _ => b"gate allow-list",
     }
 }
@@ -62,6 +73,7 @@ const LD_W_ABS: u16 = 0x20;
 const JEQ_K: u16 = 0x15;
 const JGE_K: u16 = 0x35;
 const JSET_K: u16 = 0x45;
+const AND_K: u16 = 0x54;
 const RET_K: u16 = 0x06;
 
 const fn stmt(code: u16, k: u32) -> SockFilter {
@@ -70,144 +82,367 @@ const fn stmt(code: u16, k: u32) -> SockFilter {
 const fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
     SockFilter { code, jt, jf, k }
 }
-/// Loads the low 32 bits of syscall argument `i` (`struct seccomp_data`: args at 16).
-const fn ld_arg(i: u32) -> SockFilter {
-    stmt(LD_W_ABS, 16 + 8 * i)
-}
 const fn deny(rule: u32) -> SockFilter {
     stmt(RET_K, RET_TRAP | rule)
 }
 
-/// Host syscalls the runtime issues from the gate after start-up, without argument checks,
-/// the most frequent first (the filter tests them in order). Forwarded calls of the app
-/// (host.rs: `host_fd_call`, `signal_call`, `process_call`, `thread_call`) are exactly the
-/// numbers those functions match; socket calls are for the network policy.
-pub const ALLOWED: &[u32] = &[
-    202, // futex
-    14,  // rt_sigprocmask
-    0,   // read
-    1,   // write
-    15,  // rt_sigreturn (the restorer)
-    39,  // getpid
-    186, // gettid
-    9,   // mmap
-    11,  // munmap
-    10,  // mprotect
-    228, // clock_gettime
-    17,  // pread64
-    18,  // pwrite64
-    3,   // close
-    5,   // fstat
-    8,   // lseek
-    7,   // poll
-    72,  // fcntl
-    13,  // rt_sigaction
-    131, // sigaltstack
-    25,  // mremap
-    28,  // madvise
-    35,  // nanosleep
-    219, // restart_syscall (an interrupted nanosleep/futex restarted by the kernel)
-    318, // getrandom
-    437, // openat2 (writable layer and mounts, RESOLVE_BENEATH)
-    258, // mkdirat
-    262, // newfstatat
-    263, // unlinkat
-    264, // renameat
-    266, // symlinkat
-    267, // readlinkat
-    217, // getdents64
-    138, // fstatfs (the writable layer's size, counted against the memory limit)
-    73,  // flock
-    74,  // fsync
-    75,  // fdatasync
-    77,  // ftruncate
-    91,  // fchmod
-    293, // pipe2
-    291, // epoll_create1
-    233, // epoll_ctl
-    232, // epoll_wait
-    290, // eventfd2
-    283, // timerfd_create
-    286, // timerfd_settime
-    287, // timerfd_gettime
-    61,  // wait4
-    247, // waitid
-    62,  // kill (Landlock's signal scope keeps it inside the app, where available)
-    234, // tgkill
-    129, // rt_sigqueueinfo
-    297, // rt_tgsigqueueinfo
-    127, // rt_sigpending
-    130, // rt_sigsuspend
-    34,  // pause
-    37,  // alarm
-    36,  // getitimer
-    38,  // setitimer
-    218, // set_tid_address
-    273, // set_robust_list
-    110, // getppid
-    102, // getuid
-    104, // getgid
-    60,  // exit
-    231, // exit_group
-    // Sockets: the calls on sockets the sandbox holds. connect, bind and listen are not here:
-    // the supervisor makes them (broker.rs), after checking the policy.
-    43,  // accept
-    288, // accept4
-    44,  // sendto
-    45,  // recvfrom
-    46,  // sendmsg
-    47,  // recvmsg
-    299, // recvmmsg
-    307, // sendmmsg
-    48,  // shutdown
-    51,  // getsockname
-    52,  // getpeername
-    54,  // setsockopt
-    55,  // getsockopt
+/// Where a conditional jump of a [`Block`] goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum To {
+    /// The next instruction.
+    Next,
+    /// Run the call.
+    Allow,
+    /// Refuse it with this rule.
+    Deny(u32),
+    /// A label made by [`Block::label`] and placed by [`Block::place`] (forward only).
+    Label(usize),
+}
+
+/// One checked syscall's BPF block, written with symbolic jump targets; [`Block::finish`]
+/// appends the returns and computes the u8 offsets, so nothing is counted by hand.
+struct Block {
+    ins: Vec<(SockFilter, To, To)>,
+    labels: Vec<usize>,
+}
+
+impl Block {
+    fn new() -> Self {
+        Self { ins: Vec::new(), labels: Vec::new() }
+    }
+    fn stmt(&mut self, s: SockFilter) -> &mut Self {
+        self.ins.push((s, To::Next, To::Next));
+        self
+    }
+    /// A = low 32 bits of syscall argument `i` (`struct seccomp_data`: args at 16). Every
+    /// argument checked here is an `int` or `unsigned int` to the kernel (clone's flags: only
+    /// their low 32 bits are read), so the high half does not matter.
+    fn arg(&mut self, i: u32) -> &mut Self {
+        self.stmt(stmt(LD_W_ABS, 16 + 8 * i))
+    }
+    /// A &= k.
+    fn and(&mut self, k: u32) -> &mut Self {
+        self.stmt(stmt(AND_K, k))
+    }
+    fn jeq(&mut self, k: u32, jt: To, jf: To) -> &mut Self {
+        self.ins.push((jump(JEQ_K, k, 0, 0), jt, jf));
+        self
+    }
+    fn jset(&mut self, k: u32, jt: To, jf: To) -> &mut Self {
+        self.ins.push((jump(JSET_K, k, 0, 0), jt, jf));
+        self
+    }
+    /// Goes to `to` when A is one of `ks`, else on.
+    fn one_of(&mut self, ks: &[u32], to: To) -> &mut Self {
+        for &k in ks {
+            self.jeq(k, to, To::Next);
+        }
+        self
+    }
+    /// Ends this path: run the call or refuse it.
+    fn ret(&mut self, to: To) -> &mut Self {
+        let s = match to {
+            To::Allow => stmt(RET_K, RET_ALLOW),
+            To::Deny(rule) => deny(rule),
+            To::Next | To::Label(_) => unreachable!("a block ends in a return"),
+        };
+        self.stmt(s)
+    }
+    /// A new label, to be placed later.
+    fn label(&mut self) -> To {
+        self.labels.push(usize::MAX);
+        To::Label(self.labels.len() - 1)
+    }
+    /// Places `l` at the next instruction.
+    fn place(&mut self, l: To) -> &mut Self {
+        if let To::Label(i) = l {
+            self.labels[i] = self.ins.len();
+        }
+        self
+    }
+    /// The instructions, with one `allow` and one `deny` per rule appended for the jumps that
+    /// go there. A jump that does not fit in a u8 is a bug in the tables: fatal.
+    fn finish(mut self) -> Vec<SockFilter> {
+        let mut tails: Vec<To> = Vec::new();
+        for &(_, jt, jf) in &self.ins {
+            for t in [jt, jf] {
+                if matches!(t, To::Allow | To::Deny(_)) && !tails.contains(&t) {
+                    tails.push(t);
+                }
+            }
+        }
+        let body = self.ins.len();
+        for &t in &tails {
+            self.ret(t);
+        }
+        let target = |t: To, at: usize| -> u8 {
+            let dest = match t {
+                To::Next => at + 1,
+                To::Label(i) => self.labels[i],
+                other => body + tails.iter().position(|&x| x == other).unwrap_or(0),
+            };
+            match dest.checked_sub(at + 1).and_then(|d| u8::try_from(d).ok()) {
+                Some(d) => d,
+                None => crate::fatal(crate::EXIT_SANDBOX, b"seccomp: a jump of the gate filter is out of range"),
+            }
+        };
+        let mut out = Vec::with_capacity(self.ins.len());
+        for (at, &(mut f, jt, jf)) in self.ins.iter().enumerate() {
+            // Statements keep 0 (their targets are `Next`).
+            f.jt = target(jt, at);
+            f.jf = target(jf, at);
+            out.push(f);
+        }
+        out
+    }
+}
+
+/// How the gate checks one syscall's arguments.
+#[derive(Clone, Copy)]
+enum Check {
+    /// Any arguments.
+    Any,
+    /// A BPF block that starts with nothing loaded and ends in a return on every path.
+    Args(fn() -> Vec<SockFilter>),
+}
+use Check::{Any, Args};
+
+/// Every host syscall the runtime issues from the gate after start-up, the most frequent first
+/// (the filter tests them in order), with how its arguments are checked. The list is what
+/// `grep` finds in the runtime; forwarded calls of the app (host.rs: `host_fd_call`,
+/// `signal_call`, `process_call`, `thread_call`, `host_ioctl`, `host_net_call`) are exactly
+/// the numbers and commands those functions use. Where BPF can check an argument (it sees
+/// registers only, never memory), the check is an allow-list of exact values.
+const GATE: &[(u32, Check)] = &[
+    (202, Any),            // futex
+    (14, Any),             // rt_sigprocmask
+    (0, Any),              // read
+    (1, Any),              // write
+    (15, Any),             // rt_sigreturn (the restorer)
+    (39, Any),             // getpid
+    (186, Any),            // gettid
+    (9, Any),              // mmap
+    (11, Any),             // munmap
+    (10, Any),             // mprotect
+    (228, Any),            // clock_gettime
+    (17, Any),             // pread64
+    (18, Any),             // pwrite64
+    (3, Any),              // close
+    (5, Any),              // fstat
+    (8, Any),              // lseek
+    (7, Any),              // poll
+    (72, Args(fcntl)),     // fcntl
+    (13, Args(rt_sigaction)), // rt_sigaction
+    (44, Args(sendto)),    // sendto
+    (45, Any),             // recvfrom
+    (46, Args(sendmsg)),   // sendmsg
+    (47, Any),             // recvmsg
+    (16, Args(ioctl)),     // ioctl
+    (131, Any),            // sigaltstack
+    (25, Any),             // mremap
+    (28, Any),             // madvise
+    (35, Any),             // nanosleep
+    (219, Any),            // restart_syscall (an interrupted nanosleep/futex restarted by the kernel)
+    (318, Any),            // getrandom
+    (437, Any),            // openat2 (writable layer and mounts, RESOLVE_BENEATH)
+    (258, Any),            // mkdirat
+    (262, Any),            // newfstatat
+    (263, Any),            // unlinkat
+    (264, Any),            // renameat
+    (266, Any),            // symlinkat
+    (267, Any),            // readlinkat
+    (217, Any),            // getdents64
+    (138, Any),            // fstatfs (the writable layer's size, counted against the memory limit)
+    (73, Any),             // flock
+    (74, Any),             // fsync
+    (75, Any),             // fdatasync
+    (77, Any),             // ftruncate
+    (293, Any),            // pipe2
+    (291, Any),            // epoll_create1
+    (233, Any),            // epoll_ctl
+    (232, Any),            // epoll_wait
+    (290, Any),            // eventfd2
+    (283, Any),            // timerfd_create
+    (286, Any),            // timerfd_settime
+    (287, Any),            // timerfd_gettime
+    (56, Args(clone)),     // clone
+    (61, Any),             // wait4
+    (247, Any),            // waitid
+    (62, Any),             // kill (Landlock's signal scope keeps it inside the app, where available)
+    (234, Any),            // tgkill
+    (129, Any),            // rt_sigqueueinfo
+    (297, Any),            // rt_tgsigqueueinfo
+    (127, Any),            // rt_sigpending
+    (130, Any),            // rt_sigsuspend
+    (34, Any),             // pause
+    (37, Any),             // alarm
+    (36, Any),             // getitimer
+    (38, Any),             // setitimer
+    (218, Any),            // set_tid_address
+    (273, Any),            // set_robust_list
+    (110, Any),            // getppid
+    (102, Any),            // getuid
+    (104, Any),            // getgid
+    (60, Any),             // exit
+    (231, Any),            // exit_group
+    (257, Args(openat)),   // openat
+    (158, Args(arch_prctl)), // arch_prctl
+    // Sockets the sandbox holds. connect, bind and listen are not here: the supervisor makes
+    // them (broker.rs) after checking the policy, so a socket cannot be re-aimed at the gate.
+    (41, Args(socket)),    // socket
+    (53, Args(socketpair)), // socketpair
+    (43, Any),             // accept
+    (288, Any),            // accept4
+    (299, Any),            // recvmmsg
+    (307, Args(sendmmsg)), // sendmmsg
+    (48, Any),             // shutdown
+    (51, Any),             // getsockname
+    (52, Any),             // getpeername
+    (54, Any),             // setsockopt
+    (55, Any),             // getsockopt
 ];
+
+/// How many syscalls the gate lets through (for the debug log).
+pub fn syscall_count() -> usize {
+    GATE.len()
+}
+
+/// ioctl (16): the terminal queries host.rs `host_ioctl` forwards (TCGETS, TIOCGWINSZ,
+/// TIOCGPGRP, FIONREAD) and nothing else (no TIOCSTI, TIOCVHANGUP, FS_IOC_*, SIOCS*, ...).
+fn ioctl() -> Vec<SockFilter> {
+    let mut b = Block::new();
+    b.arg(1).one_of(&[0x5401, 0x5413, 0x540f, 0x541b], To::Allow).ret(To::Deny(RULE_IOCTL));
+    b.finish()
+}
+
+/// fcntl (72): F_DUPFD_CLOEXEC (sys.rs, host.rs), F_GETFL/F_SETFL (host.rs `host_set_nonblock`)
+/// and the record locks host.rs forwards (F_GETLK/F_SETLK/F_SETLKW, F_OFD_*); never F_SETOWN,
+/// F_SETSIG, F_SETLEASE, F_NOTIFY, F_SETOWN_EX (they aim signals at host processes), ...
+fn fcntl() -> Vec<SockFilter> {
+    let mut b = Block::new();
+    b.arg(1).one_of(&[1030, 3, 4, 5, 6, 7, 36, 37, 38], To::Allow).ret(To::Deny(RULE_FCNTL));
+    b.finish()
+}
+
+/// The runtime's own signal: SIGSYS serves every trapped syscall. It is installed once, before
+/// the filter (signals.rs), and never again.
+const SIGSYS: u32 = 31;
+
+/// rt_sigaction (13): any signal but SIGSYS (an app that ignored or blocked it through the
+/// gate would be killed by its next trapped syscall; one that replaced the handler would
+/// escape interception).
+fn rt_sigaction() -> Vec<SockFilter> {
+    let mut b = Block::new();
+    b.arg(0).jeq(SIGSYS, To::Deny(RULE_SIGACTION), To::Allow);
+    b.finish()
+}
 
 /// Flags that ask clone for new namespaces (NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID,
 /// NEWNET); the kernel reads only the low 32 bits of clone's flags.
 const CLONE_NEW_MASK: u32 = 0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000;
+/// CLONE_PARENT: the child would be the artifact's parent's child (the shell's), outliving it.
+const CLONE_PARENT: u32 = 0x8000;
+
+/// clone (56): threads and forks (threads.rs, signals.rs), never new namespaces nor
+/// CLONE_PARENT. clone3 is not on the list at all (its flags are in memory, out of BPF's
+/// reach; the runtime does not use it).
+fn clone() -> Vec<SockFilter> {
+    let mut b = Block::new();
+    b.arg(0)
+        .jset(CLONE_NEW_MASK, To::Deny(RULE_CLONE_NS), To::Next)
+        .jset(CLONE_PARENT, To::Deny(RULE_CLONE_PARENT), To::Allow);
+    b.finish()
+}
+
+/// MSG_FASTOPEN: a TCP Fast Open send connects a fresh socket without connect().
+const MSG_FASTOPEN: u32 = 0x2000_0000;
+
+/// A send whose flags (argument `i`) must not hold MSG_FASTOPEN.
+fn send_flags(i: u32) -> Vec<SockFilter> {
+    let mut b = Block::new();
+    b.arg(i).jset(MSG_FASTOPEN, To::Deny(RULE_FASTOPEN), To::Allow);
+    b.finish()
+}
+
+/// sendto (44): flags in argument 3.
+fn sendto() -> Vec<SockFilter> {
+    send_flags(3)
+}
+
+/// sendmsg (46): flags in argument 2.
+fn sendmsg() -> Vec<SockFilter> {
+    send_flags(2)
+}
+
+/// sendmmsg (307): flags in argument 3.
+fn sendmmsg() -> Vec<SockFilter> {
+    send_flags(3)
+}
+
+const AF_UNIX: u32 = 1;
+const SOCK_STREAM: u32 = 1;
+const SOCK_DGRAM: u32 = 2;
+const SOCK_SEQPACKET: u32 = 5;
+/// The type bits that are flags, not the type: SOCK_NONBLOCK, SOCK_CLOEXEC.
+const SOCK_FLAGS: u32 = 0o4000 | 0o2000000;
+
+/// Whether the sandbox has its private root (supervisor.rs): only then does a Unix datagram
+/// socket reach nothing but the sandbox's own paths. Without it, `sendto` with a path on a
+/// datagram socket would reach host sockets (/dev/log, ...), so datagram sockets are not
+/// allowed and the platform uses seqpacket ones (host.rs).
+pub static PRIVATE_ROOT: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Appends the AF_UNIX rule (type stream or seqpacket, and datagram with a private root;
+/// protocol 0); A holds nothing.
+fn unix_socket(b: &mut Block) {
+    let proto = b.label();
+    let types: &[u32] = if PRIVATE_ROOT.load(core::sync::atomic::Ordering::Relaxed) {
+        &[SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET]
+    } else {
+        &[SOCK_STREAM, SOCK_SEQPACKET]
+    };
+    b.arg(1).and(!SOCK_FLAGS).one_of(types, proto).ret(To::Deny(RULE_SOCKET));
+    b.place(proto).arg(2).jeq(0, To::Allow, To::Deny(RULE_SOCKET));
+}
+
+/// socket (41): AF_UNIX only, exact type and protocol. The sandbox makes no IP socket itself:
+/// the supervisor makes them (broker.rs). Never SOCK_RAW, SOCK_PACKET, netlink, vsock, ...
+fn socket() -> Vec<SockFilter> {
+    let mut b = Block::new();
+    b.arg(0).jeq(AF_UNIX, To::Next, To::Deny(RULE_SOCKET));
+    unix_socket(&mut b);
+    b.finish()
+}
+
+/// socketpair (53): AF_UNIX only, as socket's AF_UNIX rule.
+fn socketpair() -> Vec<SockFilter> {
+    let mut b = Block::new();
+    b.arg(0).jeq(AF_UNIX, To::Next, To::Deny(RULE_SOCKET));
+    unix_socket(&mut b);
+    b.finish()
+}
+
 /// O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | __O_TMPFILE: after start-up the runtime
 /// opens host paths with openat only to read (the writable layer goes through openat2).
 const OPEN_WRITE_MASK: u32 = 0o1 | 0o2 | 0o100 | 0o1000 | 0o2000 | 0o20000000;
-/// Terminal ioctls that reach beyond the process: TIOCSTI (push input into the terminal),
-/// TIOCCONS, TIOCLINUX, TIOCSETD.
-const IOCTL_DENIED: [u32; 4] = [0x5412, 0x541d, 0x541c, 0x5423];
 
-/// Syscalls allowed from the gate only with their arguments checked: `(nr, block)` where the
-/// block starts with the argument in A unloaded and ends in a return on every path.
-fn checked() -> [(u32, alloc::vec::Vec<SockFilter>); 6] {
-    use alloc::vec;
-    let allow = stmt(RET_K, RET_ALLOW);
-    let mut ioctl = vec![ld_arg(1)];
-    let m = IOCTL_DENIED.len() as u8;
-    for (i, &cmd) in IOCTL_DENIED.iter().enumerate() {
-        // From block position i+1, the deny is at m+2: skip (m+2) - (i+1) - 1.
-        ioctl.push(jump(JEQ_K, cmd, m - i as u8, 0));
-    }
-    ioctl.push(allow);
-    ioctl.push(deny(RULE_IOCTL));
-    [
-        // clone (56): threads and forks, never new namespaces. clone3 is not on the list at all
-        // (its flags are in memory, out of BPF's reach; the runtime does not use it).
-        (56, vec![ld_arg(0), jump(JSET_K, CLONE_NEW_MASK, 0, 1), deny(RULE_CLONE_NS), allow]),
-        // socket (41): AF_UNIX, AF_INET, AF_INET6 only (no netlink, packet, vsock, ...).
-        (41, vec![ld_arg(0), jump(JEQ_K, 1, 3, 0), jump(JEQ_K, 2, 2, 0), jump(JEQ_K, 10, 1, 0), deny(RULE_SOCKET_DOMAIN), allow]),
-        // socketpair (53): AF_UNIX only.
-        (53, vec![ld_arg(0), jump(JEQ_K, 1, 1, 0), deny(RULE_SOCKET_DOMAIN), allow]),
-        (16, ioctl),
-        // openat (257): read-only opens (the writable layer's GC and removal at exit).
-        (257, vec![ld_arg(2), jump(JSET_K, OPEN_WRITE_MASK, 0, 1), deny(RULE_OPEN_WRITE), allow]),
-        // arch_prctl (158): ARCH_SET_GS (the runtime's per-thread data), ARCH_SET_FS and
-        // ARCH_GET_FS (the app's TLS); never ARCH_MAP_VDSO_*, ARCH_SET_CPUID, ...
-        (158, vec![ld_arg(0), jump(JEQ_K, 0x1001, 3, 0), jump(JEQ_K, 0x1002, 2, 0), jump(JEQ_K, 0x1003, 1, 0), deny(RULE_ARCH_PRCTL), allow]),
-    ]
+/// openat (257): read-only opens (the writable layer's GC and removal at exit).
+fn openat() -> Vec<SockFilter> {
+    let mut b = Block::new();
+    b.arg(2).jset(OPEN_WRITE_MASK, To::Deny(RULE_OPEN_WRITE), To::Allow);
+    b.finish()
+}
+
+/// arch_prctl (158): ARCH_SET_GS (the runtime's per-thread data), ARCH_SET_FS and
+/// ARCH_GET_FS (the app's TLS); never ARCH_MAP_VDSO_*, ARCH_SET_CPUID, ...
+fn arch_prctl() -> Vec<SockFilter> {
+    let mut b = Block::new();
+    b.arg(0).one_of(&[0x1001, 0x1002, 0x1003], To::Allow).ret(To::Deny(RULE_ARCH_PRCTL));
+    b.finish()
 }
 
 /// The whole BPF program for a gate whose return address is `gate`.
-fn program(gate: u64) -> alloc::vec::Vec<SockFilter> {
+fn program(gate: u64) -> Vec<SockFilter> {
     let mut p = alloc::vec![
         stmt(LD_W_ABS, 4),                          // arch
         jump(JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
@@ -223,13 +458,22 @@ fn program(gate: u64) -> alloc::vec::Vec<SockFilter> {
         stmt(RET_K, RET_TRAP),
         stmt(LD_W_ABS, 0),                          // layer 2: the gate's allow-list
     ];
-    for &nr in ALLOWED {
-        p.push(jump(JEQ_K, nr, 0, 1));
-        p.push(stmt(RET_K, RET_ALLOW));
-    }
-    for (nr, block) in checked() {
-        p.push(jump(JEQ_K, nr, 0, block.len() as u8));
-        p.extend_from_slice(&block);
+    for &(nr, check) in GATE {
+        match check {
+            Any => {
+                p.push(jump(JEQ_K, nr, 0, 1));
+                p.push(stmt(RET_K, RET_ALLOW));
+            }
+            Args(f) => {
+                // The block ends in a return on every path, so A (nr) need not be reloaded.
+                let block = f();
+                let Ok(len) = u8::try_from(block.len()) else {
+                    crate::fatal(crate::EXIT_SANDBOX, b"seccomp: a checked syscall's block is too long");
+                };
+                p.push(jump(JEQ_K, nr, 0, len));
+                p.extend_from_slice(&block);
+            }
+        }
     }
     p.push(deny(RULE_NOT_LISTED));
     p

@@ -2,7 +2,6 @@
 //! handlers, installed on the host with the runtime's restorer so their rt_sigreturn goes
 //! through the gate. The app never gets SIGSYS: it cannot install a handler for it (the request
 //! is kept virtually) nor block it.
-use core::sync::atomic::{AtomicU64, Ordering};
 
 use litebox_libos::errno::Errno;
 use litebox_libos::sync::SpinMutex;
@@ -29,9 +28,6 @@ pub struct KSigaction {
 
 /// What the app asked for, per signal (1..=64), as it should read it back.
 static APP_ACTIONS: SpinMutex<[KSigaction; 65]> = SpinMutex::new([KSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 }; 65]);
-/// Signals for which the app installed a handler: kept blocked while a syscall is emulated, so
-/// the app's handler never runs nested inside the runtime.
-static HANDLED: AtomicU64 = AtomicU64::new(0);
 
 type Handler = extern "C" fn(i32, usize, usize);
 static SIGSYS_HANDLER: SpinMutex<usize> = SpinMutex::new(0);
@@ -41,6 +37,12 @@ fn install(sig: i32, act: &KSigaction, old: Option<&mut KSigaction>) -> Result<(
     check(sys::syscall6(sys::RT_SIGACTION, sig as usize, act as *const KSigaction as usize, oldp, 8, 0, 0)).map(|_| ())
 }
 
+/// Installs the SIGSYS handler, once, before the seccomp filter: the filter then refuses
+/// rt_sigaction of SIGSYS from the gate, so neither the runtime nor app code that jumps to the
+/// gate can change it afterwards. Its mask is fixed accordingly: every other signal stays
+/// blocked while a trapped syscall is served, so no app handler runs nested inside the runtime
+/// (a signal with a default action takes effect when the call returns); blocking calls let
+/// the app's signals in (see [`blocking`]).
 fn install_sigsys() -> Result<(), i32> {
     let act = KSigaction {
         handler: *SIGSYS_HANDLER.lock(),
@@ -48,7 +50,7 @@ fn install_sigsys() -> Result<(), i32> {
         // syscalls of its own, which trap here again, nested.
         flags: SA_SIGINFO | SA_ONSTACK | SA_RESTORER | SA_NODEFER,
         restorer: sys::litebox_restorer as *const () as usize,
-        mask: HANDLED.load(Ordering::SeqCst) & !SIGSYS_BIT,
+        mask: !SIGSYS_BIT,
     };
     install(SIGSYS, &act, None)
 }
@@ -102,13 +104,6 @@ pub fn app_sigaction(sig: i32, new: usize, old: usize, _size: usize) -> Result<u
                 mask: a.mask & !SIGSYS_BIT,
             };
             install(sig, &host, None)?;
-            let bit = 1u64 << (sig - 1);
-            if custom {
-                HANDLED.fetch_or(bit, Ordering::SeqCst);
-            } else {
-                HANDLED.fetch_and(!bit, Ordering::SeqCst);
-            }
-            install_sigsys()?;
         }
         table[sig as usize] = a;
     }
@@ -133,23 +128,21 @@ pub fn reset_for_exec() {
             table[sig as usize] = KSigaction::default();
         }
     }
-    HANDLED.store(0, Ordering::SeqCst);
     drop(table);
-    let _ = install_sigsys();
 }
 
 /// Runs a host call that may block with the app's own signal mask, so that a signal the app
 /// handles interrupts it as it would natively: the app's handler runs (nested, on this signal
 /// stack), then the kernel restarts the call (SA_RESTART) or it fails with EINTR. Outside a
-/// blocking call those signals stay blocked while a syscall is served.
+/// blocking call every signal stays blocked while a trapped syscall is served (the SIGSYS
+/// handler's fixed mask).
 pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
     // Inside a fast-path call, app signals are deferred; a blocking call lets them in.
     let f = || crate::fastpath::open_window(f);
-    let handled = HANDLED.load(Ordering::Relaxed);
     // SAFETY: called from syscall handling, so we run on this thread's block.
     let uc = unsafe { (*crate::threads::current()).uc };
-    if handled == 0 || uc == 0 {
-        // Nothing is held back: the mask in force already is the app's.
+    if uc == 0 {
+        // Not inside a trapped syscall (the fast path): the mask in force is the app's.
         return f();
     }
     // SAFETY: uc is the ucontext of the SIGSYS being served on this thread.
