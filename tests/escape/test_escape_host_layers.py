@@ -12,13 +12,14 @@ import select
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from confine_probe import gate_address, results
-from litebox_e2e import describe, pack, run_program
+from litebox_e2e import REPO, describe, pack, run_program
 from netprobe import free_port
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
@@ -245,4 +246,41 @@ def test_debug_log_names_the_namespaces_and_capabilities() -> None:
 def test_the_apps_exit_code_passes_through_the_supervisor() -> None:
     bad = run_program([packed().artifact, "nonsense"])
     assert bad.returncode == 2, describe(bad)
-    assert bad.stderr.decode().endswith("usage: hostlayers unix|stat|net|bg|wait|fill ...\n")
+    assert bad.stderr.decode().endswith("usage: hostlayers unix|stat|net|bg|wait|chmod|fill ...\n")
+
+
+def test_modes_in_the_writable_layer_never_carry_set_id_bits() -> None:
+    proc = run_program([packed().artifact, "chmod"])
+    assert proc.returncode == 0, describe(proc)
+    r = results(proc)
+    assert r["chmod-0751"] == "ret=0 errno=0" and r["chmod-setuid"] == "ret=0 errno=0"
+    assert r["mode"] == "755"  # 04755 asked: set-user-ID never reaches a host file
+
+
+def _without_user_namespaces(*argv: str) -> subprocess.CompletedProcess[bytes]:
+    """Runs ARGV where the host refuses new user namespaces: root of a user namespace whose
+    user.max_user_namespaces is 0 (so the runtime's own clone(CLONE_NEWUSER) fails)."""
+    script = 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"'
+    return subprocess.run(["unshare", "--user", "--map-root-user", "sh", "-c", script, "sh", *argv],
+                          capture_output=True, stdin=subprocess.DEVNULL, timeout=120,
+                          env={**os.environ, "LITEBOX_LOG": "debug", "PYTHONPATH": str(REPO)})
+
+
+def test_without_user_namespaces_the_log_and_targets_say_what_is_missing() -> None:
+    p = packed()
+    before = layers_on_host()
+    proc = _without_user_namespaces(str(p.artifact), "chmod")
+    if b"max_user_namespaces" in proc.stderr and proc.returncode != 0:
+        raise AssertionError(describe(proc))
+    assert proc.returncode == 0, describe(proc)
+    first = proc.stderr.decode().splitlines()[0]
+    assert "user namespaces unavailable: errno 28" in first, first
+    assert "capabilities: none" in first, first
+    # chmod still works through the supervisor, and the layer (now in /dev/shm) is removed.
+    assert results(proc)["mode"] == "755"
+    assert layers_on_host() - before == set()
+    probe = _without_user_namespaces(sys.executable, "-c",
+                                     "from packager.hostprobe import userns_check; print(userns_check())")
+    assert probe.returncode == 0, describe(probe)
+    out = probe.stdout.decode()
+    assert "False" in out and "the runtime does without them" in out and "host paths stay visible" in out, out

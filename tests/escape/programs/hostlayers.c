@@ -9,6 +9,7 @@
  *   hostlayers net GATE ALLOWED OTHER UDP         a policy that allows one TCP port
  *   hostlayers bg                                 a background child that would live on
  *   hostlayers wait                               waits for stdin to close
+ *   hostlayers chmod                              mode changes in the writable layer
  *   hostlayers fill MIB MAP                       writes MIB MiB to /tmp/fill, then maps MAP MiB
  */
 #define _GNU_SOURCE
@@ -217,6 +218,18 @@ static int cmd_fill(int mib, int map) {
     return 0;
 }
 
+static int cmd_chmod(void) {
+    int fd = open("/tmp/modes", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    report("create", fd < 0 ? -1 : 0);
+    close(fd);
+    report("chmod-0751", chmod("/tmp/modes", 0751));
+    report("chmod-setuid", chmod("/tmp/modes", 04755));
+    struct stat st;
+    report("stat", stat("/tmp/modes", &st));
+    printf("mode: %o\n", st.st_mode & 07777);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc >= 3)
@@ -225,8 +238,9 @@ int main(int argc, char **argv) {
     if (argc >= 5 && strcmp(argv[1], "stat") == 0) return cmd_stat(argv[3], argv[4]);
     if (argc >= 6 && strcmp(argv[1], "net") == 0) return cmd_net(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     if (argc >= 2 && strcmp(argv[1], "bg") == 0) return cmd_bg();
+    if (argc >= 2 && strcmp(argv[1], "chmod") == 0) return cmd_chmod();
     if (argc >= 2 && strcmp(argv[1], "wait") == 0) return cmd_wait();
     if (argc >= 4 && strcmp(argv[1], "fill") == 0) return cmd_fill(atoi(argv[2]), atoi(argv[3]));
-    fprintf(stderr, "usage: hostlayers unix|stat|net|bg|wait|fill ...\n");
+    fprintf(stderr, "usage: hostlayers unix|stat|net|bg|wait|chmod|fill ...\n");
     return 2;
 }
