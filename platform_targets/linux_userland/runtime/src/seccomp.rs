@@ -35,7 +35,7 @@ pub fn rule_name(rule: u32) -> &'static [u8] {
     match rule {
         RULE_NOT_LISTED => b"gate allow-list: syscall not needed by the runtime",
         RULE_CLONE_NS => b"gate allow-list: clone with CLONE_NEW* flags",
-        RULE_SOCKET_DOMAIN => b"gate allow-list: socket domain other than AF_UNIX/AF_INET/AF_INET6",
+        RULE_SOCKET_DOMAIN => b"gate allow-list: socket domain other than AF_UNIX",
         RULE_IOCTL => b"gate allow-list: terminal ioctl (TIOCSTI/TIOCLINUX/TIOCCONS/TIOCSETD)",
         RULE_OPEN_WRITE => b"gate allow-list: openat for writing or creating",
         RULE_ARCH_PRCTL => b"gate allow-list: arch_prctl code",
@@ -192,8 +192,9 @@ fn checked() -> [(u32, alloc::vec::Vec<SockFilter>); 6] {
         // clone (56): threads and forks, never new namespaces. clone3 is not on the list at all
         // (its flags are in memory, out of BPF's reach; the runtime does not use it).
         (56, vec![ld_arg(0), jump(JSET_K, CLONE_NEW_MASK, 0, 1), deny(RULE_CLONE_NS), allow]),
-        // socket (41): AF_UNIX, AF_INET, AF_INET6 only (no netlink, packet, vsock, ...).
-        (41, vec![ld_arg(0), jump(JEQ_K, 1, 3, 0), jump(JEQ_K, 2, 2, 0), jump(JEQ_K, 10, 1, 0), deny(RULE_SOCKET_DOMAIN), allow]),
+        // socket (41): AF_UNIX only. Every IP socket is made by the supervisor (broker.rs),
+        // and a UDP one is never handed over at all (udprelay.rs).
+        (41, vec![ld_arg(0), jump(JEQ_K, 1, 1, 0), deny(RULE_SOCKET_DOMAIN), allow]),
         // socketpair (53): AF_UNIX only.
         (53, vec![ld_arg(0), jump(JEQ_K, 1, 1, 0), deny(RULE_SOCKET_DOMAIN), allow]),
         (16, ioctl),
