@@ -497,7 +497,7 @@ fn sockcall(udp: i32, nr: usize, a: u64, b: u64, data: &[u8]) -> Result<Answer, 
             Ok(Answer::Data(len as usize, v))
         }
         SETSOCKOPT => {
-            // SO_BINDTODEVICE, SO_ATTACH_FILTER, SO_MARK, SO_ATTACH_BPF, SO_ATTACH_REUSEPORT_EBPF;
+            // SO_BINDTODEVICE, SO_MARK, SO_ATTACH_BPF, SO_ATTACH_REUSEPORT_EBPF;
             // IP_TRANSPARENT; IPV6_TRANSPARENT.
             let refused = match level {
                 1 => matches!(opt, 25 | 36 | 50 | 52),

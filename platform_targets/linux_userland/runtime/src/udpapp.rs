@@ -6,7 +6,7 @@
 //! or to no address on an unconnected socket, is dropped by the supervisor instead of failing
 //! (the library OS has already refused the first with EACCES); errors the network reports
 //! later (ICMP refusals) are not reported; control messages are neither sent (sendmsg with
-//! control data: EOPNOTSUPP) nor received (msg_controllen 0); `shutdown` acts on the real
+//! control data: EOPNOTSUPP) nor received (msg_controllen 0; MSG_ERRQUEUE: EAGAIN); `shutdown` acts on the real
 //! socket but does not end a wait in recv; recvmmsg's timeout only makes the messages after
 //! the first non-blocking; FIONREAD counts the next datagram.
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -58,6 +58,7 @@ const MSG_TRUNC: usize = 0x20;
 const MSG_DONTWAIT: usize = 0x40;
 const MSG_NOSIGNAL: usize = 0x4000;
 const MSG_WAITFORONE: usize = 0x10000;
+const MSG_ERRQUEUE: usize = 0x2000;
 const MSGHDR: usize = 56;
 const MMSGHDR: usize = 64;
 /// UIO_MAXIOV.
@@ -132,6 +133,10 @@ struct Got {
 
 /// Receives one datagram into `iov` (app memory).
 fn recv(fd: i32, iov: usize, count: usize, flags: usize) -> Result<Got, Errno> {
+    if flags & MSG_ERRQUEUE != 0 {
+        // Nothing is ever queued there (errors are not relayed).
+        return Err(EAGAIN);
+    }
     let mut head = [0u8; HDR];
     let v = iovecs(&mut head, iov, count)?;
     let mut msg = [0usize; 7];
