@@ -8,7 +8,8 @@
 //! later (ICMP refusals) are not reported; control messages are neither sent (sendmsg with
 //! control data: EOPNOTSUPP) nor received (msg_controllen 0; MSG_ERRQUEUE: EAGAIN); `shutdown` acts on the real
 //! socket but does not end a wait in recv; recvmmsg's timeout only makes the messages after
-//! the first non-blocking; FIONREAD counts the next datagram.
+//! the first non-blocking; FIONREAD counts the next datagram; a relay passed to another
+//! process with SCM_RIGHTS is not known there as one (fork children inherit the set).
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use alloc::vec::Vec;
