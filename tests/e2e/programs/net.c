@@ -20,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -40,6 +42,7 @@ static const char *en(int e) {
     case ECONNREFUSED: return "ECONNREFUSED";
     case EADDRINUSE: return "EADDRINUSE";
     case EBADF: return "EBADF";
+    case ENOTCONN: return "ENOTCONN";
     default: return "E?";
     }
 }
@@ -244,9 +247,56 @@ static void udp(int port) {
     }
     show("recvmmsg", recvmmsg(u, rm, 2, MSG_WAITFORONE, NULL));
     printf("recvmmsg %.*s %.*s\n", (int)rm[0].msg_len, r1, (int)rm[1].msg_len, r2);
+
+    /* What a UDP socket says of itself, and the receive flags. */
+    int ty = 0, dom = 0;
+    socklen_t ol = sizeof ty;
+    getsockopt(u, SOL_SOCKET, SO_TYPE, &ty, &ol);
+    ol = sizeof dom;
+    getsockopt(u, SOL_SOCKET, SO_DOMAIN, &dom, &ol);
+    printf("udp type %d domain %d\n", ty, dom);
+    struct sockaddr_in me;
+    socklen_t ml = sizeof me;
+    show("udp getsockname", getsockname(u, (struct sockaddr *)&me, &ml));
+    printf("udp name len %u port matches %d\n", (unsigned)ml, me.sin_port == a.sin_port);
+    ml = sizeof me;
+    show("udp getpeername unconnected", getpeername(u, (struct sockaddr *)&me, &ml));
+    show("udp recv nonblock empty", recv(u, buf, sizeof buf, MSG_DONTWAIT));
+    show("udp write", write(c, "0123456789", 10));
+    struct pollfd pu = {u, POLLIN, 0};
+    show("udp poll", poll(&pu, 1, 5000));
+    int avail = -1;
+    ioctl(u, FIONREAD, &avail);
+    printf("udp fionread %d\n", avail);
+    show("udp peek", recv(u, buf, sizeof buf, MSG_PEEK));
+    struct iovec tv = {buf, 4};
+    struct msghdr tm = {.msg_iov = &tv, .msg_iovlen = 1};
+    show("udp recvmsg trunc", recvmsg(u, &tm, MSG_TRUNC));
+    printf("udp trunc flag %d got %.4s\n", (tm.msg_flags & MSG_TRUNC) != 0, buf);
+    show("udp send again", send(c, "again", 5, 0));
+    n = show("udp read", read(u, buf, sizeof buf));
+    printf("udp read %.*s\n", (int)(n > 0 ? n : 0), buf);
+    struct timeval t50 = {0, 50000};
+    show("udp rcvtimeo", setsockopt(u, SOL_SOCKET, SO_RCVTIMEO, &t50, sizeof t50));
+    show("udp recv timeout", recv(u, buf, sizeof buf, 0));
+    pid_t child = fork();
+    if (child == 0) {
+        send(c, "child", 5, 0);
+        _exit(0);
+    }
+    waitpid(child, NULL, 0);
+    n = show("udp recv from child", recv(u, buf, sizeof buf, 0));
+    printf("udp got %.*s\n", (int)(n > 0 ? n : 0), buf);
     close(d);
     close(c);
     close(u);
+    /* The host descriptors of closed UDP sockets come back as anything else: a pipe here. */
+    int pp[2];
+    show("pipe after udp close", pipe(pp));
+    show("pipe write", write(pp[1], "p", 1));
+    show("pipe read", read(pp[0], buf, sizeof buf));
+    close(pp[0]);
+    close(pp[1]);
 }
 
 static void denied(int port) {

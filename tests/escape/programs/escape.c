@@ -220,8 +220,9 @@ static int cmd_gate(const char *addr, const char *secret, const char *ppid, cons
     report_raw("gate-prctl", gate(SYS_prctl, 38 /* PR_SET_NO_NEW_PRIVS, already set */, 1, 0, 0));
     report_raw("gate-kill-parent", gate(SYS_kill, atol(ppid), 0, 0, 0));
     report_raw("gate-socket-inet", gate(SYS_socket, AF_INET, SOCK_STREAM, 0, 0));
-    long s = gate(SYS_socket, AF_UNIX, SOCK_STREAM, 0, 0);
-    report_raw("gate-socket-unix", s >= 0 ? 0 : s);
+    report_raw("gate-socket-unix", gate(SYS_socket, AF_UNIX, SOCK_STREAM, 0, 0) >= 0 ? 0 : -1);
+    /* A TCP socket made by the supervisor, through the library OS: connect at the gate. */
+    long s = socket(AF_INET, SOCK_STREAM, 0);
     if (s >= 0) {
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(atoi(port)), .sin_addr = {htonl(0x7f000001)}};
         report_raw("gate-connect-loopback", gate(SYS_connect, s, (long)&sa, sizeof sa, 0));

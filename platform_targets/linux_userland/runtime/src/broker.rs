@@ -7,6 +7,9 @@
 //!   down), checks every address against `[policy.network]`, and hands the descriptor back.
 //!   `connect`, `bind` and `listen` are not on the sandbox's gate allow-list at all, so an app
 //!   that calls the gate directly cannot aim a socket anywhere the policy does not name.
+//! - UDP: the supervisor keeps the socket and relays its datagrams (udprelay.rs); the sandbox
+//!   gets one end of a `SOCK_SEQPACKET` pair, and `OP_SOCKCALL` runs getsockname,
+//!   getpeername, getsockopt, setsockopt and shutdown on the real socket behind it.
 //! - `chmod` of a file in the writable layer or a `rw` mount: by path beneath the directory the
 //!   supervisor holds, never by descriptor (`fchmod` is not on the gate allow-list: a
 //!   descriptor opened read-only, the artifact or a standard stream, could otherwise change
@@ -15,7 +18,8 @@
 //! A request is one message: a fixed header (op, three numbers, data length) and the data (a
 //! socket address or a path), with `SCM_RIGHTS` carrying the reply socket and, for socket ops,
 //! the socket. The reply is one message on the reply socket: the result (a negative errno on
-//! failure) and, for `socket`, the new descriptor. A fresh reply socket per request keeps
+//! failure), the data of an `OP_SOCKCALL` answer, and, for `socket`, the new descriptor (the
+//! result 1 says it is a UDP relay). A fresh reply socket per request keeps
 //! concurrent requests of the sandbox's threads and processes apart.
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI32, Ordering};
@@ -24,6 +28,7 @@ use litebox_libos::errno::*;
 use litebox_libos::net::{decode, NetPolicy, Target};
 
 use crate::sys::{self, check};
+use crate::udprelay::Relays;
 
 pub const OP_SOCKET: u32 = 1;
 pub const OP_BIND: u32 = 2;
@@ -34,6 +39,16 @@ pub const OP_CHMOD: u32 = 5;
 /// layer and the mounts as the sandbox sees them (private mount namespace). Later ones are
 /// refused.
 pub const OP_SET_DIRS: u32 = 6;
+/// getsockname, getpeername, getsockopt, setsockopt or shutdown (numbers: the syscall and its
+/// two integer arguments; data: the option value to set, or the u32 room of the answer) on
+/// the UDP socket behind a relay.
+pub const OP_SOCKCALL: u32 = 7;
+/// After the app sent datagrams on a UDP relay: the supervisor sends everything queued on
+/// every relay and passes on everything received before it answers, so that, as on a native
+/// loopback, a datagram sent between the app's own sockets is there once the send returns.
+pub const OP_UDP_SYNC: u32 = 8;
+/// Most bytes of data in an answer (a socket address or an option value).
+pub const ANSWER_MAX: usize = 256;
 
 const HEADER: usize = 32;
 /// Most data bytes in one request (a path or a socket address).
@@ -190,6 +205,11 @@ fn header(op: u32, a: [u64; 3], data_len: usize) -> [u8; HEADER] {
 /// (-1 if none). Waits for the answer; the app's signals stay held meanwhile (a request takes
 /// microseconds: the supervisor never blocks on the network for it).
 pub fn request(op: u32, a: [u64; 3], data: &[u8], target: Option<i32>) -> Result<(usize, i32), Errno> {
+    request_data(op, a, data, target, &mut []).map(|(v, fd, _)| (v, fd))
+}
+
+/// [`request`], with the answer's data copied to `out`: (result, descriptor, data length).
+pub fn request_data(op: u32, a: [u64; 3], data: &[u8], target: Option<i32>, out: &mut [u8]) -> Result<(usize, i32, usize), Errno> {
     let broker = CLIENT.load(Ordering::Relaxed);
     if broker < 0 {
         return Err(EACCES);
@@ -209,7 +229,7 @@ pub fn request(op: u32, a: [u64; 3], data: &[u8], target: Option<i32>) -> Result
         close(mine);
         return Err(if e == EPIPE || e == ECONNREFUSED { EACCES } else { e });
     }
-    let mut reply = [0u8; 8];
+    let mut reply = [0u8; 8 + ANSWER_MAX];
     let got = recv(mine, &mut reply, 0);
     close(mine);
     let (n, fds) = got?;
@@ -217,20 +237,22 @@ pub fn request(op: u32, a: [u64; 3], data: &[u8], target: Option<i32>) -> Result
     for &extra in fds.iter().skip(1) {
         close(extra);
     }
-    if n != 8 {
+    if n < 8 {
         if fd >= 0 {
             close(fd);
         }
         return Err(EIO);
     }
-    let v = i64::from_le_bytes(reply);
+    let v = i64::from_le_bytes(reply[..8].try_into().unwrap_or([0; 8]));
+    let extra = (n - 8).min(out.len());
+    out[..extra].copy_from_slice(&reply[8..8 + extra]);
     if v < 0 {
         if fd >= 0 {
             close(fd);
         }
         return Err((-v) as Errno);
     }
-    Ok((v as usize, fd))
+    Ok((v as usize, fd, extra))
 }
 
 /// Sends the sandbox's view of its host directories (init only, before the app starts).
@@ -253,6 +275,8 @@ pub struct Server {
     pub sock: i32,
     pub policy: NetPolicy,
     pub dirs: Option<Vec<Dir>>,
+    /// The UDP sockets relayed for the sandbox.
+    pub relays: Relays,
 }
 
 impl Server {
@@ -271,12 +295,15 @@ impl Server {
         };
         let result = self.handle(&buf[..n], &fds);
         if let Some(&reply) = fds.first() {
-            let (v, fd) = match result {
-                Ok(Answer::Value(v)) => (v as i64, None),
-                Ok(Answer::Fd(fd)) => (0, Some(fd)),
-                Err(e) => (-(e as i64), None),
+            let (v, fd, data) = match result {
+                Ok(Answer::Value(v)) => (v as i64, None, Vec::new()),
+                Ok(Answer::Fd(fd, v)) => (v as i64, Some(fd), Vec::new()),
+                Ok(Answer::Data(v, d)) => (v as i64, None, d),
+                Err(e) => (-(e as i64), None, Vec::new()),
             };
-            let _ = send(reply, &v.to_le_bytes(), fd.as_slice(), MSG_DONTWAIT);
+            let mut answer = v.to_le_bytes().to_vec();
+            answer.extend_from_slice(&data[..data.len().min(ANSWER_MAX)]);
+            let _ = send(reply, &answer, fd.as_slice(), MSG_DONTWAIT);
             if let Some(fd) = fd {
                 close(fd);
             }
@@ -310,20 +337,29 @@ impl Server {
             self.dirs = Some(fds.iter().enumerate().map(|(i, &fd)| Dir { fd, writable: i < 64 && mask & (1 << i) != 0 }).collect());
             return Ok(Answer::Value(0));
         }
-        // Every other request carries its reply socket first.
-        let target = fds.get(1).copied();
+        // Every other request carries its reply socket first; the app's end of a UDP relay
+        // stands for the relay's socket.
+        let sent = fds.get(1).copied();
+        let relayed = sent.and_then(|fd| self.relays.host_socket(fd));
+        let target = relayed.or(sent);
         match op {
-            OP_SOCKET => self.socket(num(0), num(1), num(2)).map(Answer::Fd),
+            OP_SOCKET => self.socket(num(0), num(1), num(2)),
+            OP_SOCKCALL => sockcall(relayed.ok_or(ENOTSOCK)?, num(0) as usize, num(1), num(2), data),
             OP_BIND => self.bind(target.ok_or(EBADF)?, data).map(Answer::Value),
             OP_LISTEN => self.listen(target.ok_or(EBADF)?, num(0)).map(Answer::Value),
             OP_CONNECT => self.connect(target.ok_or(EBADF)?, data).map(Answer::Value),
             OP_CHMOD => self.chmod(num(0), num(1) as u32, data).map(Answer::Value),
+            OP_UDP_SYNC => {
+                self.relays.flush(&self.policy);
+                Ok(Answer::Value(0))
+            }
             _ => Err(EINVAL),
         }
     }
 
-    /// An IP socket in the host's network namespace: TCP or UDP over IPv4 or IPv6 only.
-    fn socket(&self, domain: u64, ty: u64, proto: u64) -> Result<i32, Errno> {
+    /// An IP socket in the host's network namespace: TCP or UDP over IPv4 or IPv6 only. A
+    /// UDP socket stays here: the sandbox gets the app's end of its relay.
+    fn socket(&mut self, domain: u64, ty: u64, proto: u64) -> Result<Answer, Errno> {
         const SOCK_STREAM: u64 = 1;
         const SOCK_DGRAM: u64 = 2;
         let (kind, flags) = (ty & 0xf, ty & !0xf);
@@ -335,7 +371,10 @@ impl Server {
         if !ok {
             return Err(EACCES);
         }
-        check(sys::syscall3(SOCKET, domain as usize, (ty as usize) | SOCK_CLOEXEC, proto as usize)).map(|fd| fd as i32)
+        if kind == SOCK_DGRAM {
+            return self.relays.create(domain, ty, proto).map(|fd| Answer::Fd(fd, 1));
+        }
+        check(sys::syscall3(SOCKET, domain as usize, (ty as usize) | SOCK_CLOEXEC, proto as usize)).map(|fd| Answer::Fd(fd as i32, 0))
     }
 
     /// Whether `fd` is a TCP or UDP socket over IPv4/IPv6 (what the policy speaks of).
@@ -435,5 +474,53 @@ impl Server {
 
 enum Answer {
     Value(usize),
-    Fd(i32),
+    /// A descriptor, and the result (1: a UDP relay's end).
+    Fd(i32, usize),
+    /// A result and data.
+    Data(usize, Vec<u8>),
+}
+
+/// getsockname, getpeername, getsockopt, setsockopt or shutdown on `udp`, a relayed socket.
+/// The options that reach past the app's own sockets are refused as the library OS refuses
+/// them (the app could send this request itself).
+fn sockcall(udp: i32, nr: usize, a: u64, b: u64, data: &[u8]) -> Result<Answer, Errno> {
+    const SETSOCKOPT: usize = 54;
+    const GETPEERNAME: usize = 52;
+    const SHUTDOWN: usize = 48;
+    let fd = udp as usize;
+    let (level, opt) = (a as i32, b as i32);
+    match nr {
+        GETSOCKNAME | GETPEERNAME => {
+            let mut name = [0u8; 128];
+            let mut len = name.len() as u32;
+            check(sys::syscall3(nr, fd, name.as_mut_ptr() as usize, &mut len as *mut u32 as usize))?;
+            Ok(Answer::Data(len as usize, name[..(len as usize).min(name.len())].to_vec()))
+        }
+        GETSOCKOPT => {
+            let room = data.get(..4).map_or(0, |r| u32::from_le_bytes([r[0], r[1], r[2], r[3]]) as usize);
+            let mut v = alloc::vec![0u8; room.min(ANSWER_MAX)];
+            let mut len = v.len() as u32;
+            let (vp, lp) = (v.as_mut_ptr() as usize, &mut len as *mut u32 as usize);
+            check(sys::syscall6(nr, fd, level as usize, opt as usize, vp, lp, 0))?;
+            v.truncate(len as usize);
+            Ok(Answer::Data(len as usize, v))
+        }
+        SETSOCKOPT => {
+            // SO_BINDTODEVICE, SO_MARK, SO_ATTACH_BPF, SO_ATTACH_REUSEPORT_EBPF;
+            // IP_TRANSPARENT; IPV6_TRANSPARENT.
+            let refused = match level {
+                1 => matches!(opt, 25 | 36 | 50 | 52),
+                0 => opt == 19,
+                41 => opt == 75,
+                _ => false,
+            };
+            if refused {
+                return Err(EPERM);
+            }
+            let (vp, len) = (data.as_ptr() as usize, data.len());
+            check(sys::syscall6(nr, fd, level as usize, opt as usize, vp, len, 0)).map(Answer::Value)
+        }
+        SHUTDOWN => check(sys::syscall3(nr, fd, a as usize, 0)).map(Answer::Value),
+        _ => Err(EINVAL),
+    }
 }

@@ -6,10 +6,11 @@ use litebox_libos::Platform;
 
 use core::sync::atomic::{AtomicI32, Ordering};
 use crate::sys::{self, check};
-use crate::{guard, signals};
+use crate::{guard, signals, udpapp};
 
 /// Closes a host descriptor the library OS owned.
 pub fn close_host_fd(fd: i32) {
+    crate::udpapp::forget(fd);
     sys::syscall3(sys::CLOSE, fd as usize, 0, 0);
 }
 
@@ -120,10 +121,16 @@ impl Platform for LinuxHost {
     }
 
     fn host_read(&self, fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
+        if udpapp::is_relay(fd) {
+            return udpapp::read(fd, buf);
+        }
         signals::blocking(|| r(sys::syscall3(sys::READ, fd as usize, buf.as_mut_ptr() as usize, buf.len())))
     }
 
     fn host_write(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno> {
+        if udpapp::is_relay(fd) {
+            return udpapp::write(fd, buf);
+        }
         signals::blocking(|| r(sys::syscall3(sys::WRITE, fd as usize, buf.as_ptr() as usize, buf.len())))
     }
 
@@ -145,7 +152,12 @@ impl Platform for LinuxHost {
             return Err(ENOTTY);
         }
         litebox_libos::user::slice_mut(arg, 8)?;
-        r(sys::syscall3(sys::IOCTL, fd as usize, cmd as usize, arg))
+        let v = r(sys::syscall3(sys::IOCTL, fd as usize, cmd as usize, arg))?;
+        if cmd == FIONREAD && udpapp::is_relay(fd) {
+            let n: i32 = litebox_libos::user::read(arg)?;
+            litebox_libos::user::write(arg, &(udpapp::pending(n.max(0) as usize) as i32))?;
+        }
+        Ok(v)
     }
 
     fn host_close(&self, fd: i32) {
@@ -197,6 +209,14 @@ impl Platform for LinuxHost {
         let call = || r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
         // The address the shim checked, in runtime memory.
         let addr = || litebox_libos::user::slice(a[1], a[2]);
+        // The app's end of a UDP relay: the data calls are translated (udpapp.rs); bind,
+        // listen and connect go to the supervisor as for any IP socket, which acts on the
+        // relay's socket.
+        if !matches!(nr, nr::SOCKET | nr::SOCKETPAIR) && udpapp::is_relay(a[0] as i32) {
+            if let Some(res) = udpapp::net_call(nr, a) {
+                return res;
+            }
+        }
         match nr {
             // Unix sockets are made here (they reach only the sandbox's own paths); IP sockets,
             // and every bind, listen and connect, by the supervisor (broker.rs).
@@ -212,7 +232,15 @@ impl Platform for LinuxHost {
                 }
                 r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]))
             }
-            nr::SOCKET => request(OP_SOCKET, [a[0] as u64, a[1] as u64, a[2] as u64], &[], None).map(|(_, fd)| fd as usize),
+            nr::SOCKET => {
+                let (relay, fd) = request(OP_SOCKET, [a[0] as u64, a[1] as u64, a[2] as u64], &[], None)?;
+                // A UDP socket is the app's end of the supervisor's relay (udprelay.rs).
+                if relay == 1 && !udpapp::add(fd) {
+                    close_host_fd(fd);
+                    return Err(EMFILE);
+                }
+                Ok(fd as usize)
+            }
             nr::BIND => request(OP_BIND, [0; 3], addr()?, Some(a[0] as i32)).map(|(v, _)| v),
             nr::LISTEN => request(OP_LISTEN, [a[1] as u64, 0, 0], &[], Some(a[0] as i32)).map(|(v, _)| v),
             nr::CONNECT => match request(OP_CONNECT, [0; 3], addr()?, Some(a[0] as i32)) {
@@ -365,7 +393,12 @@ impl Platform for LinuxHost {
 
     fn host_dup(&self, fd: i32) -> Result<i32, Errno> {
         const F_DUPFD_CLOEXEC: usize = 1030;
-        r(sys::syscall3(sys::FCNTL, fd as usize, F_DUPFD_CLOEXEC, 0)).map(|v| v as i32)
+        let new = r(sys::syscall3(sys::FCNTL, fd as usize, F_DUPFD_CLOEXEC, 0))? as i32;
+        if udpapp::is_relay(fd) && !udpapp::add(new) {
+            close_host_fd(new);
+            return Err(EMFILE);
+        }
+        Ok(new)
     }
 
     fn sigaltstack(&self, new: usize, old: usize, sp: usize) -> Result<usize, Errno> {

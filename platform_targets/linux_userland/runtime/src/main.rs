@@ -33,6 +33,8 @@ mod supervisor;
 mod sys;
 mod threads;
 mod trace;
+mod udpapp;
+mod udprelay;
 
 use alloc::vec::Vec;
 use core::arch::global_asm;

@@ -70,7 +70,7 @@ pub fn start(mounts: &[(i32, bool)], paths: &[(&[u8], bool)], memory: Option<u64
     let (server_end, client_end) = broker::seqpacket_pair()
         .unwrap_or_else(|e| crate::fatal(124, alloc::format!("cannot create the broker socket (errno {e})").as_bytes()));
     broker::set_client(sys::dup_high(client_end));
-    let mut server = Server { sock: sys::dup_high(server_end), policy, dirs: None };
+    let mut server = Server { sock: sys::dup_high(server_end), policy, dirs: None, relays: Default::default() };
     let ns_err = match spawn_init(paths, mounts, memory, server.sock) {
         Spawn::App(started) => return started,
         Spawn::Init { pid, status } => {
@@ -312,17 +312,20 @@ fn supervise(child: i32, status: Option<i32>, mut server: Server, layer: Option<
     forward_signals(false);
     let pidfd = check(sys::syscall3(PIDFD_OPEN, child as usize, 0, 0)).map(|fd| fd as i32).unwrap_or(-1);
     let mut serving = true;
+    let mut fds = Vec::new();
     loop {
-        let mut fds = [
-            litebox_libos::abi::PollFd { fd: pidfd, events: 1, revents: 0 },
-            litebox_libos::abi::PollFd { fd: if serving { server.sock } else { -1 }, events: 1, revents: 0 },
-        ];
+        fds.clear();
+        fds.push(litebox_libos::abi::PollFd { fd: pidfd, events: 1, revents: 0 });
+        fds.push(litebox_libos::abi::PollFd { fd: if serving { server.sock } else { -1 }, events: 1, revents: 0 });
+        server.relays.poll_fds(&mut fds);
         // Without a pidfd (kernels before 5.3), look for the child's end every 50 ms.
         let timeout = if pidfd < 0 { 50 } else { -1isize as usize };
-        let r = check(sys::syscall3(sys::POLL, fds.as_mut_ptr() as usize, 2, timeout));
+        let r = check(sys::syscall3(sys::POLL, fds.as_mut_ptr() as usize, fds.len(), timeout));
         if r.is_err() {
             continue;
         }
+        // The relays first: serving the broker may add one.
+        server.relays.serve(&fds[2..], &server.policy);
         if fds[1].revents & 1 != 0 {
             serving = server.serve_one();
         } else if fds[1].revents != 0 {
