@@ -27,17 +27,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-static void report(const char *label, long ret) {
-    printf("%s: ret=%ld errno=%d\n", label, ret < 0 ? -1L : ret, ret < 0 ? errno : 0);
-}
-
-/* A raw result (-errno on failure) as "ret=-1 errno=E" or "ret=V errno=0". */
-static void report_raw(const char *label, long r) {
-    if (r < 0 && r > -4096)
-        printf("%s: ret=-1 errno=%ld\n", label, -r);
-    else
-        printf("%s: ret=%ld errno=0\n", label, r);
-}
+#include "probe.h"
 
 static void try_open(const char *label, const char *path, int flags) {
     errno = 0;
@@ -184,22 +174,6 @@ static int cmd_fds(void) {
     printf("layer-roundtrip: %zd %zd %s\n", w, r, back);
     close(fd);
     return 0;
-}
-
-static uintptr_t GATE;
-
-/* Calls the runtime's gate `syscall` instruction directly: rax = nr, arguments in the syscall
- * registers; the gate's own `ret` comes back here. The red zone is stepped over. */
-static long gate(long nr, long a0, long a1, long a2, long a3) {
-    long ret;
-    register long r10 __asm__("r10") = a3;
-    register long r8 __asm__("r8") = 0;
-    register long r9 __asm__("r9") = 0;
-    __asm__ volatile("sub $128, %%rsp\n\tcall *%[g]\n\tadd $128, %%rsp"
-                     : "=a"(ret), "+r"(r8), "+r"(r9)
-                     : [g] "r"(GATE), "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10)
-                     : "rcx", "r11", "memory");
-    return ret;
 }
 
 static int cmd_gate(const char *addr, const char *secret, const char *ppid, const char *port, const char *scratch) {

@@ -28,32 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static uintptr_t GATE;
+#include "probe.h"
 
-/* Calls the gate with six arguments: rax = nr, rdi, rsi, rdx, r10, r8, r9; the gate's own
- * `ret` comes back here. The red zone is stepped over. */
-static long gate6(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
-    long ret;
-    register long r10 __asm__("r10") = a3;
-    register long r8 __asm__("r8") = a4;
-    register long r9 __asm__("r9") = a5;
-    __asm__ volatile("sub $128, %%rsp\n\tcall *%[g]\n\tadd $128, %%rsp"
-                     : "=a"(ret), "+r"(r8), "+r"(r9), "+r"(r10)
-                     : [g] "r"(GATE), "a"(nr), "D"(a0), "S"(a1), "d"(a2)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
 
-static void report_raw(const char *label, long r) {
-    if (r < 0 && r > -4096)
-        printf("%s: ret=-1 errno=%ld\n", label, -r);
-    else
-        printf("%s: ret=%ld errno=0\n", label, r);
-}
 
-static void report(const char *label, long ret) {
-    printf("%s: ret=%ld errno=%d\n", label, ret < 0 ? -1L : ret, ret < 0 ? errno : 0);
-}
 
 static struct sockaddr_un unix_addr(const char *path) {
     struct sockaddr_un a;

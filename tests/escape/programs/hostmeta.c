@@ -27,17 +27,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static void report(const char *label, long ret) {
-    printf("%s: ret=%ld errno=%d\n", label, ret < 0 ? -1L : ret, ret < 0 ? errno : 0);
-}
+#include "probe.h"
+
 
 /* A raw result (-errno on failure) as "ret=-1 errno=E" or "ret=V errno=0". */
-static void report_raw(const char *label, long r) {
-    if (r < 0 && r > -4096)
-        printf("%s: ret=-1 errno=%ld\n", label, -r);
-    else
-        printf("%s: ret=%ld errno=0\n", label, r);
-}
 
 static int cmd_meta(const char *ro, const char *rw) {
     char f[4096], g[4096];
@@ -74,23 +67,8 @@ static int cmd_meta(const char *ro, const char *rw) {
     return 0;
 }
 
-static uintptr_t GATE;
 
-/* Calls the runtime's gate `syscall` instruction directly with six arguments; the gate's own
- * `ret` comes back here. The red zone is stepped over. */
-static long gate(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
-    long ret;
-    register long r10 __asm__("r10") = a3;
-    register long r8 __asm__("r8") = a4;
-    register long r9 __asm__("r9") = a5;
-    __asm__ volatile("sub $128, %%rsp\n\tcall *%[g]\n\tadd $128, %%rsp"
-                     : "=a"(ret), "+r"(r8), "+r"(r9)
-                     : [g] "r"(GATE), "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
-
-#define G(nr, ...) gate(nr, __VA_ARGS__)
+#define G(nr, ...) gate6(nr, __VA_ARGS__)
 
 static int cmd_gate(const char *addr, const char *ro_file, const char *rw_file, const char *port, const char *outside) {
     GATE = strtoull(addr, NULL, 0);

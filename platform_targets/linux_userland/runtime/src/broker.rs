@@ -56,15 +56,6 @@ const DATA_MAX: usize = 4096;
 /// Most descriptors accepted in one request (the layer and up to 62 mounts).
 const FDS_MAX: usize = 64;
 
-const SENDMSG: usize = 46;
-const RECVMSG: usize = 47;
-const SOCKETPAIR: usize = 53;
-const SOCKET: usize = 41;
-const BIND: usize = 49;
-const LISTEN: usize = 50;
-const CONNECT: usize = 42;
-const GETSOCKOPT: usize = 55;
-const GETSOCKNAME: usize = 51;
 const CHMOD: usize = 90;
 const AF_UNIX: usize = 1;
 const SOCK_SEQPACKET: usize = 5;
@@ -91,7 +82,7 @@ pub fn client() -> i32 {
 /// A new connected `SOCK_SEQPACKET` pair, close-on-exec: (one end, other end).
 pub fn seqpacket_pair() -> Result<(i32, i32), Errno> {
     let mut fds = [0i32; 2];
-    check(sys::syscall6(SOCKETPAIR, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds.as_mut_ptr() as usize, 0, 0))?;
+    check(sys::syscall6(sys::SOCKETPAIR, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds.as_mut_ptr() as usize, 0, 0))?;
     Ok((fds[0], fds[1]))
 }
 
@@ -144,7 +135,7 @@ fn send(sock: i32, data: &[u8], fds: &[i32], flags: usize) -> Result<(), Errno> 
         flags: 0,
     };
     loop {
-        match check(sys::syscall3(SENDMSG, sock as usize, &msg as *const Msghdr as usize, flags)) {
+        match check(sys::syscall3(sys::SENDMSG, sock as usize, &msg as *const Msghdr as usize, flags)) {
             Err(EINTR) => continue,
             r => return r.map(|_| ()),
         }
@@ -166,7 +157,7 @@ fn recv(sock: i32, buf: &mut [u8], flags: usize) -> Result<(usize, Vec<i32>), Er
         flags: 0,
     };
     let n = loop {
-        match check(sys::syscall3(RECVMSG, sock as usize, &mut msg as *mut Msghdr as usize, flags | MSG_CMSG_CLOEXEC)) {
+        match check(sys::syscall3(sys::RECVMSG, sock as usize, &mut msg as *mut Msghdr as usize, flags | MSG_CMSG_CLOEXEC)) {
             Err(EINTR) => continue,
             r => break r?,
         }
@@ -374,7 +365,7 @@ impl Server {
         if kind == SOCK_DGRAM {
             return self.relays.create(domain, ty, proto).map(|fd| Answer::Fd(fd, 1));
         }
-        check(sys::syscall3(SOCKET, domain as usize, (ty as usize) | SOCK_CLOEXEC, proto as usize)).map(|fd| Answer::Fd(fd as i32, 0))
+        check(sys::syscall3(sys::SOCKET, domain as usize, (ty as usize) | SOCK_CLOEXEC, proto as usize)).map(|fd| Answer::Fd(fd as i32, 0))
     }
 
     /// Whether `fd` is a TCP or UDP socket over IPv4/IPv6 (what the policy speaks of).
@@ -382,7 +373,7 @@ impl Server {
         let opt = |name: usize| -> Result<i32, Errno> {
             let mut v = 0i32;
             let mut len = 4u32;
-            check(sys::syscall6(GETSOCKOPT, fd as usize, SOL_SOCKET as usize, name, &mut v as *mut i32 as usize, &mut len as *mut u32 as usize, 0))?;
+            check(sys::syscall6(sys::GETSOCKOPT, fd as usize, SOL_SOCKET as usize, name, &mut v as *mut i32 as usize, &mut len as *mut u32 as usize, 0))?;
             Ok(v)
         };
         const SO_TYPE: usize = 3;
@@ -402,7 +393,7 @@ impl Server {
             Target::Ip(e) if self.policy.may_bind(&e) => {}
             _ => return Err(EACCES),
         }
-        check(sys::syscall3(BIND, fd as usize, sa.as_ptr() as usize, sa.len()))
+        check(sys::syscall3(sys::BIND, fd as usize, sa.as_ptr() as usize, sa.len()))
     }
 
     /// listen on a socket that was never bound binds the wildcard address at an ephemeral
@@ -411,12 +402,12 @@ impl Server {
         Self::ip_socket(fd)?;
         let mut name = [0u8; 128];
         let mut len = name.len() as u32;
-        check(sys::syscall3(GETSOCKNAME, fd as usize, name.as_mut_ptr() as usize, &mut len as *mut u32 as usize))?;
+        check(sys::syscall3(sys::GETSOCKNAME, fd as usize, name.as_mut_ptr() as usize, &mut len as *mut u32 as usize))?;
         match decode(&name[..(len as usize).min(name.len())], false)? {
             Target::Ip(e) if e.port != 0 || self.policy.may_bind(&e) => {}
             _ => return Err(EACCES),
         }
-        check(sys::syscall3(LISTEN, fd as usize, backlog.min(i32::MAX as u64) as usize, 0))
+        check(sys::syscall3(sys::LISTEN, fd as usize, backlog.min(i32::MAX as u64) as usize, 0))
     }
 
     /// connect, never blocking the supervisor: a blocking socket gets EINPROGRESS, and the
@@ -434,7 +425,7 @@ impl Server {
         if fl & SOCK_NONBLOCK == 0 {
             check(sys::syscall3(sys::FCNTL, fd as usize, F_SETFL, fl | SOCK_NONBLOCK))?;
         }
-        let r = check(sys::syscall3(CONNECT, fd as usize, sa.as_ptr() as usize, sa.len()));
+        let r = check(sys::syscall3(sys::CONNECT, fd as usize, sa.as_ptr() as usize, sa.len()));
         if fl & SOCK_NONBLOCK == 0 {
             sys::syscall3(sys::FCNTL, fd as usize, F_SETFL, fl);
         }
@@ -490,13 +481,13 @@ fn sockcall(udp: i32, nr: usize, a: u64, b: u64, data: &[u8]) -> Result<Answer, 
     let fd = udp as usize;
     let (level, opt) = (a as i32, b as i32);
     match nr {
-        GETSOCKNAME | GETPEERNAME => {
+        sys::GETSOCKNAME | GETPEERNAME => {
             let mut name = [0u8; 128];
             let mut len = name.len() as u32;
             check(sys::syscall3(nr, fd, name.as_mut_ptr() as usize, &mut len as *mut u32 as usize))?;
             Ok(Answer::Data(len as usize, name[..(len as usize).min(name.len())].to_vec()))
         }
-        GETSOCKOPT => {
+        sys::GETSOCKOPT => {
             let room = data.get(..4).map_or(0, |r| u32::from_le_bytes([r[0], r[1], r[2], r[3]]) as usize);
             let mut v = alloc::vec![0u8; room.min(ANSWER_MAX)];
             let mut len = v.len() as u32;

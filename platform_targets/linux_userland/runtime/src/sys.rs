@@ -93,6 +93,19 @@ pub const GETRANDOM: usize = 318;
 pub const SECCOMP: usize = 317;
 pub const RSEQ: usize = 334;
 pub const GETUID: usize = 102;
+// Socket calls (the broker, the UDP relay and its app side).
+pub const SOCKET: usize = 41;
+pub const CONNECT: usize = 42;
+pub const SENDTO: usize = 44;
+pub const RECVFROM: usize = 45;
+pub const SENDMSG: usize = 46;
+pub const RECVMSG: usize = 47;
+pub const BIND: usize = 49;
+pub const LISTEN: usize = 50;
+pub const GETSOCKNAME: usize = 51;
+pub const SOCKETPAIR: usize = 53;
+pub const GETSOCKOPT: usize = 55;
+pub const SENDMMSG: usize = 307;
 pub const GETGID: usize = 104;
 
 /// `AT_FDCWD` as a syscall argument.

@@ -51,9 +51,6 @@ pub fn is_relay(fd: i32) -> bool {
     fd < FDS && RELAY[fd / 64].load(Ordering::Relaxed) & (1 << (fd % 64)) != 0
 }
 
-const SENDMSG: usize = 46;
-const RECVMSG: usize = 47;
-const SENDMMSG: usize = 307;
 const MSG_PEEK: usize = 2;
 const MSG_TRUNC: usize = 0x20;
 const MSG_DONTWAIT: usize = 0x40;
@@ -120,7 +117,7 @@ fn send(fd: i32, iov: usize, count: usize, addr: &[u8], flags: usize) -> Result<
     msg[3] = v.len();
     let flags = (flags & MSG_DONTWAIT) | MSG_NOSIGNAL;
     let p = msg.as_ptr() as usize;
-    signals::blocking(|| r(sys::syscall3(SENDMSG, fd as usize, p, flags)))?;
+    signals::blocking(|| r(sys::syscall3(sys::SENDMSG, fd as usize, p, flags)))?;
     sync();
     Ok(total)
 }
@@ -152,7 +149,7 @@ fn recv(fd: i32, iov: usize, count: usize, flags: usize) -> Result<Got, Errno> {
     msg[3] = v.len();
     let flags = flags & (MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC);
     let p = msg.as_mut_ptr() as usize;
-    let n = signals::blocking(|| r(sys::syscall3(RECVMSG, fd as usize, p, flags)))?;
+    let n = signals::blocking(|| r(sys::syscall3(sys::RECVMSG, fd as usize, p, flags)))?;
     let mflags = msg[6] as u32 as usize;
     if n < HDR {
         // The supervisor is gone (end of file): nothing more will come.
@@ -265,7 +262,7 @@ fn sendmmsg(fd: i32, flat: usize, n: usize, flags: usize) -> Result<usize, Errno
     let mut mm: Vec<[usize; 8]> = parts.iter().map(|(v, _)| [0, 0, v.as_ptr() as usize, v.len(), 0, 0, 0, 0]).collect();
     let (p, k) = (mm.as_mut_ptr() as usize, mm.len());
     let flags = (flags & MSG_DONTWAIT) | MSG_NOSIGNAL;
-    let sent = signals::blocking(|| r(sys::syscall6(SENDMMSG, fd as usize, p, k, flags, 0, 0)))?;
+    let sent = signals::blocking(|| r(sys::syscall6(sys::SENDMMSG, fd as usize, p, k, flags, 0, 0)))?;
     sync();
     for (m, (_, len)) in all.chunks_exact_mut(MMSGHDR).zip(parts.iter()).take(sent) {
         m[MSGHDR..MSGHDR + 4].copy_from_slice(&(*len as u32).to_le_bytes());
@@ -355,7 +352,7 @@ fn recv_local(fd: i32, iov: &[usize; 2], flags: usize) -> Result<Got, Errno> {
     msg[2] = v.as_ptr() as usize;
     msg[3] = 2;
     let p = msg.as_mut_ptr() as usize;
-    let n = signals::blocking(|| r(sys::syscall3(RECVMSG, fd as usize, p, flags)))?;
+    let n = signals::blocking(|| r(sys::syscall3(sys::RECVMSG, fd as usize, p, flags)))?;
     let len = n.saturating_sub(HDR);
     Ok(Got { len, from: Vec::new(), truncated: false })
 }
@@ -370,7 +367,7 @@ fn send_local(fd: i32, iov: &[usize; 2]) -> Result<usize, Errno> {
     msg[2] = v.as_ptr() as usize;
     msg[3] = 2;
     let p = msg.as_ptr() as usize;
-    signals::blocking(|| r(sys::syscall3(SENDMSG, fd as usize, p, MSG_NOSIGNAL)))?;
+    signals::blocking(|| r(sys::syscall3(sys::SENDMSG, fd as usize, p, MSG_NOSIGNAL)))?;
     sync();
     Ok(iov[1])
 }

@@ -28,11 +28,6 @@ const RELAYS_MAX: usize = 4096;
 /// not starve the others or the broker.
 const BATCH: usize = 64;
 
-const SOCKET: usize = 41;
-const SOCKETPAIR: usize = 53;
-const SENDTO: usize = 44;
-const RECVFROM: usize = 45;
-const SENDMMSG: usize = 307;
 /// The supervisor's relay buffer: room for several largest datagrams at once.
 const BUF: usize = 4 * (HDR + PAYLOAD_MAX);
 const RECV_FLAGS: usize = 0x40; // MSG_DONTWAIT
@@ -107,10 +102,10 @@ impl Relays {
             return Err(EMFILE);
         }
         let udp_ty = 2 | SOCK_NONBLOCK as usize | SOCK_CLOEXEC;
-        let udp = check(sys::syscall3(SOCKET, domain as usize, udp_ty, proto as usize))? as i32;
+        let udp = check(sys::syscall3(sys::SOCKET, domain as usize, udp_ty, proto as usize))? as i32;
         let mut pair = [0i32; 2];
         let pair_ty = SOCK_SEQPACKET | SOCK_CLOEXEC | (ty & SOCK_NONBLOCK) as usize;
-        if let Err(e) = check(sys::syscall6(SOCKETPAIR, 1, pair_ty, 0, pair.as_mut_ptr() as usize, 0, 0)) {
+        if let Err(e) = check(sys::syscall6(sys::SOCKETPAIR, 1, pair_ty, 0, pair.as_mut_ptr() as usize, 0, 0)) {
             close(udp);
             return Err(e);
         }
@@ -198,7 +193,7 @@ impl Relays {
 /// allows; the rest are dropped. Returns false when the app's end is closed.
 fn outgoing(r: &Relay, buf: &mut [u8], policy: &NetPolicy) -> bool {
     for _ in 0..BATCH {
-        let n = match check(sys::syscall6(RECVFROM, r.mine as usize, buf.as_mut_ptr() as usize, buf.len(), RECV_FLAGS, 0, 0)) {
+        let n = match check(sys::syscall6(sys::RECVFROM, r.mine as usize, buf.as_mut_ptr() as usize, buf.len(), RECV_FLAGS, 0, 0)) {
             Ok(0) => return false,
             Ok(n) => n,
             Err(EINTR) => continue,
@@ -210,10 +205,10 @@ fn outgoing(r: &Relay, buf: &mut [u8], policy: &NetPolicy) -> bool {
         let p = payload.as_ptr() as usize;
         if addr.is_empty() {
             // The connected peer (none: the kernel says EDESTADDRREQ and the datagram is lost).
-            sys::syscall6(SENDTO, r.udp as usize, p, payload.len(), SEND_FLAGS, 0, 0);
+            sys::syscall6(sys::SENDTO, r.udp as usize, p, payload.len(), SEND_FLAGS, 0, 0);
         } else if matches!(decode(addr, false), Ok(Target::Ip(e)) if policy.may_connect(&e)) {
             let a = addr.as_ptr() as usize;
-            sys::syscall6(SENDTO, r.udp as usize, p, payload.len(), SEND_FLAGS, a, addr.len());
+            sys::syscall6(sys::SENDTO, r.udp as usize, p, payload.len(), SEND_FLAGS, a, addr.len());
         }
     }
     true
@@ -233,7 +228,7 @@ fn incoming(r: &Relay, buf: &mut [u8]) {
         let mut len = from.len() as u32;
         let (fp, lp) = (from.as_mut_ptr() as usize, &mut len as *mut u32 as usize);
         let data = buf[at + HDR..].as_mut_ptr() as usize;
-        let n = match check(sys::syscall6(RECVFROM, r.udp as usize, data, PAYLOAD_MAX, RECV_FLAGS, fp, lp)) {
+        let n = match check(sys::syscall6(sys::RECVFROM, r.udp as usize, data, PAYLOAD_MAX, RECV_FLAGS, fp, lp)) {
             Ok(n) => n,
             Err(EAGAIN) => break,
             // EINTR, or a pending error (an ICMP refusal on a connected socket), taken and
@@ -254,7 +249,7 @@ fn incoming(r: &Relay, buf: &mut [u8]) {
     let mut done = 0;
     while done < mm.len() {
         let rest = mm[done..].as_mut_ptr() as usize;
-        match check(sys::syscall6(SENDMMSG, r.mine as usize, rest, mm.len() - done, SEND_FLAGS, 0, 0)) {
+        match check(sys::syscall6(sys::SENDMMSG, r.mine as usize, rest, mm.len() - done, SEND_FLAGS, 0, 0)) {
             Ok(k) if k > 0 => done += k,
             // The app's queue is full (drop the rest) or the app's end is gone.
             _ => return,
