@@ -133,7 +133,7 @@ mod tests {
     impl Backing for Counting {
         const GROW_STEP: usize = 64 * 1024;
         fn commit(&self, from: usize, to: usize) -> bool {
-            assert!(from % 4096 == 0 && to % 4096 == 0 && from < to);
+            assert!(from & 4095 == 0 && to & 4095 == 0 && from < to);
             self.committed.fetch_add(to - from, Ordering::Relaxed);
             true
         }
@@ -164,7 +164,7 @@ mod tests {
             assert_eq!(h.alloc(l16), a);
             let big = Layout::from_size_align(100_000, 8192).unwrap();
             let p = h.alloc(big);
-            assert!(!p.is_null() && p as usize % 8192 == 0 && p as usize + 131072 <= base + len);
+            assert!(!p.is_null() && p as usize & 8191 == 0 && p as usize + 131072 <= base + len);
             h.dealloc(p, big);
             assert_eq!(h.backing.released.load(Ordering::Relaxed), 131072);
             // Larger than what is left of the region: null, not an overflow.

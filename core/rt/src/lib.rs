@@ -8,7 +8,7 @@
 //!   line it prints before it stops;
 //! - [`launch`]: the app's argv and environment from the launch config and the host's.
 #![no_std]
-#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(unsafe_op_in_unsafe_fn, missing_docs)]
 
 extern crate alloc;
 

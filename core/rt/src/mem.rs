@@ -247,8 +247,8 @@ mod tests {
             assert_eq!(compare(b"abc".as_ptr(), b"abc".as_ptr(), 3), 0);
             assert!(compare(b"abc".as_ptr(), b"abd".as_ptr(), 3) < 0);
             assert!(compare(b"\xffbc".as_ptr(), b"abc".as_ptr(), 3) > 0);
-            assert_eq!(c_strlen(b"hello\0".as_ptr()), 5);
-            assert_eq!(c_strlen(b"\0".as_ptr()), 0);
+            assert_eq!(c_strlen(c"hello".as_ptr().cast()), 5);
+            assert_eq!(c_strlen(c"".as_ptr().cast()), 0);
         }
         free_null(core::ptr::null_mut());
     }
