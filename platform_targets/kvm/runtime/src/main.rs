@@ -6,7 +6,8 @@
 //!
 //! Devices: COM1 (stdout), COM3 (stderr and the kernel's messages, when present), COM2
 //! (control: signals in, exit status out), a virtio-net card (when the policy grants network),
-//! isa-debug-exit (0xf4). Exit codes of the kernel itself are those of linux-userland (docs/image-format.md).
+//! isa-debug-exit (0xf4). Exit codes of the kernel itself are those of linux-userland
+//! (docs/image-format.md, `litebox_rt::exit`).
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -21,9 +22,7 @@ mod control;
 mod cpu;
 mod exit;
 mod frames;
-mod heap;
 mod hostfd;
-mod memfuncs;
 mod netstack;
 mod paging;
 mod port;
@@ -39,27 +38,25 @@ mod trap;
 mod virtio_net;
 mod vm;
 
-use alloc::vec::Vec;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use litebox_image::{Image, ImageError};
 use litebox_libos::fs::Vfs;
-use litebox_libos::loader::{self, LoadError};
+use litebox_libos::loader;
 use litebox_libos::{LibOs, SyscallContext, ThreadSpawn};
+use litebox_rt::exit::{INTERNAL as EXIT_INTERNAL, LOAD as EXIT_LOAD, NO_IMAGE as EXIT_NO_IMAGE, SETUP as EXIT_SETUP};
 
 use south::Vm;
 use trap::{SyscallFrame, TrapFrame};
 
 #[global_allocator]
-static HEAP: heap::Heap = heap::Heap::new();
+static HEAP: litebox_rt::heap::Heap<paging::HeapFrames> =
+    litebox_rt::heap::Heap::with_region(paging::HeapFrames, paging::HEAP_BASE, paging::HEAP_MAX);
+
+litebox_rt::libc_functions!(quadwords);
 
 static DEBUG: AtomicBool = AtomicBool::new(false);
-
-const EXIT_NO_IMAGE: i32 = 120;
-const EXIT_LOAD: i32 = 123;
-const EXIT_SETUP: i32 = 124;
-const EXIT_INTERNAL: i32 = 125;
 
 /// Where the packer records the image it added to the kernel ELF: magic, physical address,
 /// length, reserved. The packer patches these bytes in the file (section `.litebox.slot`).
@@ -81,7 +78,7 @@ pub fn debug_line(args: core::fmt::Arguments<'_>) {
 
 /// Prints `litebox: <msg>` on the console and ends the VM with `code`.
 pub fn fatal(code: i32, msg: core::fmt::Arguments<'_>) -> ! {
-    let _ = writeln!(serial::Console, "litebox: {msg}");
+    let _ = litebox_rt::fatal::write_line(&mut serial::Console, msg);
     exit::exit_vm(code)
 }
 
@@ -91,33 +88,21 @@ fn image_fatal(e: ImageError) -> ! {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    fatal(EXIT_INTERNAL, format_args!("internal error: {}", info.message()))
-}
-
-fn set_var(env: &mut Vec<Vec<u8>>, kv: &[u8]) {
-    let key_len = kv.iter().position(|&c| c == b'=').unwrap_or(kv.len());
-    env.retain(|e| !(e.len() > key_len && e[key_len] == b'=' && e[..key_len] == kv[..key_len]));
-    env.push(kv.to_vec());
-}
-
-fn host_var<'a>(env: &'a [Vec<u8>], name: &[u8]) -> Option<&'a [u8]> {
-    env.iter()
-        .find(|e| e.len() > name.len() && e[name.len()] == b'=' && e.starts_with(name))
-        .map(|e| &e[name.len() + 1..])
+    fatal(EXIT_INTERNAL, format_args!("{}", litebox_rt::fatal::PanicMessage(info)))
 }
 
 /// PVH module 0: either raw stdin bytes, or (from `litebox run`) `LBXBOOT1`, the lengths of an
 /// environment block and of stdin (u64 LE each), the environment block (NUL-terminated
 /// `KEY=VALUE` entries: host variables offered to the policy, like `litebox.env=`), then stdin.
-fn split_boot_module(m: &'static [u8]) -> (Vec<Vec<u8>>, &'static [u8]) {
+fn split_boot_module(m: &'static [u8]) -> (alloc::vec::Vec<alloc::vec::Vec<u8>>, &'static [u8]) {
     const MAGIC: &[u8; 8] = b"LBXBOOT1";
     if m.len() < 24 || &m[..8] != MAGIC {
-        return (Vec::new(), m);
+        return (alloc::vec::Vec::new(), m);
     }
     let word = |at: usize| u64::from_le_bytes(m[at..at + 8].try_into().unwrap_or([0; 8])) as usize;
     let (env_len, in_len) = (word(8), word(16));
     let Some(end) = 24usize.checked_add(env_len).and_then(|e| e.checked_add(in_len)).filter(|&e| e <= m.len()) else {
-        return (Vec::new(), &[]);
+        return (alloc::vec::Vec::new(), &[]);
     };
     let env = m[24..24 + env_len].split(|&b| b == 0).filter(|e| !e.is_empty()).map(|e| e.to_vec()).collect();
     (env, &m[24 + env_len..end])
@@ -191,23 +176,8 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     let image = Image::open(startinfo::bytes(img_pa, img_len)).unwrap_or_else(|e| image_fatal(e));
     let cfg = image.launch_config().unwrap_or_else(|e| image_fatal(e));
 
-    let mut argv: Vec<Vec<u8>> = cfg.args.iter().map(|a| a.to_vec()).collect();
-    argv.extend(cmd.args.iter().cloned());
-    let mut env: Vec<Vec<u8>> = Vec::new();
-    if cfg.env_inherit {
-        env.extend(cmd.env.iter().cloned());
-    }
-    for e in &cfg.env {
-        set_var(&mut env, e);
-    }
-    for name in &cfg.env_pass {
-        if let Some(v) = host_var(&cmd.env, name) {
-            let mut kv = name.to_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v);
-            set_var(&mut env, &kv);
-        }
-    }
+    let app = litebox_rt::launch::app_args(&cfg, &cmd.args, &cmd.env, &[]);
+    let (argv, env) = (app.argv, app.env);
     let entry = cfg.entry.to_vec();
     let cwd = cfg.cwd.to_vec();
     let hostname = cfg.hostname.to_vec();
@@ -236,17 +206,8 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
 
     let t_load = port::rdtsc();
     HWCAP.store(port::cpuid(1, 0).3 as usize, Ordering::Relaxed);
-    let loaded = loader::load(os, &entry, &argv, &env, &aux()).unwrap_or_else(|e| {
-        let name = core::str::from_utf8(&entry).unwrap_or("?");
-        match e {
-            LoadError::NotFound(errno) => {
-                fatal(EXIT_LOAD, format_args!("cannot load {name}: not found in the image (errno {errno})"))
-            }
-            LoadError::BadElf(what) => fatal(EXIT_LOAD, format_args!("cannot load {name}: {what}")),
-            LoadError::NoMemory(errno) => {
-                fatal(EXIT_LOAD, format_args!("cannot load {name}: memory mapping failed (errno {errno})"))
-            }
-        }
+    let loaded = loader::load(os, &entry, &argv, &env, &aux()).unwrap_or_else(|error| {
+        fatal(EXIT_LOAD, format_args!("{}", litebox_rt::fatal::LoadFailure { entry: &entry, error }))
     });
 
     if cmd.debug {
@@ -476,7 +437,7 @@ extern "C" fn trap_handler(f: &mut TrapFrame) {
 /// unwinding ever starts.
 #[no_mangle]
 extern "C" fn _Unwind_Resume() -> ! {
-    fatal(EXIT_INTERNAL, format_args!("internal error: unwinding is not supported"))
+    fatal(EXIT_INTERNAL, format_args!("{}", litebox_rt::fatal::UNWIND_MESSAGE))
 }
 
 /// Referenced by the prebuilt `alloc`'s unwind tables; never called with panic=abort.

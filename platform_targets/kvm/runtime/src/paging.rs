@@ -214,3 +214,29 @@ pub fn drop_identity_map() {
     unsafe { t.write_volatile(0) };
     crate::cpu::flush_tlb();
 }
+
+/// Where the kernel heap lives: a virtual region of the upper half (slot 384 of the PML4).
+pub const HEAP_BASE: usize = 0xffff_c000_0000_0000;
+/// The kernel heap's size limit.
+pub const HEAP_MAX: usize = 1 << 30;
+
+/// The kernel heap's memory (`litebox_rt::heap`): fresh frames mapped into
+/// [`HEAP_BASE`]..+[`HEAP_MAX`] in 64 KiB steps as it grows; never given back.
+pub struct HeapFrames;
+
+impl litebox_rt::heap::Backing for HeapFrames {
+    const GROW_STEP: usize = 64 * 1024;
+
+    fn commit(&self, from: usize, to: usize) -> bool {
+        let mut va = from;
+        while va < to {
+            let Some(pa) = frames::alloc() else { return false };
+            let Some(e) = pte(va, true) else { return false };
+            let nx = if crate::cpu::has_nx() { NX } else { 0 };
+            // SAFETY: e is the level-1 entry of a fresh heap page nobody maps yet.
+            unsafe { e.write_volatile(pa as u64 | P | W | nx) };
+            va += frames::FRAME;
+        }
+        true
+    }
+}

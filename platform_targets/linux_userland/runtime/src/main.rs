@@ -6,7 +6,8 @@
 //! then jump to the app. From then on every syscall the app makes traps into
 //! [`on_sigsys`] and is served by the library OS; only the gate reaches the host.
 //!
-//! Exit codes of the runtime itself (before the app runs): see docs/image-format.md.
+//! Exit codes of the runtime itself (before the app runs): see docs/image-format.md and
+//! `litebox_rt::exit`.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -18,12 +19,10 @@ mod caps;
 mod exec;
 mod fastpath;
 mod guard;
-mod heap;
 mod host;
 mod hostfs;
 mod landlock;
 mod layers;
-mod memfuncs;
 mod nsroot;
 mod procs;
 mod seccomp;
@@ -42,20 +41,22 @@ use core::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 
 use litebox_image::{Image, ImageError};
 use litebox_libos::fs::Vfs;
-use litebox_libos::loader::{self, LoadError};
+use litebox_libos::loader;
 use litebox_libos::LibOs;
+use litebox_rt::exit::{INTERNAL as EXIT_INTERNAL, LOAD as EXIT_LOAD, NO_IMAGE as EXIT_NO_IMAGE};
+use litebox_rt::launch::host_var;
 
 use host::LinuxHost;
 
 #[global_allocator]
-static HEAP: heap::Heap = heap::Heap::new();
+static HEAP: litebox_rt::heap::Heap<sys::HeapPages> = litebox_rt::heap::Heap::new(sys::HeapPages);
+
+litebox_rt::libc_functions!(bytes);
 
 static OS: AtomicPtr<LibOs<LinuxHost>> = AtomicPtr::new(core::ptr::null_mut());
 
-const EXIT_NO_IMAGE: i32 = 120;
-const EXIT_LOAD: i32 = 123;
-const EXIT_SANDBOX: i32 = 124;
-const EXIT_INTERNAL: i32 = 125;
+/// The sandbox could not be set up (`litebox_rt::exit::SETUP`).
+pub const EXIT_SANDBOX: i32 = litebox_rt::exit::SETUP;
 
 global_asm!(
     ".globl _start",
@@ -106,11 +107,7 @@ pub fn log_fd() -> i32 {
 
 /// Prints `litebox: <msg>` on stderr and exits with `code`.
 pub fn fatal(code: i32, msg: &[u8]) -> ! {
-    let mut line = Vec::with_capacity(msg.len() + 12);
-    line.extend_from_slice(b"litebox: ");
-    line.extend_from_slice(msg);
-    line.push(b'\n');
-    sys::write_all(log_fd(), &line);
+    sys::write_all(log_fd(), &litebox_rt::fatal::line(msg));
     procs::release();
     sys::exit(code)
 }
@@ -121,7 +118,7 @@ fn image_fatal(e: ImageError) -> ! {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    fatal(EXIT_INTERNAL, alloc::format!("internal error: {}", info.message()).as_bytes())
+    fatal(EXIT_INTERNAL, alloc::format!("{}", litebox_rt::fatal::PanicMessage(info)).as_bytes())
 }
 
 /// The library OS (set before the app runs).
@@ -174,8 +171,8 @@ extern "C" fn on_sigsys(_sig: i32, info: usize, uc: usize) {
 /// # Safety
 /// `p` must point to a NUL-terminated string that lives for the whole process.
 unsafe fn cstr_at(p: usize) -> &'static [u8] {
-    // SAFETY: per the contract; strlen finds the terminator.
-    unsafe { core::slice::from_raw_parts(p as *const u8, memfuncs::strlen(p as *const u8)) }
+    // SAFETY: per the contract; c_strlen finds the terminator.
+    unsafe { core::slice::from_raw_parts(p as *const u8, litebox_rt::mem::c_strlen(p as *const u8)) }
 }
 
 struct HostStart {
@@ -210,25 +207,14 @@ unsafe fn parse_start(sp: usize) -> HostStart {
     HostStart { args, env, aux }
 }
 
-fn set_var(env: &mut Vec<Vec<u8>>, kv: &[u8]) {
-    let key_len = kv.iter().position(|&c| c == b'=').unwrap_or(kv.len());
-    env.retain(|e| !(e.len() > key_len && e[key_len] == b'=' && e[..key_len] == kv[..key_len]));
-    env.push(kv.to_vec());
-}
-
-fn host_var<'a>(env: &[&'a [u8]], name: &[u8]) -> Option<&'a [u8]> {
-    env.iter()
-        .find(|e| e.len() > name.len() && e[name.len()] == b'=' && e.starts_with(name))
-        .map(|e| &e[name.len() + 1..])
-}
-
 #[no_mangle]
 extern "C" fn litebox_main(sp: usize) -> ! {
     // Descriptors inherited beyond stdin, stdout and stderr are the launcher's, not the app's:
     // closed before anything is opened, so none of them is reachable through the gate.
     const CLOSE_RANGE: usize = 436;
     sys::syscall3(CLOSE_RANGE, 3, u32::MAX as usize, 0);
-    let (heap_at, heap_len) = HEAP.init().unwrap_or_else(|_| fatal(EXIT_INTERNAL, b"cannot reserve memory"));
+    let (heap_at, heap_len) = sys::HeapPages::reserve().unwrap_or_else(|_| fatal(EXIT_INTERNAL, b"cannot reserve memory"));
+    HEAP.set_region(heap_at, heap_len);
     guard::reserve(heap_at, heap_len);
     // SAFETY: linker-defined symbols bounding the runtime's own loaded image.
     let (lo, hi) = unsafe { (&__ehdr_start as *const u8 as usize, &_end as *const u8 as usize) };
@@ -251,25 +237,10 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     let image = Image::open(bytes).unwrap_or_else(|e| image_fatal(e));
     let cfg = image.launch_config().unwrap_or_else(|e| image_fatal(e));
 
-    let mut argv: Vec<Vec<u8>> = cfg.args.iter().map(|a| a.to_vec()).collect();
-    argv.extend(start.args.iter().skip(1).map(|a| a.to_vec()));
-    let mut env: Vec<Vec<u8>> = Vec::new();
-    if cfg.env_inherit {
-        // The runtime's own variables are not the app's.
-        let ours = |e: &&&[u8]| e.starts_with(b"LITEBOX_TRACE=") || e.starts_with(b"LITEBOX_LEARN=");
-        env.extend(start.env.iter().filter(|e| !ours(e)).map(|e| e.to_vec()));
-    }
-    for e in &cfg.env {
-        set_var(&mut env, e);
-    }
-    for name in &cfg.env_pass {
-        if let Some(v) = host_var(&start.env, name) {
-            let mut kv = name.to_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v);
-            set_var(&mut env, &kv);
-        }
-    }
+    // LITEBOX_TRACE and LITEBOX_LEARN are the runtime's own, not the app's.
+    let host_args = start.args.get(1..).unwrap_or(&[]);
+    let app = litebox_rt::launch::app_args(&cfg, host_args, &start.env, &[b"LITEBOX_TRACE", b"LITEBOX_LEARN"]);
+    let (argv, env) = (app.argv, app.env);
     let entry = cfg.entry.to_vec();
     let cwd = cfg.cwd.to_vec();
     let hostname = cfg.hostname.to_vec();
@@ -312,13 +283,8 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     }
     os.attach_proc();
 
-    let loaded = loader::load(os, &entry, &argv, &env, &start.aux).unwrap_or_else(|e| {
-        let name = core::str::from_utf8(&entry).unwrap_or("?");
-        let msg = match e {
-            LoadError::NotFound(errno) => alloc::format!("cannot load {name}: not found in the image (errno {errno})"),
-            LoadError::BadElf(what) => alloc::format!("cannot load {name}: {what}"),
-            LoadError::NoMemory(errno) => alloc::format!("cannot load {name}: memory mapping failed (errno {errno})"),
-        };
+    let loaded = loader::load(os, &entry, &argv, &env, &start.aux).unwrap_or_else(|error| {
+        let msg = alloc::format!("{}", litebox_rt::fatal::LoadFailure { entry: &entry, error });
         fatal(EXIT_LOAD, msg.as_bytes())
     });
 
@@ -445,7 +411,7 @@ static UPPER_PATH: litebox_libos::sync::SpinMutex<Vec<u8>> = litebox_libos::sync
 /// unwinding ever starts, so reaching it is an internal error.
 #[no_mangle]
 extern "C" fn _Unwind_Resume() -> ! {
-    fatal(EXIT_INTERNAL, b"internal error: unwinding is not supported")
+    fatal(EXIT_INTERNAL, litebox_rt::fatal::UNWIND_MESSAGE.as_bytes())
 }
 
 /// Referenced by the prebuilt `alloc`'s unwind tables; never called with panic=abort.
