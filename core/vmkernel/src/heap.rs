@@ -22,6 +22,12 @@ pub struct Heap {
     state: SpinMutex<State>,
 }
 
+impl Default for Heap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Heap {
     /// An empty heap.
     pub const fn new() -> Self {
@@ -42,7 +48,7 @@ fn commit(from: usize, to: usize) -> bool {
         let Some(e) = paging::pte(va, true) else { return false };
         let nx = if crate::cpu::has_nx() { paging::NX } else { 0 };
         // SAFETY: e is the level-1 entry of a fresh heap page nobody maps yet.
-        unsafe { e.write_volatile(pa as u64 | paging::P | paging::W | nx) };
+        unsafe { e.write_volatile(pa as u64 | paging::enc() | paging::P | paging::W | nx) };
         va += frames::FRAME;
     }
     true
