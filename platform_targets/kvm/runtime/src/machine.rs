@@ -21,7 +21,7 @@ static mut BOOT_INFO: BootInfo = BootInfo::EMPTY;
 /// Call once, at boot, before anything reads the boot information.
 pub unsafe fn set_boot_info(bi: BootInfo) {
     // SAFETY: per the contract, nothing reads BOOT_INFO while it is written.
-    unsafe { *(&raw mut BOOT_INFO) = bi };
+    unsafe { BOOT_INFO = bi };
 }
 
 impl Machine for Kvm {
@@ -38,8 +38,9 @@ impl Machine for Kvm {
     }
 
     fn boot_info(&self) -> &BootInfo {
+        let p = &raw const BOOT_INFO;
         // SAFETY: written once by `set_boot_info` before any reader; read-only afterwards.
-        unsafe { &*(&raw const BOOT_INFO) }
+        unsafe { &*p }
     }
 
     fn probe_devices(&self) -> bool {
