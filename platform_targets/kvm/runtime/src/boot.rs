@@ -5,48 +5,15 @@
 //! The stub records the TSC, builds boot page tables (phys 0..1 GiB mapped three times: identity
 //! for the switch, the direct map at `DIRECT_MAP`, and the kernel image at `KERNEL_VMA`), enables
 //! SSE, PAE, long mode, NX-capable EFER and paging, then jumps to the higher half and calls
-//! [`crate::kernel_main`] on the boot stack.
+//! [`crate::kernel_main`] on the boot stack. (The stub stays with the machine: it is PVH-specific
+//! and its placement depends on this crate's linker script.)
 use core::arch::global_asm;
 
-/// Where the kernel is linked: virtual = KERNEL_VMA + physical.
-pub const KERNEL_VMA: usize = 0xffff_ffff_8000_0000;
-/// Physical memory 0..1 GiB is mapped here (PML4 slot 256).
-pub const DIRECT_MAP: usize = 0xffff_8000_0000_0000;
-/// The boot stack (also the syscall stack once the app runs).
-pub const BOOT_STACK_SIZE: usize = 256 * 1024;
+pub use litebox_vmkernel::layout::{boot_tsc, phys_to_virt, BOOT_STACK_SIZE};
 
-/// The kernel-virtual address of physical address `pa` (below 1 GiB).
-pub fn phys_to_virt(pa: usize) -> usize {
-    DIRECT_MAP + pa
-}
-
-extern "C" {
-    static boot_pml4: u8;
-    static boot_stack_top: u8;
-}
-
-/// The TSC value at the first instruction of the PVH entry (in .data: .bss is zeroed later).
-#[no_mangle]
-#[link_section = ".data.boot_tsc"]
-static mut BOOT_TSC: u64 = 0;
-
-/// TSC at the PVH entry.
-pub fn boot_tsc() -> u64 {
-    // SAFETY: written once by the boot stub before any Rust code runs; read-only afterwards.
-    unsafe { core::ptr::read_volatile(&raw const BOOT_TSC) }
-}
-
-/// Physical address of the boot PML4 (the only address space: kernel upper half, app lower).
-pub fn pml4_phys() -> usize {
-    // SAFETY: taking the address of a linker-placed symbol.
-    unsafe { &boot_pml4 as *const u8 as usize - KERNEL_VMA }
-}
-
-/// Top of the boot stack, reused as the syscall stack.
-pub fn stack_top() -> usize {
-    // SAFETY: taking the address of a linker-placed symbol.
-    unsafe { &boot_stack_top as *const u8 as usize }
-}
+// What the stub hands over to the kernel (`litebox_vmkernel::layout`): `boot_pml4` and
+// `boot_stack_top` (defined below), the TSC at entry in `BOOT_TSC` (defined by the kernel
+// crate), and the start info address in the first argument of `kernel_main`.
 
 // The PVH note: namesz 4 ("Xen\0"), descsz 4, type 18, desc = 32-bit physical entry.
 global_asm!(

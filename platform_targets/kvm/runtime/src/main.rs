@@ -14,32 +14,27 @@
 
 extern crate alloc;
 
-mod apic;
 mod boot;
-mod clock;
 mod cmdline;
 mod control;
-mod cpu;
 mod exit;
-mod frames;
 mod hostfd;
+mod machine;
 mod netstack;
-mod paging;
-mod port;
 mod proc;
-mod rng;
-mod sched;
 mod serial;
 mod signals;
 mod south;
 mod startinfo;
 mod tcpsock;
-mod trap;
 mod virtio_net;
-mod vm;
+
+// The machine-independent kernel, under the names the modules here use.
+pub use litebox_vmkernel::{apic, clock, cpu, frames, paging, port, rng, sched, trap, vm};
+pub use litebox_vmkernel::{debug_line, fatal};
 
 use core::fmt::Write;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use litebox_image::{Image, ImageError};
 use litebox_libos::fs::Vfs;
@@ -51,12 +46,13 @@ use south::Vm;
 use trap::{SyscallFrame, TrapFrame};
 
 #[global_allocator]
-static HEAP: litebox_rt::heap::Heap<paging::HeapFrames> =
-    litebox_rt::heap::Heap::with_region(paging::HeapFrames, paging::HEAP_BASE, paging::HEAP_MAX);
+static HEAP: litebox_rt::heap::Heap<litebox_vmkernel::paging::HeapFrames> = litebox_rt::heap::Heap::with_region(
+    litebox_vmkernel::paging::HeapFrames,
+    litebox_vmkernel::paging::HEAP_BASE,
+    litebox_vmkernel::paging::HEAP_MAX,
+);
 
 litebox_rt::libc_functions!(quadwords);
-
-static DEBUG: AtomicBool = AtomicBool::new(false);
 
 /// Where the packer records the image it added to the kernel ELF: magic, physical address,
 /// length, reserved. The packer patches these bytes in the file (section `.litebox.slot`).
@@ -64,23 +60,6 @@ static DEBUG: AtomicBool = AtomicBool::new(false);
 #[link_section = ".litebox.slot"]
 static IMAGE_SLOT: [u64; 4] = [SLOT_MAGIC, 0, 0, 0];
 const SLOT_MAGIC: u64 = u64::from_le_bytes(*b"LBXSLOT1");
-
-extern "C" {
-    static __kernel_end: u8;
-}
-
-/// Prints a line on the console when `litebox.debug` is on.
-pub fn debug_line(args: core::fmt::Arguments<'_>) {
-    if DEBUG.load(Ordering::Relaxed) {
-        let _ = writeln!(serial::Console, "{args}");
-    }
-}
-
-/// Prints `litebox: <msg>` on the console and ends the VM with `code`.
-pub fn fatal(code: i32, msg: core::fmt::Arguments<'_>) -> ! {
-    let _ = litebox_rt::fatal::write_line(&mut serial::Console, msg);
-    exit::exit_vm(code)
-}
 
 fn image_fatal(e: ImageError) -> ! {
     fatal(e.exit_code(), format_args!("{e}"))
@@ -123,49 +102,30 @@ fn image_location() -> Option<(usize, usize)> {
 #[no_mangle]
 extern "C" fn kernel_main(start_info: u32) -> ! {
     serial::init_all();
-    // SAFETY: boot, once, interrupts off; the boot stack becomes the syscall stack when the app
-    // starts (nothing on it is needed after `enter_user`).
-    unsafe {
-        cpu::init(boot::stack_top());
-        trap::set_syscall_stack(boot::stack_top());
-    }
+    // SAFETY: boot, once, interrupts off; nothing of the kernel ran yet.
+    unsafe { litebox_vmkernel::set_machine(&machine::KVM) };
     let si = startinfo::parse(start_info as usize)
         .unwrap_or_else(|| fatal(EXIT_SETUP, format_args!("no PVH start info (boot through the PVH entry)")));
     let image_at = image_location();
-
-    // Free memory: the RAM the VMM reported, less what is in use.
-    // SAFETY: a linker symbol; only its address is taken.
-    let kernel_end = unsafe { &__kernel_end as *const u8 as usize } - boot::KERNEL_VMA;
-    // (The heap is not up yet: a fixed array.)
-    let mut fixed = [(0usize, 0usize); 12];
-    fixed[0] = (0, kernel_end);
+    let mut bi = si.boot_info();
     if let Some((pa, len)) = image_at {
-        fixed[1] = (pa, pa + len);
+        bi.reserve(pa, pa + len);
     }
-    if let Some((pa, len)) = si.cmdline {
-        fixed[2] = (pa, pa + len + 1);
+    // SAFETY: boot, once, before the kernel reads the boot information; then the kernel comes
+    // up on the boot stack, which becomes the syscall stack when the app starts (nothing on it
+    // is needed after `enter_user`).
+    unsafe {
+        machine::set_boot_info(bi);
+        litebox_vmkernel::init();
     }
-    for (i, &(pa, len)) in si.structures.iter().enumerate() {
-        fixed[3 + i] = (pa, pa + len);
-    }
-    for (i, &(pa, len)) in si.modules[..si.module_count].iter().enumerate() {
-        fixed[6 + i] = (pa, pa + len);
-    }
-    for &(s, e) in &si.memmap[..si.memmap_count] {
-        frames::add_ram(s, e, &fixed);
-    }
-    paging::drop_identity_map();
-    sched::init(boot::stack_top());
-    apic::mask_pics();
+    let bi = litebox_vmkernel::machine().boot_info();
 
-    let cmd = cmdline::parse(si.cmdline.map(|(pa, n)| startinfo::bytes(pa, n)).unwrap_or(&[]));
-    DEBUG.store(cmd.debug, Ordering::Relaxed);
-    if si.cmdline.is_some_and(|(pa, n)| {
-        startinfo::bytes(pa, n).split(|&b| b == b' ').any(|t| t == b"litebox.probe")
-    }) {
+    let cmd = cmdline::parse(bi.cmdline);
+    litebox_vmkernel::set_debug(cmd.debug);
+    if bi.cmdline.split(|&b| b == b' ').any(|t| t == b"litebox.probe") {
         run_probe();
     }
-    let module = if si.module_count > 0 { startinfo::bytes(si.modules[0].0, si.modules[0].1) } else { &[] };
+    let module = bi.modules().first().copied().unwrap_or(&[]);
     let (boot_env, stdin) = split_boot_module(module);
     let mut cmd = cmd;
     cmd.env.extend(boot_env);
@@ -194,7 +154,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     os.net = litebox_libos::net::NetPolicy::new(&cfg.listen, &cfg.connect);
     if !cfg.listen.is_empty() || !cfg.connect.is_empty() {
         // Only a policy that grants network uses the card; without one, sockets say ENETDOWN.
-        netstack::init();
+        litebox_vmkernel::machine().probe_devices();
     }
     apply_limits(os, &cfg.limits);
     proc::init(os);

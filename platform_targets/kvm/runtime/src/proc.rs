@@ -54,6 +54,7 @@ const WCONTINUED: u32 = 8;
 /// Registers the first process (pid 1), running in the boot address space.
 pub fn init(os: &'static LibOs<Vm>) {
     crate::apic::reserve_mapping();
+    crate::sched::set_processes(crate::sched::Processes { activate, exit });
     PROCS.lock().push(Process { pid: os.platform.pid, ppid: 0, os, space: vm::boot_space(), status: None, exe: Vec::new() });
     CURRENT.store(os as *const LibOs<Vm> as *mut LibOs<Vm>, Ordering::Release);
     os.attach_proc();

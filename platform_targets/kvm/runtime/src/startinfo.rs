@@ -4,6 +4,7 @@
 //! map entries are {addr, size, type (1 = RAM), reserved}.
 use crate::boot::phys_to_virt;
 use crate::frames::PHYS_LIMIT;
+use litebox_vmkernel::BootInfo;
 
 const MAGIC: u32 = 0x336e_c578;
 
@@ -81,6 +82,30 @@ pub fn parse(pa: usize) -> Option<StartInfo> {
         }
     }
     Some(si)
+}
+
+impl StartInfo {
+    /// The kernel's view: RAM, the ranges to keep (this structure, the module list, the memory
+    /// map, the command line, the modules), the command line and the modules.
+    pub fn boot_info(&self) -> BootInfo {
+        let mut bi = BootInfo::EMPTY;
+        for &(s, e) in &self.memmap[..self.memmap_count] {
+            bi.add_ram(s, e);
+        }
+        for &(pa, len) in &self.structures {
+            bi.reserve(pa, pa + len);
+        }
+        if let Some((pa, len)) = self.cmdline {
+            bi.reserve(pa, pa + len + 1);
+            bi.cmdline = bytes(pa, len);
+        }
+        for &(pa, len) in &self.modules[..self.module_count] {
+            bi.reserve(pa, pa + len);
+            bi.modules[bi.module_count] = bytes(pa, len);
+            bi.module_count += 1;
+        }
+        bi
+    }
 }
 
 /// The bytes at physical [pa, pa + len) (below PHYS_LIMIT), for the life of the kernel.

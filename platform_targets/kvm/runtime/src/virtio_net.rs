@@ -83,11 +83,14 @@ struct Queue {
 impl Queue {
     fn new() -> Option<Self> {
         let rings_pa = frames::alloc_contiguous(2)?;
+        // The device reads and writes the rings and buffers: the host must see them.
+        litebox_vmkernel::machine().make_shared(rings_pa, 2 * PAGE);
         // SAFETY: two fresh frames, mapped through the direct map.
         unsafe { core::ptr::write_bytes(phys_to_virt(rings_pa) as *mut u8, 0, 2 * PAGE) };
         let mut bufs = [0usize; QSIZE];
         for pair in bufs.chunks_mut(PAGE / BUF) {
             let pa = frames::alloc_zeroed()?;
+            litebox_vmkernel::machine().make_shared(pa, PAGE);
             for (i, b) in pair.iter_mut().enumerate() {
                 *b = pa + i * BUF;
             }

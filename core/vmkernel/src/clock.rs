@@ -49,9 +49,9 @@ pub fn ticks_to_ns(ticks: u64) -> u64 {
     (ticks as u128 * 1_000_000_000 / tsc_hz() as u128) as u64
 }
 
-/// Nanoseconds since the PVH entry.
+/// Nanoseconds since the machine entry (the boot stub).
 pub fn monotonic_ns() -> u64 {
-    ticks_to_ns(rdtsc().saturating_sub(crate::boot::boot_tsc()))
+    ticks_to_ns(rdtsc().saturating_sub(crate::layout::boot_tsc()))
 }
 
 fn cmos(reg: u8) -> u8 {

@@ -12,27 +12,49 @@ pub type SyscallFrame = TrapFrame;
 /// syscall entry pushes them).
 #[repr(C)]
 pub struct TrapFrame {
+    /// The saved `r15`.
     pub r15: u64,
+    /// The saved `r14`.
     pub r14: u64,
+    /// The saved `r13`.
     pub r13: u64,
+    /// The saved `r12`.
     pub r12: u64,
+    /// The saved `r11`.
     pub r11: u64,
+    /// The saved `r10`.
     pub r10: u64,
+    /// The saved `r9`.
     pub r9: u64,
+    /// The saved `r8`.
     pub r8: u64,
+    /// The saved `rbp`.
     pub rbp: u64,
+    /// The saved `rdi`.
     pub rdi: u64,
+    /// The saved `rsi`.
     pub rsi: u64,
+    /// The saved `rdx`.
     pub rdx: u64,
+    /// The saved `rcx`.
     pub rcx: u64,
+    /// The saved `rbx`.
     pub rbx: u64,
+    /// The saved `rax`.
     pub rax: u64,
+    /// The vector number (0 for a syscall).
     pub vector: u64,
+    /// The error code (0 when the vector has none).
     pub error: u64,
+    /// The interrupted instruction.
     pub rip: u64,
+    /// The interrupted code segment (its low bits: the ring).
     pub cs: u64,
+    /// The interrupted RFLAGS.
     pub rflags: u64,
+    /// The interrupted stack pointer.
     pub rsp: u64,
+    /// The interrupted stack segment.
     pub ss: u64,
 }
 

@@ -2,9 +2,9 @@
 //! sleep), yields (`sched_yield`), exits, or the preemption timer (`apic.rs`) interrupts it in
 //! ring 3; then the next runnable thread resumes. Each thread has its own kernel stack: the
 //! syscall entry (and a ring-3 interrupt, through TSS RSP0) saves the thread's user registers
-//! and SSE state there, so switching threads is switching kernel stacks ([`kvm_switch`]), and
+//! and SSE state there, so switching threads is switching kernel stacks ([`vmk_switch`]), and
 //! switching to a thread of another process also loads that process's address space and
-//! library OS (`proc::activate`). A process blocked in wait4 or on a pipe stays runnable and
+//! library OS (the [`Processes`] hook `activate`). A process blocked in wait4 or on a pipe stays runnable and
 //! polls when its turn comes (`wait_event`).
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -16,6 +16,37 @@ use litebox_libos::ThreadSpawn;
 
 use crate::trap::SyscallFrame;
 use crate::{clock, port};
+
+/// The process and thread id of the boot thread (the app's first thread).
+pub const BOOT_PID: i32 = 1;
+
+/// What the scheduler needs from the process layer above it (the library OS): set once at boot
+/// with [`set_processes`], before a second process exists.
+#[derive(Clone, Copy)]
+pub struct Processes {
+    /// Makes process `pid` current (its address space and library OS) before one of its
+    /// threads resumes.
+    pub activate: fn(pid: i32),
+    /// Ends the running process with wait status `status` (its last thread exited).
+    pub exit: fn(status: i32) -> !,
+}
+
+fn no_activate(_: i32) {}
+
+fn no_exit(status: i32) -> ! {
+    crate::machine().exit(status >> 8)
+}
+
+static PROCESSES: SpinMutex<Processes> = SpinMutex::new(Processes { activate: no_activate, exit: no_exit });
+
+/// Registers the process layer's hooks.
+pub fn set_processes(p: Processes) {
+    *PROCESSES.lock() = p;
+}
+
+fn processes() -> Processes {
+    *PROCESSES.lock()
+}
 
 const KSTACK: usize = 256 * 1024;
 const FX: usize = 512;
@@ -61,16 +92,16 @@ static SCHED: SpinMutex<Sched> = SpinMutex::new(Sched { threads: Vec::new(), cur
 
 extern "C" {
     /// Saves callee-saved registers and the stack pointer in `*from`, switches to `to`.
-    fn kvm_switch(from: *mut usize, to: usize);
+    fn vmk_switch(from: *mut usize, to: usize);
     /// Where a new thread starts: the return half of the syscall entry.
     fn syscall_return();
 }
 
 global_asm!(
     r#"
-    .section .text.kvm_switch, "ax"
-    .globl kvm_switch
-kvm_switch:
+    .section .text.vmk_switch, "ax"
+    .globl vmk_switch
+vmk_switch:
     push rbp
     push rbx
     push r12
@@ -93,8 +124,8 @@ kvm_switch:
 pub fn init(ktop: usize) {
     let mut s = SCHED.lock();
     s.threads.push(Box::new(Thread {
-        tid: crate::south::PID,
-        pid: crate::south::PID,
+        tid: BOOT_PID,
+        pid: BOOT_PID,
         ksp: 0,
         ktop,
         _stack: None,
@@ -201,7 +232,7 @@ pub fn new_kstack(frame: &SyscallFrame, rsp: usize) -> Result<KStack, Errno> {
     let mut stack = v.into_boxed_slice();
     let ktop = (stack.as_mut_ptr() as usize + KSTACK) & !15;
     // The child's kernel stack, top down: its user registers, its SSE state (the parent's),
-    // then what kvm_switch pops: six callee-saved registers and the return address.
+    // then what vmk_switch pops: six callee-saved registers and the return address.
     let frame_at = ktop - core::mem::size_of::<SyscallFrame>();
     let fx_at = frame_at - FX;
     let ksp = fx_at - 8 - 6 * 8;
@@ -314,7 +345,7 @@ pub fn wake_process(pid: i32) {
 /// Ends the running thread for good (its process has exited): runs the others.
 pub fn end_current() -> ! {
     let _ = block(State::Dead);
-    crate::fatal(125, format_args!("internal error: an exited thread was resumed"))
+    crate::fatal(crate::EXIT_INTERNAL, format_args!("internal error: an exited thread was resumed"))
 }
 
 /// Frees the threads that have exited (their kernel stacks), except the running one: a dead
@@ -344,16 +375,16 @@ fn block(state: State) -> Result<usize, Errno> {
             let other = (s.threads[next].pid != s.threads[me].pid).then_some(s.threads[next].pid);
             drop(s);
             if let Some(pid) = other {
-                crate::proc::activate(pid);
+                (processes().activate)(pid);
             }
-            // SAFETY: the next thread's stack holds a frame kvm_switch (or `spawn`) left; the
+            // SAFETY: the next thread's stack holds a frame vmk_switch (or `spawn`) left; the
             // MSRs get its TLS bases; the syscall entry will use its kernel stack.
             unsafe {
                 crate::trap::set_syscall_stack(ktop);
                 crate::cpu::set_rsp0(ktop);
                 port::wrmsr(port::MSR_FS_BASE, fs);
                 port::wrmsr(port::MSR_GS_BASE, gs);
-                kvm_switch(from, to);
+                vmk_switch(from, to);
             }
             s = SCHED.lock();
             return core::mem::replace(&mut s.threads[me].woke, Ok(0));
@@ -369,7 +400,7 @@ fn block(state: State) -> Result<usize, Errno> {
             .min();
         let Some(deadline) = deadline else {
             drop(s);
-            crate::fatal(125, format_args!("every thread of the app is blocked forever (deadlock)"));
+            crate::fatal(crate::EXIT_INTERNAL, format_args!("every thread of the app is blocked forever (deadlock)"));
         };
         drop(s);
         idle(deadline);
@@ -402,8 +433,9 @@ fn idle(deadline: u64) {
             return;
         }
         crate::apic::idle_until(deadline.min(now.saturating_add(background_interval())));
-        crate::netstack::poll();
-        if crate::control::poll() {
+        let m = crate::machine();
+        m.poll_devices();
+        if m.poll_events() {
             return;
         }
     }
@@ -411,20 +443,14 @@ fn idle(deadline: u64) {
 
 /// How long the CPU may idle before the background work is due again (ns).
 fn background_interval() -> u64 {
-    if crate::netstack::present() {
-        crate::netstack::poll_interval()
-    } else if crate::control::listening() {
-        crate::control::POLL_NS
-    } else {
-        u64::MAX
-    }
+    crate::machine().poll_interval_ns()
 }
 
 /// Waits for something another thread may do, or for `own` (a monotonic deadline of the
 /// caller's: a timer, a timeout): runs the others, or sleeps until the earliest deadline; if
 /// nothing can ever happen, ends the VM (deadlock).
 pub fn wait_event(own: Option<u64>) {
-    crate::control::poll();
+    crate::machine().poll_events();
     let (others_runnable, deadline) = {
         let s = SCHED.lock();
         let me = s.current;
@@ -445,7 +471,7 @@ pub fn wait_event(own: Option<u64>) {
     } else if let Some(d) = deadline {
         sleep_until(d);
     } else {
-        crate::fatal(125, format_args!("every thread of the app is blocked forever (deadlock)"));
+        crate::fatal(crate::EXIT_INTERNAL, format_args!("every thread of the app is blocked forever (deadlock)"));
     }
 }
 
@@ -511,12 +537,12 @@ pub fn exit_thread(code: i32) -> ! {
         (me.clear_tid, others == 0)
     };
     if alone {
-        crate::proc::exit((code & 0xff) << 8);
+        (processes().exit)((code & 0xff) << 8);
     }
     if clear != 0 && litebox_libos::user::write(clear, &0u32).is_ok() {
         futex_wake(clear, 1);
     }
     // The dead thread's kernel stack is the one we are on: the next `spawn` frees it.
     let _ = block(State::Dead);
-    crate::fatal(125, format_args!("internal error: an exited thread was resumed"))
+    crate::fatal(crate::EXIT_INTERNAL, format_args!("internal error: an exited thread was resumed"))
 }

@@ -60,7 +60,7 @@ fn space() -> SpaceRef {
 pub fn boot_space() -> SpaceRef {
     let mut b = BOOT_SPACE.lock();
     if b.root == 0 {
-        b.root = crate::boot::pml4_phys();
+        b.root = crate::layout::pml4_phys();
     }
     &BOOT_SPACE
 }
@@ -121,13 +121,14 @@ pub fn poke(sp: SpaceRef, va: usize, bytes: &[u8]) {
             // SAFETY: e is a level-1 entry of that space.
             let mut v = unsafe { e.read_volatile() };
             if v & COW != 0 {
-                let Some(nv) = paging::unshare(e) else { continue };
+                // SAFETY: as above; the entry is marked COW.
+                let Some(nv) = (unsafe { paging::unshare(e) }) else { continue };
                 v = nv | W;
                 // SAFETY: as above; the page is this space's own now and its area writable.
                 unsafe { e.write_volatile(v) };
             }
             if v & P != 0 {
-                let at = crate::boot::phys_to_virt((v & ADDR) as usize) + (a & (PAGE - 1));
+                let at = crate::layout::phys_to_virt(paging::frame_of(v)) + (a & (PAGE - 1));
                 // SAFETY: inside a frame owned by that space, through the direct map.
                 unsafe { (at as *mut u8).write(*b) };
             }
@@ -209,7 +210,7 @@ fn drop_pages(s: usize, e: usize) {
                 // SAFETY: as above.
                 unsafe { p.write_volatile(0) };
                 cpu::invlpg(va);
-                frames::release((v & ADDR) as usize);
+                frames::release(paging::frame_of(v));
             }
         }
         va += PAGE;
@@ -353,7 +354,8 @@ pub fn fault(va: usize, write: bool, exec: bool) -> Fault {
         return Fault::Mapped;
     }
     if v & COW != 0 {
-        match paging::unshare(p) {
+        // SAFETY: p is this page's level-1 entry, marked COW.
+        match unsafe { paging::unshare(p) } {
             Some(nv) => v = nv,
             None => return Fault::NoMemory,
         }
@@ -362,7 +364,7 @@ pub fn fault(va: usize, write: bool, exec: bool) -> Fault {
         v & ADDR
     } else {
         match frames::alloc_zeroed_for_app() {
-            Some(pa) => pa as u64,
+            Some(pa) => pa as u64 | paging::enc(),
             None => return Fault::NoMemory,
         }
     };

@@ -5,8 +5,10 @@ use core::arch::asm;
 
 use crate::port::{self, cpuid, rdmsr, wrmsr};
 
+/// The kernel code segment selector.
 pub const KERNEL_CS: u16 = 0x08;
 // User data is 0x18 | 3 and user code 0x20 | 3 (the order sysret needs).
+/// The kernel data (stack) segment selector.
 pub const KERNEL_SS: u16 = 0x10;
 const TSS_SEL: u16 = 0x28;
 

@@ -52,9 +52,15 @@ pub fn rdtsc() -> u64 {
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
+/// Extended features (SCE, LME, NXE).
 pub const MSR_EFER: u32 = 0xc000_0080;
+/// The `syscall`/`sysret` segment selectors.
 pub const MSR_STAR: u32 = 0xc000_0081;
+/// The `syscall` entry point.
 pub const MSR_LSTAR: u32 = 0xc000_0082;
+/// RFLAGS bits `syscall` clears.
 pub const MSR_SFMASK: u32 = 0xc000_0084;
+/// The FS base (the app's TLS).
 pub const MSR_FS_BASE: u32 = 0xc000_0100;
+/// The GS base.
 pub const MSR_GS_BASE: u32 = 0xc000_0101;

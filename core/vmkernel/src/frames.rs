@@ -1,11 +1,12 @@
-//! Physical page frames: the RAM the VMM reported (PVH memory map), below the 1 GiB the direct
+//! Physical page frames: the RAM the machine reported (its boot information), below the 1 GiB the direct
 //! map covers, minus what is in use at boot (the kernel, the image, the boot modules).
 use alloc::collections::BTreeMap;
 
 use litebox_libos::sync::SpinMutex;
 
-use crate::boot::phys_to_virt;
+use crate::layout::phys_to_virt;
 
+/// The size of a frame (a 4 KiB page).
 pub const FRAME: usize = 4096;
 /// The direct map covers this much physical memory; frames come from below it.
 pub const PHYS_LIMIT: usize = 1 << 30;

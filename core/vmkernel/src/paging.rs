@@ -2,28 +2,55 @@
 //! app's, the upper half (direct map, heap, kernel image) is the boot PML4's entries, copied
 //! when the PML4 is made, so every address space shares the kernel's lower-level tables (the
 //! heap's slot exists before the first fork).
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use crate::boot::{phys_to_virt, pml4_phys};
+use crate::layout::{phys_to_virt, pml4_phys};
 use crate::frames;
 
+/// Present.
 pub const P: u64 = 1;
+/// Writable.
 pub const W: u64 = 1 << 1;
+/// User (ring 3) accessible.
 pub const U: u64 = 1 << 2;
+/// A large page (in a level-2 or level-3 entry).
 pub const PS: u64 = 1 << 7;
 /// Software bit: the frame is kept but the page is inaccessible (PROT_NONE).
 pub const KEPT: u64 = 1 << 9;
 /// Software bit: the frame may be shared with another process (after fork); the entry is
 /// read-only and the first write copies it (`vm::fault`).
 pub const COW: u64 = 1 << 10;
+/// Not executable.
 pub const NX: u64 = 1 << 63;
+/// The address field of an entry (with the encryption bit, when the machine has one).
 pub const ADDR: u64 = 0x000f_ffff_ffff_f000;
+
+/// The machine's page-encryption mask ([`crate::Machine::encryption_mask`]).
+static ENC: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the bits every entry that maps private RAM carries (at boot, before any mapping).
+pub fn set_encryption_mask(mask: u64) {
+    ENC.store(mask, Ordering::Relaxed);
+}
+
+/// The page-encryption mask: OR it into an entry that maps private RAM (not into MMIO or
+/// shared pages).
+#[inline]
+pub fn enc() -> u64 {
+    ENC.load(Ordering::Relaxed)
+}
+
+/// The physical frame an entry maps (its address field without the encryption bit).
+#[inline]
+pub fn frame_of(v: u64) -> usize {
+    (v & ADDR & !enc()) as usize
+}
 
 /// The PML4 in CR3 (physical; 0 until the first switch: the boot PML4).
 static CURRENT: AtomicUsize = AtomicUsize::new(0);
 
 fn table(pa: u64) -> *mut u64 {
-    phys_to_virt((pa & ADDR) as usize) as *mut u64
+    phys_to_virt(frame_of(pa)) as *mut u64
 }
 
 /// The PML4 of the running process.
@@ -73,7 +100,7 @@ pub fn pte_in(root: usize, va: usize, create: bool) -> Option<*mut u64> {
                 return None;
             }
             let pa = frames::alloc_zeroed()? as u64;
-            v = pa | P | W | if user { U } else { 0 };
+            v = pa | enc() | P | W | if user { U } else { 0 };
             // SAFETY: as above; installing a fresh zeroed table.
             unsafe { e.write_volatile(v) };
         } else if v & PS != 0 {
@@ -98,7 +125,7 @@ pub fn pte(va: usize, create: bool) -> Option<*mut u64> {
 fn walk_user(root: usize, leaf: &mut dyn FnMut(usize, *mut u64), tables: &mut dyn FnMut(usize)) {
     let l4 = table(root as u64);
     for i4 in 0..256usize {
-        // SAFETY (this and the reads below): page table pages through the direct map, indices < 512.
+        // SAFETY: page table pages through the direct map, indices < 512 (also the reads below).
         let e4 = unsafe { l4.add(i4).read_volatile() };
         if e4 & P == 0 {
             continue;
@@ -126,11 +153,11 @@ fn walk_user(root: usize, leaf: &mut dyn FnMut(usize, *mut u64), tables: &mut dy
                         leaf((i4 << 39) | (i3 << 30) | (i2 << 21) | (i1 << 12), e);
                     }
                 }
-                tables((e2 & ADDR) as usize);
+                tables(frame_of(e2));
             }
-            tables((e3 & ADDR) as usize);
+            tables(frame_of(e3));
         }
-        tables((e4 & ADDR) as usize);
+        tables(frame_of(e4));
     }
 }
 
@@ -162,17 +189,20 @@ pub fn share_user(from: usize, to: usize) -> bool {
     // Share after the walk: a failed copy releases only what it mapped.
     walk_user(to, &mut |_, e| frames::share(
         // SAFETY: e is a level-1 entry of `to`.
-        (unsafe { e.read_volatile() } & ADDR) as usize,
+        frame_of(unsafe { e.read_volatile() }),
     ), &mut |_| {});
     ok
 }
 
 /// Gives the page of entry `e` a frame of its own (copying a shared one): returns the entry
 /// value without [`COW`], still read-only; None when memory is exhausted.
-pub fn unshare(e: *mut u64) -> Option<u64> {
-    // SAFETY: e is a level-1 entry of an app page.
+///
+/// # Safety
+/// `e` must be the level-1 entry (from [`pte_in`] or [`pte`]) of an app page marked [`COW`].
+pub unsafe fn unshare(e: *mut u64) -> Option<u64> {
+    // SAFETY: per the contract, e is a level-1 entry of an app page.
     let v = unsafe { e.read_volatile() };
-    let pa = (v & ADDR) as usize;
+    let pa = frame_of(v);
     let own = if frames::is_shared(pa) {
         let new = frames::alloc_for_app()?;
         // SAFETY: whole frames through the direct map; the new one is ours alone.
@@ -182,7 +212,7 @@ pub fn unshare(e: *mut u64) -> Option<u64> {
     } else {
         pa
     };
-    let nv = own as u64 | (v & !ADDR & !COW);
+    let nv = own as u64 | enc() | (v & !ADDR & !COW);
     // SAFETY: as above.
     unsafe { e.write_volatile(nv) };
     Some(nv)
@@ -196,7 +226,7 @@ pub fn free_user(root: usize) {
         &mut |_, e| {
             // SAFETY: e is a level-1 entry of `root`; its frame is released once.
             let v = unsafe { e.read_volatile() };
-            frames::release((v & ADDR) as usize);
+            frames::release(frame_of(v));
         },
         &mut |pa| frames::free(pa),
     );
