@@ -3,6 +3,8 @@
 //! gives for the same call (man-pages and the kernel's fs/ code), not what the shim happens to
 //! return; where the shim differs and the fix is out of scope the test is `#[ignore]`d with
 //! the reason.
+#![deny(unsafe_op_in_unsafe_fn)]
+
 mod common;
 
 use common::mock::{cs, Exited, Ids, Sys};

@@ -1,5 +1,7 @@
 //! Path resolution and overlay semantics of the library OS's namespace, on the shared image
 //! vector written by the Python packager.
+#![deny(unsafe_op_in_unsafe_fn)]
+
 mod common;
 
 use common::vfs;
