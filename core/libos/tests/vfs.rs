@@ -1,18 +1,12 @@
 //! Path resolution and overlay semantics of the library OS's namespace, on the shared image
 //! vector written by the Python packager.
-use litebox_image::{Image, ImageError};
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod common;
+
+use common::vfs;
 use litebox_libos::errno::*;
 use litebox_libos::fs::{NodeKind, Vfs};
-
-const IMG: &[u8] = include_bytes!("../../image/tests/vectors/basic.img");
-
-fn fatal(e: ImageError) -> ! {
-    panic!("image error: {e}")
-}
-
-fn vfs() -> Vfs {
-    Vfs::new(Image::open(IMG).unwrap(), b"/app/big.bin".to_vec(), fatal)
-}
 
 fn resolve(v: &Vfs, cwd: &str, p: &str, follow: bool) -> Result<(String, Option<NodeKind>), Errno> {
     v.resolve(cwd.as_bytes(), p.as_bytes(), follow)

@@ -940,10 +940,9 @@ impl Vfs {
         if let Some(dst) = self.lookup(to) {
             let dk = self.kind(&dst);
             match (src_kind, dk) {
-                (NodeKind::Dir, NodeKind::Dir)
-                    if !self.list(to).is_empty() => {
-                        return Err(ENOTEMPTY);
-                    }
+                (NodeKind::Dir, NodeKind::Dir) if !self.list(to).is_empty() => return Err(ENOTEMPTY),
+                // A directory replaces an empty directory, as on Linux.
+                (NodeKind::Dir, NodeKind::Dir) => {}
                 (NodeKind::Dir, _) => return Err(ENOTDIR),
                 (_, NodeKind::Dir) => return Err(EISDIR),
                 _ => {}
