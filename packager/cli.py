@@ -247,7 +247,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     plugin = get(target)
     sys.stdout.flush()
     sys.stderr.flush()
-    return run_artifact(args.artifact, rest, opts, plugin.fn("run"), target)
+    return run_artifact(args.artifact, rest, opts, plugin.plugin.run, target,
+                        trace_learn=plugin.capabilities.trace_learn)
 
 
 def _cmd_targets(args: argparse.Namespace) -> int:
