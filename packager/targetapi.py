@@ -2,7 +2,7 @@
 
 A plugin module defines ``Plugin``, a subclass of :class:`TargetPlugin`, with:
 
-  name: str                    the target's name (``--target NAME``), e.g. "linux-userland"
+  name: str                    the target's name (``--target NAME``), e.g. linux-userland
   description: str             one line for ``litebox targets``
   capabilities: Capabilities   what the packager may do with it (rewriting, trace/learn, artifact)
   options: tuple[OptionSpec]   the keys of its ``[target.<name>]`` table in litebox.toml
