@@ -151,7 +151,8 @@ class CargoTarget(TargetPlugin):
     ``package`` in the workspace, ``what`` names it in messages, ``override_env`` (and the
     ``runtime`` option, when the plugin declares one) name a prebuilt runtime instead,
     ``target_dir`` is its own cargo target directory (relative to the checkout) and
-    ``cargo_target`` a ``--target`` triple or target-spec file."""
+    ``cargo_target`` a ``--target`` triple or target-spec file (``.json``, relative to the
+    checkout; it is one of the runtime's inputs)."""
 
     package: str = ""
     what: str = ""
@@ -179,7 +180,10 @@ class CargoTarget(TargetPlugin):
         prebuilt = self.prebuilt(options)
         if prebuilt is not None:
             return [Path(prebuilt[1]).resolve()]
-        return cargobuild.runtime_inputs(repo, self.package)
+        inputs = cargobuild.runtime_inputs(repo, self.package)
+        if self.cargo_target and self.cargo_target.endswith(".json"):  # a target spec file
+            inputs.append(repo / self.cargo_target)
+        return inputs
 
     def runtime_key(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """The prebuilt runtime's name (if any) and the cargo target."""

@@ -326,3 +326,31 @@ def test_cargo_build_names_a_target_triple(tmp_path: Path) -> None:
                             cargo_target="x86_64-unknown-none")
     assert path == tmp_path / "t" / "x86_64-unknown-none" / "release" / "pkg"
     assert seen[0][seen[0].index("--target") + 1] == "x86_64-unknown-none"
+
+
+def test_each_rewriting_target_gets_its_own_image(tmp_path: Path) -> None:
+    """Two rewriting targets never share an image rewritten for the other's runtime; the
+    targets without rewriting share one unrewritten image."""
+    from packager.config import Overrides, quick_config
+    from packager.driver import _request
+
+    rw = 'Capabilities(artifact_kind="x", rewrites=True, rewrite_entry=".fast")'
+    for name, caps in (("one", rw), ("two", rw), ("plain", 'Capabilities(artifact_kind="x")')):
+        write_plugin(tmp_path / "plugins", name, plugin_source(name=name, caps=caps))
+    known = discover(tmp_path / "plugins")
+    targets = [known["one"], known["plain"], known["two"]]
+    state = tmp_path / "state"
+    tools = {"rustc": "r", "cargo": "c"}
+    for rewrite, expected in ((True, [["one"], ["two"], ["plain"]]), (False, [["one", "plain", "two"]])):
+        cfg = quick_config(Path("/bin/true"), Overrides(rewrite=rewrite))
+        req = _request(cfg, {}, targets, tmp_path / "dist", state, state / "apps" / "true", tools, False)
+        assert [[t["target"] for t in a["targets"]] for a in req["apps"]] == expected
+        images = [a["image"] for a in req["apps"]]
+        assert len(set(images)) == len(images)
+        assert images[0] == str(state / "apps" / "true" / "image.bin")
+        if rewrite:
+            assert [a["rewrite_target"] for a in req["apps"]] == ["one", "two", None]
+            assert [a["rewrite_entry"] for a in req["apps"]] == [".fast", ".fast", None]
+            assert req["apps"][1]["rewrite_runtime"] == req["runtimes"]["two"]["out"]
+        else:
+            assert req["apps"][0]["rewrite_runtime"] is None
