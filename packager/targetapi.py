@@ -173,12 +173,17 @@ class CargoTarget(TargetPlugin):
         return None
 
     def runtime_inputs(self, repo: Path, options: Mapping[str, Any]) -> list[Path]:
-        """The prebuilt runtime, or the workspace files and the sources of the package and of
-        every path dependency it has, as ``cargo metadata`` reports them."""
+        """The prebuilt runtime (PackError if it does not exist), or the workspace files and the
+        sources of the package and of every path dependency it has, as ``cargo metadata``
+        reports them."""
         from packager import cargobuild
 
         prebuilt = self.prebuilt(options)
         if prebuilt is not None:
+            if not Path(prebuilt[1]).is_file():
+                from packager.errors import PackError
+
+                raise PackError(f"{prebuilt[0]}: no such file")
             return [Path(prebuilt[1]).resolve()]
         inputs = cargobuild.runtime_inputs(repo, self.package)
         if self.cargo_target and self.cargo_target.endswith(".json"):  # a target spec file
