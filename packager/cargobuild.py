@@ -1,11 +1,13 @@
 """Building a target's Rust runtime with cargo, the same way for every target plugin:
 ``cargo build --locked --release`` with paths remapped, so the bytes do not depend on where the
-checkout or the cargo home live; or a prebuilt runtime named by an environment variable."""
+checkout or the cargo home live; or a prebuilt runtime (an environment variable or a
+``[target.<name>].runtime`` option, decided by packager/targetapi.py's CargoTarget)."""
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +19,56 @@ WORKSPACE_FILES = ("Cargo.toml", "Cargo.lock", "rust-toolchain", "rust-toolchain
                    ".cargo/config.toml", ".cargo/config")
 
 
-def runtime_inputs(repo: Path, runtime_dir: Path, override_env: str) -> list[Path]:
-    """Every file whose content decides the runtime's bytes: the workspace manifest and lock
-    file, cargo config, and all files under core/ and ``runtime_dir``, in a stable order; or
-    just the prebuilt runtime when ``override_env`` names one."""
-    override = os.environ.get(override_env)
-    if override:
-        return [Path(override).resolve()]
+def _walk(top: Path) -> list[Path]:
+    files: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        files.extend(Path(dirpath) / f for f in sorted(filenames))
+    return files
+
+
+def crate_dirs(repo: Path, package: str) -> list[Path] | None:
+    """The directories of ``package`` and of every path dependency it needs to build (normal
+    and build dependencies, transitively), from ``cargo metadata --no-deps``; None when cargo
+    cannot say (no cargo, a broken manifest, an unknown package)."""
+    if shutil.which("cargo") is None:
+        return None
+    try:
+        proc = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps", "--offline"],
+                              cwd=repo, capture_output=True, text=True, check=False, timeout=120)
+        meta = json.loads(proc.stdout) if proc.returncode == 0 else None
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        meta = None
+    if not meta:
+        return None
+    by_name = {p["name"]: p for p in meta.get("packages", [])}
+    if package not in by_name:
+        return None
+    dirs: list[Path] = []
+    todo = [Path(by_name[package]["manifest_path"]).parent]
+    while todo:
+        d = todo.pop()
+        if d in dirs:
+            continue
+        dirs.append(d)
+        pkg = next((p for p in by_name.values() if Path(p["manifest_path"]).parent == d), None)
+        for dep in pkg["dependencies"] if pkg else []:
+            if dep.get("path") and dep.get("kind") in (None, "normal", "build"):
+                todo.append(Path(dep["path"]))
+    return sorted(dirs)
+
+
+def runtime_inputs(repo: Path, package: str) -> list[Path]:
+    """Every file whose content decides the bytes of ``package``: the workspace manifest, lock
+    file and cargo config, and all files of the package and of each path dependency it has
+    (``cargo metadata``, so a new shared crate is never missed), in a stable order. Without
+    cargo metadata: all of core/ and of every platform_targets/*/runtime/."""
     files = [repo / name for name in WORKSPACE_FILES if (repo / name).is_file()]
-    for top in (repo / "core", runtime_dir):
-        for dirpath, dirnames, filenames in os.walk(top):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-            files.extend(Path(dirpath) / f for f in sorted(filenames))
+    dirs = crate_dirs(repo, package)
+    if dirs is None:
+        dirs = [repo / "core", *sorted((repo / "platform_targets").glob("*/runtime"))]
+    for top in dirs:
+        files.extend(_walk(top))
     return files
 
 
@@ -42,16 +82,18 @@ def cargo_env(repo: Path) -> dict[str, str]:
     return env
 
 
-def build(ctx: Any, package: str, what: str, override_env: str, target_dir: Path | None = None) -> Path:
-    """Builds executable ``package`` (``what`` names it in messages, e.g. "the kvm kernel") and
-    returns its path, or the prebuilt file ``override_env`` names. Errors are one line with
+def build(ctx: Any, package: str, what: str, prebuilt: tuple[str, str] | None = None,
+          target_dir: Path | None = None, cargo_target: str | None = None) -> Path:
+    """Builds executable ``package`` (``what`` names it in messages, e.g. "the kvm kernel") for
+    ``cargo_target`` (a triple or a target-spec file; None: the host) and returns its path; or
+    the prebuilt file ``prebuilt`` = (where it was named, path) names. Errors are one line with
     cargo's first diagnostics."""
-    override = os.environ.get(override_env)
-    if override:
-        path = Path(override)
+    if prebuilt is not None:
+        named, value = prebuilt
+        path = Path(value)
         if not path.is_file():
-            raise PackError(f"{override_env}={override}: no such file")
-        ctx.progress.detail(f"using prebuilt {what} {override}")
+            raise PackError(f"{named}: no such file")
+        ctx.progress.detail(f"using prebuilt {what} {value}")
         return path
     if shutil.which("cargo") is None:
         raise PackError(f"cargo not found: {what} is built from source with cargo "
@@ -59,6 +101,8 @@ def build(ctx: Any, package: str, what: str, override_env: str, target_dir: Path
     argv = ["cargo", "build", "--locked", "--release", "-p", package]
     if target_dir is not None:
         argv += ["--target-dir", str(target_dir)]
+    if cargo_target is not None:
+        argv += ["--target", cargo_target]
     argv.append("--message-format=json-render-diagnostics")
     ctx.progress.step(f"building {what} (cargo build --locked --release)")
     result = ctx.progress.run(argv, "cargo", cwd=ctx.repo, env=cargo_env(ctx.repo), capture_stdout=True)
@@ -75,7 +119,10 @@ def build(ctx: Any, package: str, what: str, override_env: str, target_dir: Path
         if msg.get("reason") == "compiler-artifact" and msg.get("executable") and \
                 msg.get("target", {}).get("name") == package:
             executable = msg["executable"]
-    path = Path(executable) if executable else (target_dir or ctx.repo / "target") / "release" / package
+    out_dir = target_dir or ctx.repo / "target"
+    if cargo_target is not None:  # a spec file "x/foo.json" builds into target/foo/
+        out_dir = out_dir / (Path(cargo_target).stem if cargo_target.endswith(".json") else cargo_target)
+    path = Path(executable) if executable else out_dir / "release" / package
     if not path.is_file():
         raise PackError(f"cargo finished but {what} {display_path(path)} does not exist")
     return path

@@ -247,7 +247,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     plugin = get(target)
     sys.stdout.flush()
     sys.stderr.flush()
-    return run_artifact(args.artifact, rest, opts, plugin.fn("run"), target)
+    return run_artifact(args.artifact, rest, opts, plugin.plugin.run, target,
+                        trace_learn=plugin.capabilities.trace_learn)
 
 
 def _cmd_targets(args: argparse.Namespace) -> int:
@@ -257,9 +258,14 @@ def _cmd_targets(args: argparse.Namespace) -> int:
     rows = []
     for t in found.values():
         items = t.checklist()
+        caps = t.capabilities
         rows.append({"target": t.name, "description": t.description,
                      "ready": all(c["ok"] or not c["required"] for c in items),
-                     "checks": items})
+                     "checks": items,
+                     "capabilities": {"artifact_kind": caps.artifact_kind, "rewrites": caps.rewrites,
+                                      "rewrite_entry": caps.rewrite_entry, "trace_learn": caps.trace_learn},
+                     "options": [{"key": o.name, "type": o.type, "default": o.default, "doc": o.doc,
+                                  "choices": list(o.choices), "env": o.env} for o in t.options]})
     if args.json:
         sys.stdout.write(json.dumps({"targets": rows}, ensure_ascii=False) + "\n")
         return 0
@@ -269,6 +275,8 @@ def _cmd_targets(args: argparse.Namespace) -> int:
         for c in row["checks"]:
             optional = "" if c["required"] else " (optional)"
             print(f"  {'✓' if c['ok'] else '✗'} {c['item']}{optional}: {c['detail']}")
+        for o in row["options"]:
+            print(f"  [target.{row['target']}] {o['key']} ({o['type']}): {o['doc']}")
     return 0
 
 

@@ -62,6 +62,15 @@ class Config:
     build: BuildConfig = field(default_factory=BuildConfig)
     env_inherit: bool = False
     entry_host: Path | None = None  # quick mode: the program given on the command line
+    # [target.<name>] tables as given (validated; ``path`` values absolute), by target name
+    target_tables: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+
+    def target_table(self, name: str) -> dict[str, Any]:
+        """The ``[target.<name>]`` keys the file sets (validated against the plugin's options)."""
+        for target, items in self.target_tables:
+            if target == name:
+                return {k: list(v) if isinstance(v, tuple) else v for k, v in items}
+        return {}
 
     def files_line(self, image_path: str) -> str:
         """The ``[files]`` line that maps ``image_path``, as the user wrote it (for reasons)."""
@@ -155,7 +164,7 @@ SCHEMA: dict[str, dict[str, tuple[Checker, str]]] = {
         "rewrite": (lambda v: isinstance(v, bool), "a boolean"),
     },
 }
-SECTIONS = ("app", "files", "policy", "build")
+SECTIONS = ("app", "files", "policy", "build", "target")
 
 
 class _Checker(Where):
@@ -173,8 +182,8 @@ class _Checker(Where):
                         raise self.fail(f'[files]."{img}"',
                                         f"expected a string (host path), got {type_name(host)}")
                 continue
-            if section == "policy":
-                continue  # parse_policy checks it, sub-tables included
+            if section in ("policy", "target"):
+                continue  # parse_policy / _target_tables check them, sub-tables included
             schema = SCHEMA[section]
             for key, v in value.items():
                 if key not in schema:
@@ -255,13 +264,36 @@ def _apply_overrides(build: BuildConfig, over: Overrides, epoch_in_file: bool) -
     return build
 
 
+def _target_tables(chk: _Checker, tables: Mapping[str, Any], base: Path,
+                   plugins: Mapping[str, Any] | None) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
+    """``[target.<name>]`` tables checked against each plugin's declared options (the plugins
+    are discovered only when the file has such a table)."""
+    if not tables:
+        return ()
+    if plugins is None:
+        from packager.targets import discover
+
+        plugins = discover()
+    from packager.targets import validate_options
+
+    out = []
+    for name, table in tables.items():
+        if name not in plugins:
+            raise chk.fail(f"[target.{name}]", "unknown target" + (
+                suggest(name, tuple(plugins)) or f" (known: {', '.join(plugins) or 'none'})"))
+        given = validate_options(plugins[name], table, chk.fail, base)
+        out.append((name, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in given.items())))
+    return tuple(out)
+
+
 def load_project(project_dir: Path, config_file: Path | None = None,
-                 overrides: Overrides | None = None) -> Config:
+                 overrides: Overrides | None = None, plugins: Mapping[str, Any] | None = None) -> Config:
     """Loads ``project_dir/litebox.toml`` (or ``config_file``) into a Config.
 
     Promises: every key known and of the right type, every value in range, host paths
     resolved against the config file's directory (not checked for existence here), or a
-    PackError naming the file, the key and the problem.
+    PackError naming the file, the key and the problem. ``[target.<name>]`` tables are checked
+    against ``plugins`` (name -> packager.targets.Target; default: the checkout's targets).
     """
     over = overrides or Overrides()
     path = config_file if config_file is not None else project_dir / CONFIG_NAME
@@ -308,8 +340,10 @@ def load_project(project_dir: Path, config_file: Path | None = None,
     clash = mount_collision(policy.mounts, packed)
     if clash:
         raise PackError(f"{chk.where}: {clash}")
+    target_tables = _target_tables(chk, data.get("target", {}), base, plugins)
     return Config(mode="project", project_dir=base, config_file=path.resolve(), app=app,
-                  files=tuple(files), policy=policy, build=build, env_inherit=False)
+                  files=tuple(files), policy=policy, build=build, env_inherit=False,
+                  target_tables=target_tables)
 
 
 def quick_entry_path(host: Path) -> str:
@@ -335,11 +369,12 @@ def quick_config(program: Path, overrides: Overrides | None = None) -> Config:
                   files=(), policy=PolicyConfig(), build=build, env_inherit=True, entry_host=host)
 
 
-def load(app_arg: Path, config_file: Path | None = None, overrides: Overrides | None = None) -> Config:
+def load(app_arg: Path, config_file: Path | None = None, overrides: Overrides | None = None,
+         plugins: Mapping[str, Any] | None = None) -> Config:
     """Config for ``litebox pack APP``: a directory is a project (its litebox.toml, or
-    ``config_file``); a file is a program packed in quick mode."""
+    ``config_file``); a file is a program packed in quick mode (no ``[target.*]`` tables)."""
     if app_arg.is_dir():
-        return load_project(app_arg, config_file, overrides)
+        return load_project(app_arg, config_file, overrides, plugins)
     if config_file is not None:
         raise PackError(f"{display_path(app_arg)}: --config applies to a project directory, "
                         "not to a program (quick mode)")

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +15,13 @@ from packager import config as config_mod
 from packager import origins
 from packager.canonjson import canonical_json
 from packager.collect import collect
-from packager.config import Config, Overrides
+from packager.config import Config, Overrides, relative_to_project
 from packager.errors import PackError
 from packager.paths import display_path
 from packager.plan import make_plan, write_plan
 from packager.progress import Progress
 from packager.statcache import StatCache
-from packager.targets import Target, discover, repo_root
+from packager.targets import Target, default_options, discover, repo_root
 from packager.toolchain import toolchain_info
 
 STATE_NAME = ".litebox-cache"
@@ -44,6 +44,7 @@ class PackResult:
     artifacts: list[ArtifactResult]
     rebuilt: list[str]
     config: Config
+    extras: list[Path] = field(default_factory=list)  # files written by the targets' extra steps
 
 
 def state_dir_for(out_dir: Path) -> Path:
@@ -62,7 +63,8 @@ def _code_key(targets: list[Target]) -> str:
     h = hashlib.sha256()
     pkg = Path(__file__).resolve().parent
     code = sorted(p for p in pkg.glob("*.py") if p.name not in NOT_BUILD_CODE)
-    for path in code + [repo_root() / "SConstruct"] + sorted(t.folder / "target.py" for t in targets):
+    plugin_code = sorted(p for t in targets for p in t.folder.glob("*.py"))  # target.py and its helpers
+    for path in code + [repo_root() / "SConstruct"] + plugin_code:
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
 
@@ -92,9 +94,10 @@ def run_build_command(cfg: Config, progress: Progress) -> None:
         raise PackError(f"{where}: [build].command `{shown}` failed with exit code {result.returncode}")
 
 
-def resolve_targets(names: list[str]) -> list[Target]:
-    """The plugins for ``names`` (in order, without duplicates); PackError for unknown ones."""
-    known = discover()
+def resolve_targets(names: list[str], known: dict[str, Target] | None = None) -> list[Target]:
+    """The plugins for ``names`` (in order, without duplicates) among ``known`` (default: the
+    checkout's); PackError for unknown ones."""
+    known = discover() if known is None else known
     out: list[Target] = []
     for name in names:
         if name not in known:
@@ -106,14 +109,17 @@ def resolve_targets(names: list[str]) -> list[Target]:
 
 def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | None = None,
          overrides: Overrides | None = None, progress: Progress | None = None,
-         state_dir: Path | None = None) -> PackResult:
+         state_dir: Path | None = None, targets_dir: Path | None = None) -> PackResult:
     """Packs ``app`` for every target into ``out_dir``. Promises on success: for each target
     ``out_dir/NAME-TARGET`` (0755) and ``NAME-TARGET.manifest.json`` are current, and only
-    what changed was rebuilt. On failure a PackError and no partial artifact."""
+    what changed was rebuilt; so are the files of the targets' extra steps. On failure a
+    PackError and no partial artifact. ``targets_dir`` holds the target plugins (default: the
+    checkout's platform_targets/)."""
     progress = progress or Progress()
     started = time.monotonic()
-    cfg = config_mod.load(app, config_file, overrides)
-    targets = resolve_targets(target_names)
+    known = discover(targets_dir)
+    cfg = config_mod.load(app, config_file, overrides, known)
+    targets = resolve_targets(target_names, known)
     run_build_command(cfg, progress)
     progress.detail(f"{cfg.mode} mode: entry {cfg.app.entry}")
     repo = repo_root()
@@ -130,6 +136,7 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
     tools = toolchain_info(repo)
     _write_if_changed(state / "toolchain.json", canonical_json(tools))
     request = _request(cfg, plan, targets, out_dir, state, app_state, tools, progress.verbose)
+    request["targets_dir"] = str(targets_dir.resolve()) if targets_dir is not None else None
     _run_scons(request, state, progress)
     events = _read_events(Path(request["events"]))
     _warn_compatibility(Path(request["apps"][0]["image_info"]), progress)
@@ -147,7 +154,8 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
     else:
         for r in results:
             progress.done(f"wrote {display_path(r.path)} ({elapsed:.1f} s)")
-    return PackResult(results, [f"{e['step']}:{e['what']}" for e in events], cfg)
+    extras = [Path(o) for a in request["apps"] for t in a["targets"] for x in t["extra_steps"] for o in x["outputs"]]
+    return PackResult(results, [f"{e['step']}:{e['what']}" for e in events], cfg, extras)
 
 
 def _warn_compatibility(image_info: Path, progress: Progress) -> None:
@@ -177,45 +185,64 @@ def _warn_compatibility(image_info: Path, progress: Progress) -> None:
                         "not implement (wrappers; ENOSYS if called): `litebox inspect` lists them")
 
 
+def target_options(cfg: Config, target: Target) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The target's resolved options: (for the plugin: ``path`` values absolute; for the
+    manifest: ``path`` values relative to the project when inside it)."""
+    options = default_options(target, cfg.target_table(target.name))
+    record = dict(options)
+    for spec in target.options:
+        if spec.type == "path" and record.get(spec.name):
+            record[spec.name] = relative_to_project(Path(record[spec.name]), cfg.project_dir)
+    return options, record
+
+
 def _request(cfg: Config, plan: dict[str, Any], targets: list[Target], out_dir: Path, state: Path,
              app_state: Path, tools: dict[str, str], verbose: bool) -> dict[str, Any]:
     repo = repo_root()
     runtimes = {}
+    options = {t.name: target_options(cfg, t) for t in targets}
     for t in targets:
-        inputs = [str(p) for p in t.fn("runtime_inputs")(repo)]
+        opts = options[t.name][0]
+        inputs = [str(p) for p in t.plugin.runtime_inputs(repo, opts)]
+        env_names = {o.env for o in t.options if o.env}
         key = json.dumps({"target": t.name, "repo": str(repo), "rustc": tools["rustc"],
                           "cargo": tools["cargo"],
                           "plugin": hashlib.sha256((t.folder / "target.py").read_bytes()).hexdigest(),
+                          "plugin_key": t.plugin.runtime_key(opts),
                           "override": {k: v for k, v in os.environ.items()
-                                       if k.startswith("LITEBOX_RUNTIME")}}, sort_keys=True)
-        runtimes[t.name] = {"inputs": inputs, "key": key, "out": str(state / "runtime" / t.name / "runtime")}
+                                       if k.startswith("LITEBOX_RUNTIME") or k in env_names}},
+                         sort_keys=True, default=str)
+        runtimes[t.name] = {"inputs": inputs, "key": key, "out": str(state / "runtime" / t.name / "runtime"),
+                            "options": opts}
     name = cfg.app.name
-    # Syscall rewriting targets the fast-path entry of a runtime that has one (a plugin with
-    # SYSCALL_REWRITE = True); such an image depends on that runtime's bytes. Targets without a
-    # fast path (kvm: the app's `syscall` enters the kernel directly) get the image unrewritten,
-    # built as a second image in its own state folder when one pack mixes both kinds.
-    rewriters = [t for t in targets if getattr(t.module, "SYSCALL_REWRITE", False)]
-    groups: list[tuple[list[Target], str | None]] = []
-    if cfg.build.rewrite and rewriters:
-        groups.append((rewriters, rewriters[0].name))
-    plain = [t for t in targets if not (cfg.build.rewrite and t in rewriters)]
+    # Syscall rewriting targets the fast-path entry of a runtime that has one (capabilities.
+    # rewrites); such an image depends on that runtime's bytes, so each rewriting target gets
+    # its own image. Targets without a fast path (the app's `syscall` enters their kernel
+    # directly) share one unrewritten image.
+    groups: list[tuple[list[Target], Target | None]] = []
+    if cfg.build.rewrite:
+        groups += [([t], t) for t in targets if t.capabilities.rewrites]
+    plain = [t for t in targets if not (cfg.build.rewrite and t.capabilities.rewrites)]
     if plain:
         groups.append((plain, None))
     apps = []
-    for group, rewrite_target in groups:
-        where = app_state if rewrite_target or len(groups) == 1 else app_state / "unrewritten"
+    for i, (group, rewriter) in enumerate(groups):
+        if len(groups) == 1 or i == 0 and rewriter is not None:
+            where = app_state  # the common case keeps its image where it always was
+        elif rewriter is not None:
+            where = app_state / "rewritten" / rewriter.name
+        else:
+            where = app_state / "unrewritten"
         apps.append({
             "name": name,
             "level": cfg.build.compression_level,
             "plan": str(app_state / "plan.json"),
             "image": str(where / "image.bin"),
             "image_info": str(where / "image.json"),
-            "rewrite_runtime": runtimes[rewrite_target]["out"] if rewrite_target else None,
-            "rewrite_target": rewrite_target,
-            "targets": [{"target": t.name,
-                         "manifest": str(app_state / f"{t.name}.manifest.json"),
-                         "artifact": str(out_dir / f"{name}-{t.name}"),
-                         "sidecar": str(out_dir / f"{name}-{t.name}.manifest.json")} for t in group],
+            "rewrite_runtime": runtimes[rewriter.name]["out"] if rewriter else None,
+            "rewrite_target": rewriter.name if rewriter else None,
+            "rewrite_entry": rewriter.capabilities.rewrite_entry if rewriter else None,
+            "targets": [_target_request(t, name, app_state, out_dir, *options[t.name]) for t in group],
         })
     return {
         "repo": str(repo),
@@ -229,6 +256,22 @@ def _request(cfg: Config, plan: dict[str, Any], targets: list[Target], out_dir: 
         "runtimes": runtimes,
         "apps": apps,
     }
+
+
+def _target_request(t: Target, name: str, app_state: Path, out_dir: Path, options: dict[str, Any],
+                    record: dict[str, Any]) -> dict[str, Any]:
+    """One target's part of the build request: its outputs, options and extra steps."""
+    artifact = out_dir / f"{name}-{t.name}"
+    extra = [{"name": x.name, "outputs": [str(artifact) + suffix for suffix in x.outputs]}
+             for x in t.extra_steps(options)]
+    return {"target": t.name,
+            "manifest": str(app_state / f"{t.name}.manifest.json"),
+            "artifact": str(artifact),
+            "sidecar": str(out_dir / f"{name}-{t.name}.manifest.json"),
+            "options": options,
+            "options_record": record,
+            "options_key": json.dumps({"options": options, "record": record}, sort_keys=True, default=str),
+            "extra_steps": extra}
 
 
 def _run_scons(request: dict[str, Any], state: Path, progress: Progress) -> None:

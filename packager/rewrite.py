@@ -489,14 +489,15 @@ def refused(files: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     return out
 
 
-def fastpath_entry(runtime: bytes) -> int | None:
-    """The runtime's fast-path entry address: the 8-byte value of its ``.litebox.fastpath``
-    section (the runtime is a non-PIE executable, so the value is final). None if absent."""
+def fastpath_entry(runtime: bytes, section: str = FASTPATH_SECTION) -> int | None:
+    """The runtime's fast-path entry address: the 8-byte value of its ``section`` (default
+    ``.litebox.fastpath``; a plugin's ``capabilities.rewrite_entry``); the runtime is a non-PIE
+    executable, so the value is final. None if absent."""
     import io
 
     from elftools.elf.elffile import ELFFile
 
-    sec = ELFFile(io.BytesIO(runtime)).get_section_by_name(FASTPATH_SECTION)
+    sec = ELFFile(io.BytesIO(runtime)).get_section_by_name(section)
     if sec is None or sec["sh_size"] != 8:
         return None
     return int(struct.unpack("<Q", sec.data())[0])

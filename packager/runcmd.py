@@ -82,9 +82,13 @@ def run_env(base: Mapping[str, str], opts: RunOptions, learn_file: Path | None) 
     return env
 
 
-def _runner(run: Callable[..., Any], target: str) -> Callable[..., Any]:
-    params = inspect.signature(run).parameters
-    if "env" not in params or "wait" not in params:
+def _runner(run: Callable[..., Any], target: str, trace_learn: bool | None) -> Callable[..., Any]:
+    """``run`` if the target can trace and learn (its capability; None: judged by whether
+    ``run`` takes ``env`` and ``wait``), else a PackError."""
+    if trace_learn is None:
+        params = inspect.signature(run).parameters
+        trace_learn = "env" in params and "wait" in params
+    if not trace_learn:
         raise PackError(f"target {target}: its runner does not support --trace or --learn")
     return run
 
@@ -96,17 +100,19 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def run_artifact(artifact: Path, args: list[str], opts: RunOptions, run: Callable[..., Any],
-                 target: str, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+                 target: str, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
+                 trace_learn: bool | None = None) -> int:
     """Runs ``artifact`` with ``args`` through the target's ``run`` function. Without trace or
     learn it behaves as before (the runner may exec). With --learn the artifact runs as a
     child; afterwards its learn records become a TOML snippet (on ``out`` or in
     ``opts.learn_out``) and skipped records become warnings on ``err``. Promises the app's
-    exit code either way."""
+    exit code either way. ``trace_learn`` is the target's capability (None: judged from
+    ``run``'s parameters)."""
     check_options(opts)
     tracing = opts.trace or opts.trace_file is not None
     if not tracing and not opts.learn:
         return int(run(artifact, args))
-    runner = _runner(run, target)
+    runner = _runner(run, target, trace_learn)
     if not opts.learn:
         out.flush()
         err.flush()

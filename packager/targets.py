@@ -1,34 +1,33 @@
-"""Target plugins: every ``platform_targets/<name>/target.py`` is a target; nothing else in the
-packager knows target names.
-
-A plugin module defines:
-  TARGET: str                      the target's name, e.g. "linux-userland"
-  DESCRIPTION: str                 one line for ``litebox targets``
-  check() -> list[(item, ok, detail[, required])]
-                                   the doctor checklist for this machine; an item with
-                                   required=False (default True) is an optional layer whose
-                                   absence does not make the target "not ready"
-  runtime_inputs(repo) -> list[Path]           files whose content decides the runtime's bytes
-  build_runtime(ctx) -> Path                   builds (or finds) the runtime; returns its path
-  assemble(ctx, runtime, image, manifest, out) writes the artifact at ``out`` atomically
-  run(artifact, args, env=None, wait=False) -> int
-                                   runs an artifact with environment ``env`` (None: ours);
-                                   may exec and not return unless ``wait``, when it runs it as
-                                   a child and returns its exit status (`litebox run --learn`).
-                                   A runner without ``env``/``wait`` cannot trace or learn.
+"""Target plugins: every ``platform_targets/<folder>/target.py`` is a target; nothing else in the
+packager knows target names. The contract a plugin implements is in packager/targetapi.py
+(``Plugin``, a subclass of ``TargetPlugin``); this module loads and checks it, and validates a
+``[target.<name>]`` table of litebox.toml against the plugin's options.
 """
 from __future__ import annotations
 
 import importlib.util
+import inspect
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from packager.errors import PackError
-from packager.progress import Progress
+from packager.targetapi import (
+    OPTION_TYPES,
+    BuildContext,
+    Capabilities,
+    Check,
+    ExtraStep,
+    OptionSpec,
+    TargetPlugin,
+)
+from packager.tomlcheck import is_int, suggest, type_name
 
-REQUIRED = ("TARGET", "DESCRIPTION", "check", "runtime_inputs", "build_runtime", "assemble", "run")
+__all__ = ["BuildContext", "Target", "discover", "get", "repo_root", "targets_root", "validate_options",
+           "default_options"]
 
 
 def repo_root() -> Path:
@@ -36,24 +35,30 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-@dataclass
-class BuildContext:
-    """What a plugin may use while building: the checkout, a private state directory for
-    this target, and where to report progress."""
-
-    repo: Path
-    state_dir: Path
-    progress: Progress
+def targets_root() -> Path:
+    """Where the target plugins live: the checkout's platform_targets/."""
+    return repo_root() / "platform_targets"
 
 
 @dataclass(frozen=True)
 class Target:
-    """A loaded target plugin."""
+    """A loaded, checked target plugin: its folder, module and ``Plugin`` instance."""
 
     name: str
     description: str
     folder: Path
     module: ModuleType
+    plugin: TargetPlugin
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the target supports (rewriting, trace/learn, artifact kind)."""
+        return self.plugin.capabilities
+
+    @property
+    def options(self) -> tuple[OptionSpec, ...]:
+        """The keys its ``[target.<name>]`` table may have."""
+        return tuple(self.plugin.options)
 
     def check(self) -> list[tuple[str, bool, str]]:
         """The plugin's doctor checklist as (item, ok, detail); a plugin that crashes gives
@@ -65,40 +70,116 @@ class Target:
         plugin's order; a plugin that crashes gives one failed required item."""
         try:
             out = []
-            for row in self.module.check():
-                item, ok, detail = row[:3]
-                required = bool(row[3]) if len(row) > 3 else True
-                out.append({"item": str(item), "ok": bool(ok), "detail": str(detail), "required": required})
+            for c in self.plugin.checks():
+                if not isinstance(c, Check):
+                    raise TypeError(f"checks() gave {type(c).__name__}, not a Check")
+                out.append({"item": str(c.item), "ok": bool(c.ok), "detail": str(c.detail),
+                            "required": bool(c.required)})
             return out
         except Exception as exc:  # a broken plugin must not break `litebox targets`
             return [{"item": "plugin check", "ok": False, "detail": f"{type(exc).__name__}: {exc}",
                      "required": True}]
 
-    def fn(self, name: str) -> Callable[..., Any]:
-        """The plugin function ``name``."""
-        return getattr(self.module, name)
+    def extra_steps(self, options: Mapping[str, Any]) -> list[ExtraStep]:
+        """The plugin's extra build steps for ``options``, checked (PackError naming the plugin)."""
+        steps = self.plugin.extra_steps(options)
+        where = self.folder / "target.py"
+        names: set[str] = set()
+        for s in steps:
+            if not isinstance(s, ExtraStep):
+                raise PackError(f"{where}: extra_steps() gave {type(s).__name__}, not an ExtraStep")
+            if not s.name or s.name in names:
+                raise PackError(f"{where}: extra step names must be unique and non-empty ({s.name!r})")
+            names.add(s.name)
+            if not s.outputs or not all(isinstance(o, str) and o and "/" not in o for o in s.outputs):
+                raise PackError(f"{where}: extra step {s.name!r}: outputs must be file-name suffixes")
+            if not callable(s.action):
+                raise PackError(f"{where}: extra step {s.name!r}: action is not callable")
+        return steps
 
 
 def _load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"litebox_target_{path.parent.name}", path)
+    name = f"litebox_target_{path.parent.name}"
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise PackError(f"{path}: cannot load target plugin")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[name] = module  # dataclasses in the plugin look their module up there
+    try:
+        spec.loader.exec_module(module)
+    except PackError:
+        raise
+    except Exception as exc:
+        sys.modules.pop(name, None)
+        raise PackError(f"{path}: cannot load target plugin: {type(exc).__name__}: {exc}") from None
     return module
+
+
+def _contract_problems(plugin: TargetPlugin) -> list[str]:
+    """What ``plugin`` lacks or gets wrong of the contract, one phrase each."""
+    problems = []
+    if not isinstance(plugin.name, str) or not plugin.name or "/" in plugin.name:
+        problems.append("name (a non-empty string without '/')")
+    if not isinstance(plugin.description, str) or not plugin.description:
+        problems.append("description (a non-empty string)")
+    caps = plugin.capabilities
+    if not isinstance(caps, Capabilities):
+        problems.append("capabilities (a Capabilities)")
+    else:
+        if not caps.artifact_kind:
+            problems.append("capabilities.artifact_kind")
+        if caps.rewrites and not caps.rewrite_entry:
+            problems.append("capabilities.rewrite_entry (rewrites=True needs the fast-path section's name)")
+        if not caps.rewrites and caps.rewrite_entry:
+            problems.append("capabilities.rewrites (rewrite_entry is set but rewrites is False)")
+        if caps.trace_learn:
+            params = inspect.signature(plugin.run).parameters
+            if "env" not in params or "wait" not in params:
+                problems.append("run(artifact, args, env, wait) (trace_learn=True)")
+    seen: set[str] = set()
+    options = plugin.options
+    if not isinstance(options, (tuple, list)) or not all(isinstance(o, OptionSpec) for o in options):
+        problems.append("options (a tuple of OptionSpec)")
+    else:
+        for o in options:
+            if o.type not in OPTION_TYPES:
+                problems.append(f"option {o.name!r}: type {o.type!r} is not one of {', '.join(OPTION_TYPES)}")
+            if not o.name or o.name in seen:
+                problems.append(f"option {o.name!r}: names must be unique and non-empty")
+            seen.add(o.name)
+            if o.default is not None and o.type in OPTION_TYPES and _type_problem(o, o.default):
+                problems.append(f"option {o.name!r}: default {o.default!r} is not {_expected(o)}")
+    return problems
+
+
+def _check_plugin(folder: Path, module: ModuleType) -> TargetPlugin:
+    where = folder / "target.py"
+    cls = getattr(module, "Plugin", None)
+    if not (isinstance(cls, type) and issubclass(cls, TargetPlugin)):
+        raise PackError(f"{where}: target plugin lacks Plugin (a subclass of packager.targetapi.TargetPlugin)")
+    missing = sorted(getattr(cls, "__abstractmethods__", ()))
+    if missing:
+        raise PackError(f"{where}: target plugin lacks {', '.join(missing)}")
+    plugin = cls()
+    problems = _contract_problems(plugin)
+    if problems:
+        raise PackError(f"{where}: target plugin lacks {'; '.join(problems)}")
+    return plugin
 
 
 def discover(root: Path | None = None) -> dict[str, Target]:
     """All target plugins under ``root`` (default: the checkout's platform_targets/), by
-    name, in folder order. A plugin missing a required name is a PackError."""
-    base = root if root is not None else repo_root() / "platform_targets"
+    name, in folder order. A plugin that does not meet the contract is a PackError naming its
+    folder and what it lacks."""
+    base = root if root is not None else targets_root()
     found: dict[str, Target] = {}
     for folder in sorted(p for p in base.iterdir() if (p / "target.py").is_file()) if base.is_dir() else []:
         module = _load(folder / "target.py")
-        missing = [n for n in REQUIRED if not hasattr(module, n)]
-        if missing:
-            raise PackError(f"{folder / 'target.py'}: target plugin lacks {', '.join(missing)}")
-        found[module.TARGET] = Target(module.TARGET, module.DESCRIPTION, folder, module)
+        plugin = _check_plugin(folder, module)
+        if plugin.name in found:
+            raise PackError(f"{folder / 'target.py'}: target {plugin.name!r} is also defined in "
+                            f"{found[plugin.name].folder / 'target.py'}")
+        found[plugin.name] = Target(plugin.name, plugin.description, folder, module, plugin)
     return found
 
 
@@ -109,3 +190,55 @@ def get(name: str, root: Path | None = None) -> Target:
         known = ", ".join(targets) or "none"
         raise PackError(f"unknown target {name!r} (known: {known})")
     return targets[name]
+
+
+# ---------------------------------------------------------------------------------------------
+# [target.<name>] options
+
+_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "string": (lambda v: isinstance(v, str), "a string"),
+    "path": (lambda v: isinstance(v, str) and v != "", "a path (a non-empty string)"),
+    "integer": (is_int, "an integer"),
+    "boolean": (lambda v: isinstance(v, bool), "a boolean"),
+    "string-list": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of strings"),
+}
+
+
+def _expected(spec: OptionSpec) -> str:
+    return _CHECKS[spec.type][1]
+
+
+def _type_problem(spec: OptionSpec, value: Any) -> str | None:
+    ok, expected = _CHECKS[spec.type]
+    if not ok(value):
+        return f"expected {expected}, got {type_name(value)}"
+    if spec.choices and value not in spec.choices:
+        return f"{value!r} is not one of {', '.join(repr(c) for c in spec.choices)}"
+    return None
+
+
+def validate_options(target: Target, table: Any, fail: Callable[[str, str], PackError],
+                     base: Path) -> dict[str, Any]:
+    """The ``[target.<name>]`` table checked against the plugin's options: only the keys given,
+    each of the right type (``path`` values made absolute against ``base``); else the
+    ``fail(key, problem)`` error for the first bad key."""
+    prefix = f"[target.{target.name}]"
+    if not isinstance(table, dict):
+        raise fail(prefix, f"expected a table, got {type_name(table)}")
+    specs = {o.name: o for o in target.options}
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in specs:
+            known = f" (known: {', '.join(specs)})" if specs else f" (target {target.name} has no options)"
+            raise fail(f"{prefix}.{key}", "unknown key" + (suggest(key, specs) or known))
+        problem = _type_problem(specs[key], value)
+        if problem:
+            raise fail(f"{prefix}.{key}", problem)
+        out[key] = os.path.normpath(base / value) if specs[key].type == "path" else value
+    return out
+
+
+def default_options(target: Target, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every option of ``target``: the ``given`` value, else its default (None: unset)."""
+    given = given or {}
+    return {o.name: given.get(o.name, o.default) for o in target.options}

@@ -5,7 +5,8 @@ same library OS as on linux-userland.
 The runtime is the Rust package ``litebox-runtime-kvm`` (a freestanding kernel ELF), built with
 ``cargo build --locked --release`` into its own target directory, paths remapped. The artifact
 is written by ``pvh_elf.py`` (no LIEF); ``litebox run`` boots it with QEMU ``-M microvm``
-(``qemu.py``). Set LITEBOX_RUNTIME_KVM=/path/to/kernel to use a prebuilt kernel.
+(``qemu.py``). ``[target.kvm] runtime = "path"`` in litebox.toml (or, overriding it,
+LITEBOX_RUNTIME_KVM=/path/to/kernel) uses a prebuilt kernel instead.
 """
 from __future__ import annotations
 
@@ -18,15 +19,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from packager import cargobuild
 from packager.artifact import atomic_output, read_sections
 from packager.errors import PackError
 from packager.paths import display_path
+from packager.targetapi import BuildContext, Capabilities, CargoTarget, Check, OptionSpec
 
-TARGET = "kvm"
-DESCRIPTION = ("bootable x86-64 micro-VM (ELF with a PVH entry): the app in ring 3 over the library OS "
-               "in ring 0; `litebox run` boots it in QEMU -M microvm")
-PACKAGE = "litebox-runtime-kvm"
 HERE = Path(__file__).resolve().parent
 RUNTIME_DIR = HERE / "runtime"
 OVERRIDE_ENV = "LITEBOX_RUNTIME_KVM"
@@ -47,7 +44,7 @@ pvh_elf = _sibling("pvh_elf")
 qemu = _sibling("qemu")
 
 
-def check() -> list[tuple[str, bool, str]]:
+def _check() -> list[tuple[str, bool, str]]:
     """The doctor checklist: can this machine build kvm artifacts, and boot them?"""
     items: list[tuple[str, bool, str]] = []
     machine = platform.machine()
@@ -67,31 +64,6 @@ def check() -> list[tuple[str, bool, str]]:
     accel, why = qemu.choose_accel(None)
     items.append(("acceleration", True, f"{accel}: {why}"))
     return items
-
-
-def runtime_inputs(repo: Path) -> list[Path]:
-    """Every file whose content decides the kernel's bytes (packager/cargobuild.py)."""
-    return cargobuild.runtime_inputs(repo, RUNTIME_DIR, OVERRIDE_ENV)
-
-
-def build_runtime(ctx: Any) -> Path:
-    """Builds the kernel with cargo (--locked --release, paths remapped) and returns its path;
-    or the prebuilt kernel named by LITEBOX_RUNTIME_KVM."""
-    return cargobuild.build(ctx, PACKAGE, "the kvm kernel", OVERRIDE_ENV, target_dir=ctx.repo / "target" / "kvm")
-
-
-def assemble(ctx: Any, runtime: Path, image: bytes, manifest: bytes, out: Path) -> None:
-    """Writes the artifact: the kernel with the image as a loaded segment (and section) and the
-    manifest section; checked by re-reading before it is renamed into place."""
-    try:
-        data = pvh_elf.build(runtime.read_bytes(), image, manifest)
-    except pvh_elf.KernelError as exc:
-        raise PackError(f"{display_path(runtime)}: {exc}") from None
-    found = read_sections(data)
-    if found.get(pvh_elf.IMAGE_SECTION) != image or found.get(pvh_elf.MANIFEST_SECTION) != manifest:
-        raise PackError("the kvm artifact does not read back the image and manifest it was given")
-    with atomic_output(out) as tmp:
-        tmp.write_bytes(data)
 
 
 def _launch(artifact: Path) -> Any:
@@ -127,13 +99,47 @@ def _net_plan(launch: Any) -> Any:
     return qemu.net_plan(rules(launch.policy.listen), rules(launch.policy.connect))
 
 
-def run(artifact: Path, args: list[str]) -> int:
-    """Boots the artifact in QEMU (-M microvm; TCG unless a KVM probe boot succeeded) and
-    returns the app's exit status."""
-    if qemu.qemu_path() is None:
-        raise PackError("qemu-system-x86_64 not found: apt-get install qemu-system-x86 "
-                        "(see `litebox targets`)")
-    if not artifact.is_file():
-        raise PackError(f"{display_path(artifact)}: no such file")
-    launch = _launch(artifact)
-    return qemu.run(artifact, args, _app_env(launch), _net_plan(launch))
+class Plugin(CargoTarget):
+    """kvm: the kernel with the image as a loaded segment; booted by QEMU -M microvm."""
+
+    name = "kvm"
+    description = ("bootable x86-64 micro-VM (ELF with a PVH entry): the app in ring 3 over the library OS "
+                   "in ring 0; `litebox run` boots it in QEMU -M microvm")
+    # The app's `syscall` enters the kernel directly: no fast path, no rewriting; the runner
+    # boots a VM and cannot pass LITEBOX_TRACE/LITEBOX_LEARN through.
+    capabilities = Capabilities(artifact_kind="pvh-elf", rewrites=False, trace_learn=False)
+    options = (OptionSpec("runtime", "path", "a prebuilt kernel (ELF with a PVH entry note) to use instead "
+                          "of building it with cargo", env=OVERRIDE_ENV),)
+    package = "litebox-runtime-kvm"
+    what = "the kvm kernel"
+    override_env = OVERRIDE_ENV
+    target_dir = "target/kvm"
+
+    def checks(self) -> list[Check]:
+        """The doctor checklist: can this machine build kvm artifacts, and boot them?"""
+        return [Check(*row) for row in _check()]
+
+    def assemble(self, ctx: BuildContext, runtime: Path, image: bytes, manifest: bytes, out: Path) -> None:
+        """Writes the artifact: the kernel with the image as a loaded segment (and section) and the
+        manifest section; checked by re-reading before it is renamed into place."""
+        try:
+            data = pvh_elf.build(runtime.read_bytes(), image, manifest)
+        except pvh_elf.KernelError as exc:
+            raise PackError(f"{display_path(runtime)}: {exc}") from None
+        found = read_sections(data)
+        if found.get(pvh_elf.IMAGE_SECTION) != image or found.get(pvh_elf.MANIFEST_SECTION) != manifest:
+            raise PackError("the kvm artifact does not read back the image and manifest it was given")
+        with atomic_output(out) as tmp:
+            tmp.write_bytes(data)
+
+    def run(self, artifact: Path, args: list[str], env: dict[str, str] | None = None,
+            wait: bool = False) -> int:
+        """Boots the artifact in QEMU (-M microvm; TCG unless a KVM probe boot succeeded) and
+        returns the app's exit status."""
+        if qemu.qemu_path() is None:
+            raise PackError("qemu-system-x86_64 not found: apt-get install qemu-system-x86 "
+                            "(see `litebox targets`)")
+        if not artifact.is_file():
+            raise PackError(f"{display_path(artifact)}: no such file")
+        launch = _launch(artifact)
+        return qemu.run(artifact, args, _app_env(launch), _net_plan(launch))

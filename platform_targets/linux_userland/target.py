@@ -4,7 +4,8 @@ library OS in-process, confined by seccomp.
 The runtime is the Rust package ``litebox-runtime-linux-userland``, built with
 ``cargo build --locked --release`` and paths remapped; the artifact is that executable with
 the image and the manifest added as non-allocated ELF sections (packager/artifact.py).
-Set LITEBOX_RUNTIME_LINUX_USERLAND=/path/to/runtime to use a prebuilt runtime instead.
+``[target.linux-userland] runtime = "path"`` in litebox.toml (or, overriding it,
+LITEBOX_RUNTIME_LINUX_USERLAND=/path/to/runtime) uses a prebuilt runtime instead.
 """
 from __future__ import annotations
 
@@ -13,22 +14,15 @@ import platform
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
-from packager import cargobuild
 from packager.artifact import write_elf_artifact
 from packager.errors import PackError
 from packager.hostprobe import landlock_check, netns_check, userns_check
 from packager.paths import display_path
+from packager.targetapi import BuildContext, Capabilities, CargoTarget, Check, OptionSpec
 
-TARGET = "linux-userland"
-DESCRIPTION = ("static x86-64 Linux executable; the app's syscalls are served in-process, "
-               "host access through a seccomp allow-list")
-PACKAGE = "litebox-runtime-linux-userland"
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 OVERRIDE_ENV = "LITEBOX_RUNTIME_LINUX_USERLAND"
-# The runtime has a fast-path entry (.litebox.fastpath): packing rewrites syscall sites to it.
-SYSCALL_REWRITE = True
 
 
 def _seccomp() -> tuple[bool, str]:
@@ -41,7 +35,7 @@ def _seccomp() -> tuple[bool, str]:
     return False, "kernel built without seccomp (no Seccomp: line in /proc/self/status)"
 
 
-def check() -> list[tuple[str, bool, str, bool]]:
+def _check() -> list[tuple[str, bool, str, bool]]:
     """The doctor checklist: can this machine build and run linux-userland artifacts, and
     which enforcement layers will the runtime find (seccomp always; Landlock and user
     namespaces when present, so those two are optional items)?"""
@@ -78,32 +72,41 @@ def check() -> list[tuple[str, bool, str, bool]]:
     return items
 
 
-def runtime_inputs(repo: Path) -> list[Path]:
-    """Every file whose content decides the runtime's bytes (packager/cargobuild.py)."""
-    return cargobuild.runtime_inputs(repo, RUNTIME_DIR, OVERRIDE_ENV)
+class Plugin(CargoTarget):
+    """linux-userland: the runtime executable with the image and manifest as ELF sections."""
 
+    name = "linux-userland"
+    description = ("static x86-64 Linux executable; the app's syscalls are served in-process, "
+                   "host access through a seccomp allow-list")
+    # The runtime has a fast-path entry (.litebox.fastpath): packing rewrites syscall sites to it.
+    capabilities = Capabilities(artifact_kind="elf-executable", rewrites=True,
+                                rewrite_entry=".litebox.fastpath", trace_learn=True)
+    options = (OptionSpec("runtime", "path", "a prebuilt runtime executable to use instead of building "
+                          "it with cargo", env=OVERRIDE_ENV),)
+    package = "litebox-runtime-linux-userland"
+    what = "the linux-userland runtime"
+    override_env = OVERRIDE_ENV
 
-def build_runtime(ctx: Any) -> Path:
-    """Builds the runtime with cargo (--locked --release, paths remapped) and returns its path;
-    or the prebuilt runtime named by LITEBOX_RUNTIME_LINUX_USERLAND."""
-    return cargobuild.build(ctx, PACKAGE, "the linux-userland runtime", OVERRIDE_ENV)
+    def checks(self) -> list[Check]:
+        """The doctor checklist: can this machine build and run linux-userland artifacts, and
+        which enforcement layers will the runtime find (seccomp always; Landlock and user
+        namespaces when present, so those are optional items)?"""
+        return [Check(*row) for row in _check()]
 
+    def assemble(self, ctx: BuildContext, runtime: Path, image: bytes, manifest: bytes, out: Path) -> None:
+        """Writes the artifact: the runtime plus sections .litebox.image and .litebox.manifest."""
+        write_elf_artifact(runtime, image, manifest, out)
 
-def assemble(ctx: Any, runtime: Path, image: bytes, manifest: bytes, out: Path) -> None:
-    """Writes the artifact: the runtime plus sections .litebox.image and .litebox.manifest."""
-    write_elf_artifact(runtime, image, manifest, out)
-
-
-def run(artifact: Path, args: list[str], env: dict[str, str] | None = None, wait: bool = False) -> int:
-    """Runs the artifact with ``env`` (default: ours). Without ``wait`` it replaces this
-    process (its exit status becomes ours); with ``wait`` it runs as a child and its exit
-    status is returned (128 + N when signal N ended it)."""
-    path = str(artifact if artifact.is_absolute() or "/" in str(artifact) else Path(".") / artifact)
-    environ = dict(os.environ) if env is None else env
-    try:
-        if not wait:
-            os.execve(path, [path, *args], environ)
-        proc = subprocess.run([path, *args], env=environ, check=False)
-    except OSError as exc:
-        raise PackError(f"{display_path(artifact)}: cannot execute: {exc.strerror}") from None
-    return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+    def run(self, artifact: Path, args: list[str], env: dict[str, str] | None = None, wait: bool = False) -> int:
+        """Runs the artifact with ``env`` (default: ours). Without ``wait`` it replaces this
+        process (its exit status becomes ours); with ``wait`` it runs as a child and its exit
+        status is returned (128 + N when signal N ended it)."""
+        path = str(artifact if artifact.is_absolute() or "/" in str(artifact) else Path(".") / artifact)
+        environ = dict(os.environ) if env is None else env
+        try:
+            if not wait:
+                os.execve(path, [path, *args], environ)
+            proc = subprocess.run([path, *args], env=environ, check=False)
+        except OSError as exc:
+            raise PackError(f"{display_path(artifact)}: cannot execute: {exc.strerror}") from None
+        return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode

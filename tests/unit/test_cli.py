@@ -178,6 +178,8 @@ def test_targets_json(tmp_path: Path, env: dict[str, str]) -> None:
     lu = doc["targets"][names.index("linux-userland")]
     assert all(set(c) == {"item", "ok", "detail", "required"} for c in lu["checks"])
     assert lu["ready"] == all(c["ok"] for c in lu["checks"] if c["required"])
+    assert lu["capabilities"]["rewrites"] is True and lu["capabilities"]["artifact_kind"] == "elf-executable"
+    assert [o["key"] for o in lu["options"]] == ["runtime"]
 
 
 def test_inspect_shows_effective_policy(tmp_path: Path, env: dict[str, str], static_hello: Path) -> None:

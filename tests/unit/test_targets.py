@@ -9,13 +9,16 @@ from packager.errors import PackError
 from packager.targets import discover, get
 
 PLUGIN = '''
-TARGET = "{name}"
-DESCRIPTION = "test target"
-def check(): return [("thing", {ok}, "detail")]
-def runtime_inputs(repo): return []
-def build_runtime(ctx): return None
-def assemble(ctx, runtime, image, manifest, out): return None
-def run(artifact, args): return 0
+from packager.targetapi import Capabilities, Check, TargetPlugin
+class Plugin(TargetPlugin):
+    name = "{name}"
+    description = "test target"
+    capabilities = Capabilities(artifact_kind="test")
+    def checks(self): return [Check("thing", {ok}, "detail")]
+    def runtime_inputs(self, repo, options): return []
+    def build_runtime(self, ctx): return None
+    def assemble(self, ctx, runtime, image, manifest, out): return None
+    def run(self, artifact, args, env=None, wait=False): return 0
 '''
 
 
@@ -34,8 +37,11 @@ def test_discovery_scans_folders(tmp_path: Path) -> None:
 
 def test_incomplete_plugin_refused(tmp_path: Path) -> None:
     (tmp_path / "x").mkdir()
-    (tmp_path / "x" / "target.py").write_text('TARGET = "x"\nDESCRIPTION = ""\ndef check(): return []\n')
-    with pytest.raises(PackError, match="target plugin lacks runtime_inputs, build_runtime, assemble, run"):
+    (tmp_path / "x" / "target.py").write_text(
+        "from packager.targetapi import TargetPlugin\n"
+        "class Plugin(TargetPlugin):\n    name = 'x'\n    def checks(self): return []\n")
+    with pytest.raises(PackError, match=r"x/target.py: target plugin lacks assemble, build_runtime, run, "
+                                        r"runtime_inputs$"):
         discover(tmp_path)
 
 
@@ -49,8 +55,9 @@ def test_real_targets_present() -> None:
 def test_optional_items_do_not_block_ready(tmp_path: Path) -> None:
     (tmp_path / "t").mkdir()
     (tmp_path / "t" / "target.py").write_text(PLUGIN.replace(
-        'def check(): return [("thing", {ok}, "detail")]',
-        'def check(): return [("thing", True, "d"), ("layer", False, "absent", False)]').format(name="t"))
+        'def checks(self): return [Check("thing", {ok}, "detail")]',
+        'def checks(self): return [Check("thing", True, "d"), Check("layer", False, "absent", False)]'
+    ).format(name="t"))
     t = discover(tmp_path)["t"]
     assert t.checklist() == [{"item": "thing", "ok": True, "detail": "d", "required": True},
                              {"item": "layer", "ok": False, "detail": "absent", "required": False}]
