@@ -17,7 +17,9 @@ How things cross the VM boundary:
        byte on COM2 (``I``, ``T``, ``H``, ``Q``: control.rs); a second one stops the VM
   both the network, only when the image's policy grants some ([policy.network]): a virtio-net
        card on QEMU's user-mode network (slirp; the VM is 10.0.2.15); each listen rule
-       ``ADDR:PORT`` becomes a forward of the host's ADDR:PORT to the VM's PORT; without
+       ``ADDR:PORT`` becomes a forward of the host's ADDR:PORT to the VM's PORT: the runner
+       listens on ADDR:PORT itself and relays each client through a QEMU forward of a private
+       loopback port (``HostForward``: QEMU's own forward listens with a backlog of 1); without
        connect rules the network is ``restrict=on`` (nothing leaves the VM but answers on
        forwarded connections). See docs/kvm.md "Network".
 """
@@ -28,10 +30,13 @@ import json
 import os
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,10 +105,14 @@ class NetPlan:
     outgoing: bool
     skipped: tuple[str, ...] = ()
 
-    def netdev(self) -> str:
-        """The ``-netdev`` value: user-mode networking with the forwards."""
+    def netdev(self, via: dict[tuple[str, int], int] | None = None) -> str:
+        """The ``-netdev`` value: user-mode networking with the forwards, each from the host's
+        ADDR:PORT, or from 127.0.0.1:``via[(ADDR, PORT)]`` where the runner relays it
+        (``HostForward``)."""
         parts = ["user", "id=net0", f"restrict={'off' if self.outgoing else 'on'}"]
-        parts += [f"hostfwd=tcp:{addr}:{port}-:{port}" for addr, port in self.forwards]
+        for addr, port in self.forwards:
+            host = f"127.0.0.1:{via[(addr, port)]}" if via and (addr, port) in via else f"{addr}:{port}"
+            parts.append(f"hostfwd=tcp:{host}-:{port}")
         return ",".join(parts)
 
 
@@ -124,6 +133,150 @@ def net_plan(listen: list[tuple[int, str, int]], connect: list[tuple[int, str, i
     return NetPlan(tuple(forwards), bool(connect), tuple(skipped))
 
 
+# The backlog of the runner's listening socket for a listen rule: Linux's default somaxconn, and
+# as many connections as the VM's kernel holds for accept() on one port (tcpsock.rs).
+FORWARD_BACKLOG = 128
+# How long a relay retries a refused connection to QEMU's forward while QEMU starts (s).
+FORWARD_STARTUP = 10.0
+
+
+class HostForward:
+    """The host side of one listen rule: the runner listens on the rule's ADDR:PORT with a
+    backlog of ``FORWARD_BACKLOG`` and relays every client, byte for byte, through QEMU's
+    forward of a private loopback port to the VM's PORT.
+
+    QEMU's own forward (libslirp's ``hostfwd``) listens with a backlog of 1: a burst of
+    clients overflows it at once, Linux drops their SYNs and handshake ACKs, the clients back
+    off (1 s, 3 s, 7 s...), and one whose half-open connection Linux prunes meanwhile gets a
+    reset on its next retransmission; under load, about one burst of 32 in two lost a client
+    that way. The relay connects to the private forward one connection at a time, so that
+    listener never holds more than one connection waiting for QEMU to accept it, and clients
+    wait in the runner's backlog instead. An end of stream passes on as a half-close; a reset or
+    error on either side resets both (a client sees the VM's resets as it would without the
+    relay)."""
+
+    def __init__(self, addr: str, port: int) -> None:
+        self.addr, self.port = addr, port
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._reserve = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.listener.bind((addr, port))
+            self.listener.listen(FORWARD_BACKLOG)
+            # The private port stays bound while the VM runs (not listening; SO_REUSEADDR, as
+            # QEMU binds it too), so nothing else takes it before QEMU does.
+            self._reserve.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._reserve.bind(("127.0.0.1", 0))
+        except OSError:
+            self.close()
+            raise
+        self.inner: int = self._reserve.getsockname()[1]
+        self._connecting = threading.Lock()
+        self._started = 0.0
+
+    def start(self) -> None:
+        """Starts accepting clients (QEMU has been started with the forward of ``inner``)."""
+        self._started = time.monotonic()
+        threading.Thread(target=self._serve, name=f"forward-{self.port}", daemon=True).start()
+
+    def close(self) -> None:
+        """Stops accepting (new clients are refused); relayed connections go on until they end."""
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        self.listener.close()
+        self._reserve.close()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._relay, args=(client,), name=f"relay-{self.port}", daemon=True).start()
+
+    def _relay(self, client: socket.socket) -> None:
+        inner = None
+        with self._connecting:
+            # A SYN that finds the listener's queue full (2 connections with a backlog of 1) is
+            # dropped and only retried a second later: wait (briefly) for QEMU to accept.
+            end = time.monotonic() + 1.0
+            while (waiting := listen_queue(self.inner)) is not None and waiting > 1 and time.monotonic() < end:
+                time.sleep(0.002)
+            while inner is None:
+                try:
+                    inner = socket.create_connection(("127.0.0.1", self.inner))
+                except ConnectionRefusedError:
+                    if time.monotonic() - self._started > FORWARD_STARTUP:
+                        break
+                    time.sleep(0.05)
+                except OSError:
+                    break
+        if inner is None:
+            _Relay.reset(client)
+            client.close()
+            return
+        _Relay(client, inner).start()
+
+
+def listen_queue(port: int) -> int | None:
+    """How many connections wait for accept() on the socket listening on 127.0.0.1:``port``
+    (Linux's /proc/net/tcp), or None when there is none or it cannot be read."""
+    local = f"0100007F:{port:04X}"
+    try:
+        with open("/proc/net/tcp", encoding="ascii") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 4 and fields[1] == local and fields[3] == "0A":
+                    return int(fields[4].split(":")[1], 16)
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+class _Relay:
+    """Two connected sockets relayed both ways, one thread per direction."""
+
+    def __init__(self, a: socket.socket, b: socket.socket) -> None:
+        self.socks = (a, b)
+        self.lock = threading.Lock()
+        self.running = 2
+        self.failed = False
+
+    def start(self) -> None:
+        a, b = self.socks
+        for src, dst in ((a, b), (b, a)):
+            threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def reset(sock: socket.socket) -> None:
+        """Makes the coming close() of ``sock`` send a reset."""
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+            with self.lock:
+                failed = self.failed
+            if not failed:
+                dst.shutdown(socket.SHUT_WR)  # the end of stream passes on
+        except OSError:
+            with self.lock:
+                self.failed = True
+            for sock in self.socks:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RD)  # wakes the other direction; sends nothing
+        with self.lock:
+            self.running -= 1
+            last, failed = self.running == 0, self.failed
+        if last:
+            for sock in self.socks:
+                if failed:
+                    self.reset(sock)
+                sock.close()
+
+
 def file_chardev(path: Path) -> str:
     """A chardev backend writing to a file (the control port of a boot without signals in)."""
     return f"file,path={path}"
@@ -131,11 +284,12 @@ def file_chardev(path: Path) -> str:
 
 def qemu_argv(kernel: Path, cmdline: str, control: str, accel: str, machine: str = "microvm",
               initrd: Path | None = None, memory: str = MEMORY, net: NetPlan | None = None,
-              stderr_port: bool = True) -> list[str]:
+              stderr_port: bool = True, via: dict[tuple[str, int], int] | None = None) -> list[str]:
     """The QEMU command line that boots ``kernel`` with our devices and nothing else: COM1 on
     QEMU's stdout, COM2 on the ``control`` chardev backend (``file,path=...`` or
     ``pipe,path=...``), COM3 on QEMU's stderr (``stderr_port``), a virtio-mmio network card
-    when ``net`` is given (microvm only)."""
+    when ``net`` is given (microvm only), its forwards from the private ports ``via`` where
+    the runner relays them (``NetPlan.netdev``)."""
     argv = [qemu_path() or QEMU, "-M", machine, "-accel", accel, "-m", memory, "-nodefaults",
             "-no-user-config", "-display", "none", "-no-reboot",
             "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
@@ -149,7 +303,7 @@ def qemu_argv(kernel: Path, cmdline: str, control: str, accel: str, machine: str
     if initrd is not None:
         argv += ["-initrd", str(initrd)]
     if net is not None and machine == "microvm":
-        argv += ["-netdev", net.netdev(), "-device", "virtio-net-device,netdev=net0"]
+        argv += ["-netdev", net.netdev(via), "-device", "virtio-net-device,netdev=net0"]
     return argv
 
 
@@ -262,18 +416,28 @@ def boot(kernel: Path, cmdline: str, accel: str, timeout: float | None, module: 
     """Boots ``kernel`` once; returns (app exit status or None, QEMU's exit status).
     QEMU never outlives this call: it is killed on timeout and on Ctrl-C (KeyboardInterrupt
     is re-raised after the kill). With ``forward_signals`` the first Ctrl-C (or SIGTERM,
-    SIGHUP, SIGQUIT) is delivered to the app instead, and only a second one stops the VM."""
-    with tempfile.TemporaryDirectory(prefix="kvm-run-") as tmp:
+    SIGHUP, SIGQUIT) is delivered to the app instead, and only a second one stops the VM.
+    The listen rules' host ports are the runner's while QEMU runs (``HostForward``); OSError
+    when one cannot be listened on."""
+    with tempfile.TemporaryDirectory(prefix="kvm-run-") as tmp, contextlib.ExitStack() as forwards:
+        hosts: list[HostForward] = []
+        if net is not None and machine == "microvm":
+            for addr, port in net.forwards:
+                hosts.append(HostForward(addr, port))
+                forwards.callback(hosts[-1].close)
         channel = ControlChannel(Path(tmp))
         initrd = None
         if module:
             initrd = Path(tmp) / "boot-module"
             initrd.write_bytes(module)
-        argv = qemu_argv(kernel, cmdline, channel.chardev(), accel, machine, initrd, net=net)
+        argv = qemu_argv(kernel, cmdline, channel.chardev(), accel, machine, initrd, net=net,
+                         via={(h.addr, h.port): h.inner for h in hosts})
         try:
             with _Forwarder(channel) if forward_signals else contextlib.nullcontext():
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
                                         start_new_session=True, preexec_fn=_die_with_parent)
+                for host in hosts:
+                    host.start()
                 try:
                     rc = proc.wait(timeout=timeout)
                 except subprocess.TimeoutExpired:
@@ -400,6 +564,9 @@ def run(kernel: Path, args: list[str], env: dict[str, str], net: NetPlan | None 
                         forward_signals=True)
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:
+        sys.stderr.write(f"litebox: cannot start the VM: {exc}\n")
+        return EXIT_VM_FAILED
     if code is not None:
         return code
     if rc == -signal.SIGKILL:

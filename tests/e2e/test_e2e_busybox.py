@@ -30,6 +30,9 @@ def clean_host_tmp() -> None:
         shutil.rmtree(p, ignore_errors=True) if Path(p).is_dir() else Path(p).unlink(missing_ok=True)
 
 
+# Fixed names in the host's /tmp that other tests use too (native runs write them, tests clear
+# or check them): all such tests run on one pytest-xdist worker (scripts/test: --dist loadgroup).
+@pytest.mark.xdist_group("host-tmp")
 def test_script_matches_native(packed_busybox: Path) -> None:
     clean_host_tmp()
     native = run_program([BUSYBOX, "sh", "-c", SCRIPT])

@@ -7,6 +7,7 @@ difference names the first syscall whose behaviour differs from Linux.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -52,6 +53,9 @@ def first_difference(a: bytes, b: bytes) -> str:
 )
 def test_probe_matches_native(tmp_path: Path, src: str, args: list[str], static: bool) -> None:
     prog = build(src, tmp_path, static)
+    # The native run works in the host's /tmp: a name of this test's own, so parallel workers
+    # (pytest -n) never share it. The probe prints no path, so both runs print the same.
+    args = [f"{a}-{os.getpid()}-{tmp_path.name}" if a.startswith("/tmp/") else a for a in args]
     for a in args:
         if a.startswith("/tmp/"):
             shutil.rmtree(a, ignore_errors=True)

@@ -48,6 +48,9 @@ def native_sh(script: str) -> subprocess.CompletedProcess[bytes]:
         clean_host_tmp()
 
 
+# Fixed names in the host's /tmp that other tests use too (native runs write them, tests clear
+# or check them): all such tests run on one pytest-xdist worker (scripts/test: --dist loadgroup).
+@pytest.mark.xdist_group("host-tmp")
 @pytest.mark.parametrize(("script", "status"), [(SCRIPT, 7), (PROCESS_SCRIPT, 0)], ids=["files", "processes"])
 def test_script_matches_native(busybox_kvm: Path, script: str, status: int) -> None:
     native = native_sh(script)
@@ -57,6 +60,9 @@ def test_script_matches_native(busybox_kvm: Path, script: str, status: int) -> N
     assert kvm.returncode == status, describe(kvm)
 
 
+# Fixed names in the host's /tmp that other tests use too (native runs write them, tests clear
+# or check them): all such tests run on one pytest-xdist worker (scripts/test: --dist loadgroup).
+@pytest.mark.xdist_group("host-tmp")
 def test_a_signal_death_of_the_first_process_is_the_vm_status(busybox_kvm: Path) -> None:
     native = native_sh("kill -TERM $$; echo survived")
     assert native.returncode == -15 and native.stdout == b"", describe(native)

@@ -36,6 +36,9 @@ def native_run(src: Path) -> bytes:
     return proc.stdout
 
 
+# Fixed names in the host's /tmp that other tests use too (native runs write them, tests clear
+# or check them): all such tests run on one pytest-xdist worker (scripts/test: --dist loadgroup).
+@pytest.mark.xdist_group("host-tmp")
 def test_same_output_and_exit_code_as_native(example: tuple[Path, Path]) -> None:
     src, art = example
     expected = native_run(src)
@@ -48,6 +51,9 @@ def test_same_output_and_exit_code_as_native(example: tuple[Path, Path]) -> None
     assert lines[-1] == "done"
 
 
+# Fixed names in the host's /tmp that other tests use too (native runs write them, tests clear
+# or check them): all such tests run on one pytest-xdist worker (scripts/test: --dist loadgroup).
+@pytest.mark.xdist_group("host-tmp")
 def test_the_sqlite_file_lives_in_the_sandbox_not_on_the_host(example: tuple[Path, Path]) -> None:
     _, art = example
     Path("/tmp/app.db").unlink(missing_ok=True)
@@ -69,6 +75,9 @@ def test_start_up_reads_the_image_on_demand(example: tuple[Path, Path]) -> None:
 
 
 
+# Fixed names in the host's /tmp that other tests use too (native runs write them, tests clear
+# or check them): all such tests run on one pytest-xdist worker (scripts/test: --dist loadgroup).
+@pytest.mark.xdist_group("host-tmp")
 @pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="qemu-system-x86_64 is not installed")
 def test_same_under_kvm(example: tuple[Path, Path], tmp_path: Path) -> None:
     # The same project packed for the kvm target and booted under QEMU (TCG): threads, sqlite's

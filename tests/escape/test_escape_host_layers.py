@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from confine_probe import gate_address, results
-from litebox_e2e import REPO, describe, pack, run_program
+from litebox_e2e import BASE_ENV, REPO, RUN_TIMEOUT, describe, pack, run_program
 from netprobe import free_port
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
@@ -67,10 +67,14 @@ def sandbox_processes(artifact: Path) -> set[int]:
     return found
 
 
-def layers_on_host() -> set[str]:
-    """Writable layers a sandbox without namespaces would leave in /dev/shm or /tmp."""
+def layers_on_host(pid: int) -> set[str]:
+    """Writable layers a sandbox without namespaces would leave in /dev/shm or /tmp: those of
+    the artifact started as PID (`.litebox-upper-PID-RANDOM`, named by its supervisor, the
+    artifact's first process), so artifacts that other tests run at the same time (pytest -n)
+    are not counted."""
+    prefix = f".litebox-upper-{pid}-"
     return {f"{d}/{n}" for d in ("/dev/shm", "/tmp") if os.path.isdir(d)
-            for n in os.listdir(d) if n.startswith(".litebox-upper-")}
+            for n in os.listdir(d) if n.startswith(prefix)}
 
 
 def wait_until_gone(pids: set[int], limit: float = 60.0) -> set[int]:
@@ -157,14 +161,15 @@ def test_the_network_policy_holds_below_the_library_os() -> None:
 
 def test_nothing_the_app_started_outlives_it() -> None:
     p = packed()
-    before = layers_on_host()
-    proc = run_program([p.artifact, "bg"])
-    assert proc.returncode == 0, describe(proc)
-    assert proc.stdout.decode() == "parent done: child 1\n"
+    proc = subprocess.Popen([p.artifact, "bg"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=dict(BASE_ENV))
+    out, err = proc.communicate(timeout=RUN_TIMEOUT)
+    assert proc.returncode == 0, (out, err)
+    assert out.decode() == "parent done: child 1\n"
     # The sandbox's pid namespace ends with the app's first process: by the time the artifact
     # has exited, the kernel has killed and reaped the background child.
     assert sandbox_processes(p.artifact) == set()
-    assert layers_on_host() - before == set()
+    assert layers_on_host(proc.pid) == set()
 
 
 def _start_waiting(p: Packed, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -177,14 +182,13 @@ def _start_waiting(p: Packed, env: dict[str, str] | None = None) -> subprocess.P
 
 def test_sigkill_of_the_artifact_leaves_nothing_behind() -> None:
     p = packed()
-    before = layers_on_host()
     proc = _start_waiting(p)
     tree = sandbox_processes(p.artifact)
     assert proc.pid in tree and len(tree) >= 2
     proc.kill()
     proc.wait()
     assert wait_until_gone(tree) == set()
-    assert layers_on_host() - before == set()
+    assert layers_on_host(proc.pid) == set()
 
 
 def test_the_sandbox_holds_no_capabilities() -> None:
@@ -257,19 +261,25 @@ def test_modes_in_the_writable_layer_never_carry_set_id_bits() -> None:
     assert r["mode"] == "755"  # 04755 asked: set-user-ID never reaches a host file
 
 
-def _without_user_namespaces(*argv: str) -> subprocess.CompletedProcess[bytes]:
+def _without_user_namespaces(*argv: str) -> tuple[subprocess.CompletedProcess[bytes], int]:
     """Runs ARGV where the host refuses new user namespaces: root of a user namespace whose
-    user.max_user_namespaces is 0 (so the runtime's own clone(CLONE_NEWUSER) fails)."""
+    user.max_user_namespaces is 0 (so the runtime's own clone(CLONE_NEWUSER) fails). Returns
+    the completed process and its pid (unshare and sh exec ARGV: the same process)."""
     script = 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"'
-    return subprocess.run(["unshare", "--user", "--map-root-user", "sh", "-c", script, "sh", *argv],
-                          capture_output=True, stdin=subprocess.DEVNULL, timeout=120,
-                          env={**os.environ, "LITEBOX_LOG": "debug", "PYTHONPATH": str(REPO)})
+    args = ["unshare", "--user", "--map-root-user", "sh", "-c", script, "sh", *argv]
+    with subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env={**os.environ, "LITEBOX_LOG": "debug", "PYTHONPATH": str(REPO)}) as proc:
+        try:
+            out, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    return subprocess.CompletedProcess(args, proc.returncode, out, err), proc.pid
 
 
 def test_without_user_namespaces_the_log_and_targets_say_what_is_missing() -> None:
     p = packed()
-    before = layers_on_host()
-    proc = _without_user_namespaces(str(p.artifact), "chmod")
+    proc, pid = _without_user_namespaces(str(p.artifact), "chmod")
     if b"max_user_namespaces" in proc.stderr and proc.returncode != 0:
         raise AssertionError(describe(proc))
     assert proc.returncode == 0, describe(proc)
@@ -278,9 +288,9 @@ def test_without_user_namespaces_the_log_and_targets_say_what_is_missing() -> No
     assert "capabilities: none" in first, first
     # chmod still works through the supervisor, and the layer (now in /dev/shm) is removed.
     assert results(proc)["mode"] == "755"
-    assert layers_on_host() - before == set()
-    probe = _without_user_namespaces(sys.executable, "-c",
-                                     "from packager.hostprobe import userns_check; print(userns_check())")
+    assert layers_on_host(pid) == set()
+    probe, _ = _without_user_namespaces(sys.executable, "-c",
+                                        "from packager.hostprobe import userns_check; print(userns_check())")
     assert probe.returncode == 0, describe(probe)
     out = probe.stdout.decode()
     assert "False" in out and "the runtime does without them" in out and "host paths stay visible" in out, out

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -75,6 +80,108 @@ def test_listen_rules_become_host_forwards_and_no_outgoing_without_connect_rules
     assert argv[argv.index("-netdev") + 2:argv.index("-netdev") + 4] == ["-device", "virtio-net-device,netdev=net0"]
     # The PC machine has no virtio-mmio card the kernel drives: no network there.
     assert "-netdev" not in qemu.qemu_argv(Path("k"), "", "file,path=c", "tcg", machine="pc", net=plan)
+
+
+def test_relayed_forwards_come_from_private_loopback_ports() -> None:
+    plan = qemu.net_plan([(4, "127.0.0.1", 8080), (4, "0.0.0.0", 9000)], [])
+    assert plan is not None
+    assert plan.netdev({("127.0.0.1", 8080): 40001, ("0.0.0.0", 9000): 40002}) == (
+        "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:40001-:8080,hostfwd=tcp:127.0.0.1:40002-:9000")
+    argv = qemu.qemu_argv(Path("k"), "", "file,path=c", "tcg", net=plan, via={("127.0.0.1", 8080): 40001})
+    assert argv[argv.index("-netdev") + 1] == ("user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:40001-:8080,"
+                                               "hostfwd=tcp:0.0.0.0:9000-:9000")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def forward() -> Iterator[Callable[[Callable[[socket.socket], None], float], qemu.HostForward]]:
+    """qemu.HostForward on a free port, in front of a stand-in for QEMU's forward: a listener
+    with libslirp's backlog of 1 that accepts one connection every ``pause`` seconds and
+    hands it to ``serve`` on a thread of its own."""
+    made: list[tuple[qemu.HostForward, socket.socket]] = []
+
+    def make(serve: Callable[[socket.socket], None], pause: float) -> qemu.HostForward:
+        fwd = qemu.HostForward("127.0.0.1", _free_port())
+        inner = socket.socket()
+        inner.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        inner.bind(("127.0.0.1", fwd.inner))
+        inner.listen(1)
+        made.append((fwd, inner))
+
+        def accept() -> None:
+            while True:
+                try:
+                    conn, _ = inner.accept()
+                except OSError:
+                    return
+                threading.Thread(target=serve, args=(conn,), daemon=True).start()
+                time.sleep(pause)
+
+        threading.Thread(target=accept, daemon=True).start()
+        fwd.start()
+        return fwd
+
+    yield make
+    for fwd, inner in made:
+        fwd.close()
+        inner.shutdown(socket.SHUT_RDWR)
+        inner.close()
+
+
+def _ask(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        s.sendall(request)
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    return data
+
+
+def _echo(conn: socket.socket) -> None:
+    with conn:
+        data = b""
+        while chunk := conn.recv(4096):
+            data += chunk
+        conn.sendall(b"got " + data)
+
+
+def test_a_host_forward_serves_a_burst_that_a_backlog_of_one_would_drop(
+        forward: Callable[[Callable[[socket.socket], None], float], qemu.HostForward]) -> None:
+    """64 clients at once, relayed (half-close included) through a listener with a backlog of
+    1 that accepts slowly: every one gets its whole answer (connected directly, most would
+    have their handshakes dropped, and some a reset)."""
+    fwd = forward(_echo, 0.005)
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        replies = list(pool.map(lambda i: _ask(fwd.port, b"%d" % i + b"x" * 100_000), range(64)))
+    assert replies == [b"got %d" % i + b"x" * 100_000 for i in range(64)]
+
+
+def test_a_host_forward_passes_a_reset_on(
+        forward: Callable[[Callable[[socket.socket], None], float], qemu.HostForward]) -> None:
+    def reset(conn: socket.socket) -> None:
+        conn.recv(1)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+
+    fwd = forward(reset, 0)
+    with pytest.raises(ConnectionResetError):
+        _ask(fwd.port, b"GET / HTTP/1.0\r\n\r\n")
+
+
+def test_a_host_forward_refuses_once_closed_and_reports_a_port_in_use() -> None:
+    port = _free_port()
+    fwd = qemu.HostForward("127.0.0.1", port)
+    with pytest.raises(OSError):
+        qemu.HostForward("127.0.0.1", port)
+    fwd.close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=10).close()
 
 
 def test_connect_rules_open_the_way_out() -> None:
