@@ -78,7 +78,7 @@ def landlock_features(abi: int) -> str:
     """What the runtime restricts with Landlock at this ABI version."""
     parts = ["file system"]
     if abi >= 4:
-        parts.append("TCP ports")
+        parts.append("no TCP bind or connect of its own (the supervisor makes them)")
     if abi >= 6:
         parts.append("signals and abstract unix sockets scoped to the app")
     return ", ".join(parts)

@@ -77,7 +77,7 @@ class Plugin(CargoTarget):
 
     name = "linux-userland"
     description = ("static x86-64 Linux executable; the app's syscalls are served in-process, "
-                   "host access through a seccomp allow-list")
+                   "host access through a seccomp allow-list, namespaces and a supervisor that holds the policy")
     # The runtime has a fast-path entry (.litebox.fastpath): packing rewrites syscall sites to it.
     capabilities = Capabilities(artifact_kind="elf-executable", rewrites=True,
                                 rewrite_entry=".litebox.fastpath", trace_learn=True)
