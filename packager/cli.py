@@ -123,7 +123,7 @@ is passed through, with --trace and --learn too.
            mapping each such path this host has to itself (paths the host lacks are listed as
            comments) and [policy.network] listen/connect lists. NOTHING IS GRANTED: copy what
            you want into litebox.toml and pack again. --learn-out FILE writes the snippet to
-           FILE instead of stdout (implies --learn). Record format: docs/runtime.md.
+           FILE instead of stdout (implies --learn). Record format: docs/targets/linux-userland.md.
            (--trace and --learn: linux-userland artifacts only.)
 
 A kvm artifact boots in QEMU -M microvm: stdout and stderr arrive on yours, stdin is read to

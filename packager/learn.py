@@ -1,6 +1,6 @@
 """`litebox run --learn`: the runtime's learn records → a TOML snippet for the user to review.
 
-Record format (docs/runtime.md, "Trace and learn"): one record per line, ``KIND<TAB>VALUE``;
+Record format (docs/targets/linux-userland.md, "Trace and learn"): one record per line, ``KIND<TAB>VALUE``;
 kinds ``path``, ``exec`` (absolute paths), ``connect``, ``listen`` (``ADDR:PORT``). Values
 escape backslash, tab, newline and other bytes as ``\\\\``, ``\\t``, ``\\n``, ``\\xHH``."""
 from __future__ import annotations

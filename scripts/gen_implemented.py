@@ -101,7 +101,7 @@ def render_doc() -> str:
         "  refuse single calls of a served syscall (network addresses, mounts, limits: docs/config.md);",
         "- **ENOSYS**: not implemented; the app gets ENOSYS and `LITEBOX_LOG=debug` names the call.",
         "",
-        "The same shim serves every target; a target may lack a host facility (docs/kvm.md lists",
+        "The same shim serves every target; a target may lack a host facility (docs/targets/kvm.md lists",
         "what the kvm target does not have).",
         "",
         f"Totals: {counts['full']} full, {counts['partial']} partial, {counts['denied']} denied, "

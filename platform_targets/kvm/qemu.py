@@ -21,7 +21,7 @@ How things cross the VM boundary:
        listens on ADDR:PORT itself and relays each client through a QEMU forward of a private
        loopback port (``HostForward``: QEMU's own forward listens with a backlog of 1); without
        connect rules the network is ``restrict=on`` (nothing leaves the VM but answers on
-       forwarded connections). See docs/kvm.md "Network".
+       forwarded connections). See docs/targets/kvm.md "Network".
 """
 from __future__ import annotations
 
@@ -554,7 +554,7 @@ def run(kernel: Path, args: list[str], env: dict[str, str], net: NetPlan | None 
         stdin_data = sys.stdin.buffer.read(STDIN_LIMIT + 1)
         if len(stdin_data) > STDIN_LIMIT:
             sys.stderr.write(f"litebox: stdin is larger than {STDIN_LIMIT >> 20} MiB; the kvm target passes "
-                             "stdin to the VM whole, as a boot module (docs/kvm.md)\n")
+                             "stdin to the VM whole, as a boot module (docs/targets/kvm.md)\n")
             return EXIT_VM_FAILED
     accel, _ = choose_accel(kernel)
     sys.stdout.flush()

@@ -172,7 +172,7 @@ def pack_kvm(app: Path, out_dir: Path) -> Path:
 
 
 def kvm_env(vm_timeout: int = 120, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment `litebox run` gets in kvm tests: TCG forced (never KVM: see docs/kvm.md)
+    """The environment `litebox run` gets in kvm tests: TCG forced (never KVM: see docs/targets/kvm.md)
     and the runner's VM time limit (0 = none)."""
     full = dict(BASE_ENV)
     full.update({"PYTHONPATH": str(REPO), "LITEBOX_KVM_ACCEL": "tcg", "LITEBOX_KVM_TIMEOUT": str(vm_timeout)})

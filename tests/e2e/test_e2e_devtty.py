@@ -1,4 +1,4 @@
-"""/dev/tty in a packed app (docs/runtime.md, "What the app sees"): it reaches the terminal
+"""/dev/tty in a packed app (docs/targets/linux-userland.md, "What the app sees"): it reaches the terminal
 the artifact was started on when one of its stdin/stdout/stderr is a terminal, and is ENXIO
 otherwise, as natively for a process without a controlling terminal.
 

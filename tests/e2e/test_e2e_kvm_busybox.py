@@ -2,7 +2,7 @@
 booted in QEMU (TCG), must print the same bytes and exit the same way as natively. The scripts
 fork, exec programs of the image, wait, pipe (beyond a pipe's capacity, and into readers that
 exit early), redirect, substitute commands, kill children, and write files that the parent
-reads back, so they exercise the kernel's processes (docs/kvm.md, "Processes").
+reads back, so they exercise the kernel's processes (docs/targets/kvm.md, "Processes").
 
 A handful of boots only: each is 1-5 s under TCG. The VM carries stdout and stderr apart (two
 serial ports), so stdout is compared with native stdout alone.

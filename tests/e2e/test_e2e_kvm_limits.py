@@ -6,7 +6,7 @@ the one test_e2e_limits.py expects (Linux's errno for each refused call, the app
 The process limit is the kvm kernel's own (one count over the whole VM); memory, open files and
 threads are counted by the library OS of each process, as on linux-userland. Without a limit
 in the policy the VM's RAM bounds the app: the kernel's default process limit, fallible
-kernel stacks and an out-of-memory SIGKILL (docs/kvm.md, "Resource limits"); the last tests
+kernel stacks and an out-of-memory SIGKILL (docs/targets/kvm.md, "Resource limits"); the last tests
 check that. Fork, thread and memory bombs run only packed for kvm (the bounded fork bomb and
 the limited hog also under linux-userland, where the policy's limit stops them): inside the VM,
 bounded by the limit, their own loop counts and the runner's VM time limit. Skipped as a whole

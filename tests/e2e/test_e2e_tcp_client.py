@@ -4,7 +4,7 @@ port (blocking and non-blocking connect: ECONNREFUSED) and a port outside its po
 
 Native, packed for linux-userland and packed for kvm must print the same bytes. Under kvm the
 VM reaches the host's loopback through QEMU's user network: 127.0.0.1 in the VM stands for it
-(docs/kvm.md, "Network"), so the peer the client sees is 127.0.0.1 there too.
+(docs/targets/kvm.md, "Network"), so the peer the client sees is 127.0.0.1 there too.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 //! The app's pointers are checked for the obvious faults (NULL page, non-canonical, wrapping)
 //! and answered with EFAULT as Linux would. A pointer into unmapped memory inside the user half
 //! is not caught here yet; the platform's fault handling is the next layer (see
-//! docs/runtime.md).
+//! docs/targets/linux-userland.md).
 use alloc::vec::Vec;
 
 use crate::errno::{Errno, EFAULT, ENAMETOOLONG};

@@ -1,5 +1,5 @@
 //! Random bytes: RDRAND when the CPU has it, else a SplitMix64 stream seeded from the TSC
-//! (not cryptographic; documented in docs/kvm.md).
+//! (not cryptographic; documented in docs/targets/kvm.md).
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::port::{cpuid, rdtsc};

@@ -366,7 +366,7 @@ pub fn net_call(nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
             let s = tcpsock::socket(a[0], a[1], a[2])?;
             Ok(add(Obj::Tcp(s), a[1] & SOCK_NONBLOCK != 0) as usize)
         }
-        SOCKETPAIR => Err(EAFNOSUPPORT), // no Unix sockets in the VM (docs/kvm.md)
+        SOCKETPAIR => Err(EAFNOSUPPORT), // no Unix sockets in the VM (docs/targets/kvm.md)
         _ => {
             let (obj, nb) = get(a[0] as i32)?;
             let Obj::Tcp(s) = obj else { return Err(ENOTSOCK) };

@@ -1,6 +1,6 @@
 //! `LITEBOX_TRACE` (one line per app syscall: name, decoded arguments, result) and
 //! `LITEBOX_LEARN` (records of what the app needed and was not given), both set up at start.
-//! Formats: docs/runtime.md, "Trace and learn".
+//! Formats: docs/targets/linux-userland.md, "Trace and learn".
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI32, Ordering};
 
