@@ -46,6 +46,8 @@ pub enum FileKind {
     Synth(Synth),
     /// A generated /proc file and its content, made at open.
     Generated(Synth, Vec<u8>),
+    /// A kernel object of the library OS (pipe, eventfd, timerfd, epoll).
+    Obj(crate::kobj::Obj),
 }
 
 /// An open file description (shared by dup'd descriptors: one offset, one set of flags).

@@ -294,7 +294,7 @@ impl<P: Platform> LibOs<P> {
             FileKind::Overlay(o) => Some(Node::OverlayFile(o.clone())),
             FileKind::Synth(s) | FileKind::Generated(s, _) => Some(Node::Synth(*s)),
             FileKind::Dir => self.vfs.lookup(&f.path),
-            FileKind::Host(_) => None,
+            FileKind::Host(_) | FileKind::Obj(_) => None,
         }
     }
 

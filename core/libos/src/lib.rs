@@ -14,6 +14,7 @@ pub mod errno;
 pub mod fd;
 pub mod fs;
 pub mod kernel;
+pub mod kobj;
 pub mod loader;
 pub mod net;
 pub mod platform;

@@ -38,16 +38,28 @@ pub trait Platform: Send + Sync {
     fn host_ioctl(&self, fd: i32, cmd: u32, arg: usize) -> Result<usize, Errno>;
     /// Closes host descriptor `fd`.
     fn host_close(&self, fd: i32);
-    /// Creates a host pipe; returns (read end, write end), close-on-exec on the host.
-    fn host_pipe(&self, flags: u32) -> Result<(i32, i32), Errno>;
     /// Sets O_NONBLOCK on host descriptor `fd` (the only status flag that matters on the host).
     fn host_set_nonblock(&self, fd: i32, on: bool) -> Result<(), Errno>;
     /// poll(2) over host descriptors; `fds` is a `struct pollfd` array in runtime memory with
     /// host descriptor numbers. `timeout_ms < 0` waits forever. May block.
     fn host_poll(&self, fds: &mut [PollFd], timeout_ms: i32) -> Result<usize, Errno>;
-    /// A host syscall on host descriptors only (eventfd2, timerfd_*, epoll_*): the shim has
-    /// translated every descriptor argument. May block.
-    fn host_fd_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno>;
+    /// Blocks the calling thread until `ready()` returns true (`Ok(true)`), CLOCK_MONOTONIC
+    /// reaches `deadline` (ns; `Ok(false)`), or a signal the app handles becomes deliverable
+    /// (EINTR). `ready` must not block; it is called before any wait and again after every
+    /// [`Platform::wake_all`] (a platform may call it more often, e.g. whenever the thread is
+    /// scheduled). This is how the core's kernel objects (`kobj.rs`: pipes, eventfds,
+    /// timerfds, epoll) wait; it takes no syscall number.
+    fn block_until(&self, ready: &mut dyn FnMut() -> bool, deadline: Option<u64>) -> Result<bool, Errno>;
+    /// Wakes every thread in [`Platform::block_until`] so it checks again; the core calls it
+    /// after it changed a kernel object. Default: nothing (for a platform whose waiters
+    /// re-check whenever they are scheduled).
+    fn wake_all(&self) {}
+    /// Host objects for pipes, eventfds, timerfds and epoll instead of the core's own: a
+    /// platform that has a host kernel may serve them there (faster, and shared with host
+    /// children). Default: none, and the core's kernel objects serve them.
+    fn passthrough(&self) -> Option<&dyn HostPassthrough> {
+        None
+    }
 
     /// A socket syscall (socket, socketpair, bind, listen, accept4, connect, getsockname,
     /// getpeername, setsockopt, getsockopt, sendto, recvfrom, sendmsg, recvmsg, sendmmsg,
@@ -160,6 +172,16 @@ pub trait Platform: Send + Sync {
     fn learn(&self, _kind: &[u8], _value: &[u8]) {}
     /// Writes one diagnostic line (already formatted, without newline) to the runtime's log.
     fn log(&self, line: &[u8]);
+}
+
+/// Optional: host objects the library OS hands to the app as host descriptors (see
+/// [`Platform::passthrough`]). The shim has translated every descriptor argument.
+pub trait HostPassthrough {
+    /// Creates a host pipe; returns (read end, write end), close-on-exec on the host.
+    fn pipe(&self, flags: u32) -> Result<(i32, i32), Errno>;
+    /// A host syscall on host descriptors only (eventfd2, timerfd_*, epoll_*, and fcntl record
+    /// locks and ftruncate on files of host directories). May block.
+    fn fd_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno>;
 }
 
 /// A new thread of the app: it resumes right after the clone syscall with rax = 0, the stack

@@ -27,6 +27,9 @@ impl<P: Platform> ProcView for LibOs<P> {
         if !f.path.is_empty() {
             return Some((f.path.clone(), true));
         }
+        if let FileKind::Obj(o) = &f.kind {
+            return Some((o.label(), false));
+        }
         let FileKind::Host(h) = &f.kind else { return Some((b"anon_inode:[litebox]".to_vec(), false)) };
         let st = self.platform.host_stat(h.0).ok()?;
         Some((host_label(st.st_mode, st.st_ino, st.st_rdev).into_bytes(), false))

@@ -583,7 +583,7 @@ fn f_getfl_reports_o_largefile_on_x86_64() {
 }
 
 #[test]
-fn pipe2_through_the_platform() {
+fn pipe2_core_pipe() {
     let mut s = Sys::new();
     let mut fds = [0i32; 2];
     assert_eq!(s.sys(PIPE2, &[fds.as_mut_ptr() as usize, O_CLOEXEC as usize]), Ok(0));
@@ -741,4 +741,300 @@ fn exit_group_ends_through_the_platform() {
     // exit of the last thread ends the process.
     assert_eq!(s.exit(EXIT, &[4]), Exited { code: 4, group: true });
     assert_eq!(s.mock().exits.load(std::sync::atomic::Ordering::Relaxed), 3);
+}
+
+const SIGPIPE: i32 = 13;
+const FIONREAD_: usize = FIONREAD as usize;
+const POLLHUP_: i16 = 0x10;
+const POLLERR_: i16 = 0x08;
+
+fn pipe(s: &mut Sys, flags: u32) -> (usize, usize) {
+    let mut fds = [0i32; 2];
+    assert_eq!(s.sys(PIPE2, &[fds.as_mut_ptr() as usize, flags as usize]), Ok(0));
+    (fds[0] as usize, fds[1] as usize)
+}
+
+fn poll1(s: &mut Sys, fd: usize, events: i16, timeout: i32) -> (Result<usize, Errno>, i16) {
+    let mut p = [PollFd { fd: fd as i32, events, revents: 0 }];
+    let r = s.sys(POLL, &[p.as_mut_ptr() as usize, 1, timeout as isize as usize]);
+    (r, p[0].revents)
+}
+
+fn fionread(s: &mut Sys, fd: usize) -> i32 {
+    let mut n = -1i32;
+    assert_eq!(s.sys(IOCTL, &[fd, FIONREAD_, &mut n as *mut i32 as usize]), Ok(0));
+    n
+}
+
+#[test]
+fn pipe_capacity_atomicity_and_readiness() {
+    let mut s = Sys::new();
+    let (r, w) = pipe(&mut s, O_NONBLOCK);
+    // Empty: the write end is writable, the read end not readable.
+    assert_eq!(poll1(&mut s, w, POLLOUT, 0), (Ok(1), POLLOUT));
+    assert_eq!(poll1(&mut s, r, POLLIN, 0), (Ok(0), 0));
+    // A poll with a timeout on nothing ready waits it out (the mock's clock moves).
+    let before = *s.mock().blocked_ns.lock().unwrap();
+    assert_eq!(poll1(&mut s, r, POLLIN, 250), (Ok(0), 0));
+    assert_eq!(*s.mock().blocked_ns.lock().unwrap() - before, 250_000_000);
+    // Fill to 100 bytes short of the 64 KiB capacity.
+    let chunk = vec![7u8; 65536 - 100];
+    assert_eq!(s.write(w, &chunk), Ok(65436));
+    assert_eq!(fionread(&mut s, r), 65436);
+    assert_eq!(poll1(&mut s, r, POLLIN, 0), (Ok(1), POLLIN));
+    // Less than PIPE_BUF free: not writable for poll.
+    assert_eq!(poll1(&mut s, w, POLLOUT, 0), (Ok(0), 0));
+    // A write of up to PIPE_BUF bytes goes in whole or not at all.
+    assert_eq!(s.write(w, &[1u8; 200]), Err(EAGAIN));
+    // A larger one writes what fits.
+    assert_eq!(s.write(w, &[2u8; 5000]), Ok(100));
+    assert_eq!(s.write(w, b"x"), Err(EAGAIN));
+    // Reads drain in order.
+    assert_eq!(s.read(r, 65436).unwrap(), chunk);
+    assert_eq!(s.read(r, 1000).unwrap(), vec![2u8; 100]);
+    assert_eq!(fionread(&mut s, r), 0);
+    assert_eq!(s.read(r, 10), Err(EAGAIN));
+    // Zero-length reads and writes.
+    assert_eq!(s.read(r, 0).unwrap(), b"");
+    assert_eq!(s.write(w, b""), Ok(0));
+    // Without a writer: POLLHUP and end of file.
+    assert_eq!(s.write(w, b"tail"), Ok(4));
+    assert_eq!(s.close(w), Ok(0));
+    assert_eq!(poll1(&mut s, r, POLLIN, 0), (Ok(1), POLLIN | POLLHUP_));
+    assert_eq!(s.read(r, 10).unwrap(), b"tail");
+    assert_eq!(poll1(&mut s, r, POLLIN, -1), (Ok(1), POLLHUP_));
+    assert_eq!(s.read(r, 10).unwrap(), b"");
+    // FIONREAD on a write end is not a thing (ENOTTY); FIONBIO sets O_NONBLOCK.
+    let (r2, w2) = pipe(&mut s, 0);
+    assert_eq!(s.sys(IOCTL, &[w2, FIONREAD_, [0i32; 1].as_ptr() as usize]), Err(ENOTTY));
+    // A blocking read of an empty pipe waits; the mock cannot wake it, so it is interrupted.
+    assert_eq!(s.read(r2, 1), Err(EINTR));
+    let on = 1i32;
+    assert_eq!(s.sys(IOCTL, &[r2, FIONBIO as usize, &on as *const i32 as usize]), Ok(0));
+    assert_eq!(s.sys(FCNTL, &[r2, F_GETFL as usize]), Ok((O_RDONLY | O_NONBLOCK) as usize));
+    assert_eq!(s.read(r2, 1), Err(EAGAIN));
+    // Without a reader: POLLERR on the write end, EPIPE and SIGPIPE to the calling thread.
+    assert_eq!(s.close(r2), Ok(0));
+    assert_eq!(poll1(&mut s, w2, POLLOUT, 0), (Ok(1), POLLOUT | POLLERR_));
+    assert_eq!(s.write(w2, b"x"), Err(EPIPE));
+    assert_eq!(*s.mock().signals.lock().unwrap(), vec![(42, SIGPIPE)]);
+}
+
+#[test]
+fn pipe_ends_shared_by_dup_and_reopened_through_proc() {
+    let mut s = Sys::new();
+    let (r, w) = pipe(&mut s, O_NONBLOCK);
+    let w2 = s.sys(DUP, &[w]).unwrap();
+    assert_eq!(s.close(w), Ok(0));
+    assert_eq!(s.read(r, 1), Err(EAGAIN), "a dup of the write end keeps the pipe open");
+    // Opening /proc/self/fd/N of a pipe reaches the pipe itself: a new write end.
+    let w3 = s.open(&format!("/proc/self/fd/{w2}"), O_WRONLY, 0).unwrap();
+    assert_eq!(s.close(w2), Ok(0));
+    assert_eq!(s.write(w3, b"via proc"), Ok(8));
+    assert_eq!(s.sys(FCNTL, &[w3, F_GETFL as usize]), Ok((O_WRONLY | O_NONBLOCK) as usize));
+    assert_eq!(s.read(r, 100).unwrap(), b"via proc");
+    assert_eq!(s.close(w3), Ok(0));
+    assert_eq!(s.read(r, 1).unwrap(), b"");
+    // readv on a pipe is one read (no waiting for more once data came).
+    let (r, w) = pipe(&mut s, 0);
+    assert_eq!(s.write(w, b"abc"), Ok(3));
+    let (mut a, mut b) = ([0u8; 2], [0u8; 8]);
+    let iov = [Iovec { base: a.as_mut_ptr() as usize, len: 2 }, Iovec { base: b.as_mut_ptr() as usize, len: 8 }];
+    assert_eq!(s.sys(READV, &[r, iov.as_ptr() as usize, 2]), Ok(3));
+    assert_eq!((&a, &b[..1]), (b"ab", &b"c"[..]));
+    // select sees the pipe like poll does.
+    assert_eq!(s.write(w, b"z"), Ok(1));
+    let mut rd = [1u64 << r | 1u64 << w];
+    let mut wr = [1u64 << w];
+    let tv = [0i64, 0];
+    assert_eq!(s.sys(SELECT, &[64, rd.as_mut_ptr() as usize, wr.as_mut_ptr() as usize, 0, tv.as_ptr() as usize]), Ok(2));
+    assert_eq!((rd[0], wr[0]), (1u64 << r, 1u64 << w));
+}
+
+fn u64_read(s: &mut Sys, fd: usize) -> Result<u64, Errno> {
+    let mut v = [0u8; 8];
+    s.sys(READ, &[fd, v.as_mut_ptr() as usize, 8]).map(|n| {
+        assert_eq!(n, 8);
+        u64::from_le_bytes(v)
+    })
+}
+
+fn u64_write(s: &mut Sys, fd: usize, v: u64) -> Result<usize, Errno> {
+    s.sys(WRITE, &[fd, v.to_le_bytes().as_ptr() as usize, 8])
+}
+
+#[test]
+fn eventfd_counter_semantics() {
+    let mut s = Sys::new();
+    const EFD_SEMAPHORE: usize = 1;
+    assert_eq!(s.sys(EVENTFD2, &[0, 0o17]), Err(EINVAL), "unknown flags");
+    let e = s.sys(EVENTFD2, &[3, (O_NONBLOCK | O_CLOEXEC) as usize]).unwrap();
+    assert_eq!(s.sys(FCNTL, &[e, F_GETFD as usize]), Ok(FD_CLOEXEC as usize));
+    assert_eq!(s.sys(FCNTL, &[e, F_GETFL as usize]), Ok((O_RDWR | O_NONBLOCK) as usize));
+    assert_eq!(poll1(&mut s, e, POLLIN | POLLOUT, 0), (Ok(1), POLLIN | POLLOUT));
+    assert_eq!(u64_write(&mut s, e, 4), Ok(8));
+    // A read takes the whole counter and resets it.
+    assert_eq!(u64_read(&mut s, e), Ok(7));
+    assert_eq!(u64_read(&mut s, e), Err(EAGAIN));
+    assert_eq!(poll1(&mut s, e, POLLIN, 0), (Ok(0), 0));
+    // Short buffers and the reserved value.
+    assert_eq!(s.sys(READ, &[e, [0u8; 4].as_ptr() as usize, 4]), Err(EINVAL));
+    assert_eq!(s.sys(WRITE, &[e, [1u8; 4].as_ptr() as usize, 4]), Err(EINVAL));
+    assert_eq!(u64_write(&mut s, e, u64::MAX), Err(EINVAL));
+    // The counter stops at u64::MAX - 1: more would block (EAGAIN without blocking).
+    assert_eq!(u64_write(&mut s, e, u64::MAX - 1), Ok(8));
+    assert_eq!(poll1(&mut s, e, POLLOUT, 0), (Ok(0), 0));
+    assert_eq!(u64_write(&mut s, e, 1), Err(EAGAIN));
+    assert_eq!(u64_read(&mut s, e), Ok(u64::MAX - 1));
+    // EFD_SEMAPHORE: each read takes one.
+    let sem = s.sys(EVENTFD2, &[2, EFD_SEMAPHORE | O_NONBLOCK as usize]).unwrap();
+    assert_eq!(u64_read(&mut s, sem), Ok(1));
+    assert_eq!(u64_read(&mut s, sem), Ok(1));
+    assert_eq!(u64_read(&mut s, sem), Err(EAGAIN));
+    // eventfd (no flags): blocking; an empty counter waits (the mock interrupts it).
+    let b = s.sys(EVENTFD, &[0]).unwrap();
+    assert_eq!(s.sys(FCNTL, &[b, F_GETFD as usize]), Ok(0));
+    assert_eq!(u64_read(&mut s, b), Err(EINTR));
+    assert_eq!(s.fstat(b).unwrap().st_mode & S_IFMT, 0, "an anonymous inode");
+    assert_eq!(s.readlink(&format!("/proc/self/fd/{b}"), 64).unwrap(), b"anon_inode:[eventfd]");
+    assert_eq!(s.sys(LSEEK, &[b, 0, SEEK_SET as usize]), Err(ESPIPE));
+}
+
+fn settime(s: &mut Sys, fd: usize, flags: usize, v: [i64; 4]) -> Result<[i64; 4], Errno> {
+    let mut old = [0i64; 4];
+    s.sys(TIMERFD_SETTIME, &[fd, flags, v.as_ptr() as usize, old.as_mut_ptr() as usize]).map(|_| old)
+}
+
+#[test]
+fn timerfd_on_the_fake_clock() {
+    let mut s = Sys::new();
+    assert_eq!(s.sys(TIMERFD_CREATE, &[3, 0]), Err(EINVAL), "CLOCK_PROCESS_CPUTIME_ID");
+    assert_eq!(s.sys(TIMERFD_CREATE, &[1, 1]), Err(EINVAL), "unknown flags");
+    let t = s.sys(TIMERFD_CREATE, &[1, O_NONBLOCK as usize]).unwrap();
+    // Disarmed: nothing to read, nothing left.
+    assert_eq!(u64_read(&mut s, t), Err(EAGAIN));
+    let mut cur = [9i64; 4];
+    assert_eq!(s.sys(TIMERFD_GETTIME, &[t, cur.as_mut_ptr() as usize]), Ok(0));
+    assert_eq!(cur, [0; 4]);
+    assert_eq!(settime(&mut s, t, 0, [0, 0, 0, 1_000_000_000]), Err(EINVAL), "tv_nsec out of range");
+    // One shot in 1.5 s.
+    assert_eq!(settime(&mut s, t, 0, [0, 0, 1, 500_000_000]), Ok([0; 4]));
+    assert_eq!(s.sys(TIMERFD_GETTIME, &[t, cur.as_mut_ptr() as usize]), Ok(0));
+    assert_eq!(cur, [0, 0, 1, 500_000_000]);
+    assert_eq!(u64_read(&mut s, t), Err(EAGAIN));
+    assert_eq!(poll1(&mut s, t, POLLIN, 0), (Ok(0), 0));
+    // poll without a timeout waits for the expiry (the fake clock jumps there).
+    let before = *s.mock().blocked_ns.lock().unwrap();
+    assert_eq!(poll1(&mut s, t, POLLIN, -1), (Ok(1), POLLIN));
+    assert_eq!(*s.mock().blocked_ns.lock().unwrap() - before, 1_500_000_000);
+    assert_eq!(u64_read(&mut s, t), Ok(1));
+    assert_eq!(u64_read(&mut s, t), Err(EAGAIN));
+    // Periodic, every 100 ms after a first expiry in 100 ms; blocking reads wait for it.
+    let b = s.sys(TIMERFD_CREATE, &[0, 0]).unwrap();
+    assert_eq!(settime(&mut s, b, 0, [0, 100_000_000, 0, 100_000_000]), Ok([0; 4]));
+    assert_eq!(u64_read(&mut s, b), Ok(1));
+    let ts = Timespec { tv_sec: 0, tv_nsec: 350_000_000 };
+    assert_eq!(s.sys(NANOSLEEP, &[&ts as *const Timespec as usize, 0]), Ok(0));
+    assert_eq!(u64_read(&mut s, b), Ok(3), "three periods passed");
+    // Re-arming returns the old setting; 0 disarms.
+    let old = settime(&mut s, b, 0, [0; 4]).unwrap();
+    assert_eq!(old[..2], [0, 100_000_000]);
+    assert!(old[2] == 0 && old[3] > 0 && old[3] <= 100_000_000, "{old:?}");
+    // Absolute: CLOCK_MONOTONIC's fake start plus 1000 s.
+    assert_eq!(settime(&mut s, t, 1, [0, 0, common::mock::MONOTONIC_START + 1000, 0]), Ok([0; 4]));
+    assert_eq!(s.sys(TIMERFD_GETTIME, &[t, cur.as_mut_ptr() as usize]), Ok(0));
+    assert!(cur[2] > 990 && cur[2] < 1000, "{cur:?}");
+    assert_eq!(s.sys(TIMERFD_SETTIME, &[0, 0, cur.as_ptr() as usize, 0]), Err(EINVAL), "not a timerfd");
+    assert_eq!(s.readlink(&format!("/proc/self/fd/{t}"), 64).unwrap(), b"anon_inode:[timerfd]");
+}
+
+fn ep_ctl(s: &mut Sys, ep: usize, op: usize, fd: usize, events: u32, data: u64) -> Result<usize, Errno> {
+    let mut ev = [0u8; 12];
+    ev[0..4].copy_from_slice(&events.to_le_bytes());
+    ev[4..12].copy_from_slice(&data.to_le_bytes());
+    s.sys(EPOLL_CTL, &[ep, op, fd, ev.as_ptr() as usize])
+}
+
+fn ep_wait(s: &mut Sys, ep: usize, timeout: i32) -> Result<Vec<(u32, u64)>, Errno> {
+    let mut out = [0u8; 12 * 8];
+    let n = s.sys(EPOLL_WAIT, &[ep, out.as_mut_ptr() as usize, 8, timeout as isize as usize])?;
+    Ok((0..n)
+        .map(|i| {
+            let r = &out[12 * i..12 * i + 12];
+            (u32::from_le_bytes(r[0..4].try_into().unwrap()), u64::from_le_bytes(r[4..12].try_into().unwrap()))
+        })
+        .collect())
+}
+
+#[test]
+fn epoll_readiness_over_core_objects() {
+    let mut s = Sys::new();
+    const ADD: usize = 1;
+    const DEL: usize = 2;
+    const MOD: usize = 3;
+    const IN: u32 = 1;
+    const OUT: u32 = 4;
+    const ONESHOT: u32 = 1 << 30;
+    assert_eq!(s.sys(EPOLL_CREATE, &[0]), Err(EINVAL));
+    assert_eq!(s.sys(EPOLL_CREATE1, &[1]), Err(EINVAL));
+    let ep = s.sys(EPOLL_CREATE1, &[O_CLOEXEC as usize]).unwrap();
+    assert_eq!(s.sys(FCNTL, &[ep, F_GETFD as usize]), Ok(FD_CLOEXEC as usize));
+    let (r, w) = pipe(&mut s, O_NONBLOCK);
+    let e = s.sys(EVENTFD2, &[0, O_NONBLOCK as usize]).unwrap();
+    // Errors: a regular file, itself, not an epoll, twice, missing entries.
+    let file = s.open("/app/hello.txt", O_RDONLY, 0).unwrap();
+    assert_eq!(ep_ctl(&mut s, ep, ADD, file, IN, 0), Err(EPERM));
+    assert_eq!(ep_ctl(&mut s, ep, ADD, ep, IN, 0), Err(EINVAL));
+    assert_eq!(ep_ctl(&mut s, r, ADD, w, IN, 0), Err(EINVAL));
+    assert_eq!(ep_ctl(&mut s, ep, ADD, 99, IN, 0), Err(EBADF));
+    assert_eq!(ep_ctl(&mut s, ep, MOD, r, IN, 0), Err(ENOENT));
+    assert_eq!(ep_ctl(&mut s, ep, ADD, r, IN, 1), Ok(0));
+    assert_eq!(ep_ctl(&mut s, ep, ADD, r, IN, 1), Err(EEXIST));
+    assert_eq!(ep_ctl(&mut s, ep, ADD, e, IN, 2), Ok(0));
+    // Nothing ready: timeout 0 returns at once, a timeout waits it out.
+    assert_eq!(ep_wait(&mut s, ep, 0), Ok(vec![]));
+    let before = *s.mock().blocked_ns.lock().unwrap();
+    assert_eq!(ep_wait(&mut s, ep, 40), Ok(vec![]));
+    assert_eq!(*s.mock().blocked_ns.lock().unwrap() - before, 40_000_000);
+    assert_eq!(ep_wait(&mut s, ep, -1), Err(EINTR), "nothing can wake it on the mock");
+    // Level-triggered: reported as long as ready.
+    assert_eq!(s.write(w, b"hi"), Ok(2));
+    assert_eq!(ep_wait(&mut s, ep, -1), Ok(vec![(IN, 1)]));
+    assert_eq!(ep_wait(&mut s, ep, 0), Ok(vec![(IN, 1)]));
+    assert_eq!(u64_write(&mut s, e, 5), Ok(8));
+    assert_eq!(ep_wait(&mut s, ep, 0), Ok(vec![(IN, 1), (IN, 2)]));
+    assert_eq!(s.read(r, 10).unwrap(), b"hi");
+    assert_eq!(ep_wait(&mut s, ep, 0), Ok(vec![(IN, 2)]));
+    // MOD changes events and data; the write end of a pipe is writable.
+    assert_eq!(ep_ctl(&mut s, ep, MOD, e, OUT, 7), Ok(0));
+    assert_eq!(ep_ctl(&mut s, ep, ADD, w, OUT, 3), Ok(0));
+    assert_eq!(ep_wait(&mut s, ep, 0), Ok(vec![(OUT, 3), (OUT, 7)]), "in descriptor order");
+    assert_eq!(ep_ctl(&mut s, ep, DEL, w, 0, 0), Ok(0));
+    assert_eq!(ep_ctl(&mut s, ep, DEL, w, 0, 0), Err(ENOENT));
+    // EPOLLONESHOT: reported once, until MOD re-arms it.
+    assert_eq!(ep_ctl(&mut s, ep, MOD, e, IN | ONESHOT, 8), Ok(0));
+    assert_eq!(ep_wait(&mut s, ep, 0), Ok(vec![(IN, 8)]));
+    assert_eq!(ep_wait(&mut s, ep, 0), Ok(vec![]));
+    assert_eq!(ep_ctl(&mut s, ep, MOD, e, IN, 9), Ok(0));
+    assert_eq!(ep_wait(&mut s, ep, 0), Ok(vec![(IN, 9)]));
+    // Closing the last descriptor of a watched file removes it from the interest list.
+    assert_eq!(s.close(e), Ok(0));
+    assert_eq!(ep_wait(&mut s, ep, 0), Ok(vec![]));
+    // Hang-up is always reported; an epoll is itself readable (for poll or another epoll).
+    assert_eq!(s.close(w), Ok(0));
+    assert_eq!(ep_wait(&mut s, ep, 0), Ok(vec![(0x10, 1)]));
+    assert_eq!(poll1(&mut s, ep, POLLIN, 0), (Ok(1), POLLIN));
+    // A timerfd in the set: epoll_wait waits until it expires.
+    let t = s.sys(TIMERFD_CREATE, &[1, 0]).unwrap();
+    assert_eq!(ep_ctl(&mut s, ep, DEL, r, 0, 0), Ok(0));
+    assert_eq!(ep_ctl(&mut s, ep, ADD, t, IN, 5), Ok(0));
+    assert_eq!(settime(&mut s, t, 0, [0, 0, 2, 0]), Ok([0; 4]));
+    let before = *s.mock().blocked_ns.lock().unwrap();
+    assert_eq!(ep_wait(&mut s, ep, -1), Ok(vec![(IN, 5)]));
+    assert_eq!(*s.mock().blocked_ns.lock().unwrap() - before, 2_000_000_000);
+    // Bad arguments.
+    let mut out = [0u8; 12];
+    assert_eq!(s.sys(EPOLL_WAIT, &[ep, out.as_mut_ptr() as usize, 0, 0]), Err(EINVAL));
+    assert_eq!(s.sys(EPOLL_WAIT, &[t, out.as_mut_ptr() as usize, 1, 0]), Err(EINVAL));
+    assert_eq!(s.readlink(&format!("/proc/self/fd/{ep}"), 64).unwrap(), b"anon_inode:[eventpoll]");
 }

@@ -53,7 +53,17 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         OPEN => openat(os, AT_FDCWD, a[0], a[1] as u32, a[2] as u32),
         CREAT => openat(os, AT_FDCWD, a[0], O_CREAT | O_WRONLY | O_TRUNC, a[1] as u32),
         OPENAT => openat(os, fd, a[1], a[2] as u32, a[3] as u32),
-        CLOSE => os.fds.lock().close(fd).map(|_| 0),
+        CLOSE => {
+            let mut t = os.fds.lock();
+            let obj = t.get(fd).is_ok_and(|f| matches!(f.kind, FileKind::Obj(_)));
+            let r = t.close(fd).map(|_| 0);
+            drop(t);
+            if obj {
+                // A pipe may have lost its last reader or writer.
+                os.platform.wake_all();
+            }
+            r
+        }
         STAT => fstatat(os, AT_FDCWD, a[0], a[1], 0),
         LSTAT => fstatat(os, AT_FDCWD, a[0], a[1], AT_SYMLINK_NOFOLLOW),
         FSTAT => fstat(os, fd, a[1]),
@@ -196,6 +206,11 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
                     let fd = os.vfs.magic_fd(&node).ok_or(ENOENT)?;
                     let f = os.fds.lock().get(fd)?;
                     match &f.kind {
+                        FileKind::Obj(crate::kobj::Obj::Pipe(e)) => {
+                            let o = e.reopen(acc != O_WRONLY, acc != O_RDONLY);
+                            let file = OpenFile::new(FileKind::Obj(o), Vec::new(), f.flags() & !O_ACCMODE | acc);
+                            return os.fds.lock().alloc(file, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize);
+                        }
                         FileKind::Host(h) => {
                             let dup = os.platform.host_dup(h.0)?;
                             let file = OpenFile::new(FileKind::Host(HostFd(dup)), Vec::new(), f.flags() & !O_ACCMODE | acc);
@@ -257,6 +272,8 @@ fn read_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &mut [u8], at: Optio
             (Some(_), None) => Err(ESPIPE),
             (None, _) => os.platform.host_read(h.0, buf),
         },
+        FileKind::Obj(_) if at.is_some() => Err(ESPIPE),
+        FileKind::Obj(o) => o.read(&os.platform, buf, f.flags() & O_NONBLOCK != 0),
         FileKind::Dir => Err(EISDIR),
         FileKind::Synth(s) => {
             use crate::fs::synth::Synth;
@@ -307,6 +324,8 @@ fn write_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &[u8], at: Option<u
             (Some(_), None) => Err(ESPIPE),
             (None, _) => os.platform.host_write(h.0, buf),
         },
+        FileKind::Obj(_) if at.is_some() => Err(ESPIPE),
+        FileKind::Obj(o) => o.write(&os.platform, buf, f.flags() & O_NONBLOCK != 0),
         FileKind::Synth(crate::fs::synth::Synth::Full) => Err(ENOSPC),
         FileKind::Synth(_) => Ok(buf.len()),
         FileKind::Overlay(o) => {
@@ -377,7 +396,7 @@ fn iovecs(ptr: usize, cnt: usize) -> Result<Vec<Iovec>, Errno> {
 fn readv<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
     let vs = iovecs(iov, cnt)?;
-    if matches!(f.kind, FileKind::Host(_)) && f.path.is_empty() {
+    if matches!(f.kind, FileKind::Host(_) | FileKind::Obj(_)) && f.path.is_empty() {
         // A stream (pipe, socket, terminal): one read for the whole vector, so it does not
         // block for more once some data came, as natively.
         let total = vs.iter().try_fold(0usize, |t, v| t.checked_add(v.len)).ok_or(EINVAL)?;
@@ -421,6 +440,7 @@ fn stat_node<P: Platform>(os: &LibOs<P>, f: &OpenFile) -> Result<Stat, Errno> {
             os.vfs.map_ids(&mut st);
             st
         }),
+        FileKind::Obj(o) => Ok(o.stat(os.platform.creds())),
         _ => os.node_of(f).map(|n| os.vfs.stat(&n)).ok_or(ENOENT),
     }
 }
@@ -477,6 +497,9 @@ fn lseek<P: Platform>(os: &LibOs<P>, fd: i32, off: i64, whence: u32) -> SysResul
     if let FileKind::Host(h) = &f.kind {
         return os.platform.host_lseek(h.0, off, whence).map(|v| v as usize);
     }
+    if let FileKind::Obj(_) = f.kind {
+        return Err(ESPIPE);
+    }
     if let FileKind::Synth(_) = f.kind {
         return Ok(0);
     }
@@ -532,6 +555,20 @@ fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
                 // The same status flag as fcntl(F_SETFL, O_NONBLOCK) (CPython sets it this way).
                 let on = user::read::<i32>(arg)? != 0;
                 os.platform.host_set_nonblock(h.0, on)?;
+                let old = f.flags();
+                f.flags.store(if on { old | O_NONBLOCK } else { old & !O_NONBLOCK }, Ordering::Relaxed);
+                Ok(0)
+            }
+            _ => Err(ENOTTY),
+        },
+        FileKind::Obj(o) => match cmd {
+            FIONREAD => {
+                let n = o.unread().ok_or(ENOTTY)?;
+                user::write(arg, &(n as i32))?;
+                Ok(0)
+            }
+            FIONBIO => {
+                let on = user::read::<i32>(arg)? != 0;
                 let old = f.flags();
                 f.flags.store(if on { old | O_NONBLOCK } else { old & !O_NONBLOCK }, Ordering::Relaxed);
                 Ok(0)
@@ -631,7 +668,7 @@ fn fcntl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
             drop(t);
             let FileKind::Host(h) = &f.kind else { return Err(EBADF) };
             user::slice_mut(arg, 32)?;
-            os.platform.host_fd_call(FCNTL, [h.0 as usize, cmd as usize, arg, 0, 0, 0])
+            os.platform.passthrough().ok_or(ENOSYS)?.fd_call(FCNTL, [h.0 as usize, cmd as usize, arg, 0, 0, 0])
         }
         5 | 36 => {
             // F_GETLK / F_OFD_GETLK: no other process holds locks here; report unlocked.
@@ -667,7 +704,10 @@ fn truncate<P: Platform>(os: &LibOs<P>, ptr: usize, len: i64) -> SysResult {
         Node::OverlayFile(f) => resize_overlay(&f, len),
         Node::Image(i) if os.vfs.kind(&node) == NodeKind::File && os.vfs.host_upper() => {
             let fd = os.vfs.host_copy_up(&path, i, O_WRONLY)?;
-            let r = os.platform.host_fd_call(FTRUNCATE, [fd as usize, len as usize, 0, 0, 0, 0]);
+            let r = match os.platform.passthrough() {
+                Some(pt) => pt.fd_call(FTRUNCATE, [fd as usize, len as usize, 0, 0, 0, 0]),
+                None => Err(ENOSYS),
+            };
             os.platform.host_close(fd);
             r.map(|_| 0)
         }
@@ -684,7 +724,9 @@ fn ftruncate<P: Platform>(os: &LibOs<P>, fd: i32, len: i64) -> SysResult {
     }
     match &f.kind {
         FileKind::Overlay(o) => resize_overlay(o, len),
-        FileKind::Host(h) if len >= 0 => os.platform.host_fd_call(FTRUNCATE, [h.0 as usize, len as usize, 0, 0, 0, 0]),
+        FileKind::Host(h) if len >= 0 => {
+            os.platform.passthrough().ok_or(ENOSYS)?.fd_call(FTRUNCATE, [h.0 as usize, len as usize, 0, 0, 0, 0])
+        }
         _ => Err(EINVAL),
     }
 }
@@ -849,7 +891,7 @@ fn fchmod<P: Platform>(os: &LibOs<P>, fd: i32, mode: u32) -> SysResult {
             o.mode.store(mode & 0o7777, Ordering::Relaxed);
             Ok(0)
         }
-        FileKind::Host(_) | FileKind::Dir if f.path.is_empty() => Ok(0),
+        FileKind::Host(_) | FileKind::Dir | FileKind::Obj(_) if f.path.is_empty() => Ok(0),
         FileKind::Host(h) => {
             os.vfs.check_writable(&f.path)?;
             let node = os.vfs.lookup(&f.path).ok_or(ESTALE)?;

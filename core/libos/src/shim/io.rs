@@ -1,7 +1,9 @@
 //! Pipes, readiness and event descriptors: pipe2, poll/ppoll, select/pselect6, epoll_*,
-//! eventfd2 and timerfd_*. These objects live on the host (the library OS owns the host
-//! descriptors and hands the app its own numbers); descriptor arguments are translated, and a
-//! file of the image or the writable layer is always ready, as a regular file is on Linux.
+//! eventfd2 and timerfd_*. The objects are the core's own (`kobj.rs`), or host objects when
+//! the platform offers [`HostPassthrough`] (the library OS owns the host descriptors and hands
+//! the app its own numbers; descriptor arguments are translated). A file of the image or the
+//! writable layer is always ready, as a regular file is on Linux.
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::nr::*;
@@ -10,7 +12,8 @@ use crate::abi::*;
 use crate::errno::*;
 use crate::fd::{FileKind, HostFd, OpenFile};
 use crate::kernel::LibOs;
-use crate::platform::Platform;
+use crate::kobj::{Epoll, Obj, PipeEnd};
+use crate::platform::{HostPassthrough, Platform};
 use crate::user;
 
 /// Syscall numbers served here.
@@ -26,8 +29,15 @@ const POLLHUP: i16 = 0x010;
 const POLLRDNORM: i16 = 0x040;
 const POLLWRNORM: i16 = 0x100;
 
-/// Serves `n` if it is a pipe or readiness syscall.
+/// Serves `n` if it is a pipe or readiness syscall: on host objects when the platform offers
+/// [`HostPassthrough`], on the core's kernel objects (`kobj.rs`) otherwise.
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
+    if !HANDLED.contains(&n) {
+        return None;
+    }
+    if let Some(pt) = os.platform.passthrough() {
+        return host::dispatch(os, pt, n, a);
+    }
     Some(match n {
         PIPE => pipe2(os, a[0], 0),
         PIPE2 => pipe2(os, a[0], a[1] as u32),
@@ -35,65 +45,132 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         PPOLL => ppoll(os, a[0], a[1], a[2]),
         SELECT => select(os, a[0] as i32, a[1], a[2], a[3], timeval_ms(a[4])),
         PSELECT6 => select(os, a[0] as i32, a[1], a[2], a[3], timespec_ms(a[4])),
-        EPOLL_CREATE => {
-            if (a[0] as i32) <= 0 {
+        EPOLL_CREATE if (a[0] as i32) <= 0 => Err(EINVAL),
+        EPOLL_CREATE => new_obj(os, Obj::Epoll(Epoll::default()), CLOEXEC),
+        EPOLL_CREATE1 if a[0] as u32 & !CLOEXEC != 0 => Err(EINVAL),
+        EPOLL_CREATE1 => new_obj(os, Obj::Epoll(Epoll::default()), a[0] as u32),
+        EPOLL_CTL => epoll_ctl(os, a[0] as i32, a[1], a[2] as i32, a[3]),
+        EPOLL_WAIT | EPOLL_PWAIT => epoll_wait(os, a[0] as i32, a[1], a[2] as i32, a[3] as i32),
+        EVENTFD => new_obj(os, Obj::eventfd(a[0] as u32, false), 0),
+        EVENTFD2 => {
+            const EFD_SEMAPHORE: u32 = 1;
+            let flags = a[1] as u32;
+            if flags & !(CLOEXEC | O_NONBLOCK | EFD_SEMAPHORE) != 0 {
                 Err(EINVAL)
             } else {
-                new_host(os, EPOLL_CREATE1, [CLOEXEC as usize, 0, 0, 0, 0, 0], 0)
+                new_obj(os, Obj::eventfd(a[0] as u32, flags & EFD_SEMAPHORE != 0), flags)
             }
-        }
-        EPOLL_CREATE1 => new_host(os, EPOLL_CREATE1, [CLOEXEC as usize, 0, 0, 0, 0, 0], a[0] as u32),
-        EPOLL_CTL => epoll_ctl(os, a[0] as i32, a[1], a[2] as i32, a[3]),
-        EPOLL_WAIT => host_of(os, a[0] as i32)
-            .and_then(|ep| os.platform.host_fd_call(EPOLL_WAIT, [ep.0 as usize, a[1], a[2], a[3], 0, 0])),
-        EPOLL_PWAIT => host_of(os, a[0] as i32).and_then(|ep| {
-            os.platform.host_fd_call(EPOLL_PWAIT, [ep.0 as usize, a[1], a[2], a[3], 0, 0])
-        }),
-        EVENTFD => new_host(os, EVENTFD2, [a[0], CLOEXEC as usize, 0, 0, 0, 0], 0),
-        EVENTFD2 => {
-            let flags = a[1] as u32;
-            new_host(os, EVENTFD2, [a[0], (flags | CLOEXEC) as usize, 0, 0, 0, 0], flags)
         }
         TIMERFD_CREATE => {
             let flags = a[1] as u32;
-            new_host(os, TIMERFD_CREATE, [a[0], (flags | CLOEXEC) as usize, 0, 0, 0, 0], flags)
+            if !matches!(a[0], 0 | 1 | 7 | 8 | 9) || flags & !(CLOEXEC | O_NONBLOCK) != 0 {
+                Err(EINVAL)
+            } else {
+                new_obj(os, Obj::timerfd(a[0] as u32), flags)
+            }
         }
-        TIMERFD_SETTIME => host_of(os, a[0] as i32)
-            .and_then(|t| os.platform.host_fd_call(TIMERFD_SETTIME, [t.0 as usize, a[1], a[2], a[3], 0, 0])),
-        TIMERFD_GETTIME => host_of(os, a[0] as i32)
-            .and_then(|t| os.platform.host_fd_call(TIMERFD_GETTIME, [t.0 as usize, a[1], 0, 0, 0, 0])),
+        TIMERFD_SETTIME => timer_settime(os, a[0] as i32, a[1] as u32, a[2], a[3]),
+        TIMERFD_GETTIME => timer_settime(os, a[0] as i32, 0, 0, a[1]),
         _ => return None,
     })
 }
 
-/// The host descriptor behind app descriptor `fd` (EINVAL if it is not a host object).
-fn host_of<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<HostRef, Errno> {
-    let f = os.fds.lock().get(fd)?;
-    match &f.kind {
-        FileKind::Host(h) => Ok(HostRef(h.0, f.clone())),
-        _ => Err(EINVAL),
+/// The same calls on host objects (the platform's [`HostPassthrough`]).
+mod host {
+    use super::*;
+
+    pub fn dispatch<P: Platform>(os: &LibOs<P>, pt: &dyn HostPassthrough, n: usize, a: &[usize; 6]) -> Option<SysResult> {
+        Some(match n {
+            PIPE => pipe2(os, pt, a[0], 0),
+            PIPE2 => pipe2(os, pt, a[0], a[1] as u32),
+            POLL => poll(os, a[0], a[1], a[2] as i32),
+            PPOLL => ppoll(os, a[0], a[1], a[2]),
+            SELECT => select(os, a[0] as i32, a[1], a[2], a[3], timeval_ms(a[4])),
+            PSELECT6 => select(os, a[0] as i32, a[1], a[2], a[3], timespec_ms(a[4])),
+            EPOLL_CREATE => {
+                if (a[0] as i32) <= 0 {
+                    Err(EINVAL)
+                } else {
+                    new_host(os, pt, EPOLL_CREATE1, [CLOEXEC as usize, 0, 0, 0, 0, 0], 0)
+                }
+            }
+            EPOLL_CREATE1 => new_host(os, pt, EPOLL_CREATE1, [CLOEXEC as usize, 0, 0, 0, 0, 0], a[0] as u32),
+            EPOLL_CTL => epoll_ctl(os, pt, a[0] as i32, a[1], a[2] as i32, a[3]),
+            EPOLL_WAIT => {
+                host_of(os, a[0] as i32).and_then(|ep| pt.fd_call(EPOLL_WAIT, [ep.0 as usize, a[1], a[2], a[3], 0, 0]))
+            }
+            EPOLL_PWAIT => {
+                host_of(os, a[0] as i32).and_then(|ep| pt.fd_call(EPOLL_PWAIT, [ep.0 as usize, a[1], a[2], a[3], 0, 0]))
+            }
+            EVENTFD => new_host(os, pt, EVENTFD2, [a[0], CLOEXEC as usize, 0, 0, 0, 0], 0),
+            EVENTFD2 => {
+                let flags = a[1] as u32;
+                new_host(os, pt, EVENTFD2, [a[0], (flags | CLOEXEC) as usize, 0, 0, 0, 0], flags)
+            }
+            TIMERFD_CREATE => {
+                let flags = a[1] as u32;
+                new_host(os, pt, TIMERFD_CREATE, [a[0], (flags | CLOEXEC) as usize, 0, 0, 0, 0], flags)
+            }
+            TIMERFD_SETTIME => host_of(os, a[0] as i32)
+                .and_then(|t| pt.fd_call(TIMERFD_SETTIME, [t.0 as usize, a[1], a[2], a[3], 0, 0])),
+            TIMERFD_GETTIME => {
+                host_of(os, a[0] as i32).and_then(|t| pt.fd_call(TIMERFD_GETTIME, [t.0 as usize, a[1], 0, 0, 0, 0]))
+            }
+            _ => return None,
+        })
+    }
+
+    /// The host descriptor behind app descriptor `fd` (EINVAL if it is not a host object).
+    fn host_of<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<HostRef, Errno> {
+        let f = os.fds.lock().get(fd)?;
+        match &f.kind {
+            FileKind::Host(h) => Ok(HostRef(h.0, f.clone())),
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// A host descriptor number, kept open by holding its open file.
+    struct HostRef(i32, #[allow(dead_code)] Arc<OpenFile>);
+
+    /// Installs a new host object (from syscall `nr`) as an app descriptor; `flags` may carry
+    /// O_CLOEXEC and O_NONBLOCK as the app asked.
+    fn new_host<P: Platform>(os: &LibOs<P>, pt: &dyn HostPassthrough, nr: usize, args: [usize; 6], flags: u32) -> SysResult {
+        let fd = pt.fd_call(nr, args)? as i32;
+        let file = OpenFile::new(FileKind::Host(HostFd(fd)), Vec::new(), O_RDWR | (flags & O_NONBLOCK));
+        os.fds.lock().alloc(file, flags & CLOEXEC != 0, 0).map(|v| v as usize)
+    }
+
+    fn pipe2<P: Platform>(os: &LibOs<P>, pt: &dyn HostPassthrough, fds_ptr: usize, flags: u32) -> SysResult {
+        if flags & !(O_CLOEXEC | O_NONBLOCK | 0o40000 /* O_DIRECT */) != 0 {
+            return Err(EINVAL);
+        }
+        user::slice_mut(fds_ptr, 8)?;
+        let (r, w) = pt.pipe(flags & !O_CLOEXEC)?;
+        let rf = OpenFile::new(FileKind::Host(HostFd(r)), Vec::new(), O_RDONLY | (flags & O_NONBLOCK));
+        let wf = OpenFile::new(FileKind::Host(HostFd(w)), Vec::new(), O_WRONLY | (flags & O_NONBLOCK));
+        install_pair(os, fds_ptr, rf, wf, flags)
+    }
+
+    fn epoll_ctl<P: Platform>(os: &LibOs<P>, pt: &dyn HostPassthrough, epfd: i32, op: usize, fd: i32, event: usize) -> SysResult {
+        let ep = host_of(os, epfd)?;
+        let target = match host_of(os, fd) {
+            Ok(t) => t,
+            // Regular files cannot be watched by epoll, as on Linux.
+            Err(EINVAL) => return Err(EPERM),
+            Err(e) => return Err(e),
+        };
+        pt.fd_call(EPOLL_CTL, [ep.0 as usize, op, target.0 as usize, event, 0, 0])
     }
 }
 
-/// A host descriptor number, kept open by holding its open file.
-struct HostRef(i32, #[allow(dead_code)] alloc::sync::Arc<OpenFile>);
-
-/// Installs a new host object (from syscall `nr`) as an app descriptor; `flags` may carry
-/// O_CLOEXEC and O_NONBLOCK as the app asked.
-fn new_host<P: Platform>(os: &LibOs<P>, nr: usize, args: [usize; 6], flags: u32) -> SysResult {
-    let fd = os.platform.host_fd_call(nr, args)? as i32;
-    let file = OpenFile::new(FileKind::Host(HostFd(fd)), Vec::new(), O_RDWR | (flags & O_NONBLOCK));
+/// Installs a new kernel object as an app descriptor; `flags` may carry O_CLOEXEC and
+/// O_NONBLOCK as the app asked.
+fn new_obj<P: Platform>(os: &LibOs<P>, o: Obj, flags: u32) -> SysResult {
+    let file = OpenFile::new(FileKind::Obj(o), Vec::new(), O_RDWR | (flags & O_NONBLOCK));
     os.fds.lock().alloc(file, flags & CLOEXEC != 0, 0).map(|v| v as usize)
 }
 
-fn pipe2<P: Platform>(os: &LibOs<P>, fds_ptr: usize, flags: u32) -> SysResult {
-    if flags & !(O_CLOEXEC | O_NONBLOCK | 0o40000 /* O_DIRECT */) != 0 {
-        return Err(EINVAL);
-    }
-    user::slice_mut(fds_ptr, 8)?;
-    let (r, w) = os.platform.host_pipe(flags & !O_CLOEXEC)?;
-    let rf = OpenFile::new(FileKind::Host(HostFd(r)), Vec::new(), O_RDONLY | (flags & O_NONBLOCK));
-    let wf = OpenFile::new(FileKind::Host(HostFd(w)), Vec::new(), O_WRONLY | (flags & O_NONBLOCK));
+fn install_pair<P: Platform>(os: &LibOs<P>, fds_ptr: usize, rf: Arc<OpenFile>, wf: Arc<OpenFile>, flags: u32) -> SysResult {
     let mut t = os.fds.lock();
     let a = t.alloc(rf, flags & O_CLOEXEC != 0, 0)?;
     let b = match t.alloc(wf, flags & O_CLOEXEC != 0, 0) {
@@ -108,15 +185,79 @@ fn pipe2<P: Platform>(os: &LibOs<P>, fds_ptr: usize, flags: u32) -> SysResult {
     Ok(0)
 }
 
+fn pipe2<P: Platform>(os: &LibOs<P>, fds_ptr: usize, flags: u32) -> SysResult {
+    if flags & !(O_CLOEXEC | O_NONBLOCK | 0o40000 /* O_DIRECT */) != 0 {
+        return Err(EINVAL);
+    }
+    user::slice_mut(fds_ptr, 8)?;
+    let (r, w) = PipeEnd::pair();
+    let rf = OpenFile::new(FileKind::Obj(r), Vec::new(), O_RDONLY | (flags & O_NONBLOCK));
+    let wf = OpenFile::new(FileKind::Obj(w), Vec::new(), O_WRONLY | (flags & O_NONBLOCK));
+    install_pair(os, fds_ptr, rf, wf, flags)
+}
+
+fn epoll_of<P: Platform>(os: &LibOs<P>, epfd: i32) -> Result<Arc<OpenFile>, Errno> {
+    let f = os.fds.lock().get(epfd)?;
+    match f.kind {
+        FileKind::Obj(Obj::Epoll(_)) => Ok(f),
+        _ => Err(EINVAL),
+    }
+}
+
 fn epoll_ctl<P: Platform>(os: &LibOs<P>, epfd: i32, op: usize, fd: i32, event: usize) -> SysResult {
-    let ep = host_of(os, epfd)?;
-    let target = match host_of(os, fd) {
-        Ok(t) => t,
+    let ep = epoll_of(os, epfd)?;
+    let FileKind::Obj(Obj::Epoll(list)) = &ep.kind else { return Err(EINVAL) };
+    let target = os.fds.lock().get(fd)?;
+    if Arc::ptr_eq(&ep, &target) {
+        return Err(EINVAL);
+    }
+    if !matches!(target.kind, FileKind::Host(_) | FileKind::Obj(_)) {
         // Regular files cannot be watched by epoll, as on Linux.
-        Err(EINVAL) => return Err(EPERM),
-        Err(e) => return Err(e),
+        return Err(EPERM);
+    }
+    let ev = if op == 2 {
+        None
+    } else {
+        let raw: [u8; 12] = user::read(event)?;
+        let events = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
+        let mut data = [0u8; 8];
+        data.copy_from_slice(&raw[4..12]);
+        Some((events, u64::from_le_bytes(data)))
     };
-    os.platform.host_fd_call(EPOLL_CTL, [ep.0 as usize, op, target.0 as usize, event, 0, 0])
+    list.ctl(op, fd, &target, ev)?;
+    os.platform.wake_all();
+    Ok(0)
+}
+
+fn epoll_wait<P: Platform>(os: &LibOs<P>, epfd: i32, out: usize, max: i32, timeout_ms: i32) -> SysResult {
+    let ep = epoll_of(os, epfd)?;
+    let FileKind::Obj(Obj::Epoll(list)) = &ep.kind else { return Err(EINVAL) };
+    if max <= 0 || max as usize > (i32::MAX as usize) / 12 {
+        return Err(EINVAL);
+    }
+    user::slice_mut(out, 12 * max as usize)?;
+    let got = list.wait(&os.platform, max as usize, timeout_ms)?;
+    for (i, (events, data)) in got.iter().enumerate() {
+        let mut rec = [0u8; 12];
+        rec[0..4].copy_from_slice(&events.to_le_bytes());
+        rec[4..12].copy_from_slice(&data.to_le_bytes());
+        user::write(out + 12 * i, &rec)?;
+    }
+    Ok(got.len())
+}
+
+fn timer_settime<P: Platform>(os: &LibOs<P>, fd: i32, flags: u32, new: usize, old: usize) -> SysResult {
+    let f = os.fds.lock().get(fd)?;
+    let FileKind::Obj(o @ Obj::Timer(_)) = &f.kind else { return Err(EINVAL) };
+    let new = if new != 0 { Some(user::read::<[i64; 4]>(new)?) } else { None };
+    if old != 0 {
+        user::slice_mut(old, 32)?;
+    }
+    let prev = o.timer_set(&os.platform, flags, new)?;
+    if old != 0 {
+        user::write(old, &prev)?;
+    }
+    Ok(0)
 }
 
 fn timeval_ms(p: usize) -> Result<i32, Errno> {
@@ -141,11 +282,13 @@ fn timespec_ms(p: usize) -> Result<i32, Errno> {
     Ok((t.tv_sec.saturating_mul(1000) + (t.tv_nsec + 999_999) / 1_000_000).min(i32::MAX as i64) as i32)
 }
 
-/// Polls app descriptors: host objects through the host, everything else ready at once.
+/// Polls app descriptors: kernel objects answer themselves, host objects through the host,
+/// everything else is ready at once.
 fn poll_fds<P: Platform>(os: &LibOs<P>, pfds: &mut [PollFd], timeout_ms: i32) -> SysResult {
     let mut host: Vec<PollFd> = Vec::new();
-    let mut slots: Vec<(usize, HostRef)> = Vec::new();
-    let mut ready = 0usize;
+    let mut slots: Vec<(usize, Arc<OpenFile>)> = Vec::new();
+    let mut objs: Vec<(usize, Arc<OpenFile>)> = Vec::new();
+    let mut fixed = 0usize;
     for (i, p) in pfds.iter_mut().enumerate() {
         p.revents = 0;
         if p.fd < 0 {
@@ -154,33 +297,57 @@ fn poll_fds<P: Platform>(os: &LibOs<P>, pfds: &mut [PollFd], timeout_ms: i32) ->
         match os.fds.lock().get(p.fd) {
             Err(_) => {
                 p.revents = POLLNVAL;
-                ready += 1;
+                fixed += 1;
             }
             Ok(f) => match &f.kind {
                 FileKind::Host(h) => {
                     host.push(PollFd { fd: h.0, events: p.events, revents: 0 });
-                    slots.push((i, HostRef(h.0, f.clone())));
+                    slots.push((i, f.clone()));
                 }
+                FileKind::Obj(_) => objs.push((i, f.clone())),
                 _ => {
                     p.revents = p.events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
                     if p.revents != 0 {
-                        ready += 1;
+                        fixed += 1;
                     }
                 }
             },
         }
     }
-    if !host.is_empty() || ready == 0 {
-        let t = if ready > 0 { 0 } else { timeout_ms };
-        os.platform.host_poll(&mut host, t)?;
-        for (h, (i, _)) in host.iter().zip(slots.iter()) {
-            pfds[*i].revents = h.revents;
-            if h.revents != 0 {
-                ready += 1;
+    if objs.is_empty() {
+        // Host objects only: the host waits (the passthrough path, as fast as natively).
+        let mut ready = fixed;
+        if !host.is_empty() || ready == 0 {
+            let t = if ready > 0 { 0 } else { timeout_ms };
+            os.platform.host_poll(&mut host, t)?;
+            for (h, (i, _)) in host.iter().zip(slots.iter()) {
+                pfds[*i].revents = h.revents;
+                ready += usize::from(h.revents != 0);
             }
         }
+        return Ok(ready);
     }
-    Ok(ready)
+    let files: Vec<Arc<OpenFile>> = objs.iter().map(|(_, f)| f.clone()).collect();
+    let p = &os.platform;
+    let r = crate::kobj::wait(p, crate::kobj::deadline_ms(p, timeout_ms), &|| crate::kobj::files_wake(p, &files), || {
+        let mut ready = fixed;
+        for (i, f) in &objs {
+            let ev = crate::kobj::file_revents(p, f, pfds[*i].events, 0);
+            pfds[*i].revents = ev;
+            ready += usize::from(ev != 0);
+        }
+        if !host.is_empty() {
+            if let Err(e) = p.host_poll(&mut host, 0) {
+                return Some(Err(e));
+            }
+            for (h, (i, _)) in host.iter().zip(slots.iter()) {
+                pfds[*i].revents = h.revents;
+                ready += usize::from(h.revents != 0);
+            }
+        }
+        (ready > 0 || timeout_ms == 0).then_some(Ok(ready))
+    })?;
+    Ok(r.unwrap_or(0))
 }
 
 fn poll<P: Platform>(os: &LibOs<P>, ptr: usize, n: usize, timeout_ms: i32) -> SysResult {

@@ -1,6 +1,7 @@
 //! A mock South platform, so `cargo test` can drive the syscall shim (`shim::dispatch`) with no
 //! runtime: anonymous memory from the host allocator, a fake clock that moves only when the app
-//! sleeps, deterministic entropy, captured console streams, and in-memory pipes.
+//! sleeps, deterministic entropy and captured console streams. It offers no host passthrough, so
+//! pipes, eventfds, timerfds and epoll are the library OS's own kernel objects (`kobj.rs`).
 //!
 //! It lives in the tests (not behind a cargo feature of the library) so the production build
 //! of the no_std library OS is unchanged and never sees std.
@@ -8,16 +9,16 @@
 //! App memory is the test's own memory: the shim reads and writes app pointers directly, so a
 //! test passes the addresses of its own buffers (see [`Sys`]).
 //!
-//! Nothing here blocks: a read of an empty pipe that still has writers answers EAGAIN (a
-//! blocking read would hang a single-threaded test), and futex waits answer EAGAIN or
-//! ETIMEDOUT at once.
+//! Nothing here blocks: `block_until` with a deadline moves the fake clock there (so a timerfd
+//! or a poll timeout expires at once); without one nothing could ever wake the single thread,
+//! so it answers EINTR. Futex waits answer EAGAIN or ETIMEDOUT at once.
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::collections::{BTreeMap, VecDeque};
 use std::ffi::CString;
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 
-use litebox_libos::abi::{PollFd, Stat, Timespec, MAP_FIXED, POLLIN, POLLOUT, S_IFCHR, S_IFIFO};
+use litebox_libos::abi::{PollFd, Stat, Timespec, MAP_FIXED, POLLIN, POLLOUT, S_IFCHR};
 use litebox_libos::errno::*;
 use litebox_libos::platform::{Platform, SyscallContext, ThreadSpawn};
 use litebox_libos::shim::nr;
@@ -28,47 +29,6 @@ const PAGE: usize = 4096;
 pub const REALTIME_START: i64 = 1_750_000_000;
 /// Where the fake CLOCK_MONOTONIC starts.
 pub const MONOTONIC_START: i64 = 1000;
-const POLLHUP: i16 = 0x010;
-const POLLERR: i16 = 0x008;
-
-/// One in-memory pipe, shared by its two ends.
-struct Pipe {
-    buf: VecDeque<u8>,
-    readers: u32,
-    writers: u32,
-    ino: u64,
-}
-
-/// A host descriptor of the mock: an end of a pipe.
-struct End {
-    pipe: Arc<Mutex<Pipe>>,
-    write: bool,
-    nonblock: bool,
-}
-
-/// Host descriptors are process-wide numbers (the library OS closes them through one global
-/// hook, `fd::set_host_close`), so the mock's pipes live in one table shared by every test of
-/// the binary, numbered from 1000 so parallel tests never share one. 0–2 are each mock's own
-/// console streams and never closed.
-static HOST: Mutex<BTreeMap<i32, End>> = Mutex::new(BTreeMap::new());
-static NEXT_HOST: AtomicI32 = AtomicI32::new(1000);
-static NEXT_INO: AtomicI32 = AtomicI32::new(5000);
-static HOOK: Once = Once::new();
-
-fn host_close(fd: i32) {
-    if fd < 3 {
-        return;
-    }
-    if let Some(e) = HOST.lock().unwrap().remove(&fd) {
-        let mut p = e.pipe.lock().unwrap();
-        if e.write {
-            p.writers -= 1;
-        } else {
-            p.readers -= 1;
-        }
-    }
-}
-
 /// How an app process sees itself through the mock.
 #[derive(Clone, Copy, Debug)]
 pub struct Ids {
@@ -103,6 +63,10 @@ pub struct Mock {
     fs_base: Mutex<usize>,
     sigactions: Mutex<BTreeMap<i32, usize>>,
     pub exits: AtomicU32,
+    /// Nanoseconds `block_until` moved the fake clock.
+    pub blocked_ns: Mutex<u64>,
+    /// Signals the library OS sent to a thread of its own (tgkill): (tid, signal).
+    pub signals: Mutex<Vec<(i32, i32)>>,
 }
 
 /// What `exit_group`/`exit_thread` unwind with (see [`Sys::exit`]).
@@ -114,7 +78,6 @@ pub struct Exited {
 
 impl Mock {
     pub fn new(ids: Ids) -> Self {
-        HOOK.call_once(|| litebox_libos::fd::set_host_close(host_close));
         Mock {
             ids,
             elapsed: Mutex::new(0),
@@ -127,15 +90,11 @@ impl Mock {
             fs_base: Mutex::new(0),
             sigactions: Mutex::new(BTreeMap::new()),
             exits: AtomicU32::new(0),
+            blocked_ns: Mutex::new(0),
+            signals: Mutex::new(Vec::new()),
         }
     }
 
-    fn end<R>(fd: i32, f: impl FnOnce(&mut End) -> Result<R, Errno>) -> Result<R, Errno> {
-        let mut t = HOST.lock().unwrap();
-        f(t.get_mut(&fd).ok_or(EBADF)?)
-    }
-
-    /// The deterministic byte stream `random` hands out (splitmix64).
     fn next_random(&self) -> u64 {
         let mut s = self.rng.lock().unwrap();
         *s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -216,112 +175,51 @@ impl Platform for Mock {
             }
             return Ok(n);
         }
-        if fd < 3 {
-            return Err(EBADF);
-        }
-        Self::end(fd, |e| {
-            if e.write {
-                return Err(EBADF);
-            }
-            let mut p = e.pipe.lock().unwrap();
-            if p.buf.is_empty() {
-                return if p.writers == 0 { Ok(0) } else { Err(EAGAIN) };
-            }
-            let n = buf.len().min(p.buf.len());
-            for (b, v) in buf.iter_mut().zip(p.buf.drain(..n)) {
-                *b = v;
-            }
-            Ok(n)
-        })
+        Err(EBADF)
     }
 
     fn host_write(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno> {
         match fd {
             1 => self.stdout.lock().unwrap().extend_from_slice(buf),
             2 => self.stderr.lock().unwrap().extend_from_slice(buf),
-            0 => return Err(EBADF),
-            _ => {
-                return Self::end(fd, |e| {
-                    if !e.write {
-                        return Err(EBADF);
-                    }
-                    let mut p = e.pipe.lock().unwrap();
-                    if p.readers == 0 {
-                        return Err(EPIPE);
-                    }
-                    p.buf.extend(buf);
-                    Ok(buf.len())
-                })
-            }
+            _ => return Err(EBADF),
         }
         Ok(buf.len())
     }
 
     fn host_stat(&self, fd: i32) -> Result<Stat, Errno> {
-        if fd < 3 {
-            // A terminal, /dev/pts/0.
-            return Ok(Stat { st_mode: S_IFCHR | 0o620, st_rdev: 136 << 8, st_ino: 3, st_nlink: 1, st_blksize: 1024, ..Default::default() });
+        if fd >= 3 {
+            return Err(EBADF);
         }
-        Self::end(fd, |e| {
-            let p = e.pipe.lock().unwrap();
-            Ok(Stat { st_mode: S_IFIFO | 0o600, st_ino: p.ino, st_nlink: 1, st_blksize: 4096, ..Default::default() })
-        })
+        // A terminal, /dev/pts/0.
+        Ok(Stat { st_mode: S_IFCHR | 0o620, st_rdev: 136 << 8, st_ino: 3, st_nlink: 1, st_blksize: 1024, ..Default::default() })
     }
 
     fn host_lseek(&self, fd: i32, _off: i64, _whence: u32) -> Result<u64, Errno> {
-        if fd >= 3 {
-            Self::end(fd, |_| Ok(()))?;
-        }
-        Err(ESPIPE)
+        Err(if fd >= 3 { EBADF } else { ESPIPE })
     }
 
     fn host_ioctl(&self, _fd: i32, _cmd: u32, _arg: usize) -> Result<usize, Errno> {
         Err(ENOTTY)
     }
 
-    fn host_close(&self, fd: i32) {
-        host_close(fd)
-    }
+    fn host_close(&self, _fd: i32) {}
 
-    fn host_pipe(&self, flags: u32) -> Result<(i32, i32), Errno> {
-        let nonblock = flags & litebox_libos::abi::O_NONBLOCK != 0;
-        let ino = NEXT_INO.fetch_add(1, Ordering::Relaxed) as u64;
-        let pipe = Arc::new(Mutex::new(Pipe { buf: VecDeque::new(), readers: 1, writers: 1, ino }));
-        let r = NEXT_HOST.fetch_add(2, Ordering::Relaxed);
-        let mut t = HOST.lock().unwrap();
-        t.insert(r, End { pipe: pipe.clone(), write: false, nonblock });
-        t.insert(r + 1, End { pipe, write: true, nonblock });
-        Ok((r, r + 1))
-    }
-
-    fn host_set_nonblock(&self, fd: i32, on: bool) -> Result<(), Errno> {
+    fn host_set_nonblock(&self, fd: i32, _on: bool) -> Result<(), Errno> {
         if fd < 3 {
-            return Ok(());
-        }
-        Self::end(fd, |e| {
-            e.nonblock = on;
             Ok(())
-        })
+        } else {
+            Err(EBADF)
+        }
     }
 
     fn host_poll(&self, fds: &mut [PollFd], _timeout_ms: i32) -> Result<usize, Errno> {
-        let t = HOST.lock().unwrap();
         let mut n = 0;
         for p in fds.iter_mut() {
-            p.revents = match (p.fd, t.get(&p.fd)) {
-                (0, _) => POLLIN & p.events,
-                (1 | 2, _) => POLLOUT & p.events,
-                (_, None) => litebox_libos::abi::POLLNVAL,
-                (_, Some(e)) => {
-                    let pipe = e.pipe.lock().unwrap();
-                    match e.write {
-                        false if !pipe.buf.is_empty() => POLLIN & p.events,
-                        false if pipe.writers == 0 => POLLHUP,
-                        true if pipe.readers == 0 => POLLERR,
-                        true => POLLOUT & p.events,
-                        false => 0,
-                    }
-                }
+            p.revents = match p.fd {
+                0 => POLLIN & p.events,
+                1 | 2 => POLLOUT & p.events,
+                _ => litebox_libos::abi::POLLNVAL,
             };
             if p.revents != 0 {
                 n += 1;
@@ -330,9 +228,18 @@ impl Platform for Mock {
         Ok(n)
     }
 
-    fn host_fd_call(&self, _nr: usize, _args: [usize; 6]) -> Result<usize, Errno> {
-        // No eventfd, timerfd or epoll on the mock.
-        Err(ENOSYS)
+    fn block_until(&self, ready: &mut dyn FnMut() -> bool, deadline: Option<u64>) -> Result<bool, Errno> {
+        if ready() {
+            return Ok(true);
+        }
+        let Some(d) = deadline else { return Err(EINTR) };
+        let now = self.clock_gettime(1)?;
+        let now = now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64;
+        if d > now {
+            *self.elapsed.lock().unwrap() += (d - now) as i128;
+            *self.blocked_ns.lock().unwrap() += d - now;
+        }
+        Ok(ready())
     }
 
     fn clock_gettime(&self, clock: u32) -> Result<Timespec, Errno> {
@@ -417,7 +324,11 @@ impl Platform for Mock {
         Ok(0)
     }
 
-    fn signal_call(&self, _nr: usize, _args: [usize; 6]) -> Result<usize, Errno> {
+    fn signal_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno> {
+        if nr == nr::TGKILL && args[0] as i32 == self.ids.pid {
+            self.signals.lock().unwrap().push((args[1] as i32, args[2] as i32));
+            return Ok(0);
+        }
         Err(ENOSYS)
     }
 

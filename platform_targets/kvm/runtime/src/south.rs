@@ -1,8 +1,8 @@
 //! The kvm South platform: the library OS's [`Platform`] served inside the VM. There is no host
 //! to forward to: memory is the VM's own (see `vm.rs`), descriptors 0–2 are the boot module
-//! (stdin) and the serial ports (stdout on COM1, stderr on COM3), pipes, eventfds, timerfds,
-//! epoll and TCP sockets are kernel objects (`hostfd.rs`) shared by every process, time is the
-//! TSC. Each process of the
+//! (stdin) and the serial ports (stdout on COM1, stderr on COM3), TCP sockets are kernel
+//! objects (`hostfd.rs`) shared by every process (pipes, eventfds, timerfds and epoll are the
+//! library OS's own, waiting through `block_until`), time is the TSC. Each process of the
 //! app has its own `Vm` (its pid, signal dispositions, pending signals) inside its own library
 //! OS (`proc.rs`); their threads share one CPU (`sched.rs`, preempted by `apic.rs`); signals
 //! are delivered by `signals.rs`.
@@ -145,14 +145,10 @@ impl Platform for Vm {
         match fd {
             0 => Ok(fifo),
             1 | 2 => Ok(console_stat()),
-            _ => match hostfd::kind(fd) {
-                Some(hostfd::Kind::Pipe) => Ok(fifo),
-                Some(hostfd::Kind::Socket) => {
-                    Ok(Stat { st_mode: S_IFSOCK | 0o777, st_nlink: 1, st_blksize: 4096, ..Stat::default() })
-                }
-                Some(hostfd::Kind::Other) => Ok(Stat { st_mode: 0o600, st_nlink: 1, st_blksize: 4096, ..Stat::default() }),
-                None => Err(EBADF),
-            },
+            _ if hostfd::is_socket(fd) => {
+                Ok(Stat { st_mode: S_IFSOCK | 0o777, st_nlink: 1, st_blksize: 4096, ..Stat::default() })
+            }
+            _ => Err(EBADF),
         }
     }
 
@@ -179,10 +175,6 @@ impl Platform for Vm {
         hostfd::close(fd);
     }
 
-    fn host_pipe(&self, flags: u32) -> Result<(i32, i32), Errno> {
-        Ok(hostfd::pipe(flags))
-    }
-
     fn host_set_nonblock(&self, fd: i32, on: bool) -> Result<(), Errno> {
         if (0..3).contains(&fd) {
             Ok(())
@@ -195,8 +187,10 @@ impl Platform for Vm {
         hostfd::poll(fds, timeout_ms, &|fd| self.console_revents(fd))
     }
 
-    fn host_fd_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno> {
-        hostfd::call(nr, args, &|fd| self.console_revents(fd))
+    fn block_until(&self, ready: &mut dyn FnMut() -> bool, deadline: Option<u64>) -> Result<bool, Errno> {
+        // The scheduler has no wait queues: a waiter re-checks whenever it runs, so wake_all
+        // has nothing to do.
+        hostfd::wait(deadline, || ready().then_some(Ok(()))).map(|r| r.is_some())
     }
 
     fn host_dup(&self, fd: i32) -> Result<i32, Errno> {

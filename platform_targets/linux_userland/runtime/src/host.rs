@@ -2,6 +2,7 @@
 //! through the gate, refusing any memory operation that would touch the runtime's own ranges.
 use litebox_libos::abi::{Stat, Timespec, MAP_FIXED, MAP_FIXED_NOREPLACE};
 use litebox_libos::errno::*;
+use litebox_libos::platform::HostPassthrough;
 use litebox_libos::Platform;
 
 use core::sync::atomic::{AtomicI32, Ordering};
@@ -164,13 +165,6 @@ impl Platform for LinuxHost {
         close_host_fd(fd);
     }
 
-    fn host_pipe(&self, flags: u32) -> Result<(i32, i32), Errno> {
-        let mut fds = [0i32; 2];
-        const O_CLOEXEC: usize = 0o2000000;
-        r(sys::syscall3(sys::PIPE2, fds.as_mut_ptr() as usize, flags as usize | O_CLOEXEC, 0))?;
-        Ok((fds[0], fds[1]))
-    }
-
     fn host_set_nonblock(&self, fd: i32, on: bool) -> Result<(), Errno> {
         const F_GETFL: usize = 3;
         const F_SETFL: usize = 4;
@@ -180,27 +174,51 @@ impl Platform for LinuxHost {
         r(sys::syscall3(sys::FCNTL, fd as usize, F_SETFL, fl)).map(|_| ())
     }
 
+    fn passthrough(&self) -> Option<&dyn HostPassthrough> {
+        Some(self)
+    }
+
+    fn block_until(&self, ready: &mut dyn FnMut() -> bool, deadline: Option<u64>) -> Result<bool, Errno> {
+        // Pipes, eventfds, timerfds and epoll are host objects here (`passthrough`), so the
+        // core's kernel objects are unused; this serves them anyway, on one futex word.
+        const FUTEX_WAIT_PRIVATE: usize = 128;
+        loop {
+            let seq = WAKE_SEQ.load(Ordering::SeqCst);
+            if ready() {
+                return Ok(true);
+            }
+            let now = self.clock_gettime(1).map_or(0, |t| t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64);
+            if deadline.is_some_and(|d| now >= d) {
+                return Ok(false);
+            }
+            let rel = deadline.map(|d| {
+                let ns = d - now;
+                Timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 }
+            });
+            let ts = rel.as_ref().map_or(0, |t| t as *const Timespec as usize);
+            let word = WAKE_SEQ.as_ptr() as usize;
+            WAITERS.fetch_add(1, Ordering::SeqCst);
+            let w = signals::blocking(|| r(sys::syscall6(sys::FUTEX, word, FUTEX_WAIT_PRIVATE, seq as usize, ts, 0, 0)));
+            WAITERS.fetch_sub(1, Ordering::SeqCst);
+            if w == Err(EINTR) {
+                return Err(EINTR);
+            }
+        }
+    }
+
+    fn wake_all(&self) {
+        const FUTEX_WAKE_PRIVATE: usize = 129;
+        WAKE_SEQ.fetch_add(1, Ordering::SeqCst);
+        if WAITERS.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        r(sys::syscall6(sys::FUTEX, WAKE_SEQ.as_ptr() as usize, FUTEX_WAKE_PRIVATE, i32::MAX as usize, 0, 0, 0)).ok();
+    }
+
     fn host_poll(&self, fds: &mut [litebox_libos::abi::PollFd], timeout_ms: i32) -> Result<usize, Errno> {
         signals::blocking(|| {
             r(sys::syscall3(sys::POLL, fds.as_mut_ptr() as usize, fds.len(), timeout_ms as isize as usize))
         })
-    }
-
-    fn host_fd_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
-        use litebox_libos::shim::nr;
-        match nr {
-            nr::FTRUNCATE | nr::FCHMOD | nr::FSYNC | nr::FDATASYNC => r(sys::syscall6(nr, a[0], a[1], 0, 0, 0, 0)),
-            // Record locks only (F_GETLK/F_SETLK/F_SETLKW and the OFD forms): never F_SETOWN,
-            // F_SETSIG, F_SETLEASE or F_NOTIFY, which would aim signals at host processes.
-            nr::FCNTL if !matches!(a[1], 5 | 6 | 7 | 36 | 37 | 38) => Err(EINVAL),
-            nr::FCNTL => signals::blocking(|| r(sys::syscall6(nr, a[0], a[1], a[2], 0, 0, 0))),
-            nr::EPOLL_CREATE1 | nr::EPOLL_CTL | nr::EVENTFD2 | nr::TIMERFD_CREATE | nr::TIMERFD_SETTIME
-            | nr::TIMERFD_GETTIME => r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5])),
-            nr::EPOLL_WAIT | nr::EPOLL_PWAIT => {
-                signals::blocking(|| r(sys::syscall6(nr::EPOLL_WAIT, a[0], a[1], a[2], a[3], 0, 0)))
-            }
-            _ => Err(ENOSYS),
-        }
     }
 
     fn host_net_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
@@ -522,5 +540,38 @@ impl Platform for LinuxHost {
         buf.extend_from_slice(line);
         buf.push(b'\n');
         sys::write_all(crate::log_fd(), &buf);
+    }
+}
+
+/// Bumped by `wake_all`; `block_until` sleeps on it.
+static WAKE_SEQ: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+/// Threads in `block_until`'s futex wait (`wake_all` makes no syscall without any).
+static WAITERS: AtomicI32 = AtomicI32::new(0);
+
+/// Pipes, eventfds, timerfds and epoll are the host's own: the app's processes and the host
+/// children they start share them, and they cost no more than natively.
+impl HostPassthrough for LinuxHost {
+    fn pipe(&self, flags: u32) -> Result<(i32, i32), Errno> {
+        let mut fds = [0i32; 2];
+        const O_CLOEXEC: usize = 0o2000000;
+        r(sys::syscall3(sys::PIPE2, fds.as_mut_ptr() as usize, flags as usize | O_CLOEXEC, 0))?;
+        Ok((fds[0], fds[1]))
+    }
+
+    fn fd_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        use litebox_libos::shim::nr;
+        match nr {
+            nr::FTRUNCATE | nr::FCHMOD | nr::FSYNC | nr::FDATASYNC => r(sys::syscall6(nr, a[0], a[1], 0, 0, 0, 0)),
+            // Record locks only (F_GETLK/F_SETLK/F_SETLKW and the OFD forms): never F_SETOWN,
+            // F_SETSIG, F_SETLEASE or F_NOTIFY, which would aim signals at host processes.
+            nr::FCNTL if !matches!(a[1], 5 | 6 | 7 | 36 | 37 | 38) => Err(EINVAL),
+            nr::FCNTL => signals::blocking(|| r(sys::syscall6(nr, a[0], a[1], a[2], 0, 0, 0))),
+            nr::EPOLL_CREATE1 | nr::EPOLL_CTL | nr::EVENTFD2 | nr::TIMERFD_CREATE | nr::TIMERFD_SETTIME
+            | nr::TIMERFD_GETTIME => r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5])),
+            nr::EPOLL_WAIT | nr::EPOLL_PWAIT => {
+                signals::blocking(|| r(sys::syscall6(nr::EPOLL_WAIT, a[0], a[1], a[2], a[3], 0, 0)))
+            }
+            _ => Err(ENOSYS),
+        }
     }
 }

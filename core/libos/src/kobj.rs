@@ -1,0 +1,551 @@
+//! Kernel objects written once for every platform: pipes, eventfds, timerfds and epoll
+//! instances. They live in the library OS's own descriptor table ([`FileKind::Obj`]); a call
+//! that must wait does so through [`Platform::block_until`]. A platform that offers
+//! [`crate::platform::HostPassthrough`] gets host objects instead (the shim decides, in
+//! `shim/io.rs`), so these are used where the host has none (a VM) or where the platform
+//! prefers them.
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::abi::*;
+use crate::errno::*;
+use crate::fd::{FileKind, OpenFile};
+use crate::platform::Platform;
+use crate::sync::SpinMutex;
+
+/// A pipe's capacity (Linux's default).
+pub const PIPE_CAP: usize = 65536;
+/// Writes up to this size are atomic (never interleaved, never partial).
+pub const PIPE_BUF: usize = 4096;
+const POLLERR: i16 = 0x008;
+const POLLHUP: i16 = 0x010;
+const SIGPIPE: usize = 13;
+const CLOCK_MONOTONIC: u32 = 1;
+/// epoll_event.events bits the core understands beyond poll's.
+const EPOLLONESHOT: u32 = 1 << 30;
+/// Marks an EPOLLONESHOT entry that has reported (until EPOLL_CTL_MOD re-arms it).
+const DISARMED: u32 = 1 << 27;
+
+static NEXT_INO: AtomicU64 = AtomicU64::new(0x1000);
+
+/// A kernel object behind an app descriptor.
+pub enum Obj {
+    Pipe(PipeEnd),
+    Event(SpinMutex<EventFd>),
+    Timer(SpinMutex<TimerFd>),
+    Epoll(Epoll),
+}
+
+struct PipeState {
+    buf: VecDeque<u8>,
+    readers: usize,
+    writers: usize,
+}
+
+/// One pipe, shared by its ends.
+pub struct Pipe {
+    st: SpinMutex<PipeState>,
+    ino: u64,
+}
+
+/// An end of a pipe (a read end, a write end, or both when reopened O_RDWR through
+/// /proc/self/fd); counts itself among the pipe's readers and writers while it lives.
+pub struct PipeEnd {
+    pipe: Arc<Pipe>,
+    read: bool,
+    write: bool,
+}
+
+impl PipeEnd {
+    /// A new pipe: (read end, write end).
+    pub fn pair() -> (Obj, Obj) {
+        let pipe = Arc::new(Pipe {
+            st: SpinMutex::new(PipeState { buf: VecDeque::new(), readers: 0, writers: 0 }),
+            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+        });
+        (Obj::Pipe(Self::new(&pipe, true, false)), Obj::Pipe(Self::new(&pipe, false, true)))
+    }
+
+    /// Another end of the same pipe (opening /proc/self/fd/N).
+    pub fn reopen(&self, read: bool, write: bool) -> Obj {
+        Obj::Pipe(Self::new(&self.pipe, read, write))
+    }
+
+    fn new(pipe: &Arc<Pipe>, read: bool, write: bool) -> Self {
+        let mut s = pipe.st.lock();
+        s.readers += usize::from(read);
+        s.writers += usize::from(write);
+        drop(s);
+        PipeEnd { pipe: pipe.clone(), read, write }
+    }
+
+    fn revents(&self) -> i16 {
+        let s = self.pipe.st.lock();
+        let mut r = 0;
+        if self.read {
+            r |= if s.buf.is_empty() { 0 } else { POLLIN } | if s.writers == 0 { POLLHUP } else { 0 };
+        }
+        if self.write {
+            r |= if s.readers == 0 {
+                POLLOUT | POLLERR
+            } else if PIPE_CAP - s.buf.len() >= PIPE_BUF {
+                POLLOUT
+            } else {
+                0
+            };
+        }
+        r
+    }
+}
+
+impl Drop for PipeEnd {
+    fn drop(&mut self) {
+        let mut s = self.pipe.st.lock();
+        s.readers -= usize::from(self.read);
+        s.writers -= usize::from(self.write);
+    }
+}
+
+/// An eventfd: the counter and EFD_SEMAPHORE.
+pub struct EventFd {
+    count: u64,
+    semaphore: bool,
+}
+
+/// A timerfd: its clock, next expiry (ns of that clock; 0 = disarmed), interval (ns) and the
+/// expirations not yet read.
+pub struct TimerFd {
+    clock: u32,
+    at: u64,
+    every: u64,
+    count: u64,
+}
+
+/// An epoll instance's interest list: (descriptor, open file) -> (events, data). An entry
+/// whose open file went away (closed everywhere) is dropped, as Linux does.
+pub struct Epoll {
+    list: SpinMutex<BTreeMap<Key, Interest>>,
+}
+
+/// An interest list's key: the descriptor and its open file's address.
+type Key = (i32, usize);
+/// What an entry watches: the open file (weakly), events, data.
+type Interest = (Weak<OpenFile>, u32, u64);
+/// A live entry: key, open file, events, data.
+type Entry = (Key, Arc<OpenFile>, u32, u64);
+
+impl Default for Epoll {
+    fn default() -> Self {
+        Epoll { list: SpinMutex::new(BTreeMap::new()) }
+    }
+}
+
+fn now<P: Platform + ?Sized>(p: &P, clock: u32) -> u64 {
+    p.clock_gettime(clock).map_or(0, |t| t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64)
+}
+
+/// CLOCK_MONOTONIC now, in ns.
+pub fn monotonic<P: Platform + ?Sized>(p: &P) -> u64 {
+    now(p, CLOCK_MONOTONIC)
+}
+
+/// The monotonic deadline of a poll-style timeout (ms, < 0 forever).
+pub fn deadline_ms<P: Platform + ?Sized>(p: &P, ms: i32) -> Option<u64> {
+    (ms >= 0).then(|| monotonic(p) + ms as u64 * 1_000_000)
+}
+
+/// Waits until `f` gives a result (`Ok(Some)`), `deadline` passes (`Ok(None)`) or a signal
+/// interrupts (EINTR). `wake` is the earliest time an object may change by itself (a timer):
+/// the wait re-checks then.
+pub fn wait<P: Platform + ?Sized, T>(
+    p: &P,
+    deadline: Option<u64>,
+    wake: &dyn Fn() -> Option<u64>,
+    mut f: impl FnMut() -> Option<Result<T, Errno>>,
+) -> Result<Option<T>, Errno> {
+    let mut out = None;
+    loop {
+        let d = [deadline, wake()].into_iter().flatten().min();
+        let r = p.block_until(
+            &mut || {
+                if out.is_none() {
+                    out = f();
+                }
+                out.is_some()
+            },
+            d,
+        );
+        if let Some(r) = out.take() {
+            return r.map(Some);
+        }
+        r?;
+        if deadline.is_some_and(|d| monotonic(p) >= d) {
+            return Ok(None);
+        }
+    }
+}
+
+fn tick<P: Platform + ?Sized>(p: &P, t: &mut TimerFd) {
+    let now = now(p, t.clock);
+    if t.at != 0 && now >= t.at {
+        if let Some(periods) = (now - t.at).checked_div(t.every) {
+            t.count += periods + 1;
+            t.at += (periods + 1) * t.every;
+        } else {
+            t.count += 1;
+            t.at = 0;
+        }
+    }
+}
+
+/// When a timer's next expiry is, on the monotonic clock.
+fn timer_wake<P: Platform + ?Sized>(p: &P, t: &TimerFd) -> Option<u64> {
+    (t.at != 0).then(|| monotonic(p) + t.at.saturating_sub(now(p, t.clock)))
+}
+
+impl Obj {
+    /// A new eventfd.
+    pub fn eventfd(init: u32, semaphore: bool) -> Self {
+        Obj::Event(SpinMutex::new(EventFd { count: init as u64, semaphore }))
+    }
+
+    /// A new, disarmed timerfd on `clock`.
+    pub fn timerfd(clock: u32) -> Self {
+        Obj::Timer(SpinMutex::new(TimerFd { clock, at: 0, every: 0, count: 0 }))
+    }
+
+    /// fstat of the object.
+    pub fn stat(&self, (uid, gid): (u32, u32)) -> Stat {
+        let (mode, ino) = match self {
+            Obj::Pipe(e) => (S_IFIFO | 0o600, e.pipe.ino),
+            _ => (0o600, 1),
+        };
+        Stat { st_mode: mode, st_ino: ino, st_nlink: 1, st_uid: uid, st_gid: gid, st_blksize: 4096, ..Stat::default() }
+    }
+
+    /// What /proc/self/fd/N shows.
+    pub fn label(&self) -> Vec<u8> {
+        match self {
+            Obj::Pipe(e) => alloc::format!("pipe:[{}]", e.pipe.ino).into_bytes(),
+            Obj::Event(_) => b"anon_inode:[eventfd]".to_vec(),
+            Obj::Timer(_) => b"anon_inode:[timerfd]".to_vec(),
+            Obj::Epoll(_) => b"anon_inode:[eventpoll]".to_vec(),
+        }
+    }
+
+    /// Bytes a read would return at once (FIONREAD), for a pipe.
+    pub fn unread(&self) -> Option<usize> {
+        match self {
+            Obj::Pipe(e) if e.read => Some(e.pipe.st.lock().buf.len()),
+            _ => None,
+        }
+    }
+
+    /// The next time the object may become ready by itself (a timer's expiry).
+    fn wake<P: Platform + ?Sized>(&self, p: &P, depth: u32) -> Option<u64> {
+        match self {
+            Obj::Timer(t) => timer_wake(p, &t.lock()),
+            Obj::Epoll(ep) if depth < 5 => ep
+                .entries()
+                .iter()
+                .filter_map(|(_, f, _, _)| match &f.kind {
+                    FileKind::Obj(o) => o.wake(p, depth + 1),
+                    _ => None,
+                })
+                .min(),
+            _ => None,
+        }
+    }
+
+    /// poll(2) readiness (POLLIN, POLLOUT, POLLHUP, POLLERR).
+    pub fn revents<P: Platform + ?Sized>(&self, p: &P, depth: u32) -> i16 {
+        match self {
+            Obj::Pipe(e) => e.revents(),
+            Obj::Event(e) => {
+                let e = e.lock();
+                (if e.count > 0 { POLLIN } else { 0 }) | if e.count < u64::MAX - 1 { POLLOUT } else { 0 }
+            }
+            Obj::Timer(t) => {
+                let mut t = t.lock();
+                tick(p, &mut t);
+                if t.count > 0 {
+                    POLLIN
+                } else {
+                    0
+                }
+            }
+            Obj::Epoll(ep) => {
+                if depth < 5 && !ep.ready(p, 1, depth + 1, false).is_empty() {
+                    POLLIN
+                } else {
+                    0
+                }
+            }
+        }
+    }
+
+    /// read(2); `nonblock` is the description's O_NONBLOCK.
+    pub fn read<P: Platform + ?Sized>(&self, p: &P, buf: &mut [u8], nonblock: bool) -> Result<usize, Errno> {
+        let r = match self {
+            Obj::Pipe(e) if e.read => wait(p, None, &|| None, || {
+                let mut s = e.pipe.st.lock();
+                if !s.buf.is_empty() {
+                    let n = buf.len().min(s.buf.len());
+                    for (d, b) in buf[..n].iter_mut().zip(s.buf.drain(..n)) {
+                        *d = b;
+                    }
+                    Some(Ok(n))
+                } else if s.writers == 0 || buf.is_empty() {
+                    Some(Ok(0))
+                } else if nonblock {
+                    Some(Err(EAGAIN))
+                } else {
+                    None
+                }
+            }),
+            Obj::Event(e) => {
+                if buf.len() < 8 {
+                    return Err(EINVAL);
+                }
+                wait(p, None, &|| None, || {
+                    let mut e = e.lock();
+                    if e.count > 0 {
+                        let v = if e.semaphore { 1 } else { e.count };
+                        e.count -= v;
+                        buf[..8].copy_from_slice(&v.to_le_bytes());
+                        Some(Ok(8))
+                    } else if nonblock {
+                        Some(Err(EAGAIN))
+                    } else {
+                        None
+                    }
+                })
+            }
+            Obj::Timer(t) => {
+                if buf.len() < 8 {
+                    return Err(EINVAL);
+                }
+                wait(p, None, &|| timer_wake(p, &t.lock()), || {
+                    let mut t = t.lock();
+                    tick(p, &mut t);
+                    if t.count > 0 {
+                        buf[..8].copy_from_slice(&t.count.to_le_bytes());
+                        t.count = 0;
+                        Some(Ok(8))
+                    } else if nonblock {
+                        Some(Err(EAGAIN))
+                    } else {
+                        None
+                    }
+                })
+            }
+            _ => return Err(EINVAL),
+        }?;
+        p.wake_all();
+        Ok(r.unwrap_or(0))
+    }
+
+    /// write(2); `nonblock` is the description's O_NONBLOCK. Writing to a pipe without readers
+    /// raises SIGPIPE on the calling thread and fails with EPIPE.
+    pub fn write<P: Platform + ?Sized>(&self, p: &P, buf: &[u8], nonblock: bool) -> Result<usize, Errno> {
+        let r = match self {
+            Obj::Pipe(e) if e.write => {
+                if buf.is_empty() {
+                    return Ok(0);
+                }
+                let mut done = 0;
+                let r = wait(p, None, &|| None, || {
+                    let mut s = e.pipe.st.lock();
+                    if s.readers == 0 {
+                        drop(s);
+                        let (pid, tid) = p.ids();
+                        let _ = p.signal_call(crate::shim::nr::TGKILL, [pid as usize, tid as usize, SIGPIPE, 0, 0, 0]);
+                        return Some(if done > 0 { Ok(done) } else { Err(EPIPE) });
+                    }
+                    let free = PIPE_CAP - s.buf.len();
+                    let left = buf.len() - done;
+                    // Up to PIPE_BUF bytes go in whole or not at all.
+                    let n = if left <= PIPE_BUF && free < left { 0 } else { left.min(free) };
+                    s.buf.extend(&buf[done..done + n]);
+                    done += n;
+                    if done == buf.len() || (nonblock && done > 0) {
+                        Some(Ok(done))
+                    } else if nonblock {
+                        Some(Err(EAGAIN))
+                    } else {
+                        None
+                    }
+                });
+                match r {
+                    Err(EINTR) if done > 0 => Ok(Some(done)),
+                    r => r,
+                }
+            }
+            Obj::Event(e) => {
+                let v: [u8; 8] = buf.get(..8).and_then(|b| b.try_into().ok()).ok_or(EINVAL)?;
+                let v = u64::from_le_bytes(v);
+                if v == u64::MAX {
+                    return Err(EINVAL);
+                }
+                wait(p, None, &|| None, || {
+                    let mut e = e.lock();
+                    match e.count.checked_add(v).filter(|&x| x < u64::MAX) {
+                        Some(x) => {
+                            e.count = x;
+                            Some(Ok(8))
+                        }
+                        None if nonblock => Some(Err(EAGAIN)),
+                        None => None,
+                    }
+                })
+            }
+            _ => return Err(EINVAL),
+        }?;
+        p.wake_all();
+        Ok(r.unwrap_or(0))
+    }
+
+    /// timerfd_settime (`new` Some) and timerfd_gettime: itimerspecs as [interval s, ns,
+    /// value s, ns]; returns the old setting.
+    pub fn timer_set<P: Platform + ?Sized>(
+        &self,
+        p: &P,
+        flags: u32,
+        new: Option<[i64; 4]>,
+    ) -> Result<[i64; 4], Errno> {
+        let Obj::Timer(t) = self else { return Err(EINVAL) };
+        const TFD_TIMER_ABSTIME: u32 = 1;
+        if flags & !3 != 0 {
+            return Err(EINVAL);
+        }
+        if let Some(v) = new {
+            if v.iter().any(|&x| x < 0) || v[1] >= 1_000_000_000 || v[3] >= 1_000_000_000 {
+                return Err(EINVAL);
+            }
+        }
+        let mut t = t.lock();
+        tick(p, &mut t);
+        let now = now(p, t.clock);
+        let left = if t.at != 0 { t.at.saturating_sub(now).max(1) } else { 0 };
+        let ts = |ns: u64| [(ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64];
+        let (i, l) = (ts(t.every), ts(left));
+        if let Some(v) = new {
+            let ns = |s: i64, n: i64| (s as u64).saturating_mul(1_000_000_000).saturating_add(n as u64);
+            let value = ns(v[2], v[3]);
+            t.every = ns(v[0], v[1]);
+            t.count = 0;
+            t.at = if value == 0 {
+                0
+            } else if flags & TFD_TIMER_ABSTIME != 0 {
+                value.max(1)
+            } else {
+                now + value
+            };
+            drop(t);
+            p.wake_all();
+        }
+        Ok([i[0], i[1], l[0], l[1]])
+    }
+}
+
+/// poll readiness of an open file of the app: kernel objects answer themselves, host
+/// descriptors through `Platform::host_poll` (without waiting), everything else is ready.
+pub fn file_revents<P: Platform + ?Sized>(p: &P, f: &OpenFile, events: i16, depth: u32) -> i16 {
+    let always = events | POLLHUP | POLLERR;
+    match &f.kind {
+        FileKind::Obj(o) => o.revents(p, depth) & always,
+        FileKind::Host(h) => {
+            let mut pf = [PollFd { fd: h.0, events, revents: 0 }];
+            match p.host_poll(&mut pf, 0) {
+                Ok(_) => pf[0].revents,
+                Err(_) => POLLERR,
+            }
+        }
+        _ => events & (POLLIN | POLLOUT | 0x40 | 0x100),
+    }
+}
+
+impl Epoll {
+    /// epoll_ctl: `op` 1 ADD, 2 DEL, 3 MOD.
+    pub fn ctl(&self, op: usize, fd: i32, f: &Arc<OpenFile>, ev: Option<(u32, u64)>) -> Result<(), Errno> {
+        let key = (fd, Arc::as_ptr(f) as usize);
+        let mut l = self.list.lock();
+        l.retain(|_, (w, _, _)| w.strong_count() > 0);
+        match (op, ev) {
+            (1, Some((e, d))) => {
+                if l.contains_key(&key) {
+                    return Err(EEXIST);
+                }
+                l.insert(key, (Arc::downgrade(f), e, d));
+            }
+            (3, Some((e, d))) => {
+                let ent = l.get_mut(&key).ok_or(ENOENT)?;
+                (ent.1, ent.2) = (e, d);
+            }
+            (2, _) => {
+                l.remove(&key).ok_or(ENOENT)?;
+            }
+            _ => return Err(EINVAL),
+        }
+        Ok(())
+    }
+
+    fn entries(&self) -> Vec<Entry> {
+        self.list.lock().iter().filter_map(|(&k, (w, e, d))| Some((k, w.upgrade()?, *e, *d))).collect()
+    }
+
+    /// Up to `max` ready entries as (events, data); `consume` disarms EPOLLONESHOT entries
+    /// it reports.
+    fn ready<P: Platform + ?Sized>(&self, p: &P, max: usize, depth: u32, consume: bool) -> Vec<(u32, u64)> {
+        let mut out = Vec::new();
+        for (k, f, ev, data) in self.entries() {
+            if out.len() >= max {
+                break;
+            }
+            if ev & DISARMED != 0 {
+                continue;
+            }
+            let got = file_revents(p, &f, ev as u16 as i16, depth);
+            if got != 0 {
+                out.push((got as u16 as u32, data));
+                if consume && ev & EPOLLONESHOT != 0 {
+                    if let Some(e) = self.list.lock().get_mut(&k) {
+                        e.1 |= DISARMED;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// epoll_wait: the ready entries, waiting up to `timeout_ms` (< 0 forever) for one.
+    pub fn wait<P: Platform + ?Sized>(&self, p: &P, max: usize, timeout_ms: i32) -> Result<Vec<(u32, u64)>, Errno> {
+        let wake = || {
+            self.entries()
+                .iter()
+                .filter_map(|(_, f, _, _)| match &f.kind {
+                    FileKind::Obj(o) => o.wake(p, 1),
+                    _ => None,
+                })
+                .min()
+        };
+        let r = wait(p, deadline_ms(p, timeout_ms), &wake, || {
+            let r = self.ready(p, max, 0, true);
+            (!r.is_empty() || timeout_ms == 0).then_some(Ok(r))
+        })?;
+        Ok(r.unwrap_or_default())
+    }
+}
+
+/// The earliest self-driven change among `files` (for poll's wait).
+pub fn files_wake<P: Platform + ?Sized>(p: &P, files: &[Arc<OpenFile>]) -> Option<u64> {
+    files
+        .iter()
+        .filter_map(|f| match &f.kind {
+            FileKind::Obj(o) => o.wake(p, 0),
+            _ => None,
+        })
+        .min()
+}
