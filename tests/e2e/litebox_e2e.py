@@ -164,14 +164,6 @@ def run_program(
     )
 
 
-def pack_kvm(app: Path, out_dir: Path) -> Path:
-    """`litebox pack APP --target kvm` (no syscall rewriting: kvm has no fast path), checked."""
-    proc = run_cli("pack", app, "--target", "kvm", "--no-rewrite", "--out-dir", out_dir, "--json")
-    assert proc.returncode == 0, describe(proc)
-    (art,) = parse_pack_json(proc.stdout)
-    return art.path
-
-
 def kvm_env(vm_timeout: int = 120, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment `litebox run` gets in kvm tests: TCG forced (never KVM: see docs/kvm.md)
     and the runner's VM time limit (0 = none)."""
