@@ -10,12 +10,41 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "e2e"))
 
-from litebox_e2e import Artifact, ExampleArtifacts, pack  # noqa: E402
+from litebox_e2e import (  # noqa: E402
+    TARGET,
+    Artifact,
+    ExampleArtifacts,
+    discover_targets,
+    pack,
+    pack_for,
+    target_names,
+    unready_reason,
+)
+
+_READY: dict[str, str | None] = {}
+
+
+@pytest.fixture(scope="session", params=target_names())
+def target(request: pytest.FixtureRequest) -> Any:
+    """Each discovered target plugin (packager.targets.Target; ids: the target names) in turn:
+    a test that takes it runs on every target, a new folder under platform_targets/ included.
+    A target whose required doctor checks fail on this host is skipped with the failing check's
+    own text. `@pytest.mark.parametrize("target", [NAMES], indirect=True)` narrows a test to
+    the targets a behaviour belongs to (a named table in the test file says why)."""
+    name = request.param
+    found = discover_targets()
+    assert name in found, f"no target {name!r} (known: {', '.join(found)})"
+    if name not in _READY:
+        _READY[name] = unready_reason(found[name])
+    if _READY[name] is not None:
+        pytest.skip(_READY[name])
+    return found[name]
 
 
 @pytest.fixture(scope="session")
@@ -24,15 +53,17 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleArtifa
 
 
 @pytest.fixture(scope="session")
-def quick_pack(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Artifact]:
-    """Packs a host program in quick mode once per session: quick_pack("/usr/bin/echo")."""
+def quick_pack(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Artifact]:
+    """Packs a host program in quick mode once per session and target: quick_pack("/usr/bin/echo")
+    (linux-userland), quick_pack("/usr/bin/echo", target) (a plugin of the `target` fixture)."""
     root = tmp_path_factory.mktemp("quick")
-    cache: dict[str, Artifact] = {}
+    cache: dict[tuple[str, str], Artifact] = {}
 
-    def _pack(program: str) -> Artifact:
-        if program not in cache:
+    def _pack(program: str, target: Any = None) -> Artifact:
+        key = (TARGET if target is None else target.name, program)
+        if key not in cache:
             out = root / f"{len(cache):02d}-{Path(program).name}"
-            cache[program] = pack(Path(program), out)
-        return cache[program]
+            cache[key] = pack(Path(program), out) if target is None else pack_for(target, Path(program), out)
+        return cache[key]
 
     return _pack

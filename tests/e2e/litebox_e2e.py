@@ -16,6 +16,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 from elftools.elf.elffile import ELFFile
 
@@ -163,14 +164,6 @@ def run_program(
     )
 
 
-def pack_kvm(app: Path, out_dir: Path) -> Path:
-    """`litebox pack APP --target kvm` (no syscall rewriting: kvm has no fast path), checked."""
-    proc = run_cli("pack", app, "--target", "kvm", "--no-rewrite", "--out-dir", out_dir, "--json")
-    assert proc.returncode == 0, describe(proc)
-    (art,) = parse_pack_json(proc.stdout)
-    return art.path
-
-
 def kvm_env(vm_timeout: int = 120, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment `litebox run` gets in kvm tests: TCG forced (never KVM: see docs/targets/kvm.md)
     and the runner's VM time limit (0 = none)."""
@@ -193,6 +186,137 @@ def run_kvm(artifact: Path, args: list[str], stdin: bytes = b"", env: dict[str, 
     runner ends the VM after `vm_timeout` seconds."""
     return subprocess.run(kvm_argv(artifact, args), input=stdin, env=kvm_env(vm_timeout, env), cwd=REPO,
                           capture_output=True, timeout=RUN_TIMEOUT)
+
+
+# ---------------------------------------------------------------------------------------------
+# Every target: the plugins of platform_targets/, packing for one and running through its own
+# Plugin.run, so a test written once runs on every target (tests/conftest.py: the `target` fixture).
+
+
+def discover_targets() -> dict[str, Any]:
+    """The target plugins of this checkout (packager.targets.discover), by name."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from packager.targets import discover
+
+    return discover()
+
+
+def target_names() -> list[str]:
+    """The names of the discovered targets, in folder order (the ids of the `target` fixture)."""
+    return list(discover_targets())
+
+
+def unready_reason(target: Any) -> str | None:
+    """Why ``target`` cannot run on this host: its first failing required doctor check, in the
+    plugin's own words (``litebox targets``); None when it is ready."""
+    for check in target.checklist():
+        if check["required"] and not check["ok"]:
+            return f"target {target.name} is not ready here: {check['item']}: {check['detail']}"
+    return None
+
+
+# Settings of a target's runner for the tests, by target name: kvm boots with TCG forced (never
+# KVM: see docs/targets/kvm.md) and the VM time limit of the run (LITEBOX_KVM_TIMEOUT, 0 = none).
+RUNNER_ENV: dict[str, Callable[[int], dict[str, str]]] = {
+    "kvm": lambda vm_timeout: {"LITEBOX_KVM_ACCEL": "tcg", "LITEBOX_KVM_TIMEOUT": str(vm_timeout)},
+}
+
+# How the status of a run reports the app's death by signal N, by target: a linux-userland
+# artifact dies of the same signal (subprocess's -N); the VM of kvm exits with 128 + N.
+SIGNAL_DEATH_STATUS: dict[str, Callable[[int], int]] = {
+    "linux-userland": lambda signum: -signum,
+    "kvm": lambda signum: 128 + signum,
+}
+
+# Runs Plugin.run of one target in a fresh interpreter (argv: repo, target, artifact, the app's
+# environment as JSON or null, args...). Python ignores SIGPIPE and SIGXFSZ; a runner that execs
+# the artifact must not pass that on, so both go back to their defaults first.
+_RUNNER = """
+import json, signal, sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from packager.errors import PackError
+from packager.targets import get
+for name in ("SIGPIPE", "SIGXFSZ"):
+    signal.signal(getattr(signal, name), signal.SIG_DFL)
+env = json.loads(sys.argv[4])
+try:
+    sys.exit(get(sys.argv[2]).plugin.run(Path(sys.argv[3]), sys.argv[5:], env=env, wait=False))
+except PackError as exc:
+    sys.stderr.write(f"litebox: {exc}\\n")
+    sys.exit(2)
+"""
+
+
+def pack_for(
+    target: Any,
+    app: Path,
+    out_dir: Path,
+    *extra: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Artifact:
+    """`litebox pack APP --target NAME --out-dir OUT --json`, checked; returns the artifact. A
+    target without rewriting (``capabilities.rewrites``) is packed with --no-rewrite."""
+    flags = [] if target.capabilities.rewrites else ["--no-rewrite"]
+    proc = run_cli("pack", app, "--target", target.name, *flags, "--out-dir", out_dir, "--json", *extra,
+                   cwd=cwd, env=env)
+    assert proc.returncode == 0, describe(proc)
+    artifacts = parse_pack_json(proc.stdout)
+    assert len(artifacts) == 1, f"one target asked for, got {artifacts!r}"
+    art = artifacts[0]
+    assert art.target == target.name
+    assert art.path.is_file(), f"pack reported {art.path} but it does not exist"
+    assert art.manifest.is_file(), f"pack reported {art.manifest} but it does not exist"
+    assert sha256_file(art.path) == art.sha256, "reported sha256 is not the artifact's"
+    return art
+
+
+def run_on_argv(target: Any, artifact: Path | Artifact, args: list[str], env: dict[str, str] | None = None,
+                vm_timeout: int = 120) -> tuple[list[str], dict[str, str]]:
+    """(argv, environment) of a process that runs ``artifact`` on ``target`` through its
+    Plugin.run, for subprocess.Popen. The app gets BASE_ENV plus ``env``: passed to Plugin.run
+    where the target honours it (``capabilities.trace_learn``), else the runner's own
+    environment, with the target's RUNNER_ENV settings."""
+    path = artifact.path if isinstance(artifact, Artifact) else artifact
+    app_env = dict(BASE_ENV)
+    app_env.update(env or {})
+    if target.capabilities.trace_learn:
+        host_env, passed = app_env, app_env
+    else:
+        host_env = {"PYTHONPATH": str(REPO), **app_env}
+        if "HOME" in os.environ:
+            host_env.setdefault("HOME", os.environ["HOME"])
+        host_env.update(RUNNER_ENV.get(target.name, lambda _: {})(vm_timeout))
+        host_env.update(env or {})
+        passed = None
+    argv = [sys.executable, "-c", _RUNNER, str(REPO), target.name, str(path), json.dumps(passed),
+            *[os.fspath(a) for a in args]]
+    return argv, host_env
+
+
+def run_on(
+    target: Any,
+    artifact: Path | Artifact,
+    args: list[str | os.PathLike[str]] | None = None,
+    *,
+    stdin: bytes = b"",
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    vm_timeout: int = 120,
+) -> subprocess.CompletedProcess[bytes]:
+    """Runs ``artifact`` on ``target`` through its Plugin.run (see run_on_argv), stdin piped in,
+    bytes out; a VM target's runner ends the VM after ``vm_timeout`` seconds."""
+    argv, host_env = run_on_argv(target, artifact, [os.fspath(a) for a in args or []], env, vm_timeout)
+    return subprocess.run(argv, input=stdin, env=host_env, cwd=cwd, capture_output=True,
+                          timeout=RUN_TIMEOUT)
+
+
+def signal_death_status(target: Any, signum: int) -> int:
+    """The status run_on gives when the app dies of ``signum`` (SIGNAL_DEATH_STATUS)."""
+    assert target.name in SIGNAL_DEATH_STATUS, f"add target {target.name} to SIGNAL_DEATH_STATUS"
+    return SIGNAL_DEATH_STATUS[target.name](signum)
 
 
 def sha256_file(path: Path) -> str:

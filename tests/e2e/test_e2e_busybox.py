@@ -1,19 +1,29 @@
-"""Debian's busybox-static packed in quick mode: shell scripts with pipelines, redirections,
-command substitution, loops, tests and the file applets, that is fork/vfork, execve of programs
-inside the image, wait4, pipe2, dup2 and file writes by children that their parent reads
-afterwards. The packed run must print the same bytes and exit the same way as the native one.
+"""Debian's busybox-static packed in quick mode, on every target (the `target` fixture; kvm
+boots it in QEMU with TCG): shell scripts with pipelines (beyond a pipe's capacity, and into
+readers that exit early), redirections, command substitution, loops, tests, killed children and
+the file applets, that is fork/vfork, execve of programs inside the image, wait4, pipe2, dup2 and
+file writes by children that their parent reads afterwards; and the processes probe
+(programs/processes.c). The packed run must print the same bytes and exit the same way as the
+native one (docs/targets/kvm.md, "Processes", for the kvm kernel's side).
+
+The kvm VM carries stdout and stderr apart (two serial ports), so stdout is compared with native
+stdout alone.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
-from litebox_e2e import describe, pack, run_program
+from litebox_e2e import describe, pack_for, run_on, run_program, signal_death_status
 
 BUSYBOX = Path("/bin/busybox")
-SCRIPT = (Path(__file__).resolve().parent / "programs" / "busybox-script.sh").read_text()
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+SCRIPT = (PROGRAMS / "busybox-script.sh").read_text()
+PROCESS_SCRIPT = (PROGRAMS / "busybox-processes.sh").read_text()
 
 pytestmark = pytest.mark.skipif(
     not BUSYBOX.is_file(), reason="busybox-static is not installed (scripts/setup installs it)"
@@ -21,26 +31,33 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def packed_busybox(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return pack(BUSYBOX, tmp_path_factory.mktemp("busybox") / "dist").path
+def packed_busybox(tmp_path_factory: pytest.TempPathFactory, target: Any) -> Path:
+    return pack_for(target, BUSYBOX, tmp_path_factory.mktemp(f"busybox-{target.name}") / "dist").path
 
 
 def clean_host_tmp() -> None:
-    for p in ("/tmp/w", "/tmp/t.tar", "/tmp/both.txt"):
+    for p in ("/tmp/w", "/tmp/t.tar", "/tmp/both.txt", "/tmp/kvmbb"):
         shutil.rmtree(p, ignore_errors=True) if Path(p).is_dir() else Path(p).unlink(missing_ok=True)
+
+
+def native_sh(script: str) -> subprocess.CompletedProcess[bytes]:
+    clean_host_tmp()
+    try:
+        return run_program([BUSYBOX, "sh", "-c", script])
+    finally:
+        clean_host_tmp()
 
 
 # Fixed names in the host's /tmp that other tests use too (native runs write them, tests clear
 # or check them): all such tests run on one pytest-xdist worker (scripts/test: --dist loadgroup).
 @pytest.mark.xdist_group("host-tmp")
-def test_script_matches_native(packed_busybox: Path) -> None:
-    clean_host_tmp()
-    native = run_program([BUSYBOX, "sh", "-c", SCRIPT])
-    clean_host_tmp()
-    packed = run_program([packed_busybox, "sh", "-c", SCRIPT])
-    assert native.returncode == 7, describe(native)
+@pytest.mark.parametrize(("script", "status"), [(SCRIPT, 7), (PROCESS_SCRIPT, 0)], ids=["files", "processes"])
+def test_script_matches_native(target: Any, packed_busybox: Path, script: str, status: int) -> None:
+    native = native_sh(script)
+    assert native.returncode == status, describe(native)
+    packed = run_on(target, packed_busybox, ["sh", "-c", script])
     assert packed.stdout == native.stdout, describe(packed)
-    assert packed.returncode == 7
+    assert packed.returncode == status, describe(packed)
 
 
 @pytest.mark.parametrize(
@@ -55,18 +72,44 @@ def test_script_matches_native(packed_busybox: Path) -> None:
         ("kill -TERM $$; echo survived", b""),
     ],
 )
-def test_shell_features(packed_busybox: Path, script: str, stdout: bytes) -> None:
-    packed = run_program([packed_busybox, "sh", "-c", script])
+def test_shell_features(target: Any, packed_busybox: Path, script: str, stdout: bytes) -> None:
+    packed = run_on(target, packed_busybox, ["sh", "-c", script])
     assert packed.stdout == stdout, describe(packed)
 
 
-def test_host_program_cannot_be_executed(packed_busybox: Path) -> None:
+# Fixed names in the host's /tmp that other tests use too (native runs write them, tests clear
+# or check them): all such tests run on one pytest-xdist worker (scripts/test: --dist loadgroup).
+@pytest.mark.xdist_group("host-tmp")
+def test_a_signal_death_of_the_first_process_is_the_status(target: Any, packed_busybox: Path) -> None:
+    """The shell kills itself with SIGTERM: natively -15; packed, the target's way of reporting
+    a death by SIGTERM (litebox_e2e.SIGNAL_DEATH_STATUS: kvm's VM exits 128 + 15)."""
+    native = native_sh("kill -TERM $$; echo survived")
+    assert native.returncode == -15 and native.stdout == b"", describe(native)
+    packed = run_on(target, packed_busybox, ["sh", "-c", "kill -TERM $$; echo survived"])
+    assert packed.returncode == signal_death_status(target, 15), describe(packed)
+    assert packed.stdout == b"", describe(packed)
+
+
+def test_host_program_cannot_be_executed(target: Any, packed_busybox: Path) -> None:
     """/usr/bin/env exists on the host but not in the image: execve fails with ENOENT (127)."""
-    packed = run_program([packed_busybox, "sh", "-c", "/usr/bin/env; echo $?"])
+    packed = run_on(target, packed_busybox, ["sh", "-c", "/usr/bin/env; echo $?"])
     assert packed.stdout == b"127\n", describe(packed)
+    assert packed.stderr.endswith(b"/usr/bin/env: not found\n"), describe(packed)
+    assert packed.returncode == 0, describe(packed)
 
 
-def test_child_sees_files_and_parent_sees_child_writes(packed_busybox: Path) -> None:
+def test_child_sees_files_and_parent_sees_child_writes(target: Any, packed_busybox: Path) -> None:
     script = "mkdir /tmp/d && echo p > /tmp/d/p && sh -c 'cat /tmp/d/p; echo c >> /tmp/d/p' && cat /tmp/d/p"
-    packed = run_program([packed_busybox, "sh", "-c", script])
+    packed = run_on(target, packed_busybox, ["sh", "-c", script])
     assert packed.stdout == b"p\np\nc\n", describe(packed)
+
+
+def test_processes_probe_matches_native(target: Any, tmp_path: Path) -> None:
+    prog = tmp_path / "processes"
+    cc = subprocess.run(["cc", "-static", "-O1", "-o", prog, PROGRAMS / "processes.c"], capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr
+    native = run_program([prog])
+    assert native.returncode == 0 and b"posix_spawn: exited 42" in native.stdout, describe(native)
+    packed = run_on(target, pack_for(target, prog, tmp_path / "dist"), [])
+    assert packed.stdout == native.stdout, describe(packed)
+    assert packed.returncode == 0, describe(packed)

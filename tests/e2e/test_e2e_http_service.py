@@ -1,9 +1,9 @@
 """examples/http-service packed and served: python3's http.server inside the sandbox, reached
 from outside (this test process) on loopback, at a port its policy allows; and the same
 artifact refused (the app's own PermissionError, EACCES) at a port its policy does not allow.
-Both for linux-userland (the artifact run directly) and for kvm (`litebox run` boots it in
-QEMU with TCG; the listen rule becomes a forward of the host's port into the VM, and the
-runner's Ctrl-C reaches the app as SIGINT): the same responses, stderr and exit status.
+On every target (the `target` fixture, run through its plugin: on kvm QEMU boots it with TCG,
+the listen rule becomes a forward of the host's port into the VM, and the runner's Ctrl-C
+reaches the app as SIGINT): the same responses, stderr and exit status.
 
 The example's litebox.toml allows 127.0.0.1:8080; the test packs a copy whose rule names a
 free port instead, so parallel runs do not collide.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import selectors
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,29 +22,15 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from litebox_e2e import (
-    BASE_ENV,
-    RUN_TIMEOUT,
-    copy_example,
-    describe,
-    kvm_argv,
-    kvm_env,
-    pack,
-    pack_kvm,
-    run_kvm,
-    run_program,
-)
+from litebox_e2e import RUN_TIMEOUT, copy_example, describe, pack_for, run_on, run_on_argv
 from netprobe import free_port
-
-TARGETS = ["linux-userland", pytest.param("kvm", marks=pytest.mark.skipif(
-    shutil.which("qemu-system-x86_64") is None, reason="qemu-system-x86_64 not installed (scripts/setup installs it)"))]
 
 
 @dataclass(frozen=True)
 class Service:
-    artifact: Path
     port: int
     project: Path
 
@@ -62,23 +47,18 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Service:
     # Lighter compression of the standard library, only to keep the pack quick.
     text = text.replace("[build]\n", "[build]\ncompression_level = 3\n")
     toml.write_text(text, encoding="utf-8")
-    art = pack(project, work / "dist")
-    return Service(art.path, port, project)
+    return Service(port, project)
 
 
 @pytest.fixture(scope="module")
-def kvm_artifact(service: Service) -> Path:
-    """The same project packed for kvm."""
-    return pack_kvm(service.project, service.project.parent / "dist-kvm")
+def packed(target: Any, service: Service) -> Path:
+    """The project packed for ``target``."""
+    return pack_for(target, service.project, service.project.parent / f"dist-{target.name}").path
 
 
-def start(service: Service, target: str, request: pytest.FixtureRequest) -> subprocess.Popen[bytes]:
-    """The service serving on its port: the artifact itself, or `litebox run` of the kvm one."""
-    if target == "kvm":
-        art = request.getfixturevalue("kvm_artifact")
-        argv, env = kvm_argv(art, [str(service.port)]), kvm_env(vm_timeout=0)
-    else:
-        argv, env = [str(service.artifact), str(service.port)], dict(BASE_ENV)
+def start(target: Any, artifact: Path, service: Service) -> subprocess.Popen[bytes]:
+    """The service serving on its port, run through the target's plugin (no VM time limit)."""
+    argv, env = run_on_argv(target, artifact, [str(service.port)], vm_timeout=0)
     return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -99,9 +79,9 @@ def read_line(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
     return line
 
 
-@pytest.fixture(params=TARGETS)
-def running(service: Service, request: pytest.FixtureRequest) -> Iterator[subprocess.Popen[bytes]]:
-    proc = start(service, request.param, request)
+@pytest.fixture
+def running(target: Any, packed: Path, service: Service) -> Iterator[subprocess.Popen[bytes]]:
+    proc = start(target, packed, service)
     try:
         yield proc
     finally:
@@ -161,21 +141,11 @@ def test_a_burst_of_clients_is_served(service: Service, running: subprocess.Pope
     assert all(r.startswith(b"HTTP/1.0 200 OK\r\n") and r.endswith(b"hello from litebox\n") for r in replies)
 
 
-def test_port_outside_policy_fails_with_eacces(service: Service) -> None:
+def test_port_outside_policy_fails_with_eacces(target: Any, service: Service, packed: Path) -> None:
     other = free_port()
     while other == service.port:
         other = free_port()
-    proc = run_program([service.artifact, str(other)], env={"LITEBOX_LOG": "debug"})
-    check_refused(proc, other)
-
-
-def test_port_outside_policy_fails_with_eacces_under_kvm(service: Service, kvm_artifact: Path) -> None:
-    if shutil.which("qemu-system-x86_64") is None:
-        pytest.skip("qemu-system-x86_64 not installed (scripts/setup installs it)")
-    other = free_port()
-    while other == service.port:
-        other = free_port()
-    check_refused(run_kvm(kvm_artifact, [str(other)], env={"LITEBOX_LOG": "debug"}), other)
+    check_refused(run_on(target, packed, [str(other)], env={"LITEBOX_LOG": "debug"}), other)
 
 
 def check_refused(proc: subprocess.CompletedProcess[bytes], other: int) -> None:

@@ -2,22 +2,22 @@
 talks to a server of this test on 127.0.0.1 (300 kB each way, half-close, EOF), meets a closed
 port (blocking and non-blocking connect: ECONNREFUSED) and a port outside its policy (EACCES).
 
-Native, packed for linux-userland and packed for kvm must print the same bytes. Under kvm the
+Native and packed for every target (the `target` fixture) must print the same bytes. Under kvm the
 VM reaches the host's loopback through QEMU's user network: 127.0.0.1 in the VM stands for it
 (docs/targets/kvm.md, "Network"), so the peer the client sees is 127.0.0.1 there too.
 """
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from litebox_e2e import describe, pack, pack_kvm, run_kvm, run_program
+from litebox_e2e import describe, pack_for, run_on, run_program
 from netprobe import build_probe, free_port, write_project
 
 
@@ -98,17 +98,8 @@ def test_native_prints_the_expected_lines(project: tuple[Path, Path], ports: Por
     assert native.stdout == want
 
 
-def test_linux_userland_matches(project: tuple[Path, Path], ports: Ports, tmp_path: Path) -> None:
-    art = pack(project[1], tmp_path / "dist")
-    packed = run_program([art.path, *ports.args()])
+def test_packed_matches(target: Any, project: tuple[Path, Path], ports: Ports, tmp_path: Path) -> None:
+    art = pack_for(target, project[1], tmp_path / "dist")
+    packed = run_on(target, art, ports.args())
     assert packed.returncode == 0, describe(packed)
     assert packed.stdout == expected(ports)
-
-
-@pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
-                    reason="qemu-system-x86_64 not installed (scripts/setup installs it)")
-def test_kvm_matches(project: tuple[Path, Path], ports: Ports, tmp_path: Path) -> None:
-    art = pack_kvm(project[1], tmp_path / "dist")
-    booted = run_kvm(art, ports.args())
-    assert booted.returncode == 0, describe(booted)
-    assert booted.stdout == expected(ports)

@@ -1,16 +1,16 @@
 """Kernel-half pointers in socket calls (tests/e2e/programs/kptr.c), packed only: every call
-whose pointers the library OS passes on to the platform fails with EFAULT, on linux-userland
-and on kvm, where the kernel shares the app's address space and would otherwise write there.
-A call that got through on kvm would fault the VM (the address is unmapped): the status and
+whose pointers the library OS passes on to the platform fails with EFAULT, on every target
+(the `target` fixture): on kvm too, where the kernel shares the app's address space and would
+otherwise write there. A call that got through on kvm would fault the VM (the address is unmapped): the status and
 the last line show it did not."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
-from litebox_e2e import describe, pack, pack_kvm, run_kvm, run_program
+from litebox_e2e import describe, pack_for, run_on
 from netprobe import build_probe, free_port, write_project
 
 EXPECTED = """\
@@ -35,17 +35,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     return write_project(work, build_probe(work, "kptr"), [f"127.0.0.1:{port}"], []), port
 
 
-def test_linux_userland(project: tuple[Path, int], tmp_path: Path) -> None:
-    art = pack(project[0], tmp_path / "dist")
-    proc = run_program([art.path, str(project[1])])
-    assert proc.returncode == 0, describe(proc)
-    assert proc.stdout.decode() == EXPECTED
-
-
-@pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
-                    reason="qemu-system-x86_64 not installed (scripts/setup installs it)")
-def test_kvm(project: tuple[Path, int], tmp_path: Path) -> None:
-    art = pack_kvm(project[0], tmp_path / "dist")
-    proc = run_kvm(art, [str(project[1])])
+def test_packed(target: Any, project: tuple[Path, int], tmp_path: Path) -> None:
+    art = pack_for(target, project[0], tmp_path / "dist")
+    proc = run_on(target, art, [str(project[1])])
     assert proc.returncode == 0, describe(proc)
     assert proc.stdout.decode() == EXPECTED
