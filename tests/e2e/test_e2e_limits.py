@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litebox_e2e import describe, pack_for, run_on, signal_death_status, target_names
+from litebox_e2e import describe, pack_for, run_on, signal_death_status
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 
@@ -108,15 +108,8 @@ def test_limit_gives_linux_errno_and_app_survives(target: Any, tmp_path: Path, m
 
 # Known gaps, by target: the test runs there and is expected to fail (strict: it fails loudly
 # once the gap is closed, so the entry must go).
-IDS_GAPS = {
-    "kvm": "the kvm kernel reports files (of the image and new ones) as owned by 0:0, not by the "
-           "policy's uid/gid; the ids themselves and /proc/self/status are right",
-}
 
 
-@pytest.mark.parametrize("target", [
-    pytest.param(name, marks=[pytest.mark.xfail(strict=True, reason=IDS_GAPS[name])] if name in IDS_GAPS else [])
-    for name in target_names()], indirect=True)
 def test_policy_ids_are_what_the_app_sees(target: Any, tmp_path: Path) -> None:
     art = packed_probe(target, tmp_path, "ids.c", "[policy]\nuid = 1234\ngid = 4321\n", [])
     out = run(target, art)

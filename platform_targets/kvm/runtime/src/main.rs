@@ -143,7 +143,10 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     let hostname = cfg.hostname.to_vec();
     let (uid, gid) = cfg.ids.unwrap_or((0, 0));
 
-    let vfs = Vfs::new(image, entry.clone(), image_fatal);
+    let mut vfs = Vfs::new(image, entry.clone(), image_fatal);
+    // In the VM every file is root's (the image's, and the in-memory layer's): with policy ids
+    // the app sees them as its own, as on linux-userland.
+    vfs.ids = cfg.ids.map(|app| litebox_libos::fs::synth::IdMap { host: (0, 0), app });
     let os = alloc::boxed::Box::leak(alloc::boxed::Box::new(LibOs::new(
         Vm::new(stdin, uid, gid),
         vfs,
