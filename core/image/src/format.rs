@@ -55,8 +55,9 @@ impl Header {
         }
         let version = u32_at(image, 8);
         if version != VERSION {
-            return Err(ImageError::damaged("unsupported image version (this runtime reads version 1)")
-                .with(version as u64));
+            return Err(
+                ImageError::damaged("unsupported image version (this runtime reads version 1)").with(version as u64)
+            );
         }
         if u32_at(image, 12) as usize != HEADER_SIZE {
             return Err(ImageError::damaged("bad header size").with(u32_at(image, 12) as u64));

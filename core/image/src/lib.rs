@@ -15,6 +15,6 @@ mod reader;
 mod zstd;
 
 pub use error::{ImageError, ImageErrorKind};
-pub use format::{Entry, EntryKind, Header, ENTRY_SIZE, CHUNK_RECORD_SIZE, HEADER_SIZE, MAGIC, VERSION};
+pub use format::{Entry, EntryKind, Header, CHUNK_RECORD_SIZE, ENTRY_SIZE, HEADER_SIZE, MAGIC, VERSION};
 pub use launch::{LaunchConfig, Mount, SockAddr, LIMIT_MEMORY, LIMIT_OPEN_FILES, LIMIT_PROCESSES, LIMIT_THREADS};
-pub use reader::{Image, ChunkCache};
+pub use reader::{ChunkCache, Image};

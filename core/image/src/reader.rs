@@ -305,11 +305,7 @@ impl<T> Spin<T> {
         Self { locked: AtomicBool::new(false), value: UnsafeCell::new(value) }
     }
     fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        while self
-            .locked
-            .compare_exchange_weak(false, true, AtOrd::Acquire, AtOrd::Relaxed)
-            .is_err()
-        {
+        while self.locked.compare_exchange_weak(false, true, AtOrd::Acquire, AtOrd::Relaxed).is_err() {
             core::hint::spin_loop();
         }
         // SAFETY: we hold the lock, so no other reference to the value exists.
@@ -386,10 +382,8 @@ impl ChunkCache {
         let (chunk, slot) = if is_raw {
             (Chunk::Image(stored), Slot::Verified)
         } else {
-            let data: Arc<[u8]> = self
-                .decoder
-                .with(|d| decompress(d.get_or_insert_with(Decoder::new), stored, raw, k))?
-                .into();
+            let data: Arc<[u8]> =
+                self.decoder.with(|d| decompress(d.get_or_insert_with(Decoder::new), stored, raw, k))?.into();
             (Chunk::Owned(data.clone()), Slot::Decompressed(data))
         };
         self.slots.with(|v| v[k as usize] = slot);
@@ -432,7 +426,13 @@ impl ChunkCache {
     /// program loader copying segments): compressed chunks that `buf` covers whole and that
     /// were never read are decoded straight into `buf` and not kept, which saves a buffer and a
     /// copy per chunk. A later read of such a chunk decodes it again (without re-hashing).
-    pub fn read_once(&self, image: &Image<'_>, e: &Entry<'_>, offset: u64, buf: &mut [u8]) -> Result<usize, ImageError> {
+    pub fn read_once(
+        &self,
+        image: &Image<'_>,
+        e: &Entry<'_>,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, ImageError> {
         self.read_chunks(image, e, offset, buf, true)
     }
 

@@ -15,7 +15,8 @@ fn read_all(img: &Image<'_>, cache: &ChunkCache, i: u32) -> Result<Vec<u8>, lite
     let e = img.entry(i);
     let mut buf = vec![0u8; e.size as usize];
     // Alternate the two read paths over the entries, so the sweeps below cover both.
-    let n = if i.is_multiple_of(2) { cache.read(img, &e, 0, &mut buf)? } else { cache.read_once(img, &e, 0, &mut buf)? };
+    let n =
+        if i.is_multiple_of(2) { cache.read(img, &e, 0, &mut buf)? } else { cache.read_once(img, &e, 0, &mut buf)? };
     buf.truncate(n);
     Ok(buf)
 }
@@ -158,7 +159,6 @@ fn a_bad_frame_behind_a_valid_digest_is_damaged() {
     // Unchanged but resealed: still reads back (the helper itself is faithful).
     assert_eq!(try_everything(&resealed_with_chunk_changed(IMG, 0, |_| {})), None);
 }
-
 
 /// big.bin's bytes, as scripts/gen_image_vectors.py writes them.
 fn big_bytes(range: core::ops::Range<usize>) -> Vec<u8> {

@@ -86,7 +86,8 @@ impl<P: Platform> LibOs<P> {
         for fd in 0..3 {
             let flags = if fd == 0 { crate::abi::O_RDONLY } else { crate::abi::O_WRONLY };
             // The table is empty, so these cannot fail.
-            let _ = fds.alloc(OpenFile::new(FileKind::Host(crate::fd::HostFd(fd)), Vec::new(), flags), false, fd as usize);
+            let _ =
+                fds.alloc(OpenFile::new(FileKind::Host(crate::fd::HostFd(fd)), Vec::new(), flags), false, fd as usize);
         }
         Self {
             platform,
@@ -155,10 +156,18 @@ impl<P: Platform> LibOs<P> {
 
     /// Maps anonymous memory for the app (through the platform), within the memory limit,
     /// and records it under `name` (an image path, `[heap]`, `[stack]`) if given.
-    pub fn map_anon(&self, addr: usize, len: usize, prot: u32, flags: u32, name: Option<Arc<Vec<u8>>>) -> Result<usize, Errno> {
+    pub fn map_anon(
+        &self,
+        addr: usize,
+        len: usize,
+        prot: u32,
+        flags: u32,
+        name: Option<Arc<Vec<u8>>>,
+    ) -> Result<usize, Errno> {
         use crate::abi::{MAP_FIXED, MAP_SHARED};
         let mut mem = self.mem.lock();
-        let grow = if flags & MAP_FIXED != 0 { len.next_multiple_of(PAGE_SIZE) - mem.mapped_in(addr, len) } else { len };
+        let grow =
+            if flags & MAP_FIXED != 0 { len.next_multiple_of(PAGE_SIZE) - mem.mapped_in(addr, len) } else { len };
         self.mem_room(&mem, grow)?;
         let at = self.platform.mmap_anon(addr, len, prot, flags)?;
         mem.insert(at, len, prot, flags & 0x0f == MAP_SHARED, name, 0);
@@ -170,7 +179,8 @@ impl<P: Platform> LibOs<P> {
     pub fn map_host(&self, addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -> Result<usize, Errno> {
         use crate::abi::{MAP_FIXED, MAP_SHARED};
         let mut mem = self.mem.lock();
-        let grow = if flags & MAP_FIXED != 0 { len.next_multiple_of(PAGE_SIZE) - mem.mapped_in(addr, len) } else { len };
+        let grow =
+            if flags & MAP_FIXED != 0 { len.next_multiple_of(PAGE_SIZE) - mem.mapped_in(addr, len) } else { len };
         self.mem_room(&mem, grow)?;
         let at = self.platform.host_mmap(addr, len, prot, flags, fd, off)?;
         mem.insert(at, len, prot, flags & 0x0f == MAP_SHARED, None, off);
@@ -194,7 +204,14 @@ impl<P: Platform> LibOs<P> {
     }
 
     /// mremap of app memory; growth counts against the memory limit (ENOMEM).
-    pub fn remap(&self, old: usize, old_len: usize, new_len: usize, flags: u32, new_addr: usize) -> Result<usize, Errno> {
+    pub fn remap(
+        &self,
+        old: usize,
+        old_len: usize,
+        new_len: usize,
+        flags: u32,
+        new_addr: usize,
+    ) -> Result<usize, Errno> {
         const MREMAP_DONTUNMAP: u32 = 4;
         let mut mem = self.mem.lock();
         let old_len_pg = old_len.next_multiple_of(PAGE_SIZE);

@@ -409,12 +409,7 @@ impl Obj {
 
     /// timerfd_settime (`new` Some) and timerfd_gettime: itimerspecs as [interval s, ns,
     /// value s, ns]; returns the old setting.
-    pub fn timer_set<P: Platform + ?Sized>(
-        &self,
-        p: &P,
-        flags: u32,
-        new: Option<[i64; 4]>,
-    ) -> Result<[i64; 4], Errno> {
+    pub fn timer_set<P: Platform + ?Sized>(&self, p: &P, flags: u32, new: Option<[i64; 4]>) -> Result<[i64; 4], Errno> {
         let Obj::Timer(t) = self else { return Err(EINVAL) };
         const TFD_TIMER_ABSTIME: u32 = 1;
         if flags & !3 != 0 {

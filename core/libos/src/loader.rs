@@ -3,7 +3,9 @@
 //! binfmt_elf does (argc, argv, envp, auxv, AT_RANDOM bytes, AT_EXECFN string).
 use alloc::vec::Vec;
 
-use crate::abi::{PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_NORESERVE};
+use crate::abi::{
+    MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_NORESERVE, MAP_PRIVATE, PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE,
+};
 use crate::errno::*;
 use crate::fs::{Node, NodeKind};
 use crate::kernel::LibOs;
@@ -332,7 +334,8 @@ fn build_stack<P: Platform>(
     let p = &os.platform;
     // A guard region below the stack, so an overflow faults (SIGSEGV) instead of running
     // into whatever was mapped next to it.
-    let guard = os.map_anon(0, STACK_GUARD + STACK_SIZE, 0, MAP_PRIVATE | MAP_NORESERVE, None).map_err(LoadError::NoMemory)?;
+    let guard =
+        os.map_anon(0, STACK_GUARD + STACK_SIZE, 0, MAP_PRIVATE | MAP_NORESERVE, None).map_err(LoadError::NoMemory)?;
     let bottom = guard + STACK_GUARD;
     os.protect(bottom, STACK_SIZE, PROT_READ | PROT_WRITE).map_err(LoadError::NoMemory)?;
     os.mem.lock().name(bottom, STACK_SIZE, alloc::sync::Arc::new(b"[stack]".to_vec()), 0);

@@ -74,7 +74,15 @@ pub trait Platform: Send + Sync {
 
     /// mmap of a regular file of a host directory (host descriptor `fd`), with the host's
     /// semantics (MAP_SHARED writes reach the file). Must refuse ranges the runtime owns.
-    fn host_mmap(&self, _addr: usize, _len: usize, _prot: u32, _flags: u32, _fd: i32, _off: u64) -> Result<usize, Errno> {
+    fn host_mmap(
+        &self,
+        _addr: usize,
+        _len: usize,
+        _prot: u32,
+        _flags: u32,
+        _fd: i32,
+        _off: u64,
+    ) -> Result<usize, Errno> {
         Err(crate::errno::ENODEV)
     }
 

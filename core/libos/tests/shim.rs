@@ -170,11 +170,17 @@ fn stat_and_fstat_fields() {
 
     let fd = s.open("/app/hello.txt", O_RDONLY, 0).unwrap();
     let fst = s.fstat(fd).unwrap();
-    assert_eq!((fst.st_dev, fst.st_ino, fst.st_mode, fst.st_size, fst.st_mtime), (st.st_dev, st.st_ino, st.st_mode, st.st_size, st.st_mtime));
+    assert_eq!(
+        (fst.st_dev, fst.st_ino, fst.st_mode, fst.st_size, fst.st_mtime),
+        (st.st_dev, st.st_ino, st.st_mode, st.st_size, st.st_mtime)
+    );
     // newfstatat with AT_EMPTY_PATH is fstat.
     let empty = cs("");
     let mut at = Stat::default();
-    assert_eq!(s.sys(NEWFSTATAT, &[fd, empty.as_ptr() as usize, &mut at as *mut Stat as usize, AT_EMPTY_PATH as usize]), Ok(0));
+    assert_eq!(
+        s.sys(NEWFSTATAT, &[fd, empty.as_ptr() as usize, &mut at as *mut Stat as usize, AT_EMPTY_PATH as usize]),
+        Ok(0)
+    );
     assert_eq!(at.st_ino, st.st_ino);
     assert_eq!(s.sys(NEWFSTATAT, &[fd, empty.as_ptr() as usize, &mut at as *mut Stat as usize, 0]), Err(ENOENT));
     assert_eq!(s.sys(NEWFSTATAT, &[fd, empty.as_ptr() as usize, &mut at as *mut Stat as usize, 0x1]), Err(EINVAL));
@@ -219,7 +225,7 @@ fn getdents64_lists_an_image_directory() {
     for e in &ents {
         assert_eq!(e.reclen, (19 + e.name.len() + 1).next_multiple_of(8), "{}", e.name);
         let want = match e.name.as_str() {
-            "." | ".." | "sub" => 4, // DT_DIR
+            "." | ".." | "sub" => 4,   // DT_DIR
             "abs-link" | "link" => 10, // DT_LNK
             _ => 8,                    // DT_REG
         };
@@ -364,7 +370,8 @@ fn rename_and_unlink_errnos() {
     assert_eq!(s.read(fd, 100).unwrap(), HELLO);
     // renameat2 RENAME_NOREPLACE onto an existing name; unknown flags.
     let (from, to) = (cs("/tmp/moved"), cs("/app/copy.txt"));
-    let args = |flags: usize| [AT_FDCWD as usize, from.as_ptr() as usize, AT_FDCWD as usize, to.as_ptr() as usize, flags];
+    let args =
+        |flags: usize| [AT_FDCWD as usize, from.as_ptr() as usize, AT_FDCWD as usize, to.as_ptr() as usize, flags];
     assert_eq!(s.sys(RENAMEAT2, &args(1)), Err(EEXIST));
     assert_eq!(s.sys(RENAMEAT2, &args(8)), Err(EINVAL));
 
@@ -493,7 +500,14 @@ fn refusals_are_logged_with_debug() {
 #[test]
 fn uname_and_ids_come_from_the_platform() {
     let mut s = Sys::with_ids(Ids { pid: 7, tid: 9, ppid: 3, uid: 1234, gid: 5678 });
-    let mut u = Utsname { sysname: [0; 65], nodename: [0; 65], release: [0; 65], version: [0; 65], machine: [0; 65], domainname: [0; 65] };
+    let mut u = Utsname {
+        sysname: [0; 65],
+        nodename: [0; 65],
+        release: [0; 65],
+        version: [0; 65],
+        machine: [0; 65],
+        domainname: [0; 65],
+    };
     assert_eq!(s.sys(UNAME, &[&mut u as *mut Utsname as usize]), Ok(0));
     let field = |f: &[u8; 65]| {
         let end = f.iter().position(|&c| c == 0).expect("NUL-terminated");
@@ -510,7 +524,10 @@ fn uname_and_ids_come_from_the_platform() {
     assert_eq!(s.sys(GETEUID, &[]), Ok(1234));
     assert_eq!(s.sys(GETGID, &[]), Ok(5678));
     let mut r = [0u32; 3];
-    assert_eq!(s.sys(GETRESUID, &[r.as_mut_ptr() as usize, r[1..].as_mut_ptr() as usize, r[2..].as_mut_ptr() as usize]), Ok(0));
+    assert_eq!(
+        s.sys(GETRESUID, &[r.as_mut_ptr() as usize, r[1..].as_mut_ptr() as usize, r[2..].as_mut_ptr() as usize]),
+        Ok(0)
+    );
     assert_eq!(r, [1234; 3]);
     // /proc/<pid> is this process.
     assert_eq!(s.readlink("/proc/self", 16).unwrap(), b"7");
@@ -847,7 +864,10 @@ fn pipe_ends_shared_by_dup_and_reopened_through_proc() {
     let mut rd = [1u64 << r | 1u64 << w];
     let mut wr = [1u64 << w];
     let tv = [0i64, 0];
-    assert_eq!(s.sys(SELECT, &[64, rd.as_mut_ptr() as usize, wr.as_mut_ptr() as usize, 0, tv.as_ptr() as usize]), Ok(2));
+    assert_eq!(
+        s.sys(SELECT, &[64, rd.as_mut_ptr() as usize, wr.as_mut_ptr() as usize, 0, tv.as_ptr() as usize]),
+        Ok(2)
+    );
     assert_eq!((rd[0], wr[0]), (1u64 << r, 1u64 << w));
 }
 

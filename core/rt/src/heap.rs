@@ -55,7 +55,10 @@ impl<B: Backing> Heap<B> {
     /// A heap over the fixed region `[base, base + len)`, none of it committed yet (`base` page
     /// aligned, `len` a multiple of `B::GROW_STEP`).
     pub const fn with_region(backing: B, base: usize, len: usize) -> Self {
-        Self { backing, state: SpinMutex::new(State { limit: base + len, next: base, committed: base, free: [0; CLASSES] }) }
+        Self {
+            backing,
+            state: SpinMutex::new(State { limit: base + len, next: base, committed: base, free: [0; CLASSES] }),
+        }
     }
 
     /// Gives the heap its region `[base, base + len)` (`base` page aligned, none of it committed
@@ -152,7 +155,8 @@ mod tests {
     fn classes_alignment_reuse_and_limits() {
         let len = 1 << 20;
         let base = region(len);
-        let h = Heap::with_region(Counting { committed: AtomicUsize::new(0), released: AtomicUsize::new(0) }, base, len);
+        let h =
+            Heap::with_region(Counting { committed: AtomicUsize::new(0), released: AtomicUsize::new(0) }, base, len);
         let l16 = Layout::from_size_align(10, 8).unwrap();
         // SAFETY: GlobalAlloc's contract: non-zero layouts, blocks freed with their layout.
         unsafe {

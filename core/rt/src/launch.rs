@@ -79,7 +79,8 @@ mod tests {
 
     #[test]
     fn env_records_replace_inherited_and_pass_replaces_records() {
-        let host: Vec<Vec<u8>> = vec![b"HOME=/h".to_vec(), b"A=host".to_vec(), b"LITEBOX_TRACE=1".to_vec(), b"B=b".to_vec()];
+        let host: Vec<Vec<u8>> =
+            vec![b"HOME=/h".to_vec(), b"A=host".to_vec(), b"LITEBOX_TRACE=1".to_vec(), b"B=b".to_vec()];
         let c = cfg(vec![], vec![b"A=image", b"C=c"], vec![b"B", b"MISSING"], true);
         let a = app_args(&c, &[] as &[&[u8]], &host, &[b"LITEBOX_TRACE"]);
         assert_eq!(a.env, vec![b"HOME=/h".to_vec(), b"A=image".to_vec(), b"C=c".to_vec(), b"B=b".to_vec()]);

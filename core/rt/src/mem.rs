@@ -220,22 +220,44 @@ mod tests {
                 let mut dst = alloc::vec![0xaau8; n + 1];
                 // SAFETY: both buffers hold n bytes.
                 unsafe {
-                    if q { copy_forward::<true>(dst.as_mut_ptr(), src.as_ptr(), n) } else { copy_forward::<false>(dst.as_mut_ptr(), src.as_ptr(), n) }
+                    if q {
+                        copy_forward::<true>(dst.as_mut_ptr(), src.as_ptr(), n)
+                    } else {
+                        copy_forward::<false>(dst.as_mut_ptr(), src.as_ptr(), n)
+                    }
                 }
                 assert_eq!(&dst[..n], &src[..]);
                 assert_eq!(dst[n], 0xaa);
                 // SAFETY: dst holds n + 1 bytes.
-                unsafe { if q { fill::<true>(dst.as_mut_ptr(), 0x5c, n) } else { fill::<false>(dst.as_mut_ptr(), 0x5c, n) } }
+                unsafe {
+                    if q {
+                        fill::<true>(dst.as_mut_ptr(), 0x5c, n)
+                    } else {
+                        fill::<false>(dst.as_mut_ptr(), 0x5c, n)
+                    }
+                }
                 assert!(dst[..n].iter().all(|&b| b == 0x5c) && dst[n] == 0xaa);
             }
             // Overlapping moves, both directions.
             let mut buf: alloc::vec::Vec<u8> = (0..32).collect();
             // SAFETY: every range lies inside buf.
-            unsafe { if q { move_bytes::<true>(buf.as_mut_ptr().add(3), buf.as_ptr(), 20) } else { move_bytes::<false>(buf.as_mut_ptr().add(3), buf.as_ptr(), 20) } }
+            unsafe {
+                if q {
+                    move_bytes::<true>(buf.as_mut_ptr().add(3), buf.as_ptr(), 20)
+                } else {
+                    move_bytes::<false>(buf.as_mut_ptr().add(3), buf.as_ptr(), 20)
+                }
+            }
             assert_eq!(&buf[3..23], &(0..20).collect::<alloc::vec::Vec<u8>>()[..]);
             let mut buf: alloc::vec::Vec<u8> = (0..32).collect();
             // SAFETY: as above.
-            unsafe { if q { move_bytes::<true>(buf.as_mut_ptr(), buf.as_ptr().add(5), 20) } else { move_bytes::<false>(buf.as_mut_ptr(), buf.as_ptr().add(5), 20) } }
+            unsafe {
+                if q {
+                    move_bytes::<true>(buf.as_mut_ptr(), buf.as_ptr().add(5), 20)
+                } else {
+                    move_bytes::<false>(buf.as_mut_ptr(), buf.as_ptr().add(5), 20)
+                }
+            }
             assert_eq!(&buf[..20], &(5..25).collect::<alloc::vec::Vec<u8>>()[..]);
         });
     }

@@ -61,7 +61,7 @@ pub fn start_timer() {
     BASE.store(APIC_VIRT, Ordering::Relaxed);
     write(0xf0, 0x100 | SPURIOUS_VECTOR as u32); // enable, spurious vector
     write(0x3e0, 0x3); // divide by 16
-    // Calibrate: count down from the top for 1 ms of TSC.
+                       // Calibrate: count down from the top for 1 ms of TSC.
     write(0x320, 1 << 16); // masked, one-shot
     write(0x380, u32::MAX);
     let t0 = rdtsc();

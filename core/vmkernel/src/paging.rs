@@ -4,8 +4,8 @@
 //! heap's slot exists before the first fork).
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use crate::layout::{phys_to_virt, pml4_phys};
 use crate::frames;
+use crate::layout::{phys_to_virt, pml4_phys};
 
 /// Present.
 pub const P: u64 = 1;
@@ -187,10 +187,16 @@ pub fn share_user(from: usize, to: usize) -> bool {
         &mut |_| {},
     );
     // Share after the walk: a failed copy releases only what it mapped.
-    walk_user(to, &mut |_, e| frames::share(
-        // SAFETY: e is a level-1 entry of `to`.
-        frame_of(unsafe { e.read_volatile() }),
-    ), &mut |_| {});
+    walk_user(
+        to,
+        &mut |_, e| {
+            frames::share(
+                // SAFETY: e is a level-1 entry of `to`.
+                frame_of(unsafe { e.read_volatile() }),
+            )
+        },
+        &mut |_| {},
+    );
     ok
 }
 
@@ -206,7 +212,9 @@ pub unsafe fn unshare(e: *mut u64) -> Option<u64> {
     let own = if frames::is_shared(pa) {
         let new = frames::alloc_for_app()?;
         // SAFETY: whole frames through the direct map; the new one is ours alone.
-        unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(pa) as *const u8, phys_to_virt(new) as *mut u8, frames::FRAME) };
+        unsafe {
+            core::ptr::copy_nonoverlapping(phys_to_virt(pa) as *const u8, phys_to_virt(new) as *mut u8, frames::FRAME)
+        };
         frames::release(pa);
         new
     } else {

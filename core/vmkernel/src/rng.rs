@@ -14,7 +14,9 @@ fn rdrand() -> Option<u64> {
         let v: u64;
         let ok: u8;
         // SAFETY: the CPU advertises RDRAND; the instruction only writes the two registers.
-        unsafe { core::arch::asm!("rdrand {v}", "setc {ok}", v = out(reg) v, ok = out(reg_byte) ok, options(nomem, nostack)) };
+        unsafe {
+            core::arch::asm!("rdrand {v}", "setc {ok}", v = out(reg) v, ok = out(reg_byte) ok, options(nomem, nostack))
+        };
         if ok == 1 {
             return Some(v);
         }

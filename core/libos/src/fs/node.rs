@@ -20,9 +20,15 @@ pub enum NodeKind {
 #[derive(Clone)]
 pub enum Node {
     Image(u32),
-    OverlayDir { ino: u64, mode: u32 },
+    OverlayDir {
+        ino: u64,
+        mode: u32,
+    },
     OverlayFile(Arc<OverlayFile>),
-    OverlaySymlink { ino: u64, target: Vec<u8> },
+    OverlaySymlink {
+        ino: u64,
+        target: Vec<u8>,
+    },
     Synth(Synth),
     /// A file, directory or symlink in a host directory (the writable layer or a mount).
     Host(HostNode),

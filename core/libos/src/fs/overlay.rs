@@ -19,9 +19,16 @@ pub struct OverlayFile {
 #[derive(Clone)]
 pub enum OverlayEntry {
     /// A directory; `opaque` hides whatever the image has below the same path.
-    Dir { ino: u64, mode: u32, opaque: bool },
+    Dir {
+        ino: u64,
+        mode: u32,
+        opaque: bool,
+    },
     File(Arc<OverlayFile>),
-    Symlink { ino: u64, target: Vec<u8> },
+    Symlink {
+        ino: u64,
+        target: Vec<u8>,
+    },
     /// The image's entry at this path was removed.
     Whiteout,
 }

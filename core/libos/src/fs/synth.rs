@@ -113,9 +113,12 @@ impl Synth {
     pub fn kind(self) -> NodeKind {
         match self {
             Synth::ProcSelf | Synth::ProcSelfFd => NodeKind::Dir,
-            Synth::ProcSelfLink | Synth::ProcSelfExe | Synth::ProcSelfCwd | Synth::ProcFdLink(_) | Synth::DevFd | Synth::DevStd(_) => {
-                NodeKind::Symlink
-            }
+            Synth::ProcSelfLink
+            | Synth::ProcSelfExe
+            | Synth::ProcSelfCwd
+            | Synth::ProcFdLink(_)
+            | Synth::DevFd
+            | Synth::DevStd(_) => NodeKind::Symlink,
             Synth::ProcMaps
             | Synth::ProcStatus
             | Synth::ProcCmdline

@@ -358,7 +358,11 @@ impl Vfs {
     fn lookup_exact(&self, ov: &Overlay, p: &[u8]) -> Option<Node> {
         if let Some(h) = self.host.as_ref() {
             if let Some((m, rel)) = self.mount_of(p) {
-                return h.ops.lstat(m.dir, rel).ok().map(|st| Node::Host(HostNode { dir: m.dir, rel: rel.to_vec(), st }));
+                return h
+                    .ops
+                    .lstat(m.dir, rel)
+                    .ok()
+                    .map(|st| Node::Host(HostNode { dir: m.dir, rel: rel.to_vec(), st }));
             }
             if h.upper {
                 if let Some(s) = self.synth_at(p) {
@@ -489,7 +493,9 @@ impl Vfs {
                 crate::shim::fmt_usize(pid.max(0) as usize, &mut buf).to_vec()
             }
             Node::Synth(Synth::ProcSelfCwd) => self.view().map(|v| v.cwd()).unwrap_or_default(),
-            Node::Synth(Synth::ProcFdLink(fd)) => self.view().and_then(|v| v.fd_target(*fd)).map(|t| t.0).unwrap_or_default(),
+            Node::Synth(Synth::ProcFdLink(fd)) => {
+                self.view().and_then(|v| v.fd_target(*fd)).map(|t| t.0).unwrap_or_default()
+            }
             Node::Synth(Synth::DevFd) => b"/proc/self/fd".to_vec(),
             Node::Synth(Synth::DevStd(n)) => {
                 let mut v = b"/proc/self/fd/".to_vec();
@@ -568,7 +574,10 @@ impl Vfs {
             }
         };
         let (uid, gid) = match (n, self.ids) {
-            (Node::Image(_) | Node::OverlayDir { .. } | Node::OverlayFile(_) | Node::OverlaySymlink { .. }, Some(m)) => m.app,
+            (
+                Node::Image(_) | Node::OverlayDir { .. } | Node::OverlayFile(_) | Node::OverlaySymlink { .. },
+                Some(m),
+            ) => m.app,
             _ => (uid, gid),
         };
         st.st_mode = mode;
@@ -691,7 +700,9 @@ impl Vfs {
         let rel = rel_of(p);
         let upper = h.ops.list(0, rel).unwrap_or_default();
         let opaque = upper.iter().any(|d| d.name == OPQ);
-        let hidden = |name: &[u8]| upper.iter().any(|d| d.name == name || (d.name.starts_with(WH) && &d.name[WH.len()..] == name));
+        let hidden = |name: &[u8]| {
+            upper.iter().any(|d| d.name == name || (d.name.starts_with(WH) && &d.name[WH.len()..] == name))
+        };
         let mut out: Vec<DirEntry> = upper.iter().filter(|d| !d.name.starts_with(WH)).cloned().collect();
         if !opaque {
             if let Some(d) = self.image.lookup(p) {
@@ -965,8 +976,12 @@ impl Vfs {
                 let mut ov = self.overlay.lock();
                 let mut prefix = from.to_vec();
                 prefix.push(b'/');
-                let keys: Vec<Vec<u8>> =
-                    ov.entries.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
+                let keys: Vec<Vec<u8>> = ov
+                    .entries
+                    .range(prefix.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&prefix))
+                    .map(|(k, _)| k.clone())
+                    .collect();
                 for k in keys {
                     if let Some(v) = ov.entries.remove(&k) {
                         let mut nk = to.to_vec();

@@ -130,7 +130,13 @@ fn string_array(ptr: usize) -> Result<Vec<Vec<u8>>, Errno> {
 }
 
 /// What execve will start: the program's path and its argv after `#!` handling.
-fn program<P: Platform>(os: &LibOs<P>, dirfd: i32, path: &[u8], mut argv: Vec<Vec<u8>>, flags: u32) -> Result<(Vec<u8>, Vec<Vec<u8>>), Errno> {
+fn program<P: Platform>(
+    os: &LibOs<P>,
+    dirfd: i32,
+    path: &[u8],
+    mut argv: Vec<Vec<u8>>,
+    flags: u32,
+) -> Result<(Vec<u8>, Vec<Vec<u8>>), Errno> {
     const AT_EMPTY_PATH: u32 = 0x1000;
     const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
     if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {

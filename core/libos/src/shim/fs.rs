@@ -16,12 +16,73 @@ use crate::user;
 
 /// Syscall numbers served here.
 pub const HANDLED: &[usize] = &[
-    READ, WRITE, OPEN, CLOSE, STAT, FSTAT, LSTAT, LSEEK, IOCTL, PREAD64, PWRITE64, READV, WRITEV, ACCESS, DUP, DUP2,
-    FCNTL, FSYNC, FDATASYNC, TRUNCATE, FTRUNCATE, GETCWD, CHDIR, FCHDIR, RENAME, MKDIR, RMDIR, CREAT, UNLINK, SYMLINK,
-    READLINK, CHMOD, FCHMOD, CHOWN, FCHOWN, LCHOWN, UMASK, GETDENTS64, OPENAT, MKDIRAT, FCHOWNAT, NEWFSTATAT,
-    UNLINKAT, RENAMEAT, SYMLINKAT, READLINKAT, FCHMODAT, FACCESSAT, UTIMENSAT, DUP3, RENAMEAT2, STATX, FACCESSAT2,
-    STATFS, FSTATFS, GETXATTR, LGETXATTR, FGETXATTR, LISTXATTR, LLISTXATTR, FLISTXATTR, SETXATTR, LSETXATTR,
-    FSETXATTR, REMOVEXATTR, LREMOVEXATTR, FREMOVEXATTR,
+    READ,
+    WRITE,
+    OPEN,
+    CLOSE,
+    STAT,
+    FSTAT,
+    LSTAT,
+    LSEEK,
+    IOCTL,
+    PREAD64,
+    PWRITE64,
+    READV,
+    WRITEV,
+    ACCESS,
+    DUP,
+    DUP2,
+    FCNTL,
+    FSYNC,
+    FDATASYNC,
+    TRUNCATE,
+    FTRUNCATE,
+    GETCWD,
+    CHDIR,
+    FCHDIR,
+    RENAME,
+    MKDIR,
+    RMDIR,
+    CREAT,
+    UNLINK,
+    SYMLINK,
+    READLINK,
+    CHMOD,
+    FCHMOD,
+    CHOWN,
+    FCHOWN,
+    LCHOWN,
+    UMASK,
+    GETDENTS64,
+    OPENAT,
+    MKDIRAT,
+    FCHOWNAT,
+    NEWFSTATAT,
+    UNLINKAT,
+    RENAMEAT,
+    SYMLINKAT,
+    READLINKAT,
+    FCHMODAT,
+    FACCESSAT,
+    UTIMENSAT,
+    DUP3,
+    RENAMEAT2,
+    STATX,
+    FACCESSAT2,
+    STATFS,
+    FSTATFS,
+    GETXATTR,
+    LGETXATTR,
+    FGETXATTR,
+    LISTXATTR,
+    LLISTXATTR,
+    FLISTXATTR,
+    SETXATTR,
+    LSETXATTR,
+    FSETXATTR,
+    REMOVEXATTR,
+    LREMOVEXATTR,
+    FREMOVEXATTR,
 ];
 
 /// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
@@ -213,7 +274,8 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
                         }
                         FileKind::Host(h) => {
                             let dup = os.platform.host_dup(h.0)?;
-                            let file = OpenFile::new(FileKind::Host(HostFd(dup)), Vec::new(), f.flags() & !O_ACCMODE | acc);
+                            let file =
+                                OpenFile::new(FileKind::Host(HostFd(dup)), Vec::new(), f.flags() & !O_ACCMODE | acc);
                             return os.fds.lock().alloc(file, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize);
                         }
                         _ => return os.fds.lock().alloc(f, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize),
@@ -235,7 +297,9 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
                     Node::Image(i) if writable && os.vfs.host_upper() => {
                         FileKind::Host(HostFd(os.vfs.host_copy_up(&r.path, i, flags & HOST_OPEN_FLAGS)?))
                     }
-                    Node::Image(i) if writable => FileKind::Overlay(os.vfs.copy_up(&r.path, i, flags & O_TRUNC != 0)?),
+                    Node::Image(i) if writable => {
+                        FileKind::Overlay(os.vfs.copy_up(&r.path, i, flags & O_TRUNC != 0)?)
+                    }
                     Node::Host(n) => FileKind::Host(HostFd(os.vfs.host_open(&n, &r.path, flags & HOST_OPEN_FLAGS)?)),
                     Node::Image(i) => FileKind::Image(i),
                     Node::Synth(s) if s.generated() => {
@@ -711,7 +775,9 @@ fn truncate<P: Platform>(os: &LibOs<P>, ptr: usize, len: i64) -> SysResult {
             os.platform.host_close(fd);
             r.map(|_| 0)
         }
-        Node::Image(i) if os.vfs.kind(&node) == NodeKind::File => resize_overlay(&*os.vfs.copy_up(&path, i, false)?, len),
+        Node::Image(i) if os.vfs.kind(&node) == NodeKind::File => {
+            resize_overlay(&*os.vfs.copy_up(&path, i, false)?, len)
+        }
         _ if os.vfs.kind(&node) == NodeKind::Dir => Err(EISDIR),
         _ => Err(EINVAL),
     }

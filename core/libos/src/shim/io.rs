@@ -18,8 +18,22 @@ use crate::user;
 
 /// Syscall numbers served here.
 pub const HANDLED: &[usize] = &[
-    PIPE, PIPE2, POLL, PPOLL, SELECT, PSELECT6, EPOLL_CREATE, EPOLL_CREATE1, EPOLL_CTL, EPOLL_WAIT, EPOLL_PWAIT,
-    EVENTFD, EVENTFD2, TIMERFD_CREATE, TIMERFD_SETTIME, TIMERFD_GETTIME,
+    PIPE,
+    PIPE2,
+    POLL,
+    PPOLL,
+    SELECT,
+    PSELECT6,
+    EPOLL_CREATE,
+    EPOLL_CREATE1,
+    EPOLL_CTL,
+    EPOLL_WAIT,
+    EPOLL_PWAIT,
+    EVENTFD,
+    EVENTFD2,
+    TIMERFD_CREATE,
+    TIMERFD_SETTIME,
+    TIMERFD_GETTIME,
 ];
 
 const CLOEXEC: u32 = O_CLOEXEC;
@@ -79,7 +93,12 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
 mod host {
     use super::*;
 
-    pub fn dispatch<P: Platform>(os: &LibOs<P>, pt: &dyn HostPassthrough, n: usize, a: &[usize; 6]) -> Option<SysResult> {
+    pub fn dispatch<P: Platform>(
+        os: &LibOs<P>,
+        pt: &dyn HostPassthrough,
+        n: usize,
+        a: &[usize; 6],
+    ) -> Option<SysResult> {
         Some(match n {
             PIPE => pipe2(os, pt, a[0], 0),
             PIPE2 => pipe2(os, pt, a[0], a[1] as u32),
@@ -134,14 +153,20 @@ mod host {
 
     /// Installs a new host object (from syscall `nr`) as an app descriptor; `flags` may carry
     /// O_CLOEXEC and O_NONBLOCK as the app asked.
-    fn new_host<P: Platform>(os: &LibOs<P>, pt: &dyn HostPassthrough, nr: usize, args: [usize; 6], flags: u32) -> SysResult {
+    fn new_host<P: Platform>(
+        os: &LibOs<P>,
+        pt: &dyn HostPassthrough,
+        nr: usize,
+        args: [usize; 6],
+        flags: u32,
+    ) -> SysResult {
         let fd = pt.fd_call(nr, args)? as i32;
         let file = OpenFile::new(FileKind::Host(HostFd(fd)), Vec::new(), O_RDWR | (flags & O_NONBLOCK));
         os.fds.lock().alloc(file, flags & CLOEXEC != 0, 0).map(|v| v as usize)
     }
 
     fn pipe2<P: Platform>(os: &LibOs<P>, pt: &dyn HostPassthrough, fds_ptr: usize, flags: u32) -> SysResult {
-        if flags & !(O_CLOEXEC | O_NONBLOCK | 0o40000 /* O_DIRECT */) != 0 {
+        if flags & !(O_CLOEXEC | O_NONBLOCK | 0o40000/* O_DIRECT */) != 0 {
             return Err(EINVAL);
         }
         user::slice_mut(fds_ptr, 8)?;
@@ -151,7 +176,14 @@ mod host {
         install_pair(os, fds_ptr, rf, wf, flags)
     }
 
-    fn epoll_ctl<P: Platform>(os: &LibOs<P>, pt: &dyn HostPassthrough, epfd: i32, op: usize, fd: i32, event: usize) -> SysResult {
+    fn epoll_ctl<P: Platform>(
+        os: &LibOs<P>,
+        pt: &dyn HostPassthrough,
+        epfd: i32,
+        op: usize,
+        fd: i32,
+        event: usize,
+    ) -> SysResult {
         let ep = host_of(os, epfd)?;
         let target = match host_of(os, fd) {
             Ok(t) => t,
@@ -170,7 +202,13 @@ fn new_obj<P: Platform>(os: &LibOs<P>, o: Obj, flags: u32) -> SysResult {
     os.fds.lock().alloc(file, flags & CLOEXEC != 0, 0).map(|v| v as usize)
 }
 
-fn install_pair<P: Platform>(os: &LibOs<P>, fds_ptr: usize, rf: Arc<OpenFile>, wf: Arc<OpenFile>, flags: u32) -> SysResult {
+fn install_pair<P: Platform>(
+    os: &LibOs<P>,
+    fds_ptr: usize,
+    rf: Arc<OpenFile>,
+    wf: Arc<OpenFile>,
+    flags: u32,
+) -> SysResult {
     let mut t = os.fds.lock();
     let a = t.alloc(rf, flags & O_CLOEXEC != 0, 0)?;
     let b = match t.alloc(wf, flags & O_CLOEXEC != 0, 0) {
@@ -186,7 +224,7 @@ fn install_pair<P: Platform>(os: &LibOs<P>, fds_ptr: usize, rf: Arc<OpenFile>, w
 }
 
 fn pipe2<P: Platform>(os: &LibOs<P>, fds_ptr: usize, flags: u32) -> SysResult {
-    if flags & !(O_CLOEXEC | O_NONBLOCK | 0o40000 /* O_DIRECT */) != 0 {
+    if flags & !(O_CLOEXEC | O_NONBLOCK | 0o40000/* O_DIRECT */) != 0 {
         return Err(EINVAL);
     }
     user::slice_mut(fds_ptr, 8)?;
@@ -329,24 +367,25 @@ fn poll_fds<P: Platform>(os: &LibOs<P>, pfds: &mut [PollFd], timeout_ms: i32) ->
     }
     let files: Vec<Arc<OpenFile>> = objs.iter().map(|(_, f)| f.clone()).collect();
     let p = &os.platform;
-    let r = crate::kobj::wait(p, crate::kobj::deadline_ms(p, timeout_ms), &|| crate::kobj::files_wake(p, &files), || {
-        let mut ready = fixed;
-        for (i, f) in &objs {
-            let ev = crate::kobj::file_revents(p, f, pfds[*i].events, 0);
-            pfds[*i].revents = ev;
-            ready += usize::from(ev != 0);
-        }
-        if !host.is_empty() {
-            if let Err(e) = p.host_poll(&mut host, 0) {
-                return Some(Err(e));
+    let r =
+        crate::kobj::wait(p, crate::kobj::deadline_ms(p, timeout_ms), &|| crate::kobj::files_wake(p, &files), || {
+            let mut ready = fixed;
+            for (i, f) in &objs {
+                let ev = crate::kobj::file_revents(p, f, pfds[*i].events, 0);
+                pfds[*i].revents = ev;
+                ready += usize::from(ev != 0);
             }
-            for (h, (i, _)) in host.iter().zip(slots.iter()) {
-                pfds[*i].revents = h.revents;
-                ready += usize::from(h.revents != 0);
+            if !host.is_empty() {
+                if let Err(e) = p.host_poll(&mut host, 0) {
+                    return Some(Err(e));
+                }
+                for (h, (i, _)) in host.iter().zip(slots.iter()) {
+                    pfds[*i].revents = h.revents;
+                    ready += usize::from(h.revents != 0);
+                }
             }
-        }
-        (ready > 0 || timeout_ms == 0).then_some(Ok(ready))
-    })?;
+            (ready > 0 || timeout_ms == 0).then_some(Ok(ready))
+        })?;
     Ok(r.unwrap_or(0))
 }
 

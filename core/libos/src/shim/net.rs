@@ -27,8 +27,24 @@ use crate::user;
 
 /// Syscall numbers served here.
 pub const HANDLED: &[usize] = &[
-    SOCKET, CONNECT, ACCEPT, SENDTO, RECVFROM, SENDMSG, RECVMSG, SHUTDOWN, BIND, LISTEN, GETSOCKNAME, GETPEERNAME,
-    SOCKETPAIR, SETSOCKOPT, GETSOCKOPT, ACCEPT4, RECVMMSG, SENDMMSG,
+    SOCKET,
+    CONNECT,
+    ACCEPT,
+    SENDTO,
+    RECVFROM,
+    SENDMSG,
+    RECVMSG,
+    SHUTDOWN,
+    BIND,
+    LISTEN,
+    GETSOCKNAME,
+    GETPEERNAME,
+    SOCKETPAIR,
+    SETSOCKOPT,
+    GETSOCKOPT,
+    ACCEPT4,
+    RECVMMSG,
+    SENDMMSG,
 ];
 
 /// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
@@ -37,12 +53,18 @@ pub const PARTIAL: &[(usize, &str)] = &[
     (SOCKET, "AF_UNIX, AF_INET, AF_INET6 only (others EAFNOSUPPORT; raw and packet sockets EPERM); host sockets"),
     (BIND, "only to an address of [policy.network].listen, else EACCES before any host call; Unix addresses EACCES"),
     (LISTEN, "on an unbound socket only with a wildcard port-0 listen rule (Linux binds the wildcard address)"),
-    (CONNECT, "only to an address of [policy.network].connect, else EACCES before any host call; Unix addresses EACCES"),
+    (
+        CONNECT,
+        "only to an address of [policy.network].connect, else EACCES before any host call; Unix addresses EACCES",
+    ),
     (SENDTO, "a destination address needs a connect rule, as connect"),
     (SENDMSG, "a destination address needs a connect rule; SCM_RIGHTS only for host descriptors (pipes, sockets)"),
     (SENDMMSG, "as sendmsg"),
     (RECVMMSG, "received descriptors (SCM_RIGHTS) are not translated"),
-    (SETSOCKOPT, "SO_BINDTODEVICE, SO_MARK, IP(V6)_TRANSPARENT, BPF attachments and SO_PASSCRED on Unix sockets: EPERM"),
+    (
+        SETSOCKOPT,
+        "SO_BINDTODEVICE, SO_MARK, IP(V6)_TRANSPARENT, BPF attachments and SO_PASSCRED on Unix sockets: EPERM",
+    ),
 ];
 
 const SOCK_STREAM: u32 = 1;
@@ -472,10 +494,9 @@ const IPV6_TRANSPARENT: usize = 75;
 fn setsockopt<P: Platform>(os: &LibOs<P>, fd: i32, a: &[usize; 6]) -> SysResult {
     let (level, opt) = (a[1] as i32 as isize as usize, a[2] as i32 as isize as usize);
     let refused = match level {
-        l if l == SOL_SOCKET as usize => matches!(
-            opt,
-            SO_BINDTODEVICE | SO_MARK | SO_ATTACH_BPF | SO_ATTACH_REUSEPORT_EBPF
-        ),
+        l if l == SOL_SOCKET as usize => {
+            matches!(opt, SO_BINDTODEVICE | SO_MARK | SO_ATTACH_BPF | SO_ATTACH_REUSEPORT_EBPF)
+        }
         SOL_IP => opt == IP_TRANSPARENT,
         SOL_IPV6 => opt == IPV6_TRANSPARENT,
         _ => false,

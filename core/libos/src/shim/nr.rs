@@ -822,5 +822,8 @@ pub const NAMES: [&str; 451] = [
 
 /// The name of syscall `nr`, or "?".
 pub fn name(nr: usize) -> &'static str {
-    match NAMES.get(nr) { Some(s) if !s.is_empty() => s, _ => "?" }
+    match NAMES.get(nr) {
+        Some(s) if !s.is_empty() => s,
+        _ => "?",
+    }
 }

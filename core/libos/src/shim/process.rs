@@ -10,9 +10,35 @@ use crate::user;
 
 /// Syscall numbers served here.
 pub const HANDLED: &[usize] = &[
-    GETPID, GETTID, GETPPID, GETUID, GETEUID, GETGID, GETEGID, GETGROUPS, GETRESUID, GETRESGID, EXIT, EXIT_GROUP,
-    UNAME, SYSINFO, PRLIMIT64, GETRLIMIT, SETRLIMIT, SET_TID_ADDRESS, SET_ROBUST_LIST, RSEQ, ARCH_PRCTL, GETRANDOM,
-    SCHED_YIELD, SCHED_GETAFFINITY, GETPGRP, GETPGID, GETSID, CLONE, CLONE3,
+    GETPID,
+    GETTID,
+    GETPPID,
+    GETUID,
+    GETEUID,
+    GETGID,
+    GETEGID,
+    GETGROUPS,
+    GETRESUID,
+    GETRESGID,
+    EXIT,
+    EXIT_GROUP,
+    UNAME,
+    SYSINFO,
+    PRLIMIT64,
+    GETRLIMIT,
+    SETRLIMIT,
+    SET_TID_ADDRESS,
+    SET_ROBUST_LIST,
+    RSEQ,
+    ARCH_PRCTL,
+    GETRANDOM,
+    SCHED_YIELD,
+    SCHED_GETAFFINITY,
+    GETPGRP,
+    GETPGID,
+    GETSID,
+    CLONE,
+    CLONE3,
 ];
 
 /// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
@@ -158,7 +184,13 @@ fn log_chunks_read<P: Platform>(os: &LibOs<P>) {
     }
     let (read, total) = os.vfs.cache.read_count();
     let (mut a, mut b) = ([0u8; 20], [0u8; 20]);
-    os.debug_log(&[b"image: ", super::fmt_usize(read, &mut a), b" of ", super::fmt_usize(total, &mut b), b" chunks read"]);
+    os.debug_log(&[
+        b"image: ",
+        super::fmt_usize(read, &mut a),
+        b" of ",
+        super::fmt_usize(total, &mut b),
+        b" chunks read",
+    ]);
 }
 
 fn prlimit<P: Platform>(os: &LibOs<P>, pid: i32, res: usize, new: usize, old: usize) -> SysResult {
@@ -202,7 +234,8 @@ const CLONE_CHILD_CLEARTID: u64 = 0x200000;
 const CLONE_DETACHED: u64 = 0x400000;
 const CLONE_CHILD_SETTID: u64 = 0x1000000;
 /// CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME.
-const CLONE_NEW_ANY: u64 = 0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000 | 0x80;
+const CLONE_NEW_ANY: u64 =
+    0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000 | 0x80;
 
 /// Threads are served; new processes (no CLONE_VM, or vfork) are not yet (ENOSYS); new
 /// namespaces are refused (EPERM) as for an unprivileged process.
@@ -225,7 +258,8 @@ fn clone<P: Platform>(
         // child gets its own copy of memory even when CLONE_VM asks to share it.
         const CSIGNAL: u64 = 0xff;
         let keep = CSIGNAL | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
-        let others = flags & !(keep | CLONE_VM | CLONE_VFORK | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_SYSVSEM | CLONE_SETTLS);
+        let others = flags
+            & !(keep | CLONE_VM | CLONE_VFORK | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_SYSVSEM | CLONE_SETTLS);
         if others != 0 || flags & CSIGNAL > 64 {
             return Err(EINVAL);
         }
@@ -234,8 +268,15 @@ fn clone<P: Platform>(
     if flags & thread != thread || flags & CLONE_VFORK != 0 {
         return Err(EINVAL);
     }
-    let allowed = thread | CLONE_FS | CLONE_FILES | CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID
-        | CLONE_CHILD_CLEARTID | CLONE_DETACHED | CLONE_CHILD_SETTID;
+    let allowed = thread
+        | CLONE_FS
+        | CLONE_FILES
+        | CLONE_SYSVSEM
+        | CLONE_SETTLS
+        | CLONE_PARENT_SETTID
+        | CLONE_CHILD_CLEARTID
+        | CLONE_DETACHED
+        | CLONE_CHILD_SETTID;
     if flags & !allowed != 0 || stack == 0 {
         return Err(EINVAL);
     }

@@ -10,8 +10,20 @@ use crate::user;
 
 /// Syscall numbers served here.
 pub const HANDLED: &[usize] = &[
-    RT_SIGACTION, RT_SIGPROCMASK, KILL, TKILL, TGKILL, ALARM, SETITIMER, GETITIMER, RT_SIGPENDING, RT_SIGSUSPEND,
-    PAUSE, RT_SIGQUEUEINFO, RT_TGSIGQUEUEINFO, SIGALTSTACK,
+    RT_SIGACTION,
+    RT_SIGPROCMASK,
+    KILL,
+    TKILL,
+    TGKILL,
+    ALARM,
+    SETITIMER,
+    GETITIMER,
+    RT_SIGPENDING,
+    RT_SIGSUSPEND,
+    PAUSE,
+    RT_SIGQUEUEINFO,
+    RT_TGSIGQUEUEINFO,
+    SIGALTSTACK,
 ];
 
 /// Syscalls every platform serves itself, before the shim sees them (they need the trapped

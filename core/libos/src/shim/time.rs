@@ -12,9 +12,7 @@ pub const HANDLED: &[usize] = &[CLOCK_GETTIME, CLOCK_GETRES, GETTIMEOFDAY, TIME,
 
 /// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
 /// generated from these arrays by scripts/gen_implemented.py).
-pub const PARTIAL: &[(usize, &str)] = &[
-    (FUTEX, "forwarded to the host futex on app memory (private and shared ops)"),
-];
+pub const PARTIAL: &[(usize, &str)] = &[(FUTEX, "forwarded to the host futex on app memory (private and shared ops)")];
 
 /// Serves `n` if it is a time syscall.
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
@@ -49,10 +47,7 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
                 // TIMER_ABSTIME: sleep until the clock reaches the given time.
                 user::read::<Timespec>(a[2]).and_then(|until| {
                     let now = p.clock_gettime(a[0] as u32)?;
-                    let mut d = Timespec {
-                        tv_sec: until.tv_sec - now.tv_sec,
-                        tv_nsec: until.tv_nsec - now.tv_nsec,
-                    };
+                    let mut d = Timespec { tv_sec: until.tv_sec - now.tv_sec, tv_nsec: until.tv_nsec - now.tv_nsec };
                     if d.tv_nsec < 0 {
                         d.tv_nsec += 1_000_000_000;
                         d.tv_sec -= 1;

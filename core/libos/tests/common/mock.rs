@@ -155,10 +155,21 @@ impl Platform for Mock {
     }
 
     fn mprotect(&self, addr: usize, _len: usize, _prot: u32) -> Result<(), Errno> {
-        if addr.is_multiple_of(PAGE) { Ok(()) } else { Err(EINVAL) }
+        if addr.is_multiple_of(PAGE) {
+            Ok(())
+        } else {
+            Err(EINVAL)
+        }
     }
 
-    fn mremap(&self, _old: usize, _old_len: usize, _new_len: usize, _flags: u32, _new_addr: usize) -> Result<usize, Errno> {
+    fn mremap(
+        &self,
+        _old: usize,
+        _old_len: usize,
+        _new_len: usize,
+        _flags: u32,
+        _new_addr: usize,
+    ) -> Result<usize, Errno> {
         Err(ENOSYS)
     }
 
@@ -192,7 +203,14 @@ impl Platform for Mock {
             return Err(EBADF);
         }
         // A terminal, /dev/pts/0.
-        Ok(Stat { st_mode: S_IFCHR | 0o620, st_rdev: 136 << 8, st_ino: 3, st_nlink: 1, st_blksize: 1024, ..Default::default() })
+        Ok(Stat {
+            st_mode: S_IFCHR | 0o620,
+            st_rdev: 136 << 8,
+            st_ino: 3,
+            st_nlink: 1,
+            st_blksize: 1024,
+            ..Default::default()
+        })
     }
 
     fn host_lseek(&self, fd: i32, _off: i64, _whence: u32) -> Result<u64, Errno> {
@@ -244,7 +262,7 @@ impl Platform for Mock {
 
     fn clock_gettime(&self, clock: u32) -> Result<Timespec, Errno> {
         let base = match clock {
-            0 | 5 | 8 | 11 => REALTIME_START, // REALTIME, REALTIME_COARSE, REALTIME_ALARM, TAI
+            0 | 5 | 8 | 11 => REALTIME_START,     // REALTIME, REALTIME_COARSE, REALTIME_ALARM, TAI
             1 | 4 | 6 | 7 | 9 => MONOTONIC_START, // MONOTONIC(_RAW/_COARSE), BOOTTIME(_ALARM)
             2 | 3 => 0,                           // process and thread CPU time
             _ => return Err(EINVAL),
@@ -265,7 +283,15 @@ impl Platform for Mock {
         Ok(())
     }
 
-    fn futex(&self, uaddr: usize, op: u32, val: u32, _timeout: usize, _uaddr2: usize, _val3: u32) -> Result<usize, Errno> {
+    fn futex(
+        &self,
+        uaddr: usize,
+        op: u32,
+        val: u32,
+        _timeout: usize,
+        _uaddr2: usize,
+        _val3: u32,
+    ) -> Result<usize, Errno> {
         match op & 0x7f {
             0 | 9 => {
                 // FUTEX_WAIT(_BITSET): EAGAIN if the word changed; nobody could wake us.
@@ -398,7 +424,8 @@ impl Sys {
     }
 
     pub fn with_ids(ids: Ids) -> Self {
-        let os: &'static LibOs<Mock> = Box::leak(Box::new(LibOs::new(Mock::new(ids), super::vfs(), b"/", b"litebox-test", false)));
+        let os: &'static LibOs<Mock> =
+            Box::leak(Box::new(LibOs::new(Mock::new(ids), super::vfs(), b"/", b"litebox-test", false)));
         os.attach_proc();
         Sys { os, sigmask: 0 }
     }
@@ -420,7 +447,11 @@ impl Sys {
     /// Like [`Sys::call`], as `Ok(value)` or `Err(errno)`.
     pub fn sys(&mut self, nr: usize, args: &[usize]) -> Result<usize, Errno> {
         let r = self.call(nr, args);
-        if (-4095..0).contains(&r) { Err(-r as Errno) } else { Ok(r as usize) }
+        if (-4095..0).contains(&r) {
+            Err(-r as Errno)
+        } else {
+            Ok(r as usize)
+        }
     }
 
     /// A syscall that ends the process or thread: what it ended with.

@@ -258,7 +258,13 @@ impl SyscallContext for Call<'_> {
     fn spawn_thread(&mut self, t: &ThreadSpawn) -> Result<usize, litebox_libos::errno::Errno> {
         sched::spawn(self.f, t)
     }
-    fn fork(&mut self, flags: u64, stack: usize, ptid: usize, ctid: usize) -> Result<usize, litebox_libos::errno::Errno> {
+    fn fork(
+        &mut self,
+        flags: u64,
+        stack: usize,
+        ptid: usize,
+        ctid: usize,
+    ) -> Result<usize, litebox_libos::errno::Errno> {
         proc::fork(self.f, flags, stack, ptid, ctid)
     }
     fn set_entry(&mut self, entry: usize, sp: usize) {

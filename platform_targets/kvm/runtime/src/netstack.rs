@@ -360,7 +360,6 @@ impl Stack {
         }
         Err(EADDRINUSE)
     }
-
 }
 
 /// Runs `f` on the stack; ENETDOWN without a network card.
@@ -368,4 +367,3 @@ pub fn with_stack<T>(f: impl FnOnce(&mut Stack) -> Result<T, Errno>) -> Result<T
     // Without a card there is nowhere to send to: the app sees an unplugged network.
     STACK.lock().as_mut().map_or(Err(ENETDOWN), f)
 }
-

@@ -55,7 +55,14 @@ const WCONTINUED: u32 = 8;
 pub fn init(os: &'static LibOs<Vm>) {
     crate::apic::reserve_mapping();
     crate::sched::set_processes(crate::sched::Processes { activate, exit });
-    PROCS.lock().push(Process { pid: os.platform.pid, ppid: 0, os, space: vm::boot_space(), status: None, exe: Vec::new() });
+    PROCS.lock().push(Process {
+        pid: os.platform.pid,
+        ppid: 0,
+        os,
+        space: vm::boot_space(),
+        status: None,
+        exe: Vec::new(),
+    });
     CURRENT.store(os as *const LibOs<Vm> as *mut LibOs<Vm>, Ordering::Release);
     os.attach_proc();
 }
@@ -127,7 +134,10 @@ fn release(p: Process) {
     // SAFETY: leaked by `fork`; its process has exited and is not running, so nothing
     // refers to it any more. The first process is never released.
     drop(unsafe { Box::from_raw(p.os as *const LibOs<Vm> as *mut LibOs<Vm>) });
-    crate::debug_line(format_args!("litebox: process {pid} reaped; {} KiB of memory in use", crate::frames::stats().1 * 4));
+    crate::debug_line(format_args!(
+        "litebox: process {pid} reaped; {} KiB of memory in use",
+        crate::frames::stats().1 * 4
+    ));
 }
 
 /// Frees the orphans that have exited (never the running process).

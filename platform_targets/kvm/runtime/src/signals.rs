@@ -172,7 +172,8 @@ pub fn deliver(os: &south::Vm, f: &mut SyscallFrame) {
         s.info[sig]
     };
     let act = os.actions.lock()[sig];
-    let (handler, flags, restorer, sa_mask) = (read_u64(&act, 0), read_u64(&act, 1), read_u64(&act, 2), read_u64(&act, 3));
+    let (handler, flags, restorer, sa_mask) =
+        (read_u64(&act, 0), read_u64(&act, 1), read_u64(&act, 2), read_u64(&act, 3));
     if handler == 1 || (handler == 0 && matches!(sig, 17 | 18 | 23 | 28)) {
         return; // ignored
     }
@@ -202,7 +203,15 @@ const INFO: usize = UC + 304;
 const FRAME: usize = INFO + 128;
 
 #[allow(clippy::too_many_arguments)]
-fn push_frame(f: &mut SyscallFrame, pid: i32, sig: usize, info: Info, handler: u64, restorer: u64, mask: u64) -> Result<(), Errno> {
+fn push_frame(
+    f: &mut SyscallFrame,
+    pid: i32,
+    sig: usize,
+    info: Info,
+    handler: u64,
+    restorer: u64,
+    mask: u64,
+) -> Result<(), Errno> {
     let fx_at = ((f.rsp as usize).checked_sub(128 + 512).ok_or(EFAULT)?) & !63;
     let sp = ((fx_at - FRAME) & !15) - 8;
     // SAFETY: the thread's SSE state sits right below its frame on its kernel stack (trap.rs).

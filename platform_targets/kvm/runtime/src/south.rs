@@ -97,7 +97,14 @@ impl Platform for Vm {
         vm::protect(addr, len, prot)
     }
 
-    fn mremap(&self, _old: usize, _old_len: usize, _new_len: usize, _flags: u32, _new_addr: usize) -> Result<usize, Errno> {
+    fn mremap(
+        &self,
+        _old: usize,
+        _old_len: usize,
+        _new_len: usize,
+        _flags: u32,
+        _new_addr: usize,
+    ) -> Result<usize, Errno> {
         // glibc falls back to malloc + copy + free.
         Err(ENOSYS)
     }
@@ -203,7 +210,7 @@ impl Platform for Vm {
 
     fn clock_gettime(&self, clock_id: u32) -> Result<Timespec, Errno> {
         let ns = match clock_id {
-            0 | 5 | 8 | 11 => clock::realtime_ns(),                 // REALTIME, _COARSE, _ALARM, TAI
+            0 | 5 | 8 | 11 => clock::realtime_ns(), // REALTIME, _COARSE, _ALARM, TAI
             1 | 4 | 6 | 7 | 9 | 2 | 3 => clock::monotonic_ns(), // MONOTONIC*, BOOTTIME*, CPUTIME
             _ => return Err(EINVAL),
         };

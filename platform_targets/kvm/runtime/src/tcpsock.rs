@@ -393,7 +393,8 @@ pub fn recv(sock: &SockRef, buf: &mut [u8], flags: usize, nonblock: bool) -> Res
             if t.state() == tcp::State::SynSent {
                 return Ok(None);
             }
-            let got = if flags & MSG_PEEK != 0 { t.peek_slice(&mut buf[done..]) } else { t.recv_slice(&mut buf[done..]) };
+            let got =
+                if flags & MSG_PEEK != 0 { t.peek_slice(&mut buf[done..]) } else { t.recv_slice(&mut buf[done..]) };
             let r = match got {
                 Ok(0) => None,
                 Ok(n) => {
@@ -602,7 +603,10 @@ fn setsockopt(s: &mut Sock, level: usize, opt: usize, val: usize, len: usize) ->
                 return Err(EINVAL);
             }
             let b = mem(val, 16)?;
-            let (sec, usec) = (i64::from_le_bytes(b[0..8].try_into().unwrap_or([0; 8])), i64::from_le_bytes(b[8..16].try_into().unwrap_or([0; 8])));
+            let (sec, usec) = (
+                i64::from_le_bytes(b[0..8].try_into().unwrap_or([0; 8])),
+                i64::from_le_bytes(b[8..16].try_into().unwrap_or([0; 8])),
+            );
             if sec < 0 || !(0..1_000_000).contains(&usec) {
                 return Err(EDOM);
             }
@@ -633,7 +637,7 @@ fn setsockopt(s: &mut Sock, level: usize, opt: usize, val: usize, len: usize) ->
 
 fn getsockopt(s: &mut Sock, level: usize, opt: usize, val: usize, len_ptr: usize) -> Result<usize, Errno> {
     let v: i32 = match (level, opt) {
-        (SOL_SOCKET, 3) => 1,             // SO_TYPE: SOCK_STREAM
+        (SOL_SOCKET, 3) => 1,               // SO_TYPE: SOCK_STREAM
         (SOL_SOCKET, 39) => AF_INET as i32, // SO_DOMAIN
         (SOL_SOCKET, 38) => IPPROTO_TCP as i32,
         (SOL_SOCKET, 4) => match (s.connecting, s.error.take()) {
@@ -667,7 +671,15 @@ fn iovecs(hdr: &[u8]) -> Result<Vec<(usize, usize)>, Errno> {
         return Err(EMSGSIZE);
     }
     let raw = user::slice(iov, n * 16)?;
-    Ok(raw.chunks(16).map(|c| (usize::from_le_bytes(c[0..8].try_into().unwrap_or([0; 8])), usize::from_le_bytes(c[8..16].try_into().unwrap_or([0; 8])))).collect())
+    Ok(raw
+        .chunks(16)
+        .map(|c| {
+            (
+                usize::from_le_bytes(c[0..8].try_into().unwrap_or([0; 8])),
+                usize::from_le_bytes(c[8..16].try_into().unwrap_or([0; 8])),
+            )
+        })
+        .collect())
 }
 
 /// The socket calls the library OS passes on (shim/net.rs), other than socket and accept4,

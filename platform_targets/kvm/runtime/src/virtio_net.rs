@@ -150,7 +150,10 @@ impl Queue {
         let slot = self.last_used as usize % QSIZE;
         // SAFETY: used.ring[slot] (8 bytes each) inside the second ring page.
         let (id, len) = unsafe {
-            (((used + 4 + 8 * slot) as *const u32).read_volatile(), ((used + 8 + 8 * slot) as *const u32).read_volatile())
+            (
+                ((used + 4 + 8 * slot) as *const u32).read_volatile(),
+                ((used + 8 + 8 * slot) as *const u32).read_volatile(),
+            )
         };
         self.last_used = self.last_used.wrapping_add(1);
         Some((id as usize % QSIZE, len as usize))
@@ -244,7 +247,8 @@ pub fn probe() -> Option<VirtioNet> {
             set_reg(base, R_QUEUE_ALIGN, PAGE as u32);
             set_reg(base, R_QUEUE_PFN, (q.rings_pa() / PAGE) as u32);
         } else {
-            for (off, pa) in [(R_QUEUE_DESC, q.rings_pa()), (R_QUEUE_AVAIL, q.avail_pa()), (R_QUEUE_USED, q.used_pa())] {
+            for (off, pa) in [(R_QUEUE_DESC, q.rings_pa()), (R_QUEUE_AVAIL, q.avail_pa()), (R_QUEUE_USED, q.used_pa())]
+            {
                 set_reg(base, off, pa as u32);
                 set_reg(base, off + 4, (pa >> 32) as u32);
             }
@@ -258,7 +262,8 @@ pub fn probe() -> Option<VirtioNet> {
             *b = unsafe { ((base + R_CONFIG + i) as *const u8).read_volatile() };
         }
     }
-    let mut dev = VirtioNet { regs: base, hdr: if legacy { 10 } else { 12 }, rx, tx, tx_free: (0..QSIZE).collect(), mac };
+    let mut dev =
+        VirtioNet { regs: base, hdr: if legacy { 10 } else { 12 }, rx, tx, tx_free: (0..QSIZE).collect(), mac };
     for i in 0..QSIZE {
         dev.rx.set_desc(i, dev.rx.bufs[i], BUF as u32, DESC_F_WRITE);
         dev.rx.offer(i);

@@ -157,7 +157,12 @@ fn recv(sock: i32, buf: &mut [u8], flags: usize) -> Result<(usize, Vec<i32>), Er
         flags: 0,
     };
     let n = loop {
-        match check(sys::syscall3(sys::RECVMSG, sock as usize, &mut msg as *mut Msghdr as usize, flags | MSG_CMSG_CLOEXEC)) {
+        match check(sys::syscall3(
+            sys::RECVMSG,
+            sock as usize,
+            &mut msg as *mut Msghdr as usize,
+            flags | MSG_CMSG_CLOEXEC,
+        )) {
             Err(EINTR) => continue,
             r => break r?,
         }
@@ -200,7 +205,13 @@ pub fn request(op: u32, a: [u64; 3], data: &[u8], target: Option<i32>) -> Result
 }
 
 /// [`request`], with the answer's data copied to `out`: (result, descriptor, data length).
-pub fn request_data(op: u32, a: [u64; 3], data: &[u8], target: Option<i32>, out: &mut [u8]) -> Result<(usize, i32, usize), Errno> {
+pub fn request_data(
+    op: u32,
+    a: [u64; 3],
+    data: &[u8],
+    target: Option<i32>,
+    out: &mut [u8],
+) -> Result<(usize, i32, usize), Errno> {
     let broker = CLIENT.load(Ordering::Relaxed);
     if broker < 0 {
         return Err(EACCES);
@@ -325,7 +336,9 @@ impl Server {
                 return Err(EPERM);
             }
             let mask = num(0);
-            self.dirs = Some(fds.iter().enumerate().map(|(i, &fd)| Dir { fd, writable: i < 64 && mask & (1 << i) != 0 }).collect());
+            self.dirs = Some(
+                fds.iter().enumerate().map(|(i, &fd)| Dir { fd, writable: i < 64 && mask & (1 << i) != 0 }).collect(),
+            );
             return Ok(Answer::Value(0));
         }
         // Every other request carries its reply socket first; the app's end of a UDP relay
@@ -357,15 +370,15 @@ impl Server {
         if flags & !((SOCK_NONBLOCK | SOCK_CLOEXEC) as u64) != 0 {
             return Err(EINVAL);
         }
-        let ok = matches!(domain, 2 | 10)
-            && matches!((kind, proto), (SOCK_STREAM, 0 | 6) | (SOCK_DGRAM, 0 | 17));
+        let ok = matches!(domain, 2 | 10) && matches!((kind, proto), (SOCK_STREAM, 0 | 6) | (SOCK_DGRAM, 0 | 17));
         if !ok {
             return Err(EACCES);
         }
         if kind == SOCK_DGRAM {
             return self.relays.create(domain, ty, proto).map(|fd| Answer::Fd(fd, 1));
         }
-        check(sys::syscall3(sys::SOCKET, domain as usize, (ty as usize) | SOCK_CLOEXEC, proto as usize)).map(|fd| Answer::Fd(fd as i32, 0))
+        check(sys::syscall3(sys::SOCKET, domain as usize, (ty as usize) | SOCK_CLOEXEC, proto as usize))
+            .map(|fd| Answer::Fd(fd as i32, 0))
     }
 
     /// Whether `fd` is a TCP or UDP socket over IPv4/IPv6 (what the policy speaks of).
@@ -373,7 +386,15 @@ impl Server {
         let opt = |name: usize| -> Result<i32, Errno> {
             let mut v = 0i32;
             let mut len = 4u32;
-            check(sys::syscall6(sys::GETSOCKOPT, fd as usize, SOL_SOCKET as usize, name, &mut v as *mut i32 as usize, &mut len as *mut u32 as usize, 0))?;
+            check(sys::syscall6(
+                sys::GETSOCKOPT,
+                fd as usize,
+                SOL_SOCKET as usize,
+                name,
+                &mut v as *mut i32 as usize,
+                &mut len as *mut u32 as usize,
+                0,
+            ))?;
             Ok(v)
         };
         const SO_TYPE: usize = 3;
@@ -445,7 +466,8 @@ impl Server {
         const O_PATH: u32 = 0o10000000;
         let fd = crate::hostfs::open_beneath(d.fd, rel, O_PATH, 0)?;
         let mut st = litebox_libos::abi::Stat::default();
-        let kind = check(sys::syscall3(sys::FSTAT, fd as usize, &mut st as *mut _ as usize, 0)).map(|_| st.st_mode & 0o170000);
+        let kind =
+            check(sys::syscall3(sys::FSTAT, fd as usize, &mut st as *mut _ as usize, 0)).map(|_| st.st_mode & 0o170000);
         let r = match kind {
             // As Linux answers fchmodat(AT_SYMLINK_NOFOLLOW) on a symlink.
             Ok(0o120000) => Err(EOPNOTSUPP),

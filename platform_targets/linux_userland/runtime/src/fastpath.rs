@@ -329,7 +329,11 @@ pub fn app_sigaltstack(new: usize, old: usize, sp: usize) -> Result<usize, Errno
     let ss: Option<[usize; 3]> = if new != 0 { Some(litebox_libos::user::read(new)?) } else { None };
     let prev = [
         d.alt_sp.load(Ordering::Relaxed),
-        if alt.is_none() { SS_DISABLE } else { (if on { SS_ONSTACK } else { 0 }) | (d.alt_flags.load(Ordering::Relaxed) & SS_AUTODISARM) },
+        if alt.is_none() {
+            SS_DISABLE
+        } else {
+            (if on { SS_ONSTACK } else { 0 }) | (d.alt_flags.load(Ordering::Relaxed) & SS_AUTODISARM)
+        },
         d.alt_size.load(Ordering::Relaxed),
     ];
     if old != 0 {
@@ -377,7 +381,8 @@ const UC_FPSTATE: usize = 40 + 23 * 8;
 /// `fp` must point to the kernel-written FPU state of a signal frame.
 unsafe fn fpstate_size(fp: usize) -> usize {
     // SAFETY: per the contract; the fxsave area is 512 bytes.
-    let (magic, ext) = unsafe { (core::ptr::read((fp + 464) as *const u32), core::ptr::read((fp + 468) as *const u32)) };
+    let (magic, ext) =
+        unsafe { (core::ptr::read((fp + 464) as *const u32), core::ptr::read((fp + 468) as *const u32)) };
     if magic == 0x4650_5853 && (512..=1 << 20).contains(&(ext as usize)) {
         ext as usize
     } else {

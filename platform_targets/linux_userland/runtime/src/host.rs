@@ -5,9 +5,9 @@ use litebox_libos::errno::*;
 use litebox_libos::platform::HostPassthrough;
 use litebox_libos::Platform;
 
-use core::sync::atomic::{AtomicI32, Ordering};
 use crate::sys::{self, check};
 use crate::{guard, signals, udpapp};
+use core::sync::atomic::{AtomicI32, Ordering};
 
 /// Closes a host descriptor the library OS owned.
 pub fn close_host_fd(fd: i32) {
@@ -67,7 +67,16 @@ pub static PID: AtomicI32 = AtomicI32::new(0);
 
 impl Platform for LinuxHost {
     fn mmap_anon(&self, addr: usize, len: usize, prot: u32, flags: u32) -> Result<usize, Errno> {
-        const ALLOWED: u32 = 0x03 | MAP_FIXED | 0x20 | 0x100 | 0x800 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x20000
+        const ALLOWED: u32 = 0x03
+            | MAP_FIXED
+            | 0x20
+            | 0x100
+            | 0x800
+            | 0x2000
+            | 0x4000
+            | 0x8000
+            | 0x10000
+            | 0x20000
             | MAP_FIXED_NOREPLACE;
         let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
         let mut hint = addr;
@@ -198,7 +207,8 @@ impl Platform for LinuxHost {
             let ts = rel.as_ref().map_or(0, |t| t as *const Timespec as usize);
             let word = WAKE_SEQ.as_ptr() as usize;
             WAITERS.fetch_add(1, Ordering::SeqCst);
-            let w = signals::blocking(|| r(sys::syscall6(sys::FUTEX, word, FUTEX_WAIT_PRIVATE, seq as usize, ts, 0, 0)));
+            let w =
+                signals::blocking(|| r(sys::syscall6(sys::FUTEX, word, FUTEX_WAIT_PRIVATE, seq as usize, ts, 0, 0)));
             WAITERS.fetch_sub(1, Ordering::SeqCst);
             if w == Err(EINTR) {
                 return Err(EINTR);
@@ -284,7 +294,15 @@ impl Platform for LinuxHost {
             hint = 0;
         }
         const ALLOWED: u32 = 0x03 | MAP_FIXED | 0x100 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | MAP_FIXED_NOREPLACE;
-        let at = r(sys::syscall6(sys::MMAP, hint, len, (prot & 7) as usize, (flags & ALLOWED) as usize, fd as usize, off as usize))?;
+        let at = r(sys::syscall6(
+            sys::MMAP,
+            hint,
+            len,
+            (prot & 7) as usize,
+            (flags & ALLOWED) as usize,
+            fd as usize,
+            off as usize,
+        ))?;
         if guard::overlaps(at, len) {
             sys::syscall3(sys::MUNMAP, at, len, 0);
             return Err(ENOMEM);
@@ -566,7 +584,11 @@ impl HostPassthrough for LinuxHost {
             // F_SETSIG, F_SETLEASE or F_NOTIFY, which would aim signals at host processes.
             nr::FCNTL if !matches!(a[1], 5 | 6 | 7 | 36 | 37 | 38) => Err(EINVAL),
             nr::FCNTL => signals::blocking(|| r(sys::syscall6(nr, a[0], a[1], a[2], 0, 0, 0))),
-            nr::EPOLL_CREATE1 | nr::EPOLL_CTL | nr::EVENTFD2 | nr::TIMERFD_CREATE | nr::TIMERFD_SETTIME
+            nr::EPOLL_CREATE1
+            | nr::EPOLL_CTL
+            | nr::EVENTFD2
+            | nr::TIMERFD_CREATE
+            | nr::TIMERFD_SETTIME
             | nr::TIMERFD_GETTIME => r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5])),
             nr::EPOLL_WAIT | nr::EPOLL_PWAIT => {
                 signals::blocking(|| r(sys::syscall6(nr::EPOLL_WAIT, a[0], a[1], a[2], a[3], 0, 0)))

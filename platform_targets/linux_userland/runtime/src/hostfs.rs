@@ -161,7 +161,15 @@ impl HostDirOps for HostDirs {
             return Ok(st);
         }
         let p = parent(d, rel)?;
-        r(sys::syscall6(NEWFSTATAT, p.fd as usize, p.name.as_ptr() as usize, &mut st as *mut Stat as usize, AT_SYMLINK_NOFOLLOW, 0, 0))?;
+        r(sys::syscall6(
+            NEWFSTATAT,
+            p.fd as usize,
+            p.name.as_ptr() as usize,
+            &mut st as *mut Stat as usize,
+            AT_SYMLINK_NOFOLLOW,
+            0,
+            0,
+        ))?;
         Ok(st)
     }
 
@@ -176,7 +184,8 @@ impl HostDirOps for HostDirs {
 
     fn mkdir(&self, dir: usize, rel: &[u8], mode: u32) -> Result<(), Errno> {
         let p = parent(self.fd(dir)?, rel)?;
-        let res = r(sys::syscall3(MKDIRAT, p.fd as usize, p.name.as_ptr() as usize, (mode & HOST_MODE_BITS) as usize)).map(|_| ());
+        let res = r(sys::syscall3(MKDIRAT, p.fd as usize, p.name.as_ptr() as usize, (mode & HOST_MODE_BITS) as usize))
+            .map(|_| ());
         self.changed();
         res
     }
@@ -192,7 +201,15 @@ impl HostDirOps for HostDirs {
     fn readlink(&self, dir: usize, rel: &[u8]) -> Result<Vec<u8>, Errno> {
         let p = parent(self.fd(dir)?, rel)?;
         let mut buf = alloc::vec![0u8; 4096];
-        let n = r(sys::syscall6(READLINKAT, p.fd as usize, p.name.as_ptr() as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0))?;
+        let n = r(sys::syscall6(
+            READLINKAT,
+            p.fd as usize,
+            p.name.as_ptr() as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            0,
+            0,
+        ))?;
         buf.truncate(n);
         Ok(buf)
     }
@@ -208,8 +225,16 @@ impl HostDirOps for HostDirs {
     fn rename(&self, dir: usize, from: &[u8], to: &[u8]) -> Result<(), Errno> {
         let d = self.fd(dir)?;
         let (a, b) = (parent(d, from)?, parent(d, to)?);
-        let res = r(sys::syscall6(RENAMEAT, a.fd as usize, a.name.as_ptr() as usize, b.fd as usize, b.name.as_ptr() as usize, 0, 0))
-            .map(|_| ());
+        let res = r(sys::syscall6(
+            RENAMEAT,
+            a.fd as usize,
+            a.name.as_ptr() as usize,
+            b.fd as usize,
+            b.name.as_ptr() as usize,
+            0,
+            0,
+        ))
+        .map(|_| ());
         self.changed();
         res
     }
@@ -254,7 +279,15 @@ impl HostDirOps for HostDirs {
         let Ok(p) = parent(d, rel) else { return UpperLookup::Absent };
         let stat_at = |name: &[u8]| -> Option<Stat> {
             let mut st = Stat::default();
-            let ok = sys::syscall6(NEWFSTATAT, p.fd as usize, name.as_ptr() as usize, &mut st as *mut Stat as usize, AT_SYMLINK_NOFOLLOW, 0, 0);
+            let ok = sys::syscall6(
+                NEWFSTATAT,
+                p.fd as usize,
+                name.as_ptr() as usize,
+                &mut st as *mut Stat as usize,
+                AT_SYMLINK_NOFOLLOW,
+                0,
+                0,
+            );
             (ok == 0).then_some(st)
         };
         if let Some(st) = stat_at(&p.name) {
@@ -331,7 +364,15 @@ pub fn create_upper() -> Result<(i32, Vec<u8>), Errno> {
         let c = cpath(&p);
         match r(sys::syscall3(MKDIRAT, sys::AT_FDCWD, c.as_ptr() as usize, 0o700)) {
             Ok(_) => {
-                let fd = r(sys::syscall6(OPENAT, sys::AT_FDCWD, c.as_ptr() as usize, (O_RDONLY | O_DIRECTORY | O_CLOEXEC) as usize, 0, 0, 0))?;
+                let fd = r(sys::syscall6(
+                    OPENAT,
+                    sys::AT_FDCWD,
+                    c.as_ptr() as usize,
+                    (O_RDONLY | O_DIRECTORY | O_CLOEXEC) as usize,
+                    0,
+                    0,
+                    0,
+                ))?;
                 // Every process of the app shares this open file description (fork, exec), so
                 // the shared lock lasts while any of them lives: see `collect_garbage`.
                 sys::syscall3(FLOCK, fd, LOCK_SH, 0);
@@ -363,7 +404,15 @@ pub fn remove_tree(dirfd: i32, rel: &[u8]) {
 /// holds it (its shared lock is gone). Returns whether it was removed.
 pub fn remove_if_unused(path: &[u8]) -> bool {
     let c = cpath(path);
-    let Ok(fd) = r(sys::syscall6(OPENAT, sys::AT_FDCWD, c.as_ptr() as usize, (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) as usize, 0, 0, 0)) else {
+    let Ok(fd) = r(sys::syscall6(
+        OPENAT,
+        sys::AT_FDCWD,
+        c.as_ptr() as usize,
+        (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) as usize,
+        0,
+        0,
+        0,
+    )) else {
         return false;
     };
     let fd = fd as i32;
@@ -381,7 +430,15 @@ pub fn remove_if_unused(path: &[u8]) -> bool {
 pub fn collect_garbage() {
     for base in [&b"/dev/shm"[..], &b"/tmp"[..]] {
         let c = cpath(base);
-        let Ok(fd) = r(sys::syscall6(OPENAT, sys::AT_FDCWD, c.as_ptr() as usize, (O_RDONLY | O_DIRECTORY | O_CLOEXEC) as usize, 0, 0, 0)) else {
+        let Ok(fd) = r(sys::syscall6(
+            OPENAT,
+            sys::AT_FDCWD,
+            c.as_ptr() as usize,
+            (O_RDONLY | O_DIRECTORY | O_CLOEXEC) as usize,
+            0,
+            0,
+            0,
+        )) else {
             continue;
         };
         let entries = read_dir(fd as i32).unwrap_or_default();

@@ -75,7 +75,8 @@ struct PathBeneath {
 
 fn add_path(ruleset: usize, fd: i32, allowed: u64) -> Result<(), i32> {
     let rule = PathBeneath { allowed, parent_fd: fd };
-    check(sys::syscall6(ADD_RULE, ruleset, RULE_PATH_BENEATH, &rule as *const PathBeneath as usize, 0, 0, 0)).map(|_| ())
+    check(sys::syscall6(ADD_RULE, ruleset, RULE_PATH_BENEATH, &rule as *const PathBeneath as usize, 0, 0, 0))
+        .map(|_| ())
 }
 
 /// Adds a rule for `path`, opened O_PATH here; a path that does not exist is skipped.
@@ -120,7 +121,13 @@ pub fn apply(reach: &Reach<'_>) -> Result<Applied, i32> {
         net: if net { NET_BIND_TCP | NET_CONNECT_TCP } else { 0 },
         scoped: if scoped { SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL } else { 0 },
     };
-    let size = if scoped { 24 } else if net { 16 } else { 8 };
+    let size = if scoped {
+        24
+    } else if net {
+        16
+    } else {
+        8
+    };
     let ruleset = check(sys::syscall3(CREATE_RULESET, &attr as *const Attr as usize, size, 0))?;
     let result = (|| {
         // The layer itself, never its parent: the supervisor removes a host layer at the end.

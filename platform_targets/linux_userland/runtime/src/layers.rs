@@ -44,7 +44,8 @@ pub fn confine(mounts: &[(Mount<'_>, i32)], started: &Started) -> Confined {
     };
     let caps = caps::drop_all();
     let upper_path = crate::upper_path();
-    let reach = landlock::Reach { upper: (crate::UPPER.load(core::sync::atomic::Ordering::Relaxed), &upper_path), mounts };
+    let reach =
+        landlock::Reach { upper: (crate::UPPER.load(core::sync::atomic::Ordering::Relaxed), &upper_path), mounts };
     Confined { ns, caps, landlock: landlock::apply(&reach) }
 }
 
@@ -53,7 +54,8 @@ pub fn log_applied(os: &LibOs<LinuxHost>, c: &Confined) {
     let mut n = [0u8; 20];
     let mut m = [0u8; 20];
     let count = litebox_libos::shim::fmt_usize(seccomp::syscall_count(), &mut n).to_vec();
-    let mut parts: Vec<Vec<u8>> = alloc::vec![b"enforcement: seccomp interception + gate allow-list (".to_vec(), count, b" syscalls)".to_vec()];
+    let mut parts: Vec<Vec<u8>> =
+        alloc::vec![b"enforcement: seccomp interception + gate allow-list (".to_vec(), count, b" syscalls)".to_vec()];
     match &c.landlock {
         Ok(a) => {
             parts.push(b"; landlock ABI ".to_vec());
@@ -81,7 +83,9 @@ pub fn log_applied(os: &LibOs<LinuxHost>, c: &Confined) {
         Err(e) => {
             parts.push(b"; namespaces unavailable (errno ".to_vec());
             parts.push(litebox_libos::shim::fmt_usize(*e as usize, &mut m).to_vec());
-            parts.push(b": host paths visible to stat through the gate, background processes may outlive the app)".to_vec());
+            parts.push(
+                b": host paths visible to stat through the gate, background processes may outlive the app)".to_vec(),
+            );
         }
     }
     parts.push(match c.caps {

@@ -213,7 +213,8 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     // closed before anything is opened, so none of them is reachable through the gate.
     const CLOSE_RANGE: usize = 436;
     sys::syscall3(CLOSE_RANGE, 3, u32::MAX as usize, 0);
-    let (heap_at, heap_len) = sys::HeapPages::reserve().unwrap_or_else(|_| fatal(EXIT_INTERNAL, b"cannot reserve memory"));
+    let (heap_at, heap_len) =
+        sys::HeapPages::reserve().unwrap_or_else(|_| fatal(EXIT_INTERNAL, b"cannot reserve memory"));
     HEAP.set_region(heap_at, heap_len);
     guard::reserve(heap_at, heap_len);
     // SAFETY: linker-defined symbols bounding the runtime's own loaded image.
@@ -277,8 +278,9 @@ extern "C" fn litebox_main(sp: usize) -> ! {
         processes: cfg.limits[LIMIT_PROCESSES],
     });
     if let Some(n) = cfg.limits[LIMIT_PROCESSES] {
-        let (at, len) = procs::init(n)
-            .unwrap_or_else(|e| fatal(EXIT_SANDBOX, alloc::format!("cannot set up the process limit (errno {e})").as_bytes()));
+        let (at, len) = procs::init(n).unwrap_or_else(|e| {
+            fatal(EXIT_SANDBOX, alloc::format!("cannot set up the process limit (errno {e})").as_bytes())
+        });
         guard::reserve(at, len);
     }
     os.attach_proc();
@@ -355,7 +357,10 @@ fn open_mounts(mounts: &[litebox_image::Mount<'_>]) -> Vec<(i32, bool)> {
         .map(|m| {
             let fd = sys::open_path(m.host, O_PATH_DIR, 0).unwrap_or_else(|e| {
                 let h = core::str::from_utf8(m.host).unwrap_or("?");
-                fatal(EXIT_SANDBOX, alloc::format!("policy mount {h}: cannot open the host directory (errno {e})").as_bytes())
+                fatal(
+                    EXIT_SANDBOX,
+                    alloc::format!("policy mount {h}: cannot open the host directory (errno {e})").as_bytes(),
+                )
             });
             (fd, m.writable)
         })
@@ -401,7 +406,8 @@ pub fn upper_path() -> Vec<u8> {
 }
 
 /// CPU facts from the host's auxv, for programs started by execve.
-pub static HOST_AUX: litebox_libos::sync::SpinMutex<Vec<(usize, usize)>> = litebox_libos::sync::SpinMutex::new(Vec::new());
+pub static HOST_AUX: litebox_libos::sync::SpinMutex<Vec<(usize, usize)>> =
+    litebox_libos::sync::SpinMutex::new(Vec::new());
 
 /// Host descriptor of the writable layer's directory (-1: none).
 pub static UPPER: AtomicI32 = AtomicI32::new(-1);

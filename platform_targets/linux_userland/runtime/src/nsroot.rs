@@ -44,8 +44,16 @@ fn c(p: &[u8]) -> Vec<u8> {
 fn mount(src: &[u8], target: &[u8], fstype: &[u8], flags: usize, data: &[u8]) -> Result<(), i32> {
     let (s, t, f, d) = (c(src), c(target), c(fstype), c(data));
     let ptr = |v: &Vec<u8>, empty: bool| if empty { 0 } else { v.as_ptr() as usize };
-    check(sys::syscall6(MOUNT, ptr(&s, src.is_empty()), t.as_ptr() as usize, ptr(&f, fstype.is_empty()), flags, ptr(&d, data.is_empty()), 0))
-        .map(|_| ())
+    check(sys::syscall6(
+        MOUNT,
+        ptr(&s, src.is_empty()),
+        t.as_ptr() as usize,
+        ptr(&f, fstype.is_empty()),
+        flags,
+        ptr(&d, data.is_empty()),
+        0,
+    ))
+    .map(|_| ())
 }
 
 fn mkdir(path: &[u8], mode: usize) -> Result<(), i32> {
@@ -63,8 +71,16 @@ fn setattr(path: &[u8], set: u64) -> Result<(), i32> {
     }
     let attr = MountAttr { set, clr: 0, propagation: 0, userns_fd: 0 };
     let p = c(path);
-    check(sys::syscall6(MOUNT_SETATTR, sys::AT_FDCWD, p.as_ptr() as usize, AT_RECURSIVE, &attr as *const MountAttr as usize, 32, 0))
-        .map(|_| ())
+    check(sys::syscall6(
+        MOUNT_SETATTR,
+        sys::AT_FDCWD,
+        p.as_ptr() as usize,
+        AT_RECURSIVE,
+        &attr as *const MountAttr as usize,
+        32,
+        0,
+    ))
+    .map(|_| ())
 }
 
 fn decimal(n: u64) -> Vec<u8> {

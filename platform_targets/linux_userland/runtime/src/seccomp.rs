@@ -214,92 +214,92 @@ use Check::{Any, Args};
 /// the numbers and commands those functions use. Where BPF can check an argument (it sees
 /// registers only, never memory), the check is an allow-list of exact values.
 const GATE: &[(u32, Check)] = &[
-    (202, Any),            // futex
-    (14, Any),             // rt_sigprocmask
-    (0, Any),              // read
-    (1, Any),              // write
-    (15, Any),             // rt_sigreturn (the restorer)
-    (39, Any),             // getpid
-    (186, Any),            // gettid
-    (9, Any),              // mmap
-    (11, Any),             // munmap
-    (10, Any),             // mprotect
-    (228, Any),            // clock_gettime
-    (17, Any),             // pread64
-    (18, Any),             // pwrite64
-    (3, Any),              // close
-    (5, Any),              // fstat
-    (8, Any),              // lseek
-    (7, Any),              // poll
-    (72, Args(fcntl)),     // fcntl
+    (202, Any),               // futex
+    (14, Any),                // rt_sigprocmask
+    (0, Any),                 // read
+    (1, Any),                 // write
+    (15, Any),                // rt_sigreturn (the restorer)
+    (39, Any),                // getpid
+    (186, Any),               // gettid
+    (9, Any),                 // mmap
+    (11, Any),                // munmap
+    (10, Any),                // mprotect
+    (228, Any),               // clock_gettime
+    (17, Any),                // pread64
+    (18, Any),                // pwrite64
+    (3, Any),                 // close
+    (5, Any),                 // fstat
+    (8, Any),                 // lseek
+    (7, Any),                 // poll
+    (72, Args(fcntl)),        // fcntl
     (13, Args(rt_sigaction)), // rt_sigaction
-    (44, Args(sendto)),    // sendto
-    (45, Any),             // recvfrom
-    (46, Args(sendmsg)),   // sendmsg
-    (47, Any),             // recvmsg
-    (16, Args(ioctl)),     // ioctl
-    (131, Any),            // sigaltstack
-    (25, Any),             // mremap
-    (28, Any),             // madvise
-    (35, Any),             // nanosleep
-    (219, Any),            // restart_syscall (an interrupted nanosleep/futex restarted by the kernel)
-    (318, Any),            // getrandom
-    (437, Any),            // openat2 (writable layer and mounts, RESOLVE_BENEATH)
-    (258, Any),            // mkdirat
-    (262, Any),            // newfstatat
-    (263, Any),            // unlinkat
-    (264, Any),            // renameat
-    (266, Any),            // symlinkat
-    (267, Any),            // readlinkat
-    (217, Any),            // getdents64
-    (138, Any),            // fstatfs (the writable layer's size, counted against the memory limit)
-    (73, Any),             // flock
-    (74, Any),             // fsync
-    (75, Any),             // fdatasync
-    (77, Any),             // ftruncate
-    (293, Any),            // pipe2
-    (291, Any),            // epoll_create1
-    (233, Any),            // epoll_ctl
-    (232, Any),            // epoll_wait
-    (290, Any),            // eventfd2
-    (283, Any),            // timerfd_create
-    (286, Any),            // timerfd_settime
-    (287, Any),            // timerfd_gettime
-    (56, Args(clone)),     // clone
-    (61, Any),             // wait4
-    (247, Any),            // waitid
-    (62, Any),             // kill (Landlock's signal scope keeps it inside the app, where available)
-    (234, Any),            // tgkill
-    (129, Any),            // rt_sigqueueinfo
-    (297, Any),            // rt_tgsigqueueinfo
-    (127, Any),            // rt_sigpending
-    (130, Any),            // rt_sigsuspend
-    (34, Any),             // pause
-    (37, Any),             // alarm
-    (36, Any),             // getitimer
-    (38, Any),             // setitimer
-    (218, Any),            // set_tid_address
-    (273, Any),            // set_robust_list
-    (110, Any),            // getppid
-    (102, Any),            // getuid
-    (104, Any),            // getgid
-    (60, Any),             // exit
-    (231, Any),            // exit_group
-    (257, Args(openat)),   // openat
-    (158, Args(arch_prctl)), // arch_prctl
+    (44, Args(sendto)),       // sendto
+    (45, Any),                // recvfrom
+    (46, Args(sendmsg)),      // sendmsg
+    (47, Any),                // recvmsg
+    (16, Args(ioctl)),        // ioctl
+    (131, Any),               // sigaltstack
+    (25, Any),                // mremap
+    (28, Any),                // madvise
+    (35, Any),                // nanosleep
+    (219, Any),               // restart_syscall (an interrupted nanosleep/futex restarted by the kernel)
+    (318, Any),               // getrandom
+    (437, Any),               // openat2 (writable layer and mounts, RESOLVE_BENEATH)
+    (258, Any),               // mkdirat
+    (262, Any),               // newfstatat
+    (263, Any),               // unlinkat
+    (264, Any),               // renameat
+    (266, Any),               // symlinkat
+    (267, Any),               // readlinkat
+    (217, Any),               // getdents64
+    (138, Any),               // fstatfs (the writable layer's size, counted against the memory limit)
+    (73, Any),                // flock
+    (74, Any),                // fsync
+    (75, Any),                // fdatasync
+    (77, Any),                // ftruncate
+    (293, Any),               // pipe2
+    (291, Any),               // epoll_create1
+    (233, Any),               // epoll_ctl
+    (232, Any),               // epoll_wait
+    (290, Any),               // eventfd2
+    (283, Any),               // timerfd_create
+    (286, Any),               // timerfd_settime
+    (287, Any),               // timerfd_gettime
+    (56, Args(clone)),        // clone
+    (61, Any),                // wait4
+    (247, Any),               // waitid
+    (62, Any),                // kill (Landlock's signal scope keeps it inside the app, where available)
+    (234, Any),               // tgkill
+    (129, Any),               // rt_sigqueueinfo
+    (297, Any),               // rt_tgsigqueueinfo
+    (127, Any),               // rt_sigpending
+    (130, Any),               // rt_sigsuspend
+    (34, Any),                // pause
+    (37, Any),                // alarm
+    (36, Any),                // getitimer
+    (38, Any),                // setitimer
+    (218, Any),               // set_tid_address
+    (273, Any),               // set_robust_list
+    (110, Any),               // getppid
+    (102, Any),               // getuid
+    (104, Any),               // getgid
+    (60, Any),                // exit
+    (231, Any),               // exit_group
+    (257, Args(openat)),      // openat
+    (158, Args(arch_prctl)),  // arch_prctl
     // Sockets the sandbox holds. connect, bind and listen are not here: the supervisor makes
     // them (broker.rs) after checking the policy, so a socket cannot be re-aimed at the gate.
-    (41, Args(socket)),    // socket
+    (41, Args(socket)),     // socket
     (53, Args(socketpair)), // socketpair
-    (43, Any),             // accept
-    (288, Any),            // accept4
-    (299, Any),            // recvmmsg
-    (307, Args(sendmmsg)), // sendmmsg
-    (48, Any),             // shutdown
-    (51, Any),             // getsockname
-    (52, Any),             // getpeername
-    (54, Any),             // setsockopt
-    (55, Any),             // getsockopt
+    (43, Any),              // accept
+    (288, Any),             // accept4
+    (299, Any),             // recvmmsg
+    (307, Args(sendmmsg)),  // sendmmsg
+    (48, Any),              // shutdown
+    (51, Any),              // getsockname
+    (52, Any),              // getpeername
+    (54, Any),              // setsockopt
+    (55, Any),              // getsockopt
 ];
 
 /// How many syscalls the gate lets through (for the debug log).
@@ -339,7 +339,8 @@ fn rt_sigaction() -> Vec<SockFilter> {
 
 /// Flags that ask clone for new namespaces (NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID,
 /// NEWNET); the kernel reads only the low 32 bits of clone's flags.
-const CLONE_NEW_MASK: u32 = 0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000;
+const CLONE_NEW_MASK: u32 =
+    0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000;
 /// CLONE_PARENT: the child would be the artifact's parent's child (the shell's), outliving it.
 const CLONE_PARENT: u32 = 0x8000;
 
@@ -348,9 +349,11 @@ const CLONE_PARENT: u32 = 0x8000;
 /// reach; the runtime does not use it).
 fn clone() -> Vec<SockFilter> {
     let mut b = Block::new();
-    b.arg(0)
-        .jset(CLONE_NEW_MASK, To::Deny(RULE_CLONE_NS), To::Next)
-        .jset(CLONE_PARENT, To::Deny(RULE_CLONE_PARENT), To::Allow);
+    b.arg(0).jset(CLONE_NEW_MASK, To::Deny(RULE_CLONE_NS), To::Next).jset(
+        CLONE_PARENT,
+        To::Deny(RULE_CLONE_PARENT),
+        To::Allow,
+    );
     b.finish()
 }
 
@@ -444,19 +447,19 @@ fn arch_prctl() -> Vec<SockFilter> {
 /// The whole BPF program for a gate whose return address is `gate`.
 fn program(gate: u64) -> Vec<SockFilter> {
     let mut p = alloc::vec![
-        stmt(LD_W_ABS, 4),                          // arch
+        stmt(LD_W_ABS, 4), // arch
         jump(JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
         stmt(RET_K, RET_KILL_PROCESS),
-        stmt(LD_W_ABS, 0),                          // nr
-        jump(JGE_K, 0x4000_0000, 0, 1),             // x32 ABI
+        stmt(LD_W_ABS, 0),              // nr
+        jump(JGE_K, 0x4000_0000, 0, 1), // x32 ABI
         stmt(RET_K, RET_KILL_PROCESS),
-        stmt(LD_W_ABS, 8),                          // instruction_pointer, low word
+        stmt(LD_W_ABS, 8), // instruction_pointer, low word
         jump(JEQ_K, gate as u32, 1, 0),
-        stmt(RET_K, RET_TRAP),                      // layer 1: the app's syscall, emulated
-        stmt(LD_W_ABS, 12),                         // high word
+        stmt(RET_K, RET_TRAP), // layer 1: the app's syscall, emulated
+        stmt(LD_W_ABS, 12),    // high word
         jump(JEQ_K, (gate >> 32) as u32, 1, 0),
         stmt(RET_K, RET_TRAP),
-        stmt(LD_W_ABS, 0),                          // layer 2: the gate's allow-list
+        stmt(LD_W_ABS, 0), // layer 2: the gate's allow-list
     ];
     for &(nr, check) in GATE {
         match check {

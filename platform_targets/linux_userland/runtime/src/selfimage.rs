@@ -86,7 +86,8 @@ fn find_and_map(fd: usize) -> Result<(usize, usize), &'static str> {
             .map_err(|_| "cannot map the image section")?;
         // Reading past the end of the file would fault: make sure the section is all there.
         let mut st = litebox_libos::abi::Stat::default();
-        check(sys::syscall3(sys::FSTAT, fd, &mut st as *mut _ as usize, 0)).map_err(|_| "cannot stat the executable")?;
+        check(sys::syscall3(sys::FSTAT, fd, &mut st as *mut _ as usize, 0))
+            .map_err(|_| "cannot stat the executable")?;
         if (off + size) as i64 > st.st_size {
             return Err("image section runs past the end of the file");
         }

@@ -27,7 +27,8 @@ pub struct KSigaction {
 }
 
 /// What the app asked for, per signal (1..=64), as it should read it back.
-static APP_ACTIONS: SpinMutex<[KSigaction; 65]> = SpinMutex::new([KSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 }; 65]);
+static APP_ACTIONS: SpinMutex<[KSigaction; 65]> =
+    SpinMutex::new([KSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 }; 65]);
 
 type Handler = extern "C" fn(i32, usize, usize);
 static SIGSYS_HANDLER: SpinMutex<usize> = SpinMutex::new(0);
@@ -149,7 +150,15 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
     let app = unsafe { core::ptr::read((uc + SIGMASK) as *const u64) } & !SIGSYS_BIT;
     let mut old = 0u64;
     const SIG_SETMASK: usize = 2;
-    sys::syscall6(sys::RT_SIGPROCMASK, SIG_SETMASK, &app as *const u64 as usize, &mut old as *mut u64 as usize, 8, 0, 0);
+    sys::syscall6(
+        sys::RT_SIGPROCMASK,
+        SIG_SETMASK,
+        &app as *const u64 as usize,
+        &mut old as *mut u64 as usize,
+        8,
+        0,
+        0,
+    );
     let r = f();
     sys::syscall6(sys::RT_SIGPROCMASK, SIG_SETMASK, &old as *const u64 as usize, 0, 8, 0, 0);
     r
@@ -207,7 +216,8 @@ impl litebox_libos::SyscallContext for Trapped {
     fn fork(&mut self, flags: u64, stack: usize, ptid: usize, ctid: usize) -> Result<usize, Errno> {
         const CLONE: usize = 56;
         crate::procs::acquire()?;
-        let pid = check(sys::syscall6(CLONE, flags as usize, 0, ptid, ctid, 0, 0)).inspect_err(|_| crate::procs::undo())?;
+        let pid =
+            check(sys::syscall6(CLONE, flags as usize, 0, ptid, ctid, 0, 0)).inspect_err(|_| crate::procs::undo())?;
         if pid == 0 {
             crate::host::PID.store(0, core::sync::atomic::Ordering::Relaxed);
             crate::procs::child_started();
@@ -244,4 +254,3 @@ impl litebox_libos::SyscallContext for Trapped {
         unsafe { core::ptr::write((self.uc + SIGMASK) as *mut u64, mask & !SIGSYS_BIT) }
     }
 }
-

@@ -67,8 +67,9 @@ pub struct Started {
 /// return. `mounts` are the policy's host directories (O_PATH descriptors) and whether each is
 /// writable; `memory` is the policy's memory limit (it bounds the writable layer too).
 pub fn start(mounts: &[(i32, bool)], paths: &[(&[u8], bool)], memory: Option<u64>, policy: NetPolicy) -> Started {
-    let (server_end, client_end) = broker::seqpacket_pair()
-        .unwrap_or_else(|e| crate::fatal(124, alloc::format!("cannot create the broker socket (errno {e})").as_bytes()));
+    let (server_end, client_end) = broker::seqpacket_pair().unwrap_or_else(|e| {
+        crate::fatal(124, alloc::format!("cannot create the broker socket (errno {e})").as_bytes())
+    });
     broker::set_client(sys::dup_high(client_end));
     let mut server = Server { sock: sys::dup_high(server_end), policy, dirs: None, relays: Default::default() };
     let ns_err = match spawn_init(paths, mounts, memory, server.sock) {
@@ -279,7 +280,8 @@ static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn on_forwarded(sig: i32, info: usize, _uc: usize) {
     // SAFETY: info is the kernel's siginfo: si_code at 8, si_pid at 16.
-    let (code, pid) = unsafe { (core::ptr::read((info + 8) as *const i32), core::ptr::read((info + 16) as *const i32)) };
+    let (code, pid) =
+        unsafe { (core::ptr::read((info + 8) as *const i32), core::ptr::read((info + 16) as *const i32)) };
     // Sent by a process (SI_USER, SI_QUEUE, SI_TKILL are <= 0), not by the terminal or the
     // kernel (> 0): those reach the app directly. In init, only what the supervisor sent
     // (its pid is not visible there: 0) is passed on; the app's own signals to pid 1 are not.
@@ -334,7 +336,9 @@ fn supervise(child: i32, status: Option<i32>, mut server: Server, layer: Option<
         if pidfd < 0 {
             let mut st = 0i32;
             const WNOHANG: usize = 1;
-            if check(sys::syscall6(WAIT4, child as usize, &mut st as *mut i32 as usize, WNOHANG, 0, 0, 0)) == Ok(child as usize) {
+            if check(sys::syscall6(WAIT4, child as usize, &mut st as *mut i32 as usize, WNOHANG, 0, 0, 0))
+                == Ok(child as usize)
+            {
                 finish(st, status, layer);
             }
         } else if fds[0].revents != 0 {

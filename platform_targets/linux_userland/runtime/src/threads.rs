@@ -59,8 +59,8 @@ const REG_RSP: usize = 15;
 global_asm!(
     ".globl litebox_child_entry",
     "litebox_child_entry:",
-    "    mov rdi, [rsp]",          // block base
-    "    lea rbx, [rsp + 8]",      // saved registers, then the app's signal mask
+    "    mov rdi, [rsp]",     // block base
+    "    lea rbx, [rsp + 8]", // saved registers, then the app's signal mask
     "    mov rsi, rbx",
     "    and rsp, -16",
     "    call litebox_child_start",

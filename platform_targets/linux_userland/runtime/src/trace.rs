@@ -75,10 +75,28 @@ fn num(v: &mut Vec<u8>, n: usize) {
 /// Which argument of `n` is a path (decoded as a string in the trace).
 fn path_arg(n: usize) -> Option<usize> {
     match n {
-        nr::OPEN | nr::STAT | nr::LSTAT | nr::ACCESS | nr::EXECVE | nr::CHDIR | nr::MKDIR | nr::RMDIR | nr::UNLINK
-        | nr::READLINK | nr::TRUNCATE | nr::CHMOD => Some(0),
-        nr::OPENAT | nr::NEWFSTATAT | nr::FACCESSAT | nr::FACCESSAT2 | nr::MKDIRAT | nr::UNLINKAT | nr::READLINKAT
-        | nr::STATX | nr::EXECVEAT | nr::FCHMODAT => Some(1),
+        nr::OPEN
+        | nr::STAT
+        | nr::LSTAT
+        | nr::ACCESS
+        | nr::EXECVE
+        | nr::CHDIR
+        | nr::MKDIR
+        | nr::RMDIR
+        | nr::UNLINK
+        | nr::READLINK
+        | nr::TRUNCATE
+        | nr::CHMOD => Some(0),
+        nr::OPENAT
+        | nr::NEWFSTATAT
+        | nr::FACCESSAT
+        | nr::FACCESSAT2
+        | nr::MKDIRAT
+        | nr::UNLINKAT
+        | nr::READLINKAT
+        | nr::STATX
+        | nr::EXECVEAT
+        | nr::FCHMODAT => Some(1),
         _ => None,
     }
 }

@@ -311,7 +311,13 @@ fn getsockopt(fd: i32, a: [usize; 6]) -> Result<usize, Errno> {
     let room = user::read::<u32>(a[4])?;
     let mut out = [0u8; ANSWER_MAX];
     let ask = [a[1] as u64, a[2] as u64];
-    let (len, _, n) = request_data(OP_SOCKCALL, [litebox_libos::shim::nr::GETSOCKOPT as u64, ask[0], ask[1]], &room.to_le_bytes(), Some(fd), &mut out)?;
+    let (len, _, n) = request_data(
+        OP_SOCKCALL,
+        [litebox_libos::shim::nr::GETSOCKOPT as u64, ask[0], ask[1]],
+        &room.to_le_bytes(),
+        Some(fd),
+        &mut out,
+    )?;
     let k = (room as usize).min(n);
     user::slice_mut(a[3], k)?.copy_from_slice(&out[..k]);
     user::write(a[4], &(len as u32))?;

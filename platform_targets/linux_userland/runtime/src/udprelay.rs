@@ -193,7 +193,15 @@ impl Relays {
 /// allows; the rest are dropped. Returns false when the app's end is closed.
 fn outgoing(r: &Relay, buf: &mut [u8], policy: &NetPolicy) -> bool {
     for _ in 0..BATCH {
-        let n = match check(sys::syscall6(sys::RECVFROM, r.mine as usize, buf.as_mut_ptr() as usize, buf.len(), RECV_FLAGS, 0, 0)) {
+        let n = match check(sys::syscall6(
+            sys::RECVFROM,
+            r.mine as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            RECV_FLAGS,
+            0,
+            0,
+        )) {
             Ok(0) => return false,
             Ok(n) => n,
             Err(EINTR) => continue,
