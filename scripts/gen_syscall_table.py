@@ -37,7 +37,8 @@ def main() -> int:
     out += [f'    "{names.get(i, "")}",' for i in range(top + 1)]
     out += ["];", "", "/// The name of syscall `nr`, or \"?\".",
             "pub fn name(nr: usize) -> &'static str {",
-            '    match NAMES.get(nr) { Some(s) if !s.is_empty() => s, _ => "?" }', "}", ""]
+            "    match NAMES.get(nr) {", "        Some(s) if !s.is_empty() => s,", '        _ => "?",',
+            "    }", "}", ""]
     OUT.write_text("\n".join(out))
     print(f"wrote {OUT} ({len(pairs)} syscalls)")
     return 0
