@@ -26,7 +26,7 @@ from typing import Any, Callable
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from packager.targets import get  # noqa: E402
+from packager.targets.targets import get  # noqa: E402
 
 BOOT_LINE = re.compile(rb"litebox: boot: (\d+) TSC ticks .*\((\d+) us at (\d+) MHz\)")
 

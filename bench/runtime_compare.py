@@ -44,7 +44,7 @@ import run as bench  # noqa: E402  (bench/run.py; bench/ is not a package)
 
 REPO = bench.REPO
 sys.path.insert(0, str(REPO))
-from packager import cargobuild  # noqa: E402
+from packager.targets import cargobuild  # noqa: E402
 
 PACKAGE = "litebox-runtime-linux-userland"
 OVERRIDE_ENV = "LITEBOX_RUNTIME_LINUX_USERLAND"

@@ -1,6 +1,6 @@
 """`python -m packager` is the `litebox` command."""
 import sys
 
-from packager.cli import main
+from packager.commands.cli import main
 
 sys.exit(main())

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the shared image test vectors: core/image/tests/vectors/basic.{img,expect}.
 
-The image is written by the Python writer (packager/image.py); the Rust reader's tests
+The image is written by the Python writer (packager/image/image.py); the Rust reader's tests
 (core/image/tests/vectors.rs) read it back and compare with the .expect listing, so the two
 halves of the format are checked against each other. Regenerate after a format change:
     python3 scripts/gen_image_vectors.py
@@ -16,8 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from packager.image import ImageSettings, build_image  # noqa: E402
-from packager.imageformat import (  # noqa: E402
+from packager.image.image import ImageSettings, build_image  # noqa: E402
+from packager.image.imageformat import (  # noqa: E402
     TAG_ARG,
     TAG_CWD,
     TAG_ENTRY,
@@ -27,7 +27,7 @@ from packager.imageformat import (  # noqa: E402
     TAG_HOSTNAME,
     encode_tlv,
 )
-from packager.rootfs import DIR, FILE, SYMLINK, FsEntry, RootFS  # noqa: E402
+from packager.image.rootfs import DIR, FILE, SYMLINK, FsEntry, RootFS  # noqa: E402
 
 OUT = ROOT / "core/image/tests/vectors"
 

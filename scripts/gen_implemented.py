@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate, from the syscall shim's own tables, two files:
 
-- packager/syscalls_implemented.py: the syscall numbers the library OS serves (the HANDLED and
+- packager/image/syscalls_implemented.py: the syscall numbers the library OS serves (the HANDLED and
   SERVED_BY_PLATFORM arrays of core/libos/src/shim/*.rs) and every x86-64 syscall name (shim/nr.rs);
 - docs/syscalls.md: every x86-64 syscall with its status: full, partial (the PARTIAL arrays say
   what is missing), denied (shim/denied.rs's DENIED: refused on purpose with EPERM), or ENOSYS.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SHIM = REPO / "core/libos/src/shim"
-OUT = REPO / "packager/syscalls_implemented.py"
+OUT = REPO / "packager/image/syscalls_implemented.py"
 DOC = REPO / "docs/syscalls.md"
 
 

@@ -32,7 +32,7 @@ _READY: dict[str, str | None] = {}
 
 @pytest.fixture(scope="session", params=target_names())
 def target(request: pytest.FixtureRequest) -> Any:
-    """Each discovered target plugin (packager.targets.Target; ids: the target names) in turn:
+    """Each discovered target plugin (packager.targets.targets.Target; ids: the target names) in turn:
     a test that takes it runs on every target, a new folder under platform_targets/ included.
     A target whose required doctor checks fail on this host is skipped with the failing check's
     own text. `@pytest.mark.parametrize("target", [NAMES], indirect=True)` narrows a test to

@@ -19,10 +19,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from packager.artifact import atomic_output, read_sections
+from packager.build.artifact import atomic_output, read_sections
 from packager.errors import PackError
 from packager.paths import display_path
-from packager.targetapi import BuildContext, Capabilities, CargoTarget, Check, OptionSpec
+from packager.targets.targetapi import BuildContext, Capabilities, CargoTarget, Check, OptionSpec
 
 HERE = Path(__file__).resolve().parent
 RUNTIME_DIR = HERE / "runtime"
@@ -69,7 +69,7 @@ def _check() -> list[tuple[str, bool, str]]:
 def _launch(artifact: Path) -> Any:
     """The image's launch config, or None if it cannot be read (a damaged image is for the
     kernel to refuse, with its own exit code)."""
-    from packager.imagereader import read_image
+    from packager.image.imagereader import read_image
 
     try:
         blob = read_sections(artifact.read_bytes(), (pvh_elf.IMAGE_SECTION,))[pvh_elf.IMAGE_SECTION]

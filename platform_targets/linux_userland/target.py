@@ -3,7 +3,7 @@ library OS in-process, confined by seccomp.
 
 The runtime is the Rust package ``litebox-runtime-linux-userland``, built with
 ``cargo build --locked --release`` and paths remapped; the artifact is that executable with
-the image and the manifest added as non-allocated ELF sections (packager/artifact.py).
+the image and the manifest added as non-allocated ELF sections (packager/build/artifact.py).
 ``[target.linux-userland] runtime = "path"`` in litebox.toml (or, overriding it,
 LITEBOX_RUNTIME_LINUX_USERLAND=/path/to/runtime) uses a prebuilt runtime instead.
 """
@@ -15,11 +15,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from packager.artifact import write_elf_artifact
+from packager.build.artifact import write_elf_artifact
 from packager.errors import PackError
-from packager.hostprobe import landlock_check, netns_check, userns_check
 from packager.paths import display_path
-from packager.targetapi import BuildContext, Capabilities, CargoTarget, Check, OptionSpec
+from packager.targets.hostprobe import landlock_check, netns_check, userns_check
+from packager.targets.targetapi import BuildContext, Capabilities, CargoTarget, Check, OptionSpec
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 OVERRIDE_ENV = "LITEBOX_RUNTIME_LINUX_USERLAND"

@@ -1,7 +1,7 @@
 """Helpers shared by the end-to-end tests: driving the CLI, running artifacts, and a small,
 independent reader of the image format (docs/image-format.md) used to find bytes to damage.
 
-The reader here is deliberately separate from packager/image.py: a test that checked the writer
+The reader here is deliberately separate from packager/image/image.py: a test that checked the writer
 with the writer's own parser would prove little.
 """
 
@@ -45,11 +45,11 @@ def cli_argv() -> list[str]:
     """The command line that starts the `litebox` CLI from this checkout."""
     if (REPO / "packager" / "__main__.py").exists():
         return [sys.executable, "-m", "packager"]
-    cli = REPO / "packager" / "cli.py"
+    cli = REPO / "packager" / "commands" / "cli.py"
     if cli.exists() and '__name__ == "__main__"' in cli.read_text(encoding="utf-8"):
-        return [sys.executable, "-m", "packager.cli"]
+        return [sys.executable, "-m", "packager.commands.cli"]
     # No `python -m` entry point: call main() the way the console script does.
-    return [sys.executable, "-c", "import sys; from packager.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from packager.commands.cli import main; sys.exit(main())"]
 
 
 def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -194,10 +194,10 @@ def run_kvm(artifact: Path, args: list[str], stdin: bytes = b"", env: dict[str, 
 
 
 def discover_targets() -> dict[str, Any]:
-    """The target plugins of this checkout (packager.targets.discover), by name."""
+    """The target plugins of this checkout (packager.targets.targets.discover), by name."""
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from packager.targets import discover
+    from packager.targets.targets import discover
 
     return discover()
 
@@ -237,7 +237,7 @@ import json, signal, sys
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
 from packager.errors import PackError
-from packager.targets import get
+from packager.targets.targets import get
 for name in ("SIGPIPE", "SIGXFSZ"):
     signal.signal(getattr(signal, name), signal.SIG_DFL)
 env = json.loads(sys.argv[4])

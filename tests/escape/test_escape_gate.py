@@ -13,7 +13,7 @@ import pytest
 from confine_probe import gate_address, probe, results
 from litebox_e2e import describe, run_program
 
-from packager.hostprobe import landlock_abi, userns_errno
+from packager.targets.hostprobe import landlock_abi, userns_errno
 
 
 @pytest.fixture(scope="module")

@@ -290,7 +290,7 @@ def test_without_user_namespaces_the_log_and_targets_say_what_is_missing() -> No
     assert results(proc)["mode"] == "755"
     assert layers_on_host(pid) == set()
     probe, _ = _without_user_namespaces(sys.executable, "-c",
-                                        "from packager.hostprobe import userns_check; print(userns_check())")
+                                        "from packager.targets.hostprobe import userns_check; print(userns_check())")
     assert probe.returncode == 0, describe(probe)
     out = probe.stdout.decode()
     assert "False" in out and "the runtime does without them" in out and "host paths stay visible" in out, out

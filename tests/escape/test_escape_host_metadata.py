@@ -25,7 +25,7 @@ import pytest
 from confine_probe import PROGRAMS, gate_address, results
 from litebox_e2e import describe, pack, run_program
 
-from packager.hostprobe import userns_errno
+from packager.targets.hostprobe import userns_errno
 
 EPERM = f"ret=-1 errno={errno.EPERM}"
 EROFS = f"ret=-1 errno={errno.EROFS}"

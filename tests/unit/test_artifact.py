@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from packager.artifact import (
+from packager.build.artifact import (
     IMAGE_SECTION,
     MANIFEST_SECTION,
     _layout,

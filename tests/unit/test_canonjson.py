@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from packager.canonjson import canonical_json
+from packager.build.canonjson import canonical_json
 
 
 def test_sorted_compact_utf8() -> None:

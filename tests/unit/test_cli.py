@@ -13,7 +13,7 @@ from typing import Callable
 
 import pytest
 
-from packager.artifact import MANIFEST_SECTION, read_sections
+from packager.build.artifact import MANIFEST_SECTION, read_sections
 
 ENV_KEY = "LITEBOX_RUNTIME_LINUX_USERLAND"
 
@@ -31,7 +31,7 @@ def litebox(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Compl
     # The stand-in runtime (a static hello) has no fast-path entry to rewrite syscall sites to.
     if args[:1] == ["pack"]:
         args = [*args, "--no-rewrite"]
-    return subprocess.run([sys.executable, "-m", "packager.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "packager.commands.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True)
 
 

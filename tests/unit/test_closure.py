@@ -6,11 +6,11 @@ from typing import Callable
 
 import pytest
 
-from packager.closure import ClosureFinder, expand_tokens
-from packager.collect import collect
-from packager.config import quick_config
+from packager.analysis.closure import ClosureFinder, expand_tokens
+from packager.analysis.collect import collect
+from packager.analysis.ldconf import read_ld_so_conf
+from packager.config.config import quick_config
 from packager.errors import PackError
-from packager.ldconf import read_ld_so_conf
 
 MAIN_C = '#include <stdio.h>\nint bar(void);\nint main(void) { printf("%d\\n", bar()); return 0; }\n'
 BAR_C = "int baz(void);\nint bar(void) { return baz() + 1; }\n"
@@ -124,7 +124,7 @@ def test_files_elf_objects_get_their_closure(tmp_path: Path, cc: Callable[..., P
     static = cc(tmp_path / "main", "int main(void){return 0;}\n", "-static")
     (tmp_path / "litebox.toml").write_text(
         f'[app]\nentry = "/app/main"\n[files]\n"/app/main" = "{static.name}"\n"/plugins" = "plugins"\n')
-    from packager.config import load_project
+    from packager.config.config import load_project
 
     fs = collect(load_project(tmp_path)).rootfs
     assert fs.get("/plugins/libbaz.so").reason == '[files] "/plugins" = "plugins"; needed by /plugins/libbar.so'

@@ -6,10 +6,10 @@ from typing import Callable
 
 import pytest
 
-from packager.collect import collect
-from packager.config import load_project
+from packager.analysis.collect import collect
+from packager.analysis.statcache import StatCache
+from packager.config.config import load_project
 from packager.errors import PackError
-from packager.statcache import StatCache
 
 
 @pytest.fixture()
@@ -73,7 +73,7 @@ def test_stat_cache_notices_changes(tmp_path: Path, cc: Callable[..., Path]) -> 
     f.write_text("two")
     assert again.sha256(f) != first and again.dirty
     prog = cc(tmp_path / "p", "int main(void){return 0;}\n", "-static")
-    from packager.elfinfo import read_elf
+    from packager.analysis.elfinfo import read_elf
 
     assert again.elf(prog, read_elf).kind == "static"
     again.save()

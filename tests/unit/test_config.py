@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from packager.config import Overrides, load, load_project, quick_config, quick_entry_path
+from packager.config.config import Overrides, load, load_project, quick_config, quick_entry_path
 from packager.errors import PackError
 
 

@@ -6,7 +6,7 @@ from typing import Callable
 
 import pytest
 
-from packager.elfinfo import read_elf
+from packager.analysis.elfinfo import read_elf
 from packager.errors import PackError
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from packager.image import ImageSettings, build_image
-from packager.imageformat import HEADER_SIZE, TAG_ARG, TAG_ENTRY, TAG_ENV, encode_tlv
-from packager.imagereader import ImageError, read_image
-from packager.rootfs import DIR, FILE, SYMLINK, FsEntry, RootFS
+from packager.image.image import ImageSettings, build_image
+from packager.image.imageformat import HEADER_SIZE, TAG_ARG, TAG_ENTRY, TAG_ENV, encode_tlv
+from packager.image.imagereader import ImageError, read_image
+from packager.image.rootfs import DIR, FILE, SYMLINK, FsEntry, RootFS
 
 LAUNCH = encode_tlv([(TAG_ENTRY, b"/bin/app"), (TAG_ARG, b"/bin/app"), (TAG_ARG, b"-x"), (TAG_ENV, b"A=1")])
 SETTINGS = ImageSettings(chunk_size=4096, compression_level=3, mtime=1234)

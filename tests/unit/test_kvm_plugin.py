@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from packager.artifact import read_sections
-from packager.targets import get
+from packager.build.artifact import read_sections
+from packager.targets.targets import get
 
 kvm = get("kvm").module
 qemu, pvh_elf = kvm.qemu, kvm.pvh_elf

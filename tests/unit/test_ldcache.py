@@ -7,7 +7,7 @@ from typing import Callable
 
 import pytest
 
-from packager.ldcache import build_ld_cache, dl_cache_libcmp
+from packager.analysis.ldcache import build_ld_cache, dl_cache_libcmp
 
 
 def test_libcmp_compares_digits_as_numbers() -> None:
@@ -42,8 +42,8 @@ def test_glibc_ldconfig_reads_it(tmp_path: Path) -> None:
 def test_real_ld_so_uses_generated_cache(tmp_path: Path, cc: Callable[..., Path]) -> None:
     """glibc's ld.so finds a library through our cache alone (bind-mounted over
     /etc/ld.so.cache in a user+mount namespace)."""
-    from packager.collect import collect
-    from packager.config import quick_config
+    from packager.analysis.collect import collect
+    from packager.config.config import quick_config
 
     if shutil.which("unshare") is None:
         pytest.skip("unshare not available")

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from packager.learn import parse_records, render_snippet, snippet_from_records, toml_string, unescape
+from packager.commands.learn import parse_records, render_snippet, snippet_from_records, toml_string, unescape
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from packager.config import load_project, quick_config
+from packager.build.plan import launch_summary
+from packager.config.config import load_project, quick_config
+from packager.config.policy import MountRule, PolicyConfig, mount_collision, parse_size, parse_sockaddr
 from packager.errors import PackError
-from packager.imageformat import TAG_IDS, TAG_LIMIT, TAG_MOUNT, TAG_NET_CONNECT, TAG_NET_LISTEN
-from packager.launch import launch_config_bytes, launch_records
-from packager.plan import launch_summary
-from packager.policy import MountRule, PolicyConfig, mount_collision, parse_size, parse_sockaddr
-from packager.policyrecords import DecodedPolicy, encode_limit, encode_mount, encode_sockaddr, policy_records
+from packager.image.imageformat import TAG_IDS, TAG_LIMIT, TAG_MOUNT, TAG_NET_CONNECT, TAG_NET_LISTEN
+from packager.image.launch import launch_config_bytes, launch_records
+from packager.image.policyrecords import DecodedPolicy, encode_limit, encode_mount, encode_sockaddr, policy_records
 
 FULL = '''
 [app]
@@ -224,7 +224,7 @@ def test_decoder_refuses_repeats() -> None:
 
 
 def test_template_policy_examples_are_valid(tmp_path: Path) -> None:
-    from packager.initcmd import init
+    from packager.commands.initcmd import init
 
     path = init(tmp_path, Path("/bin/true"))
     text = path.read_text()

@@ -1,4 +1,4 @@
-"""The syscall rewriter (packager/rewrite.py) on synthetic code: site finding, the syscall
+"""The syscall rewriter (packager/image/rewrite.py) on synthetic code: site finding, the syscall
 number, the choice of moved instructions, the trampoline's bytes, the new segment, and the
 generated table of implemented syscalls."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from packager import rewrite as rw
+from packager.image import rewrite as rw
 
 REPO = Path(__file__).resolve().parents[2]
 TRICKY = REPO / "tests/e2e/programs/rewrite/tricky.S"
@@ -31,9 +31,9 @@ def test_generated_syscall_table_is_current() -> None:
     assert spec and spec.loader
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
-    current = (REPO / "packager/syscalls_implemented.py").read_text(encoding="utf-8")
+    current = (REPO / "packager/image/syscalls_implemented.py").read_text(encoding="utf-8")
     assert gen.render() == current, "run scripts/gen_implemented.py: a HANDLED array changed"
-    from packager.syscalls_implemented import IMPLEMENTED, name
+    from packager.image.syscalls_implemented import IMPLEMENTED, name
 
     assert 39 in IMPLEMENTED and name(39) == "getpid"
     assert 29 not in IMPLEMENTED  # shmget: SysV IPC is not served

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from packager.errors import PackError
-from packager.rootfs import DIR, FILE, SYMLINK, FsEntry, RootFS, normalize_mode, sort_key
+from packager.image.rootfs import DIR, FILE, SYMLINK, FsEntry, RootFS, normalize_mode, sort_key
 
 
 def test_sort_key_groups_children() -> None:

@@ -11,8 +11,8 @@ from typing import Callable
 
 import pytest
 
+from packager.commands.runcmd import RunOptions, run_env, split_run_args
 from packager.errors import PackError
-from packager.runcmd import RunOptions, run_env, split_run_args
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,7 +40,7 @@ def artifact(tmp_path_factory: pytest.TempPathFactory, cc: Callable[..., Path]) 
     runtime = cc(work / "standin", STAND_IN, "-static", "-O2")
     app = cc(work / "app", "int main(void){return 0;}\n", "-O2")
     env = dict(os.environ, LITEBOX_RUNTIME_LINUX_USERLAND=str(runtime), PYTHONPATH=str(REPO))
-    res = subprocess.run([sys.executable, "-m", "packager.cli", "pack", str(app), "--json", "--no-rewrite",
+    res = subprocess.run([sys.executable, "-m", "packager.commands.cli", "pack", str(app), "--json", "--no-rewrite",
                           "--out-dir", str(work / "dist")], cwd=work, env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     return Path(json.loads(res.stdout)["artifacts"][0]["path"])
@@ -49,7 +49,7 @@ def artifact(tmp_path_factory: pytest.TempPathFactory, cc: Callable[..., Path]) 
 def litebox_run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LITEBOX_")}
     env["PYTHONPATH"] = str(REPO)  # this checkout's packager, whatever pip installed
-    return subprocess.run([sys.executable, "-m", "packager.cli", "run", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "packager.commands.cli", "run", *args], cwd=cwd, env=env,
                           capture_output=True, text=True)
 
 

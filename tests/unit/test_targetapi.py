@@ -1,4 +1,4 @@
-"""The typed target plugin contract (packager/targetapi.py): loading and checking plugins,
+"""The typed target plugin contract (packager/targets/targetapi.py): loading and checking plugins,
 [target.<name>] options in litebox.toml, runtime inputs from cargo metadata, and a toy plugin
 whose extra build step runs as an SCons node."""
 from __future__ import annotations
@@ -14,15 +14,15 @@ from typing import Callable
 
 import pytest
 
-from packager import cargobuild
-from packager.config import load_project
-from packager.driver import pack, target_options
+from packager.build.driver import pack, target_options
+from packager.build.progress import Progress
+from packager.config.config import load_project
 from packager.errors import PackError
-from packager.progress import Progress
-from packager.targetapi import Capabilities
-from packager.targets import discover, repo_root
+from packager.targets import cargobuild
+from packager.targets.targetapi import Capabilities
+from packager.targets.targets import discover, repo_root
 
-HEAD = "from packager.targetapi import Capabilities, Check, ExtraStep, OptionSpec, TargetPlugin\n"
+HEAD = "from packager.targets.targetapi import Capabilities, Check, ExtraStep, OptionSpec, TargetPlugin\n"
 BODY = '''
 class Plugin(TargetPlugin):
     name = "{name}"
@@ -58,7 +58,7 @@ def test_a_plugin_meeting_the_contract_loads(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("source", "problem"), [
-    ("X = 1\n", r"lacks Plugin \(a subclass of packager.targetapi.TargetPlugin\)"),
+    ("X = 1\n", r"lacks Plugin \(a subclass of packager.targets.targetapi.TargetPlugin\)"),
     ("class Plugin:\n    pass\n", r"lacks Plugin \(a subclass"),
     (plugin_source(name=""), "lacks name"),
     (plugin_source().replace('description = "a test target"', 'description = ""'), "lacks description"),
@@ -107,11 +107,12 @@ def test_no_packager_module_tests_a_target_name() -> None:
     """Behaviour comes from capabilities: target names appear only under platform_targets/
     (and as the CLI's default --target)."""
     hits = []
-    for path in sorted((repo_root() / "packager").glob("*.py")):
+    pkg = repo_root() / "packager"
+    for path in sorted(pkg.rglob("*.py")):
         for n, line in enumerate(path.read_text().splitlines(), 1):
             if re.search(r"""["'](kvm|linux-userland)["']""", line):
-                hits.append(f"{path.name}:{n}: {line.strip()}")
-    assert [h for h in hits if not h.startswith("cli.py:") or "args.targets or" not in h] == []
+                hits.append(f"{path.relative_to(pkg).as_posix()}:{n}: {line.strip()}")
+    assert [h for h in hits if not h.startswith("commands/cli.py:") or "args.targets or" not in h] == []
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,7 +215,7 @@ def test_a_new_shared_crate_feeds_the_runtime(tmp_path: Path) -> None:
 TOY = HEAD + '''
 import hashlib
 from pathlib import Path
-from packager.artifact import atomic_output
+from packager.build.artifact import atomic_output
 
 
 def _checksum(ctx):
@@ -331,8 +332,8 @@ def test_cargo_build_names_a_target_triple(tmp_path: Path) -> None:
 def test_each_rewriting_target_gets_its_own_image(tmp_path: Path) -> None:
     """Two rewriting targets never share an image rewritten for the other's runtime; the
     targets without rewriting share one unrewritten image."""
-    from packager.config import Overrides, quick_config
-    from packager.driver import _request
+    from packager.build.driver import _request
+    from packager.config.config import Overrides, quick_config
 
     rw = 'Capabilities(artifact_kind="x", rewrites=True, rewrite_entry=".fast")'
     for name, caps in (("one", rw), ("two", rw), ("plain", 'Capabilities(artifact_kind="x")')):

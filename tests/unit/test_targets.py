@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from packager.errors import PackError
-from packager.targets import discover, get
+from packager.targets.targets import discover, get
 
 PLUGIN = '''
-from packager.targetapi import Capabilities, Check, TargetPlugin
+from packager.targets.targetapi import Capabilities, Check, TargetPlugin
 class Plugin(TargetPlugin):
     name = "{name}"
     description = "test target"
@@ -38,7 +38,7 @@ def test_discovery_scans_folders(tmp_path: Path) -> None:
 def test_incomplete_plugin_refused(tmp_path: Path) -> None:
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "target.py").write_text(
-        "from packager.targetapi import TargetPlugin\n"
+        "from packager.targets.targetapi import TargetPlugin\n"
         "class Plugin(TargetPlugin):\n    name = 'x'\n    def checks(self): return []\n")
     with pytest.raises(PackError, match=r"x/target.py: target plugin lacks assemble, build_runtime, run, "
                                         r"runtime_inputs$"):
@@ -76,7 +76,7 @@ def test_linux_userland_lists_enforcement_layers() -> None:
 
 
 def test_userns_probe_leaves_this_process_alone() -> None:
-    from packager.hostprobe import landlock_abi, netns_errno, userns_errno
+    from packager.targets.hostprobe import landlock_abi, netns_errno, userns_errno
 
     before = {n: os.readlink(f"/proc/self/ns/{n}") for n in ("user", "mnt", "net")}
     for probe in (userns_errno, netns_errno):

@@ -4,11 +4,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from packager.config import CONFIG_NAME, load_project, quick_entry_path
-from packager.elfinfo import read_elf
+from packager.analysis.elfinfo import read_elf
+from packager.config.config import CONFIG_NAME, load_project, quick_entry_path
 from packager.errors import PackError
 from packager.paths import display_path
-from packager.targets import repo_root
+from packager.targets.targets import repo_root
 
 TEMPLATE = "litebox.toml"
 

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from packager.config.tomlcheck import Where, is_int, suggest, type_name
 from packager.paths import image_path_problem, is_under
-from packager.tomlcheck import Where, is_int, suggest, type_name
 
 DEFAULT_HOSTNAME = "litebox"
 MAX_ID = 2**32 - 2  # (u32)-1 means "unchanged" to the kernel's set*id calls

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Sequence
 
 from packager import __version__
-from packager.config import Overrides
+from packager.build.progress import Progress
+from packager.config.config import Overrides
 from packager.errors import PackError
 from packager.paths import display_path
-from packager.progress import Progress
 
 EXIT_CODES = """\
 exit codes:
@@ -192,7 +192,7 @@ examples:
 
 
 def _cmd_pack(args: argparse.Namespace) -> int:
-    from packager.driver import pack
+    from packager.build.driver import pack
 
     progress = Progress(sys.stderr, verbose=args.verbose)
     overrides = Overrides(name=args.name, source_date_epoch=args.source_date_epoch,
@@ -207,7 +207,7 @@ def _cmd_pack(args: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    from packager.inspection import format_report, open_artifact, report
+    from packager.commands.inspection import format_report, open_artifact, report
 
     r = report(open_artifact(args.artifact))
     if args.json:
@@ -218,7 +218,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from packager.verify import verify
+    from packager.commands.verify import verify
 
     result = verify(args.artifact, args.manifest, args.project, Progress(sys.stderr, verbose=args.verbose))
     if result.ok:
@@ -229,9 +229,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from packager.inspection import read_embedded_manifest
-    from packager.runcmd import RunOptions, run_artifact, split_run_args
-    from packager.targets import get
+    from packager.commands.inspection import read_embedded_manifest
+    from packager.commands.runcmd import RunOptions, run_artifact, split_run_args
+    from packager.targets.targets import get
 
     late, rest = split_run_args(list(args.args))
     trace_file = late.get("--trace-file", args.trace_file)
@@ -252,7 +252,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_targets(args: argparse.Namespace) -> int:
-    from packager.targets import discover
+    from packager.targets.targets import discover
 
     found = discover()
     rows = []
@@ -281,7 +281,7 @@ def _cmd_targets(args: argparse.Namespace) -> int:
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    from packager.initcmd import init
+    from packager.commands.initcmd import init
 
     path = init(args.dir, args.app)
     print(f"wrote {display_path(path)}; pack it with: litebox pack {display_path(args.dir)}")

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from packager.elfinfo import ElfInfo
+from packager.analysis.elfinfo import ElfInfo
 
 CACHE_VERSION = 1
 

@@ -6,17 +6,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from packager.canonjson import canonical_json
-from packager.collect import Collected
-from packager.config import Config
+from packager.analysis.collect import Collected
+from packager.analysis.statcache import StatCache
+from packager.build.canonjson import canonical_json
+from packager.config.config import Config
 from packager.errors import PackError
-from packager.image import ImageSettings
-from packager.imageformat import POLICY_TAGS, TAG_NAMES, decode_tlv
-from packager.launch import launch_config_bytes
+from packager.image.image import ImageSettings
+from packager.image.imageformat import POLICY_TAGS, TAG_NAMES, decode_tlv
+from packager.image.launch import launch_config_bytes
+from packager.image.policyrecords import DecodedPolicy, decoded_policy_json
+from packager.image.rootfs import FsEntry
 from packager.paths import display_path
-from packager.policyrecords import DecodedPolicy, decoded_policy_json
-from packager.rootfs import FsEntry
-from packager.statcache import StatCache
 
 PLAN_VERSION = 2
 

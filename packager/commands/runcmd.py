@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, TextIO
 
+from packager.commands.learn import host_kind, snippet_from_records
 from packager.errors import PackError
-from packager.learn import host_kind, snippet_from_records
 from packager.paths import display_path
 
 TRACE_ENV = "LITEBOX_TRACE"

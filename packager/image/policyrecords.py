@@ -5,8 +5,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from packager.imageformat import TAG_IDS, TAG_LIMIT, TAG_MOUNT, TAG_NET_CONNECT, TAG_NET_LISTEN
-from packager.policy import LIMIT_KINDS, MountRule, PolicyConfig, SockRule
+from packager.config.policy import LIMIT_KINDS, MountRule, PolicyConfig, SockRule
+from packager.image.imageformat import TAG_IDS, TAG_LIMIT, TAG_MOUNT, TAG_NET_CONNECT, TAG_NET_LISTEN
 
 IDS = struct.Struct("<II")
 SOCK_HEAD = struct.Struct("!BBH")  # family, reserved, port (network byte order)

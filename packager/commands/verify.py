@@ -12,15 +12,15 @@ from typing import Any
 
 from elftools.elf.elffile import ELFFile
 
-from packager import origins
-from packager.artifact import IMAGE_SECTION, MANIFEST_SECTION, read_sections
-from packager.config import Overrides
-from packager.driver import STATE_NAME, pack
+from packager.build import origins
+from packager.build.artifact import IMAGE_SECTION, MANIFEST_SECTION, read_sections
+from packager.build.driver import STATE_NAME, pack
+from packager.build.progress import Progress
+from packager.build.toolchain import file_sha256, toolchain_info
+from packager.config.config import Overrides
 from packager.errors import PackError
 from packager.paths import display_path
-from packager.progress import Progress
-from packager.targets import repo_root
-from packager.toolchain import file_sha256, toolchain_info
+from packager.targets.targets import repo_root
 
 
 @dataclass(frozen=True)

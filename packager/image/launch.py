@@ -1,8 +1,8 @@
 """Config → the image's launch configuration records (ENTRY, ARG, ENV, ...)."""
 from __future__ import annotations
 
-from packager.config import Config
-from packager.imageformat import (
+from packager.config.config import Config
+from packager.image.imageformat import (
     TAG_ARG,
     TAG_CWD,
     TAG_ENTRY,
@@ -12,7 +12,7 @@ from packager.imageformat import (
     TAG_HOSTNAME,
     encode_tlv,
 )
-from packager.policyrecords import policy_records
+from packager.image.policyrecords import policy_records
 
 
 def _b(s: str) -> bytes:
@@ -23,7 +23,7 @@ def launch_records(cfg: Config) -> list[tuple[int, bytes]]:
     """The launch records for ``cfg``: ENTRY; argv[0] (the entry's image path) then [app].args
     as ARG; [app].env as ENV; [policy].env_passthrough as ENV_PASS; ENV_INHERIT (1 in quick
     mode); CWD; HOSTNAME; then the policy records (IDS, NET_LISTEN, NET_CONNECT, MOUNT, LIMIT:
-    packager/policyrecords.py). Always in this order, so equal configs give equal bytes."""
+    packager/image/policyrecords.py). Always in this order, so equal configs give equal bytes."""
     records: list[tuple[int, bytes]] = [(TAG_ENTRY, _b(cfg.app.entry)), (TAG_ARG, _b(cfg.app.entry))]
     records += [(TAG_ARG, _b(a)) for a in cfg.app.args]
     records += [(TAG_ENV, _b(f"{k}={v}")) for k, v in cfg.app.env]

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from packager.canonjson import canonical_json
+from packager.build.canonjson import canonical_json
 
 
 def user_cache_dir() -> Path:

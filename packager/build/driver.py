@@ -11,18 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packager import config as config_mod
-from packager import origins
-from packager.canonjson import canonical_json
-from packager.collect import collect
-from packager.config import Config, Overrides, relative_to_project
+from packager.analysis.collect import collect
+from packager.analysis.statcache import StatCache
+from packager.build import origins
+from packager.build.canonjson import canonical_json
+from packager.build.plan import make_plan, write_plan
+from packager.build.progress import Progress
+from packager.build.toolchain import toolchain_info
+from packager.config import config as config_mod
+from packager.config.config import Config, Overrides, relative_to_project
 from packager.errors import PackError
 from packager.paths import display_path
-from packager.plan import make_plan, write_plan
-from packager.progress import Progress
-from packager.statcache import StatCache
-from packager.targets import Target, default_options, discover, repo_root
-from packager.toolchain import toolchain_info
+from packager.targets.targets import Target, default_options, discover, repo_root
 
 STATE_NAME = ".litebox-cache"
 
@@ -54,18 +54,38 @@ def state_dir_for(out_dir: Path) -> Path:
 
 SYSTEM_LIB_DIRS = ("/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/")
 
-# Modules that cannot change what a build produces (front ends and readers).
-NOT_BUILD_CODE = {"__main__.py", "cli.py", "inspection.py", "verify.py", "initcmd.py", "origins.py"}
+# Code that cannot change what a build produces, relative to packager/: the command-line front
+# ends (the commands/ subpackage) and where `pack` remembers a project for `verify`.
+NOT_BUILD_CODE = ("__main__.py", "commands/", "build/origins.py")
+
+
+def build_code(targets: list[Target]) -> list[tuple[str, Path]]:
+    """The code that decides the build's outputs, by name: every module of the packager's
+    stage subpackages (but NOT_BUILD_CODE), the SConstruct and the targets' plugin folders."""
+    pkg = Path(__file__).resolve().parents[1]
+    code = [(p.relative_to(pkg).as_posix(), p) for p in pkg.rglob("*.py")]
+    code = [(f"packager/{rel}", p) for rel, p in code if not rel.startswith(NOT_BUILD_CODE)]
+    code.append(("SConstruct", repo_root() / "SConstruct"))
+    for t in targets:  # target.py and its helpers (runtime/ is cargo's)
+        code += [(f"platform_targets/{t.folder.name}/{p.name}", p) for p in t.folder.glob("*.py")]
+    return sorted(code)
+
+
+def _runtime_code_key(target: Target) -> str:
+    """The digest of the code that decides a runtime's bytes: the plugin's folder and the
+    packager's cargo build (the Rust sources are the runtime step's file inputs)."""
+    h = hashlib.sha256()
+    plugin_api = Path(__file__).resolve().parents[1] / "targets"
+    for path in sorted(target.folder.glob("*.py")) + [plugin_api / "targetapi.py", plugin_api / "cargobuild.py"]:
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def _code_key(targets: list[Target]) -> str:
     """The digest of the code that decides the build's outputs: every step reruns when it changes."""
     h = hashlib.sha256()
-    pkg = Path(__file__).resolve().parent
-    code = sorted(p for p in pkg.glob("*.py") if p.name not in NOT_BUILD_CODE)
-    plugin_code = sorted(p for t in targets for p in t.folder.glob("*.py"))  # target.py and its helpers
-    for path in code + [repo_root() / "SConstruct"] + plugin_code:
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    for name, path in build_code(targets):
+        h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
 
@@ -161,7 +181,7 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
 def _warn_compatibility(image_info: Path, progress: Progress) -> None:
     """Warns, per packed ELF file, about syscalls its code makes with a constant number that the
     library OS does not implement (found by the rewriter; `litebox inspect` lists them all)."""
-    from packager.rewrite import compatibility, refused
+    from packager.image.rewrite import compatibility, refused
 
     try:
         files = json.loads(image_info.read_bytes()).get("rewrite", {}).get("files", {})
@@ -207,7 +227,7 @@ def _request(cfg: Config, plan: dict[str, Any], targets: list[Target], out_dir: 
         env_names = {o.env for o in t.options if o.env}
         key = json.dumps({"target": t.name, "repo": str(repo), "rustc": tools["rustc"],
                           "cargo": tools["cargo"],
-                          "plugin": hashlib.sha256((t.folder / "target.py").read_bytes()).hexdigest(),
+                          "plugin": _runtime_code_key(t),
                           "plugin_key": t.plugin.runtime_key(opts),
                           "override": {k: v for k, v in os.environ.items()
                                        if k.startswith("LITEBOX_RUNTIME") or k in env_names}},

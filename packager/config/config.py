@@ -7,10 +7,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from packager.config.policy import PolicyConfig, mount_collision, parse_policy
+from packager.config.tomlcheck import Where, suggest, type_name
 from packager.errors import PackError
 from packager.paths import display_path, image_path_problem
-from packager.policy import PolicyConfig, mount_collision, parse_policy
-from packager.tomlcheck import Where, suggest, type_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,7 +42,7 @@ class BuildConfig:
     compression_level: int = DEFAULT_LEVEL
     chunk_size: int = DEFAULT_CHUNK
     command: tuple[str, ...] = ()
-    rewrite: bool = True  # pack-time syscall rewriting (packager/rewrite.py)
+    rewrite: bool = True  # pack-time syscall rewriting (packager/image/rewrite.py)
 
 
 @dataclass(frozen=True)
@@ -271,10 +271,10 @@ def _target_tables(chk: _Checker, tables: Mapping[str, Any], base: Path,
     if not tables:
         return ()
     if plugins is None:
-        from packager.targets import discover
+        from packager.targets.targets import discover
 
         plugins = discover()
-    from packager.targets import validate_options
+    from packager.targets.targets import validate_options
 
     out = []
     for name, table in tables.items():
@@ -293,7 +293,7 @@ def load_project(project_dir: Path, config_file: Path | None = None,
     Promises: every key known and of the right type, every value in range, host paths
     resolved against the config file's directory (not checked for existence here), or a
     PackError naming the file, the key and the problem. ``[target.<name>]`` tables are checked
-    against ``plugins`` (name -> packager.targets.Target; default: the checkout's targets).
+    against ``plugins`` (name -> packager.targets.targets.Target; default: the checkout's targets).
     """
     over = overrides or Overrides()
     path = config_file if config_file is not None else project_dir / CONFIG_NAME

@@ -465,7 +465,7 @@ FASTPATH_SECTION = ".litebox.fastpath"
 def compatibility(files: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     """Per file, the names of the constant syscall numbers its sites load that the library OS
     does not implement (those calls will get ENOSYS), from the rewrite facts of the image."""
-    from packager.syscalls_implemented import DENIED, IMPLEMENTED, name
+    from packager.image.syscalls_implemented import DENIED, IMPLEMENTED, name
 
     out: dict[str, list[str]] = {}
     for path, facts in sorted(files.items()):
@@ -479,7 +479,7 @@ def compatibility(files: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
 def refused(files: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     """Per file, the names of the constant syscall numbers its sites load that the sandbox
     refuses on purpose (EPERM: ptrace, mount, ...; docs/security.md)."""
-    from packager.syscalls_implemented import DENIED, name
+    from packager.image.syscalls_implemented import DENIED, name
 
     out: dict[str, list[str]] = {}
     for path, facts in sorted(files.items()):

@@ -11,7 +11,7 @@ from typing import Any
 import zstandard
 
 from packager.errors import PackError
-from packager.imageformat import (
+from packager.image.imageformat import (
     CHUNK,
     ENTRY,
     ENTRY_SIZE,
@@ -21,10 +21,10 @@ from packager.imageformat import (
     MAGIC,
     VERSION,
 )
-from packager.imagereader import read_image  # noqa: F401  (re-exported: the reader half)
+from packager.image.imagereader import read_image  # noqa: F401  (re-exported: the reader half)
+from packager.image.rewrite import RewriteError, is_rewritable_elf, rewrite
+from packager.image.rootfs import DIR, FILE, SYMLINK, FsEntry, sort_key
 from packager.paths import display_path, parent_of
-from packager.rewrite import RewriteError, is_rewritable_elf, rewrite
-from packager.rootfs import DIR, FILE, SYMLINK, FsEntry, sort_key
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from packager import __version__
-from packager.canonjson import canonical_json
+from packager.build.canonjson import canonical_json
 from packager.errors import PackError
 
 SCHEMA_VERSION = 2

@@ -1,5 +1,5 @@
 """Target plugins: every ``platform_targets/<folder>/target.py`` is a target; nothing else in the
-packager knows target names. The contract a plugin implements is in packager/targetapi.py
+packager knows target names. The contract a plugin implements is in packager/targets/targetapi.py
 (``Plugin``, a subclass of ``TargetPlugin``); this module loads and checks it, and validates a
 ``[target.<name>]`` table of litebox.toml against the plugin's options.
 """
@@ -14,8 +14,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Mapping
 
+from packager.config.tomlcheck import is_int, suggest, type_name
 from packager.errors import PackError
-from packager.targetapi import (
+from packager.targets.targetapi import (
     OPTION_TYPES,
     BuildContext,
     Capabilities,
@@ -24,7 +25,6 @@ from packager.targetapi import (
     OptionSpec,
     TargetPlugin,
 )
-from packager.tomlcheck import is_int, suggest, type_name
 
 __all__ = ["BuildContext", "Target", "discover", "get", "repo_root", "targets_root", "validate_options",
            "default_options"]
@@ -32,7 +32,7 @@ __all__ = ["BuildContext", "Target", "discover", "get", "repo_root", "targets_ro
 
 def repo_root() -> Path:
     """The checkout the packager runs from (the parent of the ``packager`` package)."""
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]
 
 
 def targets_root() -> Path:
@@ -156,7 +156,7 @@ def _check_plugin(folder: Path, module: ModuleType) -> TargetPlugin:
     where = folder / "target.py"
     cls = getattr(module, "Plugin", None)
     if not (isinstance(cls, type) and issubclass(cls, TargetPlugin)):
-        raise PackError(f"{where}: target plugin lacks Plugin (a subclass of packager.targetapi.TargetPlugin)")
+        raise PackError(f"{where}: target plugin lacks Plugin (a subclass of packager.targets.targetapi.TargetPlugin)")
     missing = sorted(getattr(cls, "__abstractmethods__", ()))
     if missing:
         raise PackError(f"{where}: target plugin lacks {', '.join(missing)}")

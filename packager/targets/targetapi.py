@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from packager.progress import Progress
+from packager.build.progress import Progress
 
 OPTION_TYPES = ("string", "integer", "boolean", "path", "string-list")
 
@@ -147,7 +147,7 @@ class TargetPlugin(abc.ABC):
 
 
 class CargoTarget(TargetPlugin):
-    """A target whose runtime is a Rust package built with cargo (packager/cargobuild.py):
+    """A target whose runtime is a Rust package built with cargo (packager/targets/cargobuild.py):
     ``package`` in the workspace, ``what`` names it in messages, ``override_env`` (and the
     ``runtime`` option, when the plugin declares one) name a prebuilt runtime instead,
     ``target_dir`` is its own cargo target directory (relative to the checkout) and
@@ -176,7 +176,7 @@ class CargoTarget(TargetPlugin):
         """The prebuilt runtime (PackError if it does not exist), or the workspace files and the
         sources of the package and of every path dependency it has, as ``cargo metadata``
         reports them."""
-        from packager import cargobuild
+        from packager.targets import cargobuild
 
         prebuilt = self.prebuilt(options)
         if prebuilt is not None:
@@ -197,7 +197,7 @@ class CargoTarget(TargetPlugin):
 
     def build_runtime(self, ctx: BuildContext) -> Path:
         """Builds the package (--locked --release, paths remapped) or returns the prebuilt one."""
-        from packager import cargobuild
+        from packager.targets import cargobuild
 
         prebuilt = self.prebuilt(ctx.options)
         target_dir = ctx.repo / self.target_dir if self.target_dir else None

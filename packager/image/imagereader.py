@@ -11,7 +11,7 @@ from functools import cached_property
 import zstandard
 
 from packager.errors import PackError
-from packager.imageformat import (
+from packager.image.imageformat import (
     CHUNK,
     CHUNK_SIZE_RECORD,
     ENTRY,
@@ -37,7 +37,7 @@ from packager.imageformat import (
     VERSION,
     decode_tlv,
 )
-from packager.policyrecords import DecodedPolicy
+from packager.image.policyrecords import DecodedPolicy
 
 
 class ImageError(PackError):

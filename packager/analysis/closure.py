@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from packager.elfinfo import ElfInfo, is_x86_64_elf64, read_elf
+from packager.analysis.elfinfo import ElfInfo, is_x86_64_elf64, read_elf
+from packager.analysis.ldconf import DEFAULT_DIRS
 from packager.errors import PackError
-from packager.ldconf import DEFAULT_DIRS
 from packager.paths import display_path
 
 HostMap = Callable[[str], Optional[Path]]

@@ -8,16 +8,16 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from packager.artifact import atomic_output
-from packager.canonjson import canonical_json
-from packager.config import relative_to_project
+from packager.build.artifact import atomic_output
+from packager.build.canonjson import canonical_json
+from packager.build.manifest import make_manifest, make_sidecar, manifest_bytes
+from packager.build.plan import plan_entries, plan_settings, read_json
+from packager.config.config import relative_to_project
 from packager.errors import PackError
-from packager.image import build_image
-from packager.manifest import make_manifest, make_sidecar, manifest_bytes
-from packager.plan import plan_entries, plan_settings, read_json
-from packager.rewrite import FASTPATH_SECTION, fastpath_entry
-from packager.targetapi import StepContext
-from packager.targets import BuildContext, get
+from packager.image.image import build_image
+from packager.image.rewrite import FASTPATH_SECTION, fastpath_entry
+from packager.targets.targetapi import StepContext
+from packager.targets.targets import BuildContext, get
 
 
 def _write(path: Path, data: bytes, mode: int = 0o644) -> None:

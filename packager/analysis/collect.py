@@ -8,16 +8,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from packager.closure import ClosureFinder
-from packager.config import Config
-from packager.elfinfo import ElfInfo, is_elf_file, is_x86_64_elf64, read_elf
+from packager.analysis.closure import ClosureFinder
+from packager.analysis.elfinfo import ElfInfo, is_elf_file, is_x86_64_elf64, read_elf
+from packager.analysis.ldcache import build_ld_cache
+from packager.analysis.ldconf import DEFAULT_CONF, read_ld_so_conf
+from packager.analysis.statcache import StatCache
+from packager.config.config import Config
+from packager.config.policy import mount_collision
 from packager.errors import PackError
-from packager.ldcache import build_ld_cache
-from packager.ldconf import DEFAULT_CONF, read_ld_so_conf
+from packager.image.rootfs import DIR, FILE, SYMLINK, FsEntry, RootFS, normalize_mode
 from packager.paths import display_path, is_under
-from packager.policy import mount_collision
-from packager.rootfs import DIR, FILE, SYMLINK, FsEntry, RootFS, normalize_mode
-from packager.statcache import StatCache
 
 LD_CACHE_PATH = "/etc/ld.so.cache"
 

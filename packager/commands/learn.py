@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from packager.config.policy import SockRule, parse_sockaddr
 from packager.paths import image_path_problem, is_under
-from packager.policy import SockRule, parse_sockaddr
 
 KINDS = ("path", "exec", "connect", "listen")
 KERNEL_TREES = ("/proc", "/sys", "/dev")

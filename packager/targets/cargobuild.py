@@ -1,7 +1,7 @@
 """Building a target's Rust runtime with cargo, the same way for every target plugin:
 ``cargo build --locked --release`` with paths remapped, so the bytes do not depend on where the
 checkout or the cargo home live; or a prebuilt runtime (an environment variable or a
-``[target.<name>].runtime`` option, decided by packager/targetapi.py's CargoTarget)."""
+``[target.<name>].runtime`` option, decided by packager/targets/targetapi.py's CargoTarget)."""
 from __future__ import annotations
 
 import json

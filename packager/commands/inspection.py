@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packager.artifact import IMAGE_SECTION, MANIFEST_SECTION, read_sections
+from packager.build.artifact import IMAGE_SECTION, MANIFEST_SECTION, read_sections
 from packager.errors import PackError
-from packager.imagereader import Image, ImageError, read_image
+from packager.image.imagereader import Image, ImageError, read_image
+from packager.image.policyrecords import decoded_policy_json
 from packager.paths import display_path, is_under
-from packager.policyrecords import decoded_policy_json
 
 
 @dataclass
@@ -200,7 +200,7 @@ def _rewrite_report(m: dict[str, Any]) -> dict[str, Any]:
     """Pack-time syscall rewriting as the manifest records it, with the compatibility report:
     per ELF file the sites found, rewritten and left to the trap path, and the constant
     syscall numbers its code uses that the library OS does not implement."""
-    from packager.rewrite import compatibility, refused
+    from packager.image.rewrite import compatibility, refused
 
     rw = m.get("rewrite") or {"enabled": False, "entry": None, "files": {}}
     missing = compatibility(rw.get("files", {}))

@@ -1,4 +1,4 @@
-"""SCons actions around packager.steps: each records that it ran (so `litebox pack` can say
+"""SCons actions around packager.build.steps: each records that it ran (so `litebox pack` can say
 "up to date" when none did) and turns a PackError into a one-line message the driver reads."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
+from packager.build.progress import Progress
 from packager.errors import PackError
-from packager.progress import Progress
 
 
 class ActionContext:
@@ -59,10 +59,10 @@ class StepAction:
 
 
 class _LazySteps:
-    """``packager.steps``, imported on first use: an up-to-date build never pays for it."""
+    """``packager.build.steps``, imported on first use: an up-to-date build never pays for it."""
 
     def __getattr__(self, name: str) -> Any:
-        import packager.steps as module
+        import packager.build.steps as module
 
         return getattr(module, name)
 

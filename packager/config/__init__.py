@@ -1,0 +1,1 @@
+"""The configuration: litebox.toml and CLI flags → a validated ``Config``, with its [policy]."""
