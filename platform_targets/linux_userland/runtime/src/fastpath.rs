@@ -1,4 +1,4 @@
-//! The fast path: syscall sites rewritten at pack time (packager/rewrite.py) call
+//! The fast path: syscall sites rewritten at pack time (packager/image/rewrite.py) call
 //! [`litebox_fastpath`] directly instead of trapping through seccomp and SIGSYS.
 //!
 //! The entry saves rflags, the argument registers and xmm0–15, switches to the thread's
@@ -133,7 +133,7 @@ extern "C" {
 }
 
 /// The entry's absolute address, in a section of its own that survives stripping: the packer
-/// reads it (packager/rewrite.py, `fastpath_entry`) and writes it into every trampoline.
+/// reads it (packager/image/rewrite.py, `fastpath_entry`) and writes it into every trampoline.
 #[used]
 #[link_section = ".litebox.fastpath"]
 static FASTPATH_ENTRY: unsafe extern "C" fn() = litebox_fastpath;
