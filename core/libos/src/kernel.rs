@@ -42,6 +42,8 @@ pub struct LibOs<P: Platform> {
     pub debug: AtomicBool,
     /// Pids of this process's children not yet reaped (the processes it may signal).
     pub children: SpinMutex<Vec<i32>>,
+    /// Threads waiting in futex(2) (unused where the platform passes futex through).
+    pub futex: crate::futex::Futexes,
     /// `[policy.network]`: what the app may bind and connect to (default: nothing).
     pub net: crate::net::NetPolicy,
     /// The app's mappings (for /proc/self/maps and the memory limit).
@@ -100,6 +102,7 @@ impl<P: Platform> LibOs<P> {
             hostname: hostname.to_vec(),
             debug: AtomicBool::new(debug),
             children: SpinMutex::new(Vec::new()),
+            futex: crate::futex::Futexes::new(),
             net: crate::net::NetPolicy::default(),
             mem: SpinMutex::new(MemMap::default()),
             mem_limit: AtomicU64::new(u64::MAX),
@@ -247,6 +250,7 @@ impl<P: Platform> LibOs<P> {
             hostname: self.hostname.clone(),
             debug: AtomicBool::new(self.debug.load(Ordering::Relaxed)),
             children: SpinMutex::new(Vec::new()),
+            futex: crate::futex::Futexes::new(),
             net: self.net.clone(),
             mem: SpinMutex::new(self.mem.lock().clone()),
             mem_limit: AtomicU64::new(self.mem_limit.load(Ordering::Relaxed)),

@@ -13,6 +13,7 @@ pub mod abi;
 pub mod errno;
 pub mod fd;
 pub mod fs;
+pub mod futex;
 pub mod kernel;
 pub mod kobj;
 pub mod loader;

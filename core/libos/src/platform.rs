@@ -108,8 +108,19 @@ pub trait Platform: Send + Sync {
     fn random(&self, buf: &mut [u8]);
     /// Sleeps for the given duration (relative).
     fn sleep(&self, dur: &Timespec) -> Result<(), Errno>;
-    /// futex(2) on app memory.
-    fn futex(&self, uaddr: usize, op: u32, val: u32, timeout: usize, uaddr2: usize, val3: u32) -> Result<usize, Errno>;
+    /// Parks the calling thread, a waiter of the core's futex table (`futex.rs`), until
+    /// `woken()` returns true (`Ok(true)`), CLOCK_MONOTONIC reaches `deadline` (ns; `Ok(false)`),
+    /// or a signal that ends the process is pending (EINTR). `woken` must not block; it is
+    /// called before any wait and again after [`Platform::unpark`] of this thread. Default:
+    /// [`Platform::block_until`].
+    fn park(&self, woken: &mut dyn FnMut() -> bool, deadline: Option<u64>) -> Result<bool, Errno> {
+        self.block_until(woken, deadline)
+    }
+    /// Makes thread `tid` (of this process), parked in [`Platform::park`], check again.
+    /// Default: [`Platform::wake_all`].
+    fn unpark(&self, _tid: i32) {
+        self.wake_all()
+    }
     /// Thread registration calls that only touch app memory: set_tid_address, set_robust_list,
     /// rseq. `nr` is the Linux syscall number; the platform serves or refuses it.
     fn thread_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno>;
@@ -190,6 +201,9 @@ pub trait HostPassthrough {
     /// A host syscall on host descriptors only (eventfd2, timerfd_*, epoll_*, and fcntl record
     /// locks and ftruncate on files of host directories). May block.
     fn fd_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno>;
+    /// futex(2) on app memory with the host's futex (shared with host children over shared
+    /// memory), instead of the core's table. May block.
+    fn futex(&self, uaddr: usize, op: u32, val: u32, timeout: usize, uaddr2: usize, val3: u32) -> Result<usize, Errno>;
 }
 
 /// A new thread of the app: it resumes right after the clone syscall with rax = 0, the stack

@@ -1058,3 +1058,86 @@ fn epoll_readiness_over_core_objects() {
     assert_eq!(s.sys(EPOLL_WAIT, &[t, out.as_mut_ptr() as usize, 1, 0]), Err(EINVAL));
     assert_eq!(s.readlink(&format!("/proc/self/fd/{ep}"), 64).unwrap(), b"anon_inode:[eventpoll]");
 }
+
+const FUTEX_WAIT_: usize = 0;
+const FUTEX_WAKE_: usize = 1;
+const FUTEX_CMP_REQUEUE_: usize = 4;
+const FUTEX_WAIT_BITSET_: usize = 9;
+const FUTEX_PRIVATE: usize = 128;
+
+/// Waits until `n` threads wait on `addr` in the core's futex table.
+fn await_waiters(s: &Sys, addr: usize, n: usize) {
+    for _ in 0..5000 {
+        if s.os.futex.waiters(addr) == n {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    panic!("{n} futex waiters never came");
+}
+
+#[test]
+fn futex_wait_value_mismatch_timeout_and_wake_counts() {
+    let mut s = Sys::new();
+    let word = Box::leak(Box::new(0u32)) as *mut u32 as usize;
+    // No waiters: wake reports 0; a word that changed is EAGAIN; misaligned EINVAL.
+    assert_eq!(s.sys(FUTEX, &[word, FUTEX_WAKE_ | FUTEX_PRIVATE, 1]), Ok(0));
+    assert_eq!(s.sys(FUTEX, &[word, FUTEX_WAIT_ | FUTEX_PRIVATE, 7, 0]), Err(EAGAIN));
+    assert_eq!(s.sys(FUTEX, &[word + 1, FUTEX_WAKE_, 1]), Err(EINVAL));
+    assert_eq!(s.sys(FUTEX, &[8, FUTEX_WAIT_, 0, 0]), Err(EFAULT));
+    assert_eq!(s.sys(FUTEX, &[word, 99, 0, 0]), Err(ENOSYS));
+    // A relative timeout: ETIMEDOUT once the (fake) clock passed it, nobody left waiting.
+    let t = Timespec { tv_sec: 2, tv_nsec: 0 };
+    let mut before = Timespec::default();
+    s.sys(CLOCK_GETTIME, &[1, &mut before as *mut Timespec as usize]).unwrap();
+    assert_eq!(s.sys(FUTEX, &[word, FUTEX_WAIT_, 0, &t as *const Timespec as usize]), Err(ETIMEDOUT));
+    let mut after = Timespec::default();
+    s.sys(CLOCK_GETTIME, &[1, &mut after as *mut Timespec as usize]).unwrap();
+    assert_eq!(after.tv_sec - before.tv_sec, 2);
+    assert_eq!(s.os.futex.waiters(word), 0);
+    let bad = Timespec { tv_sec: 0, tv_nsec: 1_000_000_000 };
+    assert_eq!(s.sys(FUTEX, &[word, FUTEX_WAIT_, 0, &bad as *const Timespec as usize]), Err(EINVAL));
+    // WAIT_BITSET with an empty bitset is EINVAL.
+    assert_eq!(s.sys(FUTEX, &[word, FUTEX_WAIT_BITSET_, 0, 0, 0, 0]), Err(EINVAL));
+
+    // Three threads wait; a wake of 2 wakes two, the next wake the last one.
+    let os = s.os;
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut t = Sys { os, sigmask: 0 };
+                t.sys(FUTEX, &[word, FUTEX_WAIT_ | FUTEX_PRIVATE, 0, 0])
+            })
+        })
+        .collect();
+    await_waiters(&s, word, 3);
+    assert_eq!(s.sys(FUTEX, &[word, FUTEX_WAKE_ | FUTEX_PRIVATE, 2]), Ok(2));
+    assert_eq!(s.os.futex.waiters(word), 1);
+    assert_eq!(s.sys(FUTEX, &[word, FUTEX_WAKE_ | FUTEX_PRIVATE, i32::MAX as usize]), Ok(1));
+    for w in waiters {
+        assert_eq!(w.join().unwrap(), Ok(0));
+    }
+    assert_eq!(s.sys(FUTEX, &[word, FUTEX_WAKE_, 1]), Ok(0));
+}
+
+#[test]
+fn futex_cmp_requeue_wakes_and_moves() {
+    let mut s = Sys::new();
+    let a = Box::leak(Box::new(5u32)) as *mut u32 as usize;
+    let b = Box::leak(Box::new(0u32)) as *mut u32 as usize;
+    let os = s.os;
+    let waiters: Vec<_> = (0..3)
+        .map(|_| std::thread::spawn(move || Sys { os, sigmask: 0 }.sys(FUTEX, &[a, FUTEX_WAIT_, 5, 0])))
+        .collect();
+    await_waiters(&s, a, 3);
+    // val3 differs from the word: EAGAIN, nothing moves.
+    assert_eq!(s.sys(FUTEX, &[a, FUTEX_CMP_REQUEUE_, 1, 1, b, 4]), Err(EAGAIN));
+    // Wake one, move one to `b`: 2; one stays on `a`.
+    assert_eq!(s.sys(FUTEX, &[a, FUTEX_CMP_REQUEUE_, 1, 1, b, 5]), Ok(2));
+    assert_eq!((s.os.futex.waiters(a), s.os.futex.waiters(b)), (1, 1));
+    assert_eq!(s.sys(FUTEX, &[b, FUTEX_WAKE_, 9]), Ok(1));
+    assert_eq!(s.sys(FUTEX, &[a, FUTEX_WAKE_, 9]), Ok(1));
+    for w in waiters {
+        assert_eq!(w.join().unwrap(), Ok(0));
+    }
+}

@@ -11,7 +11,8 @@
 //!
 //! Nothing here blocks: `block_until` with a deadline moves the fake clock there (so a timerfd
 //! or a poll timeout expires at once); without one nothing could ever wake the single thread,
-//! so it answers EINTR. Futex waits answer EAGAIN or ETIMEDOUT at once.
+//! so it answers EINTR. A futex wait with a timeout moves the fake clock and times out at once;
+//! one without waits (really, a few seconds at most) for another test thread to wake it.
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::collections::{BTreeMap, VecDeque};
 use std::ffi::CString;
@@ -283,24 +284,26 @@ impl Platform for Mock {
         Ok(())
     }
 
-    fn futex(
-        &self,
-        uaddr: usize,
-        op: u32,
-        val: u32,
-        _timeout: usize,
-        _uaddr2: usize,
-        _val3: u32,
-    ) -> Result<usize, Errno> {
-        match op & 0x7f {
-            0 | 9 => {
-                // FUTEX_WAIT(_BITSET): EAGAIN if the word changed; nobody could wake us.
-                let cur: u32 = user::read(uaddr)?;
-                Err(if cur != val { EAGAIN } else { ETIMEDOUT })
+    fn park(&self, woken: &mut dyn FnMut() -> bool, deadline: Option<u64>) -> Result<bool, Errno> {
+        // Futex waiters may be real threads of the test (woken by another one); a deadline
+        // moves the fake clock there at once. Without one, give up after a few real seconds.
+        if let Some(d) = deadline {
+            if woken() {
+                return Ok(true);
             }
-            1 | 10 => Ok(0), // FUTEX_WAKE(_BITSET): no waiters
-            _ => Err(ENOSYS),
+            let now = self.clock_gettime(1)?;
+            let now = now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64;
+            let ns = d.saturating_sub(now);
+            *self.elapsed.lock().unwrap() += ns as i128;
+            return Ok(false);
         }
+        for _ in 0..5000 {
+            if woken() {
+                return Ok(true);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        Err(EINTR)
     }
 
     fn thread_call(&self, n: usize, _args: [usize; 6]) -> Result<usize, Errno> {

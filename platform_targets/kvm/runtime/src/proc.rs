@@ -54,7 +54,7 @@ const WCONTINUED: u32 = 8;
 /// Registers the first process (pid 1), running in the boot address space.
 pub fn init(os: &'static LibOs<Vm>) {
     crate::apic::reserve_mapping();
-    crate::sched::set_processes(crate::sched::Processes { activate, exit });
+    crate::sched::set_processes(crate::sched::Processes { activate, exit, futex_wake });
     PROCS.lock().push(Process {
         pid: os.platform.pid,
         ppid: 0,
@@ -87,6 +87,12 @@ fn check_limit(parent: &LibOs<Vm>) -> Result<(), Errno> {
         return Err(EAGAIN);
     }
     Ok(())
+}
+
+/// Wakes one futex waiter of the running process on `addr` (a thread's clear_child_tid).
+fn futex_wake(addr: usize) {
+    let os = current();
+    os.futex.wake(&os.platform, addr, 1);
 }
 
 /// The running process's library OS, if the app has started.

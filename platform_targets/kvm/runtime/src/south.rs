@@ -238,44 +238,24 @@ impl Platform for Vm {
         }
     }
 
-    fn futex(&self, uaddr: usize, op: u32, val: u32, timeout: usize, uaddr2: usize, val3: u32) -> Result<usize, Errno> {
-        const FUTEX_CLOCK_REALTIME: u32 = 256;
-        match op & 0x7f {
-            // FUTEX_WAIT (relative timeout), FUTEX_WAIT_BITSET (absolute; any bitset).
-            0 | 9 => {
-                let cur: u32 = litebox_libos::user::read(uaddr)?;
-                if cur != val {
-                    return Err(EAGAIN);
-                }
-                let deadline = if timeout == 0 {
-                    None
-                } else {
-                    let t: Timespec = litebox_libos::user::read(timeout)?;
-                    if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
-                        return Err(EINVAL);
-                    }
-                    let now = clock::monotonic_ns();
-                    Some(if op & 0x7f == 0 {
-                        now.saturating_add(ns_of(&t))
-                    } else if op & FUTEX_CLOCK_REALTIME != 0 {
-                        now.saturating_add(ns_of(&t).saturating_sub(clock::realtime_ns()))
-                    } else {
-                        ns_of(&t)
-                    })
-                };
-                sched::futex_wait(uaddr, deadline)
+    fn park(&self, woken: &mut dyn FnMut() -> bool, deadline: Option<u64>) -> Result<bool, Errno> {
+        loop {
+            if woken() {
+                return Ok(true);
             }
-            // FUTEX_WAKE, FUTEX_WAKE_BITSET.
-            1 | 10 => Ok(sched::futex_wake(uaddr, val as usize)),
-            // FUTEX_REQUEUE, FUTEX_CMP_REQUEUE: wake `val`, move up to `timeout` (val2) waiters.
-            3 | 4 => {
-                if op & 0x7f == 4 && litebox_libos::user::read::<u32>(uaddr)? != val3 {
-                    return Err(EAGAIN);
-                }
-                Ok(sched::futex_wake(uaddr, val as usize) + sched::futex_requeue(uaddr, uaddr2, timeout))
+            if deadline.is_some_and(|d| clock::monotonic_ns() >= d) {
+                return Ok(false);
             }
-            _ => Err(ENOSYS),
+            match sched::park(deadline) {
+                Ok(_) => {}
+                Err(ETIMEDOUT) => return Ok(woken()),
+                Err(e) => return Err(e),
+            }
         }
+    }
+
+    fn unpark(&self, tid: i32) {
+        sched::unpark(tid)
     }
 
     fn thread_call(&self, n: usize, a: [usize; 6]) -> Result<usize, Errno> {

@@ -332,16 +332,6 @@ impl Platform for LinuxHost {
         signals::blocking(|| r(sys::syscall3(sys::NANOSLEEP, dur as *const Timespec as usize, 0, 0)).map(|_| ()))
     }
 
-    fn futex(&self, uaddr: usize, op: u32, val: u32, timeout: usize, uaddr2: usize, val3: u32) -> Result<usize, Errno> {
-        litebox_libos::user::slice(uaddr, 4)?;
-        let call = || r(sys::syscall6(sys::FUTEX, uaddr, op as usize, val as usize, timeout, uaddr2, val3 as usize));
-        // FUTEX_WAIT, LOCK_PI, WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2 may block.
-        match op & 0x7f {
-            0 | 6 | 9 | 11 | 13 => signals::blocking(call),
-            _ => call(),
-        }
-    }
-
     fn thread_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
         match nr {
             // rseq is refused (glibc copes): a registered rseq area would outlive the program
@@ -569,6 +559,16 @@ static WAITERS: AtomicI32 = AtomicI32::new(0);
 /// Pipes, eventfds, timerfds and epoll are the host's own: the app's processes and the host
 /// children they start share them, and they cost no more than natively.
 impl HostPassthrough for LinuxHost {
+    fn futex(&self, uaddr: usize, op: u32, val: u32, timeout: usize, uaddr2: usize, val3: u32) -> Result<usize, Errno> {
+        litebox_libos::user::slice(uaddr, 4)?;
+        let call = || r(sys::syscall6(sys::FUTEX, uaddr, op as usize, val as usize, timeout, uaddr2, val3 as usize));
+        // FUTEX_WAIT, LOCK_PI, WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2 may block.
+        match op & 0x7f {
+            0 | 6 | 9 | 11 | 13 => signals::blocking(call),
+            _ => call(),
+        }
+    }
+
     fn pipe(&self, flags: u32) -> Result<(i32, i32), Errno> {
         let mut fds = [0i32; 2];
         const O_CLOEXEC: usize = 0o2000000;
