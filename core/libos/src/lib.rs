@@ -21,6 +21,7 @@ pub mod net;
 pub mod platform;
 pub mod procfs;
 pub mod shim;
+pub mod signal;
 pub mod sync;
 pub mod user;
 pub mod vma;

@@ -171,9 +171,6 @@ pub trait Platform: Send + Sync {
         Err(crate::errno::ENOSYS)
     }
 
-    /// Installs or queries the app's handler for `sig` (rt_sigaction semantics, raw pointers
-    /// into app memory for the `struct sigaction`s).
-    fn sigaction(&self, sig: i32, new: usize, old: usize, size: usize) -> Result<usize, Errno>;
     /// Signal calls aimed at this process only, already checked by the shim: kill and tgkill
     /// with the app's own pid, tkill, alarm, setitimer/getitimer, rt_sigpending,
     /// rt_sigsuspend, pause. Pointers are in app memory. rt_sigsuspend and pause block.
@@ -204,6 +201,9 @@ pub trait HostPassthrough {
     /// futex(2) on app memory with the host's futex (shared with host children over shared
     /// memory), instead of the core's table. May block.
     fn futex(&self, uaddr: usize, op: u32, val: u32, timeout: usize, uaddr2: usize, val3: u32) -> Result<usize, Errno>;
+    /// rt_sigaction with the host's signals instead of the core's dispositions (raw pointers
+    /// into app memory for the `struct sigaction`s; the shim has checked `sig` and `size`).
+    fn sigaction(&self, sig: i32, new: usize, old: usize, size: usize) -> Result<usize, Errno>;
 }
 
 /// A new thread of the app: it resumes right after the clone syscall with rax = 0, the stack

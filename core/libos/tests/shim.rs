@@ -1141,3 +1141,139 @@ fn futex_cmp_requeue_wakes_and_moves() {
         assert_eq!(w.join().unwrap(), Ok(0));
     }
 }
+
+const SIGUSR1_: usize = 10;
+const SIGALRM_: usize = 14;
+
+#[test]
+fn rt_sigaction_is_the_core_table_and_procmask_the_context() {
+    use litebox_libos::signal::SigAction;
+    let mut s = Sys::new();
+    let new = SigAction { handler: 0x1234, flags: 0x0400_0000, restorer: 0x5678, mask: 1 << 3 };
+    let mut old = SigAction { handler: 9, ..Default::default() };
+    let (np, op) = (&new as *const SigAction as usize, &mut old as *mut SigAction as usize);
+    assert_eq!(s.sys(RT_SIGACTION, &[SIGUSR1_, np, op, 8]), Ok(0));
+    assert_eq!(old, SigAction::default());
+    assert_eq!(s.sys(RT_SIGACTION, &[SIGUSR1_, 0, op, 8]), Ok(0));
+    assert_eq!(old, new);
+    assert_eq!(s.os.signals.actions.lock().get(SIGUSR1_), new);
+    // Bad size, signal 0 or 65, SIGKILL/SIGSTOP handlers: EINVAL; querying SIGKILL is fine.
+    assert_eq!(s.sys(RT_SIGACTION, &[SIGUSR1_, np, 0, 4]), Err(EINVAL));
+    assert_eq!(s.sys(RT_SIGACTION, &[0, np, 0, 8]), Err(EINVAL));
+    assert_eq!(s.sys(RT_SIGACTION, &[65, np, 0, 8]), Err(EINVAL));
+    assert_eq!(s.sys(RT_SIGACTION, &[9, np, 0, 8]), Err(EINVAL));
+    assert_eq!(s.sys(RT_SIGACTION, &[19, np, 0, 8]), Err(EINVAL));
+    assert_eq!(s.sys(RT_SIGACTION, &[9, 0, op, 8]), Ok(0));
+    assert_eq!(s.sys(RT_SIGACTION, &[SIGUSR1_, 8, 0, 8]), Err(EFAULT));
+    // execve: handlers reset, ignored signals stay ignored.
+    let ign = SigAction { handler: 1, ..Default::default() };
+    assert_eq!(s.sys(RT_SIGACTION, &[SIGALRM_, &ign as *const SigAction as usize, 0, 8]), Ok(0));
+    s.os.signals.actions.lock().reset_for_exec();
+    assert_eq!(s.os.signals.actions.lock().get(SIGUSR1_), SigAction::default());
+    assert_eq!(s.os.signals.actions.lock().get(SIGALRM_), ign);
+
+    // rt_sigprocmask: block, unblock, set; SIGKILL and SIGSTOP never blocked; bad how EINVAL.
+    let set: u64 = (1 << 9) | (1 << 8) | (1 << 18);
+    let mut oset: u64 = 7;
+    let (sp, osp) = (&set as *const u64 as usize, &mut oset as *mut u64 as usize);
+    assert_eq!(s.sys(RT_SIGPROCMASK, &[0, sp, osp, 8]), Ok(0));
+    assert_eq!((oset, s.sigmask), (0, 1 << 9));
+    assert_eq!(s.sys(RT_SIGPROCMASK, &[1, sp, osp, 8]), Ok(0));
+    assert_eq!((oset, s.sigmask), (1 << 9, 0));
+    assert_eq!(s.sys(RT_SIGPROCMASK, &[2, sp, 0, 8]), Ok(0));
+    assert_eq!(s.sigmask, 1 << 9);
+    assert_eq!(s.sys(RT_SIGPROCMASK, &[3, sp, 0, 8]), Err(EINVAL));
+    assert_eq!(s.sys(RT_SIGPROCMASK, &[0, sp, 0, 4]), Err(EINVAL));
+}
+
+#[test]
+fn pending_set_timer_and_alarm_rounding() {
+    use litebox_libos::signal::{alarm, Pending, SI_KERNEL};
+    let mut p = Pending::new();
+    p.raise(SIGUSR1_, -6, 0);
+    p.raise(0, 0, 0);
+    p.raise(65, 0, 0);
+    assert_eq!(p.set(), 1 << 9);
+    // Blocked: not deliverable; SIGKILL cannot be blocked.
+    assert_eq!(p.deliverable(1 << 9), None);
+    p.raise(9, 0, 0);
+    assert_eq!(p.deliverable(u64::MAX), Some(9));
+    assert_eq!(p.take(9).code, 0);
+    assert_eq!(p.deliverable(0), Some(SIGUSR1_));
+    assert_eq!(p.take(SIGUSR1_).code, -6);
+    assert_eq!(p.set(), 0);
+    // alarm(3) at t=10s: nothing before; 2.4 s later 0.6 s left rounds to 1; disarm.
+    let s = 1_000_000_000u64;
+    assert_eq!(alarm(&mut p, 10 * s, 3), 0);
+    assert_eq!(p.timer_deadline(), Some(13 * s));
+    assert_eq!(alarm(&mut p, 12 * s + 400_000_000, 5), 1);
+    assert_eq!(alarm(&mut p, 12 * s + 400_000_000, 0), 5);
+    assert_eq!(p.timer_deadline(), None);
+    // The timer fires SIGALRM (SI_KERNEL) once its time came; an interval re-arms it.
+    p.set_timer(0, 2 * s, s);
+    p.fire_timer(s);
+    assert_eq!(p.set(), 0);
+    p.fire_timer(2 * s);
+    assert_eq!(p.deliverable(0), Some(SIGALRM_));
+    assert_eq!(p.take(SIGALRM_).code, SI_KERNEL);
+    assert_eq!(p.timer_deadline(), Some(3 * s));
+    assert_eq!(p.get_timer(2 * s + 500), (s - 500, s));
+}
+
+#[test]
+fn rt_sigframe_round_trip() {
+    use litebox_libos::signal::{push_frame, restore_frame, Handler, Info, UserRegs};
+    let stack = vec![0u8; 8192];
+    let top = (stack.as_ptr() as usize + 8192) & !15;
+    let regs0 = UserRegs {
+        rax: 1,
+        rbx: 2,
+        rcx: 3,
+        rdx: 4,
+        rsi: 5,
+        rdi: 6,
+        rbp: 7,
+        rsp: top as u64 - 24,
+        rip: 0x40_1000,
+        rflags: 0x246,
+        r8: 8,
+        r15: 15,
+        ..Default::default()
+    };
+    let mut fx = [0u8; 512];
+    fx[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+    fx[160] = 0xaa; // xmm0
+    let h = Handler {
+        sig: SIGUSR1_,
+        info: Info { code: -6, value: 77 },
+        pid: 42,
+        handler: 0x40_2000,
+        restorer: 0x40_3000,
+        old_mask: 1 << 4,
+    };
+    let mut regs = regs0;
+    push_frame(&mut regs, &fx, &h).unwrap();
+    assert_eq!((regs.rip, regs.rdi), (0x40_2000, SIGUSR1_ as u64));
+    assert_eq!(regs.rsp % 16, 8, "as after a call");
+    assert!(regs.rsp < regs0.rsp - 128);
+    // The return address is the restorer; siginfo carries sig, code, pid and value.
+    let sp = regs.rsp as usize;
+    let ret = unsafe { *(sp as *const u64) };
+    assert_eq!(ret, 0x40_3000);
+    let si = unsafe { std::slice::from_raw_parts(regs.rsi as *const u8, 32) };
+    assert_eq!(i32::from_le_bytes(si[0..4].try_into().unwrap()), SIGUSR1_ as i32);
+    assert_eq!(i32::from_le_bytes(si[8..12].try_into().unwrap()), -6);
+    assert_eq!(i32::from_le_bytes(si[16..20].try_into().unwrap()), 42);
+    assert_eq!(u64::from_le_bytes(si[24..32].try_into().unwrap()), 77);
+    assert_eq!(regs.rdx as usize, sp + 8);
+    // The handler returns (`ret` pops the return address): rt_sigreturn restores everything.
+    let mut back = UserRegs { rsp: (sp + 8) as u64, rax: 99, ..Default::default() };
+    let mut fx2 = [0u8; 512];
+    assert_eq!(restore_frame(&mut back, &mut fx2), Ok(1 << 4));
+    assert_eq!(back, regs0);
+    assert_eq!(fx2, fx);
+    // A frame whose saved rip is not a user address is refused.
+    unsafe { *((sp + 8 + 8 * (5 + 16)) as *mut u64) = 0xffff_8000_0000_0000 };
+    let mut bad = UserRegs { rsp: (sp + 8) as u64, ..Default::default() };
+    assert_eq!(restore_frame(&mut bad, &mut fx2), Err(EFAULT));
+}

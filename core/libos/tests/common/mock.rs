@@ -62,7 +62,6 @@ pub struct Mock {
     /// Anonymous mappings: start -> layout of the allocation.
     maps: Mutex<BTreeMap<usize, Layout>>,
     fs_base: Mutex<usize>,
-    sigactions: Mutex<BTreeMap<i32, usize>>,
     pub exits: AtomicU32,
     /// Nanoseconds `block_until` moved the fake clock.
     pub blocked_ns: Mutex<u64>,
@@ -89,7 +88,6 @@ impl Mock {
             log: Mutex::new(Vec::new()),
             maps: Mutex::new(BTreeMap::new()),
             fs_base: Mutex::new(0),
-            sigactions: Mutex::new(BTreeMap::new()),
             exits: AtomicU32::new(0),
             blocked_ns: Mutex::new(0),
             signals: Mutex::new(Vec::new()),
@@ -336,21 +334,6 @@ impl Platform for Mock {
 
     fn creds(&self) -> (u32, u32) {
         (self.ids.uid, self.ids.gid)
-    }
-
-    fn sigaction(&self, sig: i32, new: usize, old: usize, _size: usize) -> Result<usize, Errno> {
-        if !(1..=64).contains(&sig) || sig == 9 || sig == 19 {
-            return Err(EINVAL);
-        }
-        let mut t = self.sigactions.lock().unwrap();
-        if old != 0 {
-            user::write(old, &(*t.get(&sig).unwrap_or(&0) as u64))?;
-        }
-        if new != 0 {
-            let handler: u64 = user::read(new)?;
-            t.insert(sig, handler as usize);
-        }
-        Ok(0)
     }
 
     fn signal_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno> {

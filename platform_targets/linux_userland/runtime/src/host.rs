@@ -431,10 +431,6 @@ impl Platform for LinuxHost {
         crate::fastpath::app_sigaltstack(new, old, sp)
     }
 
-    fn sigaction(&self, sig: i32, new: usize, old: usize, size: usize) -> Result<usize, Errno> {
-        signals::app_sigaction(sig, new, old, size)
-    }
-
     fn signal_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
         use litebox_libos::shim::nr;
         match nr {
@@ -559,6 +555,10 @@ static WAITERS: AtomicI32 = AtomicI32::new(0);
 /// Pipes, eventfds, timerfds and epoll are the host's own: the app's processes and the host
 /// children they start share them, and they cost no more than natively.
 impl HostPassthrough for LinuxHost {
+    fn sigaction(&self, sig: i32, new: usize, old: usize, size: usize) -> Result<usize, Errno> {
+        signals::app_sigaction(sig, new, old, size)
+    }
+
     fn futex(&self, uaddr: usize, op: u32, val: u32, timeout: usize, uaddr2: usize, val3: u32) -> Result<usize, Errno> {
         litebox_libos::user::slice(uaddr, 4)?;
         let call = || r(sys::syscall6(sys::FUTEX, uaddr, op as usize, val as usize, timeout, uaddr2, val3 as usize));
