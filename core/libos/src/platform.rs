@@ -121,9 +121,15 @@ pub trait Platform: Send + Sync {
     fn unpark(&self, _tid: i32) {
         self.wake_all()
     }
-    /// Thread registration calls that only touch app memory: set_tid_address, set_robust_list,
-    /// rseq. `nr` is the Linux syscall number; the platform serves or refuses it.
-    fn thread_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno>;
+    /// set_tid_address: where to write 0 (and wake one futex waiter) when the calling thread
+    /// exits. Returns its thread id.
+    fn set_tid_address(&self, addr: usize) -> Result<usize, Errno>;
+    /// set_robust_list for the calling thread (`len` checked by the shim): a platform whose
+    /// host kernel releases robust futexes of a dying thread registers it there. Default:
+    /// accepted (threads only die with their process).
+    fn set_robust_list(&self, _head: usize, _len: usize) -> Result<usize, Errno> {
+        Ok(0)
+    }
     /// arch_prctl(code, addr): FS/GS base of the current thread.
     fn arch_prctl(&self, code: u32, addr: usize) -> Result<usize, Errno>;
     /// Process id and thread id as the app should see them.

@@ -1277,3 +1277,12 @@ fn rt_sigframe_round_trip() {
     let mut bad = UserRegs { rsp: (sp + 8) as u64, ..Default::default() };
     assert_eq!(restore_frame(&mut bad, &mut fx2), Err(EFAULT));
 }
+
+#[test]
+fn thread_registration_is_typed() {
+    let mut s = Sys::new();
+    assert_eq!(s.sys(SET_TID_ADDRESS, &[0x1000]), Ok(42));
+    assert_eq!(s.sys(SET_ROBUST_LIST, &[0x1000, 24]), Ok(0));
+    assert_eq!(s.sys(SET_ROBUST_LIST, &[0x1000, 16]), Err(EINVAL));
+    assert_eq!(s.sys(RSEQ, &[0x1000, 32, 0, 0]), Err(ENOSYS));
+}

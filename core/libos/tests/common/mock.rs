@@ -304,12 +304,8 @@ impl Platform for Mock {
         Err(EINTR)
     }
 
-    fn thread_call(&self, n: usize, _args: [usize; 6]) -> Result<usize, Errno> {
-        match n {
-            nr::SET_TID_ADDRESS => Ok(self.ids.tid as usize),
-            nr::SET_ROBUST_LIST => Ok(0),
-            _ => Err(ENOSYS),
-        }
+    fn set_tid_address(&self, _addr: usize) -> Result<usize, Errno> {
+        Ok(self.ids.tid as usize)
     }
 
     fn arch_prctl(&self, code: u32, addr: usize) -> Result<usize, Errno> {

@@ -238,12 +238,8 @@ impl Platform for Vm {
         sched::unpark(tid)
     }
 
-    fn thread_call(&self, n: usize, a: [usize; 6]) -> Result<usize, Errno> {
-        match n {
-            nr::SET_TID_ADDRESS => Ok(sched::set_clear_tid(a[0])),
-            nr::SET_ROBUST_LIST => Ok(0),
-            _ => Err(ENOSYS),
-        }
+    fn set_tid_address(&self, addr: usize) -> Result<usize, Errno> {
+        Ok(sched::set_clear_tid(addr))
     }
 
     fn arch_prctl(&self, code: u32, addr: usize) -> Result<usize, Errno> {

@@ -332,14 +332,12 @@ impl Platform for LinuxHost {
         signals::blocking(|| r(sys::syscall3(sys::NANOSLEEP, dur as *const Timespec as usize, 0, 0)).map(|_| ()))
     }
 
-    fn thread_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
-        match nr {
-            // rseq is refused (glibc copes): a registered rseq area would outlive the program
-            // that registered it across execve, which replaces programs in place.
-            sys::RSEQ => Err(ENOSYS),
-            sys::SET_TID_ADDRESS | sys::SET_ROBUST_LIST => r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5])),
-            _ => Err(ENOSYS),
-        }
+    fn set_tid_address(&self, addr: usize) -> Result<usize, Errno> {
+        r(sys::syscall6(sys::SET_TID_ADDRESS, addr, 0, 0, 0, 0, 0))
+    }
+
+    fn set_robust_list(&self, head: usize, len: usize) -> Result<usize, Errno> {
+        r(sys::syscall6(sys::SET_ROBUST_LIST, head, len, 0, 0, 0, 0))
     }
 
     fn arch_prctl(&self, code: u32, addr: usize) -> Result<usize, Errno> {
