@@ -42,6 +42,11 @@ pub struct LibOs<P: Platform> {
     pub debug: AtomicBool,
     /// Pids of this process's children not yet reaped (the processes it may signal).
     pub children: SpinMutex<Vec<i32>>,
+    /// Threads waiting in futex(2) (unused where the platform passes futex through).
+    pub futex: crate::futex::Futexes,
+    /// Signal dispositions, pending signals and the interval timer (unused where the platform
+    /// passes signals through to the host).
+    pub signals: crate::signal::Signals,
     /// `[policy.network]`: what the app may bind and connect to (default: nothing).
     pub net: crate::net::NetPolicy,
     /// The app's mappings (for /proc/self/maps and the memory limit).
@@ -100,6 +105,8 @@ impl<P: Platform> LibOs<P> {
             hostname: hostname.to_vec(),
             debug: AtomicBool::new(debug),
             children: SpinMutex::new(Vec::new()),
+            futex: crate::futex::Futexes::new(),
+            signals: crate::signal::Signals::new(),
             net: crate::net::NetPolicy::default(),
             mem: SpinMutex::new(MemMap::default()),
             mem_limit: AtomicU64::new(u64::MAX),
@@ -247,6 +254,8 @@ impl<P: Platform> LibOs<P> {
             hostname: self.hostname.clone(),
             debug: AtomicBool::new(self.debug.load(Ordering::Relaxed)),
             children: SpinMutex::new(Vec::new()),
+            futex: crate::futex::Futexes::new(),
+            signals: self.signals.fork(),
             net: self.net.clone(),
             mem: SpinMutex::new(self.mem.lock().clone()),
             mem_limit: AtomicU64::new(self.mem_limit.load(Ordering::Relaxed)),

@@ -108,11 +108,28 @@ pub trait Platform: Send + Sync {
     fn random(&self, buf: &mut [u8]);
     /// Sleeps for the given duration (relative).
     fn sleep(&self, dur: &Timespec) -> Result<(), Errno>;
-    /// futex(2) on app memory.
-    fn futex(&self, uaddr: usize, op: u32, val: u32, timeout: usize, uaddr2: usize, val3: u32) -> Result<usize, Errno>;
-    /// Thread registration calls that only touch app memory: set_tid_address, set_robust_list,
-    /// rseq. `nr` is the Linux syscall number; the platform serves or refuses it.
-    fn thread_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno>;
+    /// Parks the calling thread, a waiter of the core's futex table (`futex.rs`), until
+    /// `woken()` returns true (`Ok(true)`), CLOCK_MONOTONIC reaches `deadline` (ns; `Ok(false)`),
+    /// or a signal that ends the process is pending (EINTR). `woken` must not block; it is
+    /// called before any wait and again after [`Platform::unpark`] of this thread. Default:
+    /// [`Platform::block_until`].
+    fn park(&self, woken: &mut dyn FnMut() -> bool, deadline: Option<u64>) -> Result<bool, Errno> {
+        self.block_until(woken, deadline)
+    }
+    /// Makes thread `tid` (of this process), parked in [`Platform::park`], check again.
+    /// Default: [`Platform::wake_all`].
+    fn unpark(&self, _tid: i32) {
+        self.wake_all()
+    }
+    /// set_tid_address: where to write 0 (and wake one futex waiter) when the calling thread
+    /// exits. Returns its thread id.
+    fn set_tid_address(&self, addr: usize) -> Result<usize, Errno>;
+    /// set_robust_list for the calling thread (`len` checked by the shim): a platform whose
+    /// host kernel releases robust futexes of a dying thread registers it there. Default:
+    /// accepted (threads only die with their process).
+    fn set_robust_list(&self, _head: usize, _len: usize) -> Result<usize, Errno> {
+        Ok(0)
+    }
     /// arch_prctl(code, addr): FS/GS base of the current thread.
     fn arch_prctl(&self, code: u32, addr: usize) -> Result<usize, Errno>;
     /// Process id and thread id as the app should see them.
@@ -160,9 +177,6 @@ pub trait Platform: Send + Sync {
         Err(crate::errno::ENOSYS)
     }
 
-    /// Installs or queries the app's handler for `sig` (rt_sigaction semantics, raw pointers
-    /// into app memory for the `struct sigaction`s).
-    fn sigaction(&self, sig: i32, new: usize, old: usize, size: usize) -> Result<usize, Errno>;
     /// Signal calls aimed at this process only, already checked by the shim: kill and tgkill
     /// with the app's own pid, tkill, alarm, setitimer/getitimer, rt_sigpending,
     /// rt_sigsuspend, pause. Pointers are in app memory. rt_sigsuspend and pause block.
@@ -190,6 +204,12 @@ pub trait HostPassthrough {
     /// A host syscall on host descriptors only (eventfd2, timerfd_*, epoll_*, and fcntl record
     /// locks and ftruncate on files of host directories). May block.
     fn fd_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno>;
+    /// futex(2) on app memory with the host's futex (shared with host children over shared
+    /// memory), instead of the core's table. May block.
+    fn futex(&self, uaddr: usize, op: u32, val: u32, timeout: usize, uaddr2: usize, val3: u32) -> Result<usize, Errno>;
+    /// rt_sigaction with the host's signals instead of the core's dispositions (raw pointers
+    /// into app memory for the `struct sigaction`s; the shim has checked `sig` and `size`).
+    fn sigaction(&self, sig: i32, new: usize, old: usize, size: usize) -> Result<usize, Errno>;
 }
 
 /// A new thread of the app: it resumes right after the clone syscall with rax = 0, the stack

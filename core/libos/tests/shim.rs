@@ -1058,3 +1058,231 @@ fn epoll_readiness_over_core_objects() {
     assert_eq!(s.sys(EPOLL_WAIT, &[t, out.as_mut_ptr() as usize, 1, 0]), Err(EINVAL));
     assert_eq!(s.readlink(&format!("/proc/self/fd/{ep}"), 64).unwrap(), b"anon_inode:[eventpoll]");
 }
+
+const FUTEX_WAIT_: usize = 0;
+const FUTEX_WAKE_: usize = 1;
+const FUTEX_CMP_REQUEUE_: usize = 4;
+const FUTEX_WAIT_BITSET_: usize = 9;
+const FUTEX_PRIVATE: usize = 128;
+
+/// Waits until `n` threads wait on `addr` in the core's futex table.
+fn await_waiters(s: &Sys, addr: usize, n: usize) {
+    for _ in 0..5000 {
+        if s.os.futex.waiters(addr) == n {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    panic!("{n} futex waiters never came");
+}
+
+#[test]
+fn futex_wait_value_mismatch_timeout_and_wake_counts() {
+    let mut s = Sys::new();
+    let word = Box::leak(Box::new(0u32)) as *mut u32 as usize;
+    // No waiters: wake reports 0; a word that changed is EAGAIN; misaligned EINVAL.
+    assert_eq!(s.sys(FUTEX, &[word, FUTEX_WAKE_ | FUTEX_PRIVATE, 1]), Ok(0));
+    assert_eq!(s.sys(FUTEX, &[word, FUTEX_WAIT_ | FUTEX_PRIVATE, 7, 0]), Err(EAGAIN));
+    assert_eq!(s.sys(FUTEX, &[word + 1, FUTEX_WAKE_, 1]), Err(EINVAL));
+    assert_eq!(s.sys(FUTEX, &[8, FUTEX_WAIT_, 0, 0]), Err(EFAULT));
+    assert_eq!(s.sys(FUTEX, &[word, 99, 0, 0]), Err(ENOSYS));
+    // A relative timeout: ETIMEDOUT once the (fake) clock passed it, nobody left waiting.
+    let t = Timespec { tv_sec: 2, tv_nsec: 0 };
+    let mut before = Timespec::default();
+    s.sys(CLOCK_GETTIME, &[1, &mut before as *mut Timespec as usize]).unwrap();
+    assert_eq!(s.sys(FUTEX, &[word, FUTEX_WAIT_, 0, &t as *const Timespec as usize]), Err(ETIMEDOUT));
+    let mut after = Timespec::default();
+    s.sys(CLOCK_GETTIME, &[1, &mut after as *mut Timespec as usize]).unwrap();
+    assert_eq!(after.tv_sec - before.tv_sec, 2);
+    assert_eq!(s.os.futex.waiters(word), 0);
+    let bad = Timespec { tv_sec: 0, tv_nsec: 1_000_000_000 };
+    assert_eq!(s.sys(FUTEX, &[word, FUTEX_WAIT_, 0, &bad as *const Timespec as usize]), Err(EINVAL));
+    // WAIT_BITSET with an empty bitset is EINVAL.
+    assert_eq!(s.sys(FUTEX, &[word, FUTEX_WAIT_BITSET_, 0, 0, 0, 0]), Err(EINVAL));
+
+    // Three threads wait; a wake of 2 wakes two, the next wake the last one.
+    let os = s.os;
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut t = Sys { os, sigmask: 0 };
+                t.sys(FUTEX, &[word, FUTEX_WAIT_ | FUTEX_PRIVATE, 0, 0])
+            })
+        })
+        .collect();
+    await_waiters(&s, word, 3);
+    assert_eq!(s.sys(FUTEX, &[word, FUTEX_WAKE_ | FUTEX_PRIVATE, 2]), Ok(2));
+    assert_eq!(s.os.futex.waiters(word), 1);
+    assert_eq!(s.sys(FUTEX, &[word, FUTEX_WAKE_ | FUTEX_PRIVATE, i32::MAX as usize]), Ok(1));
+    for w in waiters {
+        assert_eq!(w.join().unwrap(), Ok(0));
+    }
+    assert_eq!(s.sys(FUTEX, &[word, FUTEX_WAKE_, 1]), Ok(0));
+}
+
+#[test]
+fn futex_cmp_requeue_wakes_and_moves() {
+    let mut s = Sys::new();
+    let a = Box::leak(Box::new(5u32)) as *mut u32 as usize;
+    let b = Box::leak(Box::new(0u32)) as *mut u32 as usize;
+    let os = s.os;
+    let waiters: Vec<_> = (0..3)
+        .map(|_| std::thread::spawn(move || Sys { os, sigmask: 0 }.sys(FUTEX, &[a, FUTEX_WAIT_, 5, 0])))
+        .collect();
+    await_waiters(&s, a, 3);
+    // val3 differs from the word: EAGAIN, nothing moves.
+    assert_eq!(s.sys(FUTEX, &[a, FUTEX_CMP_REQUEUE_, 1, 1, b, 4]), Err(EAGAIN));
+    // Wake one, move one to `b`: 2; one stays on `a`.
+    assert_eq!(s.sys(FUTEX, &[a, FUTEX_CMP_REQUEUE_, 1, 1, b, 5]), Ok(2));
+    assert_eq!((s.os.futex.waiters(a), s.os.futex.waiters(b)), (1, 1));
+    assert_eq!(s.sys(FUTEX, &[b, FUTEX_WAKE_, 9]), Ok(1));
+    assert_eq!(s.sys(FUTEX, &[a, FUTEX_WAKE_, 9]), Ok(1));
+    for w in waiters {
+        assert_eq!(w.join().unwrap(), Ok(0));
+    }
+}
+
+const SIGUSR1_: usize = 10;
+const SIGALRM_: usize = 14;
+
+#[test]
+fn rt_sigaction_is_the_core_table_and_procmask_the_context() {
+    use litebox_libos::signal::SigAction;
+    let mut s = Sys::new();
+    let new = SigAction { handler: 0x1234, flags: 0x0400_0000, restorer: 0x5678, mask: 1 << 3 };
+    let mut old = SigAction { handler: 9, ..Default::default() };
+    let (np, op) = (&new as *const SigAction as usize, &mut old as *mut SigAction as usize);
+    assert_eq!(s.sys(RT_SIGACTION, &[SIGUSR1_, np, op, 8]), Ok(0));
+    assert_eq!(old, SigAction::default());
+    assert_eq!(s.sys(RT_SIGACTION, &[SIGUSR1_, 0, op, 8]), Ok(0));
+    assert_eq!(old, new);
+    assert_eq!(s.os.signals.actions.lock().get(SIGUSR1_), new);
+    // Bad size, signal 0 or 65, SIGKILL/SIGSTOP handlers: EINVAL; querying SIGKILL is fine.
+    assert_eq!(s.sys(RT_SIGACTION, &[SIGUSR1_, np, 0, 4]), Err(EINVAL));
+    assert_eq!(s.sys(RT_SIGACTION, &[0, np, 0, 8]), Err(EINVAL));
+    assert_eq!(s.sys(RT_SIGACTION, &[65, np, 0, 8]), Err(EINVAL));
+    assert_eq!(s.sys(RT_SIGACTION, &[9, np, 0, 8]), Err(EINVAL));
+    assert_eq!(s.sys(RT_SIGACTION, &[19, np, 0, 8]), Err(EINVAL));
+    assert_eq!(s.sys(RT_SIGACTION, &[9, 0, op, 8]), Ok(0));
+    assert_eq!(s.sys(RT_SIGACTION, &[SIGUSR1_, 8, 0, 8]), Err(EFAULT));
+    // execve: handlers reset, ignored signals stay ignored.
+    let ign = SigAction { handler: 1, ..Default::default() };
+    assert_eq!(s.sys(RT_SIGACTION, &[SIGALRM_, &ign as *const SigAction as usize, 0, 8]), Ok(0));
+    s.os.signals.actions.lock().reset_for_exec();
+    assert_eq!(s.os.signals.actions.lock().get(SIGUSR1_), SigAction::default());
+    assert_eq!(s.os.signals.actions.lock().get(SIGALRM_), ign);
+
+    // rt_sigprocmask: block, unblock, set; SIGKILL and SIGSTOP never blocked; bad how EINVAL.
+    let set: u64 = (1 << 9) | (1 << 8) | (1 << 18);
+    let mut oset: u64 = 7;
+    let (sp, osp) = (&set as *const u64 as usize, &mut oset as *mut u64 as usize);
+    assert_eq!(s.sys(RT_SIGPROCMASK, &[0, sp, osp, 8]), Ok(0));
+    assert_eq!((oset, s.sigmask), (0, 1 << 9));
+    assert_eq!(s.sys(RT_SIGPROCMASK, &[1, sp, osp, 8]), Ok(0));
+    assert_eq!((oset, s.sigmask), (1 << 9, 0));
+    assert_eq!(s.sys(RT_SIGPROCMASK, &[2, sp, 0, 8]), Ok(0));
+    assert_eq!(s.sigmask, 1 << 9);
+    assert_eq!(s.sys(RT_SIGPROCMASK, &[3, sp, 0, 8]), Err(EINVAL));
+    assert_eq!(s.sys(RT_SIGPROCMASK, &[0, sp, 0, 4]), Err(EINVAL));
+}
+
+#[test]
+fn pending_set_timer_and_alarm_rounding() {
+    use litebox_libos::signal::{alarm, Pending, SI_KERNEL};
+    let mut p = Pending::new();
+    p.raise(SIGUSR1_, -6, 0);
+    p.raise(0, 0, 0);
+    p.raise(65, 0, 0);
+    assert_eq!(p.set(), 1 << 9);
+    // Blocked: not deliverable; SIGKILL cannot be blocked.
+    assert_eq!(p.deliverable(1 << 9), None);
+    p.raise(9, 0, 0);
+    assert_eq!(p.deliverable(u64::MAX), Some(9));
+    assert_eq!(p.take(9).code, 0);
+    assert_eq!(p.deliverable(0), Some(SIGUSR1_));
+    assert_eq!(p.take(SIGUSR1_).code, -6);
+    assert_eq!(p.set(), 0);
+    // alarm(3) at t=10s: nothing before; 2.4 s later 0.6 s left rounds to 1; disarm.
+    let s = 1_000_000_000u64;
+    assert_eq!(alarm(&mut p, 10 * s, 3), 0);
+    assert_eq!(p.timer_deadline(), Some(13 * s));
+    assert_eq!(alarm(&mut p, 12 * s + 400_000_000, 5), 1);
+    assert_eq!(alarm(&mut p, 12 * s + 400_000_000, 0), 5);
+    assert_eq!(p.timer_deadline(), None);
+    // The timer fires SIGALRM (SI_KERNEL) once its time came; an interval re-arms it.
+    p.set_timer(0, 2 * s, s);
+    p.fire_timer(s);
+    assert_eq!(p.set(), 0);
+    p.fire_timer(2 * s);
+    assert_eq!(p.deliverable(0), Some(SIGALRM_));
+    assert_eq!(p.take(SIGALRM_).code, SI_KERNEL);
+    assert_eq!(p.timer_deadline(), Some(3 * s));
+    assert_eq!(p.get_timer(2 * s + 500), (s - 500, s));
+}
+
+#[test]
+fn rt_sigframe_round_trip() {
+    use litebox_libos::signal::{push_frame, restore_frame, Handler, Info, UserRegs};
+    let stack = vec![0u8; 8192];
+    let top = (stack.as_ptr() as usize + 8192) & !15;
+    let regs0 = UserRegs {
+        rax: 1,
+        rbx: 2,
+        rcx: 3,
+        rdx: 4,
+        rsi: 5,
+        rdi: 6,
+        rbp: 7,
+        rsp: top as u64 - 24,
+        rip: 0x40_1000,
+        rflags: 0x246,
+        r8: 8,
+        r15: 15,
+        ..Default::default()
+    };
+    let mut fx = [0u8; 512];
+    fx[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+    fx[160] = 0xaa; // xmm0
+    let h = Handler {
+        sig: SIGUSR1_,
+        info: Info { code: -6, value: 77 },
+        pid: 42,
+        handler: 0x40_2000,
+        restorer: 0x40_3000,
+        old_mask: 1 << 4,
+    };
+    let mut regs = regs0;
+    push_frame(&mut regs, &fx, &h).unwrap();
+    assert_eq!((regs.rip, regs.rdi), (0x40_2000, SIGUSR1_ as u64));
+    assert_eq!(regs.rsp % 16, 8, "as after a call");
+    assert!(regs.rsp < regs0.rsp - 128);
+    // The return address is the restorer; siginfo carries sig, code, pid and value.
+    let sp = regs.rsp as usize;
+    let ret = unsafe { *(sp as *const u64) };
+    assert_eq!(ret, 0x40_3000);
+    let si = unsafe { std::slice::from_raw_parts(regs.rsi as *const u8, 32) };
+    assert_eq!(i32::from_le_bytes(si[0..4].try_into().unwrap()), SIGUSR1_ as i32);
+    assert_eq!(i32::from_le_bytes(si[8..12].try_into().unwrap()), -6);
+    assert_eq!(i32::from_le_bytes(si[16..20].try_into().unwrap()), 42);
+    assert_eq!(u64::from_le_bytes(si[24..32].try_into().unwrap()), 77);
+    assert_eq!(regs.rdx as usize, sp + 8);
+    // The handler returns (`ret` pops the return address): rt_sigreturn restores everything.
+    let mut back = UserRegs { rsp: (sp + 8) as u64, rax: 99, ..Default::default() };
+    let mut fx2 = [0u8; 512];
+    assert_eq!(restore_frame(&mut back, &mut fx2), Ok(1 << 4));
+    assert_eq!(back, regs0);
+    assert_eq!(fx2, fx);
+    // A frame whose saved rip is not a user address is refused.
+    unsafe { *((sp + 8 + 8 * (5 + 16)) as *mut u64) = 0xffff_8000_0000_0000 };
+    let mut bad = UserRegs { rsp: (sp + 8) as u64, ..Default::default() };
+    assert_eq!(restore_frame(&mut bad, &mut fx2), Err(EFAULT));
+}
+
+#[test]
+fn thread_registration_is_typed() {
+    let mut s = Sys::new();
+    assert_eq!(s.sys(SET_TID_ADDRESS, &[0x1000]), Ok(42));
+    assert_eq!(s.sys(SET_ROBUST_LIST, &[0x1000, 24]), Ok(0));
+    assert_eq!(s.sys(SET_ROBUST_LIST, &[0x1000, 16]), Err(EINVAL));
+    assert_eq!(s.sys(RSEQ, &[0x1000, 32, 0, 0]), Err(ENOSYS));
+}

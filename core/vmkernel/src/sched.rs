@@ -29,15 +29,21 @@ pub struct Processes {
     pub activate: fn(pid: i32),
     /// Ends the running process with wait status `status` (its last thread exited).
     pub exit: fn(status: i32) -> !,
+    /// Wakes one futex waiter on `addr` in the running process (an exiting thread's
+    /// clear_child_tid word).
+    pub futex_wake: fn(addr: usize),
 }
 
 fn no_activate(_: i32) {}
+
+fn no_futex_wake(_: usize) {}
 
 fn no_exit(status: i32) -> ! {
     crate::machine().exit(status >> 8)
 }
 
-static PROCESSES: SpinMutex<Processes> = SpinMutex::new(Processes { activate: no_activate, exit: no_exit });
+static PROCESSES: SpinMutex<Processes> =
+    SpinMutex::new(Processes { activate: no_activate, exit: no_exit, futex_wake: no_futex_wake });
 
 /// Registers the process layer's hooks.
 pub fn set_processes(p: Processes) {
@@ -55,8 +61,8 @@ const ETIMEDOUT: Errno = 110;
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
     Runnable,
-    /// Waiting on a futex word, until an optional monotonic deadline (ns).
-    Futex(usize, Option<u64>),
+    /// Parked (a futex waiter of the library OS), until an optional monotonic deadline (ns).
+    Parked(Option<u64>),
     Sleeping(u64),
     Dead,
 }
@@ -335,7 +341,7 @@ pub fn kill_others(pid: i32) {
 pub fn wake_process(pid: i32) {
     let mut s = SCHED.lock();
     for t in s.threads.iter_mut() {
-        if t.pid == pid && matches!(t.state, State::Sleeping(_) | State::Futex(..)) {
+        if t.pid == pid && matches!(t.state, State::Sleeping(_) | State::Parked(..)) {
             t.state = State::Runnable;
             t.woke = Err(EINTR);
         }
@@ -394,7 +400,7 @@ fn block(state: State) -> Result<usize, Errno> {
             .threads
             .iter()
             .filter_map(|t| match t.state {
-                State::Futex(_, Some(d)) | State::Sleeping(d) => Some(d),
+                State::Parked(Some(d)) | State::Sleeping(d) => Some(d),
                 _ => None,
             })
             .min();
@@ -408,7 +414,7 @@ fn block(state: State) -> Result<usize, Errno> {
         let now = clock::monotonic_ns();
         for t in s.threads.iter_mut() {
             match t.state {
-                State::Futex(_, Some(d)) if d <= now => {
+                State::Parked(Some(d)) if d <= now => {
                     t.state = State::Runnable;
                     t.woke = Err(ETIMEDOUT);
                 }
@@ -460,7 +466,7 @@ pub fn wait_event(own: Option<u64>) {
         for (_, t) in others {
             match t.state {
                 State::Runnable => runnable = true,
-                State::Futex(_, Some(d)) | State::Sleeping(d) => deadline = Some(deadline.map_or(d, |x| x.min(d))),
+                State::Parked(Some(d)) | State::Sleeping(d) => deadline = Some(deadline.map_or(d, |x| x.min(d))),
                 _ => {}
             }
         }
@@ -485,46 +491,19 @@ pub fn sleep_until(deadline: u64) {
     let _ = block(State::Sleeping(deadline));
 }
 
-/// FUTEX_WAIT: blocks until woken (0) or the deadline passes (ETIMEDOUT).
-pub fn futex_wait(addr: usize, deadline: Option<u64>) -> Result<usize, Errno> {
-    block(State::Futex(addr, deadline))
+/// Parks the running thread until [`unpark`] (0), the deadline passes (ETIMEDOUT) or
+/// [`wake_process`] (EINTR).
+pub fn park(deadline: Option<u64>) -> Result<usize, Errno> {
+    block(State::Parked(deadline))
 }
 
-/// FUTEX_WAKE: wakes up to `n` threads waiting on `addr`; returns how many.
-pub fn futex_wake(addr: usize, n: usize) -> usize {
+/// Makes parked thread `tid` runnable (it checks why it waits again).
+pub fn unpark(tid: i32) {
     let mut s = SCHED.lock();
-    let mut woken = 0;
-    for t in s.threads.iter_mut() {
-        if woken >= n {
-            break;
-        }
-        if let State::Futex(a, _) = t.state {
-            if a == addr {
-                t.state = State::Runnable;
-                t.woke = Ok(0);
-                woken += 1;
-            }
-        }
+    if let Some(t) = s.threads.iter_mut().find(|t| t.tid == tid && matches!(t.state, State::Parked(_))) {
+        t.state = State::Runnable;
+        t.woke = Ok(0);
     }
-    woken
-}
-
-/// Moves up to `n` waiters from `from` to `to`; returns how many.
-pub fn futex_requeue(from: usize, to: usize, n: usize) -> usize {
-    let mut s = SCHED.lock();
-    let mut moved = 0;
-    for t in s.threads.iter_mut() {
-        if moved >= n {
-            break;
-        }
-        if let State::Futex(a, d) = t.state {
-            if a == from {
-                t.state = State::Futex(to, d);
-                moved += 1;
-            }
-        }
-    }
-    moved
 }
 
 /// Ends the running thread (clearing and waking its tid word); the last one of its process
@@ -540,7 +519,7 @@ pub fn exit_thread(code: i32) -> ! {
         (processes().exit)((code & 0xff) << 8);
     }
     if clear != 0 && litebox_libos::user::write(clear, &0u32).is_ok() {
-        futex_wake(clear, 1);
+        (processes().futex_wake)(clear);
     }
     // The dead thread's kernel stack is the one we are on: the next `spawn` frees it.
     let _ = block(State::Dead);

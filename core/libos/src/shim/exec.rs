@@ -225,6 +225,7 @@ fn execve<P: Platform>(
     let (target, argv) = program(os, dirfd, &path, argv, flags)?;
     // The point of no return.
     os.platform.exec_prepare()?;
+    os.signals.actions.lock().reset_for_exec();
     os.mem.lock().clear();
     {
         let mut t = os.fds.lock();

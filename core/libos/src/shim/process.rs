@@ -90,7 +90,18 @@ pub fn dispatch<P: Platform>(
         PRLIMIT64 => prlimit(os, a[0] as i32, a[1], a[2], a[3]),
         GETRLIMIT => prlimit(os, 0, a[0], 0, a[1]),
         SETRLIMIT => prlimit(os, 0, a[0], a[1], 0),
-        SET_TID_ADDRESS | SET_ROBUST_LIST | RSEQ => p.thread_call(n, *a),
+        SET_TID_ADDRESS => p.set_tid_address(a[0]),
+        SET_ROBUST_LIST => {
+            // sizeof(struct robust_list_head)
+            if a[1] != 24 {
+                Err(EINVAL)
+            } else {
+                p.set_robust_list(a[0], a[1])
+            }
+        }
+        // Refused on every platform (glibc copes): a registered rseq area would outlive the
+        // program that registered it across execve, which replaces programs in place.
+        RSEQ => Err(ENOSYS),
         ARCH_PRCTL => p.arch_prctl(a[0] as u32, a[1]),
         GETRANDOM => {
             if a[2] & !7 != 0 {

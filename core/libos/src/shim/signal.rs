@@ -1,5 +1,5 @@
-//! Signal syscalls. Handlers are installed through the platform (which keeps its own signals
-//! out of the app's reach); the signal mask is the one the platform restores when the call
+//! Signal syscalls. Handlers are the core's dispositions (`signal.rs`), or the host's through
+//! the platform's passthrough (which keeps its own signals out of the app's reach); the signal mask is the one the platform restores when the call
 //! returns, so it is changed through the [`SyscallContext`].
 use super::nr::*;
 use super::SysResult;
@@ -57,7 +57,10 @@ pub fn dispatch<P: Platform>(
             if a[3] != 8 || sig == 0 || sig > 64 || ((sig == SIGKILL || sig == SIGSTOP) && a[1] != 0) {
                 Err(EINVAL)
             } else {
-                os.platform.sigaction(sig as i32, a[1], a[2], a[3])
+                match os.platform.passthrough() {
+                    Some(h) => h.sigaction(sig as i32, a[1], a[2], a[3]),
+                    None => os.signals.actions.lock().sigaction(sig, a[1], a[2]),
+                }
             }
         }
         RT_SIGPROCMASK => sigprocmask(a[0], a[1], a[2], a[3], ctx),

@@ -12,7 +12,7 @@ pub const HANDLED: &[usize] = &[CLOCK_GETTIME, CLOCK_GETRES, GETTIMEOFDAY, TIME,
 
 /// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
 /// generated from these arrays by scripts/gen_implemented.py).
-pub const PARTIAL: &[(usize, &str)] = &[(FUTEX, "forwarded to the host futex on app memory (private and shared ops)")];
+pub const PARTIAL: &[(usize, &str)] = &[(FUTEX, "WAIT, WAKE, REQUEUE, CMP_REQUEUE and their BITSET forms, private to the process (linux-userland: the host futex, private and shared ops)")];
 
 /// Serves `n` if it is a time syscall.
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
@@ -61,7 +61,10 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
                 sleep_rel(os, a[2])
             }
         }
-        FUTEX => p.futex(a[0], a[1] as u32, a[2] as u32, a[3], a[4], a[5] as u32),
+        FUTEX => match p.passthrough() {
+            Some(h) => h.futex(a[0], a[1] as u32, a[2] as u32, a[3], a[4], a[5] as u32),
+            None => os.futex.call(p, a),
+        },
         _ => return None,
     })
 }

@@ -11,7 +11,8 @@
 //!
 //! Nothing here blocks: `block_until` with a deadline moves the fake clock there (so a timerfd
 //! or a poll timeout expires at once); without one nothing could ever wake the single thread,
-//! so it answers EINTR. Futex waits answer EAGAIN or ETIMEDOUT at once.
+//! so it answers EINTR. A futex wait with a timeout moves the fake clock and times out at once;
+//! one without waits (really, a few seconds at most) for another test thread to wake it.
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::collections::{BTreeMap, VecDeque};
 use std::ffi::CString;
@@ -61,7 +62,6 @@ pub struct Mock {
     /// Anonymous mappings: start -> layout of the allocation.
     maps: Mutex<BTreeMap<usize, Layout>>,
     fs_base: Mutex<usize>,
-    sigactions: Mutex<BTreeMap<i32, usize>>,
     pub exits: AtomicU32,
     /// Nanoseconds `block_until` moved the fake clock.
     pub blocked_ns: Mutex<u64>,
@@ -88,7 +88,6 @@ impl Mock {
             log: Mutex::new(Vec::new()),
             maps: Mutex::new(BTreeMap::new()),
             fs_base: Mutex::new(0),
-            sigactions: Mutex::new(BTreeMap::new()),
             exits: AtomicU32::new(0),
             blocked_ns: Mutex::new(0),
             signals: Mutex::new(Vec::new()),
@@ -283,32 +282,30 @@ impl Platform for Mock {
         Ok(())
     }
 
-    fn futex(
-        &self,
-        uaddr: usize,
-        op: u32,
-        val: u32,
-        _timeout: usize,
-        _uaddr2: usize,
-        _val3: u32,
-    ) -> Result<usize, Errno> {
-        match op & 0x7f {
-            0 | 9 => {
-                // FUTEX_WAIT(_BITSET): EAGAIN if the word changed; nobody could wake us.
-                let cur: u32 = user::read(uaddr)?;
-                Err(if cur != val { EAGAIN } else { ETIMEDOUT })
+    fn park(&self, woken: &mut dyn FnMut() -> bool, deadline: Option<u64>) -> Result<bool, Errno> {
+        // Futex waiters may be real threads of the test (woken by another one); a deadline
+        // moves the fake clock there at once. Without one, give up after a few real seconds.
+        if let Some(d) = deadline {
+            if woken() {
+                return Ok(true);
             }
-            1 | 10 => Ok(0), // FUTEX_WAKE(_BITSET): no waiters
-            _ => Err(ENOSYS),
+            let now = self.clock_gettime(1)?;
+            let now = now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64;
+            let ns = d.saturating_sub(now);
+            *self.elapsed.lock().unwrap() += ns as i128;
+            return Ok(false);
         }
+        for _ in 0..5000 {
+            if woken() {
+                return Ok(true);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        Err(EINTR)
     }
 
-    fn thread_call(&self, n: usize, _args: [usize; 6]) -> Result<usize, Errno> {
-        match n {
-            nr::SET_TID_ADDRESS => Ok(self.ids.tid as usize),
-            nr::SET_ROBUST_LIST => Ok(0),
-            _ => Err(ENOSYS),
-        }
+    fn set_tid_address(&self, _addr: usize) -> Result<usize, Errno> {
+        Ok(self.ids.tid as usize)
     }
 
     fn arch_prctl(&self, code: u32, addr: usize) -> Result<usize, Errno> {
@@ -333,21 +330,6 @@ impl Platform for Mock {
 
     fn creds(&self) -> (u32, u32) {
         (self.ids.uid, self.ids.gid)
-    }
-
-    fn sigaction(&self, sig: i32, new: usize, old: usize, _size: usize) -> Result<usize, Errno> {
-        if !(1..=64).contains(&sig) || sig == 9 || sig == 19 {
-            return Err(EINVAL);
-        }
-        let mut t = self.sigactions.lock().unwrap();
-        if old != 0 {
-            user::write(old, &(*t.get(&sig).unwrap_or(&0) as u64))?;
-        }
-        if new != 0 {
-            let handler: u64 = user::read(new)?;
-            t.insert(sig, handler as usize);
-        }
-        Ok(0)
     }
 
     fn signal_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno> {

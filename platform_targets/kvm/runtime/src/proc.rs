@@ -54,7 +54,7 @@ const WCONTINUED: u32 = 8;
 /// Registers the first process (pid 1), running in the boot address space.
 pub fn init(os: &'static LibOs<Vm>) {
     crate::apic::reserve_mapping();
-    crate::sched::set_processes(crate::sched::Processes { activate, exit });
+    crate::sched::set_processes(crate::sched::Processes { activate, exit, futex_wake });
     PROCS.lock().push(Process {
         pid: os.platform.pid,
         ppid: 0,
@@ -87,6 +87,12 @@ fn check_limit(parent: &LibOs<Vm>) -> Result<(), Errno> {
         return Err(EAGAIN);
     }
     Ok(())
+}
+
+/// Wakes one futex waiter of the running process on `addr` (a thread's clear_child_tid).
+fn futex_wake(addr: usize) {
+    let os = current();
+    os.futex.wake(&os.platform, addr, 1);
 }
 
 /// The running process's library OS, if the app has started.
@@ -198,7 +204,7 @@ pub fn exit(status: i32) -> ! {
     let fds = core::mem::replace(&mut *os.fds.lock(), litebox_libos::fd::FdTable::new(0));
     drop(fds);
     vm::clear_current();
-    os.platform.sig.lock().stop_timer();
+    os.signals.pending.lock().stop_timer();
     let mut procs = PROCS.lock();
     let ppid = procs.iter().find(|p| p.pid == me).map_or(0, |p| p.ppid);
     for p in procs.iter_mut() {
@@ -213,13 +219,13 @@ pub fn exit(status: i32) -> ! {
     match parent {
         Some(pos) => {
             // A parent that ignores SIGCHLD leaves no zombie (as Linux does).
-            let ignored = pos.platform.actions.lock()[SIGCHLD][0..8] == 1u64.to_le_bytes();
+            let ignored = pos.signals.actions.lock().get(SIGCHLD).handler == 1;
             if ignored {
                 if let Some(p) = procs.iter_mut().find(|p| p.pid == me) {
                     p.ppid = 0;
                 }
             } else {
-                signals::raise_in(&pos.platform, SIGCHLD, if status & 0x7f != 0 { 2 } else { 1 }, 0);
+                signals::raise_in(pos, SIGCHLD, if status & 0x7f != 0 { 2 } else { 1 }, 0);
             }
         }
         None => {
@@ -244,8 +250,8 @@ pub fn kill(pid: i32, sig: usize) -> Result<usize, Errno> {
     if sig == 0 {
         return Ok(0);
     }
-    signals::raise_in(&target.platform, sig, signals::SI_USER, 0);
-    if target.platform.pid != me.platform.pid && signals::fatal_for(&target.platform, sig) {
+    signals::raise_in(target, sig, signals::SI_USER, 0);
+    if target.platform.pid != me.platform.pid && signals::fatal_for(target, sig) {
         sched::wake_process(pid);
     }
     Ok(0)
@@ -258,8 +264,8 @@ pub fn signal_all(sig: usize) {
     let live: Vec<(i32, &'static LibOs<Vm>)> =
         PROCS.lock().iter().filter(|p| p.status.is_none()).map(|p| (p.pid, p.os)).collect();
     for (pid, os) in live {
-        signals::raise_in(&os.platform, sig, signals::SI_KERNEL, 0);
-        if signals::fatal_for(&os.platform, sig) {
+        signals::raise_in(os, sig, signals::SI_KERNEL, 0);
+        if signals::fatal_for(os, sig) {
             sched::wake_process(pid);
         }
     }

@@ -30,37 +30,17 @@ pub struct Vm {
     pub stdin_pos: Arc<SpinMutex<usize>>,
     pub uid: u32,
     pub gid: u32,
-    /// The process's signal dispositions (struct kernel_sigaction, 32 bytes each, 1..=64).
-    pub actions: SpinMutex<Vec<[u8; 32]>>,
-    /// Its pending signals and interval timer.
-    pub sig: SpinMutex<signals::State>,
 }
 
 impl Vm {
     /// The first process's platform, serving `stdin` as descriptor 0.
     pub fn new(stdin: &'static [u8], uid: u32, gid: u32) -> Self {
-        Self {
-            pid: PID,
-            stdin,
-            stdin_pos: Arc::new(SpinMutex::new(0)),
-            uid,
-            gid,
-            actions: SpinMutex::new(alloc::vec![[0u8; 32]; 65]),
-            sig: signals::State::new(),
-        }
+        Self { pid: PID, stdin, stdin_pos: Arc::new(SpinMutex::new(0)), uid, gid }
     }
 
     /// The platform of a forked child `pid`: the same dispositions, nothing pending, no timer.
     pub fn fork(&self, pid: i32) -> Self {
-        Self {
-            pid,
-            stdin: self.stdin,
-            stdin_pos: self.stdin_pos.clone(),
-            uid: self.uid,
-            gid: self.gid,
-            actions: SpinMutex::new(self.actions.lock().clone()),
-            sig: signals::State::new(),
-        }
+        Self { pid, stdin: self.stdin, stdin_pos: self.stdin_pos.clone(), uid: self.uid, gid: self.gid }
     }
 
     /// poll readiness of descriptors 0–2: stdin readable (and hung up once drained), the
@@ -238,52 +218,28 @@ impl Platform for Vm {
         }
     }
 
-    fn futex(&self, uaddr: usize, op: u32, val: u32, timeout: usize, uaddr2: usize, val3: u32) -> Result<usize, Errno> {
-        const FUTEX_CLOCK_REALTIME: u32 = 256;
-        match op & 0x7f {
-            // FUTEX_WAIT (relative timeout), FUTEX_WAIT_BITSET (absolute; any bitset).
-            0 | 9 => {
-                let cur: u32 = litebox_libos::user::read(uaddr)?;
-                if cur != val {
-                    return Err(EAGAIN);
-                }
-                let deadline = if timeout == 0 {
-                    None
-                } else {
-                    let t: Timespec = litebox_libos::user::read(timeout)?;
-                    if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
-                        return Err(EINVAL);
-                    }
-                    let now = clock::monotonic_ns();
-                    Some(if op & 0x7f == 0 {
-                        now.saturating_add(ns_of(&t))
-                    } else if op & FUTEX_CLOCK_REALTIME != 0 {
-                        now.saturating_add(ns_of(&t).saturating_sub(clock::realtime_ns()))
-                    } else {
-                        ns_of(&t)
-                    })
-                };
-                sched::futex_wait(uaddr, deadline)
+    fn park(&self, woken: &mut dyn FnMut() -> bool, deadline: Option<u64>) -> Result<bool, Errno> {
+        loop {
+            if woken() {
+                return Ok(true);
             }
-            // FUTEX_WAKE, FUTEX_WAKE_BITSET.
-            1 | 10 => Ok(sched::futex_wake(uaddr, val as usize)),
-            // FUTEX_REQUEUE, FUTEX_CMP_REQUEUE: wake `val`, move up to `timeout` (val2) waiters.
-            3 | 4 => {
-                if op & 0x7f == 4 && litebox_libos::user::read::<u32>(uaddr)? != val3 {
-                    return Err(EAGAIN);
-                }
-                Ok(sched::futex_wake(uaddr, val as usize) + sched::futex_requeue(uaddr, uaddr2, timeout))
+            if deadline.is_some_and(|d| clock::monotonic_ns() >= d) {
+                return Ok(false);
             }
-            _ => Err(ENOSYS),
+            match sched::park(deadline) {
+                Ok(_) => {}
+                Err(ETIMEDOUT) => return Ok(woken()),
+                Err(e) => return Err(e),
+            }
         }
     }
 
-    fn thread_call(&self, n: usize, a: [usize; 6]) -> Result<usize, Errno> {
-        match n {
-            nr::SET_TID_ADDRESS => Ok(sched::set_clear_tid(a[0])),
-            nr::SET_ROBUST_LIST => Ok(0),
-            _ => Err(ENOSYS),
-        }
+    fn unpark(&self, tid: i32) {
+        sched::unpark(tid)
+    }
+
+    fn set_tid_address(&self, addr: usize) -> Result<usize, Errno> {
+        Ok(sched::set_clear_tid(addr))
     }
 
     fn arch_prctl(&self, code: u32, addr: usize) -> Result<usize, Errno> {
@@ -333,12 +289,6 @@ impl Platform for Vm {
     fn exec_prepare(&self) -> Result<(), Errno> {
         sched::kill_others(self.pid);
         vm::clear_current();
-        // Handlers go back to the default action; ignored signals stay ignored.
-        for act in self.actions.lock().iter_mut() {
-            if act[0..8] != 1u64.to_le_bytes() {
-                *act = [0; 32];
-            }
-        }
         Ok(())
     }
 
@@ -350,25 +300,9 @@ impl Platform for Vm {
         (self.uid, self.gid)
     }
 
-    fn sigaction(&self, sig: i32, new: usize, old: usize, _size: usize) -> Result<usize, Errno> {
-        let sig = sig as usize;
-        if sig == 0 || sig > 64 {
-            return Err(EINVAL);
-        }
-        let incoming: Option<[u8; 32]> = if new != 0 { Some(litebox_libos::user::read(new)?) } else { None };
-        let mut acts = self.actions.lock();
-        if old != 0 {
-            litebox_libos::user::write(old, &acts[sig])?;
-        }
-        if let Some(a) = incoming {
-            acts[sig] = a;
-        }
-        Ok(0)
-    }
-
     fn signal_call(&self, n: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        use litebox_libos::signal as core_sig;
         use litebox_libos::user;
-        const ITIMER_REAL: usize = 0;
         let sig_ok = |sig: usize| if sig <= 64 { Ok(sig) } else { Err(EINVAL) };
         match n {
             nr::KILL => crate::proc::kill(a[0] as i32, sig_ok(a[1])?),
@@ -396,30 +330,17 @@ impl Platform for Vm {
             }
             nr::PAUSE => Err(signals::suspend(None)),
             nr::ALARM => {
-                let (left, _) = signals::set_timer(a[0] as u64 * 1_000_000_000, 0);
-                let (secs, rest) = (left / 1_000_000_000, left % 1_000_000_000);
-                Ok((secs + u64::from((secs == 0 && rest != 0) || rest >= 500_000_000)) as usize)
+                let now = clock::monotonic_ns();
+                let left = core_sig::alarm(&mut crate::proc::current().signals.pending.lock(), now, a[0] as u64);
+                signals::timer_armed(a[0] != 0);
+                Ok(left)
             }
             nr::SETITIMER | nr::GETITIMER => {
-                if a[0] != ITIMER_REAL {
-                    return Err(EINVAL);
-                }
-                let old = if n == nr::SETITIMER {
-                    let tv: [i64; 4] = if a[1] != 0 { user::read(a[1])? } else { [0; 4] };
-                    if tv.iter().any(|&v| v < 0) || tv[1] >= 1_000_000 || tv[3] >= 1_000_000 {
-                        return Err(EINVAL);
-                    }
-                    let ns = |s: i64, us: i64| (s as u64) * 1_000_000_000 + (us as u64) * 1000;
-                    signals::set_timer(ns(tv[2], tv[3]), ns(tv[0], tv[1]))
-                } else {
-                    signals::get_timer()
-                };
-                let out = if n == nr::SETITIMER { a[2] } else { a[1] };
-                if out != 0 {
-                    let tv = |ns: u64| [(ns / 1_000_000_000) as i64, (ns % 1_000_000_000).div_ceil(1000) as i64];
-                    let (v, i) = (tv(old.0), tv(old.1));
-                    user::write(out, &[i[0], i[1], v[0], v[1]])?;
-                }
+                let now = clock::monotonic_ns();
+                let (set, new, old) = if n == nr::SETITIMER { (true, a[1], a[2]) } else { (false, 0, a[1]) };
+                let armed =
+                    core_sig::itimer(&mut crate::proc::current().signals.pending.lock(), now, a[0], set, new, old)?;
+                signals::timer_armed(set && armed);
                 Ok(0)
             }
             _ => Err(ENOSYS),

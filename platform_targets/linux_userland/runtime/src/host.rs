@@ -332,24 +332,12 @@ impl Platform for LinuxHost {
         signals::blocking(|| r(sys::syscall3(sys::NANOSLEEP, dur as *const Timespec as usize, 0, 0)).map(|_| ()))
     }
 
-    fn futex(&self, uaddr: usize, op: u32, val: u32, timeout: usize, uaddr2: usize, val3: u32) -> Result<usize, Errno> {
-        litebox_libos::user::slice(uaddr, 4)?;
-        let call = || r(sys::syscall6(sys::FUTEX, uaddr, op as usize, val as usize, timeout, uaddr2, val3 as usize));
-        // FUTEX_WAIT, LOCK_PI, WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2 may block.
-        match op & 0x7f {
-            0 | 6 | 9 | 11 | 13 => signals::blocking(call),
-            _ => call(),
-        }
+    fn set_tid_address(&self, addr: usize) -> Result<usize, Errno> {
+        r(sys::syscall6(sys::SET_TID_ADDRESS, addr, 0, 0, 0, 0, 0))
     }
 
-    fn thread_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
-        match nr {
-            // rseq is refused (glibc copes): a registered rseq area would outlive the program
-            // that registered it across execve, which replaces programs in place.
-            sys::RSEQ => Err(ENOSYS),
-            sys::SET_TID_ADDRESS | sys::SET_ROBUST_LIST => r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5])),
-            _ => Err(ENOSYS),
-        }
+    fn set_robust_list(&self, head: usize, len: usize) -> Result<usize, Errno> {
+        r(sys::syscall6(sys::SET_ROBUST_LIST, head, len, 0, 0, 0, 0))
     }
 
     fn arch_prctl(&self, code: u32, addr: usize) -> Result<usize, Errno> {
@@ -439,10 +427,6 @@ impl Platform for LinuxHost {
 
     fn sigaltstack(&self, new: usize, old: usize, sp: usize) -> Result<usize, Errno> {
         crate::fastpath::app_sigaltstack(new, old, sp)
-    }
-
-    fn sigaction(&self, sig: i32, new: usize, old: usize, size: usize) -> Result<usize, Errno> {
-        signals::app_sigaction(sig, new, old, size)
     }
 
     fn signal_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
@@ -569,6 +553,20 @@ static WAITERS: AtomicI32 = AtomicI32::new(0);
 /// Pipes, eventfds, timerfds and epoll are the host's own: the app's processes and the host
 /// children they start share them, and they cost no more than natively.
 impl HostPassthrough for LinuxHost {
+    fn sigaction(&self, sig: i32, new: usize, old: usize, size: usize) -> Result<usize, Errno> {
+        signals::app_sigaction(sig, new, old, size)
+    }
+
+    fn futex(&self, uaddr: usize, op: u32, val: u32, timeout: usize, uaddr2: usize, val3: u32) -> Result<usize, Errno> {
+        litebox_libos::user::slice(uaddr, 4)?;
+        let call = || r(sys::syscall6(sys::FUTEX, uaddr, op as usize, val as usize, timeout, uaddr2, val3 as usize));
+        // FUTEX_WAIT, LOCK_PI, WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2 may block.
+        match op & 0x7f {
+            0 | 6 | 9 | 11 | 13 => signals::blocking(call),
+            _ => call(),
+        }
+    }
+
     fn pipe(&self, flags: u32) -> Result<(i32, i32), Errno> {
         let mut fds = [0i32; 2];
         const O_CLOEXEC: usize = 0o2000000;

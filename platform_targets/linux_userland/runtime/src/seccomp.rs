@@ -210,8 +210,8 @@ use Check::{Any, Args};
 /// Every host syscall the runtime issues from the gate after start-up, the most frequent first
 /// (the filter tests them in order), with how its arguments are checked. The list is what
 /// `grep` finds in the runtime; forwarded calls of the app (host.rs: `HostPassthrough::fd_call`,
-/// `signal_call`, `process_call`, `thread_call`, `host_ioctl`, `host_net_call`) are exactly
-/// the numbers and commands those functions use. Where BPF can check an argument (it sees
+/// `signal_call`, `process_call`, `set_tid_address`, `set_robust_list`, `host_ioctl`,
+/// `host_net_call`) are exactly the numbers and commands those functions use. Where BPF can check an argument (it sees
 /// registers only, never memory), the check is an allow-list of exact values.
 const GATE: &[(u32, Check)] = &[
     (202, Any),               // futex

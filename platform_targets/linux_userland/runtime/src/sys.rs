@@ -91,7 +91,6 @@ pub const OPENAT: usize = 257;
 pub const SET_ROBUST_LIST: usize = 273;
 pub const GETRANDOM: usize = 318;
 pub const SECCOMP: usize = 317;
-pub const RSEQ: usize = 334;
 pub const GETUID: usize = 102;
 // Socket calls (the broker, the UDP relay and its app side).
 pub const SOCKET: usize = 41;

@@ -1,0 +1,382 @@
+//! Signal state of one process, written once for platforms without host signals: the
+//! dispositions (`struct kernel_sigaction`), the pending set with each signal's siginfo, the
+//! real-time interval timer (setitimer ITIMER_REAL, alarm), and the x86-64 `rt_sigframe` a
+//! handler runs on (return address = the sa_restorer, ucontext with the interrupted registers,
+//! the FXSAVE area and the mask, siginfo) with its undoing by `rt_sigreturn`. The platform
+//! supplies the interrupted registers ([`UserRegs`] and the 512-byte FXSAVE image), switches
+//! the thread to what [`push_frame`] leaves in them, and keeps the thread's mask.
+use crate::errno::*;
+use crate::user;
+
+pub const SIGKILL: usize = 9;
+pub const SIGALRM: usize = 14;
+pub const SIGCHLD: usize = 17;
+pub const SIGSTOP: usize = 19;
+pub const SI_USER: i32 = 0;
+pub const SI_TKILL: i32 = -6;
+/// si_code of a signal the kernel sends (a terminal's Ctrl-C, timers).
+pub const SI_KERNEL: i32 = 0x80;
+pub const SA_RESTORER: u64 = 0x0400_0000;
+pub const SA_NODEFER: u64 = 0x4000_0000;
+pub const SA_RESETHAND: u64 = 0x8000_0000;
+const SIG_DFL: u64 = 0;
+const SIG_IGN: u64 = 1;
+/// SIGKILL and SIGSTOP (bit = sig - 1): never blocked.
+pub const UNBLOCKABLE: u64 = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1));
+
+/// The mask bit of `sig` (1..=64).
+pub fn bit(sig: usize) -> u64 {
+    1u64 << (sig - 1)
+}
+
+/// Whether the default action of `sig` is to ignore it (SIGCHLD, SIGCONT, SIGURG, SIGWINCH).
+pub fn ignored_by_default(sig: usize) -> bool {
+    matches!(sig, 17 | 18 | 23 | 28)
+}
+
+/// One `struct kernel_sigaction` (x86-64: handler, flags, restorer, mask).
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct SigAction {
+    pub handler: u64,
+    pub flags: u64,
+    pub restorer: u64,
+    pub mask: u64,
+}
+
+/// The dispositions of a process, 1..=64.
+#[derive(Clone)]
+pub struct Actions([SigAction; 65]);
+
+impl Default for Actions {
+    fn default() -> Self {
+        Actions([SigAction::default(); 65])
+    }
+}
+
+impl Actions {
+    pub fn get(&self, sig: usize) -> SigAction {
+        self.0[sig]
+    }
+    pub fn set(&mut self, sig: usize, a: SigAction) {
+        self.0[sig] = a;
+    }
+    /// rt_sigaction on app memory: `new` and `old` are `struct kernel_sigaction` pointers (0
+    /// for none). The shim has checked `sig`.
+    pub fn sigaction(&mut self, sig: usize, new: usize, old: usize) -> Result<usize, Errno> {
+        if sig == 0 || sig > 64 {
+            return Err(EINVAL);
+        }
+        let incoming: Option<SigAction> = if new != 0 { Some(user::read(new)?) } else { None };
+        if old != 0 {
+            user::write(old, &self.0[sig])?;
+        }
+        if let Some(a) = incoming {
+            self.0[sig] = a;
+        }
+        Ok(0)
+    }
+    /// execve: handlers go back to the default action; ignored signals stay ignored.
+    pub fn reset_for_exec(&mut self) {
+        for a in self.0.iter_mut() {
+            if a.handler != SIG_IGN {
+                *a = SigAction::default();
+            }
+        }
+    }
+    /// Whether `sig` is ignored (explicitly, or by default).
+    pub fn ignored(&self, sig: usize) -> bool {
+        let h = self.0[sig].handler;
+        h == SIG_IGN || (h == SIG_DFL && ignored_by_default(sig))
+    }
+    /// Whether `sig` would end the process (SIGKILL, or a default action that terminates).
+    pub fn fatal(&self, sig: usize) -> bool {
+        sig == SIGKILL || (self.0[sig].handler == SIG_DFL && !ignored_by_default(sig))
+    }
+}
+
+/// Why a signal is pending: its si_code and sigqueue value.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Info {
+    pub code: i32,
+    pub value: u64,
+}
+
+/// One process's pending signals and interval timer.
+pub struct Pending {
+    set: u64,
+    info: [Info; 65],
+    /// ITIMER_REAL: next expiry (monotonic ns, 0 = disarmed) and interval (ns).
+    timer_at: u64,
+    timer_every: u64,
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Pending {
+    /// Nothing pending, no timer (a new process).
+    pub const fn new() -> Self {
+        Pending { set: 0, info: [Info { code: 0, value: 0 }; 65], timer_at: 0, timer_every: 0 }
+    }
+    /// Marks `sig` pending (a second one before delivery merges, as Linux does for standard
+    /// signals). Signal 0 and numbers above 64 are nothing.
+    pub fn raise(&mut self, sig: usize, code: i32, value: u64) {
+        if sig == 0 || sig > 64 {
+            return;
+        }
+        self.set |= bit(sig);
+        self.info[sig] = Info { code, value };
+    }
+    /// The pending set.
+    pub fn set(&self) -> u64 {
+        self.set
+    }
+    /// Raises SIGALRM if the timer expired by `now` (and re-arms an interval timer).
+    pub fn fire_timer(&mut self, now: u64) {
+        if self.timer_at != 0 && now >= self.timer_at {
+            self.timer_at = if self.timer_every != 0 { now + self.timer_every } else { 0 };
+            self.raise(SIGALRM, SI_KERNEL, 0);
+        }
+    }
+    /// The armed timer's expiry (monotonic ns), if any.
+    pub fn timer_deadline(&self) -> Option<u64> {
+        (self.timer_at != 0).then_some(self.timer_at)
+    }
+    /// Disarms the interval timer (the process exited).
+    pub fn stop_timer(&mut self) {
+        self.timer_at = 0;
+    }
+    /// setitimer(ITIMER_REAL) at `now`: arms (or with 0 disarms) the timer; returns the old
+    /// (value, interval), in ns.
+    pub fn set_timer(&mut self, now: u64, value_ns: u64, every_ns: u64) -> (u64, u64) {
+        let old = self.get_timer(now);
+        self.timer_at = if value_ns != 0 { now.saturating_add(value_ns) } else { 0 };
+        self.timer_every = every_ns;
+        old
+    }
+    /// (time left, interval) of ITIMER_REAL at `now`, in ns.
+    pub fn get_timer(&self, now: u64) -> (u64, u64) {
+        (if self.timer_at != 0 { self.timer_at.saturating_sub(now).max(1) } else { 0 }, self.timer_every)
+    }
+    /// The lowest pending signal not blocked by `mask`.
+    pub fn deliverable(&self, mask: u64) -> Option<usize> {
+        let p = self.set & !(mask & !UNBLOCKABLE);
+        (p != 0).then(|| p.trailing_zeros() as usize + 1)
+    }
+    /// Takes `sig` out of the pending set; its info.
+    pub fn take(&mut self, sig: usize) -> Info {
+        self.set &= !bit(sig);
+        self.info[sig]
+    }
+}
+
+/// alarm(secs) at `now`: what is left of the previous timer in whole seconds (rounded as Linux).
+pub fn alarm(p: &mut Pending, now: u64, secs: u64) -> usize {
+    let (left, _) = p.set_timer(now, secs.saturating_mul(1_000_000_000), 0);
+    let (s, rest) = (left / 1_000_000_000, left % 1_000_000_000);
+    (s + u64::from((s == 0 && rest != 0) || rest >= 500_000_000)) as usize
+}
+
+/// setitimer (`set`) or getitimer on ITIMER_REAL: `new` and `old` are `struct itimerval`
+/// pointers in app memory (0 for none). Returns whether the timer is armed now.
+pub fn itimer(p: &mut Pending, now: u64, which: usize, set: bool, new: usize, old: usize) -> Result<bool, Errno> {
+    const ITIMER_REAL: usize = 0;
+    if which != ITIMER_REAL {
+        return Err(EINVAL);
+    }
+    let prev = if set {
+        let tv: [i64; 4] = if new != 0 { user::read(new)? } else { [0; 4] };
+        if tv.iter().any(|&v| v < 0) || tv[1] >= 1_000_000 || tv[3] >= 1_000_000 {
+            return Err(EINVAL);
+        }
+        let ns = |s: i64, us: i64| (s as u64).saturating_mul(1_000_000_000).saturating_add(us as u64 * 1000);
+        p.set_timer(now, ns(tv[2], tv[3]), ns(tv[0], tv[1]))
+    } else {
+        p.get_timer(now)
+    };
+    if old != 0 {
+        let tv = |ns: u64| [(ns / 1_000_000_000) as i64, (ns % 1_000_000_000).div_ceil(1000) as i64];
+        let (v, i) = (tv(prev.0), tv(prev.1));
+        user::write(old, &[i[0], i[1], v[0], v[1]])?;
+    }
+    Ok(p.timer_at != 0)
+}
+
+/// The app's general registers at the point a signal interrupts it, in `struct sigcontext`
+/// order.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct UserRegs {
+    pub r8: u64,
+    pub r9: u64,
+    pub r10: u64,
+    pub r11: u64,
+    pub r12: u64,
+    pub r13: u64,
+    pub r14: u64,
+    pub r15: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rbp: u64,
+    pub rbx: u64,
+    pub rdx: u64,
+    pub rax: u64,
+    pub rcx: u64,
+    pub rsp: u64,
+    pub rip: u64,
+    pub rflags: u64,
+}
+
+impl UserRegs {
+    fn words(&self) -> [u64; 18] {
+        [
+            self.r8,
+            self.r9,
+            self.r10,
+            self.r11,
+            self.r12,
+            self.r13,
+            self.r14,
+            self.r15,
+            self.rdi,
+            self.rsi,
+            self.rbp,
+            self.rbx,
+            self.rdx,
+            self.rax,
+            self.rcx,
+            self.rsp,
+            self.rip,
+            self.rflags,
+        ]
+    }
+    fn from_words(r: &[u64]) -> Self {
+        UserRegs {
+            r8: r[0],
+            r9: r[1],
+            r10: r[2],
+            r11: r[3],
+            r12: r[4],
+            r13: r[5],
+            r14: r[6],
+            r15: r[7],
+            rdi: r[8],
+            rsi: r[9],
+            rbp: r[10],
+            rbx: r[11],
+            rdx: r[12],
+            rax: r[13],
+            rcx: r[14],
+            rsp: r[15],
+            rip: r[16],
+            rflags: r[17],
+        }
+    }
+}
+
+// The frame, from the new stack pointer up: return address (8), ucontext (304), siginfo (128),
+// then the 512-byte FXSAVE area, 64-aligned.
+const UC: usize = 8;
+const INFO: usize = UC + 304;
+const FRAME: usize = INFO + 128;
+const UC_WORDS: usize = 38;
+
+/// What a handler runs with.
+#[derive(Clone, Copy, Debug)]
+pub struct Handler {
+    pub sig: usize,
+    pub info: Info,
+    /// The sender's pid (si_pid).
+    pub pid: i32,
+    pub handler: u64,
+    pub restorer: u64,
+    /// The mask to restore when the handler returns.
+    pub old_mask: u64,
+}
+
+/// Builds the `rt_sigframe` for `h` below `regs.rsp` (the FXSAVE image `fx` included) and
+/// leaves in `regs` what the thread resumes with: the handler, with (sig, &siginfo, &ucontext)
+/// and the frame as its stack. SA_ONSTACK is not honoured: the frame goes on the current stack.
+pub fn push_frame(regs: &mut UserRegs, fx: &[u8; 512], h: &Handler) -> Result<(), Errno> {
+    let fx_at = ((regs.rsp as usize).checked_sub(128 + 512).ok_or(EFAULT)?) & !63;
+    let sp = ((fx_at.checked_sub(FRAME).ok_or(EFAULT)?) & !15).checked_sub(8).ok_or(EFAULT)?;
+    user::slice_mut(fx_at, 512)?.copy_from_slice(fx);
+    user::write(sp, &h.restorer)?;
+    let mut uc = [0u64; UC_WORDS];
+    // uc_flags, uc_link, uc_stack (3 words), then sigcontext at word 5.
+    uc[5..23].copy_from_slice(&regs.words());
+    uc[23] = 0x1b_u64 << 48 | 0x23; // cs, gs, fs, ss
+    uc[26] = h.old_mask; // oldmask (err and trapno before it stay 0; cr2 after it)
+    uc[28] = fx_at as u64; // fpstate
+    uc[37] = h.old_mask; // uc_sigmask
+    user::write(sp + UC, &uc)?;
+    let mut si = [0u8; 128];
+    si[0..4].copy_from_slice(&(h.sig as i32).to_le_bytes());
+    si[8..12].copy_from_slice(&h.info.code.to_le_bytes());
+    si[16..20].copy_from_slice(&h.pid.to_le_bytes());
+    si[24..32].copy_from_slice(&h.info.value.to_le_bytes());
+    user::write(sp + INFO, &si)?;
+    regs.rsp = sp as u64;
+    regs.rip = h.handler;
+    regs.rdi = h.sig as u64;
+    regs.rsi = (sp + INFO) as u64;
+    regs.rdx = (sp + UC) as u64;
+    regs.rax = 0;
+    Ok(())
+}
+
+/// rt_sigreturn: restores `regs` and `fx` from the frame whose ucontext is at `regs.rsp` (the
+/// handler's `ret` popped the return address); returns the mask to restore. An unreadable
+/// frame or a non-canonical stack or instruction pointer is EFAULT (the process gets SIGSEGV).
+/// Only the flags an app may set come back (CF PF AF ZF SF TF DF OF, AC, ID; IF stays set), and
+/// MXCSR without reserved bits.
+pub fn restore_frame(regs: &mut UserRegs, fx: &mut [u8; 512]) -> Result<u64, Errno> {
+    let uc: [u64; UC_WORDS] = user::read(regs.rsp as usize)?;
+    let r = UserRegs::from_words(&uc[5..23]);
+    let canonical = |v: u64| v < 0x0000_8000_0000_0000;
+    if !canonical(r.rip) || !canonical(r.rsp) {
+        return Err(EFAULT);
+    }
+    *regs = UserRegs { rflags: (r.rflags & 0x0025_4dd5) | 0x202, ..r };
+    let fp = uc[28] as usize;
+    if fp != 0 {
+        if let Ok(mut area) = user::read::<[u8; 512]>(fp) {
+            let mx = u32::from_le_bytes(area[24..28].try_into().unwrap_or([0; 4])) & 0xffbf;
+            area[24..28].copy_from_slice(&mx.to_le_bytes());
+            *fx = area;
+        }
+    }
+    Ok(uc[37] & !UNBLOCKABLE)
+}
+
+/// The signal state of one process: its dispositions and what is pending for it.
+pub struct Signals {
+    pub actions: crate::sync::SpinMutex<Actions>,
+    pub pending: crate::sync::SpinMutex<Pending>,
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Signals {
+    pub fn new() -> Self {
+        Signals {
+            actions: crate::sync::SpinMutex::new(Actions::default()),
+            pending: crate::sync::SpinMutex::new(Pending::new()),
+        }
+    }
+    /// A forked child's: the same dispositions, nothing pending, no timer.
+    pub fn fork(&self) -> Self {
+        Signals {
+            actions: crate::sync::SpinMutex::new(self.actions.lock().clone()),
+            pending: crate::sync::SpinMutex::new(Pending::new()),
+        }
+    }
+}
