@@ -32,6 +32,22 @@ struct Waiter {
     woken: AtomicBool,
 }
 
+/// Waiters on words shared between processes (futex calls without FUTEX_PRIVATE_FLAG, e.g. a
+/// process-shared mutex in MAP_SHARED memory that a fork inherited at the same address): one
+/// table for every process of the sandbox, keyed by address, as the kernel keys shared futexes
+/// by the page they are in. Private calls use the process's own table.
+pub static SHARED: Futexes = Futexes::new();
+
+/// The table a futex call with `op` goes to: the process's own (`private`) or [`SHARED`].
+pub fn table_for(op: u32, private: &Futexes) -> &Futexes {
+    const FUTEX_PRIVATE_FLAG: u32 = 128;
+    if op & FUTEX_PRIVATE_FLAG != 0 {
+        private
+    } else {
+        &SHARED
+    }
+}
+
 /// The waiters of one process, per futex word.
 pub struct Futexes {
     queues: SpinMutex<BTreeMap<usize, VecDeque<Arc<Waiter>>>>,
@@ -52,7 +68,8 @@ impl Default for Futexes {
 }
 
 impl Futexes {
-    pub fn new() -> Self {
+    /// An empty table.
+    pub const fn new() -> Self {
         Self { queues: SpinMutex::new(BTreeMap::new()) }
     }
 

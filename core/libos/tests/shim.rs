@@ -1065,10 +1065,11 @@ const FUTEX_CMP_REQUEUE_: usize = 4;
 const FUTEX_WAIT_BITSET_: usize = 9;
 const FUTEX_PRIVATE: usize = 128;
 
-/// Waits until `n` threads wait on `addr` in the core's futex table.
+/// Waits until `n` threads wait on `addr` in the core's futex tables (the process's own for
+/// private calls, the shared one for the others).
 fn await_waiters(s: &Sys, addr: usize, n: usize) {
     for _ in 0..5000 {
-        if s.os.futex.waiters(addr) == n {
+        if s.os.futex.waiters(addr) + litebox_libos::futex::SHARED.waiters(addr) == n {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
@@ -1134,7 +1135,9 @@ fn futex_cmp_requeue_wakes_and_moves() {
     assert_eq!(s.sys(FUTEX, &[a, FUTEX_CMP_REQUEUE_, 1, 1, b, 4]), Err(EAGAIN));
     // Wake one, move one to `b`: 2; one stays on `a`.
     assert_eq!(s.sys(FUTEX, &[a, FUTEX_CMP_REQUEUE_, 1, 1, b, 5]), Ok(2));
-    assert_eq!((s.os.futex.waiters(a), s.os.futex.waiters(b)), (1, 1));
+    // Calls without FUTEX_PRIVATE_FLAG wait in the table shared by every process.
+    let shared = &litebox_libos::futex::SHARED;
+    assert_eq!((shared.waiters(a), shared.waiters(b)), (1, 1));
     assert_eq!(s.sys(FUTEX, &[b, FUTEX_WAKE_, 9]), Ok(1));
     assert_eq!(s.sys(FUTEX, &[a, FUTEX_WAKE_, 9]), Ok(1));
     for w in waiters {

@@ -63,7 +63,7 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         }
         FUTEX => match p.passthrough() {
             Some(h) => h.futex(a[0], a[1] as u32, a[2] as u32, a[3], a[4], a[5] as u32),
-            None => os.futex.call(p, a),
+            None => crate::futex::table_for(a[1] as u32, &os.futex).call(p, a),
         },
         _ => return None,
     })

@@ -89,10 +89,13 @@ fn check_limit(parent: &LibOs<Vm>) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Wakes one futex waiter of the running process on `addr` (a thread's clear_child_tid).
+/// Wakes one futex waiter on `addr` (a thread's clear_child_tid): Linux's wake is a shared
+/// one, and libcs wait on the tid either way, so both tables are asked.
 fn futex_wake(addr: usize) {
     let os = current();
-    os.futex.wake(&os.platform, addr, 1);
+    if os.futex.wake(&os.platform, addr, 1) == 0 {
+        litebox_libos::futex::SHARED.wake(&os.platform, addr, 1);
+    }
 }
 
 /// The running process's library OS, if the app has started.
