@@ -134,7 +134,7 @@ def net_plan(listen: list[tuple[int, str, int]], connect: list[tuple[int, str, i
 
 
 # The backlog of the runner's listening socket for a listen rule: Linux's default somaxconn, and
-# as many connections as the VM's kernel holds for accept() on one port (tcpsock.rs).
+# as many connections as the VM's kernel holds for accept() on one port (core/libos/src/netstack/).
 FORWARD_BACKLOG = 128
 # How long a relay retries a refused connection to QEMU's forward while QEMU starts (s).
 FORWARD_STARTUP = 10.0

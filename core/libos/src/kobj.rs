@@ -28,7 +28,7 @@ const EPOLLONESHOT: u32 = 1 << 30;
 /// Marks an EPOLLONESHOT entry that has reported (until EPOLL_CTL_MOD re-arms it).
 const DISARMED: u32 = 1 << 27;
 
-static NEXT_INO: AtomicU64 = AtomicU64::new(0x1000);
+pub(crate) static NEXT_INO: AtomicU64 = AtomicU64::new(0x1000);
 
 /// A kernel object behind an app descriptor.
 pub enum Obj {
@@ -36,6 +36,9 @@ pub enum Obj {
     Event(SpinMutex<EventFd>),
     Timer(SpinMutex<TimerFd>),
     Epoll(Epoll),
+    /// A TCP socket of the core's network stack (`netstack/tcpsock.rs`).
+    #[cfg(feature = "netstack")]
+    Tcp(crate::netstack::tcpsock::Socket),
 }
 
 struct PipeState {
@@ -158,7 +161,8 @@ pub fn deadline_ms<P: Platform + ?Sized>(p: &P, ms: i32) -> Option<u64> {
 
 /// Waits until `f` gives a result (`Ok(Some)`), `deadline` passes (`Ok(None)`) or a signal
 /// interrupts (EINTR). `wake` is the earliest time an object may change by itself (a timer):
-/// the wait re-checks then.
+/// the wait re-checks then. With the core's network stack, the network is polled before each
+/// look (its card raises no interrupts).
 pub fn wait<P: Platform + ?Sized, T>(
     p: &P,
     deadline: Option<u64>,
@@ -171,6 +175,8 @@ pub fn wait<P: Platform + ?Sized, T>(
         let r = p.block_until(
             &mut || {
                 if out.is_none() {
+                    #[cfg(feature = "netstack")]
+                    crate::netstack::poll();
                     out = f();
                 }
                 out.is_some()
@@ -220,6 +226,8 @@ impl Obj {
     pub fn stat(&self, (uid, gid): (u32, u32)) -> Stat {
         let (mode, ino) = match self {
             Obj::Pipe(e) => (S_IFIFO | 0o600, e.pipe.ino),
+            #[cfg(feature = "netstack")]
+            Obj::Tcp(s) => (S_IFSOCK | 0o777, s.ino),
             _ => (0o600, 1),
         };
         Stat { st_mode: mode, st_ino: ino, st_nlink: 1, st_uid: uid, st_gid: gid, st_blksize: 4096, ..Stat::default() }
@@ -232,6 +240,8 @@ impl Obj {
             Obj::Event(_) => b"anon_inode:[eventfd]".to_vec(),
             Obj::Timer(_) => b"anon_inode:[timerfd]".to_vec(),
             Obj::Epoll(_) => b"anon_inode:[eventpoll]".to_vec(),
+            #[cfg(feature = "netstack")]
+            Obj::Tcp(s) => alloc::format!("socket:[{}]", s.ino).into_bytes(),
         }
     }
 
@@ -239,6 +249,8 @@ impl Obj {
     pub fn unread(&self) -> Option<usize> {
         match self {
             Obj::Pipe(e) if e.read => Some(e.pipe.st.lock().buf.len()),
+            #[cfg(feature = "netstack")]
+            Obj::Tcp(s) => Some(crate::netstack::tcpsock::unread(&s.sock)),
             _ => None,
         }
     }
@@ -255,6 +267,9 @@ impl Obj {
                     _ => None,
                 })
                 .min(),
+            // The card raises no interrupts: a wait looks at the network again after a while.
+            #[cfg(feature = "netstack")]
+            Obj::Tcp(_) => crate::netstack::present().then(|| monotonic(p) + crate::netstack::poll_interval()),
             _ => None,
         }
     }
@@ -283,12 +298,16 @@ impl Obj {
                     0
                 }
             }
+            #[cfg(feature = "netstack")]
+            Obj::Tcp(s) => crate::netstack::tcpsock::revents(&s.sock),
         }
     }
 
     /// read(2); `nonblock` is the description's O_NONBLOCK.
     pub fn read<P: Platform + ?Sized>(&self, p: &P, buf: &mut [u8], nonblock: bool) -> Result<usize, Errno> {
         let r = match self {
+            #[cfg(feature = "netstack")]
+            Obj::Tcp(s) => return crate::netstack::tcpsock::recv(p, &s.sock, buf, 0, nonblock),
             Obj::Pipe(e) if e.read => wait(p, None, &|| None, || {
                 let mut s = e.pipe.st.lock();
                 if !s.buf.is_empty() {
@@ -351,6 +370,8 @@ impl Obj {
     /// raises SIGPIPE on the calling thread and fails with EPIPE.
     pub fn write<P: Platform + ?Sized>(&self, p: &P, buf: &[u8], nonblock: bool) -> Result<usize, Errno> {
         let r = match self {
+            #[cfg(feature = "netstack")]
+            Obj::Tcp(s) => return crate::netstack::tcpsock::send(p, &s.sock, buf, 0, nonblock),
             Obj::Pipe(e) if e.write => {
                 if buf.is_empty() {
                     return Ok(0);

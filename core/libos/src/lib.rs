@@ -18,6 +18,8 @@ pub mod kernel;
 pub mod kobj;
 pub mod loader;
 pub mod net;
+#[cfg(feature = "netstack")]
+pub mod netstack;
 pub mod platform;
 pub mod procfs;
 pub mod shim;

@@ -272,6 +272,8 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
                             let file = OpenFile::new(FileKind::Obj(o), Vec::new(), f.flags() & !O_ACCMODE | acc);
                             return os.fds.lock().alloc(file, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize);
                         }
+                        #[cfg(feature = "netstack")]
+                        FileKind::Obj(crate::kobj::Obj::Tcp(_)) => return Err(ENXIO), // as a socket on Linux
                         FileKind::Host(h) => {
                             let dup = os.platform.host_dup(h.0)?;
                             let file =

@@ -3,6 +3,8 @@
 //!
 //! An allowed socket is a host socket held as a host descriptor ([`FileKind::Host`]), so
 //! read/write/poll/epoll/fcntl/dup/close and fork inheritance work through the usual paths.
+//! On a platform that started the core's network stack (`netstack::init`, a VM), an allowed
+//! socket is instead a TCP socket of that stack, a kernel object ([`crate::kobj::Obj::Tcp`]).
 //! The `[policy.network]` rules are checked here, before any host call, on a copy of the
 //! address in runtime memory (the app cannot change it between the check and the host call):
 //! `bind` (and `listen` on an unbound socket, which binds the wildcard address) needs a
@@ -137,22 +139,53 @@ fn check_app_ptrs(n: usize, a: &[usize; 6]) -> Result<(), Errno> {
     }
 }
 
-/// The host socket behind app descriptor `fd`, kept open while the reference lives
+/// The socket behind app descriptor `fd`, kept open while the reference lives: a host socket,
+/// or a TCP socket of the core's network stack (`netstack/`) on a platform that has one
 /// (ENOTSOCK for a file of the image or the writable layer; the host says ENOTSOCK for pipes).
-struct Sock(i32, #[allow(dead_code)] Arc<OpenFile>);
+struct Sock(Arc<OpenFile>);
 
 fn sock_of<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<Sock, Errno> {
     let f = os.fds.lock().get(fd)?;
     match &f.kind {
-        FileKind::Host(h) => Ok(Sock(h.0, f.clone())),
+        FileKind::Host(_) => Ok(Sock(f)),
+        #[cfg(feature = "netstack")]
+        FileKind::Obj(crate::kobj::Obj::Tcp(_)) => Ok(Sock(f)),
         _ => Err(ENOTSOCK),
+    }
+}
+
+impl Sock {
+    /// Socket call `n` with Linux's arguments, `a[0]` (the descriptor) filled in: to the host
+    /// (`Platform::host_net_call`) or to the core's stack.
+    fn call<P: Platform>(&self, os: &LibOs<P>, n: usize, mut a: [usize; 6]) -> SysResult {
+        match &self.0.kind {
+            FileKind::Host(h) => {
+                a[0] = h.0 as usize;
+                os.platform.host_net_call(n, a)
+            }
+            #[cfg(feature = "netstack")]
+            FileKind::Obj(crate::kobj::Obj::Tcp(t)) => {
+                let nonblock = self.0.flags() & O_NONBLOCK != 0;
+                crate::netstack::tcpsock::call(&os.platform, &t.sock, n, a, nonblock)
+            }
+            _ => Err(ENOTSOCK),
+        }
     }
 }
 
 /// A socket call with the descriptor translated and every other argument as the app gave it.
 fn pass<P: Platform>(os: &LibOs<P>, n: usize, fd: i32, rest: [usize; 5]) -> SysResult {
     let s = sock_of(os, fd)?;
-    os.platform.host_net_call(n, [s.0 as usize, rest[0], rest[1], rest[2], rest[3], rest[4]])
+    s.call(os, n, [0, rest[0], rest[1], rest[2], rest[3], rest[4]])
+}
+
+/// Installs a TCP socket of the core's stack as an app descriptor (`flags`: SOCK_NONBLOCK,
+/// SOCK_CLOEXEC).
+#[cfg(feature = "netstack")]
+fn install_tcp<P: Platform>(os: &LibOs<P>, sock: crate::netstack::tcpsock::SockRef, flags: u32) -> SysResult {
+    let obj = crate::kobj::Obj::Tcp(crate::netstack::tcpsock::Socket::new(sock));
+    let file = OpenFile::new(FileKind::Obj(obj), Vec::new(), O_RDWR | (flags & O_NONBLOCK));
+    os.fds.lock().alloc(file, flags & SOCK_CLOEXEC != 0, 0).map(|v| v as usize)
 }
 
 /// Installs a new host socket as an app descriptor (`flags`: SOCK_NONBLOCK, SOCK_CLOEXEC);
@@ -198,6 +231,11 @@ fn socket<P: Platform>(os: &LibOs<P>, domain: u32, ty: u32, proto: u32) -> SysRe
             return Err(EAFNOSUPPORT);
         }
     }
+    #[cfg(feature = "netstack")]
+    if crate::netstack::enabled() {
+        let s = crate::netstack::tcpsock::socket(domain as usize, ty as usize, proto as usize)?;
+        return install_tcp(os, s, flags);
+    }
     let args = [domain as usize, (ty | SOCK_CLOEXEC) as usize, proto as usize, 0, 0, 0];
     let host = os.platform.host_net_call(SOCKET, args)?;
     install(os, host as i32, flags)
@@ -212,6 +250,10 @@ fn socketpair<P: Platform>(os: &LibOs<P>, domain: u32, ty: u32, proto: u32, sv: 
         1 => {}
         2 | 10 => return Err(EOPNOTSUPP), // as Linux: IP sockets do not come in pairs
         _ => return Err(EAFNOSUPPORT),
+    }
+    #[cfg(feature = "netstack")]
+    if crate::netstack::enabled() {
+        return Err(EAFNOSUPPORT); // the core's stack has no Unix sockets
     }
     user::slice_mut(sv, 8)?;
     let mut pair = [0i32; 2];
@@ -314,7 +356,7 @@ fn bind<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize) -> SysResu
     let s = sock_of(os, fd)?;
     let sa = copy_addr(addr, len)?;
     check(os, Op::Bind, &sa)?;
-    os.platform.host_net_call(BIND, [s.0 as usize, sa.as_ptr() as usize, sa.len(), 0, 0, 0])
+    s.call(os, BIND, [0, sa.as_ptr() as usize, sa.len(), 0, 0, 0])
 }
 
 /// listen on an IP socket that was never bound binds the wildcard address at an ephemeral
@@ -324,14 +366,14 @@ fn listen<P: Platform>(os: &LibOs<P>, fd: i32, backlog: usize) -> SysResult {
     let mut name = [0u8; SOCKADDR_MAX];
     let mut len: u32 = SOCKADDR_MAX as u32;
     let (np, lp) = (name.as_mut_ptr() as usize, &mut len as *mut u32 as usize);
-    os.platform.host_net_call(GETSOCKNAME, [s.0 as usize, np, lp, 0, 0, 0])?;
+    s.call(os, GETSOCKNAME, [0, np, lp, 0, 0, 0])?;
     let got = &name[..(len as usize).min(SOCKADDR_MAX)];
     if let Ok(Target::Ip(e)) = decode(got, false) {
         if e.port == 0 {
             check_ip(os, Op::Listen, &e)?;
         }
     }
-    os.platform.host_net_call(LISTEN, [s.0 as usize, backlog, 0, 0, 0, 0])
+    s.call(os, LISTEN, [0, backlog, 0, 0, 0, 0])
 }
 
 fn accept<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize, flags: u32) -> SysResult {
@@ -339,7 +381,13 @@ fn accept<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize, flags: u
         return Err(EINVAL);
     }
     let s = sock_of(os, fd)?;
-    let host = os.platform.host_net_call(ACCEPT4, [s.0 as usize, addr, len, (flags | SOCK_CLOEXEC) as usize, 0, 0])?;
+    #[cfg(feature = "netstack")]
+    if let FileKind::Obj(crate::kobj::Obj::Tcp(t)) = &s.0.kind {
+        let nonblock = s.0.flags() & O_NONBLOCK != 0;
+        let conn = crate::netstack::tcpsock::accept(&os.platform, &t.sock, addr, len, nonblock)?;
+        return install_tcp(os, conn, flags);
+    }
+    let host = s.call(os, ACCEPT4, [0, addr, len, (flags | SOCK_CLOEXEC) as usize, 0, 0])?;
     install(os, host as i32, flags)
 }
 
@@ -347,13 +395,13 @@ fn connect<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize) -> SysR
     let s = sock_of(os, fd)?;
     let sa = copy_addr(addr, len)?;
     check(os, Op::Connect, &sa)?;
-    os.platform.host_net_call(CONNECT, [s.0 as usize, sa.as_ptr() as usize, sa.len(), 0, 0, 0])
+    s.call(os, CONNECT, [0, sa.as_ptr() as usize, sa.len(), 0, 0, 0])
 }
 
 fn sendto<P: Platform>(os: &LibOs<P>, fd: i32, a: &[usize; 6]) -> SysResult {
     let s = sock_of(os, fd)?;
     if a[4] == 0 {
-        return os.platform.host_net_call(SENDTO, [s.0 as usize, a[1], a[2], a[3], 0, 0]);
+        return s.call(os, SENDTO, [0, a[1], a[2], a[3], 0, 0]);
     }
     let sa = copy_addr(a[4], a[5])?;
     if !sa.is_empty() {
@@ -362,7 +410,7 @@ fn sendto<P: Platform>(os: &LibOs<P>, fd: i32, a: &[usize; 6]) -> SysResult {
     // An empty address is passed as one (the kernel reads nothing from it).
     let empty = [0u8; 0];
     let p = if sa.is_empty() { empty.as_ptr() as usize } else { sa.as_ptr() as usize };
-    os.platform.host_net_call(SENDTO, [s.0 as usize, a[1], a[2], a[3], p, sa.len()])
+    s.call(os, SENDTO, [0, a[1], a[2], a[3], p, sa.len()])
 }
 
 /// A `struct msghdr` copied from the app, with its destination (if any) checked and copied
@@ -426,7 +474,7 @@ fn recvmsg<P: Platform>(os: &LibOs<P>, fd: i32, msg: usize, flags: usize) -> Sys
     hdr[32..40].copy_from_slice(&(if clen == 0 { 0 } else { control.as_mut_ptr() as usize }).to_le_bytes());
     hdr[40..48].copy_from_slice(&clen.to_le_bytes());
     let hp = hdr.as_mut_ptr() as usize;
-    let r = os.platform.host_net_call(RECVMSG, [s.0 as usize, hp, flags | MSG_CMSG_CLOEXEC, 0, 0, 0])?;
+    let r = s.call(os, RECVMSG, [0, hp, flags | MSG_CMSG_CLOEXEC, 0, 0, 0])?;
     let got = usize_at(&hdr, 40).min(clen);
     let mut mflags = i32::from_le_bytes([hdr[48], hdr[49], hdr[50], hdr[51]]);
     if cmsg::incoming(os, &mut control[..got], flags & MSG_CMSG_CLOEXEC != 0) {
@@ -446,7 +494,7 @@ fn recvmsg<P: Platform>(os: &LibOs<P>, fd: i32, msg: usize, flags: usize) -> Sys
 fn sendmsg<P: Platform>(os: &LibOs<P>, fd: i32, msg: usize, flags: usize) -> SysResult {
     let s = sock_of(os, fd)?;
     let m = msg_in(os, msg, Op::Send(b"sendmsg"))?;
-    os.platform.host_net_call(SENDMSG, [s.0 as usize, m.hdr.as_ptr() as usize, flags, 0, 0, 0])
+    s.call(os, SENDMSG, [0, m.hdr.as_ptr() as usize, flags, 0, 0, 0])
 }
 
 /// sendmmsg: every destination is checked first; the call sends the messages before the first
@@ -466,8 +514,7 @@ fn sendmmsg<P: Platform>(os: &LibOs<P>, fd: i32, vec: usize, vlen: usize, flags:
     for (i, m) in msgs.iter().enumerate() {
         flat[i * MMSGHDR..i * MMSGHDR + MSGHDR].copy_from_slice(&m.hdr);
     }
-    let sent =
-        os.platform.host_net_call(SENDMMSG, [s.0 as usize, flat.as_mut_ptr() as usize, msgs.len(), flags, 0, 0])?;
+    let sent = s.call(os, SENDMMSG, [0, flat.as_mut_ptr() as usize, msgs.len(), flags, 0, 0])?;
     for i in 0..sent.min(msgs.len()) {
         let at = i * MMSGHDR + MSGHDR;
         let len = u32::from_le_bytes([flat[at], flat[at + 1], flat[at + 2], flat[at + 3]]);
@@ -520,6 +567,6 @@ fn unix_socket<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<bool, Errno> {
     let s = sock_of(os, fd)?;
     let (mut domain, mut len) = (0i32, 4u32);
     let (dp, lp) = (&mut domain as *mut i32 as usize, &mut len as *mut u32 as usize);
-    os.platform.host_net_call(GETSOCKOPT, [s.0 as usize, SOL_SOCKET as usize, SO_DOMAIN, dp, lp, 0])?;
+    s.call(os, GETSOCKOPT, [0, SOL_SOCKET as usize, SO_DOMAIN, dp, lp, 0])?;
     Ok(domain == 1)
 }

@@ -2,10 +2,12 @@
 //! cloud-hypervisor or Firecracker. The console is COM1, the log COM3 when present (else
 //! COM1), the exit isa-debug-exit plus the status line on COM2 (`exit.rs`), the boot
 //! information the PVH `hvm_start_info` (`startinfo.rs`), no memory encryption, and the one
-//! device a virtio-mmio network card (`virtio_net.rs`, `netstack.rs`).
+//! device a virtio-mmio network card (`virtio_net.rs`, under the library OS's `netstack`).
 use litebox_vmkernel::{BootInfo, Machine};
 
-use crate::{control, exit, netstack, serial};
+use litebox_libos::netstack;
+
+use crate::{control, exit, serial, virtio_net};
 
 /// The kvm machine (a unit: its state lives in the device modules).
 pub struct Kvm;
@@ -44,7 +46,7 @@ impl Machine for Kvm {
     }
 
     fn probe_devices(&self) -> bool {
-        netstack::init()
+        virtio_net::start()
     }
 
     fn poll_events(&self) -> bool {

@@ -20,13 +20,11 @@ mod control;
 mod exit;
 mod hostfd;
 mod machine;
-mod netstack;
 mod proc;
 mod serial;
 mod signals;
 mod south;
 mod startinfo;
-mod tcpsock;
 mod virtio_net;
 
 // The machine-independent kernel, under the names the modules here use.
@@ -165,7 +163,6 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         // The tick lets an app that never waits notice a Ctrl-C from the runner.
         apic::start_timer();
     }
-    litebox_libos::fd::set_host_close(hostfd::close);
 
     let t_load = port::rdtsc();
     HWCAP.store(port::cpuid(1, 0).3 as usize, Ordering::Relaxed);

@@ -1,15 +1,15 @@
 //! The kvm South platform: the library OS's [`Platform`] served inside the VM. There is no host
 //! to forward to: memory is the VM's own (see `vm.rs`), descriptors 0–2 are the boot module
-//! (stdin) and the serial ports (stdout on COM1, stderr on COM3), TCP sockets are kernel
-//! objects (`hostfd.rs`) shared by every process (pipes, eventfds, timerfds and epoll are the
-//! library OS's own, waiting through `block_until`), time is the TSC. Each process of the
+//! (stdin) and the serial ports (stdout on COM1, stderr on COM3), TCP sockets, pipes,
+//! eventfds, timerfds and epoll are the library OS's own kernel objects (waiting through
+//! `block_until`, `hostfd.rs`), time is the TSC. Each process of the
 //! app has its own `Vm` (its pid, signal dispositions, pending signals) inside its own library
 //! OS (`proc.rs`); their threads share one CPU (`sched.rs`, preempted by `apic.rs`); signals
 //! are delivered by `signals.rs`.
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use litebox_libos::abi::{PollFd, Stat, Timespec, S_IFCHR, S_IFIFO, S_IFSOCK};
+use litebox_libos::abi::{PollFd, Stat, Timespec, S_IFCHR, S_IFIFO};
 use litebox_libos::errno::*;
 use litebox_libos::shim::nr;
 use litebox_libos::sync::SpinMutex;
@@ -108,7 +108,7 @@ impl Platform for Vm {
                 Ok(n)
             }
             1 | 2 => Err(EBADF),
-            _ => hostfd::read(fd, buf),
+            _ => Err(EBADF),
         }
     }
 
@@ -123,7 +123,7 @@ impl Platform for Vm {
                 Ok(buf.len())
             }
             0 => Err(EBADF),
-            _ => hostfd::write(fd, buf),
+            _ => Err(EBADF),
         }
     }
 
@@ -132,9 +132,6 @@ impl Platform for Vm {
         match fd {
             0 => Ok(fifo),
             1 | 2 => Ok(console_stat()),
-            _ if hostfd::is_socket(fd) => {
-                Ok(Stat { st_mode: S_IFSOCK | 0o777, st_nlink: 1, st_blksize: 4096, ..Stat::default() })
-            }
             _ => Err(EBADF),
         }
     }
@@ -149,24 +146,17 @@ impl Platform for Vm {
             let left = (self.stdin.len() - *self.stdin_pos.lock()) as i32;
             return litebox_libos::user::write(arg, &left).map(|_| 0);
         }
-        if cmd == FIONREAD {
-            if let Some(n) = hostfd::socket_unread(fd) {
-                return litebox_libos::user::write(arg, &(n as i32)).map(|_| 0);
-            }
-        }
         // Not a terminal: programs see a pipe-like stream (fully buffered stdio).
         Err(ENOTTY)
     }
 
-    fn host_close(&self, fd: i32) {
-        hostfd::close(fd);
-    }
+    fn host_close(&self, _fd: i32) {}
 
-    fn host_set_nonblock(&self, fd: i32, on: bool) -> Result<(), Errno> {
+    fn host_set_nonblock(&self, fd: i32, _on: bool) -> Result<(), Errno> {
         if (0..3).contains(&fd) {
             Ok(())
         } else {
-            hostfd::set_nonblock(fd, on)
+            Err(EBADF)
         }
     }
 
@@ -182,10 +172,6 @@ impl Platform for Vm {
 
     fn host_dup(&self, fd: i32) -> Result<i32, Errno> {
         hostfd::dup(fd)
-    }
-
-    fn host_net_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno> {
-        hostfd::net_call(nr, args)
     }
 
     fn clock_gettime(&self, clock_id: u32) -> Result<Timespec, Errno> {

@@ -10,10 +10,17 @@
 //! Queue 0 receives, queue 1 transmits; each has [`QSIZE`] descriptors, each descriptor a fixed
 //! [`BUF`]-byte buffer in its own half page. The device is told not to interrupt
 //! (VIRTQ_AVAIL_F_NO_INTERRUPT); the network stack polls [`VirtioNet::receive`] instead.
+//!
+//! The card is the library OS's [`NetDevice`]: its TCP/IP stack (core/libos/src/netstack/)
+//! serves the app's sockets over it.
+use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::sync::atomic::{fence, Ordering};
 
+use litebox_libos::netstack::{self, NetDevice};
+
 use crate::boot::phys_to_virt;
-use crate::{frames, paging};
+use crate::{clock, frames, paging, rng};
 
 /// Where microvm's transports start, how many there are and how far apart.
 const MMIO_BASE: usize = 0xfeb0_0000;
@@ -274,11 +281,6 @@ pub fn probe() -> Option<VirtioNet> {
 }
 
 impl VirtioNet {
-    /// The card's MAC address.
-    pub fn mac(&self) -> [u8; 6] {
-        self.mac
-    }
-
     /// Calls `f` with the next received frame (without the virtio header), if one arrived;
     /// the buffer goes back to the device afterwards.
     pub fn receive<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
@@ -321,4 +323,44 @@ impl VirtioNet {
         set_reg(self.regs, R_QUEUE_NOTIFY, 1);
         Some(r)
     }
+}
+
+impl NetDevice for VirtioNet {
+    fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    fn max_frame(&self) -> usize {
+        MTU
+    }
+
+    fn can_send(&mut self) -> bool {
+        VirtioNet::can_send(self)
+    }
+
+    fn receive(&mut self) -> Option<Vec<u8>> {
+        VirtioNet::receive(self, |f| f.to_vec())
+    }
+
+    fn transmit(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool {
+        self.send(len, fill).is_some()
+    }
+}
+
+/// Starts the library OS's network stack, over the card if the VM has one; says whether it has.
+/// Without a card the app's sockets exist but reach nothing (ENETDOWN).
+pub fn start() -> bool {
+    let card = probe();
+    let mac = card.as_ref().map(|c| c.mac);
+    let mut seed = [0u8; 8];
+    rng::fill(&mut seed);
+    let present =
+        netstack::init(card.map(|c| Box::new(c) as Box<dyn NetDevice>), u64::from_le_bytes(seed), clock::monotonic_ns);
+    if let Some(mac) = mac {
+        crate::debug_line(format_args!(
+            "litebox: net: virtio-net {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, 10.0.2.15/24 via 10.0.2.2",
+            mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
+        ));
+    }
+    present
 }

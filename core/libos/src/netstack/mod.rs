@@ -1,11 +1,14 @@
-//! The VM's network: smoltcp's interface over the virtio network card (`virtio_net.rs`), and
-//! the socket set the app's TCP sockets (`tcpsock.rs`) live in.
+//! The TCP/IP stack of a platform without host sockets (a VM): smoltcp's interface over a
+//! [`NetDevice`] the platform implements (kvm: its virtio network card), and the socket set the
+//! app's TCP sockets ([`tcpsock`], core kernel objects in the descriptor table) live in. Built with
+//! the `netstack` cargo feature; used once a platform calls [`init`] (linux-userland never does:
+//! its sockets are the host's).
 //!
 //! The addressing is that of QEMU's user-mode network (slirp), which `litebox run` attaches:
 //! the VM is 10.0.2.15/24, the gateway 10.0.2.2 is the host's loopback seen from the VM (see
 //! `tcpsock.rs` for how 127.0.0.1 maps onto it). There are no interrupts: the stack is polled
-//! before each readiness check of a descriptor wait (`hostfd::wait`), while the CPU idles
-//! (`sched::idle`, at least every [`poll_interval`], whatever the threads wait for) and after
+//! before each readiness check of a wait of a socket call, by the platform while it waits
+//! (`Platform::block_until`) and idles (at least every [`poll_interval`]), and after
 //! every send.
 //! A connection the app closed lives on as an orphan until its FIN is acknowledged (or its
 //! timeout passes), then it is freed.
@@ -16,8 +19,12 @@
 //! each, so a burst of connection requests finds listeners; when a port's queue is full (the
 //! app's backlog, at least [`MIN_WAITING`]), its SYNs are dropped before smoltcp sees them
 //! (the peer retries), as Linux drops them, instead of being answered with a reset.
+pub mod tcpsock;
+
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
@@ -25,11 +32,34 @@ use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpListenEndpoint, Ipv4Address};
 
-use litebox_libos::errno::*;
-use litebox_libos::sync::SpinMutex;
+use crate::errno::*;
+use crate::sync::SpinMutex;
 
-use crate::virtio_net::{self, VirtioNet};
-use crate::{clock, rng};
+/// A network card as the stack sees it: Ethernet frames in and out, polled (no interrupts).
+pub trait NetDevice: Send {
+    /// The card's MAC address.
+    fn mac(&self) -> [u8; 6];
+    /// The largest frame it sends or receives, Ethernet header included.
+    fn max_frame(&self) -> usize;
+    /// Whether a frame can be queued for sending now.
+    fn can_send(&mut self) -> bool;
+    /// The next received frame, if one arrived.
+    fn receive(&mut self) -> Option<Vec<u8>>;
+    /// Sends a frame of `len` bytes that `fill` writes in place; false (nothing sent, `fill`
+    /// not called) when no transmit buffer is free.
+    fn transmit(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool;
+}
+
+/// The addresses of a stack: its own, the prefix length of its network and the gateway.
+#[derive(Clone, Copy)]
+pub struct Addressing {
+    pub ip: [u8; 4],
+    pub prefix: u8,
+    pub gateway: [u8; 4],
+}
+
+/// slirp's: the VM at 10.0.2.15/24, the host's loopback at 10.0.2.2.
+pub const SLIRP: Addressing = Addressing { ip: GUEST_IP, prefix: PREFIX, gateway: HOST_ALIAS };
 
 /// The VM's address and the host's loopback as the VM reaches it (slirp's defaults).
 pub const GUEST_IP: [u8; 4] = [10, 0, 2, 15];
@@ -55,11 +85,11 @@ const MIN_WAITING: usize = 64;
 
 /// The card as smoltcp's device, with the ports whose connection requests are dropped.
 struct Card {
-    dev: VirtioNet,
+    dev: Box<dyn NetDevice>,
     drop_syn_to: BTreeSet<u16>,
 }
 struct Rx(Vec<u8>);
-struct Tx<'a>(&'a mut VirtioNet);
+struct Tx<'a>(&'a mut dyn NetDevice);
 
 impl RxToken for Rx {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
@@ -69,9 +99,9 @@ impl RxToken for Rx {
 
 impl TxToken for Tx<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut f = Some(f);
-        let sent = self.0.send(len, |b| f.take().map(|f| f(b)));
-        match (sent.flatten(), f) {
+        let (mut f, mut r) = (Some(f), None);
+        self.0.transmit(len, &mut |b| r = f.take().map(|f| f(b)));
+        match (r, f) {
             (Some(r), _) => r,
             // No buffer was free after all: the frame is built and dropped, as a busy card does.
             (None, Some(f)) => f(&mut alloc::vec![0u8; len]),
@@ -89,17 +119,17 @@ impl Device for Card {
             return None; // frames wait in the ring until a reply can go out
         }
         loop {
-            let frame = self.dev.receive(|f| f.to_vec())?;
+            let frame = self.dev.receive()?;
             if syn_port(&frame).is_some_and(|p| self.drop_syn_to.contains(&p)) {
                 continue;
             }
-            return Some((Rx(frame), Tx(&mut self.dev)));
+            return Some((Rx(frame), Tx(&mut *self.dev)));
         }
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Tx<'_>> {
         if self.dev.can_send() {
-            Some(Tx(&mut self.dev))
+            Some(Tx(&mut *self.dev))
         } else {
             None
         }
@@ -108,7 +138,7 @@ impl Device for Card {
     fn capabilities(&self) -> DeviceCapabilities {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = virtio_net::MTU;
+        caps.max_transmission_unit = self.dev.max_frame();
         caps
     }
 }
@@ -158,53 +188,46 @@ pub struct Stack {
     next_port: u16,
     /// When a poll last changed a socket's state (monotonic ns).
     last_activity: u64,
+    /// The monotonic clock (ns).
+    clock: fn() -> u64,
 }
 
 static STACK: SpinMutex<Option<Stack>> = SpinMutex::new(None);
+/// Whether the app's sockets are the core's (set by [`init`], with or without a card).
+static ENABLED: AtomicBool = AtomicBool::new(false);
+/// The clock of [`init`], for the sockets' own timing.
+static CLOCK: SpinMutex<Option<fn() -> u64>> = SpinMutex::new(None);
 
-fn now() -> Instant {
-    Instant::from_micros((clock::monotonic_ns() / 1000) as i64)
-}
-
-/// Starts the network if the VM has a virtio network card; says whether it has one.
-pub fn init() -> bool {
-    let Some(card) = virtio_net::probe() else { return false };
-    let mac = card.mac();
-    let mut card = Card { dev: card, drop_syn_to: BTreeSet::new() };
-    let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
-    let mut seed = [0u8; 8];
-    rng::fill(&mut seed);
-    config.random_seed = u64::from_le_bytes(seed);
-    let mut iface = Interface::new(config, &mut card, now());
-    let [a, b, c, d] = GUEST_IP;
-    iface.update_ip_addrs(|addrs| {
-        let _ = addrs.push(IpCidr::new(IpAddress::v4(a, b, c, d), PREFIX));
-    });
-    let [a, b, c, d] = HOST_ALIAS;
-    let _ = iface.routes_mut().add_default_ipv4_route(Ipv4Address::new(a, b, c, d));
-    let mut port = [0u8; 2];
-    rng::fill(&mut port);
-    let span = EPHEMERAL.end() - EPHEMERAL.start();
-    *STACK.lock() = Some(Stack {
-        card,
-        iface,
-        sockets: SocketSet::new(Vec::new()),
-        orphans: Vec::new(),
-        bound: BTreeSet::new(),
-        listeners: BTreeMap::new(),
-        next_port: EPHEMERAL.start() + u16::from_le_bytes(port) % span,
-        last_activity: 0,
-    });
-    crate::debug_line(format_args!(
-        "litebox: net: virtio-net {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, 10.0.2.15/24 via 10.0.2.2",
-        mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
-    ));
+/// Makes the app's sockets the core's TCP sockets, over `dev` with slirp's addressing (without
+/// a card every address is unreachable: ENETDOWN). `seed` (random) seeds TCP's sequence numbers
+/// and the first ephemeral port; `clock` is the monotonic clock in ns. Says whether a card is
+/// there.
+pub fn init(dev: Option<Box<dyn NetDevice>>, seed: u64, clock: fn() -> u64) -> bool {
+    *CLOCK.lock() = Some(clock);
+    ENABLED.store(true, Ordering::Release);
+    let Some(dev) = dev else { return false };
+    *STACK.lock() = Some(Stack::new(dev, SLIRP, seed, clock));
     true
 }
 
-/// Whether the VM has a network.
+/// Whether the core serves the app's sockets (the platform called [`init`]).
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Acquire)
+}
+
+/// Whether there is a network card.
 pub fn present() -> bool {
     STACK.lock().is_some()
+}
+
+/// The clock [`init`] was given (ns); 0 before.
+pub fn monotonic_ns() -> u64 {
+    let c = *CLOCK.lock();
+    c.map_or(0, |c| c())
+}
+
+fn instant(ns: u64) -> Instant {
+    Instant::from_micros((ns / 1000) as i64)
 }
 
 /// Moves frames between the card and the sockets and runs TCP's timers; frees orphans whose
@@ -218,7 +241,7 @@ pub fn poll() {
 /// How long a waiting thread may go before the card is looked at again (ns).
 pub fn poll_interval() -> u64 {
     let last = STACK.lock().as_ref().map_or(0, |s| s.last_activity);
-    if clock::monotonic_ns().saturating_sub(last) < QUIET_NS {
+    if monotonic_ns().saturating_sub(last) < QUIET_NS {
         POLL_BUSY_NS
     } else {
         POLL_QUIET_NS
@@ -226,10 +249,38 @@ pub fn poll_interval() -> u64 {
 }
 
 impl Stack {
+    /// A stack over `dev` (see [`init`]).
+    pub fn new(dev: Box<dyn NetDevice>, addr: Addressing, seed: u64, clock: fn() -> u64) -> Self {
+        let mac = dev.mac();
+        let mut card = Card { dev, drop_syn_to: BTreeSet::new() };
+        let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
+        config.random_seed = seed;
+        let mut iface = Interface::new(config, &mut card, instant(clock()));
+        let [a, b, c, d] = addr.ip;
+        iface.update_ip_addrs(|addrs| {
+            let _ = addrs.push(IpCidr::new(IpAddress::v4(a, b, c, d), addr.prefix));
+        });
+        let [a, b, c, d] = addr.gateway;
+        let _ = iface.routes_mut().add_default_ipv4_route(Ipv4Address::new(a, b, c, d));
+        let span = EPHEMERAL.end() - EPHEMERAL.start();
+        Stack {
+            card,
+            iface,
+            sockets: SocketSet::new(Vec::new()),
+            orphans: Vec::new(),
+            bound: BTreeSet::new(),
+            listeners: BTreeMap::new(),
+            next_port: EPHEMERAL.start() + (seed >> 48) as u16 % span,
+            last_activity: 0,
+            clock,
+        }
+    }
+
     /// Moves frames and runs timers (see [`poll`]).
     pub fn poll(&mut self) {
         use smoltcp::iface::{PollIngressSingleResult, PollResult};
-        let (t, at) = (clock::monotonic_ns(), now());
+        let t = (self.clock)();
+        let at = instant(t);
         let mut active = false;
         loop {
             self.refill_all();

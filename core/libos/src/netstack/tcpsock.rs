@@ -1,4 +1,5 @@
-//! The app's TCP sockets inside the VM, on the stack of `netstack.rs`.
+//! The app's TCP sockets, kernel objects of the descriptor table ([`crate::kobj::Obj::Tcp`]) on
+//! the stack of `netstack/mod.rs`: poll, select and epoll see their readiness directly.
 //!
 //! To make the VM's network behave as linux-userland's (where the sandbox shares the host's
 //! loopback), 127.0.0.0/8 inside the VM stands for the host's loopback:
@@ -12,7 +13,7 @@
 //! Only TCP over IPv4: UDP and IPv6 sockets are refused at socket() (EPROTONOSUPPORT,
 //! EAFNOSUPPORT), Unix sockets too (EAFNOSUPPORT).
 //!
-//! A listening socket's connections wait in its port's pool in the stack (`netstack.rs`)
+//! A listening socket's connections wait in its port's pool in the stack (`netstack/mod.rs`)
 //! until accept() takes them.
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -22,12 +23,11 @@ use smoltcp::socket::tcp;
 use smoltcp::time::Duration;
 use smoltcp::wire::IpAddress;
 
-use litebox_libos::errno::*;
-use litebox_libos::sync::SpinMutex;
-use litebox_libos::user;
-
-use crate::netstack::{with_stack, GUEST_IP, HOST_ALIAS, SOCK_BUF};
-use crate::{clock, hostfd, signals};
+use super::{monotonic_ns, with_stack, GUEST_IP, HOST_ALIAS, SOCK_BUF};
+use crate::errno::*;
+use crate::platform::Platform;
+use crate::sync::SpinMutex;
+use crate::user;
 
 const LOOPBACK: [u8; 4] = [127, 0, 0, 1];
 /// The most connections waiting for accept() on one port.
@@ -86,8 +86,28 @@ pub struct Sock {
     snd_timeout: u64,
 }
 
-/// The shared handle the descriptor table holds.
+/// The shared handle of a socket.
 pub type SockRef = Arc<SpinMutex<Sock>>;
+
+/// A socket as the descriptor table holds it ([`crate::kobj::Obj::Tcp`]): closed when the last
+/// open file referring to it goes away.
+pub struct Socket {
+    pub sock: SockRef,
+    /// Its inode number (fstat, /proc/self/fd).
+    pub ino: u64,
+}
+
+impl Socket {
+    pub fn new(sock: SockRef) -> Self {
+        Socket { sock, ino: crate::kobj::NEXT_INO.fetch_add(1, core::sync::atomic::Ordering::Relaxed) }
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        close(&self.sock);
+    }
+}
 
 /// socket(AF_INET, SOCK_STREAM, 0|IPPROTO_TCP); other kinds are refused with Linux's errno for
 /// a protocol the kernel lacks.
@@ -192,8 +212,19 @@ fn app_view(ip: [u8; 4]) -> [u8; 4] {
     }
 }
 
-fn deadline(timeout: u64) -> Option<u64> {
-    (timeout != 0).then(|| clock::monotonic_ns() + timeout)
+fn deadline<P: Platform + ?Sized>(p: &P, timeout: u64) -> Option<u64> {
+    (timeout != 0).then(|| crate::kobj::monotonic(p) + timeout)
+}
+
+/// Waits as [`crate::kobj::wait`] does (which polls the network before each look), looking
+/// again at least every [`super::poll_interval`].
+fn wait<P: Platform + ?Sized, T>(
+    p: &P,
+    deadline: Option<u64>,
+    ready: impl FnMut() -> Option<Result<T, Errno>>,
+) -> Result<Option<T>, Errno> {
+    let wake = || super::present().then(|| crate::kobj::monotonic(p) + super::poll_interval());
+    crate::kobj::wait(p, deadline, &wake, ready)
 }
 
 /// bind(2) to an IPv4 address of the VM (any, 127.x, 10.0.2.15); port 0 picks a free one.
@@ -234,7 +265,13 @@ fn listen(s: &mut Sock, backlog: usize) -> Result<usize, Errno> {
 
 /// accept4(2): the next connection as a new socket, and its peer's address written to
 /// (`addr`, `len`) if given.
-pub fn accept(sock: &SockRef, addr: usize, len: usize, nonblock: bool) -> Result<SockRef, Errno> {
+pub fn accept<P: Platform + ?Sized>(
+    p: &P,
+    sock: &SockRef,
+    addr: usize,
+    len: usize,
+    nonblock: bool,
+) -> Result<SockRef, Errno> {
     let local = {
         let s = sock.lock();
         match s.state {
@@ -242,8 +279,8 @@ pub fn accept(sock: &SockRef, addr: usize, len: usize, nonblock: bool) -> Result
             _ => return Err(EINVAL),
         }
     };
-    let timeout = deadline(sock.lock().rcv_timeout);
-    let got = hostfd::wait(timeout, || {
+    let timeout = deadline(p, sock.lock().rcv_timeout);
+    let got = wait(p, timeout, || {
         if !matches!(sock.lock().state, State::Listening) {
             return Some(Err(EINVAL));
         }
@@ -269,7 +306,13 @@ pub fn accept(sock: &SockRef, addr: usize, len: usize, nonblock: bool) -> Result
     Ok(Arc::new(SpinMutex::new(new)))
 }
 
-fn connect(sock: &SockRef, ip: [u8; 4], port: u16, nonblock: bool) -> Result<usize, Errno> {
+fn connect<P: Platform + ?Sized>(
+    p: &P,
+    sock: &SockRef,
+    ip: [u8; 4],
+    port: u16,
+    nonblock: bool,
+) -> Result<usize, Errno> {
     {
         let mut s = sock.lock();
         match s.state {
@@ -305,13 +348,13 @@ fn connect(sock: &SockRef, ip: [u8; 4], port: u16, nonblock: bool) -> Result<usi
         s.state = State::Stream(h);
         s.error = None;
         s.connecting = true;
-        s.connect_start = clock::monotonic_ns();
+        s.connect_start = monotonic_ns();
         if nonblock {
             return Err(EINPROGRESS);
         }
     }
-    let timeout = deadline(sock.lock().snd_timeout);
-    let r = hostfd::wait(timeout, || match progress(&mut sock.lock()) {
+    let timeout = deadline(p, sock.lock().snd_timeout);
+    let r = wait(p, timeout, || match progress(&mut sock.lock()) {
         Ok(true) => Some(Ok(0)),
         Ok(false) => None,
         Err(e) => Some(Err(e)),
@@ -338,7 +381,7 @@ fn progress(s: &mut Sock) -> Result<bool, Errno> {
             s.state = State::Failed;
             s.connecting = false;
             // A reset answers at once; only the timeout takes this long.
-            let waited = clock::monotonic_ns().saturating_sub(s.connect_start);
+            let waited = monotonic_ns().saturating_sub(s.connect_start);
             Err(if waited >= CONNECT_TIMEOUT.total_micros() * 1000 { ETIMEDOUT } else { ECONNREFUSED })
         }
         _ => {
@@ -375,11 +418,17 @@ fn partial(r: Result<Option<usize>, Errno>, done: usize) -> Result<usize, Errno>
 }
 
 /// Receives into `buf` (recv flags: MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL); 0 at end of stream.
-pub fn recv(sock: &SockRef, buf: &mut [u8], flags: usize, nonblock: bool) -> Result<usize, Errno> {
+pub fn recv<P: Platform + ?Sized>(
+    p: &P,
+    sock: &SockRef,
+    buf: &mut [u8],
+    flags: usize,
+    nonblock: bool,
+) -> Result<usize, Errno> {
     let nb = nonblock || flags & MSG_DONTWAIT != 0;
-    let timeout = deadline(sock.lock().rcv_timeout);
+    let timeout = deadline(p, sock.lock().rcv_timeout);
     let mut done = 0usize;
-    let r = hostfd::wait(timeout, || {
+    let r = wait(p, timeout, || {
         let s = sock.lock();
         let h = match s.stream() {
             Ok(h) => h,
@@ -421,11 +470,17 @@ pub fn recv(sock: &SockRef, buf: &mut [u8], flags: usize, nonblock: bool) -> Res
 /// Sends `buf` (send flags: MSG_DONTWAIT, MSG_NOSIGNAL); a blocking socket sends all of it.
 /// Writing to a connection whose sending side is closed: EPIPE and SIGPIPE (unless
 /// MSG_NOSIGNAL).
-pub fn send(sock: &SockRef, buf: &[u8], flags: usize, nonblock: bool) -> Result<usize, Errno> {
+pub fn send<P: Platform + ?Sized>(
+    p: &P,
+    sock: &SockRef,
+    buf: &[u8],
+    flags: usize,
+    nonblock: bool,
+) -> Result<usize, Errno> {
     let nb = nonblock || flags & MSG_DONTWAIT != 0;
-    let timeout = deadline(sock.lock().snd_timeout);
+    let timeout = deadline(p, sock.lock().snd_timeout);
     let mut done = 0usize;
-    let r = hostfd::wait(timeout, || {
+    let r = wait(p, timeout, || {
         let h = match sock.lock().stream() {
             Ok(h) => h,
             Err(e) => return Some(Err(e)),
@@ -456,7 +511,8 @@ pub fn send(sock: &SockRef, buf: &[u8], flags: usize, nonblock: bool) -> Result<
     match r {
         Err(EPIPE) => {
             if flags & MSG_NOSIGNAL == 0 {
-                signals::raise(SIGPIPE, signals::SI_USER, 0);
+                let (pid, tid) = p.ids();
+                let _ = p.signal_call(crate::shim::nr::TGKILL, [pid as usize, tid as usize, SIGPIPE, 0, 0, 0]);
             }
             Err(EPIPE)
         }
@@ -684,8 +740,14 @@ fn iovecs(hdr: &[u8]) -> Result<Vec<(usize, usize)>, Errno> {
 
 /// The socket calls the library OS passes on (shim/net.rs), other than socket and accept4,
 /// with Linux's arguments; `nonblock` is the descriptor's O_NONBLOCK.
-pub fn call(sock: &SockRef, nr: usize, a: [usize; 6], nonblock: bool) -> Result<usize, Errno> {
-    use litebox_libos::shim::nr::*;
+pub fn call<P: Platform + ?Sized>(
+    p: &P,
+    sock: &SockRef,
+    nr: usize,
+    a: [usize; 6],
+    nonblock: bool,
+) -> Result<usize, Errno> {
+    use crate::shim::nr::*;
     match nr {
         BIND => {
             let (ip, port) = sockaddr_in(a[1], a[2])?;
@@ -694,7 +756,7 @@ pub fn call(sock: &SockRef, nr: usize, a: [usize; 6], nonblock: bool) -> Result<
         LISTEN => listen(&mut sock.lock(), a[1]),
         CONNECT => {
             let (ip, port) = sockaddr_in(a[1], a[2])?;
-            connect(sock, ip, port, nonblock)
+            connect(p, sock, ip, port, nonblock)
         }
         GETSOCKNAME => {
             let name = local_name(&sock.lock());
@@ -710,11 +772,11 @@ pub fn call(sock: &SockRef, nr: usize, a: [usize; 6], nonblock: bool) -> Result<
         SENDTO => {
             // A destination on a stream socket is ignored, as Linux does for TCP.
             let buf = user::slice(a[1], a[2])?;
-            send(sock, buf, a[3], nonblock)
+            send(p, sock, buf, a[3], nonblock)
         }
         RECVFROM => {
             let buf = user::slice_mut(a[1], a[2])?;
-            let n = recv(sock, buf, a[3], nonblock)?;
+            let n = recv(p, sock, buf, a[3], nonblock)?;
             if a[4] != 0 {
                 let peer = peer_name(&sock.lock())?;
                 put_sockaddr(a[4], a[5], peer)?;
@@ -727,14 +789,14 @@ pub fn call(sock: &SockRef, nr: usize, a: [usize; 6], nonblock: bool) -> Result<
             for (base, len) in iovecs(hdr)? {
                 data.extend_from_slice(user::slice(base, len)?);
             }
-            send(sock, &data, a[2], nonblock)
+            send(p, sock, &data, a[2], nonblock)
         }
         RECVMSG => {
             let hdr = mem_mut(a[1], 56)?;
             let iov = iovecs(hdr)?;
             let total = iov.iter().map(|&(_, l)| l).sum::<usize>().min(SOCK_BUF);
             let mut data = alloc::vec![0u8; total];
-            let n = recv(sock, &mut data, a[2], nonblock)?;
+            let n = recv(p, sock, &mut data, a[2], nonblock)?;
             let mut at = 0;
             for (base, len) in iov {
                 let k = len.min(n - at);
