@@ -67,19 +67,23 @@ def probe() -> Probe:
     (rw / "abs-link").symlink_to(base / "secret.txt")
     (rw / "rel-link").symlink_to("../secret.txt")
     (base / "scratch").mkdir()
+    return Probe(artifact=pack_with_mounts("escape", base), base=base)
+
+
+def pack_with_mounts(name: str, base: Path) -> Path:
+    """Builds programs/NAME.c (static) and packs it with BASE/ro mounted read-only at /ro and
+    BASE/rw read-write at /rw; returns the artifact (in BASE/dist)."""
     proj = base / "proj"
     proj.mkdir()
-    subprocess.run(["cc", "-static", "-O1", "-Wall", "-o", str(proj / "escape"), str(PROGRAMS / "escape.c")],
-                   check=True)
+    subprocess.run(["cc", "-static", "-O1", "-Wall", "-o", str(proj / name), str(PROGRAMS / f"{name}.c")], check=True)
     (proj / "litebox.toml").write_text(
-        '[app]\nname = "escape"\nentry = "/app/escape"\n\n'
-        '[files]\n"/app/escape" = "escape"\n\n'
+        f'[app]\nname = "{name}"\nentry = "/app/{name}"\n\n'
+        f'[files]\n"/app/{name}" = "{name}"\n\n'
         f'[[policy.mount]]\nhost = "{base / "ro"}"\nguest = "/ro"\nmode = "ro"\n\n'
-        f'[[policy.mount]]\nhost = "{rw}"\nguest = "/rw"\nmode = "rw"\n\n'
+        f'[[policy.mount]]\nhost = "{base / "rw"}"\nguest = "/rw"\nmode = "rw"\n\n'
         "[build]\nsource_date_epoch = 0\n"
     )
-    art = pack(proj, base / "dist")
-    return Probe(artifact=art.path, base=base)
+    return pack(proj, base / "dist").path
 
 
 def gate_address(artifact: Path) -> int:

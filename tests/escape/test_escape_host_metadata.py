@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from confine_probe import PROGRAMS, gate_address, results
-from litebox_e2e import describe, pack, run_program
+from confine_probe import gate_address, pack_with_mounts, results
+from litebox_e2e import describe, run_program
 
 from packager.targets.hostprobe import userns_errno
 
@@ -71,19 +71,7 @@ def meta_probe() -> MetaProbe:
     for p, m in ((ro, 0o755), (ro / "inside.txt", 0o644), (rw, 0o755), (base / "outside.txt", 0o644),
                  *((rw / n, 0o644) for n in ("mode.txt", "fmode.txt", "scratch.txt"))):
         p.chmod(m)
-    proj = base / "proj"
-    proj.mkdir()
-    subprocess.run(["cc", "-static", "-O1", "-Wall", "-o", str(proj / "hostmeta"), str(PROGRAMS / "hostmeta.c")],
-                   check=True)
-    (proj / "litebox.toml").write_text(
-        '[app]\nname = "hostmeta"\nentry = "/app/hostmeta"\n\n'
-        '[files]\n"/app/hostmeta" = "hostmeta"\n\n'
-        f'[[policy.mount]]\nhost = "{ro}"\nguest = "/ro"\nmode = "ro"\n\n'
-        f'[[policy.mount]]\nhost = "{rw}"\nguest = "/rw"\nmode = "rw"\n\n'
-        "[build]\nsource_date_epoch = 0\n"
-    )
-    art = pack(proj, base / "dist")
-    return MetaProbe(artifact=art.path, base=base)
+    return MetaProbe(artifact=pack_with_mounts("hostmeta", base), base=base)
 
 
 def unused_port() -> int:
