@@ -137,6 +137,13 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
     checkout's platform_targets/)."""
     progress = progress or Progress()
     started = time.monotonic()
+    # Checked before anything is built: a file (or a file in the way) there would otherwise
+    # surface as a build-graph traceback.
+    for parent in (out_dir, *out_dir.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise PackError(f"--out-dir {out_dir}: {parent} is not a directory")
+            break
     known = discover(targets_dir)
     cfg = config_mod.load(app, config_file, overrides, known)
     targets = resolve_targets(target_names, known)

@@ -206,3 +206,17 @@ def test_existing_artifact_survives_a_failed_pack(tmp_path: Path) -> None:
     assert proc.returncode != 0, describe(proc)
     assert good.path.read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == sorted([good.path.name, good.manifest.name])
+
+
+@pytest.mark.parametrize("below", ["", "sub"])
+def test_out_dir_that_is_a_file(tmp_path: Path, below: str) -> None:
+    """--out-dir naming a file (or a path through one) is a one-line error naming it, before
+    anything is built; the file is left as it was."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me\n")
+    out = blocker / below if below else blocker
+    proc = run_cli("pack", Path("/usr/bin/true"), "--out-dir", out)
+    assert proc.returncode == EXIT_INPUT_ERROR, describe(proc)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines == [f"litebox: error: --out-dir {out}: {blocker} is not a directory"], describe(proc)
+    assert blocker.read_text() == "keep me\n"
