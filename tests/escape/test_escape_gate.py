@@ -35,7 +35,7 @@ def test_the_gate_really_reaches_the_host(gate: tuple[dict[str, str], str]) -> N
 
 @pytest.mark.parametrize("label", ["gate-openat-etc-rw", "gate-mount", "gate-ptrace", "gate-execve",
                                    "gate-unshare", "gate-reboot", "gate-socket-netlink", "gate-clone-newuser",
-                                   "gate-ioctl-tiocsti", "gate-prctl", "gate-socket-inet",
+                                   "gate-ioctl-tiocsti", "gate-prctl", "gate-socket-inet", "gate-flock",
                                    "gate-connect-loopback"])
 def test_gate_allow_list_refuses_with_eperm(gate: tuple[dict[str, str], str], label: str) -> None:
     r, _ = gate

@@ -253,7 +253,6 @@ const GATE: &[(u32, Check)] = &[
     (267, Any),               // readlinkat
     (217, Any),               // getdents64
     (138, Any),               // fstatfs (the writable layer's size, counted against the memory limit)
-    (73, Any),                // flock
     (74, Any),                // fsync
     (75, Any),                // fdatasync
     (77, Any),                // ftruncate
