@@ -13,7 +13,8 @@
 //!   app; true when the frame must go back register for register, through `iretq`);
 //! - `extern "C" fn trap_handler(f: &mut trap::TrapFrame)` (an exception or interrupt).
 //!
-//! The Linux meaning of those (the library OS) lives above this crate.
+//! Their bodies are [`os::entry::syscall`] and [`os::entry::trap`]: the OS layer ([`os`]) runs
+//! the library OS on this kernel, the same for every VM target.
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -28,6 +29,7 @@ pub mod frames;
 
 pub mod layout;
 pub mod machine;
+pub mod os;
 pub mod paging;
 pub mod port;
 pub mod rng;

@@ -1,12 +1,14 @@
 //! The runner's control channel, COM2: the kernel reports the app's exit status there
 //! (`exit.rs`), and the runner forwards the signals its user sends (Ctrl-C...) as one byte
 //! each: `I` SIGINT, `T` SIGTERM, `H` SIGHUP, `Q` SIGQUIT; other bytes are ignored. The kernel
-//! looks for them whenever a thread waits (`sched::wait_event`) and at each preemption-timer
+//! looks for them whenever a thread waits (`Machine::poll_events`) and at each preemption-timer
 //! tick, which runs for every app when the channel is there; the signal then goes to every
 //! process of the app (see `proc::signal_all`).
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use crate::{proc, serial};
+use litebox_vmkernel::os::proc;
+
+use crate::serial;
 
 /// How often a thread that waits only for a signal looks at the channel.
 pub const POLL_NS: u64 = 10_000_000;

@@ -64,13 +64,3 @@ pub fn write(base: u16, bytes: &[u8]) {
         outb(base, b);
     }
 }
-
-/// A `core::fmt::Write` sink for the kernel's messages: the error port.
-pub struct Console;
-
-impl core::fmt::Write for Console {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        write(err_port(), s.as_bytes());
-        Ok(())
-    }
-}

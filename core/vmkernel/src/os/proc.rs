@@ -17,10 +17,11 @@ use litebox_libos::signal::SIGCHLD;
 use litebox_libos::sync::SpinMutex;
 use litebox_libos::{user, LibOs};
 
-use crate::south::Vm;
+use super::platform::{Vm, PID};
+use super::signals;
 use crate::trap::SyscallFrame;
 use crate::vm::SpaceRef;
-use crate::{exit, sched, signals, vm};
+use crate::{machine, sched, vm};
 
 struct Process {
     pid: i32,
@@ -164,10 +165,10 @@ pub fn fork(frame: &SyscallFrame, flags: u64, stack: usize, ptid: usize, ctid: u
 /// its other threads stop, its descriptors close (pipe ends included), its memory is freed and
 /// it stays a zombie until its parent reaps it. The first process ends the VM instead.
 pub fn exit(status: i32) -> ! {
-    let Some(os) = try_current() else { exit::exit_vm(if status & 0x7f != 0 { 128 + status } else { status >> 8 }) };
+    let Some(os) = try_current() else { machine().exit(if status & 0x7f != 0 { 128 + status } else { status >> 8 }) };
     let me = os.platform.pid;
-    if me == crate::south::PID {
-        exit::exit_vm(if status & 0x7f != 0 { 128 + (status & 0x7f) } else { (status >> 8) & 0xff });
+    if me == PID {
+        machine().exit(if status & 0x7f != 0 { 128 + (status & 0x7f) } else { (status >> 8) & 0xff });
     }
     sched::kill_others(me);
     let fds = core::mem::replace(&mut *os.fds.lock(), litebox_libos::fd::FdTable::new(0));

@@ -1,11 +1,11 @@
-//! The kvm South platform: the library OS's [`Platform`] served inside the VM. There is no host
-//! to forward to: memory is the VM's own (see `vm.rs`), descriptors 0–2 are the boot module
-//! (stdin) and the serial ports (stdout on COM1, stderr on COM3), TCP sockets, pipes,
-//! eventfds, timerfds and epoll are the library OS's own kernel objects (waiting through
-//! `block_until`, `hostfd.rs`), time is the TSC. Each process of the
-//! app has its own `Vm` (its pid, signal dispositions, pending signals) inside its own library
-//! OS (`proc.rs`); their threads share one CPU (`sched.rs`, preempted by `apic.rs`); signals
-//! are delivered by `signals.rs`.
+//! The library OS's [`Platform`] inside a VM, for every VM target. There is no host to forward
+//! to: memory is the VM's own (`vm.rs`); descriptors 0–2 are the stdin bytes the loader passed
+//! and the machine's console ([`crate::Machine::console_write`] for stdout,
+//! [`crate::Machine::log_write`] for stderr); TCP sockets, pipes, eventfds, timerfds and epoll
+//! are the library OS's own kernel objects (waiting through `block_until`, `wait.rs`); time is
+//! the TSC. Each process of the app has its own `Vm` (its pid) inside its own library OS
+//! (`proc.rs`); their threads share one CPU (`sched.rs`, preempted by `apic.rs`); signals are
+//! delivered by `signals.rs`.
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -14,7 +14,8 @@ use litebox_libos::errno::*;
 use litebox_libos::sync::SpinMutex;
 use litebox_libos::Platform;
 
-use crate::{clock, hostfd, port, rng, sched, serial, signals, vm};
+use super::{proc, signals, wait};
+use crate::{clock, machine, port, rng, sched, vm};
 
 /// The process id (and thread id) of the app's first process.
 pub const PID: i32 = 1;
@@ -27,7 +28,9 @@ pub struct Vm {
     pub stdin: &'static [u8],
     /// How far stdin was read (shared by all processes: one open file description).
     pub stdin_pos: Arc<SpinMutex<usize>>,
+    /// The app's uid and gid (the policy's, or root).
     pub uid: u32,
+    /// See `uid`.
     pub gid: u32,
 }
 
@@ -114,11 +117,11 @@ impl Platform for Vm {
     fn host_write(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno> {
         match fd {
             1 => {
-                serial::write(serial::COM1, buf);
+                machine().console_write(buf);
                 Ok(buf.len())
             }
             2 => {
-                serial::write(serial::err_port(), buf);
+                machine().log_write(buf);
                 Ok(buf.len())
             }
             0 => Err(EBADF),
@@ -160,17 +163,17 @@ impl Platform for Vm {
     }
 
     fn host_poll(&self, fds: &mut [PollFd], timeout_ms: i32) -> Result<usize, Errno> {
-        hostfd::poll(fds, timeout_ms, &|fd| self.console_revents(fd))
+        wait::poll(fds, timeout_ms, &|fd| self.console_revents(fd))
     }
 
     fn block_until(&self, ready: &mut dyn FnMut() -> bool, deadline: Option<u64>) -> Result<bool, Errno> {
         // The scheduler has no wait queues: a waiter re-checks whenever it runs, so wake_all
         // has nothing to do.
-        hostfd::wait(deadline, || ready().then_some(Ok(()))).map(|r| r.is_some())
+        wait::wait(deadline, || ready().then_some(Ok(()))).map(|r| r.is_some())
     }
 
     fn host_dup(&self, fd: i32) -> Result<i32, Errno> {
-        hostfd::dup(fd)
+        wait::dup(fd)
     }
 
     fn clock_gettime(&self, clock_id: u32) -> Result<Timespec, Errno> {
@@ -266,7 +269,7 @@ impl Platform for Vm {
     }
 
     fn host_aux(&self) -> Vec<(usize, usize)> {
-        crate::aux().to_vec()
+        super::aux().to_vec()
     }
 
     fn creds(&self) -> (u32, u32) {
@@ -274,7 +277,7 @@ impl Platform for Vm {
     }
 
     fn notify_signal(&self, pid: i32) {
-        crate::proc::wake_if_fatal(pid)
+        proc::wake_if_fatal(pid)
     }
 
     fn arm_timer(&self, deadline: Option<u64>) {
@@ -289,11 +292,11 @@ impl Platform for Vm {
     }
 
     fn release_process(&self, pid: i32) {
-        crate::proc::release(pid)
+        proc::release(pid)
     }
 
     fn exit_group(&self, code: i32) -> ! {
-        crate::proc::exit((code & 0xff) << 8)
+        proc::exit((code & 0xff) << 8)
     }
 
     fn exit_thread(&self, code: i32) -> ! {
@@ -301,7 +304,7 @@ impl Platform for Vm {
     }
 
     fn log(&self, line: &[u8]) {
-        serial::write(serial::err_port(), line);
-        serial::write(serial::err_port(), b"\n");
+        machine().log_write(line);
+        machine().log_write(b"\n");
     }
 }

@@ -9,7 +9,8 @@
 use litebox_libos::signal::{self as core_sig, bit, Handler, UserRegs, SA_NODEFER, SA_RESETHAND, SA_RESTORER};
 use litebox_libos::LibOs;
 
-use crate::south::Vm;
+use super::platform::Vm;
+use super::proc;
 use crate::trap::SyscallFrame;
 use crate::{clock, sched};
 
@@ -18,7 +19,7 @@ use core_sig::UNBLOCKABLE;
 
 /// The running process's library OS.
 fn os() -> &'static LibOs<Vm> {
-    crate::proc::current()
+    proc::current()
 }
 
 fn fire_timer() {
@@ -94,14 +95,14 @@ pub fn deliver(vm: &Vm, f: &mut SyscallFrame) {
         return;
     }
     if act.handler == 0 || act.flags & SA_RESTORER == 0 {
-        crate::proc::exit(sig as i32);
+        proc::exit(sig as i32);
     }
     let old_mask = sched::take_saved_mask().unwrap_or_else(sched::sigmask);
     let h = Handler { sig, info, pid: vm.pid, handler: act.handler, restorer: act.restorer, old_mask };
     let mut regs = regs_of(f);
     let fx = *fx_area(f);
     if core_sig::push_frame(&mut regs, &fx, &h).is_err() {
-        crate::proc::exit(11);
+        proc::exit(11);
     }
     set_regs(f, &regs);
     let mut m = old_mask | act.mask;
@@ -124,6 +125,6 @@ pub fn sigreturn(f: &mut SyscallFrame) {
             *fx_area(f) = fx;
             sched::set_sigmask(mask);
         }
-        Err(_) => crate::proc::exit(11),
+        Err(_) => proc::exit(11),
     }
 }

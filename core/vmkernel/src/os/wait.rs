@@ -1,27 +1,26 @@
-//! The host descriptors of a VM without a host: only the console streams (0 is stdin, 1 and 2
+//! Waiting, and the host descriptors of a VM without a host: only the console streams (0 is stdin, 1 and 2
 //! the console). Sockets, pipes, eventfds, timerfds and epoll are the library OS's own kernel
 //! objects (core/libos/src/kobj.rs, core/libos/src/netstack/); they wait through [`wait`]
 //! (`Platform::block_until`): cooperatively (other threads and processes run, timers fire),
 //! interrupted with EINTR when a signal becomes deliverable.
 use litebox_libos::abi::PollFd;
 use litebox_libos::errno::*;
-use litebox_libos::netstack;
 
-use crate::{clock, sched, signals};
+use super::signals;
+use crate::{clock, machine, sched};
 
 const POLLERR: i16 = 0x8;
 const POLLHUP: i16 = 0x10;
 const POLLNVAL: i16 = 0x20;
 
 /// Waits until `ready` gives a result, or the deadline passes (`Ok(None)`), or a signal
-/// interrupts (EINTR). With a network card, the network is polled before each look and at
-/// least every [`netstack::poll_interval`] (the card raises no interrupts).
+/// interrupts (EINTR). The machine's devices (a network card raises no interrupts) and events
+/// (the runner's Ctrl-C) are polled before each look and at least every
+/// [`crate::Machine::poll_interval_ns`].
 pub fn wait<T>(deadline: Option<u64>, mut ready: impl FnMut() -> Option<Result<T, Errno>>) -> Result<Option<T>, Errno> {
-    let net = netstack::present();
+    let m = machine();
     loop {
-        if net {
-            netstack::poll();
-        }
+        m.poll_devices();
         if let Some(r) = ready() {
             return r.map(Some);
         }
@@ -31,10 +30,9 @@ pub fn wait<T>(deadline: Option<u64>, mut ready: impl FnMut() -> Option<Result<T
         if deadline.is_some_and(|d| clock::monotonic_ns() >= d) {
             return Ok(None);
         }
-        let poll_at = net.then(|| clock::monotonic_ns() + netstack::poll_interval());
-        // A signal may also come from outside (the runner's Ctrl-C): look for it now and then.
-        let outside = crate::control::listening().then(|| clock::monotonic_ns() + crate::control::POLL_NS);
-        let d = [deadline, signals::timer_deadline(), poll_at, outside].into_iter().flatten().min();
+        let every = m.poll_interval_ns();
+        let poll_at = (every != u64::MAX).then(|| clock::monotonic_ns().saturating_add(every));
+        let d = [deadline, signals::timer_deadline(), poll_at].into_iter().flatten().min();
         sched::wait_event(d);
     }
 }
