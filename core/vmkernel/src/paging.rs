@@ -161,11 +161,12 @@ fn walk_user(root: usize, leaf: &mut dyn FnMut(usize, *mut u64), tables: &mut dy
     }
 }
 
-/// Maps every app page of `from` at the same address in `to`, sharing the frame
-/// copy-on-write: both entries lose their write right and get [`COW`] (fork). False when
-/// memory for `to`'s tables ran out (`to` then holds a partial copy, for [`free_user`]). The
-/// caller flushes `from`'s TLB if it is loaded.
-pub fn share_user(from: usize, to: usize) -> bool {
+/// Maps every app page of `from` at the same address in `to`, sharing the frame: pages for
+/// which `shared(va)` holds (MAP_SHARED) as they are, every other page copy-on-write (both
+/// entries lose their write right and get [`COW`]) (fork). False when memory for `to`'s
+/// tables ran out (`to` then holds a partial copy, for [`free_user`]). The caller flushes
+/// `from`'s TLB if it is loaded.
+pub fn share_user(from: usize, to: usize, shared: &dyn Fn(usize) -> bool) -> bool {
     let mut ok = true;
     walk_user(
         from,
@@ -179,9 +180,14 @@ pub fn share_user(from: usize, to: usize) -> bool {
             };
             // SAFETY: e is a level-1 entry of `from`, dst the one of `to` for the same page.
             unsafe {
-                let v = (e.read_volatile() & !W) | COW;
-                e.write_volatile(v);
-                dst.write_volatile(v);
+                let v = e.read_volatile();
+                if shared(va) {
+                    dst.write_volatile(v);
+                } else {
+                    let v = (v & !W) | COW;
+                    e.write_volatile(v);
+                    dst.write_volatile(v);
+                }
             }
         },
         &mut |_| {},

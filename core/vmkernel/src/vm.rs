@@ -29,6 +29,8 @@ struct Area {
     start: usize,
     end: usize,
     prot: u32,
+    /// MAP_SHARED: a fork shares its frames writable with the child instead of copy-on-write.
+    shared: bool,
 }
 
 /// One process's address space.
@@ -71,13 +73,23 @@ pub fn activate(sp: SpaceRef) {
     paging::switch_to(sp.lock().root);
 }
 
-/// fork: a copy of the running process's space (areas, and every page shared copy-on-write);
-/// None when memory ran out.
+/// fork: a copy of the running process's space: its areas, every private page shared
+/// copy-on-write, and every page of a MAP_SHARED area shared as it is (both processes then
+/// write the same frame; its pages are all given frames first, so none is left to be filled
+/// separately on each side). None when memory ran out.
 pub fn fork_current() -> Option<SpaceRef> {
-    let root = paging::new_root()?;
     let sp = space().lock();
+    for a in sp.areas.iter().filter(|a| a.shared) {
+        populate(a)?;
+    }
+    let root = paging::new_root()?;
     let copy = Space { areas: sp.areas.clone(), root };
-    let ok = paging::share_user(sp.root, root);
+    let areas = &sp.areas;
+    let shared = |va: usize| {
+        let i = areas.partition_point(|a| a.end <= va);
+        areas.get(i).is_some_and(|a| a.start <= va && a.shared)
+    };
+    let ok = paging::share_user(sp.root, root, &shared);
     cpu::flush_tlb();
     if !ok {
         drop(sp);
@@ -156,9 +168,9 @@ impl Space {
         self.areas.iter().any(|a| a.start < e && a.end > s)
     }
 
-    fn insert(&mut self, s: usize, e: usize, prot: u32) {
+    fn insert(&mut self, s: usize, e: usize, prot: u32, shared: bool) {
         let i = self.areas.partition_point(|a| a.start < s);
-        self.areas.insert(i, Area { start: s, end: e, prot });
+        self.areas.insert(i, Area { start: s, end: e, prot, shared });
     }
 
     /// Removes [s, e) from the area list (splitting areas), without touching page tables.
@@ -170,10 +182,10 @@ impl Space {
                 continue;
             }
             if a.start < s {
-                out.push(Area { start: a.start, end: s, prot: a.prot });
+                out.push(Area { end: s, ..a });
             }
             if a.end > e {
-                out.push(Area { start: e, end: a.end, prot: a.prot });
+                out.push(Area { start: e, ..a });
             }
         }
         self.areas = out;
@@ -249,7 +261,8 @@ pub fn map(addr: usize, len: usize, prot: u32, flags: u32) -> Result<usize, Errn
             _ => sp.find_free(len).ok_or(ENOMEM)?,
         }
     };
-    sp.insert(at, at + len, prot & 7);
+    // MAP_SHARED or MAP_SHARED_VALIDATE (MAP_PRIVATE is 2).
+    sp.insert(at, at + len, prot & 7, matches!(flags & 3, 1 | 3));
     Ok(at)
 }
 
@@ -276,12 +289,16 @@ pub fn protect(addr: usize, len: usize, prot: u32) -> Result<(), Errno> {
     let e = in_user(addr, page_up(len)).ok_or(ENOMEM)?;
     let mut sp = space().lock();
     let mut va = addr;
+    let mut pieces = Vec::new();
     while va < e {
         let a = sp.area_at(va).ok_or(ENOMEM)?;
+        pieces.push((va, a.end.min(e), a.shared));
         va = a.end;
     }
     sp.cut(addr, e);
-    sp.insert(addr, e, prot & 7);
+    for (s, e, shared) in pieces {
+        sp.insert(s, e, prot & 7, shared);
+    }
     let flags = pte_flags(prot & 7);
     let mut va = addr;
     while va < e {
@@ -310,6 +327,24 @@ pub fn discard(addr: usize, len: usize) -> Result<(), Errno> {
     let _sp = space().lock();
     drop_pages(addr, e);
     Ok(())
+}
+
+/// Gives every page of area `a` (of the loaded space) a frame, zeroed, with the area's rights;
+/// None when memory ran out.
+fn populate(a: &Area) -> Option<()> {
+    let mut va = a.start;
+    while va < a.end {
+        let p = paging::pte(va, true)?;
+        // SAFETY: p is the level-1 entry of an app page; the caller holds the space lock.
+        let v = unsafe { p.read_volatile() };
+        if v & (P | KEPT) == 0 {
+            let pa = frames::alloc_zeroed_for_app()?;
+            // SAFETY: as above; a fresh frame of this process.
+            unsafe { p.write_volatile(pa as u64 | paging::enc() | pte_flags(a.prot)) };
+        }
+        va += PAGE;
+    }
+    Some(())
 }
 
 /// What [`fault`] did.
