@@ -51,3 +51,38 @@ def test_dev_tty_reaches_the_terminal_stdin_is_on(tty_artifact: Path) -> None:
     finally:
         os.close(master)
         os.close(slave)
+
+
+def run_on_terminal(argv: list[str | Path]) -> subprocess.CompletedProcess[bytes]:
+    """Runs argv in a new session whose controlling terminal is a fresh pseudo-terminal on its
+    stdin (as a login shell's job would be), output captured."""
+    import fcntl
+    import termios
+
+    master, slave = pty.openpty()
+    try:
+        return subprocess.run(
+            [str(a) for a in argv],
+            stdin=slave,
+            capture_output=True,
+            env=BASE_ENV,
+            timeout=RUN_TIMEOUT,
+            check=False,
+            start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_job_control_on_a_terminal_matches_native(tmp_path: Path) -> None:
+    """tcsetpgrp of the app's own process group, SIGTTIN stopping a background reader,
+    waitpid(WUNTRACED), SIGCONT: as natively (programs/jobctl.c)."""
+    prog = tmp_path / "jobctl"
+    subprocess.run(["cc", "-O1", "-Wall", "-o", str(prog), str(PROGRAMS / "jobctl.c")], check=True)
+    native = run_on_terminal([prog])
+    assert native.returncode == 0 and b"stopped by signal 21" in native.stdout, describe(native)
+    packed = run_on_terminal([pack(prog, tmp_path / "dist").path])
+    assert packed.stdout == native.stdout, describe(packed)
+    assert packed.returncode == 0, describe(packed)

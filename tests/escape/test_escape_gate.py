@@ -49,7 +49,7 @@ def test_gate_denials_are_logged_with_the_rule(gate: tuple[dict[str, str], str])
         "denied at the gate: execve (59) -> EPERM (rule: gate allow-list: syscall not needed by the runtime)",
         "denied at the gate: openat (257) -> EPERM (rule: gate allow-list: openat for writing or creating)",
         "denied at the gate: ioctl (16) -> EPERM "
-        "(rule: gate allow-list: ioctl command other than TCGETS/TIOCGWINSZ/TIOCGPGRP/FIONREAD)",
+        "(rule: gate allow-list: ioctl command other than TCGETS/TIOCGWINSZ/TIOCGPGRP/TIOCSPGRP/FIONREAD)",
         "denied at the gate: clone (56) -> EPERM (rule: gate allow-list: clone with CLONE_NEW* flags)",
         "denied at the gate: socket (41) -> EPERM "
         "(rule: gate allow-list: socket other than AF_UNIX stream/seqpacket (datagram with a private root))",

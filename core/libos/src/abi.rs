@@ -71,6 +71,7 @@ pub const FD_CLOEXEC: u32 = 1;
 pub const TCGETS: u32 = 0x5401;
 pub const TIOCGWINSZ: u32 = 0x5413;
 pub const TIOCGPGRP: u32 = 0x540f;
+pub const TIOCSPGRP: u32 = 0x5410;
 pub const FIONREAD: u32 = 0x541b;
 pub const FIONBIO: u32 = 0x5421;
 

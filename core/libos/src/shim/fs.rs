@@ -88,7 +88,7 @@ pub const HANDLED: &[usize] = &[
 /// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
 /// generated from these arrays by scripts/gen_implemented.py).
 pub const PARTIAL: &[(usize, &str)] = &[
-    (IOCTL, "FIOCLEX, FIONCLEX, FIONREAD; TCGETS, TIOCGWINSZ, TIOCGPGRP on host descriptors (terminals); anything else ENOTTY"),
+    (IOCTL, "FIOCLEX, FIONCLEX, FIONREAD; TCGETS, TIOCGWINSZ, TIOCGPGRP, TIOCSPGRP on host descriptors (terminals); anything else ENOTTY"),
     (CHOWN, "checks the path, changes nothing (image files have fixed owners); EROFS in a read-only mount"),
     (FCHMOD, "changes a host file by its path: ESTALE once the file was renamed or removed since it was opened"),
     (FCHOWN, "as chown"),
@@ -616,7 +616,20 @@ fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
     }
     match &f.kind {
         FileKind::Host(h) => match cmd {
-            TCGETS | TIOCGWINSZ | TIOCGPGRP | FIONREAD => os.platform.host_ioctl(h.0, cmd, arg),
+            TCGETS | TIOCGWINSZ | FIONREAD => os.platform.host_ioctl(h.0, cmd, arg),
+            TIOCGPGRP => {
+                let r = os.platform.host_ioctl(h.0, cmd, arg)?;
+                // A foreground group led outside the app's pid namespace (the group the app
+                // started in) reads as 1, as getpgrp() does there (shim/process.rs).
+                if os.platform.passthrough().is_some() && user::read::<i32>(arg)? == 0 {
+                    user::write(arg, &1i32)?;
+                }
+                Ok(r)
+            }
+            // Job control: make one of the app's process groups the terminal's foreground
+            // group (the host resolves the group in the app's pid namespace, within the
+            // terminal's session).
+            TIOCSPGRP => os.platform.host_ioctl(h.0, cmd, arg),
             FIONBIO => {
                 // The same status flag as fcntl(F_SETFL, O_NONBLOCK) (CPython sets it this way).
                 let on = user::read::<i32>(arg)? != 0;

@@ -155,11 +155,17 @@ impl Platform for LinuxHost {
     }
 
     fn host_ioctl(&self, fd: i32, cmd: u32, arg: usize) -> Result<usize, Errno> {
-        // Only the read-only queries the shim forwards (TCGETS, TIOCGWINSZ, TIOCGPGRP,
-        // FIONREAD): never one that acts on the terminal or the host.
-        use litebox_libos::abi::{FIONREAD, TCGETS, TIOCGPGRP, TIOCGWINSZ};
-        if !matches!(cmd, TCGETS | TIOCGWINSZ | TIOCGPGRP | FIONREAD) {
+        // Only what the shim forwards: the read-only queries (TCGETS, TIOCGWINSZ, TIOCGPGRP,
+        // FIONREAD) and, for job control, TIOCSPGRP (the kernel accepts only a process group
+        // of the terminal's session, named in the app's pid namespace: one of the app's own).
+        // Never one that injects input, hangs up or reconfigures the terminal or the host.
+        use litebox_libos::abi::{FIONREAD, TCGETS, TIOCGPGRP, TIOCGWINSZ, TIOCSPGRP};
+        if !matches!(cmd, TCGETS | TIOCGWINSZ | TIOCGPGRP | TIOCSPGRP | FIONREAD) {
             return Err(ENOTTY);
+        }
+        if cmd == TIOCSPGRP && !crate::seccomp::PRIVATE_ROOT.load(Ordering::Relaxed) {
+            // Without the app's own pid namespace a group number could name a host group.
+            return Err(EPERM);
         }
         litebox_libos::user::slice_mut(arg, 8)?;
         let v = r(sys::syscall3(sys::IOCTL, fd as usize, cmd as usize, arg))?;

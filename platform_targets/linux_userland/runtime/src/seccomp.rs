@@ -43,7 +43,7 @@ pub fn rule_name(rule: u32) -> &'static [u8] {
         RULE_NOT_LISTED => b"gate allow-list: syscall not needed by the runtime",
         RULE_CLONE_NS => b"gate allow-list: clone with CLONE_NEW* flags",
         RULE_SOCKET => b"gate allow-list: socket other than AF_UNIX stream/seqpacket (datagram with a private root)",
-        RULE_IOCTL => b"gate allow-list: ioctl command other than TCGETS/TIOCGWINSZ/TIOCGPGRP/FIONREAD",
+        RULE_IOCTL => b"gate allow-list: ioctl command other than TCGETS/TIOCGWINSZ/TIOCGPGRP/TIOCSPGRP/FIONREAD",
         RULE_OPEN_WRITE => b"gate allow-list: openat for writing or creating",
         RULE_ARCH_PRCTL => b"gate allow-list: arch_prctl code",
         RULE_FCNTL => b"gate allow-list: fcntl command other than F_DUPFD_CLOEXEC/F_GETFL/F_SETFL/record locks",
@@ -310,11 +310,11 @@ pub fn syscall_count() -> usize {
     GATE.len()
 }
 
-/// ioctl (16): the terminal queries host.rs `host_ioctl` forwards (TCGETS, TIOCGWINSZ,
-/// TIOCGPGRP, FIONREAD) and nothing else (no TIOCSTI, TIOCVHANGUP, FS_IOC_*, SIOCS*, ...).
+/// ioctl (16): the terminal calls host.rs `host_ioctl` forwards (TCGETS, TIOCGWINSZ,
+/// TIOCGPGRP, TIOCSPGRP, FIONREAD) and nothing else (no TIOCSTI, TIOCVHANGUP, FS_IOC_*, SIOCS*, ...).
 fn ioctl() -> Vec<SockFilter> {
     let mut b = Block::new();
-    b.arg(1).one_of(&[0x5401, 0x5413, 0x540f, 0x541b], To::Allow).ret(To::Deny(RULE_IOCTL));
+    b.arg(1).one_of(&[0x5401, 0x5413, 0x540f, 0x5410, 0x541b], To::Allow).ret(To::Deny(RULE_IOCTL));
     b.finish()
 }
 
