@@ -160,7 +160,8 @@ def test_gate_refusals_are_logged_with_their_rule(gate: tuple[dict[str, str], st
     _, log = gate
     for line in (
         "fchmodat (268) -> EPERM (rule: gate allow-list: syscall not needed by the runtime)",
-        "ioctl (16) -> EPERM (rule: gate allow-list: ioctl command other than TCGETS/TIOCGWINSZ/TIOCGPGRP/TIOCSPGRP/FIONREAD)",
+        "ioctl (16) -> EPERM "
+        "(rule: gate allow-list: ioctl command other than TCGETS/TIOCGWINSZ/TIOCGPGRP/TIOCSPGRP/FIONREAD)",
         "fcntl (72) -> EPERM "
         "(rule: gate allow-list: fcntl command other than F_DUPFD_CLOEXEC/F_GETFL/F_SETFL/record locks)",
         "clone (56) -> EPERM (rule: gate allow-list: clone with CLONE_PARENT)",
