@@ -59,6 +59,11 @@ pub struct LibOs<P: Platform> {
     pub threads: AtomicUsize,
     /// The argv of the running program (for /proc/self/cmdline and status).
     pub cmdline: SpinMutex<Vec<Vec<u8>>>,
+    /// The ids and nice value the app sees (setuid and friends change them in the sandbox).
+    pub ident: crate::ident::Identity,
+    /// Set once the process takes a record lock on a host file: from then on closing any
+    /// descriptor of a file releases the process's locks on it, as on Linux.
+    pub record_locks: AtomicBool,
 }
 
 /// The policy's resource limits (`[policy.limits]`, LaunchConfig.limits); `None` is unlimited.
@@ -94,6 +99,7 @@ impl<P: Platform> LibOs<P> {
             let _ =
                 fds.alloc(OpenFile::new(FileKind::Host(crate::fd::HostFd(fd)), Vec::new(), flags), false, fd as usize);
         }
+        let ident = crate::ident::Identity::new(platform.creds());
         Self {
             platform,
             vfs: Arc::new(vfs),
@@ -113,6 +119,8 @@ impl<P: Platform> LibOs<P> {
             thread_limit: AtomicUsize::new(usize::MAX),
             threads: AtomicUsize::new(1),
             cmdline: SpinMutex::new(Vec::new()),
+            ident,
+            record_locks: AtomicBool::new(false),
         }
     }
 
@@ -262,6 +270,8 @@ impl<P: Platform> LibOs<P> {
             thread_limit: AtomicUsize::new(self.thread_limit.load(Ordering::Relaxed)),
             threads: AtomicUsize::new(1),
             cmdline: SpinMutex::new(self.cmdline.lock().clone()),
+            ident: self.ident.fork(),
+            record_locks: AtomicBool::new(self.record_locks.load(Ordering::Relaxed)),
         }
     }
 

@@ -147,6 +147,11 @@ impl Vfs {
             let name = crate::shim::fmt_usize(pid as usize, &mut buf).to_vec();
             add(out, &name, Synth::ProcSelf.ino(), NodeKind::Dir);
         }
+        if a == b"/proc/self/task" && pid > 0 {
+            let mut buf = [0u8; 20];
+            let name = crate::shim::fmt_usize(pid as usize, &mut buf).to_vec();
+            add(out, &name, Synth::ProcSelf.ino(), NodeKind::Dir);
+        }
         if a == b"/proc/self/fd" {
             for fd in view.map(|v| v.fds()).unwrap_or_default() {
                 let mut buf = [0u8; 20];
@@ -261,7 +266,13 @@ impl Vfs {
                 if upper {
                     self.upper_prepare(h, p)?;
                 }
-                h.ops.open(dir, &rel, (flags & !O_TRUNC_BIT) | O_CREAT_BIT | O_EXCL_BIT, mode)
+                let fd = h.ops.open(dir, &rel, (flags & !O_TRUNC_BIT) | O_CREAT_BIT | O_EXCL_BIT, mode)?;
+                // The host applies the runtime's own umask; the app's (already applied to
+                // `mode`) is the one that counts, so group and other bits are set again.
+                if mode & 0o077 != 0 && h.ops.lstat(dir, &rel).is_ok_and(|st| st.st_mode & 0o7777 != mode) {
+                    let _ = h.ops.chmod(dir, &rel, mode);
+                }
+                Ok(fd)
             }
             Place::Memory => Err(EROFS),
         }
@@ -731,6 +742,10 @@ impl Vfs {
             Place::Host(dir, rel, upper, h) => {
                 let opaque = upper && self.upper_prepare(h, p)?;
                 h.ops.mkdir(dir, &rel, mode)?;
+                // As in host_create: the app's umask, not the runtime's.
+                if mode & 0o077 != 0 && h.ops.lstat(dir, &rel).is_ok_and(|st| st.st_mode & 0o7777 != mode & 0o7777) {
+                    let _ = h.ops.chmod(dir, &rel, mode & 0o7777);
+                }
                 if opaque {
                     let fd = h.ops.open(0, &join_rel(&rel, OPQ), O_CREAT_W, 0o600)?;
                     h.ops.close(fd);
@@ -887,6 +902,12 @@ impl Vfs {
         let f = ov.new_file(mode, Vec::new(), now);
         ov.entries.insert(p.to_vec(), OverlayEntry::File(f.clone()));
         f
+    }
+
+    /// A regular file of the writable layer's memory with no name (memfd_create, O_TMPFILE):
+    /// it lives as long as a descriptor refers to it.
+    pub fn anon_file(&self, mode: u32, now: u64) -> Arc<OverlayFile> {
+        self.overlay.lock().new_file(mode, Vec::new(), now)
     }
 
     /// Copies the image file at `p` into the writable layer (once) and returns the copy.

@@ -19,7 +19,6 @@ pub const HANDLED: &[usize] = &[
     READ,
     WRITE,
     OPEN,
-    CLOSE,
     STAT,
     FSTAT,
     LSTAT,
@@ -88,7 +87,7 @@ pub const HANDLED: &[usize] = &[
 /// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
 /// generated from these arrays by scripts/gen_implemented.py).
 pub const PARTIAL: &[(usize, &str)] = &[
-    (IOCTL, "FIOCLEX, FIONCLEX, FIONREAD; TCGETS, TIOCGWINSZ, TIOCGPGRP on host descriptors (terminals); anything else ENOTTY"),
+    (IOCTL, "FIOCLEX, FIONCLEX, FIONREAD, FIONBIO, FIOASYNC (the flag only: no SIGIO); TCGETS, TIOCGWINSZ, TIOCGPGRP on host descriptors (terminals); anything else ENOTTY"),
     (CHOWN, "checks the path, changes nothing (image files have fixed owners); EROFS in a read-only mount"),
     (FCHMOD, "changes a host file by its path: ESTALE once the file was renamed or removed since it was opened"),
     (FCHOWN, "as chown"),
@@ -114,17 +113,6 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         OPEN => openat(os, AT_FDCWD, a[0], a[1] as u32, a[2] as u32),
         CREAT => openat(os, AT_FDCWD, a[0], O_CREAT | O_WRONLY | O_TRUNC, a[1] as u32),
         OPENAT => openat(os, fd, a[1], a[2] as u32, a[3] as u32),
-        CLOSE => {
-            let mut t = os.fds.lock();
-            let obj = t.get(fd).is_ok_and(|f| matches!(f.kind, FileKind::Obj(_)));
-            let r = t.close(fd).map(|_| 0);
-            drop(t);
-            if obj {
-                // A pipe may have lost its last reader or writer.
-                os.platform.wake_all();
-            }
-            r
-        }
         STAT => fstatat(os, AT_FDCWD, a[0], a[1], 0),
         LSTAT => fstatat(os, AT_FDCWD, a[0], a[1], AT_SYMLINK_NOFOLLOW),
         FSTAT => fstat(os, fd, a[1]),
@@ -223,14 +211,19 @@ fn lookup_at<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, follow: bool) -
 const HOST_OPEN_FLAGS: u32 = O_ACCMODE | O_APPEND | O_TRUNC | O_NONBLOCK;
 
 fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: u32) -> SysResult {
-    if flags & O_TMPFILE == O_TMPFILE {
-        return Err(EOPNOTSUPP);
-    }
     let p = path_arg(ptr)?;
     if p.is_empty() {
         return Err(ENOENT);
     }
     let base = os.dir_of(dirfd, &p)?;
+    if flags & O_TMPFILE == O_TMPFILE {
+        let r = os.vfs.resolve(&base, &p, true)?;
+        return match r.node {
+            None => Err(ENOENT),
+            Some(n) if os.vfs.kind(&n) != NodeKind::Dir => Err(ENOTDIR),
+            Some(_) => super::fdops::tmpfile(os, &r.path, flags, mode),
+        };
+    }
     let follow = flags & O_NOFOLLOW == 0;
     let r = os.vfs.resolve(&base, &p, follow).inspect_err(|&e| learn_missing(os, e, &base, &p))?;
     let acc = flags & O_ACCMODE;
@@ -328,8 +321,8 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
     os.fds.lock().alloc(file, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize)
 }
 
-fn read_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &mut [u8], at: Option<u64>) -> SysResult {
-    if f.flags() & O_ACCMODE == O_WRONLY {
+pub(super) fn read_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &mut [u8], at: Option<u64>) -> SysResult {
+    if f.flags() & O_ACCMODE == O_WRONLY || f.flags() & O_PATH != 0 {
         return Err(EBADF);
     }
     match &f.kind {
@@ -380,8 +373,8 @@ fn read_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &mut [u8], at: Optio
     }
 }
 
-fn write_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &[u8], at: Option<u64>) -> SysResult {
-    if f.flags() & O_ACCMODE == O_RDONLY {
+pub(super) fn write_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &[u8], at: Option<u64>) -> SysResult {
+    if f.flags() & O_ACCMODE == O_RDONLY || f.flags() & O_PATH != 0 {
         return Err(EBADF);
     }
     match &f.kind {
@@ -452,14 +445,21 @@ fn pwrite<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize, off: i64)
     write_file(os, &f, b, Some(off as u64))
 }
 
-fn iovecs(ptr: usize, cnt: usize) -> Result<Vec<Iovec>, Errno> {
+/// The app's iovec array: EINVAL for more than IOV_MAX entries, a negative length or a total
+/// past SSIZE_MAX (checked before any buffer is touched, as Linux's import_iovec does).
+pub(super) fn iovecs(ptr: usize, cnt: usize) -> Result<Vec<Iovec>, Errno> {
     if cnt > 1024 {
         return Err(EINVAL);
     }
-    (0..cnt).map(|i| user::read::<Iovec>(ptr + i * 16)).collect()
+    let vs: Vec<Iovec> = (0..cnt).map(|i| user::read::<Iovec>(ptr + i * 16)).collect::<Result<_, _>>()?;
+    let mut total: usize = 0;
+    for v in &vs {
+        total = total.checked_add(v.len).filter(|&t| t <= isize::MAX as usize).ok_or(EINVAL)?;
+    }
+    Ok(vs)
 }
 
-fn readv<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
+pub(super) fn readv<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
     let vs = iovecs(iov, cnt)?;
     if matches!(f.kind, FileKind::Host(_) | FileKind::Obj(_)) && f.path.is_empty() {
@@ -489,7 +489,7 @@ fn readv<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResu
     Ok(total)
 }
 
-fn writev<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
+pub(super) fn writev<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
     let vs = iovecs(iov, cnt)?;
     // One write for the whole vector, so a pipe or terminal sees it as natively (atomically).
@@ -612,6 +612,13 @@ fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
     match cmd {
         0x5451 => return os.fds.lock().set_cloexec(fd, true).map(|_| 0), // FIOCLEX
         0x5450 => return os.fds.lock().set_cloexec(fd, false).map(|_| 0), // FIONCLEX
+        0x5452 => {
+            // FIOASYNC: the O_ASYNC status flag, as fcntl(F_SETFL) sets it (no SIGIO is sent).
+            let on = user::read::<i32>(arg)? != 0;
+            let old = f.flags();
+            f.flags.store(if on { old | O_ASYNC } else { old & !O_ASYNC }, Ordering::Relaxed);
+            return Ok(0);
+        }
         _ => {}
     }
     match &f.kind {
@@ -661,7 +668,7 @@ fn faccessat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32, flag
     }
     let st = os.vfs.stat(&node);
     let perm = st.st_mode & 0o777;
-    let (uid, _) = os.platform.creds();
+    let uid = os.ident.uids().effective;
     if uid == 0 {
         // root: read and write always, execute if any x bit is set (or a directory).
         if mode & X_OK != 0 && perm & 0o111 == 0 && st.st_mode & S_IFMT != S_IFDIR {
@@ -716,7 +723,7 @@ fn fcntl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
         F_SETFD => t.set_cloexec(fd, arg as u32 & FD_CLOEXEC != 0).map(|_| 0),
         F_GETFL => Ok(f.flags() as usize),
         F_SETFL => {
-            let changeable = O_APPEND | O_NONBLOCK;
+            let changeable = O_APPEND | O_NONBLOCK | O_ASYNC;
             let old = f.flags();
             let new = (old & !changeable) | (arg as u32 & changeable);
             if let FileKind::Host(h) = &f.kind {
@@ -734,6 +741,9 @@ fn fcntl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
             drop(t);
             let FileKind::Host(h) = &f.kind else { return Err(EBADF) };
             user::slice_mut(arg, 32)?;
+            if cmd == 6 || cmd == 7 {
+                os.record_locks.store(true, Ordering::Relaxed);
+            }
             os.platform.passthrough().ok_or(ENOSYS)?.fd_call(FCNTL, [h.0 as usize, cmd as usize, arg, 0, 0, 0])
         }
         5 | 36 => {
@@ -743,7 +753,10 @@ fn fcntl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
             Ok(0)
         }
         6 | 7 | 37 | 38 => Ok(0), // F_SETLK(W), F_OFD_SETLK(W): one process, always granted
-        _ => Err(EINVAL),
+        _ => {
+            drop(t);
+            super::fcntl_more::fcntl(os, &f, cmd, arg)
+        }
     }
 }
 

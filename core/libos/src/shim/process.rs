@@ -13,13 +13,6 @@ pub const HANDLED: &[usize] = &[
     GETPID,
     GETTID,
     GETPPID,
-    GETUID,
-    GETEUID,
-    GETGID,
-    GETEGID,
-    GETGROUPS,
-    GETRESUID,
-    GETRESGID,
     EXIT,
     EXIT_GROUP,
     UNAME,
@@ -46,7 +39,6 @@ pub const HANDLED: &[usize] = &[
 pub const PARTIAL: &[(usize, &str)] = &[
     (RSEQ, "ENOSYS (glibc then runs without restartable sequences)"),
     (SCHED_GETAFFINITY, "reports the CPUs the platform has (linux-userland: the host's affinity at start); sched_setaffinity is not served"),
-    (GETGROUPS, "no supplementary groups"),
     (CLONE, "threads (CLONE_VM|CLONE_THREAD) and processes (run as fork); CLONE_SETTLS ignored for a new process, namespace flags refused; EAGAIN beyond [policy.limits] threads/processes"),
     (CLONE3, "as clone"),
 ];
@@ -66,13 +58,6 @@ pub fn dispatch<P: Platform>(
         GETPGID => Ok(p.pid() as usize),
         GETTID => Ok(p.ids().1 as usize),
         GETPPID => Ok(p.ids_parent() as usize),
-        GETUID | GETEUID => Ok(p.creds().0 as usize),
-        GETGID | GETEGID => Ok(p.creds().1 as usize),
-        GETRESUID | GETRESGID => {
-            let v = if n == GETRESUID { p.creds().0 } else { p.creds().1 };
-            (0..3).try_for_each(|i| user::write(a[i], &v)).map(|_| 0)
-        }
-        GETGROUPS => Ok(0),
         EXIT => {
             // The last thread's exit ends the process with its code, as exit_group would.
             if os.threads.fetch_sub(1, core::sync::atomic::Ordering::SeqCst) <= 1 {
@@ -150,7 +135,7 @@ fn uname<P: Platform>(os: &LibOs<P>, buf: usize) -> SysResult {
     };
     fill(&mut u.sysname, b"Linux");
     fill(&mut u.nodename, &os.hostname);
-    fill(&mut u.release, b"6.1.0-litebox");
+    fill(&mut u.release, b"6.12.0-litebox");
     fill(&mut u.version, b"#1 SMP LiteBox");
     fill(&mut u.machine, b"x86_64");
     fill(&mut u.domainname, b"(none)");

@@ -1,0 +1,258 @@
+//! Linux behaviour a real test suite expects (issue 16), driven through `shim::dispatch` on the
+//! mock platform: the calls added (set*id, priorities, rusage, vectored I/O at an offset,
+//! close_range, memfd, O_TMPFILE, fallocate, flock, fcntl's owner/signal/lease/pipe size), the
+//! errors corrected (epoll_create1, O_PATH, iov_len, mmap, socket protocol) and the /proc files
+//! added. Every expected value is what Linux gives for the same call.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod common;
+
+use common::mock::{cs, Ids, Sys};
+use litebox_libos::abi::*;
+use litebox_libos::errno::*;
+use litebox_libos::shim::nr::*;
+
+const KEEP: usize = u32::MAX as usize;
+
+fn ids3(s: &mut Sys, nr: usize) -> [u32; 3] {
+    let mut v = [0u32; 3];
+    let p = v.as_mut_ptr() as usize;
+    s.sys(nr, &[p, p + 4, p + 8]).unwrap();
+    v
+}
+
+fn read_all(s: &mut Sys, path: &str) -> String {
+    let fd = s.open(path, O_RDONLY, 0).unwrap_or_else(|e| panic!("open {path}: errno {e}"));
+    let data = s.read(fd, 8192).unwrap();
+    s.close(fd).unwrap();
+    String::from_utf8(data).unwrap()
+}
+
+#[test]
+fn an_unprivileged_user_keeps_its_own_ids() {
+    let mut s = Sys::new();
+    assert_eq!(s.sys(SETUID, &[0]), Err(EPERM));
+    assert_eq!(s.sys(SETGID, &[0]), Err(EPERM));
+    assert_eq!(s.sys(SETUID, &[1000]), Ok(0));
+    assert_eq!(s.sys(SETRESUID, &[KEEP, KEEP, KEEP]), Ok(0));
+    assert_eq!(s.sys(SETRESUID, &[KEEP, 0, KEEP]), Err(EPERM));
+    assert_eq!(s.sys(SETREUID, &[KEEP, 1000]), Ok(0));
+    assert_eq!(s.sys(SETGROUPS, &[0, 0]), Err(EPERM));
+    assert_eq!(s.sys(GETGROUPS, &[0, 0]), Ok(0));
+    assert_eq!(ids3(&mut s, GETRESUID), [1000; 3]);
+    // setfsuid always answers the previous fs id, and changes nothing it may not.
+    assert_eq!(s.sys(SETFSUID, &[0]), Ok(1000));
+    assert_eq!(s.sys(SETFSUID, &[KEEP]), Ok(1000));
+}
+
+#[test]
+fn root_in_the_sandbox_may_change_ids_and_then_loses_the_privilege() {
+    let mut s = Sys::with_ids(Ids { uid: 0, gid: 0, ..Ids::default() });
+    let groups = [5u32, 7];
+    assert_eq!(s.sys(SETGROUPS, &[2, groups.as_ptr() as usize]), Ok(0));
+    let mut out = [0u32; 4];
+    assert_eq!(s.sys(GETGROUPS, &[0, 0]), Ok(2));
+    assert_eq!(s.sys(GETGROUPS, &[1, out.as_mut_ptr() as usize]), Err(EINVAL));
+    assert_eq!(s.sys(GETGROUPS, &[4, out.as_mut_ptr() as usize]), Ok(2));
+    assert_eq!(&out[..2], &groups);
+    assert_eq!(s.sys(SETRESGID, &[10, 11, 12]), Ok(0));
+    assert_eq!(ids3(&mut s, GETRESGID), [10, 11, 12]);
+    assert_eq!(s.sys(SETRESUID, &[1, 2, 3]), Ok(0));
+    assert_eq!(ids3(&mut s, GETRESUID), [1, 2, 3]);
+    assert_eq!((s.sys(GETUID, &[]), s.sys(GETEUID, &[])), (Ok(1), Ok(2)));
+    assert_eq!(s.sys(SETUID, &[0]), Err(EPERM), "euid 2 is no longer privileged");
+    assert_eq!(s.sys(SETUID, &[3]), Ok(0), "the saved id may become the effective one");
+    assert_eq!(ids3(&mut s, GETRESUID), [1, 3, 3]);
+    let status = read_all(&mut s, "/proc/self/status");
+    assert!(status.contains("\nUid:\t1\t3\t3\t3\n"), "{status}");
+}
+
+#[test]
+fn priorities_of_the_process_itself() {
+    let mut s = Sys::new();
+    assert_eq!(s.sys(GETPRIORITY, &[0, 0]), Ok(20), "the raw syscall answers 20 - nice");
+    assert_eq!(s.sys(SETPRIORITY, &[0, 0, 5]), Ok(0));
+    assert_eq!(s.sys(GETPRIORITY, &[0, 42]), Ok(15));
+    assert_eq!(s.sys(SETPRIORITY, &[0, 0, 0]), Err(EACCES), "lowering nice needs privilege");
+    assert_eq!(s.sys(GETPRIORITY, &[3, 0]), Err(EINVAL));
+    assert_eq!(s.sys(GETPRIORITY, &[0, 9999]), Err(ESRCH));
+    let stat = read_all(&mut s, "/proc/self/stat");
+    let fields: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
+    assert_eq!((fields[15], fields[16]), ("25", "5"), "priority and nice of proc(5) fields 18, 19");
+}
+
+#[test]
+fn getrusage_and_times() {
+    let mut s = Sys::new();
+    let mut ru = [0i64; 18];
+    assert_eq!(s.sys(GETRUSAGE, &[0, ru.as_mut_ptr() as usize]), Ok(0));
+    assert_eq!(s.sys(GETRUSAGE, &[-1isize as usize, ru.as_mut_ptr() as usize]), Ok(0));
+    assert_eq!(s.sys(GETRUSAGE, &[1, ru.as_mut_ptr() as usize]), Ok(0));
+    assert_eq!(s.sys(GETRUSAGE, &[7, ru.as_mut_ptr() as usize]), Err(EINVAL));
+    let mut tms = [1i64; 4];
+    let t = s.sys(TIMES, &[tms.as_mut_ptr() as usize]).unwrap();
+    assert_eq!(t, 1000 * 100, "ticks of the monotonic clock (the mock's starts at 1000 s)");
+    assert_eq!(tms[2..], [0, 0], "no children's times");
+    assert_eq!(s.sys(TIMES, &[0]), Ok(t), "a NULL buffer is allowed");
+}
+
+#[test]
+fn preadv_pwritev_and_the_v2_forms() {
+    let mut s = Sys::new();
+    let fd = s.open("/tmp/vec.bin", O_CREAT | O_RDWR, 0o600).unwrap();
+    let (a, b) = (b"abc".to_vec(), b"defg".to_vec());
+    let iov = [Iovec { base: a.as_ptr() as usize, len: 3 }, Iovec { base: b.as_ptr() as usize, len: 4 }];
+    assert_eq!(s.sys(PWRITEV, &[fd, iov.as_ptr() as usize, 2, 2, 0]), Ok(7));
+    assert_eq!(s.sys(LSEEK, &[fd, 0, SEEK_CUR as usize]), Ok(0), "the file position does not move");
+    let (mut x, mut y) = ([0u8; 4], [0u8; 16]);
+    let riov = [Iovec { base: x.as_mut_ptr() as usize, len: 4 }, Iovec { base: y.as_mut_ptr() as usize, len: 16 }];
+    assert_eq!(s.sys(PREADV, &[fd, riov.as_ptr() as usize, 2, 0, 0]), Ok(9));
+    assert_eq!((&x, &y[..5]), (&[0, 0, b'a', b'b'], &b"cdefg"[..]));
+    assert_eq!(s.sys(PREADV, &[fd, riov.as_ptr() as usize, 2, -1isize as usize, 0]), Err(EINVAL));
+    // preadv2 with offset -1 reads at (and moves) the file position.
+    assert_eq!(s.sys(PREADV2, &[fd, riov.as_ptr() as usize, 1, -1isize as usize, 0, 0]), Ok(4));
+    assert_eq!(s.sys(LSEEK, &[fd, 0, SEEK_CUR as usize]), Ok(4));
+    assert_eq!(s.sys(PREADV2, &[fd, riov.as_ptr() as usize, 1, 0, 0, 0x100]), Err(EOPNOTSUPP));
+    let bad = [Iovec { base: x.as_mut_ptr() as usize, len: usize::MAX }];
+    assert_eq!(s.sys(PREADV, &[fd, bad.as_ptr() as usize, 1, 0, 0]), Err(EINVAL), "a negative iov_len");
+    assert_eq!(s.sys(READV, &[fd, bad.as_ptr() as usize, 1]), Err(EINVAL));
+    assert_eq!(s.sys(WRITEV, &[fd, bad.as_ptr() as usize, 1]), Err(EINVAL));
+}
+
+#[test]
+fn close_range_closes_or_marks_a_range() {
+    let mut s = Sys::new();
+    let fds: Vec<usize> = (0..3).map(|_| s.open("/app/hello.txt", O_RDONLY, 0).unwrap()).collect();
+    assert_eq!(fds, [3, 4, 5]);
+    assert_eq!(s.sys(CLOSE_RANGE, &[5, 3, 0]), Err(EINVAL));
+    assert_eq!(s.sys(CLOSE_RANGE, &[3, 3, 8]), Err(EINVAL));
+    assert_eq!(s.sys(CLOSE_RANGE, &[3, 3, 4]), Ok(0));
+    assert_eq!(s.sys(FCNTL, &[3, F_GETFD as usize]), Ok(FD_CLOEXEC as usize));
+    assert_eq!(s.sys(CLOSE_RANGE, &[4, u32::MAX as usize, 0]), Ok(0));
+    assert_eq!(s.sys(FCNTL, &[4, F_GETFD as usize]), Err(EBADF));
+    assert_eq!(s.sys(FCNTL, &[5, F_GETFD as usize]), Err(EBADF));
+    assert_eq!(s.sys(FCNTL, &[3, F_GETFD as usize]), Ok(FD_CLOEXEC as usize));
+}
+
+#[test]
+fn memfd_and_o_tmpfile_are_unnamed_files() {
+    let mut s = Sys::new();
+    let memname = cs("buf");
+    assert_eq!(s.sys(MEMFD_CREATE, &[memname.as_ptr() as usize, 0x100]), Err(EINVAL));
+    let fd = s.sys(MEMFD_CREATE, &[memname.as_ptr() as usize, 1]).unwrap();
+    assert_eq!(s.sys(FCNTL, &[fd, F_GETFD as usize]), Ok(FD_CLOEXEC as usize));
+    assert_eq!(s.write(fd, b"hello"), Ok(5));
+    assert_eq!(s.sys(PREAD64, &[fd, [0u8; 8].as_mut_ptr() as usize, 8, 1]), Ok(4));
+    assert_eq!(s.readlink(&format!("/proc/self/fd/{fd}"), 64).unwrap(), b"/memfd:buf (deleted)");
+    assert_eq!(s.fstat(fd).unwrap().st_size, 5);
+    let tmp = cs("/tmp");
+    assert_eq!(s.sys(OPENAT, &[AT_FDCWD as usize, tmp.as_ptr() as usize, O_TMPFILE as usize, 0o600]), Err(EINVAL));
+    let hello = cs("/app/hello.txt");
+    assert_eq!(
+        s.sys(OPENAT, &[AT_FDCWD as usize, hello.as_ptr() as usize, (O_TMPFILE | O_RDWR) as usize, 0]),
+        Err(ENOTDIR)
+    );
+    let t = s.sys(OPENAT, &[AT_FDCWD as usize, tmp.as_ptr() as usize, (O_TMPFILE | O_RDWR) as usize, 0o640]).unwrap();
+    assert_eq!(s.write(t, b"xy"), Ok(2));
+    let st = s.fstat(t).unwrap();
+    assert_eq!((st.st_mode & 0o7777, st.st_size), (0o640 & !0o022, 2));
+}
+
+#[test]
+fn fallocate_and_flock() {
+    let mut s = Sys::new();
+    let fd = s.open("/tmp/falloc", O_CREAT | O_RDWR, 0o600).unwrap();
+    assert_eq!(s.sys(FALLOCATE, &[fd, 0, 0, 100]), Ok(0));
+    assert_eq!(s.fstat(fd).unwrap().st_size, 100);
+    assert_eq!(s.sys(FALLOCATE, &[fd, 1, 0, 500]), Ok(0), "FALLOC_FL_KEEP_SIZE");
+    assert_eq!(s.fstat(fd).unwrap().st_size, 100);
+    assert_eq!(s.sys(FALLOCATE, &[fd, 0, 0, 0]), Err(EINVAL));
+    assert_eq!(s.sys(FALLOCATE, &[fd, 0x40, 0, 1]), Err(EOPNOTSUPP));
+    let ro = s.open("/app/hello.txt", O_RDONLY, 0).unwrap();
+    assert_eq!(s.sys(FALLOCATE, &[ro, 0, 0, 1]), Err(EBADF));
+    assert_eq!(s.sys(FLOCK, &[fd, 2]), Ok(0));
+    assert_eq!(s.sys(FLOCK, &[fd, 8]), Ok(0));
+    assert_eq!(s.sys(FLOCK, &[fd, 3]), Err(EINVAL));
+    assert_eq!(s.sys(FLOCK, &[99, 2]), Err(EBADF));
+}
+
+#[test]
+fn fcntl_owner_signal_lease_and_pipe_size() {
+    let mut s = Sys::new();
+    let fd = s.open("/app/hello.txt", O_RDONLY, 0).unwrap();
+    assert_eq!(s.sys(FCNTL, &[fd, 10, 65]), Err(EINVAL), "F_SETSIG past the last signal");
+    assert_eq!(s.sys(FCNTL, &[fd, 10, 34]), Ok(0));
+    assert_eq!(s.sys(FCNTL, &[fd, 11]), Ok(34));
+    let mut own = [9u32; 2];
+    assert_eq!(s.sys(FCNTL, &[fd, 16, own.as_mut_ptr() as usize]), Ok(0));
+    assert_eq!(own, [0, 0], "no owner: F_OWNER_TID 0");
+    assert_eq!(s.sys(FCNTL, &[fd, 8, 42]), Ok(0));
+    assert_eq!(s.sys(FCNTL, &[fd, 9]), Ok(42));
+    assert_eq!(s.sys(FCNTL, &[fd, 16, own.as_mut_ptr() as usize]), Ok(0));
+    assert_eq!(own, [1, 42], "F_OWNER_PID");
+    assert_eq!(s.sys(FCNTL, &[fd, 1025]), Ok(2), "F_GETLEASE: F_UNLCK");
+    assert_eq!(s.sys(FCNTL, &[fd, 1024, 0]), Ok(0), "a read lease on a read-only descriptor");
+    assert_eq!(s.sys(FCNTL, &[fd, 1025]), Ok(0));
+    assert_eq!(s.sys(FCNTL, &[fd, 1032]), Err(EBADF), "F_GETPIPE_SZ of a regular file");
+    let mut p = [0i32; 2];
+    assert_eq!(s.sys(PIPE2, &[p.as_mut_ptr() as usize, 0]), Ok(0));
+    assert_eq!(s.sys(FCNTL, &[p[0] as usize, 1032]), Ok(65536));
+    assert_eq!(s.sys(FCNTL, &[p[0] as usize, 1031, 5000]), Ok(8192));
+    assert_eq!(s.sys(FCNTL, &[p[0] as usize, 1032]), Ok(8192));
+    assert_eq!(s.sys(FCNTL, &[p[0] as usize, 1031, 1 << 21]), Err(EPERM), "past pipe-max-size, unprivileged");
+    assert_eq!(s.sys(FCNTL, &[p[0] as usize, 1024, 0]), Err(EINVAL), "no lease on a pipe");
+    let on = 1i32;
+    assert_eq!(s.sys(IOCTL, &[p[0] as usize, 0x5452, &on as *const i32 as usize]), Ok(0), "FIOASYNC");
+    assert_eq!(s.sys(FCNTL, &[p[0] as usize, F_GETFL as usize]), Ok((O_RDONLY | O_ASYNC) as usize));
+}
+
+#[test]
+fn corrected_errors() {
+    let mut s = Sys::new();
+    assert_eq!(s.sys(EPOLL_CREATE1, &[-1isize as usize]), Err(EINVAL));
+    let ep = s.sys(EPOLL_CREATE1, &[0]).unwrap();
+    let path = s.open("/app/hello.txt", O_PATH, 0).unwrap();
+    assert_eq!(s.read(path, 4), Err(EBADF), "O_PATH descriptors do no I/O");
+    assert_eq!(s.write(path, b"x"), Err(EBADF));
+    let ev = [0u8; 12];
+    assert_eq!(s.sys(EPOLL_CTL, &[ep, 1, path, ev.as_ptr() as usize]), Err(EBADF));
+    assert_eq!(s.sys(ACCEPT, &[path, 0, 0]), Err(EBADF));
+    assert_eq!(s.sys(MMAP, &[0, 4096, PROT_READ as usize, MAP_PRIVATE as usize, 77, 0]), Err(EBADF));
+    let fd = s.open("/app/hello.txt", O_RDONLY, 0).unwrap();
+    assert_eq!(
+        s.sys(MMAP, &[0, 4096, PROT_READ as usize, (MAP_SHARED_VALIDATE | 0x80_0000) as usize, fd, 0]),
+        Err(EOPNOTSUPP)
+    );
+    assert_eq!(s.sys(SOCKET, &[1, 1, 17]), Err(EPROTONOSUPPORT));
+    let mut sv = [0i32; 2];
+    assert_eq!(s.sys(SOCKETPAIR, &[1, 1, 6, sv.as_mut_ptr() as usize]), Err(EPROTONOSUPPORT));
+    let mut u = [0u8; 65 * 6];
+    assert_eq!(s.sys(UNAME, &[u.as_mut_ptr() as usize]), Ok(0));
+    assert!(u[130..].starts_with(b"6.12."), "a current kernel release");
+}
+
+#[test]
+fn proc_stat_statm_task_mounts_and_sys() {
+    let mut s = Sys::new();
+    let stat = read_all(&mut s, "/proc/42/stat");
+    assert!(stat.starts_with("42 ("), "{stat}");
+    let rest: Vec<&str> = stat.rsplit_once(") ").unwrap().1.trim_end().split(' ').collect();
+    assert_eq!(rest.len(), 50, "52 fields in all: {stat}");
+    assert_eq!((rest[0], rest[1]), ("R", "41"), "state and ppid");
+    let statm = read_all(&mut s, "/proc/self/statm");
+    assert_eq!(statm.split(' ').count(), 7, "{statm}");
+    assert!(read_all(&mut s, "/proc/mounts").contains(" /proc proc "));
+    assert_eq!(read_all(&mut s, "/proc/self/mounts"), read_all(&mut s, "/proc/mounts"));
+    assert_eq!(read_all(&mut s, "/proc/sys/kernel/pid_max"), "4194304\n");
+    assert_eq!(read_all(&mut s, "/proc/sys/kernel/tainted"), "0\n");
+    assert_eq!(read_all(&mut s, "/proc/sys/kernel/hostname"), "litebox-test\n");
+    assert_eq!(read_all(&mut s, "/proc/sys/fs/pipe-max-size"), "1048576\n");
+    assert!(!read_all(&mut s, "/proc/sys/kernel/core_pattern").is_empty());
+    assert_eq!(s.open("/proc/sys/kernel/core_pattern", O_WRONLY, 0), Err(EACCES));
+    assert_eq!(read_all(&mut s, "/proc/self/task/42/stat"), read_all(&mut s, "/proc/self/stat"));
+    let dir = s.open("/proc/self/task", O_RDONLY | O_DIRECTORY, 0).unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.sys(GETDENTS64, &[dir, buf.as_mut_ptr() as usize, buf.len()]).unwrap();
+    assert!(buf[..n].windows(3).any(|w| w == b"42\0"), "the task directory lists the process");
+    assert_eq!(s.stat("/proc/sys/kernel").unwrap().st_mode & S_IFMT, S_IFDIR);
+}
