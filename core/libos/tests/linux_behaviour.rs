@@ -256,3 +256,55 @@ fn proc_stat_statm_task_mounts_and_sys() {
     assert!(buf[..n].windows(3).any(|w| w == b"42\0"), "the task directory lists the process");
     assert_eq!(s.stat("/proc/sys/kernel").unwrap().st_mode & S_IFMT, S_IFDIR);
 }
+
+#[test]
+fn hard_links_in_the_memory_layer() {
+    let mut s = Sys::new();
+    let fd = s.open("/tmp/orig", O_CREAT | O_WRONLY, 0o600).unwrap();
+    assert_eq!(s.write(fd, b"abc"), Ok(3));
+    let (o, h) = (cs("/tmp/orig"), cs("/tmp/hard"));
+    assert_eq!(s.sys(LINK, &[o.as_ptr() as usize, h.as_ptr() as usize]), Ok(0));
+    assert_eq!(s.sys(LINK, &[o.as_ptr() as usize, h.as_ptr() as usize]), Err(EEXIST));
+    let (a, b) = (s.stat("/tmp/orig").unwrap(), s.stat("/tmp/hard").unwrap());
+    assert_eq!((a.st_ino, a.st_nlink), (b.st_ino, 2));
+    assert_eq!(s.write(fd, b"d"), Ok(1));
+    let rd = s.open("/tmp/hard", O_RDONLY, 0).unwrap();
+    assert_eq!(s.read(rd, 16).unwrap(), b"abcd", "one file under two names");
+    assert_eq!(s.path_call(UNLINK, &["/tmp/orig"], &[]), Ok(0));
+    assert_eq!(s.stat("/tmp/hard").unwrap().st_nlink, 1);
+    let missing = cs("/tmp/none");
+    assert_eq!(s.sys(LINK, &[missing.as_ptr() as usize, o.as_ptr() as usize]), Err(ENOENT));
+    let dir = cs("/tmp");
+    assert_eq!(s.sys(LINK, &[dir.as_ptr() as usize, o.as_ptr() as usize]), Err(EPERM), "no links to directories");
+    assert_eq!(
+        s.sys(LINKAT, &[AT_FDCWD as usize, h.as_ptr() as usize, AT_FDCWD as usize, o.as_ptr() as usize, 1]),
+        Err(EINVAL)
+    );
+    // An image file gets its second name after a copy-up; an O_TMPFILE file gets its first.
+    let (img, img2) = (cs("/app/hello.txt"), cs("/tmp/hello2"));
+    assert_eq!(s.sys(LINK, &[img.as_ptr() as usize, img2.as_ptr() as usize]), Ok(0));
+    let t = s.sys(OPENAT, &[AT_FDCWD as usize, dir.as_ptr() as usize, (O_TMPFILE | O_RDWR) as usize, 0o600]).unwrap();
+    assert_eq!(s.write(t, b"tmp"), Ok(3));
+    let (empty, named) = (cs(""), cs("/tmp/named"));
+    let args = [t, empty.as_ptr() as usize, AT_FDCWD as usize, named.as_ptr() as usize, AT_EMPTY_PATH as usize];
+    assert_eq!(s.sys(LINKAT, &args), Ok(0));
+    let n = s.open("/tmp/named", O_RDONLY, 0).unwrap();
+    assert_eq!(s.read(n, 8).unwrap(), b"tmp");
+}
+
+#[test]
+fn sendfile_copies_between_descriptors() {
+    let mut s = Sys::new();
+    let src = s.open("/app/hello.txt", O_RDONLY, 0).unwrap();
+    let dst = s.open("/tmp/sent", O_CREAT | O_RDWR, 0o600).unwrap();
+    let mut off: i64 = 7;
+    assert_eq!(s.sys(SENDFILE, &[dst, src, &mut off as *mut i64 as usize, 100]), Ok(6));
+    assert_eq!(off, 13, "the offset advances; the file position does not");
+    assert_eq!(s.sys(LSEEK, &[src, 0, SEEK_CUR as usize]), Ok(0));
+    assert_eq!(s.sys(SENDFILE, &[dst, src, 0, 5]), Ok(5));
+    assert_eq!(s.sys(LSEEK, &[src, 0, SEEK_CUR as usize]), Ok(5));
+    assert_eq!(s.sys(PREAD64, &[dst, [0u8; 16].as_mut_ptr() as usize, 16, 0]), Ok(11));
+    assert_eq!(s.sys(SENDFILE, &[dst, 99, 0, 5]), Err(EBADF));
+    let mut neg: i64 = -1;
+    assert_eq!(s.sys(SENDFILE, &[dst, src, &mut neg as *mut i64 as usize, 5]), Err(EINVAL));
+}

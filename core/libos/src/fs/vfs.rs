@@ -557,6 +557,7 @@ impl Vfs {
             Node::OverlayFile(f) => {
                 let len = f.data.lock().len() as u64;
                 let mode = f.mode.load(core::sync::atomic::Ordering::Relaxed);
+                st.st_nlink = f.nlink.load(core::sync::atomic::Ordering::Relaxed) as u64;
                 (S_IFREG | mode, len, f.ino, f.mtime() as i64, 0, 0)
             }
             Node::OverlaySymlink { ino, target } => (S_IFLNK | 0o777, target.len() as u64, *ino, 0, 0, 0),
@@ -938,9 +939,20 @@ impl Vfs {
         ov.entries.insert(p.to_vec(), OverlayEntry::Symlink { ino, target: target.to_vec() });
     }
 
+    /// A second name `p` for the in-memory file `f` (link(2); the caller checked that `p` does
+    /// not exist, that its parent is a directory and that it lies in the in-memory layer).
+    pub fn link(&self, f: &Arc<OverlayFile>, p: &[u8]) {
+        let mut ov = self.overlay.lock();
+        f.nlink.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        ov.entries.insert(p.to_vec(), OverlayEntry::File(f.clone()));
+    }
+
     /// Removes the name `p` (file, symlink or empty directory: the caller checked which).
     pub fn remove(&self, p: &[u8]) {
         let mut ov = self.overlay.lock();
+        if let Some(OverlayEntry::File(f)) = ov.entries.get(p) {
+            f.nlink.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
+        }
         let in_image = self.image.lookup(p).is_some() && !Self::image_hidden_above(&ov, p);
         if in_image {
             ov.entries.insert(p.to_vec(), OverlayEntry::Whiteout);

@@ -15,7 +15,8 @@ use crate::platform::Platform;
 use crate::user;
 
 /// Syscall numbers served here.
-pub const HANDLED: &[usize] = &[CLOSE, PREADV, PWRITEV, PREADV2, PWRITEV2, CLOSE_RANGE, FLOCK, FALLOCATE, MEMFD_CREATE];
+pub const HANDLED: &[usize] =
+    &[CLOSE, PREADV, PWRITEV, PREADV2, PWRITEV2, CLOSE_RANGE, FLOCK, FALLOCATE, MEMFD_CREATE, SENDFILE];
 
 /// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
 /// generated from these arrays by scripts/gen_implemented.py).
@@ -27,8 +28,8 @@ pub const PARTIAL: &[(usize, &str)] = &[
     (PWRITEV2, "as preadv2"),
 ];
 
-/// RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND.
-const RWF_VALID: u32 = 0x1f;
+/// RWF_HIPRI, DSYNC, SYNC, NOWAIT, APPEND, NOAPPEND, ATOMIC, DONTCACHE.
+const RWF_VALID: u32 = 0xff;
 const LOCK_SH: usize = 1;
 const LOCK_EX: usize = 2;
 const LOCK_NB: usize = 4;
@@ -75,6 +76,7 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         FLOCK => flock(os, fd, a[1]),
         FALLOCATE => fallocate(os, fd, a[1] as u32, a[2] as i64, a[3] as i64),
         MEMFD_CREATE => memfd_create(os, a[0], a[1] as u32),
+        SENDFILE => sendfile(os, fd, a[1] as i32, a[2], a[3]),
         _ => return None,
     })
 }
@@ -120,6 +122,64 @@ fn positioned<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize, off: 
         }
     }
     Ok(total)
+}
+
+/// sendfile(2) as a copy through the library OS: from `in_fd` (at `*off` when `off` is not
+/// NULL, which is then advanced, else at its position) to `out_fd`, in chunks, stopping at
+/// the end of the input or at a short write.
+fn sendfile<P: Platform>(os: &LibOs<P>, out_fd: i32, in_fd: i32, off: usize, count: usize) -> SysResult {
+    let (inp, out) = {
+        let t = os.fds.lock();
+        (t.get(in_fd)?, t.get(out_fd)?)
+    };
+    if out.flags() & O_APPEND != 0 {
+        return Err(EINVAL);
+    }
+    let mut at = if off != 0 {
+        let v: i64 = user::read(off)?;
+        if v < 0 {
+            return Err(EINVAL);
+        }
+        Some(v as u64)
+    } else {
+        None
+    };
+    let count = count.min(0x7fff_f000);
+    let mut buf = alloc::vec![0u8; count.min(1 << 16)];
+    let mut done = 0usize;
+    while done < count {
+        let want = (count - done).min(buf.len());
+        let n = match read_file(os, &inp, &mut buf[..want], at) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        if n == 0 {
+            break;
+        }
+        let w = match write_file(os, &out, &buf[..n], None) {
+            Ok(w) => w,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        done += w;
+        at = at.map(|v| v + w as u64);
+        if w < n {
+            if at.is_none() {
+                // The input moved past what was written: step its position back.
+                let mut pos = inp.pos.lock();
+                *pos -= (n - w) as u64;
+            }
+            break;
+        }
+        if n < want {
+            break;
+        }
+    }
+    if let (Some(v), true) = (at, off != 0) {
+        user::write(off, &(v as i64))?;
+    }
+    Ok(done)
 }
 
 fn close_range<P: Platform>(os: &LibOs<P>, first: u32, last: u32, flags: u32) -> SysResult {

@@ -45,6 +45,8 @@ pub const HANDLED: &[usize] = &[
     CREAT,
     UNLINK,
     SYMLINK,
+    LINK,
+    LINKAT,
     READLINK,
     CHMOD,
     FCHMOD,
@@ -146,6 +148,8 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         RENAMEAT => renameat2(os, fd, a[1], a[2] as i32, a[3], 0),
         RENAMEAT2 => renameat2(os, fd, a[1], a[2] as i32, a[3], a[4] as u32),
         SYMLINK => symlinkat(os, a[0], AT_FDCWD, a[1]),
+        LINK => linkat(os, AT_FDCWD, a[0], AT_FDCWD, a[1], 0),
+        LINKAT => linkat(os, fd, a[1], a[2] as i32, a[3], a[4] as u32),
         SYMLINKAT => symlinkat(os, a[0], a[1] as i32, a[2]),
         READLINK => readlinkat(os, AT_FDCWD, a[0], a[1], a[2]),
         READLINKAT => readlinkat(os, fd, a[1], a[2], a[3]),
@@ -912,6 +916,48 @@ fn symlinkat<P: Platform>(os: &LibOs<P>, tptr: usize, dirfd: i32, lptr: usize) -
         os.vfs.symlink(&r.path, &target);
     }
     Ok(0)
+}
+
+/// link(2)/linkat(2): a second name for a file of the in-memory layer (an image file is copied
+/// up first); files of host directories and /proc or /dev nodes cannot get one (EPERM, as a
+/// file system without hard links answers). AT_EMPTY_PATH links the descriptor's own file (an
+/// O_TMPFILE or memfd file gets its name this way).
+fn linkat<P: Platform>(os: &LibOs<P>, ofd: i32, optr: usize, nfd: i32, nptr: usize, flags: u32) -> SysResult {
+    const AT_SYMLINK_FOLLOW: u32 = 0x400;
+    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(EINVAL);
+    }
+    let old = path_arg(optr)?;
+    let file = if old.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        let f = os.fds.lock().get(ofd)?;
+        match &f.kind {
+            FileKind::Overlay(o) => o.clone(),
+            FileKind::Dir => return Err(EPERM),
+            _ => return Err(EPERM),
+        }
+    } else {
+        let r = resolve_at(os, ofd, optr, flags & AT_SYMLINK_FOLLOW != 0)?;
+        match r.node {
+            None => return Err(ENOENT),
+            Some(Node::OverlayFile(f)) => f,
+            Some(Node::Image(i)) if os.vfs.kind(&Node::Image(i)) == NodeKind::File && !os.vfs.host_upper() => {
+                os.vfs.copy_up(&r.path, i, false)?
+            }
+            Some(n) if os.vfs.kind(&n) == NodeKind::Dir => return Err(EPERM),
+            Some(_) => return Err(EPERM),
+        }
+    };
+    let n = resolve_at(os, nfd, nptr, false)?;
+    if n.node.is_some() {
+        return Err(EEXIST);
+    }
+    match os.vfs.place(&n.path)? {
+        crate::fs::vfs::Place::Memory => {
+            os.vfs.link(&file, &n.path);
+            Ok(0)
+        }
+        _ => Err(EXDEV),
+    }
 }
 
 fn readlinkat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, buf: usize, size: usize) -> SysResult {
