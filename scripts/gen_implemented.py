@@ -32,7 +32,7 @@ def _number_arrays(array: str) -> dict[int, str]:
     names = numbers_by_name()
     out: dict[int, str] = {}
     for rs in sorted(SHIM.glob("*.rs")):
-        for m in re.finditer(rf"pub const {array}: &\[usize\] = &\[(.*?)\];", rs.read_text(encoding="utf-8"), re.S):
+        for m in re.finditer(rf"pub const {array}: &\[usize\] =\s*&\[(.*?)\];", rs.read_text(encoding="utf-8"), re.S):
             for item in re.findall(r"[A-Z0-9_]+", m.group(1)):
                 if item not in names:
                     raise SystemExit(f"{rs.name}: {array} names {item}, which nr.rs does not define")

@@ -95,6 +95,8 @@ pub const PARTIAL: &[(usize, &str)] = &[
     (FCHOWN, "as chown"),
     (LCHOWN, "as chown"),
     (FCHOWNAT, "as chown"),
+    (LINK, "files of the image and the in-memory layer, to a name in the in-memory layer; EXDEV to a host directory, EPERM for a file of a host directory"),
+    (LINKAT, "as link; AT_EMPTY_PATH names an O_TMPFILE or memfd file"),
     (GETXATTR, "no extended attributes: ENODATA"),
     (LGETXATTR, "as getxattr"),
     (FGETXATTR, "as getxattr"),
