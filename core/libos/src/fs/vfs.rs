@@ -769,6 +769,21 @@ impl Vfs {
         }
     }
 
+    /// A hard link `to` of the host file `from` (both resolved paths; the caller checked that
+    /// `to` does not exist): EXDEV unless both lie in the same host directory (the writable
+    /// layer or one mount). `None` when `to` is in the in-memory layer.
+    pub fn host_link(&self, from: &[u8], to: &[u8]) -> Result<Option<()>, Errno> {
+        let Place::Host(dir, rel, upper, h) = self.place(to)? else { return Ok(None) };
+        let Place::Host(fdir, frel, _, _) = self.place(from)? else { return Err(EXDEV) };
+        if fdir != dir {
+            return Err(EXDEV);
+        }
+        if upper {
+            self.upper_prepare(h, to)?;
+        }
+        h.ops.link(dir, &frel, &rel).map(Some)
+    }
+
     /// Removes `p` (file, symlink or empty directory: the caller checked which) in a host
     /// directory; in the writable layer, hides the image's entry with a whiteout.
     pub fn host_remove(&self, p: &[u8], is_dir: bool) -> Result<bool, Errno> {

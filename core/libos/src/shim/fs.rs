@@ -930,6 +930,10 @@ fn linkat<P: Platform>(os: &LibOs<P>, ofd: i32, optr: usize, nfd: i32, nptr: usi
         return Err(EINVAL);
     }
     let old = path_arg(optr)?;
+    let n = resolve_at(os, nfd, nptr, false)?;
+    if n.node.is_some() {
+        return Err(EEXIST);
+    }
     let file = if old.is_empty() && flags & AT_EMPTY_PATH != 0 {
         let f = os.fds.lock().get(ofd)?;
         match &f.kind {
@@ -945,14 +949,13 @@ fn linkat<P: Platform>(os: &LibOs<P>, ofd: i32, optr: usize, nfd: i32, nptr: usi
             Some(Node::Image(i)) if os.vfs.kind(&Node::Image(i)) == NodeKind::File && !os.vfs.host_upper() => {
                 os.vfs.copy_up(&r.path, i, false)?
             }
-            Some(n) if os.vfs.kind(&n) == NodeKind::Dir => return Err(EPERM),
+            Some(node) if os.vfs.kind(&node) == NodeKind::Dir => return Err(EPERM),
+            Some(Node::Host(_)) => {
+                return os.vfs.host_link(&r.path, &n.path)?.map(|_| 0).ok_or(EXDEV);
+            }
             Some(_) => return Err(EPERM),
         }
     };
-    let n = resolve_at(os, nfd, nptr, false)?;
-    if n.node.is_some() {
-        return Err(EEXIST);
-    }
     match os.vfs.place(&n.path)? {
         crate::fs::vfs::Place::Memory => {
             os.vfs.link(&file, &n.path);
