@@ -47,4 +47,5 @@ void fam_signals(void);
 void fam_time(void);
 void fam_links(void);
 void fam_sysv(void);
+void fam_misc(void);
 #endif

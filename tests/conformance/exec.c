@@ -4,10 +4,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/utsname.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define F "exec"
+
+void fam_exec_clone_parent(void);
 
 void fam_exec(void) {
     char exe[512] = {0};
@@ -24,4 +27,19 @@ void fam_exec(void) {
     struct utsname u;
     int major = 0, minor = 0;
     CASE(F, "uname_release", uname(&u) == 0 && sscanf(u.release, "%d.%d", &major, &minor) == 2 && major >= 5);
+    fam_exec_clone_parent();
+}
+
+/* clone with CLONE_PARENT makes a process (its parent differs natively, so only that it runs is
+ * checked). */
+void fam_exec_clone_parent(void) {
+    int p[2];
+    pipe(p);
+    long c = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+    if (c == 0) {
+        write(p[1], "k", 1);
+        _exit(0);
+    }
+    char b = 0;
+    CASE(F, "clone_parent", c > 0 && read(p[0], &b, 1) == 1 && b == 'k');
 }

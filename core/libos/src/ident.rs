@@ -37,6 +37,11 @@ struct Inner {
     gids: IdSet,
     groups: Vec<u32>,
     nice: i32,
+    /// prctl(PR_SET_NAME): the name /proc/self/comm and stat show instead of the program's.
+    name: Option<Vec<u8>>,
+    /// prctl attributes kept and reported: PR_SET_PDEATHSIG, PR_SET_DUMPABLE,
+    /// PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER.
+    prctl: [usize; 4],
 }
 
 /// "Leave unchanged" in setre*id/setres*id.
@@ -53,6 +58,8 @@ impl Identity {
                 gids: IdSet::all(creds.1),
                 groups: Vec::new(),
                 nice: 0,
+                name: None,
+                prctl: [0, 1, 0, 0],
             }),
         }
     }
@@ -172,6 +179,31 @@ impl Identity {
         }
         i.groups = groups;
         Ok(())
+    }
+
+    /// The name set by prctl(PR_SET_NAME), if any.
+    pub fn name(&self) -> Option<Vec<u8>> {
+        self.inner.lock().name.clone()
+    }
+
+    /// Sets the name (at most 15 bytes kept, as Linux's TASK_COMM_LEN).
+    pub fn set_name(&self, n: &[u8]) {
+        self.inner.lock().name = Some(n[..n.len().min(15)].to_vec());
+    }
+
+    /// Forgets the prctl name (execve starts with the new program's).
+    pub fn clear_name(&self) {
+        self.inner.lock().name = None;
+    }
+
+    /// prctl attribute `i`: 0 PDEATHSIG, 1 DUMPABLE, 2 NO_NEW_PRIVS, 3 CHILD_SUBREAPER.
+    pub fn prctl_get(&self, i: usize) -> usize {
+        self.inner.lock().prctl[i]
+    }
+
+    /// Sets prctl attribute `i` (numbered as in [`Identity::prctl_get`]).
+    pub fn prctl_set(&self, i: usize, v: usize) {
+        self.inner.lock().prctl[i] = v;
     }
 
     /// The nice value (-20..=19).

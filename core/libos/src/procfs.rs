@@ -93,6 +93,9 @@ pub fn render<P: Platform>(os: &LibOs<P>, s: Synth) -> Result<Vec<u8>, Errno> {
 
 /// The program's name as Linux keeps it: the executable's file name, at most 15 bytes.
 fn comm<P: Platform>(os: &LibOs<P>) -> Vec<u8> {
+    if let Some(n) = os.ident.name() {
+        return n;
+    }
     let exe = os.vfs.exe_path.lock().clone();
     let name = crate::fs::path::name(&exe);
     name[..name.len().min(15)].to_vec()

@@ -308,3 +308,47 @@ fn sendfile_copies_between_descriptors() {
     let mut neg: i64 = -1;
     assert_eq!(s.sys(SENDFILE, &[dst, src, &mut neg as *mut i64 as usize, 5]), Err(EINVAL));
 }
+
+#[test]
+fn prctl_sched_caps_and_small_calls() {
+    let mut s = Sys::new();
+    let nm = cs("worker-name-that-is-long");
+    assert_eq!(s.sys(PRCTL, &[15, nm.as_ptr() as usize]), Ok(0));
+    let mut got = [0u8; 16];
+    assert_eq!(s.sys(PRCTL, &[16, got.as_mut_ptr() as usize]), Ok(0));
+    assert_eq!(&got, b"worker-name-tha\0", "15 bytes and a NUL, as TASK_COMM_LEN");
+    assert_eq!(read_all(&mut s, "/proc/self/comm"), "worker-name-tha\n");
+    assert_eq!(s.sys(PRCTL, &[3]), Ok(1), "dumpable by default");
+    assert_eq!(s.sys(PRCTL, &[38, 1, 0, 0, 0]), Ok(0));
+    assert_eq!(s.sys(PRCTL, &[39]), Ok(1));
+    assert_eq!(s.sys(PRCTL, &[1, 65]), Err(EINVAL));
+    assert_eq!(s.sys(PRCTL, &[9999]), Err(EINVAL));
+    assert_eq!(s.sys(SCHED_GETSCHEDULER, &[0]), Ok(0));
+    assert_eq!(s.sys(SCHED_GETSCHEDULER, &[9999]), Err(ESRCH));
+    let prio = 10i32;
+    assert_eq!(s.sys(SCHED_SETSCHEDULER, &[0, 1, &prio as *const i32 as usize]), Err(EPERM), "SCHED_FIFO unprivileged");
+    assert_eq!(s.sys(SCHED_GET_PRIORITY_MAX, &[1]), Ok(99));
+    assert_eq!(s.sys(SCHED_GET_PRIORITY_MIN, &[7]), Err(EINVAL));
+    let mut hdr = [0x2008_0522u32, 0];
+    let mut data = [7u32; 6];
+    assert_eq!(s.sys(CAPGET, &[hdr.as_mut_ptr() as usize, data.as_mut_ptr() as usize]), Ok(0));
+    assert_eq!(data, [0; 6], "no capabilities");
+    hdr[0] = 1;
+    assert_eq!(s.sys(CAPGET, &[hdr.as_mut_ptr() as usize, 0]), Ok(0));
+    assert_eq!(hdr[0], 0x2008_0522, "the preferred version is written back");
+    let (mut cpu, mut node) = (9u32, 9u32);
+    assert_eq!(s.sys(GETCPU, &[&mut cpu as *mut u32 as usize, &mut node as *mut u32 as usize, 0]), Ok(0));
+    assert_eq!((cpu, node), (0, 0));
+    assert_eq!(s.sys(MEMBARRIER, &[0, 0]), Ok(0));
+    assert_eq!(s.sys(SYNC, &[]), Ok(0));
+    assert_eq!(s.sys(SYNCFS, &[77]), Err(EBADF));
+    let mut p = [0i32; 2];
+    assert_eq!(s.sys(PIPE2, &[p.as_mut_ptr() as usize, 0]), Ok(0));
+    assert_eq!(s.sys(FADVISE64, &[p[0] as usize, 0, 0, 0]), Err(ESPIPE));
+    let fd = s.open("/app/hello.txt", O_RDONLY, 0).unwrap();
+    assert_eq!(s.sys(FADVISE64, &[fd, 0, 0, 9]), Err(EINVAL));
+    assert_eq!(s.sys(FADVISE64, &[fd, 0, 0, 4]), Ok(0));
+    assert_eq!(s.sys(MLOCKALL, &[0]), Err(EINVAL));
+    let mut vec = [0u8; 2];
+    assert_eq!(s.sys(MINCORE, &[0x1000, 8192, vec.as_mut_ptr() as usize]), Err(ENOMEM), "nothing mapped there");
+}

@@ -9,6 +9,7 @@ pub mod fs;
 pub mod ids;
 pub mod io;
 pub mod mem;
+pub mod misc;
 pub mod net;
 pub mod nr;
 pub mod process;
@@ -34,6 +35,7 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
         .or_else(|| exec::dispatch(os, n, &a, ctx))
         .or_else(|| process::dispatch(os, n, &a, ctx))
         .or_else(|| ids::dispatch(os, n, &a))
+        .or_else(|| misc::dispatch(os, n, &a))
         .or_else(|| signal::dispatch(os, n, &a, ctx))
         .or_else(|| time::dispatch(os, n, &a))
         .or_else(|| net::dispatch(os, n, &a))
@@ -74,6 +76,7 @@ pub fn implemented(n: usize) -> bool {
         || fdops::HANDLED.contains(&n)
         || exec::HANDLED.contains(&n)
         || ids::HANDLED.contains(&n)
+        || misc::HANDLED.contains(&n)
         || io::HANDLED.contains(&n)
         || mem::HANDLED.contains(&n)
         || net::HANDLED.contains(&n)

@@ -39,7 +39,7 @@ pub const HANDLED: &[usize] = &[
 pub const PARTIAL: &[(usize, &str)] = &[
     (RSEQ, "ENOSYS (glibc then runs without restartable sequences)"),
     (SCHED_GETAFFINITY, "reports the CPUs the platform has (linux-userland: the host's affinity at start); sched_setaffinity is not served"),
-    (CLONE, "threads (CLONE_VM|CLONE_THREAD) and processes (run as fork); CLONE_SETTLS ignored for a new process, namespace flags refused; EAGAIN beyond [policy.limits] threads/processes"),
+    (CLONE, "threads (CLONE_VM|CLONE_THREAD) and processes (run as fork); CLONE_SETTLS ignored for a new process; CLONE_PARENT accepted but the child stays the caller's; namespace flags refused; EAGAIN beyond [policy.limits] threads/processes"),
     (CLONE3, "as clone"),
 ];
 
@@ -254,8 +254,19 @@ fn clone<P: Platform>(
         // child gets its own copy of memory even when CLONE_VM asks to share it.
         const CSIGNAL: u64 = 0xff;
         let keep = CSIGNAL | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+        // CLONE_PARENT is accepted and not passed on: the child is the caller's own (its
+        // parent's other children are not the library OS's to hand over).
+        const CLONE_PARENT: u64 = 0x8000;
         let others = flags
-            & !(keep | CLONE_VM | CLONE_VFORK | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_SYSVSEM | CLONE_SETTLS);
+            & !(keep
+                | CLONE_VM
+                | CLONE_VFORK
+                | CLONE_FS
+                | CLONE_FILES
+                | CLONE_SIGHAND
+                | CLONE_SYSVSEM
+                | CLONE_SETTLS
+                | CLONE_PARENT);
         if others != 0 || flags & CSIGNAL > 64 {
             return Err(EINVAL);
         }
