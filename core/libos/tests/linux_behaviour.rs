@@ -352,3 +352,15 @@ fn prctl_sched_caps_and_small_calls() {
     let mut vec = [0u8; 2];
     assert_eq!(s.sys(MINCORE, &[0x1000, 8192, vec.as_mut_ptr() as usize]), Err(ENOMEM), "nothing mapped there");
 }
+
+#[test]
+fn mknod_makes_regular_files_and_refuses_devices() {
+    let mut s = Sys::new();
+    assert_eq!(s.path_call(MKNOD, &["/tmp/plain"], &[(S_IFREG | 0o640) as usize, 0]), Ok(0));
+    let st = s.stat("/tmp/plain").unwrap();
+    assert_eq!((st.st_mode & S_IFMT, st.st_mode & 0o777), (S_IFREG, 0o640 & !0o022));
+    assert_eq!(s.path_call(MKNOD, &["/tmp/plain"], &[S_IFREG as usize, 0]), Err(EEXIST));
+    assert_eq!(s.path_call(MKNOD, &["/tmp/null2"], &[(S_IFCHR | 0o600) as usize, 0x103]), Err(EPERM));
+    assert_eq!(s.path_call(MKNOD, &["/tmp/none/x"], &[(S_IFCHR | 0o600) as usize, 0x103]), Err(ENOENT));
+    assert_eq!(s.path_call(MKNOD, &["/tmp/bad"], &[0o170000, 0]), Err(EINVAL));
+}

@@ -47,6 +47,8 @@ pub const HANDLED: &[usize] = &[
     SYMLINK,
     LINK,
     LINKAT,
+    MKNOD,
+    MKNODAT,
     READLINK,
     CHMOD,
     FCHMOD,
@@ -98,6 +100,8 @@ pub const PARTIAL: &[(usize, &str)] = &[
     (FCHOWN, "as chown"),
     (LCHOWN, "as chown"),
     (FCHOWNAT, "as chown"),
+    (MKNOD, "regular files (as open with O_CREAT|O_EXCL); devices EPERM (no device nodes in the sandbox, as for an unprivileged process); FIFOs and sockets not yet: ENOSYS"),
+    (MKNODAT, "as mknod"),
     (LINK, "files of the image and the in-memory layer, to a name in the in-memory layer; EXDEV to a host directory, EPERM for a file of a host directory"),
     (LINKAT, "as link; AT_EMPTY_PATH names an O_TMPFILE or memfd file"),
     (UTIME, "checks the path; timestamps are not changed (as utimensat)"),
@@ -156,6 +160,8 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         RENAMEAT => renameat2(os, fd, a[1], a[2] as i32, a[3], 0),
         RENAMEAT2 => renameat2(os, fd, a[1], a[2] as i32, a[3], a[4] as u32),
         SYMLINK => symlinkat(os, a[0], AT_FDCWD, a[1]),
+        MKNOD => mknodat(os, AT_FDCWD, a[0], a[1] as u32),
+        MKNODAT => mknodat(os, fd, a[1], a[2] as u32),
         LINK => linkat(os, AT_FDCWD, a[0], AT_FDCWD, a[1], 0),
         LINKAT => linkat(os, fd, a[1], a[2] as i32, a[3], a[4] as u32),
         SYMLINKAT => symlinkat(os, a[0], a[1] as i32, a[2]),
@@ -926,6 +932,26 @@ fn symlinkat<P: Platform>(os: &LibOs<P>, tptr: usize, dirfd: i32, lptr: usize) -
         os.vfs.symlink(&r.path, &target);
     }
     Ok(0)
+}
+
+/// mknod(2)/mknodat(2): a regular file is created as open(O_CREAT|O_EXCL) would; device
+/// nodes are refused as Linux refuses them to an unprivileged process (EPERM); FIFOs and
+/// socket nodes are not served yet (ENOSYS).
+fn mknodat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32) -> SysResult {
+    const S_IFBLK: u32 = 0o060000;
+    match mode & S_IFMT {
+        0 | S_IFREG => {
+            let fd = openat(os, dirfd, ptr, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode & 0o7777)?;
+            super::fdops::close_fd(os, fd as i32).map(|_| 0)
+        }
+        S_IFCHR | S_IFBLK => {
+            resolve_at(os, dirfd, ptr, false)?;
+            os.debug_log(&[b"denied: mknod of a device node -> EPERM (rule: no devices in the sandbox)"]);
+            Err(EPERM)
+        }
+        S_IFIFO | S_IFSOCK => Err(ENOSYS),
+        _ => Err(EINVAL),
+    }
 }
 
 /// link(2)/linkat(2): a second name for a file of the in-memory layer (an image file is copied
