@@ -6,11 +6,14 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #define F "misc"
+
+void fam_misc2(void);
 
 void fam_misc(void) {
     char got[16] = {0}, comm[32] = {0};
@@ -47,4 +50,36 @@ void fam_misc(void) {
     munmap(m, 8192);
     ERR(F, "mincore_unmapped", mincore(m, 8192, v), ENOMEM);
     ERR(F, "mincore_unaligned", mincore(m + 1, 10, v), EINVAL);
+    fam_misc2();
+}
+
+/* Family "misc", second part: legacy getdents, copy_file_range, affinity, I/O priority,
+ * personality. */
+void fam_misc2(void) {
+    char buf[2048];
+    int d = open(conf_base, O_RDONLY | O_DIRECTORY);
+    long n = syscall(SYS_getdents, d, buf, sizeof buf);
+    int dot = 0;
+    for (long at = 0; at < n;) {
+        unsigned short reclen = *(unsigned short *)(buf + at + 16);
+        dot |= strcmp(buf + at + 18, ".") == 0 && buf[at + reclen - 1] == 4 /* DT_DIR */;
+        at += reclen;
+    }
+    CASE(F, "getdents_legacy", n > 0 && dot);
+    int in = open(conf_path(0, "cfr-in"), O_CREAT | O_RDWR, 0600), out = open(conf_path(1, "cfr-out"), O_CREAT | O_RDWR, 0600);
+    write(in, "0123456789", 10);
+    off_t oi = 2;
+    CASE(F, "copy_file_range", copy_file_range(in, &oi, out, NULL, 100, 0) == 8 && oi == 10 && lseek(out, 0, SEEK_CUR) == 8);
+    ERR(F, "copy_file_range_flags", copy_file_range(in, &oi, out, NULL, 1, 1), EINVAL);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(0, &set);
+    CASE(F, "sched_setaffinity", sched_setaffinity(0, sizeof set, &set) == 0);
+    CPU_ZERO(&set);
+    ERR(F, "sched_setaffinity_empty", sched_setaffinity(0, sizeof set, &set), EINVAL);
+    long prio = syscall(SYS_ioprio_get, 1, 0);
+    CASE(F, "ioprio_get", prio >= 0);
+    CASE(F, "ioprio_set", syscall(SYS_ioprio_set, 1, 0, (2 << 13) | 7) == 0 && syscall(SYS_ioprio_get, 1, 0) == ((2 << 13) | 7));
+    CASE(F, "personality", personality(0xffffffff) == 0 && personality(ADDR_NO_RANDOMIZE) == 0 &&
+                               personality(0xffffffff) == ADDR_NO_RANDOMIZE);
 }

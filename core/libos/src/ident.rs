@@ -39,9 +39,9 @@ struct Inner {
     nice: i32,
     /// prctl(PR_SET_NAME): the name /proc/self/comm and stat show instead of the program's.
     name: Option<Vec<u8>>,
-    /// prctl attributes kept and reported: PR_SET_PDEATHSIG, PR_SET_DUMPABLE,
-    /// PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER.
-    prctl: [usize; 4],
+    /// Attributes kept and reported: PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS,
+    /// PR_SET_CHILD_SUBREAPER, the I/O priority (0: the default) and the personality.
+    prctl: [usize; 6],
 }
 
 /// "Leave unchanged" in setre*id/setres*id.
@@ -59,7 +59,7 @@ impl Identity {
                 groups: Vec::new(),
                 nice: 0,
                 name: None,
-                prctl: [0, 1, 0, 0],
+                prctl: [0, 1, 0, 0, 0, 0],
             }),
         }
     }
@@ -196,7 +196,7 @@ impl Identity {
         self.inner.lock().name = None;
     }
 
-    /// prctl attribute `i`: 0 PDEATHSIG, 1 DUMPABLE, 2 NO_NEW_PRIVS, 3 CHILD_SUBREAPER.
+    /// Attribute `i`: 0 PDEATHSIG, 1 DUMPABLE, 2 NO_NEW_PRIVS, 3 CHILD_SUBREAPER, 4 ioprio, 5 personality.
     pub fn prctl_get(&self, i: usize) -> usize {
         self.inner.lock().prctl[i]
     }

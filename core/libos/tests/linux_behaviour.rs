@@ -364,3 +364,43 @@ fn mknod_makes_regular_files_and_refuses_devices() {
     assert_eq!(s.path_call(MKNOD, &["/tmp/none/x"], &[(S_IFCHR | 0o600) as usize, 0x103]), Err(ENOENT));
     assert_eq!(s.path_call(MKNOD, &["/tmp/bad"], &[0o170000, 0]), Err(EINVAL));
 }
+
+#[test]
+fn getdents_copy_file_range_affinity_ioprio_personality() {
+    let mut s = Sys::new();
+    let dir = s.open("/app", O_RDONLY | O_DIRECTORY, 0).unwrap();
+    let mut buf = [0u8; 1024];
+    let n = s.sys(GETDENTS, &[dir, buf.as_mut_ptr() as usize, buf.len()]).unwrap();
+    // struct linux_dirent: ino, off, reclen, name at 18, the type in the record's last byte.
+    let (mut at, mut names) = (0, Vec::new());
+    while at < n {
+        let reclen = u16::from_le_bytes([buf[at + 16], buf[at + 17]]) as usize;
+        let end = buf[at + 18..].iter().position(|&c| c == 0).unwrap() + at + 18;
+        names.push((String::from_utf8(buf[at + 18..end].to_vec()).unwrap(), buf[at + reclen - 1]));
+        at += reclen;
+    }
+    assert!(names.contains(&(".".to_string(), 4)), "{names:?}");
+    assert!(names.contains(&("hello.txt".to_string(), 8)), "{names:?}");
+
+    let src = s.open("/app/hello.txt", O_RDONLY, 0).unwrap();
+    let dst = s.open("/tmp/cfr", O_CREAT | O_RDWR, 0o600).unwrap();
+    let mut off_in: i64 = 7;
+    assert_eq!(s.sys(COPY_FILE_RANGE, &[src, &mut off_in as *mut i64 as usize, dst, 0, 100, 0]), Ok(6));
+    assert_eq!(off_in, 13);
+    assert_eq!(s.sys(LSEEK, &[dst, 0, SEEK_CUR as usize]), Ok(6), "the output's position moved");
+    assert_eq!(s.sys(COPY_FILE_RANGE, &[src, 0, dst, 0, 1, 1]), Err(EINVAL), "flags must be 0");
+    let mut p = [0i32; 2];
+    assert_eq!(s.sys(PIPE2, &[p.as_mut_ptr() as usize, 0]), Ok(0));
+    assert_eq!(s.sys(COPY_FILE_RANGE, &[src, 0, p[1] as usize, 0, 1, 0]), Err(EINVAL), "not a regular file");
+
+    let mask = [1u8; 8];
+    assert_eq!(s.sys(SCHED_SETAFFINITY, &[0, 8, mask.as_ptr() as usize]), Ok(0));
+    assert_eq!(s.sys(SCHED_SETAFFINITY, &[0, 8, [0u8; 8].as_ptr() as usize]), Err(EINVAL));
+    assert_eq!(s.sys(IOPRIO_GET, &[1, 0]), Ok((2 << 13) | 4));
+    assert_eq!(s.sys(IOPRIO_SET, &[1, 0, (2 << 13) | 7]), Ok(0));
+    assert_eq!(s.sys(IOPRIO_GET, &[1, 0]), Ok((2 << 13) | 7));
+    assert_eq!(s.sys(IOPRIO_SET, &[1, 0, 1 << 13]), Err(EPERM), "the real-time class needs privilege");
+    assert_eq!(s.sys(PERSONALITY, &[0xffff_ffff]), Ok(0), "PER_LINUX");
+    assert_eq!(s.sys(PERSONALITY, &[0x0040000]), Ok(0));
+    assert_eq!(s.sys(PERSONALITY, &[0xffff_ffff]), Ok(0x0040000), "ADDR_NO_RANDOMIZE kept");
+}

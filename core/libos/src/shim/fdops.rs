@@ -15,8 +15,19 @@ use crate::platform::Platform;
 use crate::user;
 
 /// Syscall numbers served here.
-pub const HANDLED: &[usize] =
-    &[CLOSE, PREADV, PWRITEV, PREADV2, PWRITEV2, CLOSE_RANGE, FLOCK, FALLOCATE, MEMFD_CREATE, SENDFILE];
+pub const HANDLED: &[usize] = &[
+    CLOSE,
+    PREADV,
+    PWRITEV,
+    PREADV2,
+    PWRITEV2,
+    CLOSE_RANGE,
+    FLOCK,
+    FALLOCATE,
+    MEMFD_CREATE,
+    SENDFILE,
+    COPY_FILE_RANGE,
+];
 
 /// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
 /// generated from these arrays by scripts/gen_implemented.py).
@@ -77,6 +88,7 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         FALLOCATE => fallocate(os, fd, a[1] as u32, a[2] as i64, a[3] as i64),
         MEMFD_CREATE => memfd_create(os, a[0], a[1] as u32),
         SENDFILE => sendfile(os, fd, a[1] as i32, a[2], a[3]),
+        COPY_FILE_RANGE => copy_file_range(os, fd, a[1], a[2] as i32, a[3], a[4], a[5] as u32),
         _ => return None,
     })
 }
@@ -178,6 +190,90 @@ fn sendfile<P: Platform>(os: &LibOs<P>, out_fd: i32, in_fd: i32, off: usize, cou
     }
     if let (Some(v), true) = (at, off != 0) {
         user::write(off, &(v as i64))?;
+    }
+    Ok(done)
+}
+
+/// True for a regular file (of the image, the in-memory layer or a host directory).
+fn regular<P: Platform>(os: &LibOs<P>, f: &OpenFile) -> bool {
+    match &f.kind {
+        FileKind::Image(_) | FileKind::Overlay(_) => true,
+        FileKind::Host(h) if !f.path.is_empty() => {
+            os.platform.host_stat(h.0).is_ok_and(|st| st.st_mode & S_IFMT == S_IFREG)
+        }
+        _ => false,
+    }
+}
+
+/// copy_file_range(2) as a copy through the library OS, between regular files: each side at
+/// its `*off` (advanced) when given, else at its position.
+fn copy_file_range<P: Platform>(
+    os: &LibOs<P>,
+    fd_in: i32,
+    off_in: usize,
+    fd_out: i32,
+    off_out: usize,
+    len: usize,
+    flags: u32,
+) -> SysResult {
+    let (inp, out) = {
+        let t = os.fds.lock();
+        (t.get(fd_in)?, t.get(fd_out)?)
+    };
+    if flags != 0 {
+        return Err(EINVAL);
+    }
+    if inp.flags() & O_ACCMODE == O_WRONLY || out.flags() & O_ACCMODE == O_RDONLY || out.flags() & O_APPEND != 0 {
+        return Err(EBADF);
+    }
+    if matches!(inp.kind, FileKind::Dir) || matches!(out.kind, FileKind::Dir) {
+        return Err(EISDIR);
+    }
+    if !regular(os, &inp) || !regular(os, &out) {
+        return Err(EINVAL);
+    }
+    let read_off = |p: usize| -> Result<Option<u64>, Errno> {
+        if p == 0 {
+            return Ok(None);
+        }
+        let v: i64 = user::read(p)?;
+        if v < 0 {
+            return Err(EINVAL);
+        }
+        Ok(Some(v as u64))
+    };
+    let (mut rin, mut rout) = (read_off(off_in)?, read_off(off_out)?);
+    let mut buf = alloc::vec![0u8; len.min(1 << 16)];
+    let mut done = 0usize;
+    while done < len {
+        let want = (len - done).min(buf.len());
+        // Without an offset: the file's own position (a host file keeps it in the host).
+        let host = |f: &OpenFile| matches!(f.kind, FileKind::Host(_));
+        let at_in = rin.or_else(|| (!host(&inp)).then(|| *inp.pos.lock()));
+        let n = read_file(os, &inp, &mut buf[..want], at_in)?;
+        if n == 0 {
+            break;
+        }
+        let at_out = rout.or_else(|| (!host(&out)).then(|| *out.pos.lock()));
+        let w = write_file(os, &out, &buf[..n], at_out)?;
+        if rin.is_none() && !host(&inp) {
+            *inp.pos.lock() += w as u64;
+        }
+        if rout.is_none() && !host(&out) {
+            *out.pos.lock() += w as u64;
+        }
+        rin = rin.map(|v| v + w as u64);
+        rout = rout.map(|v| v + w as u64);
+        done += w;
+        if w < n {
+            break;
+        }
+    }
+    if let Some(v) = rin.filter(|_| off_in != 0) {
+        user::write(off_in, &(v as i64))?;
+    }
+    if let Some(v) = rout.filter(|_| off_out != 0) {
+        user::write(off_out, &(v as i64))?;
     }
     Ok(done)
 }

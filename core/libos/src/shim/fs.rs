@@ -57,6 +57,7 @@ pub const HANDLED: &[usize] = &[
     LCHOWN,
     UMASK,
     GETDENTS64,
+    GETDENTS,
     OPENAT,
     MKDIRAT,
     FCHOWNAT,
@@ -177,7 +178,8 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         UTIME | UTIMES => chownat(os, AT_FDCWD, a[0], true),
         FUTIMESAT => utimensat(os, fd, a[1], 0),
         UMASK => Ok(os.umask.swap(a[0] as u32 & 0o777, Ordering::Relaxed) as usize),
-        GETDENTS64 => getdents64(os, fd, a[1], a[2]),
+        GETDENTS64 => getdents(os, fd, a[1], a[2], false),
+        GETDENTS => getdents(os, fd, a[1], a[2], true),
         STATFS => lookup_at(os, AT_FDCWD, a[0], true).and_then(|_| write_statfs(a[1])),
         FSTATFS => os.fds.lock().get(fd).and_then(|_| write_statfs(a[1])),
         // No file here carries extended attributes, as on a file system where none were set.
@@ -1108,7 +1110,9 @@ fn utimensat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32) -> 
     chownat(os, dirfd, ptr, flags & AT_SYMLINK_NOFOLLOW == 0)
 }
 
-fn getdents64<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, count: usize) -> SysResult {
+/// getdents64(2), or with `legacy` the old getdents(2) layout (`struct linux_dirent`: the name
+/// at byte 18 and the type in the record's last byte).
+fn getdents<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, count: usize, legacy: bool) -> SysResult {
     let f = os.fds.lock().get(fd)?;
     if !matches!(f.kind, FileKind::Dir) {
         return Err(ENOTDIR);
@@ -1132,7 +1136,8 @@ fn getdents64<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, count: usize) -> 
     let mut used = 0usize;
     while (*pos as usize) < entries.len() {
         let e = &entries[*pos as usize];
-        let reclen = (19 + e.name.len() + 1).next_multiple_of(8);
+        let name_at = if legacy { 18 } else { 19 };
+        let reclen = (name_at + e.name.len() + if legacy { 2 } else { 1 }).next_multiple_of(8);
         if used + reclen > out.len() {
             if used == 0 {
                 return Err(EINVAL);
@@ -1144,13 +1149,14 @@ fn getdents64<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, count: usize) -> 
         rec[0..8].copy_from_slice(&e.ino.to_le_bytes());
         rec[8..16].copy_from_slice(&(*pos as i64 + 1).to_le_bytes());
         rec[16..18].copy_from_slice(&(reclen as u16).to_le_bytes());
-        rec[18] = match e.kind {
+        let dtype = match e.kind {
             NodeKind::Dir => 4,
             NodeKind::File => 8,
             NodeKind::Symlink => 10,
             NodeKind::CharDev => 2,
         };
-        rec[19..19 + e.name.len()].copy_from_slice(&e.name);
+        rec[if legacy { reclen - 1 } else { 18 }] = dtype;
+        rec[name_at..name_at + e.name.len()].copy_from_slice(&e.name);
         used += reclen;
         *pos += 1;
     }

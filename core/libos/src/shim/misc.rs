@@ -30,6 +30,10 @@ pub const HANDLED: &[usize] = &[
     CAPGET,
     CAPSET,
     MINCORE,
+    SCHED_SETAFFINITY,
+    IOPRIO_GET,
+    IOPRIO_SET,
+    PERSONALITY,
 ];
 
 /// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
@@ -46,6 +50,10 @@ pub const PARTIAL: &[(usize, &str)] = &[
     (MINCORE, "every page of a mapping of the library OS reported resident; ENOMEM outside them"),
     (FADVISE64, "advice checked and ignored"),
     (READAHEAD, "checked and ignored"),
+    (SCHED_SETAFFINITY, "a mask with at least one of the platform's CPUs is accepted; threads run where the host puts them"),
+    (IOPRIO_GET, "the process and its threads only; best effort, level 4 unless set"),
+    (IOPRIO_SET, "as ioprio_get; the class and level are kept, not applied"),
+    (PERSONALITY, "the value is kept and reported; no personality flag changes behaviour"),
 ];
 
 const PR_SET_PDEATHSIG: usize = 1;
@@ -130,6 +138,25 @@ fn serve<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
             }
         }
         MINCORE => mincore(os, a[0], a[1], a[2]),
+        SCHED_SETAFFINITY => {
+            own(os, a[0])?;
+            let n = os.platform.cpu_count().clamp(1, 1024);
+            let mask = user::slice(a[2], a[1].min(128))?;
+            if (0..n).any(|i| i / 8 < mask.len() && mask[i / 8] & (1 << (i % 8)) != 0) {
+                Ok(0)
+            } else {
+                Err(EINVAL)
+            }
+        }
+        IOPRIO_GET | IOPRIO_SET => ioprio(os, n, a),
+        PERSONALITY => {
+            // As Linux: any value is kept (0xffffffff only asks); the previous one is returned.
+            let old = os.ident.prctl_get(5);
+            if a[0] as u32 != u32::MAX {
+                os.ident.prctl_set(5, a[0] as u32 as usize);
+            }
+            Ok(old)
+        }
         _ => Err(ENOSYS),
     }
 }
@@ -193,6 +220,30 @@ fn prctl<P: Platform>(os: &LibOs<P>, a: &[usize; 6]) -> SysResult {
         }
         _ => Err(EINVAL),
     }
+}
+
+/// ioprio_get/ioprio_set for IOPRIO_WHO_PROCESS (1) of the process or a thread of it: the
+/// value is kept per process in the identity (attribute 4).
+fn ioprio<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
+    const BE_4: usize = (2 << 13) | 4; // IOPRIO_CLASS_BE, level 4: what Linux reports by default
+    match a[0] {
+        1 => own(os, a[1])?,
+        2 | 3 => {} // IOPRIO_WHO_PGRP, IOPRIO_WHO_USER: this process stands for them
+        _ => return Err(EINVAL),
+    }
+    if n == IOPRIO_GET {
+        let v = os.ident.prctl_get(4);
+        return Ok(if v == 0 { BE_4 } else { v });
+    }
+    let (class, level) = (a[2] >> 13, a[2] & 0x1fff);
+    match class {
+        0 => os.ident.prctl_set(4, 0),
+        1 => return Err(EPERM), // IOPRIO_CLASS_RT needs CAP_SYS_ADMIN
+        2 if level < 8 => os.ident.prctl_set(4, a[2]),
+        3 => os.ident.prctl_set(4, a[2]),
+        _ => return Err(EINVAL),
+    }
+    Ok(0)
 }
 
 /// The process itself (pid 0 or its own) or ESRCH; EINVAL for a negative pid.
