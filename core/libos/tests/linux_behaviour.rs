@@ -404,3 +404,26 @@ fn getdents_copy_file_range_affinity_ioprio_personality() {
     assert_eq!(s.sys(PERSONALITY, &[0x0040000]), Ok(0));
     assert_eq!(s.sys(PERSONALITY, &[0xffff_ffff]), Ok(0x0040000), "ADDR_NO_RANDOMIZE kept");
 }
+
+#[test]
+fn buffers_in_memory_mapped_without_the_access_give_efault() {
+    let mut s = Sys::new();
+    let anon = (MAP_PRIVATE | MAP_ANONYMOUS) as usize;
+    let none = s.sys(MMAP, &[0, 4096, 0, anon, -1isize as usize, 0]).unwrap();
+    let ro = s.sys(MMAP, &[0, 4096, PROT_READ as usize, anon, -1isize as usize, 0]).unwrap();
+    let fd = s.open("/app/hello.txt", O_RDONLY, 0).unwrap();
+    assert_eq!(s.sys(READ, &[fd, none, 5]), Err(EFAULT), "a PROT_NONE page (LTP's tst_get_bad_addr)");
+    assert_eq!(s.sys(READ, &[fd, ro, 5]), Err(EFAULT), "a read-only page written by read");
+    assert_eq!(s.sys(PREAD64, &[fd, none + 4000, 200, 0]), Err(EFAULT), "a buffer that ends there");
+    assert_eq!(s.sys(PREAD64, &[fd, none, 5, 13]), Ok(0), "at the end of the file nothing is copied: no EFAULT");
+    assert_eq!(s.sys(READ, &[99, none, 5]), Err(EBADF), "the descriptor is checked first");
+    assert_eq!(s.sys(WRITE, &[1, none, 1]), Err(EFAULT));
+    assert_eq!(s.sys(WRITE, &[1, ro, 0]), Ok(0), "a read-only page may be written from");
+    assert_eq!(s.sys(FSTAT, &[fd, none]), Err(EFAULT));
+    assert_eq!(s.sys(CLOCK_GETTIME, &[1, ro]), Err(EFAULT));
+    let iov = [Iovec { base: none, len: 8 }];
+    assert_eq!(s.sys(READV, &[fd, iov.as_ptr() as usize, 1]), Err(EFAULT));
+    assert_eq!(s.sys(PREADV, &[fd, iov.as_ptr() as usize, 1, 0, 0]), Err(EFAULT));
+    assert_eq!(s.sys(MPROTECT, &[none, 4096, (PROT_READ | PROT_WRITE) as usize]), Ok(0));
+    assert_eq!(s.sys(READ, &[fd, none, 5]), Ok(5), "readable and writable now");
+}

@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use super::fs::{iovecs, read_file, readv, write_file, writev};
+use super::fs::{guard_iov, iovecs, read_file, readv, write_file, writev};
 use super::nr::*;
 use super::SysResult;
 use crate::abi::*;
@@ -120,6 +120,7 @@ fn positioned<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize, off: 
     if off < 0 {
         return Err(EINVAL);
     }
+    guard_iov(os, &vs, !write)?;
     let mut total = 0usize;
     for v in vs {
         let at = Some(off as u64 + total as u64);

@@ -437,14 +437,40 @@ pub(super) fn write_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &[u8], a
     }
 }
 
+/// A read into a buffer the app mapped without write access: Linux fails (EFAULT) only when it
+/// has bytes to copy, so at the end of a file such a read still gives 0; the other errors of
+/// the descriptor come first.
+fn read_denied<P: Platform>(os: &LibOs<P>, f: &OpenFile, len: usize, at: Option<u64>) -> SysResult {
+    let stream = matches!(f.kind, FileKind::Obj(_)) || (matches!(f.kind, FileKind::Host(_)) && f.path.is_empty());
+    if len == 0 {
+        return Ok(0);
+    }
+    let pos = match (at, &f.kind) {
+        _ if stream => return read_file(os, f, &mut [], None).and(Err(EFAULT)),
+        (Some(o), _) => o,
+        (None, FileKind::Host(h)) => os.platform.host_lseek(h.0, 0, SEEK_CUR)?,
+        _ => *f.pos.lock(),
+    };
+    let mut one = [0u8; 1];
+    match read_file(os, f, &mut one, Some(pos))? {
+        0 => Ok(0),
+        _ => Err(EFAULT),
+    }
+}
+
 fn read<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
+    if user::guard(&os.mem, buf, len, true).is_err() {
+        user::check_range(buf, len)?;
+        return read_denied(os, &f, len, None);
+    }
     let b = user::slice_mut(buf, len)?;
     read_file(os, &f, b, None)
 }
 
 fn write<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
+    user::guard(&os.mem, buf, len, false)?;
     let b = user::slice(buf, len)?;
     write_file(os, &f, b, None)
 }
@@ -454,6 +480,10 @@ fn pread<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize, off: i64) 
         return Err(EINVAL);
     }
     let f = os.fds.lock().get(fd)?;
+    if user::guard(&os.mem, buf, len, true).is_err() {
+        user::check_range(buf, len)?;
+        return read_denied(os, &f, len, Some(off as u64));
+    }
     let b = user::slice_mut(buf, len)?;
     read_file(os, &f, b, Some(off as u64))
 }
@@ -463,8 +493,15 @@ fn pwrite<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize, off: i64)
         return Err(EINVAL);
     }
     let f = os.fds.lock().get(fd)?;
+    user::guard(&os.mem, buf, len, false)?;
     let b = user::slice(buf, len)?;
     write_file(os, &f, b, Some(off as u64))
+}
+
+/// EFAULT when a buffer of `vs` lies in app memory mapped without the access (`write`: the
+/// call fills the buffers), see [`user::guard`].
+pub(super) fn guard_iov<P: Platform>(os: &LibOs<P>, vs: &[Iovec], write: bool) -> Result<(), Errno> {
+    vs.iter().try_for_each(|v| user::guard(&os.mem, v.base, v.len, write))
 }
 
 /// The app's iovec array: EINVAL for more than IOV_MAX entries, a negative length or a total
@@ -484,6 +521,7 @@ pub(super) fn iovecs(ptr: usize, cnt: usize) -> Result<Vec<Iovec>, Errno> {
 pub(super) fn readv<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
     let vs = iovecs(iov, cnt)?;
+    guard_iov(os, &vs, true)?;
     if matches!(f.kind, FileKind::Host(_) | FileKind::Obj(_)) && f.path.is_empty() {
         // A stream (pipe, socket, terminal): one read for the whole vector, so it does not
         // block for more once some data came, as natively.
@@ -514,6 +552,7 @@ pub(super) fn readv<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize)
 pub(super) fn writev<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
     let vs = iovecs(iov, cnt)?;
+    guard_iov(os, &vs, false)?;
     // One write for the whole vector, so a pipe or terminal sees it as natively (atomically).
     let mut all = Vec::new();
     for v in &vs {
@@ -535,6 +574,7 @@ fn stat_node<P: Platform>(os: &LibOs<P>, f: &OpenFile) -> Result<Stat, Errno> {
 
 fn fstat<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
+    user::guard(&os.mem, buf, core::mem::size_of::<Stat>(), true)?;
     let st = stat_node(os, &f)?;
     user::write(buf, &st)?;
     Ok(0)
@@ -570,6 +610,7 @@ fn stat_at<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32) -> Re
 
 fn fstatat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, buf: usize, flags: u32) -> SysResult {
     let st = stat_at(os, dirfd, ptr, flags)?;
+    user::guard(&os.mem, buf, core::mem::size_of::<Stat>(), true)?;
     user::write(buf, &st)?;
     Ok(0)
 }
@@ -1131,6 +1172,7 @@ fn getdents<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, count: usize, legac
         *listing = Some(all);
     }
     let entries = listing.as_ref().map(|v| v.as_slice()).unwrap_or(&[]);
+    user::guard(&os.mem, buf, count, true)?;
     let mut pos = f.pos.lock();
     let out = user::slice_mut(buf, count)?;
     let mut used = 0usize;

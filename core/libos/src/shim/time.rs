@@ -18,7 +18,13 @@ pub const PARTIAL: &[(usize, &str)] = &[(FUTEX, "WAIT, WAKE, REQUEUE, CMP_REQUEU
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
     let p = &os.platform;
     Some(match n {
-        CLOCK_GETTIME => p.clock_gettime(a[0] as u32).and_then(|t| user::write(a[1], &t)).map(|_| 0),
+        CLOCK_GETTIME => p
+            .clock_gettime(a[0] as u32)
+            .and_then(|t| {
+                user::guard(&os.mem, a[1], core::mem::size_of::<Timespec>(), true)?;
+                user::write(a[1], &t)
+            })
+            .map(|_| 0),
         CLOCK_GETRES => {
             if a[0] > 11 {
                 Err(EINVAL)
