@@ -53,6 +53,6 @@ def test_jit_syscall_is_served_by_the_library_os(kind: str) -> None:
     # The host has the file; the library OS does not, and says so.
     assert r[f"{kind}-openat-secret"] == f"ret=-1 errno={errno.ENOENT}"
     # uname is the library OS's (node name from the policy, its own release), not the host's.
-    assert r[f"{kind}-uname"] == "ret=0 nodename=litebox release=6.1.0-litebox"
+    assert r[f"{kind}-uname"] == "ret=0 nodename=litebox release=6.12.0-litebox"
     assert r[f"{kind}-getpid-matches"] == "1"
     assert r[f"{kind}-mount"] == f"ret=-1 errno={errno.EPERM}"

@@ -61,6 +61,32 @@ pub struct OpenFile {
     /// The directory listing, taken at the first getdents (so concurrent changes do not make
     /// the app see names twice).
     pub listing: SpinMutex<Option<Vec<DirEntry>>>,
+    /// What fcntl sets and reports beyond the flags (owner, signal, lease, pipe size).
+    pub fcntl: FcntlState,
+}
+
+/// The fcntl settings of an open file description that the library OS keeps and reports
+/// (F_SETOWN/F_SETOWN_EX, F_SETSIG, F_SETLEASE, F_SETPIPE_SZ); no SIGIO is sent.
+#[derive(Debug)]
+pub struct FcntlState {
+    /// F_OWNER_* type in the high half, pid in the low half.
+    pub owner: core::sync::atomic::AtomicU64,
+    pub sig: AtomicU32,
+    /// F_RDLCK, F_WRLCK or F_UNLCK (2, the default).
+    pub lease: AtomicU32,
+    /// The pipe buffer size F_GETPIPE_SZ reports (65536 by default).
+    pub pipe_size: AtomicU32,
+}
+
+impl Default for FcntlState {
+    fn default() -> Self {
+        Self {
+            owner: core::sync::atomic::AtomicU64::new(0),
+            sig: AtomicU32::new(0),
+            lease: AtomicU32::new(2),
+            pipe_size: AtomicU32::new(65536),
+        }
+    }
 }
 
 impl OpenFile {
@@ -72,6 +98,7 @@ impl OpenFile {
             flags: AtomicU32::new(flags),
             pos: SpinMutex::new(0),
             listing: SpinMutex::new(None),
+            fcntl: FcntlState::default(),
         })
     }
 

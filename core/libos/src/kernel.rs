@@ -59,6 +59,11 @@ pub struct LibOs<P: Platform> {
     pub threads: AtomicUsize,
     /// The argv of the running program (for /proc/self/cmdline and status).
     pub cmdline: SpinMutex<Vec<Vec<u8>>>,
+    /// The ids and nice value the app sees (setuid and friends change them in the sandbox).
+    pub ident: crate::ident::Identity,
+    /// Set once the process takes a record lock on a host file: from then on closing any
+    /// descriptor of a file releases the process's locks on it, as on Linux.
+    pub record_locks: AtomicBool,
 }
 
 /// The policy's resource limits (`[policy.limits]`, LaunchConfig.limits); `None` is unlimited.
@@ -94,6 +99,7 @@ impl<P: Platform> LibOs<P> {
             let _ =
                 fds.alloc(OpenFile::new(FileKind::Host(crate::fd::HostFd(fd)), Vec::new(), flags), false, fd as usize);
         }
+        let ident = crate::ident::Identity::new(platform.creds());
         Self {
             platform,
             vfs: Arc::new(vfs),
@@ -113,6 +119,8 @@ impl<P: Platform> LibOs<P> {
             thread_limit: AtomicUsize::new(usize::MAX),
             threads: AtomicUsize::new(1),
             cmdline: SpinMutex::new(Vec::new()),
+            ident,
+            record_locks: AtomicBool::new(false),
         }
     }
 
@@ -262,6 +270,8 @@ impl<P: Platform> LibOs<P> {
             thread_limit: AtomicUsize::new(self.thread_limit.load(Ordering::Relaxed)),
             threads: AtomicUsize::new(1),
             cmdline: SpinMutex::new(self.cmdline.lock().clone()),
+            ident: self.ident.fork(),
+            record_locks: AtomicBool::new(self.record_locks.load(Ordering::Relaxed)),
         }
     }
 
@@ -295,6 +305,24 @@ impl<P: Platform> LibOs<P> {
     /// the core's signal state. Host pipes and sockets raise it on the host themselves.
     pub fn raise_sigpipe(&self) {
         self.signals.pending.lock().raise(crate::signal::SIGPIPE, crate::signal::SI_USER, 0);
+    }
+
+    /// (process group, session) of this process as the app sees them (/proc/self/stat): the
+    /// host's where processes are host processes (a group or session led outside the app's
+    /// pid namespace reads as 1, as getpgrp does), else the core's process table's.
+    pub fn pgid_sid(&self) -> (i32, i32) {
+        use crate::shim::nr::{GETPGID, GETSID};
+        let me = self.platform.pid();
+        match self.platform.passthrough() {
+            Some(h) => {
+                let ask = |n| h.process_call(n, [0; 6]).map_or(me, |v| if v == 0 { 1 } else { v as i32 });
+                (ask(GETPGID), ask(GETSID))
+            }
+            None => {
+                let t = crate::proctab::TABLE.lock();
+                (t.getpgid(me, 0).unwrap_or(me), t.getsid(me, 0).unwrap_or(me))
+            }
+        }
     }
 
     /// The current CLOCK_MONOTONIC time in ns (0 if the platform has none).

@@ -14,6 +14,7 @@ pub mod errno;
 pub mod fd;
 pub mod fs;
 pub mod futex;
+pub mod ident;
 pub mod kernel;
 pub mod kobj;
 pub mod loader;

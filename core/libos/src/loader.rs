@@ -280,6 +280,7 @@ pub fn load<P: Platform>(
 ) -> Result<Loaded, LoadError> {
     let (exec_path, elf) = open_program(os, path)?;
     *os.cmdline.lock() = argv.to_vec();
+    os.ident.clear_name();
     let interp = interp_of(os, &elf)?;
     let main = map_elf(os, &elf, true)?;
     os.set_brk_start(main.end);

@@ -83,12 +83,19 @@ pub fn render<P: Platform>(os: &LibOs<P>, s: Synth) -> Result<Vec<u8>, Errno> {
         }
         Synth::ProcCpuinfo => cpuinfo(os.platform.cpu_count()).into_bytes(),
         Synth::ProcMeminfo => meminfo(os).into_bytes(),
+        Synth::ProcStat => stat(os).into_bytes(),
+        Synth::ProcStatm => statm(os).into_bytes(),
+        Synth::ProcMounts => MOUNTS.to_vec(),
+        Synth::ProcSysValue(i) => sys_value(os, i),
         _ => return Err(crate::errno::EINVAL),
     })
 }
 
 /// The program's name as Linux keeps it: the executable's file name, at most 15 bytes.
 fn comm<P: Platform>(os: &LibOs<P>) -> Vec<u8> {
+    if let Some(n) = os.ident.name() {
+        return n;
+    }
     let exe = os.vfs.exe_path.lock().clone();
     let name = crate::fs::path::name(&exe);
     name[..name.len().min(15)].to_vec()
@@ -131,7 +138,7 @@ fn maps<P: Platform>(os: &LibOs<P>) -> String {
 fn status<P: Platform>(os: &LibOs<P>) -> String {
     let (pid, _) = os.platform.ids();
     let ppid = os.ppid();
-    let (uid, gid) = os.platform.creds();
+    let (u, g) = (os.ident.uids(), os.ident.gids());
     let (size, accessible) = {
         let m = os.mem.lock();
         let acc: usize = m.ranges().iter().filter(|(_, v)| v.prot != 0).map(|(s, v)| v.end - s).sum();
@@ -145,11 +152,19 @@ fn status<P: Platform>(os: &LibOs<P>) -> String {
     let _ = write!(
         out,
         "Name:\t{}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\n\
-         TracerPid:\t0\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\nGid:\t{gid}\t{gid}\t{gid}\t{gid}\nFDSize:\t{fdsize}\n\
+         TracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{fdsize}\n\
          Groups:\t\nVmPeak:\t{:8} kB\nVmSize:\t{:8} kB\nVmLck:\t{:8} kB\nVmRSS:\t{:8} kB\nThreads:\t{threads}\n\
          Cpus_allowed_list:\t0-{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
         String::from_utf8_lossy(&comm(os)),
         os.umask.load(Ordering::Relaxed),
+        u.real,
+        u.effective,
+        u.saved,
+        u.fs,
+        g.real,
+        g.effective,
+        g.saved,
+        g.fs,
         size / 1024,
         size / 1024,
         0,
@@ -157,6 +172,63 @@ fn status<P: Platform>(os: &LibOs<P>) -> String {
         cpus.saturating_sub(1),
     );
     out
+}
+
+/// What /proc/mounts lists: the sandbox's own file systems (no host path or device).
+const MOUNTS: &[u8] = b"litebox / litebox rw,relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n\
+devtmpfs /dev devtmpfs rw,nosuid,relatime 0 0\n";
+
+/// The content of /proc/sys value `i` (see `SYS_VALUES` in fs/synth.rs).
+fn sys_value<P: Platform>(os: &LibOs<P>, i: u8) -> Vec<u8> {
+    let mut v = match i {
+        0 => b"4194304".to_vec(),
+        1 => b"0".to_vec(),
+        2 => b"core".to_vec(),
+        3 => os.hostname.clone(),
+        _ => alloc::format!("{}", crate::shim::fcntl_more::PIPE_MAX_SIZE).into_bytes(),
+    };
+    v.push(b'\n');
+    v
+}
+
+/// (virtual size, resident bytes) as /proc/self/status reports them.
+fn sizes<P: Platform>(os: &LibOs<P>) -> (u64, u64) {
+    let m = os.mem.lock();
+    let acc: usize = m.ranges().iter().filter(|(_, v)| v.prot != 0).map(|(s, v)| v.end - s).sum();
+    let size = m.total() as u64;
+    drop(m);
+    (size, os.platform.resident().unwrap_or(acc as u64).min(size))
+}
+
+/// /proc/self/stat: the 52 fields of proc(5), from the library OS's own state (times in ticks
+/// of 100 Hz from the process CPU clock).
+fn stat<P: Platform>(os: &LibOs<P>) -> String {
+    let (pid, _) = os.platform.ids();
+    let ppid = os.ppid();
+    let (pgid, sid) = os.pgid_sid();
+    let (size, rss) = sizes(os);
+    let threads = os.threads.load(Ordering::Relaxed).max(1);
+    let nice = os.ident.nice();
+    let ticks = |clock: u32| {
+        os.platform.clock_gettime(clock).map_or(0, |t| t.tv_sec as u64 * 100 + t.tv_nsec as u64 / 10_000_000)
+    };
+    let utime = ticks(2);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{pid} ({}) R {ppid} {pgid} {sid} 0 -1 4194304 0 0 0 0 {utime} 0 0 0 {} {nice} {threads} 0 0 {size} {} \
+         18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0",
+        String::from_utf8_lossy(&comm(os)),
+        20 + nice,
+        rss / 4096,
+    );
+    out
+}
+
+/// /proc/self/statm: size, resident, shared, text, lib, data, dt in pages.
+fn statm<P: Platform>(os: &LibOs<P>) -> String {
+    let (size, rss) = sizes(os);
+    alloc::format!("{} {} 0 0 0 {} 0\n", size / 4096, rss / 4096, size / 4096)
 }
 
 /// (total, free) bytes of memory as the app sees them: the policy's memory limit when set,

@@ -1,8 +1,11 @@
 //! Access to app memory from the shim.
 //!
 //! The app's pointers are checked for the obvious faults (NULL page, non-canonical, wrapping)
-//! and answered with EFAULT as Linux would. A pointer into unmapped memory inside the user half
-//! is not caught here yet; the platform's fault handling is the next layer (see
+//! and answered with EFAULT as Linux would. The calls that move data through app buffers
+//! (read, write and their vector and positioned forms, stat, getdents, the clocks) also check
+//! the buffer against the app's memory map ([`guard`]): a buffer in a PROT_NONE mapping, or a
+//! read-only one the call would write, gets EFAULT. A pointer into memory the map does not
+//! know is not caught here yet; the platform's fault handling is the next layer (see
 //! docs/targets/linux-userland.md).
 use alloc::vec::Vec;
 
@@ -16,6 +19,22 @@ fn check(ptr: usize, len: usize) -> Result<(), Errno> {
     }
     let end = ptr.checked_add(len).ok_or(EFAULT)?;
     if ptr < 4096 || end > USER_TOP {
+        return Err(EFAULT);
+    }
+    Ok(())
+}
+
+/// EFAULT when the app's buffer `[ptr, ptr + len)` lies (in part) in memory it mapped without
+/// the access the call needs (`write`: the call writes the buffer), as Linux's copy to or from
+/// user memory fails there; also the checks of [`check_range`].
+pub fn guard(
+    mem: &crate::sync::SpinMutex<crate::vma::MemMap>,
+    ptr: usize,
+    len: usize,
+    write: bool,
+) -> Result<(), Errno> {
+    check(ptr, len)?;
+    if mem.lock().denies(ptr, len, write) {
         return Err(EFAULT);
     }
     Ok(())

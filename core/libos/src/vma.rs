@@ -49,6 +49,23 @@ impl MemMap {
         self.map.insert(addr, hi);
     }
 
+    /// Whether an access to `[ptr, ptr + len)` certainly faults: part of it lies in a mapping
+    /// of the app without the access (`write`: no PROT_WRITE; a read: PROT_NONE, as x86 reads
+    /// every other mapping). Memory the map does not know is not judged.
+    pub fn denies(&self, ptr: usize, len: usize, write: bool) -> bool {
+        if len == 0 {
+            return false;
+        }
+        let end = ptr.saturating_add(len);
+        let bad = |v: &Vma| if write { v.prot & crate::abi::PROT_WRITE == 0 } else { v.prot == 0 };
+        if let Some((_, v)) = self.map.range(..=ptr).next_back() {
+            if v.end > ptr && bad(v) {
+                return true;
+            }
+        }
+        self.map.range(ptr.saturating_add(1)..end).any(|(_, v)| bad(v))
+    }
+
     /// Bytes of `[lo, hi)` already mapped.
     pub fn mapped_in(&self, lo: usize, len: usize) -> usize {
         let hi = lo.saturating_add(page_up(len));

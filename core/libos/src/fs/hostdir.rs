@@ -22,6 +22,11 @@ pub trait HostDirOps: Send + Sync {
     fn mkdir(&self, dir: usize, rel: &[u8], mode: u32) -> Result<(), Errno>;
     /// symlink `rel` -> `target` (target stored as given).
     fn symlink(&self, dir: usize, target: &[u8], rel: &[u8]) -> Result<(), Errno>;
+    /// A hard link `to` of the file `from`, both in directory `dir`, never following a final
+    /// symlink (EPERM where the platform has no hard links).
+    fn link(&self, _dir: usize, _from: &[u8], _to: &[u8]) -> Result<(), Errno> {
+        Err(crate::errno::EPERM)
+    }
     /// readlink.
     fn readlink(&self, dir: usize, rel: &[u8]) -> Result<Vec<u8>, Errno>;
     /// unlink (`is_dir`: rmdir).

@@ -38,7 +38,29 @@ pub enum Synth {
     ProcComm,
     ProcCpuinfo,
     ProcMeminfo,
+    /// /proc/self/stat and /proc/self/statm (what `ps` reads).
+    ProcStat,
+    ProcStatm,
+    /// /proc/mounts and /proc/self/mounts.
+    ProcMounts,
+    /// /proc/self/task: a directory with the process's own entry (`/proc/self/task/<pid>` is
+    /// `/proc/self`, see [`alias`]).
+    ProcTask,
+    /// /proc/sys (0), /proc/sys/kernel (1), /proc/sys/fs (2).
+    ProcSysDir(u8),
+    /// The /proc/sys values of [`SYS_VALUES`], by index.
+    ProcSysValue(u8),
 }
+
+/// The files of /proc/sys served (read-only, as to an unprivileged process), in
+/// [`Synth::ProcSysValue`] order.
+pub const SYS_VALUES: &[&[u8]] = &[
+    b"/proc/sys/kernel/pid_max",
+    b"/proc/sys/kernel/tainted",
+    b"/proc/sys/kernel/core_pattern",
+    b"/proc/sys/kernel/hostname",
+    b"/proc/sys/fs/pipe-max-size",
+];
 
 /// (path, node) for every synthetic path with a fixed name. `/proc/self` links to `<pid>`;
 /// `/proc/<pid>/X` is found here as `/proc/self/X` (see [`alias`]); `/proc/self/fd/N` exists
@@ -64,6 +86,19 @@ pub const TABLE: &[(&[u8], Synth)] = &[
     (b"/proc/self/fd", Synth::ProcSelfFd),
     (b"/proc/self/maps", Synth::ProcMaps),
     (b"/proc/self/status", Synth::ProcStatus),
+    (b"/proc/self/stat", Synth::ProcStat),
+    (b"/proc/self/statm", Synth::ProcStatm),
+    (b"/proc/self/mounts", Synth::ProcMounts),
+    (b"/proc/mounts", Synth::ProcMounts),
+    (b"/proc/self/task", Synth::ProcTask),
+    (b"/proc/sys", Synth::ProcSysDir(0)),
+    (b"/proc/sys/kernel", Synth::ProcSysDir(1)),
+    (b"/proc/sys/fs", Synth::ProcSysDir(2)),
+    (b"/proc/sys/kernel/pid_max", Synth::ProcSysValue(0)),
+    (b"/proc/sys/kernel/tainted", Synth::ProcSysValue(1)),
+    (b"/proc/sys/kernel/core_pattern", Synth::ProcSysValue(2)),
+    (b"/proc/sys/kernel/hostname", Synth::ProcSysValue(3)),
+    (b"/proc/sys/fs/pipe-max-size", Synth::ProcSysValue(4)),
 ];
 
 /// `/proc/<pid>` and what lies below it, rewritten to the table's `/proc/self...` keys when
@@ -76,7 +111,16 @@ pub fn alias(path: &[u8], pid: i32) -> Vec<u8> {
         if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) && parse_i32(digits) == Some(pid) {
             let mut v = b"/proc/self".to_vec();
             v.extend_from_slice(&rest[end..]);
-            return v;
+            return alias(&v, pid);
+        }
+        // /proc/self/task/<pid>: the one thread group leader entry is the process itself.
+        if let Some(t) = rest.strip_prefix(b"self/task/") {
+            let end = t.iter().position(|&c| c == b'/').unwrap_or(t.len());
+            if parse_i32(&t[..end]) == Some(pid) {
+                let mut v = b"/proc/self".to_vec();
+                v.extend_from_slice(&t[end..]);
+                return v;
+            }
         }
     }
     path.to_vec()
@@ -112,7 +156,7 @@ impl Synth {
     /// The type stat reports.
     pub fn kind(self) -> NodeKind {
         match self {
-            Synth::ProcSelf | Synth::ProcSelfFd => NodeKind::Dir,
+            Synth::ProcSelf | Synth::ProcSelfFd | Synth::ProcTask | Synth::ProcSysDir(_) => NodeKind::Dir,
             Synth::ProcSelfLink
             | Synth::ProcSelfExe
             | Synth::ProcSelfCwd
@@ -124,7 +168,11 @@ impl Synth {
             | Synth::ProcCmdline
             | Synth::ProcComm
             | Synth::ProcCpuinfo
-            | Synth::ProcMeminfo => NodeKind::File,
+            | Synth::ProcMeminfo
+            | Synth::ProcStat
+            | Synth::ProcStatm
+            | Synth::ProcMounts
+            | Synth::ProcSysValue(_) => NodeKind::File,
             _ => NodeKind::CharDev,
         }
     }

@@ -147,6 +147,11 @@ impl Vfs {
             let name = crate::shim::fmt_usize(pid as usize, &mut buf).to_vec();
             add(out, &name, Synth::ProcSelf.ino(), NodeKind::Dir);
         }
+        if a == b"/proc/self/task" && pid > 0 {
+            let mut buf = [0u8; 20];
+            let name = crate::shim::fmt_usize(pid as usize, &mut buf).to_vec();
+            add(out, &name, Synth::ProcSelf.ino(), NodeKind::Dir);
+        }
         if a == b"/proc/self/fd" {
             for fd in view.map(|v| v.fds()).unwrap_or_default() {
                 let mut buf = [0u8; 20];
@@ -261,7 +266,13 @@ impl Vfs {
                 if upper {
                     self.upper_prepare(h, p)?;
                 }
-                h.ops.open(dir, &rel, (flags & !O_TRUNC_BIT) | O_CREAT_BIT | O_EXCL_BIT, mode)
+                let fd = h.ops.open(dir, &rel, (flags & !O_TRUNC_BIT) | O_CREAT_BIT | O_EXCL_BIT, mode)?;
+                // The host applies the runtime's own umask; the app's (already applied to
+                // `mode`) is the one that counts, so group and other bits are set again.
+                if mode & 0o077 != 0 && h.ops.lstat(dir, &rel).is_ok_and(|st| st.st_mode & 0o7777 != mode) {
+                    let _ = h.ops.chmod(dir, &rel, mode);
+                }
+                Ok(fd)
             }
             Place::Memory => Err(EROFS),
         }
@@ -546,6 +557,7 @@ impl Vfs {
             Node::OverlayFile(f) => {
                 let len = f.data.lock().len() as u64;
                 let mode = f.mode.load(core::sync::atomic::Ordering::Relaxed);
+                st.st_nlink = f.nlink.load(core::sync::atomic::Ordering::Relaxed) as u64;
                 (S_IFREG | mode, len, f.ino, f.mtime() as i64, 0, 0)
             }
             Node::OverlaySymlink { ino, target } => (S_IFLNK | 0o777, target.len() as u64, *ino, 0, 0, 0),
@@ -731,6 +743,10 @@ impl Vfs {
             Place::Host(dir, rel, upper, h) => {
                 let opaque = upper && self.upper_prepare(h, p)?;
                 h.ops.mkdir(dir, &rel, mode)?;
+                // As in host_create: the app's umask, not the runtime's.
+                if mode & 0o077 != 0 && h.ops.lstat(dir, &rel).is_ok_and(|st| st.st_mode & 0o7777 != mode & 0o7777) {
+                    let _ = h.ops.chmod(dir, &rel, mode & 0o7777);
+                }
                 if opaque {
                     let fd = h.ops.open(0, &join_rel(&rel, OPQ), O_CREAT_W, 0o600)?;
                     h.ops.close(fd);
@@ -751,6 +767,21 @@ impl Vfs {
                 h.ops.symlink(dir, target, &rel).map(|_| true)
             }
         }
+    }
+
+    /// A hard link `to` of the host file `from` (both resolved paths; the caller checked that
+    /// `to` does not exist): EXDEV unless both lie in the same host directory (the writable
+    /// layer or one mount). `None` when `to` is in the in-memory layer.
+    pub fn host_link(&self, from: &[u8], to: &[u8]) -> Result<Option<()>, Errno> {
+        let Place::Host(dir, rel, upper, h) = self.place(to)? else { return Ok(None) };
+        let Place::Host(fdir, frel, _, _) = self.place(from)? else { return Err(EXDEV) };
+        if fdir != dir {
+            return Err(EXDEV);
+        }
+        if upper {
+            self.upper_prepare(h, to)?;
+        }
+        h.ops.link(dir, &frel, &rel).map(Some)
     }
 
     /// Removes `p` (file, symlink or empty directory: the caller checked which) in a host
@@ -889,6 +920,12 @@ impl Vfs {
         f
     }
 
+    /// A regular file of the writable layer's memory with no name (memfd_create, O_TMPFILE):
+    /// it lives as long as a descriptor refers to it.
+    pub fn anon_file(&self, mode: u32, now: u64) -> Arc<OverlayFile> {
+        self.overlay.lock().new_file(mode, Vec::new(), now)
+    }
+
     /// Copies the image file at `p` into the writable layer (once) and returns the copy.
     pub fn copy_up(&self, p: &[u8], entry: u32, truncate: bool) -> Result<Arc<OverlayFile>, Errno> {
         let data = if truncate { Vec::new() } else { self.read_all(&Node::Image(entry))? };
@@ -917,9 +954,20 @@ impl Vfs {
         ov.entries.insert(p.to_vec(), OverlayEntry::Symlink { ino, target: target.to_vec() });
     }
 
+    /// A second name `p` for the in-memory file `f` (link(2); the caller checked that `p` does
+    /// not exist, that its parent is a directory and that it lies in the in-memory layer).
+    pub fn link(&self, f: &Arc<OverlayFile>, p: &[u8]) {
+        let mut ov = self.overlay.lock();
+        f.nlink.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        ov.entries.insert(p.to_vec(), OverlayEntry::File(f.clone()));
+    }
+
     /// Removes the name `p` (file, symlink or empty directory: the caller checked which).
     pub fn remove(&self, p: &[u8]) {
         let mut ov = self.overlay.lock();
+        if let Some(OverlayEntry::File(f)) = ov.entries.get(p) {
+            f.nlink.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
+        }
         let in_image = self.image.lookup(p).is_some() && !Self::image_hidden_above(&ov, p);
         if in_image {
             ov.entries.insert(p.to_vec(), OverlayEntry::Whiteout);

@@ -228,7 +228,11 @@ fn execve<P: Platform>(
     ctx: &mut dyn SyscallContext,
 ) -> SysResult {
     let path = user::cstr(pathp, 4095)?;
-    let argv = string_array(argvp)?;
+    let mut argv = string_array(argvp)?;
+    if argv.is_empty() {
+        // As Linux since 5.18: an empty argv becomes one empty argument, so argc is 1.
+        argv.push(Vec::new());
+    }
     let env = string_array(envp)?;
     let (target, argv) = program(os, dirfd, &path, argv, flags)?;
     // The point of no return.

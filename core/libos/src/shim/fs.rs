@@ -19,7 +19,6 @@ pub const HANDLED: &[usize] = &[
     READ,
     WRITE,
     OPEN,
-    CLOSE,
     STAT,
     FSTAT,
     LSTAT,
@@ -46,6 +45,10 @@ pub const HANDLED: &[usize] = &[
     CREAT,
     UNLINK,
     SYMLINK,
+    LINK,
+    LINKAT,
+    MKNOD,
+    MKNODAT,
     READLINK,
     CHMOD,
     FCHMOD,
@@ -54,6 +57,7 @@ pub const HANDLED: &[usize] = &[
     LCHOWN,
     UMASK,
     GETDENTS64,
+    GETDENTS,
     OPENAT,
     MKDIRAT,
     FCHOWNAT,
@@ -65,6 +69,9 @@ pub const HANDLED: &[usize] = &[
     FCHMODAT,
     FACCESSAT,
     UTIMENSAT,
+    UTIME,
+    UTIMES,
+    FUTIMESAT,
     DUP3,
     RENAMEAT2,
     STATX,
@@ -88,12 +95,19 @@ pub const HANDLED: &[usize] = &[
 /// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
 /// generated from these arrays by scripts/gen_implemented.py).
 pub const PARTIAL: &[(usize, &str)] = &[
-    (IOCTL, "FIOCLEX, FIONCLEX, FIONREAD; TCGETS, TIOCGWINSZ, TIOCGPGRP, TIOCSPGRP on host descriptors (terminals); anything else ENOTTY"),
+    (IOCTL, "FIOCLEX, FIONCLEX, FIONREAD, FIONBIO, FIOASYNC (the flag only: no SIGIO); TCGETS, TIOCGWINSZ, TIOCGPGRP, TIOCSPGRP on host descriptors (terminals); anything else ENOTTY"),
     (CHOWN, "checks the path, changes nothing (image files have fixed owners); EROFS in a read-only mount"),
     (FCHMOD, "changes a host file by its path: ESTALE once the file was renamed or removed since it was opened"),
     (FCHOWN, "as chown"),
     (LCHOWN, "as chown"),
     (FCHOWNAT, "as chown"),
+    (MKNOD, "regular files (as open with O_CREAT|O_EXCL); devices EPERM (no device nodes in the sandbox, as for an unprivileged process); FIFOs and sockets not yet: ENOSYS"),
+    (MKNODAT, "as mknod"),
+    (LINK, "files of the image and the in-memory layer, to a name in the in-memory layer; EXDEV to a host directory, EPERM for a file of a host directory"),
+    (LINKAT, "as link; AT_EMPTY_PATH names an O_TMPFILE or memfd file"),
+    (UTIME, "checks the path; timestamps are not changed (as utimensat)"),
+    (UTIMES, "as utime"),
+    (FUTIMESAT, "as utime"),
     (GETXATTR, "no extended attributes: ENODATA"),
     (LGETXATTR, "as getxattr"),
     (FGETXATTR, "as getxattr"),
@@ -114,17 +128,6 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         OPEN => openat(os, AT_FDCWD, a[0], a[1] as u32, a[2] as u32),
         CREAT => openat(os, AT_FDCWD, a[0], O_CREAT | O_WRONLY | O_TRUNC, a[1] as u32),
         OPENAT => openat(os, fd, a[1], a[2] as u32, a[3] as u32),
-        CLOSE => {
-            let mut t = os.fds.lock();
-            let obj = t.get(fd).is_ok_and(|f| matches!(f.kind, FileKind::Obj(_)));
-            let r = t.close(fd).map(|_| 0);
-            drop(t);
-            if obj {
-                // A pipe may have lost its last reader or writer.
-                os.platform.wake_all();
-            }
-            r
-        }
         STAT => fstatat(os, AT_FDCWD, a[0], a[1], 0),
         LSTAT => fstatat(os, AT_FDCWD, a[0], a[1], AT_SYMLINK_NOFOLLOW),
         FSTAT => fstat(os, fd, a[1]),
@@ -158,6 +161,10 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         RENAMEAT => renameat2(os, fd, a[1], a[2] as i32, a[3], 0),
         RENAMEAT2 => renameat2(os, fd, a[1], a[2] as i32, a[3], a[4] as u32),
         SYMLINK => symlinkat(os, a[0], AT_FDCWD, a[1]),
+        MKNOD => mknodat(os, AT_FDCWD, a[0], a[1] as u32),
+        MKNODAT => mknodat(os, fd, a[1], a[2] as u32),
+        LINK => linkat(os, AT_FDCWD, a[0], AT_FDCWD, a[1], 0),
+        LINKAT => linkat(os, fd, a[1], a[2] as i32, a[3], a[4] as u32),
         SYMLINKAT => symlinkat(os, a[0], a[1] as i32, a[2]),
         READLINK => readlinkat(os, AT_FDCWD, a[0], a[1], a[2]),
         READLINKAT => readlinkat(os, fd, a[1], a[2], a[3]),
@@ -168,8 +175,11 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         FCHOWNAT => chownat(os, fd, a[1], a[4] as u32 & AT_SYMLINK_NOFOLLOW == 0),
         FCHOWN => fd_metadata(os, fd),
         UTIMENSAT => utimensat(os, fd, a[1], a[3] as u32),
+        UTIME | UTIMES => chownat(os, AT_FDCWD, a[0], true),
+        FUTIMESAT => utimensat(os, fd, a[1], 0),
         UMASK => Ok(os.umask.swap(a[0] as u32 & 0o777, Ordering::Relaxed) as usize),
-        GETDENTS64 => getdents64(os, fd, a[1], a[2]),
+        GETDENTS64 => getdents(os, fd, a[1], a[2], false),
+        GETDENTS => getdents(os, fd, a[1], a[2], true),
         STATFS => lookup_at(os, AT_FDCWD, a[0], true).and_then(|_| write_statfs(a[1])),
         FSTATFS => os.fds.lock().get(fd).and_then(|_| write_statfs(a[1])),
         // No file here carries extended attributes, as on a file system where none were set.
@@ -223,14 +233,19 @@ fn lookup_at<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, follow: bool) -
 const HOST_OPEN_FLAGS: u32 = O_ACCMODE | O_APPEND | O_TRUNC | O_NONBLOCK;
 
 fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: u32) -> SysResult {
-    if flags & O_TMPFILE == O_TMPFILE {
-        return Err(EOPNOTSUPP);
-    }
     let p = path_arg(ptr)?;
     if p.is_empty() {
         return Err(ENOENT);
     }
     let base = os.dir_of(dirfd, &p)?;
+    if flags & O_TMPFILE == O_TMPFILE {
+        let r = os.vfs.resolve(&base, &p, true)?;
+        return match r.node {
+            None => Err(ENOENT),
+            Some(n) if os.vfs.kind(&n) != NodeKind::Dir => Err(ENOTDIR),
+            Some(_) => super::fdops::tmpfile(os, &r.path, flags, mode),
+        };
+    }
     let follow = flags & O_NOFOLLOW == 0;
     let r = os.vfs.resolve(&base, &p, follow).inspect_err(|&e| learn_missing(os, e, &base, &p))?;
     let acc = flags & O_ACCMODE;
@@ -328,8 +343,8 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
     os.fds.lock().alloc(file, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize)
 }
 
-fn read_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &mut [u8], at: Option<u64>) -> SysResult {
-    if f.flags() & O_ACCMODE == O_WRONLY {
+pub(super) fn read_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &mut [u8], at: Option<u64>) -> SysResult {
+    if f.flags() & O_ACCMODE == O_WRONLY || f.flags() & O_PATH != 0 {
         return Err(EBADF);
     }
     match &f.kind {
@@ -380,8 +395,8 @@ fn read_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &mut [u8], at: Optio
     }
 }
 
-fn write_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &[u8], at: Option<u64>) -> SysResult {
-    if f.flags() & O_ACCMODE == O_RDONLY {
+pub(super) fn write_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &[u8], at: Option<u64>) -> SysResult {
+    if f.flags() & O_ACCMODE == O_RDONLY || f.flags() & O_PATH != 0 {
         return Err(EBADF);
     }
     match &f.kind {
@@ -422,14 +437,40 @@ fn write_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &[u8], at: Option<u
     }
 }
 
+/// A read into a buffer the app mapped without write access: Linux fails (EFAULT) only when it
+/// has bytes to copy, so at the end of a file such a read still gives 0; the other errors of
+/// the descriptor come first.
+fn read_denied<P: Platform>(os: &LibOs<P>, f: &OpenFile, len: usize, at: Option<u64>) -> SysResult {
+    let stream = matches!(f.kind, FileKind::Obj(_)) || (matches!(f.kind, FileKind::Host(_)) && f.path.is_empty());
+    if len == 0 {
+        return Ok(0);
+    }
+    let pos = match (at, &f.kind) {
+        _ if stream => return read_file(os, f, &mut [], None).and(Err(EFAULT)),
+        (Some(o), _) => o,
+        (None, FileKind::Host(h)) => os.platform.host_lseek(h.0, 0, SEEK_CUR)?,
+        _ => *f.pos.lock(),
+    };
+    let mut one = [0u8; 1];
+    match read_file(os, f, &mut one, Some(pos))? {
+        0 => Ok(0),
+        _ => Err(EFAULT),
+    }
+}
+
 fn read<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
+    if user::guard(&os.mem, buf, len, true).is_err() {
+        user::check_range(buf, len)?;
+        return read_denied(os, &f, len, None);
+    }
     let b = user::slice_mut(buf, len)?;
     read_file(os, &f, b, None)
 }
 
 fn write<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
+    user::guard(&os.mem, buf, len, false)?;
     let b = user::slice(buf, len)?;
     write_file(os, &f, b, None)
 }
@@ -439,6 +480,10 @@ fn pread<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize, off: i64) 
         return Err(EINVAL);
     }
     let f = os.fds.lock().get(fd)?;
+    if user::guard(&os.mem, buf, len, true).is_err() {
+        user::check_range(buf, len)?;
+        return read_denied(os, &f, len, Some(off as u64));
+    }
     let b = user::slice_mut(buf, len)?;
     read_file(os, &f, b, Some(off as u64))
 }
@@ -448,20 +493,35 @@ fn pwrite<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize, off: i64)
         return Err(EINVAL);
     }
     let f = os.fds.lock().get(fd)?;
+    user::guard(&os.mem, buf, len, false)?;
     let b = user::slice(buf, len)?;
     write_file(os, &f, b, Some(off as u64))
 }
 
-fn iovecs(ptr: usize, cnt: usize) -> Result<Vec<Iovec>, Errno> {
+/// EFAULT when a buffer of `vs` lies in app memory mapped without the access (`write`: the
+/// call fills the buffers), see [`user::guard`].
+pub(super) fn guard_iov<P: Platform>(os: &LibOs<P>, vs: &[Iovec], write: bool) -> Result<(), Errno> {
+    vs.iter().try_for_each(|v| user::guard(&os.mem, v.base, v.len, write))
+}
+
+/// The app's iovec array: EINVAL for more than IOV_MAX entries, a negative length or a total
+/// past SSIZE_MAX (checked before any buffer is touched, as Linux's import_iovec does).
+pub(super) fn iovecs(ptr: usize, cnt: usize) -> Result<Vec<Iovec>, Errno> {
     if cnt > 1024 {
         return Err(EINVAL);
     }
-    (0..cnt).map(|i| user::read::<Iovec>(ptr + i * 16)).collect()
+    let vs: Vec<Iovec> = (0..cnt).map(|i| user::read::<Iovec>(ptr + i * 16)).collect::<Result<_, _>>()?;
+    let mut total: usize = 0;
+    for v in &vs {
+        total = total.checked_add(v.len).filter(|&t| t <= isize::MAX as usize).ok_or(EINVAL)?;
+    }
+    Ok(vs)
 }
 
-fn readv<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
+pub(super) fn readv<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
     let vs = iovecs(iov, cnt)?;
+    guard_iov(os, &vs, true)?;
     if matches!(f.kind, FileKind::Host(_) | FileKind::Obj(_)) && f.path.is_empty() {
         // A stream (pipe, socket, terminal): one read for the whole vector, so it does not
         // block for more once some data came, as natively.
@@ -489,9 +549,10 @@ fn readv<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResu
     Ok(total)
 }
 
-fn writev<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
+pub(super) fn writev<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
     let vs = iovecs(iov, cnt)?;
+    guard_iov(os, &vs, false)?;
     // One write for the whole vector, so a pipe or terminal sees it as natively (atomically).
     let mut all = Vec::new();
     for v in &vs {
@@ -513,6 +574,7 @@ fn stat_node<P: Platform>(os: &LibOs<P>, f: &OpenFile) -> Result<Stat, Errno> {
 
 fn fstat<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
+    user::guard(&os.mem, buf, core::mem::size_of::<Stat>(), true)?;
     let st = stat_node(os, &f)?;
     user::write(buf, &st)?;
     Ok(0)
@@ -548,6 +610,7 @@ fn stat_at<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32) -> Re
 
 fn fstatat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, buf: usize, flags: u32) -> SysResult {
     let st = stat_at(os, dirfd, ptr, flags)?;
+    user::guard(&os.mem, buf, core::mem::size_of::<Stat>(), true)?;
     user::write(buf, &st)?;
     Ok(0)
 }
@@ -612,6 +675,13 @@ fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
     match cmd {
         0x5451 => return os.fds.lock().set_cloexec(fd, true).map(|_| 0), // FIOCLEX
         0x5450 => return os.fds.lock().set_cloexec(fd, false).map(|_| 0), // FIONCLEX
+        0x5452 => {
+            // FIOASYNC: the O_ASYNC status flag, as fcntl(F_SETFL) sets it (no SIGIO is sent).
+            let on = user::read::<i32>(arg)? != 0;
+            let old = f.flags();
+            f.flags.store(if on { old | O_ASYNC } else { old & !O_ASYNC }, Ordering::Relaxed);
+            return Ok(0);
+        }
         _ => {}
     }
     match &f.kind {
@@ -674,7 +744,7 @@ fn faccessat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32, flag
     }
     let st = os.vfs.stat(&node);
     let perm = st.st_mode & 0o777;
-    let (uid, _) = os.platform.creds();
+    let uid = os.ident.uids().effective;
     if uid == 0 {
         // root: read and write always, execute if any x bit is set (or a directory).
         if mode & X_OK != 0 && perm & 0o111 == 0 && st.st_mode & S_IFMT != S_IFDIR {
@@ -729,7 +799,7 @@ fn fcntl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
         F_SETFD => t.set_cloexec(fd, arg as u32 & FD_CLOEXEC != 0).map(|_| 0),
         F_GETFL => Ok(f.flags() as usize),
         F_SETFL => {
-            let changeable = O_APPEND | O_NONBLOCK;
+            let changeable = O_APPEND | O_NONBLOCK | O_ASYNC;
             let old = f.flags();
             let new = (old & !changeable) | (arg as u32 & changeable);
             if let FileKind::Host(h) = &f.kind {
@@ -747,6 +817,9 @@ fn fcntl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
             drop(t);
             let FileKind::Host(h) = &f.kind else { return Err(EBADF) };
             user::slice_mut(arg, 32)?;
+            if cmd == 6 || cmd == 7 {
+                os.record_locks.store(true, Ordering::Relaxed);
+            }
             os.platform.passthrough().ok_or(ENOSYS)?.fd_call(FCNTL, [h.0 as usize, cmd as usize, arg, 0, 0, 0])
         }
         5 | 36 => {
@@ -756,7 +829,10 @@ fn fcntl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
             Ok(0)
         }
         6 | 7 | 37 | 38 => Ok(0), // F_SETLK(W), F_OFD_SETLK(W): one process, always granted
-        _ => Err(EINVAL),
+        _ => {
+            drop(t);
+            super::fcntl_more::fcntl(os, &f, cmd, arg)
+        }
     }
 }
 
@@ -914,6 +990,71 @@ fn symlinkat<P: Platform>(os: &LibOs<P>, tptr: usize, dirfd: i32, lptr: usize) -
     Ok(0)
 }
 
+/// mknod(2)/mknodat(2): a regular file is created as open(O_CREAT|O_EXCL) would; device
+/// nodes are refused as Linux refuses them to an unprivileged process (EPERM); FIFOs and
+/// socket nodes are not served yet (ENOSYS).
+fn mknodat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32) -> SysResult {
+    const S_IFBLK: u32 = 0o060000;
+    match mode & S_IFMT {
+        0 | S_IFREG => {
+            let fd = openat(os, dirfd, ptr, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode & 0o7777)?;
+            super::fdops::close_fd(os, fd as i32).map(|_| 0)
+        }
+        S_IFCHR | S_IFBLK => {
+            resolve_at(os, dirfd, ptr, false)?;
+            os.debug_log(&[b"denied: mknod of a device node -> EPERM (rule: no devices in the sandbox)"]);
+            Err(EPERM)
+        }
+        S_IFIFO | S_IFSOCK => Err(ENOSYS),
+        _ => Err(EINVAL),
+    }
+}
+
+/// link(2)/linkat(2): a second name for a file of the in-memory layer (an image file is copied
+/// up first); files of host directories and /proc or /dev nodes cannot get one (EPERM, as a
+/// file system without hard links answers). AT_EMPTY_PATH links the descriptor's own file (an
+/// O_TMPFILE or memfd file gets its name this way).
+fn linkat<P: Platform>(os: &LibOs<P>, ofd: i32, optr: usize, nfd: i32, nptr: usize, flags: u32) -> SysResult {
+    const AT_SYMLINK_FOLLOW: u32 = 0x400;
+    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(EINVAL);
+    }
+    let old = path_arg(optr)?;
+    let n = resolve_at(os, nfd, nptr, false)?;
+    if n.node.is_some() {
+        return Err(EEXIST);
+    }
+    let file = if old.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        let f = os.fds.lock().get(ofd)?;
+        match &f.kind {
+            FileKind::Overlay(o) => o.clone(),
+            FileKind::Dir => return Err(EPERM),
+            _ => return Err(EPERM),
+        }
+    } else {
+        let r = resolve_at(os, ofd, optr, flags & AT_SYMLINK_FOLLOW != 0)?;
+        match r.node {
+            None => return Err(ENOENT),
+            Some(Node::OverlayFile(f)) => f,
+            Some(Node::Image(i)) if os.vfs.kind(&Node::Image(i)) == NodeKind::File && !os.vfs.host_upper() => {
+                os.vfs.copy_up(&r.path, i, false)?
+            }
+            Some(node) if os.vfs.kind(&node) == NodeKind::Dir => return Err(EPERM),
+            Some(Node::Host(_)) => {
+                return os.vfs.host_link(&r.path, &n.path)?.map(|_| 0).ok_or(EXDEV);
+            }
+            Some(_) => return Err(EPERM),
+        }
+    };
+    match os.vfs.place(&n.path)? {
+        crate::fs::vfs::Place::Memory => {
+            os.vfs.link(&file, &n.path);
+            Ok(0)
+        }
+        _ => Err(EXDEV),
+    }
+}
+
 fn readlinkat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, buf: usize, size: usize) -> SysResult {
     if size as isize <= 0 {
         return Err(EINVAL);
@@ -1023,7 +1164,9 @@ fn utimensat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32) -> 
     chownat(os, dirfd, ptr, flags & AT_SYMLINK_NOFOLLOW == 0)
 }
 
-fn getdents64<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, count: usize) -> SysResult {
+/// getdents64(2), or with `legacy` the old getdents(2) layout (`struct linux_dirent`: the name
+/// at byte 18 and the type in the record's last byte).
+fn getdents<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, count: usize, legacy: bool) -> SysResult {
     let f = os.fds.lock().get(fd)?;
     if !matches!(f.kind, FileKind::Dir) {
         return Err(ENOTDIR);
@@ -1042,12 +1185,14 @@ fn getdents64<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, count: usize) -> 
         *listing = Some(all);
     }
     let entries = listing.as_ref().map(|v| v.as_slice()).unwrap_or(&[]);
+    user::guard(&os.mem, buf, count, true)?;
     let mut pos = f.pos.lock();
     let out = user::slice_mut(buf, count)?;
     let mut used = 0usize;
     while (*pos as usize) < entries.len() {
         let e = &entries[*pos as usize];
-        let reclen = (19 + e.name.len() + 1).next_multiple_of(8);
+        let name_at = if legacy { 18 } else { 19 };
+        let reclen = (name_at + e.name.len() + if legacy { 2 } else { 1 }).next_multiple_of(8);
         if used + reclen > out.len() {
             if used == 0 {
                 return Err(EINVAL);
@@ -1059,13 +1204,14 @@ fn getdents64<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, count: usize) -> 
         rec[0..8].copy_from_slice(&e.ino.to_le_bytes());
         rec[8..16].copy_from_slice(&(*pos as i64 + 1).to_le_bytes());
         rec[16..18].copy_from_slice(&(reclen as u16).to_le_bytes());
-        rec[18] = match e.kind {
+        let dtype = match e.kind {
             NodeKind::Dir => 4,
             NodeKind::File => 8,
             NodeKind::Symlink => 10,
             NodeKind::CharDev => 2,
         };
-        rec[19..19 + e.name.len()].copy_from_slice(&e.name);
+        rec[if legacy { reclen - 1 } else { 18 }] = dtype;
+        rec[name_at..name_at + e.name.len()].copy_from_slice(&e.name);
         used += reclen;
         *pos += 1;
     }

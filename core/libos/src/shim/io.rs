@@ -29,6 +29,7 @@ pub const HANDLED: &[usize] = &[
     EPOLL_CTL,
     EPOLL_WAIT,
     EPOLL_PWAIT,
+    EPOLL_PWAIT2,
     EVENTFD,
     EVENTFD2,
     TIMERFD_CREATE,
@@ -61,10 +62,11 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         PSELECT6 => select(os, a[0] as i32, a[1], a[2], a[3], timespec_ms(a[4])),
         EPOLL_CREATE if (a[0] as i32) <= 0 => Err(EINVAL),
         EPOLL_CREATE => new_obj(os, Obj::Epoll(Epoll::default()), CLOEXEC),
-        EPOLL_CREATE1 if a[0] as u32 & !CLOEXEC != 0 => Err(EINVAL),
+        EPOLL_CREATE1 if a[0] as u32 & !CLOEXEC != 0 || a[0] >> 32 != 0 => Err(EINVAL),
         EPOLL_CREATE1 => new_obj(os, Obj::Epoll(Epoll::default()), a[0] as u32),
         EPOLL_CTL => epoll_ctl(os, a[0] as i32, a[1], a[2] as i32, a[3]),
         EPOLL_WAIT | EPOLL_PWAIT => epoll_wait(os, a[0] as i32, a[1], a[2] as i32, a[3] as i32),
+        EPOLL_PWAIT2 => timespec_ms(a[3]).and_then(|ms| epoll_wait(os, a[0] as i32, a[1], a[2] as i32, ms)),
         EVENTFD => new_obj(os, Obj::eventfd(a[0] as u32, false), 0),
         EVENTFD2 => {
             const EFD_SEMAPHORE: u32 = 1;
@@ -113,6 +115,7 @@ mod host {
                     new_host(os, pt, EPOLL_CREATE1, [CLOEXEC as usize, 0, 0, 0, 0, 0], 0)
                 }
             }
+            EPOLL_CREATE1 if a[0] as u32 & !CLOEXEC != 0 || a[0] >> 32 != 0 => Err(EINVAL),
             EPOLL_CREATE1 => new_host(os, pt, EPOLL_CREATE1, [CLOEXEC as usize, 0, 0, 0, 0, 0], a[0] as u32),
             EPOLL_CTL => epoll_ctl(os, pt, a[0] as i32, a[1], a[2] as i32, a[3]),
             EPOLL_WAIT => {
@@ -121,6 +124,10 @@ mod host {
             EPOLL_PWAIT => {
                 host_of(os, a[0] as i32).and_then(|ep| pt.fd_call(EPOLL_PWAIT, [ep.0 as usize, a[1], a[2], a[3], 0, 0]))
             }
+            EPOLL_PWAIT2 => timespec_ms(a[3]).and_then(|ms| {
+                host_of(os, a[0] as i32)
+                    .and_then(|ep| pt.fd_call(EPOLL_PWAIT, [ep.0 as usize, a[1], a[2], ms as usize, 0, 0]))
+            }),
             EVENTFD => new_host(os, pt, EVENTFD2, [a[0], CLOEXEC as usize, 0, 0, 0, 0], 0),
             EVENTFD2 => {
                 let flags = a[1] as u32;
@@ -184,6 +191,9 @@ mod host {
         fd: i32,
         event: usize,
     ) -> SysResult {
+        if o_path(os, epfd) || o_path(os, fd) {
+            return Err(EBADF);
+        }
         let ep = host_of(os, epfd)?;
         let target = match host_of(os, fd) {
             Ok(t) => t,
@@ -193,6 +203,11 @@ mod host {
         };
         pt.fd_call(EPOLL_CTL, [ep.0 as usize, op, target.0 as usize, event, 0, 0])
     }
+}
+
+/// True when `fd` is an O_PATH descriptor (which epoll and I/O calls refuse with EBADF).
+fn o_path<P: Platform>(os: &LibOs<P>, fd: i32) -> bool {
+    os.fds.lock().get(fd).is_ok_and(|f| f.flags() & O_PATH != 0)
 }
 
 /// Installs a new kernel object as an app descriptor; `flags` may carry O_CLOEXEC and
@@ -246,6 +261,9 @@ fn epoll_ctl<P: Platform>(os: &LibOs<P>, epfd: i32, op: usize, fd: i32, event: u
     let ep = epoll_of(os, epfd)?;
     let FileKind::Obj(Obj::Epoll(list)) = &ep.kind else { return Err(EINVAL) };
     let target = os.fds.lock().get(fd)?;
+    if target.flags() & O_PATH != 0 {
+        return Err(EBADF);
+    }
     if Arc::ptr_eq(&ep, &target) {
         return Err(EINVAL);
     }

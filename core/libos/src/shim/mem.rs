@@ -41,6 +41,25 @@ fn check_range(addr: usize, len: usize) -> Result<(), Errno> {
     Ok(())
 }
 
+/// The flags MAP_SHARED_VALIDATE accepts on a file (Linux's LEGACY_MAP_MASK with the huge
+/// page size bits, and MAP_FIXED_NOREPLACE); MAP_SYNC and anything unknown is EOPNOTSUPP.
+const MAP_VALIDATE_KNOWN: u32 = 0x0f
+    | 0x10
+    | 0x20
+    | 0x40
+    | 0x100
+    | 0x800
+    | 0x1000
+    | 0x2000
+    | 0x4000
+    | 0x8000
+    | 0x10000
+    | 0x20000
+    | 0x40000
+    | 0x100000
+    | 0x400_0000
+    | (0x3f << 26);
+
 fn mmap<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: usize) -> SysResult {
     if len == 0 || !off.is_multiple_of(PAGE_SIZE) || len > (1usize << 46) {
         return Err(EINVAL);
@@ -56,6 +75,12 @@ fn mmap<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, prot: u32, flags: u
         return os.map_anon(addr, len, prot, flags, None);
     }
     let f = os.fds.lock().get(fd)?;
+    if typ == MAP_SHARED_VALIDATE && flags & !MAP_VALIDATE_KNOWN != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    if f.flags() & O_PATH != 0 {
+        return Err(EBADF);
+    }
     let acc = f.flags() & O_ACCMODE;
     if acc == O_WRONLY || (typ != MAP_PRIVATE && prot & PROT_WRITE != 0 && acc != O_RDWR) {
         return Err(EACCES);

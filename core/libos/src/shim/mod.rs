@@ -3,9 +3,13 @@
 pub mod cmsg;
 pub mod denied;
 pub mod exec;
+pub mod fcntl_more;
+pub mod fdops;
 pub mod fs;
+pub mod ids;
 pub mod io;
 pub mod mem;
+pub mod misc;
 pub mod net;
 pub mod nr;
 pub mod process;
@@ -25,10 +29,13 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
     let n = ctx.nr();
     let a = [ctx.arg(0), ctx.arg(1), ctx.arg(2), ctx.arg(3), ctx.arg(4), ctx.arg(5)];
     let r = fs::dispatch(os, n, &a)
+        .or_else(|| fdops::dispatch(os, n, &a))
         .or_else(|| io::dispatch(os, n, &a))
         .or_else(|| mem::dispatch(os, n, &a))
         .or_else(|| exec::dispatch(os, n, &a, ctx))
         .or_else(|| process::dispatch(os, n, &a, ctx))
+        .or_else(|| ids::dispatch(os, n, &a))
+        .or_else(|| misc::dispatch(os, n, &a))
         .or_else(|| signal::dispatch(os, n, &a, ctx))
         .or_else(|| time::dispatch(os, n, &a))
         .or_else(|| net::dispatch(os, n, &a))
@@ -66,7 +73,10 @@ pub fn fmt_usize(mut v: usize, buf: &mut [u8; 20]) -> &[u8] {
 /// Syscalls the shim serves, for `docs/syscalls.md` and `litebox inspect`: (number, status).
 pub fn implemented(n: usize) -> bool {
     fs::HANDLED.contains(&n)
+        || fdops::HANDLED.contains(&n)
         || exec::HANDLED.contains(&n)
+        || ids::HANDLED.contains(&n)
+        || misc::HANDLED.contains(&n)
         || io::HANDLED.contains(&n)
         || mem::HANDLED.contains(&n)
         || net::HANDLED.contains(&n)

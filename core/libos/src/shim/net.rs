@@ -19,7 +19,7 @@ use alloc::vec::Vec;
 
 use super::nr::*;
 use super::{cmsg, SysResult};
-use crate::abi::{O_NONBLOCK, O_RDWR};
+use crate::abi::{O_NONBLOCK, O_PATH, O_RDWR};
 use crate::errno::*;
 use crate::fd::{FileKind, HostFd, OpenFile};
 use crate::kernel::LibOs;
@@ -93,6 +93,14 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
     let fd = a[0] as i32;
     if let Err(e) = check_app_ptrs(n, a) {
         return Some(Err(e));
+    }
+    if n != SOCKET
+        && n != SOCKETPAIR
+        && HANDLED.contains(&n)
+        && os.fds.lock().get(fd).is_ok_and(|f| f.flags() & O_PATH != 0)
+    {
+        // An O_PATH descriptor serves no I/O, sockets included (Linux: EBADF).
+        return Some(Err(EBADF));
     }
     Some(match n {
         SOCKET => socket(os, a[0] as u32, a[1] as u32, a[2] as u32),
@@ -206,6 +214,7 @@ fn socket<P: Platform>(os: &LibOs<P>, domain: u32, ty: u32, proto: u32) -> SysRe
         return Err(EINVAL);
     }
     match domain {
+        1 if proto != 0 && proto != 1 => return Err(EPROTONOSUPPORT), // AF_UNIX has one protocol
         1 => {} // AF_UNIX: harmless until bound or connected, which are checked
         2 | 10 => match (kind, proto) {
             (SOCK_STREAM, 0 | IPPROTO_TCP) | (SOCK_DGRAM, 0 | IPPROTO_UDP) => {}
@@ -247,6 +256,7 @@ fn socketpair<P: Platform>(os: &LibOs<P>, domain: u32, ty: u32, proto: u32, sv: 
         return Err(EINVAL);
     }
     match domain {
+        1 if proto != 0 && proto != 1 => return Err(EPROTONOSUPPORT),
         1 => {}
         2 | 10 => return Err(EOPNOTSUPP), // as Linux: IP sockets do not come in pairs
         _ => return Err(EAFNOSUPPORT),

@@ -13,13 +13,6 @@ pub const HANDLED: &[usize] = &[
     GETPID,
     GETTID,
     GETPPID,
-    GETUID,
-    GETEUID,
-    GETGID,
-    GETEGID,
-    GETGROUPS,
-    GETRESUID,
-    GETRESGID,
     EXIT,
     EXIT_GROUP,
     UNAME,
@@ -48,8 +41,7 @@ pub const HANDLED: &[usize] = &[
 pub const PARTIAL: &[(usize, &str)] = &[
     (RSEQ, "ENOSYS (glibc then runs without restartable sequences)"),
     (SCHED_GETAFFINITY, "reports the CPUs the platform has (linux-userland: the host's affinity at start); sched_setaffinity is not served"),
-    (GETGROUPS, "no supplementary groups"),
-    (CLONE, "threads (CLONE_VM|CLONE_THREAD) and processes (run as fork); CLONE_SETTLS ignored for a new process, namespace flags refused; EAGAIN beyond [policy.limits] threads/processes"),
+    (CLONE, "threads (CLONE_VM|CLONE_THREAD) and processes (run as fork); CLONE_SETTLS ignored for a new process; CLONE_PARENT accepted but the child stays the caller's; namespace flags refused; EAGAIN beyond [policy.limits] threads/processes"),
     (CLONE3, "as clone"),
 ];
 
@@ -68,13 +60,6 @@ pub fn dispatch<P: Platform>(
         GETPGRP | GETPGID | GETSID | SETPGID | SETSID => groups(os, n, a),
         GETTID => Ok(p.ids().1 as usize),
         GETPPID => Ok(os.ppid() as usize),
-        GETUID | GETEUID => Ok(p.creds().0 as usize),
-        GETGID | GETEGID => Ok(p.creds().1 as usize),
-        GETRESUID | GETRESGID => {
-            let v = if n == GETRESUID { p.creds().0 } else { p.creds().1 };
-            (0..3).try_for_each(|i| user::write(a[i], &v)).map(|_| 0)
-        }
-        GETGROUPS => Ok(0),
         EXIT => {
             // The last thread's exit ends the process with its code, as exit_group would.
             if os.threads.fetch_sub(1, core::sync::atomic::Ordering::SeqCst) <= 1 {
@@ -152,7 +137,7 @@ fn uname<P: Platform>(os: &LibOs<P>, buf: usize) -> SysResult {
     };
     fill(&mut u.sysname, b"Linux");
     fill(&mut u.nodename, &os.hostname);
-    fill(&mut u.release, b"6.1.0-litebox");
+    fill(&mut u.release, b"6.12.0-litebox");
     fill(&mut u.version, b"#1 SMP LiteBox");
     fill(&mut u.machine, b"x86_64");
     fill(&mut u.domainname, b"(none)");
@@ -271,8 +256,19 @@ fn clone<P: Platform>(
         // child gets its own copy of memory even when CLONE_VM asks to share it.
         const CSIGNAL: u64 = 0xff;
         let keep = CSIGNAL | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+        // CLONE_PARENT is accepted and not passed on: the child is the caller's own (its
+        // parent's other children are not the library OS's to hand over).
+        const CLONE_PARENT: u64 = 0x8000;
         let others = flags
-            & !(keep | CLONE_VM | CLONE_VFORK | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_SYSVSEM | CLONE_SETTLS);
+            & !(keep
+                | CLONE_VM
+                | CLONE_VFORK
+                | CLONE_FS
+                | CLONE_FILES
+                | CLONE_SIGHAND
+                | CLONE_SYSVSEM
+                | CLONE_SETTLS
+                | CLONE_PARENT);
         if others != 0 || flags & CSIGNAL > 64 {
             return Err(EINVAL);
         }

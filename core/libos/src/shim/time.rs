@@ -18,7 +18,13 @@ pub const PARTIAL: &[(usize, &str)] = &[(FUTEX, "WAIT, WAKE, REQUEUE, CMP_REQUEU
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
     let p = &os.platform;
     Some(match n {
-        CLOCK_GETTIME => p.clock_gettime(a[0] as u32).and_then(|t| user::write(a[1], &t)).map(|_| 0),
+        CLOCK_GETTIME => p
+            .clock_gettime(a[0] as u32)
+            .and_then(|t| {
+                user::guard(&os.mem, a[1], core::mem::size_of::<Timespec>(), true)?;
+                user::write(a[1], &t)
+            })
+            .map(|_| 0),
         CLOCK_GETRES => {
             if a[0] > 11 {
                 Err(EINVAL)
@@ -41,7 +47,7 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
             }
             Ok(t.tv_sec as usize)
         }),
-        NANOSLEEP => sleep_rel(os, a[0]),
+        NANOSLEEP => sleep_rel(os, a[0], a[1]),
         CLOCK_NANOSLEEP => {
             if a[1] & 1 != 0 {
                 // TIMER_ABSTIME: sleep until the clock reaches the given time.
@@ -58,7 +64,7 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
                     Ok(0)
                 })
             } else {
-                sleep_rel(os, a[2])
+                sleep_rel(os, a[2], a[3])
             }
         }
         FUTEX => match p.passthrough() {
@@ -69,10 +75,32 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
     })
 }
 
-fn sleep_rel<P: Platform>(os: &LibOs<P>, req: usize) -> SysResult {
+/// A relative sleep; when a signal handler interrupts it (EINTR), the time left is written to
+/// `rem` (if not NULL), measured on the monotonic clock, as Linux does.
+fn sleep_rel<P: Platform>(os: &LibOs<P>, req: usize, rem: usize) -> SysResult {
     let t: Timespec = user::read(req)?;
     if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
         return Err(EINVAL);
     }
-    os.platform.sleep(&t).map(|_| 0)
+    let start = os.platform.clock_gettime(1).ok();
+    match os.platform.sleep(&t) {
+        Err(EINTR) => {
+            if rem != 0 {
+                let left = match (start, os.platform.clock_gettime(1).ok()) {
+                    (Some(s), Some(e)) => remaining(&t, &s, &e),
+                    _ => t,
+                };
+                user::write(rem, &left)?;
+            }
+            Err(EINTR)
+        }
+        r => r.map(|_| 0),
+    }
+}
+
+/// `total - (end - start)`, at least zero.
+fn remaining(total: &Timespec, start: &Timespec, end: &Timespec) -> Timespec {
+    let ns = |t: &Timespec| t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128;
+    let left = (ns(total) - (ns(end) - ns(start))).max(0);
+    Timespec { tv_sec: (left / 1_000_000_000) as i64, tv_nsec: (left % 1_000_000_000) as i64 }
 }

@@ -23,6 +23,7 @@ const NEWFSTATAT: usize = 262;
 const UNLINKAT: usize = 263;
 const RENAMEAT: usize = 264;
 const SYMLINKAT: usize = 266;
+const LINKAT: usize = 265;
 const READLINKAT: usize = 267;
 const GETDENTS64: usize = 217;
 const FTRUNCATE: usize = 77;
@@ -194,6 +195,24 @@ impl HostDirOps for HostDirs {
         let p = parent(self.fd(dir)?, rel)?;
         let t = cpath(target);
         let res = r(sys::syscall3(SYMLINKAT, t.as_ptr() as usize, p.fd as usize, p.name.as_ptr() as usize)).map(|_| ());
+        self.changed();
+        res
+    }
+
+    fn link(&self, dir: usize, from: &[u8], to: &[u8]) -> Result<(), Errno> {
+        let d = self.fd(dir)?;
+        let (a, b) = (parent(d, from)?, parent(d, to)?);
+        // Flags 0: a final symlink is linked itself, never followed.
+        let res = r(sys::syscall6(
+            LINKAT,
+            a.fd as usize,
+            a.name.as_ptr() as usize,
+            b.fd as usize,
+            b.name.as_ptr() as usize,
+            0,
+            0,
+        ))
+        .map(|_| ());
         self.changed();
         res
     }

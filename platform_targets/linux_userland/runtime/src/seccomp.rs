@@ -250,6 +250,7 @@ const GATE: &[(u32, Check)] = &[
     (263, Any),               // unlinkat
     (264, Any),               // renameat
     (266, Any),               // symlinkat
+    (265, Any),               // linkat (hard links in the writable layer and rw mounts)
     (267, Any),               // readlinkat
     (217, Any),               // getdents64
     (138, Any),               // fstatfs (the writable layer's size, counted against the memory limit)

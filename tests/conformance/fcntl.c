@@ -1,0 +1,53 @@
+/* Family "fcntl": pipe sizes, owner and signal, leases, FIOASYNC, flock, record locks. */
+#include "conf.h"
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define F "fcntl"
+
+/* Whether another process sees a write lock on byte 0 of `path`. */
+static int locked_elsewhere(const char *path) {
+    pid_t c = fork();
+    if (c == 0) {
+        int fd = open(path, O_RDWR);
+        struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+        _exit(fcntl(fd, F_SETLK, &l) == -1 && (errno == EAGAIN || errno == EACCES) ? 1 : 0);
+    }
+    int st = 0;
+    waitpid(c, &st, 0);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 1;
+}
+
+void fam_fcntl(void) {
+    int p[2];
+    pipe(p);
+    CASE(F, "getpipe_sz", fcntl(p[0], F_GETPIPE_SZ) == 65536);
+    CASE(F, "setpipe_sz", fcntl(p[0], F_SETPIPE_SZ, 5000) == 8192 && fcntl(p[1], F_GETPIPE_SZ) >= 8192);
+    int fd = open(conf_path(0, "file"), O_CREAT | O_RDWR, 0600);
+    ERR(F, "getpipe_sz_file", fcntl(fd, F_GETPIPE_SZ), EBADF);
+    ERR(F, "setsig_65", fcntl(fd, F_SETSIG, 65), EINVAL);
+    CASE(F, "setsig", fcntl(fd, F_SETSIG, SIGRTMIN + 1) == 0 && fcntl(fd, F_GETSIG) == SIGRTMIN + 1);
+    struct f_owner_ex o = {.type = F_OWNER_PID, .pid = getpid()}, g = {0};
+    CASE(F, "setown_ex", fcntl(fd, F_SETOWN_EX, &o) == 0 && fcntl(fd, F_GETOWN_EX, &g) == 0 && g.type == F_OWNER_PID &&
+                             g.pid == getpid());
+    CASE(F, "getown", fcntl(fd, F_GETOWN) == getpid());
+    CASE(F, "getlease", fcntl(fd, F_GETLEASE) == F_UNLCK);
+    int ro = open(conf_path(0, "file"), O_RDONLY);
+    ERR(F, "setlease_pipe", fcntl(p[0], F_SETLEASE, F_RDLCK), EINVAL);
+    int on = 1;
+    CASE(F, "fioasync", ioctl(p[0], FIOASYNC, &on) == 0 && (fcntl(p[0], F_GETFL) & O_ASYNC));
+    CASE(F, "flock", flock(fd, LOCK_EX) == 0 && flock(fd, LOCK_UN) == 0);
+    ERR(F, "flock_bad_op", flock(fd, 3), EINVAL);
+    ERR(F, "flock_bad_fd", flock(99, LOCK_EX), EBADF);
+
+    /* Record locks: a lock is seen by another process, and closing any descriptor of the file
+     * (here a second open of it) releases it. */
+    struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    CASE(F, "setlk", fcntl(fd, F_SETLK, &l) == 0);
+    CASE(F, "setlk_seen_by_another_process", locked_elsewhere(conf_path(0, "file")));
+    close(ro);
+    CASE(F, "close_releases_record_locks", !locked_elsewhere(conf_path(0, "file")));
+}

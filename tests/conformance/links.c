@@ -1,0 +1,19 @@
+/* Family "links": hard links and FIFOs. */
+#include "conf.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define F "links"
+
+void fam_links(void) {
+    int fd = open(conf_path(0, "orig"), O_CREAT | O_WRONLY, 0600);
+    write(fd, "abc", 3);
+    close(fd);
+    struct stat a, b;
+    CASE(F, "link", link(conf_path(0, "orig"), conf_path(1, "hard")) == 0 && stat(conf_path(0, "orig"), &a) == 0 &&
+                        stat(conf_path(1, "hard"), &b) == 0 && a.st_ino == b.st_ino && a.st_nlink == 2);
+    ERR(F, "link_exists", link(conf_path(0, "orig"), conf_path(1, "hard")), EEXIST);
+    CASE(F, "linkat", linkat(AT_FDCWD, conf_path(0, "orig"), AT_FDCWD, conf_path(1, "hard2"), 0) == 0);
+    CASE(F, "mkfifo", mkfifo(conf_path(0, "fifo"), 0600) == 0 && stat(conf_path(0, "fifo"), &a) == 0 && S_ISFIFO(a.st_mode));
+}

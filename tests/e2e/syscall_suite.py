@@ -1,0 +1,118 @@
+"""The syscall conformance suite of tests/conformance (C, one file per call family): building
+it, running it natively and packed, and comparing the two by case. Used by
+tests/e2e/test_e2e_syscall_suite.py (CI) and bench/syscall_suite.py (the pass-rate report).
+
+The suite prints one line per case, ``PASS family.case`` or ``FAIL family.case: detail``, and
+``FAIL family: ...`` when a whole family's child process died or timed out.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+SUITE_DIR = Path(__file__).resolve().parents[1] / "conformance"
+_LINE = re.compile(r"^(PASS|FAIL) ([A-Za-z0-9_.]+)(?::\s*(.*))?$")
+
+# Cases that pass natively but not packed yet, with the reason; the same on every target unless
+# a target is named. The CI test fails when one of these starts passing (so the list shrinks
+# with the work) and when any other natively passing case fails packed.
+KNOWN_GAPS: dict[str, str] = {
+    "signals.sigqueue_limit_eagain": "RLIMIT_SIGPENDING is not enforced",
+    "time.timer_create": "POSIX timers (timer_create and the rest) are not implemented: ENOSYS",
+    "time.timer_settime": "POSIX timers (timer_create and the rest) are not implemented: ENOSYS",
+    "time.timer_gettime": "POSIX timers (timer_create and the rest) are not implemented: ENOSYS",
+    "time.timer_fires": "POSIX timers (timer_create and the rest) are not implemented: ENOSYS",
+    "time.timer_getoverrun": "POSIX timers (timer_create and the rest) are not implemented: ENOSYS",
+    "time.timer_delete": "POSIX timers (timer_create and the rest) are not implemented: ENOSYS",
+    "links.mkfifo": "named pipes (mknod of a FIFO) are not implemented: ENOSYS",
+    "sysv.shmget_shmat": "SysV IPC is not implemented: ENOSYS",
+    "sysv.shmctl_rmid": "SysV IPC is not implemented: ENOSYS",
+    "sysv.semop": "SysV IPC is not implemented: ENOSYS",
+    "sysv.msgsnd_msgrcv": "SysV IPC is not implemented: ENOSYS",
+}
+
+# Gaps of one target only: {target: {case: reason}}.
+TARGET_GAPS: dict[str, dict[str, str]] = {
+    "kvm": {
+        "fcntl.setlk_seen_by_another_process": "record locks on the VM's in-memory files are always granted "
+                                               "(no arbitration between the VM's processes)",
+        "signals.clock_nanosleep_eintr": "a handled signal does not interrupt a sleep in the VM",
+        "signals.nanosleep_eintr": "a handled signal does not interrupt a sleep in the VM",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One case's result and, for a failure, what the suite said."""
+
+    passed: bool
+    detail: str
+
+
+def build(out: Path, static: bool = False) -> Path:
+    """Compiles the suite (every tests/conformance/*.c) into OUT; returns OUT."""
+    cmd = ["cc", "-O1", "-Wall", "-Werror", "-o", str(out), *sorted(str(p) for p in SUITE_DIR.glob("*.c"))]
+    if static:
+        cmd.insert(1, "-static")
+    subprocess.run(cmd, check=True)
+    return out
+
+
+def parse(stdout: bytes) -> dict[str, Outcome]:
+    """The suite's output as {case: outcome}; lines that are not results are ignored."""
+    results: dict[str, Outcome] = {}
+    for raw in stdout.decode("utf-8", "replace").splitlines():
+        m = _LINE.match(raw.strip())
+        if m:
+            results[m.group(2)] = Outcome(m.group(1) == "PASS", m.group(3) or "")
+    return results
+
+
+def gaps_for(target: str) -> dict[str, str]:
+    """The known gaps of ``target``: the shared ones and its own."""
+    return {**KNOWN_GAPS, **TARGET_GAPS.get(target, {})}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How the packed run of the suite compares with the native one."""
+
+    native_passing: list[str]
+    packed_passing: list[str]
+    unexpected_failures: dict[str, str]
+    fixed_gaps: list[str]
+
+    @property
+    def rate(self) -> float:
+        """The share of natively passing cases that pass packed (0..1)."""
+        return len(self.packed_passing) / len(self.native_passing) if self.native_passing else 0.0
+
+    def summary(self, target: str) -> str:
+        """One line: N of M natively passing cases pass packed on TARGET (P%)."""
+        n, m = len(self.packed_passing), len(self.native_passing)
+        return f"{target}: {n} of {m} natively passing cases pass packed ({100 * self.rate:.1f}%)"
+
+
+def compare(native: dict[str, Outcome], packed: dict[str, Outcome], target: str) -> Comparison:
+    """Compares by case: a natively passing case must pass packed unless it is a known gap of
+    ``target``; a known gap that passes is reported too (the list must be brought up to date)."""
+    gaps = gaps_for(target)
+    native_passing = sorted(c for c, o in native.items() if o.passed)
+    packed_passing = [c for c in native_passing if c in packed and packed[c].passed]
+    unexpected: dict[str, str] = {}
+    for c in native_passing:
+        if c in gaps:
+            continue
+        got = packed.get(c)
+        if got is None:
+            family = c.split(".")[0]
+            whole = packed.get(family)
+            unexpected[c] = f"not reported ({whole.detail})" if whole else "not reported"
+        elif not got.passed:
+            unexpected[c] = got.detail
+    fixed = sorted(c for c in gaps if c in packed and packed[c].passed)
+    return Comparison(native_passing, packed_passing, unexpected, fixed)
