@@ -12,6 +12,7 @@ from packager.build.artifact import atomic_output
 from packager.build.canonjson import canonical_json
 from packager.build.manifest import make_manifest, make_sidecar, manifest_bytes
 from packager.build.plan import plan_entries, plan_settings, read_json
+from packager.build.runtimecode import loaded_code_digest
 from packager.config.config import relative_to_project
 from packager.errors import PackError
 from packager.image.image import build_image
@@ -77,7 +78,8 @@ def step_manifest(plan_path: Path, info_path: Path, runtime_path: Path, toolchai
     """Plan + image facts + runtime + toolchain + the target's options → the embedded
     manifest (canonical JSON); the options are recorded as ``config.target.<name>``."""
     runtime_bytes = runtime_path.read_bytes()
-    runtime = {"sha256": hashlib.sha256(runtime_bytes).hexdigest(), "size": len(runtime_bytes)}
+    runtime = {"sha256": hashlib.sha256(runtime_bytes).hexdigest(), "size": len(runtime_bytes),
+               "loaded_sha256": loaded_code_digest(runtime_bytes)}
     plan = read_json(plan_path)
     plan["config"] = {**plan["config"], "target": {target: dict(options_record or {})}}
     manifest = make_manifest(plan, target, read_json(info_path), runtime, read_json(toolchain_path))

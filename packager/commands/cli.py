@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -16,7 +17,8 @@ from packager.paths import display_path
 EXIT_CODES = """\
 exit codes:
   0  success
-  1  verify found a difference
+  1  verify found a difference; inspect found the artifact altered (it does not match
+     its recorded digests)
   N  `litebox run`: the app's own exit code, passed through (also with --trace and --learn)
   2  usage or input error (bad config, not an ELF, missing library, build failure...)
 """
@@ -214,6 +216,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n")
     else:
         print(format_report(r))
+    if not r["integrity_ok"]:
+        print(f"litebox: inspect: {display_path(args.artifact)}: {r['image']['integrity']}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -304,6 +309,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("litebox: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`litebox inspect … | head`): not an error of ours. Point stdout
+        # at /dev/null so the interpreter's final flush does not complain again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

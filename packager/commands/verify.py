@@ -17,8 +17,10 @@ from packager.build.artifact import IMAGE_SECTION, MANIFEST_SECTION, read_sectio
 from packager.build.driver import STATE_NAME, pack
 from packager.build.progress import Progress
 from packager.build.toolchain import file_sha256, toolchain_info
+from packager.commands.integrity import artifact_checks
 from packager.config.config import Overrides
 from packager.errors import PackError
+from packager.image.imagereader import ImageError, read_image
 from packager.paths import display_path
 from packager.targets.targets import repo_root
 
@@ -82,6 +84,27 @@ def _rebuild_sources(manifest: dict[str, Any], artifact: Path,
     return found
 
 
+def _altered(artifact: Path, data: bytes, manifest_file: Path | None) -> str | None:
+    """Why the artifact does not match its own manifests (runtime, image, launch config, the
+    embedded manifest against the sidecar), checked before any input; None when it does or
+    when the artifact is too damaged to say (the rebuild then names the bytes)."""
+    try:
+        sections = read_sections(data)
+        embedded = json.loads(sections[MANIFEST_SECTION])
+        image = read_image(sections[IMAGE_SECTION])
+    except ImageError as exc:
+        return f"the artifact's image is damaged or altered: {exc}"
+    except (PackError, KeyError, ValueError):
+        return None
+    if not isinstance(embedded, dict):
+        return "the artifact's embedded manifest is not a JSON object"
+    bad = [c for c in artifact_checks(artifact, data, embedded, image, manifest_file) if not c.ok]
+    if not bad:
+        return None
+    return ("the artifact differs from its manifest (altered after packing): "
+            + "; ".join(f"{c.part}: {c.detail}" for c in bad))
+
+
 def _input_mismatch(manifest: dict[str, Any], proj: Path) -> str | None:
     """The first recorded input whose file is missing or different, as a sentence; or None."""
     for item in manifest["inputs"]:
@@ -131,6 +154,9 @@ def verify(artifact: Path, manifest_file: Path | None = None, project: Path | No
     for key in ("inputs", "target", "config", "image", "runtime", "mode"):
         if key not in manifest:
             raise PackError(f"the manifest has no {key!r}: not a LiteBox manifest")
+    altered = _altered(artifact, artifact_bytes, manifest_file)
+    if altered is not None:
+        return VerifyResult(False, altered)
     sources = _rebuild_sources(manifest, artifact, project)
     chosen: tuple[Path, Path | None, Path] | None = None
     first_problem = None
