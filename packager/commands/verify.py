@@ -5,6 +5,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from packager.build.artifact import IMAGE_SECTION, MANIFEST_SECTION, read_sectio
 from packager.build.driver import STATE_NAME, pack
 from packager.build.progress import Progress
 from packager.build.toolchain import file_sha256, toolchain_info
+from packager.commands.imagediff import first_image_difference
 from packager.commands.integrity import artifact_checks
 from packager.config.config import Overrides
 from packager.errors import PackError
@@ -170,27 +172,53 @@ def verify(artifact: Path, manifest_file: Path | None = None, project: Path | No
         return VerifyResult(False, str(first_problem))
     app, config_file, proj = chosen
     progress.detail(f"project: {display_path(proj)}")
+    with tempfile.TemporaryDirectory(prefix="litebox-verify-") as tmp:
+        if manifest["config"]["build"].get("command") and manifest.get("mode") == "project":
+            # The build command writes build outputs: run it in a copy, never in the user's tree.
+            app, config_file, proj = _copy_project(app, config_file, proj, Path(tmp) / "project", progress)
+        return _rebuild_and_compare(manifest, artifact, artifact_bytes, app, config_file, Path(tmp), progress)
+
+
+def _copy_project(app: Path, config_file: Path | None, proj: Path, dest: Path,
+                  progress: Progress) -> tuple[Path, Path | None, Path]:
+    """Copies the project directory ``proj`` to ``dest`` (symlinks as symlinks, build state
+    directories left out) and maps ``app`` and ``config_file`` into the copy."""
+    progress.step(f"copying {display_path(proj)} to a temporary directory for the build command")
+    shutil.copytree(proj, dest, symlinks=True, ignore=shutil.ignore_patterns(STATE_NAME))
+
+    def inside(p: Path) -> Path:
+        try:
+            return dest / p.resolve().relative_to(proj.resolve())
+        except ValueError:
+            return p
+    return inside(app), inside(config_file) if config_file is not None else None, dest
+
+
+def _rebuild_and_compare(manifest: dict[str, Any], artifact: Path, artifact_bytes: bytes, app: Path,
+                         config_file: Path | None, tmp: Path, progress: Progress) -> VerifyResult:
+    """Packs ``app`` again under ``tmp`` with the recorded settings and compares, in order:
+    runtime digest, image digest (naming the first differing file and attribute), every other
+    manifest field, the artifact's bytes."""
     build = manifest["config"]["build"]
     overrides = Overrides(name=manifest.get("name"), source_date_epoch=build["source_date_epoch"],
                           compression_level=build["compression_level"], chunk_size=build["chunk_size"],
                           rewrite=build.get("rewrite", False))
-    with tempfile.TemporaryDirectory(prefix="litebox-verify-") as tmp:
-        out_dir = Path(tmp) / "dist"
-        progress.step(f"rebuilding {manifest.get('name')} for {manifest['target']} in a temporary directory")
-        inner = progress if progress.verbose else Progress(progress.stream, verbose=False, quiet=True)
-        result = pack(app, [manifest["target"]], out_dir, config_file, overrides, inner,
-                      state_dir=Path(tmp) / "state")
-        rebuilt = result.artifacts[0]
-        new_manifest = json.loads(rebuilt.manifest.read_bytes())
-        new_bytes = rebuilt.path.read_bytes()
+    out_dir = tmp / "dist"
+    progress.step(f"rebuilding {manifest.get('name')} for {manifest['target']} in a temporary directory")
+    inner = progress if progress.verbose else Progress(progress.stream, verbose=False, quiet=True)
+    result = pack(app, [manifest["target"]], out_dir, config_file, overrides, inner, state_dir=tmp / "state")
+    rebuilt = result.artifacts[0]
+    new_manifest = json.loads(rebuilt.manifest.read_bytes())
+    new_bytes = rebuilt.path.read_bytes()
     hint = _toolchain_hint(manifest)
     if new_manifest["runtime"]["sha256"] != manifest["runtime"]["sha256"]:
         return VerifyResult(False, f"runtime differs: rebuilt sha256 {new_manifest['runtime']['sha256']}, "
                                    f"recorded {manifest['runtime']['sha256']}{hint}")
     for key in ("digest", "sha256"):
         if new_manifest["image"][key] != manifest["image"][key]:
+            where = _image_difference(artifact_bytes, new_bytes)
             return VerifyResult(False, f"image {key} differs: rebuilt {new_manifest['image'][key]}, "
-                                       f"recorded {manifest['image'][key]}{hint}")
+                                       f"recorded {manifest['image'][key]}{where}{hint}")
     recorded = {k: v for k, v in manifest.items() if k != "artifact"}
     fresh = {k: v for k, v in new_manifest.items() if k != "artifact"}
     if recorded != fresh:
@@ -209,6 +237,19 @@ def verify(artifact: Path, manifest_file: Path | None = None, project: Path | No
     except PackError as exc:
         return VerifyResult(False, f"artifact {display_path(artifact)}: {exc}")
     return VerifyResult(True, "verified")
+
+
+def _image_difference(artifact_bytes: bytes, new_bytes: bytes) -> str:
+    """``; first difference: …`` naming the file and attribute, or "" if it cannot be said."""
+    try:
+        old = read_sections(artifact_bytes, (IMAGE_SECTION,)).get(IMAGE_SECTION)
+        new = read_sections(new_bytes, (IMAGE_SECTION,)).get(IMAGE_SECTION)
+    except PackError:
+        return ""
+    if old is None or new is None:
+        return ""
+    found = first_image_difference(old, new)
+    return f"; first difference: {found}" if found else ""
 
 
 def _toolchain_hint(manifest: dict[str, Any]) -> str:
