@@ -13,7 +13,7 @@ from typing import Any
 
 from packager.analysis.collect import collect
 from packager.analysis.statcache import StatCache
-from packager.build import origins
+from packager.build import children, origins
 from packager.build.canonjson import canonical_json
 from packager.build.plan import make_plan, write_plan
 from packager.build.progress import Progress
@@ -105,7 +105,7 @@ def run_build_command(cfg: Config, progress: Progress) -> None:
         return
     shown = " ".join(cfg.build.command)
     progress.step(f"building the app: {shown}")
-    result = progress.run(list(cfg.build.command), "build command", cwd=cfg.project_dir)
+    result = progress.run(list(cfg.build.command), "build command", cwd=cfg.project_dir, own_group=True)
     if result.returncode != 0:
         if not progress.verbose:
             for line in result.stderr_tail:
@@ -317,8 +317,18 @@ def _run_scons(request: dict[str, Any], state: Path, progress: Progress) -> None
     argv = [sys.executable, "-m", "SCons", "-f", str(repo_root() / "SConstruct"), "-Q", "-s",
             "--no-site-dir", f"request={req_path}"]
     try:
-        proc = subprocess.run(argv, cwd=repo_root(), pass_fds=(progress_fd,), capture_output=True,
-                              text=True, errors="replace", stdin=subprocess.DEVNULL, check=False)
+        # Its own process group, so an interruption stops SCons and everything it started
+        # (cargo, rustc, the image step) and no temporary file is left behind.
+        scons = subprocess.Popen(argv, cwd=repo_root(), pass_fds=(progress_fd,), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, errors="replace", stdin=subprocess.DEVNULL,
+                                 start_new_session=True)
+        try:
+            out, err = scons.communicate()
+        except BaseException:
+            children.stop(scons, own_group=True)
+            _remove_temporaries(request)
+            raise
+        proc = subprocess.CompletedProcess(argv, scons.returncode, out, err)
     finally:
         os.close(progress_fd)
     error = Path(request["error"])
@@ -329,6 +339,16 @@ def _run_scons(request: dict[str, Any], state: Path, progress: Progress) -> None
     if proc.returncode != 0:
         tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
         raise PackError(f"the build graph failed (scons exit {proc.returncode}): {tail}")
+
+
+def _remove_temporaries(request: dict[str, Any]) -> None:
+    """Removes what an interrupted build leaves: the writers' temporary files beside each
+    artifact and sidecar (``.NAME.*.tmp``) and anywhere in the build state directory."""
+    for app in request["apps"]:
+        for t in app["targets"]:
+            for out in [t["artifact"], t["sidecar"], *(o for x in t["extra_steps"] for o in x["outputs"])]:
+                children.remove_temporaries(Path(out).parent, f".{Path(out).name}.*.tmp")
+    children.remove_temporaries(Path(request["state_dir"]), "**/*.tmp")
 
 
 def _read_events(path: Path) -> list[dict[str, str]]:

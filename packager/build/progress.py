@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Mapping, Sequence
 
+from packager.build import children
+
 
 @dataclass
 class CommandResult:
@@ -70,16 +72,20 @@ class Progress:
         print(f"litebox: warning: {message}", file=self.stream, flush=True)
 
     def run(self, argv: Sequence[str], label: str, cwd: Path | None = None,
-            env: Mapping[str, str] | None = None, capture_stdout: bool = False) -> CommandResult:
+            env: Mapping[str, str] | None = None, capture_stdout: bool = False,
+            own_group: bool = False) -> CommandResult:
         """Runs ``argv``. With -v its stderr (and stdout unless captured) is shown as it comes;
         otherwise a spinner with the latest stderr line turns on a terminal. Promises the
         exit status, the captured stdout, the last 20 stderr lines and the first lines
-        starting with "error"."""
+        starting with "error". ``own_group`` starts it in its own process group; an
+        interruption (KeyboardInterrupt, SIGTERM via children.Terminated) stops it (and its
+        group) before propagating."""
         tail: collections.deque[str] = collections.deque(maxlen=20)
         try:
             proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env) if env is not None else None,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    stdin=subprocess.DEVNULL, text=True, errors="replace")
+                                    stdin=subprocess.DEVNULL, text=True, errors="replace",
+                                    start_new_session=own_group)
         except OSError as exc:
             return CommandResult(127, "", [f"{argv[0]}: {exc.strerror}"])
         out_parts: list[str] = []
@@ -112,12 +118,16 @@ class Progress:
             t.start()
         spin = self._tty() and not self.verbose and not self.quiet
         frames = itertools.cycle("|/-\\")
-        while proc.poll() is None:
-            if spin:
-                text = f"\r{next(frames)} {label}: {latest[0]}"[:100]
-                self.stream.write(text.ljust(100))
-                self.stream.flush()
-            time.sleep(0.1)
+        try:
+            while proc.poll() is None:
+                if spin:
+                    text = f"\r{next(frames)} {label}: {latest[0]}"[:100]
+                    self.stream.write(text.ljust(100))
+                    self.stream.flush()
+                time.sleep(0.1)
+        except BaseException:
+            children.stop(proc, own_group)
+            raise
         for t in threads:
             t.join()
         if spin:

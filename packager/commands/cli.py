@@ -301,8 +301,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `litebox` console script. Returns the process exit status: 0 ok,
     1 verify mismatch or app failure, 2 usage or input error (printed as one line)."""
     args = _parser().parse_args(argv)
+    from packager.build.children import Terminated, terminate_as_interrupt
+
+    if args.verb in ("pack", "verify"):
+        terminate_as_interrupt()  # `kill PID` cleans up as Ctrl-C does (children, temporary files)
     try:
         return COMMANDS[args.verb](args)
+    except Terminated:
+        print("litebox: terminated (SIGTERM): stopped every child process, removed temporary files",
+              file=sys.stderr)
+        return 143
     except PackError as exc:
         print(f"litebox: error: {exc}", file=sys.stderr)
         return exc.exit_code
