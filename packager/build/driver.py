@@ -164,6 +164,7 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
     _write_if_changed(state / "toolchain.json", canonical_json(tools))
     request = _request(cfg, plan, targets, out_dir, state, app_state, tools, progress.verbose)
     request["targets_dir"] = str(targets_dir.resolve()) if targets_dir is not None else None
+    request["quiet"] = progress.quiet
     _run_scons(request, state, progress)
     events = _read_events(Path(request["events"]))
     _warn_compatibility(Path(request["apps"][0]["image_info"]), progress)

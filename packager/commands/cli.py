@@ -74,6 +74,9 @@ examples:
                     help='print one JSON object on stdout: {"artifacts": [{"target", "path", "sha256", '
                          '"manifest"}]}; progress stays on stderr')
     pk.add_argument("-v", "--verbose", action="store_true", help="show detail and tool output")
+    pk.add_argument("-q", "--quiet", action="store_true",
+                    help="print nothing but warnings and errors (default: one line per step, with a live "
+                         "count of files and bytes on a terminal; plain lines when not a terminal or CI=true)")
 
     ins = sub.add_parser("inspect", formatter_class=_Formatter, epilog=EXIT_CODES,
                          help="show what an artifact contains and why",
@@ -107,6 +110,7 @@ examples:
     ver.add_argument("--project", type=Path, metavar="DIR",
                      help="project directory (or quick-mode program's directory) to rebuild from")
     ver.add_argument("-v", "--verbose", action="store_true", help="show the rebuild's progress in detail")
+    ver.add_argument("-q", "--quiet", action="store_true", help="print only the result")
 
     run = sub.add_parser("run", formatter_class=_Formatter, epilog=EXIT_CODES,
                          help="run an artifact; --trace its syscalls, --learn what it needs",
@@ -196,7 +200,7 @@ examples:
 def _cmd_pack(args: argparse.Namespace) -> int:
     from packager.build.driver import pack
 
-    progress = Progress(sys.stderr, verbose=args.verbose)
+    progress = Progress(sys.stderr, verbose=args.verbose, quiet=args.quiet and not args.verbose)
     overrides = Overrides(name=args.name, source_date_epoch=args.source_date_epoch,
                           compression_level=args.compression_level, chunk_size=args.chunk_size,
                           rewrite=args.rewrite)
@@ -225,7 +229,8 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from packager.commands.verify import verify
 
-    result = verify(args.artifact, args.manifest, args.project, Progress(sys.stderr, verbose=args.verbose))
+    result = verify(args.artifact, args.manifest, args.project,
+                    Progress(sys.stderr, verbose=args.verbose, quiet=args.quiet and not args.verbose))
     if result.ok:
         print("verified")
         return 0

@@ -7,7 +7,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import zstandard
 
@@ -192,12 +192,17 @@ def _compress_chunks(stream: bytes, chunk_size: int, level: int) -> list[bytes]:
     return out.finish()
 
 
-def build_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings) -> ImageResult:
+ProgressReport = Callable[[int, int, int, int], None]  # files done, files, bytes done, bytes
+
+
+def build_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings,
+                report: ProgressReport | None = None) -> ImageResult:
     """Writes the image for ``entries`` (any order; they are sorted here) and the encoded
     launch config. Promises the exact layout of docs/image-format.md, v1: entries in
     (parent, name) order, uid/gid 0, mtime = settings.mtime, identical file contents stored
     once, one zstd frame per chunk with content size and without checksum, and the root
-    digest over header[0:128] and all metadata. Same inputs, same bytes."""
+    digest over header[0:128] and all metadata. Same inputs, same bytes. ``report`` is
+    called with (files done, files, bytes read, bytes) as files are read."""
     ordered = sorted(entries, key=lambda e: sort_key(e.path))
     if not ordered or ordered[0].path != "/":
         raise PackError("image: the root directory entry is missing")
@@ -208,7 +213,9 @@ def build_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings) 
     strings = bytearray()
     stream = ChunkStream(settings.chunk_size, settings.compression_level)
     try:
-        records, inputs, rewrite_facts = _write_entries(ordered, children, strings, stream, settings)
+        counts = _Counts(ordered, report)
+        records, inputs, rewrite_facts = _write_entries(ordered, children, strings, stream, settings, counts)
+        counts.finish()
         frames = stream.finish()
     finally:
         stream.close()
@@ -235,8 +242,37 @@ def build_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings) 
                        stream_size=stream_size, inputs=inputs, rewrite=rewrite_facts)
 
 
+class _Counts:
+    """Files and bytes read so far, passed on to a progress report."""
+
+    def __init__(self, entries: list[FsEntry], report: ProgressReport | None) -> None:
+        self.report = report
+        files = [e for e in entries if e.kind == FILE]
+        self.files, self.done, self.nbytes = len(files), 0, 0
+        self.total = sum(len(e.data) if e.data is not None else _host_size(e) for e in files) if report else 0
+
+    def add(self, nbytes: int, file_done: bool) -> None:
+        """Counts ``nbytes`` more bytes read (and one more file when ``file_done``)."""
+        self.nbytes += nbytes
+        self.done += file_done
+        if self.report is not None and self.done < self.files:
+            self.report(self.done, self.files, self.nbytes, self.total)
+
+    def finish(self) -> None:
+        """The final report: every file done."""
+        if self.report is not None:
+            self.report(self.files, self.files, self.total, self.total)
+
+
+def _host_size(e: FsEntry) -> int:
+    try:
+        return os.stat(e.host).st_size if e.host is not None else 0
+    except OSError:
+        return 0
+
+
 def _write_entries(ordered: list[FsEntry], children: dict[str, list[int]], strings: bytearray,
-                   stream: ChunkStream, settings: ImageSettings
+                   stream: ChunkStream, settings: ImageSettings, counts: _Counts
                    ) -> tuple[bytearray, list[InputFile], dict[str, dict[str, Any]]]:
     """Appends every entry's path (and symlink target) to ``strings`` and every distinct file
     content to ``stream``, reading host files in blocks; returns the entry records, the
@@ -285,9 +321,10 @@ def _write_entries(ordered: list[FsEntry], children: dict[str, list[int]], strin
             else:
                 data = stream.size
                 by_digest[digest] = (data, size)
-                _append(stream, e, content, digest, size)
+                _append(stream, e, content, digest, size, counts)
             if e.host is not None and e.data is None:
                 inputs.append(InputFile(e.path, e.host, input_size, input_digest, e.reason))
+            counts.add(0, True)
         elif e.kind == SYMLINK:
             assert e.target is not None
             target = _enc(e.target)
@@ -301,12 +338,14 @@ def _write_entries(ordered: list[FsEntry], children: dict[str, list[int]], strin
     return records, inputs, rewrite_facts
 
 
-def _append(stream: ChunkStream, e: FsEntry, content: bytes | None, digest: str, size: int) -> None:
+def _append(stream: ChunkStream, e: FsEntry, content: bytes | None, digest: str, size: int,
+            counts: _Counts) -> None:
     """Writes an entry's content to the stream: ``content`` when given (rewritten bytes), else
     the file again in blocks, checked against the digest taken before (a file that changed
     in between is an error, never a silently inconsistent image)."""
     if content is not None:
         stream.write(content)
+        counts.add(size, False)
         return
     h = hashlib.sha256()
     written = 0
@@ -314,5 +353,6 @@ def _append(stream: ChunkStream, e: FsEntry, content: bytes | None, digest: str,
         h.update(block)
         written += len(block)
         stream.write(block)
+        counts.add(len(block), False)
     if written != size or h.hexdigest() != digest:
         raise PackError(f"{display_path(e.host or e.path)} changed while it was being packed; pack again")
