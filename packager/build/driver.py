@@ -156,7 +156,9 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
     collected = collect(cfg, cache=cache)
     for w in collected.warnings:
         progress.warn(w)
-    app_state = state / "apps" / cfg.app.name
+    # Per output directory: packs of one app into two folders (say one with --no-rewrite)
+    # keep their own plan, image and manifests, so neither makes the other rebuild.
+    app_state = state / "apps" / cfg.app.name / ("out-" + hashlib.sha256(str(out_dir).encode()).hexdigest()[:16])
     plan = make_plan(cfg, collected, cache)
     cache.save()
     write_plan(plan, app_state / "plan.json")
