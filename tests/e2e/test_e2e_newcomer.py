@@ -32,3 +32,42 @@ def test_a_program_outside_system_directories_is_packed_at_app_name(tmp_path: Pa
     sys_doc = run_cli("pack", "/usr/bin/expr", "--out-dir", tmp_path / "dist2", "--json")
     art2 = json.loads(sys_doc.stdout)["artifacts"][0]["path"]
     assert json.loads(run_cli("inspect", art2, "--json").stdout)["entry"] == "/usr/bin/expr"
+
+
+def _quick(prog: str, out: Path) -> tuple[Path, str]:
+    packed = run_cli("pack", prog, "--out-dir", out, "--json")
+    assert packed.returncode == 0, describe(packed)
+    return Path(json.loads(packed.stdout)["artifacts"][0]["path"]), packed.stderr
+
+
+def _native_and_packed(argv_tail: list[str], artifact: Path, prog: str, stdin: bytes = b"") -> None:
+    import subprocess
+
+    native = subprocess.run([prog, *argv_tail], input=stdin, capture_output=True, timeout=120)
+    packed = subprocess.run([str(artifact), *argv_tail], input=stdin, capture_output=True, timeout=120)
+    assert (packed.returncode, packed.stdout) == (native.returncode, native.stdout), describe(packed)
+
+
+SCRIPT = b"""import collections, json, re, hashlib, textwrap, datetime, decimal, fractions, struct, zlib
+words = re.findall(r"[a-z]+", "the quick brown fox jumps over the lazy dog the end")
+print(json.dumps(collections.Counter(words).most_common(2)), hashlib.sha256(b"x").hexdigest()[:12])
+print(decimal.Decimal("1.1") + decimal.Decimal("2.2"), fractions.Fraction(3, 9), zlib.crc32(b"abc"))
+print(textwrap.fill("a b c d e f", 5).replace("\\n", "|"), datetime.date(2024, 2, 29).isoformat())
+"""
+
+
+def test_python3_in_quick_mode_runs_a_script_using_the_standard_library(tmp_path: Path) -> None:
+    art, _ = _quick("/usr/bin/python3", tmp_path / "dist")
+    _native_and_packed(["-"], art, "/usr/bin/python3", SCRIPT)
+    doc = json.loads(run_cli("inspect", art, "--json").stdout)
+    reasons = {e["path"]: e["reason"] for e in doc["entries"]}
+    assert reasons["/usr/lib/python3.11/json/__init__.py"].startswith("quick-mode hook python3")
+    assert not any("/test/" in p or "__pycache__" in p for p in reasons)  # the hook's excludes
+
+
+def test_file_and_iconv_find_their_run_time_data(tmp_path: Path) -> None:
+    file_art, _ = _quick("/usr/bin/file", tmp_path / "dist")
+    _native_and_packed(["-"], file_art, "/usr/bin/file", Path("/usr/bin/expr").read_bytes())
+    iconv_art, _ = _quick("/usr/bin/iconv", tmp_path / "dist")
+    text = "h\u00e9llo \u20ac\n".encode()
+    _native_and_packed(["-f", "UTF-8", "-t", "ISO-8859-15"], iconv_art, "/usr/bin/iconv", text)
