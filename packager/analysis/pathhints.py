@@ -14,6 +14,9 @@ IGNORED = ("/etc/ld.so.", "/usr/lib/locale/", "/etc/localtime", "/usr/share/zone
            "/etc/suid-debug", "/usr/lib/gconv", "/usr/lib/x86_64-linux-gnu/gconv",
            "/lib64/ld-linux",  # the interpreter, always packed
            "/usr/share/locale")  # translations: without them a program speaks English
+# Directories every system has and the closure already searches: naming them says nothing.
+TOP_DIRS = ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/opt", "/usr/lib", "/usr/lib64", "/usr/share",
+            "/usr/bin", "/usr/sbin", "/usr/local", "/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu")
 SCAN_LIMIT = 256 << 20
 
 
@@ -39,7 +42,7 @@ def missing_paths(program: str, packed: Callable[[str], bool]) -> list[str]:
     says whether an image path is present, itself or under a packed directory), sorted."""
     out = []
     for path in named_paths(program):
-        if path.startswith(IGNORED) or path in ("/etc", "/usr", "/bin", "/sbin", "/lib", "/opt"):
+        if path.startswith(IGNORED) or path in TOP_DIRS:
             continue
         if os.path.exists(path) and not packed(path):
             out.append(path)

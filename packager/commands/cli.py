@@ -70,6 +70,13 @@ examples:
     pk.add_argument("--no-rewrite", dest="rewrite", action="store_const", const=False, default=None,
                     help="do not rewrite syscall instructions at pack time (every syscall traps; "
                          "overrides [build].rewrite)")
+    pk.add_argument("--mount", action="append", default=[], metavar="HOST:GUEST[:ro|rw]",
+                    help="grant a host directory at GUEST (repeatable; read-only unless :rw), added to the "
+                         "policy like [[policy.mount]]; a relative HOST is resolved when the artifact starts, "
+                         "so --mount .:/work grants the directory each run starts in")
+    pk.add_argument("--cwd", metavar="GUEST",
+                    help="the app's working directory (overrides [app].cwd; e.g. /work with --mount .:/work, "
+                         "so that `./dist/wc-linux-userland notes.txt` reads ./notes.txt)")
     pk.add_argument("--json", action="store_true",
                     help='print one JSON object on stdout: {"artifacts": [{"target", "path", "sha256", '
                          '"manifest"}]}; progress stays on stderr')
@@ -203,7 +210,7 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr, verbose=args.verbose, quiet=args.quiet and not args.verbose)
     overrides = Overrides(name=args.name, source_date_epoch=args.source_date_epoch,
                           compression_level=args.compression_level, chunk_size=args.chunk_size,
-                          rewrite=args.rewrite)
+                          rewrite=args.rewrite, mounts=tuple(args.mount), cwd=args.cwd)
     result = pack(args.app, args.targets or ["linux-userland"], args.out_dir, args.config, overrides, progress)
     if args.json:
         doc = {"artifacts": [{"target": a.target, "path": str(a.path), "sha256": a.sha256,

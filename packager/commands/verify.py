@@ -202,7 +202,8 @@ def _rebuild_and_compare(manifest: dict[str, Any], artifact: Path, artifact_byte
     build = manifest["config"]["build"]
     overrides = Overrides(name=manifest.get("name"), source_date_epoch=build["source_date_epoch"],
                           compression_level=build["compression_level"], chunk_size=build["chunk_size"],
-                          rewrite=build.get("rewrite", False))
+                          rewrite=build.get("rewrite", False), mounts=_cli_mounts(manifest, app, config_file),
+                          cwd=manifest["config"].get("app", {}).get("cwd"))
     out_dir = tmp / "dist"
     progress.step(f"rebuilding {manifest.get('name')} for {manifest['target']} in a temporary directory")
     inner = progress if progress.verbose else Progress(progress.stream, verbose=False, quiet=True)
@@ -237,6 +238,16 @@ def _rebuild_and_compare(manifest: dict[str, Any], artifact: Path, artifact_byte
     except PackError as exc:
         return VerifyResult(False, f"artifact {display_path(artifact)}: {exc}")
     return VerifyResult(True, "verified")
+
+
+def _cli_mounts(manifest: dict[str, Any], app: Path, config_file: Path | None) -> tuple[str, ...]:
+    """The recorded mounts that the config file does not declare: those `pack --mount` added."""
+    from packager.config import config as config_mod
+    from packager.config.policy import MountRule
+
+    declared = config_mod.load(app, config_file).policy.mounts
+    recorded = [MountRule(m["host"], m["guest"], m.get("mode", "ro")) for m in manifest["policy"].get("mounts", [])]
+    return tuple(f"{m.host}:{m.guest}:{m.mode}" for m in recorded if m not in declared)
 
 
 def _image_difference(artifact_bytes: bytes, new_bytes: bytes) -> str:

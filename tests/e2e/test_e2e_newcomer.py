@@ -71,3 +71,36 @@ def test_file_and_iconv_find_their_run_time_data(tmp_path: Path) -> None:
     iconv_art, _ = _quick("/usr/bin/iconv", tmp_path / "dist")
     text = "h\u00e9llo \u20ac\n".encode()
     _native_and_packed(["-f", "UTF-8", "-t", "ISO-8859-15"], iconv_art, "/usr/bin/iconv", text)
+
+
+def test_mount_flag_grants_the_current_directory_of_each_run(tmp_path: Path) -> None:
+    import subprocess
+
+    art, _ = _quick_with(tmp_path / "dist", "/usr/bin/wc", "--mount", ".:/work", "--cwd", "/work")
+    manifest = json.loads(Path(str(art) + ".manifest.json").read_bytes())
+    assert manifest["policy"]["mounts"] == [{"host": ".", "guest": "/work", "mode": "ro"}]
+    shown = run_cli("inspect", art)
+    assert "mount:    /work <- . (ro) (relative to the directory the artifact is started from)" in shown.stdout
+    for name, text in (("a", "one two\nthree\n"), ("b", "four\n")):
+        here = tmp_path / name
+        here.mkdir()
+        (here / "notes.txt").write_text(text)
+        native = subprocess.run(["wc", "notes.txt"], cwd=here, capture_output=True, timeout=60)
+        packed = subprocess.run([str(art), "notes.txt"], cwd=here, capture_output=True, timeout=60)
+        assert (packed.returncode, packed.stdout) == (0, native.stdout), describe(packed)
+    ver = run_cli("verify", art)
+    assert ver.returncode == 0, describe(ver)
+
+
+def test_bad_mount_flag_is_one_line(tmp_path: Path) -> None:
+    bad = run_cli("pack", "/usr/bin/wc", "--out-dir", tmp_path / "d", "--mount", "nocolon", "-q")
+    assert bad.returncode == 2 and bad.stderr == "litebox: error: --mount nocolon: expected HOST:GUEST or " \
+                                                 "HOST:GUEST:ro|rw\n", describe(bad)
+    bad = run_cli("pack", "/usr/bin/wc", "--out-dir", tmp_path / "d", "--mount", ".:/proc/x", "-q")
+    assert bad.returncode == 2 and "lies in /proc" in bad.stderr, describe(bad)
+
+
+def _quick_with(out: Path, prog: str, *flags: str) -> tuple[Path, str]:
+    packed = run_cli("pack", prog, "--out-dir", out, "--json", *flags)
+    assert packed.returncode == 0, describe(packed)
+    return Path(json.loads(packed.stdout)["artifacts"][0]["path"]), packed.stderr
