@@ -300,6 +300,11 @@ def load_project(project_dir: Path, config_file: Path | None = None,
     """
     over = overrides or Overrides()
     path = config_file if config_file is not None else project_dir / CONFIG_NAME
+    if over.mounts:
+        # A project's policy is its litebox.toml: grants come from there (host = "." grants the
+        # directory each run starts in), never from whoever runs the pack.
+        raise PackError(f"--mount {over.mounts[0]}: project mode takes its mounts from [[policy.mount]] in "
+                        f"{display_path(path)} (host = \".\" grants the directory each run starts in)")
     if config_file is None and not path.exists():
         raise PackError(f"{display_path(project_dir)}: a directory without {CONFIG_NAME} "
                         f"(write one with `litebox init {display_path(project_dir)} --app PROGRAM`)")

@@ -104,3 +104,11 @@ def _quick_with(out: Path, prog: str, *flags: str) -> tuple[Path, str]:
     packed = run_cli("pack", prog, "--out-dir", out, "--json", *flags)
     assert packed.returncode == 0, describe(packed)
     return Path(json.loads(packed.stdout)["artifacts"][0]["path"]), packed.stderr
+
+
+def test_mount_flag_is_refused_in_project_mode(tmp_path: Path) -> None:
+    from litebox_e2e import copy_example
+
+    project = copy_example("hello-static", tmp_path)
+    bad = run_cli("pack", project, "--out-dir", tmp_path / "d", "--mount", ".:/work", "-q")
+    assert bad.returncode == 2 and "project mode takes its mounts from [[policy.mount]]" in bad.stderr, describe(bad)
