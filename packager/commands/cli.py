@@ -194,13 +194,21 @@ examples:
                         help="write a commented litebox.toml for a program",
                         description="""\
 Write DIR/litebox.toml (default: the current directory) for the program PATH, from
-templates/litebox.toml, with every key commented. Refuses to overwrite an existing file.
+templates/litebox.toml, with every key commented, or from a template for a common service
+(--template nginx, python-http, static-binary). Refuses to overwrite an existing file.
 
 examples:
   litebox init myapp --app /usr/bin/python3
+  litebox init web --template python-http
+  litebox init svc --template static-binary --app ./server
   litebox init --app ./build/server""")
     it.add_argument("dir", nargs="?", type=Path, default=Path("."), metavar="DIR")
-    it.add_argument("--app", type=Path, required=True, metavar="PATH", help="the program to start")
+    it.add_argument("--app", type=Path, metavar="PATH",
+                    help="the program to start (required unless the template names one)")
+    it.add_argument("--template", default="default", metavar="NAME",
+                    help="start from templates/NAME.toml: default (every key, commented), nginx (Debian's "
+                         "nginx, master/worker), python-http (python3's http.server on 127.0.0.1:8080), "
+                         "static-binary (a static Go or Rust program; needs --app)")
     return p
 
 
@@ -300,7 +308,7 @@ def _cmd_targets(args: argparse.Namespace) -> int:
 def _cmd_init(args: argparse.Namespace) -> int:
     from packager.commands.initcmd import init
 
-    path = init(args.dir, args.app)
+    path = init(args.dir, args.app, args.template)
     print(f"wrote {display_path(path)}; pack it with: litebox pack {display_path(args.dir)}")
     return 0
 

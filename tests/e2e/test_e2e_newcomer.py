@@ -112,3 +112,22 @@ def test_mount_flag_is_refused_in_project_mode(tmp_path: Path) -> None:
     project = copy_example("hello-static", tmp_path)
     bad = run_cli("pack", project, "--out-dir", tmp_path / "d", "--mount", ".:/work", "-q")
     assert bad.returncode == 2 and "project mode takes its mounts from [[policy.mount]]" in bad.stderr, describe(bad)
+
+
+def test_init_templates_write_configs_that_pack(tmp_path: Path) -> None:
+    import subprocess
+
+    made = run_cli("init", tmp_path / "web", "--template", "python-http")
+    assert made.returncode == 0, describe(made)
+    text = (tmp_path / "web" / "litebox.toml").read_text()
+    assert 'listen = ["127.0.0.1:8080"]' in text and '"/usr/lib/python3.' in text
+    art, _ = _quick_with(tmp_path / "dist", str(tmp_path / "web"))
+    assert (tmp_path / "web" / "www" / "index.html").exists()  # the template's build command
+    # run-time arguments are appended to the template's: `--help` makes http.server print its usage
+    packed = subprocess.run([str(art), "--help"], capture_output=True, timeout=120)
+    assert packed.returncode == 0 and b"usage:" in packed.stdout and b"--directory" in packed.stdout, describe(packed)
+
+    static = run_cli("init", tmp_path / "svc", "--template", "static-binary")
+    assert static.returncode == 2 and "needs --app PATH" in static.stderr, describe(static)
+    unknown = run_cli("init", tmp_path / "x", "--template", "nope", "--app", "/usr/bin/true")
+    assert unknown.returncode == 2 and "known: default, nginx, python-http, static-binary" in unknown.stderr
