@@ -173,6 +173,8 @@ def _add_package_data(entry_host: Path, fs: RootFS, elves: list[tuple[str, Path]
         return
     reason = f"quick mode: data of Debian package {package} (dpkg -L)"
     for path in files:
+        if path == LD_CACHE_PATH:
+            continue  # generated for the packed libraries when ld.so needs one
         _add_host_path(path, reason, fs, elves, warnings, lambda rel: False)
 
 
