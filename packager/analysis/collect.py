@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from packager.analysis import pathhints, quickhooks
 from packager.analysis.closure import ClosureFinder
 from packager.analysis.elfinfo import ElfInfo, is_elf_file, is_x86_64_elf64, read_elf
 from packager.analysis.ldcache import build_ld_cache
@@ -67,8 +68,11 @@ def _walk_line(cfg: Config, img: str, host: Path, fs: RootFS, elf_objects: list[
 
 
 def _walk_tree(img: str, host: Path, st: os.stat_result, line: str, fs: RootFS,
-               elf_objects: list[tuple[str, Path]], warnings: list[str]) -> None:
-    """Adds the directory ``host`` at ``img`` and everything under it, each with reason ``line``."""
+               elf_objects: list[tuple[str, Path]], warnings: list[str],
+               skip: Callable[[str], bool] | None = None) -> None:
+    """Adds the directory ``host`` at ``img`` and everything under it, each with reason ``line``.
+    With ``skip`` (quick-mode hooks): paths relative to ``img`` it names are left out, and so
+    is anything already packed at the same image path."""
     fs.add(FsEntry(img, DIR, normalize_mode(DIR, st.st_mode, img), line))
     stack = [(img, host)]
     while stack:
@@ -81,6 +85,9 @@ def _walk_tree(img: str, host: Path, st: os.stat_result, line: str, fs: RootFS,
             child_img = f"{img_dir}/{child.name}" if img_dir != "/" else f"/{child.name}"
             child_host = Path(child.path)
             cst = child.stat(follow_symlinks=False)
+            if skip is not None and (skip(child_img[len(img):].lstrip("/"))
+                                     or (child_img in fs and not stat.S_ISDIR(cst.st_mode))):
+                continue
             if stat.S_ISLNK(cst.st_mode):
                 target = os.readlink(child_host)
                 if not target or len(target.encode("utf-8", "surrogateescape")) > 4095:
@@ -110,6 +117,79 @@ def _add_quick_extras(fs: RootFS, elf_objects: list[tuple[str, Path]], warnings:
             continue
         if stat.S_ISDIR(st.st_mode) and img not in fs:
             _walk_tree(img, host, st, "quick mode: the C.UTF-8 locale", fs, elf_objects, warnings)
+
+
+def _apply_hooks(entry_host: Path, fs: RootFS, finder: ClosureFinder, warnings: list[str],
+                 applied: set[str]) -> list[tuple[str, Path]]:
+    """Packs what the quick-mode hooks that match (and were not applied yet) name; returns the
+    ELF files they added, whose libraries still have to be found."""
+    elves: list[tuple[str, Path]] = []
+    libs = {Path(lib.image_path).name for lib in finder.result.libraries}
+    for hook, why in quickhooks.matching_hooks(quickhooks.load_hooks(), entry_host, libs):
+        if hook.name in applied:
+            continue
+        applied.add(hook.name)
+        paths = quickhooks.hook_paths(hook)
+        size = quickhooks.tree_size(paths, hook)
+        if size > hook.max_mb << 20:
+            warnings.append(f"quick mode: hook {hook.name} ({hook.doc}) would pack {size >> 20} MB, more than its "
+                            f"max_mb {hook.max_mb}: skipped; pack a project to choose what goes in")
+            continue
+        reason = f"quick-mode hook {hook.name} ({why})"
+        for path in paths:
+            _add_host_path(path, reason, fs, elves, warnings, lambda rel, h=hook: quickhooks.excluded(h, rel))
+    return elves
+
+
+def _add_host_path(path: str, reason: str, fs: RootFS, elves: list[tuple[str, Path]], warnings: list[str],
+                   skip: Callable[[str], bool]) -> None:
+    """Adds a host file or directory at its own path (a symlink to a file as that file),
+    never replacing what is already packed there."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        try:
+            _walk_tree(path, Path(path), st, reason, fs, elves, warnings, skip)
+        except PackError as exc:
+            warnings.append(f"quick mode: {path} not packed: {exc}")
+    elif stat.S_ISREG(st.st_mode) and path not in fs and os.access(path, os.R_OK):
+        try:
+            _add_file(fs, path, Path(os.path.realpath(path)), st.st_mode, reason, elves)
+        except PackError as exc:
+            warnings.append(f"quick mode: {path} not packed: {exc}")
+
+
+def _add_package_data(entry_host: Path, fs: RootFS, elves: list[tuple[str, Path]], warnings: list[str]) -> None:
+    """Packs the data files of the Debian package that owns the program (at most 64 MB)."""
+    package = quickhooks.owning_package(entry_host)
+    if package is None:
+        return
+    files, total = quickhooks.package_data_files(package)
+    if total > quickhooks.DPKG_LIMIT:
+        warnings.append(f"quick mode: the data files of Debian package {package} ({total >> 20} MB) were not "
+                        "packed (more than 64 MB); pack a project to choose what goes in")
+        return
+    reason = f"quick mode: data of Debian package {package} (dpkg -L)"
+    for path in files:
+        if path == LD_CACHE_PATH:
+            continue  # generated for the packed libraries when ld.so needs one
+        _add_host_path(path, reason, fs, elves, warnings, lambda rel: False)
+
+
+def _is_packed(fs: RootFS, path: str) -> bool:
+    return path in fs
+
+
+def _warn_missing(entry_host: Path, fs: RootFS, warnings: list[str]) -> None:
+    """Warns about absolute paths the program names that exist here but are not packed."""
+    missing = pathhints.missing_paths(str(entry_host), lambda p: _is_packed(fs, p))
+    if missing:
+        shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+        warnings.append(f"quick mode: {display_path(entry_host)} names paths that exist on this host but are not "
+                        f"packed (it may need them at run time): {shown}; pack a project with them in [files] "
+                        "(litebox init), or grant them with --mount")
 
 
 def _add_file(fs: RootFS, img: str, host: Path, st_mode: int, reason: str,
@@ -179,6 +259,21 @@ def collect(cfg: Config, ld_so_conf: Path = DEFAULT_CONF, cache: StatCache | Non
             if "needs " in str(exc):
                 raise
             warnings.append(f"{exc}; its libraries are not analysed")
+    if cfg.mode == "quick":
+        applied: set[str] = set()
+        extra: list[tuple[str, Path]] = []
+        _add_package_data(entry_host, fs, extra, warnings)
+        for _ in range(3):  # hooks a library brought in can match libraries of what they add
+            extra += _apply_hooks(entry_host, fs, finder, warnings, applied)
+            if not extra:
+                break
+            for img, host in extra:
+                if is_x86_64_elf64(host):
+                    try:
+                        finder.add_object(img, host)
+                    except PackError as exc:
+                        warnings.append(f"quick mode: {exc}; its libraries are not analysed")
+            extra = []
     for lib in finder.result.libraries:
         existing = fs.get(lib.image_path)
         if existing is not None:
@@ -198,5 +293,7 @@ def collect(cfg: Config, ld_so_conf: Path = DEFAULT_CONF, cache: StatCache | Non
                            "generated: ld.so.cache for libraries found through /etc/ld.so.conf",
                            data=data))
             generated = True
+    if cfg.mode == "quick":
+        _warn_missing(entry_host, fs, warnings)
     _check_mounts(cfg, fs)
     return Collected(rootfs=fs, entry_info=entry_info, warnings=warnings, ld_cache_generated=generated)

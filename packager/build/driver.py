@@ -13,7 +13,7 @@ from typing import Any
 
 from packager.analysis.collect import collect
 from packager.analysis.statcache import StatCache
-from packager.build import origins
+from packager.build import children, origins
 from packager.build.canonjson import canonical_json
 from packager.build.plan import make_plan, write_plan
 from packager.build.progress import Progress
@@ -105,7 +105,7 @@ def run_build_command(cfg: Config, progress: Progress) -> None:
         return
     shown = " ".join(cfg.build.command)
     progress.step(f"building the app: {shown}")
-    result = progress.run(list(cfg.build.command), "build command", cwd=cfg.project_dir)
+    result = progress.run(list(cfg.build.command), "build command", cwd=cfg.project_dir, own_group=True)
     if result.returncode != 0:
         if not progress.verbose:
             for line in result.stderr_tail:
@@ -156,7 +156,9 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
     collected = collect(cfg, cache=cache)
     for w in collected.warnings:
         progress.warn(w)
-    app_state = state / "apps" / cfg.app.name
+    # Per output directory: packs of one app into two folders (say one with --no-rewrite)
+    # keep their own plan, image and manifests, so neither makes the other rebuild.
+    app_state = state / "apps" / cfg.app.name / ("out-" + hashlib.sha256(str(out_dir).encode()).hexdigest()[:16])
     plan = make_plan(cfg, collected, cache)
     cache.save()
     write_plan(plan, app_state / "plan.json")
@@ -164,6 +166,7 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
     _write_if_changed(state / "toolchain.json", canonical_json(tools))
     request = _request(cfg, plan, targets, out_dir, state, app_state, tools, progress.verbose)
     request["targets_dir"] = str(targets_dir.resolve()) if targets_dir is not None else None
+    request["quiet"] = progress.quiet
     _run_scons(request, state, progress)
     events = _read_events(Path(request["events"]))
     _warn_compatibility(Path(request["apps"][0]["image_info"]), progress)
@@ -317,8 +320,18 @@ def _run_scons(request: dict[str, Any], state: Path, progress: Progress) -> None
     argv = [sys.executable, "-m", "SCons", "-f", str(repo_root() / "SConstruct"), "-Q", "-s",
             "--no-site-dir", f"request={req_path}"]
     try:
-        proc = subprocess.run(argv, cwd=repo_root(), pass_fds=(progress_fd,), capture_output=True,
-                              text=True, errors="replace", stdin=subprocess.DEVNULL, check=False)
+        # Its own process group, so an interruption stops SCons and everything it started
+        # (cargo, rustc, the image step) and no temporary file is left behind.
+        scons = subprocess.Popen(argv, cwd=repo_root(), pass_fds=(progress_fd,), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, errors="replace", stdin=subprocess.DEVNULL,
+                                 start_new_session=True)
+        try:
+            out, err = scons.communicate()
+        except BaseException:
+            children.stop(scons, own_group=True)
+            _remove_temporaries(request)
+            raise
+        proc = subprocess.CompletedProcess(argv, scons.returncode, out, err)
     finally:
         os.close(progress_fd)
     error = Path(request["error"])
@@ -329,6 +342,16 @@ def _run_scons(request: dict[str, Any], state: Path, progress: Progress) -> None
     if proc.returncode != 0:
         tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
         raise PackError(f"the build graph failed (scons exit {proc.returncode}): {tail}")
+
+
+def _remove_temporaries(request: dict[str, Any]) -> None:
+    """Removes what an interrupted build leaves: the writers' temporary files beside each
+    artifact and sidecar (``.NAME.*.tmp``) and anywhere in the build state directory."""
+    for app in request["apps"]:
+        for t in app["targets"]:
+            for out in [t["artifact"], t["sidecar"], *(o for x in t["extra_steps"] for o in x["outputs"])]:
+                children.remove_temporaries(Path(out).parent, f".{Path(out).name}.*.tmp")
+    children.remove_temporaries(Path(request["state_dir"]), "**/*.tmp")
 
 
 def _read_events(path: Path) -> list[dict[str, str]]:

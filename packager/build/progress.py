@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Mapping, Sequence
 
+from packager.build import children
+
 
 @dataclass
 class CommandResult:
@@ -23,6 +25,13 @@ class CommandResult:
     error_lines: list[str] = field(default_factory=list)  # the first stderr lines starting "error"
 
 
+def _size(n: int) -> str:
+    for unit, shift in (("GB", 30), ("MB", 20), ("kB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.1f} {unit}"
+    return f"{n} B"
+
+
 class Progress:
     """Writes progress for humans to ``stream`` (stderr by default). ``verbose`` shows
     detail lines and the output of commands; a spinner appears only on a terminal."""
@@ -31,29 +40,53 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.verbose = verbose
         self.quiet = quiet
+        self._last_draw = 0.0
+        self._drawn = False
 
     @classmethod
-    def from_fd(cls, fd: int | None, verbose: bool) -> Progress:
+    def from_fd(cls, fd: int | None, verbose: bool, quiet: bool = False) -> Progress:
         """A Progress writing to file descriptor ``fd`` (stderr if None or unusable)."""
         if fd is not None:
             try:
                 return cls(os.fdopen(os.dup(fd), "w", buffering=1, encoding="utf-8",
-                                     errors="replace"), verbose)
+                                     errors="replace"), verbose, quiet)
             except OSError:
                 pass
-        return cls(sys.stderr, verbose)
+        return cls(sys.stderr, verbose, quiet)
 
     def _tty(self) -> bool:
+        """True on an interactive terminal (and not in CI, where CI=true means plain lines)."""
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            return False
         try:
             return self.stream.isatty()
         except (AttributeError, ValueError):
             return False
 
     def step(self, message: str) -> None:
-        """One line saying what is happening now: on a terminal or with -v (so that in CI
-        logs and pipes a failure is exactly one line)."""
-        if not self.quiet and (self.verbose or self._tty()):
+        """One line saying what is happening now, unless quiet (plain lines in pipes and CI)."""
+        if not self.quiet:
             print(f"litebox: {message}", file=self.stream, flush=True)
+
+    def counter(self, label: str, done: int, total: int, nbytes: int, total_bytes: int) -> None:
+        """Progress inside a long step, in files and bytes: a line redrawn in place on a
+        terminal (at most ten times a second), one summary line when ``done == total``; in
+        pipes and CI only the summary line; nothing when quiet."""
+        if self.quiet:
+            return
+        text = f"{label}: {done}/{total} files, {_size(nbytes)} of {_size(total_bytes)}"
+        if done >= total:
+            if self._drawn:
+                self.stream.write("\r" + " " * 100 + "\r")
+                self._drawn = False
+            print(f"litebox:   {text}", file=self.stream, flush=True)
+            return
+        now = time.monotonic()
+        if self._tty() and now - self._last_draw >= 0.1:
+            self._last_draw = now
+            self._drawn = True
+            self.stream.write(f"\r  {text}"[:100].ljust(100))
+            self.stream.flush()
 
     def done(self, message: str) -> None:
         """The one summary line of a successful command, always shown."""
@@ -70,16 +103,20 @@ class Progress:
         print(f"litebox: warning: {message}", file=self.stream, flush=True)
 
     def run(self, argv: Sequence[str], label: str, cwd: Path | None = None,
-            env: Mapping[str, str] | None = None, capture_stdout: bool = False) -> CommandResult:
+            env: Mapping[str, str] | None = None, capture_stdout: bool = False,
+            own_group: bool = False) -> CommandResult:
         """Runs ``argv``. With -v its stderr (and stdout unless captured) is shown as it comes;
         otherwise a spinner with the latest stderr line turns on a terminal. Promises the
         exit status, the captured stdout, the last 20 stderr lines and the first lines
-        starting with "error"."""
+        starting with "error". ``own_group`` starts it in its own process group; an
+        interruption (KeyboardInterrupt, SIGTERM via children.Terminated) stops it (and its
+        group) before propagating."""
         tail: collections.deque[str] = collections.deque(maxlen=20)
         try:
             proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env) if env is not None else None,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    stdin=subprocess.DEVNULL, text=True, errors="replace")
+                                    stdin=subprocess.DEVNULL, text=True, errors="replace",
+                                    start_new_session=own_group)
         except OSError as exc:
             return CommandResult(127, "", [f"{argv[0]}: {exc.strerror}"])
         out_parts: list[str] = []
@@ -112,12 +149,16 @@ class Progress:
             t.start()
         spin = self._tty() and not self.verbose and not self.quiet
         frames = itertools.cycle("|/-\\")
-        while proc.poll() is None:
-            if spin:
-                text = f"\r{next(frames)} {label}: {latest[0]}"[:100]
-                self.stream.write(text.ljust(100))
-                self.stream.flush()
-            time.sleep(0.1)
+        try:
+            while proc.poll() is None:
+                if spin:
+                    text = f"\r{next(frames)} {label}: {latest[0]}"[:100]
+                    self.stream.write(text.ljust(100))
+                    self.stream.flush()
+                time.sleep(0.1)
+        except BaseException:
+            children.stop(proc, own_group)
+            raise
         for t in threads:
             t.join()
         if spin:

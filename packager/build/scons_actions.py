@@ -20,7 +20,8 @@ class ActionContext:
         self.state_dir = Path(request["state_dir"])
         self.events = Path(request["events"])
         self.error = Path(request["error"])
-        self.progress = Progress.from_fd(request.get("progress_fd"), bool(request.get("verbose")))
+        self.progress = Progress.from_fd(request.get("progress_fd"), bool(request.get("verbose")),
+                                         bool(request.get("quiet")))
 
     def record(self, step: str, what: str) -> None:
         """Appends one event line: this step ran for this target."""

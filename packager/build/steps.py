@@ -12,6 +12,7 @@ from packager.build.artifact import atomic_output
 from packager.build.canonjson import canonical_json
 from packager.build.manifest import make_manifest, make_sidecar, manifest_bytes
 from packager.build.plan import plan_entries, plan_settings, read_json
+from packager.build.runtimecode import loaded_code_digest
 from packager.config.config import relative_to_project
 from packager.errors import PackError
 from packager.image.image import build_image
@@ -26,7 +27,7 @@ def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 
 def step_image(plan_path: Path, image_out: Path, info_out: Path, runtime: Path | None = None,
-               entry_section: str | None = None) -> dict[str, Any]:
+               entry_section: str | None = None, progress: Any = None) -> dict[str, Any]:
     """Plan (+ the runtime whose fast-path entry, in its ELF section ``entry_section``,
     rewritten syscalls call, when the plan asks for rewriting) → image file + image facts
     (digest, sizes, inputs with sha256, rewriting per ELF file) as JSON."""
@@ -40,7 +41,9 @@ def step_image(plan_path: Path, image_out: Path, info_out: Path, runtime: Path |
         entry = fastpath_entry(runtime.read_bytes(), section)
         if entry is None:
             raise PackError(f"{runtime}: the runtime has no {section} section; pack with --no-rewrite")
-    result = build_image(plan_entries(plan), launch, plan_settings(plan, entry))
+    label = "image (rewriting syscalls, compressing)" if entry is not None else "image (compressing)"
+    report = (lambda *counts: progress.counter(label, *counts)) if progress is not None else None
+    result = build_image(plan_entries(plan), launch, plan_settings(plan, entry), report)
     project = Path(plan["project_dir"])
     inputs = [{"image_path": i.image_path, "host_path": relative_to_project(i.host_path, project),
                "size": i.size, "sha256": i.sha256, "reason": i.reason} for i in result.inputs]
@@ -77,7 +80,9 @@ def step_manifest(plan_path: Path, info_path: Path, runtime_path: Path, toolchai
     """Plan + image facts + runtime + toolchain + the target's options → the embedded
     manifest (canonical JSON); the options are recorded as ``config.target.<name>``."""
     runtime_bytes = runtime_path.read_bytes()
-    runtime = {"sha256": hashlib.sha256(runtime_bytes).hexdigest(), "size": len(runtime_bytes)}
+    runtime: dict[str, Any] = {"sha256": hashlib.sha256(runtime_bytes).hexdigest(), "size": len(runtime_bytes)}
+    if runtime_bytes[:4] == b"\x7fELF":  # what `inspect` checks the runtime inside an artifact by
+        runtime["loaded_sha256"] = loaded_code_digest(runtime_bytes)
     plan = read_json(plan_path)
     plan["config"] = {**plan["config"], "target": {target: dict(options_record or {})}}
     manifest = make_manifest(plan, target, read_json(info_path), runtime, read_json(toolchain_path))

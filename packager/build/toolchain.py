@@ -8,6 +8,8 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from packager.errors import PackError
+
 
 def _pkg_version(name: str) -> str:
     try:
@@ -16,14 +18,28 @@ def _pkg_version(name: str) -> str:
         return "absent"
 
 
+PROBE_TIMEOUT = 60  # seconds for `rustc -V` and friends; a busy machine may be slow
+
+
 def _command_version(argv: list[str]) -> str:
+    """The tool's version line; ``absent`` only when the tool is not installed at all. A tool
+    that is installed but fails, prints nothing or does not answer in time is a PackError:
+    recording it as absent would make the manifest lie about what built the artifact."""
+    shown = " ".join(argv)
     if shutil.which(argv[0]) is None:
         return "absent"
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return "absent"
-    return out.stdout.strip() or "absent"
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT, check=False,
+                             stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise PackError(f"toolchain probe `{shown}` did not answer within {PROBE_TIMEOUT} s") from None
+    except OSError as exc:
+        raise PackError(f"toolchain probe `{shown}` could not start: {exc.strerror}") from None
+    version = out.stdout.strip()
+    if out.returncode != 0 or not version:
+        tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        raise PackError(f"toolchain probe `{shown}` failed (exit {out.returncode}): {tail}")
+    return version
 
 
 def _scons_version() -> str:

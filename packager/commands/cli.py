@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -16,7 +17,8 @@ from packager.paths import display_path
 EXIT_CODES = """\
 exit codes:
   0  success
-  1  verify found a difference
+  1  verify found a difference; inspect found the artifact altered (it does not match
+     its recorded digests)
   N  `litebox run`: the app's own exit code, passed through (also with --trace and --learn)
   2  usage or input error (bad config, not an ELF, missing library, build failure...)
 """
@@ -68,10 +70,20 @@ examples:
     pk.add_argument("--no-rewrite", dest="rewrite", action="store_const", const=False, default=None,
                     help="do not rewrite syscall instructions at pack time (every syscall traps; "
                          "overrides [build].rewrite)")
+    pk.add_argument("--mount", action="append", default=[], metavar="HOST:GUEST[:ro|rw]",
+                    help="grant a host directory at GUEST (repeatable; read-only unless :rw), added to the "
+                         "policy like [[policy.mount]]; a relative HOST is resolved when the artifact starts, "
+                         "so --mount .:/work grants the directory each run starts in")
+    pk.add_argument("--cwd", metavar="GUEST",
+                    help="the app's working directory (overrides [app].cwd; e.g. /work with --mount .:/work, "
+                         "so that `./dist/wc-linux-userland notes.txt` reads ./notes.txt)")
     pk.add_argument("--json", action="store_true",
                     help='print one JSON object on stdout: {"artifacts": [{"target", "path", "sha256", '
                          '"manifest"}]}; progress stays on stderr')
     pk.add_argument("-v", "--verbose", action="store_true", help="show detail and tool output")
+    pk.add_argument("-q", "--quiet", action="store_true",
+                    help="print nothing but warnings and errors (default: one line per step, with a live "
+                         "count of files and bytes on a terminal; plain lines when not a terminal or CI=true)")
 
     ins = sub.add_parser("inspect", formatter_class=_Formatter, epilog=EXIT_CODES,
                          help="show what an artifact contains and why",
@@ -105,6 +117,7 @@ examples:
     ver.add_argument("--project", type=Path, metavar="DIR",
                      help="project directory (or quick-mode program's directory) to rebuild from")
     ver.add_argument("-v", "--verbose", action="store_true", help="show the rebuild's progress in detail")
+    ver.add_argument("-q", "--quiet", action="store_true", help="print only the result")
 
     run = sub.add_parser("run", formatter_class=_Formatter, epilog=EXIT_CODES,
                          help="run an artifact; --trace its syscalls, --learn what it needs",
@@ -181,23 +194,31 @@ examples:
                         help="write a commented litebox.toml for a program",
                         description="""\
 Write DIR/litebox.toml (default: the current directory) for the program PATH, from
-templates/litebox.toml, with every key commented. Refuses to overwrite an existing file.
+templates/litebox.toml, with every key commented, or from a template for a common service
+(--template nginx, python-http, static-binary). Refuses to overwrite an existing file.
 
 examples:
   litebox init myapp --app /usr/bin/python3
+  litebox init web --template python-http
+  litebox init svc --template static-binary --app ./server
   litebox init --app ./build/server""")
     it.add_argument("dir", nargs="?", type=Path, default=Path("."), metavar="DIR")
-    it.add_argument("--app", type=Path, required=True, metavar="PATH", help="the program to start")
+    it.add_argument("--app", type=Path, metavar="PATH",
+                    help="the program to start (required unless the template names one)")
+    it.add_argument("--template", default="default", metavar="NAME",
+                    help="start from templates/NAME.toml: default (every key, commented), nginx (Debian's "
+                         "nginx, master/worker), python-http (python3's http.server on 127.0.0.1:8080), "
+                         "static-binary (a static Go or Rust program; needs --app)")
     return p
 
 
 def _cmd_pack(args: argparse.Namespace) -> int:
     from packager.build.driver import pack
 
-    progress = Progress(sys.stderr, verbose=args.verbose)
+    progress = Progress(sys.stderr, verbose=args.verbose, quiet=args.quiet and not args.verbose)
     overrides = Overrides(name=args.name, source_date_epoch=args.source_date_epoch,
                           compression_level=args.compression_level, chunk_size=args.chunk_size,
-                          rewrite=args.rewrite)
+                          rewrite=args.rewrite, mounts=tuple(args.mount), cwd=args.cwd)
     result = pack(args.app, args.targets or ["linux-userland"], args.out_dir, args.config, overrides, progress)
     if args.json:
         doc = {"artifacts": [{"target": a.target, "path": str(a.path), "sha256": a.sha256,
@@ -214,13 +235,17 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n")
     else:
         print(format_report(r))
+    if not r["integrity_ok"]:
+        print(f"litebox: inspect: {display_path(args.artifact)}: {r['image']['integrity']}", file=sys.stderr)
+        return 1
     return 0
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     from packager.commands.verify import verify
 
-    result = verify(args.artifact, args.manifest, args.project, Progress(sys.stderr, verbose=args.verbose))
+    result = verify(args.artifact, args.manifest, args.project,
+                    Progress(sys.stderr, verbose=args.verbose, quiet=args.quiet and not args.verbose))
     if result.ok:
         print("verified")
         return 0
@@ -283,7 +308,7 @@ def _cmd_targets(args: argparse.Namespace) -> int:
 def _cmd_init(args: argparse.Namespace) -> int:
     from packager.commands.initcmd import init
 
-    path = init(args.dir, args.app)
+    path = init(args.dir, args.app, args.template)
     print(f"wrote {display_path(path)}; pack it with: litebox pack {display_path(args.dir)}")
     return 0
 
@@ -296,14 +321,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `litebox` console script. Returns the process exit status: 0 ok,
     1 verify mismatch or app failure, 2 usage or input error (printed as one line)."""
     args = _parser().parse_args(argv)
+    from packager.build.children import Terminated, terminate_as_interrupt
+
+    if args.verb in ("pack", "verify"):
+        terminate_as_interrupt()  # `kill PID` cleans up as Ctrl-C does (children, temporary files)
     try:
         return COMMANDS[args.verb](args)
+    except Terminated:
+        print("litebox: terminated (SIGTERM): stopped every child process, removed temporary files",
+              file=sys.stderr)
+        return 143
     except PackError as exc:
         print(f"litebox: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("litebox: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`litebox inspect … | head`): not an error of ours. Point stdout
+        # at /dev/null so the interpreter's final flush does not complain again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

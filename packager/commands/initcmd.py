@@ -11,6 +11,21 @@ from packager.paths import display_path
 from packager.targets.targets import repo_root
 
 TEMPLATE = "litebox.toml"
+# litebox init --template NAME: the file under templates/ and the program it is for by default
+# (None: --app is required).
+TEMPLATES: dict[str, tuple[str, str | None]] = {
+    "default": (TEMPLATE, None),
+    "nginx": ("nginx.toml", "/usr/sbin/nginx"),
+    "python-http": ("python-http.toml", "/usr/bin/python3"),
+    "static-binary": ("static-binary.toml", None),
+}
+
+
+def _python_lib() -> str:
+    """The newest /usr/lib/python3.N of this host (the standard library python3 needs)."""
+    found = sorted(Path("/usr/lib").glob("python3.[0-9]*"), key=lambda p: [int(x) for x in p.name[7:].split(".")
+                                                                           if x.isdigit()])
+    return str(found[-1]) if found else "/usr/lib/python3"
 
 
 def _toml_str(s: str) -> str:
@@ -29,17 +44,28 @@ def render(project_dir: Path, app: Path, template: str) -> str:
     else:
         files_line = '# "/app" = "src"'
     return template.format(name=name, entry=entry, files_line=files_line,
-                           project_dir=display_path(project_dir))
+                           project_dir=display_path(project_dir), python_lib=_python_lib())
 
 
-def init(project_dir: Path, app: Path) -> Path:
-    """Writes ``project_dir/litebox.toml`` for program ``app``. Refuses to overwrite an existing
-    file; checks the program is an x86-64 ELF and that the result loads. Returns the path."""
+def init(project_dir: Path, app: Path | None, template_name: str = "default") -> Path:
+    """Writes ``project_dir/litebox.toml`` for program ``app`` from template ``template_name``
+    (TEMPLATES; a template for a known service has a default program). Refuses to overwrite an
+    existing file; checks the program is an x86-64 ELF and that the result loads."""
+    if template_name not in TEMPLATES:
+        raise PackError(f"--template {template_name}: unknown (known: {', '.join(TEMPLATES)})")
+    file_name, default_app = TEMPLATES[template_name]
+    if app is None:
+        if default_app is None:
+            raise PackError(f"--template {template_name}: needs --app PATH (the program to pack)")
+        app = Path(default_app)
+        if not app.exists():
+            raise PackError(f"--template {template_name}: {app} is not installed here; install it "
+                            f"(Debian: apt-get install {app.name}) or pass --app PATH")
     read_elf(app)
     target = project_dir / CONFIG_NAME
     if target.exists():
         raise PackError(f"{display_path(target)}: already exists; not overwriting it")
-    template = (repo_root() / "templates" / TEMPLATE).read_text(encoding="utf-8")
+    template = (repo_root() / "templates" / file_name).read_text(encoding="utf-8")
     text = render(project_dir, app, template)
     project_dir.mkdir(parents=True, exist_ok=True)
     try:

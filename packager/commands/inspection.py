@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from packager.build.artifact import IMAGE_SECTION, MANIFEST_SECTION, read_sections
+from packager.commands.integrity import Check, artifact_checks, summary
 from packager.errors import PackError
 from packager.image.imagereader import Image, ImageError, read_image
 from packager.image.policyrecords import decoded_policy_json
@@ -20,6 +21,7 @@ class ArtifactView:
     path: Path
     manifest: dict[str, Any]
     image: Image
+    data: bytes = b""  # the artifact file's bytes
 
 
 def read_embedded_manifest(path: Path) -> dict[str, Any]:
@@ -71,7 +73,9 @@ def open_artifact(path: Path) -> ArtifactView:
         image = read_image(sections[IMAGE_SECTION])
     except ImageError as exc:
         raise PackError(f"{display_path(path)}: {exc}") from None
-    return ArtifactView(path, manifest, image)
+    if not isinstance(manifest, dict):
+        raise PackError(f"{display_path(path)}: the embedded manifest is not a JSON object")
+    return ArtifactView(path, manifest, image, data)
 
 
 def _reasons(manifest: dict[str, Any]) -> dict[str, str]:
@@ -149,17 +153,18 @@ def _limit_text(kind: str, value: int) -> str:
     return f"memory {value} bytes"
 
 
+def integrity_checks(view: ArtifactView) -> list[Check]:
+    """Every integrity check of the opened artifact, in order: runtime, image, launch config,
+    embedded manifest against the sidecar beside it."""
+    return artifact_checks(view.path, view.data, view.manifest, view.image)
+
+
 def report(view: ArtifactView) -> dict[str, Any]:
     """The inspect report: manifest summary, every entry (path, kind, mode, size, reason),
-    the policy, and the argv/environment the app will see. Also checks every chunk."""
+    the policy, the argv/environment the app will see, and the integrity checks of the whole
+    artifact (runtime, image, launch config, embedded manifest; ``integrity_ok``)."""
     m = view.manifest
-    try:
-        view.image.verify_all_chunks()
-        integrity = "intact (root digest and every chunk digest match)"
-    except ImageError as exc:
-        integrity = str(exc)
-    if m.get("image", {}).get("digest") != view.image.root_digest.hex():
-        integrity = "image digest differs from the embedded manifest's image.digest"
+    checks = integrity_checks(view)
     reasons = _reasons(m)
     entries = []
     for e in view.image.entries:
@@ -189,7 +194,10 @@ def report(view: ArtifactView) -> dict[str, Any]:
         "hostname": launch.hostname,
         "policy": effective_policy(view.image),
         "runtime": m.get("runtime"),
-        "image": {**m.get("image", {}), "integrity": integrity},
+        "image": {**m.get("image", {}), "integrity": summary(checks)},
+        "integrity_ok": all(c.ok for c in checks),
+        "integrity_checks": [{"part": c.part, "ok": c.ok, "checked": c.checked, "detail": c.detail}
+                             for c in checks],
         "toolchain": m.get("toolchain"),
         "rewrite": _rewrite_report(m),
         "entries": entries,
@@ -213,6 +221,14 @@ def _rewrite_report(m: dict[str, Any]) -> dict[str, Any]:
     return {"enabled": bool(rw.get("enabled")), "entry": rw.get("entry"), "files": files}
 
 
+def _integrity_lines(r: dict[str, Any]) -> list[str]:
+    checks = r.get("integrity_checks") or []
+    state = "intact" if r.get("integrity_ok") else "ALTERED (the artifact does not match its manifest)"
+    head = f"  integrity: {state}"
+    marks = {(True, True): "ok     ", (True, False): "n/a    ", (False, True): "DIFFERS", (False, False): "DIFFERS"}
+    return [head] + [f"    {marks[c['ok'], c.get('checked', True)]}  {c['part']}: {c['detail']}" for c in checks]
+
+
 def format_report(r: dict[str, Any]) -> str:
     """The inspect report as text for a terminal."""
     lines = [
@@ -228,7 +244,7 @@ def format_report(r: dict[str, Any]) -> str:
         f"  image:    digest {r['image'].get('digest')}, {r['image'].get('size')} bytes, "
         f"{r['image'].get('entries')} entries, {r['image'].get('chunks')} chunks of "
         f"{r['image'].get('chunk_size')} (zstd {r['image'].get('compression_level')})",
-        f"  integrity: {r['image']['integrity']}",
+        *_integrity_lines(r),
         f"  epoch:    {r['source_date_epoch']}",
     ]
     rw = r.get("rewrite") or {}

@@ -58,6 +58,7 @@ def parse_records(data: bytes) -> Learned:
             continue
         value = unescape(value_b).decode("utf-8", "surrogateescape")
         if kind in ("path", "exec"):
+            value = tidy_path(value)
             if image_path_problem(value) or value == "/":
                 out.warnings.append(f"learn record {number}: {kind} {value!r} is not a normalized "
                                     "absolute path, skipped")
@@ -76,6 +77,42 @@ def parse_records(data: bytes) -> Learned:
     return out
 
 
+def tidy_path(path: str) -> str:
+    """An absolute path as the app wrote it, without the trailing and repeated slashes that
+    do not change what it names (``/etc/nginx/`` → ``/etc/nginx``); others are left alone."""
+    if not path.startswith("/"):
+        return path
+    tidy = re.sub("/{2,}", "/", path)
+    return tidy.rstrip("/") or "/"
+
+
+# What ld.so probes on every start for optimized library variants (glibc-hwcaps, the legacy
+# tls/platform subdirectories) and its optional files: absent on most hosts, never needed.
+LD_SO_PROBES = re.compile(r"/(glibc-hwcaps|tls|haswell|avx512_1|x86_64|i686|sse2|x86-64-v[234])(/|$)"
+                          r"|^/etc/ld\.so\.(preload|cache)$")
+
+
+def is_loader_probe(path: str) -> bool:
+    """True for the paths ld.so looks for on its own (hwcaps subdirectories, ld.so.preload)."""
+    return bool(LD_SO_PROBES.search(path))
+
+
+def missing_parents(paths: list[str], in_image: Callable[[str], bool]) -> dict[str, list[str]]:
+    """For learned paths whose parent directory the image lacks: that directory → the learned
+    paths in it, sorted. Where a service's mkdir or create failed for want of a directory
+    (nginx's /var/lib/nginx for /var/lib/nginx/body), that directory is named; a learned
+    path that is itself such a directory is not listed again."""
+    out: dict[str, list[str]] = {}
+    for path in sorted(paths):
+        parent = path.rsplit("/", 1)[0] or "/"
+        if parent != "/" and not in_image(parent):
+            out.setdefault(parent, []).append(path)
+    for parent in list(out):
+        if any(parent != other and parent.startswith(other + "/") for other in out):
+            del out[parent]  # inside another missing directory: one grant covers both
+    return out
+
+
 def toml_string(s: str) -> str | None:
     """``s`` as a TOML basic string, or None when it is not valid Unicode (a non-UTF-8 path)."""
     try:
@@ -90,7 +127,8 @@ def _comment_safe(s: str) -> str:
     return "".join(c if (c >= " " and c != "\x7f") or c == "\t" else f"\\x{ord(c):02x}" for c in text)
 
 
-def render_snippet(learned: Learned, exists: Callable[[str], str | None], source: str) -> str:
+def render_snippet(learned: Learned, exists: Callable[[str], str | None], source: str,
+                   in_image: Callable[[str], bool] | None = None) -> str:
     """The TOML snippet to review. ``exists(path)`` says what the host has at ``path``: "dir",
     "file" or None. Promises: a header saying nothing was granted; a [files] table mapping each
     learned path the host has to itself (sorted; paths under a listed directory dropped);
@@ -103,7 +141,11 @@ def render_snippet(learned: Learned, exists: Callable[[str], str | None], source
     ]
     present: list[tuple[str, str]] = []
     absent: list[tuple[str, str]] = []
-    for path in sorted(learned.paths):
+    wanted = [p for p in sorted(learned.paths) if not (is_loader_probe(p) and exists(p) is None)]
+    # /tmp is the in-memory writable layer: the app can make directories there itself.
+    outside_tmp = [p for p in wanted if not is_under(p, "/tmp")]
+    parents = missing_parents(outside_tmp, in_image) if in_image is not None else {}
+    for path in wanted:
         if any(is_under(path, top) for top in KERNEL_TREES):
             absent.append((path, "a kernel file system: the runtime provides what it has; not packable"))
             continue
@@ -130,6 +172,18 @@ def render_snippet(learned: Learned, exists: Callable[[str], str | None], source
             lines.append(f"{key} = {key}{tail}")
         for path, why in absent:
             lines.append(f"# {_comment_safe(path)}  ({why})")
+    if parents:
+        lines += ["", "# Missing directories: the app looked inside these, and the image has no such directory",
+                  "# (a failed mkdir or create of a file there: logs, caches, pid and temporary files).",
+                  "# Pack it from the host with [files] above if it only reads there; if it writes there,",
+                  "# grant a writable directory (created beside where the artifact starts):"]
+        for top, inside in parents.items():
+            shown = ", ".join(_comment_safe(p) for p in inside[:4]) + (" …" if len(inside) > 4 else "")
+            lines += [f"#   it looked for: {shown}",
+                      "# [[policy.mount]]",
+                      f"# host = {json.dumps(top.lstrip('/'))}",
+                      f"# guest = {json.dumps(top)}",
+                      '# mode = "rw"']
     if learned.listen or learned.connect:
         lines += ["", "[policy.network]"]
         for name, rules in (("listen", learned.listen), ("connect", learned.connect)):
@@ -141,11 +195,12 @@ def render_snippet(learned: Learned, exists: Callable[[str], str | None], source
     return "\n".join(lines) + "\n"
 
 
-def snippet_from_records(data: bytes, exists: Callable[[str], str | None],
-                         source: str) -> tuple[str, list[str]]:
-    """The snippet for a learn file's bytes, and the warnings for records that were skipped."""
+def snippet_from_records(data: bytes, exists: Callable[[str], str | None], source: str,
+                         in_image: Callable[[str], bool] | None = None) -> tuple[str, list[str]]:
+    """The snippet for a learn file's bytes, and the warnings for records that were skipped.
+    ``in_image(path)`` says whether the artifact's image has ``path`` (for missing directories)."""
     learned = parse_records(data)
-    return render_snippet(learned, exists, source), learned.warnings
+    return render_snippet(learned, exists, source, in_image), learned.warnings
 
 
 def host_kind(path: str) -> str | None:

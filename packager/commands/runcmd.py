@@ -99,6 +99,18 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def _image_paths(artifact: Path) -> Callable[[str], bool] | None:
+    """Whether a path is in the artifact's image (directories included), or None if the
+    image cannot be read (the snippet then names no missing directories)."""
+    from packager.commands.inspection import open_artifact
+
+    try:
+        paths = {e.path for e in open_artifact(artifact).image.entries}
+    except PackError:
+        return None
+    return paths.__contains__
+
+
 def run_artifact(artifact: Path, args: list[str], opts: RunOptions, run: Callable[..., Any],
                  target: str, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
                  trace_learn: bool | None = None) -> int:
@@ -131,7 +143,7 @@ def run_artifact(artifact: Path, args: list[str], opts: RunOptions, run: Callabl
         data = learn_file.read_bytes()
     finally:
         learn_file.unlink(missing_ok=True)
-    snippet, warnings = snippet_from_records(data, host_kind, display_path(artifact))
+    snippet, warnings = snippet_from_records(data, host_kind, display_path(artifact), _image_paths(artifact))
     for w in warnings:
         print(f"litebox: warning: {w}", file=err)
     if opts.learn_out is not None:

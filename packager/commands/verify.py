@@ -5,6 +5,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,11 @@ from packager.build.artifact import IMAGE_SECTION, MANIFEST_SECTION, read_sectio
 from packager.build.driver import STATE_NAME, pack
 from packager.build.progress import Progress
 from packager.build.toolchain import file_sha256, toolchain_info
+from packager.commands.imagediff import first_image_difference
+from packager.commands.integrity import artifact_checks
 from packager.config.config import Overrides
 from packager.errors import PackError
+from packager.image.imagereader import ImageError, read_image
 from packager.paths import display_path
 from packager.targets.targets import repo_root
 
@@ -82,6 +86,27 @@ def _rebuild_sources(manifest: dict[str, Any], artifact: Path,
     return found
 
 
+def _altered(artifact: Path, data: bytes, manifest_file: Path | None) -> str | None:
+    """Why the artifact does not match its own manifests (runtime, image, launch config, the
+    embedded manifest against the sidecar), checked before any input; None when it does or
+    when the artifact is too damaged to say (the rebuild then names the bytes)."""
+    try:
+        sections = read_sections(data)
+        embedded = json.loads(sections[MANIFEST_SECTION])
+        image = read_image(sections[IMAGE_SECTION])
+    except ImageError as exc:
+        return f"the artifact's image is damaged or altered: {exc}"
+    except (PackError, KeyError, ValueError):
+        return None
+    if not isinstance(embedded, dict):
+        return "the artifact's embedded manifest is not a JSON object"
+    bad = [c for c in artifact_checks(artifact, data, embedded, image, manifest_file) if not c.ok]
+    if not bad:
+        return None
+    return ("the artifact differs from its manifest (altered after packing): "
+            + "; ".join(f"{c.part}: {c.detail}" for c in bad))
+
+
 def _input_mismatch(manifest: dict[str, Any], proj: Path) -> str | None:
     """The first recorded input whose file is missing or different, as a sentence; or None."""
     for item in manifest["inputs"]:
@@ -131,6 +156,9 @@ def verify(artifact: Path, manifest_file: Path | None = None, project: Path | No
     for key in ("inputs", "target", "config", "image", "runtime", "mode"):
         if key not in manifest:
             raise PackError(f"the manifest has no {key!r}: not a LiteBox manifest")
+    altered = _altered(artifact, artifact_bytes, manifest_file)
+    if altered is not None:
+        return VerifyResult(False, altered)
     sources = _rebuild_sources(manifest, artifact, project)
     chosen: tuple[Path, Path | None, Path] | None = None
     first_problem = None
@@ -144,27 +172,54 @@ def verify(artifact: Path, manifest_file: Path | None = None, project: Path | No
         return VerifyResult(False, str(first_problem))
     app, config_file, proj = chosen
     progress.detail(f"project: {display_path(proj)}")
+    with tempfile.TemporaryDirectory(prefix="litebox-verify-") as tmp:
+        if manifest["config"]["build"].get("command") and manifest.get("mode") == "project":
+            # The build command writes build outputs: run it in a copy, never in the user's tree.
+            app, config_file, proj = _copy_project(app, config_file, proj, Path(tmp) / "project", progress)
+        return _rebuild_and_compare(manifest, artifact, artifact_bytes, app, config_file, Path(tmp), progress)
+
+
+def _copy_project(app: Path, config_file: Path | None, proj: Path, dest: Path,
+                  progress: Progress) -> tuple[Path, Path | None, Path]:
+    """Copies the project directory ``proj`` to ``dest`` (symlinks as symlinks, build state
+    directories left out) and maps ``app`` and ``config_file`` into the copy."""
+    progress.step(f"copying {display_path(proj)} to a temporary directory for the build command")
+    shutil.copytree(proj, dest, symlinks=True, ignore=shutil.ignore_patterns(STATE_NAME))
+
+    def inside(p: Path) -> Path:
+        try:
+            return dest / p.resolve().relative_to(proj.resolve())
+        except ValueError:
+            return p
+    return inside(app), inside(config_file) if config_file is not None else None, dest
+
+
+def _rebuild_and_compare(manifest: dict[str, Any], artifact: Path, artifact_bytes: bytes, app: Path,
+                         config_file: Path | None, tmp: Path, progress: Progress) -> VerifyResult:
+    """Packs ``app`` again under ``tmp`` with the recorded settings and compares, in order:
+    runtime digest, image digest (naming the first differing file and attribute), every other
+    manifest field, the artifact's bytes."""
     build = manifest["config"]["build"]
     overrides = Overrides(name=manifest.get("name"), source_date_epoch=build["source_date_epoch"],
                           compression_level=build["compression_level"], chunk_size=build["chunk_size"],
-                          rewrite=build.get("rewrite", False))
-    with tempfile.TemporaryDirectory(prefix="litebox-verify-") as tmp:
-        out_dir = Path(tmp) / "dist"
-        progress.step(f"rebuilding {manifest.get('name')} for {manifest['target']} in a temporary directory")
-        inner = progress if progress.verbose else Progress(progress.stream, verbose=False, quiet=True)
-        result = pack(app, [manifest["target"]], out_dir, config_file, overrides, inner,
-                      state_dir=Path(tmp) / "state")
-        rebuilt = result.artifacts[0]
-        new_manifest = json.loads(rebuilt.manifest.read_bytes())
-        new_bytes = rebuilt.path.read_bytes()
+                          rewrite=build.get("rewrite", False), mounts=_cli_mounts(manifest, app, config_file),
+                          cwd=manifest["config"].get("app", {}).get("cwd"))
+    out_dir = tmp / "dist"
+    progress.step(f"rebuilding {manifest.get('name')} for {manifest['target']} in a temporary directory")
+    inner = progress if progress.verbose else Progress(progress.stream, verbose=False, quiet=True)
+    result = pack(app, [manifest["target"]], out_dir, config_file, overrides, inner, state_dir=tmp / "state")
+    rebuilt = result.artifacts[0]
+    new_manifest = json.loads(rebuilt.manifest.read_bytes())
+    new_bytes = rebuilt.path.read_bytes()
     hint = _toolchain_hint(manifest)
     if new_manifest["runtime"]["sha256"] != manifest["runtime"]["sha256"]:
         return VerifyResult(False, f"runtime differs: rebuilt sha256 {new_manifest['runtime']['sha256']}, "
                                    f"recorded {manifest['runtime']['sha256']}{hint}")
     for key in ("digest", "sha256"):
         if new_manifest["image"][key] != manifest["image"][key]:
+            where = _image_difference(artifact_bytes, new_bytes)
             return VerifyResult(False, f"image {key} differs: rebuilt {new_manifest['image'][key]}, "
-                                       f"recorded {manifest['image'][key]}{hint}")
+                                       f"recorded {manifest['image'][key]}{where}{hint}")
     recorded = {k: v for k, v in manifest.items() if k != "artifact"}
     fresh = {k: v for k, v in new_manifest.items() if k != "artifact"}
     if recorded != fresh:
@@ -183,6 +238,29 @@ def verify(artifact: Path, manifest_file: Path | None = None, project: Path | No
     except PackError as exc:
         return VerifyResult(False, f"artifact {display_path(artifact)}: {exc}")
     return VerifyResult(True, "verified")
+
+
+def _cli_mounts(manifest: dict[str, Any], app: Path, config_file: Path | None) -> tuple[str, ...]:
+    """The recorded mounts that the config file does not declare: those `pack --mount` added."""
+    from packager.config import config as config_mod
+    from packager.config.policy import MountRule
+
+    declared = config_mod.load(app, config_file).policy.mounts
+    recorded = [MountRule(m["host"], m["guest"], m.get("mode", "ro")) for m in manifest["policy"].get("mounts", [])]
+    return tuple(f"{m.host}:{m.guest}:{m.mode}" for m in recorded if m not in declared)
+
+
+def _image_difference(artifact_bytes: bytes, new_bytes: bytes) -> str:
+    """``; first difference: …`` naming the file and attribute, or "" if it cannot be said."""
+    try:
+        old = read_sections(artifact_bytes, (IMAGE_SECTION,)).get(IMAGE_SECTION)
+        new = read_sections(new_bytes, (IMAGE_SECTION,)).get(IMAGE_SECTION)
+    except PackError:
+        return ""
+    if old is None or new is None:
+        return ""
+    found = first_image_difference(old, new)
+    return f"; first difference: {found}" if found else ""
 
 
 def _toolchain_hint(manifest: dict[str, Any]) -> str:

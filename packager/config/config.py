@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from packager.config.climounts import with_cli_mounts
 from packager.config.policy import PolicyConfig, mount_collision, parse_policy
 from packager.config.tomlcheck import Where, suggest, type_name
 from packager.errors import PackError
@@ -124,6 +125,8 @@ class Overrides:
     compression_level: int | None = None
     chunk_size: int | None = None
     rewrite: bool | None = None
+    mounts: tuple[str, ...] = ()  # --mount HOST:GUEST[:ro|rw], added to [[policy.mount]]
+    cwd: str | None = None  # --cwd: the app's working directory (overrides [app].cwd)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,6 +300,11 @@ def load_project(project_dir: Path, config_file: Path | None = None,
     """
     over = overrides or Overrides()
     path = config_file if config_file is not None else project_dir / CONFIG_NAME
+    if over.mounts:
+        # A project's policy is its litebox.toml: grants come from there (host = "." grants the
+        # directory each run starts in), never from whoever runs the pack.
+        raise PackError(f"--mount {over.mounts[0]}: project mode takes its mounts from [[policy.mount]] in "
+                        f"{display_path(path)} (host = \".\" grants the directory each run starts in)")
     if config_file is None and not path.exists():
         raise PackError(f"{display_path(project_dir)}: a directory without {CONFIG_NAME} "
                         f"(write one with `litebox init {display_path(project_dir)} --app PROGRAM`)")
@@ -313,9 +321,9 @@ def load_project(project_dir: Path, config_file: Path | None = None,
         entry=entry,
         args=tuple(a.get("args", ())),
         env=tuple(a.get("env", {}).items()),
-        cwd=a.get("cwd", "/"),
+        cwd=over.cwd or a.get("cwd", "/"),
     )
-    policy = parse_policy(chk, data.get("policy", {}))
+    policy = with_cli_mounts(parse_policy(chk, data.get("policy", {})), over.mounts)
     b = data.get("build", {})
     build = BuildConfig(
         source_date_epoch=b.get("source_date_epoch", 0),
@@ -362,11 +370,12 @@ def quick_config(program: Path, overrides: Overrides | None = None) -> Config:
     over = overrides or Overrides()
     host = Path(os.path.abspath(program))
     entry = quick_entry_path(host)
-    app = AppConfig(name=over.name or host.name, entry=entry)
+    app = AppConfig(name=over.name or host.name, entry=entry, cwd=over.cwd or "/")
     build = _apply_overrides(BuildConfig(), over, False)
     _validate_values(_Checker(display_path(host)), app, build)
     return Config(mode="quick", project_dir=host.parent, config_file=None, app=app,
-                  files=(), policy=PolicyConfig(), build=build, env_inherit=True, entry_host=host)
+                  files=(), policy=with_cli_mounts(PolicyConfig(), over.mounts), build=build, env_inherit=True,
+                  entry_host=host)
 
 
 def load(app_arg: Path, config_file: Path | None = None, overrides: Overrides | None = None,

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import zstandard
 
@@ -66,7 +67,11 @@ def _enc(s: str) -> bytes:
     return s.encode("utf-8", "surrogateescape")
 
 
+READ_BLOCK = 1 << 20  # bytes read from a host file at a time
+
+
 def _read_content(e: FsEntry) -> bytes:
+    """The whole content of an entry (only for ELF files that are rewritten)."""
     if e.data is not None:
         return e.data
     assert e.host is not None
@@ -77,33 +82,127 @@ def _read_content(e: FsEntry) -> bytes:
         raise PackError(f"{display_path(e.host)}: cannot read: {exc.strerror} ({e.reason})") from None
 
 
+def _blocks(e: FsEntry) -> Iterator[bytes]:
+    """The content of an entry in blocks of at most READ_BLOCK bytes: memory stays bounded
+    whatever the file's size."""
+    if e.data is not None:
+        yield e.data
+        return
+    assert e.host is not None
+    try:
+        with open(e.host, "rb") as f:
+            while block := f.read(READ_BLOCK):
+                yield block
+    except OSError as exc:
+        raise PackError(f"{display_path(e.host)}: cannot read: {exc.strerror} ({e.reason})") from None
+
+
+def _head(e: FsEntry, n: int = 64) -> bytes:
+    if e.data is not None:
+        return e.data[:n]
+    assert e.host is not None
+    try:
+        with open(e.host, "rb") as f:
+            return f.read(n)
+    except OSError as exc:
+        raise PackError(f"{display_path(e.host)}: cannot read: {exc.strerror} ({e.reason})") from None
+
+
+def _digest(e: FsEntry) -> tuple[str, int]:
+    """(sha256 hex, size) of an entry's content, read in blocks."""
+    h = hashlib.sha256()
+    size = 0
+    for block in _blocks(e):
+        h.update(block)
+        size += len(block)
+    return h.hexdigest(), size
+
+
+def _compress_one(piece: bytes, level: int) -> bytes:
+    # Level 0 stores every chunk raw; otherwise a chunk is stored raw exactly when its zstd
+    # frame would not be smaller (docs/image-format.md, "Chunks").
+    if level == 0:
+        return piece
+    cctx = zstandard.ZstdCompressor(level=level, write_content_size=True, write_checksum=False, threads=0)
+    frame = cctx.compress(piece)
+    # A copy: the frame zstandard returns keeps the whole compress-bound allocation (~chunk
+    # size) behind it, so holding thousands of small frames would hold gigabytes.
+    return bytes(memoryview(frame)) if len(frame) < len(piece) else piece
+
+
+class ChunkStream:
+    """The image's data stream, compressed as it is written: each full chunk is handed to a
+    pool of threads at once (zstd releases the GIL), at most a few chunks are in flight, and
+    only the compressed frames are kept. Every frame is independent and single-threaded, so
+    the bytes are those of a sequential loop, in order."""
+
+    def __init__(self, chunk_size: int, level: int, workers: int | None = None) -> None:
+        self.chunk_size, self.level = chunk_size, level
+        self.size = 0
+        self.frames: list[bytes] = []
+        self._pending = bytearray()
+        self._workers = workers or os.cpu_count() or 1
+        self._pool = ThreadPoolExecutor(max_workers=self._workers) if self._workers > 1 else None
+        self._flight: deque[Future[bytes]] = deque()
+
+    def write(self, data: bytes) -> None:
+        """Appends ``data`` to the stream."""
+        self.size += len(data)
+        self._pending += data
+        if len(self._pending) >= self.chunk_size:
+            view = memoryview(self._pending)
+            whole = len(self._pending) // self.chunk_size * self.chunk_size
+            for off in range(0, whole, self.chunk_size):
+                self._submit(bytes(view[off:off + self.chunk_size]))
+            rest = bytearray(view[whole:])  # a new buffer: deleting a bytearray's head keeps its memory
+            view.release()
+            self._pending = rest
+
+    def _submit(self, piece: bytes) -> None:
+        if self._pool is None:
+            self.frames.append(_compress_one(piece, self.level))
+            return
+        self._flight.append(self._pool.submit(_compress_one, piece, self.level))
+        while len(self._flight) > 2 * self._workers:
+            self.frames.append(self._flight.popleft().result())
+
+    def finish(self) -> list[bytes]:
+        """Compresses the last partial chunk, waits for every frame and returns them in order."""
+        if self._pending:
+            self._submit(bytes(self._pending))
+            self._pending.clear()
+        while self._flight:
+            self.frames.append(self._flight.popleft().result())
+        self.close()
+        return self.frames
+
+    def close(self) -> None:
+        """Stops the worker threads (pending work is dropped)."""
+        if self._pool is not None:
+            for f in self._flight:
+                f.cancel()
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+
 def _compress_chunks(stream: bytes, chunk_size: int, level: int) -> list[bytes]:
-    pieces = [stream[i:i + chunk_size] for i in range(0, len(stream), chunk_size)]
-
-    def one(piece: bytes) -> bytes:
-        # Level 0 stores every chunk raw; otherwise a chunk is stored raw exactly when its zstd
-        # frame would not be smaller (docs/image-format.md, "Chunks").
-        if level == 0:
-            return piece
-        cctx = zstandard.ZstdCompressor(level=level, write_content_size=True, write_checksum=False,
-                                        threads=0)
-        frame = cctx.compress(piece)
-        return frame if len(frame) < len(piece) else piece
-
-    # Every frame is independent and single-threaded, so running them side by side gives
-    # exactly the bytes a sequential loop would.
-    if len(pieces) <= 1:
-        return [one(p) for p in pieces]
-    with ThreadPoolExecutor(max_workers=min(len(pieces), os.cpu_count() or 1)) as pool:
-        return list(pool.map(one, pieces))
+    """The frames of ``stream`` cut into chunks (what ChunkStream produces for it)."""
+    out = ChunkStream(chunk_size, level)
+    out.write(stream)
+    return out.finish()
 
 
-def build_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings) -> ImageResult:
+ProgressReport = Callable[[int, int, int, int], None]  # files done, files, bytes done, bytes
+
+
+def build_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings,
+                report: ProgressReport | None = None) -> ImageResult:
     """Writes the image for ``entries`` (any order; they are sorted here) and the encoded
     launch config. Promises the exact layout of docs/image-format.md, v1: entries in
     (parent, name) order, uid/gid 0, mtime = settings.mtime, identical file contents stored
     once, one zstd frame per chunk with content size and without checksum, and the root
-    digest over header[0:128] and all metadata. Same inputs, same bytes."""
+    digest over header[0:128] and all metadata. Same inputs, same bytes. ``report`` is
+    called with (files done, files, bytes read, bytes) as files are read."""
     ordered = sorted(entries, key=lambda e: sort_key(e.path))
     if not ordered or ordered[0].path != "/":
         raise PackError("image: the root directory entry is missing")
@@ -112,7 +211,72 @@ def build_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings) 
         children.setdefault(parent_of(e.path), []).append(i)
 
     strings = bytearray()
-    stream = bytearray()
+    stream = ChunkStream(settings.chunk_size, settings.compression_level)
+    try:
+        counts = _Counts(ordered, report)
+        records, inputs, rewrite_facts = _write_entries(ordered, children, strings, stream, settings, counts)
+        counts.finish()
+        frames = stream.finish()
+    finally:
+        stream.close()
+    chunk_table = bytearray()
+    data_region = bytearray()
+    for k, frame in enumerate(frames):
+        raw = min(settings.chunk_size, stream.size - k * settings.chunk_size)
+        chunk_table += CHUNK.pack(len(data_region), len(frame), raw, hashlib.sha256(frame).digest())
+        data_region += frame
+    stream_size = stream.size
+
+    config_off = HEADER_SIZE
+    index_off = config_off + len(launch)
+    strings_off = index_off + len(ordered) * ENTRY_SIZE
+    chunks_off = strings_off + len(strings)
+    data_off = chunks_off + len(chunk_table)
+    header = HEADER.pack(MAGIC, VERSION, HEADER_SIZE, 0, settings.chunk_size, len(ordered), len(frames),
+                         config_off, len(launch), index_off, len(records), strings_off, len(strings),
+                         chunks_off, len(chunk_table), data_off, len(data_region), stream_size, 0)
+    root = hashlib.sha256(header + launch + bytes(records) + bytes(strings) + bytes(chunk_table)).digest()
+    blob = b"".join([header, root, launch, bytes(records), bytes(strings), bytes(chunk_table),
+                     bytes(data_region)])
+    return ImageResult(blob=blob, digest=root.hex(), entries=len(ordered), chunks=len(frames),
+                       stream_size=stream_size, inputs=inputs, rewrite=rewrite_facts)
+
+
+class _Counts:
+    """Files and bytes read so far, passed on to a progress report."""
+
+    def __init__(self, entries: list[FsEntry], report: ProgressReport | None) -> None:
+        self.report = report
+        files = [e for e in entries if e.kind == FILE]
+        self.files, self.done, self.nbytes = len(files), 0, 0
+        self.total = sum(len(e.data) if e.data is not None else _host_size(e) for e in files) if report else 0
+
+    def add(self, nbytes: int, file_done: bool) -> None:
+        """Counts ``nbytes`` more bytes read (and one more file when ``file_done``)."""
+        self.nbytes += nbytes
+        self.done += file_done
+        if self.report is not None and self.done < self.files:
+            self.report(self.done, self.files, self.nbytes, self.total)
+
+    def finish(self) -> None:
+        """The final report: every file done."""
+        if self.report is not None:
+            self.report(self.files, self.files, self.total, self.total)
+
+
+def _host_size(e: FsEntry) -> int:
+    try:
+        return os.stat(e.host).st_size if e.host is not None else 0
+    except OSError:
+        return 0
+
+
+def _write_entries(ordered: list[FsEntry], children: dict[str, list[int]], strings: bytearray,
+                   stream: ChunkStream, settings: ImageSettings, counts: _Counts
+                   ) -> tuple[bytearray, list[InputFile], dict[str, dict[str, Any]]]:
+    """Appends every entry's path (and symlink target) to ``strings`` and every distinct file
+    content to ``stream``, reading host files in blocks; returns the entry records, the
+    inputs and the rewriting facts. Only ELF files that are rewritten are read whole."""
     by_digest: dict[str, tuple[int, int]] = {}
     inputs: list[InputFile] = []
     records = bytearray()
@@ -128,34 +292,39 @@ def build_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings) 
             if kids and kids != list(range(kids[0], kids[0] + len(kids))):
                 raise PackError(f"image: children of {e.path} are not contiguous")
         elif e.kind == FILE:
-            content = _read_content(e)
-            digest = hashlib.sha256(content).hexdigest()
+            digest, input_size = _digest(e)
             want = (settings.expected or {}).get(e.path)
             if want is not None and want != digest and e.host is not None:
                 raise PackError(f"{display_path(e.host)} changed while it was being packed; pack again")
-            input_digest, input_size = digest, len(content)
-            if settings.rewrite_entry is not None and is_rewritable_elf(content):
+            input_digest = digest
+            content: bytes | None = None
+            if settings.rewrite_entry is not None and is_rewritable_elf(_head(e)):
                 if digest not in rewritten:
+                    whole = _read_content(e)
+                    if hashlib.sha256(whole).hexdigest() != input_digest:
+                        raise PackError(f"{display_path(e.host or e.path)} changed while it was being packed; "
+                                        "pack again")
                     try:
-                        r = rewrite(content, settings.rewrite_entry)
+                        r = rewrite(whole, settings.rewrite_entry)
                         rewritten[digest] = (r.data, r.summary())
                     except RewriteError as exc:
-                        rewritten[digest] = (content, {"sites": 0, "rewritten": 0, "trapped": 0,
-                                                       "note": f"not rewritten: {exc}"})
+                        rewritten[digest] = (whole, {"sites": 0, "rewritten": 0, "trapped": 0,
+                                                     "note": f"not rewritten: {exc}"})
                 content, facts = rewritten[digest]
                 rewrite_facts[e.path] = facts
                 digest = hashlib.sha256(content).hexdigest()
-            size = len(content)
+            size = len(content) if content is not None else input_size
             if size == 0:
                 data = 0
             elif digest in by_digest:
                 data = by_digest[digest][0]
             else:
-                data = len(stream)
+                data = stream.size
                 by_digest[digest] = (data, size)
-                stream += content
+                _append(stream, e, content, digest, size, counts)
             if e.host is not None and e.data is None:
                 inputs.append(InputFile(e.path, e.host, input_size, input_digest, e.reason))
+            counts.add(0, True)
         elif e.kind == SYMLINK:
             assert e.target is not None
             target = _enc(e.target)
@@ -166,25 +335,24 @@ def build_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings) 
             raise PackError(f"image: unknown entry kind {e.kind!r} for {e.path}")
         records += ENTRY.pack(path_off, len(path), KIND_CODES[e.kind], e.mode & 0o7777, 0, 0,
                               settings.mtime, size, data)
+    return records, inputs, rewrite_facts
 
-    frames = _compress_chunks(bytes(stream), settings.chunk_size, settings.compression_level)
-    chunk_table = bytearray()
-    data_region = bytearray()
-    for k, frame in enumerate(frames):
-        raw = min(settings.chunk_size, len(stream) - k * settings.chunk_size)
-        chunk_table += CHUNK.pack(len(data_region), len(frame), raw, hashlib.sha256(frame).digest())
-        data_region += frame
 
-    config_off = HEADER_SIZE
-    index_off = config_off + len(launch)
-    strings_off = index_off + len(ordered) * ENTRY_SIZE
-    chunks_off = strings_off + len(strings)
-    data_off = chunks_off + len(chunk_table)
-    header = HEADER.pack(MAGIC, VERSION, HEADER_SIZE, 0, settings.chunk_size, len(ordered), len(frames),
-                         config_off, len(launch), index_off, len(records), strings_off, len(strings),
-                         chunks_off, len(chunk_table), data_off, len(data_region), len(stream), 0)
-    root = hashlib.sha256(header + launch + bytes(records) + bytes(strings) + bytes(chunk_table)).digest()
-    blob = b"".join([header, root, launch, bytes(records), bytes(strings), bytes(chunk_table),
-                     bytes(data_region)])
-    return ImageResult(blob=blob, digest=root.hex(), entries=len(ordered), chunks=len(frames),
-                       stream_size=len(stream), inputs=inputs, rewrite=rewrite_facts)
+def _append(stream: ChunkStream, e: FsEntry, content: bytes | None, digest: str, size: int,
+            counts: _Counts) -> None:
+    """Writes an entry's content to the stream: ``content`` when given (rewritten bytes), else
+    the file again in blocks, checked against the digest taken before (a file that changed
+    in between is an error, never a silently inconsistent image)."""
+    if content is not None:
+        stream.write(content)
+        counts.add(size, False)
+        return
+    h = hashlib.sha256()
+    written = 0
+    for block in _blocks(e):
+        h.update(block)
+        written += len(block)
+        stream.write(block)
+        counts.add(len(block), False)
+    if written != size or h.hexdigest() != digest:
+        raise PackError(f"{display_path(e.host or e.path)} changed while it was being packed; pack again")

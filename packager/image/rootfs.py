@@ -28,13 +28,18 @@ class FsEntry:
 
 
 def normalize_mode(kind: str, st_mode: int, path: str) -> int:
-    """Image modes: directories 0755 (/tmp 1777), symlinks 0777, files keep their permission
-    bits with the group and other write bits cleared."""
+    """Image modes, by a rule no umask or checkout owner can change: directories 0755 (/tmp
+    1777), symlinks 0777; a file's owner bits decide: owner-readable → readable by all,
+    owner-executable → executable by all, owner-writable → writable by the owner only; the
+    setuid, setgid and sticky bits are kept. So 0600 → 0644, 0700 and 0775 → 0755, 0400 → 0444."""
     if kind == DIR:
         return 0o1777 if path == "/tmp" else 0o755
     if kind == SYMLINK:
         return 0o777
-    return st_mode & 0o7777 & ~0o022
+    special = st_mode & 0o7000
+    read = 0o444 if st_mode & 0o400 else 0
+    execute = 0o111 if st_mode & 0o100 else 0
+    return special | read | execute | (st_mode & 0o200)
 
 
 def sort_key(path: str) -> tuple[bytes, bytes]:

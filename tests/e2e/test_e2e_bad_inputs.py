@@ -17,7 +17,7 @@ EXIT_INPUT_ERROR = 2  # the CLI's code for usage and input errors (`litebox --he
 
 def _assert_rejected(app: Path, out: Path, *must_name: str, extra: tuple[str, ...] = ()) -> str:
     """Packs `app` into `out`, expects failure; returns the error line."""
-    proc = run_cli("pack", app, "--out-dir", out, *extra)
+    proc = run_cli("pack", app, "--out-dir", out, "--quiet", *extra)  # quiet: no progress lines
     assert proc.returncode == EXIT_INPUT_ERROR, describe(proc)
     assert listing(out) == [], f"left behind in {out}: {listing(out)}"
     lines = [line for line in proc.stderr.splitlines() if line.strip()]

@@ -16,6 +16,10 @@ def test_sort_key_groups_children() -> None:
 def test_modes() -> None:
     assert normalize_mode(FILE, 0o100777, "/x") == 0o755
     assert normalize_mode(FILE, 0o104755, "/x") == 0o4755
+    # umask 022 and 077 give the same image mode (the owner's bits decide).
+    assert normalize_mode(FILE, 0o100755, "/x") == normalize_mode(FILE, 0o100700, "/x") == 0o755
+    assert normalize_mode(FILE, 0o100644, "/x") == normalize_mode(FILE, 0o100600, "/x") == 0o644
+    assert normalize_mode(FILE, 0o100400, "/x") == 0o444
     assert normalize_mode(DIR, 0o40700, "/x") == 0o755
     assert normalize_mode(DIR, 0o40700, "/tmp") == 0o1777
     assert normalize_mode(SYMLINK, 0o120777, "/x") == 0o777

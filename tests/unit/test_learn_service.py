@@ -1,0 +1,43 @@
+"""`--learn` for services: trailing slashes tidied, ld.so's probes left out, missing
+directories named with a writable-mount suggestion."""
+from __future__ import annotations
+
+from packager.commands.learn import missing_parents, parse_records, render_snippet, tidy_path
+
+IMAGE = {"/", "/etc", "/usr", "/usr/sbin", "/usr/sbin/nginx", "/var", "/tmp", "/lib", "/lib/x86_64-linux-gnu"}
+
+
+def _host(path: str) -> str | None:
+    return {"/etc/nginx": "dir", "/etc/passwd": "file"}.get(path)
+
+
+def test_trailing_slashes_are_tidied_not_warned_about() -> None:
+    assert tidy_path("/etc/nginx/") == "/etc/nginx" and tidy_path("//etc//passwd") == "/etc/passwd"
+    learned = parse_records(b"path\t/etc/nginx/\npath\t/etc/nginx\n")
+    assert learned.warnings == [] and list(learned.paths) == ["/etc/nginx"]
+
+
+def test_loader_probes_are_not_noise() -> None:
+    records = b"".join(b"path\t/lib/x86_64-linux-gnu/glibc-hwcaps/x86-64-v%d/libpcre2-8.so.0\n" % v
+                       for v in (2, 3, 4))
+    records += b"path\t/lib/x86_64-linux-gnu/tls/haswell/x86_64/libz.so.1\npath\t/etc/ld.so.preload\n"
+    records += b"path\t/etc/passwd\n"
+    snippet = render_snippet(parse_records(records), _host, "nginx", IMAGE.__contains__)
+    assert "hwcaps" not in snippet and "haswell" not in snippet and "ld.so.preload" not in snippet
+    assert '"/etc/passwd" = "/etc/passwd"' in snippet
+
+
+def test_missing_parent_directory_is_named_with_a_writable_mount() -> None:
+    records = b"path\t/var/lib/nginx/body\npath\t/var/log/nginx/error.log\npath\t/tmp/x/y\n"
+    snippet = render_snippet(parse_records(records), _host, "nginx", IMAGE.__contains__)
+    assert "# Missing directories:" in snippet
+    assert '# host = "var/lib/nginx"\n# guest = "/var/lib/nginx"\n# mode = "rw"' in snippet
+    assert '# guest = "/var/log/nginx"' in snippet
+    assert '"/tmp' not in snippet.split("# Missing directories:")[1]  # /tmp is writable already
+
+
+def test_missing_parents_names_the_directory_the_app_wanted() -> None:
+    found = missing_parents(["/var/lib/nginx/body", "/var/lib/nginx/proxy", "/var/lib/nginx/a/b", "/etc/nginx/x"],
+                            IMAGE.__contains__)
+    assert found == {"/var/lib/nginx": ["/var/lib/nginx/body", "/var/lib/nginx/proxy"],
+                     "/etc/nginx": ["/etc/nginx/x"]}
