@@ -17,6 +17,7 @@ from packager.build import origins
 from packager.build.canonjson import canonical_json
 from packager.build.plan import make_plan, write_plan
 from packager.build.progress import Progress
+from packager.build.statelock import state_lock
 from packager.build.toolchain import toolchain_info
 from packager.config import config as config_mod
 from packager.config.config import Config, Overrides, relative_to_project
@@ -129,12 +130,15 @@ def resolve_targets(names: list[str], known: dict[str, Target] | None = None) ->
 
 def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | None = None,
          overrides: Overrides | None = None, progress: Progress | None = None,
-         state_dir: Path | None = None, targets_dir: Path | None = None) -> PackResult:
+         state_dir: Path | None = None, targets_dir: Path | None = None,
+         cache_dir: Path | None = None) -> PackResult:
     """Packs ``app`` for every target into ``out_dir``. Promises on success: for each target
     ``out_dir/NAME-TARGET`` (0755) and ``NAME-TARGET.manifest.json`` are current, and only
     what changed was rebuilt; so are the files of the targets' extra steps. On failure a
     PackError and no partial artifact. ``targets_dir`` holds the target plugins (default: the
-    checkout's platform_targets/)."""
+    checkout's platform_targets/). ``cache_dir`` is a build cache shared with other packs and
+    runners (packager/build/sharedcache.py; the CLI resolves ``$LITEBOX_CACHE_DIR``). Packs
+    that share a build state directory run one at a time (packager/build/statelock.py)."""
     progress = progress or Progress()
     started = time.monotonic()
     # Checked before anything is built: a file (or a file in the way) there would otherwise
@@ -149,9 +153,18 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
     targets = resolve_targets(target_names, known)
     run_build_command(cfg, progress)
     progress.detail(f"{cfg.mode} mode: entry {cfg.app.entry}")
-    repo = repo_root()
+    shared = cache_dir.resolve() if cache_dir is not None else None
     state = (state_dir or state_dir_for(out_dir)).resolve()
-    out_dir = out_dir.resolve()
+    with state_lock(state, progress):
+        return _pack_locked(app, cfg, targets, out_dir.resolve(), state, shared, config_file, progress,
+                            targets_dir, started)
+
+
+def _pack_locked(app: Path, cfg: Config, targets: list[Target], out_dir: Path, state: Path,
+                 shared: Path | None, config_file: Path | None, progress: Progress,
+                 targets_dir: Path | None, started: float) -> PackResult:
+    """The part of ``pack`` that uses the build state directory (its lock held)."""
+    repo = repo_root()
     cache = StatCache(state / "statcache.json")
     collected = collect(cfg, cache=cache)
     for w in collected.warnings:
@@ -164,6 +177,7 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
     _write_if_changed(state / "toolchain.json", canonical_json(tools))
     request = _request(cfg, plan, targets, out_dir, state, app_state, tools, progress.verbose)
     request["targets_dir"] = str(targets_dir.resolve()) if targets_dir is not None else None
+    request["cache_dir"] = str(shared) if shared is not None else None
     _run_scons(request, state, progress)
     events = _read_events(Path(request["events"]))
     _warn_compatibility(Path(request["apps"][0]["image_info"]), progress)
@@ -232,15 +246,16 @@ def _request(cfg: Config, plan: dict[str, Any], targets: list[Target], out_dir: 
         opts = options[t.name][0]
         inputs = [str(p) for p in t.plugin.runtime_inputs(repo, opts)]
         env_names = {o.env for o in t.options if o.env}
-        key = json.dumps({"target": t.name, "repo": str(repo), "rustc": tools["rustc"],
-                          "cargo": tools["cargo"],
-                          "plugin": _runtime_code_key(t),
-                          "plugin_key": t.plugin.runtime_key(opts),
-                          "override": {k: v for k, v in os.environ.items()
-                                       if k.startswith("LITEBOX_RUNTIME") or k in env_names}},
-                         sort_keys=True, default=str)
+        decides = {"target": t.name, "rustc": tools["rustc"], "cargo": tools["cargo"],
+                   "plugin": _runtime_code_key(t),
+                   "plugin_key": t.plugin.runtime_key(opts),
+                   "override": {k: v for k, v in os.environ.items()
+                                if k.startswith("LITEBOX_RUNTIME") or k in env_names}}
+        key = json.dumps({**decides, "repo": str(repo)}, sort_keys=True, default=str)
+        # The shared cache's key leaves the checkout's location out (cargo's paths are remapped).
+        shared_key = json.dumps(decides, sort_keys=True, default=str)
         runtimes[t.name] = {"inputs": inputs, "key": key, "out": str(state / "runtime" / t.name / "runtime"),
-                            "options": opts}
+                            "options": opts, "shared_key": shared_key}
     name = cfg.app.name
     # Syscall rewriting targets the fast-path entry of a runtime that has one (capabilities.
     # rewrites); such an image depends on that runtime's bytes, so each rewriting target gets

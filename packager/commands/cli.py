@@ -71,6 +71,9 @@ examples:
     pk.add_argument("--json", action="store_true",
                     help='print one JSON object on stdout: {"artifacts": [{"target", "path", "sha256", '
                          '"manifest"}]}; progress stays on stderr')
+    pk.add_argument("--cache-dir", type=Path, metavar="DIR",
+                    help="a build cache several packs or CI runners may share (default: $LITEBOX_CACHE_DIR, "
+                         "else none): runtimes and images built from the same inputs are taken from it")
     pk.add_argument("-v", "--verbose", action="store_true", help="show detail and tool output")
 
     ins = sub.add_parser("inspect", formatter_class=_Formatter, epilog=EXIT_CODES,
@@ -198,7 +201,10 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     overrides = Overrides(name=args.name, source_date_epoch=args.source_date_epoch,
                           compression_level=args.compression_level, chunk_size=args.chunk_size,
                           rewrite=args.rewrite)
-    result = pack(args.app, args.targets or ["linux-userland"], args.out_dir, args.config, overrides, progress)
+    from packager.build.sharedcache import cache_dir_from
+
+    result = pack(args.app, args.targets or ["linux-userland"], args.out_dir, args.config, overrides, progress,
+                  cache_dir=cache_dir_from(args.cache_dir))
     if args.json:
         doc = {"artifacts": [{"target": a.target, "path": str(a.path), "sha256": a.sha256,
                               "manifest": str(a.manifest)} for a in result.artifacts]}
