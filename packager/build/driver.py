@@ -255,7 +255,8 @@ def _request(cfg: Config, plan: dict[str, Any], targets: list[Target], out_dir: 
         # The shared cache's key leaves the checkout's location out (cargo's paths are remapped).
         shared_key = json.dumps(decides, sort_keys=True, default=str)
         runtimes[t.name] = {"inputs": inputs, "key": key, "out": str(state / "runtime" / t.name / "runtime"),
-                            "options": opts, "shared_key": shared_key}
+                            "options": opts, "shared_key": shared_key,
+                            "origin": t.runtime_origin(opts)["kind"]}
     name = cfg.app.name
     # Syscall rewriting targets the fast-path entry of a runtime that has one (capabilities.
     # rewrites); such an image depends on that runtime's bytes, so each rewriting target gets

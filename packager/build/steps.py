@@ -126,11 +126,15 @@ def step_image_cached(plan_path: Path, image_out: Path, info_out: Path, runtime:
 
 
 def step_manifest(plan_path: Path, info_path: Path, runtime_path: Path, toolchain_path: Path,
-                  target: str, out: Path, options_record: dict[str, Any] | None = None) -> None:
+                  target: str, out: Path, options_record: dict[str, Any] | None = None,
+                  origin: str | None = None) -> None:
     """Plan + image facts + runtime + toolchain + the target's options → the embedded
-    manifest (canonical JSON); the options are recorded as ``config.target.<name>``."""
+    manifest (canonical JSON); the options are recorded as ``config.target.<name>`` and where
+    the runtime came from (built, prebuilt, bundled) as ``runtime.origin``."""
     runtime_bytes = runtime_path.read_bytes()
     runtime = {"sha256": hashlib.sha256(runtime_bytes).hexdigest(), "size": len(runtime_bytes)}
+    if origin is not None:
+        runtime["origin"] = origin
     plan = read_json(plan_path)
     plan["config"] = {**plan["config"], "target": {target: dict(options_record or {})}}
     manifest = make_manifest(plan, target, read_json(info_path), runtime, read_json(toolchain_path))

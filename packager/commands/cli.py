@@ -268,6 +268,7 @@ def _cmd_targets(args: argparse.Namespace) -> int:
         rows.append({"target": t.name, "description": t.description,
                      "ready": all(c["ok"] or not c["required"] for c in items),
                      "checks": items,
+                     "runtime": t.runtime_origin(),
                      "capabilities": {"artifact_kind": caps.artifact_kind, "rewrites": caps.rewrites,
                                       "rewrite_entry": caps.rewrite_entry, "trace_learn": caps.trace_learn},
                      "options": [{"key": o.name, "type": o.type, "default": o.default, "doc": o.doc,
@@ -278,6 +279,7 @@ def _cmd_targets(args: argparse.Namespace) -> int:
     for row in rows:
         state = "ready" if row["ready"] else "not ready"
         print(f"{row['target']}: {state} — {row['description']}")
+        print(f"  runtime: {row['runtime']['kind']}: {row['runtime']['detail']}")
         for c in row["checks"]:
             optional = "" if c["required"] else " (optional)"
             print(f"  {'✓' if c['ok'] else '✗'} {c['item']}{optional}: {c['detail']}")
