@@ -36,6 +36,7 @@ class ArtifactResult:
     path: Path
     sha256: str
     manifest: Path
+    sbom: Path | None = None  # the SPDX 2.3 document beside it (packager/build/sbom.py)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def _write_if_changed(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and path.read_bytes() == data:
         return
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
 
@@ -183,10 +184,12 @@ def _pack_locked(app: Path, cfg: Config, targets: list[Target], out_dir: Path, s
     _warn_compatibility(Path(request["apps"][0]["image_info"]), progress)
     results = []
     order = {t.name: i for i, t in enumerate(targets)}
+    by_name = {t.name: t for t in targets}
     for t in sorted((t for a in request["apps"] for t in a["targets"]), key=lambda t: order[t["target"]]):
         sidecar = json.loads(Path(t["sidecar"]).read_bytes())
+        sbom = _write_sbom(sidecar, Path(t["artifact"]), cfg, plan, by_name[t["target"]], repo)
         results.append(ArtifactResult(t["target"], Path(t["artifact"]), sidecar["artifact"]["sha256"],
-                                      Path(t["sidecar"])))
+                                      Path(t["sidecar"]), sbom))
         embedded = {k: v for k, v in sidecar.items() if k != "artifact"}
         origins.record(state, Path(t["artifact"]).name, embedded, app, config_file)
     elapsed = time.monotonic() - started
@@ -197,6 +200,18 @@ def _pack_locked(app: Path, cfg: Config, targets: list[Target], out_dir: Path, s
             progress.done(f"wrote {display_path(r.path)} ({elapsed:.1f} s)")
     extras = [Path(o) for a in request["apps"] for t in a["targets"] for x in t["extra_steps"] for o in x["outputs"]]
     return PackResult(results, [f"{e['step']}:{e['what']}" for e in events], cfg, extras)
+
+
+def _write_sbom(sidecar: dict[str, Any], artifact: Path, cfg: Config, plan: dict[str, Any], target: Target,
+                repo: Path) -> Path:
+    """Writes ``ARTIFACT.spdx.json`` (only when its bytes change) and returns its path."""
+    from packager.build.sbom import SUFFIX, make_sbom, sbom_bytes
+
+    doc = make_sbom(sidecar, artifact.name, cfg.project_dir, plan, repo / "Cargo.lock",
+                    getattr(target.plugin, "package", None) or None)
+    path = artifact.with_name(artifact.name + SUFFIX)
+    _write_if_changed(path, sbom_bytes(doc))
+    return path
 
 
 def _warn_compatibility(image_info: Path, progress: Progress) -> None:

@@ -207,7 +207,8 @@ def _cmd_pack(args: argparse.Namespace) -> int:
                   cache_dir=cache_dir_from(args.cache_dir))
     if args.json:
         doc = {"artifacts": [{"target": a.target, "path": str(a.path), "sha256": a.sha256,
-                              "manifest": str(a.manifest)} for a in result.artifacts]}
+                              "manifest": str(a.manifest), "sbom": str(a.sbom) if a.sbom else None}
+                             for a in result.artifacts]}
         sys.stdout.write(json.dumps(doc) + "\n")
     return 0
 
