@@ -21,6 +21,7 @@ from packager.build.statelock import state_lock
 from packager.build.toolchain import toolchain_info
 from packager.config import config as config_mod
 from packager.config.config import Config, Overrides, relative_to_project
+from packager.containers.imagesource import is_image_reference
 from packager.errors import PackError
 from packager.paths import display_path
 from packager.targets.targets import Target, default_options, discover, repo_root
@@ -149,21 +150,27 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
             if not parent.is_dir():
                 raise PackError(f"--out-dir {out_dir}: {parent} is not a directory")
             break
-    known = discover(targets_dir)
-    cfg = config_mod.load(app, config_file, overrides, known)
-    targets = resolve_targets(target_names, known)
-    run_build_command(cfg, progress)
-    progress.detail(f"{cfg.mode} mode: entry {cfg.app.entry}")
     shared = cache_dir.resolve() if cache_dir is not None else None
     state = (state_dir or state_dir_for(out_dir)).resolve()
     with state_lock(state, progress):
+        source = None
+        if is_image_reference(str(app)):  # a container image: unpacked into a generated project
+            from packager.containers.imageproject import materialize
+
+            made = materialize(str(app), config_file, state / "images", progress)
+            app, config_file, source = made.project_dir, made.config_file, made.source
+        known = discover(targets_dir)
+        cfg = config_mod.load(app, config_file, overrides, known)
+        targets = resolve_targets(target_names, known)
+        run_build_command(cfg, progress)
+        progress.detail(f"{cfg.mode} mode: entry {cfg.app.entry}")
         return _pack_locked(app, cfg, targets, out_dir.resolve(), state, shared, config_file, progress,
-                            targets_dir, started)
+                            targets_dir, started, source)
 
 
 def _pack_locked(app: Path, cfg: Config, targets: list[Target], out_dir: Path, state: Path,
                  shared: Path | None, config_file: Path | None, progress: Progress,
-                 targets_dir: Path | None, started: float) -> PackResult:
+                 targets_dir: Path | None, started: float, source: dict[str, Any] | None = None) -> PackResult:
     """The part of ``pack`` that uses the build state directory (its lock held)."""
     repo = repo_root()
     cache = StatCache(state / "statcache.json")
@@ -172,6 +179,8 @@ def _pack_locked(app: Path, cfg: Config, targets: list[Target], out_dir: Path, s
         progress.warn(w)
     app_state = state / "apps" / cfg.app.name
     plan = make_plan(cfg, collected, cache)
+    if source is not None:
+        plan["source"] = source  # the container image it came from (the manifest's "source")
     cache.save()
     write_plan(plan, app_state / "plan.json")
     tools = toolchain_info(repo)
