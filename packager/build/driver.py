@@ -159,6 +159,10 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
 
             made = materialize(str(app), config_file, state / "images", progress)
             app, config_file, source = made.project_dir, made.config_file, made.source
+        elif app.is_dir():  # a project generated from an image, rebuilt (verify)
+            from packager.containers.imageproject import recorded_source
+
+            source = recorded_source(app)
         known = discover(targets_dir)
         cfg = config_mod.load(app, config_file, overrides, known)
         targets = resolve_targets(target_names, known)

@@ -45,15 +45,19 @@ def _parser() -> argparse.ArgumentParser:
                         help="build the sandboxed executable(s) and manifests",
                         description="""\
 Pack APP for each target. APP is an ELF program (quick mode: packed with its interpreter and
-libraries, the host environment passes through) or a directory holding litebox.toml (project
-mode). Writes DIR/NAME-TARGET (mode 0755) and DIR/NAME-TARGET.manifest.json. A second
+libraries, the host environment passes through), a directory holding litebox.toml (project
+mode), or a container image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE (the
+app from its config; ExposedPorts are suggested, never granted; a litebox.toml beside the
+image overrides). Writes DIR/NAME-TARGET (mode 0755) and DIR/NAME-TARGET.manifest.json. A second
 identical pack rebuilds nothing and says it is up to date.
 
 examples:
   litebox pack /usr/bin/true
   litebox pack examples/hello-dynamic --out-dir build/dist -v
-  litebox pack . --json | jq -r '.artifacts[0].path'""")
-    pk.add_argument("app", metavar="APP", type=Path, help="ELF program or project directory")
+  litebox pack . --json | jq -r '.artifacts[0].path'
+  litebox pack oci:./busybox-oci:latest --provenance-key release.pem --cache-dir /shared/litebox""")
+    pk.add_argument("app", metavar="APP", type=Path,
+                    help="ELF program, project directory, or oci:DIR[:TAG] / oci-archive:FILE / docker-archive:FILE")
     pk.add_argument("--target", "-t", action="append", dest="targets", metavar="T",
                     help="target to build (repeatable; default linux-userland; see `litebox targets`)")
     pk.add_argument("--out-dir", "-o", type=Path, default=Path("dist"), metavar="DIR",

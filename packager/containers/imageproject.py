@@ -24,6 +24,7 @@ from packager.errors import PackError
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DONE = ".complete"
+SOURCE_FILE = "image-source.json"  # so a rebuild from the generated project (verify) records it too
 
 
 @dataclass(frozen=True)
@@ -217,4 +218,15 @@ def materialize(reference: str, config_file: Path | None, work_root: Path, progr
     # No local path here: the manifest must not depend on where the image file lies.
     source = {"kind": reference.split(":", 1)[0], "digest": image.digest,
               "exposed_ports": [p.split(":")[1] for p in ports]}
+    record = json.dumps(source, sort_keys=True)
+    if not (project / SOURCE_FILE).is_file() or (project / SOURCE_FILE).read_text(encoding="utf-8") != record:
+        (project / SOURCE_FILE).write_text(record, encoding="utf-8")
     return ImageProject(project, path, source)
+
+
+def recorded_source(project_dir: Path) -> dict[str, Any] | None:
+    """The image a generated project came from, or None for any other project or program."""
+    try:
+        return json.loads((project_dir / SOURCE_FILE).read_text(encoding="utf-8")) if project_dir.is_dir() else None
+    except (OSError, ValueError):
+        return None

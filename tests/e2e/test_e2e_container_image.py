@@ -130,6 +130,8 @@ def test_oci_layout_packs_with_config_whiteouts_and_digest(images: dict[str, Any
     assert manifest["policy"]["network"]["listen"] == []  # ExposedPorts never granted silently
     assert 'exposes 8080; nothing is granted' in stderr and '"0.0.0.0:8080"' in stderr
     assert not any(i["image_path"] == "/etc/removed.conf" for i in manifest["inputs"])
+    check = run_cli("verify", art.path)
+    assert check.returncode == 0 and check.stdout.strip() == "verified", describe(check)
 
 
 @pytest.mark.parametrize("kind", ["oci-archive", "docker-archive"])
