@@ -200,7 +200,7 @@ def _pack_locked(app: Path, cfg: Config, targets: list[Target], out_dir: Path, s
     by_name = {t.name: t for t in targets}
     for t in sorted((t for a in request["apps"] for t in a["targets"]), key=lambda t: order[t["target"]]):
         sidecar = json.loads(Path(t["sidecar"]).read_bytes())
-        sbom = _write_sbom(sidecar, Path(t["artifact"]), cfg, plan, by_name[t["target"]], repo)
+        sbom = _write_sbom(sidecar, Path(t["artifact"]), cfg, plan, by_name[t["target"]], repo, bool(events))
         results.append(ArtifactResult(t["target"], Path(t["artifact"]), sidecar["artifact"]["sha256"],
                                       Path(t["sidecar"]), sbom))
         embedded = {k: v for k, v in sidecar.items() if k != "artifact"}
@@ -216,13 +216,16 @@ def _pack_locked(app: Path, cfg: Config, targets: list[Target], out_dir: Path, s
 
 
 def _write_sbom(sidecar: dict[str, Any], artifact: Path, cfg: Config, plan: dict[str, Any], target: Target,
-                repo: Path) -> Path:
-    """Writes ``ARTIFACT.spdx.json`` (only when its bytes change) and returns its path."""
+                repo: Path, rebuilt: bool) -> Path:
+    """Writes ``ARTIFACT.spdx.json`` (when anything was rebuilt or it is missing; only when its
+    bytes change) and returns its path."""
     from packager.build.sbom import SUFFIX, make_sbom, sbom_bytes
 
+    path = artifact.with_name(artifact.name + SUFFIX)
+    if not rebuilt and path.is_file():
+        return path
     doc = make_sbom(sidecar, artifact.name, cfg.project_dir, plan, repo / "Cargo.lock",
                     getattr(target.plugin, "package", None) or None)
-    path = artifact.with_name(artifact.name + SUFFIX)
     _write_if_changed(path, sbom_bytes(doc))
     return path
 
