@@ -17,9 +17,11 @@ from packager.build import children, origins
 from packager.build.canonjson import canonical_json
 from packager.build.plan import make_plan, write_plan
 from packager.build.progress import Progress
+from packager.build.statelock import state_lock
 from packager.build.toolchain import toolchain_info
 from packager.config import config as config_mod
 from packager.config.config import Config, Overrides, relative_to_project
+from packager.containers.imagesource import is_image_reference
 from packager.errors import PackError
 from packager.paths import display_path
 from packager.targets.targets import Target, default_options, discover, repo_root
@@ -35,6 +37,7 @@ class ArtifactResult:
     path: Path
     sha256: str
     manifest: Path
+    sbom: Path | None = None  # the SPDX 2.3 document beside it (packager/build/sbom.py)
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ def _write_if_changed(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and path.read_bytes() == data:
         return
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
 
@@ -129,12 +132,15 @@ def resolve_targets(names: list[str], known: dict[str, Target] | None = None) ->
 
 def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | None = None,
          overrides: Overrides | None = None, progress: Progress | None = None,
-         state_dir: Path | None = None, targets_dir: Path | None = None) -> PackResult:
+         state_dir: Path | None = None, targets_dir: Path | None = None,
+         cache_dir: Path | None = None) -> PackResult:
     """Packs ``app`` for every target into ``out_dir``. Promises on success: for each target
     ``out_dir/NAME-TARGET`` (0755) and ``NAME-TARGET.manifest.json`` are current, and only
     what changed was rebuilt; so are the files of the targets' extra steps. On failure a
     PackError and no partial artifact. ``targets_dir`` holds the target plugins (default: the
-    checkout's platform_targets/)."""
+    checkout's platform_targets/). ``cache_dir`` is a build cache shared with other packs and
+    runners (packager/build/sharedcache.py; the CLI resolves ``$LITEBOX_CACHE_DIR``). Packs
+    that share a build state directory run one at a time (packager/build/statelock.py)."""
     progress = progress or Progress()
     started = time.monotonic()
     # Checked before anything is built: a file (or a file in the way) there would otherwise
@@ -144,14 +150,33 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
             if not parent.is_dir():
                 raise PackError(f"--out-dir {out_dir}: {parent} is not a directory")
             break
-    known = discover(targets_dir)
-    cfg = config_mod.load(app, config_file, overrides, known)
-    targets = resolve_targets(target_names, known)
-    run_build_command(cfg, progress)
-    progress.detail(f"{cfg.mode} mode: entry {cfg.app.entry}")
-    repo = repo_root()
+    shared = cache_dir.resolve() if cache_dir is not None else None
     state = (state_dir or state_dir_for(out_dir)).resolve()
-    out_dir = out_dir.resolve()
+    with state_lock(state, progress):
+        source = None
+        if is_image_reference(str(app)):  # a container image: unpacked into a generated project
+            from packager.containers.imageproject import materialize
+
+            made = materialize(str(app), config_file, state / "images", progress)
+            app, config_file, source = made.project_dir, made.config_file, made.source
+        elif app.is_dir():  # a project generated from an image, rebuilt (verify)
+            from packager.containers.imageproject import recorded_source
+
+            source = recorded_source(app)
+        known = discover(targets_dir)
+        cfg = config_mod.load(app, config_file, overrides, known)
+        targets = resolve_targets(target_names, known)
+        run_build_command(cfg, progress)
+        progress.detail(f"{cfg.mode} mode: entry {cfg.app.entry}")
+        return _pack_locked(app, cfg, targets, out_dir.resolve(), state, shared, config_file, progress,
+                            targets_dir, started, source)
+
+
+def _pack_locked(app: Path, cfg: Config, targets: list[Target], out_dir: Path, state: Path,
+                 shared: Path | None, config_file: Path | None, progress: Progress,
+                 targets_dir: Path | None, started: float, source: dict[str, Any] | None = None) -> PackResult:
+    """The part of ``pack`` that uses the build state directory (its lock held)."""
+    repo = repo_root()
     cache = StatCache(state / "statcache.json")
     collected = collect(cfg, cache=cache)
     for w in collected.warnings:
@@ -160,6 +185,8 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
     # keep their own plan, image and manifests, so neither makes the other rebuild.
     app_state = state / "apps" / cfg.app.name / ("out-" + hashlib.sha256(str(out_dir).encode()).hexdigest()[:16])
     plan = make_plan(cfg, collected, cache)
+    if source is not None:
+        plan["source"] = source  # the container image it came from (the manifest's "source")
     cache.save()
     write_plan(plan, app_state / "plan.json")
     tools = toolchain_info(repo)
@@ -167,15 +194,18 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
     request = _request(cfg, plan, targets, out_dir, state, app_state, tools, progress.verbose)
     request["targets_dir"] = str(targets_dir.resolve()) if targets_dir is not None else None
     request["quiet"] = progress.quiet
+    request["cache_dir"] = str(shared) if shared is not None else None
     _run_scons(request, state, progress)
     events = _read_events(Path(request["events"]))
     _warn_compatibility(Path(request["apps"][0]["image_info"]), progress)
     results = []
     order = {t.name: i for i, t in enumerate(targets)}
+    by_name = {t.name: t for t in targets}
     for t in sorted((t for a in request["apps"] for t in a["targets"]), key=lambda t: order[t["target"]]):
         sidecar = json.loads(Path(t["sidecar"]).read_bytes())
+        sbom = _write_sbom(sidecar, Path(t["artifact"]), cfg, plan, by_name[t["target"]], repo, bool(events))
         results.append(ArtifactResult(t["target"], Path(t["artifact"]), sidecar["artifact"]["sha256"],
-                                      Path(t["sidecar"])))
+                                      Path(t["sidecar"]), sbom))
         embedded = {k: v for k, v in sidecar.items() if k != "artifact"}
         origins.record(state, Path(t["artifact"]).name, embedded, app, config_file)
     elapsed = time.monotonic() - started
@@ -186,6 +216,21 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
             progress.done(f"wrote {display_path(r.path)} ({elapsed:.1f} s)")
     extras = [Path(o) for a in request["apps"] for t in a["targets"] for x in t["extra_steps"] for o in x["outputs"]]
     return PackResult(results, [f"{e['step']}:{e['what']}" for e in events], cfg, extras)
+
+
+def _write_sbom(sidecar: dict[str, Any], artifact: Path, cfg: Config, plan: dict[str, Any], target: Target,
+                repo: Path, rebuilt: bool) -> Path:
+    """Writes ``ARTIFACT.spdx.json`` (when anything was rebuilt or it is missing; only when its
+    bytes change) and returns its path."""
+    from packager.build.sbom import SUFFIX, make_sbom, sbom_bytes
+
+    path = artifact.with_name(artifact.name + SUFFIX)
+    if not rebuilt and path.is_file():
+        return path
+    doc = make_sbom(sidecar, artifact.name, cfg.project_dir, plan, repo / "Cargo.lock",
+                    getattr(target.plugin, "package", None) or None)
+    _write_if_changed(path, sbom_bytes(doc))
+    return path
 
 
 def _warn_compatibility(image_info: Path, progress: Progress) -> None:
@@ -235,15 +280,17 @@ def _request(cfg: Config, plan: dict[str, Any], targets: list[Target], out_dir: 
         opts = options[t.name][0]
         inputs = [str(p) for p in t.plugin.runtime_inputs(repo, opts)]
         env_names = {o.env for o in t.options if o.env}
-        key = json.dumps({"target": t.name, "repo": str(repo), "rustc": tools["rustc"],
-                          "cargo": tools["cargo"],
-                          "plugin": _runtime_code_key(t),
-                          "plugin_key": t.plugin.runtime_key(opts),
-                          "override": {k: v for k, v in os.environ.items()
-                                       if k.startswith("LITEBOX_RUNTIME") or k in env_names}},
-                         sort_keys=True, default=str)
+        decides = {"target": t.name, "rustc": tools["rustc"], "cargo": tools["cargo"],
+                   "plugin": _runtime_code_key(t),
+                   "plugin_key": t.plugin.runtime_key(opts),
+                   "override": {k: v for k, v in os.environ.items()
+                                if k.startswith("LITEBOX_RUNTIME") or k in env_names}}
+        key = json.dumps({**decides, "repo": str(repo)}, sort_keys=True, default=str)
+        # The shared cache's key leaves the checkout's location out (cargo's paths are remapped).
+        shared_key = json.dumps(decides, sort_keys=True, default=str)
         runtimes[t.name] = {"inputs": inputs, "key": key, "out": str(state / "runtime" / t.name / "runtime"),
-                            "options": opts}
+                            "options": opts, "shared_key": shared_key,
+                            "origin": t.runtime_origin(opts)["kind"]}
     name = cfg.app.name
     # Syscall rewriting targets the fast-path entry of a runtime that has one (capabilities.
     # rewrites); such an image depends on that runtime's bytes, so each rewriting target gets

@@ -16,7 +16,9 @@ def make_manifest(plan: dict[str, Any], target: str, image_info: dict[str, Any],
     """The embedded manifest: what went in (inputs by digest, resolved config and policy,
     launch config, toolchain) and what the runtime and image are (by digest). It cannot
     hold the artifact's own digest; the sidecar adds that."""
+    extra = {"source": plan["source"]} if plan.get("source") else {}  # a container image's kind and digest
     return {
+        **extra,
         "schema_version": SCHEMA_VERSION,
         "packager": {"name": "litebox-pack", "version": __version__},
         "target": target,

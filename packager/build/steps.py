@@ -4,6 +4,7 @@ input files (and the target's options, which the graph carries as a value)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from packager.build.canonjson import canonical_json
 from packager.build.manifest import make_manifest, make_sidecar, manifest_bytes
 from packager.build.plan import plan_entries, plan_settings, read_json
 from packager.build.runtimecode import loaded_code_digest
+from packager.build.sharedcache import SharedCache, key_of
 from packager.config.config import relative_to_project
 from packager.errors import PackError
 from packager.image.image import build_image
@@ -65,24 +67,79 @@ def _context(repo: Path, state_dir: Path, progress: Any, options: dict[str, Any]
     return BuildContext(repo=repo, state_dir=state_dir, progress=progress, options=dict(options or {}))
 
 
+def runtime_cache_key(repo: Path, shared_key: str, inputs: list[str]) -> str:
+    """The shared-cache key of a runtime: what decides it besides files (toolchain, plugin
+    code, options) and every input file by its path (relative to the checkout when inside
+    it) and sha256."""
+    parts: list[str] = [shared_key]
+    for name in inputs:
+        path = Path(name)
+        shown = path.relative_to(repo).as_posix() if path.is_relative_to(repo) else str(path)
+        parts += [shown, hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "absent"]
+    return key_of(*parts)
+
+
 def step_runtime(target: str, repo: Path, state_dir: Path, out: Path, ctx_progress: Any,
-                 options: dict[str, Any] | None = None, targets_dir: Path | None = None) -> None:
-    """Builds the target's runtime and copies it to ``out`` (the graph's stable node)."""
+                 options: dict[str, Any] | None = None, targets_dir: Path | None = None,
+                 shared: tuple[Path, str, list[str]] | None = None) -> None:
+    """Builds the target's runtime and copies it to ``out`` (the graph's stable node). With
+    ``shared`` = (cache directory, shared key, input files) a runtime another pack already
+    built from the same inputs is taken from that cache, and a new one is put there."""
+    cache = key = None
+    if shared is not None:
+        cache, key = SharedCache(shared[0]), runtime_cache_key(repo, shared[1], shared[2])
+        if cache.fetch("runtime", key, {"runtime": out}):
+            ctx_progress.detail(f"runtime for {target}: taken from the shared cache {shared[0]}")
+            return
     plugin = get(target, targets_dir)
     built = plugin.plugin.build_runtime(_context(repo, state_dir, ctx_progress, options))
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(out, 0o755) as tmp:
         shutil.copyfile(built, tmp)
+    if cache is not None and key is not None:
+        cache.store("runtime", key, {"runtime": out})
+
+
+def image_cache_key(plan_path: Path, code_key: str, runtime: Path | None, entry_section: str | None) -> str:
+    """The shared-cache key of an image: the plan (every packed file by sha256, the settings
+    and launch config; the project's location left out), the packager's code, and the
+    runtime whose fast-path entry rewritten syscalls call."""
+    plan = read_json(plan_path)
+    text = json.dumps(plan, sort_keys=True)
+    if plan.get("project_dir"):
+        text = text.replace(json.dumps(plan["project_dir"])[1:-1], "<project>")
+    runtime_digest = hashlib.sha256(runtime.read_bytes()).hexdigest() if runtime is not None else ""
+    return key_of(text, code_key, runtime_digest, entry_section or "")
+
+
+def step_image_cached(plan_path: Path, image_out: Path, info_out: Path, runtime: Path | None,
+                      entry_section: str | None, shared: tuple[Path, str] | None, progress: Any) -> None:
+    """``step_image``, or with ``shared`` = (cache directory, packager code key) the image and
+    facts another pack made from the same plan, taken from that cache (new ones put there)."""
+    if shared is None:
+        step_image(plan_path, image_out, info_out, runtime, entry_section, progress)
+        return
+    cache = SharedCache(shared[0])
+    key = image_cache_key(plan_path, shared[1], runtime, entry_section)
+    if cache.fetch("image", key, {"image.bin": image_out, "image.json": info_out}):
+        progress.detail(f"image {image_out.parent.name}: taken from the shared cache {shared[0]}")
+        return
+    step_image(plan_path, image_out, info_out, runtime, entry_section, progress)
+    cache.store("image", key, {"image.bin": image_out, "image.json": info_out})
 
 
 def step_manifest(plan_path: Path, info_path: Path, runtime_path: Path, toolchain_path: Path,
-                  target: str, out: Path, options_record: dict[str, Any] | None = None) -> None:
+                  target: str, out: Path, options_record: dict[str, Any] | None = None,
+                  origin: str | None = None) -> None:
     """Plan + image facts + runtime + toolchain + the target's options → the embedded
-    manifest (canonical JSON); the options are recorded as ``config.target.<name>``."""
+    manifest (canonical JSON); the options are recorded as ``config.target.<name>`` and where
+    the runtime came from (built, prebuilt, bundled) as ``runtime.origin``."""
     runtime_bytes = runtime_path.read_bytes()
     runtime: dict[str, Any] = {"sha256": hashlib.sha256(runtime_bytes).hexdigest(), "size": len(runtime_bytes)}
     if runtime_bytes[:4] == b"\x7fELF":  # what `inspect` checks the runtime inside an artifact by
         runtime["loaded_sha256"] = loaded_code_digest(runtime_bytes)
+    if origin is not None:
+        runtime["origin"] = origin
     plan = read_json(plan_path)
     plan["config"] = {**plan["config"], "target": {target: dict(options_record or {})}}
     manifest = make_manifest(plan, target, read_json(info_path), runtime, read_json(toolchain_path))

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from packager import __version__
 from packager.build.progress import Progress
@@ -47,15 +47,19 @@ def _parser() -> argparse.ArgumentParser:
                         help="build the sandboxed executable(s) and manifests",
                         description="""\
 Pack APP for each target. APP is an ELF program (quick mode: packed with its interpreter and
-libraries, the host environment passes through) or a directory holding litebox.toml (project
-mode). Writes DIR/NAME-TARGET (mode 0755) and DIR/NAME-TARGET.manifest.json. A second
+libraries, the host environment passes through), a directory holding litebox.toml (project
+mode), or a container image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE (the
+app from its config; ExposedPorts are suggested, never granted; a litebox.toml beside the
+image overrides). Writes DIR/NAME-TARGET (mode 0755) and DIR/NAME-TARGET.manifest.json. A second
 identical pack rebuilds nothing and says it is up to date.
 
 examples:
   litebox pack /usr/bin/true
   litebox pack examples/hello-dynamic --out-dir build/dist -v
-  litebox pack . --json | jq -r '.artifacts[0].path'""")
-    pk.add_argument("app", metavar="APP", type=Path, help="ELF program or project directory")
+  litebox pack . --json | jq -r '.artifacts[0].path'
+  litebox pack oci:./busybox-oci:latest --provenance-key release.pem --cache-dir /shared/litebox""")
+    pk.add_argument("app", metavar="APP", type=Path,
+                    help="ELF program, project directory, or oci:DIR[:TAG] / oci-archive:FILE / docker-archive:FILE")
     pk.add_argument("--target", "-t", action="append", dest="targets", metavar="T",
                     help="target to build (repeatable; default linux-userland; see `litebox targets`)")
     pk.add_argument("--out-dir", "-o", type=Path, default=Path("dist"), metavar="DIR",
@@ -80,10 +84,41 @@ examples:
     pk.add_argument("--json", action="store_true",
                     help='print one JSON object on stdout: {"artifacts": [{"target", "path", "sha256", '
                          '"manifest"}]}; progress stays on stderr')
+    pk.add_argument("--cache-dir", type=Path, metavar="DIR",
+                    help="a build cache several packs or CI runners may share (default: $LITEBOX_CACHE_DIR, "
+                         "else none): runtimes and images built from the same inputs are taken from it")
+    pk.add_argument("--provenance-key", type=Path, metavar="KEY",
+                    help="write NAME-TARGET.intoto.json: in-toto/SLSA v1 provenance in a DSSE envelope signed "
+                         "with KEY (an unencrypted PEM private key: Ed25519, ECDSA or RSA)")
+    pk.add_argument("--provenance", action="store_true",
+                    help="write the provenance envelope unsigned, plus NAME-TARGET.intoto.json.pae (the bytes "
+                         "to sign) and .pae.sha256 (their digest), for a key in a KMS; then "
+                         "`litebox sign-provenance` adds the signature")
+    pk.add_argument("--builder-id", metavar="URI",
+                    help="the provenance's builder.id (default: $LITEBOX_BUILDER_ID, else litebox-pack's own URI); "
+                         "CI jobs name their runner, e.g. the workflow run URL")
     pk.add_argument("-v", "--verbose", action="store_true", help="show detail and tool output")
     pk.add_argument("-q", "--quiet", action="store_true",
                     help="print nothing but warnings and errors (default: one line per step, with a live "
                          "count of files and bytes on a terminal; plain lines when not a terminal or CI=true)")
+
+    sp = sub.add_parser("sign-provenance", formatter_class=_Formatter, epilog=EXIT_CODES,
+                        help="add a signature to a provenance envelope (a local key, or a KMS's signature)",
+                        description="""\
+Add a signature to ENVELOPE (NAME-TARGET.intoto.json written by `litebox pack --provenance`).
+Either --key KEY signs here with a PEM private key, or --signature SIG --public-key PUB adds a
+signature made elsewhere (a KMS) over the bytes in ENVELOPE.pae (raw bytes or base64 text);
+it must verify with PUB before it is added.
+
+examples:
+  litebox pack . --provenance --out-dir dist
+  aws kms sign --key-id alias/release --message fileb://dist/app-linux-userland.intoto.json.pae \\
+      --message-type RAW --signing-algorithm ECDSA_SHA_256 --query Signature --output text > sig.b64
+  litebox sign-provenance dist/app-linux-userland.intoto.json --signature sig.b64 --public-key release.pub""")
+    sp.add_argument("envelope", metavar="ENVELOPE", type=Path)
+    sp.add_argument("--key", type=Path, metavar="KEY", help="sign with this PEM private key")
+    sp.add_argument("--signature", type=Path, metavar="SIG", help="a signature over ENVELOPE.pae made elsewhere")
+    sp.add_argument("--public-key", type=Path, metavar="PUB", help="the PEM public key that checks --signature")
 
     ins = sub.add_parser("inspect", formatter_class=_Formatter, epilog=EXIT_CODES,
                          help="show what an artifact contains and why",
@@ -116,6 +151,10 @@ examples:
                      help="compare against FILE (e.g. a trusted sidecar) instead of the embedded manifest")
     ver.add_argument("--project", type=Path, metavar="DIR",
                      help="project directory (or quick-mode program's directory) to rebuild from")
+    ver.add_argument("--provenance", type=Path, metavar="FILE",
+                     help="first check FILE (a DSSE in-toto/SLSA v1 envelope): signed by --key, subject this "
+                          "artifact, inputs those its manifest records")
+    ver.add_argument("--key", type=Path, metavar="PUB", help="the PEM public key that must have signed --provenance")
     ver.add_argument("-v", "--verbose", action="store_true", help="show the rebuild's progress in detail")
     ver.add_argument("-q", "--quiet", action="store_true", help="print only the result")
 
@@ -219,11 +258,62 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     overrides = Overrides(name=args.name, source_date_epoch=args.source_date_epoch,
                           compression_level=args.compression_level, chunk_size=args.chunk_size,
                           rewrite=args.rewrite, mounts=tuple(args.mount), cwd=args.cwd)
-    result = pack(args.app, args.targets or ["linux-userland"], args.out_dir, args.config, overrides, progress)
+    from packager.build.sharedcache import cache_dir_from
+
+    result = pack(args.app, args.targets or ["linux-userland"], args.out_dir, args.config, overrides, progress,
+                  cache_dir=cache_dir_from(args.cache_dir))
+    provenance = _write_provenance(args, result.artifacts)
     if args.json:
         doc = {"artifacts": [{"target": a.target, "path": str(a.path), "sha256": a.sha256,
-                              "manifest": str(a.manifest)} for a in result.artifacts]}
+                              "manifest": str(a.manifest), "sbom": str(a.sbom) if a.sbom else None,
+                              "provenance": provenance.get(a.path)}
+                             for a in result.artifacts]}
         sys.stdout.write(json.dumps(doc) + "\n")
+    return 0
+
+
+def _write_provenance(args: argparse.Namespace, artifacts: list[Any]) -> dict[Path, str]:
+    """With --provenance or --provenance-key: each artifact's DSSE provenance envelope."""
+    if not (args.provenance or args.provenance_key):
+        return {}
+    import os
+
+    from packager.build.provenance import DEFAULT_BUILDER, SUFFIX, load_private_key, make_statement, write_envelope
+
+    signer = load_private_key(args.provenance_key) if args.provenance_key else None
+    builder = args.builder_id or os.environ.get("LITEBOX_BUILDER_ID") or DEFAULT_BUILDER
+    out = {}
+    for a in artifacts:
+        sidecar = json.loads(a.manifest.read_bytes())
+        statement = make_statement(sidecar, a.path, [p for p in (a.manifest, a.sbom) if p], builder)
+        envelope = a.path.with_name(a.path.name + SUFFIX)
+        write_envelope(statement, envelope, signer)
+        out[a.path] = str(envelope)
+        if not args.json:
+            print(f"litebox: wrote {display_path(envelope)} ({'signed' if signer else 'unsigned: sign its .pae'})",
+                  file=sys.stderr)
+    return out
+
+
+def _cmd_sign_provenance(args: argparse.Namespace) -> int:
+    from packager.build.provenance import attach_signature, load_private_key, read_envelope
+
+    if args.key and not (args.signature or args.public_key):
+        import json as _json
+
+        envelope = read_envelope(args.envelope)
+        envelope.sign(load_private_key(args.key))
+        args.envelope.write_text(_json.dumps(envelope.to_dict(), sort_keys=True) + "\n", encoding="utf-8")
+        print(f"signed {display_path(args.envelope)}")
+        return 0
+    if not (args.signature and args.public_key) or args.key:
+        raise PackError("sign-provenance: give --key KEY, or --signature SIG with --public-key PUB")
+    try:
+        signature = args.signature.read_bytes()
+    except OSError as exc:
+        raise PackError(f"{args.signature}: cannot read: {exc.strerror}") from None
+    keyid = attach_signature(args.envelope, signature, args.public_key)
+    print(f"added the signature of key {keyid} to {display_path(args.envelope)}")
     return 0
 
 
@@ -244,6 +334,24 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from packager.commands.verify import verify
 
+    if args.provenance or args.key:
+        if not (args.provenance and args.key):
+            raise PackError("verify: --provenance FILE and --key PUB go together")
+        import hashlib
+
+        from packager.build.provenance import check_provenance
+        from packager.commands.inspection import read_embedded_manifest
+
+        try:
+            digest = hashlib.sha256(args.artifact.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise PackError(f"{args.artifact}: cannot read: {exc.strerror}") from None
+        problem = check_provenance(args.provenance, args.key, digest, read_embedded_manifest(args.artifact))
+        if problem:
+            print(f"litebox: verify: {display_path(args.artifact)}: {problem}", file=sys.stderr)
+            return 1
+        print(f"litebox: provenance {display_path(args.provenance)}: signature, subject and inputs match",
+              file=sys.stderr)
     result = verify(args.artifact, args.manifest, args.project,
                     Progress(sys.stderr, verbose=args.verbose, quiet=args.quiet and not args.verbose))
     if result.ok:
@@ -287,6 +395,7 @@ def _cmd_targets(args: argparse.Namespace) -> int:
         rows.append({"target": t.name, "description": t.description,
                      "ready": all(c["ok"] or not c["required"] for c in items),
                      "checks": items,
+                     "runtime": t.runtime_origin(),
                      "capabilities": {"artifact_kind": caps.artifact_kind, "rewrites": caps.rewrites,
                                       "rewrite_entry": caps.rewrite_entry, "trace_learn": caps.trace_learn},
                      "options": [{"key": o.name, "type": o.type, "default": o.default, "doc": o.doc,
@@ -297,6 +406,7 @@ def _cmd_targets(args: argparse.Namespace) -> int:
     for row in rows:
         state = "ready" if row["ready"] else "not ready"
         print(f"{row['target']}: {state} — {row['description']}")
+        print(f"  runtime: {row['runtime']['kind']}: {row['runtime']['detail']}")
         for c in row["checks"]:
             optional = "" if c["required"] else " (optional)"
             print(f"  {'✓' if c['ok'] else '✗'} {c['item']}{optional}: {c['detail']}")
@@ -314,7 +424,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"pack": _cmd_pack, "inspect": _cmd_inspect, "verify": _cmd_verify, "run": _cmd_run,
-            "targets": _cmd_targets, "init": _cmd_init}
+            "targets": _cmd_targets, "init": _cmd_init, "sign-provenance": _cmd_sign_provenance}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

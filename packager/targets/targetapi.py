@@ -145,6 +145,16 @@ class TargetPlugin(abc.ABC):
         """What, besides the input files, decides the runtime (default: nothing)."""
         return {}
 
+    # Doctor items that matter only for building the runtime from source: when the runtime
+    # comes bundled with an installed litebox-pack they are shown as not needed.
+    build_checks: tuple[str, ...] = ()
+
+    def runtime_origin(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Where the runtime for ``options`` comes from, for `litebox targets` and the
+        manifest: ``{"kind": "built" | "prebuilt" | "bundled" | ..., "detail": str}``
+        (default: built by the plugin)."""
+        return {"kind": "built", "detail": "built by the target plugin"}
+
 
 class CargoTarget(TargetPlugin):
     """A target whose runtime is a Rust package built with cargo (packager/targets/cargobuild.py):
@@ -160,9 +170,11 @@ class CargoTarget(TargetPlugin):
     target_dir: str | None = None
     cargo_target: str | None = None
 
-    def prebuilt(self, options: Mapping[str, Any]) -> tuple[str, str] | None:
-        """(where it was named, path) of the prebuilt runtime, or None to build from source:
-        the environment variable wins over the ``runtime`` option."""
+    build_checks = ("cargo", "rustc", "runtime sources", "kernel sources")
+
+    def named_prebuilt(self, options: Mapping[str, Any]) -> tuple[str, str] | None:
+        """(where it was named, path) of a prebuilt runtime the user named, or None: the
+        environment variable wins over the ``runtime`` option."""
         import os
 
         if self.override_env and os.environ.get(self.override_env):
@@ -171,6 +183,44 @@ class CargoTarget(TargetPlugin):
         if value:
             return f"[target.{self.name}].runtime = {value!r}", str(value)
         return None
+
+    def bundled(self) -> tuple[Path, dict[str, Any]] | None:
+        """The runtime an installed litebox-pack carries for this target (packager/targets/
+        bundle.py), when this machine cannot build one: no cargo on PATH or no Rust sources
+        beside the packager. None when a build is possible or nothing is bundled."""
+        import shutil
+
+        from packager.targets.bundle import bundled_runtime
+        from packager.targets.targets import repo_root
+
+        if shutil.which("cargo") is not None and (repo_root() / "Cargo.toml").is_file():
+            return None
+        return bundled_runtime(self.name)
+
+    def prebuilt(self, options: Mapping[str, Any]) -> tuple[str, str] | None:
+        """(where it was named, path) of the prebuilt runtime, or None to build from source:
+        the environment variable, then the ``runtime`` option, then the bundled runtime."""
+        named = self.named_prebuilt(options)
+        if named is not None:
+            return named
+        bundled = self.bundled()
+        if bundled is not None:
+            return f"the runtime bundled with litebox-pack ({bundled[0]})", str(bundled[0])
+        return None
+
+    def runtime_origin(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """``built`` (cargo, from the sources beside the packager), ``prebuilt`` (named by the
+        user) or ``bundled`` (carried by the installed package, with the toolchain that built
+        it and its sha256)."""
+        named = self.named_prebuilt(options)
+        if named is not None:
+            return {"kind": "prebuilt", "detail": named[0]}
+        bundled = self.bundled()
+        if bundled is not None:
+            path, entry = bundled
+            return {"kind": "bundled", "detail": f"{path} (built by {entry.get('rustc', '?')})",
+                    "sha256": entry.get("sha256"), "rustc": entry.get("rustc")}
+        return {"kind": "built", "detail": f"cargo build --locked --release -p {self.package}"}
 
     def runtime_inputs(self, repo: Path, options: Mapping[str, Any]) -> list[Path]:
         """The prebuilt runtime (PackError if it does not exist), or the workspace files and the

@@ -31,8 +31,11 @@ __all__ = ["BuildContext", "Target", "discover", "get", "repo_root", "targets_ro
 
 
 def repo_root() -> Path:
-    """The checkout the packager runs from (the parent of the ``packager`` package)."""
-    return Path(__file__).resolve().parents[2]
+    """The checkout the packager runs from (the parent of the ``packager`` package), or, in
+    an installed wheel, the bundle it carries instead (packager/targets/bundle.py)."""
+    from packager.targets.bundle import installed_root
+
+    return installed_root()
 
 
 def targets_root() -> Path:
@@ -69,16 +72,32 @@ class Target:
         """The checklist as ``{"item", "ok", "detail", "required"}`` objects, in the
         plugin's order; a plugin that crashes gives one failed required item."""
         try:
+            origin = self.runtime_origin()
             out = []
             for c in self.plugin.checks():
                 if not isinstance(c, Check):
                     raise TypeError(f"checks() gave {type(c).__name__}, not a Check")
-                out.append({"item": str(c.item), "ok": bool(c.ok), "detail": str(c.detail),
-                            "required": bool(c.required)})
+                row = {"item": str(c.item), "ok": bool(c.ok), "detail": str(c.detail),
+                       "required": bool(c.required)}
+                if origin["kind"] != "built" and row["item"] in self.plugin.build_checks:
+                    row["required"] = False  # only for building the runtime, which is not built here
+                    row["detail"] += f" (not needed: the runtime is {origin['kind']})"
+                out.append(row)
             return out
         except Exception as exc:  # a broken plugin must not break `litebox targets`
             return [{"item": "plugin check", "ok": False, "detail": f"{type(exc).__name__}: {exc}",
                      "required": True}]
+
+    def runtime_origin(self, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Where this target's runtime comes from for ``options`` (default: the defaults):
+        ``{"kind", "detail", ...}`` (TargetPlugin.runtime_origin); a plugin that fails says so."""
+        try:
+            origin = dict(self.plugin.runtime_origin(default_options(self, options)))
+        except Exception as exc:  # a damaged bundle or a broken plugin must not break `targets`
+            return {"kind": "unavailable", "detail": f"{type(exc).__name__}: {exc}"}
+        origin.setdefault("kind", "built")
+        origin.setdefault("detail", "")
+        return origin
 
     def extra_steps(self, options: Mapping[str, Any]) -> list[ExtraStep]:
         """The plugin's extra build steps for ``options``, checked (PackError naming the plugin)."""

@@ -205,7 +205,8 @@ def test_existing_artifact_survives_a_failed_pack(tmp_path: Path) -> None:
     proc = run_cli("pack", project, "--out-dir", out)
     assert proc.returncode != 0, describe(proc)
     assert good.path.read_bytes() == before
-    assert sorted(p.name for p in out.iterdir()) == sorted([good.path.name, good.manifest.name])
+    assert sorted(p.name for p in out.iterdir()) == sorted([good.path.name, good.manifest.name,
+                                                            good.path.name + ".spdx.json"])
 
 
 @pytest.mark.parametrize("below", ["", "sub"])

@@ -54,7 +54,7 @@ def test_artifact_shape(examples: ExampleArtifacts, name: str) -> None:
     manifest = json.loads(art.manifest.read_text(encoding="utf-8"))
     assert isinstance(manifest, dict)
     out_files = sorted(p.name for p in art.path.parent.iterdir())
-    assert out_files == sorted([art.path.name, art.manifest.name]), out_files
+    assert out_files == sorted([art.path.name, art.manifest.name, art.path.name + ".spdx.json"]), out_files
 
 
 def test_image_holds_the_dynamic_closure(examples: ExampleArtifacts) -> None:

@@ -1,0 +1,138 @@
+"""The installable product: `python -m build` gives an sdist and a wheel; the wheel carries the
+target plugins and a runtime per target, so a fresh virtual environment without cargo packs.
+
+Kept cheap: the wheel is built once per session straight from this checkout (cargo reuses the
+runtime the test session already built in target/), bundling the linux-userland runtime only
+(LITEBOX_WHEEL_TARGETS); the venv borrows the already installed dependencies
+(--system-site-packages) and installs the wheel itself with --no-deps --no-index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from litebox_e2e import PACK_TIMEOUT, REPO, describe, run_program
+
+PROGRAM = "/usr/bin/echo"
+
+
+def _build(kind: str, out: Path) -> Path:
+    env = dict(os.environ, LITEBOX_WHEEL_TARGETS="linux-userland")
+    env = {k: v for k, v in env.items() if not k.startswith("LITEBOX_RUNTIME")}
+    proc = subprocess.run([sys.executable, "-m", "build", f"--{kind}", "--no-isolation", "--outdir", str(out)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=PACK_TIMEOUT,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, describe(proc)
+    found = sorted(out.glob("*.whl" if kind == "wheel" else "*.tar.gz"))
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _build("wheel", tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(scope="session")
+def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with the wheel installed (dependencies from the running interpreter)."""
+    root = tmp_path_factory.mktemp("venv") / "v"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(root)], check=True, timeout=300)
+    proc = subprocess.run([str(root / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                           str(wheel)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, describe(proc)
+    return root
+
+
+def _plugin_folders() -> list[str]:
+    return sorted(p.parent.name for p in (REPO / "platform_targets").glob("*/target.py"))
+
+
+def test_sdist_carries_every_source_a_wheel_is_built_from(tmp_path: Path) -> None:
+    with tarfile.open(_build("sdist", tmp_path)) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    for needed in ("pyproject.toml", "setup.py", "SConstruct", "Cargo.toml", "Cargo.lock",
+                   "core/libos/Cargo.toml", "packager/targets/bundle.py", "templates/litebox.toml"):
+        assert needed in names, needed
+    for folder in _plugin_folders():
+        assert f"platform_targets/{folder}/target.py" in names
+        assert f"platform_targets/{folder}/runtime/Cargo.toml" in names
+    assert not any("/target/" in f"/{n}" or "__pycache__" in n for n in names)
+
+
+def test_wheel_carries_plugins_and_runtimes_by_digest(wheel: Path) -> None:
+    """Every plugin folder's Python files, the build graph, and the bundled runtime whose
+    sha256 runtimes.json records; the tag says x86-64 Linux (native runtimes inside)."""
+    assert wheel.name.endswith("-py3-none-linux_x86_64.whl")
+    with zipfile.ZipFile(wheel) as z:
+        files = {n.split("packager/_bundle/", 1)[1]: n for n in z.namelist() if "packager/_bundle/" in n}
+        for folder in _plugin_folders():
+            for py in (REPO / "platform_targets" / folder).glob("*.py"):
+                assert f"platform_targets/{folder}/{py.name}" in files
+        assert "SConstruct" in files and "Cargo.lock" in files
+        record = json.loads(z.read(files["runtimes.json"]))["targets"]
+        entry = record["linux-userland"]
+        data = z.read(files[entry["file"]])
+    assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    assert data[:4] == b"\x7fELF"
+    assert entry["rustc"].startswith("rustc ")
+
+
+def _venv_env(venv: Path, tmp_path: Path) -> dict[str, str]:
+    """Nothing but the venv's bin and a shell on PATH: no cargo, no rustc."""
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    (bare / "sh").symlink_to("/bin/sh")
+    return {"PATH": f"{venv / 'bin'}{os.pathsep}{bare}", "HOME": str(tmp_path / "home"), "LC_ALL": "C"}
+
+
+def _litebox(venv: Path, env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(venv / "bin" / "litebox"), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=PACK_TIMEOUT, stdin=subprocess.DEVNULL)
+
+
+def test_installed_wheel_packs_runs_and_verifies_without_cargo(venv: Path, tmp_path: Path) -> None:
+    env = _venv_env(venv, tmp_path)
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import packager; print(packager.__file__)"],
+                           env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert where.stdout.startswith(str(venv)), where.stdout  # the wheel's code, not this checkout's
+
+    targets = _litebox(venv, env, "targets", "--json", cwd=tmp_path)
+    assert targets.returncode == 0, describe(targets)
+    row = next(r for r in json.loads(targets.stdout)["targets"] if r["target"] == "linux-userland")
+    assert row["runtime"]["kind"] == "bundled" and row["ready"], row
+    assert {c["item"] for c in row["checks"] if c["item"] == "cargo" and not c["required"]} == {"cargo"}
+
+    proc = _litebox(venv, env, "pack", PROGRAM, "--out-dir", str(tmp_path / "dist"), "--json", cwd=tmp_path)
+    assert proc.returncode == 0, describe(proc)
+    art = json.loads(proc.stdout)["artifacts"][0]
+    assert run_program([art["path"], "from", "the", "wheel"]).stdout == b"from the wheel\n"
+    runtime = json.loads(Path(art["manifest"]).read_bytes())["runtime"]
+    bundled = venv.glob("lib/python*/site-packages/packager/_bundle/runtimes.json")
+    recorded = json.loads(next(bundled).read_bytes())["targets"]["linux-userland"]
+    assert runtime["origin"] == "bundled" and runtime["sha256"] == recorded["sha256"]
+
+    check = _litebox(venv, env, "verify", art["path"], cwd=tmp_path)
+    assert check.returncode == 0 and check.stdout.strip() == "verified", describe(check)
+
+
+def test_checkout_builds_its_runtime_and_says_so() -> None:
+    """From a checkout with cargo, `litebox targets` names cargo as the runtime's origin."""
+    from litebox_e2e import run_cli
+
+    proc = run_cli("targets", "--json")
+    assert proc.returncode == 0, describe(proc)
+    row = next(r for r in json.loads(proc.stdout)["targets"] if r["target"] == "linux-userland")
+    if os.environ.get("LITEBOX_RUNTIME_LINUX_USERLAND"):
+        assert row["runtime"]["kind"] == "prebuilt"
+    else:
+        assert row["runtime"] == {"kind": "built",
+                                  "detail": "cargo build --locked --release -p litebox-runtime-linux-userland"}
