@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packager.build.artifact import IMAGE_SECTION, MANIFEST_SECTION, read_sections
+from packager.build.artifact import IMAGE_SECTION, MANIFEST_SECTION, has_section_trailer, read_sections
 from packager.errors import PackError
 from packager.image.imagereader import Image, ImageError, read_image
 from packager.image.policyrecords import decoded_policy_json
@@ -54,8 +54,8 @@ def open_artifact(path: Path) -> ArtifactView:
         raise PackError(f"{display_path(path)}: no such file") from None
     except OSError as exc:
         raise PackError(f"{display_path(path)}: cannot read: {exc.strerror}") from None
-    if data[:4] != b"\x7fELF":
-        raise PackError(f"{display_path(path)}: not a LiteBox artifact (not an ELF file)")
+    if data[:4] != b"\x7fELF" and not has_section_trailer(data):
+        raise PackError(f"{display_path(path)}: not a LiteBox artifact (not an ELF file, no section trailer)")
     try:
         sections = read_sections(data)
     except PackError as exc:

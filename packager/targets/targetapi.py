@@ -11,6 +11,7 @@ A plugin module defines ``Plugin``, a subclass of :class:`TargetPlugin`, with:
   build_runtime(ctx) -> Path                      builds (or finds) the runtime
   assemble(ctx, runtime, image, manifest, out)    writes the artifact at ``out`` atomically
   extra_steps(options) -> list[ExtraStep]         further build-graph nodes after the artifact
+  manifest_facts(runtime, image, options) -> dict  optional: recorded as the manifest's target_facts
   run(artifact, args, env=None, wait=False) -> int  runs an artifact (``litebox run``)
 
 The packager decides behaviour from these declarations, never from a target's name.
@@ -36,12 +37,14 @@ class Capabilities:
     found in the runtime's ELF section ``rewrite_entry`` (an 8-byte address); such an image is
     specific to that runtime. ``trace_learn``: its runner takes ``env`` and ``wait``, so
     `litebox run --trace/--learn` work. ``artifact_kind``: what the artifact is (for people and
-    tools, e.g. "elf-executable", "pvh-elf")."""
+    tools, e.g. "elf-executable", "pvh-elf"). ``artifact_suffix``: appended to the artifact's
+    name ``NAME-TARGET`` (e.g. ".igvm"); the sidecar is the artifact's name + ".manifest.json"."""
 
     artifact_kind: str
     rewrites: bool = False
     rewrite_entry: str | None = None
     trace_learn: bool = False
+    artifact_suffix: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,12 @@ class TargetPlugin(abc.ABC):
 
     def runtime_key(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """What, besides the input files, decides the runtime (default: nothing)."""
+        return {}
+
+    def manifest_facts(self, runtime: Path, image: bytes, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Facts the manifest records under ``target_facts`` that follow from the runtime,
+        the image and the options alone (e.g. a launch measurement and every input of it);
+        default: none (the manifest then has no ``target_facts``)."""
         return {}
 
 

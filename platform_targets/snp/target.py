@@ -1,0 +1,220 @@
+"""Target plugin: snp — an IGVM file (revision 2, x64) with two platforms, SEV-SNP and native,
+and its SNP launch measurement in the manifest.
+
+The guest is the kvm target's VM kernel (``litebox-runtime-kvm``, over ``core/vmkernel``) with
+the image as a loaded segment, laid out as IGVM page data (``layout.py``, written by
+``igvm.py``). The SNP launch digest is computed at pack time (``launch_digest.py``) and
+recorded, with every input of it, under the manifest's ``target_facts.snp``. ``litebox run``
+boots the NATIVE platform in QEMU through our own loader (``loader.py``): QEMU 7.2 has none.
+The SNP machine layer (PVALIDATE, GHCB, #VC) is not written yet: see docs/targets/snp.md.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Mapping
+
+from packager.build.artifact import IMAGE_SECTION, MANIFEST_SECTION, atomic_output, read_sections, section_trailer
+from packager.errors import PackError
+from packager.paths import display_path
+from packager.targets.targetapi import BuildContext, Capabilities, CargoTarget, Check, OptionSpec
+
+HERE = Path(__file__).resolve().parent
+KVM = HERE.parent / "kvm"
+OVERRIDE_ENV = "LITEBOX_RUNTIME_SNP"
+MEMORY = 512 << 20  # the kvm runner's -m 512M
+
+
+def _load(path: Path, name: str) -> ModuleType:
+    """Loads ``path`` as module ``name`` (plugins are loaded by path, not as a package)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise PackError(f"{path}: cannot load")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+igvm = _load(HERE / "igvm.py", "igvm")
+launch_digest = _load(HERE / "launch_digest.py", "launch_digest")
+layout = _load(HERE / "layout.py", "layout")
+loader = _load(HERE / "loader.py", "litebox_target_snp_loader")
+pvh_elf = _load(KVM / "pvh_elf.py", "litebox_target_snp_pvh_elf")
+qemu = _load(KVM / "qemu.py", "litebox_target_snp_qemu")
+
+
+def parse_policy(value: Any) -> int:
+    """The guest policy from the option (an integer or a "0x..." string); PackError if bit 17
+    (must be one) is clear or it does not fit 64 bits."""
+    try:
+        policy = int(value, 0) if isinstance(value, str) else int(value)
+    except ValueError:
+        raise PackError(f"[target.snp].policy = {value!r} is not an integer") from None
+    if not 0 <= policy < 1 << 64 or not policy & launch_digest.POLICY_RESERVED_ONE:
+        raise PackError(f"[target.snp].policy = {value!r}: bit 17 must be set (SNP firmware ABI)")
+    return policy
+
+
+def guest_file(runtime: Path, image: bytes, options: Mapping[str, Any]) -> Any:
+    """The IGVM structure for this runtime, image and options (deterministic)."""
+    kernel = runtime.read_bytes()
+    try:
+        elf = pvh_elf.build(kernel, image, b"")
+        entry = pvh_elf.pvh_entry(kernel)
+        return layout.build(elf, entry, MEMORY, parse_policy(options.get("policy", "0x30000")))
+    except (pvh_elf.KernelError, layout.LayoutError) as exc:
+        raise PackError(f"{display_path(runtime)}: {exc}") from None
+
+
+def measurement(f: Any, vcpus: int) -> dict[str, Any]:
+    """The launch digest of ``f``'s SEV-SNP platform and every input that changes it."""
+    inputs = launch_digest.DigestInputs(vcpus=vcpus)
+    policy = f.policies[0].policy
+    vmsa = launch_digest.snp_vmsas(f)[0]
+    return {
+        "launch_digest": launch_digest.launch_digest(f, inputs).hex(),
+        "vcpus": vcpus,
+        "vmsa_gpa_measured": f"{inputs.vmsa_gpa:#x}",
+        "vmm": "QEMU/KVM (VMSA pages measured at 0xfffffffff000)",
+        "guest_policy": launch_digest.describe_policy(policy),
+        "sev_features": f"{int.from_bytes(vmsa[0x3B0:0x3B8], 'little'):#x}",
+        "vmsa_sha384": __import__("hashlib").sha384(vmsa).hexdigest(),
+        "measured_pages": len(launch_digest.snp_pages(f)),
+        "id_block": None,
+    }
+
+
+def measure_artifact(data: bytes, vcpus: int | None = None) -> dict[str, Any]:
+    """Recomputes the measurement from the artifact's bytes alone (IgvmError if unreadable);
+    ``vcpus`` None: the count its manifest states, else 1."""
+    f = igvm.read(data)
+    if vcpus is None:
+        vcpus = 1
+        try:
+            import json
+
+            manifest = json.loads(read_sections(data, (MANIFEST_SECTION,))[MANIFEST_SECTION])
+            vcpus = int(manifest["target_facts"]["snp"]["vcpus"])
+        except (KeyError, ValueError, PackError):
+            pass
+    return measurement(f, vcpus)
+
+
+class Plugin(CargoTarget):
+    """snp: the VM kernel and image as an IGVM file (SEV-SNP + native platforms)."""
+
+    name = "snp"
+    description = ("IGVM file (SEV-SNP + native platforms) with the SNP launch measurement in the manifest; "
+                   "`litebox run` boots its native platform in QEMU")
+    capabilities = Capabilities(artifact_kind="igvm", rewrites=False, trace_learn=False, artifact_suffix=".igvm")
+    options = (
+        OptionSpec("runtime", "path", "a prebuilt VM kernel (the kvm target's, ELF with a PVH entry note) "
+                   "instead of building it with cargo", env=OVERRIDE_ENV),
+        OptionSpec("policy", "string", "the SEV-SNP guest policy (bit 16 SMT allowed, 17 must be one, "
+                   "19 debug)", default="0x30000"),
+        OptionSpec("vcpus", "integer", "the vCPU count the launch measurement is computed for "
+                   "(the kernel runs on one)", default=1, choices=(1,)),
+    )
+    package = "litebox-runtime-kvm"
+    what = "the VM kernel"
+    override_env = OVERRIDE_ENV
+    target_dir = "target/kvm"
+
+    def checks(self) -> list[Check]:
+        """Doctor: cargo (or a prebuilt kernel) to build; QEMU to run the native platform."""
+        items = []
+        override = os.environ.get(OVERRIDE_ENV)
+        if override:
+            items.append(Check("prebuilt kernel", Path(override).is_file(), f"{OVERRIDE_ENV}={override}"))
+        else:
+            import shutil
+
+            cargo = shutil.which("cargo")
+            items.append(Check("cargo", cargo is not None, cargo or "not found: install Rust"))
+        exe = qemu.qemu_path()
+        items.append(Check("qemu-system-x86_64 (to run the native platform)", exe is not None,
+                           f"{exe} ({qemu.qemu_version()})" if exe else "not found: apt-get install qemu-system-x86",
+                           required=False))
+        items.append(Check("SEV-SNP host (to launch the SNP platform)", False,
+                           "not here: no SEV-SNP hardware; see docs/targets/snp.md", required=False))
+        return items
+
+    def manifest_facts(self, runtime: Path, image: bytes, options: Mapping[str, Any]) -> dict[str, Any]:
+        """The SNP launch measurement and its inputs (``snp``)."""
+        f = guest_file(runtime, image, options)
+        return {"snp": measurement(f, int(options.get("vcpus", 1)))}
+
+    def assemble(self, ctx: BuildContext, runtime: Path, image: bytes, manifest: bytes, out: Path) -> None:
+        """Writes the IGVM file, with the image and manifest in a section trailer after the
+        file data (unmeasured, ignored by IGVM loaders); checked by re-reading."""
+        data = igvm.write(guest_file(runtime, image, ctx.options))
+        data += section_trailer({IMAGE_SECTION: image, MANIFEST_SECTION: manifest}, len(data))
+        # The fixed header's total size covers the trailer: it is file data nothing refers to.
+        import struct
+        import zlib
+
+        fixed = bytearray(data[:32])
+        struct.pack_into("<II", fixed, 16, len(data), 0)
+        vh_off, vh_size = struct.unpack_from("<II", fixed, 8)
+        crc = zlib.crc32(bytes(fixed) + data[vh_off:vh_off + vh_size]) & 0xFFFF_FFFF
+        struct.pack_into("<I", fixed, 20, crc)
+        data = bytes(fixed) + data[32:]
+        igvm.read(data)
+        found = read_sections(data)
+        if found.get(IMAGE_SECTION) != image or found.get(MANIFEST_SECTION) != manifest:
+            raise PackError("the snp artifact does not read back the image and manifest it was given")
+        with atomic_output(out) as tmp:
+            tmp.write_bytes(data)
+
+    def run(self, artifact: Path, args: list[str], env: dict[str, str] | None = None,
+            wait: bool = False) -> int:
+        """Boots the artifact's native platform in QEMU through our loader; returns the app's
+        exit status. Host environment and stdin are not passed (the host is untrusted; the
+        app's env comes from the measured image)."""
+        if qemu.qemu_path() is None:
+            raise PackError("qemu-system-x86_64 not found: apt-get install qemu-system-x86")
+        try:
+            data = artifact.read_bytes()
+        except FileNotFoundError:
+            raise PackError(f"{display_path(artifact)}: no such file") from None
+        debug = os.environ.get("LITEBOX_LOG") == "debug"
+        cmdline = qemu.kernel_cmdline(args, {}, debug).encode()
+        try:
+            blob, _memory = loader.boot_blob(igvm.read(data), cmdline)
+        except (igvm.IgvmError, loader.LoaderError) as exc:
+            raise PackError(f"{display_path(artifact)}: {exc}") from None
+        net = None
+        try:
+            from packager.image.imagereader import read_image
+
+            launch = read_image(read_sections(data, (IMAGE_SECTION,))[IMAGE_SECTION]).launch
+            import ipaddress
+
+            def rules(items: list[Any]) -> list[tuple[int, str, int]]:
+                return [(r.family, str(ipaddress.ip_address(r.address)), r.port) for r in items]
+
+            net = qemu.net_plan(rules(launch.policy.listen), rules(launch.policy.connect))
+        except Exception:
+            net = None
+        accel, _ = qemu.choose_accel(None)
+        timeout = qemu.run_timeout()
+        sys.stdout.flush()
+        with tempfile.TemporaryDirectory(prefix="snp-run-") as tmp:
+            path = Path(tmp) / "boot-blob.elf"
+            path.write_bytes(blob)
+            try:
+                code, rc = qemu.boot(path, "", accel, timeout, None, net=net, forward_signals=True)
+            except KeyboardInterrupt:
+                return 130
+            except OSError as exc:
+                sys.stderr.write(f"litebox: cannot start the VM: {exc}\n")
+                return qemu.EXIT_VM_FAILED
+        if code is not None:
+            return code
+        sys.stderr.write(f"litebox: the VM ended without reporting an exit status (QEMU exit {rc})\n")
+        return qemu.EXIT_TIMEOUT if rc == -9 else qemu.EXIT_VM_FAILED
