@@ -120,8 +120,8 @@ class ParameterInsert:
 
 @dataclass(frozen=True)
 class VpContext:
-    """IGVM_VHS_VP_CONTEXT: for SNP a 4 KiB VMSA placed at ``gpa``; for native the 232-byte
-    register context (``gpa`` 0)."""
+    """IGVM_VHS_VP_CONTEXT: 4 KiB of file data; for SNP a VMSA placed at ``gpa``; for native
+    the 232-byte register context, zero-padded (``gpa`` 0)."""
 
     gpa: int
     mask: int
@@ -190,8 +190,8 @@ def write(f: IgvmFile) -> bytes:
     index: dict[bytes, int] = {}
     for d in f.directives:
         if isinstance(d, (PageData, VpContext)) and d.data and d.data not in index:
-            if isinstance(d, PageData) and len(d.data) != PAGE:
-                raise IgvmError(f"page data at {d.gpa:#x} is {len(d.data)} bytes, not {PAGE}")
+            if len(d.data) != PAGE:
+                raise IgvmError(f"{type(d).__name__} data for {d.gpa:#x} is {len(d.data)} bytes, not {PAGE}")
             index[d.data] = len(blobs)
             blobs.append(d.data)
 
@@ -320,8 +320,7 @@ def _directive(kind: int, body: bytes, blob: object) -> Directive:
         return ParameterInsert(*struct.unpack("<QII", body))
     if kind == VHT_VP_CONTEXT:
         gpa, mask, off, vp, _ = struct.unpack("<QIIHH", body)
-        size = PAGE if gpa else NATIVE_CONTEXT.size
-        return VpContext(gpa, mask, read_blob(off, size), vp)  # type: ignore[operator]
+        return VpContext(gpa, mask, read_blob(off, PAGE), vp)  # type: ignore[operator]
     if kind == VHT_REQUIRED_MEMORY:
         gpa, mask, size, _flags, _ = struct.unpack("<QIIII", body)
         return RequiredMemory(gpa, mask, size)
@@ -334,15 +333,17 @@ def _directive(kind: int, body: bytes, blob: object) -> Directive:
 
 
 def native_context(**regs: int) -> bytes:
-    """The native VP context bytes; unnamed fields are zero."""
+    """The native VP context's file data (4 KiB: the structure, then zeroes); unnamed fields
+    are zero."""
     unknown = set(regs) - set(NATIVE_FIELDS)
     if unknown:
         raise IgvmError(f"unknown native context fields: {', '.join(sorted(unknown))}")
-    return NATIVE_CONTEXT.pack(*(regs.get(name, 0) for name in NATIVE_FIELDS))
+    return NATIVE_CONTEXT.pack(*(regs.get(name, 0) for name in NATIVE_FIELDS)).ljust(PAGE, b"\0")
 
 
 def parse_native_context(data: bytes) -> dict[str, int]:
-    """The native VP context as a field → value dict."""
-    if len(data) != NATIVE_CONTEXT.size:
-        raise IgvmError(f"a native VP context is {NATIVE_CONTEXT.size} bytes, not {len(data)}")
-    return dict(zip(NATIVE_FIELDS, NATIVE_CONTEXT.unpack(data)))
+    """The native VP context as a field → value dict (IgvmError unless the bytes past the
+    structure are zero)."""
+    if len(data) != PAGE or any(data[NATIVE_CONTEXT.size:]):
+        raise IgvmError("a native VP context is the structure and zeroes up to 4096 bytes")
+    return dict(zip(NATIVE_FIELDS, NATIVE_CONTEXT.unpack_from(data)))

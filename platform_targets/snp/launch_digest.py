@@ -4,8 +4,15 @@ The digest is the PAGE_INFO chain of the SNP firmware ABI (SNP_LAUNCH_UPDATE): f
 the loader adds, ``ld = SHA-384(PAGE_INFO)`` where PAGE_INFO (0x70 bytes) is the previous
 digest, the SHA-384 of the page's contents (zeroes for zero, unmeasured, secrets and CPUID
 pages), length 0x70, page type, IMI 0, three VMPL permission bytes (0) and a reserved byte,
-then the page's guest physical address. The VMSA of each vCPU is added last (as KVM does at
-SNP_LAUNCH_FINISH), at the GPA KVM gives VMSA pages, 0xFFFFFFFFF000, unless stated otherwise.
+then the page's guest physical address. Page data without contents is a NORMAL page of
+zeroes (as QEMU's IGVM loader and the igvm crate import it), parameter-area inserts are
+UNMEASURED pages.
+
+Where the VMSAs go depends on the VMM, so it is an input (``vmm``):
+  qemu-kvm   KVM adds one VMSA per vCPU after every page (SNP_LAUNCH_FINISH), at GPA
+             0xFFFFFFFFF000; application processors start from the file's last VMSA.
+  igvm       the VMSA is a page in the file's directive order at the GPA the file gives
+             (Hyper-V/OpenHCL loaders, and the igvm crate's measurement); ``vcpus`` is ignored.
 """
 from __future__ import annotations
 
@@ -20,7 +27,6 @@ except ImportError:  # loaded by path from target.py
 
 PAGE_TYPE_NORMAL = 0x01
 PAGE_TYPE_VMSA = 0x02
-PAGE_TYPE_ZERO = 0x03
 PAGE_TYPE_UNMEASURED = 0x04
 PAGE_TYPE_SECRETS = 0x05
 PAGE_TYPE_CPUID = 0x06
@@ -35,13 +41,16 @@ POLICY_DEBUG = 1 << 19
 POLICY_RESERVED_ONE = 1 << 17
 
 
+VMMS = ("qemu-kvm", "igvm")
+
+
 @dataclass(frozen=True)
 class DigestInputs:
-    """What changes the digest besides the file: the vCPU count and the GPA the VMM measures
-    VMSA pages at."""
+    """What changes the digest besides the file: the VMM convention (see the module doc) and
+    the vCPU count."""
 
     vcpus: int = 1
-    vmsa_gpa: int = KVM_VMSA_GPA
+    vmm: str = "qemu-kvm"
 
 
 def page_info(ld: bytes, contents_digest: bytes, page_type: int, gpa: int) -> bytes:
@@ -53,10 +62,10 @@ def _step(ld: bytes, contents_digest: bytes, page_type: int, gpa: int) -> bytes:
     return hashlib.sha384(page_info(ld, contents_digest, page_type, gpa)).digest()
 
 
-def snp_pages(f: igvm.IgvmFile) -> list[tuple[int, int, bytes]]:
-    """The SNP platform's pages in load order as (page type, gpa, contents digest), VMSAs not
-    included: page data (normal, zero, unmeasured, secrets, CPUID) and parameter-area inserts
-    (unmeasured pages)."""
+def snp_pages(f: igvm.IgvmFile, with_vmsa: bool = False) -> list[tuple[int, int, bytes]]:
+    """The SNP platform's pages in load order as (page type, gpa, contents digest): page data
+    (normal, unmeasured, secrets, CPUID), parameter-area inserts (unmeasured pages) and, with
+    ``with_vmsa``, the VMSAs where the file places them."""
     mask = f.mask_of(igvm.PLATFORM_SEV_SNP)
     sizes = {d.index: d.size for d in f.directives if isinstance(d, igvm.ParameterArea)}
     out: list[tuple[int, int, bytes]] = []
@@ -68,13 +77,13 @@ def snp_pages(f: igvm.IgvmFile) -> list[tuple[int, int, bytes]]:
                 out.append((PAGE_TYPE_CPUID, d.gpa, ZERO_DIGEST))
             elif d.flags & igvm.PAGE_FLAG_UNMEASURED:
                 out.append((PAGE_TYPE_UNMEASURED, d.gpa, ZERO_DIGEST))
-            elif not d.data:
-                out.append((PAGE_TYPE_ZERO, d.gpa, ZERO_DIGEST))
             else:
-                out.append((PAGE_TYPE_NORMAL, d.gpa, hashlib.sha384(d.data).digest()))
+                out.append((PAGE_TYPE_NORMAL, d.gpa, hashlib.sha384(d.data or bytes(igvm.PAGE)).digest()))
         elif isinstance(d, igvm.ParameterInsert) and d.mask & mask:
             for off in range(0, sizes[d.index], igvm.PAGE):
                 out.append((PAGE_TYPE_UNMEASURED, d.gpa + off, ZERO_DIGEST))
+        elif isinstance(d, igvm.VpContext) and d.mask & mask and with_vmsa:
+            out.append((PAGE_TYPE_VMSA, d.gpa, hashlib.sha384(d.data).digest()))
     return out
 
 
@@ -87,18 +96,27 @@ def snp_vmsas(f: igvm.IgvmFile) -> list[bytes]:
     return [found[i] for i in sorted(found)]
 
 
+def snp_vmsa_gpa(f: igvm.IgvmFile) -> int:
+    """The GPA the file places vp 0's VMSA at."""
+    mask = f.mask_of(igvm.PLATFORM_SEV_SNP)
+    return next(d.gpa for d in f.directives if isinstance(d, igvm.VpContext) and d.mask & mask and d.vp_index == 0)
+
+
 def launch_digest(f: igvm.IgvmFile, inputs: DigestInputs = DigestInputs()) -> bytes:
-    """The 48-byte launch digest of ``f``'s SEV-SNP platform for ``inputs.vcpus`` vCPUs: every
-    application processor starts from the last VMSA the file gives (vp 0's when it has one)."""
+    """The 48-byte launch digest of ``f``'s SEV-SNP platform under ``inputs`` (see the module
+    doc for the two VMSA conventions)."""
     if inputs.vcpus < 1:
         raise ValueError("at least one vCPU")
+    if inputs.vmm not in VMMS:
+        raise ValueError(f"unknown VMM convention {inputs.vmm!r} (known: {', '.join(VMMS)})")
     ld = bytes(48)
-    for page_type, gpa, digest in snp_pages(f):
+    for page_type, gpa, digest in snp_pages(f, with_vmsa=inputs.vmm == "igvm"):
         ld = _step(ld, digest, page_type, gpa)
-    vmsas = snp_vmsas(f)
-    for vp in range(inputs.vcpus):
-        vmsa = vmsas[min(vp, len(vmsas) - 1)]
-        ld = _step(ld, hashlib.sha384(vmsa).digest(), PAGE_TYPE_VMSA, inputs.vmsa_gpa)
+    if inputs.vmm == "qemu-kvm":
+        vmsas = snp_vmsas(f)
+        for vp in range(inputs.vcpus):
+            vmsa = vmsas[min(vp, len(vmsas) - 1)]
+            ld = _step(ld, hashlib.sha384(vmsa).digest(), PAGE_TYPE_VMSA, KVM_VMSA_GPA)
     return ld
 
 

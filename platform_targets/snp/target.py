@@ -71,16 +71,19 @@ def guest_file(runtime: Path, image: bytes, options: Mapping[str, Any]) -> Any:
         raise PackError(f"{display_path(runtime)}: {exc}") from None
 
 
-def measurement(f: Any, vcpus: int) -> dict[str, Any]:
-    """The launch digest of ``f``'s SEV-SNP platform and every input that changes it."""
-    inputs = launch_digest.DigestInputs(vcpus=vcpus)
+def measurement(f: Any, vcpus: int, vmm: str) -> dict[str, Any]:
+    """The launch digest of ``f``'s SEV-SNP platform and every input that changes it (the
+    digest under each VMM convention too)."""
     policy = f.policies[0].policy
     vmsa = launch_digest.snp_vmsas(f)[0]
+    digests = {v: launch_digest.launch_digest(f, launch_digest.DigestInputs(vcpus, v)).hex()
+               for v in launch_digest.VMMS}
     return {
-        "launch_digest": launch_digest.launch_digest(f, inputs).hex(),
+        "launch_digest": digests[vmm],
+        "launch_digests": digests,
         "vcpus": vcpus,
-        "vmsa_gpa_measured": f"{inputs.vmsa_gpa:#x}",
-        "vmm": "QEMU/KVM (VMSA pages measured at 0xfffffffff000)",
+        "vmm": vmm,
+        "vmsa_gpa": f"{launch_digest.snp_vmsa_gpa(f):#x}",
         "guest_policy": launch_digest.describe_policy(policy),
         "sev_features": f"{int.from_bytes(vmsa[0x3B0:0x3B8], 'little'):#x}",
         "vmsa_sha384": __import__("hashlib").sha384(vmsa).hexdigest(),
@@ -89,20 +92,19 @@ def measurement(f: Any, vcpus: int) -> dict[str, Any]:
     }
 
 
-def measure_artifact(data: bytes, vcpus: int | None = None) -> dict[str, Any]:
-    """Recomputes the measurement from the artifact's bytes alone (IgvmError if unreadable);
-    ``vcpus`` None: the count its manifest states, else 1."""
+def measure_artifact(data: bytes) -> dict[str, Any]:
+    """Recomputes the measurement from the artifact's bytes alone (IgvmError if unreadable),
+    for the vCPU count and VMM its embedded manifest states (1 and qemu-kvm without one)."""
     f = igvm.read(data)
-    if vcpus is None:
-        vcpus = 1
-        try:
-            import json
+    vcpus, vmm = 1, "qemu-kvm"
+    try:
+        import json
 
-            manifest = json.loads(read_sections(data, (MANIFEST_SECTION,))[MANIFEST_SECTION])
-            vcpus = int(manifest["target_facts"]["snp"]["vcpus"])
-        except (KeyError, ValueError, PackError):
-            pass
-    return measurement(f, vcpus)
+        stated = json.loads(read_sections(data, (MANIFEST_SECTION,))[MANIFEST_SECTION])["target_facts"]["snp"]
+        vcpus, vmm = int(stated["vcpus"]), str(stated["vmm"])
+    except (KeyError, ValueError, TypeError, PackError):
+        pass
+    return measurement(f, vcpus, vmm)
 
 
 class Plugin(CargoTarget):
@@ -119,6 +121,9 @@ class Plugin(CargoTarget):
                    "19 debug)", default="0x30000"),
         OptionSpec("vcpus", "integer", "the vCPU count the launch measurement is computed for "
                    "(the kernel runs on one)", default=1, choices=(1,)),
+        OptionSpec("vmm", "string", "whose VMSA convention the recorded launch digest follows: qemu-kvm "
+                   "(VMSAs last, at 0xfffffffff000) or igvm (in file order, Hyper-V/OpenHCL)",
+                   default="qemu-kvm", choices=("qemu-kvm", "igvm")),
     )
     package = "litebox-runtime-kvm"
     what = "the VM kernel"
@@ -147,7 +152,7 @@ class Plugin(CargoTarget):
     def manifest_facts(self, runtime: Path, image: bytes, options: Mapping[str, Any]) -> dict[str, Any]:
         """The SNP launch measurement and its inputs (``snp``)."""
         f = guest_file(runtime, image, options)
-        return {"snp": measurement(f, int(options.get("vcpus", 1)))}
+        return {"snp": measurement(f, int(options.get("vcpus", 1)), str(options.get("vmm", "qemu-kvm")))}
 
     def assemble(self, ctx: BuildContext, runtime: Path, image: bytes, manifest: bytes, out: Path) -> None:
         """Writes the IGVM file, with the image and manifest in a section trailer after the
