@@ -192,8 +192,24 @@ def report(view: ArtifactView) -> dict[str, Any]:
         "image": {**m.get("image", {}), "integrity": integrity},
         "toolchain": m.get("toolchain"),
         "rewrite": _rewrite_report(m),
+        "target_facts": _target_facts(view.path, m),
         "entries": entries,
     }
+
+
+def _target_facts(path: Path, m: dict[str, Any]) -> dict[str, Any] | None:
+    """The target plugin's facts (e.g. a launch measurement) recomputed from the artifact,
+    with whether they equal what the manifest records; None when the target has none."""
+    from packager.targets.targets import get
+
+    recorded = m.get("target_facts")
+    try:
+        fresh = get(str(m.get("target"))).plugin.inspect_facts(path.read_bytes())
+    except PackError as exc:
+        return {"error": str(exc), "recorded": recorded, "matches_manifest": False}
+    if not fresh and recorded is None:
+        return None
+    return {"recomputed": fresh, "recorded": recorded, "matches_manifest": fresh == recorded}
 
 
 def _rewrite_report(m: dict[str, Any]) -> dict[str, Any]:
@@ -211,6 +227,24 @@ def _rewrite_report(m: dict[str, Any]) -> dict[str, Any]:
                     **({"note": f["note"]} if f.get("note") else {})}
              for path, f in sorted(rw.get("files", {}).items())}
     return {"enabled": bool(rw.get("enabled")), "entry": rw.get("entry"), "files": files}
+
+
+def _format_facts(facts: dict[str, Any] | None) -> list[str]:
+    """The target facts block: each recomputed fact, then whether the manifest agrees."""
+    if facts is None:
+        return []
+    if "error" in facts:
+        return [f"  target facts: cannot recompute: {facts['error']}"]
+    lines = []
+    for group, values in facts["recomputed"].items():
+        lines.append(f"  {group} (recomputed from the artifact):")
+        for key, value in values.items():
+            if isinstance(value, dict):
+                value = ", ".join(f"{k} {v}" for k, v in value.items())
+            lines.append(f"    {key + ':':<20}{value}")
+    agree = "yes" if facts["matches_manifest"] else "NO: the artifact does not match its manifest's target_facts"
+    lines.append(f"    {'matches manifest:':<20}{agree}")
+    return lines
 
 
 def format_report(r: dict[str, Any]) -> str:
@@ -244,6 +278,7 @@ def format_report(r: dict[str, Any]) -> str:
                 lines.append(f"      not implemented (ENOSYS): {', '.join(f['unimplemented'])}")
             if f.get("refused"):
                 lines.append(f"      refused by the sandbox (EPERM): {', '.join(f['refused'])}")
+    lines += _format_facts(r.get("target_facts"))
     lines += [
         "",
         "  mode  kind         size  path  (why)",

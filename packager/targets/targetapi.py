@@ -12,6 +12,7 @@ A plugin module defines ``Plugin``, a subclass of :class:`TargetPlugin`, with:
   assemble(ctx, runtime, image, manifest, out)    writes the artifact at ``out`` atomically
   extra_steps(options) -> list[ExtraStep]         further build-graph nodes after the artifact
   manifest_facts(runtime, image, options) -> dict  optional: recorded as the manifest's target_facts
+  inspect_facts(artifact_bytes) -> dict            optional: the same, recomputed by `litebox inspect`
   run(artifact, args, env=None, wait=False) -> int  runs an artifact (``litebox run``)
 
 The packager decides behaviour from these declarations, never from a target's name.
@@ -152,6 +153,12 @@ class TargetPlugin(abc.ABC):
         """Facts the manifest records under ``target_facts`` that follow from the runtime,
         the image and the options alone (e.g. a launch measurement and every input of it);
         default: none (the manifest then has no ``target_facts``)."""
+        return {}
+
+    def inspect_facts(self, artifact: bytes) -> dict[str, Any]:
+        """``manifest_facts`` recomputed from the artifact's bytes alone, for ``litebox
+        inspect`` to show beside what the manifest records (default: none). Raises
+        PackError when the artifact cannot be read."""
         return {}
 
 

@@ -154,6 +154,13 @@ class Plugin(CargoTarget):
         f = guest_file(runtime, image, options)
         return {"snp": measurement(f, int(options.get("vcpus", 1)), str(options.get("vmm", "qemu-kvm")))}
 
+    def inspect_facts(self, artifact: bytes) -> dict[str, Any]:
+        """The SNP launch measurement recomputed from the IGVM file alone."""
+        try:
+            return {"snp": measure_artifact(artifact)}
+        except igvm.IgvmError as exc:
+            raise PackError(f"not a readable IGVM file: {exc}") from None
+
     def assemble(self, ctx: BuildContext, runtime: Path, image: bytes, manifest: bytes, out: Path) -> None:
         """Writes the IGVM file, with the image and manifest in a section trailer after the
         file data (unmeasured, ignored by IGVM loaders); checked by re-reading."""
