@@ -10,6 +10,9 @@ addresses. Past them, a boot area of fixed pages:
   +0x3000  SNP secrets page            (SEV-SNP only)
   +0x4000  SNP CPUID page              (SEV-SNP only)
   +0x5000  the VMSA                    (SEV-SNP only)
+  +0x6000  parameter area 2, no IGVM parameter: the start info's module list (one entry). An
+           IGVM loader leaves it zero (no module); our QEMU 7.2 loader may write the kvm
+           runner's boot module entry there (host environment admitted by the policy, stdin)
 
 Both platforms start the kernel at its PVH entry (32-bit protected mode, paging off, %ebx =
 the start info), from the same register values: the native VP context, and a VMSA made from
@@ -38,7 +41,8 @@ PT_LOAD = 1
 PT_NOTE = 4
 CMDLINE_AREA = 0
 MEMMAP_AREA = 1
-BOOT_AREA_PAGES = 6
+MODULES_AREA = 2
+BOOT_AREA_PAGES = 7
 # Flat 32-bit segments (descriptor attribute bits 40..55 with the limit nibble cleared).
 CODE32 = 0xC09B
 DATA32 = 0xC093
@@ -81,6 +85,11 @@ class Layout:
     def vmsa(self) -> int:
         """GPA the file asks the VMSA to be placed at."""
         return self.boot_area + 0x5000
+
+    @property
+    def modules(self) -> int:
+        """GPA of the module-list parameter area."""
+        return self.boot_area + 0x6000
 
 
 class LayoutError(ValueError):
@@ -126,10 +135,11 @@ def pages_of(segments: list[tuple[int, bytes, int]]) -> dict[int, bytes]:
 
 
 def start_info_page(lay: Layout) -> bytes:
-    """hvm_start_info (version 1) with the command line in parameter area 0 and a memory map
-    of low RAM and RAM from 1 MiB to the required memory's end."""
+    """hvm_start_info (version 1) with the command line in parameter area 0, one module whose
+    list entry is parameter area 2, and a memory map of low RAM and RAM from 1 MiB to the
+    required memory's end."""
     memmap = [(0, LOW_RAM_END, 1), (HIGH_RAM_START, lay.memory - HIGH_RAM_START, 1)]
-    head = struct.pack("<IIIIQQQQII", START_INFO_MAGIC, 1, 0, 0, 0, lay.cmdline, 0,
+    head = struct.pack("<IIIIQQQQII", START_INFO_MAGIC, 1, 0, 1, lay.modules, lay.cmdline, 0,
                        lay.start_info + 64, len(memmap), 0)
     body = head.ljust(64, b"\0") + b"".join(struct.pack("<QQII", a, s, t, 0) for a, s, t in memmap)
     return body.ljust(PAGE, b"\0")
@@ -169,6 +179,8 @@ def build(kernel_elf: bytes, entry: int, memory: int, policy: int) -> igvm.IgvmF
     d.append(igvm.ParameterArea(PAGE, MEMMAP_AREA))
     d.append(igvm.Parameter(igvm.VHT_MEMORY_MAP, MEMMAP_AREA, 0))
     d.append(igvm.ParameterInsert(lay.memmap, BOTH, MEMMAP_AREA))
+    d.append(igvm.ParameterArea(PAGE, MODULES_AREA))
+    d.append(igvm.ParameterInsert(lay.modules, BOTH, MODULES_AREA))
     d.append(igvm.PageData(lay.secrets, SNP_MASK, b"", igvm.PAGE_SECRETS))
     d.append(igvm.PageData(lay.cpuid, SNP_MASK, b"", igvm.PAGE_CPUID))
     ctx = native_context(lay)

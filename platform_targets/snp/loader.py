@@ -7,6 +7,12 @@ fills them (the command line; the memory map as IGVM_VHS_MEMORY_MAP_ENTRY record
 entry stub on its own page past all of them. QEMU enters the stub in 32-bit protected mode
 with paging off; the stub loads the VP context's eight 32-bit registers and jumps to its rip.
 
+One extension, for the kvm runner's boot module (the host environment the image's policy
+admits, and stdin): when asked to pass a module, the loader writes its hvm_modlist_entry into
+the page the start info's module list names, and only if that page is a parameter area with
+no IGVM parameter in it (host-written, unmeasured memory by the file's own declaration), and
+places the module's bytes past everything else. Standard IGVM loaders leave that page zero.
+
 It is honest about what it cannot do: it refuses any directive it does not model and any VP
 context other than flat 32-bit protected mode with paging off (what the stub can enter), and
 parameters other than the command line and memory map.
@@ -54,9 +60,12 @@ def memory_map_entries(memory: int) -> bytes:
     return b"".join(struct.pack("<QQHHI", start, count, 0, 0, 0) for start, count in rows)
 
 
-def native_pages(f: igvm.IgvmFile, cmdline: bytes) -> tuple[dict[int, bytes], dict[str, int], int]:
+def native_pages(f: igvm.IgvmFile, cmdline: bytes,
+                 free_areas: set[int] | None = None) -> tuple[dict[int, bytes], dict[str, int], int]:
     """(GPA → page contents, VP context, required memory end) of ``f``'s native platform, with
-    the parameter areas filled (``cmdline`` NUL-terminated). LoaderError on anything else."""
+    the parameter areas filled (``cmdline`` NUL-terminated). LoaderError on anything else.
+    ``free_areas``, when given, receives the GPAs of inserted parameter pages no IGVM parameter
+    writes to."""
     mask = f.mask_of(igvm.PLATFORM_NATIVE)
     memory = 0
     areas: dict[int, bytearray] = {}
@@ -95,6 +104,8 @@ def native_pages(f: igvm.IgvmFile, cmdline: bytes) -> tuple[dict[int, bytes], di
                     area[p.offset:p.offset + len(value)] = value
                 for off in range(0, len(area), PAGE):
                     pages[d.gpa + off] = bytes(area[off:off + PAGE])
+                    if free_areas is not None and not any(p.index == d.index for p in pending):
+                        free_areas.add(d.gpa + off)
         elif isinstance(d, igvm.VpContext):
             if d.mask & mask:
                 if d.vp_index != 0:
@@ -122,14 +133,38 @@ def entry_stub(ctx: dict[str, int], at: int) -> bytes:
     return bytes(code)
 
 
-def boot_blob(f: igvm.IgvmFile, cmdline: bytes) -> tuple[bytes, int]:
+def _place_module(pages: dict[int, bytes], ctx: dict[str, int], free: set[int], module: bytes,
+                  at: int, memory: int) -> None:
+    """Writes ``module`` at ``at`` and its hvm_modlist_entry where the start info (at %ebx)
+    names its module list, which must be a free parameter page."""
+    start_info = pages.get(ctx["rbx"] & ~(PAGE - 1))
+    if start_info is None:
+        raise LoaderError("the VP context's %ebx names no loaded start info: cannot pass a boot module")
+    off = ctx["rbx"] % PAGE
+    magic, nr_modules, modlist = struct.unpack_from("<I8xIQ", start_info, off)
+    if magic != 0x336EC578 or nr_modules < 1 or modlist % PAGE + 32 > PAGE or modlist & ~(PAGE - 1) not in free:
+        raise LoaderError("the file has no module list in a host-written parameter area: "
+                          "cannot pass the host environment or stdin")
+    if at + len(module) > memory:
+        raise LoaderError("the boot module does not fit below the required memory's end")
+    page = bytearray(pages[modlist & ~(PAGE - 1)])
+    struct.pack_into("<QQQQ", page, modlist % PAGE, at, len(module), 0, 0)
+    pages[modlist & ~(PAGE - 1)] = bytes(page)
+    for i in range(0, len(module), PAGE):
+        pages[at + i] = module[i:i + PAGE].ljust(PAGE, b"\0")
+
+
+def boot_blob(f: igvm.IgvmFile, cmdline: bytes, module: bytes | None = None) -> tuple[bytes, int]:
     """(a PVH ELF that places the native platform's pages and enters its VP context, the guest
-    memory size in bytes)."""
-    pages, ctx, memory = native_pages(f, cmdline)
+    memory size in bytes); with ``module``, the kvm runner's boot module passed as above."""
+    free: set[int] = set()
+    pages, ctx, memory = native_pages(f, cmdline, free)
     stub_at = (max(pages) + 2 * PAGE) & ~(PAGE - 1)
     if stub_at + PAGE > memory:
         raise LoaderError("no room for the entry stub below the required memory's end")
     pages[stub_at] = entry_stub(ctx, stub_at).ljust(PAGE, b"\0")
+    if module:
+        _place_module(pages, ctx, free, module, stub_at + PAGE, memory)
     runs: list[tuple[int, bytearray]] = []
     for gpa in sorted(pages):
         if runs and runs[-1][0] + len(runs[-1][1]) == gpa:

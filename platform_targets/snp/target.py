@@ -107,6 +107,38 @@ def measure_artifact(data: bytes) -> dict[str, Any]:
     return measurement(f, vcpus, vmm)
 
 
+def _launch(data: bytes) -> Any:
+    """The image's launch config, or None if it cannot be read (a damaged image is for the
+    kernel to refuse, with its own exit code)."""
+    from packager.image.imagereader import read_image
+
+    try:
+        return read_image(read_sections(data, (IMAGE_SECTION,))[IMAGE_SECTION]).launch
+    except Exception:
+        return None
+
+
+def _app_env(launch: Any) -> dict[str, str]:
+    """The host variables the image's policy lets in (ENV_PASS names; all with ENV_INHERIT)."""
+    if launch is None:
+        return {}
+    if launch.env_inherit:
+        return dict(os.environ)
+    return {k: os.environ[k] for k in launch.env_pass if k in os.environ}
+
+
+def _net_plan(launch: Any) -> Any:
+    """The VM's network for the image's [policy.network] (None: no card)."""
+    if launch is None:
+        return None
+    import ipaddress
+
+    def rules(items: list[Any]) -> list[tuple[int, str, int]]:
+        return [(r.family, str(ipaddress.ip_address(r.address)), r.port) for r in items]
+
+    return qemu.net_plan(rules(launch.policy.listen), rules(launch.policy.connect))
+
+
 class Plugin(CargoTarget):
     """snp: the VM kernel and image as an IGVM file (SEV-SNP + native platforms)."""
 
@@ -186,8 +218,8 @@ class Plugin(CargoTarget):
     def run(self, artifact: Path, args: list[str], env: dict[str, str] | None = None,
             wait: bool = False) -> int:
         """Boots the artifact's native platform in QEMU through our loader; returns the app's
-        exit status. Host environment and stdin are not passed (the host is untrusted; the
-        app's env comes from the measured image)."""
+        exit status. As on kvm: the arguments, the host variables the image's policy admits
+        and stdin (when it is not a terminal) go in; stdout, stderr and the status come out."""
         if qemu.qemu_path() is None:
             raise PackError("qemu-system-x86_64 not found: apt-get install qemu-system-x86")
         try:
@@ -196,23 +228,21 @@ class Plugin(CargoTarget):
             raise PackError(f"{display_path(artifact)}: no such file") from None
         debug = os.environ.get("LITEBOX_LOG") == "debug"
         cmdline = qemu.kernel_cmdline(args, {}, debug).encode()
+        launch = _launch(data)
+        stdin_data = b""
+        if not sys.stdin.isatty():
+            stdin_data = sys.stdin.buffer.read(qemu.STDIN_LIMIT + 1)
+            if len(stdin_data) > qemu.STDIN_LIMIT:
+                sys.stderr.write(f"litebox: stdin is larger than {qemu.STDIN_LIMIT >> 20} MiB; the snp target "
+                                 "passes stdin to the VM whole, as a boot module (docs/targets/snp.md)\n")
+                return qemu.EXIT_VM_FAILED
+        app_env = _app_env(launch)
+        module = qemu.boot_module(app_env, stdin_data) if app_env or stdin_data else None
         try:
-            blob, _memory = loader.boot_blob(igvm.read(data), cmdline)
+            blob, _memory = loader.boot_blob(igvm.read(data), cmdline, module)
         except (igvm.IgvmError, loader.LoaderError) as exc:
             raise PackError(f"{display_path(artifact)}: {exc}") from None
-        net = None
-        try:
-            from packager.image.imagereader import read_image
-
-            launch = read_image(read_sections(data, (IMAGE_SECTION,))[IMAGE_SECTION]).launch
-            import ipaddress
-
-            def rules(items: list[Any]) -> list[tuple[int, str, int]]:
-                return [(r.family, str(ipaddress.ip_address(r.address)), r.port) for r in items]
-
-            net = qemu.net_plan(rules(launch.policy.listen), rules(launch.policy.connect))
-        except Exception:
-            net = None
+        net = _net_plan(launch)
         accel, _ = qemu.choose_accel(None)
         timeout = qemu.run_timeout()
         sys.stdout.flush()

@@ -230,3 +230,25 @@ def test_boot_blob_is_a_pvh_elf(guest: igvm.IgvmFile) -> None:
     stub_at = struct.unpack_from("<I", data, note[2] + 16)[0]
     assert any(h[4] <= stub_at < h[4] + h[6] for h in loads)
     assert any(h[4] == ENTRY for h in loads)
+
+
+def test_loader_passes_a_boot_module_through_the_free_parameter_area(guest: igvm.IgvmFile) -> None:
+    module = b"LBXBOOT1" + bytes(5000)
+    data, _memory = loader.boot_blob(guest, b"", module)
+    free: set[int] = set()
+    pages, ctx, _ = loader.native_pages(guest, b"", free)
+    modlist = struct.unpack_from("<Q", pages[ctx["rbx"]], 16)[0]
+    assert modlist in free
+    assert module in data  # placed whole, past every IGVM page
+    entry_at = data.index(struct.pack("<Q", len(module))) - 8
+    module_gpa = struct.unpack_from("<Q", data, entry_at)[0]
+    assert module_gpa > max(pages)
+
+
+def test_loader_refuses_a_module_list_in_measured_memory(guest: igvm.IgvmFile) -> None:
+    area = (igvm.ParameterArea, igvm.ParameterInsert)
+    without_area = [d for d in guest.directives if not (isinstance(d, area) and d.index == layout.MODULES_AREA)]
+    f = igvm.IgvmFile(guest.platforms, guest.policies, without_area)
+    assert loader.boot_blob(f, b"")[0][:4] == b"\x7fELF"  # no module asked for: fine
+    with pytest.raises(loader.LoaderError, match="no module list in a host-written parameter area"):
+        loader.boot_blob(f, b"", b"LBXBOOT1")

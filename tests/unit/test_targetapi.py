@@ -94,9 +94,12 @@ def test_real_targets_declare_capabilities() -> None:
     lu, kvm = found["linux-userland"].capabilities, found["kvm"].capabilities
     assert lu.rewrites and lu.rewrite_entry == ".litebox.fastpath" and lu.trace_learn
     assert not kvm.rewrites and not kvm.trace_learn and kvm.artifact_kind == "pvh-elf"
+    snp = found["snp"].capabilities
+    assert snp.artifact_kind == "igvm" and snp.artifact_suffix == ".igvm" and not snp.rewrites
     for t in found.values():
-        assert [o.name for o in t.options] == ["runtime"]
+        assert [o.name for o in t.options][0] == "runtime"
         assert t.extra_steps(target_options_for(t)) == []
+    assert [o.name for o in found["snp"].options] == ["runtime", "policy", "vcpus", "vmm"]
 
 
 def target_options_for(t: object) -> dict[str, object]:
