@@ -11,7 +11,7 @@ A plugin module defines ``Plugin``, a subclass of :class:`TargetPlugin`, with:
   build_runtime(ctx) -> Path                      builds (or finds) the runtime
   assemble(ctx, runtime, image, manifest, out)    writes the artifact at ``out`` atomically
   extra_steps(options) -> list[ExtraStep]         further build-graph nodes after the artifact
-  manifest_facts(runtime, image, options) -> dict  optional: recorded as the manifest's target_facts
+  manifest_facts(ctx, runtime, image) -> dict      optional: recorded as the manifest's target_facts
   inspect_facts(artifact_bytes) -> dict            optional: the same, recomputed by `litebox inspect`
   run(artifact, args, env=None, wait=False) -> int  runs an artifact (``litebox run``)
 
@@ -149,10 +149,11 @@ class TargetPlugin(abc.ABC):
         """What, besides the input files, decides the runtime (default: nothing)."""
         return {}
 
-    def manifest_facts(self, runtime: Path, image: bytes, options: Mapping[str, Any]) -> dict[str, Any]:
+    def manifest_facts(self, ctx: BuildContext, runtime: Path, image: bytes) -> dict[str, Any]:
         """Facts the manifest records under ``target_facts`` that follow from the runtime,
-        the image and the options alone (e.g. a launch measurement and every input of it);
-        default: none (the manifest then has no ``target_facts``)."""
+        the image and the options (``ctx.options``) alone (e.g. a launch measurement and every
+        input of it); warnings go to ``ctx.progress``. Default: none (the manifest then has
+        no ``target_facts``)."""
         return {}
 
     def inspect_facts(self, artifact: bytes) -> dict[str, Any]:

@@ -10,6 +10,7 @@ The SNP machine layer (PVALIDATE, GHCB, #VC) is not written yet: see docs/target
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import sys
@@ -21,7 +22,15 @@ from typing import Any, Mapping
 from packager.build.artifact import IMAGE_SECTION, MANIFEST_SECTION, atomic_output, read_sections, section_trailer
 from packager.errors import PackError
 from packager.paths import display_path
-from packager.targets.targetapi import BuildContext, Capabilities, CargoTarget, Check, OptionSpec
+from packager.targets.targetapi import (
+    BuildContext,
+    Capabilities,
+    CargoTarget,
+    Check,
+    ExtraStep,
+    OptionSpec,
+    StepContext,
+)
 
 HERE = Path(__file__).resolve().parent
 KVM = HERE.parent / "kvm"
@@ -44,6 +53,7 @@ igvm = _load(HERE / "igvm.py", "igvm")
 launch_digest = _load(HERE / "launch_digest.py", "launch_digest")
 layout = _load(HERE / "layout.py", "layout")
 loader = _load(HERE / "loader.py", "litebox_target_snp_loader")
+id_block = _load(HERE / "id_block.py", "litebox_target_snp_id_block")
 pvh_elf = _load(KVM / "pvh_elf.py", "litebox_target_snp_pvh_elf")
 qemu = _load(KVM / "qemu.py", "litebox_target_snp_qemu")
 
@@ -60,15 +70,113 @@ def parse_policy(value: Any) -> int:
     return policy
 
 
+def _hex16(options: Mapping[str, Any], key: str) -> bytes:
+    value = str(options.get(key) or "0" * 32)
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raw = b""
+    if len(raw) != 16:
+        raise PackError(f"[target.snp].{key} = {value!r}: 32 hex digits (16 bytes)")
+    return raw
+
+
+def id_fields(options: Mapping[str, Any], policy: int) -> Any:
+    """The ID block's signed fields besides the digest, from the options."""
+    svn = int(options.get("guest_svn") or 0)
+    if not 0 <= svn < 1 << 32:
+        raise PackError(f"[target.snp].guest_svn = {svn}: a 32-bit unsigned integer")
+    return id_block.Fields(_hex16(options, "family_id"), _hex16(options, "image_id"), svn, policy)
+
+
+def _read(options: Mapping[str, Any], key: str) -> tuple[bytes, str]:
+    path = Path(str(options[key]))
+    try:
+        return path.read_bytes(), f"[target.snp].{key} ({display_path(path)})"
+    except OSError as exc:
+        raise PackError(f"[target.snp].{key}: {display_path(path)}: {exc.strerror}") from None
+
+
+def signing_mode(options: Mapping[str, Any]) -> str:
+    """How the ID block is signed: "key", "throwaway", "signature", "digest-out" or "none"."""
+    if options.get("id_key"):
+        return "key"
+    if options.get("id_key_throwaway"):
+        return "throwaway"
+    if options.get("id_public_key"):
+        return "signature" if options.get("id_signature") else "digest-out"
+    if options.get("id_signature"):
+        raise PackError("[target.snp].id_signature needs id_public_key (the key that made it)")
+    return "none"
+
+
+def _id_block(ld: bytes, fields: Any, options: Mapping[str, Any]) -> Any:
+    """The SNP_ID_BLOCK header for ``ld``, signed as the options say; None when unsigned."""
+    mode = signing_mode(options)
+    data = id_block.block(ld, fields)
+    try:
+        if mode in ("key", "throwaway"):
+            if mode == "throwaway":
+                key = id_block.throwaway_key()
+            else:
+                key = id_block.load_private_key(*_read(options, "id_key"))
+            sig = id_block.signature_field(*id_block.sign(key, data))
+            pub = id_block.public_key_field(key.public_key())
+        elif mode == "signature":
+            pub = id_block.public_key_field(id_block.load_public_key(*_read(options, "id_public_key")))
+            raw, where = _read(options, "id_signature")
+            sig = id_block.signature_field(*id_block.signature_from_file(raw, where))
+            if not id_block.verify(data, sig, pub):
+                raise PackError(f"{where} does not sign this ID block with id_public_key: the launch digest or "
+                                "the signed fields changed; sign the new NAME-snp.igvm.id-block again")
+        else:
+            return None
+    except id_block.IdBlockError as exc:
+        raise PackError(str(exc)) from None
+    return igvm.SnpIdBlock(layout.SNP_MASK, ld, fields.family_id, fields.image_id, id_block.ID_BLOCK_VERSION,
+                           fields.guest_svn, id_block.ALGO_ECDSA_P384_SHA384, sig, pub)
+
+
 def guest_file(runtime: Path, image: bytes, options: Mapping[str, Any]) -> Any:
-    """The IGVM structure for this runtime, image and options (deterministic)."""
+    """The IGVM structure for this runtime, image and options (deterministic), with the ID
+    block when the options sign one."""
     kernel = runtime.read_bytes()
+    policy = parse_policy(options.get("policy", "0x30000"))
     try:
         elf = pvh_elf.build(kernel, image, b"")
         entry = pvh_elf.pvh_entry(kernel)
-        return layout.build(elf, entry, MEMORY, parse_policy(options.get("policy", "0x30000")))
+        f = layout.build(elf, entry, MEMORY, policy)
     except (pvh_elf.KernelError, layout.LayoutError) as exc:
         raise PackError(f"{display_path(runtime)}: {exc}") from None
+    inputs = launch_digest.DigestInputs(int(options.get("vcpus") or 1), str(options.get("vmm") or "qemu-kvm"))
+    header = _id_block(launch_digest.launch_digest(f, inputs), id_fields(options, policy), options)
+    if header is not None:
+        f.directives.append(header)
+    return f
+
+
+def id_block_facts(f: Any, expected_ld: str) -> dict[str, Any] | None:
+    """The file's ID block as facts: fields, whether its digest is the launch digest and
+    whether the signature checks; None without one."""
+    found = [d for d in f.directives if isinstance(d, igvm.SnpIdBlock)]
+    if not found:
+        return None
+    b = found[0]
+    policy = f.policies[0].policy
+    data = id_block.block(b.ld, id_block.Fields(b.family_id, b.image_id, b.guest_svn, policy))
+    return {
+        "ld": b.ld.hex(),
+        "ld_is_launch_digest": b.ld.hex() == expected_ld,
+        "family_id": b.family_id.hex(),
+        "image_id": b.image_id.hex(),
+        "version": b.version,
+        "guest_svn": b.guest_svn,
+        "policy": f"{policy:#x}",
+        "id_key_algorithm": "ECDSA P-384 with SHA-384" if b.id_key_algorithm == 1 else b.id_key_algorithm,
+        "id_key_sha384": hashlib.sha384(b.public_key).hexdigest(),
+        "throwaway_key": id_block.is_throwaway(b.public_key),
+        "signature_valid": id_block.verify(data, b.signature, b.public_key),
+    }
 
 
 def measurement(f: Any, vcpus: int, vmm: str) -> dict[str, Any]:
@@ -86,9 +194,9 @@ def measurement(f: Any, vcpus: int, vmm: str) -> dict[str, Any]:
         "vmsa_gpa": f"{launch_digest.snp_vmsa_gpa(f):#x}",
         "guest_policy": launch_digest.describe_policy(policy),
         "sev_features": f"{int.from_bytes(vmsa[0x3B0:0x3B8], 'little'):#x}",
-        "vmsa_sha384": __import__("hashlib").sha384(vmsa).hexdigest(),
+        "vmsa_sha384": hashlib.sha384(vmsa).hexdigest(),
         "measured_pages": len(launch_digest.snp_pages(f)),
-        "id_block": None,
+        "id_block": id_block_facts(f, digests[vmm]),
     }
 
 
@@ -139,6 +247,17 @@ def _net_plan(launch: Any) -> Any:
     return qemu.net_plan(rules(launch.policy.listen), rules(launch.policy.connect))
 
 
+def _write_id_block(ctx: StepContext) -> None:
+    """Writes the ID block to sign (digest-out), from the sidecar manifest's measurement."""
+    import json
+
+    facts = json.loads(ctx.manifest.read_bytes())["target_facts"]["snp"]
+    policy = int(facts["guest_policy"]["value"], 16)
+    data = id_block.block(bytes.fromhex(facts["launch_digest"]), id_fields(ctx.build.options, policy))
+    with atomic_output(ctx.outputs[0]) as tmp:
+        tmp.write_bytes(data)
+
+
 class Plugin(CargoTarget):
     """snp: the VM kernel and image as an IGVM file (SEV-SNP + native platforms)."""
 
@@ -156,6 +275,17 @@ class Plugin(CargoTarget):
         OptionSpec("vmm", "string", "whose VMSA convention the recorded launch digest follows: qemu-kvm "
                    "(VMSAs last, at 0xfffffffff000) or igvm (in file order, Hyper-V/OpenHCL)",
                    default="qemu-kvm", choices=("qemu-kvm", "igvm")),
+        OptionSpec("id_key", "path", "sign the SNP ID block with this ECDSA P-384 private key (PEM)",
+                   env="LITEBOX_SNP_ID_KEY"),
+        OptionSpec("id_key_throwaway", "boolean", "sign the ID block with LiteBox's public throwaway key "
+                   "(testing only: anyone can sign with it)", default=False),
+        OptionSpec("id_public_key", "path", "the ID key's public half (PEM) for a key kept in an HSM or KMS: "
+                   "without id_signature, packing writes NAME-snp.igvm.id-block to sign"),
+        OptionSpec("id_signature", "path", "the HSM/KMS signature (DER, or 96 raw bytes r||s) of "
+                   "NAME-snp.igvm.id-block, made with id_public_key's private half"),
+        OptionSpec("family_id", "string", "the ID block's family id: 32 hex digits", default="0" * 32),
+        OptionSpec("image_id", "string", "the ID block's image id: 32 hex digits", default="0" * 32),
+        OptionSpec("guest_svn", "integer", "the ID block's guest security version number", default=0),
     )
     package = "litebox-runtime-kvm"
     what = "the VM kernel"
@@ -181,8 +311,20 @@ class Plugin(CargoTarget):
                            "not here: no SEV-SNP hardware; see docs/targets/snp.md", required=False))
         return items
 
-    def manifest_facts(self, runtime: Path, image: bytes, options: Mapping[str, Any]) -> dict[str, Any]:
+    def extra_steps(self, options: Mapping[str, Any]) -> list[ExtraStep]:
+        """With id_public_key and no id_signature: ``.id-block``, the 96 bytes to sign."""
+        if signing_mode(options) != "digest-out":
+            return []
+        return [ExtraStep("id-block", (".id-block",), _write_id_block,
+                          "the SNP ID block to sign with the HSM/KMS key (SHA-384, ECDSA P-384)")]
+
+    def manifest_facts(self, ctx: BuildContext, runtime: Path, image: bytes) -> dict[str, Any]:
         """The SNP launch measurement and its inputs (``snp``)."""
+        options = ctx.options
+        if signing_mode(options) == "throwaway":
+            ctx.progress.warn("[target.snp] signs the SNP ID block with the PUBLIC THROWAWAY KEY: ANYONE can "
+                              "sign an ID block with it. Set id_key (or id_public_key + id_signature) before "
+                              "this artifact leaves your machine")
         f = guest_file(runtime, image, options)
         return {"snp": measurement(f, int(options.get("vcpus", 1)), str(options.get("vmm", "qemu-kvm")))}
 

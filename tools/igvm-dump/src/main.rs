@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Lines: `revision`, `platform`, `policy`, `page`, `param_area`, `command_line`, `memory_map`,
-//! `insert`, `required`, `vp_native`, `vp_snp`, `other`, and last `snp_measurement` (the
+//! `insert`, `required`, `vp_native`, `vp_snp`, `id_block`, `other`, and last `snp_measurement` (the
 //! crate's SEV-SNP launch digest, VMSA in file order) when the file has an SNP platform.
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -59,6 +59,21 @@ fn directive_line(d: &IgvmDirectiveHeader) -> String {
             vmsa.rip,
             vmsa.rbx,
             u64::from(vmsa.sev_features)
+        ),
+        IgvmDirectiveHeader::SnpIdBlock {
+            compatibility_mask,
+            ld,
+            family_id,
+            image_id,
+            version,
+            guest_svn,
+            id_key_algorithm,
+            ..
+        } => format!(
+            "id_block mask={compatibility_mask:#x} ld={} family_id={} image_id={} version={version} guest_svn={guest_svn} algorithm={id_key_algorithm}",
+            hex(ld),
+            hex(family_id),
+            hex(image_id)
         ),
         other => format!("other {other:?}").replace('\n', " "),
     }
