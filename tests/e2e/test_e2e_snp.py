@@ -172,3 +172,60 @@ def test_run_refuses_a_damaged_file(packed: Packed, tmp_path: Path) -> None:
     proc = run_snp(bad, [])
     assert proc.returncode != 0
     assert b"checksum" in proc.stderr, describe(proc)
+
+
+# ---------------------------------------------------------------------------------------------
+# The ID block
+
+
+def _project_with(tmp_path: Path, lines: str) -> Path:
+    project = copy_example("hello-static", tmp_path)
+    with open(project / "litebox.toml", "a", encoding="utf-8") as f:
+        f.write("\n[target.snp]\n" + lines)
+    return project
+
+
+def test_throwaway_key_warns_and_signs(tmp_path: Path, igvm_dump: Path) -> None:
+    project = _project_with(tmp_path, 'id_key_throwaway = true\nimage_id = "0123456789abcdef0123456789abcdef"\n')
+    proc = run_cli("pack", project, "--target", "snp", "--out-dir", tmp_path / "dist", "--json")
+    assert proc.returncode == 0, describe(proc)
+    assert "PUBLIC THROWAWAY KEY" in proc.stderr
+    art = parse_pack_json(proc.stdout)[0].path
+    facts = manifest_of(art)["target_facts"]["snp"]
+    assert facts["id_block"]["throwaway_key"] and facts["id_block"]["signature_valid"]
+    rows = [r for r in dump(igvm_dump, art) if r["kind"] == "id_block"]
+    assert len(rows) == 1
+    assert rows[0]["ld"] == facts["launch_digest"] and rows[0]["image_id"] == "0123456789abcdef0123456789abcdef"
+    assert rows[0]["algorithm"] == "1"
+
+
+def test_hsm_flow_digest_out_signature_in(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP384R1())
+    project = _project_with(tmp_path, 'id_public_key = "id.pub.pem"\n')
+    (project / "id.pub.pem").write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    proc = run_cli("pack", project, "--target", "snp", "--out-dir", tmp_path / "out", "--json")
+    assert proc.returncode == 0, describe(proc)
+    art = parse_pack_json(proc.stdout)[0].path
+    to_sign = art.with_name(art.name + ".id-block")
+    block = to_sign.read_bytes()
+    assert len(block) == 96 and block[:48].hex() == manifest_of(art)["target_facts"]["snp"]["launch_digest"]
+    assert manifest_of(art)["target_facts"]["snp"]["id_block"] is None  # not signed yet
+
+    (project / "sig.der").write_bytes(key.sign(block[:95] + bytes([block[95] ^ 1]), ec.ECDSA(hashes.SHA384())))
+    with open(project / "litebox.toml", "a", encoding="utf-8") as f:
+        f.write('id_signature = "sig.der"\n')
+    bad = run_cli("pack", project, "--target", "snp", "--out-dir", tmp_path / "bad")
+    assert bad.returncode != 0 and "does not sign this ID block" in bad.stderr, describe(bad)
+
+    (project / "sig.der").write_bytes(key.sign(block, ec.ECDSA(hashes.SHA384())))
+    proc = run_cli("pack", project, "--target", "snp", "--out-dir", tmp_path / "signed", "--json")
+    assert proc.returncode == 0, describe(proc)
+    signed = parse_pack_json(proc.stdout)[0].path
+    facts = json.loads(run_cli("inspect", signed, "--json").stdout)["target_facts"]
+    assert facts["matches_manifest"] is True
+    assert facts["recomputed"]["snp"]["id_block"]["signature_valid"] is True
+    assert facts["recomputed"]["snp"]["id_block"]["throwaway_key"] is False

@@ -252,3 +252,72 @@ def test_loader_refuses_a_module_list_in_measured_memory(guest: igvm.IgvmFile) -
     assert loader.boot_blob(f, b"")[0][:4] == b"\x7fELF"  # no module asked for: fine
     with pytest.raises(loader.LoaderError, match="no module list in a host-written parameter area"):
         loader.boot_blob(f, b"", b"LBXBOOT1")
+
+
+# ---------------------------------------------------------------------------------------------
+# The ID block
+
+id_block = snp.id_block
+
+
+def test_id_block_layout() -> None:
+    fields = id_block.Fields(bytes(range(16)), bytes(range(16, 32)), 7, 0x30000)
+    data = id_block.block(bytes(range(48)), fields)
+    assert len(data) == 0x60
+    assert data[:48] == bytes(range(48)) and data[48:64] == bytes(range(16))
+    assert struct.unpack_from("<IIQ", data, 80) == (1, 7, 0x30000)
+
+
+def test_sign_and_verify_with_the_throwaway_key() -> None:
+    key = id_block.throwaway_key()
+    assert id_block.throwaway_key().private_numbers() == key.private_numbers()  # the same everywhere
+    data = id_block.block(bytes(48), id_block.Fields(policy=0x30000))
+    r, s = id_block.sign(key, data)
+    assert (r, s) == id_block.sign(key, data)  # deterministic (RFC 6979): reproducible artifacts
+    sig, pub = id_block.signature_field(r, s), id_block.public_key_field(key.public_key())
+    assert len(sig) == 144 and len(pub) == 152 and struct.unpack_from("<I", pub)[0] == 2
+    assert id_block.verify(data, sig, pub) and id_block.is_throwaway(pub)
+    tampered = data[:90] + bytes([data[90] ^ 1]) + data[91:]  # the policy
+    assert not id_block.verify(tampered, sig, pub)
+
+
+def test_an_external_der_signature_is_accepted() -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP384R1())
+    data = id_block.block(bytes(48), id_block.Fields())
+    der = key.sign(data, ec.ECDSA(hashes.SHA384()))  # what openssl or a KMS returns
+    r, s = id_block.signature_from_file(der, "sig.der")
+    pub = id_block.public_key_field(key.public_key())
+    assert id_block.verify(data, id_block.signature_field(r, s), pub)
+    assert not id_block.is_throwaway(pub)
+    raw = r.to_bytes(48, "big") + s.to_bytes(48, "big")
+    assert id_block.signature_from_file(raw, "sig.bin") == (r, s)
+    with pytest.raises(id_block.IdBlockError, match="sig.txt"):
+        id_block.signature_from_file(b"not a signature", "sig.txt")
+
+
+def test_wrong_curve_key_is_refused() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    with pytest.raises(id_block.IdBlockError, match="P-384"):
+        id_block.load_private_key(pem, "k.pem")
+
+
+def test_the_file_carries_a_signed_id_block(guest: igvm.IgvmFile) -> None:
+    ld = launch_digest.launch_digest(guest)
+    header = snp._id_block(ld, snp.id_fields({"guest_svn": 3}, 0x30000), {"id_key_throwaway": True})
+    f = igvm.IgvmFile(guest.platforms, guest.policies, [*guest.directives, header])
+    back = igvm.read(igvm.write(f))
+    assert launch_digest.launch_digest(back) == ld  # the ID block is not measured
+    facts = snp.id_block_facts(back, ld.hex())
+    assert facts["signature_valid"] and facts["ld_is_launch_digest"] and facts["throwaway_key"]
+    assert facts["guest_svn"] == 3
+    # Another policy in the file than the one signed: the signature no longer checks.
+    other = igvm.IgvmFile(back.platforms, [igvm.GuestPolicy(layout.SNP_MASK, 0x30000 | launch_digest.POLICY_DEBUG)],
+                          back.directives)
+    assert snp.id_block_facts(other, ld.hex())["signature_valid"] is False
