@@ -141,9 +141,9 @@ def test_verify(packed: Packed) -> None:
     assert "verified" in proc.stdout
 
 
-def run_snp(artifact: Path, args: list[str]) -> subprocess.CompletedProcess[bytes]:
+def run_snp(artifact: Path, args: list[str], stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([*litebox_e2e.kvm_argv(artifact, args)], env=litebox_e2e.kvm_env(90), cwd=REPO,
-                          stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+                          input=stdin, capture_output=True, timeout=300)
 
 
 @needs_qemu
@@ -154,6 +154,24 @@ def test_native_boot_matches_linux_userland(packed: Packed, name: str) -> None:
     assert ref.returncode == 0, describe(ref)
     assert snp.stdout == ref.stdout, describe(snp)
     assert snp.returncode == 0
+
+
+@needs_qemu
+def test_static_pie_reads_stdin_like_linux_userland(packed: Packed) -> None:
+    data = bytes(range(256)) * 64
+    snp = run_snp(packed.get("static-pie", "snp"), ["x", "y z"], stdin=data)
+    ref = run_program([packed.get("static-pie", "linux-userland"), "x", "y z"], stdin=data)
+    assert (snp.stdout, snp.returncode) == (ref.stdout, ref.returncode), describe(snp)
+
+
+@needs_qemu
+def test_cat_files_matches_linux_userland(packed: Packed) -> None:
+    args = ["first", "second arg"]
+    snp = run_snp(packed.get("cat-files", "snp"), args)
+    ref = run_program([packed.get("cat-files", "linux-userland"), *args])
+    assert ref.returncode == 0, describe(ref)
+    assert (snp.stdout, snp.returncode) == (ref.stdout, ref.returncode), describe(snp)
+    assert b"== /tmp/cat-files-note.txt ==\nwritten to /tmp and read back\n" in snp.stdout
 
 
 @needs_qemu
