@@ -23,7 +23,7 @@ from dataclasses import dataclass
 try:
     from . import igvm  # type: ignore[import-not-found]
 except ImportError:  # loaded by path from target.py
-    import igvm  # type: ignore[no-redef]
+    import litebox_target_snp_igvm as igvm  # type: ignore[no-redef]
 
 PAGE_TYPE_NORMAL = 0x01
 PAGE_TYPE_VMSA = 0x02

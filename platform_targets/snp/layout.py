@@ -27,8 +27,8 @@ from dataclasses import dataclass
 try:
     from . import igvm, launch_digest  # type: ignore[import-not-found]
 except ImportError:  # loaded by path from target.py
-    import igvm  # type: ignore[no-redef]
-    import launch_digest  # type: ignore[no-redef]
+    import litebox_target_snp_igvm as igvm  # type: ignore[no-redef]
+    import litebox_target_snp_launch_digest as launch_digest  # type: ignore[no-redef]
 
 PAGE = igvm.PAGE
 NATIVE_MASK = 0x1

@@ -24,7 +24,7 @@ import struct
 try:
     from . import igvm  # type: ignore[import-not-found]
 except ImportError:  # loaded by path from target.py
-    import igvm  # type: ignore[no-redef]
+    import litebox_target_snp_igvm as igvm  # type: ignore[no-redef]
 
 PAGE = igvm.PAGE
 LOW_RAM_END = 0x9F000

@@ -49,9 +49,10 @@ def _load(path: Path, name: str) -> ModuleType:
     return module
 
 
-igvm = _load(HERE / "igvm.py", "igvm")
-launch_digest = _load(HERE / "launch_digest.py", "launch_digest")
-layout = _load(HERE / "layout.py", "layout")
+# Loaded under prefixed names, which the siblings import each other by.
+igvm = _load(HERE / "igvm.py", "litebox_target_snp_igvm")
+launch_digest = _load(HERE / "launch_digest.py", "litebox_target_snp_launch_digest")
+layout = _load(HERE / "layout.py", "litebox_target_snp_layout")
 loader = _load(HERE / "loader.py", "litebox_target_snp_loader")
 id_block = _load(HERE / "id_block.py", "litebox_target_snp_id_block")
 pvh_elf = _load(KVM / "pvh_elf.py", "litebox_target_snp_pvh_elf")
