@@ -4,15 +4,16 @@ The digest is the PAGE_INFO chain of the SNP firmware ABI (SNP_LAUNCH_UPDATE): f
 the loader adds, ``ld = SHA-384(PAGE_INFO)`` where PAGE_INFO (0x70 bytes) is the previous
 digest, the SHA-384 of the page's contents (zeroes for zero, unmeasured, secrets and CPUID
 pages), length 0x70, page type, IMI 0, three VMPL permission bytes (0) and a reserved byte,
-then the page's guest physical address. Page data without contents is a NORMAL page of
-zeroes (as QEMU's IGVM loader and the igvm crate import it), parameter-area inserts are
-UNMEASURED pages.
+then the page's guest physical address. Parameter-area inserts are UNMEASURED pages.
 
-Where the VMSAs go depends on the VMM, so it is an input (``vmm``):
-  qemu-kvm   KVM adds one VMSA per vCPU after every page (SNP_LAUNCH_FINISH), at GPA
-             0xFFFFFFFFF000; application processors start from the file's last VMSA.
-  igvm       the VMSA is a page in the file's directive order at the GPA the file gives
-             (Hyper-V/OpenHCL loaders, and the igvm crate's measurement); ``vcpus`` is ignored.
+Two things depend on the VMM, so they are an input (``vmm``):
+  qemu-kvm   page data without contents is a ZERO page (QEMU's IGVM loader gives a run of
+             such pages to KVM as KVM_SEV_SNP_PAGE_TYPE_ZERO); KVM adds one VMSA per vCPU
+             after every page (SNP_LAUNCH_FINISH), at GPA 0xFFFFFFFFF000; application
+             processors start from the file's last VMSA.
+  igvm       page data without contents is a NORMAL page of zeroes, and the VMSA is a page in
+             the file's directive order at the GPA the file gives (the igvm crate's
+             measurement, Hyper-V/OpenHCL loaders); ``vcpus`` is ignored.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ except ImportError:  # loaded by path from target.py
 
 PAGE_TYPE_NORMAL = 0x01
 PAGE_TYPE_VMSA = 0x02
+PAGE_TYPE_ZERO = 0x03
 PAGE_TYPE_UNMEASURED = 0x04
 PAGE_TYPE_SECRETS = 0x05
 PAGE_TYPE_CPUID = 0x06
@@ -62,10 +64,11 @@ def _step(ld: bytes, contents_digest: bytes, page_type: int, gpa: int) -> bytes:
     return hashlib.sha384(page_info(ld, contents_digest, page_type, gpa)).digest()
 
 
-def snp_pages(f: igvm.IgvmFile, with_vmsa: bool = False) -> list[tuple[int, int, bytes]]:
+def snp_pages(f: igvm.IgvmFile, with_vmsa: bool = False, zero_pages: bool = False) -> list[tuple[int, int, bytes]]:
     """The SNP platform's pages in load order as (page type, gpa, contents digest): page data
-    (normal, unmeasured, secrets, CPUID), parameter-area inserts (unmeasured pages) and, with
-    ``with_vmsa``, the VMSAs where the file places them."""
+    (normal; with ``zero_pages`` those without contents as ZERO pages; unmeasured, secrets,
+    CPUID), parameter-area inserts (unmeasured pages) and, with ``with_vmsa``, the VMSAs where
+    the file places them."""
     mask = f.mask_of(igvm.PLATFORM_SEV_SNP)
     sizes = {d.index: d.size for d in f.directives if isinstance(d, igvm.ParameterArea)}
     out: list[tuple[int, int, bytes]] = []
@@ -77,6 +80,8 @@ def snp_pages(f: igvm.IgvmFile, with_vmsa: bool = False) -> list[tuple[int, int,
                 out.append((PAGE_TYPE_CPUID, d.gpa, ZERO_DIGEST))
             elif d.flags & igvm.PAGE_FLAG_UNMEASURED:
                 out.append((PAGE_TYPE_UNMEASURED, d.gpa, ZERO_DIGEST))
+            elif zero_pages and not d.data:
+                out.append((PAGE_TYPE_ZERO, d.gpa, ZERO_DIGEST))
             else:
                 out.append((PAGE_TYPE_NORMAL, d.gpa, hashlib.sha384(d.data or bytes(igvm.PAGE)).digest()))
         elif isinstance(d, igvm.ParameterInsert) and d.mask & mask:
@@ -110,9 +115,10 @@ def launch_digest(f: igvm.IgvmFile, inputs: DigestInputs = DigestInputs()) -> by
     if inputs.vmm not in VMMS:
         raise ValueError(f"unknown VMM convention {inputs.vmm!r} (known: {', '.join(VMMS)})")
     ld = bytes(48)
-    for page_type, gpa, digest in snp_pages(f, with_vmsa=inputs.vmm == "igvm"):
+    kvm = inputs.vmm == "qemu-kvm"
+    for page_type, gpa, digest in snp_pages(f, with_vmsa=not kvm, zero_pages=kvm):
         ld = _step(ld, digest, page_type, gpa)
-    if inputs.vmm == "qemu-kvm":
+    if kvm:
         vmsas = snp_vmsas(f)
         for vp in range(inputs.vcpus):
             vmsa = vmsas[min(vp, len(vmsas) - 1)]

@@ -100,7 +100,7 @@ def test_reader_refuses_unknown_required_header(guest: igvm.IgvmFile) -> None:
 
 def gctx_digest(f: igvm.IgvmFile, vcpus: int) -> str:
     """The launch digest by sev-snp-measure's GCTX, driven straight from the file's directives
-    (the QEMU/KVM convention: VMSAs last, one per vCPU)."""
+    (the QEMU/KVM convention: data-less pages are ZERO pages, VMSAs last, one per vCPU)."""
     gctx_mod = pytest.importorskip("sevsnpmeasure.gctx")
     gctx = gctx_mod.GCTX()
     sizes = {}
@@ -115,8 +115,10 @@ def gctx_digest(f: igvm.IgvmFile, vcpus: int) -> str:
                 gctx.update_secrets_page(d.gpa)
             elif d.data_type == igvm.PAGE_CPUID:
                 gctx.update_cpuid_page(d.gpa)
-            else:
-                gctx.update_normal_pages(d.gpa, d.data or bytes(4096))
+            elif d.data:
+                gctx.update_normal_pages(d.gpa, d.data)
+            else:  # QEMU hands a run of data-less pages to KVM as ZERO pages
+                gctx.update_zero_pages(d.gpa, 4096)
         elif isinstance(d, igvm.ParameterInsert):
             gctx.update_unmeasured_pages(d.gpa, sizes[d.index])
         elif isinstance(d, igvm.VpContext):
