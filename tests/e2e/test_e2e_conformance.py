@@ -48,8 +48,10 @@ def first_difference(a: bytes, b: bytes) -> str:
         ("signals.c", ["abort"]),
         ("procfs.c", ["an arg", "x"]),
         ("sigaltstack.c", []),
+        ("pgroups.c", []),
     ],
-    ids=["syscalls", "threads", "events", "signals", "signals-term", "signals-abort", "procfs", "sigaltstack"],
+    ids=["syscalls", "threads", "events", "signals", "signals-term", "signals-abort", "procfs", "sigaltstack",
+         "pgroups"],
 )
 def test_probe_matches_native(tmp_path: Path, src: str, args: list[str], static: bool) -> None:
     prog = build(src, tmp_path, static)

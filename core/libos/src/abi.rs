@@ -20,6 +20,8 @@ pub const O_TMPFILE: u32 = 0o20000000 | O_DIRECTORY;
 
 // *at(2)
 pub const AT_FDCWD: i32 = -100;
+/// clock_gettime clock ids used by the core.
+pub const CLOCK_MONOTONIC: u32 = 1;
 pub const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
 pub const AT_REMOVEDIR: u32 = 0x200;
 pub const AT_EACCESS: u32 = 0x200;

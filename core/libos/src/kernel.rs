@@ -46,7 +46,7 @@ pub struct LibOs<P: Platform> {
     pub futex: crate::futex::Futexes,
     /// Signal dispositions, pending signals and the interval timer (unused where the platform
     /// passes signals through to the host).
-    pub signals: crate::signal::Signals,
+    pub signals: Arc<crate::signal::Signals>,
     /// `[policy.network]`: what the app may bind and connect to (default: nothing).
     pub net: crate::net::NetPolicy,
     /// The app's mappings (for /proc/self/maps and the memory limit).
@@ -106,7 +106,7 @@ impl<P: Platform> LibOs<P> {
             debug: AtomicBool::new(debug),
             children: SpinMutex::new(Vec::new()),
             futex: crate::futex::Futexes::new(),
-            signals: crate::signal::Signals::new(),
+            signals: Arc::new(crate::signal::Signals::new()),
             net: crate::net::NetPolicy::default(),
             mem: SpinMutex::new(MemMap::default()),
             mem_limit: AtomicU64::new(u64::MAX),
@@ -255,7 +255,7 @@ impl<P: Platform> LibOs<P> {
             debug: AtomicBool::new(self.debug.load(Ordering::Relaxed)),
             children: SpinMutex::new(Vec::new()),
             futex: crate::futex::Futexes::new(),
-            signals: self.signals.fork(),
+            signals: Arc::new(self.signals.fork()),
             net: self.net.clone(),
             mem: SpinMutex::new(self.mem.lock().clone()),
             mem_limit: AtomicU64::new(self.mem_limit.load(Ordering::Relaxed)),
@@ -279,6 +279,29 @@ impl<P: Platform> LibOs<P> {
         if self.platform.learning() {
             self.platform.learn(kind, &value());
         }
+    }
+
+    /// getppid as the app sees it: the host's answer where processes are host processes
+    /// ([`crate::platform::HostPassthrough`]), else the core's process table.
+    pub fn ppid(&self) -> i32 {
+        if self.platform.passthrough().is_some() {
+            self.platform.ids_parent()
+        } else {
+            crate::proctab::TABLE.lock().parent_of(self.platform.pid())
+        }
+    }
+
+    /// Raises SIGPIPE on the calling thread (a write to a pipe or socket with no reader) in
+    /// the core's signal state. Host pipes and sockets raise it on the host themselves.
+    pub fn raise_sigpipe(&self) {
+        self.signals.pending.lock().raise(crate::signal::SIGPIPE, crate::signal::SI_USER, 0);
+    }
+
+    /// The current CLOCK_MONOTONIC time in ns (0 if the platform has none).
+    pub fn monotonic_ns(&self) -> u64 {
+        self.platform
+            .clock_gettime(crate::abi::CLOCK_MONOTONIC)
+            .map_or(0, |t| (t.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(t.tv_nsec as u64))
     }
 
     /// Logs a line when debug logging is on.

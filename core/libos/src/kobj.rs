@@ -21,7 +21,6 @@ pub const PIPE_CAP: usize = 65536;
 pub const PIPE_BUF: usize = 4096;
 const POLLERR: i16 = 0x008;
 const POLLHUP: i16 = 0x010;
-const SIGPIPE: usize = 13;
 const CLOCK_MONOTONIC: u32 = 1;
 /// epoll_event.events bits the core understands beyond poll's.
 const EPOLLONESHOT: u32 = 1 << 30;
@@ -368,10 +367,16 @@ impl Obj {
 
     /// write(2); `nonblock` is the description's O_NONBLOCK. Writing to a pipe without readers
     /// raises SIGPIPE on the calling thread and fails with EPIPE.
-    pub fn write<P: Platform + ?Sized>(&self, p: &P, buf: &[u8], nonblock: bool) -> Result<usize, Errno> {
+    pub fn write<P: Platform + ?Sized>(
+        &self,
+        p: &P,
+        buf: &[u8],
+        nonblock: bool,
+        sigpipe: &dyn Fn(),
+    ) -> Result<usize, Errno> {
         let r = match self {
             #[cfg(feature = "netstack")]
-            Obj::Tcp(s) => return crate::netstack::tcpsock::send(p, &s.sock, buf, 0, nonblock),
+            Obj::Tcp(s) => return crate::netstack::tcpsock::send(p, &s.sock, buf, 0, nonblock, sigpipe),
             Obj::Pipe(e) if e.write => {
                 if buf.is_empty() {
                     return Ok(0);
@@ -381,8 +386,7 @@ impl Obj {
                     let mut s = e.pipe.st.lock();
                     if s.readers == 0 {
                         drop(s);
-                        let (pid, tid) = p.ids();
-                        let _ = p.signal_call(crate::shim::nr::TGKILL, [pid as usize, tid as usize, SIGPIPE, 0, 0, 0]);
+                        sigpipe();
                         return Some(if done > 0 { Ok(done) } else { Err(EPIPE) });
                     }
                     let free = PIPE_CAP - s.buf.len();

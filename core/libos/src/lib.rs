@@ -22,6 +22,7 @@ pub mod net;
 pub mod netstack;
 pub mod platform;
 pub mod procfs;
+pub mod proctab;
 pub mod shim;
 pub mod signal;
 pub mod sync;

@@ -61,17 +61,6 @@ pub trait Platform: Send + Sync {
         None
     }
 
-    /// A socket syscall (socket, socketpair, bind, listen, accept4, connect, getsockname,
-    /// getpeername, setsockopt, getsockopt, sendto, recvfrom, sendmsg, recvmsg, sendmmsg,
-    /// recvmmsg, shutdown; `nr` is the Linux number) on the host. The shim has already applied
-    /// the network policy: descriptor arguments are host descriptors, every address the policy
-    /// checked is a copy in runtime memory, other pointers are in app memory. New sockets must
-    /// be close-on-exec on the host. May block. Default: this platform has no network, and
-    /// `socket`/`socketpair` fail with EAFNOSUPPORT.
-    fn host_net_call(&self, _nr: usize, _args: [usize; 6]) -> Result<usize, Errno> {
-        Err(crate::errno::EAFNOSUPPORT)
-    }
-
     /// mmap of a regular file of a host directory (host descriptor `fd`), with the host's
     /// semantics (MAP_SHARED writes reach the file). Must refuse ranges the runtime owns.
     fn host_mmap(
@@ -86,11 +75,6 @@ pub trait Platform: Send + Sync {
         Err(crate::errno::ENODEV)
     }
 
-    /// Process calls on the app's own children: wait4, waitid. Pointers are in app memory.
-    /// May block.
-    fn process_call(&self, _nr: usize, _args: [usize; 6]) -> Result<usize, Errno> {
-        Err(crate::errno::ENOSYS)
-    }
     /// The first half of execve, after the new program was checked: removes the old
     /// program's memory and resets its signal handlers (ignored signals stay ignored). From
     /// here a failure ends the process.
@@ -177,10 +161,26 @@ pub trait Platform: Send + Sync {
         Err(crate::errno::ENOSYS)
     }
 
-    /// Signal calls aimed at this process only, already checked by the shim: kill and tgkill
-    /// with the app's own pid, tkill, alarm, setitimer/getitimer, rt_sigpending,
-    /// rt_sigsuspend, pause. Pointers are in app memory. rt_sigsuspend and pause block.
-    fn signal_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno>;
+    /// A signal was made pending for process `pid` of the app (by the core's own signal state,
+    /// [`crate::signal::Signals`]): its threads that wait must check again, so a handled
+    /// signal interrupts them (EINTR) and one that ends the process ends it. Default:
+    /// [`Platform::wake_all`].
+    fn notify_signal(&self, _pid: i32) {
+        self.wake_all()
+    }
+    /// The calling process's interval timer (ITIMER_REAL, alarm) now expires at `deadline`
+    /// (CLOCK_MONOTONIC ns), or is disarmed. A platform whose app can run without making
+    /// syscalls must see to it that the app is interrupted then (a timer interrupt), so the
+    /// core's SIGALRM reaches it. Default: nothing.
+    fn arm_timer(&self, _deadline: Option<u64>) {}
+    /// Whether `tid` is a live thread of the calling process (tgkill). Default: only the
+    /// calling thread.
+    fn has_thread(&self, tid: i32) -> bool {
+        tid == self.ids().1
+    }
+    /// Process `pid` was reaped by the core's process table ([`crate::proctab`]): free what the
+    /// platform holds for it (its address space, its library OS instance). Default: nothing.
+    fn release_process(&self, _pid: i32) {}
 
     /// Ends the whole process with `code`. Never returns.
     fn exit_group(&self, code: i32) -> !;
@@ -210,6 +210,30 @@ pub trait HostPassthrough {
     /// rt_sigaction with the host's signals instead of the core's dispositions (raw pointers
     /// into app memory for the `struct sigaction`s; the shim has checked `sig` and `size`).
     fn sigaction(&self, sig: i32, new: usize, old: usize, size: usize) -> Result<usize, Errno>;
+    /// Signal calls with the host's signals (kill, tgkill, rt_sigqueueinfo,
+    /// rt_tgsigqueueinfo, alarm, setitimer, getitimer, rt_sigpending, rt_sigsuspend, pause;
+    /// `nr` is the Linux number), already checked by the shim (which keeps the runtime's own
+    /// signals and processes outside the app out of reach). Pointers are in app memory.
+    /// rt_sigsuspend and pause block.
+    fn signal_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno>;
+    /// Process calls on the app's host processes (wait4, waitid, setpgid, setsid, getpgid,
+    /// getsid). Pointers are in app memory. May block.
+    fn process_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno>;
+    /// Whether the app's processes have a pid namespace of their own, so a pid or process
+    /// group the host resolves can only name a process of the app. Without one, the shim
+    /// limits kill to the process itself and its children.
+    fn private_pids(&self) -> bool {
+        false
+    }
+    /// A socket syscall (socket, socketpair, bind, listen, accept4, connect, getsockname,
+    /// getpeername, setsockopt, getsockopt, sendto, recvfrom, sendmsg, recvmsg, sendmmsg,
+    /// recvmmsg, shutdown; `nr` is the Linux number) on the host. The shim has already applied
+    /// the network policy: descriptor arguments are host descriptors, every address the policy
+    /// checked is a copy in runtime memory, other pointers are in app memory. New sockets must
+    /// be close-on-exec on the host. May block. Default: no host network (EAFNOSUPPORT).
+    fn net_call(&self, _nr: usize, _args: [usize; 6]) -> Result<usize, Errno> {
+        Err(crate::errno::EAFNOSUPPORT)
+    }
 }
 
 /// A new thread of the app: it resumes right after the clone syscall with rax = 0, the stack
@@ -235,6 +259,13 @@ pub trait SyscallContext {
     /// Replaces the app's signal mask for after the call (the platform keeps its own signals
     /// unblockable).
     fn set_sigmask(&mut self, mask: u64);
+    /// rt_sigsuspend: the mask is `mask` until a signal is delivered at the end of this call;
+    /// the delivered handler's frame then saves (and its return restores) the mask from
+    /// before the call. Default: [`SyscallContext::set_sigmask`] (right only for a platform
+    /// that never runs the core's rt_sigsuspend, i.e. one that passes signals through).
+    fn suspend_mask(&mut self, mask: u64) {
+        self.set_sigmask(mask)
+    }
     /// Starts a new thread that is a copy of this one at this syscall (see [`ThreadSpawn`]).
     /// Returns the new thread's id.
     fn spawn_thread(&mut self, t: &ThreadSpawn) -> Result<usize, Errno>;

@@ -130,7 +130,7 @@ fn maps<P: Platform>(os: &LibOs<P>) -> String {
 
 fn status<P: Platform>(os: &LibOs<P>) -> String {
     let (pid, _) = os.platform.ids();
-    let ppid = os.platform.ids_parent();
+    let ppid = os.ppid();
     let (uid, gid) = os.platform.creds();
     let (size, accessible) = {
         let m = os.mem.lock();

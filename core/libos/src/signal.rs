@@ -9,6 +9,7 @@ use crate::errno::*;
 use crate::user;
 
 pub const SIGKILL: usize = 9;
+pub const SIGPIPE: usize = 13;
 pub const SIGALRM: usize = 14;
 pub const SIGCHLD: usize = 17;
 pub const SIGSTOP: usize = 19;

@@ -45,7 +45,6 @@ const MSG_PEEK: usize = 0x2;
 const MSG_DONTWAIT: usize = 0x40;
 const MSG_WAITALL: usize = 0x100;
 const MSG_NOSIGNAL: usize = 0x4000;
-const SIGPIPE: usize = 13;
 const POLLIN: i16 = 0x1;
 const POLLOUT: i16 = 0x4;
 const POLLERR: i16 = 0x8;
@@ -476,6 +475,7 @@ pub fn send<P: Platform + ?Sized>(
     buf: &[u8],
     flags: usize,
     nonblock: bool,
+    sigpipe: &dyn Fn(),
 ) -> Result<usize, Errno> {
     let nb = nonblock || flags & MSG_DONTWAIT != 0;
     let timeout = deadline(p, sock.lock().snd_timeout);
@@ -511,8 +511,7 @@ pub fn send<P: Platform + ?Sized>(
     match r {
         Err(EPIPE) => {
             if flags & MSG_NOSIGNAL == 0 {
-                let (pid, tid) = p.ids();
-                let _ = p.signal_call(crate::shim::nr::TGKILL, [pid as usize, tid as usize, SIGPIPE, 0, 0, 0]);
+                sigpipe();
             }
             Err(EPIPE)
         }
@@ -746,6 +745,7 @@ pub fn call<P: Platform + ?Sized>(
     nr: usize,
     a: [usize; 6],
     nonblock: bool,
+    sigpipe: &dyn Fn(),
 ) -> Result<usize, Errno> {
     use crate::shim::nr::*;
     match nr {
@@ -772,7 +772,7 @@ pub fn call<P: Platform + ?Sized>(
         SENDTO => {
             // A destination on a stream socket is ignored, as Linux does for TCP.
             let buf = user::slice(a[1], a[2])?;
-            send(p, sock, buf, a[3], nonblock)
+            send(p, sock, buf, a[3], nonblock, sigpipe)
         }
         RECVFROM => {
             let buf = user::slice_mut(a[1], a[2])?;
@@ -789,7 +789,7 @@ pub fn call<P: Platform + ?Sized>(
             for (base, len) in iovecs(hdr)? {
                 data.extend_from_slice(user::slice(base, len)?);
             }
-            send(p, sock, &data, a[2], nonblock)
+            send(p, sock, &data, a[2], nonblock, sigpipe)
         }
         RECVMSG => {
             let hdr = mem_mut(a[1], 56)?;

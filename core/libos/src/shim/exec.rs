@@ -1,8 +1,9 @@
 //! New processes and programs: fork/vfork/clone of a process, execve/execveat of a program
 //! inside the image, wait4/waitid on the app's children.
 //!
-//! The platform makes the child ([`SyscallContext::fork`]) and waits for it
-//! ([`Platform::process_call`]). On linux-userland fork is a host fork: the child is a copy of
+//! The platform makes the child ([`SyscallContext::fork`]); waiting is the host's where processes
+//! are host processes ([`crate::platform::HostPassthrough::process_call`]), else the core's
+//! process table's ([`crate::proctab`]). On linux-userland fork is a host fork: the child is a copy of
 //! the whole process, runtime included, and shares the host writable layer with its parent. On
 //! kvm the kernel makes a new process with its own address space (copy-on-write) and its own
 //! library OS instance ([`LibOs::fork`]) over the shared file system. vfork is served as fork
@@ -18,6 +19,7 @@ use crate::errno::*;
 use crate::fs::NodeKind;
 use crate::kernel::LibOs;
 use crate::platform::{Platform, SyscallContext};
+use crate::proctab::{WaitFor, Waitable, TABLE};
 use crate::user;
 
 /// Syscall numbers served here.
@@ -58,7 +60,10 @@ pub fn dispatch<P: Platform>(
                     return Some(Err(e));
                 }
             }
-            let r = os.platform.process_call(WAIT4, *a);
+            let r = match os.platform.passthrough() {
+                Some(h) => h.process_call(WAIT4, *a),
+                None => wait4(os, a[0] as i32, a[1], a[2] as u32, a[3]),
+            };
             if let Ok(pid) = r {
                 if pid > 0 {
                     os.children.lock().retain(|&c| c != pid as i32);
@@ -77,7 +82,10 @@ pub fn dispatch<P: Platform>(
                     return Some(Err(e));
                 }
             }
-            os.platform.process_call(WAITID, *a)
+            match os.platform.passthrough() {
+                Some(h) => h.process_call(WAITID, *a),
+                None => waitid(os, a[0] as u32, a[1] as i32, a[2], a[3] as u32),
+            }
         }
         _ => return None,
     })
@@ -225,6 +233,9 @@ fn execve<P: Platform>(
     let (target, argv) = program(os, dirfd, &path, argv, flags)?;
     // The point of no return.
     os.platform.exec_prepare()?;
+    if os.platform.passthrough().is_none() {
+        TABLE.lock().mark_exec(os.platform.pid());
+    }
     os.signals.actions.lock().reset_for_exec();
     os.mem.lock().clear();
     {
@@ -246,4 +257,116 @@ fn execve<P: Platform>(
             os.platform.exit_group(127)
         }
     }
+}
+
+const WNOHANG: u32 = 1;
+const WSTOPPED: u32 = 2;
+const WEXITED: u32 = 4;
+const WCONTINUED: u32 = 8;
+const WNOWAIT: u32 = 0x0100_0000;
+
+/// Waits, with the core's process table, for a child chosen by `which` to have exited:
+/// (pid, wait status), reaped (and freed by the platform) unless `keep`; None with WNOHANG
+/// when none has yet. ECHILD when no child matches; EINTR when a handled signal arrives.
+fn wait_child<P: Platform>(
+    os: &LibOs<P>,
+    which: WaitFor,
+    options: u32,
+    keep: bool,
+) -> Result<Option<(i32, i32)>, Errno> {
+    let me = os.platform.pid();
+    loop {
+        let orphans = TABLE.lock().take_orphan_zombies(me);
+        orphans.into_iter().for_each(|pid| os.platform.release_process(pid));
+        let found = TABLE.lock().find_exited(me, which, !keep);
+        match found {
+            Waitable::Exited(pid, status) => {
+                if !keep {
+                    os.platform.release_process(pid);
+                }
+                return Ok(Some((pid, status)));
+            }
+            Waitable::NoChild => return Err(ECHILD),
+            Waitable::NotYet if options & WNOHANG != 0 => return Ok(None),
+            Waitable::NotYet => {
+                os.platform.block_until(
+                    &mut || !matches!(TABLE.lock().find_exited(me, which, false), Waitable::NotYet),
+                    None,
+                )?;
+            }
+        }
+    }
+}
+
+/// wait4(pid, wstatus, options, rusage) with the core's process table: pid > 0 that child,
+/// -1 any, 0 any in the caller's group, < -1 any in group -pid. The rusage is all zero.
+fn wait4<P: Platform>(os: &LibOs<P>, pid: i32, wstatus: usize, options: u32, rusage: usize) -> SysResult {
+    const WALL: u32 = 0x4000_0000;
+    const WCLONE: u32 = 0x8000_0000;
+    const WNOTHREAD: u32 = 0x2000_0000;
+    if options & !(WNOHANG | WSTOPPED | WCONTINUED | WALL | WCLONE | WNOTHREAD) != 0 || pid == i32::MIN {
+        return Err(EINVAL);
+    }
+    let which = match pid {
+        -1 => WaitFor::Any,
+        0 => WaitFor::Group(TABLE.lock().pgid_of(os.platform.pid()).unwrap_or(0)),
+        p if p < 0 => WaitFor::Group(-p),
+        p => WaitFor::Pid(p),
+    };
+    match wait_child(os, which, options, false)? {
+        Some((child, status)) => {
+            if wstatus != 0 {
+                user::write(wstatus, &status)?;
+            }
+            if rusage != 0 {
+                user::write(rusage, &[0u64; 18])?;
+            }
+            Ok(child as usize)
+        }
+        None => Ok(0),
+    }
+}
+
+/// waitid(idtype, id, infop, options) with the core's process table: P_ALL, P_PID, P_PGID
+/// (id 0: the caller's group); WEXITED must be asked for; WNOWAIT leaves the child a zombie.
+fn waitid<P: Platform>(os: &LibOs<P>, idtype: u32, id: i32, infop: usize, options: u32) -> SysResult {
+    const P_ALL: u32 = 0;
+    const P_PID: u32 = 1;
+    const P_PGID: u32 = 2;
+    if options & !(WNOHANG | WEXITED | WSTOPPED | WCONTINUED | WNOWAIT) != 0
+        || options & (WEXITED | WSTOPPED | WCONTINUED) == 0
+    {
+        return Err(EINVAL);
+    }
+    let which = match idtype {
+        P_ALL => WaitFor::Any,
+        P_PID if id > 0 => WaitFor::Pid(id),
+        P_PGID if id == 0 => WaitFor::Group(TABLE.lock().pgid_of(os.platform.pid()).unwrap_or(0)),
+        P_PGID if id > 0 => WaitFor::Group(id),
+        _ => return Err(EINVAL),
+    };
+    if options & WEXITED == 0 {
+        // Only stops or continues asked for: nothing of the app ever stops.
+        if options & WNOHANG != 0 {
+            if infop != 0 {
+                user::write(infop, &[0u8; 128])?;
+            }
+            return Ok(0);
+        }
+        return Err(ECHILD);
+    }
+    let got = wait_child(os, which, options, options & WNOWAIT != 0)?;
+    if infop != 0 {
+        let mut si = [0u8; 128];
+        if let Some((child, status)) = got {
+            let (code, value) = if status & 0x7f != 0 { (2i32, status & 0x7f) } else { (1, (status >> 8) & 0xff) };
+            si[0..4].copy_from_slice(&(SIGCHLD as i32).to_le_bytes());
+            si[8..12].copy_from_slice(&code.to_le_bytes());
+            si[16..20].copy_from_slice(&child.to_le_bytes());
+            si[20..24].copy_from_slice(&os.platform.creds().0.to_le_bytes());
+            si[24..28].copy_from_slice(&value.to_le_bytes());
+        }
+        user::write(infop, &si)?;
+    }
+    Ok(0)
 }

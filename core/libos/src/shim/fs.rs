@@ -391,7 +391,7 @@ fn write_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &[u8], at: Option<u
             (None, _) => os.platform.host_write(h.0, buf),
         },
         FileKind::Obj(_) if at.is_some() => Err(ESPIPE),
-        FileKind::Obj(o) => o.write(&os.platform, buf, f.flags() & O_NONBLOCK != 0),
+        FileKind::Obj(o) => o.write(&os.platform, buf, f.flags() & O_NONBLOCK != 0, &|| os.raise_sigpipe()),
         FileKind::Synth(crate::fs::synth::Synth::Full) => Err(ENOSPC),
         FileKind::Synth(_) => Ok(buf.len()),
         FileKind::Overlay(o) => {

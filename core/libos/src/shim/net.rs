@@ -156,17 +156,17 @@ fn sock_of<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<Sock, Errno> {
 
 impl Sock {
     /// Socket call `n` with Linux's arguments, `a[0]` (the descriptor) filled in: to the host
-    /// (`Platform::host_net_call`) or to the core's stack.
+    /// (`HostPassthrough::net_call`) or to the core's stack.
     fn call<P: Platform>(&self, os: &LibOs<P>, n: usize, mut a: [usize; 6]) -> SysResult {
         match &self.0.kind {
             FileKind::Host(h) => {
                 a[0] = h.0 as usize;
-                os.platform.host_net_call(n, a)
+                host_net(os, n, a)
             }
             #[cfg(feature = "netstack")]
             FileKind::Obj(crate::kobj::Obj::Tcp(t)) => {
                 let nonblock = self.0.flags() & O_NONBLOCK != 0;
-                crate::netstack::tcpsock::call(&os.platform, &t.sock, n, a, nonblock)
+                crate::netstack::tcpsock::call(&os.platform, &t.sock, n, a, nonblock, &|| os.raise_sigpipe())
             }
             _ => Err(ENOTSOCK),
         }
@@ -237,7 +237,7 @@ fn socket<P: Platform>(os: &LibOs<P>, domain: u32, ty: u32, proto: u32) -> SysRe
         return install_tcp(os, s, flags);
     }
     let args = [domain as usize, (ty | SOCK_CLOEXEC) as usize, proto as usize, 0, 0, 0];
-    let host = os.platform.host_net_call(SOCKET, args)?;
+    let host = host_net(os, SOCKET, args)?;
     install(os, host as i32, flags)
 }
 
@@ -258,7 +258,7 @@ fn socketpair<P: Platform>(os: &LibOs<P>, domain: u32, ty: u32, proto: u32, sv: 
     user::slice_mut(sv, 8)?;
     let mut pair = [0i32; 2];
     let p = pair.as_mut_ptr() as usize;
-    os.platform.host_net_call(SOCKETPAIR, [domain as usize, (ty | SOCK_CLOEXEC) as usize, proto as usize, p, 0, 0])?;
+    host_net(os, SOCKETPAIR, [domain as usize, (ty | SOCK_CLOEXEC) as usize, proto as usize, p, 0, 0])?;
     let a = match install(os, pair[0], flags) {
         Ok(a) => a,
         Err(e) => {
@@ -569,4 +569,13 @@ fn unix_socket<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<bool, Errno> {
     let (dp, lp) = (&mut domain as *mut i32 as usize, &mut len as *mut u32 as usize);
     s.call(os, GETSOCKOPT, [0, SOL_SOCKET as usize, SO_DOMAIN, dp, lp, 0])?;
     Ok(domain == 1)
+}
+
+/// A socket call on the host ([`crate::platform::HostPassthrough::net_call`]); a platform
+/// without host passthrough has no host network (EAFNOSUPPORT).
+fn host_net<P: Platform>(os: &LibOs<P>, n: usize, a: [usize; 6]) -> SysResult {
+    match os.platform.passthrough() {
+        Some(h) => h.net_call(n, a),
+        None => Err(EAFNOSUPPORT),
+    }
 }

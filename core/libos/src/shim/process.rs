@@ -37,6 +37,8 @@ pub const HANDLED: &[usize] = &[
     GETPGRP,
     GETPGID,
     GETSID,
+    SETPGID,
+    SETSID,
     CLONE,
     CLONE3,
 ];
@@ -62,10 +64,10 @@ pub fn dispatch<P: Platform>(
     Some(match n {
         CLONE => clone(os, a[0] as u64, a[1], a[2], a[3], a[4], ctx),
         CLONE3 => clone3(os, a[0], a[1], ctx),
-        GETPID | GETPGRP | GETSID => Ok(p.pid() as usize),
-        GETPGID => Ok(p.pid() as usize),
+        GETPID => Ok(p.pid() as usize),
+        GETPGRP | GETPGID | GETSID | SETPGID | SETSID => groups(os, n, a),
         GETTID => Ok(p.ids().1 as usize),
-        GETPPID => Ok(p.ids_parent() as usize),
+        GETPPID => Ok(os.ppid() as usize),
         GETUID | GETEUID => Ok(p.creds().0 as usize),
         GETGID | GETEGID => Ok(p.creds().1 as usize),
         GETRESUID | GETRESGID => {
@@ -324,4 +326,24 @@ fn clone3<P: Platform>(os: &LibOs<P>, args: usize, size: usize, ctx: &mut dyn Sy
     }
     let top = stack.checked_add(stack_size).ok_or(EINVAL)? as usize;
     clone(os, flags | exit_signal, top, parent_tid as usize, child_tid as usize, tls as usize, ctx)
+}
+
+/// Process groups and sessions: the host's where processes are host processes, else the core's
+/// process table's. On the host, the group and session the app started in are led by a process
+/// outside the app's pid namespace (the host answers 0): they read as 1, the sandbox's first
+/// process, as in a container.
+fn groups<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
+    let (n, a) = if n == GETPGRP { (GETPGID, [0; 6]) } else { (n, *a) };
+    if let Some(h) = os.platform.passthrough() {
+        let r = h.process_call(n, a)?;
+        return Ok(if r == 0 && matches!(n, GETPGID | GETSID) { 1 } else { r });
+    }
+    let me = os.platform.pid();
+    let mut t = crate::proctab::TABLE.lock();
+    match n {
+        GETPGID => t.getpgid(me, a[0] as i32).map(|g| g as usize),
+        GETSID => t.getsid(me, a[0] as i32).map(|g| g as usize),
+        SETPGID => t.setpgid(me, a[0] as i32, a[1] as i32).map(|_| 0),
+        _ => t.setsid(me).map(|g| g as usize),
+    }
 }

@@ -5,7 +5,7 @@ use super::nr::*;
 use super::SysResult;
 use crate::errno::*;
 use crate::kernel::LibOs;
-use crate::platform::{Platform, SyscallContext};
+use crate::platform::{HostPassthrough, Platform, SyscallContext};
 use crate::user;
 
 /// Syscall numbers served here.
@@ -34,7 +34,7 @@ pub const SERVED_BY_PLATFORM: &[usize] = &[RT_SIGRETURN];
 /// generated from these arrays by scripts/gen_implemented.py).
 pub const PARTIAL: &[(usize, &str)] = &[
     (RT_SIGRETURN, "app handlers return through the platform's own restorer; a call outside a handler frame is not supported"),
-    (KILL, "only the process itself, its process group (itself and its children) and its unreaped children; any other pid ESRCH"),
+    (KILL, "processes of the app only; linux-userland without a pid namespace of its own: only the process itself and its children"),
     (TGKILL, "threads of the process itself only"),
     (SIGALTSTACK, "SS_AUTODISARM accepted but does not disarm; a handler interrupting the runtime itself runs where the runtime was"),
 ];
@@ -65,81 +65,200 @@ pub fn dispatch<P: Platform>(
         }
         RT_SIGPROCMASK => sigprocmask(a[0], a[1], a[2], a[3], ctx),
         SIGALTSTACK => os.platform.sigaltstack(a[0], a[1], ctx.stack_pointer()),
+        _ if !HANDLED.contains(&n) => return None,
+        _ => match os.platform.passthrough() {
+            Some(h) => host_signal(os, h, n, a),
+            None => own_signal(os, n, a, ctx),
+        },
+    })
+}
+
+/// The signal calls with the host's signals (linux-userland). The app may reach itself, its
+/// children and, where its processes have their own pid namespace, any process of the app;
+/// never the runtime's own signal (SIGSYS) or a process outside the app.
+fn host_signal<P: Platform>(os: &LibOs<P>, h: &dyn HostPassthrough, n: usize, a: &[usize; 6]) -> SysResult {
+    let me = os.platform.pid() as isize;
+    let sig = match n {
+        KILL | TKILL => a[1],
+        RT_SIGQUEUEINFO => a[1],
+        TGKILL | RT_TGSIGQUEUEINFO => a[2],
+        _ => 0,
+    };
+    if sig > 64 {
+        return Err(EINVAL);
+    }
+    if sig == SIGSYS && matches!(n, KILL | TKILL | TGKILL | RT_SIGQUEUEINFO | RT_TGSIGQUEUEINFO) {
+        os.debug_log(&[b"denied: sending SIGSYS (reserved by the runtime) -> EPERM"]);
+        return Err(EPERM);
+    }
+    match n {
         KILL => {
-            // Only this process exists for the app: itself (its pid, 0 = its group, -1 = every
-            // process it may signal). Any other pid is a process it cannot see.
-            let me = os.platform.pid() as isize;
             let pid = a[0] as i32 as isize;
-            if a[1] > 64 {
-                Err(EINVAL)
+            // A group whose leader the namespace cannot see (the one the app started in) may
+            // hold processes outside the app: then only the process and its children.
+            let own_group = || h.process_call(GETPGID, [0; 6]).is_ok_and(|g| g != 0);
+            if h.private_pids() && (pid != 0 || own_group()) {
+                h.signal_call(KILL, *a)
+            } else if h.private_pids() {
+                // kill(0) in the group the app started in: every process of the app that
+                // stayed in it is in the pid namespace, so kill(-1) (all of them but the
+                // caller) and then the caller.
+                h.signal_call(KILL, [usize::MAX, a[1], 0, 0, 0, 0])
+                    .or_else(|e| if e == ESRCH { Ok(0) } else { Err(e) })?;
+                h.signal_call(KILL, [me as usize, a[1], 0, 0, 0, 0])
             } else if pid == me || pid == -me {
-                send(os, KILL, [me as usize, a[1], 0, 0, 0, 0])
+                h.signal_call(KILL, [me as usize, a[1], 0, 0, 0, 0])
             } else if pid == 0 || pid == -1 {
-                // Its process group: itself and its children (never every process of the host).
                 for c in os.children.lock().clone() {
-                    let _ = send(os, KILL, [c as usize, a[1], 0, 0, 0, 0]);
+                    let _ = h.signal_call(KILL, [c as usize, a[1], 0, 0, 0, 0]);
                 }
-                send(os, KILL, [me as usize, a[1], 0, 0, 0, 0])
+                h.signal_call(KILL, [me as usize, a[1], 0, 0, 0, 0])
             } else if pid > 0 && os.children.lock().contains(&(pid as i32)) {
-                send(os, KILL, [pid as usize, a[1], 0, 0, 0, 0])
+                h.signal_call(KILL, [pid as usize, a[1], 0, 0, 0, 0])
             } else {
                 Err(ESRCH)
             }
         }
         TGKILL => {
-            let me = os.platform.pid() as isize;
-            if a[2] > 64 || (a[0] as i32) <= 0 || (a[1] as i32) <= 0 {
+            if (a[0] as i32) <= 0 || (a[1] as i32) <= 0 {
                 Err(EINVAL)
             } else if a[0] as i32 as isize != me {
                 Err(ESRCH)
             } else {
-                send(os, TGKILL, [a[0], a[1], a[2], 0, 0, 0])
+                h.signal_call(TGKILL, [a[0], a[1], a[2], 0, 0, 0])
             }
         }
         TKILL => {
-            if a[1] > 64 || (a[0] as i32) <= 0 {
+            if (a[0] as i32) <= 0 {
                 Err(EINVAL)
             } else {
                 // The host refuses a tid outside this process only if it does not exist, so
                 // go through tgkill with our own pid.
-                let me = os.platform.pid() as usize;
-                send(os, TGKILL, [me, a[0], a[1], 0, 0, 0])
+                h.signal_call(TGKILL, [me as usize, a[0], a[1], 0, 0, 0])
             }
         }
         RT_SIGQUEUEINFO | RT_TGSIGQUEUEINFO => {
-            let me = os.platform.pid() as usize;
-            let sig = if n == RT_SIGQUEUEINFO { a[1] } else { a[2] };
-            if sig > 64 {
-                Err(EINVAL)
-            } else if a[0] as i32 as isize != me as isize {
+            if a[0] as i32 as isize != me {
                 Err(ESRCH)
-            } else if sig == SIGSYS {
-                send(os, KILL, [me, sig, 0, 0, 0, 0])
             } else {
-                os.platform.signal_call(n, *a)
+                h.signal_call(n, *a)
             }
         }
-        ALARM | SETITIMER | GETITIMER | RT_SIGPENDING | PAUSE => os.platform.signal_call(n, *a),
-        RT_SIGSUSPEND => {
-            if a[1] != 8 {
-                Err(EINVAL)
-            } else {
-                os.platform.signal_call(n, *a)
-            }
-        }
-        _ => return None,
-    })
+        RT_SIGSUSPEND if a[1] != 8 => Err(EINVAL),
+        _ => h.signal_call(n, *a),
+    }
 }
 
-/// Sends a signal to this process through the platform. SIGSYS belongs to the runtime: the app
-/// may not send it (EPERM, logged).
-fn send<P: Platform>(os: &LibOs<P>, n: usize, args: [usize; 6]) -> SysResult {
-    let sig = if n == KILL { args[1] } else { args[2] };
-    if sig == SIGSYS {
+/// The signal calls with the core's own signal state ([`crate::signal`]) and process table
+/// ([`crate::proctab`]): kvm and every platform without host processes.
+fn own_signal<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6], ctx: &mut dyn SyscallContext) -> SysResult {
+    use crate::signal::{SI_TKILL, SI_USER, UNBLOCKABLE};
+    let me = os.platform.pid();
+    let sig = match n {
+        KILL | TKILL | RT_SIGQUEUEINFO => a[1],
+        TGKILL | RT_TGSIGQUEUEINFO => a[2],
+        _ => 0,
+    };
+    if sig > 64 {
+        return Err(EINVAL);
+    }
+    if sig == SIGSYS && matches!(n, KILL | TKILL | TGKILL | RT_SIGQUEUEINFO | RT_TGSIGQUEUEINFO) {
         os.debug_log(&[b"denied: sending SIGSYS (reserved by the runtime) -> EPERM"]);
         return Err(EPERM);
     }
-    os.platform.signal_call(n, args)
+    match n {
+        KILL => {
+            let targets = crate::proctab::TABLE.lock().kill_targets(me, a[0] as i32)?;
+            if sig != 0 {
+                for (pid, s) in targets {
+                    s.pending.lock().raise(sig, SI_USER, 0);
+                    if pid != me {
+                        os.platform.notify_signal(pid);
+                    }
+                }
+            }
+            Ok(0)
+        }
+        TGKILL | TKILL => {
+            let (tgid, tid) = if n == TGKILL { (a[0] as i32, a[1] as i32) } else { (me, a[0] as i32) };
+            if tgid <= 0 || tid <= 0 {
+                return Err(EINVAL);
+            }
+            if tgid != me || !os.platform.has_thread(tid) {
+                return Err(ESRCH);
+            }
+            if sig != 0 {
+                os.signals.pending.lock().raise(sig, SI_TKILL, 0);
+            }
+            Ok(0)
+        }
+        RT_SIGQUEUEINFO | RT_TGSIGQUEUEINFO => {
+            let info = if n == RT_SIGQUEUEINFO { a[2] } else { a[3] };
+            let si: [u8; 32] = user::read(info)?;
+            let code = i32::from_le_bytes([si[8], si[9], si[10], si[11]]);
+            if code >= 0 || code == SI_TKILL {
+                return Err(EPERM);
+            }
+            if a[0] as i32 != me || (n == RT_TGSIGQUEUEINFO && !os.platform.has_thread(a[1] as i32)) {
+                return Err(ESRCH);
+            }
+            let value = u64::from_le_bytes(si[24..32].try_into().unwrap_or([0; 8]));
+            if sig != 0 {
+                os.signals.pending.lock().raise(sig, code, value);
+            }
+            Ok(0)
+        }
+        RT_SIGPENDING => {
+            if a[1] > 8 {
+                return Err(EINVAL);
+            }
+            let set = os.signals.pending.lock().set() & ctx.sigmask();
+            user::slice_mut(a[0], a[1])?.copy_from_slice(&set.to_le_bytes()[..a[1]]);
+            Ok(0)
+        }
+        RT_SIGSUSPEND => {
+            if a[1] != 8 {
+                return Err(EINVAL);
+            }
+            let mask: u64 = user::read(a[0])?;
+            ctx.suspend_mask(mask & !UNBLOCKABLE);
+            Err(wait_for_signal(os))
+        }
+        PAUSE => Err(wait_for_signal(os)),
+        ALARM => {
+            let now = os.monotonic_ns();
+            let mut p = os.signals.pending.lock();
+            let left = crate::signal::alarm(&mut p, now, a[0] as u32 as u64);
+            let at = p.timer_deadline();
+            drop(p);
+            os.platform.arm_timer(at);
+            Ok(left)
+        }
+        SETITIMER | GETITIMER => {
+            let now = os.monotonic_ns();
+            let (set, new, old) = if n == SETITIMER { (true, a[1], a[2]) } else { (false, 0, a[1]) };
+            let mut p = os.signals.pending.lock();
+            crate::signal::itimer(&mut p, now, a[0], set, new, old)?;
+            let at = p.timer_deadline();
+            drop(p);
+            if set {
+                os.platform.arm_timer(at);
+            }
+            Ok(0)
+        }
+        _ => Err(ENOSYS),
+    }
+}
+
+/// Waits until a signal the app handles is deliverable (rt_sigsuspend, pause); returns the
+/// error the call ends with (EINTR).
+fn wait_for_signal<P: Platform>(os: &LibOs<P>) -> Errno {
+    loop {
+        match os.platform.block_until(&mut || false, None) {
+            Ok(_) => continue,
+            Err(e) => return e,
+        }
+    }
 }
 
 fn sigprocmask(how: usize, set: usize, oset: usize, size: usize, ctx: &mut dyn SyscallContext) -> SysResult {

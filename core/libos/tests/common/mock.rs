@@ -332,14 +332,6 @@ impl Platform for Mock {
         (self.ids.uid, self.ids.gid)
     }
 
-    fn signal_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno> {
-        if nr == nr::TGKILL && args[0] as i32 == self.ids.pid {
-            self.signals.lock().unwrap().push((args[1] as i32, args[2] as i32));
-            return Ok(0);
-        }
-        Err(ENOSYS)
-    }
-
     fn exit_group(&self, code: i32) -> ! {
         self.exits.fetch_add(1, Ordering::Relaxed);
         std::panic::panic_any(Exited { code, group: true })

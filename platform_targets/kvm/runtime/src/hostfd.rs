@@ -32,7 +32,9 @@ pub fn wait<T>(deadline: Option<u64>, mut ready: impl FnMut() -> Option<Result<T
             return Ok(None);
         }
         let poll_at = net.then(|| clock::monotonic_ns() + netstack::poll_interval());
-        let d = [deadline, signals::timer_deadline(), poll_at].into_iter().flatten().min();
+        // A signal may also come from outside (the runner's Ctrl-C): look for it now and then.
+        let outside = crate::control::listening().then(|| clock::monotonic_ns() + crate::control::POLL_NS);
+        let d = [deadline, signals::timer_deadline(), poll_at, outside].into_iter().flatten().min();
         sched::wait_event(d);
     }
 }

@@ -252,6 +252,9 @@ impl SyscallContext for Call<'_> {
     fn set_sigmask(&mut self, mask: u64) {
         sched::set_sigmask(mask);
     }
+    fn suspend_mask(&mut self, mask: u64) {
+        sched::suspend_mask(mask);
+    }
     fn spawn_thread(&mut self, t: &ThreadSpawn) -> Result<usize, litebox_libos::errno::Errno> {
         sched::spawn(self.f, t)
     }

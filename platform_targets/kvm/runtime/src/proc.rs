@@ -1,20 +1,19 @@
-//! The app's processes: each has its own library OS instance (descriptor table, cwd, heap,
-//! limits; the file system is shared), its own platform (`south::Vm`: pid, signals) and its own
-//! address space (`vm.rs`). fork copies all three; exit closes the descriptors, frees the
-//! memory and leaves a zombie holding the wait status until the parent reaps it with wait4 or
-//! waitid. The first process (pid 1) is the app: when it exits the VM ends with its status,
-//! whatever other processes still run. Orphans are reaped by the kernel. The file system is
-//! shared: a switch between processes swaps in what is per process there (/proc/self/exe's
-//! target, the process /proc/self shows).
-//!
-//! `[policy.limits] processes` is counted here, over the whole VM: a fork is refused with
-//! EAGAIN while that many processes of the app are alive (the first included; zombies, which
-//! hold no memory but their wait status, do not count).
+//! The app's processes as the kernel holds them: each has its own library OS instance
+//! (descriptor table, cwd, heap, limits, signal state; the file system is shared) and its own
+//! address space (`vm.rs`). Who is whose parent, process groups, zombies and the process limit
+//! are the library OS's process table (`litebox_libos::proctab`); this file keeps what the
+//! kernel owns per pid and frees it when the core reaps a process. fork copies a process; exit
+//! closes its descriptors, frees its memory and leaves the zombie to the table. The first
+//! process (pid 1) is the app: when it exits the VM ends with its status, whatever other
+//! processes still run. A switch between processes swaps in what is per process in the shared
+//! file system (/proc/self/exe's target, the process /proc/self shows).
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use litebox_libos::errno::*;
+use litebox_libos::proctab::TABLE;
+use litebox_libos::signal::SIGCHLD;
 use litebox_libos::sync::SpinMutex;
 use litebox_libos::{user, LibOs};
 
@@ -25,12 +24,8 @@ use crate::{exit, sched, signals, vm};
 
 struct Process {
     pid: i32,
-    /// 0 once orphaned (the kernel reaps it).
-    ppid: i32,
     os: &'static LibOs<Vm>,
     space: SpaceRef,
-    /// The wait status once it has exited (a zombie).
-    status: Option<i32>,
     /// Its program (/proc/self/exe) while another process runs: the file system, which
     /// answers that link, is shared, so [`activate`] swaps it in and out.
     exe: Vec<u8>,
@@ -38,31 +33,15 @@ struct Process {
 
 static PROCS: SpinMutex<Vec<Process>> = SpinMutex::new(Vec::new());
 static CURRENT: AtomicPtr<LibOs<Vm>> = AtomicPtr::new(core::ptr::null_mut());
-/// Live processes allowed: `[policy.limits] processes`, or the kernel's default (u64::MAX
-/// until the app starts).
-static LIMIT: AtomicU64 = AtomicU64::new(u64::MAX);
-/// Whether [`LIMIT`] is the policy's (for the debug log).
+/// Whether the process limit is the policy's (for the debug log).
 static FROM_POLICY: AtomicBool = AtomicBool::new(false);
-
-const SIGCHLD: usize = 17;
-const WNOHANG: u32 = 1;
-const WEXITED: u32 = 4;
-const WNOWAIT: u32 = 0x0100_0000;
-const WSTOPPED: u32 = 2;
-const WCONTINUED: u32 = 8;
 
 /// Registers the first process (pid 1), running in the boot address space.
 pub fn init(os: &'static LibOs<Vm>) {
     crate::apic::reserve_mapping();
     crate::sched::set_processes(crate::sched::Processes { activate, exit, futex_wake });
-    PROCS.lock().push(Process {
-        pid: os.platform.pid,
-        ppid: 0,
-        os,
-        space: vm::boot_space(),
-        status: None,
-        exe: Vec::new(),
-    });
+    TABLE.lock().add_first(os.platform.pid, os.signals.clone());
+    PROCS.lock().push(Process { pid: os.platform.pid, os, space: vm::boot_space(), exe: Vec::new() });
     CURRENT.store(os as *const LibOs<Vm> as *mut LibOs<Vm>, Ordering::Release);
     os.attach_proc();
 }
@@ -70,15 +49,13 @@ pub fn init(os: &'static LibOs<Vm>) {
 /// Sets the process limit before the app starts: at most `n` live processes in the VM;
 /// `from_policy` tells the policy's limit from the kernel's default.
 pub fn set_limit(n: u64, from_policy: bool) {
-    LIMIT.store(n, Ordering::Relaxed);
+    TABLE.lock().set_limit(n);
     FROM_POLICY.store(from_policy, Ordering::Relaxed);
 }
 
 /// EAGAIN when the app already has as many live processes as the limit allows.
 fn check_limit(parent: &LibOs<Vm>) -> Result<(), Errno> {
-    let limit = LIMIT.load(Ordering::Relaxed);
-    let live = PROCS.lock().iter().filter(|p| p.status.is_none()).count() as u64;
-    if live >= limit {
+    if TABLE.lock().check_limit().is_err() {
         parent.debug_log(&[if FROM_POLICY.load(Ordering::Relaxed) {
             b"process limit of the policy reached: fork EAGAIN"
         } else {
@@ -131,14 +108,13 @@ pub fn activate(pid: i32) {
     vm::activate(p.space);
 }
 
-/// getppid of process `pid` (0 for the first process and orphans).
-pub fn parent_of(pid: i32) -> i32 {
-    PROCS.lock().iter().find(|p| p.pid == pid).map_or(0, |p| p.ppid)
-}
-
-/// Frees a reaped process's space and library OS.
-fn release(p: Process) {
-    let pid = p.pid;
+/// Frees what the kernel holds for process `pid` (its space and library OS), which the core's
+/// process table has reaped.
+pub fn release(pid: i32) {
+    let mut procs = PROCS.lock();
+    let Some(i) = procs.iter().position(|p| p.pid == pid) else { return };
+    let p = procs.remove(i);
+    drop(procs);
     vm::release(p.space);
     // SAFETY: leaked by `fork`; its process has exited and is not running, so nothing
     // refers to it any more. The first process is never released.
@@ -151,18 +127,7 @@ fn release(p: Process) {
 
 /// Frees the orphans that have exited (never the running process).
 fn collect() {
-    let me = sched::current_pid();
-    let mut procs = PROCS.lock();
-    let mut gone = Vec::new();
-    let mut i = 0;
-    while i < procs.len() {
-        if procs[i].ppid == 0 && procs[i].status.is_some() && procs[i].pid != me {
-            gone.push(procs.remove(i));
-        } else {
-            i += 1;
-        }
-    }
-    drop(procs);
+    let gone = TABLE.lock().take_orphan_zombies(sched::current_pid());
     gone.into_iter().for_each(release);
 }
 
@@ -188,7 +153,8 @@ pub fn fork(frame: &SyscallFrame, flags: u64, stack: usize, ptid: usize, ctid: u
         user::write(ptid, &pid)?;
     }
     let exe = parent.vfs.exe_path.lock().clone();
-    PROCS.lock().push(Process { pid, ppid: parent.platform.pid, os, space, status: None, exe });
+    TABLE.lock().fork(parent.platform.pid, pid, os.signals.clone())?;
+    PROCS.lock().push(Process { pid, os, space, exe });
     let clear = if flags & CLONE_CHILD_CLEARTID != 0 { ctid } else { 0 };
     sched::spawn_process(kstack, pid, clear);
     Ok(pid as usize)
@@ -208,165 +174,35 @@ pub fn exit(status: i32) -> ! {
     drop(fds);
     vm::clear_current();
     os.signals.pending.lock().stop_timer();
-    let mut procs = PROCS.lock();
-    let ppid = procs.iter().find(|p| p.pid == me).map_or(0, |p| p.ppid);
-    for p in procs.iter_mut() {
-        if p.ppid == me {
-            p.ppid = 0;
-        }
-        if p.pid == me {
-            p.status = Some(status);
-        }
+    let notice = TABLE.lock().exit(me, status);
+    if let Some((ppid, parent)) = notice.notify {
+        parent.pending.lock().raise(SIGCHLD, if status & 0x7f != 0 { 2 } else { 1 }, 0);
+        wake_if_fatal(ppid);
     }
-    let parent = procs.iter().find(|p| p.pid == ppid && p.status.is_none()).map(|p| p.os);
-    match parent {
-        Some(pos) => {
-            // A parent that ignores SIGCHLD leaves no zombie (as Linux does).
-            let ignored = pos.signals.actions.lock().get(SIGCHLD).handler == 1;
-            if ignored {
-                if let Some(p) = procs.iter_mut().find(|p| p.pid == me) {
-                    p.ppid = 0;
-                }
-            } else {
-                signals::raise_in(pos, SIGCHLD, if status & 0x7f != 0 { 2 } else { 1 }, 0);
-            }
-        }
-        None => {
-            if let Some(p) = procs.iter_mut().find(|p| p.pid == me) {
-                p.ppid = 0;
-            }
-        }
-    }
-    drop(procs);
     sched::end_current()
-}
-
-/// kill(pid, sig) from the running process: to itself, or to another live process of the app
-/// (ESRCH otherwise). Signal 0 only checks. A signal that will end the target wakes it.
-pub fn kill(pid: i32, sig: usize) -> Result<usize, Errno> {
-    let me = current();
-    let target = if pid == me.platform.pid {
-        me
-    } else {
-        PROCS.lock().iter().find(|p| p.pid == pid && p.status.is_none()).map(|p| p.os).ok_or(ESRCH)?
-    };
-    if sig == 0 {
-        return Ok(0);
-    }
-    signals::raise_in(target, sig, signals::SI_USER, 0);
-    if target.platform.pid != me.platform.pid && signals::fatal_for(target, sig) {
-        sched::wake_process(pid);
-    }
-    Ok(0)
 }
 
 /// A signal from outside the app (the runner's Ctrl-C): to every live process, as a
 /// terminal's signal reaches its whole foreground process group. Safe in any context where
 /// the process table is not locked (a syscall, the timer interrupt).
 pub fn signal_all(sig: usize) {
-    let live: Vec<(i32, &'static LibOs<Vm>)> =
-        PROCS.lock().iter().filter(|p| p.status.is_none()).map(|p| (p.pid, p.os)).collect();
-    for (pid, os) in live {
-        signals::raise_in(os, sig, signals::SI_KERNEL, 0);
-        if signals::fatal_for(os, sig) {
+    let live = TABLE.lock().all_live();
+    for (pid, s) in live {
+        s.pending.lock().raise(sig, signals::SI_KERNEL, 0);
+        wake_if_fatal(pid);
+    }
+}
+
+/// Wakes the sleeping and parked threads of process `pid` if a signal that ends it is pending
+/// (a handled one reaches a waiting thread when it next looks; `hostfd::wait`).
+pub fn wake_if_fatal(pid: i32) {
+    let os = PROCS.lock().iter().find(|p| p.pid == pid).map(|p| p.os);
+    if let Some(os) = os {
+        let pending = os.signals.pending.lock().set();
+        let acts = os.signals.actions.lock();
+        if (1..=64).any(|s| pending & litebox_libos::signal::bit(s) != 0 && acts.fatal(s)) {
+            drop(acts);
             sched::wake_process(pid);
         }
     }
-}
-
-/// Waits for a child of the running process chosen by `pick` to have exited: (pid, status),
-/// reaped unless `keep`; None with WNOHANG when none has yet. ECHILD when there is no such
-/// child; EINTR when a signal becomes deliverable.
-fn wait_child(pick: &dyn Fn(i32) -> bool, options: u32, keep: bool) -> Result<Option<(i32, i32)>, Errno> {
-    loop {
-        collect();
-        let me = current().platform.pid;
-        let mut procs = PROCS.lock();
-        let mut any = false;
-        let mut found = None;
-        for (i, p) in procs.iter().enumerate() {
-            if p.ppid == me && pick(p.pid) {
-                any = true;
-                if p.status.is_some() {
-                    found = Some(i);
-                    break;
-                }
-            }
-        }
-        if let Some(i) = found {
-            let (pid, status) = (procs[i].pid, procs[i].status.unwrap_or(0));
-            if !keep {
-                let p = procs.remove(i);
-                drop(procs);
-                release(p);
-            }
-            return Ok(Some((pid, status)));
-        }
-        drop(procs);
-        if !any {
-            return Err(ECHILD);
-        }
-        if options & WNOHANG != 0 {
-            return Ok(None);
-        }
-        if signals::interrupted() {
-            return Err(EINTR);
-        }
-        sched::wait_event(signals::timer_deadline());
-    }
-}
-
-/// wait4(pid, wstatus, options, rusage): pid > 0 one child, otherwise any (process groups are
-/// not distinguished: every process of the app is in one); the rusage is all zero. The shim
-/// has checked the pointers.
-pub fn wait4(pid: i32, wstatus: usize, options: u32, rusage: usize) -> Result<usize, Errno> {
-    const WALL: u32 = 0x4000_0000;
-    const WCLONE: u32 = 0x8000_0000;
-    const WNOTHREAD: u32 = 0x2000_0000;
-    if options & !(WNOHANG | WSTOPPED | WCONTINUED | WALL | WCLONE | WNOTHREAD) != 0 {
-        return Err(EINVAL);
-    }
-    let pick = move |p: i32| pid <= 0 || p == pid;
-    match wait_child(&pick, options, false)? {
-        Some((child, status)) => {
-            if wstatus != 0 {
-                user::write(wstatus, &status)?;
-            }
-            if rusage != 0 {
-                user::write(rusage, &[0u64; 18])?;
-            }
-            Ok(child as usize)
-        }
-        None => Ok(0),
-    }
-}
-
-/// waitid(idtype, id, infop, options): P_ALL, P_PID, P_PGID (any child); WEXITED must be
-/// asked for; WNOWAIT leaves the child a zombie.
-pub fn waitid(idtype: u32, id: i32, infop: usize, options: u32) -> Result<usize, Errno> {
-    const P_ALL: u32 = 0;
-    const P_PID: u32 = 1;
-    const P_PGID: u32 = 2;
-    if options & !(WNOHANG | WEXITED | WSTOPPED | WCONTINUED | WNOWAIT) != 0 || options & WEXITED == 0 {
-        return Err(EINVAL);
-    }
-    let pick: &dyn Fn(i32) -> bool = match idtype {
-        P_ALL | P_PGID => &|_| true,
-        P_PID if id > 0 => &move |p| p == id,
-        _ => return Err(EINVAL),
-    };
-    let got = wait_child(pick, options, options & WNOWAIT != 0)?;
-    if infop != 0 {
-        let mut si = [0u8; 128];
-        if let Some((child, status)) = got {
-            let (code, value) = if status & 0x7f != 0 { (2i32, status & 0x7f) } else { (1, (status >> 8) & 0xff) };
-            si[0..4].copy_from_slice(&(SIGCHLD as i32).to_le_bytes());
-            si[8..12].copy_from_slice(&code.to_le_bytes());
-            si[16..20].copy_from_slice(&child.to_le_bytes());
-            si[20..24].copy_from_slice(&current().platform.uid.to_le_bytes());
-            si[24..28].copy_from_slice(&value.to_le_bytes());
-        }
-        user::write(infop, &si)?;
-    }
-    Ok(0)
 }

@@ -6,7 +6,6 @@
 //! pending unblocked signal with a handler gets a frame on the app's stack; `rt_sigreturn`
 //! restores it. A signal with the default action ends the app with 128 + signal (or is
 //! dropped if ignored by default).
-use litebox_libos::errno::*;
 use litebox_libos::signal::{self as core_sig, bit, Handler, UserRegs, SA_NODEFER, SA_RESETHAND, SA_RESTORER};
 use litebox_libos::LibOs;
 
@@ -14,27 +13,12 @@ use crate::south::Vm;
 use crate::trap::SyscallFrame;
 use crate::{clock, sched};
 
+pub use core_sig::SI_KERNEL;
 use core_sig::UNBLOCKABLE;
-pub use core_sig::{SI_KERNEL, SI_TKILL, SI_USER};
 
 /// The running process's library OS.
 fn os() -> &'static LibOs<Vm> {
     crate::proc::current()
-}
-
-/// Marks `sig` pending for the running process.
-pub fn raise(sig: usize, code: i32, value: u64) {
-    raise_in(os(), sig, code, value)
-}
-
-/// Marks `sig` pending for the process of `os`.
-pub fn raise_in(os: &LibOs<Vm>, sig: usize, code: i32, value: u64) {
-    os.signals.pending.lock().raise(sig, code, value);
-}
-
-/// The pending set.
-pub fn pending() -> u64 {
-    os().signals.pending.lock().set()
 }
 
 fn fire_timer() {
@@ -46,14 +30,6 @@ pub fn timer_deadline() -> Option<u64> {
     os().signals.pending.lock().timer_deadline()
 }
 
-/// Starts the timer interrupt when the interval timer is armed, so SIGALRM reaches an app that
-/// spins without syscalls.
-pub fn timer_armed(armed: bool) {
-    if armed {
-        crate::apic::start_timer();
-    }
-}
-
 fn deliverable(mask: u64) -> Option<usize> {
     os().signals.pending.lock().deliverable(mask)
 }
@@ -62,28 +38,6 @@ fn deliverable(mask: u64) -> Option<usize> {
 pub fn interrupted() -> bool {
     fire_timer();
     deliverable(sched::sigmask()).is_some()
-}
-
-/// rt_sigsuspend / pause: waits (running other threads) until a signal is deliverable under
-/// `mask`; the caller returns EINTR and the delivery restores the thread's own mask afterwards.
-pub fn suspend(mask: Option<u64>) -> Errno {
-    if let Some(m) = mask {
-        sched::suspend_mask(m);
-    }
-    loop {
-        fire_timer();
-        if deliverable(sched::sigmask()).is_some() {
-            return EINTR;
-        }
-        // A signal may also come from outside (the runner's Ctrl-C): look for it now and then.
-        let outside = crate::control::listening().then(|| crate::clock::monotonic_ns() + crate::control::POLL_NS);
-        sched::wait_event([timer_deadline(), outside].into_iter().flatten().min());
-    }
-}
-
-/// Whether `sig` sent to the process of `os` would end it.
-pub fn fatal_for(os: &LibOs<Vm>, sig: usize) -> bool {
-    os.signals.actions.lock().fatal(sig)
 }
 
 /// Whether a signal that will end the running process is pending and unblocked.

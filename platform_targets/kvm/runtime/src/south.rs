@@ -11,7 +11,6 @@ use alloc::vec::Vec;
 
 use litebox_libos::abi::{PollFd, Stat, Timespec, S_IFCHR, S_IFIFO};
 use litebox_libos::errno::*;
-use litebox_libos::shim::nr;
 use litebox_libos::sync::SpinMutex;
 use litebox_libos::Platform;
 
@@ -260,18 +259,6 @@ impl Platform for Vm {
         self.pid
     }
 
-    fn ids_parent(&self) -> i32 {
-        crate::proc::parent_of(self.pid)
-    }
-
-    fn process_call(&self, n: usize, a: [usize; 6]) -> Result<usize, Errno> {
-        match n {
-            nr::WAIT4 => crate::proc::wait4(a[0] as i32, a[1], a[2] as u32, a[3]),
-            nr::WAITID => crate::proc::waitid(a[0] as u32, a[1] as i32, a[2], a[3] as u32),
-            _ => Err(ENOSYS),
-        }
-    }
-
     fn exec_prepare(&self) -> Result<(), Errno> {
         sched::kill_others(self.pid);
         vm::clear_current();
@@ -286,51 +273,23 @@ impl Platform for Vm {
         (self.uid, self.gid)
     }
 
-    fn signal_call(&self, n: usize, a: [usize; 6]) -> Result<usize, Errno> {
-        use litebox_libos::signal as core_sig;
-        use litebox_libos::user;
-        let sig_ok = |sig: usize| if sig <= 64 { Ok(sig) } else { Err(EINVAL) };
-        match n {
-            nr::KILL => crate::proc::kill(a[0] as i32, sig_ok(a[1])?),
-            nr::TGKILL => {
-                if !sched::is_thread(a[1] as i32) {
-                    return Err(ESRCH);
-                }
-                signals::raise(sig_ok(a[2])?, signals::SI_TKILL, 0);
-                Ok(0)
-            }
-            nr::RT_SIGQUEUEINFO | nr::RT_TGSIGQUEUEINFO => {
-                let (sig, info) = if n == nr::RT_SIGQUEUEINFO { (a[1], a[2]) } else { (a[2], a[3]) };
-                let si: [u8; 32] = user::read(info)?;
-                let code = i32::from_le_bytes(si[8..12].try_into().unwrap_or([0; 4]));
-                if code >= 0 {
-                    return Err(EPERM);
-                }
-                signals::raise(sig_ok(sig)?, code, u64::from_le_bytes(si[24..32].try_into().unwrap_or([0; 8])));
-                Ok(0)
-            }
-            nr::RT_SIGPENDING => user::write(a[0], &signals::pending()).map(|_| 0),
-            nr::RT_SIGSUSPEND => {
-                let mask: u64 = user::read(a[0])?;
-                Err(signals::suspend(Some(mask)))
-            }
-            nr::PAUSE => Err(signals::suspend(None)),
-            nr::ALARM => {
-                let now = clock::monotonic_ns();
-                let left = core_sig::alarm(&mut crate::proc::current().signals.pending.lock(), now, a[0] as u64);
-                signals::timer_armed(a[0] != 0);
-                Ok(left)
-            }
-            nr::SETITIMER | nr::GETITIMER => {
-                let now = clock::monotonic_ns();
-                let (set, new, old) = if n == nr::SETITIMER { (true, a[1], a[2]) } else { (false, 0, a[1]) };
-                let armed =
-                    core_sig::itimer(&mut crate::proc::current().signals.pending.lock(), now, a[0], set, new, old)?;
-                signals::timer_armed(set && armed);
-                Ok(0)
-            }
-            _ => Err(ENOSYS),
+    fn notify_signal(&self, pid: i32) {
+        crate::proc::wake_if_fatal(pid)
+    }
+
+    fn arm_timer(&self, deadline: Option<u64>) {
+        // The timer interrupt lets SIGALRM reach an app that spins without syscalls.
+        if deadline.is_some() {
+            crate::apic::start_timer();
         }
+    }
+
+    fn has_thread(&self, tid: i32) -> bool {
+        sched::is_thread(tid)
+    }
+
+    fn release_process(&self, pid: i32) {
+        crate::proc::release(pid)
     }
 
     fn exit_group(&self, code: i32) -> ! {

@@ -231,59 +231,6 @@ impl Platform for LinuxHost {
         })
     }
 
-    fn host_net_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
-        use crate::broker::{request, OP_BIND, OP_CONNECT, OP_LISTEN, OP_SOCKET};
-        use litebox_libos::shim::nr;
-        let call = || r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
-        // The address the shim checked, in runtime memory.
-        let addr = || litebox_libos::user::slice(a[1], a[2]);
-        // The app's end of a UDP relay: the data calls are translated (udpapp.rs); bind,
-        // listen and connect go to the supervisor as for any IP socket, which acts on the
-        // relay's socket.
-        if !matches!(nr, nr::SOCKET | nr::SOCKETPAIR) && udpapp::is_relay(a[0] as i32) {
-            if let Some(res) = udpapp::net_call(nr, a) {
-                return res;
-            }
-        }
-        match nr {
-            // Unix sockets are made here (they reach only the sandbox's own paths); IP sockets,
-            // and every bind, listen and connect, by the supervisor (broker.rs).
-            nr::SOCKET | nr::SOCKETPAIR if a[0] == 1 => {
-                // Without a private root a Unix datagram socket could send to host paths:
-                // a seqpacket one keeps the message boundaries and reaches no path.
-                let mut a = a;
-                let private = crate::seccomp::PRIVATE_ROOT.load(Ordering::Relaxed);
-                const SOCK_DGRAM: usize = 2;
-                const SOCK_SEQPACKET: usize = 5;
-                if !private && a[1] & 0xf == SOCK_DGRAM {
-                    a[1] = (a[1] & !0xf) | SOCK_SEQPACKET;
-                }
-                r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]))
-            }
-            nr::SOCKET => {
-                let (relay, fd) = request(OP_SOCKET, [a[0] as u64, a[1] as u64, a[2] as u64], &[], None)?;
-                // A UDP socket is the app's end of the supervisor's relay (udprelay.rs).
-                if relay == 1 && !udpapp::add(fd) {
-                    close_host_fd(fd);
-                    return Err(EMFILE);
-                }
-                Ok(fd as usize)
-            }
-            nr::BIND => request(OP_BIND, [0; 3], addr()?, Some(a[0] as i32)).map(|(v, _)| v),
-            nr::LISTEN => request(OP_LISTEN, [a[1] as u64, 0, 0], &[], Some(a[0] as i32)).map(|(v, _)| v),
-            nr::CONNECT => match request(OP_CONNECT, [0; 3], addr()?, Some(a[0] as i32)) {
-                Err(EINPROGRESS) if !nonblocking(a[0] as i32) => finish_connect(a[0] as i32),
-                res => res.map(|(v, _)| v),
-            },
-            nr::SOCKETPAIR => Err(EAFNOSUPPORT),
-            nr::GETSOCKNAME | nr::GETPEERNAME | nr::SETSOCKOPT | nr::GETSOCKOPT | nr::SHUTDOWN => call(),
-            nr::ACCEPT4 | nr::SENDTO | nr::RECVFROM | nr::SENDMSG | nr::RECVMSG | nr::SENDMMSG | nr::RECVMMSG => {
-                signals::blocking(call)
-            }
-            _ => Err(ENOSYS),
-        }
-    }
-
     fn host_mmap(&self, addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -> Result<usize, Errno> {
         let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
         let mut hint = addr;
@@ -429,79 +376,6 @@ impl Platform for LinuxHost {
         crate::fastpath::app_sigaltstack(new, old, sp)
     }
 
-    fn signal_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
-        use litebox_libos::shim::nr;
-        match nr {
-            nr::KILL | nr::TGKILL | nr::ALARM | nr::SETITIMER | nr::GETITIMER => {
-                r(sys::syscall6(nr, a[0], a[1], a[2], 0, 0, 0))
-            }
-            nr::RT_SIGQUEUEINFO | nr::RT_TGSIGQUEUEINFO => {
-                // The siginfo is copied by the host kernel from app memory; check it is there.
-                let info = if nr == nr::RT_SIGQUEUEINFO { a[2] } else { a[3] };
-                litebox_libos::user::slice(info, 128)?;
-                r(sys::syscall6(nr, a[0], a[1], a[2], a[3], 0, 0))
-            }
-            nr::RT_SIGPENDING => {
-                let mut set = 0u64;
-                r(sys::syscall3(nr, &mut set as *mut u64 as usize, 8, 0))?;
-                set &= !(1u64 << (signals::SIGSYS - 1));
-                litebox_libos::user::write(a[0], &set).map(|_| 0)
-            }
-            nr::RT_SIGSUSPEND => {
-                let mask: u64 = litebox_libos::user::read(a[0])?;
-                let mask = mask & !(1u64 << (signals::SIGSYS - 1));
-                r(sys::syscall3(nr, &mask as *const u64 as usize, 8, 0))
-            }
-            nr::PAUSE => signals::blocking(|| r(sys::syscall3(nr, 0, 0, 0))),
-            _ => Err(ENOSYS),
-        }
-    }
-
-    fn process_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
-        use litebox_libos::shim::nr;
-        match nr {
-            nr::WAIT4 => {
-                // The status goes through a local so the runtime sees how the child ended
-                // even when the app passes NULL (a child killed by a signal is taken off the
-                // process count here).
-                let mut status = 0i32;
-                let st = &mut status as *mut i32 as usize;
-                if a[1] != 0 {
-                    litebox_libos::user::slice_mut(a[1], 4)?;
-                }
-                let pid = signals::blocking(|| r(sys::syscall6(nr, a[0], st, a[2], a[3], 0, 0)))?;
-                const WNOWAIT: usize = 0x0100_0000;
-                if pid != 0 && a[2] & WNOWAIT == 0 && crate::procs::status_killed(status) {
-                    crate::procs::reaped_by_signal();
-                }
-                if a[1] != 0 {
-                    litebox_libos::user::write(a[1], &status)?;
-                }
-                Ok(pid)
-            }
-            nr::WAITID => {
-                let mut info = [0u8; 128];
-                if a[2] != 0 {
-                    litebox_libos::user::slice_mut(a[2], 128)?;
-                }
-                let ip = info.as_mut_ptr() as usize;
-                let v = signals::blocking(|| r(sys::syscall6(nr, a[0], a[1], ip, a[3], a[4], 0)))?;
-                // siginfo: si_code at 8 (CLD_KILLED 2, CLD_DUMPED 3), si_pid at 16.
-                let code = i32::from_ne_bytes([info[8], info[9], info[10], info[11]]);
-                let pid = i32::from_ne_bytes([info[16], info[17], info[18], info[19]]);
-                const WNOWAIT: usize = 0x0100_0000;
-                if pid != 0 && a[3] & WNOWAIT == 0 && (code == 2 || code == 3) {
-                    crate::procs::reaped_by_signal();
-                }
-                if a[2] != 0 {
-                    litebox_libos::user::slice_mut(a[2], 128)?.copy_from_slice(&info);
-                }
-                Ok(v)
-            }
-            _ => Err(ENOSYS),
-        }
-    }
-
     fn exec_prepare(&self) -> Result<(), Errno> {
         crate::exec::unmap_app();
         signals::reset_for_exec();
@@ -590,6 +464,140 @@ impl HostPassthrough for LinuxHost {
             | nr::TIMERFD_GETTIME => r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5])),
             nr::EPOLL_WAIT | nr::EPOLL_PWAIT => {
                 signals::blocking(|| r(sys::syscall6(nr::EPOLL_WAIT, a[0], a[1], a[2], a[3], 0, 0)))
+            }
+            _ => Err(ENOSYS),
+        }
+    }
+
+    fn signal_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        use litebox_libos::shim::nr;
+        match nr {
+            nr::KILL | nr::TGKILL | nr::ALARM | nr::SETITIMER | nr::GETITIMER => {
+                r(sys::syscall6(nr, a[0], a[1], a[2], 0, 0, 0))
+            }
+            nr::RT_SIGQUEUEINFO | nr::RT_TGSIGQUEUEINFO => {
+                // The siginfo is copied by the host kernel from app memory; check it is there.
+                let info = if nr == nr::RT_SIGQUEUEINFO { a[2] } else { a[3] };
+                litebox_libos::user::slice(info, 128)?;
+                r(sys::syscall6(nr, a[0], a[1], a[2], a[3], 0, 0))
+            }
+            nr::RT_SIGPENDING => {
+                let mut set = 0u64;
+                r(sys::syscall3(nr, &mut set as *mut u64 as usize, 8, 0))?;
+                set &= !(1u64 << (signals::SIGSYS - 1));
+                litebox_libos::user::write(a[0], &set).map(|_| 0)
+            }
+            nr::RT_SIGSUSPEND => {
+                let mask: u64 = litebox_libos::user::read(a[0])?;
+                let mask = mask & !(1u64 << (signals::SIGSYS - 1));
+                r(sys::syscall3(nr, &mask as *const u64 as usize, 8, 0))
+            }
+            nr::PAUSE => signals::blocking(|| r(sys::syscall3(nr, 0, 0, 0))),
+            _ => Err(ENOSYS),
+        }
+    }
+
+    fn process_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        use litebox_libos::shim::nr;
+        match nr {
+            nr::WAIT4 => {
+                // The status goes through a local so the runtime sees how the child ended
+                // even when the app passes NULL (a child killed by a signal is taken off the
+                // process count here).
+                let mut status = 0i32;
+                let st = &mut status as *mut i32 as usize;
+                if a[1] != 0 {
+                    litebox_libos::user::slice_mut(a[1], 4)?;
+                }
+                let pid = signals::blocking(|| r(sys::syscall6(nr, a[0], st, a[2], a[3], 0, 0)))?;
+                const WNOWAIT: usize = 0x0100_0000;
+                if pid != 0 && a[2] & WNOWAIT == 0 && crate::procs::status_killed(status) {
+                    crate::procs::reaped_by_signal();
+                }
+                if a[1] != 0 {
+                    litebox_libos::user::write(a[1], &status)?;
+                }
+                Ok(pid)
+            }
+            nr::WAITID => {
+                let mut info = [0u8; 128];
+                if a[2] != 0 {
+                    litebox_libos::user::slice_mut(a[2], 128)?;
+                }
+                let ip = info.as_mut_ptr() as usize;
+                let v = signals::blocking(|| r(sys::syscall6(nr, a[0], a[1], ip, a[3], a[4], 0)))?;
+                // siginfo: si_code at 8 (CLD_KILLED 2, CLD_DUMPED 3), si_pid at 16.
+                let code = i32::from_ne_bytes([info[8], info[9], info[10], info[11]]);
+                let pid = i32::from_ne_bytes([info[16], info[17], info[18], info[19]]);
+                const WNOWAIT: usize = 0x0100_0000;
+                if pid != 0 && a[3] & WNOWAIT == 0 && (code == 2 || code == 3) {
+                    crate::procs::reaped_by_signal();
+                }
+                if a[2] != 0 {
+                    litebox_libos::user::slice_mut(a[2], 128)?.copy_from_slice(&info);
+                }
+                Ok(v)
+            }
+            // Process groups and sessions: inside the app's pid namespace they name only the
+            // app's processes; without one they act on the app's own processes only.
+            nr::SETPGID | nr::GETPGID | nr::GETSID => r(sys::syscall3(nr, a[0], a[1], 0)),
+            nr::SETSID => r(sys::syscall3(nr, 0, 0, 0)),
+            _ => Err(ENOSYS),
+        }
+    }
+
+    fn private_pids(&self) -> bool {
+        crate::seccomp::PRIVATE_ROOT.load(Ordering::Relaxed)
+    }
+
+    fn net_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        use crate::broker::{request, OP_BIND, OP_CONNECT, OP_LISTEN, OP_SOCKET};
+        use litebox_libos::shim::nr;
+        let call = || r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
+        // The address the shim checked, in runtime memory.
+        let addr = || litebox_libos::user::slice(a[1], a[2]);
+        // The app's end of a UDP relay: the data calls are translated (udpapp.rs); bind,
+        // listen and connect go to the supervisor as for any IP socket, which acts on the
+        // relay's socket.
+        if !matches!(nr, nr::SOCKET | nr::SOCKETPAIR) && udpapp::is_relay(a[0] as i32) {
+            if let Some(res) = udpapp::net_call(nr, a) {
+                return res;
+            }
+        }
+        match nr {
+            // Unix sockets are made here (they reach only the sandbox's own paths); IP sockets,
+            // and every bind, listen and connect, by the supervisor (broker.rs).
+            nr::SOCKET | nr::SOCKETPAIR if a[0] == 1 => {
+                // Without a private root a Unix datagram socket could send to host paths:
+                // a seqpacket one keeps the message boundaries and reaches no path.
+                let mut a = a;
+                let private = crate::seccomp::PRIVATE_ROOT.load(Ordering::Relaxed);
+                const SOCK_DGRAM: usize = 2;
+                const SOCK_SEQPACKET: usize = 5;
+                if !private && a[1] & 0xf == SOCK_DGRAM {
+                    a[1] = (a[1] & !0xf) | SOCK_SEQPACKET;
+                }
+                r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]))
+            }
+            nr::SOCKET => {
+                let (relay, fd) = request(OP_SOCKET, [a[0] as u64, a[1] as u64, a[2] as u64], &[], None)?;
+                // A UDP socket is the app's end of the supervisor's relay (udprelay.rs).
+                if relay == 1 && !udpapp::add(fd) {
+                    close_host_fd(fd);
+                    return Err(EMFILE);
+                }
+                Ok(fd as usize)
+            }
+            nr::BIND => request(OP_BIND, [0; 3], addr()?, Some(a[0] as i32)).map(|(v, _)| v),
+            nr::LISTEN => request(OP_LISTEN, [a[1] as u64, 0, 0], &[], Some(a[0] as i32)).map(|(v, _)| v),
+            nr::CONNECT => match request(OP_CONNECT, [0; 3], addr()?, Some(a[0] as i32)) {
+                Err(EINPROGRESS) if !nonblocking(a[0] as i32) => finish_connect(a[0] as i32),
+                res => res.map(|(v, _)| v),
+            },
+            nr::SOCKETPAIR => Err(EAFNOSUPPORT),
+            nr::GETSOCKNAME | nr::GETPEERNAME | nr::SETSOCKOPT | nr::GETSOCKOPT | nr::SHUTDOWN => call(),
+            nr::ACCEPT4 | nr::SENDTO | nr::RECVFROM | nr::SENDMSG | nr::RECVMSG | nr::SENDMMSG | nr::RECVMMSG => {
+                signals::blocking(call)
             }
             _ => Err(ENOSYS),
         }

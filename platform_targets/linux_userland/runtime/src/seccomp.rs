@@ -210,8 +210,8 @@ use Check::{Any, Args};
 /// Every host syscall the runtime issues from the gate after start-up, the most frequent first
 /// (the filter tests them in order), with how its arguments are checked. The list is what
 /// `grep` finds in the runtime; forwarded calls of the app (host.rs: `HostPassthrough::fd_call`,
-/// `signal_call`, `process_call`, `set_tid_address`, `set_robust_list`, `host_ioctl`,
-/// `host_net_call`) are exactly the numbers and commands those functions use. Where BPF can check an argument (it sees
+/// `HostPassthrough::signal_call`, `process_call`, `set_tid_address`, `set_robust_list`, `host_ioctl`,
+/// `net_call`) are exactly the numbers and commands those functions use. Where BPF can check an argument (it sees
 /// registers only, never memory), the check is an allow-list of exact values.
 const GATE: &[(u32, Check)] = &[
     (202, Any),               // futex
@@ -280,6 +280,10 @@ const GATE: &[(u32, Check)] = &[
     (218, Any),               // set_tid_address
     (273, Any),               // set_robust_list
     (110, Any),               // getppid
+    (109, Any),               // setpgid (the app's own processes: in its pid namespace, or itself and its children)
+    (112, Any),               // setsid
+    (121, Any),               // getpgid
+    (124, Any),               // getsid
     (102, Any),               // getuid
     (104, Any),               // getgid
     (60, Any),                // exit

@@ -209,11 +209,18 @@ fn spawn_init(mounts: &[(&[u8], bool)], host_fds: &[(i32, bool)], memory: Option
     let report = |r: Result<(), i32>| -> Result<(), i32> {
         r?;
         check(sys::syscall3(sys::WRITE, go_w as usize, b"G".as_ptr() as usize, 1)).map(|_| ())?;
-        // init answers "R" once the root is built, or "F" and an errno.
+        // init answers "R" once the root is built, or "F" and an errno. Read one byte at a
+        // time: an app that ends at once has init's "S" and signal right behind the "R",
+        // and they are `finish`'s to read.
         let mut msg = [0u8; 2];
-        match check(sys::syscall3(sys::READ, st_r as usize, msg.as_mut_ptr() as usize, 2)) {
-            Ok(n) if n >= 1 && msg[0] == b'R' => Ok(()),
-            Ok(2) if msg[0] == b'F' => Err(msg[1] as i32),
+        match check(sys::syscall3(sys::READ, st_r as usize, msg.as_mut_ptr() as usize, 1)) {
+            Ok(1) if msg[0] == b'R' => Ok(()),
+            Ok(1) if msg[0] == b'F' => {
+                match check(sys::syscall3(sys::READ, st_r as usize, msg[1..].as_mut_ptr() as usize, 1)) {
+                    Ok(1) => Err(msg[1] as i32),
+                    _ => Err(5),
+                }
+            }
             _ => Err(5),
         }
     };
