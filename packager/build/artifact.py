@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import struct
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from packager.paths import display_path
 IMAGE_SECTION = ".litebox.image"
 MANIFEST_SECTION = ".litebox.manifest"
 SHF_ALLOC = 0x2
+TRAILER_MAGIC = b"LBXSECT1"
 # ELF header fields that adding sections must change (e_shoff, e_shnum + e_shstrndx); the
 # loader never reads them, so they are left out when PT_LOAD bytes are compared.
 SECTION_HEADER_FIELDS = ((40, 48), (60, 64))
@@ -53,9 +55,50 @@ def _layout(data: bytes) -> ElfLayout:
     return ElfLayout(entry=int(elf["e_entry"]), loads=tuple(loads))
 
 
+def section_trailer(sections: dict[str, bytes], base: int) -> bytes:
+    """A section trailer for a non-ELF artifact (e.g. an IGVM file) whose own bytes end at
+    ``base``: the sections' contents, then a table of (name NUL-terminated, u64 offset, u64
+    size) entries, then u32 count, u64 table offset and the 8-byte magic ``LBXSECT1`` at the
+    very end. Offsets are from the start of the file."""
+    body, table, pos = bytearray(), bytearray(), base
+    for name, data in sections.items():
+        table += name.encode() + b"\0" + struct.pack("<QQ", pos, len(data))
+        body += data
+        pos += len(data)
+    return bytes(body + table + struct.pack("<IQ", len(sections), pos) + TRAILER_MAGIC)
+
+
+def has_section_trailer(data: bytes) -> bool:
+    """Whether ``data`` ends with a section trailer (see ``section_trailer``)."""
+    return data[:4] != b"\x7fELF" and data.endswith(TRAILER_MAGIC)
+
+
+def _read_trailer(data: bytes, names: tuple[str, ...]) -> dict[str, bytes]:
+    end = len(data) - len(TRAILER_MAGIC) - 12
+    if end < 0:
+        raise PackError("the section trailer is truncated")
+    count, pos = struct.unpack_from("<IQ", data, end)
+    out: dict[str, bytes] = {}
+    for _ in range(count):
+        nul = data.find(b"\0", pos, end)
+        if nul < 0 or nul + 17 > end:
+            raise PackError("the section trailer's table is damaged")
+        name = data[pos:nul].decode("utf-8", "replace")
+        off, size = struct.unpack_from("<QQ", data, nul + 1)
+        pos = nul + 17
+        if off + size > end:
+            raise PackError(f"section {name} runs past the end of the file")
+        if name in names:
+            out[name] = data[off:off + size]
+    return out
+
+
 def read_sections(data: bytes, names: tuple[str, ...] = (IMAGE_SECTION, MANIFEST_SECTION)) -> dict[str, bytes]:
-    """The contents of the named sections of an ELF file (pyelftools, not LIEF). Raises
-    PackError if a section is allocated, not PROGBITS, or runs past the end of the file."""
+    """The contents of the named sections of an ELF file (pyelftools, not LIEF), or of a
+    non-ELF artifact's section trailer. Raises PackError if a section is allocated, not
+    PROGBITS, or runs past the end of the file."""
+    if has_section_trailer(data):
+        return _read_trailer(data, names)
     try:
         elf = ELFFile(io.BytesIO(data))
         out: dict[str, bytes] = {}

@@ -63,6 +63,11 @@ def step_image(plan_path: Path, image_out: Path, info_out: Path, runtime: Path |
     return info
 
 
+def build_context(repo: Path, state_dir: Path, progress: Any, options: dict[str, Any] | None) -> BuildContext:
+    """The BuildContext a plugin hook gets in the build graph."""
+    return _context(repo, state_dir, progress, options)
+
+
 def _context(repo: Path, state_dir: Path, progress: Any, options: dict[str, Any] | None) -> BuildContext:
     return BuildContext(repo=repo, state_dir=state_dir, progress=progress, options=dict(options or {}))
 
@@ -130,10 +135,13 @@ def step_image_cached(plan_path: Path, image_out: Path, info_out: Path, runtime:
 
 def step_manifest(plan_path: Path, info_path: Path, runtime_path: Path, toolchain_path: Path,
                   target: str, out: Path, options_record: dict[str, Any] | None = None,
-                  origin: str | None = None) -> None:
+                  origin: str | None = None, image_path: Path | None = None,
+                  facts_ctx: BuildContext | None = None, targets_dir: Path | None = None) -> None:
     """Plan + image facts + runtime + toolchain + the target's options → the embedded
-    manifest (canonical JSON); the options are recorded as ``config.target.<name>`` and where
-    the runtime came from (built, prebuilt, bundled) as ``runtime.origin``."""
+    manifest (canonical JSON); the options are recorded as ``config.target.<name>``, where
+    the runtime came from (built, prebuilt, bundled) as ``runtime.origin``, and the plugin's
+    ``manifest_facts`` (given the image and ``facts_ctx``) as ``target_facts`` when it has
+    some."""
     runtime_bytes = runtime_path.read_bytes()
     runtime: dict[str, Any] = {"sha256": hashlib.sha256(runtime_bytes).hexdigest(), "size": len(runtime_bytes)}
     if runtime_bytes[:4] == b"\x7fELF":  # what `inspect` checks the runtime inside an artifact by
@@ -143,6 +151,10 @@ def step_manifest(plan_path: Path, info_path: Path, runtime_path: Path, toolchai
     plan = read_json(plan_path)
     plan["config"] = {**plan["config"], "target": {target: dict(options_record or {})}}
     manifest = make_manifest(plan, target, read_json(info_path), runtime, read_json(toolchain_path))
+    if image_path is not None and facts_ctx is not None:
+        facts = get(target, targets_dir).plugin.manifest_facts(facts_ctx, runtime_path, image_path.read_bytes())
+        if facts:
+            manifest["target_facts"] = facts
     _write(out, manifest_bytes(manifest))
 
 

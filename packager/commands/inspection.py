@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packager.build.artifact import IMAGE_SECTION, MANIFEST_SECTION, read_sections
+from packager.build.artifact import IMAGE_SECTION, MANIFEST_SECTION, has_section_trailer, read_sections
 from packager.commands.integrity import Check, artifact_checks, summary
 from packager.errors import PackError
 from packager.image.imagereader import Image, ImageError, read_image
@@ -56,8 +56,8 @@ def open_artifact(path: Path) -> ArtifactView:
         raise PackError(f"{display_path(path)}: no such file") from None
     except OSError as exc:
         raise PackError(f"{display_path(path)}: cannot read: {exc.strerror}") from None
-    if data[:4] != b"\x7fELF":
-        raise PackError(f"{display_path(path)}: not a LiteBox artifact (not an ELF file)")
+    if data[:4] != b"\x7fELF" and not has_section_trailer(data):
+        raise PackError(f"{display_path(path)}: not a LiteBox artifact (not an ELF file, no section trailer)")
     try:
         sections = read_sections(data)
     except PackError as exc:
@@ -200,8 +200,24 @@ def report(view: ArtifactView) -> dict[str, Any]:
                              for c in checks],
         "toolchain": m.get("toolchain"),
         "rewrite": _rewrite_report(m),
+        "target_facts": _target_facts(view.path, m),
         "entries": entries,
     }
+
+
+def _target_facts(path: Path, m: dict[str, Any]) -> dict[str, Any] | None:
+    """The target plugin's facts (e.g. a launch measurement) recomputed from the artifact,
+    with whether they equal what the manifest records; None when the target has none."""
+    from packager.targets.targets import get
+
+    recorded = m.get("target_facts")
+    try:
+        fresh = get(str(m.get("target"))).plugin.inspect_facts(path.read_bytes())
+    except PackError as exc:
+        return {"error": str(exc), "recorded": recorded, "matches_manifest": False}
+    if not fresh and recorded is None:
+        return None
+    return {"recomputed": fresh, "recorded": recorded, "matches_manifest": fresh == recorded}
 
 
 def _rewrite_report(m: dict[str, Any]) -> dict[str, Any]:
@@ -227,6 +243,24 @@ def _integrity_lines(r: dict[str, Any]) -> list[str]:
     head = f"  integrity: {state}"
     marks = {(True, True): "ok     ", (True, False): "n/a    ", (False, True): "DIFFERS", (False, False): "DIFFERS"}
     return [head] + [f"    {marks[c['ok'], c.get('checked', True)]}  {c['part']}: {c['detail']}" for c in checks]
+
+
+def _format_facts(facts: dict[str, Any] | None) -> list[str]:
+    """The target facts block: each recomputed fact, then whether the manifest agrees."""
+    if facts is None:
+        return []
+    if "error" in facts:
+        return [f"  target facts: cannot recompute: {facts['error']}"]
+    lines = []
+    for group, values in facts["recomputed"].items():
+        lines.append(f"  {group} (recomputed from the artifact):")
+        for key, value in values.items():
+            if isinstance(value, dict):
+                value = ", ".join(f"{k} {v}" for k, v in value.items())
+            lines.append(f"    {key + ':':<20}{value}")
+    agree = "yes" if facts["matches_manifest"] else "NO: the artifact does not match its manifest's target_facts"
+    lines.append(f"    {'matches manifest:':<20}{agree}")
+    return lines
 
 
 def format_report(r: dict[str, Any]) -> str:
@@ -260,6 +294,7 @@ def format_report(r: dict[str, Any]) -> str:
                 lines.append(f"      not implemented (ENOSYS): {', '.join(f['unimplemented'])}")
             if f.get("refused"):
                 lines.append(f"      refused by the sandbox (EPERM): {', '.join(f['refused'])}")
+    lines += _format_facts(r.get("target_facts"))
     lines += [
         "",
         "  mode  kind         size  path  (why)",

@@ -11,6 +11,8 @@ A plugin module defines ``Plugin``, a subclass of :class:`TargetPlugin`, with:
   build_runtime(ctx) -> Path                      builds (or finds) the runtime
   assemble(ctx, runtime, image, manifest, out)    writes the artifact at ``out`` atomically
   extra_steps(options) -> list[ExtraStep]         further build-graph nodes after the artifact
+  manifest_facts(ctx, runtime, image) -> dict      optional: recorded as the manifest's target_facts
+  inspect_facts(artifact_bytes) -> dict            optional: the same, recomputed by `litebox inspect`
   run(artifact, args, env=None, wait=False) -> int  runs an artifact (``litebox run``)
 
 The packager decides behaviour from these declarations, never from a target's name.
@@ -36,12 +38,14 @@ class Capabilities:
     found in the runtime's ELF section ``rewrite_entry`` (an 8-byte address); such an image is
     specific to that runtime. ``trace_learn``: its runner takes ``env`` and ``wait``, so
     `litebox run --trace/--learn` work. ``artifact_kind``: what the artifact is (for people and
-    tools, e.g. "elf-executable", "pvh-elf")."""
+    tools, e.g. "elf-executable", "pvh-elf"). ``artifact_suffix``: appended to the artifact's
+    name ``NAME-TARGET`` (e.g. ".igvm"); the sidecar is the artifact's name + ".manifest.json"."""
 
     artifact_kind: str
     rewrites: bool = False
     rewrite_entry: str | None = None
     trace_learn: bool = False
+    artifact_suffix: str = ""
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,19 @@ class TargetPlugin(abc.ABC):
         manifest: ``{"kind": "built" | "prebuilt" | "bundled" | ..., "detail": str}``
         (default: built by the plugin)."""
         return {"kind": "built", "detail": "built by the target plugin"}
+
+    def manifest_facts(self, ctx: BuildContext, runtime: Path, image: bytes) -> dict[str, Any]:
+        """Facts the manifest records under ``target_facts`` that follow from the runtime,
+        the image and the options (``ctx.options``) alone (e.g. a launch measurement and every
+        input of it); warnings go to ``ctx.progress``. Default: none (the manifest then has
+        no ``target_facts``)."""
+        return {}
+
+    def inspect_facts(self, artifact: bytes) -> dict[str, Any]:
+        """``manifest_facts`` recomputed from the artifact's bytes alone, for ``litebox
+        inspect`` to show beside what the manifest records (default: none). Raises
+        PackError when the artifact cannot be read."""
+        return {}
 
 
 class CargoTarget(TargetPlugin):

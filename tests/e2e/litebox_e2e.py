@@ -220,6 +220,7 @@ def unready_reason(target: Any) -> str | None:
 # KVM: see docs/targets/kvm.md) and the VM time limit of the run (LITEBOX_KVM_TIMEOUT, 0 = none).
 RUNNER_ENV: dict[str, Callable[[int], dict[str, str]]] = {
     "kvm": lambda vm_timeout: {"LITEBOX_KVM_ACCEL": "tcg", "LITEBOX_KVM_TIMEOUT": str(vm_timeout)},
+    "snp": lambda vm_timeout: {"LITEBOX_KVM_ACCEL": "tcg", "LITEBOX_KVM_TIMEOUT": str(vm_timeout)},
 }
 
 # How the status of a run reports the app's death by signal N, by target: a linux-userland
@@ -227,6 +228,7 @@ RUNNER_ENV: dict[str, Callable[[int], dict[str, str]]] = {
 SIGNAL_DEATH_STATUS: dict[str, Callable[[int], int]] = {
     "linux-userland": lambda signum: -signum,
     "kvm": lambda signum: 128 + signum,
+    "snp": lambda signum: 128 + signum,
 }
 
 # Runs Plugin.run of one target in a fresh interpreter (argv: repo, target, artifact, the app's

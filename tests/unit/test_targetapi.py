@@ -94,9 +94,17 @@ def test_real_targets_declare_capabilities() -> None:
     lu, kvm = found["linux-userland"].capabilities, found["kvm"].capabilities
     assert lu.rewrites and lu.rewrite_entry == ".litebox.fastpath" and lu.trace_learn
     assert not kvm.rewrites and not kvm.trace_learn and kvm.artifact_kind == "pvh-elf"
+    snp = found["snp"].capabilities
+    assert snp.artifact_kind == "igvm" and snp.artifact_suffix == ".igvm" and not snp.rewrites
     for t in found.values():
-        assert [o.name for o in t.options] == ["runtime"]
+        assert [o.name for o in t.options][0] == "runtime"
         assert t.extra_steps(target_options_for(t)) == []
+    assert [o.name for o in found["snp"].options] == ["runtime", "policy", "vcpus", "vmm", "id_key", "id_key_throwaway",
+                                                      "id_public_key", "id_signature", "family_id", "image_id",
+                                                      "guest_svn"]
+    # The HSM flow's digest-out is an extra step: the ID block to sign, beside the artifact.
+    steps = found["snp"].extra_steps({**target_options_for(found["snp"]), "id_public_key": "/k.pem"})
+    assert [(x.name, x.outputs) for x in steps] == [("id-block", (".id-block",))]
 
 
 def target_options_for(t: object) -> dict[str, object]:

@@ -1,0 +1,249 @@
+"""The snp target end to end: examples packed as IGVM files, parsed by the `igvm` crate (the
+test-only tools/igvm-dump, an independent parser and SNP measurement) and compared with the
+manifest; `inspect` recomputing the measurement; `verify`; reproducibility; and the native
+platform booted in QEMU (TCG) through our loader, compared with linux-userland.
+
+Skipped with the reason when qemu-system-x86_64 (runs) or cargo (igvm-dump) is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import litebox_e2e
+import pytest
+from litebox_e2e import REPO, copy_example, describe, parse_pack_json, run_cli, run_program
+
+needs_qemu = pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
+                                reason="qemu-system-x86_64 is not installed (./scripts/setup installs it)")
+TRICKY_ARGS = ["one", "two words", "", "ünïcödé", "--getenv", "GREETING", "a=b", "*", "$HOME", "100%"]
+
+
+class Packed:
+    """Each example packed once per session for snp and linux-userland."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._done: dict[str, dict[str, Path]] = {}
+
+    def get(self, name: str, target: str) -> Path:
+        if name not in self._done:
+            work = self.root / name
+            work.mkdir()
+            project = copy_example(name, work)
+            proc = run_cli("pack", project, "--target", "snp", "--target", "linux-userland",
+                           "--out-dir", work / "dist", "--json")
+            assert proc.returncode == 0, describe(proc)
+            self._done[name] = {a.target: a.path for a in parse_pack_json(proc.stdout)}
+        return self._done[name][target]
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory: pytest.TempPathFactory) -> Packed:
+    return Packed(tmp_path_factory.mktemp("snp"))
+
+
+@pytest.fixture(scope="session")
+def igvm_dump() -> Path:
+    """tools/igvm-dump, built once (cargo --locked --release) in the workspace's target dir."""
+    if shutil.which("cargo") is None:
+        pytest.skip("cargo is not installed: tools/igvm-dump cannot be built")
+    proc = subprocess.run(["cargo", "build", "--locked", "--release", "-q", "-p", "igvm-dump"], cwd=REPO,
+                          capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr
+    return REPO / "target" / "release" / "igvm-dump"
+
+
+def dump(tool: Path, artifact: Path) -> list[dict[str, str]]:
+    """igvm-dump's lines as dicts (``kind`` plus the key=value fields)."""
+    proc = subprocess.run([tool, artifact], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = []
+    for line in proc.stdout.splitlines():
+        kind, *fields = line.split(" ")
+        rows.append({"kind": kind, **dict(f.split("=", 1) for f in fields if "=" in f)})
+    return rows
+
+
+def manifest_of(artifact: Path) -> dict:
+    return json.loads(artifact.with_name(artifact.name + ".manifest.json").read_text())
+
+
+def test_artifact_name_and_sidecar(packed: Packed) -> None:
+    art = packed.get("hello-static", "snp")
+    assert art.name == "hello-static-snp.igvm"
+    assert art.read_bytes()[:4] == b"IGVM"
+    assert manifest_of(art)["target"] == "snp"
+
+
+def test_igvm_crate_parses_it_and_agrees_with_the_manifest(packed: Packed, igvm_dump: Path) -> None:
+    art = packed.get("hello-static", "snp")
+    rows = dump(igvm_dump, art)
+    facts = manifest_of(art)["target_facts"]["snp"]
+    assert rows[0] == {"kind": "revision", "arch": "0", "page_size": "4096"}
+    platforms = {r["type"]: int(r["mask"], 16) for r in rows if r["kind"] == "platform"}
+    assert set(platforms) == {"native", "sev-snp"}
+    snp_mask = platforms["sev-snp"]
+    assert [int(r["value"], 16) for r in rows if r["kind"] == "policy"] == [int(facts["guest_policy"]["value"], 16)]
+    # The crate's own SNP measurement (VMSA in file order) is our "igvm" convention's digest.
+    assert [r["digest"] for r in rows if r["kind"] == "snp_measurement"] == [facts["launch_digests"]["igvm"]]
+    pages = [r for r in rows if r["kind"] == "page" and int(r["mask"], 16) & snp_mask]
+    inserts = [r for r in rows if r["kind"] == "insert" and int(r["mask"], 16) & snp_mask]
+    assert len(pages) + len(inserts) == facts["measured_pages"]
+    assert {r["type"] for r in pages} == {"0", "1", "2"}  # normal, secrets, CPUID
+    native = [r for r in rows if r["kind"] == "vp_native"]
+    vmsa = [r for r in rows if r["kind"] == "vp_snp"]
+    assert len(native) == len(vmsa) == 1
+    assert (native[0]["rip"], native[0]["rbx"]) == (vmsa[0]["rip"], vmsa[0]["rbx"])
+    assert vmsa[0]["gpa"] == facts["vmsa_gpa"] and vmsa[0]["sev_features"] == facts["sev_features"]
+    assert [r["kind"] for r in rows].count("required") == 1
+
+
+def test_inspect_recomputes_the_measurement(packed: Packed) -> None:
+    art = packed.get("hello-static", "snp")
+    proc = run_cli("inspect", art, "--json")
+    assert proc.returncode == 0, describe(proc)
+    facts = json.loads(proc.stdout)["target_facts"]
+    assert facts["matches_manifest"] is True
+    assert facts["recomputed"]["snp"]["launch_digest"] == manifest_of(art)["target_facts"]["snp"]["launch_digest"]
+    text = run_cli("inspect", art)
+    assert "launch_digest:" in text.stdout and "matches manifest:   yes" in text.stdout
+
+
+def test_inspect_sees_a_tampered_page(packed: Packed, tmp_path: Path) -> None:
+    art = packed.get("hello-static", "snp")
+    data = bytearray(art.read_bytes())
+    kernel_code = data.index(b"\xfa\xfc")  # cli; cld: the first bytes of the PVH entry
+    data[kernel_code + 1] ^= 0x01
+    bad = tmp_path / art.name
+    bad.write_bytes(bytes(data))
+    facts = json.loads(run_cli("inspect", bad, "--json").stdout)["target_facts"]
+    assert facts["matches_manifest"] is False
+    assert facts["recomputed"]["snp"]["launch_digest"] != facts["recorded"]["snp"]["launch_digest"]
+
+
+def test_reproducible(packed: Packed, tmp_path: Path) -> None:
+    first = packed.get("hello-static", "snp")
+    project = copy_example("hello-static", tmp_path)
+    proc = run_cli("pack", project, "--target", "snp", "--out-dir", tmp_path / "again", "--json")
+    assert proc.returncode == 0, describe(proc)
+    again = parse_pack_json(proc.stdout)[0].path
+    assert again.read_bytes() == first.read_bytes()
+
+
+def test_verify(packed: Packed) -> None:
+    art = packed.get("hello-static", "snp")
+    proc = run_cli("verify", art, "--project", art.parent.parent / "hello-static")
+    assert proc.returncode == 0, describe(proc)
+    assert "verified" in proc.stdout
+
+
+def run_snp(artifact: Path, args: list[str], stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([*litebox_e2e.kvm_argv(artifact, args)], env=litebox_e2e.kvm_env(90), cwd=REPO,
+                          input=stdin, capture_output=True, timeout=300)
+
+
+@needs_qemu
+@pytest.mark.parametrize("name", ["hello-static", "hello-dynamic"])
+def test_native_boot_matches_linux_userland(packed: Packed, name: str) -> None:
+    snp = run_snp(packed.get(name, "snp"), TRICKY_ARGS)
+    ref = run_program([packed.get(name, "linux-userland"), *TRICKY_ARGS])
+    assert ref.returncode == 0, describe(ref)
+    assert snp.stdout == ref.stdout, describe(snp)
+    assert snp.returncode == 0
+
+
+@needs_qemu
+def test_static_pie_reads_stdin_like_linux_userland(packed: Packed) -> None:
+    data = bytes(range(256)) * 64
+    snp = run_snp(packed.get("static-pie", "snp"), ["x", "y z"], stdin=data)
+    ref = run_program([packed.get("static-pie", "linux-userland"), "x", "y z"], stdin=data)
+    assert (snp.stdout, snp.returncode) == (ref.stdout, ref.returncode), describe(snp)
+
+
+@needs_qemu
+def test_cat_files_matches_linux_userland(packed: Packed) -> None:
+    args = ["first", "second arg"]
+    snp = run_snp(packed.get("cat-files", "snp"), args)
+    ref = run_program([packed.get("cat-files", "linux-userland"), *args])
+    assert ref.returncode == 0, describe(ref)
+    assert (snp.stdout, snp.returncode) == (ref.stdout, ref.returncode), describe(snp)
+    assert b"== /tmp/cat-files-note.txt ==\nwritten to /tmp and read back\n" in snp.stdout
+
+
+@needs_qemu
+@pytest.mark.parametrize("code", [3, 255])
+def test_exit_code_crosses_the_vm_boundary(packed: Packed, code: int) -> None:
+    snp = run_snp(packed.get("hello-static", "snp"), ["--exit", str(code)])
+    assert snp.returncode == code, describe(snp)
+
+
+@needs_qemu
+def test_run_refuses_a_damaged_file(packed: Packed, tmp_path: Path) -> None:
+    data = bytearray(packed.get("hello-static", "snp").read_bytes())
+    data[40] ^= 0x01  # inside the variable headers: the checksum no longer matches
+    bad = tmp_path / "bad-snp.igvm"
+    bad.write_bytes(bytes(data))
+    proc = run_snp(bad, [])
+    assert proc.returncode != 0
+    assert b"checksum" in proc.stderr, describe(proc)
+
+
+# ---------------------------------------------------------------------------------------------
+# The ID block
+
+
+def _project_with(tmp_path: Path, lines: str) -> Path:
+    project = copy_example("hello-static", tmp_path)
+    with open(project / "litebox.toml", "a", encoding="utf-8") as f:
+        f.write("\n[target.snp]\n" + lines)
+    return project
+
+
+def test_throwaway_key_warns_and_signs(tmp_path: Path, igvm_dump: Path) -> None:
+    project = _project_with(tmp_path, 'id_key_throwaway = true\nimage_id = "0123456789abcdef0123456789abcdef"\n')
+    proc = run_cli("pack", project, "--target", "snp", "--out-dir", tmp_path / "dist", "--json")
+    assert proc.returncode == 0, describe(proc)
+    assert "PUBLIC THROWAWAY KEY" in proc.stderr
+    art = parse_pack_json(proc.stdout)[0].path
+    facts = manifest_of(art)["target_facts"]["snp"]
+    assert facts["id_block"]["throwaway_key"] and facts["id_block"]["signature_valid"]
+    rows = [r for r in dump(igvm_dump, art) if r["kind"] == "id_block"]
+    assert len(rows) == 1
+    assert rows[0]["ld"] == facts["launch_digest"] and rows[0]["image_id"] == "0123456789abcdef0123456789abcdef"
+    assert rows[0]["algorithm"] == "1"
+
+
+def test_hsm_flow_digest_out_signature_in(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP384R1())
+    project = _project_with(tmp_path, 'id_public_key = "id.pub.pem"\n')
+    (project / "id.pub.pem").write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    proc = run_cli("pack", project, "--target", "snp", "--out-dir", tmp_path / "out", "--json")
+    assert proc.returncode == 0, describe(proc)
+    art = parse_pack_json(proc.stdout)[0].path
+    to_sign = art.with_name(art.name + ".id-block")
+    block = to_sign.read_bytes()
+    assert len(block) == 96 and block[:48].hex() == manifest_of(art)["target_facts"]["snp"]["launch_digest"]
+    assert manifest_of(art)["target_facts"]["snp"]["id_block"] is None  # not signed yet
+
+    (project / "sig.der").write_bytes(key.sign(block[:95] + bytes([block[95] ^ 1]), ec.ECDSA(hashes.SHA384())))
+    with open(project / "litebox.toml", "a", encoding="utf-8") as f:
+        f.write('id_signature = "sig.der"\n')
+    bad = run_cli("pack", project, "--target", "snp", "--out-dir", tmp_path / "bad")
+    assert bad.returncode != 0 and "does not sign this ID block" in bad.stderr, describe(bad)
+
+    (project / "sig.der").write_bytes(key.sign(block, ec.ECDSA(hashes.SHA384())))
+    proc = run_cli("pack", project, "--target", "snp", "--out-dir", tmp_path / "signed", "--json")
+    assert proc.returncode == 0, describe(proc)
+    signed = parse_pack_json(proc.stdout)[0].path
+    facts = json.loads(run_cli("inspect", signed, "--json").stdout)["target_facts"]
+    assert facts["matches_manifest"] is True
+    assert facts["recomputed"]["snp"]["id_block"]["signature_valid"] is True
+    assert facts["recomputed"]["snp"]["id_block"]["throwaway_key"] is False
