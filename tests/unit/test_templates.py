@@ -19,5 +19,5 @@ def test_template_renders_and_loads(tmp_path: Path, name: str) -> None:
     cfg = load_project(tmp_path)
     assert cfg.app.entry == str(app)
     if name == "nginx":
-        assert [m.guest for m in cfg.policy.mounts] == ["/var/log/nginx", "/var/lib/nginx"]
+        assert [m.guest for m in cfg.policy.mounts] == ["/var/log/nginx", "/var/lib/nginx", "/run"]
         assert "daemon off;" in " ".join(cfg.app.args)
