@@ -98,11 +98,17 @@ def _crates(lock_path: Path, root_package: str | None) -> list[dict[str, Any]]:
 
 
 def _host_sha1(host: Path, sha256: str) -> str | None:
+    """The SHA-1 of ``host`` if its SHA-256 is still ``sha256`` (read in blocks: memory stays
+    bounded whatever the file's size); None when it changed or cannot be read."""
+    h1, h256 = hashlib.sha1(), hashlib.sha256()
     try:
-        data = host.read_bytes()
+        with host.open("rb") as f:
+            while block := f.read(1 << 20):
+                h1.update(block)
+                h256.update(block)
     except OSError:
         return None
-    return hashlib.sha1(data).hexdigest() if hashlib.sha256(data).hexdigest() == sha256 else None
+    return h1.hexdigest() if h256.hexdigest() == sha256 else None
 
 
 def make_sbom(manifest: dict[str, Any], artifact_name: str, project_dir: Path, plan: dict[str, Any],

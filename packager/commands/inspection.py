@@ -179,6 +179,20 @@ def report(view: ArtifactView) -> dict[str, Any]:
         env_text = ["(the whole host environment)"] + list(launch.env)
     else:
         env_text = list(launch.env) + [f"{n}=<host value, if set>" for n in launch.env_pass]
+    # The target's own facts recomputed from the artifact (snp: the launch digest over every
+    # page) are part of its integrity.
+    facts = _target_facts(view.path, m)
+    facts_agree = facts is None or bool(facts.get("matches_manifest", "error" not in facts))
+    checks = list(checks)
+    if facts is not None:
+        if "error" in facts:
+            detail = f"cannot recompute: {facts['error']}"
+        elif facts_agree:
+            detail = "recomputed from the artifact: they match the manifest's target_facts"
+        else:
+            groups = ", ".join(sorted((facts.get("recomputed") or {}).keys()))
+            detail = f"recomputed from the artifact: the {groups} facts differ from the manifest's target_facts"
+        checks.append(Check("target facts", facts_agree, detail))
     return {
         "artifact": display_path(view.path),
         "name": m.get("name"),
@@ -195,12 +209,12 @@ def report(view: ArtifactView) -> dict[str, Any]:
         "policy": effective_policy(view.image),
         "runtime": m.get("runtime"),
         "image": {**m.get("image", {}), "integrity": summary(checks)},
-        "integrity_ok": all(c.ok for c in checks),
+        "integrity_ok": all(c.ok for c in checks) and facts_agree,
         "integrity_checks": [{"part": c.part, "ok": c.ok, "checked": c.checked, "detail": c.detail}
                              for c in checks],
         "toolchain": m.get("toolchain"),
         "rewrite": _rewrite_report(m),
-        "target_facts": _target_facts(view.path, m),
+        "target_facts": facts,
         "entries": entries,
     }
 

@@ -158,7 +158,7 @@ def test_litebox_toml_beside_the_image_overrides(images: dict[str, Any], tmp_pat
 
 def _bad(tmp_path: Path, ref: str, message: str) -> None:
     out = tmp_path / "out"
-    proc = run_cli("pack", ref, "--out-dir", out)
+    proc = run_cli("pack", ref, "--out-dir", out, "--quiet")
     assert proc.returncode == 2, describe(proc)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("litebox: error: ") and message in lines[0], proc.stderr

@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import tomllib
 from litebox_e2e import PACK_TIMEOUT, REPO, describe, run_program
 
 PROGRAM = "/usr/bin/echo"
@@ -64,7 +65,10 @@ def test_sdist_carries_every_source_a_wheel_is_built_from(tmp_path: Path) -> Non
         assert needed in names, needed
     for folder in _plugin_folders():
         assert f"platform_targets/{folder}/target.py" in names
-        assert f"platform_targets/{folder}/runtime/Cargo.toml" in names
+    # Every crate of the Rust workspace (runtimes, the library OS, tools).
+    members = tomllib.loads((REPO / "Cargo.toml").read_text())["workspace"]["members"]
+    for member in members:
+        assert f"{member}/Cargo.toml" in names, member
     assert not any("/target/" in f"/{n}" or "__pycache__" in n for n in names)
 
 

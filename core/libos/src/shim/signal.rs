@@ -172,9 +172,7 @@ fn own_signal<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6], ctx: &mut dy
             if sig != 0 {
                 for (pid, s) in targets {
                     s.pending.lock().raise(sig, SI_USER, 0);
-                    if pid != me {
-                        os.platform.notify_signal(pid);
-                    }
+                    os.platform.notify_signal(pid);
                 }
             }
             Ok(0)
@@ -190,6 +188,7 @@ fn own_signal<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6], ctx: &mut dy
             if sig != 0 {
                 os.signals.pending.lock().raise(sig, SI_TKILL, 0);
             }
+            os.platform.notify_signal(me);
             Ok(0)
         }
         RT_SIGQUEUEINFO | RT_TGSIGQUEUEINFO => {
@@ -206,6 +205,7 @@ fn own_signal<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6], ctx: &mut dy
             if sig != 0 {
                 os.signals.pending.lock().raise(sig, code, value);
             }
+            os.platform.notify_signal(me);
             Ok(0)
         }
         RT_SIGPENDING => {

@@ -195,14 +195,17 @@ impl Platform for Vm {
         }
         let deadline = clock::monotonic_ns().saturating_add(ns_of(dur));
         loop {
-            sched::sleep_until(deadline);
+            // A signal the thread takes (a handler, or one that ends the process) interrupts
+            // the sleep, as on Linux: the process's own interval timer wakes it when it fires,
+            // another thread or process wakes it when it sends one (`proc::wake_for_signals`).
+            if signals::interrupted() {
+                return Err(EINTR);
+            }
             if clock::monotonic_ns() >= deadline {
                 return Ok(());
             }
-            // Woken early: another process sent a signal that ends this one.
-            if signals::fatal_pending() {
-                return Err(EINTR);
-            }
+            let until = signals::timer_deadline().map_or(deadline, |t| t.min(deadline));
+            sched::sleep_until(until);
         }
     }
 
@@ -277,7 +280,7 @@ impl Platform for Vm {
     }
 
     fn notify_signal(&self, pid: i32) {
-        proc::wake_if_fatal(pid)
+        proc::wake_for_signals(pid)
     }
 
     fn arm_timer(&self, deadline: Option<u64>) {

@@ -178,7 +178,7 @@ pub fn exit(status: i32) -> ! {
     let notice = TABLE.lock().exit(me, status);
     if let Some((ppid, parent)) = notice.notify {
         parent.pending.lock().raise(SIGCHLD, if status & 0x7f != 0 { 2 } else { 1 }, 0);
-        wake_if_fatal(ppid);
+        wake_for_signals(ppid);
     }
     sched::end_current()
 }
@@ -190,18 +190,19 @@ pub fn signal_all(sig: usize) {
     let live = TABLE.lock().all_live();
     for (pid, s) in live {
         s.pending.lock().raise(sig, signals::SI_KERNEL, 0);
-        wake_if_fatal(pid);
+        wake_for_signals(pid);
     }
 }
 
-/// Wakes the sleeping and parked threads of process `pid` if a signal that ends it is pending
-/// (a handled one reaches a waiting thread when it next looks; `hostfd::wait`).
-pub fn wake_if_fatal(pid: i32) {
+/// Wakes the sleeping and parked threads of process `pid` when a signal it does not ignore is
+/// pending, so a sleep or futex wait ends with EINTR where the signal is deliverable (a thread
+/// that blocks it goes back to waiting). Waiters in `wait::wait` look by themselves.
+pub fn wake_for_signals(pid: i32) {
     let os = PROCS.lock().iter().find(|p| p.pid == pid).map(|p| p.os);
     if let Some(os) = os {
         let pending = os.signals.pending.lock().set();
         let acts = os.signals.actions.lock();
-        if (1..=64).any(|s| pending & litebox_libos::signal::bit(s) != 0 && acts.fatal(s)) {
+        if (1..=64).any(|s| pending & litebox_libos::signal::bit(s) != 0 && !acts.ignored(s)) {
             drop(acts);
             sched::wake_process(pid);
         }

@@ -41,14 +41,6 @@ pub fn interrupted() -> bool {
     deliverable(sched::sigmask()).is_some()
 }
 
-/// Whether a signal that will end the running process is pending and unblocked.
-pub fn fatal_pending() -> bool {
-    let os = os();
-    let p = os.signals.pending.lock().set() & !(sched::sigmask() & !UNBLOCKABLE);
-    let acts = os.signals.actions.lock();
-    (1..=64).any(|s| p & bit(s) != 0 && acts.fatal(s))
-}
-
 fn regs_of(f: &SyscallFrame) -> UserRegs {
     UserRegs {
         r8: f.r8,
