@@ -238,7 +238,8 @@ fn proc_stat_statm_task_mounts_and_sys() {
     assert!(stat.starts_with("42 ("), "{stat}");
     let rest: Vec<&str> = stat.rsplit_once(") ").unwrap().1.trim_end().split(' ').collect();
     assert_eq!(rest.len(), 50, "52 fields in all: {stat}");
-    assert_eq!((rest[0], rest[1]), ("R", "41"), "state and ppid");
+    let ppid = s.sys(GETPPID, &[]).unwrap().to_string();
+    assert_eq!((rest[0], rest[1]), ("R", ppid.as_str()), "state and ppid (getppid's)");
     let statm = read_all(&mut s, "/proc/self/statm");
     assert_eq!(statm.split(' ').count(), 7, "{statm}");
     assert!(read_all(&mut s, "/proc/mounts").contains(" /proc proc "));
