@@ -54,8 +54,13 @@ def _layout(data: bytes) -> ElfLayout:
 
 
 def read_sections(data: bytes, names: tuple[str, ...] = (IMAGE_SECTION, MANIFEST_SECTION)) -> dict[str, bytes]:
-    """The contents of the named sections of an ELF file (pyelftools, not LIEF). Raises
-    PackError if a section is allocated, not PROGBITS, or runs past the end of the file."""
+    """The contents of the named sections of an ELF file (pyelftools, not LIEF), or of a PE
+    artifact (packager/build/pesections.py). Raises PackError if a section is allocated, not
+    PROGBITS, or runs past the end of the file."""
+    from packager.build.pesections import is_pe, pe_sections
+
+    if is_pe(data):
+        return pe_sections(data, names)
     try:
         elf = ELFFile(io.BytesIO(data))
         out: dict[str, bytes] = {}

@@ -288,13 +288,13 @@ def _request(cfg: Config, plan: dict[str, Any], targets: list[Target], out_dir: 
 def _target_request(t: Target, name: str, app_state: Path, out_dir: Path, options: dict[str, Any],
                     record: dict[str, Any]) -> dict[str, Any]:
     """One target's part of the build request: its outputs, options and extra steps."""
-    artifact = out_dir / f"{name}-{t.name}"
+    artifact = out_dir / f"{name}-{t.name}{t.plugin.artifact_suffix}"
     extra = [{"name": x.name, "outputs": [str(artifact) + suffix for suffix in x.outputs]}
              for x in t.extra_steps(options)]
     return {"target": t.name,
             "manifest": str(app_state / f"{t.name}.manifest.json"),
             "artifact": str(artifact),
-            "sidecar": str(out_dir / f"{name}-{t.name}.manifest.json"),
+            "sidecar": str(out_dir / f"{name}-{t.name}{t.plugin.artifact_suffix}.manifest.json"),
             "options": options,
             "options_record": record,
             "options_key": json.dumps({"options": options, "record": record}, sort_keys=True, default=str),

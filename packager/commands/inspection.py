@@ -54,8 +54,8 @@ def open_artifact(path: Path) -> ArtifactView:
         raise PackError(f"{display_path(path)}: no such file") from None
     except OSError as exc:
         raise PackError(f"{display_path(path)}: cannot read: {exc.strerror}") from None
-    if data[:4] != b"\x7fELF":
-        raise PackError(f"{display_path(path)}: not a LiteBox artifact (not an ELF file)")
+    if data[:4] != b"\x7fELF" and data[:2] != b"MZ":
+        raise PackError(f"{display_path(path)}: not a LiteBox artifact (not an ELF or PE file)")
     try:
         sections = read_sections(data)
     except PackError as exc:

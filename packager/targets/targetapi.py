@@ -113,6 +113,8 @@ class TargetPlugin(abc.ABC):
     description: str = ""
     capabilities: Capabilities = Capabilities(artifact_kind="")
     options: tuple[OptionSpec, ...] = ()
+    # Appended to the artifact's file name (``NAME-TARGET`` + suffix), e.g. ".exe".
+    artifact_suffix: str = ""
 
     @abc.abstractmethod
     def checks(self) -> list[Check]:
