@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from litebox_e2e import (
     BASE_ENV,
     REPO,
@@ -114,8 +113,11 @@ def _pe(data: bytes) -> tuple[int, list[tuple[bytes, int, int, int, int]]]:
     pe = struct.unpack_from("<I", data, 0x3C)[0]
     n, opt = struct.unpack_from("<H", data, pe + 6)[0], struct.unpack_from("<H", data, pe + 20)[0]
     table = pe + 24 + opt
-    return pe, [(data[table + 40 * i:table + 40 * i + 8].rstrip(b"\0"), *struct.unpack_from("<IIII", data, table + 40 * i + 8))
-                for i in range(n)]
+    out = []
+    for i in range(n):
+        at = table + 40 * i
+        out.append((data[at:at + 8].rstrip(b"\0"), *struct.unpack_from("<IIII", data, at + 8)))
+    return pe, out
 
 
 def test_artifact_is_a_deterministic_pe(packed: Packed) -> None:
