@@ -65,6 +65,13 @@ pub fn write_std(which: u32, buf: &[u8]) {
     }
 }
 
+/// Ends the process with the app's exit status `code`.
+pub fn exit_process(code: i32) -> ! {
+    fastpath::host_fs();
+    // SAFETY: ends the process.
+    unsafe { win::ExitProcess(code as u32 & 0xff) }
+}
+
 fn monotonic_ns() -> u64 {
     let (mut count, mut freq) = (0i64, 0i64);
     // SAFETY: both write one i64.
@@ -251,8 +258,10 @@ impl Platform for WinHost {
             .saturating_add(dur.tv_nsec as u64);
         self.block_until(&mut || false, Some(deadline)).map(|_| ())
     }
-    fn set_tid_address(&self, _addr: usize) -> Result<usize, Errno> {
-        Ok(self.pid as usize)
+    fn set_tid_address(&self, addr: usize) -> Result<usize, Errno> {
+        let td = fastpath::current();
+        td.clear_tid.store(addr, Ordering::Relaxed);
+        Ok(td.tid as usize)
     }
     fn arch_prctl(&self, code: u32, addr: usize) -> Result<usize, Errno> {
         const ARCH_SET_FS: u32 = 0x1002;
@@ -271,7 +280,10 @@ impl Platform for WinHost {
         }
     }
     fn ids(&self) -> (i32, i32) {
-        (self.pid, self.pid)
+        (self.pid, fastpath::current().tid)
+    }
+    fn pid(&self) -> i32 {
+        self.pid
     }
     fn creds(&self) -> (u32, u32) {
         self.ids
@@ -295,12 +307,10 @@ impl Platform for WinHost {
         }
     }
     fn exit_group(&self, code: i32) -> ! {
-        fastpath::host_fs();
-        // SAFETY: ends the process.
-        unsafe { win::ExitProcess(code as u32 & 0xff) }
+        exit_process(code)
     }
     fn exit_thread(&self, code: i32) -> ! {
-        self.exit_group(code)
+        fastpath::exit_thread(code)
     }
     fn log(&self, line: &[u8]) {
         let mut buf = alloc::vec::Vec::with_capacity(line.len() + 1);

@@ -124,8 +124,10 @@ extern "C" fn litebox_start() -> ! {
         let msg = alloc::format!("{}", litebox_rt::fatal::LoadFailure { entry: &entry, error });
         fatal(EXIT_LOAD, msg.as_bytes())
     });
+    let td = fastpath::ThreadData::new(os.platform.pid, 0);
+    fastpath::init_main(td).unwrap_or_else(|e| fatal(EXIT_INTERNAL, e.as_bytes()));
     // SAFETY: the app is mapped and its stack built; from here the app owns this thread.
-    unsafe { fastpath::litebox_win_enter(loaded.entry, loaded.sp) }
+    unsafe { fastpath::litebox_win_enter(loaded.entry, loaded.sp, td) }
 }
 
 /// SizeOfImage of the PE mapped at `base` (this executable).

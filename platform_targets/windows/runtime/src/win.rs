@@ -97,6 +97,18 @@ extern "system" {
     pub fn QueryPerformanceCounter(count: *mut i64) -> BOOL;
     pub fn QueryPerformanceFrequency(freq: *mut i64) -> BOOL;
     pub fn GetSystemTimePreciseAsFileTime(ft: *mut u64);
+    pub fn TlsAlloc() -> u32;
+    pub fn TlsSetValue(index: u32, value: usize) -> BOOL;
+    pub fn TlsGetValue(index: u32) -> usize;
+    pub fn CreateThread(
+        attrs: usize,
+        stack: usize,
+        start: extern "system" fn(usize) -> u32,
+        arg: usize,
+        flags: u32,
+        id: *mut u32,
+    ) -> HANDLE;
+    pub fn ExitThread(code: u32) -> !;
     pub fn CreateJobObjectW(attrs: usize, name: *const u16) -> HANDLE;
     pub fn SetInformationJobObject(job: HANDLE, class: u32, info: *const u8, len: u32) -> BOOL;
     pub fn AssignProcessToJobObject(job: HANDLE, process: HANDLE) -> BOOL;
