@@ -109,6 +109,25 @@ def test_example_same_as_native(packed: Packed, wine: dict[str, str], example: s
     assert (got.stdout, got.returncode) == (native.stdout, native.returncode), describe(got)
 
 
+@pytest.fixture(scope="session")
+def threads_program(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/e2e/programs/threads.c built natively (threads, a mutex, a condition variable,
+    TLS, joins, exit() from a thread with status 7)."""
+    out = tmp_path_factory.mktemp("threads") / "threads"
+    subprocess.run(["cc", "-O2", "-pthread", "-o", str(out), str(REPO / "tests/e2e/programs/threads.c")],
+                   check=True, timeout=RUN_TIMEOUT)
+    return out
+
+
+def test_threads_same_as_native(windows: Any, wine: dict[str, str], threads_program: Path,
+                                tmp_path: Path) -> None:
+    art = pack_for(windows, threads_program, tmp_path / "dist")
+    native = subprocess.run([str(threads_program)], env=BASE_ENV, capture_output=True, timeout=RUN_TIMEOUT)
+    got = run_wine(wine, art.path, [])
+    assert (got.stdout, got.returncode) == (native.stdout, native.returncode), describe(got)
+    assert native.returncode == 7
+
+
 def _pe(data: bytes) -> tuple[int, list[tuple[bytes, int, int, int, int]]]:
     pe = struct.unpack_from("<I", data, 0x3C)[0]
     n, opt = struct.unpack_from("<H", data, pe + 6)[0], struct.unpack_from("<H", data, pe + 20)[0]
