@@ -17,6 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "e2e"))
 
 from litebox_e2e import (  # noqa: E402
+    NOT_YET,
     TARGET,
     Artifact,
     ExampleArtifacts,
@@ -45,6 +46,20 @@ def target(request: pytest.FixtureRequest) -> Any:
     if _READY[name] is not None:
         pytest.skip(_READY[name])
     return found[name]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked `needs("FEATURE", ...)` is skipped on a target that does not do FEATURE
+    yet (litebox_e2e.NOT_YET), with that target's reason."""
+    callspec = getattr(item, "callspec", None)
+    name = callspec.params.get("target") if callspec is not None else None
+    if not isinstance(name, str):
+        return
+    for mark in item.iter_markers("needs"):
+        for feature in mark.args:
+            reason = NOT_YET.get(name, {}).get(feature)
+            if reason:
+                pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -67,31 +67,49 @@ def _walk(top: Path) -> list[Path]:
     return files
 
 
-def unrewritten_sites(manifest: dict[str, Any], project: Path | None) -> list[str]:
-    """One line per ELF file of the image with syscall sites the rewriter left alone, naming
-    the file and the addresses (found again from the input when the manifest says where it came
-    from)."""
+# The rewriter's reason for a "syscall" its linear sweep decoded right after bytes it could not
+# read: almost always data in a code section (OpenSSL's precomputed tables, for one), not code.
+UNSURE = "near undecodable bytes"
+
+
+def unrewritten_sites(manifest: dict[str, Any], project: Path | None) -> tuple[list[str], list[str]]:
+    """(errors, warnings): one line per ELF file of the image with syscall sites the rewriter
+    left alone, naming the file and the addresses (found again from the input when the manifest
+    says where it came from). Sites the decoder was not sure are instructions at all (UNSURE)
+    are warnings; every other one is an error."""
     from packager.image.rewrite import rewrite
 
     rw = manifest.get("rewrite", {})
-    problems: list[str] = []
+    errors: list[str] = []
+    warnings: list[str] = []
     hosts = {i.get("image_path"): i.get("host_path") for i in manifest.get("inputs", []) if isinstance(i, dict)}
     for path, facts in sorted(rw.get("files", {}).items()):
         if not facts.get("trapped"):
             continue
-        where = ""
+        reasons: dict[str, int] = facts.get("trapped_reasons", {})
+        sure = {k: v for k, v in reasons.items() if k != UNSURE}
+        addrs: dict[bool, list[str]] = {True: [], False: []}
         host = hosts.get(path)
         if host is not None:
             src = Path(host) if Path(host).is_absolute() or project is None else project / host
             try:
-                sites = rewrite(src.read_bytes(), int(rw["entry"], 16)).sites
-                addrs = [f"{s.addr:#x}" for s in sites if s.status != "rewritten"]
-                where = " at " + ", ".join(addrs[:8]) + (" ..." if len(addrs) > 8 else "")
-            except Exception:  # noqa: BLE001 — the count alone is still a precise error
-                where = ""
-        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(facts.get("trapped_reasons", {}).items()))
-        problems.append(f"{path}: {facts['trapped']} syscall site(s) cannot be rewritten{where} ({reasons})")
-    return problems
+                for site in rewrite(src.read_bytes(), int(rw["entry"], 16)).sites:
+                    if site.status != "rewritten":
+                        addrs[site.status != UNSURE].append(f"{site.addr:#x}")
+            except Exception:  # noqa: BLE001 — the counts alone still name the file
+                pass
+
+        def at(found: list[str]) -> str:
+            return (" at " + ", ".join(found[:8]) + (" ..." if len(found) > 8 else "")) if found else ""
+
+        if sure:
+            why = ", ".join(f"{k}: {v}" for k, v in sorted(sure.items()))
+            errors.append(f"{path}: {sum(sure.values())} syscall site(s) cannot be rewritten{at(addrs[True])} ({why})")
+        if reasons.get(UNSURE):
+            warnings.append(f"{path}: {reasons[UNSURE]} \"syscall\" byte pair(s) among bytes that do not decode "
+                            f"as code{at(addrs[False])} left as they are (data, or code the app must not reach "
+                            "on windows)")
+    return errors, warnings
 
 
 class Plugin(TargetPlugin):
@@ -186,14 +204,17 @@ class Plugin(TargetPlugin):
             raise PackError("the windows target needs pack-time syscall rewriting "
                             "(Windows cannot trap a Linux syscall): pack without --no-rewrite")
         project = Path(m.get("config", {}).get("project_dir", ".")) if isinstance(m.get("config"), dict) else None
-        problems = unrewritten_sites(m, project)
-        if problems:
-            raise PackError("windows: every syscall site must be rewritten; " + "; ".join(problems))
+        errors, warnings = unrewritten_sites(m, project)
+        if errors:
+            raise PackError("windows: every syscall site must be rewritten; " + "; ".join(errors))
+        for line in warnings:
+            ctx.progress.warn(f"windows: {line}")
         _helper("pe_artifact").write_pe_artifact(runtime, image, manifest, out)
 
     def run(self, artifact: Path, args: list[str], env: dict[str, str] | None = None, wait: bool = False) -> int:
-        """Runs the artifact: natively on Windows; on Linux under Wine when it is installed
-        (saying so on stderr), with WINEDEBUG=-all unless set."""
+        """Runs the artifact: natively on Windows; on Linux under Wine when it is installed,
+        with WINEDEBUG=-all unless set. It says so on stderr when stderr is a terminal or
+        LITEBOX_LOG is set (otherwise the app's stderr stays exactly its own)."""
         path = str(artifact.resolve())
         if sys.platform == "win32":
             return subprocess.run([path, *args], check=False).returncode
@@ -201,7 +222,8 @@ class Plugin(TargetPlugin):
         if wine is None:
             raise PackError(f"{display_path(artifact)} is a Windows executable; install Wine "
                             "(apt-get install wine64) to run it on Linux")
-        print(f"litebox: running {display_path(artifact)} under Wine ({wine})", file=sys.stderr)
+        if sys.stderr.isatty() or os.environ.get("LITEBOX_LOG"):
+            print(f"litebox: running {display_path(artifact)} under Wine ({wine})", file=sys.stderr)
         environ = dict(os.environ)
         environ.setdefault("WINEDEBUG", "-all")
         proc = subprocess.run([wine, path, *args], env=environ, check=False)

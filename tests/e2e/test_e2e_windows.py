@@ -181,7 +181,7 @@ def test_inspect_reads_it(packed: Packed) -> None:
 
 def test_litebox_run_uses_wine_and_says_so(packed: Packed, wine: dict[str, str]) -> None:
     _project, art = packed.get("hello-static")
-    env = {**wine, "PYTHONPATH": str(REPO)}
+    env = {**wine, "PYTHONPATH": str(REPO), "LITEBOX_LOG": "info"}
     proc = subprocess.run([*cli_argv(), "run", str(art.path), "--", "x", "--exit", "5"], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert proc.returncode == 5, describe(proc)
@@ -195,5 +195,11 @@ def test_unrewritten_site_is_a_pack_error(windows: Any) -> None:
                             "files": {"/app/x": {"sites": 3, "rewritten": 2, "trapped": 1,
                                                  "trapped_reasons": {"jump target": 1}},
                                       "/lib/ok.so": {"sites": 1, "rewritten": 1, "trapped": 0}}}}
-    problems = mod.unrewritten_sites(manifest, None)
-    assert problems == ["/app/x: 1 syscall site(s) cannot be rewritten (jump target: 1)"]
+    errors, warnings = mod.unrewritten_sites(manifest, None)
+    assert errors == ["/app/x: 1 syscall site(s) cannot be rewritten (jump target: 1)"]
+    assert warnings == []
+    manifest["rewrite"]["files"]["/app/x"]["trapped_reasons"] = {"jump target": 1, mod.UNSURE: 2}
+    manifest["rewrite"]["files"]["/app/x"]["trapped"] = 3
+    errors, warnings = mod.unrewritten_sites(manifest, None)
+    assert errors == ["/app/x: 1 syscall site(s) cannot be rewritten (jump target: 1)"]
+    assert len(warnings) == 1 and warnings[0].startswith("/app/x: 2 ")

@@ -351,13 +351,16 @@ pub fn exit_thread(code: i32) -> ! {
     unsafe { win::ExitThread(code as u32) }
 }
 
+/// LITEBOX_TRACE is set: every call is logged with its result.
+pub static TRACE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 /// One app syscall, called by the entry with the host's FS and stack (Win64 ABI).
 #[no_mangle]
 extern "win64" fn litebox_win_syscall(frame: &Frame) -> isize {
     let mut call = Call { frame };
     let os = crate::os();
     let r = litebox_libos::shim::dispatch(os, &mut call);
-    if os.debug.load(Ordering::Relaxed) {
+    if TRACE.load(Ordering::Relaxed) {
         let line = alloc::format!(
             "[{}] syscall {} ({:#x}, {:#x}, {:#x}) = {}",
             current().tid,

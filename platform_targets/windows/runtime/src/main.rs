@@ -86,7 +86,12 @@ extern "C" fn litebox_start() -> ! {
     let bytes = selfimage::find().unwrap_or_else(|e| fatal(EXIT_NO_IMAGE, e.as_bytes()));
     let image = Image::open(bytes).unwrap_or_else(|e| image_fatal(e));
     let cfg = image.launch_config().unwrap_or_else(|e| image_fatal(e));
-    let app = litebox_rt::launch::app_args(&cfg, host_args.get(1..).unwrap_or(&[]), &host_env, &[b"LITEBOX_LOG"]);
+    let app = litebox_rt::launch::app_args(
+        &cfg,
+        host_args.get(1..).unwrap_or(&[]),
+        &host_env,
+        &[b"LITEBOX_LOG", b"LITEBOX_TRACE"],
+    );
     let (argv, env) = (app.argv, app.env);
     let entry = cfg.entry.to_vec();
     let cwd = cfg.cwd.to_vec();
@@ -106,7 +111,11 @@ extern "C" fn litebox_start() -> ! {
         );
     }
 
-    let vfs = Vfs::new(image, entry.clone(), image_fatal);
+    let mut vfs = Vfs::new(image, entry.clone(), image_fatal);
+    // Windows has no Linux ids: the library OS's own files (the image, the writable layer)
+    // belong to 0:0 on the "host" side, which the policy's ids, when set, replace.
+    vfs.ids = cfg.ids.map(|app| litebox_libos::fs::synth::IdMap { host: (0, 0), app });
+    fastpath::TRACE.store(host_var(&host_env, b"LITEBOX_TRACE").is_some(), Ordering::Relaxed);
     let os = LibOs::new(WinHost::new(ids), vfs, &cwd, &hostname, debug);
     let os = alloc::boxed::Box::leak(alloc::boxed::Box::new(os));
     OS.store(os, Ordering::Release);

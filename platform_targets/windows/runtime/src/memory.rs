@@ -116,7 +116,7 @@ fn commit_fixed(at: usize, len: usize, prot: u32) -> Result<(), Errno> {
 
 /// mmap of fresh anonymous memory (MAP_FIXED, MAP_FIXED_NOREPLACE or anywhere).
 pub fn map_anon(addr: usize, len: usize, prot: u32, flags: u32) -> Result<usize, Errno> {
-    if len == 0 || addr % PAGE != 0 {
+    if len == 0 || !addr.is_multiple_of(PAGE) {
         return Err(EINVAL);
     }
     let len = len.checked_add(PAGE - 1).ok_or(ENOMEM)? & !(PAGE - 1);
@@ -144,7 +144,7 @@ pub fn map_anon(addr: usize, len: usize, prot: u32, flags: u32) -> Result<usize,
 /// munmap: decommits the app's pages in `[addr, addr+len)`; pages never mapped are ignored,
 /// as on Linux.
 pub fn unmap(addr: usize, len: usize) -> Result<(), Errno> {
-    if addr % PAGE != 0 || len == 0 {
+    if !addr.is_multiple_of(PAGE) || len == 0 {
         return Err(EINVAL);
     }
     let len = len.checked_add(PAGE - 1).ok_or(EINVAL)? & !(PAGE - 1);
@@ -162,7 +162,7 @@ pub fn unmap(addr: usize, len: usize) -> Result<(), Errno> {
 
 /// mprotect over committed app pages; ENOMEM when part of the range is not mapped, as on Linux.
 pub fn protect(addr: usize, len: usize, prot: u32) -> Result<(), Errno> {
-    if addr % PAGE != 0 {
+    if !addr.is_multiple_of(PAGE) {
         return Err(EINVAL);
     }
     let len = len.checked_add(PAGE - 1).ok_or(ENOMEM)? & !(PAGE - 1);
