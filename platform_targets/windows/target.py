@@ -179,7 +179,7 @@ class Plugin(TargetPlugin):
                                           shutil.which(MINGW_GCC) is not None)) if not ok]
         if missing:
             raise PackError("cannot build the windows runtime: missing " + ", ".join(missing)
-                            + " (./scripts/setup --windows installs them)")
+                            + " (./scripts/setup installs them)")
         target_dir = ctx.repo / "target" / "windows-runtime"
         env = cargo_env(ctx.repo)
         env.update({"RUSTC_BOOTSTRAP": "1", "RUSTC": DEBIAN_RUSTC, "CARGO_TARGET_DIR": str(target_dir)})

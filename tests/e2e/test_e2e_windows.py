@@ -4,7 +4,7 @@ to); the artifact is a PE32+ that independent tools read, with no time stamp, a 
 checksum, the image in its own section, and the same bytes when packed from two directories.
 
 Skipped, with the doctor's reason, where the windows toolchain is not installed
-(`./scripts/setup --windows`). The Wine prefix is created once per session in a temporary
+(`./scripts/setup` installs it unless given --no-windows). The Wine prefix is created once per session in a temporary
 directory (never the user's ~/.wine)."""
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def wine(windows: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, st
     """The environment for running under Wine with a prefix made for this session."""
     path = windows.plugin.__class__.__module__ and __import__(windows.plugin.__class__.__module__).wine_path()
     if path is None:
-        pytest.skip("Wine is not installed (apt-get install wine64; ./scripts/setup --windows)")
+        pytest.skip("Wine is not installed (apt-get install wine64, or ./scripts/setup)")
     env = {**BASE_ENV, "WINEPREFIX": str(tmp_path_factory.mktemp("wineprefix")), "WINEDEBUG": "-all",
            "HOME": str(tmp_path_factory.mktemp("winehome"))}
     proc = subprocess.run([path, "wineboot", "--init"], env=env, capture_output=True, timeout=WINE_TIMEOUT)
