@@ -12,6 +12,7 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ def windows() -> Any:
 @pytest.fixture(scope="session")
 def wine(windows: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The environment for running under Wine with a prefix made for this session."""
-    path = windows.plugin.__class__.__module__ and __import__(windows.plugin.__class__.__module__).wine_path()
+    path = sys.modules[type(windows.plugin).__module__].wine_path()
     if path is None:
         pytest.skip("Wine is not installed (apt-get install wine64, or ./scripts/setup)")
     env = {**BASE_ENV, "WINEPREFIX": str(tmp_path_factory.mktemp("wineprefix")), "WINEDEBUG": "-all",
@@ -171,12 +172,16 @@ def test_reproducible_from_two_directories(packed: Packed) -> None:
     assert sha256_file(a.path) == sha256_file(b.path)
 
 
-def test_inspect_reads_it(packed: Packed) -> None:
+def test_inspect_and_verify_read_it(packed: Packed) -> None:
     _project, art = packed.get("hello-static")
     proc = subprocess.run([*cli_argv(), "inspect", str(art.path)], capture_output=True, text=True, cwd=REPO,
                           timeout=RUN_TIMEOUT)
     assert proc.returncode == 0, describe(proc)
     assert "hello-static for windows" in proc.stdout and "/app/hello" in proc.stdout
+    proc = subprocess.run([*cli_argv(), "verify", str(art.path)], capture_output=True, text=True, cwd=REPO,
+                          timeout=RUN_TIMEOUT * 5)
+    assert proc.returncode == 0, describe(proc)
+    assert "verified" in proc.stdout + proc.stderr
 
 
 def test_litebox_run_uses_wine_and_says_so(packed: Packed, wine: dict[str, str]) -> None:
@@ -190,7 +195,7 @@ def test_litebox_run_uses_wine_and_says_so(packed: Packed, wine: dict[str, str])
 
 
 def test_unrewritten_site_is_a_pack_error(windows: Any) -> None:
-    mod = __import__(windows.plugin.__class__.__module__)
+    mod = sys.modules[type(windows.plugin).__module__]
     manifest = {"rewrite": {"enabled": True, "entry": "0x7e0000001000",
                             "files": {"/app/x": {"sites": 3, "rewritten": 2, "trapped": 1,
                                                  "trapped_reasons": {"jump target": 1}},
