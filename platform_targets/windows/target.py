@@ -37,6 +37,10 @@ STD_SOURCES = Path("/usr/lib/rustlib/src/rust/library")
 MINGW_GCC = "x86_64-w64-mingw32-gcc"
 CORE_CRATES = ("core/image", "core/libos", "core/rt")
 SKIP_DIRS = {"target", ".git", "__pycache__"}
+# Under Wine, the range non-PIE Linux programs are linked at (0x400000 up) is kept out of
+# Wine's own early allocations (its NLS tables land at 0x740000 otherwise), so a program like
+# Debian's python3.11 (0x400000-0x9f0000) can be loaded there. Windows itself leaves it free.
+WINE_LOW_RESERVE = "400000-10000000"
 
 
 def _helper(name: str) -> ModuleType:
@@ -211,10 +215,12 @@ class Plugin(TargetPlugin):
             ctx.progress.warn(f"windows: {line}")
         _helper("pe_artifact").write_pe_artifact(runtime, image, manifest, out)
 
-    def run(self, artifact: Path, args: list[str], env: dict[str, str] | None = None, wait: bool = False) -> int:
+    def run(self, artifact: Path, args: list[str], env: dict[str, str] | None = None,
+            wait: bool = False) -> int:
         """Runs the artifact: natively on Windows; on Linux under Wine when it is installed,
-        with WINEDEBUG=-all unless set. It says so on stderr when stderr is a terminal or
-        LITEBOX_LOG is set (otherwise the app's stderr stays exactly its own)."""
+        with WINEDEBUG=-all and WINEPRELOADRESERVE=WINE_LOW_RESERVE unless set. It says so on
+        stderr when stderr is a terminal or LITEBOX_LOG is set (otherwise the app's stderr
+        stays exactly its own)."""
         path = str(artifact.resolve())
         if sys.platform == "win32":
             return subprocess.run([path, *args], check=False).returncode
@@ -226,5 +232,6 @@ class Plugin(TargetPlugin):
             print(f"litebox: running {display_path(artifact)} under Wine ({wine})", file=sys.stderr)
         environ = dict(os.environ)
         environ.setdefault("WINEDEBUG", "-all")
+        environ.setdefault("WINEPRELOADRESERVE", WINE_LOW_RESERVE)
         proc = subprocess.run([wine, path, *args], env=environ, check=False)
         return proc.returncode

@@ -235,8 +235,6 @@ NOT_YET: dict[str, dict[str, str]] = {
         "signals": "the windows target has no signal handlers yet (docs/targets/windows.md, Status)",
         "mounts": "the windows target has no host directories yet (docs/targets/windows.md, Status)",
         "trap-path": "the windows target has no trap path: every syscall site is rewritten at pack time",
-        "fixed-low-address": "under Wine, a non-PIE program whose load range reaches Wine's own low allocations "
-                             "(/usr/bin/python3.11: 0x400000-0x9f0000) cannot be loaded (docs/targets/windows.md)",
     },
 }
 

@@ -160,4 +160,4 @@ def check_refused(proc: subprocess.CompletedProcess[bytes], other: int) -> None:
 
 
 # Not on targets without these yet (tests/e2e/litebox_e2e.py NOT_YET).
-pytestmark = pytest.mark.needs("sockets", "fixed-low-address")
+pytestmark = pytest.mark.needs("sockets")

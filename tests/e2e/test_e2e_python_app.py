@@ -91,4 +91,4 @@ def test_start_up_reads_the_image_on_demand(example: tuple[Path, Path]) -> None:
 
 
 # Not on targets without these yet (tests/e2e/litebox_e2e.py NOT_YET).
-pytestmark = [pytestmark, pytest.mark.needs("fixed-low-address")]
+pytestmark = [pytestmark, pytest.mark.needs("fork")]

@@ -51,6 +51,7 @@ def wine(windows: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, st
     if path is None:
         pytest.skip("Wine is not installed (apt-get install wine64, or ./scripts/setup)")
     env = {**BASE_ENV, "WINEPREFIX": str(tmp_path_factory.mktemp("wineprefix")), "WINEDEBUG": "-all",
+           "WINEPRELOADRESERVE": sys.modules[type(windows.plugin).__module__].WINE_LOW_RESERVE,
            "HOME": str(tmp_path_factory.mktemp("winehome"))}
     proc = subprocess.run([path, "wineboot", "--init"], env=env, capture_output=True, timeout=WINE_TIMEOUT)
     assert proc.returncode == 0, describe(proc)
@@ -127,6 +128,31 @@ def test_threads_same_as_native(windows: Any, wine: dict[str, str], threads_prog
     got = run_wine(wine, art.path, [])
     assert (got.stdout, got.returncode) == (native.stdout, native.returncode), describe(got)
     assert native.returncode == 7
+
+
+# The two lines of examples/python-app/app/main.py that start a child process.
+SUBPROCESS_LINES = (
+    '''    child = subprocess.run([sys.executable, "-c", "print('child ok')"], '''
+    '''capture_output=True, text=True)\n'''
+    '''    print("subprocess:", child.stdout.strip(), "exit", child.returncode)\n'''
+)
+
+
+def test_python_app_without_its_child_process(windows: Any, wine: dict[str, str], tmp_path: Path) -> None:
+    """examples/python-app (Debian's python3.11, non-PIE at 0x400000, and its standard
+    library: json, hashlib, sqlite3 in memory and in /tmp, threads with a queue) with its one
+    subprocess call taken out (fork is not done yet): same stdout and exit status as natively."""
+    project = copy_example("python-app", tmp_path)
+    main = project / "app" / "main.py"
+    text = main.read_text()
+    assert SUBPROCESS_LINES in text, "examples/python-app/app/main.py changed; update this test"
+    main.write_text(text.replace(SUBPROCESS_LINES, ""))
+    art = pack_for(windows, project, tmp_path / "dist")
+    native = subprocess.run(["/usr/bin/python3", str(main)], env={**BASE_ENV, "LANG": "C.UTF-8"},
+                            capture_output=True, timeout=RUN_TIMEOUT)
+    got = run_wine(wine, art.path, [])
+    assert native.returncode == 3, describe(native)
+    assert (got.stdout, got.returncode) == (native.stdout, native.returncode), describe(got)
 
 
 def _pe(data: bytes) -> tuple[int, list[tuple[bytes, int, int, int, int]]]:
