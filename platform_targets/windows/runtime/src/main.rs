@@ -15,6 +15,7 @@ extern crate alloc;
 mod cmdline;
 mod confine;
 mod fastpath;
+mod faults;
 mod host;
 mod memory;
 mod selfimage;
@@ -78,6 +79,13 @@ extern "C" fn litebox_start() -> ! {
 
     if fastpath::entry_address() == 0 {
         fatal(EXIT_INTERNAL, b"no fast-path entry");
+    }
+    faults::install();
+    // The app writes UTF-8; a console shows it as such (no effect on pipes and files).
+    // SAFETY: no preconditions; they fail harmlessly without a console.
+    unsafe {
+        win::SetConsoleOutputCP(65001);
+        win::SetConsoleCP(65001);
     }
     let host_args = cmdline::args();
     let host_env = cmdline::env();

@@ -51,6 +51,22 @@ pub struct MemoryBasicInformation {
     pub _pad1: u32,
 }
 
+/// The head of `EXCEPTION_RECORD` (64-bit).
+#[repr(C)]
+pub struct ExceptionRecord {
+    pub code: u32,
+    pub flags: u32,
+    pub next: usize,
+    pub address: usize,
+}
+
+/// `EXCEPTION_POINTERS`.
+#[repr(C)]
+pub struct ExceptionPointers {
+    pub record: *const ExceptionRecord,
+    pub context: usize,
+}
+
 /// `JOBOBJECT_EXTENDED_LIMIT_INFORMATION` (64-bit).
 #[repr(C)]
 #[derive(Default)]
@@ -109,6 +125,13 @@ extern "system" {
         id: *mut u32,
     ) -> HANDLE;
     pub fn ExitThread(code: u32) -> !;
+    pub fn AddVectoredExceptionHandler(
+        first: u32,
+        handler: extern "system" fn(*const ExceptionPointers) -> i32,
+    ) -> usize;
+    pub fn GetModuleHandleExW(flags: u32, name: *const u16, module: *mut usize) -> BOOL;
+    pub fn SetConsoleOutputCP(cp: u32) -> BOOL;
+    pub fn SetConsoleCP(cp: u32) -> BOOL;
     pub fn CreateJobObjectW(attrs: usize, name: *const u16) -> HANDLE;
     pub fn SetInformationJobObject(job: HANDLE, class: u32, info: *const u8, len: u32) -> BOOL;
     pub fn AssignProcessToJobObject(job: HANDLE, process: HANDLE) -> BOOL;
