@@ -73,14 +73,19 @@ def step_runtime(target: str, repo: Path, state_dir: Path, out: Path, ctx_progre
 
 
 def step_manifest(plan_path: Path, info_path: Path, runtime_path: Path, toolchain_path: Path,
-                  target: str, out: Path, options_record: dict[str, Any] | None = None) -> None:
+                  target: str, out: Path, options_record: dict[str, Any] | None = None,
+                  repo: Path | None = None, targets_dir: Path | None = None) -> None:
     """Plan + image facts + runtime + toolchain + the target's options → the embedded
-    manifest (canonical JSON); the options are recorded as ``config.target.<name>``."""
+    manifest (canonical JSON); the options are recorded as ``config.target.<name>``; with
+    ``repo``, the target's own toolchain entries (TargetPlugin.toolchain) replace the shared ones."""
     runtime_bytes = runtime_path.read_bytes()
     runtime = {"sha256": hashlib.sha256(runtime_bytes).hexdigest(), "size": len(runtime_bytes)}
     plan = read_json(plan_path)
     plan["config"] = {**plan["config"], "target": {target: dict(options_record or {})}}
-    manifest = make_manifest(plan, target, read_json(info_path), runtime, read_json(toolchain_path))
+    tools = read_json(toolchain_path)
+    if repo is not None:
+        tools = {**tools, **get(target, targets_dir).plugin.toolchain(repo)}
+    manifest = make_manifest(plan, target, read_json(info_path), runtime, tools)
     _write(out, manifest_bytes(manifest))
 
 

@@ -166,6 +166,24 @@ class Plugin(TargetPlugin):
         """The prebuilt runtime (if any) and the cargo target."""
         return {"prebuilt": options.get("runtime") or os.environ.get(OVERRIDE_ENV), "cargo_target": TRIPLE}
 
+    def toolchain(self, repo: Path) -> dict[str, str]:
+        """Debian's rustc-web and cargo-web, and the runtime's own Cargo.lock, which build this
+        runtime (not the rustc on PATH and the main workspace's lock); none for a prebuilt one."""
+        if os.environ.get(OVERRIDE_ENV):
+            return {}
+        import hashlib
+
+        def version(tool: str) -> str:
+            try:
+                return subprocess.run([tool, "-V"], capture_output=True, text=True, check=False,
+                                      timeout=60).stdout.strip() or "unknown"
+            except OSError:
+                return "not found"
+
+        lock = repo / "platform_targets" / "windows" / "runtime" / "Cargo.lock"
+        return {"rustc": version(DEBIAN_RUSTC), "cargo": version(DEBIAN_CARGO),
+                "cargo_lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else "none"}
+
     def build_runtime(self, ctx: BuildContext) -> Path:
         """cargo build --locked --release -Zbuild-std=core,alloc --target x86_64-pc-windows-gnu
         with Debian's cargo-web, in target/windows-runtime/ of the checkout; or the prebuilt."""
