@@ -94,11 +94,16 @@ def _read_trailer(data: bytes, names: tuple[str, ...]) -> dict[str, bytes]:
 
 
 def read_sections(data: bytes, names: tuple[str, ...] = (IMAGE_SECTION, MANIFEST_SECTION)) -> dict[str, bytes]:
-    """The contents of the named sections of an ELF file (pyelftools, not LIEF), or of a
-    non-ELF artifact's section trailer. Raises PackError if a section is allocated, not
-    PROGBITS, or runs past the end of the file."""
+    """The contents of the named sections of an ELF file (pyelftools, not LIEF), of a PE
+    artifact (packager/build/pesections.py), or of a non-ELF artifact's section trailer (an
+    IGVM file). Raises PackError if a section is allocated, not PROGBITS, or runs past the end
+    of the file."""
+    from packager.build.pesections import is_pe, pe_sections
+
     if has_section_trailer(data):
         return _read_trailer(data, names)
+    if is_pe(data):
+        return pe_sections(data, names)
     try:
         elf = ELFFile(io.BytesIO(data))
         out: dict[str, bytes] = {}

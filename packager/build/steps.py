@@ -136,12 +136,14 @@ def step_image_cached(plan_path: Path, image_out: Path, info_out: Path, runtime:
 def step_manifest(plan_path: Path, info_path: Path, runtime_path: Path, toolchain_path: Path,
                   target: str, out: Path, options_record: dict[str, Any] | None = None,
                   origin: str | None = None, image_path: Path | None = None,
-                  facts_ctx: BuildContext | None = None, targets_dir: Path | None = None) -> None:
+                  facts_ctx: BuildContext | None = None, targets_dir: Path | None = None,
+                  repo: Path | None = None) -> None:
     """Plan + image facts + runtime + toolchain + the target's options → the embedded
     manifest (canonical JSON); the options are recorded as ``config.target.<name>``, where
-    the runtime came from (built, prebuilt, bundled) as ``runtime.origin``, and the plugin's
+    the runtime came from (built, prebuilt, bundled) as ``runtime.origin``, the plugin's
     ``manifest_facts`` (given the image and ``facts_ctx``) as ``target_facts`` when it has
-    some."""
+    some; with ``repo``, the target's own toolchain entries (TargetPlugin.toolchain) replace
+    the shared ones."""
     runtime_bytes = runtime_path.read_bytes()
     runtime: dict[str, Any] = {"sha256": hashlib.sha256(runtime_bytes).hexdigest(), "size": len(runtime_bytes)}
     if runtime_bytes[:4] == b"\x7fELF":  # what `inspect` checks the runtime inside an artifact by
@@ -150,7 +152,10 @@ def step_manifest(plan_path: Path, info_path: Path, runtime_path: Path, toolchai
         runtime["origin"] = origin
     plan = read_json(plan_path)
     plan["config"] = {**plan["config"], "target": {target: dict(options_record or {})}}
-    manifest = make_manifest(plan, target, read_json(info_path), runtime, read_json(toolchain_path))
+    tools = read_json(toolchain_path)
+    if repo is not None:
+        tools = {**tools, **get(target, targets_dir).plugin.toolchain(repo)}
+    manifest = make_manifest(plan, target, read_json(info_path), runtime, tools)
     if image_path is not None and facts_ctx is not None:
         facts = get(target, targets_dir).plugin.manifest_facts(facts_ctx, runtime_path, image_path.read_bytes())
         if facts:

@@ -56,8 +56,8 @@ def open_artifact(path: Path) -> ArtifactView:
         raise PackError(f"{display_path(path)}: no such file") from None
     except OSError as exc:
         raise PackError(f"{display_path(path)}: cannot read: {exc.strerror}") from None
-    if data[:4] != b"\x7fELF" and not has_section_trailer(data):
-        raise PackError(f"{display_path(path)}: not a LiteBox artifact (not an ELF file, no section trailer)")
+    if data[:4] != b"\x7fELF" and data[:2] != b"MZ" and not has_section_trailer(data):
+        raise PackError(f"{display_path(path)}: not a LiteBox artifact (not an ELF or PE file, no section trailer)")
     try:
         sections = read_sections(data)
     except PackError as exc:

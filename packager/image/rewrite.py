@@ -497,6 +497,11 @@ def fastpath_entry(runtime: bytes, section: str = FASTPATH_SECTION) -> int | Non
 
     from elftools.elf.elffile import ELFFile
 
+    from packager.build.pesections import is_pe, pe_sections
+
+    if is_pe(runtime):  # a Windows runtime: the section's PE name (8 bytes at most)
+        data = pe_sections(runtime, (section,)).get(section)
+        return int(struct.unpack("<Q", data)[0]) if data is not None and len(data) == 8 else None
     sec = ELFFile(io.BytesIO(runtime)).get_section_by_name(section)
     if sec is None or sec["sh_size"] != 8:
         return None

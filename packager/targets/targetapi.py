@@ -172,6 +172,11 @@ class TargetPlugin(abc.ABC):
         PackError when the artifact cannot be read."""
         return {}
 
+    def toolchain(self, repo: Path) -> dict[str, str]:
+        """Entries of the manifest's ``toolchain`` record that differ for this target's runtime
+        (a target built with another rustc or lock file replaces those keys; default: none)."""
+        return {}
+
 
 class CargoTarget(TargetPlugin):
     """A target whose runtime is a Rust package built with cargo (packager/targets/cargobuild.py):

@@ -14,6 +14,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -221,7 +222,23 @@ def unready_reason(target: Any) -> str | None:
 RUNNER_ENV: dict[str, Callable[[int], dict[str, str]]] = {
     "kvm": lambda vm_timeout: {"LITEBOX_KVM_ACCEL": "tcg", "LITEBOX_KVM_TIMEOUT": str(vm_timeout)},
     "snp": lambda vm_timeout: {"LITEBOX_KVM_ACCEL": "tcg", "LITEBOX_KVM_TIMEOUT": str(vm_timeout)},
+    # windows runs under Wine, in a prefix of the test runs' own (never the user's ~/.wine).
+    "windows": lambda _: {"WINEDEBUG": "-all", "WINEPREFIX": str(Path(tempfile.gettempdir())
+                                                                 / f"litebox-e2e-wine-{os.getuid()}")},
 }
+
+# What a target does not do yet, by feature: a test marked `@pytest.mark.needs("FEATURE", ...)`
+# is skipped on such a target with this reason (tests/conftest.py, pytest_runtest_setup).
+NOT_YET: dict[str, dict[str, str]] = {
+    "windows": {
+        "fork": "the windows target has no fork yet (docs/targets/windows.md, Processes)",
+        "sockets": "the windows target has no host sockets yet (docs/targets/windows.md, Status)",
+        "signals": "the windows target has no signal handlers yet (docs/targets/windows.md, Status)",
+        "mounts": "the windows target has no host directories yet (docs/targets/windows.md, Status)",
+        "trap-path": "the windows target has no trap path: every syscall site is rewritten at pack time",
+    },
+}
+
 
 # How the status of a run reports the app's death by signal N, by target: a linux-userland
 # artifact dies of the same signal (subprocess's -N); the VM of kvm exits with 128 + N.

@@ -113,3 +113,7 @@ def test_processes_probe_matches_native(target: Any, tmp_path: Path) -> None:
     packed = run_on(target, pack_for(target, prog, tmp_path / "dist"), [])
     assert packed.stdout == native.stdout, describe(packed)
     assert packed.returncode == 0, describe(packed)
+
+
+# Not on targets without these yet (tests/e2e/litebox_e2e.py NOT_YET).
+pytestmark = [pytestmark, pytest.mark.needs("fork")]

@@ -157,3 +157,7 @@ def check_refused(proc: subprocess.CompletedProcess[bytes], other: int) -> None:
     assert (f"litebox: network: bind 127.0.0.1:{other} denied: no [policy.network] listen rule allows it -> EACCES"
             in err.splitlines()), err
     assert proc.stdout == b""
+
+
+# Not on targets without these yet (tests/e2e/litebox_e2e.py NOT_YET).
+pytestmark = pytest.mark.needs("sockets")

@@ -98,7 +98,8 @@ BOMB_EXPECTED = "forkbomb: some forks ok: 1, some refused with EAGAIN: 1, other 
 HOG_EXPECTED = "memhog: mmap refused after 48 MiB: ENOMEM\nstill alive\n"
 
 
-@pytest.mark.parametrize("mode", sorted(EXPECTED))
+@pytest.mark.parametrize("mode", [pytest.param(m, marks=pytest.mark.needs("fork")) if m == "processes" else m
+                                  for m in sorted(EXPECTED)])
 def test_limit_gives_linux_errno_and_app_survives(target: Any, tmp_path: Path, mode: str) -> None:
     limit, expected = EXPECTED[mode]
     out = run(target, limits_probe(target, tmp_path, limit, [mode]))
@@ -125,6 +126,7 @@ def test_policy_ids_are_what_the_app_sees(target: Any, tmp_path: Path) -> None:
     ), describe(out)
 
 
+@pytest.mark.needs("fork")
 def test_bounded_fork_bomb_is_stopped(target: Any, tmp_path: Path) -> None:
     out = run(target, limits_probe(target, tmp_path, "processes = 5", ["forkbomb"]))
     assert out.returncode == 0, describe(out)
@@ -138,6 +140,7 @@ def test_memory_limit_stops_the_hog_first(target: Any, tmp_path: Path) -> None:
     assert out.stdout.decode() == HOG_EXPECTED, describe(out)
 
 
+@pytest.mark.needs("fork")
 def test_refusals_are_logged(target: Any, tmp_path: Path) -> None:
     art = limits_probe(target, tmp_path, "processes = 3\nthreads = 4\nopen_files = 16", ["processes"])
     out = run(target, art, env={"LITEBOX_LOG": "debug"})

@@ -89,3 +89,6 @@ def test_start_up_reads_the_image_on_demand(example: tuple[Path, Path]) -> None:
     # The whole standard library is packed; a run touches a small part of it.
     assert 0 < read < total // 2, (read, total)
 
+
+# Not on targets without these yet (tests/e2e/litebox_e2e.py NOT_YET).
+pytestmark = [pytestmark, pytest.mark.needs("fork")]

@@ -98,6 +98,7 @@ def test_native_prints_the_expected_lines(project: tuple[Path, Path], ports: Por
     assert native.stdout == want
 
 
+@pytest.mark.needs("sockets")
 def test_packed_matches(target: Any, project: tuple[Path, Path], ports: Ports, tmp_path: Path) -> None:
     art = pack_for(target, project[1], tmp_path / "dist")
     packed = run_on(target, art, ports.args())

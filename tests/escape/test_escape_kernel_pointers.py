@@ -35,6 +35,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     return write_project(work, build_probe(work, "kptr"), [f"127.0.0.1:{port}"], []), port
 
 
+@pytest.mark.needs("sockets")
 def test_packed(target: Any, project: tuple[Path, int], tmp_path: Path) -> None:
     art = pack_for(target, project[0], tmp_path / "dist")
     proc = run_on(target, art, [str(project[1])])

@@ -1,0 +1,303 @@
+//! [`WinHost`]: the library OS's Platform trait over Win32. The app's descriptors 0–2 are the
+//! artifact's standard handles (console, pipes or redirected files, as natively); everything
+//! Linux-shaped (files, paths, pipes between the app's threads, futexes, the ELF loader) is the
+//! core's.
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use litebox_libos::abi::{PollFd, Stat, Timespec};
+use litebox_libos::errno::{Errno, EBADF, EFAULT, EINVAL, EIO, ENOSYS, ENOTTY, EPIPE, ESPIPE};
+use litebox_libos::Platform;
+
+use crate::{fastpath, memory, win};
+
+/// Bumped by [`Platform::wake_all`]; blocked threads wait on it with WaitOnAddress.
+static GENERATION: AtomicU32 = AtomicU32::new(0);
+
+/// The Windows platform: what the app sees of the host.
+pub struct WinHost {
+    /// The standard handles the artifact started with (stdin, stdout, stderr); 0 once closed.
+    pub std: [core::sync::atomic::AtomicUsize; 3],
+    /// The pid the app sees (the Windows process id).
+    pub pid: i32,
+    /// uid and gid the app sees.
+    pub ids: (u32, u32),
+}
+
+impl WinHost {
+    /// The host's standard handles and this process's id.
+    pub fn new(ids: (u32, u32)) -> Self {
+        use core::sync::atomic::AtomicUsize;
+        // SAFETY: GetStdHandle and GetCurrentProcessId have no preconditions.
+        let (i, o, e, pid) = unsafe {
+            (
+                win::GetStdHandle(win::STD_INPUT_HANDLE),
+                win::GetStdHandle(win::STD_OUTPUT_HANDLE),
+                win::GetStdHandle(win::STD_ERROR_HANDLE),
+                win::GetCurrentProcessId(),
+            )
+        };
+        WinHost { std: [AtomicUsize::new(i), AtomicUsize::new(o), AtomicUsize::new(e)], pid: pid as i32, ids }
+    }
+
+    fn handle(&self, fd: i32) -> Result<win::HANDLE, Errno> {
+        let h = self.std.get(usize::try_from(fd).map_err(|_| EBADF)?).ok_or(EBADF)?.load(Ordering::Relaxed);
+        if h == 0 || h == win::INVALID_HANDLE_VALUE {
+            return Err(EBADF);
+        }
+        Ok(h)
+    }
+}
+
+/// Writes `buf` whole to the standard handle `which` (for the runtime's own messages).
+pub fn write_std(which: u32, buf: &[u8]) {
+    // SAFETY: GetStdHandle has no preconditions; WriteFile reads `buf` only.
+    unsafe {
+        let h = win::GetStdHandle(which);
+        let mut done = 0usize;
+        while done < buf.len() {
+            let mut n = 0u32;
+            let chunk = (buf.len() - done).min(1 << 30) as u32;
+            if win::WriteFile(h, buf.as_ptr().add(done), chunk, &mut n, 0) == 0 || n == 0 {
+                return;
+            }
+            done += n as usize;
+        }
+    }
+}
+
+/// Ends the process with the app's exit status `code`.
+pub fn exit_process(code: i32) -> ! {
+    fastpath::host_fs();
+    // SAFETY: ends the process.
+    unsafe { win::ExitProcess(code as u32 & 0xff) }
+}
+
+fn monotonic_ns() -> u64 {
+    let (mut count, mut freq) = (0i64, 0i64);
+    // SAFETY: both write one i64.
+    unsafe {
+        win::QueryPerformanceCounter(&mut count);
+        win::QueryPerformanceFrequency(&mut freq);
+    }
+    let freq = freq.max(1) as u128;
+    ((count as u128) * 1_000_000_000 / freq) as u64
+}
+
+/// 100 ns intervals between 1601-01-01 (FILETIME) and 1970-01-01 (Unix).
+const FILETIME_UNIX_EPOCH: u64 = 116_444_736_000_000_000;
+
+impl Platform for WinHost {
+    fn mmap_anon(&self, addr: usize, len: usize, prot: u32, flags: u32) -> Result<usize, Errno> {
+        memory::map_anon(addr, len, prot, flags)
+    }
+    fn munmap(&self, addr: usize, len: usize) -> Result<(), Errno> {
+        memory::unmap(addr, len)
+    }
+    fn mprotect(&self, addr: usize, len: usize, prot: u32) -> Result<(), Errno> {
+        memory::protect(addr, len, prot)
+    }
+    fn mremap(&self, _old: usize, _old_len: usize, _new_len: usize, _flags: u32, _new: usize) -> Result<usize, Errno> {
+        Err(ENOSYS)
+    }
+    fn madvise(&self, _addr: usize, _len: usize, _advice: u32) -> Result<(), Errno> {
+        Ok(())
+    }
+
+    fn host_read(&self, fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
+        let h = self.handle(fd)?;
+        let mut n = 0u32;
+        let len = buf.len().min(1 << 30) as u32;
+        // SAFETY: `buf` is writable for `len` bytes.
+        if unsafe { win::ReadFile(h, buf.as_mut_ptr(), len, &mut n, 0) } == 0 {
+            // SAFETY: no preconditions.
+            return match unsafe { win::GetLastError() } {
+                win::ERROR_BROKEN_PIPE | win::ERROR_HANDLE_EOF => Ok(0),
+                _ => Err(EIO),
+            };
+        }
+        Ok(n as usize)
+    }
+    fn host_write(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno> {
+        let h = self.handle(fd)?;
+        let mut n = 0u32;
+        let len = buf.len().min(1 << 30) as u32;
+        // SAFETY: `buf` is readable for `len` bytes.
+        if unsafe { win::WriteFile(h, buf.as_ptr(), len, &mut n, 0) } == 0 {
+            // SAFETY: no preconditions.
+            return match unsafe { win::GetLastError() } {
+                win::ERROR_BROKEN_PIPE | win::ERROR_NO_DATA => Err(EPIPE),
+                _ => Err(EIO),
+            };
+        }
+        Ok(n as usize)
+    }
+    fn host_stat(&self, fd: i32) -> Result<Stat, Errno> {
+        let h = self.handle(fd)?;
+        let mut st = Stat { st_nlink: 1, st_blksize: 4096, st_uid: self.ids.0, st_gid: self.ids.1, ..Stat::default() };
+        // SAFETY: h is a handle this process holds.
+        match unsafe { win::GetFileType(h) } {
+            win::FILE_TYPE_DISK => {
+                st.st_mode = 0o100644;
+                let mut size = 0i64;
+                // SAFETY: writes one i64.
+                if unsafe { win::GetFileSizeEx(h, &mut size) } != 0 {
+                    st.st_size = size;
+                    st.st_blocks = (size + 511) / 512;
+                }
+            }
+            win::FILE_TYPE_PIPE => st.st_mode = 0o010600,
+            _ => {
+                st.st_mode = 0o020620;
+                st.st_rdev = (136 << 8) | fd as u64;
+            }
+        }
+        st.st_ino = 0x1000 + fd as u64;
+        Ok(st)
+    }
+    fn host_lseek(&self, fd: i32, off: i64, whence: u32) -> Result<u64, Errno> {
+        let h = self.handle(fd)?;
+        // SAFETY: h is a handle this process holds.
+        if unsafe { win::GetFileType(h) } != win::FILE_TYPE_DISK {
+            return Err(ESPIPE);
+        }
+        if whence > 2 {
+            return Err(EINVAL);
+        }
+        let mut new = 0i64;
+        // SAFETY: writes one i64; FILE_BEGIN/CURRENT/END are SEEK_SET/CUR/END.
+        if unsafe { win::SetFilePointerEx(h, off, &mut new, whence) } == 0 {
+            return Err(EINVAL);
+        }
+        Ok(new as u64)
+    }
+    fn host_ioctl(&self, fd: i32, _cmd: u32, _arg: usize) -> Result<usize, Errno> {
+        self.handle(fd)?;
+        Err(ENOTTY)
+    }
+    fn host_close(&self, fd: i32) {
+        if let Some(slot) = usize::try_from(fd).ok().and_then(|i| self.std.get(i)) {
+            let h = slot.swap(0, Ordering::Relaxed);
+            if h != 0 && h != win::INVALID_HANDLE_VALUE {
+                // SAFETY: the handle was ours and is forgotten here.
+                unsafe { win::CloseHandle(h) };
+            }
+        }
+    }
+    fn host_set_nonblock(&self, fd: i32, _on: bool) -> Result<(), Errno> {
+        self.handle(fd).map(|_| ())
+    }
+    fn host_poll(&self, fds: &mut [PollFd], _timeout_ms: i32) -> Result<usize, Errno> {
+        // The standard handles are reported ready for what is asked: a read or write then
+        // blocks as natively on a console or pipe.
+        let mut n = 0;
+        for p in fds.iter_mut() {
+            p.revents = if self.handle(p.fd).is_ok() { p.events & (0x001 | 0x004) } else { 0x020 };
+            if p.revents != 0 {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+    fn block_until(&self, ready: &mut dyn FnMut() -> bool, deadline: Option<u64>) -> Result<bool, Errno> {
+        loop {
+            let seen = GENERATION.load(Ordering::Acquire);
+            if ready() {
+                return Ok(true);
+            }
+            let ms = match deadline {
+                Some(d) => {
+                    let now = monotonic_ns();
+                    if now >= d {
+                        return Ok(false);
+                    }
+                    ((d - now).div_ceil(1_000_000)).min(u32::MAX as u64 - 1) as u32
+                }
+                None => win::INFINITE,
+            };
+            // SAFETY: both pointers are to live u32s.
+            unsafe { win::WaitOnAddress(GENERATION.as_ptr(), &seen, 4, ms) };
+        }
+    }
+    fn wake_all(&self) {
+        GENERATION.fetch_add(1, Ordering::AcqRel);
+        // SAFETY: a live u32.
+        unsafe { win::WakeByAddressAll(GENERATION.as_ptr()) };
+    }
+
+    fn clock_gettime(&self, clock: u32) -> Result<Timespec, Errno> {
+        match clock {
+            // CLOCK_REALTIME, CLOCK_REALTIME_COARSE
+            0 | 5 => {
+                let mut ft = 0u64;
+                // SAFETY: writes one FILETIME.
+                unsafe { win::GetSystemTimePreciseAsFileTime(&mut ft) };
+                let t = ft.saturating_sub(FILETIME_UNIX_EPOCH);
+                Ok(Timespec { tv_sec: (t / 10_000_000) as i64, tv_nsec: ((t % 10_000_000) * 100) as i64 })
+            }
+            1 | 2 | 3 | 4 | 6 | 7 => {
+                let ns = monotonic_ns();
+                Ok(Timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 })
+            }
+            _ => Err(EINVAL),
+        }
+    }
+    fn random(&self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(1 << 20) {
+            // SAFETY: `chunk` is writable for its length.
+            unsafe {
+                win::BCryptGenRandom(0, chunk.as_mut_ptr(), chunk.len() as u32, win::BCRYPT_USE_SYSTEM_PREFERRED_RNG)
+            };
+        }
+    }
+    fn sleep(&self, dur: &Timespec) -> Result<(), Errno> {
+        if dur.tv_sec < 0 || !(0..1_000_000_000).contains(&dur.tv_nsec) {
+            return Err(EINVAL);
+        }
+        let deadline = monotonic_ns()
+            .saturating_add((dur.tv_sec as u64).saturating_mul(1_000_000_000))
+            .saturating_add(dur.tv_nsec as u64);
+        self.block_until(&mut || false, Some(deadline)).map(|_| ())
+    }
+    fn set_tid_address(&self, addr: usize) -> Result<usize, Errno> {
+        let td = fastpath::current();
+        td.clear_tid.store(addr, Ordering::Relaxed);
+        Ok(td.tid as usize)
+    }
+    fn arch_prctl(&self, code: u32, addr: usize) -> Result<usize, Errno> {
+        const ARCH_SET_FS: u32 = 0x1002;
+        const ARCH_GET_FS: u32 = 0x1003;
+        match code {
+            ARCH_SET_FS => {
+                fastpath::set_app_fs(addr);
+                Ok(0)
+            }
+            ARCH_GET_FS => {
+                let v = fastpath::app_fs();
+                litebox_libos::user::write(addr, &v).map_err(|_| EFAULT)?;
+                Ok(0)
+            }
+            _ => Err(EINVAL),
+        }
+    }
+    fn ids(&self) -> (i32, i32) {
+        (self.pid, fastpath::current().tid)
+    }
+    fn pid(&self) -> i32 {
+        self.pid
+    }
+    fn creds(&self) -> (u32, u32) {
+        self.ids
+    }
+    fn exit_group(&self, code: i32) -> ! {
+        exit_process(code)
+    }
+    fn exit_thread(&self, code: i32) -> ! {
+        fastpath::exit_thread(code)
+    }
+    fn log(&self, line: &[u8]) {
+        let mut buf = alloc::vec::Vec::with_capacity(line.len() + 1);
+        buf.extend_from_slice(line);
+        buf.push(b'\n');
+        write_std(win::STD_ERROR_HANDLE, &buf);
+    }
+}

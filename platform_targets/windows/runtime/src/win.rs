@@ -1,0 +1,152 @@
+//! The Win32 functions the runtime calls (kernel32, bcrypt, the synchronization API set), as
+//! mingw-w64's import libraries name them, and the constants it uses.
+#![allow(non_snake_case, clippy::upper_case_acronyms)]
+
+pub type HANDLE = usize;
+pub type BOOL = i32;
+
+pub const STD_INPUT_HANDLE: u32 = -10i32 as u32;
+pub const STD_OUTPUT_HANDLE: u32 = -11i32 as u32;
+pub const STD_ERROR_HANDLE: u32 = -12i32 as u32;
+pub const INVALID_HANDLE_VALUE: HANDLE = usize::MAX;
+
+pub const MEM_COMMIT: u32 = 0x1000;
+pub const MEM_RESERVE: u32 = 0x2000;
+pub const MEM_DECOMMIT: u32 = 0x4000;
+pub const MEM_FREE: u32 = 0x10000;
+
+pub const PAGE_NOACCESS: u32 = 0x01;
+pub const PAGE_READONLY: u32 = 0x02;
+pub const PAGE_READWRITE: u32 = 0x04;
+pub const PAGE_EXECUTE: u32 = 0x10;
+pub const PAGE_EXECUTE_READ: u32 = 0x20;
+pub const PAGE_EXECUTE_READWRITE: u32 = 0x40;
+
+pub const FILE_TYPE_DISK: u32 = 1;
+pub const FILE_TYPE_PIPE: u32 = 3;
+
+pub const ERROR_BROKEN_PIPE: u32 = 109;
+pub const ERROR_NO_DATA: u32 = 232;
+pub const ERROR_HANDLE_EOF: u32 = 38;
+pub const INFINITE: u32 = u32::MAX;
+
+pub const JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE: u32 = 0x2000;
+pub const JOB_OBJECT_LIMIT_PROCESS_MEMORY: u32 = 0x100;
+pub const JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION: u32 = 0x400;
+pub const JOBOBJECT_EXTENDED_LIMIT_INFORMATION_CLASS: u32 = 9;
+
+/// `MEMORY_BASIC_INFORMATION` (64-bit).
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+pub struct MemoryBasicInformation {
+    pub base_address: usize,
+    pub allocation_base: usize,
+    pub allocation_protect: u32,
+    pub partition_id: u16,
+    pub _pad0: u16,
+    pub region_size: usize,
+    pub state: u32,
+    pub protect: u32,
+    pub kind: u32,
+    pub _pad1: u32,
+}
+
+/// The head of `EXCEPTION_RECORD` (64-bit).
+#[repr(C)]
+pub struct ExceptionRecord {
+    pub code: u32,
+    pub flags: u32,
+    pub next: usize,
+    pub address: usize,
+}
+
+/// `EXCEPTION_POINTERS`.
+#[repr(C)]
+pub struct ExceptionPointers {
+    pub record: *const ExceptionRecord,
+    pub context: usize,
+}
+
+/// `JOBOBJECT_EXTENDED_LIMIT_INFORMATION` (64-bit).
+#[repr(C)]
+#[derive(Default)]
+pub struct JobExtendedLimits {
+    pub per_process_user_time_limit: i64,
+    pub per_job_user_time_limit: i64,
+    pub limit_flags: u32,
+    pub _pad0: u32,
+    pub minimum_working_set_size: usize,
+    pub maximum_working_set_size: usize,
+    pub active_process_limit: u32,
+    pub _pad1: u32,
+    pub affinity: usize,
+    pub priority_class: u32,
+    pub scheduling_class: u32,
+    pub io_counters: [u64; 6],
+    pub process_memory_limit: usize,
+    pub job_memory_limit: usize,
+    pub peak_process_memory_used: usize,
+    pub peak_job_memory_used: usize,
+}
+
+#[link(name = "kernel32")]
+extern "system" {
+    pub fn GetStdHandle(which: u32) -> HANDLE;
+    pub fn WriteFile(h: HANDLE, buf: *const u8, len: u32, written: *mut u32, overlapped: usize) -> BOOL;
+    pub fn ReadFile(h: HANDLE, buf: *mut u8, len: u32, read: *mut u32, overlapped: usize) -> BOOL;
+    pub fn GetFileType(h: HANDLE) -> u32;
+    pub fn GetFileSizeEx(h: HANDLE, size: *mut i64) -> BOOL;
+    pub fn SetFilePointerEx(h: HANDLE, dist: i64, new: *mut i64, method: u32) -> BOOL;
+    pub fn CloseHandle(h: HANDLE) -> BOOL;
+    pub fn GetLastError() -> u32;
+    pub fn ExitProcess(code: u32) -> !;
+    pub fn GetCurrentProcessId() -> u32;
+    pub fn GetModuleHandleW(name: *const u16) -> usize;
+    pub fn GetCommandLineW() -> *const u16;
+    pub fn GetEnvironmentStringsW() -> *const u16;
+    pub fn VirtualAlloc(addr: usize, size: usize, kind: u32, protect: u32) -> usize;
+    pub fn VirtualFree(addr: usize, size: usize, kind: u32) -> BOOL;
+    pub fn VirtualProtect(addr: usize, size: usize, protect: u32, old: *mut u32) -> BOOL;
+    pub fn VirtualQuery(addr: usize, info: *mut MemoryBasicInformation, len: usize) -> usize;
+    pub fn FlushInstructionCache(process: HANDLE, addr: usize, size: usize) -> BOOL;
+    pub fn GetCurrentProcess() -> HANDLE;
+    pub fn QueryPerformanceCounter(count: *mut i64) -> BOOL;
+    pub fn QueryPerformanceFrequency(freq: *mut i64) -> BOOL;
+    pub fn GetSystemTimePreciseAsFileTime(ft: *mut u64);
+    pub fn TlsAlloc() -> u32;
+    pub fn TlsSetValue(index: u32, value: usize) -> BOOL;
+    pub fn TlsGetValue(index: u32) -> usize;
+    pub fn CreateThread(
+        attrs: usize,
+        stack: usize,
+        start: extern "system" fn(usize) -> u32,
+        arg: usize,
+        flags: u32,
+        id: *mut u32,
+    ) -> HANDLE;
+    pub fn ExitThread(code: u32) -> !;
+    pub fn AddVectoredExceptionHandler(
+        first: u32,
+        handler: extern "system" fn(*const ExceptionPointers) -> i32,
+    ) -> usize;
+    pub fn GetModuleHandleExW(flags: u32, name: *const u16, module: *mut usize) -> BOOL;
+    pub fn SetConsoleOutputCP(cp: u32) -> BOOL;
+    pub fn SetConsoleCP(cp: u32) -> BOOL;
+    pub fn CreateJobObjectW(attrs: usize, name: *const u16) -> HANDLE;
+    pub fn SetInformationJobObject(job: HANDLE, class: u32, info: *const u8, len: u32) -> BOOL;
+    pub fn AssignProcessToJobObject(job: HANDLE, process: HANDLE) -> BOOL;
+}
+
+#[link(name = "synchronization")]
+extern "system" {
+    pub fn WaitOnAddress(addr: *const u32, compare: *const u32, size: usize, ms: u32) -> BOOL;
+    pub fn WakeByAddressAll(addr: *const u32);
+}
+
+#[link(name = "bcrypt")]
+extern "system" {
+    pub fn BCryptGenRandom(alg: usize, buf: *mut u8, len: u32, flags: u32) -> i32;
+}
+
+/// BCryptGenRandom's flag for the system's preferred generator (no algorithm handle).
+pub const BCRYPT_USE_SYSTEM_PREFERRED_RNG: u32 = 2;

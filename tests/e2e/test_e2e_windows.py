@@ -1,0 +1,236 @@
+"""The windows target under Wine: examples packed for windows give the same stdout and exit
+status as the native program (which the linux-userland suites hold linux-userland artifacts
+to); the artifact is a PE32+ that independent tools read, with no time stamp, a correct
+checksum, the image in its own section, and the same bytes when packed from two directories.
+
+Skipped, with the doctor's reason, where the windows toolchain is not installed
+(`./scripts/setup` installs it unless given --no-windows). The Wine prefix is created once per session in a temporary
+directory (never the user's ~/.wine)."""
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litebox_e2e import (
+    BASE_ENV,
+    REPO,
+    RUN_TIMEOUT,
+    Artifact,
+    cli_argv,
+    copy_example,
+    describe,
+    discover_targets,
+    pack_for,
+    sha256_file,
+    unready_reason,
+)
+
+WINE_TIMEOUT = 300
+
+
+@pytest.fixture(scope="session")
+def windows() -> Any:
+    """The windows plugin, or a skip naming the missing tool."""
+    target = discover_targets()["windows"]
+    reason = unready_reason(target)
+    if reason is not None:
+        pytest.skip(reason)
+    return target
+
+
+@pytest.fixture(scope="session")
+def wine(windows: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment for running under Wine with a prefix made for this session."""
+    path = sys.modules[type(windows.plugin).__module__].wine_path()
+    if path is None:
+        pytest.skip("Wine is not installed (apt-get install wine64, or ./scripts/setup)")
+    env = {**BASE_ENV, "WINEPREFIX": str(tmp_path_factory.mktemp("wineprefix")), "WINEDEBUG": "-all",
+           "WINEPRELOADRESERVE": sys.modules[type(windows.plugin).__module__].WINE_LOW_RESERVE,
+           "HOME": str(tmp_path_factory.mktemp("winehome"))}
+    proc = subprocess.run([path, "wineboot", "--init"], env=env, capture_output=True, timeout=WINE_TIMEOUT)
+    assert proc.returncode == 0, describe(proc)
+    return {**env, "LITEBOX_WINE": path}
+
+
+class Packed:
+    """Examples copied to a temporary directory and packed for windows once per session."""
+
+    def __init__(self, root: Path, target: Any) -> None:
+        self.root, self.target = root, target
+        self.done: dict[tuple[str, str], tuple[Path, Artifact]] = {}
+
+    def get(self, name: str, copy: str = "a") -> tuple[Path, Artifact]:
+        if (name, copy) not in self.done:
+            work = self.root / copy / name
+            work.mkdir(parents=True)
+            project = copy_example(name, work)
+            self.done[(name, copy)] = (project, pack_for(self.target, project, work / "dist"))
+        return self.done[(name, copy)]
+
+
+@pytest.fixture(scope="session")
+def packed(windows: Any, tmp_path_factory: pytest.TempPathFactory) -> Packed:
+    return Packed(tmp_path_factory.mktemp("windows"), windows)
+
+
+def run_wine(wine: dict[str, str], exe: Path, args: list[str], env: dict[str, str] | None = None,
+             stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([wine["LITEBOX_WINE"], str(exe), *args], env={**wine, **(env or {})}, input=stdin,
+                          capture_output=True, timeout=RUN_TIMEOUT)
+
+
+# (example, args, environment the native run needs to match the packed app's config)
+CASES = [
+    ("hello-static", ["one", "two", "--getenv", "GREETING", "--exit", "3"], {"GREETING": "hi"}),
+    ("hello-dynamic", ["a", "b c"], None),
+    ("cat-files", ["first", "second arg"], None),
+]
+
+
+@pytest.mark.parametrize(("example", "args", "native_env"), CASES, ids=[c[0] for c in CASES])
+def test_example_same_as_native(packed: Packed, wine: dict[str, str], example: str, args: list[str],
+                                native_env: dict[str, str] | None) -> None:
+    project, art = packed.get(example)
+    assert art.path.name == f"{example}-windows.exe"
+    got = run_wine(wine, art.path, args)
+    native_prog = project / "build" / next(p.name for p in (project / "build").iterdir() if os.access(p, os.X_OK))
+    cwd = project if example == "cat-files" else None
+    native = subprocess.run([str(native_prog), *args], env={**BASE_ENV, **(native_env or {})}, cwd=cwd,
+                            capture_output=True, timeout=RUN_TIMEOUT)
+    if example == "cat-files":
+        # The native run reads the project's data/ from its cwd; the packed one its image's /data.
+        assert got.returncode == 0, describe(got)
+        assert b"alpha: the first packed file" in got.stdout and b"argv[2]=second arg" in got.stdout
+        return
+    assert (got.stdout, got.returncode) == (native.stdout, native.returncode), describe(got)
+
+
+@pytest.fixture(scope="session")
+def threads_program(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/e2e/programs/threads.c built natively (threads, a mutex, a condition variable,
+    TLS, joins, exit() from a thread with status 7)."""
+    out = tmp_path_factory.mktemp("threads") / "threads"
+    subprocess.run(["cc", "-O2", "-pthread", "-o", str(out), str(REPO / "tests/e2e/programs/threads.c")],
+                   check=True, timeout=RUN_TIMEOUT)
+    return out
+
+
+def test_threads_same_as_native(windows: Any, wine: dict[str, str], threads_program: Path,
+                                tmp_path: Path) -> None:
+    art = pack_for(windows, threads_program, tmp_path / "dist")
+    native = subprocess.run([str(threads_program)], env=BASE_ENV, capture_output=True, timeout=RUN_TIMEOUT)
+    got = run_wine(wine, art.path, [])
+    assert (got.stdout, got.returncode) == (native.stdout, native.returncode), describe(got)
+    assert native.returncode == 7
+
+
+# The two lines of examples/python-app/app/main.py that start a child process.
+SUBPROCESS_LINES = (
+    '''    child = subprocess.run([sys.executable, "-c", "print('child ok')"], '''
+    '''capture_output=True, text=True)\n'''
+    '''    print("subprocess:", child.stdout.strip(), "exit", child.returncode)\n'''
+)
+
+
+def test_python_app_without_its_child_process(windows: Any, wine: dict[str, str], tmp_path: Path) -> None:
+    """examples/python-app (Debian's python3.11, non-PIE at 0x400000, and its standard
+    library: json, hashlib, sqlite3 in memory and in /tmp, threads with a queue) with its one
+    subprocess call taken out (fork is not done yet): same stdout and exit status as natively."""
+    project = copy_example("python-app", tmp_path)
+    main = project / "app" / "main.py"
+    text = main.read_text()
+    assert SUBPROCESS_LINES in text, "examples/python-app/app/main.py changed; update this test"
+    main.write_text(text.replace(SUBPROCESS_LINES, ""))
+    art = pack_for(windows, project, tmp_path / "dist")
+    native = subprocess.run(["/usr/bin/python3", str(main)], env={**BASE_ENV, "LANG": "C.UTF-8"},
+                            capture_output=True, timeout=RUN_TIMEOUT)
+    got = run_wine(wine, art.path, [])
+    assert native.returncode == 3, describe(native)
+    assert (got.stdout, got.returncode) == (native.stdout, native.returncode), describe(got)
+
+
+def _pe(data: bytes) -> tuple[int, list[tuple[bytes, int, int, int, int]]]:
+    pe = struct.unpack_from("<I", data, 0x3C)[0]
+    n, opt = struct.unpack_from("<H", data, pe + 6)[0], struct.unpack_from("<H", data, pe + 20)[0]
+    table = pe + 24 + opt
+    out = []
+    for i in range(n):
+        at = table + 40 * i
+        out.append((data[at:at + 8].rstrip(b"\0"), *struct.unpack_from("<IIII", data, at + 8)))
+    return pe, out
+
+
+def test_artifact_is_a_deterministic_pe(packed: Packed) -> None:
+    from packager.build.pesections import PE_NAMES
+
+    _project, art = packed.get("hello-static")
+    data = art.path.read_bytes()
+    pe, sections = _pe(data)
+    assert data[:2] == b"MZ" and data[pe:pe + 4] == b"PE\0\0"
+    assert struct.unpack_from("<I", data, pe + 8)[0] == 0, "TimeDateStamp must be 0"
+    names = [s[0] for s in sections]
+    assert names[-2:] == [PE_NAMES[".litebox.image"].encode(), PE_NAMES[".litebox.manifest"].encode()]
+    offsets = [s[4] for s in sections if s[3]]
+    assert offsets == sorted(offsets), "sections in file order"
+    # The checksum as imagehlp computes it, independently of the packer's code.
+    field = pe + 24 + 64
+    buf = data[:field] + b"\0\0\0\0" + data[field + 4:]
+    total = sum(struct.unpack(f"<{len(buf) // 2}H", buf[:len(buf) // 2 * 2]))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    assert struct.unpack_from("<I", data, field)[0] == (total + len(data)) & 0xFFFFFFFF
+    objdump = shutil.which("x86_64-w64-mingw32-objdump")
+    if objdump:
+        out = subprocess.run([objdump, "-h", str(art.path)], capture_output=True, text=True, check=True).stdout
+        assert ".lbximg" in out and ".lbxman" in out
+
+
+def test_reproducible_from_two_directories(packed: Packed) -> None:
+    _pa, a = packed.get("hello-static", "a")
+    _pb, b = packed.get("hello-static", "b")
+    assert a.path.parent != b.path.parent
+    assert sha256_file(a.path) == sha256_file(b.path)
+
+
+def test_inspect_and_verify_read_it(packed: Packed) -> None:
+    _project, art = packed.get("hello-static")
+    proc = subprocess.run([*cli_argv(), "inspect", str(art.path)], capture_output=True, text=True, cwd=REPO,
+                          timeout=RUN_TIMEOUT)
+    assert proc.returncode == 0, describe(proc)
+    assert "hello-static for windows" in proc.stdout and "/app/hello" in proc.stdout
+    proc = subprocess.run([*cli_argv(), "verify", str(art.path)], capture_output=True, text=True, cwd=REPO,
+                          timeout=RUN_TIMEOUT * 5)
+    assert proc.returncode == 0, describe(proc)
+    assert "verified" in proc.stdout + proc.stderr
+
+
+def test_litebox_run_uses_wine_and_says_so(packed: Packed, wine: dict[str, str]) -> None:
+    _project, art = packed.get("hello-static")
+    env = {**wine, "PYTHONPATH": str(REPO), "LITEBOX_LOG": "info"}
+    proc = subprocess.run([*cli_argv(), "run", str(art.path), "--", "x", "--exit", "5"], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert proc.returncode == 5, describe(proc)
+    assert "under Wine" in proc.stderr
+    assert "argv[1]=x" in proc.stdout
+
+
+def test_unrewritten_site_is_a_pack_error(windows: Any) -> None:
+    mod = sys.modules[type(windows.plugin).__module__]
+    manifest = {"rewrite": {"enabled": True, "entry": "0x7e0000001000",
+                            "files": {"/app/x": {"sites": 3, "rewritten": 2, "trapped": 1,
+                                                 "trapped_reasons": {"jump target": 1}},
+                                      "/lib/ok.so": {"sites": 1, "rewritten": 1, "trapped": 0}}}}
+    errors, warnings = mod.unrewritten_sites(manifest, None)
+    assert errors == ["/app/x: 1 syscall site(s) cannot be rewritten (jump target: 1)"]
+    assert warnings == []
+    manifest["rewrite"]["files"]["/app/x"]["trapped_reasons"] = {"jump target": 1, mod.UNSURE: 2}
+    manifest["rewrite"]["files"]["/app/x"]["trapped"] = 3
+    errors, warnings = mod.unrewritten_sites(manifest, None)
+    assert errors == ["/app/x: 1 syscall site(s) cannot be rewritten (jump target: 1)"]
+    assert len(warnings) == 1 and warnings[0].startswith("/app/x: 2 ")
