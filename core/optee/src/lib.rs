@@ -24,5 +24,6 @@ pub mod crypto;
 pub mod params;
 pub mod session;
 pub mod storage;
+pub mod sys;
 pub mod tahead;
 pub mod uuid;
