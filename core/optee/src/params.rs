@@ -32,6 +32,8 @@ pub struct Param {
     pub b: u32,
     pub buf: Vec<u8>,
     pub size: u64,
+    /// Where the buffer was in the TA's memory during the last call (diagnostics only).
+    pub addr: u64,
 }
 
 impl Param {
@@ -124,6 +126,7 @@ pub fn copy_out(
         }
         if ty.is_memref() {
             let Some((addr, cap)) = placed.slots[i] else { continue };
+            p.addr = addr;
             let reported = up.vals[2 * i + 1];
             p.size = reported;
             if reported > cap as u64 {
