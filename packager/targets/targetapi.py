@@ -36,12 +36,14 @@ class Capabilities:
     found in the runtime's ELF section ``rewrite_entry`` (an 8-byte address); such an image is
     specific to that runtime. ``trace_learn``: its runner takes ``env`` and ``wait``, so
     `litebox run --trace/--learn` work. ``artifact_kind``: what the artifact is (for people and
-    tools, e.g. "elf-executable", "pvh-elf")."""
+    tools, e.g. "elf-executable", "pvh-elf"). ``app_kind``: what it packs: ``"linux"`` (a Linux
+    program, the default) or ``"optee-ta"`` (an OP-TEE Trusted Application)."""
 
     artifact_kind: str
     rewrites: bool = False
     rewrite_entry: str | None = None
     trace_learn: bool = False
+    app_kind: str = "linux"
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,7 @@ class Plugin(CargoTarget):
     name = "optee"
     description = ("OP-TEE Trusted Application: a TA host executable serving GP TEE Client API programs on a "
                    "Unix socket, plus a signed UUID.ta (SHDR) for OP-TEE OSes that load x86-64 TAs")
-    capabilities = Capabilities(artifact_kind="optee-ta-host", rewrites=False, trace_learn=False)
+    capabilities = Capabilities(artifact_kind="optee-ta-host", rewrites=False, trace_learn=False, app_kind="optee-ta")
     options = (
         OptionSpec("runtime", "path", "a prebuilt TA host (litebox-runtime-optee) instead of building it",
                    env=OVERRIDE_ENV),
@@ -196,7 +196,15 @@ class Plugin(CargoTarget):
         return [Check(*row) for row in _check()]
 
     def assemble(self, ctx: BuildContext, runtime: Path, image: bytes, manifest: bytes, out: Path) -> None:
-        """Writes the TA host: the runtime plus sections .litebox.image and .litebox.manifest."""
+        """Writes the TA host: the runtime plus sections .litebox.image and .litebox.manifest.
+        PackError (before anything is written) when the image's entry is not an x86-64 TA."""
+        from packager.image.imagereader import read_image
+
+        img = read_image(image)
+        try:
+            ta_elf.read_ta_head(img.read_file(img.launch.entry))
+        except ta_elf.TaElfError as exc:
+            raise PackError(f"target optee packs OP-TEE Trusted Applications; {img.launch.entry}: {exc}") from None
         write_elf_artifact(runtime, image, manifest, out)
 
     def extra_steps(self, options: Mapping[str, Any]) -> list[ExtraStep]:
