@@ -40,7 +40,6 @@ from packager.targets.targetapi import (
 HERE = Path(__file__).resolve().parent
 RUNTIME_DIR = HERE / "runtime"
 OVERRIDE_ENV = "LITEBOX_RUNTIME_OPTEE"
-KEY_ENV = "LITEBOX_OPTEE_SIGNING_KEY"
 THROWAWAY_KEY = "throwaway-ta-signing-key.pem"
 
 
@@ -179,7 +178,7 @@ class Plugin(CargoTarget):
         OptionSpec("runtime", "path", "a prebuilt TA host (litebox-runtime-optee) instead of building it",
                    env=OVERRIDE_ENV),
         OptionSpec("signing_key", "path", "RSA key (PEM) to sign the .ta; a public key alone gives the digest "
-                   "to sign offline. Unset: a throwaway key (with a warning)", env=KEY_ENV),
+                   "to sign offline. Unset: a throwaway key (with a warning)"),
         OptionSpec("signing_algorithm", "string", "RSA padding of the .ta signature", default="pkcs1v15",
                    choices=("pkcs1v15", "pss")),
         OptionSpec("ta_version", "integer", "the TA version in the signed header (rollback protection)",
