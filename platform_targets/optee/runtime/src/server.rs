@@ -89,7 +89,13 @@ pub fn serve(path: &Path, ta: TaHost) -> Result<(), String> {
         }
         let _ = std::fs::remove_file(path);
     }
-    let listener = UnixListener::bind(path).map_err(|e| format!("{}: cannot listen: {e}", path.display()))?;
+    // Listen on a temporary name, then rename: a client that sees the socket can connect.
+    let mut staging = path.as_os_str().to_owned();
+    staging.push(format!(".{}.tmp", std::process::id()));
+    let staging = std::path::PathBuf::from(staging);
+    let _ = std::fs::remove_file(&staging);
+    let listener = UnixListener::bind(&staging).map_err(|e| format!("{}: cannot listen: {e}", path.display()))?;
+    std::fs::rename(&staging, path).map_err(|e| format!("{}: cannot listen: {e}", path.display()))?;
     eprintln!("litebox-optee: serving TA {} on {}", ta.head.uuid, path.display());
     let ta = Arc::new(Mutex::new(ta));
     for stream in listener.incoming() {
