@@ -553,4 +553,172 @@ mod tests {
         bad[10] ^= 0x80;
         assert_eq!(ecdsa_verify(Curve::P384, &key.x, &key.y, &h, &bad), Err(TEE_ERROR_SIGNATURE_INVALID));
     }
+
+    /// A 1024-bit key and signatures of SHA-256("abc") made by OpenSSL (through Python's
+    /// `cryptography`): PKCS#1 v1.5 is deterministic, so ours must equal it; PSS is salted, so
+    /// OpenSSL's must verify here and ours must verify too.
+    const RSA_N: &str = "d17466c7e58ddc2330e23a5ffda4a53296b8f43fe68083b88830d7e0f7a56f4bcc7d717a346f74c01fee16c4fd72debeed1825d613c0fc09f7cabcb904a340c847849ed49ca13af69463bcd17dad8734e0ab11aa5ad220d372f9566c4167a24fddc44ef2fc2196300bbfca969f598c6aa5ed9b41f22a61b2759f68f7c441fa25";
+    const RSA_D: &str = "9c03c84b3d81dd679911e9c976751d58014ce32275df643e1fb3c219a05d69f95be8548e626062e678e22fb3abd5d47502c5e9e8fbedd3ced8f3fa7f1625442a9116212b327d19d3803a1d856c731861361a2f48a425a460bdd691eea45bf72178d47edd3e1f31097e544b52d6294b5759612073e9285b9ea2662edc964e8201";
+    const RSA_PKCS1_SIG: &str = "3e5db1c4e78dcc94c2b9b3c9526decf1127a2a3f4f08a902a4e80b315ed604c3a2633093d997425336cd5c8d25c263938505c6044bfdd932abfca2b78bf3a17150ec43d3eb385fb0e06bb8945e4665ac6ecac775559364203e9f13727bbffd43ee2da47cbb44e52b1c5e1293c8f9806124e6bc87cb3c7e6b2148ab219b34c9bb";
+    const RSA_PSS_SIG: &str = "2212ed7229daf31cc029040238d76d98a16d2d36718247c0750875161c6b39fc3456ac531f3d347d086f763367174d12af4ec181b14db3f4f1e6e61652a72dfd4fd7ad6b2208065a409c4b0176951b185db5b9d32bad449bd39d3f0b7ca7eba3e1f1985826dc1ad0001e72861ba3b73f1d8ebca82a9ea9d72a97ece242c2f1e8";
+
+    #[test]
+    fn rsa_pkcs1_and_pss_against_openssl() {
+        let key = RsaKey { n: hex(RSA_N), e: alloc::vec![1, 0, 1], d: hex(RSA_D) };
+        let h = digest(TEE_ALG_SHA256, b"abc");
+        let pkcs1 = RsaAlg::of(0x7000_4830).unwrap();
+        let pss = RsaAlg::of(0x7041_4930).unwrap();
+        let mut n = 7u8;
+        let mut fill = |b: &mut [u8]| {
+            for x in b.iter_mut() {
+                n = n.wrapping_mul(13).wrapping_add(1);
+                *x = n;
+            }
+        };
+        assert_eq!(rsa_sign(pkcs1, &key, &h, &mut fill).unwrap(), hex(RSA_PKCS1_SIG));
+        assert_eq!(rsa_verify(pkcs1, &key.n, &key.e, &h, &hex(RSA_PKCS1_SIG)), Ok(()));
+        assert_eq!(rsa_verify(pss, &key.n, &key.e, &h, &hex(RSA_PSS_SIG)), Ok(()));
+        let ours = rsa_sign(pss, &key, &h, &mut fill).unwrap();
+        assert_eq!(rsa_verify(pss, &key.n, &key.e, &h, &ours), Ok(()));
+        let other = digest(TEE_ALG_SHA256, b"abd");
+        assert_eq!(rsa_verify(pkcs1, &key.n, &key.e, &other, &hex(RSA_PKCS1_SIG)), Err(TEE_ERROR_SIGNATURE_INVALID));
+        assert_eq!(rsa_verify(pss, &key.n, &key.e, &other, &hex(RSA_PSS_SIG)), Err(TEE_ERROR_SIGNATURE_INVALID));
+        assert_eq!(rsa_sign(pkcs1, &key, &h[..20], &mut fill), Err(TEE_ERROR_BAD_PARAMETERS), "digest size");
+        assert!(RsaAlg::of(0x7000_4831).is_err());
+    }
+}
+
+/// RSA signature algorithms GP names: PKCS#1 v1.5 and PSS (MGF1 with the same hash, salt the
+/// hash's length) over SHA-1, SHA-224, SHA-256, SHA-384, SHA-512.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RsaAlg {
+    pub pss: bool,
+    pub hash: u32,
+}
+
+impl RsaAlg {
+    /// The scheme of `TEE_ALG_RSASSA_*`, or `TEE_ERROR_NOT_SUPPORTED`.
+    pub fn of(alg: u32) -> Result<Self, TeeResult> {
+        let (pss, hash) = match alg {
+            0x7000_2830 => (false, TEE_ALG_SHA1),
+            0x7000_3830 => (false, TEE_ALG_SHA224),
+            0x7000_4830 => (false, TEE_ALG_SHA256),
+            0x7000_5830 => (false, TEE_ALG_SHA384),
+            0x7000_6830 => (false, TEE_ALG_SHA512),
+            0x7021_2930 => (true, TEE_ALG_SHA1),
+            0x7031_3930 => (true, TEE_ALG_SHA224),
+            0x7041_4930 => (true, TEE_ALG_SHA256),
+            0x7051_5930 => (true, TEE_ALG_SHA384),
+            0x7061_6930 => (true, TEE_ALG_SHA512),
+            _ => return Err(TEE_ERROR_NOT_SUPPORTED),
+        };
+        Ok(RsaAlg { pss, hash })
+    }
+
+    fn digest_len(self) -> usize {
+        match self.hash {
+            TEE_ALG_SHA1 => 20,
+            TEE_ALG_SHA224 => 28,
+            TEE_ALG_SHA256 => 32,
+            TEE_ALG_SHA384 => 48,
+            _ => 64,
+        }
+    }
+
+    fn pkcs1(self) -> rsa::Pkcs1v15Sign {
+        match self.hash {
+            TEE_ALG_SHA1 => rsa::Pkcs1v15Sign::new::<sha1::Sha1>(),
+            TEE_ALG_SHA224 => rsa::Pkcs1v15Sign::new::<sha2::Sha224>(),
+            TEE_ALG_SHA256 => rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+            TEE_ALG_SHA384 => rsa::Pkcs1v15Sign::new::<sha2::Sha384>(),
+            _ => rsa::Pkcs1v15Sign::new::<sha2::Sha512>(),
+        }
+    }
+
+    fn pss_scheme(self) -> rsa::Pss {
+        let salt = self.digest_len();
+        match self.hash {
+            TEE_ALG_SHA1 => rsa::Pss::new_with_salt::<sha1::Sha1>(salt),
+            TEE_ALG_SHA224 => rsa::Pss::new_with_salt::<sha2::Sha224>(salt),
+            TEE_ALG_SHA256 => rsa::Pss::new_with_salt::<sha2::Sha256>(salt),
+            TEE_ALG_SHA384 => rsa::Pss::new_with_salt::<sha2::Sha384>(salt),
+            _ => rsa::Pss::new_with_salt::<sha2::Sha512>(salt),
+        }
+    }
+}
+
+/// The platform's entropy as the RNG the RSA crate wants.
+struct HostRng<'a>(&'a mut dyn FnMut(&mut [u8]));
+
+impl rand_core::RngCore for HostRng<'_> {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        (self.0)(&mut b);
+        u32::from_le_bytes(b)
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        (self.0)(&mut b);
+        u64::from_le_bytes(b)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        (self.0)(dest)
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        (self.0)(dest);
+        Ok(())
+    }
+}
+
+impl rand_core::CryptoRng for HostRng<'_> {}
+
+fn big(b: &[u8]) -> rsa::BigUint {
+    rsa::BigUint::from_bytes_be(b)
+}
+
+/// An RSA key as GP attributes (big-endian): modulus, public exponent, private exponent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RsaKey {
+    pub n: Vec<u8>,
+    pub e: Vec<u8>,
+    pub d: Vec<u8>,
+}
+
+/// Generates an RSA key of `bits` (public exponent 65537) from the platform's entropy.
+pub fn rsa_generate(bits: usize, fill: &mut dyn FnMut(&mut [u8])) -> Result<RsaKey, TeeResult> {
+    use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+    if !(512..=4096).contains(&bits) || bits & 7 != 0 {
+        return Err(TEE_ERROR_NOT_SUPPORTED);
+    }
+    let key = rsa::RsaPrivateKey::new(&mut HostRng(fill), bits).map_err(|_| TEE_ERROR_BAD_STATE)?;
+    Ok(RsaKey { n: key.n().to_bytes_be(), e: key.e().to_bytes_be(), d: key.d().to_bytes_be() })
+}
+
+/// RSA signature of `digest` (already hashed with the algorithm's hash) with private key (n, e, d).
+pub fn rsa_sign(
+    alg: RsaAlg,
+    key: &RsaKey,
+    digest: &[u8],
+    fill: &mut dyn FnMut(&mut [u8]),
+) -> Result<Vec<u8>, TeeResult> {
+    if digest.len() != alg.digest_len() {
+        return Err(TEE_ERROR_BAD_PARAMETERS);
+    }
+    let private = rsa::RsaPrivateKey::from_components(big(&key.n), big(&key.e), big(&key.d), Vec::new())
+        .map_err(|_| TEE_ERROR_BAD_PARAMETERS)?;
+    let sig = if alg.pss {
+        private.sign_with_rng(&mut HostRng(fill), alg.pss_scheme(), digest)
+    } else {
+        private.sign(alg.pkcs1(), digest)
+    };
+    sig.map_err(|_| TEE_ERROR_BAD_PARAMETERS)
+}
+
+/// Checks RSA signature `sig` of `digest` under public key (n, e):
+/// `TEE_ERROR_SIGNATURE_INVALID` when it does not verify.
+pub fn rsa_verify(alg: RsaAlg, n: &[u8], e: &[u8], digest: &[u8], sig: &[u8]) -> Result<(), TeeResult> {
+    let public = rsa::RsaPublicKey::new(big(n), big(e)).map_err(|_| TEE_ERROR_BAD_PARAMETERS)?;
+    let ok =
+        if alg.pss { public.verify(alg.pss_scheme(), digest, sig) } else { public.verify(alg.pkcs1(), digest, sig) };
+    ok.map_err(|_| TEE_ERROR_SIGNATURE_INVALID)
 }

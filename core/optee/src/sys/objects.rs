@@ -21,6 +21,11 @@ pub const TEE_TYPE_GENERIC_SECRET: u32 = 0xA000_0000;
 pub const TEE_TYPE_ECDSA_PUBLIC_KEY: u32 = 0xA000_0041;
 pub const TEE_TYPE_ECDSA_KEYPAIR: u32 = 0xA100_0041;
 pub const TEE_TYPE_DATA: u32 = 0xA000_00BF;
+pub const TEE_TYPE_RSA_PUBLIC_KEY: u32 = 0xA000_0030;
+pub const TEE_TYPE_RSA_KEYPAIR: u32 = 0xA100_0030;
+pub const TEE_ATTR_RSA_MODULUS: u32 = 0xD000_0130;
+pub const TEE_ATTR_RSA_PUBLIC_EXPONENT: u32 = 0xD000_0230;
+pub const TEE_ATTR_RSA_PRIVATE_EXPONENT: u32 = 0xC000_0330;
 
 pub const TEE_ATTR_SECRET_VALUE: u32 = 0xC000_0000;
 pub const TEE_ATTR_ECC_PUBLIC_VALUE_X: u32 = 0xD000_0141;
@@ -113,6 +118,7 @@ fn max_bits(obj_type: u32) -> Option<u32> {
         TEE_TYPE_GENERIC_SECRET => 4096,
         TEE_TYPE_ECDSA_PUBLIC_KEY | TEE_TYPE_ECDSA_KEYPAIR => 521,
         TEE_TYPE_DATA => 0,
+        TEE_TYPE_RSA_PUBLIC_KEY | TEE_TYPE_RSA_KEYPAIR => 4096,
         _ => return None,
     })
 }
@@ -164,6 +170,21 @@ fn check_populate(obj: &Object, attrs: &[(u32, Attr)]) -> Result<u32, TeeResult>
             }
             curve.size() as u32 * 8
         }
+        TEE_TYPE_RSA_PUBLIC_KEY | TEE_TYPE_RSA_KEYPAIR => {
+            len(TEE_ATTR_RSA_PUBLIC_EXPONENT)?;
+            if obj.obj_type == TEE_TYPE_RSA_KEYPAIR {
+                len(TEE_ATTR_RSA_PRIVATE_EXPONENT)?;
+            }
+            match get(TEE_ATTR_RSA_MODULUS) {
+                Some(Attr::Ref(n)) => {
+                    let skip = n.iter().take_while(|b| **b == 0).count();
+                    let bytes = (n.len() - skip) as u32;
+                    let top = n.get(skip).map_or(0, |b| 8 - b.leading_zeros());
+                    bytes.saturating_sub(1) * 8 + top
+                }
+                _ => return Err(TEE_ERROR_BAD_PARAMETERS),
+            }
+        }
         TEE_TYPE_DATA => return Err(TEE_ERROR_BAD_PARAMETERS),
         _ => len(TEE_ATTR_SECRET_VALUE)? * 8,
     };
@@ -212,6 +233,17 @@ fn generate(obj: &mut Object, host: &mut dyn TeeHost, bits: u32, params: &[(u32,
             obj.size = curve.size() as u32 * 8;
             obj.flags |= TEE_HANDLE_FLAG_INITIALIZED;
             return Ok(());
+        }
+        TEE_TYPE_RSA_KEYPAIR => {
+            if bits > obj.max_size {
+                return Err(TEE_ERROR_NOT_SUPPORTED);
+            }
+            let key = crate::crypto::rsa_generate(bits as usize, &mut |buf: &mut [u8]| host.random(buf))?;
+            obj.attrs = alloc::vec![
+                (TEE_ATTR_RSA_MODULUS, Attr::Ref(key.n)),
+                (TEE_ATTR_RSA_PUBLIC_EXPONENT, Attr::Ref(key.e)),
+                (TEE_ATTR_RSA_PRIVATE_EXPONENT, Attr::Ref(key.d)),
+            ];
         }
         _ => return Err(TEE_ERROR_NOT_SUPPORTED),
     }
@@ -303,12 +335,14 @@ pub(super) fn call(
             }
             let compatible = dst.obj_type == src.obj_type
                 || (dst.obj_type == TEE_TYPE_ECDSA_PUBLIC_KEY && src.obj_type == TEE_TYPE_ECDSA_KEYPAIR)
+                || (dst.obj_type == TEE_TYPE_RSA_PUBLIC_KEY && src.obj_type == TEE_TYPE_RSA_KEYPAIR)
                 || dst.obj_type == TEE_TYPE_GENERIC_SECRET;
             if !compatible {
                 return Err(TEE_ERROR_BAD_PARAMETERS);
             }
-            dst.attrs = if dst.obj_type == TEE_TYPE_ECDSA_PUBLIC_KEY {
-                src.attrs.into_iter().filter(|(i, _)| *i != TEE_ATTR_ECC_PRIVATE_VALUE).collect()
+            dst.attrs = if dst.obj_type == TEE_TYPE_ECDSA_PUBLIC_KEY || dst.obj_type == TEE_TYPE_RSA_PUBLIC_KEY {
+                // A public key keeps only the public attributes.
+                src.attrs.into_iter().filter(|(i, _)| i & TEE_ATTR_FLAG_PUBLIC != 0).collect()
             } else {
                 src.attrs
             };

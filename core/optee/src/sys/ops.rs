@@ -55,7 +55,10 @@ fn supported(algo: u32, mode: u32) -> bool {
         0x3 => Mac::new(algo, &[0; 16]).is_ok() && mode == TEE_MODE_MAC,
         0x4 => algo == crypto::TEE_ALG_AES_GCM && mode <= TEE_MODE_DECRYPT,
         0x5 => Digest::new(algo).is_ok() && mode == TEE_MODE_DIGEST,
-        0x7 => ECDSA_ALGS.contains(&algo) && (mode == TEE_MODE_SIGN || mode == TEE_MODE_VERIFY),
+        0x7 => {
+            (ECDSA_ALGS.contains(&algo) || crypto::RsaAlg::of(algo).is_ok())
+                && (mode == TEE_MODE_SIGN || mode == TEE_MODE_VERIFY)
+        }
         _ => false,
     }
 }
@@ -92,7 +95,7 @@ fn ec_key(ctx: &mut TeeContext, st: &CrypState) -> Result<(Curve, Object), TeeRe
 
 pub(super) fn call(
     ctx: &mut TeeContext,
-    _host: &mut dyn TeeHost,
+    host: &mut dyn TeeHost,
     mem: &mut dyn UserMemory,
     call: Syscall,
     a: [u64; 8],
@@ -274,6 +277,22 @@ pub(super) fn call(
                 return Err(TEE_ERROR_BAD_PARAMETERS);
             }
             let digest = read_in(mem, a[3], a[4])?;
+            if let Ok(alg) = crypto::RsaAlg::of(st.algo) {
+                let key = key_object(ctx, st.key1)?;
+                let part = |id| key.attr_ref(id).map(<[u8]>::to_vec).ok_or(TEE_ERROR_BAD_PARAMETERS);
+                let rsa_key = crypto::RsaKey {
+                    n: part(super::objects::TEE_ATTR_RSA_MODULUS)?,
+                    e: part(super::objects::TEE_ATTR_RSA_PUBLIC_EXPONENT)?,
+                    d: part(super::objects::TEE_ATTR_RSA_PRIVATE_EXPONENT)?,
+                };
+                let need = rsa_key.n.iter().skip_while(|b| **b == 0).count();
+                if super::read_u64(mem, a[6])? < need as u64 {
+                    super::write_u64(mem, a[6], need as u64)?;
+                    return Err(crate::abi::TEE_ERROR_SHORT_BUFFER);
+                }
+                let sig = crypto::rsa_sign(alg, &rsa_key, &digest, &mut |b: &mut [u8]| host.random(b))?;
+                return write_out(mem, a[5], a[6], &sig);
+            }
             let (curve, key) = ec_key(ctx, &st)?;
             let d = key.attr_ref(TEE_ATTR_ECC_PRIVATE_VALUE).ok_or(TEE_ERROR_BAD_PARAMETERS)?;
             let sig = crypto::ecdsa_sign(curve, d, &digest)?;
@@ -286,6 +305,12 @@ pub(super) fn call(
             }
             let digest = read_in(mem, a[3], a[4])?;
             let sig = read_in(mem, a[5], a[6])?;
+            if let Ok(alg) = crypto::RsaAlg::of(st.algo) {
+                let key = key_object(ctx, st.key1)?;
+                let n = key.attr_ref(super::objects::TEE_ATTR_RSA_MODULUS).ok_or(TEE_ERROR_BAD_PARAMETERS)?;
+                let e = key.attr_ref(super::objects::TEE_ATTR_RSA_PUBLIC_EXPONENT).ok_or(TEE_ERROR_BAD_PARAMETERS)?;
+                return crypto::rsa_verify(alg, n, e, &digest, &sig);
+            }
             let (curve, key) = ec_key(ctx, &st)?;
             let x = key.attr_ref(TEE_ATTR_ECC_PUBLIC_VALUE_X).ok_or(TEE_ERROR_BAD_PARAMETERS)?;
             let y = key.attr_ref(TEE_ATTR_ECC_PUBLIC_VALUE_Y).ok_or(TEE_ERROR_BAD_PARAMETERS)?;

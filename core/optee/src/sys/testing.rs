@@ -37,7 +37,7 @@ pub(crate) struct Host {
     pub log: Vec<u8>,
     pub slept: u32,
     pub no_key: bool,
-    counter: u8,
+    counter: u64,
 }
 
 impl TeeHost for Host {
@@ -51,9 +51,15 @@ impl TeeHost for Host {
         self.slept += ms;
     }
     fn random(&mut self, buf: &mut [u8]) {
+        // xorshift64*: deterministic, and with a long enough period for RSA prime searches.
         for b in buf {
-            self.counter = self.counter.wrapping_mul(37).wrapping_add(11);
-            *b = self.counter;
+            if self.counter == 0 {
+                self.counter = 0x9E37_79B9_7F4A_7C15;
+            }
+            self.counter ^= self.counter >> 12;
+            self.counter ^= self.counter << 25;
+            self.counter ^= self.counter >> 27;
+            *b = (self.counter.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8;
         }
     }
     fn storage_key(&mut self) -> Option<[u8; 32]> {
@@ -386,4 +392,40 @@ fn rename_truncate_delete() {
     assert_eq!(ta.sys(Syscall::StorageObjDel, &[obj as u64]), TEE_SUCCESS);
     assert!(ta.host.files.is_empty());
     assert_eq!(ta.ctx.open_handles(), 0);
+}
+
+#[test]
+fn rsa_generate_sign_verify_through_the_calls() {
+    let mut ta = Ta::new();
+    let kp = ta.handle(Syscall::CrypObjAlloc, &[TEE_TYPE_RSA_KEYPAIR as u64, 1024]);
+    assert_eq!(ta.sys(Syscall::ObjGenerateKey, &[kp as u64, 1024, 0, 0]), TEE_SUCCESS);
+    let info = ta.alloc(28);
+    assert_eq!(ta.sys(Syscall::CrypObjGetInfo, &[kp as u64, info]), TEE_SUCCESS);
+    assert_eq!(ta.get_u32(info + 4), 1024, "key size in bits");
+    for alg in [0x7000_4830u64, 0x7041_4930] {
+        let sign = ta.handle(Syscall::CrypStateAlloc, &[alg, TEE_MODE_SIGN as u64, kp as u64, 0]);
+        let digest = ta.put(&[0x5a; 32]);
+        let sig = ta.alloc(128);
+        let small = ta.u64_cell(64);
+        assert_eq!(ta.sys(Syscall::AsymmOperate, &[sign as u64, 0, 0, digest, 32, sig, small]), TEE_ERROR_SHORT_BUFFER);
+        assert_eq!(ta.get_u64(small), 128);
+        let len = ta.u64_cell(128);
+        assert_eq!(ta.sys(Syscall::AsymmOperate, &[sign as u64, 0, 0, digest, 32, sig, len]), TEE_SUCCESS);
+        let pubkey = ta.handle(Syscall::CrypObjAlloc, &[TEE_TYPE_RSA_PUBLIC_KEY as u64, 1024]);
+        assert_eq!(ta.sys(Syscall::CrypObjCopy, &[pubkey as u64, kp as u64]), TEE_SUCCESS);
+        let verify = ta.handle(Syscall::CrypStateAlloc, &[alg, TEE_MODE_VERIFY as u64, pubkey as u64, 0]);
+        assert_eq!(ta.sys(Syscall::AsymmVerify, &[verify as u64, 0, 0, digest, 32, sig, 128]), TEE_SUCCESS);
+        let other = ta.put(&[0x5b; 32]);
+        assert_eq!(
+            ta.sys(Syscall::AsymmVerify, &[verify as u64, 0, 0, other, 32, sig, 128]),
+            TEE_ERROR_SIGNATURE_INVALID
+        );
+        let buf = ta.alloc(128);
+        let blen = ta.u64_cell(128);
+        assert_eq!(
+            ta.sys(Syscall::CrypObjGetAttr, &[pubkey as u64, TEE_ATTR_RSA_PRIVATE_EXPONENT as u64, buf, blen]),
+            TEE_ERROR_ITEM_NOT_FOUND,
+            "the public copy has no private exponent"
+        );
+    }
 }

@@ -284,6 +284,8 @@ static uint32_t key_type(uint32_t algo, uint32_t mode)
 	case 3:
 		return 0xA0000000 | (algo & 0xFF);
 	case 7:
+		if ((algo & 0xFF) == 0x30) /* RSASSA */
+			return mode == TEE_MODE_SIGN ? TEE_TYPE_RSA_KEYPAIR : TEE_TYPE_RSA_PUBLIC_KEY;
 		return mode == TEE_MODE_SIGN ? TEE_TYPE_ECDSA_KEYPAIR : TEE_TYPE_ECDSA_PUBLIC_KEY;
 	default:
 		return 0;
