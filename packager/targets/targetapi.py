@@ -39,13 +39,16 @@ class Capabilities:
     specific to that runtime. ``trace_learn``: its runner takes ``env`` and ``wait``, so
     `litebox run --trace/--learn` work. ``artifact_kind``: what the artifact is (for people and
     tools, e.g. "elf-executable", "pvh-elf"). ``artifact_suffix``: appended to the artifact's
-    name ``NAME-TARGET`` (e.g. ".igvm"); the sidecar is the artifact's name + ".manifest.json"."""
+    name ``NAME-TARGET`` (e.g. ".igvm"); the sidecar is the artifact's name + ".manifest.json".
+    ``app_kind``: what it packs: ``"linux"`` (a Linux program, the default) or ``"optee-ta"``
+    (an OP-TEE Trusted Application)."""
 
     artifact_kind: str
     rewrites: bool = False
     rewrite_entry: str | None = None
     trace_learn: bool = False
     artifact_suffix: str = ""
+    app_kind: str = "linux"
 
 
 @dataclass(frozen=True)

@@ -204,8 +204,10 @@ def discover_targets() -> dict[str, Any]:
 
 
 def target_names() -> list[str]:
-    """The names of the discovered targets, in folder order (the ids of the `target` fixture)."""
-    return list(discover_targets())
+    """The names of the discovered targets that pack Linux programs, in folder order (the ids
+    of the `target` fixture); targets of other kinds of app (optee: TAs) have their own tests."""
+    return [name for name, t in discover_targets().items()
+            if getattr(t.plugin.capabilities, "app_kind", "linux") == "linux"]
 
 
 def unready_reason(target: Any) -> str | None:
