@@ -102,13 +102,19 @@ def _write_if_changed(path: Path, data: bytes) -> None:
 
 
 def run_build_command(cfg: Config, progress: Progress) -> None:
-    """Runs [build].command in the project directory. A non-zero exit is a PackError naming
-    the command; its output is shown with -v or on failure."""
+    """Runs [build].command in the project directory, with ``LITEBOX_ROOT`` naming litebox's
+    own folder (the checkout, or an installed wheel's bundle: where ``platform_targets/`` and
+    the target SDKs are), so a command can find an SDK wherever the project is copied (`verify`
+    rebuilds in a temporary copy). A non-zero exit is a PackError naming the command; its
+    output is shown with -v or on failure."""
     if not cfg.build.command:
         return
+    from packager.targets.targets import repo_root
+
     shown = " ".join(cfg.build.command)
     progress.step(f"building the app: {shown}")
-    result = progress.run(list(cfg.build.command), "build command", cwd=cfg.project_dir, own_group=True)
+    env = {**os.environ, "LITEBOX_ROOT": str(repo_root())}
+    result = progress.run(list(cfg.build.command), "build command", cwd=cfg.project_dir, env=env, own_group=True)
     if result.returncode != 0:
         if not progress.verbose:
             for line in result.stderr_tail:

@@ -40,6 +40,8 @@ def native(suite: Path) -> dict[str, syscall_suite.Outcome]:
     return results
 
 
+# The suite runs each call family in a child process of its own (fork).
+@pytest.mark.needs("fork")
 def test_suite_passes_packed_as_natively(target: Any, suite: Path, native: dict[str, syscall_suite.Outcome],
                                          tmp_path: Path) -> None:
     art = pack_for(target, suite, tmp_path / "dist")
