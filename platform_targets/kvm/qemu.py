@@ -116,6 +116,29 @@ class NetPlan:
         return ",".join(parts)
 
 
+def app_env(launch: Any) -> dict[str, str]:
+    """The host variables an image's launch config lets in (ENV_PASS names; all with
+    ENV_INHERIT); none for an unreadable image (``launch`` None)."""
+    if launch is None:
+        return {}
+    if launch.env_inherit:
+        return dict(os.environ)
+    return {k: os.environ[k] for k in launch.env_pass if k in os.environ}
+
+
+def launch_net_plan(launch: Any) -> NetPlan | None:
+    """The VM's network for an image's [policy.network] (None: no card, also for an
+    unreadable image)."""
+    if launch is None:
+        return None
+    import ipaddress
+
+    def rules(items: list[Any]) -> list[tuple[int, str, int]]:
+        return [(r.family, str(ipaddress.ip_address(r.address)), r.port) for r in items]
+
+    return net_plan(rules(launch.policy.listen), rules(launch.policy.connect))
+
+
 def net_plan(listen: list[tuple[int, str, int]], connect: list[tuple[int, str, int]]) -> NetPlan | None:
     """The network for rules given as (family, address, port); None when the policy grants no
     network (the VM then has no card at all). Listen rules on port 0 (any port) or IPv6 cannot

@@ -78,27 +78,6 @@ def _launch(artifact: Path) -> Any:
         return None
 
 
-def _app_env(launch: Any) -> dict[str, str]:
-    """The host variables the image's policy lets in (ENV_PASS names; all with ENV_INHERIT)."""
-    if launch is None:
-        return {}
-    if launch.env_inherit:
-        return dict(os.environ)
-    return {k: os.environ[k] for k in launch.env_pass if k in os.environ}
-
-
-def _net_plan(launch: Any) -> Any:
-    """The VM's network for the image's [policy.network] (None: no card)."""
-    if launch is None:
-        return None
-    import ipaddress
-
-    def rules(items: list[Any]) -> list[tuple[int, str, int]]:
-        return [(r.family, str(ipaddress.ip_address(r.address)), r.port) for r in items]
-
-    return qemu.net_plan(rules(launch.policy.listen), rules(launch.policy.connect))
-
-
 class Plugin(CargoTarget):
     """kvm: the kernel with the image as a loaded segment; booted by QEMU -M microvm."""
 
@@ -142,4 +121,4 @@ class Plugin(CargoTarget):
         if not artifact.is_file():
             raise PackError(f"{display_path(artifact)}: no such file")
         launch = _launch(artifact)
-        return qemu.run(artifact, args, _app_env(launch), _net_plan(launch))
+        return qemu.run(artifact, args, qemu.app_env(launch), qemu.launch_net_plan(launch))

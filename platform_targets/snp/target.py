@@ -227,27 +227,6 @@ def _launch(data: bytes) -> Any:
         return None
 
 
-def _app_env(launch: Any) -> dict[str, str]:
-    """The host variables the image's policy lets in (ENV_PASS names; all with ENV_INHERIT)."""
-    if launch is None:
-        return {}
-    if launch.env_inherit:
-        return dict(os.environ)
-    return {k: os.environ[k] for k in launch.env_pass if k in os.environ}
-
-
-def _net_plan(launch: Any) -> Any:
-    """The VM's network for the image's [policy.network] (None: no card)."""
-    if launch is None:
-        return None
-    import ipaddress
-
-    def rules(items: list[Any]) -> list[tuple[int, str, int]]:
-        return [(r.family, str(ipaddress.ip_address(r.address)), r.port) for r in items]
-
-    return qemu.net_plan(rules(launch.policy.listen), rules(launch.policy.connect))
-
-
 def _write_id_block(ctx: StepContext) -> None:
     """Writes the ID block to sign (digest-out), from the sidecar manifest's measurement."""
     import json
@@ -379,13 +358,13 @@ class Plugin(CargoTarget):
                 sys.stderr.write(f"litebox: stdin is larger than {qemu.STDIN_LIMIT >> 20} MiB; the snp target "
                                  "passes stdin to the VM whole, as a boot module (docs/targets/snp.md)\n")
                 return qemu.EXIT_VM_FAILED
-        app_env = _app_env(launch)
+        app_env = qemu.app_env(launch)
         module = qemu.boot_module(app_env, stdin_data) if app_env or stdin_data else None
         try:
             blob, _memory = loader.boot_blob(igvm.read(data), cmdline, module)
         except (igvm.IgvmError, loader.LoaderError) as exc:
             raise PackError(f"{display_path(artifact)}: {exc}") from None
-        net = _net_plan(launch)
+        net = qemu.launch_net_plan(launch)
         accel, _ = qemu.choose_accel(None)
         timeout = qemu.run_timeout()
         sys.stdout.flush()

@@ -73,24 +73,31 @@ pub fn dispatch<P: Platform>(
     })
 }
 
+/// The signal a sending call (kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo) sends,
+/// checked: EINVAL above 64; EPERM for SIGSYS, which belongs to the runtime (logged). 0 for the
+/// calls that send none.
+fn signal_sent<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Result<usize, Errno> {
+    let sig = match n {
+        KILL | TKILL | RT_SIGQUEUEINFO => a[1],
+        TGKILL | RT_TGSIGQUEUEINFO => a[2],
+        _ => return Ok(0),
+    };
+    if sig > 64 {
+        return Err(EINVAL);
+    }
+    if sig == SIGSYS {
+        os.debug_log(&[b"denied: sending SIGSYS (reserved by the runtime) -> EPERM"]);
+        return Err(EPERM);
+    }
+    Ok(sig)
+}
+
 /// The signal calls with the host's signals (linux-userland). The app may reach itself, its
 /// children and, where its processes have their own pid namespace, any process of the app;
 /// never the runtime's own signal (SIGSYS) or a process outside the app.
 fn host_signal<P: Platform>(os: &LibOs<P>, h: &dyn HostPassthrough, n: usize, a: &[usize; 6]) -> SysResult {
     let me = os.platform.pid() as isize;
-    let sig = match n {
-        KILL | TKILL => a[1],
-        RT_SIGQUEUEINFO => a[1],
-        TGKILL | RT_TGSIGQUEUEINFO => a[2],
-        _ => 0,
-    };
-    if sig > 64 {
-        return Err(EINVAL);
-    }
-    if sig == SIGSYS && matches!(n, KILL | TKILL | TGKILL | RT_SIGQUEUEINFO | RT_TGSIGQUEUEINFO) {
-        os.debug_log(&[b"denied: sending SIGSYS (reserved by the runtime) -> EPERM"]);
-        return Err(EPERM);
-    }
+    signal_sent(os, n, a)?;
     match n {
         KILL => {
             let pid = a[0] as i32 as isize;
@@ -154,18 +161,7 @@ fn host_signal<P: Platform>(os: &LibOs<P>, h: &dyn HostPassthrough, n: usize, a:
 fn own_signal<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6], ctx: &mut dyn SyscallContext) -> SysResult {
     use crate::signal::{SI_TKILL, SI_USER, UNBLOCKABLE};
     let me = os.platform.pid();
-    let sig = match n {
-        KILL | TKILL | RT_SIGQUEUEINFO => a[1],
-        TGKILL | RT_TGSIGQUEUEINFO => a[2],
-        _ => 0,
-    };
-    if sig > 64 {
-        return Err(EINVAL);
-    }
-    if sig == SIGSYS && matches!(n, KILL | TKILL | TGKILL | RT_SIGQUEUEINFO | RT_TGSIGQUEUEINFO) {
-        os.debug_log(&[b"denied: sending SIGSYS (reserved by the runtime) -> EPERM"]);
-        return Err(EPERM);
-    }
+    let sig = signal_sent(os, n, a)?;
     match n {
         KILL => {
             let targets = crate::proctab::TABLE.lock().kill_targets(me, a[0] as i32)?;
