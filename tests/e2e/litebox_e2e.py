@@ -548,3 +548,24 @@ def read_image(artifact: Path) -> tuple[Section, Image]:
         f.seek(sec.offset)
         blob = f.read(sec.size)
     return sec, parse_image(blob)
+
+
+class PackedExamples:
+    """examples/NAME packed once for several targets at a time (one `litebox pack` with every
+    ``--target``), kept for the rest of the session: ``get(NAME, TARGET)`` is the artifact."""
+
+    def __init__(self, root: Path, targets: tuple[str, ...]) -> None:
+        self.root = root
+        self.targets = targets
+        self._done: dict[str, dict[str, Path]] = {}
+
+    def get(self, name: str, target: str) -> Path:
+        if name not in self._done:
+            work = self.root / name
+            work.mkdir()
+            project = copy_example(name, work)
+            flags = [f for t in self.targets for f in ("--target", t)]
+            proc = run_cli("pack", project, *flags, "--out-dir", work / "dist", "--json")
+            assert proc.returncode == 0, describe(proc)
+            self._done[name] = {a.target: a.path for a in parse_pack_json(proc.stdout)}
+        return self._done[name][target]

@@ -18,6 +18,7 @@ from elftools.elf.elffile import ELFFile
 from litebox_e2e import (
     IMAGE_SECTION,
     MANIFEST_SECTION,
+    PackedExamples,
     copy_example,
     describe,
     find_section,
@@ -39,28 +40,10 @@ EXIT_SIGABRT = 128 + 6
 EXIT_TAMPERED = 122
 
 
-class Packed:
-    """Each example packed once per session for kvm and linux-userland."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._done: dict[str, dict[str, Path]] = {}
-
-    def get(self, name: str, target: str) -> Path:
-        if name not in self._done:
-            work = self.root / name
-            work.mkdir()
-            project = copy_example(name, work)
-            proc = run_cli("pack", project, "--target", "kvm", "--target", "linux-userland",
-                           "--out-dir", work / "dist", "--json")
-            assert proc.returncode == 0, describe(proc)
-            self._done[name] = {a.target: a.path for a in parse_pack_json(proc.stdout)}
-        return self._done[name][target]
-
-
 @pytest.fixture(scope="module")
-def packed(tmp_path_factory: pytest.TempPathFactory) -> Packed:
-    return Packed(tmp_path_factory.mktemp("kvm"))
+def packed(tmp_path_factory: pytest.TempPathFactory) -> PackedExamples:
+    """Each example packed once per module for kvm and linux-userland."""
+    return PackedExamples(tmp_path_factory.mktemp("kvm"), ("kvm", "linux-userland"))
 
 
 def run_kvm(artifact: Path, args: list[str], stdin: bytes = b"",
@@ -81,7 +64,7 @@ def assert_same(kvm: subprocess.CompletedProcess[bytes], ref: subprocess.Complet
 # The artifact
 
 
-def test_artifact_is_a_pvh_kernel_carrying_the_image(packed: Packed) -> None:
+def test_artifact_is_a_pvh_kernel_carrying_the_image(packed: PackedExamples) -> None:
     art = packed.get("hello-static", "kvm")
     data = art.read_bytes()
     assert art.name == "hello-static-kvm"
@@ -108,7 +91,7 @@ def test_artifact_is_a_pvh_kernel_carrying_the_image(packed: Packed) -> None:
 
 
 @pytest.mark.parametrize("name", ["hello-static", "hello-dynamic"])
-def test_hello_matches_linux_userland(packed: Packed, name: str) -> None:
+def test_hello_matches_linux_userland(packed: PackedExamples, name: str) -> None:
     kvm = run_kvm(packed.get(name, "kvm"), TRICKY_ARGS)
     ref = run_program([packed.get(name, "linux-userland"), *TRICKY_ARGS])
     assert ref.returncode == 0, describe(ref)
@@ -118,13 +101,13 @@ def test_hello_matches_linux_userland(packed: Packed, name: str) -> None:
 
 @pytest.mark.parametrize("name", ["hello-static", "hello-dynamic"])
 @pytest.mark.parametrize("code", [0, 3, 42, 200, 255])
-def test_exit_code_crosses_the_vm_boundary(packed: Packed, name: str, code: int) -> None:
+def test_exit_code_crosses_the_vm_boundary(packed: PackedExamples, name: str, code: int) -> None:
     kvm = run_kvm(packed.get(name, "kvm"), ["--exit", str(code)])
     assert kvm.returncode == code, describe(kvm)
     assert_same(kvm, run_program([packed.get(name, "linux-userland"), "--exit", str(code)]))
 
 
-def test_policy_passes_only_named_host_variables(packed: Packed) -> None:
+def test_policy_passes_only_named_host_variables(packed: PackedExamples) -> None:
     env = {"LITEBOX_EXAMPLE_PASS": "through", "SECRET_TOKEN": "hidden"}
     args = ["--getenv", "LITEBOX_EXAMPLE_PASS", "--getenv", "SECRET_TOKEN"]
     kvm = run_kvm(packed.get("hello-static", "kvm"), args, env=env)
@@ -136,7 +119,7 @@ def test_policy_passes_only_named_host_variables(packed: Packed) -> None:
 @pytest.mark.parametrize(
     "data", [b"", b"one two\n  three\n", bytes(range(256)) * 256], ids=["empty", "two-lines", "64KiB-binary"]
 )
-def test_static_pie_reads_stdin_like_linux_userland(packed: Packed, data: bytes) -> None:
+def test_static_pie_reads_stdin_like_linux_userland(packed: PackedExamples, data: bytes) -> None:
     kvm = run_kvm(packed.get("static-pie", "kvm"), ["x", "y z"], stdin=data)
     ref = run_program([packed.get("static-pie", "linux-userland"), "x", "y z"], stdin=data)
     assert ref.returncode == 0, describe(ref)
@@ -145,7 +128,7 @@ def test_static_pie_reads_stdin_like_linux_userland(packed: Packed, data: bytes)
     assert kvm.stdout.startswith(f"lines={lines} words={len(data.split())} bytes={len(data)}\n".encode())
 
 
-def test_cat_files_matches_linux_userland(packed: Packed) -> None:
+def test_cat_files_matches_linux_userland(packed: PackedExamples) -> None:
     args = ["first", "second arg"]
     kvm = run_kvm(packed.get("cat-files", "kvm"), args)
     ref = run_program([packed.get("cat-files", "linux-userland"), *args])
@@ -270,7 +253,7 @@ def test_a_deadlock_ends_the_vm_instead_of_hanging(tmp_path: Path) -> None:
     assert kvm.stderr == b"litebox: every thread of the app is blocked forever (deadlock)\n"
 
 
-def test_a_damaged_image_is_refused(packed: Packed, tmp_path: Path) -> None:
+def test_a_damaged_image_is_refused(packed: PackedExamples, tmp_path: Path) -> None:
     art = tmp_path / "damaged-kvm"
     shutil.copyfile(packed.get("hello-static", "kvm"), art)
     sec = find_section(art, IMAGE_SECTION)
@@ -280,7 +263,7 @@ def test_a_damaged_image_is_refused(packed: Packed, tmp_path: Path) -> None:
     assert kvm.stderr.startswith(b"litebox: ") and kvm.stdout == b"", describe(kvm)
 
 
-def test_two_packs_are_identical_and_verify(packed: Packed, tmp_path: Path) -> None:
+def test_two_packs_are_identical_and_verify(packed: PackedExamples, tmp_path: Path) -> None:
     first = packed.get("hello-dynamic", "kvm")
     parent = tmp_path / "another" / "place"
     parent.mkdir(parents=True)

@@ -15,35 +15,17 @@ from pathlib import Path
 
 import litebox_e2e
 import pytest
-from litebox_e2e import REPO, copy_example, describe, parse_pack_json, run_cli, run_program
+from litebox_e2e import REPO, PackedExamples, copy_example, describe, parse_pack_json, run_cli, run_program
 
 needs_qemu = pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
                                 reason="qemu-system-x86_64 is not installed (./scripts/setup installs it)")
 TRICKY_ARGS = ["one", "two words", "", "ünïcödé", "--getenv", "GREETING", "a=b", "*", "$HOME", "100%"]
 
 
-class Packed:
-    """Each example packed once per session for snp and linux-userland."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._done: dict[str, dict[str, Path]] = {}
-
-    def get(self, name: str, target: str) -> Path:
-        if name not in self._done:
-            work = self.root / name
-            work.mkdir()
-            project = copy_example(name, work)
-            proc = run_cli("pack", project, "--target", "snp", "--target", "linux-userland",
-                           "--out-dir", work / "dist", "--json")
-            assert proc.returncode == 0, describe(proc)
-            self._done[name] = {a.target: a.path for a in parse_pack_json(proc.stdout)}
-        return self._done[name][target]
-
-
 @pytest.fixture(scope="module")
-def packed(tmp_path_factory: pytest.TempPathFactory) -> Packed:
-    return Packed(tmp_path_factory.mktemp("snp"))
+def packed(tmp_path_factory: pytest.TempPathFactory) -> PackedExamples:
+    """Each example packed once per module for snp and linux-userland."""
+    return PackedExamples(tmp_path_factory.mktemp("snp"), ("snp", "linux-userland"))
 
 
 @pytest.fixture(scope="session")
@@ -72,14 +54,14 @@ def manifest_of(artifact: Path) -> dict:
     return json.loads(artifact.with_name(artifact.name + ".manifest.json").read_text())
 
 
-def test_artifact_name_and_sidecar(packed: Packed) -> None:
+def test_artifact_name_and_sidecar(packed: PackedExamples) -> None:
     art = packed.get("hello-static", "snp")
     assert art.name == "hello-static-snp.igvm"
     assert art.read_bytes()[:4] == b"IGVM"
     assert manifest_of(art)["target"] == "snp"
 
 
-def test_igvm_crate_parses_it_and_agrees_with_the_manifest(packed: Packed, igvm_dump: Path) -> None:
+def test_igvm_crate_parses_it_and_agrees_with_the_manifest(packed: PackedExamples, igvm_dump: Path) -> None:
     art = packed.get("hello-static", "snp")
     rows = dump(igvm_dump, art)
     facts = manifest_of(art)["target_facts"]["snp"]
@@ -102,7 +84,7 @@ def test_igvm_crate_parses_it_and_agrees_with_the_manifest(packed: Packed, igvm_
     assert [r["kind"] for r in rows].count("required") == 1
 
 
-def test_inspect_recomputes_the_measurement(packed: Packed) -> None:
+def test_inspect_recomputes_the_measurement(packed: PackedExamples) -> None:
     art = packed.get("hello-static", "snp")
     proc = run_cli("inspect", art, "--json")
     assert proc.returncode == 0, describe(proc)
@@ -113,7 +95,7 @@ def test_inspect_recomputes_the_measurement(packed: Packed) -> None:
     assert "launch_digest:" in text.stdout and "matches manifest:   yes" in text.stdout
 
 
-def test_inspect_sees_a_tampered_page(packed: Packed, tmp_path: Path) -> None:
+def test_inspect_sees_a_tampered_page(packed: PackedExamples, tmp_path: Path) -> None:
     art = packed.get("hello-static", "snp")
     data = bytearray(art.read_bytes())
     kernel_code = data.index(b"\xfa\xfc")  # cli; cld: the first bytes of the PVH entry
@@ -125,7 +107,7 @@ def test_inspect_sees_a_tampered_page(packed: Packed, tmp_path: Path) -> None:
     assert facts["recomputed"]["snp"]["launch_digest"] != facts["recorded"]["snp"]["launch_digest"]
 
 
-def test_reproducible(packed: Packed, tmp_path: Path) -> None:
+def test_reproducible(packed: PackedExamples, tmp_path: Path) -> None:
     first = packed.get("hello-static", "snp")
     project = copy_example("hello-static", tmp_path)
     proc = run_cli("pack", project, "--target", "snp", "--out-dir", tmp_path / "again", "--json")
@@ -134,7 +116,7 @@ def test_reproducible(packed: Packed, tmp_path: Path) -> None:
     assert again.read_bytes() == first.read_bytes()
 
 
-def test_verify(packed: Packed) -> None:
+def test_verify(packed: PackedExamples) -> None:
     art = packed.get("hello-static", "snp")
     proc = run_cli("verify", art, "--project", art.parent.parent / "hello-static")
     assert proc.returncode == 0, describe(proc)
@@ -148,7 +130,7 @@ def run_snp(artifact: Path, args: list[str], stdin: bytes = b"") -> subprocess.C
 
 @needs_qemu
 @pytest.mark.parametrize("name", ["hello-static", "hello-dynamic"])
-def test_native_boot_matches_linux_userland(packed: Packed, name: str) -> None:
+def test_native_boot_matches_linux_userland(packed: PackedExamples, name: str) -> None:
     snp = run_snp(packed.get(name, "snp"), TRICKY_ARGS)
     ref = run_program([packed.get(name, "linux-userland"), *TRICKY_ARGS])
     assert ref.returncode == 0, describe(ref)
@@ -157,7 +139,7 @@ def test_native_boot_matches_linux_userland(packed: Packed, name: str) -> None:
 
 
 @needs_qemu
-def test_static_pie_reads_stdin_like_linux_userland(packed: Packed) -> None:
+def test_static_pie_reads_stdin_like_linux_userland(packed: PackedExamples) -> None:
     data = bytes(range(256)) * 64
     snp = run_snp(packed.get("static-pie", "snp"), ["x", "y z"], stdin=data)
     ref = run_program([packed.get("static-pie", "linux-userland"), "x", "y z"], stdin=data)
@@ -165,7 +147,7 @@ def test_static_pie_reads_stdin_like_linux_userland(packed: Packed) -> None:
 
 
 @needs_qemu
-def test_cat_files_matches_linux_userland(packed: Packed) -> None:
+def test_cat_files_matches_linux_userland(packed: PackedExamples) -> None:
     args = ["first", "second arg"]
     snp = run_snp(packed.get("cat-files", "snp"), args)
     ref = run_program([packed.get("cat-files", "linux-userland"), *args])
@@ -176,13 +158,13 @@ def test_cat_files_matches_linux_userland(packed: Packed) -> None:
 
 @needs_qemu
 @pytest.mark.parametrize("code", [3, 255])
-def test_exit_code_crosses_the_vm_boundary(packed: Packed, code: int) -> None:
+def test_exit_code_crosses_the_vm_boundary(packed: PackedExamples, code: int) -> None:
     snp = run_snp(packed.get("hello-static", "snp"), ["--exit", str(code)])
     assert snp.returncode == code, describe(snp)
 
 
 @needs_qemu
-def test_run_refuses_a_damaged_file(packed: Packed, tmp_path: Path) -> None:
+def test_run_refuses_a_damaged_file(packed: PackedExamples, tmp_path: Path) -> None:
     data = bytearray(packed.get("hello-static", "snp").read_bytes())
     data[40] ^= 0x01  # inside the variable headers: the checksum no longer matches
     bad = tmp_path / "bad-snp.igvm"
