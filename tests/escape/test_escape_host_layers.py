@@ -294,3 +294,45 @@ def test_without_user_namespaces_the_log_and_targets_say_what_is_missing() -> No
     assert probe.returncode == 0, describe(probe)
     out = probe.stdout.decode()
     assert "False" in out and "the runtime does without them" in out and "host paths stay visible" in out, out
+
+
+# kill of the process's own group and TIOCSPGRP, where the host gives no pid namespace: the
+# group the app started in holds the supervisor and whatever shares its group on the host
+# (here the test runner), so the shim keeps kill to the process and its children, and
+# host_ioctl refuses TIOCSPGRP. Signal 0 only: harmless even if it got through.
+_GROUP_PROBE = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+int main(void) {
+    pid_t g = getpgrp();
+    int r = kill(-g, 0);
+    printf("kill-own-group=%d %s\n", r, r ? strerrorname_np(errno) : "-");
+    r = kill(0, 0);
+    printf("kill-0=%d %s\n", r, r ? strerrorname_np(errno) : "-");
+    r = ioctl(0, TIOCSPGRP, &g);
+    printf("tiocspgrp=%d %s\n", r, r ? strerrorname_np(errno) : "-");
+    return 0;
+}
+"""
+
+
+def test_without_a_pid_namespace_kill_and_tiocspgrp_stay_inside() -> None:
+    work = Path(tempfile.mkdtemp(prefix="litebox-grp-"))
+    src = work / "grp.c"
+    src.write_text(_GROUP_PROBE)
+    prog = work / "grp"
+    subprocess.run(["cc", "-O1", "-o", str(prog), str(src)], check=True)
+    art = pack(prog, work / "dist").path
+    proc, _ = _without_user_namespaces(str(art))
+    assert proc.returncode == 0, describe(proc)
+    out = proc.stdout.decode()
+    # The group is the host's (the supervisor's and the runner's): not the app's to signal.
+    assert "kill-own-group=-1 ESRCH" in out, out
+    # kill(0) reaches the process itself and its children only (it succeeds for itself).
+    assert "kill-0=0 -" in out, out
+    assert "tiocspgrp=-1 EPERM" in out, out
