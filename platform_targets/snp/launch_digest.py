@@ -139,10 +139,22 @@ VMSA_MXCSR = 0x408
 VMSA_FCW = 0x410
 
 
-def vmsa_from_native(ctx: dict[str, int], sev_features: int = SEV_FEATURE_SNP_ACTIVE) -> bytes:
+# The SNP VMSA's marker for the kernel's boot stub ("SNP1" in EDI): EBP then holds the C-bit
+# position the kernel puts in its boot page tables (core/vmkernel/src/snp).
+SNP_MARKER = 0x31504E53
+DEFAULT_CBIT = 51
+EFER_SCE_LME = 0x101
+
+
+def vmsa_from_native(ctx: dict[str, int], sev_features: int = SEV_FEATURE_SNP_ACTIVE,
+                     cbit: int = DEFAULT_CBIT) -> bytes:
     """A VMSA page that starts a vCPU where the native context ``ctx`` does (flat segments from
     its code/data attributes, control registers, general registers), with ``sev_features``,
-    the architectural PAT, XCR0 = x87 and the reset x87/SSE control words."""
+    the architectural PAT, XCR0 = x87 and the reset x87/SSE control words; plus what tells the
+    kernel it runs under SNP: the marker in RDI, the C-bit position ``cbit`` in RBP, and
+    EFER.SCE/LME set (the boot stub must not touch EFER before its #VC handler exists)."""
+    if not 32 <= cbit <= 51:
+        raise ValueError(f"C-bit position {cbit} is not between 32 and 51")
     page = bytearray(igvm.PAGE)
     code = _seg(ctx["code_selector"], ctx["code_attributes"], ctx["code_limit"], ctx["code_base"])
     data = _seg(ctx["data_selector"], ctx["data_attributes"], ctx["data_limit"], ctx["data_base"])
@@ -151,7 +163,8 @@ def vmsa_from_native(ctx: dict[str, int], sev_features: int = SEV_FEATURE_SNP_AC
             _seg(0, 0, ctx["idtr_size"], ctx["idtr_base"]), _seg(0, 0x8B, 0xFFFF, 0)]  # idtr tr
     page[0:len(segs) * 16] = b"".join(segs)
     values = {name: ctx.get(name, 0) for name in VMSA_OFFSETS}
-    values.update(efer=ctx["efer"] | 0x1000,  # SVME: KVM sets it in every SEV guest's EFER
+    values.update(efer=ctx["efer"] | 0x1000 | EFER_SCE_LME,  # SVME: KVM sets it in every SEV guest's EFER
+                  rdi=SNP_MARKER, rbp=cbit,
                   dr7=0x400, dr6=0xFFFF0FF0, g_pat=0x0007040600070406,
                   sev_features=sev_features, xcr0=0x1)
     for name, off in VMSA_OFFSETS.items():
@@ -166,3 +179,9 @@ def describe_policy(policy: int) -> dict[str, object]:
     return {"value": f"{policy:#x}", "abi_minor": policy & 0xFF, "abi_major": (policy >> 8) & 0xFF,
             "smt": bool(policy >> 16 & 1), "migrate_ma": bool(policy >> 18 & 1),
             "debug": bool(policy >> 19 & 1), "single_socket": bool(policy >> 20 & 1)}
+
+
+def vmsa_cbit(vmsa: bytes) -> int | None:
+    """The C-bit position a VMSA hands the kernel (None when it carries no SNP marker)."""
+    rdi, rbp = (struct.unpack_from("<Q", vmsa, VMSA_OFFSETS[r])[0] for r in ("rdi", "rbp"))
+    return rbp if rdi == SNP_MARKER else None

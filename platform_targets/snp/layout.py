@@ -153,10 +153,12 @@ def native_context(lay: Layout) -> bytes:
                                data_selector=0x10, data_attributes=DATA32, data_limit=0xFFFF_FFFF)
 
 
-def build(kernel_elf: bytes, entry: int, memory: int, policy: int) -> igvm.IgvmFile:
+def build(kernel_elf: bytes, entry: int, memory: int, policy: int,
+          cbit: int = launch_digest.DEFAULT_CBIT) -> igvm.IgvmFile:
     """The IGVM file for ``kernel_elf`` (the kvm target's bootable ELF with its image segment),
     entered at ``entry`` (its PVH entry), needing ``memory`` bytes of RAM from GPA 0, with the
-    SNP guest ``policy``."""
+    SNP guest ``policy``; the VMSA tells the kernel to build its page tables with the C-bit at
+    ``cbit``."""
     pages = pages_of(load_segments(kernel_elf))
     end = max(pages) + PAGE
     boot_area = (end + 0xFFFF) & ~0xFFFF
@@ -185,6 +187,6 @@ def build(kernel_elf: bytes, entry: int, memory: int, policy: int) -> igvm.IgvmF
     d.append(igvm.PageData(lay.cpuid, SNP_MASK, b"", igvm.PAGE_CPUID))
     ctx = native_context(lay)
     d.append(igvm.VpContext(0, NATIVE_MASK, ctx))
-    vmsa = launch_digest.vmsa_from_native(igvm.parse_native_context(ctx))
+    vmsa = launch_digest.vmsa_from_native(igvm.parse_native_context(ctx), cbit=cbit)
     d.append(igvm.VpContext(lay.vmsa, SNP_MASK, vmsa))
     return f

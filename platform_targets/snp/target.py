@@ -82,6 +82,18 @@ def _hex16(options: Mapping[str, Any], key: str) -> bytes:
     return raw
 
 
+def parse_cbit(value: Any) -> int:
+    """The C-bit position the measured VMSA hands the kernel; PackError unless 32..51."""
+    try:
+        cbit = int(value, 0) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        raise PackError(f"[target.snp].cbit = {value!r} is not an integer") from None
+    if not 32 <= cbit <= 51:
+        raise PackError(f"[target.snp].cbit = {value!r}: the C-bit position must be 32..51 "
+                        "(CPUID 0x8000001F EBX[5:0]; 51 on EPYC Milan, Genoa, Turin)")
+    return cbit
+
+
 def id_fields(options: Mapping[str, Any], policy: int) -> Any:
     """The ID block's signed fields besides the digest, from the options."""
     svn = int(options.get("guest_svn") or 0)
@@ -146,7 +158,7 @@ def guest_file(runtime: Path, image: bytes, options: Mapping[str, Any]) -> Any:
     try:
         elf = pvh_elf.build(kernel, image, b"")
         entry = pvh_elf.pvh_entry(kernel)
-        f = layout.build(elf, entry, MEMORY, policy)
+        f = layout.build(elf, entry, MEMORY, policy, parse_cbit(options.get("cbit", launch_digest.DEFAULT_CBIT)))
     except (pvh_elf.KernelError, layout.LayoutError) as exc:
         raise PackError(f"{display_path(runtime)}: {exc}") from None
     inputs = launch_digest.DigestInputs(int(options.get("vcpus") or 1), str(options.get("vmm") or "qemu-kvm"))
@@ -195,6 +207,7 @@ def measurement(f: Any, vcpus: int, vmm: str) -> dict[str, Any]:
         "vmsa_gpa": f"{launch_digest.snp_vmsa_gpa(f):#x}",
         "guest_policy": launch_digest.describe_policy(policy),
         "sev_features": f"{int.from_bytes(vmsa[0x3B0:0x3B8], 'little'):#x}",
+        "cbit": launch_digest.vmsa_cbit(vmsa),
         "vmsa_sha384": hashlib.sha384(vmsa).hexdigest(),
         "measured_pages": len(launch_digest.snp_pages(f)),
         "id_block": id_block_facts(f, digests[vmm]),
@@ -250,6 +263,9 @@ class Plugin(CargoTarget):
                    "instead of building it with cargo", env=OVERRIDE_ENV),
         OptionSpec("policy", "string", "the SEV-SNP guest policy (bit 16 SMT allowed, 17 must be one, "
                    "19 debug)", default="0x30000"),
+        OptionSpec("cbit", "integer", "the C-bit position the measured VMSA hands the kernel for its page "
+                   "tables (checked at boot against CPUID 0x8000001F; 51 on EPYC Milan, Genoa, Turin)",
+                   default=51),
         OptionSpec("vcpus", "integer", "the vCPU count the launch measurement is computed for "
                    "(the kernel runs on one)", default=1, choices=(1,)),
         OptionSpec("vmm", "string", "whose VMSA convention the recorded launch digest follows: qemu-kvm "

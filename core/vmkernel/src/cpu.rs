@@ -19,6 +19,9 @@ struct Stack([u8; IST_SIZE]);
 
 static mut TRAP_STACK: Stack = Stack([0; IST_SIZE]);
 static mut FAULT2_STACK: Stack = Stack([0; IST_SIZE]);
+/// The #VC stack (SEV-SNP): a #VC can arrive while another exception's handler runs (its port
+/// I/O, say), so it must not reuse that handler's stack.
+static mut VC_STACK: Stack = Stack([0; IST_SIZE]);
 
 #[repr(C, packed(4))]
 struct Tss {
@@ -61,11 +64,19 @@ extern "C" {
     fn syscall_entry();
 }
 
+static INIT_DONE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 /// Loads the GDT, TSS and IDT, enables NX if the CPU has it and programs `syscall`.
 ///
 /// # Safety
-/// Must run once, at boot, with interrupts disabled, before the app starts.
+/// Must run at boot, with interrupts disabled, before the app starts (calls after the first
+/// do nothing).
 pub unsafe fn init(syscall_stack_top: usize) {
+    // The SNP machine layer loads the tables earlier (before its first port access); the
+    // second call is then a no-op (loading the task register twice faults).
+    if INIT_DONE.swap(true, core::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     // SAFETY: boot is single-threaded; these statics are only written here.
     unsafe {
         let trap_top = (&raw mut TRAP_STACK) as usize + IST_SIZE;
@@ -74,6 +85,7 @@ pub unsafe fn init(syscall_stack_top: usize) {
         (*tss).rsp[0] = syscall_stack_top as u64;
         (*tss).ist[0] = trap_top as u64;
         (*tss).ist[1] = fault2_top as u64;
+        (*tss).ist[2] = (&raw mut VC_STACK) as u64 + IST_SIZE as u64;
 
         let gdt = &raw mut GDT;
         (*gdt)[1] = 0x00af_9a00_0000_ffff; // kernel code 64
@@ -109,8 +121,13 @@ pub unsafe fn init(syscall_stack_top: usize) {
 
         let idt = &raw mut IDT;
         for (v, &h) in trap_vectors.iter().enumerate() {
-            // #DB, NMI, #DF, #MC get their own stack; everything else the trap stack.
-            let ist = if matches!(v, 1 | 2 | 8 | 18) { 2 } else { 1 };
+            // #DB, NMI, #DF, #MC get their own stack, #VC (29) its own; everything else the
+            // trap stack.
+            let ist = match v {
+                1 | 2 | 8 | 18 => 2,
+                29 => 3,
+                _ => 1,
+            };
             let dpl = if matches!(v, 3 | 4) { 3 } else { 0 };
             (*idt)[v] = Gate {
                 off_lo: h as u16,

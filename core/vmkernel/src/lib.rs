@@ -34,6 +34,7 @@ pub mod paging;
 pub mod port;
 pub mod rng;
 pub mod sched;
+pub mod snp;
 pub mod trap;
 pub mod vm;
 
@@ -66,7 +67,7 @@ pub fn machine() -> &'static dyn Machine {
     }
 }
 
-fn halt() -> ! {
+pub(crate) fn halt() -> ! {
     loop {
         // SAFETY: halting with interrupts off stops this CPU for good; nothing is left to run.
         unsafe { core::arch::asm!("cli", "hlt", options(nomem, nostack)) };
@@ -121,11 +122,15 @@ pub unsafe fn init() {
         cpu::init(layout::stack_top());
         trap::set_syscall_stack(layout::stack_top());
     }
-    paging::set_encryption_mask(m.encryption_mask());
+    paging::set_encryption_mask(m.encryption_mask() | snp::cbit_mask());
     let bi = m.boot_info();
     let mut reserved = [(0usize, 0usize); machine::MAX_RESERVED + 1];
     reserved[0] = (0, layout::kernel_end_phys());
     reserved[1..=bi.reserved().len()].copy_from_slice(bi.reserved());
+    if snp::active() {
+        // Under SEV-SNP, RAM outside the measured pages is neither private nor validated yet.
+        snp::mem::validate_ram(bi.ram(), &reserved[..=bi.reserved().len()]);
+    }
     for &(s, e) in bi.ram() {
         frames::add_ram(s, e, &reserved);
     }

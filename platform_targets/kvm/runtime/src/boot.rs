@@ -5,7 +5,9 @@
 //! The stub records the TSC, builds boot page tables (phys 0..1 GiB mapped three times: identity
 //! for the switch, the direct map at `DIRECT_MAP`, and the kernel image at `KERNEL_VMA`), enables
 //! SSE, PAE, long mode, NX-capable EFER and paging, then jumps to the higher half and calls
-//! [`crate::kernel_main`] on the boot stack. (The stub stays with the machine: it is PVH-specific
+//! [`crate::kernel_main`] on the boot stack. Booted from the SEV-SNP VMSA of the snp target's
+//! IGVM file (marker in `%edi`, C-bit position in `%ebp`), it puts the C-bit in every boot
+//! page-table entry and leaves EFER and the TSC alone (`litebox_vmkernel::snp`). (The stub stays with the machine: it is PVH-specific
 //! and its placement depends on this crate's linker script.)
 use core::arch::global_asm;
 
@@ -64,9 +66,22 @@ pvh_start:
     cli
     cld
     mov %ebx, %esi
+    /* The SEV-SNP VMSA sets %edi to "SNP1" and %ebp to the C-bit position its page tables
+       assume: keep the C-bit mask's high half in %ebp (0 on every other boot). Under SNP,
+       RDTSC and EFER may be intercepted (a #VC with no handler yet): the VMSA's EFER
+       already has LME and SCE. */
+    cmp ${snp_marker}, %edi
+    jne 3f
+    lea -32(%ebp), %ecx
+    mov $1, %ebp
+    shl %cl, %ebp
+    jmp 4f
+3:
+    xor %ebp, %ebp
     rdtsc
     mov %eax, (BOOT_TSC - KVMA)
     mov %edx, (BOOT_TSC - KVMA + 4)
+4:
 
     /* zero the four boot tables */
     mov $(boot_pml4 - KVMA), %edi
@@ -80,7 +95,7 @@ pvh_start:
     mov $512, %ecx
 1:
     mov %eax, (%edi)
-    movl $0, 4(%edi)
+    mov %ebp, 4(%edi)
     add $0x200000, %eax
     add $8, %edi
     loop 1b
@@ -93,6 +108,11 @@ pvh_start:
     mov %eax, (boot_pml4 - KVMA + 256 * 8)
     mov $(boot_pdpt_high - KVMA + 3), %eax
     mov %eax, (boot_pml4 - KVMA + 511 * 8)
+    mov %ebp, (boot_pdpt_low - KVMA + 4)
+    mov %ebp, (boot_pdpt_high - KVMA + 510 * 8 + 4)
+    mov %ebp, (boot_pml4 - KVMA + 4)
+    mov %ebp, (boot_pml4 - KVMA + 256 * 8 + 4)
+    mov %ebp, (boot_pml4 - KVMA + 511 * 8 + 4)
 
     /* CR4: PAE | OSFXSR | OSXMMEXCPT */
     mov %cr4, %eax
@@ -100,11 +120,14 @@ pvh_start:
     mov %eax, %cr4
     mov $(boot_pml4 - KVMA), %eax
     mov %eax, %cr3
-    /* EFER: SCE | LME */
+    /* EFER: SCE | LME (under SNP the VMSA set them) */
+    test %ebp, %ebp
+    jnz 5f
     mov $0xc0000080, %ecx
     rdmsr
     or $0x101, %eax
     wrmsr
+5:
     /* CR0: PG | WP | NE | MP | PE, EM and TS clear */
     mov %cr0, %eax
     and $0xfffffff3, %eax
@@ -128,7 +151,6 @@ pvh_long:
     .section .text.pvh_high, "ax"
 pvh_high:
     movabs $boot_stack_top, %rsp
-    xor %ebp, %ebp
     /* zero .bss (the boot tables and stack live in .bootstrap, outside it) */
     movabs $__bss_start, %rdi
     movabs $__bss_end, %rcx
@@ -136,11 +158,14 @@ pvh_high:
     xor %eax, %eax
     rep stosb
     mov %esi, %edi
+    mov %ebp, %esi
+    xor %ebp, %ebp
     call kernel_main
 2:
     hlt
     jmp 2b
     "#,
     stack = const BOOT_STACK_SIZE,
+    snp_marker = const litebox_vmkernel::snp::VMSA_MARKER,
     options(att_syntax)
 );

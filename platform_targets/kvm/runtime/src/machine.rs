@@ -45,6 +45,18 @@ impl Machine for Kvm {
         unsafe { &*p }
     }
 
+    fn make_shared(&self, pa: usize, len: usize) {
+        if litebox_vmkernel::snp::active() {
+            litebox_vmkernel::snp::mem::make_shared(pa, len);
+        }
+    }
+
+    fn make_private(&self, pa: usize, len: usize) {
+        if litebox_vmkernel::snp::active() {
+            litebox_vmkernel::snp::mem::make_private(pa, len);
+        }
+    }
+
     fn probe_devices(&self) -> bool {
         virtio_net::start()
     }

@@ -82,7 +82,10 @@ fn image_location() -> Option<(usize, usize)> {
 
 /// Called by the boot stub on the boot stack, in the upper half, interrupts off.
 #[no_mangle]
-extern "C" fn kernel_main(start_info: u32) -> ! {
+extern "C" fn kernel_main(start_info: u32, snp_cbit_hi: u32) -> ! {
+    // SAFETY: the first thing at boot, before any port access or CPUID (a no-op unless the
+    // SEV-SNP VMSA started us).
+    unsafe { litebox_vmkernel::snp::early(start_info as usize, snp_cbit_hi) };
     serial::init_all();
     // SAFETY: boot, once, interrupts off; nothing of the kernel ran yet.
     unsafe { litebox_vmkernel::set_machine(&machine::KVM) };
@@ -136,6 +139,10 @@ extern "C" fn syscall_handler(f: &mut SyscallFrame) -> bool {
 /// An exception or interrupt (called by the vector stubs on an IST stack).
 #[no_mangle]
 extern "C" fn trap_handler(f: &mut TrapFrame) {
+    // #VC: raised only under SEV-SNP.
+    if f.vector == 29 && litebox_vmkernel::snp::active() {
+        return litebox_vmkernel::snp::vc::handle(f);
+    }
     os::entry::trap(f)
 }
 
