@@ -280,6 +280,8 @@ def target_options(cfg: Config, target: Target) -> tuple[dict[str, Any], dict[st
 def _request(cfg: Config, plan: dict[str, Any], targets: list[Target], out_dir: Path, state: Path,
              app_state: Path, tools: dict[str, str], verbose: bool) -> dict[str, Any]:
     repo = repo_root()
+    for t in targets:
+        _check_app_kind(cfg, t)
     runtimes = {}
     options = {t.name: target_options(cfg, t) for t in targets}
     for t in targets:
@@ -339,6 +341,18 @@ def _request(cfg: Config, plan: dict[str, Any], targets: list[Target], out_dir: 
         "runtimes": runtimes,
         "apps": apps,
     }
+
+
+def _check_app_kind(cfg: Config, t: Target) -> None:
+    """PackError when ``[app].kind`` says what ``t`` does not pack (a TA for a Linux-program
+    target, or a program for a TA target); an unset kind is left to the target to detect."""
+    packs_tas = t.capabilities.app_kind == "optee-ta"
+    if cfg.app.kind == "ta" and not packs_tas:
+        raise PackError(f'[app].kind = "ta": target {t.name} packs Linux programs; a Trusted Application packs '
+                        "with --target optee")
+    if cfg.app.kind == "program" and packs_tas:
+        raise PackError(f'[app].kind = "program": target {t.name} packs OP-TEE Trusted Applications '
+                        '(set kind = "ta", or pack this app for another target)')
 
 
 def _target_request(t: Target, name: str, app_state: Path, out_dir: Path, options: dict[str, Any],

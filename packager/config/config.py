@@ -33,6 +33,10 @@ class AppConfig:
     args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     cwd: str = "/"
+    kind: str | None = None  # APP_KINDS; None: detected (a .ta_head section makes a TA)
+
+
+APP_KINDS = ("program", "ta")
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,7 @@ class Config:
                 "args": list(self.app.args),
                 "env": {k: v for k, v in self.app.env},
                 "cwd": self.app.cwd,
+                **({"kind": self.app.kind} if self.app.kind else {}),
             },
             "files": {img: self.host_as_written(host) for img, host in self.files},
             "build": {
@@ -158,6 +163,7 @@ SCHEMA: dict[str, dict[str, tuple[Checker, str]]] = {
         "args": (_is_str_list, "a list of strings"),
         "env": (_is_str_table, "a table of strings"),
         "cwd": (_is_str, "a string"),
+        "kind": (_is_str, "a string"),
     },
     "build": {
         "source_date_epoch": (_is_int, "an integer"),
@@ -227,6 +233,9 @@ def _epoch_from_env() -> int | None:
 
 
 def _validate_values(chk: _Checker, app: AppConfig, build: BuildConfig) -> None:
+    if app.kind is not None and app.kind not in APP_KINDS:
+        raise chk.fail("[app].kind", f"{app.kind!r} is not a kind of app; one of: {', '.join(APP_KINDS)}"
+                       + suggest(app.kind, APP_KINDS))
     problem = image_path_problem(app.entry)
     if problem:
         raise chk.fail("[app].entry", f"{app.entry!r} {problem}")
@@ -322,6 +331,7 @@ def load_project(project_dir: Path, config_file: Path | None = None,
         args=tuple(a.get("args", ())),
         env=tuple(a.get("env", {}).items()),
         cwd=over.cwd or a.get("cwd", "/"),
+        kind=a.get("kind"),
     )
     policy = with_cli_mounts(parse_policy(chk, data.get("policy", {})), over.mounts)
     b = data.get("build", {})

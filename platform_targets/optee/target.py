@@ -69,6 +69,15 @@ def _ta_from_artifact(artifact: Path) -> bytes:
     return image.read_file(image.launch.entry)
 
 
+def _declared_kind(manifest: bytes) -> str | None:
+    """``[app].kind`` as the embedded manifest's resolved config records it (None: unset)."""
+    try:
+        kind = json.loads(manifest)["config"]["app"].get("kind")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return kind if isinstance(kind, str) else None
+
+
 def _signing_key(ctx: StepContext) -> tuple[Any, str]:
     """The key to sign with and how to describe it; a throwaway key (kept in the target's state
     directory, so later builds reuse it) when none is configured."""
@@ -203,6 +212,9 @@ class Plugin(CargoTarget):
         try:
             ta_elf.read_ta_head(img.read_file(img.launch.entry))
         except ta_elf.TaElfError as exc:
+            if _declared_kind(manifest) == "ta":
+                raise PackError(f'[app].kind = "ta" but {img.launch.entry} is not an x86-64 OP-TEE TA: {exc} '
+                                "(build it with platform_targets/optee/sdk/build-ta)") from None
             raise PackError(f"target optee packs OP-TEE Trusted Applications; {img.launch.entry}: {exc}") from None
         write_elf_artifact(runtime, image, manifest, out)
 

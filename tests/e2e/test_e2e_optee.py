@@ -503,3 +503,24 @@ def test_a_program_that_is_not_a_ta_is_refused(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "packs OP-TEE Trusted Applications" in proc.stderr and "no .ta_head" in proc.stderr
     assert not (tmp_path / "dist" / "true-optee").exists()
+
+
+def test_kind_ta_for_an_elf_without_ta_head_is_a_pack_error(tmp_path: Path) -> None:
+    proj = tmp_path / "not-a-ta"
+    proj.mkdir()
+    shutil.copy("/usr/bin/true", proj / "true")
+    (proj / "litebox.toml").write_text('[app]\nentry = "/ta/true"\nkind = "ta"\n[files]\n"/ta/true" = "true"\n')
+    proc = run_cli("pack", proj, "--target", "optee", "--out-dir", tmp_path / "dist")
+    assert proc.returncode != 0
+    assert '[app].kind = "ta" but /ta/true is not an x86-64 OP-TEE TA' in proc.stderr, describe(proc)
+    assert "no .ta_head" in proc.stderr
+    assert not (tmp_path / "dist" / "not-a-ta-optee").exists()
+
+
+def test_kind_ta_refuses_a_linux_program_target(tmp_path: Path) -> None:
+    proj = _copy_example("hello", tmp_path)
+    text = (proj / "litebox.toml").read_text().replace('[app]\n', '[app]\nkind = "ta"\n', 1)
+    (proj / "litebox.toml").write_text(text)
+    proc = run_cli("pack", proj, "--target", "linux-userland", "--out-dir", tmp_path / "dist")
+    assert proc.returncode != 0
+    assert '[app].kind = "ta": target linux-userland packs Linux programs' in proc.stderr, describe(proc)

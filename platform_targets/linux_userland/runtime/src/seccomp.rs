@@ -17,12 +17,12 @@
 //! emulated in place, so it is never installed twice.
 use alloc::vec::Vec;
 
-use crate::sys::{self, check};
+use litebox_confine::bpf::{
+    deny, jump, stmt, Block, SockFilter, SockFprog, To, AUDIT_ARCH_X86_64, JEQ_K, JGE_K, LD_W_ABS, RET_ALLOW, RET_K,
+    RET_KILL_PROCESS, RET_TRAP,
+};
 
-const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-const RET_KILL_PROCESS: u32 = 0x8000_0000;
-const RET_TRAP: u32 = 0x0003_0000;
-const RET_ALLOW: u32 = 0x7fff_0000;
+use crate::sys::{self, check};
 
 /// Rule numbers carried in `SECCOMP_RET_DATA` (and so in the SIGSYS `si_errno`) when a gate
 /// call is refused. 0 means "an app syscall to serve".
@@ -54,146 +54,16 @@ pub fn rule_name(rule: u32) -> &'static [u8] {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct SockFilter {
-    code: u16,
-    jt: u8,
-    jf: u8,
-    k: u32,
+/// The gate's blocks end with [`Block::build`]; a jump that does not fit in a u8 is a bug in
+/// the tables: fatal.
+trait Finish {
+    fn finish(self) -> Vec<SockFilter>;
 }
 
-#[repr(C)]
-struct SockFprog {
-    len: u16,
-    filter: *const SockFilter,
-}
-
-const LD_W_ABS: u16 = 0x20;
-const JEQ_K: u16 = 0x15;
-const JGE_K: u16 = 0x35;
-const JSET_K: u16 = 0x45;
-const AND_K: u16 = 0x54;
-const RET_K: u16 = 0x06;
-
-const fn stmt(code: u16, k: u32) -> SockFilter {
-    SockFilter { code, jt: 0, jf: 0, k }
-}
-const fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
-    SockFilter { code, jt, jf, k }
-}
-const fn deny(rule: u32) -> SockFilter {
-    stmt(RET_K, RET_TRAP | rule)
-}
-
-/// Where a conditional jump of a [`Block`] goes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum To {
-    /// The next instruction.
-    Next,
-    /// Run the call.
-    Allow,
-    /// Refuse it with this rule.
-    Deny(u32),
-    /// A label made by [`Block::label`] and placed by [`Block::place`] (forward only).
-    Label(usize),
-}
-
-/// One checked syscall's BPF block, written with symbolic jump targets; [`Block::finish`]
-/// appends the returns and computes the u8 offsets, so nothing is counted by hand.
-struct Block {
-    ins: Vec<(SockFilter, To, To)>,
-    labels: Vec<usize>,
-}
-
-impl Block {
-    fn new() -> Self {
-        Self { ins: Vec::new(), labels: Vec::new() }
-    }
-    fn stmt(&mut self, s: SockFilter) -> &mut Self {
-        self.ins.push((s, To::Next, To::Next));
-        self
-    }
-    /// A = low 32 bits of syscall argument `i` (`struct seccomp_data`: args at 16). Every
-    /// argument checked here is an `int` or `unsigned int` to the kernel (clone's flags: only
-    /// their low 32 bits are read), so the high half does not matter.
-    fn arg(&mut self, i: u32) -> &mut Self {
-        self.stmt(stmt(LD_W_ABS, 16 + 8 * i))
-    }
-    /// A &= k.
-    fn and(&mut self, k: u32) -> &mut Self {
-        self.stmt(stmt(AND_K, k))
-    }
-    fn jeq(&mut self, k: u32, jt: To, jf: To) -> &mut Self {
-        self.ins.push((jump(JEQ_K, k, 0, 0), jt, jf));
-        self
-    }
-    fn jset(&mut self, k: u32, jt: To, jf: To) -> &mut Self {
-        self.ins.push((jump(JSET_K, k, 0, 0), jt, jf));
-        self
-    }
-    /// Goes to `to` when A is one of `ks`, else on.
-    fn one_of(&mut self, ks: &[u32], to: To) -> &mut Self {
-        for &k in ks {
-            self.jeq(k, to, To::Next);
-        }
-        self
-    }
-    /// Ends this path: run the call or refuse it.
-    fn ret(&mut self, to: To) -> &mut Self {
-        let s = match to {
-            To::Allow => stmt(RET_K, RET_ALLOW),
-            To::Deny(rule) => deny(rule),
-            To::Next | To::Label(_) => unreachable!("a block ends in a return"),
-        };
-        self.stmt(s)
-    }
-    /// A new label, to be placed later.
-    fn label(&mut self) -> To {
-        self.labels.push(usize::MAX);
-        To::Label(self.labels.len() - 1)
-    }
-    /// Places `l` at the next instruction.
-    fn place(&mut self, l: To) -> &mut Self {
-        if let To::Label(i) = l {
-            self.labels[i] = self.ins.len();
-        }
-        self
-    }
-    /// The instructions, with one `allow` and one `deny` per rule appended for the jumps that
-    /// go there. A jump that does not fit in a u8 is a bug in the tables: fatal.
-    fn finish(mut self) -> Vec<SockFilter> {
-        let mut tails: Vec<To> = Vec::new();
-        for &(_, jt, jf) in &self.ins {
-            for t in [jt, jf] {
-                if matches!(t, To::Allow | To::Deny(_)) && !tails.contains(&t) {
-                    tails.push(t);
-                }
-            }
-        }
-        let body = self.ins.len();
-        for &t in &tails {
-            self.ret(t);
-        }
-        let target = |t: To, at: usize| -> u8 {
-            let dest = match t {
-                To::Next => at + 1,
-                To::Label(i) => self.labels[i],
-                other => body + tails.iter().position(|&x| x == other).unwrap_or(0),
-            };
-            match dest.checked_sub(at + 1).and_then(|d| u8::try_from(d).ok()) {
-                Some(d) => d,
-                None => crate::fatal(crate::EXIT_SANDBOX, b"seccomp: a jump of the gate filter is out of range"),
-            }
-        };
-        let mut out = Vec::with_capacity(self.ins.len());
-        for (at, &(mut f, jt, jf)) in self.ins.iter().enumerate() {
-            // Statements keep 0 (their targets are `Next`).
-            f.jt = target(jt, at);
-            f.jf = target(jf, at);
-            out.push(f);
-        }
-        out
+impl Finish for Block {
+    fn finish(self) -> Vec<SockFilter> {
+        self.build()
+            .unwrap_or_else(|| crate::fatal(crate::EXIT_SANDBOX, b"seccomp: a jump of the gate filter is out of range"))
     }
 }
 

@@ -5,6 +5,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod commands;
+mod confine;
 mod host;
 mod instance;
 mod loader;
@@ -88,17 +89,38 @@ fn run() -> Result<i32, String> {
     }
     let window = loader::Window::reserve()?;
     sandbox::install(window.base, loader::WINDOW_SIZE)?;
+    // Everything the host opens on the file system or the network is opened here, before
+    // lock_down: afterwards only the storage directory is reachable (confine.rs).
+    let commands = match &opts.commands {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?),
+        None => None,
+    };
+    let listening = match &commands {
+        Some(_) => None,
+        None => {
+            let socket = opts
+                .socket
+                .clone()
+                .or_else(|| std::env::var_os("LITEBOX_OPTEE_SOCKET").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from(format!("{}.sock", head.uuid)));
+            let listener = server::listen(&socket)?;
+            Some((listener, socket))
+        }
+    };
+    let applied = confine::lock_down(window.base, loader::WINDOW_SIZE, storage.as_deref())?;
+    if !opts.quiet {
+        if let Err(errno) = applied.landlock {
+            eprintln!("litebox-optee: note: no Landlock on this kernel (errno {errno}): the file system is not reduced to the storage directory");
+        }
+    }
     let mut host = TaHost::new(ta, head, window, storage, opts.quiet);
-    if let Some(path) = opts.commands {
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let (Some(text), Some(path)) = (commands, &opts.commands) {
         let ok = commands::run(&mut host, &text).map_err(|e| format!("{}: {e}", path.display()))?;
         return Ok(if ok { 0 } else { 1 });
     }
-    let socket = opts
-        .socket
-        .or_else(|| std::env::var_os("LITEBOX_OPTEE_SOCKET").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(format!("{}.sock", head.uuid)));
-    server::serve(&socket, host)?;
+    if let Some((listener, socket)) = listening {
+        server::serve(listener, &socket, host)?;
+    }
     Ok(0)
 }
 

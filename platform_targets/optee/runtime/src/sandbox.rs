@@ -1,5 +1,5 @@
-//! Running TA code in this process: the seccomp rule that turns every system call made from
-//! inside the TA window into SIGSYS, the signal handlers that serve those calls through the
+//! Running TA code in this process: the signal handlers that serve the TA's system calls (each
+//! one made from inside the TA window traps, see confine.rs) through the
 //! OP-TEE North (and turn a TA's fault into a panic), and the small assembly trampoline that
 //! enters the TA's entry point on its own stack and comes back when the TA calls
 //! `_utee_return` / `_utee_panic` (which never return to the TA).
@@ -36,6 +36,8 @@ struct Saved {
 thread_local! {
     static CURRENT: Cell<Option<(*mut dyn SyscallServer, *mut Saved)>> = const { Cell::new(None) };
     static ALT_STACK: Cell<bool> = const { Cell::new(false) };
+    /// Set while the SIGSYS handler serves a TA call (host code the host is responsible for).
+    static SERVING: Cell<bool> = const { Cell::new(false) };
 }
 
 static mut WINDOW_BASE: u64 = 0;
@@ -140,9 +142,11 @@ extern "C" fn on_sigsys(_sig: i32, _info: *mut libc::siginfo_t, ctx: *mut libc::
         r(libc::REG_R12),
         r(libc::REG_R13),
     ];
+    SERVING.with(|c| c.set(true));
     // SAFETY: `server` was set by `enter` on this thread from a live &mut for the duration of
     // the TA call, and the TA (the only code running on this thread meanwhile) is stopped here.
     let outcome = unsafe { (*server).serve(nr, args) };
+    SERVING.with(|c| c.set(false));
     match outcome {
         Outcome::Value(v) => gregs[libc::REG_RAX as usize] = v as i64,
         // SAFETY: the same ucontext, of a signal taken in TA code on this thread.
@@ -156,9 +160,13 @@ extern "C" fn on_fault(sig: i32, _info: *mut libc::siginfo_t, ctx: *mut libc::c_
     let uc = ctx as *mut libc::ucontext_t;
     // SAFETY: `uc` is the ucontext the kernel passed to this handler.
     let ip = unsafe { (*uc).uc_mcontext.gregs[libc::REG_RIP as usize] } as u64;
+    // A fault while a TA entry runs on this thread and the host is not serving one of its
+    // calls is the TA's: in its own code, or in host code it jumped into (or at an address it
+    // made up). A fault while serving is the host's own.
+    let ta_running = !SERVING.with(Cell::get) || in_window(ip);
     match CURRENT.with(Cell::get) {
-        // SAFETY: a fault in TA code on this thread while `enter` runs: leave the TA.
-        Some((_, saved)) if in_window(ip) => unsafe { leave_ta(uc, saved, (KIND_FAULT << 32) | sig as u64) },
+        // SAFETY: a fault of the TA on this thread while `enter` runs: leave the TA.
+        Some((_, saved)) if ta_running => unsafe { leave_ta(uc, saved, (KIND_FAULT << 32) | sig as u64) },
         _ => {
             // A fault in the host itself: die of it as if no handler were installed.
             // SAFETY: resetting the disposition and re-raising are async-signal-safe.
@@ -182,8 +190,9 @@ fn handler(sig: i32, f: extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_vo
     Ok(())
 }
 
-/// Installs the signal handlers and the seccomp rule for TA window `[base, base + size)`
-/// (base 4 GiB-aligned, size < 4 GiB). Call once, before any thread that runs TA code starts.
+/// Installs the signal handlers for TA window `[base, base + size)`: SIGSYS serves the TA's
+/// system calls (trapped by the filter confine.rs installs), faults in the window end the TA.
+/// Call once, before any thread that runs TA code starts.
 pub fn install(base: u64, size: u64) -> Result<(), String> {
     // SAFETY: single-threaded start-up; nothing reads these before TA code runs.
     unsafe {
@@ -194,35 +203,7 @@ pub fn install(base: u64, size: u64) -> Result<(), String> {
     for sig in [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGTRAP] {
         handler(sig, on_fault)?;
     }
-    const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
-    let hi = (base >> 32) as u32;
-    let filter = [
-        // arch == x86-64, else kill
-        bpf(0x20, 0, 0, 4),
-        bpf(0x15, 1, 0, AUDIT_ARCH_X86_64),
-        bpf(0x06, 0, 0, 0x8000_0000), // SECCOMP_RET_KILL_PROCESS
-        // instruction_pointer high word == window's, and low word < size: trap
-        bpf(0x20, 0, 0, 12),
-        bpf(0x15, 0, 3, hi),
-        bpf(0x20, 0, 0, 8),
-        bpf(0x35, 1, 0, size as u32), // jge size -> allow
-        bpf(0x06, 0, 0, 0x0003_0000), // SECCOMP_RET_TRAP
-        bpf(0x06, 0, 0, 0x7FFF_0000), // SECCOMP_RET_ALLOW
-    ];
-    let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut libc::sock_filter };
-    // SAFETY: prctl with valid arguments; the filter outlives the call (the kernel copies it).
-    unsafe {
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-            || libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &prog as *const _ as usize, 0, 0) != 0
-        {
-            return Err(format!("cannot install the seccomp filter: {}", std::io::Error::last_os_error()));
-        }
-    }
     Ok(())
-}
-
-fn bpf(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
-    libc::sock_filter { code, jt, jf, k }
 }
 
 fn ensure_alt_stack() -> Result<(), String> {

@@ -80,9 +80,8 @@ fn serve_client(mut stream: UnixStream, ta: Arc<Mutex<TaHost>>) {
     }
 }
 
-/// Listens on `path` (a stale socket there is replaced; any other file is an error) and
-/// serves clients until the process is ended.
-pub fn serve(path: &Path, ta: TaHost) -> Result<(), String> {
+/// Listens on `path` (a stale socket there is replaced; any other file is an error).
+pub fn listen(path: &Path) -> Result<UnixListener, String> {
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
             return Err(format!("{}: exists and is not a socket", path.display()));
@@ -96,6 +95,11 @@ pub fn serve(path: &Path, ta: TaHost) -> Result<(), String> {
     let _ = std::fs::remove_file(&staging);
     let listener = UnixListener::bind(&staging).map_err(|e| format!("{}: cannot listen: {e}", path.display()))?;
     std::fs::rename(&staging, path).map_err(|e| format!("{}: cannot listen: {e}", path.display()))?;
+    Ok(listener)
+}
+
+/// Serves clients connecting to `listener` until the process is ended.
+pub fn serve(listener: UnixListener, path: &Path, ta: TaHost) -> Result<(), String> {
     eprintln!("litebox-optee: serving TA {} on {}", ta.head.uuid, path.display());
     let ta = Arc::new(Mutex::new(ta));
     for stream in listener.incoming() {
