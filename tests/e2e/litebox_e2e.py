@@ -235,7 +235,6 @@ NOT_YET: dict[str, dict[str, str]] = {
     "windows": {
         "fork": "the windows target has no fork yet (docs/targets/windows.md, Processes)",
         "sockets": "the windows target has no host sockets yet (docs/targets/windows.md, Status)",
-        "signals": "the windows target has no signal handlers yet (docs/targets/windows.md, Status)",
         "mounts": "the windows target has no host directories yet (docs/targets/windows.md, Status)",
         "trap-path": "the windows target has no trap path: every syscall site is rewritten at pack time",
     },
@@ -248,6 +247,7 @@ SIGNAL_DEATH_STATUS: dict[str, Callable[[int], int]] = {
     "linux-userland": lambda signum: -signum,
     "kvm": lambda signum: 128 + signum,
     "snp": lambda signum: 128 + signum,
+    "windows": lambda signum: 128 + signum,
 }
 
 # Runs Plugin.run of one target in a fresh interpreter (argv: repo, target, artifact, the app's

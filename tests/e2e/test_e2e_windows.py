@@ -130,6 +130,38 @@ def test_threads_same_as_native(windows: Any, wine: dict[str, str], threads_prog
     assert native.returncode == 7
 
 
+@pytest.fixture(scope="session")
+def signal_probes(windows: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    """tests/e2e/programs/signals.c (dynamic and static) and sigaltstack.c (static), each
+    built natively and packed for windows once: {name: (native program, artifact)}."""
+    work = tmp_path_factory.mktemp("signals")
+    out: dict[str, tuple[Path, Path]] = {}
+    for name, src, static in (("signals", "signals.c", False), ("signals-static", "signals.c", True),
+                              ("sigaltstack", "sigaltstack.c", True)):
+        prog = work / name
+        cmd = ["cc", "-O1", "-pthread", "-o", str(prog), str(REPO / "tests/e2e/programs" / src)]
+        subprocess.run(cmd[:1] + (["-static"] if static else []) + cmd[1:], check=True, timeout=RUN_TIMEOUT)
+        out[name] = (prog, pack_for(windows, prog, work / "dist").path)
+    return out
+
+
+@pytest.mark.parametrize(("probe", "args"), [("signals", []), ("signals-static", []), ("signals", ["term"]),
+                                             ("signals", ["abort"])],
+                         ids=["dynamic", "static", "dies-of-sigterm", "dies-of-sigabrt"])
+def test_signal_handlers_same_as_native(signal_probes: dict[str, tuple[Path, Path]], wine: dict[str, str],
+                                        probe: str, args: list[str]) -> None:
+    """Handlers run (raise, kill, sigqueue with its value, tgkill; pending while blocked and
+    delivered on unblock; setitimer's SIGALRM ends sigsuspend with EINTR; alarm) with the same
+    output as natively; a signal with the default action ends the app with 128 + N, the status
+    a shell reports for the native death."""
+    prog, art = signal_probes[probe]
+    native = subprocess.run([str(prog), *args], env=BASE_ENV, capture_output=True, timeout=RUN_TIMEOUT)
+    got = run_wine(wine, art, args)
+    assert native.stdout.count(b"\n") == 11, describe(native)
+    status = {"term": 128 + 15, "abort": 128 + 6}.get(args[0] if args else "", native.returncode)
+    assert (got.stdout, got.returncode) == (native.stdout, status), describe(got)
+
+
 # The two lines of examples/python-app/app/main.py that start a child process.
 SUBPROCESS_LINES = (
     '''    child = subprocess.run([sys.executable, "-c", "print('child ok')"], '''

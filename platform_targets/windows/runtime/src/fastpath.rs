@@ -9,7 +9,9 @@
 //! restores the app's FS (possibly changed by the call) and every register but rax (the
 //! result), rcx (1: served) and r11, as `syscall` itself does.
 //!
-//! One app thread is served (the artifact's main thread); clone of a thread fails with ENOSYS.
+//! When a signal handler is due at the end of a call, or the call is rt_sigreturn, the entry
+//! leaves through its slow way: every register, the flags and the SSE state come from the
+//! thread's [`crate::signals::Context`] (see signals.rs).
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
 
@@ -28,8 +30,17 @@ pub struct ThreadData {
     pub app_fs: AtomicUsize,
     /// Top of the runtime stack for calls from the app (offset 16).
     pub host_sp: AtomicUsize,
+    /// How the current call returns to the app (offset 24): [`RETURN_PLAIN`],
+    /// [`RETURN_DELIVER`] or [`RETURN_CONTEXT`].
+    pub resume: AtomicUsize,
+    /// The full context the call returns to when `resume` says so (offset 32).
+    pub ctx: &'static crate::signals::Context,
     /// The app's signal mask.
     pub sigmask: AtomicUsize,
+    /// The mask rt_sigsuspend replaced, restored by the handler that ends it (u64::MAX: none).
+    pub saved_mask: core::sync::atomic::AtomicU64,
+    /// The thread's alternate signal stack (sigaltstack).
+    pub altstack: crate::signals::AltStack,
     /// The thread id the app sees.
     pub tid: i32,
     /// CLONE_CHILD_CLEARTID / set_tid_address: written 0 and woken when the thread exits.
@@ -43,12 +54,25 @@ impl ThreadData {
             host_fs: AtomicUsize::new(0),
             app_fs: AtomicUsize::new(app_fs),
             host_sp: AtomicUsize::new(0),
+            resume: AtomicUsize::new(RETURN_PLAIN),
+            ctx: crate::signals::Context::new_leaked(),
             sigmask: AtomicUsize::new(0),
+            saved_mask: core::sync::atomic::AtomicU64::new(u64::MAX),
+            altstack: crate::signals::AltStack::default(),
             tid,
             clear_tid: AtomicUsize::new(0),
         }))
     }
 }
+
+/// The call returns to the app as `syscall` does (the usual path).
+pub const RETURN_PLAIN: usize = 0;
+/// A signal handler is due: the entry saves the app's SSE state in `ctx` and calls
+/// [`crate::signals::litebox_win_deliver`], then resumes as for [`RETURN_CONTEXT`].
+pub const RETURN_DELIVER: usize = 1;
+/// The call resumes the app with every register (and the SSE state) from `ctx`
+/// (rt_sigreturn, a handler's entry).
+pub const RETURN_CONTEXT: usize = 2;
 
 /// The TLS slot (TlsAlloc; below 64, so in the TEB's own array at gs:[0x1480]) that holds each
 /// thread's [`ThreadData`].
@@ -145,6 +169,8 @@ global_asm!(
     "    call litebox_win_syscall",
     "    add rsp, 32",
     "    mov rcx, qword ptr [rsp + 104 + 14*8]",
+    "    cmp qword ptr [rcx + 24], 0",
+    "    jne 2f",
     "    mov rdx, qword ptr [rcx + 8]",
     "    wrfsbase rdx",
     "    movups xmm0, [rsp + 0*16]",
@@ -172,6 +198,54 @@ global_asm!(
     "    popfq",
     "    mov ecx, 1",
     "    ret",
+    // The slow way back: a signal handler is due (resume = 1) or the whole context comes
+    // from td.ctx (resume = 2). rcx = td, rax = the call's result.
+    "2:",
+    "    mov qword ptr [rsp + 104], rax",
+    "    cmp qword ptr [rcx + 24], 1",
+    "    jne 3f",
+    "    movups xmm0, [rsp + 0*16]",
+    "    movups xmm1, [rsp + 1*16]",
+    "    movups xmm2, [rsp + 2*16]",
+    "    movups xmm3, [rsp + 3*16]",
+    "    movups xmm4, [rsp + 4*16]",
+    "    movups xmm5, [rsp + 5*16]",
+    "    mov rdx, qword ptr [rcx + 32]",
+    "    fxsave64 [rdx]",
+    "    lea rcx, [rsp + 104]",
+    "    sub rsp, 32",
+    "    call litebox_win_deliver",
+    "    add rsp, 32",
+    "    mov rcx, qword ptr [rsp + 104 + 14*8]",
+    "3:",
+    "    mov qword ptr [rcx + 24], 0",
+    "    mov rax, qword ptr [rcx + 8]",
+    "    wrfsbase rax",
+    "    mov rax, qword ptr [rcx + 32]",
+    "    fxrstor64 [rax]",
+    // The instruction pointer goes through the TEB's ArbitraryUserPointer (gs:[0x28]): no
+    // register is left free once the app's are loaded.
+    "    mov rdx, qword ptr [rax + 512 + 16*8]",
+    "    mov qword ptr gs:[0x28], rdx",
+    "    push qword ptr [rax + 512 + 17*8]",
+    "    popfq",
+    "    mov r8, qword ptr [rax + 512 + 0*8]",
+    "    mov r9, qword ptr [rax + 512 + 1*8]",
+    "    mov r10, qword ptr [rax + 512 + 2*8]",
+    "    mov r11, qword ptr [rax + 512 + 3*8]",
+    "    mov r12, qword ptr [rax + 512 + 4*8]",
+    "    mov r13, qword ptr [rax + 512 + 5*8]",
+    "    mov r14, qword ptr [rax + 512 + 6*8]",
+    "    mov r15, qword ptr [rax + 512 + 7*8]",
+    "    mov rdi, qword ptr [rax + 512 + 8*8]",
+    "    mov rsi, qword ptr [rax + 512 + 9*8]",
+    "    mov rbp, qword ptr [rax + 512 + 10*8]",
+    "    mov rbx, qword ptr [rax + 512 + 11*8]",
+    "    mov rdx, qword ptr [rax + 512 + 12*8]",
+    "    mov rcx, qword ptr [rax + 512 + 14*8]",
+    "    mov rsp, qword ptr [rax + 512 + 15*8]",
+    "    mov rax, qword ptr [rax + 512 + 13*8]",
+    "    jmp qword ptr gs:[0x28]",
     ".globl litebox_win_enter",
     "litebox_win_enter:",
     "    mov rax, r8",
@@ -234,23 +308,23 @@ global_asm!(
 /// callee-saved registers (a new thread starts with them).
 #[repr(C)]
 pub struct Frame {
-    rax: usize,
-    rdi: usize,
-    rsi: usize,
-    rdx: usize,
-    r10: usize,
-    r8: usize,
-    r9: usize,
-    rbx: usize,
-    rbp: usize,
-    r12: usize,
-    r13: usize,
-    r14: usize,
-    r15: usize,
+    pub rax: usize,
+    pub rdi: usize,
+    pub rsi: usize,
+    pub rdx: usize,
+    pub r10: usize,
+    pub r8: usize,
+    pub r9: usize,
+    pub rbx: usize,
+    pub rbp: usize,
+    pub r12: usize,
+    pub r13: usize,
+    pub r14: usize,
+    pub r15: usize,
     /// The app's stack pointer after the trampoline's call and the entry's pushfq.
-    app_rsp: usize,
+    pub app_rsp: usize,
     /// The calling thread's data.
-    td: usize,
+    pub td: usize,
 }
 
 struct Call<'a> {
@@ -270,6 +344,11 @@ impl SyscallContext for Call<'_> {
     }
     fn set_sigmask(&mut self, mask: u64) {
         current().sigmask.store(mask as usize, Ordering::Relaxed);
+    }
+    fn suspend_mask(&mut self, mask: u64) {
+        let td = current();
+        td.saved_mask.store(td.sigmask.load(Ordering::Relaxed) as u64, Ordering::Relaxed);
+        td.sigmask.store(mask as usize, Ordering::Relaxed);
     }
     fn spawn_thread(&mut self, t: &ThreadSpawn) -> Result<usize, Errno> {
         spawn(self.frame, t)
@@ -301,6 +380,8 @@ fn spawn(frame: &Frame, t: &ThreadSpawn) -> Result<usize, Errno> {
     let tid = pid + NEXT_TID.fetch_add(1, Ordering::Relaxed) + 1;
     let fs = if t.flags & CLONE_SETTLS != 0 { t.tls } else { current().app_fs.load(Ordering::Relaxed) };
     let td = ThreadData::new(tid, fs);
+    // A new thread starts with its creator's mask (and no alternate stack).
+    td.sigmask.store(current().sigmask.load(Ordering::Relaxed), Ordering::Relaxed);
     if t.flags & CLONE_CHILD_CLEARTID != 0 {
         td.clear_tid.store(t.child_tid, Ordering::Relaxed);
     }
@@ -357,10 +438,14 @@ pub static TRACE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBoo
 /// One app syscall, called by the entry with the host's FS and stack (Win64 ABI).
 #[no_mangle]
 extern "win64" fn litebox_win_syscall(frame: &Frame) -> isize {
-    let mut call = Call { frame };
+    const RT_SIGRETURN: usize = 15;
     let os = crate::os();
+    if frame.rax == RT_SIGRETURN {
+        return crate::signals::sigreturn(frame);
+    }
+    let mut call = Call { frame };
     let r = litebox_libos::shim::dispatch(os, &mut call);
-    end_on_signal(os, litebox_libos::SyscallContext::sigmask(&call));
+    crate::signals::after_call(os);
     if TRACE.load(Ordering::Relaxed) {
         let line = alloc::format!(
             "[{}] syscall {} ({:#x}, {:#x}, {:#x}) = {}",
@@ -399,18 +484,5 @@ pub fn host_fs() {
     if v != 0 {
         // SAFETY: restoring the FS base Windows code ran with.
         unsafe { core::arch::asm!("wrfsbase {}", in(reg) v, options(nostack)) };
-    }
-}
-
-/// Signals the app sent (kill, raise, abort), from the library OS's signal state: handlers are
-/// not run on this target yet, so a deliverable signal that is not ignored ends the process with
-/// 128 + N, as an unhandled fatal signal does natively; an ignored one is dropped.
-fn end_on_signal(os: &litebox_libos::LibOs<crate::host::WinHost>, mask: u64) {
-    loop {
-        let Some(sig) = os.signals.pending.lock().deliverable(mask) else { return };
-        os.signals.pending.lock().take(sig);
-        if !os.signals.actions.lock().ignored(sig) {
-            litebox_libos::Platform::exit_group(&os.platform, 128 + sig as i32);
-        }
     }
 }

@@ -5,10 +5,10 @@
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use litebox_libos::abi::{PollFd, Stat, Timespec};
-use litebox_libos::errno::{Errno, EBADF, EFAULT, EINVAL, EIO, ENOSYS, ENOTTY, EPIPE, ESPIPE};
+use litebox_libos::errno::{Errno, EBADF, EFAULT, EINTR, EINVAL, EIO, ENOSYS, ENOTTY, EPIPE, ESPIPE};
 use litebox_libos::Platform;
 
-use crate::{fastpath, memory, win};
+use crate::{fastpath, memory, signals, win};
 
 /// Bumped by [`Platform::wake_all`]; blocked threads wait on it with WaitOnAddress.
 static GENERATION: AtomicU32 = AtomicU32::new(0);
@@ -199,16 +199,31 @@ impl Platform for WinHost {
         Ok(n)
     }
     fn block_until(&self, ready: &mut dyn FnMut() -> bool, deadline: Option<u64>) -> Result<bool, Errno> {
+        let os = crate::try_os();
         loop {
             let seen = GENERATION.load(Ordering::Acquire);
             if ready() {
                 return Ok(true);
             }
-            let ms = match deadline {
+            // A handled (or fatal) signal ends the wait; the interval timer wakes it.
+            if os.is_some_and(signals::interrupted) {
+                return Err(EINTR);
+            }
+            let timer = os.and_then(signals::timer_deadline);
+            let wake = match (deadline, timer) {
+                (Some(d), Some(t)) => Some(d.min(t)),
+                (d, t) => d.or(t),
+            };
+            if let Some(d) = deadline {
+                if monotonic_ns() >= d {
+                    return Ok(false);
+                }
+            }
+            let ms = match wake {
                 Some(d) => {
                     let now = monotonic_ns();
                     if now >= d {
-                        return Ok(false);
+                        continue;
                     }
                     ((d - now).div_ceil(1_000_000)).min(u32::MAX as u64 - 1) as u32
                 }
@@ -257,6 +272,13 @@ impl Platform for WinHost {
             .saturating_add((dur.tv_sec as u64).saturating_mul(1_000_000_000))
             .saturating_add(dur.tv_nsec as u64);
         self.block_until(&mut || false, Some(deadline)).map(|_| ())
+    }
+    fn sigaltstack(&self, new: usize, old: usize, sp: usize) -> Result<usize, Errno> {
+        signals::sigaltstack(new, old, sp)
+    }
+    fn arm_timer(&self, _deadline: Option<u64>) {
+        // Blocked threads wait again with the new expiry in view.
+        self.wake_all()
     }
     fn set_tid_address(&self, addr: usize) -> Result<usize, Errno> {
         let td = fastpath::current();

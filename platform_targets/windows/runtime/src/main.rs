@@ -19,6 +19,7 @@ mod faults;
 mod host;
 mod memory;
 mod selfimage;
+mod signals;
 mod win;
 
 use alloc::vec::Vec;
@@ -43,6 +44,12 @@ static OS: AtomicPtr<LibOs<WinHost>> = AtomicPtr::new(core::ptr::null_mut());
 pub fn os() -> &'static LibOs<WinHost> {
     // SAFETY: OS is set before any app code runs and never freed.
     unsafe { &*OS.load(Ordering::Acquire) }
+}
+
+/// The library OS, once it is set (None while the runtime starts).
+pub fn try_os() -> Option<&'static LibOs<WinHost>> {
+    // SAFETY: when set, OS points at a leaked LibOs that is never freed.
+    unsafe { OS.load(Ordering::Acquire).as_ref() }
 }
 
 /// Prints `litebox: <msg>` on stderr and exits with `code`.
@@ -135,6 +142,8 @@ extern "C" fn litebox_start() -> ! {
         processes: cfg.limits[LIMIT_PROCESSES],
     });
     os.attach_proc();
+    // The process table of the core's own signal state (kill, process groups) starts with us.
+    litebox_libos::proctab::TABLE.lock().add_first(os.platform.pid, os.signals.clone());
 
     let aux: Vec<(usize, usize)> = alloc::vec![(6, 4096), (17, 100)];
     let loaded = loader::load(os, &entry, &argv, &env, &aux).unwrap_or_else(|error| {
