@@ -47,5 +47,6 @@ void fam_signals(void);
 void fam_time(void);
 void fam_links(void);
 void fam_sysv(void);
+void fam_sigwait(void);
 void fam_misc(void);
 #endif

@@ -36,7 +36,7 @@ def test_generated_syscall_table_is_current() -> None:
     from packager.image.syscalls_implemented import IMPLEMENTED, name
 
     assert 39 in IMPLEMENTED and name(39) == "getpid"
-    assert 29 not in IMPLEMENTED  # shmget: SysV IPC is not served
+    assert 206 not in IMPLEMENTED  # io_setup: Linux AIO is not served
     assert 41 in IMPLEMENTED and 165 not in IMPLEMENTED  # socket: served; mount: refused
     assert 15 in IMPLEMENTED  # rt_sigreturn: served by the platforms (SERVED_BY_PLATFORM)
     doc = (REPO / "docs/syscalls.md").read_text(encoding="utf-8")
@@ -52,7 +52,7 @@ def test_syscalls_doc_rows_reflect_the_shim_tables() -> None:
     assert len(rows) >= 360 and rows[0][1] == "`read`"
     assert rows[39][2] == "full"  # getpid
     assert rows[58][2] == "partial" and "not suspended" in rows[58][4]  # vfork
-    assert rows[29][2] == "ENOSYS"  # shmget
+    assert rows[206][2] == "ENOSYS"  # io_setup
 
 
 def test_sweep_finds_syscall_and_its_number() -> None:
@@ -202,8 +202,8 @@ def test_analysis_only_changes_nothing(tricky: bytes) -> None:
 
 
 def test_compatibility_lists_unimplemented_names() -> None:
-    files = {"/app/x": {"syscalls": [15, 39, 41, 165, 29]}}
-    assert rw.compatibility(files) == {"/app/x": ["shmget(29)"]}
+    files = {"/app/x": {"syscalls": [15, 39, 41, 165, 206]}}
+    assert rw.compatibility(files) == {"/app/x": ["io_setup(206)"]}
 
 
 def test_fastpath_entry_of_the_built_runtime() -> None:
@@ -215,7 +215,7 @@ def test_fastpath_entry_of_the_built_runtime() -> None:
 
 
 def test_compatibility_separates_unimplemented_from_refused() -> None:
-    files = {"/app/x": {"syscalls": [39, 29, 101, 165]}, "/app/ok": {"syscalls": [0, 1]}}
-    # getpid is served; shmget is not implemented (ENOSYS); ptrace and mount are refused (EPERM).
-    assert rw.compatibility(files) == {"/app/x": ["shmget(29)"]}
+    files = {"/app/x": {"syscalls": [39, 206, 101, 165]}, "/app/ok": {"syscalls": [0, 1]}}
+    # getpid is served; io_setup is not implemented (ENOSYS); ptrace and mount are refused (EPERM).
+    assert rw.compatibility(files) == {"/app/x": ["io_setup(206)"]}
     assert rw.refused(files) == {"/app/x": ["ptrace(101)", "mount(165)"]}

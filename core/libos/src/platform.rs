@@ -234,6 +234,13 @@ pub trait HostPassthrough {
     fn net_call(&self, _nr: usize, _args: [usize; 6]) -> Result<usize, Errno> {
         Err(crate::errno::EAFNOSUPPORT)
     }
+    /// A SysV IPC syscall (shmget, shmat, shmctl, shmdt, semget, semop, semtimedop, semctl,
+    /// msgget, msgsnd, msgrcv, msgctl; `nr` is the Linux number) on the host, which a platform
+    /// offers only where the app has an IPC namespace of its own (so no IPC object of the host
+    /// is reachable). Pointers are in app memory. May block. Default: ENOSYS (none).
+    fn ipc_call(&self, _nr: usize, _args: [usize; 6]) -> Result<usize, Errno> {
+        Err(crate::errno::ENOSYS)
+    }
 }
 
 /// A new thread of the app: it resumes right after the clone syscall with rax = 0, the stack

@@ -110,6 +110,8 @@ pub struct Pending {
     /// ITIMER_REAL: next expiry (monotonic ns, 0 = disarmed) and interval (ns).
     timer_at: u64,
     timer_every: u64,
+    /// POSIX timers (timer_create).
+    pub posix: crate::ptimer::Timers,
 }
 
 impl Default for Pending {
@@ -121,7 +123,13 @@ impl Default for Pending {
 impl Pending {
     /// Nothing pending, no timer (a new process).
     pub const fn new() -> Self {
-        Pending { set: 0, info: [Info { code: 0, value: 0 }; 65], timer_at: 0, timer_every: 0 }
+        Pending {
+            set: 0,
+            info: [Info { code: 0, value: 0 }; 65],
+            timer_at: 0,
+            timer_every: 0,
+            posix: crate::ptimer::Timers::new(),
+        }
     }
     /// Marks `sig` pending (a second one before delivery merges, as Linux does for standard
     /// signals). Signal 0 and numbers above 64 are nothing.
@@ -136,20 +144,25 @@ impl Pending {
     pub fn set(&self) -> u64 {
         self.set
     }
-    /// Raises SIGALRM if the timer expired by `now` (and re-arms an interval timer).
+    /// Raises SIGALRM if the timer expired by `now` (and re-arms an interval timer), and the
+    /// signals of the POSIX timers that are due.
     pub fn fire_timer(&mut self, now: u64) {
         if self.timer_at != 0 && now >= self.timer_at {
             self.timer_at = if self.timer_every != 0 { now + self.timer_every } else { 0 };
             self.raise(SIGALRM, SI_KERNEL, 0);
         }
+        for (sig, value) in self.posix.fire(now, self.set) {
+            self.raise(sig, crate::ptimer::SI_TIMER, value);
+        }
     }
-    /// The armed timer's expiry (monotonic ns), if any.
+    /// The earliest armed timer's expiry (monotonic ns), if any: ITIMER_REAL or a POSIX timer.
     pub fn timer_deadline(&self) -> Option<u64> {
-        (self.timer_at != 0).then_some(self.timer_at)
+        [(self.timer_at != 0).then_some(self.timer_at), self.posix.next()].into_iter().flatten().min()
     }
-    /// Disarms the interval timer (the process exited).
+    /// Disarms the interval timer and deletes the POSIX timers (the process exited).
     pub fn stop_timer(&mut self) {
         self.timer_at = 0;
+        self.posix = crate::ptimer::Timers::new();
     }
     /// setitimer(ITIMER_REAL) at `now`: arms (or with 0 disarms) the timer; returns the old
     /// (value, interval), in ns.

@@ -206,6 +206,19 @@ static int cmd_gate(const char *addr, const char *secret, const char *ppid, cons
     return 0;
 }
 
+/* SysV IPC objects the host holds under KEY must be invisible: through the library OS and
+ * straight through the gate. */
+static int cmd_ipc(const char *addr, const char *key_s) {
+    GATE = strtoull(addr, NULL, 0);
+    long key = strtol(key_s, NULL, 0);
+    report("ipc-shmget-host-key", syscall(SYS_shmget, key, 0, 0));
+    report("ipc-msgget-host-key", syscall(SYS_msgget, key, 0));
+    report("ipc-semget-host-key", syscall(SYS_semget, key, 0, 0));
+    report_raw("gate-shmget-host-key", gate(SYS_shmget, key, 0, 0, 0));
+    report_raw("gate-msgget-host-key", gate(SYS_msgget, key, 0, 0, 0));
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc >= 5 && strcmp(argv[1], "fs") == 0) return cmd_fs(argv[2], argv[3], argv[4]);
@@ -213,6 +226,7 @@ int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "jit") == 0) return cmd_jit(argv[2], argv[3]);
     if (argc >= 2 && strcmp(argv[1], "fds") == 0) return cmd_fds();
     if (argc >= 7 && strcmp(argv[1], "gate") == 0) return cmd_gate(argv[2], argv[3], argv[4], argv[5], argv[6]);
-    fprintf(stderr, "usage: escape fs|priv|jit|fds|gate ...\n");
+    if (argc >= 4 && strcmp(argv[1], "ipc") == 0) return cmd_ipc(argv[2], argv[3]);
+    fprintf(stderr, "usage: escape fs|priv|jit|fds|gate|ipc ...\n");
     return 2;
 }

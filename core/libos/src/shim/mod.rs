@@ -14,7 +14,10 @@ pub mod net;
 pub mod nr;
 pub mod process;
 pub mod signal;
+pub mod sigwait;
+pub mod sysv;
 pub mod time;
+pub mod timers;
 
 use crate::errno::{Errno, ENOSYS};
 use crate::kernel::LibOs;
@@ -37,6 +40,9 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
         .or_else(|| ids::dispatch(os, n, &a))
         .or_else(|| misc::dispatch(os, n, &a))
         .or_else(|| signal::dispatch(os, n, &a, ctx))
+        .or_else(|| sigwait::dispatch(os, n, &a, ctx))
+        .or_else(|| timers::dispatch(os, n, &a))
+        .or_else(|| sysv::dispatch(os, n, &a))
         .or_else(|| time::dispatch(os, n, &a))
         .or_else(|| net::dispatch(os, n, &a))
         .or_else(|| denied::dispatch(os, n));
@@ -83,4 +89,7 @@ pub fn implemented(n: usize) -> bool {
         || process::HANDLED.contains(&n)
         || signal::HANDLED.contains(&n)
         || time::HANDLED.contains(&n)
+        || sigwait::HANDLED.contains(&n)
+        || timers::HANDLED.contains(&n)
+        || sysv::HANDLED.contains(&n)
 }

@@ -468,6 +468,8 @@ impl HostPassthrough for LinuxHost {
             | nr::TIMERFD_CREATE
             | nr::TIMERFD_SETTIME
             | nr::TIMERFD_GETTIME => r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5])),
+            // The shim took SIGSYS out of the mask.
+            nr::SIGNALFD4 => r(sys::syscall6(nr, a[0], a[1], 8, a[3], 0, 0)),
             nr::EPOLL_WAIT | nr::EPOLL_PWAIT => {
                 signals::blocking(|| r(sys::syscall6(nr::EPOLL_WAIT, a[0], a[1], a[2], a[3], 0, 0)))
             }
@@ -499,6 +501,12 @@ impl HostPassthrough for LinuxHost {
                 r(sys::syscall3(nr, &mask as *const u64 as usize, 8, 0))
             }
             nr::PAUSE => signals::blocking(|| r(sys::syscall3(nr, 0, 0, 0))),
+            // The shim took SIGSYS out of the set and checked the timeout.
+            nr::RT_SIGTIMEDWAIT => signals::blocking(|| r(sys::syscall6(nr, a[0], a[1], a[2], 8, 0, 0))),
+            // The sigevent is the shim's checked copy (never SIGSYS, clocks of the app only).
+            nr::TIMER_CREATE | nr::TIMER_SETTIME | nr::TIMER_GETTIME | nr::TIMER_GETOVERRUN | nr::TIMER_DELETE => {
+                r(sys::syscall6(nr, a[0], a[1], a[2], a[3], 0, 0))
+            }
             _ => Err(ENOSYS),
         }
     }
@@ -548,6 +556,24 @@ impl HostPassthrough for LinuxHost {
             // app's processes; without one they act on the app's own processes only.
             nr::SETPGID | nr::GETPGID | nr::GETSID => r(sys::syscall3(nr, a[0], a[1], 0)),
             nr::SETSID => r(sys::syscall3(nr, 0, 0, 0)),
+            _ => Err(ENOSYS),
+        }
+    }
+
+    fn ipc_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        use litebox_libos::shim::nr;
+        // Only inside the app's own IPC namespace (part of the private root): never the
+        // host's SysV objects. The gate lets these calls through only then too.
+        if !crate::seccomp::PRIVATE_ROOT.load(Ordering::Relaxed) {
+            return Err(ENOSYS);
+        }
+        match nr {
+            nr::SEMOP | nr::SEMTIMEDOP | nr::MSGSND | nr::MSGRCV => {
+                signals::blocking(|| r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], 0)))
+            }
+            nr::SHMGET | nr::SHMAT | nr::SHMCTL | nr::SHMDT | nr::SEMGET | nr::SEMCTL | nr::MSGGET | nr::MSGCTL => {
+                r(sys::syscall6(nr, a[0], a[1], a[2], a[3], 0, 0))
+            }
             _ => Err(ENOSYS),
         }
     }

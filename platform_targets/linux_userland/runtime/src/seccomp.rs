@@ -174,6 +174,32 @@ const GATE: &[(u32, Check)] = &[
     (52, Any),              // getpeername
     (54, Any),              // setsockopt
     (55, Any),              // getsockopt
+    // Waiting for signals and POSIX timers of the app's own process (the shim takes the
+    // runtime's SIGSYS out of every set and sigevent: docs/security.md).
+    (128, Any), // rt_sigtimedwait
+    (289, Any), // signalfd4
+    (222, Any), // timer_create
+    (223, Any), // timer_settime
+    (224, Any), // timer_gettime
+    (225, Any), // timer_getoverrun
+    (226, Any), // timer_delete
+];
+
+/// SysV IPC (host.rs `ipc_call`): allowed only with the private root, whose IPC namespace
+/// holds the app's objects and nothing of the host's (docs/security.md).
+const GATE_IPC: &[u32] = &[
+    29,  // shmget
+    30,  // shmat
+    31,  // shmctl
+    67,  // shmdt
+    64,  // semget
+    65,  // semop
+    66,  // semctl
+    220, // semtimedop
+    68,  // msgget
+    69,  // msgsnd
+    70,  // msgrcv
+    71,  // msgctl
 ];
 
 /// How many syscalls the gate lets through (for the debug log).
@@ -350,6 +376,12 @@ fn program(gate: u64) -> Vec<SockFilter> {
                 p.push(jump(JEQ_K, nr, 0, len));
                 p.extend_from_slice(&block);
             }
+        }
+    }
+    if PRIVATE_ROOT.load(core::sync::atomic::Ordering::Relaxed) {
+        for &nr in GATE_IPC {
+            p.push(jump(JEQ_K, nr, 0, 1));
+            p.push(stmt(RET_K, RET_ALLOW));
         }
     }
     p.push(deny(RULE_NOT_LISTED));
