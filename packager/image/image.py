@@ -33,7 +33,7 @@ class ImageSettings:
     """What, besides the entries, decides the image bytes."""
 
     chunk_size: int = 128 * 1024
-    compression_level: int = 19
+    compression_level: int = 9
     mtime: int = 0
     expected: dict[str, str] | None = None  # image path -> sha256 the plan recorded
     rewrite_entry: int | None = None  # fast-path entry for syscall rewriting; None: off
