@@ -20,7 +20,7 @@ else:  # pragma: no cover - exercised only on old Pythons
 
 CONFIG_NAME = "litebox.toml"
 QUICK_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/opt")
-DEFAULT_LEVEL = 19
+DEFAULT_LEVEL = 9  # chosen by measurement: bench/RESULTS-issue17-pack.md
 DEFAULT_CHUNK = 128 * 1024
 
 

@@ -33,7 +33,7 @@ class ImageSettings:
     """What, besides the entries, decides the image bytes."""
 
     chunk_size: int = 128 * 1024
-    compression_level: int = 19
+    compression_level: int = 9
     mtime: int = 0
     expected: dict[str, str] | None = None  # image path -> sha256 the plan recorded
     rewrite_entry: int | None = None  # fast-path entry for syscall rewriting; None: off
@@ -278,6 +278,18 @@ def _write_entries(ordered: list[FsEntry], children: dict[str, list[int]], strin
     content to ``stream``, reading host files in blocks; returns the entry records, the
     inputs and the rewriting facts. Only ELF files that are rewritten are read whole."""
     by_digest: dict[str, tuple[int, int]] = {}
+    ahead = RewriteAhead(ordered, settings.rewrite_entry) if settings.rewrite_entry is not None else None
+    try:
+        return _write_entries_with(ordered, children, strings, stream, settings, counts, by_digest, ahead)
+    finally:
+        if ahead is not None:
+            ahead.close()
+
+
+def _write_entries_with(ordered: list[FsEntry], children: dict[str, list[int]], strings: bytearray,
+                        stream: ChunkStream, settings: ImageSettings, counts: _Counts,
+                        by_digest: dict[str, tuple[int, int]], ahead: RewriteAhead | None
+                        ) -> tuple[bytearray, list[InputFile], dict[str, dict[str, Any]]]:
     inputs: list[InputFile] = []
     records = bytearray()
     rewritten: dict[str, tuple[bytes, dict[str, Any]]] = {}  # original sha256 -> (bytes, summary)
@@ -298,18 +310,12 @@ def _write_entries(ordered: list[FsEntry], children: dict[str, list[int]], strin
                 raise PackError(f"{display_path(e.host)} changed while it was being packed; pack again")
             input_digest = digest
             content: bytes | None = None
-            if settings.rewrite_entry is not None and is_rewritable_elf(_head(e)):
-                if digest not in rewritten:
-                    whole = _read_content(e)
-                    if hashlib.sha256(whole).hexdigest() != input_digest:
-                        raise PackError(f"{display_path(e.host or e.path)} changed while it was being packed; "
-                                        "pack again")
-                    try:
-                        r = rewrite(whole, settings.rewrite_entry)
-                        rewritten[digest] = (r.data, r.summary())
-                    except RewriteError as exc:
-                        rewritten[digest] = (whole, {"sites": 0, "rewritten": 0, "trapped": 0,
-                                                     "note": f"not rewritten: {exc}"})
+            if ahead is not None and ahead.wants(e):
+                whole_digest, done = ahead.take(e)
+                if whole_digest != input_digest:
+                    raise PackError(f"{display_path(e.host or e.path)} changed while it was being packed; "
+                                    "pack again")
+                rewritten.setdefault(digest, done)
                 content, facts = rewritten[digest]
                 rewrite_facts[e.path] = facts
                 digest = hashlib.sha256(content).hexdigest()
@@ -336,6 +342,58 @@ def _write_entries(ordered: list[FsEntry], children: dict[str, list[int]], strin
         records += ENTRY.pack(path_off, len(path), KIND_CODES[e.kind], e.mode & 0o7777, 0, 0,
                               settings.mtime, size, data)
     return records, inputs, rewrite_facts
+
+
+RewriteDone = tuple[bytes, dict[str, Any]]  # (the file's bytes for the image, its rewrite summary)
+
+
+def _rewrite_file(e: FsEntry, entry: int) -> tuple[str, RewriteDone]:
+    """Reads an ELF entry whole and rewrites it: (sha256 of what was read, (bytes, summary));
+    a file the rewriter cannot read is kept as it is, with a note."""
+    whole = _read_content(e)
+    try:
+        r = rewrite(whole, entry)
+        done: RewriteDone = (r.data, r.summary())
+    except RewriteError as exc:
+        done = (whole, {"sites": 0, "rewritten": 0, "trapped": 0, "note": f"not rewritten: {exc}"})
+    return hashlib.sha256(whole).hexdigest(), done
+
+
+class RewriteAhead:
+    """Rewrites the image's ELF files in worker threads ahead of the writer, which takes the
+    results in entry order (capstone decodes outside the GIL). Same bytes as rewriting each
+    file when the writer reaches it; at most ``window`` files are read ahead."""
+
+    def __init__(self, ordered: list[FsEntry], entry: int, workers: int | None = None, window: int = 8) -> None:
+        self.entry = entry
+        self._todo = deque(e for e in ordered if e.kind == FILE and is_rewritable_elf(_head(e)))
+        self._paths = {e.path for e in self._todo}
+        self._window = window
+        n = workers or os.cpu_count() or 1
+        self._pool = ThreadPoolExecutor(max_workers=n)
+        self._flight: dict[str, Future[tuple[str, RewriteDone]]] = {}
+        self._fill()
+
+    def _fill(self) -> None:
+        while self._todo and len(self._flight) < self._window:
+            e = self._todo.popleft()
+            self._flight[e.path] = self._pool.submit(_rewrite_file, e, self.entry)
+
+    def wants(self, e: FsEntry) -> bool:
+        """Whether ``e`` is one of the files rewritten here."""
+        return e.path in self._paths
+
+    def take(self, e: FsEntry) -> tuple[str, RewriteDone]:
+        """The result for ``e`` (files must be taken in entry order)."""
+        future = self._flight.pop(e.path)
+        self._fill()
+        return future.result()
+
+    def close(self) -> None:
+        """Stops the workers (files not yet rewritten are dropped)."""
+        for f in self._flight.values():
+            f.cancel()
+        self._pool.shutdown(wait=True)
 
 
 def _append(stream: ChunkStream, e: FsEntry, content: bytes | None, digest: str, size: int,

@@ -18,7 +18,7 @@ def test_minimal_project_gets_defaults(tmp_path: Path) -> None:
     assert cfg.mode == "project"
     assert cfg.app.name == "python3"
     assert cfg.app.cwd == "/"
-    assert cfg.build.compression_level == 19
+    assert cfg.build.compression_level == 9
     assert cfg.build.chunk_size == 131072
     assert cfg.env_inherit is False
 
