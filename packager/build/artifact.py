@@ -16,7 +16,6 @@ from typing import Any, Iterator
 from elftools.elf.elffile import ELFFile
 
 from packager.errors import PackError
-from packager.paths import display_path
 
 IMAGE_SECTION = ".litebox.image"
 MANIFEST_SECTION = ".litebox.manifest"
@@ -203,16 +202,11 @@ def atomic_output(path: Path, mode: int = 0o755) -> Iterator[Path]:
         raise
 
 
-def write_elf_artifact(runtime: Path, image: bytes, manifest: bytes, out: Path) -> str:
-    """Assembles ``out`` (mode 0755) from the runtime, the image and the embedded manifest;
-    returns its sha256. Nothing is left at ``out`` (or beside it) if anything fails."""
-    try:
-        runtime_bytes = runtime.read_bytes()
-    except OSError as exc:
-        raise PackError(f"{display_path(runtime)}: cannot read the runtime: {exc.strerror}") from None
-    if runtime_bytes[:4] != b"\x7fELF":
-        raise PackError(f"{display_path(runtime)}: the runtime is not an ELF file")
-    data = add_sections(runtime_bytes, {IMAGE_SECTION: image, MANIFEST_SECTION: manifest})
-    with atomic_output(out) as tmp:
-        tmp.write_bytes(data)
-    return hashlib.sha256(data).hexdigest()
+def write_elf_artifact(runtime: Path, image: bytes | Path, manifest: bytes, out: Path) -> str:
+    """Assembles ``out`` (mode 0755) from the runtime, the image (its bytes or its file) and the
+    embedded manifest, streamed into a temporary file beside ``out`` and renamed into place
+    (packager/build/elfstream.py); returns its sha256. Nothing is left at ``out`` (or beside
+    it) if anything fails."""
+    from packager.build.elfstream import assemble_elf_streaming
+
+    return assemble_elf_streaming(runtime, [(IMAGE_SECTION, image), (MANIFEST_SECTION, manifest)], out)

@@ -17,10 +17,20 @@ from packager.build.runtimecode import loaded_code_digest
 from packager.build.sharedcache import SharedCache, key_of
 from packager.config.config import relative_to_project
 from packager.errors import PackError
-from packager.image.image import build_image
+from packager.image.image import write_image
 from packager.image.rewrite import FASTPATH_SECTION, fastpath_entry
-from packager.targets.targetapi import StepContext
+from packager.targets.targetapi import StepContext, TargetPlugin
 from packager.targets.targets import BuildContext, get
+
+
+def file_sha256(path: Path) -> tuple[str, int]:
+    """The sha256 (hex) and size of the file at ``path``, read in 1 MiB pieces."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while piece := f.read(1 << 20):
+            digest.update(piece)
+            size += len(piece)
+    return digest.hexdigest(), size
 
 
 def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -45,7 +55,8 @@ def step_image(plan_path: Path, image_out: Path, info_out: Path, runtime: Path |
             raise PackError(f"{runtime}: the runtime has no {section} section; pack with --no-rewrite")
     label = "image (rewriting syscalls, compressing)" if entry is not None else "image (compressing)"
     report = (lambda *counts: progress.counter(label, *counts)) if progress is not None else None
-    result = build_image(plan_entries(plan), launch, plan_settings(plan, entry), report)
+    with atomic_output(image_out, 0o644) as tmp, open(tmp, "wb") as out:
+        result = write_image(plan_entries(plan), launch, plan_settings(plan, entry), out, image_out.parent, report)
     project = Path(plan["project_dir"])
     inputs = [{"image_path": i.image_path, "host_path": relative_to_project(i.host_path, project),
                "size": i.size, "sha256": i.sha256, "reason": i.reason} for i in result.inputs]
@@ -53,12 +64,11 @@ def step_image(plan_path: Path, image_out: Path, info_out: Path, runtime: Path |
                   "sha256": hashlib.sha256(bytes.fromhex(e["data_hex"])).hexdigest(),
                   "size": len(e["data_hex"]) // 2}
                  for e in plan["entries"] if "data_hex" in e]
-    info = {"digest": result.digest, "sha256": hashlib.sha256(result.blob).hexdigest(),
-            "size": len(result.blob), "entries": result.entries, "chunks": result.chunks,
+    info = {"digest": result.digest, "sha256": result.sha256,
+            "size": result.size, "entries": result.entries, "chunks": result.chunks,
             "stream_size": result.stream_size, "inputs": inputs, "generated": generated,
             "rewrite": {"enabled": entry is not None, "entry": f"{entry:#x}" if entry is not None else None,
                         "files": result.rewrite}}
-    _write(image_out, result.blob)
     _write(info_out, canonical_json(info))
     return info
 
@@ -156,8 +166,11 @@ def step_manifest(plan_path: Path, info_path: Path, runtime_path: Path, toolchai
     if repo is not None:
         tools = {**tools, **get(target, targets_dir).plugin.toolchain(repo)}
     manifest = make_manifest(plan, target, read_json(info_path), runtime, tools)
-    if image_path is not None and facts_ctx is not None:
-        facts = get(target, targets_dir).plugin.manifest_facts(facts_ctx, runtime_path, image_path.read_bytes())
+    plugin = get(target, targets_dir).plugin
+    # Only a target that states facts reads the image (whole): the others pack in flat memory.
+    if image_path is not None and facts_ctx is not None and \
+            type(plugin).manifest_facts is not TargetPlugin.manifest_facts:
+        facts = plugin.manifest_facts(facts_ctx, runtime_path, image_path.read_bytes())
         if facts:
             manifest["target_facts"] = facts
     _write(out, manifest_bytes(manifest))
@@ -169,7 +182,7 @@ def step_artifact(target: str, repo: Path, state_dir: Path, runtime: Path, image
     """Runtime + image + embedded manifest → the artifact, by the target's plugin."""
     plugin = get(target, targets_dir)
     ctx = _context(repo, state_dir, ctx_progress, options)
-    plugin.plugin.assemble(ctx, runtime, image.read_bytes(), manifest.read_bytes(), out)
+    plugin.plugin.assemble_file(ctx, runtime, image, manifest.read_bytes(), out)
 
 
 def step_extra(target: str, step: str, repo: Path, state_dir: Path, artifact: Path, sidecar: Path,
@@ -191,6 +204,6 @@ def step_extra(target: str, step: str, repo: Path, state_dir: Path, artifact: Pa
 
 def step_sidecar(manifest: Path, artifact: Path, out: Path) -> None:
     """Embedded manifest + artifact → the sidecar manifest (adds the artifact digest)."""
-    data = artifact.read_bytes()
-    sidecar = make_sidecar(read_json(manifest), hashlib.sha256(data).hexdigest(), len(data))
+    digest, size = file_sha256(artifact)
+    sidecar = make_sidecar(read_json(manifest), digest, size)
     _write(out, manifest_bytes(sidecar))

@@ -239,6 +239,7 @@ templates/litebox.toml, with every key commented, or from a template for a commo
 examples:
   litebox init myapp --app /usr/bin/python3
   litebox init web --template python-http
+  litebox init site --template nginx --port 8081
   litebox init svc --template static-binary --app ./server
   litebox init --app ./build/server""")
     it.add_argument("dir", nargs="?", type=Path, default=Path("."), metavar="DIR")
@@ -246,8 +247,12 @@ examples:
                     help="the program to start (required unless the template names one)")
     it.add_argument("--template", default="default", metavar="NAME",
                     help="start from templates/NAME.toml: default (every key, commented), nginx (Debian's "
-                         "nginx, master/worker), python-http (python3's http.server on 127.0.0.1:8080), "
+                         "nginx, master/worker, on 127.0.0.1:PORT), python-http (python3's http.server "
+                         "on 127.0.0.1:PORT), "
                          "static-binary (a static Go or Rust program; needs --app)")
+    it.add_argument("--port", type=int, default=8080, metavar="N",
+                    help="the loopback port a service template (nginx, python-http) listens on "
+                         "(default: 8080)")
     return p
 
 
@@ -418,7 +423,7 @@ def _cmd_targets(args: argparse.Namespace) -> int:
 def _cmd_init(args: argparse.Namespace) -> int:
     from packager.commands.initcmd import init
 
-    path = init(args.dir, args.app, args.template)
+    path = init(args.dir, args.app, args.template, args.port)
     print(f"wrote {display_path(path)}; pack it with: litebox pack {display_path(args.dir)}")
     return 0
 

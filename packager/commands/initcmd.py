@@ -19,6 +19,12 @@ TEMPLATES: dict[str, tuple[str, str | None]] = {
     "python-http": ("python-http.toml", "/usr/bin/python3"),
     "static-binary": ("static-binary.toml", None),
 }
+# Files a template needs beside litebox.toml: template NAME → (file under templates/, path in
+# the project). Only ``{port}`` is substituted in them (nginx's own braces stay as they are).
+COMPANIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "nginx": (("nginx-site.conf", "sites-enabled/default"),),
+}
+DEFAULT_PORT = 8080
 
 
 def _python_lib() -> str:
@@ -28,13 +34,24 @@ def _python_lib() -> str:
     return str(found[-1]) if found else "/usr/lib/python3"
 
 
+def _nginx_etc(etc: Path = Path("/etc/nginx")) -> str:
+    """[files] lines packing each entry of the host's /etc/nginx at its own path, except
+    sites-enabled (the template packs its own site there)."""
+    try:
+        names = sorted(p.name for p in etc.iterdir() if p.name != "sites-enabled")
+    except OSError:
+        return f"# {etc} is not on this host: install nginx, then run litebox init again"
+    return "\n".join(f"{_toml_str(str(etc / n))} = {_toml_str(str(etc / n))}" for n in names)
+
+
 def _toml_str(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def render(project_dir: Path, app: Path, template: str) -> str:
+def render(project_dir: Path, app: Path, template: str, port: int = DEFAULT_PORT) -> str:
     """The litebox.toml text for ``app`` in ``project_dir``: a program in a system directory
-    is used in place; any other is mapped under /app by a [files] line."""
+    is used in place; any other is mapped under /app by a [files] line; a service template
+    listens on ``port``."""
     host = Path(os.path.abspath(app))
     entry = quick_entry_path(host)
     name = host.name
@@ -43,16 +60,20 @@ def render(project_dir: Path, app: Path, template: str) -> str:
         files_line = f"{_toml_str(entry)} = {_toml_str(rel)}"
     else:
         files_line = '# "/app" = "src"'
-    return template.format(name=name, entry=entry, files_line=files_line,
+    nginx_etc = _nginx_etc() if "{nginx_etc}" in template else ""
+    return template.format(name=name, entry=entry, files_line=files_line, port=port, nginx_etc=nginx_etc,
                            project_dir=display_path(project_dir), python_lib=_python_lib())
 
 
-def init(project_dir: Path, app: Path | None, template_name: str = "default") -> Path:
+def init(project_dir: Path, app: Path | None, template_name: str = "default", port: int = DEFAULT_PORT) -> Path:
     """Writes ``project_dir/litebox.toml`` for program ``app`` from template ``template_name``
-    (TEMPLATES; a template for a known service has a default program). Refuses to overwrite an
-    existing file; checks the program is an x86-64 ELF and that the result loads."""
+    (TEMPLATES; a template for a known service has a default program), and the files the
+    template needs beside it (COMPANIONS), a service listening on ``port``. Refuses to
+    overwrite an existing file; checks the program is an x86-64 ELF and that the result loads."""
     if template_name not in TEMPLATES:
         raise PackError(f"--template {template_name}: unknown (known: {', '.join(TEMPLATES)})")
+    if not 1 <= port <= 65535:
+        raise PackError(f"--port {port}: not a TCP port (1..65535)")
     file_name, default_app = TEMPLATES[template_name]
     if app is None:
         if default_app is None:
@@ -63,10 +84,13 @@ def init(project_dir: Path, app: Path | None, template_name: str = "default") ->
                             f"(Debian: apt-get install {app.name}) or pass --app PATH")
     read_elf(app)
     target = project_dir / CONFIG_NAME
-    if target.exists():
-        raise PackError(f"{display_path(target)}: already exists; not overwriting it")
+    companions = [(repo_root() / "templates" / src, project_dir / dest)
+                  for src, dest in COMPANIONS.get(template_name, ())]
+    for path in [target, *(dest for _, dest in companions)]:
+        if path.exists():
+            raise PackError(f"{display_path(path)}: already exists; not overwriting it")
     template = (repo_root() / "templates" / file_name).read_text(encoding="utf-8")
-    text = render(project_dir, app, template)
+    text = render(project_dir, app, template, port)
     project_dir.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -74,9 +98,14 @@ def init(project_dir: Path, app: Path | None, template_name: str = "default") ->
         raise PackError(f"{display_path(target)}: already exists; not overwriting it") from None
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
+    for src, dest in companions:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(src.read_text(encoding="utf-8").replace("{port}", str(port)), encoding="utf-8")
     try:
         load_project(project_dir)
     except PackError:
         target.unlink()
+        for _, dest in companions:
+            dest.unlink()
         raise
     return target

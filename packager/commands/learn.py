@@ -1,7 +1,8 @@
 """`litebox run --learn`: the runtime's learn records → a TOML snippet for the user to review.
 
 Record format (docs/targets/linux-userland.md, "Trace and learn"): one record per line, ``KIND<TAB>VALUE``;
-kinds ``path``, ``exec`` (absolute paths), ``connect``, ``listen`` (``ADDR:PORT``). Values
+kinds ``path``, ``exec`` (absolute paths), ``connect``, ``listen`` (``ADDR:PORT``), ``ioctl``
+(``CMD FD WHAT``: a request the library OS refused) and ``enosys`` (a syscall number). Values
 escape backslash, tab, newline and other bytes as ``\\\\``, ``\\t``, ``\\n``, ``\\xHH``."""
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from packager.commands.learnadvice import group_ioctls, ioctl_advice, parse_ioctl, syscall_advice
 from packager.config.policy import SockRule, parse_sockaddr
 from packager.paths import image_path_problem, is_under
 
-KINDS = ("path", "exec", "connect", "listen")
+KINDS = ("path", "exec", "connect", "listen", "ioctl", "enosys")
 KERNEL_TREES = ("/proc", "/sys", "/dev")
 _ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{2}|.)", re.DOTALL)
 _SIMPLE = {b"\\": b"\\", b"t": b"\t", b"n": b"\n", b"r": b"\r", b"0": b"\0"}
@@ -28,6 +30,8 @@ class Learned:
     connect: list[SockRule] = field(default_factory=list)
     listen: list[SockRule] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    ioctls: list[tuple[int, int, str]] = field(default_factory=list)  # (request, fd, what), refused
+    enosys: list[int] = field(default_factory=list)  # syscall numbers, in first-seen order
 
 
 def unescape(value: bytes) -> bytes:
@@ -57,6 +61,9 @@ def parse_records(data: bytes) -> Learned:
             out.warnings.append(f"learn record {number}: unknown kind {kind!r}, skipped")
             continue
         value = unescape(value_b).decode("utf-8", "surrogateescape")
+        if kind in ("ioctl", "enosys"):
+            _add_refusal(out, number, kind, value)
+            continue
         if kind in ("path", "exec"):
             value = tidy_path(value)
             if image_path_problem(value) or value == "/":
@@ -77,6 +84,29 @@ def parse_records(data: bytes) -> Learned:
     return out
 
 
+def _add_refusal(out: Learned, number: int, kind: str, value: str) -> None:
+    try:
+        if kind == "ioctl":
+            item = parse_ioctl(value)
+            if item not in out.ioctls:
+                out.ioctls.append(item)
+        elif int(value) not in out.enosys:
+            out.enosys.append(int(value))
+    except ValueError:
+        out.warnings.append(f"learn record {number}: {kind} {value!r} is malformed, skipped")
+
+
+def refusal_lines(learned: Learned) -> list[str]:
+    """Comment lines for what the sandbox refused (ioctls) or lacks (syscalls): each names
+    the request and what to do; none when nothing was refused."""
+    if not (learned.ioctls or learned.enosys):
+        return []
+    lines = ["", "# Refused by the sandbox (nothing in litebox.toml grants these):"]
+    lines += [ioctl_advice(item) for item in group_ioctls(learned.ioctls)]
+    lines += [syscall_advice(n) for n in sorted(learned.enosys)]
+    return lines
+
+
 def tidy_path(path: str) -> str:
     """An absolute path as the app wrote it, without the trailing and repeated slashes that
     do not change what it names (``/etc/nginx/`` → ``/etc/nginx``); others are left alone."""
@@ -93,7 +123,8 @@ LD_SO_PROBES = re.compile(r"/(glibc-hwcaps|tls|haswell|avx512_1|x86_64|i686|sse2
 
 
 def is_loader_probe(path: str) -> bool:
-    """True for the paths ld.so looks for on its own (hwcaps subdirectories, ld.so.preload)."""
+    """True for the paths ld.so looks for on its own (hwcaps subdirectories, ld.so.preload,
+    ld.so.cache)."""
     return bool(LD_SO_PROBES.search(path))
 
 
@@ -141,7 +172,9 @@ def render_snippet(learned: Learned, exists: Callable[[str], str | None], source
     ]
     present: list[tuple[str, str]] = []
     absent: list[tuple[str, str]] = []
-    wanted = [p for p in sorted(learned.paths) if not (is_loader_probe(p) and exists(p) is None)]
+    # ld.so's own probes are never needed: the image holds the libraries at the paths the
+    # closure found (the host's ld.so.cache describes the host, not the image).
+    wanted = [p for p in sorted(learned.paths) if not is_loader_probe(p)]
     # /tmp is the in-memory writable layer: the app can make directories there itself.
     outside_tmp = [p for p in wanted if not is_under(p, "/tmp")]
     parents = missing_parents(outside_tmp, in_image) if in_image is not None else {}
@@ -190,7 +223,8 @@ def render_snippet(learned: Learned, exists: Callable[[str], str | None], source
             if rules:
                 items = ", ".join(json.dumps(r.text()) for r in sorted(rules, key=SockRule.sort_key))
                 lines.append(f"{name} = [{items}]")
-    if not (learned.paths or learned.listen or learned.connect):
+    lines += refusal_lines(learned)
+    if not (learned.paths or learned.listen or learned.connect or learned.ioctls or learned.enosys):
         lines += ["", "# Nothing to learn: the app asked for nothing outside its image and policy."]
     return "\n".join(lines) + "\n"
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 import zstandard
 
@@ -61,6 +62,8 @@ class ImageResult:
     stream_size: int
     inputs: list[InputFile] = field(default_factory=list)
     rewrite: dict[str, dict[str, Any]] = field(default_factory=dict)  # image path -> summary
+    sha256: str = ""  # of the image's bytes (set by write_image, whose blob is empty)
+    size: int = 0
 
 
 def _enc(s: str) -> bytes:
@@ -136,10 +139,13 @@ class ChunkStream:
     only the compressed frames are kept. Every frame is independent and single-threaded, so
     the bytes are those of a sequential loop, in order."""
 
-    def __init__(self, chunk_size: int, level: int, workers: int | None = None) -> None:
+    def __init__(self, chunk_size: int, level: int, workers: int | None = None,
+                 spill: BinaryIO | None = None) -> None:
         self.chunk_size, self.level = chunk_size, level
         self.size = 0
-        self.frames: list[bytes] = []
+        self.frames: list[bytes] = []  # kept only without ``spill``
+        self.spill = spill  # where finished frames go, in order, instead of ``frames``
+        self.meta: list[tuple[int, bytes]] = []  # each frame's length and sha256
         self._pending = bytearray()
         self._workers = workers or os.cpu_count() or 1
         self._pool = ThreadPoolExecutor(max_workers=self._workers) if self._workers > 1 else None
@@ -160,19 +166,27 @@ class ChunkStream:
 
     def _submit(self, piece: bytes) -> None:
         if self._pool is None:
-            self.frames.append(_compress_one(piece, self.level))
+            self._keep(_compress_one(piece, self.level))
             return
         self._flight.append(self._pool.submit(_compress_one, piece, self.level))
         while len(self._flight) > 2 * self._workers:
-            self.frames.append(self._flight.popleft().result())
+            self._keep(self._flight.popleft().result())
+
+    def _keep(self, frame: bytes) -> None:
+        self.meta.append((len(frame), hashlib.sha256(frame).digest()))
+        if self.spill is not None:
+            self.spill.write(frame)
+        else:
+            self.frames.append(frame)
 
     def finish(self) -> list[bytes]:
-        """Compresses the last partial chunk, waits for every frame and returns them in order."""
+        """Compresses the last partial chunk, waits for every frame and returns them in order
+        (none when they went to ``spill``)."""
         if self._pending:
             self._submit(bytes(self._pending))
             self._pending.clear()
         while self._flight:
-            self.frames.append(self._flight.popleft().result())
+            self._keep(self._flight.popleft().result())
         self.close()
         return self.frames
 
@@ -203,28 +217,61 @@ def build_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings,
     once, one zstd frame per chunk with content size and without checksum, and the root
     digest over header[0:128] and all metadata. Same inputs, same bytes. ``report`` is
     called with (files done, files, bytes read, bytes) as files are read."""
+    stream = ChunkStream(settings.chunk_size, settings.compression_level)
+    result, parts = _build(entries, launch, settings, report, stream)
+    result.blob = b"".join([*parts, *stream.frames])
+    return result
+
+
+def write_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings, out: BinaryIO,
+                spill_dir: Path | None = None, report: ProgressReport | None = None) -> ImageResult:
+    """``build_image`` written to ``out`` instead of returned: the compressed frames wait in an
+    unnamed temporary file in ``spill_dir`` (default: the system's), so memory does not grow
+    with the image. Same bytes as ``build_image``; the result's ``blob`` is empty and its
+    ``sha256`` and ``size`` describe what was written."""
+    with tempfile.TemporaryFile(dir=spill_dir) as spill:
+        stream = ChunkStream(settings.chunk_size, settings.compression_level, spill=spill)
+        result, parts = _build(entries, launch, settings, report, stream)
+        digest, size = hashlib.sha256(), 0
+        for part in parts:
+            out.write(part)
+            digest.update(part)
+            size += len(part)
+        spill.seek(0)
+        while piece := spill.read(READ_BLOCK):
+            out.write(piece)
+            digest.update(piece)
+            size += len(piece)
+    result.sha256, result.size = digest.hexdigest(), size
+    return result
+
+
+def _build(entries: list[FsEntry], launch: bytes, settings: ImageSettings, report: ProgressReport | None,
+           stream: ChunkStream) -> tuple[ImageResult, list[bytes]]:
+    """Writes every entry into ``stream``; returns the facts and the bytes that precede the
+    frames (header, root digest, launch config, index, strings, chunk table)."""
     ordered = sorted(entries, key=lambda e: sort_key(e.path))
     if not ordered or ordered[0].path != "/":
+        stream.close()
         raise PackError("image: the root directory entry is missing")
     children: dict[str, list[int]] = {}
     for i, e in enumerate(ordered[1:], start=1):
         children.setdefault(parent_of(e.path), []).append(i)
 
     strings = bytearray()
-    stream = ChunkStream(settings.chunk_size, settings.compression_level)
     try:
         counts = _Counts(ordered, report)
         records, inputs, rewrite_facts = _write_entries(ordered, children, strings, stream, settings, counts)
         counts.finish()
-        frames = stream.finish()
+        stream.finish()
     finally:
         stream.close()
     chunk_table = bytearray()
-    data_region = bytearray()
-    for k, frame in enumerate(frames):
+    data_size = 0
+    for k, (length, frame_digest) in enumerate(stream.meta):
         raw = min(settings.chunk_size, stream.size - k * settings.chunk_size)
-        chunk_table += CHUNK.pack(len(data_region), len(frame), raw, hashlib.sha256(frame).digest())
-        data_region += frame
+        chunk_table += CHUNK.pack(data_size, length, raw, frame_digest)
+        data_size += length
     stream_size = stream.size
 
     config_off = HEADER_SIZE
@@ -232,14 +279,13 @@ def build_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings,
     strings_off = index_off + len(ordered) * ENTRY_SIZE
     chunks_off = strings_off + len(strings)
     data_off = chunks_off + len(chunk_table)
-    header = HEADER.pack(MAGIC, VERSION, HEADER_SIZE, 0, settings.chunk_size, len(ordered), len(frames),
+    header = HEADER.pack(MAGIC, VERSION, HEADER_SIZE, 0, settings.chunk_size, len(ordered), len(stream.meta),
                          config_off, len(launch), index_off, len(records), strings_off, len(strings),
-                         chunks_off, len(chunk_table), data_off, len(data_region), stream_size, 0)
+                         chunks_off, len(chunk_table), data_off, data_size, stream_size, 0)
     root = hashlib.sha256(header + launch + bytes(records) + bytes(strings) + bytes(chunk_table)).digest()
-    blob = b"".join([header, root, launch, bytes(records), bytes(strings), bytes(chunk_table),
-                     bytes(data_region)])
-    return ImageResult(blob=blob, digest=root.hex(), entries=len(ordered), chunks=len(frames),
-                       stream_size=stream_size, inputs=inputs, rewrite=rewrite_facts)
+    result = ImageResult(blob=b"", digest=root.hex(), entries=len(ordered), chunks=len(stream.meta),
+                         stream_size=stream_size, inputs=inputs, rewrite=rewrite_facts)
+    return result, [header, root, launch, bytes(records), bytes(strings), bytes(chunk_table)]
 
 
 class _Counts:

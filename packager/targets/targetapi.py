@@ -10,6 +10,8 @@ A plugin module defines ``Plugin``, a subclass of :class:`TargetPlugin`, with:
   runtime_inputs(repo, options) -> list[Path]     files whose content decides the runtime's bytes
   build_runtime(ctx) -> Path                      builds (or finds) the runtime
   assemble(ctx, runtime, image, manifest, out)    writes the artifact at ``out`` atomically
+  assemble_file(ctx, runtime, image_path, manifest, out)   optional: the same from the image's
+                                                  file, streamed (default: reads it and calls assemble)
   extra_steps(options) -> list[ExtraStep]         further build-graph nodes after the artifact
   manifest_facts(ctx, runtime, image) -> dict      optional: recorded as the manifest's target_facts
   inspect_facts(artifact_bytes) -> dict            optional: the same, recomputed by `litebox inspect`
@@ -136,6 +138,12 @@ class TargetPlugin(abc.ABC):
     @abc.abstractmethod
     def assemble(self, ctx: BuildContext, runtime: Path, image: bytes, manifest: bytes, out: Path) -> None:
         """Writes the artifact (runtime + image + embedded manifest) at ``out``, atomically."""
+
+    def assemble_file(self, ctx: BuildContext, runtime: Path, image: Path, manifest: bytes, out: Path) -> None:
+        """``assemble`` with the image given as a file, which the build graph calls. A target
+        that can stream the image into the artifact overrides it so memory does not grow with
+        the image; the default reads the file and calls ``assemble``."""
+        self.assemble(ctx, runtime, image.read_bytes(), manifest, out)
 
     @abc.abstractmethod
     def run(self, artifact: Path, args: list[str], env: dict[str, str] | None = None,

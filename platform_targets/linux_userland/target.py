@@ -97,6 +97,10 @@ class Plugin(CargoTarget):
         """Writes the artifact: the runtime plus sections .litebox.image and .litebox.manifest."""
         write_elf_artifact(runtime, image, manifest, out)
 
+    def assemble_file(self, ctx: BuildContext, runtime: Path, image: Path, manifest: bytes, out: Path) -> None:
+        """``assemble`` streaming the image from its file (memory stays flat whatever its size)."""
+        write_elf_artifact(runtime, image, manifest, out)
+
     def run(self, artifact: Path, args: list[str], env: dict[str, str] | None = None, wait: bool = False) -> int:
         """Runs the artifact with ``env`` (default: ours). Without ``wait`` it replaces this
         process (its exit status becomes ours); with ``wait`` it runs as a child and its exit

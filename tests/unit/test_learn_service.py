@@ -41,3 +41,9 @@ def test_missing_parents_names_the_directory_the_app_wanted() -> None:
                             IMAGE.__contains__)
     assert found == {"/var/lib/nginx": ["/var/lib/nginx/body", "/var/lib/nginx/proxy"],
                      "/etc/nginx": ["/etc/nginx/x"]}
+
+
+def test_the_loader_cache_is_not_suggested_even_where_the_host_has_it() -> None:
+    learned = parse_records(b"path\t/etc/ld.so.cache\n")
+    snippet = render_snippet(learned, lambda p: "file", "A", in_image=lambda p: False)
+    assert "ld.so.cache" not in snippet and "policy.mount" not in snippet

@@ -276,7 +276,8 @@ impl<P: Platform> LibOs<P> {
     }
 
     /// Records, for `litebox run --learn`, something the app needed that it was not given
-    /// (`kind` is `path`, `exec`, `connect` or `listen`; see docs/targets/linux-userland.md).
+    /// (`kind` is `path`, `exec`, `connect`, `listen`, `ioctl` or `enosys`; see
+    /// docs/targets/linux-userland.md).
     pub fn learn(&self, kind: &[u8], value: &[u8]) {
         if self.platform.learning() {
             self.platform.learn(kind, value);

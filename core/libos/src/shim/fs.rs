@@ -708,7 +708,7 @@ fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
                 f.flags.store(if on { old | O_NONBLOCK } else { old & !O_NONBLOCK }, Ordering::Relaxed);
                 Ok(0)
             }
-            _ => Err(ENOTTY),
+            _ => Err(refused_ioctl(os, fd, cmd, b"host")),
         },
         FileKind::Obj(o) => match cmd {
             FIONREAD => {
@@ -722,7 +722,7 @@ fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
                 f.flags.store(if on { old | O_NONBLOCK } else { old & !O_NONBLOCK }, Ordering::Relaxed);
                 Ok(0)
             }
-            _ => Err(ENOTTY),
+            _ => Err(refused_ioctl(os, fd, cmd, b"object")),
         },
         FileKind::Image(_) | FileKind::Overlay(_) if cmd == FIONREAD => {
             let size = stat_node(os, &f)?.st_size as u64;
@@ -730,8 +730,32 @@ fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
             user::write(arg, &left)?;
             Ok(0)
         }
-        _ => Err(ENOTTY),
+        _ => Err(refused_ioctl(os, fd, cmd, b"file")),
     }
+}
+
+/// ENOTTY for an ioctl the shim does not serve on this kind of descriptor (`what`: `host`,
+/// `object` or `file`), recorded for `litebox run --learn` as `ioctl` `CMD FD WHAT` (CMD in
+/// hex). Terminal queries on a descriptor that is no terminal are not recorded: Linux answers
+/// them ENOTTY too (isatty on a pipe or file).
+fn refused_ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, what: &[u8]) -> Errno {
+    let terminal_query = matches!(cmd, TCGETS | TIOCGWINSZ | TIOCGPGRP);
+    if !(terminal_query && what != b"host") {
+        os.learn_with(b"ioctl", || {
+            let mut v = Vec::with_capacity(32);
+            v.extend_from_slice(b"0x");
+            for sh in (0..8).rev() {
+                v.push(b"0123456789abcdef"[((cmd >> (sh * 4)) & 15) as usize]);
+            }
+            v.push(b' ');
+            let mut num = [0u8; 20];
+            v.extend_from_slice(super::fmt_usize(fd as u32 as usize, &mut num));
+            v.push(b' ');
+            v.extend_from_slice(what);
+            v
+        });
+    }
+    ENOTTY
 }
 
 fn faccessat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32, flags: u32) -> SysResult {

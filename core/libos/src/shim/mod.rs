@@ -51,6 +51,11 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
         Some(Err(e)) => -(e as isize),
         None => {
             log_unimplemented(os, n);
+            // For `litebox run --learn`: `enosys` with the syscall number in decimal.
+            os.learn_with(b"enosys", || {
+                let mut num = [0u8; 20];
+                fmt_usize(n, &mut num).to_vec()
+            });
             -(ENOSYS as isize)
         }
     }

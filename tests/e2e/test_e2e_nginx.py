@@ -1,0 +1,81 @@
+"""nginx from Debian, packed as a new user would: `litebox init --template nginx --port N`, then
+`litebox pack`, then the artifact started from the project directory. Its default master/worker
+configuration (nginx.conf as Debian ships it, `daemon off;` from the template) serves the
+default page on the loopback port, answered by a worker process, not the master.
+
+Skipped only when nginx is not installed (scripts/setup installs Debian's nginx)."""
+
+from __future__ import annotations
+
+import http.client
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from litebox_e2e import BASE_ENV, describe, pack, run_cli
+
+NGINX = Path("/usr/sbin/nginx")
+READY_BOUND = 180.0  # seconds to wait for the port to answer (a busy machine is slow; no fixed sleep)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]:
+    if not NGINX.exists():
+        pytest.skip("nginx is not installed (Debian: apt-get install nginx; scripts/setup does)")
+    work = tmp_path_factory.mktemp("nginx")
+    port = _free_port()
+    made = run_cli("init", work / "site", "--template", "nginx", "--port", str(port))
+    assert made.returncode == 0, describe(made)
+    site = work / "site" / "sites-enabled" / "default"
+    assert f"listen 127.0.0.1:{port} default_server;" in site.read_text()
+    # Say which process answered: nginx's $pid, compared below with the master's pid file.
+    site.write_text(site.read_text().replace("\tserver_name _;", "\tserver_name _;\n\tadd_header X-Pid $pid always;"))
+    art = pack(work / "site", work / "site" / "dist")
+    return work / "site", art.path, port
+
+
+def _get(port: int) -> http.client.HTTPResponse | None:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/")
+        return conn.getresponse()
+    except OSError:
+        return None
+
+
+def test_nginx_serves_the_default_page_from_a_worker(project: tuple[Path, Path, int]) -> None:
+    site, artifact, port = project
+    proc = subprocess.Popen([artifact], cwd=site, env=BASE_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + READY_BOUND
+        resp = _get(port)
+        while resp is None and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)  # polling the port: readiness, not a stand-in for it
+            resp = _get(port)
+        assert resp is not None, f"nginx did not answer on port {port} (exit status {proc.poll()})"
+        body = resp.read()
+        assert resp.status == 200, body
+        assert b"Welcome to nginx!" in body
+        master = int((site / "run" / "nginx.pid").read_text())
+        worker = int(resp.getheader("X-Pid") or "0")
+        assert worker > 0 and worker != master, f"answered by pid {worker}; the master is {master}"
+        log = (site / "var" / "log" / "nginx" / "access.log").read_text()
+        assert '"GET / HTTP/1.1" 200' in log
+    finally:
+        proc.send_signal(signal.SIGTERM)  # nginx's fast shutdown: the master stops its workers
+        try:
+            out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+    assert proc.returncode in (0, 128 + signal.SIGTERM, -signal.SIGTERM), describe(
+        subprocess.CompletedProcess(proc.args, proc.returncode, out, err))

@@ -1,0 +1,73 @@
+"""Streaming artifact assembly (packager/build/elfstream.py) and the image written to a file
+(packager/image/image.py write_image): the same bytes as in memory, sections readable by an
+independent ELF parser, refusals for what cannot be assembled."""
+from __future__ import annotations
+
+import hashlib
+import io
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from packager.build.artifact import IMAGE_SECTION, MANIFEST_SECTION, _layout, read_sections
+from packager.build.elfstream import assemble_elf_streaming, write_sections
+from packager.errors import PackError
+from packager.image.image import ImageSettings, build_image, write_image
+from packager.image.rootfs import DIR, FILE, FsEntry
+
+
+def test_an_image_file_streams_into_its_section(static_hello: Path, tmp_path: Path) -> None:
+    image = tmp_path / "image.bin"
+    image.write_bytes(bytes(range(256)) * 5000 + b"tail")
+    out = tmp_path / "dist" / "app"
+    digest = assemble_elf_streaming(static_hello, [(IMAGE_SECTION, image), (MANIFEST_SECTION, b"{}")], out)
+    data = out.read_bytes()
+    assert read_sections(data) == {IMAGE_SECTION: image.read_bytes(), MANIFEST_SECTION: b"{}"}
+    assert _layout(data) == _layout(static_hello.read_bytes())
+    assert out.stat().st_mode & 0o777 == 0o755
+    assert hashlib.sha256(data).hexdigest() == digest
+    assert [p.name for p in out.parent.iterdir()] == ["app"]  # no temporary file left beside it
+    shown = subprocess.run(["readelf", "-S", "-W", str(out)], capture_output=True, text=True, check=True).stdout
+    assert IMAGE_SECTION in shown and MANIFEST_SECTION in shown
+
+
+def test_the_same_inputs_give_the_same_bytes(static_hello: Path) -> None:
+    runtime = static_hello.read_bytes()
+    one, two = io.BytesIO(), io.BytesIO()
+    write_sections(runtime, [(IMAGE_SECTION, b"abc")], one)
+    write_sections(runtime, [(IMAGE_SECTION, b"abc")], two)
+    assert one.getvalue() == two.getvalue()
+
+
+def test_a_section_the_runtime_already_has_is_refused(static_hello: Path, tmp_path: Path) -> None:
+    once = tmp_path / "once"
+    assemble_elf_streaming(static_hello, [(IMAGE_SECTION, b"a")], once)
+    with pytest.raises(PackError, match="already has a .litebox.image section"):
+        assemble_elf_streaming(once, [(IMAGE_SECTION, b"b")], tmp_path / "twice")
+    assert not (tmp_path / "twice").exists()
+
+
+def test_a_runtime_without_section_headers_is_refused(static_hello: Path, tmp_path: Path) -> None:
+    stripped = bytearray(static_hello.read_bytes())
+    stripped[0x3C:0x3E] = b"\0\0"  # e_shnum = 0
+    bad = tmp_path / "rt"
+    bad.write_bytes(bytes(stripped))
+    with pytest.raises(PackError, match="section headers are missing or damaged"):
+        assemble_elf_streaming(bad, [(IMAGE_SECTION, b"a")], tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rt"]
+
+
+def test_write_image_gives_build_images_bytes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.write_bytes(b"x" * 300_000 + bytes(range(256)) * 100)
+    entries = [FsEntry("/", DIR, 0o755, "root"), FsEntry("/d", DIR, 0o755, "dir"),
+               FsEntry("/d/data", FILE, 0o644, "file", host=data), FsEntry("/d/small", FILE, 0o600, "gen", data=b"hi")]
+    settings = ImageSettings(65536, 3, mtime=0)
+    whole = build_image(entries, b"launch", settings)
+    out = io.BytesIO()
+    streamed = write_image(entries, b"launch", settings, out, tmp_path)
+    assert out.getvalue() == whole.blob
+    assert streamed.digest == whole.digest and streamed.size == len(whole.blob)
+    assert streamed.sha256 == hashlib.sha256(whole.blob).hexdigest()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # the spill file is gone
