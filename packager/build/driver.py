@@ -201,8 +201,7 @@ def _pack_locked(app: Path, cfg: Config, targets: list[Target], out_dir: Path, s
     request["targets_dir"] = str(targets_dir.resolve()) if targets_dir is not None else None
     request["quiet"] = progress.quiet
     request["cache_dir"] = str(shared) if shared is not None else None
-    _run_scons(request, state, progress)
-    events = _read_events(Path(request["events"]))
+    events = _build(request, state, app_state, progress)
     _warn_compatibility(Path(request["apps"][0]["image_info"]), progress)
     results = []
     order = {t.name: i for i, t in enumerate(targets)}
@@ -355,6 +354,24 @@ def _target_request(t: Target, name: str, app_state: Path, out_dir: Path, option
             "options_record": record,
             "options_key": json.dumps({"options": options, "record": record}, sort_keys=True, default=str),
             "extra_steps": extra}
+
+
+def _build(request: dict[str, Any], state: Path, app_state: Path, progress: Progress) -> list[dict[str, str]]:
+    """Brings every output of ``request`` up to date; returns the steps that ran (none when
+    the up-to-date stamp shows nothing changed: packager/build/uptodate.py)."""
+    from packager.build import uptodate
+
+    stamp = app_state / "uptodate.json"
+    decided_by = sorted({Path(a["plan"]) for a in request["apps"]}) + [Path(request["toolchain"])]
+    key = uptodate.request_key(request, decided_by)
+    if uptodate.is_current(stamp, request, key):
+        progress.detail("nothing changed since the last pack (up-to-date stamp): the build graph is not run")
+        return []
+    uptodate.forget(stamp)
+    _run_scons(request, state, progress)
+    events = _read_events(Path(request["events"]))
+    uptodate.record(stamp, request, key)
+    return events
 
 
 def _run_scons(request: dict[str, Any], state: Path, progress: Progress) -> None:

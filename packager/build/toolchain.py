@@ -5,13 +5,14 @@ import hashlib
 import platform
 import shutil
 import subprocess
-from importlib import metadata
 from pathlib import Path
 
 from packager.errors import PackError
 
 
 def _pkg_version(name: str) -> str:
+    from importlib import metadata
+
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
@@ -21,25 +22,48 @@ def _pkg_version(name: str) -> str:
 PROBE_TIMEOUT = 60  # seconds for `rustc -V` and friends; a busy machine may be slow
 
 
-def _command_version(argv: list[str]) -> str:
-    """The tool's version line; ``absent`` only when the tool is not installed at all. A tool
-    that is installed but fails, prints nothing or does not answer in time is a PackError:
-    recording it as absent would make the manifest lie about what built the artifact."""
-    shown = " ".join(argv)
-    if shutil.which(argv[0]) is None:
-        return "absent"
+def _command_versions(argvs: list[list[str]]) -> list[str]:
+    """Each tool's version line, the probes running side by side; ``absent`` only when a tool
+    is not installed at all. A tool that is installed but fails, prints nothing or does not
+    answer in time is a PackError: recording it as absent would make the manifest lie about
+    what built the artifact."""
+    procs: list[subprocess.Popen[str] | None] = []
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT, check=False,
-                             stdin=subprocess.DEVNULL)
+        for argv in argvs:
+            if shutil.which(argv[0]) is None:
+                procs.append(None)
+                continue
+            try:
+                procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                              stdin=subprocess.DEVNULL))
+            except OSError as exc:
+                raise PackError(f"toolchain probe `{' '.join(argv)}` could not start: {exc.strerror}") from None
+        return [_answer(argv, proc) for argv, proc in zip(argvs, procs)]
+    finally:
+        for proc in procs:
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def _answer(argv: list[str], proc: subprocess.Popen[str] | None) -> str:
+    if proc is None:
+        return "absent"
+    shown = " ".join(argv)
+    try:
+        out, err = proc.communicate(timeout=PROBE_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise PackError(f"toolchain probe `{shown}` did not answer within {PROBE_TIMEOUT} s") from None
-    except OSError as exc:
-        raise PackError(f"toolchain probe `{shown}` could not start: {exc.strerror}") from None
-    version = out.stdout.strip()
-    if out.returncode != 0 or not version:
-        tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
-        raise PackError(f"toolchain probe `{shown}` failed (exit {out.returncode}): {tail}")
+    version = out.strip()
+    if proc.returncode != 0 or not version:
+        tail = (err.strip().splitlines() or ["no output"])[-1]
+        raise PackError(f"toolchain probe `{shown}` failed (exit {proc.returncode}): {tail}")
     return version
+
+
+def _command_version(argv: list[str]) -> str:
+    """The tool's version line (``_command_versions`` for one tool)."""
+    return _command_versions([argv])[0]
 
 
 def _scons_version() -> str:
@@ -69,10 +93,11 @@ def file_sha256(path: Path) -> str:
 def toolchain_info(repo: Path) -> dict[str, str]:
     """The toolchain record of the manifest: python, rustc -V, cargo -V, Cargo.lock sha256,
     and the versions of scons, lief, zstandard, pyelftools and capstone (the rewriter's decoder)."""
+    rustc, cargo = _command_versions([["rustc", "-V"], ["cargo", "-V"]])
     return {
         "python": platform.python_version(),
-        "rustc": _command_version(["rustc", "-V"]),
-        "cargo": _command_version(["cargo", "-V"]),
+        "rustc": rustc,
+        "cargo": cargo,
         "cargo_lock_sha256": file_sha256(repo / "Cargo.lock"),
         "scons": _scons_version(),
         "lief": _pkg_version("lief"),
