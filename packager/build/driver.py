@@ -18,7 +18,7 @@ from packager.build.canonjson import canonical_json
 from packager.build.plan import make_plan, write_plan
 from packager.build.progress import Progress
 from packager.build.statelock import state_lock
-from packager.build.toolchain import toolchain_info
+from packager.build.toolchain import VersionProbes, start_probes, toolchain_info
 from packager.config import config as config_mod
 from packager.config.config import Config, Overrides, relative_to_project
 from packager.containers.imagesource import is_image_reference
@@ -183,6 +183,18 @@ def _pack_locked(app: Path, cfg: Config, targets: list[Target], out_dir: Path, s
                  targets_dir: Path | None, started: float, source: dict[str, Any] | None = None) -> PackResult:
     """The part of ``pack`` that uses the build state directory (its lock held)."""
     repo = repo_root()
+    probes = start_probes()  # rustc -V and cargo -V answer while the app is analysed
+    try:
+        return _pack_probed(app, cfg, targets, out_dir, state, shared, config_file, progress, targets_dir,
+                            started, source, repo, probes)
+    finally:
+        probes.close()
+
+
+def _pack_probed(app: Path, cfg: Config, targets: list[Target], out_dir: Path, state: Path,
+                 shared: Path | None, config_file: Path | None, progress: Progress,
+                 targets_dir: Path | None, started: float, source: dict[str, Any] | None, repo: Path,
+                 probes: VersionProbes) -> PackResult:
     cache = StatCache(state / "statcache.json")
     collected = collect(cfg, cache=cache)
     for w in collected.warnings:
@@ -195,7 +207,7 @@ def _pack_locked(app: Path, cfg: Config, targets: list[Target], out_dir: Path, s
         plan["source"] = source  # the container image it came from (the manifest's "source")
     cache.save()
     write_plan(plan, app_state / "plan.json")
-    tools = toolchain_info(repo)
+    tools = toolchain_info(repo, probes)
     _write_if_changed(state / "toolchain.json", canonical_json(tools))
     request = _request(cfg, plan, targets, out_dir, state, app_state, tools, progress.verbose)
     request["targets_dir"] = str(targets_dir.resolve()) if targets_dir is not None else None

@@ -22,28 +22,49 @@ def _pkg_version(name: str) -> str:
 PROBE_TIMEOUT = 60  # seconds for `rustc -V` and friends; a busy machine may be slow
 
 
+class VersionProbes:
+    """``TOOL -V`` probes started at once and left running (the pack does other work while
+    they answer); ``answers`` collects them."""
+
+    def __init__(self, argvs: list[list[str]]) -> None:
+        self.argvs = argvs
+        self.procs: list[subprocess.Popen[str] | None] = []
+        try:
+            for argv in argvs:
+                if shutil.which(argv[0]) is None:
+                    self.procs.append(None)
+                    continue
+                try:
+                    self.procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                                       text=True, stdin=subprocess.DEVNULL))
+                except OSError as exc:
+                    raise PackError(f"toolchain probe `{' '.join(argv)}` could not start: {exc.strerror}") from None
+        except BaseException:
+            self.close()
+            raise
+
+    def answers(self) -> list[str]:
+        """Each tool's version line (``absent`` for a tool not installed); PackError as
+        ``_command_versions`` says."""
+        try:
+            return [_answer(argv, proc) for argv, proc in zip(self.argvs, self.procs)]
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stops any probe still running."""
+        for proc in self.procs:
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
 def _command_versions(argvs: list[list[str]]) -> list[str]:
     """Each tool's version line, the probes running side by side; ``absent`` only when a tool
     is not installed at all. A tool that is installed but fails, prints nothing or does not
     answer in time is a PackError: recording it as absent would make the manifest lie about
     what built the artifact."""
-    procs: list[subprocess.Popen[str] | None] = []
-    try:
-        for argv in argvs:
-            if shutil.which(argv[0]) is None:
-                procs.append(None)
-                continue
-            try:
-                procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                              stdin=subprocess.DEVNULL))
-            except OSError as exc:
-                raise PackError(f"toolchain probe `{' '.join(argv)}` could not start: {exc.strerror}") from None
-        return [_answer(argv, proc) for argv, proc in zip(argvs, procs)]
-    finally:
-        for proc in procs:
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    return VersionProbes(argvs).answers()
 
 
 def _answer(argv: list[str], proc: subprocess.Popen[str] | None) -> str:
@@ -90,10 +111,19 @@ def file_sha256(path: Path) -> str:
         return "absent"
 
 
-def toolchain_info(repo: Path) -> dict[str, str]:
+RUST_PROBES = [["rustc", "-V"], ["cargo", "-V"]]
+
+
+def start_probes() -> VersionProbes:
+    """Starts the rustc and cargo version probes for ``toolchain_info``."""
+    return VersionProbes(RUST_PROBES)
+
+
+def toolchain_info(repo: Path, probes: VersionProbes | None = None) -> dict[str, str]:
     """The toolchain record of the manifest: python, rustc -V, cargo -V, Cargo.lock sha256,
-    and the versions of scons, lief, zstandard, pyelftools and capstone (the rewriter's decoder)."""
-    rustc, cargo = _command_versions([["rustc", "-V"], ["cargo", "-V"]])
+    and the versions of scons, lief, zstandard, pyelftools and capstone (the rewriter's
+    decoder). ``probes`` are version probes already started (``start_probes``)."""
+    rustc, cargo = (probes or start_probes()).answers()
     return {
         "python": platform.python_version(),
         "rustc": rustc,
