@@ -379,6 +379,9 @@ def _build(request: dict[str, Any], state: Path, app_state: Path, progress: Prog
     if uptodate.is_current(stamp, request, key):
         progress.detail("nothing changed since the last pack (up-to-date stamp): the build graph is not run")
         return []
+    for edited in uptodate.edited_outputs(stamp, request):
+        progress.detail(f"{display_path(edited)} changed since the last pack: made again")
+        edited.unlink()
     uptodate.forget(stamp)
     _run_scons(request, state, progress)
     events = _read_events(Path(request["events"]))

@@ -9,6 +9,7 @@ changed) and a stat fingerprint (size, mtime, ctime, inode) of every file the gr
 directly (the runtimes' source files) and of every output. The next pack with the same request
 skips SCons when every fingerprint still matches; anything else (a touched source, an output
 deleted or edited, a different option) runs the graph as before, which then decides by content.
+An output edited since the last build is removed first, so the graph makes it again.
 """
 from __future__ import annotations
 
@@ -71,6 +72,24 @@ def is_current(stamp: Path, request: dict[str, Any], key: str) -> bool:
     now = _state(request, key)
     _inputs, outputs = watched_files(request)
     return recorded == now and all(now["files"][o] is not None for o in outputs)
+
+
+def edited_outputs(stamp: Path, request: dict[str, Any]) -> list[Path]:
+    """The outputs that exist but are not what the last successful build left (edited, replaced
+    or truncated since): the build graph, which decides by its inputs, would not redo them
+    (and would record an edited artifact's digest in a fresh sidecar), so the caller removes
+    them first. Empty without a readable stamp."""
+    try:
+        recorded = json.loads(stamp.read_bytes())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    _inputs, outputs = watched_files(request)
+    out = []
+    for name in outputs:
+        now = fingerprint(Path(name))
+        if now is not None and name in recorded and recorded[name] != now:
+            out.append(Path(name))
+    return out
 
 
 def record(stamp: Path, request: dict[str, Any], key: str) -> None:

@@ -68,3 +68,14 @@ def test_missing_or_damaged_stamp_is_not_current(tmp_path: Path) -> None:
     uptodate.forget(stamp)
     uptodate.forget(stamp)  # twice: no error
     assert not uptodate.is_current(stamp, request, key)
+
+
+def test_edited_outputs_are_named_but_not_missing_or_unrecorded_ones(tmp_path: Path) -> None:
+    request, _extra, stamp, _key = _recorded(tmp_path)
+    target = request["apps"][0]["targets"][0]
+    assert uptodate.edited_outputs(stamp, request) == []
+    Path(target["artifact"]).write_text("tampered")
+    Path(target["sidecar"]).unlink()
+    assert uptodate.edited_outputs(stamp, request) == [Path(target["artifact"])]
+    stamp.unlink()
+    assert uptodate.edited_outputs(stamp, request) == []
