@@ -195,9 +195,10 @@ def test_installed_wheel_packs_for_kvm_and_boots_it_without_cargo(venv: Path, tm
     assert check.returncode == 0 and check.stdout.strip() == "verified", describe(check)
 
 
-def test_checkout_builds_its_runtime_and_says_so() -> None:
-    """From a checkout with cargo, `litebox targets` names cargo as the runtime's origin."""
-    from litebox_e2e import run_cli
+def test_checkout_builds_its_runtime_and_says_so(tmp_path: Path) -> None:
+    """From a checkout with cargo, `litebox targets` names cargo as the runtime's origin, the
+    manifest of an artifact packed there records the same origin, and `verify` accepts it."""
+    from litebox_e2e import pack, run_cli
 
     proc = run_cli("targets", "--json")
     assert proc.returncode == 0, describe(proc)
@@ -207,3 +208,7 @@ def test_checkout_builds_its_runtime_and_says_so() -> None:
     else:
         assert row["runtime"] == {"kind": "built",
                                   "detail": "cargo build --locked --release -p litebox-runtime-linux-userland"}
+    art = pack(Path(PROGRAM), tmp_path / "dist")
+    assert json.loads(art.manifest.read_bytes())["runtime"]["origin"] == row["runtime"]["kind"]
+    check = run_cli("verify", art.path)
+    assert check.returncode == 0 and check.stdout.strip() == "verified", describe(check)
