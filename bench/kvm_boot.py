@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Benchmark (not a test): boot-to-exit of examples/hello-static packed for the kvm target,
 under QEMU TCG with ``-M microvm`` and with QEMU's default machine (``pc``), side by side with
-the linux-userland artifact and the native program, in one run. Also the kernel's own share:
-the TSC from the PVH entry to the app's first instruction, which the kernel prints when the
-command line has ``litebox.debug``.
+the linux-userland artifact and the native program, in one run. Also each part of a kvm boot:
+QEMU's own start-up and exit (a PVH stub kernel that leaves through isa-debug-exit at its first
+instruction, with the runner's QEMU options), and the kernel's own share: the TSC from the PVH
+entry to the app's first instruction, which the kernel prints when the command line has
+``litebox.debug``.
 
     python3 bench/kvm_boot.py [--runs N] [--json]
 
@@ -16,6 +18,7 @@ import argparse
 import json
 import re
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -66,6 +69,35 @@ def qemu_run(qemu: Any, kernel: Path, machine: str, cmdline: str) -> Callable[[]
     return go
 
 
+def pvh_stub(path: Path) -> Path:
+    """Writes a PVH ELF whose 32-bit entry does ``out 0xf4, al`` with al = 0 (QEMU exits 1)."""
+    code = bytes.fromhex("b000e6f4f4")  # mov al, 0; out 0xf4, al; hlt
+    entry, code_off, phoff, phsize = 0x100000, 0x1000, 64, 56
+    note = struct.pack("<III", 4, 4, 18) + b"Xen\0" + struct.pack("<I", entry)  # XEN_ELFNOTE_PHYS32_ENTRY
+    note_off = phoff + 2 * phsize
+    data = bytearray(code_off + len(code))
+    data[0:16] = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+    struct.pack_into("<HHIQQQIHHHHHH", data, 16, 2, 62, 1, entry, phoff, 0, 0, 64, phsize, 2, 64, 0, 0)
+    struct.pack_into("<IIQQQQQQ", data, phoff, 1, 5, code_off, entry, entry, len(code), len(code), 0x1000)
+    struct.pack_into("<IIQQQQQQ", data, phoff + phsize, 4, 4, note_off, 0, 0, len(note), len(note), 4)
+    data[note_off:note_off + len(note)] = note
+    data[code_off:] = code
+    path.write_bytes(bytes(data))
+    return path
+
+
+def stub_run(qemu: Any, stub: Path) -> Callable[[], bytes]:
+    """A closure booting the PVH stub with the runner's QEMU command line (QEMU alone)."""
+    def go() -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            argv = qemu.qemu_argv(stub, "", qemu.file_chardev(Path(tmp) / "control"), "tcg", "microvm")
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
+            if proc.returncode != 1:
+                sys.exit(f"the PVH stub did not exit through isa-debug-exit: {proc.returncode} {proc.stderr!r}")
+            return proc.stdout
+    return go
+
+
 def plain_run(argv: list[str]) -> Callable[[], bytes]:
     """A closure running ``argv`` once, returning its stdout."""
     def go() -> bytes:
@@ -94,6 +126,7 @@ def main() -> int:
         cases = [
             ("native", plain_run([str(native)])),
             ("linux-userland", plain_run([str(arts["linux-userland"])])),
+            ("QEMU alone, -M microvm (PVH stub exits at once)", stub_run(qemu, pvh_stub(Path(tmp) / "stub.elf"))),
             ("kvm, QEMU TCG -M microvm", qemu_run(qemu, arts["kvm"], "microvm", "")),
             ("kvm, QEMU TCG -M pc (default machine)", qemu_run(qemu, arts["kvm"], "pc", "")),
             ("kvm, -M microvm, stored chunks (level 0)", qemu_run(qemu, stored["kvm"], "microvm", "")),
@@ -120,7 +153,7 @@ def main() -> int:
         return 0
     print(f"hello-static, boot/start to exit, {args.runs} runs each (median / min, ms; x native by median)")
     for r in rows:
-        print(f"  {r['case']:<40} {r['median_ms']:>9.2f} / {r['min_ms']:>8.2f}   x{r['x_native']}")
+        print(f"  {r['case']:<48} {r['median_ms']:>9.2f} / {r['min_ms']:>8.2f}   x{r['x_native']}")
     for label, k in kernel.items():
         print(f"  kvm kernel share, {label} chunks (PVH entry -> app's first instruction, TSC): "
               f"{k['median_ms']} / {k['min_ms']} ms")

@@ -25,9 +25,22 @@ def _check(value: Any, where: str) -> None:
         raise ValueError(f"{where}: {type(value).__name__} is not a JSON value")
 
 
+def _no_float(text: str) -> Any:
+    raise ValueError(f"float {text}")
+
+
 def canonical_json(value: Any) -> bytes:
     """``value`` as canonical JSON bytes: keys sorted, no whitespace, UTF-8 (not \\u escapes),
     no floats, no trailing newline. Raises ValueError for anything else."""
-    _check(value, "$")
+    try:
+        # Fast path (C code only): the text parses back, without floats, to a value equal to
+        # ``value``, so ``value`` held nothing but JSON values with string keys.
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        data = text.encode("utf-8")
+        if json.loads(text, parse_float=_no_float) == value:
+            return data
+    except (TypeError, ValueError, UnicodeEncodeError):
+        pass
+    _check(value, "$")  # the slow path names what is wrong, or accepts tuples
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return text.encode("utf-8")

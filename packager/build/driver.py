@@ -18,7 +18,7 @@ from packager.build.canonjson import canonical_json
 from packager.build.plan import make_plan, write_plan
 from packager.build.progress import Progress
 from packager.build.statelock import state_lock
-from packager.build.toolchain import toolchain_info
+from packager.build.toolchain import VersionProbes, start_probes, toolchain_info
 from packager.config import config as config_mod
 from packager.config.config import Config, Overrides, relative_to_project
 from packager.containers.imagesource import is_image_reference
@@ -183,6 +183,18 @@ def _pack_locked(app: Path, cfg: Config, targets: list[Target], out_dir: Path, s
                  targets_dir: Path | None, started: float, source: dict[str, Any] | None = None) -> PackResult:
     """The part of ``pack`` that uses the build state directory (its lock held)."""
     repo = repo_root()
+    probes = start_probes()  # rustc -V and cargo -V answer while the app is analysed
+    try:
+        return _pack_probed(app, cfg, targets, out_dir, state, shared, config_file, progress, targets_dir,
+                            started, source, repo, probes)
+    finally:
+        probes.close()
+
+
+def _pack_probed(app: Path, cfg: Config, targets: list[Target], out_dir: Path, state: Path,
+                 shared: Path | None, config_file: Path | None, progress: Progress,
+                 targets_dir: Path | None, started: float, source: dict[str, Any] | None, repo: Path,
+                 probes: VersionProbes) -> PackResult:
     cache = StatCache(state / "statcache.json")
     collected = collect(cfg, cache=cache)
     for w in collected.warnings:
@@ -195,14 +207,13 @@ def _pack_locked(app: Path, cfg: Config, targets: list[Target], out_dir: Path, s
         plan["source"] = source  # the container image it came from (the manifest's "source")
     cache.save()
     write_plan(plan, app_state / "plan.json")
-    tools = toolchain_info(repo)
+    tools = toolchain_info(repo, probes)
     _write_if_changed(state / "toolchain.json", canonical_json(tools))
     request = _request(cfg, plan, targets, out_dir, state, app_state, tools, progress.verbose)
     request["targets_dir"] = str(targets_dir.resolve()) if targets_dir is not None else None
     request["quiet"] = progress.quiet
     request["cache_dir"] = str(shared) if shared is not None else None
-    _run_scons(request, state, progress)
-    events = _read_events(Path(request["events"]))
+    events = _build(request, state, app_state, progress)
     _warn_compatibility(Path(request["apps"][0]["image_info"]), progress)
     results = []
     order = {t.name: i for i, t in enumerate(targets)}
@@ -369,6 +380,27 @@ def _target_request(t: Target, name: str, app_state: Path, out_dir: Path, option
             "options_record": record,
             "options_key": json.dumps({"options": options, "record": record}, sort_keys=True, default=str),
             "extra_steps": extra}
+
+
+def _build(request: dict[str, Any], state: Path, app_state: Path, progress: Progress) -> list[dict[str, str]]:
+    """Brings every output of ``request`` up to date; returns the steps that ran (none when
+    the up-to-date stamp shows nothing changed: packager/build/uptodate.py)."""
+    from packager.build import uptodate
+
+    stamp = app_state / "uptodate.json"
+    decided_by = sorted({Path(a["plan"]) for a in request["apps"]}) + [Path(request["toolchain"])]
+    key = uptodate.request_key(request, decided_by)
+    if uptodate.is_current(stamp, request, key):
+        progress.detail("nothing changed since the last pack (up-to-date stamp): the build graph is not run")
+        return []
+    for edited in uptodate.edited_outputs(stamp, request):
+        progress.detail(f"{display_path(edited)} changed since the last pack: made again")
+        edited.unlink()
+    uptodate.forget(stamp)
+    _run_scons(request, state, progress)
+    events = _read_events(Path(request["events"]))
+    uptodate.record(stamp, request, key)
+    return events
 
 
 def _run_scons(request: dict[str, Any], state: Path, progress: Progress) -> None:

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packager.analysis.collect import Collected
 from packager.analysis.statcache import StatCache
 from packager.build.canonjson import canonical_json
 from packager.config.config import Config
 from packager.errors import PackError
-from packager.image.image import ImageSettings
 from packager.image.imageformat import POLICY_TAGS, TAG_NAMES, decode_tlv
 from packager.image.launch import launch_config_bytes
 from packager.image.policyrecords import DecodedPolicy, decoded_policy_json
 from packager.image.rootfs import FsEntry
 from packager.paths import display_path
+
+if TYPE_CHECKING:  # the image writer (zstandard, capstone) is imported only when an image is built
+    from packager.image.image import ImageSettings
 
 PLAN_VERSION = 2
 
@@ -109,6 +111,8 @@ def plan_entries(plan: dict[str, Any]) -> list[FsEntry]:
 def plan_settings(plan: dict[str, Any], rewrite_entry: int | None = None) -> ImageSettings:
     """The image settings the plan records; ``rewrite_entry`` is the runtime's fast-path
     entry when the plan asks for syscall rewriting."""
+    from packager.image.image import ImageSettings
+
     s = plan["settings"]
     expected = {e["path"]: e["sha256"] for e in plan["entries"] if "sha256" in e}
     return ImageSettings(chunk_size=s["chunk_size"], compression_level=s["compression_level"], mtime=s["mtime"],

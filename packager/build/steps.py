@@ -39,10 +39,12 @@ def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 
 def step_image(plan_path: Path, image_out: Path, info_out: Path, runtime: Path | None = None,
-               entry_section: str | None = None, progress: Any = None) -> dict[str, Any]:
+               entry_section: str | None = None, progress: Any = None, reuse: Path | None = None) -> dict[str, Any]:
     """Plan (+ the runtime whose fast-path entry, in its ELF section ``entry_section``,
     rewritten syscalls call, when the plan asks for rewriting) → image file + image facts
-    (digest, sizes, inputs with sha256, rewriting per ELF file) as JSON."""
+    (digest, sizes, inputs with sha256, rewriting per ELF file) as JSON. ``reuse`` is the
+    directory of the chunks and rewritten files of the previous build of this image
+    (packager/image/reuse.py): what did not change is taken from there, not redone."""
     plan = read_json(plan_path)
     launch = bytes.fromhex(plan["launch_hex"])
     entry = None
@@ -55,8 +57,19 @@ def step_image(plan_path: Path, image_out: Path, info_out: Path, runtime: Path |
             raise PackError(f"{runtime}: the runtime has no {section} section; pack with --no-rewrite")
     label = "image (rewriting syscalls, compressing)" if entry is not None else "image (compressing)"
     report = (lambda *counts: progress.counter(label, *counts)) if progress is not None else None
+    cache = None
+    if reuse is not None:
+        from packager.image.reuse import ReuseCache
+
+        cache = ReuseCache(reuse)
     with atomic_output(image_out, 0o644) as tmp, open(tmp, "wb") as out:
-        result = write_image(plan_entries(plan), launch, plan_settings(plan, entry), out, image_out.parent, report)
+        result = write_image(plan_entries(plan), launch, plan_settings(plan, entry), out, image_out.parent, report,
+                             cache)
+    if cache is not None:
+        cache.prune()
+        if progress is not None and cache.hits:
+            progress.detail(f"image: {cache.hits} chunks and rewritten files taken from the previous build, "
+                            f"{cache.misses} made")
     project = Path(plan["project_dir"])
     inputs = [{"image_path": i.image_path, "host_path": relative_to_project(i.host_path, project),
                "size": i.size, "sha256": i.sha256, "reason": i.reason} for i in result.inputs]
@@ -128,18 +141,19 @@ def image_cache_key(plan_path: Path, code_key: str, runtime: Path | None, entry_
 
 
 def step_image_cached(plan_path: Path, image_out: Path, info_out: Path, runtime: Path | None,
-                      entry_section: str | None, shared: tuple[Path, str] | None, progress: Any) -> None:
+                      entry_section: str | None, shared: tuple[Path, str] | None, progress: Any,
+                      reuse: Path | None = None) -> None:
     """``step_image``, or with ``shared`` = (cache directory, packager code key) the image and
     facts another pack made from the same plan, taken from that cache (new ones put there)."""
     if shared is None:
-        step_image(plan_path, image_out, info_out, runtime, entry_section, progress)
+        step_image(plan_path, image_out, info_out, runtime, entry_section, progress, reuse)
         return
     cache = SharedCache(shared[0])
     key = image_cache_key(plan_path, shared[1], runtime, entry_section)
     if cache.fetch("image", key, {"image.bin": image_out, "image.json": info_out}):
         progress.detail(f"image {image_out.parent.name}: taken from the shared cache {shared[0]}")
         return
-    step_image(plan_path, image_out, info_out, runtime, entry_section, progress)
+    step_image(plan_path, image_out, info_out, runtime, entry_section, progress, reuse)
     cache.store("image", key, {"image.bin": image_out, "image.json": info_out})
 
 

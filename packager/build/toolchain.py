@@ -5,13 +5,14 @@ import hashlib
 import platform
 import shutil
 import subprocess
-from importlib import metadata
 from pathlib import Path
 
 from packager.errors import PackError
 
 
 def _pkg_version(name: str) -> str:
+    from importlib import metadata
+
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
@@ -21,25 +22,69 @@ def _pkg_version(name: str) -> str:
 PROBE_TIMEOUT = 60  # seconds for `rustc -V` and friends; a busy machine may be slow
 
 
-def _command_version(argv: list[str]) -> str:
-    """The tool's version line; ``absent`` only when the tool is not installed at all. A tool
-    that is installed but fails, prints nothing or does not answer in time is a PackError:
-    recording it as absent would make the manifest lie about what built the artifact."""
-    shown = " ".join(argv)
-    if shutil.which(argv[0]) is None:
+class VersionProbes:
+    """``TOOL -V`` probes started at once and left running (the pack does other work while
+    they answer); ``answers`` collects them."""
+
+    def __init__(self, argvs: list[list[str]]) -> None:
+        self.argvs = argvs
+        self.procs: list[subprocess.Popen[str] | None] = []
+        try:
+            for argv in argvs:
+                if shutil.which(argv[0]) is None:
+                    self.procs.append(None)
+                    continue
+                try:
+                    self.procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                                       text=True, stdin=subprocess.DEVNULL))
+                except OSError as exc:
+                    raise PackError(f"toolchain probe `{' '.join(argv)}` could not start: {exc.strerror}") from None
+        except BaseException:
+            self.close()
+            raise
+
+    def answers(self) -> list[str]:
+        """Each tool's version line (``absent`` for a tool not installed); PackError as
+        ``_command_versions`` says."""
+        try:
+            return [_answer(argv, proc) for argv, proc in zip(self.argvs, self.procs)]
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stops any probe still running."""
+        for proc in self.procs:
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def _command_versions(argvs: list[list[str]]) -> list[str]:
+    """Each tool's version line, the probes running side by side; ``absent`` only when a tool
+    is not installed at all. A tool that is installed but fails, prints nothing or does not
+    answer in time is a PackError: recording it as absent would make the manifest lie about
+    what built the artifact."""
+    return VersionProbes(argvs).answers()
+
+
+def _answer(argv: list[str], proc: subprocess.Popen[str] | None) -> str:
+    if proc is None:
         return "absent"
+    shown = " ".join(argv)
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT, check=False,
-                             stdin=subprocess.DEVNULL)
+        out, err = proc.communicate(timeout=PROBE_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise PackError(f"toolchain probe `{shown}` did not answer within {PROBE_TIMEOUT} s") from None
-    except OSError as exc:
-        raise PackError(f"toolchain probe `{shown}` could not start: {exc.strerror}") from None
-    version = out.stdout.strip()
-    if out.returncode != 0 or not version:
-        tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
-        raise PackError(f"toolchain probe `{shown}` failed (exit {out.returncode}): {tail}")
+    version = out.strip()
+    if proc.returncode != 0 or not version:
+        tail = (err.strip().splitlines() or ["no output"])[-1]
+        raise PackError(f"toolchain probe `{shown}` failed (exit {proc.returncode}): {tail}")
     return version
+
+
+def _command_version(argv: list[str]) -> str:
+    """The tool's version line (``_command_versions`` for one tool)."""
+    return _command_versions([argv])[0]
 
 
 def _scons_version() -> str:
@@ -66,13 +111,23 @@ def file_sha256(path: Path) -> str:
         return "absent"
 
 
-def toolchain_info(repo: Path) -> dict[str, str]:
+RUST_PROBES = [["rustc", "-V"], ["cargo", "-V"]]
+
+
+def start_probes() -> VersionProbes:
+    """Starts the rustc and cargo version probes for ``toolchain_info``."""
+    return VersionProbes(RUST_PROBES)
+
+
+def toolchain_info(repo: Path, probes: VersionProbes | None = None) -> dict[str, str]:
     """The toolchain record of the manifest: python, rustc -V, cargo -V, Cargo.lock sha256,
-    and the versions of scons, lief, zstandard, pyelftools and capstone (the rewriter's decoder)."""
+    and the versions of scons, lief, zstandard, pyelftools and capstone (the rewriter's
+    decoder). ``probes`` are version probes already started (``start_probes``)."""
+    rustc, cargo = (probes or start_probes()).answers()
     return {
         "python": platform.python_version(),
-        "rustc": _command_version(["rustc", "-V"]),
-        "cargo": _command_version(["cargo", "-V"]),
+        "rustc": rustc,
+        "cargo": cargo,
         "cargo_lock_sha256": file_sha256(repo / "Cargo.lock"),
         "scons": _scons_version(),
         "lief": _pkg_version("lief"),

@@ -24,6 +24,7 @@ from packager.image.imageformat import (
     VERSION,
 )
 from packager.image.imagereader import read_image  # noqa: F401  (re-exported: the reader half)
+from packager.image.reuse import ReuseCache
 from packager.image.rewrite import RewriteError, is_rewritable_elf, rewrite
 from packager.image.rootfs import DIR, FILE, SYMLINK, FsEntry, sort_key
 from packager.paths import display_path, parent_of
@@ -140,8 +141,9 @@ class ChunkStream:
     the bytes are those of a sequential loop, in order."""
 
     def __init__(self, chunk_size: int, level: int, workers: int | None = None,
-                 spill: BinaryIO | None = None) -> None:
+                 spill: BinaryIO | None = None, reuse: ReuseCache | None = None) -> None:
         self.chunk_size, self.level = chunk_size, level
+        self.reuse = reuse  # frames of the previous build, by content (packager/image/reuse.py)
         self.size = 0
         self.frames: list[bytes] = []  # kept only without ``spill``
         self.spill = spill  # where finished frames go, in order, instead of ``frames``
@@ -149,7 +151,7 @@ class ChunkStream:
         self._pending = bytearray()
         self._workers = workers or os.cpu_count() or 1
         self._pool = ThreadPoolExecutor(max_workers=self._workers) if self._workers > 1 else None
-        self._flight: deque[Future[bytes]] = deque()
+        self._flight: deque[tuple[str | None, Future[bytes]]] = deque()
 
     def write(self, data: bytes) -> None:
         """Appends ``data`` to the stream."""
@@ -165,12 +167,32 @@ class ChunkStream:
             self._pending = rest
 
     def _submit(self, piece: bytes) -> None:
+        name = None
+        if self.reuse is not None and self.level != 0:
+            name, frame = self.reuse.chunk(piece, self.level)
+            if frame is not None:
+                done: Future[bytes] = Future()
+                done.set_result(frame)
+                self._flight.append((None, done))
+                self._drain(2 * self._workers)
+                return
         if self._pool is None:
-            self._keep(_compress_one(piece, self.level))
-            return
-        self._flight.append(self._pool.submit(_compress_one, piece, self.level))
-        while len(self._flight) > 2 * self._workers:
-            self._keep(self._flight.popleft().result())
+            future: Future[bytes] = Future()
+            future.set_result(_compress_one(piece, self.level))
+        else:
+            future = self._pool.submit(_compress_one, piece, self.level)
+        self._flight.append((name, future))
+        self._drain(2 * self._workers)
+
+    def _drain(self, keep: int) -> None:
+        """Takes finished frames in order until at most ``keep`` are in flight (storing new
+        ones in the reuse cache)."""
+        while len(self._flight) > keep:
+            name, future = self._flight.popleft()
+            frame = future.result()
+            if name is not None and self.reuse is not None:
+                self.reuse.put_chunk(name, frame)
+            self._keep(frame)
 
     def _keep(self, frame: bytes) -> None:
         self.meta.append((len(frame), hashlib.sha256(frame).digest()))
@@ -185,15 +207,14 @@ class ChunkStream:
         if self._pending:
             self._submit(bytes(self._pending))
             self._pending.clear()
-        while self._flight:
-            self._keep(self._flight.popleft().result())
+        self._drain(0)
         self.close()
         return self.frames
 
     def close(self) -> None:
         """Stops the worker threads (pending work is dropped)."""
         if self._pool is not None:
-            for f in self._flight:
+            for _name, f in self._flight:
                 f.cancel()
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -210,28 +231,30 @@ ProgressReport = Callable[[int, int, int, int], None]  # files done, files, byte
 
 
 def build_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings,
-                report: ProgressReport | None = None) -> ImageResult:
+                report: ProgressReport | None = None, reuse: ReuseCache | None = None) -> ImageResult:
     """Writes the image for ``entries`` (any order; they are sorted here) and the encoded
     launch config. Promises the exact layout of docs/image-format.md, v1: entries in
     (parent, name) order, uid/gid 0, mtime = settings.mtime, identical file contents stored
     once, one zstd frame per chunk with content size and without checksum, and the root
     digest over header[0:128] and all metadata. Same inputs, same bytes. ``report`` is
-    called with (files done, files, bytes read, bytes) as files are read."""
-    stream = ChunkStream(settings.chunk_size, settings.compression_level)
-    result, parts = _build(entries, launch, settings, report, stream)
+    called with (files done, files, bytes read, bytes) as files are read. ``reuse`` supplies
+    chunks and rewritten files of an earlier build by content (the same bytes either way)."""
+    stream = ChunkStream(settings.chunk_size, settings.compression_level, reuse=reuse)
+    result, parts = _build(entries, launch, settings, report, stream, reuse)
     result.blob = b"".join([*parts, *stream.frames])
     return result
 
 
 def write_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings, out: BinaryIO,
-                spill_dir: Path | None = None, report: ProgressReport | None = None) -> ImageResult:
+                spill_dir: Path | None = None, report: ProgressReport | None = None,
+                reuse: ReuseCache | None = None) -> ImageResult:
     """``build_image`` written to ``out`` instead of returned: the compressed frames wait in an
     unnamed temporary file in ``spill_dir`` (default: the system's), so memory does not grow
     with the image. Same bytes as ``build_image``; the result's ``blob`` is empty and its
     ``sha256`` and ``size`` describe what was written."""
     with tempfile.TemporaryFile(dir=spill_dir) as spill:
-        stream = ChunkStream(settings.chunk_size, settings.compression_level, spill=spill)
-        result, parts = _build(entries, launch, settings, report, stream)
+        stream = ChunkStream(settings.chunk_size, settings.compression_level, spill=spill, reuse=reuse)
+        result, parts = _build(entries, launch, settings, report, stream, reuse)
         digest, size = hashlib.sha256(), 0
         for part in parts:
             out.write(part)
@@ -247,7 +270,7 @@ def write_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings, 
 
 
 def _build(entries: list[FsEntry], launch: bytes, settings: ImageSettings, report: ProgressReport | None,
-           stream: ChunkStream) -> tuple[ImageResult, list[bytes]]:
+           stream: ChunkStream, reuse: ReuseCache | None = None) -> tuple[ImageResult, list[bytes]]:
     """Writes every entry into ``stream``; returns the facts and the bytes that precede the
     frames (header, root digest, launch config, index, strings, chunk table)."""
     ordered = sorted(entries, key=lambda e: sort_key(e.path))
@@ -261,7 +284,8 @@ def _build(entries: list[FsEntry], launch: bytes, settings: ImageSettings, repor
     strings = bytearray()
     try:
         counts = _Counts(ordered, report)
-        records, inputs, rewrite_facts = _write_entries(ordered, children, strings, stream, settings, counts)
+        records, inputs, rewrite_facts = _write_entries(ordered, children, strings, stream, settings, counts,
+                                                        reuse)
         counts.finish()
         stream.finish()
     finally:
@@ -318,13 +342,13 @@ def _host_size(e: FsEntry) -> int:
 
 
 def _write_entries(ordered: list[FsEntry], children: dict[str, list[int]], strings: bytearray,
-                   stream: ChunkStream, settings: ImageSettings, counts: _Counts
+                   stream: ChunkStream, settings: ImageSettings, counts: _Counts, reuse: ReuseCache | None = None
                    ) -> tuple[bytearray, list[InputFile], dict[str, dict[str, Any]]]:
     """Appends every entry's path (and symlink target) to ``strings`` and every distinct file
     content to ``stream``, reading host files in blocks; returns the entry records, the
     inputs and the rewriting facts. Only ELF files that are rewritten are read whole."""
     by_digest: dict[str, tuple[int, int]] = {}
-    ahead = RewriteAhead(ordered, settings.rewrite_entry) if settings.rewrite_entry is not None else None
+    ahead = RewriteAhead(ordered, settings.rewrite_entry, reuse=reuse) if settings.rewrite_entry is not None else None
     try:
         return _write_entries_with(ordered, children, strings, stream, settings, counts, by_digest, ahead)
     finally:
@@ -393,16 +417,25 @@ def _write_entries_with(ordered: list[FsEntry], children: dict[str, list[int]], 
 RewriteDone = tuple[bytes, dict[str, Any]]  # (the file's bytes for the image, its rewrite summary)
 
 
-def _rewrite_file(e: FsEntry, entry: int) -> tuple[str, RewriteDone]:
-    """Reads an ELF entry whole and rewrites it: (sha256 of what was read, (bytes, summary));
-    a file the rewriter cannot read is kept as it is, with a note."""
+def _rewrite_file(e: FsEntry, entry: int, reuse: ReuseCache | None = None) -> tuple[str, RewriteDone]:
+    """Reads an ELF entry whole and rewrites it (or takes the result from ``reuse``): (sha256
+    of what was read, (bytes, summary)); a file the rewriter cannot read is kept as it is,
+    with a note."""
     whole = _read_content(e)
+    digest = hashlib.sha256(whole).hexdigest()
+    name = None
+    if reuse is not None:
+        name, found = reuse.rewritten(digest, entry)
+        if found is not None:
+            return digest, found
     try:
         r = rewrite(whole, entry)
         done: RewriteDone = (r.data, r.summary())
     except RewriteError as exc:
         done = (whole, {"sites": 0, "rewritten": 0, "trapped": 0, "note": f"not rewritten: {exc}"})
-    return hashlib.sha256(whole).hexdigest(), done
+    if reuse is not None and name is not None:
+        reuse.put_rewritten(name, *done)
+    return digest, done
 
 
 class RewriteAhead:
@@ -410,8 +443,9 @@ class RewriteAhead:
     results in entry order (capstone decodes outside the GIL). Same bytes as rewriting each
     file when the writer reaches it; at most ``window`` files are read ahead."""
 
-    def __init__(self, ordered: list[FsEntry], entry: int, workers: int | None = None, window: int = 8) -> None:
-        self.entry = entry
+    def __init__(self, ordered: list[FsEntry], entry: int, workers: int | None = None, window: int = 8,
+                 reuse: ReuseCache | None = None) -> None:
+        self.entry, self.reuse = entry, reuse
         self._todo = deque(e for e in ordered if e.kind == FILE and is_rewritable_elf(_head(e)))
         self._paths = {e.path for e in self._todo}
         self._window = window
@@ -423,7 +457,7 @@ class RewriteAhead:
     def _fill(self) -> None:
         while self._todo and len(self._flight) < self._window:
             e = self._todo.popleft()
-            self._flight[e.path] = self._pool.submit(_rewrite_file, e, self.entry)
+            self._flight[e.path] = self._pool.submit(_rewrite_file, e, self.entry, self.reuse)
 
     def wants(self, e: FsEntry) -> bool:
         """Whether ``e`` is one of the files rewritten here."""
