@@ -229,3 +229,30 @@ def test_hsm_flow_digest_out_signature_in(tmp_path: Path) -> None:
     assert facts["matches_manifest"] is True
     assert facts["recomputed"]["snp"]["id_block"]["signature_valid"] is True
     assert facts["recomputed"]["snp"]["id_block"]["throwaway_key"] is False
+
+
+ATTESTATION_WITHOUT_HARDWARE = (
+    b"entry attestation_type\nentry report\nentry user_report_data\n"
+    b"type none (4 bytes)\n"
+    b"short write: -1 EINVAL\nwrite: 64\nread back: 64 same\n"
+    b"open report for writing: EACCES\n"
+    b"report: ENODEV\n"
+)
+
+
+@needs_qemu
+def test_attestation_files_without_snp_hardware(tmp_path: Path) -> None:
+    """/dev/attestation on the native boot: the files exist, the report data round-trips, and
+    the report is ENODEV (no SEV-SNP here); linux-userland (no hardware report either) agrees."""
+    prog = tmp_path / "attestation"
+    cc = subprocess.run(["cc", "-static", "-O1", "-o", prog, REPO / "tests/e2e/programs/attestation.c"],
+                        capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr
+    proc = run_cli("pack", prog, "--target", "snp", "--target", "linux-userland", "--out-dir", tmp_path / "dist",
+                   "--json")
+    assert proc.returncode == 0, describe(proc)
+    arts = {a.target: a.path for a in parse_pack_json(proc.stdout)}
+    snp = run_snp(arts["snp"], [])
+    assert (snp.stdout, snp.returncode) == (ATTESTATION_WITHOUT_HARDWARE, 0), describe(snp)
+    ref = run_program([arts["linux-userland"]])
+    assert (ref.stdout, ref.returncode) == (ATTESTATION_WITHOUT_HARDWARE, 0), describe(ref)

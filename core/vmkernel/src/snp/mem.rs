@@ -50,7 +50,7 @@ fn pvalidate(pa: usize, huge: bool, validate: bool) -> (u32, bool) {
 fn validate_range(start: u64, end: u64) {
     let mut at = start;
     while at < end {
-        let huge = at % PAGE_2M == 0 && end - at >= PAGE_2M;
+        let huge = at.is_multiple_of(PAGE_2M) && end - at >= PAGE_2M;
         let (status, changed) = pvalidate(at as usize, huge, true);
         if huge && status == PVALIDATE_FAIL_SIZEMISMATCH {
             for p in (at..at + PAGE_2M).step_by(PAGE as usize) {

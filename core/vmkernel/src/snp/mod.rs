@@ -115,7 +115,7 @@ pub unsafe fn early(start_info: usize, cbit_hi: u32) {
         ghcb::terminate(Reason::Protocol);
     }
     let features = msrp::parse_hv_features(ghcb::msr_call(msrp::hv_features_request()));
-    if !features.is_some_and(|f| f & msrp::HV_FEATURE_SNP != 0) {
+    if features.is_none_or(|f| f & msrp::HV_FEATURE_SNP == 0) {
         ghcb::terminate(Reason::Protocol);
     }
     // SAFETY: boot, once, one CPU; the GHCB page is a kernel static nothing else uses. Then
