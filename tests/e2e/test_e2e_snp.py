@@ -256,3 +256,35 @@ def test_attestation_files_without_snp_hardware(tmp_path: Path) -> None:
     assert (snp.stdout, snp.returncode) == (ATTESTATION_WITHOUT_HARDWARE, 0), describe(snp)
     ref = run_program([arts["linux-userland"]])
     assert (ref.stdout, ref.returncode) == (ATTESTATION_WITHOUT_HARDWARE, 0), describe(ref)
+
+
+@needs_qemu
+def test_host_arguments_are_ignored_under_the_snp_rules_unless_admitted(packed: PackedExamples,
+                                                                        tmp_path: Path) -> None:
+    """Under SEV-SNP the kernel drops what the measured start info does not admit
+    (`[target.snp] host_input`, default nothing): tried on the native boot with
+    LITEBOX_SNP_HOST_RULES=1. The default artifact runs with the image's argv and environment
+    only; one that admits args gets them; the manifest records the choice."""
+    default = packed.get("hello-static", "snp")
+    assert manifest_of(default)["target_facts"]["snp"]["host_input"] == []
+    rules = litebox_e2e.kvm_env(90, {"LITEBOX_SNP_HOST_RULES": "1", "LITEBOX_EXAMPLE_PASS": "from-host"})
+    argv = litebox_e2e.kvm_argv(default, ["host-arg", "--getenv", "LITEBOX_EXAMPLE_PASS"])
+    plain = subprocess.run(argv, env=litebox_e2e.kvm_env(90, {"LITEBOX_EXAMPLE_PASS": "from-host"}), cwd=REPO,
+                           capture_output=True, timeout=300)
+    ruled = subprocess.run(argv, env=rules, cwd=REPO, capture_output=True, timeout=300)
+    ref = run_program([packed.get("hello-static", "linux-userland")])
+    assert ruled.returncode == 0, describe(ruled)
+    assert b"host-arg" in plain.stdout and b"from-host" in plain.stdout, describe(plain)
+    assert ruled.stdout == ref.stdout, describe(ruled)
+
+    project = copy_example("hello-static", tmp_path)
+    with (project / "litebox.toml").open("a") as f:
+        f.write('\n[target.snp]\nhost_input = ["args"]\n')
+    proc = run_cli("pack", project, "--target", "snp", "--out-dir", tmp_path / "dist", "--json")
+    assert proc.returncode == 0, describe(proc)
+    (art,) = parse_pack_json(proc.stdout)
+    assert manifest_of(art.path)["target_facts"]["snp"]["host_input"] == ["args"]
+    admitted = subprocess.run(litebox_e2e.kvm_argv(art.path, ["host-arg", "--getenv", "LITEBOX_EXAMPLE_PASS"]),
+                              env=rules, cwd=REPO, capture_output=True, timeout=300)
+    assert admitted.returncode == 0, describe(admitted)
+    assert b"host-arg" in admitted.stdout and b"from-host" not in admitted.stdout, describe(admitted)

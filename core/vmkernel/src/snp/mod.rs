@@ -127,6 +127,18 @@ pub unsafe fn early(start_info: usize, cbit_hi: u32) {
     }
 }
 
+/// The host inputs the kernel accepts (`litebox_snp_sev::host_rules` bits) when the SNP rules
+/// apply (under SNP, or when `cmdline` asks for them on another boot); None when they do not.
+/// The record comes from the measured start-info page at `start_info`.
+pub fn host_rules(start_info: usize, cmdline: &[u8]) -> Option<u32> {
+    if !litebox_snp_sev::host_rules::apply(active(), cmdline) {
+        return None;
+    }
+    // SAFETY: the start info is a page of the boot area (reserved, in the direct map).
+    let page = unsafe { core::slice::from_raw_parts(phys_to_virt(start_info) as *const u8, 4096) };
+    Some(litebox_snp_sev::host_rules::parse(page))
+}
+
 /// Ends the guest through the GHCB termination request (what [`crate::Machine::exit`] falls
 /// back to under SNP when the VMM ignored the exit port).
 pub fn terminate_exit() -> ! {
