@@ -31,6 +31,8 @@ pub const VMSA_MARKER: u32 = u32::from_le_bytes(*b"SNP1");
 const MEMMAP_OFFSET: usize = 0x2000;
 const SECRETS_OFFSET: usize = 0x3000;
 const CPUID_OFFSET: usize = 0x4000;
+/// Pages of the boot area (start info, parameter areas, secrets, CPUID, VMSA, module list).
+const BOOT_AREA_PAGES: usize = 7;
 
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static CBIT_MASK: AtomicU64 = AtomicU64::new(0);
@@ -125,6 +127,13 @@ pub unsafe fn early(start_info: usize, cbit_hi: u32) {
         ghcb::setup();
         crate::cpu::init(crate::layout::stack_top());
     }
+}
+
+/// The boot area under SNP, `[start, end)`: the machine must reserve it (the launch validated
+/// it; the VMSA page in it is not even the guest's to touch). None on any other boot.
+pub fn boot_area() -> Option<(usize, usize)> {
+    let s = BOOT_AREA.load(Ordering::Relaxed);
+    active().then_some((s, s + BOOT_AREA_PAGES * 4096))
 }
 
 /// The host inputs the kernel accepts (`litebox_snp_sev::host_rules` bits) when the SNP rules

@@ -96,6 +96,9 @@ extern "C" fn kernel_main(start_info: u32, snp_cbit_hi: u32) -> ! {
     if let Some((pa, len)) = image_at {
         bi.reserve(pa, pa + len);
     }
+    if let Some((start, end)) = litebox_vmkernel::snp::boot_area() {
+        bi.reserve(start, end);
+    }
     // SAFETY: boot, once, before the kernel reads the boot information; then the kernel comes
     // up on the boot stack, which becomes the syscall stack when the app starts (nothing on it
     // is needed after `enter_user`).
