@@ -134,15 +134,42 @@ def pages_of(segments: list[tuple[int, bytes, int]]) -> dict[int, bytes]:
     return {gpa: bytes(b) for gpa, b in sorted(pages.items())}
 
 
-def start_info_page(lay: Layout) -> bytes:
+# What the kernel may take from the host under SEV-SNP (`[target.snp] host_input`), recorded in
+# the measured start-info page at HOST_RULES_OFFSET: the magic, then a u32 of these bits.
+HOST_RULES_OFFSET = 0x800
+HOST_RULES_MAGIC = b"LBXHOST1"
+HOST_INPUTS = {"args": 1, "env": 2, "stdin": 4, "debug": 8}
+
+
+def host_rules_bits(names: list[str] | tuple[str, ...]) -> int:
+    """The bits for ``host_input`` names (ValueError on an unknown one)."""
+    bits = 0
+    for n in names:
+        if n not in HOST_INPUTS:
+            raise ValueError(f"unknown host input {n!r} (one of {', '.join(HOST_INPUTS)})")
+        bits |= HOST_INPUTS[n]
+    return bits
+
+
+def host_rules_of(page: bytes) -> list[str] | None:
+    """The host inputs a start-info page admits under SEV-SNP (None: the page has no rules)."""
+    at = HOST_RULES_OFFSET
+    if page[at:at + 8] != HOST_RULES_MAGIC:
+        return None
+    bits = struct.unpack_from("<I", page, at + 8)[0]
+    return [n for n, b in HOST_INPUTS.items() if bits & b]
+
+
+def start_info_page(lay: Layout, host_bits: int = 0) -> bytes:
     """hvm_start_info (version 1) with the command line in parameter area 0, one module whose
     list entry is parameter area 2, and a memory map of low RAM and RAM from 1 MiB to the
-    required memory's end."""
+    required memory's end; at HOST_RULES_OFFSET, the host inputs the kernel accepts under SNP."""
     memmap = [(0, LOW_RAM_END, 1), (HIGH_RAM_START, lay.memory - HIGH_RAM_START, 1)]
     head = struct.pack("<IIIIQQQQII", START_INFO_MAGIC, 1, 0, 1, lay.modules, lay.cmdline, 0,
                        lay.start_info + 64, len(memmap), 0)
     body = head.ljust(64, b"\0") + b"".join(struct.pack("<QQII", a, s, t, 0) for a, s, t in memmap)
-    return body.ljust(PAGE, b"\0")
+    rules = HOST_RULES_MAGIC + struct.pack("<I", host_bits)
+    return (body.ljust(HOST_RULES_OFFSET, b"\0") + rules).ljust(PAGE, b"\0")
 
 
 def native_context(lay: Layout) -> bytes:
@@ -154,11 +181,11 @@ def native_context(lay: Layout) -> bytes:
 
 
 def build(kernel_elf: bytes, entry: int, memory: int, policy: int,
-          cbit: int = launch_digest.DEFAULT_CBIT) -> igvm.IgvmFile:
+          cbit: int = launch_digest.DEFAULT_CBIT, host_bits: int = 0) -> igvm.IgvmFile:
     """The IGVM file for ``kernel_elf`` (the kvm target's bootable ELF with its image segment),
     entered at ``entry`` (its PVH entry), needing ``memory`` bytes of RAM from GPA 0, with the
     SNP guest ``policy``; the VMSA tells the kernel to build its page tables with the C-bit at
-    ``cbit``."""
+    ``cbit``; under SNP it accepts the host inputs of ``host_bits`` (``host_rules_bits``)."""
     pages = pages_of(load_segments(kernel_elf))
     end = max(pages) + PAGE
     boot_area = (end + 0xFFFF) & ~0xFFFF
@@ -174,7 +201,7 @@ def build(kernel_elf: bytes, entry: int, memory: int, policy: int,
     d.append(igvm.RequiredMemory(0, BOTH, memory))
     for gpa, data in pages.items():
         d.append(igvm.PageData(gpa, BOTH, data if any(data) else b""))
-    d.append(igvm.PageData(lay.start_info, BOTH, start_info_page(lay)))
+    d.append(igvm.PageData(lay.start_info, BOTH, start_info_page(lay, host_bits)))
     d.append(igvm.ParameterArea(PAGE, CMDLINE_AREA))
     d.append(igvm.Parameter(igvm.VHT_COMMAND_LINE, CMDLINE_AREA, 0))
     d.append(igvm.ParameterInsert(lay.cmdline, BOTH, CMDLINE_AREA))

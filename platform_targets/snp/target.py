@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import struct
 import sys
 import tempfile
 from pathlib import Path
@@ -35,6 +36,8 @@ from packager.targets.targetapi import (
 HERE = Path(__file__).resolve().parent
 KVM = HERE.parent / "kvm"
 OVERRIDE_ENV = "LITEBOX_RUNTIME_SNP"
+# `litebox run`: boot the native platform with the SNP platform's host-input rules.
+SNP_HOST_RULES_ENV = "LITEBOX_SNP_HOST_RULES"
 MEMORY = 512 << 20  # the kvm runner's -m 512M
 
 
@@ -92,6 +95,23 @@ def parse_cbit(value: Any) -> int:
         raise PackError(f"[target.snp].cbit = {value!r}: the C-bit position must be 32..51 "
                         "(CPUID 0x8000001F EBX[5:0]; 51 on EPYC Milan, Genoa, Turin)")
     return cbit
+
+
+def parse_host_input(value: Any) -> int:
+    """The host-input bits of ``[target.snp] host_input``; PackError on an unknown name."""
+    try:
+        return layout.host_rules_bits(list(value))
+    except ValueError as exc:
+        raise PackError(f"[target.snp].host_input: {exc}") from None
+
+
+def host_input_facts(f: Any) -> list[str] | None:
+    """What the file's measured start info lets the kernel take from the host under SNP."""
+    for d in f.directives:
+        if isinstance(d, igvm.PageData) and d.mask & layout.SNP_MASK and d.data[:4] == struct.pack(
+                "<I", layout.START_INFO_MAGIC):
+            return layout.host_rules_of(d.data)
+    return None
 
 
 def id_fields(options: Mapping[str, Any], policy: int) -> Any:
@@ -158,7 +178,8 @@ def guest_file(runtime: Path, image: bytes, options: Mapping[str, Any]) -> Any:
     try:
         elf = pvh_elf.build(kernel, image, b"")
         entry = pvh_elf.pvh_entry(kernel)
-        f = layout.build(elf, entry, MEMORY, policy, parse_cbit(options.get("cbit", launch_digest.DEFAULT_CBIT)))
+        f = layout.build(elf, entry, MEMORY, policy, parse_cbit(options.get("cbit", launch_digest.DEFAULT_CBIT)),
+                         parse_host_input(options.get("host_input") or []))
     except (pvh_elf.KernelError, layout.LayoutError) as exc:
         raise PackError(f"{display_path(runtime)}: {exc}") from None
     inputs = launch_digest.DigestInputs(int(options.get("vcpus") or 1), str(options.get("vmm") or "qemu-kvm"))
@@ -208,6 +229,7 @@ def measurement(f: Any, vcpus: int, vmm: str) -> dict[str, Any]:
         "guest_policy": launch_digest.describe_policy(policy),
         "sev_features": f"{int.from_bytes(vmsa[0x3B0:0x3B8], 'little'):#x}",
         "cbit": launch_digest.vmsa_cbit(vmsa),
+        "host_input": host_input_facts(f),
         "vmsa_sha384": hashlib.sha384(vmsa).hexdigest(),
         "measured_pages": len(launch_digest.snp_pages(f)),
         "id_block": id_block_facts(f, digests[vmm]),
@@ -266,6 +288,9 @@ class Plugin(CargoTarget):
         OptionSpec("cbit", "integer", "the C-bit position the measured VMSA hands the kernel for its page "
                    "tables (checked at boot against CPUID 0x8000001F; 51 on EPYC Milan, Genoa, Turin)",
                    default=51),
+        OptionSpec("host_input", "string-list", "what the kernel takes from the (untrusted) host under SEV-SNP: "
+                   "any of args (run-time arguments), env (host variables the policy passes), stdin, debug; "
+                   "default none (argv and env from the measured image only)", default=[]),
         OptionSpec("vcpus", "integer", "the vCPU count the launch measurement is computed for "
                    "(the kernel runs on one)", default=1, choices=(1,)),
         OptionSpec("vmm", "string", "whose VMSA convention the recorded launch digest follows: qemu-kvm "
@@ -366,6 +391,9 @@ class Plugin(CargoTarget):
             raise PackError(f"{display_path(artifact)}: no such file") from None
         debug = os.environ.get("LITEBOX_LOG") == "debug"
         cmdline = qemu.kernel_cmdline(args, {}, debug).encode()
+        if os.environ.get(SNP_HOST_RULES_ENV) == "1":
+            # The SNP platform's host-input rules on the native boot (they only take away).
+            cmdline += b" litebox.snp-host-rules"
         launch = _launch(data)
         stdin_data = b""
         if not sys.stdin.isatty():

@@ -229,3 +229,62 @@ def test_hsm_flow_digest_out_signature_in(tmp_path: Path) -> None:
     assert facts["matches_manifest"] is True
     assert facts["recomputed"]["snp"]["id_block"]["signature_valid"] is True
     assert facts["recomputed"]["snp"]["id_block"]["throwaway_key"] is False
+
+
+ATTESTATION_WITHOUT_HARDWARE = (
+    b"entry attestation_type\nentry report\nentry user_report_data\n"
+    b"type none (4 bytes)\n"
+    b"short write: -1 EINVAL\nwrite: 64\nread back: 64 same\n"
+    b"open report for writing: EACCES\n"
+    b"report: ENODEV\n"
+)
+
+
+@needs_qemu
+def test_attestation_files_without_snp_hardware(tmp_path: Path) -> None:
+    """/dev/attestation on the native boot: the files exist, the report data round-trips, and
+    the report is ENODEV (no SEV-SNP here); linux-userland (no hardware report either) agrees."""
+    prog = tmp_path / "attestation"
+    cc = subprocess.run(["cc", "-static", "-O1", "-o", prog, REPO / "tests/e2e/programs/attestation.c"],
+                        capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr
+    proc = run_cli("pack", prog, "--target", "snp", "--target", "linux-userland", "--out-dir", tmp_path / "dist",
+                   "--json")
+    assert proc.returncode == 0, describe(proc)
+    arts = {a.target: a.path for a in parse_pack_json(proc.stdout)}
+    snp = run_snp(arts["snp"], [])
+    assert (snp.stdout, snp.returncode) == (ATTESTATION_WITHOUT_HARDWARE, 0), describe(snp)
+    ref = run_program([arts["linux-userland"]])
+    assert (ref.stdout, ref.returncode) == (ATTESTATION_WITHOUT_HARDWARE, 0), describe(ref)
+
+
+@needs_qemu
+def test_host_arguments_are_ignored_under_the_snp_rules_unless_admitted(packed: PackedExamples,
+                                                                        tmp_path: Path) -> None:
+    """Under SEV-SNP the kernel drops what the measured start info does not admit
+    (`[target.snp] host_input`, default nothing): tried on the native boot with
+    LITEBOX_SNP_HOST_RULES=1. The default artifact runs with the image's argv and environment
+    only; one that admits args gets them; the manifest records the choice."""
+    default = packed.get("hello-static", "snp")
+    assert manifest_of(default)["target_facts"]["snp"]["host_input"] == []
+    rules = litebox_e2e.kvm_env(90, {"LITEBOX_SNP_HOST_RULES": "1", "LITEBOX_EXAMPLE_PASS": "from-host"})
+    argv = litebox_e2e.kvm_argv(default, ["host-arg", "--getenv", "LITEBOX_EXAMPLE_PASS"])
+    plain = subprocess.run(argv, env=litebox_e2e.kvm_env(90, {"LITEBOX_EXAMPLE_PASS": "from-host"}), cwd=REPO,
+                           capture_output=True, timeout=300)
+    ruled = subprocess.run(argv, env=rules, cwd=REPO, capture_output=True, timeout=300)
+    ref = run_program([packed.get("hello-static", "linux-userland")])
+    assert ruled.returncode == 0, describe(ruled)
+    assert b"host-arg" in plain.stdout and b"from-host" in plain.stdout, describe(plain)
+    assert ruled.stdout == ref.stdout, describe(ruled)
+
+    project = copy_example("hello-static", tmp_path)
+    with (project / "litebox.toml").open("a") as f:
+        f.write('\n[target.snp]\nhost_input = ["args"]\n')
+    proc = run_cli("pack", project, "--target", "snp", "--out-dir", tmp_path / "dist", "--json")
+    assert proc.returncode == 0, describe(proc)
+    (art,) = parse_pack_json(proc.stdout)
+    assert manifest_of(art.path)["target_facts"]["snp"]["host_input"] == ["args"]
+    admitted = subprocess.run(litebox_e2e.kvm_argv(art.path, ["host-arg", "--getenv", "LITEBOX_EXAMPLE_PASS"]),
+                              env=rules, cwd=REPO, capture_output=True, timeout=300)
+    assert admitted.returncode == 0, describe(admitted)
+    assert b"host-arg" in admitted.stdout and b"from-host" not in admitted.stdout, describe(admitted)

@@ -9,6 +9,7 @@ import struct
 
 import pytest
 
+from packager.errors import PackError
 from packager.targets.targets import get
 
 snp = get("snp").module
@@ -323,3 +324,40 @@ def test_the_file_carries_a_signed_id_block(guest: igvm.IgvmFile) -> None:
     other = igvm.IgvmFile(back.platforms, [igvm.GuestPolicy(layout.SNP_MASK, 0x30000 | launch_digest.POLICY_DEBUG)],
                           back.directives)
     assert snp.id_block_facts(other, ld.hex())["signature_valid"] is False
+
+
+def test_the_snp_vmsa_tells_the_kernel_it_runs_under_snp(guest: igvm.IgvmFile) -> None:
+    """The SNP VMSA (not the native context) carries the marker, the C-bit position and
+    EFER.SCE/LME; another C-bit position changes the VMSA and so the digest."""
+    vmsa = launch_digest.snp_vmsas(guest)[0]
+    assert launch_digest.vmsa_cbit(vmsa) == 51
+    off = launch_digest.VMSA_OFFSETS
+    assert struct.unpack_from("<Q", vmsa, off["rdi"])[0] == 0x31504E53
+    assert struct.unpack_from("<Q", vmsa, off["efer"])[0] & 0x1101 == 0x1101
+    native = next(d for d in guest.directives if isinstance(d, igvm.VpContext) and d.mask == layout.NATIVE_MASK)
+    assert igvm.parse_native_context(native.data).get("rdi", 0) == 0
+    other = layout.build(crafted_kernel(), ENTRY, MEMORY, launch_digest.DEFAULT_POLICY, cbit=47)
+    assert launch_digest.vmsa_cbit(launch_digest.snp_vmsas(other)[0]) == 47
+    inputs = launch_digest.DigestInputs(1, "qemu-kvm")
+    assert launch_digest.launch_digest(other, inputs) != launch_digest.launch_digest(guest, inputs)
+    with pytest.raises(ValueError):
+        launch_digest.vmsa_from_native(igvm.parse_native_context(native.data), cbit=52)
+
+
+def test_cbit_and_host_input_options() -> None:
+    assert snp.parse_cbit("48") == 48
+    for bad in (31, 52, "x"):
+        with pytest.raises(PackError, match=r"\[target.snp\].cbit"):
+            snp.parse_cbit(bad)
+    assert snp.parse_host_input(["args", "stdin"]) == 5
+    with pytest.raises(PackError, match="unknown host input 'argv'"):
+        snp.parse_host_input(["argv"])
+
+
+def test_host_input_is_recorded_in_the_measured_start_info(guest: igvm.IgvmFile) -> None:
+    assert snp.host_input_facts(guest) == []
+    admitted = layout.build(crafted_kernel(), ENTRY, MEMORY, launch_digest.DEFAULT_POLICY,
+                            host_bits=layout.host_rules_bits(["env", "debug"]))
+    assert snp.host_input_facts(admitted) == ["env", "debug"]
+    inputs = launch_digest.DigestInputs(1, "qemu-kvm")
+    assert launch_digest.launch_digest(admitted, inputs) != launch_digest.launch_digest(guest, inputs)

@@ -64,6 +64,8 @@ pub struct LibOs<P: Platform> {
     /// Set once the process takes a record lock on a host file: from then on closing any
     /// descriptor of a file releases the process's locks on it, as on Linux.
     pub record_locks: AtomicBool,
+    /// `/dev/attestation`: the app's report data.
+    pub attestation: crate::attestation::Attestation,
 }
 
 /// The policy's resource limits (`[policy.limits]`, LaunchConfig.limits); `None` is unlimited.
@@ -121,6 +123,7 @@ impl<P: Platform> LibOs<P> {
             cmdline: SpinMutex::new(Vec::new()),
             ident,
             record_locks: AtomicBool::new(false),
+            attestation: crate::attestation::Attestation::default(),
         }
     }
 
@@ -272,6 +275,7 @@ impl<P: Platform> LibOs<P> {
             cmdline: SpinMutex::new(self.cmdline.lock().clone()),
             ident: self.ident.fork(),
             record_locks: AtomicBool::new(self.record_locks.load(Ordering::Relaxed)),
+            attestation: self.attestation.fork(),
         }
     }
 

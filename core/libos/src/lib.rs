@@ -10,6 +10,7 @@
 extern crate alloc;
 
 pub mod abi;
+pub mod attestation;
 pub mod errno;
 pub mod fd;
 pub mod fs;

@@ -194,6 +194,19 @@ pub trait Platform: Send + Sync {
     fn learn(&self, _kind: &[u8], _value: &[u8]) {}
     /// Writes one diagnostic line (already formatted, without newline) to the runtime's log.
     fn log(&self, line: &[u8]);
+
+    /// The kind of attestation report [`Platform::attestation_report`] makes, as
+    /// `/dev/attestation/attestation_type` shows it: "sev-snp", or "none" (the default).
+    fn attestation_type(&self) -> &'static str {
+        "none"
+    }
+
+    /// A hardware attestation report binding the app's 64 bytes of `report_data`
+    /// (`/dev/attestation/report`); ENODEV (the default) where the platform has none.
+    fn attestation_report(&self, report_data: &[u8; 64]) -> Result<Vec<u8>, Errno> {
+        let _ = report_data;
+        Err(crate::errno::ENODEV)
+    }
 }
 
 /// Optional: host objects the library OS hands to the app as host descriptors (see

@@ -87,6 +87,8 @@ pub fn render<P: Platform>(os: &LibOs<P>, s: Synth) -> Result<Vec<u8>, Errno> {
         Synth::ProcStatm => statm(os).into_bytes(),
         Synth::ProcMounts => MOUNTS.to_vec(),
         Synth::ProcSysValue(i) => sys_value(os, i),
+        Synth::AttestType => crate::attestation::type_file(os.platform.attestation_type()),
+        Synth::AttestReport => os.platform.attestation_report(&os.attestation.user_data())?,
         _ => return Err(crate::errno::EINVAL),
     })
 }

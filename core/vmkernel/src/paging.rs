@@ -278,7 +278,7 @@ impl litebox_rt::heap::Backing for HeapFrames {
             let Some(e) = pte(va, true) else { return false };
             let nx = if crate::cpu::has_nx() { NX } else { 0 };
             // SAFETY: e is the level-1 entry of a fresh heap page nobody maps yet.
-            unsafe { e.write_volatile(pa as u64 | P | W | nx) };
+            unsafe { e.write_volatile(pa as u64 | enc() | P | W | nx) };
             va += frames::FRAME;
         }
         true

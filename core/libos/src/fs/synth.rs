@@ -50,6 +50,14 @@ pub enum Synth {
     ProcSysDir(u8),
     /// The /proc/sys values of [`SYS_VALUES`], by index.
     ProcSysValue(u8),
+    /// /dev/attestation (`crate::attestation`): the directory.
+    AttestDir,
+    /// /dev/attestation/attestation_type: generated ("sev-snp" or "none").
+    AttestType,
+    /// /dev/attestation/report: generated at open from the report data (ENODEV without one).
+    AttestReport,
+    /// /dev/attestation/user_report_data: 64 bytes the app writes and reads back.
+    AttestUserData,
 }
 
 /// The files of /proc/sys served (read-only, as to an unprivileged process), in
@@ -66,6 +74,10 @@ pub const SYS_VALUES: &[&[u8]] = &[
 /// `/proc/<pid>/X` is found here as `/proc/self/X` (see [`alias`]); `/proc/self/fd/N` exists
 /// for each open descriptor.
 pub const TABLE: &[(&[u8], Synth)] = &[
+    (b"/dev/attestation", Synth::AttestDir),
+    (b"/dev/attestation/attestation_type", Synth::AttestType),
+    (b"/dev/attestation/report", Synth::AttestReport),
+    (b"/dev/attestation/user_report_data", Synth::AttestUserData),
     (b"/dev/fd", Synth::DevFd),
     (b"/dev/full", Synth::Full),
     (b"/dev/null", Synth::Null),
@@ -156,7 +168,9 @@ impl Synth {
     /// The type stat reports.
     pub fn kind(self) -> NodeKind {
         match self {
-            Synth::ProcSelf | Synth::ProcSelfFd | Synth::ProcTask | Synth::ProcSysDir(_) => NodeKind::Dir,
+            Synth::ProcSelf | Synth::ProcSelfFd | Synth::ProcTask | Synth::ProcSysDir(_) | Synth::AttestDir => {
+                NodeKind::Dir
+            }
             Synth::ProcSelfLink
             | Synth::ProcSelfExe
             | Synth::ProcSelfCwd
@@ -172,7 +186,9 @@ impl Synth {
             | Synth::ProcStat
             | Synth::ProcStatm
             | Synth::ProcMounts
-            | Synth::ProcSysValue(_) => NodeKind::File,
+            | Synth::ProcSysValue(_)
+            | Synth::AttestType
+            | Synth::AttestReport => NodeKind::File,
             _ => NodeKind::CharDev,
         }
     }

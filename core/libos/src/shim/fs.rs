@@ -360,6 +360,14 @@ pub(super) fn read_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &mut [u8]
             use crate::fs::synth::Synth;
             match s {
                 Synth::Null => Ok(0),
+                Synth::AttestUserData => {
+                    let mut pos = f.pos.lock();
+                    let n = os.attestation.read_user_data(at.unwrap_or(*pos), buf);
+                    if at.is_none() {
+                        *pos += n as u64;
+                    }
+                    Ok(n)
+                }
                 Synth::Random | Synth::URandom => {
                     os.platform.random(buf);
                     Ok(buf.len())
@@ -408,6 +416,7 @@ pub(super) fn write_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &[u8], a
         FileKind::Obj(_) if at.is_some() => Err(ESPIPE),
         FileKind::Obj(o) => o.write(&os.platform, buf, f.flags() & O_NONBLOCK != 0, &|| os.raise_sigpipe()),
         FileKind::Synth(crate::fs::synth::Synth::Full) => Err(ENOSPC),
+        FileKind::Synth(crate::fs::synth::Synth::AttestUserData) => os.attestation.write_user_data(buf),
         FileKind::Synth(_) => Ok(buf.len()),
         FileKind::Overlay(o) => {
             let mut pos = f.pos.lock();

@@ -306,6 +306,23 @@ impl Platform for Vm {
         sched::exit_thread(code)
     }
 
+    fn attestation_type(&self) -> &'static str {
+        if crate::snp::active() {
+            "sev-snp"
+        } else {
+            "none"
+        }
+    }
+
+    fn attestation_report(&self, report_data: &[u8; 64]) -> Result<alloc::vec::Vec<u8>, Errno> {
+        use crate::snp::attest::Error;
+        crate::snp::attest::report(report_data).map_err(|e| match e {
+            Error::NoDevice => litebox_libos::errno::ENODEV,
+            Error::NoMemory => litebox_libos::errno::ENOMEM,
+            Error::Failed => litebox_libos::errno::EIO,
+        })
+    }
+
     fn log(&self, line: &[u8]) {
         machine().log_write(line);
         machine().log_write(b"\n");

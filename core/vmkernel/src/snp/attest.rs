@@ -25,6 +25,9 @@ pub enum Error {
 
 struct State {
     channel: Channel,
+    /// A guest-request exit failed after a request was sealed: its sequence number may have
+    /// reached the security processor, so the channel is never used again (no IV reuse).
+    broken: bool,
     /// Shared request and response pages (physical).
     req: usize,
     resp: usize,
@@ -44,7 +47,7 @@ fn state() -> Result<&'static mut State, Error> {
         let resp = crate::frames::alloc_zeroed().ok_or(Error::NoMemory)?;
         super::mem::make_shared(req, 4096);
         super::mem::make_shared(resp, 4096);
-        *s = Some(State { channel: Channel::from_secrets(super::secrets_page(), 0), req, resp });
+        *s = Some(State { channel: Channel::from_secrets(super::secrets_page(), 0), broken: false, req, resp });
     }
     s.as_mut().ok_or(Error::Failed)
 }
@@ -53,6 +56,9 @@ fn state() -> Result<&'static mut State, Error> {
 /// `report_data` (64 bytes of the app's choosing), requested at VMPL 0.
 pub fn report(report_data: &[u8; 64]) -> Result<Vec<u8>, Error> {
     let s = state()?;
+    if s.broken {
+        return Err(Error::Failed);
+    }
     let mut page: Box<[u8; gm::PAGE]> = Box::new([0; gm::PAGE]);
     let req = gm::report_request(report_data, 0);
     s.channel.seal_request(gm::MSG_REPORT_REQ, 1, &req, &mut page).map_err(|_| Error::Failed)?;
@@ -61,8 +67,11 @@ pub fn report(report_data: &[u8; 64]) -> Result<Vec<u8>, Error> {
         core::ptr::copy_nonoverlapping(page.as_ptr(), phys_to_virt(s.req) as *mut u8, gm::PAGE);
         core::ptr::write_bytes(phys_to_virt(s.resp) as *mut u8, 0, gm::PAGE);
     }
-    let ok = ghcb::call(|g| g.set_exit(EXIT_GUEST_REQUEST, s.req as u64, s.resp as u64), |g| g.result().is_ok());
+    // SW_EXITINFO2 is 0 on success (else the VMM's error in bits 63:32, the firmware's below).
+    let ok = ghcb::call(|g| g.set_exit(EXIT_GUEST_REQUEST, s.req as u64, s.resp as u64), |g| g.result() == Ok(0));
     if !ok {
+        s.broken = true;
+        s.channel = Channel::new([0; 32], 0);
         return Err(Error::Failed);
     }
     // SAFETY: as above; the copy is taken before anything is checked.

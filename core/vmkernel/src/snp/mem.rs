@@ -50,7 +50,7 @@ fn pvalidate(pa: usize, huge: bool, validate: bool) -> (u32, bool) {
 fn validate_range(start: u64, end: u64) {
     let mut at = start;
     while at < end {
-        let huge = at % PAGE_2M == 0 && end - at >= PAGE_2M;
+        let huge = at.is_multiple_of(PAGE_2M) && end - at >= PAGE_2M;
         let (status, changed) = pvalidate(at as usize, huge, true);
         if huge && status == PVALIDATE_FAIL_SIZEMISMATCH {
             for p in (at..at + PAGE_2M).step_by(PAGE as usize) {
@@ -63,21 +63,36 @@ fn validate_range(start: u64, end: u64) {
     }
 }
 
-/// Changes the state of `[start, end)` through GHCB page-state-change exits.
+/// Most exits one page-state-change descriptor may take (the hypervisor may process it in
+/// parts; one that never finishes ends the guest).
+const PSC_MAX_EXITS: usize = 1024;
+
+/// Changes the state of `[start, end)` through GHCB page-state-change exits: each descriptor
+/// is resubmitted until the hypervisor has processed every entry (`SW_EXITINFO2` 0 each time).
 fn change_state(start: u64, end: u64, op: PageOp) {
     let mut at = start;
     while at < end {
         let mut next = at;
-        let failed = ghcb::call(
-            |g| {
-                (next, _) = psc::fill(g.buffer(), at, end, op);
-                g.set(litebox_snp_sev::ghcb::off::SW_SCRATCH, ghcb::buffer_pa());
-                g.set_exit(EXIT_PSC, 0, 0);
-            },
-            |g| g.result().is_err() || !psc::done(g.buffer()),
-        );
-        if failed {
-            terminate(Reason::Validation);
+        for exit in 0.. {
+            if exit == PSC_MAX_EXITS {
+                terminate(Reason::Validation);
+            }
+            let (failed, done) = ghcb::call(
+                |g| {
+                    if exit == 0 {
+                        (next, _) = psc::fill(g.buffer(), at, end, op);
+                    }
+                    g.set(litebox_snp_sev::ghcb::off::SW_SCRATCH, ghcb::buffer_pa());
+                    g.set_exit(EXIT_PSC, 0, 0);
+                },
+                |g| (g.result() != Ok(0), psc::done(g.buffer())),
+            );
+            if failed {
+                terminate(Reason::Validation);
+            }
+            if done {
+                break;
+            }
         }
         at = next;
     }

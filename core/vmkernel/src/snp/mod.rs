@@ -31,6 +31,8 @@ pub const VMSA_MARKER: u32 = u32::from_le_bytes(*b"SNP1");
 const MEMMAP_OFFSET: usize = 0x2000;
 const SECRETS_OFFSET: usize = 0x3000;
 const CPUID_OFFSET: usize = 0x4000;
+/// Pages of the boot area (start info, parameter areas, secrets, CPUID, VMSA, module list).
+const BOOT_AREA_PAGES: usize = 7;
 
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static CBIT_MASK: AtomicU64 = AtomicU64::new(0);
@@ -115,7 +117,7 @@ pub unsafe fn early(start_info: usize, cbit_hi: u32) {
         ghcb::terminate(Reason::Protocol);
     }
     let features = msrp::parse_hv_features(ghcb::msr_call(msrp::hv_features_request()));
-    if !features.is_some_and(|f| f & msrp::HV_FEATURE_SNP != 0) {
+    if features.is_none_or(|f| f & msrp::HV_FEATURE_SNP == 0) {
         ghcb::terminate(Reason::Protocol);
     }
     // SAFETY: boot, once, one CPU; the GHCB page is a kernel static nothing else uses. Then
@@ -125,6 +127,25 @@ pub unsafe fn early(start_info: usize, cbit_hi: u32) {
         ghcb::setup();
         crate::cpu::init(crate::layout::stack_top());
     }
+}
+
+/// The boot area under SNP, `[start, end)`: the machine must reserve it (the launch validated
+/// it; the VMSA page in it is not even the guest's to touch). None on any other boot.
+pub fn boot_area() -> Option<(usize, usize)> {
+    let s = BOOT_AREA.load(Ordering::Relaxed);
+    active().then_some((s, s + BOOT_AREA_PAGES * 4096))
+}
+
+/// The host inputs the kernel accepts (`litebox_snp_sev::host_rules` bits) when the SNP rules
+/// apply (under SNP, or when `cmdline` asks for them on another boot); None when they do not.
+/// The record comes from the measured start-info page at `start_info`.
+pub fn host_rules(start_info: usize, cmdline: &[u8]) -> Option<u32> {
+    if !litebox_snp_sev::host_rules::apply(active(), cmdline) {
+        return None;
+    }
+    // SAFETY: the start info is a page of the boot area (reserved, in the direct map).
+    let page = unsafe { core::slice::from_raw_parts(phys_to_virt(start_info) as *const u8, 4096) };
+    Some(litebox_snp_sev::host_rules::parse(page))
 }
 
 /// Ends the guest through the GHCB termination request (what [`crate::Machine::exit`] falls

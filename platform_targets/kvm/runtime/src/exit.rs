@@ -23,6 +23,10 @@ pub fn exit_vm(code: i32) -> ! {
         serial::write(serial::COM2, b"\n");
     }
     outl(DEBUG_EXIT_PORT, code as u32);
+    if litebox_vmkernel::snp::active() {
+        // Under SEV-SNP a VMM without the exit port gets the GHCB termination request.
+        litebox_vmkernel::snp::terminate_exit();
+    }
     outb(0x64, 0xfe);
     let empty = [0u64; 2];
     // SAFETY: loading an empty IDT and raising an exception triple-faults the CPU on purpose:

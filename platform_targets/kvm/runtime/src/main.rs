@@ -96,6 +96,9 @@ extern "C" fn kernel_main(start_info: u32, snp_cbit_hi: u32) -> ! {
     if let Some((pa, len)) = image_at {
         bi.reserve(pa, pa + len);
     }
+    if let Some((start, end)) = litebox_vmkernel::snp::boot_area() {
+        bi.reserve(start, end);
+    }
     // SAFETY: boot, once, before the kernel reads the boot information; then the kernel comes
     // up on the boot stack, which becomes the syscall stack when the app starts (nothing on it
     // is needed after `enter_user`).
@@ -105,15 +108,28 @@ extern "C" fn kernel_main(start_info: u32, snp_cbit_hi: u32) -> ! {
     }
     let bi = litebox_vmkernel::machine().boot_info();
 
-    let cmd = cmdline::parse(bi.cmdline);
+    let mut cmd = cmdline::parse(bi.cmdline);
+    // Under SEV-SNP the host is untrusted: only what the measured start info admits.
+    let admitted = litebox_vmkernel::snp::host_rules(start_info as usize, bi.cmdline);
+    let admits = |bit: u32| admitted.is_none_or(|a| a & bit != 0);
+    use litebox_snp_sev::host_rules::{ARGS, DEBUG, ENV, STDIN};
+    if !admits(ARGS) {
+        cmd.args.clear();
+    }
+    if !admits(ENV) {
+        cmd.env.clear();
+    }
+    cmd.debug &= admits(DEBUG);
     litebox_vmkernel::set_debug(cmd.debug);
     if bi.cmdline.split(|&b| b == b' ').any(|t| t == b"litebox.probe") {
         run_probe();
     }
     let module = bi.modules().first().copied().unwrap_or(&[]);
     let (boot_env, stdin) = split_boot_module(module);
-    let mut cmd = cmd;
-    cmd.env.extend(boot_env);
+    if admits(ENV) {
+        cmd.env.extend(boot_env);
+    }
+    let stdin = if admits(STDIN) { stdin } else { &[] };
 
     let (img_pa, img_len) =
         image_at.unwrap_or_else(|| fatal(EXIT_NO_IMAGE, format_args!("no image: the kernel was booted without one")));

@@ -9,6 +9,7 @@
 //! - [`cpuid_page`]: answering CPUID from the SNP CPUID page;
 //! - [`vc_decode`]: the instructions the #VC handler emulates (port I/O, MMIO moves, MSR, CPUID,
 //!   RDTSC) and their operands;
+//! - [`host_rules`]: which host inputs the kernel accepts under SNP;
 //! - [`ranges`]: which RAM still needs PVALIDATE once the launch-validated ranges are taken out.
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -17,6 +18,7 @@
 
 pub mod cpuid_page;
 pub mod ghcb;
+pub mod host_rules;
 pub mod msr_protocol;
 pub mod psc;
 pub mod pte;
