@@ -648,7 +648,7 @@ impl RsaAlg {
 }
 
 /// The platform's entropy as the RNG the RSA crate wants.
-struct HostRng<'a>(&'a mut dyn FnMut(&mut [u8]));
+pub(crate) struct HostRng<'a>(pub(crate) &'a mut dyn FnMut(&mut [u8]));
 
 impl rand_core::RngCore for HostRng<'_> {
     fn next_u32(&mut self) -> u32 {
@@ -672,7 +672,7 @@ impl rand_core::RngCore for HostRng<'_> {
 
 impl rand_core::CryptoRng for HostRng<'_> {}
 
-fn big(b: &[u8]) -> rsa::BigUint {
+pub(crate) fn big(b: &[u8]) -> rsa::BigUint {
     rsa::BigUint::from_bytes_be(b)
 }
 
