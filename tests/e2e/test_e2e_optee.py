@@ -524,3 +524,56 @@ def test_kind_ta_refuses_a_linux_program_target(tmp_path: Path) -> None:
     proc = run_cli("pack", proj, "--target", "linux-userland", "--out-dir", tmp_path / "dist")
     assert proc.returncode != 0
     assert '[app].kind = "ta": target linux-userland packs Linux programs' in proc.stderr, describe(proc)
+
+
+def _modulus_sha256(key: Any) -> str:
+    n = key.public_key().public_numbers().n
+    return hashlib.sha256(n.to_bytes((n.bit_length() + 7) // 8, "big")).hexdigest()
+
+
+def test_manifest_records_the_signed_ta_and_inspect_recomputes_it(packed: dict[str, Path],
+                                                                   signing_key: tuple[Path, Any]) -> None:
+    artifact = packed["hello"]
+    ta = (artifact.parent / f"{UUIDS['hello']}.ta").read_bytes()
+    rec = json.loads(Path(str(artifact) + ".manifest.json").read_text())["target_facts"]["ta"]
+    assert rec["name"] == f"{UUIDS['hello']}.ta" and rec["uuid"] == UUIDS["hello"]
+    assert rec["sha256"] == hashlib.sha256(ta).hexdigest() and rec["size"] == len(ta)
+    assert rec["algorithm"] == "pkcs1v15" and rec["signed"] is True and rec["version"] == 0
+    assert rec["signer_modulus_sha256"] == _modulus_sha256(signing_key[1])
+    assert rec["elf_sha256"] == hashlib.sha256(ta[-_elf_len(ta):]).hexdigest()
+    proc = run_cli("inspect", artifact, "--json")
+    assert proc.returncode == 0, describe(proc)
+    facts = json.loads(proc.stdout)["target_facts"]
+    assert facts["matches_manifest"] is True
+    assert facts["recomputed"]["ta"]["sha256"] == hashlib.sha256(ta).hexdigest()
+
+
+def _elf_len(ta: bytes) -> int:
+    return struct.unpack_from("<I", ta, 8)[0]
+
+
+def test_inspect_notices_a_changed_ta_signature(packed: dict[str, Path], tmp_path: Path) -> None:
+    data = bytearray(packed["hello"].read_bytes())
+    marker = b'"headers":"'
+    at = data.index(marker) + len(marker) + 40  # inside the base64 of the signed headers' signature
+    data[at] = ord("A") if data[at] != ord("A") else ord("B")
+    bad = tmp_path / "ta-hello-optee"
+    bad.write_bytes(bytes(data))
+    shutil.copy(str(packed["hello"]) + ".manifest.json", str(bad) + ".manifest.json")
+    proc = run_cli("inspect", bad, "--json")
+    facts = json.loads(proc.stdout)["target_facts"]
+    assert facts["matches_manifest"] is False
+    assert "signed TA in the artifact" in facts["error"]
+
+
+def test_default_throwaway_signing_reproduces_from_two_directories(tmp_path: Path) -> None:
+    outs = []
+    for where in ("one", "two"):
+        proc = _pack("hello", tmp_path / where, tmp_path / where / "dist", None)
+        assert proc.returncode == 0, describe(proc)
+        assert "PUBLIC THROWAWAY key" in proc.stderr
+        outs.append(tmp_path / where / "dist")
+    for name in ("ta-hello-optee", "ta-hello-optee.ta", f"{UUIDS['hello']}.ta", "ta-hello-optee.manifest.json"):
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+    proc = run_cli("verify", outs[0] / "ta-hello-optee")
+    assert proc.returncode == 0, describe(proc)
