@@ -577,3 +577,23 @@ def test_default_throwaway_signing_reproduces_from_two_directories(tmp_path: Pat
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
     proc = run_cli("verify", outs[0] / "ta-hello-optee")
     assert proc.returncode == 0, describe(proc)
+
+
+def test_a_ta_built_without_our_sdk_at_O0_runs(tmp_path: Path) -> None:
+    """tests/e2e/programs/ta-bare: its own .ta_head and entry, raw utee syscalls as libutee
+    issues them, compiled -O0 with none of our SDK (see docs/targets/optee.md, "The utee ABI")."""
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler")
+    proj = tmp_path / "ta-bare"
+    shutil.copytree(REPO / "tests" / "e2e" / "programs" / "ta-bare", proj, ignore=shutil.ignore_patterns("build"))
+    proc = run_cli("pack", proj, "--target", "optee", "--out-dir", tmp_path / "dist")
+    assert proc.returncode == 0, describe(proc)
+    run = subprocess.run([str(tmp_path / "dist" / "ta-bare-optee"), "--commands", str(proj / "commands.json")],
+                         capture_output=True, text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stderr
+    lines = [ln for ln in run.stderr.splitlines() if ln.startswith("output")]
+    assert "ta-bare: incremented" in run.stderr
+    assert lines[0] == "output (index: 0): 0x2a 0x0"
+    assert lines[1].endswith("... (total 32 bytes)")
+    seconds = int(lines[2].split()[3], 16)
+    assert abs(seconds - time.time()) < 24 * 3600, lines[2]  # REE time: the host's clock, not 0
