@@ -497,3 +497,19 @@ fn rsaes_decrypts_python_cryptography_vectors_through_the_calls() {
         TEE_ERROR_NOT_SUPPORTED
     );
 }
+
+#[test]
+fn aes_cmac_through_the_calls_rfc4493() {
+    let mut ta = Ta::new();
+    let attr = ta.attr_ref(TEE_ATTR_SECRET_VALUE, &hex("2b7e151628aed2a6abf7158809cf4f3c"));
+    let key = ta.key_object(TEE_TYPE_AES, 128, &attr, 1);
+    let alg = crypto::TEE_ALG_AES_CMAC as u64;
+    let mac = ta.handle(Syscall::CrypStateAlloc, &[alg, TEE_MODE_MAC as u64, key as u64, 0]);
+    assert_eq!(ta.sys(Syscall::HashInit, &[mac as u64, 0, 0]), TEE_SUCCESS);
+    let msg = ta.put(&hex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e5130c81c46a35ce411"));
+    assert_eq!(ta.sys(Syscall::HashUpdate, &[mac as u64, msg, 17]), TEE_SUCCESS);
+    let out = ta.alloc(16);
+    let len = ta.u64_cell(16);
+    assert_eq!(ta.sys(Syscall::HashFinal, &[mac as u64, msg + 17, 23, out, len]), TEE_SUCCESS);
+    assert_eq!(ta.get(out, 16), hex("dfa66747de9ae63030ca32611497c827"));
+}

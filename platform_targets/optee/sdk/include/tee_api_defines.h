@@ -81,6 +81,7 @@
 #define TEE_ALG_AES_CBC_NOPAD             0x10000110
 #define TEE_ALG_AES_CTR                   0x10000210
 #define TEE_ALG_AES_GCM                   0x40000810
+#define TEE_ALG_AES_CMAC                  0x30000610
 #define TEE_ALG_HMAC_SHA1                 0x30000002
 #define TEE_ALG_HMAC_SHA224               0x30000003
 #define TEE_ALG_HMAC_SHA256               0x30000004
