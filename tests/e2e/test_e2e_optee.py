@@ -357,6 +357,41 @@ def test_hmac_sha256_rfc4231(aes_session: tuple[TeeClient, int]) -> None:
     assert short.result == teeclient.TEE_ERROR_SHORT_BUFFER and short.params[2].size == 32
 
 
+RSAES = {"pkcs1": 0x60000130, "oaep-sha1": 0x60210230, "oaep-sha256": 0x60410230}
+
+
+def _rsa_padding(name: str) -> Any:
+    if name == "pkcs1":
+        return padding.PKCS1v15()
+    h = hashes.SHA1() if name == "oaep-sha1" else hashes.SHA256()
+    return padding.OAEP(mgf=padding.MGF1(h), algorithm=h, label=None)
+
+
+@pytest.fixture(scope="module")
+def rsa_1024() -> Any:
+    return rsa.generate_private_key(public_exponent=65537, key_size=1024)
+
+
+@pytest.mark.parametrize("scheme", sorted(RSAES))
+def test_rsaes_against_python_cryptography(aes_session: tuple[TeeClient, int], rsa_1024: Any, scheme: str) -> None:
+    """TEE_AsymmetricDecrypt of what `cryptography` encrypted, and the other way round."""
+    c, sid = aes_session
+    nums = rsa_1024.private_numbers()
+    nd = nums.public_numbers.n.to_bytes(128, "big") + nums.d.to_bytes(128, "big")
+    msg = b"RSAES through the TEE Internal Core API"
+    ct = rsa_1024.public_key().encrypt(msg, _rsa_padding(scheme))
+    r = c.invoke(sid, 7, [Value("input", RSAES[scheme], 1), Memref("input", nd), Memref("input", ct),
+                          Memref("output", size=128)])
+    assert r.result == 0 and r.params[3].data == msg
+    r = c.invoke(sid, 7, [Value("input", RSAES[scheme], 0), Memref("input", nd), Memref("input", msg),
+                          Memref("output", size=128)])
+    assert r.result == 0 and len(r.params[3].data) == 128
+    assert rsa_1024.decrypt(r.params[3].data, _rsa_padding(scheme)) == msg
+    r = c.invoke(sid, 7, [Value("input", RSAES[scheme], 1), Memref("input", nd), Memref("input", ct[:-1]),
+                          Memref("output", size=128)])
+    assert r.result == teeclient.TEE_ERROR_BAD_PARAMETERS
+
+
 def test_ecdsa_p256_verify_rfc6979(packed: dict[str, Path], serve: Any) -> None:
     # RFC 6979 A.2.5: P-256, SHA-256, message "sample".
     pub = bytes.fromhex("60FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6"
