@@ -3,8 +3,10 @@
  * 1 CBC, 2 CTR; key size in bytes; mode 1 encrypt, 0 decrypt; command 1 SET_KEY; command 2
  * SET_IV; command 3 CIPHER input -> output), plus command 4 GENERATE_KEY (a fresh key made in
  * the TA, never shown), command 5 DIGEST (value: 1 SHA-1, 256, 384 or 512; input -> output)
- * and command 6 HMAC-SHA-256 (key, message -> output), so known-answer vectors can be checked
- * through the TEE Internal Core API.
+ * command 6 HMAC-SHA-256 (key, message -> output) and command 7 RSA (value: a the GP algorithm,
+ * b 0 encrypt / 1 decrypt; the key as modulus n followed by private exponent d, both of the
+ * modulus size, e = 65537; input -> output), so known-answer vectors can be checked through the
+ * TEE Internal Core API.
  */
 #include <tee_internal_api.h>
 
@@ -131,6 +133,40 @@ static TEE_Result hmac(uint32_t types, TEE_Param p[4])
 	return res;
 }
 
+static TEE_Result rsa(uint32_t types, TEE_Param p[4])
+{
+	static const uint8_t e[] = { 1, 0, 1 };
+	TEE_OperationHandle op;
+	TEE_ObjectHandle key;
+	TEE_Attribute attrs[3];
+	if (types != PT(VALUE_INPUT, MEMREF_INPUT, MEMREF_INPUT, MEMREF_OUTPUT) || p[1].memref.size % 2)
+		return TEE_ERROR_BAD_PARAMETERS;
+	size_t k = p[1].memref.size / 2;
+	const uint8_t *nd = p[1].memref.buffer;
+	TEE_Result res = TEE_AllocateTransientObject(TEE_TYPE_RSA_KEYPAIR, k * 8, &key);
+	if (res != TEE_SUCCESS)
+		return res;
+	TEE_InitRefAttribute(&attrs[0], TEE_ATTR_RSA_MODULUS, nd, k);
+	TEE_InitRefAttribute(&attrs[1], TEE_ATTR_RSA_PUBLIC_EXPONENT, e, sizeof(e));
+	TEE_InitRefAttribute(&attrs[2], TEE_ATTR_RSA_PRIVATE_EXPONENT, nd + k, k);
+	res = TEE_PopulateTransientObject(key, attrs, 3);
+	uint32_t mode = p[0].value.b ? TEE_MODE_DECRYPT : TEE_MODE_ENCRYPT;
+	if (res == TEE_SUCCESS)
+		res = TEE_AllocateOperation(&op, p[0].value.a, mode, k * 8);
+	if (res == TEE_SUCCESS) {
+		res = TEE_SetOperationKey(op, key);
+		size_t n = p[3].memref.size;
+		if (res == TEE_SUCCESS && mode == TEE_MODE_DECRYPT)
+			res = TEE_AsymmetricDecrypt(op, NULL, 0, p[2].memref.buffer, p[2].memref.size, p[3].memref.buffer, &n);
+		else if (res == TEE_SUCCESS)
+			res = TEE_AsymmetricEncrypt(op, NULL, 0, p[2].memref.buffer, p[2].memref.size, p[3].memref.buffer, &n);
+		p[3].memref.size = n;
+		TEE_FreeOperation(op);
+	}
+	TEE_FreeTransientObject(key);
+	return res;
+}
+
 TEE_Result TA_InvokeCommandEntryPoint(void *ctx, uint32_t cmd, uint32_t types, TEE_Param p[4])
 {
 	struct aes_state *s = ctx;
@@ -169,6 +205,8 @@ TEE_Result TA_InvokeCommandEntryPoint(void *ctx, uint32_t cmd, uint32_t types, T
 		return digest(types, p);
 	case 6:
 		return hmac(types, p);
+	case 7:
+		return rsa(types, p);
 	default:
 		return TEE_ERROR_NOT_SUPPORTED;
 	}

@@ -357,6 +357,41 @@ def test_hmac_sha256_rfc4231(aes_session: tuple[TeeClient, int]) -> None:
     assert short.result == teeclient.TEE_ERROR_SHORT_BUFFER and short.params[2].size == 32
 
 
+RSAES = {"pkcs1": 0x60000130, "oaep-sha1": 0x60210230, "oaep-sha256": 0x60410230}
+
+
+def _rsa_padding(name: str) -> Any:
+    if name == "pkcs1":
+        return padding.PKCS1v15()
+    h = hashes.SHA1() if name == "oaep-sha1" else hashes.SHA256()
+    return padding.OAEP(mgf=padding.MGF1(h), algorithm=h, label=None)
+
+
+@pytest.fixture(scope="module")
+def rsa_1024() -> Any:
+    return rsa.generate_private_key(public_exponent=65537, key_size=1024)
+
+
+@pytest.mark.parametrize("scheme", sorted(RSAES))
+def test_rsaes_against_python_cryptography(aes_session: tuple[TeeClient, int], rsa_1024: Any, scheme: str) -> None:
+    """TEE_AsymmetricDecrypt of what `cryptography` encrypted, and the other way round."""
+    c, sid = aes_session
+    nums = rsa_1024.private_numbers()
+    nd = nums.public_numbers.n.to_bytes(128, "big") + nums.d.to_bytes(128, "big")
+    msg = b"RSAES through the TEE Internal Core API"
+    ct = rsa_1024.public_key().encrypt(msg, _rsa_padding(scheme))
+    r = c.invoke(sid, 7, [Value("input", RSAES[scheme], 1), Memref("input", nd), Memref("input", ct),
+                          Memref("output", size=128)])
+    assert r.result == 0 and r.params[3].data == msg
+    r = c.invoke(sid, 7, [Value("input", RSAES[scheme], 0), Memref("input", nd), Memref("input", msg),
+                          Memref("output", size=128)])
+    assert r.result == 0 and len(r.params[3].data) == 128
+    assert rsa_1024.decrypt(r.params[3].data, _rsa_padding(scheme)) == msg
+    r = c.invoke(sid, 7, [Value("input", RSAES[scheme], 1), Memref("input", nd), Memref("input", ct[:-1]),
+                          Memref("output", size=128)])
+    assert r.result == teeclient.TEE_ERROR_BAD_PARAMETERS
+
+
 def test_ecdsa_p256_verify_rfc6979(packed: dict[str, Path], serve: Any) -> None:
     # RFC 6979 A.2.5: P-256, SHA-256, message "sample".
     pub = bytes.fromhex("60FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6"
@@ -524,3 +559,76 @@ def test_kind_ta_refuses_a_linux_program_target(tmp_path: Path) -> None:
     proc = run_cli("pack", proj, "--target", "linux-userland", "--out-dir", tmp_path / "dist")
     assert proc.returncode != 0
     assert '[app].kind = "ta": target linux-userland packs Linux programs' in proc.stderr, describe(proc)
+
+
+def _modulus_sha256(key: Any) -> str:
+    n = key.public_key().public_numbers().n
+    return hashlib.sha256(n.to_bytes((n.bit_length() + 7) // 8, "big")).hexdigest()
+
+
+def test_manifest_records_the_signed_ta_and_inspect_recomputes_it(packed: dict[str, Path],
+                                                                   signing_key: tuple[Path, Any]) -> None:
+    artifact = packed["hello"]
+    ta = (artifact.parent / f"{UUIDS['hello']}.ta").read_bytes()
+    rec = json.loads(Path(str(artifact) + ".manifest.json").read_text())["target_facts"]["ta"]
+    assert rec["name"] == f"{UUIDS['hello']}.ta" and rec["uuid"] == UUIDS["hello"]
+    assert rec["sha256"] == hashlib.sha256(ta).hexdigest() and rec["size"] == len(ta)
+    assert rec["algorithm"] == "pkcs1v15" and rec["signed"] is True and rec["version"] == 0
+    assert rec["signer_modulus_sha256"] == _modulus_sha256(signing_key[1])
+    assert rec["elf_sha256"] == hashlib.sha256(ta[-_elf_len(ta):]).hexdigest()
+    proc = run_cli("inspect", artifact, "--json")
+    assert proc.returncode == 0, describe(proc)
+    facts = json.loads(proc.stdout)["target_facts"]
+    assert facts["matches_manifest"] is True
+    assert facts["recomputed"]["ta"]["sha256"] == hashlib.sha256(ta).hexdigest()
+
+
+def _elf_len(ta: bytes) -> int:
+    return struct.unpack_from("<I", ta, 8)[0]
+
+
+def test_inspect_notices_a_changed_ta_signature(packed: dict[str, Path], tmp_path: Path) -> None:
+    data = bytearray(packed["hello"].read_bytes())
+    marker = b'"headers":"'
+    at = data.index(marker) + len(marker) + 40  # inside the base64 of the signed headers' signature
+    data[at] = ord("A") if data[at] != ord("A") else ord("B")
+    bad = tmp_path / "ta-hello-optee"
+    bad.write_bytes(bytes(data))
+    shutil.copy(str(packed["hello"]) + ".manifest.json", str(bad) + ".manifest.json")
+    proc = run_cli("inspect", bad, "--json")
+    facts = json.loads(proc.stdout)["target_facts"]
+    assert facts["matches_manifest"] is False
+    assert "signed TA in the artifact" in facts["error"]
+
+
+def test_default_throwaway_signing_reproduces_from_two_directories(tmp_path: Path) -> None:
+    outs = []
+    for where in ("one", "two"):
+        proc = _pack("hello", tmp_path / where, tmp_path / where / "dist", None)
+        assert proc.returncode == 0, describe(proc)
+        assert "PUBLIC THROWAWAY key" in proc.stderr
+        outs.append(tmp_path / where / "dist")
+    for name in ("ta-hello-optee", "ta-hello-optee.ta", f"{UUIDS['hello']}.ta", "ta-hello-optee.manifest.json"):
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+    proc = run_cli("verify", outs[0] / "ta-hello-optee")
+    assert proc.returncode == 0, describe(proc)
+
+
+def test_a_ta_built_without_our_sdk_at_O0_runs(tmp_path: Path) -> None:
+    """tests/e2e/programs/ta-bare: its own .ta_head and entry, raw utee syscalls as libutee
+    issues them, compiled -O0 with none of our SDK (see docs/targets/optee.md, "The utee ABI")."""
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler")
+    proj = tmp_path / "ta-bare"
+    shutil.copytree(REPO / "tests" / "e2e" / "programs" / "ta-bare", proj, ignore=shutil.ignore_patterns("build"))
+    proc = run_cli("pack", proj, "--target", "optee", "--out-dir", tmp_path / "dist")
+    assert proc.returncode == 0, describe(proc)
+    run = subprocess.run([str(tmp_path / "dist" / "ta-bare-optee"), "--commands", str(proj / "commands.json")],
+                         capture_output=True, text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stderr
+    lines = [ln for ln in run.stderr.splitlines() if ln.startswith("output")]
+    assert "ta-bare: incremented" in run.stderr
+    assert lines[0] == "output (index: 0): 0x2a 0x0"
+    assert lines[1].endswith("... (total 32 bytes)")
+    seconds = int(lines[2].split()[3], 16)
+    assert abs(seconds - time.time()) < 24 * 3600, lines[2]  # REE time: the host's clock, not 0

@@ -178,3 +178,40 @@ impl Default for Block {
         Self::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn returns_are_appended_once_and_jumps_resolved() {
+        let mut b = Block::new();
+        let later = b.label();
+        b.arg(0).jeq(7, later, To::Next).jeq(8, To::Allow, To::Deny(3));
+        b.place(later).arg(1).jeq(9, To::Allow, To::Deny(3));
+        let p = b.build().unwrap();
+        // body: ld a0, jeq 7, jeq 8, ld a1, jeq 9; tails: allow, deny 3
+        assert_eq!(p.len(), 7);
+        assert_eq!(p[0], stmt(LD_W_ABS, 16));
+        assert_eq!(p[1], jump(JEQ_K, 7, 1, 0)); // to the label (index 3)
+        assert_eq!(p[2], jump(JEQ_K, 8, 2, 3)); // allow at 5, deny at 6
+        assert_eq!(p[3], stmt(LD_W_ABS, 24));
+        assert_eq!(p[4], jump(JEQ_K, 9, 0, 1));
+        assert_eq!(p[5], stmt(RET_K, RET_ALLOW));
+        assert_eq!(p[6], stmt(RET_K, RET_TRAP | 3));
+    }
+
+    #[test]
+    fn refusals_use_the_block_base_and_long_jumps_are_refused() {
+        let mut b = Block::refusing_with(RET_ERRNO);
+        b.arg(0).jeq(1, To::Allow, To::Deny(1));
+        assert_eq!(b.build().unwrap().last(), Some(&stmt(RET_K, RET_ERRNO | 1)));
+        let mut long = Block::new();
+        long.arg(0).jeq(1, To::Allow, To::Next);
+        for _ in 0..300 {
+            long.and(1);
+        }
+        long.ret(To::Deny(1));
+        assert!(long.build().is_none(), "a jump over 300 instructions does not fit in a u8");
+    }
+}

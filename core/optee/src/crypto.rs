@@ -28,6 +28,7 @@ pub const TEE_ALG_HMAC_SHA224: u32 = 0x3000_0003;
 pub const TEE_ALG_HMAC_SHA256: u32 = 0x3000_0004;
 pub const TEE_ALG_HMAC_SHA384: u32 = 0x3000_0005;
 pub const TEE_ALG_HMAC_SHA512: u32 = 0x3000_0006;
+pub const TEE_ALG_AES_CMAC: u32 = 0x3000_0610;
 pub const TEE_ALG_ECDSA_P256: u32 = 0x7000_3041;
 pub const TEE_ALG_ECDSA_P384: u32 = 0x7000_4041;
 
@@ -84,9 +85,10 @@ impl Digest {
     }
 }
 
-/// A running HMAC.
+/// A running MAC: HMAC, or AES-CMAC (NIST SP 800-38B).
 #[derive(Clone)]
 pub enum Mac {
+    Cmac(alloc::boxed::Box<AesCmac>),
     Sha1(Hmac<sha1::Sha1>),
     Sha224(Hmac<sha2::Sha224>),
     Sha256(Hmac<sha2::Sha256>),
@@ -95,10 +97,11 @@ pub enum Mac {
 }
 
 impl Mac {
-    /// A fresh HMAC for `TEE_ALG_HMAC_*` keyed with `key`.
+    /// A fresh MAC for `TEE_ALG_HMAC_*` or `TEE_ALG_AES_CMAC` keyed with `key`.
     pub fn new(alg: u32, key: &[u8]) -> Result<Self, TeeResult> {
         let bad = |_| TEE_ERROR_BAD_PARAMETERS;
         Ok(match alg {
+            TEE_ALG_AES_CMAC => Mac::Cmac(alloc::boxed::Box::new(AesCmac::new(key)?)),
             TEE_ALG_HMAC_SHA1 => Mac::Sha1(<_ as hmac::Mac>::new_from_slice(key).map_err(bad)?),
             TEE_ALG_HMAC_SHA224 => Mac::Sha224(<_ as hmac::Mac>::new_from_slice(key).map_err(bad)?),
             TEE_ALG_HMAC_SHA256 => Mac::Sha256(<_ as hmac::Mac>::new_from_slice(key).map_err(bad)?),
@@ -111,6 +114,7 @@ impl Mac {
     /// Feeds `data`.
     pub fn update(&mut self, data: &[u8]) {
         match self {
+            Mac::Cmac(m) => m.update(data),
             Mac::Sha1(m) => m.update(data),
             Mac::Sha224(m) => m.update(data),
             Mac::Sha256(m) => m.update(data),
@@ -122,6 +126,7 @@ impl Mac {
     /// The MAC of everything fed.
     pub fn finish(self) -> Vec<u8> {
         match self {
+            Mac::Cmac(m) => m.finish().to_vec(),
             Mac::Sha1(m) => m.finalize().into_bytes().to_vec(),
             Mac::Sha224(m) => m.finalize().into_bytes().to_vec(),
             Mac::Sha256(m) => m.finalize().into_bytes().to_vec(),
@@ -180,6 +185,63 @@ impl AesKey {
             AesKey::A192(k) => k.decrypt_block(b),
             AesKey::A256(k) => k.decrypt_block(b),
         }
+    }
+}
+
+/// AES-CMAC (NIST SP 800-38B, RFC 4493) over a 128/192/256-bit key.
+#[derive(Clone)]
+pub struct AesCmac {
+    key: AesKey,
+    /// The chaining value after every block fed but the last.
+    x: [u8; 16],
+    /// The data not yet chained: at most one block (the last one is kept for `finish`).
+    pending: Vec<u8>,
+}
+
+impl AesCmac {
+    fn new(key: &[u8]) -> Result<Self, TeeResult> {
+        Ok(AesCmac { key: AesKey::new(key)?, x: [0; 16], pending: Vec::new() })
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        self.pending.extend_from_slice(data);
+        while self.pending.len() > 16 {
+            for (x, b) in self.x.iter_mut().zip(&self.pending[..16]) {
+                *x ^= b;
+            }
+            self.key.encrypt(&mut self.x);
+            self.pending.drain(..16);
+        }
+    }
+
+    fn finish(mut self) -> [u8; 16] {
+        fn double(b: &[u8; 16]) -> [u8; 16] {
+            let mut out = [0u8; 16];
+            for i in 0..16 {
+                out[i] = (b[i] << 1) | b.get(i + 1).map_or(0, |n| n >> 7);
+            }
+            if b[0] & 0x80 != 0 {
+                out[15] ^= 0x87;
+            }
+            out
+        }
+        let mut l = [0u8; 16];
+        self.key.encrypt(&mut l);
+        let k1 = double(&l);
+        let mut last = [0u8; 16];
+        let subkey = if self.pending.len() == 16 {
+            last.copy_from_slice(&self.pending);
+            k1
+        } else {
+            last[..self.pending.len()].copy_from_slice(&self.pending);
+            last[self.pending.len()] = 0x80;
+            double(&k1)
+        };
+        for i in 0..16 {
+            self.x[i] ^= last[i] ^ subkey[i];
+        }
+        self.key.encrypt(&mut self.x);
+        self.x
     }
 }
 
@@ -462,6 +524,26 @@ mod tests {
     }
 
     #[test]
+    fn aes_cmac_known_answers_rfc4493() {
+        let key = hex("2b7e151628aed2a6abf7158809cf4f3c");
+        let m = hex(
+            "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e5130c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710",
+        );
+        for (len, tag) in [
+            (0, "bb1d6929e95937287fa37d129b756746"),
+            (16, "070a16b46b4d4144f79bdd9dd04a287c"),
+            (40, "dfa66747de9ae63030ca32611497c827"),
+            (64, "51f0bebf7e3b9d92fc49741779363cfe"),
+        ] {
+            let mut mac = Mac::new(TEE_ALG_AES_CMAC, &key).unwrap();
+            mac.update(&m[..len / 3]);
+            mac.update(&m[len / 3..len]);
+            assert_eq!(mac.finish(), hex(tag), "{len} bytes");
+        }
+        assert!(Mac::new(TEE_ALG_AES_CMAC, &[0; 15]).is_err());
+    }
+
+    #[test]
     fn hmac_known_answers_rfc4231_and_rfc2202() {
         let mut m = Mac::new(TEE_ALG_HMAC_SHA256, b"Jefe").unwrap();
         m.update(b"what do ya want for nothing?");
@@ -648,7 +730,7 @@ impl RsaAlg {
 }
 
 /// The platform's entropy as the RNG the RSA crate wants.
-struct HostRng<'a>(&'a mut dyn FnMut(&mut [u8]));
+pub(crate) struct HostRng<'a>(pub(crate) &'a mut dyn FnMut(&mut [u8]));
 
 impl rand_core::RngCore for HostRng<'_> {
     fn next_u32(&mut self) -> u32 {
@@ -672,7 +754,7 @@ impl rand_core::RngCore for HostRng<'_> {
 
 impl rand_core::CryptoRng for HostRng<'_> {}
 
-fn big(b: &[u8]) -> rsa::BigUint {
+pub(crate) fn big(b: &[u8]) -> rsa::BigUint {
     rsa::BigUint::from_bytes_be(b)
 }
 

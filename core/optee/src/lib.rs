@@ -22,6 +22,7 @@ extern crate alloc;
 pub mod abi;
 pub mod crypto;
 pub mod params;
+pub mod rsaes;
 pub mod session;
 pub mod storage;
 pub mod sys;

@@ -11,6 +11,7 @@ use super::objects::{
 use super::{put, read_in, slot, take, write_out, write_u32, write_u64, TeeContext, TeeHost, UserMemory};
 use crate::abi::{Syscall, TeeResult, TEE_ERROR_BAD_PARAMETERS, TEE_ERROR_BAD_STATE, TEE_ERROR_NOT_SUPPORTED};
 use crate::crypto::{self, Cipher, Curve, Digest, Mac, Mode};
+use crate::rsaes::{self, RsaCipher};
 
 /// `TEE_OperationMode`.
 pub const TEE_MODE_ENCRYPT: u32 = 0;
@@ -55,6 +56,7 @@ fn supported(algo: u32, mode: u32) -> bool {
         0x3 => Mac::new(algo, &[0; 16]).is_ok() && mode == TEE_MODE_MAC,
         0x4 => algo == crypto::TEE_ALG_AES_GCM && mode <= TEE_MODE_DECRYPT,
         0x5 => Digest::new(algo).is_ok() && mode == TEE_MODE_DIGEST,
+        0x6 => RsaCipher::of(algo).is_ok() && mode <= TEE_MODE_DECRYPT,
         0x7 => {
             (ECDSA_ALGS.contains(&algo) || crypto::RsaAlg::of(algo).is_ok())
                 && (mode == TEE_MODE_SIGN || mode == TEE_MODE_VERIFY)
@@ -91,6 +93,47 @@ fn ec_key(ctx: &mut TeeContext, st: &CrypState) -> Result<(Curve, Object), TeeRe
         return Err(TEE_ERROR_BAD_PARAMETERS);
     }
     Ok((curve, obj))
+}
+
+/// `asymm_operate` in modes ENCRYPT / DECRYPT of an RSA cipher (`TEE_AsymmetricEncrypt` /
+/// `TEE_AsymmetricDecrypt`): state a[0], attributes a[1] (count a[2]; an OAEP label), source
+/// a[3] (length a[4]), destination a[5] with its size at a[6] (`TEE_ERROR_SHORT_BUFFER` and
+/// the size needed when it is too small).
+fn rsa_cipher(
+    ctx: &mut TeeContext,
+    host: &mut dyn TeeHost,
+    mem: &mut dyn UserMemory,
+    a: [u64; 8],
+) -> Result<(), TeeResult> {
+    let st = state(ctx, a[0])?.clone();
+    let scheme = RsaCipher::of(st.algo)?;
+    let params = super::objects::read_attrs(mem, a[1], a[2])?;
+    let label = params.iter().find_map(|(id, attr)| match attr {
+        super::objects::Attr::Ref(bytes) if *id == rsaes::TEE_ATTR_RSA_OAEP_LABEL => Some(bytes.as_slice()),
+        _ => None,
+    });
+    let src = read_in(mem, a[3], a[4])?;
+    let key = key_object(ctx, st.key1)?;
+    let part = |id| key.attr_ref(id).map(<[u8]>::to_vec).ok_or(TEE_ERROR_BAD_PARAMETERS);
+    let n = part(super::objects::TEE_ATTR_RSA_MODULUS)?;
+    let e = part(super::objects::TEE_ATTR_RSA_PUBLIC_EXPONENT)?;
+    let mut fill = |b: &mut [u8]| host.random(b);
+    let out = match st.mode {
+        TEE_MODE_ENCRYPT => {
+            let k = rsaes::modulus_len(&n);
+            if super::read_u64(mem, a[6])? < k as u64 {
+                super::write_u64(mem, a[6], k as u64)?;
+                return Err(crate::abi::TEE_ERROR_SHORT_BUFFER);
+            }
+            rsaes::rsa_encrypt(scheme, &n, &e, label, &src, &mut fill)?
+        }
+        TEE_MODE_DECRYPT => {
+            let d = part(super::objects::TEE_ATTR_RSA_PRIVATE_EXPONENT)?;
+            rsaes::rsa_decrypt(scheme, &crypto::RsaKey { n, e, d }, label, &src, &mut fill)?
+        }
+        _ => return Err(TEE_ERROR_BAD_PARAMETERS),
+    };
+    write_out(mem, a[5], a[6], &out)
 }
 
 pub(super) fn call(
@@ -271,6 +314,7 @@ pub(super) fn call(
             st.running = Running::Idle;
             Ok(())
         }
+        Syscall::AsymmOperate if class(state(ctx, a[0])?.algo) == 0x6 => rsa_cipher(ctx, host, mem, a),
         Syscall::AsymmOperate => {
             let st = state(ctx, a[0])?.clone();
             if class(st.algo) != 0x7 || st.mode != TEE_MODE_SIGN {

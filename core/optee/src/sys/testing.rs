@@ -429,3 +429,87 @@ fn rsa_generate_sign_verify_through_the_calls() {
         );
     }
 }
+
+/// A 1024-bit key and "LiteBox RSAES known answer" encrypted under it by Python's
+/// `cryptography` (PKCS#1 v1.5, OAEP SHA-1, OAEP SHA-256 with label "label", raw m^e mod n).
+const RSAES_N: &str = "a11fe8f21456f0d6db63580200f814a678ae7b2d59b602031a515aaa41f09fc44d17a4d9c03fb78adf521d55562595999ec19b8fab7d3413fc70a3e20fe72cbf3b7e0d71ea4177a8f851f03cb2097bf3658260543a06eefa561c812a2e53506ccbbd0119ecac91828321dbab5467b4f86c6dd212210025dbfdac263d83d34cc1";
+const RSAES_D: &str = "11e86e0799e31fd98180c52353e03ecb51d672b253aa3b070541cd85e6d64bab91b5f30890a98448d71155594abddaa6bc52606bd36f92fe35ac7f4a7ce200c30340449f791795bc255c31d3832e5017a024202aeeb7bd4aa93f555c784218cbd972d0887a8eb449be0c3bf69f47c41359a6faa030a39df5114da11428414b01";
+const RSAES_PKCS1: &str = "0d74f5f78a8302972cf9bdcd2ffaea2ce65d6dff868bd113ea3381adff52b342da44e3949ed98a5bcc8c132e6f9f4dd19035fffdda5b40e311755b85a82d499e96de66990c3fea1b513b73a0af9d9371f8fc83979aca089e01fad14643d63a3b4a77463e5189164b24edcc2280fbc26e23c0a83de2da825198e60b72c2a96f58";
+const RSAES_OAEP1: &str = "00cfb7109848649635bb8ca945911b2ef22c046192926d232d367ccd4185df8c87ea168804961b6d11214ebe8d58161d0e964a903ed358d48f5ff8bcbc3b8070a93a6bf3e9c625a17595f1bc6dc5bfe1587794fec1d13e5f17a30b12f7cd455a8494339fbcff3920604d29fa9d49fc4f1ee8f147ff2bff3073f42c374c156bd9";
+const RSAES_OAEP256_LABEL: &str = "73c7d6fead4be13adcde546af4f30409e81308f68277a2edb9b8f21ba03b4c0d694655ca185e5fb30be1e65c5dec1f5cc63baf924ae8c3f358d924538e2d9b440050925f4a76e3345067e1b8e5dccda5de1aabd4db047b4262bc5b6a612be14455e5e5127d5022d339a1f265f3fc105937d58cf358b4ac579bf8dbc02c74728b";
+const RSAES_NOPAD: &str = "15aca6c860b7e1b94aeb6ee62218f34d195ff99061dc56f74272d50d88d66ba684f4310274cfb67ea1156a8584056e6971a2977d97e01346038ac58dbff794371a2e61bc9a5819ce96f22ee9a2375a6178ecc420589bba975313b606856ccf60383b20ea2224632ab8877546b7e7582b1f505f8a2f330e299b1909cab750e452";
+const RSAES_MSG: &[u8] = b"LiteBox RSAES known answer";
+
+fn rsa_keypair(ta: &mut Ta) -> u32 {
+    let mut attrs = ta.attr_ref(TEE_ATTR_RSA_MODULUS, &hex(RSAES_N));
+    attrs.extend(ta.attr_ref(TEE_ATTR_RSA_PUBLIC_EXPONENT, &[1, 0, 1]));
+    attrs.extend(ta.attr_ref(TEE_ATTR_RSA_PRIVATE_EXPONENT, &hex(RSAES_D)));
+    ta.key_object(TEE_TYPE_RSA_KEYPAIR, 1024, &attrs, 3)
+}
+
+/// `asymm_operate` of state `op` with `attrs` (count `n`) on `src`: the result and the output.
+fn asymm(ta: &mut Ta, op: u32, attrs: (u64, u64), src: &[u8], cap: u64) -> (u32, Vec<u8>) {
+    let s = ta.put(src);
+    let out = ta.alloc(cap as usize);
+    let len = ta.u64_cell(cap);
+    let r = ta.sys(Syscall::AsymmOperate, &[op as u64, attrs.0, attrs.1, s, src.len() as u64, out, len]);
+    let n = ta.get_u64(len) as usize;
+    (r, if r == TEE_SUCCESS { ta.get(out, n) } else { vec![0; n] })
+}
+
+#[test]
+fn rsaes_decrypts_python_cryptography_vectors_through_the_calls() {
+    let mut ta = Ta::new();
+    let kp = rsa_keypair(&mut ta);
+    let label = ta.attr_ref(crate::rsaes::TEE_ATTR_RSA_OAEP_LABEL, b"label");
+    let label = (ta.put(&label), 1);
+    let cases = [
+        (crate::rsaes::TEE_ALG_RSAES_PKCS1_V1_5, RSAES_PKCS1, (0, 0)),
+        (crate::rsaes::TEE_ALG_RSAES_PKCS1_OAEP_MGF1_SHA1, RSAES_OAEP1, (0, 0)),
+        (crate::rsaes::TEE_ALG_RSAES_PKCS1_OAEP_MGF1_SHA256, RSAES_OAEP256_LABEL, label),
+        (crate::rsaes::TEE_ALG_RSA_NOPAD, RSAES_NOPAD, (0, 0)),
+    ];
+    for (alg, vector, attrs) in cases {
+        let dec = ta.handle(Syscall::CrypStateAlloc, &[alg as u64, TEE_MODE_DECRYPT as u64, kp as u64, 0]);
+        assert_eq!(asymm(&mut ta, dec, attrs, &hex(vector), 128), (TEE_SUCCESS, RSAES_MSG.to_vec()), "{alg:#x}");
+        // Round trip: our encryption decrypts to the message (PKCS#1/OAEP are randomized).
+        let enc = ta.handle(Syscall::CrypStateAlloc, &[alg as u64, TEE_MODE_ENCRYPT as u64, kp as u64, 0]);
+        assert_eq!(asymm(&mut ta, enc, attrs, RSAES_MSG, 64), (TEE_ERROR_SHORT_BUFFER, vec![0; 128]));
+        let (r, ct) = asymm(&mut ta, enc, attrs, RSAES_MSG, 128);
+        assert_eq!(r, TEE_SUCCESS);
+        if alg == crate::rsaes::TEE_ALG_RSA_NOPAD {
+            assert_eq!(ct, hex(RSAES_NOPAD), "raw RSA is deterministic");
+        }
+        assert_eq!(asymm(&mut ta, dec, attrs, &ct, 128), (TEE_SUCCESS, RSAES_MSG.to_vec()));
+    }
+    // A wrong label, a damaged cipher text: BAD_PARAMETERS, as OP-TEE.
+    let oaep = crate::rsaes::TEE_ALG_RSAES_PKCS1_OAEP_MGF1_SHA256;
+    let dec = ta.handle(Syscall::CrypStateAlloc, &[oaep as u64, TEE_MODE_DECRYPT as u64, kp as u64, 0]);
+    assert_eq!(asymm(&mut ta, dec, (0, 0), &hex(RSAES_OAEP256_LABEL), 128).0, TEE_ERROR_BAD_PARAMETERS);
+    let mut bad = hex(RSAES_PKCS1);
+    bad[5] ^= 1;
+    let pkcs1 = crate::rsaes::TEE_ALG_RSAES_PKCS1_V1_5;
+    let dec = ta.handle(Syscall::CrypStateAlloc, &[pkcs1 as u64, TEE_MODE_DECRYPT as u64, kp as u64, 0]);
+    assert_eq!(asymm(&mut ta, dec, (0, 0), &bad, 128).0, TEE_ERROR_BAD_PARAMETERS);
+    // RSAES in a sign mode is not an operation GP defines.
+    assert_eq!(
+        ta.sys(Syscall::CrypStateAlloc, &[pkcs1 as u64, TEE_MODE_SIGN as u64, kp as u64, 0, ta.top]),
+        TEE_ERROR_NOT_SUPPORTED
+    );
+}
+
+#[test]
+fn aes_cmac_through_the_calls_rfc4493() {
+    let mut ta = Ta::new();
+    let attr = ta.attr_ref(TEE_ATTR_SECRET_VALUE, &hex("2b7e151628aed2a6abf7158809cf4f3c"));
+    let key = ta.key_object(TEE_TYPE_AES, 128, &attr, 1);
+    let alg = crypto::TEE_ALG_AES_CMAC as u64;
+    let mac = ta.handle(Syscall::CrypStateAlloc, &[alg, TEE_MODE_MAC as u64, key as u64, 0]);
+    assert_eq!(ta.sys(Syscall::HashInit, &[mac as u64, 0, 0]), TEE_SUCCESS);
+    let msg = ta.put(&hex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e5130c81c46a35ce411"));
+    assert_eq!(ta.sys(Syscall::HashUpdate, &[mac as u64, msg, 17]), TEE_SUCCESS);
+    let out = ta.alloc(16);
+    let len = ta.u64_cell(16);
+    assert_eq!(ta.sys(Syscall::HashFinal, &[mac as u64, msg + 17, 23, out, len]), TEE_SUCCESS);
+    assert_eq!(ta.get(out, 16), hex("dfa66747de9ae63030ca32611497c827"));
+}

@@ -93,6 +93,10 @@ TEE_Result TEE_AEEncryptFinal(TEE_OperationHandle operation, const void *srcData
 			      size_t *destLen, void *tag, size_t *tagLen);
 TEE_Result TEE_AEDecryptFinal(TEE_OperationHandle operation, const void *srcData, size_t srcLen, void *destData,
 			      size_t *destLen, void *tag, size_t tagLen);
+TEE_Result TEE_AsymmetricEncrypt(TEE_OperationHandle operation, const TEE_Attribute *params, uint32_t paramCount,
+				 const void *srcData, size_t srcLen, void *destData, size_t *destLen);
+TEE_Result TEE_AsymmetricDecrypt(TEE_OperationHandle operation, const TEE_Attribute *params, uint32_t paramCount,
+				 const void *srcData, size_t srcLen, void *destData, size_t *destLen);
 TEE_Result TEE_AsymmetricSignDigest(TEE_OperationHandle operation, const TEE_Attribute *params, uint32_t paramCount,
 				    const void *digest, size_t digestLen, void *signature, size_t *signatureLen);
 TEE_Result TEE_AsymmetricVerifyDigest(TEE_OperationHandle operation, const TEE_Attribute *params,

@@ -283,6 +283,8 @@ static uint32_t key_type(uint32_t algo, uint32_t mode)
 		return TEE_TYPE_AES;
 	case 3:
 		return 0xA0000000 | (algo & 0xFF);
+	case 6: /* RSAES, RSA_NOPAD */
+		return mode == TEE_MODE_DECRYPT ? TEE_TYPE_RSA_KEYPAIR : TEE_TYPE_RSA_PUBLIC_KEY;
 	case 7:
 		if ((algo & 0xFF) == 0x30) /* RSASSA */
 			return mode == TEE_MODE_SIGN ? TEE_TYPE_RSA_KEYPAIR : TEE_TYPE_RSA_PUBLIC_KEY;
@@ -465,6 +467,29 @@ TEE_Result TEE_AsymmetricSignDigest(TEE_OperationHandle op, const TEE_Attribute 
 	*sigLen = sl;
 	TEE_Free(u);
 	return res;
+}
+
+static TEE_Result asymm_cipher(TEE_OperationHandle op, const TEE_Attribute *params, uint32_t n, const void *src,
+			       size_t srcLen, void *dst, size_t *dstLen)
+{
+	struct utee_attribute *u = to_utee(params, n);
+	uint64_t dl = *dstLen;
+	TEE_Result res = _utee_asymm_operate(op->state, u, n, src, srcLen, dst, &dl);
+	*dstLen = dl;
+	TEE_Free(u);
+	return res;
+}
+
+TEE_Result TEE_AsymmetricEncrypt(TEE_OperationHandle op, const TEE_Attribute *params, uint32_t n, const void *src,
+				 size_t srcLen, void *dst, size_t *dstLen)
+{
+	return asymm_cipher(op, params, n, src, srcLen, dst, dstLen);
+}
+
+TEE_Result TEE_AsymmetricDecrypt(TEE_OperationHandle op, const TEE_Attribute *params, uint32_t n, const void *src,
+				 size_t srcLen, void *dst, size_t *dstLen)
+{
+	return asymm_cipher(op, params, n, src, srcLen, dst, dstLen);
 }
 
 TEE_Result TEE_AsymmetricVerifyDigest(TEE_OperationHandle op, const TEE_Attribute *params, uint32_t n,
