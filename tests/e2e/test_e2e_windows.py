@@ -132,12 +132,12 @@ def test_threads_same_as_native(windows: Any, wine: dict[str, str], threads_prog
 
 @pytest.fixture(scope="session")
 def signal_probes(windows: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
-    """tests/e2e/programs/signals.c (dynamic and static) and sigaltstack.c (static), each
+    """tests/e2e/programs/signals.c (dynamic and static), sigaltstack.c (static) and faults.c, each
     built natively and packed for windows once: {name: (native program, artifact)}."""
     work = tmp_path_factory.mktemp("signals")
     out: dict[str, tuple[Path, Path]] = {}
     for name, src, static in (("signals", "signals.c", False), ("signals-static", "signals.c", True),
-                              ("sigaltstack", "sigaltstack.c", True)):
+                              ("sigaltstack", "sigaltstack.c", True), ("faults", "faults.c", False)):
         prog = work / name
         cmd = ["cc", "-O1", "-pthread", "-o", str(prog), str(REPO / "tests/e2e/programs" / src)]
         subprocess.run(cmd[:1] + (["-static"] if static else []) + cmd[1:], check=True, timeout=RUN_TIMEOUT)
@@ -160,6 +160,25 @@ def test_signal_handlers_same_as_native(signal_probes: dict[str, tuple[Path, Pat
     assert native.stdout.count(b"\n") == 11, describe(native)
     status = {"term": 128 + 15, "abort": 128 + 6}.get(args[0] if args else "", native.returncode)
     assert (got.stdout, got.returncode) == (native.stdout, status), describe(got)
+
+
+@pytest.mark.parametrize(("probe", "args"), [("sigaltstack", []), ("faults", []), ("faults", ["unhandled"])],
+                         ids=["sigaltstack", "faults-handled", "fault-unhandled"])
+def test_faults_and_sigaltstack_same_as_native(signal_probes: dict[str, tuple[Path, Path]], wine: dict[str, str],
+                                               probe: str, args: list[str]) -> None:
+    """The app's handlers catch its own faults (SIGSEGV with si_code and si_addr, SIGILL,
+    SIGFPE; a stack overflow on the alternate stack) and leave with siglongjmp; sigaltstack's
+    answers, SA_ONSTACK handlers and the SSE state across handlers: the same output and status
+    as natively. An unhandled fault ends the app with 128 + 11 and says so on stderr."""
+    prog, art = signal_probes[probe]
+    native = subprocess.run([str(prog), *args], env=BASE_ENV, capture_output=True, timeout=RUN_TIMEOUT)
+    got = run_wine(wine, art, args)
+    assert native.stdout or args == ["unhandled"], describe(native)
+    status = 128 + 11 if args == ["unhandled"] else native.returncode
+    assert (got.stdout, got.returncode) == (native.stdout, status), describe(got)
+    if args == ["unhandled"]:
+        assert native.returncode == -11, describe(native)
+        assert b"litebox: the app faulted (exception 0xc0000005 at 0x" in got.stderr, describe(got)
 
 
 # The two lines of examples/python-app/app/main.py that start a child process.

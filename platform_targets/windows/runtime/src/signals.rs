@@ -203,6 +203,25 @@ extern "win64" fn litebox_win_deliver(f: &Frame) {
     let saved = td.saved_mask.swap(u64::MAX, Ordering::Relaxed);
     let old_mask = if saved != u64::MAX { saved } else { mask() };
     let h = Handler { sig, info, pid: os.platform.pid, handler: act.handler, restorer: act.restorer, old_mask };
+    if enter_handler(os, td, &act, &h, &mut regs, &td.ctx.fx()).is_err() {
+        // No room for the frame: Linux kills the process with SIGSEGV.
+        litebox_libos::Platform::exit_group(&os.platform, 128 + 11);
+    }
+    td.ctx.set_regs(&regs);
+}
+
+/// Builds the `rt_sigframe` of `h` for the thread `td` interrupted with `regs` and `fx` (on
+/// its alternate stack when the action says SA_ONSTACK and one is set), leaves the handler's
+/// registers in `regs`, and sets the thread's mask (and resets the action with SA_RESETHAND),
+/// as Linux does when it delivers. Returns the address of the frame's siginfo.
+fn enter_handler(
+    os: &LibOs<WinHost>,
+    td: &fastpath::ThreadData,
+    act: &core_sig::SigAction,
+    h: &Handler,
+    regs: &mut UserRegs,
+    fx: &[u8; 512],
+) -> Result<usize, Errno> {
     let alt = &td.altstack;
     let interrupted_sp = regs.rsp;
     let to_alt = act.flags & SA_ONSTACK != 0
@@ -211,33 +230,53 @@ extern "win64" fn litebox_win_deliver(f: &Frame) {
     if to_alt {
         regs.rsp = (alt.sp.load(Ordering::Relaxed) + alt.size.load(Ordering::Relaxed)) as u64;
     }
-    let fx = td.ctx.fx();
-    let pushed = core_sig::push_frame(&mut regs, &fx, &h).and_then(|()| {
-        if !to_alt {
-            return Ok(());
-        }
+    core_sig::push_frame(regs, fx, h)?;
+    if to_alt {
         // The frame went on the alternate stack: its ucontext must still name the stack the
         // thread was interrupted on (uc_mcontext.rsp, ucontext offset 40 + 15 * 8), and
         // uc_stack the alternate stack (offset 16), as Linux writes them.
         let uc = regs.rsp as usize + 8;
         litebox_libos::user::write(uc + 40 + 15 * 8, &interrupted_sp)?;
         let stack = [alt.sp.load(Ordering::Relaxed) as u64, 0, alt.size.load(Ordering::Relaxed) as u64];
-        litebox_libos::user::write(uc + 16, &stack)
-    });
-    if pushed.is_err() {
-        // No room for the frame: Linux kills the process with SIGSEGV.
-        litebox_libos::Platform::exit_group(&os.platform, 128 + 11);
+        litebox_libos::user::write(uc + 16, &stack)?;
     }
     // The handler starts with the direction flag clear, as on Linux.
     regs.rflags &= !0x400;
-    td.ctx.set_regs(&regs);
-    let mut m = old_mask | act.mask;
+    let mut m = h.old_mask | act.mask;
     if act.flags & SA_NODEFER == 0 {
-        m |= bit(sig);
+        m |= bit(h.sig);
     }
     td.sigmask.store((m & !core_sig::UNBLOCKABLE) as usize, Ordering::Relaxed);
     if act.flags & SA_RESETHAND != 0 {
-        os.signals.actions.lock().set(sig, Default::default());
+        os.signals.actions.lock().set(h.sig, Default::default());
+    }
+    Ok(regs.rsi as usize)
+}
+
+/// A fault of the app's code (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) on thread `td`, with
+/// the interrupted `regs` and `fx` and the 128-byte `siginfo` Linux would give (si_code,
+/// si_addr): when the app handles `sig` and does not block it, the handler's frame is built
+/// and `regs` become the handler's (true); otherwise the fault is fatal (false), as Linux
+/// forces the default action of a blocked or ignored synchronous signal.
+pub fn fault_to_handler(
+    td: &fastpath::ThreadData,
+    sig: usize,
+    siginfo: &[u8; 128],
+    regs: &mut UserRegs,
+    fx: &[u8; 512],
+) -> bool {
+    let Some(os) = crate::try_os() else { return false };
+    let act = os.signals.actions.lock().get(sig);
+    let old_mask = td.sigmask.load(Ordering::Relaxed) as u64;
+    if act.handler <= 1 || act.flags & SA_RESTORER == 0 || old_mask & bit(sig) != 0 {
+        return false;
+    }
+    let code = i32::from_le_bytes([siginfo[8], siginfo[9], siginfo[10], siginfo[11]]);
+    let info = core_sig::Info { code, value: 0 };
+    let h = Handler { sig, info, pid: os.platform.pid, handler: act.handler, restorer: act.restorer, old_mask };
+    match enter_handler(os, td, &act, &h, regs, fx) {
+        Ok(at) => litebox_libos::user::write(at, siginfo).is_ok(),
+        Err(_) => false,
     }
 }
 

@@ -58,6 +58,10 @@ pub struct ExceptionRecord {
     pub flags: u32,
     pub next: usize,
     pub address: usize,
+    pub num_params: u32,
+    pub _pad: u32,
+    /// ExceptionInformation: for an access violation, [0] read/write/execute, [1] the address.
+    pub info: [usize; 15],
 }
 
 /// `EXCEPTION_POINTERS`.
@@ -102,6 +106,7 @@ extern "system" {
     pub fn ExitProcess(code: u32) -> !;
     pub fn GetCurrentProcessId() -> u32;
     pub fn GetModuleHandleW(name: *const u16) -> usize;
+    pub fn GetProcAddress(module: usize, name: *const u8) -> usize;
     pub fn GetCommandLineW() -> *const u16;
     pub fn GetEnvironmentStringsW() -> *const u16;
     pub fn VirtualAlloc(addr: usize, size: usize, kind: u32, protect: u32) -> usize;
