@@ -181,6 +181,24 @@ def test_faults_and_sigaltstack_same_as_native(signal_probes: dict[str, tuple[Pa
         assert b"litebox: the app faulted (exception 0xc0000005 at 0x" in got.stderr, describe(got)
 
 
+def test_socket_calls_outside_the_policy_get_exact_errnos(windows: Any, wine: dict[str, str],
+                                                          tmp_path: Path) -> None:
+    """tests/e2e/programs/net.c's denied part on windows: bind, connect, sendto and sendmsg
+    outside [policy.network], Unix-domain addresses, raw and netlink sockets get exactly the
+    errnos linux-userland gives, before any Winsock call."""
+    sys.path.insert(0, str(REPO / "tests/e2e"))
+    from netprobe import DENIED_OUTPUT, build_probe, free_port, write_project
+
+    allowed, denied = free_port(), free_port()
+    while denied == allowed:
+        denied = free_port()
+    rules = [f"127.0.0.1:{allowed}"]
+    art = pack_for(windows, write_project(tmp_path, build_probe(tmp_path), rules, rules), tmp_path / "dist")
+    got = run_wine(wine, art.path, ["denied", str(denied)])
+    assert got.returncode == 0, describe(got)
+    assert got.stdout.decode() == DENIED_OUTPUT
+
+
 # The two lines of examples/python-app/app/main.py that start a child process.
 SUBPROCESS_LINES = (
     '''    child = subprocess.run([sys.executable, "-c", "print('child ok')"], '''

@@ -21,6 +21,7 @@ mod memory;
 mod selfimage;
 mod signals;
 mod win;
+mod winsock;
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -119,10 +120,10 @@ extern "C" fn litebox_start() -> ! {
             host::write_std(win::STD_ERROR_HANDLE, &litebox_rt::fatal::line(what.as_bytes()));
         }
     }
-    if !cfg.mounts.is_empty() || !cfg.listen.is_empty() || !cfg.connect.is_empty() {
+    if !cfg.mounts.is_empty() {
         fatal(
             litebox_rt::exit::SETUP,
-            b"this artifact's policy grants host directories or network, which the windows target does not serve yet",
+            b"this artifact's policy grants host directories, which the windows target does not serve yet",
         );
     }
 
@@ -131,7 +132,9 @@ extern "C" fn litebox_start() -> ! {
     // belong to 0:0 on the "host" side, which the policy's ids, when set, replace.
     vfs.ids = cfg.ids.map(|app| litebox_libos::fs::synth::IdMap { host: (0, 0), app });
     fastpath::TRACE.store(host_var(&host_env, b"LITEBOX_TRACE").is_some(), Ordering::Relaxed);
-    let os = LibOs::new(WinHost::new(ids), vfs, &cwd, &hostname, debug);
+    let mut os = LibOs::new(WinHost::new(ids), vfs, &cwd, &hostname, debug);
+    // Host sockets (winsock.rs) only as the policy's [policy.network] grants, checked by the shim.
+    os.net = litebox_libos::net::NetPolicy::new(&cfg.listen, &cfg.connect);
     let os = alloc::boxed::Box::leak(alloc::boxed::Box::new(os));
     OS.store(os, Ordering::Release);
     let os: &'static LibOs<WinHost> = os;
@@ -142,6 +145,7 @@ extern "C" fn litebox_start() -> ! {
         processes: cfg.limits[LIMIT_PROCESSES],
     });
     os.attach_proc();
+    signals::install_console_ctrl();
     // The process table of the core's own signal state (kill, process groups) starts with us.
     litebox_libos::proctab::TABLE.lock().add_first(os.platform.pid, os.signals.clone());
 

@@ -299,3 +299,29 @@ pub fn sigreturn(f: &Frame) -> isize {
         Err(_) => litebox_libos::Platform::exit_group(&crate::os().platform, 128 + 11),
     }
 }
+
+/// Ctrl-C and Ctrl-Break on the console (or, under Wine, SIGINT sent to the process) are the
+/// app's SIGINT; closing the console its SIGHUP. Runs on a thread Windows starts for it: the
+/// signal is made pending and blocked threads wake to take it; a signal whose action is the
+/// default one ends the process at once with 128 + N (the app may be blocked in a call that
+/// never returns).
+extern "system" fn on_console_ctrl(kind: u32) -> i32 {
+    let Some(os) = crate::try_os() else { return 0 };
+    let sig = match kind {
+        0 | 1 => 2, // CTRL_C_EVENT, CTRL_BREAK_EVENT: SIGINT
+        2 => 1,     // CTRL_CLOSE_EVENT: SIGHUP
+        _ => return 0,
+    };
+    if os.signals.actions.lock().fatal(sig) {
+        crate::host::exit_process(128 + sig as i32);
+    }
+    os.signals.pending.lock().raise(sig, core_sig::SI_KERNEL, 0);
+    litebox_libos::Platform::wake_all(&os.platform);
+    1
+}
+
+/// Routes console control events to [`on_console_ctrl`].
+pub fn install_console_ctrl() {
+    // SAFETY: the handler has the PHANDLER_ROUTINE signature and lives forever.
+    unsafe { crate::win::SetConsoleCtrlHandler(on_console_ctrl, 1) };
+}

@@ -137,6 +137,7 @@ extern "system" {
     pub fn GetModuleHandleExW(flags: u32, name: *const u16, module: *mut usize) -> BOOL;
     pub fn SetConsoleOutputCP(cp: u32) -> BOOL;
     pub fn SetConsoleCP(cp: u32) -> BOOL;
+    pub fn SetConsoleCtrlHandler(handler: extern "system" fn(u32) -> i32, add: BOOL) -> BOOL;
     pub fn CreateJobObjectW(attrs: usize, name: *const u16) -> HANDLE;
     pub fn SetInformationJobObject(job: HANDLE, class: u32, info: *const u8, len: u32) -> BOOL;
     pub fn AssignProcessToJobObject(job: HANDLE, process: HANDLE) -> BOOL;
