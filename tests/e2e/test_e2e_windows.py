@@ -199,6 +199,27 @@ def test_socket_calls_outside_the_policy_get_exact_errnos(windows: Any, wine: di
     assert got.stdout.decode() == DENIED_OUTPUT
 
 
+def test_confinement_job_limits_and_weakened_token(windows: Any, wine: dict[str, str], tmp_path: Path) -> None:
+    """The artifact puts itself in a job object with the policy's memory and process limits and
+    removes every privilege of its token (read back from the token: none left), and, as the
+    policy grants no network and no host directories, asks for a Low integrity level (Wine
+    accepts the call but keeps its own level, which the line says: docs/targets/windows.md)."""
+    project = copy_example("hello-static", tmp_path)
+    toml = project / "litebox.toml"
+    toml.write_text(toml.read_text() + '\n[policy.limits]\nmemory = "256M"\nprocesses = 3\n')
+    art = pack_for(windows, project, tmp_path / "dist")
+    got = run_wine(wine, art.path, ["x"], env={"LITEBOX_LOG": "debug"})
+    assert got.returncode == 0, describe(got)
+    lines = got.stderr.decode().splitlines()
+    assert ("litebox: confinement: job object: kill-on-close, memory limit 268435456 bytes, process limit 3"
+            in lines), describe(got)
+    token = [line for line in lines if line.startswith("litebox: confinement: token: ")]
+    assert len(token) == 1 and " privileges removed, 0 left; integrity level 0x" in token[0], describe(got)
+    assert token[0].endswith(("(Low)", "(Low was asked for; the host kept this level)")), describe(got)
+    quiet = run_wine(wine, art.path, ["x"])
+    assert b"confinement" not in quiet.stderr and quiet.stdout == got.stdout, describe(quiet)
+
+
 # The two lines of examples/python-app/app/main.py that start a child process.
 SUBPROCESS_LINES = (
     '''    child = subprocess.run([sys.executable, "-c", "print('child ok')"], '''

@@ -115,9 +115,16 @@ extern "C" fn litebox_start() -> ! {
     let ids = cfg.ids.unwrap_or((1000, 1000));
 
     use litebox_image::{LIMIT_MEMORY, LIMIT_OPEN_FILES, LIMIT_PROCESSES, LIMIT_THREADS};
-    if let Err(what) = confine::job(cfg.limits[LIMIT_MEMORY]) {
+    // Without network and host directories, the app needs nothing a Low integrity level
+    // withholds (its files are the image's and the in-memory layer's).
+    let lower = cfg.mounts.is_empty() && cfg.listen.is_empty() && cfg.connect.is_empty();
+    for outcome in [confine::job(cfg.limits[LIMIT_MEMORY], cfg.limits[LIMIT_PROCESSES]), confine::weaken_token(lower)] {
         if debug {
-            host::write_std(win::STD_ERROR_HANDLE, &litebox_rt::fatal::line(what.as_bytes()));
+            let line = match outcome {
+                Ok(what) => alloc::format!("confinement: {what}"),
+                Err(why) => alloc::format!("confinement: {why}"),
+            };
+            host::write_std(win::STD_ERROR_HANDLE, &litebox_rt::fatal::line(line.as_bytes()));
         }
     }
     if !cfg.mounts.is_empty() {

@@ -32,6 +32,7 @@ pub const INFINITE: u32 = u32::MAX;
 
 pub const JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE: u32 = 0x2000;
 pub const JOB_OBJECT_LIMIT_PROCESS_MEMORY: u32 = 0x100;
+pub const JOB_OBJECT_LIMIT_ACTIVE_PROCESS: u32 = 0x8;
 pub const JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION: u32 = 0x400;
 pub const JOBOBJECT_EXTENDED_LIMIT_INFORMATION_CLASS: u32 = 9;
 
@@ -141,6 +142,21 @@ extern "system" {
     pub fn CreateJobObjectW(attrs: usize, name: *const u16) -> HANDLE;
     pub fn SetInformationJobObject(job: HANDLE, class: u32, info: *const u8, len: u32) -> BOOL;
     pub fn AssignProcessToJobObject(job: HANDLE, process: HANDLE) -> BOOL;
+}
+
+#[link(name = "advapi32")]
+extern "system" {
+    pub fn OpenProcessToken(process: HANDLE, access: u32, token: *mut HANDLE) -> BOOL;
+    pub fn GetTokenInformation(token: HANDLE, class: u32, info: *mut u8, len: u32, ret: *mut u32) -> BOOL;
+    pub fn SetTokenInformation(token: HANDLE, class: u32, info: *const u8, len: u32) -> BOOL;
+    pub fn AdjustTokenPrivileges(
+        token: HANDLE,
+        disable_all: BOOL,
+        new: *const u8,
+        len: u32,
+        prev: *mut u8,
+        ret: *mut u32,
+    ) -> BOOL;
 }
 
 #[link(name = "synchronization")]
