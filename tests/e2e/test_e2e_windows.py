@@ -220,6 +220,27 @@ def test_confinement_job_limits_and_weakened_token(windows: Any, wine: dict[str,
     assert b"confinement" not in quiet.stderr and quiet.stdout == got.stdout, describe(quiet)
 
 
+def test_vfork_and_posix_spawn_start_new_instances(windows: Any, wine: dict[str, str], tmp_path: Path) -> None:
+    """tests/e2e/programs/spawn.c: vfork + dup2 of a pipe + execve (the child's stdout read
+    back through the pipe, then EOF), posix_spawn (the child on the inherited stdout), vfork +
+    _exit, each child waited for with its status, the parent's floating-point state intact:
+    the same output as natively. Each exec'd child is a new instance of the artifact."""
+    native_prog = tmp_path / "spawn"
+    subprocess.run(["cc", "-O1", "-o", str(native_prog), str(REPO / "tests/e2e/programs/spawn.c")], check=True,
+                   timeout=RUN_TIMEOUT)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "spawn").write_bytes(native_prog.read_bytes())
+    (project / "litebox.toml").write_text('[app]\nname = "spawn"\nentry = "/app/spawn"\nargs = ["/app/spawn"]\n'
+                                          '[files]\n"/app/spawn" = "spawn"\n')
+    art = pack_for(windows, project, tmp_path / "dist")
+    native = subprocess.run([str(native_prog), str(native_prog)], env=BASE_ENV, capture_output=True,
+                            timeout=RUN_TIMEOUT)
+    got = run_wine(wine, art.path, [])
+    assert b"vfork+execve: read 17 [child says hello] waited 1 exit 7" in native.stdout, describe(native)
+    assert (got.stdout, got.returncode) == (native.stdout, native.returncode), describe(got)
+
+
 # The two lines of examples/python-app/app/main.py that start a child process.
 SUBPROCESS_LINES = (
     '''    child = subprocess.run([sys.executable, "-c", "print('child ok')"], '''

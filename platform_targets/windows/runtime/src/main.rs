@@ -20,6 +20,7 @@ mod host;
 mod memory;
 mod selfimage;
 mod signals;
+mod spawn;
 mod win;
 mod winsock;
 
@@ -108,9 +109,17 @@ extern "C" fn litebox_start() -> ! {
         &host_env,
         &[b"LITEBOX_LOG", b"LITEBOX_TRACE"],
     );
-    let (argv, env) = (app.argv, app.env);
-    let entry = cfg.entry.to_vec();
-    let cwd = cfg.cwd.to_vec();
+    let (mut argv, mut env) = (app.argv, app.env);
+    let mut entry = cfg.entry.to_vec();
+    let mut cwd = cfg.cwd.to_vec();
+    // A new instance for an app's execve (spawn.rs): the program, its argv (the command line)
+    // and its environment exactly as the execve gave them.
+    if let Some(path) = host_var(&host_env, b"LITEBOX_EXEC") {
+        entry = path.to_vec();
+        cwd = host_var(&host_env, b"LITEBOX_EXEC_CWD").unwrap_or(cfg.cwd).to_vec();
+        argv = host_args.get(1..).unwrap_or(&[]).to_vec();
+        env = host_env.iter().filter(|e| !e.starts_with(b"LITEBOX_EXEC")).cloned().collect();
+    }
     let hostname = cfg.hostname.to_vec();
     let ids = cfg.ids.unwrap_or((1000, 1000));
 

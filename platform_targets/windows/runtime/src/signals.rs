@@ -158,7 +158,7 @@ pub fn after_call(os: &LibOs<WinHost>) {
 /// The app's registers as they are when the call at `f` returns with `f.rax`: the
 /// trampoline's return address and stack, rcx = 1 (served) and r11 = the flags, as after
 /// `syscall`.
-fn interrupted_regs(f: &Frame) -> UserRegs {
+pub fn interrupted_regs(f: &Frame) -> UserRegs {
     // SAFETY: the entry's pushfq left the flags at app_rsp and the trampoline's call its
     // return address above them, on the app's stack.
     let (flags, rip) = unsafe { (*(f.app_rsp as *const u64), *((f.app_rsp + 8) as *const u64)) };
@@ -193,6 +193,7 @@ extern "win64" fn litebox_win_deliver(f: &Frame) {
     let os = crate::os();
     let td = fastpath::current();
     let mut regs = interrupted_regs(f);
+    crate::spawn::take_fx(&td.ctx.fx(), &mut regs);
     td.ctx.set_regs(&regs);
     let Some(sig) = os.signals.pending.lock().deliverable(mask()) else { return };
     let info = os.signals.pending.lock().take(sig);
@@ -324,4 +325,12 @@ extern "system" fn on_console_ctrl(kind: u32) -> i32 {
 pub fn install_console_ctrl() {
     // SAFETY: the handler has the PHANDLER_ROUTINE signature and lives forever.
     unsafe { crate::win::SetConsoleCtrlHandler(on_console_ctrl, 1) };
+}
+
+/// Makes `regs` (and `fx`, if given) the context the current call returns to.
+pub fn set_context(td: &fastpath::ThreadData, regs: &UserRegs, fx: Option<&[u8; 512]>) {
+    td.ctx.set_regs(regs);
+    if let Some(fx) = fx {
+        td.ctx.set_fx(fx);
+    }
 }

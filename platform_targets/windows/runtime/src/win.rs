@@ -131,6 +131,31 @@ extern "system" {
         id: *mut u32,
     ) -> HANDLE;
     pub fn ExitThread(code: u32) -> !;
+    pub fn CreatePipe(read: *mut HANDLE, write: *mut HANDLE, attrs: usize, size: u32) -> BOOL;
+    pub fn DuplicateHandle(
+        from_process: HANDLE,
+        h: HANDLE,
+        to_process: HANDLE,
+        out: *mut HANDLE,
+        access: u32,
+        inherit: BOOL,
+        options: u32,
+    ) -> BOOL;
+    pub fn CreateProcessW(
+        app: *const u16,
+        cmdline: *mut u16,
+        process_attrs: usize,
+        thread_attrs: usize,
+        inherit: BOOL,
+        flags: u32,
+        env: *const u8,
+        cwd: *const u16,
+        startup: *const u8,
+        info: *mut u8,
+    ) -> BOOL;
+    pub fn WaitForSingleObject(h: HANDLE, ms: u32) -> u32;
+    pub fn GetExitCodeProcess(h: HANDLE, code: *mut u32) -> BOOL;
+    pub fn GetModuleFileNameW(module: usize, name: *mut u16, len: u32) -> u32;
     pub fn AddVectoredExceptionHandler(
         first: u32,
         handler: extern "system" fn(*const ExceptionPointers) -> i32,
