@@ -116,6 +116,24 @@ def unrewritten_sites(manifest: dict[str, Any], project: Path | None) -> tuple[l
     return errors, warnings
 
 
+def _run_forwarding_signals(argv: list[str], env: dict[str, str]) -> int:
+    """Runs argv and waits for it; SIGINT, SIGTERM and SIGHUP this process gets meanwhile go on
+    to it (when called from the main thread, where Python can take signals)."""
+    import signal
+    import threading
+
+    proc = subprocess.Popen(argv, env=env)
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            previous[sig] = signal.signal(sig, lambda signum, _frame: proc.send_signal(signum))
+    try:
+        return proc.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 class Plugin(TargetPlugin):
     """windows: the runtime PE with the image and manifest as PE sections; run with Wine here."""
 
@@ -235,7 +253,8 @@ class Plugin(TargetPlugin):
     def run(self, artifact: Path, args: list[str], env: dict[str, str] | None = None,
             wait: bool = False) -> int:
         """Runs the artifact: natively on Windows; on Linux under Wine when it is installed,
-        with WINEDEBUG=-all and WINEPRELOADRESERVE=WINE_LOW_RESERVE unless set. It says so on
+        with WINEDEBUG=-all and WINEPRELOADRESERVE=WINE_LOW_RESERVE unless set; Ctrl-C (SIGINT),
+        SIGTERM and SIGHUP go on to Wine, which gives the app SIGINT as a console event. It says so on
         stderr when stderr is a terminal or LITEBOX_LOG is set (otherwise the app's stderr
         stays exactly its own)."""
         path = str(artifact.resolve())
@@ -250,5 +269,4 @@ class Plugin(TargetPlugin):
         environ = dict(os.environ)
         environ.setdefault("WINEDEBUG", "-all")
         environ.setdefault("WINEPRELOADRESERVE", WINE_LOW_RESERVE)
-        proc = subprocess.run([wine, path, *args], env=environ, check=False)
-        return proc.returncode
+        return _run_forwarding_signals([wine, path, *args], environ)

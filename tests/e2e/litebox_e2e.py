@@ -234,7 +234,6 @@ RUNNER_ENV: dict[str, Callable[[int], dict[str, str]]] = {
 NOT_YET: dict[str, dict[str, str]] = {
     "windows": {
         "fork": "the windows target has no fork yet (docs/targets/windows.md, Processes)",
-        "sockets": "the windows target has no host sockets yet (docs/targets/windows.md, Status)",
         "mounts": "the windows target has no host directories yet (docs/targets/windows.md, Status)",
         "trap-path": "the windows target has no trap path: every syscall site is rewritten at pack time",
     },

@@ -132,12 +132,12 @@ def test_threads_same_as_native(windows: Any, wine: dict[str, str], threads_prog
 
 @pytest.fixture(scope="session")
 def signal_probes(windows: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
-    """tests/e2e/programs/signals.c (dynamic and static) and sigaltstack.c (static), each
+    """tests/e2e/programs/signals.c (dynamic and static), sigaltstack.c (static) and faults.c, each
     built natively and packed for windows once: {name: (native program, artifact)}."""
     work = tmp_path_factory.mktemp("signals")
     out: dict[str, tuple[Path, Path]] = {}
     for name, src, static in (("signals", "signals.c", False), ("signals-static", "signals.c", True),
-                              ("sigaltstack", "sigaltstack.c", True)):
+                              ("sigaltstack", "sigaltstack.c", True), ("faults", "faults.c", False)):
         prog = work / name
         cmd = ["cc", "-O1", "-pthread", "-o", str(prog), str(REPO / "tests/e2e/programs" / src)]
         subprocess.run(cmd[:1] + (["-static"] if static else []) + cmd[1:], check=True, timeout=RUN_TIMEOUT)
@@ -160,6 +160,85 @@ def test_signal_handlers_same_as_native(signal_probes: dict[str, tuple[Path, Pat
     assert native.stdout.count(b"\n") == 11, describe(native)
     status = {"term": 128 + 15, "abort": 128 + 6}.get(args[0] if args else "", native.returncode)
     assert (got.stdout, got.returncode) == (native.stdout, status), describe(got)
+
+
+@pytest.mark.parametrize(("probe", "args"), [("sigaltstack", []), ("faults", []), ("faults", ["unhandled"])],
+                         ids=["sigaltstack", "faults-handled", "fault-unhandled"])
+def test_faults_and_sigaltstack_same_as_native(signal_probes: dict[str, tuple[Path, Path]], wine: dict[str, str],
+                                               probe: str, args: list[str]) -> None:
+    """The app's handlers catch its own faults (SIGSEGV with si_code and si_addr, SIGILL,
+    SIGFPE; a stack overflow on the alternate stack) and leave with siglongjmp; sigaltstack's
+    answers, SA_ONSTACK handlers and the SSE state across handlers: the same output and status
+    as natively. An unhandled fault ends the app with 128 + 11 and says so on stderr."""
+    prog, art = signal_probes[probe]
+    native = subprocess.run([str(prog), *args], env=BASE_ENV, capture_output=True, timeout=RUN_TIMEOUT)
+    got = run_wine(wine, art, args)
+    assert native.stdout or args == ["unhandled"], describe(native)
+    status = 128 + 11 if args == ["unhandled"] else native.returncode
+    assert (got.stdout, got.returncode) == (native.stdout, status), describe(got)
+    if args == ["unhandled"]:
+        assert native.returncode == -11, describe(native)
+        assert b"litebox: the app faulted (exception 0xc0000005 at 0x" in got.stderr, describe(got)
+
+
+def test_socket_calls_outside_the_policy_get_exact_errnos(windows: Any, wine: dict[str, str],
+                                                          tmp_path: Path) -> None:
+    """tests/e2e/programs/net.c's denied part on windows: bind, connect, sendto and sendmsg
+    outside [policy.network], Unix-domain addresses, raw and netlink sockets get exactly the
+    errnos linux-userland gives, before any Winsock call."""
+    sys.path.insert(0, str(REPO / "tests/e2e"))
+    from netprobe import DENIED_OUTPUT, build_probe, free_port, write_project
+
+    allowed, denied = free_port(), free_port()
+    while denied == allowed:
+        denied = free_port()
+    rules = [f"127.0.0.1:{allowed}"]
+    art = pack_for(windows, write_project(tmp_path, build_probe(tmp_path), rules, rules), tmp_path / "dist")
+    got = run_wine(wine, art.path, ["denied", str(denied)])
+    assert got.returncode == 0, describe(got)
+    assert got.stdout.decode() == DENIED_OUTPUT
+
+
+def test_confinement_job_limits_and_weakened_token(windows: Any, wine: dict[str, str], tmp_path: Path) -> None:
+    """The artifact puts itself in a job object with the policy's memory and process limits and
+    removes every privilege of its token (read back from the token: none left), and, as the
+    policy grants no network and no host directories, asks for a Low integrity level (Wine
+    accepts the call but keeps its own level, which the line says: docs/targets/windows.md)."""
+    project = copy_example("hello-static", tmp_path)
+    toml = project / "litebox.toml"
+    toml.write_text(toml.read_text() + '\n[policy.limits]\nmemory = "256M"\nprocesses = 3\n')
+    art = pack_for(windows, project, tmp_path / "dist")
+    got = run_wine(wine, art.path, ["x"], env={"LITEBOX_LOG": "debug"})
+    assert got.returncode == 0, describe(got)
+    lines = got.stderr.decode().splitlines()
+    assert ("litebox: confinement: job object: kill-on-close, memory limit 268435456 bytes, process limit 3"
+            in lines), describe(got)
+    token = [line for line in lines if line.startswith("litebox: confinement: token: ")]
+    assert len(token) == 1 and " privileges removed, 0 left; integrity level 0x" in token[0], describe(got)
+    assert token[0].endswith(("(Low)", "(Low was asked for; the host kept this level)")), describe(got)
+    quiet = run_wine(wine, art.path, ["x"])
+    assert b"confinement" not in quiet.stderr and quiet.stdout == got.stdout, describe(quiet)
+
+
+def test_vfork_and_posix_spawn_start_new_instances(windows: Any, wine: dict[str, str], tmp_path: Path) -> None:
+    """tests/e2e/programs/spawn.c: vfork + dup2 of a pipe + execve (the child's stdout read
+    back through the pipe, then EOF), posix_spawn (the child on the inherited stdout), vfork +
+    _exit, each child waited for with its status, the parent's floating-point state intact:
+    the same output as natively. Each exec'd child is a new instance of the artifact."""
+    native_prog = tmp_path / "spawn"
+    subprocess.run(["cc", "-O1", "-o", str(native_prog), str(REPO / "tests/e2e/programs/spawn.c")], check=True,
+                   timeout=RUN_TIMEOUT)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "spawn").write_bytes(native_prog.read_bytes())
+    (project / "litebox.toml").write_text('[app]\nname = "spawn"\nentry = "/app/spawn"\nargs = ["/app/spawn"]\n'
+                                          '[files]\n"/app/spawn" = "spawn"\n')
+    art = pack_for(windows, project, tmp_path / "dist")
+    native = subprocess.run([str(native_prog), str(native_prog)], env=BASE_ENV, capture_output=True,
+                            timeout=RUN_TIMEOUT)
+    got = run_wine(wine, art.path, [])
+    assert b"vfork+execve: read 17 [child says hello] waited 1 exit 7" in native.stdout, describe(native)
+    assert (got.stdout, got.returncode) == (native.stdout, native.returncode), describe(got)
 
 
 # The two lines of examples/python-app/app/main.py that start a child process.

@@ -60,6 +60,16 @@ pub trait Platform: Send + Sync {
     fn passthrough(&self) -> Option<&dyn HostPassthrough> {
         None
     }
+    /// A socket syscall on the host's network, after the shim applied the network policy
+    /// (as [`HostPassthrough::net_call`] describes). Default: the passthrough's, or no host
+    /// network (EAFNOSUPPORT); a platform with host sockets but no passthrough (windows:
+    /// Winsock) serves them here.
+    fn net_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno> {
+        match self.passthrough() {
+            Some(h) => h.net_call(nr, args),
+            None => Err(crate::errno::EAFNOSUPPORT),
+        }
+    }
 
     /// mmap of a regular file of a host directory (host descriptor `fd`), with the host's
     /// semantics (MAP_SHARED writes reach the file). Must refuse ranges the runtime owns.

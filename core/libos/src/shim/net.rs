@@ -581,11 +581,8 @@ fn unix_socket<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<bool, Errno> {
     Ok(domain == 1)
 }
 
-/// A socket call on the host ([`crate::platform::HostPassthrough::net_call`]); a platform
-/// without host passthrough has no host network (EAFNOSUPPORT).
+/// A socket call on the host ([`crate::platform::Platform::net_call`]); a platform without
+/// host sockets has no host network (EAFNOSUPPORT).
 fn host_net<P: Platform>(os: &LibOs<P>, n: usize, a: [usize; 6]) -> SysResult {
-    match os.platform.passthrough() {
-        Some(h) => h.net_call(n, a),
-        None => Err(EAFNOSUPPORT),
-    }
+    os.platform.net_call(n, a)
 }

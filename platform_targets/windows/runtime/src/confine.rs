@@ -1,11 +1,19 @@
-//! Confinement on Windows: the artifact puts itself in a job object that kills every process
-//! in it when the last handle closes (this process's own, so children never outlive it), with
-//! the policy's memory limit per process and no unhandled-exception dialogs.
+//! Confinement on Windows, in two layers set up before the app runs:
+//! - a job object that kills every process in it when the last handle closes (this process's
+//!   own, so children never outlive it), with no unhandled-exception dialogs and the policy's
+//!   memory limit per process and process limit;
+//! - the process's own token made weaker in place: every privilege removed, and, when the
+//!   policy grants no network and no host directories, the integrity level lowered to Low (no
+//!   write access to the user's files and registry, which carry Medium labels). Both are
+//!   one-way: nothing in this process can take them back.
+use alloc::format;
+use alloc::string::String;
+
 use crate::win;
 
 /// Creates the job, sets its limits and assigns this process to it. The handle is kept open
-/// for the life of the process (closing it would kill the job).
-pub fn job(memory_limit: Option<u64>) -> Result<(), &'static str> {
+/// for the life of the process (closing it would kill the job). Returns what was set.
+pub fn job(memory_limit: Option<u64>, process_limit: Option<u64>) -> Result<String, &'static str> {
     // SAFETY: an anonymous job object with default security.
     let job = unsafe { win::CreateJobObjectW(0, core::ptr::null()) };
     if job == 0 {
@@ -18,6 +26,10 @@ pub fn job(memory_limit: Option<u64>) -> Result<(), &'static str> {
     if let Some(bytes) = memory_limit {
         limits.limit_flags |= win::JOB_OBJECT_LIMIT_PROCESS_MEMORY;
         limits.process_memory_limit = usize::try_from(bytes).unwrap_or(usize::MAX);
+    }
+    if let Some(n) = process_limit {
+        limits.limit_flags |= win::JOB_OBJECT_LIMIT_ACTIVE_PROCESS;
+        limits.active_process_limit = u32::try_from(n).unwrap_or(u32::MAX).max(1);
     }
     // SAFETY: `limits` is a JOBOBJECT_EXTENDED_LIMIT_INFORMATION of the size passed.
     let ok = unsafe {
@@ -35,5 +47,109 @@ pub fn job(memory_limit: Option<u64>) -> Result<(), &'static str> {
     if unsafe { win::AssignProcessToJobObject(job, win::GetCurrentProcess()) } == 0 {
         return Err("cannot put this process in its job object");
     }
-    Ok(())
+    Ok(format!(
+        "job object: kill-on-close, memory limit {}, process limit {}",
+        memory_limit.map_or(String::from("none"), |b| format!("{b} bytes")),
+        process_limit.map_or(String::from("none"), |n| format!("{n}")),
+    ))
+}
+
+const TOKEN_QUERY: u32 = 0x8;
+const TOKEN_ADJUST_PRIVILEGES: u32 = 0x20;
+const TOKEN_ADJUST_DEFAULT: u32 = 0x80;
+const TOKEN_PRIVILEGES_CLASS: u32 = 3;
+const TOKEN_INTEGRITY_LEVEL_CLASS: u32 = 25;
+const SE_PRIVILEGE_REMOVED: u32 = 4;
+const SE_GROUP_INTEGRITY: u32 = 0x20;
+/// The RID of the Low mandatory level (S-1-16-4096).
+const LOW_INTEGRITY: u32 = 0x1000;
+
+/// Removes every privilege of this process's token and, with `lower`, sets its integrity
+/// level to Low. Returns a line saying what the token holds afterwards (read back from it:
+/// the privileges left and the integrity level), or why it could not.
+pub fn weaken_token(lower: bool) -> Result<String, &'static str> {
+    let mut token = 0usize;
+    // SAFETY: the pseudo-handle of this process; writes one handle.
+    let access = TOKEN_QUERY | TOKEN_ADJUST_PRIVILEGES | TOKEN_ADJUST_DEFAULT;
+    if unsafe { win::OpenProcessToken(win::GetCurrentProcess(), access, &mut token) } == 0 {
+        return Err("cannot open this process's token");
+    }
+    let result = weaken(token, lower);
+    // SAFETY: the token handle is ours.
+    unsafe { win::CloseHandle(token) };
+    result
+}
+
+fn privileges(token: usize, buf: &mut [u32; 1024]) -> Result<usize, &'static str> {
+    let mut len = 0u32;
+    // SAFETY: buf is writable for its size in bytes.
+    let ok =
+        unsafe { win::GetTokenInformation(token, TOKEN_PRIVILEGES_CLASS, buf.as_mut_ptr().cast(), 4096, &mut len) };
+    if ok == 0 {
+        return Err("cannot read the token's privileges");
+    }
+    Ok((buf[0] as usize).min(340))
+}
+
+fn weaken(token: usize, lower: bool) -> Result<String, &'static str> {
+    // TOKEN_PRIVILEGES: a count, then LUID_AND_ATTRIBUTES entries of three u32s.
+    let mut buf = [0u32; 1024];
+    let n = privileges(token, &mut buf)?;
+    for i in 0..n {
+        buf[1 + 3 * i + 2] = SE_PRIVILEGE_REMOVED;
+    }
+    if n > 0 {
+        // SAFETY: buf holds a TOKEN_PRIVILEGES of n entries.
+        let ok = unsafe {
+            win::AdjustTokenPrivileges(token, 0, buf.as_ptr().cast(), 0, core::ptr::null_mut(), core::ptr::null_mut())
+        };
+        if ok == 0 {
+            return Err("cannot remove the token's privileges");
+        }
+    }
+    if lower {
+        // S-1-16-4096: revision 1, one sub-authority, authority 16, RID 0x1000.
+        let sid: [u8; 12] = [1, 1, 0, 0, 0, 0, 0, 16, 0x00, 0x10, 0, 0];
+        // TOKEN_MANDATORY_LABEL: SID_AND_ATTRIBUTES { Sid, Attributes } (16 bytes).
+        let mut label = [0usize; 2];
+        label[0] = sid.as_ptr() as usize;
+        label[1] = SE_GROUP_INTEGRITY as usize;
+        // SAFETY: label points at a valid SID for the duration of the call.
+        let ok = unsafe {
+            win::SetTokenInformation(token, TOKEN_INTEGRITY_LEVEL_CLASS, label.as_ptr().cast(), 16 + sid.len() as u32)
+        };
+        if ok == 0 {
+            return Err("cannot lower the token's integrity level");
+        }
+    }
+    let left = privileges(token, &mut buf)?;
+    let mut il = [0u8; 64];
+    let mut len = 0u32;
+    // SAFETY: il is writable for its size.
+    let level = if unsafe {
+        win::GetTokenInformation(token, TOKEN_INTEGRITY_LEVEL_CLASS, il.as_mut_ptr(), 64, &mut len)
+    } != 0
+    {
+        // The label's SID follows it (a pointer into the same buffer); its last sub-authority
+        // is the level.
+        let sid_at = usize::from_le_bytes(il[0..8].try_into().unwrap_or([0; 8])).wrapping_sub(il.as_ptr() as usize);
+        match il.get(sid_at..sid_at + 12) {
+            Some(s) if s[1] >= 1 => {
+                let k = 8 + 4 * (s[1] as usize - 1);
+                il.get(sid_at + k..sid_at + k + 4)
+                    .map_or(String::from("unknown"), |r| format!("{:#x}", u32::from_le_bytes([r[0], r[1], r[2], r[3]])))
+            }
+            _ => String::from("unknown"),
+        }
+    } else {
+        String::from("unknown")
+    };
+    let applied = if !lower {
+        ""
+    } else if level == format!("{LOW_INTEGRITY:#x}") {
+        " (Low)"
+    } else {
+        " (Low was asked for; the host kept this level)"
+    };
+    Ok(format!("token: {n} privileges removed, {left} left; integrity level {level}{applied}"))
 }

@@ -443,6 +443,14 @@ extern "win64" fn litebox_win_syscall(frame: &Frame) -> isize {
     if frame.rax == RT_SIGRETURN {
         return crate::signals::sigreturn(frame);
     }
+    if crate::spawn::in_child() {
+        if let Some(r) = crate::spawn::child_call(os, frame) {
+            return r;
+        }
+    }
+    if crate::spawn::is_vfork(frame) {
+        return crate::spawn::start(os, frame);
+    }
     let mut call = Call { frame };
     let r = litebox_libos::shim::dispatch(os, &mut call);
     crate::signals::after_call(os);

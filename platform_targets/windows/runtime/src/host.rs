@@ -8,7 +8,7 @@ use litebox_libos::abi::{PollFd, Stat, Timespec};
 use litebox_libos::errno::{Errno, EBADF, EFAULT, EINTR, EINVAL, EIO, ENOSYS, ENOTTY, EPIPE, ESPIPE};
 use litebox_libos::Platform;
 
-use crate::{fastpath, memory, signals, win};
+use crate::{fastpath, memory, signals, win, winsock};
 
 /// Bumped by [`Platform::wake_all`]; blocked threads wait on it with WaitOnAddress.
 static GENERATION: AtomicU32 = AtomicU32::new(0);
@@ -83,6 +83,9 @@ fn monotonic_ns() -> u64 {
     ((count as u128) * 1_000_000_000 / freq) as u64
 }
 
+/// How often a blocked thread re-checks host sockets (there is no readiness callback).
+const SOCKET_RECHECK_NS: u64 = 10_000_000;
+
 /// 100 ns intervals between 1601-01-01 (FILETIME) and 1970-01-01 (Unix).
 const FILETIME_UNIX_EPOCH: u64 = 116_444_736_000_000_000;
 
@@ -104,6 +107,9 @@ impl Platform for WinHost {
     }
 
     fn host_read(&self, fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
+        if fd >= winsock::FIRST_FD {
+            return winsock::read(fd, buf);
+        }
         let h = self.handle(fd)?;
         let mut n = 0u32;
         let len = buf.len().min(1 << 30) as u32;
@@ -118,6 +124,9 @@ impl Platform for WinHost {
         Ok(n as usize)
     }
     fn host_write(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno> {
+        if fd >= winsock::FIRST_FD {
+            return winsock::write(fd, buf);
+        }
         let h = self.handle(fd)?;
         let mut n = 0u32;
         let len = buf.len().min(1 << 30) as u32;
@@ -132,8 +141,13 @@ impl Platform for WinHost {
         Ok(n as usize)
     }
     fn host_stat(&self, fd: i32) -> Result<Stat, Errno> {
-        let h = self.handle(fd)?;
         let mut st = Stat { st_nlink: 1, st_blksize: 4096, st_uid: self.ids.0, st_gid: self.ids.1, ..Stat::default() };
+        if winsock::is_socket(fd) {
+            st.st_mode = 0o140777;
+            st.st_ino = 0x10000 + fd as u64;
+            return Ok(st);
+        }
+        let h = self.handle(fd)?;
         // SAFETY: h is a handle this process holds.
         match unsafe { win::GetFileType(h) } {
             win::FILE_TYPE_DISK => {
@@ -155,6 +169,9 @@ impl Platform for WinHost {
         Ok(st)
     }
     fn host_lseek(&self, fd: i32, off: i64, whence: u32) -> Result<u64, Errno> {
+        if winsock::is_socket(fd) {
+            return Err(ESPIPE);
+        }
         let h = self.handle(fd)?;
         // SAFETY: h is a handle this process holds.
         if unsafe { win::GetFileType(h) } != win::FILE_TYPE_DISK {
@@ -170,11 +187,23 @@ impl Platform for WinHost {
         }
         Ok(new as u64)
     }
-    fn host_ioctl(&self, fd: i32, _cmd: u32, _arg: usize) -> Result<usize, Errno> {
+    fn host_ioctl(&self, fd: i32, cmd: u32, arg: usize) -> Result<usize, Errno> {
+        const FIONREAD: u32 = 0x541b;
+        if winsock::is_socket(fd) {
+            if cmd != FIONREAD {
+                return Err(ENOTTY);
+            }
+            let n = winsock::pending_bytes(fd)? as i32;
+            litebox_libos::user::write(arg, &n)?;
+            return Ok(0);
+        }
         self.handle(fd)?;
         Err(ENOTTY)
     }
     fn host_close(&self, fd: i32) {
+        if fd >= winsock::FIRST_FD {
+            return winsock::close(fd);
+        }
         if let Some(slot) = usize::try_from(fd).ok().and_then(|i| self.std.get(i)) {
             let h = slot.swap(0, Ordering::Relaxed);
             if h != 0 && h != win::INVALID_HANDLE_VALUE {
@@ -183,18 +212,30 @@ impl Platform for WinHost {
             }
         }
     }
-    fn host_set_nonblock(&self, fd: i32, _on: bool) -> Result<(), Errno> {
+    fn host_set_nonblock(&self, fd: i32, on: bool) -> Result<(), Errno> {
+        if fd >= winsock::FIRST_FD {
+            return winsock::nonblock(fd, on);
+        }
         self.handle(fd).map(|_| ())
     }
-    fn host_poll(&self, fds: &mut [PollFd], _timeout_ms: i32) -> Result<usize, Errno> {
+    fn host_poll(&self, fds: &mut [PollFd], timeout_ms: i32) -> Result<usize, Errno> {
         // The standard handles are reported ready for what is asked: a read or write then
-        // blocks as natively on a console or pipe.
+        // blocks as natively on a console or pipe. Sockets are polled by Winsock, and wait
+        // for the timeout only when nothing else is ready.
         let mut n = 0;
+        let mut sockets = false;
         for p in fds.iter_mut() {
+            if winsock::is_socket(p.fd) {
+                sockets = true;
+                continue;
+            }
             p.revents = if self.handle(p.fd).is_ok() { p.events & (0x001 | 0x004) } else { 0x020 };
             if p.revents != 0 {
                 n += 1;
             }
+        }
+        if sockets {
+            n += winsock::poll(fds, if n > 0 { 0 } else { timeout_ms })?;
         }
         Ok(n)
     }
@@ -219,6 +260,14 @@ impl Platform for WinHost {
                     return Ok(false);
                 }
             }
+            // Host sockets do not bump GENERATION: while there are any, waits are short, so
+            // an epoll or a kernel object's wait sees them become ready.
+            let wake = if winsock::OPEN.load(Ordering::Relaxed) > 0 {
+                let soon = monotonic_ns() + SOCKET_RECHECK_NS;
+                Some(wake.map_or(soon, |w| w.min(soon)))
+            } else {
+                wake
+            };
             let ms = match wake {
                 Some(d) => {
                     let now = monotonic_ns();
@@ -272,6 +321,9 @@ impl Platform for WinHost {
             .saturating_add((dur.tv_sec as u64).saturating_mul(1_000_000_000))
             .saturating_add(dur.tv_nsec as u64);
         self.block_until(&mut || false, Some(deadline)).map(|_| ())
+    }
+    fn net_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno> {
+        winsock::net_call(nr, args)
     }
     fn sigaltstack(&self, new: usize, old: usize, sp: usize) -> Result<usize, Errno> {
         signals::sigaltstack(new, old, sp)

@@ -20,7 +20,9 @@ mod host;
 mod memory;
 mod selfimage;
 mod signals;
+mod spawn;
 mod win;
+mod winsock;
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -107,22 +109,37 @@ extern "C" fn litebox_start() -> ! {
         &host_env,
         &[b"LITEBOX_LOG", b"LITEBOX_TRACE"],
     );
-    let (argv, env) = (app.argv, app.env);
-    let entry = cfg.entry.to_vec();
-    let cwd = cfg.cwd.to_vec();
+    let (mut argv, mut env) = (app.argv, app.env);
+    let mut entry = cfg.entry.to_vec();
+    let mut cwd = cfg.cwd.to_vec();
+    // A new instance for an app's execve (spawn.rs): the program, its argv (the command line)
+    // and its environment exactly as the execve gave them.
+    if let Some(path) = host_var(&host_env, b"LITEBOX_EXEC") {
+        entry = path.to_vec();
+        cwd = host_var(&host_env, b"LITEBOX_EXEC_CWD").unwrap_or(cfg.cwd).to_vec();
+        argv = host_args.get(1..).unwrap_or(&[]).to_vec();
+        env = host_env.iter().filter(|e| !e.starts_with(b"LITEBOX_EXEC")).cloned().collect();
+    }
     let hostname = cfg.hostname.to_vec();
     let ids = cfg.ids.unwrap_or((1000, 1000));
 
     use litebox_image::{LIMIT_MEMORY, LIMIT_OPEN_FILES, LIMIT_PROCESSES, LIMIT_THREADS};
-    if let Err(what) = confine::job(cfg.limits[LIMIT_MEMORY]) {
+    // Without network and host directories, the app needs nothing a Low integrity level
+    // withholds (its files are the image's and the in-memory layer's).
+    let lower = cfg.mounts.is_empty() && cfg.listen.is_empty() && cfg.connect.is_empty();
+    for outcome in [confine::job(cfg.limits[LIMIT_MEMORY], cfg.limits[LIMIT_PROCESSES]), confine::weaken_token(lower)] {
         if debug {
-            host::write_std(win::STD_ERROR_HANDLE, &litebox_rt::fatal::line(what.as_bytes()));
+            let line = match outcome {
+                Ok(what) => alloc::format!("confinement: {what}"),
+                Err(why) => alloc::format!("confinement: {why}"),
+            };
+            host::write_std(win::STD_ERROR_HANDLE, &litebox_rt::fatal::line(line.as_bytes()));
         }
     }
-    if !cfg.mounts.is_empty() || !cfg.listen.is_empty() || !cfg.connect.is_empty() {
+    if !cfg.mounts.is_empty() {
         fatal(
             litebox_rt::exit::SETUP,
-            b"this artifact's policy grants host directories or network, which the windows target does not serve yet",
+            b"this artifact's policy grants host directories, which the windows target does not serve yet",
         );
     }
 
@@ -131,7 +148,9 @@ extern "C" fn litebox_start() -> ! {
     // belong to 0:0 on the "host" side, which the policy's ids, when set, replace.
     vfs.ids = cfg.ids.map(|app| litebox_libos::fs::synth::IdMap { host: (0, 0), app });
     fastpath::TRACE.store(host_var(&host_env, b"LITEBOX_TRACE").is_some(), Ordering::Relaxed);
-    let os = LibOs::new(WinHost::new(ids), vfs, &cwd, &hostname, debug);
+    let mut os = LibOs::new(WinHost::new(ids), vfs, &cwd, &hostname, debug);
+    // Host sockets (winsock.rs) only as the policy's [policy.network] grants, checked by the shim.
+    os.net = litebox_libos::net::NetPolicy::new(&cfg.listen, &cfg.connect);
     let os = alloc::boxed::Box::leak(alloc::boxed::Box::new(os));
     OS.store(os, Ordering::Release);
     let os: &'static LibOs<WinHost> = os;
@@ -142,6 +161,7 @@ extern "C" fn litebox_start() -> ! {
         processes: cfg.limits[LIMIT_PROCESSES],
     });
     os.attach_proc();
+    signals::install_console_ctrl();
     // The process table of the core's own signal state (kill, process groups) starts with us.
     litebox_libos::proctab::TABLE.lock().add_first(os.platform.pid, os.signals.clone());
 

@@ -158,7 +158,7 @@ pub fn after_call(os: &LibOs<WinHost>) {
 /// The app's registers as they are when the call at `f` returns with `f.rax`: the
 /// trampoline's return address and stack, rcx = 1 (served) and r11 = the flags, as after
 /// `syscall`.
-fn interrupted_regs(f: &Frame) -> UserRegs {
+pub fn interrupted_regs(f: &Frame) -> UserRegs {
     // SAFETY: the entry's pushfq left the flags at app_rsp and the trampoline's call its
     // return address above them, on the app's stack.
     let (flags, rip) = unsafe { (*(f.app_rsp as *const u64), *((f.app_rsp + 8) as *const u64)) };
@@ -193,6 +193,7 @@ extern "win64" fn litebox_win_deliver(f: &Frame) {
     let os = crate::os();
     let td = fastpath::current();
     let mut regs = interrupted_regs(f);
+    crate::spawn::take_fx(&td.ctx.fx(), &mut regs);
     td.ctx.set_regs(&regs);
     let Some(sig) = os.signals.pending.lock().deliverable(mask()) else { return };
     let info = os.signals.pending.lock().take(sig);
@@ -203,6 +204,25 @@ extern "win64" fn litebox_win_deliver(f: &Frame) {
     let saved = td.saved_mask.swap(u64::MAX, Ordering::Relaxed);
     let old_mask = if saved != u64::MAX { saved } else { mask() };
     let h = Handler { sig, info, pid: os.platform.pid, handler: act.handler, restorer: act.restorer, old_mask };
+    if enter_handler(os, td, &act, &h, &mut regs, &td.ctx.fx()).is_err() {
+        // No room for the frame: Linux kills the process with SIGSEGV.
+        litebox_libos::Platform::exit_group(&os.platform, 128 + 11);
+    }
+    td.ctx.set_regs(&regs);
+}
+
+/// Builds the `rt_sigframe` of `h` for the thread `td` interrupted with `regs` and `fx` (on
+/// its alternate stack when the action says SA_ONSTACK and one is set), leaves the handler's
+/// registers in `regs`, and sets the thread's mask (and resets the action with SA_RESETHAND),
+/// as Linux does when it delivers. Returns the address of the frame's siginfo.
+fn enter_handler(
+    os: &LibOs<WinHost>,
+    td: &fastpath::ThreadData,
+    act: &core_sig::SigAction,
+    h: &Handler,
+    regs: &mut UserRegs,
+    fx: &[u8; 512],
+) -> Result<usize, Errno> {
     let alt = &td.altstack;
     let interrupted_sp = regs.rsp;
     let to_alt = act.flags & SA_ONSTACK != 0
@@ -211,33 +231,53 @@ extern "win64" fn litebox_win_deliver(f: &Frame) {
     if to_alt {
         regs.rsp = (alt.sp.load(Ordering::Relaxed) + alt.size.load(Ordering::Relaxed)) as u64;
     }
-    let fx = td.ctx.fx();
-    let pushed = core_sig::push_frame(&mut regs, &fx, &h).and_then(|()| {
-        if !to_alt {
-            return Ok(());
-        }
+    core_sig::push_frame(regs, fx, h)?;
+    if to_alt {
         // The frame went on the alternate stack: its ucontext must still name the stack the
         // thread was interrupted on (uc_mcontext.rsp, ucontext offset 40 + 15 * 8), and
         // uc_stack the alternate stack (offset 16), as Linux writes them.
         let uc = regs.rsp as usize + 8;
         litebox_libos::user::write(uc + 40 + 15 * 8, &interrupted_sp)?;
         let stack = [alt.sp.load(Ordering::Relaxed) as u64, 0, alt.size.load(Ordering::Relaxed) as u64];
-        litebox_libos::user::write(uc + 16, &stack)
-    });
-    if pushed.is_err() {
-        // No room for the frame: Linux kills the process with SIGSEGV.
-        litebox_libos::Platform::exit_group(&os.platform, 128 + 11);
+        litebox_libos::user::write(uc + 16, &stack)?;
     }
     // The handler starts with the direction flag clear, as on Linux.
     regs.rflags &= !0x400;
-    td.ctx.set_regs(&regs);
-    let mut m = old_mask | act.mask;
+    let mut m = h.old_mask | act.mask;
     if act.flags & SA_NODEFER == 0 {
-        m |= bit(sig);
+        m |= bit(h.sig);
     }
     td.sigmask.store((m & !core_sig::UNBLOCKABLE) as usize, Ordering::Relaxed);
     if act.flags & SA_RESETHAND != 0 {
-        os.signals.actions.lock().set(sig, Default::default());
+        os.signals.actions.lock().set(h.sig, Default::default());
+    }
+    Ok(regs.rsi as usize)
+}
+
+/// A fault of the app's code (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) on thread `td`, with
+/// the interrupted `regs` and `fx` and the 128-byte `siginfo` Linux would give (si_code,
+/// si_addr): when the app handles `sig` and does not block it, the handler's frame is built
+/// and `regs` become the handler's (true); otherwise the fault is fatal (false), as Linux
+/// forces the default action of a blocked or ignored synchronous signal.
+pub fn fault_to_handler(
+    td: &fastpath::ThreadData,
+    sig: usize,
+    siginfo: &[u8; 128],
+    regs: &mut UserRegs,
+    fx: &[u8; 512],
+) -> bool {
+    let Some(os) = crate::try_os() else { return false };
+    let act = os.signals.actions.lock().get(sig);
+    let old_mask = td.sigmask.load(Ordering::Relaxed) as u64;
+    if act.handler <= 1 || act.flags & SA_RESTORER == 0 || old_mask & bit(sig) != 0 {
+        return false;
+    }
+    let code = i32::from_le_bytes([siginfo[8], siginfo[9], siginfo[10], siginfo[11]]);
+    let info = core_sig::Info { code, value: 0 };
+    let h = Handler { sig, info, pid: os.platform.pid, handler: act.handler, restorer: act.restorer, old_mask };
+    match enter_handler(os, td, &act, &h, regs, fx) {
+        Ok(at) => litebox_libos::user::write(at, siginfo).is_ok(),
+        Err(_) => false,
     }
 }
 
@@ -258,5 +298,39 @@ pub fn sigreturn(f: &Frame) -> isize {
             regs.rax as isize
         }
         Err(_) => litebox_libos::Platform::exit_group(&crate::os().platform, 128 + 11),
+    }
+}
+
+/// Ctrl-C and Ctrl-Break on the console (or, under Wine, SIGINT sent to the process) are the
+/// app's SIGINT; closing the console its SIGHUP. Runs on a thread Windows starts for it: the
+/// signal is made pending and blocked threads wake to take it; a signal whose action is the
+/// default one ends the process at once with 128 + N (the app may be blocked in a call that
+/// never returns).
+extern "system" fn on_console_ctrl(kind: u32) -> i32 {
+    let Some(os) = crate::try_os() else { return 0 };
+    let sig = match kind {
+        0 | 1 => 2, // CTRL_C_EVENT, CTRL_BREAK_EVENT: SIGINT
+        2 => 1,     // CTRL_CLOSE_EVENT: SIGHUP
+        _ => return 0,
+    };
+    if os.signals.actions.lock().fatal(sig) {
+        crate::host::exit_process(128 + sig as i32);
+    }
+    os.signals.pending.lock().raise(sig, core_sig::SI_KERNEL, 0);
+    litebox_libos::Platform::wake_all(&os.platform);
+    1
+}
+
+/// Routes console control events to [`on_console_ctrl`].
+pub fn install_console_ctrl() {
+    // SAFETY: the handler has the PHANDLER_ROUTINE signature and lives forever.
+    unsafe { crate::win::SetConsoleCtrlHandler(on_console_ctrl, 1) };
+}
+
+/// Makes `regs` (and `fx`, if given) the context the current call returns to.
+pub fn set_context(td: &fastpath::ThreadData, regs: &UserRegs, fx: Option<&[u8; 512]>) {
+    td.ctx.set_regs(regs);
+    if let Some(fx) = fx {
+        td.ctx.set_fx(fx);
     }
 }

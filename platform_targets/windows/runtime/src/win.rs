@@ -32,6 +32,7 @@ pub const INFINITE: u32 = u32::MAX;
 
 pub const JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE: u32 = 0x2000;
 pub const JOB_OBJECT_LIMIT_PROCESS_MEMORY: u32 = 0x100;
+pub const JOB_OBJECT_LIMIT_ACTIVE_PROCESS: u32 = 0x8;
 pub const JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION: u32 = 0x400;
 pub const JOBOBJECT_EXTENDED_LIMIT_INFORMATION_CLASS: u32 = 9;
 
@@ -58,6 +59,10 @@ pub struct ExceptionRecord {
     pub flags: u32,
     pub next: usize,
     pub address: usize,
+    pub num_params: u32,
+    pub _pad: u32,
+    /// ExceptionInformation: for an access violation, [0] read/write/execute, [1] the address.
+    pub info: [usize; 15],
 }
 
 /// `EXCEPTION_POINTERS`.
@@ -102,6 +107,7 @@ extern "system" {
     pub fn ExitProcess(code: u32) -> !;
     pub fn GetCurrentProcessId() -> u32;
     pub fn GetModuleHandleW(name: *const u16) -> usize;
+    pub fn GetProcAddress(module: usize, name: *const u8) -> usize;
     pub fn GetCommandLineW() -> *const u16;
     pub fn GetEnvironmentStringsW() -> *const u16;
     pub fn VirtualAlloc(addr: usize, size: usize, kind: u32, protect: u32) -> usize;
@@ -125,6 +131,31 @@ extern "system" {
         id: *mut u32,
     ) -> HANDLE;
     pub fn ExitThread(code: u32) -> !;
+    pub fn CreatePipe(read: *mut HANDLE, write: *mut HANDLE, attrs: usize, size: u32) -> BOOL;
+    pub fn DuplicateHandle(
+        from_process: HANDLE,
+        h: HANDLE,
+        to_process: HANDLE,
+        out: *mut HANDLE,
+        access: u32,
+        inherit: BOOL,
+        options: u32,
+    ) -> BOOL;
+    pub fn CreateProcessW(
+        app: *const u16,
+        cmdline: *mut u16,
+        process_attrs: usize,
+        thread_attrs: usize,
+        inherit: BOOL,
+        flags: u32,
+        env: *const u8,
+        cwd: *const u16,
+        startup: *const u8,
+        info: *mut u8,
+    ) -> BOOL;
+    pub fn WaitForSingleObject(h: HANDLE, ms: u32) -> u32;
+    pub fn GetExitCodeProcess(h: HANDLE, code: *mut u32) -> BOOL;
+    pub fn GetModuleFileNameW(module: usize, name: *mut u16, len: u32) -> u32;
     pub fn AddVectoredExceptionHandler(
         first: u32,
         handler: extern "system" fn(*const ExceptionPointers) -> i32,
@@ -132,9 +163,25 @@ extern "system" {
     pub fn GetModuleHandleExW(flags: u32, name: *const u16, module: *mut usize) -> BOOL;
     pub fn SetConsoleOutputCP(cp: u32) -> BOOL;
     pub fn SetConsoleCP(cp: u32) -> BOOL;
+    pub fn SetConsoleCtrlHandler(handler: extern "system" fn(u32) -> i32, add: BOOL) -> BOOL;
     pub fn CreateJobObjectW(attrs: usize, name: *const u16) -> HANDLE;
     pub fn SetInformationJobObject(job: HANDLE, class: u32, info: *const u8, len: u32) -> BOOL;
     pub fn AssignProcessToJobObject(job: HANDLE, process: HANDLE) -> BOOL;
+}
+
+#[link(name = "advapi32")]
+extern "system" {
+    pub fn OpenProcessToken(process: HANDLE, access: u32, token: *mut HANDLE) -> BOOL;
+    pub fn GetTokenInformation(token: HANDLE, class: u32, info: *mut u8, len: u32, ret: *mut u32) -> BOOL;
+    pub fn SetTokenInformation(token: HANDLE, class: u32, info: *const u8, len: u32) -> BOOL;
+    pub fn AdjustTokenPrivileges(
+        token: HANDLE,
+        disable_all: BOOL,
+        new: *const u8,
+        len: u32,
+        prev: *mut u8,
+        ret: *mut u32,
+    ) -> BOOL;
 }
 
 #[link(name = "synchronization")]

@@ -1,0 +1,407 @@
+//! vfork-then-exec: `vfork` and `clone(CLONE_VM|CLONE_VFORK)` (posix_spawn, Python's
+//! subprocess) with the exec'd program started as a new instance of this artifact.
+//!
+//! The "child" runs in the parent's address space on the parent's thread, as a vfork child
+//! does, while the parent waits: its registers and SSE state at the call, its descriptor table,
+//! signal dispositions, cwd and mask are saved. The child's `execve` starts this same
+//! executable (CreateProcess) with `LITEBOX_EXEC` naming the program, the execve's argv as its
+//! command line and its envp as its environment; the child's descriptors 0–2 become the new
+//! process's standard handles (the artifact's own standard handles as they are; the library
+//! OS's pipes through a host pipe and a pump thread here). Then, or when the child calls
+//! `_exit`, the parent's state comes back and its vfork returns the new process's id, which
+//! `wait4` waits on (a waiter thread records the exit in the core's process table and raises
+//! SIGCHLD). A `fork` is not served: ENOSYS (docs/targets/windows.md, Processes).
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicI32, Ordering};
+
+use litebox_libos::errno::*;
+use litebox_libos::fd::{FdTable, FileKind, OpenFile};
+use litebox_libos::signal::{Actions, UserRegs};
+use litebox_libos::sync::SpinMutex;
+use litebox_libos::{user, LibOs};
+
+use crate::fastpath::{self, Frame, RETURN_CONTEXT, RETURN_DELIVER};
+use crate::host::WinHost;
+use crate::win;
+
+const CLONE_VM: usize = 0x100;
+const CLONE_VFORK: usize = 0x4000;
+const CLONE_THREAD: usize = 0x10000;
+const CLONE: usize = 56;
+const VFORK: usize = 58;
+const EXECVE: usize = 59;
+const EXIT: usize = 60;
+const EXIT_GROUP: usize = 231;
+
+/// What the parent resumes with.
+struct Parent {
+    regs: UserRegs,
+    fx: Option<[u8; 512]>,
+    fds: FdTable,
+    actions: Actions,
+    cwd: Vec<u8>,
+    sigmask: usize,
+    /// The child's stack (clone with a stack), applied once to the child's return.
+    child_sp: Option<u64>,
+}
+
+static PARENT: SpinMutex<Option<Box<Parent>>> = SpinMutex::new(None);
+/// Ids for children that ended before exec (no Windows process).
+static NEXT_FAKE: AtomicI32 = AtomicI32::new(0x40_0000);
+
+/// Whether the call at `f` starts a vfork child (vfork, or clone with CLONE_VM|CLONE_VFORK
+/// and without CLONE_THREAD).
+pub fn is_vfork(f: &Frame) -> bool {
+    f.rax == VFORK || (f.rax == CLONE && f.rdi & (CLONE_VM | CLONE_VFORK | CLONE_THREAD) == CLONE_VM | CLONE_VFORK)
+}
+
+/// Whether a vfork child is running (the parent waits).
+pub fn in_child() -> bool {
+    PARENT.lock().is_some()
+}
+
+/// Starts the child: saves the parent's state and returns 0 to the child (through the entry's
+/// slow way, which saves the SSE state first: [`take_fx`]).
+pub fn start(os: &LibOs<WinHost>, f: &Frame) -> isize {
+    if in_child() {
+        return -(EAGAIN as isize);
+    }
+    let td = fastpath::current();
+    let mut regs = crate::signals::interrupted_regs(f);
+    regs.rax = 0;
+    let child_sp = (f.rax == CLONE && f.rsi != 0).then(|| f.rsi as u64 - 128);
+    *PARENT.lock() = Some(Box::new(Parent {
+        regs,
+        fx: None,
+        fds: os.fds.lock().clone(),
+        actions: os.signals.actions.lock().clone(),
+        cwd: os.cwd.lock().clone(),
+        sigmask: td.sigmask.load(Ordering::Relaxed),
+        child_sp,
+    }));
+    td.resume.store(RETURN_DELIVER, Ordering::Relaxed);
+    0
+}
+
+/// Called on the slow way with the SSE state just saved: keeps it for the parent, and gives
+/// the child its own stack if clone named one.
+pub fn take_fx(fx: &[u8; 512], regs: &mut UserRegs) {
+    if let Some(p) = PARENT.lock().as_mut() {
+        if p.fx.is_none() {
+            p.fx = Some(*fx);
+            if let Some(sp) = p.child_sp.take() {
+                regs.rsp = sp;
+            }
+        }
+    }
+}
+
+/// A call of the vfork child that ends it: execve (a new instance) or exit. None: served as
+/// usual.
+pub fn child_call(os: &'static LibOs<WinHost>, f: &Frame) -> Option<isize> {
+    match f.rax {
+        EXECVE => Some(match exec(os, f) {
+            Ok(pid) => resume_parent(os, pid),
+            Err(e) => -(e as isize),
+        }),
+        EXIT | EXIT_GROUP => {
+            let pid = NEXT_FAKE.fetch_add(1, Ordering::Relaxed);
+            let mut t = litebox_libos::proctab::TABLE.lock();
+            if t.fork(os.platform.pid, pid, alloc::sync::Arc::new(Default::default())).is_ok() {
+                t.exit(pid, ((f.rdi as i32) & 0xff) << 8);
+            }
+            drop(t);
+            Some(resume_parent(os, pid))
+        }
+        _ => None,
+    }
+}
+
+/// Puts the parent back: its descriptors, dispositions, cwd and mask, and its registers with
+/// `pid` as vfork's result.
+fn resume_parent(os: &LibOs<WinHost>, pid: i32) -> isize {
+    let Some(p) = PARENT.lock().take() else { return -(EINVAL as isize) };
+    let td = fastpath::current();
+    *os.fds.lock() = p.fds;
+    *os.signals.actions.lock() = p.actions;
+    *os.cwd.lock() = p.cwd;
+    td.sigmask.store(p.sigmask, Ordering::Relaxed);
+    let regs = UserRegs { rax: pid as u64, ..p.regs };
+    crate::signals::set_context(td, &regs, p.fx.as_ref());
+    td.resume.store(RETURN_CONTEXT, Ordering::Relaxed);
+    pid as isize
+}
+
+/// A NULL-terminated array of C strings in app memory.
+fn strings(mut at: usize) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut out = Vec::new();
+    if at == 0 {
+        return Ok(out);
+    }
+    loop {
+        let p: usize = user::read(at)?;
+        if p == 0 {
+            return Ok(out);
+        }
+        out.push(user::cstr(p, 1 << 17)?);
+        if out.len() > 1 << 16 {
+            return Err(E2BIG);
+        }
+        at += 8;
+    }
+}
+
+fn wide(s: &[u8]) -> Vec<u16> {
+    core::str::from_utf8(s).map_or_else(|_| s.iter().map(|&b| u16::from(b)).collect(), |t| t.encode_utf16().collect())
+}
+
+/// Appends `arg` to a command line quoted as CommandLineToArgvW reads it back.
+fn quote(line: &mut Vec<u16>, arg: &[u16]) {
+    let (q, bs) = (b'"' as u16, b'\\' as u16);
+    line.push(q);
+    let mut slashes = 0;
+    for &c in arg {
+        if c == bs {
+            slashes += 1;
+        } else {
+            if c == q {
+                line.extend(core::iter::repeat_n(bs, slashes + 1));
+            }
+            slashes = 0;
+        }
+        line.push(c);
+    }
+    line.extend(core::iter::repeat_n(bs, slashes));
+    line.push(q);
+}
+
+/// One standard handle of the new process and what must happen to it here afterwards.
+struct Std {
+    /// Inheritable handle for the child (closed here after CreateProcess).
+    child: win::HANDLE,
+    /// A pump to start: (the library OS's file, our end of the host pipe, child writes).
+    pump: Option<(alloc::sync::Arc<OpenFile>, win::HANDLE, bool)>,
+}
+
+fn inheritable(h: win::HANDLE) -> win::HANDLE {
+    let mut out = 0usize;
+    // SAFETY: duplicates a handle of this process into itself, inheritable.
+    let me = unsafe { win::GetCurrentProcess() };
+    if h == 0 || unsafe { win::DuplicateHandle(me, h, me, &mut out, 0, 1, 2) } == 0 {
+        return 0;
+    }
+    out
+}
+
+fn std_for(os: &LibOs<WinHost>, fd: i32) -> Std {
+    let none = Std { child: 0, pump: None };
+    let Ok(f) = os.fds.lock().get(fd) else { return none };
+    match &f.kind {
+        FileKind::Host(h) if (0..3).contains(&h.0) => {
+            Std { child: inheritable(os.platform.std[h.0 as usize].load(Ordering::Relaxed)), pump: None }
+        }
+        FileKind::Obj(litebox_libos::kobj::Obj::Pipe(_)) => {
+            let child_writes = f.flags() & 3 != 0;
+            let (mut r, mut w) = (0usize, 0usize);
+            // SAFETY: writes two handles.
+            if unsafe { win::CreatePipe(&mut r, &mut w, 0, 0) } == 0 {
+                return none;
+            }
+            let (theirs, ours) = if child_writes { (w, r) } else { (r, w) };
+            let child = inheritable(theirs);
+            // SAFETY: our copy; the inheritable duplicate goes to the child.
+            unsafe { win::CloseHandle(theirs) };
+            Std { child, pump: Some((f.clone(), ours, child_writes)) }
+        }
+        _ => none,
+    }
+}
+
+struct Pump {
+    file: alloc::sync::Arc<OpenFile>,
+    host: win::HANDLE,
+    child_writes: bool,
+}
+
+extern "system" fn pump(arg: usize) -> u32 {
+    // SAFETY: `arg` is the Box<Pump> leaked for this thread.
+    let p = unsafe { Box::from_raw(arg as *mut Pump) };
+    fastpath::set_current(fastpath::ThreadData::new(0, 0));
+    fastpath::current().sigmask.store(usize::MAX, Ordering::Relaxed);
+    let os = crate::os();
+    let FileKind::Obj(obj) = &p.file.kind else { return 0 };
+    let mut buf = alloc::vec![0u8; 65536];
+    loop {
+        if p.child_writes {
+            let mut n = 0u32;
+            // SAFETY: buf is writable for its length.
+            if unsafe { win::ReadFile(p.host, buf.as_mut_ptr(), buf.len() as u32, &mut n, 0) } == 0 || n == 0 {
+                break;
+            }
+            let mut done = 0;
+            while done < n as usize {
+                match obj.write(&os.platform, &buf[done..n as usize], false, &|| {}) {
+                    Ok(k) if k > 0 => done += k,
+                    _ => break,
+                }
+            }
+            if done < n as usize {
+                break;
+            }
+        } else {
+            let n = match obj.read(&os.platform, &mut buf, false) {
+                Ok(n) if n > 0 => n,
+                _ => break,
+            };
+            let mut m = 0u32;
+            // SAFETY: buf is readable for n bytes.
+            if unsafe { win::WriteFile(p.host, buf.as_ptr(), n as u32, &mut m, 0) } == 0 {
+                break;
+            }
+        }
+    }
+    // SAFETY: our end of the host pipe.
+    unsafe { win::CloseHandle(p.host) };
+    drop(p);
+    litebox_libos::Platform::wake_all(&os.platform);
+    0
+}
+
+struct Waiter {
+    process: win::HANDLE,
+    pid: i32,
+    parent: i32,
+}
+
+extern "system" fn waiter(arg: usize) -> u32 {
+    // SAFETY: `arg` is the Box<Waiter> leaked for this thread.
+    let w = unsafe { Box::from_raw(arg as *mut Waiter) };
+    let mut code = 0u32;
+    // SAFETY: the process handle is ours.
+    unsafe {
+        win::WaitForSingleObject(w.process, win::INFINITE);
+        win::GetExitCodeProcess(w.process, &mut code);
+        win::CloseHandle(w.process);
+    }
+    let os = crate::os();
+    litebox_libos::proctab::TABLE.lock().exit(w.pid, ((code as i32) & 0xff) << 8);
+    if w.parent == os.platform.pid {
+        os.signals.pending.lock().raise(17, litebox_libos::signal::SI_KERNEL, 0);
+    }
+    litebox_libos::Platform::wake_all(&os.platform);
+    0
+}
+
+fn thread(start: extern "system" fn(usize) -> u32, arg: usize) -> bool {
+    // SAFETY: the thread takes ownership of `arg`.
+    let h = unsafe { win::CreateThread(0, 256 * 1024, start, arg, 0, core::ptr::null_mut()) };
+    if h != 0 {
+        // SAFETY: the thread runs on without our handle.
+        unsafe { win::CloseHandle(h) };
+    }
+    h != 0
+}
+
+/// The child's execve: a new instance of this artifact for the program. Returns its pid.
+fn exec(os: &LibOs<WinHost>, f: &Frame) -> Result<i32, Errno> {
+    let mut path = user::cstr(f.rdi, 4095)?;
+    let argv = strings(f.rsi)?;
+    let env = strings(f.rdx)?;
+    let cwd = os.cwd.lock().clone();
+    if !path.starts_with(b"/") {
+        let mut full = cwd.clone();
+        if !full.ends_with(b"/") {
+            full.push(b'/');
+        }
+        full.extend_from_slice(&path);
+        path = full;
+    }
+    let mut exe = [0u16; 1024];
+    // SAFETY: exe is writable for its length.
+    let n = unsafe { win::GetModuleFileNameW(0, exe.as_mut_ptr(), exe.len() as u32) } as usize;
+    if n == 0 || n >= exe.len() {
+        return Err(ENOMEM);
+    }
+    let mut line = Vec::new();
+    quote(&mut line, &exe[..n]);
+    for a in &argv {
+        line.push(b' ' as u16);
+        quote(&mut line, &wide(a));
+    }
+    line.push(0);
+    let mut block: Vec<u16> = Vec::new();
+    for (k, v) in [(&b"LITEBOX_EXEC="[..], &path), (&b"LITEBOX_EXEC_CWD="[..], &cwd)] {
+        block.extend(wide(k));
+        block.extend(wide(v));
+        block.push(0);
+    }
+    for e in &env {
+        if !e.is_empty() && !e.starts_with(b"LITEBOX_EXEC") {
+            block.extend(wide(e));
+            block.push(0);
+        }
+    }
+    block.push(0);
+    let std = [std_for(os, 0), std_for(os, 1), std_for(os, 2)];
+    let mut si = [0u8; 104];
+    si[0..4].copy_from_slice(&104u32.to_le_bytes());
+    si[60..64].copy_from_slice(&0x100u32.to_le_bytes()); // STARTF_USESTDHANDLES
+    for (k, s) in std.iter().enumerate() {
+        si[80 + 8 * k..88 + 8 * k].copy_from_slice(&(s.child as u64).to_le_bytes());
+    }
+    let mut pi = [0usize; 3];
+    // SAFETY: every pointer is valid for the call; the handles in si are inheritable.
+    let ok = unsafe {
+        win::CreateProcessW(
+            exe.as_ptr(),
+            line.as_mut_ptr(),
+            0,
+            0,
+            1,
+            0x400, // CREATE_UNICODE_ENVIRONMENT
+            block.as_ptr().cast(),
+            core::ptr::null(),
+            si.as_ptr(),
+            pi.as_mut_ptr().cast(),
+        )
+    };
+    for s in &std {
+        if s.child != 0 {
+            // SAFETY: the child has its copies now (or none were made).
+            unsafe { win::CloseHandle(s.child) };
+        }
+    }
+    if ok == 0 {
+        for s in std {
+            if let Some((_, h, _)) = s.pump {
+                // SAFETY: our end of a pipe nobody uses.
+                unsafe { win::CloseHandle(h) };
+            }
+        }
+        return Err(ENOENT);
+    }
+    let pid = pi[2] as u32 as i32;
+    // SAFETY: the thread handle is not needed.
+    unsafe { win::CloseHandle(pi[1]) };
+    {
+        let mut t = litebox_libos::proctab::TABLE.lock();
+        let _ = t.fork(os.platform.pid, pid, alloc::sync::Arc::new(Default::default()));
+        t.mark_exec(pid);
+    }
+    for s in std {
+        if let Some((file, host, child_writes)) = s.pump {
+            let arg = Box::into_raw(Box::new(Pump { file, host, child_writes })) as usize;
+            if !thread(pump, arg) {
+                // SAFETY: the thread did not start; the box is ours again.
+                drop(unsafe { Box::from_raw(arg as *mut Pump) });
+            }
+        }
+    }
+    let arg = Box::into_raw(Box::new(Waiter { process: pi[0], pid, parent: os.platform.pid })) as usize;
+    if !thread(waiter, arg) {
+        // SAFETY: as above.
+        drop(unsafe { Box::from_raw(arg as *mut Waiter) });
+    }
+    Ok(pid)
+}
