@@ -21,7 +21,6 @@ _LINE = re.compile(r"^(PASS|FAIL) ([A-Za-z0-9_.]+)(?::\s*(.*))?$")
 # with the work) and when any other natively passing case fails packed.
 KNOWN_GAPS: dict[str, str] = {
     "signals.sigqueue_limit_eagain": "RLIMIT_SIGPENDING is not enforced",
-    "links.mkfifo": "named pipes (mknod of a FIFO) are not implemented: ENOSYS",
 }
 
 # Gaps of one target only: {target: {case: reason}}.

@@ -75,6 +75,19 @@ impl PipeEnd {
         Obj::Pipe(Self::new(&self.pipe, read, write))
     }
 
+    /// A pipe with no ends yet (a FIFO's, `crate::fifo`).
+    pub fn unopened() -> Arc<Pipe> {
+        Arc::new(Pipe {
+            st: SpinMutex::new(PipeState { buf: VecDeque::new(), readers: 0, writers: 0 }),
+            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+        })
+    }
+
+    /// A new end of `pipe` (opening a FIFO).
+    pub fn attach(pipe: &Arc<Pipe>, read: bool, write: bool) -> Obj {
+        Obj::Pipe(Self::new(pipe, read, write))
+    }
+
     fn new(pipe: &Arc<Pipe>, read: bool, write: bool) -> Self {
         let mut s = pipe.st.lock();
         s.readers += usize::from(read);
@@ -99,6 +112,22 @@ impl PipeEnd {
             };
         }
         r
+    }
+}
+
+impl Pipe {
+    /// (readers, writers) open now.
+    pub fn ends(&self) -> (usize, usize) {
+        let s = self.st.lock();
+        (s.readers, s.writers)
+    }
+
+    /// Drops unread bytes when no end is open (a FIFO's data does not outlive its last open).
+    pub fn discard_if_closed(&self) {
+        let mut s = self.st.lock();
+        if s.readers == 0 && s.writers == 0 {
+            s.buf.clear();
+        }
     }
 }
 

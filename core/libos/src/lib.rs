@@ -12,6 +12,7 @@ extern crate alloc;
 pub mod abi;
 pub mod errno;
 pub mod fd;
+pub mod fifo;
 pub mod fs;
 pub mod futex;
 pub mod ident;
