@@ -29,6 +29,7 @@ pub mod ptimer;
 pub mod shim;
 pub mod signal;
 pub mod sync;
+pub mod sysv;
 pub mod user;
 pub mod vma;
 
