@@ -26,15 +26,11 @@ KNOWN_GAPS: dict[str, str] = {
 # Gaps of one target only: {target: {case: reason}}.
 _VM_SHM = ("shmget_shmat", "shmctl_rmid", "shmget_key_same_id", "shmget_key_excl_eexist", "shmctl_ipc_stat",
            "shm_shared_with_fork", "shmget_removed_enoent")
-_VM_SIGNALFD = ("signalfd_create", "signalfd_empty_eagain", "signalfd_poll_readable", "signalfd_epoll_readable",
-                "signalfd_read_siginfo", "signalfd_mask_update", "signalfd_bad_flags_einval")
 _VM_GAPS = {
     "fcntl.setlk_seen_by_another_process": "record locks on the VM's in-memory files are always granted "
                                            "(no arbitration between the VM's processes)",
     **{f"sysv.{c}": "SysV shared memory needs pages mapped into several processes, which the VM kernel "
                     "does not offer the library OS yet: ENOSYS" for c in _VM_SHM},
-    **{f"sigwait.{c}": "signalfd is served on linux-userland only (the host's); the VM kernel has none yet: ENOSYS"
-       for c in _VM_SIGNALFD},
 }
 # kvm and snp run the same kernel (core/vmkernel), so they share their gaps.
 TARGET_GAPS: dict[str, dict[str, str]] = {"kvm": _VM_GAPS, "snp": _VM_GAPS}

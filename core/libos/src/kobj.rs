@@ -35,6 +35,8 @@ pub enum Obj {
     Event(SpinMutex<EventFd>),
     Timer(SpinMutex<TimerFd>),
     Epoll(Epoll),
+    /// A signalfd of the core's signals (`crate::sigfd`).
+    Signal(crate::sigfd::SignalFd),
     /// A TCP socket of the core's network stack (`netstack/tcpsock.rs`).
     #[cfg(feature = "netstack")]
     Tcp(crate::netstack::tcpsock::Socket),
@@ -268,6 +270,7 @@ impl Obj {
             Obj::Event(_) => b"anon_inode:[eventfd]".to_vec(),
             Obj::Timer(_) => b"anon_inode:[timerfd]".to_vec(),
             Obj::Epoll(_) => b"anon_inode:[eventpoll]".to_vec(),
+            Obj::Signal(_) => b"anon_inode:[signalfd]".to_vec(),
             #[cfg(feature = "netstack")]
             Obj::Tcp(s) => alloc::format!("socket:[{}]", s.ino).into_bytes(),
         }
@@ -314,6 +317,13 @@ impl Obj {
                 let mut t = t.lock();
                 tick(p, &mut t);
                 if t.count > 0 {
+                    POLLIN
+                } else {
+                    0
+                }
+            }
+            Obj::Signal(s) => {
+                if s.readable() {
                     POLLIN
                 } else {
                     0
@@ -368,6 +378,16 @@ impl Obj {
                     } else {
                         None
                     }
+                })
+            }
+            Obj::Signal(s) => {
+                if buf.len() < 128 {
+                    return Err(EINVAL);
+                }
+                wait(p, None, &|| None, || match s.take(buf) {
+                    0 if nonblock => Some(Err(EAGAIN)),
+                    0 => None,
+                    n => Some(Ok(n)),
                 })
             }
             Obj::Timer(t) => {

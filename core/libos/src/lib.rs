@@ -27,6 +27,7 @@ pub mod procfs;
 pub mod proctab;
 pub mod ptimer;
 pub mod shim;
+pub mod sigfd;
 pub mod signal;
 pub mod sync;
 pub mod sysv;
