@@ -49,5 +49,6 @@ void fam_links(void);
 void fam_sysv(void);
 void fam_sigwait(void);
 void fam_fifo(void);
+void fam_futexv(void);
 void fam_misc(void);
 #endif

@@ -316,6 +316,7 @@ const GATE: &[(u32, Check)] = &[
     (224, Any), // timer_gettime
     (225, Any), // timer_getoverrun
     (226, Any), // timer_delete
+    (449, Any), // futex_waitv (the host's futexes, as futex: words in the process's memory)
 ];
 
 /// SysV IPC (host.rs `ipc_call`): allowed only with the private root, whose IPC namespace
