@@ -48,5 +48,7 @@ void fam_time(void);
 void fam_links(void);
 void fam_sysv(void);
 void fam_sigwait(void);
+void fam_fifo(void);
+void fam_futexv(void);
 void fam_misc(void);
 #endif

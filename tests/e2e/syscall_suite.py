@@ -21,24 +21,16 @@ _LINE = re.compile(r"^(PASS|FAIL) ([A-Za-z0-9_.]+)(?::\s*(.*))?$")
 # with the work) and when any other natively passing case fails packed.
 KNOWN_GAPS: dict[str, str] = {
     "signals.sigqueue_limit_eagain": "RLIMIT_SIGPENDING is not enforced",
-    "links.mkfifo": "named pipes (mknod of a FIFO) are not implemented: ENOSYS",
 }
 
 # Gaps of one target only: {target: {case: reason}}.
-_VM_SYSV = ("shmget_shmat", "shmctl_rmid", "semop", "msgsnd_msgrcv", "shmget_key_same_id", "shmget_key_excl_eexist",
-            "shmctl_ipc_stat", "shm_shared_with_fork", "shmget_removed_enoent", "semctl_setall_getall",
-            "semctl_setval", "semop_nowait_eagain", "semtimedop_timeout_eagain", "semop_wakes_across_fork",
-            "semop_undo_at_exit", "semctl_removed_einval", "msgrcv_by_type", "msgrcv_nowait_enomsg",
-            "msg_across_fork", "msgsnd_removed_einval")
-_VM_SIGNALFD = ("signalfd_create", "signalfd_empty_eagain", "signalfd_poll_readable", "signalfd_epoll_readable",
-                "signalfd_read_siginfo", "signalfd_mask_update", "signalfd_bad_flags_einval")
+_VM_SHM = ("shmget_shmat", "shmctl_rmid", "shmget_key_same_id", "shmget_key_excl_eexist", "shmctl_ipc_stat",
+           "shm_shared_with_fork", "shmget_removed_enoent")
 _VM_GAPS = {
     "fcntl.setlk_seen_by_another_process": "record locks on the VM's in-memory files are always granted "
                                            "(no arbitration between the VM's processes)",
-    **{f"sysv.{c}": "SysV IPC is served on linux-userland only (host objects in the app's IPC namespace); "
-                    "the VM kernel has none yet: ENOSYS" for c in _VM_SYSV},
-    **{f"sigwait.{c}": "signalfd is served on linux-userland only (the host's); the VM kernel has none yet: ENOSYS"
-       for c in _VM_SIGNALFD},
+    **{f"sysv.{c}": "SysV shared memory needs pages mapped into several processes, which the VM kernel "
+                    "does not offer the library OS yet: ENOSYS" for c in _VM_SHM},
 }
 # kvm and snp run the same kernel (core/vmkernel), so they share their gaps.
 TARGET_GAPS: dict[str, dict[str, str]] = {"kvm": _VM_GAPS, "snp": _VM_GAPS}

@@ -39,6 +39,8 @@ pub const ENAMETOOLONG: Errno = 36;
 pub const ENOSYS: Errno = 38;
 pub const ENOTEMPTY: Errno = 39;
 pub const ELOOP: Errno = 40;
+pub const ENOMSG: Errno = 42;
+pub const EIDRM: Errno = 43;
 pub const ENODATA: Errno = 61;
 pub const EOVERFLOW: Errno = 75;
 pub const ENOTSOCK: Errno = 88;
@@ -100,6 +102,8 @@ pub fn name(e: Errno) -> &'static str {
         ENOSYS => "ENOSYS",
         ENOTEMPTY => "ENOTEMPTY",
         ELOOP => "ELOOP",
+        ENOMSG => "ENOMSG",
+        EIDRM => "EIDRM",
         ENODATA => "ENODATA",
         EOVERFLOW => "EOVERFLOW",
         ENOTSOCK => "ENOTSOCK",

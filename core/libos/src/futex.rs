@@ -197,6 +197,29 @@ impl Futexes {
         }
     }
 
+    /// Enqueues `w` on `addr` if the word holds `val` (checked under the table's lock, as
+    /// [`Futexes::wait`] does); EAGAIN if it differs.
+    fn enqueue(&self, addr: usize, val: u32, w: &Arc<Waiter>) -> Result<(), Errno> {
+        let mut q = self.queues.lock();
+        if user::read::<u32>(addr)? != val {
+            return Err(EAGAIN);
+        }
+        q.entry(addr).or_default().push_back(w.clone());
+        Ok(())
+    }
+
+    /// Takes `w` off the queue it is in now.
+    fn dequeue(&self, w: &Arc<Waiter>) {
+        let mut q = self.queues.lock();
+        let key = w.key.load(Ordering::SeqCst);
+        if let Some(list) = q.get_mut(&key) {
+            list.retain(|x| !Arc::ptr_eq(x, w));
+            if list.is_empty() {
+                q.remove(&key);
+            }
+        }
+    }
+
     /// Wakes up to `n` waiters of `addr`; returns how many.
     pub fn wake<P: Platform>(&self, p: &P, addr: usize, n: usize) -> usize {
         self.wake_bits(p, addr, n, u32::MAX)
@@ -224,5 +247,36 @@ impl Futexes {
             p.unpark(tid);
         }
         woken.len()
+    }
+}
+
+/// futex_waitv(2): waits on several words at once, each (table, address, expected value), until
+/// a wake of any of them: the index of the first woken; EAGAIN if a word differs at the start,
+/// ETIMEDOUT at `deadline` (monotonic ns), EINTR when the platform interrupts the wait.
+pub fn wait_many<P: Platform>(p: &P, words: &[(&Futexes, usize, u32)], deadline: Option<u64>) -> Result<usize, Errno> {
+    let tid = p.ids().1;
+    let mut queued: Vec<(&Futexes, Arc<Waiter>)> = Vec::with_capacity(words.len());
+    let undo = |queued: &[(&Futexes, Arc<Waiter>)]| {
+        for (t, w) in queued {
+            t.dequeue(w);
+        }
+    };
+    for &(table, addr, val) in words {
+        let w = Arc::new(Waiter { tid, bitset: u32::MAX, key: AtomicUsize::new(addr), woken: AtomicBool::new(false) });
+        if let Err(e) = table.enqueue(addr, val, &w) {
+            undo(&queued);
+            return Err(e);
+        }
+        queued.push((table, w));
+    }
+    let first_woken = |q: &[(&Futexes, Arc<Waiter>)]| q.iter().position(|(_, w)| w.woken.load(Ordering::SeqCst));
+    let r = p.park(&mut || first_woken(&queued).is_some(), deadline);
+    undo(&queued);
+    if let Some(i) = first_woken(&queued) {
+        return Ok(i);
+    }
+    match r {
+        Ok(_) => Err(ETIMEDOUT),
+        Err(e) => Err(e),
     }
 }

@@ -35,6 +35,8 @@ pub enum Obj {
     Event(SpinMutex<EventFd>),
     Timer(SpinMutex<TimerFd>),
     Epoll(Epoll),
+    /// A signalfd of the core's signals (`crate::sigfd`).
+    Signal(crate::sigfd::SignalFd),
     /// A TCP socket of the core's network stack (`netstack/tcpsock.rs`).
     #[cfg(feature = "netstack")]
     Tcp(crate::netstack::tcpsock::Socket),
@@ -75,6 +77,19 @@ impl PipeEnd {
         Obj::Pipe(Self::new(&self.pipe, read, write))
     }
 
+    /// A pipe with no ends yet (a FIFO's, `crate::fifo`).
+    pub fn unopened() -> Arc<Pipe> {
+        Arc::new(Pipe {
+            st: SpinMutex::new(PipeState { buf: VecDeque::new(), readers: 0, writers: 0 }),
+            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+        })
+    }
+
+    /// A new end of `pipe` (opening a FIFO).
+    pub fn attach(pipe: &Arc<Pipe>, read: bool, write: bool) -> Obj {
+        Obj::Pipe(Self::new(pipe, read, write))
+    }
+
     fn new(pipe: &Arc<Pipe>, read: bool, write: bool) -> Self {
         let mut s = pipe.st.lock();
         s.readers += usize::from(read);
@@ -99,6 +114,22 @@ impl PipeEnd {
             };
         }
         r
+    }
+}
+
+impl Pipe {
+    /// (readers, writers) open now.
+    pub fn ends(&self) -> (usize, usize) {
+        let s = self.st.lock();
+        (s.readers, s.writers)
+    }
+
+    /// Drops unread bytes when no end is open (a FIFO's data does not outlive its last open).
+    pub fn discard_if_closed(&self) {
+        let mut s = self.st.lock();
+        if s.readers == 0 && s.writers == 0 {
+            s.buf.clear();
+        }
     }
 }
 
@@ -239,6 +270,7 @@ impl Obj {
             Obj::Event(_) => b"anon_inode:[eventfd]".to_vec(),
             Obj::Timer(_) => b"anon_inode:[timerfd]".to_vec(),
             Obj::Epoll(_) => b"anon_inode:[eventpoll]".to_vec(),
+            Obj::Signal(_) => b"anon_inode:[signalfd]".to_vec(),
             #[cfg(feature = "netstack")]
             Obj::Tcp(s) => alloc::format!("socket:[{}]", s.ino).into_bytes(),
         }
@@ -285,6 +317,13 @@ impl Obj {
                 let mut t = t.lock();
                 tick(p, &mut t);
                 if t.count > 0 {
+                    POLLIN
+                } else {
+                    0
+                }
+            }
+            Obj::Signal(s) => {
+                if s.readable() {
                     POLLIN
                 } else {
                     0
@@ -339,6 +378,16 @@ impl Obj {
                     } else {
                         None
                     }
+                })
+            }
+            Obj::Signal(s) => {
+                if buf.len() < 128 {
+                    return Err(EINVAL);
+                }
+                wait(p, None, &|| None, || match s.take(buf) {
+                    0 if nonblock => Some(Err(EAGAIN)),
+                    0 => None,
+                    n => Some(Ok(n)),
                 })
             }
             Obj::Timer(t) => {

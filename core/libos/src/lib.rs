@@ -13,6 +13,7 @@ pub mod abi;
 pub mod attestation;
 pub mod errno;
 pub mod fd;
+pub mod fifo;
 pub mod fs;
 pub mod futex;
 pub mod ident;
@@ -27,8 +28,10 @@ pub mod procfs;
 pub mod proctab;
 pub mod ptimer;
 pub mod shim;
+pub mod sigfd;
 pub mod signal;
 pub mod sync;
+pub mod sysv;
 pub mod user;
 pub mod vma;
 

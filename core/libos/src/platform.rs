@@ -264,6 +264,11 @@ pub trait HostPassthrough {
     fn ipc_call(&self, _nr: usize, _args: [usize; 6]) -> Result<usize, Errno> {
         Err(crate::errno::ENOSYS)
     }
+    /// futex_waitv(2) with the host's futexes (the shim checked the waiter array, which is
+    /// in app memory, and the timeout). May block. Default: ENOSYS.
+    fn futex_waitv(&self, _args: [usize; 6]) -> Result<usize, Errno> {
+        Err(crate::errno::ENOSYS)
+    }
 }
 
 /// A new thread of the app: it resumes right after the clone syscall with rax = 0, the stack

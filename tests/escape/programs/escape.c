@@ -219,6 +219,18 @@ static int cmd_ipc(const char *addr, const char *key_s) {
     return 0;
 }
 
+/* mknodat straight through the gate: a FIFO may be made (the writable layer's are), a device
+ * node never (SCRATCH is a host directory outside the sandbox's reach). */
+static int cmd_mknod(const char *addr, const char *scratch) {
+    GATE = strtoull(addr, NULL, 0);
+    char dev[600];
+    snprintf(dev, sizeof dev, "%s/null", scratch);
+    report_raw("gate-mknodat-chardev", gate(SYS_mknodat, AT_FDCWD, (long)dev, 0020000 | 0666, (1 << 8) | 3));
+    report_raw("gate-mknodat-regular", gate(SYS_mknodat, AT_FDCWD, (long)dev, 0100000 | 0666, 0));
+    report("mknod-fifo-served", mknod("/tmp/escape-fifo", 0010000 | 0600, 0));
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc >= 5 && strcmp(argv[1], "fs") == 0) return cmd_fs(argv[2], argv[3], argv[4]);
@@ -227,6 +239,7 @@ int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "fds") == 0) return cmd_fds();
     if (argc >= 7 && strcmp(argv[1], "gate") == 0) return cmd_gate(argv[2], argv[3], argv[4], argv[5], argv[6]);
     if (argc >= 4 && strcmp(argv[1], "ipc") == 0) return cmd_ipc(argv[2], argv[3]);
-    fprintf(stderr, "usage: escape fs|priv|jit|fds|gate|ipc ...\n");
+    if (argc >= 4 && strcmp(argv[1], "mknod") == 0) return cmd_mknod(argv[2], argv[3]);
+    fprintf(stderr, "usage: escape fs|priv|jit|fds|gate|ipc|mknod ...\n");
     return 2;
 }

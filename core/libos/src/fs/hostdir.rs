@@ -20,6 +20,15 @@ pub trait HostDirOps: Send + Sync {
     fn open(&self, dir: usize, rel: &[u8], flags: u32, mode: u32) -> Result<i32, Errno>;
     /// mkdir.
     fn mkdir(&self, dir: usize, rel: &[u8], mode: u32) -> Result<(), Errno>;
+    /// mkfifo (mknod with S_IFIFO). Default: this host directory holds no FIFOs (EPERM).
+    fn mkfifo(&self, _dir: usize, _rel: &[u8], _mode: u32) -> Result<(), Errno> {
+        Err(crate::errno::EPERM)
+    }
+    /// Opens the FIFO `rel` (as [`HostDirOps::open`]); the open blocks until the other side
+    /// opens, as Linux's does, and a signal the app handles interrupts it. Default: `open`.
+    fn open_fifo(&self, dir: usize, rel: &[u8], flags: u32) -> Result<i32, Errno> {
+        self.open(dir, rel, flags, 0)
+    }
     /// symlink `rel` -> `target` (target stored as given).
     fn symlink(&self, dir: usize, target: &[u8], rel: &[u8]) -> Result<(), Errno>;
     /// A hard link `to` of the file `from`, both in directory `dir`, never following a final

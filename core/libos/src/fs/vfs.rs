@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use litebox_image::{ChunkCache, EntryKind, Image, ImageError};
 
-use crate::abi::{Stat, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG};
+use crate::abi::{Stat, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG};
 use crate::errno::*;
 use crate::fs::hostdir::{HostLayer, HostNode, MountPoint, UpperLookup, UpperNegCache};
 use crate::fs::node::{DirEntry, Node, NodeKind};
@@ -558,7 +558,8 @@ impl Vfs {
                 let len = f.data.lock().len() as u64;
                 let mode = f.mode.load(core::sync::atomic::Ordering::Relaxed);
                 st.st_nlink = f.nlink.load(core::sync::atomic::Ordering::Relaxed) as u64;
-                (S_IFREG | mode, len, f.ino, f.mtime() as i64, 0, 0)
+                let t = if crate::fifo::is_fifo(f.ino) { S_IFIFO } else { S_IFREG };
+                (t | mode, len, f.ino, f.mtime() as i64, 0, 0)
             }
             Node::OverlaySymlink { ino, target } => (S_IFLNK | 0o777, target.len() as u64, *ino, 0, 0, 0),
             Node::Host(h) => {
@@ -754,6 +755,26 @@ impl Vfs {
                 Ok(true)
             }
         }
+    }
+
+    /// A FIFO at `p` in a host directory (caller checked it does not exist); false when `p`
+    /// lies in the in-memory layer.
+    pub fn host_mkfifo(&self, p: &[u8], mode: u32) -> Result<bool, Errno> {
+        match self.place(p)? {
+            Place::Memory => Ok(false),
+            Place::Host(dir, rel, upper, h) => {
+                if upper {
+                    self.upper_prepare(h, p)?;
+                }
+                h.ops.mkfifo(dir, &rel, mode).map(|_| true)
+            }
+        }
+    }
+
+    /// Opens the host FIFO `n` (the open waits for the other side as Linux's does).
+    pub fn host_open_fifo(&self, n: &HostNode, flags: u32) -> Result<i32, Errno> {
+        let h = self.host.as_ref().ok_or(ENOENT)?;
+        h.ops.open_fifo(n.dir, &n.rel, flags & !(O_CREAT_BIT | O_EXCL_BIT | O_TRUNC_BIT))
     }
 
     /// symlink at `p` in a host directory (caller checked it does not exist).

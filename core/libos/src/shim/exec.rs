@@ -241,6 +241,8 @@ fn execve<P: Platform>(
         TABLE.lock().mark_exec(os.platform.pid());
     }
     os.signals.actions.lock().reset_for_exec();
+    // POSIX timers do not survive execve (ITIMER_REAL does).
+    os.signals.pending.lock().posix = crate::ptimer::Timers::new();
     os.mem.lock().clear();
     {
         let mut t = os.fds.lock();

@@ -101,7 +101,7 @@ pub const PARTIAL: &[(usize, &str)] = &[
     (FCHOWN, "as chown"),
     (LCHOWN, "as chown"),
     (FCHOWNAT, "as chown"),
-    (MKNOD, "regular files (as open with O_CREAT|O_EXCL); devices EPERM (no device nodes in the sandbox, as for an unprivileged process); FIFOs and sockets not yet: ENOSYS"),
+    (MKNOD, "regular files (as open with O_CREAT|O_EXCL); devices EPERM (no device nodes in the sandbox, as for an unprivileged process); FIFOs in the writable layer (the host's in a host directory); socket nodes not yet: ENOSYS"),
     (MKNODAT, "as mknod"),
     (LINK, "files of the image and the in-memory layer, to a name in the in-memory layer; EXDEV to a host directory, EPERM for a file of a host directory"),
     (LINKAT, "as link; AT_EMPTY_PATH names an O_TMPFILE or memfd file"),
@@ -306,6 +306,9 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
                 }
                 _ if flags & O_DIRECTORY != 0 => return Err(ENOTDIR),
                 NodeKind::CharDev => match node {
+                    Node::Host(n) if n.st.st_mode & S_IFMT == S_IFIFO => {
+                        FileKind::Host(HostFd(os.vfs.host_open_fifo(&n, flags & HOST_OPEN_FLAGS)?))
+                    }
                     Node::Synth(crate::fs::synth::Synth::Tty) => FileKind::Host(HostFd(os.platform.open_tty()?)),
                     Node::Synth(s) => FileKind::Synth(s),
                     _ => return Err(ENXIO),
@@ -325,6 +328,13 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
                         }
                         FileKind::Generated(s, crate::procfs::render(os, s)?)
                     }
+                    Node::OverlayFile(f) if crate::fifo::is_fifo(f.ino) => FileKind::Obj(crate::fifo::open(
+                        &os.platform,
+                        f.ino,
+                        acc != O_WRONLY,
+                        acc != O_RDONLY,
+                        flags & O_NONBLOCK != 0,
+                    )?),
                     Node::OverlayFile(f) => {
                         if writable && flags & O_TRUNC != 0 {
                             f.data.lock().clear();
@@ -1023,9 +1033,9 @@ fn symlinkat<P: Platform>(os: &LibOs<P>, tptr: usize, dirfd: i32, lptr: usize) -
     Ok(0)
 }
 
-/// mknod(2)/mknodat(2): a regular file is created as open(O_CREAT|O_EXCL) would; device
-/// nodes are refused as Linux refuses them to an unprivileged process (EPERM); FIFOs and
-/// socket nodes are not served yet (ENOSYS).
+/// mknod(2)/mknodat(2): a regular file is created as open(O_CREAT|O_EXCL) would, a FIFO as
+/// mkfifo(3) makes it; device nodes are refused as Linux refuses them to an unprivileged
+/// process (EPERM); socket nodes are not served yet (ENOSYS).
 fn mknodat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32) -> SysResult {
     const S_IFBLK: u32 = 0o060000;
     match mode & S_IFMT {
@@ -1038,9 +1048,24 @@ fn mknodat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32) -> Sys
             os.debug_log(&[b"denied: mknod of a device node -> EPERM (rule: no devices in the sandbox)"]);
             Err(EPERM)
         }
-        S_IFIFO | S_IFSOCK => Err(ENOSYS),
+        S_IFIFO => mkfifoat(os, dirfd, ptr, mode & 0o7777),
+        S_IFSOCK => Err(ENOSYS),
         _ => Err(EINVAL),
     }
+}
+
+/// A FIFO at the path (fifo(7)): the host's in a host directory, else one of the in-memory
+/// layer (`crate::fifo`), with the app's umask applied.
+fn mkfifoat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32) -> SysResult {
+    let r = resolve_at(os, dirfd, ptr, false)?;
+    if r.node.is_some() {
+        return Err(EEXIST);
+    }
+    let m = mode & !os.umask.load(Ordering::Relaxed);
+    if !os.vfs.host_mkfifo(&r.path, m)? {
+        crate::fifo::register(os.vfs.create_file(&r.path, m, os.now()).ino);
+    }
+    Ok(0)
 }
 
 /// link(2)/linkat(2): a second name for a file of the in-memory layer (an image file is copied

@@ -6,6 +6,7 @@ pub mod exec;
 pub mod fcntl_more;
 pub mod fdops;
 pub mod fs;
+pub mod futexv;
 pub mod ids;
 pub mod io;
 pub mod mem;
@@ -43,6 +44,7 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
         .or_else(|| sigwait::dispatch(os, n, &a, ctx))
         .or_else(|| timers::dispatch(os, n, &a))
         .or_else(|| sysv::dispatch(os, n, &a))
+        .or_else(|| futexv::dispatch(os, n, &a))
         .or_else(|| time::dispatch(os, n, &a))
         .or_else(|| net::dispatch(os, n, &a))
         .or_else(|| denied::dispatch(os, n));
@@ -97,4 +99,5 @@ pub fn implemented(n: usize) -> bool {
         || sigwait::HANDLED.contains(&n)
         || timers::HANDLED.contains(&n)
         || sysv::HANDLED.contains(&n)
+        || futexv::HANDLED.contains(&n)
 }

@@ -4,7 +4,8 @@
 //! With the host's signals ([`HostPassthrough`], linux-userland) both go to the host with the
 //! runtime's own signal (SIGSYS) taken out of the set, so the app can neither wait for it nor
 //! read it from a descriptor. With the core's signals (kvm) rt_sigtimedwait takes the signal
-//! from the process's pending set; signalfd is not served there yet (ENOSYS).
+//! from the process's pending set, and a signalfd is a kernel object of the core
+//! ([`crate::sigfd`]).
 use super::nr::*;
 use super::SysResult;
 use crate::errno::*;
@@ -19,7 +20,7 @@ pub const HANDLED: &[usize] = &[RT_SIGTIMEDWAIT, SIGNALFD, SIGNALFD4];
 
 /// Served with a limitation users should know (docs/syscalls.md).
 pub const PARTIAL: &[(usize, &str)] = &[
-    (SIGNALFD, "linux-userland only (the host's signalfd, without the runtime's SIGSYS); kvm: ENOSYS"),
+    (SIGNALFD, "linux-userland: the host's (without the runtime's SIGSYS); kvm: a forked child reading an inherited signalfd reads its parent's signals"),
     (SIGNALFD4, "as signalfd"),
 ];
 
@@ -43,6 +44,8 @@ pub fn dispatch<P: Platform>(
         (RT_SIGTIMEDWAIT, None) => own_timedwait(os, a, ctx),
         (SIGNALFD, Some(h)) => host_signalfd(os, h, a[0] as i32, a[1], a[2], 0),
         (SIGNALFD4, Some(h)) => host_signalfd(os, h, a[0] as i32, a[1], a[2], a[3] as u32),
+        (SIGNALFD, None) => own_signalfd(os, a[0] as i32, a[1], a[2], 0),
+        (_, None) => own_signalfd(os, a[0] as i32, a[1], a[2], a[3] as u32),
         _ => Err(ENOSYS),
     })
 }
@@ -100,6 +103,29 @@ fn host_signalfd<P: Platform>(
     let f = os.fds.lock().get(fd)?;
     match &f.kind {
         FileKind::Host(hf) => h.fd_call(SIGNALFD4, [hf.0 as usize, setp, 8, 0, 0, 0]).map(|_| fd as usize),
+        _ => Err(EINVAL),
+    }
+}
+
+/// signalfd/signalfd4 with the core's signals: a new [`crate::sigfd::SignalFd`] (fd -1) or a
+/// new mask for an existing one (EINVAL for any other descriptor).
+fn own_signalfd<P: Platform>(os: &LibOs<P>, fd: i32, mask: usize, size: usize, flags: u32) -> SysResult {
+    use crate::kobj::Obj;
+    if flags & !(SFD_CLOEXEC | SFD_NONBLOCK) != 0 {
+        return Err(EINVAL);
+    }
+    let set = read_set(mask, size)?;
+    if fd == -1 {
+        let o = Obj::Signal(crate::sigfd::SignalFd::new(os.signals.clone(), os.platform.pid(), set));
+        let file = OpenFile::new(FileKind::Obj(o), Vec::new(), crate::abi::O_RDONLY | (flags & SFD_NONBLOCK));
+        return os.fds.lock().alloc(file, flags & SFD_CLOEXEC != 0, 0).map(|v| v as usize);
+    }
+    let f = os.fds.lock().get(fd)?;
+    match &f.kind {
+        FileKind::Obj(Obj::Signal(s)) => {
+            s.set_mask(set);
+            Ok(fd as usize)
+        }
         _ => Err(EINVAL),
     }
 }

@@ -175,6 +175,8 @@ pub fn exit(status: i32) -> ! {
     drop(fds);
     vm::clear_current();
     os.signals.pending.lock().stop_timer();
+    // SysV semaphore adjustments of SEM_UNDO operations are undone when a process exits.
+    litebox_libos::sysv::IPC.lock().exit(me);
     let notice = TABLE.lock().exit(me, status);
     if let Some((ppid, parent)) = notice.notify {
         parent.pending.lock().raise(SIGCHLD, if status & 0x7f != 0 { 2 } else { 1 }, 0);

@@ -447,6 +447,11 @@ impl HostPassthrough for LinuxHost {
         }
     }
 
+    fn futex_waitv(&self, a: [usize; 6]) -> Result<usize, Errno> {
+        const FUTEX_WAITV: usize = 449;
+        signals::blocking(|| r(sys::syscall6(FUTEX_WAITV, a[0], a[1], a[2], a[3], a[4], 0)))
+    }
+
     fn pipe(&self, flags: u32) -> Result<(i32, i32), Errno> {
         let mut fds = [0i32; 2];
         const O_CLOEXEC: usize = 0o2000000;

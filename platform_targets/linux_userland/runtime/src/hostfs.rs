@@ -191,6 +191,21 @@ impl HostDirOps for HostDirs {
         res
     }
 
+    fn mkfifo(&self, dir: usize, rel: &[u8], mode: u32) -> Result<(), Errno> {
+        const MKNODAT: usize = 259;
+        const S_IFIFO: usize = 0o010000;
+        let p = parent(self.fd(dir)?, rel)?;
+        let m = S_IFIFO | (mode & HOST_MODE_BITS) as usize;
+        let res = r(sys::syscall6(MKNODAT, p.fd as usize, p.name.as_ptr() as usize, m, 0, 0, 0)).map(|_| ());
+        self.changed();
+        res
+    }
+
+    fn open_fifo(&self, dir: usize, rel: &[u8], flags: u32) -> Result<i32, Errno> {
+        let dirfd = self.fd(dir)?;
+        crate::signals::blocking(|| open_beneath(dirfd, rel, flags, 0))
+    }
+
     fn symlink(&self, dir: usize, target: &[u8], rel: &[u8]) -> Result<(), Errno> {
         let p = parent(self.fd(dir)?, rel)?;
         let t = cpath(target);

@@ -36,6 +36,7 @@ pub const RULE_FCNTL: u32 = 7;
 pub const RULE_SIGACTION: u32 = 8;
 pub const RULE_CLONE_PARENT: u32 = 9;
 pub const RULE_FASTOPEN: u32 = 10;
+pub const RULE_MKNOD: u32 = 11;
 
 /// The rule a refused gate call broke, for the debug log.
 pub fn rule_name(rule: u32) -> &'static [u8] {
@@ -50,6 +51,7 @@ pub fn rule_name(rule: u32) -> &'static [u8] {
         RULE_SIGACTION => b"gate allow-list: rt_sigaction of the runtime's own signal (SIGSYS)",
         RULE_CLONE_PARENT => b"gate allow-list: clone with CLONE_PARENT",
         RULE_FASTOPEN => b"gate allow-list: send with MSG_FASTOPEN",
+        RULE_MKNOD => b"gate allow-list: mknodat of anything but a FIFO",
         _ => b"gate allow-list",
     }
 }
@@ -120,6 +122,7 @@ const GATE: &[(u32, Check)] = &[
     (263, Any),               // unlinkat
     (264, Any),               // renameat
     (266, Any),               // symlinkat
+    (259, Args(mknodat)),     // mknodat (FIFOs in the writable layer and rw mounts)
     (265, Any),               // linkat (hard links in the writable layer and rw mounts)
     (267, Any),               // readlinkat
     (217, Any),               // getdents64
@@ -183,6 +186,7 @@ const GATE: &[(u32, Check)] = &[
     (224, Any), // timer_gettime
     (225, Any), // timer_getoverrun
     (226, Any), // timer_delete
+    (449, Any), // futex_waitv (the host's futexes, as futex: words in the process's memory)
 ];
 
 /// SysV IPC (host.rs `ipc_call`): allowed only with the private root, whose IPC namespace
@@ -333,6 +337,16 @@ const OPEN_WRITE_MASK: u32 = 0o1 | 0o2 | 0o100 | 0o1000 | 0o2000 | 0o20000000;
 fn openat() -> Vec<SockFilter> {
     let mut b = Block::new();
     b.arg(2).jset(OPEN_WRITE_MASK, To::Deny(RULE_OPEN_WRITE), To::Allow);
+    b.finish()
+}
+
+/// mknodat (259): FIFOs only (`S_IFIFO` in the mode); never a device, socket or regular file
+/// node (hostfs.rs `mkfifo`).
+fn mknodat() -> Vec<SockFilter> {
+    const S_IFMT: u32 = 0o170000;
+    const S_IFIFO: u32 = 0o010000;
+    let mut b = Block::new();
+    b.arg(2).and(S_IFMT).jeq(S_IFIFO, To::Allow, To::Next).ret(To::Deny(RULE_MKNOD));
     b.finish()
 }
 

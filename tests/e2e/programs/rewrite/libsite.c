@@ -5,10 +5,10 @@ long lib_getpid(void) {
     return r;
 }
 
-/* Never called: a site with a syscall the library OS does not implement (SysV shmget), which
- * the pack-time compatibility report must name. */
-long lib_shmget(void) {
+/* Never called: a site with a syscall the library OS does not implement (Linux AIO's
+ * io_setup), which the pack-time compatibility report must name. */
+long lib_io_setup(void) {
     long r;
-    __asm__ volatile("mov $29, %%eax\n\tsyscall" : "=a"(r) : : "rcx", "r11", "memory");
+    __asm__ volatile("mov $206, %%eax\n\tsyscall" : "=a"(r) : : "rcx", "r11", "memory");
     return r;
 }
