@@ -1,7 +1,7 @@
 """`litebox run --learn`: the runtime's learn records → a TOML snippet for the user to review.
 
 Record format (docs/targets/linux-userland.md, "Trace and learn"): one record per line, ``KIND<TAB>VALUE``;
-kinds ``path``, ``exec`` (absolute paths), ``connect``, ``listen`` (``ADDR:PORT``), ``ioctl``
+kinds ``path``, ``exec``, ``create`` (absolute paths), ``connect``, ``listen`` (``ADDR:PORT``), ``ioctl``
 (``CMD FD WHAT``: a request the library OS refused) and ``enosys`` (a syscall number). Values
 escape backslash, tab, newline and other bytes as ``\\\\``, ``\\t``, ``\\n``, ``\\xHH``."""
 from __future__ import annotations
@@ -16,7 +16,7 @@ from packager.commands.learnadvice import group_ioctls, ioctl_advice, parse_ioct
 from packager.config.policy import SockRule, parse_sockaddr
 from packager.paths import image_path_problem, is_under
 
-KINDS = ("path", "exec", "connect", "listen", "ioctl", "enosys")
+KINDS = ("path", "exec", "create", "connect", "listen", "ioctl", "enosys")
 KERNEL_TREES = ("/proc", "/sys", "/dev")
 _ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{2}|.)", re.DOTALL)
 _SIMPLE = {b"\\": b"\\", b"t": b"\t", b"n": b"\n", b"r": b"\r", b"0": b"\0"}
@@ -31,6 +31,7 @@ class Learned:
     listen: list[SockRule] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     ioctls: list[tuple[int, int, str]] = field(default_factory=list)  # (request, fd, what), refused
+    creates: list[str] = field(default_factory=list)  # mkdir / open(O_CREAT) that found no parent
     enosys: list[int] = field(default_factory=list)  # syscall numbers, in first-seen order
 
 
@@ -64,13 +65,16 @@ def parse_records(data: bytes) -> Learned:
         if kind in ("ioctl", "enosys"):
             _add_refusal(out, number, kind, value)
             continue
-        if kind in ("path", "exec"):
+        if kind in ("path", "exec", "create"):
             value = tidy_path(value)
             if image_path_problem(value) or value == "/":
                 out.warnings.append(f"learn record {number}: {kind} {value!r} is not a normalized "
                                     "absolute path, skipped")
                 continue
-            if out.paths.get(value) != "exec":
+            if kind == "create":
+                if value not in out.creates:
+                    out.creates.append(value)
+            elif out.paths.get(value) != "exec":
                 out.paths[value] = kind
             continue
         try:
@@ -175,9 +179,11 @@ def render_snippet(learned: Learned, exists: Callable[[str], str | None], source
     # ld.so's own probes are never needed: the image holds the libraries at the paths the
     # closure found (the host's ld.so.cache describes the host, not the image).
     wanted = [p for p in sorted(learned.paths) if not is_loader_probe(p)]
-    # /tmp is the in-memory writable layer: the app can make directories there itself.
-    outside_tmp = [p for p in wanted if not is_under(p, "/tmp")]
-    parents = missing_parents(outside_tmp, in_image) if in_image is not None else {}
+    # Missing directories come from failed creates only (a read of a missing file is a [files]
+    # matter); /tmp is the in-memory writable layer, and the kernel trees are the runtime's.
+    creates = [p for p in learned.creates
+               if not is_under(p, "/tmp") and not any(is_under(p, top) for top in KERNEL_TREES)]
+    parents = missing_parents(creates, in_image) if in_image is not None else {}
     for path in wanted:
         if any(is_under(path, top) for top in KERNEL_TREES):
             absent.append((path, "a kernel file system: the runtime provides what it has; not packable"))
@@ -206,10 +212,9 @@ def render_snippet(learned: Learned, exists: Callable[[str], str | None], source
         for path, why in absent:
             lines.append(f"# {_comment_safe(path)}  ({why})")
     if parents:
-        lines += ["", "# Missing directories: the app looked inside these, and the image has no such directory",
-                  "# (a failed mkdir or create of a file there: logs, caches, pid and temporary files).",
-                  "# Pack it from the host with [files] above if it only reads there; if it writes there,",
-                  "# grant a writable directory (created beside where the artifact starts):"]
+        lines += ["", "# Missing directories: the app made a directory or created a file in these, and the",
+                  "# image has no such directory (logs, caches, pid and temporary files). Grant a writable",
+                  "# directory (relative: beside where the artifact starts; make it before the first run):"]
         for top, inside in parents.items():
             shown = ", ".join(_comment_safe(p) for p in inside[:4]) + (" …" if len(inside) > 4 else "")
             lines += [f"#   it looked for: {shown}",
@@ -224,7 +229,8 @@ def render_snippet(learned: Learned, exists: Callable[[str], str | None], source
                 items = ", ".join(json.dumps(r.text()) for r in sorted(rules, key=SockRule.sort_key))
                 lines.append(f"{name} = [{items}]")
     lines += refusal_lines(learned)
-    if not (learned.paths or learned.listen or learned.connect or learned.ioctls or learned.enosys):
+    if not (learned.paths or learned.listen or learned.connect or learned.ioctls or learned.enosys
+            or parents):
         lines += ["", "# Nothing to learn: the app asked for nothing outside its image and policy."]
     return "\n".join(lines) + "\n"
 

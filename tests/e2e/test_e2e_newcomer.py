@@ -131,3 +131,16 @@ def test_init_templates_write_configs_that_pack(tmp_path: Path) -> None:
     assert static.returncode == 2 and "needs --app PATH" in static.stderr, describe(static)
     unknown = run_cli("init", tmp_path / "x", "--template", "nope", "--app", "/usr/bin/true")
     assert unknown.returncode == 2 and "known: default, nginx, python-http, static-binary" in unknown.stderr
+
+
+MAKEFILE = b"""all: one
+\t@echo built $$((6*7)) $$(basename /a/b.c .c) | tr a-z A-Z
+one:
+\t@printf '%s\\n' one | sed s/one/ONE/ && test -n "$$(dirname /x/y)" && mkdir -p /tmp/m && ls -d /tmp/m
+"""
+
+
+def test_make_in_quick_mode_runs_recipes_that_call_common_tools(tmp_path: Path) -> None:
+    """hooks/make.toml: a recipe's commands run by name through /bin/sh; the usual ones are packed."""
+    art, _ = _quick("/usr/bin/make", tmp_path / "dist")
+    _native_and_packed(["-s", "-f", "-", "all"], art, "/usr/bin/make", MAKEFILE)

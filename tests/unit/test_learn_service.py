@@ -1,5 +1,5 @@
 """`--learn` for services: trailing slashes tidied, ld.so's probes left out, missing
-directories named with a writable-mount suggestion."""
+directories of failed creates (kind ``create``) named with a writable-mount suggestion."""
 from __future__ import annotations
 
 from packager.commands.learn import missing_parents, parse_records, render_snippet, tidy_path
@@ -28,7 +28,7 @@ def test_loader_probes_are_not_noise() -> None:
 
 
 def test_missing_parent_directory_is_named_with_a_writable_mount() -> None:
-    records = b"path\t/var/lib/nginx/body\npath\t/var/log/nginx/error.log\npath\t/tmp/x/y\n"
+    records = b"create\t/var/lib/nginx/body\ncreate\t/var/log/nginx/error.log\ncreate\t/tmp/x/y\n"
     snippet = render_snippet(parse_records(records), _host, "nginx", IMAGE.__contains__)
     assert "# Missing directories:" in snippet
     assert '# host = "var/lib/nginx"\n# guest = "/var/lib/nginx"\n# mode = "rw"' in snippet
@@ -47,3 +47,15 @@ def test_the_loader_cache_is_not_suggested_even_where_the_host_has_it() -> None:
     learned = parse_records(b"path\t/etc/ld.so.cache\n")
     snippet = render_snippet(learned, lambda p: "file", "A", in_image=lambda p: False)
     assert "ld.so.cache" not in snippet and "policy.mount" not in snippet
+
+
+def test_a_read_of_a_missing_file_is_no_missing_directory() -> None:
+    records = b"path\t/etc/nginx/nginx.conf\npath\t/sys/devices/system/cpu/online\ncreate\t/sys/x/y\n"
+    snippet = render_snippet(parse_records(records), _host, "nginx", IMAGE.__contains__)
+    assert "Missing directories" not in snippet and "policy.mount" not in snippet
+
+
+def test_a_failed_create_is_not_suggested_for_packing() -> None:
+    snippet = render_snippet(parse_records(b"create\t/var/lib/nginx/body\n"), lambda p: "dir", "nginx",
+                             IMAGE.__contains__)
+    assert '"/var/lib/nginx/body" =' not in snippet and '# guest = "/var/lib/nginx"' in snippet

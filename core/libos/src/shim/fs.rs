@@ -208,13 +208,15 @@ fn resolve_at<P: Platform>(
         return Err(ENOENT);
     }
     let base = os.dir_of(dirfd, &p)?;
-    os.vfs.resolve(&base, &p, follow).inspect_err(|&e| learn_missing(os, e, &base, &p))
+    os.vfs.resolve(&base, &p, follow).inspect_err(|&e| learn_missing(os, e, &base, &p, b"path"))
 }
 
-/// A lookup that failed because a directory on the way is missing: recorded for `--learn`.
-fn learn_missing<P: Platform>(os: &LibOs<P>, e: Errno, base: &[u8], p: &[u8]) {
+/// A lookup that failed because a directory on the way is missing: recorded for `--learn` as
+/// `kind` (`path`, or `create` when the call was making the last component: mkdir, open with
+/// O_CREAT).
+fn learn_missing<P: Platform>(os: &LibOs<P>, e: Errno, base: &[u8], p: &[u8], kind: &[u8]) {
     if e == ENOENT {
-        os.learn_with(b"path", || crate::fs::path::join(base, p));
+        os.learn_with(kind, || crate::fs::path::join(base, p));
     }
 }
 
@@ -247,7 +249,8 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
         };
     }
     let follow = flags & O_NOFOLLOW == 0;
-    let r = os.vfs.resolve(&base, &p, follow).inspect_err(|&e| learn_missing(os, e, &base, &p))?;
+    let kind: &[u8] = if flags & O_CREAT != 0 { b"create" } else { b"path" };
+    let r = os.vfs.resolve(&base, &p, follow).inspect_err(|&e| learn_missing(os, e, &base, &p, kind))?;
     let acc = flags & O_ACCMODE;
     let writable = acc == O_WRONLY || acc == O_RDWR;
     let kind = match r.node {
@@ -963,7 +966,12 @@ fn fchdir<P: Platform>(os: &LibOs<P>, fd: i32) -> SysResult {
 }
 
 fn mkdirat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32) -> SysResult {
-    let r = resolve_at(os, dirfd, ptr, false)?;
+    let p = path_arg(ptr)?;
+    if p.is_empty() {
+        return Err(ENOENT);
+    }
+    let base = os.dir_of(dirfd, &p)?;
+    let r = os.vfs.resolve(&base, &p, false).inspect_err(|&e| learn_missing(os, e, &base, &p, b"create"))?;
     if r.node.is_some() {
         return Err(EEXIST);
     }
