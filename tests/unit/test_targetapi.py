@@ -99,9 +99,9 @@ def test_real_targets_declare_capabilities() -> None:
     for t in (found["linux-userland"], found["kvm"]):
         assert [o.name for o in t.options] == ["runtime"]
         assert t.extra_steps(target_options_for(t)) == []
-    assert [o.name for o in found["snp"].options] == ["runtime", "policy", "vcpus", "vmm", "id_key", "id_key_throwaway",
-                                                      "id_public_key", "id_signature", "family_id", "image_id",
-                                                      "guest_svn"]
+    assert [o.name for o in found["snp"].options] == ["runtime", "policy", "cbit", "host_input", "vcpus", "vmm",
+                                                      "id_key", "id_key_throwaway", "id_public_key", "id_signature",
+                                                      "family_id", "image_id", "guest_svn"]
     # The HSM flow's digest-out is an extra step: the ID block to sign, beside the artifact.
     steps = found["snp"].extra_steps({**target_options_for(found["snp"]), "id_public_key": "/k.pem"})
     assert [(x.name, x.outputs) for x in steps] == [("id-block", (".id-block",))]

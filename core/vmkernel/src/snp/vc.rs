@@ -37,12 +37,17 @@ fn decode(f: &TrapFrame) -> dec::Insn {
     dec::decode(&insn_bytes(f)).unwrap_or_else(|_| terminate(Reason::UnhandledVc))
 }
 
-/// XCR0 (for CPUID leaf 0xD), when OSXSAVE is on.
-fn xcr0() -> u64 {
+/// CR4.
+fn cr4() -> u64 {
     let cr4: u64;
     // SAFETY: reading CR4 has no side effects.
     unsafe { core::arch::asm!("mov {}, cr4", out(reg) cr4, options(nomem, nostack)) };
-    if cr4 & (1 << 18) == 0 {
+    cr4
+}
+
+/// XCR0 (for CPUID leaf 0xD), when OSXSAVE is on.
+fn xcr0() -> u64 {
+    if cr4() & cpuid_page::CR4_OSXSAVE == 0 {
         return 1;
     }
     let (lo, hi): (u32, u32);
@@ -57,8 +62,10 @@ pub fn handle(f: &mut TrapFrame) {
     match f.error {
         gh::EXIT_CPUID => {
             // CPUID is 0f a2 (the app's too): two bytes, no prefixes compilers emit.
-            let r = cpuid_page::answer(super::cpuid_page(), f.rax as u32, f.rcx as u32, xcr0(), 0)
+            let (leaf, sub) = (f.rax as u32, f.rcx as u32);
+            let r = cpuid_page::answer(super::cpuid_page(), leaf, sub, xcr0(), 0)
                 .unwrap_or_else(|_| terminate(Reason::UnhandledVc));
+            let r = cpuid_page::postprocess(leaf, sub, r, cr4());
             (f.rax, f.rbx, f.rcx, f.rdx) = (r.0 as u64, r.1 as u64, r.2 as u64, r.3 as u64);
             f.rip += 2;
         }

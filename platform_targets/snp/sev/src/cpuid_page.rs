@@ -67,6 +67,24 @@ pub fn answer(page: &[u8; 4096], leaf: u32, subleaf: u32, xcr0: u64, xss: u64) -
     }
 }
 
+/// CR4.OSXSAVE.
+pub const CR4_OSXSAVE: u64 = 1 << 18;
+/// CR4.PKE.
+pub const CR4_PKE: u64 = 1 << 22;
+
+/// Makes the bits of a CPUID result that reflect the guest's own control registers (not the
+/// hypervisor's) true for this guest, as a CPU does: leaf 1 ECX bit 27 (OSXSAVE) follows
+/// CR4.OSXSAVE, leaf 7 subleaf 0 ECX bit 4 (OSPKE) follows CR4.PKE. (A program that trusted a
+/// stale OSXSAVE would execute XGETBV with XSAVE off and fault.)
+pub fn postprocess(leaf: u32, subleaf: u32, r: Regs, cr4: u64) -> Regs {
+    let set = |v: u32, bit: u32, on: bool| if on { v | 1 << bit } else { v & !(1 << bit) };
+    match (leaf, subleaf) {
+        (1, _) => (r.0, r.1, set(r.2, 27, cr4 & CR4_OSXSAVE != 0), r.3),
+        (7, 0) => (r.0, r.1, set(r.2, 4, cr4 & CR4_PKE != 0), r.3),
+        _ => r,
+    }
+}
+
 /// Writes entry `i` (for tests and the packer's checks): inputs and results.
 pub fn put(page: &mut [u8; 4096], i: usize, input: (u32, u32, u64, u64), out: Regs) {
     let e = ENTRIES + i * ENTRY_SIZE;
@@ -120,6 +138,19 @@ mod tests {
         assert_eq!(lookup(&p, 0xd, 0, 0x1, 0).unwrap().1, 0x240);
         assert_eq!(lookup(&p, 0xd, 0, 0x7, 0).unwrap().1, 0x340);
         assert_eq!(lookup(&p, 0xd, 0, 0x3, 0), Err(Missing::NotFound));
+    }
+
+    #[test]
+    fn os_bits_follow_cr4() {
+        let leaf1 = (0x00a0_0f11, 0x0080_0800, 0x7ef8_320b, 0x178b_fbff);
+        // The table says OSXSAVE (bit 27 of 0x7ef8320b is set); without CR4.OSXSAVE it is cleared.
+        assert_eq!(postprocess(1, 0, leaf1, 0).2, 0x76f8_320b);
+        assert_eq!(postprocess(1, 0, leaf1, CR4_OSXSAVE).2, 0x7ef8_320b);
+        assert_eq!(postprocess(1, 0, (0, 0, 0, 0), CR4_OSXSAVE).2, 1 << 27);
+        assert_eq!(postprocess(7, 0, (0, 0, 0x10, 0), 0).2, 0);
+        assert_eq!(postprocess(7, 0, (0, 0, 0, 0), CR4_PKE).2, 0x10);
+        assert_eq!(postprocess(7, 1, (0, 0, 0x10, 0), 0).2, 0x10);
+        assert_eq!(postprocess(0xd, 0, (1, 2, 3, 4), 0), (1, 2, 3, 4));
     }
 
     #[test]
