@@ -30,10 +30,11 @@ import http_load  # noqa: E402  (bench/ is not a package)
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = Path(__file__).resolve().parent / "src"
-OPS = ["getuid", "getpid", "pread1", "openclose", "fstatat", "mmap", "devnull", "pipe_write", "futex_wake"]
+OPS = ["getuid", "getpid", "getppid", "pread1", "openclose", "fstatat", "mmap", "devnull", "pipe_write", "futex_wake"]
 OP_LABELS = {
     "getuid": "getuid (emulated, never reaches the host)",
     "getpid": "getpid",
+    "getppid": "getppid (the first process's parent never changes: asked once)",
     "pread1": "pread 1 byte of a packed file",
     "openclose": "openat + close",
     "fstatat": "newfstatat",
