@@ -104,9 +104,10 @@ def build_runtime(rev: str | None, target_dir: Path, work: Path, side: str) -> d
     return {"rev": rev, "commit": commit, "build_s": round(secs, 1), "path": str(dst)}
 
 
-def pack_all(progs: dict[str, Path], runtime: Path, work: Path, side: str) -> tuple[dict[str, Path], dict[str, str]]:
-    """Packs every program with the given runtime: {"hello-static", "hello-dynamic", "python3",
-    "sysbench/rewrite", "sysbench/trap"} -> artifact, and the failures."""
+def pack_all(progs: dict[str, Path], runtime: Path, work: Path, side: str,
+             python: bool = True) -> tuple[dict[str, Path], dict[str, str]]:
+    """Packs every program with the given runtime: {"hello-static", "hello-dynamic", "python3"
+    (unless `python` is false), "sysbench/rewrite", "sysbench/trap"} -> artifact, and the failures."""
     os.environ[OVERRIDE_ENV] = str(runtime)
     arts: dict[str, Path] = {}
     errors: dict[str, str] = {}
@@ -116,6 +117,8 @@ def pack_all(progs: dict[str, Path], runtime: Path, work: Path, side: str) -> tu
     jobs = [("hello-static", progs["hello-static"], True), ("hello-dynamic", progs["hello-dynamic"], True),
             ("python3", project, True), ("sysbench/rewrite", progs["sysbench"], True),
             ("sysbench/trap", progs["sysbench"], False)]
+    if not python:
+        jobs = [j for j in jobs if j[0] != "python3"]
     try:
         for key, prog, rewrite in jobs:
             art, secs, err = bench.pack(prog, work / f"pack-{side}-{key.replace('/', '-')}", rewrite)
@@ -136,9 +139,10 @@ def startup(progs: dict[str, Path], arts: dict[str, dict[str, Path]], rounds: in
     for name in ("hello-static", "hello-dynamic"):
         cmds[name] = {"native": [str(progs[name])]}
         cmds[name].update({s: [str(arts[s][name])] if name in arts[s] else None for s in SIDES})
-    cmds["python3 -c pass"] = {"native": ["/usr/bin/python3", "-c", "pass"]}
-    cmds["python3 -c pass"].update({s: [str(arts[s]["python3"]), "-c", "pass"] if "python3" in arts[s] else None
-                                    for s in SIDES})
+    if any("python3" in arts[s] for s in SIDES):
+        cmds["python3 -c pass"] = {"native": ["/usr/bin/python3", "-c", "pass"]}
+        cmds["python3 -c pass"].update({s: [str(arts[s]["python3"]), "-c", "pass"] if "python3" in arts[s] else None
+                                        for s in SIDES})
     samples = {n: {v: [[] for _ in range(rounds)] for v in STARTUP_VARIANTS} for n in cmds}
     rss: dict[str, dict[str, list[int]]] = {n: {v: [] for v in STARTUP_VARIANTS} for n in cmds}
     errors: dict[str, str] = {}
@@ -298,6 +302,8 @@ def main() -> int:
     ap.add_argument("--startup-runs", type=int, default=10, help="start-ups per variant per round (default 10)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out", help="output directory")
     ap.add_argument("--results-md", type=Path, help="also write the markdown table here")
+    ap.add_argument("--no-python", action="store_true",
+                    help="leave python3 out (its pack takes minutes on a busy machine)")
     args = ap.parse_args()
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -314,7 +320,7 @@ def main() -> int:
     arts: dict[str, dict[str, Path]] = {}
     pack_errors: dict[str, str] = {}
     for side in SIDES:
-        arts[side], errs = pack_all(progs, Path(runtimes[side]["path"]), work, side)
+        arts[side], errs = pack_all(progs, Path(runtimes[side]["path"]), work, side, python=not args.no_python)
         pack_errors.update({f"{side}/{k}": e for k, e in errs.items()})
     results["pack_errors"] = pack_errors
     keys = sorted({k for side in SIDES for k in arts[side]})
