@@ -218,7 +218,7 @@ fn argument_rules_hold_inside_the_search() {
 #[test]
 fn common_calls_decide_in_a_few_instructions() {
     // The longest path through the search: instructions run before a decision, counted by
-    // the interpreter over every listed number (the linear list took up to ~190).
+    // the interpreter over every listed number (the linear list ran through up to ~280).
     let fast = program(GATE_IP, Shape { private_root: false }).expect("program");
     let steps = |d: &Data| {
         let (mut a, mut pc, mut n) = (0u32, 0usize, 0usize);
