@@ -30,10 +30,11 @@ import http_load  # noqa: E402  (bench/ is not a package)
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = Path(__file__).resolve().parent / "src"
-OPS = ["getuid", "getpid", "pread1", "openclose", "fstatat", "mmap", "devnull", "pipe_write", "futex_wake"]
+OPS = ["getuid", "getpid", "getppid", "pread1", "openclose", "fstatat", "mmap", "devnull", "pipe_write", "futex_wake"]
 OP_LABELS = {
     "getuid": "getuid (emulated, never reaches the host)",
     "getpid": "getpid",
+    "getppid": "getppid (the first process's parent never changes: asked once)",
     "pread1": "pread 1 byte of a packed file",
     "openclose": "openat + close",
     "fstatat": "newfstatat",
@@ -96,6 +97,25 @@ def sh(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, check=False, **kw)
 
 
+def run_measured(argv: list[str], peakrss: Path | None = None) -> tuple[int, bytes, float, int | None]:
+    """Runs argv (stdout discarded, stderr captured) and returns its exit status, stderr, wall
+    seconds and, when `peakrss` (bench/src/peakrss.c, built by build_programs) is given and
+    argv runs under it, the peak resident memory in KiB (the largest VmHWM of the process
+    and of every descendant it waited for), else None. The wrapper's own fork and wait are in
+    the wall time of every variant alike."""
+    t0 = time.perf_counter()
+    r = subprocess.run([str(peakrss), *argv] if peakrss else argv, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, check=False)
+    dt = time.perf_counter() - t0
+    err, maxrss = r.stderr, None
+    if peakrss:
+        head, _, last = err.rstrip(b"\n").rpartition(b"\n")
+        if last.startswith(b"peakrss: maxrss_kib="):
+            maxrss = int(last.split(b"=")[1].split()[0])
+            err = head
+    return r.returncode, err, dt, maxrss
+
+
 def litebox(*args: str) -> subprocess.CompletedProcess[str]:
     """Runs the CLI from this checkout."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -111,6 +131,7 @@ def build_programs(work: Path) -> dict[str, Path]:
         "sysbench": (SRC / "sysbench.c", ["-static"]),
         "hello-static": (REPO / "examples/hello-static/hello.c", ["-static"]),
         "hello-dynamic": (REPO / "examples/hello-dynamic/hello.c", []),
+        "peakrss": (SRC / "peakrss.c", ["-static"]),
     }
     out = {}
     for name, (src, flags) in progs.items():

@@ -104,9 +104,10 @@ def build_runtime(rev: str | None, target_dir: Path, work: Path, side: str) -> d
     return {"rev": rev, "commit": commit, "build_s": round(secs, 1), "path": str(dst)}
 
 
-def pack_all(progs: dict[str, Path], runtime: Path, work: Path, side: str) -> tuple[dict[str, Path], dict[str, str]]:
-    """Packs every program with the given runtime: {"hello-static", "hello-dynamic", "python3",
-    "sysbench/rewrite", "sysbench/trap"} -> artifact, and the failures."""
+def pack_all(progs: dict[str, Path], runtime: Path, work: Path, side: str,
+             python: bool = True) -> tuple[dict[str, Path], dict[str, str]]:
+    """Packs every program with the given runtime: {"hello-static", "hello-dynamic", "python3"
+    (unless `python` is false), "sysbench/rewrite", "sysbench/trap"} -> artifact, and the failures."""
     os.environ[OVERRIDE_ENV] = str(runtime)
     arts: dict[str, Path] = {}
     errors: dict[str, str] = {}
@@ -116,6 +117,8 @@ def pack_all(progs: dict[str, Path], runtime: Path, work: Path, side: str) -> tu
     jobs = [("hello-static", progs["hello-static"], True), ("hello-dynamic", progs["hello-dynamic"], True),
             ("python3", project, True), ("sysbench/rewrite", progs["sysbench"], True),
             ("sysbench/trap", progs["sysbench"], False)]
+    if not python:
+        jobs = [j for j in jobs if j[0] != "python3"]
     try:
         for key, prog, rewrite in jobs:
             art, secs, err = bench.pack(prog, work / f"pack-{side}-{key.replace('/', '-')}", rewrite)
@@ -136,10 +139,12 @@ def startup(progs: dict[str, Path], arts: dict[str, dict[str, Path]], rounds: in
     for name in ("hello-static", "hello-dynamic"):
         cmds[name] = {"native": [str(progs[name])]}
         cmds[name].update({s: [str(arts[s][name])] if name in arts[s] else None for s in SIDES})
-    cmds["python3 -c pass"] = {"native": ["/usr/bin/python3", "-c", "pass"]}
-    cmds["python3 -c pass"].update({s: [str(arts[s]["python3"]), "-c", "pass"] if "python3" in arts[s] else None
-                                    for s in SIDES})
+    if any("python3" in arts[s] for s in SIDES):
+        cmds["python3 -c pass"] = {"native": ["/usr/bin/python3", "-c", "pass"]}
+        cmds["python3 -c pass"].update({s: [str(arts[s]["python3"]), "-c", "pass"] if "python3" in arts[s] else None
+                                        for s in SIDES})
     samples = {n: {v: [[] for _ in range(rounds)] for v in STARTUP_VARIANTS} for n in cmds}
+    rss: dict[str, dict[str, list[int]]] = {n: {v: [] for v in STARTUP_VARIANTS} for n in cmds}
     errors: dict[str, str] = {}
     loads: list[str] = []
     for rnd in range(rounds):
@@ -151,14 +156,20 @@ def startup(progs: dict[str, Path], arts: dict[str, dict[str, Path]], rounds: in
                     if argv is None or key in errors:
                         errors.setdefault(key, "not packed")
                         continue
-                    t0 = time.perf_counter()
-                    r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
-                    dt = time.perf_counter() - t0
-                    if r.returncode != 0:
-                        last = (r.stderr.decode(errors="replace").strip().splitlines() or [""])[-1][:160]
-                        errors[key] = f"exit {r.returncode}: {last}"
+                    code, err, dt, _ = bench.run_measured(argv)
+                    if code != 0:
+                        last = (err.decode(errors="replace").strip().splitlines() or [""])[-1][:160]
+                        errors[key] = f"exit {code}: {last}"
                         continue
                     samples[name][v][rnd].append(dt * 1000)
+            # Peak memory: one run per variant and round under the wrapper, kept out of the
+            # timed runs (the wrapper's fork would be in their wall time).
+            for v in STARTUP_VARIANTS:
+                argv = by_variant[v]
+                if argv is not None and f"{name}/{v}" not in errors:
+                    _, _, _, maxrss = bench.run_measured(argv, progs.get("peakrss"))
+                    if maxrss is not None:
+                        rss[name][v].append(maxrss)
         loads.append(loadavg())
         bench.log(f"start-up round {rnd + 1}/{rounds} done (load {loads[-1]})")
     out: dict[str, Any] = {}
@@ -171,7 +182,9 @@ def startup(progs: dict[str, Path], arts: dict[str, dict[str, Path]], rounds: in
         per_round = [a / b for a, b in zip(row["after_round_medians"], row["before_round_medians"]) if a and b]
         row["after_over_before_per_round"] = [round(x, 3) for x in per_round]
         out[name] = row
-    return {"ms": out, "errors": errors, "loadavg_per_round": loads}
+    peak = {n: {v: (None if f"{n}/{v}" in errors or not by_v[v] else bench.median([float(x) for x in by_v[v]]))
+                for v in STARTUP_VARIANTS} for n, by_v in rss.items()}
+    return {"ms": out, "maxrss_kib": peak, "errors": errors, "loadavg_per_round": loads}
 
 
 def syscalls(progs: dict[str, Path], arts: dict[str, dict[str, Path]], rounds: int) -> dict[str, Any]:
@@ -250,6 +263,16 @@ def render(r: dict[str, Any]) -> str:
                    f"{bench.ratio(bef, nat)} | {bench.ratio(aft, nat)} |")
     if s["errors"]:
         out += ["", "Failures: " + "; ".join(f"{k}: {e}" for k, e in sorted(s["errors"].items()))]
+    if s.get("maxrss_kib"):
+        out += ["", "## Peak resident memory (MiB; the largest VmHWM among the run's processes, wait4's "
+                "ru_maxrss; median over the same runs)", "",
+                "| program | native | before | after | after − native | after/native |",
+                "|---|---|---|---|---|---|"]
+        for name, row in s["maxrss_kib"].items():
+            mib = {v: (None if row[v] is None else row[v] / 1024) for v in STARTUP_VARIANTS}
+            over = f"{mib['after'] - mib['native']:+.2f}" if mib["after"] is not None and mib["native"] else "—"
+            out.append(f"| {name} | {bench.fmt(mib['native'])} | {bench.fmt(mib['before'])} | "
+                       f"{bench.fmt(mib['after'])} | {over} | {bench.ratio(mib['after'], mib['native'])} |")
     sc = r["syscalls"]
     for path, title in (("rewrite", "syscall sites rewritten (fast path)"),
                         ("trap", "`--no-rewrite` (seccomp trap + SIGSYS)")):
@@ -279,6 +302,8 @@ def main() -> int:
     ap.add_argument("--startup-runs", type=int, default=10, help="start-ups per variant per round (default 10)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out", help="output directory")
     ap.add_argument("--results-md", type=Path, help="also write the markdown table here")
+    ap.add_argument("--no-python", action="store_true",
+                    help="leave python3 out (its pack takes minutes on a busy machine)")
     args = ap.parse_args()
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -295,7 +320,7 @@ def main() -> int:
     arts: dict[str, dict[str, Path]] = {}
     pack_errors: dict[str, str] = {}
     for side in SIDES:
-        arts[side], errs = pack_all(progs, Path(runtimes[side]["path"]), work, side)
+        arts[side], errs = pack_all(progs, Path(runtimes[side]["path"]), work, side, python=not args.no_python)
         pack_errors.update({f"{side}/{k}": e for k, e in errs.items()})
     results["pack_errors"] = pack_errors
     keys = sorted({k for side in SIDES for k in arts[side]})

@@ -45,6 +45,8 @@ int main(int argc, char **argv) {
                 syscall(SYS_getuid);
             } else if (strcmp(op, "getpid") == 0) {
                 syscall(SYS_getpid);
+            } else if (strcmp(op, "getppid") == 0) {
+                syscall(SYS_getppid);
             } else if (strcmp(op, "pread1") == 0) {
                 if (pread(fd, &c, 1, 0) != 1) return 1;
             } else if (strcmp(op, "openclose") == 0) {

@@ -5,6 +5,8 @@
 use alloc::vec::Vec;
 
 use crate::errno::{Errno, EINVAL, EPERM};
+use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+
 use crate::sync::SpinMutex;
 
 /// Ids of one kind (uids or gids): real, effective, saved, file system.
@@ -27,8 +29,50 @@ impl IdSet {
 }
 
 /// The identity state of one process (copied on fork, kept across execve).
+///
+/// The uids and gids are also published, lock-free, in [`Published`]: getuid and friends, and
+/// every permission check that reads them, never take the lock.
 pub struct Identity {
     inner: SpinMutex<Inner>,
+    ids: Published,
+}
+
+/// The uids and gids behind a sequence counter (odd while the one writer, which holds the
+/// identity's lock, stores them).
+#[derive(Default)]
+struct Published {
+    seq: AtomicU64,
+    /// uids then gids, each as (real, effective, saved, fs).
+    words: [AtomicU32; 8],
+}
+
+impl Published {
+    fn store(&self, i: &Inner) {
+        let seq = self.seq.load(Ordering::Relaxed);
+        self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        for (k, v) in [i.uids, i.gids].iter().flat_map(|s| [s.real, s.effective, s.saved, s.fs]).enumerate() {
+            self.words[k].store(v, Ordering::Relaxed);
+        }
+        self.seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
+    /// The uids (`gid` false) or gids, once no writer was in the middle of a change.
+    fn load(&self, gid: bool) -> IdSet {
+        let base = if gid { 4 } else { 0 };
+        loop {
+            let seq = self.seq.load(Ordering::Acquire);
+            if seq & 1 == 0 {
+                let w = |k: usize| self.words[base + k].load(Ordering::Relaxed);
+                let set = IdSet { real: w(0), effective: w(1), saved: w(2), fs: w(3) };
+                fence(Ordering::Acquire);
+                if self.seq.load(Ordering::Relaxed) == seq {
+                    return set;
+                }
+            }
+            core::hint::spin_loop();
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -52,31 +96,35 @@ pub const NGROUPS_MAX: usize = 65536;
 impl Identity {
     /// Every id equal to the platform's (uid, gid), no supplementary groups, nice 0.
     pub fn new(creds: (u32, u32)) -> Self {
-        Self {
-            inner: SpinMutex::new(Inner {
-                uids: IdSet::all(creds.0),
-                gids: IdSet::all(creds.1),
-                groups: Vec::new(),
-                nice: 0,
-                name: None,
-                prctl: [0, 1, 0, 0, 0, 0],
-            }),
-        }
+        Self::with(Inner {
+            uids: IdSet::all(creds.0),
+            gids: IdSet::all(creds.1),
+            groups: Vec::new(),
+            nice: 0,
+            name: None,
+            prctl: [0, 1, 0, 0, 0, 0],
+        })
+    }
+
+    fn with(inner: Inner) -> Self {
+        let ids = Published::default();
+        ids.store(&inner);
+        Self { inner: SpinMutex::new(inner), ids }
     }
 
     /// A copy for a forked child.
     pub fn fork(&self) -> Self {
-        Self { inner: SpinMutex::new(self.inner.lock().clone()) }
+        Self::with(self.inner.lock().clone())
     }
 
-    /// The user ids.
+    /// The user ids (lock-free).
     pub fn uids(&self) -> IdSet {
-        self.inner.lock().uids
+        self.ids.load(false)
     }
 
-    /// The group ids.
+    /// The group ids (lock-free).
     pub fn gids(&self) -> IdSet {
-        self.inner.lock().gids
+        self.ids.load(true)
     }
 
     /// The supplementary groups.
@@ -105,6 +153,7 @@ impl Identity {
         } else {
             return Err(EPERM);
         }
+        self.ids.store(&i);
         Ok(())
     }
 
@@ -130,6 +179,7 @@ impl Identity {
             set.saved = set.effective;
         }
         set.fs = set.effective;
+        self.ids.store(&i);
         Ok(())
     }
 
@@ -152,6 +202,7 @@ impl Identity {
             set.saved = s;
         }
         set.fs = set.effective;
+        self.ids.store(&i);
         Ok(())
     }
 
@@ -165,6 +216,7 @@ impl Identity {
         if id != KEEP && (privileged || set.holds(id) || id == set.fs) {
             set.fs = id;
         }
+        self.ids.store(&i);
         old
     }
 

@@ -50,7 +50,7 @@ pub struct LibOs<P: Platform> {
     /// `[policy.network]`: what the app may bind and connect to (default: nothing).
     pub net: crate::net::NetPolicy,
     /// The app's mappings (for /proc/self/maps and the memory limit).
-    pub mem: SpinMutex<MemMap>,
+    pub mem: crate::memlock::MemLock,
     /// `[policy.limits] memory` in bytes (u64::MAX: not limited).
     pub mem_limit: AtomicU64,
     /// `[policy.limits] threads` (usize::MAX: not limited).
@@ -116,7 +116,7 @@ impl<P: Platform> LibOs<P> {
             futex: crate::futex::Futexes::new(),
             signals: Arc::new(crate::signal::Signals::new()),
             net: crate::net::NetPolicy::default(),
-            mem: SpinMutex::new(MemMap::default()),
+            mem: crate::memlock::MemLock::new(MemMap::default()),
             mem_limit: AtomicU64::new(u64::MAX),
             thread_limit: AtomicUsize::new(usize::MAX),
             threads: AtomicUsize::new(1),
@@ -268,7 +268,7 @@ impl<P: Platform> LibOs<P> {
             futex: crate::futex::Futexes::new(),
             signals: Arc::new(self.signals.fork()),
             net: self.net.clone(),
-            mem: SpinMutex::new(self.mem.lock().clone()),
+            mem: crate::memlock::MemLock::new(self.mem.lock().clone()),
             mem_limit: AtomicU64::new(self.mem_limit.load(Ordering::Relaxed)),
             thread_limit: AtomicUsize::new(self.thread_limit.load(Ordering::Relaxed)),
             threads: AtomicUsize::new(1),

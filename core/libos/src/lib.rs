@@ -20,6 +20,7 @@ pub mod ident;
 pub mod kernel;
 pub mod kobj;
 pub mod loader;
+pub mod memlock;
 pub mod net;
 #[cfg(feature = "netstack")]
 pub mod netstack;

@@ -27,14 +27,9 @@ fn check(ptr: usize, len: usize) -> Result<(), Errno> {
 /// EFAULT when the app's buffer `[ptr, ptr + len)` lies (in part) in memory it mapped without
 /// the access the call needs (`write`: the call writes the buffer), as Linux's copy to or from
 /// user memory fails there; also the checks of [`check_range`].
-pub fn guard(
-    mem: &crate::sync::SpinMutex<crate::vma::MemMap>,
-    ptr: usize,
-    len: usize,
-    write: bool,
-) -> Result<(), Errno> {
+pub fn guard(mem: &crate::memlock::MemLock, ptr: usize, len: usize, write: bool) -> Result<(), Errno> {
     check(ptr, len)?;
-    if mem.lock().denies(ptr, len, write) {
+    if mem.denies(ptr, len, write) {
         return Err(EFAULT);
     }
     Ok(())

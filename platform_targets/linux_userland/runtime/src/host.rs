@@ -7,7 +7,7 @@ use litebox_libos::Platform;
 
 use crate::sys::{self, check};
 use crate::{guard, signals, udpapp};
-use core::sync::atomic::{AtomicI32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 /// Closes a host descriptor the library OS owned.
 pub fn close_host_fd(fd: i32) {
@@ -64,6 +64,12 @@ fn r(v: isize) -> Result<usize, Errno> {
 
 /// This process's host pid once asked for (0: not yet, or a fork child that must ask again).
 pub static PID: AtomicI32 = AtomicI32::new(0);
+
+/// Whether this is the app's first process (cleared in every fork child, signals.rs `fork`):
+/// only its parent never changes, so only its getppid is kept ([`PPID`]).
+pub static FIRST_PROCESS: AtomicBool = AtomicBool::new(true);
+/// The first process's host getppid once asked for (0: not yet).
+static PPID: AtomicI32 = AtomicI32::new(0);
 
 impl Platform for LinuxHost {
     fn mmap_anon(&self, addr: usize, len: usize, prot: u32, flags: u32) -> Result<usize, Errno> {
@@ -395,7 +401,20 @@ impl Platform for LinuxHost {
     }
 
     fn ids_parent(&self) -> i32 {
-        sys::syscall3(110, 0, 0, 0) as i32
+        // The app's first process keeps its parent for life (the sandbox's init, or the
+        // supervisor, which reaps it and whose death kills it: supervisor.rs), so its answer
+        // is asked once. A fork child's parent can exit and leave it to init: asked each time.
+        if !FIRST_PROCESS.load(Ordering::Relaxed) {
+            return sys::syscall3(110, 0, 0, 0) as i32;
+        }
+        match PPID.load(Ordering::Relaxed) {
+            0 => {
+                let ppid = sys::syscall3(110, 0, 0, 0) as i32;
+                PPID.store(ppid, Ordering::Relaxed);
+                ppid
+            }
+            ppid => ppid,
+        }
     }
 
     fn learning(&self) -> bool {

@@ -18,6 +18,7 @@ mod broker;
 mod caps;
 mod exec;
 mod fastpath;
+mod gatefilter;
 mod guard;
 mod host;
 mod hostfs;

@@ -220,6 +220,7 @@ impl litebox_libos::SyscallContext for Trapped {
             check(sys::syscall6(CLONE, flags as usize, 0, ptid, ctid, 0, 0)).inspect_err(|_| crate::procs::undo())?;
         if pid == 0 {
             crate::host::PID.store(0, core::sync::atomic::Ordering::Relaxed);
+            crate::host::FIRST_PROCESS.store(false, core::sync::atomic::Ordering::Relaxed);
             crate::procs::child_started();
         }
         if pid == 0 && stack != 0 {

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""byte-unixbench's syscall, pipe, context1, spawn, execl and fstime, packed vs native.
+
+    python3 bench/unixbench.py [--rounds N] [--out DIR] [--results-md FILE]
+
+bench/src/unixbench.c holds small equivalents of the six programs, written after byte-unixbench
+5.1's published loops (its sources are not on the registries this project may use): each runs
+a fixed number of iterations and prints its time. This script compiles it (gcc, static), packs
+it with this checkout (quick mode, syscall sites rewritten, `--no-rewrite` too unless
+`--no-trap`), then runs every test natively and packed, alternating inside every round. The
+score is iterations per second; the table gives the median over rounds and packed/native (>= 1
+means the packed program is as fast), with the geometric mean over the six tests. Writes
+DIR/unixbench.json and DIR/unixbench.md (default DIR: bench/out).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run as bench  # noqa: E402  (bench/run.py; bench/ is not a package)
+
+# Iterations per run: about 0.1-0.5 s natively on the 2-core development machine.
+TESTS = {"syscall": 100_000, "pipe": 100_000, "context1": 20_000, "spawn": 1_000, "execl": 200, "fstime": 40}
+
+
+def run_test(argv: list[str], test: str) -> tuple[float | None, str]:
+    """Runs one test; its score (iterations per second) or None, and the error text."""
+    r = subprocess.run([*argv, test, str(TESTS[test])], capture_output=True, text=True, check=False, timeout=600)
+    line = next((x for x in r.stdout.splitlines() if x.startswith(f"{test} iterations=")), None)
+    if r.returncode != 0 or line is None:
+        return None, f"exit {r.returncode}: {(r.stderr.strip().splitlines() or [''])[-1][:160]}"
+    fields = dict(kv.split("=") for kv in line.split()[1:])
+    return int(fields["iterations"]) / (int(fields["ns"]) / 1e9), ""
+
+
+def geomean(xs: list[float]) -> float | None:
+    """The geometric mean of xs (None when empty)."""
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
+
+
+def main() -> int:
+    """Builds, packs, measures; returns the exit code."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
+    ap.add_argument("--no-trap", action="store_true", help="leave out the --no-rewrite (trap path) variant")
+    ap.add_argument("--out", type=Path, default=bench.REPO / "bench" / "out", help="output directory")
+    ap.add_argument("--results-md", type=Path, help="also write the markdown table here")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="unixbench-", dir=args.out)).resolve()
+    prog = work / "unixbench"
+    r = bench.sh(["gcc", "-O2", "-static", "-o", str(prog), str(bench.SRC / "unixbench.c")])
+    if r.returncode != 0:
+        raise SystemExit(f"bench: cannot compile unixbench.c: {r.stderr.strip()}")
+    variants: dict[str, list[str]] = {"native": [str(prog)]}
+    for v, rewrite in (("rewrite", True), ("trap", False)):
+        if v == "trap" and args.no_trap:
+            continue
+        art, secs, err = bench.pack(prog, work / f"pack-{v}", rewrite)
+        bench.log(f"packed unixbench ({v}) in {secs:.1f} s" + (f" (FAILED: {err})" if err else ""))
+        if art is not None:
+            variants[v] = [str(art)]
+    scores: dict[str, dict[str, list[float]]] = {t: {v: [] for v in variants} for t in TESTS}
+    errors: dict[str, str] = {}
+    loads = [" ".join(f"{x:.2f}" for x in os.getloadavg())]
+    for rnd in range(args.rounds):
+        for test in TESTS:
+            for v, argv in variants.items():
+                if f"{test}/{v}" in errors:
+                    continue
+                score, err = run_test(argv, test)
+                if score is None:
+                    errors[f"{test}/{v}"] = err
+                else:
+                    scores[test][v].append(score)
+        loads.append(" ".join(f"{x:.2f}" for x in os.getloadavg()))
+        bench.log(f"round {rnd + 1}/{args.rounds} done (load {loads[-1]})")
+    med = {t: {v: (bench.median(s) if s else None) for v, s in by_v.items()} for t, by_v in scores.items()}
+    ratios = {v: {t: med[t][v] / med[t]["native"] for t in TESTS if med[t].get(v) and med[t]["native"]}
+              for v in variants if v != "native"}
+    results: dict[str, Any] = {
+        "command": " ".join(["python3", "bench/unixbench.py", *sys.argv[1:]]), "machine": bench.machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "iterations": TESTS, "scores": med, "ratios": ratios,
+        "geomean": {v: geomean(list(rs.values())) for v, rs in ratios.items()}, "errors": errors, "loadavg": loads}
+    (args.out / "unixbench.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    md = render(results, list(variants))
+    (args.out / "unixbench.md").write_text(md)
+    if args.results_md:
+        args.results_md.write_text(md)
+    print(md)
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def render(r: dict[str, Any], variants: list[str]) -> str:
+    """The markdown report."""
+    m = r["machine"]
+    packed = [v for v in variants if v != "native"]
+    out = ["# byte-unixbench equivalents, packed vs native", "",
+           f"Command: `{r['command']}` (from the repository root), {r['date']}.", "",
+           f"Machine: {m['cpu']}, {m['cores']} cores, {m['os']}, kernel {m['kernel']}. "
+           f"1-minute load average at the start and after each round: {', '.join(x.split()[0] for x in r['loadavg'])}.",
+           "", "Scores are iterations per second (median over rounds); ratios are packed/native (>= 1: as fast).", "",
+           "| test | iterations | native | " + " | ".join(packed) + " | "
+           + " | ".join(f"{v}/native" for v in packed) + " |",
+           "|---" * (2 + 2 * len(packed) + 1) + "|"]
+    for t, n in r["iterations"].items():
+        row = r["scores"][t]
+        out.append(f"| {t} | {n:,} | {bench.fmt(row.get('native'))} | " +
+                   " | ".join(bench.fmt(row.get(v)) for v in packed) + " | " +
+                   " | ".join(f"{r['ratios'][v][t]:.2f}x" if t in r["ratios"][v] else "—" for v in packed) + " |")
+    out.append("| geometric mean | | | " + " | ".join("" for _ in packed) + " | " +
+               " | ".join(f"{g:.2f}x" if g else "—" for g in (r["geomean"][v] for v in packed)) + " |")
+    if r["errors"]:
+        out += ["", "Failures: " + "; ".join(f"{k}: {e}" for k, e in sorted(r["errors"].items()))]
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+//! The app's memory map behind its lock, with a lock-free answer for the common question of
+//! the calls that move data through app buffers: "may this buffer be read (or written)?".
+//!
+//! Every change to the map goes through [`MemLock::lock`] and a mutable borrow, which bumps a
+//! generation counter. [`MemLock::denies`] keeps a few windows `[lo, hi)` it has already
+//! proven accessible (one mapping each, with whether it is writable), stamped with the
+//! generation they were proven at, each in a seqlock slot. A buffer inside a window whose stamp
+//! is the current generation is answered with two loads and a few compares, without the lock
+//! or a search of the map; anything else takes the lock, asks [`MemMap::denies`], and refreshes
+//! a window. The answer is the one the locked check would give at some instant during the call,
+//! which is all the locked check promised too (the copy itself happens after either).
+use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use crate::sync::{SpinGuard, SpinMutex};
+use crate::vma::MemMap;
+
+/// Windows kept; chosen by the buffer's address so that a stack buffer and a heap buffer do
+/// not evict each other.
+const SLOTS: usize = 4;
+
+/// One proven window, behind a sequence counter (odd while a writer fills it; writers hold
+/// the map's lock, so there is at most one).
+#[derive(Default)]
+struct Slot {
+    seq: AtomicU64,
+    generation: AtomicU64,
+    lo: AtomicUsize,
+    hi: AtomicUsize,
+    writable: AtomicBool,
+}
+
+/// The app's memory map ([`MemMap`]) with its lock and the lock-free window cache.
+pub struct MemLock {
+    map: SpinMutex<MemMap>,
+    generation: AtomicU64,
+    slots: [Slot; SLOTS],
+}
+
+/// Holding the map's lock; a mutable borrow marks the map changed (see the module docs).
+pub struct MemGuard<'a> {
+    owner: &'a MemLock,
+    map: SpinGuard<'a, MemMap>,
+}
+
+impl Deref for MemGuard<'_> {
+    type Target = MemMap;
+    fn deref(&self) -> &MemMap {
+        &self.map
+    }
+}
+
+impl DerefMut for MemGuard<'_> {
+    fn deref_mut(&mut self) -> &mut MemMap {
+        // Before the change: a reader that sees the old generation answered before it.
+        self.owner.generation.fetch_add(1, Ordering::AcqRel);
+        &mut self.map
+    }
+}
+
+fn slot_of(ptr: usize) -> usize {
+    (ptr >> 21) % SLOTS
+}
+
+impl MemLock {
+    /// A lock around `map` with no proven windows.
+    pub fn new(map: MemMap) -> Self {
+        Self { map: SpinMutex::new(map), generation: AtomicU64::new(0), slots: Default::default() }
+    }
+
+    /// Takes the lock (spinning); every mutable use of the guard invalidates the windows.
+    pub fn lock(&self) -> MemGuard<'_> {
+        MemGuard { owner: self, map: self.map.lock() }
+    }
+
+    /// Whether an access to `[ptr, ptr + len)` certainly faults, as [`MemMap::denies`]
+    /// answers: lock-free when a current window holds the buffer, else under the lock.
+    pub fn denies(&self, ptr: usize, len: usize, write: bool) -> bool {
+        let Some(end) = ptr.checked_add(len) else { return self.lock().denies(ptr, len, write) };
+        if len == 0 || self.proven(ptr, end, write) {
+            return false;
+        }
+        let map = self.map.lock();
+        if map.denies(ptr, len, write) {
+            return true;
+        }
+        if let Some((lo, v)) = map.find(ptr) {
+            if v.end >= end && v.prot != 0 {
+                // The lock is held: no change and no other writer of a slot can run now.
+                self.fill(ptr, lo, v.end, v.prot & crate::abi::PROT_WRITE != 0);
+            }
+        }
+        false
+    }
+
+    /// Whether a window current at this generation holds `[ptr, end)` with the access.
+    fn proven(&self, ptr: usize, end: usize, write: bool) -> bool {
+        let now = self.generation.load(Ordering::Acquire);
+        let s = &self.slots[slot_of(ptr)];
+        let seq = s.seq.load(Ordering::Acquire);
+        if seq & 1 != 0 {
+            return false;
+        }
+        let (g, lo, hi, w) = (
+            s.generation.load(Ordering::Relaxed),
+            s.lo.load(Ordering::Relaxed),
+            s.hi.load(Ordering::Relaxed),
+            s.writable.load(Ordering::Relaxed),
+        );
+        fence(Ordering::Acquire);
+        s.seq.load(Ordering::Relaxed) == seq && g == now && lo <= ptr && end <= hi && (w || !write)
+    }
+
+    /// Records `[lo, hi)` as accessible (writable or only readable) at the current generation.
+    /// The caller holds the map's lock.
+    fn fill(&self, ptr: usize, lo: usize, hi: usize, writable: bool) {
+        let s = &self.slots[slot_of(ptr)];
+        let seq = s.seq.load(Ordering::Relaxed);
+        s.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        s.generation.store(self.generation.load(Ordering::Acquire), Ordering::Relaxed);
+        s.lo.store(lo, Ordering::Relaxed);
+        s.hi.store(hi, Ordering::Relaxed);
+        s.writable.store(writable, Ordering::Relaxed);
+        s.seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RW: u32 = 3;
+    const R: u32 = 1;
+
+    #[test]
+    fn windows_follow_every_change_of_the_map() {
+        let m = MemLock::new(MemMap::default());
+        m.lock().insert(0x10000, 0x4000, RW, false, None, 0);
+        assert!(!m.denies(0x10010, 16, true));
+        // Proven now: answered from the window, and still right.
+        assert!(m.proven(0x10010, 0x10020, true));
+        assert!(!m.denies(0x11000, 16, true));
+        // A change to the map drops every window.
+        m.lock().protect(0x11000, 0x1000, R);
+        assert!(!m.proven(0x10010, 0x10020, true));
+        assert!(m.denies(0x11000, 16, true));
+        assert!(!m.denies(0x11000, 16, false));
+        // A read-only window proves reads only.
+        assert!(m.proven(0x11000, 0x11010, false));
+        assert!(!m.proven(0x11000, 0x11010, true));
+        assert!(m.denies(0x11000, 16, true));
+        m.lock().protect(0x10000, 0x4000, 0);
+        assert!(m.denies(0x10010, 1, false));
+        m.lock().remove(0x10000, 0x4000);
+        assert!(!m.denies(0x10010, 1, false), "memory the map does not know is not judged");
+        assert!(!m.proven(0x10010, 0x10011, false));
+    }
+
+    #[test]
+    fn a_buffer_across_two_mappings_is_checked_under_the_lock() {
+        let m = MemLock::new(MemMap::default());
+        m.lock().insert(0x10000, 0x1000, RW, false, None, 0);
+        m.lock().insert(0x11000, 0x1000, R, false, None, 0);
+        assert!(m.denies(0x10ff0, 0x20, true));
+        assert!(!m.denies(0x10ff0, 0x20, false));
+        assert!(!m.proven(0x10ff0, 0x11010, false));
+    }
+}

@@ -1,0 +1,245 @@
+//! The gate's BPF program (src/gatefilter.rs), run by a small classic-BPF interpreter over a
+//! table of system calls and arguments: the balanced search must decide every call exactly as
+//! a linear reading of the same allow-list does (the program's shape before the search), and
+//! the decisions that matter for escape are spelled out.
+extern crate alloc;
+
+#[path = "../src/gatefilter.rs"]
+#[allow(dead_code)]
+mod gatefilter;
+
+use gatefilter::*;
+use litebox_confine::bpf::{AND_K, JSET_K};
+
+/// `struct seccomp_data` as the kernel lays it out.
+struct Data {
+    nr: u32,
+    arch: u32,
+    ip: u64,
+    args: [u64; 6],
+}
+
+impl Data {
+    fn word(&self, off: u32) -> u32 {
+        match off {
+            0 => self.nr,
+            4 => self.arch,
+            8 => self.ip as u32,
+            12 => (self.ip >> 32) as u32,
+            o if (16..64).contains(&o) && o % 4 == 0 => {
+                let a = self.args[((o - 16) / 8) as usize];
+                if o % 8 == 0 {
+                    a as u32
+                } else {
+                    (a >> 32) as u32
+                }
+            }
+            o => panic!("load outside seccomp_data: {o}"),
+        }
+    }
+}
+
+/// Runs `prog` on `d` as the kernel would (the opcodes the generator uses); panics on a jump
+/// out of the program or a path that does not return.
+fn run(prog: &[SockFilter], d: &Data) -> u32 {
+    let (mut a, mut pc) = (0u32, 0usize);
+    loop {
+        let f = prog.get(pc).unwrap_or_else(|| panic!("ran off the program at {pc}"));
+        pc += 1;
+        let cond = |c: bool| usize::from(if c { f.jt } else { f.jf });
+        match f.code {
+            LD_W_ABS => a = d.word(f.k),
+            AND_K => a &= f.k,
+            RET_K => return f.k,
+            JA => pc += f.k as usize,
+            JEQ_K => pc += cond(a == f.k),
+            JGE_K => pc += cond(a >= f.k),
+            JSET_K => pc += cond(a & f.k != 0),
+            c => panic!("unexpected opcode {c:#x}"),
+        }
+    }
+}
+
+/// The allow-list read linearly, one compare per entry in the list's order: the shape of the
+/// program before it became a search, kept here as the reference.
+fn linear(gate: u64, shape: Shape) -> Vec<SockFilter> {
+    let full = program(gate, shape).expect("program");
+    // The common prefix (architecture, x32, instruction pointer, reload of nr) is 13
+    // instructions in both shapes.
+    let mut p = full[..13].to_vec();
+    for (nr, check) in gate_list(shape) {
+        match check {
+            Check::Any => {
+                p.push(SockFilter { code: JEQ_K, jt: 0, jf: 1, k: nr });
+                p.push(SockFilter { code: RET_K, jt: 0, jf: 0, k: RET_ALLOW });
+            }
+            Check::Args(f) => {
+                let block = f(shape).finish().expect("block");
+                p.push(SockFilter { code: JEQ_K, jt: 0, jf: block.len() as u8, k: nr });
+                p.extend(block);
+            }
+        }
+    }
+    p.push(SockFilter { code: RET_K, jt: 0, jf: 0, k: RET_TRAP | RULE_NOT_LISTED });
+    p
+}
+
+const GATE_IP: u64 = 0x7e00_0000_1234;
+
+/// Argument values that the rules single out, their neighbours, and flags combined.
+const VALUES: &[u64] = &[
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    31,
+    32,
+    36,
+    37,
+    38,
+    39,
+    1030,
+    1031,
+    0x5401,
+    0x5412,
+    0x5413,
+    0x540f,
+    0x5410,
+    0x541b,
+    0x541c,
+    0x1001,
+    0x1002,
+    0x1003,
+    0x1004,
+    0x8000,
+    0x0002_0000,
+    0x1000_0000,
+    0x4000_0000,
+    0x2000_0000,
+    0o4000 | 1,
+    0o2000000 | 5,
+    0o4000 | 2,
+    0o100,
+    0o1000,
+    0o2000,
+    0o20000000,
+    0xffff_ffff,
+    0x1_0000_0001,
+    0x1_0000_0000,
+];
+
+fn data(nr: u32, ip: u64, args: [u64; 6]) -> Data {
+    Data { nr, arch: AUDIT_ARCH_X86_64, ip, args }
+}
+
+/// Every syscall number up to 600 and a few beyond, each with every argument position
+/// taking each of [`VALUES`] (others 0) and the socket-shaped combinations.
+fn cases() -> Vec<(u32, [u64; 6])> {
+    let mut v = Vec::new();
+    let nrs = (0..600u32).chain([1000, 0x3fff_ffff, 0x4000_0000, 0x4000_0001, 0xffff_ffff]);
+    for nr in nrs {
+        v.push((nr, [0; 6]));
+        for i in 0..4 {
+            for &x in VALUES {
+                let mut a = [0u64; 6];
+                a[i] = x;
+                v.push((nr, a));
+            }
+        }
+        for &t in VALUES {
+            for p in [0, 1] {
+                v.push((nr, [1, t, p, 0, 0, 0]));
+            }
+        }
+    }
+    v
+}
+
+#[test]
+fn search_decides_every_call_as_the_linear_list_does() {
+    for private_root in [false, true] {
+        let shape = Shape { private_root };
+        let fast = program(GATE_IP, shape).expect("program");
+        let slow = linear(GATE_IP, shape);
+        let mut allowed = 0;
+        for (nr, args) in cases() {
+            for ip in [GATE_IP, GATE_IP + 1, GATE_IP ^ (1 << 32), 0x401000] {
+                let d = data(nr, ip, args);
+                let (f, s) = (run(&fast, &d), run(&slow, &d));
+                assert_eq!(f, s, "nr {nr} ip {ip:#x} args {args:x?} private_root {private_root}");
+                allowed += usize::from(f == RET_ALLOW);
+            }
+        }
+        assert!(allowed > 0);
+        let foreign = Data { nr: 1, arch: 0x4000_0003, ip: GATE_IP, args: [0; 6] };
+        assert_eq!(run(&fast, &foreign), RET_KILL_PROCESS);
+    }
+}
+
+#[test]
+fn every_listed_call_is_allowed_and_unlisted_ones_trap_with_a_rule() {
+    let fast = program(GATE_IP, Shape { private_root: false }).expect("program");
+    for &(nr, check) in GATE {
+        if let Check::Any = check {
+            assert_eq!(run(&fast, &data(nr, GATE_IP, [0; 6])), RET_ALLOW, "nr {nr}");
+        }
+    }
+    // mount, ptrace, reboot, clone3, connect, bind, execve: not on the list.
+    for nr in [165, 101, 169, 435, 42, 49, 59] {
+        assert_eq!(run(&fast, &data(nr, GATE_IP, [0; 6])), RET_TRAP | RULE_NOT_LISTED, "nr {nr}");
+    }
+    // The app's own calls trap with data 0; x32 numbers kill.
+    assert_eq!(run(&fast, &data(1, 0x401000, [0; 6])), RET_TRAP);
+    assert_eq!(run(&fast, &data(0x4000_0001, GATE_IP, [0; 6])), RET_KILL_PROCESS);
+}
+
+#[test]
+fn argument_rules_hold_inside_the_search() {
+    let fast = program(GATE_IP, Shape { private_root: false }).expect("program");
+    let at = |nr, args| run(&fast, &data(nr, GATE_IP, args));
+    assert_eq!(at(16, [0, 0x5412, 0, 0, 0, 0]), RET_TRAP | RULE_IOCTL); // TIOCSTI
+    assert_eq!(at(16, [0, 0x5401, 0, 0, 0, 0]), RET_ALLOW); // TCGETS
+    assert_eq!(at(56, [0x1000_0000, 0, 0, 0, 0, 0]), RET_TRAP | RULE_CLONE_NS); // CLONE_NEWUSER
+    assert_eq!(at(56, [0x8000, 0, 0, 0, 0, 0]), RET_TRAP | RULE_CLONE_PARENT);
+    assert_eq!(at(41, [2, 1, 0, 0, 0, 0]), RET_TRAP | RULE_SOCKET); // AF_INET
+    assert_eq!(at(41, [1, 2, 0, 0, 0, 0]), RET_TRAP | RULE_SOCKET); // datagram, no private root
+    assert_eq!(at(41, [1, 0o2000000 | 5, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(at(257, [0, 0, 0o100, 0, 0, 0]), RET_TRAP | RULE_OPEN_WRITE);
+    assert_eq!(at(13, [31, 0, 0, 0, 0, 0]), RET_TRAP | RULE_SIGACTION);
+    assert_eq!(at(44, [0, 0, 0, 0x2000_0000, 0, 0]), RET_TRAP | RULE_FASTOPEN);
+    let private = program(GATE_IP, Shape { private_root: true }).expect("program");
+    assert_eq!(run(&private, &data(41, GATE_IP, [1, 2, 0, 0, 0, 0])), RET_ALLOW);
+}
+
+#[test]
+fn common_calls_decide_in_a_few_instructions() {
+    // The longest path through the search: instructions run before a decision, counted by
+    // the interpreter over every listed number (the linear list ran through up to ~280).
+    let fast = program(GATE_IP, Shape { private_root: false }).expect("program");
+    let steps = |d: &Data| {
+        let (mut a, mut pc, mut n) = (0u32, 0usize, 0usize);
+        loop {
+            let f = fast[pc];
+            pc += 1;
+            n += 1;
+            let cond = |c: bool| usize::from(if c { f.jt } else { f.jf });
+            match f.code {
+                LD_W_ABS => a = d.word(f.k),
+                AND_K => a &= f.k,
+                RET_K => return n,
+                JA => pc += f.k as usize,
+                JEQ_K => pc += cond(a == f.k),
+                JGE_K => pc += cond(a >= f.k),
+                JSET_K => pc += cond(a & f.k != 0),
+                _ => unreachable!(),
+            }
+        }
+    };
+    let worst = GATE.iter().map(|&(nr, _)| steps(&data(nr, GATE_IP, [0; 6]))).max().unwrap();
+    assert!(worst <= 40, "longest decision path {worst} instructions");
+}
