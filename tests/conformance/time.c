@@ -22,6 +22,11 @@ static int wait_timer(int sig, siginfo_t *si) {
     return sigtimedwait(&s, si, &limit);
 }
 
+static volatile int thread_ran;
+static void on_thread(union sigval v) {
+    thread_ran = v.sival_int;
+}
+
 static void more_cases(void) {
     int sig = SIGRTMIN + 2;
     sigset_t s;
@@ -79,6 +84,24 @@ static void more_cases(void) {
     ERR(F, "timer_bad_notify_einval", timer_create(CLOCK_MONOTONIC, &bad, &t), EINVAL);
 }
 
+/* Last in the family: where a timer signal cannot be aimed at one thread, glibc's helper thread
+ * is not the one that gets it, and the process may die of it. */
+static void sigev_thread_case(void) {
+    struct itimerspec once = {{0, 0}, {0, 1000000}};
+    timer_t t;
+    /* SIGEV_THREAD: glibc's helper thread waits for the timer's signal (sigwaitinfo) and runs
+     * the function in a new thread. */
+    struct sigevent th = {.sigev_notify = SIGEV_THREAD, .sigev_notify_function = on_thread, .sigev_value.sival_int = 5};
+    int th_ok = timer_create(CLOCK_MONOTONIC, &th, &t) == 0 && timer_settime(t, 0, &once, NULL) == 0;
+    for (int i = 0; th_ok && !thread_ran && i < 2000; i++) {
+        struct timespec tick = {0, 10000000};
+        nanosleep(&tick, NULL);
+    }
+    CASE(F, "timer_sigev_thread", th_ok && thread_ran == 5);
+    if (th_ok)
+        timer_delete(t);
+}
+
 void fam_time(void) {
     struct sigaction sa = {.sa_handler = on_timer};
     sigaction(SIGUSR1, &sa, NULL);
@@ -102,4 +125,5 @@ void fam_time(void) {
     CASE(F, "timer_getoverrun", timer_getoverrun(t) == 0);
     CASE(F, "timer_delete", timer_delete(t) == 0);
     more_cases();
+    sigev_thread_case();
 }

@@ -29,6 +29,8 @@ _VM_SHM = ("shmget_shmat", "shmctl_rmid", "shmget_key_same_id", "shmget_key_excl
 _VM_GAPS = {
     "fcntl.setlk_seen_by_another_process": "record locks on the VM's in-memory files are always granted "
                                            "(no arbitration between the VM's processes)",
+    "time.timer_sigev_thread": "the VM kernel's signals are process-directed: the signal of a SIGEV_THREAD_ID "
+                               "timer (glibc's SIGEV_THREAD helper) may reach another thread, which dies of it",
     **{f"sysv.{c}": "SysV shared memory needs pages mapped into several processes, which the VM kernel "
                     "does not offer the library OS yet: ENOSYS" for c in _VM_SHM},
 }

@@ -25,6 +25,8 @@ pub const HANDLED: &[usize] =
 pub const PARTIAL: &[(usize, &str)] = &[
     (SHMGET, "linux-userland with its IPC namespace (the app's own objects only); without one, and on kvm: ENOSYS"),
     (SHMAT, "as shmget"),
+    (SHMDT, "as shmget"),
+    (SHMCTL, "as shmget"),
     (SEMGET, "linux-userland: as shmget; kvm: the library OS's own sets (no permission checks)"),
     (SEMCTL, "IPC_STAT, IPC_SET (accepted, ignored on kvm), IPC_RMID, GETVAL, SETVAL, GETALL, SETALL, GETPID, GETNCNT, GETZCNT"),
     (MSGGET, "linux-userland: as shmget; kvm: the library OS's own queues (no permission checks)"),
