@@ -65,3 +65,18 @@ def test_learn_names_missing_dirs_as_mount_flags_and_nothing_for_projects() -> N
     assert "--mount srv/data:/srv/data:rw" in text and "make the --mount directories" in text
     project = dict(_quick_manifest([]), mode="project")
     assert "litebox pack" not in render_snippet(learned, lambda p: None, "a", lambda p: p == "/", project)
+
+
+def test_init_app_writes_what_the_hooks_know(tmp_path: Path) -> None:
+    if not Path("/usr/sbin/nginx").exists():
+        pytest.skip("nginx is not installed (scripts/setup installs it)")
+    from packager.commands.initcmd import init
+
+    init(tmp_path / "p", Path("/usr/sbin/nginx"))
+    text = (tmp_path / "p" / "litebox.toml").read_text()
+    assert 'args = ["-g", "daemon off;"]' in text
+    assert '"/etc/nginx" = "/etc/nginx"' in text and '"/var/www/html" = "/var/www/html"' in text
+    assert '"/var/log/nginx" = "scratch/var/log/nginx"' in text
+    assert (tmp_path / "p" / "scratch" / "run").is_dir()
+    cfg = load_project(tmp_path / "p")
+    assert ("/run", tmp_path / "p" / "scratch" / "run") in cfg.files
