@@ -120,9 +120,10 @@ def _add_quick_extras(fs: RootFS, elf_objects: list[tuple[str, Path]], warnings:
 
 
 def _apply_hooks(entry_host: Path, fs: RootFS, finder: ClosureFinder, warnings: list[str],
-                 applied: set[str]) -> list[tuple[str, Path]]:
+                 applied: set[str], scratch: list[str]) -> list[tuple[str, Path]]:
     """Packs what the quick-mode hooks that match (and were not applied yet) name; returns the
-    ELF files they added, whose libraries still have to be found."""
+    ELF files they added, whose libraries still have to be found, and appends their writable
+    scratch directories to ``scratch``."""
     elves: list[tuple[str, Path]] = []
     libs = {Path(lib.image_path).name for lib in finder.result.libraries}
     for hook, why in quickhooks.matching_hooks(quickhooks.load_hooks(), entry_host, libs):
@@ -138,7 +139,21 @@ def _apply_hooks(entry_host: Path, fs: RootFS, finder: ClosureFinder, warnings: 
         reason = f"quick-mode hook {hook.name} ({why})"
         for path in paths:
             _add_host_path(path, reason, fs, elves, warnings, lambda rel, h=hook: quickhooks.excluded(h, rel))
+        for directory in hook.writable:
+            _add_scratch_dir(directory, f"{reason}: writable scratch directory", fs, warnings)
+            scratch.append(directory)
     return elves
+
+
+def _add_scratch_dir(directory: str, reason: str, fs: RootFS, warnings: list[str]) -> None:
+    """Packs an empty directory at ``directory`` (none of the host's contents): what the app
+    writes there goes to the runtime's in-memory layer and is gone when it exits."""
+    existing = fs.get(directory)
+    if existing is not None and existing.kind != DIR:
+        warnings.append(f"quick mode: {directory} is packed as a {existing.kind} ({existing.reason}); "
+                        f"not made a writable directory")
+        return
+    fs.add(FsEntry(directory, DIR, 0o755, reason))
 
 
 def _add_host_path(path: str, reason: str, fs: RootFS, elves: list[tuple[str, Path]], warnings: list[str],
@@ -182,9 +197,11 @@ def _is_packed(fs: RootFS, path: str) -> bool:
     return path in fs
 
 
-def _warn_missing(entry_host: Path, fs: RootFS, warnings: list[str]) -> None:
-    """Warns about absolute paths the program names that exist here but are not packed."""
-    missing = pathhints.missing_paths(str(entry_host), lambda p: _is_packed(fs, p))
+def _warn_missing(entry_host: Path, fs: RootFS, warnings: list[str], scratch: list[str]) -> None:
+    """Warns about absolute paths the program names that exist here but are not packed (those
+    inside a hook's writable scratch directories are the app's to make)."""
+    missing = pathhints.missing_paths(str(entry_host),
+                                      lambda p: _is_packed(fs, p) or any(is_under(p, d) for d in scratch))
     if missing:
         shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
         warnings.append(f"quick mode: {display_path(entry_host)} names paths that exist on this host but are not "
@@ -259,12 +276,13 @@ def collect(cfg: Config, ld_so_conf: Path = DEFAULT_CONF, cache: StatCache | Non
             if "needs " in str(exc):
                 raise
             warnings.append(f"{exc}; its libraries are not analysed")
+    scratch: list[str] = []  # quick mode: the hooks' writable scratch directories
     if cfg.mode == "quick":
         applied: set[str] = set()
         extra: list[tuple[str, Path]] = []
         _add_package_data(entry_host, fs, extra, warnings)
         for _ in range(3):  # hooks a library brought in can match libraries of what they add
-            extra += _apply_hooks(entry_host, fs, finder, warnings, applied)
+            extra += _apply_hooks(entry_host, fs, finder, warnings, applied, scratch)
             if not extra:
                 break
             for img, host in extra:
@@ -294,6 +312,6 @@ def collect(cfg: Config, ld_so_conf: Path = DEFAULT_CONF, cache: StatCache | Non
                            data=data))
             generated = True
     if cfg.mode == "quick":
-        _warn_missing(entry_host, fs, warnings)
+        _warn_missing(entry_host, fs, warnings, scratch)
     _check_mounts(cfg, fs)
     return Collected(rootfs=fs, entry_info=entry_info, warnings=warnings, ld_cache_generated=generated)

@@ -19,7 +19,8 @@ try:
 except ModuleNotFoundError:  # pragma: no cover - Python < 3.11
     import tomli as tomllib  # type: ignore[no-redef]
 
-HOOK_KEYS = {"doc", "programs", "libraries", "imports", "paths", "newest", "exclude", "keep", "max_mb"}
+HOOK_KEYS = {"doc", "programs", "libraries", "imports", "paths", "newest", "exclude", "keep", "max_mb",
+             "writable", "args"}
 DPKG_LIMIT = 64 << 20
 DPKG_SKIP = ("/usr/share/doc/", "/usr/share/man/", "/usr/share/info/", "/usr/share/lintian/",
              "/usr/share/bug/", "/usr/share/locale/", "/usr/share/bash-completion/", "/usr/share/zsh/",
@@ -43,6 +44,8 @@ class Hook:
     exclude: tuple[str, ...] = ()
     keep: tuple[str, ...] = ()
     max_mb: int = 32
+    writable: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
 
 
 def hooks_dir() -> Path:
@@ -68,10 +71,29 @@ def load_hooks(directory: Path | None = None) -> list[Hook]:
                               programs=tuple(data.get("programs", ())), libraries=tuple(data.get("libraries", ())),
                               imports=tuple(data.get("imports", ())), paths=tuple(data.get("paths", ())),
                               newest=bool(data.get("newest", False)), exclude=tuple(data.get("exclude", ())),
-                              keep=tuple(data.get("keep", ())), max_mb=int(data.get("max_mb", 32))))
+                              keep=tuple(data.get("keep", ())), max_mb=int(data.get("max_mb", 32)),
+                              writable=_writable(path, data.get("writable", ())),
+                              args=_strings(path, "args", data.get("args", ()))))
         except (TypeError, ValueError) as exc:
             raise PackError(f"{path}: bad hook value ({exc})") from None
     return hooks
+
+
+def _strings(path: Path, key: str, raw: Any) -> tuple[str, ...]:
+    """A hook's list of strings (PackError naming the hook and key otherwise)."""
+    if not isinstance(raw, (list, tuple)) or not all(isinstance(a, str) and "\0" not in a for a in raw):
+        raise PackError(f"{path}: {key} must be a list of strings")
+    return tuple(raw)
+
+
+def _writable(path: Path, raw: Any) -> tuple[str, ...]:
+    """A hook's ``writable`` list: absolute, normalized image directories (PackError otherwise)."""
+    if not isinstance(raw, (list, tuple)) or not all(isinstance(d, str) for d in raw):
+        raise PackError(f"{path}: writable must be a list of absolute directory paths")
+    for d in raw:
+        if not d.startswith("/") or os.path.normpath(d) != d or d == "/":
+            raise PackError(f"{path}: writable {d!r} is not a normalized absolute directory (not /)")
+    return tuple(raw)
 
 
 def _names(program: Path) -> set[str]:
@@ -110,6 +132,17 @@ def matching_hooks(hooks: list[Hook], program: Path, library_names: set[str]) ->
         if why:
             out.append((h, why))
     return out
+
+
+def program_args(program: Path, hooks: list[Hook] | None = None) -> tuple[str, ...]:
+    """The arguments quick mode puts before those given at run time: the ``args`` of every hook
+    whose ``programs`` match ``program`` (in hook-name order), e.g. nginx's ``-g "daemon off;"``."""
+    names = _names(program)
+    out: list[str] = []
+    for h in hooks if hooks is not None else load_hooks():
+        if any(fnmatch.fnmatch(n, g) for n in names for g in h.programs):
+            out += h.args
+    return tuple(out)
 
 
 def hook_paths(hook: Hook) -> list[str]:

@@ -78,6 +78,10 @@ examples:
                     help="grant a host directory at GUEST (repeatable; read-only unless :rw), added to the "
                          "policy like [[policy.mount]]; a relative HOST is resolved when the artifact starts, "
                          "so --mount .:/work grants the directory each run starts in")
+    pk.add_argument("--listen", action="append", default=[], metavar="ADDR:PORT",
+                    help="quick mode: let the app bind ADDR:PORT (repeatable; IPv6 in brackets, e.g. [::]:80), "
+                         "added to the policy like [policy.network] listen; `litebox run --learn` names "
+                         "the addresses a service tried")
     pk.add_argument("--cwd", metavar="GUEST",
                     help="the app's working directory (overrides [app].cwd; e.g. /work with --mount .:/work, "
                          "so that `./dist/wc-linux-userland notes.txt` reads ./notes.txt)")
@@ -262,7 +266,8 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr, verbose=args.verbose, quiet=args.quiet and not args.verbose)
     overrides = Overrides(name=args.name, source_date_epoch=args.source_date_epoch,
                           compression_level=args.compression_level, chunk_size=args.chunk_size,
-                          rewrite=args.rewrite, mounts=tuple(args.mount), cwd=args.cwd)
+                          rewrite=args.rewrite, mounts=tuple(args.mount), listens=tuple(args.listen),
+                          cwd=args.cwd)
     from packager.build.sharedcache import cache_dir_from
 
     result = pack(args.app, args.targets or ["linux-userland"], args.out_dir, args.config, overrides, progress,

@@ -1,9 +1,11 @@
 """`litebox init`: a commented litebox.toml for an existing program, from templates/."""
 from __future__ import annotations
 
+import fnmatch
 import os
 from pathlib import Path
 
+from packager.analysis import quickhooks
 from packager.analysis.elfinfo import read_elf
 from packager.config.config import CONFIG_NAME, load_project, quick_entry_path
 from packager.errors import PackError
@@ -48,6 +50,27 @@ def _toml_str(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+SCRATCH = "scratch"  # init --app: the hooks' writable directories, made empty beside litebox.toml
+
+
+def _hook_lines(app: Path) -> tuple[list[str], tuple[str, ...], list[str]]:
+    """What the quick-mode hooks that match ``app`` by name know, as a project: [files] lines
+    for their paths that exist here, their ``args``, and their writable directories (each
+    packed from an empty ``scratch/DIR`` beside litebox.toml)."""
+    files: list[str] = []
+    scratch: list[str] = []
+    for hook in quickhooks.load_hooks():
+        if not any(fnmatch.fnmatch(n, g) for n in {app.name, Path(os.path.realpath(app)).name}
+                   for g in hook.programs):
+            continue
+        files.append(f"# from hooks/{hook.name}.toml: {hook.doc}")
+        files += [f"{_toml_str(p)} = {_toml_str(p)}" for p in quickhooks.hook_paths(hook)]
+        for d in hook.writable:
+            files.append(f"{_toml_str(d)} = {_toml_str(SCRATCH + d)}   # empty: writes go to the in-memory layer")
+            scratch.append(d)
+    return files, quickhooks.program_args(app), scratch
+
+
 def render(project_dir: Path, app: Path, template: str, port: int = DEFAULT_PORT) -> str:
     """The litebox.toml text for ``app`` in ``project_dir``: a program in a system directory
     is used in place; any other is mapped under /app by a [files] line; a service template
@@ -61,6 +84,11 @@ def render(project_dir: Path, app: Path, template: str, port: int = DEFAULT_PORT
     else:
         files_line = '# "/app" = "src"'
     nginx_etc = _nginx_etc() if "{nginx_etc}" in template else ""
+    if "{files_line}" in template and "\nargs = []" in template:  # the default template: the hooks
+        hook_files, args, _ = _hook_lines(host)
+        files_line = "\n".join([files_line, *hook_files])
+        if args:
+            template = template.replace("\nargs = []", "\nargs = [" + ", ".join(_toml_str(a) for a in args) + "]", 1)
     return template.format(name=name, entry=entry, files_line=files_line, port=port, nginx_etc=nginx_etc,
                            project_dir=display_path(project_dir), python_lib=_python_lib())
 
@@ -98,6 +126,9 @@ def init(project_dir: Path, app: Path | None, template_name: str = "default", po
         raise PackError(f"{display_path(target)}: already exists; not overwriting it") from None
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
+    if template_name == "default":
+        for d in _hook_lines(Path(os.path.abspath(app)))[2]:
+            (project_dir / (SCRATCH + d)).mkdir(parents=True, exist_ok=True)
     for src, dest in companions:
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(src.read_text(encoding="utf-8").replace("{port}", str(port)), encoding="utf-8")

@@ -10,9 +10,10 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from packager.commands.learnadvice import group_ioctls, ioctl_advice, parse_ioctl, syscall_advice
+from packager.commands.learnquick import quick_pack_lines
 from packager.config.policy import SockRule, parse_sockaddr
 from packager.paths import image_path_problem, is_under
 
@@ -163,7 +164,8 @@ def _comment_safe(s: str) -> str:
 
 
 def render_snippet(learned: Learned, exists: Callable[[str], str | None], source: str,
-                   in_image: Callable[[str], bool] | None = None) -> str:
+                   in_image: Callable[[str], bool] | None = None,
+                   manifest: Mapping[str, Any] | None = None) -> str:
     """The TOML snippet to review. ``exists(path)`` says what the host has at ``path``: "dir",
     "file" or None. Promises: a header saying nothing was granted; a [files] table mapping each
     learned path the host has to itself (sorted; paths under a listed directory dropped);
@@ -228,6 +230,8 @@ def render_snippet(learned: Learned, exists: Callable[[str], str | None], source
             if rules:
                 items = ", ".join(json.dumps(r.text()) for r in sorted(rules, key=SockRule.sort_key))
                 lines.append(f"{name} = [{items}]")
+    if manifest is not None:
+        lines += quick_pack_lines(manifest, learned.listen, learned.connect, list(parents))
     lines += refusal_lines(learned)
     if not (learned.paths or learned.listen or learned.connect or learned.ioctls or learned.enosys
             or parents):
@@ -236,11 +240,13 @@ def render_snippet(learned: Learned, exists: Callable[[str], str | None], source
 
 
 def snippet_from_records(data: bytes, exists: Callable[[str], str | None], source: str,
-                         in_image: Callable[[str], bool] | None = None) -> tuple[str, list[str]]:
+                         in_image: Callable[[str], bool] | None = None,
+                         manifest: Mapping[str, Any] | None = None) -> tuple[str, list[str]]:
     """The snippet for a learn file's bytes, and the warnings for records that were skipped.
-    ``in_image(path)`` says whether the artifact's image has ``path`` (for missing directories)."""
+    ``in_image(path)`` says whether the artifact's image has ``path`` (for missing directories);
+    with the artifact's ``manifest`` a quick-mode artifact also gets the `litebox pack` command."""
     learned = parse_records(data)
-    return render_snippet(learned, exists, source, in_image), learned.warnings
+    return render_snippet(learned, exists, source, in_image, manifest), learned.warnings
 
 
 def host_kind(path: str) -> str | None:

@@ -99,16 +99,18 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def _image_paths(artifact: Path) -> Callable[[str], bool] | None:
-    """Whether a path is in the artifact's image (directories included), or None if the
-    image cannot be read (the snippet then names no missing directories)."""
+def _image_paths(artifact: Path) -> tuple[Callable[[str], bool] | None, dict[str, Any] | None]:
+    """Whether a path is in the artifact's image (directories included), and its embedded
+    manifest; (None, None) if the artifact cannot be read (the snippet then names no missing
+    directories and no pack command)."""
     from packager.commands.inspection import open_artifact
 
     try:
-        paths = {e.path for e in open_artifact(artifact).image.entries}
+        view = open_artifact(artifact)
     except PackError:
-        return None
-    return paths.__contains__
+        return None, None
+    paths = {e.path for e in view.image.entries}
+    return paths.__contains__, view.manifest
 
 
 def run_artifact(artifact: Path, args: list[str], opts: RunOptions, run: Callable[..., Any],
@@ -143,7 +145,8 @@ def run_artifact(artifact: Path, args: list[str], opts: RunOptions, run: Callabl
         data = learn_file.read_bytes()
     finally:
         learn_file.unlink(missing_ok=True)
-    snippet, warnings = snippet_from_records(data, host_kind, display_path(artifact), _image_paths(artifact))
+    in_image, manifest = _image_paths(artifact)
+    snippet, warnings = snippet_from_records(data, host_kind, display_path(artifact), in_image, manifest)
     for w in warnings:
         print(f"litebox: warning: {w}", file=err)
     if opts.learn_out is not None:

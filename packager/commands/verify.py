@@ -203,6 +203,7 @@ def _rebuild_and_compare(manifest: dict[str, Any], artifact: Path, artifact_byte
     overrides = Overrides(name=manifest.get("name"), source_date_epoch=build["source_date_epoch"],
                           compression_level=build["compression_level"], chunk_size=build["chunk_size"],
                           rewrite=build.get("rewrite", False), mounts=_cli_mounts(manifest, app, config_file),
+                          listens=_cli_listens(manifest, app, config_file),
                           cwd=manifest["config"].get("app", {}).get("cwd"))
     out_dir = tmp / "dist"
     progress.step(f"rebuilding {manifest.get('name')} for {manifest['target']} in a temporary directory")
@@ -248,6 +249,15 @@ def _cli_mounts(manifest: dict[str, Any], app: Path, config_file: Path | None) -
     declared = config_mod.load(app, config_file).policy.mounts
     recorded = [MountRule(m["host"], m["guest"], m.get("mode", "ro")) for m in manifest["policy"].get("mounts", [])]
     return tuple(f"{m.host}:{m.guest}:{m.mode}" for m in recorded if m not in declared)
+
+
+def _cli_listens(manifest: dict[str, Any], app: Path, config_file: Path | None) -> tuple[str, ...]:
+    """The recorded listen addresses that the config file does not declare: those `pack --listen`
+    added."""
+    from packager.config import config as config_mod
+
+    declared = [r.text() for r in config_mod.load(app, config_file).policy.listen]
+    return tuple(t for t in manifest["policy"].get("network", {}).get("listen", []) if t not in declared)
 
 
 def _image_difference(artifact_bytes: bytes, new_bytes: bytes) -> str:

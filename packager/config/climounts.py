@@ -1,4 +1,5 @@
-"""`litebox pack --mount HOST:GUEST[:ro|rw]`: host directories granted from the command line,
+"""`litebox pack --mount HOST:GUEST[:ro|rw]` and `--listen ADDR:PORT`: host directories and
+listen addresses granted from the command line (quick mode); mounts are
 checked by the same rules as `[[policy.mount]]` and added to the policy (so they are in the
 image's launch config, the manifest and `litebox inspect`, like any mount)."""
 from __future__ import annotations
@@ -6,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from packager.config.policy import MODES, PolicyConfig, _mounts
+from packager.config.policy import MODES, PolicyConfig, _mounts, _network
 from packager.config.tomlcheck import Where
 from packager.errors import PackError
 
@@ -33,3 +34,13 @@ def with_cli_mounts(policy: PolicyConfig, flags: tuple[str, ...]) -> PolicyConfi
     raw = [dataclasses.asdict(m) for m in policy.mounts] + [parse_mount_flag(f) for f in flags]
     mounts = _mounts(Where("--mount"), raw)
     return dataclasses.replace(policy, mounts=mounts)
+
+
+def with_cli_listens(policy: PolicyConfig, flags: tuple[str, ...]) -> PolicyConfig:
+    """``policy`` with the ``--listen ADDR:PORT`` flags added to [policy.network] listen,
+    checked by the same rules (a bad address or a duplicate is a PackError naming the flag)."""
+    if not flags:
+        return policy
+    listen = [r.text() for r in policy.listen] + list(flags)
+    rules, _ = _network(Where("--listen"), {"listen": listen})
+    return dataclasses.replace(policy, listen=rules)

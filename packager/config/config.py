@@ -7,7 +7,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from packager.config.climounts import with_cli_mounts
+from packager.analysis import quickhooks
+from packager.config.climounts import with_cli_listens, with_cli_mounts
 from packager.config.policy import PolicyConfig, mount_collision, parse_policy
 from packager.config.tomlcheck import Where, suggest, type_name
 from packager.errors import PackError
@@ -131,6 +132,7 @@ class Overrides:
     chunk_size: int | None = None
     rewrite: bool | None = None
     mounts: tuple[str, ...] = ()  # --mount HOST:GUEST[:ro|rw], added to [[policy.mount]]
+    listens: tuple[str, ...] = ()  # --listen ADDR:PORT, added to [policy.network] listen
     cwd: str | None = None  # --cwd: the app's working directory (overrides [app].cwd)
 
 
@@ -314,6 +316,9 @@ def load_project(project_dir: Path, config_file: Path | None = None,
         # directory each run starts in), never from whoever runs the pack.
         raise PackError(f"--mount {over.mounts[0]}: project mode takes its mounts from [[policy.mount]] in "
                         f"{display_path(path)} (host = \".\" grants the directory each run starts in)")
+    if over.listens:
+        raise PackError(f"--listen {over.listens[0]}: project mode takes its network grants from "
+                        f"[policy.network] listen in {display_path(path)}")
     if config_file is None and not path.exists():
         raise PackError(f"{display_path(project_dir)}: a directory without {CONFIG_NAME} "
                         f"(write one with `litebox init {display_path(project_dir)} --app PROGRAM`)")
@@ -380,11 +385,13 @@ def quick_config(program: Path, overrides: Overrides | None = None) -> Config:
     over = overrides or Overrides()
     host = Path(os.path.abspath(program))
     entry = quick_entry_path(host)
-    app = AppConfig(name=over.name or host.name, entry=entry, cwd=over.cwd or "/")
+    app = AppConfig(name=over.name or host.name, entry=entry, args=quickhooks.program_args(host),
+                    cwd=over.cwd or "/")
     build = _apply_overrides(BuildConfig(), over, False)
     _validate_values(_Checker(display_path(host)), app, build)
     return Config(mode="quick", project_dir=host.parent, config_file=None, app=app,
-                  files=(), policy=with_cli_mounts(PolicyConfig(), over.mounts), build=build, env_inherit=True,
+                  files=(), policy=with_cli_listens(with_cli_mounts(PolicyConfig(), over.mounts), over.listens),
+                  build=build, env_inherit=True,
                   entry_host=host)
 
 
