@@ -252,7 +252,8 @@ SUBPROCESS_LINES = (
 def test_python_app_without_its_child_process(windows: Any, wine: dict[str, str], tmp_path: Path) -> None:
     """examples/python-app (Debian's python3.11, non-PIE at 0x400000, and its standard
     library: json, hashlib, sqlite3 in memory and in /tmp, threads with a queue) with its one
-    subprocess call taken out (fork is not done yet): same stdout and exit status as natively."""
+    subprocess call taken out (under Wine the new instance cannot load the non-PIE python3
+    at 0x400000: docs/targets/windows.md, Processes): same stdout and exit status as natively."""
     project = copy_example("python-app", tmp_path)
     main = project / "app" / "main.py"
     text = main.read_text()

@@ -118,7 +118,12 @@ extern "C" fn litebox_start() -> ! {
         entry = path.to_vec();
         cwd = host_var(&host_env, b"LITEBOX_EXEC_CWD").unwrap_or(cfg.cwd).to_vec();
         argv = host_args.get(1..).unwrap_or(&[]).to_vec();
-        env = host_env.iter().filter(|e| !e.starts_with(b"LITEBOX_EXEC")).cloned().collect();
+        env = host_var(&host_env, b"LITEBOX_EXEC_ENV")
+            .unwrap_or(b"")
+            .split(|&b| b == spawn::ENV_SEPARATOR)
+            .filter(|e| !e.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect();
     }
     let hostname = cfg.hostname.to_vec();
     let ids = cfg.ids.unwrap_or((1000, 1000));

@@ -5,12 +5,14 @@
 //! does, while the parent waits: its registers and SSE state at the call, its descriptor table,
 //! signal dispositions, cwd and mask are saved. The child's `execve` starts this same
 //! executable (CreateProcess) with `LITEBOX_EXEC` naming the program, the execve's argv as its
-//! command line and its envp as its environment; the child's descriptors 0–2 become the new
+//! command line and its envp in `LITEBOX_EXEC_ENV`; the child's descriptors 0–2 become the new
 //! process's standard handles (the artifact's own standard handles as they are; the library
 //! OS's pipes through a host pipe and a pump thread here). Then, or when the child calls
 //! `_exit`, the parent's state comes back and its vfork returns the new process's id, which
 //! `wait4` waits on (a waiter thread records the exit in the core's process table and raises
-//! SIGCHLD). A `fork` is not served: ENOSYS (docs/targets/windows.md, Processes).
+//! SIGCHLD). Only the vforking thread is the child; the process's other threads go on (and see
+//! the child's descriptor changes until it execs). A `fork` is not served: ENOSYS
+//! (docs/targets/windows.md, Processes).
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI32, Ordering};
@@ -34,6 +36,9 @@ const EXECVE: usize = 59;
 const EXIT: usize = 60;
 const EXIT_GROUP: usize = 231;
 
+/// Separates the app's environment entries in LITEBOX_EXEC_ENV.
+pub const ENV_SEPARATOR: u8 = 1;
+
 /// What the parent resumes with.
 struct Parent {
     regs: UserRegs,
@@ -44,6 +49,8 @@ struct Parent {
     sigmask: usize,
     /// The child's stack (clone with a stack), applied once to the child's return.
     child_sp: Option<u64>,
+    /// The thread that called vfork (its ThreadData): only its calls are the child's.
+    thread: usize,
 }
 
 static PARENT: SpinMutex<Option<Box<Parent>>> = SpinMutex::new(None);
@@ -56,15 +63,17 @@ pub fn is_vfork(f: &Frame) -> bool {
     f.rax == VFORK || (f.rax == CLONE && f.rdi & (CLONE_VM | CLONE_VFORK | CLONE_THREAD) == CLONE_VM | CLONE_VFORK)
 }
 
-/// Whether a vfork child is running (the parent waits).
+/// Whether the calling thread is running a vfork child (its parent waits). Other threads of
+/// the process go on as usual.
 pub fn in_child() -> bool {
-    PARENT.lock().is_some()
+    let me = fastpath::current() as *const fastpath::ThreadData as usize;
+    PARENT.lock().as_ref().is_some_and(|p| p.thread == me)
 }
 
 /// Starts the child: saves the parent's state and returns 0 to the child (through the entry's
 /// slow way, which saves the SSE state first: [`take_fx`]).
 pub fn start(os: &LibOs<WinHost>, f: &Frame) -> isize {
-    if in_child() {
+    if PARENT.lock().is_some() {
         return -(EAGAIN as isize);
     }
     let td = fastpath::current();
@@ -79,6 +88,7 @@ pub fn start(os: &LibOs<WinHost>, f: &Frame) -> isize {
         cwd: os.cwd.lock().clone(),
         sigmask: td.sigmask.load(Ordering::Relaxed),
         child_sp,
+        thread: td as *const fastpath::ThreadData as usize,
     }));
     td.resume.store(RETURN_DELIVER, Ordering::Relaxed);
     0
@@ -87,6 +97,9 @@ pub fn start(os: &LibOs<WinHost>, f: &Frame) -> isize {
 /// Called on the slow way with the SSE state just saved: keeps it for the parent, and gives
 /// the child its own stack if clone named one.
 pub fn take_fx(fx: &[u8; 512], regs: &mut UserRegs) {
+    if !in_child() {
+        return;
+    }
     if let Some(p) = PARENT.lock().as_mut() {
         if p.fx.is_none() {
             p.fx = Some(*fx);
@@ -330,17 +343,23 @@ fn exec(os: &LibOs<WinHost>, f: &Frame) -> Result<i32, Errno> {
         quote(&mut line, &wide(a));
     }
     line.push(0);
+    // The new process's environment is this one's (Windows and Wine need theirs: SystemRoot,
+    // WINEPREFIX, WINEPRELOADRESERVE...); the app's, from the execve, travels in
+    // LITEBOX_EXEC_ENV, its entries separated by U+0001.
     let mut block: Vec<u16> = Vec::new();
-    for (k, v) in [(&b"LITEBOX_EXEC="[..], &path), (&b"LITEBOX_EXEC_CWD="[..], &cwd)] {
+    for e in crate::cmdline::env() {
+        if !e.is_empty() && !e.starts_with(b"LITEBOX_EXEC") {
+            block.extend(wide(&e));
+            block.push(0);
+        }
+    }
+    let app_env = env.join(&ENV_SEPARATOR);
+    for (k, v) in
+        [(&b"LITEBOX_EXEC="[..], &path), (&b"LITEBOX_EXEC_CWD="[..], &cwd), (&b"LITEBOX_EXEC_ENV="[..], &app_env)]
+    {
         block.extend(wide(k));
         block.extend(wide(v));
         block.push(0);
-    }
-    for e in &env {
-        if !e.is_empty() && !e.starts_with(b"LITEBOX_EXEC") {
-            block.extend(wide(e));
-            block.push(0);
-        }
     }
     block.push(0);
     let std = [std_for(os, 0), std_for(os, 1), std_for(os, 2)];
