@@ -227,7 +227,7 @@ fn execve<P: Platform>(
     flags: u32,
     ctx: &mut dyn SyscallContext,
 ) -> SysResult {
-    let path = user::cstr(pathp, 4095)?;
+    let path = user::cstr_in(&os.mem, pathp, 4095)?;
     let mut argv = string_array(argvp)?;
     if argv.is_empty() {
         // As Linux since 5.18: an empty argv becomes one empty argument, so argc is 1.

@@ -375,7 +375,7 @@ fn memfd_create<P: Platform>(os: &LibOs<P>, name_ptr: usize, flags: u32) -> SysR
     if flags & !VALID != 0 {
         return Err(EINVAL);
     }
-    let n = user::cstr(name_ptr, 249).map_err(|e| if e == ENAMETOOLONG { EINVAL } else { e })?;
+    let n = user::cstr_in(&os.mem, name_ptr, 249).map_err(|e| if e == ENAMETOOLONG { EINVAL } else { e })?;
     let mut path = b"/memfd:".to_vec();
     path.extend_from_slice(&n);
     path.extend_from_slice(b" (deleted)");
