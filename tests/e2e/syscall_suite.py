@@ -20,7 +20,6 @@ _LINE = re.compile(r"^(PASS|FAIL) ([A-Za-z0-9_.]+)(?::\s*(.*))?$")
 # a target is named. The CI test fails when one of these starts passing (so the list shrinks
 # with the work) and when any other natively passing case fails packed.
 KNOWN_GAPS: dict[str, str] = {
-    "signals.sigqueue_limit_eagain": "RLIMIT_SIGPENDING is not enforced",
     "time.timer_create": "POSIX timers (timer_create and the rest) are not implemented: ENOSYS",
     "time.timer_settime": "POSIX timers (timer_create and the rest) are not implemented: ENOSYS",
     "time.timer_gettime": "POSIX timers (timer_create and the rest) are not implemented: ENOSYS",

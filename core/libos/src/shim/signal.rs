@@ -40,6 +40,8 @@ pub const PARTIAL: &[(usize, &str)] = &[
 ];
 
 const SIGSYS: usize = 31;
+/// RLIMIT_SIGPENDING's index: how many real-time signals may be queued.
+const RLIMIT_SIGPENDING: usize = 11;
 
 const SIGKILL: usize = 9;
 const SIGSTOP: usize = 19;
@@ -145,8 +147,13 @@ fn host_signal<P: Platform>(os: &LibOs<P>, h: &dyn HostPassthrough, n: usize, a:
             }
         }
         RT_SIGQUEUEINFO | RT_TGSIGQUEUEINFO => {
+            let sig = signal_sent(os, n, a)?;
             if a[0] as i32 as isize != me {
                 Err(ESRCH)
+            } else if sig >= crate::signal::SIGRTMIN && os.limits.lock()[RLIMIT_SIGPENDING].cur == 0 {
+                // The host queues the signals and counts them against its own per-user
+                // limit; an app limit of 0 (no queued signal at all) is applied here.
+                Err(EAGAIN)
             } else {
                 h.signal_call(n, *a)
             }
@@ -199,7 +206,8 @@ fn own_signal<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6], ctx: &mut dy
             }
             let value = u64::from_le_bytes(si[24..32].try_into().unwrap_or([0; 8]));
             if sig != 0 {
-                os.signals.pending.lock().raise(sig, code, value);
+                let limit = os.limits.lock()[RLIMIT_SIGPENDING].cur;
+                os.signals.pending.lock().queue(sig, code, value, limit)?;
             }
             os.platform.notify_signal(me);
             Ok(0)
