@@ -48,4 +48,5 @@ void fam_time(void);
 void fam_links(void);
 void fam_sysv(void);
 void fam_misc(void);
+void fam_blocking(void);
 #endif
