@@ -36,8 +36,6 @@ KNOWN_GAPS: dict[str, str] = {
 # Gaps of one target only: {target: {case: reason}}.
 _NO_UNIX_SOCKETS = "the VM has no Unix-domain sockets (socketpair: EAFNOSUPPORT)"
 _VM_GAPS = {
-    "fcntl.setlk_seen_by_another_process": "record locks on the VM's in-memory files are always granted "
-                                           "(no arbitration between the VM's processes)",
     **{f"blocking.{c}": _NO_UNIX_SOCKETS for c in (
         "kill_interrupts_recv", "recv_eintr", "send_full_eintr", "recv_sa_restart_restarts",
         "recv_peer_close_eof", "send_peer_closed_epipe")},

@@ -24,6 +24,7 @@ pub mod netstack;
 pub mod platform;
 pub mod procfs;
 pub mod proctab;
+pub mod reclock;
 pub mod shim;
 pub mod signal;
 pub mod sync;

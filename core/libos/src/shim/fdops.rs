@@ -103,6 +103,7 @@ pub fn close_fd<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<(), Errno> {
     drop(t);
     match &f.kind {
         FileKind::Obj(_) => os.platform.wake_all(),
+        FileKind::Image(_) | FileKind::Overlay(_) => super::locks::released_on_close(os, &f),
         FileKind::Host(h) if !f.path.is_empty() && os.record_locks.load(Ordering::Relaxed) => {
             if let Some(pt) = os.platform.passthrough() {
                 let unlock = Flock { l_type: 2, ..Default::default() };

@@ -824,13 +824,10 @@ fn fcntl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
             }
             os.platform.passthrough().ok_or(ENOSYS)?.fd_call(FCNTL, [h.0 as usize, cmd as usize, arg, 0, 0, 0])
         }
-        5 | 36 => {
-            // F_GETLK / F_OFD_GETLK: no other process holds locks here; report unlocked.
+        5 | 6 | 7 | 36 | 37 | 38 => {
             drop(t);
-            user::write::<i16>(arg, &2)?;
-            Ok(0)
+            super::locks::record_lock(os, &f, cmd, arg)
         }
-        6 | 7 | 37 | 38 => Ok(0), // F_SETLK(W), F_OFD_SETLK(W): one process, always granted
         _ => {
             drop(t);
             super::fcntl_more::fcntl(os, &f, cmd, arg)

@@ -8,6 +8,7 @@ pub mod fdops;
 pub mod fs;
 pub mod ids;
 pub mod io;
+pub mod locks;
 pub mod mem;
 pub mod misc;
 pub mod net;
