@@ -14,6 +14,13 @@ use crate::platform::Platform;
 use crate::reclock::{self, FileId, Owner, F_RDLCK, F_UNLCK, F_WRLCK};
 use crate::user;
 
+/// Syscalls served with a limitation users should know (docs/syscalls.md is generated from
+/// these arrays by scripts/gen_implemented.py).
+pub const PARTIAL: &[(usize, &str)] = &[(
+    super::nr::FCNTL,
+    "record locks: files of host directories locked on the host; image and in-memory files arbitrated between the processes of one library OS (kvm: the whole VM; linux-userland: each process alone); no deadlock detection (EDEADLK)",
+)];
+
 const F_GETLK: u32 = 5;
 const F_SETLKW: u32 = 7;
 const F_OFD_GETLK: u32 = 36;

@@ -36,6 +36,8 @@ pub const PARTIAL: &[(usize, &str)] = &[
     (RT_SIGRETURN, "app handlers return through the platform's own restorer; a call outside a handler frame is not supported"),
     (KILL, "processes of the app only; linux-userland without a pid namespace of its own: only the process itself and its children"),
     (TGKILL, "threads of the process itself only"),
+    (RT_SIGQUEUEINFO, "RLIMIT_SIGPENDING counts the process's own queued real-time signals (Linux: the user's); linux-userland: the host queues them, the app's limit applies only when it is 0"),
+    (RT_TGSIGQUEUEINFO, "as rt_sigqueueinfo"),
     (SIGALTSTACK, "SS_AUTODISARM accepted but does not disarm; a handler interrupting the runtime itself runs where the runtime was"),
 ];
 
