@@ -93,6 +93,27 @@ void fam_signals(void) {
     e = errno;
     CASE(F, "sigqueue_limit_eagain", sent == 0 && e == EAGAIN);
 
+    /* Stop signals stop a child, SIGCONT resumes it; wait4 reports both. */
+    pid_t s = fork();
+    if (s == 0) {
+        for (;;)
+            pause();
+    }
+    int sst = 0;
+    kill(s, SIGSTOP);
+    CASE(F, "sigstop_stops_child", waitpid(s, &sst, WUNTRACED) == s && WIFSTOPPED(sst) && WSTOPSIG(sst) == SIGSTOP);
+    kill(s, SIGCONT);
+    CASE(F, "sigcont_resumes_child", waitpid(s, &sst, WCONTINUED) == s && WIFCONTINUED(sst));
+    /* (SIGTSTP, SIGTTIN and SIGTTOU are not sent: Linux discards them in an orphaned process
+     * group, which the suite's is when its runner starts it in a session of its own.) */
+    kill(s, SIGSTOP);
+    CASE(F, "sigstop_stops_child_again", waitpid(s, &sst, WUNTRACED) == s && WIFSTOPPED(sst) && WSTOPSIG(sst) == SIGSTOP);
+    /* A stopped process keeps other signals pending; SIGKILL ends it. */
+    kill(s, SIGTERM);
+    CASE(F, "stopped_child_keeps_sigterm_pending", waitpid(s, &sst, WNOHANG) == 0);
+    kill(s, SIGKILL);
+    CASE(F, "stopped_child_sigkill", waitpid(s, &sst, 0) == s && WIFSIGNALED(sst) && WTERMSIG(sst) == SIGKILL);
+
     pid_t c = fork();
     if (c == 0) {
         pause();

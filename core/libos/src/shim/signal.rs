@@ -176,7 +176,19 @@ fn own_signal<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6], ctx: &mut dy
             let targets = crate::proctab::TABLE.lock().kill_targets(me, a[0] as i32)?;
             if sig != 0 {
                 for (pid, s) in targets {
-                    s.pending.lock().raise(sig, SI_USER, 0);
+                    let mut p = s.pending.lock();
+                    // SIGCONT discards pending stop signals, a stop signal a pending SIGCONT.
+                    match sig {
+                        18 => (19..=22).for_each(|st| {
+                            let _ = p.take(st);
+                        }),
+                        19..=22 => {
+                            let _ = p.take(18);
+                        }
+                        _ => {}
+                    }
+                    p.raise(sig, SI_USER, 0);
+                    drop(p);
                     os.platform.notify_signal(pid);
                 }
             }
