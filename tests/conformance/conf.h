@@ -51,4 +51,5 @@ void fam_sigwait(void);
 void fam_fifo(void);
 void fam_futexv(void);
 void fam_misc(void);
+void fam_blocking(void);
 #endif

@@ -50,4 +50,56 @@ void fam_fcntl(void) {
     CASE(F, "setlk_seen_by_another_process", locked_elsewhere(conf_path(0, "file")));
     close(ro);
     CASE(F, "close_releases_record_locks", !locked_elsewhere(conf_path(0, "file")));
+
+    /* F_GETLK names the holder; the holder's exit releases its locks. */
+    int ready[2], hold[2];
+    pipe(ready);
+    pipe(hold);
+    pid_t c = fork();
+    if (c == 0) {
+        close(hold[1]);
+        int cfd = open(conf_path(0, "file"), O_RDWR);
+        struct flock cl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 10, .l_len = 5};
+        char b = fcntl(cfd, F_SETLK, &cl) == 0 ? 'y' : 'n';
+        write(ready[1], &b, 1);
+        read(hold[0], &b, 1); /* until the parent closes its end */
+        _exit(0);
+    }
+    close(hold[0]);
+    char got = 0;
+    read(ready[0], &got, 1);
+    struct flock q = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    CASE(F, "getlk_names_the_holder", got == 'y' && fcntl(fd, F_GETLK, &q) == 0 && q.l_type == F_WRLCK &&
+                                          q.l_start == 10 && q.l_len == 5 && q.l_pid == c);
+    struct flock w = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 12, .l_len = 1};
+    ERR(F, "setlk_refused_while_held", fcntl(fd, F_SETLK, &w), EAGAIN);
+    close(hold[1]);
+    int st = 0;
+    waitpid(c, &st, 0);
+    struct flock q2 = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    CASE(F, "exit_releases_record_locks", fcntl(fd, F_GETLK, &q2) == 0 && q2.l_type == F_UNLCK);
+
+    /* F_SETLKW waits until the holder lets go. */
+    struct flock mine = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    fcntl(fd, F_SETLK, &mine);
+    c = fork();
+    if (c == 0) {
+        int cfd = open(conf_path(0, "file"), O_RDWR);
+        struct flock cl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+        _exit(fcntl(cfd, F_SETLKW, &cl) == 0 ? 0 : 1);
+    }
+    mine.l_type = F_UNLCK;
+    fcntl(fd, F_SETLK, &mine);
+    st = 0;
+    waitpid(c, &st, 0);
+    CASE(F, "setlkw_gets_the_lock_once_released", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+    /* Open-file-description locks: two opens of the file in one process conflict. */
+    int o1 = open(conf_path(0, "file"), O_RDWR), o2 = open(conf_path(0, "file"), O_RDWR);
+    struct flock ol = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    CASE(F, "ofd_setlk", fcntl(o1, F_OFD_SETLK, &ol) == 0);
+    ERR(F, "ofd_locks_conflict_between_opens", fcntl(o2, F_OFD_SETLK, &ol), EAGAIN);
+    close(o1);
+    CASE(F, "ofd_lock_goes_with_its_description", fcntl(o2, F_OFD_SETLK, &ol) == 0);
+    close(o2);
 }

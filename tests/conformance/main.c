@@ -31,7 +31,7 @@ static const struct {
     {"files", fam_files}, {"fcntl", fam_fcntl}, {"ids", fam_ids},         {"proc", fam_proc},
     {"events", fam_events}, {"mem", fam_mem},   {"net", fam_net},         {"exec", fam_exec},
     {"signals", fam_signals}, {"time", fam_time}, {"links", fam_links}, {"sysv", fam_sysv}, {"misc", fam_misc},
-    {"sigwait", fam_sigwait}, {"fifo", fam_fifo}, {"futexv", fam_futexv},
+    {"sigwait", fam_sigwait}, {"fifo", fam_fifo}, {"futexv", fam_futexv}, {"blocking", fam_blocking},
 };
 
 static char **self_argv;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,5 +34,24 @@ void fam_mem(void) {
     ERR(F, "readv_efault", preadv(fd, &iov, 1, 0), EFAULT);
     ERR(F, "fstat_efault", fstat(fd, (struct stat *)none), EFAULT);
     ERR(F, "clock_gettime_efault", syscall(SYS_clock_gettime, CLOCK_MONOTONIC, ro), EFAULT);
+    /* Memory the program never mapped (a page it unmapped): EFAULT too, never a crash; a read
+     * whose buffer runs into it gets what fits (a short count). */
+    char *gone = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(gone + 4096, 4096);
+    char *hole = gone + 4096;
+    ERR(F, "unmapped_read_efault", pread(fd, hole, 4, 0), EFAULT);
+    CASE(F, "unmapped_read_short", pread(fd, hole - 2, 4, 0) == 2 && memcmp(hole - 2, "da", 2) == 0);
+    ERR(F, "unmapped_write_efault", write(fd, hole, 4), EFAULT);
+    ERR(F, "unmapped_fstat_efault", fstat(fd, (struct stat *)hole), EFAULT);
+    ERR(F, "unmapped_stat_path_efault", stat(hole, (struct stat *)(gone + 64)), EFAULT);
+    ERR(F, "unmapped_open_path_efault", open(hole, O_RDONLY), EFAULT);
+    memset(hole - 4, 'a', 4);
+    ERR(F, "unterminated_path_efault", open(hole - 4, O_RDONLY), EFAULT);
+    ERR(F, "unmapped_getcwd_efault", syscall(SYS_getcwd, hole, 4096), EFAULT);
+    ERR(F, "unmapped_uname_efault", uname((struct utsname *)hole), EFAULT);
+    ERR(F, "unmapped_clock_gettime_efault", syscall(SYS_clock_gettime, CLOCK_MONOTONIC, hole), EFAULT);
+    ERR(F, "unmapped_nanosleep_efault", syscall(SYS_nanosleep, hole, NULL), EFAULT);
+    ERR(F, "unmapped_pipe_efault", syscall(SYS_pipe2, hole, 0), EFAULT);
+    ERR(F, "bad_pointer_one_efault", syscall(SYS_uname, (void *)1), EFAULT);
     ERR(F, "mmap_len_zero", mmap(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED ? -1 : 0, EINVAL);
 }

@@ -28,6 +28,7 @@ pub mod platform;
 pub mod procfs;
 pub mod proctab;
 pub mod ptimer;
+pub mod reclock;
 pub mod shim;
 pub mod sigfd;
 pub mod signal;

@@ -279,6 +279,9 @@ pub fn load<P: Platform>(
     host_aux: &[(usize, usize)],
 ) -> Result<Loaded, LoadError> {
     let (exec_path, elf) = open_program(os, path)?;
+    // From here every byte of the app's memory comes through the library OS, so memory its
+    // map does not know was never mapped (EFAULT, see user::guard).
+    os.mem.lock().set_complete();
     *os.cmdline.lock() = argv.to_vec();
     os.ident.clear_name();
     let interp = interp_of(os, &elf)?;

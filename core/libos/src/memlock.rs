@@ -73,24 +73,33 @@ impl MemLock {
         MemGuard { owner: self, map: self.map.lock() }
     }
 
-    /// Whether an access to `[ptr, ptr + len)` certainly faults, as [`MemMap::denies`]
-    /// answers: lock-free when a current window holds the buffer, else under the lock.
-    pub fn denies(&self, ptr: usize, len: usize, write: bool) -> bool {
-        let Some(end) = ptr.checked_add(len) else { return self.lock().denies(ptr, len, write) };
-        if len == 0 || self.proven(ptr, end, write) {
-            return false;
+    /// How many bytes from `ptr` (at most `len`) the app may access, as
+    /// [`MemMap::accessible`] answers: lock-free when a current window holds the buffer, else
+    /// under the lock (refreshing a window when one mapping holds the whole buffer).
+    pub fn accessible(&self, ptr: usize, len: usize, write: bool) -> usize {
+        let Some(end) = ptr.checked_add(len) else { return self.lock().accessible(ptr, len, write) };
+        if len == 0 {
+            return 0;
+        }
+        if self.proven(ptr, end, write) {
+            return len;
         }
         let map = self.map.lock();
-        if map.denies(ptr, len, write) {
-            return true;
-        }
-        if let Some((lo, v)) = map.find(ptr) {
-            if v.end >= end && v.prot != 0 {
-                // The lock is held: no change and no other writer of a slot can run now.
-                self.fill(ptr, lo, v.end, v.prot & crate::abi::PROT_WRITE != 0);
+        let n = map.accessible(ptr, len, write);
+        if n == len {
+            if let Some((lo, v)) = map.find(ptr) {
+                if v.end >= end && v.prot != 0 {
+                    // The lock is held: no change and no other writer of a slot can run now.
+                    self.fill(ptr, lo, v.end, v.prot & crate::abi::PROT_WRITE != 0);
+                }
             }
         }
-        false
+        n
+    }
+
+    /// Whether an access to `[ptr, ptr + len)` faults somewhere (see [`MemLock::accessible`]).
+    pub fn denies(&self, ptr: usize, len: usize, write: bool) -> bool {
+        len != 0 && self.accessible(ptr, len, write) < len
     }
 
     /// Whether a window current at this generation holds `[ptr, end)` with the access.

@@ -65,6 +65,9 @@ pub struct ExitNotice {
 pub struct Table {
     procs: Vec<Proc>,
     limit: u64,
+    /// Stops and continues of processes not yet reported to a wait with WUNTRACED or
+    /// WCONTINUED: (pid, wait status).
+    changes: Vec<(i32, i32)>,
 }
 
 /// The app's process table.
@@ -79,7 +82,7 @@ impl Default for Table {
 impl Table {
     /// An empty table with no process limit.
     pub const fn new() -> Self {
-        Table { procs: Vec::new(), limit: u64::MAX }
+        Table { procs: Vec::new(), limit: u64::MAX, changes: Vec::new() }
     }
 
     /// Registers the app's first process: its own group and session leader (as a container's
@@ -142,6 +145,7 @@ impl Table {
     /// parent gets SIGCHLD, unless the parent ignores SIGCHLD, in which case the process is
     /// orphaned at once (no zombie; the platform frees it with [`Table::take_orphan_zombies`]).
     pub fn exit(&mut self, pid: i32, status: i32) -> ExitNotice {
+        self.changes.retain(|&(p, _)| p != pid);
         let mut ppid = 0;
         for p in self.procs.iter_mut() {
             if p.ppid == pid {
@@ -163,6 +167,48 @@ impl Table {
             }
         };
         ExitNotice { notify }
+    }
+
+    /// Process `pid` stopped (wait `status` `(sig << 8) | 0x7f`) or continued (`0xffff`): the
+    /// report for its parent's next wait with WUNTRACED or WCONTINUED (replacing an unreported
+    /// one). Returns the live parent, to send SIGCHLD to.
+    pub fn report_change(&mut self, pid: i32, status: i32) -> Option<(i32, Arc<Signals>)> {
+        self.changes.retain(|&(p, _)| p != pid);
+        let ppid = self.get(pid).filter(|p| p.status.is_none())?.ppid;
+        self.changes.push((pid, status));
+        self.get(ppid).filter(|p| p.status.is_none()).map(|p| (ppid, p.signals.clone()))
+    }
+
+    /// The first unreported stop (with `stopped`) or continue (with `continued`) of a live child
+    /// of `parent` matching `which`: (pid, wait status), taken unless `keep`.
+    pub fn find_changed(
+        &mut self,
+        parent: i32,
+        which: WaitFor,
+        stopped: bool,
+        continued: bool,
+        keep: bool,
+    ) -> Option<(i32, i32)> {
+        let procs = &self.procs;
+        let at = self.changes.iter().position(|&(pid, status)| {
+            let wanted = if status == 0xffff { continued } else { stopped };
+            wanted
+                && procs.iter().any(|p| {
+                    p.pid == pid
+                        && p.ppid == parent
+                        && p.status.is_none()
+                        && match which {
+                            WaitFor::Any => true,
+                            WaitFor::Pid(w) => p.pid == w,
+                            WaitFor::Group(g) => p.pgid == g,
+                        }
+                })
+        })?;
+        let found = self.changes[at];
+        if !keep {
+            self.changes.remove(at);
+        }
+        Some(found)
     }
 
     /// Removes the zombies nobody will reap (orphans that exited), except `keep` (the process

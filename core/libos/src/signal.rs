@@ -103,10 +103,17 @@ pub struct Info {
     pub value: u64,
 }
 
-/// One process's pending signals and interval timer.
+/// The first real-time signal (the kernel's SIGRTMIN; glibc keeps 32 and 33 for itself).
+pub const SIGRTMIN: usize = 32;
+
+/// One process's pending signals and interval timer. A standard signal raised again before
+/// delivery merges with the pending one; real-time signals queue, one entry per instance,
+/// delivered in the order they were sent.
 pub struct Pending {
     set: u64,
     info: [Info; 65],
+    /// Queued instances of real-time signals, oldest first.
+    rt: alloc::collections::VecDeque<(u8, Info)>,
     /// ITIMER_REAL: next expiry (monotonic ns, 0 = disarmed) and interval (ns).
     timer_at: u64,
     timer_every: u64,
@@ -126,19 +133,39 @@ impl Pending {
         Pending {
             set: 0,
             info: [Info { code: 0, value: 0 }; 65],
+            rt: alloc::collections::VecDeque::new(),
             timer_at: 0,
             timer_every: 0,
             posix: crate::ptimer::Timers::new(),
         }
     }
-    /// Marks `sig` pending (a second one before delivery merges, as Linux does for standard
-    /// signals). Signal 0 and numbers above 64 are nothing.
+    /// Marks `sig` pending: a standard signal merges with one already pending (which keeps
+    /// its info, as Linux drops the second), a real-time signal queues one more instance.
+    /// Signal 0 and numbers above 64 are nothing.
     pub fn raise(&mut self, sig: usize, code: i32, value: u64) {
         if sig == 0 || sig > 64 {
             return;
         }
+        if sig >= SIGRTMIN {
+            self.rt.push_back((sig as u8, Info { code, value }));
+        } else if self.set & bit(sig) == 0 {
+            self.info[sig] = Info { code, value };
+        }
         self.set |= bit(sig);
-        self.info[sig] = Info { code, value };
+    }
+    /// [`Pending::raise`] for a signal queued with sigqueue (rt_sigqueueinfo): a real-time
+    /// signal beyond `limit` queued instances (RLIMIT_SIGPENDING) is refused with EAGAIN, as
+    /// Linux refuses it when the queue is full.
+    pub fn queue(&mut self, sig: usize, code: i32, value: u64, limit: u64) -> Result<(), Errno> {
+        if (SIGRTMIN..=64).contains(&sig) && self.rt.len() as u64 >= limit {
+            return Err(EAGAIN);
+        }
+        self.raise(sig, code, value);
+        Ok(())
+    }
+    /// How many real-time signal instances are queued.
+    pub fn queued(&self) -> usize {
+        self.rt.len()
     }
     /// The pending set.
     pub fn set(&self) -> u64 {
@@ -181,8 +208,17 @@ impl Pending {
         let p = self.set & !(mask & !UNBLOCKABLE);
         (p != 0).then(|| p.trailing_zeros() as usize + 1)
     }
-    /// Takes `sig` out of the pending set; its info.
+    /// Takes (one instance of) `sig` out of the pending set; its info. A real-time signal
+    /// stays pending while more instances are queued.
     pub fn take(&mut self, sig: usize) -> Info {
+        if (SIGRTMIN..=64).contains(&sig) {
+            let at = self.rt.iter().position(|&(s, _)| s as usize == sig);
+            let info = at.and_then(|i| self.rt.remove(i)).map_or(Info::default(), |(_, i)| i);
+            if !self.rt.iter().any(|&(s, _)| s as usize == sig) {
+                self.set &= !bit(sig);
+            }
+            return info;
+        }
         self.set &= !bit(sig);
         self.info[sig]
     }

@@ -2,11 +2,13 @@
 //!
 //! The app's pointers are checked for the obvious faults (NULL page, non-canonical, wrapping)
 //! and answered with EFAULT as Linux would. The calls that move data through app buffers
-//! (read, write and their vector and positioned forms, stat, getdents, the clocks) also check
-//! the buffer against the app's memory map ([`guard`]): a buffer in a PROT_NONE mapping, or a
-//! read-only one the call would write, gets EFAULT. A pointer into memory the map does not
-//! know is not caught here yet; the platform's fault handling is the next layer (see
-//! docs/targets/linux-userland.md).
+//! (read, write and their vector and positioned forms, the stat family, getdents, path
+//! arguments, getcwd, uname, the clocks) also check the buffer against the app's memory map
+//! ([`guard`], [`guard_len`], [`cstr_in`]): a buffer in memory the app never mapped (or
+//! unmapped), in a PROT_NONE mapping, or in a read-only one the call would write, gets EFAULT
+//! instead of a fault of the runtime. [`guard`] is the one place that consults the map; the common case
+//! (a buffer inside one mapping already proven since the map last changed) is answered without
+//! the map's lock (memlock.rs).
 use alloc::vec::Vec;
 
 use crate::errno::{Errno, EFAULT, ENAMETOOLONG};
@@ -24,15 +26,59 @@ fn check(ptr: usize, len: usize) -> Result<(), Errno> {
     Ok(())
 }
 
-/// EFAULT when the app's buffer `[ptr, ptr + len)` lies (in part) in memory it mapped without
-/// the access the call needs (`write`: the call writes the buffer), as Linux's copy to or from
-/// user memory fails there; also the checks of [`check_range`].
+/// EFAULT when the app's buffer `[ptr, ptr + len)` lies (in part) in memory it never mapped or
+/// mapped without the access the call needs (`write`: the call writes the buffer), as Linux's
+/// copy to or from user memory fails there; also the checks of [`check_range`].
 pub fn guard(mem: &crate::memlock::MemLock, ptr: usize, len: usize, write: bool) -> Result<(), Errno> {
-    check(ptr, len)?;
-    if mem.denies(ptr, len, write) {
+    if guard_len(mem, ptr, len, write)? < len {
         return Err(EFAULT);
     }
     Ok(())
+}
+
+/// How many bytes from `ptr` (at most `len`) the call may access (see [`guard`]): a call that
+/// copies as far as it can (read, as Linux returns a short count when the copy faults after
+/// some bytes) uses the prefix; EFAULT for a range outside the app's half.
+pub fn guard_len(mem: &crate::memlock::MemLock, ptr: usize, len: usize, write: bool) -> Result<usize, Errno> {
+    check(ptr, len)?;
+    Ok(mem.accessible(ptr, len, write))
+}
+
+/// Reads a `T` from app memory, EFAULT where the app cannot read it (see [`guard`]).
+pub fn read_in<T: Copy>(mem: &crate::memlock::MemLock, ptr: usize) -> Result<T, Errno> {
+    guard(mem, ptr, core::mem::size_of::<T>(), false)?;
+    read(ptr)
+}
+
+/// Writes a `T` into app memory, EFAULT where the app cannot write it (see [`guard`]).
+pub fn write_in<T: Copy>(mem: &crate::memlock::MemLock, ptr: usize, v: &T) -> Result<(), Errno> {
+    guard(mem, ptr, core::mem::size_of::<T>(), true)?;
+    write(ptr, v)
+}
+
+/// A mutable view of `len` bytes of app memory at `ptr`, EFAULT where the app cannot write
+/// them (see [`guard`]).
+pub fn slice_mut_in<'a>(mem: &crate::memlock::MemLock, ptr: usize, len: usize) -> Result<&'a mut [u8], Errno> {
+    guard(mem, ptr, len, true)?;
+    slice_mut(ptr, len)
+}
+
+/// Copies a NUL-terminated string (without the NUL) of at most `max` bytes from app memory, as
+/// [`cstr`] does, with EFAULT where the string runs into memory the app cannot read (see
+/// [`guard`]).
+pub fn cstr_in(mem: &crate::memlock::MemLock, ptr: usize, max: usize) -> Result<Vec<u8>, Errno> {
+    check(ptr, 1)?;
+    let want = max.saturating_add(1).min(USER_TOP - ptr);
+    let readable = mem.accessible(ptr, want, false);
+    if readable == 0 {
+        return Err(EFAULT);
+    }
+    let bytes = slice(ptr, readable)?;
+    match bytes.iter().position(|&b| b == 0) {
+        Some(n) => Ok(bytes[..n].to_vec()),
+        None if readable > max => Err(ENAMETOOLONG),
+        None => Err(EFAULT),
+    }
 }
 
 /// Checks that `len` bytes at `ptr` lie in the app's half (EFAULT otherwise), without

@@ -25,6 +25,9 @@ pub struct Vma {
 pub struct MemMap {
     map: BTreeMap<usize, Vma>,
     total: usize,
+    /// Whether the map holds all of the app's memory (the library OS loaded the program), so
+    /// memory it does not know was never mapped; otherwise such memory is not judged.
+    complete: bool,
 }
 
 fn page_up(v: usize) -> usize {
@@ -32,6 +35,12 @@ fn page_up(v: usize) -> usize {
 }
 
 impl MemMap {
+    /// Declares that the map holds every mapping of the app (the loader calls it before it maps
+    /// a program): from then on [`MemMap::accessible`] treats unknown memory as never mapped.
+    pub fn set_complete(&mut self) {
+        self.complete = true;
+    }
+
     /// Bytes mapped now.
     pub fn total(&self) -> usize {
         self.total
@@ -49,21 +58,46 @@ impl MemMap {
         self.map.insert(addr, hi);
     }
 
-    /// Whether an access to `[ptr, ptr + len)` certainly faults: part of it lies in a mapping
-    /// of the app without the access (`write`: no PROT_WRITE; a read: PROT_NONE, as x86 reads
-    /// every other mapping). Memory the map does not know is not judged.
-    pub fn denies(&self, ptr: usize, len: usize, write: bool) -> bool {
+    /// How many bytes from `ptr` (at most `len`) the app may access as the call needs
+    /// (`write`: the call writes them, so PROT_WRITE; a read: any protection but PROT_NONE, as
+    /// x86 reads every other mapping): the mapped prefix of `[ptr, ptr + len)` whose mappings
+    /// allow it. Memory the app never mapped (or unmapped) ends the prefix, as it faults, once
+    /// the map is complete ([`MemMap::set_complete`]); before, only known mappings are judged.
+    pub fn accessible(&self, ptr: usize, len: usize, write: bool) -> usize {
         if len == 0 {
-            return false;
+            return 0;
         }
         let end = ptr.saturating_add(len);
-        let bad = |v: &Vma| if write { v.prot & crate::abi::PROT_WRITE == 0 } else { v.prot == 0 };
-        if let Some((_, v)) = self.map.range(..=ptr).next_back() {
-            if v.end > ptr && bad(v) {
-                return true;
+        let ok = |v: &Vma| if write { v.prot & crate::abi::PROT_WRITE != 0 } else { v.prot != 0 };
+        let mut at = ptr;
+        if let Some((_, first)) = self.map.range(..=ptr).next_back().filter(|(_, v)| v.end > ptr) {
+            if !ok(first) {
+                return 0;
             }
+            at = first.end.min(end);
+        } else if self.complete {
+            return 0;
         }
-        self.map.range(ptr.saturating_add(1)..end).any(|(_, v)| bad(v))
+        for (&s, v) in self.map.range(ptr.saturating_add(1)..end) {
+            if s > at && self.complete {
+                break;
+            }
+            if !ok(v) {
+                at = at.max(s);
+                break;
+            }
+            at = v.end.min(end);
+        }
+        if at >= end || (!self.complete && self.map.range(at..end).next().is_none()) {
+            return len;
+        }
+        at - ptr
+    }
+
+    /// Whether an access to `[ptr, ptr + len)` faults somewhere: part of it lies in memory the
+    /// app never mapped, or in a mapping without the access (see [`MemMap::accessible`]).
+    pub fn denies(&self, ptr: usize, len: usize, write: bool) -> bool {
+        len != 0 && self.accessible(ptr, len, write) < len
     }
 
     /// Bytes of `[lo, hi)` already mapped.
@@ -175,5 +209,37 @@ mod tests {
         assert_eq!(m.ranges().len(), 1);
         assert!(m.find(0x12fff).is_some());
         assert!(m.find(0x13000).is_none());
+    }
+
+    #[test]
+    fn accessible_stops_at_holes_and_missing_access() {
+        let mut m = MemMap::default();
+        m.set_complete();
+        m.insert(0x10000, 0x2000, 3, false, None, 0);
+        m.insert(0x12000, 0x1000, 1, false, None, 0);
+        m.insert(0x14000, 0x1000, 3, false, None, 0);
+        assert_eq!(m.accessible(0x10800, 0x1000, true), 0x1000);
+        assert_eq!(m.accessible(0x11000, 0x2000, true), 0x1000);
+        assert_eq!(m.accessible(0x11000, 0x2000, false), 0x2000);
+        assert_eq!(m.accessible(0x12800, 0x2000, false), 0x800);
+        assert_eq!(m.accessible(0x13000, 0x10, false), 0);
+        assert_eq!(m.accessible(0xf000, 0x10, false), 0);
+        assert!(m.denies(0x13ff0, 0x20, false));
+        assert!(!m.denies(0x14000, 0x1000, true));
+        assert!(!m.denies(0x13000, 0, true));
+        m.protect(0x10000, 0x1000, 0);
+        assert!(m.denies(0x10000, 1, false));
+    }
+
+    #[test]
+    fn before_the_program_is_loaded_unknown_memory_is_not_judged() {
+        let mut m = MemMap::default();
+        m.insert(0x10000, 0x1000, 0, false, None, 0);
+        m.insert(0x12000, 0x1000, 1, false, None, 0);
+        assert_eq!(m.accessible(0x8000, 0x1000, true), 0x1000);
+        assert_eq!(m.accessible(0xf000, 0x2000, false), 0x1000);
+        assert_eq!(m.accessible(0x11000, 0x2000, false), 0x2000);
+        assert_eq!(m.accessible(0x11000, 0x2000, true), 0x1000);
+        assert!(!m.denies(0x11000, 0x1000, true));
     }
 }

@@ -138,3 +138,21 @@ fn fork_stops_at_the_process_limit_and_zombies_do_not_count() {
     assert_eq!(t.fork(1, 3, sigs()), Ok(()));
     assert_eq!(t.live(), 2);
 }
+
+#[test]
+fn stops_and_continues_are_reported_once_to_the_parent() {
+    let mut t = family();
+    let (ppid, _) = t.report_change(2, (19 << 8) | 0x7f).expect("a live parent");
+    assert_eq!(ppid, 1);
+    assert_eq!(t.find_changed(1, WaitFor::Any, false, true, false), None, "not asked for stops");
+    assert_eq!(t.find_changed(3, WaitFor::Any, true, true, false), None, "not 3's child");
+    assert_eq!(t.find_changed(1, WaitFor::Pid(2), true, false, true), Some((2, (19 << 8) | 0x7f)), "WNOWAIT keeps it");
+    assert_eq!(t.find_changed(1, WaitFor::Any, true, false, false), Some((2, (19 << 8) | 0x7f)));
+    assert_eq!(t.find_changed(1, WaitFor::Any, true, false, false), None, "reported once");
+    t.report_change(2, 0xffff);
+    assert_eq!(t.find_changed(1, WaitFor::Group(1), false, true, false), Some((2, 0xffff)));
+    t.report_change(3, (20 << 8) | 0x7f);
+    t.exit(3, 9);
+    assert_eq!(t.find_changed(1, WaitFor::Any, true, true, false), None, "an exit replaces the stop");
+    assert_eq!(t.find_exited(1, WaitFor::Pid(3), true), Waitable::Exited(3, 9));
+}

@@ -1289,3 +1289,24 @@ fn thread_registration_is_typed() {
     assert_eq!(s.sys(SET_ROBUST_LIST, &[0x1000, 16]), Err(EINVAL));
     assert_eq!(s.sys(RSEQ, &[0x1000, 32, 0, 0]), Err(ENOSYS));
 }
+
+#[test]
+fn realtime_signals_queue_in_order_and_standard_ones_merge() {
+    use litebox_libos::signal::{Pending, SIGRTMIN};
+    let mut p = Pending::new();
+    let rt = SIGRTMIN + 2;
+    for v in 1..=3 {
+        assert_eq!(p.queue(rt, -1, v, 3), Ok(()));
+    }
+    assert_eq!(p.queue(rt, -1, 4, 3), Err(EAGAIN));
+    p.raise(SIGUSR1_, -1, 7);
+    p.raise(SIGUSR1_, -1, 8);
+    assert_eq!(p.queued(), 3);
+    assert_eq!(p.take(SIGUSR1_).value, 7);
+    assert_eq!(p.deliverable(0), Some(rt));
+    let got: Vec<u64> = (0..3).map(|_| p.take(rt).value).collect();
+    assert_eq!(got, [1, 2, 3]);
+    assert_eq!((p.set(), p.queued()), (0, 0));
+    // A standard signal is not limited by the queue.
+    assert_eq!(p.queue(SIGUSR1_, -1, 0, 0), Ok(()));
+}

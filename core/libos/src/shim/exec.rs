@@ -227,7 +227,7 @@ fn execve<P: Platform>(
     flags: u32,
     ctx: &mut dyn SyscallContext,
 ) -> SysResult {
-    let path = user::cstr(pathp, 4095)?;
+    let path = user::cstr_in(&os.mem, pathp, 4095)?;
     let mut argv = string_array(argvp)?;
     if argv.is_empty() {
         // As Linux since 5.18: an empty argv becomes one empty argument, so argc is 1.
@@ -281,9 +281,16 @@ fn wait_child<P: Platform>(
     keep: bool,
 ) -> Result<Option<(i32, i32)>, Errno> {
     let me = os.platform.pid();
+    let (stopped, continued) = (options & WSTOPPED != 0, options & WCONTINUED != 0);
+    let changed = |keep: bool| {
+        (stopped || continued).then(|| TABLE.lock().find_changed(me, which, stopped, continued, keep)).flatten()
+    };
     loop {
         let orphans = TABLE.lock().take_orphan_zombies(me);
         orphans.into_iter().for_each(|pid| os.platform.release_process(pid));
+        if let Some(c) = changed(keep) {
+            return Ok(Some(c));
+        }
         let found = TABLE.lock().find_exited(me, which, !keep);
         match found {
             Waitable::Exited(pid, status) => {
@@ -296,7 +303,10 @@ fn wait_child<P: Platform>(
             Waitable::NotYet if options & WNOHANG != 0 => return Ok(None),
             Waitable::NotYet => {
                 os.platform.block_until(
-                    &mut || !matches!(TABLE.lock().find_exited(me, which, false), Waitable::NotYet),
+                    &mut || {
+                        !matches!(TABLE.lock().find_exited(me, which, false), Waitable::NotYet)
+                            || changed(true).is_some()
+                    },
                     None,
                 )?;
             }
@@ -361,7 +371,7 @@ fn waitid<P: Platform>(os: &LibOs<P>, idtype: u32, id: i32, infop: usize, option
         }
         return Err(ECHILD);
     }
-    let got = wait_child(os, which, options, options & WNOWAIT != 0)?;
+    let got = wait_child(os, which, options & !(WSTOPPED | WCONTINUED), options & WNOWAIT != 0)?;
     if infop != 0 {
         let mut si = [0u8; 128];
         if let Some((child, status)) = got {

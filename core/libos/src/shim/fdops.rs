@@ -103,6 +103,7 @@ pub fn close_fd<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<(), Errno> {
     drop(t);
     match &f.kind {
         FileKind::Obj(_) => os.platform.wake_all(),
+        FileKind::Image(_) | FileKind::Overlay(_) => super::locks::released_on_close(os, &f),
         FileKind::Host(h) if !f.path.is_empty() && os.record_locks.load(Ordering::Relaxed) => {
             if let Some(pt) = os.platform.passthrough() {
                 let unlock = Flock { l_type: 2, ..Default::default() };
@@ -375,7 +376,7 @@ fn memfd_create<P: Platform>(os: &LibOs<P>, name_ptr: usize, flags: u32) -> SysR
     if flags & !VALID != 0 {
         return Err(EINVAL);
     }
-    let n = user::cstr(name_ptr, 249).map_err(|e| if e == ENAMETOOLONG { EINVAL } else { e })?;
+    let n = user::cstr_in(&os.mem, name_ptr, 249).map_err(|e| if e == ENAMETOOLONG { EINVAL } else { e })?;
     let mut path = b"/memfd:".to_vec();
     path.extend_from_slice(&n);
     path.extend_from_slice(b" (deleted)");

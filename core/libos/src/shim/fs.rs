@@ -180,8 +180,8 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         UMASK => Ok(os.umask.swap(a[0] as u32 & 0o777, Ordering::Relaxed) as usize),
         GETDENTS64 => getdents(os, fd, a[1], a[2], false),
         GETDENTS => getdents(os, fd, a[1], a[2], true),
-        STATFS => lookup_at(os, AT_FDCWD, a[0], true).and_then(|_| write_statfs(a[1])),
-        FSTATFS => os.fds.lock().get(fd).and_then(|_| write_statfs(a[1])),
+        STATFS => lookup_at(os, AT_FDCWD, a[0], true).and_then(|_| write_statfs(os, a[1])),
+        FSTATFS => os.fds.lock().get(fd).and_then(|_| write_statfs(os, a[1])),
         // No file here carries extended attributes, as on a file system where none were set.
         GETXATTR | LISTXATTR => lookup_at(os, AT_FDCWD, a[0], true).and_then(|_| no_xattr(n)),
         LGETXATTR | LLISTXATTR => lookup_at(os, AT_FDCWD, a[0], false).and_then(|_| no_xattr(n)),
@@ -191,9 +191,10 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
     })
 }
 
-fn path_arg(ptr: usize) -> Result<Vec<u8>, Errno> {
-    let p = user::cstr(ptr, 4095)?;
-    Ok(p)
+/// A path argument: at most PATH_MAX - 1 bytes (ENAMETOOLONG), EFAULT where it is not
+/// readable app memory.
+fn path_arg<P: Platform>(os: &LibOs<P>, ptr: usize) -> Result<Vec<u8>, Errno> {
+    user::cstr_in(&os.mem, ptr, 4095)
 }
 
 /// Resolves a path argument of a `*at` call.
@@ -203,7 +204,7 @@ fn resolve_at<P: Platform>(
     ptr: usize,
     follow: bool,
 ) -> Result<crate::fs::vfs::Resolved, Errno> {
-    let p = path_arg(ptr)?;
+    let p = path_arg(os, ptr)?;
     if p.is_empty() {
         return Err(ENOENT);
     }
@@ -235,7 +236,7 @@ fn lookup_at<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, follow: bool) -
 const HOST_OPEN_FLAGS: u32 = O_ACCMODE | O_APPEND | O_TRUNC | O_NONBLOCK;
 
 fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: u32) -> SysResult {
-    let p = path_arg(ptr)?;
+    let p = path_arg(os, ptr)?;
     if p.is_empty() {
         return Err(ENOENT);
     }
@@ -482,11 +483,12 @@ fn read_denied<P: Platform>(os: &LibOs<P>, f: &OpenFile, len: usize, at: Option<
 
 fn read<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
-    if user::guard(&os.mem, buf, len, true).is_err() {
-        user::check_range(buf, len)?;
+    let room = user::guard_len(&os.mem, buf, len, true)?;
+    if room == 0 && len != 0 {
         return read_denied(os, &f, len, None);
     }
-    let b = user::slice_mut(buf, len)?;
+    // A buffer that stops being writable part of the way gets what fits (a short count).
+    let b = user::slice_mut(buf, room)?;
     read_file(os, &f, b, None)
 }
 
@@ -502,11 +504,11 @@ fn pread<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize, off: i64) 
         return Err(EINVAL);
     }
     let f = os.fds.lock().get(fd)?;
-    if user::guard(&os.mem, buf, len, true).is_err() {
-        user::check_range(buf, len)?;
+    let room = user::guard_len(&os.mem, buf, len, true)?;
+    if room == 0 && len != 0 {
         return read_denied(os, &f, len, Some(off as u64));
     }
-    let b = user::slice_mut(buf, len)?;
+    let b = user::slice_mut(buf, room)?;
     read_file(os, &f, b, Some(off as u64))
 }
 
@@ -606,7 +608,7 @@ fn stat_at<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32) -> Re
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0 {
         return Err(EINVAL);
     }
-    let p = path_arg(ptr)?;
+    let p = path_arg(os, ptr)?;
     if p.is_empty() {
         if flags & AT_EMPTY_PATH == 0 {
             return Err(ENOENT);
@@ -868,13 +870,10 @@ fn fcntl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
             }
             os.platform.passthrough().ok_or(ENOSYS)?.fd_call(FCNTL, [h.0 as usize, cmd as usize, arg, 0, 0, 0])
         }
-        5 | 36 => {
-            // F_GETLK / F_OFD_GETLK: no other process holds locks here; report unlocked.
+        5 | 6 | 7 | 36 | 37 | 38 => {
             drop(t);
-            user::write::<i16>(arg, &2)?;
-            Ok(0)
+            super::locks::record_lock(os, &f, cmd, arg)
         }
-        6 | 7 | 37 | 38 => Ok(0), // F_SETLK(W), F_OFD_SETLK(W): one process, always granted
         _ => {
             drop(t);
             super::fcntl_more::fcntl(os, &f, cmd, arg)
@@ -939,7 +938,7 @@ fn getcwd<P: Platform>(os: &LibOs<P>, buf: usize, size: usize) -> SysResult {
     if size < cwd.len() + 1 {
         return Err(ERANGE);
     }
-    let out = user::slice_mut(buf, cwd.len() + 1)?;
+    let out = user::slice_mut_in(&os.mem, buf, cwd.len() + 1)?;
     out[..cwd.len()].copy_from_slice(&cwd);
     out[cwd.len()] = 0;
     Ok(cwd.len() + 1)
@@ -966,7 +965,7 @@ fn fchdir<P: Platform>(os: &LibOs<P>, fd: i32) -> SysResult {
 }
 
 fn mkdirat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32) -> SysResult {
-    let p = path_arg(ptr)?;
+    let p = path_arg(os, ptr)?;
     if p.is_empty() {
         return Err(ENOENT);
     }
@@ -1027,7 +1026,7 @@ fn renameat2<P: Platform>(os: &LibOs<P>, ofd: i32, optr: usize, nfd: i32, nptr: 
 }
 
 fn symlinkat<P: Platform>(os: &LibOs<P>, tptr: usize, dirfd: i32, lptr: usize) -> SysResult {
-    let target = path_arg(tptr)?;
+    let target = path_arg(os, tptr)?;
     if target.is_empty() {
         return Err(ENOENT);
     }
@@ -1085,7 +1084,7 @@ fn linkat<P: Platform>(os: &LibOs<P>, ofd: i32, optr: usize, nfd: i32, nptr: usi
     if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(EINVAL);
     }
-    let old = path_arg(optr)?;
+    let old = path_arg(os, optr)?;
     let n = resolve_at(os, nfd, nptr, false)?;
     if n.node.is_some() {
         return Err(EEXIST);
@@ -1128,7 +1127,7 @@ fn readlinkat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, buf: usize, si
     let (_, node) = lookup_at(os, dirfd, ptr, false)?;
     let target = os.vfs.readlink(&node)?;
     let n = core::cmp::min(size, target.len());
-    user::slice_mut(buf, n)?.copy_from_slice(&target[..n]);
+    user::slice_mut_in(&os.mem, buf, n)?.copy_from_slice(&target[..n]);
     Ok(n)
 }
 
@@ -1293,7 +1292,7 @@ fn no_xattr(n: usize) -> SysResult {
 
 /// `struct statfs` for the namespace: a tmpfs-like file system (the writable layer lives in
 /// memory), with made-up but consistent sizes.
-fn write_statfs(buf: usize) -> SysResult {
+fn write_statfs<P: Platform>(os: &LibOs<P>, buf: usize) -> SysResult {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     let mut v = [0i64; 15];
     v[0] = TMPFS_MAGIC; // f_type
@@ -1305,6 +1304,6 @@ fn write_statfs(buf: usize) -> SysResult {
     v[6] = 1 << 19; // f_ffree
     v[8] = 255; // f_namelen
     v[9] = 4096; // f_frsize
-    user::write(buf, &v)?;
+    user::write_in(&os.mem, buf, &v)?;
     Ok(0)
 }

@@ -137,14 +137,14 @@ fn getrusage<P: Platform>(os: &LibOs<P>, who: i32, buf: usize) -> SysResult {
         -1 => {}
         _ => return Err(EINVAL),
     }
-    user::write(buf, &r).map(|_| 0)
+    user::write_in(&os.mem, buf, &r).map(|_| 0)
 }
 
 fn times<P: Platform>(os: &LibOs<P>, buf: usize) -> SysResult {
     if buf != 0 {
         let (s, us) = cpu_time(os, 2);
         let ticks = s * TICKS_PER_SEC + us / (1_000_000 / TICKS_PER_SEC);
-        user::write(buf, &[ticks, 0i64, 0, 0])?;
+        user::write_in(&os.mem, buf, &[ticks, 0i64, 0, 0])?;
     }
     let now = os.platform.clock_gettime(1)?;
     Ok((now.tv_sec * TICKS_PER_SEC + now.tv_nsec / (1_000_000_000 / TICKS_PER_SEC)) as usize)

@@ -176,7 +176,7 @@ mod host {
         if flags & !(O_CLOEXEC | O_NONBLOCK | 0o40000/* O_DIRECT */) != 0 {
             return Err(EINVAL);
         }
-        user::slice_mut(fds_ptr, 8)?;
+        user::guard(&os.mem, fds_ptr, 8, true)?;
         let (r, w) = pt.pipe(flags & !O_CLOEXEC)?;
         let rf = OpenFile::new(FileKind::Host(HostFd(r)), Vec::new(), O_RDONLY | (flags & O_NONBLOCK));
         let wf = OpenFile::new(FileKind::Host(HostFd(w)), Vec::new(), O_WRONLY | (flags & O_NONBLOCK));
@@ -242,7 +242,7 @@ fn pipe2<P: Platform>(os: &LibOs<P>, fds_ptr: usize, flags: u32) -> SysResult {
     if flags & !(O_CLOEXEC | O_NONBLOCK | 0o40000/* O_DIRECT */) != 0 {
         return Err(EINVAL);
     }
-    user::slice_mut(fds_ptr, 8)?;
+    user::guard(&os.mem, fds_ptr, 8, true)?;
     let (r, w) = PipeEnd::pair();
     let rf = OpenFile::new(FileKind::Obj(r), Vec::new(), O_RDONLY | (flags & O_NONBLOCK));
     let wf = OpenFile::new(FileKind::Obj(w), Vec::new(), O_WRONLY | (flags & O_NONBLOCK));

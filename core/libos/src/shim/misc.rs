@@ -165,9 +165,13 @@ fn prctl<P: Platform>(os: &LibOs<P>, a: &[usize; 6]) -> SysResult {
     let id = &os.ident;
     match a[0] {
         PR_SET_NAME => {
-            let n =
-                user::cstr(a[1], 4095)
-                    .or_else(|e| if e == ENAMETOOLONG { Ok(alloc::vec::Vec::new()) } else { Err(e) })?;
+            let n = user::cstr_in(&os.mem, a[1], 4095).or_else(|e| {
+                if e == ENAMETOOLONG {
+                    Ok(alloc::vec::Vec::new())
+                } else {
+                    Err(e)
+                }
+            })?;
             id.set_name(&n);
             Ok(0)
         }

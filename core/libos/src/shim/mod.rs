@@ -9,6 +9,7 @@ pub mod fs;
 pub mod futexv;
 pub mod ids;
 pub mod io;
+pub mod locks;
 pub mod mem;
 pub mod misc;
 pub mod net;

@@ -94,7 +94,7 @@ pub fn dispatch<P: Platform>(
             if a[2] & !7 != 0 {
                 Err(EINVAL)
             } else {
-                user::slice_mut(a[0], a[1]).map(|b| {
+                user::slice_mut_in(&os.mem, a[0], a[1]).map(|b| {
                     p.random(b);
                     b.len()
                 })
@@ -141,7 +141,7 @@ fn uname<P: Platform>(os: &LibOs<P>, buf: usize) -> SysResult {
     fill(&mut u.version, b"#1 SMP LiteBox");
     fill(&mut u.machine, b"x86_64");
     fill(&mut u.domainname, b"(none)");
-    user::write(buf, &u)?;
+    user::write_in(&os.mem, buf, &u)?;
     Ok(0)
 }
 
@@ -172,7 +172,7 @@ fn sysinfo<P: Platform>(os: &LibOs<P>, buf: usize) -> SysResult {
     let up = os.platform.clock_gettime(CLOCK_BOOTTIME).map(|t| t.tv_sec).unwrap_or(0);
     let (total, free) = crate::procfs::memory(os);
     let info = SysInfo { uptime: up, totalram: total, freeram: free, procs: 1, mem_unit: 1, ..Default::default() };
-    user::write(buf, &info).map(|_| 0)
+    user::write_in(&os.mem, buf, &info).map(|_| 0)
 }
 
 /// With LITEBOX_LOG=debug: how much of the image this process read (it is read on demand).

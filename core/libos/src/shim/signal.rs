@@ -36,10 +36,14 @@ pub const PARTIAL: &[(usize, &str)] = &[
     (RT_SIGRETURN, "app handlers return through the platform's own restorer; a call outside a handler frame is not supported"),
     (KILL, "processes of the app only; linux-userland without a pid namespace of its own: only the process itself and its children"),
     (TGKILL, "threads of the process itself only"),
+    (RT_SIGQUEUEINFO, "RLIMIT_SIGPENDING counts the process's own queued real-time signals (Linux: the user's); linux-userland: the host queues them, the app's limit applies only when it is 0"),
+    (RT_TGSIGQUEUEINFO, "as rt_sigqueueinfo"),
     (SIGALTSTACK, "SS_AUTODISARM accepted but does not disarm; a handler interrupting the runtime itself runs where the runtime was"),
 ];
 
 const SIGSYS: usize = 31;
+/// RLIMIT_SIGPENDING's index: how many real-time signals may be queued.
+const RLIMIT_SIGPENDING: usize = 11;
 
 const SIGKILL: usize = 9;
 const SIGSTOP: usize = 19;
@@ -145,8 +149,13 @@ fn host_signal<P: Platform>(os: &LibOs<P>, h: &dyn HostPassthrough, n: usize, a:
             }
         }
         RT_SIGQUEUEINFO | RT_TGSIGQUEUEINFO => {
+            let sig = signal_sent(os, n, a)?;
             if a[0] as i32 as isize != me {
                 Err(ESRCH)
+            } else if sig >= crate::signal::SIGRTMIN && os.limits.lock()[RLIMIT_SIGPENDING].cur == 0 {
+                // The host queues the signals and counts them against its own per-user
+                // limit; an app limit of 0 (no queued signal at all) is applied here.
+                Err(EAGAIN)
             } else {
                 h.signal_call(n, *a)
             }
@@ -167,7 +176,19 @@ fn own_signal<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6], ctx: &mut dy
             let targets = crate::proctab::TABLE.lock().kill_targets(me, a[0] as i32)?;
             if sig != 0 {
                 for (pid, s) in targets {
-                    s.pending.lock().raise(sig, SI_USER, 0);
+                    let mut p = s.pending.lock();
+                    // SIGCONT discards pending stop signals, a stop signal a pending SIGCONT.
+                    match sig {
+                        18 => (19..=22).for_each(|st| {
+                            let _ = p.take(st);
+                        }),
+                        19..=22 => {
+                            let _ = p.take(18);
+                        }
+                        _ => {}
+                    }
+                    p.raise(sig, SI_USER, 0);
+                    drop(p);
                     os.platform.notify_signal(pid);
                 }
             }
@@ -199,7 +220,8 @@ fn own_signal<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6], ctx: &mut dy
             }
             let value = u64::from_le_bytes(si[24..32].try_into().unwrap_or([0; 8]));
             if sig != 0 {
-                os.signals.pending.lock().raise(sig, code, value);
+                let limit = os.limits.lock()[RLIMIT_SIGPENDING].cur;
+                os.signals.pending.lock().queue(sig, code, value, limit)?;
             }
             os.platform.notify_signal(me);
             Ok(0)

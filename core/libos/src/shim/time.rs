@@ -18,18 +18,12 @@ pub const PARTIAL: &[(usize, &str)] = &[(FUTEX, "WAIT, WAKE, REQUEUE, CMP_REQUEU
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
     let p = &os.platform;
     Some(match n {
-        CLOCK_GETTIME => p
-            .clock_gettime(a[0] as u32)
-            .and_then(|t| {
-                user::guard(&os.mem, a[1], core::mem::size_of::<Timespec>(), true)?;
-                user::write(a[1], &t)
-            })
-            .map(|_| 0),
+        CLOCK_GETTIME => p.clock_gettime(a[0] as u32).and_then(|t| user::write_in(&os.mem, a[1], &t)).map(|_| 0),
         CLOCK_GETRES => {
             if a[0] > 11 {
                 Err(EINVAL)
             } else if a[1] != 0 {
-                user::write(a[1], &Timespec { tv_sec: 0, tv_nsec: 1 }).map(|_| 0)
+                user::write_in(&os.mem, a[1], &Timespec { tv_sec: 0, tv_nsec: 1 }).map(|_| 0)
             } else {
                 Ok(0)
             }
@@ -38,12 +32,12 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
             if a[0] == 0 {
                 Ok(0)
             } else {
-                p.clock_gettime(0).and_then(|t| user::write(a[0], &[t.tv_sec, t.tv_nsec / 1000])).map(|_| 0)
+                p.clock_gettime(0).and_then(|t| user::write_in(&os.mem, a[0], &[t.tv_sec, t.tv_nsec / 1000])).map(|_| 0)
             }
         }
         TIME => p.clock_gettime(0).and_then(|t| {
             if a[0] != 0 {
-                user::write(a[0], &t.tv_sec)?;
+                user::write_in(&os.mem, a[0], &t.tv_sec)?;
             }
             Ok(t.tv_sec as usize)
         }),
@@ -51,7 +45,7 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         CLOCK_NANOSLEEP => {
             if a[1] & 1 != 0 {
                 // TIMER_ABSTIME: sleep until the clock reaches the given time.
-                user::read::<Timespec>(a[2]).and_then(|until| {
+                user::read_in::<Timespec>(&os.mem, a[2]).and_then(|until| {
                     let now = p.clock_gettime(a[0] as u32)?;
                     let mut d = Timespec { tv_sec: until.tv_sec - now.tv_sec, tv_nsec: until.tv_nsec - now.tv_nsec };
                     if d.tv_nsec < 0 {
@@ -78,7 +72,7 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
 /// A relative sleep; when a signal handler interrupts it (EINTR), the time left is written to
 /// `rem` (if not NULL), measured on the monotonic clock, as Linux does.
 fn sleep_rel<P: Platform>(os: &LibOs<P>, req: usize, rem: usize) -> SysResult {
-    let t: Timespec = user::read(req)?;
+    let t: Timespec = user::read_in(&os.mem, req)?;
     if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
         return Err(EINVAL);
     }
@@ -90,7 +84,7 @@ fn sleep_rel<P: Platform>(os: &LibOs<P>, req: usize, rem: usize) -> SysResult {
                     (Some(s), Some(e)) => remaining(&t, &s, &e),
                     _ => t,
                 };
-                user::write(rem, &left)?;
+                user::write_in(&os.mem, rem, &left)?;
             }
             Err(EINTR)
         }

@@ -13,6 +13,7 @@ pub mod entry;
 pub mod platform;
 pub mod proc;
 pub mod signals;
+pub mod stop;
 pub mod wait;
 
 use alloc::vec::Vec;

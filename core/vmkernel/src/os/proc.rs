@@ -173,6 +173,7 @@ pub fn exit(status: i32) -> ! {
     sched::kill_others(me);
     let fds = core::mem::replace(&mut *os.fds.lock(), litebox_libos::fd::FdTable::new(0));
     drop(fds);
+    litebox_libos::reclock::TABLE.lock().release_process(me);
     vm::clear_current();
     os.signals.pending.lock().stop_timer();
     // SysV semaphore adjustments of SEM_UNDO operations are undone when a process exits.

@@ -86,6 +86,11 @@ pub fn deliver(vm: &Vm, f: &mut SyscallFrame) {
     if os.signals.actions.lock().ignored(sig) {
         return;
     }
+    if act.handler == 0 && super::stop::is_stop(sig) {
+        // The default action of a stop signal: stopped until SIGCONT, then what woke it.
+        super::stop::stop(vm.pid, sig);
+        return deliver(vm, f);
+    }
     if act.handler == 0 || act.flags & SA_RESTORER == 0 {
         proc::exit(sig as i32);
     }
