@@ -45,6 +45,12 @@ impl Machine for Kvm {
         unsafe { &*p }
     }
 
+    /// QEMU's guest RAM is fresh anonymous memory; what the VMM wrote (the kernel, the image,
+    /// the command line, the modules, the start info below 1 MiB) is reserved.
+    fn fresh_ram_zeroed(&self) -> bool {
+        true
+    }
+
     fn probe_devices(&self) -> bool {
         virtio_net::start()
     }
