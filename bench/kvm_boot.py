@@ -10,13 +10,16 @@ entry to the app's first instruction, which the kernel prints when the command l
     python3 bench/kvm_boot.py [--runs N] [--json]
 
 Wall-clock times are medians (and minimums) over N runs of subprocess start to exit, including
-the fork/exec of this Python. Figures vary run to run on a shared machine; compare the ratios.
+the fork/exec of this Python; the CPU column is the median user + system time of the processes
+each run started (QEMU's, for the kvm rows), which a busy machine inflates far less.
+Figures vary run to run on a shared machine; compare the ratios.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import re
+import resource
 import statistics
 import struct
 import subprocess
@@ -44,13 +47,22 @@ def pack(project: Path, out: Path, *extra: str) -> dict[str, Path]:
     return {a["target"]: Path(a["path"]) for a in json.loads(proc.stdout)["artifacts"]}
 
 
-def timed(fn: Callable[[], bytes], runs: int) -> tuple[list[float], list[bytes]]:
-    """Runs ``fn`` ``runs`` times; returns the wall-clock times (ms) and the outputs."""
+def children_cpu_ms() -> float:
+    """User + system CPU time (ms) of every finished child process so far."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (r.ru_utime + r.ru_stime) * 1000
+
+
+def timed(fn: Callable[[], bytes], runs: int, cpu: list[float] | None = None) -> tuple[list[float], list[bytes]]:
+    """Runs ``fn`` ``runs`` times; returns the wall-clock times (ms) and the outputs, and
+    appends each run's CPU time (ms, user + system of the processes it ran) to ``cpu``."""
     times, outs = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        c0, t0 = children_cpu_ms(), time.perf_counter()
         outs.append(fn())
         times.append((time.perf_counter() - t0) * 1000)
+        if cpu is not None:
+            cpu.append(children_cpu_ms() - c0)
     return times, outs
 
 
@@ -134,9 +146,10 @@ def main() -> int:
         rows = []
         for name, fn in cases:
             fn()  # warm the page cache
-            times, _ = timed(fn, args.runs)
+            cpu: list[float] = []
+            times, _ = timed(fn, args.runs, cpu)
             rows.append({"case": name, "median_ms": round(statistics.median(times), 2),
-                         "min_ms": round(min(times), 2)})
+                         "min_ms": round(min(times), 2), "cpu_median_ms": round(statistics.median(cpu), 1)})
         kernel = {}
         for label, art in (("zstd", arts["kvm"]), ("stored", stored["kvm"])):
             _, outs = timed(qemu_run(qemu, art, "microvm", "litebox.debug"), args.runs)
@@ -151,9 +164,11 @@ def main() -> int:
     if args.json:
         print(json.dumps({"runs": args.runs, "rows": rows, "kvm_kernel_share": kernel}, indent=2))
         return 0
-    print(f"hello-static, boot/start to exit, {args.runs} runs each (median / min, ms; x native by median)")
+    print(f"hello-static, boot/start to exit, {args.runs} runs each (wall median / min, ms; x native by median;"
+          " CPU median, ms)")
     for r in rows:
-        print(f"  {r['case']:<48} {r['median_ms']:>9.2f} / {r['min_ms']:>8.2f}   x{r['x_native']}")
+        print(f"  {r['case']:<48} {r['median_ms']:>9.2f} / {r['min_ms']:>8.2f}   x{r['x_native']:<6} "
+              f"CPU {r['cpu_median_ms']:>7.1f}")
     for label, k in kernel.items():
         print(f"  kvm kernel share, {label} chunks (PVH entry -> app's first instruction, TSC): "
               f"{k['median_ms']} / {k['min_ms']} ms")

@@ -1,6 +1,7 @@
 //! Physical page frames: the RAM the machine reported (its boot information), below the 1 GiB the direct
 //! map covers, minus what is in use at boot (the kernel, the image, the boot modules).
 use alloc::collections::BTreeMap;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use litebox_libos::sync::SpinMutex;
 
@@ -11,9 +12,15 @@ pub const FRAME: usize = 4096;
 /// The direct map covers this much physical memory; frames come from below it.
 pub const PHYS_LIMIT: usize = 1 << 30;
 const MAX_RANGES: usize = 32;
+/// The top of each RAM range that is zeroed on first use even when the VMM hands RAM over
+/// zeroed: firmware (SeaBIOS under `-M pc`) keeps its tables there without reserving them in
+/// the memory map the kernel reads.
+const FIRMWARE_TOP: usize = 16 << 20;
 
 struct Frames {
     ranges: [(usize, usize); MAX_RANGES],
+    /// Per range: below this address, never-used frames hold zeros (see [`set_fresh_zeroed`]).
+    zeroed_below: [usize; MAX_RANGES],
     count: usize,
     /// Freed frames, linked through their first word (a physical address, 0 ends the list).
     free: usize,
@@ -21,8 +28,14 @@ struct Frames {
     used: usize,
 }
 
-static FRAMES: SpinMutex<Frames> =
-    SpinMutex::new(Frames { ranges: [(0, 0); MAX_RANGES], count: 0, free: 0, total: 0, used: 0 });
+static FRAMES: SpinMutex<Frames> = SpinMutex::new(Frames {
+    ranges: [(0, 0); MAX_RANGES],
+    zeroed_below: [0; MAX_RANGES],
+    count: 0,
+    free: 0,
+    total: 0,
+    used: 0,
+});
 
 /// Adds RAM `[start, end)` minus the `reserved` ranges to the pool.
 pub fn add_ram(start: usize, end: usize, reserved: &[(usize, usize)]) {
@@ -44,27 +57,44 @@ pub fn add_ram(start: usize, end: usize, reserved: &[(usize, usize)]) {
     if f.count < MAX_RANGES {
         let i = f.count;
         f.ranges[i] = (start, end);
+        f.zeroed_below[i] = if FRESH_ZEROED.load(Ordering::Relaxed) { end.saturating_sub(FIRMWARE_TOP) } else { 0 };
         f.count += 1;
         f.total += (end - start) / FRAME;
     }
 }
 
+/// Whether never-used RAM holds zeros (set by [`crate::init`] from the machine, before
+/// [`add_ram`]).
+static FRESH_ZEROED: AtomicBool = AtomicBool::new(false);
+
+/// Tells the pool that the VMM hands RAM over zeroed (QEMU's guest RAM is fresh anonymous
+/// memory), so a never-used frame needs no zeroing before its first use; call before
+/// [`add_ram`]. Not for SNP: its private pages are not promised to read as zeros.
+pub fn set_fresh_zeroed(zeroed: bool) {
+    FRESH_ZEROED.store(zeroed, Ordering::Relaxed);
+}
+
 /// A frame (physical address), not zeroed; None when memory is exhausted.
 pub fn alloc() -> Option<usize> {
+    take().map(|(pa, _)| pa)
+}
+
+/// A frame and whether it is known to hold zeros (never used, in RAM the VMM zeroed).
+fn take() -> Option<(usize, bool)> {
     let mut f = FRAMES.lock();
     if f.free != 0 {
         let pa = f.free;
         // SAFETY: a freed frame is ours and holds the next link in its first word.
         f.free = unsafe { core::ptr::read(phys_to_virt(pa) as *const usize) };
         f.used += 1;
-        return Some(pa);
+        return Some((pa, false));
     }
     for i in 0..f.count {
         let (s, e) = f.ranges[i];
         if s < e {
             f.ranges[i].0 = s + FRAME;
             f.used += 1;
-            return Some(s);
+            return Some((s, s + FRAME <= f.zeroed_below[i]));
         }
     }
     None
@@ -85,11 +115,13 @@ pub fn alloc_contiguous(n: usize) -> Option<usize> {
     None
 }
 
-/// A zeroed frame.
+/// A zeroed frame (written with zeros unless it is known to hold them already).
 pub fn alloc_zeroed() -> Option<usize> {
-    let pa = alloc()?;
-    // SAFETY: the frame was just handed to us and is mapped through the direct map.
-    unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, FRAME) };
+    let (pa, zeroed) = take()?;
+    if !zeroed {
+        // SAFETY: the frame was just handed to us and is mapped through the direct map.
+        unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, FRAME) };
+    }
     Some(pa)
 }
 

@@ -123,6 +123,7 @@ pub unsafe fn init() {
         trap::set_syscall_stack(layout::stack_top());
     }
     paging::set_encryption_mask(m.encryption_mask() | snp::cbit_mask());
+    frames::set_fresh_zeroed(m.fresh_ram_zeroed());
     let bi = m.boot_info();
     let mut reserved = [(0usize, 0usize); machine::MAX_RESERVED + 1];
     reserved[0] = (0, layout::kernel_end_phys());

@@ -109,6 +109,13 @@ pub trait Machine: Sync {
         let _ = (pa, len);
     }
 
+    /// Whether RAM the kernel has not used yet reads as zeros (QEMU's guest RAM: fresh
+    /// anonymous memory), so first-use frames skip zeroing ([`crate::frames::set_fresh_zeroed`]).
+    /// False by default (SNP's private pages promise nothing).
+    fn fresh_ram_zeroed(&self) -> bool {
+        false
+    }
+
     /// Looks for the machine's devices (once, when the OS layer first needs them); true when
     /// a network device was found.
     fn probe_devices(&self) -> bool {

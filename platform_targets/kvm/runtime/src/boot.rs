@@ -151,12 +151,15 @@ pvh_long:
     .section .text.pvh_high, "ax"
 pvh_high:
     movabs $boot_stack_top, %rsp
-    /* zero .bss (the boot tables and stack live in .bootstrap, outside it) */
+    /* zero .bss (the boot tables and stack live in .bootstrap, outside it), 8 bytes a step:
+       under TCG each iteration of a rep prefix is one dispatch (link.ld aligns both ends);
+       %ebp carries the SNP marker to kernel_main, so it is left alone here */
     movabs $__bss_start, %rdi
     movabs $__bss_end, %rcx
     sub %rdi, %rcx
+    shr $3, %rcx
     xor %eax, %eax
-    rep stosb
+    rep stosq
     mov %esi, %edi
     mov %ebp, %esi
     xor %ebp, %ebp

@@ -57,6 +57,14 @@ impl Machine for Kvm {
         }
     }
 
+    /// QEMU's guest RAM is fresh anonymous memory; what the VMM wrote (the kernel, the image,
+    /// the command line, the modules, the start info below 1 MiB) is reserved. Not under
+    /// SEV-SNP: memory validated by the guest holds whatever the host left there (decrypted
+    /// with the guest's key, so not zeros), and it must be zeroed before use.
+    fn fresh_ram_zeroed(&self) -> bool {
+        !litebox_vmkernel::snp::active()
+    }
+
     fn probe_devices(&self) -> bool {
         virtio_net::start()
     }
