@@ -224,9 +224,13 @@ def unready_reason(target: Any) -> str | None:
 RUNNER_ENV: dict[str, Callable[[int], dict[str, str]]] = {
     "kvm": lambda vm_timeout: {"LITEBOX_KVM_ACCEL": "tcg", "LITEBOX_KVM_TIMEOUT": str(vm_timeout)},
     "snp": lambda vm_timeout: {"LITEBOX_KVM_ACCEL": "tcg", "LITEBOX_KVM_TIMEOUT": str(vm_timeout)},
-    # windows runs under Wine, in a prefix of the test runs' own (never the user's ~/.wine).
-    "windows": lambda _: {"WINEDEBUG": "-all", "WINEPREFIX": str(Path(tempfile.gettempdir())
-                                                                 / f"litebox-e2e-wine-{os.getuid()}")},
+    # windows runs under Wine, in a prefix of the test runs' own (never the user's ~/.wine), one
+    # per pytest-xdist worker: a wineserver (and Wine's system processes) started by one run
+    # inherits that run's stdout and stderr and lives while any process of its prefix does, so
+    # a prefix shared with another worker's runs would keep this run's pipes open for as long
+    # as that worker keeps Wine busy.
+    "windows": lambda _: {"WINEDEBUG": "-all", "WINEPREFIX": str(Path(tempfile.gettempdir()) / (
+        f"litebox-e2e-wine-{os.getuid()}-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"))},
 }
 
 # What a target does not do yet, by feature: a test marked `@pytest.mark.needs("FEATURE", ...)`
@@ -330,7 +334,7 @@ def run_on(
     bytes out; a VM target's runner ends the VM after ``vm_timeout`` seconds."""
     argv, host_env = run_on_argv(target, artifact, [os.fspath(a) for a in args or []], env, vm_timeout)
     return subprocess.run(argv, input=stdin, env=host_env, cwd=cwd, capture_output=True,
-                          timeout=RUN_TIMEOUT)
+                          timeout=max(RUN_TIMEOUT, vm_timeout + 60))
 
 
 def signal_death_status(target: Any, signum: int) -> int:
