@@ -183,6 +183,13 @@ pub trait Platform: Send + Sync {
     /// syscalls must see to it that the app is interrupted then (a timer interrupt), so the
     /// core's SIGALRM reaches it. Default: nothing.
     fn arm_timer(&self, _deadline: Option<u64>) {}
+    /// The calling process's RLIMIT_CPU is now `cur` soft, `max` hard (seconds of CPU time;
+    /// `u64::MAX` is unlimited), already checked by the core (`cur <= max`, `max` not raised).
+    /// The platform enforces it: SIGXCPU once the process's CPU time passes `cur` and every
+    /// second after, SIGKILL at `max`. Default: the limit is kept but not enforced.
+    fn set_cpu_limit(&self, _cur: u64, _max: u64) -> Result<(), Errno> {
+        Ok(())
+    }
     /// Whether `tid` is a live thread of the calling process (tgkill). Default: only the
     /// calling thread.
     fn has_thread(&self, tid: i32) -> bool {

@@ -117,6 +117,7 @@ pub fn release(pid: i32) {
     let p = procs.remove(i);
     drop(procs);
     vm::release(p.space);
+    sched::forget_cpu(pid);
     // SAFETY: leaked by `fork`; its process has exited and is not running, so nothing
     // refers to it any more. The first process is never released.
     drop(unsafe { Box::from_raw(p.os as *const LibOs<Vm> as *mut LibOs<Vm>) });
@@ -147,6 +148,9 @@ pub fn fork(frame: &SyscallFrame, flags: u64, stack: usize, ptid: usize, ctid: u
     let space = vm::fork_current().ok_or(ENOMEM)?;
     let pid = sched::new_id();
     let os: &'static LibOs<Vm> = Box::leak(Box::new(parent.fork(parent.platform.fork(pid))));
+    // RLIMIT_CPU is inherited; the child's CPU time starts from 0.
+    let cpu = os.limits.lock()[0];
+    os.platform.inherit_cpu_limit(cpu.cur, cpu.max);
     if flags & CLONE_CHILD_SETTID != 0 {
         vm::poke(space, ctid, &pid.to_le_bytes());
     }
