@@ -309,6 +309,8 @@ impl Platform for Vm {
     fn exec_prepare(&self) -> Result<(), Errno> {
         sched::kill_others(self.pid);
         vm::clear_current();
+        // execve detaches every SysV segment.
+        super::proc::drop_shm(self.pid);
         Ok(())
     }
 
@@ -333,6 +335,18 @@ impl Platform for Vm {
             crate::apic::start_timer();
         }
         Ok(())
+    }
+
+    fn shm_create(&self, len: usize) -> Result<u64, Errno> {
+        crate::shm::create(len)
+    }
+
+    fn shm_attach(&self, handle: u64, addr: usize, len: usize, prot: u32, replace: bool) -> Result<usize, Errno> {
+        crate::shm::attach(handle, addr, len, prot, replace)
+    }
+
+    fn shm_destroy(&self, handle: u64) {
+        crate::shm::destroy(handle)
     }
 
     fn arm_timer(&self, deadline: Option<u64>) {

@@ -159,10 +159,19 @@ pub fn fork(frame: &SyscallFrame, flags: u64, stack: usize, ptid: usize, ctid: u
     }
     let exe = parent.vfs.exe_path.lock().clone();
     TABLE.lock().fork(parent.platform.pid, pid, os.signals.clone())?;
+    // The child has the parent's SysV segments attached too (its space maps them shared).
+    litebox_libos::sysvshm::SHM.lock().fork(parent.platform.pid, pid);
     PROCS.lock().push(Process { pid, os, space, exe });
     let clear = if flags & CLONE_CHILD_CLEARTID != 0 { ctid } else { 0 };
     sched::spawn_process(kstack, pid, clear);
     Ok(pid as usize)
+}
+
+/// Process `pid` no longer has SysV segments attached (exit, execve: its memory is gone);
+/// frees the segments that were removed and waited only for it.
+pub fn drop_shm(pid: i32) {
+    let gone = litebox_libos::sysvshm::SHM.lock().drop_process(pid);
+    gone.into_iter().for_each(crate::shm::destroy);
 }
 
 /// Ends the running process with wait status `status` (exit code << 8, or the signal number):
@@ -182,6 +191,7 @@ pub fn exit(status: i32) -> ! {
     os.signals.pending.lock().stop_timer();
     // SysV semaphore adjustments of SEM_UNDO operations are undone when a process exits.
     litebox_libos::sysv::IPC.lock().exit(me);
+    drop_shm(me);
     let notice = TABLE.lock().exit(me, status);
     if let Some((ppid, parent)) = notice.notify {
         parent.pending.lock().raise(SIGCHLD, if status & 0x7f != 0 { 2 } else { 1 }, 0);
