@@ -199,7 +199,8 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
         }
         TIMER_GETOVERRUN => {
             let mut p = os.signals.pending.lock();
-            p.posix.get_mut(id).map(|t| t.overrun as usize).ok_or(EINVAL)
+            let pending = p.set();
+            p.posix.get_mut(id).map(|t| t.overrun_count(pending) as usize).ok_or(EINVAL)
         }
         _ => {
             let mut p = os.signals.pending.lock();
