@@ -1,5 +1,6 @@
 /* Family "signals": ppoll and clock_nanosleep interrupted by a handled signal, the RT-signal
- * queue limit (RLIMIT_SIGPENDING), kill of a child that ignores nothing. */
+ * queue limit (RLIMIT_SIGPENDING), kill of a child that ignores nothing, RLIMIT_CPU (SIGXCPU at
+ * the soft limit, SIGKILL at the hard one). */
 #include "conf.h"
 #include <poll.h>
 #include <signal.h>
@@ -28,6 +29,47 @@ static void on_queued(int s, siginfo_t *si, void *uc) {
 static void arm(void) {
     struct itimerval it = {{0, 0}, {0, 100000}};
     setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* The RLIMIT_CPU child's pipe: one byte per SIGXCPU it handled. */
+static int xcpu_pipe = -1;
+static void on_xcpu(int s) {
+    (void)s;
+    char b = 'x';
+    (void)!write(xcpu_pipe, &b, 1);
+}
+
+/* A child with RLIMIT_CPU 1 s soft, 2 s hard spins: SIGXCPU after one second of CPU time
+ * (handled: it writes a byte), SIGKILL at two. Costs two seconds of CPU. */
+static void rlimit_cpu(void) {
+    int p[2];
+    if (pipe(p) != 0) {
+        CASE(F, "rlimit_cpu_sigxcpu", 0);
+        return;
+    }
+    pid_t c = fork();
+    if (c == 0) {
+        close(p[0]);
+        xcpu_pipe = p[1];
+        struct sigaction sa = {.sa_handler = on_xcpu};
+        sigaction(SIGXCPU, &sa, NULL);
+        struct rlimit rl = {1, 2};
+        if (setrlimit(RLIMIT_CPU, &rl) != 0)
+            _exit(3);
+        alarm(30); /* a safety net where the limit is not enforced (SIGALRM, not SIGKILL) */
+        for (volatile unsigned long n = 0;; n++) {
+        }
+    }
+    close(p[1]);
+    char buf[16];
+    ssize_t got = 0, r;
+    while ((r = read(p[0], buf, sizeof buf)) > 0)
+        got += r;
+    close(p[0]);
+    int st = 0;
+    pid_t w = waitpid(c, &st, 0);
+    CASE(F, "rlimit_cpu_sigxcpu", w == c && got >= 1);
+    CASE(F, "rlimit_cpu_hard_sigkill", w == c && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 }
 
 void fam_signals(void) {
@@ -121,4 +163,5 @@ void fam_signals(void) {
     }
     int st = 0;
     CASE(F, "kill_child", kill(c, SIGTERM) == 0 && waitpid(c, &st, 0) == c && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+    rlimit_cpu();
 }

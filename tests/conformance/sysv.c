@@ -94,6 +94,44 @@ static void more_cases(void) {
     ERR(F, "msgsnd_removed_einval", msgsnd(q, &m1, 4, 0), EINVAL);
 }
 
+static char *inherited_shm;
+static int child_writes_inherited(void *arg) {
+    (void)arg;
+    strcpy(inherited_shm, "inherited");
+    return 1;
+}
+
+/* Segments survive detach until IPC_RMID and their last detach; an attachment made before a
+ * fork is the child's too; system calls accept attached memory as a buffer. */
+static void shm_lifetime_cases(void) {
+    int id = shmget(IPC_PRIVATE, 10000, IPC_CREAT | 0600);
+    char *p = id >= 0 ? shmat(id, NULL, 0) : (void *)-1;
+    int ok = p != (void *)-1;
+    if (ok) {
+        strcpy(p + 9000, "keep");
+        shmdt(p);
+        p = shmat(id, NULL, 0);
+    }
+    CASE(F, "shm_survives_detach", ok && p != (void *)-1 && strcmp(p + 9000, "keep") == 0);
+    ok = p != (void *)-1;
+    inherited_shm = p;
+    struct shmid_ds ds;
+    CASE(F, "shm_attached_across_fork", ok && in_child(child_writes_inherited, NULL) && strcmp(p, "inherited") == 0 &&
+                                            shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_nattch == 1);
+    int fds[2];
+    CASE(F, "shm_syscall_buffer", ok && pipe(fds) == 0 && write(fds[1], "via read", 9) == 9 && read(fds[0], p + 4096, 9) == 9 &&
+                                      strcmp(p + 4096, "via read") == 0);
+    ds.shm_perm.mode = 0640;
+    CASE(F, "shmctl_ipc_set_mode", shmctl(id, IPC_SET, &ds) == 0 && shmctl(id, IPC_STAT, &ds) == 0 &&
+                                       (ds.shm_perm.mode & 0777) == 0640);
+    ERR(F, "shmdt_not_attached_einval", shmdt((char *)p + 4096), EINVAL);
+    CASE(F, "shm_rmid_waits_for_last_detach", ok && shmctl(id, IPC_RMID, NULL) == 0 && shmctl(id, IPC_STAT, &ds) == 0 &&
+                                                  (ds.shm_perm.mode & SHM_DEST) && ds.shm_nattch == 1 && strcmp(p, "inherited") == 0);
+    if (ok)
+        shmdt(p);
+    ERR(F, "shm_gone_after_last_detach", shmctl(id, IPC_STAT, &ds), EINVAL);
+}
+
 void fam_sysv(void) {
     int shm = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
     char *p = shm >= 0 ? shmat(shm, NULL, 0) : (void *)-1;
@@ -113,4 +151,5 @@ void fam_sysv(void) {
     if (q >= 0)
         msgctl(q, IPC_RMID, NULL);
     more_cases();
+    shm_lifetime_cases();
 }

@@ -23,14 +23,10 @@ KNOWN_GAPS: dict[str, str] = {
 }
 
 # Gaps of one target only: {target: {case: reason}}.
-_VM_SHM = ("shmget_shmat", "shmctl_rmid", "shmget_key_same_id", "shmget_key_excl_eexist", "shmctl_ipc_stat",
-           "shm_shared_with_fork", "shmget_removed_enoent")
 _NO_UNIX_SOCKETS = "the VM has no Unix-domain sockets (socketpair: EAFNOSUPPORT)"
 _VM_GAPS = {
     "time.timer_sigev_thread": "the VM kernel's signals are process-directed: the signal of a SIGEV_THREAD_ID "
                                "timer (glibc's SIGEV_THREAD helper) may reach another thread, which dies of it",
-    **{f"sysv.{c}": "SysV shared memory needs pages mapped into several processes, which the VM kernel "
-                    "does not offer the library OS yet: ENOSYS" for c in _VM_SHM},
     **{f"blocking.{c}": _NO_UNIX_SOCKETS for c in (
         "kill_interrupts_recv", "recv_eintr", "send_full_eintr", "recv_sa_restart_restarts",
         "recv_peer_close_eof", "send_peer_closed_epipe")},

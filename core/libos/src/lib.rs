@@ -34,6 +34,7 @@ pub mod sigfd;
 pub mod signal;
 pub mod sync;
 pub mod sysv;
+pub mod sysvshm;
 pub mod user;
 pub mod vma;
 

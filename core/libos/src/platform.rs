@@ -183,6 +183,29 @@ pub trait Platform: Send + Sync {
     /// syscalls must see to it that the app is interrupted then (a timer interrupt), so the
     /// core's SIGALRM reaches it. Default: nothing.
     fn arm_timer(&self, _deadline: Option<u64>) {}
+    /// The calling process's RLIMIT_CPU is now `cur` soft, `max` hard (seconds of CPU time;
+    /// `u64::MAX` is unlimited), already checked by the core (`cur <= max`, `max` not raised).
+    /// The platform enforces it: SIGXCPU once the process's CPU time passes `cur` and every
+    /// second after, SIGKILL at `max`. Default: the limit is kept but not enforced.
+    fn set_cpu_limit(&self, _cur: u64, _max: u64) -> Result<(), Errno> {
+        Ok(())
+    }
+    /// SysV shared memory where the library OS keeps the segments ([`crate::sysvshm`]): a new
+    /// zeroed object of `len` bytes (whole pages) that [`Platform::shm_attach`] can map into
+    /// any of the app's processes; its handle. Default: ENOSYS (no such objects).
+    fn shm_create(&self, _len: usize) -> Result<u64, Errno> {
+        Err(crate::errno::ENOSYS)
+    }
+    /// Maps the whole object `handle` (`len` bytes) into the calling process with `prot`, at
+    /// `addr` (page-aligned; replacing what is there only if `replace`) or, for 0, where there
+    /// is room; the address. The mapping is shared with every other mapping of the object and
+    /// kept shared across fork; munmap and exit undo it. Default: ENOSYS.
+    fn shm_attach(&self, _handle: u64, _addr: usize, _len: usize, _prot: u32, _replace: bool) -> Result<usize, Errno> {
+        Err(crate::errno::ENOSYS)
+    }
+    /// The object `handle` is no longer needed by the table: its memory goes once no process
+    /// maps it. Default: nothing.
+    fn shm_destroy(&self, _handle: u64) {}
     /// Whether `tid` is a live thread of the calling process (tgkill). Default: only the
     /// calling thread.
     fn has_thread(&self, tid: i32) -> bool {

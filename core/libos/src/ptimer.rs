@@ -34,6 +34,19 @@ pub struct Timer {
     pub overrun: i32,
 }
 
+impl Timer {
+    /// timer_getoverrun(2): once the timer's signal was taken (`pending` no longer holds it),
+    /// the expiries that fell while it was pending count too, as Linux counts them up to the
+    /// delivery; before that, the count of the signal raised last.
+    pub fn overrun_count(&self, pending: u64) -> i32 {
+        if pending & crate::signal::bit(self.signo) == 0 {
+            self.overrun.saturating_add(self.overrun_acc)
+        } else {
+            self.overrun
+        }
+    }
+}
+
 /// A process's timers.
 #[derive(Default, Debug)]
 pub struct Timers {
@@ -129,6 +142,9 @@ mod tests {
         assert_eq!(t.get_mut(id).unwrap().overrun, 2);
         assert_eq!(t.next(), Some(130));
         assert!(t.fire(130, crate::signal::bit(10)).is_empty());
+        // Taken after the expiry at 130: that one counts too; still pending: it does not yet.
+        assert_eq!(t.get_mut(id).unwrap().overrun_count(0), 3);
+        assert_eq!(t.get_mut(id).unwrap().overrun_count(crate::signal::bit(10)), 2);
         assert_eq!(t.fire(140, 0).len(), 1);
         assert_eq!(t.get_mut(id).unwrap().overrun, 1);
     }

@@ -34,6 +34,7 @@ pub mod paging;
 pub mod port;
 pub mod rng;
 pub mod sched;
+pub mod shm;
 pub mod snp;
 pub mod trap;
 pub mod vm;

@@ -92,9 +92,42 @@ struct Sched {
     threads: Vec<Box<Thread>>,
     current: usize,
     next_tid: i32,
+    /// When the running thread's current slice began (monotonic ns): the CPU time since is
+    /// its process's ([`charge`]).
+    since: u64,
+    /// CPU time (ns) of each live process whose threads have run, by pid: the time its threads
+    /// held the CPU, in the app or in a syscall (user and system time are not told apart).
+    cpu: Vec<(i32, u64)>,
 }
 
-static SCHED: SpinMutex<Sched> = SpinMutex::new(Sched { threads: Vec::new(), current: 0, next_tid: 2 });
+static SCHED: SpinMutex<Sched> =
+    SpinMutex::new(Sched { threads: Vec::new(), current: 0, next_tid: 2, since: 0, cpu: Vec::new() });
+
+/// Adds the running thread's slice so far to its process's CPU time and starts a new slice.
+fn charge(s: &mut Sched) {
+    let now = clock::monotonic_ns();
+    let ran = now.saturating_sub(s.since);
+    s.since = now;
+    let Some(pid) = s.threads.get(s.current).map(|t| t.pid) else { return };
+    match s.cpu.iter_mut().find(|c| c.0 == pid) {
+        Some(c) => c.1 += ran,
+        None => s.cpu.push((pid, ran)),
+    }
+}
+
+/// CPU time of process `pid` so far (ns), the running slice included: what its threads ran
+/// since it started (a forked child starts from 0, as on Linux).
+pub fn cpu_ns(pid: i32) -> u64 {
+    let s = SCHED.lock();
+    let past = s.cpu.iter().find(|c| c.0 == pid).map_or(0, |c| c.1);
+    let running = s.threads.get(s.current).is_some_and(|t| t.pid == pid);
+    past + if running { clock::monotonic_ns().saturating_sub(s.since) } else { 0 }
+}
+
+/// Forgets the CPU time of process `pid` (reaped).
+pub fn forget_cpu(pid: i32) {
+    SCHED.lock().cpu.retain(|c| c.0 != pid);
+}
 
 extern "C" {
     /// Saves callee-saved registers and the stack pointer in `*from`, switches to `to`.
@@ -129,6 +162,7 @@ vmk_switch:
 /// Registers the boot thread (tid 1) running on the boot stack.
 pub fn init(ktop: usize) {
     let mut s = SCHED.lock();
+    s.since = clock::monotonic_ns();
     s.threads.push(Box::new(Thread {
         tid: BOOT_PID,
         pid: BOOT_PID,
@@ -367,10 +401,13 @@ fn block(state: State) -> Result<usize, Errno> {
     let mut s = SCHED.lock();
     let me = s.current;
     s.threads[me].state = state;
+    charge(&mut s);
     loop {
         let n = s.threads.len();
         let next = (1..=n).map(|i| (me + i) % n).find(|&i| s.threads[i].state == State::Runnable);
         if let Some(next) = next {
+            // The next slice starts now (time spent idle below is nobody's).
+            s.since = clock::monotonic_ns();
             if next == me {
                 return core::mem::replace(&mut s.threads[me].woke, Ok(0));
             }

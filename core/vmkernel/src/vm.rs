@@ -266,6 +266,38 @@ pub fn map(addr: usize, len: usize, prot: u32, flags: u32) -> Result<usize, Errn
     Ok(at)
 }
 
+/// Maps `frames` (app frames owned elsewhere: a SysV segment, `shm.rs`) at `addr` (or, for 0,
+/// where there is room) of the running process, as a MAP_SHARED area with `prot`: each frame
+/// gets one more owner (this space; munmap, exit and execve release it) and fork shares it.
+/// An `addr` in use is replaced only with `replace` (else EEXIST). Returns the address.
+pub fn map_frames(addr: usize, frames: &[usize], prot: u32, replace: bool) -> Result<usize, Errno> {
+    const MAP_SHARED: u32 = 1;
+    let how = MAP_SHARED
+        | if addr == 0 {
+            0
+        } else if replace {
+            MAP_FIXED
+        } else {
+            MAP_FIXED_NOREPLACE
+        };
+    let len = frames.len() * PAGE;
+    let at = map(addr, len, prot, how)?;
+    let guard = space().lock();
+    for (i, &pa) in frames.iter().enumerate() {
+        let Some(p) = paging::pte(at + i * PAGE, true) else {
+            drop(guard);
+            let _ = unmap(at, len);
+            return Err(ENOMEM);
+        };
+        frames::share(pa);
+        // SAFETY: p is the level-1 entry of a page of the area just made (empty: a fixed
+        // address was cut and its pages dropped by `map`); the frame is an app frame.
+        unsafe { p.write_volatile(pa as u64 | paging::enc() | pte_flags(prot & 7)) };
+        cpu::invlpg(at + i * PAGE);
+    }
+    Ok(at)
+}
+
 /// munmap.
 pub fn unmap(addr: usize, len: usize) -> Result<(), Errno> {
     if !addr.is_multiple_of(PAGE) || len == 0 {

@@ -21,7 +21,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
@@ -231,6 +233,28 @@ static int cmd_mknod(const char *addr, const char *scratch) {
     return 0;
 }
 
+/* prlimit64 straight through the gate: the calling process's RLIMIT_CPU may be read and
+ * lowered (the app's limit is enforced by the host), nothing else: another process's limits
+ * (HOSTPID, a host process outside the sandbox) and other resources are refused by the gate
+ * rule, and a hard limit once lowered cannot be raised again (no CAP_SYS_RESOURCE). */
+static int cmd_prlimit(const char *addr, const char *hostpid) {
+    GATE = strtoull(addr, NULL, 0);
+    struct rlimit big = {RLIM_INFINITY, RLIM_INFINITY}, cur;
+    report_raw("gate-prlimit-other-pid", gate(SYS_prlimit64, atol(hostpid), RLIMIT_CPU, 0, (long)&cur));
+    report_raw("gate-prlimit-nofile", gate(SYS_prlimit64, 0, RLIMIT_NOFILE, (long)&big, 0));
+    report_raw("gate-prlimit-nproc-read", gate(SYS_prlimit64, 0, RLIMIT_NPROC, 0, (long)&cur));
+    report_raw("gate-prlimit-as", gate(SYS_prlimit64, 0, RLIMIT_AS, (long)&big, 0));
+    /* The app's own setrlimit reaches the host (the runtime's prlimit64 through the gate). */
+    struct rlimit app = {4000, 4500}, host = {0, 0};
+    report("prlimit-cpu-served", setrlimit(RLIMIT_CPU, &app));
+    gate(SYS_prlimit64, 0, RLIMIT_CPU, 0, (long)&host);
+    printf("host-cpu-limit: %lu %lu\n", (unsigned long)host.rlim_cur, (unsigned long)host.rlim_max);
+    struct rlimit low = {3000, 3000}, higher = {3000, 3500};
+    report_raw("gate-prlimit-cpu-lower", gate(SYS_prlimit64, 0, RLIMIT_CPU, (long)&low, 0));
+    report_raw("gate-prlimit-cpu-raise-hard", gate(SYS_prlimit64, 0, RLIMIT_CPU, (long)&higher, 0));
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc >= 5 && strcmp(argv[1], "fs") == 0) return cmd_fs(argv[2], argv[3], argv[4]);
@@ -240,6 +264,7 @@ int main(int argc, char **argv) {
     if (argc >= 7 && strcmp(argv[1], "gate") == 0) return cmd_gate(argv[2], argv[3], argv[4], argv[5], argv[6]);
     if (argc >= 4 && strcmp(argv[1], "ipc") == 0) return cmd_ipc(argv[2], argv[3]);
     if (argc >= 4 && strcmp(argv[1], "mknod") == 0) return cmd_mknod(argv[2], argv[3]);
-    fprintf(stderr, "usage: escape fs|priv|jit|fds|gate|ipc|mknod ...\n");
+    if (argc >= 4 && strcmp(argv[1], "prlimit") == 0) return cmd_prlimit(argv[2], argv[3]);
+    fprintf(stderr, "usage: escape fs|priv|jit|fds|gate|ipc|mknod|prlimit ...\n");
     return 2;
 }

@@ -18,6 +18,7 @@ pub mod process;
 pub mod signal;
 pub mod sigwait;
 pub mod sysv;
+pub mod sysvshm;
 pub mod time;
 pub mod timers;
 

@@ -191,6 +191,11 @@ fn log_chunks_read<P: Platform>(os: &LibOs<P>) {
     ]);
 }
 
+/// RLIMIT_CPU's index: seconds of CPU time (the platform enforces it, [`Platform::set_cpu_limit`]).
+const RLIMIT_CPU: usize = 0;
+
+/// prlimit64(2) (and setrlimit/getrlimit through it) on the calling process: the core's table
+/// of limits; a new RLIMIT_CPU is handed to the platform to enforce.
 fn prlimit<P: Platform>(os: &LibOs<P>, pid: i32, res: usize, new: usize, old: usize) -> SysResult {
     if pid != 0 && pid != os.platform.pid() {
         return Err(ESRCH);
@@ -207,6 +212,9 @@ fn prlimit<P: Platform>(os: &LibOs<P>, pid: i32, res: usize, new: usize, old: us
         }
         if n.max > cur.max {
             return Err(EPERM);
+        }
+        if res == RLIMIT_CPU {
+            os.platform.set_cpu_limit(n.cur, n.max)?;
         }
         lim[res] = n;
         if res == 7 {

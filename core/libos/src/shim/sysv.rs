@@ -6,8 +6,8 @@
 //! host ([`HostPassthrough::ipc_call`]) only where the app has an IPC namespace of its own, which
 //! holds exactly the app's objects (docs/security.md); without one they are ENOSYS. Platforms
 //! without host processes (kvm) get the library OS's own semaphores and message queues
-//! ([`crate::sysv`]); shared memory needs pages mapped into several processes, which the VM
-//! kernel does not offer the library OS yet (ENOSYS there).
+//! ([`crate::sysv`]) and shared memory ([`super::sysvshm`]: segments of the library OS over
+//! shared objects of the platform).
 use super::nr::*;
 use super::SysResult;
 use crate::errno::*;
@@ -23,10 +23,10 @@ pub const HANDLED: &[usize] =
 
 /// Served with a limitation users should know (docs/syscalls.md).
 pub const PARTIAL: &[(usize, &str)] = &[
-    (SHMGET, "linux-userland with its IPC namespace (the app's own objects only); without one, and on kvm: ENOSYS"),
+    (SHMGET, "linux-userland with its IPC namespace (the app's own objects only), without one ENOSYS; kvm: the library OS's own segments (no permission checks; at most 1 GiB each, memory given at shmget)"),
     (SHMAT, "as shmget"),
     (SHMDT, "as shmget"),
-    (SHMCTL, "as shmget"),
+    (SHMCTL, "IPC_STAT, IPC_SET (kvm: the mode only), IPC_RMID, SHM_LOCK/SHM_UNLOCK (kvm: accepted, nothing to lock); kvm: no IPC_INFO, SHM_INFO, SHM_STAT"),
     (SEMGET, "linux-userland: as shmget; kvm: the library OS's own sets (no permission checks)"),
     (SEMCTL, "IPC_STAT, IPC_SET (accepted, ignored on kvm), IPC_RMID, GETVAL, SETVAL, GETALL, SETALL, GETPID, GETNCNT, GETZCNT"),
     (MSGGET, "linux-userland: as shmget; kvm: the library OS's own queues (no permission checks)"),
@@ -76,7 +76,7 @@ fn host<P: Platform>(os: &LibOs<P>, h: &dyn HostPassthrough, n: usize, a: &[usiz
 }
 
 /// `cmd` without IPC_64 (glibc may add it; the layouts are the 64-bit ones either way).
-fn cmd_of(c: usize) -> usize {
+pub(super) fn cmd_of(c: usize) -> usize {
     c & !0x100
 }
 
@@ -93,7 +93,7 @@ const MSG_NOERROR: usize = 0o10000;
 const MSG_EXCEPT: usize = 0o20000;
 
 /// A 48-byte `struct ipc_perm` for an object of the app (owned by the app's ids).
-fn ipc_perm<P: Platform>(os: &LibOs<P>, key: i32, mode: u32, id: i32) -> [u8; 48] {
+pub(super) fn ipc_perm<P: Platform>(os: &LibOs<P>, key: i32, mode: u32, id: i32) -> [u8; 48] {
     let (uid, gid) = os.platform.creds();
     let mut p = [0u8; 48];
     p[0..4].copy_from_slice(&key.to_le_bytes());
@@ -308,7 +308,7 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
                 _ => Err(EINVAL),
             }
         }
-        // Shared memory: not on this platform yet.
+        SHMGET | SHMAT | SHMDT | SHMCTL => super::sysvshm::own(os, n, a),
         _ => Err(ENOSYS),
     }
 }

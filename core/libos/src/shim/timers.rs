@@ -165,8 +165,9 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
             // An absolute time is on the timer's clock; REALTIME is turned into a delay from now.
             let clock = os.signals.pending.lock().posix.get_mut(id).ok_or(EINVAL)?.clock;
             let delay = if a[1] & TIMER_ABSTIME != 0 && value != 0 {
+                // A CPU clock's absolute time is turned into a delay from its reading now.
                 let clock_now = match clock {
-                    CLOCK_REALTIME => os.platform.clock_gettime(0).map_or(0, |t| {
+                    CLOCK_REALTIME | 2 | 3 => os.platform.clock_gettime(clock as u32).map_or(0, |t| {
                         (t.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(t.tv_nsec as u64)
                     }),
                     _ => now,
@@ -198,7 +199,8 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
         }
         TIMER_GETOVERRUN => {
             let mut p = os.signals.pending.lock();
-            p.posix.get_mut(id).map(|t| t.overrun as usize).ok_or(EINVAL)
+            let pending = p.set();
+            p.posix.get_mut(id).map(|t| t.overrun_count(pending) as usize).ok_or(EINVAL)
         }
         _ => {
             let mut p = os.signals.pending.lock();

@@ -8,6 +8,7 @@
 //! delivered by `signals.rs`.
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use litebox_libos::abi::{PollFd, Stat, Timespec, S_IFCHR, S_IFIFO};
 use litebox_libos::errno::*;
@@ -32,17 +33,55 @@ pub struct Vm {
     pub uid: u32,
     /// See `uid`.
     pub gid: u32,
+    /// RLIMIT_CPU, enforced by `signals::check_cpu_limit`.
+    pub cpu_limit: CpuLimit,
+}
+
+/// A process's RLIMIT_CPU in CPU-time nanoseconds (`u64::MAX`: none): SIGXCPU when its CPU
+/// time reaches `next` (the soft limit, then one more second each time), SIGKILL at `hard`.
+#[derive(Default)]
+pub struct CpuLimit {
+    /// When the next SIGXCPU is due.
+    pub next: AtomicU64,
+    /// When SIGKILL is due.
+    pub hard: AtomicU64,
+}
+
+impl CpuLimit {
+    /// No limit.
+    fn none() -> Self {
+        Self { next: AtomicU64::new(u64::MAX), hard: AtomicU64::new(u64::MAX) }
+    }
+
+    /// Soft `cur` and hard `max` seconds, counted from a CPU time of 0 (a forked child's).
+    fn set(&self, cur: u64, max: u64) {
+        self.next.store(cur.saturating_mul(1_000_000_000), Ordering::Relaxed);
+        self.hard.store(max.saturating_mul(1_000_000_000), Ordering::Relaxed);
+    }
 }
 
 impl Vm {
     /// The first process's platform, serving `stdin` as descriptor 0.
     pub fn new(stdin: &'static [u8], uid: u32, gid: u32) -> Self {
-        Self { pid: PID, stdin, stdin_pos: Arc::new(SpinMutex::new(0)), uid, gid }
+        Self { pid: PID, stdin, stdin_pos: Arc::new(SpinMutex::new(0)), uid, gid, cpu_limit: CpuLimit::none() }
     }
 
     /// The platform of a forked child `pid`: the same dispositions, nothing pending, no timer.
     pub fn fork(&self, pid: i32) -> Self {
-        Self { pid, stdin: self.stdin, stdin_pos: self.stdin_pos.clone(), uid: self.uid, gid: self.gid }
+        Self {
+            pid,
+            stdin: self.stdin,
+            stdin_pos: self.stdin_pos.clone(),
+            uid: self.uid,
+            gid: self.gid,
+            cpu_limit: CpuLimit::none(),
+        }
+    }
+
+    /// Hands the parent's RLIMIT_CPU (`cur`, `max` seconds) to this forked child, whose CPU
+    /// time starts from 0.
+    pub fn inherit_cpu_limit(&self, cur: u64, max: u64) {
+        self.cpu_limit.set(cur, max);
     }
 
     /// poll readiness of descriptors 0–2: stdin readable (and hung up once drained), the
@@ -178,8 +217,10 @@ impl Platform for Vm {
 
     fn clock_gettime(&self, clock_id: u32) -> Result<Timespec, Errno> {
         let ns = match clock_id {
-            0 | 5 | 8 | 11 => clock::realtime_ns(), // REALTIME, _COARSE, _ALARM, TAI
-            1 | 4 | 6 | 7 | 9 | 2 | 3 => clock::monotonic_ns(), // MONOTONIC*, BOOTTIME*, CPUTIME
+            0 | 5 | 8 | 11 => clock::realtime_ns(),     // REALTIME, _COARSE, _ALARM, TAI
+            1 | 4 | 6 | 7 | 9 => clock::monotonic_ns(), // MONOTONIC*, BOOTTIME*
+            // PROCESS_CPUTIME, THREAD_CPUTIME: the process's CPU time (threads not told apart).
+            2 | 3 => sched::cpu_ns(self.pid),
             _ => return Err(EINVAL),
         };
         Ok(Timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 })
@@ -268,6 +309,8 @@ impl Platform for Vm {
     fn exec_prepare(&self) -> Result<(), Errno> {
         sched::kill_others(self.pid);
         vm::clear_current();
+        // execve detaches every SysV segment.
+        super::proc::drop_shm(self.pid);
         Ok(())
     }
 
@@ -281,6 +324,29 @@ impl Platform for Vm {
 
     fn notify_signal(&self, pid: i32) {
         proc::wake_for_signals(pid)
+    }
+
+    fn set_cpu_limit(&self, cur: u64, max: u64) -> Result<(), Errno> {
+        // The limit counts from the process's start: a soft limit already passed signals at
+        // the next check, as Linux does.
+        self.cpu_limit.set(cur, max);
+        if cur != u64::MAX || max != u64::MAX {
+            // The tick lets the check run while the app spins without syscalls.
+            crate::apic::start_timer();
+        }
+        Ok(())
+    }
+
+    fn shm_create(&self, len: usize) -> Result<u64, Errno> {
+        crate::shm::create(len)
+    }
+
+    fn shm_attach(&self, handle: u64, addr: usize, len: usize, prot: u32, replace: bool) -> Result<usize, Errno> {
+        crate::shm::attach(handle, addr, len, prot, replace)
+    }
+
+    fn shm_destroy(&self, handle: u64) {
+        crate::shm::destroy(handle)
     }
 
     fn arm_timer(&self, deadline: Option<u64>) {

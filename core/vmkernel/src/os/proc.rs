@@ -117,6 +117,7 @@ pub fn release(pid: i32) {
     let p = procs.remove(i);
     drop(procs);
     vm::release(p.space);
+    sched::forget_cpu(pid);
     // SAFETY: leaked by `fork`; its process has exited and is not running, so nothing
     // refers to it any more. The first process is never released.
     drop(unsafe { Box::from_raw(p.os as *const LibOs<Vm> as *mut LibOs<Vm>) });
@@ -147,6 +148,9 @@ pub fn fork(frame: &SyscallFrame, flags: u64, stack: usize, ptid: usize, ctid: u
     let space = vm::fork_current().ok_or(ENOMEM)?;
     let pid = sched::new_id();
     let os: &'static LibOs<Vm> = Box::leak(Box::new(parent.fork(parent.platform.fork(pid))));
+    // RLIMIT_CPU is inherited; the child's CPU time starts from 0.
+    let cpu = os.limits.lock()[0];
+    os.platform.inherit_cpu_limit(cpu.cur, cpu.max);
     if flags & CLONE_CHILD_SETTID != 0 {
         vm::poke(space, ctid, &pid.to_le_bytes());
     }
@@ -155,10 +159,19 @@ pub fn fork(frame: &SyscallFrame, flags: u64, stack: usize, ptid: usize, ctid: u
     }
     let exe = parent.vfs.exe_path.lock().clone();
     TABLE.lock().fork(parent.platform.pid, pid, os.signals.clone())?;
+    // The child has the parent's SysV segments attached too (its space maps them shared).
+    litebox_libos::sysvshm::SHM.lock().fork(parent.platform.pid, pid);
     PROCS.lock().push(Process { pid, os, space, exe });
     let clear = if flags & CLONE_CHILD_CLEARTID != 0 { ctid } else { 0 };
     sched::spawn_process(kstack, pid, clear);
     Ok(pid as usize)
+}
+
+/// Process `pid` no longer has SysV segments attached (exit, execve: its memory is gone);
+/// frees the segments that were removed and waited only for it.
+pub fn drop_shm(pid: i32) {
+    let gone = litebox_libos::sysvshm::SHM.lock().drop_process(pid);
+    gone.into_iter().for_each(crate::shm::destroy);
 }
 
 /// Ends the running process with wait status `status` (exit code << 8, or the signal number):
@@ -178,6 +191,7 @@ pub fn exit(status: i32) -> ! {
     os.signals.pending.lock().stop_timer();
     // SysV semaphore adjustments of SEM_UNDO operations are undone when a process exits.
     litebox_libos::sysv::IPC.lock().exit(me);
+    drop_shm(me);
     let notice = TABLE.lock().exit(me, status);
     if let Some((ppid, parent)) = notice.notify {
         parent.pending.lock().raise(SIGCHLD, if status & 0x7f != 0 { 2 } else { 1 }, 0);

@@ -6,6 +6,7 @@
 //! pending unblocked signal with a handler gets a frame on the app's stack; `rt_sigreturn`
 //! restores it. A signal with the default action ends the app with 128 + signal (or is
 //! dropped if ignored by default).
+use core::sync::atomic::Ordering;
 use litebox_libos::signal::{self as core_sig, bit, Handler, UserRegs, SA_NODEFER, SA_RESETHAND, SA_RESTORER};
 use litebox_libos::LibOs;
 
@@ -76,8 +77,29 @@ fn fx_area(f: &mut SyscallFrame) -> &mut [u8; 512] {
     unsafe { &mut *((f as *mut SyscallFrame as *mut u8).sub(512) as *mut [u8; 512]) }
 }
 
+const SIGKILL: usize = 9;
+const SIGXCPU: usize = 24;
+
+/// RLIMIT_CPU: once the process's CPU time reaches the soft limit SIGXCPU is made pending,
+/// and again every second after; at the hard limit SIGKILL.
+fn check_cpu_limit(vm: &Vm) {
+    let lim = &vm.cpu_limit;
+    let (next, hard) = (lim.next.load(Ordering::Relaxed), lim.hard.load(Ordering::Relaxed));
+    if next == u64::MAX && hard == u64::MAX {
+        return;
+    }
+    let cpu = sched::cpu_ns(vm.pid);
+    if cpu >= hard {
+        os().signals.pending.lock().raise(SIGKILL, SI_KERNEL, 0);
+    } else if cpu >= next {
+        lim.next.store(next.saturating_add(1_000_000_000), Ordering::Relaxed);
+        os().signals.pending.lock().raise(SIGXCPU, SI_KERNEL, 0);
+    }
+}
+
 /// Delivers pending signals before the thread returns to the app (`f` is its syscall frame).
 pub fn deliver(vm: &Vm, f: &mut SyscallFrame) {
+    check_cpu_limit(vm);
     fire_timer();
     let os = os();
     let Some(sig) = deliverable(sched::sigmask()) else { return };

@@ -41,6 +41,7 @@ pub const RULE_SIGACTION: u32 = 8;
 pub const RULE_CLONE_PARENT: u32 = 9;
 pub const RULE_FASTOPEN: u32 = 10;
 pub const RULE_MKNOD: u32 = 11;
+pub const RULE_PRLIMIT: u32 = 12;
 
 /// The rule a refused gate call broke, for the debug log.
 pub fn rule_name(rule: u32) -> &'static [u8] {
@@ -56,6 +57,7 @@ pub fn rule_name(rule: u32) -> &'static [u8] {
         RULE_CLONE_PARENT => b"gate allow-list: clone with CLONE_PARENT",
         RULE_FASTOPEN => b"gate allow-list: send with MSG_FASTOPEN",
         RULE_MKNOD => b"gate allow-list: mknodat of anything but a FIFO",
+        RULE_PRLIMIT => b"gate allow-list: prlimit64 of another process or a resource other than RLIMIT_CPU",
         _ => b"gate allow-list",
     }
 }
@@ -191,6 +193,8 @@ pub const GATE: &[(u32, Check)] = &[
     (225, Any), // timer_getoverrun
     (226, Any), // timer_delete
     (449, Any), // futex_waitv (the host's futexes, as futex: words in the process's memory)
+    // The app's RLIMIT_CPU, enforced by the host on the one process app and runtime share.
+    (302, Args(prlimit64)), // prlimit64
 ];
 
 /// SysV IPC (host.rs `ipc_call`): allowed only with the private root, whose IPC namespace
@@ -348,6 +352,20 @@ fn mknodat(_: Shape) -> Block {
     const S_IFIFO: u32 = 0o010000;
     let mut b = Block::new();
     b.arg(2).and(S_IFMT).jeq(S_IFIFO, To::Allow, To::Next).ret(To::Deny(RULE_MKNOD));
+    b
+}
+
+/// RLIMIT_CPU: the only resource prlimit64 may read or set through the gate.
+const RLIMIT_CPU: u32 = 0;
+
+/// prlimit64 (302): the calling process only (pid 0) and RLIMIT_CPU only (host.rs
+/// `set_cpu_limit`): never another process's limits, never RLIMIT_NOFILE, RLIMIT_NPROC,
+/// RLIMIT_AS, ... (the host's limits of the sandbox stay as the runtime set them). The hard
+/// limit cannot be raised: the sandbox holds no CAP_SYS_RESOURCE.
+fn prlimit64(_: Shape) -> Block {
+    let mut b = Block::new();
+    b.arg(0).jeq(0, To::Next, To::Deny(RULE_PRLIMIT));
+    b.arg(1).jeq(RLIMIT_CPU, To::Allow, To::Deny(RULE_PRLIMIT));
     b
 }
 

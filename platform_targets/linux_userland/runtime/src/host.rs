@@ -71,7 +71,22 @@ pub static FIRST_PROCESS: AtomicBool = AtomicBool::new(true);
 /// The first process's host getppid once asked for (0: not yet).
 static PPID: AtomicI32 = AtomicI32::new(0);
 
+/// prlimit64's number and RLIMIT_CPU: the one resource the app's limit reaches the host for
+/// (the gate allows exactly this pair, on the calling process only: gatefilter.rs `prlimit64`).
+const PRLIMIT64: usize = 302;
+const RLIMIT_CPU: usize = 0;
+
 impl Platform for LinuxHost {
+    fn set_cpu_limit(&self, cur: u64, max: u64) -> Result<(), Errno> {
+        // The app and the runtime are one host process: the host kernel counts its CPU time
+        // and sends SIGXCPU and SIGKILL itself. Never above the host's own hard limit (the
+        // sandbox has no CAP_SYS_RESOURCE, so the host would refuse that anyway).
+        let mut host = [0u64; 2];
+        r(sys::syscall6(PRLIMIT64, 0, RLIMIT_CPU, 0, host.as_mut_ptr() as usize, 0, 0))?;
+        let new = [cur.min(host[1]), max.min(host[1])];
+        r(sys::syscall6(PRLIMIT64, 0, RLIMIT_CPU, new.as_ptr() as usize, 0, 0, 0)).map(|_| ())
+    }
+
     fn mmap_anon(&self, addr: usize, len: usize, prot: u32, flags: u32) -> Result<usize, Errno> {
         const ALLOWED: u32 = 0x03
             | MAP_FIXED

@@ -212,6 +212,10 @@ fn argument_rules_hold_inside_the_search() {
     assert_eq!(at(257, [0, 0, 0o100, 0, 0, 0]), RET_TRAP | RULE_OPEN_WRITE);
     assert_eq!(at(13, [31, 0, 0, 0, 0, 0]), RET_TRAP | RULE_SIGACTION);
     assert_eq!(at(44, [0, 0, 0, 0x2000_0000, 0, 0]), RET_TRAP | RULE_FASTOPEN);
+    assert_eq!(at(302, [0, 0, 0x1000, 0, 0, 0]), RET_ALLOW); // own RLIMIT_CPU
+    assert_eq!(at(302, [1, 0, 0x1000, 0, 0, 0]), RET_TRAP | RULE_PRLIMIT); // pid 1
+    assert_eq!(at(302, [0, 7, 0x1000, 0, 0, 0]), RET_TRAP | RULE_PRLIMIT); // RLIMIT_NOFILE
+    assert_eq!(at(302, [0, 6, 0, 0x1000, 0, 0]), RET_TRAP | RULE_PRLIMIT); // RLIMIT_NPROC, read
     let private = program(GATE_IP, Shape { private_root: true }).expect("program");
     assert_eq!(run(&private, &data(41, GATE_IP, [1, 2, 0, 0, 0, 0])), RET_ALLOW);
 }
