@@ -284,6 +284,7 @@ pub fn load<P: Platform>(
     os.mem.lock().set_complete();
     *os.cmdline.lock() = argv.to_vec();
     os.ident.clear_name();
+    crate::procfs::publish(os);
     let interp = interp_of(os, &elf)?;
     let main = map_elf(os, &elf, true)?;
     os.set_brk_start(main.end);
