@@ -35,13 +35,8 @@ _VM_GAPS = {
         "kill_interrupts_recv", "recv_eintr", "send_full_eintr", "recv_sa_restart_restarts",
         "recv_peer_close_eof", "send_peer_closed_epipe")},
 }
-_HOST_PROC = ("the app's processes are host processes, each with its own library OS, and none publishes "
-              "itself to the others yet (Platform::publish_process/app_processes not implemented): "
-              "/proc lists only the process itself")
-_HOST_GAPS = {f"proc.{c}": _HOST_PROC for c in (
-    "child_listed", "child_stat_ppid_state", "child_comm", "child_stopped_T", "zombie_Z")}
 # kvm and snp run the same kernel (core/vmkernel), so they share their gaps.
-TARGET_GAPS: dict[str, dict[str, str]] = {"kvm": _VM_GAPS, "snp": _VM_GAPS, "linux-userland": _HOST_GAPS}
+TARGET_GAPS: dict[str, dict[str, str]] = {"kvm": _VM_GAPS, "snp": _VM_GAPS}
 
 
 @dataclass(frozen=True)

@@ -284,7 +284,6 @@ pub fn load<P: Platform>(
     os.mem.lock().set_complete();
     *os.cmdline.lock() = argv.to_vec();
     os.ident.clear_name();
-    crate::procfs::publish(os);
     let interp = interp_of(os, &elf)?;
     let main = map_elf(os, &elf, true)?;
     os.set_brk_start(main.end);
@@ -322,6 +321,8 @@ pub fn load<P: Platform>(
         }
     }
     let sp = build_stack(os, &exec_path, argv, envp, &mut aux)?;
+    // Name, arguments and memory as the app's other processes see them in /proc/PID.
+    crate::procfs::publish(os);
     Ok(Loaded { entry, sp, main_entry: main.entry })
 }
 
