@@ -392,7 +392,7 @@ fn status_of<P: Platform>(os: &LibOs<P>, r: &ProcRecord) -> String {
             r.rss / 1024
         );
     }
-    let _ = write!(out, "Threads:\t{}\n", r.threads);
+    let _ = writeln!(out, "Threads:\t{}", r.threads);
     out
 }
 

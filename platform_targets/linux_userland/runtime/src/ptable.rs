@@ -149,7 +149,7 @@ fn read(s: &Slot) -> Option<ProcRecord> {
             rss: s.rss.load(Ordering::Relaxed),
             threads: 1,
         };
-        if before % 2 == 0 && s.seq.load(Ordering::Acquire) == before {
+        if before.is_multiple_of(2) && s.seq.load(Ordering::Acquire) == before {
             return Some(rec);
         }
         core::hint::spin_loop();
