@@ -416,3 +416,50 @@ impl Table {
         self.procs.iter().filter(|p| p.ppid == pid && p.status.is_none()).map(|p| p.pid).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig() -> Arc<Signals> {
+        Arc::new(Signals::new())
+    }
+
+    #[test]
+    fn a_fork_child_inherits_the_published_name_until_it_publishes_its_own() {
+        let mut t = Table::new();
+        t.add_first(1, sig());
+        t.publish(1, b"sh", b"sh\0-c\0");
+        t.fork(1, 2, sig()).unwrap();
+        assert_eq!(
+            (t.get(2).unwrap().comm.as_slice(), t.get(2).unwrap().cmdline.as_slice()),
+            (&b"sh"[..], &b"sh\0-c\0"[..])
+        );
+        t.publish(2, b"sleep", b"sleep\x005\0");
+        assert_eq!(t.get(2).unwrap().comm, b"sleep");
+        assert_eq!(t.get(1).unwrap().comm, b"sh");
+    }
+
+    #[test]
+    fn pids_list_live_and_zombies_in_order_until_reaped() {
+        let mut t = Table::new();
+        t.add_first(1, sig());
+        t.fork(1, 3, sig()).unwrap();
+        t.fork(1, 2, sig()).unwrap();
+        t.exit(3, 0);
+        assert_eq!(t.pids(), alloc::vec![1, 2, 3]);
+        assert_eq!(t.find_exited(1, WaitFor::Pid(3), true), Waitable::Exited(3, 0));
+        assert_eq!(t.pids(), alloc::vec![1, 2]);
+    }
+
+    #[test]
+    fn a_stop_report_marks_stopped_and_a_continue_clears_it() {
+        let mut t = Table::new();
+        t.add_first(1, sig());
+        t.fork(1, 2, sig()).unwrap();
+        t.report_change(2, (19 << 8) | 0x7f);
+        assert!(t.get(2).unwrap().stopped);
+        t.report_change(2, 0xffff);
+        assert!(!t.get(2).unwrap().stopped);
+    }
+}
