@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define F "proc"
@@ -17,6 +19,73 @@ static int slurp(const char *path, char *buf, size_t n) {
     if (k >= 0)
         buf[k] = 0;
     return k;
+}
+
+/* The state, ppid and pgid of /proc/PID/stat for pid; 0 when it cannot be read. */
+static int pid_stat(int pid, char *state, int *ppid, int *pgid) {
+    char b[1024], path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    if (slurp(path, b, sizeof b) <= 0)
+        return 0;
+    char *rp = strrchr(b, ')');
+    return rp && sscanf(rp + 2, "%c %d %d", state, ppid, pgid) == 3;
+}
+
+/* Whether the /proc listing has a directory named pid. */
+static int proc_lists(int pid) {
+    char me[16];
+    snprintf(me, sizeof me, "%d", pid);
+    DIR *d = opendir("/proc");
+    int found = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        found |= strcmp(e->d_name, me) == 0;
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* /proc/PID of a child: listed, its stat names this process as parent, its own group after
+ * setpgid, state S while it waits in pause(), T when stopped, Z once it exited unreaped; gone
+ * once reaped. */
+static void child_cases(void) {
+    int go[2];
+    if (pipe(go) != 0)
+        return;
+    pid_t c = fork();
+    if (c == 0) {
+        close(go[1]);
+        char x;
+        read(go[0], &x, 1);
+        _exit(3);
+    }
+    close(go[0]);
+    setpgid(c, c);
+    char st = 0, comm[64] = "";
+    int ppid = -1, pgid = -1;
+    CASE(F, "child_listed", proc_lists(c));
+    /* The child blocks in read until told to go: sleeping, whichever CPU it is on. */
+    int ok = 0;
+    for (int i = 0; i < 2000 && !ok; i++) {
+        ok = pid_stat(c, &st, &ppid, &pgid) && st == 'S';
+        if (!ok)
+            usleep(1000);
+    }
+    CASE(F, "child_stat_ppid_state", ok && ppid == getpid() && pgid == c);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/comm", c);
+    CASE(F, "child_comm", slurp(path, comm, sizeof comm) > 0 && strchr(comm, '\n') != NULL);
+    kill(c, SIGSTOP);
+    int ws = 0;
+    waitpid(c, &ws, WUNTRACED);
+    CASE(F, "child_stopped_T", WIFSTOPPED(ws) && pid_stat(c, &st, &ppid, &pgid) && st == 'T');
+    kill(c, SIGCONT);
+    write(go[1], "x", 1);
+    siginfo_t si;
+    waitid(P_PID, c, &si, WEXITED | WNOWAIT);
+    CASE(F, "zombie_Z", pid_stat(c, &st, &ppid, &pgid) && st == 'Z' && ppid == getpid());
+    waitpid(c, &ws, 0);
+    CASE(F, "reaped_gone", !pid_stat(c, &st, &ppid, &pgid) && !proc_lists(c));
+    close(go[1]);
 }
 
 void fam_proc(void) {
@@ -54,4 +123,8 @@ void fam_proc(void) {
     for (struct dirent *e; d && (e = readdir(d));)
         found |= strcmp(e->d_name, me) == 0;
     CASE(F, "task_lists_self", found);
+    if (d)
+        closedir(d);
+    CASE(F, "lists_self", proc_lists(getpid()));
+    child_cases();
 }

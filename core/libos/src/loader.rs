@@ -321,6 +321,8 @@ pub fn load<P: Platform>(
         }
     }
     let sp = build_stack(os, &exec_path, argv, envp, &mut aux)?;
+    // Name, arguments and memory as the app's other processes see them in /proc/PID.
+    crate::procfs::publish(os);
     Ok(Loaded { entry, sp, main_entry: main.entry })
 }
 

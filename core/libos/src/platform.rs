@@ -219,6 +219,20 @@ pub trait Platform: Send + Sync {
     fn exit_group(&self, code: i32) -> !;
     /// Ends the calling thread (the process, if it is the last one) with `code`.
     fn exit_thread(&self, code: i32) -> !;
+    /// Publishes what /proc shows of this process to the app's other processes (a platform
+    /// whose processes are host processes, each with its own library OS, keeps a table they
+    /// share). Called at each program load, PR_SET_NAME, setpgid and setsid. Default: nothing.
+    fn publish_process(&self, _rec: &crate::procfs::ProcRecord) {}
+    /// The other processes of the app as they published themselves (live and zombies),
+    /// where the core's process table does not know them ([`HostPassthrough`]). Default: none.
+    fn app_processes(&self) -> Vec<crate::procfs::ProcRecord> {
+        Vec::new()
+    }
+    /// Memory of another process of the app, (virtual size, resident bytes), where the core's
+    /// process table knows it but not its memory. Default: unknown.
+    fn process_memory(&self, _pid: i32) -> Option<(u64, u64)> {
+        None
+    }
     /// Whether `--learn` records are wanted (so the shim builds them only then). Default: no.
     fn learning(&self) -> bool {
         false

@@ -38,6 +38,10 @@ impl<P: Platform> ProcView for LibOs<P> {
     fn cwd(&self) -> Vec<u8> {
         self.cwd.lock().clone()
     }
+
+    fn others(&self) -> Vec<i32> {
+        other_pids(self)
+    }
 }
 
 /// What /proc/self/fd/N shows for a host object that has no path in the namespace: the
@@ -87,6 +91,7 @@ pub fn render<P: Platform>(os: &LibOs<P>, s: Synth) -> Result<Vec<u8>, Errno> {
         Synth::ProcStatm => statm(os).into_bytes(),
         Synth::ProcMounts => MOUNTS.to_vec(),
         Synth::ProcSysValue(i) => sys_value(os, i),
+        Synth::ProcPidFile(pid, file) => other(os, pid, file)?,
         Synth::AttestType => crate::attestation::type_file(os.platform.attestation_type()),
         Synth::AttestReport => os.platform.attestation_report(&os.attestation.user_data())?,
         _ => return Err(crate::errno::EINVAL),
@@ -194,7 +199,7 @@ fn sys_value<P: Platform>(os: &LibOs<P>, i: u8) -> Vec<u8> {
 }
 
 /// (virtual size, resident bytes) as /proc/self/status reports them.
-fn sizes<P: Platform>(os: &LibOs<P>) -> (u64, u64) {
+pub fn sizes<P: Platform>(os: &LibOs<P>) -> (u64, u64) {
     let m = os.mem.lock();
     let acc: usize = m.ranges().iter().filter(|(_, v)| v.prot != 0).map(|(s, v)| v.end - s).sum();
     let size = m.total() as u64;
@@ -202,35 +207,210 @@ fn sizes<P: Platform>(os: &LibOs<P>) -> (u64, u64) {
     (size, os.platform.resident().unwrap_or(acc as u64).min(size))
 }
 
-/// /proc/self/stat: the 52 fields of proc(5), from the library OS's own state (times in ticks
-/// of 100 Hz from the process CPU clock).
-fn stat<P: Platform>(os: &LibOs<P>) -> String {
-    let (pid, _) = os.platform.ids();
-    let ppid = os.ppid();
+/// What /proc/PID shows of one process of the app.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProcRecord {
+    pub pid: i32,
+    /// 0 for the first process and orphans.
+    pub ppid: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    /// `R` (running), `S` (sleeping), `T` (stopped) or `Z` (exited, not yet reaped).
+    pub state: u8,
+    /// The name, at most 15 bytes.
+    pub comm: Vec<u8>,
+    /// The arguments, each ended by a NUL.
+    pub cmdline: Vec<u8>,
+    /// Virtual size and resident bytes (0 where unknown).
+    pub vsize: u64,
+    pub rss: u64,
+    pub threads: u32,
+}
+
+/// This process as /proc shows it (state `R`: it is the one asking).
+pub fn own_record<P: Platform>(os: &LibOs<P>) -> ProcRecord {
     let (pgid, sid) = os.pgid_sid();
-    let (size, rss) = sizes(os);
-    let threads = os.threads.load(Ordering::Relaxed).max(1);
-    let nice = os.ident.nice();
-    let ticks = |clock: u32| {
-        os.platform.clock_gettime(clock).map_or(0, |t| t.tv_sec as u64 * 100 + t.tv_nsec as u64 / 10_000_000)
+    let (vsize, rss) = sizes(os);
+    let mut cmdline = Vec::new();
+    for a in os.cmdline.lock().iter() {
+        cmdline.extend_from_slice(a);
+        cmdline.push(0);
+    }
+    ProcRecord {
+        pid: os.platform.ids().0,
+        ppid: os.ppid(),
+        pgid,
+        sid,
+        state: b'R',
+        comm: comm(os),
+        cmdline,
+        vsize,
+        rss,
+        threads: os.threads.load(Ordering::Relaxed).max(1) as u32,
+    }
+}
+
+/// Makes what /proc shows of this process visible to the app's other processes: the core's
+/// process table, or the platform's shared table where processes are host processes. Called
+/// at each program load, PR_SET_NAME, setpgid and setsid.
+pub fn publish<P: Platform>(os: &LibOs<P>) {
+    if os.platform.passthrough().is_some() {
+        os.platform.publish_process(&own_record(os));
+    } else {
+        let r = own_record(os);
+        crate::proctab::TABLE.lock().publish(r.pid, &r.comm, &r.cmdline);
+    }
+}
+
+/// The pids of the app's other processes (live and zombies), in increasing order.
+pub fn other_pids<P: Platform>(os: &LibOs<P>) -> Vec<i32> {
+    let me = os.platform.ids().0;
+    let mut v: Vec<i32> = if os.platform.passthrough().is_some() {
+        os.platform.app_processes().iter().map(|r| r.pid).collect()
+    } else {
+        crate::proctab::TABLE.lock().pids()
     };
-    let utime = ticks(2);
+    v.retain(|&p| p != me && p > 0);
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Another process of the app as /proc/PID shows it; None if the app has no such process.
+pub fn record<P: Platform>(os: &LibOs<P>, pid: i32) -> Option<ProcRecord> {
+    if let Some(h) = os.platform.passthrough() {
+        // The host knows every group and session of the app's pid namespace (a parent's
+        // setpgid of its child included); one led from outside it reads as 1, as getpgid does.
+        let mut r = os.platform.app_processes().into_iter().find(|r| r.pid == pid)?;
+        if r.state != b'Z' {
+            use crate::shim::nr::{GETPGID, GETSID};
+            let ask =
+                |n| h.process_call(n, [pid as usize, 0, 0, 0, 0, 0]).ok().map(|v| if v == 0 { 1 } else { v as i32 });
+            r.pgid = ask(GETPGID).unwrap_or(r.pgid);
+            r.sid = ask(GETSID).unwrap_or(r.sid);
+        }
+        return Some(r);
+    }
+    let me = os.platform.ids().0;
+    let (vsize, rss) = os.platform.process_memory(pid).unwrap_or((0, 0));
+    let t = crate::proctab::TABLE.lock();
+    let p = t.get(pid)?;
+    let state = match () {
+        _ if p.status.is_some() => b'Z',
+        _ if p.stopped => b'T',
+        _ if pid == me => b'R',
+        _ => b'S',
+    };
+    Some(ProcRecord {
+        pid,
+        ppid: p.ppid,
+        pgid: p.pgid,
+        sid: p.sid,
+        state,
+        comm: p.comm.clone(),
+        cmdline: if p.status.is_some() { Vec::new() } else { p.cmdline.clone() },
+        vsize,
+        rss,
+        threads: 1,
+    })
+}
+
+/// The 52 fields of proc(5)'s /proc/PID/stat for `r`; `utime` in ticks of 100 Hz.
+fn stat_line(r: &ProcRecord, utime: u64, nice: i32) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{pid} ({}) R {ppid} {pgid} {sid} 0 -1 4194304 0 0 0 0 {utime} 0 0 0 {} {nice} {threads} 0 0 {size} {} \
+        "{} ({}) {} {} {} {} 0 -1 4194304 0 0 0 0 {utime} 0 0 0 {} {nice} {} 0 0 {} {} \
          18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0",
-        String::from_utf8_lossy(&comm(os)),
+        r.pid,
+        String::from_utf8_lossy(&r.comm),
+        r.state as char,
+        r.ppid,
+        r.pgid,
+        r.sid,
         20 + nice,
-        rss / 4096,
+        r.threads,
+        r.vsize,
+        r.rss / 4096,
     );
     out
 }
 
-/// /proc/self/statm: size, resident, shared, text, lib, data, dt in pages.
+/// /proc/self/stat: from the library OS's own state (times in ticks of 100 Hz from the
+/// process CPU clock).
+fn stat<P: Platform>(os: &LibOs<P>) -> String {
+    let ticks = |clock: u32| {
+        os.platform.clock_gettime(clock).map_or(0, |t| t.tv_sec as u64 * 100 + t.tv_nsec as u64 / 10_000_000)
+    };
+    stat_line(&own_record(os), ticks(2), os.ident.nice())
+}
+
+/// /proc/PID/statm of `r`: size, resident, shared, text, lib, data, dt in pages.
+fn statm_line(r: &ProcRecord) -> String {
+    alloc::format!("{} {} 0 0 0 {} 0\n", r.vsize / 4096, r.rss / 4096, r.vsize / 4096)
+}
+
+/// /proc/self/statm.
 fn statm<P: Platform>(os: &LibOs<P>) -> String {
-    let (size, rss) = sizes(os);
-    alloc::format!("{} {} 0 0 0 {} 0\n", size / 4096, rss / 4096, size / 4096)
+    statm_line(&own_record(os))
+}
+
+/// /proc/PID/status of another process `r` (the ids are the app's one user view).
+fn status_of<P: Platform>(os: &LibOs<P>, r: &ProcRecord) -> String {
+    let (u, g) = (os.ident.uids(), os.ident.gids());
+    let state = match r.state {
+        b'Z' => "Z (zombie)",
+        b'T' => "T (stopped)",
+        b'R' => "R (running)",
+        _ => "S (sleeping)",
+    };
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "Name:\t{}\nState:\t{state}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\n\
+         Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nGroups:\t\n",
+        String::from_utf8_lossy(&r.comm),
+        r.pid,
+        r.pid,
+        r.ppid,
+        u.real,
+        u.effective,
+        u.saved,
+        u.fs,
+        g.real,
+        g.effective,
+        g.saved,
+        g.fs,
+    );
+    if r.state != b'Z' {
+        let _ = write!(
+            out,
+            "VmPeak:\t{:8} kB\nVmSize:\t{:8} kB\nVmLck:\t{:8} kB\nVmRSS:\t{:8} kB\n",
+            r.vsize / 1024,
+            r.vsize / 1024,
+            0,
+            r.rss / 1024
+        );
+    }
+    let _ = writeln!(out, "Threads:\t{}", r.threads);
+    out
+}
+
+/// The content of /proc/PID/<file> of another process of the app (`file` indexes
+/// [`crate::fs::synth::PID_FILES`]): ENOENT once the process is gone.
+fn other<P: Platform>(os: &LibOs<P>, pid: i32, file: u8) -> Result<Vec<u8>, Errno> {
+    let r = record(os, pid).ok_or(crate::errno::ENOENT)?;
+    Ok(match file {
+        0 => stat_line(&r, 0, 0).into_bytes(),
+        1 => statm_line(&r).into_bytes(),
+        2 => status_of(os, &r).into_bytes(),
+        3 => r.cmdline,
+        _ => {
+            let mut v = r.comm;
+            v.push(b'\n');
+            v
+        }
+    })
 }
 
 /// (total, free) bytes of memory as the app sees them: the policy's memory limit when set,

@@ -29,6 +29,12 @@ pub struct Proc {
     pub status: Option<i32>,
     /// Whether it ran execve since its fork (setpgid by its parent is then EACCES).
     pub execed: bool,
+    /// Stopped by a stop signal and not continued since (`T` in /proc/PID/stat).
+    pub stopped: bool,
+    /// Its name (/proc/PID/comm, at most 15 bytes) and arguments (/proc/PID/cmdline, each
+    /// ended by a NUL), as the process itself last published them ([`Table::publish`]).
+    pub comm: Vec<u8>,
+    pub cmdline: Vec<u8>,
     pub signals: Arc<Signals>,
 }
 
@@ -88,7 +94,18 @@ impl Table {
     /// Registers the app's first process: its own group and session leader (as a container's
     /// first process is), no parent.
     pub fn add_first(&mut self, pid: i32, signals: Arc<Signals>) {
-        self.procs.push(Proc { pid, ppid: 0, pgid: pid, sid: pid, status: None, execed: false, signals });
+        self.procs.push(Proc {
+            pid,
+            ppid: 0,
+            pgid: pid,
+            sid: pid,
+            status: None,
+            execed: false,
+            stopped: false,
+            comm: Vec::new(),
+            cmdline: Vec::new(),
+            signals,
+        });
     }
 
     /// Sets `[policy.limits] processes`: at most `n` live processes (zombies do not count).
@@ -115,8 +132,19 @@ impl Table {
     pub fn fork(&mut self, parent: i32, child: i32, signals: Arc<Signals>) -> Result<(), Errno> {
         self.check_limit()?;
         let p = self.get(parent).filter(|p| p.status.is_none()).ok_or(ESRCH)?;
-        let (pgid, sid) = (p.pgid, p.sid);
-        self.procs.push(Proc { pid: child, ppid: parent, pgid, sid, status: None, execed: false, signals });
+        let (pgid, sid, comm, cmdline) = (p.pgid, p.sid, p.comm.clone(), p.cmdline.clone());
+        self.procs.push(Proc {
+            pid: child,
+            ppid: parent,
+            pgid,
+            sid,
+            status: None,
+            execed: false,
+            stopped: false,
+            comm,
+            cmdline,
+            signals,
+        });
         Ok(())
     }
 
@@ -132,6 +160,22 @@ impl Table {
     /// getppid of `pid` (0 for the first process and orphans).
     pub fn parent_of(&self, pid: i32) -> i32 {
         self.get(pid).map_or(0, |p| p.ppid)
+    }
+
+    /// Records the name and arguments `pid` shows in /proc (at each program load and
+    /// PR_SET_NAME); a fork child starts with its parent's.
+    pub fn publish(&mut self, pid: i32, comm: &[u8], cmdline: &[u8]) {
+        if let Some(p) = self.get_mut(pid) {
+            p.comm = comm.to_vec();
+            p.cmdline = cmdline.to_vec();
+        }
+    }
+
+    /// Every pid of the table, live or zombie, in increasing order (the /proc listing).
+    pub fn pids(&self) -> Vec<i32> {
+        let mut v: Vec<i32> = self.procs.iter().map(|p| p.pid).collect();
+        v.sort_unstable();
+        v
     }
 
     /// Records that `pid` ran execve.
@@ -174,6 +218,9 @@ impl Table {
     /// one). Returns the live parent, to send SIGCHLD to.
     pub fn report_change(&mut self, pid: i32, status: i32) -> Option<(i32, Arc<Signals>)> {
         self.changes.retain(|&(p, _)| p != pid);
+        if let Some(p) = self.get_mut(pid) {
+            p.stopped = status != 0xffff;
+        }
         let ppid = self.get(pid).filter(|p| p.status.is_none())?.ppid;
         self.changes.push((pid, status));
         self.get(ppid).filter(|p| p.status.is_none()).map(|p| (ppid, p.signals.clone()))
@@ -367,5 +414,52 @@ impl Table {
     /// The pids of the live children of `pid` and of its threads' process (for /proc).
     pub fn children_of(&self, pid: i32) -> Vec<i32> {
         self.procs.iter().filter(|p| p.ppid == pid && p.status.is_none()).map(|p| p.pid).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig() -> Arc<Signals> {
+        Arc::new(Signals::new())
+    }
+
+    #[test]
+    fn a_fork_child_inherits_the_published_name_until_it_publishes_its_own() {
+        let mut t = Table::new();
+        t.add_first(1, sig());
+        t.publish(1, b"sh", b"sh\0-c\0");
+        t.fork(1, 2, sig()).unwrap();
+        assert_eq!(
+            (t.get(2).unwrap().comm.as_slice(), t.get(2).unwrap().cmdline.as_slice()),
+            (&b"sh"[..], &b"sh\0-c\0"[..])
+        );
+        t.publish(2, b"sleep", b"sleep\x005\0");
+        assert_eq!(t.get(2).unwrap().comm, b"sleep");
+        assert_eq!(t.get(1).unwrap().comm, b"sh");
+    }
+
+    #[test]
+    fn pids_list_live_and_zombies_in_order_until_reaped() {
+        let mut t = Table::new();
+        t.add_first(1, sig());
+        t.fork(1, 3, sig()).unwrap();
+        t.fork(1, 2, sig()).unwrap();
+        t.exit(3, 0);
+        assert_eq!(t.pids(), alloc::vec![1, 2, 3]);
+        assert_eq!(t.find_exited(1, WaitFor::Pid(3), true), Waitable::Exited(3, 0));
+        assert_eq!(t.pids(), alloc::vec![1, 2]);
+    }
+
+    #[test]
+    fn a_stop_report_marks_stopped_and_a_continue_clears_it() {
+        let mut t = Table::new();
+        t.add_first(1, sig());
+        t.fork(1, 2, sig()).unwrap();
+        t.report_change(2, (19 << 8) | 0x7f);
+        assert!(t.get(2).unwrap().stopped);
+        t.report_change(2, 0xffff);
+        assert!(!t.get(2).unwrap().stopped);
     }
 }

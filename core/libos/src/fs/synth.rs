@@ -50,6 +50,10 @@ pub enum Synth {
     ProcSysDir(u8),
     /// The /proc/sys values of [`SYS_VALUES`], by index.
     ProcSysValue(u8),
+    /// /proc/<pid> of another process of the app: a directory of [`PID_FILES`].
+    ProcPid(i32),
+    /// /proc/<pid>/<file> of another process of the app (`file` indexes [`PID_FILES`]).
+    ProcPidFile(i32, u8),
     /// /dev/attestation (`crate::attestation`): the directory.
     AttestDir,
     /// /dev/attestation/attestation_type: generated ("sev-snp" or "none").
@@ -69,6 +73,24 @@ pub const SYS_VALUES: &[&[u8]] = &[
     b"/proc/sys/kernel/hostname",
     b"/proc/sys/fs/pipe-max-size",
 ];
+
+/// The files of /proc/<pid> for another process of the app, in [`Synth::ProcPidFile`] order.
+pub const PID_FILES: &[&[u8]] = &[b"stat", b"statm", b"status", b"cmdline", b"comm"];
+
+/// The node of `/proc/<pid>` or `/proc/<pid>/<file>` when `pid` is one of `others` (the
+/// app's other processes); None for any other path.
+pub fn find_other(path: &[u8], others: &[i32]) -> Option<Synth> {
+    let rest = path.strip_prefix(b"/proc/")?;
+    let end = rest.iter().position(|&c| c == b'/').unwrap_or(rest.len());
+    let pid = parse_i32(&rest[..end])?;
+    if !others.contains(&pid) {
+        return None;
+    }
+    match rest[end..].strip_prefix(b"/") {
+        None => Some(Synth::ProcPid(pid)),
+        Some(f) => PID_FILES.iter().position(|n| *n == f).map(|i| Synth::ProcPidFile(pid, i as u8)),
+    }
+}
 
 /// (path, node) for every synthetic path with a fixed name. `/proc/self` links to `<pid>`;
 /// `/proc/<pid>/X` is found here as `/proc/self/X` (see [`alias`]); `/proc/self/fd/N` exists
@@ -168,9 +190,12 @@ impl Synth {
     /// The type stat reports.
     pub fn kind(self) -> NodeKind {
         match self {
-            Synth::ProcSelf | Synth::ProcSelfFd | Synth::ProcTask | Synth::ProcSysDir(_) | Synth::AttestDir => {
-                NodeKind::Dir
-            }
+            Synth::ProcSelf
+            | Synth::ProcSelfFd
+            | Synth::ProcTask
+            | Synth::ProcSysDir(_)
+            | Synth::ProcPid(_)
+            | Synth::AttestDir => NodeKind::Dir,
             Synth::ProcSelfLink
             | Synth::ProcSelfExe
             | Synth::ProcSelfCwd
@@ -187,6 +212,7 @@ impl Synth {
             | Synth::ProcStatm
             | Synth::ProcMounts
             | Synth::ProcSysValue(_)
+            | Synth::ProcPidFile(..)
             | Synth::AttestType
             | Synth::AttestReport => NodeKind::File,
             _ => NodeKind::CharDev,
@@ -217,6 +243,9 @@ impl Synth {
             Synth::ProcFdLink(n) => return 0xfff0_0000 + n as u32 as u64,
             Synth::DevStd(n) => 100 + n as u64,
             Synth::ProcSelf => 200,
+            // Below the descriptor links: 16 inodes per other pid.
+            Synth::ProcPid(p) => return 0x1_0000_0000 + (p as u32 as u64) * 16,
+            Synth::ProcPidFile(p, f) => return 0x1_0000_0000 + (p as u32 as u64) * 16 + 1 + f as u64,
             _ => TABLE.iter().position(|(_, s)| *s == self).unwrap_or(0) as u64,
         };
         0xffff_0000 + i
@@ -235,6 +264,10 @@ pub trait ProcView: Send + Sync {
     fn fd_target(&self, fd: i32) -> Option<(Vec<u8>, bool)>;
     /// The working directory.
     fn cwd(&self) -> Vec<u8>;
+    /// The pids of the app's other processes (live and zombies), for /proc/<pid>.
+    fn others(&self) -> Vec<i32> {
+        Vec::new()
+    }
 }
 
 /// How the ids the app sees differ from the host's: files the host says belong to `host`

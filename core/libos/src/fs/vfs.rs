@@ -120,7 +120,9 @@ impl Vfs {
             return Some(Synth::ProcSelfLink);
         }
         let view = self.view();
-        let s = Synth::find(&alias(p, view.map_or(0, |v| v.pid())))?;
+        let Some(s) = Synth::find(&alias(p, view.map_or(0, |v| v.pid()))) else {
+            return crate::fs::synth::find_other(p, &view?.others());
+        };
         if let Synth::ProcFdLink(n) = s {
             view?.fd_target(n)?;
         }
@@ -146,6 +148,18 @@ impl Vfs {
             let mut buf = [0u8; 20];
             let name = crate::shim::fmt_usize(pid as usize, &mut buf).to_vec();
             add(out, &name, Synth::ProcSelf.ino(), NodeKind::Dir);
+        }
+        if a == b"/proc" {
+            for other in view.map(|v| v.others()).unwrap_or_default() {
+                let mut buf = [0u8; 20];
+                let name = crate::shim::fmt_usize(other as usize, &mut buf).to_vec();
+                add(out, &name, Synth::ProcPid(other).ino(), NodeKind::Dir);
+            }
+        }
+        if let Some(Synth::ProcPid(other)) = view.and_then(|v| crate::fs::synth::find_other(&a, &v.others())) {
+            for (i, f) in crate::fs::synth::PID_FILES.iter().enumerate() {
+                add(out, f, Synth::ProcPidFile(other, i as u8).ino(), NodeKind::File);
+            }
         }
         if a == b"/proc/self/task" && pid > 0 {
             let mut buf = [0u8; 20];

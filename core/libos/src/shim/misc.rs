@@ -173,6 +173,7 @@ fn prctl<P: Platform>(os: &LibOs<P>, a: &[usize; 6]) -> SysResult {
                 }
             })?;
             id.set_name(&n);
+            crate::procfs::publish(os);
             Ok(0)
         }
         PR_GET_NAME => {

@@ -106,6 +106,10 @@ fn console_stat() -> Stat {
 }
 
 impl Platform for Vm {
+    fn process_memory(&self, pid: i32) -> Option<(u64, u64)> {
+        super::proc::memory_of(pid)
+    }
+
     fn mmap_anon(&self, addr: usize, len: usize, prot: u32, flags: u32) -> Result<usize, Errno> {
         vm::map(addr, len, prot, flags)
     }

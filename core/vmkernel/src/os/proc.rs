@@ -109,6 +109,14 @@ pub fn activate(pid: i32) {
     vm::activate(p.space);
 }
 
+/// (virtual size, resident bytes) of process `pid` while it lives, for /proc/PID. The
+/// process list stays locked meanwhile, so `release` cannot free that library OS under us.
+pub fn memory_of(pid: i32) -> Option<(u64, u64)> {
+    let procs = PROCS.lock();
+    let p = procs.iter().find(|p| p.pid == pid)?;
+    Some(litebox_libos::procfs::sizes(p.os))
+}
+
 /// Frees what the kernel holds for process `pid` (its space and library OS), which the core's
 /// process table has reaped.
 pub fn release(pid: i32) {

@@ -415,6 +415,14 @@ impl Platform for LinuxHost {
         crate::HOST_AUX.lock().clone()
     }
 
+    fn publish_process(&self, rec: &litebox_libos::procfs::ProcRecord) {
+        crate::ptable::publish(rec);
+    }
+
+    fn app_processes(&self) -> alloc::vec::Vec<litebox_libos::procfs::ProcRecord> {
+        crate::ptable::all()
+    }
+
     fn ids_parent(&self) -> i32 {
         // The app's first process keeps its parent for life (the sandbox's init, or the
         // supervisor, which reaps it and whose death kills it: supervisor.rs), so its answer
@@ -441,6 +449,7 @@ impl Platform for LinuxHost {
     }
 
     fn exit_group(&self, code: i32) -> ! {
+        crate::ptable::exiting(self.pid());
         crate::procs::release();
         sys::exit(code)
     }
@@ -520,7 +529,12 @@ impl HostPassthrough for LinuxHost {
         use litebox_libos::shim::nr;
         match nr {
             nr::KILL | nr::TGKILL | nr::ALARM | nr::SETITIMER | nr::GETITIMER => {
-                r(sys::syscall6(nr, a[0], a[1], a[2], 0, 0, 0))
+                let v = r(sys::syscall6(nr, a[0], a[1], a[2], 0, 0, 0))?;
+                // A stopped process continued (for /proc/PID/stat; SIGCONT = 18).
+                if nr == nr::KILL && a[1] == 18 && (a[0] as i32) > 0 {
+                    crate::ptable::set_state(a[0] as i32, b'S');
+                }
+                Ok(v)
             }
             nr::RT_SIGQUEUEINFO | nr::RT_TGSIGQUEUEINFO => {
                 // The siginfo is copied by the host kernel from app memory; check it is there.
@@ -567,6 +581,15 @@ impl HostPassthrough for LinuxHost {
                 if pid != 0 && a[2] & WNOWAIT == 0 && crate::procs::status_killed(status) {
                     crate::procs::reaped_by_signal();
                 }
+                match status {
+                    0xffff => crate::ptable::set_state(pid as i32, b'S'),
+                    s if s & 0xff == 0x7f => crate::ptable::set_state(pid as i32, b'T'),
+                    _ => {}
+                }
+                // Exited or killed (not a stop or continue report): reaped.
+                if pid != 0 && a[2] & WNOWAIT == 0 && (status & 0x7f == 0 || crate::procs::status_killed(status)) {
+                    crate::ptable::gone(pid as i32);
+                }
                 if a[1] != 0 {
                     litebox_libos::user::write(a[1], &status)?;
                 }
@@ -585,6 +608,16 @@ impl HostPassthrough for LinuxHost {
                 const WNOWAIT: usize = 0x0100_0000;
                 if pid != 0 && a[3] & WNOWAIT == 0 && (code == 2 || code == 3) {
                     crate::procs::reaped_by_signal();
+                }
+                // CLD_STOPPED, CLD_TRAPPED, CLD_CONTINUED.
+                match code {
+                    4 | 5 => crate::ptable::set_state(pid, b'T'),
+                    6 => crate::ptable::set_state(pid, b'S'),
+                    _ => {}
+                }
+                // CLD_EXITED, CLD_KILLED, CLD_DUMPED: reaped.
+                if pid != 0 && a[3] & WNOWAIT == 0 && (1..=3).contains(&code) {
+                    crate::ptable::gone(pid);
                 }
                 if a[2] != 0 {
                     litebox_libos::user::slice_mut(a[2], 128)?.copy_from_slice(&info);

@@ -26,6 +26,7 @@ mod landlock;
 mod layers;
 mod nsroot;
 mod procs;
+mod ptable;
 mod seccomp;
 mod selfimage;
 mod signals;
@@ -282,6 +283,11 @@ extern "C" fn litebox_main(sp: usize) -> ! {
         let (at, len) = procs::init(n).unwrap_or_else(|e| {
             fatal(EXIT_SANDBOX, alloc::format!("cannot set up the process limit (errno {e})").as_bytes())
         });
+        guard::reserve(at, len);
+    }
+    // The published process table (/proc/PID of the app's other processes); without it /proc
+    // lists only this process.
+    if let Ok((at, len)) = ptable::init() {
         guard::reserve(at, len);
     }
     os.attach_proc();

@@ -216,12 +216,16 @@ impl litebox_libos::SyscallContext for Trapped {
     fn fork(&mut self, flags: u64, stack: usize, ptid: usize, ctid: usize) -> Result<usize, Errno> {
         const CLONE: usize = 56;
         crate::procs::acquire()?;
+        let parent = sys::syscall3(sys::GETPID, 0, 0, 0) as i32;
         let pid =
             check(sys::syscall6(CLONE, flags as usize, 0, ptid, ctid, 0, 0)).inspect_err(|_| crate::procs::undo())?;
         if pid == 0 {
             crate::host::PID.store(0, core::sync::atomic::Ordering::Relaxed);
             crate::host::FIRST_PROCESS.store(false, core::sync::atomic::Ordering::Relaxed);
             crate::procs::child_started();
+            crate::ptable::forked_child(parent, sys::syscall3(sys::GETPID, 0, 0, 0) as i32);
+        } else {
+            crate::ptable::forked_parent(parent, pid as i32);
         }
         if pid == 0 && stack != 0 {
             // SAFETY: as in `reg`; sigreturn restores rsp from this slot.
