@@ -259,6 +259,26 @@ def test_a_timer_signal_reaches_an_app_that_makes_no_syscall(tmp_path: Path) -> 
     assert kvm.stdout == b"stopped: 1 finite: 1\nticks: 1\n"
 
 
+def test_a_sleeper_wakes_and_its_alarm_kills_it_while_other_threads_poll(tmp_path: Path) -> None:
+    """A forked child's helper thread waits in sigwaitinfo (all signals blocked, as glibc's
+    SIGEV_THREAD helper does) while the parent waits in waitpid: both poll, so some thread is
+    always runnable. The child's main thread must still wake from its naps, and its alarm must
+    still end it with SIGALRM (a sleeper was once woken only when no thread was runnable)."""
+    source = ("#include <signal.h>\n#include <time.h>\n#include <unistd.h>\n#include <sys/wait.h>\n"
+              "static void *helper(void *a) { sigset_t s; sigemptyset(&s); sigaddset(&s, SIGUSR2);\n"
+              "  sigwaitinfo(&s, 0); return a; }\n"
+              "int main(void) { pid_t pid = fork(); if (pid == 0) {\n"
+              "    sigset_t all; sigfillset(&all); sigset_t old; pthread_sigmask(SIG_SETMASK, &all, &old);\n"
+              "    pthread_t t; pthread_create(&t, 0, helper, 0); pthread_sigmask(SIG_SETMASK, &old, 0);\n"
+              "    for (int i = 0; i < 5; i++) { struct timespec nap = {0, 20000000}; nanosleep(&nap, 0); }\n"
+              "    puts(\"naps done\"); fflush(stdout); alarm(1); for (;;) pause(); }\n"
+              "  int st = 0; waitpid(pid, &st, 0);\n"
+              "  printf(\"child: signal %d\\n\", WIFSIGNALED(st) ? WTERMSIG(st) : -1); return 0; }")
+    kvm = litebox_e2e.run_kvm(_pack_c(source, tmp_path, "sleeper"), [], vm_timeout=40)
+    assert kvm.returncode == 0, describe(kvm)
+    assert kvm.stdout == b"naps done\nchild: signal 14\n"
+
+
 def test_a_deadlock_ends_the_vm_instead_of_hanging(tmp_path: Path) -> None:
     source = ("static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;\n"
               "int main(void) { puts(\"before\"); fflush(stdout); pthread_mutex_lock(&m);\n"

@@ -403,6 +403,9 @@ fn block(state: State) -> Result<usize, Errno> {
     s.threads[me].state = state;
     charge(&mut s);
     loop {
+        // Threads whose deadline passed run again even while others are always runnable (two
+        // threads polling in `wait_event` would otherwise starve a sleeper for good).
+        wake_expired(&mut s, clock::monotonic_ns());
         let n = s.threads.len();
         let next = (1..=n).map(|i| (me + i) % n).find(|&i| s.threads[i].state == State::Runnable);
         if let Some(next) = next {
@@ -448,19 +451,23 @@ fn block(state: State) -> Result<usize, Errno> {
         drop(s);
         idle(deadline);
         s = SCHED.lock();
-        let now = clock::monotonic_ns();
-        for t in s.threads.iter_mut() {
-            match t.state {
-                State::Parked(Some(d)) if d <= now => {
-                    t.state = State::Runnable;
-                    t.woke = Err(ETIMEDOUT);
-                }
-                State::Sleeping(d) if d <= now => {
-                    t.state = State::Runnable;
-                    t.woke = Ok(0);
-                }
-                _ => {}
+    }
+}
+
+/// Makes runnable the threads whose sleep or park deadline is `now` or past (a parked one
+/// wakes with ETIMEDOUT).
+fn wake_expired(s: &mut Sched, now: u64) {
+    for t in s.threads.iter_mut() {
+        match t.state {
+            State::Parked(Some(d)) if d <= now => {
+                t.state = State::Runnable;
+                t.woke = Err(ETIMEDOUT);
             }
+            State::Sleeping(d) if d <= now => {
+                t.state = State::Runnable;
+                t.woke = Ok(0);
+            }
+            _ => {}
         }
     }
 }
