@@ -68,8 +68,7 @@ pub fn write_std(which: u32, buf: &[u8]) {
 /// Ends the process with the app's exit status `code`.
 pub fn exit_process(code: i32) -> ! {
     fastpath::host_fs();
-    // SAFETY: ends the process.
-    unsafe { win::ExitProcess(code as u32 & 0xff) }
+    win::end_process(code as u32 & 0xff)
 }
 
 fn monotonic_ns() -> u64 {

@@ -58,8 +58,7 @@ pub fn try_os() -> Option<&'static LibOs<WinHost>> {
 pub fn fatal(code: i32, msg: &[u8]) -> ! {
     fastpath::host_fs();
     host::write_std(win::STD_ERROR_HANDLE, &litebox_rt::fatal::line(msg));
-    // SAFETY: ends the process.
-    unsafe { win::ExitProcess(code as u32) }
+    win::end_process(code as u32)
 }
 
 fn image_fatal(e: ImageError) -> ! {
