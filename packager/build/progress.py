@@ -145,11 +145,13 @@ class Progress:
                     self.stream.flush()
 
         threads = [threading.Thread(target=read_out, daemon=True), threading.Thread(target=read_err, daemon=True)]
-        for t in threads:
-            t.start()
         spin = self._tty() and not self.verbose and not self.quiet
         frames = itertools.cycle("|/-\\")
         try:
+            # Inside the try: the child may already be printing while a reader thread starts,
+            # and an interruption there must stop it too.
+            for t in threads:
+                t.start()
             while proc.poll() is None:
                 if spin:
                     text = f"\r{next(frames)} {label}: {latest[0]}"[:100]
