@@ -229,3 +229,15 @@ pub struct PollFd {
 pub const POLLIN: i16 = 0x001;
 pub const POLLOUT: i16 = 0x004;
 pub const POLLNVAL: i16 = 0x020;
+
+/// `struct flock` of x86-64 Linux (fcntl record locks).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Flock {
+    pub l_type: i16,
+    pub l_whence: i16,
+    pub l_start: i64,
+    pub l_len: i64,
+    pub l_pid: i32,
+    pub _pad: i32,
+}

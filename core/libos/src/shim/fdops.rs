@@ -1,6 +1,7 @@
 //! Descriptor calls beyond plain read and write: vectored I/O at an offset (preadv, pwritev
 //! and the v2 forms), close and close_range (with the release of record locks Linux does on
 //! every close), flock, fallocate and the unnamed files of memfd_create.
+use crate::abi::Flock;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
@@ -48,18 +49,6 @@ const LOCK_UN: usize = 8;
 const F_SETLK: usize = 6;
 const F_OFD_SETLK: usize = 37;
 const F_OFD_SETLKW: usize = 38;
-
-/// `struct flock` of x86-64 Linux.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct Flock {
-    l_type: i16,
-    l_whence: i16,
-    l_start: i64,
-    l_len: i64,
-    l_pid: i32,
-    _pad: i32,
-}
 
 /// Serves `n` if it is one of the descriptor calls of this module.
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {

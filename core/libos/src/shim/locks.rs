@@ -3,6 +3,7 @@
 //! descriptor closes. Where the app's processes are host processes (a platform with
 //! [`crate::platform::HostPassthrough`]) each has its own library OS, so nothing is shared to
 //! arbitrate: a lock is granted and F_GETLK reports the file unlocked, as before.
+use crate::abi::Flock;
 use alloc::sync::Arc;
 
 use super::SysResult;
@@ -26,18 +27,6 @@ const F_SETLKW: u32 = 7;
 const F_OFD_GETLK: u32 = 36;
 const F_OFD_SETLK: u32 = 37;
 const F_OFD_SETLKW: u32 = 38;
-
-/// `struct flock` of x86-64 Linux.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct Flock {
-    l_type: i16,
-    l_whence: i16,
-    l_start: i64,
-    l_len: i64,
-    l_pid: i32,
-    _pad: i32,
-}
 
 /// The identity of the file `f` refers to, if the library OS serves it (not a pipe or socket).
 fn file_id<P: Platform>(os: &LibOs<P>, f: &OpenFile) -> Option<FileId> {

@@ -49,15 +49,8 @@ pub fn syscall3(nr: usize, a0: usize, a1: usize, a2: usize) -> isize {
     syscall6(nr, a0, a1, a2, 0, 0, 0)
 }
 
-/// Converts a raw result into `Result<usize, errno>`.
-#[inline]
-pub fn check(r: isize) -> Result<usize, i32> {
-    if (-4095..0).contains(&r) {
-        Err(-r as i32)
-    } else {
-        Ok(r as usize)
-    }
-}
+/// Converts a raw result into `Result<usize, errno>` (shared with the optee TA host).
+pub use litebox_confine::check;
 
 pub const READ: usize = 0;
 pub const WRITE: usize = 1;
