@@ -106,6 +106,30 @@ static int recv_sees_eof(void) {
     return recv(sp[1], &c, 1, 0) == 0 ? 0 : 1;
 }
 
+/* SIGCHLD left at its default action (ignore) does not interrupt a blocked read: one child
+ * exits at once, another writes 200 ms later (if the machine is so busy that the write comes
+ * first, the read still returns the byte). */
+static int read_survives_sigchld(void) {
+    int p[2];
+    if (pipe(p) != 0)
+        return 1;
+    signal(SIGCHLD, SIG_DFL);
+    pid_t a = fork();
+    if (a == 0)
+        _exit(0);
+    pid_t b = fork();
+    if (b == 0) {
+        usleep(200000);
+        _exit(write(p[1], "y", 1) == 1 ? 0 : 1);
+    }
+    char c = 0;
+    errno = 0;
+    long r = read(p[0], &c, 1);
+    waitpid(a, NULL, 0);
+    waitpid(b, NULL, 0);
+    return r == 1 && c == 'y' ? 0 : 1;
+}
+
 /* A child blocked in the call dies of SIGTERM. */
 static int killed(int (*body)(void)) {
     probe = fork();
@@ -157,6 +181,7 @@ void fam_blocking(void) {
     sp[1] = t; /* sp[1] is the read end */
     CASE(F, "kill_interrupts_pipe_read", killed(read_forever));
     CASE(F, "pipe_read_eintr", ok(run_probe(read_pipe_eintr)));
+    CASE(F, "sigchld_default_no_eintr", ok(run_probe(read_survives_sigchld)));
     close(sp[0]);
     close(sp[1]);
     alarm(60);

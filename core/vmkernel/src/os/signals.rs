@@ -36,10 +36,34 @@ fn deliverable(mask: u64) -> Option<usize> {
     os().signals.pending.lock().deliverable(mask)
 }
 
-/// Whether a signal is deliverable to the running thread now (a blocking call returns EINTR).
+/// Discards the pending signals that `mask` does not block and that the process ignores
+/// (SIG_IGN, or SIG_DFL with a default action of ignoring), as Linux discards them: they never
+/// interrupt a call. Blocked ones stay pending (a handler may be set before they are
+/// unblocked; sigwait and signalfd take them).
+fn drop_ignored(mask: u64) {
+    let os = os();
+    let ignored: u64 = {
+        let a = os.signals.actions.lock();
+        (1..=64usize).filter(|&s| a.ignored(s)).fold(0, |m, s| m | bit(s))
+    };
+    let mut p = os.signals.pending.lock();
+    let mut drop = p.set() & ignored & !(mask & !UNBLOCKABLE);
+    while drop != 0 {
+        let sig = drop.trailing_zeros() as usize + 1;
+        p.take(sig);
+        if p.set() & bit(sig) == 0 {
+            drop &= !bit(sig);
+        }
+    }
+}
+
+/// Whether a signal is deliverable to the running thread now (a blocking call returns EINTR);
+/// one the process ignores is discarded instead.
 pub fn interrupted() -> bool {
     fire_timer();
-    deliverable(sched::sigmask()).is_some()
+    let mask = sched::sigmask();
+    drop_ignored(mask);
+    deliverable(mask).is_some()
 }
 
 fn regs_of(f: &SyscallFrame) -> UserRegs {
@@ -106,7 +130,8 @@ pub fn deliver(vm: &Vm, f: &mut SyscallFrame) {
     let info = os.signals.pending.lock().take(sig);
     let act = os.signals.actions.lock().get(sig);
     if os.signals.actions.lock().ignored(sig) {
-        return;
+        // Dropped; the next pending one (if any) is looked at now, not at the next call.
+        return deliver(vm, f);
     }
     if act.handler == 0 && super::stop::is_stop(sig) {
         // The default action of a stop signal: stopped until SIGCONT, then what woke it.
