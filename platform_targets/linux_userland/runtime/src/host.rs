@@ -7,7 +7,7 @@ use litebox_libos::Platform;
 
 use crate::sys::{self, check};
 use crate::{guard, signals, udpapp};
-use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 
 /// Closes a host descriptor the library OS owned.
 pub fn close_host_fd(fd: i32) {
@@ -473,6 +473,54 @@ static WAKE_SEQ: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::
 /// Threads in `block_until`'s futex wait (`wake_all` makes no syscall without any).
 static WAITERS: AtomicI32 = AtomicI32::new(0);
 
+/// The app's futex calls that are not wakes and are running in the host right now (waits,
+/// locks, requeues; futex_waitv), counted across every thread that shares this address space
+/// (and so this variable, and the kernel's private futexes). While it is zero no app thread of
+/// this address space is, or is about to be, blocked on a private futex in the host.
+static APP_FUTEX_WAITERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one app futex call that is not a plain wake in [`APP_FUTEX_WAITERS`] while it runs.
+struct PrivateWaiter(bool);
+
+impl PrivateWaiter {
+    fn enter(op: u32) -> Self {
+        let wake = matches!(op & 0x7f, FUTEX_WAKE | FUTEX_WAKE_BITSET);
+        if !wake {
+            // A full barrier before the host reads the word: see `idle_private_wake`.
+            APP_FUTEX_WAITERS.fetch_add(1, Ordering::SeqCst);
+        }
+        Self(!wake)
+    }
+}
+
+impl Drop for PrivateWaiter {
+    fn drop(&mut self) {
+        if self.0 {
+            APP_FUTEX_WAITERS.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+const FUTEX_WAKE: u32 = 1;
+const FUTEX_WAKE_BITSET: u32 = 10;
+const FUTEX_PRIVATE_FLAG: u32 = 128;
+
+/// Whether the futex call (`uaddr`, `op`, `val3`) is a private wake the host would answer with 0
+/// because nobody waits: FUTEX_WAKE or FUTEX_WAKE_BITSET (bitset not 0) with
+/// FUTEX_PRIVATE_FLAG and no other flag, on an aligned word, while no app futex call is in the
+/// host. Then the host call is skipped (Linux's own futex_wake returns 0 there without reading
+/// the word). Everything else, errors included, is left to the host.
+///
+/// No wake is lost: a waiter counts itself (a locked add, a full barrier) before the host
+/// compares its word, and this check runs a full barrier after the app's store to the word and
+/// before reading the count. So either the waker sees the count, or the host's compare sees the
+/// new value and the wait returns EAGAIN, as a wait that came after the wake would.
+fn idle_private_wake(uaddr: usize, op: u32, val3: u32) -> bool {
+    let plain = op == FUTEX_WAKE | FUTEX_PRIVATE_FLAG || (op == FUTEX_WAKE_BITSET | FUTEX_PRIVATE_FLAG && val3 != 0);
+    // `fetch_add(0)` is the barrier and the load in one locked instruction.
+    plain && uaddr.is_multiple_of(4) && APP_FUTEX_WAITERS.fetch_add(0, Ordering::SeqCst) == 0
+}
+
 /// Pipes, eventfds, timerfds and epoll are the host's own: the app's processes and the host
 /// children they start share them, and they cost no more than natively.
 impl HostPassthrough for LinuxHost {
@@ -482,8 +530,13 @@ impl HostPassthrough for LinuxHost {
 
     fn futex(&self, uaddr: usize, op: u32, val: u32, timeout: usize, uaddr2: usize, val3: u32) -> Result<usize, Errno> {
         litebox_libos::user::slice(uaddr, 4)?;
+        if idle_private_wake(uaddr, op, val3) {
+            return Ok(0);
+        }
         let call = || r(sys::syscall6(sys::FUTEX, uaddr, op as usize, val as usize, timeout, uaddr2, val3 as usize));
-        // FUTEX_WAIT, LOCK_PI, WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2 may block.
+        // Every other operation may leave a waiter in the host (WAIT, LOCK_PI, WAIT_BITSET,
+        // WAIT_REQUEUE_PI, LOCK_PI2 block; a requeue moves waiters): counted while it runs.
+        let _w = PrivateWaiter::enter(op);
         match op & 0x7f {
             0 | 6 | 9 | 11 | 13 => signals::blocking(call),
             _ => call(),
@@ -492,6 +545,7 @@ impl HostPassthrough for LinuxHost {
 
     fn futex_waitv(&self, a: [usize; 6]) -> Result<usize, Errno> {
         const FUTEX_WAITV: usize = 449;
+        let _w = PrivateWaiter::enter(0);
         signals::blocking(|| r(sys::syscall6(FUTEX_WAITV, a[0], a[1], a[2], a[3], a[4], 0)))
     }
 

@@ -1,0 +1,151 @@
+/* Probe of the host-reaching calls' fast paths (tests/e2e/test_e2e_hostcalls.py): prints the
+ * same lines natively and packed.
+ *
+ *   hostcalls            flags across syscalls, futex wake results, a futex ping-pong
+ *   hostcalls wakes N    N FUTEX_WAKE_PRIVATE calls with no waiter (for counting host calls)
+ *
+ * flags: a syscall leaves the arithmetic flags and DF as they were (the kernel restores RFLAGS
+ * on return); the rewritten sites call the runtime instead, which must do the same. Each call
+ * is written as `mov eax, NR; syscall` so that the packer rewrites it. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* CF PF AF ZF SF DF OF */
+#define ARITH_DF 0x0cd5UL
+
+static int futex_word;
+
+/* Sets RFLAGS to `in` (plus the reserved bit 1 and IF), makes syscall NR (an immediate: what
+ * the packer looks for) with rdi..rdx as given, and gives RFLAGS right after it; DF is cleared
+ * again before C code runs. */
+#define FLAGS_ACROSS(NR, in, a0, a1, a2)                                                          \
+    ({                                                                                            \
+        unsigned long out_;                                                                       \
+        register long r10_ __asm__("r10") = 0;                                                    \
+        register long r8_ __asm__("r8") = 0;                                                      \
+        register long r9_ __asm__("r9") = 0;                                                      \
+        long rax_;                                                                                \
+        __asm__ volatile("pushq %[in]\n\t"                                                        \
+                         "popfq\n\t"                                                              \
+                         "mov $" #NR ", %%eax\n\t"                                                \
+                         "syscall\n\t"                                                            \
+                         "pushfq\n\t"                                                             \
+                         "popq %[out]\n\t"                                                        \
+                         "cld\n\t"                                                                \
+                         : [out] "=&r"(out_), "=a"(rax_), "+r"(r10_), "+r"(r8_), "+r"(r9_)        \
+                         : [in] "r"((unsigned long)(in) | 0x202), "D"((long)(a0)), "S"((long)(a1)), \
+                           "d"((long)(a2))                                                        \
+                         : "rcx", "r11", "memory", "cc");                                         \
+        (void)rax_;                                                                               \
+        out_;                                                                                     \
+    })
+
+static void flags(void) {
+    /* Every subset of the seven flags would be 128 runs per call; these cover each flag set
+     * alone, all set, none set, and two mixed patterns. */
+    static const unsigned long patterns[] = {0, 0x001, 0x004, 0x010, 0x040, 0x080, 0x400, 0x800,
+                                             0x0cd5, 0x0845, 0x0490};
+    const char *calls[] = {"getppid", "futex_wake", "write_devnull", "getuid"};
+    FILE *null = fopen("/dev/null", "w");
+    int nfd = null ? fileno(null) : -1;
+    for (unsigned c = 0; c < 4; c++) {
+        int bad = 0;
+        for (unsigned i = 0; i < sizeof patterns / sizeof patterns[0]; i++) {
+            unsigned long in = patterns[i], out = 0;
+            switch (c) {
+            case 0: out = FLAGS_ACROSS(110, in, 0, 0, 0); break;
+            case 1: out = FLAGS_ACROSS(202, in, &futex_word, FUTEX_WAKE_PRIVATE, 1); break;
+            case 2: out = FLAGS_ACROSS(1, in, nfd, "x", 1); break;
+            case 3: out = FLAGS_ACROSS(102, in, 0, 0, 0); break;
+            }
+            if ((out & ARITH_DF) != in) {
+                printf("flags %s: in %#lx out %#lx\n", calls[c], in, out & ARITH_DF);
+                bad = 1;
+            }
+        }
+        if (!bad)
+            printf("flags %s: kept\n", calls[c]);
+    }
+    if (null)
+        fclose(null);
+}
+
+static long futex(int *w, int op, int val, int val3) {
+    return syscall(SYS_futex, w, op, val, NULL, NULL, val3);
+}
+
+static void wake_results(void) {
+    int w = 0;
+    int words[2] = {0, 0};
+    printf("wake private, no waiter: %ld\n", futex(&w, FUTEX_WAKE_PRIVATE, 1, 0));
+    printf("wake shared, no waiter: %ld\n", futex(&w, FUTEX_WAKE, 1, 0));
+    printf("wake_bitset private, no waiter: %ld\n", futex(&w, FUTEX_WAKE_BITSET | FUTEX_PRIVATE_FLAG, 1, 1));
+    long r = futex(&w, FUTEX_WAKE_BITSET | FUTEX_PRIVATE_FLAG, 1, 0);
+    printf("wake_bitset 0: %ld %s\n", r, r < 0 ? strerrorname_np(errno) : "");
+    r = futex((int *)((char *)words + 1), FUTEX_WAKE_PRIVATE, 1, 0);
+    printf("wake unaligned: %ld %s\n", r, r < 0 ? strerrorname_np(errno) : "");
+    r = futex(&w, FUTEX_WAKE_PRIVATE | FUTEX_CLOCK_REALTIME, 1, 0);
+    printf("wake realtime flag: %ld %s\n", r, r < 0 ? strerrorname_np(errno) : "");
+}
+
+/* Two threads hand a token back and forth through two futex words: a wake lost between a
+ * waiter's check and its sleep would hang here (the test's timeout reports it). */
+#define ROUNDS 20000
+static int turn; /* 0: main's turn, 1: the other thread's */
+
+static void pass_to(int who) {
+    __atomic_store_n(&turn, who, __ATOMIC_SEQ_CST);
+    futex(&turn, FUTEX_WAKE_PRIVATE, 1, 0);
+}
+
+static void wait_for(int who) {
+    int t;
+    while ((t = __atomic_load_n(&turn, __ATOMIC_SEQ_CST)) != who)
+        futex(&turn, FUTEX_WAIT_PRIVATE, t, 0);
+}
+
+static void *other(void *arg) {
+    (void)arg;
+    for (int i = 0; i < ROUNDS; i++) {
+        wait_for(1);
+        pass_to(0);
+    }
+    return NULL;
+}
+
+static void ping_pong(void) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, other, NULL) != 0) {
+        printf("ping-pong: pthread_create failed\n");
+        return;
+    }
+    for (int i = 0; i < ROUNDS; i++) {
+        pass_to(1);
+        wait_for(0);
+    }
+    pthread_join(t, NULL);
+    printf("ping-pong: %d rounds\n", ROUNDS);
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "wakes") == 0) {
+        long n = atol(argv[2]), woken = 0;
+        for (long i = 0; i < n; i++)
+            woken += futex(&futex_word, FUTEX_WAKE_PRIVATE, 1, 0);
+        printf("woken %ld\n", woken);
+        return 0;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    flags();
+    wake_results();
+    ping_pong();
+    return 0;
+}
