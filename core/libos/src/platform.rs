@@ -326,6 +326,11 @@ pub trait SyscallContext {
     fn nr(&self) -> usize;
     /// Argument `i` (0..6) in Linux order: rdi, rsi, rdx, r10, r8, r9.
     fn arg(&self, i: usize) -> usize;
+    /// The six arguments at once, as [`SyscallContext::arg`] gives them (the shim reads them
+    /// on every call: one dynamic call instead of six).
+    fn args(&self) -> [usize; 6] {
+        [self.arg(0), self.arg(1), self.arg(2), self.arg(3), self.arg(4), self.arg(5)]
+    }
     /// The app's signal mask as it will be when the call returns.
     fn sigmask(&self) -> u64;
     /// Replaces the app's signal mask for after the call (the platform keeps its own signals

@@ -231,8 +231,11 @@ impl litebox_libos::SyscallContext for Fast {
         self.regs().rax
     }
     fn arg(&self, i: usize) -> usize {
+        self.args()[i]
+    }
+    fn args(&self) -> [usize; 6] {
         let r = self.regs();
-        [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9][i]
+        [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9]
     }
     fn sigmask(&self) -> u64 {
         host_mask() & !(data().deferred.load(Ordering::Relaxed) as u64)
