@@ -166,13 +166,22 @@ struct Regs {
 
 /// Syscalls the fast path declines (they take the SIGSYS path, which has the app's full
 /// register context and signal frame): signal masks and waits, signals sent to self, the
-/// thread and process life cycle (clone, clone3, fork, vfork, execve, execveat, exit), and
-/// rt_sigreturn. Numbers beyond the table are declined too.
+/// thread life cycle (clone of a thread, clone3, exit), execve, execveat, and rt_sigreturn.
+/// Numbers beyond the table are declined too. New processes that resume where the parent is
+/// (fork, vfork, and clone without CLONE_THREAD and without a new stack, which the library OS
+/// runs as a fork) are served here: the child returns through the same fast-path exit on its
+/// copy of the parent's stack.
 pub fn fast(nr: usize) -> bool {
-    !matches!(
-        nr,
-        13 | 14 | 15 | 34 | 56 | 57 | 58 | 59 | 60 | 62 | 127 | 128 | 129 | 130 | 131 | 200 | 234 | 297 | 322 | 435
-    ) && nr < 512
+    !matches!(nr, 13 | 14 | 15 | 34 | 56 | 59 | 60 | 62 | 127 | 128 | 129 | 130 | 131 | 200 | 234 | 297 | 322 | 435)
+        && nr < 512
+}
+
+/// Whether the fast path serves this call, given its arguments: [`fast`], and clone (56) only
+/// when it asks for a new process on the caller's stack (no CLONE_THREAD, stack 0).
+fn served(nr: usize, a0: usize, a1: usize) -> bool {
+    const CLONE: usize = 56;
+    const CLONE_THREAD: usize = 0x10000;
+    fast(nr) || (nr == CLONE && a0 & CLONE_THREAD == 0 && a1 == 0)
 }
 
 fn data() -> &'static FastData {
@@ -244,8 +253,15 @@ impl litebox_libos::SyscallContext for Fast {
         crate::signals::set_thread_mask(mask | data().deferred.load(Ordering::Relaxed) as u64);
     }
     fn spawn_thread(&mut self, _t: &litebox_libos::ThreadSpawn) -> Result<usize, Errno> {
-        // clone and clone3 are declined by `fast`; they never get here.
+        // clone of a thread and clone3 are declined by `served`; they never get here.
         Err(ENOSYS)
+    }
+    fn fork(&mut self, flags: u64, stack: usize, ptid: usize, ctid: usize) -> Result<usize, Errno> {
+        if stack != 0 {
+            // `served` lets no new stack through; the SIGSYS path moves the child to one.
+            return Err(ENOSYS);
+        }
+        crate::signals::host_fork(flags, ptid, ctid)
     }
 }
 
@@ -253,7 +269,7 @@ impl litebox_libos::SyscallContext for Fast {
 extern "C" fn litebox_fastpath_dispatch(regs: *mut Regs) -> usize {
     let mut ctx = Fast { regs };
     let nr = ctx.regs().rax;
-    if !fast(nr) {
+    if !served(nr, ctx.regs().rdi, ctx.regs().rsi) {
         return 0;
     }
     let d = data();

@@ -201,6 +201,28 @@ impl Trapped {
     }
 }
 
+/// A new host process that is a copy of this one (clone with `flags`, which hold no CLONE_VM
+/// nor CLONE_THREAD by the time they get here), with the runtime's per-process state set up in
+/// the child: the child's pid (0 here), the parent's pid (the first process's cached parent
+/// no longer applies), its place in the process limit, its slot in the process table. Returns
+/// the child's pid in the parent and 0 in the child, which resumes on the same stack, in the
+/// same registers, as the parent (the SIGSYS path and the fast path both use it).
+pub fn host_fork(flags: u64, ptid: usize, ctid: usize) -> Result<usize, Errno> {
+    const CLONE: usize = 56;
+    crate::procs::acquire()?;
+    let parent = sys::syscall3(sys::GETPID, 0, 0, 0) as i32;
+    let pid = check(sys::syscall6(CLONE, flags as usize, 0, ptid, ctid, 0, 0)).inspect_err(|_| crate::procs::undo())?;
+    if pid == 0 {
+        crate::host::PID.store(0, core::sync::atomic::Ordering::Relaxed);
+        crate::host::FIRST_PROCESS.store(false, core::sync::atomic::Ordering::Relaxed);
+        crate::procs::child_started();
+        crate::ptable::forked_child(parent, sys::syscall3(sys::GETPID, 0, 0, 0) as i32);
+    } else {
+        crate::ptable::forked_parent(parent, pid as i32);
+    }
+    Ok(pid)
+}
+
 impl litebox_libos::SyscallContext for Trapped {
     fn spawn_thread(&mut self, t: &litebox_libos::ThreadSpawn) -> Result<usize, Errno> {
         let mut gregs = [0usize; 23];
@@ -214,19 +236,7 @@ impl litebox_libos::SyscallContext for Trapped {
         self.reg(REG_RAX)
     }
     fn fork(&mut self, flags: u64, stack: usize, ptid: usize, ctid: usize) -> Result<usize, Errno> {
-        const CLONE: usize = 56;
-        crate::procs::acquire()?;
-        let parent = sys::syscall3(sys::GETPID, 0, 0, 0) as i32;
-        let pid =
-            check(sys::syscall6(CLONE, flags as usize, 0, ptid, ctid, 0, 0)).inspect_err(|_| crate::procs::undo())?;
-        if pid == 0 {
-            crate::host::PID.store(0, core::sync::atomic::Ordering::Relaxed);
-            crate::host::FIRST_PROCESS.store(false, core::sync::atomic::Ordering::Relaxed);
-            crate::procs::child_started();
-            crate::ptable::forked_child(parent, sys::syscall3(sys::GETPID, 0, 0, 0) as i32);
-        } else {
-            crate::ptable::forked_parent(parent, pid as i32);
-        }
+        let pid = host_fork(flags, ptid, ctid)?;
         if pid == 0 && stack != 0 {
             // SAFETY: as in `reg`; sigreturn restores rsp from this slot.
             unsafe { core::ptr::write((self.uc + GREGS + 8 * REG_RSP) as *mut usize, stack) }
