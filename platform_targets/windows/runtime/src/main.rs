@@ -12,10 +12,12 @@
 
 extern crate alloc;
 
+mod backlog;
 mod cmdline;
 mod confine;
 mod fastpath;
 mod faults;
+mod forkmem;
 mod host;
 mod memory;
 mod selfimage;
@@ -114,6 +116,7 @@ extern "C" fn litebox_start() -> ! {
     // A new instance for an app's execve (spawn.rs): the program, its argv (the command line)
     // and its environment exactly as the execve gave them.
     if let Some(path) = host_var(&host_env, b"LITEBOX_EXEC") {
+        host::EXEC_CHILD.store(true, core::sync::atomic::Ordering::Relaxed);
         entry = path.to_vec();
         cwd = host_var(&host_env, b"LITEBOX_EXEC_CWD").unwrap_or(cfg.cwd).to_vec();
         argv = host_args.get(1..).unwrap_or(&[]).to_vec();

@@ -11,8 +11,13 @@
 //! `_exit`, the parent's state comes back and its vfork returns the new process's id, which
 //! `wait4` waits on (a waiter thread records the exit in the core's process table and raises
 //! SIGCHLD). Only the vforking thread is the child; the process's other threads go on (and see
-//! the child's descriptor changes until it execs). A `fork` is not served: ENOSYS
-//! (docs/targets/windows.md, Processes).
+//! the child's descriptor changes until it execs).
+//!
+//! `fork` (and `clone` without CLONE_VM) is served the same way, with the parent's memory kept
+//! aside ([`crate::forkmem`]) and put back when the child execs, exits or dies of a signal, so
+//! the child's writes never reach the parent; its writes to pipes never wait
+//! ([`crate::backlog`]), as it runs to its end before the parent (and so a pipeline's reader)
+//! goes on. Forks nest (a subshell that forks again) up to [`MAX_DEPTH`] levels.
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI32, Ordering};
@@ -31,10 +36,14 @@ const CLONE_VM: usize = 0x100;
 const CLONE_VFORK: usize = 0x4000;
 const CLONE_THREAD: usize = 0x10000;
 const CLONE: usize = 56;
+const FORK: usize = 57;
 const VFORK: usize = 58;
-const EXECVE: usize = 59;
+pub const EXECVE: usize = 59;
 const EXIT: usize = 60;
 const EXIT_GROUP: usize = 231;
+
+/// How many forked or vforked children may run one inside another.
+pub const MAX_DEPTH: usize = 16;
 
 /// Separates the app's environment entries in LITEBOX_EXEC_ENV.
 pub const ENV_SEPARATOR: u8 = 1;
@@ -51,9 +60,13 @@ struct Parent {
     child_sp: Option<u64>,
     /// The thread that called vfork (its ThreadData): only its calls are the child's.
     thread: usize,
+    umask: u32,
+    /// A fork's copy of the parent's memory (None for vfork, whose child shares it).
+    memory: Option<crate::forkmem::Snapshot>,
 }
 
-static PARENT: SpinMutex<Option<Box<Parent>>> = SpinMutex::new(None);
+/// The parents waiting for their children, innermost last.
+static PARENT: SpinMutex<Vec<Parent>> = SpinMutex::new(Vec::new());
 /// Ids for children that ended before exec (no Windows process).
 static NEXT_FAKE: AtomicI32 = AtomicI32::new(0x40_0000);
 
@@ -63,24 +76,49 @@ pub fn is_vfork(f: &Frame) -> bool {
     f.rax == VFORK || (f.rax == CLONE && f.rdi & (CLONE_VM | CLONE_VFORK | CLONE_THREAD) == CLONE_VM | CLONE_VFORK)
 }
 
-/// Whether the calling thread is running a vfork child (its parent waits). Other threads of
-/// the process go on as usual.
-pub fn in_child() -> bool {
-    let me = fastpath::current() as *const fastpath::ThreadData as usize;
-    PARENT.lock().as_ref().is_some_and(|p| p.thread == me)
+/// Whether the call at `f` is a fork (fork, or clone without CLONE_VM and CLONE_THREAD).
+pub fn is_fork(f: &Frame) -> bool {
+    f.rax == FORK || (f.rax == CLONE && f.rdi & (CLONE_VM | CLONE_THREAD) == 0)
 }
 
-/// Starts the child: saves the parent's state and returns 0 to the child (through the entry's
-/// slow way, which saves the SSE state first: [`take_fx`]).
-pub fn start(os: &LibOs<WinHost>, f: &Frame) -> isize {
-    if PARENT.lock().is_some() {
-        return -(EAGAIN as isize);
+/// Whether the calling thread is running a vfork or fork child (its parent waits). Other
+/// threads of the process go on as usual.
+pub fn in_child() -> bool {
+    let me = fastpath::current() as *const fastpath::ThreadData as usize;
+    PARENT.lock().last().is_some_and(|p| p.thread == me)
+}
+
+/// Whether the calling thread runs a fork child (not a vfork one).
+fn in_fork_child() -> bool {
+    let me = fastpath::current() as *const fastpath::ThreadData as usize;
+    PARENT.lock().last().is_some_and(|p| p.thread == me && p.memory.is_some())
+}
+
+/// Starts the child of a vfork or (`fork`) a fork: saves the parent's state (for a fork its
+/// memory too) and returns 0 to the child (through the entry's slow way, which saves the SSE
+/// state first: [`take_fx`]). EAGAIN when another thread's child runs or forks nest too deep,
+/// ENOMEM when the parent's memory cannot be copied.
+pub fn start(os: &LibOs<WinHost>, f: &Frame, fork: bool) -> isize {
+    {
+        let parents = PARENT.lock();
+        let me = fastpath::current() as *const fastpath::ThreadData as usize;
+        if parents.len() >= MAX_DEPTH || parents.last().is_some_and(|p| p.thread != me) {
+            return -(EAGAIN as isize);
+        }
     }
+    let memory = if fork {
+        match crate::forkmem::Snapshot::take(os) {
+            Some(m) => Some(m),
+            None => return -(ENOMEM as isize),
+        }
+    } else {
+        None
+    };
     let td = fastpath::current();
     let mut regs = crate::signals::interrupted_regs(f);
     regs.rax = 0;
     let child_sp = (f.rax == CLONE && f.rsi != 0).then(|| f.rsi as u64 - 128);
-    *PARENT.lock() = Some(Box::new(Parent {
+    PARENT.lock().push(Parent {
         regs,
         fx: None,
         fds: os.fds.lock().clone(),
@@ -89,7 +127,9 @@ pub fn start(os: &LibOs<WinHost>, f: &Frame) -> isize {
         sigmask: td.sigmask.load(Ordering::Relaxed),
         child_sp,
         thread: td as *const fastpath::ThreadData as usize,
-    }));
+        umask: os.umask.load(Ordering::Relaxed),
+        memory,
+    });
     td.resume.store(RETURN_DELIVER, Ordering::Relaxed);
     0
 }
@@ -100,7 +140,7 @@ pub fn take_fx(fx: &[u8; 512], regs: &mut UserRegs) {
     if !in_child() {
         return;
     }
-    if let Some(p) = PARENT.lock().as_mut() {
+    if let Some(p) = PARENT.lock().last_mut() {
         if p.fx.is_none() {
             p.fx = Some(*fx);
             if let Some(sp) = p.child_sp.take() {
@@ -110,32 +150,56 @@ pub fn take_fx(fx: &[u8; 512], regs: &mut UserRegs) {
     }
 }
 
-/// A call of the vfork child that ends it: execve (a new instance) or exit. None: served as
-/// usual.
+/// A call of the child that ends it (execve: a new instance; exit), or a fork child's pipe
+/// write ([`crate::backlog`]). None: served as usual.
 pub fn child_call(os: &'static LibOs<WinHost>, f: &Frame) -> Option<isize> {
     match f.rax {
         EXECVE => Some(match exec(os, f) {
-            Ok(pid) => resume_parent(os, pid),
+            Ok((pid, process, signals)) => {
+                watch(os, pid, process, signals);
+                resume_parent(os, pid)
+            }
             Err(e) => -(e as isize),
         }),
-        EXIT | EXIT_GROUP => {
-            let pid = NEXT_FAKE.fetch_add(1, Ordering::Relaxed);
-            let mut t = litebox_libos::proctab::TABLE.lock();
-            if t.fork(os.platform.pid, pid, alloc::sync::Arc::new(Default::default())).is_ok() {
-                t.exit(pid, ((f.rdi as i32) & 0xff) << 8);
-            }
-            drop(t);
-            Some(resume_parent(os, pid))
+        EXIT | EXIT_GROUP => Some(end_without_exec(os, ((f.rdi as i32) & 0xff) << 8)),
+        nr if in_fork_child() => {
+            let r = crate::backlog::child_write(os, nr, f.rdi, f.rsi, f.rdx)?;
+            // A write into a pipe without readers raised SIGPIPE: the child may die of it.
+            crate::signals::after_call(os);
+            Some(r)
         }
         _ => None,
     }
 }
 
-/// Puts the parent back: its descriptors, dispositions, cwd and mask, and its registers with
-/// `pid` as vfork's result.
+/// The child dies of signal `sig` (its action is the default one) before it execs: the
+/// parent's wait sees that death, and the parent goes on. The caller returns to the app.
+pub fn child_killed(os: &LibOs<WinHost>, sig: i32) {
+    end_without_exec(os, sig & 0x7f);
+}
+
+/// Records the end of a child that did not exec with wait `status` under a process id of its
+/// own, and resumes its parent.
+fn end_without_exec(os: &LibOs<WinHost>, status: i32) -> isize {
+    let pid = NEXT_FAKE.fetch_add(1, Ordering::Relaxed);
+    let mut t = litebox_libos::proctab::TABLE.lock();
+    if t.fork(os.platform.pid, pid, alloc::sync::Arc::new(Default::default())).is_ok() {
+        t.exit(pid, status);
+    }
+    drop(t);
+    os.signals.pending.lock().raise(17, litebox_libos::signal::SI_KERNEL, 0);
+    resume_parent(os, pid)
+}
+
+/// Puts the parent back: its memory (after a fork), descriptors, dispositions, cwd, umask and
+/// mask, and its registers with `pid` as the fork's result.
 fn resume_parent(os: &LibOs<WinHost>, pid: i32) -> isize {
-    let Some(p) = PARENT.lock().take() else { return -(EINVAL as isize) };
+    let Some(p) = PARENT.lock().pop() else { return -(EINVAL as isize) };
     let td = fastpath::current();
+    if let Some(m) = p.memory {
+        m.restore(os);
+    }
+    os.umask.store(p.umask, Ordering::Relaxed);
     *os.fds.lock() = p.fds;
     *os.signals.actions.lock() = p.actions;
     *os.cwd.lock() = p.cwd;
@@ -281,24 +345,53 @@ extern "system" fn pump(arg: usize) -> u32 {
     0
 }
 
+/// A started instance: its pid, process handle and the signals the app sends it.
+type Started = (i32, win::HANDLE, alloc::sync::Arc<litebox_libos::signal::Signals>);
+
 struct Waiter {
     process: win::HANDLE,
     pid: i32,
     parent: i32,
+    /// The signals the app sends the new process (the process table's entry for it).
+    signals: alloc::sync::Arc<litebox_libos::signal::Signals>,
 }
+
+/// Signals whose default action is not to end the process: sent to an exec'd instance, they
+/// are dropped (SIGCHLD, SIGCONT, SIGURG, SIGWINCH; the stop signals too: not supported).
+const NOT_ENDING: [usize; 8] = [17, 18, 19, 20, 21, 22, 23, 28];
+
+/// How often (ms) the waiter looks for signals the app sent the new process.
+const SIGNAL_POLL_MS: u32 = 20;
 
 extern "system" fn waiter(arg: usize) -> u32 {
     // SAFETY: `arg` is the Box<Waiter> leaked for this thread.
     let w = unsafe { Box::from_raw(arg as *mut Waiter) };
     let mut code = 0u32;
     // SAFETY: the process handle is ours.
+    while unsafe { win::WaitForSingleObject(w.process, SIGNAL_POLL_MS) } != 0 {
+        let sig = {
+            let mut p = w.signals.pending.lock();
+            p.deliverable(0).inspect(|&s| {
+                p.take(s);
+            })
+        };
+        match sig {
+            Some(s) if !NOT_ENDING.contains(&s) => {
+                // The new process's own handlers cannot be reached: the signal ends it, as its
+                // default action would.
+                // SAFETY: the process handle is ours.
+                unsafe { win::TerminateProcess(w.process, crate::host::signal_exit_code(s as i32)) };
+            }
+            _ => {}
+        }
+    }
+    // SAFETY: the process handle is ours.
     unsafe {
-        win::WaitForSingleObject(w.process, win::INFINITE);
         win::GetExitCodeProcess(w.process, &mut code);
         win::CloseHandle(w.process);
     }
     let os = crate::os();
-    litebox_libos::proctab::TABLE.lock().exit(w.pid, ((code as i32) & 0xff) << 8);
+    litebox_libos::proctab::TABLE.lock().exit(w.pid, crate::host::wait_status(code));
     if w.parent == os.platform.pid {
         os.signals.pending.lock().raise(17, litebox_libos::signal::SI_KERNEL, 0);
     }
@@ -316,12 +409,59 @@ fn thread(start: extern "system" fn(usize) -> u32, arg: usize) -> bool {
     h != 0
 }
 
-/// The child's execve: a new instance of this artifact for the program. Returns its pid.
-fn exec(os: &LibOs<WinHost>, f: &Frame) -> Result<i32, Errno> {
+/// An execve outside a vfork or fork child (`exec cmd` in a shell, or a program that execs
+/// itself into another): Windows cannot replace a process's program, so the program runs as a
+/// new instance and this process waits for it, then ends as it ended (its exit status, or
+/// death by the same signal). Returns only when the execve fails (the errno).
+pub fn exec_in_place(os: &LibOs<WinHost>, f: &Frame) -> isize {
+    let (_, process, _) = match exec(os, f) {
+        Ok(started) => started,
+        Err(e) => return -(e as isize),
+    };
+    let mut code = 0u32;
+    // SAFETY: the process handle is ours.
+    unsafe {
+        win::WaitForSingleObject(process, win::INFINITE);
+        win::GetExitCodeProcess(process, &mut code);
+    }
+    let status = crate::host::wait_status(code);
+    if status & 0x7f != 0 {
+        crate::host::exit_by_signal(status & 0x7f)
+    }
+    crate::host::exit_process(status >> 8)
+}
+
+/// Waits on a thread for the exec'd instance `pid` (its `process` handle) to end, then records
+/// its end in the process table and raises SIGCHLD.
+fn watch(
+    os: &LibOs<WinHost>,
+    pid: i32,
+    process: win::HANDLE,
+    signals: alloc::sync::Arc<litebox_libos::signal::Signals>,
+) {
+    let arg = Box::into_raw(Box::new(Waiter { process, pid, parent: os.platform.pid, signals })) as usize;
+    if !thread(waiter, arg) {
+        // SAFETY: the thread did not start; the box is ours again.
+        drop(unsafe { Box::from_raw(arg as *mut Waiter) });
+    }
+}
+
+/// An execve: a new instance of this artifact for the program, its standard handles passed on
+/// (pumps started for the library OS's pipes). Returns its pid, process handle and the signals
+/// the app sends it.
+fn exec(os: &LibOs<WinHost>, f: &Frame) -> Result<Started, Errno> {
     let mut path = user::cstr(f.rdi, 4095)?;
     let argv = strings(f.rsi)?;
     let env = strings(f.rdx)?;
     let cwd = os.cwd.lock().clone();
+    // The program as the library OS's own execve finds it (symlinks, /proc/self/exe followed):
+    // the new instance loads that path.
+    if let Ok(r) = os.vfs.resolve(&cwd, &path, true) {
+        if r.node.is_none() {
+            return Err(ENOENT);
+        }
+        path = r.path;
+    }
     if !path.starts_with(b"/") {
         let mut full = cwd.clone();
         if !full.ends_with(b"/") {
@@ -403,9 +543,10 @@ fn exec(os: &LibOs<WinHost>, f: &Frame) -> Result<i32, Errno> {
     let pid = pi[2] as u32 as i32;
     // SAFETY: the thread handle is not needed.
     unsafe { win::CloseHandle(pi[1]) };
+    let signals: alloc::sync::Arc<litebox_libos::signal::Signals> = alloc::sync::Arc::new(Default::default());
     {
         let mut t = litebox_libos::proctab::TABLE.lock();
-        let _ = t.fork(os.platform.pid, pid, alloc::sync::Arc::new(Default::default()));
+        let _ = t.fork(os.platform.pid, pid, signals.clone());
         t.mark_exec(pid);
     }
     for s in std {
@@ -417,10 +558,5 @@ fn exec(os: &LibOs<WinHost>, f: &Frame) -> Result<i32, Errno> {
             }
         }
     }
-    let arg = Box::into_raw(Box::new(Waiter { process: pi[0], pid, parent: os.platform.pid })) as usize;
-    if !thread(waiter, arg) {
-        // SAFETY: as above.
-        drop(unsafe { Box::from_raw(arg as *mut Waiter) });
-    }
-    Ok(pid)
+    Ok((pid, pi[0], signals))
 }
