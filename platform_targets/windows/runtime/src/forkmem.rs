@@ -17,7 +17,11 @@ use litebox_libos::LibOs;
 use crate::host::WinHost;
 use crate::memory;
 
-/// One private writable mapping's bytes at the fork.
+/// Bytes below a stack pointer that the x86-64 ABI lets a function use.
+const RED_ZONE: usize = 128;
+const PAGE: usize = 4096;
+
+/// One private writable mapping's bytes at the fork (from `start` to the mapping's end).
 struct Saved {
     start: usize,
     prot: u32,
@@ -32,9 +36,11 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Copies the app's private writable memory and the library OS's memory records. Returns
-    /// None when the copy does not fit in the runtime's heap (the fork then fails with ENOMEM).
-    pub fn take(os: &LibOs<WinHost>) -> Option<Snapshot> {
+    /// Copies the app's private writable memory and the library OS's memory records; of the
+    /// mapping that holds the forking thread's stack pointer `sp`, only what lies above `sp`
+    /// (less the red zone): below it the stack holds nothing the parent can use. Returns None
+    /// when the copy does not fit in the runtime's heap (the fork then fails with ENOMEM).
+    pub fn take(os: &LibOs<WinHost>, sp: usize) -> Option<Snapshot> {
         let mem = os.mem.lock();
         let map: MemMap = (*mem).clone();
         let mut saved = Vec::new();
@@ -42,6 +48,11 @@ impl Snapshot {
             if v.shared || v.prot & PROT_WRITE == 0 || v.prot & PROT_READ == 0 {
                 continue;
             }
+            let start = if (start..v.end).contains(&sp) {
+                (sp.saturating_sub(RED_ZONE) & !(PAGE - 1)).max(start)
+            } else {
+                start
+            };
             let len = v.end - start;
             let mut bytes = Vec::new();
             bytes.try_reserve_exact(len).ok()?;

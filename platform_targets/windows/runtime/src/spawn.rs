@@ -107,7 +107,7 @@ pub fn start(os: &LibOs<WinHost>, f: &Frame, fork: bool) -> isize {
         }
     }
     let memory = if fork {
-        match crate::forkmem::Snapshot::take(os) {
+        match crate::forkmem::Snapshot::take(os, f.app_rsp + 16) {
             Some(m) => Some(m),
             None => return -(ENOMEM as isize),
         }
@@ -345,7 +345,8 @@ extern "system" fn pump(arg: usize) -> u32 {
     0
 }
 
-/// A started instance: its pid, process handle and the signals the app sends it.
+/// A started instance: its pid, process handle (0: a Unix process, [`crate::wineexec`]) and
+/// the signals the app sends it.
 type Started = (i32, win::HANDLE, alloc::sync::Arc<litebox_libos::signal::Signals>);
 
 struct Waiter {
@@ -366,37 +367,42 @@ const SIGNAL_POLL_MS: u32 = 20;
 extern "system" fn waiter(arg: usize) -> u32 {
     // SAFETY: `arg` is the Box<Waiter> leaked for this thread.
     let w = unsafe { Box::from_raw(arg as *mut Waiter) };
-    let mut code = 0u32;
-    // SAFETY: the process handle is ours.
-    while unsafe { win::WaitForSingleObject(w.process, SIGNAL_POLL_MS) } != 0 {
-        let sig = {
-            let mut p = w.signals.pending.lock();
-            p.deliverable(0).inspect(|&s| {
-                p.take(s);
-            })
-        };
-        match sig {
-            Some(s) if !NOT_ENDING.contains(&s) => {
+    let status = if w.process == 0 {
+        crate::wineexec::wait(w.pid, SIGNAL_POLL_MS, || ending_signal(&w.signals))
+    } else {
+        let mut code = 0u32;
+        // SAFETY: the process handle is ours.
+        while unsafe { win::WaitForSingleObject(w.process, SIGNAL_POLL_MS) } != 0 {
+            if let Some(s) = ending_signal(&w.signals) {
                 // The new process's own handlers cannot be reached: the signal ends it, as its
                 // default action would.
                 // SAFETY: the process handle is ours.
                 unsafe { win::TerminateProcess(w.process, crate::host::signal_exit_code(s as i32)) };
             }
-            _ => {}
         }
-    }
-    // SAFETY: the process handle is ours.
-    unsafe {
-        win::GetExitCodeProcess(w.process, &mut code);
-        win::CloseHandle(w.process);
-    }
+        // SAFETY: the process handle is ours.
+        unsafe {
+            win::GetExitCodeProcess(w.process, &mut code);
+            win::CloseHandle(w.process);
+        }
+        crate::host::wait_status(code)
+    };
     let os = crate::os();
-    litebox_libos::proctab::TABLE.lock().exit(w.pid, crate::host::wait_status(code));
+    litebox_libos::proctab::TABLE.lock().exit(w.pid, status);
     if w.parent == os.platform.pid {
         os.signals.pending.lock().raise(17, litebox_libos::signal::SI_KERNEL, 0);
     }
     litebox_libos::Platform::wake_all(&os.platform);
     0
+}
+
+/// A signal the app sent the new process that ends it (one whose default action ends a
+/// process), taken from its pending set; others are dropped.
+fn ending_signal(signals: &litebox_libos::signal::Signals) -> Option<usize> {
+    let mut p = signals.pending.lock();
+    let s = p.deliverable(0)?;
+    p.take(s);
+    (!NOT_ENDING.contains(&s)).then_some(s)
 }
 
 fn thread(start: extern "system" fn(usize) -> u32, arg: usize) -> bool {
@@ -414,17 +420,21 @@ fn thread(start: extern "system" fn(usize) -> u32, arg: usize) -> bool {
 /// new instance and this process waits for it, then ends as it ended (its exit status, or
 /// death by the same signal). Returns only when the execve fails (the errno).
 pub fn exec_in_place(os: &LibOs<WinHost>, f: &Frame) -> isize {
-    let (_, process, _) = match exec(os, f) {
+    let (pid, process, _) = match exec(os, f) {
         Ok(started) => started,
         Err(e) => return -(e as isize),
     };
-    let mut code = 0u32;
-    // SAFETY: the process handle is ours.
-    unsafe {
-        win::WaitForSingleObject(process, win::INFINITE);
-        win::GetExitCodeProcess(process, &mut code);
-    }
-    let status = crate::host::wait_status(code);
+    let status = if process == 0 {
+        crate::wineexec::wait(pid, SIGNAL_POLL_MS, || None)
+    } else {
+        let mut code = 0u32;
+        // SAFETY: the process handle is ours.
+        unsafe {
+            win::WaitForSingleObject(process, win::INFINITE);
+            win::GetExitCodeProcess(process, &mut code);
+        }
+        crate::host::wait_status(code)
+    };
     if status & 0x7f != 0 {
         crate::host::exit_by_signal(status & 0x7f)
     }
@@ -494,6 +504,21 @@ fn exec(os: &LibOs<WinHost>, f: &Frame) -> Result<Started, Errno> {
         }
     }
     let app_env = env.join(&ENV_SEPARATOR);
+    if crate::faults::under_wine() && crate::wineexec::needs_low_range(os, &path) {
+        let exe = alloc::string::String::from_utf16_lossy(&exe[..n]).into_bytes();
+        let vars = [
+            [&b"LITEBOX_EXEC="[..], &path].concat(),
+            [&b"LITEBOX_EXEC_CWD="[..], &cwd].concat(),
+            [&b"LITEBOX_EXEC_ENV="[..], &app_env].concat(),
+            b"LITEBOX_EXEC_UNIX=1".to_vec(),
+        ];
+        let pid = crate::wineexec::start(os, &exe, &argv, &vars)?;
+        let signals: alloc::sync::Arc<litebox_libos::signal::Signals> = alloc::sync::Arc::new(Default::default());
+        let mut t = litebox_libos::proctab::TABLE.lock();
+        let _ = t.fork(os.platform.pid, pid, signals.clone());
+        t.mark_exec(pid);
+        return Ok((pid, 0, signals));
+    }
     for (k, v) in
         [(&b"LITEBOX_EXEC="[..], &path), (&b"LITEBOX_EXEC_CWD="[..], &cwd), (&b"LITEBOX_EXEC_ENV="[..], &app_env)]
     {
