@@ -281,6 +281,9 @@ def test_busybox_processes_script_same_as_native(busybox_exe: Path, wine: dict[s
     ("{ echo one; echo two; } | while read l; do echo got $l; done", b"got one\ngot two\n"),
     ("exec tr a-z A-Z <<EOF\nshout\nEOF", b"SHOUT\n"),
     ("sh -c 'exit 3'; echo $?", b"3\n"),
+    # An exec'd program's standard streams redirected to files of the in-memory /tmp.
+    ("echo abc | tr a-c x-z > /tmp/o; read l < /tmp/o; echo $l", b"xyz\n"),
+    ("seq 1 3000 | tr 0 o > /tmp/big; wc -c < /tmp/big", b"13893\n"),
 ])
 def test_busybox_fork_then_exec(busybox_exe: Path, wine: dict[str, str], script: str, stdout: bytes) -> None:
     """Shell pipelines and command substitution under Wine: fork in place, exec as a new

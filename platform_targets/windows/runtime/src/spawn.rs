@@ -7,7 +7,7 @@
 //! executable (CreateProcess) with `LITEBOX_EXEC` naming the program, the execve's argv as its
 //! command line and its envp in `LITEBOX_EXEC_ENV`; the child's descriptors 0–2 become the new
 //! process's standard handles (the artifact's own standard handles as they are; the library
-//! OS's pipes through a host pipe and a pump thread here). Then, or when the child calls
+//! OS's pipes and files through a host pipe and a pump thread here). Then, or when the child calls
 //! `_exit`, the parent's state comes back and its vfork returns the new process's id, which
 //! `wait4` waits on (a waiter thread records the exit in the core's process table and raises
 //! SIGCHLD). Only the vforking thread is the child; the process's other threads go on (and see
@@ -17,7 +17,10 @@
 //! aside ([`crate::forkmem`]) and put back when the child execs, exits or dies of a signal, so
 //! the child's writes never reach the parent; its writes to pipes never wait
 //! ([`crate::backlog`]), as it runs to its end before the parent (and so a pipeline's reader)
-//! goes on. Forks nest (a subshell that forks again) up to [`MAX_DEPTH`] levels.
+//! goes on. Forks nest (a subshell that forks again) up to [`MAX_DEPTH`] levels. An execve
+//! outside a child runs the program as a new instance and ends as it ends
+//! ([`exec_in_place`]); under Wine, a program that must load low starts through the Wine
+//! loader ([`crate::wineexec`]).
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI32, Ordering};
@@ -155,8 +158,9 @@ pub fn take_fx(fx: &[u8; 512], regs: &mut UserRegs) {
 pub fn child_call(os: &'static LibOs<WinHost>, f: &Frame) -> Option<isize> {
     match f.rax {
         EXECVE => Some(match exec(os, f) {
-            Ok((pid, process, signals)) => {
-                watch(os, pid, process, signals);
+            Ok(started) => {
+                let pid = started.pid;
+                watch(os, started);
                 resume_parent(os, pid)
             }
             Err(e) => -(e as isize),
@@ -291,7 +295,39 @@ fn std_for(os: &LibOs<WinHost>, fd: i32) -> Std {
             unsafe { win::CloseHandle(theirs) };
             Std { child, pump: Some((f.clone(), ours, child_writes)) }
         }
+        // A file of the image or of the in-memory layer: the new process reads or writes a
+        // host pipe that a pump here joins to the file (at its offset, as the shim reads and
+        // writes it).
+        FileKind::Overlay(_) | FileKind::Image(_) | FileKind::Synth(_) | FileKind::Generated(..) => {
+            let child_writes = f.flags() & 3 != 0;
+            let (mut r, mut w) = (0usize, 0usize);
+            // SAFETY: writes two handles.
+            if unsafe { win::CreatePipe(&mut r, &mut w, 0, 0) } == 0 {
+                return none;
+            }
+            let (theirs, ours) = if child_writes { (w, r) } else { (r, w) };
+            let child = inheritable(theirs);
+            // SAFETY: our copy; the inheritable duplicate goes to the child.
+            unsafe { win::CloseHandle(theirs) };
+            Std { child, pump: Some((f.clone(), ours, child_writes)) }
+        }
         _ => none,
+    }
+}
+
+/// Reads from the library OS's file behind a pump (a pipe object or a file).
+fn file_read(os: &LibOs<WinHost>, f: &OpenFile, buf: &mut [u8]) -> Result<usize, Errno> {
+    match &f.kind {
+        FileKind::Obj(obj) => obj.read(&os.platform, buf, false),
+        _ => litebox_libos::shim::fs::read_file(os, f, buf, None),
+    }
+}
+
+/// Writes to the library OS's file behind a pump (a pipe object or a file).
+fn file_write(os: &LibOs<WinHost>, f: &OpenFile, buf: &[u8]) -> Result<usize, Errno> {
+    match &f.kind {
+        FileKind::Obj(obj) => obj.write(&os.platform, buf, false, &|| {}),
+        _ => litebox_libos::shim::fs::write_file(os, f, buf, None),
     }
 }
 
@@ -307,7 +343,6 @@ extern "system" fn pump(arg: usize) -> u32 {
     fastpath::set_current(fastpath::ThreadData::new(0, 0));
     fastpath::current().sigmask.store(usize::MAX, Ordering::Relaxed);
     let os = crate::os();
-    let FileKind::Obj(obj) = &p.file.kind else { return 0 };
     let mut buf = alloc::vec![0u8; 65536];
     loop {
         if p.child_writes {
@@ -318,7 +353,7 @@ extern "system" fn pump(arg: usize) -> u32 {
             }
             let mut done = 0;
             while done < n as usize {
-                match obj.write(&os.platform, &buf[done..n as usize], false, &|| {}) {
+                match file_write(os, &p.file, &buf[done..n as usize]) {
                     Ok(k) if k > 0 => done += k,
                     _ => break,
                 }
@@ -327,7 +362,7 @@ extern "system" fn pump(arg: usize) -> u32 {
                 break;
             }
         } else {
-            let n = match obj.read(&os.platform, &mut buf, false) {
+            let n = match file_read(os, &p.file, &mut buf) {
                 Ok(n) if n > 0 => n,
                 _ => break,
             };
@@ -345,16 +380,32 @@ extern "system" fn pump(arg: usize) -> u32 {
     0
 }
 
-/// A started instance: its pid, process handle (0: a Unix process, [`crate::wineexec`]) and
-/// the signals the app sends it.
-type Started = (i32, win::HANDLE, alloc::sync::Arc<litebox_libos::signal::Signals>);
+/// A started instance.
+struct Started {
+    pid: i32,
+    /// Its process handle (0: a Unix process, [`crate::wineexec`]).
+    process: win::HANDLE,
+    /// The signals the app sends it (its entry in the process table).
+    signals: alloc::sync::Arc<litebox_libos::signal::Signals>,
+    /// The pumps that carry its output (their threads): its end is reported once they are done,
+    /// so a parent that waited for it finds all it wrote.
+    outputs: Vec<win::HANDLE>,
+}
+
+/// Waits for the output pumps of an instance that has ended.
+fn join(outputs: &[win::HANDLE]) {
+    for &h in outputs {
+        // SAFETY: thread handles we hold.
+        unsafe {
+            win::WaitForSingleObject(h, win::INFINITE);
+            win::CloseHandle(h);
+        }
+    }
+}
 
 struct Waiter {
-    process: win::HANDLE,
-    pid: i32,
+    started: Started,
     parent: i32,
-    /// The signals the app sends the new process (the process table's entry for it).
-    signals: alloc::sync::Arc<litebox_libos::signal::Signals>,
 }
 
 /// Signals whose default action is not to end the process: sent to an exec'd instance, they
@@ -367,29 +418,31 @@ const SIGNAL_POLL_MS: u32 = 20;
 extern "system" fn waiter(arg: usize) -> u32 {
     // SAFETY: `arg` is the Box<Waiter> leaked for this thread.
     let w = unsafe { Box::from_raw(arg as *mut Waiter) };
-    let status = if w.process == 0 {
-        crate::wineexec::wait(w.pid, SIGNAL_POLL_MS, || ending_signal(&w.signals))
+    let Waiter { started: Started { pid, process, signals, outputs }, parent } = *w;
+    let status = if process == 0 {
+        crate::wineexec::wait(pid, SIGNAL_POLL_MS, || ending_signal(&signals))
     } else {
         let mut code = 0u32;
         // SAFETY: the process handle is ours.
-        while unsafe { win::WaitForSingleObject(w.process, SIGNAL_POLL_MS) } != 0 {
-            if let Some(s) = ending_signal(&w.signals) {
+        while unsafe { win::WaitForSingleObject(process, SIGNAL_POLL_MS) } != 0 {
+            if let Some(s) = ending_signal(&signals) {
                 // The new process's own handlers cannot be reached: the signal ends it, as its
                 // default action would.
                 // SAFETY: the process handle is ours.
-                unsafe { win::TerminateProcess(w.process, crate::host::signal_exit_code(s as i32)) };
+                unsafe { win::TerminateProcess(process, crate::host::signal_exit_code(s as i32)) };
             }
         }
         // SAFETY: the process handle is ours.
         unsafe {
-            win::GetExitCodeProcess(w.process, &mut code);
-            win::CloseHandle(w.process);
+            win::GetExitCodeProcess(process, &mut code);
+            win::CloseHandle(process);
         }
         crate::host::wait_status(code)
     };
+    join(&outputs);
     let os = crate::os();
-    litebox_libos::proctab::TABLE.lock().exit(w.pid, status);
-    if w.parent == os.platform.pid {
+    litebox_libos::proctab::TABLE.lock().exit(pid, status);
+    if parent == os.platform.pid {
         os.signals.pending.lock().raise(17, litebox_libos::signal::SI_KERNEL, 0);
     }
     litebox_libos::Platform::wake_all(&os.platform);
@@ -420,7 +473,7 @@ fn thread(start: extern "system" fn(usize) -> u32, arg: usize) -> bool {
 /// new instance and this process waits for it, then ends as it ended (its exit status, or
 /// death by the same signal). Returns only when the execve fails (the errno).
 pub fn exec_in_place(os: &LibOs<WinHost>, f: &Frame) -> isize {
-    let (pid, process, _) = match exec(os, f) {
+    let Started { pid, process, outputs, .. } = match exec(os, f) {
         Ok(started) => started,
         Err(e) => return -(e as isize),
     };
@@ -435,6 +488,7 @@ pub fn exec_in_place(os: &LibOs<WinHost>, f: &Frame) -> isize {
         }
         crate::host::wait_status(code)
     };
+    join(&outputs);
     if status & 0x7f != 0 {
         crate::host::exit_by_signal(status & 0x7f)
     }
@@ -443,13 +497,8 @@ pub fn exec_in_place(os: &LibOs<WinHost>, f: &Frame) -> isize {
 
 /// Waits on a thread for the exec'd instance `pid` (its `process` handle) to end, then records
 /// its end in the process table and raises SIGCHLD.
-fn watch(
-    os: &LibOs<WinHost>,
-    pid: i32,
-    process: win::HANDLE,
-    signals: alloc::sync::Arc<litebox_libos::signal::Signals>,
-) {
-    let arg = Box::into_raw(Box::new(Waiter { process, pid, parent: os.platform.pid, signals })) as usize;
+fn watch(os: &LibOs<WinHost>, started: Started) {
+    let arg = Box::into_raw(Box::new(Waiter { started, parent: os.platform.pid })) as usize;
     if !thread(waiter, arg) {
         // SAFETY: the thread did not start; the box is ours again.
         drop(unsafe { Box::from_raw(arg as *mut Waiter) });
@@ -517,7 +566,7 @@ fn exec(os: &LibOs<WinHost>, f: &Frame) -> Result<Started, Errno> {
         let mut t = litebox_libos::proctab::TABLE.lock();
         let _ = t.fork(os.platform.pid, pid, signals.clone());
         t.mark_exec(pid);
-        return Ok((pid, 0, signals));
+        return Ok(Started { pid, process: 0, signals, outputs: Vec::new() });
     }
     for (k, v) in
         [(&b"LITEBOX_EXEC="[..], &path), (&b"LITEBOX_EXEC_CWD="[..], &cwd), (&b"LITEBOX_EXEC_ENV="[..], &app_env)]
@@ -574,14 +623,22 @@ fn exec(os: &LibOs<WinHost>, f: &Frame) -> Result<Started, Errno> {
         let _ = t.fork(os.platform.pid, pid, signals.clone());
         t.mark_exec(pid);
     }
+    let mut outputs = Vec::new();
     for s in std {
         if let Some((file, host, child_writes)) = s.pump {
             let arg = Box::into_raw(Box::new(Pump { file, host, child_writes })) as usize;
-            if !thread(pump, arg) {
+            // SAFETY: the thread takes ownership of `arg`.
+            let h = unsafe { win::CreateThread(0, 256 * 1024, pump, arg, 0, core::ptr::null_mut()) };
+            if h == 0 {
                 // SAFETY: the thread did not start; the box is ours again.
                 drop(unsafe { Box::from_raw(arg as *mut Pump) });
+            } else if child_writes {
+                outputs.push(h);
+            } else {
+                // SAFETY: the thread runs on without our handle.
+                unsafe { win::CloseHandle(h) };
             }
         }
     }
-    Ok((pid, pi[0], signals))
+    Ok(Started { pid, process: pi[0], signals, outputs })
 }
