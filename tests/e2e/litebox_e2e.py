@@ -237,7 +237,8 @@ RUNNER_ENV: dict[str, Callable[[int], dict[str, str]]] = {
 # is skipped on such a target with this reason (tests/conftest.py, pytest_runtest_setup).
 NOT_YET: dict[str, dict[str, str]] = {
     "windows": {
-        "fork": "the windows target has no fork yet (docs/targets/windows.md, Processes)",
+        "fork": "on the windows target a forked child runs in its parent's place until it execs or exits, "
+                "and exec'd programs do not share the in-memory /tmp (docs/targets/windows.md, Processes)",
         "mounts": "the windows target has no host directories yet (docs/targets/windows.md, Status)",
         "trap-path": "the windows target has no trap path: every syscall site is rewritten at pack time",
     },

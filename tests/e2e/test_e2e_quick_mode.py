@@ -110,8 +110,8 @@ CASES_ON = {
     "kvm": VM_CASES,
     "snp": VM_CASES,  # the same kernel, booted from the IGVM file's native platform
     # windows under Wine: each case is a pack with rewriting plus a Wine start, so a subset too;
-    # all cases but bash-script (fork: docs/targets/windows.md, "Processes") passed when tried.
-    "windows": ["expr-bignum", "sha256sum-stdin", "gzip-n", "date-epoch", "sed", "grep-count",
+    # all cases passed when tried (bash-script forks: docs/targets/windows.md, "Processes").
+    "windows": ["expr-bignum", "sha256sum-stdin", "gzip-n", "date-epoch", "sed", "grep-count", "bash-script",
                 "perl-utf8-locale", "sort-utf8-locale", "seq-bad-arg"],
 }
 TARGET_CASES = [pytest.param(name, case, id=f"{name}-{case.id}")

@@ -357,7 +357,8 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
     os.fds.lock().alloc(file, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize)
 }
 
-pub(super) fn read_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &mut [u8], at: Option<u64>) -> SysResult {
+/// read(2) of an open file at its position, or pread(2) at `at` (ESPIPE where it has none).
+pub fn read_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &mut [u8], at: Option<u64>) -> SysResult {
     if f.flags() & O_ACCMODE == O_WRONLY || f.flags() & O_PATH != 0 {
         return Err(EBADF);
     }
@@ -417,7 +418,8 @@ pub(super) fn read_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &mut [u8]
     }
 }
 
-pub(super) fn write_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &[u8], at: Option<u64>) -> SysResult {
+/// write(2) of an open file at its position (O_APPEND: its end), or pwrite(2) at `at`.
+pub fn write_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &[u8], at: Option<u64>) -> SysResult {
     if f.flags() & O_ACCMODE == O_RDONLY || f.flags() & O_PATH != 0 {
         return Err(EBADF);
     }

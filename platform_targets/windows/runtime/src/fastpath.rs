@@ -448,8 +448,14 @@ extern "win64" fn litebox_win_syscall(frame: &Frame) -> isize {
             return r;
         }
     }
+    if frame.rax == crate::spawn::EXECVE {
+        return crate::spawn::exec_in_place(os, frame);
+    }
     if crate::spawn::is_vfork(frame) {
-        return crate::spawn::start(os, frame);
+        return crate::spawn::start(os, frame, false);
+    }
+    if crate::spawn::is_fork(frame) {
+        return crate::spawn::start(os, frame, true);
     }
     let mut call = Call { frame };
     let r = litebox_libos::shim::dispatch(os, &mut call);

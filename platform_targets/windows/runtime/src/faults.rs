@@ -67,7 +67,7 @@ extern "win64" fn fatal_fault(sig: usize, code: usize, addr: usize) -> ! {
     let line =
         alloc::format!("litebox: the app faulted (exception {:#x} at {:#x}): ended as by signal {}\n", code, addr, sig);
     host::write_std(win::STD_ERROR_HANDLE, line.as_bytes());
-    host::exit_process(128 + sig as i32)
+    host::exit_by_signal(sig as i32)
 }
 
 // CONTEXT (x64) offsets.

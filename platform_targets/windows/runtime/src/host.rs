@@ -71,6 +71,38 @@ pub fn exit_process(code: i32) -> ! {
     win::end_process(code as u32 & 0xff)
 }
 
+/// Whether this instance runs a program an app's execve started (LITEBOX_EXEC): its parent
+/// instance reads its exit code ([`wait_status`]).
+pub static EXEC_CHILD: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// The exit code of an exec'd instance that died of signal N: this tag | N (an exit status
+/// alone, 0-255, cannot say "killed by N", which a parent's wait must see).
+const SIGNAL_EXIT: u32 = 0x4c42_5300;
+
+/// Ends the process as the app's death by signal `sig`: exit code 128 + N, what a shell
+/// reports (or, in an exec'd instance, a code its parent's wait reads as that death).
+pub fn exit_by_signal(sig: i32) -> ! {
+    fastpath::host_fs();
+    if EXEC_CHILD.load(Ordering::Relaxed) {
+        win::end_process(signal_exit_code(sig))
+    }
+    win::end_process((128 + sig) as u32 & 0xff)
+}
+
+/// The exit code an exec'd instance ends with when it dies of signal `sig`.
+pub fn signal_exit_code(sig: i32) -> u32 {
+    SIGNAL_EXIT | (sig as u32 & 0x7f)
+}
+
+/// The Linux wait status of an exec'd instance that ended with exit code `code`.
+pub fn wait_status(code: u32) -> i32 {
+    if code & !0x7f == SIGNAL_EXIT {
+        (code & 0x7f) as i32
+    } else {
+        ((code & 0xff) as i32) << 8
+    }
+}
+
 fn monotonic_ns() -> u64 {
     let (mut count, mut freq) = (0i64, 0i64);
     // SAFETY: both write one i64.
@@ -133,7 +165,13 @@ impl Platform for WinHost {
         if unsafe { win::WriteFile(h, buf.as_ptr(), len, &mut n, 0) } == 0 {
             // SAFETY: no preconditions.
             return match unsafe { win::GetLastError() } {
-                win::ERROR_BROKEN_PIPE | win::ERROR_NO_DATA => Err(EPIPE),
+                win::ERROR_BROKEN_PIPE | win::ERROR_NO_DATA => {
+                    // As a Linux write into a pipe without readers: SIGPIPE too.
+                    if let Some(os) = crate::try_os() {
+                        os.raise_sigpipe();
+                    }
+                    Err(EPIPE)
+                }
                 _ => Err(EIO),
             };
         }

@@ -12,16 +12,19 @@
 
 extern crate alloc;
 
+mod backlog;
 mod cmdline;
 mod confine;
 mod fastpath;
 mod faults;
+mod forkmem;
 mod host;
 mod memory;
 mod selfimage;
 mod signals;
 mod spawn;
 mod win;
+mod wineexec;
 mod winsock;
 
 use alloc::vec::Vec;
@@ -114,6 +117,11 @@ extern "C" fn litebox_start() -> ! {
     // A new instance for an app's execve (spawn.rs): the program, its argv (the command line)
     // and its environment exactly as the execve gave them.
     if let Some(path) = host_var(&host_env, b"LITEBOX_EXEC") {
+        // Started by CreateProcess (not as a Unix process under Wine: wineexec.rs, whose exit
+        // status has 8 bits): deaths by signal are reported with a code of their own.
+        if host_var(&host_env, b"LITEBOX_EXEC_UNIX").is_none() {
+            host::EXEC_CHILD.store(true, core::sync::atomic::Ordering::Relaxed);
+        }
         entry = path.to_vec();
         cwd = host_var(&host_env, b"LITEBOX_EXEC_CWD").unwrap_or(cfg.cwd).to_vec();
         argv = host_args.get(1..).unwrap_or(&[]).to_vec();

@@ -150,7 +150,12 @@ pub fn after_call(os: &LibOs<WinHost>) {
     let act = os.signals.actions.lock().get(sig);
     if act.handler == 0 || act.flags & SA_RESTORER == 0 {
         os.signals.pending.lock().take(sig);
-        litebox_libos::Platform::exit_group(&os.platform, 128 + sig as i32);
+        if crate::spawn::in_child() {
+            // A child running in its parent's place dies alone.
+            crate::spawn::child_killed(os, sig as i32);
+            return;
+        }
+        crate::host::exit_by_signal(sig as i32);
     }
     fastpath::current().resume.store(RETURN_DELIVER, Ordering::Relaxed);
 }
@@ -199,14 +204,18 @@ extern "win64" fn litebox_win_deliver(f: &Frame) {
     let info = os.signals.pending.lock().take(sig);
     let act = os.signals.actions.lock().get(sig);
     if act.handler == 0 || act.flags & SA_RESTORER == 0 {
-        litebox_libos::Platform::exit_group(&os.platform, 128 + sig as i32);
+        if crate::spawn::in_child() {
+            crate::spawn::child_killed(os, sig as i32);
+            return;
+        }
+        crate::host::exit_by_signal(sig as i32);
     }
     let saved = td.saved_mask.swap(u64::MAX, Ordering::Relaxed);
     let old_mask = if saved != u64::MAX { saved } else { mask() };
     let h = Handler { sig, info, pid: os.platform.pid, handler: act.handler, restorer: act.restorer, old_mask };
     if enter_handler(os, td, &act, &h, &mut regs, &td.ctx.fx()).is_err() {
         // No room for the frame: Linux kills the process with SIGSEGV.
-        litebox_libos::Platform::exit_group(&os.platform, 128 + 11);
+        crate::host::exit_by_signal(11);
     }
     td.ctx.set_regs(&regs);
 }
@@ -297,7 +306,7 @@ pub fn sigreturn(f: &Frame) -> isize {
             td.resume.store(RETURN_CONTEXT, Ordering::Relaxed);
             regs.rax as isize
         }
-        Err(_) => litebox_libos::Platform::exit_group(&crate::os().platform, 128 + 11),
+        Err(_) => crate::host::exit_by_signal(11),
     }
 }
 
@@ -314,7 +323,7 @@ extern "system" fn on_console_ctrl(kind: u32) -> i32 {
         _ => return 0,
     };
     if os.signals.actions.lock().fatal(sig) {
-        crate::host::exit_process(128 + sig as i32);
+        crate::host::exit_by_signal(sig as i32);
     }
     os.signals.pending.lock().raise(sig, core_sig::SI_KERNEL, 0);
     litebox_libos::Platform::wake_all(&os.platform);

@@ -7,12 +7,20 @@
 //! executable (CreateProcess) with `LITEBOX_EXEC` naming the program, the execve's argv as its
 //! command line and its envp in `LITEBOX_EXEC_ENV`; the child's descriptors 0–2 become the new
 //! process's standard handles (the artifact's own standard handles as they are; the library
-//! OS's pipes through a host pipe and a pump thread here). Then, or when the child calls
+//! OS's pipes and files through a host pipe and a pump thread here). Then, or when the child calls
 //! `_exit`, the parent's state comes back and its vfork returns the new process's id, which
 //! `wait4` waits on (a waiter thread records the exit in the core's process table and raises
 //! SIGCHLD). Only the vforking thread is the child; the process's other threads go on (and see
-//! the child's descriptor changes until it execs). A `fork` is not served: ENOSYS
-//! (docs/targets/windows.md, Processes).
+//! the child's descriptor changes until it execs).
+//!
+//! `fork` (and `clone` without CLONE_VM) is served the same way, with the parent's memory kept
+//! aside ([`crate::forkmem`]) and put back when the child execs, exits or dies of a signal, so
+//! the child's writes never reach the parent; its writes to pipes never wait
+//! ([`crate::backlog`]), as it runs to its end before the parent (and so a pipeline's reader)
+//! goes on. Forks nest (a subshell that forks again) up to [`MAX_DEPTH`] levels. An execve
+//! outside a child runs the program as a new instance and ends as it ends
+//! ([`exec_in_place`]); under Wine, a program that must load low starts through the Wine
+//! loader ([`crate::wineexec`]).
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI32, Ordering};
@@ -31,10 +39,14 @@ const CLONE_VM: usize = 0x100;
 const CLONE_VFORK: usize = 0x4000;
 const CLONE_THREAD: usize = 0x10000;
 const CLONE: usize = 56;
+const FORK: usize = 57;
 const VFORK: usize = 58;
-const EXECVE: usize = 59;
+pub const EXECVE: usize = 59;
 const EXIT: usize = 60;
 const EXIT_GROUP: usize = 231;
+
+/// How many forked or vforked children may run one inside another.
+pub const MAX_DEPTH: usize = 16;
 
 /// Separates the app's environment entries in LITEBOX_EXEC_ENV.
 pub const ENV_SEPARATOR: u8 = 1;
@@ -51,9 +63,13 @@ struct Parent {
     child_sp: Option<u64>,
     /// The thread that called vfork (its ThreadData): only its calls are the child's.
     thread: usize,
+    umask: u32,
+    /// A fork's copy of the parent's memory (None for vfork, whose child shares it).
+    memory: Option<crate::forkmem::Snapshot>,
 }
 
-static PARENT: SpinMutex<Option<Box<Parent>>> = SpinMutex::new(None);
+/// The parents waiting for their children, innermost last.
+static PARENT: SpinMutex<Vec<Parent>> = SpinMutex::new(Vec::new());
 /// Ids for children that ended before exec (no Windows process).
 static NEXT_FAKE: AtomicI32 = AtomicI32::new(0x40_0000);
 
@@ -63,24 +79,49 @@ pub fn is_vfork(f: &Frame) -> bool {
     f.rax == VFORK || (f.rax == CLONE && f.rdi & (CLONE_VM | CLONE_VFORK | CLONE_THREAD) == CLONE_VM | CLONE_VFORK)
 }
 
-/// Whether the calling thread is running a vfork child (its parent waits). Other threads of
-/// the process go on as usual.
-pub fn in_child() -> bool {
-    let me = fastpath::current() as *const fastpath::ThreadData as usize;
-    PARENT.lock().as_ref().is_some_and(|p| p.thread == me)
+/// Whether the call at `f` is a fork (fork, or clone without CLONE_VM and CLONE_THREAD).
+pub fn is_fork(f: &Frame) -> bool {
+    f.rax == FORK || (f.rax == CLONE && f.rdi & (CLONE_VM | CLONE_THREAD) == 0)
 }
 
-/// Starts the child: saves the parent's state and returns 0 to the child (through the entry's
-/// slow way, which saves the SSE state first: [`take_fx`]).
-pub fn start(os: &LibOs<WinHost>, f: &Frame) -> isize {
-    if PARENT.lock().is_some() {
-        return -(EAGAIN as isize);
+/// Whether the calling thread is running a vfork or fork child (its parent waits). Other
+/// threads of the process go on as usual.
+pub fn in_child() -> bool {
+    let me = fastpath::current() as *const fastpath::ThreadData as usize;
+    PARENT.lock().last().is_some_and(|p| p.thread == me)
+}
+
+/// Whether the calling thread runs a fork child (not a vfork one).
+fn in_fork_child() -> bool {
+    let me = fastpath::current() as *const fastpath::ThreadData as usize;
+    PARENT.lock().last().is_some_and(|p| p.thread == me && p.memory.is_some())
+}
+
+/// Starts the child of a vfork or (`fork`) a fork: saves the parent's state (for a fork its
+/// memory too) and returns 0 to the child (through the entry's slow way, which saves the SSE
+/// state first: [`take_fx`]). EAGAIN when another thread's child runs or forks nest too deep,
+/// ENOMEM when the parent's memory cannot be copied.
+pub fn start(os: &LibOs<WinHost>, f: &Frame, fork: bool) -> isize {
+    {
+        let parents = PARENT.lock();
+        let me = fastpath::current() as *const fastpath::ThreadData as usize;
+        if parents.len() >= MAX_DEPTH || parents.last().is_some_and(|p| p.thread != me) {
+            return -(EAGAIN as isize);
+        }
     }
+    let memory = if fork {
+        match crate::forkmem::Snapshot::take(os, f.app_rsp + 16) {
+            Some(m) => Some(m),
+            None => return -(ENOMEM as isize),
+        }
+    } else {
+        None
+    };
     let td = fastpath::current();
     let mut regs = crate::signals::interrupted_regs(f);
     regs.rax = 0;
     let child_sp = (f.rax == CLONE && f.rsi != 0).then(|| f.rsi as u64 - 128);
-    *PARENT.lock() = Some(Box::new(Parent {
+    PARENT.lock().push(Parent {
         regs,
         fx: None,
         fds: os.fds.lock().clone(),
@@ -89,7 +130,9 @@ pub fn start(os: &LibOs<WinHost>, f: &Frame) -> isize {
         sigmask: td.sigmask.load(Ordering::Relaxed),
         child_sp,
         thread: td as *const fastpath::ThreadData as usize,
-    }));
+        umask: os.umask.load(Ordering::Relaxed),
+        memory,
+    });
     td.resume.store(RETURN_DELIVER, Ordering::Relaxed);
     0
 }
@@ -100,7 +143,7 @@ pub fn take_fx(fx: &[u8; 512], regs: &mut UserRegs) {
     if !in_child() {
         return;
     }
-    if let Some(p) = PARENT.lock().as_mut() {
+    if let Some(p) = PARENT.lock().last_mut() {
         if p.fx.is_none() {
             p.fx = Some(*fx);
             if let Some(sp) = p.child_sp.take() {
@@ -110,32 +153,57 @@ pub fn take_fx(fx: &[u8; 512], regs: &mut UserRegs) {
     }
 }
 
-/// A call of the vfork child that ends it: execve (a new instance) or exit. None: served as
-/// usual.
+/// A call of the child that ends it (execve: a new instance; exit), or a fork child's pipe
+/// write ([`crate::backlog`]). None: served as usual.
 pub fn child_call(os: &'static LibOs<WinHost>, f: &Frame) -> Option<isize> {
     match f.rax {
         EXECVE => Some(match exec(os, f) {
-            Ok(pid) => resume_parent(os, pid),
+            Ok(started) => {
+                let pid = started.pid;
+                watch(os, started);
+                resume_parent(os, pid)
+            }
             Err(e) => -(e as isize),
         }),
-        EXIT | EXIT_GROUP => {
-            let pid = NEXT_FAKE.fetch_add(1, Ordering::Relaxed);
-            let mut t = litebox_libos::proctab::TABLE.lock();
-            if t.fork(os.platform.pid, pid, alloc::sync::Arc::new(Default::default())).is_ok() {
-                t.exit(pid, ((f.rdi as i32) & 0xff) << 8);
-            }
-            drop(t);
-            Some(resume_parent(os, pid))
+        EXIT | EXIT_GROUP => Some(end_without_exec(os, ((f.rdi as i32) & 0xff) << 8)),
+        nr if in_fork_child() => {
+            let r = crate::backlog::child_write(os, nr, f.rdi, f.rsi, f.rdx)?;
+            // A write into a pipe without readers raised SIGPIPE: the child may die of it.
+            crate::signals::after_call(os);
+            Some(r)
         }
         _ => None,
     }
 }
 
-/// Puts the parent back: its descriptors, dispositions, cwd and mask, and its registers with
-/// `pid` as vfork's result.
+/// The child dies of signal `sig` (its action is the default one) before it execs: the
+/// parent's wait sees that death, and the parent goes on. The caller returns to the app.
+pub fn child_killed(os: &LibOs<WinHost>, sig: i32) {
+    end_without_exec(os, sig & 0x7f);
+}
+
+/// Records the end of a child that did not exec with wait `status` under a process id of its
+/// own, and resumes its parent.
+fn end_without_exec(os: &LibOs<WinHost>, status: i32) -> isize {
+    let pid = NEXT_FAKE.fetch_add(1, Ordering::Relaxed);
+    let mut t = litebox_libos::proctab::TABLE.lock();
+    if t.fork(os.platform.pid, pid, alloc::sync::Arc::new(Default::default())).is_ok() {
+        t.exit(pid, status);
+    }
+    drop(t);
+    os.signals.pending.lock().raise(17, litebox_libos::signal::SI_KERNEL, 0);
+    resume_parent(os, pid)
+}
+
+/// Puts the parent back: its memory (after a fork), descriptors, dispositions, cwd, umask and
+/// mask, and its registers with `pid` as the fork's result.
 fn resume_parent(os: &LibOs<WinHost>, pid: i32) -> isize {
-    let Some(p) = PARENT.lock().take() else { return -(EINVAL as isize) };
+    let Some(p) = PARENT.lock().pop() else { return -(EINVAL as isize) };
     let td = fastpath::current();
+    if let Some(m) = p.memory {
+        m.restore(os);
+    }
+    os.umask.store(p.umask, Ordering::Relaxed);
     *os.fds.lock() = p.fds;
     *os.signals.actions.lock() = p.actions;
     *os.cwd.lock() = p.cwd;
@@ -227,7 +295,39 @@ fn std_for(os: &LibOs<WinHost>, fd: i32) -> Std {
             unsafe { win::CloseHandle(theirs) };
             Std { child, pump: Some((f.clone(), ours, child_writes)) }
         }
+        // A file of the image or of the in-memory layer: the new process reads or writes a
+        // host pipe that a pump here joins to the file (at its offset, as the shim reads and
+        // writes it).
+        FileKind::Overlay(_) | FileKind::Image(_) | FileKind::Synth(_) | FileKind::Generated(..) => {
+            let child_writes = f.flags() & 3 != 0;
+            let (mut r, mut w) = (0usize, 0usize);
+            // SAFETY: writes two handles.
+            if unsafe { win::CreatePipe(&mut r, &mut w, 0, 0) } == 0 {
+                return none;
+            }
+            let (theirs, ours) = if child_writes { (w, r) } else { (r, w) };
+            let child = inheritable(theirs);
+            // SAFETY: our copy; the inheritable duplicate goes to the child.
+            unsafe { win::CloseHandle(theirs) };
+            Std { child, pump: Some((f.clone(), ours, child_writes)) }
+        }
         _ => none,
+    }
+}
+
+/// Reads from the library OS's file behind a pump (a pipe object or a file).
+fn file_read(os: &LibOs<WinHost>, f: &OpenFile, buf: &mut [u8]) -> Result<usize, Errno> {
+    match &f.kind {
+        FileKind::Obj(obj) => obj.read(&os.platform, buf, false),
+        _ => litebox_libos::shim::fs::read_file(os, f, buf, None),
+    }
+}
+
+/// Writes to the library OS's file behind a pump (a pipe object or a file).
+fn file_write(os: &LibOs<WinHost>, f: &OpenFile, buf: &[u8]) -> Result<usize, Errno> {
+    match &f.kind {
+        FileKind::Obj(obj) => obj.write(&os.platform, buf, false, &|| {}),
+        _ => litebox_libos::shim::fs::write_file(os, f, buf, None),
     }
 }
 
@@ -243,7 +343,6 @@ extern "system" fn pump(arg: usize) -> u32 {
     fastpath::set_current(fastpath::ThreadData::new(0, 0));
     fastpath::current().sigmask.store(usize::MAX, Ordering::Relaxed);
     let os = crate::os();
-    let FileKind::Obj(obj) = &p.file.kind else { return 0 };
     let mut buf = alloc::vec![0u8; 65536];
     loop {
         if p.child_writes {
@@ -254,7 +353,7 @@ extern "system" fn pump(arg: usize) -> u32 {
             }
             let mut done = 0;
             while done < n as usize {
-                match obj.write(&os.platform, &buf[done..n as usize], false, &|| {}) {
+                match file_write(os, &p.file, &buf[done..n as usize]) {
                     Ok(k) if k > 0 => done += k,
                     _ => break,
                 }
@@ -263,7 +362,7 @@ extern "system" fn pump(arg: usize) -> u32 {
                 break;
             }
         } else {
-            let n = match obj.read(&os.platform, &mut buf, false) {
+            let n = match file_read(os, &p.file, &mut buf) {
                 Ok(n) if n > 0 => n,
                 _ => break,
             };
@@ -281,29 +380,82 @@ extern "system" fn pump(arg: usize) -> u32 {
     0
 }
 
-struct Waiter {
-    process: win::HANDLE,
+/// A started instance.
+struct Started {
     pid: i32,
+    /// Its process handle (0: a Unix process, [`crate::wineexec`]).
+    process: win::HANDLE,
+    /// The signals the app sends it (its entry in the process table).
+    signals: alloc::sync::Arc<litebox_libos::signal::Signals>,
+    /// The pumps that carry its output (their threads): its end is reported once they are done,
+    /// so a parent that waited for it finds all it wrote.
+    outputs: Vec<win::HANDLE>,
+}
+
+/// Waits for the output pumps of an instance that has ended.
+fn join(outputs: &[win::HANDLE]) {
+    for &h in outputs {
+        // SAFETY: thread handles we hold.
+        unsafe {
+            win::WaitForSingleObject(h, win::INFINITE);
+            win::CloseHandle(h);
+        }
+    }
+}
+
+struct Waiter {
+    started: Started,
     parent: i32,
 }
+
+/// Signals whose default action is not to end the process: sent to an exec'd instance, they
+/// are dropped (SIGCHLD, SIGCONT, SIGURG, SIGWINCH; the stop signals too: not supported).
+const NOT_ENDING: [usize; 8] = [17, 18, 19, 20, 21, 22, 23, 28];
+
+/// How often (ms) the waiter looks for signals the app sent the new process.
+const SIGNAL_POLL_MS: u32 = 20;
 
 extern "system" fn waiter(arg: usize) -> u32 {
     // SAFETY: `arg` is the Box<Waiter> leaked for this thread.
     let w = unsafe { Box::from_raw(arg as *mut Waiter) };
-    let mut code = 0u32;
-    // SAFETY: the process handle is ours.
-    unsafe {
-        win::WaitForSingleObject(w.process, win::INFINITE);
-        win::GetExitCodeProcess(w.process, &mut code);
-        win::CloseHandle(w.process);
-    }
+    let Waiter { started: Started { pid, process, signals, outputs }, parent } = *w;
+    let status = if process == 0 {
+        crate::wineexec::wait(pid, SIGNAL_POLL_MS, || ending_signal(&signals))
+    } else {
+        let mut code = 0u32;
+        // SAFETY: the process handle is ours.
+        while unsafe { win::WaitForSingleObject(process, SIGNAL_POLL_MS) } != 0 {
+            if let Some(s) = ending_signal(&signals) {
+                // The new process's own handlers cannot be reached: the signal ends it, as its
+                // default action would.
+                // SAFETY: the process handle is ours.
+                unsafe { win::TerminateProcess(process, crate::host::signal_exit_code(s as i32)) };
+            }
+        }
+        // SAFETY: the process handle is ours.
+        unsafe {
+            win::GetExitCodeProcess(process, &mut code);
+            win::CloseHandle(process);
+        }
+        crate::host::wait_status(code)
+    };
+    join(&outputs);
     let os = crate::os();
-    litebox_libos::proctab::TABLE.lock().exit(w.pid, ((code as i32) & 0xff) << 8);
-    if w.parent == os.platform.pid {
+    litebox_libos::proctab::TABLE.lock().exit(pid, status);
+    if parent == os.platform.pid {
         os.signals.pending.lock().raise(17, litebox_libos::signal::SI_KERNEL, 0);
     }
     litebox_libos::Platform::wake_all(&os.platform);
     0
+}
+
+/// A signal the app sent the new process that ends it (one whose default action ends a
+/// process), taken from its pending set; others are dropped.
+fn ending_signal(signals: &litebox_libos::signal::Signals) -> Option<usize> {
+    let mut p = signals.pending.lock();
+    let s = p.deliverable(0)?;
+    p.take(s);
+    (!NOT_ENDING.contains(&s)).then_some(s)
 }
 
 fn thread(start: extern "system" fn(usize) -> u32, arg: usize) -> bool {
@@ -316,12 +468,59 @@ fn thread(start: extern "system" fn(usize) -> u32, arg: usize) -> bool {
     h != 0
 }
 
-/// The child's execve: a new instance of this artifact for the program. Returns its pid.
-fn exec(os: &LibOs<WinHost>, f: &Frame) -> Result<i32, Errno> {
+/// An execve outside a vfork or fork child (`exec cmd` in a shell, or a program that execs
+/// itself into another): Windows cannot replace a process's program, so the program runs as a
+/// new instance and this process waits for it, then ends as it ended (its exit status, or
+/// death by the same signal). Returns only when the execve fails (the errno).
+pub fn exec_in_place(os: &LibOs<WinHost>, f: &Frame) -> isize {
+    let Started { pid, process, outputs, .. } = match exec(os, f) {
+        Ok(started) => started,
+        Err(e) => return -(e as isize),
+    };
+    let status = if process == 0 {
+        crate::wineexec::wait(pid, SIGNAL_POLL_MS, || None)
+    } else {
+        let mut code = 0u32;
+        // SAFETY: the process handle is ours.
+        unsafe {
+            win::WaitForSingleObject(process, win::INFINITE);
+            win::GetExitCodeProcess(process, &mut code);
+        }
+        crate::host::wait_status(code)
+    };
+    join(&outputs);
+    if status & 0x7f != 0 {
+        crate::host::exit_by_signal(status & 0x7f)
+    }
+    crate::host::exit_process(status >> 8)
+}
+
+/// Waits on a thread for the exec'd instance `pid` (its `process` handle) to end, then records
+/// its end in the process table and raises SIGCHLD.
+fn watch(os: &LibOs<WinHost>, started: Started) {
+    let arg = Box::into_raw(Box::new(Waiter { started, parent: os.platform.pid })) as usize;
+    if !thread(waiter, arg) {
+        // SAFETY: the thread did not start; the box is ours again.
+        drop(unsafe { Box::from_raw(arg as *mut Waiter) });
+    }
+}
+
+/// An execve: a new instance of this artifact for the program, its standard handles passed on
+/// (pumps started for the library OS's pipes). Returns its pid, process handle and the signals
+/// the app sends it.
+fn exec(os: &LibOs<WinHost>, f: &Frame) -> Result<Started, Errno> {
     let mut path = user::cstr(f.rdi, 4095)?;
     let argv = strings(f.rsi)?;
     let env = strings(f.rdx)?;
     let cwd = os.cwd.lock().clone();
+    // The program as the library OS's own execve finds it (symlinks, /proc/self/exe followed):
+    // the new instance loads that path.
+    if let Ok(r) = os.vfs.resolve(&cwd, &path, true) {
+        if r.node.is_none() {
+            return Err(ENOENT);
+        }
+        path = r.path;
+    }
     if !path.starts_with(b"/") {
         let mut full = cwd.clone();
         if !full.ends_with(b"/") {
@@ -354,6 +553,21 @@ fn exec(os: &LibOs<WinHost>, f: &Frame) -> Result<i32, Errno> {
         }
     }
     let app_env = env.join(&ENV_SEPARATOR);
+    if crate::faults::under_wine() && crate::wineexec::needs_low_range(os, &path) {
+        let exe = alloc::string::String::from_utf16_lossy(&exe[..n]).into_bytes();
+        let vars = [
+            [&b"LITEBOX_EXEC="[..], &path].concat(),
+            [&b"LITEBOX_EXEC_CWD="[..], &cwd].concat(),
+            [&b"LITEBOX_EXEC_ENV="[..], &app_env].concat(),
+            b"LITEBOX_EXEC_UNIX=1".to_vec(),
+        ];
+        let pid = crate::wineexec::start(os, &exe, &argv, &vars)?;
+        let signals: alloc::sync::Arc<litebox_libos::signal::Signals> = alloc::sync::Arc::new(Default::default());
+        let mut t = litebox_libos::proctab::TABLE.lock();
+        let _ = t.fork(os.platform.pid, pid, signals.clone());
+        t.mark_exec(pid);
+        return Ok(Started { pid, process: 0, signals, outputs: Vec::new() });
+    }
     for (k, v) in
         [(&b"LITEBOX_EXEC="[..], &path), (&b"LITEBOX_EXEC_CWD="[..], &cwd), (&b"LITEBOX_EXEC_ENV="[..], &app_env)]
     {
@@ -403,24 +617,28 @@ fn exec(os: &LibOs<WinHost>, f: &Frame) -> Result<i32, Errno> {
     let pid = pi[2] as u32 as i32;
     // SAFETY: the thread handle is not needed.
     unsafe { win::CloseHandle(pi[1]) };
+    let signals: alloc::sync::Arc<litebox_libos::signal::Signals> = alloc::sync::Arc::new(Default::default());
     {
         let mut t = litebox_libos::proctab::TABLE.lock();
-        let _ = t.fork(os.platform.pid, pid, alloc::sync::Arc::new(Default::default()));
+        let _ = t.fork(os.platform.pid, pid, signals.clone());
         t.mark_exec(pid);
     }
+    let mut outputs = Vec::new();
     for s in std {
         if let Some((file, host, child_writes)) = s.pump {
             let arg = Box::into_raw(Box::new(Pump { file, host, child_writes })) as usize;
-            if !thread(pump, arg) {
+            // SAFETY: the thread takes ownership of `arg`.
+            let h = unsafe { win::CreateThread(0, 256 * 1024, pump, arg, 0, core::ptr::null_mut()) };
+            if h == 0 {
                 // SAFETY: the thread did not start; the box is ours again.
                 drop(unsafe { Box::from_raw(arg as *mut Pump) });
+            } else if child_writes {
+                outputs.push(h);
+            } else {
+                // SAFETY: the thread runs on without our handle.
+                unsafe { win::CloseHandle(h) };
             }
         }
     }
-    let arg = Box::into_raw(Box::new(Waiter { process: pi[0], pid, parent: os.platform.pid })) as usize;
-    if !thread(waiter, arg) {
-        // SAFETY: as above.
-        drop(unsafe { Box::from_raw(arg as *mut Waiter) });
-    }
-    Ok(pid)
+    Ok(Started { pid, process: pi[0], signals, outputs })
 }

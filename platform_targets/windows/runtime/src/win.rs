@@ -155,6 +155,7 @@ extern "system" {
         info: *mut u8,
     ) -> BOOL;
     pub fn WaitForSingleObject(h: HANDLE, ms: u32) -> u32;
+    pub fn Sleep(ms: u32);
     pub fn GetExitCodeProcess(h: HANDLE, code: *mut u32) -> BOOL;
     pub fn GetModuleFileNameW(module: usize, name: *mut u16, len: u32) -> u32;
     pub fn AddVectoredExceptionHandler(
