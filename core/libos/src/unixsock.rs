@@ -224,8 +224,8 @@ impl Sock {
         Ok(())
     }
 
-    /// listen(2): EINVAL on a datagram socket or a connected one; an unbound socket gets an
-    /// abstract name first (`autobind`, as Linux).
+    /// listen(2): EOPNOTSUPP on a datagram socket, EINVAL on a connected one (the caller
+    /// refuses an unbound one with EINVAL, as Linux). A second listen changes the backlog.
     pub fn listen(&self, backlog: usize, cred: Cred) -> Result<(), Errno> {
         if !self.connection_oriented() {
             return Err(EOPNOTSUPP);
@@ -435,7 +435,6 @@ impl Sock {
     /// socket's EPIPE.
     /// Stream data may go in parts (a blocking call waits until all is queued); a datagram or
     /// seqpacket message goes whole (EMSGSIZE past the queue's size).
-    #[allow(clippy::too_many_arguments)]
     pub fn send<P: Platform + ?Sized>(
         &self,
         p: &P,
