@@ -1,4 +1,4 @@
-//! Unix-domain sockets of the library OS (unix(7)) for platforms without host passthrough (the
+//! Unix-domain sockets of the library OS (unix(7)) for platforms without host sockets (the
 //! VM kernel of kvm and snp): SOCK_STREAM, SOCK_DGRAM and SOCK_SEQPACKET, as pairs
 //! (socketpair) or through names (bind/listen/accept/connect) in the file system (an S_IFSOCK
 //! node of the in-memory layer) or in the abstract namespace (a name with a leading NUL).

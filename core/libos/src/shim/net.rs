@@ -10,8 +10,8 @@
 //! `bind` (and `listen` on an unbound socket, which binds the wildcard address) needs a
 //! `listen` rule, `connect`/`sendto`/`sendmsg`/`sendmmsg` to an address need a `connect` rule;
 //! Unix-domain addresses are refused on host sockets (socketpair is the only way to get a
-//! connected pair); without host passthrough, AF_UNIX sockets are the library OS's own
-//! (`unixcalls.rs`, `crate::unixsock`) and their names stay inside the VM.
+//! connected pair); where `Platform::core_unix_sockets` says so (the VM), AF_UNIX sockets are
+//! the library OS's own (`unixcalls.rs`, `crate::unixsock`) and their names stay inside it.
 //! Descriptors passed with SCM_RIGHTS are translated by [`cmsg`] (sendmsg, sendmmsg, recvmsg;
 //! recvmmsg does not translate them).
 //! Each denial is EACCES, logged with the rule under `LITEBOX_LOG=debug` and recorded for
@@ -56,7 +56,7 @@ pub const HANDLED: &[usize] = &[
 pub const PARTIAL: &[(usize, &str)] = &[
     (
         SOCKET,
-        "AF_UNIX, AF_INET, AF_INET6 only (others EAFNOSUPPORT; raw and packet sockets EPERM); host sockets; without host passthrough (kvm, snp) AF_UNIX sockets are the library OS's own",
+        "AF_UNIX, AF_INET, AF_INET6 only (others EAFNOSUPPORT; raw and packet sockets EPERM); host sockets; on kvm and snp AF_UNIX sockets are the library OS's own",
     ),
     (
         BIND,

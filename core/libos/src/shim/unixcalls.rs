@@ -1,5 +1,5 @@
 //! The socket calls on the library OS's own Unix-domain sockets (`crate::unixsock`), for a
-//! platform without host passthrough (the VM): socket and socketpair with AF_UNIX, and every
+//! platform without host sockets (the VM kernel: `Platform::core_unix_sockets`): socket and socketpair with AF_UNIX, and every
 //! socket call on a descriptor that holds one. Addresses (`struct sockaddr_un`), messages
 //! (`struct msghdr`, SCM_RIGHTS) and options are decoded here; read, write, readv, writev,
 //! poll, select and epoll reach the socket through [`crate::kobj::Obj::Unix`].
@@ -67,11 +67,12 @@ const KEPT_OPTS: &[usize] = &[1, 2, 5, 6, 9, 10, 11, 12, 16, 18, 19, 29, 15, 34]
 /// SO_LINGER: a struct linger, kept as set.
 const SO_LINGER: usize = 13;
 
-/// Serves `n` if it is AF_UNIX socket/socketpair on a platform without host passthrough, or a
+/// Serves `n` if it is AF_UNIX socket/socketpair on a platform whose Unix sockets are the
+/// library OS's own ([`Platform::core_unix_sockets`]: the VM kernel), or a
 /// socket call on a descriptor holding one of the library OS's Unix sockets.
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
     match n {
-        SOCKET | SOCKETPAIR if a[0] as u32 != AF_UNIX as u32 || os.platform.passthrough().is_some() => None,
+        SOCKET | SOCKETPAIR if a[0] as u32 != AF_UNIX as u32 || !os.platform.core_unix_sockets() => None,
         SOCKET => Some(socket(os, a[1] as u32, a[2] as u32).and_then(|s| install(os, s, a[1] as u32))),
         SOCKETPAIR => Some(socketpair(os, a[1] as u32, a[2] as u32, a[3])),
         _ => {
