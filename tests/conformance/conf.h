@@ -52,4 +52,5 @@ void fam_fifo(void);
 void fam_futexv(void);
 void fam_misc(void);
 void fam_blocking(void);
+void fam_unixsock(void);
 #endif

@@ -44,6 +44,8 @@ pub const EIDRM: Errno = 43;
 pub const ENODATA: Errno = 61;
 pub const EOVERFLOW: Errno = 75;
 pub const ENOTSOCK: Errno = 88;
+pub const EPROTOTYPE: Errno = 91;
+pub const ESOCKTNOSUPPORT: Errno = 94;
 pub const EOPNOTSUPP: Errno = 95;
 pub const EPROTONOSUPPORT: Errno = 93;
 pub const EAFNOSUPPORT: Errno = 97;
@@ -107,6 +109,8 @@ pub fn name(e: Errno) -> &'static str {
         ENODATA => "ENODATA",
         EOVERFLOW => "EOVERFLOW",
         ENOTSOCK => "ENOTSOCK",
+        EPROTOTYPE => "EPROTOTYPE",
+        ESOCKTNOSUPPORT => "ESOCKTNOSUPPORT",
         EOPNOTSUPP => "EOPNOTSUPP",
         EPROTONOSUPPORT => "EPROTONOSUPPORT",
         EAFNOSUPPORT => "EAFNOSUPPORT",

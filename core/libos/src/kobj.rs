@@ -37,6 +37,8 @@ pub enum Obj {
     Epoll(Epoll),
     /// A signalfd of the core's signals (`crate::sigfd`).
     Signal(crate::sigfd::SignalFd),
+    /// A Unix-domain socket of the library OS (`unixsock.rs`).
+    Unix(crate::unixsock::UnixFile),
     /// A TCP socket of the core's network stack (`netstack/tcpsock.rs`).
     #[cfg(feature = "netstack")]
     Tcp(crate::netstack::tcpsock::Socket),
@@ -256,6 +258,7 @@ impl Obj {
     pub fn stat(&self, (uid, gid): (u32, u32)) -> Stat {
         let (mode, ino) = match self {
             Obj::Pipe(e) => (S_IFIFO | 0o600, e.pipe.ino),
+            Obj::Unix(u) => return u.sock.stat((uid, gid)),
             #[cfg(feature = "netstack")]
             Obj::Tcp(s) => (S_IFSOCK | 0o777, s.ino),
             _ => (0o600, 1),
@@ -271,6 +274,7 @@ impl Obj {
             Obj::Timer(_) => b"anon_inode:[timerfd]".to_vec(),
             Obj::Epoll(_) => b"anon_inode:[eventpoll]".to_vec(),
             Obj::Signal(_) => b"anon_inode:[signalfd]".to_vec(),
+            Obj::Unix(u) => alloc::format!("socket:[{}]", u.sock.ino).into_bytes(),
             #[cfg(feature = "netstack")]
             Obj::Tcp(s) => alloc::format!("socket:[{}]", s.ino).into_bytes(),
         }
@@ -280,6 +284,7 @@ impl Obj {
     pub fn unread(&self) -> Option<usize> {
         match self {
             Obj::Pipe(e) if e.read => Some(e.pipe.st.lock().buf.len()),
+            Obj::Unix(u) => Some(u.sock.unread()),
             #[cfg(feature = "netstack")]
             Obj::Tcp(s) => Some(crate::netstack::tcpsock::unread(&s.sock)),
             _ => None,
@@ -309,6 +314,7 @@ impl Obj {
     pub fn revents<P: Platform + ?Sized>(&self, p: &P, depth: u32) -> i16 {
         match self {
             Obj::Pipe(e) => e.revents(),
+            Obj::Unix(u) => u.sock.revents(),
             Obj::Event(e) => {
                 let e = e.lock();
                 (if e.count > 0 { POLLIN } else { 0 }) | if e.count < u64::MAX - 1 { POLLOUT } else { 0 }
@@ -346,6 +352,7 @@ impl Obj {
         let r = match self {
             #[cfg(feature = "netstack")]
             Obj::Tcp(s) => return crate::netstack::tcpsock::recv(p, &s.sock, buf, 0, nonblock),
+            Obj::Unix(u) => return u.sock.recv(p, buf, false, false, nonblock).map(|r| r.len),
             Obj::Pipe(e) if e.read => wait(p, None, &|| None, || {
                 let mut s = e.pipe.st.lock();
                 if !s.buf.is_empty() {
@@ -426,6 +433,7 @@ impl Obj {
         let r = match self {
             #[cfg(feature = "netstack")]
             Obj::Tcp(s) => return crate::netstack::tcpsock::send(p, &s.sock, buf, 0, nonblock, sigpipe),
+            Obj::Unix(u) => return u.sock.send(p, buf, Vec::new(), None, nonblock, sigpipe),
             Obj::Pipe(e) if e.write => {
                 if buf.is_empty() {
                     return Ok(0);

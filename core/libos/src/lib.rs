@@ -35,6 +35,7 @@ pub mod signal;
 pub mod sync;
 pub mod sysv;
 pub mod sysvshm;
+pub mod unixsock;
 pub mod user;
 pub mod vma;
 

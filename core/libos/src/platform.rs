@@ -60,6 +60,14 @@ pub trait Platform: Send + Sync {
     fn passthrough(&self) -> Option<&dyn HostPassthrough> {
         None
     }
+    /// Whether AF_UNIX sockets are the library OS's own (`crate::unixsock`: names, queues and
+    /// descriptor passing inside the library OS, shared by the processes it serves). A platform
+    /// without host sockets says yes (the VM kernel); one that has them keeps the host's
+    /// (linux-userland through passthrough; windows, whose `net_call` emulates socketpair).
+    /// Default: no.
+    fn core_unix_sockets(&self) -> bool {
+        false
+    }
     /// A socket syscall on the host's network, after the shim applied the network policy
     /// (as [`HostPassthrough::net_call`] describes). Default: the passthrough's, or no host
     /// network (EAFNOSUPPORT); a platform with host sockets but no passthrough (windows:

@@ -572,7 +572,13 @@ impl Vfs {
                 let len = f.data.lock().len() as u64;
                 let mode = f.mode.load(core::sync::atomic::Ordering::Relaxed);
                 st.st_nlink = f.nlink.load(core::sync::atomic::Ordering::Relaxed) as u64;
-                let t = if crate::fifo::is_fifo(f.ino) { S_IFIFO } else { S_IFREG };
+                let t = if crate::fifo::is_fifo(f.ino) {
+                    S_IFIFO
+                } else if crate::unixsock::is_socket_inode(f.ino) {
+                    crate::abi::S_IFSOCK
+                } else {
+                    S_IFREG
+                };
                 (t | mode, len, f.ino, f.mtime() as i64, 0, 0)
             }
             Node::OverlaySymlink { ino, target } => (S_IFLNK | 0o777, target.len() as u64, *ino, 0, 0, 0),

@@ -332,6 +332,7 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
                         }
                         FileKind::Generated(s, crate::procfs::render(os, s)?)
                     }
+                    Node::OverlayFile(f) if crate::unixsock::is_socket_inode(f.ino) => return Err(ENXIO),
                     Node::OverlayFile(f) if crate::fifo::is_fifo(f.ino) => FileKind::Obj(crate::fifo::open(
                         &os.platform,
                         f.ino,

@@ -21,6 +21,7 @@ pub mod sysv;
 pub mod sysvshm;
 pub mod time;
 pub mod timers;
+pub mod unixcalls;
 
 use crate::errno::{Errno, ENOSYS};
 use crate::kernel::LibOs;

@@ -9,7 +9,9 @@
 //! address in runtime memory (the app cannot change it between the check and the host call):
 //! `bind` (and `listen` on an unbound socket, which binds the wildcard address) needs a
 //! `listen` rule, `connect`/`sendto`/`sendmsg`/`sendmmsg` to an address need a `connect` rule;
-//! Unix-domain addresses are refused (socketpair is the only way to get a connected pair).
+//! Unix-domain addresses are refused on host sockets (socketpair is the only way to get a
+//! connected pair); where `Platform::core_unix_sockets` says so (the VM), AF_UNIX sockets are
+//! the library OS's own (`unixcalls.rs`, `crate::unixsock`) and their names stay inside it.
 //! Descriptors passed with SCM_RIGHTS are translated by [`cmsg`] (sendmsg, sendmmsg, recvmsg;
 //! recvmmsg does not translate them).
 //! Each denial is EACCES, logged with the rule under `LITEBOX_LOG=debug` and recorded for
@@ -52,15 +54,24 @@ pub const HANDLED: &[usize] = &[
 /// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
 /// generated from these arrays by scripts/gen_implemented.py).
 pub const PARTIAL: &[(usize, &str)] = &[
-    (SOCKET, "AF_UNIX, AF_INET, AF_INET6 only (others EAFNOSUPPORT; raw and packet sockets EPERM); host sockets"),
-    (BIND, "only to an address of [policy.network].listen, else EACCES before any host call; Unix addresses EACCES"),
+    (
+        SOCKET,
+        "AF_UNIX, AF_INET, AF_INET6 only (others EAFNOSUPPORT; raw and packet sockets EPERM); host sockets; on kvm and snp AF_UNIX sockets are the library OS's own",
+    ),
+    (
+        BIND,
+        "only to an address of [policy.network].listen, else EACCES before any host call; Unix addresses EACCES on host sockets (the library OS's own Unix sockets bind, not in host directories)",
+    ),
     (LISTEN, "on an unbound socket only with a wildcard port-0 listen rule (Linux binds the wildcard address)"),
     (
         CONNECT,
-        "only to an address of [policy.network].connect, else EACCES before any host call; Unix addresses EACCES",
+        "only to an address of [policy.network].connect, else EACCES before any host call; Unix addresses EACCES on host sockets (the library OS's own Unix sockets connect)",
     ),
     (SENDTO, "a destination address needs a connect rule, as connect"),
-    (SENDMSG, "a destination address needs a connect rule; SCM_RIGHTS only for host descriptors (pipes, sockets)"),
+    (
+        SENDMSG,
+        "a destination address needs a connect rule; SCM_RIGHTS only for host descriptors (pipes, sockets) on host sockets, any descriptor on the library OS's own Unix sockets",
+    ),
     (SENDMMSG, "as sendmsg"),
     (RECVMMSG, "received descriptors (SCM_RIGHTS) are not translated"),
     (
@@ -101,6 +112,9 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
     {
         // An O_PATH descriptor serves no I/O, sockets included (Linux: EBADF).
         return Some(Err(EBADF));
+    }
+    if let Some(r) = super::unixcalls::dispatch(os, n, a) {
+        return Some(r); // the library OS's own Unix sockets (no host passthrough)
     }
     Some(match n {
         SOCKET => socket(os, a[0] as u32, a[1] as u32, a[2] as u32),

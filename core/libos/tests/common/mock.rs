@@ -115,6 +115,10 @@ impl Drop for Mock {
 }
 
 impl Platform for Mock {
+    fn core_unix_sockets(&self) -> bool {
+        true // as the VM kernel
+    }
+
     fn mmap_anon(&self, addr: usize, len: usize, _prot: u32, flags: u32) -> Result<usize, Errno> {
         if len == 0 {
             return Err(EINVAL);

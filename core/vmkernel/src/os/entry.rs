@@ -80,18 +80,20 @@ pub fn syscall(f: &mut SyscallFrame) -> bool {
     const RT_SIGRETURN: u64 = 15;
     const SCHED_YIELD: u64 = 24;
     let mut exact = f.rax == RT_SIGRETURN;
+    let mut call = None;
     if exact {
         signals::sigreturn(f);
     } else {
+        call = Some(f.rax);
         if f.rax == SCHED_YIELD {
             sched::yield_now();
         }
-        let mut call = Call { f: &mut *f, exec: false };
-        let r = litebox_libos::shim::dispatch(os, &mut call);
-        exact = call.exec;
+        let mut ctx = Call { f: &mut *f, exec: false };
+        let r = litebox_libos::shim::dispatch(os, &mut ctx);
+        exact = ctx.exec;
         f.rax = r as u64;
     }
-    signals::deliver(&os.platform, f);
+    signals::deliver_after_call(&os.platform, f, call);
     exact
 }
 

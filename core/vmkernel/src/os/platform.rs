@@ -106,6 +106,10 @@ fn console_stat() -> Stat {
 }
 
 impl Platform for Vm {
+    fn core_unix_sockets(&self) -> bool {
+        true // the VM has no host sockets: the library OS's own (core/libos/src/unixsock.rs)
+    }
+
     fn process_memory(&self, pid: i32) -> Option<(u64, u64)> {
         super::proc::memory_of(pid)
     }

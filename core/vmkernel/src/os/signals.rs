@@ -121,8 +121,26 @@ fn check_cpu_limit(vm: &Vm) {
     }
 }
 
+/// SA_RESTART.
+const SA_RESTART: u64 = 0x1000_0000;
+/// The calls Linux restarts after a handler installed with SA_RESTART when a signal
+/// interrupted them (signal(7)): read, write, open, ioctl, pread64, pwrite64, readv, writev,
+/// connect, accept, sendto, recvfrom, sendmsg, recvmsg, wait4, fcntl (F_SETLKW), flock,
+/// mq_timedsend, mq_timedreceive, waitid, openat, accept4, preadv, pwritev, recvmmsg,
+/// sendmmsg, getrandom.
+const RESTARTABLE: &[u64] = &[
+    0, 1, 2, 16, 17, 18, 19, 20, 42, 43, 44, 45, 46, 47, 61, 72, 73, 242, 243, 247, 257, 288, 295, 296, 299, 307, 318,
+];
+
 /// Delivers pending signals before the thread returns to the app (`f` is its syscall frame).
 pub fn deliver(vm: &Vm, f: &mut SyscallFrame) {
+    deliver_after_call(vm, f, None);
+}
+
+/// [`deliver`] after syscall `call` (its number) returned: if it was interrupted (EINTR) and
+/// the handler that runs now has SA_RESTART, the call is made again when the handler returns
+/// (its frame goes back to the `syscall` instruction with the number in rax), as Linux does.
+pub fn deliver_after_call(vm: &Vm, f: &mut SyscallFrame, call: Option<u64>) {
     check_cpu_limit(vm);
     fire_timer();
     let os = os();
@@ -131,15 +149,21 @@ pub fn deliver(vm: &Vm, f: &mut SyscallFrame) {
     let act = os.signals.actions.lock().get(sig);
     if os.signals.actions.lock().ignored(sig) {
         // Dropped; the next pending one (if any) is looked at now, not at the next call.
-        return deliver(vm, f);
+        return deliver_after_call(vm, f, call);
     }
     if act.handler == 0 && super::stop::is_stop(sig) {
         // The default action of a stop signal: stopped until SIGCONT, then what woke it.
         super::stop::stop(vm.pid, sig);
-        return deliver(vm, f);
+        return deliver_after_call(vm, f, call);
     }
     if act.handler == 0 || act.flags & SA_RESTORER == 0 {
         proc::exit(sig as i32);
+    }
+    let interrupted = f.rax as i64 == -(litebox_libos::errno::EINTR as i64);
+    if let Some(nr) = call.filter(|n| interrupted && act.flags & SA_RESTART != 0 && RESTARTABLE.contains(n)) {
+        // Back to the 2-byte `syscall` instruction (kvm does not rewrite syscall sites).
+        f.rax = nr;
+        f.rip -= 2;
     }
     let old_mask = sched::take_saved_mask().unwrap_or_else(sched::sigmask);
     let h = Handler { sig, info, pid: vm.pid, handler: act.handler, restorer: act.restorer, old_mask };
