@@ -25,7 +25,12 @@ pub struct PanicMessage<'a>(pub &'a core::panic::PanicInfo<'a>);
 
 impl fmt::Display for PanicMessage<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "internal error: {}", self.0.message())
+        write!(f, "internal error: {}", self.0.message())?;
+        // Where it happened, so a report of a rare failure can be traced to its line.
+        match self.0.location() {
+            Some(at) => write!(f, " (at {}:{})", at.file(), at.line()),
+            None => Ok(()),
+        }
     }
 }
 
