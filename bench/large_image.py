@@ -5,12 +5,17 @@ synthetic library tree of many files the app never opens (``/usr/lib/big``), and
 ``python3 -S -c pass`` in each, interleaved, plus the native interpreter. Also reports the
 artifact and sidecar manifest sizes and the pack times.
 
-    python3 bench/large_image.py [--files 50000] [--mb 400] [--runs 15] [--json]
+    python3 bench/large_image.py [--files 50000] [--mb 400] [--runs 15] [--ref CHECKOUT] [--json]
+
+With ``--ref CHECKOUT`` (another checkout of this repository, e.g. a ``git worktree`` of main)
+both projects are packed by that checkout's packager too, and its artifacts are timed in the
+same interleaved rounds: a before/after comparison in one run.
 
 The tree's files are distinct (so the writer's deduplication cannot fold them) but cheap to
 make: each is a slice of one random block with its own index stamped in front. Compression
 level 1 keeps the pack of hundreds of MB short; the level does not change the index, which is
-what this measures. Wall-clock times are medians (and minimums) of subprocess start to exit.
+what this measures. Wall-clock times are medians (and minimums) of subprocess start to exit;
+the CPU column is the median user + system time of the run (what a busy machine inflates least).
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -58,11 +64,12 @@ def make_tree(root: Path, files: int, total_mb: int) -> int:
     return written
 
 
-def pack(project: Path, out: Path) -> tuple[Path, Path, float]:
-    """Packs ``project`` for linux-userland; returns (artifact, sidecar, seconds)."""
+def pack(project: Path, out: Path, repo: Path = REPO) -> tuple[Path, Path, float]:
+    """Packs ``project`` for linux-userland with the packager of ``repo``; returns (artifact,
+    sidecar, seconds)."""
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "packager", "pack", str(project), "--out-dir", str(out), "--json",
-                           "-q"], cwd=REPO, capture_output=True, text=True, check=False)
+                           "-q"], cwd=repo, capture_output=True, text=True, check=False)
     took = time.perf_counter() - t0
     if proc.returncode != 0:
         sys.exit(f"pack of {project.name} failed:\n{proc.stderr}")
@@ -70,11 +77,17 @@ def pack(project: Path, out: Path) -> tuple[Path, Path, float]:
     return Path(art["path"]), Path(art["manifest"]), took
 
 
-def timed(argv: list[str]) -> float:
-    """Runs ``argv`` once (it must exit 0); returns the wall-clock time in ms."""
-    t0 = time.perf_counter()
+def children_cpu_ms() -> float:
+    """User + system CPU time (ms) of every finished child process so far."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (r.ru_utime + r.ru_stime) * 1000
+
+
+def timed(argv: list[str]) -> tuple[float, float]:
+    """Runs ``argv`` once (it must exit 0); returns its wall-clock and CPU times in ms."""
+    c0, t0 = children_cpu_ms(), time.perf_counter()
     subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=True)
-    return (time.perf_counter() - t0) * 1000
+    return (time.perf_counter() - t0) * 1000, children_cpu_ms() - c0
 
 
 def main() -> int:
@@ -83,6 +96,7 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=50000, help="files in the synthetic tree (default 50000)")
     ap.add_argument("--mb", type=int, default=400, help="total size of the tree in MB (default 400)")
     ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--ref", type=Path, help="another checkout whose packager packs the same projects (before/after)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="large-image-bench-", dir=os.environ.get("TMPDIR")) as tmp:
@@ -100,28 +114,38 @@ def main() -> int:
         cases = {"native": ["/usr/bin/python3"],
                  "packed, stdlib only": [str(small_art)],
                  f"packed, stdlib + {args.files} files": [str(large_art)]}
+        sizes = {"small": (small_art, small_side, small_pack), "large": (large_art, large_side, large_pack)}
+        if args.ref:
+            ref_small = pack(small, work / "dist-ref", args.ref.resolve())
+            ref_large = pack(large, work / "dist-ref", args.ref.resolve())
+            cases["ref: packed, stdlib only"] = [str(ref_small[0])]
+            cases[f"ref: packed, stdlib + {args.files} files"] = [str(ref_large[0])]
+            sizes |= {"ref small": ref_small, "ref large": ref_large}
         times: dict[str, list[float]] = {k: [] for k in cases}
+        cpus: dict[str, list[float]] = {k: [] for k in cases}
         for argv in cases.values():
             timed([*argv, "-S", "-c", "pass"])  # warm the page cache
         for _ in range(args.runs):
             for name, argv in cases.items():
-                times[name].append(timed([*argv, "-S", "-c", "pass"]))
+                wall, cpu = timed([*argv, "-S", "-c", "pass"])
+                times[name].append(wall)
+                cpus[name].append(cpu)
         result = {
             "files": args.files, "tree_bytes": written, "tree_generate_s": round(gen_s, 1), "runs": args.runs,
-            "rows": [{"case": k, "median_ms": round(statistics.median(v), 2), "min_ms": round(min(v), 2)}
-                     for k, v in times.items()],
-            "artifact_bytes": {"small": small_art.stat().st_size, "large": large_art.stat().st_size},
-            "sidecar_bytes": {"small": small_side.stat().st_size, "large": large_side.stat().st_size},
-            "pack_s": {"small": round(small_pack, 1), "large": round(large_pack, 1)},
+            "rows": [{"case": k, "median_ms": round(statistics.median(v), 2), "min_ms": round(min(v), 2),
+                      "cpu_median_ms": round(statistics.median(cpus[k]), 1)} for k, v in times.items()],
+            "artifact_bytes": {k: a.stat().st_size for k, (a, _, _) in sizes.items()},
+            "sidecar_bytes": {k: m.stat().st_size for k, (_, m, _) in sizes.items()},
+            "pack_s": {k: round(t, 1) for k, (_, _, t) in sizes.items()},
         }
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"python3 -S -c pass, {args.runs} interleaved runs (wall median / min, ms); synthetic tree: "
-          f"{args.files} files, {written / 1e6:.0f} MB (made in {gen_s:.1f} s)")
+    print(f"python3 -S -c pass, {args.runs} interleaved runs (wall median / min, ms; CPU median, ms); "
+          f"synthetic tree: {args.files} files, {written / 1e6:.0f} MB (made in {gen_s:.1f} s)")
     for r in result["rows"]:
-        print(f"  {r['case']:<36} {r['median_ms']:>9.2f} / {r['min_ms']:>8.2f}")
-    for k in ("small", "large"):
+        print(f"  {r['case']:<42} {r['median_ms']:>9.2f} / {r['min_ms']:>8.2f}   CPU {r['cpu_median_ms']:>7.1f}")
+    for k in result["pack_s"]:
         print(f"  {k}: artifact {result['artifact_bytes'][k] / 1e6:.1f} MB, sidecar manifest "
               f"{result['sidecar_bytes'][k] / 1e3:.0f} kB, pack {result['pack_s'][k]} s")
     return 0
