@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Write the shared image test vectors: core/image/tests/vectors/basic.{img,expect}.
+"""Write the shared image test vectors: core/image/tests/vectors/basic.{img,expect}, and
+wide.img (3000 small files in 30 directories: tables of many pages, for the tests that
+check the reader touches only the pages a lookup needs).
 
 The image is written by the Python writer (packager/image/image.py); the Rust reader's tests
 (core/image/tests/vectors.rs) read it back and compare with the .expect listing, so the two
@@ -48,6 +50,16 @@ def entries() -> list[FsEntry]:
     return fs.entries()
 
 
+def wide_entries() -> list[FsEntry]:
+    """3000 small distinct files, 100 to a directory: an entry table of about 36 pages."""
+    fs = RootFS()
+    for d in range(30):
+        fs.add(FsEntry(f"/lib/d{d:02d}", DIR, 0o755, "vector"))
+        for f in range(100):
+            fs.add(FsEntry(f"/lib/d{d:02d}/f{f:03d}.py", FILE, 0o644, "vector", data=f"{d} {f}\n".encode()))
+    return fs.entries()
+
+
 def main() -> int:
     """Writes the vectors; returns the exit code."""
     launch = encode_tlv([
@@ -70,6 +82,10 @@ def main() -> int:
             lines.append(f"dir {e.path} {e.mode:o}")
     (OUT / "basic.expect").write_text("\n".join(lines) + "\n")
     print(f"wrote {OUT}/basic.img ({len(img.blob)} bytes, {img.chunks} chunks)")
+    wide = build_image(wide_entries(), encode_tlv([(TAG_ENTRY, b"/lib/d00/f000.py"), (TAG_ARG, b"x")]),
+                       ImageSettings(chunk_size=4096, compression_level=3, mtime=1700000000))
+    (OUT / "wide.img").write_bytes(wide.blob)
+    print(f"wrote {OUT}/wide.img ({len(wide.blob)} bytes, {wide.entries} entries)")
     return 0
 
 

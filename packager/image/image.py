@@ -22,6 +22,8 @@ from packager.image.imageformat import (
     KIND_CODES,
     MAGIC,
     VERSION,
+    page_digests,
+    root_digest,
 )
 from packager.image.imagereader import read_image  # noqa: F401  (re-exported: the reader half)
 from packager.image.reuse import ReuseCache
@@ -272,7 +274,7 @@ def write_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings, 
 def _build(entries: list[FsEntry], launch: bytes, settings: ImageSettings, report: ProgressReport | None,
            stream: ChunkStream, reuse: ReuseCache | None = None) -> tuple[ImageResult, list[bytes]]:
     """Writes every entry into ``stream``; returns the facts and the bytes that precede the
-    frames (header, root digest, launch config, index, strings, chunk table)."""
+    frames (header, root digest, launch config, index, strings, chunk table, page digest table)."""
     ordered = sorted(entries, key=lambda e: sort_key(e.path))
     if not ordered or ordered[0].path != "/":
         stream.close()
@@ -302,14 +304,15 @@ def _build(entries: list[FsEntry], launch: bytes, settings: ImageSettings, repor
     index_off = config_off + len(launch)
     strings_off = index_off + len(ordered) * ENTRY_SIZE
     chunks_off = strings_off + len(strings)
-    data_off = chunks_off + len(chunk_table)
+    pages = page_digests(bytes(records) + bytes(strings) + bytes(chunk_table))
+    data_off = chunks_off + len(chunk_table) + len(pages)
     header = HEADER.pack(MAGIC, VERSION, HEADER_SIZE, 0, settings.chunk_size, len(ordered), len(stream.meta),
                          config_off, len(launch), index_off, len(records), strings_off, len(strings),
                          chunks_off, len(chunk_table), data_off, data_size, stream_size, 0)
-    root = hashlib.sha256(header + launch + bytes(records) + bytes(strings) + bytes(chunk_table)).digest()
+    root = root_digest(header, launch, pages)
     result = ImageResult(blob=b"", digest=root.hex(), entries=len(ordered), chunks=len(stream.meta),
                          stream_size=stream_size, inputs=inputs, rewrite=rewrite_facts)
-    return result, [header, root, launch, bytes(records), bytes(strings), bytes(chunk_table)]
+    return result, [header, root, launch, bytes(records), bytes(strings), bytes(chunk_table), pages]
 
 
 class _Counts:

@@ -1,15 +1,17 @@
-"""Constants and record layouts of image format v1 (docs/image-format.md), shared by the
+"""Constants and record layouts of image format v2 (docs/image-format.md), shared by the
 writer and the reader."""
 from __future__ import annotations
 
+import hashlib
 import struct
 
 MAGIC = b"LITEBOX\0"
-VERSION = 1
+VERSION = 2
 HEADER_SIZE = 160
 HEADER_DIGESTED = 128
 ENTRY_SIZE = 48
 CHUNK_SIZE_RECORD = 48
+TABLE_PAGE = 4096  # the table area is checked in pages of this size, each with its own SHA-256
 
 # magic, version, header_size, flags, chunk_size, entry_count, chunk_count,
 # config off/size, index off/size, strings off/size, chunks off/size, data off/size,
@@ -46,6 +48,17 @@ TAG_NAMES = {TAG_ENTRY: "ENTRY", TAG_ARG: "ARG", TAG_ENV: "ENV", TAG_ENV_PASS: "
              TAG_MOUNT: "MOUNT", TAG_LIMIT: "LIMIT"}
 SINGLE_TAGS = (TAG_ENTRY, TAG_ENV_INHERIT, TAG_CWD, TAG_HOSTNAME)
 POLICY_TAGS = (TAG_IDS, TAG_NET_LISTEN, TAG_NET_CONNECT, TAG_MOUNT, TAG_LIMIT)
+
+
+def page_digests(tables: bytes) -> bytes:
+    """The page digest table of a table area (entry table + string table + chunk table): the
+    SHA-256 of each TABLE_PAGE bytes, the last page shorter."""
+    return b"".join(hashlib.sha256(tables[i:i + TABLE_PAGE]).digest() for i in range(0, len(tables), TABLE_PAGE))
+
+
+def root_digest(header: bytes, config: bytes, pages: bytes) -> bytes:
+    """The root digest: SHA-256(header[0:128] || launch config || page digest table)."""
+    return hashlib.sha256(header[:128] + config + pages).digest()
 
 
 def encode_tlv(records: list[tuple[int, bytes]]) -> bytes:

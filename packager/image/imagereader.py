@@ -1,7 +1,8 @@
-"""A checking reader for image format v1: for ``litebox inspect``, ``verify`` and the tests.
+"""A checking reader for image format v2: for ``litebox inspect``, ``verify`` and the tests.
 
-It follows the same rules as the Rust reader in core/image: bounds, order, root digest at
-open, chunk digest before decompression."""
+It follows the same rules as the Rust reader in core/image (bounds, order, root digest, table
+page digests, chunk digest before decompression), but checks every table page and entry at
+open, where the runtime checks each page on first use."""
 from __future__ import annotations
 
 import hashlib
@@ -26,6 +27,7 @@ from packager.image.imageformat import (
     MAGIC,
     POLICY_TAGS,
     SINGLE_TAGS,
+    TABLE_PAGE,
     TAG_ARG,
     TAG_CWD,
     TAG_ENTRY,
@@ -36,6 +38,8 @@ from packager.image.imageformat import (
     TAG_NAMES,
     VERSION,
     decode_tlv,
+    page_digests,
+    root_digest,
 )
 from packager.image.policyrecords import DecodedPolicy
 
@@ -104,9 +108,13 @@ class Image:
     def __init__(self, blob: bytes) -> None:
         self.blob = blob
         self._parse_header()
-        meta = blob[:HEADER_DIGESTED] + blob[self.config_off:self.chunks_off + self.chunks_size]
-        if hashlib.sha256(meta).digest() != self.root_digest:
+        config = blob[self.config_off:self.config_off + self.config_size]
+        pages = blob[self.pages_off:self.pages_off + self.pages_size]
+        if root_digest(blob, config, pages) != self.root_digest:
             raise ImageError("root digest does not match the image metadata", tampered=True)
+        # This reader checks the whole image at open (the runtime checks each page on first use).
+        if page_digests(blob[self.index_off:self.chunks_off + self.chunks_size]) != pages:
+            raise ImageError("a table page digest does not match", tampered=True)
         self.entries = self._parse_entries()
         self._by_path = {e.path: e for e in self.entries}
         self._validate_chunks()
@@ -129,10 +137,14 @@ class Image:
             raise ImageError(f"bad chunk size {cs}")
         regions = [(f[7], f[8]), (f[9], f[10]), (f[11], f[12]), (f[13], f[14]), (f[15], f[16])]
         cursor = HEADER_SIZE
-        for off, size in regions:
+        for n, (off, size) in enumerate(regions):
             if off != cursor or off + size > len(b):
                 raise ImageError("region out of bounds or out of order")
             cursor = off + size
+            if n == 3:  # the page digest table follows the chunk table; its size is implied
+                self.pages_off = cursor
+                self.pages_size = -(-(cursor - regions[1][0]) // TABLE_PAGE) * 32
+                cursor += self.pages_size
         (self.config_off, self.config_size), (self.index_off, self.index_size), \
             (self.strings_off, self.strings_size), (self.chunks_off, self.chunks_size), \
             (self.data_off, self.data_size) = regions

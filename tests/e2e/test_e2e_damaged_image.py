@@ -44,8 +44,11 @@ def _assert_stopped(proc: subprocess.CompletedProcess[bytes], expected: int) -> 
 
 
 def _root_digest(blob: bytes, image: Image) -> bytes:
-    """SHA-256(header[0:128] || config || entry table || string table || chunk table)."""
-    return hashlib.sha256(blob[:128] + blob[image.config_offset : image.data_offset]).digest()
+    """SHA-256(header[0:128] || config || page digest table); the page digest table lies between
+    the chunk table and the data (format v2)."""
+    config = blob[image.config_offset : image.index_offset]
+    pages = blob[image.chunks_offset + 48 * len(image.chunks) : image.data_offset]
+    return hashlib.sha256(blob[:128] + config + pages).digest()
 
 
 def _rewrite_image(path: Path, sec: Section, blob: bytes) -> None:
@@ -163,7 +166,7 @@ def test_unknown_version_exits_121_naming_both(examples: ExampleArtifacts, tmp_p
         f.write(struct.pack("<I", 7))
     proc = run_program([path])
     _assert_stopped(proc, EXIT_DAMAGED)
-    assert b"7" in proc.stderr and b"1" in proc.stderr, proc.stderr
+    assert b"7" in proc.stderr and b"version 2" in proc.stderr, proc.stderr
     assert proc.stdout == b""
 
 
@@ -236,3 +239,31 @@ def test_missing_entry_program_exits_123(examples: ExampleArtifacts, tmp_path: P
     _assert_stopped(proc, EXIT_BAD_ENTRY)
     assert b"/app/hellX" in proc.stderr
     assert proc.stdout == b""
+
+
+def test_a_tampered_table_page_the_app_never_uses_does_not_stop_it(tmp_path: Path) -> None:
+    """Format v2 checks each table page on first use, not the whole index at start: with 2000
+    extra files under /zz-many (sorted after every path the app opens), a flipped byte in an
+    entry near the end of the entry table, which no lookup of the app reaches, leaves the app
+    running as packed (a v1 runtime hashed the whole index at start and stopped with 122). The
+    Rust reader's tests check that the same page stops a lookup that reaches it."""
+    project = copy_example("cat-files", tmp_path)
+    many = project / "many"
+    many.mkdir()
+    for i in range(2000):
+        (many / f"f{i:04d}.txt").write_text(f"{i}\n")
+    config = project / "litebox.toml"
+    config.write_text(config.read_text().replace('"/data" = "data"', '"/data" = "data"\n"/zz-many" = "many"'))
+    art = pack(project, tmp_path / "dist")
+    control = run_program([art.path, "one"])
+    assert control.returncode == 0, describe(control)
+    sec, image = read_image(art.path)
+    n = len(image.entries)
+    victim = n * 7 // 8
+    assert image.entries[victim].path.startswith(b"/zz-many/"), image.entries[victim].path
+    page = (victim * 48) // 4096
+    assert page != (n * 48) // 4096, "the victim's page must not be the string table's first"
+    flip_byte(art.path, sec.offset + image.index_offset + victim * 48 + 12)  # its mode
+    proc = run_program([art.path, "one"])
+    assert proc.returncode == 0, describe(proc)
+    assert proc.stdout == control.stdout

@@ -90,10 +90,22 @@ def test_settings_change_bytes(tmp_path: Path, blob: bytes) -> None:
 def test_header_layout(blob: bytes) -> None:
     assert blob[:8] == b"LITEBOX\0"
     version, header_size, flags, chunk_size = struct.unpack_from("<IIII", blob, 8)
-    assert (version, header_size, flags, chunk_size) == (1, 160, 0, 4096)
-    meta_end = struct.unpack_from("<QQ", blob, 80)
-    digest = hashlib.sha256(blob[:128] + blob[HEADER_SIZE:meta_end[0] + meta_end[1]]).digest()
+    assert (version, header_size, flags, chunk_size) == (2, 160, 0, 4096)
+    config_off, config_size, index_off = struct.unpack_from("<QQQ", blob, 32)
+    chunks_off, chunks_size, data_off = struct.unpack_from("<QQQ", blob, 80)
+    tables = blob[index_off:chunks_off + chunks_size]
+    pages = b"".join(hashlib.sha256(tables[i:i + 4096]).digest() for i in range(0, len(tables), 4096))
+    # The page digest table sits between the chunk table and the data, one SHA-256 a page.
+    assert blob[chunks_off + chunks_size:data_off] == pages
+    digest = hashlib.sha256(blob[:128] + blob[config_off:config_off + config_size] + pages).digest()
     assert blob[128:160] == digest
+
+
+def test_tampered_table_page_is_caught(blob: bytes) -> None:
+    """The checking reader reads every table page at open (the runtime: on first use)."""
+    index_off = struct.unpack_from("<Q", blob, 48)[0]
+    with pytest.raises(ImageError, match="tampered: a table page digest"):
+        read_image(flip(blob, index_off + 12))  # entry 0's mode
 
 
 def flip(blob: bytes, offset: int) -> bytes:
@@ -116,7 +128,7 @@ def test_tampered_chunk_is_caught_on_read(blob: bytes) -> None:
 
 @pytest.mark.parametrize("offset, value, message", [
     (0, b"X", "bad magic"),
-    (8, struct.pack("<I", 2), "image version 2, this reader reads version 1"),
+    (8, struct.pack("<I", 1), "image version 1, this reader reads version 2"),
     (20, struct.pack("<I", 5000), "bad chunk size"),
     (48, struct.pack("<Q", 10**9), "region out of bounds"),
 ])

@@ -1,13 +1,18 @@
-//! On-disk structures of image format v1, decoded from little-endian bytes with bounds checks.
+//! On-disk structures of image format v2, decoded from little-endian bytes with bounds checks.
 use crate::error::ImageError;
 
 pub const MAGIC: &[u8; 8] = b"LITEBOX\0";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 pub const HEADER_SIZE: usize = 160;
 pub const ENTRY_SIZE: usize = 48;
 pub const CHUNK_RECORD_SIZE: usize = 48;
 /// Bytes of the header covered by the root digest (everything before the digest itself).
 pub const HEADER_DIGESTED: usize = 128;
+/// The table area (entry table, string table, chunk table) is checked in pages of this many
+/// bytes, each against its own SHA-256 in the page digest table.
+pub const TABLE_PAGE: usize = 4096;
+/// Bytes per record of the page digest table (one SHA-256).
+pub const PAGE_DIGEST_SIZE: usize = 32;
 
 pub(crate) fn u32_at(b: &[u8], off: usize) -> u32 {
     let mut a = [0u8; 4];
@@ -38,6 +43,9 @@ pub struct Header {
     pub index: Region,
     pub strings: Region,
     pub chunks: Region,
+    /// The page digest table: one SHA-256 per [`TABLE_PAGE`] bytes of the table area
+    /// (`index.offset .. chunks.offset + chunks.size`), the last page shorter.
+    pub pages: Region,
     pub data: Region,
     pub stream_size: u64,
     pub root_digest: [u8; 32],
@@ -45,7 +53,8 @@ pub struct Header {
 
 impl Header {
     /// Decodes and validates the header of `image`: magic, version, flags, region bounds and
-    /// order, table sizes and chunk arithmetic. Does not check the digest.
+    /// order (the page digest table's size follows from the table area's), table sizes and
+    /// chunk arithmetic. Does not check the digest.
     pub fn parse(image: &[u8]) -> Result<Header, ImageError> {
         if image.len() < HEADER_SIZE {
             return Err(ImageError::damaged("shorter than the header").with(image.len() as u64));
@@ -56,7 +65,7 @@ impl Header {
         let version = u32_at(image, 8);
         if version != VERSION {
             return Err(
-                ImageError::damaged("unsupported image version (this runtime reads version 1)").with(version as u64)
+                ImageError::damaged("unsupported image version (this runtime reads version 2)").with(version as u64)
             );
         }
         if u32_at(image, 12) as usize != HEADER_SIZE {
@@ -75,21 +84,28 @@ impl Header {
             return Err(ImageError::damaged("reserved header field is not zero"));
         }
         let mut cursor = HEADER_SIZE as u64;
-        let mut region = |off_at: usize, what: &'static str| -> Result<Region, ImageError> {
+        let region = |cursor: &mut u64, off_at: usize, what: &'static str| -> Result<Region, ImageError> {
             let offset = u64_at(image, off_at);
             let size = u64_at(image, off_at + 8);
             let end = offset.checked_add(size).ok_or(ImageError::damaged(what))?;
-            if offset != cursor || end > image.len() as u64 {
+            if offset != *cursor || end > image.len() as u64 {
                 return Err(ImageError::damaged(what).with(offset));
             }
-            cursor = end;
+            *cursor = end;
             Ok(Region { offset: offset as usize, size: size as usize })
         };
-        let config = region(32, "launch config region out of bounds")?;
-        let index = region(48, "entry table region out of bounds")?;
-        let strings = region(64, "string table region out of bounds")?;
-        let chunks = region(80, "chunk table region out of bounds")?;
-        let data = region(96, "data region out of bounds")?;
+        let config = region(&mut cursor, 32, "launch config region out of bounds")?;
+        let index = region(&mut cursor, 48, "entry table region out of bounds")?;
+        let strings = region(&mut cursor, 64, "string table region out of bounds")?;
+        let chunks = region(&mut cursor, 80, "chunk table region out of bounds")?;
+        let tables = chunks.offset + chunks.size - index.offset;
+        let pages =
+            Region { offset: chunks.offset + chunks.size, size: tables.div_ceil(TABLE_PAGE) * PAGE_DIGEST_SIZE };
+        if pages.offset as u64 + pages.size as u64 > image.len() as u64 {
+            return Err(ImageError::damaged("page digest table out of bounds").with(pages.offset as u64));
+        }
+        cursor = (pages.offset + pages.size) as u64;
+        let data = region(&mut cursor, 96, "data region out of bounds")?;
         if entry_count == 0 || index.size != entry_count as usize * ENTRY_SIZE {
             return Err(ImageError::damaged("entry table size does not match entry count"));
         }
@@ -111,6 +127,7 @@ impl Header {
             index,
             strings,
             chunks,
+            pages,
             data,
             stream_size,
             root_digest,

@@ -1,8 +1,10 @@
-//! Reader for the LiteBox image format, version 1 (`docs/image-format.md`).
+//! Reader for the LiteBox image format, version 2 (`docs/image-format.md`).
 //!
 //! The image is hostile input: every offset and length is checked before it is used, the root
-//! digest is checked when the image is opened, and each chunk's digest is checked before the
-//! chunk is decompressed. Nothing here panics on bad input; everything returns [`ImageError`].
+//! digest is checked when the image is opened, each page of its tables when first used, and
+//! each chunk's digest before the chunk is decompressed. Bad input is an [`ImageError`]; the
+//! calls that cannot return one ([`Image::entry`], [`Image::lookup`], [`Image::child`]) hand
+//! it to the fatal handler the runtime set ([`Image::set_fatal`]; a panic by default).
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -15,6 +17,8 @@ mod reader;
 mod zstd;
 
 pub use error::{ImageError, ImageErrorKind};
-pub use format::{Entry, EntryKind, Header, CHUNK_RECORD_SIZE, ENTRY_SIZE, HEADER_SIZE, MAGIC, VERSION};
+pub use format::{
+    Entry, EntryKind, Header, CHUNK_RECORD_SIZE, ENTRY_SIZE, HEADER_SIZE, MAGIC, PAGE_DIGEST_SIZE, TABLE_PAGE, VERSION,
+};
 pub use launch::{LaunchConfig, Mount, SockAddr, LIMIT_MEMORY, LIMIT_OPEN_FILES, LIMIT_PROCESSES, LIMIT_THREADS};
 pub use reader::{ChunkCache, Image};

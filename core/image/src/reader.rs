@@ -1,44 +1,72 @@
-//! Opening an image (root digest, full metadata validation) and reading file bytes through
-//! digest-checked, lazily decompressed chunks.
+//! Opening an image (header and root digest only) and reading it on demand: each page of the
+//! entry, string and chunk tables is checked against its digest the first time it is used, and
+//! each chunk of file data before it is first decompressed. Start-up therefore costs the same
+//! whatever the number of files the app never touches.
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::cmp::Ordering;
-use core::sync::atomic::{AtomicBool, Ordering as AtOrd};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtOrd};
 
 use sha2::{Digest, Sha256};
 
 use crate::error::ImageError;
 use crate::format::{
     split_parent, u32_at, u64_at, Entry, EntryKind, Header, CHUNK_RECORD_SIZE, ENTRY_SIZE, HEADER_DIGESTED,
+    PAGE_DIGEST_SIZE, TABLE_PAGE,
 };
 use crate::launch::LaunchConfig;
 use crate::zstd::Decoder;
 
-/// A validated image: the header's root digest matched and every entry was checked.
+/// The default reaction to an image found bad after it was opened, by a call that cannot
+/// return an error ([`Image::entry`], [`Image::lookup`], [`Image::child`]): a panic with the
+/// error's message. Runtimes replace it with their exit path ([`Image::set_fatal`]).
+fn panic_on_bad_image(e: ImageError) -> ! {
+    panic!("{e}")
+}
+
+/// An opened image: the header is valid and the root digest matches the header, the launch
+/// config and the page digest table. Table pages and chunks are checked when first used.
+#[derive(Clone)]
 pub struct Image<'a> {
     bytes: &'a [u8],
     header: Header,
+    /// One bit per table page: set once the page matched its digest. Shared by clones.
+    checked: Arc<[AtomicU64]>,
+    fatal: fn(ImageError) -> !,
 }
 
 impl<'a> Image<'a> {
-    /// Opens `bytes` as an image. Promises on success: the root digest matches the metadata,
-    /// every entry's path, kind, file range, directory range and symlink target is in bounds,
-    /// entries are in the documented order, and entry 0 is the root directory.
+    /// Opens `bytes` as an image. Promises on success: the header is valid, the root digest
+    /// matches the header, launch config and page digest table, and entry 0 is the root
+    /// directory. It reads no more of the tables than the root entry's page: every other
+    /// page is checked against its digest on first use, and every entry, string and chunk
+    /// record is bounds-checked when it is decoded (see [`Image::check_all`] for a whole check).
     pub fn open(bytes: &'a [u8]) -> Result<Self, ImageError> {
         let header = Header::parse(bytes)?;
         let mut h = Sha256::new();
         h.update(&bytes[..HEADER_DIGESTED]);
-        h.update(&bytes[header.config.offset..header.chunks.offset + header.chunks.size]);
-        let got = h.finalize();
-        if got.as_slice() != header.root_digest {
+        h.update(&bytes[header.config.offset..header.config.offset + header.config.size]);
+        h.update(&bytes[header.pages.offset..header.pages.offset + header.pages.size]);
+        if h.finalize().as_slice() != header.root_digest {
             return Err(ImageError::tampered("root digest does not match the image metadata"));
         }
-        let image = Image { bytes, header };
-        image.validate_entries()?;
-        image.validate_chunks()?;
+        let pages = header.pages.size / PAGE_DIGEST_SIZE;
+        let checked: Arc<[AtomicU64]> = (0..pages.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+        let image = Image { bytes, header, checked, fatal: panic_on_bad_image };
+        let root = image.try_entry(0)?;
+        if root.path != b"/" || root.kind != EntryKind::Dir {
+            return Err(ImageError::damaged("entry 0 is not the root directory"));
+        }
         Ok(image)
+    }
+
+    /// Sets what [`Image::entry`], [`Image::lookup`] and [`Image::child`] do when they meet a
+    /// table page that fails its digest or an entry out of bounds: `fatal` must not return
+    /// (a runtime prints the error and exits with its code, 121 or 122).
+    pub fn set_fatal(&mut self, fatal: fn(ImageError) -> !) {
+        self.fatal = fatal;
     }
 
     /// The validated header.
@@ -62,36 +90,80 @@ impl<'a> Image<'a> {
         false
     }
 
-    fn raw_entry(&self, i: u32) -> &'a [u8] {
-        let off = self.header.index.offset + i as usize * ENTRY_SIZE;
-        &self.bytes[off..off + ENTRY_SIZE]
+    /// How many table pages have been checked against their digests so far, and how many the
+    /// image has: opening checks one, and each lookup only the few its binary search touches.
+    pub fn pages_checked(&self) -> (usize, usize) {
+        let done = self.checked.iter().map(|w| w.load(AtOrd::Relaxed).count_ones() as usize).sum();
+        (done, self.header.pages.size / PAGE_DIGEST_SIZE)
     }
 
-    fn strings(&self) -> &'a [u8] {
-        let r = self.header.strings;
-        &self.bytes[r.offset..r.offset + r.size]
-    }
-
-    fn string(&self, off: u64, len: u64) -> Option<&'a [u8]> {
-        let s = self.strings();
-        let end = off.checked_add(len)?;
-        if end > s.len() as u64 {
-            return None;
+    /// The table-area bytes `[off, off + len)` (absolute image offsets inside the entry,
+    /// string and chunk tables, which the header bounded), after checking every page they
+    /// touch against its digest.
+    fn table(&self, off: usize, len: usize) -> Result<&'a [u8], ImageError> {
+        let base = self.header.index.offset;
+        let end_all = self.header.chunks.offset + self.header.chunks.size;
+        let end = off.checked_add(len).filter(|&e| off >= base && e <= end_all);
+        let end = end.ok_or(ImageError::damaged("table read out of bounds").with(off as u64))?;
+        if len > 0 {
+            for page in (off - base) / TABLE_PAGE..=(end - 1 - base) / TABLE_PAGE {
+                self.check_page(page)?;
+            }
         }
-        Some(&s[off as usize..end as usize])
+        Ok(&self.bytes[off..end])
     }
 
-    /// Entry `i`. Only call with `i < len()`; entries were validated at open, so decoding
-    /// cannot fail afterwards.
+    fn check_page(&self, page: usize) -> Result<(), ImageError> {
+        let (word, bit) = (&self.checked[page / 64], 1u64 << (page % 64));
+        if word.load(AtOrd::Acquire) & bit != 0 {
+            return Ok(());
+        }
+        let base = self.header.index.offset;
+        let end_all = self.header.chunks.offset + self.header.chunks.size;
+        let start = base + page * TABLE_PAGE;
+        let stop = core::cmp::min(start + TABLE_PAGE, end_all);
+        let want = self.header.pages.offset + page * PAGE_DIGEST_SIZE;
+        if Sha256::digest(&self.bytes[start..stop]).as_slice() != &self.bytes[want..want + PAGE_DIGEST_SIZE] {
+            return Err(ImageError::tampered("table page digest does not match").with(page as u64));
+        }
+        word.fetch_or(bit, AtOrd::Release);
+        Ok(())
+    }
+
+    fn raw_entry(&self, i: u32) -> Result<&'a [u8], ImageError> {
+        if i >= self.header.entry_count {
+            return Err(ImageError::damaged("entry index out of range").with(i as u64));
+        }
+        self.table(self.header.index.offset + i as usize * ENTRY_SIZE, ENTRY_SIZE)
+    }
+
+    /// String-table bytes `[off, off + len)`, checked; None when they leave the table.
+    fn string(&self, off: u64, len: u64) -> Result<Option<&'a [u8]>, ImageError> {
+        let r = self.header.strings;
+        match off.checked_add(len) {
+            Some(end) if end <= r.size as u64 => self.table(r.offset + off as usize, len as usize).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The path of entry `i` (bounds-checked, digest-checked).
+    fn entry_path(&self, i: u32) -> Result<&'a [u8], ImageError> {
+        let b = self.raw_entry(i)?;
+        self.string(u32_at(b, 0) as u64, u32_at(b, 4) as u64)?
+            .ok_or(ImageError::damaged("entry path out of bounds").with(i as u64))
+    }
+
+    /// Entry `i`; a bad image goes to the fatal handler ([`Image::set_fatal`]).
     pub fn entry(&self, i: u32) -> Entry<'a> {
-        self.decode_entry(i).expect("entries validated at open")
+        self.try_entry(i).unwrap_or_else(|e| (self.fatal)(e))
     }
 
-    fn decode_entry(&self, i: u32) -> Result<Entry<'a>, ImageError> {
-        let b = self.raw_entry(i);
-        let path = self
-            .string(u32_at(b, 0) as u64, u32_at(b, 4) as u64)
-            .ok_or(ImageError::damaged("entry path out of bounds").with(i as u64))?;
+    /// Entry `i`, decoded and checked on its own: its table page and path against their
+    /// digests, its path normalized, its kind known, and its file range, symlink target or
+    /// children range in bounds (children come after their directory).
+    pub fn try_entry(&self, i: u32) -> Result<Entry<'a>, ImageError> {
+        let b = self.raw_entry(i)?;
+        let path = self.entry_path(i)?;
         let kind = match b[8] {
             1 => EntryKind::Dir,
             2 => EntryKind::File,
@@ -101,7 +173,7 @@ impl<'a> Image<'a> {
         if b[9..12] != [0, 0, 0] {
             return Err(ImageError::damaged("entry reserved bytes are not zero").with(i as u64));
         }
-        Ok(Entry {
+        let e = Entry {
             index: i,
             path,
             kind,
@@ -111,106 +183,111 @@ impl<'a> Image<'a> {
             mtime: u64_at(b, 24) as i64,
             size: u64_at(b, 32),
             data: u64_at(b, 40),
-        })
+        };
+        if !path_is_normalized(e.path) || (i > 0 && e.path == b"/") {
+            return Err(ImageError::damaged("entry path is not a normalized absolute path").with(i as u64));
+        }
+        match e.kind {
+            EntryKind::File => {
+                let end = e.data.checked_add(e.size);
+                if end.is_none_or(|end| end > self.header.stream_size) {
+                    return Err(ImageError::damaged("file data out of bounds").with(i as u64));
+                }
+            }
+            EntryKind::Symlink => {
+                if e.size == 0 || e.size > 4095 || self.string(e.data, e.size)?.is_none() {
+                    return Err(ImageError::damaged("symlink target out of bounds").with(i as u64));
+                }
+            }
+            EntryKind::Dir => {
+                let end = e.data.checked_add(e.size);
+                let n = self.header.entry_count as u64;
+                if end.is_none_or(|end| end > n) || (e.size > 0 && e.data <= i as u64) {
+                    return Err(ImageError::damaged("directory children out of bounds").with(i as u64));
+                }
+            }
+        }
+        Ok(e)
     }
 
-    fn validate_entries(&self) -> Result<(), ImageError> {
+    /// Checks the whole image as version 1 readers did at open: every table page, every entry
+    /// (order, unique paths, every parent a directory, every directory's children its own) and
+    /// every chunk record. For tools and tests; the runtime does not call it.
+    pub fn check_all(&self) -> Result<(), ImageError> {
         let n = self.header.entry_count;
-        let root = self.decode_entry(0)?;
-        if root.path != b"/" || root.kind != EntryKind::Dir {
-            return Err(ImageError::damaged("entry 0 is not the root directory"));
-        }
-        let mut prev: Option<Entry<'a>> = None;
+        let mut prev: Option<&[u8]> = None;
         for i in 0..n {
-            let e = self.decode_entry(i)?;
-            if !path_is_normalized(e.path) {
-                return Err(ImageError::damaged("entry path is not a normalized absolute path").with(i as u64));
+            let e = self.try_entry(i)?;
+            if prev.is_some_and(|p| order(p, e.path) != Ordering::Less) {
+                return Err(ImageError::damaged("entries are not sorted or not unique").with(i as u64));
             }
-            if let Some(p) = prev {
-                if order(p.path, e.path) != Ordering::Less {
-                    return Err(ImageError::damaged("entries are not sorted or not unique").with(i as u64));
-                }
-            }
-            match e.kind {
-                EntryKind::File => {
-                    let end = e.data.checked_add(e.size);
-                    if end.is_none_or(|end| end > self.header.stream_size) {
-                        return Err(ImageError::damaged("file data out of bounds").with(i as u64));
-                    }
-                }
-                EntryKind::Symlink => {
-                    if self.string(e.data, e.size).is_none() || e.size == 0 || e.size > 4095 {
-                        return Err(ImageError::damaged("symlink target out of bounds").with(i as u64));
-                    }
-                }
-                EntryKind::Dir => {
-                    let end = e.data.checked_add(e.size);
-                    if end.is_none_or(|end| end > n as u64) || (e.size > 0 && e.data <= i as u64) {
-                        return Err(ImageError::damaged("directory children out of bounds").with(i as u64));
-                    }
-                    for c in e.data..e.data + e.size {
-                        let child = self.decode_entry(c as u32)?;
-                        if split_parent(child.path).0 != e.path {
-                            return Err(ImageError::damaged("directory child has another parent").with(c));
-                        }
+            if e.kind == EntryKind::Dir {
+                for c in e.data..e.data + e.size {
+                    if split_parent(self.entry_path(c as u32)?).0 != e.path {
+                        return Err(ImageError::damaged("directory child has another parent").with(c));
                     }
                 }
             }
             if i > 0 {
-                let parent = split_parent(e.path).0;
-                match self.lookup(parent) {
-                    Some(p) if self.decode_entry(p)?.kind == EntryKind::Dir => {}
+                match self.try_lookup(split_parent(e.path).0)? {
+                    Some(p) if self.try_entry(p)?.kind == EntryKind::Dir => {}
                     _ => return Err(ImageError::damaged("entry's parent is not a directory").with(i as u64)),
                 }
             }
-            prev = Some(e);
+            prev = Some(e.path);
+        }
+        for k in 0..self.header.chunk_count {
+            self.chunk_record(k)?;
+        }
+        // Pages no record reaches (none in a writer's image) are checked too.
+        for page in 0..self.header.pages.size / PAGE_DIGEST_SIZE {
+            self.check_page(page)?;
         }
         Ok(())
     }
 
-    fn validate_chunks(&self) -> Result<(), ImageError> {
+    /// Chunk `k`'s record (offset, stored size, raw size, digest), its table page checked and
+    /// its fields in bounds.
+    fn chunk_record(&self, k: u32) -> Result<(u64, u32, u32, &'a [u8]), ImageError> {
         let h = &self.header;
-        for k in 0..h.chunk_count {
-            let (off, comp, raw) = self.chunk_record(k);
-            let end = off.checked_add(comp as u64);
-            if end.is_none_or(|end| end > h.data.size as u64) || comp == 0 {
-                return Err(ImageError::damaged("chunk out of bounds").with(k as u64));
-            }
-            if comp > raw {
-                return Err(ImageError::damaged("chunk is larger than its content").with(k as u64));
-            }
-            let expected_raw = if k + 1 == h.chunk_count {
-                h.stream_size - (k as u64) * h.chunk_size as u64
-            } else {
-                h.chunk_size as u64
-            };
-            if raw as u64 != expected_raw {
-                return Err(ImageError::damaged("chunk has the wrong uncompressed size").with(k as u64));
-            }
+        if k >= h.chunk_count {
+            return Err(ImageError::damaged("chunk index out of range").with(k as u64));
         }
-        Ok(())
+        let b = self.table(h.chunks.offset + k as usize * CHUNK_RECORD_SIZE, CHUNK_RECORD_SIZE)?;
+        let (off, comp, raw) = (u64_at(b, 0), u32_at(b, 8), u32_at(b, 12));
+        let end = off.checked_add(comp as u64);
+        if end.is_none_or(|end| end > h.data.size as u64) || comp == 0 {
+            return Err(ImageError::damaged("chunk out of bounds").with(k as u64));
+        }
+        if comp > raw {
+            return Err(ImageError::damaged("chunk is larger than its content").with(k as u64));
+        }
+        let expected_raw =
+            if k + 1 == h.chunk_count { h.stream_size - (k as u64) * h.chunk_size as u64 } else { h.chunk_size as u64 };
+        if raw as u64 != expected_raw {
+            return Err(ImageError::damaged("chunk has the wrong uncompressed size").with(k as u64));
+        }
+        Ok((off, comp, raw, &b[16..48]))
     }
 
-    fn chunk_record(&self, k: u32) -> (u64, u32, u32) {
-        let off = self.header.chunks.offset + k as usize * CHUNK_RECORD_SIZE;
-        let b = &self.bytes[off..off + CHUNK_RECORD_SIZE];
-        (u64_at(b, 0), u32_at(b, 8), u32_at(b, 12))
-    }
-
-    /// Finds the entry with exactly this normalized absolute path, by binary search.
+    /// Finds the entry with exactly this normalized absolute path, by binary search; a bad
+    /// image goes to the fatal handler ([`Image::set_fatal`]).
     pub fn lookup(&self, path: &[u8]) -> Option<u32> {
+        self.try_lookup(path).unwrap_or_else(|e| (self.fatal)(e))
+    }
+
+    /// [`Image::lookup`], returning a bad table page or entry as an error.
+    pub fn try_lookup(&self, path: &[u8]) -> Result<Option<u32>, ImageError> {
         let (mut lo, mut hi) = (0u32, self.header.entry_count);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            let b = self.raw_entry(mid);
-            let p = self.string(u32_at(b, 0) as u64, u32_at(b, 4) as u64)?;
-            match order(p, path) {
+            match order(self.entry_path(mid)?, path) {
                 Ordering::Less => lo = mid + 1,
                 Ordering::Greater => hi = mid,
-                Ordering::Equal => return Some(mid),
+                Ordering::Equal => return Ok(Some(mid)),
             }
         }
-        None
+        Ok(None)
     }
 
     /// Finds the child called `name` of directory entry `dir`.
@@ -231,32 +308,31 @@ impl<'a> Image<'a> {
         None
     }
 
-    /// The target of a symlink entry.
+    /// The target of a symlink entry (empty if it is not one).
     pub fn symlink_target(&self, e: &Entry<'a>) -> &'a [u8] {
-        self.string(e.data, e.size).unwrap_or(b"")
+        if e.kind != EntryKind::Symlink {
+            return b"";
+        }
+        self.string(e.data, e.size).unwrap_or_else(|err| (self.fatal)(err)).unwrap_or(b"")
     }
 
     /// The stored bytes of chunk `k` after checking them against the chunk's digest, and
     /// whether they are the raw content (a stored chunk) rather than a zstd frame.
     fn verified_chunk(&self, k: u32) -> Result<(&'a [u8], u32, bool), ImageError> {
-        if k >= self.header.chunk_count {
-            return Err(ImageError::damaged("chunk index out of range").with(k as u64));
-        }
-        let (stored, raw, is_raw) = self.stored_chunk(k);
-        let rec = self.header.chunks.offset + k as usize * CHUNK_RECORD_SIZE;
-        let want = &self.bytes[rec + 16..rec + 48];
+        let (stored, raw, is_raw) = self.stored_chunk(k)?;
+        let want = self.chunk_record(k)?.3;
         if Sha256::digest(stored).as_slice() != want {
             return Err(ImageError::tampered("chunk digest does not match").with(k as u64));
         }
         Ok((stored, raw, is_raw))
     }
 
-    /// The stored bytes of chunk `k < chunk_count` (unchecked), its raw size, and whether it is
-    /// stored raw. Bounds were validated at open.
-    fn stored_chunk(&self, k: u32) -> (&'a [u8], u32, bool) {
-        let (off, comp, raw) = self.chunk_record(k);
+    /// The stored bytes of chunk `k` (not checked against the chunk's digest), its raw size,
+    /// and whether it is stored raw.
+    fn stored_chunk(&self, k: u32) -> Result<(&'a [u8], u32, bool), ImageError> {
+        let (off, comp, raw, _) = self.chunk_record(k)?;
         let start = self.header.data.offset + off as usize;
-        (&self.bytes[start..start + comp as usize], raw, comp == raw)
+        Ok((&self.bytes[start..start + comp as usize], raw, comp == raw))
     }
 
     /// Checks chunk `k` against its digest, then decompresses it. Promises: the returned bytes
@@ -369,13 +445,13 @@ impl ChunkCache {
         let slot = self.slots.with(|v| v.get(k as usize).cloned());
         match slot {
             Some(Slot::Decompressed(a)) => return Ok(Chunk::Owned(a)),
-            Some(Slot::Verified) => return Ok(Chunk::Image(image.stored_chunk(k).0)),
+            Some(Slot::Verified) => return Ok(Chunk::Image(image.stored_chunk(k)?.0)),
             Some(Slot::Unread) | Some(Slot::Seen) => {}
             None => return Err(ImageError::damaged("chunk index out of range").with(k as u64)),
         }
         let (stored, raw, is_raw) = if matches!(slot, Some(Slot::Seen)) {
             // Checked against its digest when it was first read.
-            image.stored_chunk(k)
+            image.stored_chunk(k)?
         } else {
             image.verified_chunk(k)?
         };
@@ -398,7 +474,7 @@ impl ChunkCache {
         if !self.slots.with(|v| matches!(v.get(k as usize), Some(Slot::Unread))) {
             return Ok(None);
         }
-        let (_, comp, raw) = image.chunk_record(k);
+        let (_, comp, raw, _) = image.chunk_record(k)?;
         if comp == raw || dst.len() < raw as usize {
             return Ok(None);
         }

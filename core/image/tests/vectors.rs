@@ -100,7 +100,11 @@ fn try_everything(bytes: &[u8]) -> Option<ImageErrorKind> {
     }
     let cache = ChunkCache::new(img.header().chunk_count);
     for i in 0..img.len() {
-        if img.entry(i).kind == EntryKind::File {
+        let e = match img.try_entry(i) {
+            Ok(e) => e,
+            Err(e) => return Some(e.kind),
+        };
+        if e.kind == EntryKind::File {
             if let Err(e) = read_all(&img, &cache, i) {
                 return Some(e.kind);
             }
@@ -142,12 +146,27 @@ fn resealed_with_chunk_changed(bytes: &[u8], k: usize, f: impl Fn(&mut [u8])) ->
     f(&mut m[data + off..data + off + comp]);
     let digest = Sha256::digest(&m[data + off..data + off + comp]);
     m[rec + 16..rec + 48].copy_from_slice(&digest);
+    reseal(&mut m);
+    let _ = (config, chunks_end);
+    m
+}
+
+/// Recomputes the page digest table and the root digest of an image whose tables were changed.
+fn reseal(m: &mut [u8]) {
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap()) as usize;
+    let (config, config_size, index, chunks) = (u64_at(m, 32), u64_at(m, 40), u64_at(m, 48), u64_at(m, 80));
+    let tables_end = chunks + u64_at(m, 88);
+    let mut pages = Vec::new();
+    for page in m[index..tables_end].chunks(4096) {
+        pages.extend_from_slice(&Sha256::digest(page));
+    }
+    m[tables_end..tables_end + pages.len()].copy_from_slice(&pages);
     let mut h = Sha256::new();
     h.update(&m[..128]);
-    h.update(&m[config..chunks_end]);
+    h.update(&m[config..config + config_size]);
+    h.update(&pages);
     let root = h.finalize();
     m[128..160].copy_from_slice(&root);
-    m
 }
 
 #[test]
@@ -213,4 +232,63 @@ fn a_whole_chunk_read_once_checks_the_digest_first() {
     let img = Image::open(&m).unwrap();
     let cache = ChunkCache::new(img.header().chunk_count);
     assert_eq!(cache.read_once(&img, &e, off, &mut buf).unwrap_err().kind, ImageErrorKind::Damaged);
+}
+
+const WIDE: &[u8] = include_bytes!("vectors/wide.img");
+
+#[test]
+fn opening_checks_no_table_page_beyond_the_roots() {
+    let img = Image::open(WIDE).unwrap();
+    let (done, total) = img.pages_checked();
+    assert!(total > 40, "the wide vector's tables span many pages ({total})");
+    assert!(done <= 2, "open checked {done} table pages");
+    // One lookup checks only the pages its binary search touches.
+    let i = img.lookup(b"/lib/d17/f042.py").expect("found");
+    assert_eq!(img.entry(i).size, 6);
+    let (done, _) = img.pages_checked();
+    assert!(done <= 2 + 2 * 13, "one lookup checked {done} of {total} pages");
+    assert!(img.check_all().is_ok());
+    assert_eq!(img.pages_checked(), (total, total));
+}
+
+/// The image offset of entry `i`'s record in the wide vector.
+fn wide_entry_offset(i: usize) -> usize {
+    u64::from_le_bytes(WIDE[48..56].try_into().unwrap()) as usize + 48 * i
+}
+
+#[test]
+fn a_changed_table_page_is_caught_when_first_used() {
+    let img = Image::open(WIDE).unwrap();
+    // The first probe of every binary search is entry n/2; the second, of a late path, 3n/4.
+    let last = img.len() * 3 / 4;
+    let mut m = WIDE.to_vec();
+    m[wide_entry_offset(last as usize) + 12] ^= 0x01; // that entry's mode
+    let img = Image::open(&m).expect("the page is not read at open");
+    assert!(img.lookup(b"/lib/d00/f001.py").is_some(), "pages far from the change still read");
+    assert_eq!(img.try_entry(last).unwrap_err().kind, ImageErrorKind::Tampered);
+    assert_eq!(img.try_lookup(b"/lib/d29/f099.py").unwrap_err().kind, ImageErrorKind::Tampered);
+    assert_eq!(img.check_all().unwrap_err().kind, ImageErrorKind::Tampered);
+}
+
+#[test]
+fn a_resealed_bad_entry_is_damaged_when_decoded() {
+    let img = Image::open(WIDE).unwrap();
+    let last = img.len() - 1;
+    let mut m = WIDE.to_vec();
+    m[wide_entry_offset(last as usize) + 8] = 9; // an unknown kind, digests recomputed
+    reseal(&mut m);
+    let img = Image::open(&m).unwrap();
+    assert_eq!(img.try_entry(last).unwrap_err().kind, ImageErrorKind::Damaged);
+    assert_eq!(img.check_all().unwrap_err().kind, ImageErrorKind::Damaged);
+    assert!(img.try_entry(1).is_ok());
+}
+
+#[test]
+#[should_panic(expected = "tampered image: table page digest does not match")]
+fn entry_hands_a_bad_page_to_the_fatal_handler() {
+    let mut m = WIDE.to_vec();
+    let i = u32::from_le_bytes(WIDE[24..28].try_into().unwrap()) * 3 / 4;
+    m[wide_entry_offset(i as usize) + 12] ^= 0x01;
+    let img = Image::open(&m).unwrap();
+    let _ = img.entry(i);
 }

@@ -91,8 +91,11 @@ fn kind_of_mode(mode: u32) -> NodeKind {
 }
 
 impl Vfs {
-    /// A namespace over `image` with an empty writable layer.
-    pub fn new(image: Image<'static>, exe_path: Vec<u8>, fatal: fn(ImageError) -> !) -> Self {
+    /// A namespace over `image` with an empty writable layer. `fatal` ends the app when the
+    /// image turns out damaged or tampered with: a chunk, or a table page the image checks on
+    /// first use.
+    pub fn new(mut image: Image<'static>, exe_path: Vec<u8>, fatal: fn(ImageError) -> !) -> Self {
+        image.set_fatal(fatal);
         let cache = ChunkCache::new(image.header().chunk_count);
         Self {
             image,

@@ -56,6 +56,7 @@ pub fn start(b: Boot<'_>) -> ! {
     let t_open = port::rdtsc();
     let image = Image::open(b.image).unwrap_or_else(|e| image_fatal(e));
     let cfg = image.launch_config().unwrap_or_else(|e| image_fatal(e));
+    let t_opened = port::rdtsc();
 
     let app = litebox_rt::launch::app_args(&cfg, b.args, b.env, &[]);
     let (argv, env) = (app.argv, app.env);
@@ -97,9 +98,11 @@ pub fn start(b: Boot<'_>) -> ! {
         let now = port::rdtsc();
         let ticks = now - b.boot_tsc;
         crate::debug_line(format_args!(
-            "litebox: boot phases (us): to kernel set-up done {}, image open + launch config {}, libos + ELF load {}",
+            "litebox: boot phases (us): to kernel set-up done {}, image open + launch config {}, libos set-up {}, \
+             ELF load {}",
             clock::ticks_to_ns(t_open - b.boot_tsc) / 1000,
-            clock::ticks_to_ns(t_load - t_open) / 1000,
+            clock::ticks_to_ns(t_opened - t_open) / 1000,
+            clock::ticks_to_ns(t_load - t_opened) / 1000,
             clock::ticks_to_ns(now - t_load) / 1000
         ));
         let (total, used) = frames::stats();

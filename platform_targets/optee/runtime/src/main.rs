@@ -65,8 +65,9 @@ fn run() -> Result<i32, String> {
     let blob = selfimage::section(&exe, b".litebox.image")?;
     let image = Image::open(blob).map_err(|e| format!("the packed image is damaged: {e:?}"))?;
     let cfg = image.launch_config().map_err(|e| format!("the packed image is damaged: {e:?}"))?;
-    let index = image.lookup(cfg.entry).ok_or("the packed image has no TA at its entry path")?;
-    let entry = image.entry(index);
+    let damaged = |e: litebox_image::ImageError| format!("the packed image is damaged: {e:?}");
+    let index = image.try_lookup(cfg.entry).map_err(damaged)?.ok_or("the packed image has no TA at its entry path")?;
+    let entry = image.try_entry(index).map_err(damaged)?;
     let mut ta = vec![0u8; entry.size as usize];
     let cache = ChunkCache::new(image.header().chunk_count);
     let n = cache.read(&image, &entry, 0, &mut ta).map_err(|e| format!("cannot read the TA from the image: {e:?}"))?;
