@@ -400,6 +400,7 @@ fn reap(s: &mut Sched) {
 fn block(state: State) -> Result<usize, Errno> {
     let mut s = SCHED.lock();
     let me = s.current;
+    let my_tid = s.threads[me].tid;
     s.threads[me].state = state;
     charge(&mut s);
     loop {
@@ -433,7 +434,11 @@ fn block(state: State) -> Result<usize, Errno> {
                 vmk_switch(from, to);
             }
             s = SCHED.lock();
-            return core::mem::replace(&mut s.threads[me].woke, Ok(0));
+            // While others ran, threads came and went (`reap` and `add_thread` move the
+            // others' indexes): this thread is found again by its tid.
+            let at = s.threads.iter().position(|t| t.tid == my_tid).unwrap_or(s.current);
+            s.current = at;
+            return core::mem::replace(&mut s.threads[at].woke, Ok(0));
         }
         // Nobody can run: wait for the earliest deadline, or give up.
         let deadline = s
