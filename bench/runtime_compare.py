@@ -4,13 +4,15 @@ syscall cost of the same programs packed with two builds of the runtime, next to
 
     python3 bench/runtime_compare.py --before REV [--after REV|worktree] [--rounds N]
                                      [--startup-runs N] [--out DIR] [--results-md FILE]
+                                     [--no-python] [--own-packagers] [--no-syscalls]
 
 Written for the sandbox isolation change (f72d256 -> f0a6811: the runtime became a supervisor
 that clones an init process into new namespaces and forks the app as pid 2), but it compares
 any two revisions. For each revision it makes a temporary `git worktree add --detach` and runs
 `cargo build --locked --release -p litebox-runtime-linux-userland` with one shared target
 directory (DIR/runtime-target); `--after` defaults to this checkout's own sources. Both
-runtimes pack with this checkout's packager (quick mode, `python -m packager pack` with
+runtimes pack with this checkout's packager (or, with `--own-packagers`, each with its own
+revision's: for a change to the image layout too) (quick mode, `python -m packager pack` with
 LITEBOX_RUNTIME_LINUX_USERLAND naming the prebuilt runtime, syscall sites rewritten):
 hello-static, hello-dynamic, Debian's python3 with /usr/lib/python3.11 (a project as in
 bench/run.py) and bench/src/sysbench.c, the latter also with `--no-rewrite` (the trap path).
@@ -81,9 +83,11 @@ def cargo_build(src: Path, target_dir: Path, dst: Path) -> float:
     return dt
 
 
-def build_runtime(rev: str | None, target_dir: Path, work: Path, side: str) -> dict[str, Any]:
+def build_runtime(rev: str | None, target_dir: Path, work: Path, side: str, keep: bool = False) -> dict[str, Any]:
     """The runtime of revision rev (None: this checkout's sources, as they are), copied to
-    work/runtime-SIDE; the revision, commit and build time."""
+    work/runtime-SIDE; the revision, commit and build time. With ``keep`` the temporary
+    worktree of rev stays (its "src", for packing with that revision's packager; the caller
+    removes it with ``remove_worktree``)."""
     dst = work / f"runtime-{side}"
     if rev is None:
         dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", "core", "platform_targets",
@@ -99,15 +103,40 @@ def build_runtime(rev: str | None, target_dir: Path, work: Path, side: str) -> d
     try:
         bench.log(f"{side}: building the runtime of {rev} ({commit}) in a temporary worktree")
         secs = cargo_build(src, target_dir, dst)
-    finally:
-        git("worktree", "remove", "--force", str(src))
-    return {"rev": rev, "commit": commit, "build_s": round(secs, 1), "path": str(dst)}
+    except BaseException:
+        remove_worktree(src)
+        raise
+    if not keep:
+        remove_worktree(src)
+    return {"rev": rev, "commit": commit, "build_s": round(secs, 1), "path": str(dst),
+            **({"src": str(src)} if keep else {})}
+
+
+def remove_worktree(src: Path) -> None:
+    """Removes a temporary worktree made by build_runtime."""
+    git("worktree", "remove", "--force", str(src))
+
+
+def pack_with(repo: Path, prog: Path, out_dir: Path, rewrite: bool) -> tuple[Path | None, float, str]:
+    """bench.pack with the packager of the checkout at ``repo``: (artifact or None, seconds,
+    error text)."""
+    t0 = time.perf_counter()
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    r = subprocess.run([sys.executable, "-m", "packager", "pack", str(prog), "--out-dir", str(out_dir),
+                        *([] if rewrite else ["--no-rewrite"])], capture_output=True, text=True, cwd=repo,
+                       env=env, check=False)
+    dt = time.perf_counter() - t0
+    art = out_dir / f"{prog.name}-linux-userland"
+    if r.returncode != 0 or not art.exists():
+        return None, dt, (r.stderr.strip().splitlines() or ["?"])[-1]
+    return art, dt, ""
 
 
 def pack_all(progs: dict[str, Path], runtime: Path, work: Path, side: str,
-             python: bool = True) -> tuple[dict[str, Path], dict[str, str]]:
-    """Packs every program with the given runtime: {"hello-static", "hello-dynamic", "python3"
-    (unless `python` is false), "sysbench/rewrite", "sysbench/trap"} -> artifact, and the failures."""
+             python: bool = True, repo: Path = REPO) -> tuple[dict[str, Path], dict[str, str]]:
+    """Packs every program with the given runtime and the packager of the checkout at ``repo``:
+    {"hello-static", "hello-dynamic", "python3" (unless `python` is false), "sysbench/rewrite",
+    "sysbench/trap"} -> artifact, and the failures."""
     os.environ[OVERRIDE_ENV] = str(runtime)
     arts: dict[str, Path] = {}
     errors: dict[str, str] = {}
@@ -121,7 +150,7 @@ def pack_all(progs: dict[str, Path], runtime: Path, work: Path, side: str,
         jobs = [j for j in jobs if j[0] != "python3"]
     try:
         for key, prog, rewrite in jobs:
-            art, secs, err = bench.pack(prog, work / f"pack-{side}-{key.replace('/', '-')}", rewrite)
+            art, secs, err = pack_with(repo, prog, work / f"pack-{side}-{key.replace('/', '-')}", rewrite)
             bench.log(f"{side}: packed {key} in {secs:.1f} s" + (f" (FAILED: {err})" if err else ""))
             if art is None:
                 errors[key] = err
@@ -242,10 +271,11 @@ def render(r: dict[str, Any]) -> str:
            f"Machine: {m['cpu']}, {m['cores']} cores, {m['os']}, kernel {m['kernel']}, Python {m['python']}; "
            f"running as uid {r['uid']}. Load average (1/5/15 min): " +
            "; ".join(f"{k} {v}" for k, v in r["loadavg"]) + "; 1-minute load after each round: "
-           f"start-up {load_range(r['startup'])}, syscalls {load_range(r['syscalls'])}.", "",
+           f"start-up {load_range(r['startup'])}, syscalls {load_range(r.get('syscalls', {}))}.", "",
            f"Runtimes: **before** = `{b['rev']}` ({b['commit']}), **after** = `{a['rev']}` ({a['commit']}), "
-           "each built with `cargo build --locked --release` and packed by this checkout's packager "
-           "(quick mode, syscall sites rewritten; python3 as a project with /usr/lib/python3.11). "
+           "each built with `cargo build --locked --release` and packed by "
+           f"{r.get('packagers', 'this checkout' + chr(39) + 's')} packager (quick mode, syscall sites "
+           "rewritten; python3 as a project with /usr/lib/python3.11). "
            "`native` runs the same programs unpacked. Variants alternate inside every round.", ""]
     if r["pack_errors"]:
         out += ["Pack failures: " + "; ".join(f"{k}: {e}" for k, e in sorted(r["pack_errors"].items())), ""]
@@ -273,9 +303,9 @@ def render(r: dict[str, Any]) -> str:
             over = f"{mib['after'] - mib['native']:+.2f}" if mib["after"] is not None and mib["native"] else "—"
             out.append(f"| {name} | {bench.fmt(mib['native'])} | {bench.fmt(mib['before'])} | "
                        f"{bench.fmt(mib['after'])} | {over} | {bench.ratio(mib['after'], mib['native'])} |")
-    sc = r["syscalls"]
-    for path, title in (("rewrite", "syscall sites rewritten (fast path)"),
-                        ("trap", "`--no-rewrite` (seccomp trap + SIGSYS)")):
+    sc = r.get("syscalls", {"ns": {}, "errors": {}})
+    sections = (("rewrite", "syscall sites rewritten (fast path)"), ("trap", "`--no-rewrite` (seccomp trap + SIGSYS)"))
+    for path, title in sections if "syscalls" in r else ():
         out += ["", f"## Syscall cost, {title} (ns per call; best of 5 inner loops of "
                 f"{bench.ITERS[path]:,} calls, median of {r['rounds']} rounds)", "",
                 "| operation | native | before | after | after/before | before/native | after/native |",
@@ -284,7 +314,7 @@ def render(r: dict[str, Any]) -> str:
             nat, bef, aft = row["native"], row[f"before/{path}"], row[f"after/{path}"]
             out.append(f"| {bench.OP_LABELS[op]} | {bench.fmt(nat)} | {bench.fmt(bef)} | {bench.fmt(aft)} | "
                        f"{bench.ratio(aft, bef)} | {bench.ratio(bef, nat)} | {bench.ratio(aft, nat)} |")
-    if sc["errors"]:
+    if sc.get("errors"):
         out += ["", "Failures: " + "; ".join(f"{k}: {e}" for k, e in sorted(sc["errors"].items()))]
     out += ["", "Artifact sizes (bytes): " + "; ".join(
         f"{k}: before {v.get('before') or '—'}, after {v.get('after') or '—'}" for k, v in r["artifact_bytes"].items()),
@@ -304,6 +334,10 @@ def main() -> int:
     ap.add_argument("--results-md", type=Path, help="also write the markdown table here")
     ap.add_argument("--no-python", action="store_true",
                     help="leave python3 out (its pack takes minutes on a busy machine)")
+    ap.add_argument("--own-packagers", action="store_true",
+                    help="pack each side with its own revision's packager (default: this checkout's for "
+                         "both); for changes to the image layout as well as the runtime")
+    ap.add_argument("--no-syscalls", action="store_true", help="measure start-up and memory only")
     args = ap.parse_args()
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -313,15 +347,25 @@ def main() -> int:
         "command": " ".join(["python3", "bench/runtime_compare.py", *sys.argv[1:]]),
         "machine": bench.machine(), "uid": os.geteuid(), "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "rounds": args.rounds, "startup_runs": args.startup_runs, "loadavg": [["start", loadavg()]]}
-    runtimes = {"before": build_runtime(args.before, target_dir, work, "before"),
-                "after": build_runtime(None if args.after == "worktree" else args.after, target_dir, work, "after")}
+    keep = args.own_packagers
+    runtimes = {"before": build_runtime(args.before, target_dir, work, "before", keep),
+                "after": build_runtime(None if args.after == "worktree" else args.after, target_dir, work, "after",
+                                       keep)}
     results["runtimes"] = runtimes
+    results["packagers"] = "each side's own" if keep else "this checkout's"
     progs = bench.build_programs(work)
     arts: dict[str, dict[str, Path]] = {}
     pack_errors: dict[str, str] = {}
-    for side in SIDES:
-        arts[side], errs = pack_all(progs, Path(runtimes[side]["path"]), work, side, python=not args.no_python)
-        pack_errors.update({f"{side}/{k}": e for k, e in errs.items()})
+    try:
+        for side in SIDES:
+            repo = Path(runtimes[side].get("src", REPO))
+            arts[side], errs = pack_all(progs, Path(runtimes[side]["path"]), work, side, python=not args.no_python,
+                                        repo=repo)
+            pack_errors.update({f"{side}/{k}": e for k, e in errs.items()})
+    finally:
+        for side in SIDES:
+            if "src" in runtimes[side]:
+                remove_worktree(Path(runtimes[side]["src"]))
     results["pack_errors"] = pack_errors
     keys = sorted({k for side in SIDES for k in arts[side]})
     results["artifact_bytes"] = {k: {s: arts[s][k].stat().st_size if k in arts[s] else None for s in SIDES}
@@ -331,9 +375,11 @@ def main() -> int:
     bench.log(f"start-up to exit: 3 programs x {len(STARTUP_VARIANTS)} variants x {args.rounds} rounds "
               f"x {args.startup_runs} runs")
     results["startup"] = startup(progs, arts, args.rounds, args.startup_runs)
-    results["loadavg"].append(["before syscalls", loadavg()])
-    bench.log(f"syscall cost: {len(bench.OPS)} operations x {len(SYSCALL_VARIANTS)} variants x {args.rounds} rounds")
-    results["syscalls"] = syscalls(progs, arts, args.rounds)
+    if not args.no_syscalls:
+        results["loadavg"].append(["before syscalls", loadavg()])
+        bench.log(f"syscall cost: {len(bench.OPS)} operations x {len(SYSCALL_VARIANTS)} variants x "
+                  f"{args.rounds} rounds")
+        results["syscalls"] = syscalls(progs, arts, args.rounds)
     results["loadavg"].append(["end", loadavg()])
 
     (args.out / "runtime_compare.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

@@ -4,7 +4,8 @@ temporary file beside the output and renamed into place, so memory use does not 
 image's size (a multi-GB image is copied in 1 MiB pieces, never held whole).
 
 Layout written: the runtime's bytes unchanged except ``e_shoff`` and ``e_shnum`` in the ELF
-header; then each new section's contents (alignment 1); then a new section-name table (the
+header; then each new section's contents (each at a multiple of 4096 in the file, zeros
+between); then a new section-name table (the
 old one plus the new names); then, 8-aligned, a new section-header table (the old headers,
 the name table's header pointing at the new table, then one header per new section). The
 runtime's PT_LOAD segments and entry point are untouched: the loader never reads sections."""
@@ -24,6 +25,9 @@ from packager.errors import PackError
 from packager.paths import display_path
 
 PIECE = 1 << 20
+# Each added section starts at a page boundary of the file: the runtime maps stored chunks of
+# the image (page-aligned inside it) straight from the artifact (docs/image-format.md).
+SECTION_ALIGN = 4096
 SHDR = struct.Struct("<IIQQQQIIQQ")  # Elf64_Shdr
 SHT_PROGBITS = 1
 SHT_STRTAB = 3
@@ -92,7 +96,8 @@ def write_sections(runtime: bytes, sections: list[tuple[str, SectionSource]], de
         if name.encode() in existing:
             raise PackError(f"the runtime already has a {name} section")
         size = _size(source)
-        added.append([len(new_names), SHT_PROGBITS, 0, 0, pos, size, 0, 0, 1, 0])
+        pos += -pos % SECTION_ALIGN
+        added.append([len(new_names), SHT_PROGBITS, 0, 0, pos, size, 0, 0, SECTION_ALIGN, 0])
         new_names += name.encode() + b"\0"
         pos += size
     headers[head.shstrndx][4], headers[head.shstrndx][5] = pos, len(new_names)
@@ -106,7 +111,12 @@ def write_sections(runtime: bytes, sections: list[tuple[str, SectionSource]], de
     for piece in (bytes(elf_header), runtime[64:]):
         dest.write(piece)
         digest.update(piece)
+    written = len(runtime)
     for (name, source), header in zip(sections, added):
+        pad_to = bytes(header[4] - written)
+        dest.write(pad_to)
+        digest.update(pad_to)
+        written = header[4] + header[5]
         if _copy(source, dest, digest) != header[5]:
             raise PackError(f"section {name}: its file changed size while the artifact was written")
     table = bytes(new_names) + bytes(pad) + b"".join(SHDR.pack(*h) for h in headers + added)

@@ -21,6 +21,7 @@ from packager.image.imageformat import (
     HEADER_SIZE,
     KIND_CODES,
     MAGIC,
+    TABLE_PAGE,
     VERSION,
     page_digests,
     root_digest,
@@ -154,6 +155,24 @@ class ChunkStream:
         self._workers = workers or os.cpu_count() or 1
         self._pool = ThreadPoolExecutor(max_workers=self._workers) if self._workers > 1 else None
         self._flight: deque[tuple[str | None, Future[bytes]]] = deque()
+        self._raw: deque[tuple[int, int]] = deque()  # stream ranges whose chunks are stored raw
+        self._submitted = 0  # stream bytes handed to _submit so far
+        self.data_pos = 0  # where the next frame goes in the data region
+        self.offsets: list[int] = []  # each frame's offset in the data region
+        self.aligned = False  # whether some frame was placed at a page boundary
+
+    def align(self, boundary: int) -> None:
+        """Pads the stream with zeros up to a multiple of ``boundary`` (bytes of no file)."""
+        if self.size % boundary:
+            self.write(bytes(-self.size % boundary))
+
+    def store_raw(self, start: int, end: int) -> None:
+        """Every chunk that overlaps stream bytes [start, end) is stored raw (uncompressed) and
+        placed at a multiple of 4096 in the data region, so a runtime can map those bytes
+        straight from the image (docs/image-format.md, "Mappable files"). Call before writing
+        the bytes; ranges come in stream order."""
+        if end > start:
+            self._raw.append((start, end))
 
     def write(self, data: bytes) -> None:
         """Appends ``data`` to the stream."""
@@ -168,7 +187,20 @@ class ChunkStream:
             view.release()
             self._pending = rest
 
+    def _forced_raw(self, start: int, end: int) -> bool:
+        while self._raw and self._raw[0][1] <= start:
+            self._raw.popleft()
+        return bool(self._raw) and self._raw[0][0] < end
+
     def _submit(self, piece: bytes) -> None:
+        start = self._submitted
+        self._submitted += len(piece)
+        if self._forced_raw(start, self._submitted):
+            kept: Future[bytes] = Future()
+            kept.set_result(piece)
+            self._flight.append((RAW, kept))
+            self._drain(2 * self._workers)
+            return
         name = None
         if self.reuse is not None and self.level != 0:
             name, frame = self.reuse.chunk(piece, self.level)
@@ -192,16 +224,25 @@ class ChunkStream:
         while len(self._flight) > keep:
             name, future = self._flight.popleft()
             frame = future.result()
-            if name is not None and self.reuse is not None:
+            if name is not None and name is not RAW and self.reuse is not None:
                 self.reuse.put_chunk(name, frame)
-            self._keep(frame)
+            self._keep(frame, aligned=name is RAW)
 
-    def _keep(self, frame: bytes) -> None:
+    def _keep(self, frame: bytes, aligned: bool = False) -> None:
+        if aligned:
+            self.aligned = True
+            if self.data_pos % PAGE:
+                self._put(bytes(-self.data_pos % PAGE))
         self.meta.append((len(frame), hashlib.sha256(frame).digest()))
+        self.offsets.append(self.data_pos)
+        self._put(frame)
+
+    def _put(self, data: bytes) -> None:
+        self.data_pos += len(data)
         if self.spill is not None:
-            self.spill.write(frame)
+            self.spill.write(data)
         else:
-            self.frames.append(frame)
+            self.frames.append(data)
 
     def finish(self) -> list[bytes]:
         """Compresses the last partial chunk, waits for every frame and returns them in order
@@ -220,6 +261,19 @@ class ChunkStream:
                 f.cancel()
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+PAGE = 4096
+RAW = "raw"  # the name of a chunk stored raw because it holds a mappable file's bytes
+
+
+def _is_mappable_elf(e: FsEntry, content: bytes | None, size: int) -> bool:
+    """Whether a file's chunks are stored raw and page-aligned (an ELF file of at least a page:
+    a program or library the runtime can map from the image instead of copying)."""
+    if size < PAGE:
+        return False
+    head = content[:4] if content is not None else _head(e, 4)
+    return head == b"\x7fELF"
 
 
 def _compress_chunks(stream: bytes, chunk_size: int, level: int) -> list[bytes]:
@@ -292,27 +346,34 @@ def _build(entries: list[FsEntry], launch: bytes, settings: ImageSettings, repor
         stream.finish()
     finally:
         stream.close()
-    chunk_table = bytearray()
-    data_size = 0
-    for k, (length, frame_digest) in enumerate(stream.meta):
-        raw = min(settings.chunk_size, stream.size - k * settings.chunk_size)
-        chunk_table += CHUNK.pack(data_size, length, raw, frame_digest)
-        data_size += length
     stream_size = stream.size
-
     config_off = HEADER_SIZE
     index_off = config_off + len(launch)
     strings_off = index_off + len(ordered) * ENTRY_SIZE
     chunks_off = strings_off + len(strings)
+    table_size = len(stream.meta) * CHUNK.size
+    tables_size = len(records) + len(strings) + table_size
+    # One digest per TABLE_PAGE of the table area; its size is known before the chunk table's
+    # bytes are (they depend on where the data region starts, which follows the digests).
+    pages_size = -(-tables_size // TABLE_PAGE) * 32
+    data_off = chunks_off + table_size + pages_size
+    # Zeros at the head of the data region put the frames' page-aligned offsets at page
+    # boundaries of the image (whose section starts at a page boundary of the artifact).
+    lead = -data_off % PAGE if stream.aligned else 0
+    chunk_table = bytearray()
+    for k, ((length, frame_digest), off) in enumerate(zip(stream.meta, stream.offsets)):
+        raw = min(settings.chunk_size, stream.size - k * settings.chunk_size)
+        chunk_table += CHUNK.pack(lead + off, length, raw, frame_digest)
+    data_size = lead + stream.data_pos
     pages = page_digests(bytes(records) + bytes(strings) + bytes(chunk_table))
-    data_off = chunks_off + len(chunk_table) + len(pages)
+    assert len(pages) == pages_size
     header = HEADER.pack(MAGIC, VERSION, HEADER_SIZE, 0, settings.chunk_size, len(ordered), len(stream.meta),
                          config_off, len(launch), index_off, len(records), strings_off, len(strings),
                          chunks_off, len(chunk_table), data_off, data_size, stream_size, 0)
     root = root_digest(header, launch, pages)
     result = ImageResult(blob=b"", digest=root.hex(), entries=len(ordered), chunks=len(stream.meta),
                          stream_size=stream_size, inputs=inputs, rewrite=rewrite_facts)
-    return result, [header, root, launch, bytes(records), bytes(strings), bytes(chunk_table), pages]
+    return result, [header, root, launch, bytes(records), bytes(strings), bytes(chunk_table), pages, bytes(lead)]
 
 
 class _Counts:
@@ -398,6 +459,9 @@ def _write_entries_with(ordered: list[FsEntry], children: dict[str, list[int]], 
             elif digest in by_digest:
                 data = by_digest[digest][0]
             else:
+                if _is_mappable_elf(e, content, size):
+                    stream.align(PAGE)
+                    stream.store_raw(stream.size, stream.size + size)
                 data = stream.size
                 by_digest[digest] = (data, size)
                 _append(stream, e, content, digest, size, counts)

@@ -71,3 +71,19 @@ def test_write_image_gives_build_images_bytes(tmp_path: Path) -> None:
     assert streamed.digest == whole.digest and streamed.size == len(whole.blob)
     assert streamed.sha256 == hashlib.sha256(whole.blob).hexdigest()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # the spill file is gone
+
+
+def test_sections_start_at_page_boundaries(static_hello: Path) -> None:
+    """The image's stored chunks are page-aligned inside it; its section is page-aligned in the
+    file, so the runtime can map them from the artifact."""
+    out = io.BytesIO()
+    write_sections(static_hello.read_bytes(), [(IMAGE_SECTION, b"image"), (MANIFEST_SECTION, b"{}")], out)
+    data = out.getvalue()
+    from elftools.elf.elffile import ELFFile
+
+    found = {s.name: s for s in ELFFile(io.BytesIO(data)).iter_sections()}
+    for name, content in ((IMAGE_SECTION, b"image"), (MANIFEST_SECTION, b"{}")):
+        assert found[name]["sh_offset"] % 4096 == 0
+        assert found[name]["sh_addralign"] == 4096
+        assert data[found[name]["sh_offset"]:found[name]["sh_offset"] + len(content)] == content
+    assert read_sections(data) == {IMAGE_SECTION: b"image", MANIFEST_SECTION: b"{}"}

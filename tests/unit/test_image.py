@@ -151,3 +151,38 @@ def test_entry_without_root_refused() -> None:
 
     with pytest.raises(PackError, match="root directory entry is missing"):
         build_image([FsEntry("/x", DIR, 0o755, "x")], LAUNCH, SETTINGS)
+
+
+def _fake_elf(n: int) -> bytes:
+    """ELF magic followed by compressible bytes: without the mapping rule it would compress."""
+    return b"\x7fELF" + b"\x00\x01\x02\x03" * (n // 4)
+
+
+def test_elf_files_are_stored_raw_and_page_aligned(tmp_path: Path) -> None:
+    """An ELF file of a page or more (a program or library) starts at a page boundary of the
+    stream, every chunk it touches is stored raw, and those chunks start at page boundaries of
+    the image, back to back: the runtime maps them in place (docs/image-format.md)."""
+    root = tmp_path / "t"
+    root.mkdir()
+    (root / "lib").write_bytes(_fake_elf(3 * 4096 + 100))
+    (root / "text").write_text("hello\n" * 3000)
+    (root / "small").write_bytes(_fake_elf(200))
+    fs = RootFS()
+    fs.add(FsEntry("/a/text", FILE, 0o644, "data", host=root / "text"))
+    fs.add(FsEntry("/b/lib.so", FILE, 0o755, "lib", host=root / "lib"))
+    fs.add(FsEntry("/c/small", FILE, 0o755, "tiny elf", host=root / "small"))
+    image = read_image(build_image(fs.entries(), LAUNCH, SETTINGS).blob)
+    lib = image.entry("/b/lib.so")
+    assert lib is not None and lib.data % 4096 == 0
+    chunks = range(lib.data // 4096, (lib.data + lib.size - 1) // 4096 + 1)
+    records = [image._chunk_record(k) for k in chunks]
+    assert all(comp == raw for _, comp, raw, _ in records)
+    assert all((image.data_off + off) % 4096 == 0 for off, _, _, _ in records)
+    assert all(b[0] + b[1] == a[0] for b, a in zip(records, records[1:]))
+    assert image.read_file("/b/lib.so") == (root / "lib").read_bytes()
+    text = image.entry("/a/text")
+    assert text is not None
+    off, comp, raw, _ = image._chunk_record(text.data // 4096)
+    assert comp < raw  # data files still compress
+    assert image.read_file("/a/text") == (root / "text").read_bytes()
+    assert image.read_file("/c/small") == (root / "small").read_bytes()

@@ -71,6 +71,10 @@ def test_rewritten_file_is_reused_and_checked(tmp_path: Path) -> None:
     fs = RootFS()
     fs.add(FsEntry("/", DIR, 0o755, "root"))
     fs.add(FsEntry("/bin/app", FILE, 0o755, "entry", host=root / "app"))
+    # A data file too: ELF files are stored raw (mappable), so their chunks are never
+    # compressed and never come from the reuse cache; this one's are.
+    (root / "data").write_bytes(b"compressible data\n" * 1000)
+    fs.add(FsEntry("/etc/data", FILE, 0o644, "data", host=root / "data"))
     settings = ImageSettings(chunk_size=4096, compression_level=3, mtime=0, rewrite_entry=ENTRY)
     scratch = build_image(fs.entries(), LAUNCH, settings)
     cache = ReuseCache(tmp_path / "reuse")

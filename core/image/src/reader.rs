@@ -335,6 +335,32 @@ impl<'a> Image<'a> {
         Ok((&self.bytes[start..start + comp as usize], raw, comp == raw))
     }
 
+    /// Where file bytes `[offset, offset + len)` of entry `e` are stored in the image, when
+    /// they can be used in place (mapped): every chunk they touch is stored raw, and those
+    /// chunks lie back to back, so the bytes are one run of the image. Returns the image offset
+    /// of byte `offset` and the chunks touched (first, last); None otherwise (a compressed
+    /// chunk, a gap, or a range past the file). Nothing is checked against digests here.
+    pub fn raw_span(&self, e: &Entry<'_>, offset: u64, len: u64) -> Option<(u64, u32, u32)> {
+        if e.kind != EntryKind::File || len == 0 || offset.checked_add(len)? > e.size {
+            return None;
+        }
+        let cs = self.header.chunk_size as u64;
+        let start = e.data + offset;
+        let end = start + len;
+        let (first, last) = ((start / cs) as u32, ((end - 1) / cs) as u32);
+        let mut next_at = None;
+        for k in first..=last {
+            let (off, comp, raw) = self.chunk_record(k);
+            if comp != raw || next_at.is_some_and(|n| n != off) {
+                return None;
+            }
+            next_at = Some(off + raw as u64);
+        }
+        let (off0, _, _) = self.chunk_record(first);
+        let at = self.header.data.offset as u64 + off0 + (start - first as u64 * cs);
+        Some((at, first, last))
+    }
+
     /// Checks chunk `k` against its digest, then decompresses it. Promises: the returned bytes
     /// are exactly what was packed, or an error (tampered: digest; damaged: zstd frame).
     pub fn load_chunk(&self, k: u32) -> Result<Vec<u8>, ImageError> {
@@ -464,6 +490,25 @@ impl ChunkCache {
         };
         self.slots.with(|v| v[k as usize] = slot);
         Ok(chunk)
+    }
+
+    /// [`Image::raw_span`] for file bytes that will be used in place (mapped), after checking
+    /// every chunk they touch against its digest (once per chunk, as a read would). Promises:
+    /// Some(image offset) only when those bytes are exactly what was packed.
+    pub fn verified_span(
+        &self,
+        image: &Image<'_>,
+        e: &Entry<'_>,
+        offset: u64,
+        len: u64,
+    ) -> Result<Option<u64>, ImageError> {
+        let Some((at, first, last)) = image.raw_span(e, offset, len) else {
+            return Ok(None);
+        };
+        for k in first..=last {
+            self.get(image, k)?;
+        }
+        Ok(Some(at))
     }
 
     /// The first read of compressed chunk `k` when `dst` has room for all of it: checks the

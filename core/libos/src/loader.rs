@@ -193,12 +193,30 @@ fn map_elf<P: Platform>(os: &LibOs<P>, elf: &ElfFile, is_main: bool) -> Result<M
         };
         at - lo
     };
-    for ph in &loads {
+    for (i, ph) in loads.iter().enumerate() {
         let dst = base + ph.vaddr as usize;
-        let mem = crate::user::slice_mut(dst, ph.filesz as usize).map_err(LoadError::NoMemory)?;
-        let got = os.vfs.read_once_at(&elf.node, ph.offset, mem).map_err(LoadError::NotFound)?;
-        if got != mem.len() {
-            return Err(LoadError::BadElf("PT_LOAD segment truncated"));
+        // The whole pages of the segment's file bytes are mapped from the image where the
+        // platform can (shared with the page cache, nothing copied); the rest is copied.
+        let (a, b) = mappable_pages(&loads, i, base);
+        let mapped = a < b && {
+            let file_off = ph.offset + (a - dst) as u64;
+            match os.vfs.image_span(&elf.node, file_off, (b - a) as u64) {
+                Some(img) => p.map_image(a, b - a, rw, img).is_ok(),
+                None => false,
+            }
+        };
+        let pieces: [(usize, usize); 2] =
+            if mapped { [(dst, a), (b, dst + ph.filesz as usize)] } else { [(dst, dst + ph.filesz as usize), (0, 0)] };
+        for (from, to) in pieces {
+            if to <= from {
+                continue;
+            }
+            let mem = crate::user::slice_mut(from, to - from).map_err(LoadError::NoMemory)?;
+            let got =
+                os.vfs.read_once_at(&elf.node, ph.offset + (from - dst) as u64, mem).map_err(LoadError::NotFound)?;
+            if got != mem.len() {
+                return Err(LoadError::BadElf("PT_LOAD segment truncated"));
+            }
         }
     }
     // Gaps between segments become inaccessible, each segment gets its own protection.
@@ -231,6 +249,23 @@ fn map_elf<P: Platform>(os: &LibOs<P>, elf: &ElfFile, is_main: bool) -> Result<M
             .unwrap_or(0),
     };
     Ok(Mapped { base, entry: base + entry as usize, phdr, phnum: phdrs.len(), end: base + hi })
+}
+
+/// The page-aligned part `[a, b)` (addresses) of PT_LOAD `i`'s file bytes that may be mapped
+/// from the file: whole pages only (a partial last page is copied, so the bytes past the end of
+/// the segment's file part stay zero), and not a first page that another segment also covers.
+/// Empty (a >= b) when nothing qualifies.
+fn mappable_pages(loads: &[&Phdr], i: usize, base: usize) -> (usize, usize) {
+    let ph = loads[i];
+    let start = base + ph.vaddr as usize;
+    let end = start + ph.filesz as usize;
+    let first = page_down(start);
+    let shared = loads.iter().enumerate().any(|(j, o)| {
+        let (s, e) = (page_down(base + o.vaddr as usize), page_up(base + (o.vaddr + o.memsz) as usize));
+        j != i && s < first + PAGE_SIZE && e > first
+    });
+    let a = if shared { page_up(start) } else { first };
+    (a, page_down(end))
 }
 
 fn interp_of<P: Platform>(os: &LibOs<P>, elf: &ElfFile) -> Result<Option<Vec<u8>>, LoadError> {

@@ -93,6 +93,15 @@ pub trait Platform: Send + Sync {
         Err(crate::errno::ENODEV)
     }
 
+    /// Maps `len` bytes of the packed image, from image offset `image_off`, privately at
+    /// `addr` (which the library OS already mapped: the new mapping replaces those pages) with
+    /// `prot`: the bytes are used in place, shared with every other mapping of them, instead of
+    /// copied. The caller checked them (`Vfs::image_span`). `addr`, `len` and the file offset
+    /// must be page-aligned. Default: ENOSYS, and the library OS copies the bytes instead.
+    fn map_image(&self, _addr: usize, _len: usize, _prot: u32, _image_off: u64) -> Result<usize, Errno> {
+        Err(crate::errno::ENOSYS)
+    }
+
     /// The first half of execve, after the new program was checked: removes the old
     /// program's memory and resets its signal handlers (ignored signals stay ignored). From
     /// here a failure ends the process.

@@ -644,6 +644,16 @@ impl Vfs {
         self.read_at_maybe_once(n, off, buf, true)
     }
 
+    /// The image offset of bytes `[off, off + len)` of an image file when they can be mapped
+    /// straight from the image (stored raw, back to back: `Image::raw_span`), after checking
+    /// their chunks' digests once (a tampered chunk ends the process through `fatal`, as a
+    /// read does). None: copy them instead.
+    pub fn image_span(&self, n: &Node, off: u64, len: u64) -> Option<u64> {
+        let Node::Image(i) = n else { return None };
+        let e = self.image.entry(*i);
+        self.cache.verified_span(&self.image, &e, off, len).unwrap_or_else(|err| (self.fatal)(err))
+    }
+
     fn read_at_maybe_once(&self, n: &Node, off: u64, buf: &mut [u8], once: bool) -> Result<usize, Errno> {
         match n {
             Node::Image(i) if once && self.image.entry(*i).kind == EntryKind::File => {

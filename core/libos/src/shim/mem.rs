@@ -103,7 +103,19 @@ fn mmap<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, prot: u32, flags: u
     let at = os.map_anon(addr, len, PROT_READ | PROT_WRITE, plain, None)?;
     os.mem.lock().name(at, len, alloc::sync::Arc::new(f.path.clone()), off as u64);
     let mem = user::slice_mut(at, len)?;
+    // Whole pages of an image file's bytes are mapped from the image where the platform can
+    // (shared with the page cache); a partial last page is copied, so past the file's end the
+    // mapping reads zeros as on Linux.
     let mut done = 0;
+    let size = os.vfs.stat(&node).st_size as usize;
+    let whole = if off < size { core::cmp::min(len, size - off) & !(PAGE_SIZE - 1) } else { 0 };
+    if whole > 0 {
+        if let Some(img) = os.vfs.image_span(&node, off as u64, whole as u64) {
+            if os.platform.map_image(at, whole, PROT_READ | PROT_WRITE, img).is_ok() {
+                done = whole;
+            }
+        }
+    }
     while done < len {
         let n = os.vfs.read_at(&node, (off + done) as u64, &mut mem[done..])?;
         if n == 0 {

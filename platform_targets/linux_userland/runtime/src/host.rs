@@ -258,6 +258,13 @@ impl Platform for LinuxHost {
         })
     }
 
+    fn map_image(&self, addr: usize, len: usize, prot: u32, image_off: u64) -> Result<usize, Errno> {
+        if guard::overlaps(addr, len) {
+            return Err(ENOMEM);
+        }
+        crate::selfimage::map_at(addr, len, prot, image_off)
+    }
+
     fn host_mmap(&self, addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -> Result<usize, Errno> {
         let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
         let mut hint = addr;

@@ -259,13 +259,16 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     let mount_fds = open_mounts(&cfg.mounts);
     let policy = litebox_libos::net::NetPolicy::new(&cfg.listen, &cfg.connect);
     let paths: Vec<(&[u8], bool)> = cfg.mounts.iter().map(|m| (m.host, m.writable)).collect();
-    let started = supervisor::start(&mount_fds, &paths, cfg.limits[LIMIT_MEMORY], policy);
+    let mut started = supervisor::start(&mount_fds, &paths, cfg.limits[LIMIT_MEMORY], policy);
 
     let mut vfs = Vfs::new(image, entry.clone(), image_fatal);
-    let (layer, mounts) = host_layer(&cfg.mounts, &started);
+    // Inside the namespaces the layer's and the mounts' descriptors come once init has built
+    // the root (below, after the app is loaded); until then their lookups find nothing.
+    let upper = started.ns.is_ok() || started.upper.is_some();
+    let (layer, dirs) = host_layer(&cfg.mounts, upper);
     vfs.host = Some(layer);
     vfs.ids = cfg.ids.map(|app| litebox_libos::fs::synth::IdMap { host: host_ids, app });
-    let layer_in_memory = started.ns.is_ok() && started.upper.is_some();
+    let layer_in_memory = started.ns.is_ok();
     let host = LinuxHost { uid, gid, cpus: host_cpus(), mem_total: host_mem_total(), tty: host_tty(), layer_in_memory };
     let mut os = LibOs::new(host, vfs, &cwd, &hostname, debug);
     os.net = litebox_libos::net::NetPolicy::new(&cfg.listen, &cfg.connect);
@@ -292,7 +295,11 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     }
     os.attach_proc();
 
-    let loaded = loader::load(os, &entry, &argv, &env, &start.aux).unwrap_or_else(|error| {
+    let loaded = loader::load(os, &entry, &argv, &env, &start.aux);
+    // No app code has run yet; from here on the host's root must be gone.
+    started.await_root(cfg.mounts.len());
+    let mounts = fill_host_layer(dirs, &cfg.mounts, &started);
+    let loaded = loaded.unwrap_or_else(|error| {
         let msg = alloc::format!("{}", litebox_rt::fatal::LoadFailure { entry: &entry, error });
         fatal(EXIT_LOAD, msg.as_bytes())
     });
@@ -375,36 +382,50 @@ fn open_mounts(mounts: &[litebox_image::Mount<'_>]) -> Vec<(i32, bool)> {
 }
 
 /// The writable layer and the policy's mounts as the library OS reaches them (directory 0 is
-/// the layer, 1.. the mounts in policy order, as the broker numbers them), and each mount with
-/// its descriptor (for Landlock).
-fn host_layer<'a>(
-    mounts: &[litebox_image::Mount<'a>],
-    started: &supervisor::Started,
-) -> (litebox_libos::fs::hostdir::HostLayer, Vec<(litebox_image::Mount<'a>, i32)>) {
+/// the layer, 1.. the mounts in policy order, as the broker numbers them), with every
+/// descriptor still unset (lookups find nothing until [`fill_host_layer`]); `upper`: whether
+/// the layer is a host directory.
+fn host_layer(
+    mounts: &[litebox_image::Mount<'_>],
+    upper: bool,
+) -> (litebox_libos::fs::hostdir::HostLayer, &'static hostfs::HostDirs) {
+    use core::sync::atomic::AtomicI32;
     use litebox_libos::fs::hostdir::{HostLayer, MountPoint};
-    let upper_fd = started.upper.as_ref().map_or(-1, |(fd, _)| *fd);
-    if let Some((fd, path)) = &started.upper {
-        UPPER.store(*fd, Ordering::Relaxed);
-        *UPPER_PATH.lock() = path.clone();
-    }
-    let mut dirs = alloc::vec![core::sync::atomic::AtomicI32::new(upper_fd)];
+    let mut dirs = alloc::vec![AtomicI32::new(-1)];
     let mut points = Vec::new();
-    let mut fds = Vec::new();
-    for (m, &fd) in mounts.iter().zip(started.mounts.iter()) {
+    for m in mounts {
         points.push(MountPoint { guest: m.guest.to_vec(), dir: dirs.len(), writable: m.writable });
-        fds.push((*m, fd));
-        dirs.push(core::sync::atomic::AtomicI32::new(fd));
+        dirs.push(AtomicI32::new(-1));
     }
     // Lookups of the writable layer are cached per process against a generation counter that
     // all the sandbox's processes share (only the layer changes it; mounts are never cached).
-    let upper = upper_fd >= 0;
     let generation = if upper { hostfs::generation_page() } else { 0 };
     if generation != 0 {
         guard::reserve(generation, 4096);
     }
     let ops: &'static hostfs::HostDirs =
         alloc::boxed::Box::leak(alloc::boxed::Box::new(hostfs::HostDirs { dirs, generation }));
-    (HostLayer { ops, upper, mounts: points }, fds)
+    (HostLayer { ops, upper, mounts: points }, ops)
+}
+
+/// Sets the descriptors of the layer and the mounts once they are open, and returns each
+/// mount with its descriptor (for Landlock).
+fn fill_host_layer<'a>(
+    dirs: &hostfs::HostDirs,
+    mounts: &[litebox_image::Mount<'a>],
+    started: &supervisor::Started,
+) -> Vec<(litebox_image::Mount<'a>, i32)> {
+    if let Some((fd, path)) = &started.upper {
+        dirs.dirs[0].store(*fd, Ordering::Relaxed);
+        UPPER.store(*fd, Ordering::Relaxed);
+        *UPPER_PATH.lock() = path.clone();
+    }
+    let mut fds = Vec::new();
+    for (i, (m, &fd)) in mounts.iter().zip(started.mounts.iter()).enumerate() {
+        dirs.dirs[i + 1].store(fd, Ordering::Relaxed);
+        fds.push((*m, fd));
+    }
+    fds
 }
 
 /// The writable layer's host path as the sandbox sees it (empty when there is none).

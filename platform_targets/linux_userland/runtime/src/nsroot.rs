@@ -144,12 +144,23 @@ pub fn build(mounts: &[(&[u8], bool)], size: Option<u64>) -> Result<Root, i32> {
     let dir = c(at);
     check(sys::syscall3(CHDIR, dir.as_ptr() as usize, 0, 0))?;
     check(sys::syscall3(PIVOT_ROOT, c".".as_ptr() as usize, c".".as_ptr() as usize, 0))?;
+    // The kernel waits for an RCU grace period before umount2 returns (milliseconds on a busy
+    // machine); the app's first process, forked before this, loads the app meanwhile and
+    // waits for this to be over before any app code runs (supervisor.rs).
     check(sys::syscall3(UMOUNT2, c".".as_ptr() as usize, MNT_DETACH, 0))?;
+    opened(mounts.len())
+}
+
+/// In a process of the sandbox whose root is the private root (init after [`build`], the
+/// app's first process after init said the root is ready): moves the working directory to
+/// `/` and opens the writable layer and the `count` policy mounts there.
+pub fn opened(count: usize) -> Result<Root, i32> {
+    const O_PATH_DIR: usize = 0o10000000 | 0o200000 | 0o2000000;
     check(sys::syscall3(CHDIR, c"/".as_ptr() as usize, 0, 0))?;
     const O_RDONLY_DIR: usize = 0o200000 | 0o2000000;
     let upper = sys::open_path(b"/upper", O_RDONLY_DIR, 0)?;
     let mut fds = Vec::new();
-    for i in 0..mounts.len() {
+    for i in 0..count {
         let mut p = b"/m/".to_vec();
         p.extend_from_slice(&decimal(i as u64));
         fds.push(sys::open_path(&p, O_PATH_DIR, 0)?);

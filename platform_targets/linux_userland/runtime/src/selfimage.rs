@@ -1,6 +1,7 @@
 //! Finding the packed image inside the runtime's own executable: the `.litebox.image` ELF
 //! section (not loaded by the kernel), mapped read-only from /proc/self/exe.
 use alloc::vec;
+use core::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 use crate::sys::{self, check};
 
@@ -32,6 +33,12 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
+/// The executable kept open (read-only, close-on-exec, at 1000 or above) and where the image
+/// starts in it (file offset, and address of its read-only mapping), for [`map_at`].
+static FILE: AtomicI64 = AtomicI64::new(-1);
+static FILE_OFFSET: AtomicU64 = AtomicU64::new(0);
+static MAPPED_AT: AtomicUsize = AtomicUsize::new(0);
+
 /// Maps the image section of this executable. Returns (address, length) of its bytes.
 pub fn map() -> Result<(usize, usize), &'static str> {
     let path = b"/proc/self/exe\0";
@@ -39,8 +46,46 @@ pub fn map() -> Result<(usize, usize), &'static str> {
     let fd = check(sys::syscall6(sys::OPENAT, (-100isize) as usize, path.as_ptr() as usize, O_RDONLY_CLOEXEC, 0, 0, 0))
         .map_err(|_| "cannot open /proc/self/exe")?;
     let result = find_and_map(fd);
+    // Kept for map_at: the app's programs and libraries are mapped from it.
+    const F_DUPFD_CLOEXEC: usize = 1030;
+    if result.is_ok() {
+        if let Ok(high) = check(sys::syscall3(sys::FCNTL, fd, F_DUPFD_CLOEXEC, 1000)) {
+            FILE.store(high as i64, Ordering::Relaxed);
+        }
+    }
     sys::syscall3(sys::CLOSE, fd, 0, 0);
     result
+}
+
+/// Maps `len` bytes of the image from image offset `image_off` privately, backed by the
+/// executable's pages (copy-on-write), at `addr`, replacing what is there, with `prot`; then
+/// lets go of the same bytes' pages in the image's own mapping, which the caller's digest check
+/// touched (they stay in the page cache: only this process's resident count drops). EINVAL
+/// when the file offset is not page-aligned, ENOSYS when the executable is not open.
+pub fn map_at(addr: usize, len: usize, prot: u32, image_off: u64) -> Result<usize, i32> {
+    let fd = FILE.load(Ordering::Relaxed);
+    if fd < 0 {
+        return Err(38);
+    }
+    let file_off = FILE_OFFSET.load(Ordering::Relaxed) + image_off;
+    if !file_off.is_multiple_of(4096) || !addr.is_multiple_of(4096) || !len.is_multiple_of(4096) {
+        return Err(22);
+    }
+    const MAP_PRIVATE_FIXED: usize = 0x02 | 0x10;
+    let at = check(sys::syscall6(
+        sys::MMAP,
+        addr,
+        len,
+        (prot & 7) as usize,
+        MAP_PRIVATE_FIXED,
+        fd as usize,
+        file_off as usize,
+    ))?;
+    // The image mapping starts at the section's offset: file_off's page alignment is its own.
+    const MADV_DONTNEED: usize = 4;
+    let seen = MAPPED_AT.load(Ordering::Relaxed) + image_off as usize;
+    sys::syscall3(sys::MADVISE, seen, len, MADV_DONTNEED);
+    Ok(at)
 }
 
 fn find_and_map(fd: usize) -> Result<(usize, usize), &'static str> {
@@ -92,6 +137,8 @@ fn find_and_map(fd: usize) -> Result<(usize, usize), &'static str> {
             return Err("image section runs past the end of the file");
         }
         crate::guard::reserve(at, size + delta);
+        FILE_OFFSET.store(off as u64, Ordering::Relaxed);
+        MAPPED_AT.store(at + delta, Ordering::Relaxed);
         return Ok((at + delta, size));
     }
     Err("no .litebox.image section (is this a packed artifact?)")

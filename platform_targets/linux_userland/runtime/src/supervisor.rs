@@ -57,10 +57,52 @@ const FORWARDED: [usize; 6] = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 T
 pub struct Started {
     /// Ok: inside the namespaces and the private root. Err(errno): none could be made.
     pub ns: Result<(), i32>,
-    /// The writable layer: its directory descriptor and path (None: no host layer).
+    /// The writable layer: its directory descriptor and path (None: no host layer, or not
+    /// yet: see `root_ready`).
     pub upper: Option<(i32, Vec<u8>)>,
-    /// The policy mounts' directory descriptors, in policy order.
+    /// The policy mounts' directory descriptors, in policy order (empty until the root is
+    /// ready).
     pub mounts: Vec<i32>,
+    /// Inside the namespaces: the pipe on which init says the private root is built and the
+    /// host's root detached (see [`Started::await_root`]); -1 when there is nothing to wait for.
+    root_ready: i32,
+}
+
+impl Started {
+    /// Waits until init has built the private root and detached the host's root, then opens
+    /// the writable layer and the policy mounts (`/upper`, `/m/N`) in it and fills in `upper`
+    /// and `mounts`. Until this returns the process may still reach host paths, so the app's
+    /// code must not run before it. Init forks the app's first process before it builds the
+    /// root so that the runtime's own start-up (loading the app) overlaps the kernel's wait in
+    /// `umount2(MNT_DETACH)`. If init could not build the root, this process ends quietly (the
+    /// supervisor starts the app again without namespaces). Idempotent.
+    pub fn await_root(&mut self, mount_count: usize) {
+        if self.root_ready < 0 {
+            return;
+        }
+        let mut b = [0u8; 1];
+        let got = loop {
+            match check(sys::syscall3(sys::READ, self.root_ready as usize, b.as_mut_ptr() as usize, 1)) {
+                Err(4) => continue,
+                r => break r,
+            }
+        };
+        if got != Ok(1) || b[0] != b'R' {
+            sys::exit(0);
+        }
+        close(self.root_ready);
+        self.root_ready = -1;
+        // This process's root moved with pivot_root; its working directory is still the one
+        // the artifact was started in, inside the detached host tree: leave it.
+        let root = nsroot::opened(mount_count).unwrap_or_else(|e| {
+            crate::fatal(124, alloc::format!("cannot open the private root (errno {e})").as_bytes())
+        });
+        if root.mounts.len() != mount_count {
+            crate::fatal(124, b"the private root does not hold every policy mount");
+        }
+        self.upper = Some((root.upper, b"/upper".to_vec()));
+        self.mounts = root.mounts;
+    }
 }
 
 /// Starts the sandbox. Returns only in the app's first process; the supervisor and init never
@@ -94,7 +136,7 @@ pub fn start(mounts: &[(i32, bool)], paths: &[(&[u8], bool)], memory: Option<u64
         Ok(0) => {
             sys::syscall6(sys::PRCTL, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
             close(server.sock);
-            Started { ns: Err(ns_err), upper, mounts: mounts.iter().map(|m| m.0).collect() }
+            Started { ns: Err(ns_err), upper, mounts: mounts.iter().map(|m| m.0).collect(), root_ready: -1 }
         }
         Ok(pid) => {
             // The layer's lock belongs to the app's processes: while any holds it, it stays.
@@ -237,49 +279,67 @@ fn spawn_init(mounts: &[(&[u8], bool)], host_fds: &[(i32, bool)], memory: Option
     }
 }
 
-/// Init: builds the root, hands the supervisor its view of the directories, drops every
-/// capability and starts the app; returns in the app's first process only. Init itself then
-/// reaps until the app's first process ends, and ends with it.
+/// Init: forks the app's first process (which goes on with its start-up and waits for the
+/// root in [`Started::await_root`] before any app code runs), builds the root, hands the
+/// supervisor its view of the directories, drops every capability and lets the app's first
+/// process go on; returns in the app's first process only. Init itself then reaps until the app's
+/// first process ends, kills and reaps every other process of the pid namespace, tells the
+/// supervisor how the app ended, and ends.
 fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32) -> Started {
     let fail = |e: i32| -> ! {
         let msg = [b'F', e.clamp(1, 255) as u8];
         sys::syscall3(sys::WRITE, status as usize, msg.as_ptr() as usize, 2);
         sys::exit(0)
     };
+    let (ready_r, ready_w) = pipe().unwrap_or_else(|e| fail(e));
+    let app = match check(sys::syscall6(CLONE, SIGCHLD, 0, 0, 0, 0, 0)) {
+        Ok(0) => {
+            close(status);
+            close(ready_w);
+            return Started { ns: Ok(()), upper: None, mounts: Vec::new(), root_ready: ready_r };
+        }
+        Ok(pid) => pid as i32,
+        Err(e) => fail(e),
+    };
+    close(ready_r);
     let root = nsroot::build(mounts, memory).unwrap_or_else(|e| fail(e));
     let mut dirs = alloc::vec![root.upper];
     dirs.extend_from_slice(&root.mounts);
     let mask = mounts.iter().enumerate().fold(1u64, |m, (i, &(_, w))| if w && i < 63 { m | 1 << (i + 1) } else { m });
     broker::set_dirs(&dirs, mask).unwrap_or_else(|e| fail(e));
+    dirs.iter().for_each(|&fd| close(fd));
     caps::drop_all().unwrap_or_else(|e| fail(e));
     sys::syscall3(sys::WRITE, status as usize, b"R".as_ptr() as usize, 1);
-    let app = match check(sys::syscall6(CLONE, SIGCHLD, 0, 0, 0, 0, 0)) {
-        Ok(0) => {
-            close(status);
-            return Started { ns: Ok(()), upper: Some((root.upper, b"/upper".to_vec())), mounts: root.mounts };
-        }
-        Ok(pid) => pid as i32,
-        Err(e) => fail(e),
-    };
+    sys::syscall3(sys::WRITE, ready_w as usize, b"R".as_ptr() as usize, 1);
+    close(ready_w);
     FORWARD_TO.store(app, Ordering::Relaxed);
     forward_signals(true);
-    loop {
+    const WALL: usize = 0x4000_0000;
+    let st = loop {
         let mut st = 0i32;
-        const WALL: usize = 0x4000_0000;
         match check(sys::syscall6(WAIT4, usize::MAX, &mut st as *mut i32 as usize, WALL, 0, 0, 0)) {
-            Ok(pid) if pid as i32 == app => {
-                let sig = st & 0x7f;
-                if sig != 0 && sig != 0x7f {
-                    let msg = [b'S', sig as u8];
-                    sys::syscall3(sys::WRITE, status as usize, msg.as_ptr() as usize, 2);
-                    sys::exit(0);
-                }
-                sys::exit((st >> 8) & 0xff)
-            }
+            Ok(pid) if pid as i32 == app => break st,
             Ok(_) | Err(4) => {}
             Err(_) => sys::exit(0),
         }
+    };
+    // Nothing the app started outlives it: every other process of the pid namespace is killed
+    // and reaped before the supervisor hears the outcome (the kernel would kill them as init
+    // ends, but the supervisor no longer waits for init's own end, which tears down the
+    // namespaces: see docs/security.md).
+    FORWARD_TO.store(0, Ordering::Relaxed);
+    sys::syscall3(KILL, usize::MAX, SIGKILL, 0);
+    loop {
+        let mut s = 0i32;
+        match check(sys::syscall6(WAIT4, usize::MAX, &mut s as *mut i32 as usize, WALL, 0, 0, 0)) {
+            Ok(_) | Err(4) => {}
+            Err(_) => break,
+        }
     }
+    let sig = st & 0x7f;
+    let msg = if sig != 0 && sig != 0x7f { [b'S', sig as u8] } else { [b'E', ((st >> 8) & 0xff) as u8] };
+    sys::syscall3(sys::WRITE, status as usize, msg.as_ptr() as usize, 2);
+    sys::exit(if msg[0] == b'E' { msg[1] as i32 } else { 0 })
 }
 
 /// The process to pass forwarded signals to (init: the app; supervisor: init or the app).
@@ -321,11 +381,15 @@ fn supervise(child: i32, status: Option<i32>, mut server: Server, layer: Option<
     forward_signals(false);
     let pidfd = check(sys::syscall3(PIDFD_OPEN, child as usize, 0, 0)).map(|fd| fd as i32).unwrap_or(-1);
     let mut serving = true;
+    // Init reports the app's end on its status pipe as soon as the app's processes are gone;
+    // its own end (the namespaces' teardown, which waits for the kernel) is not waited for.
+    let mut report = status.unwrap_or(-1);
     let mut fds = Vec::new();
     loop {
         fds.clear();
         fds.push(litebox_libos::abi::PollFd { fd: pidfd, events: 1, revents: 0 });
         fds.push(litebox_libos::abi::PollFd { fd: if serving { server.sock } else { -1 }, events: 1, revents: 0 });
+        fds.push(litebox_libos::abi::PollFd { fd: report, events: 1, revents: 0 });
         server.relays.poll_fds(&mut fds);
         // Without a pidfd (kernels before 5.3), look for the child's end every 50 ms.
         let timeout = if pidfd < 0 { 50 } else { -1isize as usize };
@@ -333,8 +397,14 @@ fn supervise(child: i32, status: Option<i32>, mut server: Server, layer: Option<
         if r.is_err() {
             continue;
         }
+        if fds[2].revents != 0 {
+            match app_outcome(report) {
+                Some(st) => finish(st, None, layer),
+                None => report = -1,
+            }
+        }
         // The relays first: serving the broker may add one.
-        server.relays.serve(&fds[2..], &server.policy);
+        server.relays.serve(&fds[3..], &server.policy);
         if fds[1].revents & 1 != 0 {
             serving = server.serve_one();
         } else if fds[1].revents != 0 {
@@ -355,6 +425,23 @@ fn supervise(child: i32, status: Option<i32>, mut server: Server, layer: Option<
     let mut st = 0i32;
     while check(sys::syscall6(WAIT4, child as usize, &mut st as *mut i32 as usize, 0, 0, 0, 0)) == Err(4) {}
     finish(st, status, layer)
+}
+
+/// Reads init's report of the app's end from its status pipe: `E` and the exit code, or `S`
+/// and the signal that killed it, as a wait status. None when init ended without one.
+fn app_outcome(fd: i32) -> Option<i32> {
+    let mut msg = [0u8; 2];
+    let n = loop {
+        match check(sys::syscall3(sys::READ, fd as usize, msg.as_mut_ptr() as usize, 2)) {
+            Err(4) => continue,
+            r => break r,
+        }
+    };
+    match (n, msg[0]) {
+        (Ok(2), b'E') => Some((msg[1] as i32) << 8),
+        (Ok(2), b'S') => Some(msg[1] as i32 & 0x7f),
+        _ => None,
+    }
 }
 
 fn finish(st: i32, status: Option<i32>, layer: Option<Vec<u8>>) -> ! {

@@ -1,0 +1,73 @@
+"""linux-userland: the app's program and library code is mapped from the artifact, not copied.
+
+ELF files are stored raw and page-aligned in the image (docs/image-format.md, "Mappable
+files"), so the loader (the program and its interpreter) and the shim's mmap of an image file
+(ld.so mapping libc) map their whole pages straight from the artifact file: the host's
+/proc/PID/maps of the app's process shows executable mappings of the artifact at offsets inside
+the image section (the runtime's own code is at offsets before it).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from litebox_e2e import IMAGE_SECTION, describe, find_section, pack
+
+CAT = shutil.which("cat")
+
+
+def _descendants(pid: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    parents[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                pass
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parents.items() if pp == p]
+        found += kids
+        todo += kids
+    return found
+
+
+def _code_from_image(pid: int, artifact: Path, image_offset: int) -> list[str]:
+    """The executable mappings of `artifact` in `pid` whose file offset is inside the image."""
+    out = []
+    try:
+        lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and fields[5] == str(artifact) and "x" in fields[1] and int(fields[2], 16) >= image_offset:
+            out.append(line)
+    return out
+
+
+@pytest.mark.skipif(CAT is None or not Path(CAT).is_file(), reason="no cat on this host")
+def test_program_interpreter_and_library_code_are_mapped_from_the_artifact(tmp_path: Path) -> None:
+    assert CAT is not None
+    art = pack(Path(CAT), tmp_path / "dist")
+    image_offset = find_section(art.path, IMAGE_SECTION).offset
+    assert image_offset % 4096 == 0
+    proc = subprocess.Popen([str(art.path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(b"ping\n")
+        proc.stdin.flush()
+        # cat echoed the line: the app runs, with its program, ld.so and libc mapped.
+        assert proc.stdout.readline() == b"ping\n"
+        mapped = {pid: _code_from_image(pid, art.path, image_offset) for pid in _descendants(proc.pid)}
+        app = max(mapped.values(), key=len)
+        # cat's own code (the loader), ld.so's (the loader) and libc's (ld.so's mmap, the shim).
+        assert len(app) >= 3, f"executable mappings from the image: {mapped!r}"
+    finally:
+        out, err = proc.communicate(timeout=120)  # closes cat's stdin: it ends
+    assert proc.returncode == 0, describe(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
