@@ -350,13 +350,13 @@ impl<'a> Image<'a> {
         let (first, last) = ((start / cs) as u32, ((end - 1) / cs) as u32);
         let mut next_at = None;
         for k in first..=last {
-            let (off, comp, raw) = self.chunk_record(k);
+            let (off, comp, raw, _) = self.chunk_record(k).ok()?;
             if comp != raw || next_at.is_some_and(|n| n != off) {
                 return None;
             }
             next_at = Some(off + raw as u64);
         }
-        let (off0, _, _) = self.chunk_record(first);
+        let (off0, _, _, _) = self.chunk_record(first).ok()?;
         let at = self.header.data.offset as u64 + off0 + (start - first as u64 * cs);
         Some((at, first, last))
     }
