@@ -32,6 +32,8 @@ static const struct {
     {"events", fam_events}, {"mem", fam_mem},   {"net", fam_net},         {"exec", fam_exec},
     {"signals", fam_signals}, {"time", fam_time}, {"links", fam_links}, {"sysv", fam_sysv}, {"misc", fam_misc},
     {"sigwait", fam_sigwait}, {"fifo", fam_fifo}, {"futexv", fam_futexv}, {"blocking", fam_blocking},
+    {"fserr", fam_fserr}, {"procsig", fam_procsig}, {"ioev", fam_ioev}, {"memedge", fam_memedge},
+    {"pgkill", fam_pgkill},
 };
 
 static char **self_argv;
