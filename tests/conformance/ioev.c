@@ -134,6 +134,7 @@ static void poll_cases(void) {
 
 static void sock_cases(void) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
+    CASE(F, "socket_inet_stream", s >= 0);
     int one = 1, got = 0;
     socklen_t len = sizeof got;
     CASE(F, "setsockopt_reuseaddr", s >= 0 && setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&

@@ -89,14 +89,23 @@ static void wait_cases(void) {
     CASE(F, "wait4_rusage", wait4(c, &st, __WALL, &ru) == c && WIFEXITED(st) && WEXITSTATUS(st) == 7 &&
                                 ru.ru_utime.tv_usec < 1000000 && ru.ru_maxrss >= 0);
     ERR(F, "wait4_reaped", wait4(c, &st, 0, NULL), ECHILD);
+    int hold[2];
+    pipe(hold);
     c = fork();
     if (c == 0) {
+        /* Stays after SIGCONT until the parent has seen the continue (a child that exited
+         * first would be reported as exited instead). */
+        close(hold[1]);
         raise(SIGSTOP);
+        char x;
+        read(hold[0], &x, 1);
         _exit(0);
     }
+    close(hold[0]);
     CASE(F, "wuntraced_stopped", waitpid(c, &st, WUNTRACED) == c && WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP);
     kill(c, SIGCONT);
     CASE(F, "wcontinued", waitpid(c, &st, WCONTINUED) == c && WIFCONTINUED(st));
+    close(hold[1]);
     CASE(F, "stopped_child_exits", waitpid(c, &st, 0) == c && WIFEXITED(st));
     c = fork();
     if (c == 0)
