@@ -569,7 +569,8 @@ impl Epoll {
             return true;
         }
         self.entries().iter().any(|(_, f, _, _)| {
-            Arc::ptr_eq(f, file) || matches!(&f.kind, FileKind::Obj(Obj::Epoll(inner)) if inner.reaches(file, depth - 1))
+            Arc::ptr_eq(f, file)
+                || matches!(&f.kind, FileKind::Obj(Obj::Epoll(inner)) if inner.reaches(file, depth - 1))
         })
     }
 

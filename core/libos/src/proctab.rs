@@ -242,8 +242,7 @@ impl Table {
                 None
             }
         };
-        let adopter =
-            self.get(heir).filter(|_| adopted_zombie && heir != 0).map(|p| (heir, p.signals.clone()));
+        let adopter = self.get(heir).filter(|_| adopted_zombie && heir != 0).map(|p| (heir, p.signals.clone()));
         ExitNotice { notify, adopter }
     }
 

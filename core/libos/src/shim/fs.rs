@@ -1244,7 +1244,9 @@ fn utimensat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, times: usize, f
     }
     let t: Option<[Timespec; 2]> = if times == 0 { None } else { Some(user::read_in(&os.mem, times)?) };
     if let Some(t) = &t {
-        if t.iter().any(|x| !(0..1_000_000_000).contains(&x.tv_nsec) && x.tv_nsec != UTIME_NOW && x.tv_nsec != UTIME_OMIT) {
+        if t.iter()
+            .any(|x| !(0..1_000_000_000).contains(&x.tv_nsec) && x.tv_nsec != UTIME_NOW && x.tv_nsec != UTIME_OMIT)
+        {
             return Err(EINVAL);
         }
     }

@@ -48,7 +48,9 @@ fn check_range(addr: usize, len: usize) -> Result<(), Errno> {
 fn mprotect<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, prot: u32) -> SysResult {
     const PROT_GROWSDOWN: u32 = 0x0100_0000;
     const PROT_GROWSUP: u32 = 0x0200_0000;
-    if !addr.is_multiple_of(PAGE_SIZE) || prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
+    if !addr.is_multiple_of(PAGE_SIZE)
+        || prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0
+    {
         return Err(EINVAL);
     }
     if len == 0 {
@@ -96,7 +98,14 @@ fn msync<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, flags: u32) -> Sys
 
 /// mremap(2): the argument checks, then the platform's mremap, or where the platform has none
 /// (ENOSYS) [`remap_by_copy`].
-fn mremap<P: Platform>(os: &LibOs<P>, old: usize, old_len: usize, new_len: usize, flags: u32, new_addr: usize) -> SysResult {
+fn mremap<P: Platform>(
+    os: &LibOs<P>,
+    old: usize,
+    old_len: usize,
+    new_len: usize,
+    flags: u32,
+    new_addr: usize,
+) -> SysResult {
     if !old.is_multiple_of(PAGE_SIZE)
         || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
         || (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 && flags & MREMAP_MAYMOVE == 0)
@@ -151,15 +160,24 @@ fn remap_by_copy<P: Platform>(
             return Ok(old);
         }
         let tail = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE;
-        if os.map_anon(old + old_pg, new_pg - old_pg, prot, tail, label.clone()).is_ok() {
-            return Ok(old);
+        match os.map_anon(old + old_pg, new_pg - old_pg, prot, tail, label.clone()) {
+            Ok(at) if at == old + old_pg => return Ok(old),
+            // A platform that took the address as a hint only: not the room needed.
+            Ok(at) => os.unmap(at, new_pg - old_pg)?,
+            Err(_) => {}
         }
     }
     if flags & MREMAP_MAYMOVE == 0 {
         return Err(ENOMEM);
     }
     let place = if fixed { MAP_FIXED } else { 0 };
-    let at = os.map_anon(if fixed { new_addr } else { 0 }, new_pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | place, label)?;
+    let at = os.map_anon(
+        if fixed { new_addr } else { 0 },
+        new_pg,
+        PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS | place,
+        label,
+    )?;
     if prot & PROT_READ == 0 {
         os.protect(old, old_pg, PROT_READ)?;
     }

@@ -213,10 +213,17 @@ fn prctl<P: Platform>(os: &LibOs<P>, a: &[usize; 6]) -> SysResult {
         }
         PR_GET_NO_NEW_PRIVS => Ok(id.prctl_get(2)),
         PR_SET_CHILD_SUBREAPER => {
+            // Orphans go to the subreaper: the host's, where the app's processes are host
+            // processes; else those of the library OS's process table.
+            match os.platform.passthrough() {
+                Some(h) => match h.process_call(PRCTL, [PR_SET_CHILD_SUBREAPER, a[1], 0, 0, 0, 0]) {
+                    // A host without it (Windows): kept only, as before.
+                    Ok(_) | Err(ENOSYS) => {}
+                    Err(e) => return Err(e),
+                },
+                None => crate::proctab::TABLE.lock().set_subreaper(os.platform.pid(), a[1] != 0),
+            }
             id.prctl_set(3, (a[1] != 0) as usize);
-            // Where the library OS keeps the process table (no host processes), orphans go
-            // to the subreaper.
-            crate::proctab::TABLE.lock().set_subreaper(os.platform.pid(), a[1] != 0);
             Ok(0)
         }
         PR_GET_CHILD_SUBREAPER => user::write(a[1], &(id.prctl_get(3) as i32)).map(|_| 0),
