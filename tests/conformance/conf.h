@@ -57,4 +57,5 @@ void fam_procsig(void);
 void fam_ioev(void);
 void fam_memedge(void);
 void fam_pgkill(void);
+void fam_edges(void);
 #endif

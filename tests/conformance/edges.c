@@ -1,0 +1,199 @@
+/* Family "edges": more small checks of the kind LTP-style suites make, one call each: directory
+ * rewinds, vectored I/O limits, the *at forms' flags, itimers and alarm, sigaltstack, sigqueue,
+ * futex errors, pipes at capacity, getppid of an orphan, access modes. */
+#include "conf.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define F "edges"
+
+static int count_entries(DIR *d) {
+    int n = 0;
+    while (readdir(d))
+        n++;
+    return n;
+}
+
+static void dir_cases(void) {
+    char d[512];
+    snprintf(d, sizeof d, "%s", conf_path(0, "dir"));
+    mkdir(d, 0755);
+    for (int i = 0; i < 40; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "dir/entry-with-a-longish-name-%02d", i);
+        close(open(conf_path(1, name), O_CREAT | O_WRONLY, 0600));
+    }
+    DIR *dir = opendir(d);
+    int first = count_entries(dir);
+    rewinddir(dir);
+    CASE(F, "rewinddir_lists_again", first == 42 && count_entries(dir) == 42);
+    rewinddir(dir);
+    readdir(dir);
+    readdir(dir);
+    long at = telldir(dir);
+    struct dirent *e = readdir(dir);
+    char name[256];
+    snprintf(name, sizeof name, "%s", e ? e->d_name : "");
+    seekdir(dir, at);
+    e = readdir(dir);
+    CASE(F, "seekdir_telldir", e && strcmp(e->d_name, name) == 0);
+    closedir(dir);
+    ERR(F, "unlinkat_removedir_file", unlinkat(AT_FDCWD, conf_path(0, "dir/entry-with-a-longish-name-00"), AT_REMOVEDIR),
+        ENOTDIR);
+    ERR(F, "unlinkat_bad_flags", unlinkat(AT_FDCWD, conf_path(0, "dir/x"), 0x1), EINVAL);
+    int fd = open(conf_path(0, "dir/entry-with-a-longish-name-01"), O_RDONLY);
+    struct stat st;
+    CASE(F, "fstatat_empty_path", fstatat(fd, "", &st, AT_EMPTY_PATH) == 0 && S_ISREG(st.st_mode));
+    ERR(F, "fstatat_empty_path_without_flag", fstatat(fd, "", &st, 0), ENOENT);
+    ERR(F, "fstatat_bad_flags", fstatat(AT_FDCWD, d, &st, 0x1), EINVAL);
+    char buf[64];
+    ERR(F, "readlinkat_empty_path_not_link", readlinkat(fd, "", buf, sizeof buf), ENOENT);
+    int dfd = open(d, O_RDONLY | O_DIRECTORY);
+    CASE(F, "openat_relative", openat(dfd, "entry-with-a-longish-name-02", O_RDONLY) >= 0);
+    ERR(F, "openat_relative_missing", openat(dfd, "none", O_RDONLY), ENOENT);
+    CASE(F, "fchdir", fchdir(dfd) == 0 && access("entry-with-a-longish-name-03", F_OK) == 0);
+    mkdir(conf_path(0, "gone"), 0755);
+    chdir(conf_path(0, "gone"));
+    rmdir(conf_path(0, "gone"));
+    ERR(F, "getcwd_removed_cwd", syscall(SYS_getcwd, buf, sizeof buf), ENOENT);
+    chdir(conf_base);
+    int x = open(conf_path(0, "noexec"), O_CREAT | O_WRONLY, 0644);
+    close(x);
+    ERR(F, "access_x_no_exec_bits", access(conf_path(0, "noexec"), X_OK), EACCES);
+    close(fd);
+    close(dfd);
+}
+
+static void io_cases(void) {
+    int fd = open(conf_path(0, "v"), O_CREAT | O_RDWR | O_TRUNC, 0600);
+    char a[4] = "abcd";
+    struct iovec iov[2] = {{a, 4}, {a, 4}};
+    CASE(F, "writev_zero_count", writev(fd, iov, 0) == 0);
+    static struct iovec many[IOV_MAX + 1];
+    for (int i = 0; i <= IOV_MAX; i++)
+        many[i] = (struct iovec){a, 1};
+    ERR(F, "writev_over_iov_max", writev(fd, many, IOV_MAX + 1), EINVAL);
+    ERR(F, "writev_negative_count", syscall(SYS_writev, fd, iov, -1), EINVAL);
+    ERR(F, "readv_bad_fd", readv(999, iov, 1), EBADF);
+    CASE(F, "writev_zero_length_entries", writev(fd, (struct iovec[]){{a, 0}, {a, 2}}, 2) == 2);
+    int p[2];
+    pipe2(p, O_NONBLOCK);
+    char chunk[4096] = {0};
+    long total = 0;
+    for (ssize_t n; (n = write(p[1], chunk, sizeof chunk)) > 0;)
+        total += n;
+    int full_errno = errno;
+    CASE(F, "pipe_fills_to_capacity", total == 65536 && full_errno == EAGAIN);
+    ERR(F, "pipe_full_small_write_eagain", write(p[1], "x", 1), EAGAIN);
+    CASE(F, "pipe_drains", read(p[0], chunk, sizeof chunk) == 4096 && write(p[1], "x", 1) == 1);
+    close(p[0]);
+    close(p[1]);
+    close(fd);
+}
+
+static volatile sig_atomic_t alarms, usr_value;
+static void on_alrm(int s) { (void)s; alarms++; }
+static void on_usr(int s, siginfo_t *si, void *u) {
+    (void)s;
+    (void)u;
+    usr_value = si->si_value.sival_int;
+}
+
+static void timer_cases(void) {
+    struct itimerval it = {{0, 0}, {100, 0}}, old;
+    ERR(F, "setitimer_bad_which", setitimer(42, &it, NULL), EINVAL);
+    ERR(F, "getitimer_bad_which", getitimer(42, &old), EINVAL);
+    CASE(F, "setitimer_real", setitimer(ITIMER_REAL, &it, NULL) == 0 && getitimer(ITIMER_REAL, &old) == 0 &&
+                                  old.it_value.tv_sec > 90 && old.it_value.tv_sec <= 100);
+    CASE(F, "setitimer_old_value", setitimer(ITIMER_REAL, &(struct itimerval){{0, 0}, {0, 0}}, &old) == 0 &&
+                                       old.it_value.tv_sec > 90);
+    struct itimerval bad = {{0, 0}, {0, 1000000}};
+    ERR(F, "setitimer_bad_usec", setitimer(ITIMER_REAL, &bad, NULL), EINVAL);
+    alarm(100);
+    unsigned left = alarm(0);
+    CASE(F, "alarm_returns_remaining", left > 90 && left <= 100);
+    CASE(F, "alarm_none", alarm(0) == 0);
+    signal(SIGALRM, on_alrm);
+    CASE(F, "setitimer_fires", setitimer(ITIMER_REAL, &(struct itimerval){{0, 0}, {0, 20000}}, NULL) == 0 &&
+                                   (pause(), alarms == 1));
+    stack_t ss = {0}, cur;
+    ss.ss_sp = malloc(SIGSTKSZ);
+    ss.ss_size = 1024;
+    ERR(F, "sigaltstack_too_small", sigaltstack(&ss, NULL), ENOMEM);
+    ss.ss_size = SIGSTKSZ;
+    ss.ss_flags = 0x42;
+    ERR(F, "sigaltstack_bad_flags", sigaltstack(&ss, NULL), EINVAL);
+    ss.ss_flags = 0;
+    CASE(F, "sigaltstack", sigaltstack(&ss, NULL) == 0 && sigaltstack(NULL, &cur) == 0 && cur.ss_sp == ss.ss_sp &&
+                               cur.ss_size == SIGSTKSZ && cur.ss_flags == 0);
+    struct sigaction sa = {0};
+    sa.sa_sigaction = on_usr;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGUSR2, &sa, NULL);
+    CASE(F, "sigqueue_value", sigqueue(getpid(), SIGUSR2, (union sigval){.sival_int = 77}) == 0 && usr_value == 77);
+    ERR(F, "sigqueue_bad_signal", sigqueue(getpid(), 99, (union sigval){0}), EINVAL);
+}
+
+static void futex_cases(void) {
+    uint32_t word = 5;
+    ERR(F, "futex_wait_value_changed", syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 4, NULL, NULL, 0), EAGAIN);
+    struct timespec t = {0, 1000000};
+    ERR(F, "futex_wait_timeout", syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 5, &t, NULL, 0), ETIMEDOUT);
+    struct timespec bad = {0, 1000000000};
+    ERR(F, "futex_wait_bad_timeout", syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 5, &bad, NULL, 0), EINVAL);
+    CASE(F, "futex_wake_nobody", syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0) == 0);
+    ERR(F, "futex_bad_op", syscall(SYS_futex, &word, 99, 1, NULL, NULL, 0), ENOSYS);
+    ERR(F, "futex_unaligned", syscall(SYS_futex, (char *)&word + 1, FUTEX_WAIT_PRIVATE, 5, &t, NULL, 0), EINVAL);
+}
+
+static void orphan_cases(void) {
+    /* A grandchild whose parent exits is adopted by this process (a subreaper): getppid says so. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    int p[2];
+    pipe(p);
+    pid_t me = getpid();
+    pid_t c = fork();
+    if (c == 0) {
+        if (fork() == 0) {
+            close(p[0]);
+            char x;
+            /* Waits until its parent is gone (the parent's end of nothing: poll getppid). */
+            while (getppid() != me)
+                sched_yield();
+            x = 1;
+            write(p[1], &x, 1);
+            _exit(0);
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    int st;
+    waitpid(c, &st, 0);
+    char x = 0;
+    CASE(F, "orphan_getppid_is_subreaper", read(p[0], &x, 1) == 1 && x == 1);
+    CASE(F, "orphan_reaped_by_subreaper", waitpid(-1, &st, 0) > 0 && WIFEXITED(st));
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    close(p[0]);
+}
+
+void fam_edges(void) {
+    dir_cases();
+    io_cases();
+    timer_cases();
+    futex_cases();
+    orphan_cases();
+}
