@@ -113,6 +113,16 @@ static void on_usr(int s, siginfo_t *si, void *u) {
     usr_value = si->si_value.sival_int;
 }
 
+static char *alt_base;
+static volatile sig_atomic_t ran_on_alt, flags_on_alt;
+static void on_alt(int s) {
+    (void)s;
+    char probe;
+    stack_t cur;
+    ran_on_alt = &probe >= alt_base && &probe < alt_base + SIGSTKSZ;
+    flags_on_alt = sigaltstack(NULL, &cur) == 0 ? cur.ss_flags : -1;
+}
+
 static void timer_cases(void) {
     struct itimerval it = {{0, 0}, {100, 0}}, old;
     ERR(F, "setitimer_bad_which", setitimer(42, &it, NULL), EINVAL);
@@ -140,6 +150,19 @@ static void timer_cases(void) {
     ss.ss_flags = 0;
     CASE(F, "sigaltstack", sigaltstack(&ss, NULL) == 0 && sigaltstack(NULL, &cur) == 0 && cur.ss_sp == ss.ss_sp &&
                                cur.ss_size == SIGSTKSZ && cur.ss_flags == 0);
+    alt_base = ss.ss_sp;
+    struct sigaction alt = {0};
+    alt.sa_handler = on_alt;
+    alt.sa_flags = SA_ONSTACK;
+    sigaction(SIGURG, &alt, NULL);
+    raise(SIGURG);
+    CASE(F, "sa_onstack_runs_on_alt_stack", ran_on_alt && flags_on_alt == SS_ONSTACK);
+    alt.sa_flags = 0;
+    sigaction(SIGURG, &alt, NULL);
+    raise(SIGURG);
+    CASE(F, "handler_without_onstack_stays", !ran_on_alt);
+    CASE(F, "sigaltstack_disable", sigaltstack(&(stack_t){.ss_flags = SS_DISABLE}, NULL) == 0 &&
+                                       sigaltstack(NULL, &cur) == 0 && cur.ss_flags == SS_DISABLE);
     struct sigaction sa = {0};
     sa.sa_sigaction = on_usr;
     sa.sa_flags = SA_SIGINFO;

@@ -937,6 +937,10 @@ fn ftruncate<P: Platform>(os: &LibOs<P>, fd: i32, len: i64) -> SysResult {
 
 fn getcwd<P: Platform>(os: &LibOs<P>, buf: usize, size: usize) -> SysResult {
     let cwd = os.cwd.lock().clone();
+    // A working directory that was removed has no name any more (ENOENT, as on Linux).
+    if os.vfs.lookup(&cwd).is_none() {
+        return Err(ENOENT);
+    }
     if size < cwd.len() + 1 {
         return Err(ERANGE);
     }
