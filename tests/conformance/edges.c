@@ -213,7 +213,72 @@ static void orphan_cases(void) {
     close(p[0]);
 }
 
+static void more_cases(void) {
+    int fd = open(conf_path(0, "holes"), O_CREAT | O_RDWR | O_TRUNC, 0600);
+    pwrite(fd, "data", 4, 8192);
+    CASE(F, "lseek_seek_data", lseek(fd, 0, SEEK_DATA) >= 0 && lseek(fd, 0, SEEK_DATA) <= 8192);
+    CASE(F, "lseek_seek_hole_at_end", lseek(fd, 8192, SEEK_HOLE) == 8196);
+    ERR(F, "lseek_seek_data_past_end", lseek(fd, 9000, SEEK_DATA), ENXIO);
+    int p[2];
+    pipe(p);
+    struct stat st;
+    CASE(F, "fstat_pipe_fifo", fstat(p[0], &st) == 0 && S_ISFIFO(st.st_mode));
+    ERR(F, "fsync_pipe", fsync(p[0]), EINVAL);
+    ERR(F, "fdatasync_bad_fd", fdatasync(999), EBADF);
+    CASE(F, "fsync_file", fsync(fd) == 0 && fdatasync(fd) == 0);
+    char b[4];
+    ERR(F, "read_pipe_write_end", read(p[1], b, 1), EBADF);
+    ERR(F, "write_pipe_read_end", write(p[0], "x", 1), EBADF);
+    ERR(F, "fcntl_setfd_bad_fd", fcntl(999, F_SETFD, FD_CLOEXEC), EBADF);
+    CASE(F, "chown_keep_ids", chown(conf_path(0, "holes"), -1, -1) == 0);
+    CASE(F, "fchown_own_ids", fchown(fd, getuid(), getgid()) == 0);
+    ERR(F, "link_exists", link(conf_path(0, "holes"), conf_path(1, "holes")), EEXIST);
+    ERR(F, "link_directory", link(conf_base, conf_path(1, "dirlink")), EPERM);
+    int c = creat(conf_path(0, "created"), 0600);
+    CASE(F, "creat_write_only", c >= 0 && (fcntl(c, F_GETFL) & O_ACCMODE) == O_WRONLY);
+    close(c);
+    /* waitid with WSTOPPED and WCONTINUED reports the stop and the continue. */
+    int hold[2];
+    pipe(hold);
+    pid_t k = fork();
+    if (k == 0) {
+        close(hold[1]);
+        raise(SIGSTOP);
+        char x;
+        read(hold[0], &x, 1);
+        _exit(4);
+    }
+    close(hold[0]);
+    siginfo_t si = {0};
+    CASE(F, "waitid_wstopped", waitid(P_PID, k, &si, WSTOPPED) == 0 && si.si_pid == k && si.si_code == CLD_STOPPED &&
+                                   si.si_status == SIGSTOP);
+    kill(k, SIGCONT);
+    memset(&si, 0, sizeof si);
+    CASE(F, "waitid_wcontinued", waitid(P_PID, k, &si, WCONTINUED) == 0 && si.si_pid == k && si.si_code == CLD_CONTINUED);
+    close(hold[1]);
+    memset(&si, 0, sizeof si);
+    CASE(F, "waitid_wexited", waitid(P_PID, k, &si, WEXITED) == 0 && si.si_code == CLD_EXITED && si.si_status == 4);
+    k = fork();
+    if (k == 0) {
+        for (;;)
+            pause();
+    }
+    kill(k, SIGSTOP);
+    int ws = 0;
+    waitpid(k, &ws, WUNTRACED);
+    CASE(F, "sigkill_stopped_child", kill(k, SIGKILL) == 0 && waitpid(k, &ws, 0) == k && WIFSIGNALED(ws) &&
+                                         WTERMSIG(ws) == SIGKILL);
+    ERR(F, "setpgid_negative", setpgid(0, -1), EINVAL);
+    ERR(F, "setpgid_not_child", setpgid(getppid(), 0), ESRCH);
+    ERR(F, "getpgid_no_such_pid", getpgid(4000000), ESRCH);
+    ERR(F, "getsid_no_such_pid", getsid(4000000), ESRCH);
+    close(fd);
+    close(p[0]);
+    close(p[1]);
+}
+
 void fam_edges(void) {
+    more_cases();
     dir_cases();
     io_cases();
     timer_cases();

@@ -146,7 +146,17 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         DUP2 => dup2(os, fd, a[1] as i32),
         DUP3 => dup3(os, fd, a[1] as i32, a[2] as u32),
         FCNTL => fcntl(os, fd, a[1] as u32, a[2]),
-        FSYNC | FDATASYNC => os.fds.lock().get(fd).map(|_| 0),
+        // Nothing to flush; a pipe, socket or other kernel object cannot be synced (EINVAL).
+        FSYNC | FDATASYNC => os.fds.lock().get(fd).and_then(|f| match &f.kind {
+            FileKind::Obj(_) => Err(EINVAL),
+            // A host stream (a pipe, a terminal, or a file the app was started with).
+            FileKind::Host(h) if f.path.is_empty() => match os.platform.host_stat(h.0) {
+                Ok(st) if st.st_mode & S_IFMT == S_IFREG => Ok(0),
+                Ok(_) => Err(EINVAL),
+                Err(e) => Err(e),
+            },
+            _ => Ok(0),
+        }),
         TRUNCATE => truncate(os, a[0], a[1] as i64),
         FTRUNCATE => ftruncate(os, fd, a[1] as i64),
         GETCWD => getcwd(os, a[0], a[1]),
