@@ -456,7 +456,10 @@ fn block(state: State) -> Result<usize, Errno> {
                 vmk_switch(from, to);
             }
             s = SCHED.lock();
-            return core::mem::replace(&mut s.threads[me].woke, Ok(0));
+            // Back on this thread: the one that switched here set `current` to its index,
+            // which may not be `me` any more (a `reap` meanwhile compacts the thread list).
+            let here = s.current;
+            return core::mem::replace(&mut s.threads[here].woke, Ok(0));
         }
         // Nobody can run: wait for the earliest deadline, or give up.
         let deadline = s
