@@ -53,4 +53,10 @@ void fam_futexv(void);
 void fam_misc(void);
 void fam_blocking(void);
 void fam_unixsock(void);
+void fam_fserr(void);
+void fam_procsig(void);
+void fam_ioev(void);
+void fam_memedge(void);
+void fam_pgkill(void);
+void fam_edges(void);
 #endif

@@ -33,6 +33,8 @@ static const struct {
     {"signals", fam_signals}, {"time", fam_time}, {"links", fam_links}, {"sysv", fam_sysv}, {"misc", fam_misc},
     {"sigwait", fam_sigwait}, {"fifo", fam_fifo}, {"futexv", fam_futexv}, {"blocking", fam_blocking},
     {"unixsock", fam_unixsock},
+    {"fserr", fam_fserr}, {"procsig", fam_procsig}, {"ioev", fam_ioev}, {"memedge", fam_memedge},
+    {"pgkill", fam_pgkill}, {"edges", fam_edges},
 };
 
 static char **self_argv;

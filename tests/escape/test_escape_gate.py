@@ -31,11 +31,14 @@ def test_the_gate_really_reaches_the_host(gate: tuple[dict[str, str], str]) -> N
     assert r["gate-socket-unix"] == "ret=0 errno=0"
     # An IP socket is never made at the gate (the supervisor makes every one): EPERM.
     assert r["gate-socket-inet"] == f"ret=-1 errno={errno.EPERM}"
+    # prctl reaches the host for PR_SET_CHILD_SUBREAPER only (docs/security.md).
+    assert r["gate-prctl-subreaper"] == "ret=0 errno=0"
 
 
 @pytest.mark.parametrize("label", ["gate-openat-etc-rw", "gate-mount", "gate-ptrace", "gate-execve",
                                    "gate-unshare", "gate-reboot", "gate-socket-netlink", "gate-clone-newuser",
-                                   "gate-ioctl-tiocsti", "gate-prctl", "gate-socket-inet", "gate-flock",
+                                   "gate-ioctl-tiocsti", "gate-prctl", "gate-prctl-dumpable",
+                                   "gate-prctl-seccomp", "gate-socket-inet", "gate-flock",
                                    "gate-connect-loopback"])
 def test_gate_allow_list_refuses_with_eperm(gate: tuple[dict[str, str], str], label: str) -> None:
     r, _ = gate
@@ -54,6 +57,8 @@ def test_gate_denials_are_logged_with_the_rule(gate: tuple[dict[str, str], str])
         "denied at the gate: socket (41) -> EPERM "
         "(rule: gate allow-list: socket other than AF_UNIX stream/seqpacket (datagram with a private root))",
         "denied at the gate: connect (42) -> EPERM (rule: gate allow-list: syscall not needed by the runtime)",
+        "denied at the gate: prctl (157) -> EPERM "
+        "(rule: gate allow-list: prctl option other than PR_SET_CHILD_SUBREAPER)",
     ):
         assert f"litebox: {line}" in log, log
     assert not os.path.exists("/etc/litebox-escape")

@@ -569,6 +569,19 @@ impl Epoll {
         Ok(())
     }
 
+    /// Whether `file` is watched by this epoll instance or, through epoll instances it
+    /// watches, below it (at most `depth` levels down: deeper nesting counts as reaching it,
+    /// as Linux refuses more than a few levels with ELOOP too).
+    pub fn reaches(&self, file: &Arc<OpenFile>, depth: u32) -> bool {
+        if depth == 0 {
+            return true;
+        }
+        self.entries().iter().any(|(_, f, _, _)| {
+            Arc::ptr_eq(f, file)
+                || matches!(&f.kind, FileKind::Obj(Obj::Epoll(inner)) if inner.reaches(file, depth - 1))
+        })
+    }
+
     fn entries(&self) -> Vec<Entry> {
         self.list.lock().iter().filter_map(|(&k, (w, e, d))| Some((k, w.upgrade()?, *e, *d))).collect()
     }

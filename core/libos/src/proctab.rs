@@ -8,7 +8,8 @@
 //! The table knows no memory or threads: the platform keeps those per pid and frees them when
 //! the core reaps a process ([`crate::Platform::release_process`]). Rules follow Linux:
 //! setpgid(2), setsid(2), kill(2) and wait4(2)/waitid(2) target selection, reparenting of
-//! orphans (here to nobody: the kernel reaps them, as a subreaper that never waits would not),
+//! orphans (to the nearest ancestor that is a child subreaper, else to nobody: the kernel
+//! reaps them, as a subreaper that never waits would not),
 //! and no zombie for a parent that ignores SIGCHLD.
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -31,6 +32,8 @@ pub struct Proc {
     pub execed: bool,
     /// Stopped by a stop signal and not continued since (`T` in /proc/PID/stat).
     pub stopped: bool,
+    /// PR_SET_CHILD_SUBREAPER: orphaned descendants become its children.
+    pub subreaper: bool,
     /// Its name (/proc/PID/comm, at most 15 bytes) and arguments (/proc/PID/cmdline, each
     /// ended by a NUL), as the process itself last published them ([`Table::publish`]).
     pub comm: Vec<u8>,
@@ -65,6 +68,9 @@ pub struct ExitNotice {
     /// The live parent to send SIGCHLD to (None: orphan, or the parent ignores SIGCHLD and
     /// the process was reaped at once).
     pub notify: Option<(i32, Arc<Signals>)>,
+    /// The subreaper that adopted children of the process that had already exited (zombies
+    /// it can reap now), to send SIGCHLD to.
+    pub adopter: Option<(i32, Arc<Signals>)>,
 }
 
 /// The process table (see the module docs).
@@ -102,6 +108,7 @@ impl Table {
             status: None,
             execed: false,
             stopped: false,
+            subreaper: false,
             comm: Vec::new(),
             cmdline: Vec::new(),
             signals,
@@ -141,6 +148,7 @@ impl Table {
             status: None,
             execed: false,
             stopped: false,
+            subreaper: false,
             comm,
             cmdline,
             signals,
@@ -185,15 +193,39 @@ impl Table {
         }
     }
 
-    /// `pid` exited with wait `status`: it becomes a zombie, its children orphans; its live
+    /// Sets or clears PR_SET_CHILD_SUBREAPER for `pid` (a fork child starts without it).
+    pub fn set_subreaper(&mut self, pid: i32, on: bool) {
+        if let Some(p) = self.get_mut(pid) {
+            p.subreaper = on;
+        }
+    }
+
+    /// The nearest live ancestor of `pid` that is a child subreaper (0: none).
+    fn subreaper_above(&self, pid: i32) -> i32 {
+        let mut at = self.get(pid).map_or(0, |p| p.ppid);
+        for _ in 0..self.procs.len() {
+            match self.get(at) {
+                Some(p) if p.status.is_none() && p.subreaper => return at,
+                Some(p) => at = p.ppid,
+                None => return 0,
+            }
+        }
+        0
+    }
+
+    /// `pid` exited with wait `status`: it becomes a zombie, its children orphans (adopted by
+    /// the nearest subreaper above it, if any); its live
     /// parent gets SIGCHLD, unless the parent ignores SIGCHLD, in which case the process is
     /// orphaned at once (no zombie; the platform frees it with [`Table::take_orphan_zombies`]).
     pub fn exit(&mut self, pid: i32, status: i32) -> ExitNotice {
         self.changes.retain(|&(p, _)| p != pid);
+        let heir = self.subreaper_above(pid);
         let mut ppid = 0;
+        let mut adopted_zombie = false;
         for p in self.procs.iter_mut() {
             if p.ppid == pid {
-                p.ppid = 0;
+                p.ppid = heir;
+                adopted_zombie |= p.status.is_some();
             }
             if p.pid == pid {
                 p.status = Some(status);
@@ -210,7 +242,8 @@ impl Table {
                 None
             }
         };
-        ExitNotice { notify }
+        let adopter = self.get(heir).filter(|_| adopted_zombie && heir != 0).map(|p| (heir, p.signals.clone()));
+        ExitNotice { notify, adopter }
     }
 
     /// Process `pid` stopped (wait `status` `(sig << 8) | 0x7f`) or continued (`0xffff`): the

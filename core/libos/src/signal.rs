@@ -350,14 +350,23 @@ pub struct Handler {
 
 /// Builds the `rt_sigframe` for `h` below `regs.rsp` (the FXSAVE image `fx` included) and
 /// leaves in `regs` what the thread resumes with: the handler, with (sig, &siginfo, &ucontext)
-/// and the frame as its stack. SA_ONSTACK is not honoured: the frame goes on the current stack.
+/// and the frame as its stack. SA_ONSTACK is not honoured: the frame goes on the current stack
+/// (see [`push_frame_at`]).
 pub fn push_frame(regs: &mut UserRegs, fx: &[u8; 512], h: &Handler) -> Result<(), Errno> {
-    let fx_at = ((regs.rsp as usize).checked_sub(128 + 512).ok_or(EFAULT)?) & !63;
+    let top = regs.rsp;
+    push_frame_at(regs, fx, h, top, [0, 2, 0])
+}
+
+/// [`push_frame`] with the frame below `top` (the alternate signal stack's end for a
+/// SA_ONSTACK handler) and `stack` (base, flags, size) as the ucontext's `uc_stack`.
+pub fn push_frame_at(regs: &mut UserRegs, fx: &[u8; 512], h: &Handler, top: u64, stack: [u64; 3]) -> Result<(), Errno> {
+    let fx_at = ((top as usize).checked_sub(128 + 512).ok_or(EFAULT)?) & !63;
     let sp = ((fx_at.checked_sub(FRAME).ok_or(EFAULT)?) & !15).checked_sub(8).ok_or(EFAULT)?;
     user::slice_mut(fx_at, 512)?.copy_from_slice(fx);
     user::write(sp, &h.restorer)?;
     let mut uc = [0u64; UC_WORDS];
     // uc_flags, uc_link, uc_stack (3 words), then sigcontext at word 5.
+    uc[2..5].copy_from_slice(&stack);
     uc[5..23].copy_from_slice(&regs.words());
     uc[23] = 0x1b_u64 << 48 | 0x23; // cs, gs, fs, ss
     uc[26] = h.old_mask; // oldmask (err and trapno before it stay 0; cr2 after it)

@@ -115,6 +115,12 @@ impl MemMap {
         n
     }
 
+    /// Whether every page of `[lo, lo+len)` is mapped, as far as the map can tell: always true
+    /// before the map is complete ([`MemMap::set_complete`]).
+    pub fn fully_mapped(&self, lo: usize, len: usize) -> bool {
+        !self.complete || self.mapped_in(lo, len) == page_up(len)
+    }
+
     /// Forgets `[lo, lo+len)` (munmap); returns the bytes that were mapped there.
     pub fn remove(&mut self, lo: usize, len: usize) -> usize {
         let hi = lo.saturating_add(page_up(len));

@@ -428,3 +428,40 @@ fn buffers_in_memory_mapped_without_the_access_give_efault() {
     assert_eq!(s.sys(MPROTECT, &[none, 4096, (PROT_READ | PROT_WRITE) as usize]), Ok(0));
     assert_eq!(s.sys(READ, &[fd, none, 5]), Ok(5), "readable and writable now");
 }
+
+#[test]
+fn memory_calls_check_their_arguments_as_linux_does() {
+    let mut s = Sys::new();
+    let anon = MAP_PRIVATE | MAP_ANONYMOUS;
+    let m = s.sys(MMAP, &[0, 2 * 4096, 3, anon as usize, usize::MAX, 0]).unwrap();
+    assert_eq!(s.sys(MMAP, &[0, 4096, 3, (MAP_SHARED_VALIDATE | MAP_ANONYMOUS) as usize, usize::MAX, 0]), Err(EINVAL));
+    assert_eq!(s.sys(MMAP, &[0, usize::MAX - 4095, 3, anon as usize, usize::MAX, 0]), Err(ENOMEM));
+    assert_eq!(s.sys(MPROTECT, &[m, 4096, 0x1000]), Err(EINVAL), "unknown protection bit");
+    assert_eq!(s.sys(MPROTECT, &[m, 0, PROT_READ as usize]), Ok(0), "a zero length does nothing");
+    assert_eq!(s.sys(MSYNC, &[m, 4096, 1 | 4]), Err(EINVAL), "MS_ASYNC with MS_SYNC");
+    assert_eq!(s.sys(MSYNC, &[m, 4096, 8]), Err(EINVAL), "unknown flag");
+    assert_eq!(s.sys(MSYNC, &[m + 1, 4096, 4]), Err(EINVAL));
+    assert_eq!(s.sys(MSYNC, &[m, 0, 4]), Ok(0));
+    assert_eq!(s.sys(MADVISE, &[m + 1, 4096, 0]), Err(EINVAL));
+    assert_eq!(s.sys(MADVISE, &[m, 4096, 999]), Err(EINVAL));
+    assert_eq!(s.sys(MADVISE, &[m, 0, 0]), Ok(0));
+    assert_eq!(s.sys(MREMAP, &[m + 1, 4096, 8192, 1]), Err(EINVAL), "unaligned");
+    assert_eq!(s.sys(MREMAP, &[m, 4096, 8192, 0x80]), Err(EINVAL), "unknown flag");
+    assert_eq!(s.sys(MREMAP, &[m, 4096, 4096, 2, m + 16 * 4096]), Err(EINVAL), "MREMAP_FIXED without MAYMOVE");
+    assert_eq!(s.sys(MREMAP, &[m, 4096, 0, 1]), Err(EINVAL), "to nothing");
+}
+
+#[test]
+fn mremap_moves_a_mapping_by_copy_where_the_platform_has_no_mremap() {
+    let mut s = Sys::new();
+    let anon = (MAP_PRIVATE | MAP_ANONYMOUS) as usize;
+    let m = s.sys(MMAP, &[0, 4096, 3, anon, usize::MAX, 0]).unwrap();
+    // SAFETY: the mock mapped 4096 writable bytes at m.
+    unsafe { core::ptr::copy_nonoverlapping(b"kept".as_ptr(), m as *mut u8, 4) };
+    let r = s.sys(MREMAP, &[m, 4096, 3 * 4096, 1]).unwrap();
+    // SAFETY: mremap returned a mapping of 3 pages at r.
+    let (head, tail) = unsafe { (core::slice::from_raw_parts(r as *const u8, 4), *((r + 2 * 4096) as *const u8)) };
+    assert_eq!((head, tail), (&b"kept"[..], 0));
+    assert_eq!(s.sys(MREMAP, &[r, 3 * 4096, 8192, 0]), Ok(r), "shrinking stays in place");
+    assert_eq!(s.sys(MREMAP, &[r, 8192, 1 << 20, 0]), Err(ENOMEM), "growing in place only, without MAYMOVE");
+}

@@ -106,6 +106,28 @@ fn exit_leaves_a_zombie_for_the_parent_and_orphans_the_children() {
 }
 
 #[test]
+fn orphans_go_to_the_nearest_live_subreaper_above_and_it_can_reap_them() {
+    // 1 is a subreaper; 2 (its child) forks 4 and 5; 4 exits first, then 2.
+    let mut t = family();
+    t.fork(2, 5, sigs()).unwrap();
+    t.set_subreaper(1, true);
+    t.exit(4, 9);
+    let n = t.exit(2, 0);
+    assert_eq!(t.parent_of(5), 1);
+    assert_eq!(t.parent_of(4), 1);
+    // The adopted zombie 4 is announced to the subreaper.
+    assert_eq!(n.adopter.map(|(p, _)| p), Some(1));
+    assert_eq!(t.take_orphan_zombies(1), Vec::<i32>::new());
+    assert_eq!(t.find_exited(1, WaitFor::Pid(4), true), Waitable::Exited(4, 9));
+    assert_eq!(t.find_exited(1, WaitFor::Pid(5), false), Waitable::NotYet);
+    // A fork child does not inherit the attribute: without a subreaper, orphans have no parent.
+    t.fork(5, 6, sigs()).unwrap();
+    t.set_subreaper(1, false);
+    assert!(t.exit(5, 0).adopter.is_none());
+    assert_eq!(t.parent_of(6), 0);
+}
+
+#[test]
 fn wait_by_group_picks_only_children_in_that_group() {
     let mut t = family();
     t.setpgid(1, 3, 0).unwrap();

@@ -84,7 +84,12 @@ struct Thread {
     sigmask: u64,
     /// The mask to restore after a signal that ends rt_sigsuspend.
     saved_mask: Option<u64>,
+    /// sigaltstack: (base, flags, size) as `stack_t` has them; flags SS_DISABLE when none.
+    altstack: [usize; 3],
 }
+
+/// The `stack_t` of a thread without an alternate signal stack (SS_DISABLE).
+pub const NO_ALTSTACK: [usize; 3] = [0, 2, 0];
 
 struct Sched {
     /// Boxed so a switched-out thread's `ksp` slot stays put when the vector grows.
@@ -176,6 +181,7 @@ pub fn init(ktop: usize) {
         clear_tid: 0,
         sigmask: 0,
         saved_mask: None,
+        altstack: NO_ALTSTACK,
     }));
 }
 
@@ -203,6 +209,19 @@ pub fn set_sigmask(m: u64) {
     let mut s = SCHED.lock();
     let c = s.current;
     s.threads[c].sigmask = m;
+}
+
+/// The running thread's alternate signal stack (base, flags, size).
+pub fn altstack() -> [usize; 3] {
+    let s = SCHED.lock();
+    s.threads[s.current].altstack
+}
+
+/// Sets the running thread's alternate signal stack.
+pub fn set_altstack(v: [usize; 3]) {
+    let mut s = SCHED.lock();
+    let c = s.current;
+    s.threads[c].altstack = v;
 }
 
 /// rt_sigsuspend: the thread waits with `m`; its own mask comes back after the signal.
@@ -299,6 +318,9 @@ fn add_thread(tid: i32, pid: i32, stack: KStack, fs: Option<u64>, clear_tid: usi
     reap(&mut s);
     let parent = s.current;
     let (pfs, pgs, pmask) = (s.threads[parent].fs_base, s.threads[parent].gs_base, s.threads[parent].sigmask);
+    // A forked process (tid == pid) keeps its parent's alternate signal stack, a new thread
+    // has none (as on Linux).
+    let altstack = if tid == pid { s.threads[parent].altstack } else { NO_ALTSTACK };
     let (stack, ktop, ksp) = stack;
     s.threads.push(Box::new(Thread {
         tid,
@@ -313,6 +335,7 @@ fn add_thread(tid: i32, pid: i32, stack: KStack, fs: Option<u64>, clear_tid: usi
         clear_tid,
         sigmask: pmask,
         saved_mask: None,
+        altstack,
     }));
 }
 

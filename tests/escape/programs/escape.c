@@ -196,6 +196,11 @@ static int cmd_gate(const char *addr, const char *secret, const char *ppid, cons
     /* flock is not on the list (the runtime takes no lock after start-up): a lock on stdin. */
     report_raw("gate-flock", gate(SYS_flock, 0, 2 | 4 /* LOCK_EX | LOCK_NB */, 0, 0));
     report_raw("gate-prctl", gate(SYS_prctl, 38 /* PR_SET_NO_NEW_PRIVS, already set */, 1, 0, 0));
+    /* prctl is on the list for PR_SET_CHILD_SUBREAPER only (orphans of the app's own
+     * descendants come back to it); any other option is refused. */
+    report_raw("gate-prctl-subreaper", gate(SYS_prctl, 36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0));
+    report_raw("gate-prctl-dumpable", gate(SYS_prctl, 4 /* PR_SET_DUMPABLE */, 1, 0, 0));
+    report_raw("gate-prctl-seccomp", gate(SYS_prctl, 22 /* PR_SET_SECCOMP */, 1 /* strict */, 0, 0));
     report_raw("gate-kill-parent", gate(SYS_kill, atol(ppid), 0, 0, 0));
     report_raw("gate-socket-inet", gate(SYS_socket, AF_INET, SOCK_STREAM, 0, 0));
     report_raw("gate-socket-unix", gate(SYS_socket, AF_UNIX, SOCK_STREAM, 0, 0) >= 0 ? 0 : -1);

@@ -13,6 +13,8 @@ pub struct OverlayFile {
     pub mode: AtomicU32,
     pub data: SpinMutex<Vec<u8>>,
     pub mtime: AtomicU64,
+    /// Last access time in seconds as utimensat set it (reads do not update it).
+    pub atime: AtomicU64,
     /// Names the file has in the namespace (hard links).
     pub nlink: AtomicU32,
 }
@@ -66,6 +68,7 @@ impl Overlay {
             mode: AtomicU32::new(mode & 0o7777),
             data: SpinMutex::new(data),
             mtime: AtomicU64::new(mtime),
+            atime: AtomicU64::new(mtime),
             nlink: AtomicU32::new(1),
         })
     }

@@ -622,7 +622,10 @@ impl Vfs {
         st.st_uid = uid;
         st.st_gid = gid;
         st.st_mtime = mtime;
-        st.st_atime = mtime;
+        st.st_atime = match n {
+            Node::OverlayFile(f) => f.atime.load(core::sync::atomic::Ordering::Relaxed) as i64,
+            _ => mtime,
+        };
         st.st_ctime = mtime;
         st.st_blocks = size.div_ceil(512) as i64;
         if mode & S_IFDIR == S_IFDIR && mode & 0o170000 == S_IFDIR {

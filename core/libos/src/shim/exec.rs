@@ -282,6 +282,13 @@ fn wait_child<P: Platform>(
 ) -> Result<Option<(i32, i32)>, Errno> {
     let me = os.platform.pid();
     let (stopped, continued) = (options & WSTOPPED != 0, options & WCONTINUED != 0);
+    // Without WEXITED (waitid asking for stops or continues only) an exited child is not
+    // reported, and is not reaped.
+    let exited = options & WEXITED != 0;
+    let look = move |reap: bool| match TABLE.lock().find_exited(me, which, reap && exited) {
+        Waitable::Exited(..) if !exited => Waitable::NotYet,
+        w => w,
+    };
     let changed = |keep: bool| {
         (stopped || continued).then(|| TABLE.lock().find_changed(me, which, stopped, continued, keep)).flatten()
     };
@@ -291,7 +298,7 @@ fn wait_child<P: Platform>(
         if let Some(c) = changed(keep) {
             return Ok(Some(c));
         }
-        let found = TABLE.lock().find_exited(me, which, !keep);
+        let found = look(!keep);
         match found {
             Waitable::Exited(pid, status) => {
                 if !keep {
@@ -302,13 +309,8 @@ fn wait_child<P: Platform>(
             Waitable::NoChild => return Err(ECHILD),
             Waitable::NotYet if options & WNOHANG != 0 => return Ok(None),
             Waitable::NotYet => {
-                os.platform.block_until(
-                    &mut || {
-                        !matches!(TABLE.lock().find_exited(me, which, false), Waitable::NotYet)
-                            || changed(true).is_some()
-                    },
-                    None,
-                )?;
+                os.platform
+                    .block_until(&mut || !matches!(look(false), Waitable::NotYet) || changed(true).is_some(), None)?;
             }
         }
     }
@@ -329,7 +331,7 @@ fn wait4<P: Platform>(os: &LibOs<P>, pid: i32, wstatus: usize, options: u32, rus
         p if p < 0 => WaitFor::Group(-p),
         p => WaitFor::Pid(p),
     };
-    match wait_child(os, which, options, false)? {
+    match wait_child(os, which, options | WEXITED, false)? {
         Some((child, status)) => {
             if wstatus != 0 {
                 user::write(wstatus, &status)?;
@@ -344,7 +346,8 @@ fn wait4<P: Platform>(os: &LibOs<P>, pid: i32, wstatus: usize, options: u32, rus
 }
 
 /// waitid(idtype, id, infop, options) with the core's process table: P_ALL, P_PID, P_PGID
-/// (id 0: the caller's group); WEXITED must be asked for; WNOWAIT leaves the child a zombie.
+/// (id 0: the caller's group); WEXITED, WSTOPPED and WCONTINUED choose what is reported (at
+/// least one); WNOWAIT leaves the child waitable.
 fn waitid<P: Platform>(os: &LibOs<P>, idtype: u32, id: i32, infop: usize, options: u32) -> SysResult {
     const P_ALL: u32 = 0;
     const P_PID: u32 = 1;
@@ -361,21 +364,17 @@ fn waitid<P: Platform>(os: &LibOs<P>, idtype: u32, id: i32, infop: usize, option
         P_PGID if id > 0 => WaitFor::Group(id),
         _ => return Err(EINVAL),
     };
-    if options & WEXITED == 0 {
-        // Only stops or continues asked for: nothing of the app ever stops.
-        if options & WNOHANG != 0 {
-            if infop != 0 {
-                user::write(infop, &[0u8; 128])?;
-            }
-            return Ok(0);
-        }
-        return Err(ECHILD);
-    }
-    let got = wait_child(os, which, options & !(WSTOPPED | WCONTINUED), options & WNOWAIT != 0)?;
+    let got = wait_child(os, which, options, options & WNOWAIT != 0)?;
     if infop != 0 {
         let mut si = [0u8; 128];
         if let Some((child, status)) = got {
-            let (code, value) = if status & 0x7f != 0 { (2i32, status & 0x7f) } else { (1, (status >> 8) & 0xff) };
+            // CLD_CONTINUED (SIGCONT), CLD_STOPPED (the stop signal), CLD_KILLED, CLD_EXITED.
+            let (code, value) = match status {
+                0xffff => (6i32, 18),
+                s if s & 0xff == 0x7f => (5, (s >> 8) & 0xff),
+                s if s & 0x7f != 0 => (2, s & 0x7f),
+                s => (1, (s >> 8) & 0xff),
+            };
             si[0..4].copy_from_slice(&(SIGCHLD as i32).to_le_bytes());
             si[8..12].copy_from_slice(&code.to_le_bytes());
             si[16..20].copy_from_slice(&child.to_le_bytes());

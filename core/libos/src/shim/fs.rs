@@ -146,7 +146,17 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         DUP2 => dup2(os, fd, a[1] as i32),
         DUP3 => dup3(os, fd, a[1] as i32, a[2] as u32),
         FCNTL => fcntl(os, fd, a[1] as u32, a[2]),
-        FSYNC | FDATASYNC => os.fds.lock().get(fd).map(|_| 0),
+        // Nothing to flush; a pipe, socket or other kernel object cannot be synced (EINVAL).
+        FSYNC | FDATASYNC => os.fds.lock().get(fd).and_then(|f| match &f.kind {
+            FileKind::Obj(_) => Err(EINVAL),
+            // A host stream (a pipe, a terminal, or a file the app was started with).
+            FileKind::Host(h) if f.path.is_empty() => match os.platform.host_stat(h.0) {
+                Ok(st) if st.st_mode & S_IFMT == S_IFREG => Ok(0),
+                Ok(_) => Err(EINVAL),
+                Err(e) => Err(e),
+            },
+            _ => Ok(0),
+        }),
         TRUNCATE => truncate(os, a[0], a[1] as i64),
         FTRUNCATE => ftruncate(os, fd, a[1] as i64),
         GETCWD => getcwd(os, a[0], a[1]),
@@ -174,9 +184,9 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         CHOWN | LCHOWN => chownat(os, AT_FDCWD, a[0], n == CHOWN),
         FCHOWNAT => chownat(os, fd, a[1], a[4] as u32 & AT_SYMLINK_NOFOLLOW == 0),
         FCHOWN => fd_metadata(os, fd),
-        UTIMENSAT => utimensat(os, fd, a[1], a[3] as u32),
+        UTIMENSAT => utimensat(os, fd, a[1], a[2], a[3] as u32),
         UTIME | UTIMES => chownat(os, AT_FDCWD, a[0], true),
-        FUTIMESAT => utimensat(os, fd, a[1], 0),
+        FUTIMESAT => utimensat(os, fd, a[1], 0, 0),
         UMASK => Ok(os.umask.swap(a[0] as u32 & 0o777, Ordering::Relaxed) as usize),
         GETDENTS64 => getdents(os, fd, a[1], a[2], false),
         GETDENTS => getdents(os, fd, a[1], a[2], true),
@@ -435,6 +445,8 @@ pub fn write_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &[u8], at: Opti
         FileKind::Synth(crate::fs::synth::Synth::Full) => Err(ENOSPC),
         FileKind::Synth(crate::fs::synth::Synth::AttestUserData) => os.attestation.write_user_data(buf),
         FileKind::Synth(_) => Ok(buf.len()),
+        // Writing nothing to a regular file changes nothing (not its size, even past the end).
+        FileKind::Overlay(_) if buf.is_empty() => Ok(0),
         FileKind::Overlay(o) => {
             let mut pos = f.pos.lock();
             let mut data = o.data.lock();
@@ -938,6 +950,10 @@ fn ftruncate<P: Platform>(os: &LibOs<P>, fd: i32, len: i64) -> SysResult {
 
 fn getcwd<P: Platform>(os: &LibOs<P>, buf: usize, size: usize) -> SysResult {
     let cwd = os.cwd.lock().clone();
+    // A working directory that was removed has no name any more (ENOENT, as on Linux).
+    if os.vfs.lookup(&cwd).is_none() {
+        return Err(ENOENT);
+    }
     if size < cwd.len() + 1 {
         return Err(ERANGE);
     }
@@ -987,6 +1003,15 @@ fn mkdirat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32) -> Sys
 fn unlinkat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32) -> SysResult {
     if flags & !AT_REMOVEDIR != 0 {
         return Err(EINVAL);
+    }
+    if flags & AT_REMOVEDIR != 0 {
+        // rmdir of a path that ends in "." is EINVAL, in ".." ENOTEMPTY, as on Linux.
+        let raw = user::cstr_in(&os.mem, ptr, 4096)?;
+        match raw.rsplit(|&c| c == b'/').find(|c| !c.is_empty()) {
+            Some(b".") => return Err(EINVAL),
+            Some(b"..") => return Err(ENOTEMPTY),
+            _ => {}
+        }
     }
     let (path, node) = lookup_at(os, dirfd, ptr, false)?;
     let kind = os.vfs.kind(&node);
@@ -1224,12 +1249,49 @@ fn fd_metadata<P: Platform>(os: &LibOs<P>, fd: i32) -> SysResult {
     Ok(0)
 }
 
-fn utimensat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32) -> SysResult {
-    if ptr == 0 {
-        // futimens(fd, ...): the descriptor must be valid.
-        return fd_metadata(os, dirfd);
+/// utimensat(2): EINVAL for unknown flags or a time whose tv_nsec is neither in 0..1e9 nor
+/// UTIME_NOW/UTIME_OMIT; the times (whole seconds) are kept for files of the writable layer,
+/// other files only get the checks.
+fn utimensat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, times: usize, flags: u32) -> SysResult {
+    const UTIME_NOW: i64 = (1 << 30) - 1;
+    const UTIME_OMIT: i64 = (1 << 30) - 2;
+    const AT_EMPTY_PATH: u32 = 0x1000;
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(EINVAL);
     }
-    chownat(os, dirfd, ptr, flags & AT_SYMLINK_NOFOLLOW == 0)
+    let t: Option<[Timespec; 2]> = if times == 0 { None } else { Some(user::read_in(&os.mem, times)?) };
+    if let Some(t) = &t {
+        if t.iter()
+            .any(|x| !(0..1_000_000_000).contains(&x.tv_nsec) && x.tv_nsec != UTIME_NOW && x.tv_nsec != UTIME_OMIT)
+        {
+            return Err(EINVAL);
+        }
+    }
+    let node = if ptr == 0 {
+        // futimens(fd, ...): the descriptor must be valid.
+        fd_metadata(os, dirfd)?;
+        let f = os.fds.lock().get(dirfd)?;
+        os.node_of(&f)
+    } else {
+        chownat(os, dirfd, ptr, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+        lookup_at(os, dirfd, ptr, flags & AT_SYMLINK_NOFOLLOW == 0).ok().map(|(_, n)| n)
+    };
+    if let Some(Node::OverlayFile(f)) = node {
+        let now = os.now();
+        let pick = |x: Option<&Timespec>| match x {
+            None => Some(now),
+            Some(x) if x.tv_nsec == UTIME_NOW => Some(now),
+            Some(x) if x.tv_nsec == UTIME_OMIT => None,
+            Some(x) => Some(x.tv_sec as u64),
+        };
+        if let Some(a) = pick(t.as_ref().map(|t| &t[0])) {
+            f.atime.store(a, Ordering::Relaxed);
+        }
+        if let Some(m) = pick(t.as_ref().map(|t| &t[1])) {
+            f.mtime.store(m, Ordering::Relaxed);
+        }
+    }
+    Ok(0)
 }
 
 /// getdents64(2), or with `legacy` the old getdents(2) layout (`struct linux_dirent`: the name

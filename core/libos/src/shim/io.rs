@@ -271,6 +271,12 @@ fn epoll_ctl<P: Platform>(os: &LibOs<P>, epfd: i32, op: usize, fd: i32, event: u
         // Regular files cannot be watched by epoll, as on Linux.
         return Err(EPERM);
     }
+    // An epoll instance added to one that it watches (directly or below) would make a cycle.
+    if let (1, FileKind::Obj(Obj::Epoll(inner))) = (op, &target.kind) {
+        if inner.reaches(&ep, 5) {
+            return Err(ELOOP);
+        }
+    }
     let ev = if op == 2 {
         None
     } else {

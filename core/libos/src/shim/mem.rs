@@ -17,6 +17,7 @@ pub const HANDLED: &[usize] = &[MMAP, MUNMAP, MPROTECT, MREMAP, MADVISE, BRK, MS
 pub const PARTIAL: &[(usize, &str)] = &[
     (MSYNC, "checks the range; image-backed mappings are private copies"),
     (MLOCK, "checks the range, locks nothing"),
+    (MREMAP, "where the platform has no mremap (kvm, snp) a mapping that must move is copied: moved MAP_SHARED memory becomes private"),
     (MUNLOCK, "as mlock"),
 ];
 
@@ -25,10 +26,11 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
     Some(match n {
         MMAP => mmap(os, a[0], a[1], a[2] as u32, a[3] as u32, a[4] as i32, a[5]),
         MUNMAP => check_range(a[0], a[1]).and_then(|_| os.unmap(a[0], a[1])).map(|_| 0),
-        MPROTECT => check_range(a[0], a[1]).and_then(|_| os.protect(a[0], a[1], a[2] as u32)).map(|_| 0),
-        MREMAP => os.remap(a[0], a[1], a[2], a[3] as u32, a[4]),
-        MADVISE => os.platform.madvise(a[0], a[1], a[2] as u32).map(|_| 0),
-        MSYNC | MLOCK | MUNLOCK => check_range(a[0], a[1]).map(|_| 0),
+        MPROTECT => mprotect(os, a[0], a[1], a[2] as u32),
+        MREMAP => mremap(os, a[0], a[1], a[2], a[3] as u32, a[4]),
+        MADVISE => madvise(os, a[0], a[1], a[2] as u32),
+        MSYNC => msync(os, a[0], a[1], a[2] as u32),
+        MLOCK | MUNLOCK => check_mapped(os, a[0], a[1]).map(|_| 0),
         BRK => Ok(brk(os, a[0])),
         _ => return None,
     })
@@ -39,6 +41,157 @@ fn check_range(addr: usize, len: usize) -> Result<(), Errno> {
         return Err(EINVAL);
     }
     Ok(())
+}
+
+/// mprotect(2): EINVAL for an unaligned start or unknown protection bits; a zero length does
+/// nothing; the platform says ENOMEM where part of the range is not mapped.
+fn mprotect<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, prot: u32) -> SysResult {
+    const PROT_GROWSDOWN: u32 = 0x0100_0000;
+    const PROT_GROWSUP: u32 = 0x0200_0000;
+    if !addr.is_multiple_of(PAGE_SIZE)
+        || prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0
+    {
+        return Err(EINVAL);
+    }
+    if len == 0 {
+        return Ok(0);
+    }
+    os.protect(addr, len, prot).map(|_| 0)
+}
+
+/// madvise(2): EINVAL for an unaligned start or an advice Linux does not know; a zero length
+/// does nothing; ENOMEM where part of the range is not mapped; else the platform's.
+fn madvise<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, advice: u32) -> SysResult {
+    if !addr.is_multiple_of(PAGE_SIZE) || !matches!(advice, 0..=4 | 8..=25 | 100 | 101) {
+        return Err(EINVAL);
+    }
+    if len == 0 {
+        return Ok(0);
+    }
+    check_mapped(os, addr, len)?;
+    os.platform.madvise(addr, len, advice).map(|_| 0)
+}
+
+/// The range checks of msync, mlock and munlock: EINVAL for an unaligned start, ENOMEM where
+/// part of the range is not mapped (a zero length is always fine).
+fn check_mapped<P: Platform>(os: &LibOs<P>, addr: usize, len: usize) -> Result<(), Errno> {
+    if !addr.is_multiple_of(PAGE_SIZE) {
+        return Err(EINVAL);
+    }
+    if len != 0 && !os.mem.lock().fully_mapped(addr, len) {
+        return Err(ENOMEM);
+    }
+    Ok(())
+}
+
+/// msync(2): EINVAL for unknown flags or both MS_ASYNC and MS_SYNC, then [`check_mapped`]'s
+/// checks; nothing to write back (see PARTIAL).
+fn msync<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, flags: u32) -> SysResult {
+    const MS_ASYNC: u32 = 1;
+    const MS_INVALIDATE: u32 = 2;
+    const MS_SYNC: u32 = 4;
+    if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 || flags & (MS_ASYNC | MS_SYNC) == MS_ASYNC | MS_SYNC {
+        return Err(EINVAL);
+    }
+    check_mapped(os, addr, len).map(|_| 0)
+}
+
+/// mremap(2): the argument checks, then the platform's mremap, or where the platform has none
+/// (ENOSYS) [`remap_by_copy`].
+fn mremap<P: Platform>(
+    os: &LibOs<P>,
+    old: usize,
+    old_len: usize,
+    new_len: usize,
+    flags: u32,
+    new_addr: usize,
+) -> SysResult {
+    if !old.is_multiple_of(PAGE_SIZE)
+        || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
+        || (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 && flags & MREMAP_MAYMOVE == 0)
+        || new_len == 0
+        || (flags & MREMAP_FIXED != 0 && !new_addr.is_multiple_of(PAGE_SIZE))
+    {
+        return Err(EINVAL);
+    }
+    match os.remap(old, old_len, new_len, flags, new_addr) {
+        Err(ENOSYS) => remap_by_copy(os, old, old_len, new_len, flags, new_addr),
+        r => r,
+    }
+}
+
+const MREMAP_MAYMOVE: u32 = 1;
+const MREMAP_FIXED: u32 = 2;
+const MREMAP_DONTUNMAP: u32 = 4;
+
+/// mremap on a platform without one: the old range must lie in one private mapping (EFAULT);
+/// shrinking unmaps the tail, growing maps the pages right after it if they are free, else
+/// (with MREMAP_MAYMOVE) maps a new range, copies the bytes over and unmaps the old one. A
+/// moved MAP_SHARED mapping becomes a private copy (docs/syscalls.md).
+fn remap_by_copy<P: Platform>(
+    os: &LibOs<P>,
+    old: usize,
+    old_len: usize,
+    new_len: usize,
+    flags: u32,
+    new_addr: usize,
+) -> SysResult {
+    let (old_pg, new_pg) = (old_len.next_multiple_of(PAGE_SIZE), new_len.next_multiple_of(PAGE_SIZE));
+    let (prot, label) = {
+        let mem = os.mem.lock();
+        let (_, v) = mem.find(old).ok_or(EFAULT)?;
+        if old.saturating_add(old_pg) > v.end {
+            return Err(EFAULT);
+        }
+        (v.prot, v.name.clone())
+    };
+    if old_len == 0 {
+        return Err(EINVAL);
+    }
+    let fixed = flags & MREMAP_FIXED != 0;
+    if fixed && new_addr < old + old_pg && old < new_addr + new_pg {
+        return Err(EINVAL);
+    }
+    if !fixed && flags & MREMAP_DONTUNMAP == 0 {
+        if new_pg <= old_pg {
+            if new_pg < old_pg {
+                os.unmap(old + new_pg, old_pg - new_pg)?;
+            }
+            return Ok(old);
+        }
+        let tail = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE;
+        match os.map_anon(old + old_pg, new_pg - old_pg, prot, tail, label.clone()) {
+            Ok(at) if at == old + old_pg => return Ok(old),
+            // A platform that took the address as a hint only: not the room needed.
+            Ok(at) => os.unmap(at, new_pg - old_pg)?,
+            Err(_) => {}
+        }
+    }
+    if flags & MREMAP_MAYMOVE == 0 {
+        return Err(ENOMEM);
+    }
+    let place = if fixed { MAP_FIXED } else { 0 };
+    let at = os.map_anon(
+        if fixed { new_addr } else { 0 },
+        new_pg,
+        PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS | place,
+        label,
+    )?;
+    if prot & PROT_READ == 0 {
+        os.protect(old, old_pg, PROT_READ)?;
+    }
+    let n = old_pg.min(new_pg);
+    user::slice_mut(at, n)?.copy_from_slice(user::slice(old, n)?);
+    if prot != PROT_READ | PROT_WRITE {
+        os.protect(at, new_pg, prot)?;
+    }
+    if flags & MREMAP_DONTUNMAP == 0 {
+        os.unmap(old, old_pg)?;
+    } else if prot & PROT_READ == 0 {
+        os.protect(old, old_pg, prot)?;
+    }
+    Ok(at)
 }
 
 /// The flags MAP_SHARED_VALIDATE accepts on a file (Linux's LEGACY_MAP_MASK with the huge
@@ -61,8 +214,11 @@ const MAP_VALIDATE_KNOWN: u32 = 0x0f
     | (0x3f << 26);
 
 fn mmap<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: usize) -> SysResult {
-    if len == 0 || !off.is_multiple_of(PAGE_SIZE) || len > (1usize << 46) {
+    if len == 0 || !off.is_multiple_of(PAGE_SIZE) {
         return Err(EINVAL);
+    }
+    if len > (1usize << 46) {
+        return Err(ENOMEM);
     }
     let typ = flags & MAP_TYPE;
     if typ != MAP_PRIVATE && typ != MAP_SHARED && typ != MAP_SHARED_VALIDATE {
@@ -72,6 +228,10 @@ fn mmap<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, prot: u32, flags: u
         return Err(EINVAL);
     }
     if flags & MAP_ANONYMOUS != 0 {
+        // MAP_SHARED_VALIDATE is for files: an anonymous mapping is shared or private.
+        if typ == MAP_SHARED_VALIDATE {
+            return Err(EINVAL);
+        }
         return os.map_anon(addr, len, prot, flags, None);
     }
     let f = os.fds.lock().get(fd)?;

@@ -39,7 +39,7 @@ pub const HANDLED: &[usize] = &[
 /// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
 /// generated from these arrays by scripts/gen_implemented.py).
 pub const PARTIAL: &[(usize, &str)] = &[
-    (PRCTL, "PR_SET_NAME/PR_GET_NAME, PR_SET/GET_PDEATHSIG, PR_SET/GET_DUMPABLE, PR_SET/GET_NO_NEW_PRIVS, PR_SET/GET_CHILD_SUBREAPER, PR_CAPBSET_READ (nothing), PR_GET_SECCOMP (0) kept and reported (no death signal is sent); others EINVAL"),
+    (PRCTL, "PR_SET_NAME/PR_GET_NAME, PR_SET/GET_PDEATHSIG, PR_SET/GET_DUMPABLE, PR_SET/GET_NO_NEW_PRIVS, PR_SET/GET_CHILD_SUBREAPER, PR_CAPBSET_READ (nothing), PR_GET_SECCOMP (0), PR_GET_TIMERSLACK (50 µs; setting it changes nothing) kept and reported (no death signal is sent); others EINVAL"),
     (SCHED_SETSCHEDULER, "SCHED_OTHER, SCHED_BATCH and SCHED_IDLE with priority 0 accepted; real-time policies EPERM (unprivileged)"),
     (SCHED_SETPARAM, "priority 0 only (EINVAL otherwise, as for SCHED_OTHER)"),
     (GETCPU, "always CPU 0, node 0"),
@@ -65,6 +65,8 @@ const PR_GET_NAME: usize = 16;
 const PR_GET_SECCOMP: usize = 21;
 const PR_CAPBSET_READ: usize = 23;
 const PR_SET_CHILD_SUBREAPER: usize = 36;
+const PR_SET_TIMERSLACK: usize = 29;
+const PR_GET_TIMERSLACK: usize = 30;
 const PR_GET_CHILD_SUBREAPER: usize = 37;
 const PR_SET_NO_NEW_PRIVS: usize = 38;
 const PR_GET_NO_NEW_PRIVS: usize = 39;
@@ -211,11 +213,24 @@ fn prctl<P: Platform>(os: &LibOs<P>, a: &[usize; 6]) -> SysResult {
         }
         PR_GET_NO_NEW_PRIVS => Ok(id.prctl_get(2)),
         PR_SET_CHILD_SUBREAPER => {
+            // Orphans go to the subreaper: the host's, where the app's processes are host
+            // processes; else those of the library OS's process table.
+            match os.platform.passthrough() {
+                Some(h) => match h.process_call(PRCTL, [PR_SET_CHILD_SUBREAPER, a[1], 0, 0, 0, 0]) {
+                    // A host without it (Windows): kept only, as before.
+                    Ok(_) | Err(ENOSYS) => {}
+                    Err(e) => return Err(e),
+                },
+                None => crate::proctab::TABLE.lock().set_subreaper(os.platform.pid(), a[1] != 0),
+            }
             id.prctl_set(3, (a[1] != 0) as usize);
             Ok(0)
         }
         PR_GET_CHILD_SUBREAPER => user::write(a[1], &(id.prctl_get(3) as i32)).map(|_| 0),
         PR_GET_SECCOMP => Ok(0),
+        // The default timer slack (50 µs); setting it is accepted and changes nothing.
+        PR_GET_TIMERSLACK => Ok(50_000),
+        PR_SET_TIMERSLACK => Ok(0),
         PR_CAPBSET_READ => {
             if a[1] > 40 {
                 Err(EINVAL)

@@ -91,7 +91,9 @@ pub fn dispatch<P: Platform>(
         RSEQ => Err(ENOSYS),
         ARCH_PRCTL => p.arch_prctl(a[0] as u32, a[1]),
         GETRANDOM => {
-            if a[2] & !7 != 0 {
+            const GRND_RANDOM: usize = 2;
+            const GRND_INSECURE: usize = 4;
+            if a[2] & !7 != 0 || a[2] & (GRND_RANDOM | GRND_INSECURE) == GRND_RANDOM | GRND_INSECURE {
                 Err(EINVAL)
             } else {
                 user::slice_mut_in(&os.mem, a[0], a[1]).map(|b| {
@@ -107,6 +109,9 @@ pub fn dispatch<P: Platform>(
             let bytes = n.div_ceil(64) * 8;
             if a[1] < bytes || !a[1].is_multiple_of(8) {
                 Err(EINVAL)
+            } else if ![0, p.pid(), p.ids().1].contains(&(a[0] as i32)) {
+                // Only the process itself and its thread are answered for (as sched_getparam).
+                Err(ESRCH)
             } else {
                 user::slice_mut(a[2], bytes).map(|m| {
                     m.fill(0);

@@ -42,7 +42,16 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
             Ok(t.tv_sec as usize)
         }),
         NANOSLEEP => sleep_rel(os, a[0], a[1]),
+        // Setting a clock is refused (EPERM, shim/denied.rs); a clock that cannot be set is
+        // EINVAL first, as on Linux.
+        CLOCK_SETTIME if a[0] != 0 => Err(EINVAL),
         CLOCK_NANOSLEEP => {
+            // Linux sleeps on these clocks; the other valid ones cannot sleep (EOPNOTSUPP).
+            match a[0] as i32 {
+                0 | 1 | 2 | 7 | 8 | 9 | 11 => {}
+                4..=6 => return Some(Err(EOPNOTSUPP)),
+                _ => return Some(Err(EINVAL)),
+            }
             if a[1] & 1 != 0 {
                 // TIMER_ABSTIME: sleep until the clock reaches the given time.
                 user::read_in::<Timespec>(&os.mem, a[2]).and_then(|until| {

@@ -45,6 +45,9 @@ impl SyscallContext for Call<'_> {
     fn fork(&mut self, flags: u64, stack: usize, ptid: usize, ctid: usize) -> Result<usize, Errno> {
         proc::fork(self.f, flags, stack, ptid, ctid)
     }
+    fn stack_pointer(&self) -> usize {
+        self.f.rsp as usize
+    }
     fn set_entry(&mut self, entry: usize, sp: usize) {
         let f = &mut *self.f;
         (f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15) = (0, 0, 0, 0, 0, 0, 0, 0);

@@ -78,8 +78,12 @@ pub fn start(b: Boot<'_>) -> ! {
     )));
     os.net = litebox_libos::net::NetPolicy::new(&cfg.listen, &cfg.connect);
     if !cfg.listen.is_empty() || !cfg.connect.is_empty() {
-        // Only a policy that grants network uses the card; without one, sockets say ENETDOWN.
+        // Only a policy that grants network uses the card.
         machine().probe_devices();
+    } else {
+        // Without one the app's sockets still exist (as in a container without a network:
+        // socket, setsockopt, bind checks) but reach nothing (ENETDOWN).
+        litebox_libos::netstack::init(None, 0, crate::clock::monotonic_ns);
     }
     apply_limits(os, &cfg.limits);
     proc::init(os);

@@ -314,8 +314,14 @@ impl Platform for Vm {
         self.pid
     }
 
+    fn sigaltstack(&self, new: usize, old: usize, sp: usize) -> Result<usize, Errno> {
+        super::signals::sigaltstack(new, old, sp)
+    }
+
     fn exec_prepare(&self) -> Result<(), Errno> {
         sched::kill_others(self.pid);
+        // execve leaves no alternate signal stack (the memory it named is gone).
+        sched::set_altstack(sched::NO_ALTSTACK);
         vm::clear_current();
         // execve detaches every SysV segment.
         super::proc::drop_shm(self.pid);

@@ -205,6 +205,10 @@ pub fn exit(status: i32) -> ! {
         parent.pending.lock().raise(SIGCHLD, if status & 0x7f != 0 { 2 } else { 1 }, 0);
         wake_for_signals(ppid);
     }
+    if let Some((heir, adopter)) = notice.adopter {
+        adopter.pending.lock().raise(SIGCHLD, 1, 0);
+        wake_for_signals(heir);
+    }
     sched::end_current()
 }
 

@@ -7,6 +7,7 @@
 //! restores it. A signal with the default action ends the app with 128 + signal (or is
 //! dropped if ignored by default).
 use core::sync::atomic::Ordering;
+use litebox_libos::errno::{Errno, EINVAL, ENOMEM, EPERM};
 use litebox_libos::signal::{self as core_sig, bit, Handler, UserRegs, SA_NODEFER, SA_RESETHAND, SA_RESTORER};
 use litebox_libos::LibOs;
 
@@ -131,6 +132,47 @@ const SA_RESTART: u64 = 0x1000_0000;
 const RESTARTABLE: &[u64] = &[
     0, 1, 2, 16, 17, 18, 19, 20, 42, 43, 44, 45, 46, 47, 61, 72, 73, 242, 243, 247, 257, 288, 295, 296, 299, 307, 318,
 ];
+const SA_ONSTACK: u64 = 0x0800_0000;
+const SS_ONSTACK: usize = 1;
+const SS_DISABLE: usize = 2;
+const SS_AUTODISARM: usize = 1 << 31;
+const MINSIGSTKSZ: usize = 2048;
+
+/// Whether `sp` lies on the running thread's alternate signal stack.
+fn on_stack(sp: usize) -> bool {
+    let [base, flags, size] = sched::altstack();
+    flags & SS_DISABLE == 0 && sp > base && sp <= base + size
+}
+
+/// sigaltstack(2) for the running thread: `new` and `old` are `stack_t` pointers in app memory
+/// (0 for none), `sp` the app's stack pointer at the call. EPERM to change it while on it,
+/// EINVAL for unknown flags, ENOMEM below MINSIGSTKSZ. SS_AUTODISARM is kept, not acted on.
+pub fn sigaltstack(new: usize, old: usize, sp: usize) -> Result<usize, Errno> {
+    let incoming: Option<[u64; 3]> = if new != 0 { Some(litebox_libos::user::read(new)?) } else { None };
+    let [base, flags, size] = sched::altstack();
+    if old != 0 {
+        let shown = if on_stack(sp) { SS_ONSTACK } else { flags };
+        litebox_libos::user::write(old, &[base as u64, shown as u32 as u64, size as u64])?;
+    }
+    if let Some([nbase, nflags, nsize]) = incoming {
+        let nflags = nflags as u32 as usize;
+        if on_stack(sp) {
+            return Err(EPERM);
+        }
+        if nflags & !(SS_DISABLE | SS_AUTODISARM) != 0 {
+            return Err(EINVAL);
+        }
+        if nflags & SS_DISABLE != 0 {
+            sched::set_altstack(sched::NO_ALTSTACK);
+        } else {
+            if (nsize as usize) < MINSIGSTKSZ {
+                return Err(ENOMEM);
+            }
+            sched::set_altstack([nbase as usize, nflags, nsize as usize]);
+        }
+    }
+    Ok(0)
+}
 
 /// Delivers pending signals before the thread returns to the app (`f` is its syscall frame).
 pub fn deliver(vm: &Vm, f: &mut SyscallFrame) {
@@ -169,7 +211,15 @@ pub fn deliver_after_call(vm: &Vm, f: &mut SyscallFrame, call: Option<u64>) {
     let h = Handler { sig, info, pid: vm.pid, handler: act.handler, restorer: act.restorer, old_mask };
     let mut regs = regs_of(f);
     let fx = *fx_area(f);
-    if core_sig::push_frame(&mut regs, &fx, &h).is_err() {
+    // SA_ONSTACK: the frame goes on the alternate stack, unless the thread is on it already.
+    let [base, flags, size] = sched::altstack();
+    let top = if act.flags & SA_ONSTACK != 0 && flags & SS_DISABLE == 0 && !on_stack(regs.rsp as usize) {
+        (base + size) as u64
+    } else {
+        regs.rsp
+    };
+    let stack = [base as u64, (if on_stack(top as usize) { SS_ONSTACK } else { flags }) as u64, size as u64];
+    if core_sig::push_frame_at(&mut regs, &fx, &h, top, stack).is_err() {
         proc::exit(11);
     }
     set_regs(f, &regs);

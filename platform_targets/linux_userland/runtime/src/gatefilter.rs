@@ -42,6 +42,7 @@ pub const RULE_CLONE_PARENT: u32 = 9;
 pub const RULE_FASTOPEN: u32 = 10;
 pub const RULE_MKNOD: u32 = 11;
 pub const RULE_PRLIMIT: u32 = 12;
+pub const RULE_PRCTL: u32 = 13;
 
 /// The rule a refused gate call broke, for the debug log.
 pub fn rule_name(rule: u32) -> &'static [u8] {
@@ -58,6 +59,7 @@ pub fn rule_name(rule: u32) -> &'static [u8] {
         RULE_FASTOPEN => b"gate allow-list: send with MSG_FASTOPEN",
         RULE_MKNOD => b"gate allow-list: mknodat of anything but a FIFO",
         RULE_PRLIMIT => b"gate allow-list: prlimit64 of another process or a resource other than RLIMIT_CPU",
+        RULE_PRCTL => b"gate allow-list: prctl option other than PR_SET_CHILD_SUBREAPER",
         _ => b"gate allow-list",
     }
 }
@@ -195,6 +197,8 @@ pub const GATE: &[(u32, Check)] = &[
     (449, Any), // futex_waitv (the host's futexes, as futex: words in the process's memory)
     // The app's RLIMIT_CPU, enforced by the host on the one process app and runtime share.
     (302, Args(prlimit64)), // prlimit64
+    // The app's PR_SET_CHILD_SUBREAPER: orphans of its own descendants come back to it.
+    (157, Args(prctl)), // prctl
 ];
 
 /// SysV IPC (host.rs `ipc_call`): allowed only with the private root, whose IPC namespace
@@ -366,6 +370,16 @@ fn prlimit64(_: Shape) -> Block {
     let mut b = Block::new();
     b.arg(0).jeq(0, To::Next, To::Deny(RULE_PRLIMIT));
     b.arg(1).jeq(RLIMIT_CPU, To::Allow, To::Deny(RULE_PRLIMIT));
+    b
+}
+
+/// prctl (157): PR_SET_CHILD_SUBREAPER only (host.rs `process_call`), which makes the calling
+/// process the reaper of its own orphaned descendants (all of them the app's); never
+/// PR_SET_SECCOMP, PR_SET_DUMPABLE, PR_SET_MM, PR_SET_PDEATHSIG, PR_CAP_AMBIENT, ...
+fn prctl(_: Shape) -> Block {
+    const PR_SET_CHILD_SUBREAPER: u32 = 36;
+    let mut b = Block::new();
+    b.arg(0).jeq(PR_SET_CHILD_SUBREAPER, To::Allow, To::Deny(RULE_PRCTL));
     b
 }
 

@@ -689,6 +689,9 @@ impl HostPassthrough for LinuxHost {
             // app's processes; without one they act on the app's own processes only.
             nr::SETPGID | nr::GETPGID | nr::GETSID => r(sys::syscall3(nr, a[0], a[1], 0)),
             nr::SETSID => r(sys::syscall3(nr, 0, 0, 0)),
+            // PR_SET_CHILD_SUBREAPER (the gate allows no other prctl): the app's orphaned
+            // descendants come back to this process.
+            nr::PRCTL if a[0] == 36 => r(sys::syscall3(nr, 36, usize::from(a[1] != 0), 0)),
             _ => Err(ENOSYS),
         }
     }
