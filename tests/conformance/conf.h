@@ -52,4 +52,7 @@ void fam_fifo(void);
 void fam_futexv(void);
 void fam_misc(void);
 void fam_blocking(void);
+void fam_efault(void);
+void fam_mqueue(void);
+void fam_procpid(void);
 #endif

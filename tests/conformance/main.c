@@ -32,6 +32,7 @@ static const struct {
     {"events", fam_events}, {"mem", fam_mem},   {"net", fam_net},         {"exec", fam_exec},
     {"signals", fam_signals}, {"time", fam_time}, {"links", fam_links}, {"sysv", fam_sysv}, {"misc", fam_misc},
     {"sigwait", fam_sigwait}, {"fifo", fam_fifo}, {"futexv", fam_futexv}, {"blocking", fam_blocking},
+    {"efault", fam_efault}, {"mqueue", fam_mqueue}, {"procpid", fam_procpid},
 };
 
 static char **self_argv;

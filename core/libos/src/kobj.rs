@@ -37,6 +37,8 @@ pub enum Obj {
     Epoll(Epoll),
     /// A signalfd of the core's signals (`crate::sigfd`).
     Signal(crate::sigfd::SignalFd),
+    /// A POSIX message queue descriptor (`crate::mqueue`).
+    Mqueue(crate::mqueue::MqDesc),
     /// A TCP socket of the core's network stack (`netstack/tcpsock.rs`).
     #[cfg(feature = "netstack")]
     Tcp(crate::netstack::tcpsock::Socket),
@@ -271,6 +273,7 @@ impl Obj {
             Obj::Timer(_) => b"anon_inode:[timerfd]".to_vec(),
             Obj::Epoll(_) => b"anon_inode:[eventpoll]".to_vec(),
             Obj::Signal(_) => b"anon_inode:[signalfd]".to_vec(),
+            Obj::Mqueue(d) => [&b"/"[..], &d.queue.name].concat(),
             #[cfg(feature = "netstack")]
             Obj::Tcp(s) => alloc::format!("socket:[{}]", s.ino).into_bytes(),
         }
@@ -328,6 +331,9 @@ impl Obj {
                 } else {
                     0
                 }
+            }
+            Obj::Mqueue(d) => {
+                (if d.queue.is_empty() { 0 } else { POLLIN }) | if d.queue.is_full() { 0 } else { POLLOUT }
             }
             Obj::Epoll(ep) => {
                 if depth < 5 && !ep.ready(p, 1, depth + 1, false).is_empty() {

@@ -42,6 +42,14 @@ impl<P: Platform> ProcView for LibOs<P> {
     fn others(&self) -> Vec<i32> {
         other_pids(self)
     }
+
+    fn tids(&self) -> Vec<i32> {
+        let pid = self.pid();
+        let mut v: Vec<i32> =
+            core::iter::once(pid).chain(self.tids.lock().iter().copied().filter(|&t| t != pid)).collect();
+        v.sort_unstable();
+        v
+    }
 }
 
 /// What /proc/self/fd/N shows for a host object that has no path in the namespace: the

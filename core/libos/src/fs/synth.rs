@@ -160,6 +160,21 @@ pub fn alias(path: &[u8], pid: i32) -> Vec<u8> {
     path.to_vec()
 }
 
+/// [`alias`], and /proc/self/task/<tid> for any thread `tids` holds (besides the first) made
+/// /proc/self too: each thread's entry shows its process's files.
+pub fn alias_task(path: &[u8], pid: i32, tids: &[i32]) -> Vec<u8> {
+    let a = alias(path, pid);
+    if let Some(t) = a.strip_prefix(b"/proc/self/task/") {
+        let end = t.iter().position(|&c| c == b'/').unwrap_or(t.len());
+        if parse_i32(&t[..end]).is_some_and(|n| tids.contains(&n)) {
+            let mut v = b"/proc/self".to_vec();
+            v.extend_from_slice(&t[end..]);
+            return v;
+        }
+    }
+    a
+}
+
 /// A decimal number without sign, if it fits.
 pub fn parse_i32(d: &[u8]) -> Option<i32> {
     if d.is_empty() || d.len() > 10 || (d.len() > 1 && d[0] == b'0') {
@@ -267,6 +282,11 @@ pub trait ProcView: Send + Sync {
     /// The pids of the app's other processes (live and zombies), for /proc/<pid>.
     fn others(&self) -> Vec<i32> {
         Vec::new()
+    }
+    /// The thread ids of the process's live threads, the first (the pid) included, in
+    /// increasing order: the entries of /proc/self/task.
+    fn tids(&self) -> Vec<i32> {
+        alloc::vec![self.pid()]
     }
 }
 

@@ -10,7 +10,7 @@ use crate::fs::hostdir::{HostLayer, HostNode, MountPoint, UpperLookup, UpperNegC
 use crate::fs::node::{DirEntry, Node, NodeKind};
 use crate::fs::overlay::{Overlay, OverlayEntry, OverlayFile};
 use crate::fs::path;
-use crate::fs::synth::{alias, IdMap, ProcView, Synth, TABLE as SYNTH_TABLE};
+use crate::fs::synth::{alias_task, IdMap, ProcView, Synth, TABLE as SYNTH_TABLE};
 use crate::sync::SpinMutex;
 
 /// Linux's limit on symlinks followed in one resolution.
@@ -120,7 +120,8 @@ impl Vfs {
             return Some(Synth::ProcSelfLink);
         }
         let view = self.view();
-        let Some(s) = Synth::find(&alias(p, view.map_or(0, |v| v.pid()))) else {
+        let tids = view.map(|v| v.tids()).unwrap_or_default();
+        let Some(s) = Synth::find(&alias_task(p, view.map_or(0, |v| v.pid()), &tids)) else {
             return crate::fs::synth::find_other(p, &view?.others());
         };
         if let Synth::ProcFdLink(n) = s {
@@ -133,7 +134,8 @@ impl Vfs {
     fn synth_children(&self, p: &[u8], out: &mut Vec<DirEntry>) {
         let view = self.view();
         let pid = view.map_or(0, |v| v.pid());
-        let a = alias(p, pid);
+        let tids = view.map(|v| v.tids()).unwrap_or_default();
+        let a = alias_task(p, pid, &tids);
         let add = |out: &mut Vec<DirEntry>, name: &[u8], ino: u64, kind: NodeKind| {
             if !out.iter().any(|d| d.name == name) {
                 out.push(DirEntry { name: name.to_vec(), ino, kind });
@@ -162,9 +164,16 @@ impl Vfs {
             }
         }
         if a == b"/proc/self/task" && pid > 0 {
-            let mut buf = [0u8; 20];
-            let name = crate::shim::fmt_usize(pid as usize, &mut buf).to_vec();
-            add(out, &name, Synth::ProcSelf.ino(), NodeKind::Dir);
+            for t in tids.iter().copied().chain((tids.is_empty()).then_some(pid)) {
+                let mut buf = [0u8; 20];
+                let name = crate::shim::fmt_usize(t as usize, &mut buf).to_vec();
+                add(
+                    out,
+                    &name,
+                    Synth::ProcSelf.ino() + if t == pid { 0 } else { 0x1000_0000 + t as u32 as u64 },
+                    NodeKind::Dir,
+                );
+            }
         }
         if a == b"/proc/self/fd" {
             for fd in view.map(|v| v.fds()).unwrap_or_default() {

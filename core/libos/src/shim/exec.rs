@@ -51,12 +51,12 @@ pub fn dispatch<P: Platform>(
         EXECVEAT => execve(os, a[0] as i32, a[1], a[2], a[3], a[4] as u32, ctx),
         WAIT4 => {
             if a[1] != 0 {
-                if let Err(e) = user::slice_mut(a[1], 4) {
+                if let Err(e) = user::slice_mut_in(&os.mem, a[1], 4) {
                     return Some(Err(e));
                 }
             }
             if a[3] != 0 {
-                if let Err(e) = user::slice_mut(a[3], 144) {
+                if let Err(e) = user::slice_mut_in(&os.mem, a[3], 144) {
                     return Some(Err(e));
                 }
             }
@@ -73,12 +73,12 @@ pub fn dispatch<P: Platform>(
         }
         WAITID => {
             if a[2] != 0 {
-                if let Err(e) = user::slice_mut(a[2], 128) {
+                if let Err(e) = user::slice_mut_in(&os.mem, a[2], 128) {
                     return Some(Err(e));
                 }
             }
             if a[4] != 0 {
-                if let Err(e) = user::slice_mut(a[4], 144) {
+                if let Err(e) = user::slice_mut_in(&os.mem, a[4], 144) {
                     return Some(Err(e));
                 }
             }
@@ -109,6 +109,7 @@ pub fn fork<P: Platform>(
         os.children.lock().clear();
         // The child has only the thread that forked.
         os.threads.store(1, core::sync::atomic::Ordering::Relaxed);
+        os.tids.lock().clear();
     }
     Ok(pid)
 }
@@ -332,10 +333,10 @@ fn wait4<P: Platform>(os: &LibOs<P>, pid: i32, wstatus: usize, options: u32, rus
     match wait_child(os, which, options, false)? {
         Some((child, status)) => {
             if wstatus != 0 {
-                user::write(wstatus, &status)?;
+                user::write_in(&os.mem, wstatus, &status)?;
             }
             if rusage != 0 {
-                user::write(rusage, &[0u64; 18])?;
+                user::write_in(&os.mem, rusage, &[0u64; 18])?;
             }
             Ok(child as usize)
         }
@@ -365,7 +366,7 @@ fn waitid<P: Platform>(os: &LibOs<P>, idtype: u32, id: i32, infop: usize, option
         // Only stops or continues asked for: nothing of the app ever stops.
         if options & WNOHANG != 0 {
             if infop != 0 {
-                user::write(infop, &[0u8; 128])?;
+                user::write_in(&os.mem, infop, &[0u8; 128])?;
             }
             return Ok(0);
         }
@@ -382,7 +383,7 @@ fn waitid<P: Platform>(os: &LibOs<P>, idtype: u32, id: i32, infop: usize, option
             si[20..24].copy_from_slice(&os.platform.creds().0.to_le_bytes());
             si[24..28].copy_from_slice(&value.to_le_bytes());
         }
-        user::write(infop, &si)?;
+        user::write_in(&os.mem, infop, &si)?;
     }
     Ok(0)
 }

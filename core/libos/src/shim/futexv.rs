@@ -55,7 +55,7 @@ fn futex_waitv<P: Platform>(os: &LibOs<P>, a: &[usize; 6]) -> SysResult {
         if a[4] != CLOCK_MONOTONIC && a[4] != CLOCK_REALTIME {
             return Err(EINVAL);
         }
-        let [s, ns]: [i64; 2] = user::read(a[3])?;
+        let [s, ns]: [i64; 2] = user::read_in(&os.mem, a[3])?;
         if s < 0 || !(0..1_000_000_000).contains(&ns) {
             return Err(EINVAL);
         }

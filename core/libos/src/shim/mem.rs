@@ -102,7 +102,7 @@ fn mmap<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, prot: u32, flags: u
     let plain = (flags & !(MAP_TYPE | MAP_ANONYMOUS)) | MAP_PRIVATE | MAP_ANONYMOUS;
     let at = os.map_anon(addr, len, PROT_READ | PROT_WRITE, plain, None)?;
     os.mem.lock().name(at, len, alloc::sync::Arc::new(f.path.clone()), off as u64);
-    let mem = user::slice_mut(at, len)?;
+    let mem = user::slice_mut_in(&os.mem, at, len)?;
     let mut done = 0;
     while done < len {
         let n = os.vfs.read_at(&node, (off + done) as u64, &mut mem[done..])?;

@@ -94,7 +94,7 @@ fn serve<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
         GETCPU => {
             for p in [a[0], a[1]] {
                 if p != 0 {
-                    user::write(p, &0u32)?;
+                    user::write_in(&os.mem, p, &0u32)?;
                 }
             }
             Ok(0)
@@ -130,7 +130,7 @@ fn serve<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
         CAPGET => capget(a[0], a[1]),
         CAPSET => {
             capget(a[0], 0)?;
-            let d: [u32; 6] = user::read(a[1])?;
+            let d: [u32; 6] = user::read_in(&os.mem, a[1])?;
             if d.iter().any(|&v| v != 0) {
                 Err(EPERM)
             } else {
@@ -141,7 +141,7 @@ fn serve<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
         SCHED_SETAFFINITY => {
             own(os, a[0])?;
             let n = os.platform.cpu_count().clamp(1, 1024);
-            let mask = user::slice(a[2], a[1].min(128))?;
+            let mask = user::slice_in(&os.mem, a[2], a[1].min(128))?;
             if (0..n).any(|i| i / 8 < mask.len() && mask[i / 8] & (1 << (i % 8)) != 0) {
                 Ok(0)
             } else {
@@ -184,7 +184,7 @@ fn prctl<P: Platform>(os: &LibOs<P>, a: &[usize; 6]) -> SysResult {
                 base[..base.len().min(15)].to_vec()
             });
             buf[..n.len()].copy_from_slice(&n);
-            user::write(a[1], &buf).map(|_| 0)
+            user::write_in(&os.mem, a[1], &buf).map(|_| 0)
         }
         PR_SET_PDEATHSIG => {
             if a[1] > 64 {
@@ -193,7 +193,7 @@ fn prctl<P: Platform>(os: &LibOs<P>, a: &[usize; 6]) -> SysResult {
             id.prctl_set(0, a[1]);
             Ok(0)
         }
-        PR_GET_PDEATHSIG => user::write(a[1], &(id.prctl_get(0) as i32)).map(|_| 0),
+        PR_GET_PDEATHSIG => user::write_in(&os.mem, a[1], &(id.prctl_get(0) as i32)).map(|_| 0),
         PR_GET_DUMPABLE => Ok(id.prctl_get(1)),
         PR_SET_DUMPABLE => {
             if a[1] > 1 {
@@ -214,7 +214,7 @@ fn prctl<P: Platform>(os: &LibOs<P>, a: &[usize; 6]) -> SysResult {
             id.prctl_set(3, (a[1] != 0) as usize);
             Ok(0)
         }
-        PR_GET_CHILD_SUBREAPER => user::write(a[1], &(id.prctl_get(3) as i32)).map(|_| 0),
+        PR_GET_CHILD_SUBREAPER => user::write_in(&os.mem, a[1], &(id.prctl_get(3) as i32)).map(|_| 0),
         PR_GET_SECCOMP => Ok(0),
         PR_CAPBSET_READ => {
             if a[1] > 40 {
@@ -267,9 +267,9 @@ fn sched<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
     own(os, a[0])?;
     match n {
         SCHED_GETSCHEDULER => Ok(0),
-        SCHED_GETPARAM => user::write(a[1], &0i32).map(|_| 0),
+        SCHED_GETPARAM => user::write_in(&os.mem, a[1], &0i32).map(|_| 0),
         SCHED_SETPARAM => {
-            let prio: i32 = user::read(a[1])?;
+            let prio: i32 = user::read_in(&os.mem, a[1])?;
             if prio != 0 {
                 Err(EINVAL)
             } else {
@@ -278,7 +278,7 @@ fn sched<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
         }
         SCHED_SETSCHEDULER => {
             let policy = a[1] & !0x4000_0000; // SCHED_RESET_ON_FORK
-            let prio: i32 = user::read(a[2])?;
+            let prio: i32 = user::read_in(&os.mem, a[2])?;
             match policy {
                 0 | 3 | 5 if prio == 0 => Ok(0),
                 0 | 3 | 5 => Err(EINVAL),
@@ -286,7 +286,7 @@ fn sched<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
                 _ => Err(EINVAL),
             }
         }
-        _ => user::write(a[1], &[0i64, 100_000_000]).map(|_| 0), // SCHED_RR_GET_INTERVAL
+        _ => user::write_in(&os.mem, a[1], &[0i64, 100_000_000]).map(|_| 0), // SCHED_RR_GET_INTERVAL
     }
 }
 
@@ -318,7 +318,7 @@ fn mincore<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, vec: usize) -> S
         return Err(EINVAL);
     }
     let pages = len.div_ceil(PAGE_SIZE);
-    let out = user::slice_mut(vec, pages)?;
+    let out = user::slice_mut_in(&os.mem, vec, pages)?;
     let mem = os.mem.lock();
     for (i, b) in out.iter_mut().enumerate() {
         if mem.find(addr + i * PAGE_SIZE).is_none() {

@@ -265,7 +265,7 @@ fn socketpair<P: Platform>(os: &LibOs<P>, domain: u32, ty: u32, proto: u32, sv: 
     if crate::netstack::enabled() {
         return Err(EAFNOSUPPORT); // the core's stack has no Unix sockets
     }
-    user::slice_mut(sv, 8)?;
+    user::slice_mut_in(&os.mem, sv, 8)?;
     let mut pair = [0i32; 2];
     let p = pair.as_mut_ptr() as usize;
     host_net(os, SOCKETPAIR, [domain as usize, (ty | SOCK_CLOEXEC) as usize, proto as usize, p, 0, 0])?;
@@ -283,7 +283,7 @@ fn socketpair<P: Platform>(os: &LibOs<P>, domain: u32, ty: u32, proto: u32, sv: 
             return Err(e);
         }
     };
-    user::write(sv, &[a as i32, b as i32])?;
+    user::write_in(&os.mem, sv, &[a as i32, b as i32])?;
     Ok(0)
 }
 
@@ -443,7 +443,7 @@ const SOL_SOCKET: i32 = 1;
 
 fn msg_in<P: Platform>(os: &LibOs<P>, ptr: usize, op: Op) -> Result<Msg, Errno> {
     let mut hdr = [0u8; MSGHDR];
-    hdr.copy_from_slice(user::slice(ptr, MSGHDR)?);
+    hdr.copy_from_slice(user::slice_in(&os.mem, ptr, MSGHDR)?);
     let (name_ptr, name_len) = (usize_at(&hdr, 0), u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]) as usize);
     if name_len > i32::MAX as usize {
         return Err(EINVAL);
@@ -476,10 +476,10 @@ fn msg_in<P: Platform>(os: &LibOs<P>, ptr: usize, op: Op) -> Result<Msg, Errno> 
 fn recvmsg<P: Platform>(os: &LibOs<P>, fd: i32, msg: usize, flags: usize) -> SysResult {
     let s = sock_of(os, fd)?;
     let mut hdr = [0u8; MSGHDR];
-    hdr.copy_from_slice(user::slice(msg, MSGHDR)?);
+    hdr.copy_from_slice(user::slice_in(&os.mem, msg, MSGHDR)?);
     let (cptr, clen) = (usize_at(&hdr, 32), usize_at(&hdr, 40));
     let clen = if cptr == 0 { 0 } else { clen.min(cmsg::CONTROL_MAX) };
-    user::slice_mut(cptr, clen)?;
+    user::slice_mut_in(&os.mem, cptr, clen)?;
     let mut control = alloc::vec![0u8; clen];
     hdr[32..40].copy_from_slice(&(if clen == 0 { 0 } else { control.as_mut_ptr() as usize }).to_le_bytes());
     hdr[40..48].copy_from_slice(&clen.to_le_bytes());
@@ -494,10 +494,10 @@ fn recvmsg<P: Platform>(os: &LibOs<P>, fd: i32, msg: usize, flags: usize) -> Sys
         // Linux echoes the flag in msg_flags; the app did not ask for it.
         mflags &= !(MSG_CMSG_CLOEXEC as i32);
     }
-    user::slice_mut(cptr, got)?.copy_from_slice(&control[..got]);
-    user::write(msg + 8, &u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]))?;
-    user::write(msg + 40, &got)?;
-    user::write(msg + 48, &mflags)?;
+    user::slice_mut_in(&os.mem, cptr, got)?.copy_from_slice(&control[..got]);
+    user::write_in(&os.mem, msg + 8, &u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]))?;
+    user::write_in(&os.mem, msg + 40, &got)?;
+    user::write_in(&os.mem, msg + 48, &mflags)?;
     Ok(r)
 }
 
@@ -528,7 +528,7 @@ fn sendmmsg<P: Platform>(os: &LibOs<P>, fd: i32, vec: usize, vlen: usize, flags:
     for i in 0..sent.min(msgs.len()) {
         let at = i * MMSGHDR + MSGHDR;
         let len = u32::from_le_bytes([flat[at], flat[at + 1], flat[at + 2], flat[at + 3]]);
-        user::write(vec + at, &len)?;
+        user::write_in(&os.mem, vec + at, &len)?;
     }
     Ok(sent)
 }
@@ -562,7 +562,7 @@ fn setsockopt<P: Platform>(os: &LibOs<P>, fd: i32, a: &[usize; 6]) -> SysResult 
         os.debug_log(&[b"network: setsockopt of a host-wide option denied -> EPERM"]);
         return Err(EPERM);
     }
-    let enables = || a[4] >= 4 && user::read::<i32>(a[3]).is_ok_and(|v| v != 0);
+    let enables = || a[4] >= 4 && user::read_in::<i32>(&os.mem, a[3]).is_ok_and(|v| v != 0);
     if level == SOL_SOCKET as usize && matches!(opt, SO_PASSCRED | SO_PASSPIDFD) && enables() && unix_socket(os, fd)? {
         // On a Unix socket without a name these make the next send bind an abstract name,
         // which any process of the host could then reach.

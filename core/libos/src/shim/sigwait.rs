@@ -138,7 +138,7 @@ fn own_timedwait<P: Platform>(os: &LibOs<P>, a: &[usize; 6], ctx: &mut dyn Sysca
     let set = read_set(a[0], a[3])? & !UNBLOCKABLE;
     let timeout = timeout_ns(a[2])?;
     if a[1] != 0 {
-        user::slice_mut(a[1], 128)?;
+        user::slice_mut_in(&os.mem, a[1], 128)?;
     }
     let deadline = timeout.map(|t| os.monotonic_ns().saturating_add(t));
     let _ = ctx;
@@ -153,7 +153,7 @@ fn own_timedwait<P: Platform>(os: &LibOs<P>, a: &[usize; 6], ctx: &mut dyn Sysca
         };
         if let Some((sig, info)) = taken {
             if a[1] != 0 {
-                user::write(a[1], &siginfo(sig, info))?;
+                user::write_in(&os.mem, a[1], &siginfo(sig, info))?;
             }
             return Ok(sig);
         }

@@ -46,7 +46,7 @@ fn sigevent<P: Platform>(os: &LibOs<P>, ptr: usize) -> Result<Option<(i32, usize
     if ptr == 0 {
         return Ok(None);
     }
-    let raw: [u8; 20] = user::read(ptr)?;
+    let raw: [u8; 20] = user::read_in(&os.mem, ptr)?;
     let value = u64::from_le_bytes(raw[0..8].try_into().unwrap_or([0; 8]));
     let signo = i32::from_le_bytes(raw[8..12].try_into().unwrap_or([0; 4]));
     let notify = i32::from_le_bytes(raw[12..16].try_into().unwrap_or([0; 4]));
@@ -87,7 +87,7 @@ fn host<P: Platform>(os: &LibOs<P>, h: &dyn HostPassthrough, n: usize, a: &[usiz
         TIMER_CREATE => {
             check_clock(a[0])?;
             let ev = sigevent(os, a[1])?;
-            user::slice_mut(a[2], 4)?;
+            user::slice_mut_in(&os.mem, a[2], 4)?;
             // The host reads the runtime's checked copy, not app memory the app could change.
             let mut copy = [0u8; 64];
             let evp = match ev {
@@ -103,14 +103,14 @@ fn host<P: Platform>(os: &LibOs<P>, h: &dyn HostPassthrough, n: usize, a: &[usiz
             h.signal_call(TIMER_CREATE, [a[0], evp, a[2], 0, 0, 0])
         }
         TIMER_SETTIME => {
-            user::slice(a[2], 32)?;
+            user::slice_in(&os.mem, a[2], 32)?;
             if a[3] != 0 {
-                user::slice_mut(a[3], 32)?;
+                user::slice_mut_in(&os.mem, a[3], 32)?;
             }
             h.signal_call(TIMER_SETTIME, [a[0], a[1], a[2], a[3], 0, 0])
         }
         TIMER_GETTIME => {
-            user::slice_mut(a[1], 32)?;
+            user::slice_mut_in(&os.mem, a[1], 32)?;
             h.signal_call(TIMER_GETTIME, [a[0], a[1], 0, 0, 0, 0])
         }
         _ => h.signal_call(n, [a[0], 0, 0, 0, 0, 0]),
@@ -144,7 +144,7 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
                     return Err(EINVAL);
                 }
             }
-            user::slice_mut(a[2], 4)?;
+            user::slice_mut_in(&os.mem, a[2], 4)?;
             let mut p = os.signals.pending.lock();
             let (notify, signo, value) = ev.map_or((SIGEV_SIGNAL, SIGALRM, None), |e| (e.0, e.1, Some(e.2)));
             let id = p.posix.create(notify, signo, 0).ok_or(EAGAIN)?;
@@ -154,7 +154,7 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
                 t.value = value.unwrap_or(id as u64);
             }
             drop(p);
-            user::write(a[2], &id).map(|_| 0)
+            user::write_in(&os.mem, a[2], &id).map(|_| 0)
         }
         TIMER_SETTIME => {
             let (every, value) = read_itimerspec(a[2])?;
