@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define F "procpid"
@@ -54,6 +55,31 @@ static void *worker(void *arg) {
     char c;
     read(gate[0], &c, 1); /* until the main thread is done looking */
     return NULL;
+}
+
+/* /proc/<pid>/exe and /proc/<pid>/task of a child (which waits on a pipe meanwhile). */
+static void child_cases(const char *exe) {
+    int hold[2];
+    pipe(hold);
+    pid_t c = fork();
+    if (c == 0) {
+        char x;
+        close(hold[1]);
+        read(hold[0], &x, 1);
+        _exit(0);
+    }
+    close(hold[0]);
+    char path[128];
+    snprintf(path, sizeof path, "/proc/%d/exe", c);
+    CASE(F, "child_exe", exe[0] && link_is(path, exe));
+    snprintf(path, sizeof path, "/proc/%d/task", c);
+    CASE(F, "child_task_lists_child", lists(path, c));
+    snprintf(path, sizeof path, "/proc/%d/task/%d/stat", c, c);
+    char want[32];
+    snprintf(want, sizeof want, "%d (", c);
+    CASE(F, "child_task_stat", slurp_has(path, want));
+    close(hold[1]);
+    waitpid(c, NULL, 0);
 }
 
 void fam_procpid(void) {
@@ -118,4 +144,5 @@ void fam_procpid(void) {
     write(gate[1], "x", 1);
     if (made)
         pthread_join(t, NULL);
+    child_cases(n > 0 ? exe : "");
 }

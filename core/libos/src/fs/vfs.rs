@@ -162,6 +162,13 @@ impl Vfs {
             for (i, f) in crate::fs::synth::PID_FILES.iter().enumerate() {
                 add(out, f, Synth::ProcPidFile(other, i as u8).ino(), NodeKind::File);
             }
+            add(out, b"exe", Synth::ProcPidExe(other).ino(), NodeKind::Symlink);
+            add(out, b"task", Synth::ProcPidTask(other).ino(), NodeKind::Dir);
+        }
+        if let Some(Synth::ProcPidTask(other)) = view.and_then(|v| crate::fs::synth::find_other(&a, &v.others())) {
+            let mut buf = [0u8; 20];
+            let name = crate::shim::fmt_usize(other as usize, &mut buf).to_vec();
+            add(out, &name, Synth::ProcPid(other).ino(), NodeKind::Dir);
         }
         if a == b"/proc/self/task" && pid > 0 {
             for t in tids.iter().copied().chain((tids.is_empty()).then_some(pid)) {
@@ -521,6 +528,7 @@ impl Vfs {
             Node::Image(i) => self.image.symlink_target(&self.image.entry(*i)).to_vec(),
             Node::OverlaySymlink { target, .. } => target.clone(),
             Node::Synth(Synth::ProcSelfExe) => self.exe_path.lock().clone(),
+            Node::Synth(Synth::ProcPidExe(pid)) => self.view().and_then(|v| v.other_exe(*pid)).unwrap_or_default(),
             Node::Synth(Synth::ProcSelfLink) => {
                 let mut buf = [0u8; 20];
                 let pid = self.view().map_or(0, |v| v.pid());
