@@ -121,6 +121,14 @@ static void notify(mqd_t q) {
     char buf[64];
     mq_receive(q, buf, sizeof buf, NULL);
     mq_receive(q, buf, sizeof buf, NULL);
+    /* A registration ends with its process: another process may register afterwards. */
+    pid_t c = fork();
+    if (c == 0)
+        _exit(mq_notify(q, &se) == 0 ? 0 : 1);
+    int st = -1;
+    waitpid(c, &st, 0);
+    CASE(F, "notify_ends_with_process", WIFEXITED(st) && WEXITSTATUS(st) == 0 && mq_notify(q, &se) == 0 &&
+                                            mq_notify(q, NULL) == 0);
 }
 
 static void shared(mqd_t q, const char *name) {

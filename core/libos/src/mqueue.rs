@@ -127,6 +127,11 @@ impl Queue {
         }
     }
 
+    /// The process registered for notification, if any.
+    pub fn notify_owner(&self) -> Option<i32> {
+        self.st.lock().notify.map(|n| n.pid)
+    }
+
     /// Drops the registration of process `pid`, if it holds it (its last descriptor of the
     /// queue closed, or it exited).
     pub fn forget(&self, pid: i32) {

@@ -91,7 +91,13 @@ pub fn close_fd<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<(), Errno> {
     t.close(fd)?;
     drop(t);
     match &f.kind {
-        FileKind::Obj(_) => os.platform.wake_all(),
+        FileKind::Obj(o) => {
+            // Closing a message queue drops the closer's notification registration (Linux).
+            if let crate::kobj::Obj::Mqueue(d) = o {
+                d.queue.forget(os.platform.pid());
+            }
+            os.platform.wake_all()
+        }
         FileKind::Image(_) | FileKind::Overlay(_) => super::locks::released_on_close(os, &f),
         FileKind::Host(h) if !f.path.is_empty() && os.record_locks.load(Ordering::Relaxed) => {
             if let Some(pt) = os.platform.passthrough() {

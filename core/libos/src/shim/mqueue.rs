@@ -284,6 +284,13 @@ fn notify<P: Platform>(os: &LibOs<P>, fd: i32, sevp: usize) -> SysResult {
     if sevp == 0 {
         return q.set_notify(me, None).map(|_| 0);
     }
+    // A registration ends with its process (Linux drops it when the process closes the queue,
+    // which exiting does).
+    if let Some(owner) = q.notify_owner() {
+        if owner != me && !crate::proctab::TABLE.lock().get(owner).is_some_and(|p| p.status.is_none()) {
+            q.forget(owner);
+        }
+    }
     let ev: [u8; 64] = user::read_in(&os.mem, sevp)?;
     let (signo, how) = sigev(&ev);
     let signal = match how {
