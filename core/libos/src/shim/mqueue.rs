@@ -287,7 +287,7 @@ fn notify<P: Platform>(os: &LibOs<P>, fd: i32, sevp: usize) -> SysResult {
     // A registration ends with its process (Linux drops it when the process closes the queue,
     // which exiting does).
     if let Some(owner) = q.notify_owner() {
-        if owner != me && !crate::proctab::TABLE.lock().get(owner).is_some_and(|p| p.status.is_none()) {
+        if owner != me && crate::proctab::TABLE.lock().get(owner).is_none_or(|p| p.status.is_some()) {
             q.forget(owner);
         }
     }
