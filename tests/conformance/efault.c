@@ -4,6 +4,7 @@
  * would touch the memory themselves. */
 #include "conf.h"
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -42,6 +43,19 @@ static void died(const char *name, pid_t k) {
         snprintf(d, sizeof d, "died by signal %d", WTERMSIG(st));
         conf_result(F, name, 0, d);
     }
+}
+
+/* timer_settime with its new value at BAD (a timer made for the purpose). */
+static long timer_bad(void *bad) {
+    timer_t t;
+    struct sigevent ev = {.sigev_notify = SIGEV_NONE};
+    if (timer_create(CLOCK_MONOTONIC, &ev, &t) != 0)
+        return -2;
+    long r = syscall(SYS_timer_settime, t, 0, bad, NULL);
+    int e = errno;
+    timer_delete(t);
+    errno = e;
+    return r;
 }
 
 /* wait4 for a child that has exited, its status to BAD. */
@@ -103,6 +117,14 @@ static void with_bad(void *bad, const char *sfx) {
         close(p[0]);
         close(p[1]);
     }
+    EF("readv_iov", syscall(SYS_readv, 0, bad, 1));
+    EF("writev_iov", syscall(SYS_writev, 1, bad, 1));
+    EF("sigtimedwait_set", syscall(SYS_rt_sigtimedwait, bad, NULL, NULL, 8));
+    EF("timer_settime", timer_bad(bad));
+    EF("capget", syscall(SYS_capget, bad, NULL));
+    /* futex needs an aligned word (EINVAL first): (void *)1 becomes NULL here. */
+    EF("futex_wait", syscall(SYS_futex, (void *)((unsigned long)bad & ~3UL), FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0));
+    EF("execve_argv", syscall(SYS_execve, "/proc/self/exe", bad, NULL));
     int d = open(conf_base, O_RDONLY | O_DIRECTORY);
     EF("getdents64", syscall(SYS_getdents64, d, bad, 4096));
     close(d);

@@ -115,7 +115,7 @@ pub fn fork<P: Platform>(
 }
 
 /// Reads a NULL-terminated array of C strings from app memory.
-fn string_array(ptr: usize) -> Result<Vec<Vec<u8>>, Errno> {
+fn string_array(mem: &crate::memlock::MemLock, ptr: usize) -> Result<Vec<Vec<u8>>, Errno> {
     let mut out = Vec::new();
     if ptr == 0 {
         return Ok(out);
@@ -125,11 +125,11 @@ fn string_array(ptr: usize) -> Result<Vec<Vec<u8>>, Errno> {
         if out.len() >= MAX_ARGS {
             return Err(E2BIG);
         }
-        let p: usize = user::read(ptr + 8 * out.len())?;
+        let p: usize = user::read_in(mem, ptr + 8 * out.len())?;
         if p == 0 {
             return Ok(out);
         }
-        let s = user::cstr(p, 128 << 10)?;
+        let s = user::cstr_in(mem, p, 128 << 10)?;
         total += s.len() + 1;
         if total > 2 << 20 {
             return Err(E2BIG);
@@ -229,12 +229,12 @@ fn execve<P: Platform>(
     ctx: &mut dyn SyscallContext,
 ) -> SysResult {
     let path = user::cstr_in(&os.mem, pathp, 4095)?;
-    let mut argv = string_array(argvp)?;
+    let mut argv = string_array(&os.mem, argvp)?;
     if argv.is_empty() {
         // As Linux since 5.18: an empty argv becomes one empty argument, so argc is 1.
         argv.push(Vec::new());
     }
-    let env = string_array(envp)?;
+    let env = string_array(&os.mem, envp)?;
     let (target, argv) = program(os, dirfd, &path, argv, flags)?;
     // The point of no return.
     os.platform.exec_prepare()?;

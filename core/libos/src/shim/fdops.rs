@@ -112,7 +112,7 @@ pub fn close_fd<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<(), Errno> {
 
 fn positioned<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize, off: i64, write: bool) -> SysResult {
     let f = os.fds.lock().get(fd)?;
-    let vs = iovecs(iov, cnt)?;
+    let vs = iovecs(&os.mem, iov, cnt)?;
     if off < 0 {
         return Err(EINVAL);
     }

@@ -530,11 +530,11 @@ pub(super) fn guard_iov<P: Platform>(os: &LibOs<P>, vs: &[Iovec], write: bool) -
 
 /// The app's iovec array: EINVAL for more than IOV_MAX entries, a negative length or a total
 /// past SSIZE_MAX (checked before any buffer is touched, as Linux's import_iovec does).
-pub(super) fn iovecs(ptr: usize, cnt: usize) -> Result<Vec<Iovec>, Errno> {
+pub(super) fn iovecs(mem: &crate::memlock::MemLock, ptr: usize, cnt: usize) -> Result<Vec<Iovec>, Errno> {
     if cnt > 1024 {
         return Err(EINVAL);
     }
-    let vs: Vec<Iovec> = (0..cnt).map(|i| user::read::<Iovec>(ptr + i * 16)).collect::<Result<_, _>>()?;
+    let vs: Vec<Iovec> = (0..cnt).map(|i| user::read_in::<Iovec>(mem, ptr + i * 16)).collect::<Result<_, _>>()?;
     let mut total: usize = 0;
     for v in &vs {
         total = total.checked_add(v.len).filter(|&t| t <= isize::MAX as usize).ok_or(EINVAL)?;
@@ -544,7 +544,7 @@ pub(super) fn iovecs(ptr: usize, cnt: usize) -> Result<Vec<Iovec>, Errno> {
 
 pub(super) fn readv<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
-    let vs = iovecs(iov, cnt)?;
+    let vs = iovecs(&os.mem, iov, cnt)?;
     guard_iov(os, &vs, true)?;
     if matches!(f.kind, FileKind::Host(_) | FileKind::Obj(_)) && f.path.is_empty() {
         // A stream (pipe, socket, terminal): one read for the whole vector, so it does not
@@ -575,7 +575,7 @@ pub(super) fn readv<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize)
 
 pub(super) fn writev<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
-    let vs = iovecs(iov, cnt)?;
+    let vs = iovecs(&os.mem, iov, cnt)?;
     guard_iov(os, &vs, false)?;
     // One write for the whole vector, so a pipe or terminal sees it as natively (atomically).
     let mut all = Vec::new();

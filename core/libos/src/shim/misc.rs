@@ -127,9 +127,9 @@ fn serve<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
             }
         }
         MUNLOCKALL => Ok(0),
-        CAPGET => capget(a[0], a[1]),
+        CAPGET => capget(&os.mem, a[0], a[1]),
         CAPSET => {
-            capget(a[0], 0)?;
+            capget(&os.mem, a[0], 0)?;
             let d: [u32; 6] = user::read_in(&os.mem, a[1])?;
             if d.iter().any(|&v| v != 0) {
                 Err(EPERM)
@@ -292,13 +292,13 @@ fn sched<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
 
 /// capget: version 3 (0x20080522) or 2; any other version is answered with the preferred one
 /// written back and EINVAL; the data (when asked) is empty.
-fn capget(hdr: usize, data: usize) -> SysResult {
+fn capget(mem: &crate::memlock::MemLock, hdr: usize, data: usize) -> SysResult {
     const V3: u32 = 0x2008_0522;
     const V2: u32 = 0x2007_1026;
     const V1: u32 = 0x1998_0330;
-    let h: [u32; 2] = user::read(hdr)?;
+    let h: [u32; 2] = user::read_in(mem, hdr)?;
     if h[0] != V3 && h[0] != V2 && h[0] != V1 {
-        user::write(hdr, &[V3, h[1]])?;
+        user::write_in(mem, hdr, &[V3, h[1]])?;
         return if data == 0 { Ok(0) } else { Err(EINVAL) };
     }
     if (h[1] as i32) < 0 {
@@ -307,7 +307,7 @@ fn capget(hdr: usize, data: usize) -> SysResult {
     if data != 0 {
         let words = if h[0] == V1 { 3 } else { 6 };
         for i in 0..words {
-            user::write(data + i * 4, &0u32)?;
+            user::write_in(mem, data + i * 4, &0u32)?;
         }
     }
     Ok(0)

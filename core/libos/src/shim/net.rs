@@ -91,7 +91,7 @@ const MMSGHDR: usize = 64;
 /// Serves `n` if it is a socket syscall.
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
     let fd = a[0] as i32;
-    if let Err(e) = check_app_ptrs(n, a) {
+    if let Err(e) = check_app_ptrs(&os.mem, n, a) {
         return Some(Err(e));
     }
     if n != SOCKET
@@ -125,24 +125,24 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
 /// the app's half (EFAULT otherwise, without touching the memory). The platform may then tell
 /// them from the library OS's own buffers by address: the kvm kernel shares the app's address
 /// space, where a kernel address from the app would otherwise be written to.
-fn check_app_ptrs(n: usize, a: &[usize; 6]) -> Result<(), Errno> {
+fn check_app_ptrs(mem: &crate::memlock::MemLock, n: usize, a: &[usize; 6]) -> Result<(), Errno> {
     // An address buffer and its in/out length.
     let addr_buf = |p: usize, lp: usize| -> Result<(), Errno> {
         if p == 0 {
             return Ok(());
         }
-        let room = user::read::<u32>(lp)? as usize;
-        user::check_range(p, room.min(SOCKADDR_MAX))
+        let room = user::read_in::<u32>(mem, lp)? as usize;
+        user::guard(mem, p, room.min(SOCKADDR_MAX), true)
     };
     match n {
         ACCEPT | ACCEPT4 | GETSOCKNAME | GETPEERNAME => addr_buf(a[1], a[2]),
-        RECVFROM => user::check_range(a[1], a[2]).and_then(|_| addr_buf(a[4], a[5])),
+        RECVFROM => user::guard(mem, a[1], a[2], true).and_then(|_| addr_buf(a[4], a[5])),
         GETSOCKOPT if a[3] != 0 => {
-            let room = user::read::<u32>(a[4])? as usize;
-            user::check_range(a[3], room.min(4096))
+            let room = user::read_in::<u32>(mem, a[4])? as usize;
+            user::guard(mem, a[3], room.min(4096), true)
         }
-        SETSOCKOPT => user::check_range(a[3], a[4]),
-        SENDTO => user::check_range(a[1], a[2]),
+        SETSOCKOPT => user::guard(mem, a[3], a[4], false),
+        SENDTO => user::guard(mem, a[1], a[2], false),
         _ => Ok(()),
     }
 }
@@ -288,11 +288,11 @@ fn socketpair<P: Platform>(os: &LibOs<P>, domain: u32, ty: u32, proto: u32, sv: 
 }
 
 /// Copies a socket address of `len` bytes from the app (EINVAL past sockaddr_storage).
-fn copy_addr(ptr: usize, len: usize) -> Result<Vec<u8>, Errno> {
+fn copy_addr(mem: &crate::memlock::MemLock, ptr: usize, len: usize) -> Result<Vec<u8>, Errno> {
     if len > SOCKADDR_MAX {
         return Err(EINVAL);
     }
-    Ok(user::slice(ptr, len)?.to_vec())
+    Ok(user::slice_in(mem, ptr, len)?.to_vec())
 }
 
 /// What the app tries to do with an address, for the rule, the log line and the learn record.
@@ -364,7 +364,7 @@ fn check_ip<P: Platform>(os: &LibOs<P>, op: Op, e: &Endpoint) -> Result<(), Errn
 
 fn bind<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize) -> SysResult {
     let s = sock_of(os, fd)?;
-    let sa = copy_addr(addr, len)?;
+    let sa = copy_addr(&os.mem, addr, len)?;
     check(os, Op::Bind, &sa)?;
     s.call(os, BIND, [0, sa.as_ptr() as usize, sa.len(), 0, 0, 0])
 }
@@ -403,7 +403,7 @@ fn accept<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize, flags: u
 
 fn connect<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize) -> SysResult {
     let s = sock_of(os, fd)?;
-    let sa = copy_addr(addr, len)?;
+    let sa = copy_addr(&os.mem, addr, len)?;
     check(os, Op::Connect, &sa)?;
     s.call(os, CONNECT, [0, sa.as_ptr() as usize, sa.len(), 0, 0, 0])
 }
@@ -413,7 +413,7 @@ fn sendto<P: Platform>(os: &LibOs<P>, fd: i32, a: &[usize; 6]) -> SysResult {
     if a[4] == 0 {
         return s.call(os, SENDTO, [0, a[1], a[2], a[3], 0, 0]);
     }
-    let sa = copy_addr(a[4], a[5])?;
+    let sa = copy_addr(&os.mem, a[4], a[5])?;
     if !sa.is_empty() {
         check(os, Op::Send(b"sendto"), &sa)?;
     }
@@ -451,7 +451,7 @@ fn msg_in<P: Platform>(os: &LibOs<P>, ptr: usize, op: Op) -> Result<Msg, Errno> 
     let mut name = Vec::new();
     if name_ptr != 0 && name_len != 0 {
         // As the kernel does for msghdr: a longer name is cut to sockaddr_storage.
-        name = copy_addr(name_ptr, name_len.min(SOCKADDR_MAX))?;
+        name = copy_addr(&os.mem, name_ptr, name_len.min(SOCKADDR_MAX))?;
         hdr[8..12].copy_from_slice(&(name.len() as u32).to_le_bytes());
         check(os, op, &name)?;
         hdr[0..8].copy_from_slice(&(name.as_ptr() as usize).to_le_bytes());

@@ -118,8 +118,8 @@ fn host<P: Platform>(os: &LibOs<P>, h: &dyn HostPassthrough, n: usize, a: &[usiz
 }
 
 /// An `struct itimerspec` in ns: (interval, value); EINVAL for a negative or non-normalized one.
-fn read_itimerspec(ptr: usize) -> Result<(u64, u64), Errno> {
-    let v: [i64; 4] = user::read(ptr)?;
+fn read_itimerspec(mem: &crate::memlock::MemLock, ptr: usize) -> Result<(u64, u64), Errno> {
+    let v: [i64; 4] = user::read_in(mem, ptr)?;
     if v.iter().any(|&x| x < 0) || v[1] >= 1_000_000_000 || v[3] >= 1_000_000_000 {
         return Err(EINVAL);
     }
@@ -127,10 +127,10 @@ fn read_itimerspec(ptr: usize) -> Result<(u64, u64), Errno> {
     Ok((ns(v[0], v[1]), ns(v[2], v[3])))
 }
 
-fn write_itimerspec(ptr: usize, every: u64, left: u64) -> Result<(), Errno> {
+fn write_itimerspec(mem: &crate::memlock::MemLock, ptr: usize, every: u64, left: u64) -> Result<(), Errno> {
     let ts = |ns: u64| [(ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64];
     let (i, v) = (ts(every), ts(left));
-    user::write(ptr, &[i[0], i[1], v[0], v[1]])
+    user::write_in(mem, ptr, &[i[0], i[1], v[0], v[1]])
 }
 
 fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
@@ -157,7 +157,7 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
             user::write_in(&os.mem, a[2], &id).map(|_| 0)
         }
         TIMER_SETTIME => {
-            let (every, value) = read_itimerspec(a[2])?;
+            let (every, value) = read_itimerspec(&os.mem, a[2])?;
             if a[1] & !TIMER_ABSTIME != 0 {
                 return Err(EINVAL);
             }
@@ -185,7 +185,7 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
             drop(p);
             os.platform.arm_timer(at);
             if a[3] != 0 {
-                write_itimerspec(a[3], old.0, old.1)?;
+                write_itimerspec(&os.mem, a[3], old.0, old.1)?;
             }
             Ok(0)
         }
@@ -195,7 +195,7 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
             let t = p.posix.get_mut(id).ok_or(EINVAL)?;
             let (every, left) = (t.every, if t.at != 0 { t.at.saturating_sub(now).max(1) } else { 0 });
             drop(p);
-            write_itimerspec(a[1], every, left).map(|_| 0)
+            write_itimerspec(&os.mem, a[1], every, left).map(|_| 0)
         }
         TIMER_GETOVERRUN => {
             let mut p = os.signals.pending.lock();
