@@ -110,7 +110,7 @@ def render_doc() -> str:
         "",
         "Bad pointers: a call given a struct or buffer pointer the app cannot use (the NULL page, a",
         "kernel address, memory never mapped or unmapped, PROT_NONE, read-only memory the call would",
-        "write) returns EFAULT as Linux does, never SIGSEGV (tests/conformance/efault.c: 40 calls, each",
+        "write) returns EFAULT as Linux does, never SIGSEGV (tests/conformance/efault.c: 46 calls, each",
         "with (void *)1 and an unmapped page).",
         "",
         f"Totals: {counts['full']} full, {counts['partial']} partial, {counts['denied']} denied, "
