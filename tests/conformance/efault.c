@@ -138,7 +138,55 @@ static void with_bad(void *bad, const char *sfx) {
     CASE(F, n_, clock_gettime(CLOCK_MONOTONIC, &ts) == 0 && getpid() > 0);
 }
 
+static volatile sig_atomic_t h_pid, h_status, h_mask_ok, h_child;
+static void on_usr1(int s) {
+    (void)s;
+    int st = 0; /* on whatever stack the handler runs on: its buffers are the app's */
+    sigset_t m;
+    int ok = sigprocmask(SIG_BLOCK, NULL, &m) == 0;
+    pid_t p = waitpid(h_child, &st, WNOHANG);
+    if (p > 0) {
+        h_mask_ok = ok;
+        h_status = st;
+        h_pid = p;
+    }
+}
+
+/* Not a bad pointer: a signal handler that interrupts a blocking call may pass its own locals
+ * (a waitpid status, a sigset_t) to calls, and they work. A helper sends SIGUSR1 again and
+ * again while the caller blocks in read until a handler has reaped the exited child. */
+static void handler_buffers(void) {
+    struct sigaction sa = {.sa_handler = on_usr1}, prev;
+    sigaction(SIGUSR1, &sa, &prev);
+    pid_t c = fork();
+    if (c == 0)
+        _exit(7);
+    h_child = c;
+    int p[2];
+    pipe(p);
+    pid_t me = getpid(), helper = fork();
+    if (helper == 0) {
+        for (;;) {
+            kill(me, SIGUSR1);
+            usleep(20000);
+        }
+    }
+    char x;
+    int eintr = 0, tries = 0;
+    /* Bounded by interruptions, not time: a handler whose waitpid keeps failing ends it. */
+    while (!h_pid && tries++ < 500 && read(p[0], &x, 1) < 0)
+        eintr |= errno == EINTR;
+    kill(helper, SIGKILL);
+    waitpid(helper, NULL, 0);
+    sigaction(SIGUSR1, &prev, NULL);
+    close(p[0]);
+    close(p[1]);
+    CASE(F, "handler_stack_buffers", eintr && h_pid == c && WIFEXITED(h_status) && WEXITSTATUS(h_status) == 7 &&
+                                         h_mask_ok);
+}
+
 void fam_efault(void) {
+    handler_buffers();
     with_bad((void *)1, "low");
     void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     munmap(page, 4096);
