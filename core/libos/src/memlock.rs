@@ -19,10 +19,13 @@ use crate::vma::MemMap;
 /// the runtime stack an app signal handler runs on when it interrupts a blocking call
 /// (linux-userland), so a handler's own buffers (a `waitpid` status, a `sigset_t`) are not
 /// refused with EFAULT. Called with `[lo, hi)` only when the map says no.
-static SIGNAL_STACK: SpinMutex<Option<fn(usize, usize) -> bool>> = SpinMutex::new(None);
+static SIGNAL_STACK: SpinMutex<Option<StackCheck>> = SpinMutex::new(None);
+
+/// Whether `[lo, hi)` is on the stack an app signal handler runs on (see [`SIGNAL_STACK`]).
+pub type StackCheck = fn(usize, usize) -> bool;
 
 /// Sets the check of [`SIGNAL_STACK`] (once, at start, by a platform that needs it).
-pub fn set_signal_stack_check(f: fn(usize, usize) -> bool) {
+pub fn set_signal_stack_check(f: StackCheck) {
     *SIGNAL_STACK.lock() = Some(f);
 }
 
