@@ -108,6 +108,11 @@ def render_doc() -> str:
         "The same shim serves every target; a target may lack a host facility (docs/targets/kvm.md lists",
         "what the kvm target does not have).",
         "",
+        "Bad pointers: a call given a struct or buffer pointer the app cannot use (the NULL page, a",
+        "kernel address, memory never mapped or unmapped, PROT_NONE, read-only memory the call would",
+        "write) returns EFAULT as Linux does, never SIGSEGV (tests/conformance/efault.c: 46 calls, each",
+        "with (void *)1 and an unmapped page).",
+        "",
         f"Totals: {counts['full']} full, {counts['partial']} partial, {counts['denied']} denied, "
         f"{counts['ENOSYS']} ENOSYS ({len(on_purpose)} of them deliberate, marked so with the reason; the others are",
         "not implemented yet).",

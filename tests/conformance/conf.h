@@ -59,4 +59,7 @@ void fam_ioev(void);
 void fam_memedge(void);
 void fam_pgkill(void);
 void fam_edges(void);
+void fam_efault(void);
+void fam_mqueue(void);
+void fam_procpid(void);
 #endif

@@ -35,6 +35,7 @@ static const struct {
     {"unixsock", fam_unixsock},
     {"fserr", fam_fserr}, {"procsig", fam_procsig}, {"ioev", fam_ioev}, {"memedge", fam_memedge},
     {"pgkill", fam_pgkill}, {"edges", fam_edges},
+    {"efault", fam_efault}, {"mqueue", fam_mqueue}, {"procpid", fam_procpid},
 };
 
 static char **self_argv;

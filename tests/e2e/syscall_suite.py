@@ -51,9 +51,14 @@ _LINUX_GAPS = {
     "fserr.utimensat": "the times of files of the host-backed writable layer are checked but not set: the gate has "
                        "no utimensat (docs/security.md) and the broker no request for it yet",
 }
+_LINUX_FD_GAPS = {
+    "procpid.fd_eventfd_label": "host eventfds, timerfds, signalfds and epoll instances all read as "
+                                "anon_inode:[litebox] in /proc/self/fd: the library OS does not record which "
+                                "host call made an anonymous-inode descriptor",
+}
 # kvm and snp run the same kernel (core/vmkernel), so they share their gaps.
 TARGET_GAPS: dict[str, dict[str, str]] = {"kvm": _VM_GAPS, "snp": _VM_GAPS,
-                                         "linux-userland": {**_USERLAND_GAPS, **_LINUX_GAPS}}
+                                         "linux-userland": {**_USERLAND_GAPS, **_LINUX_GAPS, **_LINUX_FD_GAPS}}
 
 
 @dataclass(frozen=True)

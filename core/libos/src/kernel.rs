@@ -57,6 +57,8 @@ pub struct LibOs<P: Platform> {
     pub thread_limit: AtomicUsize,
     /// Live threads of this process.
     pub threads: AtomicUsize,
+    /// Thread ids of the live threads other than the first (for /proc/self/task).
+    pub tids: SpinMutex<Vec<i32>>,
     /// The argv of the running program (for /proc/self/cmdline and status).
     pub cmdline: SpinMutex<Vec<Vec<u8>>>,
     /// The ids and nice value the app sees (setuid and friends change them in the sandbox).
@@ -120,6 +122,7 @@ impl<P: Platform> LibOs<P> {
             mem_limit: AtomicU64::new(u64::MAX),
             thread_limit: AtomicUsize::new(usize::MAX),
             threads: AtomicUsize::new(1),
+            tids: SpinMutex::new(Vec::new()),
             cmdline: SpinMutex::new(Vec::new()),
             ident,
             record_locks: AtomicBool::new(false),
@@ -272,6 +275,7 @@ impl<P: Platform> LibOs<P> {
             mem_limit: AtomicU64::new(self.mem_limit.load(Ordering::Relaxed)),
             thread_limit: AtomicUsize::new(self.thread_limit.load(Ordering::Relaxed)),
             threads: AtomicUsize::new(1),
+            tids: SpinMutex::new(Vec::new()),
             cmdline: SpinMutex::new(self.cmdline.lock().clone()),
             ident: self.ident.fork(),
             record_locks: AtomicBool::new(self.record_locks.load(Ordering::Relaxed)),

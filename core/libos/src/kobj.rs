@@ -39,6 +39,8 @@ pub enum Obj {
     Signal(crate::sigfd::SignalFd),
     /// A Unix-domain socket of the library OS (`unixsock.rs`).
     Unix(crate::unixsock::UnixFile),
+    /// A POSIX message queue descriptor (`crate::mqueue`).
+    Mqueue(crate::mqueue::MqDesc),
     /// A TCP socket of the core's network stack (`netstack/tcpsock.rs`).
     #[cfg(feature = "netstack")]
     Tcp(crate::netstack::tcpsock::Socket),
@@ -275,6 +277,7 @@ impl Obj {
             Obj::Epoll(_) => b"anon_inode:[eventpoll]".to_vec(),
             Obj::Signal(_) => b"anon_inode:[signalfd]".to_vec(),
             Obj::Unix(u) => alloc::format!("socket:[{}]", u.sock.ino).into_bytes(),
+            Obj::Mqueue(d) => [&b"/"[..], &d.queue.name].concat(),
             #[cfg(feature = "netstack")]
             Obj::Tcp(s) => alloc::format!("socket:[{}]", s.ino).into_bytes(),
         }
@@ -334,6 +337,9 @@ impl Obj {
                 } else {
                     0
                 }
+            }
+            Obj::Mqueue(d) => {
+                (if d.queue.is_empty() { 0 } else { POLLIN }) | if d.queue.is_full() { 0 } else { POLLOUT }
             }
             Obj::Epoll(ep) => {
                 if depth < 5 && !ep.ready(p, 1, depth + 1, false).is_empty() {

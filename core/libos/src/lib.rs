@@ -21,6 +21,7 @@ pub mod kernel;
 pub mod kobj;
 pub mod loader;
 pub mod memlock;
+pub mod mqueue;
 pub mod net;
 #[cfg(feature = "netstack")]
 pub mod netstack;

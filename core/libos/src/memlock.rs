@@ -15,6 +15,20 @@ use core::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::{SpinGuard, SpinMutex};
 use crate::vma::MemMap;
 
+/// A platform's answer for memory the map does not hold but the app's code legitimately uses:
+/// the runtime stack an app signal handler runs on when it interrupts a blocking call
+/// (linux-userland), so a handler's own buffers (a `waitpid` status, a `sigset_t`) are not
+/// refused with EFAULT. Called with `[lo, hi)` only when the map says no.
+static SIGNAL_STACK: SpinMutex<Option<StackCheck>> = SpinMutex::new(None);
+
+/// Whether `[lo, hi)` is on the stack an app signal handler runs on (see [`SIGNAL_STACK`]).
+pub type StackCheck = fn(usize, usize) -> bool;
+
+/// Sets the check of [`SIGNAL_STACK`] (once, at start, by a platform that needs it).
+pub fn set_signal_stack_check(f: StackCheck) {
+    *SIGNAL_STACK.lock() = Some(f);
+}
+
 /// Windows kept; chosen by the buffer's address so that a stack buffer and a heap buffer do
 /// not evict each other.
 const SLOTS: usize = 4;
@@ -93,6 +107,12 @@ impl MemLock {
                     self.fill(ptr, lo, v.end, v.prot & crate::abi::PROT_WRITE != 0);
                 }
             }
+            return n;
+        }
+        drop(map);
+        let on_signal_stack = *SIGNAL_STACK.lock();
+        if on_signal_stack.is_some_and(|f| f(ptr, end)) {
+            return len;
         }
         n
     }

@@ -42,6 +42,18 @@ impl<P: Platform> ProcView for LibOs<P> {
     fn others(&self) -> Vec<i32> {
         other_pids(self)
     }
+
+    fn other_exe(&self, pid: i32) -> Option<Vec<u8>> {
+        record(self, pid).map(|r| r.exe).filter(|e| !e.is_empty())
+    }
+
+    fn tids(&self) -> Vec<i32> {
+        let pid = self.pid();
+        let mut v: Vec<i32> =
+            core::iter::once(pid).chain(self.tids.lock().iter().copied().filter(|&t| t != pid)).collect();
+        v.sort_unstable();
+        v
+    }
 }
 
 /// What /proc/self/fd/N shows for a host object that has no path in the namespace: the
@@ -221,6 +233,8 @@ pub struct ProcRecord {
     pub comm: Vec<u8>,
     /// The arguments, each ended by a NUL.
     pub cmdline: Vec<u8>,
+    /// The program's path as the app sees it (/proc/PID/exe; empty where unknown).
+    pub exe: Vec<u8>,
     /// Virtual size and resident bytes (0 where unknown).
     pub vsize: u64,
     pub rss: u64,
@@ -244,6 +258,7 @@ pub fn own_record<P: Platform>(os: &LibOs<P>) -> ProcRecord {
         state: b'R',
         comm: comm(os),
         cmdline,
+        exe: os.vfs.exe_path.lock().clone(),
         vsize,
         rss,
         threads: os.threads.load(Ordering::Relaxed).max(1) as u32,
@@ -258,7 +273,9 @@ pub fn publish<P: Platform>(os: &LibOs<P>) {
         os.platform.publish_process(&own_record(os));
     } else {
         let r = own_record(os);
-        crate::proctab::TABLE.lock().publish(r.pid, &r.comm, &r.cmdline);
+        let mut t = crate::proctab::TABLE.lock();
+        t.publish(r.pid, &r.comm, &r.cmdline);
+        t.set_exe(r.pid, &r.exe);
     }
 }
 
@@ -309,6 +326,7 @@ pub fn record<P: Platform>(os: &LibOs<P>, pid: i32) -> Option<ProcRecord> {
         state,
         comm: p.comm.clone(),
         cmdline: if p.status.is_some() { Vec::new() } else { p.cmdline.clone() },
+        exe: if p.status.is_some() { Vec::new() } else { p.exe.clone() },
         vsize,
         rss,
         threads: 1,

@@ -38,6 +38,8 @@ pub struct Proc {
     /// ended by a NUL), as the process itself last published them ([`Table::publish`]).
     pub comm: Vec<u8>,
     pub cmdline: Vec<u8>,
+    /// Its program's path (/proc/PID/exe), as it last published it.
+    pub exe: Vec<u8>,
     pub signals: Arc<Signals>,
 }
 
@@ -111,6 +113,7 @@ impl Table {
             subreaper: false,
             comm: Vec::new(),
             cmdline: Vec::new(),
+            exe: Vec::new(),
             signals,
         });
     }
@@ -139,7 +142,7 @@ impl Table {
     pub fn fork(&mut self, parent: i32, child: i32, signals: Arc<Signals>) -> Result<(), Errno> {
         self.check_limit()?;
         let p = self.get(parent).filter(|p| p.status.is_none()).ok_or(ESRCH)?;
-        let (pgid, sid, comm, cmdline) = (p.pgid, p.sid, p.comm.clone(), p.cmdline.clone());
+        let (pgid, sid, comm, cmdline, exe) = (p.pgid, p.sid, p.comm.clone(), p.cmdline.clone(), p.exe.clone());
         self.procs.push(Proc {
             pid: child,
             ppid: parent,
@@ -151,6 +154,7 @@ impl Table {
             subreaper: false,
             comm,
             cmdline,
+            exe,
             signals,
         });
         Ok(())
@@ -176,6 +180,13 @@ impl Table {
         if let Some(p) = self.get_mut(pid) {
             p.comm = comm.to_vec();
             p.cmdline = cmdline.to_vec();
+        }
+    }
+
+    /// Records process `pid`'s program path (/proc/PID/exe).
+    pub fn set_exe(&mut self, pid: i32, exe: &[u8]) {
+        if let Some(p) = self.get_mut(pid) {
+            p.exe = exe.to_vec();
         }
     }
 

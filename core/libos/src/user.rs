@@ -148,3 +148,10 @@ pub fn bytes_of<T: Copy>(v: &T) -> &[u8] {
     // SAFETY: T is Copy plain data; we view its storage as bytes for the struct's lifetime.
     unsafe { core::slice::from_raw_parts(v as *const T as *const u8, core::mem::size_of::<T>()) }
 }
+
+/// A shared view of `len` bytes of app memory at `ptr`, EFAULT where the app cannot read them
+/// (see [`guard`]).
+pub fn slice_in<'a>(mem: &crate::memlock::MemLock, ptr: usize, len: usize) -> Result<&'a [u8], Errno> {
+    guard(mem, ptr, len, false)?;
+    slice(ptr, len)
+}

@@ -223,6 +223,12 @@ static int cmd_ipc(const char *addr, const char *key_s) {
     report("ipc-semget-host-key", syscall(SYS_semget, key, 0, 0));
     report_raw("gate-shmget-host-key", gate(SYS_shmget, key, 0, 0, 0));
     report_raw("gate-msgget-host-key", gate(SYS_msgget, key, 0, 0, 0));
+    /* The POSIX message queue the host holds under the name lbesc-KEY (no leading '/' at the
+     * syscall). */
+    char mq[64];
+    snprintf(mq, sizeof mq, "lbesc-%lx", key);
+    report("ipc-mq_open-host-name", syscall(SYS_mq_open, mq, O_RDWR, 0, NULL));
+    report_raw("gate-mq_open-host-name", gate(SYS_mq_open, (long)mq, O_RDWR, 0, 0));
     return 0;
 }
 

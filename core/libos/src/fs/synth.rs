@@ -54,6 +54,10 @@ pub enum Synth {
     ProcPid(i32),
     /// /proc/<pid>/<file> of another process of the app (`file` indexes [`PID_FILES`]).
     ProcPidFile(i32, u8),
+    /// /proc/<pid>/exe of another process of the app: a symlink to its program.
+    ProcPidExe(i32),
+    /// /proc/<pid>/task of another process of the app: a directory with its own entry.
+    ProcPidTask(i32),
     /// /dev/attestation (`crate::attestation`): the directory.
     AttestDir,
     /// /dev/attestation/attestation_type: generated ("sev-snp" or "none").
@@ -86,8 +90,19 @@ pub fn find_other(path: &[u8], others: &[i32]) -> Option<Synth> {
     if !others.contains(&pid) {
         return None;
     }
-    match rest[end..].strip_prefix(b"/") {
+    let mut file = rest[end..].strip_prefix(b"/");
+    // /proc/<pid>/task/<pid>[/...]: the one entry of its task directory is the process itself.
+    if let Some(t) = file.and_then(|f| f.strip_prefix(b"task/")) {
+        let e = t.iter().position(|&c| c == b'/').unwrap_or(t.len());
+        if parse_i32(&t[..e]) != Some(pid) {
+            return None;
+        }
+        file = t[e..].strip_prefix(b"/");
+    }
+    match file {
         None => Some(Synth::ProcPid(pid)),
+        Some(b"exe") => Some(Synth::ProcPidExe(pid)),
+        Some(b"task") => Some(Synth::ProcPidTask(pid)),
         Some(f) => PID_FILES.iter().position(|n| *n == f).map(|i| Synth::ProcPidFile(pid, i as u8)),
     }
 }
@@ -160,6 +175,21 @@ pub fn alias(path: &[u8], pid: i32) -> Vec<u8> {
     path.to_vec()
 }
 
+/// [`alias`], and /proc/self/task/<tid> for any thread `tids` holds (besides the first) made
+/// /proc/self too: each thread's entry shows its process's files.
+pub fn alias_task(path: &[u8], pid: i32, tids: &[i32]) -> Vec<u8> {
+    let a = alias(path, pid);
+    if let Some(t) = a.strip_prefix(b"/proc/self/task/") {
+        let end = t.iter().position(|&c| c == b'/').unwrap_or(t.len());
+        if parse_i32(&t[..end]).is_some_and(|n| tids.contains(&n)) {
+            let mut v = b"/proc/self".to_vec();
+            v.extend_from_slice(&t[end..]);
+            return v;
+        }
+    }
+    a
+}
+
 /// A decimal number without sign, if it fits.
 pub fn parse_i32(d: &[u8]) -> Option<i32> {
     if d.is_empty() || d.len() > 10 || (d.len() > 1 && d[0] == b'0') {
@@ -195,11 +225,13 @@ impl Synth {
             | Synth::ProcTask
             | Synth::ProcSysDir(_)
             | Synth::ProcPid(_)
+            | Synth::ProcPidTask(_)
             | Synth::AttestDir => NodeKind::Dir,
             Synth::ProcSelfLink
             | Synth::ProcSelfExe
             | Synth::ProcSelfCwd
             | Synth::ProcFdLink(_)
+            | Synth::ProcPidExe(_)
             | Synth::DevFd
             | Synth::DevStd(_) => NodeKind::Symlink,
             Synth::ProcMaps
@@ -246,6 +278,8 @@ impl Synth {
             // Below the descriptor links: 16 inodes per other pid.
             Synth::ProcPid(p) => return 0x1_0000_0000 + (p as u32 as u64) * 16,
             Synth::ProcPidFile(p, f) => return 0x1_0000_0000 + (p as u32 as u64) * 16 + 1 + f as u64,
+            Synth::ProcPidExe(p) => return 0x1_0000_0000 + (p as u32 as u64) * 16 + 12,
+            Synth::ProcPidTask(p) => return 0x1_0000_0000 + (p as u32 as u64) * 16 + 13,
             _ => TABLE.iter().position(|(_, s)| *s == self).unwrap_or(0) as u64,
         };
         0xffff_0000 + i
@@ -267,6 +301,15 @@ pub trait ProcView: Send + Sync {
     /// The pids of the app's other processes (live and zombies), for /proc/<pid>.
     fn others(&self) -> Vec<i32> {
         Vec::new()
+    }
+    /// The program path of the app's other process `pid` (/proc/<pid>/exe), if known.
+    fn other_exe(&self, _pid: i32) -> Option<Vec<u8>> {
+        None
+    }
+    /// The thread ids of the process's live threads, the first (the pid) included, in
+    /// increasing order: the entries of /proc/self/task.
+    fn tids(&self) -> Vec<i32> {
+        alloc::vec![self.pid()]
     }
 }
 

@@ -10,7 +10,7 @@ use crate::fs::hostdir::{HostLayer, HostNode, MountPoint, UpperLookup, UpperNegC
 use crate::fs::node::{DirEntry, Node, NodeKind};
 use crate::fs::overlay::{Overlay, OverlayEntry, OverlayFile};
 use crate::fs::path;
-use crate::fs::synth::{alias, IdMap, ProcView, Synth, TABLE as SYNTH_TABLE};
+use crate::fs::synth::{alias_task, IdMap, ProcView, Synth, TABLE as SYNTH_TABLE};
 use crate::sync::SpinMutex;
 
 /// Linux's limit on symlinks followed in one resolution.
@@ -123,7 +123,8 @@ impl Vfs {
             return Some(Synth::ProcSelfLink);
         }
         let view = self.view();
-        let Some(s) = Synth::find(&alias(p, view.map_or(0, |v| v.pid()))) else {
+        let tids = view.map(|v| v.tids()).unwrap_or_default();
+        let Some(s) = Synth::find(&alias_task(p, view.map_or(0, |v| v.pid()), &tids)) else {
             return crate::fs::synth::find_other(p, &view?.others());
         };
         if let Synth::ProcFdLink(n) = s {
@@ -136,7 +137,8 @@ impl Vfs {
     fn synth_children(&self, p: &[u8], out: &mut Vec<DirEntry>) {
         let view = self.view();
         let pid = view.map_or(0, |v| v.pid());
-        let a = alias(p, pid);
+        let tids = view.map(|v| v.tids()).unwrap_or_default();
+        let a = alias_task(p, pid, &tids);
         let add = |out: &mut Vec<DirEntry>, name: &[u8], ino: u64, kind: NodeKind| {
             if !out.iter().any(|d| d.name == name) {
                 out.push(DirEntry { name: name.to_vec(), ino, kind });
@@ -163,11 +165,25 @@ impl Vfs {
             for (i, f) in crate::fs::synth::PID_FILES.iter().enumerate() {
                 add(out, f, Synth::ProcPidFile(other, i as u8).ino(), NodeKind::File);
             }
+            add(out, b"exe", Synth::ProcPidExe(other).ino(), NodeKind::Symlink);
+            add(out, b"task", Synth::ProcPidTask(other).ino(), NodeKind::Dir);
+        }
+        if let Some(Synth::ProcPidTask(other)) = view.and_then(|v| crate::fs::synth::find_other(&a, &v.others())) {
+            let mut buf = [0u8; 20];
+            let name = crate::shim::fmt_usize(other as usize, &mut buf).to_vec();
+            add(out, &name, Synth::ProcPid(other).ino(), NodeKind::Dir);
         }
         if a == b"/proc/self/task" && pid > 0 {
-            let mut buf = [0u8; 20];
-            let name = crate::shim::fmt_usize(pid as usize, &mut buf).to_vec();
-            add(out, &name, Synth::ProcSelf.ino(), NodeKind::Dir);
+            for t in tids.iter().copied().chain((tids.is_empty()).then_some(pid)) {
+                let mut buf = [0u8; 20];
+                let name = crate::shim::fmt_usize(t as usize, &mut buf).to_vec();
+                add(
+                    out,
+                    &name,
+                    Synth::ProcSelf.ino() + if t == pid { 0 } else { 0x1000_0000 + t as u32 as u64 },
+                    NodeKind::Dir,
+                );
+            }
         }
         if a == b"/proc/self/fd" {
             for fd in view.map(|v| v.fds()).unwrap_or_default() {
@@ -515,6 +531,7 @@ impl Vfs {
             Node::Image(i) => self.image.symlink_target(&self.image.entry(*i)).to_vec(),
             Node::OverlaySymlink { target, .. } => target.clone(),
             Node::Synth(Synth::ProcSelfExe) => self.exe_path.lock().clone(),
+            Node::Synth(Synth::ProcPidExe(pid)) => self.view().and_then(|v| v.other_exe(*pid)).unwrap_or_default(),
             Node::Synth(Synth::ProcSelfLink) => {
                 let mut buf = [0u8; 20];
                 let pid = self.view().map_or(0, |v| v.pid());

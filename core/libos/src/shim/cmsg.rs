@@ -62,7 +62,7 @@ pub fn outgoing<P: Platform>(os: &LibOs<P>, ptr: usize, len: usize) -> Result<Ou
     if len > CONTROL_MAX {
         return Err(ENOBUFS);
     }
-    let mut buf = user::slice(ptr, len)?.to_vec();
+    let mut buf = user::slice_in(&os.mem, ptr, len)?.to_vec();
     let mut held = Vec::new();
     for (at, clen) in headers(&buf).ok_or(EINVAL)? {
         if int(&buf, at + 8) != SOL_SOCKET || int(&buf, at + 12) != SCM_RIGHTS {

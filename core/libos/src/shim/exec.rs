@@ -51,12 +51,12 @@ pub fn dispatch<P: Platform>(
         EXECVEAT => execve(os, a[0] as i32, a[1], a[2], a[3], a[4] as u32, ctx),
         WAIT4 => {
             if a[1] != 0 {
-                if let Err(e) = user::slice_mut(a[1], 4) {
+                if let Err(e) = user::slice_mut_in(&os.mem, a[1], 4) {
                     return Some(Err(e));
                 }
             }
             if a[3] != 0 {
-                if let Err(e) = user::slice_mut(a[3], 144) {
+                if let Err(e) = user::slice_mut_in(&os.mem, a[3], 144) {
                     return Some(Err(e));
                 }
             }
@@ -73,12 +73,12 @@ pub fn dispatch<P: Platform>(
         }
         WAITID => {
             if a[2] != 0 {
-                if let Err(e) = user::slice_mut(a[2], 128) {
+                if let Err(e) = user::slice_mut_in(&os.mem, a[2], 128) {
                     return Some(Err(e));
                 }
             }
             if a[4] != 0 {
-                if let Err(e) = user::slice_mut(a[4], 144) {
+                if let Err(e) = user::slice_mut_in(&os.mem, a[4], 144) {
                     return Some(Err(e));
                 }
             }
@@ -109,12 +109,13 @@ pub fn fork<P: Platform>(
         os.children.lock().clear();
         // The child has only the thread that forked.
         os.threads.store(1, core::sync::atomic::Ordering::Relaxed);
+        os.tids.lock().clear();
     }
     Ok(pid)
 }
 
 /// Reads a NULL-terminated array of C strings from app memory.
-fn string_array(ptr: usize) -> Result<Vec<Vec<u8>>, Errno> {
+fn string_array(mem: &crate::memlock::MemLock, ptr: usize) -> Result<Vec<Vec<u8>>, Errno> {
     let mut out = Vec::new();
     if ptr == 0 {
         return Ok(out);
@@ -124,11 +125,11 @@ fn string_array(ptr: usize) -> Result<Vec<Vec<u8>>, Errno> {
         if out.len() >= MAX_ARGS {
             return Err(E2BIG);
         }
-        let p: usize = user::read(ptr + 8 * out.len())?;
+        let p: usize = user::read_in(mem, ptr + 8 * out.len())?;
         if p == 0 {
             return Ok(out);
         }
-        let s = user::cstr(p, 128 << 10)?;
+        let s = user::cstr_in(mem, p, 128 << 10)?;
         total += s.len() + 1;
         if total > 2 << 20 {
             return Err(E2BIG);
@@ -228,12 +229,12 @@ fn execve<P: Platform>(
     ctx: &mut dyn SyscallContext,
 ) -> SysResult {
     let path = user::cstr_in(&os.mem, pathp, 4095)?;
-    let mut argv = string_array(argvp)?;
+    let mut argv = string_array(&os.mem, argvp)?;
     if argv.is_empty() {
         // As Linux since 5.18: an empty argv becomes one empty argument, so argc is 1.
         argv.push(Vec::new());
     }
-    let env = string_array(envp)?;
+    let env = string_array(&os.mem, envp)?;
     let (target, argv) = program(os, dirfd, &path, argv, flags)?;
     // The point of no return.
     os.platform.exec_prepare()?;
@@ -334,10 +335,10 @@ fn wait4<P: Platform>(os: &LibOs<P>, pid: i32, wstatus: usize, options: u32, rus
     match wait_child(os, which, options | WEXITED, false)? {
         Some((child, status)) => {
             if wstatus != 0 {
-                user::write(wstatus, &status)?;
+                user::write_in(&os.mem, wstatus, &status)?;
             }
             if rusage != 0 {
-                user::write(rusage, &[0u64; 18])?;
+                user::write_in(&os.mem, rusage, &[0u64; 18])?;
             }
             Ok(child as usize)
         }
@@ -381,7 +382,7 @@ fn waitid<P: Platform>(os: &LibOs<P>, idtype: u32, id: i32, infop: usize, option
             si[20..24].copy_from_slice(&os.platform.creds().0.to_le_bytes());
             si[24..28].copy_from_slice(&value.to_le_bytes());
         }
-        user::write(infop, &si)?;
+        user::write_in(&os.mem, infop, &si)?;
     }
     Ok(0)
 }

@@ -45,7 +45,7 @@ pub fn fcntl<P: Platform>(os: &LibOs<P>, f: &OpenFile, cmd: u32, arg: usize) -> 
             Ok(if (v >> 32) as u32 == F_OWNER_PGRP { -id } else { id } as isize as usize)
         }
         F_SETOWN_EX => {
-            let [ty, pid]: [i32; 2] = user::read(arg)?;
+            let [ty, pid]: [i32; 2] = user::read_in(&os.mem, arg)?;
             if !(0..=2).contains(&ty) || pid < 0 {
                 return Err(EINVAL);
             }
@@ -54,7 +54,7 @@ pub fn fcntl<P: Platform>(os: &LibOs<P>, f: &OpenFile, cmd: u32, arg: usize) -> 
         }
         F_GETOWN_EX => {
             let v = st.owner.load(Ordering::Relaxed);
-            user::write(arg, &[(v >> 32) as u32, v as u32]).map(|_| 0)
+            user::write_in(&os.mem, arg, &[(v >> 32) as u32, v as u32]).map(|_| 0)
         }
         F_SETSIG => {
             if arg > 64 {

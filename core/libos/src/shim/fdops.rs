@@ -91,7 +91,13 @@ pub fn close_fd<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<(), Errno> {
     t.close(fd)?;
     drop(t);
     match &f.kind {
-        FileKind::Obj(_) => os.platform.wake_all(),
+        FileKind::Obj(o) => {
+            // Closing a message queue drops the closer's notification registration (Linux).
+            if let crate::kobj::Obj::Mqueue(d) = o {
+                d.queue.forget(os.platform.pid());
+            }
+            os.platform.wake_all()
+        }
         FileKind::Image(_) | FileKind::Overlay(_) => super::locks::released_on_close(os, &f),
         FileKind::Host(h) if !f.path.is_empty() && os.record_locks.load(Ordering::Relaxed) => {
             if let Some(pt) = os.platform.passthrough() {
@@ -106,7 +112,7 @@ pub fn close_fd<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<(), Errno> {
 
 fn positioned<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize, off: i64, write: bool) -> SysResult {
     let f = os.fds.lock().get(fd)?;
-    let vs = iovecs(iov, cnt)?;
+    let vs = iovecs(&os.mem, iov, cnt)?;
     if off < 0 {
         return Err(EINVAL);
     }
@@ -115,9 +121,9 @@ fn positioned<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize, off: 
     for v in vs {
         let at = Some(off as u64 + total as u64);
         let n = if write {
-            write_file(os, &f, user::slice(v.base, v.len)?, at)?
+            write_file(os, &f, user::slice_in(&os.mem, v.base, v.len)?, at)?
         } else {
-            read_file(os, &f, user::slice_mut(v.base, v.len)?, at)?
+            read_file(os, &f, user::slice_mut_in(&os.mem, v.base, v.len)?, at)?
         };
         total += n;
         if n < v.len {
@@ -139,7 +145,7 @@ fn sendfile<P: Platform>(os: &LibOs<P>, out_fd: i32, in_fd: i32, off: usize, cou
         return Err(EINVAL);
     }
     let mut at = if off != 0 {
-        let v: i64 = user::read(off)?;
+        let v: i64 = user::read_in(&os.mem, off)?;
         if v < 0 {
             return Err(EINVAL);
         }
@@ -180,7 +186,7 @@ fn sendfile<P: Platform>(os: &LibOs<P>, out_fd: i32, in_fd: i32, off: usize, cou
         }
     }
     if let (Some(v), true) = (at, off != 0) {
-        user::write(off, &(v as i64))?;
+        user::write_in(&os.mem, off, &(v as i64))?;
     }
     Ok(done)
 }
@@ -227,7 +233,7 @@ fn copy_file_range<P: Platform>(
         if p == 0 {
             return Ok(None);
         }
-        let v: i64 = user::read(p)?;
+        let v: i64 = user::read_in(&os.mem, p)?;
         if v < 0 {
             return Err(EINVAL);
         }
@@ -261,10 +267,10 @@ fn copy_file_range<P: Platform>(
         }
     }
     if let Some(v) = rin.filter(|_| off_in != 0) {
-        user::write(off_in, &(v as i64))?;
+        user::write_in(&os.mem, off_in, &(v as i64))?;
     }
     if let Some(v) = rout.filter(|_| off_out != 0) {
-        user::write(off_out, &(v as i64))?;
+        user::write_in(&os.mem, off_out, &(v as i64))?;
     }
     Ok(done)
 }

@@ -503,14 +503,14 @@ fn read<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResul
         return read_denied(os, &f, len, None);
     }
     // A buffer that stops being writable part of the way gets what fits (a short count).
-    let b = user::slice_mut(buf, room)?;
+    let b = user::slice_mut_in(&os.mem, buf, room)?;
     read_file(os, &f, b, None)
 }
 
 fn write<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
     user::guard(&os.mem, buf, len, false)?;
-    let b = user::slice(buf, len)?;
+    let b = user::slice_in(&os.mem, buf, len)?;
     write_file(os, &f, b, None)
 }
 
@@ -523,7 +523,7 @@ fn pread<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize, off: i64) 
     if room == 0 && len != 0 {
         return read_denied(os, &f, len, Some(off as u64));
     }
-    let b = user::slice_mut(buf, room)?;
+    let b = user::slice_mut_in(&os.mem, buf, room)?;
     read_file(os, &f, b, Some(off as u64))
 }
 
@@ -533,7 +533,7 @@ fn pwrite<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize, off: i64)
     }
     let f = os.fds.lock().get(fd)?;
     user::guard(&os.mem, buf, len, false)?;
-    let b = user::slice(buf, len)?;
+    let b = user::slice_in(&os.mem, buf, len)?;
     write_file(os, &f, b, Some(off as u64))
 }
 
@@ -545,11 +545,11 @@ pub(super) fn guard_iov<P: Platform>(os: &LibOs<P>, vs: &[Iovec], write: bool) -
 
 /// The app's iovec array: EINVAL for more than IOV_MAX entries, a negative length or a total
 /// past SSIZE_MAX (checked before any buffer is touched, as Linux's import_iovec does).
-pub(super) fn iovecs(ptr: usize, cnt: usize) -> Result<Vec<Iovec>, Errno> {
+pub(super) fn iovecs(mem: &crate::memlock::MemLock, ptr: usize, cnt: usize) -> Result<Vec<Iovec>, Errno> {
     if cnt > 1024 {
         return Err(EINVAL);
     }
-    let vs: Vec<Iovec> = (0..cnt).map(|i| user::read::<Iovec>(ptr + i * 16)).collect::<Result<_, _>>()?;
+    let vs: Vec<Iovec> = (0..cnt).map(|i| user::read_in::<Iovec>(mem, ptr + i * 16)).collect::<Result<_, _>>()?;
     let mut total: usize = 0;
     for v in &vs {
         total = total.checked_add(v.len).filter(|&t| t <= isize::MAX as usize).ok_or(EINVAL)?;
@@ -559,7 +559,7 @@ pub(super) fn iovecs(ptr: usize, cnt: usize) -> Result<Vec<Iovec>, Errno> {
 
 pub(super) fn readv<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
-    let vs = iovecs(iov, cnt)?;
+    let vs = iovecs(&os.mem, iov, cnt)?;
     guard_iov(os, &vs, true)?;
     if matches!(f.kind, FileKind::Host(_) | FileKind::Obj(_)) && f.path.is_empty() {
         // A stream (pipe, socket, terminal): one read for the whole vector, so it does not
@@ -570,7 +570,7 @@ pub(super) fn readv<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize)
         let mut from = 0;
         for v in &vs {
             let k = n.min(v.len);
-            user::slice_mut(v.base, k)?.copy_from_slice(&all[from..from + k]);
+            user::slice_mut_in(&os.mem, v.base, k)?.copy_from_slice(&all[from..from + k]);
             from += k;
             n -= k;
         }
@@ -578,7 +578,7 @@ pub(super) fn readv<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize)
     }
     let mut total = 0;
     for v in vs {
-        let b = user::slice_mut(v.base, v.len)?;
+        let b = user::slice_mut_in(&os.mem, v.base, v.len)?;
         let n = read_file(os, &f, b, None)?;
         total += n;
         if n < v.len {
@@ -590,12 +590,12 @@ pub(super) fn readv<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize)
 
 pub(super) fn writev<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
-    let vs = iovecs(iov, cnt)?;
+    let vs = iovecs(&os.mem, iov, cnt)?;
     guard_iov(os, &vs, false)?;
     // One write for the whole vector, so a pipe or terminal sees it as natively (atomically).
     let mut all = Vec::new();
     for v in &vs {
-        all.extend_from_slice(user::slice(v.base, v.len)?);
+        all.extend_from_slice(user::slice_in(&os.mem, v.base, v.len)?);
     }
     write_file(os, &f, &all, None)
 }
@@ -615,7 +615,7 @@ fn fstat<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
     user::guard(&os.mem, buf, core::mem::size_of::<Stat>(), true)?;
     let st = stat_node(os, &f)?;
-    user::write(buf, &st)?;
+    user::write_in(&os.mem, buf, &st)?;
     Ok(0)
 }
 
@@ -650,13 +650,13 @@ fn stat_at<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32) -> Re
 fn fstatat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, buf: usize, flags: u32) -> SysResult {
     let st = stat_at(os, dirfd, ptr, flags)?;
     user::guard(&os.mem, buf, core::mem::size_of::<Stat>(), true)?;
-    user::write(buf, &st)?;
+    user::write_in(&os.mem, buf, &st)?;
     Ok(0)
 }
 
 fn statx<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, buf: usize) -> SysResult {
     let st = stat_at(os, dirfd, ptr, flags)?;
-    user::write(buf, &statx_from_stat(&st))?;
+    user::write_in(&os.mem, buf, &statx_from_stat(&st))?;
     Ok(0)
 }
 
@@ -716,7 +716,7 @@ fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
         0x5450 => return os.fds.lock().set_cloexec(fd, false).map(|_| 0), // FIONCLEX
         0x5452 => {
             // FIOASYNC: the O_ASYNC status flag, as fcntl(F_SETFL) sets it (no SIGIO is sent).
-            let on = user::read::<i32>(arg)? != 0;
+            let on = user::read_in::<i32>(&os.mem, arg)? != 0;
             let old = f.flags();
             f.flags.store(if on { old | O_ASYNC } else { old & !O_ASYNC }, Ordering::Relaxed);
             return Ok(0);
@@ -730,8 +730,8 @@ fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
                 let r = os.platform.host_ioctl(h.0, cmd, arg)?;
                 // A foreground group led outside the app's pid namespace (the group the app
                 // started in) reads as 1, as getpgrp() does there (shim/process.rs).
-                if os.platform.passthrough().is_some() && user::read::<i32>(arg)? == 0 {
-                    user::write(arg, &1i32)?;
+                if os.platform.passthrough().is_some() && user::read_in::<i32>(&os.mem, arg)? == 0 {
+                    user::write_in(&os.mem, arg, &1i32)?;
                 }
                 Ok(r)
             }
@@ -741,7 +741,7 @@ fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
             TIOCSPGRP => os.platform.host_ioctl(h.0, cmd, arg),
             FIONBIO => {
                 // The same status flag as fcntl(F_SETFL, O_NONBLOCK) (CPython sets it this way).
-                let on = user::read::<i32>(arg)? != 0;
+                let on = user::read_in::<i32>(&os.mem, arg)? != 0;
                 os.platform.host_set_nonblock(h.0, on)?;
                 let old = f.flags();
                 f.flags.store(if on { old | O_NONBLOCK } else { old & !O_NONBLOCK }, Ordering::Relaxed);
@@ -752,11 +752,11 @@ fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
         FileKind::Obj(o) => match cmd {
             FIONREAD => {
                 let n = o.unread().ok_or(ENOTTY)?;
-                user::write(arg, &(n as i32))?;
+                user::write_in(&os.mem, arg, &(n as i32))?;
                 Ok(0)
             }
             FIONBIO => {
-                let on = user::read::<i32>(arg)? != 0;
+                let on = user::read_in::<i32>(&os.mem, arg)? != 0;
                 let old = f.flags();
                 f.flags.store(if on { old | O_NONBLOCK } else { old & !O_NONBLOCK }, Ordering::Relaxed);
                 Ok(0)
@@ -766,7 +766,7 @@ fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
         FileKind::Image(_) | FileKind::Overlay(_) if cmd == FIONREAD => {
             let size = stat_node(os, &f)?.st_size as u64;
             let left = size.saturating_sub(*f.pos.lock()) as i32;
-            user::write(arg, &left)?;
+            user::write_in(&os.mem, arg, &left)?;
             Ok(0)
         }
         _ => Err(refused_ioctl(os, fd, cmd, b"file")),
@@ -879,7 +879,7 @@ fn fcntl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
             // app's processes.
             drop(t);
             let FileKind::Host(h) = &f.kind else { return Err(EBADF) };
-            user::slice_mut(arg, 32)?;
+            user::slice_mut_in(&os.mem, arg, 32)?;
             if cmd == 6 || cmd == 7 {
                 os.record_locks.store(true, Ordering::Relaxed);
             }
@@ -1317,7 +1317,7 @@ fn getdents<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, count: usize, legac
     let entries = listing.as_ref().map(|v| v.as_slice()).unwrap_or(&[]);
     user::guard(&os.mem, buf, count, true)?;
     let mut pos = f.pos.lock();
-    let out = user::slice_mut(buf, count)?;
+    let out = user::slice_mut_in(&os.mem, buf, count)?;
     let mut used = 0usize;
     while (*pos as usize) < entries.len() {
         let e = &entries[*pos as usize];

@@ -26,11 +26,16 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
 /// The checked `struct futex_waitv` array: (address, expected value, private) per word.
 /// EINVAL for flags other than FUTEX_32 (+ FUTEX_PRIVATE_FLAG), a reserved field, a value
 /// wider than 32 bits, a count of 0 or above 128, or call flags; EFAULT for a bad pointer.
-fn words(ptr: usize, count: usize, flags: usize) -> Result<Vec<(usize, u32, bool)>, Errno> {
+fn words(
+    mem: &crate::memlock::MemLock,
+    ptr: usize,
+    count: usize,
+    flags: usize,
+) -> Result<Vec<(usize, u32, bool)>, Errno> {
     if flags != 0 || count == 0 || count > FUTEX_WAITV_MAX {
         return Err(EINVAL);
     }
-    let raw = user::slice(ptr, count * 24)?;
+    let raw = user::slice_in(mem, ptr, count * 24)?;
     raw.chunks_exact(24)
         .map(|c| {
             let val = u64::from_le_bytes(c[0..8].try_into().unwrap_or([0; 8]));
@@ -49,13 +54,13 @@ fn words(ptr: usize, count: usize, flags: usize) -> Result<Vec<(usize, u32, bool
 }
 
 fn futex_waitv<P: Platform>(os: &LibOs<P>, a: &[usize; 6]) -> SysResult {
-    let list = words(a[0], a[1], a[2])?;
+    let list = words(&os.mem, a[0], a[1], a[2])?;
     // An absolute timeout on CLOCK_MONOTONIC or CLOCK_REALTIME (EINVAL for another clock).
     let deadline = if a[3] != 0 {
         if a[4] != CLOCK_MONOTONIC && a[4] != CLOCK_REALTIME {
             return Err(EINVAL);
         }
-        let [s, ns]: [i64; 2] = user::read(a[3])?;
+        let [s, ns]: [i64; 2] = user::read_in(&os.mem, a[3])?;
         if s < 0 || !(0..1_000_000_000).contains(&ns) {
             return Err(EINVAL);
         }

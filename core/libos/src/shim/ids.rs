@@ -64,7 +64,11 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         GETEGID => Ok(id.gids().effective as usize),
         GETRESUID | GETRESGID => {
             let s = if n == GETRESUID { id.uids() } else { id.gids() };
-            [s.real, s.effective, s.saved].iter().enumerate().try_for_each(|(i, v)| user::write(a[i], v)).map(|_| 0)
+            [s.real, s.effective, s.saved]
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, v)| user::write_in(&os.mem, a[i], v))
+                .map(|_| 0)
         }
         GETGROUPS => getgroups(os, a[0] as i32, a[1]),
         SETUID | SETGID => id.set_id(a[0] as u32, n == SETGID).map(|_| 0),
@@ -92,7 +96,7 @@ fn getgroups<P: Platform>(os: &LibOs<P>, size: i32, list: usize) -> SysResult {
         return Err(EINVAL);
     }
     for (i, v) in g.iter().enumerate() {
-        user::write(list + i * 4, v)?;
+        user::write_in(&os.mem, list + i * 4, v)?;
     }
     Ok(g.len())
 }
@@ -101,7 +105,7 @@ fn setgroups<P: Platform>(os: &LibOs<P>, size: usize, list: usize) -> SysResult 
     if size > crate::ident::NGROUPS_MAX {
         return Err(EINVAL);
     }
-    let g: Vec<u32> = (0..size).map(|i| user::read::<u32>(list + i * 4)).collect::<Result<_, _>>()?;
+    let g: Vec<u32> = (0..size).map(|i| user::read_in::<u32>(&os.mem, list + i * 4)).collect::<Result<_, _>>()?;
     os.ident.set_groups(g).map(|_| 0)
 }
 

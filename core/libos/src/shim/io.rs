@@ -58,15 +58,15 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         PIPE2 => pipe2(os, a[0], a[1] as u32),
         POLL => poll(os, a[0], a[1], a[2] as i32),
         PPOLL => ppoll(os, a[0], a[1], a[2]),
-        SELECT => select(os, a[0] as i32, a[1], a[2], a[3], timeval_ms(a[4])),
-        PSELECT6 => select(os, a[0] as i32, a[1], a[2], a[3], timespec_ms(a[4])),
+        SELECT => select(os, a[0] as i32, a[1], a[2], a[3], timeval_ms(&os.mem, a[4])),
+        PSELECT6 => select(os, a[0] as i32, a[1], a[2], a[3], timespec_ms(&os.mem, a[4])),
         EPOLL_CREATE if (a[0] as i32) <= 0 => Err(EINVAL),
         EPOLL_CREATE => new_obj(os, Obj::Epoll(Epoll::default()), CLOEXEC),
         EPOLL_CREATE1 if a[0] as u32 & !CLOEXEC != 0 || a[0] >> 32 != 0 => Err(EINVAL),
         EPOLL_CREATE1 => new_obj(os, Obj::Epoll(Epoll::default()), a[0] as u32),
         EPOLL_CTL => epoll_ctl(os, a[0] as i32, a[1], a[2] as i32, a[3]),
         EPOLL_WAIT | EPOLL_PWAIT => epoll_wait(os, a[0] as i32, a[1], a[2] as i32, a[3] as i32),
-        EPOLL_PWAIT2 => timespec_ms(a[3]).and_then(|ms| epoll_wait(os, a[0] as i32, a[1], a[2] as i32, ms)),
+        EPOLL_PWAIT2 => timespec_ms(&os.mem, a[3]).and_then(|ms| epoll_wait(os, a[0] as i32, a[1], a[2] as i32, ms)),
         EVENTFD => new_obj(os, Obj::eventfd(a[0] as u32, false), 0),
         EVENTFD2 => {
             const EFD_SEMAPHORE: u32 = 1;
@@ -106,8 +106,8 @@ mod host {
             PIPE2 => pipe2(os, pt, a[0], a[1] as u32),
             POLL => poll(os, a[0], a[1], a[2] as i32),
             PPOLL => ppoll(os, a[0], a[1], a[2]),
-            SELECT => select(os, a[0] as i32, a[1], a[2], a[3], timeval_ms(a[4])),
-            PSELECT6 => select(os, a[0] as i32, a[1], a[2], a[3], timespec_ms(a[4])),
+            SELECT => select(os, a[0] as i32, a[1], a[2], a[3], timeval_ms(&os.mem, a[4])),
+            PSELECT6 => select(os, a[0] as i32, a[1], a[2], a[3], timespec_ms(&os.mem, a[4])),
             EPOLL_CREATE => {
                 if (a[0] as i32) <= 0 {
                     Err(EINVAL)
@@ -124,7 +124,7 @@ mod host {
             EPOLL_PWAIT => {
                 host_of(os, a[0] as i32).and_then(|ep| pt.fd_call(EPOLL_PWAIT, [ep.0 as usize, a[1], a[2], a[3], 0, 0]))
             }
-            EPOLL_PWAIT2 => timespec_ms(a[3]).and_then(|ms| {
+            EPOLL_PWAIT2 => timespec_ms(&os.mem, a[3]).and_then(|ms| {
                 host_of(os, a[0] as i32)
                     .and_then(|ep| pt.fd_call(EPOLL_PWAIT, [ep.0 as usize, a[1], a[2], ms as usize, 0, 0]))
             }),
@@ -234,7 +234,7 @@ fn install_pair<P: Platform>(
         }
     };
     drop(t);
-    user::write(fds_ptr, &[a, b])?;
+    user::write_in(&os.mem, fds_ptr, &[a, b])?;
     Ok(0)
 }
 
@@ -280,7 +280,7 @@ fn epoll_ctl<P: Platform>(os: &LibOs<P>, epfd: i32, op: usize, fd: i32, event: u
     let ev = if op == 2 {
         None
     } else {
-        let raw: [u8; 12] = user::read(event)?;
+        let raw: [u8; 12] = user::read_in(&os.mem, event)?;
         let events = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
         let mut data = [0u8; 8];
         data.copy_from_slice(&raw[4..12]);
@@ -297,13 +297,13 @@ fn epoll_wait<P: Platform>(os: &LibOs<P>, epfd: i32, out: usize, max: i32, timeo
     if max <= 0 || max as usize > (i32::MAX as usize) / 12 {
         return Err(EINVAL);
     }
-    user::slice_mut(out, 12 * max as usize)?;
+    user::slice_mut_in(&os.mem, out, 12 * max as usize)?;
     let got = list.wait(&os.platform, max as usize, timeout_ms)?;
     for (i, (events, data)) in got.iter().enumerate() {
         let mut rec = [0u8; 12];
         rec[0..4].copy_from_slice(&events.to_le_bytes());
         rec[4..12].copy_from_slice(&data.to_le_bytes());
-        user::write(out + 12 * i, &rec)?;
+        user::write_in(&os.mem, out + 12 * i, &rec)?;
     }
     Ok(got.len())
 }
@@ -311,33 +311,33 @@ fn epoll_wait<P: Platform>(os: &LibOs<P>, epfd: i32, out: usize, max: i32, timeo
 fn timer_settime<P: Platform>(os: &LibOs<P>, fd: i32, flags: u32, new: usize, old: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
     let FileKind::Obj(o @ Obj::Timer(_)) = &f.kind else { return Err(EINVAL) };
-    let new = if new != 0 { Some(user::read::<[i64; 4]>(new)?) } else { None };
+    let new = if new != 0 { Some(user::read_in::<[i64; 4]>(&os.mem, new)?) } else { None };
     if old != 0 {
-        user::slice_mut(old, 32)?;
+        user::slice_mut_in(&os.mem, old, 32)?;
     }
     let prev = o.timer_set(&os.platform, flags, new)?;
     if old != 0 {
-        user::write(old, &prev)?;
+        user::write_in(&os.mem, old, &prev)?;
     }
     Ok(0)
 }
 
-fn timeval_ms(p: usize) -> Result<i32, Errno> {
+fn timeval_ms(mem: &crate::memlock::MemLock, p: usize) -> Result<i32, Errno> {
     if p == 0 {
         return Ok(-1);
     }
-    let t: [i64; 2] = user::read(p)?;
+    let t: [i64; 2] = user::read_in(mem, p)?;
     if t[0] < 0 || !(0..1_000_000).contains(&t[1]) {
         return Err(EINVAL);
     }
     Ok((t[0].saturating_mul(1000) + (t[1] + 999) / 1000).min(i32::MAX as i64) as i32)
 }
 
-fn timespec_ms(p: usize) -> Result<i32, Errno> {
+fn timespec_ms(mem: &crate::memlock::MemLock, p: usize) -> Result<i32, Errno> {
     if p == 0 {
         return Ok(-1);
     }
-    let t: Timespec = user::read(p)?;
+    let t: Timespec = user::read_in(mem, p)?;
     if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
         return Err(EINVAL);
     }
@@ -417,16 +417,17 @@ fn poll<P: Platform>(os: &LibOs<P>, ptr: usize, n: usize, timeout_ms: i32) -> Sy
     if n > 4096 {
         return Err(EINVAL);
     }
-    let mut pfds: Vec<PollFd> = (0..n).map(|i| user::read::<PollFd>(ptr + 8 * i)).collect::<Result<_, _>>()?;
+    let mut pfds: Vec<PollFd> =
+        (0..n).map(|i| user::read_in::<PollFd>(&os.mem, ptr + 8 * i)).collect::<Result<_, _>>()?;
     let r = poll_fds(os, &mut pfds, timeout_ms)?;
     for (i, p) in pfds.iter().enumerate() {
-        user::write(ptr + 8 * i, p)?;
+        user::write_in(&os.mem, ptr + 8 * i, p)?;
     }
     Ok(r)
 }
 
 fn ppoll<P: Platform>(os: &LibOs<P>, ptr: usize, n: usize, ts: usize) -> SysResult {
-    let ms = timespec_ms(ts)?;
+    let ms = timespec_ms(&os.mem, ts)?;
     poll(os, ptr, n, ms)
 }
 
@@ -447,7 +448,7 @@ fn select<P: Platform>(
         if p == 0 {
             Ok(alloc::vec![0; words])
         } else {
-            (0..words).map(|i| user::read::<u64>(p + 8 * i)).collect()
+            (0..words).map(|i| user::read_in::<u64>(&os.mem, p + 8 * i)).collect()
         }
     };
     let (r, w, e) = (load(rd)?, load(wr)?, load(ex)?);
@@ -492,7 +493,7 @@ fn select<P: Platform>(
     for (p, v) in [(rd, &ro), (wr, &wo), (ex, &eo)] {
         if p != 0 {
             for (i, x) in v.iter().enumerate() {
-                user::write(p + 8 * i, x)?;
+                user::write_in(&os.mem, p + 8 * i, x)?;
             }
         }
     }

@@ -182,7 +182,7 @@ fn remap_by_copy<P: Platform>(
         os.protect(old, old_pg, PROT_READ)?;
     }
     let n = old_pg.min(new_pg);
-    user::slice_mut(at, n)?.copy_from_slice(user::slice(old, n)?);
+    user::slice_mut_in(&os.mem, at, n)?.copy_from_slice(user::slice_in(&os.mem, old, n)?);
     if prot != PROT_READ | PROT_WRITE {
         os.protect(at, new_pg, prot)?;
     }
@@ -262,7 +262,7 @@ fn mmap<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, prot: u32, flags: u
     let plain = (flags & !(MAP_TYPE | MAP_ANONYMOUS)) | MAP_PRIVATE | MAP_ANONYMOUS;
     let at = os.map_anon(addr, len, PROT_READ | PROT_WRITE, plain, None)?;
     os.mem.lock().name(at, len, alloc::sync::Arc::new(f.path.clone()), off as u64);
-    let mem = user::slice_mut(at, len)?;
+    let mem = user::slice_mut_in(&os.mem, at, len)?;
     // Whole pages of an image file's bytes are mapped from the image where the platform can
     // (shared with the page cache); a partial last page is copied, so past the file's end the
     // mapping reads zeros as on Linux.

@@ -96,7 +96,7 @@ fn serve<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
         GETCPU => {
             for p in [a[0], a[1]] {
                 if p != 0 {
-                    user::write(p, &0u32)?;
+                    user::write_in(&os.mem, p, &0u32)?;
                 }
             }
             Ok(0)
@@ -129,10 +129,10 @@ fn serve<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
             }
         }
         MUNLOCKALL => Ok(0),
-        CAPGET => capget(a[0], a[1]),
+        CAPGET => capget(&os.mem, a[0], a[1]),
         CAPSET => {
-            capget(a[0], 0)?;
-            let d: [u32; 6] = user::read(a[1])?;
+            capget(&os.mem, a[0], 0)?;
+            let d: [u32; 6] = user::read_in(&os.mem, a[1])?;
             if d.iter().any(|&v| v != 0) {
                 Err(EPERM)
             } else {
@@ -143,7 +143,7 @@ fn serve<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
         SCHED_SETAFFINITY => {
             own(os, a[0])?;
             let n = os.platform.cpu_count().clamp(1, 1024);
-            let mask = user::slice(a[2], a[1].min(128))?;
+            let mask = user::slice_in(&os.mem, a[2], a[1].min(128))?;
             if (0..n).any(|i| i / 8 < mask.len() && mask[i / 8] & (1 << (i % 8)) != 0) {
                 Ok(0)
             } else {
@@ -186,7 +186,7 @@ fn prctl<P: Platform>(os: &LibOs<P>, a: &[usize; 6]) -> SysResult {
                 base[..base.len().min(15)].to_vec()
             });
             buf[..n.len()].copy_from_slice(&n);
-            user::write(a[1], &buf).map(|_| 0)
+            user::write_in(&os.mem, a[1], &buf).map(|_| 0)
         }
         PR_SET_PDEATHSIG => {
             if a[1] > 64 {
@@ -195,7 +195,7 @@ fn prctl<P: Platform>(os: &LibOs<P>, a: &[usize; 6]) -> SysResult {
             id.prctl_set(0, a[1]);
             Ok(0)
         }
-        PR_GET_PDEATHSIG => user::write(a[1], &(id.prctl_get(0) as i32)).map(|_| 0),
+        PR_GET_PDEATHSIG => user::write_in(&os.mem, a[1], &(id.prctl_get(0) as i32)).map(|_| 0),
         PR_GET_DUMPABLE => Ok(id.prctl_get(1)),
         PR_SET_DUMPABLE => {
             if a[1] > 1 {
@@ -226,7 +226,7 @@ fn prctl<P: Platform>(os: &LibOs<P>, a: &[usize; 6]) -> SysResult {
             id.prctl_set(3, (a[1] != 0) as usize);
             Ok(0)
         }
-        PR_GET_CHILD_SUBREAPER => user::write(a[1], &(id.prctl_get(3) as i32)).map(|_| 0),
+        PR_GET_CHILD_SUBREAPER => user::write_in(&os.mem, a[1], &(id.prctl_get(3) as i32)).map(|_| 0),
         PR_GET_SECCOMP => Ok(0),
         // The default timer slack (50 µs); setting it is accepted and changes nothing.
         PR_GET_TIMERSLACK => Ok(50_000),
@@ -282,9 +282,9 @@ fn sched<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
     own(os, a[0])?;
     match n {
         SCHED_GETSCHEDULER => Ok(0),
-        SCHED_GETPARAM => user::write(a[1], &0i32).map(|_| 0),
+        SCHED_GETPARAM => user::write_in(&os.mem, a[1], &0i32).map(|_| 0),
         SCHED_SETPARAM => {
-            let prio: i32 = user::read(a[1])?;
+            let prio: i32 = user::read_in(&os.mem, a[1])?;
             if prio != 0 {
                 Err(EINVAL)
             } else {
@@ -293,7 +293,7 @@ fn sched<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
         }
         SCHED_SETSCHEDULER => {
             let policy = a[1] & !0x4000_0000; // SCHED_RESET_ON_FORK
-            let prio: i32 = user::read(a[2])?;
+            let prio: i32 = user::read_in(&os.mem, a[2])?;
             match policy {
                 0 | 3 | 5 if prio == 0 => Ok(0),
                 0 | 3 | 5 => Err(EINVAL),
@@ -301,19 +301,19 @@ fn sched<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
                 _ => Err(EINVAL),
             }
         }
-        _ => user::write(a[1], &[0i64, 100_000_000]).map(|_| 0), // SCHED_RR_GET_INTERVAL
+        _ => user::write_in(&os.mem, a[1], &[0i64, 100_000_000]).map(|_| 0), // SCHED_RR_GET_INTERVAL
     }
 }
 
 /// capget: version 3 (0x20080522) or 2; any other version is answered with the preferred one
 /// written back and EINVAL; the data (when asked) is empty.
-fn capget(hdr: usize, data: usize) -> SysResult {
+fn capget(mem: &crate::memlock::MemLock, hdr: usize, data: usize) -> SysResult {
     const V3: u32 = 0x2008_0522;
     const V2: u32 = 0x2007_1026;
     const V1: u32 = 0x1998_0330;
-    let h: [u32; 2] = user::read(hdr)?;
+    let h: [u32; 2] = user::read_in(mem, hdr)?;
     if h[0] != V3 && h[0] != V2 && h[0] != V1 {
-        user::write(hdr, &[V3, h[1]])?;
+        user::write_in(mem, hdr, &[V3, h[1]])?;
         return if data == 0 { Ok(0) } else { Err(EINVAL) };
     }
     if (h[1] as i32) < 0 {
@@ -322,7 +322,7 @@ fn capget(hdr: usize, data: usize) -> SysResult {
     if data != 0 {
         let words = if h[0] == V1 { 3 } else { 6 };
         for i in 0..words {
-            user::write(data + i * 4, &0u32)?;
+            user::write_in(mem, data + i * 4, &0u32)?;
         }
     }
     Ok(0)
@@ -333,7 +333,7 @@ fn mincore<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, vec: usize) -> S
         return Err(EINVAL);
     }
     let pages = len.div_ceil(PAGE_SIZE);
-    let out = user::slice_mut(vec, pages)?;
+    let out = user::slice_mut_in(&os.mem, vec, pages)?;
     let mem = os.mem.lock();
     for (i, b) in out.iter_mut().enumerate() {
         if mem.find(addr + i * PAGE_SIZE).is_none() {

@@ -12,6 +12,7 @@ pub mod io;
 pub mod locks;
 pub mod mem;
 pub mod misc;
+pub mod mqueue;
 pub mod net;
 pub mod nr;
 pub mod process;
@@ -51,6 +52,7 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
         .or_else(|| sigwait::dispatch(os, n, &a, ctx))
         .or_else(|| timers::dispatch(os, n, &a))
         .or_else(|| sysv::dispatch(os, n, &a))
+        .or_else(|| mqueue::dispatch(os, n, &a))
         .or_else(|| futexv::dispatch(os, n, &a))
         .or_else(|| time::dispatch(os, n, &a))
         .or_else(|| net::dispatch(os, n, &a))
@@ -106,5 +108,6 @@ pub fn implemented(n: usize) -> bool {
         || sigwait::HANDLED.contains(&n)
         || timers::HANDLED.contains(&n)
         || sysv::HANDLED.contains(&n)
+        || mqueue::HANDLED.contains(&n)
         || futexv::HANDLED.contains(&n)
 }

@@ -102,7 +102,7 @@ const MMSGHDR: usize = 64;
 /// Serves `n` if it is a socket syscall.
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
     let fd = a[0] as i32;
-    if let Err(e) = check_app_ptrs(n, a) {
+    if let Err(e) = check_app_ptrs(&os.mem, n, a) {
         return Some(Err(e));
     }
     if n != SOCKET
@@ -139,24 +139,24 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
 /// the app's half (EFAULT otherwise, without touching the memory). The platform may then tell
 /// them from the library OS's own buffers by address: the kvm kernel shares the app's address
 /// space, where a kernel address from the app would otherwise be written to.
-fn check_app_ptrs(n: usize, a: &[usize; 6]) -> Result<(), Errno> {
+fn check_app_ptrs(mem: &crate::memlock::MemLock, n: usize, a: &[usize; 6]) -> Result<(), Errno> {
     // An address buffer and its in/out length.
     let addr_buf = |p: usize, lp: usize| -> Result<(), Errno> {
         if p == 0 {
             return Ok(());
         }
-        let room = user::read::<u32>(lp)? as usize;
-        user::check_range(p, room.min(SOCKADDR_MAX))
+        let room = user::read_in::<u32>(mem, lp)? as usize;
+        user::guard(mem, p, room.min(SOCKADDR_MAX), true)
     };
     match n {
         ACCEPT | ACCEPT4 | GETSOCKNAME | GETPEERNAME => addr_buf(a[1], a[2]),
-        RECVFROM => user::check_range(a[1], a[2]).and_then(|_| addr_buf(a[4], a[5])),
+        RECVFROM => user::guard(mem, a[1], a[2], true).and_then(|_| addr_buf(a[4], a[5])),
         GETSOCKOPT if a[3] != 0 => {
-            let room = user::read::<u32>(a[4])? as usize;
-            user::check_range(a[3], room.min(4096))
+            let room = user::read_in::<u32>(mem, a[4])? as usize;
+            user::guard(mem, a[3], room.min(4096), true)
         }
-        SETSOCKOPT => user::check_range(a[3], a[4]),
-        SENDTO => user::check_range(a[1], a[2]),
+        SETSOCKOPT => user::guard(mem, a[3], a[4], false),
+        SENDTO => user::guard(mem, a[1], a[2], false),
         _ => Ok(()),
     }
 }
@@ -279,7 +279,7 @@ fn socketpair<P: Platform>(os: &LibOs<P>, domain: u32, ty: u32, proto: u32, sv: 
     if crate::netstack::enabled() {
         return Err(EAFNOSUPPORT); // the core's stack has no Unix sockets
     }
-    user::slice_mut(sv, 8)?;
+    user::slice_mut_in(&os.mem, sv, 8)?;
     let mut pair = [0i32; 2];
     let p = pair.as_mut_ptr() as usize;
     host_net(os, SOCKETPAIR, [domain as usize, (ty | SOCK_CLOEXEC) as usize, proto as usize, p, 0, 0])?;
@@ -297,16 +297,16 @@ fn socketpair<P: Platform>(os: &LibOs<P>, domain: u32, ty: u32, proto: u32, sv: 
             return Err(e);
         }
     };
-    user::write(sv, &[a as i32, b as i32])?;
+    user::write_in(&os.mem, sv, &[a as i32, b as i32])?;
     Ok(0)
 }
 
 /// Copies a socket address of `len` bytes from the app (EINVAL past sockaddr_storage).
-fn copy_addr(ptr: usize, len: usize) -> Result<Vec<u8>, Errno> {
+fn copy_addr(mem: &crate::memlock::MemLock, ptr: usize, len: usize) -> Result<Vec<u8>, Errno> {
     if len > SOCKADDR_MAX {
         return Err(EINVAL);
     }
-    Ok(user::slice(ptr, len)?.to_vec())
+    Ok(user::slice_in(mem, ptr, len)?.to_vec())
 }
 
 /// What the app tries to do with an address, for the rule, the log line and the learn record.
@@ -378,7 +378,7 @@ fn check_ip<P: Platform>(os: &LibOs<P>, op: Op, e: &Endpoint) -> Result<(), Errn
 
 fn bind<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize) -> SysResult {
     let s = sock_of(os, fd)?;
-    let sa = copy_addr(addr, len)?;
+    let sa = copy_addr(&os.mem, addr, len)?;
     check(os, Op::Bind, &sa)?;
     s.call(os, BIND, [0, sa.as_ptr() as usize, sa.len(), 0, 0, 0])
 }
@@ -417,7 +417,7 @@ fn accept<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize, flags: u
 
 fn connect<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize) -> SysResult {
     let s = sock_of(os, fd)?;
-    let sa = copy_addr(addr, len)?;
+    let sa = copy_addr(&os.mem, addr, len)?;
     check(os, Op::Connect, &sa)?;
     s.call(os, CONNECT, [0, sa.as_ptr() as usize, sa.len(), 0, 0, 0])
 }
@@ -427,7 +427,7 @@ fn sendto<P: Platform>(os: &LibOs<P>, fd: i32, a: &[usize; 6]) -> SysResult {
     if a[4] == 0 {
         return s.call(os, SENDTO, [0, a[1], a[2], a[3], 0, 0]);
     }
-    let sa = copy_addr(a[4], a[5])?;
+    let sa = copy_addr(&os.mem, a[4], a[5])?;
     if !sa.is_empty() {
         check(os, Op::Send(b"sendto"), &sa)?;
     }
@@ -457,7 +457,7 @@ const SOL_SOCKET: i32 = 1;
 
 fn msg_in<P: Platform>(os: &LibOs<P>, ptr: usize, op: Op) -> Result<Msg, Errno> {
     let mut hdr = [0u8; MSGHDR];
-    hdr.copy_from_slice(user::slice(ptr, MSGHDR)?);
+    hdr.copy_from_slice(user::slice_in(&os.mem, ptr, MSGHDR)?);
     let (name_ptr, name_len) = (usize_at(&hdr, 0), u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]) as usize);
     if name_len > i32::MAX as usize {
         return Err(EINVAL);
@@ -465,7 +465,7 @@ fn msg_in<P: Platform>(os: &LibOs<P>, ptr: usize, op: Op) -> Result<Msg, Errno> 
     let mut name = Vec::new();
     if name_ptr != 0 && name_len != 0 {
         // As the kernel does for msghdr: a longer name is cut to sockaddr_storage.
-        name = copy_addr(name_ptr, name_len.min(SOCKADDR_MAX))?;
+        name = copy_addr(&os.mem, name_ptr, name_len.min(SOCKADDR_MAX))?;
         hdr[8..12].copy_from_slice(&(name.len() as u32).to_le_bytes());
         check(os, op, &name)?;
         hdr[0..8].copy_from_slice(&(name.as_ptr() as usize).to_le_bytes());
@@ -490,10 +490,10 @@ fn msg_in<P: Platform>(os: &LibOs<P>, ptr: usize, op: Op) -> Result<Msg, Errno> 
 fn recvmsg<P: Platform>(os: &LibOs<P>, fd: i32, msg: usize, flags: usize) -> SysResult {
     let s = sock_of(os, fd)?;
     let mut hdr = [0u8; MSGHDR];
-    hdr.copy_from_slice(user::slice(msg, MSGHDR)?);
+    hdr.copy_from_slice(user::slice_in(&os.mem, msg, MSGHDR)?);
     let (cptr, clen) = (usize_at(&hdr, 32), usize_at(&hdr, 40));
     let clen = if cptr == 0 { 0 } else { clen.min(cmsg::CONTROL_MAX) };
-    user::slice_mut(cptr, clen)?;
+    user::slice_mut_in(&os.mem, cptr, clen)?;
     let mut control = alloc::vec![0u8; clen];
     hdr[32..40].copy_from_slice(&(if clen == 0 { 0 } else { control.as_mut_ptr() as usize }).to_le_bytes());
     hdr[40..48].copy_from_slice(&clen.to_le_bytes());
@@ -508,10 +508,10 @@ fn recvmsg<P: Platform>(os: &LibOs<P>, fd: i32, msg: usize, flags: usize) -> Sys
         // Linux echoes the flag in msg_flags; the app did not ask for it.
         mflags &= !(MSG_CMSG_CLOEXEC as i32);
     }
-    user::slice_mut(cptr, got)?.copy_from_slice(&control[..got]);
-    user::write(msg + 8, &u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]))?;
-    user::write(msg + 40, &got)?;
-    user::write(msg + 48, &mflags)?;
+    user::slice_mut_in(&os.mem, cptr, got)?.copy_from_slice(&control[..got]);
+    user::write_in(&os.mem, msg + 8, &u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]))?;
+    user::write_in(&os.mem, msg + 40, &got)?;
+    user::write_in(&os.mem, msg + 48, &mflags)?;
     Ok(r)
 }
 
@@ -542,7 +542,7 @@ fn sendmmsg<P: Platform>(os: &LibOs<P>, fd: i32, vec: usize, vlen: usize, flags:
     for i in 0..sent.min(msgs.len()) {
         let at = i * MMSGHDR + MSGHDR;
         let len = u32::from_le_bytes([flat[at], flat[at + 1], flat[at + 2], flat[at + 3]]);
-        user::write(vec + at, &len)?;
+        user::write_in(&os.mem, vec + at, &len)?;
     }
     Ok(sent)
 }
@@ -576,7 +576,7 @@ fn setsockopt<P: Platform>(os: &LibOs<P>, fd: i32, a: &[usize; 6]) -> SysResult 
         os.debug_log(&[b"network: setsockopt of a host-wide option denied -> EPERM"]);
         return Err(EPERM);
     }
-    let enables = || a[4] >= 4 && user::read::<i32>(a[3]).is_ok_and(|v| v != 0);
+    let enables = || a[4] >= 4 && user::read_in::<i32>(&os.mem, a[3]).is_ok_and(|v| v != 0);
     if level == SOL_SOCKET as usize && matches!(opt, SO_PASSCRED | SO_PASSPIDFD) && enables() && unix_socket(os, fd)? {
         // On a Unix socket without a name these make the next send bind an abstract name,
         // which any process of the host could then reach.

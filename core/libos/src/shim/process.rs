@@ -62,6 +62,8 @@ pub fn dispatch<P: Platform>(
         GETPPID => Ok(os.ppid() as usize),
         EXIT => {
             // The last thread's exit ends the process with its code, as exit_group would.
+            let me = p.ids().1;
+            os.tids.lock().retain(|&t| t != me);
             if os.threads.fetch_sub(1, core::sync::atomic::Ordering::SeqCst) <= 1 {
                 log_chunks_read(os);
                 p.exit_group(a[0] as i32 & 0xff)
@@ -113,7 +115,7 @@ pub fn dispatch<P: Platform>(
                 // Only the process itself and its thread are answered for (as sched_getparam).
                 Err(ESRCH)
             } else {
-                user::slice_mut(a[2], bytes).map(|m| {
+                user::slice_mut_in(&os.mem, a[2], bytes).map(|m| {
                     m.fill(0);
                     for i in 0..n {
                         m[i / 8] |= 1 << (i % 8);
@@ -211,7 +213,7 @@ fn prlimit<P: Platform>(os: &LibOs<P>, pid: i32, res: usize, new: usize, old: us
     let mut lim = os.limits.lock();
     let cur = lim[res];
     if new != 0 {
-        let n: Rlimit = user::read(new)?;
+        let n: Rlimit = user::read_in(&os.mem, new)?;
         if n.cur > n.max {
             return Err(EINVAL);
         }
@@ -227,7 +229,7 @@ fn prlimit<P: Platform>(os: &LibOs<P>, pid: i32, res: usize, new: usize, old: us
         }
     }
     if old != 0 {
-        user::write(old, &cur)?;
+        user::write_in(&os.mem, old, &cur)?;
     }
     Ok(0)
 }
@@ -309,16 +311,18 @@ fn clone<P: Platform>(
         os.debug_log(&[b"thread limit of the policy reached: clone EAGAIN"]);
         return Err(EAGAIN);
     }
-    ctx.spawn_thread(&ThreadSpawn { flags, stack, parent_tid: ptid, child_tid: ctid, tls }).inspect_err(|_| {
-        os.threads.fetch_sub(1, SeqCst);
-    })
+    ctx.spawn_thread(&ThreadSpawn { flags, stack, parent_tid: ptid, child_tid: ctid, tls })
+        .inspect(|&tid| os.tids.lock().push(tid as i32))
+        .inspect_err(|_| {
+            os.threads.fetch_sub(1, SeqCst);
+        })
 }
 
 fn clone3<P: Platform>(os: &LibOs<P>, args: usize, size: usize, ctx: &mut dyn SyscallContext) -> SysResult {
     if !(64..=4096).contains(&size) {
         return Err(EINVAL);
     }
-    let w: [u64; 8] = user::read(args)?;
+    let w: [u64; 8] = user::read_in(&os.mem, args)?;
     let (flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls) =
         (w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]);
     if exit_signal != 0 && flags & CLONE_THREAD != 0 {

@@ -60,6 +60,10 @@ pub fn dispatch<P: Platform>(
             let sig = a[0];
             if a[3] != 8 || sig == 0 || sig > 64 || ((sig == SIGKILL || sig == SIGSTOP) && a[1] != 0) {
                 Err(EINVAL)
+            } else if let Err(e) =
+                guard_opt(os, a[1], SIGACTION_SIZE, false).and(guard_opt(os, a[2], SIGACTION_SIZE, true))
+            {
+                Err(e)
             } else {
                 match os.platform.passthrough() {
                     Some(h) => h.sigaction(sig as i32, a[1], a[2], a[3]),
@@ -67,8 +71,10 @@ pub fn dispatch<P: Platform>(
                 }
             }
         }
-        RT_SIGPROCMASK => sigprocmask(a[0], a[1], a[2], a[3], ctx),
-        SIGALTSTACK => os.platform.sigaltstack(a[0], a[1], ctx.stack_pointer()),
+        RT_SIGPROCMASK => sigprocmask(&os.mem, a[0], a[1], a[2], a[3], ctx),
+        SIGALTSTACK => guard_opt(os, a[0], STACK_T_SIZE, false)
+            .and(guard_opt(os, a[1], STACK_T_SIZE, true))
+            .and_then(|_| os.platform.sigaltstack(a[0], a[1], ctx.stack_pointer())),
         _ if !HANDLED.contains(&n) => return None,
         _ => match os.platform.passthrough() {
             Some(h) => host_signal(os, h, n, a),
@@ -161,6 +167,7 @@ fn host_signal<P: Platform>(os: &LibOs<P>, h: &dyn HostPassthrough, n: usize, a:
             }
         }
         RT_SIGSUSPEND if a[1] != 8 => Err(EINVAL),
+        RT_SIGPENDING if a[1] <= 8 => guard_opt(os, a[0], a[1], true).and_then(|_| h.signal_call(n, *a)),
         _ => h.signal_call(n, *a),
     }
 }
@@ -210,7 +217,7 @@ fn own_signal<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6], ctx: &mut dy
         }
         RT_SIGQUEUEINFO | RT_TGSIGQUEUEINFO => {
             let info = if n == RT_SIGQUEUEINFO { a[2] } else { a[3] };
-            let si: [u8; 32] = user::read(info)?;
+            let si: [u8; 32] = user::read_in(&os.mem, info)?;
             let code = i32::from_le_bytes([si[8], si[9], si[10], si[11]]);
             if code >= 0 || code == SI_TKILL {
                 return Err(EPERM);
@@ -231,14 +238,14 @@ fn own_signal<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6], ctx: &mut dy
                 return Err(EINVAL);
             }
             let set = os.signals.pending.lock().set() & ctx.sigmask();
-            user::slice_mut(a[0], a[1])?.copy_from_slice(&set.to_le_bytes()[..a[1]]);
+            user::slice_mut_in(&os.mem, a[0], a[1])?.copy_from_slice(&set.to_le_bytes()[..a[1]]);
             Ok(0)
         }
         RT_SIGSUSPEND => {
             if a[1] != 8 {
                 return Err(EINVAL);
             }
-            let mask: u64 = user::read(a[0])?;
+            let mask: u64 = user::read_in(&os.mem, a[0])?;
             ctx.suspend_mask(mask & !UNBLOCKABLE);
             Err(wait_for_signal(os))
         }
@@ -255,6 +262,8 @@ fn own_signal<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6], ctx: &mut dy
         SETITIMER | GETITIMER => {
             let now = os.monotonic_ns();
             let (set, new, old) = if n == SETITIMER { (true, a[1], a[2]) } else { (false, 0, a[1]) };
+            guard_opt(os, new, ITIMERVAL_SIZE, false)?;
+            guard_opt(os, old, ITIMERVAL_SIZE, true)?;
             let mut p = os.signals.pending.lock();
             crate::signal::itimer(&mut p, now, a[0], set, new, old)?;
             let at = p.timer_deadline();
@@ -279,13 +288,34 @@ fn wait_for_signal<P: Platform>(os: &LibOs<P>) -> Errno {
     }
 }
 
-fn sigprocmask(how: usize, set: usize, oset: usize, size: usize, ctx: &mut dyn SyscallContext) -> SysResult {
+/// Sizes of `struct kernel_sigaction` and `stack_t`.
+const SIGACTION_SIZE: usize = 32;
+const STACK_T_SIZE: usize = 24;
+const ITIMERVAL_SIZE: usize = 32;
+
+/// EFAULT when the optional (non-null) struct pointer `ptr` of `len` bytes is not memory the
+/// app may read (or, with `write`, write), checked before the platform copies it.
+fn guard_opt<P: Platform>(os: &LibOs<P>, ptr: usize, len: usize, write: bool) -> Result<(), Errno> {
+    if ptr == 0 {
+        return Ok(());
+    }
+    user::guard(&os.mem, ptr, len, write)
+}
+
+fn sigprocmask(
+    mem: &crate::memlock::MemLock,
+    how: usize,
+    set: usize,
+    oset: usize,
+    size: usize,
+    ctx: &mut dyn SyscallContext,
+) -> SysResult {
     if size != 8 {
         return Err(EINVAL);
     }
     let old = ctx.sigmask();
     let new = if set != 0 {
-        let s: u64 = user::read(set)?;
+        let s: u64 = user::read_in(mem, set)?;
         let m = match how {
             0 => old | s,
             1 => old & !s,
@@ -297,7 +327,7 @@ fn sigprocmask(how: usize, set: usize, oset: usize, size: usize, ctx: &mut dyn S
         None
     };
     if oset != 0 {
-        user::write(oset, &old)?;
+        user::write_in(mem, oset, &old)?;
     }
     if let Some(m) = new {
         ctx.set_sigmask(m);

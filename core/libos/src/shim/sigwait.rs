@@ -40,7 +40,7 @@ pub fn dispatch<P: Platform>(
         return None;
     }
     Some(match (n, os.platform.passthrough()) {
-        (RT_SIGTIMEDWAIT, Some(h)) => host_timedwait(h, a),
+        (RT_SIGTIMEDWAIT, Some(h)) => host_timedwait(&os.mem, h, a),
         (RT_SIGTIMEDWAIT, None) => own_timedwait(os, a, ctx),
         (SIGNALFD, Some(h)) => host_signalfd(os, h, a[0] as i32, a[1], a[2], 0),
         (SIGNALFD4, Some(h)) => host_signalfd(os, h, a[0] as i32, a[1], a[2], a[3] as u32),
@@ -51,32 +51,32 @@ pub fn dispatch<P: Platform>(
 }
 
 /// Reads a `sigset_t` of `size` bytes (only 8 is valid, as on Linux).
-fn read_set(ptr: usize, size: usize) -> Result<u64, Errno> {
+fn read_set(mem: &crate::memlock::MemLock, ptr: usize, size: usize) -> Result<u64, Errno> {
     if size != 8 {
         return Err(EINVAL);
     }
-    user::read(ptr)
+    user::read_in(mem, ptr)
 }
 
 /// Checks a `struct timespec` timeout (EINVAL for a negative or non-normalized one); its
 /// length in ns, None for no timeout (a null pointer).
-fn timeout_ns(ptr: usize) -> Result<Option<u64>, Errno> {
+fn timeout_ns(mem: &crate::memlock::MemLock, ptr: usize) -> Result<Option<u64>, Errno> {
     if ptr == 0 {
         return Ok(None);
     }
-    let [s, ns]: [i64; 2] = user::read(ptr)?;
+    let [s, ns]: [i64; 2] = user::read_in(mem, ptr)?;
     if s < 0 || !(0..1_000_000_000).contains(&ns) {
         return Err(EINVAL);
     }
     Ok(Some((s as u64).saturating_mul(1_000_000_000).saturating_add(ns as u64)))
 }
 
-fn host_timedwait(h: &dyn HostPassthrough, a: &[usize; 6]) -> SysResult {
-    let set = read_set(a[0], a[3])? & !SIGSYS_BIT;
+fn host_timedwait(mem: &crate::memlock::MemLock, h: &dyn HostPassthrough, a: &[usize; 6]) -> SysResult {
+    let set = read_set(mem, a[0], a[3])? & !SIGSYS_BIT;
     if a[1] != 0 {
-        user::slice_mut(a[1], 128)?;
+        user::slice_mut_in(mem, a[1], 128)?;
     }
-    timeout_ns(a[2])?;
+    timeout_ns(mem, a[2])?;
     h.signal_call(RT_SIGTIMEDWAIT, [&set as *const u64 as usize, a[1], a[2], 8, 0, 0])
 }
 
@@ -91,7 +91,7 @@ fn host_signalfd<P: Platform>(
     if flags & !(SFD_CLOEXEC | SFD_NONBLOCK) != 0 {
         return Err(EINVAL);
     }
-    let set = read_set(mask, size)? & !SIGSYS_BIT;
+    let set = read_set(&os.mem, mask, size)? & !SIGSYS_BIT;
     let setp = &set as *const u64 as usize;
     if fd == -1 {
         let host = h.fd_call(SIGNALFD4, [usize::MAX, setp, 8, (flags | SFD_CLOEXEC) as usize, 0, 0])? as i32;
@@ -114,7 +114,7 @@ fn own_signalfd<P: Platform>(os: &LibOs<P>, fd: i32, mask: usize, size: usize, f
     if flags & !(SFD_CLOEXEC | SFD_NONBLOCK) != 0 {
         return Err(EINVAL);
     }
-    let set = read_set(mask, size)?;
+    let set = read_set(&os.mem, mask, size)?;
     if fd == -1 {
         let o = Obj::Signal(crate::sigfd::SignalFd::new(os.signals.clone(), os.platform.pid(), set));
         let file = OpenFile::new(FileKind::Obj(o), Vec::new(), crate::abi::O_RDONLY | (flags & SFD_NONBLOCK));
@@ -135,10 +135,10 @@ fn own_signalfd<P: Platform>(os: &LibOs<P>, fd: i32, mask: usize, size: usize, f
 /// outside the set interrupts (EINTR).
 fn own_timedwait<P: Platform>(os: &LibOs<P>, a: &[usize; 6], ctx: &mut dyn SyscallContext) -> SysResult {
     use crate::signal::UNBLOCKABLE;
-    let set = read_set(a[0], a[3])? & !UNBLOCKABLE;
-    let timeout = timeout_ns(a[2])?;
+    let set = read_set(&os.mem, a[0], a[3])? & !UNBLOCKABLE;
+    let timeout = timeout_ns(&os.mem, a[2])?;
     if a[1] != 0 {
-        user::slice_mut(a[1], 128)?;
+        user::slice_mut_in(&os.mem, a[1], 128)?;
     }
     let deadline = timeout.map(|t| os.monotonic_ns().saturating_add(t));
     let _ = ctx;
@@ -153,7 +153,7 @@ fn own_timedwait<P: Platform>(os: &LibOs<P>, a: &[usize; 6], ctx: &mut dyn Sysca
         };
         if let Some((sig, info)) = taken {
             if a[1] != 0 {
-                user::write(a[1], &siginfo(sig, info))?;
+                user::write_in(&os.mem, a[1], &siginfo(sig, info))?;
             }
             return Ok(sig);
         }

@@ -128,7 +128,7 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
             if nops > crate::sysv::SEMOPM {
                 return Err(E2BIG);
             }
-            let raw = user::slice(a[1], nops * 6)?;
+            let raw = user::slice_in(&os.mem, a[1], nops * 6)?;
             let ops: Vec<SemOp> = raw
                 .chunks_exact(6)
                 .map(|c| SemOp {
@@ -138,7 +138,7 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
                 })
                 .collect();
             let deadline = if n == SEMTIMEDOP && a[3] != 0 {
-                let [s, ns]: [i64; 2] = user::read(a[3])?;
+                let [s, ns]: [i64; 2] = user::read_in(&os.mem, a[3])?;
                 if s < 0 || !(0..1_000_000_000).contains(&ns) {
                     return Err(EINVAL);
                 }
@@ -178,7 +178,7 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
                     ds[64..72].copy_from_slice(&s.ctime.to_le_bytes());
                     ds[80..88].copy_from_slice(&(s.vals.len() as u64).to_le_bytes());
                     drop(t);
-                    user::slice_mut(a[3], 104)?.copy_from_slice(&ds);
+                    user::slice_mut_in(&os.mem, a[3], 104)?.copy_from_slice(&ds);
                     Ok(0)
                 }
                 IPC_SET => t.sem(id).map(|_| 0),
@@ -197,7 +197,7 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
                 GETALL => {
                     let vals = t.sem(id)?.vals.clone();
                     drop(t);
-                    let out = user::slice_mut(a[3], vals.len() * 2)?;
+                    let out = user::slice_mut_in(&os.mem, a[3], vals.len() * 2)?;
                     for (i, v) in vals.iter().enumerate() {
                         out[2 * i..2 * i + 2].copy_from_slice(&v.to_le_bytes());
                     }
@@ -211,7 +211,7 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
                 }
                 SETALL => {
                     let len = t.sem(id)?.vals.len();
-                    let raw = user::slice(a[3], len * 2)?;
+                    let raw = user::slice_in(&os.mem, a[3], len * 2)?;
                     let vals: Vec<i32> =
                         raw.chunks_exact(2).map(|c| i32::from(u16::from_le_bytes([c[0], c[1]]))).collect();
                     t.semset(id, 0, &vals, now)?;
@@ -228,11 +228,11 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
             if (size as isize) < 0 || size > crate::sysv::MSGMAX {
                 return Err(EINVAL);
             }
-            let mtype: i64 = user::read(a[1])?;
+            let mtype: i64 = user::read_in(&os.mem, a[1])?;
             if mtype <= 0 {
                 return Err(EINVAL);
             }
-            let text = user::slice(a[1] + 8, size)?.to_vec();
+            let text = user::slice_in(&os.mem, a[1] + 8, size)?.to_vec();
             let mut waited = false;
             loop {
                 match IPC.lock().msgsnd(me, id, mtype, &text, now) {
@@ -254,7 +254,7 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
             if (size as isize) < 0 {
                 return Err(EINVAL);
             }
-            user::slice_mut(a[1], 8)?;
+            user::slice_mut_in(&os.mem, a[1], 8)?;
             let except = flags & MSG_EXCEPT != 0;
             let mut waited = false;
             loop {
@@ -262,8 +262,8 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
                 match got {
                     Ok(Outcome::Done((t, text))) => {
                         os.platform.wake_all();
-                        user::write(a[1], &t)?;
-                        user::slice_mut(a[1] + 8, text.len())?.copy_from_slice(&text);
+                        user::write_in(&os.mem, a[1], &t)?;
+                        user::slice_mut_in(&os.mem, a[1] + 8, text.len())?.copy_from_slice(&text);
                         return Ok(text.len());
                     }
                     Ok(Outcome::WouldBlock) if flags & crate::sysv::IPC_NOWAIT as usize != 0 => return Err(ENOMSG),
@@ -301,7 +301,7 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
                     ds[96..100].copy_from_slice(&q.lspid.to_le_bytes());
                     ds[100..104].copy_from_slice(&q.lrpid.to_le_bytes());
                     drop(t);
-                    user::slice_mut(a[2], 120)?.copy_from_slice(&ds);
+                    user::slice_mut_in(&os.mem, a[2], 120)?.copy_from_slice(&ds);
                     Ok(0)
                 }
                 IPC_SET => t.queue(id).map(|_| 0),

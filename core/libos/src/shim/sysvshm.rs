@@ -112,7 +112,7 @@ fn shmctl<P: Platform>(os: &LibOs<P>, id: i32, cmd: usize, buf: usize) -> SysRes
         IPC_SET => {
             // The ids cannot change (every process of the app has the same); the mode's
             // permission bits can.
-            let ds: [u8; SHMID_DS] = user::read(buf)?;
+            let ds: [u8; SHMID_DS] = user::read_in(&os.mem, buf)?;
             let mode = u32::from(u16::from_le_bytes([ds[20], ds[21]])) & 0o777;
             let now = os.now();
             let mut t = SHM.lock();

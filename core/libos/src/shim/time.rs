@@ -72,10 +72,24 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         }
         FUTEX => match p.passthrough() {
             Some(h) => h.futex(a[0], a[1] as u32, a[2] as u32, a[3], a[4], a[5] as u32),
-            None => crate::futex::table_for(a[1] as u32, &os.futex).call(p, a),
+            None => futex_own(os, a),
         },
         _ => return None,
     })
+}
+
+/// futex(2) with the core's table; a wait's word and timeout must be app memory (EFAULT, as
+/// Linux, rather than a fault in the core). A wake does not touch the word (Linux neither, for
+/// a private futex), so it is not checked.
+fn futex_own<P: Platform>(os: &LibOs<P>, a: &[usize; 6]) -> SysResult {
+    let cmd = a[1] as u32 & 0x7f;
+    if cmd == 0 || cmd == 9 {
+        user::guard(&os.mem, a[0], 4, false)?;
+        if a[3] != 0 {
+            user::guard(&os.mem, a[3], 16, false)?;
+        }
+    }
+    crate::futex::table_for(a[1] as u32, &os.futex).call(&os.platform, a)
 }
 
 /// A relative sleep; when a signal handler interrupts it (EINTR), the time left is written to

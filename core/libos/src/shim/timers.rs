@@ -46,7 +46,7 @@ fn sigevent<P: Platform>(os: &LibOs<P>, ptr: usize) -> Result<Option<(i32, usize
     if ptr == 0 {
         return Ok(None);
     }
-    let raw: [u8; 20] = user::read(ptr)?;
+    let raw: [u8; 20] = user::read_in(&os.mem, ptr)?;
     let value = u64::from_le_bytes(raw[0..8].try_into().unwrap_or([0; 8]));
     let signo = i32::from_le_bytes(raw[8..12].try_into().unwrap_or([0; 4]));
     let notify = i32::from_le_bytes(raw[12..16].try_into().unwrap_or([0; 4]));
@@ -87,7 +87,7 @@ fn host<P: Platform>(os: &LibOs<P>, h: &dyn HostPassthrough, n: usize, a: &[usiz
         TIMER_CREATE => {
             check_clock(a[0])?;
             let ev = sigevent(os, a[1])?;
-            user::slice_mut(a[2], 4)?;
+            user::slice_mut_in(&os.mem, a[2], 4)?;
             // The host reads the runtime's checked copy, not app memory the app could change.
             let mut copy = [0u8; 64];
             let evp = match ev {
@@ -103,14 +103,14 @@ fn host<P: Platform>(os: &LibOs<P>, h: &dyn HostPassthrough, n: usize, a: &[usiz
             h.signal_call(TIMER_CREATE, [a[0], evp, a[2], 0, 0, 0])
         }
         TIMER_SETTIME => {
-            user::slice(a[2], 32)?;
+            user::slice_in(&os.mem, a[2], 32)?;
             if a[3] != 0 {
-                user::slice_mut(a[3], 32)?;
+                user::slice_mut_in(&os.mem, a[3], 32)?;
             }
             h.signal_call(TIMER_SETTIME, [a[0], a[1], a[2], a[3], 0, 0])
         }
         TIMER_GETTIME => {
-            user::slice_mut(a[1], 32)?;
+            user::slice_mut_in(&os.mem, a[1], 32)?;
             h.signal_call(TIMER_GETTIME, [a[0], a[1], 0, 0, 0, 0])
         }
         _ => h.signal_call(n, [a[0], 0, 0, 0, 0, 0]),
@@ -118,8 +118,8 @@ fn host<P: Platform>(os: &LibOs<P>, h: &dyn HostPassthrough, n: usize, a: &[usiz
 }
 
 /// An `struct itimerspec` in ns: (interval, value); EINVAL for a negative or non-normalized one.
-fn read_itimerspec(ptr: usize) -> Result<(u64, u64), Errno> {
-    let v: [i64; 4] = user::read(ptr)?;
+fn read_itimerspec(mem: &crate::memlock::MemLock, ptr: usize) -> Result<(u64, u64), Errno> {
+    let v: [i64; 4] = user::read_in(mem, ptr)?;
     if v.iter().any(|&x| x < 0) || v[1] >= 1_000_000_000 || v[3] >= 1_000_000_000 {
         return Err(EINVAL);
     }
@@ -127,10 +127,10 @@ fn read_itimerspec(ptr: usize) -> Result<(u64, u64), Errno> {
     Ok((ns(v[0], v[1]), ns(v[2], v[3])))
 }
 
-fn write_itimerspec(ptr: usize, every: u64, left: u64) -> Result<(), Errno> {
+fn write_itimerspec(mem: &crate::memlock::MemLock, ptr: usize, every: u64, left: u64) -> Result<(), Errno> {
     let ts = |ns: u64| [(ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64];
     let (i, v) = (ts(every), ts(left));
-    user::write(ptr, &[i[0], i[1], v[0], v[1]])
+    user::write_in(mem, ptr, &[i[0], i[1], v[0], v[1]])
 }
 
 fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
@@ -144,7 +144,7 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
                     return Err(EINVAL);
                 }
             }
-            user::slice_mut(a[2], 4)?;
+            user::slice_mut_in(&os.mem, a[2], 4)?;
             let mut p = os.signals.pending.lock();
             let (notify, signo, value) = ev.map_or((SIGEV_SIGNAL, SIGALRM, None), |e| (e.0, e.1, Some(e.2)));
             let id = p.posix.create(notify, signo, 0).ok_or(EAGAIN)?;
@@ -154,10 +154,10 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
                 t.value = value.unwrap_or(id as u64);
             }
             drop(p);
-            user::write(a[2], &id).map(|_| 0)
+            user::write_in(&os.mem, a[2], &id).map(|_| 0)
         }
         TIMER_SETTIME => {
-            let (every, value) = read_itimerspec(a[2])?;
+            let (every, value) = read_itimerspec(&os.mem, a[2])?;
             if a[1] & !TIMER_ABSTIME != 0 {
                 return Err(EINVAL);
             }
@@ -185,7 +185,7 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
             drop(p);
             os.platform.arm_timer(at);
             if a[3] != 0 {
-                write_itimerspec(a[3], old.0, old.1)?;
+                write_itimerspec(&os.mem, a[3], old.0, old.1)?;
             }
             Ok(0)
         }
@@ -195,7 +195,7 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
             let t = p.posix.get_mut(id).ok_or(EINVAL)?;
             let (every, left) = (t.every, if t.at != 0 { t.at.saturating_sub(now).max(1) } else { 0 });
             drop(p);
-            write_itimerspec(a[1], every, left).map(|_| 0)
+            write_itimerspec(&os.mem, a[1], every, left).map(|_| 0)
         }
         TIMER_GETOVERRUN => {
             let mut p = os.signals.pending.lock();

@@ -98,20 +98,20 @@ fn call<P: Platform>(os: &LibOs<P>, f: &OpenFile, s: &Arc<Sock>, n: usize, a: &[
         ACCEPT4 => accept(os, s, a[1], a[2], a[3] as u32, nonblock),
         CONNECT => connect(os, s, a[1], a[2], nonblock),
         SHUTDOWN => s.shutdown(&os.platform, a[1]).map(|_| 0),
-        GETSOCKNAME => put_name(a[1], a[2], s.name().as_deref()).map(|_| 0),
-        GETPEERNAME => put_name(a[1], a[2], s.peer_name()?.as_deref()).map(|_| 0),
-        GETSOCKOPT => getsockopt(s, a[1], a[2], a[3], a[4]),
-        SETSOCKOPT => setsockopt(s, a[1], a[2], a[3], a[4]),
+        GETSOCKNAME => put_name(&os.mem, a[1], a[2], s.name().as_deref()).map(|_| 0),
+        GETPEERNAME => put_name(&os.mem, a[1], a[2], s.peer_name()?.as_deref()).map(|_| 0),
+        GETSOCKOPT => getsockopt(&os.mem, s, a[1], a[2], a[3], a[4]),
+        SETSOCKOPT => setsockopt(&os.mem, s, a[1], a[2], a[3], a[4]),
         SENDTO => {
-            let data = user::slice(a[1], a[2])?;
-            let to = if a[4] != 0 { Some(target(os, &parse_addr(a[4], a[5])?)?) } else { None };
+            let data = user::slice_in(&os.mem, a[1], a[2])?;
+            let to = if a[4] != 0 { Some(target(os, &parse_addr(&os.mem, a[4], a[5])?)?) } else { None };
             send(os, s, data, Vec::new(), to, a[3], nonblock)
         }
         RECVFROM => {
-            let buf = user::slice_mut(a[1], a[2])?;
+            let buf = user::slice_mut_in(&os.mem, a[1], a[2])?;
             let got = recv(os, s, buf, a[3], nonblock)?;
             if a[4] != 0 {
-                put_from(a[4], a[5], got.from.as_deref())?;
+                put_from(&os.mem, a[4], a[5], got.from.as_deref())?;
             }
             drop_fds(got.fds);
             Ok(if a[3] & MSG_TRUNC != 0 && s.ty != SOCK_STREAM { got.full } else { got.len })
@@ -122,7 +122,7 @@ fn call<P: Platform>(os: &LibOs<P>, f: &OpenFile, s: &Arc<Sock>, n: usize, a: &[
             let mut sent = 0;
             for i in 0..a[2].min(1024) {
                 match sendmsg(os, s, a[1] + i * MMSGHDR, a[3], nonblock || sent > 0) {
-                    Ok(len) => user::write(a[1] + i * MMSGHDR + MSGHDR, &(len as u32))?,
+                    Ok(len) => user::write_in(&os.mem, a[1] + i * MMSGHDR + MSGHDR, &(len as u32))?,
                     Err(e) if sent == 0 => return Err(e),
                     Err(_) => break,
                 }
@@ -135,7 +135,7 @@ fn call<P: Platform>(os: &LibOs<P>, f: &OpenFile, s: &Arc<Sock>, n: usize, a: &[
             for i in 0..a[2].min(1024) {
                 let flags = if got > 0 { a[3] | MSG_DONTWAIT } else { a[3] };
                 match recvmsg(os, s, a[1] + i * MMSGHDR, flags, nonblock) {
-                    Ok(len) => user::write(a[1] + i * MMSGHDR + MSGHDR, &(len as u32))?,
+                    Ok(len) => user::write_in(&os.mem, a[1] + i * MMSGHDR + MSGHDR, &(len as u32))?,
                     Err(e) if got == 0 => return Err(e),
                     Err(_) => break,
                 }
@@ -176,7 +176,7 @@ fn install<P: Platform>(os: &LibOs<P>, sock: Arc<Sock>, flags: u32) -> SysResult
 
 fn socketpair<P: Platform>(os: &LibOs<P>, ty: u32, proto: u32, sv: usize) -> SysResult {
     let probe = socket(os, ty, proto)?;
-    user::slice_mut(sv, 8)?;
+    user::slice_mut_in(&os.mem, sv, 8)?;
     let (a, b) = Sock::pair(probe.ty, cred(os));
     let fa = install(os, a, ty)?;
     let fb = match install(os, b, ty) {
@@ -186,7 +186,7 @@ fn socketpair<P: Platform>(os: &LibOs<P>, ty: u32, proto: u32, sv: usize) -> Sys
             return Err(e);
         }
     };
-    user::write(sv, &[fa as i32, fb as i32])?;
+    user::write_in(&os.mem, sv, &[fa as i32, fb as i32])?;
     Ok(0)
 }
 
@@ -202,11 +202,11 @@ enum Addr {
 }
 
 /// Decodes a `struct sockaddr_un` of `len` bytes (EINVAL if it is not one).
-fn parse_addr(ptr: usize, len: usize) -> Result<Addr, Errno> {
+fn parse_addr(mem: &crate::memlock::MemLock, ptr: usize, len: usize) -> Result<Addr, Errno> {
     if !(2..=SUN_LEN).contains(&len) {
         return Err(EINVAL);
     }
-    let b = user::slice(ptr, len)?;
+    let b = user::slice_in(mem, ptr, len)?;
     match u16::from_le_bytes([b[0], b[1]]) {
         AF_UNIX => {}
         AF_UNSPEC => return Ok(Addr::Unspec),
@@ -222,11 +222,11 @@ fn parse_addr(ptr: usize, len: usize) -> Result<Addr, Errno> {
 
 /// Writes the address of a socket named `name` (None: unnamed) to the app's buffer `ptr` with
 /// its in/out length at `lenp`, cut to the room given, as Linux does.
-fn put_name(ptr: usize, lenp: usize, name: Option<&[u8]>) -> Result<(), Errno> {
+fn put_name(mem: &crate::memlock::MemLock, ptr: usize, lenp: usize, name: Option<&[u8]>) -> Result<(), Errno> {
     if ptr == 0 {
         return Ok(());
     }
-    let room = user::read::<i32>(lenp)?;
+    let room = user::read_in::<i32>(mem, lenp)?;
     if room < 0 {
         return Err(EINVAL);
     }
@@ -238,16 +238,16 @@ fn put_name(ptr: usize, lenp: usize, name: Option<&[u8]>) -> Result<(), Errno> {
         }
     }
     let k = sa.len().min(room as usize);
-    user::slice_mut(ptr, k)?.copy_from_slice(&sa[..k]);
-    user::write(lenp, &(sa.len() as u32))
+    user::slice_mut_in(mem, ptr, k)?.copy_from_slice(&sa[..k]);
+    user::write_in(mem, lenp, &(sa.len() as u32))
 }
 
 /// Writes where a received message came from, as [`put_name`], except that an unnamed sender
 /// gives a length of 0 (Linux copies no address then).
-fn put_from(ptr: usize, lenp: usize, from: Option<&[u8]>) -> Result<(), Errno> {
+fn put_from(mem: &crate::memlock::MemLock, ptr: usize, lenp: usize, from: Option<&[u8]>) -> Result<(), Errno> {
     match from {
-        Some(_) => put_name(ptr, lenp, from),
-        None => user::write(lenp, &0u32),
+        Some(_) => put_name(mem, ptr, lenp, from),
+        None => user::write_in(mem, lenp, &0u32),
     }
 }
 
@@ -275,7 +275,7 @@ fn target<P: Platform>(os: &LibOs<P>, addr: &Addr) -> Result<Arc<Sock>, Errno> {
 static AUTOBIND: AtomicU64 = AtomicU64::new(1);
 
 fn bind<P: Platform>(os: &LibOs<P>, s: &Arc<Sock>, ptr: usize, len: usize) -> SysResult {
-    let addr = parse_addr(ptr, len)?;
+    let addr = parse_addr(&os.mem, ptr, len)?;
     if s.is_bound() {
         return Err(EINVAL);
     }
@@ -307,7 +307,7 @@ fn bind<P: Platform>(os: &LibOs<P>, s: &Arc<Sock>, ptr: usize, len: usize) -> Sy
 }
 
 fn connect<P: Platform>(os: &LibOs<P>, s: &Arc<Sock>, ptr: usize, len: usize, nonblock: bool) -> SysResult {
-    let addr = parse_addr(ptr, len)?;
+    let addr = parse_addr(&os.mem, ptr, len)?;
     if s.ty == SOCK_DGRAM {
         if let Addr::Unspec = addr {
             return s.disconnect().map(|_| 0);
@@ -336,7 +336,7 @@ fn accept<P: Platform>(
     let conn = s.accept(&os.platform, nonblock)?;
     let peer = conn.peer_name().ok().flatten();
     let fd = install(os, conn, flags)?;
-    if let Err(e) = put_name(addr, lenp, peer.as_deref()) {
+    if let Err(e) = put_name(&os.mem, addr, lenp, peer.as_deref()) {
         let _ = os.fds.lock().close(fd as i32);
         return Err(e);
     }
@@ -392,16 +392,16 @@ fn usize_at(b: &[u8], at: usize) -> usize {
 
 fn sendmsg<P: Platform>(os: &LibOs<P>, s: &Arc<Sock>, msg: usize, flags: usize, nonblock: bool) -> SysResult {
     let mut hdr = [0u8; MSGHDR];
-    hdr.copy_from_slice(user::slice(msg, MSGHDR)?);
+    hdr.copy_from_slice(user::slice_in(&os.mem, msg, MSGHDR)?);
     let (name, namelen) = (usize_at(&hdr, 0), u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]) as usize);
-    let vs = super::fs::iovecs(usize_at(&hdr, 16), usize_at(&hdr, 24))?;
+    let vs = super::fs::iovecs(&os.mem, usize_at(&hdr, 16), usize_at(&hdr, 24))?;
     super::fs::guard_iov(os, &vs, false)?;
     let mut data = Vec::new();
     for v in &vs {
-        data.extend_from_slice(user::slice(v.base, v.len)?);
+        data.extend_from_slice(user::slice_in(&os.mem, v.base, v.len)?);
     }
     let fds = control_fds(os, usize_at(&hdr, 32), usize_at(&hdr, 40))?;
-    let to = if name != 0 && namelen != 0 { Some(target(os, &parse_addr(name, namelen)?)?) } else { None };
+    let to = if name != 0 && namelen != 0 { Some(target(os, &parse_addr(&os.mem, name, namelen)?)?) } else { None };
     send(os, s, &data, fds, to, flags, nonblock)
 }
 
@@ -413,7 +413,7 @@ fn control_fds<P: Platform>(os: &LibOs<P>, ptr: usize, len: usize) -> Result<Vec
     if ptr == 0 || len < 16 {
         return Ok(fds);
     }
-    let buf = user::slice(ptr, len.min(1 << 16))?;
+    let buf = user::slice_in(&os.mem, ptr, len.min(1 << 16))?;
     let mut at = 0;
     while at + 16 <= buf.len() {
         let clen = usize_at(buf, at);
@@ -444,8 +444,8 @@ fn control_fds<P: Platform>(os: &LibOs<P>, ptr: usize, len: usize) -> Result<Vec
 
 fn recvmsg<P: Platform>(os: &LibOs<P>, s: &Arc<Sock>, msg: usize, flags: usize, nonblock: bool) -> SysResult {
     let mut hdr = [0u8; MSGHDR];
-    hdr.copy_from_slice(user::slice(msg, MSGHDR)?);
-    let vs = super::fs::iovecs(usize_at(&hdr, 16), usize_at(&hdr, 24))?;
+    hdr.copy_from_slice(user::slice_in(&os.mem, msg, MSGHDR)?);
+    let vs = super::fs::iovecs(&os.mem, usize_at(&hdr, 16), usize_at(&hdr, 24))?;
     super::fs::guard_iov(os, &vs, true)?;
     let total: usize = vs.iter().map(|v| v.len).sum();
     let mut buf = alloc::vec![0u8; total.min(1 << 24)];
@@ -453,7 +453,7 @@ fn recvmsg<P: Platform>(os: &LibOs<P>, s: &Arc<Sock>, msg: usize, flags: usize, 
     let mut from = 0;
     for v in &vs {
         let k = (got.len - from).min(v.len);
-        user::slice_mut(v.base, k)?.copy_from_slice(&buf[from..from + k]);
+        user::slice_mut_in(&os.mem, v.base, k)?.copy_from_slice(&buf[from..from + k]);
         from += k;
     }
     let mut mflags = 0i32;
@@ -462,9 +462,9 @@ fn recvmsg<P: Platform>(os: &LibOs<P>, s: &Arc<Sock>, msg: usize, flags: usize, 
     }
     let (name, namelen) = (usize_at(&hdr, 0), msg + 8);
     if name != 0 {
-        put_from(name, namelen, got.from.as_deref())?;
+        put_from(&os.mem, name, namelen, got.from.as_deref())?;
     } else {
-        user::write(namelen, &0u32)?;
+        user::write_in(&os.mem, namelen, &0u32)?;
     }
     let (cptr, clen) = (usize_at(&hdr, 32), usize_at(&hdr, 40));
     let mut used = 0;
@@ -484,29 +484,29 @@ fn recvmsg<P: Platform>(os: &LibOs<P>, s: &Arc<Sock>, msg: usize, flags: usize, 
                 let fd = os.fds.lock().alloc(f, cloexec, 0)?;
                 c.extend_from_slice(&fd.to_le_bytes());
             }
-            user::slice_mut(cptr, c.len())?.copy_from_slice(&c);
+            user::slice_mut_in(&os.mem, cptr, c.len())?.copy_from_slice(&c);
             used = ((c.len() + 7) & !7).min(clen);
         }
     }
-    user::write(msg + 40, &used)?;
-    user::write(msg + 48, &mflags)?;
+    user::write_in(&os.mem, msg + 40, &used)?;
+    user::write_in(&os.mem, msg + 48, &mflags)?;
     Ok(if flags & MSG_TRUNC != 0 && s.ty != SOCK_STREAM { got.full } else { got.len })
 }
 
 /// Reads an int option value (EINVAL if shorter than an int).
-fn opt_int(ptr: usize, len: usize) -> Result<i32, Errno> {
+fn opt_int(mem: &crate::memlock::MemLock, ptr: usize, len: usize) -> Result<i32, Errno> {
     if len < 4 {
         return Err(EINVAL);
     }
-    user::read::<i32>(ptr)
+    user::read_in::<i32>(mem, ptr)
 }
 
 /// A struct timeval option as ns (EDOM past range, EINVAL if too short).
-fn opt_timeval(ptr: usize, len: usize) -> Result<u64, Errno> {
+fn opt_timeval(mem: &crate::memlock::MemLock, ptr: usize, len: usize) -> Result<u64, Errno> {
     if len < 16 {
         return Err(EINVAL);
     }
-    let tv = user::read::<[i64; 2]>(ptr)?;
+    let tv = user::read_in::<[i64; 2]>(mem, ptr)?;
     if tv[1] < 0 || tv[1] >= 1_000_000 {
         return Err(EDOM);
     }
@@ -516,7 +516,14 @@ fn opt_timeval(ptr: usize, len: usize) -> Result<u64, Errno> {
     Ok((tv[0] as u64).saturating_mul(1_000_000_000).saturating_add(tv[1] as u64 * 1000))
 }
 
-fn setsockopt(s: &Arc<Sock>, level: usize, opt: usize, ptr: usize, len: usize) -> SysResult {
+fn setsockopt(
+    mem: &crate::memlock::MemLock,
+    s: &Arc<Sock>,
+    level: usize,
+    opt: usize,
+    ptr: usize,
+    len: usize,
+) -> SysResult {
     if level as i32 != SOL_SOCKET as i32 {
         return Err(EOPNOTSUPP);
     }
@@ -524,7 +531,7 @@ fn setsockopt(s: &Arc<Sock>, level: usize, opt: usize, ptr: usize, len: usize) -
     match opt {
         SO_SNDBUF | SO_RCVBUF => {
             // As Linux: the value is doubled (bookkeeping), with a floor.
-            let v = (opt_int(ptr, len)?.max(0) as usize).min(i32::MAX as usize / 2) * 2;
+            let v = (opt_int(mem, ptr, len)?.max(0) as usize).min(i32::MAX as usize / 2) * 2;
             s.with_opts(|o| {
                 if opt == SO_SNDBUF {
                     o.sndbuf = v.max(4608);
@@ -534,7 +541,7 @@ fn setsockopt(s: &Arc<Sock>, level: usize, opt: usize, ptr: usize, len: usize) -
             });
         }
         SO_RCVTIMEO | SO_SNDTIMEO => {
-            let ns = opt_timeval(ptr, len)?;
+            let ns = opt_timeval(mem, ptr, len)?;
             s.with_opts(|o| {
                 if opt == SO_RCVTIMEO {
                     o.rcv_timeout = ns;
@@ -547,14 +554,14 @@ fn setsockopt(s: &Arc<Sock>, level: usize, opt: usize, ptr: usize, len: usize) -
             if len < 8 {
                 return Err(EINVAL);
             }
-            let v = user::read::<[i32; 2]>(ptr)?;
+            let v = user::read_in::<[i32; 2]>(mem, ptr)?;
             s.with_opts(|o| {
                 o.flags.insert(SO_LINGER, v[0]);
                 o.flags.insert(SO_LINGER | 0x1000, v[1]);
             });
         }
         o if KEPT_OPTS.contains(&o) => {
-            let v = opt_int(ptr, len)?;
+            let v = opt_int(mem, ptr, len)?;
             s.with_opts(|x| x.flags.insert(o, v));
         }
         _ => return Err(ENOPROTOOPT),
@@ -562,11 +569,18 @@ fn setsockopt(s: &Arc<Sock>, level: usize, opt: usize, ptr: usize, len: usize) -
     Ok(0)
 }
 
-fn getsockopt(s: &Arc<Sock>, level: usize, opt: usize, ptr: usize, lenp: usize) -> SysResult {
+fn getsockopt(
+    mem: &crate::memlock::MemLock,
+    s: &Arc<Sock>,
+    level: usize,
+    opt: usize,
+    ptr: usize,
+    lenp: usize,
+) -> SysResult {
     if level as i32 != SOL_SOCKET as i32 {
         return Err(EOPNOTSUPP);
     }
-    let room = user::read::<i32>(lenp)?;
+    let room = user::read_in::<i32>(mem, lenp)?;
     if room < 0 {
         return Err(EINVAL);
     }
@@ -602,7 +616,7 @@ fn getsockopt(s: &Arc<Sock>, level: usize, opt: usize, ptr: usize, lenp: usize) 
         _ => return Err(ENOPROTOOPT),
     };
     let k = val.len().min(room as usize);
-    user::slice_mut(ptr, k)?.copy_from_slice(&val[..k]);
-    user::write(lenp, &(k as u32))?;
+    user::slice_mut_in(mem, ptr, k)?.copy_from_slice(&val[..k]);
+    user::write_in(mem, lenp, &(k as u32))?;
     Ok(0)
 }

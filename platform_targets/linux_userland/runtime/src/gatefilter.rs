@@ -201,8 +201,8 @@ pub const GATE: &[(u32, Check)] = &[
     (157, Args(prctl)), // prctl
 ];
 
-/// SysV IPC (host.rs `ipc_call`): allowed only with the private root, whose IPC namespace
-/// holds the app's objects and nothing of the host's (docs/security.md).
+/// SysV IPC and POSIX message queues (host.rs `ipc_call`): allowed only with the private root,
+/// whose IPC namespace holds the app's objects and nothing of the host's (docs/security.md).
 pub const GATE_IPC: &[u32] = &[
     29,  // shmget
     30,  // shmat
@@ -216,6 +216,12 @@ pub const GATE_IPC: &[u32] = &[
     69,  // msgsnd
     70,  // msgrcv
     71,  // msgctl
+    240, // mq_open
+    241, // mq_unlink
+    242, // mq_timedsend
+    243, // mq_timedreceive
+    244, // mq_notify
+    245, // mq_getsetattr
 ];
 
 /// The whole allow-list for a sandbox of this `shape`: [`GATE`], and [`GATE_IPC`] when the

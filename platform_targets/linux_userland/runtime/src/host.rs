@@ -704,10 +704,15 @@ impl HostPassthrough for LinuxHost {
             return Err(ENOSYS);
         }
         match nr {
-            nr::SEMOP | nr::SEMTIMEDOP | nr::MSGSND | nr::MSGRCV => {
+            nr::SEMOP | nr::SEMTIMEDOP | nr::MSGSND | nr::MSGRCV | nr::MQ_TIMEDSEND | nr::MQ_TIMEDRECEIVE => {
                 signals::blocking(|| r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], 0)))
             }
             nr::SHMGET | nr::SHMAT | nr::SHMCTL | nr::SHMDT | nr::SEMGET | nr::SEMCTL | nr::MSGGET | nr::MSGCTL => {
+                r(sys::syscall6(nr, a[0], a[1], a[2], a[3], 0, 0))
+            }
+            // POSIX message queues of the same namespace; the shim checked mq_notify's
+            // sigevent (a copy in runtime memory) and gives host descriptors.
+            nr::MQ_OPEN | nr::MQ_UNLINK | nr::MQ_NOTIFY | nr::MQ_GETSETATTR => {
                 r(sys::syscall6(nr, a[0], a[1], a[2], a[3], 0, 0))
             }
             _ => Err(ENOSYS),

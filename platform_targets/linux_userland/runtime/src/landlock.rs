@@ -7,7 +7,9 @@
 //! - the writable layer's directory: read, write, create, remove, rename inside it;
 //! - each policy mount: read (and for `rw` mounts write, create, remove, rename);
 //! - the artifact file: read;
-//! - /dev/null, /dev/zero, /dev/urandom, /dev/tty: read and write (ioctl for /dev/tty).
+//! - /dev/null, /dev/zero, /dev/urandom, /dev/tty: read and write (ioctl for /dev/tty);
+//! - the sandbox IPC namespace's own mqueue file system (nsroot.rs): make, read, write and
+//!   remove queues (mq_open, mq_unlink).
 //!
 //! Already open descriptors (stdio, the trace and learn files) are not affected. A kernel
 //! without Landlock, or one that refuses a step, leaves the runtime running without this layer
@@ -18,6 +20,10 @@ use litebox_confine::landlock::{
 use litebox_image::Mount;
 
 use crate::sys;
+
+/// Landlock rights the shared crate does not name: removing and making regular files.
+const REMOVE_FILE: u64 = 1 << 5;
+const MAKE_REG: u64 = 1 << 8;
 
 /// What got applied, for the debug log.
 pub struct Applied {
@@ -60,6 +66,12 @@ pub fn apply(reach: &Reach<'_>) -> Result<Applied, i32> {
         }
         for (m, fd) in reach.mounts {
             ruleset.add_path(*fd, if m.writable { dir_rw } else { dir_ro })?;
+        }
+        // The sandbox's own POSIX message queues (its IPC namespace's mqueue file system, see
+        // nsroot.rs): made, opened and removed by mq_open and mq_unlink.
+        let mq = crate::nsroot::MQUEUE_DIR.load(core::sync::atomic::Ordering::Relaxed);
+        if mq >= 0 {
+            ruleset.add_path(mq, all & (READ_FILE | WRITE_FILE | REMOVE_FILE | MAKE_REG))?;
         }
         add_named(&ruleset, b"/proc/self/exe", READ_FILE)?;
         for dev in [&b"/dev/null"[..], b"/dev/zero", b"/dev/urandom"] {

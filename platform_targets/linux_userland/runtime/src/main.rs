@@ -315,6 +315,8 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     if block == 0 {
         fatal(EXIT_SANDBOX, b"cannot allocate the signal stack");
     }
+    // An app handler running on this stack may hand the library OS its own buffers there.
+    litebox_libos::memlock::set_signal_stack_check(threads::on_signal_stack);
     signals::init_sigsys(on_sigsys, block + threads::THREAD_DATA, threads::BLOCK - threads::THREAD_DATA)
         .unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot install the SIGSYS handler"));
     fastpath::init_thread(block).unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot set up the fast path (GS base)"));

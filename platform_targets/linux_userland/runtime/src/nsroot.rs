@@ -6,8 +6,14 @@
 //! `connect`. The tmpfs lives as long as the sandbox's processes: however they end, the layer
 //! goes with them. Its size is the policy's memory limit when there is one.
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicI32, Ordering};
 
 use crate::sys::{self, check};
+
+/// An O_PATH descriptor of the root of the sandbox IPC namespace's mqueue file system (-1:
+/// none), for the Landlock rule that lets the app's POSIX message queues be made and opened
+/// (landlock.rs); the mount itself is detached again.
+pub static MQUEUE_DIR: AtomicI32 = AtomicI32::new(-1);
 
 const MOUNT: usize = 165;
 const UMOUNT2: usize = 166;
@@ -18,6 +24,7 @@ const MOUNT_SETATTR: usize = 442;
 
 const MS_NOSUID: usize = 2;
 const MS_NODEV: usize = 4;
+const MS_NOEXEC: usize = 8;
 const MS_BIND: usize = 4096;
 const MS_REC: usize = 16384;
 const MS_PRIVATE: usize = 1 << 18;
@@ -129,6 +136,11 @@ pub fn build(mounts: &[(&[u8], bool)], size: Option<u64>) -> Result<Root, i32> {
     };
     mkdir(&path(b"upper"), 0o700)?;
     mkdir(&path(b"m"), 0o755)?;
+    // This IPC namespace's message queues, so Landlock can be told about them (optional: a
+    // kernel without mqueue leaves the app's mq_open refused).
+    let mq = path(b"mq");
+    // The app's first process takes it after the pivot (`opened`); init never needs it.
+    let _ = mkdir(&mq, 0o700).and_then(|_| mount(b"mqueue", &mq, b"mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, b""));
     for (i, &(fd, writable)) in sources.iter().enumerate() {
         let mut rel = b"m/".to_vec();
         rel.extend_from_slice(&decimal(i as u64));
@@ -148,17 +160,33 @@ pub fn build(mounts: &[(&[u8], bool)], size: Option<u64>) -> Result<Root, i32> {
     // machine); the app's first process, forked before this, loads the app meanwhile and
     // waits for this to be over before any app code runs (supervisor.rs).
     check(sys::syscall3(UMOUNT2, c".".as_ptr() as usize, MNT_DETACH, 0))?;
-    opened(mounts.len())
+    open_root(mounts.len(), false)
 }
 
 /// In a process of the sandbox whose root is the private root (init after [`build`], the
 /// app's first process after init said the root is ready): moves the working directory to
 /// `/` and opens the writable layer and the `count` policy mounts there.
 pub fn opened(count: usize) -> Result<Root, i32> {
+    open_root(count, true)
+}
+
+/// [`opened`]; with `take_mq`, also keeps an O_PATH descriptor of `/mq` (this IPC namespace's
+/// mqueue file system, for the Landlock rule: `MQUEUE_DIR`) and detaches it from the tree.
+/// Only the app's first process takes it: init opens the root before the app does, and a
+/// detach there would leave the app nothing to open.
+fn open_root(count: usize, take_mq: bool) -> Result<Root, i32> {
     const O_PATH_DIR: usize = 0o10000000 | 0o200000 | 0o2000000;
     check(sys::syscall3(CHDIR, c"/".as_ptr() as usize, 0, 0))?;
     const O_RDONLY_DIR: usize = 0o200000 | 0o2000000;
     let upper = sys::open_path(b"/upper", O_RDONLY_DIR, 0)?;
+    if take_mq {
+        if let Ok(fd) = sys::open_path(b"/mq", O_PATH_DIR, 0) {
+            MQUEUE_DIR.store(fd, Ordering::Relaxed);
+            // Out of the tree: only the descriptor reaches it (a failed detach leaves it
+            // mounted, where the app's file calls, served by the library OS, never look).
+            let _ = sys::syscall3(UMOUNT2, c"/mq".as_ptr() as usize, MNT_DETACH, 0);
+        }
+    }
     let mut fds = Vec::new();
     for i in 0..count {
         let mut p = b"/m/".to_vec();

@@ -25,6 +25,8 @@ use crate::sys::{self, check};
 const SLOTS: usize = 128;
 const COMM_WORDS: usize = 2;
 const CMD_WORDS: usize = 56;
+/// /proc/PID/exe: paths up to 256 bytes (a longer one reads as unknown).
+const EXE_WORDS: usize = 32;
 const KILL: usize = 62;
 const ESRCH: isize = -3;
 
@@ -41,6 +43,8 @@ struct Slot {
     cmd_len: AtomicU32,
     comm: [AtomicU64; COMM_WORDS],
     cmdline: [AtomicU64; CMD_WORDS],
+    exe_len: AtomicU32,
+    exe: [AtomicU64; EXE_WORDS],
 }
 
 /// The region: a lock for claiming slots, then the slots.
@@ -122,6 +126,8 @@ fn write(s: &Slot, rec: &ProcRecord) {
     s.rss.store(rec.rss, Ordering::Relaxed);
     s.comm_len.store(pack(&s.comm, &rec.comm), Ordering::Relaxed);
     s.cmd_len.store(pack(&s.cmdline, &rec.cmdline), Ordering::Relaxed);
+    let exe: &[u8] = if rec.exe.len() <= EXE_WORDS * 8 { &rec.exe } else { &[] };
+    s.exe_len.store(pack(&s.exe, exe), Ordering::Relaxed);
     s.seq.fetch_add(1, Ordering::AcqRel);
 }
 
@@ -145,6 +151,7 @@ fn read(s: &Slot) -> Option<ProcRecord> {
             },
             comm: unpack(&s.comm, s.comm_len.load(Ordering::Relaxed)),
             cmdline: unpack(&s.cmdline, s.cmd_len.load(Ordering::Relaxed)),
+            exe: unpack(&s.exe, s.exe_len.load(Ordering::Relaxed)),
             vsize: s.vsize.load(Ordering::Relaxed),
             rss: s.rss.load(Ordering::Relaxed),
             threads: 1,

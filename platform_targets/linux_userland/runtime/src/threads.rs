@@ -37,6 +37,18 @@ pub fn current() -> *mut ThreadData {
     (sp & !(BLOCK - 1)) as *mut ThreadData
 }
 
+/// Whether `[lo, hi)` lies on the calling thread's block at or above its stack pointer: where an
+/// app signal handler that interrupted a blocking call runs (the SIGSYS stack), whose frames
+/// the app's memory map does not hold. The runtime (SIGSYS handler and fast path alike) always
+/// runs on its block, so the stack pointer names it.
+pub fn on_signal_stack(lo: usize, hi: usize) -> bool {
+    let sp: usize;
+    // SAFETY: reads the stack pointer; no memory access.
+    unsafe { core::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+    let block = sp & !(BLOCK - 1);
+    lo < hi && lo >= sp && hi <= block + BLOCK
+}
+
 /// A new zeroed, BLOCK-aligned block for a thread, or null.
 pub fn new_block() -> usize {
     match Layout::from_size_align(BLOCK, BLOCK) {
