@@ -364,6 +364,60 @@ static void pairs(void) {
     close(s);
 }
 
+/* Abstract names and autobind: names of the network namespace, not of files, so they run even
+ * where path names are refused. */
+static void abstract_names(void) {
+    struct sockaddr_un a;
+    socklen_t l;
+    char name[48];
+    snprintf(name, sizeof name, "litebox-conf-%d", (int)getpid());
+    int as = socket(AF_UNIX, SOCK_STREAM, 0);
+    socklen_t al = abstract_addr(&a, name);
+    CASE(F, "named_abstract_bind", bind(as, (struct sockaddr *)&a, al) == 0 && listen(as, 4) == 0);
+    CASE(F, "named_abstract_getsockname", ({
+             struct sockaddr_un g;
+             l = sizeof g;
+             getsockname(as, (struct sockaddr *)&g, &l) == 0 && l == al && g.sun_path[0] == 0 &&
+                 memcmp(g.sun_path + 1, name, strlen(name)) == 0;
+         }));
+    ERR(F, "named_abstract_eaddrinuse", ({
+            int t = socket(AF_UNIX, SOCK_STREAM, 0);
+            int r = bind(t, (struct sockaddr *)&a, al);
+            int e = errno;
+            close(t);
+            errno = e;
+            r;
+        }),
+        EADDRINUSE);
+    CASE(F, "named_abstract_connect", ({
+             int k = socket(AF_UNIX, SOCK_STREAM, 0);
+             int ok = connect(k, (struct sockaddr *)&a, al) == 0;
+             int x = accept(as, NULL, NULL);
+             ok = ok && x >= 0 && transfer(k, x, "abs");
+             close(k);
+             close(x);
+             ok;
+         }));
+    close(as);
+    CASE(F, "named_abstract_freed_on_close", ({
+             int t = socket(AF_UNIX, SOCK_STREAM, 0);
+             int ok = bind(t, (struct sockaddr *)&a, al) == 0;
+             close(t);
+             ok;
+         }));
+    CASE(F, "named_autobind", ({
+             int t = socket(AF_UNIX, SOCK_DGRAM, 0);
+             struct sockaddr_un g;
+             sa_family_t fam = AF_UNIX;
+             l = sizeof g;
+             int ok = bind(t, (struct sockaddr *)&fam, sizeof fam) == 0 &&
+                      getsockname(t, (struct sockaddr *)&g, &l) == 0 && l == sizeof(sa_family_t) + 6 && g.sun_path[0] == 0;
+             close(t);
+             ok;
+         }));
+
+}
+
 static void named(void) {
     char buf[64];
     struct stat st;
@@ -478,54 +532,6 @@ static void named(void) {
     ERR(F, "named_connect_not_listening_econnrefused", connect_to(SOCK_STREAM, p3), ECONNREFUSED);
     close(b);
 
-    /* Abstract names. */
-    char name[48];
-    snprintf(name, sizeof name, "litebox-conf-%d", (int)getpid());
-    int as = socket(AF_UNIX, SOCK_STREAM, 0);
-    socklen_t al = abstract_addr(&a, name);
-    CASE(F, "named_abstract_bind", bind(as, (struct sockaddr *)&a, al) == 0 && listen(as, 4) == 0);
-    CASE(F, "named_abstract_getsockname", ({
-             struct sockaddr_un g;
-             l = sizeof g;
-             getsockname(as, (struct sockaddr *)&g, &l) == 0 && l == al && g.sun_path[0] == 0 &&
-                 memcmp(g.sun_path + 1, name, strlen(name)) == 0;
-         }));
-    ERR(F, "named_abstract_eaddrinuse", ({
-            int t = socket(AF_UNIX, SOCK_STREAM, 0);
-            int r = bind(t, (struct sockaddr *)&a, al);
-            int e = errno;
-            close(t);
-            errno = e;
-            r;
-        }),
-        EADDRINUSE);
-    CASE(F, "named_abstract_connect", ({
-             int k = socket(AF_UNIX, SOCK_STREAM, 0);
-             int ok = connect(k, (struct sockaddr *)&a, al) == 0;
-             int x = accept(as, NULL, NULL);
-             ok = ok && x >= 0 && transfer(k, x, "abs");
-             close(k);
-             close(x);
-             ok;
-         }));
-    close(as);
-    CASE(F, "named_abstract_freed_on_close", ({
-             int t = socket(AF_UNIX, SOCK_STREAM, 0);
-             int ok = bind(t, (struct sockaddr *)&a, al) == 0;
-             close(t);
-             ok;
-         }));
-    CASE(F, "named_autobind", ({
-             int t = socket(AF_UNIX, SOCK_DGRAM, 0);
-             struct sockaddr_un g;
-             sa_family_t fam = AF_UNIX;
-             l = sizeof g;
-             int ok = bind(t, (struct sockaddr *)&fam, sizeof fam) == 0 &&
-                      getsockname(t, (struct sockaddr *)&g, &l) == 0 && l == sizeof(sa_family_t) + 6 && g.sun_path[0] == 0;
-             close(t);
-             ok;
-         }));
-
     /* Datagrams to a name. */
     const char *dp = conf_path(3, "dg");
     int ds = server_at(SOCK_DGRAM, dp);
@@ -570,5 +576,6 @@ static void named(void) {
 
 void fam_unixsock(void) {
     pairs();
+    abstract_names();
     named();
 }

@@ -1,6 +1,7 @@
 """Helpers for the socket probe tests/e2e/programs/net.c: building it, packing it in project
 mode with a chosen [policy.network], picking free loopback ports, and what its `denied` mode
-must print packed."""
+must print packed (linux-userland: DENIED_OUTPUT; a target without the sandbox's own network
+namespace refuses abstract Unix names too: DENIED_OUTPUT_NO_NETNS)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ sendmsg outside policy = -1 EACCES
 bind short address = -1 EINVAL
 unix bind path = -1 EACCES
 unix connect path = -1 EACCES
-unix bind abstract = -1 EACCES
+unix bind abstract = 0
 netlink socket = -1 EAFNOSUPPORT
 raw socket = -1 EPERM
 packet socket = -1 EAFNOSUPPORT
@@ -31,6 +32,9 @@ unix SO_PASSCRED off = 0
 SO_BINDTODEVICE = -1 EPERM
 connect on a file = -1 ENOTSOCK
 """
+# Abstract Unix names are names of the network namespace: allowed only where the sandbox has
+# one of its own (linux-userland), refused elsewhere.
+DENIED_OUTPUT_NO_NETNS = DENIED_OUTPUT.replace("unix bind abstract = 0\n", "unix bind abstract = -1 EACCES\n")
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:

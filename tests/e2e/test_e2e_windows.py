@@ -187,7 +187,7 @@ def test_socket_calls_outside_the_policy_get_exact_errnos(windows: Any, wine: di
     outside [policy.network], Unix-domain addresses, raw and netlink sockets get exactly the
     errnos linux-userland gives, before any Winsock call."""
     sys.path.insert(0, str(REPO / "tests/e2e"))
-    from netprobe import DENIED_OUTPUT, build_probe, free_port, write_project
+    from netprobe import DENIED_OUTPUT_NO_NETNS, build_probe, free_port, write_project
 
     allowed, denied = free_port(), free_port()
     while denied == allowed:
@@ -196,7 +196,7 @@ def test_socket_calls_outside_the_policy_get_exact_errnos(windows: Any, wine: di
     art = pack_for(windows, write_project(tmp_path, build_probe(tmp_path), rules, rules), tmp_path / "dist")
     got = run_wine(wine, art.path, ["denied", str(denied)])
     assert got.returncode == 0, describe(got)
-    assert got.stdout.decode() == DENIED_OUTPUT
+    assert got.stdout.decode() == DENIED_OUTPUT_NO_NETNS
 
 
 def test_confinement_job_limits_and_weakened_token(windows: Any, wine: dict[str, str], tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """The host layers below the library OS, attacked as app code that owns its process would
-(tests/escape/programs/hostlayers.c, packed only): host Unix sockets, host path metadata, the
+(tests/escape/programs/hostlayers.c, packed only): host Unix sockets (paths and abstract names), host path metadata, the
 network policy held by address below the library OS, the sandbox's processes, capabilities and
 the writable layer. Every attempted call is harmless if it got through: the sockets and paths
 belong to this test."""
@@ -115,6 +115,31 @@ def test_host_unix_sockets_are_unreachable(tmp_path: Path) -> None:
     assert r["gate-connect-dgram-path"] == "ret=-1 errno=1"
     ready, _, _ = select.select([listener, dgram], [], [], 0)
     assert ready == [], "a host Unix socket was reached"
+
+
+def test_host_abstract_unix_names_are_unreachable() -> None:
+    """Abstract names work inside the sandbox (its own network namespace), so a host listener
+    and a host datagram socket under the same names stay out of reach, by libc and at the gate."""
+    p = packed()
+    name = f"litebox-escape-{os.getpid()}-{time.monotonic_ns()}"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind("\0" + name)
+    listener.listen(4)
+    dgram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dgram.bind("\0" + name + "-d")
+    with listener, dgram:
+        proc = run_program([p.artifact, "abstract", p.gate, name])
+        assert proc.returncode == 0, describe(proc)
+        r = results(proc)
+        assert r["libc-connect-abstract"] == "ret=-1 errno=111"  # no such name in the sandbox: ECONNREFUSED
+        assert r["libc-sendto-abstract-dgram"] == "ret=-1 errno=111"
+        assert r["libc-bind-abstract"] == "ret=0 errno=0"  # the host's name is not the sandbox's
+        assert r["gate-socket-unix"] == "ret=0 errno=0"
+        assert r["gate-connect-abstract"] == "ret=-1 errno=1"  # connect and bind are not on the gate's list
+        assert r["gate-bind-abstract"] == "ret=-1 errno=1"
+        assert r["gate-sendto-abstract-dgram"] == "ret=-1 errno=111"
+        ready, _, _ = select.select([listener, dgram], [], [], 0)
+        assert ready == [], "a host abstract Unix socket was reached"
 
 
 def test_host_paths_are_invisible_through_the_gate(tmp_path: Path) -> None:
@@ -250,7 +275,7 @@ def test_debug_log_names_the_namespaces_and_capabilities() -> None:
 def test_the_apps_exit_code_passes_through_the_supervisor() -> None:
     bad = run_program([packed().artifact, "nonsense"])
     assert bad.returncode == 2, describe(bad)
-    assert bad.stderr.decode().endswith("usage: hostlayers unix|stat|net|bg|wait|chmod|fill ...\n")
+    assert bad.stderr.decode().endswith("usage: hostlayers unix|abstract|stat|net|bg|wait|chmod|fill ...\n")
 
 
 def test_modes_in_the_writable_layer_never_carry_set_id_bits() -> None:

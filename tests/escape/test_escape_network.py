@@ -29,7 +29,7 @@ def test_default_policy_refuses_bind_and_connect(default_deny: Path) -> None:
         f"litebox: network: bind 127.0.0.1:{port} denied: no [policy.network] listen rule allows it -> EACCES",
         f"litebox: network: connect 127.0.0.1:{port} denied: no [policy.network] connect rule allows it -> EACCES",
         f"litebox: network: sendto 127.0.0.1:{port} denied: no [policy.network] connect rule allows it -> EACCES",
-        "litebox: network: connect to a unix-domain address denied (unix sockets: socketpair only) -> EACCES",
+        "litebox: network: connect to a unix-domain path denied (only socketpair and abstract names) -> EACCES",
     ]:
         assert line in log, f"missing {line!r} in:\n{proc.stderr.decode()}"
 

@@ -302,6 +302,12 @@ pub trait HostPassthrough {
     fn private_pids(&self) -> bool {
         false
     }
+    /// Whether the app's sockets live in a network namespace of the sandbox's own, so an
+    /// abstract Unix name (and autobind) can only reach the app's own sockets. The shim then
+    /// passes such addresses on to bind/connect/sendto; without one it refuses them (EACCES).
+    fn private_net(&self) -> bool {
+        false
+    }
     /// A socket syscall (socket, socketpair, bind, listen, accept4, connect, getsockname,
     /// getpeername, setsockopt, getsockopt, sendto, recvfrom, sendmsg, recvmsg, sendmmsg,
     /// recvmmsg, shutdown; `nr` is the Linux number) on the host. The shim has already applied

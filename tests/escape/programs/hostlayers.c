@@ -5,6 +5,8 @@
  * test owns, paths the test made).
  *
  *   hostlayers unix GATE STREAM_PATH DGRAM_PATH   host Unix sockets (libc and gate)
+ *   hostlayers abstract GATE NAME                  host abstract Unix names NAME (stream) and
+ *                                                 NAME-d (datagram), by libc and at the gate
  *   hostlayers stat GATE FILE LINK                metadata of host paths through the gate
  *   hostlayers net GATE ALLOWED OTHER UDP         a policy that allows one TCP port
  *   hostlayers bg                                 a background child that would live on
@@ -16,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +68,41 @@ static int cmd_unix(const char *stream, const char *dgram) {
         report_raw("gate-sendto-dgram-path", gate6(SYS_sendto, sv[0], (long)"x", 1, 0, (long)&d, sizeof d));
         report_raw("gate-connect-dgram-path", gate6(SYS_connect, sv[0], (long)&d, sizeof d, 0, 0, 0));
     }
+    return 0;
+}
+
+/* An abstract address for NAME (after the leading NUL) and its length. */
+static socklen_t abstract_addr(struct sockaddr_un *a, const char *name) {
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    size_t n = strlen(name);
+    if (n > sizeof a->sun_path - 1)
+        n = sizeof a->sun_path - 1;
+    memcpy(a->sun_path + 1, name, n);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+
+static int cmd_abstract(const char *name) {
+    char dname[100];
+    snprintf(dname, sizeof dname, "%s-d", name);
+    struct sockaddr_un s, d;
+    socklen_t sl = abstract_addr(&s, name), dl = abstract_addr(&d, dname);
+    int c = socket(AF_UNIX, SOCK_STREAM, 0);
+    report("libc-connect-abstract", connect(c, (struct sockaddr *)&s, sl));
+    int u = socket(AF_UNIX, SOCK_DGRAM, 0);
+    report("libc-sendto-abstract-dgram", sendto(u, "x", 1, 0, (struct sockaddr *)&d, dl));
+    /* The same name is free in the sandbox's own network namespace. */
+    int b = socket(AF_UNIX, SOCK_STREAM, 0);
+    report("libc-bind-abstract", bind(b, (struct sockaddr *)&s, sl));
+    long g = gate6(SYS_socket, AF_UNIX, SOCK_STREAM, 0, 0, 0, 0);
+    report_raw("gate-socket-unix", g < 0 ? g : 0);
+    if (g >= 0) {
+        report_raw("gate-connect-abstract", gate6(SYS_connect, g, (long)&s, sl, 0, 0, 0));
+        report_raw("gate-bind-abstract", gate6(SYS_bind, g, (long)&s, sl, 0, 0, 0));
+    }
+    long gd = gate6(SYS_socket, AF_UNIX, SOCK_DGRAM, 0, 0, 0, 0);
+    if (gd >= 0)
+        report_raw("gate-sendto-abstract-dgram", gate6(SYS_sendto, gd, (long)"x", 1, 0, (long)&d, dl));
     return 0;
 }
 
@@ -213,12 +251,13 @@ int main(int argc, char **argv) {
     if (argc >= 3)
         GATE = strtoull(argv[2], NULL, 0);
     if (argc >= 5 && strcmp(argv[1], "unix") == 0) return cmd_unix(argv[3], argv[4]);
+    if (argc >= 4 && strcmp(argv[1], "abstract") == 0) return cmd_abstract(argv[3]);
     if (argc >= 5 && strcmp(argv[1], "stat") == 0) return cmd_stat(argv[3], argv[4]);
     if (argc >= 6 && strcmp(argv[1], "net") == 0) return cmd_net(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     if (argc >= 2 && strcmp(argv[1], "bg") == 0) return cmd_bg();
     if (argc >= 2 && strcmp(argv[1], "chmod") == 0) return cmd_chmod();
     if (argc >= 2 && strcmp(argv[1], "wait") == 0) return cmd_wait();
     if (argc >= 4 && strcmp(argv[1], "fill") == 0) return cmd_fill(atoi(argv[2]), atoi(argv[3]));
-    fprintf(stderr, "usage: hostlayers unix|stat|net|bg|wait|chmod|fill ...\n");
+    fprintf(stderr, "usage: hostlayers unix|abstract|stat|net|bg|wait|chmod|fill ...\n");
     return 2;
 }

@@ -9,8 +9,9 @@
 //! address in runtime memory (the app cannot change it between the check and the host call):
 //! `bind` (and `listen` on an unbound socket, which binds the wildcard address) needs a
 //! `listen` rule, `connect`/`sendto`/`sendmsg`/`sendmmsg` to an address need a `connect` rule;
-//! Unix-domain addresses are refused on host sockets (socketpair is the only way to get a
-//! connected pair); where `Platform::core_unix_sockets` says so (the VM), AF_UNIX sockets are
+//! Unix-domain path names are refused on host sockets, and abstract names (and autobind)
+//! unless the platform says the sandbox has a network namespace of its own
+//! (`HostPassthrough::private_net`), where they reach only the app's own sockets; where `Platform::core_unix_sockets` says so (the VM), AF_UNIX sockets are
 //! the library OS's own (`unixcalls.rs`, `crate::unixsock`) and their names stay inside it.
 //! Descriptors passed with SCM_RIGHTS are translated by [`cmsg`] (sendmsg, sendmmsg, recvmsg;
 //! recvmmsg does not translate them).
@@ -60,12 +61,12 @@ pub const PARTIAL: &[(usize, &str)] = &[
     ),
     (
         BIND,
-        "only to an address of [policy.network].listen, else EACCES before any host call; Unix addresses EACCES on host sockets (the library OS's own Unix sockets bind, not in host directories)",
+        "only to an address of [policy.network].listen, else EACCES before any host call; Unix path names EACCES on host sockets, abstract names and autobind only with the sandbox's own network namespace (linux-userland; the library OS's own Unix sockets bind, not in host directories)",
     ),
     (LISTEN, "on an unbound socket only with a wildcard port-0 listen rule (Linux binds the wildcard address)"),
     (
         CONNECT,
-        "only to an address of [policy.network].connect, else EACCES before any host call; Unix addresses EACCES on host sockets (the library OS's own Unix sockets connect)",
+        "only to an address of [policy.network].connect, else EACCES before any host call; Unix path names EACCES on host sockets, abstract names only with the sandbox's own network namespace (linux-userland; the library OS's own Unix sockets connect)",
     ),
     (SENDTO, "a destination address needs a connect rule, as connect"),
     (
@@ -341,16 +342,24 @@ impl Op {
 fn check<P: Platform>(os: &LibOs<P>, op: Op, sa: &[u8]) -> Result<(), Errno> {
     match decode(sa, op != Op::Connect)? {
         Target::Disconnect => Ok(()),
+        Target::Unix if unix_abstract(sa) && os.platform.passthrough().is_some_and(|p| p.private_net()) => Ok(()),
         Target::Unix => {
-            os.debug_log(&[
-                b"network: ",
-                op.name(),
-                b" to a unix-domain address denied (unix sockets: socketpair only) -> EACCES",
-            ]);
+            let why: &[u8] = if unix_abstract(sa) {
+                b" to an abstract unix-domain name denied (the sandbox has no network namespace of its own) -> EACCES"
+            } else {
+                b" to a unix-domain path denied (only socketpair and abstract names) -> EACCES"
+            };
+            os.debug_log(&[b"network: ", op.name(), why]);
             Err(EACCES)
         }
         Target::Ip(e) => check_ip(os, op, &e),
     }
+}
+
+/// Whether Unix address `sa` is an abstract name (`sun_path[0] == 0`) or only the family
+/// (autobind, which picks an abstract name): names of the network namespace, not of a file.
+fn unix_abstract(sa: &[u8]) -> bool {
+    sa.len() == 2 || sa.get(2) == Some(&0)
 }
 
 fn check_ip<P: Platform>(os: &LibOs<P>, op: Op, e: &Endpoint) -> Result<(), Errno> {

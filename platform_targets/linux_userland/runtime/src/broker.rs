@@ -10,6 +10,10 @@
 //! - UDP: the supervisor keeps the socket and relays its datagrams (udprelay.rs); the sandbox
 //!   gets one end of a `SOCK_SEQPACKET` pair, and `OP_SOCKCALL` runs getsockname,
 //!   getpeername, getsockopt, setsockopt and shutdown on the real socket behind it.
+//! - `bind`, `listen`, `connect` of the sandbox's Unix sockets to abstract names (and
+//!   autobind), only for a socket of a network namespace other than the host's: a socket's
+//!   abstract names are those of the namespace it was made in, so they reach only the app's
+//!   own sockets. Path names are refused here (the supervisor sees the host's files).
 //! - `chmod` of a file in the writable layer or a `rw` mount: by path beneath the directory the
 //!   supervisor holds, never by descriptor (`fchmod` is not on the gate allow-list: a
 //!   descriptor opened read-only, the artifact or a standard stream, could otherwise change
@@ -409,6 +413,13 @@ impl Server {
     }
 
     fn bind(&self, fd: i32, sa: &[u8]) -> Result<usize, Errno> {
+        if unix_domain(fd)? {
+            sandbox_unix_socket(fd)?;
+            if !abstract_unix(sa) {
+                return Err(EACCES);
+            }
+            return check(sys::syscall3(sys::BIND, fd as usize, sa.as_ptr() as usize, sa.len()));
+        }
         Self::ip_socket(fd)?;
         match decode(sa, true)? {
             Target::Ip(e) if self.policy.may_bind(&e) => {}
@@ -420,6 +431,11 @@ impl Server {
     /// listen on a socket that was never bound binds the wildcard address at an ephemeral
     /// port: that needs a rule for it, as in the library OS.
     fn listen(&self, fd: i32, backlog: u64) -> Result<usize, Errno> {
+        if unix_domain(fd)? {
+            // A Unix socket of the sandbox's namespace has only a name bind gave it.
+            sandbox_unix_socket(fd)?;
+            return check(sys::syscall3(sys::LISTEN, fd as usize, backlog.min(i32::MAX as u64) as usize, 0));
+        }
         Self::ip_socket(fd)?;
         let mut name = [0u8; 128];
         let mut len = name.len() as u32;
@@ -434,8 +450,16 @@ impl Server {
     /// connect, never blocking the supervisor: a blocking socket gets EINPROGRESS, and the
     /// sandbox waits for the outcome itself.
     fn connect(&self, fd: i32, sa: &[u8]) -> Result<usize, Errno> {
-        Self::ip_socket(fd)?;
+        if unix_domain(fd)? {
+            sandbox_unix_socket(fd)?;
+            if !abstract_unix(sa) && decode(sa, false) != Ok(Target::Disconnect) {
+                return Err(EACCES);
+            }
+        } else {
+            Self::ip_socket(fd)?;
+        }
         match decode(sa, false)? {
+            Target::Unix => {}
             Target::Ip(e) if self.policy.may_connect(&e) => {}
             Target::Disconnect => {}
             _ => return Err(EACCES),
@@ -496,6 +520,52 @@ enum Answer {
 /// getsockname, getpeername, getsockopt, setsockopt or shutdown on `udp`, a relayed socket.
 /// The options that reach past the app's own sockets are refused as the library OS refuses
 /// them (the app could send this request itself).
+/// Whether `fd` is a Unix-domain socket (SO_DOMAIN).
+fn unix_domain(fd: i32) -> Result<bool, Errno> {
+    const SO_DOMAIN: usize = 39;
+    let (mut v, mut len) = (0i32, 4u32);
+    let (vp, lp) = (&mut v as *mut i32 as usize, &mut len as *mut u32 as usize);
+    check(sys::syscall6(sys::GETSOCKOPT, fd as usize, SOL_SOCKET as usize, SO_DOMAIN, vp, lp, 0))?;
+    Ok(v == AF_UNIX as i32)
+}
+
+/// Whether Unix address `sa` is an abstract name (`sun_path[0] == 0`) or only the family
+/// (autobind): a name of the socket's network namespace, never a file.
+fn abstract_unix(sa: &[u8]) -> bool {
+    sa.len() >= 2 && u16::from_le_bytes([sa[0], sa[1]]) == AF_UNIX as u16 && (sa.len() == 2 || sa[2] == 0)
+}
+
+/// (st_dev, st_ino) of descriptor `fd`.
+fn identity(fd: i32) -> Result<(u64, u64), Errno> {
+    let mut st = litebox_libos::abi::Stat::default();
+    check(sys::syscall3(sys::FSTAT, fd as usize, &mut st as *mut _ as usize, 0))?;
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// Ok when Unix socket `fd` belongs to a network namespace other than the supervisor's (the
+/// host's): abstract names are per network namespace, and a socket's names live in the
+/// namespace it was created in, whoever binds or connects it. So a socket the sandbox made in
+/// its own namespace (layer 4 or 8) reaches only the sandbox's abstract names; a socket of the
+/// host's namespace (the sandbox has none of its own, or a standard stream the artifact was
+/// started with is a host socket) is refused with EACCES, as is a socket whose namespace
+/// cannot be told.
+fn sandbox_unix_socket(fd: i32) -> Result<(), Errno> {
+    const SIOCGSKNS: usize = 0x894C;
+    const O_RDONLY_CLOEXEC: usize = 0o2000000;
+    let theirs = check(sys::syscall3(sys::IOCTL, fd as usize, SIOCGSKNS, 0)).map_err(|_| EACCES)? as i32;
+    let their_id = identity(theirs);
+    close(theirs);
+    let path = b"/proc/self/ns/net\0";
+    let ours = check(sys::syscall6(sys::OPENAT, sys::AT_FDCWD, path.as_ptr() as usize, O_RDONLY_CLOEXEC, 0, 0, 0))
+        .map_err(|_| EACCES)? as i32;
+    let our_id = identity(ours);
+    close(ours);
+    match (their_id, our_id) {
+        (Ok(t), Ok(o)) if t != o => Ok(()),
+        _ => Err(EACCES),
+    }
+}
+
 fn sockcall(udp: i32, nr: usize, a: u64, b: u64, data: &[u8]) -> Result<Answer, Errno> {
     const SETSOCKOPT: usize = 54;
     const GETPEERNAME: usize = 52;

@@ -723,6 +723,10 @@ impl HostPassthrough for LinuxHost {
         crate::seccomp::PRIVATE_ROOT.load(Ordering::Relaxed)
     }
 
+    fn private_net(&self) -> bool {
+        crate::layers::PRIVATE_NET.load(Ordering::Relaxed)
+    }
+
     fn net_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
         use crate::broker::{request, OP_BIND, OP_CONNECT, OP_LISTEN, OP_SOCKET};
         use litebox_libos::shim::nr;

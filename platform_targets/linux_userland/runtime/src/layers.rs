@@ -21,6 +21,11 @@ pub struct Confined {
     pub landlock: Result<landlock::Applied, i32>,
 }
 
+/// Whether the app's processes have a network namespace of the sandbox's own (layer 4's, or
+/// layer 8's unshared in [`confine`]), so abstract Unix names reach only the app's sockets
+/// (host.rs `private_net`). The supervisor checks the socket's namespace itself (broker.rs).
+pub static PRIVATE_NET: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 const UNSHARE: usize = 272;
 const CLONE_NEWNET: usize = 0x4000_0000;
 
@@ -42,6 +47,7 @@ pub fn confine(mounts: &[(Mount<'_>, i32)], started: &Started) -> Confined {
             Err(_) => Err(e),
         },
     };
+    PRIVATE_NET.store(ns.is_ok(), core::sync::atomic::Ordering::Relaxed);
     let caps = caps::drop_all();
     let upper_path = crate::upper_path();
     let reach =
