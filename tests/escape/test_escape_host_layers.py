@@ -134,10 +134,38 @@ def test_host_abstract_unix_names_are_unreachable() -> None:
         assert r["libc-connect-abstract"] == "ret=-1 errno=111"  # no such name in the sandbox: ECONNREFUSED
         assert r["libc-sendto-abstract-dgram"] == "ret=-1 errno=111"
         assert r["libc-bind-abstract"] == "ret=0 errno=0"  # the host's name is not the sandbox's
+        assert r["libc-bind-abstract-dgram"] == "ret=0 errno=0"
+        assert r["libc-recv-abstract-from-child"] == "ret=0 errno=0"  # the app's own processes meet
         assert r["gate-socket-unix"] == "ret=0 errno=0"
         assert r["gate-connect-abstract"] == "ret=-1 errno=1"  # connect and bind are not on the gate's list
         assert r["gate-bind-abstract"] == "ret=-1 errno=1"
         assert r["gate-sendto-abstract-dgram"] == "ret=-1 errno=111"
+        ready, _, _ = select.select([listener, dgram], [], [], 0)
+        assert ready == [], "a host abstract Unix socket was reached"
+
+
+def test_host_unix_socket_stdin_gets_no_abstract_name() -> None:
+    """A Unix socket of the host's network namespace that the app holds (here its standard
+    input) is refused abstract names: the supervisor finds its namespace is the host's (bind,
+    connect: EACCES), and so does the sandbox before a send through the gate (SO_NETNS_COOKIE:
+    EACCES, where Landlock ABI >= 6 would say EPERM), so the host's socket under that name
+    gets nothing."""
+    p = packed()
+    name = f"litebox-escape-stdin-{os.getpid()}-{time.monotonic_ns()}"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind("\0" + name)
+    listener.listen(4)
+    dgram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dgram.bind("\0" + name + "-d")
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    with listener, dgram, ours, theirs:
+        proc = subprocess.run([os.fspath(p.artifact), "abstract", p.gate, name], stdin=theirs.fileno(),
+                              capture_output=True, env=BASE_ENV, timeout=RUN_TIMEOUT, check=False)
+        assert proc.returncode == 0, describe(proc)
+        r = results(proc)
+        assert r["libc-connect-abstract-stdin"] == "ret=-1 errno=13"
+        assert r["libc-bind-abstract-stdin"] == "ret=-1 errno=13"
+        assert r["libc-sendto-abstract-stdin"] == "ret=-1 errno=13"  # the runtime's check, before Landlock
         ready, _, _ = select.select([listener, dgram], [], [], 0)
         assert ready == [], "a host abstract Unix socket was reached"
 

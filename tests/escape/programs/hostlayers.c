@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,6 +95,10 @@ static int cmd_abstract(const char *name) {
     /* The same name is free in the sandbox's own network namespace. */
     int b = socket(AF_UNIX, SOCK_STREAM, 0);
     report("libc-bind-abstract", bind(b, (struct sockaddr *)&s, sl));
+    /* Standard input: a host socket when the test makes it one (the host's namespace). */
+    report("libc-sendto-abstract-stdin", sendto(0, "x", 1, 0, (struct sockaddr *)&d, dl));
+    report("libc-connect-abstract-stdin", connect(0, (struct sockaddr *)&d, dl));
+    report("libc-bind-abstract-stdin", bind(0, (struct sockaddr *)&s, sl));
     long g = gate6(SYS_socket, AF_UNIX, SOCK_STREAM, 0, 0, 0, 0);
     report_raw("gate-socket-unix", g < 0 ? g : 0);
     if (g >= 0) {
@@ -103,6 +108,15 @@ static int cmd_abstract(const char *name) {
     long gd = gate6(SYS_socket, AF_UNIX, SOCK_DGRAM, 0, 0, 0, 0);
     if (gd >= 0)
         report_raw("gate-sendto-abstract-dgram", gate6(SYS_sendto, gd, (long)"x", 1, 0, (long)&d, dl));
+    /* Between the sandbox's own processes, the same datagram name works. */
+    int own = socket(AF_UNIX, SOCK_DGRAM, 0);
+    report("libc-bind-abstract-dgram", bind(own, (struct sockaddr *)&d, dl));
+    pid_t kid = fork();
+    if (kid == 0)
+        _exit(sendto(u, "y", 1, 0, (struct sockaddr *)&d, dl) == 1 ? 0 : 1);
+    char got = 0;
+    report("libc-recv-abstract-from-child", recv(own, &got, 1, 0) == 1 && got == 'y' ? 0 : -1);
+    waitpid(kid, NULL, 0);
     return 0;
 }
 

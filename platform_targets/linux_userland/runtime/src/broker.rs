@@ -415,7 +415,7 @@ impl Server {
     fn bind(&self, fd: i32, sa: &[u8]) -> Result<usize, Errno> {
         if unix_domain(fd)? {
             sandbox_unix_socket(fd)?;
-            if !abstract_unix(sa) {
+            if !crate::unixns::abstract_unix(sa) {
                 return Err(EACCES);
             }
             return check(sys::syscall3(sys::BIND, fd as usize, sa.as_ptr() as usize, sa.len()));
@@ -452,7 +452,7 @@ impl Server {
     fn connect(&self, fd: i32, sa: &[u8]) -> Result<usize, Errno> {
         if unix_domain(fd)? {
             sandbox_unix_socket(fd)?;
-            if !abstract_unix(sa) && decode(sa, false) != Ok(Target::Disconnect) {
+            if !crate::unixns::abstract_unix(sa) && decode(sa, false) != Ok(Target::Disconnect) {
                 return Err(EACCES);
             }
         } else {
@@ -527,12 +527,6 @@ fn unix_domain(fd: i32) -> Result<bool, Errno> {
     let (vp, lp) = (&mut v as *mut i32 as usize, &mut len as *mut u32 as usize);
     check(sys::syscall6(sys::GETSOCKOPT, fd as usize, SOL_SOCKET as usize, SO_DOMAIN, vp, lp, 0))?;
     Ok(v == AF_UNIX as i32)
-}
-
-/// Whether Unix address `sa` is an abstract name (`sun_path[0] == 0`) or only the family
-/// (autobind): a name of the socket's network namespace, never a file.
-fn abstract_unix(sa: &[u8]) -> bool {
-    sa.len() >= 2 && u16::from_le_bytes([sa[0], sa[1]]) == AF_UNIX as u16 && (sa.len() == 2 || sa[2] == 0)
 }
 
 /// (st_dev, st_ino) of descriptor `fd`.

@@ -773,10 +773,37 @@ impl HostPassthrough for LinuxHost {
             },
             nr::SOCKETPAIR => Err(EAFNOSUPPORT),
             nr::GETSOCKNAME | nr::GETPEERNAME | nr::SETSOCKOPT | nr::GETSOCKOPT | nr::SHUTDOWN => call(),
+            nr::SENDTO | nr::SENDMSG | nr::SENDMMSG
+                if sends_to_abstract(nr, a) && !crate::unixns::sandbox_socket(a[0] as i32) =>
+            {
+                Err(EACCES)
+            }
             nr::ACCEPT4 | nr::SENDTO | nr::RECVFROM | nr::SENDMSG | nr::RECVMSG | nr::SENDMMSG | nr::RECVMMSG => {
                 signals::blocking(call)
             }
             _ => Err(ENOSYS),
         }
+    }
+}
+
+/// Whether send call `nr` (sendto, sendmsg, sendmmsg; addresses are the shim's copies in
+/// runtime memory) names an abstract Unix destination.
+fn sends_to_abstract(nr: usize, a: [usize; 6]) -> bool {
+    use litebox_libos::shim::nr;
+    let named = |ptr: usize, len: usize| {
+        ptr != 0 && litebox_libos::user::slice(ptr, len).is_ok_and(crate::unixns::abstract_unix)
+    };
+    // struct msghdr: msg_name at 0, msg_namelen (u32) at 8.
+    let in_msghdr = |at: usize| {
+        litebox_libos::user::slice(at, 12).is_ok_and(|h| {
+            let ptr = usize::from_le_bytes(h[0..8].try_into().unwrap_or([0; 8]));
+            named(ptr, u32::from_le_bytes([h[8], h[9], h[10], h[11]]) as usize)
+        })
+    };
+    match nr {
+        nr::SENDTO => named(a[4], a[5]),
+        nr::SENDMSG => in_msghdr(a[1]),
+        nr::SENDMMSG => (0..a[2]).any(|i| in_msghdr(a[1] + i * 64)),
+        _ => false,
     }
 }

@@ -36,6 +36,7 @@ mod threads;
 mod trace;
 mod udpapp;
 mod udprelay;
+mod unixns;
 
 use alloc::vec::Vec;
 use core::arch::global_asm;
