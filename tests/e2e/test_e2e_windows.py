@@ -185,7 +185,8 @@ def test_socket_calls_outside_the_policy_get_exact_errnos(windows: Any, wine: di
                                                           tmp_path: Path) -> None:
     """tests/e2e/programs/net.c's denied part on windows: bind, connect, sendto and sendmsg
     outside [policy.network], Unix-domain addresses, raw and netlink sockets get exactly the
-    errnos linux-userland gives, before any Winsock call."""
+    errnos linux-userland gives, before any Winsock call, except that an abstract Unix
+    name is refused too (no network namespace of the sandbox's own)."""
     sys.path.insert(0, str(REPO / "tests/e2e"))
     from netprobe import DENIED_OUTPUT_NO_NETNS, build_probe, free_port, write_project
 
