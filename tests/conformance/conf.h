@@ -62,4 +62,5 @@ void fam_edges(void);
 void fam_efault(void);
 void fam_mqueue(void);
 void fam_procpid(void);
+void fam_thrsig(void);
 #endif

@@ -24,8 +24,6 @@ KNOWN_GAPS: dict[str, str] = {
 
 # Gaps of one target only: {target: {case: reason}}.
 _VM_GAPS = {
-    "time.timer_sigev_thread": "the VM kernel's signals are process-directed: the signal of a SIGEV_THREAD_ID "
-                               "timer (glibc's SIGEV_THREAD helper) may reach another thread, which dies of it",
     "memedge.mmap_shared_visible_to_read": "a MAP_SHARED mapping of a file of the VM's writable layer is a private "
                                            "copy: stores into it do not reach the file (docs/syscalls.md, mmap)",
 }

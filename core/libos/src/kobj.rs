@@ -332,7 +332,7 @@ impl Obj {
                 }
             }
             Obj::Signal(s) => {
-                if s.readable() {
+                if s.readable(p.ids().1) {
                     POLLIN
                 } else {
                     0
@@ -397,7 +397,8 @@ impl Obj {
                 if buf.len() < 128 {
                     return Err(EINVAL);
                 }
-                wait(p, None, &|| None, || match s.take(buf) {
+                let tid = p.ids().1;
+                wait(p, None, &|| None, || match s.take(tid, buf) {
                     0 if nonblock => Some(Err(EAGAIN)),
                     0 => None,
                     n => Some(Ok(n)),

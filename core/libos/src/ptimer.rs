@@ -25,6 +25,8 @@ pub struct Timer {
     pub notify: i32,
     pub signo: usize,
     pub value: u64,
+    /// SIGEV_THREAD_ID: the thread its signal goes to (0: the process).
+    pub tid: i32,
     /// Next expiry, monotonic ns (0: disarmed).
     pub at: u64,
     /// Interval, ns (0: one-shot).
@@ -70,7 +72,18 @@ impl Timers {
         }
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1) & i32::MAX;
-        self.list.push(Timer { id, clock: 1, notify, signo, value, at: 0, every: 0, overrun_acc: 0, overrun: 0 });
+        self.list.push(Timer {
+            id,
+            clock: 1,
+            notify,
+            signo,
+            value,
+            tid: 0,
+            at: 0,
+            every: 0,
+            overrun_acc: 0,
+            overrun: 0,
+        });
         Some(id)
     }
 
@@ -92,9 +105,10 @@ impl Timers {
     }
 
     /// Fires what is due at `now`: re-arms interval timers (counting missed periods as
-    /// overruns) and returns the (signal, value) to raise; a timer whose signal is still
-    /// `pending` counts an overrun instead of raising it again.
-    pub fn fire(&mut self, now: u64, pending: u64) -> Vec<(usize, u64)> {
+    /// overruns) and returns the (signal, value, target tid or 0) to raise; a timer whose
+    /// signal is still pending for its target (`pending(tid, signal)`) counts an overrun
+    /// instead of raising it again.
+    pub fn fire(&mut self, now: u64, pending: &dyn Fn(i32, usize) -> bool) -> Vec<(usize, u64, i32)> {
         let mut out = Vec::new();
         for t in self.list.iter_mut().filter(|t| t.at != 0 && now >= t.at) {
             let missed = (now - t.at).checked_div(t.every).unwrap_or(0);
@@ -103,12 +117,12 @@ impl Timers {
             if t.notify == SIGEV_NONE {
                 continue;
             }
-            if pending & crate::signal::bit(t.signo) != 0 {
+            if pending(t.tid, t.signo) {
                 t.overrun_acc = t.overrun_acc.saturating_add(missed.saturating_add(1));
             } else {
                 t.overrun = t.overrun_acc.saturating_add(missed);
                 t.overrun_acc = 0;
-                out.push((t.signo, t.value));
+                out.push((t.signo, t.value, t.tid));
             }
         }
         out
@@ -124,8 +138,8 @@ mod tests {
         let mut t = Timers::new();
         let id = t.create(SIGEV_SIGNAL, 10, 7).unwrap();
         t.get_mut(id).unwrap().at = 100;
-        assert!(t.fire(99, 0).is_empty());
-        assert_eq!(t.fire(100, 0), alloc::vec![(10, 7)]);
+        assert!(t.fire(99, &|_, _| false).is_empty());
+        assert_eq!(t.fire(100, &|_, _| false), alloc::vec![(10, 7, 0)]);
         assert_eq!(t.next(), None);
     }
 
@@ -138,14 +152,14 @@ mod tests {
             x.at = 100;
             x.every = 10;
         }
-        assert_eq!(t.fire(125, 0).len(), 1);
+        assert_eq!(t.fire(125, &|_, _| false).len(), 1);
         assert_eq!(t.get_mut(id).unwrap().overrun, 2);
         assert_eq!(t.next(), Some(130));
-        assert!(t.fire(130, crate::signal::bit(10)).is_empty());
+        assert!(t.fire(130, &|_, s| s == 10).is_empty());
         // Taken after the expiry at 130: that one counts too; still pending: it does not yet.
         assert_eq!(t.get_mut(id).unwrap().overrun_count(0), 3);
         assert_eq!(t.get_mut(id).unwrap().overrun_count(crate::signal::bit(10)), 2);
-        assert_eq!(t.fire(140, 0).len(), 1);
+        assert_eq!(t.fire(140, &|_, _| false).len(), 1);
         assert_eq!(t.get_mut(id).unwrap().overrun, 1);
     }
 
@@ -156,7 +170,7 @@ mod tests {
         let b = t.create(SIGEV_SIGNAL, 14, 0).unwrap();
         assert_ne!(a, b);
         t.get_mut(a).unwrap().at = 5;
-        assert!(t.fire(6, 0).is_empty());
+        assert!(t.fire(6, &|_, _| false).is_empty());
         assert!(t.delete(a));
         assert!(!t.delete(a));
     }

@@ -30,24 +30,25 @@ impl SignalFd {
         self.mask.store(mask & !UNBLOCKABLE, Ordering::Relaxed);
     }
 
-    /// Whether a signal of the mask is pending (POLLIN).
-    pub fn readable(&self) -> bool {
-        self.signals.pending.lock().set() & self.mask.load(Ordering::Relaxed) != 0
+    /// Whether a signal of the mask is pending for thread `tid` (its own or the process's):
+    /// POLLIN.
+    pub fn readable(&self, tid: i32) -> bool {
+        self.signals.pending.lock().set_for(tid) & self.mask.load(Ordering::Relaxed) != 0
     }
 
-    /// Takes pending signals of the mask into `buf`, one 128-byte record each, as many as fit;
-    /// the bytes written (0: none pending).
-    pub fn take(&self, buf: &mut [u8]) -> usize {
+    /// Takes signals of the mask pending for thread `tid` (its own first, then the process's)
+    /// into `buf`, one 128-byte record each, as many as fit; the bytes written (0: none pending).
+    pub fn take(&self, tid: i32, buf: &mut [u8]) -> usize {
         let mask = self.mask.load(Ordering::Relaxed);
         let mut done = 0;
         let mut p = self.signals.pending.lock();
         while buf.len() - done >= 128 {
-            let ready = p.set() & mask;
+            let ready = p.set_for(tid) & mask;
             if ready == 0 {
                 break;
             }
             let sig = ready.trailing_zeros() as usize + 1;
-            let info = p.take(sig);
+            let info = p.take_for(tid, sig);
             buf[done..done + 128].copy_from_slice(&self.record(sig, info));
             done += 128;
         }

@@ -114,6 +114,9 @@ pub struct Pending {
     info: [Info; 65],
     /// Queued instances of real-time signals, oldest first.
     rt: alloc::collections::VecDeque<(u8, Info)>,
+    /// Thread-directed signals (tgkill, tkill, rt_tgsigqueueinfo, SIGEV_THREAD_ID timers):
+    /// (tid, signal, info), oldest first. Only that thread takes them.
+    directed: alloc::collections::VecDeque<(i32, u8, Info)>,
     /// ITIMER_REAL: next expiry (monotonic ns, 0 = disarmed) and interval (ns).
     timer_at: u64,
     timer_every: u64,
@@ -134,6 +137,7 @@ impl Pending {
             set: 0,
             info: [Info { code: 0, value: 0 }; 65],
             rt: alloc::collections::VecDeque::new(),
+            directed: alloc::collections::VecDeque::new(),
             timer_at: 0,
             timer_every: 0,
             posix: crate::ptimer::Timers::new(),
@@ -163,13 +167,64 @@ impl Pending {
         self.raise(sig, code, value);
         Ok(())
     }
-    /// How many real-time signal instances are queued.
+    /// How many real-time signal instances are queued (process- and thread-directed).
     pub fn queued(&self) -> usize {
-        self.rt.len()
+        self.rt.len() + self.directed.iter().filter(|&&(_, s, _)| s as usize >= SIGRTMIN).count()
     }
-    /// The pending set.
+    /// The process-directed pending set.
     pub fn set(&self) -> u64 {
         self.set
+    }
+    /// Marks `sig` pending for thread `tid` only (tgkill, tkill, SIGEV_THREAD_ID): a standard
+    /// signal already pending for that thread merges, a real-time one queues another instance.
+    pub fn raise_to(&mut self, tid: i32, sig: usize, code: i32, value: u64) {
+        if sig == 0 || sig > 64 {
+            return;
+        }
+        if sig < SIGRTMIN && self.thread_set(tid) & bit(sig) != 0 {
+            return;
+        }
+        self.directed.push_back((tid, sig as u8, Info { code, value }));
+    }
+    /// [`Pending::raise_to`] for rt_tgsigqueueinfo: EAGAIN past `limit` queued real-time
+    /// instances, as [`Pending::queue`].
+    pub fn queue_to(&mut self, tid: i32, sig: usize, code: i32, value: u64, limit: u64) -> Result<(), Errno> {
+        if (SIGRTMIN..=64).contains(&sig) && self.queued() as u64 >= limit {
+            return Err(EAGAIN);
+        }
+        self.raise_to(tid, sig, code, value);
+        Ok(())
+    }
+    /// Every signal pending in the process: its own and any thread's (whether to wake its
+    /// threads).
+    pub fn any_set(&self) -> u64 {
+        self.directed.iter().fold(self.set, |m, &(_, s, _)| m | bit(s as usize))
+    }
+    /// The signals pending for thread `tid` alone.
+    pub fn thread_set(&self, tid: i32) -> u64 {
+        self.directed.iter().filter(|&&(t, _, _)| t == tid).fold(0, |m, &(_, s, _)| m | bit(s as usize))
+    }
+    /// What thread `tid` sees pending: its own signals and the process's (rt_sigpending).
+    pub fn set_for(&self, tid: i32) -> u64 {
+        self.set | self.thread_set(tid)
+    }
+    /// The lowest signal pending for thread `tid` (its own or the process's) not blocked by
+    /// `mask`.
+    pub fn deliverable_for(&self, tid: i32, mask: u64) -> Option<usize> {
+        let p = self.set_for(tid) & !(mask & !UNBLOCKABLE);
+        (p != 0).then(|| p.trailing_zeros() as usize + 1)
+    }
+    /// Takes one instance of `sig` for thread `tid`: from its own signals first, else from
+    /// the process's.
+    pub fn take_for(&mut self, tid: i32, sig: usize) -> Info {
+        if let Some(at) = self.directed.iter().position(|&(t, s, _)| t == tid && s as usize == sig) {
+            return self.directed.remove(at).map_or(Info::default(), |(_, _, i)| i);
+        }
+        self.take(sig)
+    }
+    /// Drops the signals pending for thread `tid` (it exited; Linux discards them too).
+    pub fn forget_thread(&mut self, tid: i32) {
+        self.directed.retain(|&(t, _, _)| t != tid);
     }
     /// Raises SIGALRM if the timer expired by `now` (and re-arms an interval timer), and the
     /// signals of the POSIX timers that are due.
@@ -178,8 +233,21 @@ impl Pending {
             self.timer_at = if self.timer_every != 0 { now + self.timer_every } else { 0 };
             self.raise(SIGALRM, SI_KERNEL, 0);
         }
-        for (sig, value) in self.posix.fire(now, self.set) {
-            self.raise(sig, crate::ptimer::SI_TIMER, value);
+        let directed = &self.directed;
+        let set = self.set;
+        let pending = |tid: i32, sig: usize| {
+            if tid > 0 {
+                directed.iter().any(|&(t, s, _)| t == tid && s as usize == sig)
+            } else {
+                set & bit(sig) != 0
+            }
+        };
+        for (sig, value, tid) in self.posix.fire(now, &pending) {
+            if tid > 0 {
+                self.raise_to(tid, sig, crate::ptimer::SI_TIMER, value);
+            } else {
+                self.raise(sig, crate::ptimer::SI_TIMER, value);
+            }
         }
     }
     /// The earliest armed timer's expiry (monotonic ns), if any: ITIMER_REAL or a POSIX timer.

@@ -210,7 +210,7 @@ fn own_signal<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6], ctx: &mut dy
                 return Err(ESRCH);
             }
             if sig != 0 {
-                os.signals.pending.lock().raise(sig, SI_TKILL, 0);
+                os.signals.pending.lock().raise_to(tid, sig, SI_TKILL, 0);
             }
             os.platform.notify_signal(me);
             Ok(0)
@@ -228,7 +228,12 @@ fn own_signal<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6], ctx: &mut dy
             let value = u64::from_le_bytes(si[24..32].try_into().unwrap_or([0; 8]));
             if sig != 0 {
                 let limit = os.limits.lock()[RLIMIT_SIGPENDING].cur;
-                os.signals.pending.lock().queue(sig, code, value, limit)?;
+                let mut p = os.signals.pending.lock();
+                if n == RT_TGSIGQUEUEINFO {
+                    p.queue_to(a[1] as i32, sig, code, value, limit)?;
+                } else {
+                    p.queue(sig, code, value, limit)?;
+                }
             }
             os.platform.notify_signal(me);
             Ok(0)
@@ -237,7 +242,7 @@ fn own_signal<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6], ctx: &mut dy
             if a[1] > 8 {
                 return Err(EINVAL);
             }
-            let set = os.signals.pending.lock().set() & ctx.sigmask();
+            let set = os.signals.pending.lock().set_for(os.platform.ids().1) & ctx.sigmask();
             user::slice_mut_in(&os.mem, a[0], a[1])?.copy_from_slice(&set.to_le_bytes()[..a[1]]);
             Ok(0)
         }

@@ -142,13 +142,14 @@ fn own_timedwait<P: Platform>(os: &LibOs<P>, a: &[usize; 6], ctx: &mut dyn Sysca
     }
     let deadline = timeout.map(|t| os.monotonic_ns().saturating_add(t));
     let _ = ctx;
+    let tid = os.platform.ids().1;
     loop {
         let taken = {
             let mut p = os.signals.pending.lock();
-            let ready = p.set() & set;
+            let ready = p.set_for(tid) & set;
             (ready != 0).then(|| {
                 let sig = ready.trailing_zeros() as usize + 1;
-                (sig, p.take(sig))
+                (sig, p.take_for(tid, sig))
             })
         };
         if let Some((sig, info)) = taken {
@@ -160,7 +161,7 @@ fn own_timedwait<P: Platform>(os: &LibOs<P>, a: &[usize; 6], ctx: &mut dyn Sysca
         if deadline.is_some_and(|d| os.monotonic_ns() >= d) {
             return Err(EAGAIN);
         }
-        let ready = &mut || os.signals.pending.lock().set() & set != 0;
+        let ready = &mut || os.signals.pending.lock().set_for(tid) & set != 0;
         match os.platform.block_until(ready, deadline) {
             Ok(true) => continue,
             Ok(false) => return Err(EAGAIN),

@@ -20,7 +20,7 @@ pub const HANDLED: &[usize] = &[TIMER_CREATE, TIMER_SETTIME, TIMER_GETTIME, TIME
 /// Served with a limitation users should know (docs/syscalls.md).
 pub const PARTIAL: &[(usize, &str)] = &[(
     TIMER_CREATE,
-    "clocks REALTIME, MONOTONIC, BOOTTIME and the CPU clocks of the process itself (no CPU clock of another process: EINVAL); SIGSYS refused (EPERM); kvm: CPU-time clocks count elapsed time and SIGEV_THREAD_ID signals the process",
+    "clocks REALTIME, MONOTONIC, BOOTTIME and the CPU clocks of the process itself (no CPU clock of another process: EINVAL); SIGSYS refused (EPERM); kvm: CPU-time clocks count elapsed time and SIGEV_THREAD_ID signals the chosen thread",
 )];
 
 const SIGSYS: usize = 31;
@@ -152,6 +152,10 @@ fn own<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
                 t.clock = a[0];
                 // Without a sigevent the signal carries the timer id.
                 t.value = value.unwrap_or(id as u64);
+                // SIGEV_THREAD_ID: the signal goes to that thread alone.
+                if let Some((SIGEV_THREAD_ID, _, _, tid)) = ev {
+                    t.tid = tid;
+                }
             }
             drop(p);
             user::write_in(&os.mem, a[2], &id).map(|_| 0)

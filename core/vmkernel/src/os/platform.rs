@@ -383,6 +383,8 @@ impl Platform for Vm {
     }
 
     fn exit_thread(&self, code: i32) -> ! {
+        // Signals directed at this thread die with it, as on Linux.
+        proc::current().signals.pending.lock().forget_thread(sched::current_tid());
         sched::exit_thread(code)
     }
 

@@ -229,7 +229,7 @@ pub fn signal_all(sig: usize) {
 pub fn wake_for_signals(pid: i32) {
     let os = PROCS.lock().iter().find(|p| p.pid == pid).map(|p| p.os);
     if let Some(os) = os {
-        let pending = os.signals.pending.lock().set();
+        let pending = os.signals.pending.lock().any_set();
         let acts = os.signals.actions.lock();
         if (1..=64).any(|s| pending & litebox_libos::signal::bit(s) != 0 && !acts.ignored(s)) {
             drop(acts);

@@ -3,7 +3,8 @@
 //! (`litebox_libos::signal`, held by each process's `LibOs`); this file supplies what only the
 //! kernel can: the interrupted registers and SSE state of the trapped thread, its mask (kept
 //! by the scheduler), waiting, and the timer interrupt. When a syscall returns, the first
-//! pending unblocked signal with a handler gets a frame on the app's stack; `rt_sigreturn`
+//! pending unblocked signal (the thread's own, from tgkill/tkill/rt_tgsigqueueinfo/
+//! SIGEV_THREAD_ID, or the process's) with a handler gets a frame on the app's stack; `rt_sigreturn`
 //! restores it. A signal with the default action ends the app with 128 + signal (or is
 //! dropped if ignored by default).
 use core::sync::atomic::Ordering;
@@ -33,8 +34,10 @@ pub fn timer_deadline() -> Option<u64> {
     os().signals.pending.lock().timer_deadline()
 }
 
+/// The lowest signal the running thread may take now: its own (thread-directed) or the
+/// process's, not blocked by `mask`.
 fn deliverable(mask: u64) -> Option<usize> {
-    os().signals.pending.lock().deliverable(mask)
+    os().signals.pending.lock().deliverable_for(sched::current_tid(), mask)
 }
 
 /// Discards the pending signals that `mask` does not block and that the process ignores
@@ -47,12 +50,13 @@ fn drop_ignored(mask: u64) {
         let a = os.signals.actions.lock();
         (1..=64usize).filter(|&s| a.ignored(s)).fold(0, |m, s| m | bit(s))
     };
+    let tid = sched::current_tid();
     let mut p = os.signals.pending.lock();
-    let mut drop = p.set() & ignored & !(mask & !UNBLOCKABLE);
+    let mut drop = p.set_for(tid) & ignored & !(mask & !UNBLOCKABLE);
     while drop != 0 {
         let sig = drop.trailing_zeros() as usize + 1;
-        p.take(sig);
-        if p.set() & bit(sig) == 0 {
+        p.take_for(tid, sig);
+        if p.set_for(tid) & bit(sig) == 0 {
             drop &= !bit(sig);
         }
     }
@@ -187,7 +191,7 @@ pub fn deliver_after_call(vm: &Vm, f: &mut SyscallFrame, call: Option<u64>) {
     fire_timer();
     let os = os();
     let Some(sig) = deliverable(sched::sigmask()) else { return };
-    let info = os.signals.pending.lock().take(sig);
+    let info = os.signals.pending.lock().take_for(sched::current_tid(), sig);
     let act = os.signals.actions.lock().get(sig);
     if os.signals.actions.lock().ignored(sig) {
         // Dropped; the next pending one (if any) is looked at now, not at the next call.
