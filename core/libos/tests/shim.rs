@@ -1310,3 +1310,34 @@ fn realtime_signals_queue_in_order_and_standard_ones_merge() {
     // A standard signal is not limited by the queue.
     assert_eq!(p.queue(SIGUSR1_, -1, 0, 0), Ok(()));
 }
+
+/// Thread-directed signals (tgkill, SIGEV_THREAD_ID) pend for their target only: another
+/// thread neither sees nor takes them; the target takes its own before the process's; a
+/// SIGEV_THREAD_ID timer raises for its tid; a thread's signals go when it exits.
+#[test]
+fn thread_directed_signals_pend_for_their_thread_only() {
+    use litebox_libos::signal::{bit, Pending};
+    const SIGUSR1_: usize = 10;
+    let mut p = Pending::new();
+    p.raise_to(7, SIGUSR1_, -6, 0);
+    assert_eq!(p.set(), 0);
+    assert_eq!(p.deliverable_for(8, 0), None);
+    assert_eq!(p.set_for(8), 0);
+    assert_eq!(p.set_for(7), bit(SIGUSR1_));
+    assert_eq!(p.any_set(), bit(SIGUSR1_));
+    // The process's instance too: thread 8 takes that one, thread 7 its own first.
+    p.raise(SIGUSR1_, 0, 0);
+    assert_eq!(p.take_for(8, SIGUSR1_).code, 0);
+    assert_eq!(p.deliverable_for(8, 0), None);
+    assert_eq!(p.deliverable_for(7, 0), Some(SIGUSR1_));
+    assert_eq!(p.take_for(7, SIGUSR1_).code, -6);
+    assert_eq!(p.any_set(), 0);
+    // A SIGEV_THREAD_ID timer's signal goes to its tid.
+    let id = p.posix.create(litebox_libos::ptimer::SIGEV_THREAD_ID, 40, 3).unwrap();
+    let t = p.posix.get_mut(id).unwrap();
+    (t.tid, t.at) = (9, 100);
+    p.fire_timer(100);
+    assert_eq!((p.set(), p.set_for(8), p.set_for(9)), (0, 0, bit(40)));
+    p.forget_thread(9);
+    assert_eq!(p.any_set(), 0);
+}
