@@ -120,17 +120,23 @@ fn mask() -> u64 {
     fastpath::current().sigmask.load(Ordering::Relaxed) as u64
 }
 
+/// The calling thread's id: signals sent to it (tgkill, raise, SIGEV_THREAD_ID timers) are
+/// pending for it alone, beside the process's (`Pending::deliverable_for`).
+fn tid() -> i32 {
+    fastpath::current().tid
+}
+
 /// Whether a signal that is neither blocked nor ignored is pending for the calling thread
 /// (the interval timer fired first if due): a blocking call then ends with EINTR.
 pub fn interrupted(os: &LibOs<WinHost>) -> bool {
     os.signals.pending.lock().fire_timer(os.monotonic_ns());
     let mask = mask();
     loop {
-        let Some(sig) = os.signals.pending.lock().deliverable(mask) else { return false };
+        let Some(sig) = os.signals.pending.lock().deliverable_for(tid(), mask) else { return false };
         if !os.signals.actions.lock().ignored(sig) {
             return true;
         }
-        os.signals.pending.lock().take(sig);
+        os.signals.pending.lock().take_for(tid(), sig);
     }
 }
 
@@ -146,10 +152,10 @@ pub fn after_call(os: &LibOs<WinHost>) {
     if !interrupted(os) {
         return;
     }
-    let Some(sig) = os.signals.pending.lock().deliverable(mask()) else { return };
+    let Some(sig) = os.signals.pending.lock().deliverable_for(tid(), mask()) else { return };
     let act = os.signals.actions.lock().get(sig);
     if act.handler == 0 || act.flags & SA_RESTORER == 0 {
-        os.signals.pending.lock().take(sig);
+        os.signals.pending.lock().take_for(tid(), sig);
         if crate::spawn::in_child() {
             // A child running in its parent's place dies alone.
             crate::spawn::child_killed(os, sig as i32);
@@ -200,8 +206,8 @@ extern "win64" fn litebox_win_deliver(f: &Frame) {
     let mut regs = interrupted_regs(f);
     crate::spawn::take_fx(&td.ctx.fx(), &mut regs);
     td.ctx.set_regs(&regs);
-    let Some(sig) = os.signals.pending.lock().deliverable(mask()) else { return };
-    let info = os.signals.pending.lock().take(sig);
+    let Some(sig) = os.signals.pending.lock().deliverable_for(tid(), mask()) else { return };
+    let info = os.signals.pending.lock().take_for(tid(), sig);
     let act = os.signals.actions.lock().get(sig);
     if act.handler == 0 || act.flags & SA_RESTORER == 0 {
         if crate::spawn::in_child() {
