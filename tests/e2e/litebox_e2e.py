@@ -165,6 +165,28 @@ def run_program(
     )
 
 
+def private_tmp_available() -> bool:
+    """Whether this process can give a child a mount namespace of its own (root, util-linux
+    `unshare`): what run_native_private_tmp needs."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"], capture_output=True)
+    return probe.returncode == 0
+
+
+def run_native_private_tmp(argv: list[str | os.PathLike[str]], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+    """Runs a native reference program (run_program's arguments) with an empty tmpfs of its own
+    on /tmp, in a private mount namespace: scripts that use fixed names in /tmp (/tmp/w, ...)
+    then neither see nor disturb anything else on the machine, whatever runs beside them.
+    Without root or `unshare` it runs on the host's /tmp (the caller then has to keep such tests
+    apart; tests here also carry xdist_group("host-tmp"))."""
+    if not private_tmp_available():
+        return run_program(argv, **kwargs)
+    wrapper = ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+               'mount -t tmpfs -o mode=1777 litebox-test-tmp /tmp && exec "$@"', "sh"]
+    return run_program([*wrapper, *argv], **kwargs)
+
+
 def kvm_env(vm_timeout: int = 120, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment `litebox run` gets in kvm tests: TCG forced (never KVM: see docs/targets/kvm.md)
     and the runner's VM time limit (0 = none)."""

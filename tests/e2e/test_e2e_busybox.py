@@ -12,13 +12,12 @@ stdout alone.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from litebox_e2e import describe, pack_for, run_on, run_program, signal_death_status
+from litebox_e2e import describe, pack_for, run_native_private_tmp, run_on, run_program, signal_death_status
 
 BUSYBOX = Path("/bin/busybox")
 PROGRAMS = Path(__file__).resolve().parent / "programs"
@@ -35,21 +34,14 @@ def packed_busybox(tmp_path_factory: pytest.TempPathFactory, target: Any) -> Pat
     return pack_for(target, BUSYBOX, tmp_path_factory.mktemp(f"busybox-{target.name}") / "dist").path
 
 
-def clean_host_tmp() -> None:
-    for p in ("/tmp/w", "/tmp/t.tar", "/tmp/both.txt", "/tmp/kvmbb"):
-        shutil.rmtree(p, ignore_errors=True) if Path(p).is_dir() else Path(p).unlink(missing_ok=True)
-
-
 def native_sh(script: str) -> subprocess.CompletedProcess[bytes]:
-    clean_host_tmp()
-    try:
-        return run_program([BUSYBOX, "sh", "-c", script])
-    finally:
-        clean_host_tmp()
+    """The native reference run of a busybox shell script, in a /tmp of its own: the scripts
+    use fixed names there (/tmp/w, /tmp/t.tar, ...)."""
+    return run_native_private_tmp([BUSYBOX, "sh", "-c", script])
 
 
-# Fixed names in the host's /tmp that other tests use too (native runs write them, tests clear
-# or check them): all such tests run on one pytest-xdist worker (scripts/test: --dist loadgroup).
+# The native run has a /tmp of its own (native_sh); where that is not possible (not root) it
+# falls back to the host's /tmp, so such tests still share one pytest-xdist worker.
 @pytest.mark.xdist_group("host-tmp")
 @pytest.mark.parametrize(("script", "status"), [(SCRIPT, 7), (PROCESS_SCRIPT, 0)], ids=["files", "processes"])
 def test_script_matches_native(target: Any, packed_busybox: Path, script: str, status: int) -> None:
@@ -77,8 +69,8 @@ def test_shell_features(target: Any, packed_busybox: Path, script: str, stdout: 
     assert packed.stdout == stdout, describe(packed)
 
 
-# Fixed names in the host's /tmp that other tests use too (native runs write them, tests clear
-# or check them): all such tests run on one pytest-xdist worker (scripts/test: --dist loadgroup).
+# The native run has a /tmp of its own (native_sh); where that is not possible (not root) it
+# falls back to the host's /tmp, so such tests still share one pytest-xdist worker.
 @pytest.mark.xdist_group("host-tmp")
 def test_a_signal_death_of_the_first_process_is_the_status(target: Any, packed_busybox: Path) -> None:
     """The shell kills itself with SIGTERM: natively -15; packed, the target's way of reporting

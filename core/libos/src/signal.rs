@@ -493,6 +493,25 @@ impl Default for Signals {
 }
 
 impl Signals {
+    /// Discards the pending signals thread `tid` could take (not blocked by `mask`) that the
+    /// process ignores (SIG_IGN, or SIG_DFL with a default action of ignoring), as Linux
+    /// discards them: they never interrupt a call. Blocked ones stay pending (a handler may be
+    /// set before they are unblocked; sigwait and signalfd take them).
+    pub fn drop_ignored(&self, tid: i32, mask: u64) {
+        let ignored: u64 = {
+            let a = self.actions.lock();
+            (1..=64usize).filter(|&s| a.ignored(s)).fold(0, |m, s| m | bit(s))
+        };
+        let mut p = self.pending.lock();
+        let mut drop = p.set_for(tid) & ignored & !(mask & !UNBLOCKABLE);
+        while drop != 0 {
+            let sig = drop.trailing_zeros() as usize + 1;
+            p.take_for(tid, sig);
+            if p.set_for(tid) & bit(sig) == 0 {
+                drop &= !bit(sig);
+            }
+        }
+    }
     pub fn new() -> Self {
         Signals {
             actions: crate::sync::SpinMutex::new(Actions::default()),

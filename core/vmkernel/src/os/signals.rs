@@ -40,34 +40,12 @@ fn deliverable(mask: u64) -> Option<usize> {
     os().signals.pending.lock().deliverable_for(sched::current_tid(), mask)
 }
 
-/// Discards the pending signals that `mask` does not block and that the process ignores
-/// (SIG_IGN, or SIG_DFL with a default action of ignoring), as Linux discards them: they never
-/// interrupt a call. Blocked ones stay pending (a handler may be set before they are
-/// unblocked; sigwait and signalfd take them).
-fn drop_ignored(mask: u64) {
-    let os = os();
-    let ignored: u64 = {
-        let a = os.signals.actions.lock();
-        (1..=64usize).filter(|&s| a.ignored(s)).fold(0, |m, s| m | bit(s))
-    };
-    let tid = sched::current_tid();
-    let mut p = os.signals.pending.lock();
-    let mut drop = p.set_for(tid) & ignored & !(mask & !UNBLOCKABLE);
-    while drop != 0 {
-        let sig = drop.trailing_zeros() as usize + 1;
-        p.take_for(tid, sig);
-        if p.set_for(tid) & bit(sig) == 0 {
-            drop &= !bit(sig);
-        }
-    }
-}
-
 /// Whether a signal is deliverable to the running thread now (a blocking call returns EINTR);
 /// one the process ignores is discarded instead.
 pub fn interrupted() -> bool {
     fire_timer();
     let mask = sched::sigmask();
-    drop_ignored(mask);
+    os().signals.drop_ignored(sched::current_tid(), mask);
     deliverable(mask).is_some()
 }
 

@@ -131,13 +131,8 @@ fn tid() -> i32 {
 pub fn interrupted(os: &LibOs<WinHost>) -> bool {
     os.signals.pending.lock().fire_timer(os.monotonic_ns());
     let mask = mask();
-    loop {
-        let Some(sig) = os.signals.pending.lock().deliverable_for(tid(), mask) else { return false };
-        if !os.signals.actions.lock().ignored(sig) {
-            return true;
-        }
-        os.signals.pending.lock().take_for(tid(), sig);
-    }
+    os.signals.drop_ignored(tid(), mask);
+    os.signals.pending.lock().deliverable_for(tid(), mask).is_some()
 }
 
 /// The interval timer's expiry (monotonic ns), if armed: blocking calls wake then.
