@@ -27,6 +27,7 @@ from packager.image.imageformat import (
     root_digest,
 )
 from packager.image.imagereader import read_image  # noqa: F401  (re-exported: the reader half)
+from packager.image.pycache import source_mtimes
 from packager.image.reuse import ReuseCache
 from packager.image.rewrite import RewriteError, is_rewritable_elf, rewrite
 from packager.image.rootfs import DIR, FILE, SYMLINK, FsEntry, sort_key
@@ -290,7 +291,8 @@ def build_image(entries: list[FsEntry], launch: bytes, settings: ImageSettings,
                 report: ProgressReport | None = None, reuse: ReuseCache | None = None) -> ImageResult:
     """Writes the image for ``entries`` (any order; they are sorted here) and the encoded
     launch config. Promises the exact layout of docs/image-format.md, v1: entries in
-    (parent, name) order, uid/gid 0, mtime = settings.mtime, identical file contents stored
+    (parent, name) order, uid/gid 0, mtime = settings.mtime (Python sources with a valid
+    timestamp .pyc: the mtime it records, see pycache.py), identical file contents stored
     once, one zstd frame per chunk with content size and without checksum, and the root
     digest over header[0:128] and all metadata. Same inputs, same bytes. ``report`` is
     called with (files done, files, bytes read, bytes) as files are read. ``reuse`` supplies
@@ -341,7 +343,7 @@ def _build(entries: list[FsEntry], launch: bytes, settings: ImageSettings, repor
     try:
         counts = _Counts(ordered, report)
         records, inputs, rewrite_facts = _write_entries(ordered, children, strings, stream, settings, counts,
-                                                        reuse)
+                                                        reuse, source_mtimes(ordered))
         counts.finish()
         stream.finish()
     finally:
@@ -406,15 +408,18 @@ def _host_size(e: FsEntry) -> int:
 
 
 def _write_entries(ordered: list[FsEntry], children: dict[str, list[int]], strings: bytearray,
-                   stream: ChunkStream, settings: ImageSettings, counts: _Counts, reuse: ReuseCache | None = None
+                   stream: ChunkStream, settings: ImageSettings, counts: _Counts, reuse: ReuseCache | None = None,
+                   mtimes: dict[str, int] | None = None
                    ) -> tuple[bytearray, list[InputFile], dict[str, dict[str, Any]]]:
     """Appends every entry's path (and symlink target) to ``strings`` and every distinct file
     content to ``stream``, reading host files in blocks; returns the entry records, the
-    inputs and the rewriting facts. Only ELF files that are rewritten are read whole."""
+    inputs and the rewriting facts. Only ELF files that are rewritten are read whole. Every
+    entry gets mtime ``settings.mtime`` except the files ``mtimes`` names (pycache.py)."""
     by_digest: dict[str, tuple[int, int]] = {}
     ahead = RewriteAhead(ordered, settings.rewrite_entry, reuse=reuse) if settings.rewrite_entry is not None else None
     try:
-        return _write_entries_with(ordered, children, strings, stream, settings, counts, by_digest, ahead)
+        return _write_entries_with(ordered, children, strings, stream, settings, counts, by_digest, ahead,
+                                   mtimes or {})
     finally:
         if ahead is not None:
             ahead.close()
@@ -422,8 +427,8 @@ def _write_entries(ordered: list[FsEntry], children: dict[str, list[int]], strin
 
 def _write_entries_with(ordered: list[FsEntry], children: dict[str, list[int]], strings: bytearray,
                         stream: ChunkStream, settings: ImageSettings, counts: _Counts,
-                        by_digest: dict[str, tuple[int, int]], ahead: RewriteAhead | None
-                        ) -> tuple[bytearray, list[InputFile], dict[str, dict[str, Any]]]:
+                        by_digest: dict[str, tuple[int, int]], ahead: RewriteAhead | None,
+                        mtimes: dict[str, int]) -> tuple[bytearray, list[InputFile], dict[str, dict[str, Any]]]:
     inputs: list[InputFile] = []
     records = bytearray()
     rewritten: dict[str, tuple[bytes, dict[str, Any]]] = {}  # original sha256 -> (bytes, summary)
@@ -477,7 +482,7 @@ def _write_entries_with(ordered: list[FsEntry], children: dict[str, list[int]], 
         else:
             raise PackError(f"image: unknown entry kind {e.kind!r} for {e.path}")
         records += ENTRY.pack(path_off, len(path), KIND_CODES[e.kind], e.mode & 0o7777, 0, 0,
-                              settings.mtime, size, data)
+                              mtimes.get(e.path, settings.mtime), size, data)
     return records, inputs, rewrite_facts
 
 
