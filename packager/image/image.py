@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
+import xxhash
 import zstandard
 
 from packager.errors import PackError
@@ -151,7 +152,7 @@ class ChunkStream:
         self.size = 0
         self.frames: list[bytes] = []  # kept only without ``spill``
         self.spill = spill  # where finished frames go, in order, instead of ``frames``
-        self.meta: list[tuple[int, bytes]] = []  # each frame's length and sha256
+        self.meta: list[tuple[int, bytes, int]] = []  # each frame's length, SHA-256 and XXH3-64
         self._pending = bytearray()
         self._workers = workers or os.cpu_count() or 1
         self._pool = ThreadPoolExecutor(max_workers=self._workers) if self._workers > 1 else None
@@ -234,7 +235,7 @@ class ChunkStream:
             self.aligned = True
             if self.data_pos % PAGE:
                 self._put(bytes(-self.data_pos % PAGE))
-        self.meta.append((len(frame), hashlib.sha256(frame).digest()))
+        self.meta.append((len(frame), hashlib.sha256(frame).digest(), xxhash.xxh3_64_intdigest(frame)))
         self.offsets.append(self.data_pos)
         self._put(frame)
 
@@ -363,9 +364,9 @@ def _build(entries: list[FsEntry], launch: bytes, settings: ImageSettings, repor
     # boundaries of the image (whose section starts at a page boundary of the artifact).
     lead = -data_off % PAGE if stream.aligned else 0
     chunk_table = bytearray()
-    for k, ((length, frame_digest), off) in enumerate(zip(stream.meta, stream.offsets)):
+    for k, ((length, frame_digest, frame_check), off) in enumerate(zip(stream.meta, stream.offsets)):
         raw = min(settings.chunk_size, stream.size - k * settings.chunk_size)
-        chunk_table += CHUNK.pack(lead + off, length, raw, frame_digest)
+        chunk_table += CHUNK.pack(lead + off, length, raw, frame_digest, frame_check)
     data_size = lead + stream.data_pos
     pages = page_digests(bytes(records) + bytes(strings) + bytes(chunk_table))
     assert len(pages) == pages_size

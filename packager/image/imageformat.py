@@ -1,4 +1,4 @@
-"""Constants and record layouts of image format v2 (docs/image-format.md), shared by the
+"""Constants and record layouts of image format v3 (docs/image-format.md), shared by the
 writer and the reader."""
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import hashlib
 import struct
 
 MAGIC = b"LITEBOX\0"
-VERSION = 2
+VERSION = 3
 HEADER_SIZE = 160
 HEADER_DIGESTED = 128
 ENTRY_SIZE = 48
-CHUNK_SIZE_RECORD = 48
+CHUNK_SIZE_RECORD = 56
 TABLE_PAGE = 4096  # the table area is checked in pages of this size, each with its own SHA-256
 
 # magic, version, header_size, flags, chunk_size, entry_count, chunk_count,
@@ -21,8 +21,8 @@ assert HEADER.size == HEADER_DIGESTED
 # path_offset, path_len, kind, 3 reserved, mode, uid, gid, mtime, size, data
 ENTRY = struct.Struct("<IIB3xIIIqQQ")
 assert ENTRY.size == ENTRY_SIZE
-# offset, comp_size, raw_size, digest
-CHUNK = struct.Struct("<QII32s")
+# offset, comp_size, raw_size, sha256, xxh3 (XXH3-64 of the stored bytes: what runtimes check)
+CHUNK = struct.Struct("<QII32sQ")
 assert CHUNK.size == CHUNK_SIZE_RECORD
 TLV = struct.Struct("<HHI")
 

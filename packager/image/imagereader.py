@@ -1,4 +1,4 @@
-"""A checking reader for image format v2: for ``litebox inspect``, ``verify`` and the tests.
+"""A checking reader for image format v3: for ``litebox inspect``, ``verify`` and the tests.
 
 It follows the same rules as the Rust reader in core/image (bounds, order, root digest, table
 page digests, chunk digest before decompression), but checks every table page and entry at
@@ -9,6 +9,7 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import xxhash
 import zstandard
 
 from packager.errors import PackError
@@ -206,12 +207,12 @@ class Image:
                                   size, data, target))
         return out
 
-    def _chunk_record(self, k: int) -> tuple[int, int, int, bytes]:
+    def _chunk_record(self, k: int) -> tuple[int, int, int, bytes, int]:
         return CHUNK.unpack_from(self.blob, self.chunks_off + k * CHUNK_SIZE_RECORD)
 
     def _validate_chunks(self) -> None:
         for k in range(self.chunk_count):
-            off, comp, raw, _ = self._chunk_record(k)
+            off, comp, raw, _, _ = self._chunk_record(k)
             if comp == 0 or comp > raw or off + comp > self.data_size:
                 raise ImageError(f"chunk {k} out of bounds")
             last = k + 1 == self.chunk_count
@@ -223,10 +224,12 @@ class Image:
         """Chunk ``k``, checked against its digest, then decompressed."""
         if k in self._chunk_cache:
             return self._chunk_cache[k]
-        off, comp, raw, digest = self._chunk_record(k)
+        off, comp, raw, digest, check = self._chunk_record(k)
         frame = self.blob[self.data_off + off:self.data_off + off + comp]
         if hashlib.sha256(frame).digest() != digest:
             raise ImageError(f"chunk {k} digest does not match", tampered=True)
+        if xxhash.xxh3_64_intdigest(frame) != check:  # what runtimes check (docs/image-format.md)
+            raise ImageError(f"chunk {k} check (XXH3-64) does not match", tampered=True)
         if comp == raw:
             out = bytes(frame)  # stored raw
             self._chunk_cache[k] = out

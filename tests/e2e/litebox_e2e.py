@@ -443,11 +443,11 @@ def flip_byte(path: Path, offset: int, mask: int = 0xFF) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Image format v1 (docs/image-format.md), read-only, just enough for the tests
+# Image format v3 (docs/image-format.md), read-only, just enough for the tests
 
 HEADER = struct.Struct("<8sIIIIII" + "Q" * 12 + "32s")
 ENTRY = struct.Struct("<IIB3sIIIqQQ")
-CHUNK = struct.Struct("<QII32s")
+CHUNK = struct.Struct("<QII32sQ")
 KIND_DIR, KIND_FILE, KIND_SYMLINK = 1, 2, 3
 
 
@@ -469,6 +469,7 @@ class Chunk:
     comp_size: int
     raw_size: int
     digest: bytes
+    check: int  # XXH3-64 of the stored bytes (format v3): what runtimes check
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import struct
 import subprocess
 from pathlib import Path
 
+import xxhash
 from elftools.elf.elffile import ELFFile
 from litebox_e2e import (
     EXIT_BAD_ENTRY,
@@ -45,9 +46,9 @@ def _assert_stopped(proc: subprocess.CompletedProcess[bytes], expected: int) -> 
 
 def _root_digest(blob: bytes, image: Image) -> bytes:
     """SHA-256(header[0:128] || config || page digest table); the page digest table lies between
-    the chunk table and the data (format v2)."""
+    the chunk table and the data (format v3)."""
     config = blob[image.config_offset : image.index_offset]
-    pages = blob[image.chunks_offset + 48 * len(image.chunks) : image.data_offset]
+    pages = blob[image.chunks_offset + 56 * len(image.chunks) : image.data_offset]
     return hashlib.sha256(blob[:128] + config + pages).digest()
 
 
@@ -75,6 +76,7 @@ def test_our_root_digest_matches_the_writers(examples: ExampleArtifacts) -> None
     for k in range(len(image.chunks)):
         start, end = image.chunk_data_range(k)
         assert hashlib.sha256(blob[start:end]).digest() == image.chunks[k].digest
+        assert xxhash.xxh3_64_intdigest(blob[start:end]) == image.chunks[k].check
     assert image.data_offset + image.data_size == sec.size
 
 
@@ -166,7 +168,7 @@ def test_unknown_version_exits_121_naming_both(examples: ExampleArtifacts, tmp_p
         f.write(struct.pack("<I", 7))
     proc = run_program([path])
     _assert_stopped(proc, EXIT_DAMAGED)
-    assert b"7" in proc.stderr and b"version 2" in proc.stderr, proc.stderr
+    assert b"7" in proc.stderr and b"version 3" in proc.stderr, proc.stderr
     assert proc.stdout == b""
 
 

@@ -90,7 +90,7 @@ def test_settings_change_bytes(tmp_path: Path, blob: bytes) -> None:
 def test_header_layout(blob: bytes) -> None:
     assert blob[:8] == b"LITEBOX\0"
     version, header_size, flags, chunk_size = struct.unpack_from("<IIII", blob, 8)
-    assert (version, header_size, flags, chunk_size) == (2, 160, 0, 4096)
+    assert (version, header_size, flags, chunk_size) == (3, 160, 0, 4096)
     config_off, config_size, index_off = struct.unpack_from("<QQQ", blob, 32)
     chunks_off, chunks_size, data_off = struct.unpack_from("<QQQ", blob, 80)
     tables = blob[index_off:chunks_off + chunks_size]
@@ -128,7 +128,7 @@ def test_tampered_chunk_is_caught_on_read(blob: bytes) -> None:
 
 @pytest.mark.parametrize("offset, value, message", [
     (0, b"X", "bad magic"),
-    (8, struct.pack("<I", 1), "image version 1, this reader reads version 2"),
+    (8, struct.pack("<I", 1), "image version 1, this reader reads version 3"),
     (20, struct.pack("<I", 5000), "bad chunk size"),
     (48, struct.pack("<Q", 10**9), "region out of bounds"),
 ])
@@ -176,13 +176,13 @@ def test_elf_files_are_stored_raw_and_page_aligned(tmp_path: Path) -> None:
     assert lib is not None and lib.data % 4096 == 0
     chunks = range(lib.data // 4096, (lib.data + lib.size - 1) // 4096 + 1)
     records = [image._chunk_record(k) for k in chunks]
-    assert all(comp == raw for _, comp, raw, _ in records)
-    assert all((image.data_off + off) % 4096 == 0 for off, _, _, _ in records)
+    assert all(comp == raw for _, comp, raw, _, _ in records)
+    assert all((image.data_off + off) % 4096 == 0 for off, _, _, _, _ in records)
     assert all(b[0] + b[1] == a[0] for b, a in zip(records, records[1:]))
     assert image.read_file("/b/lib.so") == (root / "lib").read_bytes()
     text = image.entry("/a/text")
     assert text is not None
-    off, comp, raw, _ = image._chunk_record(text.data // 4096)
+    off, comp, raw, _, _ = image._chunk_record(text.data // 4096)
     assert comp < raw  # data files still compress
     assert image.read_file("/a/text") == (root / "text").read_bytes()
     assert image.read_file("/c/small") == (root / "small").read_bytes()

@@ -1,11 +1,12 @@
-//! On-disk structures of image format v2, decoded from little-endian bytes with bounds checks.
+//! On-disk structures of image format v3, decoded from little-endian bytes with bounds checks.
 use crate::error::ImageError;
 
 pub const MAGIC: &[u8; 8] = b"LITEBOX\0";
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 pub const HEADER_SIZE: usize = 160;
 pub const ENTRY_SIZE: usize = 48;
-pub const CHUNK_RECORD_SIZE: usize = 48;
+/// offset (8), stored size (4), raw size (4), SHA-256 (32), XXH3-64 (8).
+pub const CHUNK_RECORD_SIZE: usize = 56;
 /// Bytes of the header covered by the root digest (everything before the digest itself).
 pub const HEADER_DIGESTED: usize = 128;
 /// The table area (entry table, string table, chunk table) is checked in pages of this many
@@ -65,7 +66,7 @@ impl Header {
         let version = u32_at(image, 8);
         if version != VERSION {
             return Err(
-                ImageError::damaged("unsupported image version (this runtime reads version 2)").with(version as u64)
+                ImageError::damaged("unsupported image version (this runtime reads version 3)").with(version as u64)
             );
         }
         if u32_at(image, 12) as usize != HEADER_SIZE {

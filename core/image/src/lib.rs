@@ -1,4 +1,4 @@
-//! Reader for the LiteBox image format, version 2 (`docs/image-format.md`).
+//! Reader for the LiteBox image format, version 3 (`docs/image-format.md`).
 //!
 //! The image is hostile input: every offset and length is checked before it is used, the root
 //! digest is checked when the image is opened, each page of its tables when first used, and

@@ -3,6 +3,7 @@
 //! refused with an error, never a panic, and never read back as the original contents.
 use litebox_image::{ChunkCache, EntryKind, Image, ImageErrorKind};
 use sha2::{Digest, Sha256};
+use xxhash_rust::xxh3::xxh3_64;
 
 const IMG: &[u8] = include_bytes!("vectors/basic.img");
 const EXPECT: &str = include_str!("vectors/basic.expect");
@@ -141,11 +142,13 @@ fn resealed_with_chunk_changed(bytes: &[u8], k: usize, f: impl Fn(&mut [u8])) ->
     let mut m = bytes.to_vec();
     let (config, chunks, data) = (u64_at(&m, 32), u64_at(&m, 80), u64_at(&m, 96));
     let chunks_end = chunks + u64_at(&m, 88);
-    let rec = chunks + 48 * k;
+    let rec = chunks + 56 * k;
     let (off, comp) = (u64_at(&m, rec), u32_at(&m, rec + 8));
     f(&mut m[data + off..data + off + comp]);
     let digest = Sha256::digest(&m[data + off..data + off + comp]);
     m[rec + 16..rec + 48].copy_from_slice(&digest);
+    let check = xxh3_64(&m[data + off..data + off + comp]);
+    m[rec + 48..rec + 56].copy_from_slice(&check.to_le_bytes());
     reseal(&mut m);
     let _ = (config, chunks_end);
     m
@@ -217,7 +220,7 @@ fn a_whole_chunk_read_once_checks_the_digest_first() {
     // Flip the last byte of that chunk's frame, leaving every digest as packed.
     let chunks = u64::from_le_bytes(IMG[80..88].try_into().unwrap()) as usize;
     let data = u64::from_le_bytes(IMG[96..104].try_into().unwrap()) as usize;
-    let rec = chunks + 48 * k;
+    let rec = chunks + 56 * k;
     let start = u64::from_le_bytes(IMG[rec..rec + 8].try_into().unwrap()) as usize;
     let comp = u32::from_le_bytes(IMG[rec + 8..rec + 12].try_into().unwrap()) as usize;
     let mut m = IMG.to_vec();
