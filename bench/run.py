@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""LiteBox Pack benchmarks (not tests): syscall cost, start-up, pack time and artifact size,
-native and packed (rewritten fast path and trap path) side by side with peers, in one run.
+"""LiteBox Pack benchmarks (not tests): syscall cost, start-up and peak resident memory, pack
+time and artifact size, HTTP throughput, byte-unixbench equivalents, kvm boot and start-up with a
+large image: native and packed (rewritten fast path and trap path) side by side with peers, in
+one run, ending with every row of issue 17's target table against its target.
 
     python3 bench/run.py [--rounds N] [--out DIR] [--results-md FILE] [--no-install]
+                         [--no-unixbench] [--no-kvm] [--no-large-image]
 
 Programs and variants alternate inside every round, so drift on a shared machine hits them
 all alike; the tables report medians over rounds and ratios to native. Peers (bubblewrap,
@@ -183,6 +186,10 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out", help="output directory")
     ap.add_argument("--results-md", type=Path, help="also write the markdown table here")
     ap.add_argument("--no-install", action="store_true", help="do not apt-get missing peers")
+    ap.add_argument("--no-unixbench", action="store_true", help="skip bench/unixbench.py (a few minutes)")
+    ap.add_argument("--no-kvm", action="store_true", help="skip bench/kvm_boot.py (QEMU TCG boots)")
+    ap.add_argument("--no-large-image", action="store_true",
+                    help="skip bench/large_image.py (packs python3 with a 400 MB synthetic tree)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="work-", dir=args.out))
@@ -226,9 +233,10 @@ def main() -> int:
         '[files]\n"/usr/lib/python3.11" = "/usr/lib/python3.11"\n\n[build]\nsource_date_epoch = 0\n',
         encoding="utf-8")
     art, cold, err = pack(project, work / "pack-python" / "dist", True)
+    _, warm, _ = pack(project, work / "pack-python" / "dist", True) if art else (None, 0.0, "")
     arts[("python3", "rewrite")] = art
-    packs["python3/rewrite"] = {"cold_s": round(cold, 3), "error": err or None,
-                                "artifact_bytes": art.stat().st_size if art else None}
+    packs["python3/rewrite"] = {"cold_s": round(cold, 3), "warm_s": round(warm, 3) if art else None,
+                                "error": err or None, "artifact_bytes": art.stat().st_size if art else None}
     art, cold, err = pack(project, work / "pack-python-trap" / "dist", False)
     arts[("python3", "trap")] = art
     results["pack"] = packs
@@ -278,6 +286,7 @@ def main() -> int:
     programs["python3 -c pass"] = py_cmd
     svariants = variants[:3] + ["rewrite-stored"] + variants[3:]
     start: dict[str, dict[str, list[float]]] = {n: {v: [] for v in svariants} for n in programs}
+    rss: dict[str, dict[str, list[float]]] = {n: {v: [] for v in svariants} for n in programs}
     start_err: dict[str, str] = {}
     for _round in range(args.rounds):
         for name, cmd in programs.items():
@@ -297,6 +306,12 @@ def main() -> int:
                         start_err[f"{name}/{v}"] = f"failed: exit {r.returncode}: {last}"
                         break
                     start[name][v].append(dt * 1000)
+                if f"{name}/{v}" not in start_err and v != "runsc":
+                    # One more run under the peak-RSS wrapper (not timed: the wrapper adds a fork).
+                    _, _, _, kib = run_measured(argv, progs["peakrss"])
+                    if kib is not None:
+                        rss[name][v].append(kib / 1024)
+    results["peak_rss_mib"] = {n: {v: median(rss[n][v]) for v in svariants} for n in programs}
     results["startup_ms"] = {n: {v: (None if f"{n}/{v}" in start_err else median(start[n][v])) for v in svariants}
                              for n in programs}
     results["startup_variants"] = svariants
@@ -304,6 +319,14 @@ def main() -> int:
     log("HTTP throughput")
     results["http_throughput"] = http_load.measure(work, args.rounds, litebox, log)
     results["variants"] = variants
+    results["unixbench"] = None if args.no_unixbench else side_script(
+        "unixbench", ["bench/unixbench.py", "--rounds", str(args.rounds), "--out", str(work / "unixbench")],
+        work / "unixbench" / "unixbench.json")
+    results["kvm_boot"] = None if args.no_kvm else side_script(
+        "kvm boot", ["bench/kvm_boot.py", "--json", "--runs", str(max(5, args.rounds * 3))])
+    results["large_image"] = None if args.no_large_image else side_script(
+        "large image", ["bench/large_image.py", "--json", "--runs", str(max(5, args.rounds * 2))])
+    results["loadavg_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
 
     (args.out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     md = render(results)
@@ -313,6 +336,20 @@ def main() -> int:
     print(md)
     shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def side_script(what: str, argv: list[str], json_file: Path | None = None) -> dict[str, Any]:
+    """Runs another bench/ script from the repository root and returns its JSON result (read
+    from ``json_file``, else its stdout), or {"error": ...} when it fails: a failed part is
+    reported in the tables, never fatal."""
+    log(f"{what}: {' '.join(argv)}")
+    r = sh([sys.executable, *argv], cwd=REPO, timeout=3600)
+    try:
+        text = json_file.read_text() if json_file is not None else r.stdout
+        out: dict[str, Any] = json.loads(text)
+        return out
+    except (OSError, ValueError):
+        return {"error": f"exit {r.returncode}: {(r.stderr.strip().splitlines() or [''])[-1][:200]}"}
 
 
 def fmt(x: float | None, unit: str = "") -> str:
@@ -376,7 +413,140 @@ def render(r: dict[str, Any]) -> str:
     out += ["", "Cold = a fresh output and state directory (cargo's own target directory is warm, so "
             "the runtime is not recompiled); warm = the same command again, nothing changed.", "",
             *render_http(r["http_throughput"])]
+    out += render_rss(r) + render_unixbench(r.get("unixbench")) + render_kvm(r.get("kvm_boot"))
+    out += render_large(r.get("large_image")) + render_targets(r)
+    if r.get("loadavg_end"):
+        out += [f"Load average (1/5/15 min) at the end of the run: {r['loadavg_end']}.", ""]
     return "\n".join(out)
+
+
+def render_rss(r: dict[str, Any]) -> list[str]:
+    """The peak resident memory section."""
+    sv = [x for x in r["startup_variants"] if x != "runsc"]
+    out = ["## Peak resident memory (MiB)", "",
+           "The largest VmHWM among the run's processes (bench/src/peakrss.c: a subreaper that waits for "
+           "every descendant and reports the largest `ru_maxrss`); one run per variant and round, median.", "",
+           "| program | " + " | ".join(sv) + " | " + " | ".join(f"{x} − native" for x in sv if x != "native") + " |",
+           "|---" * (len(sv) * 2) + "|"]
+    for name, row in r.get("peak_rss_mib", {}).items():
+        base = row.get("native")
+        out.append(f"| {name} | " + " | ".join(fmt(row.get(x)) for x in sv) + " | "
+                   + " | ".join(f"{row[x] - base:+.2f} ({ratio(row[x], base)})" if row.get(x) and base else "—"
+                                for x in sv if x != "native") + " |")
+    return out + [""]
+
+
+def render_unixbench(u: dict[str, Any] | None) -> list[str]:
+    """The byte-unixbench section (bench/unixbench.py's result)."""
+    if u is None:
+        return []
+    out = ["## byte-unixbench equivalents (iterations per second; packed / native)", ""]
+    if "error" in u:
+        return out + [f"failed: {u['error']}", ""]
+    variants = [v for v in ("native", "rewrite", "trap") if any(v in row for row in u["scores"].values())]
+    out += ["bench/unixbench.py (bench/src/unixbench.c, written after byte-unixbench 5.1's loops).", "",
+            "| test | " + " | ".join(variants) + " | " + " | ".join(f"{v}/native" for v in variants[1:]) + " |",
+            "|---" * (2 * len(variants)) + "|"]
+    for test, row in u["scores"].items():
+        out.append(f"| {test} | " + " | ".join(fmt(row.get(v)) for v in variants) + " | "
+                   + " | ".join(f"{u['ratios'][v][test]:.2f}x" if test in u["ratios"].get(v, {}) else "—"
+                                for v in variants[1:]) + " |")
+    out.append("| geometric mean | " + " | ".join("" for _ in variants) + " | "
+               + " | ".join(f"{u['geomean'][v]:.2f}x" if u["geomean"].get(v) else "—" for v in variants[1:]) + " |")
+    return out + [""]
+
+
+def render_kvm(k: dict[str, Any] | None) -> list[str]:
+    """The kvm boot section (bench/kvm_boot.py's result)."""
+    if k is None:
+        return []
+    out = ["## kvm boot to exit, hello-static (ms)", ""]
+    if "error" in k:
+        return out + [f"failed: {k['error']}", ""]
+    out += ["| case | wall median | wall min | CPU median |", "|---|---|---|---|"]
+    for row in k["rows"]:
+        out.append(f"| {row['case']} | {fmt(row['median_ms'])} | {fmt(row['min_ms'])} | {fmt(row['cpu_median_ms'])} |")
+    return out + [""]
+
+
+def render_large(g: dict[str, Any] | None) -> list[str]:
+    """The large-image section (bench/large_image.py's result)."""
+    if g is None:
+        return []
+    out = ["## Start-up with a large image: `python3 -S -c pass` (ms)", ""]
+    if "error" in g:
+        return out + [f"failed: {g['error']}", ""]
+    out += [f"A synthetic tree of {g['files']} files ({g['tree_bytes'] / 1e6:.0f} MB) the app never opens, "
+            "packed beside the standard library.", "",
+            "| case | wall median | wall min | CPU median |", "|---|---|---|---|"]
+    for row in g["rows"]:
+        out.append(f"| {row['case']} | {fmt(row['median_ms'])} | {fmt(row['min_ms'])} | {fmt(row['cpu_median_ms'])} |")
+    out += ["", "Artifact / sidecar manifest bytes: " + "; ".join(
+        f"{k}: {g['artifact_bytes'][k]:,} / {g['sidecar_bytes'][k]:,}" for k in g["artifact_bytes"])]
+    return out + [""]
+
+
+def _row(label: str, value: str, target: str, met: bool | None) -> str:
+    return f"| {label} | {value} | {target} | {'met' if met else 'missed' if met is not None else '—'} |"
+
+
+def render_targets(r: dict[str, Any]) -> list[str]:
+    """Issue 17's target table, each row from this run's numbers."""
+    out = ["## Issue 17 targets, from this run", "", "| measure | this run (rewrite) | target | |", "|---|---|---|---|"]
+    st = r["startup_ms"]
+    for name, extra in (("hello-static", 1.0), ("hello-dynamic", 2.0)):
+        n, p = st[name].get("native"), st[name].get("rewrite")
+        out.append(_row(f"start-up to exit, {name}", f"{fmt(p)} ms vs {fmt(n)} native",
+                        f"<= native + {extra:.0f} ms", None if n is None or p is None else p <= n + extra))
+    n, p = st["python3 -c pass"].get("native"), st["python3 -c pass"].get("rewrite")
+    out.append(_row("start-up to exit, python3 -c pass", f"{fmt(p)} ms vs {fmt(n)} native ({ratio(p, n)})",
+                    "<= 1.2x", None if n is None or p is None else p <= 1.2 * n))
+    ns = r["syscall_ns"]
+    for op, label, limit in (("pipe_write", "write + read 1 byte through a pipe", 1.2),
+                             ("futex_wake", "futex wake", 1.1), ("mmap", "mmap + munmap", 1.1),
+                             ("getppid", "getppid", 0.5)):
+        n, p = ns[op].get("native"), ns[op].get("rewrite")
+        out.append(_row(label, ratio(p, n), f"<= {limit}x", None if n is None or p is None else p <= limit * n))
+    h = r["http_throughput"]
+    if h.get("status") == "measured" and h["rps"].get("native") and h["rps"].get("rewrite"):
+        q = h["rps"]["rewrite"] / h["rps"]["native"]
+        out.append(_row("HTTP requests/s", f"{q:.2f}x", ">= 0.97x", q >= 0.97))
+    for name in ("hello-static", "python3 -c pass"):
+        row = r.get("peak_rss_mib", {}).get(name, {})
+        n, p = row.get("native"), row.get("rewrite")
+        out.append(_row(f"peak resident memory, {name}",
+                        f"{fmt(p)} MiB vs {fmt(n)} ({'—' if not (n and p) else f'{p - n:+.2f} MiB, {p / n:.2f}x'})",
+                        "<= +2 MiB and <= 1.1x", None if not (n and p) else (p - n <= 2 and p <= 1.1 * n)))
+    pk = r["pack"].get("python3/rewrite", {})
+    if pk.get("cold_s") is not None:
+        out.append(_row("cold pack of python3 with its standard library", f"{pk['cold_s']:.1f} s", "<= 8 s",
+                        pk["cold_s"] <= 8))
+    if pk.get("warm_s") is not None:
+        out.append(_row("warm re-pack of python3, nothing changed", f"{pk['warm_s']:.2f} s", "<= 0.3 s",
+                        pk["warm_s"] <= 0.3))
+    k = r.get("kvm_boot")
+    if k and "rows" in k:
+        micro = next((x for x in k["rows"] if x["case"].startswith("kvm, QEMU TCG -M microvm")), None)
+        if micro:
+            out.append(_row("kvm boot to exit, hello-static, TCG -M microvm", f"{fmt(micro['median_ms'])} ms",
+                            "<= 50 ms", micro["median_ms"] <= 50))
+    g = r.get("large_image")
+    if g and "rows" in g and len(g["rows"]) >= 3:
+        small, large = g["rows"][1]["median_ms"], g["rows"][2]["median_ms"]
+        out.append(_row("start-up with a large image (python3 -S -c pass)",
+                        f"{fmt(large)} ms vs {fmt(small)} stdlib only", "independent of untouched files",
+                        large <= small * 1.1 + 1))
+    u = r.get("unixbench")
+    if u and "ratios" in u and u["ratios"].get("rewrite"):
+        rs = u["ratios"]["rewrite"]
+        worst = min(rs.values())
+        scores = ", ".join(f"{t} {x:.2f}" for t, x in rs.items())
+        out.append(_row("byte-unixbench (packed / native score)",
+                        f"{scores}; geometric mean {u['geomean']['rewrite']:.2f}",
+                        "every one >= 0.9x, geometric mean >= 1.0x",
+                        worst >= 0.9 and u["geomean"]["rewrite"] >= 1.0))
+    return out + ["", "Wall-clock rows depend on the machine's load: the load average is given below; "
+                  "compare the ratios, which this run measured with every variant alternating.", ""]
 
 
 def render_http(h: dict[str, Any]) -> list[str]:
