@@ -59,7 +59,7 @@ def test_artifact_shape(examples: ExampleArtifacts, name: str) -> None:
 
 def test_image_holds_the_dynamic_closure(examples: ExampleArtifacts) -> None:
     _, image = read_image(examples.get("hello-dynamic").path)
-    assert image.magic == b"LITEBOX\0" and image.version == 2
+    assert image.magic == b"LITEBOX\0" and image.version == 3
     paths = image.paths()
     assert "/app/hello" in paths
     assert any(p.endswith("/libc.so.6") for p in paths), paths

@@ -167,12 +167,14 @@ struct Regs {
 /// Syscalls the fast path declines (they take the SIGSYS path, which has the app's full
 /// register context and signal frame): signal masks and waits, signals sent to self, the
 /// thread life cycle (clone of a thread, clone3, exit), execve, execveat, and rt_sigreturn.
-/// Numbers beyond the table are declined too. New processes that resume where the parent is
+/// Numbers beyond the table are declined too. rt_sigaction is served here: it changes the action
+/// table and the host handler only, never what is deliverable now (python3 sets 64 actions at
+/// start: 64 SIGSYS traps before). New processes that resume where the parent is
 /// (fork, vfork, and clone without CLONE_THREAD and without a new stack, which the library OS
 /// runs as a fork) are served here: the child returns through the same fast-path exit on its
 /// copy of the parent's stack.
 pub fn fast(nr: usize) -> bool {
-    !matches!(nr, 13 | 14 | 15 | 34 | 56 | 59 | 60 | 62 | 127 | 128 | 129 | 130 | 131 | 200 | 234 | 297 | 322 | 435)
+    !matches!(nr, 14 | 15 | 34 | 56 | 59 | 60 | 62 | 127 | 128 | 129 | 130 | 131 | 200 | 234 | 297 | 322 | 435)
         && nr < 512
 }
 
