@@ -287,6 +287,8 @@ def main() -> int:
     svariants = variants[:3] + ["rewrite-stored"] + variants[3:]
     start: dict[str, dict[str, list[float]]] = {n: {v: [] for v in svariants} for n in programs}
     rss: dict[str, dict[str, list[float]]] = {n: {v: [] for v in svariants} for n in programs}
+    cpu: dict[str, dict[str, list[float]]] = {n: {v: [] for v in svariants} for n in programs}
+    perf = shutil.which("perf")
     start_err: dict[str, str] = {}
     for _round in range(args.rounds):
         for name, cmd in programs.items():
@@ -311,7 +313,12 @@ def main() -> int:
                     _, _, _, kib = run_measured(argv, progs["peakrss"])
                     if kib is not None:
                         rss[name][v].append(kib / 1024)
+                    if perf is not None:
+                        ms = tree_cpu_ms(perf, argv)
+                        if ms is not None:
+                            cpu[name][v].append(ms)
     results["peak_rss_mib"] = {n: {v: median(rss[n][v]) for v in svariants} for n in programs}
+    results["startup_cpu_ms"] = {n: {v: median(cpu[n][v]) for v in svariants} for n in programs}
     results["startup_ms"] = {n: {v: (None if f"{n}/{v}" in start_err else median(start[n][v])) for v in svariants}
                              for n in programs}
     results["startup_variants"] = svariants
@@ -336,6 +343,21 @@ def main() -> int:
     print(md)
     shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def tree_cpu_ms(perf: str, argv: list[str]) -> float | None:
+    """The CPU time (ms) of one run of argv and of every process it starts, namespaces
+    included (`perf stat -e task-clock`, which follows children): what a busy machine inflates
+    far less than the wall clock. None when perf cannot count here."""
+    r = subprocess.run([perf, "stat", "-x,", "-e", "task-clock", "--", *argv], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True, check=False)
+    for line in r.stderr.splitlines():
+        if "task-clock" in line:
+            try:
+                return float(line.split(",")[0])
+            except ValueError:
+                return None
+    return None
 
 
 def side_script(what: str, argv: list[str], json_file: Path | None = None) -> dict[str, Any]:
@@ -401,6 +423,15 @@ def render(r: dict[str, Any]) -> str:
                    + " | ".join(ratio(row[x], base) for x in sv if x != "native") + " |")
     if r["startup_errors"]:
         out += ["", "Failures: " + "; ".join(f"{k}: {e}" for k, e in sorted(r["startup_errors"].items()))]
+    if any(x is not None for row in r.get("startup_cpu_ms", {}).values() for x in row.values()):
+        out += ["", "CPU time of the same start-ups (ms, every process of the run: `perf stat -e task-clock`, "
+                "one run per variant and round, median; a busy machine inflates it far less than the wall clock):",
+                "", "| program | " + " | ".join(sv) + " | "
+                + " | ".join(f"{x}/native" for x in sv if x != "native") + " |", "|---" * (len(sv) * 2) + "|"]
+        for name, row in r["startup_cpu_ms"].items():
+            base = row.get("native")
+            out.append(f"| {name} | " + " | ".join(fmt(row.get(x)) for x in sv) + " | "
+                       + " | ".join(ratio(row.get(x), base) for x in sv if x != "native") + " |")
     out += ["", "## Pack time and size", "",
             "| program / mode | cold pack (s) | warm pack (s) | program bytes | artifact bytes | overhead |",
             "|---|---|---|---|---|---|"]
