@@ -165,6 +165,16 @@ impl FdTable {
         self.slots.get(fd as usize).and_then(|s| s.as_ref()).map(|s| s.file.clone()).ok_or(EBADF)
     }
 
+    /// The host descriptor behind `fd` and its open file's status flags, when `fd` is a host
+    /// object; no reference to the open file is taken (see `LibOs::host_fd`).
+    pub fn host_of(&self, fd: i32) -> Option<(i32, u32)> {
+        let slot = self.slots.get(usize::try_from(fd).ok()?)?.as_ref()?;
+        match &slot.file.kind {
+            FileKind::Host(h) => Some((h.0, slot.file.flags())),
+            _ => None,
+        }
+    }
+
     /// Closes `fd` (EBADF if it was not open).
     pub fn close(&mut self, fd: i32) -> Result<(), Errno> {
         if fd < 0 {
@@ -204,5 +214,23 @@ impl FdTable {
     /// Open descriptors in increasing order.
     pub fn open_fds(&self) -> impl Iterator<Item = i32> + '_ {
         self.slots.iter().enumerate().filter(|(_, s)| s.is_some()).map(|(i, _)| i as i32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_of_names_host_objects_only() {
+        let mut t = FdTable::new(64);
+        let host = t.alloc(OpenFile::new(FileKind::Host(HostFd(41)), Vec::new(), 0o4001), false, 0).unwrap();
+        let dir = t.alloc(OpenFile::new(FileKind::Dir, b"/".to_vec(), 0), false, 0).unwrap();
+        assert_eq!(t.host_of(host), Some((41, 0o4001)));
+        assert_eq!(t.host_of(dir), None);
+        assert_eq!(t.host_of(-1), None);
+        assert_eq!(t.host_of(63), None);
+        t.close(host).unwrap();
+        assert_eq!(t.host_of(host), None);
     }
 }
