@@ -108,6 +108,14 @@ impl OpenFile {
     }
 }
 
+/// An open descriptor as [`FdTable::fd_ref`] gives it.
+pub enum FdRef {
+    /// A host object: its host descriptor and the open file's status flags.
+    Host(i32, u32),
+    /// Any other open file.
+    File(Arc<OpenFile>),
+}
+
 #[derive(Clone)]
 struct Slot {
     file: Arc<OpenFile>,
@@ -165,14 +173,15 @@ impl FdTable {
         self.slots.get(fd as usize).and_then(|s| s.as_ref()).map(|s| s.file.clone()).ok_or(EBADF)
     }
 
-    /// The host descriptor behind `fd` and its open file's status flags, when `fd` is a host
-    /// object; no reference to the open file is taken (see `LibOs::host_fd`).
-    pub fn host_of(&self, fd: i32) -> Option<(i32, u32)> {
-        let slot = self.slots.get(usize::try_from(fd).ok()?)?.as_ref()?;
-        match &slot.file.kind {
-            FileKind::Host(h) => Some((h.0, slot.file.flags())),
-            _ => None,
-        }
+    /// What `fd` names for read and write: a host object as its host descriptor and status
+    /// flags, with no reference to the open file taken (see `LibOs::fd_ref`), anything else
+    /// as its open file; EBADF if `fd` is not open.
+    pub fn fd_ref(&self, fd: i32) -> Result<FdRef, Errno> {
+        let slot = usize::try_from(fd).ok().and_then(|i| self.slots.get(i)).and_then(|s| s.as_ref()).ok_or(EBADF)?;
+        Ok(match &slot.file.kind {
+            FileKind::Host(h) => FdRef::Host(h.0, slot.file.flags()),
+            _ => FdRef::File(slot.file.clone()),
+        })
     }
 
     /// Closes `fd` (EBADF if it was not open).
@@ -222,15 +231,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn host_of_names_host_objects_only() {
+    fn fd_ref_gives_host_objects_by_number_and_others_by_file() {
         let mut t = FdTable::new(64);
         let host = t.alloc(OpenFile::new(FileKind::Host(HostFd(41)), Vec::new(), 0o4001), false, 0).unwrap();
         let dir = t.alloc(OpenFile::new(FileKind::Dir, b"/".to_vec(), 0), false, 0).unwrap();
-        assert_eq!(t.host_of(host), Some((41, 0o4001)));
-        assert_eq!(t.host_of(dir), None);
-        assert_eq!(t.host_of(-1), None);
-        assert_eq!(t.host_of(63), None);
+        assert!(matches!(t.fd_ref(host), Ok(FdRef::Host(41, 0o4001))));
+        assert!(matches!(t.fd_ref(dir), Ok(FdRef::File(f)) if matches!(f.kind, FileKind::Dir)));
+        assert!(matches!(t.fd_ref(-1), Err(EBADF)));
+        assert!(matches!(t.fd_ref(63), Err(EBADF)));
         t.close(host).unwrap();
-        assert_eq!(t.host_of(host), None);
+        assert!(matches!(t.fd_ref(host), Err(EBADF)));
     }
 }

@@ -372,26 +372,28 @@ impl<P: Platform> LibOs<P> {
         }
     }
 
-    /// The host descriptor behind app descriptor `fd` and its status flags, if `fd` is a host
-    /// object. With one app thread on a platform where nothing else runs library OS code
-    /// ([`Platform::single_thread_exclusive`]), the table is read without its lock (no
-    /// locked instruction: three of them were a tenth of a packed pipe round trip).
+    /// What app descriptor `fd` names, for read and write ([`crate::fd::FdTable::fd_ref`]).
+    /// With one app thread on a platform where nothing else runs library OS code
+    /// ([`Platform::single_thread_exclusive`]), the table is read without its lock; a host
+    /// object then costs no locked instruction at all (three of them were a tenth of a packed
+    /// pipe round trip), another file one (the reference count).
     ///
-    /// No reference to the open file is held: a host call made with the number after an app
-    /// signal handler closed `fd` (a blocking call the handler interrupted, then restarted)
-    /// reaches whatever the number names on the host by then, as a restarted call natively
-    /// reaches whatever `fd` names by then. Use it only where that is all the call needs.
-    pub fn host_fd(&self, fd: i32) -> Option<(i32, u32)> {
+    /// No reference to a host object's open file is held: a host call made with the number
+    /// after an app signal handler closed `fd` (a blocking call the handler interrupted, then
+    /// restarted) reaches whatever the number names on the host by then, as a restarted call
+    /// natively reaches whatever `fd` names by then. Use it only where that is all the call
+    /// needs.
+    pub fn fd_ref(&self, fd: i32) -> Result<crate::fd::FdRef, Errno> {
         if self.platform.single_thread_exclusive() && self.threads.load(Ordering::Relaxed) == 1 {
             // SAFETY: one app thread, and no other code that runs the library OS at the same
             // time (the platform's promise): the only other taker of the lock could be app
             // code on this thread, which runs inside a call only in a blocking host call's
             // window, never during this lookup. The reference ends with the lookup.
             if let Some(t) = unsafe { self.fds.peek() } {
-                return t.host_of(fd);
+                return t.fd_ref(fd);
             }
         }
-        self.fds.lock().host_of(fd)
+        self.fds.lock().fd_ref(fd)
     }
 
     /// The node an open file refers to now (for fstat and friends).

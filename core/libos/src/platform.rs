@@ -65,7 +65,7 @@ pub trait Platform: Send + Sync {
     /// descriptor table), and app code runs inside a call only where the platform lets app
     /// signal handlers in (blocking host calls). The shim may then find a host descriptor for
     /// read and write without the table's lock or a reference to the open file
-    /// (`LibOs::host_fd`). Default: no.
+    /// (`LibOs::fd_ref`). Default: no.
     fn single_thread_exclusive(&self) -> bool {
         false
     }
