@@ -115,7 +115,7 @@ def test_host_descriptor_tables_stay_embedded(probe: dict[str, Path]) -> None:
         for pid in procs:
             status = Path(f"/proc/{pid}/status").read_text()
             sizes[pid] = int(re.search(r"^FDSize:\s+(\d+)$", status, re.M).group(1))  # type: ignore[union-attr]
-        assert len(procs) >= 2, procs
+        assert procs, "the sandbox forked no process"
         assert all(s == 64 for s in sizes.values()), sizes
     finally:
         out, err = p.communicate(b"", timeout=60)
