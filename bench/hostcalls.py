@@ -10,7 +10,11 @@ given runtime binary (quick mode, syscall sites rewritten; the runtime is chosen
 LITEBOX_RUNTIME_LINUX_USERLAND override), then runs, in every round, each operation and each
 test natively and under every runtime one after the other, so that the load of a shared
 machine hits all variants alike. Reports the median over rounds (and the best round) per
-variant, the ratio to native, and the 1-minute load average after every round. Build the
+variant, the ratio to native, and the 1-minute load average after every round. With `--cpu`
+it also reports CPU time (user + system of the whole process tree, from `perf stat`'s
+task-clock, the start-up's share taken off with a run of one iteration): on a shared
+machine the wall-clock rows mostly measure the other users' load (a fork child waits for a CPU),
+while CPU time is what the sandbox itself adds. Build the
 runtimes first, e.g. `cargo build --release -p litebox-runtime-linux-userland` at each
 revision and copy target/release/litebox-runtime-linux-userland aside.
 Writes DIR/hostcalls.json and DIR/hostcalls.md (default DIR: bench/out).
@@ -78,6 +82,43 @@ def sysbench_ns(argv: list[str], op: str) -> float | None:
     return float(parts[1])
 
 
+SYSBENCH_LOOPS = 5  # bench/src/sysbench.c runs every operation in 5 loops of N calls
+
+
+def cpu_seconds(argv: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Runs argv under `perf stat`; the CPU time (task-clock: user + system) it and every
+    descendant used, and the run. (Not the rusage of reaped children: the sandbox's first
+    process does not reap its supervisor, so the app's time would go uncounted.)"""
+    r = subprocess.run(["perf", "stat", "-x,", "-e", "task-clock", "--", *argv], capture_output=True, text=True,
+                       check=False, timeout=600)
+    line = next((x for x in reversed(r.stderr.splitlines()) if ",task-clock" in x), "")
+    try:
+        msec = float(line.split(",")[0])
+    except ValueError:
+        return 0.0, subprocess.CompletedProcess(r.args, 1, r.stdout, r.stderr)
+    return msec / 1e3, r
+
+
+def cpu_ns_per_call(argv: list[str], op: str) -> float | None:
+    """CPU ns per call of one sysbench operation: a run of ITERS calls per loop less a run of
+    one (start-up and exit), over the calls in between; None on failure."""
+    full, r = cpu_seconds([*argv, op, str(ITERS)])
+    base, r1 = cpu_seconds([*argv, op, "1"])
+    if r.returncode != 0 or r1.returncode != 0:
+        return None
+    return max(full - base, 0.0) * 1e9 / (SYSBENCH_LOOPS * (ITERS - 1))
+
+
+def cpu_us_per_iteration(argv: list[str], test: str) -> float | None:
+    """CPU µs per iteration of one unixbench test, measured like [`cpu_ns_per_call`]."""
+    n = unixbench.TESTS[test]
+    full, r = cpu_seconds([*argv, test, str(n)])
+    base, r1 = cpu_seconds([*argv, test, "1"])
+    if r.returncode != 0 or r1.returncode != 0:
+        return None
+    return max(full - base, 0.0) * 1e6 / (n - 1)
+
+
 def fmt(x: float | None) -> str:
     """A number for the table (integers above 100)."""
     if x is None:
@@ -111,7 +152,34 @@ def render(r: dict[str, Any]) -> str:
         gm = [f"{r['geomean'][n]:.2f}x" if r["geomean"].get(n) else "-" for n in names[1:]]
         out.append("| geometric mean | " + " | ".join("" for _ in names) + " | " + " | ".join(gm) + " |")
         out.append("")
+    out += render_cpu(r)
     return "\n".join(out)
+
+
+def render_cpu(r: dict[str, Any]) -> list[str]:
+    """The CPU-time tables of a run made with --cpu (none otherwise)."""
+    names = r["variants"]
+    out: list[str] = []
+    tables = [("cpu_ns", "CPU ns per call (user + system; median over rounds, best round in brackets; "
+                          "ratio to native's median, lower is better):", "operation", "{}/native"),
+              ("cpu_us", "unixbench equivalents, CPU µs per iteration (median over rounds, best round in "
+                         "brackets; ratio native/packed, so >= 1 means as cheap as native):", "test", "native/{}")]
+    for key, title, col, ratio in tables:
+        rows = r.get(key) or {}
+        if not rows:
+            continue
+        out += [title, "", f"| {col} | " + " | ".join(names) + " | "
+                + " | ".join(ratio.format(n) for n in names[1:]) + " |", "|---" * (2 * len(names)) + "|"]
+        for row, by in rows.items():
+            nat = by["native"]["median"]
+            cells = [f"{fmt(by[n]['median'])} ({fmt(by[n]['min'])})" for n in names]
+            if key == "cpu_ns":
+                rat = [f"{by[n]['median'] / nat:.2f}x" if by[n]["median"] and nat else "-" for n in names[1:]]
+            else:
+                rat = [f"{nat / by[n]['median']:.2f}x" if by[n]["median"] and nat else "-" for n in names[1:]]
+            out.append(f"| {row} | " + " | ".join(cells + rat) + " |")
+        out.append("")
+    return out
 
 
 def main() -> int:
@@ -125,7 +193,12 @@ def main() -> int:
     ap.add_argument("--tests", default=",".join(unixbench.TESTS),
                     help="unixbench tests, comma-separated ('' for none; default all six)")
     ap.add_argument("--out", type=Path, default=bench.REPO / "bench" / "out", help="output directory")
+    ap.add_argument("--cpu", action="store_true",
+                    help="also measure CPU time per call and per iteration (each run again, with a "
+                         "one-iteration run to take off start-up)")
     args = ap.parse_args()
+    if args.cpu and shutil.which("perf") is None:
+        raise SystemExit("bench: --cpu needs perf (Debian: linux-perf)")
     runtimes = dict(parse_runtime(s) for s in args.runtime)
     if not runtimes:
         raise SystemExit("bench: give at least one --runtime NAME=PATH")
@@ -148,6 +221,8 @@ def main() -> int:
             ub_argv[n] = [str(pack_with(unixb, rt, work / f"ub-{n}"))]
     ns: dict[str, dict[str, list[float]]] = {op: {n: [] for n in names} for op in ops}
     scores: dict[str, dict[str, list[float]]] = {t: {n: [] for n in names} for t in tests}
+    cpu_ns: dict[str, dict[str, list[float]]] = {op: {n: [] for n in names} for op in ops} if args.cpu else {}
+    cpu_us: dict[str, dict[str, list[float]]] = {t: {n: [] for n in names} for t in tests} if args.cpu else {}
     loads = [f"{os.getloadavg()[0]:.2f}"]
     for rnd in range(args.rounds):
         for op in ops:
@@ -160,18 +235,31 @@ def main() -> int:
                 s, _err = unixbench.run_test(ub_argv[n], t)
                 if s is not None:
                     scores[t][n].append(s)
+        for op in cpu_ns:
+            for n in names:
+                c = cpu_ns_per_call(sys_argv[n], op)
+                if c is not None:
+                    cpu_ns[op][n].append(c)
+        for t in cpu_us:
+            for n in names:
+                c = cpu_us_per_iteration(ub_argv[n], t)
+                if c is not None:
+                    cpu_us[t][n].append(c)
         loads.append(f"{os.getloadavg()[0]:.2f}")
         bench.log(f"round {rnd + 1}/{args.rounds} done (load {loads[-1]})")
     med_ns = {op: {n: {"median": bench.median(xs) if xs else None, "min": min(xs) if xs else None}
                    for n, xs in by.items()} for op, by in ns.items()}
     med_sc = {t: {n: bench.median(xs) if xs else None for n, xs in by.items()} for t, by in scores.items()}
+    med_cpu = {key: {row: {n: {"median": bench.median(xs) if xs else None, "min": min(xs) if xs else None}
+                           for n, xs in by.items()} for row, by in table.items()}
+               for key, table in (("cpu_ns", cpu_ns), ("cpu_us", cpu_us))}
     geo = {n: unixbench.geomean([by[n] / by["native"] for by in med_sc.values() if by[n] and by["native"]])
            for n in names[1:]} if tests else {}
     results: dict[str, Any] = {
         "command": " ".join(["python3", "bench/hostcalls.py", *sys.argv[1:]]), "machine": bench.machine(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "variants": names,
         "runtimes": {n: str(p) for n, p in runtimes.items()}, "ns": med_ns, "scores": med_sc, "geomean": geo,
-        "loadavg": loads}
+        "loadavg": loads, **med_cpu}
     (args.out / "hostcalls.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     md = render(results)
     (args.out / "hostcalls.md").write_text(md)

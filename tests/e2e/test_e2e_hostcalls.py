@@ -62,3 +62,61 @@ def test_idle_private_futex_wake_stays_in_the_sandbox(probe: dict[str, Path]) ->
     calls, run = host_futex_calls([str(probe["rewrite"]), "wakes", "1000"])
     assert run.returncode == 0 and "woken 0" in run.stdout, describe(run)
     assert calls < 100, f"{calls} host futex calls for 1000 wakes with no waiter:\n{run.stderr}"
+
+
+def host_calls(argv: list[str], call: str) -> tuple[int, subprocess.CompletedProcess[str]]:
+    """How many `call` syscalls the host saw while argv ran (strace -f -c), and the run."""
+    r = subprocess.run(["strace", "-f", "-qq", "-c", "-e", f"trace={call}", *argv], capture_output=True, text=True,
+                       timeout=120, check=False)
+    m = re.search(rf"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?{call}$", r.stderr, re.M)
+    return (int(m.group(1)) if m else 0), r
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (scripts/setup installs it)")
+def test_fork_asks_the_host_for_the_pid_once_per_child(probe: dict[str, Path]) -> None:
+    # A fork used to ask the host for the parent's pid (every fork), the child's (twice: for
+    # the process table, then again at its exit): now the parent's is kept, and the child asks
+    # once and keeps its answer.
+    forks = 100
+    calls, run = host_calls([str(probe["rewrite"]), "forks", str(forks)], "getpid")
+    assert run.returncode == 0 and f"forked {forks}" in run.stdout, describe(run)
+    assert forks <= calls <= forks + 10, f"{calls} host getpid calls for {forks} forks:\n{run.stderr}"
+
+
+def descendants(pid: int) -> list[int]:
+    """The host processes below `pid` (from /proc/*/stat)."""
+    parent: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(stat.parent.name)] = int(fields[1])
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        found += kids
+        todo += kids
+    return found
+
+
+def test_host_descriptor_tables_stay_embedded(probe: dict[str, Path]) -> None:
+    # The runtime keeps its own host descriptors below 64, so every process the sandbox forks
+    # keeps the kernel's embedded 64-entry table: with descriptors at 1000 and up, each fork
+    # copied (and each exit freed) a 1024-entry one. (The first process keeps the table size
+    # its launcher had, whatever it closed before exec: only its descendants are looked at.)
+    p = subprocess.Popen([str(probe["rewrite"]), "hold"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        assert p.stdout is not None and p.stdout.readline() == b"ready\n"
+        procs = descendants(p.pid)
+        sizes = {}
+        for pid in procs:
+            status = Path(f"/proc/{pid}/status").read_text()
+            sizes[pid] = int(re.search(r"^FDSize:\s+(\d+)$", status, re.M).group(1))  # type: ignore[union-attr]
+        assert procs, "the sandbox forked no process"
+        assert all(s == 64 for s in sizes.values()), sizes
+    finally:
+        out, err = p.communicate(b"", timeout=60)
+    assert p.returncode == 0 and out == b"done\n", (out, err)

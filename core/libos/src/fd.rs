@@ -108,6 +108,14 @@ impl OpenFile {
     }
 }
 
+/// An open descriptor as [`FdTable::fd_ref`] gives it.
+pub enum FdRef {
+    /// A host object: its host descriptor and the open file's status flags.
+    Host(i32, u32),
+    /// Any other open file.
+    File(Arc<OpenFile>),
+}
+
 #[derive(Clone)]
 struct Slot {
     file: Arc<OpenFile>,
@@ -165,6 +173,18 @@ impl FdTable {
         self.slots.get(fd as usize).and_then(|s| s.as_ref()).map(|s| s.file.clone()).ok_or(EBADF)
     }
 
+    /// What `fd` names for read and write: with `host_by_number`, a host object as its host
+    /// descriptor and status flags, with no reference to the open file taken (see
+    /// `LibOs::fd_ref`); anything else (and every file without it) as its open file; EBADF if
+    /// `fd` is not open.
+    pub fn fd_ref(&self, fd: i32, host_by_number: bool) -> Result<FdRef, Errno> {
+        let slot = usize::try_from(fd).ok().and_then(|i| self.slots.get(i)).and_then(|s| s.as_ref()).ok_or(EBADF)?;
+        Ok(match &slot.file.kind {
+            FileKind::Host(h) if host_by_number => FdRef::Host(h.0, slot.file.flags()),
+            _ => FdRef::File(slot.file.clone()),
+        })
+    }
+
     /// Closes `fd` (EBADF if it was not open).
     pub fn close(&mut self, fd: i32) -> Result<(), Errno> {
         if fd < 0 {
@@ -204,5 +224,24 @@ impl FdTable {
     /// Open descriptors in increasing order.
     pub fn open_fds(&self) -> impl Iterator<Item = i32> + '_ {
         self.slots.iter().enumerate().filter(|(_, s)| s.is_some()).map(|(i, _)| i as i32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fd_ref_gives_host_objects_by_number_and_others_by_file() {
+        let mut t = FdTable::new(64);
+        let host = t.alloc(OpenFile::new(FileKind::Host(HostFd(41)), Vec::new(), 0o4001), false, 0).unwrap();
+        let dir = t.alloc(OpenFile::new(FileKind::Dir, b"/".to_vec(), 0), false, 0).unwrap();
+        assert!(matches!(t.fd_ref(host, true), Ok(FdRef::Host(41, 0o4001))));
+        assert!(matches!(t.fd_ref(host, false), Ok(FdRef::File(f)) if matches!(f.kind, FileKind::Host(HostFd(41)))));
+        assert!(matches!(t.fd_ref(dir, true), Ok(FdRef::File(f)) if matches!(f.kind, FileKind::Dir)));
+        assert!(matches!(t.fd_ref(-1, true), Err(EBADF)));
+        assert!(matches!(t.fd_ref(63, true), Err(EBADF)));
+        t.close(host).unwrap();
+        assert!(matches!(t.fd_ref(host, true), Err(EBADF)));
     }
 }

@@ -372,6 +372,31 @@ impl<P: Platform> LibOs<P> {
         }
     }
 
+    /// What app descriptor `fd` names, for read and write ([`crate::fd::FdTable::fd_ref`]).
+    /// With one app thread on a platform where nothing else runs library OS code
+    /// ([`Platform::single_thread_exclusive`]), the table is read without its lock and a host
+    /// object is given by its number, with no reference to its open file: no locked
+    /// instruction at all (three of them were a tenth of a packed pipe round trip); another
+    /// file costs one (the reference count). Otherwise, under the lock, every file comes as
+    /// its open file, which keeps a host descriptor open while another thread closes `fd`.
+    ///
+    /// A host object given by number: a host call made with it after an app signal handler
+    /// closed `fd` (a blocking call the handler interrupted, then restarted) reaches whatever
+    /// the number names on the host by then, as a restarted call natively reaches whatever
+    /// `fd` names by then. Use it only where that is all the call needs.
+    pub fn fd_ref(&self, fd: i32) -> Result<crate::fd::FdRef, Errno> {
+        if self.platform.single_thread_exclusive() && self.threads.load(Ordering::Relaxed) == 1 {
+            // SAFETY: one app thread, and no other code that runs the library OS at the same
+            // time (the platform's promise): the only other taker of the lock could be app
+            // code on this thread, which runs inside a call only in a blocking host call's
+            // window, never during this lookup. The reference ends with the lookup.
+            if let Some(t) = unsafe { self.fds.peek() } {
+                return t.fd_ref(fd, true);
+            }
+        }
+        self.fds.lock().fd_ref(fd, false)
+    }
+
     /// The node an open file refers to now (for fstat and friends).
     pub fn node_of(&self, f: &crate::fd::OpenFile) -> Option<Node> {
         use crate::fd::FileKind;

@@ -60,6 +60,15 @@ pub trait Platform: Send + Sync {
     fn passthrough(&self) -> Option<&dyn HostPassthrough> {
         None
     }
+    /// Whether, while the app process has one thread, nothing else runs library OS code at
+    /// the same time (no helper threads of the platform, no interrupts that reach the
+    /// descriptor table), and app code runs inside a call only where the platform lets app
+    /// signal handlers in (blocking host calls). The shim may then find a host descriptor for
+    /// read and write without the table's lock or a reference to the open file
+    /// (`LibOs::fd_ref`). Default: no.
+    fn single_thread_exclusive(&self) -> bool {
+        false
+    }
     /// Whether AF_UNIX sockets are the library OS's own (`crate::unixsock`: names, queues and
     /// descriptor passing inside the library OS, shared by the processes it serves). A platform
     /// without host sockets says yes (the VM kernel); one that has them keeps the host's

@@ -124,17 +124,28 @@ impl MemMap {
     /// Forgets `[lo, lo+len)` (munmap); returns the bytes that were mapped there.
     pub fn remove(&mut self, lo: usize, len: usize) -> usize {
         let hi = lo.saturating_add(page_up(len));
+        if !self.overlaps(lo, hi) {
+            return 0;
+        }
         self.split(lo);
         self.split(hi);
-        let keys: Vec<usize> = self.map.range(lo..hi).map(|(&s, _)| s).collect();
+        // One entry at a time, without collecting the keys first (no allocation: munmap of
+        // one mapping is the common case).
         let mut n = 0;
-        for s in keys {
+        while let Some((&s, _)) = self.map.range(lo..hi).next() {
             if let Some(v) = self.map.remove(&s) {
                 n += v.end - s;
             }
         }
         self.total -= n;
         n
+    }
+
+    /// Whether any recorded mapping meets `[lo, hi)`: one lookup (the last mapping that starts
+    /// below `hi`, since mappings do not overlap). A new mapping where the host found room,
+    /// the common case of mmap, meets none and needs no splitting.
+    fn overlaps(&self, lo: usize, hi: usize) -> bool {
+        lo < hi && self.map.range(..hi).next_back().is_some_and(|(_, v)| v.end > lo)
     }
 
     /// Records a new mapping at `[lo, lo+len)`, replacing what was there (MAP_FIXED).

@@ -1,8 +1,12 @@
 /* Probe of the host-reaching calls' fast paths (tests/e2e/test_e2e_hostcalls.py): prints the
  * same lines natively and packed.
  *
- *   hostcalls            flags across syscalls, futex wake results, a futex ping-pong
+ *   hostcalls            flags across syscalls, futex wake results, a futex ping-pong, pipe
+ *                        read and write results from one thread and with a second one alive
  *   hostcalls wakes N    N FUTEX_WAKE_PRIVATE calls with no waiter (for counting host calls)
+ *   hostcalls forks N    N times fork, the child exits at once, the parent waits
+ *   hostcalls hold       prints "ready", then reads stdin until it ends (the test looks at the
+ *                        host processes meanwhile)
  *
  * flags: a syscall leaves the arithmetic flags and DF as they were (the kernel restores RFLAGS
  * on return); the rewritten sites call the runtime instead, which must do the same. Each call
@@ -15,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* CF PF AF ZF SF DF OF */
@@ -135,7 +141,95 @@ static void ping_pong(void) {
     printf("ping-pong: %d rounds\n", ROUNDS);
 }
 
+/* read and write on a pipe's ends: the results and errno values Linux gives, including the
+ * wrong end (EBADF), an empty count, and a buffer mapped read-only (EFAULT once bytes wait). */
+static void pipe_results(const char *who) {
+    int p[2];
+    char c = 'x', back = 0;
+    if (pipe(p) != 0) {
+        printf("%s pipe: failed errno=%d\n", who, errno);
+        return;
+    }
+    char *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    errno = 0;
+    long wrong_w = write(p[0], &c, 1);
+    int e1 = errno;
+    errno = 0;
+    long wrong_r = read(p[1], &back, 1);
+    int e2 = errno;
+    long zero = read(p[0], &back, 0);
+    long w = write(p[1], &c, 1);
+    errno = 0;
+    long fault = ro == MAP_FAILED ? -2 : read(p[0], ro, 1);
+    int e3 = errno;
+    long r = read(p[0], &back, 1);
+    printf("%s pipe: write(read end)=%ld errno=%d read(write end)=%ld errno=%d read0=%ld write=%ld "
+           "read(ro buffer)=%ld errno=%d read=%ld byte=%c\n",
+           who, wrong_w, e1, wrong_r, e2, zero, w, fault, e3, r, back);
+    close(p[0]);
+    close(p[1]);
+    if (ro != MAP_FAILED)
+        munmap(ro, 4096);
+}
+
+static int helper_done; /* 1 once the helper thread checked its pipes */
+static int gate_open;   /* 1 once the main thread checked its own (the helper may end) */
+
+static void wait_flag(int *flag) {
+    while (!__atomic_load_n(flag, __ATOMIC_SEQ_CST))
+        futex(flag, FUTEX_WAIT_PRIVATE, 0, 0);
+}
+
+static void set_flag(int *flag) {
+    __atomic_store_n(flag, 1, __ATOMIC_SEQ_CST);
+    futex(flag, FUTEX_WAKE_PRIVATE, 1, 0);
+}
+
+static void *pipe_helper(void *arg) {
+    (void)arg;
+    pipe_results("thread");
+    set_flag(&helper_done);
+    wait_flag(&gate_open);
+    return NULL;
+}
+
+/* One thread, then two alive at once (the helper waits while main checks): the library OS
+ * may find a descriptor differently when it knows no other thread can close it meanwhile. */
+static void pipes(void) {
+    pipe_results("single");
+    pthread_t t;
+    if (pthread_create(&t, NULL, pipe_helper, NULL) != 0) {
+        printf("pipes: pthread_create failed\n");
+        return;
+    }
+    wait_flag(&helper_done);
+    pipe_results("two-threads");
+    set_flag(&gate_open);
+    pthread_join(t, NULL);
+}
+
 int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "forks") == 0) {
+        long n = atol(argv[2]), ok = 0;
+        for (long i = 0; i < n; i++) {
+            pid_t pid = fork();
+            if (pid == 0)
+                _exit(0);
+            int st;
+            ok += pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st);
+        }
+        printf("forked %ld\n", ok);
+        return 0;
+    }
+    if (argc == 2 && strcmp(argv[1], "hold") == 0) {
+        char buf[64];
+        printf("ready\n");
+        fflush(stdout);
+        while (read(0, buf, sizeof buf) > 0) {
+        }
+        printf("done\n");
+        return 0;
+    }
     if (argc == 3 && strcmp(argv[1], "wakes") == 0) {
         long n = atol(argv[2]), woken = 0;
         for (long i = 0; i < n; i++)
@@ -147,5 +241,6 @@ int main(int argc, char **argv) {
     flags();
     wake_results();
     ping_pong();
+    pipes();
     return 0;
 }

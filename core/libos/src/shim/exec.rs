@@ -105,13 +105,25 @@ pub fn fork<P: Platform>(
     let pid = ctx.fork(flags, stack, ptid, ctid)?;
     if pid != 0 {
         os.children.lock().push(pid as i32);
-    } else {
+    } else if !child_state_is_fresh(os) {
         os.children.lock().clear();
         // The child has only the thread that forked.
         os.threads.store(1, core::sync::atomic::Ordering::Relaxed);
         os.tids.lock().clear();
     }
     Ok(pid)
+}
+
+/// In a fork child: whether it already has no children, one thread and no other thread ids
+/// (a single-threaded parent without children), so that nothing needs writing. Each page a
+/// fork child writes costs it a copy-on-write fault; taking the locks would write this one.
+fn child_state_is_fresh<P: Platform>(os: &LibOs<P>) -> bool {
+    if !os.platform.single_thread_exclusive() || os.threads.load(core::sync::atomic::Ordering::Relaxed) != 1 {
+        return false;
+    }
+    // SAFETY: a fork child has only the thread that forked, and on such a platform nothing
+    // else runs library OS code; the references end with these reads.
+    unsafe { os.children.peek().is_some_and(|c| c.is_empty()) && os.tids.peek().is_some_and(|t| t.is_empty()) }
 }
 
 /// Reads a NULL-terminated array of C strings from app memory.

@@ -8,7 +8,7 @@ use super::nr::*;
 use super::SysResult;
 use crate::abi::*;
 use crate::errno::*;
-use crate::fd::{FileKind, HostFd, OpenFile};
+use crate::fd::{FdRef, FileKind, HostFd, OpenFile};
 use crate::fs::{Node, NodeKind};
 use crate::kernel::LibOs;
 use crate::platform::Platform;
@@ -497,7 +497,24 @@ fn read_denied<P: Platform>(os: &LibOs<P>, f: &OpenFile, len: usize, at: Option<
 }
 
 fn read<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResult {
-    let f = os.fds.lock().get(fd)?;
+    let f = match os.fd_ref(fd)? {
+        FdRef::File(f) => f,
+        FdRef::Host(h, flags) => {
+            // A host stream or file (a pipe, a socket, stdin): what `read_file` does for one,
+            // without holding the open file (see `LibOs::fd_ref`); the same checks in the
+            // same order. A buffer the app cannot write at all takes the general way below.
+            let room = user::guard_len(&os.mem, buf, len, true)?;
+            if room != 0 || len == 0 {
+                if flags & O_ACCMODE == O_WRONLY || flags & O_PATH != 0 {
+                    return Err(EBADF);
+                }
+                // `guard_len` proved these `room` bytes writable: no second look at the map.
+                let b = user::slice_mut(buf, room)?;
+                return os.platform.host_read(h, b);
+            }
+            os.fds.lock().get(fd)?
+        }
+    };
     let room = user::guard_len(&os.mem, buf, len, true)?;
     if room == 0 && len != 0 {
         return read_denied(os, &f, len, None);
@@ -508,7 +525,18 @@ fn read<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResul
 }
 
 fn write<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResult {
-    let f = os.fds.lock().get(fd)?;
+    let f = match os.fd_ref(fd)? {
+        FdRef::File(f) => f,
+        FdRef::Host(h, flags) => {
+            // As in `read`: `write_file`'s way for a host object, without holding the file.
+            user::guard(&os.mem, buf, len, false)?;
+            let b = user::slice(buf, len)?;
+            if flags & O_ACCMODE == O_RDONLY || flags & O_PATH != 0 {
+                return Err(EBADF);
+            }
+            return os.platform.host_write(h, b);
+        }
+    };
     user::guard(&os.mem, buf, len, false)?;
     let b = user::slice_in(&os.mem, buf, len)?;
     write_file(os, &f, b, None)

@@ -62,14 +62,37 @@ fn r(v: isize) -> Result<usize, Errno> {
     check(v)
 }
 
-/// This process's host pid once asked for (0: not yet, or a fork child that must ask again).
-pub static PID: AtomicI32 = AtomicI32::new(0);
+/// The statics a fork child writes (its pid, that it is not the first process, its place in
+/// the process count), together in one 64-byte-aligned block so that they share a page: after
+/// a fork, each page a process writes costs it a copy-on-write fault.
+#[repr(C, align(64))]
+pub struct ForkState {
+    /// This process's host pid once asked for (0: not yet; a fork child sets its own).
+    pub pid: AtomicI32,
+    /// Whether this is the app's first process (cleared in every fork child, signals.rs
+    /// `host_fork`): only its parent never changes, so only its getppid is kept ([`PPID`]).
+    pub first_process: AtomicBool,
+    /// Whether this process already took itself off the process count (procs.rs).
+    pub released: AtomicBool,
+}
 
-/// Whether this is the app's first process (cleared in every fork child, signals.rs `fork`):
-/// only its parent never changes, so only its getppid is kept ([`PPID`]).
-pub static FIRST_PROCESS: AtomicBool = AtomicBool::new(true);
+/// This process's [`ForkState`].
+pub static FORK_STATE: ForkState =
+    ForkState { pid: AtomicI32::new(0), first_process: AtomicBool::new(true), released: AtomicBool::new(false) };
 /// The first process's host getppid once asked for (0: not yet).
 static PPID: AtomicI32 = AtomicI32::new(0);
+
+/// This process's host pid, asked of the host once per process (see [`ForkState::pid`]).
+pub fn cached_pid() -> i32 {
+    match FORK_STATE.pid.load(Ordering::Relaxed) {
+        0 => {
+            let pid = sys::syscall3(sys::GETPID, 0, 0, 0) as i32;
+            FORK_STATE.pid.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
 
 /// prlimit64's number and RLIMIT_CPU: the one resource the app's limit reaches the host for
 /// (the gate allows exactly this pair, on the calling process only: gatefilter.rs `prlimit64`).
@@ -77,6 +100,12 @@ const PRLIMIT64: usize = 302;
 const RLIMIT_CPU: usize = 0;
 
 impl Platform for LinuxHost {
+    fn single_thread_exclusive(&self) -> bool {
+        // The runtime starts no threads of its own (app threads only, threads.rs), and app
+        // signal handlers run inside a call only in `signals::blocking`'s window.
+        true
+    }
+
     fn set_cpu_limit(&self, cur: u64, max: u64) -> Result<(), Errno> {
         // The app and the runtime are one host process: the host kernel counts its CPU time
         // and sends SIGXCPU and SIGKILL itself. Never above the host's own hard limit (the
@@ -337,15 +366,8 @@ impl Platform for LinuxHost {
     }
 
     fn pid(&self) -> i32 {
-        // The pid changes only in a fork child, which clears the cache (signals.rs, `fork`).
-        match PID.load(Ordering::Relaxed) {
-            0 => {
-                let pid = sys::syscall3(sys::GETPID, 0, 0, 0) as i32;
-                PID.store(pid, Ordering::Relaxed);
-                pid
-            }
-            pid => pid,
-        }
+        // The pid changes only in a fork child, which sets the cache (signals.rs, `host_fork`).
+        cached_pid()
     }
 
     fn creds(&self) -> (u32, u32) {
@@ -434,7 +456,7 @@ impl Platform for LinuxHost {
         // The app's first process keeps its parent for life (the sandbox's init, or the
         // supervisor, which reaps it and whose death kills it: supervisor.rs), so its answer
         // is asked once. A fork child's parent can exit and leave it to init: asked each time.
-        if !FIRST_PROCESS.load(Ordering::Relaxed) {
+        if !FORK_STATE.first_process.load(Ordering::Relaxed) {
             return sys::syscall3(110, 0, 0, 0) as i32;
         }
         match PPID.load(Ordering::Relaxed) {

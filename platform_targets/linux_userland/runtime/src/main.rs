@@ -227,7 +227,7 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     let start = unsafe { parse_start(sp) };
     let debug = host_var(&start.env, b"LITEBOX_LOG") == Some(b"debug");
     const F_DUPFD_CLOEXEC: usize = 1030;
-    if let Ok(fd) = sys::check(sys::syscall3(sys::FCNTL, 2, F_DUPFD_CLOEXEC, 1000)) {
+    if let Ok(fd) = sys::check(sys::syscall3(sys::FCNTL, 2, F_DUPFD_CLOEXEC, sys::FD_BASE)) {
         LOG_FD.store(fd as i32, Ordering::Relaxed);
     }
     litebox_libos::fd::set_host_close(host::close_host_fd);
@@ -350,7 +350,7 @@ fn host_mem_total() -> u64 {
     info[4].saturating_mul(unit)
 }
 
-/// A duplicate (at 1000 or above, close-on-exec) of the first of the artifact's stdin, stdout
+/// A duplicate (at `sys::FD_BASE` or above, close-on-exec) of the first of the artifact's stdin, stdout
 /// and stderr that is a terminal, for /dev/tty; -1 if none is.
 fn host_tty() -> i32 {
     const TCGETS: usize = 0x5401;
@@ -358,7 +358,7 @@ fn host_tty() -> i32 {
     for fd in 0..3 {
         let mut termios = [0u8; 64];
         if sys::check(sys::syscall3(sys::IOCTL, fd, TCGETS, termios.as_mut_ptr() as usize)).is_ok() {
-            return sys::check(sys::syscall3(sys::FCNTL, fd, F_DUPFD_CLOEXEC, 1000)).map_or(-1, |v| v as i32);
+            return sys::check(sys::syscall3(sys::FCNTL, fd, F_DUPFD_CLOEXEC, sys::FD_BASE)).map_or(-1, |v| v as i32);
         }
     }
     -1

@@ -7,7 +7,7 @@
 //! of its last thread or by a runtime error ([`release`], once per process). A process killed
 //! by a signal cannot; its parent does it when `wait4`/`waitid` reaps it and reports the
 //! signal ([`reaped`]). A process killed by a signal whose parent never reaps it stays counted.
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use litebox_libos::errno::{Errno, EAGAIN};
 
@@ -17,8 +17,6 @@ use crate::sys;
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 /// The limit.
 static LIMIT: AtomicU64 = AtomicU64::new(u64::MAX);
-/// Whether this process already took itself off the count.
-static RELEASED: AtomicBool = AtomicBool::new(false);
 
 fn counter() -> Option<&'static AtomicU64> {
     let at = COUNTER.load(Ordering::Relaxed);
@@ -65,13 +63,13 @@ pub fn undo() {
 
 /// In a new child: it has not released its place yet (the parent's flag was copied).
 pub fn child_started() {
-    RELEASED.store(false, Ordering::SeqCst);
+    crate::host::FORK_STATE.released.store(false, Ordering::SeqCst);
 }
 
 /// This process is ending: off the count (once).
 pub fn release() {
     if let Some(c) = counter() {
-        if !RELEASED.swap(true, Ordering::SeqCst) {
+        if !crate::host::FORK_STATE.released.swap(true, Ordering::SeqCst) {
             c.fetch_sub(1, Ordering::SeqCst);
         }
     }

@@ -174,32 +174,75 @@ pub fn publish(rec: &ProcRecord) {
     }
 }
 
+/// The slot `pid` holds, if any (read without the claim lock: a slot's pid changes only under
+/// it, and a stale answer is rechecked by the caller's seqlock read).
+fn find(r: &Region, pid: i32) -> Option<&Slot> {
+    r.slots.iter().find(|s| s.pid.load(Ordering::Acquire) == pid)
+}
+
+/// Copies `src`'s record into `dst` (whose pid is already `dst`'s own) with `ppid` as its
+/// parent and state `S`, word by word: no heap allocation, so a fork touches no heap page
+/// for it (each page either process writes after a fork costs a copy-on-write fault). When
+/// `src` is free or kept changing, `dst` is left with the parent and no name.
+fn copy_slot(src: &Slot, dst: &Slot, ppid: i32) {
+    fn copy_words(from: &[AtomicU64], to: &[AtomicU64]) {
+        for (f, t) in from.iter().zip(to) {
+            t.store(f.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+    for _ in 0..64 {
+        let before = src.seq.load(Ordering::Acquire);
+        if src.pid.load(Ordering::Acquire) <= 0 {
+            break;
+        }
+        if before.is_multiple_of(2) {
+            dst.seq.fetch_add(1, Ordering::AcqRel);
+            dst.ppid.store(ppid, Ordering::Relaxed);
+            dst.state.store(b'S' as u32, Ordering::Relaxed);
+            dst.vsize.store(src.vsize.load(Ordering::Relaxed), Ordering::Relaxed);
+            dst.rss.store(src.rss.load(Ordering::Relaxed), Ordering::Relaxed);
+            dst.comm_len.store(src.comm_len.load(Ordering::Relaxed), Ordering::Relaxed);
+            dst.cmd_len.store(src.cmd_len.load(Ordering::Relaxed), Ordering::Relaxed);
+            dst.exe_len.store(src.exe_len.load(Ordering::Relaxed), Ordering::Relaxed);
+            copy_words(&src.comm, &dst.comm);
+            copy_words(&src.cmdline, &dst.cmdline);
+            copy_words(&src.exe, &dst.exe);
+            dst.seq.fetch_add(1, Ordering::AcqRel);
+            if src.seq.load(Ordering::Acquire) == before {
+                return;
+            }
+        }
+        core::hint::spin_loop();
+    }
+    dst.seq.fetch_add(1, Ordering::AcqRel);
+    dst.ppid.store(ppid, Ordering::Relaxed);
+    dst.state.store(b'S' as u32, Ordering::Relaxed);
+    for len in [&dst.comm_len, &dst.cmd_len, &dst.exe_len] {
+        len.store(0, Ordering::Relaxed);
+    }
+    dst.seq.fetch_add(1, Ordering::AcqRel);
+}
+
 /// In a fork child `child` of `parent`: its slot becomes a copy of the parent's (overwriting
 /// whatever a dead process with the same pid left).
 pub fn forked_child(parent: i32, child: i32) {
     let Some(r) = region() else { return };
-    let Some(mut rec) = r.slots.iter().find(|s| s.pid.load(Ordering::Acquire) == parent).and_then(read) else {
-        return;
-    };
-    rec.pid = child;
-    rec.ppid = parent;
-    rec.state = b'S';
+    let Some(src) = find(r, parent) else { return };
     if let Some((s, _)) = locked(r, || slot_of(r, child)) {
-        write(s, &rec);
+        copy_slot(src, s, parent);
     }
 }
 
 /// In the parent after a fork returned `child`: the child's slot, unless it made it already.
 pub fn forked_parent(parent: i32, child: i32) {
     let Some(r) = region() else { return };
-    let Some(mut rec) = r.slots.iter().find(|s| s.pid.load(Ordering::Acquire) == parent).and_then(read) else {
+    // The child usually made its slot already: then the claim lock is not taken at all.
+    if find(r, child).is_some() {
         return;
-    };
-    rec.pid = child;
-    rec.ppid = parent;
-    rec.state = b'S';
+    }
+    let Some(src) = find(r, parent) else { return };
     if let Some((s, true)) = locked(r, || slot_of(r, child)) {
-        write(s, &rec);
+        copy_slot(src, s, parent);
     }
 }
 

@@ -33,7 +33,7 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
-/// The executable kept open (read-only, close-on-exec, at 1000 or above) and where the image
+/// The executable kept open (read-only, close-on-exec, at `sys::FD_BASE` or above) and where the image
 /// starts in it (file offset, and address of its read-only mapping), for [`map_at`].
 static FILE: AtomicI64 = AtomicI64::new(-1);
 static FILE_OFFSET: AtomicU64 = AtomicU64::new(0);
@@ -49,7 +49,7 @@ pub fn map() -> Result<(usize, usize), &'static str> {
     // Kept for map_at: the app's programs and libraries are mapped from it.
     const F_DUPFD_CLOEXEC: usize = 1030;
     if result.is_ok() {
-        if let Ok(high) = check(sys::syscall3(sys::FCNTL, fd, F_DUPFD_CLOEXEC, 1000)) {
+        if let Ok(high) = check(sys::syscall3(sys::FCNTL, fd, F_DUPFD_CLOEXEC, sys::FD_BASE)) {
             FILE.store(high as i64, Ordering::Relaxed);
         }
     }

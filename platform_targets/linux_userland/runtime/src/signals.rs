@@ -210,13 +210,17 @@ impl Trapped {
 pub fn host_fork(flags: u64, ptid: usize, ctid: usize) -> Result<usize, Errno> {
     const CLONE: usize = 56;
     crate::procs::acquire()?;
-    let parent = sys::syscall3(sys::GETPID, 0, 0, 0) as i32;
+    let parent = crate::host::cached_pid();
     let pid = check(sys::syscall6(CLONE, flags as usize, 0, ptid, ctid, 0, 0)).inspect_err(|_| crate::procs::undo())?;
     if pid == 0 {
-        crate::host::PID.store(0, core::sync::atomic::Ordering::Relaxed);
-        crate::host::FIRST_PROCESS.store(false, core::sync::atomic::Ordering::Relaxed);
+        // The statics written here share one page (host.rs `ForkState`); the process table
+        // copy allocates nothing (ptable.rs `copy_slot`): fewer copy-on-write faults.
+        let me = sys::syscall3(sys::GETPID, 0, 0, 0) as i32;
+        let state = &crate::host::FORK_STATE;
+        state.pid.store(me, core::sync::atomic::Ordering::Relaxed);
+        state.first_process.store(false, core::sync::atomic::Ordering::Relaxed);
         crate::procs::child_started();
-        crate::ptable::forked_child(parent, sys::syscall3(sys::GETPID, 0, 0, 0) as i32);
+        crate::ptable::forked_child(parent, me);
     } else {
         crate::ptable::forked_parent(parent, pid as i32);
     }

@@ -111,11 +111,18 @@ pub fn open_path(path: &[u8], flags: usize, mode: usize) -> Result<i32, i32> {
     check(syscall6(OPENAT, AT_FDCWD, c.as_ptr() as usize, flags, mode, 0, 0)).map(|fd| fd as i32)
 }
 
-/// Moves host descriptor `fd` to a number of at least 1000 (close-on-exec), out of the way of
-/// the low numbers; returns the new number (or `fd` if that fails).
+/// The lowest host descriptor number the runtime gives its own descriptors (the log, the
+/// executable, the broker's socket, the trace file, the terminal): out of the way of the low
+/// numbers the app's host objects take, yet below 64, so that the host's descriptor table
+/// stays the one embedded in the process (64 entries). A number of 1000 made every fork copy
+/// and free a 1024-entry table (`dup_fd`: about a tenth of a packed fork's kernel time).
+pub const FD_BASE: usize = 48;
+
+/// Moves host descriptor `fd` to a number of at least [`FD_BASE`] (close-on-exec), out of the
+/// way of the low numbers; returns the new number (or `fd` if that fails).
 pub fn dup_high(fd: i32) -> i32 {
     const F_DUPFD_CLOEXEC: usize = 1030;
-    match check(syscall3(FCNTL, fd as usize, F_DUPFD_CLOEXEC, 1000)) {
+    match check(syscall3(FCNTL, fd as usize, F_DUPFD_CLOEXEC, FD_BASE)) {
         Ok(hi) => {
             syscall3(CLOSE, fd as usize, 0, 0);
             hi as i32
