@@ -12,6 +12,7 @@ free port instead, so parallel runs do not collide.
 from __future__ import annotations
 
 import json
+import os
 import selectors
 import signal
 import socket
@@ -59,7 +60,10 @@ def packed(target: Any, service: Service) -> Path:
 def start(target: Any, artifact: Path, service: Service) -> subprocess.Popen[bytes]:
     """The service serving on its port, run through the target's plugin (no VM time limit)."""
     argv, env = run_on_argv(target, artifact, [str(service.port)], vm_timeout=0)
-    return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # A session of its own, so the fixture can end every process of the run (under Wine the
+    # artifact is a process of its own beside the loader `litebox run` started).
+    return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
 
 
 def read_line(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
@@ -85,8 +89,10 @@ def running(target: Any, packed: Path, service: Service) -> Iterator[subprocess.
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the whole run, not only the process started
+        except ProcessLookupError:
+            pass
         proc.wait(timeout=RUN_TIMEOUT)
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
