@@ -204,6 +204,15 @@ impl Table {
         }
     }
 
+    /// Records that `pid` ran execve into a new host process whose signals are `signals` (the
+    /// windows platform, whose fork child shares its parent's signal state until it execs).
+    pub fn mark_exec_with(&mut self, pid: i32, signals: Arc<Signals>) {
+        if let Some(p) = self.get_mut(pid) {
+            p.execed = true;
+            p.signals = signals;
+        }
+    }
+
     /// Sets or clears PR_SET_CHILD_SUBREAPER for `pid` (a fork child starts without it).
     pub fn set_subreaper(&mut self, pid: i32, on: bool) {
         if let Some(p) = self.get_mut(pid) {

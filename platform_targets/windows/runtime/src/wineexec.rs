@@ -156,6 +156,8 @@ pub fn start(os: &LibOs<WinHost>, exe: &[u8], argv: &[Vec<u8>], exec_vars: &[Vec
                 && !e.starts_with(b"WINELOADERNOEXEC=")
                 && !e.starts_with(b"WINEPRELOADRESERVE=")
                 && !e.starts_with(b"LITEBOX_EXEC")
+                && !e.starts_with(b"LITEBOX_LAYER=")
+                && !e.starts_with(b"LITEBOX_JOB=")
         })
         .map(<[u8]>::to_vec)
         .collect();
