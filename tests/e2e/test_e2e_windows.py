@@ -270,15 +270,23 @@ def unix_processes_with(marker: bytes) -> list[int]:
     return found
 
 
-def test_wine_loader_child_dies_with_the_job(windows: Any, wine: dict[str, str], tmp_path: Path) -> None:
-    """tests/e2e/programs/jobprobe.c execs itself as a program that must load low, which under
-    Wine starts through the Wine loader (wineexec.rs), not CreateProcess. It joins the first
-    instance's job object, so killing the first instance ends it (kill-on-close); it would
-    otherwise sleep on for ten minutes."""
-    prog = tmp_path / "jobprobe"
+@pytest.fixture(scope="module")
+def jobprobe_exe(windows: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/e2e/programs/jobprobe.c (non-PIE, 8 MiB of bss: exec'd under Wine, it starts
+    through the Wine loader) packed for windows, once per module."""
+    work = tmp_path_factory.mktemp("jobprobe")
+    prog = work / "jobprobe"
     subprocess.run(["cc", "-static", "-no-pie", "-O1", "-o", str(prog), str(REPO / "tests/e2e/programs/jobprobe.c")],
                    check=True, timeout=RUN_TIMEOUT)
-    exe = pack_for(windows, prog, tmp_path / "dist").path
+    return pack_for(windows, prog, work / "dist").path
+
+
+def test_wine_loader_child_dies_with_the_job(jobprobe_exe: Path, wine: dict[str, str], tmp_path: Path) -> None:
+    """jobprobe execs itself as a program that must load low, which under Wine starts through
+    the Wine loader (wineexec.rs), not CreateProcess. It joins the first instance's job
+    object, so killing the first instance ends it (kill-on-close); it would otherwise sleep on
+    for ten minutes."""
+    exe = jobprobe_exe
     token = f"jobprobe-{os.getpid()}-{tmp_path.name}"
     first = subprocess.Popen([wine["LITEBOX_WINE"], str(exe), token], env=wine, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
@@ -308,6 +316,19 @@ def test_wine_loader_child_dies_with_the_job(windows: Any, wine: dict[str, str],
                 os.kill(p, 9)
             except OSError:
                 pass
+
+
+def test_wine_loader_child_gets_a_layer_file_as_stdout(jobprobe_exe: Path, wine: dict[str, str],
+                                                      tmp_path: Path) -> None:
+    """A program started through the Wine loader whose stdout is a file of the shared layer
+    (opened for appending by its parent's fork child) writes into that file, after what the
+    parent wrote: the same output as natively."""
+    native_prog = jobprobe_exe.parent.parent / "jobprobe"
+    native = subprocess.run([str(native_prog), "redirect", str(tmp_path)], env=BASE_ENV, capture_output=True,
+                            timeout=RUN_TIMEOUT)
+    assert native.stdout.endswith(b"head\nhello from a program that loads low\n"), describe(native)
+    got = run_wine(wine, jobprobe_exe, ["redirect", "/tmp"])
+    assert (got.stdout, got.returncode) == (native.stdout, native.returncode), describe(got)
 
 
 # What a Linux program sees of the writable layer's files (docs/targets/windows.md, "The

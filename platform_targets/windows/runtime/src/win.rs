@@ -217,6 +217,9 @@ extern "system" {
     pub fn FindClose(find: HANDLE) -> BOOL;
     pub fn SetEndOfFile(h: HANDLE) -> BOOL;
     pub fn LocalFree(mem: usize) -> usize;
+    pub fn GetFinalPathNameByHandleW(h: HANDLE, buf: *mut u16, len: u32, flags: u32) -> u32;
+    pub fn GetProcessHeap() -> HANDLE;
+    pub fn HeapFree(heap: HANDLE, flags: u32, mem: usize) -> BOOL;
     pub fn GetTempPathW(len: u32, buf: *mut u16) -> u32;
     pub fn SetEnvironmentVariableW(name: *const u16, value: *const u16) -> BOOL;
 }

@@ -53,6 +53,8 @@ struct OpenFile {
     handle: HANDLE,
     /// The Linux mode (type and permission bits) fstat reports.
     mode: u32,
+    /// Opened with O_APPEND (the handle writes only at the end).
+    append: bool,
 }
 
 /// Open files of the layer, by host descriptor - FIRST_FD.
@@ -385,9 +387,9 @@ fn remove_file(rel: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
-fn register(handle: HANDLE, mode: u32) -> Result<i32, Errno> {
+fn register(handle: HANDLE, mode: u32, append: bool) -> Result<i32, Errno> {
     let mut t = FILES.lock();
-    let slot = OpenFile { handle, mode };
+    let slot = OpenFile { handle, mode, append };
     let i = match t.iter().position(Option::is_none) {
         Some(i) => {
             t[i] = Some(slot);
@@ -433,6 +435,48 @@ pub fn fstat(fd: i32) -> Result<Stat, Errno> {
     let mut st = stat_of(h)?;
     st.st_mode = mode;
     Ok(st)
+}
+
+/// Under Wine: the Unix path of the layer's open file `fd` (NUL-terminated), whether it was
+/// opened for appending, and its position, for a program started as a Unix process
+/// (wineexec.rs) that gets it as a standard stream.
+pub fn unix_view(fd: i32) -> Option<(Vec<u8>, bool, u64)> {
+    type UnixName = unsafe extern "system" fn(*const u16) -> *mut u8;
+    let i = usize::try_from(fd.checked_sub(FIRST_FD)?).ok()?;
+    let (h, append) = FILES.lock().get(i).and_then(|s| s.as_ref().map(|s| (s.handle, s.append)))?;
+    let mut name = alloc::vec![0u16; 1024];
+    // SAFETY: `name` is writable for its length.
+    let n = unsafe { win::GetFinalPathNameByHandleW(h, name.as_mut_ptr(), name.len() as u32 - 1, 0) } as usize;
+    if n == 0 || n >= name.len() {
+        return None;
+    }
+    name.truncate(n);
+    name.push(0);
+    let kernel32 = utf16_z(b"kernel32.dll");
+    // SAFETY: NUL-terminated names; the export, where it exists, has this signature (Wine's
+    // kernel32: the Unix name of a DOS path, allocated on the process heap, or NULL).
+    let unix = unsafe {
+        let f =
+            win::GetProcAddress(win::GetModuleHandleW(kernel32.as_ptr()), c"wine_get_unix_file_name".as_ptr().cast());
+        if f == 0 {
+            return None;
+        }
+        core::mem::transmute::<usize, UnixName>(f)(name.as_ptr())
+    };
+    if unix.is_null() {
+        return None;
+    }
+    // SAFETY: a NUL-terminated string Wine allocated for us; freed here after the copy.
+    let path = unsafe {
+        let c = core::ffi::CStr::from_ptr(unix.cast());
+        let v = c.to_bytes_with_nul().to_vec();
+        win::HeapFree(win::GetProcessHeap(), 0, unix as usize);
+        v
+    };
+    let mut pos = 0i64;
+    // SAFETY: writes one i64.
+    unsafe { win::SetFilePointerEx(h, 0, &mut pos, 1) };
+    Some((path, append, pos as u64))
 }
 
 /// Reads the layer's open file `fd` at `off` (its position unchanged), as pread.
@@ -585,7 +629,7 @@ impl HostDirOps for Layer {
                 }
             }
         }
-        register(h, S_IFREG | perm)
+        register(h, S_IFREG | perm, flags & O_APPEND != 0 && acc != 0)
     }
 
     fn mkdir(&self, _dir: usize, rel: &[u8], mode: u32) -> Result<(), Errno> {
