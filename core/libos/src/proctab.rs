@@ -494,6 +494,22 @@ mod tests {
     }
 
     #[test]
+    fn an_exec_into_a_new_host_process_keeps_the_id_and_takes_its_signals() {
+        let mut t = Table::new();
+        let shared = sig();
+        t.add_first(1, shared.clone());
+        // A child that runs on its parent's signal state until it execs.
+        t.fork(1, 0x40_0000, shared.clone()).unwrap();
+        let own = sig();
+        t.mark_exec_with(0x40_0000, own.clone());
+        let targets = t.kill_targets(1, 0x40_0000).unwrap();
+        assert_eq!(targets.len(), 1);
+        assert!(Arc::ptr_eq(&targets[0].1, &own) && !Arc::ptr_eq(&targets[0].1, &shared));
+        assert!(t.get(0x40_0000).unwrap().execed);
+        assert_eq!(t.parent_of(0x40_0000), 1);
+    }
+
+    #[test]
     fn pids_list_live_and_zombies_in_order_until_reaped() {
         let mut t = Table::new();
         t.add_first(1, sig());

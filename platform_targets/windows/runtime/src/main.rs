@@ -138,7 +138,7 @@ extern "C" fn litebox_start() -> ! {
 
     use litebox_image::{LIMIT_MEMORY, LIMIT_OPEN_FILES, LIMIT_PROCESSES, LIMIT_THREADS};
     // Without network and host directories, the app needs nothing a Low integrity level
-    // withholds (its files are the image's and the in-memory layer's).
+    // withholds (its files are the image's and the shared layer's, which is labelled Low).
     let lower = cfg.mounts.is_empty() && cfg.listen.is_empty() && cfg.connect.is_empty();
     let exec_child = host_var(&host_env, b"LITEBOX_EXEC").is_some();
     // The writable layer is a host directory that every instance of this sandbox shares
