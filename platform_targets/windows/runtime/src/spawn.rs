@@ -82,12 +82,13 @@ const FIRST_CHILD_ID: i32 = 0x40_0000;
 pub const PID_VAR: &[u8] = b"LITEBOX_EXEC_PID";
 
 /// The process id an exec'd instance keeps from the child that exec'd (`LITEBOX_EXEC_PID`),
-/// if any; its own children then get ids after it.
+/// if any; its own children then get ids after it and after its threads' ids (the process id
+/// plus a count: fastpath.rs).
 pub fn inherited_pid(host_env: &[Vec<u8>]) -> Option<i32> {
     let v = litebox_rt::launch::host_var(host_env, PID_VAR)?;
     let pid: i32 = core::str::from_utf8(v).ok()?.parse().ok().filter(|&p| p > 0)?;
     if pid >= FIRST_CHILD_ID {
-        NEXT_FAKE.store(pid.saturating_add(1), Ordering::Relaxed);
+        NEXT_FAKE.store(pid.saturating_add(0x1_0000), Ordering::Relaxed);
     }
     Some(pid)
 }
