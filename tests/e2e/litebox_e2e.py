@@ -260,7 +260,7 @@ RUNNER_ENV: dict[str, Callable[[int], dict[str, str]]] = {
 NOT_YET: dict[str, dict[str, str]] = {
     "windows": {
         "fork": "on the windows target a forked child runs in its parent's place until it execs or exits, "
-                "and exec'd programs do not share the in-memory /tmp (docs/targets/windows.md, Processes)",
+                "so it cannot run alongside its parent (docs/targets/windows.md, Processes)",
         "mounts": "the windows target has no host directories yet (docs/targets/windows.md, Status)",
         "trap-path": "the windows target has no trap path: every syscall site is rewritten at pack time",
     },

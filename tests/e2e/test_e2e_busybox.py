@@ -96,6 +96,8 @@ def test_child_sees_files_and_parent_sees_child_writes(target: Any, packed_busyb
     assert packed.stdout == b"p\np\nc\n", describe(packed)
 
 
+# The probe's children run alongside their parents, which a windows fork child does not.
+@pytest.mark.needs("fork")
 def test_processes_probe_matches_native(target: Any, tmp_path: Path) -> None:
     prog = tmp_path / "processes"
     cc = subprocess.run(["cc", "-static", "-O1", "-o", prog, PROGRAMS / "processes.c"], capture_output=True, text=True)
@@ -106,6 +108,3 @@ def test_processes_probe_matches_native(target: Any, tmp_path: Path) -> None:
     assert packed.stdout == native.stdout, describe(packed)
     assert packed.returncode == 0, describe(packed)
 
-
-# Not on targets without these yet (tests/e2e/litebox_e2e.py NOT_YET).
-pytestmark = [pytestmark, pytest.mark.needs("fork")]

@@ -242,6 +242,144 @@ def test_vfork_and_posix_spawn_start_new_instances(windows: Any, wine: dict[str,
     assert (got.stdout, got.returncode) == (native.stdout, native.returncode), describe(got)
 
 
+def test_fork_child_ids_same_as_native(windows: Any, wine: dict[str, str], tmp_path: Path) -> None:
+    """tests/e2e/programs/forkpid.c: a fork child's getpid is its own and its getppid its
+    parent's while it runs in its parent's place, a grandchild's getppid is the child, waitpid
+    reports each child under the id fork returned, `kill(getpid())` in a child is that child's
+    death, and an exec'd program keeps the id: the same output as natively."""
+    prog = tmp_path / "forkpid"
+    subprocess.run(["cc", "-static", "-O1", "-o", str(prog), str(REPO / "tests/e2e/programs/forkpid.c")],
+                   check=True, timeout=RUN_TIMEOUT)
+    native = subprocess.run([str(prog)], env=BASE_ENV, capture_output=True, timeout=RUN_TIMEOUT)
+    assert native.returncode == 0 and b": 0" not in native.stdout, describe(native)
+    got = run_wine(wine, pack_for(windows, prog, tmp_path / "dist").path, [])
+    assert (got.stdout, got.returncode) == (native.stdout, native.returncode), describe(got)
+
+
+def unix_processes_with(marker: bytes) -> list[int]:
+    """Unix pids whose command line holds `marker` as one argument."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                args = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if marker in args:
+                found.append(int(proc.name))
+    return found
+
+
+@pytest.fixture(scope="module")
+def jobprobe_exe(windows: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/e2e/programs/jobprobe.c (non-PIE, 8 MiB of bss: exec'd under Wine, it starts
+    through the Wine loader) packed for windows, once per module."""
+    work = tmp_path_factory.mktemp("jobprobe")
+    prog = work / "jobprobe"
+    subprocess.run(["cc", "-static", "-no-pie", "-O1", "-o", str(prog), str(REPO / "tests/e2e/programs/jobprobe.c")],
+                   check=True, timeout=RUN_TIMEOUT)
+    return pack_for(windows, prog, work / "dist").path
+
+
+def test_wine_loader_child_dies_with_the_job(jobprobe_exe: Path, wine: dict[str, str], tmp_path: Path) -> None:
+    """jobprobe execs itself as a program that must load low, which under Wine starts through
+    the Wine loader (wineexec.rs), not CreateProcess. It joins the first instance's job
+    object, so killing the first instance ends it (kill-on-close); it would otherwise sleep on
+    for ten minutes."""
+    exe = jobprobe_exe
+    token = f"jobprobe-{os.getpid()}-{tmp_path.name}"
+    first = subprocess.Popen([wine["LITEBOX_WINE"], str(exe), token], env=wine, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    try:
+        assert first.stdout is not None
+        line = first.stdout.readline()
+        assert line == f"child up {token}\n".encode(), (line, first.stderr.read() if first.poll() is not None else b"")
+        children = sorted(set(unix_processes_with(token.encode())) & set(unix_processes_with(b"child")))
+        assert children and first.pid not in children, children
+        first.kill()
+        first.wait(timeout=RUN_TIMEOUT)
+        # The job's end is the wineserver's to carry out once it sees the first process gone:
+        # wait for it as long as any run may take, then look.
+        try:
+            subprocess.run(["timeout", str(RUN_TIMEOUT), "sh", "-c",
+                            " ; ".join(f"while kill -0 {p} 2>/dev/null; do sleep 0.2; done" for p in children)],
+                           timeout=RUN_TIMEOUT + 10)
+        except subprocess.TimeoutExpired:
+            pass
+        alive = sorted(set(children) & set(unix_processes_with(token.encode())))
+        assert alive == [], f"the Wine-loader child outlived the first instance: {alive}"
+    finally:
+        first.kill()
+        first.wait(timeout=RUN_TIMEOUT)
+        for p in unix_processes_with(token.encode()):
+            try:
+                os.kill(p, 9)
+            except OSError:
+                pass
+
+
+def test_wine_loader_child_gets_a_layer_file_as_stdout(jobprobe_exe: Path, wine: dict[str, str],
+                                                      tmp_path: Path) -> None:
+    """A program started through the Wine loader whose stdout is a file of the shared layer
+    (opened for appending by its parent's fork child) writes into that file, after what the
+    parent wrote: the same output as natively."""
+    native_prog = jobprobe_exe.parent.parent / "jobprobe"
+    native = subprocess.run([str(native_prog), "redirect", str(tmp_path)], env=BASE_ENV, capture_output=True,
+                            timeout=RUN_TIMEOUT)
+    assert native.stdout.endswith(b"head\nhello from a program that loads low\n"), describe(native)
+    got = run_wine(wine, jobprobe_exe, ["redirect", "/tmp"])
+    assert (got.stdout, got.returncode) == (native.stdout, native.returncode), describe(got)
+
+
+# What a Linux program sees of the writable layer's files (docs/targets/windows.md, "The
+# writable layer"): each script runs in DIR, `/tmp` packed and a fresh directory natively, and
+# must print what Debian's busybox prints natively.
+LAYER_CASES = {
+    # Names Windows cannot spell or would merge: case, ':', a trailing dot, a device name.
+    "names": "echo 1 > Makefile && echo 2 > makefile && echo 3 > 'a:b' && echo 4 > x. && echo 5 > con"
+             " && cat Makefile makefile a:b x. con && ls | sort | tr '\\n' ' '",
+    # Modes: creation (umask), chmod, mkdir -m; seen by a new instance (stat is exec'd).
+    "modes": "umask 027 && echo > f && chmod 751 f && mkdir -m 700 d && touch g && mkdir h"
+             " && stat -c '%a %F %s' f d g h",
+    # rename over a file another instance holds open; unlink of an open file frees its name.
+    "open-files": "echo old > t && echo new > n && exec 3< t && mv n t && cat t && cat <&3"
+                  " && exec 4< t && rm t && echo again > t && cat t && cat <&4",
+    # Symlinks, a directory renamed over an empty one, rmdir of a full one refused.
+    "symlinks-dirs": "mkdir -p a/b && echo x > a/b/f && ln -s a/b/f l && readlink l && cat l && mkdir e"
+                     " && mv -T a e && cat e/b/f && ls && (rmdir e 2>/dev/null || echo refused)",
+    # O_APPEND through an exec'd program (cat's stdout is the shell's append-mode file), sizes.
+    "append-size": "printf ab > o && printf cd > i && cat i >> o && cat i >> o && cat o && echo && wc -c < o"
+                   " && truncate -s 3 o && cat o && echo",
+}
+
+
+@pytest.mark.parametrize("case", sorted(LAYER_CASES))
+def test_writable_layer_keeps_linux_semantics(busybox_exe: Path, wine: dict[str, str], case: str,
+                                              tmp_path: Path) -> None:
+    script = LAYER_CASES[case]
+    native = subprocess.run([str(BUSYBOX), "sh", "-c", f"cd {tmp_path} && {script}"], env=BASE_ENV,
+                            capture_output=True, timeout=RUN_TIMEOUT)
+    assert native.returncode == 0, describe(native)
+    got = run_wine(wine, busybox_exe, ["sh", "-c", f"cd /tmp && {script}"])
+    assert (got.stdout, got.returncode) == (native.stdout, 0), describe(got)
+
+
+def test_writable_layer_is_removed_at_the_end(busybox_exe: Path, wine: dict[str, str]) -> None:
+    """The first instance removes the shared layer's directory when it ends, and an abandoned
+    one (its instances killed, its lock free) is removed by the next artifact that starts."""
+    users = Path(wine["WINEPREFIX"]) / "drive_c" / "users"
+    temp = next(iter(sorted(users.glob("*/Temp"))), users / "root" / "Temp")
+    stale = temp / "litebox-layer-1-abandoned"
+    (stale / "_trash").mkdir(parents=True, exist_ok=True)
+    (stale / "_lock").write_bytes(b"")
+    # Layers of runs still going in this prefix are theirs (none are expected here).
+    before = set(temp.glob("litebox-layer-*")) - {stale}
+    got = run_wine(wine, busybox_exe, ["sh", "-c", "echo kept > /tmp/k && cat /tmp/k && ls -d /tmp/k"])
+    assert (got.stdout, got.returncode) == (b"kept\n/tmp/k\n", 0), describe(got)
+    assert not stale.exists(), "the abandoned layer was not collected"
+    assert set(temp.glob("litebox-layer-*")) <= before, "the run's own layer was left behind"
+
+
 BUSYBOX = Path("/bin/busybox")
 
 
@@ -251,23 +389,6 @@ def busybox_exe(windows: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not BUSYBOX.is_file():
         pytest.skip("busybox-static is not installed (scripts/setup installs it)")
     return pack_for(windows, BUSYBOX, tmp_path_factory.mktemp("busybox-windows") / "dist").path
-
-
-def test_busybox_processes_script_same_as_native(busybox_exe: Path, wine: dict[str, str]) -> None:
-    """The shared suite's process script (tests/e2e/programs/busybox-processes.sh: pipelines
-    beyond a pipe's capacity and into readers that exit early, command substitution, exit
-    statuses, children killed by signals, background jobs and `wait`, traps, `exec`) without
-    its lines that use files in /tmp (an exec'd program is a new instance, which does not see
-    the parent's in-memory /tmp: docs/targets/windows.md, Processes): the same stdout and exit
-    status as natively. busybox ash forks (fork, not vfork) for each of these."""
-    lines = (REPO / "tests/e2e/programs/busybox-processes.sh").read_text().splitlines(keepends=True)
-    script = "".join(line for line in lines if "/tmp" not in line)
-    assert "yes | head -2" in script and "sh -c 'kill -9 $$'" in script, "the script changed; update this test"
-    native = subprocess.run([str(BUSYBOX), "sh", "-c", script], env=BASE_ENV, capture_output=True,
-                            timeout=RUN_TIMEOUT)
-    assert native.returncode == 0, describe(native)
-    got = run_wine(wine, busybox_exe, ["sh", "-c", script])
-    assert (got.stdout, got.returncode) == (native.stdout, native.returncode), describe(got)
 
 
 @pytest.mark.parametrize(("script", "stdout"), [
@@ -282,7 +403,7 @@ def test_busybox_processes_script_same_as_native(busybox_exe: Path, wine: dict[s
     ("{ echo one; echo two; } | while read l; do echo got $l; done", b"got one\ngot two\n"),
     ("exec tr a-z A-Z <<EOF\nshout\nEOF", b"SHOUT\n"),
     ("sh -c 'exit 3'; echo $?", b"3\n"),
-    # An exec'd program's standard streams redirected to files of the in-memory /tmp.
+    # An exec'd program's standard streams redirected to files of the shared layer's /tmp.
     ("echo abc | tr a-c x-z > /tmp/o; read l < /tmp/o; echo $l", b"xyz\n"),
     ("seq 1 3000 | tr 0 o > /tmp/big; wc -c < /tmp/big", b"13893\n"),
 ])

@@ -31,6 +31,15 @@ pub trait Platform: Send + Sync {
     fn host_write(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno>;
     /// fstat of host descriptor `fd`.
     fn host_stat(&self, fd: i32) -> Result<Stat, Errno>;
+    /// ftruncate of host descriptor `fd` (a file of a host directory). Default: the
+    /// passthrough's ftruncate, or ENOSYS without one.
+    fn host_ftruncate(&self, fd: i32, len: u64) -> Result<(), Errno> {
+        const FTRUNCATE: usize = 77;
+        match self.passthrough() {
+            Some(pt) => pt.fd_call(FTRUNCATE, [fd as usize, len as usize, 0, 0, 0, 0]).map(|_| ()),
+            None => Err(crate::errno::ENOSYS),
+        }
+    }
     /// lseek on host descriptor `fd` (ESPIPE for pipes and terminals, as natively).
     fn host_lseek(&self, fd: i32, off: i64, whence: u32) -> Result<u64, Errno>;
     /// The ioctls the shim allows (TCGETS, TIOCGWINSZ, FIONREAD, ...) on host descriptor `fd`.

@@ -204,6 +204,15 @@ impl Table {
         }
     }
 
+    /// Records that `pid` ran execve into a new host process whose signals are `signals` (the
+    /// windows platform, whose fork child shares its parent's signal state until it execs).
+    pub fn mark_exec_with(&mut self, pid: i32, signals: Arc<Signals>) {
+        if let Some(p) = self.get_mut(pid) {
+            p.execed = true;
+            p.signals = signals;
+        }
+    }
+
     /// Sets or clears PR_SET_CHILD_SUBREAPER for `pid` (a fork child starts without it).
     pub fn set_subreaper(&mut self, pid: i32, on: bool) {
         if let Some(p) = self.get_mut(pid) {
@@ -482,6 +491,22 @@ mod tests {
         t.publish(2, b"sleep", b"sleep\x005\0");
         assert_eq!(t.get(2).unwrap().comm, b"sleep");
         assert_eq!(t.get(1).unwrap().comm, b"sh");
+    }
+
+    #[test]
+    fn an_exec_into_a_new_host_process_keeps_the_id_and_takes_its_signals() {
+        let mut t = Table::new();
+        let shared = sig();
+        t.add_first(1, shared.clone());
+        // A child that runs on its parent's signal state until it execs.
+        t.fork(1, 0x40_0000, shared.clone()).unwrap();
+        let own = sig();
+        t.mark_exec_with(0x40_0000, own.clone());
+        let targets = t.kill_targets(1, 0x40_0000).unwrap();
+        assert_eq!(targets.len(), 1);
+        assert!(Arc::ptr_eq(&targets[0].1, &own) && !Arc::ptr_eq(&targets[0].1, &shared));
+        assert!(t.get(0x40_0000).unwrap().execed);
+        assert_eq!(t.parent_of(0x40_0000), 1);
     }
 
     #[test]

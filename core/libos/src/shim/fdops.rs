@@ -354,8 +354,7 @@ fn fallocate<P: Platform>(os: &LibOs<P>, fd: i32, mode: u32, off: i64, len: i64)
             0 => {
                 let size = os.platform.host_stat(h.0)?.st_size;
                 if size < end {
-                    let pt = os.platform.passthrough().ok_or(EOPNOTSUPP)?;
-                    pt.fd_call(FTRUNCATE, [h.0 as usize, end as usize, 0, 0, 0, 0])?;
+                    os.platform.host_ftruncate(h.0, end as u64)?;
                 }
                 Ok(0)
             }

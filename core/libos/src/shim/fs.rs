@@ -902,9 +902,11 @@ fn fcntl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
             f.flags.store(new, Ordering::Relaxed);
             Ok(0)
         }
-        5 | 6 | 7 | 36 | 37 | 38 if matches!(f.kind, FileKind::Host(_)) && !f.path.is_empty() => {
+        5 | 6 | 7 | 36 | 37 | 38
+            if matches!(f.kind, FileKind::Host(_)) && !f.path.is_empty() && os.platform.passthrough().is_some() =>
+        {
             // Record locks on a file of a host directory: the host arbitrates between the
-            // app's processes.
+            // app's processes (a platform without passthrough keeps them in the core's table).
             drop(t);
             let FileKind::Host(h) = &f.kind else { return Err(EBADF) };
             user::slice_mut_in(&os.mem, arg, 32)?;
@@ -947,10 +949,7 @@ fn truncate<P: Platform>(os: &LibOs<P>, ptr: usize, len: i64) -> SysResult {
         Node::OverlayFile(f) => resize_overlay(&f, len),
         Node::Image(i) if os.vfs.kind(&node) == NodeKind::File && os.vfs.host_upper() => {
             let fd = os.vfs.host_copy_up(&path, i, O_WRONLY)?;
-            let r = match os.platform.passthrough() {
-                Some(pt) => pt.fd_call(FTRUNCATE, [fd as usize, len as usize, 0, 0, 0, 0]),
-                None => Err(ENOSYS),
-            };
+            let r = os.platform.host_ftruncate(fd, len as u64);
             os.platform.host_close(fd);
             r.map(|_| 0)
         }
@@ -969,9 +968,7 @@ fn ftruncate<P: Platform>(os: &LibOs<P>, fd: i32, len: i64) -> SysResult {
     }
     match &f.kind {
         FileKind::Overlay(o) => resize_overlay(o, len),
-        FileKind::Host(h) if len >= 0 => {
-            os.platform.passthrough().ok_or(ENOSYS)?.fd_call(FTRUNCATE, [h.0 as usize, len as usize, 0, 0, 0, 0])
-        }
+        FileKind::Host(h) if len >= 0 => os.platform.host_ftruncate(h.0, len as u64).map(|_| 0),
         _ => Err(EINVAL),
     }
 }

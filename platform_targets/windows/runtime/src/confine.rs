@@ -8,8 +8,65 @@
 //!   one-way: nothing in this process can take them back.
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::win;
+
+/// This process's own job object (0 until [`job`] made it).
+static JOB: AtomicUsize = AtomicUsize::new(0);
+
+/// The environment variable that tells an instance started outside CreateProcess (under Wine,
+/// through the Wine loader: wineexec.rs) which job to join: `PID:HANDLE`, the starting
+/// process's id and its handle of its job object.
+pub const JOB_VAR: &[u8] = b"LITEBOX_JOB";
+
+/// `LITEBOX_JOB=PID:HANDLE` naming this process's job for an instance that CreateProcess did
+/// not put in it, or None without a job.
+pub fn job_var() -> Option<Vec<u8>> {
+    let job = JOB.load(Ordering::Relaxed);
+    // SAFETY: no preconditions.
+    let pid = unsafe { win::GetCurrentProcessId() };
+    (job != 0).then(|| format!("{}={pid}:{job}", String::from_utf8_lossy(JOB_VAR)).into_bytes())
+}
+
+/// Joins the job object of the instance that started this one through the Wine loader (named
+/// by `LITEBOX_JOB`), so its kill-on-close and limits cover this process as they cover the
+/// instances CreateProcess starts. The duplicated handle is closed at once: holding it would
+/// keep the job open after its owner died. Ok(None) when there is nothing to join.
+pub fn join_parent_job(value: Option<&[u8]>) -> Result<Option<String>, &'static str> {
+    const PROCESS_DUP_HANDLE: u32 = 0x40;
+    const DUPLICATE_SAME_ACCESS: u32 = 2;
+    let Some(value) = value else { return Ok(None) };
+    let text = core::str::from_utf8(value).map_err(|_| "LITEBOX_JOB is not PID:HANDLE")?;
+    let (pid, handle) = text.split_once(':').ok_or("LITEBOX_JOB is not PID:HANDLE")?;
+    let pid: u32 = pid.parse().map_err(|_| "LITEBOX_JOB is not PID:HANDLE")?;
+    let handle: usize = handle.parse().map_err(|_| "LITEBOX_JOB is not PID:HANDLE")?;
+    // SAFETY: opens the starting process by id (it waits for us, so it lives).
+    let parent = unsafe { win::OpenProcess(PROCESS_DUP_HANDLE, 0, pid) };
+    if parent == 0 {
+        return Err("cannot open the starting process to join its job object");
+    }
+    let mut job = 0usize;
+    // SAFETY: duplicates the parent's handle into this process; writes one handle.
+    let ok = unsafe {
+        let me = win::GetCurrentProcess();
+        let ok = win::DuplicateHandle(parent, handle, me, &mut job, 0, 0, DUPLICATE_SAME_ACCESS);
+        win::CloseHandle(parent);
+        ok
+    };
+    if ok == 0 {
+        return Err("cannot take the starting process's job object");
+    }
+    // SAFETY: our handle of the job; the pseudo-handle of this process.
+    let joined = unsafe { win::AssignProcessToJobObject(job, win::GetCurrentProcess()) };
+    // SAFETY: the duplicate is ours (closing it leaves the job to its owner's handle).
+    unsafe { win::CloseHandle(job) };
+    if joined == 0 {
+        return Err("cannot join the starting process's job object");
+    }
+    Ok(Some(format!("joined the job object of process {pid}")))
+}
 
 /// Creates the job, sets its limits and assigns this process to it. The handle is kept open
 /// for the life of the process (closing it would kill the job). Returns what was set.
@@ -47,6 +104,7 @@ pub fn job(memory_limit: Option<u64>, process_limit: Option<u64>) -> Result<Stri
     if unsafe { win::AssignProcessToJobObject(job, win::GetCurrentProcess()) } == 0 {
         return Err("cannot put this process in its job object");
     }
+    JOB.store(job, Ordering::Relaxed);
     Ok(format!(
         "job object: kill-on-close, memory limit {}, process limit {}",
         memory_limit.map_or(String::from("none"), |b| format!("{b} bytes")),

@@ -106,6 +106,13 @@ pub fn current() -> &'static ThreadData {
     unsafe { &*(win::TlsGetValue(LITEBOX_TLS_INDEX.load(Ordering::Relaxed)) as *const ThreadData) }
 }
 
+/// The calling thread's ThreadData address, or 0 on a thread that has none (a Windows thread
+/// of the runtime's own, or one Wine started).
+pub fn current_addr() -> usize {
+    // SAFETY: TlsGetValue has no preconditions; a slot never set reads 0.
+    unsafe { win::TlsGetValue(LITEBOX_TLS_INDEX.load(Ordering::Relaxed)) }
+}
+
 /// The entry's address, for the packer (section `.lbxfp`: 8 bytes). The image base is fixed,
 /// so the value the linker writes is final.
 #[used]

@@ -40,6 +40,9 @@ impl WinHost {
     }
 
     fn handle(&self, fd: i32) -> Result<win::HANDLE, Errno> {
+        if let Some(h) = crate::winfs::handle(fd) {
+            return Ok(h);
+        }
         let h = self.std.get(usize::try_from(fd).map_err(|_| EBADF)?).ok_or(EBADF)?.load(Ordering::Relaxed);
         if h == 0 || h == win::INVALID_HANDLE_VALUE {
             return Err(EBADF);
@@ -184,6 +187,9 @@ impl Platform for WinHost {
             st.st_ino = 0x10000 + fd as u64;
             return Ok(st);
         }
+        if crate::winfs::is_file(fd) {
+            return crate::winfs::fstat(fd);
+        }
         let h = self.handle(fd)?;
         // SAFETY: h is a handle this process holds.
         match unsafe { win::GetFileType(h) } {
@@ -224,6 +230,38 @@ impl Platform for WinHost {
         }
         Ok(new as u64)
     }
+    fn host_mmap(&self, addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -> Result<usize, Errno> {
+        const MAP_TYPE: u32 = 0x0f;
+        const MAP_SHARED: u32 = 1;
+        const MAP_PRIVATE: u32 = 2;
+        const PROT_READ_WRITE: u32 = 3;
+        const PROT_WRITE: u32 = 2;
+        // A file of the shared layer is mapped as a copy of its bytes: right for private
+        // mappings and read-only shared ones; a writable shared mapping (whose writes must
+        // reach the file) is not served.
+        if !crate::winfs::is_file(fd) || (flags & MAP_TYPE == MAP_SHARED && prot & PROT_WRITE != 0) {
+            return Err(litebox_libos::errno::ENODEV);
+        }
+        let at = memory::map_anon(addr, len, PROT_READ_WRITE, (flags & !MAP_TYPE) | MAP_PRIVATE)?;
+        // SAFETY: the range was just mapped read-write for the app; nothing else uses it yet.
+        let dst = unsafe { core::slice::from_raw_parts_mut(at as *mut u8, len) };
+        let mut done = 0;
+        while done < len {
+            match crate::winfs::pread(fd, off + done as u64, &mut dst[done..]) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) => {
+                    let _ = memory::unmap(at, len);
+                    return Err(e);
+                }
+            }
+        }
+        memory::protect(at, len, prot)?;
+        Ok(at)
+    }
+    fn host_ftruncate(&self, fd: i32, len: u64) -> Result<(), Errno> {
+        crate::winfs::ftruncate(fd, len)
+    }
     fn host_ioctl(&self, fd: i32, cmd: u32, arg: usize) -> Result<usize, Errno> {
         const FIONREAD: u32 = 0x541b;
         if winsock::is_socket(fd) {
@@ -240,6 +278,9 @@ impl Platform for WinHost {
     fn host_close(&self, fd: i32) {
         if fd >= winsock::FIRST_FD {
             return winsock::close(fd);
+        }
+        if crate::winfs::is_file(fd) {
+            return crate::winfs::close_fd(fd);
         }
         if let Some(slot) = usize::try_from(fd).ok().and_then(|i| self.std.get(i)) {
             let h = slot.swap(0, Ordering::Relaxed);
@@ -391,10 +432,12 @@ impl Platform for WinHost {
         }
     }
     fn ids(&self) -> (i32, i32) {
-        (self.pid, fastpath::current().tid)
+        // A fork child running in its parent's place has its own process id; its thread keeps
+        // the thread id it runs on (the core's thread-directed signals name threads by it).
+        (crate::spawn::child_pid().unwrap_or(self.pid), fastpath::current().tid)
     }
     fn pid(&self) -> i32 {
-        self.pid
+        crate::spawn::child_pid().unwrap_or(self.pid)
     }
     fn creds(&self) -> (u32, u32) {
         self.ids

@@ -25,6 +25,7 @@ mod signals;
 mod spawn;
 mod win;
 mod wineexec;
+mod winfs;
 mod winsock;
 
 use alloc::vec::Vec;
@@ -109,7 +110,7 @@ extern "C" fn litebox_start() -> ! {
         &cfg,
         host_args.get(1..).unwrap_or(&[]),
         &host_env,
-        &[b"LITEBOX_LOG", b"LITEBOX_TRACE"],
+        &[b"LITEBOX_LOG", b"LITEBOX_TRACE", winfs::LAYER_VAR, confine::JOB_VAR],
     );
     let (mut argv, mut env) = (app.argv, app.env);
     let mut entry = cfg.entry.to_vec();
@@ -137,8 +138,26 @@ extern "C" fn litebox_start() -> ! {
 
     use litebox_image::{LIMIT_MEMORY, LIMIT_OPEN_FILES, LIMIT_PROCESSES, LIMIT_THREADS};
     // Without network and host directories, the app needs nothing a Low integrity level
-    // withholds (its files are the image's and the in-memory layer's).
+    // withholds (its files are the image's and the shared layer's, which is labelled Low).
     let lower = cfg.mounts.is_empty() && cfg.listen.is_empty() && cfg.connect.is_empty();
+    let exec_child = host_var(&host_env, b"LITEBOX_EXEC").is_some();
+    // The writable layer is a host directory that every instance of this sandbox shares
+    // (winfs.rs), so a program an execve starts sees the files its parent wrote. Made before
+    // the token is lowered (the temp directory takes no new files from a Low token).
+    let layer = winfs::attach(&host_env, exec_child);
+    // An instance started through the Wine loader joins its starter's job first (in it, its
+    // own job is nested, as CreateProcess children's are).
+    let joined = confine::join_parent_job(host_var(&host_env, confine::JOB_VAR).filter(|_| exec_child));
+    if debug {
+        let line = match joined {
+            Ok(Some(what)) => alloc::format!("confinement: {what}"),
+            Ok(None) => alloc::string::String::new(),
+            Err(why) => alloc::format!("confinement: {why}"),
+        };
+        if !line.is_empty() {
+            host::write_std(win::STD_ERROR_HANDLE, &litebox_rt::fatal::line(line.as_bytes()));
+        }
+    }
     for outcome in [confine::job(cfg.limits[LIMIT_MEMORY], cfg.limits[LIMIT_PROCESSES]), confine::weaken_token(lower)] {
         if debug {
             let line = match outcome {
@@ -156,11 +175,28 @@ extern "C" fn litebox_start() -> ! {
     }
 
     let mut vfs = Vfs::new(image, entry.clone(), image_fatal);
+    match layer {
+        Ok(ops) => {
+            vfs.host = Some(litebox_libos::fs::hostdir::HostLayer { ops, upper: true, mounts: Vec::new() });
+            litebox_libos::fd::set_host_close(winfs::close_fd);
+        }
+        Err(why) if debug => {
+            let line = alloc::format!("the writable layer stays in memory: {why}");
+            host::write_std(win::STD_ERROR_HANDLE, &litebox_rt::fatal::line(line.as_bytes()));
+        }
+        Err(_) => {}
+    }
     // Windows has no Linux ids: the library OS's own files (the image, the writable layer)
     // belong to 0:0 on the "host" side, which the policy's ids, when set, replace.
     vfs.ids = cfg.ids.map(|app| litebox_libos::fs::synth::IdMap { host: (0, 0), app });
     fastpath::TRACE.store(host_var(&host_env, b"LITEBOX_TRACE").is_some(), Ordering::Relaxed);
-    let mut os = LibOs::new(WinHost::new(ids), vfs, &cwd, &hostname, debug);
+    let mut host = WinHost::new(ids);
+    if exec_child {
+        if let Some(pid) = spawn::inherited_pid(&host_env) {
+            host.pid = pid;
+        }
+    }
+    let mut os = LibOs::new(host, vfs, &cwd, &hostname, debug);
     // Host sockets (winsock.rs) only as the policy's [policy.network] grants, checked by the shim.
     os.net = litebox_libos::net::NetPolicy::new(&cfg.listen, &cfg.connect);
     let os = alloc::boxed::Box::leak(alloc::boxed::Box::new(os));

@@ -66,12 +66,32 @@ struct Parent {
     umask: u32,
     /// A fork's copy of the parent's memory (None for vfork, whose child shares it).
     memory: Option<crate::forkmem::Snapshot>,
+    /// The child's process id (getpid in the child; the fork's result in the parent).
+    child_pid: i32,
 }
 
 /// The parents waiting for their children, innermost last.
 static PARENT: SpinMutex<Vec<Parent>> = SpinMutex::new(Vec::new());
-/// Ids for children that ended before exec (no Windows process).
-static NEXT_FAKE: AtomicI32 = AtomicI32::new(0x40_0000);
+/// Ids for fork and vfork children (the first id a child of this instance gets).
+static NEXT_FAKE: AtomicI32 = AtomicI32::new(FIRST_CHILD_ID);
+/// The first process id given to a fork child: above Windows process ids as they are in
+/// practice, so the ids of children and of exec'd instances started outside a child differ.
+const FIRST_CHILD_ID: i32 = 0x40_0000;
+/// The environment variable that gives an exec'd instance the process id of the fork child
+/// that exec'd (Linux keeps a process's id across execve).
+pub const PID_VAR: &[u8] = b"LITEBOX_EXEC_PID";
+
+/// The process id an exec'd instance keeps from the child that exec'd (`LITEBOX_EXEC_PID`),
+/// if any; its own children then get ids after it and after its threads' ids (the process id
+/// plus a count: fastpath.rs).
+pub fn inherited_pid(host_env: &[Vec<u8>]) -> Option<i32> {
+    let v = litebox_rt::launch::host_var(host_env, PID_VAR)?;
+    let pid: i32 = core::str::from_utf8(v).ok()?.parse().ok().filter(|&p| p > 0)?;
+    if pid >= FIRST_CHILD_ID {
+        NEXT_FAKE.store(pid.saturating_add(0x1_0000), Ordering::Relaxed);
+    }
+    Some(pid)
+}
 
 /// Whether the call at `f` starts a vfork child (vfork, or clone with CLONE_VM|CLONE_VFORK
 /// and without CLONE_THREAD).
@@ -89,6 +109,14 @@ pub fn is_fork(f: &Frame) -> bool {
 pub fn in_child() -> bool {
     let me = fastpath::current() as *const fastpath::ThreadData as usize;
     PARENT.lock().last().is_some_and(|p| p.thread == me)
+}
+
+/// The process id of the fork or vfork child the calling thread runs, if it runs one (its
+/// getpid; the parent's other threads keep the parent's).
+pub fn child_pid() -> Option<i32> {
+    let me = fastpath::current_addr();
+    let parents = PARENT.lock();
+    parents.last().filter(|p| me != 0 && p.thread == me).map(|p| p.child_pid)
 }
 
 /// Whether the calling thread runs a fork child (not a vfork one).
@@ -117,6 +145,13 @@ pub fn start(os: &LibOs<WinHost>, f: &Frame, fork: bool) -> isize {
     } else {
         None
     };
+    // The child is a process of the table from its start, under the id getpid gives it and
+    // its parent's wait reports; until it execs it shares the signal state it runs on.
+    let parent_pid = litebox_libos::Platform::pid(&os.platform);
+    let child_pid = NEXT_FAKE.fetch_add(1, Ordering::Relaxed);
+    if litebox_libos::proctab::TABLE.lock().fork(parent_pid, child_pid, os.signals.clone()).is_err() {
+        return -(EAGAIN as isize);
+    }
     let td = fastpath::current();
     let mut regs = crate::signals::interrupted_regs(f);
     regs.rax = 0;
@@ -132,6 +167,7 @@ pub fn start(os: &LibOs<WinHost>, f: &Frame, fork: bool) -> isize {
         thread: td as *const fastpath::ThreadData as usize,
         umask: os.umask.load(Ordering::Relaxed),
         memory,
+        child_pid,
     });
     td.resume.store(RETURN_DELIVER, Ordering::Relaxed);
     0
@@ -160,7 +196,7 @@ pub fn child_call(os: &'static LibOs<WinHost>, f: &Frame) -> Option<isize> {
         EXECVE => Some(match exec(os, f) {
             Ok(started) => {
                 let pid = started.pid;
-                watch(os, started);
+                watch(started);
                 resume_parent(os, pid)
             }
             Err(e) => -(e as isize),
@@ -182,15 +218,11 @@ pub fn child_killed(os: &LibOs<WinHost>, sig: i32) {
     end_without_exec(os, sig & 0x7f);
 }
 
-/// Records the end of a child that did not exec with wait `status` under a process id of its
-/// own, and resumes its parent.
+/// Records the end of a child that did not exec with wait `status` under its process id, and
+/// resumes its parent.
 fn end_without_exec(os: &LibOs<WinHost>, status: i32) -> isize {
-    let pid = NEXT_FAKE.fetch_add(1, Ordering::Relaxed);
-    let mut t = litebox_libos::proctab::TABLE.lock();
-    if t.fork(os.platform.pid, pid, alloc::sync::Arc::new(Default::default())).is_ok() {
-        t.exit(pid, status);
-    }
-    drop(t);
+    let Some(pid) = child_pid() else { return -(EINVAL as isize) };
+    litebox_libos::proctab::TABLE.lock().exit(pid, status);
     os.signals.pending.lock().raise(17, litebox_libos::signal::SI_KERNEL, 0);
     resume_parent(os, pid)
 }
@@ -281,6 +313,11 @@ fn std_for(os: &LibOs<WinHost>, fd: i32) -> Std {
     match &f.kind {
         FileKind::Host(h) if (0..3).contains(&h.0) => {
             Std { child: inheritable(os.platform.std[h.0 as usize].load(Ordering::Relaxed)), pump: None }
+        }
+        // A file of the shared writable layer: the new process gets the file itself (its
+        // offset shared with ours, as a Linux open file description is).
+        FileKind::Host(h) if crate::winfs::is_file(h.0) => {
+            Std { child: crate::winfs::handle(h.0).map_or(0, inheritable), pump: None }
         }
         FileKind::Obj(litebox_libos::kobj::Obj::Pipe(_)) => {
             let child_writes = f.flags() & 3 != 0;
@@ -382,7 +419,10 @@ extern "system" fn pump(arg: usize) -> u32 {
 
 /// A started instance.
 struct Started {
+    /// Its id in the process table (the fork child's id when a child execs).
     pid: i32,
+    /// Its Windows process id, or its Unix pid when `process` is 0.
+    host_pid: i32,
     /// Its process handle (0: a Unix process, [`crate::wineexec`]).
     process: win::HANDLE,
     /// The signals the app sends it (its entry in the process table).
@@ -418,9 +458,9 @@ const SIGNAL_POLL_MS: u32 = 20;
 extern "system" fn waiter(arg: usize) -> u32 {
     // SAFETY: `arg` is the Box<Waiter> leaked for this thread.
     let w = unsafe { Box::from_raw(arg as *mut Waiter) };
-    let Waiter { started: Started { pid, process, signals, outputs }, parent } = *w;
+    let Waiter { started: Started { pid, host_pid, process, signals, outputs }, parent } = *w;
     let status = if process == 0 {
-        crate::wineexec::wait(pid, SIGNAL_POLL_MS, || ending_signal(&signals))
+        crate::wineexec::wait(host_pid, SIGNAL_POLL_MS, || ending_signal(&signals))
     } else {
         let mut code = 0u32;
         // SAFETY: the process handle is ours.
@@ -442,7 +482,10 @@ extern "system" fn waiter(arg: usize) -> u32 {
     join(&outputs);
     let os = crate::os();
     litebox_libos::proctab::TABLE.lock().exit(pid, status);
-    if parent == os.platform.pid {
+    // SIGCHLD for a parent that runs on this signal state (the first process, or a fork child
+    // that is still running in its place).
+    if parent == os.platform.pid || litebox_libos::proctab::TABLE.lock().get(parent).is_some_and(|p| p.status.is_none())
+    {
         os.signals.pending.lock().raise(17, litebox_libos::signal::SI_KERNEL, 0);
     }
     litebox_libos::Platform::wake_all(&os.platform);
@@ -473,12 +516,12 @@ fn thread(start: extern "system" fn(usize) -> u32, arg: usize) -> bool {
 /// new instance and this process waits for it, then ends as it ended (its exit status, or
 /// death by the same signal). Returns only when the execve fails (the errno).
 pub fn exec_in_place(os: &LibOs<WinHost>, f: &Frame) -> isize {
-    let Started { pid, process, outputs, .. } = match exec(os, f) {
+    let Started { host_pid, process, outputs, .. } = match exec(os, f) {
         Ok(started) => started,
         Err(e) => return -(e as isize),
     };
     let status = if process == 0 {
-        crate::wineexec::wait(pid, SIGNAL_POLL_MS, || None)
+        crate::wineexec::wait(host_pid, SIGNAL_POLL_MS, || None)
     } else {
         let mut code = 0u32;
         // SAFETY: the process handle is ours.
@@ -497,8 +540,9 @@ pub fn exec_in_place(os: &LibOs<WinHost>, f: &Frame) -> isize {
 
 /// Waits on a thread for the exec'd instance `pid` (its `process` handle) to end, then records
 /// its end in the process table and raises SIGCHLD.
-fn watch(os: &LibOs<WinHost>, started: Started) {
-    let arg = Box::into_raw(Box::new(Waiter { started, parent: os.platform.pid })) as usize;
+fn watch(started: Started) {
+    let parent = litebox_libos::proctab::TABLE.lock().parent_of(started.pid);
+    let arg = Box::into_raw(Box::new(Waiter { started, parent })) as usize;
     if !thread(waiter, arg) {
         // SAFETY: the thread did not start; the box is ours again.
         drop(unsafe { Box::from_raw(arg as *mut Waiter) });
@@ -515,12 +559,11 @@ fn exec(os: &LibOs<WinHost>, f: &Frame) -> Result<Started, Errno> {
     let cwd = os.cwd.lock().clone();
     // The program as the library OS's own execve finds it (symlinks, /proc/self/exe followed):
     // the new instance loads that path.
-    if let Ok(r) = os.vfs.resolve(&cwd, &path, true) {
-        if r.node.is_none() {
-            return Err(ENOENT);
-        }
-        path = r.path;
+    let r = os.vfs.resolve(&cwd, &path, true)?;
+    if r.node.is_none() {
+        return Err(ENOENT);
     }
+    path = r.path;
     if !path.starts_with(b"/") {
         let mut full = cwd.clone();
         if !full.ends_with(b"/") {
@@ -547,7 +590,7 @@ fn exec(os: &LibOs<WinHost>, f: &Frame) -> Result<Started, Errno> {
     // LITEBOX_EXEC_ENV, its entries separated by U+0001.
     let mut block: Vec<u16> = Vec::new();
     for e in crate::cmdline::env() {
-        if !e.is_empty() && !e.starts_with(b"LITEBOX_EXEC") {
+        if !e.is_empty() && !e.starts_with(b"LITEBOX_EXEC") && !e.starts_with(b"LITEBOX_JOB=") {
             block.extend(wide(&e));
             block.push(0);
         }
@@ -555,22 +598,32 @@ fn exec(os: &LibOs<WinHost>, f: &Frame) -> Result<Started, Errno> {
     let app_env = env.join(&ENV_SEPARATOR);
     if crate::faults::under_wine() && crate::wineexec::needs_low_range(os, &path) {
         let exe = alloc::string::String::from_utf16_lossy(&exe[..n]).into_bytes();
-        let vars = [
+        let mut vars = alloc::vec![
             [&b"LITEBOX_EXEC="[..], &path].concat(),
             [&b"LITEBOX_EXEC_CWD="[..], &cwd].concat(),
             [&b"LITEBOX_EXEC_ENV="[..], &app_env].concat(),
             b"LITEBOX_EXEC_UNIX=1".to_vec(),
         ];
-        let pid = crate::wineexec::start(os, &exe, &argv, &vars)?;
-        let signals: alloc::sync::Arc<litebox_libos::signal::Signals> = alloc::sync::Arc::new(Default::default());
-        let mut t = litebox_libos::proctab::TABLE.lock();
-        let _ = t.fork(os.platform.pid, pid, signals.clone());
-        t.mark_exec(pid);
-        return Ok(Started { pid, process: 0, signals, outputs: Vec::new() });
+        // The Unix environment it starts from is this process's first one: the shared
+        // layer's name is not in it.
+        vars.extend(crate::winfs::layer_var());
+        vars.extend(child_pid().map(|p| [PID_VAR, b"=", alloc::format!("{p}").as_bytes()].concat()));
+        // Not started by CreateProcess, so not in our job object unless it joins it.
+        vars.extend(crate::confine::job_var());
+        let host_pid = crate::wineexec::start(os, &exe, &argv, &vars)?;
+        let (pid, signals) = record_exec(os, host_pid);
+        return Ok(Started { pid, host_pid, process: 0, signals, outputs: Vec::new() });
     }
-    for (k, v) in
-        [(&b"LITEBOX_EXEC="[..], &path), (&b"LITEBOX_EXEC_CWD="[..], &cwd), (&b"LITEBOX_EXEC_ENV="[..], &app_env)]
-    {
+    let pid_var = child_pid().map(|p| alloc::format!("{p}").into_bytes()).unwrap_or_default();
+    for (k, v) in [
+        (&b"LITEBOX_EXEC="[..], &path),
+        (&b"LITEBOX_EXEC_CWD="[..], &cwd),
+        (&b"LITEBOX_EXEC_ENV="[..], &app_env),
+        (&b"LITEBOX_EXEC_PID="[..], &pid_var),
+    ] {
+        if v.is_empty() && k.starts_with(PID_VAR) {
+            continue;
+        }
         block.extend(wide(k));
         block.extend(wide(v));
         block.push(0);
@@ -614,15 +667,10 @@ fn exec(os: &LibOs<WinHost>, f: &Frame) -> Result<Started, Errno> {
         }
         return Err(ENOENT);
     }
-    let pid = pi[2] as u32 as i32;
+    let host_pid = pi[2] as u32 as i32;
     // SAFETY: the thread handle is not needed.
     unsafe { win::CloseHandle(pi[1]) };
-    let signals: alloc::sync::Arc<litebox_libos::signal::Signals> = alloc::sync::Arc::new(Default::default());
-    {
-        let mut t = litebox_libos::proctab::TABLE.lock();
-        let _ = t.fork(os.platform.pid, pid, signals.clone());
-        t.mark_exec(pid);
-    }
+    let (pid, signals) = record_exec(os, host_pid);
     let mut outputs = Vec::new();
     for s in std {
         if let Some((file, host, child_writes)) = s.pump {
@@ -640,5 +688,25 @@ fn exec(os: &LibOs<WinHost>, f: &Frame) -> Result<Started, Errno> {
             }
         }
     }
-    Ok(Started { pid, process: pi[0], signals, outputs })
+    Ok(Started { pid, host_pid, process: pi[0], signals, outputs })
+}
+
+/// Records a started instance in the process table: a fork child that execs keeps its id
+/// (its parent's wait reports it so) and takes the new instance's own signal state; an execve
+/// outside a child records the instance as a child under its host id. Returns the id and
+/// the signals the app sends it.
+fn record_exec(os: &LibOs<WinHost>, host_pid: i32) -> (i32, alloc::sync::Arc<litebox_libos::signal::Signals>) {
+    let signals: alloc::sync::Arc<litebox_libos::signal::Signals> = alloc::sync::Arc::new(Default::default());
+    let mut t = litebox_libos::proctab::TABLE.lock();
+    match child_pid() {
+        Some(pid) => {
+            t.mark_exec_with(pid, signals.clone());
+            (pid, signals)
+        }
+        None => {
+            let _ = t.fork(litebox_libos::Platform::pid(&os.platform), host_pid, signals.clone());
+            t.mark_exec(host_pid);
+            (host_pid, signals)
+        }
+    }
 }

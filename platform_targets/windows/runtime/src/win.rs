@@ -28,6 +28,34 @@ pub const FILE_TYPE_PIPE: u32 = 3;
 pub const ERROR_BROKEN_PIPE: u32 = 109;
 pub const ERROR_NO_DATA: u32 = 232;
 pub const ERROR_HANDLE_EOF: u32 = 38;
+pub const ERROR_FILE_NOT_FOUND: u32 = 2;
+pub const ERROR_PATH_NOT_FOUND: u32 = 3;
+pub const ERROR_ACCESS_DENIED: u32 = 5;
+pub const ERROR_SHARING_VIOLATION: u32 = 32;
+pub const ERROR_FILE_EXISTS: u32 = 80;
+pub const ERROR_DISK_FULL: u32 = 112;
+pub const ERROR_INVALID_NAME: u32 = 123;
+pub const ERROR_DIR_NOT_EMPTY: u32 = 145;
+pub const ERROR_ALREADY_EXISTS: u32 = 183;
+pub const ERROR_FILENAME_EXCED_RANGE: u32 = 206;
+pub const ERROR_DIRECTORY: u32 = 267;
+
+pub const GENERIC_READ: u32 = 0x8000_0000;
+pub const GENERIC_WRITE: u32 = 0x4000_0000;
+pub const FILE_APPEND_DATA: u32 = 0x4;
+pub const FILE_READ_ATTRIBUTES: u32 = 0x80;
+pub const FILE_WRITE_ATTRIBUTES: u32 = 0x100;
+pub const SYNCHRONIZE: u32 = 0x0010_0000;
+pub const FILE_SHARE_ALL: u32 = 7;
+pub const FILE_SHARE_READ_WRITE: u32 = 3;
+pub const CREATE_NEW: u32 = 1;
+pub const CREATE_ALWAYS: u32 = 2;
+pub const OPEN_EXISTING: u32 = 3;
+pub const OPEN_ALWAYS: u32 = 4;
+pub const TRUNCATE_EXISTING: u32 = 5;
+pub const FILE_FLAG_BACKUP_SEMANTICS: u32 = 0x0200_0000;
+pub const FILE_FLAG_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+pub const FILE_ATTRIBUTE_DIRECTORY: u32 = 0x10;
 pub const INFINITE: u32 = u32::MAX;
 
 pub const JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE: u32 = 0x2000;
@@ -169,11 +197,42 @@ extern "system" {
     pub fn CreateJobObjectW(attrs: usize, name: *const u16) -> HANDLE;
     pub fn SetInformationJobObject(job: HANDLE, class: u32, info: *const u8, len: u32) -> BOOL;
     pub fn AssignProcessToJobObject(job: HANDLE, process: HANDLE) -> BOOL;
+    pub fn OpenProcess(access: u32, inherit: BOOL, pid: u32) -> HANDLE;
+    pub fn CreateFileW(
+        name: *const u16,
+        access: u32,
+        share: u32,
+        attrs: usize,
+        disposition: u32,
+        flags: u32,
+        template: HANDLE,
+    ) -> HANDLE;
+    pub fn CreateDirectoryW(name: *const u16, attrs: usize) -> BOOL;
+    pub fn RemoveDirectoryW(name: *const u16) -> BOOL;
+    pub fn DeleteFileW(name: *const u16) -> BOOL;
+    pub fn MoveFileExW(from: *const u16, to: *const u16, flags: u32) -> BOOL;
+    pub fn GetFileInformationByHandle(h: HANDLE, info: *mut u32) -> BOOL;
+    pub fn FindFirstFileW(pattern: *const u16, data: *mut u8) -> HANDLE;
+    pub fn FindNextFileW(find: HANDLE, data: *mut u8) -> BOOL;
+    pub fn FindClose(find: HANDLE) -> BOOL;
+    pub fn SetEndOfFile(h: HANDLE) -> BOOL;
+    pub fn LocalFree(mem: usize) -> usize;
+    pub fn GetFinalPathNameByHandleW(h: HANDLE, buf: *mut u16, len: u32, flags: u32) -> u32;
+    pub fn GetProcessHeap() -> HANDLE;
+    pub fn HeapFree(heap: HANDLE, flags: u32, mem: usize) -> BOOL;
+    pub fn GetTempPathW(len: u32, buf: *mut u16) -> u32;
+    pub fn SetEnvironmentVariableW(name: *const u16, value: *const u16) -> BOOL;
 }
 
 #[link(name = "advapi32")]
 extern "system" {
     pub fn OpenProcessToken(process: HANDLE, access: u32, token: *mut HANDLE) -> BOOL;
+    pub fn ConvertStringSecurityDescriptorToSecurityDescriptorW(
+        sddl: *const u16,
+        revision: u32,
+        sd: *mut usize,
+        len: *mut u32,
+    ) -> BOOL;
     pub fn GetTokenInformation(token: HANDLE, class: u32, info: *mut u8, len: u32, ret: *mut u32) -> BOOL;
     pub fn SetTokenInformation(token: HANDLE, class: u32, info: *const u8, len: u32) -> BOOL;
     pub fn AdjustTokenPrivileges(
@@ -206,6 +265,8 @@ pub const BCRYPT_USE_SYSTEM_PREFERRED_RNG: u32 = 2;
 /// exiting process itself (under Wine: SIGKILL, exit status -9 instead of `code`, seen once in
 /// a full test run).
 pub fn end_process(code: u32) -> ! {
+    // The first instance removes the sandbox's shared writable layer.
+    crate::winfs::at_exit();
     // SAFETY: the pseudo-handle of this process; TerminateProcess of it does not return when it
     // succeeds, and ExitProcess ends the process if it did not.
     unsafe {

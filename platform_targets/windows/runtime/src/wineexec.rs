@@ -103,6 +103,9 @@ enum Std {
     Inherit,
     /// A Unix pipe: the new process gets `child`; a pump joins `ours` to the library OS's pipe.
     Pipe { child: i32, ours: i32, file: alloc::sync::Arc<OpenFile>, child_writes: bool },
+    /// A Unix descriptor of its own (a file of the shared layer, opened by its Unix path),
+    /// closed here once the new process has it.
+    Own(i32),
     /// Nothing (the descriptor is closed or not passable): /dev/null.
     Null,
 }
@@ -111,6 +114,27 @@ fn std_for(os: &LibOs<WinHost>, fd: i32) -> Std {
     let Ok(f) = os.fds.lock().get(fd) else { return Std::Null };
     match &f.kind {
         FileKind::Host(h) if h.0 == fd => Std::Inherit,
+        // A file of the shared layer: the same file, opened again on the Unix side at the same
+        // position (its own offset from there on).
+        FileKind::Host(h) if crate::winfs::is_file(h.0) => {
+            const O_WRONLY: usize = 1;
+            const O_RDWR: usize = 2;
+            const O_APPEND: usize = 0o2000;
+            const LSEEK: usize = 8;
+            let Some((path, append, pos)) = crate::winfs::unix_view(h.0) else { return Std::Null };
+            let flags = match f.flags() & 3 {
+                0 => 0,
+                1 => O_WRONLY,
+                _ => O_RDWR,
+            } | if append { O_APPEND } else { 0 }
+                | O_CLOEXEC;
+            let u = sys(OPEN, path.as_ptr() as usize, flags, 0, 0);
+            if u < 0 {
+                return Std::Null;
+            }
+            sys(LSEEK, u as usize, pos as usize, 0, 0);
+            Std::Own(u as i32)
+        }
         FileKind::Obj(litebox_libos::kobj::Obj::Pipe(_)) => {
             let child_writes = f.flags() & 3 != 0;
             let mut fds = [0i32; 2];
@@ -156,6 +180,8 @@ pub fn start(os: &LibOs<WinHost>, exe: &[u8], argv: &[Vec<u8>], exec_vars: &[Vec
                 && !e.starts_with(b"WINELOADERNOEXEC=")
                 && !e.starts_with(b"WINEPRELOADRESERVE=")
                 && !e.starts_with(b"LITEBOX_EXEC")
+                && !e.starts_with(b"LITEBOX_LAYER=")
+                && !e.starts_with(b"LITEBOX_JOB=")
         })
         .map(<[u8]>::to_vec)
         .collect();
@@ -170,6 +196,7 @@ pub fn start(os: &LibOs<WinHost>, exe: &[u8], argv: &[Vec<u8>], exec_vars: &[Vec
         let src = |k: usize| match &stds[k] {
             Std::Inherit => k as isize,
             Std::Pipe { child, .. } => *child as isize,
+            Std::Own(fd) => *fd as isize,
             Std::Null => null,
         };
         [
@@ -207,6 +234,9 @@ pub fn start(os: &LibOs<WinHost>, exe: &[u8], argv: &[Vec<u8>], exec_vars: &[Vec
         sys(CLOSE, null as usize, 0, 0, 0);
     }
     for s in stds {
+        if let Std::Own(fd) = s {
+            sys(CLOSE, fd as usize, 0, 0, 0);
+        }
         if let Std::Pipe { child, ours, file, child_writes } = s {
             sys(CLOSE, child as usize, 0, 0, 0);
             if pid < 0 {
