@@ -68,6 +68,13 @@ def test_no_network_rules_means_no_card() -> None:
     assert "-netdev" not in argv and not any("virtio-net" in a for a in argv)
 
 
+def test_microvm_boots_without_acpi_tables_and_pc_keeps_its_defaults() -> None:
+    argv = qemu.qemu_argv(Path("k"), "", "file,path=c", "tcg")
+    assert argv[argv.index("-M") + 1] == "microvm,acpi=off"
+    pc = qemu.qemu_argv(Path("k"), "", "file,path=c", "tcg", machine="pc")
+    assert pc[pc.index("-M") + 1] == "pc"
+
+
 def test_listen_rules_become_host_forwards_and_no_outgoing_without_connect_rules() -> None:
     plan = qemu.net_plan([(4, "127.0.0.1", 8080), (4, "0.0.0.0", 9000), (4, "127.0.0.1", 8080),
                           (4, "127.0.0.1", 0), (6, "::1", 8081)], [])
