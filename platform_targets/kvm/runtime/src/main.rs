@@ -120,6 +120,8 @@ extern "C" fn kernel_main(start_info: u32, snp_cbit_hi: u32) -> ! {
         cmd.env.clear();
     }
     cmd.debug &= admits(DEBUG);
+    // The host's word that it checked the chunks counts only where the host is trusted.
+    cmd.chunks_checked &= admitted.is_none();
     litebox_vmkernel::set_debug(cmd.debug);
     if bi.cmdline.split(|&b| b == b' ').any(|t| t == b"litebox.probe") {
         run_probe();
@@ -142,6 +144,7 @@ extern "C" fn kernel_main(start_info: u32, snp_cbit_hi: u32) -> ! {
         env: &cmd.env,
         stdin,
         debug: cmd.debug,
+        chunks_checked: cmd.chunks_checked,
         boot_tsc: boot::boot_tsc(),
     })
 }
