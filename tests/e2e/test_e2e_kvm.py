@@ -343,6 +343,25 @@ def test_a_damaged_image_booted_without_the_runner_is_refused_by_the_kernel(pack
     assert proc.stderr.startswith(b"litebox: tampered image: chunk digest"), proc.stderr
 
 
+def test_timing_prints_the_kernels_boot_lines_without_the_library_os_debug_output(packed: PackedExamples,
+                                                                                   tmp_path: Path) -> None:
+    """`litebox.timing` (bench/kvm_boot.py): the boot and exit lines, and nothing of the library
+    OS's debug output (such as its count of chunks read, printed at exit with litebox.debug)."""
+    qemu = get("kvm").module.qemu
+    logs = {}
+    for token in ("litebox.timing", "litebox.debug"):
+        control = tmp_path / f"control-{token}"
+        argv = qemu.qemu_argv(packed.get("hello-static", "kvm"), token, qemu.file_chardev(control), "tcg")
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False)
+        assert qemu.read_exit(control) == 0, (proc.returncode, proc.stderr)
+        assert proc.stdout.startswith(b"Hello from litebox!\n"), proc.stdout
+        logs[token] = proc.stderr
+    for log in logs.values():
+        assert b"litebox: boot: " in log and b"litebox: exit: " in log, log
+    assert b"chunks read" in logs["litebox.debug"], logs["litebox.debug"]
+    assert b"chunks read" not in logs["litebox.timing"], logs["litebox.timing"]
+
+
 def test_two_packs_are_identical_and_verify(packed: PackedExamples, tmp_path: Path) -> None:
     first = packed.get("hello-dynamic", "kvm")
     parent = tmp_path / "another" / "place"

@@ -37,7 +37,8 @@ pub struct Boot<'a> {
     pub env: &'a [Vec<u8>],
     /// The bytes the app reads as its standard input.
     pub stdin: &'static [u8],
-    /// `LITEBOX_LOG=debug`: the kernel's debug lines.
+    /// `LITEBOX_LOG=debug`: the library OS's debug lines (the kernel's own follow
+    /// [`crate::set_debug`], which `litebox.timing` turns on alone).
     pub debug: bool,
     /// A trusted host checked every chunk of the image against its digest before the boot
     /// (`Image::assume_chunks_checked`); false under SEV-SNP whatever the host says.
@@ -110,7 +111,7 @@ pub fn start(b: Boot<'_>) -> ! {
         crate::apic::start_timer();
     }
 
-    if b.debug {
+    if crate::debug() {
         let now = port::rdtsc();
         let ticks = now - b.boot_tsc;
         crate::debug_line(format_args!(

@@ -5,6 +5,8 @@
 //! - `litebox.env=K=V`    one host environment variable, offered to the image's policy the way
 //!   the host environment is on linux-userland (ENV_PASS names, or everything with ENV_INHERIT)
 //! - `litebox.debug`      debug log lines (as LITEBOX_LOG=debug) and the boot-time line
+//! - `litebox.timing`     the kernel's own boot lines (phases, clock, memory, exit time) without
+//!   the library OS's debug lines, whose output would slow the app down under emulation
 //! - `litebox.chunks-checked`  the runner checked every chunk of the image against its digest
 //!   before the boot (`platform_targets/kvm/chunkcheck.py`), so the kernel need not hash them
 //!   again (SHA-256 under emulation is about 15x slower than the host's); ignored under SEV-SNP
@@ -18,6 +20,7 @@ pub struct Cmdline {
     pub args: Vec<Vec<u8>>,
     pub env: Vec<Vec<u8>>,
     pub debug: bool,
+    pub timing: bool,
     pub chunks_checked: bool,
 }
 
@@ -58,6 +61,8 @@ pub fn parse(line: &[u8]) -> Cmdline {
             c.env.push(unescape(v));
         } else if tok == b"litebox.debug" {
             c.debug = true;
+        } else if tok == b"litebox.timing" {
+            c.timing = true;
         } else if tok == b"litebox.chunks-checked" {
             c.chunks_checked = true;
         }

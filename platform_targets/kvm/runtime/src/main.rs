@@ -120,9 +120,10 @@ extern "C" fn kernel_main(start_info: u32, snp_cbit_hi: u32) -> ! {
         cmd.env.clear();
     }
     cmd.debug &= admits(DEBUG);
+    cmd.timing &= admits(DEBUG);
     // The host's word that it checked the chunks counts only where the host is trusted.
     cmd.chunks_checked &= admitted.is_none();
-    litebox_vmkernel::set_debug(cmd.debug);
+    litebox_vmkernel::set_debug(cmd.debug || cmd.timing);
     if bi.cmdline.split(|&b| b == b' ').any(|t| t == b"litebox.probe") {
         run_probe();
     }
