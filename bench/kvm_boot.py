@@ -94,7 +94,7 @@ def qemu_run(qemu: Any, kernel: Path, machine: str, cmdline: str, **options: str
 def runner_run(plugin: Any, kernel: Path) -> Callable[[], bytes]:
     """A closure booting ``kernel`` as `litebox run` does: the host checks the image's chunk
     digests first (chunkcheck.py; timed with the boot, its CPU time added to the children's
-    by ``timed``), and passes ``litebox.chunks-checked`` when they match."""
+    by ``timed``), and passes ``litebox.image-checked`` when they match."""
     def go() -> bytes:
         c0 = time.process_time()
         image = plugin._image(kernel)
@@ -102,7 +102,7 @@ def runner_run(plugin: Any, kernel: Path) -> Callable[[], bytes]:
         HOST_CPU.append((time.process_time() - c0) * 1000)
         if not checked:
             sys.exit(f"{kernel}: the host check of the image's chunks failed")
-        return qemu_run(plugin.qemu, kernel, "microvm", "litebox.chunks-checked")()
+        return qemu_run(plugin.qemu, kernel, "microvm", "litebox.image-checked")()
     return go
 
 
@@ -210,7 +210,7 @@ def main() -> int:
         ]
         # litebox.timing: the kernel's boot lines without the library OS's debug output (which
         # would slow the app down); the former kernel knows only litebox.debug.
-        timing = "litebox.timing litebox.chunks-checked"
+        timing = "litebox.timing litebox.image-checked"
         debug = [("as `litebox run` boots", qemu_run(qemu, arts["kvm"], "microvm", timing)),
                  ("chunks checked in the VM", qemu_run(qemu, arts["kvm"], "microvm", "litebox.timing")),
                  ("stored chunks", qemu_run(qemu, stored["kvm"], "microvm", "litebox.timing"))]

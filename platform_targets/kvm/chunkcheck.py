@@ -1,16 +1,18 @@
-"""The runner's check of a kvm artifact's image chunks, on the host, before the VM boots.
+"""The runner's check of a kvm artifact's image, on the host, before the VM boots.
 
-Every chunk carries a SHA-256 in the image's chunk table (docs/image-format.md); the kernel
-checks each chunk the first time it reads it, so a damaged artifact stops with exit 122 before
-the damaged bytes reach the app. Under emulation (TCG) that SHA-256 runs about 15 times slower
-than on the host (no SHA instructions): for a static hello it was the largest part of the
+The image carries SHA-256 digests: a root digest over its metadata, one per table page, one per
+chunk (docs/image-format.md). The kernel checks each the first time it uses the part, so a
+damaged artifact stops with exit 122 before the damaged bytes reach the app. Under emulation
+(TCG) that SHA-256 runs about 15 times slower than on the host (no SHA instructions, and the
+hashing code must be translated first): for a static hello it was the largest part of the
 kernel's boot. On kvm the host is trusted (it loads the kernel from the same file), so the
-runner checks the chunks itself and, when all match, tells the kernel so on the command line
-(``litebox.chunks-checked``); the kernel still checks the image's root digest and its table
-pages. Images with more chunk data than ``HOST_CHECK_LIMIT`` are left to the kernel, which
-hashes only the chunks the app reads. A mismatch is not reported here: the boot goes ahead
-without the token and the kernel stops at the damaged chunk as before. SEV-SNP ignores the
-token (its host is not trusted).
+runner checks the image itself: ``packager.image.imagereader.read_image`` checks the root
+digest and every table page, :func:`chunks_match` every chunk. When all match it tells the
+kernel so on the command line (``litebox.image-checked``), and the kernel computes no digest
+(``Image::open_checked``; its bounds checks stay). Images with more chunk data than
+``HOST_CHECK_LIMIT`` are left to the kernel, which hashes only what the app reads. A mismatch
+is not reported here: the boot goes ahead without the token and the kernel stops at the
+damaged part as before. SEV-SNP ignores the token (its host is not trusted).
 """
 from __future__ import annotations
 

@@ -73,16 +73,16 @@ def boot_module(env: dict[str, str], stdin: bytes) -> bytes:
     return b"LBXBOOT1" + len(block).to_bytes(8, "little") + len(stdin).to_bytes(8, "little") + block + stdin
 
 
-def kernel_cmdline(args: list[str], env: dict[str, str], debug: bool = False, chunks_checked: bool = False) -> str:
+def kernel_cmdline(args: list[str], env: dict[str, str], debug: bool = False, image_checked: bool = False) -> str:
     """The PVH command line carrying ``args`` and ``env`` (see cmdline.rs); `litebox run`
-    passes the environment in the boot module instead (``env`` empty). ``chunks_checked``: the
-    runner checked every image chunk's digest (chunkcheck.py), the kernel need not."""
+    passes the environment in the boot module instead (``env`` empty). ``image_checked``: the
+    runner checked the whole image's digests (chunkcheck.py), the kernel need not."""
     tokens = [f"litebox.arg={escape(os.fsencode(a))}" for a in args]
     tokens += [f"litebox.env={escape(os.fsencode(k) + b'=' + os.fsencode(v))}" for k, v in sorted(env.items())]
     if debug:
         tokens.append("litebox.debug")
-    if chunks_checked:
-        tokens.append("litebox.chunks-checked")
+    if image_checked:
+        tokens.append("litebox.image-checked")
     return " ".join(tokens)
 
 
@@ -577,9 +577,9 @@ def run_timeout() -> float | None:
 
 
 def run(kernel: Path, args: list[str], env: dict[str, str], net: NetPlan | None = None,
-        chunks_checked: bool = False) -> int:
+        image_checked: bool = False) -> int:
     """`litebox run`: boots the artifact, console on our stdout, returns the app's status.
-    ``chunks_checked``: the image's chunk digests were checked here (chunkcheck.py)."""
+    ``image_checked``: the image's digests were all checked here (chunkcheck.py)."""
     debug = os.environ.get("LITEBOX_LOG") == "debug"
     timeout = run_timeout()
     if net is not None and net.skipped:
@@ -596,7 +596,7 @@ def run(kernel: Path, args: list[str], env: dict[str, str], net: NetPlan | None 
     sys.stdout.flush()
     try:
         module = boot_module(env, stdin_data or b"") if env or stdin_data else None
-        code, rc = boot(kernel, kernel_cmdline(args, {}, debug, chunks_checked), accel, timeout, module, net=net,
+        code, rc = boot(kernel, kernel_cmdline(args, {}, debug, image_checked), accel, timeout, module, net=net,
                         forward_signals=True)
     except KeyboardInterrupt:
         return 130

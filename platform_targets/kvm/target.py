@@ -125,5 +125,6 @@ class Plugin(CargoTarget):
             raise PackError(f"{display_path(artifact)}: no such file")
         image = _image(artifact)
         launch = image.launch if image is not None else None
+        # read_image checked the root digest and every table page; chunks_match the chunks.
         checked = image is not None and chunkcheck.chunks_match(image)
-        return qemu.run(artifact, args, qemu.app_env(launch), qemu.launch_net_plan(launch), chunks_checked=checked)
+        return qemu.run(artifact, args, qemu.app_env(launch), qemu.launch_net_plan(launch), image_checked=checked)

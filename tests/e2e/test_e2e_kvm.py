@@ -313,8 +313,8 @@ def test_the_boot_maps_the_program_checks_chunks_on_the_host_and_times_itself(pa
     art = packed.get("hello-static", "kvm")
     logs = [_debug_boot(art) for _ in range(2)]
     for log in logs:
-        # The runner checked the chunk digests, so the kernel did not hash them again.
-        assert b"litebox: image: chunk digests checked by the runner before the boot\n" in log, log
+        # The runner checked the image's digests, so the kernel did not hash it again.
+        assert b"litebox: image: digests checked by the runner before the boot\n" in log, log
         # The program's pages (680 KiB of static glibc) are mapped from the image, not copied.
         used = int(log.split(b"memory: ", 1)[1].split(b" of ", 1)[0])
         assert used < 400, log

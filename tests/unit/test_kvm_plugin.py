@@ -96,10 +96,10 @@ def test_the_runner_vouches_for_chunks_only_when_every_digest_matches(tmp_path: 
         assert not chunkcheck.chunks_match(read_image(bytes(damaged))), f"a flipped byte in chunk {k} passed"
 
 
-def test_the_chunks_checked_token_is_one_plain_word_and_only_when_asked() -> None:
-    assert "litebox.chunks-checked" not in qemu.kernel_cmdline(["a"], {}, True)
-    line = qemu.kernel_cmdline(["litebox.chunks-checked"], {}, False, chunks_checked=True)
-    assert line.split() == ["litebox.arg=litebox.chunks-checked", "litebox.chunks-checked"]
+def test_the_image_checked_token_is_one_plain_word_and_only_when_asked() -> None:
+    assert "litebox.image-checked" not in qemu.kernel_cmdline(["a"], {}, True)
+    line = qemu.kernel_cmdline(["litebox.image-checked"], {}, False, image_checked=True)
+    assert line.split() == ["litebox.arg=litebox.image-checked", "litebox.image-checked"]
 
 
 def test_microvm_boots_without_acpi_tables_and_pc_keeps_its_defaults() -> None:

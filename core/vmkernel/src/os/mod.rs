@@ -40,9 +40,9 @@ pub struct Boot<'a> {
     /// `LITEBOX_LOG=debug`: the library OS's debug lines (the kernel's own follow
     /// [`crate::set_debug`], which `litebox.timing` turns on alone).
     pub debug: bool,
-    /// A trusted host checked every chunk of the image against its digest before the boot
-    /// (`Image::assume_chunks_checked`); false under SEV-SNP whatever the host says.
-    pub chunks_checked: bool,
+    /// A trusted host checked the whole image (root digest, table pages, every chunk) before
+    /// the boot (`Image::open_checked`); false under SEV-SNP whatever the host says.
+    pub image_checked: bool,
     /// The TSC at the machine's first instruction (for the debug line on boot phases).
     pub boot_tsc: u64,
 }
@@ -59,10 +59,10 @@ pub fn image_fatal(e: ImageError) -> ! {
 pub fn start(b: Boot<'_>) -> ! {
     pin_image(b.image);
     let t_open = port::rdtsc();
-    let mut image = Image::open(b.image).unwrap_or_else(|e| image_fatal(e));
-    if b.chunks_checked {
-        image.assume_chunks_checked();
-        crate::debug_line(format_args!("litebox: image: chunk digests checked by the runner before the boot"));
+    let opened = if b.image_checked { Image::open_checked(b.image) } else { Image::open(b.image) };
+    let image = opened.unwrap_or_else(|e| image_fatal(e));
+    if b.image_checked {
+        crate::debug_line(format_args!("litebox: image: digests checked by the runner before the boot"));
     }
     let cfg = image.launch_config().unwrap_or_else(|e| image_fatal(e));
     let t_opened = port::rdtsc();

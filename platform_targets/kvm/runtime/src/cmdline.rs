@@ -7,9 +7,10 @@
 //! - `litebox.debug`      debug log lines (as LITEBOX_LOG=debug) and the boot-time line
 //! - `litebox.timing`     the kernel's own boot lines (phases, clock, memory, exit time) without
 //!   the library OS's debug lines, whose output would slow the app down under emulation
-//! - `litebox.chunks-checked`  the runner checked every chunk of the image against its digest
-//!   before the boot (`platform_targets/kvm/chunkcheck.py`), so the kernel need not hash them
-//!   again (SHA-256 under emulation is about 15x slower than the host's); ignored under SEV-SNP
+//! - `litebox.image-checked`  the runner checked the whole image (root digest, table pages,
+//!   every chunk) before the boot (`platform_targets/kvm/chunkcheck.py`), so the kernel need
+//!   not hash it again (SHA-256 under emulation is about 15x slower than the host's); ignored
+//!   under SEV-SNP
 //!
 //! Other tokens are ignored, so a hand-written `-append` may carry anything else.
 use alloc::vec::Vec;
@@ -21,7 +22,7 @@ pub struct Cmdline {
     pub env: Vec<Vec<u8>>,
     pub debug: bool,
     pub timing: bool,
-    pub chunks_checked: bool,
+    pub image_checked: bool,
 }
 
 fn hex(c: u8) -> Option<u8> {
@@ -63,8 +64,8 @@ pub fn parse(line: &[u8]) -> Cmdline {
             c.debug = true;
         } else if tok == b"litebox.timing" {
             c.timing = true;
-        } else if tok == b"litebox.chunks-checked" {
-            c.chunks_checked = true;
+        } else if tok == b"litebox.image-checked" {
+            c.image_checked = true;
         }
     }
     c

@@ -121,8 +121,8 @@ extern "C" fn kernel_main(start_info: u32, snp_cbit_hi: u32) -> ! {
     }
     cmd.debug &= admits(DEBUG);
     cmd.timing &= admits(DEBUG);
-    // The host's word that it checked the chunks counts only where the host is trusted.
-    cmd.chunks_checked &= admitted.is_none();
+    // The host's word that it checked the image counts only where the host is trusted.
+    cmd.image_checked &= admitted.is_none();
     litebox_vmkernel::set_debug(cmd.debug || cmd.timing);
     if bi.cmdline.split(|&b| b == b' ').any(|t| t == b"litebox.probe") {
         run_probe();
@@ -145,7 +145,7 @@ extern "C" fn kernel_main(start_info: u32, snp_cbit_hi: u32) -> ! {
         env: &cmd.env,
         stdin,
         debug: cmd.debug,
-        chunks_checked: cmd.chunks_checked,
+        image_checked: cmd.image_checked,
         boot_tsc: boot::boot_tsc(),
     })
 }
