@@ -49,9 +49,14 @@ pub fn reserve_mapping() {
 
 /// Maps the local APIC (if the CPU has one), enables it and starts its timer counting down
 /// from the top, masked, for the clock's calibration ([`crate::clock::start_calibration`]):
-/// [`start_timer`] later takes its rate from the same span as the TSC's.
+/// [`start_timer`] later takes its rate from the same span as the TSC's. Not at boot under
+/// SEV-SNP, where the APIC stays untouched until a timer is needed, as before (its MMIO goes
+/// through the hypervisor); the timer then measures its rate against the TSC.
 pub fn start_counting() {
     if BASE.load(Ordering::Relaxed) != 0 || cpuid(1, 0).3 & (1 << 9) == 0 {
+        return;
+    }
+    if crate::snp::active() && !RUNNING.load(Ordering::Relaxed) {
         return;
     }
     let Some(e) = paging::pte(APIC_VIRT, true) else { return };
