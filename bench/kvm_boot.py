@@ -5,14 +5,23 @@ the linux-userland artifact and the native program, in one run. Also each part o
 QEMU's own start-up and exit (a PVH stub kernel that leaves through isa-debug-exit at its first
 instruction, with the runner's QEMU options), and the kernel's own share: the TSC from the PVH
 entry to the app's first instruction, which the kernel prints when the command line has
-``litebox.debug``.
+``litebox.timing`` (with its boot phases, how its clock was calibrated, and when the VM
+exited, so the app's own run shows too).
 
-    python3 bench/kvm_boot.py [--runs N] [--json]
+    python3 bench/kvm_boot.py [--runs N] [--json] [--before KERNEL]
 
-Wall-clock times are medians (and minimums) over N runs of subprocess start to exit, including
-the fork/exec of this Python; the CPU column is the median user + system time of the processes
-each run started (QEMU's, for the kvm rows), which a busy machine inflates far less.
-Figures vary run to run on a shared machine; compare the ratios.
+``--before KERNEL`` adds a "before" row: hello-static packed with that prebuilt kvm kernel (an
+ELF with a PVH note, e.g. ``target/kvm/release/litebox-runtime-kvm`` of another checkout) and
+booted with the former QEMU machine options (plain ``-M microvm``), so a change is measured
+against what it replaces in the same run.
+
+The cases run interleaved (round by round, each case once per round), so a machine whose load
+changes during the run weighs on every case alike. Wall-clock times are medians (and minimums)
+over N rounds of subprocess start to exit, including the fork/exec of this Python; the CPU
+column is the median user + system time of the processes each run started (QEMU's, for the kvm
+rows). A busy machine inflates wall clock several times and CPU time far less, but CPU time
+undercounts a guest that busy-waits on a clock (the wait ends by wall clock, however little of
+it the process was scheduled for). Note the load average with every figure.
 """
 from __future__ import annotations
 
@@ -35,6 +44,7 @@ sys.path.insert(0, str(REPO))
 from packager.targets.targets import get  # noqa: E402
 
 BOOT_LINE = re.compile(rb"litebox: boot: (\d+) TSC ticks .*\((\d+) us at (\d+) MHz\)")
+EXIT_LINE = re.compile(rb"litebox: exit: (\d+) us after")
 
 
 def pack(project: Path, out: Path, *extra: str) -> dict[str, Path]:
@@ -58,27 +68,46 @@ def timed(fn: Callable[[], bytes], runs: int, cpu: list[float] | None = None) ->
     appends each run's CPU time (ms, user + system of the processes it ran) to ``cpu``."""
     times, outs = [], []
     for _ in range(runs):
-        c0, t0 = children_cpu_ms(), time.perf_counter()
+        c0, t0, h0 = children_cpu_ms(), time.perf_counter(), len(HOST_CPU)
         outs.append(fn())
         times.append((time.perf_counter() - t0) * 1000)
         if cpu is not None:
-            cpu.append(children_cpu_ms() - c0)
+            cpu.append(children_cpu_ms() - c0 + sum(HOST_CPU[h0:]))
     return times, outs
 
 
-def qemu_run(qemu: Any, kernel: Path, machine: str, cmdline: str) -> Callable[[], bytes]:
+def qemu_run(qemu: Any, kernel: Path, machine: str, cmdline: str, **options: str) -> Callable[[], bytes]:
     """A closure booting ``kernel`` once with TCG, returning its console output and the kernel's
-    log (stdout, then stderr)."""
+    log (stdout, then stderr); ``options`` go to ``qemu_argv`` (``microvm_options``)."""
     def go() -> bytes:
         with tempfile.TemporaryDirectory() as tmp:
             control = Path(tmp) / "control"
-            argv = qemu.qemu_argv(kernel, cmdline, qemu.file_chardev(control), "tcg", machine)
+            argv = qemu.qemu_argv(kernel, cmdline, qemu.file_chardev(control), "tcg", machine, **options)
             proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
             if qemu.read_exit(control) != 0:
                 sys.exit(f"{machine}: the app did not exit 0 (QEMU {proc.returncode}): {proc.stdout!r} {proc.stderr!r}")
             # The kernel's own log lines (litebox.debug) arrive on stderr, the app's on stdout.
             return proc.stdout + proc.stderr
     return go
+
+
+def runner_run(plugin: Any, kernel: Path) -> Callable[[], bytes]:
+    """A closure booting ``kernel`` as `litebox run` does: the host checks the image's chunk
+    digests first (chunkcheck.py; timed with the boot, its CPU time added to the children's
+    by ``timed``), and passes ``litebox.image-checked`` when they match."""
+    def go() -> bytes:
+        c0 = time.process_time()
+        image = plugin._image(kernel)
+        checked = image is not None and plugin.chunkcheck.chunks_match(image)
+        HOST_CPU.append((time.process_time() - c0) * 1000)
+        if not checked:
+            sys.exit(f"{kernel}: the host check of the image's chunks failed")
+        return qemu_run(plugin.qemu, kernel, "microvm", "litebox.image-checked")()
+    return go
+
+
+# CPU time (ms) this process spent in the host checks of `runner_run`, per boot.
+HOST_CPU: list[float] = []
 
 
 def pvh_stub(path: Path) -> Path:
@@ -98,11 +127,11 @@ def pvh_stub(path: Path) -> Path:
     return path
 
 
-def stub_run(qemu: Any, stub: Path) -> Callable[[], bytes]:
+def stub_run(qemu: Any, stub: Path, **options: str) -> Callable[[], bytes]:
     """A closure booting the PVH stub with the runner's QEMU command line (QEMU alone)."""
     def go() -> bytes:
         with tempfile.TemporaryDirectory() as tmp:
-            argv = qemu.qemu_argv(stub, "", qemu.file_chardev(Path(tmp) / "control"), "tcg", "microvm")
+            argv = qemu.qemu_argv(stub, "", qemu.file_chardev(Path(tmp) / "control"), "tcg", "microvm", **options)
             proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
             if proc.returncode != 1:
                 sys.exit(f"the PVH stub did not exit through isa-debug-exit: {proc.returncode} {proc.stderr!r}")
@@ -118,15 +147,49 @@ def plain_run(argv: list[str]) -> Callable[[], bytes]:
     return go
 
 
+def pack_with(project: Path, out: Path, kernel: Path) -> Path:
+    """Packs ``project`` for kvm with the prebuilt kernel ``kernel``; returns the artifact."""
+    import os
+
+    env = dict(os.environ, LITEBOX_RUNTIME_KVM=str(kernel.resolve()))
+    proc = subprocess.run([sys.executable, "-m", "packager", "pack", str(project), "--target", "kvm",
+                           "--out-dir", str(out), "--json"], cwd=REPO, capture_output=True, text=True, env=env,
+                          check=False)
+    if proc.returncode != 0:
+        sys.exit(f"pack with {kernel} failed:\n{proc.stderr}")
+    return Path(json.loads(proc.stdout)["artifacts"][0]["path"])
+
+
+def kernel_share(outs: list[bytes]) -> dict[str, Any]:
+    """The kernel's share (ms) from the ``litebox.debug`` boot lines of several boots, and the
+    last boot's phase and clock lines."""
+    shares = [int(m.group(2)) / 1000 for o in outs if (m := BOOT_LINE.search(o))]
+    # The app's own run: its first instruction to the VM's exit (kernels that print both).
+    apps = [(int(e.group(1)) - int(b.group(2))) / 1000 for o in outs
+            if (b := BOOT_LINE.search(o)) and (e := EXIT_LINE.search(o))]
+    phases = re.search(rb"litebox: boot phases.*", outs[-1]) if outs else None
+    clock = re.search(rb"litebox: clock: .*", outs[-1]) if outs else None
+    return {"median_ms": round(statistics.median(shares), 2) if shares else None,
+            "min_ms": round(min(shares), 2) if shares else None,
+            "app_median_ms": round(statistics.median(apps), 2) if apps else None,
+            "phases": phases.group(0).decode() if phases else None,
+            "clock": clock.group(0).decode() if clock else None}
+
+
 def main() -> int:
-    """Packs hello-static, measures each way of running it, prints a table (or JSON)."""
+    """Packs hello-static, measures each way of running it (interleaved), prints a table (or JSON)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=10)
-    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--runs", type=int, default=10, help="rounds (each case runs once per round; default 10)")
+    ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    ap.add_argument("--before", type=Path, metavar="KERNEL",
+                    help="a prebuilt kvm kernel to compare with (booted with plain -M microvm)")
     args = ap.parse_args()
-    qemu = get("kvm").module.qemu
+    plugin = get("kvm").module
+    qemu = plugin.qemu
     if qemu.qemu_path() is None:
         sys.exit("qemu-system-x86_64 not found (./scripts/setup installs it)")
+    if args.before is not None and not args.before.is_file():
+        sys.exit(f"--before: {args.before}: no such file")
     with tempfile.TemporaryDirectory(prefix="kvm-boot-bench-") as tmp:
         import shutil
 
@@ -135,45 +198,65 @@ def main() -> int:
         arts = pack(project, Path(tmp) / "work" / "dist")
         stored = pack(project, Path(tmp) / "work" / "dist-stored", "--compression-level", "0")
         native = project / "build" / "hello"
+        stub = pvh_stub(Path(tmp) / "stub.elf")
         cases = [
             ("native", plain_run([str(native)])),
             ("linux-userland", plain_run([str(arts["linux-userland"])])),
-            ("QEMU alone, -M microvm (PVH stub exits at once)", stub_run(qemu, pvh_stub(Path(tmp) / "stub.elf"))),
-            ("kvm, QEMU TCG -M microvm", qemu_run(qemu, arts["kvm"], "microvm", "")),
+            ("QEMU alone, -M microvm (PVH stub exits at once)", stub_run(qemu, stub)),
+            ("kvm, QEMU TCG -M microvm, as `litebox run` boots", runner_run(plugin, arts["kvm"])),
+            ("kvm, -M microvm, chunks checked in the VM", qemu_run(qemu, arts["kvm"], "microvm", "")),
             ("kvm, QEMU TCG -M pc (default machine)", qemu_run(qemu, arts["kvm"], "pc", "")),
             ("kvm, -M microvm, stored chunks (level 0)", qemu_run(qemu, stored["kvm"], "microvm", "")),
         ]
-        rows = []
-        for name, fn in cases:
+        # litebox.timing: the kernel's boot lines without the library OS's debug output (which
+        # would slow the app down); the former kernel knows only litebox.debug.
+        timing = "litebox.timing litebox.image-checked"
+        debug = [("as `litebox run` boots", qemu_run(qemu, arts["kvm"], "microvm", timing)),
+                 ("chunks checked in the VM", qemu_run(qemu, arts["kvm"], "microvm", "litebox.timing")),
+                 ("stored chunks", qemu_run(qemu, stored["kvm"], "microvm", "litebox.timing"))]
+        if args.before is not None:
+            before = pack_with(project, Path(tmp) / "work" / "dist-before", args.before)
+            cases[2:2] = [
+                ("before: QEMU alone, plain -M microvm", stub_run(qemu, stub, microvm_options="")),
+                ("before: kvm, QEMU TCG -M microvm", qemu_run(qemu, before, "microvm", "", microvm_options="")),
+            ]
+            debug.insert(0, ("before", qemu_run(qemu, before, "microvm", "litebox.debug", microvm_options="")))
+        for _, fn in cases + debug:
             fn()  # warm the page cache
-            cpu: list[float] = []
-            times, _ = timed(fn, args.runs, cpu)
-            rows.append({"case": name, "median_ms": round(statistics.median(times), 2),
-                         "min_ms": round(min(times), 2), "cpu_median_ms": round(statistics.median(cpu), 1)})
-        kernel = {}
-        for label, art in (("zstd", arts["kvm"]), ("stored", stored["kvm"])):
-            _, outs = timed(qemu_run(qemu, art, "microvm", "litebox.debug"), args.runs)
-            shares = [int(m.group(2)) / 1000 for o in outs if (m := BOOT_LINE.search(o))]
-            phases = re.search(rb"litebox: boot phases.*", outs[-1])
-            kernel[label] = {"median_ms": round(statistics.median(shares), 2) if shares else None,
-                             "min_ms": round(min(shares), 2) if shares else None,
-                             "phases": phases.group(0).decode() if phases else None}
+        times: dict[str, list[float]] = {name: [] for name, _ in cases}
+        cpus: dict[str, list[float]] = {name: [] for name, _ in cases}
+        outs: dict[str, list[bytes]] = {label: [] for label, _ in debug}
+        load = [open("/proc/loadavg", encoding="ascii").read().split()[0]]
+        for _ in range(args.runs):
+            for name, fn in cases:
+                t, _ = timed(fn, 1, cpus[name])
+                times[name] += t
+            for label, fn in debug:
+                outs[label] += timed(fn, 1)[1]
+        load.append(open("/proc/loadavg", encoding="ascii").read().split()[0])
+        rows = [{"case": name, "median_ms": round(statistics.median(times[name]), 2),
+                 "min_ms": round(min(times[name]), 2), "cpu_median_ms": round(statistics.median(cpus[name]), 1)}
+                for name, _ in cases]
+        kernel = {label: kernel_share(o) for label, o in outs.items()}
     base = rows[0]["median_ms"]
     for r in rows:
         r["x_native"] = round(r["median_ms"] / base, 1) if base else None
     if args.json:
-        print(json.dumps({"runs": args.runs, "rows": rows, "kvm_kernel_share": kernel}, indent=2))
+        print(json.dumps({"runs": args.runs, "load_average": load, "rows": rows, "kvm_kernel_share": kernel},
+                         indent=2))
         return 0
-    print(f"hello-static, boot/start to exit, {args.runs} runs each (wall median / min, ms; x native by median;"
-          " CPU median, ms)")
+    print(f"hello-static, boot/start to exit, {args.runs} interleaved rounds (wall median / min, ms; x native by"
+          f" median; CPU median, ms); 1-minute load average {load[0]} at the start, {load[1]} at the end")
     for r in rows:
-        print(f"  {r['case']:<48} {r['median_ms']:>9.2f} / {r['min_ms']:>8.2f}   x{r['x_native']:<6} "
+        print(f"  {r['case']:<52} {r['median_ms']:>9.2f} / {r['min_ms']:>8.2f}   x{r['x_native']:<6} "
               f"CPU {r['cpu_median_ms']:>7.1f}")
     for label, k in kernel.items():
-        print(f"  kvm kernel share, {label} chunks (PVH entry -> app's first instruction, TSC): "
-              f"{k['median_ms']} / {k['min_ms']} ms")
-        if k["phases"]:
-            print(f"    last run's {k['phases'][len('litebox: '):]}")
+        app = f"; then the app to the VM's exit {k['app_median_ms']} ms" if k["app_median_ms"] is not None else ""
+        print(f"  kvm kernel share, {label} (PVH entry -> app's first instruction, TSC): "
+              f"{k['median_ms']} / {k['min_ms']} ms{app}")
+        for line in (k["phases"], k["clock"]):
+            if line:
+                print(f"    last run's {line[len('litebox: '):]}")
     return 0
 
 

@@ -42,6 +42,7 @@ def _sibling(name: str) -> ModuleType:
 
 pvh_elf = _sibling("pvh_elf")
 qemu = _sibling("qemu")
+chunkcheck = _sibling("chunkcheck")
 
 
 def _check() -> list[tuple[str, bool, str]]:
@@ -66,14 +67,16 @@ def _check() -> list[tuple[str, bool, str]]:
     return items
 
 
-def _launch(artifact: Path) -> Any:
-    """The image's launch config, or None if it cannot be read (a damaged image is for the
-    kernel to refuse, with its own exit code)."""
+def _image(artifact: Path) -> Any:
+    """The artifact's image (``packager.image.imagereader.Image``), or None if it cannot be
+    read (a damaged image is for the kernel to refuse, with its own exit code)."""
     from packager.image.imagereader import read_image
 
     try:
         blob = read_sections(artifact.read_bytes(), (pvh_elf.IMAGE_SECTION,))[pvh_elf.IMAGE_SECTION]
-        return read_image(blob).launch
+        image = read_image(blob)
+        image.launch  # noqa: B018 - decoded now: a bad launch config means no image
+        return image
     except Exception:
         return None
 
@@ -120,5 +123,8 @@ class Plugin(CargoTarget):
                             "(see `litebox targets`)")
         if not artifact.is_file():
             raise PackError(f"{display_path(artifact)}: no such file")
-        launch = _launch(artifact)
-        return qemu.run(artifact, args, qemu.app_env(launch), qemu.launch_net_plan(launch))
+        image = _image(artifact)
+        launch = image.launch if image is not None else None
+        # read_image checked the root digest and every table page; chunks_match the chunks.
+        checked = image is not None and chunkcheck.chunks_match(image)
+        return qemu.run(artifact, args, qemu.app_env(launch), qemu.launch_net_plan(launch), image_checked=checked)

@@ -28,6 +28,8 @@ from litebox_e2e import (
     run_program,
 )
 
+from packager.targets.targets import get
+
 pytestmark = pytest.mark.skipif(
     shutil.which("qemu-system-x86_64") is None,
     reason="qemu-system-x86_64 is not installed (./scripts/setup installs Debian's qemu-system-x86)",
@@ -297,6 +299,67 @@ def test_a_damaged_image_is_refused(packed: PackedExamples, tmp_path: Path) -> N
     kvm = run_kvm(art, [])
     assert kvm.returncode == EXIT_TAMPERED, describe(kvm)
     assert kvm.stderr.startswith(b"litebox: ") and kvm.stdout == b"", describe(kvm)
+
+
+def _debug_boot(artifact: Path) -> bytes:
+    """The kernel's log of one `litebox run` of ``artifact`` with LITEBOX_LOG=debug."""
+    kvm = run_kvm(artifact, [], env={"LITEBOX_LOG": "debug"})
+    assert kvm.returncode == 0, describe(kvm)
+    return kvm.stderr
+
+
+def test_the_boot_maps_the_program_checks_chunks_on_the_host_and_times_itself(packed: PackedExamples) -> None:
+    """What makes the boot fast (docs/targets/kvm.md, "Boot to exit"), as the kernel reports it."""
+    art = packed.get("hello-static", "kvm")
+    logs = [_debug_boot(art) for _ in range(2)]
+    for log in logs:
+        # The runner checked the image's digests, so the kernel did not hash it again.
+        assert b"litebox: image: digests checked by the runner before the boot\n" in log, log
+        # The program's pages (680 KiB of static glibc) are mapped from the image, not copied.
+        used = int(log.split(b"memory: ", 1)[1].split(b" of ", 1)[0])
+        assert used < 400, log
+    # The clock was calibrated over the boot itself, the same in both boots (the PIT's two
+    # channels count the span exactly however often one wraps), and so was the APIC timer.
+    clocks = [log.split(b"litebox: clock: TSC ", 1)[1].split(b"\n", 1)[0] for log in logs]
+    khz = [int(c.split(b" ", 1)[0]) for c in clocks]
+    assert abs(khz[0] - khz[1]) * 2000 < khz[0], clocks
+    for c in clocks:
+        apic = int(c.split(b"APIC timer ", 1)[1].split(b" ", 1)[0])
+        assert apic > 0, c
+
+
+def test_a_damaged_image_booted_without_the_runner_is_refused_by_the_kernel(packed: PackedExamples,
+                                                                             tmp_path: Path) -> None:
+    """Booted by hand (no host check, no token), the kernel checks each chunk itself."""
+    art = tmp_path / "damaged-kvm"
+    shutil.copyfile(packed.get("hello-static", "kvm"), art)
+    sec = find_section(art, IMAGE_SECTION)
+    flip_byte(art, sec.offset + sec.size - 100)
+    qemu = get("kvm").module.qemu
+    control = tmp_path / "control"
+    argv = qemu.qemu_argv(art, "", qemu.file_chardev(control), "tcg")
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False)
+    assert qemu.read_exit(control) == EXIT_TAMPERED, (proc.returncode, proc.stdout, proc.stderr)
+    assert proc.stderr.startswith(b"litebox: tampered image: chunk digest"), proc.stderr
+
+
+def test_timing_prints_the_kernels_boot_lines_without_the_library_os_debug_output(packed: PackedExamples,
+                                                                                   tmp_path: Path) -> None:
+    """`litebox.timing` (bench/kvm_boot.py): the boot and exit lines, and nothing of the library
+    OS's debug output (such as its count of chunks read, printed at exit with litebox.debug)."""
+    qemu = get("kvm").module.qemu
+    logs = {}
+    for token in ("litebox.timing", "litebox.debug"):
+        control = tmp_path / f"control-{token}"
+        argv = qemu.qemu_argv(packed.get("hello-static", "kvm"), token, qemu.file_chardev(control), "tcg")
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False)
+        assert qemu.read_exit(control) == 0, (proc.returncode, proc.stderr)
+        assert proc.stdout.startswith(b"Hello from litebox!\n"), proc.stdout
+        logs[token] = proc.stderr
+    for log in logs.values():
+        assert b"litebox: boot: " in log and b"litebox: exit: " in log, log
+    assert b"chunks read" in logs["litebox.debug"], logs["litebox.debug"]
+    assert b"chunks read" not in logs["litebox.timing"], logs["litebox.timing"]
 
 
 def test_two_packs_are_identical_and_verify(packed: PackedExamples, tmp_path: Path) -> None:

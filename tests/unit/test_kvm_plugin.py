@@ -20,7 +20,7 @@ from packager.build.artifact import read_sections
 from packager.targets.targets import get
 
 kvm = get("kvm").module
-qemu, pvh_elf = kvm.qemu, kvm.pvh_elf
+qemu, pvh_elf, chunkcheck = kvm.qemu, kvm.pvh_elf, kvm.chunkcheck
 
 
 def _unescape(token: str) -> bytes:
@@ -66,6 +66,47 @@ def test_no_network_rules_means_no_card() -> None:
     assert qemu.net_plan([], []) is None
     argv = qemu.qemu_argv(Path("k"), "", "file,path=c", "tcg")
     assert "-netdev" not in argv and not any("virtio-net" in a for a in argv)
+
+
+def _image(tmp_path: Path, level: int) -> bytes:
+    """A small image with a few chunks (4 KiB), compressed at ``level``."""
+    from packager.image.image import ImageSettings, build_image
+    from packager.image.imageformat import TAG_ARG, TAG_ENTRY, encode_tlv
+    from packager.image.rootfs import FILE, FsEntry, RootFS
+
+    (tmp_path / "app").write_bytes(bytes(range(256)) * 64 + os.urandom(9000))
+    fs = RootFS()
+    fs.add(FsEntry("/bin/app", FILE, 0o755, "entry", host=tmp_path / "app"))
+    launch = encode_tlv([(TAG_ENTRY, b"/bin/app"), (TAG_ARG, b"/bin/app")])
+    return build_image(fs.entries(), launch, ImageSettings(chunk_size=4096, compression_level=level, mtime=1)).blob
+
+
+@pytest.mark.parametrize("level", [0, 3])
+def test_the_runner_vouches_for_chunks_only_when_every_digest_matches(tmp_path: Path, level: int) -> None:
+    from packager.image.imagereader import read_image
+
+    blob = _image(tmp_path, level)
+    image = read_image(blob)
+    assert image.chunk_count > 3
+    assert chunkcheck.chunks_match(image)
+    assert not chunkcheck.chunks_match(image, limit=image.data_size - 1)
+    for k in (0, image.chunk_count - 1):
+        damaged = bytearray(blob)
+        damaged[image.data_off + image.data_size * k // image.chunk_count + 7] ^= 0x20
+        assert not chunkcheck.chunks_match(read_image(bytes(damaged))), f"a flipped byte in chunk {k} passed"
+
+
+def test_the_image_checked_token_is_one_plain_word_and_only_when_asked() -> None:
+    assert "litebox.image-checked" not in qemu.kernel_cmdline(["a"], {}, True)
+    line = qemu.kernel_cmdline(["litebox.image-checked"], {}, False, image_checked=True)
+    assert line.split() == ["litebox.arg=litebox.image-checked", "litebox.image-checked"]
+
+
+def test_microvm_boots_without_acpi_tables_and_pc_keeps_its_defaults() -> None:
+    argv = qemu.qemu_argv(Path("k"), "", "file,path=c", "tcg")
+    assert argv[argv.index("-M") + 1] == "microvm,acpi=off"
+    pc = qemu.qemu_argv(Path("k"), "", "file,path=c", "tcg", machine="pc")
+    assert pc[pc.index("-M") + 1] == "pc"
 
 
 def test_listen_rules_become_host_forwards_and_no_outgoing_without_connect_rules() -> None:

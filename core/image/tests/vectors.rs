@@ -295,3 +295,42 @@ fn entry_hands_a_bad_page_to_the_fatal_handler() {
     let img = Image::open(&m).unwrap();
     let _ = img.entry(i);
 }
+
+#[test]
+fn an_image_opened_as_checked_reads_the_same_and_computes_no_digest() {
+    // Same contents as a normal open.
+    let img = Image::open_checked(IMG).expect("vector opens");
+    let cache = ChunkCache::new(img.header().chunk_count);
+    let normal = Image::open(IMG).expect("vector opens");
+    let normal_cache = ChunkCache::new(normal.header().chunk_count);
+    let (pages, all) = img.pages_checked();
+    assert_eq!(pages, all, "every table page counts as checked");
+    for i in 0..img.len() {
+        if img.entry(i).kind == EntryKind::File {
+            assert_eq!(read_all(&img, &cache, i).unwrap(), read_all(&normal, &normal_cache, i).unwrap());
+        }
+    }
+    // No digest is computed: with chunk 0's recorded digest changed (in the chunk table, so
+    // its table page's digest no longer matches either), a normal open refuses the image and
+    // the vouched-for one reads the same contents as before. A changed root digest still
+    // opens. The bounds checks stay: a truncated image is still refused.
+    let changed = {
+        let mut m = IMG.to_vec();
+        let table = u64::from_le_bytes(m[80..88].try_into().unwrap()) as usize;
+        m[table + 16] ^= 0x20; // chunk 0's record: offset u64, sizes u32 x 2, then the digest
+        m
+    };
+    assert!(try_everything(&changed).is_some(), "a normal open refuses the changed record");
+    let vouched = Image::open_checked(&changed).expect("opens without digests");
+    let vouched_cache = ChunkCache::new(vouched.header().chunk_count);
+    for i in 0..vouched.len() {
+        if vouched.entry(i).kind == EntryKind::File {
+            assert_eq!(read_all(&vouched, &vouched_cache, i).unwrap(), read_all(&img, &cache, i).unwrap());
+        }
+    }
+    let mut root_changed = IMG.to_vec();
+    root_changed[128] ^= 1;
+    assert!(Image::open(&root_changed).is_err());
+    assert!(Image::open_checked(&root_changed).is_ok());
+    assert!(Image::open_checked(&IMG[..IMG.len() / 2]).is_err());
+}

@@ -6,7 +6,8 @@
 //!   the region's memory comes from ([`heap::Backing`]);
 //! - [`exit`] and [`fatal`]: the runtime's own exit codes (docs/image-format.md) and the one
 //!   line it prints before it stops;
-//! - [`launch`]: the app's argv and environment from the launch config and the host's.
+//! - [`launch`]: the app's argv and environment from the launch config and the host's;
+//! - [`pit`]: elapsed time from two 8254 PIT channels (the VM kernels' clock calibration).
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn, missing_docs)]
 
@@ -17,3 +18,4 @@ pub mod fatal;
 pub mod heap;
 pub mod launch;
 pub mod mem;
+pub mod pit;

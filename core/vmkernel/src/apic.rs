@@ -47,9 +47,16 @@ pub fn reserve_mapping() {
     let _ = paging::pte(APIC_VIRT, true);
 }
 
-/// Starts the periodic timer if the CPU has a local APIC (once).
-pub fn start_timer() {
-    if RUNNING.swap(true, Ordering::Relaxed) || cpuid(1, 0).3 & (1 << 9) == 0 {
+/// Maps the local APIC (if the CPU has one), enables it and starts its timer counting down
+/// from the top, masked, for the clock's calibration ([`crate::clock::start_calibration`]):
+/// [`start_timer`] later takes its rate from the same span as the TSC's. Not at boot under
+/// SEV-SNP, where the APIC stays untouched until a timer is needed, as before (its MMIO goes
+/// through the hypervisor); the timer then measures its rate against the TSC.
+pub fn start_counting() {
+    if BASE.load(Ordering::Relaxed) != 0 || cpuid(1, 0).3 & (1 << 9) == 0 {
+        return;
+    }
+    if crate::snp::active() && !RUNNING.load(Ordering::Relaxed) {
         return;
     }
     let Some(e) = paging::pte(APIC_VIRT, true) else { return };
@@ -61,8 +68,42 @@ pub fn start_timer() {
     BASE.store(APIC_VIRT, Ordering::Relaxed);
     write(0xf0, 0x100 | SPURIOUS_VECTOR as u32); // enable, spurious vector
     write(0x3e0, 0x3); // divide by 16
-                       // Calibrate: count down from the top for 1 ms of TSC.
     write(0x320, 1 << 16); // masked, one-shot
+    write(0x380, u32::MAX);
+}
+
+/// The APIC timer's current count (0 without an APIC).
+pub fn current_count() -> u32 {
+    if BASE.load(Ordering::Relaxed) == 0 {
+        return 0;
+    }
+    read(0x390)
+}
+
+/// Starts the periodic timer if the CPU has a local APIC (once), at the rate measured with the
+/// TSC's calibration.
+pub fn start_timer() {
+    if RUNNING.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    start_counting();
+    if BASE.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let per_ms = match clock::apic_per_ms() {
+        0 => measure_against_tsc(),
+        n => n,
+    };
+    if per_ms == 0 {
+        return;
+    }
+    PER_MS.store(per_ms, Ordering::Relaxed);
+    periodic(per_ms);
+}
+
+/// The timer's counts in 1 ms of TSC, counted now (when the calibration could not measure
+/// the APIC, e.g. a PIT without channel 1).
+fn measure_against_tsc() -> u32 {
     write(0x380, u32::MAX);
     let t0 = rdtsc();
     let tick = clock::tsc_hz() / 1000;
@@ -71,11 +112,7 @@ pub fn start_timer() {
     }
     let per_ms = u32::MAX - read(0x390);
     write(0x380, 0);
-    if per_ms == 0 {
-        return;
-    }
-    PER_MS.store(per_ms, Ordering::Relaxed);
-    periodic(per_ms);
+    per_ms
 }
 
 fn periodic(per_ms: u32) {

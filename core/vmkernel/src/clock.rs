@@ -1,12 +1,167 @@
-//! Time without a host: the TSC, calibrated once against the PIT (channel 2), and the CMOS
-//! real-time clock read at first use for the wall-clock epoch.
-use core::sync::atomic::{AtomicU64, Ordering};
+//! Time without a host: the TSC, calibrated against the PIT, and the CMOS real-time clock read
+//! at first use for the wall-clock epoch.
+//!
+//! The calibration overlaps the boot instead of waiting for it: [`start_calibration`] (the end
+//! of [`crate::init`]) starts PIT channels 0 and 1 counting with different periods, and the
+//! local APIC timer counting down, and records the TSC. The first call of [`tsc_hz`] (the OS
+//! layer makes one just before the app's first instruction) reads them again and divides over
+//! the whole span, which `litebox_rt::pit` resolves exactly up to 56 s however often the
+//! 16-bit channels wrapped. It waits only for what is missing of [`WINDOW`]: under emulation
+//! the boot takes longer than that, so nothing is waited for. The APIC timer's rate comes from
+//! the same span ([`apic_per_ms`]). A PIT whose channel 1 does not count alongside channel 0
+//! gets the former measurement: channel 0 alone, read without pause for the whole window.
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use litebox_rt::pit::{self, Counts, PIT_HZ};
 
 use crate::port::{inb, outb, rdtsc};
 
 static TSC_HZ: AtomicU64 = AtomicU64::new(0);
+static APIC_PER_MS: AtomicU32 = AtomicU32::new(0);
 static EPOCH_NS: AtomicU64 = AtomicU64::new(0);
 static EPOCH_TSC: AtomicU64 = AtomicU64::new(0);
+/// The calibration's start: the TSC, and both channels' counts with the APIC's (packed).
+static START_TSC: AtomicU64 = AtomicU64::new(0);
+static START_COUNTS: AtomicU64 = AtomicU64::new(0);
+static TWO_CHANNELS: AtomicBool = AtomicBool::new(false);
+/// What the debug line reports: when the calibration ended (TSC), over how many PIT counts,
+/// and how many of them were waited for.
+static DONE_TSC: AtomicU64 = AtomicU64::new(0);
+static SPAN_COUNTS: AtomicU64 = AtomicU64::new(0);
+static WAITED_COUNTS: AtomicU64 = AtomicU64::new(0);
+
+/// The shortest span the TSC is measured over (PIT counts: 10 ms).
+pub const WINDOW: u64 = PIT_HZ / 100;
+/// The most TSC ticks one reading (TSC, latch, APIC, TSC) may take before it is taken again:
+/// a reading stretched by a host that descheduled the VM pairs the TSC with the wrong count.
+const READ_TICKS: u64 = 50_000;
+/// The frequency assumed when no PIT answers.
+const FALLBACK_HZ: u64 = 2_000_000_000;
+/// Readings before the measurement gives up on the PIT (a few seconds under emulation).
+const MAX_SPINS: u64 = 20_000_000;
+
+/// One reading: the TSC (the middle of the reading), both PIT channels, the APIC timer.
+#[derive(Clone, Copy)]
+struct Reading {
+    tsc: u64,
+    counts: Counts,
+    apic: u32,
+}
+
+/// Latches channels 0 and 1 with one read-back command and reads them with the TSC and the
+/// APIC timer's current count; taken again (up to 8 times, keeping the quickest) while a
+/// reading takes longer than [`READ_TICKS`].
+fn read() -> Reading {
+    let mut best = read_once();
+    for _ in 1..8 {
+        if best.1 <= READ_TICKS {
+            break;
+        }
+        let r = read_once();
+        if r.1 < best.1 {
+            best = r;
+        }
+    }
+    best.0
+}
+
+/// One reading and the TSC ticks it took.
+fn read_once() -> (Reading, u64) {
+    let t0 = rdtsc();
+    outb(0x43, 0xd6); // read-back: latch the counts (not the status) of channels 0 and 1
+    let apic = crate::apic::current_count();
+    let t1 = rdtsc();
+    let ch0 = inb(0x40) as u16 | (inb(0x40) as u16) << 8;
+    let ch1 = inb(0x41) as u16 | (inb(0x41) as u16) << 8;
+    let took = t1.wrapping_sub(t0);
+    (Reading { tsc: t0.wrapping_add(took / 2), counts: Counts { ch0, ch1 }, apic }, took)
+}
+
+/// Starts the calibration: PIT channels 0 and 1 counting (mode 2, binary; reloads 65536 and
+/// `pit::CH1_RELOAD`), the APIC timer counting down (masked), and the TSC noted. Called once at
+/// boot, after the IDT exists (under SEV-SNP port I/O and RDTSC raise #VC) and the frame
+/// allocator works (the APIC's page is mapped).
+pub fn start_calibration() {
+    crate::apic::start_counting();
+    outb(0x43, 0x34); // channel 0, lobyte/hibyte, mode 2
+    outb(0x40, 0);
+    outb(0x40, 0);
+    outb(0x43, 0x74); // channel 1, lobyte/hibyte, mode 2
+    outb(0x41, pit::CH1_RELOAD as u8);
+    outb(0x41, (pit::CH1_RELOAD >> 8) as u8);
+    let a = read();
+    // Channel 1 must count with channel 0: wait until channel 0 moved 64 counts (54 us) and
+    // check that channel 1 agrees; some PITs leave it gated off.
+    let mut b = read();
+    let mut spins = 0;
+    while a.counts.ch0.wrapping_sub(b.counts.ch0) < 64 && spins < 100_000 {
+        b = read();
+        spins += 1;
+    }
+    let moved = a.counts.ch0.wrapping_sub(b.counts.ch0);
+    TWO_CHANNELS.store(moved >= 64 && pit::elapsed(a.counts, b.counts) == Some(moved as u64), Ordering::Relaxed);
+    START_COUNTS.store(pack(a), Ordering::Relaxed);
+    START_TSC.store(a.tsc.max(1), Ordering::Relaxed);
+}
+
+fn pack(r: Reading) -> u64 {
+    (r.counts.ch0 as u64) | (r.counts.ch1 as u64) << 16 | (r.apic as u64) << 32
+}
+
+/// TSC ticks per second, measured against the PIT over the span since [`start_calibration`]
+/// (at least [`WINDOW`]) the first time it is asked; 2 GHz if no PIT answers.
+pub fn tsc_hz() -> u64 {
+    let hz = TSC_HZ.load(Ordering::Relaxed);
+    if hz != 0 {
+        return hz;
+    }
+    calibrate()
+}
+
+/// Local APIC timer counts per millisecond (divide by 16), from the same span as [`tsc_hz`];
+/// 0 when the APIC timer did not count.
+pub fn apic_per_ms() -> u32 {
+    tsc_hz();
+    APIC_PER_MS.load(Ordering::Relaxed)
+}
+
+fn calibrate() -> u64 {
+    if START_TSC.load(Ordering::Relaxed) == 0 {
+        start_calibration();
+    }
+    let packed = START_COUNTS.load(Ordering::Relaxed);
+    let start = Reading {
+        tsc: START_TSC.load(Ordering::Relaxed),
+        counts: Counts { ch0: packed as u16, ch1: (packed >> 16) as u16 },
+        apic: (packed >> 32) as u32,
+    };
+    let (hz, apic) = if TWO_CHANNELS.load(Ordering::Relaxed) { over_boot(start) } else { (channel0_alone(), 0) };
+    let hz = if hz < 10_000_000 { FALLBACK_HZ } else { hz };
+    APIC_PER_MS.store(apic, Ordering::Relaxed);
+    TSC_HZ.store(hz, Ordering::Relaxed);
+    DONE_TSC.store(rdtsc(), Ordering::Relaxed);
+    hz
+}
+
+/// (TSC Hz, APIC counts per ms) over the span since `start`, waiting until it is [`WINDOW`].
+fn over_boot(start: Reading) -> (u64, u32) {
+    let mut first: Option<u64> = None;
+    for _ in 0..MAX_SPINS {
+        let now = read();
+        let Some(span) = pit::elapsed(start.counts, now.counts) else { continue };
+        let first = *first.get_or_insert(span);
+        if span < WINDOW {
+            continue;
+        }
+        SPAN_COUNTS.store(span, Ordering::Relaxed);
+        WAITED_COUNTS.store(span - first.min(span), Ordering::Relaxed);
+        let hz = (now.tsc.wrapping_sub(start.tsc) as u128 * PIT_HZ as u128 / span as u128) as u64;
+        let ticks = if now.apic != 0 { start.apic.saturating_sub(now.apic) as u128 } else { 0 };
+        let apic = (ticks * PIT_HZ as u128 / (span as u128 * 1000)).min(u32::MAX as u128) as u32;
+        return (hz, apic);
+    }
+    (0, 0)
+}
 
 fn pit_count() -> u16 {
     outb(0x43, 0x00); // latch channel 0
@@ -15,15 +170,9 @@ fn pit_count() -> u16 {
     hi << 8 | lo
 }
 
-/// TSC ticks per second, measured against the PIT (channel 0, read back by latching) over
-/// 10 ms the first time it is asked; 2 GHz if no PIT answers.
-pub fn tsc_hz() -> u64 {
-    let hz = TSC_HZ.load(Ordering::Relaxed);
-    if hz != 0 {
-        return hz;
-    }
-    const PIT_HZ: u64 = 1_193_182;
-    const WANT: u64 = PIT_HZ / 100; // 10 ms of PIT counts
+/// The former measurement: channel 0 alone, reprogrammed and read without pause for
+/// [`WINDOW`] (0 when it does not count).
+fn channel0_alone() -> u64 {
     outb(0x43, 0x34); // channel 0, lobyte/hibyte, mode 2 (rate generator), binary
     outb(0x40, 0xff);
     outb(0x40, 0xff);
@@ -31,17 +180,32 @@ pub fn tsc_hz() -> u64 {
     let t0 = rdtsc();
     let mut elapsed = 0u64;
     let mut spins = 0u64;
-    while elapsed < WANT && spins < 20_000_000 {
+    while elapsed < WINDOW && spins < MAX_SPINS {
         let c = pit_count();
         elapsed += last.wrapping_sub(c) as u64;
         last = c;
         spins += 1;
     }
     let t1 = rdtsc();
-    let hz = if elapsed >= WANT { ((t1 - t0) as u128 * PIT_HZ as u128 / elapsed as u128) as u64 } else { 0 };
-    let hz = if hz < 10_000_000 { 2_000_000_000 } else { hz };
-    TSC_HZ.store(hz, Ordering::Relaxed);
-    hz
+    SPAN_COUNTS.store(elapsed, Ordering::Relaxed);
+    WAITED_COUNTS.store(elapsed, Ordering::Relaxed);
+    if elapsed >= WINDOW {
+        ((t1 - t0) as u128 * PIT_HZ as u128 / elapsed as u128) as u64
+    } else {
+        0
+    }
+}
+
+/// For the boot's debug line: (µs from the machine's entry to the end of the calibration,
+/// µs it measured over, µs of it waited for), once calibrated.
+pub fn calibration_report() -> Option<(u64, u64, u64)> {
+    let done = DONE_TSC.load(Ordering::Relaxed);
+    if done == 0 {
+        return None;
+    }
+    let at = ticks_to_ns(done.saturating_sub(crate::layout::boot_tsc())) / 1000;
+    let span = pit::counts_to_ns(SPAN_COUNTS.load(Ordering::Relaxed)) / 1000;
+    Some((at, span, pit::counts_to_ns(WAITED_COUNTS.load(Ordering::Relaxed)) / 1000))
 }
 
 /// Nanoseconds for `ticks` TSC ticks.

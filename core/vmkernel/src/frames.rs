@@ -1,7 +1,7 @@
 //! Physical page frames: the RAM the machine reported (its boot information), below the 1 GiB the direct
 //! map covers, minus what is in use at boot (the kernel, the image, the boot modules).
 use alloc::collections::BTreeMap;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use litebox_libos::sync::SpinMutex;
 
@@ -165,18 +165,42 @@ pub fn stats() -> (usize, usize) {
 /// than one map it. A frame not listed has one owner.
 static SHARED: SpinMutex<BTreeMap<usize, u32>> = SpinMutex::new(BTreeMap::new());
 
+/// Frames outside the pool that app pages map in place (the packed image), `[start, end)`.
+static PINNED_START: AtomicUsize = AtomicUsize::new(0);
+static PINNED_END: AtomicUsize = AtomicUsize::new(0);
+
+/// Lets app pages map the frames of `[start, end)` (page-aligned, reserved: the packed image)
+/// in place, read-only: they count as shared by everyone (a write copies the page first) and
+/// are never freed. Called once, before the app runs.
+pub fn pin(start: usize, end: usize) {
+    PINNED_START.store(start, Ordering::Relaxed);
+    PINNED_END.store(end, Ordering::Relaxed);
+}
+
+/// Whether frame `pa` lies in the pinned range ([`pin`]).
+pub fn is_pinned(pa: usize) -> bool {
+    (PINNED_START.load(Ordering::Relaxed)..PINNED_END.load(Ordering::Relaxed)).contains(&pa)
+}
+
 /// One more address space maps app frame `pa` (fork).
 pub fn share(pa: usize) {
+    if is_pinned(pa) {
+        return;
+    }
     *SHARED.lock().entry(pa).or_insert(0) += 1;
 }
 
-/// Whether app frame `pa` is mapped by more than one address space.
+/// Whether app frame `pa` is mapped by more than one address space (a pinned frame always is).
 pub fn is_shared(pa: usize) -> bool {
-    SHARED.lock().contains_key(&pa)
+    is_pinned(pa) || SHARED.lock().contains_key(&pa)
 }
 
-/// An address space stops mapping app frame `pa`: frees it when it was the last.
+/// An address space stops mapping app frame `pa`: frees it when it was the last (never a
+/// pinned one).
 pub fn release(pa: usize) {
+    if is_pinned(pa) {
+        return;
+    }
     let mut s = SHARED.lock();
     match s.get_mut(&pa) {
         Some(n) if *n > 1 => *n -= 1,

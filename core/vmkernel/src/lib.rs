@@ -111,7 +111,8 @@ pub fn fatal(code: i32, msg: core::fmt::Arguments<'_>) -> ! {
 /// Brings the kernel up on the boot stack, after [`set_machine`]: the CPU tables and the
 /// syscall entry, the frame allocator over the machine's RAM (less the kernel, the first MiB
 /// and the reserved ranges), the page-encryption mask, the boot address space without its
-/// identity map, the scheduler's boot thread, the legacy PICs masked.
+/// identity map, the scheduler's boot thread, the legacy PICs masked, and the clock's
+/// calibration started (it ends when the time is first needed, [`clock::tsc_hz`]).
 ///
 /// # Safety
 /// Call once, at boot, on the boot stack, interrupts off; the boot stack becomes the syscall
@@ -139,4 +140,5 @@ pub unsafe fn init() {
     paging::drop_identity_map();
     sched::init(layout::stack_top());
     apic::mask_pics();
+    clock::start_calibration();
 }

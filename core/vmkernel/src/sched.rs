@@ -167,7 +167,9 @@ vmk_switch:
 /// Registers the boot thread (tid 1) running on the boot stack.
 pub fn init(ktop: usize) {
     let mut s = SCHED.lock();
-    s.since = clock::monotonic_ns();
+    // The boot thread's first slice began at the machine's entry (monotonic 0); reading the
+    // clock here would end its calibration before the boot has had time to measure it.
+    s.since = 0;
     s.threads.push(Box::new(Thread {
         tid: BOOT_PID,
         pid: BOOT_PID,

@@ -298,6 +298,33 @@ pub fn map_frames(addr: usize, frames: &[usize], prot: u32, replace: bool) -> Re
     Ok(at)
 }
 
+/// Maps the pinned frames from `pa` (the packed image, [`frames::pin`]) at `addr` for `len`
+/// bytes of the running process, replacing whatever pages are there, with `prot`: each page
+/// is read-only and copy-on-write (a write gives it a private copy, a fork shares it, exit
+/// and execve drop it; the frame itself stays). `addr` must already be mapped (an area), and
+/// `addr`, `len` and `pa` page-aligned, `[pa, pa + len)` pinned; else EINVAL.
+pub fn map_pinned(addr: usize, len: usize, prot: u32, pa: usize) -> Result<usize, Errno> {
+    let aligned = addr.is_multiple_of(PAGE) && len.is_multiple_of(PAGE) && pa.is_multiple_of(PAGE);
+    if !aligned || len == 0 || !frames::is_pinned(pa) || !frames::is_pinned(pa + len - 1) {
+        return Err(EINVAL);
+    }
+    let e = in_user(addr, len).ok_or(EINVAL)?;
+    let sp = space().lock();
+    let mut va = addr;
+    while va < e {
+        va = sp.area_at(va).ok_or(EINVAL)?.end;
+    }
+    drop_pages(addr, e);
+    let flags = (pte_flags(prot & 7) | COW) & !W;
+    for i in 0..len / PAGE {
+        let Some(p) = paging::pte(addr + i * PAGE, true) else { return Err(ENOMEM) };
+        // SAFETY: p is the level-1 entry of a page of this process's area, emptied above; the
+        // frame is pinned (never freed), mapped read-only and marked COW.
+        unsafe { p.write_volatile((pa + i * PAGE) as u64 | paging::enc() | flags) };
+    }
+    Ok(addr)
+}
+
 /// munmap.
 pub fn unmap(addr: usize, len: usize) -> Result<(), Errno> {
     if !addr.is_multiple_of(PAGE) || len == 0 {

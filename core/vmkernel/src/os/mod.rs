@@ -37,8 +37,12 @@ pub struct Boot<'a> {
     pub env: &'a [Vec<u8>],
     /// The bytes the app reads as its standard input.
     pub stdin: &'static [u8],
-    /// `LITEBOX_LOG=debug`: the kernel's debug lines.
+    /// `LITEBOX_LOG=debug`: the library OS's debug lines (the kernel's own follow
+    /// [`crate::set_debug`], which `litebox.timing` turns on alone).
     pub debug: bool,
+    /// A trusted host checked the whole image (root digest, table pages, every chunk) before
+    /// the boot (`Image::open_checked`); false under SEV-SNP whatever the host says.
+    pub image_checked: bool,
     /// The TSC at the machine's first instruction (for the debug line on boot phases).
     pub boot_tsc: u64,
 }
@@ -53,8 +57,13 @@ pub fn image_fatal(e: ImageError) -> ! {
 /// limits, network policy), loads the entry program and enters it in ring 3. Never returns:
 /// from here the CPU belongs to the app and comes back only through [`entry`].
 pub fn start(b: Boot<'_>) -> ! {
+    pin_image(b.image);
     let t_open = port::rdtsc();
-    let image = Image::open(b.image).unwrap_or_else(|e| image_fatal(e));
+    let opened = if b.image_checked { Image::open_checked(b.image) } else { Image::open(b.image) };
+    let image = opened.unwrap_or_else(|e| image_fatal(e));
+    if b.image_checked {
+        crate::debug_line(format_args!("litebox: image: digests checked by the runner before the boot"));
+    }
     let cfg = image.launch_config().unwrap_or_else(|e| image_fatal(e));
     let t_opened = port::rdtsc();
 
@@ -87,28 +96,41 @@ pub fn start(b: Boot<'_>) -> ! {
     }
     apply_limits(os, &cfg.limits);
     proc::init(os);
-    if machine().poll_interval_ns() != u64::MAX {
-        // The tick lets an app that never waits notice events (the runner's Ctrl-C).
-        crate::apic::start_timer();
-    }
 
     let t_load = port::rdtsc();
     HWCAP.store(port::cpuid(1, 0).3 as usize, Ordering::Relaxed);
     let loaded = loader::load(os, &entry, &argv, &env, &aux()).unwrap_or_else(|error| {
         fatal(EXIT_LOAD, format_args!("{}", litebox_rt::fatal::LoadFailure { entry: &entry, error }))
     });
+    let t_loaded = port::rdtsc();
+    // The clock's calibration has measured the whole boot so far; it ends here at the latest
+    // (waiting only when the boot took less than its window), so the app's clocks never wait.
+    clock::tsc_hz();
+    if machine().poll_interval_ns() != u64::MAX {
+        // The tick lets an app that never waits notice events (the runner's Ctrl-C).
+        crate::apic::start_timer();
+    }
 
-    if b.debug {
+    if crate::debug() {
         let now = port::rdtsc();
         let ticks = now - b.boot_tsc;
         crate::debug_line(format_args!(
             "litebox: boot phases (us): to kernel set-up done {}, image open + launch config {}, libos set-up {}, \
-             ELF load {}",
+             ELF load {}, clock and timer {}",
             clock::ticks_to_ns(t_open - b.boot_tsc) / 1000,
             clock::ticks_to_ns(t_opened - t_open) / 1000,
             clock::ticks_to_ns(t_load - t_opened) / 1000,
-            clock::ticks_to_ns(now - t_load) / 1000
+            clock::ticks_to_ns(t_loaded - t_load) / 1000,
+            clock::ticks_to_ns(now - t_loaded) / 1000
         ));
+        if let Some((at, over, waited)) = clock::calibration_report() {
+            crate::debug_line(format_args!(
+                "litebox: clock: TSC {} kHz, APIC timer {} per ms, measured against the PIT over {over} us \
+                 ending {at} us after entry ({waited} us of it waited for)",
+                clock::tsc_hz() / 1000,
+                clock::apic_per_ms()
+            ));
+        }
         let (total, used) = frames::stats();
         crate::debug_line(format_args!(
             "litebox: boot: {ticks} TSC ticks from the machine's entry to the app's first instruction ({} us at {} MHz); \
@@ -122,6 +144,24 @@ pub fn start(b: Boot<'_>) -> ! {
     // SAFETY: the app is mapped and its stack built; from here the CPU belongs to the app and
     // comes back only through the machine's `syscall_handler` and `trap_handler`.
     unsafe { trap::enter_user(loaded.entry, loaded.sp) }
+}
+
+/// The image's physical address when it starts on a page boundary (0: it does not).
+static IMAGE_PHYS: AtomicUsize = AtomicUsize::new(0);
+
+/// Lets the app map the image's whole pages in place ([`frames::pin`]) when the image starts
+/// on a page boundary of guest RAM (the packer places it so on kvm).
+fn pin_image(image: &'static [u8]) {
+    let pa = (image.as_ptr() as usize).wrapping_sub(crate::layout::DIRECT_MAP);
+    if pa.is_multiple_of(frames::FRAME) && pa < frames::PHYS_LIMIT {
+        frames::pin(pa, pa + (image.len() & !(frames::FRAME - 1)));
+        IMAGE_PHYS.store(pa, Ordering::Relaxed);
+    }
+}
+
+/// The image's physical address, when its pages can be mapped in place.
+pub(crate) fn image_phys() -> Option<usize> {
+    Some(IMAGE_PHYS.load(Ordering::Relaxed)).filter(|&pa| pa != 0)
 }
 
 /// RAM per process of the default process limit: without `[policy.limits] processes` the VM

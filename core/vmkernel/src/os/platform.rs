@@ -122,6 +122,13 @@ impl Platform for Vm {
         vm::unmap(addr, len)
     }
 
+    /// The image's pages in guest RAM, mapped in place copy-on-write (`vm::map_pinned`);
+    /// EINVAL (the library OS copies instead) when the image is not page-aligned in RAM.
+    fn map_image(&self, addr: usize, len: usize, prot: u32, image_off: u64) -> Result<usize, Errno> {
+        let pa = super::image_phys().ok_or(EINVAL)?;
+        vm::map_pinned(addr, len, prot, pa.checked_add(image_off as usize).ok_or(EINVAL)?)
+    }
+
     fn mprotect(&self, addr: usize, len: usize, prot: u32) -> Result<(), Errno> {
         vm::protect(addr, len, prot)
     }

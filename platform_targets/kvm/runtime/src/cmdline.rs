@@ -5,6 +5,12 @@
 //! - `litebox.env=K=V`    one host environment variable, offered to the image's policy the way
 //!   the host environment is on linux-userland (ENV_PASS names, or everything with ENV_INHERIT)
 //! - `litebox.debug`      debug log lines (as LITEBOX_LOG=debug) and the boot-time line
+//! - `litebox.timing`     the kernel's own boot lines (phases, clock, memory, exit time) without
+//!   the library OS's debug lines, whose output would slow the app down under emulation
+//! - `litebox.image-checked`  the runner checked the whole image (root digest, table pages,
+//!   every chunk) before the boot (`platform_targets/kvm/chunkcheck.py`), so the kernel need
+//!   not hash it again (SHA-256 under emulation is about 15x slower than the host's); ignored
+//!   under SEV-SNP
 //!
 //! Other tokens are ignored, so a hand-written `-append` may carry anything else.
 use alloc::vec::Vec;
@@ -15,6 +21,8 @@ pub struct Cmdline {
     pub args: Vec<Vec<u8>>,
     pub env: Vec<Vec<u8>>,
     pub debug: bool,
+    pub timing: bool,
+    pub image_checked: bool,
 }
 
 fn hex(c: u8) -> Option<u8> {
@@ -54,6 +62,10 @@ pub fn parse(line: &[u8]) -> Cmdline {
             c.env.push(unescape(v));
         } else if tok == b"litebox.debug" {
             c.debug = true;
+        } else if tok == b"litebox.timing" {
+            c.timing = true;
+        } else if tok == b"litebox.image-checked" {
+            c.image_checked = true;
         }
     }
     c

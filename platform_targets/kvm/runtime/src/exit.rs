@@ -15,6 +15,11 @@ pub const DEBUG_EXIT_PORT: u16 = 0xf4;
 /// Ends the VM reporting `code` (0..=255).
 pub fn exit_vm(code: i32) -> ! {
     let code = code & 0xff;
+    // With litebox.debug, when the VM ends (for the boot's cost: docs/targets/kvm.md).
+    litebox_vmkernel::debug_line(format_args!(
+        "litebox: exit: {} us after the machine's entry",
+        litebox_vmkernel::clock::monotonic_ns() / 1000
+    ));
     if serial::present(serial::COM2) {
         let mut buf = [0u8; 20];
         let digits = litebox_libos::shim::fmt_usize(code as usize, &mut buf);

@@ -120,7 +120,10 @@ extern "C" fn kernel_main(start_info: u32, snp_cbit_hi: u32) -> ! {
         cmd.env.clear();
     }
     cmd.debug &= admits(DEBUG);
-    litebox_vmkernel::set_debug(cmd.debug);
+    cmd.timing &= admits(DEBUG);
+    // The host's word that it checked the image counts only where the host is trusted.
+    cmd.image_checked &= admitted.is_none();
+    litebox_vmkernel::set_debug(cmd.debug || cmd.timing);
     if bi.cmdline.split(|&b| b == b' ').any(|t| t == b"litebox.probe") {
         run_probe();
     }
@@ -142,6 +145,7 @@ extern "C" fn kernel_main(start_info: u32, snp_cbit_hi: u32) -> ! {
         env: &cmd.env,
         stdin,
         debug: cmd.debug,
+        image_checked: cmd.image_checked,
         boot_tsc: boot::boot_tsc(),
     })
 }
