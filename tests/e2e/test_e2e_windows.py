@@ -353,15 +353,25 @@ LAYER_CASES = {
 }
 
 
+# Cases whose native run is not a reliable reference on this machine kind, with Linux's bytes
+# written out: natively, this append script printed `abc\0\0\0` instead of `abcdcd` about once in
+# 300 runs (Debian's busybox alone in a fresh ext4 directory, plain O_APPEND writes: a host
+# kernel effect, not the sandbox's), which failed a full run.
+LAYER_EXPECTED = {"append-size": b"abcdcd\n6\nabc\n"}
+
+
 @pytest.mark.parametrize("case", sorted(LAYER_CASES))
 def test_writable_layer_keeps_linux_semantics(busybox_exe: Path, wine: dict[str, str], case: str,
                                               tmp_path: Path) -> None:
     script = LAYER_CASES[case]
-    native = subprocess.run([str(BUSYBOX), "sh", "-c", f"cd {tmp_path} && {script}"], env=BASE_ENV,
-                            capture_output=True, timeout=RUN_TIMEOUT)
-    assert native.returncode == 0, describe(native)
+    expected = LAYER_EXPECTED.get(case)
+    if expected is None:
+        native = subprocess.run([str(BUSYBOX), "sh", "-c", f"cd {tmp_path} && {script}"], env=BASE_ENV,
+                                capture_output=True, timeout=RUN_TIMEOUT)
+        assert native.returncode == 0, describe(native)
+        expected = native.stdout
     got = run_wine(wine, busybox_exe, ["sh", "-c", f"cd /tmp && {script}"])
-    assert (got.stdout, got.returncode) == (native.stdout, 0), describe(got)
+    assert (got.stdout, got.returncode) == (expected, 0), describe(got)
 
 
 def test_writable_layer_is_removed_at_the_end(busybox_exe: Path, wine: dict[str, str]) -> None:
