@@ -453,10 +453,13 @@ def render(r: dict[str, Any]) -> str:
 
 def render_rss(r: dict[str, Any]) -> list[str]:
     """The peak resident memory section."""
-    sv = [x for x in r["startup_variants"] if x != "runsc"]
+    # Peers are left out: bwrap and firejail run the program behind setuid helpers and pid
+    # namespaces whose processes the wrapper cannot reap, so it saw only the helper's own memory.
+    sv = [x for x in r["startup_variants"] if x in ("native", "rewrite", "trap", "rewrite-stored")]
     out = ["## Peak resident memory (MiB)", "",
            "The largest VmHWM among the run's processes (bench/src/peakrss.c: a subreaper that waits for "
-           "every descendant and reports the largest `ru_maxrss`); one run per variant and round, median.", "",
+           "every descendant and reports the largest `ru_maxrss`); one run per variant and round, median. "
+           "Peers are not shown: their sandboxed processes are out of the wrapper's reach.", "",
            "| program | " + " | ".join(sv) + " | " + " | ".join(f"{x} − native" for x in sv if x != "native") + " |",
            "|---" * (len(sv) * 2) + "|"]
     for name, row in r.get("peak_rss_mib", {}).items():
