@@ -490,6 +490,14 @@ def render_unixbench(u: dict[str, Any] | None) -> list[str]:
     return out + [""]
 
 
+def timing_table(rows: list[dict[str, Any]]) -> list[str]:
+    """A table of a side script's cases: wall median and minimum, CPU median (ms)."""
+    out = ["| case | wall median | wall min | CPU median |", "|---|---|---|---|"]
+    for row in rows:
+        out.append(f"| {row['case']} | {fmt(row['median_ms'])} | {fmt(row['min_ms'])} | {fmt(row['cpu_median_ms'])} |")
+    return out
+
+
 def render_kvm(k: dict[str, Any] | None) -> list[str]:
     """The kvm boot section (bench/kvm_boot.py's result)."""
     if k is None:
@@ -497,9 +505,7 @@ def render_kvm(k: dict[str, Any] | None) -> list[str]:
     out = ["## kvm boot to exit, hello-static (ms)", ""]
     if "error" in k:
         return out + [f"failed: {k['error']}", ""]
-    out += ["| case | wall median | wall min | CPU median |", "|---|---|---|---|"]
-    for row in k["rows"]:
-        out.append(f"| {row['case']} | {fmt(row['median_ms'])} | {fmt(row['min_ms'])} | {fmt(row['cpu_median_ms'])} |")
+    out += timing_table(k["rows"])
     return out + [""]
 
 
@@ -511,10 +517,7 @@ def render_large(g: dict[str, Any] | None) -> list[str]:
     if "error" in g:
         return out + [f"failed: {g['error']}", ""]
     out += [f"A synthetic tree of {g['files']} files ({g['tree_bytes'] / 1e6:.0f} MB) the app never opens, "
-            "packed beside the standard library.", "",
-            "| case | wall median | wall min | CPU median |", "|---|---|---|---|"]
-    for row in g["rows"]:
-        out.append(f"| {row['case']} | {fmt(row['median_ms'])} | {fmt(row['min_ms'])} | {fmt(row['cpu_median_ms'])} |")
+            "packed beside the standard library.", "", *timing_table(g["rows"])]
     out += ["", "Artifact / sidecar manifest bytes: " + "; ".join(
         f"{k}: {g['artifact_bytes'][k]:,} / {g['sidecar_bytes'][k]:,}" for k in g["artifact_bytes"])]
     return out + [""]

@@ -26,7 +26,7 @@ pub mod unixcalls;
 
 use crate::errno::{Errno, ENOSYS};
 use crate::kernel::LibOs;
-use crate::platform::{Platform, SyscallContext};
+use crate::platform::{HostPassthrough, Platform, SyscallContext};
 
 /// The result of a syscall handler: the value for rax, or an errno.
 pub type SysResult = Result<usize, Errno>;
@@ -70,6 +70,31 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
             -(ENOSYS as isize)
         }
     }
+}
+
+/// A family's handler when the platform passes the call to the host (linux-userland).
+pub(crate) type HostArm<P> = fn(&LibOs<P>, &dyn HostPassthrough, usize, &[usize; 6]) -> SysResult;
+/// A family's handler when the library OS serves the call itself (kvm, snp, windows).
+pub(crate) type OwnArm<P> = fn(&LibOs<P>, usize, &[usize; 6]) -> SysResult;
+
+/// Serves `n` if `handled` lists it: with `host` where the platform has host passthrough, else
+/// with `own`. The shared dispatch of the families that have both arms (timers, SysV IPC,
+/// message queues).
+pub(crate) fn host_or_own<P: Platform>(
+    os: &LibOs<P>,
+    n: usize,
+    a: &[usize; 6],
+    handled: &[usize],
+    host: HostArm<P>,
+    own: OwnArm<P>,
+) -> Option<SysResult> {
+    if !handled.contains(&n) {
+        return None;
+    }
+    Some(match os.platform.passthrough() {
+        Some(h) => host(os, h, n, a),
+        None => own(os, n, a),
+    })
 }
 
 fn log_unimplemented<P: Platform>(os: &LibOs<P>, n: usize) {

@@ -43,13 +43,7 @@ const USER_MSGSIZE: usize = 8192;
 
 /// Serves `n` if it is a message queue call.
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
-    if !HANDLED.contains(&n) {
-        return None;
-    }
-    Some(match os.platform.passthrough() {
-        Some(h) => host(os, h, n, a),
-        None => own(os, n, a),
-    })
+    super::host_or_own(os, n, a, HANDLED, host, own)
 }
 
 /// The host descriptor behind app descriptor `fd` (EBADF if it is not a host object).

@@ -41,13 +41,7 @@ const SHM_SEGSZ: usize = 48;
 
 /// Serves `n` if it is a SysV IPC call.
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
-    if !HANDLED.contains(&n) {
-        return None;
-    }
-    Some(match os.platform.passthrough() {
-        Some(h) => host(os, h, n, a),
-        None => own(os, n, a),
-    })
+    super::host_or_own(os, n, a, HANDLED, host, own)
 }
 
 fn host<P: Platform>(os: &LibOs<P>, h: &dyn HostPassthrough, n: usize, a: &[usize; 6]) -> SysResult {

@@ -31,13 +31,7 @@ const SIGALRM: usize = 14;
 
 /// Serves `n` if it is a POSIX timer call.
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
-    if !HANDLED.contains(&n) {
-        return None;
-    }
-    Some(match os.platform.passthrough() {
-        Some(h) => host(os, h, n, a),
-        None => own(os, n, a),
-    })
+    super::host_or_own(os, n, a, HANDLED, host, own)
 }
 
 /// The checked `struct sigevent` of timer_create: (notify, signal, value, tid); a null pointer
