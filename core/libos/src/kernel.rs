@@ -68,6 +68,9 @@ pub struct LibOs<P: Platform> {
     pub record_locks: AtomicBool,
     /// `/dev/attestation`: the app's report data.
     pub attestation: crate::attestation::Attestation,
+    /// Whether new pipes may be the library OS's (`crate::pipes`): until the process has a
+    /// second thread or forks; again after an execve with one thread.
+    pub local_pipes: AtomicBool,
 }
 
 /// The policy's resource limits (`[policy.limits]`, LaunchConfig.limits); `None` is unlimited.
@@ -127,6 +130,7 @@ impl<P: Platform> LibOs<P> {
             ident,
             record_locks: AtomicBool::new(false),
             attestation: crate::attestation::Attestation::default(),
+            local_pipes: AtomicBool::new(true),
         }
     }
 
@@ -280,6 +284,7 @@ impl<P: Platform> LibOs<P> {
             ident: self.ident.fork(),
             record_locks: AtomicBool::new(self.record_locks.load(Ordering::Relaxed)),
             attestation: self.attestation.fork(),
+            local_pipes: AtomicBool::new(self.local_pipes.load(Ordering::Relaxed)),
         }
     }
 

@@ -7,7 +7,7 @@
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 use crate::abi::*;
 use crate::errno::*;
@@ -56,6 +56,29 @@ struct PipeState {
 pub struct Pipe {
     st: SpinMutex<PipeState>,
     ino: u64,
+    /// A host pipe (read end, write end) standing by for promotion (linux-userland: see
+    /// `crate::pipes`); -1 when there is none or once promotion took it. Closed with the pipe.
+    host: [AtomicI32; 2],
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        for h in &self.host {
+            let fd = h.swap(-1, Ordering::Relaxed);
+            if fd >= 0 {
+                drop(crate::fd::HostFd(fd));
+            }
+        }
+    }
+}
+
+/// What a promotion takes out of a library-OS pipe: the unread bytes, the standby host pipe
+/// (read end, write end) and how many read and write ends the library OS still has.
+pub struct Detached {
+    pub bytes: Vec<u8>,
+    pub host: (crate::fd::HostFd, crate::fd::HostFd),
+    pub readers: usize,
+    pub writers: usize,
 }
 
 /// An end of a pipe (a read end, a write end, or both when reopened O_RDWR through
@@ -69,11 +92,119 @@ pub struct PipeEnd {
 impl PipeEnd {
     /// A new pipe: (read end, write end).
     pub fn pair() -> (Obj, Obj) {
+        Self::pair_over((-1, -1))
+    }
+
+    /// A new pipe served by the library OS with the host pipe `host` (read, write) standing
+    /// by: the pipe owns it from now on and hands it over at promotion (`crate::pipes`).
+    pub fn pair_backed(host: (i32, i32)) -> (Obj, Obj) {
+        Self::pair_over(host)
+    }
+
+    fn pair_over(host: (i32, i32)) -> (Obj, Obj) {
         let pipe = Arc::new(Pipe {
             st: SpinMutex::new(PipeState { buf: VecDeque::new(), readers: 0, writers: 0 }),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+            host: [AtomicI32::new(host.0), AtomicI32::new(host.1)],
         });
         (Obj::Pipe(Self::new(&pipe, true, false)), Obj::Pipe(Self::new(&pipe, false, true)))
+    }
+
+    /// Whether this pipe has a standby host pipe (it is promoted, not waited on, when a call
+    /// would block or needs a host object).
+    pub fn backed(&self) -> bool {
+        self.pipe.host[0].load(Ordering::Relaxed) >= 0
+    }
+
+    /// The standby host descriptor of this end (the read end's for an end that reads), for
+    /// fstat and /proc/self/fd; -1 without one.
+    pub fn host_fd(&self) -> i32 {
+        self.pipe.host[usize::from(!self.read)].load(Ordering::Relaxed)
+    }
+
+    /// The pipe's identity (shared by its ends).
+    pub fn key(&self) -> usize {
+        Arc::as_ptr(&self.pipe) as usize
+    }
+
+    /// (reads, writes): the directions this end has.
+    pub fn dirs(&self) -> (bool, bool) {
+        (self.read, self.write)
+    }
+
+    /// Takes the unread bytes and the standby host pipe out of a backed pipe (None if it has
+    /// none, or another end's promotion took it already). The pipe stays readable and
+    /// writable, empty, until its ends are dropped.
+    pub fn detach(&self) -> Option<Detached> {
+        let mut s = self.pipe.st.lock();
+        let r = self.pipe.host[0].swap(-1, Ordering::Relaxed);
+        let w = self.pipe.host[1].swap(-1, Ordering::Relaxed);
+        if r < 0 || w < 0 {
+            for fd in [r, w].into_iter().filter(|&fd| fd >= 0) {
+                drop(crate::fd::HostFd(fd));
+            }
+            return None;
+        }
+        let bytes: Vec<u8> = s.buf.drain(..).collect();
+        let host = (crate::fd::HostFd(r), crate::fd::HostFd(w));
+        Some(Detached { bytes, host, readers: s.readers, writers: s.writers })
+    }
+
+    /// read(2) of a backed pipe without waiting: `Some` with the bytes read, 0 at end of file
+    /// (no writer) or EAGAIN (`nonblock`, empty); `None` when the call would have to wait
+    /// (the caller promotes the pipe and reads on the host). Never wakes anyone: a backed pipe
+    /// has no waiters.
+    pub fn try_read(&self, buf: &mut [u8], nonblock: bool) -> Option<Result<usize, Errno>> {
+        if !self.read {
+            return Some(Err(EBADF));
+        }
+        let mut s = self.pipe.st.lock();
+        if !s.buf.is_empty() {
+            let n = buf.len().min(s.buf.len());
+            let (a, b) = s.buf.as_slices();
+            let k = n.min(a.len());
+            buf[..k].copy_from_slice(&a[..k]);
+            buf[k..n].copy_from_slice(&b[..n - k]);
+            s.buf.drain(..n);
+            Some(Ok(n))
+        } else if s.writers == 0 || buf.is_empty() {
+            Some(Ok(0))
+        } else if nonblock {
+            Some(Err(EAGAIN))
+        } else {
+            None
+        }
+    }
+
+    /// write(2) of a backed pipe without waiting, with Linux's rules: up to PIPE_BUF bytes go
+    /// in whole or not at all, more may go in part when `nonblock`; EAGAIN when nothing fits
+    /// and `nonblock`. `None` when the call must wait (blocking and not all of it fits) or
+    /// has no reader (EPIPE and SIGPIPE): the caller promotes and writes on the host, which
+    /// does both exactly as natively.
+    pub fn try_write(&self, buf: &[u8], nonblock: bool) -> Option<Result<usize, Errno>> {
+        if !self.write {
+            return Some(Err(EBADF));
+        }
+        let mut s = self.pipe.st.lock();
+        if s.readers == 0 {
+            return None;
+        }
+        if buf.is_empty() {
+            return Some(Ok(0));
+        }
+        let free = PIPE_CAP - s.buf.len();
+        if free >= buf.len() {
+            s.buf.extend(buf);
+            return Some(Ok(buf.len()));
+        }
+        if !nonblock {
+            return None;
+        }
+        if buf.len() <= PIPE_BUF || free == 0 {
+            return Some(Err(EAGAIN));
+        }
+        s.buf.extend(&buf[..free]);
+        Some(Ok(free))
     }
 
     /// Another end of the same pipe (opening /proc/self/fd/N).
@@ -86,6 +217,7 @@ impl PipeEnd {
         Arc::new(Pipe {
             st: SpinMutex::new(PipeState { buf: VecDeque::new(), readers: 0, writers: 0 }),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+            host: [AtomicI32::new(-1), AtomicI32::new(-1)],
         })
     }
 

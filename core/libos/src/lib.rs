@@ -25,6 +25,7 @@ pub mod mqueue;
 pub mod net;
 #[cfg(feature = "netstack")]
 pub mod netstack;
+pub mod pipes;
 pub mod platform;
 pub mod procfs;
 pub mod proctab;

@@ -296,8 +296,9 @@ pub trait Platform: Send + Sync {
 pub trait HostPassthrough {
     /// Creates a host pipe; returns (read end, write end), close-on-exec on the host.
     fn pipe(&self, flags: u32) -> Result<(i32, i32), Errno>;
-    /// A host syscall on host descriptors only (eventfd2, timerfd_*, epoll_*, and fcntl record
-    /// locks and ftruncate on files of host directories). May block.
+    /// A host syscall on host descriptors only (eventfd2, timerfd_*, epoll_*, fcntl record
+    /// locks and ftruncate on files of host directories, and write to a non-blocking host pipe
+    /// when a library-OS pipe is promoted, `crate::pipes`). May block.
     fn fd_call(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno>;
     /// futex(2) on app memory with the host's futex (shared with host children over shared
     /// memory), instead of the core's table. May block.

@@ -27,11 +27,14 @@ impl<P: Platform> ProcView for LibOs<P> {
         if !f.path.is_empty() {
             return Some((f.path.clone(), true));
         }
-        if let FileKind::Obj(o) = &f.kind {
-            return Some((o.label(), false));
-        }
-        let FileKind::Host(h) = &f.kind else { return Some((b"anon_inode:[litebox]".to_vec(), false)) };
-        let st = self.platform.host_stat(h.0).ok()?;
+        // A library-OS pipe shows its standby host pipe (as it will after promotion).
+        let host = match &f.kind {
+            FileKind::Obj(crate::kobj::Obj::Pipe(e)) if e.backed() => e.host_fd(),
+            FileKind::Obj(o) => return Some((o.label(), false)),
+            FileKind::Host(h) => h.0,
+            _ => return Some((b"anon_inode:[litebox]".to_vec(), false)),
+        };
+        let st = self.platform.host_stat(host).ok()?;
         Some((host_label(st.st_mode, st.st_ino, st.st_rdev).into_bytes(), false))
     }
 

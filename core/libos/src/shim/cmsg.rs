@@ -74,6 +74,8 @@ pub fn outgoing<P: Platform>(os: &LibOs<P>, ptr: usize, len: usize) -> Result<Ou
         }
         for i in 0..n {
             let off = at + HDR + 4 * i;
+            // A library-OS pipe travels as the host pipe it becomes.
+            os.promote_fd(int(&buf, off));
             let f = os.fds.lock().get(int(&buf, off))?;
             let FileKind::Host(h) = &f.kind else {
                 os.debug_log(&[b"network: SCM_RIGHTS of a file that has no host descriptor -> EOPNOTSUPP"]);

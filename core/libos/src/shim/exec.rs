@@ -102,6 +102,8 @@ pub fn fork<P: Platform>(
     ctid: usize,
     ctx: &mut dyn SyscallContext,
 ) -> SysResult {
+    // Parent and child must share each pipe: the library OS's become host pipes first.
+    os.end_local_pipes();
     let pid = ctx.fork(flags, stack, ptid, ctid)?;
     if pid != 0 {
         os.children.lock().push(pid as i32);
@@ -265,6 +267,10 @@ fn execve<P: Platform>(
         }
     }
     *os.vfs.exe_path.lock() = target.clone();
+    // The new program starts with one thread and no children of its own making.
+    if os.threads.load(core::sync::atomic::Ordering::Relaxed) == 1 {
+        os.local_pipes.store(true, core::sync::atomic::Ordering::Relaxed);
+    }
     let aux = os.platform.host_aux();
     match crate::loader::load(os, &target, &argv, &env, &aux) {
         Ok(l) => {

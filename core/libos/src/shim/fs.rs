@@ -11,6 +11,7 @@ use crate::errno::*;
 use crate::fd::{FdRef, FileKind, HostFd, OpenFile};
 use crate::fs::{Node, NodeKind};
 use crate::kernel::LibOs;
+use crate::kobj::Obj;
 use crate::platform::Platform;
 use crate::user;
 
@@ -294,6 +295,8 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
                     // Opening /proc/self/fd/N of a pipe, socket or host stream reaches the
                     // object itself, as Linux's magic links do.
                     let fd = os.vfs.magic_fd(&node).ok_or(ENOENT)?;
+                    // A library-OS pipe is reopened as the host pipe it becomes.
+                    os.promote_fd(fd);
                     let f = os.fds.lock().get(fd)?;
                     match &f.kind {
                         FileKind::Obj(crate::kobj::Obj::Pipe(e)) => {
@@ -380,6 +383,12 @@ pub fn read_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &mut [u8], at: O
             (None, _) => os.platform.host_read(h.0, buf),
         },
         FileKind::Obj(_) if at.is_some() => Err(ESPIPE),
+        FileKind::Obj(Obj::Pipe(e)) if e.backed() => match e.try_read(buf, f.flags() & O_NONBLOCK != 0) {
+            Some(r) => r,
+            // It would wait: on the host pipe it becomes (signals, EINTR and SA_RESTART as
+            // for any host read).
+            None => read_file(os, &*os.promote_file(f)?, buf, at),
+        },
         FileKind::Obj(o) => o.read(&os.platform, buf, f.flags() & O_NONBLOCK != 0),
         FileKind::Dir => Err(EISDIR),
         FileKind::Synth(s) => {
@@ -441,6 +450,11 @@ pub fn write_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &[u8], at: Opti
             (None, _) => os.platform.host_write(h.0, buf),
         },
         FileKind::Obj(_) if at.is_some() => Err(ESPIPE),
+        FileKind::Obj(Obj::Pipe(e)) if e.backed() => match e.try_write(buf, f.flags() & O_NONBLOCK != 0) {
+            Some(r) => r,
+            // It would wait, or has no reader (EPIPE and SIGPIPE): on the host pipe.
+            None => write_file(os, &*os.promote_file(f)?, buf, at),
+        },
         FileKind::Obj(o) => o.write(&os.platform, buf, f.flags() & O_NONBLOCK != 0, &|| os.raise_sigpipe()),
         FileKind::Synth(crate::fs::synth::Synth::Full) => Err(ENOSPC),
         FileKind::Synth(crate::fs::synth::Synth::AttestUserData) => os.attestation.write_user_data(buf),
@@ -634,6 +648,11 @@ fn stat_node<P: Platform>(os: &LibOs<P>, f: &OpenFile) -> Result<Stat, Errno> {
             os.vfs.map_ids(&mut st);
             st
         }),
+        // A library-OS pipe: its standby host pipe's (the same after promotion).
+        FileKind::Obj(Obj::Pipe(e)) if e.backed() => os.platform.host_stat(e.host_fd()).map(|mut st| {
+            os.vfs.map_ids(&mut st);
+            st
+        }),
         FileKind::Obj(o) => Ok(o.stat(os.platform.creds())),
         _ => os.node_of(f).map(|n| os.vfs.stat(&n)).ok_or(ENOENT),
     }
@@ -738,7 +757,11 @@ fn lseek<P: Platform>(os: &LibOs<P>, fd: i32, off: i64, whence: u32) -> SysResul
 }
 
 fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult {
-    let f = os.fds.lock().get(fd)?;
+    let mut f = os.fds.lock().get(fd)?;
+    if !matches!(cmd, FIONREAD | FIONBIO | 0x5450..=0x5452) && crate::pipes::backed(&f).is_some() {
+        // Any other ioctl asks the host pipe the library-OS pipe becomes.
+        f = os.promote_file(&f)?;
+    }
     match cmd {
         0x5451 => return os.fds.lock().set_cloexec(fd, true).map(|_| 0), // FIOCLEX
         0x5450 => return os.fds.lock().set_cloexec(fd, false).map(|_| 0), // FIONCLEX

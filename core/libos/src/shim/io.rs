@@ -177,6 +177,14 @@ mod host {
             return Err(EINVAL);
         }
         user::guard(&os.mem, fds_ptr, 8, true)?;
+        if os.local_pipe_allowed(flags) {
+            // A library-OS pipe with a host pipe standing by (`crate::pipes`): made
+            // non-blocking so that a promotion can move the bytes in without waiting.
+            let (r, w) = PipeEnd::pair_backed(pt.pipe(O_NONBLOCK)?);
+            let rf = OpenFile::new(FileKind::Obj(r), Vec::new(), O_RDONLY | (flags & O_NONBLOCK));
+            let wf = OpenFile::new(FileKind::Obj(w), Vec::new(), O_WRONLY | (flags & O_NONBLOCK));
+            return install_pair(os, fds_ptr, rf, wf, flags);
+        }
         let (r, w) = pt.pipe(flags & !O_CLOEXEC)?;
         let rf = OpenFile::new(FileKind::Host(HostFd(r)), Vec::new(), O_RDONLY | (flags & O_NONBLOCK));
         let wf = OpenFile::new(FileKind::Host(HostFd(w)), Vec::new(), O_WRONLY | (flags & O_NONBLOCK));
@@ -194,6 +202,8 @@ mod host {
         if o_path(os, epfd) || o_path(os, fd) {
             return Err(EBADF);
         }
+        // A library-OS pipe is watched as the host pipe it becomes.
+        os.promote_fd(fd);
         let ep = host_of(os, epfd)?;
         let target = match host_of(os, fd) {
             Ok(t) => t,
@@ -347,6 +357,12 @@ fn timespec_ms(mem: &crate::memlock::MemLock, p: usize) -> Result<i32, Errno> {
 /// Polls app descriptors: kernel objects answer themselves, host objects through the host,
 /// everything else is ready at once.
 fn poll_fds<P: Platform>(os: &LibOs<P>, pfds: &mut [PollFd], timeout_ms: i32) -> SysResult {
+    if os.platform.passthrough().is_some() {
+        // Library-OS pipes are polled as the host pipes they become (`crate::pipes`).
+        for p in pfds.iter() {
+            os.promote_fd(p.fd);
+        }
+    }
     let mut host: Vec<PollFd> = Vec::new();
     let mut slots: Vec<(usize, Arc<OpenFile>)> = Vec::new();
     let mut objs: Vec<(usize, Arc<OpenFile>)> = Vec::new();

@@ -305,6 +305,8 @@ fn clone<P: Platform>(
         return Err(EINVAL);
     }
     use core::sync::atomic::Ordering::SeqCst;
+    // Threads share pipes through the host: the library OS's become host pipes first.
+    os.end_local_pipes();
     let limit = os.thread_limit.load(SeqCst);
     if os.threads.fetch_add(1, SeqCst) >= limit {
         os.threads.fetch_sub(1, SeqCst);

@@ -1,0 +1,429 @@
+/* Pipes served by the library OS and their promotion to host pipes (linux-userland, issue 17).
+ *
+ * Every check prints one line that must read the same natively and packed. Each promotion
+ * trigger runs with bytes already buffered ("abc" written before the fork, thread, poll,
+ * exec, ...) and reads them on the other side. With "exec-read FD" it reads 3 bytes from FD
+ * (the execve check runs itself again); with "loop N" it makes N 1-byte round trips through one
+ * pipe. Nothing printed depends on pids, inode numbers or time.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+static void mkpipe(int p[2], int flags) {
+    if (pipe2(p, flags) != 0) {
+        perror("pipe2");
+        exit(2);
+    }
+}
+
+/* Reads exactly n bytes (or to EOF) and prints them with a label. */
+static void show(const char *what, int fd, size_t n) {
+    char buf[64] = {0};
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r <= 0) {
+            printf("%s: read %zd errno %s\n", what, r, r < 0 ? strerrorname_np(errno) : "-");
+            return;
+        }
+        got += (size_t)r;
+    }
+    printf("%s: %.*s\n", what, (int)got, buf);
+}
+
+static const char *err(long r) { return r < 0 ? strerrorname_np(errno) : "ok"; }
+
+static int pipes_sigs;
+static void on_pipe(int sig) { (void)sig; pipes_sigs++; }
+
+static void basics(void) {
+    int p[2];
+    mkpipe(p, 0);
+    struct stat a, b;
+    fstat(p[0], &a);
+    fstat(p[1], &b);
+    printf("fifo: %d %d same ino %d mode %o %o\n", S_ISFIFO(a.st_mode), S_ISFIFO(b.st_mode), a.st_ino == b.st_ino,
+           a.st_mode & 07777, b.st_mode & 07777);
+    char link[64], want[64];
+    char path[32];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", p[0]);
+    ssize_t n = readlink(path, link, sizeof link - 1);
+    link[n > 0 ? n : 0] = 0;
+    snprintf(want, sizeof want, "pipe:[%lu]", (unsigned long)a.st_ino);
+    printf("readlink matches st_ino: %d\n", strcmp(link, want) == 0);
+    printf("getfl: %o %o pipe_sz %d\n", fcntl(p[0], F_GETFL), fcntl(p[1], F_GETFL), fcntl(p[0], F_GETPIPE_SZ));
+    write(p[1], "abc", 3);
+    int q = -1;
+    int ir = ioctl(p[0], FIONREAD, &q);
+    printf("fionread: %d %d\n", ir, q);
+    printf("lseek: %s\n", err(lseek(p[0], 0, SEEK_CUR)));
+    printf("pread: %s\n", err(pread(p[0], &q, 1, 0)));
+    printf("read write end: %s\n", err(read(p[1], &q, 1)));
+    printf("write read end: %s\n", err(write(p[0], "x", 1)));
+    show("plain", p[0], 3);
+    struct iovec w[3] = {{"ab", 2}, {"cd", 2}, {"ef", 2}};
+    printf("writev: %zd\n", writev(p[1], w, 3));
+    char x[4] = {0}, y[8] = {0};
+    struct iovec r[2] = {{x, 4}, {y, 8}};
+    ssize_t got = readv(p[0], r, 2);
+    printf("readv: %zd %.4s %.2s\n", got, x, y);
+    int d = dup(p[1]);
+    close(p[1]);
+    write(d, "dup", 3);
+    show("through dup", p[0], 3);
+    close(d);
+    printf("eof: %zd\n", read(p[0], x, 1));
+    close(p[0]);
+    /* Ends stat the same after a promotion (fork) as before. */
+    mkpipe(p, 0);
+    fstat(p[0], &a);
+    pid_t c = fork();
+    if (c == 0)
+        _exit(0);
+    waitpid(c, NULL, 0);
+    fstat(p[0], &b);
+    printf("ino stable across promotion: %d\n", a.st_ino == b.st_ino);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void nonblocking(void) {
+    int p[2];
+    mkpipe(p, O_NONBLOCK | O_CLOEXEC);
+    char c;
+    printf("empty nonblocking read: %s\n", err(read(p[0], &c, 1)));
+    static char big[100000];
+    memset(big, 'z', sizeof big);
+    printf("big nonblocking write: %zd\n", write(p[1], big, sizeof big));
+    printf("full 1-byte write: %s\n", err(write(p[1], "x", 1)));
+    printf("fionread full: %d\n", ioctl(p[0], FIONREAD, &(int){0}));
+    int q;
+    ioctl(p[0], FIONREAD, &q);
+    printf("unread: %d\n", q);
+    ssize_t total = 0, r;
+    while (read(p[0], big, sizeof big) > 0)
+        ;
+    /* 100 bytes free: 200 (<= PIPE_BUF) must not go in at all; 100 fits. */
+    printf("all but 100: %zd\n", write(p[1], big, 65436));
+    printf("atomic 200: %s\n", err(write(p[1], big, 200)));
+    printf("fits 100: %zd\n", write(p[1], big, 100));
+    while ((r = read(p[0], big, sizeof big)) > 0)
+        total += r;
+    printf("drained: %zd then %s\n", total, err(r));
+    /* 1 KiB writes until full. */
+    total = 0;
+    while ((r = write(p[1], big, 1024)) > 0)
+        total += r;
+    printf("1k writes: %zd then %s\n", total, err(r));
+    printf("cloexec: %d %d\n", fcntl(p[0], F_GETFD), fcntl(p[1], F_GETFD));
+    close(p[0]);
+    close(p[1]);
+}
+
+static void sigpipe(void) {
+    int p[2];
+    mkpipe(p, 0);
+    signal(SIGPIPE, on_pipe);
+    close(p[0]);
+    pipes_sigs = 0;
+    const char *e = err(write(p[1], "x", 1));
+    printf("no reader: %s sigpipe %d\n", e, pipes_sigs);
+    close(p[1]);
+    signal(SIGPIPE, SIG_DFL);
+    mkpipe(p, 0);
+    close(p[0]);
+    pid_t c = fork();
+    if (c == 0) {
+        write(p[1], "x", 1);
+        _exit(0);
+    }
+    int st;
+    waitpid(c, &st, 0);
+    printf("default sigpipe kills: %d sig %d\n", WIFSIGNALED(st), WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    close(p[1]);
+    /* The reader goes while bytes wait; a promotion later keeps EPIPE. */
+    signal(SIGPIPE, SIG_IGN);
+    mkpipe(p, 0);
+    write(p[1], "abc", 3);
+    close(p[0]);
+    c = fork();
+    if (c == 0)
+        _exit(0);
+    waitpid(c, NULL, 0);
+    printf("no reader after promotion: %s\n", err(write(p[1], "x", 1)));
+    close(p[1]);
+    signal(SIGPIPE, SIG_DFL);
+    /* The writer goes while bytes wait: they are read, then EOF, after a promotion. */
+    mkpipe(p, 0);
+    write(p[1], "abc", 3);
+    close(p[1]);
+    struct pollfd pf = {p[0], POLLIN, 0};
+    int n = poll(&pf, 1, 0);
+    printf("poll writer gone: %d revents %x\n", n, pf.revents);
+    show("left behind", p[0], 3);
+    char x;
+    printf("then eof: %zd\n", read(p[0], &x, 1));
+    close(p[0]);
+}
+
+static void *reader(void *arg) {
+    show("thread", *(int *)arg, 3);
+    return NULL;
+}
+
+static void triggers(const char *self) {
+    int p[2];
+    /* fork: the child reads what the parent wrote before, and after. */
+    mkpipe(p, 0);
+    write(p[1], "abc", 3);
+    pid_t c = fork();
+    if (c == 0) {
+        show("fork child", p[0], 3);
+        show("fork child later", p[0], 3);
+        _exit(0);
+    }
+    write(p[1], "def", 3);
+    waitpid(c, NULL, 0);
+    close(p[0]);
+    close(p[1]);
+    /* vfork + execve of this program: it reads the 3 bytes. */
+    mkpipe(p, 0);
+    write(p[1], "abc", 3);
+    char fd[16];
+    snprintf(fd, sizeof fd, "%d", p[0]);
+    c = vfork();
+    if (c == 0) {
+        execl(self, self, "exec-read", fd, (char *)NULL);
+        _exit(127);
+    }
+    waitpid(c, NULL, 0);
+    close(p[0]);
+    close(p[1]);
+    /* A thread. */
+    mkpipe(p, 0);
+    write(p[1], "abc", 3);
+    pthread_t t;
+    pthread_create(&t, NULL, reader, &p[0]);
+    pthread_join(t, NULL);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void single_process_triggers(const char *self) {
+    int p[2];
+    /* poll, select, epoll. */
+    mkpipe(p, 0);
+    struct pollfd pf = {p[0], POLLIN, 0};
+    printf("poll empty: %d\n", poll(&pf, 1, 0));
+    write(p[1], "abc", 3);
+    int n = poll(&pf, 1, -1);
+    printf("poll: %d revents %x\n", n, pf.revents);
+    show("after poll", p[0], 3);
+    write(p[1], "abc", 3);
+    fd_set rs;
+    FD_ZERO(&rs);
+    FD_SET(p[0], &rs);
+    n = select(p[0] + 1, &rs, NULL, NULL, NULL);
+    printf("select: %d %d\n", n, FD_ISSET(p[0], &rs));
+    show("after select", p[0], 3);
+    close(p[0]);
+    close(p[1]);
+    mkpipe(p, 0);
+    write(p[1], "abc", 3);
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 7}, out;
+    printf("epoll_ctl: %d\n", epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev));
+    n = epoll_wait(ep, &out, 1, -1);
+    printf("epoll_wait: %d data %u\n", n, out.data.u32);
+    show("after epoll", p[0], 3);
+    close(ep);
+    close(p[0]);
+    close(p[1]);
+    /* execve in place: a descriptor without close-on-exec keeps its bytes. */
+    mkpipe(p, 0);
+    write(p[1], "abc", 3);
+    char fd[16];
+    snprintf(fd, sizeof fd, "%d", p[0]);
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+        execl(self, self, "exec-read", fd, (char *)NULL);
+        _exit(127);
+    }
+    waitpid(c, NULL, 0);
+    close(p[0]);
+    close(p[1]);
+    /* /proc/self/fd/N reopened. */
+    mkpipe(p, 0);
+    write(p[1], "abc", 3);
+    char path[32];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", p[0]);
+    int r = open(path, O_RDONLY);
+    show("reopened", r, 3);
+    close(r);
+    close(p[0]);
+    close(p[1]);
+    /* SCM_RIGHTS. */
+    mkpipe(p, 0);
+    write(p[1], "abc", 3);
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+    struct iovec io = {"m", 1};
+    struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &p[0], sizeof(int));
+    printf("sendmsg: %zd\n", sendmsg(sv[0], &m, 0));
+    char one;
+    struct iovec io2 = {&one, 1};
+    char cbuf2[CMSG_SPACE(sizeof(int))] = {0};
+    struct msghdr m2 = {.msg_iov = &io2, .msg_iovlen = 1, .msg_control = cbuf2, .msg_controllen = sizeof cbuf2};
+    printf("recvmsg: %zd\n", recvmsg(sv[1], &m2, 0));
+    int got;
+    memcpy(&got, CMSG_DATA(CMSG_FIRSTHDR(&m2)), sizeof(int));
+    show("passed", got, 3);
+    close(got);
+    close(sv[0]);
+    close(sv[1]);
+    close(p[0]);
+    close(p[1]);
+    /* An ioctl the pipe does not have. */
+    mkpipe(p, 0);
+    write(p[1], "abc", 3);
+    struct termios tio;
+    printf("tcgetattr: %s isatty %d\n", err(tcgetattr(p[0], &tio)), isatty(p[1]));
+    show("after ioctl", p[0], 3);
+    close(p[0]);
+    close(p[1]);
+}
+
+static int wake_fd = -1;
+static void on_alarm(int sig) {
+    (void)sig;
+    if (wake_fd >= 0)
+        write(wake_fd, "S", 1);
+}
+
+static char drain_buf[20000];
+static int drain_fd = -1;
+static void on_alarm_drain(int sig) {
+    (void)sig;
+    ssize_t total = 0, r;
+    while (total < 20000 && (r = read(drain_fd, drain_buf, 20000 - total)) > 0)
+        total += r;
+}
+
+static void arm(void (*h)(int), int restart) {
+    struct sigaction sa = {0};
+    sa.sa_handler = h;
+    sa.sa_flags = restart ? SA_RESTART : 0;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, 0}, {0, 20000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void blocking(void) {
+    int p[2];
+    char c[4] = {0};
+    /* Self-pipe: the handler writes while the main thread waits in read. */
+    mkpipe(p, 0);
+    wake_fd = p[1];
+    arm(on_alarm, 1);
+    printf("blocking read woken by handler: %zd %.1s\n", read(p[0], c, 4), c);
+    /* Without SA_RESTART and with a handler that writes nothing: EINTR. */
+    wake_fd = -1;
+    arm(on_alarm, 0);
+    printf("blocking read interrupted: %s\n", err(read(p[0], c, 4)));
+    /* The self-pipe before: the handler's byte comes after what was buffered. */
+    write(p[1], "ab", 2);
+    wake_fd = p[1];
+    arm(on_alarm, 1);
+    pause();
+    show("self-pipe order", p[0], 3);
+    wake_fd = -1;
+    close(p[0]);
+    close(p[1]);
+    /* A blocking write that does not fit waits for the handler to make room. */
+    mkpipe(p, 0);
+    static char big[70000];
+    memset(big, 'w', sizeof big);
+    printf("fill: %zd\n", write(p[1], big, 60000));
+    drain_fd = p[0];
+    arm(on_alarm_drain, 1);
+    printf("blocking write: %zd\n", write(p[1], big, 10000));
+    int q;
+    ioctl(p[0], FIONREAD, &q);
+    printf("left: %d\n", q);
+    signal(SIGALRM, SIG_DFL);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void flags_survive(void) {
+    int p[2];
+    mkpipe(p, 0);
+    fcntl(p[1], F_SETFL, O_NONBLOCK);
+    fcntl(p[0], F_SETFD, FD_CLOEXEC);
+    write(p[1], "abc", 3);
+    pid_t c = fork();
+    if (c == 0)
+        _exit(0);
+    waitpid(c, NULL, 0);
+    printf("after promotion: getfl %o %o getfd %d %d\n", fcntl(p[0], F_GETFL), fcntl(p[1], F_GETFL),
+           fcntl(p[0], F_GETFD), fcntl(p[1], F_GETFD));
+    static char big[70000];
+    ssize_t w = write(p[1], big, sizeof big);
+    printf("nonblocking write end: %zd then %s\n", w, err(write(p[1], big, 1)));
+    show("kept", p[0], 3);
+    close(p[0]);
+    close(p[1]);
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc == 3 && strcmp(argv[1], "exec-read") == 0) {
+        show("exec", atoi(argv[2]), 3);
+        return 0;
+    }
+    if (argc == 3 && strcmp(argv[1], "loop") == 0) {
+        /* N round trips of 1 byte through one pipe (what bench/src/sysbench.c pipe_write does). */
+        int p[2];
+        mkpipe(p, 0);
+        long n = atol(argv[2]), ok = 0;
+        char c;
+        for (long i = 0; i < n; i++)
+            ok += write(p[1], "x", 1) == 1 && read(p[0], &c, 1) == 1;
+        printf("round trips: %ld\n", ok);
+        return 0;
+    }
+    basics();
+    nonblocking();
+    sigpipe();
+    single_process_triggers("/proc/self/exe");
+    blocking();
+    flags_survive();
+    triggers("/proc/self/exe");
+    printf("done\n");
+    return 0;
+}
