@@ -101,7 +101,8 @@ impl<P: Platform> LibOs<P> {
                 let _ = t.install(fd, new.clone(), cloexec);
                 continue;
             }
-            let Some(e) = backed(&f) else { continue };
+            // (Not `backed`: the other end's promotion may have detached this pipe already.)
+            let FileKind::Obj(Obj::Pipe(e)) = &f.kind else { continue };
             let (reads, writes) = e.dirs();
             if reads == writes {
                 // Only /proc/self/fd reopens make an end that does both, and they promote

@@ -1,10 +1,13 @@
 /* Pipes served by the library OS and their promotion to host pipes (linux-userland, issue 17).
  *
- * Every check prints one line that must read the same natively and packed. Each promotion
- * trigger runs with bytes already buffered ("abc" written before the fork, thread, poll,
- * exec, ...) and reads them on the other side. With "exec-read FD" it reads 3 bytes from FD
- * (the execve check runs itself again); with "loop N" it makes N 1-byte round trips through one
- * pipe. Nothing printed depends on pids, inode numbers or time.
+ * Every check prints lines that must read the same natively and packed. A process that has
+ * forked or has a second thread makes host pipes from then on, so each section runs in a
+ * process of its own: without arguments the program runs every section as `lpipes SECTION`
+ * in a fork child that execs this program (an execve gives the library OS its pipes back) and
+ * prints how the section ended. Each promotion trigger runs with bytes already buffered
+ * ("abc" written before the fork, thread, poll, exec, ...) and reads them on the other side.
+ * "exec-read FD" reads 3 bytes from FD (the execve sections run it); "loop N" makes N 1-byte
+ * round trips through one pipe. Nothing printed depends on pids, inode numbers or time.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -62,8 +65,7 @@ static void basics(void) {
     fstat(p[1], &b);
     printf("fifo: %d %d same ino %d mode %o %o\n", S_ISFIFO(a.st_mode), S_ISFIFO(b.st_mode), a.st_ino == b.st_ino,
            a.st_mode & 07777, b.st_mode & 07777);
-    char link[64], want[64];
-    char path[32];
+    char link[64], want[64], path[32];
     snprintf(path, sizeof path, "/proc/self/fd/%d", p[0]);
     ssize_t n = readlink(path, link, sizeof link - 1);
     link[n > 0 ? n : 0] = 0;
@@ -78,6 +80,7 @@ static void basics(void) {
     printf("pread: %s\n", err(pread(p[0], &q, 1, 0)));
     printf("read write end: %s\n", err(read(p[1], &q, 1)));
     printf("write read end: %s\n", err(write(p[0], "x", 1)));
+    printf("read 0 bytes: %zd\n", read(p[0], &q, 0));
     show("plain", p[0], 3);
     struct iovec w[3] = {{"ab", 2}, {"cd", 2}, {"ef", 2}};
     printf("writev: %zd\n", writev(p[1], w, 3));
@@ -88,21 +91,12 @@ static void basics(void) {
     int d = dup(p[1]);
     close(p[1]);
     write(d, "dup", 3);
-    show("through dup", p[0], 3);
+    int d2 = fcntl(p[0], F_DUPFD_CLOEXEC, 10);
+    show("through dups", d2, 3);
     close(d);
     printf("eof: %zd\n", read(p[0], x, 1));
     close(p[0]);
-    /* Ends stat the same after a promotion (fork) as before. */
-    mkpipe(p, 0);
-    fstat(p[0], &a);
-    pid_t c = fork();
-    if (c == 0)
-        _exit(0);
-    waitpid(c, NULL, 0);
-    fstat(p[0], &b);
-    printf("ino stable across promotion: %d\n", a.st_ino == b.st_ino);
-    close(p[0]);
-    close(p[1]);
+    close(d2);
 }
 
 static void nonblocking(void) {
@@ -114,64 +108,66 @@ static void nonblocking(void) {
     memset(big, 'z', sizeof big);
     printf("big nonblocking write: %zd\n", write(p[1], big, sizeof big));
     printf("full 1-byte write: %s\n", err(write(p[1], "x", 1)));
-    printf("fionread full: %d\n", ioctl(p[0], FIONREAD, &(int){0}));
     int q;
     ioctl(p[0], FIONREAD, &q);
     printf("unread: %d\n", q);
-    ssize_t total = 0, r;
     while (read(p[0], big, sizeof big) > 0)
         ;
     /* 100 bytes free: 200 (<= PIPE_BUF) must not go in at all; 100 fits. */
     printf("all but 100: %zd\n", write(p[1], big, 65436));
     printf("atomic 200: %s\n", err(write(p[1], big, 200)));
     printf("fits 100: %zd\n", write(p[1], big, 100));
+    ssize_t total = 0, r;
     while ((r = read(p[0], big, sizeof big)) > 0)
         total += r;
     printf("drained: %zd then %s\n", total, err(r));
-    /* 1 KiB writes until full. */
     total = 0;
     while ((r = write(p[1], big, 1024)) > 0)
         total += r;
     printf("1k writes: %zd then %s\n", total, err(r));
     printf("cloexec: %d %d\n", fcntl(p[0], F_GETFD), fcntl(p[1], F_GETFD));
+    fcntl(p[0], F_SETFL, 0);
+    printf("getfl after F_SETFL: %o %o\n", fcntl(p[0], F_GETFL), fcntl(p[1], F_GETFL));
     close(p[0]);
     close(p[1]);
 }
 
-static void sigpipe(void) {
+static void sigpipe_handled(void) {
     int p[2];
     mkpipe(p, 0);
     signal(SIGPIPE, on_pipe);
     close(p[0]);
-    pipes_sigs = 0;
     const char *e = err(write(p[1], "x", 1));
     printf("no reader: %s sigpipe %d\n", e, pipes_sigs);
-    close(p[1]);
-    signal(SIGPIPE, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
+    printf("no reader, ignored: %s\n", err(write(p[1], "x", 1)));
+}
+
+static void sigpipe_default(void) {
+    int p[2];
     mkpipe(p, 0);
     close(p[0]);
-    pid_t c = fork();
-    if (c == 0) {
-        write(p[1], "x", 1);
-        _exit(0);
-    }
-    int st;
-    waitpid(c, &st, 0);
-    printf("default sigpipe kills: %d sig %d\n", WIFSIGNALED(st), WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    close(p[1]);
-    /* The reader goes while bytes wait; a promotion later keeps EPIPE. */
+    write(p[1], "x", 1);
+    printf("not reached\n");
+}
+
+static void reader_gone(void) {
+    /* The reader goes while bytes wait; after a promotion (fork) writes still fail. */
+    int p[2];
     signal(SIGPIPE, SIG_IGN);
     mkpipe(p, 0);
     write(p[1], "abc", 3);
     close(p[0]);
-    c = fork();
+    pid_t c = fork();
     if (c == 0)
         _exit(0);
     waitpid(c, NULL, 0);
     printf("no reader after promotion: %s\n", err(write(p[1], "x", 1)));
-    close(p[1]);
-    signal(SIGPIPE, SIG_DFL);
-    /* The writer goes while bytes wait: they are read, then EOF, after a promotion. */
+}
+
+static void writer_gone(void) {
+    /* The writer goes while bytes wait: they are read, then EOF, after a promotion (poll). */
+    int p[2];
     mkpipe(p, 0);
     write(p[1], "abc", 3);
     close(p[1]);
@@ -181,7 +177,49 @@ static void sigpipe(void) {
     show("left behind", p[0], 3);
     char x;
     printf("then eof: %zd\n", read(p[0], &x, 1));
-    close(p[0]);
+}
+
+static void on_fork(void) {
+    int p[2];
+    mkpipe(p, 0);
+    write(p[1], "abc", 3);
+    pid_t c = fork();
+    if (c == 0) {
+        show("fork child", p[0], 3);
+        show("fork child later", p[0], 3);
+        write(p[1], "xyz", 3);
+        _exit(0);
+    }
+    write(p[1], "def", 3);
+    waitpid(c, NULL, 0);
+    show("fork parent", p[0], 3);
+}
+
+static void on_vfork_exec(void) {
+    int p[2];
+    mkpipe(p, 0);
+    write(p[1], "abc", 3);
+    char fd[16];
+    snprintf(fd, sizeof fd, "%d", p[0]);
+    pid_t c = vfork();
+    if (c == 0) {
+        execl("/proc/self/exe", "lpipes", "exec-read", fd, (char *)NULL);
+        _exit(127);
+    }
+    waitpid(c, NULL, 0);
+}
+
+static void on_exec(void) {
+    /* execve in place: the pipe without close-on-exec keeps its bytes; the other goes. */
+    int p[2], q[2];
+    mkpipe(p, 0);
+    mkpipe(q, O_CLOEXEC);
+    write(p[1], "abc", 3);
+    char fd[16], gone[16];
+    snprintf(fd, sizeof fd, "%d", p[0]);
+    snprintf(gone, sizeof gone, "%d", q[0]);
+    execl("/proc/self/exe", "lpipes", "exec-read", fd, gone, (char *)NULL);
+    printf("execl: %s\n", err(-1));
 }
 
 static void *reader(void *arg) {
@@ -189,99 +227,67 @@ static void *reader(void *arg) {
     return NULL;
 }
 
-static void triggers(const char *self) {
+static void on_thread(void) {
     int p[2];
-    /* fork: the child reads what the parent wrote before, and after. */
-    mkpipe(p, 0);
-    write(p[1], "abc", 3);
-    pid_t c = fork();
-    if (c == 0) {
-        show("fork child", p[0], 3);
-        show("fork child later", p[0], 3);
-        _exit(0);
-    }
-    write(p[1], "def", 3);
-    waitpid(c, NULL, 0);
-    close(p[0]);
-    close(p[1]);
-    /* vfork + execve of this program: it reads the 3 bytes. */
-    mkpipe(p, 0);
-    write(p[1], "abc", 3);
-    char fd[16];
-    snprintf(fd, sizeof fd, "%d", p[0]);
-    c = vfork();
-    if (c == 0) {
-        execl(self, self, "exec-read", fd, (char *)NULL);
-        _exit(127);
-    }
-    waitpid(c, NULL, 0);
-    close(p[0]);
-    close(p[1]);
-    /* A thread. */
     mkpipe(p, 0);
     write(p[1], "abc", 3);
     pthread_t t;
     pthread_create(&t, NULL, reader, &p[0]);
     pthread_join(t, NULL);
-    close(p[0]);
-    close(p[1]);
 }
 
-static void single_process_triggers(const char *self) {
+static void on_poll(void) {
     int p[2];
-    /* poll, select, epoll. */
     mkpipe(p, 0);
-    struct pollfd pf = {p[0], POLLIN, 0};
-    printf("poll empty: %d\n", poll(&pf, 1, 0));
     write(p[1], "abc", 3);
-    int n = poll(&pf, 1, -1);
-    printf("poll: %d revents %x\n", n, pf.revents);
+    struct pollfd pf[2] = {{p[0], POLLIN, 0}, {p[1], POLLOUT, 0}};
+    int n = poll(pf, 2, -1);
+    printf("poll: %d revents %x %x\n", n, pf[0].revents, pf[1].revents);
     show("after poll", p[0], 3);
+    n = poll(pf, 1, 0);
+    printf("poll empty: %d\n", n);
+}
+
+static void on_select(void) {
+    int p[2];
+    mkpipe(p, 0);
     write(p[1], "abc", 3);
     fd_set rs;
     FD_ZERO(&rs);
     FD_SET(p[0], &rs);
-    n = select(p[0] + 1, &rs, NULL, NULL, NULL);
+    int n = select(p[0] + 1, &rs, NULL, NULL, NULL);
     printf("select: %d %d\n", n, FD_ISSET(p[0], &rs));
     show("after select", p[0], 3);
-    close(p[0]);
-    close(p[1]);
+}
+
+static void on_epoll(void) {
+    int p[2];
     mkpipe(p, 0);
     write(p[1], "abc", 3);
     int ep = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 7}, out;
     printf("epoll_ctl: %d\n", epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev));
-    n = epoll_wait(ep, &out, 1, -1);
+    int n = epoll_wait(ep, &out, 1, -1);
     printf("epoll_wait: %d data %u\n", n, out.data.u32);
     show("after epoll", p[0], 3);
-    close(ep);
-    close(p[0]);
-    close(p[1]);
-    /* execve in place: a descriptor without close-on-exec keeps its bytes. */
-    mkpipe(p, 0);
-    write(p[1], "abc", 3);
-    char fd[16];
-    snprintf(fd, sizeof fd, "%d", p[0]);
-    fflush(stdout);
-    pid_t c = fork();
-    if (c == 0) {
-        execl(self, self, "exec-read", fd, (char *)NULL);
-        _exit(127);
-    }
-    waitpid(c, NULL, 0);
-    close(p[0]);
-    close(p[1]);
-    /* /proc/self/fd/N reopened. */
+}
+
+static void on_reopen(void) {
+    int p[2];
     mkpipe(p, 0);
     write(p[1], "abc", 3);
     char path[32];
     snprintf(path, sizeof path, "/proc/self/fd/%d", p[0]);
     int r = open(path, O_RDONLY);
     show("reopened", r, 3);
-    close(r);
-    close(p[0]);
-    close(p[1]);
-    /* SCM_RIGHTS. */
+    snprintf(path, sizeof path, "/proc/self/fd/%d", p[1]);
+    int w = open(path, O_WRONLY);
+    write(w, "def", 3);
+    show("through reopened writer", p[0], 3);
+}
+
+static void on_scm_rights(void) {
+    int p[2];
     mkpipe(p, 0);
     write(p[1], "abc", 3);
     int sv[2];
@@ -303,19 +309,16 @@ static void single_process_triggers(const char *self) {
     int got;
     memcpy(&got, CMSG_DATA(CMSG_FIRSTHDR(&m2)), sizeof(int));
     show("passed", got, 3);
-    close(got);
-    close(sv[0]);
-    close(sv[1]);
-    close(p[0]);
-    close(p[1]);
-    /* An ioctl the pipe does not have. */
+}
+
+static void on_ioctl(void) {
+    int p[2];
     mkpipe(p, 0);
     write(p[1], "abc", 3);
     struct termios tio;
-    printf("tcgetattr: %s isatty %d\n", err(tcgetattr(p[0], &tio)), isatty(p[1]));
+    printf("tcgetattr: %s\n", err(tcgetattr(p[0], &tio)));
+    printf("isatty: %d\n", isatty(p[1]));
     show("after ioctl", p[0], 3);
-    close(p[0]);
-    close(p[1]);
 }
 
 static int wake_fd = -1;
@@ -343,28 +346,38 @@ static void arm(void (*h)(int), int restart) {
     setitimer(ITIMER_REAL, &it, NULL);
 }
 
-static void blocking(void) {
+static void blocking_read(void) {
+    /* Self-pipe: the handler writes while the main thread waits in read. */
     int p[2];
     char c[4] = {0};
-    /* Self-pipe: the handler writes while the main thread waits in read. */
     mkpipe(p, 0);
     wake_fd = p[1];
     arm(on_alarm, 1);
     printf("blocking read woken by handler: %zd %.1s\n", read(p[0], c, 4), c);
-    /* Without SA_RESTART and with a handler that writes nothing: EINTR. */
-    wake_fd = -1;
+}
+
+static void blocking_read_eintr(void) {
+    int p[2];
+    char c[4];
+    mkpipe(p, 0);
     arm(on_alarm, 0);
     printf("blocking read interrupted: %s\n", err(read(p[0], c, 4)));
-    /* The self-pipe before: the handler's byte comes after what was buffered. */
+}
+
+static void self_pipe_order(void) {
+    /* The handler's byte comes after what was buffered (the main thread waits in pause). */
+    int p[2];
+    mkpipe(p, 0);
     write(p[1], "ab", 2);
     wake_fd = p[1];
     arm(on_alarm, 1);
     pause();
     show("self-pipe order", p[0], 3);
-    wake_fd = -1;
-    close(p[0]);
-    close(p[1]);
+}
+
+static void blocking_write(void) {
     /* A blocking write that does not fit waits for the handler to make room. */
+    int p[2];
     mkpipe(p, 0);
     static char big[70000];
     memset(big, 'w', sizeof big);
@@ -375,9 +388,6 @@ static void blocking(void) {
     int q;
     ioctl(p[0], FIONREAD, &q);
     printf("left: %d\n", q);
-    signal(SIGALRM, SIG_DFL);
-    close(p[0]);
-    close(p[1]);
 }
 
 static void flags_survive(void) {
@@ -386,24 +396,55 @@ static void flags_survive(void) {
     fcntl(p[1], F_SETFL, O_NONBLOCK);
     fcntl(p[0], F_SETFD, FD_CLOEXEC);
     write(p[1], "abc", 3);
+    struct stat a, b;
+    fstat(p[0], &a);
     pid_t c = fork();
     if (c == 0)
         _exit(0);
     waitpid(c, NULL, 0);
+    fstat(p[0], &b);
+    printf("ino stable across promotion: %d\n", a.st_ino == b.st_ino);
     printf("after promotion: getfl %o %o getfd %d %d\n", fcntl(p[0], F_GETFL), fcntl(p[1], F_GETFL),
            fcntl(p[0], F_GETFD), fcntl(p[1], F_GETFD));
     static char big[70000];
     ssize_t w = write(p[1], big, sizeof big);
     printf("nonblocking write end: %zd then %s\n", w, err(write(p[1], big, 1)));
     show("kept", p[0], 3);
-    close(p[0]);
-    close(p[1]);
 }
+
+static const struct {
+    const char *name;
+    void (*run)(void);
+} sections[] = {
+    {"basics", basics},
+    {"nonblocking", nonblocking},
+    {"sigpipe-handled", sigpipe_handled},
+    {"sigpipe-default", sigpipe_default},
+    {"reader-gone", reader_gone},
+    {"writer-gone", writer_gone},
+    {"fork", on_fork},
+    {"vfork-exec", on_vfork_exec},
+    {"exec", on_exec},
+    {"thread", on_thread},
+    {"poll", on_poll},
+    {"select", on_select},
+    {"epoll", on_epoll},
+    {"reopen", on_reopen},
+    {"scm-rights", on_scm_rights},
+    {"ioctl", on_ioctl},
+    {"blocking-read", blocking_read},
+    {"blocking-read-eintr", blocking_read_eintr},
+    {"self-pipe-order", self_pipe_order},
+    {"blocking-write", blocking_write},
+    {"flags-survive", flags_survive},
+};
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
-    if (argc == 3 && strcmp(argv[1], "exec-read") == 0) {
+    if (argc >= 3 && strcmp(argv[1], "exec-read") == 0) {
         show("exec", atoi(argv[2]), 3);
+        if (argc == 4)
+            printf("close-on-exec pipe after exec: %s\n", err(fcntl(atoi(argv[3]), F_GETFD)));
         return 0;
     }
     if (argc == 3 && strcmp(argv[1], "loop") == 0) {
@@ -417,13 +458,30 @@ int main(int argc, char **argv) {
         printf("round trips: %ld\n", ok);
         return 0;
     }
-    basics();
-    nonblocking();
-    sigpipe();
-    single_process_triggers("/proc/self/exe");
-    blocking();
-    flags_survive();
-    triggers("/proc/self/exe");
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
+        if (argc == 2 && strcmp(argv[1], sections[i].name) == 0) {
+            sections[i].run();
+            return 0;
+        }
+    }
+    if (argc != 1) {
+        fprintf(stderr, "usage: lpipes [SECTION | exec-read FD [FD] | loop N]\n");
+        return 2;
+    }
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
+        printf("[%s]\n", sections[i].name);
+        pid_t c = fork();
+        if (c == 0) {
+            execl("/proc/self/exe", "lpipes", sections[i].name, (char *)NULL);
+            _exit(127);
+        }
+        int st;
+        waitpid(c, &st, 0);
+        if (WIFSIGNALED(st))
+            printf("killed by signal %d\n", WTERMSIG(st));
+        else
+            printf("exit %d\n", WEXITSTATUS(st));
+    }
     printf("done\n");
     return 0;
 }
