@@ -50,7 +50,15 @@ struct PipeState {
     buf: VecDeque<u8>,
     readers: usize,
     writers: usize,
+    /// A backed pipe's page buffers as Linux keeps them, (read offset, unread bytes) each, oldest
+    /// first: capacity is [`PIPE_PAGES`] of them, not a count of bytes (`try_write`).
+    pages: VecDeque<(usize, usize)>,
 }
+
+/// A page buffer of a pipe (Linux's pipe_buffer).
+const PAGE: usize = 4096;
+/// Page buffers of a pipe (Linux's default pipe_max_usage).
+const PIPE_PAGES: usize = PIPE_CAP / PAGE;
 
 /// One pipe, shared by its ends.
 pub struct Pipe {
@@ -103,7 +111,7 @@ impl PipeEnd {
 
     fn pair_over(host: (i32, i32)) -> (Obj, Obj) {
         let pipe = Arc::new(Pipe {
-            st: SpinMutex::new(PipeState { buf: VecDeque::new(), readers: 0, writers: 0 }),
+            st: SpinMutex::new(PipeState { buf: VecDeque::new(), readers: 0, writers: 0, pages: VecDeque::new() }),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
             host: [AtomicI32::new(host.0), AtomicI32::new(host.1)],
         });
@@ -146,6 +154,7 @@ impl PipeEnd {
             return None;
         }
         let bytes: Vec<u8> = s.buf.drain(..).collect();
+        s.pages.clear();
         let host = (crate::fd::HostFd(r), crate::fd::HostFd(w));
         Some(Detached { bytes, host, readers: s.readers, writers: s.writers })
     }
@@ -166,6 +175,15 @@ impl PipeEnd {
             buf[..k].copy_from_slice(&a[..k]);
             buf[k..n].copy_from_slice(&b[..n - k]);
             s.buf.drain(..n);
+            let mut left = n;
+            while left > 0 {
+                let Some(p) = s.pages.front_mut() else { break };
+                let k = left.min(p.1);
+                (p.0, p.1, left) = (p.0 + k, p.1 - k, left - k);
+                if p.1 == 0 {
+                    s.pages.pop_front();
+                }
+            }
             Some(Ok(n))
         } else if s.writers == 0 || buf.is_empty() {
             Some(Ok(0))
@@ -176,35 +194,47 @@ impl PipeEnd {
         }
     }
 
-    /// write(2) of a backed pipe without waiting, with Linux's rules: up to PIPE_BUF bytes go
-    /// in whole or not at all, more may go in part when `nonblock`; EAGAIN when nothing fits
-    /// and `nonblock`. `None` when the call must wait (blocking and not all of it fits) or
-    /// has no reader (EPIPE and SIGPIPE): the caller promotes and writes on the host, which
-    /// does both exactly as natively.
+    /// write(2) of a backed pipe without waiting, as Linux's pipe_write counts room: the
+    /// first `len % 4096` bytes join the newest page buffer if they fit in it, the rest fill
+    /// new page buffers of up to 4096 bytes, at most [`PIPE_PAGES`] in use (so a write of up to
+    /// PIPE_BUF bytes goes in whole or not at all, and how much a non-blocking write takes is
+    /// what it would natively). EAGAIN when nothing fits and `nonblock`. `None` when the call
+    /// must wait (blocking, and not all of it fits) or has no reader (EPIPE and SIGPIPE): the
+    /// caller promotes the pipe and writes on the host, which does both as natively.
     pub fn try_write(&self, buf: &[u8], nonblock: bool) -> Option<Result<usize, Errno>> {
         if !self.write {
             return Some(Err(EBADF));
+        }
+        if buf.is_empty() {
+            return Some(Ok(0));
         }
         let mut s = self.pipe.st.lock();
         if s.readers == 0 {
             return None;
         }
-        if buf.is_empty() {
-            return Some(Ok(0));
-        }
-        let free = PIPE_CAP - s.buf.len();
-        if free >= buf.len() {
-            s.buf.extend(buf);
-            return Some(Ok(buf.len()));
-        }
-        if !nonblock {
+        let chars = buf.len() % PAGE;
+        let merge = match s.pages.back() {
+            Some(&(off, len)) if chars != 0 && off + len + chars <= PAGE => chars,
+            _ => 0,
+        };
+        let fits = merge + (buf.len() - merge).min((PIPE_PAGES - s.pages.len()) * PAGE);
+        if fits < buf.len() && !nonblock {
             return None;
         }
-        if buf.len() <= PIPE_BUF || free == 0 {
+        if fits == 0 {
             return Some(Err(EAGAIN));
         }
-        s.buf.extend(&buf[..free]);
-        Some(Ok(free))
+        if let Some(last) = s.pages.back_mut().filter(|_| merge > 0) {
+            last.1 += merge;
+        }
+        let mut at = merge;
+        while at < fits {
+            let k = (fits - at).min(PAGE);
+            s.pages.push_back((0, k));
+            at += k;
+        }
+        s.buf.extend(&buf[..fits]);
+        Some(Ok(fits))
     }
 
     /// Another end of the same pipe (opening /proc/self/fd/N).
@@ -215,7 +245,7 @@ impl PipeEnd {
     /// A pipe with no ends yet (a FIFO's, `crate::fifo`).
     pub fn unopened() -> Arc<Pipe> {
         Arc::new(Pipe {
-            st: SpinMutex::new(PipeState { buf: VecDeque::new(), readers: 0, writers: 0 }),
+            st: SpinMutex::new(PipeState { buf: VecDeque::new(), readers: 0, writers: 0, pages: VecDeque::new() }),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
             host: [AtomicI32::new(-1), AtomicI32::new(-1)],
         })
@@ -418,7 +448,8 @@ impl Obj {
     /// Bytes a read would return at once (FIONREAD), for a pipe.
     pub fn unread(&self) -> Option<usize> {
         match self {
-            Obj::Pipe(e) if e.read => Some(e.pipe.st.lock().buf.len()),
+            // Either end of a backed pipe, as a host pipe answers (Linux's pipe_ioctl).
+            Obj::Pipe(e) if e.read || e.backed() => Some(e.pipe.st.lock().buf.len()),
             Obj::Unix(u) => Some(u.sock.unread()),
             #[cfg(feature = "netstack")]
             Obj::Tcp(s) => Some(crate::netstack::tcpsock::unread(&s.sock)),

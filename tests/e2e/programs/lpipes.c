@@ -76,6 +76,9 @@ static void basics(void) {
     int q = -1;
     int ir = ioctl(p[0], FIONREAD, &q);
     printf("fionread: %d %d\n", ir, q);
+    q = -1;
+    ir = ioctl(p[1], FIONREAD, &q);
+    printf("fionread of the write end: %d %d\n", ir, q);
     printf("lseek: %s\n", err(lseek(p[0], 0, SEEK_CUR)));
     printf("pread: %s\n", err(pread(p[0], &q, 1, 0)));
     printf("read write end: %s\n", err(read(p[1], &q, 1)));
@@ -125,6 +128,22 @@ static void nonblocking(void) {
     while ((r = write(p[1], big, 1024)) > 0)
         total += r;
     printf("1k writes: %zd then %s\n", total, err(r));
+    /* Room is counted in 4096-byte page buffers, as Linux does: a full pipe with 100 bytes
+     * read from it takes no 100-byte write; 3 bytes in it leave room for 3 + 61440 + 368. */
+    read(p[0], big, 100);
+    printf("100 read from a full pipe, write 100: %s\n", err(write(p[1], big, 100)));
+    while (read(p[0], big, sizeof big) > 0)
+        ;
+    write(p[1], "abc", 3);
+    printf("big write after 3 bytes: %zd\n", write(p[1], big, sizeof big));
+    while (read(p[0], big, sizeof big) > 0)
+        ;
+    for (int i = 0; i < 16; i++)
+        write(p[1], big, 5);
+    printf("16 small writes then 4096: %zd\n", write(p[1], big, 4096));
+    printf("then 4000: %s\n", err(write(p[1], big, 4000)));
+    while (read(p[0], big, sizeof big) > 0)
+        ;
     printf("cloexec: %d %d\n", fcntl(p[0], F_GETFD), fcntl(p[1], F_GETFD));
     fcntl(p[0], F_SETFL, 0);
     printf("getfl after F_SETFL: %o %o\n", fcntl(p[0], F_GETFL), fcntl(p[1], F_GETFL));
