@@ -809,3 +809,87 @@ pub fn files_wake<P: Platform + ?Sized>(p: &P, files: &[Arc<OpenFile>]) -> Optio
         })
         .min()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A backed pipe over made-up host descriptors (no close function is registered in unit
+    /// tests, so dropping them closes nothing).
+    fn backed_pair() -> (Obj, Obj) {
+        PipeEnd::pair_backed((1000, 1001))
+    }
+
+    fn ends(p: &(Obj, Obj)) -> (&PipeEnd, &PipeEnd) {
+        match p {
+            (Obj::Pipe(r), Obj::Pipe(w)) => (r, w),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn backed_pipe_counts_room_in_page_buffers() {
+        let p = backed_pair();
+        let (r, w) = ends(&p);
+        let big = alloc::vec![7u8; 100_000];
+        assert_eq!(w.try_write(&big[..65436], true), Some(Ok(65436)));
+        // 100 bytes left in the last page: 200 (<= PIPE_BUF) not at all, 100 whole.
+        assert_eq!(w.try_write(&big[..200], true), Some(Err(EAGAIN)));
+        assert_eq!(w.try_write(&big[..100], true), Some(Ok(100)));
+        assert_eq!(w.try_write(&big[..1], true), Some(Err(EAGAIN)));
+        // Reading 100 bytes frees no page: still full.
+        let mut buf = alloc::vec![0u8; 100_000];
+        assert_eq!(r.try_read(&mut buf[..100], true), Some(Ok(100)));
+        assert_eq!(w.try_write(&big[..100], true), Some(Err(EAGAIN)));
+        assert_eq!(r.try_read(&mut buf, true), Some(Ok(65436)));
+        // 3 bytes, then a big write: 1696 join their page, 15 new pages.
+        assert_eq!(w.try_write(b"abc", true), Some(Ok(3)));
+        assert_eq!(w.try_write(&big, true), Some(Ok(1696 + 15 * 4096)));
+        // A blocking write that does not fit waits (None: the caller promotes).
+        assert_eq!(w.try_write(b"x", false), None);
+    }
+
+    #[test]
+    fn backed_pipe_reads_eof_eagain_and_waits_never() {
+        let p = backed_pair();
+        let (r, w) = ends(&p);
+        let mut buf = [0u8; 8];
+        assert_eq!(r.try_read(&mut buf, true), Some(Err(EAGAIN)));
+        assert_eq!(r.try_read(&mut buf, false), None);
+        assert_eq!(w.try_write(b"abc", false), Some(Ok(3)));
+        assert_eq!(r.try_read(&mut buf, false), Some(Ok(3)));
+        assert_eq!(&buf[..3], b"abc");
+        assert!(r.try_read(&mut buf, false).is_none());
+        assert_eq!(r.try_write(b"x", false), Some(Err(EBADF)));
+        assert_eq!(w.try_read(&mut buf, false), Some(Err(EBADF)));
+        let (r, w) = p;
+        drop(w);
+        let Obj::Pipe(r) = r else { unreachable!() };
+        assert_eq!(r.try_read(&mut buf, false), Some(Ok(0)));
+    }
+
+    #[test]
+    fn a_write_without_reader_is_left_to_the_host() {
+        let (r, w) = backed_pair();
+        drop(r);
+        let Obj::Pipe(w) = w else { unreachable!() };
+        assert_eq!(w.try_write(b"", false), Some(Ok(0)));
+        assert_eq!(w.try_write(b"x", true), None);
+    }
+
+    #[test]
+    fn detach_takes_the_bytes_and_the_host_pipe_once() {
+        let p = backed_pair();
+        let (r, w) = ends(&p);
+        assert!(r.backed() && w.backed());
+        assert_eq!((r.host_fd(), w.host_fd()), (1000, 1001));
+        w.try_write(b"abc", false);
+        let d = r.detach().expect("a backed pipe detaches");
+        assert_eq!(d.bytes, b"abc");
+        assert_eq!((d.host.0 .0, d.host.1 .0, d.readers, d.writers), (1000, 1001, 1, 1));
+        assert!(!r.backed() && !w.backed());
+        assert!(w.detach().is_none());
+        let mut one = [0u8; 1];
+        assert_eq!(r.try_read(&mut one, true), Some(Err(EAGAIN)));
+    }
+}
