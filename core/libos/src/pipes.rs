@@ -45,19 +45,19 @@ impl<P: Platform> LibOs<P> {
     }
 
     /// Stops making library-OS pipes (a second thread or a fork is coming) and promotes the
-    /// ones that exist.
+    /// ones that exist. While `local_pipes` is clear no library-OS pipe exists (it is cleared
+    /// only here, after which every one is promoted), so later calls cost nothing.
     pub fn end_local_pipes(&self) {
-        self.local_pipes.store(false, Ordering::Relaxed);
-        self.promote_pipes(None);
-    }
-
-    /// Whether descriptor `fd` is a backed library-OS pipe end.
-    pub fn is_local_pipe(&self, fd: i32) -> bool {
-        self.fds.lock().get(fd).is_ok_and(|f| backed(&f).is_some())
+        if self.local_pipes.swap(false, Ordering::Relaxed) {
+            self.promote_pipes(None);
+        }
     }
 
     /// Promotes the pipe of `fd` if it is a library-OS pipe; returns whether it was one.
     pub fn promote_fd(&self, fd: i32) -> bool {
+        if !self.local_pipes.load(Ordering::Relaxed) {
+            return false;
+        }
         let key = match self.fds.lock().get(fd) {
             Ok(f) => backed(&f).map(|e| e.key()),
             Err(_) => None,
