@@ -48,7 +48,9 @@ impl<P: Platform> LibOs<P> {
     /// ones that exist. While `local_pipes` is clear no library-OS pipe exists (it is cleared
     /// only here, after which every one is promoted), so later calls cost nothing.
     pub fn end_local_pipes(&self) {
-        if self.local_pipes.swap(false, Ordering::Relaxed) {
+        // Read first: a write would dirty this page at every fork (a copy-on-write fault in
+        // the parent while the child lives).
+        if self.local_pipes.load(Ordering::Relaxed) && self.local_pipes.swap(false, Ordering::Relaxed) {
             self.promote_pipes(None);
         }
     }
