@@ -238,7 +238,9 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     guard::reserve(at, len);
     // SAFETY: the mapping is read-only, private and never unmapped (guarded from the app).
     let bytes: &'static [u8] = unsafe { core::slice::from_raw_parts(at as *const u8, len) };
-    let image = Image::open(bytes).unwrap_or_else(|e| image_fatal(e));
+    let mut image = Image::open(bytes).unwrap_or_else(|e| image_fatal(e));
+    // File data is checked and read with pread, not through the mapping (resident memory).
+    image.set_stored_reader(selfimage::read_image);
     let cfg = image.launch_config().unwrap_or_else(|e| image_fatal(e));
 
     // LITEBOX_TRACE and LITEBOX_LEARN are the runtime's own, not the app's.
