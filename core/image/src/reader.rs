@@ -10,7 +10,7 @@ use core::cmp::Ordering;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtOrd};
 
 use sha2::{Digest, Sha256};
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::{xxh3_64, Xxh3Default};
 
 use crate::error::ImageError;
 use crate::format::{
@@ -469,9 +469,10 @@ enum Slot {
     Unread,
     /// A stored chunk whose digest was checked: read straight from the image from now on.
     Verified,
-    /// A compressed chunk whose digest was checked and which was decoded once, straight into
-    /// the buffer of a `read_once` that covered all of it, and not kept. A later read decodes it
-    /// again, without hashing, and keeps it.
+    /// A compressed chunk whose digest was checked and which was decoded once and not kept
+    /// (straight into the buffer of a `read_once` that covered all of it, or let go to keep
+    /// the cache within [`KEPT`] chunks). A later read decodes it again, without hashing, and
+    /// keeps it.
     Seen,
     /// A compressed chunk, checked and decompressed.
     Decompressed(Arc<[u8]>),
@@ -487,7 +488,19 @@ pub struct ChunkCache {
     /// Where a chunk's stored bytes are read to be checked (and decompressed) when the image
     /// has a stored reader: one chunk's worth at most, reused.
     scratch: Spin<Vec<u8>>,
+    /// The chunks kept decompressed, oldest first at `.1` (a ring; `NONE` for an empty place).
+    kept: Spin<([u32; KEPT], usize)>,
 }
+
+/// How many chunks the cache keeps decompressed at most (the least recently decompressed is
+/// let go first and decoded again, without re-hashing, if read again): a bound on the runtime's
+/// heap whatever the app reads (`python3 -c pass` decompresses ~30 chunks of 128 KiB, read
+/// once each). Reads that stay inside a few neighbouring chunks (a file read in pieces, the
+/// files of one directory) still decode each chunk once.
+pub const KEPT: usize = 4;
+/// How many bytes of a stored (raw) chunk are read and hashed at a time through a stored reader.
+const PIECE: usize = 16 << 10;
+const NONE: u32 = u32::MAX;
 
 /// Where the bytes of a chunk live once it is verified.
 enum Chunk<'a> {
@@ -516,13 +529,16 @@ impl ChunkCache {
             slots: Spin::new(vec![Slot::Unread; chunk_count as usize]),
             decoder: Spin::new(None),
             scratch: Spin::new(Vec::new()),
+            kept: Spin::new(([NONE; KEPT], 0)),
         }
     }
 
     /// Hands chunk `k`'s stored bytes to `f` with its raw size and whether it is stored raw,
     /// after checking them against the chunk's digest when `check`. With a stored reader the
     /// bytes are read into the cache's scratch buffer, so no page of the image's mapping is
-    /// touched; without one `f` sees them in the mapping. Locks: scratch, then (in `f`) the
+    /// touched; a chunk stored raw is read and hashed there [`PIECE`] bytes at a time and `f`
+    /// gets no bytes for it (an empty slice: its bytes are read again where they are used).
+    /// Without a reader `f` sees the bytes in the mapping. Locks: scratch, then (in `f`) the
     /// decoder, never the other way round.
     fn with_stored<R>(
         &self,
@@ -537,9 +553,32 @@ impl ChunkCache {
         };
         let (off, comp, raw, want) = image.chunk_record(k)?;
         let at = image.header.data.offset as u64 + off;
+        let is_raw = comp == raw;
+        let need = if is_raw { PIECE.min(comp as usize) } else { comp as usize };
         self.scratch.with(|buf| {
-            if buf.len() < comp as usize {
-                buf.resize(comp as usize, 0);
+            if buf.len() < need {
+                // Room for any chunk at once: growing would leave the old block behind. Only
+                // the bytes used are written (resident): raw chunks need PIECE at most.
+                buf.reserve_exact((image.header.chunk_size as usize).max(PIECE).saturating_sub(buf.len()));
+                buf.resize(need, 0);
+            }
+            if is_raw {
+                let mut h = Xxh3Default::new();
+                let mut done = 0usize;
+                while done < comp as usize {
+                    let piece = &mut buf[..need.min(comp as usize - done)];
+                    if !read(at + done as u64, piece) {
+                        return Err(ImageError::damaged("cannot read chunk data").with(k as u64));
+                    }
+                    if check {
+                        h.update(piece);
+                    }
+                    done += piece.len();
+                }
+                if check && !image.chunks_checked && h.digest() != want {
+                    return Err(ImageError::tampered("chunk digest does not match").with(k as u64));
+                }
+                return f(&[], raw, true);
             }
             let stored = &mut buf[..comp as usize];
             if !read(at, stored) {
@@ -548,7 +587,7 @@ impl ChunkCache {
             if check && !image.chunks_checked && xxh3_64(stored) != want {
                 return Err(ImageError::tampered("chunk digest does not match").with(k as u64));
             }
-            f(stored, raw, comp == raw)
+            f(stored, raw, false)
         })
     }
 
@@ -556,6 +595,11 @@ impl ChunkCache {
     /// and how many the image has: the image is read on demand, so the first is usually small.
     pub fn read_count(&self) -> (usize, usize) {
         self.slots.with(|v| (v.iter().filter(|s| !matches!(s, Slot::Unread)).count(), v.len()))
+    }
+
+    /// How many chunks the cache holds decompressed now: at most [`KEPT`].
+    pub fn kept_count(&self) -> usize {
+        self.slots.with(|v| v.iter().filter(|s| matches!(s, Slot::Decompressed(_))).count())
     }
 
     fn get<'a>(&self, image: &Image<'a>, k: u32) -> Result<Chunk<'a>, ImageError> {
@@ -578,7 +622,19 @@ impl ChunkCache {
         })?;
         match data {
             Some(data) => {
-                self.slots.with(|v| v[k as usize] = Slot::Decompressed(data.clone()));
+                let evicted = self.kept.with(|(ring, next)| {
+                    let old = core::mem::replace(&mut ring[*next], k);
+                    *next = (*next + 1) % KEPT;
+                    old
+                });
+                let _let_go = self.slots.with(|v| {
+                    v[k as usize] = Slot::Decompressed(data.clone());
+                    // Checked when first read: a later read decodes it again without hashing.
+                    match v.get_mut(evicted as usize) {
+                        Some(old @ Slot::Decompressed(_)) => Some(core::mem::replace(old, Slot::Seen)),
+                        _ => None,
+                    }
+                }); // (freed here, outside the lock)
                 Ok(Chunk::Owned(data))
             }
             None => {
