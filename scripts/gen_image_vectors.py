@@ -82,6 +82,11 @@ def main() -> int:
             lines.append(f"dir {e.path} {e.mode:o}")
     (OUT / "basic.expect").write_text("\n".join(lines) + "\n")
     print(f"wrote {OUT}/basic.img ({len(img.blob)} bytes, {img.chunks} chunks)")
+    # The same tree at level 0: every chunk stored raw (read and mapped in place by runtimes),
+    # in 64 KiB chunks (a runtime's stored reader hashes those in 16 KiB pieces).
+    stored = build_image(ents, launch, ImageSettings(chunk_size=65536, compression_level=0, mtime=1700000000))
+    (OUT / "stored.img").write_bytes(stored.blob)
+    print(f"wrote {OUT}/stored.img ({len(stored.blob)} bytes, {stored.chunks} chunks)")
     wide = build_image(wide_entries(), encode_tlv([(TAG_ENTRY, b"/lib/d00/f000.py"), (TAG_ARG, b"x")]),
                        ImageSettings(chunk_size=4096, compression_level=3, mtime=1700000000))
     (OUT / "wide.img").write_bytes(wide.blob)

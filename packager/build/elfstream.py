@@ -25,6 +25,12 @@ from packager.errors import PackError
 from packager.paths import display_path
 
 PIECE = 1 << 20
+# Bytes per write() of the artifact. The page cache keeps a file's pages in folios no larger
+# than the write that created them, and Linux (6.18 here) maps a large folio whole when an
+# address in it faults; a runtime maps the app's code straight from the artifact, so folios
+# of the writes' size (1 MiB) made pages the app never touches resident in it: python3 -c pass
+# peaked at 10.9 MiB with 1 MiB writes, 9.5-9.7 MiB with 4-16 KiB writes (bench/RESULTS-issue17-rss.md).
+WRITE_PIECE = 16 << 10
 # Each added section starts at a page boundary of the file: the runtime maps stored chunks of
 # the image (page-aligned inside it) straight from the artifact (docs/image-format.md).
 SECTION_ALIGN = 4096
@@ -63,15 +69,22 @@ def _size(source: SectionSource) -> int:
     return len(source) if isinstance(source, bytes) else source.stat().st_size
 
 
+def _write(dest: BinaryIO, data: bytes) -> None:
+    """Writes ``data`` to ``dest`` in pieces of at most WRITE_PIECE bytes (see there)."""
+    view = memoryview(data)
+    for at in range(0, len(view), WRITE_PIECE):
+        dest.write(view[at:at + WRITE_PIECE])
+
+
 def _copy(source: SectionSource, dest: BinaryIO, digest: Any) -> int:
     if isinstance(source, bytes):
-        dest.write(source)
+        _write(dest, source)
         digest.update(source)
         return len(source)
     copied = 0
     with open(source, "rb") as f:
         while piece := f.read(PIECE):
-            dest.write(piece)
+            _write(dest, piece)
             digest.update(piece)
             copied += len(piece)
     return copied
@@ -109,18 +122,18 @@ def write_sections(runtime: bytes, sections: list[tuple[str, SectionSource]], de
 
     digest = hashlib.sha256()
     for piece in (bytes(elf_header), runtime[64:]):
-        dest.write(piece)
+        _write(dest, piece)
         digest.update(piece)
     written = len(runtime)
     for (name, source), header in zip(sections, added):
         pad_to = bytes(header[4] - written)
-        dest.write(pad_to)
+        _write(dest, pad_to)
         digest.update(pad_to)
         written = header[4] + header[5]
         if _copy(source, dest, digest) != header[5]:
             raise PackError(f"section {name}: its file changed size while the artifact was written")
     table = bytes(new_names) + bytes(pad) + b"".join(SHDR.pack(*h) for h in headers + added)
-    dest.write(table)
+    _write(dest, table)
     digest.update(table)
     return digest.hexdigest()
 

@@ -87,3 +87,30 @@ def test_sections_start_at_page_boundaries(static_hello: Path) -> None:
         assert found[name]["sh_addralign"] == 4096
         assert data[found[name]["sh_offset"]:found[name]["sh_offset"] + len(content)] == content
     assert read_sections(data) == {IMAGE_SECTION: b"image", MANIFEST_SECTION: b"{}"}
+
+
+class _RecordingFile(io.BytesIO):
+    """A BytesIO that records the size of every write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.sizes.append(len(data))
+        return super().write(data)
+
+
+def test_the_artifact_is_written_in_small_pieces(static_hello: Path, tmp_path: Path) -> None:
+    # The page cache's folios are no larger than the writes that made them, and a large folio
+    # is mapped whole when the runtime's mapped app code faults in it: small writes keep the
+    # packed app's resident memory to the pages it touches (bench/RESULTS-issue17-rss.md).
+    runtime = static_hello.read_bytes()
+    image = tmp_path / "image.bin"
+    image.write_bytes(bytes(range(256)) * 12000)
+    dest = _RecordingFile()
+    write_sections(runtime, [(IMAGE_SECTION, image), (MANIFEST_SECTION, b"{}" * 20000)], dest)
+    assert max(dest.sizes) <= 16 << 10, max(dest.sizes)
+    plain = io.BytesIO()
+    write_sections(runtime, [(IMAGE_SECTION, image.read_bytes()), (MANIFEST_SECTION, b"{}" * 20000)], plain)
+    assert dest.getvalue() == plain.getvalue()

@@ -10,7 +10,7 @@ use core::cmp::Ordering;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtOrd};
 
 use sha2::{Digest, Sha256};
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::{xxh3_64, Xxh3Default};
 
 use crate::error::ImageError;
 use crate::format::{
@@ -39,7 +39,14 @@ pub struct Image<'a> {
     /// The whole image was checked before it was opened ([`Image::open_checked`]): chunk reads
     /// skip the digest.
     chunks_checked: bool,
+    /// Where chunk data is read from instead of `bytes`, when the platform has a file behind
+    /// the image ([`Image::set_stored_reader`]).
+    stored_reader: Option<StoredReader>,
 }
+
+/// Copies the image's bytes at an image offset into a buffer (all of it, or false), from the
+/// file behind the image, without mapping them into the caller's address space.
+pub type StoredReader = fn(u64, &mut [u8]) -> bool;
 
 impl<'a> Image<'a> {
     /// Opens `bytes` as an image. Promises on success: the header is valid, the root digest
@@ -80,7 +87,8 @@ impl<'a> Image<'a> {
             (true, left) => (1u64 << left) - 1,
         };
         let checked: Arc<[AtomicU64]> = (0..pages.div_ceil(64)).map(|w| AtomicU64::new(mark(w))).collect();
-        let image = Image { bytes, header, checked, fatal: panic_on_bad_image, chunks_checked: vouched };
+        let image =
+            Image { bytes, header, checked, fatal: panic_on_bad_image, chunks_checked: vouched, stored_reader: None };
         let root = image.try_entry(0)?;
         if root.path != b"/" || root.kind != EntryKind::Dir {
             return Err(ImageError::damaged("entry 0 is not the root directory"));
@@ -93,6 +101,15 @@ impl<'a> Image<'a> {
     /// (a runtime prints the error and exits with its code, 121 or 122).
     pub fn set_fatal(&mut self, fatal: fn(ImageError) -> !) {
         self.fatal = fatal;
+    }
+
+    /// Reads chunk data (file contents) through `read` from now on instead of the image's
+    /// mapping: checks and reads then copy through a small buffer, and no page of file data
+    /// becomes resident in the mapping (on linux-userland the mapping's page-cache folios are
+    /// mapped whole on first touch, so hashing through it cost up to 3 MiB of resident memory
+    /// for `python3 -c pass`). The tables are still read through the mapping.
+    pub fn set_stored_reader(&mut self, read: StoredReader) {
+        self.stored_reader = Some(read);
     }
 
     /// The validated header.
@@ -452,9 +469,10 @@ enum Slot {
     Unread,
     /// A stored chunk whose digest was checked: read straight from the image from now on.
     Verified,
-    /// A compressed chunk whose digest was checked and which was decoded once, straight into
-    /// the buffer of a `read_once` that covered all of it, and not kept. A later read decodes it
-    /// again, without hashing, and keeps it.
+    /// A compressed chunk whose digest was checked and which was decoded once and not kept
+    /// (straight into the buffer of a `read_once` that covered all of it, or let go to keep
+    /// the cache within [`KEPT`] chunks). A later read decodes it again, without hashing, and
+    /// keeps it.
     Seen,
     /// A compressed chunk, checked and decompressed.
     Decompressed(Arc<[u8]>),
@@ -467,27 +485,110 @@ enum Slot {
 pub struct ChunkCache {
     slots: Spin<Vec<Slot>>,
     decoder: Spin<Option<Decoder>>,
+    /// Where a chunk's stored bytes are read to be checked (and decompressed) when the image
+    /// has a stored reader: one chunk's worth at most, reused.
+    scratch: Spin<Vec<u8>>,
+    /// The chunks kept decompressed, oldest first at `.1` (a ring; `NONE` for an empty place).
+    kept: Spin<([u32; KEPT], usize)>,
 }
+
+/// How many chunks the cache keeps decompressed at most (the least recently decompressed is
+/// let go first and decoded again, without re-hashing, if read again): a bound on the runtime's
+/// heap whatever the app reads (`python3 -c pass` decompresses ~30 chunks of 128 KiB, read
+/// once each). Reads that stay inside a few neighbouring chunks (a file read in pieces, the
+/// files of one directory) still decode each chunk once.
+pub const KEPT: usize = 4;
+/// How many bytes of a stored (raw) chunk are read and hashed at a time through a stored reader.
+const PIECE: usize = 16 << 10;
+const NONE: u32 = u32::MAX;
 
 /// Where the bytes of a chunk live once it is verified.
 enum Chunk<'a> {
+    /// Stored raw, read in place from the image's mapping.
     Image(&'a [u8]),
+    /// Stored raw, read through the image's stored reader: image offset and length.
+    File(u64, usize),
+    /// Decompressed, kept by the cache.
     Owned(Arc<[u8]>),
 }
 
-impl Chunk<'_> {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Chunk::Image(b) => b,
-            Chunk::Owned(a) => a,
-        }
+/// Where stored (raw) chunk `k` is read from after its check: the stored reader's file when
+/// the image has one, else the mapping.
+fn placed<'a>(image: &Image<'a>, k: u32) -> Result<Chunk<'a>, ImageError> {
+    if image.stored_reader.is_some() {
+        let (off, comp, _, _) = image.chunk_record(k)?;
+        return Ok(Chunk::File(image.header.data.offset as u64 + off, comp as usize));
     }
+    Ok(Chunk::Image(image.stored_chunk(k)?.0))
 }
 
 impl ChunkCache {
     /// An empty cache for an image with `chunk_count` chunks.
     pub fn new(chunk_count: u32) -> Self {
-        Self { slots: Spin::new(vec![Slot::Unread; chunk_count as usize]), decoder: Spin::new(None) }
+        Self {
+            slots: Spin::new(vec![Slot::Unread; chunk_count as usize]),
+            decoder: Spin::new(None),
+            scratch: Spin::new(Vec::new()),
+            kept: Spin::new(([NONE; KEPT], 0)),
+        }
+    }
+
+    /// Hands chunk `k`'s stored bytes to `f` with its raw size and whether it is stored raw,
+    /// after checking them against the chunk's digest when `check`. With a stored reader the
+    /// bytes are read into the cache's scratch buffer, so no page of the image's mapping is
+    /// touched; a chunk stored raw is read and hashed there [`PIECE`] bytes at a time and `f`
+    /// gets no bytes for it (an empty slice: its bytes are read again where they are used).
+    /// Without a reader `f` sees the bytes in the mapping. Locks: scratch, then (in `f`) the
+    /// decoder, never the other way round.
+    fn with_stored<R>(
+        &self,
+        image: &Image<'_>,
+        k: u32,
+        check: bool,
+        f: impl FnOnce(&[u8], u32, bool) -> Result<R, ImageError>,
+    ) -> Result<R, ImageError> {
+        let Some(read) = image.stored_reader else {
+            let (stored, raw, is_raw) = if check { image.verified_chunk(k)? } else { image.stored_chunk(k)? };
+            return f(stored, raw, is_raw);
+        };
+        let (off, comp, raw, want) = image.chunk_record(k)?;
+        let at = image.header.data.offset as u64 + off;
+        let is_raw = comp == raw;
+        let need = if is_raw { PIECE.min(comp as usize) } else { comp as usize };
+        self.scratch.with(|buf| {
+            if buf.len() < need {
+                // Room for any chunk at once: growing would leave the old block behind. Only
+                // the bytes used are written (resident): raw chunks need PIECE at most.
+                buf.reserve_exact((image.header.chunk_size as usize).max(PIECE).saturating_sub(buf.len()));
+                buf.resize(need, 0);
+            }
+            if is_raw {
+                let mut h = Xxh3Default::new();
+                let mut done = 0usize;
+                while done < comp as usize {
+                    let piece = &mut buf[..need.min(comp as usize - done)];
+                    if !read(at + done as u64, piece) {
+                        return Err(ImageError::damaged("cannot read chunk data").with(k as u64));
+                    }
+                    if check {
+                        h.update(piece);
+                    }
+                    done += piece.len();
+                }
+                if check && !image.chunks_checked && h.digest() != want {
+                    return Err(ImageError::tampered("chunk digest does not match").with(k as u64));
+                }
+                return f(&[], raw, true);
+            }
+            let stored = &mut buf[..comp as usize];
+            if !read(at, stored) {
+                return Err(ImageError::damaged("cannot read chunk data").with(k as u64));
+            }
+            if check && !image.chunks_checked && xxh3_64(stored) != want {
+                return Err(ImageError::tampered("chunk digest does not match").with(k as u64));
+            }
+            f(stored, raw, false)
+        })
     }
 
     /// How many chunks have been read (verified, and decompressed when stored compressed),
@@ -496,29 +597,51 @@ impl ChunkCache {
         self.slots.with(|v| (v.iter().filter(|s| !matches!(s, Slot::Unread)).count(), v.len()))
     }
 
+    /// How many chunks the cache holds decompressed now: at most [`KEPT`].
+    pub fn kept_count(&self) -> usize {
+        self.slots.with(|v| v.iter().filter(|s| matches!(s, Slot::Decompressed(_))).count())
+    }
+
     fn get<'a>(&self, image: &Image<'a>, k: u32) -> Result<Chunk<'a>, ImageError> {
         let slot = self.slots.with(|v| v.get(k as usize).cloned());
         match slot {
             Some(Slot::Decompressed(a)) => return Ok(Chunk::Owned(a)),
-            Some(Slot::Verified) => return Ok(Chunk::Image(image.stored_chunk(k)?.0)),
+            Some(Slot::Verified) => return placed(image, k),
             Some(Slot::Unread) | Some(Slot::Seen) => {}
             None => return Err(ImageError::damaged("chunk index out of range").with(k as u64)),
         }
-        let (stored, raw, is_raw) = if matches!(slot, Some(Slot::Seen)) {
-            // Checked against its digest when it was first read.
-            image.stored_chunk(k)?
-        } else {
-            image.verified_chunk(k)?
-        };
-        let (chunk, slot) = if is_raw {
-            (Chunk::Image(stored), Slot::Verified)
-        } else {
+        // A Seen chunk was checked against its digest when it was first read.
+        let check = !matches!(slot, Some(Slot::Seen));
+        let data = self.with_stored(image, k, check, |stored, raw, is_raw| {
+            if is_raw {
+                return Ok(None);
+            }
             let data: Arc<[u8]> =
                 self.decoder.with(|d| decompress(d.get_or_insert_with(Decoder::new), stored, raw, k))?.into();
-            (Chunk::Owned(data.clone()), Slot::Decompressed(data))
-        };
-        self.slots.with(|v| v[k as usize] = slot);
-        Ok(chunk)
+            Ok(Some(data))
+        })?;
+        match data {
+            Some(data) => {
+                let evicted = self.kept.with(|(ring, next)| {
+                    let old = core::mem::replace(&mut ring[*next], k);
+                    *next = (*next + 1) % KEPT;
+                    old
+                });
+                let _let_go = self.slots.with(|v| {
+                    v[k as usize] = Slot::Decompressed(data.clone());
+                    // Checked when first read: a later read decodes it again without hashing.
+                    match v.get_mut(evicted as usize) {
+                        Some(old @ Slot::Decompressed(_)) => Some(core::mem::replace(old, Slot::Seen)),
+                        _ => None,
+                    }
+                }); // (freed here, outside the lock)
+                Ok(Chunk::Owned(data))
+            }
+            None => {
+                self.slots.with(|v| v[k as usize] = Slot::Verified);
+                placed(image, k)
+            }
+        }
     }
 
     /// [`Image::raw_span`] for file bytes that will be used in place (mapped), after checking
@@ -552,11 +675,13 @@ impl ChunkCache {
         if comp == raw || dst.len() < raw as usize {
             return Ok(None);
         }
-        let (stored, raw, _) = image.verified_chunk(k)?;
         let dst = &mut dst[..raw as usize];
-        if !self.decoder.with(|d| d.get_or_insert_with(Decoder::new).decompress_into(stored, dst)) {
-            return Err(ImageError::damaged("bad zstd frame").with(k as u64));
-        }
+        self.with_stored(image, k, true, |stored, _, _| {
+            if !self.decoder.with(|d| d.get_or_insert_with(Decoder::new).decompress_into(stored, dst)) {
+                return Err(ImageError::damaged("bad zstd frame").with(k as u64));
+            }
+            Ok(())
+        })?;
         self.slots.with(|v| {
             if matches!(v[k as usize], Slot::Unread) {
                 v[k as usize] = Slot::Seen;
@@ -611,12 +736,27 @@ impl ChunkCache {
                 }
             }
             let chunk = self.get(image, k)?;
-            let bytes = chunk.bytes();
-            let take = core::cmp::min(n - done, bytes.len().saturating_sub(within));
+            let len = match &chunk {
+                Chunk::Image(b) => b.len(),
+                Chunk::File(_, len) => *len,
+                Chunk::Owned(a) => a.len(),
+            };
+            let take = core::cmp::min(n - done, len.saturating_sub(within));
             if take == 0 {
                 return Err(ImageError::damaged("file data past the end of its chunk").with(k as u64));
             }
-            buf[done..done + take].copy_from_slice(&bytes[within..within + take]);
+            let dst = &mut buf[done..done + take];
+            match chunk {
+                Chunk::Image(b) => dst.copy_from_slice(&b[within..within + take]),
+                Chunk::Owned(a) => dst.copy_from_slice(&a[within..within + take]),
+                Chunk::File(at, _) => {
+                    // Straight from the file into the caller's buffer: the chunk was checked.
+                    let read = image.stored_reader.ok_or(ImageError::damaged("no stored reader"))?;
+                    if !read(at + within as u64, dst) {
+                        return Err(ImageError::damaged("cannot read chunk data").with(k as u64));
+                    }
+                }
+            }
             done += take;
         }
         Ok(n)

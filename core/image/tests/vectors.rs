@@ -334,3 +334,22 @@ fn an_image_opened_as_checked_reads_the_same_and_computes_no_digest() {
     assert!(Image::open_checked(&root_changed).is_ok());
     assert!(Image::open_checked(&IMG[..IMG.len() / 2]).is_err());
 }
+
+#[test]
+fn the_cache_keeps_a_bounded_number_of_chunks_decompressed() {
+    let img = Image::open(IMG).unwrap();
+    let cache = ChunkCache::new(img.header().chunk_count);
+    let e = img.entry(img.lookup(b"/app/big.bin").unwrap());
+    let cs = img.header().chunk_size as u64;
+    let (first, last) = (e.data / cs, (e.data + e.size - 1) / cs);
+    assert!((last - first + 1) as usize > litebox_image::KEPT, "big.bin spans more chunks than the cache keeps");
+    // One small read in each chunk, first to last, then the first again (decoded again).
+    let mut part = vec![0u8; 10];
+    let starts = (first..=last).map(|k| (k * cs).max(e.data) - e.data).map(|o| o.min(e.size - 10));
+    for off in starts.chain([0]) {
+        assert_eq!(cache.read(&img, &e, off, &mut part).unwrap(), 10);
+        assert_eq!(part, big_bytes(off as usize..off as usize + 10));
+        assert!(cache.kept_count() <= litebox_image::KEPT, "{} kept", cache.kept_count());
+    }
+    assert_eq!(cache.kept_count(), litebox_image::KEPT);
+}

@@ -24,6 +24,11 @@ pub trait Backing {
     /// committed). False when it cannot: the allocation that needed it fails.
     fn commit(&self, from: usize, to: usize) -> bool;
 
+    /// Whether committed memory reads as zero until first written (fresh anonymous pages), so
+    /// a zeroed allocation from never-used memory need not write (and so make resident) its
+    /// pages. The default does not promise it.
+    const COMMITTED_IS_ZERO: bool = false;
+
     /// A free block of `len` bytes at `at` (class [`RELEASE_CLASS`] or above) whose pages may be
     /// given back; they must read as zero or keep their contents when used again. The default
     /// keeps them.
@@ -83,31 +88,17 @@ impl<B: Backing> Heap<B> {
 // size >= align.
 unsafe impl<B: Backing + Sync> GlobalAlloc for Heap<B> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let Some(c) = Self::class_of(&layout) else { return null_mut() };
-        let mut s = self.state.lock();
-        let head = s.free[c];
-        // Free blocks are only guaranteed page alignment: larger alignments come fresh.
-        if head != 0 && layout.align() <= 4096 {
-            // SAFETY: a free block stores the next link in its first word.
-            s.free[c] = unsafe { *(head as *const usize) };
-            return head as *mut u8;
+        self.alloc_block(layout).0
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let (p, fresh) = self.alloc_block(layout);
+        let already_zero = fresh && B::COMMITTED_IS_ZERO;
+        if !p.is_null() && !already_zero {
+            // SAFETY: p is a block of at least layout.size() bytes, ours to write.
+            unsafe { core::ptr::write_bytes(p, 0, layout.size()) };
         }
-        let size = 1usize << c;
-        let align = size.min(4096).max(layout.align());
-        let Some(start) = s.next.checked_next_multiple_of(align) else { return null_mut() };
-        let Some(end) = start.checked_add(size) else { return null_mut() };
-        if end > s.limit {
-            return null_mut();
-        }
-        if end > s.committed {
-            let to = end.next_multiple_of(B::GROW_STEP).min(s.limit);
-            if !self.backing.commit(s.committed, to) {
-                return null_mut();
-            }
-            s.committed = to;
-        }
-        s.next = end;
-        start as *mut u8
+        p
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -119,6 +110,38 @@ unsafe impl<B: Backing + Sync> GlobalAlloc for Heap<B> {
         // SAFETY: the block is ours again and at least 16 bytes: its first word links the list.
         unsafe { *(ptr as *mut usize) = s.free[c] };
         s.free[c] = ptr as usize;
+    }
+}
+
+impl<B: Backing> Heap<B> {
+    /// A block for `layout` (null when none), and whether it is fresh: never handed out
+    /// before, so never written since it was committed.
+    fn alloc_block(&self, layout: Layout) -> (*mut u8, bool) {
+        let Some(c) = Self::class_of(&layout) else { return (null_mut(), false) };
+        let mut s = self.state.lock();
+        let head = s.free[c];
+        // Free blocks are only guaranteed page alignment: larger alignments come fresh.
+        if head != 0 && layout.align() <= 4096 {
+            // SAFETY: a free block stores the next link in its first word.
+            s.free[c] = unsafe { *(head as *const usize) };
+            return (head as *mut u8, false);
+        }
+        let size = 1usize << c;
+        let align = size.min(4096).max(layout.align());
+        let Some(start) = s.next.checked_next_multiple_of(align) else { return (null_mut(), false) };
+        let Some(end) = start.checked_add(size) else { return (null_mut(), false) };
+        if end > s.limit {
+            return (null_mut(), false);
+        }
+        if end > s.committed {
+            let to = end.next_multiple_of(B::GROW_STEP).min(s.limit);
+            if !self.backing.commit(s.committed, to) {
+                return (null_mut(), false);
+            }
+            s.committed = to;
+        }
+        s.next = end;
+        (start as *mut u8, true)
     }
 }
 
@@ -175,6 +198,51 @@ mod tests {
             assert!(h.alloc(Layout::from_size_align(1 << 20, 8).unwrap()).is_null());
             assert!(h.alloc(Layout::from_size_align(1 << 39, 8).unwrap()).is_null());
             assert!(h.alloc(Layout::from_size_align(isize::MAX as usize - 4096, 8).unwrap()).is_null());
+        }
+    }
+
+    /// A backing that says its committed memory reads as zero (the test fills it with 0xaa
+    /// instead, to see which blocks `alloc_zeroed` writes).
+    struct ZeroPromised;
+
+    impl Backing for ZeroPromised {
+        const GROW_STEP: usize = 64 * 1024;
+        const COMMITTED_IS_ZERO: bool = true;
+        fn commit(&self, _from: usize, _to: usize) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn zeroed_blocks_are_written_only_when_reused() {
+        let len = 1 << 20;
+        let base = region(len);
+        // SAFETY: the test's own region, len bytes.
+        unsafe { core::ptr::write_bytes(base as *mut u8, 0xaa, len) };
+        let h = Heap::with_region(ZeroPromised, base, len);
+        let l = Layout::from_size_align(100_000, 8).unwrap();
+        // SAFETY: GlobalAlloc's contract: non-zero layouts, blocks freed with their layout.
+        unsafe {
+            let fresh = h.alloc_zeroed(l);
+            // Never handed out before: committed memory the backing promises is zero, untouched.
+            assert_eq!(*fresh.add(4096 * 5), 0xaa);
+            *fresh.add(8) = 7;
+            h.dealloc(fresh, l);
+            let reused = h.alloc_zeroed(l);
+            assert_eq!(reused, fresh);
+            let bytes = core::slice::from_raw_parts(reused, l.size());
+            assert!(bytes.iter().all(|&b| b == 0), "a reused block is zeroed");
+        }
+        // The default backing promises nothing: fresh blocks are zeroed too.
+        let base = region(len);
+        // SAFETY: as above.
+        unsafe { core::ptr::write_bytes(base as *mut u8, 0xaa, len) };
+        let h =
+            Heap::with_region(Counting { committed: AtomicUsize::new(0), released: AtomicUsize::new(0) }, base, len);
+        // SAFETY: as above.
+        unsafe {
+            let p = h.alloc_zeroed(l);
+            assert!(core::slice::from_raw_parts(p, l.size()).iter().all(|&b| b == 0));
         }
     }
 

@@ -234,6 +234,32 @@ static int cmd_ipc(const char *addr, const char *key_s) {
     return 0;
 }
 
+/* The runtime holds a userfaultfd among its own descriptors (runtime/src/faultaround.rs): the
+ * app can neither make one (through the library OS or the gate) nor use that one: no UFFDIO
+ * ioctl on any descriptor number goes through the gate. */
+static int cmd_uffd(const char *addr) {
+    GATE = strtoull(addr, NULL, 0);
+    report("uffd-create", syscall(SYS_userfaultfd, O_CLOEXEC | 1 /* UFFD_USER_MODE_ONLY */));
+    report_raw("gate-uffd-create", gate(SYS_userfaultfd, O_CLOEXEC | 1, 0, 0, 0));
+    static char page[4096] __attribute__((aligned(4096)));
+    int calls = 0, eperm = 0;
+    for (int fd = 0; fd < 1024; fd++) {
+        unsigned long long api[3] = {0xAA /* UFFD_API */, 0, 0};
+        unsigned long long reg[4] = {(unsigned long long)(uintptr_t)page, sizeof page, 2 /* WP */, 0};
+        long r[3] = {
+            gate(SYS_ioctl, fd, 0xC018AA3F /* UFFDIO_API */, (long)api, 0),
+            gate(SYS_ioctl, fd, 0xC020AA00 /* UFFDIO_REGISTER */, (long)reg, 0),
+            gate(SYS_ioctl, fd, 0xC010AA01 /* UFFDIO_UNREGISTER */, (long)reg, 0),
+        };
+        for (int i = 0; i < 3; i++) {
+            calls++;
+            eperm += r[i] == -EPERM;
+        }
+    }
+    printf("gate-uffd-ioctls: calls=%d eperm=%d\n", calls, eperm);
+    return 0;
+}
+
 /* mknodat straight through the gate: a FIFO may be made (the writable layer's are), a device
  * node never (SCRATCH is a host directory outside the sandbox's reach). */
 static int cmd_mknod(const char *addr, const char *scratch) {
@@ -277,6 +303,7 @@ int main(int argc, char **argv) {
     if (argc >= 7 && strcmp(argv[1], "gate") == 0) return cmd_gate(argv[2], argv[3], argv[4], argv[5], argv[6]);
     if (argc >= 4 && strcmp(argv[1], "ipc") == 0) return cmd_ipc(argv[2], argv[3]);
     if (argc >= 4 && strcmp(argv[1], "mknod") == 0) return cmd_mknod(argv[2], argv[3]);
+    if (argc >= 3 && strcmp(argv[1], "uffd") == 0) return cmd_uffd(argv[2]);
     if (argc >= 4 && strcmp(argv[1], "prlimit") == 0) return cmd_prlimit(argv[2], argv[3]);
     fprintf(stderr, "usage: escape fs|priv|jit|fds|gate|ipc|mknod|prlimit ...\n");
     return 2;

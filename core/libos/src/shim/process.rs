@@ -188,13 +188,15 @@ fn log_chunks_read<P: Platform>(os: &LibOs<P>) {
         return;
     }
     let (read, total) = os.vfs.cache.read_count();
-    let (mut a, mut b) = ([0u8; 20], [0u8; 20]);
+    let (mut a, mut b, mut c) = ([0u8; 20], [0u8; 20], [0u8; 20]);
     os.debug_log(&[
         b"image: ",
         super::fmt_usize(read, &mut a),
         b" of ",
         super::fmt_usize(total, &mut b),
-        b" chunks read",
+        b" chunks read, ",
+        super::fmt_usize(os.vfs.cache.kept_count(), &mut c),
+        b" kept decompressed",
     ]);
 }
 

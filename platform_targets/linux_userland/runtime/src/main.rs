@@ -18,6 +18,7 @@ mod broker;
 mod caps;
 mod exec;
 mod fastpath;
+mod faultaround;
 mod gatefilter;
 mod guard;
 mod host;
@@ -238,7 +239,9 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     guard::reserve(at, len);
     // SAFETY: the mapping is read-only, private and never unmapped (guarded from the app).
     let bytes: &'static [u8] = unsafe { core::slice::from_raw_parts(at as *const u8, len) };
-    let image = Image::open(bytes).unwrap_or_else(|e| image_fatal(e));
+    let mut image = Image::open(bytes).unwrap_or_else(|e| image_fatal(e));
+    // File data is checked and read with pread, not through the mapping (resident memory).
+    image.set_stored_reader(selfimage::read_image);
     let cfg = image.launch_config().unwrap_or_else(|e| image_fatal(e));
 
     // LITEBOX_TRACE and LITEBOX_LEARN are the runtime's own, not the app's.
@@ -261,6 +264,8 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     let policy = litebox_libos::net::NetPolicy::new(&cfg.listen, &cfg.connect);
     let paths: Vec<(&[u8], bool)> = cfg.mounts.iter().map(|m| (m.host, m.writable)).collect();
     let mut started = supervisor::start(&mount_fds, &paths, cfg.limits[LIMIT_MEMORY], policy);
+    // SAFETY: __ehdr_start is a linker-defined symbol; only its address is taken.
+    faultaround::exempt_read_only_pages(unsafe { &__ehdr_start as *const u8 as usize }, (at, len));
 
     let mut vfs = Vfs::new(image, entry.clone(), image_fatal);
     // Inside the namespaces the layer's and the mounts' descriptors come once init has built

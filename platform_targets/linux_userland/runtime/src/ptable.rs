@@ -47,11 +47,20 @@ struct Slot {
     exe: [AtomicU64; EXE_WORDS],
 }
 
-/// The region: a lock for claiming slots, then the slots.
+/// The region: a lock for claiming slots, how many slots at the front were ever claimed, then
+/// the slots. Slots are claimed first-free from the front and searched only up to `used`, so
+/// the pages of slots never claimed are never touched (a shared anonymous page becomes
+/// resident when read: scanning all 128 slots made ~100 KiB resident in every process).
 #[repr(C)]
 struct Region {
     lock: AtomicU32,
+    used: AtomicU32,
     slots: [Slot; SLOTS],
+}
+
+/// The slots claimed so far (bounded: the app could write `used`).
+fn claimed(r: &Region) -> &[Slot] {
+    &r.slots[..(r.used.load(Ordering::Acquire) as usize).min(SLOTS)]
 }
 
 /// Address of the region (0: none, the platform then publishes nothing).
@@ -88,10 +97,19 @@ fn locked<T>(r: &Region, f: impl FnOnce() -> T) -> T {
 /// The slot of `pid`, claimed from the free ones if it has none (None: the table is full).
 /// `fresh` tells whether it was claimed now. Call with the lock held.
 fn slot_of(r: &Region, pid: i32) -> Option<(&Slot, bool)> {
-    if let Some(s) = r.slots.iter().find(|s| s.pid.load(Ordering::Acquire) == pid) {
+    if let Some(s) = claimed(r).iter().find(|s| s.pid.load(Ordering::Acquire) == pid) {
         return Some((s, false));
     }
-    let s = r.slots.iter().find(|s| s.pid.load(Ordering::Acquire) == 0)?;
+    let s = match claimed(r).iter().find(|s| s.pid.load(Ordering::Acquire) == 0) {
+        Some(s) => s,
+        None => {
+            let n = claimed(r).len();
+            let s = r.slots.get(n)?;
+            s.pid.store(pid, Ordering::Release);
+            r.used.store(n as u32 + 1, Ordering::Release);
+            return Some((s, true));
+        }
+    };
     s.pid.store(pid, Ordering::Release);
     Some((s, true))
 }
@@ -177,7 +195,7 @@ pub fn publish(rec: &ProcRecord) {
 /// The slot `pid` holds, if any (read without the claim lock: a slot's pid changes only under
 /// it, and a stale answer is rechecked by the caller's seqlock read).
 fn find(r: &Region, pid: i32) -> Option<&Slot> {
-    r.slots.iter().find(|s| s.pid.load(Ordering::Acquire) == pid)
+    claimed(r).iter().find(|s| s.pid.load(Ordering::Acquire) == pid)
 }
 
 /// Copies `src`'s record into `dst` (whose pid is already `dst`'s own) with `ppid` as its
@@ -255,7 +273,7 @@ pub fn exiting(pid: i32) {
 /// (a wait report or a SIGCONT sent to it), `Z` when it is ending.
 pub fn set_state(pid: i32, state: u8) {
     let Some(r) = region() else { return };
-    if let Some(s) = r.slots.iter().find(|s| s.pid.load(Ordering::Acquire) == pid) {
+    if let Some(s) = claimed(r).iter().find(|s| s.pid.load(Ordering::Acquire) == pid) {
         if s.state.load(Ordering::Relaxed) == b'Z' as u32 {
             return;
         }
@@ -269,7 +287,7 @@ pub fn set_state(pid: i32, state: u8) {
 pub fn gone(pid: i32) {
     let Some(r) = region() else { return };
     locked(r, || {
-        if let Some(s) = r.slots.iter().find(|s| s.pid.load(Ordering::Acquire) == pid) {
+        if let Some(s) = claimed(r).iter().find(|s| s.pid.load(Ordering::Acquire) == pid) {
             s.pid.store(0, Ordering::Release);
         }
     });
@@ -279,7 +297,7 @@ pub fn gone(pid: i32) {
 pub fn all() -> Vec<ProcRecord> {
     let Some(r) = region() else { return Vec::new() };
     let mut out = Vec::new();
-    for s in r.slots.iter() {
+    for s in claimed(r).iter() {
         let Some(rec) = read(s) else { continue };
         if sys::syscall3(KILL, rec.pid as usize, 0, 0) == ESRCH {
             gone(rec.pid);

@@ -1,7 +1,7 @@
 //! Finding the packed image inside the runtime's own executable: the `.litebox.image` ELF
 //! section (not loaded by the kernel), mapped read-only from /proc/self/exe.
 use alloc::vec;
-use core::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use crate::sys::{self, check};
 
@@ -34,10 +34,9 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
 }
 
 /// The executable kept open (read-only, close-on-exec, at `sys::FD_BASE` or above) and where the image
-/// starts in it (file offset, and address of its read-only mapping), for [`map_at`].
+/// starts in it (file offset), for [`map_at`] and [`read_image`].
 static FILE: AtomicI64 = AtomicI64::new(-1);
 static FILE_OFFSET: AtomicU64 = AtomicU64::new(0);
-static MAPPED_AT: AtomicUsize = AtomicUsize::new(0);
 
 /// Maps the image section of this executable. Returns (address, length) of its bytes.
 pub fn map() -> Result<(usize, usize), &'static str> {
@@ -57,11 +56,20 @@ pub fn map() -> Result<(usize, usize), &'static str> {
     result
 }
 
+/// Copies the image's bytes at image offset `image_off` into `buf` with pread from the
+/// executable (all of them, or false: not open, read error, or past the end of the file).
+/// Nothing is mapped, so the bytes do not count as this process's resident memory; the
+/// reader (core/image) checks them against their digests.
+pub fn read_image(image_off: u64, buf: &mut [u8]) -> bool {
+    let fd = FILE.load(Ordering::Relaxed);
+    fd >= 0 && pread(fd as usize, buf, FILE_OFFSET.load(Ordering::Relaxed) + image_off).is_ok()
+}
+
 /// Maps `len` bytes of the image from image offset `image_off` privately, backed by the
-/// executable's pages (copy-on-write), at `addr`, replacing what is there, with `prot`; then
-/// lets go of the same bytes' pages in the image's own mapping, which the caller's digest check
-/// touched (they stay in the page cache: only this process's resident count drops). EINVAL
-/// when the file offset is not page-aligned, ENOSYS when the executable is not open.
+/// executable's pages (copy-on-write), at `addr`, replacing what is there, with `prot`.
+/// The caller's digest check read the bytes with [`read_image`], so nothing of the image's own
+/// mapping became resident for them. EINVAL when the file offset is not page-aligned, ENOSYS
+/// when the executable is not open.
 pub fn map_at(addr: usize, len: usize, prot: u32, image_off: u64) -> Result<usize, i32> {
     let fd = FILE.load(Ordering::Relaxed);
     if fd < 0 {
@@ -81,10 +89,6 @@ pub fn map_at(addr: usize, len: usize, prot: u32, image_off: u64) -> Result<usiz
         fd as usize,
         file_off as usize,
     ))?;
-    // The image mapping starts at the section's offset: file_off's page alignment is its own.
-    const MADV_DONTNEED: usize = 4;
-    let seen = MAPPED_AT.load(Ordering::Relaxed) + image_off as usize;
-    sys::syscall3(sys::MADVISE, seen, len, MADV_DONTNEED);
     Ok(at)
 }
 
@@ -138,7 +142,6 @@ fn find_and_map(fd: usize) -> Result<(usize, usize), &'static str> {
         }
         crate::guard::reserve(at, size + delta);
         FILE_OFFSET.store(off as u64, Ordering::Relaxed);
-        MAPPED_AT.store(at + delta, Ordering::Relaxed);
         return Ok((at + delta, size));
     }
     Err("no .litebox.image section (is this a packed artifact?)")

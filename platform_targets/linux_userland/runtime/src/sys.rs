@@ -174,6 +174,8 @@ impl HeapPages {
 
 impl litebox_rt::heap::Backing for HeapPages {
     const GROW_STEP: usize = 4 << 20;
+    // Private anonymous pages, never written before they are handed out.
+    const COMMITTED_IS_ZERO: bool = true;
 
     fn commit(&self, from: usize, to: usize) -> bool {
         syscall3(MPROTECT, from, to - from, 3) >= 0

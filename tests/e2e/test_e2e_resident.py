@@ -1,0 +1,176 @@
+"""Resident memory of a packed app on linux-userland (issue 17, rss): checking and reading the
+image's file data does not make the image mapping's pages resident in the app's process.
+
+The runtime maps its image section read-only for the tables (entries, strings, chunk records)
+and reads chunk data with pread to check and decompress it: a probe that reads a 2 MiB packed
+file (compressed chunks) and runs a mapped libc (stored chunks, hashed before mapping) must
+leave no more of the mapping resident than the tables and the header, plus one fault-around
+window (64 KiB). Before, the stored bytes of every chunk checked stayed resident there.
+Measured from outside, in the host's /proc/PID/smaps of the app's process, while the probe
+waits on its stdin after printing "ready".
+
+And the runtime's own code is resident only where it ran: the app's process registers its
+read-only mappings with a userfaultfd (write-protect, asynchronous: Linux 6.7), which turns off
+fault-around for them, so its text has partly resident 64 KiB windows where fault-around maps
+whole ones (every page of a freshly packed artifact is in the page cache).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+from litebox_e2e import pack, read_image
+from test_e2e_conformance import build
+
+pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+
+FAULT_AROUND = 64 << 10
+BLOB_LINES = 60_000
+
+
+def blob_bytes() -> bytes:
+    """About 2 MiB that zstd compresses a few times over (so its chunks are stored compressed)."""
+    return b"".join(b"%08d %08x %s\n" % (i, (i * 2654435761) & 0xFFFFFFFF, b"abcdefgh"[: i % 8])
+                    for i in range(BLOB_LINES))
+
+
+def checksum(data: bytes) -> int:
+    """The probe's checksum: sum = sum * 31 + byte, modulo 2^64."""
+    s = 0
+    for b in data:
+        s = (s * 31 + b) & 0xFFFFFFFFFFFFFFFF
+    return s
+
+
+@pytest.fixture(scope="module")
+def probe_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The probe (dynamic: libc is mapped from the image) packed with the blob at /data/blob."""
+    work = tmp_path_factory.mktemp("resident")
+    prog = build("resident.c", work, static=False)
+    project = work / "project"
+    project.mkdir()
+    shutil.copy(prog, project / "resident")
+    (project / "blob").write_bytes(blob_bytes())
+    (project / "litebox.toml").write_text(
+        '[app]\nname = "resident"\nentry = "/app/resident"\nargs = ["/data/blob"]\n\n'
+        '[files]\n"/app/resident" = "resident"\n"/data/blob" = "blob"\n\n[build]\nsource_date_epoch = 0\n')
+    return pack(project, work / "dist").path
+
+
+def descendants(pid: int) -> list[int]:
+    """Every descendant of pid, parents before children."""
+    out = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            for child in f.read().split():
+                out.append(int(child))
+                out.extend(descendants(int(child)))
+    return out
+
+
+def mapping_rss_kib(pid: int, path: Path, file_offset: int) -> int | None:
+    """Rss (KiB) of pid's mapping of `path` that starts at `file_offset`, or None."""
+    found, rss = False, None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            fields = line.split()
+            if "-" in fields[0] and len(fields) >= 5 and ":" in fields[3]:
+                found = len(fields) >= 6 and fields[5] == str(path) and int(fields[2], 16) == file_offset
+            elif found and fields[0] == "Rss:":
+                rss = int(fields[1]) if rss is None else max(rss, int(fields[1]))
+    return rss
+
+
+def wp_async_userfaultfd_available() -> bool:
+    """Whether this kernel lets a process register a userfaultfd in asynchronous write-protect
+    mode (UFFD_FEATURE_WP_ASYNC), as the runtime does."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.syscall(323, os.O_CLOEXEC | 1, 0, 0)  # userfaultfd(O_CLOEXEC | UFFD_USER_MODE_ONLY)
+    if fd < 0:
+        return False
+    try:
+        api = ctypes.create_string_buffer(struct.pack("<QQQ", 0xAA, 1 << 15, 0))
+        return libc.ioctl(fd, ctypes.c_ulong(0xC018AA3F), api) == 0
+    finally:
+        os.close(fd)
+
+
+def resident_pages(pid: int, start: int, end: int) -> list[bool]:
+    """For each page of [start, end) in pid: present in its page table."""
+    with open(f"/proc/{pid}/pagemap", "rb") as f:
+        f.seek(start // 4096 * 8)
+        data = f.read((end - start) // 4096 * 8)
+    return [bool(struct.unpack_from("<Q", data, i * 8)[0] >> 63) for i in range((end - start) // 4096)]
+
+
+def runtime_text(pid: int, path: Path) -> tuple[int, int] | None:
+    """[start, end) of pid's executable mapping of `path` (the runtime's code), or None."""
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 6 and fields[5] == str(path) and fields[1].startswith("r-x"):
+                a, b = fields[0].split("-")
+                return int(a, 16), int(b, 16)
+    return None
+
+
+def test_checked_file_data_is_not_resident_in_the_image_mapping(probe_artifact: Path) -> None:
+    sec, image = read_image(probe_artifact)
+    blob = blob_bytes()
+    # The blob's chunks are compressed (but for the first and last, which it may share with
+    # stored ELF files), and there is more of them than the bound below.
+    e = image.entry("/data/blob")
+    ks = range(image.chunk_of(e.data), image.chunk_of(e.data + e.size - 1) + 1)
+    compressed = [k for k in ks if image.chunks[k].comp_size < image.chunks[k].raw_size]
+    assert len(compressed) >= len(ks) - 2, [(image.chunks[k].comp_size, image.chunks[k].raw_size) for k in ks]
+    stored = sum(image.chunks[k].comp_size for k in compressed)
+    page_off = sec.offset & ~4095
+    tables_end = sec.offset - page_off + image.data_offset  # in the mapping
+    bound = -(-tables_end // FAULT_AROUND) * FAULT_AROUND + FAULT_AROUND
+    assert stored > 2 * bound, (stored, bound)
+
+    proc = subprocess.Popen([str(probe_artifact)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        first = proc.stdout.readline()
+        assert first == b"read %d bytes, sum %d\n" % (len(blob), checksum(blob)), first
+        assert proc.stdout.readline() == b"ready\n"
+        # The app's process is the one that maps the probe's own file.
+        rss = [r for pid in descendants(proc.pid) if (r := mapping_rss_kib(pid, probe_artifact, page_off)) is not None]
+        assert rss, "no process maps the image section"
+        assert max(rss) * 1024 <= bound, f"image mapping resident {max(rss)} KiB, tables end at {tables_end} bytes"
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else b""
+
+
+@pytest.mark.skipif(not wp_async_userfaultfd_available(), reason="kernel without UFFD_FEATURE_WP_ASYNC (Linux 6.7)")
+def test_the_runtimes_code_is_resident_only_where_it_ran(probe_artifact: Path) -> None:
+    proc = subprocess.Popen([str(probe_artifact)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        proc.stdout.readline()
+        assert proc.stdout.readline() == b"ready\n"
+        apps = [(pid, t) for pid in descendants(proc.pid) if (t := runtime_text(pid, probe_artifact))]
+        # The app's process is the last one (supervisor, init, app).
+        pid, (start, end) = apps[-1]
+        pages = resident_pages(pid, start, end)
+        window = 16  # pages of 4 KiB: fault-around's 64 KiB
+        first = -(-start // (window * 4096)) * window - start // 4096  # first whole window
+        windows = [pages[i:i + window] for i in range(first, len(pages) - window + 1, window)]
+        partial = [w for w in windows if any(w) and not all(w)]
+        assert len(partial) >= 3, f"{len(partial)} of {len(windows)} windows partly resident: fault-around is on"
+        assert sum(pages) < len(pages), "all of the runtime's code is resident"
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else b""
