@@ -182,6 +182,13 @@ def test_host_paths_are_invisible_through_the_gate(tmp_path: Path) -> None:
     assert r["gate-stat-host-file"] == "ret=-1 errno=2"
     assert r["gate-readlink-host-link"] == "ret=-1 errno=2"
     assert r["gate-stat-etc-passwd"] == "ret=-1 errno=2"
+    # `..` at the sandbox's root stays there (the root is entered with chroot; the host's
+    # mounts stay in the sandbox's mount namespace, out of reach: docs/security.md, layer 4).
+    assert r["gate-stat-root-dotdot-host-file"] == "ret=-1 errno=2"
+    assert r["gate-stat-root-dotdot-etc-passwd"] == "ret=-1 errno=2"
+    assert r["gate-stat-upper-dotdot-etc-passwd"] == "ret=-1 errno=2"
+    assert r["gate-stat-cwd-dotdot-etc-passwd"] == "ret=-1 errno=2"
+    assert r["root-dotdot-is-root"] == "1"
     assert r["dirfds-reaching-etc-passwd"] == "0"
 
 
@@ -256,6 +263,32 @@ def test_the_sandbox_holds_no_capabilities() -> None:
             for field in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
                 assert int(status[field], 16) == 0, (pid, field, status[field])
             assert status["NoNewPrivs"].strip() == "1" or _is_init(pid, proc.pid)
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait()
+    assert proc.returncode == 0
+
+
+def test_every_sandbox_process_is_inside_the_private_root_and_network_namespace() -> None:
+    # Init makes the network namespace after forking the app's first process, which joins it
+    # before the app runs; both have the private root as their root (docs/security.md, layer 4).
+    p = packed()
+    proc = _start_waiting(p)
+    try:
+        inside = sandbox_processes(p.artifact) - {proc.pid}
+        assert len(inside) >= 2, inside  # init and the app
+        host = {ns: os.readlink(f"/proc/{proc.pid}/ns/{ns}") for ns in ("net", "mnt", "pid", "ipc")}
+        for ns, mine in host.items():
+            assert mine == os.readlink(f"/proc/self/ns/{ns}"), ns  # the supervisor is the host's
+        seen = {ns: {os.readlink(f"/proc/{pid}/ns/{ns}") for pid in inside} for ns in host}
+        for ns, values in seen.items():
+            assert len(values) == 1 and host[ns] not in values, (ns, values, host[ns])
+        for pid in inside:
+            root = Path(f"/proc/{pid}/root")
+            assert (root / "upper").is_dir(), pid
+            assert not (root / "etc").exists() and not (root / "proc").exists(), pid
+            assert os.path.samefile(f"/proc/{pid}/cwd", root), pid
     finally:
         assert proc.stdin is not None
         proc.stdin.close()

@@ -9,6 +9,7 @@ const PR_CAPBSET_DROP: usize = 24;
 const PR_CAP_AMBIENT: usize = 47;
 const PR_CAP_AMBIENT_CLEAR_ALL: usize = 4;
 const CAPSET: usize = 126;
+const EINVAL: i32 = 22;
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
 #[repr(C)]
@@ -28,13 +29,18 @@ struct Data {
 /// Drops every capability of the calling thread (before it starts the app, which inherits
 /// that). Returns the errno of the step that failed.
 pub fn drop_all() -> Result<(), i32> {
-    // The bounding set first: dropping from it needs CAP_SETPCAP, which goes last. A set that
-    // is already empty (the sandbox's init dropped it) needs nothing.
+    // The bounding set first: dropping from it needs CAP_SETPCAP, which goes last. One call
+    // per capability (dropping one already gone succeeds); where CAP_SETPCAP is missing, a
+    // set that is already empty (the sandbox's init dropped it) is not an error.
     for cap in 0..64 {
-        match check(sys::syscall6(sys::PRCTL, PR_CAPBSET_READ, cap, 0, 0, 0, 0)) {
-            Ok(0) => continue,
-            Ok(_) => check(sys::syscall6(sys::PRCTL, PR_CAPBSET_DROP, cap, 0, 0, 0, 0)).map(|_| ())?,
-            Err(_) => break, // EINVAL: past the kernel's last capability
+        match check(sys::syscall6(sys::PRCTL, PR_CAPBSET_DROP, cap, 0, 0, 0, 0)) {
+            Ok(_) => continue,
+            Err(EINVAL) => break, // past the kernel's last capability
+            Err(e) => {
+                if check(sys::syscall6(sys::PRCTL, PR_CAPBSET_READ, cap, 0, 0, 0, 0)) != Ok(0) {
+                    return Err(e);
+                }
+            }
         }
     }
     check(sys::syscall6(sys::PRCTL, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0))?;
