@@ -274,12 +274,7 @@ fn spawn_init(mounts: &[(&[u8], bool)], host_fds: &[(i32, bool)], memory: Option
         [go_w, st_r, server].into_iter().for_each(close);
         // The supervisor's descriptors of the mounts point into the host's mount namespace.
         host_fds.iter().for_each(|&(fd, _)| close(fd));
-        let mut b = [0u8; 1];
-        if check(sys::syscall3(sys::READ, go_r as usize, b.as_mut_ptr() as usize, 1)) != Ok(1) {
-            sys::exit(0); // the supervisor is gone
-        }
-        close(go_r);
-        return Spawn::App(init(mounts, memory, st_w));
+        return Spawn::App(init(mounts, memory, st_w, go_r));
     }
     close(go_r);
     close(st_w);
@@ -315,12 +310,12 @@ fn spawn_init(mounts: &[(&[u8], bool)], host_fds: &[(i32, bool)], memory: Option
 }
 
 /// Init: forks the app's first process (which goes on with its start-up and waits for the
-/// root in [`Started::await_root`] before any app code runs), builds the root, hands the
-/// supervisor its view of the directories, drops every capability and lets the app's first
-/// process go on; returns in the app's first process only. Init itself then reaps until the app's
+/// root in [`Started::await_root`] before any app code runs), waits for the supervisor's id
+/// maps (`go`), builds the root, makes the network namespace, hands the supervisor its view of
+/// the directories, drops every capability and lets the app's first process go on; returns in the app's first process only. Init itself then reaps until the app's
 /// first process ends, kills and reaps every other process of the pid namespace, tells the
 /// supervisor how the app ended, and ends.
-fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32) -> Started {
+fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> Started {
     let fail = |e: i32| -> ! {
         let msg = [b'F', e.clamp(1, 255) as u8];
         sys::syscall3(sys::WRITE, status as usize, msg.as_ptr() as usize, 2);
@@ -329,8 +324,11 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32) -> Started {
     let (ready_r, ready_w) = pipe().unwrap_or_else(|e| fail(e));
     // Before the fork, so that both hold it: init's copy is the last one closed.
     nsroot::mqueue();
+    // The fork and the mqueue mount need no id map; the supervisor writes the maps meanwhile
+    // and says "G" (below) before init makes a file.
     let app = match check(sys::syscall6(CLONE, SIGCHLD, 0, 0, 0, 0, 0)) {
         Ok(0) => {
+            close(go);
             close(status);
             close(ready_w);
             // `net` is known once init says the root is ready (`await_root`).
@@ -340,6 +338,13 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32) -> Started {
         Err(e) => fail(e),
     };
     close(ready_r);
+    let mut b = [0u8; 1];
+    if check(sys::syscall3(sys::READ, go as usize, b.as_mut_ptr() as usize, 1)) != Ok(1) {
+        // The supervisor is gone or could not map the ids (it kills init then); the app's
+        // first process ends with the pid namespace.
+        sys::exit(0);
+    }
+    close(go);
     let (root, at) = nsroot::build(mounts, memory).unwrap_or_else(|e| fail(e));
     // The sandbox's network namespace, made here while the app's first process loads the app
     // (it joins it in `await_root`, before any app code runs). It is owned by the sandbox's
