@@ -9,7 +9,6 @@ const PR_CAPBSET_DROP: usize = 24;
 const PR_CAP_AMBIENT: usize = 47;
 const PR_CAP_AMBIENT_CLEAR_ALL: usize = 4;
 const CAPSET: usize = 126;
-const EINVAL: i32 = 22;
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
 #[repr(C)]
@@ -26,23 +25,27 @@ struct Data {
     inheritable: u32,
 }
 
+/// Empties the calling thread's bounding set (needs CAP_SETPCAP, which stays effective: the
+/// bounding set only limits what a later execve could gain). Init calls this first thing, before
+/// it forks the app's first process, which inherits the empty set: each drop commits new
+/// credentials, so doing it once, before the fork, keeps it off the app's start-up.
+pub fn drop_bounding() -> Result<(), i32> {
+    for cap in 0..64 {
+        match check(sys::syscall6(sys::PRCTL, PR_CAPBSET_READ, cap, 0, 0, 0, 0)) {
+            Ok(0) => continue,
+            Ok(_) => check(sys::syscall6(sys::PRCTL, PR_CAPBSET_DROP, cap, 0, 0, 0, 0)).map(|_| ())?,
+            Err(_) => break, // EINVAL: past the kernel's last capability
+        }
+    }
+    Ok(())
+}
+
 /// Drops every capability of the calling thread (before it starts the app, which inherits
 /// that). Returns the errno of the step that failed.
 pub fn drop_all() -> Result<(), i32> {
-    // The bounding set first: dropping from it needs CAP_SETPCAP, which goes last. One call
-    // per capability (dropping one already gone succeeds); where CAP_SETPCAP is missing, a
-    // set that is already empty (the sandbox's init dropped it) is not an error.
-    for cap in 0..64 {
-        match check(sys::syscall6(sys::PRCTL, PR_CAPBSET_DROP, cap, 0, 0, 0, 0)) {
-            Ok(_) => continue,
-            Err(EINVAL) => break, // past the kernel's last capability
-            Err(e) => {
-                if check(sys::syscall6(sys::PRCTL, PR_CAPBSET_READ, cap, 0, 0, 0, 0)) != Ok(0) {
-                    return Err(e);
-                }
-            }
-        }
-    }
+    // The bounding set first: dropping from it needs CAP_SETPCAP, which goes last. A set that
+    // is already empty (the sandbox's init emptied it before the fork) costs only the reads.
+    drop_bounding()?;
     check(sys::syscall6(sys::PRCTL, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0))?;
     let hdr = Header { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
     let data = [Data::default(); 2];

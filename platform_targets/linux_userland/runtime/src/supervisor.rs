@@ -324,6 +324,9 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     let (ready_r, ready_w) = pipe().unwrap_or_else(|e| fail(e));
     // Before the fork, so that both hold it: init's copy is the last one closed.
     nsroot::mqueue();
+    // Before the fork too: the app's first process inherits the empty bounding set (init's
+    // effective capabilities, which build the root, are untouched until `caps::drop_all`).
+    caps::drop_bounding().unwrap_or_else(|e| fail(e));
     // The fork and the mqueue mount need no id map; the supervisor writes the maps meanwhile
     // and says "G" (below) before init makes a file.
     let app = match check(sys::syscall6(CLONE, SIGCHLD, 0, 0, 0, 0, 0)) {
