@@ -30,10 +30,10 @@ const EXE_WORDS: usize = 32;
 const KILL: usize = 62;
 const ESRCH: isize = -3;
 
-/// One published process (its pid is in [`Region::pids`]). `seq` is odd while its owner
-/// writes it (a seqlock).
+/// One published process. `seq` is odd while its owner writes it (a seqlock).
 #[repr(C)]
 struct Slot {
+    pid: AtomicI32,
     seq: AtomicU32,
     ppid: AtomicI32,
     state: AtomicU32,
@@ -47,13 +47,10 @@ struct Slot {
     exe: [AtomicU64; EXE_WORDS],
 }
 
-/// The region: a lock for claiming slots, each slot's pid (0: free), then the slots. The pids
-/// are together so that finding a slot reads one page, not one per slot: every page of the
-/// region a process touches costs it a fault, and each start looks up its own pid.
+/// The region: a lock for claiming slots, then the slots.
 #[repr(C)]
 struct Region {
     lock: AtomicU32,
-    pids: [AtomicI32; SLOTS],
     slots: [Slot; SLOTS],
 }
 
@@ -90,13 +87,13 @@ fn locked<T>(r: &Region, f: impl FnOnce() -> T) -> T {
 
 /// The slot of `pid`, claimed from the free ones if it has none (None: the table is full).
 /// `fresh` tells whether it was claimed now. Call with the lock held.
-fn slot_of(r: &Region, pid: i32) -> Option<(usize, bool)> {
-    if let Some(i) = find(r, pid) {
-        return Some((i, false));
+fn slot_of(r: &Region, pid: i32) -> Option<(&Slot, bool)> {
+    if let Some(s) = r.slots.iter().find(|s| s.pid.load(Ordering::Acquire) == pid) {
+        return Some((s, false));
     }
-    let i = find(r, 0)?;
-    r.pids[i].store(pid, Ordering::Release);
-    Some((i, true))
+    let s = r.slots.iter().find(|s| s.pid.load(Ordering::Acquire) == 0)?;
+    s.pid.store(pid, Ordering::Release);
+    Some((s, true))
 }
 
 fn pack(words: &[AtomicU64], bytes: &[u8]) -> u32 {
@@ -134,12 +131,11 @@ fn write(s: &Slot, rec: &ProcRecord) {
     s.seq.fetch_add(1, Ordering::AcqRel);
 }
 
-/// A consistent copy of slot `i` (None: free, or changed under us too often).
-fn read(r: &Region, i: usize) -> Option<ProcRecord> {
-    let s = &r.slots[i];
+/// A consistent copy of `s` (None: free, or changed under us too often).
+fn read(s: &Slot) -> Option<ProcRecord> {
     for _ in 0..64 {
         let before = s.seq.load(Ordering::Acquire);
-        let pid = r.pids[i].load(Ordering::Acquire);
+        let pid = s.pid.load(Ordering::Acquire);
         if pid <= 0 {
             return None;
         }
@@ -171,25 +167,24 @@ fn read(r: &Region, i: usize) -> Option<ProcRecord> {
 /// Publishes this process's record (its program load, PR_SET_NAME).
 pub fn publish(rec: &ProcRecord) {
     let Some(r) = region() else { return };
-    if let Some((i, _)) = locked(r, || slot_of(r, rec.pid)) {
+    if let Some((s, _)) = locked(r, || slot_of(r, rec.pid)) {
         let mut rec = rec.clone();
         rec.state = b'S';
-        write(&r.slots[i], &rec);
+        write(s, &rec);
     }
 }
 
 /// The slot `pid` holds, if any (read without the claim lock: a slot's pid changes only under
 /// it, and a stale answer is rechecked by the caller's seqlock read).
-fn find(r: &Region, pid: i32) -> Option<usize> {
-    r.pids.iter().position(|p| p.load(Ordering::Acquire) == pid)
+fn find(r: &Region, pid: i32) -> Option<&Slot> {
+    r.slots.iter().find(|s| s.pid.load(Ordering::Acquire) == pid)
 }
 
 /// Copies `src`'s record into `dst` (whose pid is already `dst`'s own) with `ppid` as its
 /// parent and state `S`, word by word: no heap allocation, so a fork touches no heap page
 /// for it (each page either process writes after a fork costs a copy-on-write fault). When
 /// `src` is free or kept changing, `dst` is left with the parent and no name.
-fn copy_slot(r: &Region, src: usize, dst: usize, ppid: i32) {
-    let (src_pid, src, dst) = (&r.pids[src], &r.slots[src], &r.slots[dst]);
+fn copy_slot(src: &Slot, dst: &Slot, ppid: i32) {
     fn copy_words(from: &[AtomicU64], to: &[AtomicU64]) {
         for (f, t) in from.iter().zip(to) {
             t.store(f.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -197,7 +192,7 @@ fn copy_slot(r: &Region, src: usize, dst: usize, ppid: i32) {
     }
     for _ in 0..64 {
         let before = src.seq.load(Ordering::Acquire);
-        if src_pid.load(Ordering::Acquire) <= 0 {
+        if src.pid.load(Ordering::Acquire) <= 0 {
             break;
         }
         if before.is_multiple_of(2) {
@@ -234,7 +229,7 @@ pub fn forked_child(parent: i32, child: i32) {
     let Some(r) = region() else { return };
     let Some(src) = find(r, parent) else { return };
     if let Some((s, _)) = locked(r, || slot_of(r, child)) {
-        copy_slot(r, src, s, parent);
+        copy_slot(src, s, parent);
     }
 }
 
@@ -247,7 +242,7 @@ pub fn forked_parent(parent: i32, child: i32) {
     }
     let Some(src) = find(r, parent) else { return };
     if let Some((s, true)) = locked(r, || slot_of(r, child)) {
-        copy_slot(r, src, s, parent);
+        copy_slot(src, s, parent);
     }
 }
 
@@ -260,8 +255,7 @@ pub fn exiting(pid: i32) {
 /// (a wait report or a SIGCONT sent to it), `Z` when it is ending.
 pub fn set_state(pid: i32, state: u8) {
     let Some(r) = region() else { return };
-    if let Some(i) = find(r, pid) {
-        let s = &r.slots[i];
+    if let Some(s) = r.slots.iter().find(|s| s.pid.load(Ordering::Acquire) == pid) {
         if s.state.load(Ordering::Relaxed) == b'Z' as u32 {
             return;
         }
@@ -275,8 +269,8 @@ pub fn set_state(pid: i32, state: u8) {
 pub fn gone(pid: i32) {
     let Some(r) = region() else { return };
     locked(r, || {
-        if let Some(i) = find(r, pid) {
-            r.pids[i].store(0, Ordering::Release);
+        if let Some(s) = r.slots.iter().find(|s| s.pid.load(Ordering::Acquire) == pid) {
+            s.pid.store(0, Ordering::Release);
         }
     });
 }
@@ -285,11 +279,8 @@ pub fn gone(pid: i32) {
 pub fn all() -> Vec<ProcRecord> {
     let Some(r) = region() else { return Vec::new() };
     let mut out = Vec::new();
-    for i in 0..SLOTS {
-        if r.pids[i].load(Ordering::Acquire) <= 0 {
-            continue; // free: its slot's page is not touched
-        }
-        let Some(rec) = read(r, i) else { continue };
+    for s in r.slots.iter() {
+        let Some(rec) = read(s) else { continue };
         if sys::syscall3(KILL, rec.pid as usize, 0, 0) == ESRCH {
             gone(rec.pid);
             continue;
