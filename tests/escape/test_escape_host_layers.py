@@ -182,6 +182,13 @@ def test_host_paths_are_invisible_through_the_gate(tmp_path: Path) -> None:
     assert r["gate-stat-host-file"] == "ret=-1 errno=2"
     assert r["gate-readlink-host-link"] == "ret=-1 errno=2"
     assert r["gate-stat-etc-passwd"] == "ret=-1 errno=2"
+    # `..` at the sandbox's root stays there (the root is entered with chroot; the host's
+    # mounts stay in the sandbox's mount namespace, out of reach: docs/security.md, layer 4).
+    assert r["gate-stat-root-dotdot-host-file"] == "ret=-1 errno=2"
+    assert r["gate-stat-root-dotdot-etc-passwd"] == "ret=-1 errno=2"
+    assert r["gate-stat-upper-dotdot-etc-passwd"] == "ret=-1 errno=2"
+    assert r["gate-stat-cwd-dotdot-etc-passwd"] == "ret=-1 errno=2"
+    assert r["root-dotdot-is-root"] == "1"
     assert r["dirfds-reaching-etc-passwd"] == "0"
 
 
@@ -256,6 +263,32 @@ def test_the_sandbox_holds_no_capabilities() -> None:
             for field in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
                 assert int(status[field], 16) == 0, (pid, field, status[field])
             assert status["NoNewPrivs"].strip() == "1" or _is_init(pid, proc.pid)
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait()
+    assert proc.returncode == 0
+
+
+def test_every_sandbox_process_is_inside_the_private_root_and_network_namespace() -> None:
+    # Init makes the network namespace after forking the app's first process, which joins it
+    # before the app runs; both have the private root as their root (docs/security.md, layer 4).
+    p = packed()
+    proc = _start_waiting(p)
+    try:
+        inside = sandbox_processes(p.artifact) - {proc.pid}
+        assert len(inside) >= 2, inside  # init and the app
+        host = {ns: os.readlink(f"/proc/{proc.pid}/ns/{ns}") for ns in ("net", "mnt", "pid", "ipc")}
+        for ns, mine in host.items():
+            assert mine == os.readlink(f"/proc/self/ns/{ns}"), ns  # the supervisor is the host's
+        seen = {ns: {os.readlink(f"/proc/{pid}/ns/{ns}") for pid in inside} for ns in host}
+        for ns, values in seen.items():
+            assert len(values) == 1 and host[ns] not in values, (ns, values, host[ns])
+        for pid in inside:
+            root = Path(f"/proc/{pid}/root")
+            assert (root / "upper").is_dir(), pid
+            assert not (root / "etc").exists() and not (root / "proc").exists(), pid
+            assert os.path.samefile(f"/proc/{pid}/cwd", root), pid
     finally:
         assert proc.stdin is not None
         proc.stdin.close()
@@ -347,6 +380,88 @@ def test_without_user_namespaces_the_log_and_targets_say_what_is_missing() -> No
     assert probe.returncode == 0, describe(probe)
     out = probe.stdout.decode()
     assert "False" in out and "the runtime does without them" in out and "host paths stay visible" in out, out
+
+
+# A helper run as a child process: enters a new user namespace whose root maps every id (as
+# the sandbox's own does for a root launch; the parent writes the maps), sets its
+# user.max_net_namespaces to 0 and execs ARGV. The sandbox's user, mount, pid, IPC, UTS and
+# cgroup namespaces can then be made inside it, but no network namespace.
+_NO_NETNS = r"""
+import ctypes, os, sys
+r, w = int(sys.argv[1]), int(sys.argv[2])
+if ctypes.CDLL(None, use_errno=True).unshare(0x10000000) != 0:
+    sys.exit("unshare(CLONE_NEWUSER): errno %d" % ctypes.get_errno())
+os.write(w, b"u")
+os.close(w)
+if os.read(r, 1) != b"m":
+    sys.exit("no id maps")
+with open("/proc/sys/user/max_net_namespaces", "w") as f:
+    f.write("0")
+os.execv(sys.argv[3], sys.argv[3:])
+"""
+
+
+def _without_network_namespaces(*argv: str) -> subprocess.CompletedProcess[bytes]:
+    """Runs ARGV (with LITEBOX_LOG=debug) where the host allows user namespaces but no network
+    namespace (user.max_net_namespaces 0 in an enclosing user namespace)."""
+    up_r, up_w = os.pipe()
+    go_r, go_w = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-c", _NO_NETNS, str(go_r), str(up_w), *argv],
+                            pass_fds=(go_r, up_w), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "LITEBOX_LOG": "debug"})
+    os.close(go_r)
+    os.close(up_w)
+    try:
+        if os.read(up_r, 1) == b"u":
+            for name in ("uid_map", "gid_map"):
+                Path(f"/proc/{proc.pid}/{name}").write_text("0 0 4294967295\n")
+        os.write(go_w, b"m")
+    finally:
+        os.close(up_r)
+        os.close(go_w)
+    try:
+        out, err = proc.communicate(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def test_without_a_network_namespace_the_private_root_stays_and_abstract_names_are_refused() -> None:
+    # Init makes the network namespace after the clone (docs/security.md, layer 4); where the
+    # host refuses it, the sandbox keeps its other namespaces and the private root, refuses
+    # abstract names (the host's, in the namespace it shares), and says so. Landlock ABI >= 6
+    # (this host has 7) scopes abstract sockets too; without it the artifact would not start.
+    p = packed()
+    name = f"litebox-escape-nonet-{os.getpid()}-{time.monotonic_ns()}"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind("\0" + name)
+    listener.listen(4)
+    dgram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dgram.bind("\0" + name + "-d")
+    with listener, dgram:
+        proc = _without_network_namespaces(str(p.artifact), "abstract", p.gate, name)
+        assert proc.returncode == 0, describe(proc)
+        first = proc.stderr.decode().splitlines()[0]
+        assert "namespaces: user, mount (private root), pid, IPC, UTS, cgroup; no network namespace (errno 28" \
+            in first, first
+        assert "abstract sockets scoped" in first, first
+        r = results(proc)
+        for call in ("connect", "sendto", "bind"):
+            suffix = "-dgram" if call == "sendto" else ""
+            assert r[f"libc-{call}-abstract{suffix}"] == "ret=-1 errno=13", (call, r)  # EACCES
+        assert r["gate-connect-abstract"] == "ret=-1 errno=1"
+        assert r["gate-bind-abstract"] == "ret=-1 errno=1"
+        assert r["gate-sendto-abstract-dgram"] == "ret=-1 errno=1"  # Landlock's scope: EPERM
+        ready, _, _ = select.select([listener, dgram], [], [], 0)
+        assert ready == [], "a host abstract Unix socket was reached"
+    # The private root holds as with a network namespace.
+    proc = _without_network_namespaces(str(p.artifact), "stat", p.gate, "/etc/hostname", "/etc/mtab")
+    assert proc.returncode == 0, describe(proc)
+    r = results(proc)
+    assert r["gate-stat-host-file"] == "ret=-1 errno=2"
+    assert r["gate-stat-root-dotdot-etc-passwd"] == "ret=-1 errno=2"
+    assert r["dirfds-reaching-etc-passwd"] == "0"
 
 
 # kill of the process's own group and TIOCSPGRP, where the host gives no pid namespace: the

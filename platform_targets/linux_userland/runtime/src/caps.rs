@@ -2,6 +2,8 @@
 //! permitted, inheritable), so a root launch is a root without privileges: the host kernel's
 //! ownership and permission checks apply to the sandbox as to any user (no DAC override, no
 //! `CAP_FOWNER`, `CAP_NET_RAW`, `CAP_NET_ADMIN`, `CAP_SYS_ADMIN`, ...).
+use core::sync::atomic::{AtomicBool, Ordering};
+
 use crate::sys::{self, check};
 
 const PR_CAPBSET_READ: usize = 23;
@@ -25,11 +27,16 @@ struct Data {
     inheritable: u32,
 }
 
-/// Drops every capability of the calling thread (before it starts the app, which inherits
-/// that). Returns the errno of the step that failed.
-pub fn drop_all() -> Result<(), i32> {
-    // The bounding set first: dropping from it needs CAP_SETPCAP, which goes last. A set that
-    // is already empty (the sandbox's init dropped it) needs nothing.
+/// Empties the calling thread's bounding set (needs CAP_SETPCAP, which stays effective: the
+/// bounding set only limits what a later execve could gain). Init calls this first thing, before
+/// it forks the app's first process, which inherits the empty set: each drop commits new
+/// credentials, so doing it once, before the fork, keeps it off the app's start-up.
+pub fn drop_bounding() -> Result<(), i32> {
+    // A bounding set never grows again: once emptied here (in this process or in the one it
+    // was forked from), there is nothing left to read.
+    if BOUNDING_EMPTY.load(Ordering::Relaxed) {
+        return Ok(());
+    }
     for cap in 0..64 {
         match check(sys::syscall6(sys::PRCTL, PR_CAPBSET_READ, cap, 0, 0, 0, 0)) {
             Ok(0) => continue,
@@ -37,6 +44,20 @@ pub fn drop_all() -> Result<(), i32> {
             Err(_) => break, // EINVAL: past the kernel's last capability
         }
     }
+    BOUNDING_EMPTY.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Whether [`drop_bounding`] emptied this process's bounding set (inherited by fork, as the set
+/// itself is).
+static BOUNDING_EMPTY: AtomicBool = AtomicBool::new(false);
+
+/// Drops every capability of the calling thread (before it starts the app, which inherits
+/// that). Returns the errno of the step that failed.
+pub fn drop_all() -> Result<(), i32> {
+    // The bounding set first: dropping from it needs CAP_SETPCAP, which goes last. A set that
+    // is already empty (the sandbox's init emptied it before the fork) costs only the reads.
+    drop_bounding()?;
     check(sys::syscall6(sys::PRCTL, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0))?;
     let hdr = Header { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
     let data = [Data::default(); 2];

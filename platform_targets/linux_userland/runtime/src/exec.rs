@@ -53,13 +53,20 @@ fn read_maps() -> Vec<u8> {
         return Vec::new();
     };
     let fd = fd as usize;
-    let mut out = Vec::new();
-    let mut buf = alloc::vec![0u8; 64 << 10];
-    while let Ok(n) = check(sys::syscall3(sys::READ, fd, buf.as_mut_ptr() as usize, buf.len())) {
-        if n == 0 {
-            break;
+    // Read straight into the vector's spare room: a start-up's maps are a few lines, so a
+    // zeroed 64 KiB buffer only cost page faults.
+    let mut out: Vec<u8> = Vec::with_capacity(4096);
+    loop {
+        if out.capacity() - out.len() < 1024 {
+            out.reserve(out.capacity());
         }
-        out.extend_from_slice(&buf[..n]);
+        let spare = out.spare_capacity_mut();
+        let (at, room) = (spare.as_mut_ptr() as usize, spare.len());
+        match check(sys::syscall3(sys::READ, fd, at, room)) {
+            Ok(0) | Err(_) => break,
+            // SAFETY: the kernel wrote n <= room bytes into the spare capacity.
+            Ok(n) => unsafe { out.set_len(out.len() + n) },
+        }
     }
     sys::syscall3(sys::CLOSE, fd, 0, 0);
     out

@@ -37,7 +37,14 @@ pub fn confine(mounts: &[(Mount<'_>, i32)], started: &Started) -> Confined {
         return Confined { ns: Err(e), caps: Err(e), landlock: Err(e) };
     }
     let ns = match started.ns {
-        Ok(()) => Ok(alloc::string::String::from("user, mount (private root), pid, network, IPC, UTS, cgroup")),
+        Ok(()) => match started.net {
+            Ok(()) => Ok(alloc::string::String::from("user, mount (private root), pid, network, IPC, UTS, cgroup")),
+            Err(e) => {
+                let mut d = [0u8; 20];
+                let n = core::str::from_utf8(litebox_libos::shim::fmt_usize(e as usize, &mut d)).unwrap_or("?");
+                Ok(alloc::format!("user, mount (private root), pid, IPC, UTS, cgroup; no network namespace (errno {n}: abstract Unix names refused)"))
+            }
+        },
         Err(e) => match check(sys::syscall3(UNSHARE, CLONE_NEWNET, 0, 0)) {
             Ok(_) => {
                 let mut d = [0u8; 20];
@@ -47,12 +54,27 @@ pub fn confine(mounts: &[(Mount<'_>, i32)], started: &Started) -> Confined {
             Err(_) => Err(e),
         },
     };
-    PRIVATE_NET.store(ns.is_ok(), core::sync::atomic::Ordering::Relaxed);
+    // Layer 8 (unshared above), or the sandbox's own made by init (supervisor.rs `init`).
+    let private_net = match started.ns {
+        Ok(()) => started.net.is_ok(),
+        Err(_) => ns.is_ok(),
+    };
+    PRIVATE_NET.store(private_net, core::sync::atomic::Ordering::Relaxed);
     let caps = caps::drop_all();
     let upper_path = crate::upper_path();
     let reach =
         landlock::Reach { upper: (crate::UPPER.load(core::sync::atomic::Ordering::Relaxed), &upper_path), mounts };
-    Confined { ns, caps, landlock: landlock::apply(&reach) }
+    let landlock = landlock::apply(&reach);
+    // With the private root the gate allows Unix datagram sockets (gatefilter.rs `Shape`); in
+    // the host's network namespace one could send to the host's abstract names, which only
+    // Landlock's scope (ABI >= 6) still stops. Without either, the sandbox does not start.
+    if started.ns.is_ok() && !private_net && !landlock.as_ref().is_ok_and(|a| a.scoped) {
+        crate::fatal(
+            crate::EXIT_SANDBOX,
+            b"cannot make the sandbox's network namespace, and Landlock cannot scope abstract Unix sockets here",
+        );
+    }
+    Confined { ns, caps, landlock }
 }
 
 /// The debug line that says which layers are active in this process.

@@ -302,7 +302,7 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     os.attach_proc();
 
     let loaded = loader::load(os, &entry, &argv, &env, &start.aux);
-    // No app code has run yet; from here on the host's root must be gone.
+    // No app code has run yet; from here on the process's root must be the private one.
     started.await_root(cfg.mounts.len());
     let mounts = fill_host_layer(dirs, &cfg.mounts, &started);
     let loaded = loaded.unwrap_or_else(|error| {

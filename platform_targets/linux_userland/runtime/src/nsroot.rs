@@ -1,38 +1,49 @@
 //! The sandbox's own root directory, made by its init process inside new user and mount
 //! namespaces: a private tmpfs that holds only the writable layer (`/upper`) and the policy's
 //! mounts (`/m/0`, `/m/1`, ... bind mounts of the host directories; `ro` ones read-only at the
-//! mount, so the host kernel itself answers EROFS). The host's root is then detached: no host
-//! path exists for the sandbox any more, not even for a `stat`, a `readlink` or a Unix socket
-//! `connect`. The tmpfs lives as long as the sandbox's processes: however they end, the layer
-//! goes with them. Its size is the policy's memory limit when there is one.
+//! mount, so the host kernel itself answers EROFS). Every process of the sandbox then has it as
+//! its root (`chroot`) and working directory: no host path exists for the sandbox any more, not
+//! even for a `stat`, a `readlink` or a Unix socket `connect`, and `..` stops at its root. The
+//! host's mounts stay in the sandbox's private mount namespace (the copy the kernel made for
+//! it), out of every process's reach, and go with the namespace when the sandbox ends; they are
+//! not detached at start, because a detach (`umount2(MNT_DETACH)`) waits for an RCU grace
+//! period (0.1 to several ms) that every start paid before the app could run (see
+//! docs/security.md, layer 4). The tmpfs lives as long as the sandbox's processes: however
+//! they end, the layer goes with them. Its size is the policy's memory limit when there is one.
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI32, Ordering};
 
 use crate::sys::{self, check};
 
-/// An O_PATH descriptor of the root of the sandbox IPC namespace's mqueue file system (-1:
-/// none), for the Landlock rule that lets the app's POSIX message queues be made and opened
-/// (landlock.rs); the mount itself is detached again.
+/// A descriptor of the root of the sandbox IPC namespace's mqueue file system (-1: none), for
+/// the Landlock rule that lets the app's POSIX message queues be made and opened
+/// (landlock.rs). It is a detached mount ([`mqueue`]): in no directory tree at all.
 pub static MQUEUE_DIR: AtomicI32 = AtomicI32::new(-1);
 
 const MOUNT: usize = 165;
-const UMOUNT2: usize = 166;
-const PIVOT_ROOT: usize = 155;
+const CHROOT: usize = 161;
 const CHDIR: usize = 80;
+const FSOPEN: usize = 430;
+const FSCONFIG: usize = 431;
+const FSMOUNT: usize = 432;
 const MKDIRAT: usize = 258;
 const MOUNT_SETATTR: usize = 442;
 
 const MS_NOSUID: usize = 2;
 const MS_NODEV: usize = 4;
-const MS_NOEXEC: usize = 8;
 const MS_BIND: usize = 4096;
 const MS_REC: usize = 16384;
 const MS_PRIVATE: usize = 1 << 18;
-const MNT_DETACH: usize = 2;
 const AT_RECURSIVE: usize = 0x8000;
 const MOUNT_ATTR_RDONLY: u64 = 1;
 const MOUNT_ATTR_NOSUID: u64 = 2;
 const MOUNT_ATTR_NODEV: u64 = 4;
+const MOUNT_ATTR_NOEXEC: u64 = 8;
+
+/// The host directories the tmpfs may be mounted on (in the sandbox's own mount namespace):
+/// the first that exists and takes it. Its index is what init tells the app's first process
+/// ([`enter`]).
+const MOUNT_POINTS: [&[u8]; 3] = [b"/tmp", b"/mnt", b"/dev"];
 
 /// What the new root holds, as descriptors opened inside it.
 pub struct Root {
@@ -95,11 +106,32 @@ fn decimal(n: u64) -> Vec<u8> {
     litebox_libos::shim::fmt_usize(n as usize, &mut d).to_vec()
 }
 
+/// Mounts this IPC namespace's mqueue file system as a detached mount and keeps its
+/// descriptor in [`MQUEUE_DIR`] (for Landlock). Init calls this before it forks the app's first
+/// process, which inherits the descriptor, and keeps its own copy open until it ends: the last
+/// close of a detached mount dissolves it, which waits for an RCU grace period, and init's end
+/// is the one no one waits for. A kernel without `fsopen` (before 5.2) or without mqueue leaves
+/// the app's `mq_open` refused.
+pub fn mqueue() {
+    const FSOPEN_CLOEXEC: usize = 1;
+    const FSCONFIG_CMD_CREATE: usize = 6;
+    const FSMOUNT_CLOEXEC: usize = 1;
+    let Ok(fs) = check(sys::syscall3(FSOPEN, c"mqueue".as_ptr() as usize, FSOPEN_CLOEXEC, 0)) else { return };
+    let attrs = (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC) as usize;
+    let fd = check(sys::syscall6(FSCONFIG, fs, FSCONFIG_CMD_CREATE, 0, 0, 0, 0))
+        .and_then(|_| check(sys::syscall3(FSMOUNT, fs, FSMOUNT_CLOEXEC, attrs)));
+    sys::syscall3(sys::CLOSE, fs, 0, 0);
+    if let Ok(fd) = fd {
+        MQUEUE_DIR.store(fd as i32, Ordering::Relaxed);
+    }
+}
+
 /// Builds the root and moves the calling process into it. `mounts` are the policy's host
 /// directories (their paths, as the supervisor opened them at start) with whether each is
 /// writable. `size` bounds the tmpfs (bytes; None: the kernel's default, half of RAM).
+/// Returns the root's descriptors and where the tmpfs is mounted (for [`enter`]).
 /// Needs CAP_SYS_ADMIN in the calling process's user namespace, which owns its mount namespace.
-pub fn build(mounts: &[(&[u8], bool)], size: Option<u64>) -> Result<Root, i32> {
+pub fn build(mounts: &[(&[u8], bool)], size: Option<u64>) -> Result<(Root, u8), i32> {
     mount(b"", b"/", b"", MS_REC | MS_PRIVATE, b"")?;
     // The sources are opened again here, in this mount namespace (a bind mount takes its source
     // from the caller's namespace), and before the tmpfs covers anything.
@@ -114,12 +146,12 @@ pub fn build(mounts: &[(&[u8], bool)], size: Option<u64>) -> Result<Root, i32> {
         opts.extend_from_slice(&decimal(bytes.max(4096)));
     }
     // Any existing directory serves as the mount point; the tmpfs becomes the root below.
-    let mut at: Option<&[u8]> = None;
+    let mut at = None;
     let mut last = 2;
-    for cand in [&b"/tmp"[..], b"/mnt", b"/dev", b"/"] {
+    for (i, cand) in MOUNT_POINTS.iter().enumerate() {
         match mount(b"litebox", cand, b"tmpfs", MS_NOSUID | MS_NODEV, &opts) {
             Ok(()) => {
-                at = Some(cand);
+                at = Some(i as u8);
                 break;
             }
             Err(e) => last = e,
@@ -127,20 +159,13 @@ pub fn build(mounts: &[(&[u8], bool)], size: Option<u64>) -> Result<Root, i32> {
     }
     let at = at.ok_or(last)?;
     let path = |rest: &[u8]| {
-        let mut p = at.to_vec();
-        if p.last() != Some(&b'/') {
-            p.push(b'/');
-        }
+        let mut p = MOUNT_POINTS[at as usize].to_vec();
+        p.push(b'/');
         p.extend_from_slice(rest);
         p
     };
     mkdir(&path(b"upper"), 0o700)?;
     mkdir(&path(b"m"), 0o755)?;
-    // This IPC namespace's message queues, so Landlock can be told about them (optional: a
-    // kernel without mqueue leaves the app's mq_open refused).
-    let mq = path(b"mq");
-    // The app's first process takes it after the pivot (`opened`); init never needs it.
-    let _ = mkdir(&mq, 0o700).and_then(|_| mount(b"mqueue", &mq, b"mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, b""));
     for (i, &(fd, writable)) in sources.iter().enumerate() {
         let mut rel = b"m/".to_vec();
         rel.extend_from_slice(&decimal(i as u64));
@@ -153,40 +178,33 @@ pub fn build(mounts: &[(&[u8], bool)], size: Option<u64>) -> Result<Root, i32> {
         setattr(&target, attrs)?;
         sys::syscall3(sys::CLOSE, fd as usize, 0, 0);
     }
-    let dir = c(at);
+    enter(at)?;
+    Ok((open_root(mounts.len())?, at))
+}
+
+/// Makes the tmpfs [`build`] mounted at `MOUNT_POINTS[at]` the calling process's root and
+/// working directory (`chroot`; needs CAP_SYS_CHROOT in the sandbox's user namespace, which
+/// init and the app's first process hold until they drop every capability). From then on no
+/// path the process names leads out of it: `..` stops at its root, and nothing is mounted on
+/// top of it.
+pub fn enter(at: u8) -> Result<(), i32> {
+    let dir = c(MOUNT_POINTS.get(at as usize).ok_or(22)?);
     check(sys::syscall3(CHDIR, dir.as_ptr() as usize, 0, 0))?;
-    check(sys::syscall3(PIVOT_ROOT, c".".as_ptr() as usize, c".".as_ptr() as usize, 0))?;
-    // The kernel waits for an RCU grace period before umount2 returns (milliseconds on a busy
-    // machine); the app's first process, forked before this, loads the app meanwhile and
-    // waits for this to be over before any app code runs (supervisor.rs).
-    check(sys::syscall3(UMOUNT2, c".".as_ptr() as usize, MNT_DETACH, 0))?;
-    open_root(mounts.len(), false)
+    check(sys::syscall3(CHROOT, c".".as_ptr() as usize, 0, 0))?;
+    check(sys::syscall3(CHDIR, c"/".as_ptr() as usize, 0, 0)).map(|_| ())
 }
 
 /// In a process of the sandbox whose root is the private root (init after [`build`], the
-/// app's first process after init said the root is ready): moves the working directory to
-/// `/` and opens the writable layer and the `count` policy mounts there.
+/// app's first process after [`enter`]): opens the writable layer and the `count` policy
+/// mounts there.
 pub fn opened(count: usize) -> Result<Root, i32> {
-    open_root(count, true)
+    open_root(count)
 }
 
-/// [`opened`]; with `take_mq`, also keeps an O_PATH descriptor of `/mq` (this IPC namespace's
-/// mqueue file system, for the Landlock rule: `MQUEUE_DIR`) and detaches it from the tree.
-/// Only the app's first process takes it: init opens the root before the app does, and a
-/// detach there would leave the app nothing to open.
-fn open_root(count: usize, take_mq: bool) -> Result<Root, i32> {
+fn open_root(count: usize) -> Result<Root, i32> {
     const O_PATH_DIR: usize = 0o10000000 | 0o200000 | 0o2000000;
-    check(sys::syscall3(CHDIR, c"/".as_ptr() as usize, 0, 0))?;
     const O_RDONLY_DIR: usize = 0o200000 | 0o2000000;
     let upper = sys::open_path(b"/upper", O_RDONLY_DIR, 0)?;
-    if take_mq {
-        if let Ok(fd) = sys::open_path(b"/mq", O_PATH_DIR, 0) {
-            MQUEUE_DIR.store(fd, Ordering::Relaxed);
-            // Out of the tree: only the descriptor reaches it (a failed detach leaves it
-            // mounted, where the app's file calls, served by the library OS, never look).
-            let _ = sys::syscall3(UMOUNT2, c"/mq".as_ptr() as usize, MNT_DETACH, 0);
-        }
-    }
     let mut fds = Vec::new();
     for i in 0..count {
         let mut p = b"/m/".to_vec();

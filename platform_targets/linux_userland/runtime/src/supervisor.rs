@@ -6,9 +6,10 @@
 //!
 //! ```text
 //! supervisor (host namespaces)
-//!   └─ init: pid 1 of new user, mount, pid, network, IPC, UTS and cgroup namespaces; builds
+//!   └─ init: pid 1 of new user, mount, pid, IPC, UTS and cgroup namespaces; builds
 //!      the private root (nsroot.rs), drops every capability (caps.rs), then only reaps
-//!        └─ the app's first process (pid 2), and everything it starts
+//!        └─ the app's first process (pid 2), and everything it starts; init makes the
+//!           sandbox's network namespace after forking it, and it joins it before the app runs
 //! ```
 //!
 //! When the app's first process ends, init ends, and the kernel kills whatever else is left
@@ -46,8 +47,12 @@ const CLONE_NEWIPC: usize = 0x0800_0000;
 const CLONE_NEWUSER: usize = 0x1000_0000;
 const CLONE_NEWPID: usize = 0x2000_0000;
 const CLONE_NEWNET: usize = 0x4000_0000;
-const NAMESPACES: usize =
-    CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+const UNSHARE: usize = 272;
+/// The namespaces init is cloned into. The network namespace is not among them: init makes
+/// it after forking the app's first process ([`init`]), which joins it before any app code
+/// runs ([`Started::await_root`]), so its cost (the loopback device, the per-namespace sysctl
+/// tables: about half of the clone's) overlaps the app's loading instead of coming before it.
+const NAMESPACES: usize = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
 
 /// Signals the supervisor and init pass on to the app when a process sent them (a kill, not
 /// the terminal: the terminal signals the whole process group, the app included, itself).
@@ -57,43 +62,57 @@ const FORWARDED: [usize; 6] = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 T
 pub struct Started {
     /// Ok: inside the namespaces and the private root. Err(errno): none could be made.
     pub ns: Result<(), i32>,
+    /// With `ns` Ok: whether the app's first process is in the sandbox's network namespace
+    /// (made by init, joined in `await_root`), or the errno of init's `unshare` or of the
+    /// `setns`. With `ns` Err: the same errno (layers.rs tries layer 8).
+    pub net: Result<(), i32>,
     /// The writable layer: its directory descriptor and path (None: no host layer, or not
     /// yet: see `root_ready`).
     pub upper: Option<(i32, Vec<u8>)>,
     /// The policy mounts' directory descriptors, in policy order (empty until the root is
     /// ready).
     pub mounts: Vec<i32>,
-    /// Inside the namespaces: the pipe on which init says the private root is built and the
-    /// host's root detached (see [`Started::await_root`]); -1 when there is nothing to wait for.
+    /// Inside the namespaces: the pipe on which init says the private root is built (see
+    /// [`Started::await_root`]); -1 when there is nothing to wait for.
     root_ready: i32,
 }
 
 impl Started {
-    /// Waits until init has built the private root and detached the host's root, then opens
-    /// the writable layer and the policy mounts (`/upper`, `/m/N`) in it and fills in `upper`
-    /// and `mounts`. Until this returns the process may still reach host paths, so the app's
-    /// code must not run before it. Init forks the app's first process before it builds the
-    /// root so that the runtime's own start-up (loading the app) overlaps the kernel's wait in
-    /// `umount2(MNT_DETACH)`. If init could not build the root, this process ends quietly (the
-    /// supervisor starts the app again without namespaces). Idempotent.
+    /// Waits until init has built the private root, makes it this process's root and working
+    /// directory (`chroot`), then opens the writable layer and the policy mounts (`/upper`,
+    /// `/m/N`) in it and fills in `upper` and `mounts`. Until this returns the process may
+    /// still reach host paths, so the app's code must not run before it. Init forks the app's
+    /// first process before it builds the root so that the runtime's own start-up (the network
+    /// namespace, loading the app) overlaps init's work. If init could not build the root, this
+    /// process ends quietly (the supervisor starts the app again without namespaces).
+    /// Idempotent.
     pub fn await_root(&mut self, mount_count: usize) {
         if self.root_ready < 0 {
             return;
         }
-        let mut b = [0u8; 1];
+        // "R", where the root's tmpfs is mounted, and 0 or the errno of init's network
+        // namespace (one write: it arrives whole).
+        let mut b = [0u8; 3];
         let got = loop {
-            match check(sys::syscall3(sys::READ, self.root_ready as usize, b.as_mut_ptr() as usize, 1)) {
+            match check(sys::syscall3(sys::READ, self.root_ready as usize, b.as_mut_ptr() as usize, 3)) {
                 Err(4) => continue,
                 r => break r,
             }
         };
-        if got != Ok(1) || b[0] != b'R' {
+        if got != Ok(3) || b[0] != b'R' {
             sys::exit(0);
         }
         close(self.root_ready);
         self.root_ready = -1;
-        // This process's root moved with pivot_root; its working directory is still the one
-        // the artifact was started in, inside the detached host tree: leave it.
+        // Into init's network namespace (init is pid 1 here). Nothing of this process has
+        // made a socket since the fork but the runtime's own before it (the broker's, in the
+        // host's namespace on purpose); every socket of the app is made after this.
+        self.net = if b[2] == 0 { join_net_of_init() } else { Err(b[2] as i32) };
+        // Until here this process's root and working directory were the host's (the ones the
+        // artifact was started in): both move into the private root now.
+        nsroot::enter(b[1]).unwrap_or_else(|e| {
+            crate::fatal(124, alloc::format!("cannot enter the private root (errno {e})").as_bytes())
+        });
         let root = nsroot::opened(mount_count).unwrap_or_else(|e| {
             crate::fatal(124, alloc::format!("cannot open the private root (errno {e})").as_bytes())
         });
@@ -136,7 +155,13 @@ pub fn start(mounts: &[(i32, bool)], paths: &[(&[u8], bool)], memory: Option<u64
         Ok(0) => {
             sys::syscall6(sys::PRCTL, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
             close(server.sock);
-            Started { ns: Err(ns_err), upper, mounts: mounts.iter().map(|m| m.0).collect(), root_ready: -1 }
+            Started {
+                ns: Err(ns_err),
+                net: Err(ns_err),
+                upper,
+                mounts: mounts.iter().map(|m| m.0).collect(),
+                root_ready: -1,
+            }
         }
         Ok(pid) => {
             // The layer's lock belongs to the app's processes: while any holds it, it stays.
@@ -149,6 +174,16 @@ pub fn start(mounts: &[(i32, bool)], paths: &[(&[u8], bool)], memory: Option<u64
         }
         Err(e) => crate::fatal(124, alloc::format!("cannot start the app's process (errno {e})").as_bytes()),
     }
+}
+
+/// Moves this process into the network namespace of the sandbox's init (pid 1 of its pid
+/// namespace), through a pidfd (`setns` with a pidfd: Linux 5.8).
+fn join_net_of_init() -> Result<(), i32> {
+    const SETNS: usize = 308;
+    let pidfd = check(sys::syscall3(PIDFD_OPEN, 1, 0, 0))?;
+    let r = check(sys::syscall3(SETNS, pidfd, CLONE_NEWNET, 0)).map(|_| ());
+    close(pidfd as i32);
+    r
 }
 
 fn close(fd: i32) {
@@ -239,12 +274,7 @@ fn spawn_init(mounts: &[(&[u8], bool)], host_fds: &[(i32, bool)], memory: Option
         [go_w, st_r, server].into_iter().for_each(close);
         // The supervisor's descriptors of the mounts point into the host's mount namespace.
         host_fds.iter().for_each(|&(fd, _)| close(fd));
-        let mut b = [0u8; 1];
-        if check(sys::syscall3(sys::READ, go_r as usize, b.as_mut_ptr() as usize, 1)) != Ok(1) {
-            sys::exit(0); // the supervisor is gone
-        }
-        close(go_r);
-        return Spawn::App(init(mounts, memory, st_w));
+        return Spawn::App(init(mounts, memory, st_w, go_r));
     }
     close(go_r);
     close(st_w);
@@ -280,29 +310,52 @@ fn spawn_init(mounts: &[(&[u8], bool)], host_fds: &[(i32, bool)], memory: Option
 }
 
 /// Init: forks the app's first process (which goes on with its start-up and waits for the
-/// root in [`Started::await_root`] before any app code runs), builds the root, hands the
-/// supervisor its view of the directories, drops every capability and lets the app's first
-/// process go on; returns in the app's first process only. Init itself then reaps until the app's
+/// root in [`Started::await_root`] before any app code runs), waits for the supervisor's id
+/// maps (`go`), builds the root, makes the network namespace, hands the supervisor its view of
+/// the directories, drops every capability and lets the app's first process go on; returns in the app's first process only. Init itself then reaps until the app's
 /// first process ends, kills and reaps every other process of the pid namespace, tells the
 /// supervisor how the app ended, and ends.
-fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32) -> Started {
+fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> Started {
     let fail = |e: i32| -> ! {
         let msg = [b'F', e.clamp(1, 255) as u8];
         sys::syscall3(sys::WRITE, status as usize, msg.as_ptr() as usize, 2);
         sys::exit(0)
     };
     let (ready_r, ready_w) = pipe().unwrap_or_else(|e| fail(e));
+    // Before the fork, so that both hold it: init's copy is the last one closed.
+    nsroot::mqueue();
+    // Before the fork too: the app's first process inherits the empty bounding set (init's
+    // effective capabilities, which build the root, are untouched until `caps::drop_all`).
+    caps::drop_bounding().unwrap_or_else(|e| fail(e));
+    // The fork and the mqueue mount need no id map; the supervisor writes the maps meanwhile
+    // and says "G" (below) before init makes a file.
     let app = match check(sys::syscall6(CLONE, SIGCHLD, 0, 0, 0, 0, 0)) {
         Ok(0) => {
+            close(go);
             close(status);
             close(ready_w);
-            return Started { ns: Ok(()), upper: None, mounts: Vec::new(), root_ready: ready_r };
+            // `net` is known once init says the root is ready (`await_root`).
+            return Started { ns: Ok(()), net: Err(0), upper: None, mounts: Vec::new(), root_ready: ready_r };
         }
         Ok(pid) => pid as i32,
         Err(e) => fail(e),
     };
     close(ready_r);
-    let root = nsroot::build(mounts, memory).unwrap_or_else(|e| fail(e));
+    let mut b = [0u8; 1];
+    if check(sys::syscall3(sys::READ, go as usize, b.as_mut_ptr() as usize, 1)) != Ok(1) {
+        // The supervisor is gone or could not map the ids (it kills init then); the app's
+        // first process ends with the pid namespace.
+        sys::exit(0);
+    }
+    close(go);
+    let (root, at) = nsroot::build(mounts, memory).unwrap_or_else(|e| fail(e));
+    // The sandbox's network namespace, made here while the app's first process loads the app
+    // (it joins it in `await_root`, before any app code runs). It is owned by the sandbox's
+    // user namespace, as one made by init's clone would be. Init itself holds no socket.
+    let net = match check(sys::syscall3(UNSHARE, CLONE_NEWNET, 0, 0)) {
+        Ok(_) => 0u8,
+        Err(e) => e.clamp(1, 255) as u8,
+    };
     let mut dirs = alloc::vec![root.upper];
     dirs.extend_from_slice(&root.mounts);
     let mask = mounts.iter().enumerate().fold(1u64, |m, (i, &(_, w))| if w && i < 63 { m | 1 << (i + 1) } else { m });
@@ -310,7 +363,7 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32) -> Started {
     dirs.iter().for_each(|&fd| close(fd));
     caps::drop_all().unwrap_or_else(|e| fail(e));
     sys::syscall3(sys::WRITE, status as usize, b"R".as_ptr() as usize, 1);
-    sys::syscall3(sys::WRITE, ready_w as usize, b"R".as_ptr() as usize, 1);
+    sys::syscall3(sys::WRITE, ready_w as usize, [b'R', at, net].as_ptr() as usize, 3);
     close(ready_w);
     FORWARD_TO.store(app, Ordering::Relaxed);
     forward_signals(true);

@@ -153,6 +153,11 @@ impl Relays {
     /// Relays what `polled` (as [`Relays::poll_fds`] made it, answered by poll) says is
     /// waiting; drops the relays whose app end is closed everywhere.
     pub fn serve(&mut self, polled: &[PollFd], policy: &NetPolicy) {
+        // No relay, nothing to do: the buffer (a quarter MiB, zeroed) is made only once the
+        // app has a UDP socket, not on the supervisor's first broker request of every start.
+        if self.list.is_empty() {
+            return;
+        }
         if self.buf.is_empty() {
             self.buf = alloc::vec![0u8; BUF];
         }
