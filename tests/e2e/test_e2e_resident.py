@@ -8,19 +8,12 @@ leave no more of the mapping resident than the tables and the header, plus one f
 window (64 KiB). Before, the stored bytes of every chunk checked stayed resident there.
 Measured from outside, in the host's /proc/PID/smaps of the app's process, while the probe
 waits on its stdin after printing "ready".
-
-And the runtime's own code is resident only where it ran: the app's process registers its
-read-only mappings with a userfaultfd (write-protect, asynchronous: Linux 6.7), which turns off
-fault-around for them, so its text has partly resident 64 KiB windows where fault-around maps
-whole ones (every page of a freshly packed artifact is in the page cache).
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
-import struct
 import subprocess
 from pathlib import Path
 
@@ -87,39 +80,6 @@ def mapping_rss_kib(pid: int, path: Path, file_offset: int) -> int | None:
     return rss
 
 
-def wp_async_userfaultfd_available() -> bool:
-    """Whether this kernel lets a process register a userfaultfd in asynchronous write-protect
-    mode (UFFD_FEATURE_WP_ASYNC), as the runtime does."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = libc.syscall(323, os.O_CLOEXEC | 1, 0, 0)  # userfaultfd(O_CLOEXEC | UFFD_USER_MODE_ONLY)
-    if fd < 0:
-        return False
-    try:
-        api = ctypes.create_string_buffer(struct.pack("<QQQ", 0xAA, 1 << 15, 0))
-        return libc.ioctl(fd, ctypes.c_ulong(0xC018AA3F), api) == 0
-    finally:
-        os.close(fd)
-
-
-def resident_pages(pid: int, start: int, end: int) -> list[bool]:
-    """For each page of [start, end) in pid: present in its page table."""
-    with open(f"/proc/{pid}/pagemap", "rb") as f:
-        f.seek(start // 4096 * 8)
-        data = f.read((end - start) // 4096 * 8)
-    return [bool(struct.unpack_from("<Q", data, i * 8)[0] >> 63) for i in range((end - start) // 4096)]
-
-
-def runtime_text(pid: int, path: Path) -> tuple[int, int] | None:
-    """[start, end) of pid's executable mapping of `path` (the runtime's code), or None."""
-    with open(f"/proc/{pid}/maps") as f:
-        for line in f:
-            fields = line.split()
-            if len(fields) >= 6 and fields[5] == str(path) and fields[1].startswith("r-x"):
-                a, b = fields[0].split("-")
-                return int(a, 16), int(b, 16)
-    return None
-
-
 def test_checked_file_data_is_not_resident_in_the_image_mapping(probe_artifact: Path) -> None:
     sec, image = read_image(probe_artifact)
     blob = blob_bytes()
@@ -146,30 +106,6 @@ def test_checked_file_data_is_not_resident_in_the_image_mapping(probe_artifact: 
         rss = [r for pid in descendants(proc.pid) if (r := mapping_rss_kib(pid, probe_artifact, page_off)) is not None]
         assert rss, "no process maps the image section"
         assert max(rss) * 1024 <= bound, f"image mapping resident {max(rss)} KiB, tables end at {tables_end} bytes"
-    finally:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else b""
-
-
-@pytest.mark.skipif(not wp_async_userfaultfd_available(), reason="kernel without UFFD_FEATURE_WP_ASYNC (Linux 6.7)")
-def test_the_runtimes_code_is_resident_only_where_it_ran(probe_artifact: Path) -> None:
-    proc = subprocess.Popen([str(probe_artifact)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    try:
-        assert proc.stdout is not None and proc.stdin is not None
-        proc.stdout.readline()
-        assert proc.stdout.readline() == b"ready\n"
-        apps = [(pid, t) for pid in descendants(proc.pid) if (t := runtime_text(pid, probe_artifact))]
-        # The app's process is the last one (supervisor, init, app).
-        pid, (start, end) = apps[-1]
-        pages = resident_pages(pid, start, end)
-        window = 16  # pages of 4 KiB: fault-around's 64 KiB
-        first = -(-start // (window * 4096)) * window - start // 4096  # first whole window
-        windows = [pages[i:i + window] for i in range(first, len(pages) - window + 1, window)]
-        partial = [w for w in windows if any(w) and not all(w)]
-        assert len(partial) >= 3, f"{len(partial)} of {len(windows)} windows partly resident: fault-around is on"
-        assert sum(pages) < len(pages), "all of the runtime's code is resident"
     finally:
         if proc.stdin is not None:
             proc.stdin.close()

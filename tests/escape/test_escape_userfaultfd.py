@@ -1,8 +1,7 @@
-"""The runtime's userfaultfd, packed only (linux-userland): the app's first process holds one,
-registered on the runtime's own read-only mappings to turn fault-around off
-(runtime/src/faultaround.rs, docs/security.md). The app must not be able to make a userfaultfd
-or use the runtime's: `userfaultfd` is refused by the library OS and by the gate, and no UFFDIO
-ioctl on any descriptor number (the runtime's included) gets through the gate."""
+"""userfaultfd, packed only (linux-userland): the app must not be able to make a userfaultfd
+(a classic aid to kernel exploits, it lets a process stall the kernel on a page fault) nor
+reach one through the gate: `userfaultfd` is refused by the library OS and by the gate, and no
+UFFDIO ioctl on any descriptor number gets through the gate's ioctl rule."""
 
 from __future__ import annotations
 

@@ -18,7 +18,6 @@ mod broker;
 mod caps;
 mod exec;
 mod fastpath;
-mod faultaround;
 mod gatefilter;
 mod guard;
 mod host;
@@ -264,8 +263,6 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     let policy = litebox_libos::net::NetPolicy::new(&cfg.listen, &cfg.connect);
     let paths: Vec<(&[u8], bool)> = cfg.mounts.iter().map(|m| (m.host, m.writable)).collect();
     let mut started = supervisor::start(&mount_fds, &paths, cfg.limits[LIMIT_MEMORY], policy);
-    // SAFETY: __ehdr_start is a linker-defined symbol; only its address is taken.
-    faultaround::exempt_read_only_pages(unsafe { &__ehdr_start as *const u8 as usize }, (at, len));
 
     let mut vfs = Vfs::new(image, entry.clone(), image_fatal);
     // Inside the namespaces the layer's and the mounts' descriptors come once init has built
