@@ -321,6 +321,10 @@ impl Platform for LinuxHost {
     }
 
     fn clock_gettime(&self, clock: u32) -> Result<Timespec, Errno> {
+        // The clocks the vDSO serves are read there, without a host call (vdso.rs).
+        if let Some(res) = crate::vdso::clock_gettime(clock) {
+            return res;
+        }
         let mut t = Timespec::default();
         r(sys::syscall3(sys::CLOCK_GETTIME, clock as usize, &mut t as *mut Timespec as usize, 0))?;
         Ok(t)

@@ -194,6 +194,21 @@ impl Trapped {
         unsafe { core::ptr::read((self.uc + GREGS + 8 * i) as *const usize) }
     }
 
+    /// Serves the trapped call if it is the vDSO's fallback syscall made for the runtime's own
+    /// clock read (vdso.rs), which is made on the host as is; false for every app call.
+    pub fn vdso_fallback(&mut self) -> bool {
+        let here = crate::threads::current() as usize & !(crate::threads::BLOCK - 1);
+        let on_block = self.reg(REG_RSP).wrapping_sub(here) < crate::threads::BLOCK;
+        let args = [self.reg(REG_RDI), self.reg(REG_RSI)];
+        match crate::vdso::serve_fallback(self.reg(REG_RAX), self.reg(REG_RIP), on_block, args) {
+            Some(v) => {
+                self.set_result(v);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Sets the value rax holds when the app resumes.
     pub fn set_result(&mut self, v: isize) {
         // SAFETY: as in `reg`; sigreturn restores rax from this slot.
