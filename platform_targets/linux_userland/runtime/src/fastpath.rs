@@ -25,7 +25,7 @@ use crate::threads::BLOCK;
 /// Where a thread's [`FastData`] lives inside its block: right after its ThreadData, in the
 /// block's top page with the top of the fast-path stack (threads.rs describes the layout).
 pub const FAST_DATA: usize = crate::threads::THREAD_DATA_AT + 16;
-const _: () = assert!(FAST_DATA + core::mem::size_of::<FastData>() <= BLOCK);
+const _: () = assert!(FAST_DATA + core::mem::size_of::<FastData>() <= crate::threads::FORK_STATE_AT);
 const _: () = assert!(crate::threads::STACK_TOP.is_multiple_of(16));
 
 /// Per-thread fast-path state; the thread's GS base points at it.

@@ -24,7 +24,10 @@ pub const BLOCK: usize = 256 << 10;
 /// frames, so a call writes one page of the block, not two (after a fork, each page either
 /// process writes costs it a copy-on-write fault). The lowest page is a margin above the
 /// previous heap object.
-pub const TOP_DATA: usize = 128;
+pub const TOP_DATA: usize = 192;
+/// Offset of the process's fork state (`host::ForkState`, 64 bytes, 64-aligned) from the
+/// block's base, when this thread's block holds it.
+pub const FORK_STATE_AT: usize = BLOCK - 64;
 /// Offset of [`ThreadData`] from the block's base.
 pub const THREAD_DATA_AT: usize = BLOCK - TOP_DATA;
 /// Offset from the block's base of the top of its stacks (16-byte aligned), below the data and
@@ -34,6 +37,13 @@ pub const STACK_TOP: usize = BLOCK - 512;
 pub const STACK_BASE: usize = 4096;
 /// Size of the SIGSYS signal stack, `[block + STACK_BASE, block + STACK_TOP)`.
 pub const SIGNAL_STACK_SIZE: usize = STACK_TOP - STACK_BASE;
+
+/// Where the calling thread's block keeps the process's fork state (host.rs). Only valid
+/// while running on the thread's block (inside the runtime).
+pub fn fork_state_slot() -> usize {
+    const _: () = assert!(core::mem::size_of::<crate::host::ForkState>() <= 64);
+    (current() as usize & !(BLOCK - 1)) + FORK_STATE_AT
+}
 
 /// Per-thread runtime state, near the top of the thread's block (the runtime has no TLS: FS
 /// belongs to the app).
