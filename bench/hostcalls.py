@@ -37,7 +37,7 @@ import run as bench  # noqa: E402  (bench/ is not a package)
 import unixbench  # noqa: E402
 
 OVERRIDE_ENV = "LITEBOX_RUNTIME_LINUX_USERLAND"
-DEFAULT_OPS = ["getppid", "futex_wake", "devnull", "pipe_write", "mmap", "pread1"]
+DEFAULT_OPS = ["getppid", "futex_wake", "devnull", "pipe_write", "mmap", "pread1", "clock"]
 ITERS = 20_000
 
 

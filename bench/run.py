@@ -33,7 +33,8 @@ import http_load  # noqa: E402  (bench/ is not a package)
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = Path(__file__).resolve().parent / "src"
-OPS = ["getuid", "getpid", "getppid", "pread1", "openclose", "fstatat", "mmap", "devnull", "pipe_write", "futex_wake"]
+OPS = ["getuid", "getpid", "getppid", "pread1", "openclose", "fstatat", "mmap", "devnull", "pipe_write", "futex_wake",
+       "clock"]
 OP_LABELS = {
     "getuid": "getuid (emulated, never reaches the host)",
     "getpid": "getpid",
@@ -45,6 +46,7 @@ OP_LABELS = {
     "devnull": "write 1 byte to /dev/null",
     "pipe_write": "write + read 1 byte through a pipe",
     "futex_wake": "futex wake, no waiter",
+    "clock": "clock_gettime(CLOCK_MONOTONIC) (packed: the runtime reads the host's vDSO)",
 }
 # Iterations per timed round inside the probe, per variant (trap and gVisor are slow).
 ITERS = {"native": 20000, "rewrite": 20000, "trap": 3000, "bwrap": 20000, "firejail": 20000, "runsc": 300}

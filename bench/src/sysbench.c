@@ -64,6 +64,9 @@ int main(int argc, char **argv) {
             } else if (strcmp(op, "pipe_write") == 0) {
                 if (write(pipefd[1], "x", 1) != 1) return 1;
                 if (read(pipefd[0], &c, 1) != 1) return 1;
+            } else if (strcmp(op, "clock") == 0) {
+                struct timespec ts;
+                if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 1;
             } else if (strcmp(op, "futex_wake") == 0) {
                 syscall(SYS_futex, &futex_word, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
             } else {

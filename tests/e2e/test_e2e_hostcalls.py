@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,27 @@ def test_fork_asks_the_host_for_the_pid_once_per_child(probe: dict[str, Path]) -
     calls, run = host_calls([str(probe["rewrite"]), "forks", str(forks)], "getpid")
     assert run.returncode == 0 and f"forked {forks}" in run.stdout, describe(run)
     assert forks <= calls <= forks + 10, f"{calls} host getpid calls for {forks} forks:\n{run.stderr}"
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (scripts/setup installs it)")
+@pytest.mark.parametrize("variant", ["rewrite", "trap"])
+def test_clocks_are_read_without_host_calls(probe: dict[str, Path], variant: str) -> None:
+    # The runtime reads the clocks the host's vDSO serves through the vDSO (hidden from the
+    # app), as a native program does: no host clock_gettime per app call. The values stay the
+    # host's: every clock goes forward, and CLOCK_REALTIME agrees with this process's clock.
+    rounds = 500
+    before = time.time()
+    calls, run = host_calls([str(probe[variant]), "clocks", str(rounds)], "clock_gettime")
+    after = time.time()
+    m = re.search(rb"^clocks (\d+) bad (\d+) realtime (\d+)$", run.stdout.encode(), re.M)
+    assert run.returncode == 0 and m, describe(run)
+    assert (int(m.group(1)), int(m.group(2))) == (rounds, 0), run.stdout
+    assert int(before) - 1 <= int(m.group(3)) <= after + 1, (before, run.stdout, after)
+    # The process CPU-time clock is not the vDSO's: one host call per round, and no other.
+    # (strace also counts each trapped app call, which the kernel never runs: on the trap path
+    # every one of the rounds * 8 app calls shows up once more.)
+    trapped = rounds * 8 if variant == "trap" else 0
+    assert calls <= trapped + rounds + 20, f"{calls} host clock_gettime calls for {rounds * 8} app calls:\n{run.stderr}"
 
 
 def descendants(pid: int) -> list[int]:

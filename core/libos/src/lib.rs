@@ -11,6 +11,7 @@ extern crate alloc;
 
 pub mod abi;
 pub mod attestation;
+pub mod children;
 pub mod errno;
 pub mod fd;
 pub mod fifo;

@@ -7,6 +7,9 @@
  *   hostcalls forks N    N times fork, the child exits at once, the parent waits
  *   hostcalls hold       prints "ready", then reads stdin until it ends (the test looks at the
  *                        host processes meanwhile)
+ *   hostcalls clocks N   N rounds of clock_gettime on the clocks the host's vDSO serves and on
+ *                        the process CPU-time clock; prints whether every call succeeded and
+ *                        every clock went forward (never back), then CLOCK_REALTIME's seconds
  *
  * flags: a syscall leaves the arithmetic flags and DF as they were (the kernel restores RFLAGS
  * on return); the rewritten sites call the runtime instead, which must do the same. Each call
@@ -22,6 +25,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* CF PF AF ZF SF DF OF */
@@ -228,6 +232,23 @@ int main(int argc, char **argv) {
         while (read(0, buf, sizeof buf) > 0) {
         }
         printf("done\n");
+        return 0;
+    }
+    if (argc == 3 && strcmp(argv[1], "clocks") == 0) {
+        static const clockid_t ids[] = {CLOCK_REALTIME,         CLOCK_MONOTONIC,         CLOCK_MONOTONIC_RAW,
+                                        CLOCK_REALTIME_COARSE,  CLOCK_MONOTONIC_COARSE,  CLOCK_BOOTTIME,
+                                        CLOCK_TAI,              CLOCK_PROCESS_CPUTIME_ID};
+        enum { NIDS = sizeof ids / sizeof ids[0] };
+        struct timespec last[NIDS] = {{0, 0}}, t;
+        long n = atol(argv[2]), bad = 0;
+        for (long i = 0; i < n; i++)
+            for (int k = 0; k < NIDS; k++) {
+                if (clock_gettime(ids[k], &t) != 0 || t.tv_nsec < 0 || t.tv_nsec >= 1000000000L ||
+                    t.tv_sec < last[k].tv_sec || (t.tv_sec == last[k].tv_sec && t.tv_nsec < last[k].tv_nsec))
+                    bad++;
+                last[k] = t;
+            }
+        printf("clocks %ld bad %ld realtime %lld\n", n, bad, (long long)last[0].tv_sec);
         return 0;
     }
     if (argc == 3 && strcmp(argv[1], "wakes") == 0) {

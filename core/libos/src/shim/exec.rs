@@ -66,7 +66,7 @@ pub fn dispatch<P: Platform>(
             };
             if let Ok(pid) = r {
                 if pid > 0 {
-                    os.children.lock().retain(|&c| c != pid as i32);
+                    os.children.lock().retain(|c| c != pid as i32);
                 }
             }
             r

@@ -126,11 +126,11 @@ fn host_signal<P: Platform>(os: &LibOs<P>, h: &dyn HostPassthrough, n: usize, a:
             } else if pid == me || pid == -me {
                 h.signal_call(KILL, [me as usize, a[1], 0, 0, 0, 0])
             } else if pid == 0 || pid == -1 {
-                for c in os.children.lock().clone() {
+                for c in os.children.lock().to_vec() {
                     let _ = h.signal_call(KILL, [c as usize, a[1], 0, 0, 0, 0]);
                 }
                 h.signal_call(KILL, [me as usize, a[1], 0, 0, 0, 0])
-            } else if pid > 0 && os.children.lock().contains(&(pid as i32)) {
+            } else if pid > 0 && os.children.lock().contains(pid as i32) {
                 h.signal_call(KILL, [pid as usize, a[1], 0, 0, 0, 0])
             } else {
                 Err(ESRCH)

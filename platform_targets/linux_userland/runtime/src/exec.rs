@@ -29,6 +29,12 @@ pub fn record_kernel_ranges() {
     }
 }
 
+/// The length from `at` to the end of the kernel mapping recorded at start-up that holds it
+/// (e.g. the [vdso] at AT_SYSINFO_EHDR), or None.
+pub fn kernel_range_len(at: usize) -> Option<usize> {
+    KERNEL_RANGES.lock().iter().find(|&&(lo, hi)| (lo..hi).contains(&at)).map(|&(_, hi)| hi - at)
+}
+
 /// Unmaps every mapping of the app: all user memory except the runtime's own ranges and the
 /// kernel's [vdso], [vvar], [vsyscall] and the initial [stack].
 pub fn unmap_app() {

@@ -22,10 +22,11 @@ use litebox_libos::errno::{Errno, ENOSYS};
 use crate::sys;
 use crate::threads::BLOCK;
 
-/// Where a thread's [`FastData`] lives inside its block (within the ThreadData page).
-pub const FAST_DATA: usize = 2048;
-/// Bytes kept free at the top of a block (a new thread's start-up registers live there).
-const TOP_RESERVE: usize = 512;
+/// Where a thread's [`FastData`] lives inside its block: right after its ThreadData, in the
+/// block's top page with the top of the fast-path stack (threads.rs describes the layout).
+pub const FAST_DATA: usize = crate::threads::THREAD_DATA_AT + 16;
+const _: () = assert!(FAST_DATA + core::mem::size_of::<FastData>() <= crate::threads::FORK_STATE_AT);
+const _: () = assert!(crate::threads::STACK_TOP.is_multiple_of(16));
 
 /// Per-thread fast-path state; the thread's GS base points at it.
 #[repr(C)]
@@ -198,14 +199,14 @@ fn data() -> &'static FastData {
 /// Sets up `block`'s FastData and points the calling thread's GS base at it.
 pub fn init_thread(block: usize) -> Result<(), i32> {
     let at = block + FAST_DATA;
-    // SAFETY: the ThreadData page of a block is the runtime's; FAST_DATA leaves room for it.
+    // SAFETY: the top data of a block are the runtime's; FAST_DATA leaves room for ThreadData.
     unsafe {
         core::ptr::write(
             at as *mut FastData,
             FastData {
                 self_addr: at,
                 block,
-                top: (block + BLOCK - TOP_RESERVE) & !15,
+                top: block + crate::threads::STACK_TOP,
                 depth: AtomicUsize::new(0),
                 deferred: AtomicUsize::new(0),
                 entry: litebox_fastpath as *const () as usize,

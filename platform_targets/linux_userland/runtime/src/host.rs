@@ -76,18 +76,56 @@ pub struct ForkState {
     pub released: AtomicBool,
 }
 
-/// This process's [`ForkState`].
-pub static FORK_STATE: ForkState =
+/// This process's [`ForkState`] until [`fork_state_here`] moves it into a thread's block.
+static FORK_STATE: ForkState =
     ForkState { pid: AtomicI32::new(0), first_process: AtomicBool::new(true), released: AtomicBool::new(false) };
+/// Where this process's [`ForkState`] is (0: [`FORK_STATE`]): in the top page of the block of
+/// the thread that forks, which the fork path writes in both processes anyway (its stack and
+/// fast-path data), so a fork child records its pid without a copy-on-write fault of its own.
+static FORK_STATE_AT: AtomicUsize = AtomicUsize::new(0);
+
+/// This process's [`ForkState`].
+pub fn fork_state() -> &'static ForkState {
+    match FORK_STATE_AT.load(Ordering::Acquire) {
+        0 => &FORK_STATE,
+        // SAFETY: set by `fork_state_here` to a ForkState inside a thread block, which is
+        // never freed.
+        at => unsafe { &*(at as *const ForkState) },
+    }
+}
+
+/// Makes the calling thread's block hold this process's [`ForkState`] (a copy of it), when
+/// `alone` (this is the process's only thread, so nothing changes the state meanwhile).
+/// Called before a fork, while every page write is still free; a fork child calls it too
+/// (then alone), where it writes only if a thread other than its process's first forked.
+pub fn fork_state_here(alone: bool) {
+    let here = crate::threads::fork_state_slot();
+    if !alone || FORK_STATE_AT.load(Ordering::Relaxed) == here {
+        return;
+    }
+    let old = fork_state();
+    // SAFETY: the slot is this thread's, in its block's top data (threads.rs), reserved for it.
+    unsafe {
+        core::ptr::write(
+            here as *mut ForkState,
+            ForkState {
+                pid: AtomicI32::new(old.pid.load(Ordering::Relaxed)),
+                first_process: AtomicBool::new(old.first_process.load(Ordering::Relaxed)),
+                released: AtomicBool::new(old.released.load(Ordering::SeqCst)),
+            },
+        )
+    };
+    FORK_STATE_AT.store(here, Ordering::Release);
+}
 /// The first process's host getppid once asked for (0: not yet).
 static PPID: AtomicI32 = AtomicI32::new(0);
 
 /// This process's host pid, asked of the host once per process (see [`ForkState::pid`]).
 pub fn cached_pid() -> i32 {
-    match FORK_STATE.pid.load(Ordering::Relaxed) {
+    match fork_state().pid.load(Ordering::Relaxed) {
         0 => {
             let pid = sys::syscall3(sys::GETPID, 0, 0, 0) as i32;
-            FORK_STATE.pid.store(pid, Ordering::Relaxed);
+            fork_state().pid.store(pid, Ordering::Relaxed);
             pid
         }
         pid => pid,
@@ -321,6 +359,10 @@ impl Platform for LinuxHost {
     }
 
     fn clock_gettime(&self, clock: u32) -> Result<Timespec, Errno> {
+        // The clocks the vDSO serves are read there, without a host call (vdso.rs).
+        if let Some(res) = crate::vdso::clock_gettime(clock) {
+            return res;
+        }
         let mut t = Timespec::default();
         r(sys::syscall3(sys::CLOCK_GETTIME, clock as usize, &mut t as *mut Timespec as usize, 0))?;
         Ok(t)
@@ -456,7 +498,7 @@ impl Platform for LinuxHost {
         // The app's first process keeps its parent for life (the sandbox's init, or the
         // supervisor, which reaps it and whose death kills it: supervisor.rs), so its answer
         // is asked once. A fork child's parent can exit and leave it to init: asked each time.
-        if !FORK_STATE.first_process.load(Ordering::Relaxed) {
+        if !fork_state().first_process.load(Ordering::Relaxed) {
             return sys::syscall3(110, 0, 0, 0) as i32;
         }
         match PPID.load(Ordering::Relaxed) {

@@ -37,6 +37,7 @@ mod trace;
 mod udpapp;
 mod udprelay;
 mod unixns;
+mod vdso;
 
 use alloc::vec::Vec;
 use core::arch::global_asm;
@@ -151,8 +152,13 @@ extern "C" fn on_sigsys(_sig: i32, info: usize, uc: usize) {
         t.set_result(-(litebox_libos::errno::EPERM as isize));
         return;
     }
+    // The vDSO's own syscall when it cannot read a clock for the runtime: not the app's.
+    // SAFETY: uc is the ucontext pointer the kernel passed to this handler.
+    if unsafe { signals::Trapped::new(uc) }.vdso_fallback() {
+        return;
+    }
     let td = threads::current();
-    // SAFETY: the handler runs on this thread's block (SA_ONSTACK), whose base holds its data.
+    // SAFETY: the handler runs on this thread's block (SA_ONSTACK), which holds its data.
     let prev = unsafe { core::mem::replace(&mut (*td).uc, uc) };
     // SAFETY: uc is the ucontext pointer the kernel passed to this handler.
     let mut t = unsafe { signals::Trapped::new(uc) };
@@ -256,6 +262,7 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     // Facts read from the host's /proc, which the sandbox no longer sees: the kernel's own
     // mappings (for execve) are at the same addresses in every process forked from here.
     exec::record_kernel_ranges();
+    vdso::init(&start.aux);
 
     // The sandbox's processes (supervisor.rs): only the app's first process goes on from here.
     use litebox_image::LIMIT_MEMORY;
@@ -320,7 +327,7 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     }
     // An app handler running on this stack may hand the library OS its own buffers there.
     litebox_libos::memlock::set_signal_stack_check(threads::on_signal_stack);
-    signals::init_sigsys(on_sigsys, block + threads::THREAD_DATA, threads::BLOCK - threads::THREAD_DATA)
+    signals::init_sigsys(on_sigsys, block + threads::STACK_BASE, threads::SIGNAL_STACK_SIZE)
         .unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot install the SIGSYS handler"));
     fastpath::init_thread(block).unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot set up the fast path (GS base)"));
     seccomp::install().unwrap_or_else(|e| {

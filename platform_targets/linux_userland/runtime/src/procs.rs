@@ -63,13 +63,13 @@ pub fn undo() {
 
 /// In a new child: it has not released its place yet (the parent's flag was copied).
 pub fn child_started() {
-    crate::host::FORK_STATE.released.store(false, Ordering::SeqCst);
+    crate::host::fork_state().released.store(false, Ordering::SeqCst);
 }
 
 /// This process is ending: off the count (once).
 pub fn release() {
     if let Some(c) = counter() {
-        if !crate::host::FORK_STATE.released.swap(true, Ordering::SeqCst) {
+        if !crate::host::fork_state().released.swap(true, Ordering::SeqCst) {
             c.fetch_sub(1, Ordering::SeqCst);
         }
     }

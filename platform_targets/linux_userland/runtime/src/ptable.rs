@@ -20,7 +20,7 @@ use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 
 use litebox_libos::procfs::ProcRecord;
 
-use crate::sys::{self, check};
+use crate::sys;
 
 const SLOTS: usize = 128;
 const COMM_WORDS: usize = 2;
@@ -77,9 +77,8 @@ fn region() -> Option<&'static Region> {
 /// Maps the shared region (zeroed: every slot free). Returns (address, length) for the guard,
 /// or an errno.
 pub fn init() -> Result<(usize, usize), i32> {
-    const MAP_SHARED_ANON: usize = 0x01 | 0x20;
     let len = core::mem::size_of::<Region>().div_ceil(4096) * 4096;
-    let at = check(sys::syscall6(sys::MMAP, 0, len, 3, MAP_SHARED_ANON, usize::MAX, 0))?;
+    let at = sys::map_shared(len)?;
     REGION.store(at, Ordering::SeqCst);
     Ok((at, len))
 }

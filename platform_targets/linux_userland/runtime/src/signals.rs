@@ -194,6 +194,21 @@ impl Trapped {
         unsafe { core::ptr::read((self.uc + GREGS + 8 * i) as *const usize) }
     }
 
+    /// Serves the trapped call if it is the vDSO's fallback syscall made for the runtime's own
+    /// clock read (vdso.rs), which is made on the host as is; false for every app call.
+    pub fn vdso_fallback(&mut self) -> bool {
+        let here = crate::threads::current() as usize & !(crate::threads::BLOCK - 1);
+        let on_block = self.reg(REG_RSP).wrapping_sub(here) < crate::threads::BLOCK;
+        let args = [self.reg(REG_RDI), self.reg(REG_RSI)];
+        match crate::vdso::serve_fallback(self.reg(REG_RAX), self.reg(REG_RIP), on_block, args) {
+            Some(v) => {
+                self.set_result(v);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Sets the value rax holds when the app resumes.
     pub fn set_result(&mut self, v: isize) {
         // SAFETY: as in `reg`; sigreturn restores rax from this slot.
@@ -211,12 +226,16 @@ pub fn host_fork(flags: u64, ptid: usize, ctid: usize) -> Result<usize, Errno> {
     const CLONE: usize = 56;
     crate::procs::acquire()?;
     let parent = crate::host::cached_pid();
+    // The process's statics into this thread's block while writes are free (host.rs).
+    crate::host::fork_state_here(crate::os().threads.load(core::sync::atomic::Ordering::Relaxed) == 1);
     let pid = check(sys::syscall6(CLONE, flags as usize, 0, ptid, ctid, 0, 0)).inspect_err(|_| crate::procs::undo())?;
     if pid == 0 {
-        // The statics written here share one page (host.rs `ForkState`); the process table
-        // copy allocates nothing (ptable.rs `copy_slot`): fewer copy-on-write faults.
+        // The statics written here are in this thread's block's top page, which the fork path
+        // writes anyway (host.rs `ForkState`); the process table copy allocates nothing
+        // (ptable.rs `copy_slot`): fewer copy-on-write faults.
         let me = sys::syscall3(sys::GETPID, 0, 0, 0) as i32;
-        let state = &crate::host::FORK_STATE;
+        crate::host::fork_state_here(true);
+        let state = crate::host::fork_state();
         state.pid.store(me, core::sync::atomic::Ordering::Relaxed);
         state.first_process.store(false, core::sync::atomic::Ordering::Relaxed);
         crate::procs::child_started();

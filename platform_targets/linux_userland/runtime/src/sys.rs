@@ -134,8 +134,36 @@ pub fn dup_high(fd: i32) -> i32 {
 /// A new zeroed, read-write 4 KiB page shared with every process forked from now on
 /// (`MAP_SHARED | MAP_ANONYMOUS`): counters the sandbox's processes share. Returns its address.
 pub fn map_shared_page() -> Result<usize, i32> {
+    map_shared(4096)
+}
+
+/// Bytes of the one shared mapping the start-up's shared regions are carved from.
+const SHARED_ARENA: usize = 32 * 4096;
+/// The shared arena's address (0: not made yet) and how much of it is handed out.
+static ARENA_AT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+static ARENA_USED: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// `len` bytes (page multiple) of zeroed `MAP_SHARED` anonymous memory, read-write, inherited
+/// by every fork. The first process's start-up regions (process table, process count,
+/// namespace generation) are carved from one mapping: every mapping costs each fork and exit
+/// its own kernel work (a copy of the VMA, its teardown), shared or not. Call only before the
+/// first fork (the arena's fill level is this process's own). Falls back to a mapping of its
+/// own when the arena is full.
+pub fn map_shared(len: usize) -> Result<usize, i32> {
+    use core::sync::atomic::Ordering;
     const MAP_SHARED_ANON: usize = 0x01 | 0x20;
-    check(syscall6(MMAP, 0, 4096, 3, MAP_SHARED_ANON, usize::MAX, 0))
+    let len = len.next_multiple_of(4096);
+    if ARENA_AT.load(Ordering::Relaxed) == 0 {
+        if let Ok(at) = check(syscall6(MMAP, 0, SHARED_ARENA, 3, MAP_SHARED_ANON, usize::MAX, 0)) {
+            ARENA_AT.store(at, Ordering::Relaxed);
+        }
+    }
+    let (at, used) = (ARENA_AT.load(Ordering::Relaxed), ARENA_USED.load(Ordering::Relaxed));
+    if at != 0 && len <= SHARED_ARENA - used {
+        ARENA_USED.store(used + len, Ordering::Relaxed);
+        return Ok(at + used);
+    }
+    check(syscall6(MMAP, 0, len, 3, MAP_SHARED_ANON, usize::MAX, 0))
 }
 
 /// Writes all of `buf` to host fd `fd`, ignoring errors (diagnostics only).

@@ -15,12 +15,37 @@ use litebox_libos::ThreadSpawn;
 use crate::sys::{self, check};
 
 /// Size of a thread's block (its SIGSYS stack), and its alignment: the handler finds the
-/// block, and the thread's data at its base, by masking its stack pointer.
+/// block, and the thread's data near its top, by masking its stack pointer.
 pub const BLOCK: usize = 256 << 10;
-/// Bytes at the base of a block kept for [`ThreadData`] (never part of the signal stack).
-pub const THREAD_DATA: usize = 4096;
+/// Layout of a block, from its top down: the thread's [`ThreadData`] and its fast-path data
+/// (`fastpath::FastData`) in the top [`TOP_DATA`] bytes, a new thread's start-up registers
+/// below them, then the stacks (the fast path's and the SIGSYS signal stack) from
+/// [`STACK_TOP`] down to [`STACK_BASE`]. The data share the top page with the stacks' hottest
+/// frames, so a call writes one page of the block, not two (after a fork, each page either
+/// process writes costs it a copy-on-write fault). The lowest page is a margin above the
+/// previous heap object.
+pub const TOP_DATA: usize = 192;
+/// Offset of the process's fork state (`host::ForkState`, 64 bytes, 64-aligned) from the
+/// block's base, when this thread's block holds it.
+pub const FORK_STATE_AT: usize = BLOCK - 64;
+/// Offset of [`ThreadData`] from the block's base.
+pub const THREAD_DATA_AT: usize = BLOCK - TOP_DATA;
+/// Offset from the block's base of the top of its stacks (16-byte aligned), below the data and
+/// below a new thread's start-up registers.
+pub const STACK_TOP: usize = BLOCK - 512;
+/// Offset from the block's base of the lowest byte of its stacks.
+pub const STACK_BASE: usize = 4096;
+/// Size of the SIGSYS signal stack, `[block + STACK_BASE, block + STACK_TOP)`.
+pub const SIGNAL_STACK_SIZE: usize = STACK_TOP - STACK_BASE;
 
-/// Per-thread runtime state, at the base of the thread's block (the runtime has no TLS: FS
+/// Where the calling thread's block keeps the process's fork state (host.rs). Only valid
+/// while running on the thread's block (inside the runtime).
+pub fn fork_state_slot() -> usize {
+    const _: () = assert!(core::mem::size_of::<crate::host::ForkState>() <= 64);
+    (current() as usize & !(BLOCK - 1)) + FORK_STATE_AT
+}
+
+/// Per-thread runtime state, near the top of the thread's block (the runtime has no TLS: FS
 /// belongs to the app).
 #[repr(C)]
 pub struct ThreadData {
@@ -34,7 +59,7 @@ pub fn current() -> *mut ThreadData {
     let sp: usize;
     // SAFETY: reads the stack pointer; no memory access.
     unsafe { core::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
-    (sp & !(BLOCK - 1)) as *mut ThreadData
+    ((sp & !(BLOCK - 1)) + THREAD_DATA_AT) as *mut ThreadData
 }
 
 /// Whether `[lo, hi)` lies on the calling thread's block at or above its stack pointer: where an
@@ -46,7 +71,7 @@ pub fn on_signal_stack(lo: usize, hi: usize) -> bool {
     // SAFETY: reads the stack pointer; no memory access.
     unsafe { core::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
     let block = sp & !(BLOCK - 1);
-    lo < hi && lo >= sp && hi <= block + BLOCK
+    lo < hi && lo >= sp && hi <= block + STACK_TOP
 }
 
 /// A new zeroed, BLOCK-aligned block for a thread, or null.
@@ -56,8 +81,8 @@ pub fn new_block() -> usize {
         Ok(layout) => {
             let b = unsafe { alloc(layout) } as usize;
             if b != 0 {
-                // SAFETY: the block is ours; clear its ThreadData.
-                unsafe { core::ptr::write_bytes(b as *mut u8, 0, THREAD_DATA) };
+                // SAFETY: the block is ours; clear its ThreadData and fast-path data.
+                unsafe { core::ptr::write_bytes((b + THREAD_DATA_AT) as *mut u8, 0, TOP_DATA) };
             }
             b
         }
@@ -104,7 +129,7 @@ extern "C" {
 /// First Rust code of a new thread: its own signal stack, and the app's signal mask.
 #[no_mangle]
 extern "C" fn litebox_child_start(block: usize, regs: usize) {
-    if crate::signals::set_altstack(block + THREAD_DATA, BLOCK - THREAD_DATA - 512).is_err() {
+    if crate::signals::set_altstack(block + STACK_BASE, SIGNAL_STACK_SIZE).is_err() {
         crate::fatal(124, b"cannot set a new thread's signal stack");
     }
     if crate::fastpath::init_thread(block).is_err() {
@@ -122,8 +147,10 @@ pub fn spawn(gregs: &[usize; NREGS], mask: u64, t: &ThreadSpawn) -> Result<usize
     if block == 0 {
         return Err(ENOMEM);
     }
-    let top = block + BLOCK;
-    let regs_at = top - 8 * (NREGS + 1) - 64;
+    // The registers lie between the block's data and its stacks, so neither the start-up
+    // code's frames nor a signal on the new signal stack overwrites them before they are used.
+    let regs_at = block + THREAD_DATA_AT - 8 * (NREGS + 1) - 64;
+    const _: () = assert!(THREAD_DATA_AT - 8 * (NREGS + 1) - 64 - 16 >= STACK_TOP);
     let sp = regs_at - 16;
     let mut regs = *gregs;
     regs[REG_RAX] = 0;

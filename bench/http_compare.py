@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""HTTP requests per second and server CPU per request, native against examples/http-service
+packed with prebuilt linux-userland runtimes, interleaved (issue 17, procs).
+
+    python3 bench/http_compare.py --runtime before=PATH --runtime after=PATH [--rounds 7]
+
+Packs examples/http-service once per runtime binary (rewritten; the runtime is chosen through
+the LITEBOX_RUNTIME_LINUX_USERLAND override), then in every round starts each server in turn
+(Debian's python3 natively, then every artifact), loads it with bench/http_load.py's client
+(4 connections, one request per connection, 3 s) and reads the server's CPU time (user +
+system of its whole process tree, from /proc, in clock ticks) before and after the load.
+Prints the medians over rounds: requests per second and CPU µs per request, each with its
+ratio to native. On a shared machine the requests per second follow the other users' load;
+the CPU per request is what the sandbox adds (at a 10 ms tick resolution: about 1% of a
+3-second round).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import http_load  # noqa: E402  (bench/ is not a package)
+
+REPO = Path(__file__).resolve().parent.parent
+OVERRIDE_ENV = "LITEBOX_RUNTIME_LINUX_USERLAND"
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of `pid` and every process below it (from /proc)."""
+    kids: dict[int, list[tuple[int, int]]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            f = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        kids.setdefault(int(f[1]), []).append((int(stat.parent.name), int(f[11]) + int(f[12])))
+    total, todo = 0, [pid]
+    try:
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(f[11]) + int(f[12])
+    except OSError:
+        pass
+    while todo:
+        for child, ticks in kids.get(todo.pop(), []):
+            total += ticks
+            todo.append(child)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def litebox(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python3 -m packager ARGS` from this checkout."""
+    return subprocess.run([sys.executable, "-m", "packager", *args], capture_output=True, text=True, cwd=REPO,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)), check=False)
+
+
+def one_round(argv: list[str], port: int) -> tuple[float, float]:
+    """(requests per second, server CPU µs per request) of one server run."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not http_load.wait_listening(port, proc):
+            raise SystemExit(f"bench: {argv[0]} did not answer on 127.0.0.1:{port}")
+        cpu0, t0 = tree_cpu_seconds(proc.pid), time.perf_counter()
+        rps, _bad = http_load.load(port)
+        requests = rps * (time.perf_counter() - t0)
+        cpu = tree_cpu_seconds(proc.pid) - cpu0
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return rps, cpu / max(requests, 1.0) * 1e6
+
+
+def main() -> int:
+    """Packs, measures interleaved, prints the table."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runtime", action="append", default=[], metavar="NAME=PATH",
+                    help="a linux-userland runtime binary to pack with (repeat; order = column order)")
+    ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
+    args = ap.parse_args()
+    port = http_load.free_port()
+    server = REPO / "examples" / "http-service" / "app" / "server.py"
+    commands: dict[str, list[str]] = {"native": ["/usr/bin/python3", str(server), str(port)]}
+    with tempfile.TemporaryDirectory(prefix="http-compare-") as tmp:
+        for spec in args.runtime:
+            name, sep, path = spec.partition("=")
+            if not sep or not name or name == "native" or not Path(path).is_file():
+                raise SystemExit(f"bench: --runtime wants NAME=PATH of an existing file, got {spec!r}")
+            os.environ[OVERRIDE_ENV] = str(Path(path).resolve())
+            try:
+                art = http_load.pack_service(Path(tmp) / name, port, True, litebox)
+            finally:
+                os.environ.pop(OVERRIDE_ENV, None)
+            if art is None:
+                raise SystemExit(f"bench: packing examples/http-service with {path} failed")
+            commands[name] = [str(art), str(port)]
+        samples: dict[str, list[tuple[float, float]]] = {v: [] for v in commands}
+        for r in range(args.rounds):
+            for variant, argv in commands.items():
+                samples[variant].append(one_round(argv, port))
+            row = ", ".join(f"{v} {s[-1][0]:.0f}/s {s[-1][1]:.1f} µs" for v, s in samples.items())
+            print(f"round {r + 1}: {row}; load {os.getloadavg()[0]:.2f}", file=sys.stderr)
+    rps = {v: statistics.median(x for x, _ in s) for v, s in samples.items()}
+    cpu = {v: statistics.median(c for _, c in s) for v, s in samples.items()}
+    print(f"python3 bench/http_compare.py {' '.join(sys.argv[1:])}: medians over {args.rounds} rounds")
+    print("| variant | requests/s | ratio | server CPU µs/request | ratio |")
+    print("|---|---|---|---|---|")
+    for v in commands:
+        print(f"| {v} | {rps[v]:,.0f} | {rps[v] / rps['native']:.3f}x | {cpu[v]:.1f} | {cpu[v] / cpu['native']:.3f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
