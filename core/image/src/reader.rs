@@ -698,7 +698,18 @@ impl ChunkCache {
             return Ok(None);
         };
         if let Some(helper) = self.helper {
-            let shared = last - first + 1 >= SHARED_SPAN && !image.chunks_checked && image.stored_reader.is_some();
+            // Worth a job only with enough chunks still to check (ld.so maps a library's whole
+            // extent, then its segments over it again).
+            let unread = || {
+                self.slots.with(|v| {
+                    v.get(first as usize..=last as usize)
+                        .map_or(0, |s| s.iter().filter(|s| matches!(s, Slot::Unread)).count())
+                })
+            };
+            let shared = last - first + 1 >= SHARED_SPAN
+                && !image.chunks_checked
+                && image.stored_reader.is_some()
+                && unread() >= SHARED_SPAN as usize;
             if shared && helper.begin(first, last) {
                 let r = self.verify_shared(helper, image, first, last);
                 helper.end();
@@ -727,6 +738,11 @@ impl ChunkCache {
         let mut busy = Vec::new();
         for k in first..=last {
             if !self.slots.with(|v| matches!(v.get(k as usize), Some(Slot::Unread))) {
+                // Checked here before (a read, a smaller span): tell the helper, which would
+                // otherwise check it again.
+                if helper.claim(k) == Claim::Mine {
+                    helper.finish(k, true);
+                }
                 continue;
             }
             match helper.claim(k) {

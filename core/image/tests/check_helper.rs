@@ -170,3 +170,20 @@ fn without_a_published_job_everything_is_checked_here() {
     assert_eq!(verify(&img, &cache), Err(ImageErrorKind::Tampered));
     assert_eq!(h.log().len(), 1, "begin only: {:?}", h.log());
 }
+
+#[test]
+fn chunks_checked_here_before_are_reported_and_a_span_of_them_is_not_shared() {
+    let (img, mut cache, at, first, last) = span_of(STORED);
+    let h = Scripted::new(&[], &[]);
+    cache.set_helper(h);
+    // A read checks the span's first chunk without the helper.
+    let e = img.entry(img.lookup(b"/app/big.bin").unwrap());
+    let mut buf = [0u8; 16];
+    cache.read(&img, &e, 0, &mut buf).unwrap();
+    assert_eq!(verify(&img, &cache), Ok(Some(at)));
+    let log = h.log();
+    assert_eq!(log[..2], [format!("begin {first}..={last}"), format!("finish {first} true")], "{log:?}");
+    // Every chunk is known now: mapping the span again publishes nothing.
+    assert_eq!(verify(&img, &cache), Ok(Some(at)));
+    assert_eq!(h.log(), log);
+}

@@ -7,7 +7,8 @@
 //! ```text
 //! supervisor (host namespaces)
 //!   └─ init: pid 1 of new user, mount, pid, IPC, UTS and cgroup namespaces; builds
-//!      the private root (nsroot.rs), drops every capability (caps.rs), then only reaps
+//!      the private root (nsroot.rs), drops every capability (caps.rs), then reaps (and
+//!      checks image chunks alongside the app's first process while it loads: parcheck.rs)
 //!        └─ the app's first process (pid 2), and everything it starts; init makes the
 //!           sandbox's network namespace after forking it, and it joins it before the app runs
 //! ```
