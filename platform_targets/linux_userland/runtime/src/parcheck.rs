@@ -11,7 +11,7 @@
 //! claimed but has not finished when the app runs out of its own is waited for at most
 //! [`WAIT_NS`] twice, then checked again by the app. A bad chunk found by either side ends
 //! the run with exit 122, as a check in one process does. Only the app's first process
-//! publishes (its forks check alone; an `execve` starts a runtime without the table), and
+//! publishes (its forks check alone; its own `execve` keeps this runtime, and the table), and
 //! only when init serves the table (not without namespaces).
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, AtomicUsize, Ordering::SeqCst};
 
