@@ -6,10 +6,10 @@
 //! (`litebox_image::CheckHelper`, `ChunkCache::verified_span`).
 //!
 //! The table is one `MAP_SHARED` region made before init is cloned: a header (the job, the
-//! futex words) and one state byte per chunk of the image (unclaimed, claimed, good, bad),
+//! futex word init sleeps on) and one state byte per chunk of the image (unclaimed, claimed, good, bad),
 //! claimed with compare-and-swap. The app never waits for init for long: a chunk init
 //! claimed but has not finished when the app runs out of its own is waited for at most
-//! [`WAIT_NS`] twice, then checked again by the app. A bad chunk found by either side ends
+//! [`WAIT_CYCLES`] (spinning: about what checking it costs), then checked again by the app. A bad chunk found by either side ends
 //! the run with exit 122, as a check in one process does. Only the app's first process
 //! publishes (its forks check alone; its own `execve` keeps this runtime, and the table), and
 //! only when init serves the table (not without namespaces).
@@ -30,10 +30,6 @@ struct Header {
     last: AtomicU32,
     /// 1 while a thread of the app's first process has a job published.
     publishing: AtomicU32,
-    /// Bumped by init after each verdict: the app sleeps on it in [`CheckHelper::wait`].
-    done: AtomicU32,
-    /// 1 while the app may be sleeping on `done`.
-    waiting: AtomicU32,
     /// 0: no helper; 1: init serves (or will serve) the table; 2: init has stopped.
     helper: AtomicU32,
     /// The pid (in the sandbox) of the process allowed to publish: the app's first process.
@@ -45,9 +41,10 @@ const UNCLAIMED: u8 = 0;
 const CLAIMED: u8 = 1;
 const GOOD: u8 = 2;
 const BAD: u8 = 3;
-/// How long the app waits, at most twice, for init's verdict on a chunk init is checking
-/// (one chunk takes init ~20-40 µs; longer means it was descheduled).
-const WAIT_NS: usize = 250_000;
+/// How long the app waits for init's verdict on a chunk init is checking, in TSC cycles
+/// (~40-60 µs at 2-3 GHz: one 128 KiB chunk takes init ~20-40 µs; longer means it was
+/// descheduled, and the app checks the chunk itself).
+const WAIT_CYCLES: u64 = 120_000;
 const FUTEX_WAIT: usize = 0;
 const FUTEX_WAKE: usize = 1;
 
@@ -71,6 +68,12 @@ fn state(k: u32) -> Option<&'static AtomicU8> {
     let at = REGION.load(SeqCst);
     // SAFETY: the region holds HEADER + CHUNKS bytes (init), and k < CHUNKS.
     (at != 0).then(|| unsafe { &*((at + HEADER + k as usize) as *const AtomicU8) })
+}
+
+/// The CPU's time-stamp counter (a clock for short waits only).
+fn tsc() -> u64 {
+    // SAFETY: RDTSC only reads the time-stamp counter; every x86-64 CPU has it.
+    unsafe { core::arch::x86_64::_rdtsc() }
 }
 
 fn futex(word: &AtomicU32, op: usize, val: u32, timeout_ns: Option<usize>) {
@@ -155,22 +158,17 @@ impl CheckHelper for AppSide {
     }
 
     fn wait(&self, k: u32) -> Claim {
-        let (Some(h), Some(s)) = (header(), state(k)) else { return Claim::Busy };
-        for _ in 0..2 {
-            let done = h.done.load(SeqCst);
-            h.waiting.store(1, SeqCst);
+        let Some(s) = state(k) else { return Claim::Busy };
+        // Spin, no sleep: init finishes a chunk it holds in ~20-40 µs, about what checking it
+        // here costs, so a futex sleep and wake-up would cost more than they save.
+        let start = tsc();
+        loop {
             match s.load(SeqCst) {
                 GOOD => return Claim::Good,
                 BAD => return Claim::Bad,
-                _ => {}
+                _ if tsc().wrapping_sub(start) > WAIT_CYCLES => return Claim::Busy,
+                _ => core::hint::spin_loop(),
             }
-            // Returns at once if init finished a chunk since `done` was read.
-            futex(&h.done, FUTEX_WAIT, done, Some(WAIT_NS));
-        }
-        match s.load(SeqCst) {
-            GOOD => Claim::Good,
-            BAD => Claim::Bad,
-            _ => Claim::Busy,
         }
     }
 
@@ -205,7 +203,7 @@ fn set_child_handler(handler: usize) {
 /// In init, once the sandbox is built: reaps every child that ends and, meanwhile, checks
 /// chunks of the jobs the app's first process publishes (from the top of each job), until
 /// the app's first process (`app`) ends. Returns its wait status; None when there is no
-/// table (the caller reaps as before). A verdict is stored before `done` is bumped.
+/// table (the caller reaps as before).
 pub fn serve(app: i32) -> Option<i32> {
     let h = header()?;
     let image = IMAGE.lock().take()?;
@@ -236,10 +234,6 @@ pub fn serve(app: i32) -> Option<i32> {
                 }
                 let good = cache.check_stored(&image, k).is_ok();
                 s.store(if good { GOOD } else { BAD }, SeqCst);
-                h.done.fetch_add(1, SeqCst);
-                if h.waiting.swap(0, SeqCst) != 0 {
-                    futex(&h.done, FUTEX_WAKE, i32::MAX as u32, None);
-                }
             }
         }
         // Sleeps until the next job or a child's end (both bump `gen`); the bound is a
