@@ -6,13 +6,14 @@
 //! (`litebox_image::CheckHelper`, `ChunkCache::verified_span`).
 //!
 //! The table is one `MAP_SHARED` region made before init is cloned: a header (the job, the
-//! futex word init sleeps on) and one state byte per chunk of the image (unclaimed, claimed, good, bad),
-//! claimed with compare-and-swap. The app never waits for init for long: a chunk init
-//! claimed but has not finished when the app runs out of its own is waited for at most
-//! [`WAIT_CYCLES`] (spinning: about what checking it costs), then checked again by the app. A bad chunk found by either side ends
-//! the run with exit 122, as a check in one process does. Only the app's first process
-//! publishes (its forks check alone; its own `execve` keeps this runtime, and the table), and
-//! only when init serves the table (not without namespaces).
+//! futex word init sleeps on) and one state byte per chunk of the image (unclaimed, claimed,
+//! good, bad), claimed with compare-and-swap. The app never waits for init for long: a chunk
+//! init claimed but has not finished when the app runs out of its own is waited for at most
+//! [`WAIT_CYCLES`] (spinning: about what checking it costs), then checked again by the app.
+//! A bad chunk found by either side ends the run with exit 122, as a check in one process
+//! does. Only the app's first process publishes (its forks check alone; its own `execve`
+//! keeps this runtime, and the table), and only when init serves the table (not without
+//! namespaces).
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, AtomicUsize, Ordering::SeqCst};
 
 use litebox_image::{CheckHelper, ChunkCache, Claim, Image};
