@@ -484,8 +484,9 @@ enum Slot {
 /// digest is checked once. One decoder is reused for all.
 pub struct ChunkCache {
     slots: Spin<Vec<Slot>>,
-    /// Another process that checks chunks of a span at the same time ([`CheckHelper`]).
-    helper: Option<&'static dyn CheckHelper>,
+    /// Another process that checks chunks of a span at the same time ([`CheckHelper`]), and
+    /// the fewest unchecked chunks a span must have to be shared with it.
+    helper: Option<(&'static dyn CheckHelper, u32)>,
     decoder: Spin<Option<Decoder>>,
     /// Where a chunk's stored bytes are read to be checked (and decompressed) when the image
     /// has a stored reader: one chunk's worth at most, reused.
@@ -503,9 +504,6 @@ pub const KEPT: usize = 4;
 /// How many bytes of a stored (raw) chunk are read and hashed at a time through a stored reader.
 const PIECE: usize = 16 << 10;
 const NONE: u32 = u32::MAX;
-/// The fewest chunks of a span worth sharing with a [`CheckHelper`] (waking it costs more than
-/// checking a chunk or two alone).
-const SHARED_SPAN: u32 = 4;
 
 /// Where a chunk stands in a [`CheckHelper`]'s table, as [`CheckHelper::claim`] leaves it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -697,7 +695,7 @@ impl ChunkCache {
         let Some((at, first, last)) = image.raw_span(e, offset, len) else {
             return Ok(None);
         };
-        if let Some(helper) = self.helper {
+        if let Some((helper, min_span)) = self.helper {
             // Worth a job only with enough chunks still to check (ld.so maps a library's whole
             // extent, then its segments over it again).
             let unread = || {
@@ -706,10 +704,10 @@ impl ChunkCache {
                         .map_or(0, |s| s.iter().filter(|s| matches!(s, Slot::Unread)).count())
                 })
             };
-            let shared = last - first + 1 >= SHARED_SPAN
+            let shared = last - first + 1 >= min_span
                 && !image.chunks_checked
                 && image.stored_reader.is_some()
-                && unread() >= SHARED_SPAN as usize;
+                && unread() >= min_span.max(1) as usize;
             if shared && helper.begin(first, last) {
                 let r = self.verify_shared(helper, image, first, last);
                 helper.end();
@@ -778,10 +776,11 @@ impl ChunkCache {
         });
     }
 
-    /// Sets the process that checks chunks of large spans at the same time as this one
-    /// ([`CheckHelper`]); without one (the default) every check is done here.
-    pub fn set_helper(&mut self, helper: &'static dyn CheckHelper) {
-        self.helper = Some(helper);
+    /// Sets the process that checks chunks of spans with at least `min_span` unchecked chunks
+    /// at the same time as this one ([`CheckHelper`]): below that, publishing a job costs more
+    /// than it saves. Without a helper (the default) every check is done here.
+    pub fn set_helper(&mut self, helper: &'static dyn CheckHelper, min_span: u32) {
+        self.helper = Some((helper, min_span));
     }
 
     /// Checks chunk `k`'s stored bytes against its digest, read through the image's stored

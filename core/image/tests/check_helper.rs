@@ -7,6 +7,9 @@ use std::sync::Mutex;
 
 use litebox_image::{CheckHelper, ChunkCache, Claim, Image, ImageErrorKind};
 
+/// The fewest unchecked chunks a shared span has here (the vector's span has 5).
+const MIN_SPAN: u32 = 4;
+
 /// Every chunk stored raw (compression level 0), in 4 KiB chunks.
 const STORED: &[u8] = include_bytes!("vectors/stored4k.img");
 
@@ -77,7 +80,7 @@ fn span_of(file: &[u8]) -> (Image<'static>, ChunkCache, u64, u32, u32) {
     img.set_stored_reader(read_file);
     let e = img.entry(img.lookup(b"/app/big.bin").unwrap());
     let (at, first, last) = img.raw_span(&e, 0, e.size).expect("stored chunks lie in one run");
-    assert!(last - first + 1 >= 4, "the span is large enough to share ({first}..={last})");
+    assert!(last - first + 1 >= MIN_SPAN, "the span is large enough to share ({first}..={last})");
     let cache = ChunkCache::new(img.header().chunk_count);
     (img, cache, at, first, last)
 }
@@ -106,7 +109,7 @@ fn the_helpers_good_verdicts_are_used_and_the_rest_checked_here() {
         ((img, cache), at, first, last)
     };
     let h = Scripted::new(&[(last, Claim::Good), (last - 1, Claim::Busy)], &[(last - 1, Claim::Good)]);
-    img_cache.1.set_helper(h);
+    img_cache.1.set_helper(h, MIN_SPAN);
     let (img, cache) = &img_cache;
     assert_eq!(verify(img, cache), Ok(Some(at)));
     let mut want = vec![format!("begin {first}..={last}")];
@@ -120,13 +123,13 @@ fn a_bad_verdict_from_the_helper_is_a_tampered_image() {
     // The file is intact: only the helper's verdict on the top chunk says otherwise.
     let (img, mut cache, _, _, last) = span_of(STORED);
     let h = Scripted::new(&[(last, Claim::Bad)], &[]);
-    cache.set_helper(h);
+    cache.set_helper(h, MIN_SPAN);
     assert_eq!(verify(&img, &cache), Err(ImageErrorKind::Tampered));
     assert_eq!(h.log().last().map(String::as_str), Some("end"), "the job is withdrawn");
 
     // The same verdict after a wait.
     let (img, mut cache, _, _, last) = span_of(STORED);
-    cache.set_helper(Scripted::new(&[(last, Claim::Busy)], &[(last, Claim::Bad)]));
+    cache.set_helper(Scripted::new(&[(last, Claim::Busy)], &[(last, Claim::Bad)]), MIN_SPAN);
     assert_eq!(verify(&img, &cache), Err(ImageErrorKind::Tampered));
 }
 
@@ -134,12 +137,12 @@ fn a_bad_verdict_from_the_helper_is_a_tampered_image() {
 fn a_chunk_the_helper_never_finishes_is_checked_here() {
     // The helper claimed the top chunk and never answers (descheduled, or dead).
     let (img, mut cache, at, _, last) = span_of(STORED);
-    cache.set_helper(Scripted::new(&[(last, Claim::Busy)], &[]));
+    cache.set_helper(Scripted::new(&[(last, Claim::Busy)], &[]), MIN_SPAN);
     assert_eq!(verify(&img, &cache), Ok(Some(at)));
     // ... and if that chunk is damaged, checking it here finds it.
     let (_, _, _, _, last) = span_of(STORED);
     let (img, mut cache, _, _, _) = span_of(&damaged(last));
-    cache.set_helper(Scripted::new(&[(last, Claim::Busy)], &[]));
+    cache.set_helper(Scripted::new(&[(last, Claim::Busy)], &[]), MIN_SPAN);
     assert_eq!(verify(&img, &cache), Err(ImageErrorKind::Tampered));
 }
 
@@ -148,7 +151,7 @@ fn the_callers_own_chunks_report_their_verdict_to_the_helper() {
     let (_, _, _, first, _) = span_of(STORED);
     let (img, mut cache, _, _, _) = span_of(&damaged(first + 1));
     let h = Scripted::new(&[], &[]);
-    cache.set_helper(h);
+    cache.set_helper(h, MIN_SPAN);
     assert_eq!(verify(&img, &cache), Err(ImageErrorKind::Tampered));
     let log = h.log();
     assert!(log.contains(&format!("finish {} false", first + 1)), "{log:?}");
@@ -165,7 +168,7 @@ fn without_a_published_job_everything_is_checked_here() {
         publish: false,
         log: Mutex::new(Vec::new()),
     }));
-    cache.set_helper(h);
+    cache.set_helper(h, MIN_SPAN);
     // The helper's table is not consulted: the damaged top chunk is found here.
     assert_eq!(verify(&img, &cache), Err(ImageErrorKind::Tampered));
     assert_eq!(h.log().len(), 1, "begin only: {:?}", h.log());
@@ -175,7 +178,7 @@ fn without_a_published_job_everything_is_checked_here() {
 fn chunks_checked_here_before_are_reported_and_a_span_of_them_is_not_shared() {
     let (img, mut cache, at, first, last) = span_of(STORED);
     let h = Scripted::new(&[], &[]);
-    cache.set_helper(h);
+    cache.set_helper(h, MIN_SPAN);
     // A read checks the span's first chunk without the helper.
     let e = img.entry(img.lookup(b"/app/big.bin").unwrap());
     let mut buf = [0u8; 16];
@@ -186,4 +189,13 @@ fn chunks_checked_here_before_are_reported_and_a_span_of_them_is_not_shared() {
     // Every chunk is known now: mapping the span again publishes nothing.
     assert_eq!(verify(&img, &cache), Ok(Some(at)));
     assert_eq!(h.log(), log);
+}
+
+#[test]
+fn a_span_with_fewer_unchecked_chunks_than_the_minimum_is_checked_alone() {
+    let (img, mut cache, at, _, _) = span_of(STORED);
+    let h = Scripted::new(&[], &[]);
+    cache.set_helper(h, 6);
+    assert_eq!(verify(&img, &cache), Ok(Some(at)));
+    assert!(h.log().is_empty(), "{:?}", h.log());
 }
