@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Write the shared image test vectors: core/image/tests/vectors/basic.{img,expect}, and
+"""Write the shared image test vectors: core/image/tests/vectors/basic.{img,expect}, stored.img
+and stored4k.img (the same tree stored raw), and
 wide.img (3000 small files in 30 directories: tables of many pages, for the tests that
 check the reader touches only the pages a lookup needs).
 
@@ -87,6 +88,11 @@ def main() -> int:
     stored = build_image(ents, launch, ImageSettings(chunk_size=65536, compression_level=0, mtime=1700000000))
     (OUT / "stored.img").write_bytes(stored.blob)
     print(f"wrote {OUT}/stored.img ({len(stored.blob)} bytes, {stored.chunks} chunks)")
+    # Level 0 in 4 KiB chunks: big.bin spans several stored chunks, a span large enough for a
+    # chunk check helper (core/image/tests/check_helper.rs).
+    small = build_image(ents, launch, ImageSettings(chunk_size=4096, compression_level=0, mtime=1700000000))
+    (OUT / "stored4k.img").write_bytes(small.blob)
+    print(f"wrote {OUT}/stored4k.img ({len(small.blob)} bytes, {small.chunks} chunks)")
     wide = build_image(wide_entries(), encode_tlv([(TAG_ENTRY, b"/lib/d00/f000.py"), (TAG_ARG, b"x")]),
                        ImageSettings(chunk_size=4096, compression_level=3, mtime=1700000000))
     (OUT / "wide.img").write_bytes(wide.blob)

@@ -92,3 +92,37 @@ def test_start_up_reads_the_image_on_demand(example: tuple[Path, Path]) -> None:
 
 # Not on targets without these yet (tests/e2e/litebox_e2e.py NOT_YET).
 pytestmark = [pytestmark, pytest.mark.needs("fork")]
+
+
+def test_damaged_code_chunk_at_the_top_of_python3s_text_exits_122(example: tuple[Path, Path], tmp_path: Path) -> None:
+    """python3's text segment (~5 MB of stored chunks, mapped at start-up) is checked on two
+    CPUs on linux-userland: the app's first process from the bottom, init from the top
+    (docs/targets/linux-userland.md, "Chunk checks on both CPUs"). A damaged chunk at the top,
+    the first one init takes, still stops every run with 122 before any app code runs,
+    whichever side checks it."""
+    import shutil
+
+    from elftools.elf.elffile import ELFFile
+    from litebox_e2e import EXIT_TAMPERED, flip_byte, read_image
+
+    art = tmp_path / example[1].name
+    shutil.copy2(example[1], art)
+    sec, image = read_image(art)
+    entry = next(e for e in image.entries if e.path.startswith(b"/usr/bin/python3") and e.size > 1 << 20)
+    # The packed python3 is the host's (the example packs it from the same path).
+    with PYTHON.resolve().open("rb") as f:
+        text = max((seg for seg in ELFFile(f).iter_segments() if seg["p_type"] == "PT_LOAD" and seg["p_flags"] & 1),
+                   key=lambda seg: seg["p_filesz"])
+    assert entry.size == PYTHON.resolve().stat().st_size
+    last_byte = entry.data + text["p_offset"] + text["p_filesz"] - 1
+    k = image.chunk_of(last_byte) - 1  # the top chunk may be shared with the next segment
+    first = image.chunk_of(entry.data + text["p_offset"])
+    assert k - first >= 8, "the text spans many chunks"
+    assert image.chunks[k].comp_size == image.chunks[k].raw_size, "code is stored raw"
+    c0, c1 = image.chunk_data_range(k)
+    flip_byte(art, sec.offset + (c0 + c1) // 2)
+    for _ in range(3):
+        proc = run_program([art])
+        assert proc.returncode == EXIT_TAMPERED, describe(proc)
+        assert proc.stdout == b"", describe(proc)
+        assert b"chunk digest does not match" in proc.stderr, describe(proc)

@@ -484,6 +484,9 @@ enum Slot {
 /// digest is checked once. One decoder is reused for all.
 pub struct ChunkCache {
     slots: Spin<Vec<Slot>>,
+    /// Another process that checks chunks of a span at the same time ([`CheckHelper`]), and
+    /// the fewest unchecked chunks a span must have to be shared with it.
+    helper: Option<(&'static dyn CheckHelper, u32)>,
     decoder: Spin<Option<Decoder>>,
     /// Where a chunk's stored bytes are read to be checked (and decompressed) when the image
     /// has a stored reader: one chunk's worth at most, reused.
@@ -501,6 +504,40 @@ pub const KEPT: usize = 4;
 /// How many bytes of a stored (raw) chunk are read and hashed at a time through a stored reader.
 const PIECE: usize = 16 << 10;
 const NONE: u32 = u32::MAX;
+
+/// Where a chunk stands in a [`CheckHelper`]'s table, as [`CheckHelper::claim`] leaves it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Claim {
+    /// The caller claimed it: it checks it and reports with [`CheckHelper::finish`].
+    Mine,
+    /// The helper is checking it now.
+    Busy,
+    /// Checked already: its bytes match its digest.
+    Good,
+    /// Checked already: its bytes do not match.
+    Bad,
+}
+
+/// Another process (or thread) that checks stored chunks of the same image while this one
+/// checks a span ([`ChunkCache::verified_span`]): both claim chunks of the span in a table they
+/// share, this one from the bottom, the helper from the top. Implementations never block the
+/// caller for long: [`CheckHelper::wait`] is bounded, and a chunk the helper did not finish
+/// in time is checked again by the caller. A target without a helper sets none.
+pub trait CheckHelper: Sync {
+    /// Publishes chunks `first..=last` as the current job and wakes the helper. False: no
+    /// helper now (busy publisher, not the process allowed to publish, helper gone); the
+    /// caller checks everything alone and does not call `end`.
+    fn begin(&self, first: u32, last: u32) -> bool;
+    /// Claims chunk `k` for the caller when nobody has ([`Claim::Mine`]), else says where it stands.
+    fn claim(&self, k: u32) -> Claim;
+    /// Records the caller's verdict on a chunk it claimed.
+    fn finish(&self, k: u32, good: bool);
+    /// Waits a short, bounded time for the helper's verdict on chunk `k`: Good, Bad, or Busy
+    /// when it is not there in time (the caller then checks the chunk itself).
+    fn wait(&self, k: u32) -> Claim;
+    /// Withdraws the job published by `begin`: the helper claims no more of it.
+    fn end(&self);
+}
 
 /// Where the bytes of a chunk live once it is verified.
 enum Chunk<'a> {
@@ -527,6 +564,7 @@ impl ChunkCache {
     pub fn new(chunk_count: u32) -> Self {
         Self {
             slots: Spin::new(vec![Slot::Unread; chunk_count as usize]),
+            helper: None,
             decoder: Spin::new(None),
             scratch: Spin::new(Vec::new()),
             kept: Spin::new(([NONE; KEPT], 0)),
@@ -657,10 +695,99 @@ impl ChunkCache {
         let Some((at, first, last)) = image.raw_span(e, offset, len) else {
             return Ok(None);
         };
+        if let Some((helper, min_span)) = self.helper {
+            // Worth a job only with enough chunks still to check (ld.so maps a library's whole
+            // extent, then its segments over it again).
+            let unread = || {
+                self.slots.with(|v| {
+                    v.get(first as usize..=last as usize)
+                        .map_or(0, |s| s.iter().filter(|s| matches!(s, Slot::Unread)).count())
+                })
+            };
+            let shared = last - first + 1 >= min_span
+                && !image.chunks_checked
+                && image.stored_reader.is_some()
+                && unread() >= min_span.max(1) as usize;
+            if shared && helper.begin(first, last) {
+                let r = self.verify_shared(helper, image, first, last);
+                helper.end();
+                return r.map(|()| Some(at));
+            }
+        }
         for k in first..=last {
             self.get(image, k)?;
         }
         Ok(Some(at))
+    }
+
+    /// Checks stored chunks `first..=last` together with `helper` (the job is published):
+    /// claims each unchecked chunk from the bottom and checks it, takes the helper's verdict on
+    /// the ones it claimed (waiting a bounded time for one still in progress, then checking it
+    /// again here). Promises what [`ChunkCache::get`] does for each chunk: Ok only when every
+    /// one matches its digest, whoever checked it.
+    fn verify_shared(
+        &self,
+        helper: &dyn CheckHelper,
+        image: &Image<'_>,
+        first: u32,
+        last: u32,
+    ) -> Result<(), ImageError> {
+        let tampered = |k: u32| ImageError::tampered("chunk digest does not match").with(k as u64);
+        let mut busy = Vec::new();
+        for k in first..=last {
+            if !self.slots.with(|v| matches!(v.get(k as usize), Some(Slot::Unread))) {
+                // Checked here before (a read, a smaller span): tell the helper, which would
+                // otherwise check it again.
+                if helper.claim(k) == Claim::Mine {
+                    helper.finish(k, true);
+                }
+                continue;
+            }
+            match helper.claim(k) {
+                Claim::Mine => {
+                    let r = self.get(image, k);
+                    helper.finish(k, r.is_ok());
+                    r?;
+                }
+                Claim::Good => self.mark_verified(k),
+                Claim::Bad => return Err(tampered(k)),
+                Claim::Busy => busy.push(k),
+            }
+        }
+        for k in busy {
+            match helper.wait(k) {
+                Claim::Good => self.mark_verified(k),
+                Claim::Bad => return Err(tampered(k)),
+                // Not finished in time (the helper may be descheduled or gone): check it here.
+                Claim::Mine | Claim::Busy => {
+                    self.get(image, k)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records that stored chunk `k` was checked (by a helper): later reads skip the check.
+    fn mark_verified(&self, k: u32) {
+        self.slots.with(|v| {
+            if let Some(s @ Slot::Unread) = v.get_mut(k as usize) {
+                *s = Slot::Verified;
+            }
+        });
+    }
+
+    /// Sets the process that checks chunks of spans with at least `min_span` unchecked chunks
+    /// at the same time as this one ([`CheckHelper`]): below that, publishing a job costs more
+    /// than it saves. Without a helper (the default) every check is done here.
+    pub fn set_helper(&mut self, helper: &'static dyn CheckHelper, min_span: u32) {
+        self.helper = Some((helper, min_span));
+    }
+
+    /// Checks chunk `k`'s stored bytes against its digest, read through the image's stored
+    /// reader (or the mapping), without decompressing or keeping anything: what a
+    /// [`CheckHelper`] runs for each chunk it claims. Ok only when they match.
+    pub fn check_stored(&self, image: &Image<'_>, k: u32) -> Result<(), ImageError> {
+        self.with_stored(image, k, true, |_, _, _| Ok(()))
     }
 
     /// The first read of compressed chunk `k` when `dst` has room for all of it: checks the

@@ -25,6 +25,7 @@ mod hostfs;
 mod landlock;
 mod layers;
 mod nsroot;
+mod parcheck;
 mod procs;
 mod ptable;
 mod seccomp;
@@ -269,9 +270,15 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     let mount_fds = open_mounts(&cfg.mounts);
     let policy = litebox_libos::net::NetPolicy::new(&cfg.listen, &cfg.connect);
     let paths: Vec<(&[u8], bool)> = cfg.mounts.iter().map(|m| (m.host, m.writable)).collect();
+    // The table init and the app's first process share to check chunks on both CPUs.
+    if let Some((at, len)) = parcheck::init(&image) {
+        guard::reserve(at, len);
+    }
     let mut started = supervisor::start(&mount_fds, &paths, cfg.limits[LIMIT_MEMORY], policy);
 
+    parcheck::own();
     let mut vfs = Vfs::new(image, entry.clone(), image_fatal);
+    vfs.cache.set_helper(&parcheck::APP_SIDE, parcheck::MIN_SPAN);
     // Inside the namespaces the layer's and the mounts' descriptors come once init has built
     // the root (below, after the app is loaded); until then their lookups find nothing.
     let upper = started.ns.is_ok() || started.upper.is_some();

@@ -7,7 +7,8 @@
 //! ```text
 //! supervisor (host namespaces)
 //!   └─ init: pid 1 of new user, mount, pid, IPC, UTS and cgroup namespaces; builds
-//!      the private root (nsroot.rs), drops every capability (caps.rs), then only reaps
+//!      the private root (nsroot.rs), drops every capability (caps.rs), then reaps (and
+//!      checks image chunks alongside the app's first process while it loads: parcheck.rs)
 //!        └─ the app's first process (pid 2), and everything it starts; init makes the
 //!           sandbox's network namespace after forking it, and it joins it before the app runs
 //! ```
@@ -141,6 +142,7 @@ pub fn start(mounts: &[(i32, bool)], paths: &[(&[u8], bool)], memory: Option<u64
         }
         Spawn::Failed(e) => e,
     };
+    crate::parcheck::no_helper();
     // No namespaces: the layer lives on the host, the supervisor holds its own descriptors.
     hostfs::collect_garbage();
     let upper = hostfs::create_upper().ok();
@@ -321,6 +323,8 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
         sys::syscall3(sys::WRITE, status as usize, msg.as_ptr() as usize, 2);
         sys::exit(0)
     };
+    // Init checks image chunks alongside the app's first process while it loads.
+    crate::parcheck::expect_helper();
     let (ready_r, ready_w) = pipe().unwrap_or_else(|e| fail(e));
     // Before the fork, so that both hold it: init's copy is the last one closed.
     nsroot::mqueue();
@@ -368,12 +372,16 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     FORWARD_TO.store(app, Ordering::Relaxed);
     forward_signals(true);
     const WALL: usize = 0x4000_0000;
-    let st = loop {
-        let mut st = 0i32;
-        match check(sys::syscall6(WAIT4, usize::MAX, &mut st as *mut i32 as usize, WALL, 0, 0, 0)) {
-            Ok(pid) if pid as i32 == app => break st,
-            Ok(_) | Err(4) => {}
-            Err(_) => sys::exit(0),
+    let st = if let Some(st) = crate::parcheck::serve(app) {
+        st
+    } else {
+        loop {
+            let mut st = 0i32;
+            match check(sys::syscall6(WAIT4, usize::MAX, &mut st as *mut i32 as usize, WALL, 0, 0, 0)) {
+                Ok(pid) if pid as i32 == app => break st,
+                Ok(_) | Err(4) => {}
+                Err(_) => sys::exit(0),
+            }
         }
     };
     // Nothing the app started outlives it: every other process of the pid namespace is killed

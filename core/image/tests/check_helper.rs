@@ -1,0 +1,201 @@
+//! A span to map checked together with a helper (`ChunkCache::set_helper`, linux-userland's
+//! init checking chunks on the other CPU): the helper's verdicts are used, a bad verdict ends
+//! the check as a mismatch does, and a chunk the helper never finishes is checked here, so the
+//! caller makes progress whatever the helper does.
+use std::cell::RefCell;
+use std::sync::Mutex;
+
+use litebox_image::{CheckHelper, ChunkCache, Claim, Image, ImageErrorKind};
+
+/// The fewest unchecked chunks a shared span has here (the vector's span has 5).
+const MIN_SPAN: u32 = 4;
+
+/// Every chunk stored raw (compression level 0), in 4 KiB chunks.
+const STORED: &[u8] = include_bytes!("vectors/stored4k.img");
+
+thread_local! {
+    static FILE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+fn read_file(off: u64, buf: &mut [u8]) -> bool {
+    FILE.with(|f| {
+        let f = f.borrow();
+        let Some(src) = f.get(off as usize..off as usize + buf.len()) else { return false };
+        buf.copy_from_slice(src);
+        true
+    })
+}
+
+/// A helper that answers `claim` and `wait` for some chunks as scripted (the rest are the
+/// caller's) and records what it was told.
+struct Scripted {
+    claims: Vec<(u32, Claim)>,
+    waits: Vec<(u32, Claim)>,
+    publish: bool,
+    log: Mutex<Vec<String>>,
+}
+
+impl Scripted {
+    fn new(claims: &[(u32, Claim)], waits: &[(u32, Claim)]) -> &'static Scripted {
+        Box::leak(Box::new(Scripted {
+            claims: claims.to_vec(),
+            waits: waits.to_vec(),
+            publish: true,
+            log: Mutex::new(Vec::new()),
+        }))
+    }
+    fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+fn scripted(list: &[(u32, Claim)], k: u32) -> Option<Claim> {
+    list.iter().find(|(c, _)| *c == k).map(|&(_, v)| v)
+}
+
+impl CheckHelper for Scripted {
+    fn begin(&self, first: u32, last: u32) -> bool {
+        self.log.lock().unwrap().push(format!("begin {first}..={last}"));
+        self.publish
+    }
+    fn claim(&self, k: u32) -> Claim {
+        scripted(&self.claims, k).unwrap_or(Claim::Mine)
+    }
+    fn finish(&self, k: u32, good: bool) {
+        self.log.lock().unwrap().push(format!("finish {k} {good}"));
+    }
+    fn wait(&self, k: u32) -> Claim {
+        self.log.lock().unwrap().push(format!("wait {k}"));
+        scripted(&self.waits, k).unwrap_or(Claim::Busy)
+    }
+    fn end(&self) {
+        self.log.lock().unwrap().push("end".into());
+    }
+}
+
+/// The stored vector's big file: its whole extent, the span's chunks and where they start.
+fn span_of(file: &[u8]) -> (Image<'static>, ChunkCache, u64, u32, u32) {
+    FILE.with(|f| *f.borrow_mut() = file.to_vec());
+    let mut img = Image::open(STORED).unwrap();
+    img.set_stored_reader(read_file);
+    let e = img.entry(img.lookup(b"/app/big.bin").unwrap());
+    let (at, first, last) = img.raw_span(&e, 0, e.size).expect("stored chunks lie in one run");
+    assert!(last - first + 1 >= MIN_SPAN, "the span is large enough to share ({first}..={last})");
+    let cache = ChunkCache::new(img.header().chunk_count);
+    (img, cache, at, first, last)
+}
+
+fn verify(img: &Image<'_>, cache: &ChunkCache) -> Result<Option<u64>, ImageErrorKind> {
+    let e = img.entry(img.lookup(b"/app/big.bin").unwrap());
+    cache.verified_span(img, &e, 0, e.size).map_err(|e| e.kind)
+}
+
+/// `STORED` with one byte of chunk `k` flipped.
+fn damaged(k: u32) -> Vec<u8> {
+    let img = Image::open(STORED).unwrap();
+    let e = img.entry(img.lookup(b"/app/big.bin").unwrap());
+    let (at, first, _) = img.raw_span(&e, 0, e.size).unwrap();
+    let cs = img.header().chunk_size as u64;
+    let pos = at + (k - first) as u64 * cs - (e.data % cs) + cs / 2;
+    let mut file = STORED.to_vec();
+    file[pos as usize] ^= 0x01;
+    file
+}
+
+#[test]
+fn the_helpers_good_verdicts_are_used_and_the_rest_checked_here() {
+    let (mut img_cache, at, first, last) = {
+        let (img, cache, at, first, last) = span_of(STORED);
+        ((img, cache), at, first, last)
+    };
+    let h = Scripted::new(&[(last, Claim::Good), (last - 1, Claim::Busy)], &[(last - 1, Claim::Good)]);
+    img_cache.1.set_helper(h, MIN_SPAN);
+    let (img, cache) = &img_cache;
+    assert_eq!(verify(img, cache), Ok(Some(at)));
+    let mut want = vec![format!("begin {first}..={last}")];
+    want.extend((first..last - 1).map(|k| format!("finish {k} true")));
+    want.extend([format!("wait {}", last - 1), "end".into()]);
+    assert_eq!(h.log(), want);
+}
+
+#[test]
+fn a_bad_verdict_from_the_helper_is_a_tampered_image() {
+    // The file is intact: only the helper's verdict on the top chunk says otherwise.
+    let (img, mut cache, _, _, last) = span_of(STORED);
+    let h = Scripted::new(&[(last, Claim::Bad)], &[]);
+    cache.set_helper(h, MIN_SPAN);
+    assert_eq!(verify(&img, &cache), Err(ImageErrorKind::Tampered));
+    assert_eq!(h.log().last().map(String::as_str), Some("end"), "the job is withdrawn");
+
+    // The same verdict after a wait.
+    let (img, mut cache, _, _, last) = span_of(STORED);
+    cache.set_helper(Scripted::new(&[(last, Claim::Busy)], &[(last, Claim::Bad)]), MIN_SPAN);
+    assert_eq!(verify(&img, &cache), Err(ImageErrorKind::Tampered));
+}
+
+#[test]
+fn a_chunk_the_helper_never_finishes_is_checked_here() {
+    // The helper claimed the top chunk and never answers (descheduled, or dead).
+    let (img, mut cache, at, _, last) = span_of(STORED);
+    cache.set_helper(Scripted::new(&[(last, Claim::Busy)], &[]), MIN_SPAN);
+    assert_eq!(verify(&img, &cache), Ok(Some(at)));
+    // ... and if that chunk is damaged, checking it here finds it.
+    let (_, _, _, _, last) = span_of(STORED);
+    let (img, mut cache, _, _, _) = span_of(&damaged(last));
+    cache.set_helper(Scripted::new(&[(last, Claim::Busy)], &[]), MIN_SPAN);
+    assert_eq!(verify(&img, &cache), Err(ImageErrorKind::Tampered));
+}
+
+#[test]
+fn the_callers_own_chunks_report_their_verdict_to_the_helper() {
+    let (_, _, _, first, _) = span_of(STORED);
+    let (img, mut cache, _, _, _) = span_of(&damaged(first + 1));
+    let h = Scripted::new(&[], &[]);
+    cache.set_helper(h, MIN_SPAN);
+    assert_eq!(verify(&img, &cache), Err(ImageErrorKind::Tampered));
+    let log = h.log();
+    assert!(log.contains(&format!("finish {} false", first + 1)), "{log:?}");
+    assert_eq!(log.last().map(String::as_str), Some("end"));
+}
+
+#[test]
+fn without_a_published_job_everything_is_checked_here() {
+    let (_, _, _, _, last) = span_of(STORED);
+    let (img, mut cache, _, _, _) = span_of(&damaged(last));
+    let h: &'static Scripted = Box::leak(Box::new(Scripted {
+        claims: vec![(last, Claim::Good)],
+        waits: vec![],
+        publish: false,
+        log: Mutex::new(Vec::new()),
+    }));
+    cache.set_helper(h, MIN_SPAN);
+    // The helper's table is not consulted: the damaged top chunk is found here.
+    assert_eq!(verify(&img, &cache), Err(ImageErrorKind::Tampered));
+    assert_eq!(h.log().len(), 1, "begin only: {:?}", h.log());
+}
+
+#[test]
+fn chunks_checked_here_before_are_reported_and_a_span_of_them_is_not_shared() {
+    let (img, mut cache, at, first, last) = span_of(STORED);
+    let h = Scripted::new(&[], &[]);
+    cache.set_helper(h, MIN_SPAN);
+    // A read checks the span's first chunk without the helper.
+    let e = img.entry(img.lookup(b"/app/big.bin").unwrap());
+    let mut buf = [0u8; 16];
+    cache.read(&img, &e, 0, &mut buf).unwrap();
+    assert_eq!(verify(&img, &cache), Ok(Some(at)));
+    let log = h.log();
+    assert_eq!(log[..2], [format!("begin {first}..={last}"), format!("finish {first} true")], "{log:?}");
+    // Every chunk is known now: mapping the span again publishes nothing.
+    assert_eq!(verify(&img, &cache), Ok(Some(at)));
+    assert_eq!(h.log(), log);
+}
+
+#[test]
+fn a_span_with_fewer_unchecked_chunks_than_the_minimum_is_checked_alone() {
+    let (img, mut cache, at, _, _) = span_of(STORED);
+    let h = Scripted::new(&[], &[]);
+    cache.set_helper(h, 6);
+    assert_eq!(verify(&img, &cache), Ok(Some(at)));
+    assert!(h.log().is_empty(), "{:?}", h.log());
+}
