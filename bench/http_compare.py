@@ -71,12 +71,7 @@ def one_round(argv: list[str], port: int) -> tuple[float, float]:
         requests = rps * (time.perf_counter() - t0)
         cpu = tree_cpu_seconds(proc.pid) - cpu0
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        http_load.stop(proc)
     return rps, cpu / max(requests, 1.0) * 1e6
 
 

@@ -47,6 +47,16 @@ def one_request(port: int) -> bool:
         return False
 
 
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """Ends a server started for a round: SIGTERM, then SIGKILL if it is still there after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
 def load(port: int, duration: float = DURATION, concurrency: int = CONCURRENCY) -> tuple[float, int]:
     """(requests per second, failed requests) of `concurrency` clients for `duration` s."""
     ok = [0] * concurrency
@@ -132,12 +142,7 @@ def measure(work: Path, rounds: int, litebox: Callable[..., subprocess.Completed
                 samples[variant].append(rps)
                 failed[variant] += bad
             finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop(proc)
         log(f"http round done: {', '.join(f'{v} {s[-1]:.0f}/s' for v, s in samples.items() if s)}")
     return {"status": "measured", "port": port, "concurrency": CONCURRENCY, "duration_s": DURATION,
             "rps": {v: (statistics.median(s) if s else None) for v, s in samples.items()},

@@ -24,24 +24,13 @@ import subprocess
 import sys
 import time
 
+from run import tree_cpu_ms  # bench/ is not a package: run as python3 bench/startup_ab.py
+
 
 def load() -> str:
     """The 1, 5 and 15 minute load averages."""
     with open("/proc/loadavg", encoding="ascii") as f:
         return " ".join(f.read().split()[:3])
-
-
-def tree_cpu_ms(perf: str, argv: list[str]) -> float | None:
-    """CPU time (ms) of one run of argv and every process it starts; None if perf cannot say."""
-    r = subprocess.run([perf, "stat", "-x,", "-e", "task-clock", "--", *argv], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, text=True, check=False)
-    for line in r.stderr.splitlines():
-        if "task-clock" in line:
-            try:
-                return float(line.split(",")[0])
-            except ValueError:
-                return None
-    return None
 
 
 def wall_ms(argv: list[str]) -> float:

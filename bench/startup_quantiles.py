@@ -14,29 +14,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import time
 
-
-def load() -> str:
-    """The 1, 5 and 15 minute load averages."""
-    with open("/proc/loadavg", encoding="ascii") as f:
-        return " ".join(f.read().split()[:3])
-
-
-def wall_ms(argv: list[str]) -> float:
-    """Wall clock (ms) of one run of argv, from fork to its exit; a failed run is an error."""
-    t0 = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
-    return (time.perf_counter() - t0) * 1000
-
-
-def parse_variant(spec: str) -> tuple[str, list[str]]:
-    """NAME=COMMAND into (NAME, argv); COMMAND is split on spaces."""
-    name, sep, cmd = spec.partition("=")
-    if not sep or not name or not cmd.split():
-        raise argparse.ArgumentTypeError(f"expected NAME=COMMAND, got {spec!r}")
-    return name, cmd.split()
+from startup_ab import load, parse_variant, wall_ms  # bench/ is not a package
 
 
 def main() -> int:

@@ -185,12 +185,8 @@ impl PipeEnd {
                 }
             }
             Some(Ok(n))
-        } else if s.writers == 0 || buf.is_empty() {
-            Some(Ok(0))
-        } else if nonblock {
-            Some(Err(EAGAIN))
         } else {
-            None
+            empty_read(s.writers, buf.is_empty(), nonblock)
         }
     }
 
@@ -530,12 +526,8 @@ impl Obj {
                         *d = b;
                     }
                     Some(Ok(n))
-                } else if s.writers == 0 || buf.is_empty() {
-                    Some(Ok(0))
-                } else if nonblock {
-                    Some(Err(EAGAIN))
                 } else {
-                    None
+                    empty_read(s.writers, buf.is_empty(), nonblock)
                 }
             }),
             Obj::Event(e) => {
@@ -808,6 +800,18 @@ pub fn files_wake<P: Platform + ?Sized>(p: &P, files: &[Arc<OpenFile>]) -> Optio
             _ => None,
         })
         .min()
+}
+
+/// read(2) of an empty pipe: end of file (0) when no writer is left or nothing was asked for,
+/// EAGAIN when non-blocking, `None` when the reader has to wait.
+fn empty_read(writers: usize, nothing_asked: bool, nonblock: bool) -> Option<Result<usize, Errno>> {
+    if writers == 0 || nothing_asked {
+        Some(Ok(0))
+    } else if nonblock {
+        Some(Err(EAGAIN))
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
