@@ -78,6 +78,17 @@ pub struct FcntlState {
     pub pipe_size: AtomicU32,
 }
 
+impl FcntlState {
+    /// Takes over `other`'s settings (a description that replaces another, e.g. a pipe end
+    /// promoted to a host pipe).
+    pub fn copy_from(&self, other: &FcntlState) {
+        self.owner.store(other.owner.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.sig.store(other.sig.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.lease.store(other.lease.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.pipe_size.store(other.pipe_size.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+}
+
 impl Default for FcntlState {
     fn default() -> Self {
         Self {

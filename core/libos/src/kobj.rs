@@ -100,21 +100,14 @@ pub struct PipeEnd {
 impl PipeEnd {
     /// A new pipe: (read end, write end).
     pub fn pair() -> (Obj, Obj) {
-        Self::pair_over((-1, -1))
+        Self::pair_backed((-1, -1))
     }
 
     /// A new pipe served by the library OS with the host pipe `host` (read, write) standing
-    /// by: the pipe owns it from now on and hands it over at promotion (`crate::pipes`).
+    /// by (-1, -1: none): the pipe owns it from now on and hands it over at promotion
+    /// (`crate::pipes`).
     pub fn pair_backed(host: (i32, i32)) -> (Obj, Obj) {
-        Self::pair_over(host)
-    }
-
-    fn pair_over(host: (i32, i32)) -> (Obj, Obj) {
-        let pipe = Arc::new(Pipe {
-            st: SpinMutex::new(PipeState { buf: VecDeque::new(), readers: 0, writers: 0, pages: VecDeque::new() }),
-            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
-            host: [AtomicI32::new(host.0), AtomicI32::new(host.1)],
-        });
+        let pipe = Pipe::new(host);
         (Obj::Pipe(Self::new(&pipe, true, false)), Obj::Pipe(Self::new(&pipe, false, true)))
     }
 
@@ -240,11 +233,7 @@ impl PipeEnd {
 
     /// A pipe with no ends yet (a FIFO's, `crate::fifo`).
     pub fn unopened() -> Arc<Pipe> {
-        Arc::new(Pipe {
-            st: SpinMutex::new(PipeState { buf: VecDeque::new(), readers: 0, writers: 0, pages: VecDeque::new() }),
-            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
-            host: [AtomicI32::new(-1), AtomicI32::new(-1)],
-        })
+        Pipe::new((-1, -1))
     }
 
     /// A new end of `pipe` (opening a FIFO).
@@ -280,6 +269,16 @@ impl PipeEnd {
 }
 
 impl Pipe {
+    /// An empty pipe with no ends yet, with the host pipe `host` (read, write) standing by
+    /// (-1, -1: none).
+    fn new(host: (i32, i32)) -> Arc<Pipe> {
+        Arc::new(Pipe {
+            st: SpinMutex::new(PipeState { buf: VecDeque::new(), readers: 0, writers: 0, pages: VecDeque::new() }),
+            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+            host: [AtomicI32::new(host.0), AtomicI32::new(host.1)],
+        })
+    }
+
     /// (readers, writers) open now.
     pub fn ends(&self) -> (usize, usize) {
         let s = self.st.lock();

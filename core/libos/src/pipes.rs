@@ -17,7 +17,7 @@ use core::sync::atomic::Ordering;
 
 use crate::abi::O_NONBLOCK;
 use crate::errno::*;
-use crate::fd::{FcntlState, FileKind, HostFd, OpenFile};
+use crate::fd::{FileKind, HostFd, OpenFile};
 use crate::kernel::LibOs;
 use crate::kobj::Obj;
 use crate::platform::Platform;
@@ -137,14 +137,8 @@ impl<P: Platform> LibOs<P> {
             if flags & O_NONBLOCK == 0 {
                 let _ = self.platform.host_set_nonblock(host.0, false);
             }
-            let new = Arc::new(OpenFile {
-                kind: FileKind::Host(host),
-                path: Vec::new(),
-                flags: core::sync::atomic::AtomicU32::new(flags),
-                pos: crate::sync::SpinMutex::new(0),
-                listing: crate::sync::SpinMutex::new(None),
-                fcntl: copy_fcntl(&f.fcntl),
-            });
+            let new = OpenFile::new(FileKind::Host(host), Vec::new(), flags);
+            new.fcntl.copy_from(&f.fcntl);
             let _ = t.install(fd, new.clone(), cloexec);
             replaced.push((old, new));
         }
@@ -178,13 +172,4 @@ fn move_bytes<P: Platform>(os: &LibOs<P>, pt: &dyn crate::platform::HostPassthro
             }
         }
     }
-}
-
-fn copy_fcntl(s: &FcntlState) -> FcntlState {
-    let c = FcntlState::default();
-    c.owner.store(s.owner.load(Ordering::Relaxed), Ordering::Relaxed);
-    c.sig.store(s.sig.load(Ordering::Relaxed), Ordering::Relaxed);
-    c.lease.store(s.lease.load(Ordering::Relaxed), Ordering::Relaxed);
-    c.pipe_size.store(s.pipe_size.load(Ordering::Relaxed), Ordering::Relaxed);
-    c
 }

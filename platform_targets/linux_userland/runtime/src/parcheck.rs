@@ -117,7 +117,7 @@ pub fn no_helper() {
 /// In the app's first process: makes it the one process allowed to publish jobs.
 pub fn own() {
     if let Some(h) = header() {
-        h.owner.store(sys::syscall3(sys::GETPID, 0, 0, 0) as i32, SeqCst);
+        h.owner.store(crate::host::cached_pid(), SeqCst);
     }
 }
 
@@ -133,7 +133,7 @@ impl CheckHelper for AppSide {
         if h.helper.load(SeqCst) != 1 || last >= CHUNKS.load(SeqCst) {
             return false;
         }
-        if h.owner.load(SeqCst) != sys::syscall3(sys::GETPID, 0, 0, 0) as i32 {
+        if h.owner.load(SeqCst) != crate::host::cached_pid() {
             return false;
         }
         if h.publishing.compare_exchange(0, 1, SeqCst, SeqCst).is_err() {
