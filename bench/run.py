@@ -489,7 +489,27 @@ def render_unixbench(u: dict[str, Any] | None) -> list[str]:
                                 for v in variants[1:]) + " |")
     out.append("| geometric mean | " + " | ".join("" for _ in variants) + " | "
                + " | ".join(f"{u['geomean'][v]:.2f}x" if u["geomean"].get(v) else "—" for v in variants[1:]) + " |")
-    return out + [""]
+    return out + [""] + render_unixbench_cpu(u, variants[1:]) + [""]
+
+
+def render_unixbench_cpu(r: dict[str, Any], packed: list[str]) -> list[str]:
+    """bench/unixbench.py's CPU-per-iteration table (µs of the whole process tree; native/packed,
+    >= 1: the packed program costs no more), or a one-line note when the run measured none."""
+    cpu, ratios = r.get("cpu_us") or {}, r.get("cpu_ratios") or {}
+    if not any(x is not None for row in cpu.values() for x in row.values()):
+        return ["CPU time per iteration: not measured (no perf, or --no-cpu)."]
+    out = ["CPU µs per iteration (user + system of every process of the run, `perf stat` task-clock, less a "
+           "run of one iteration; median over rounds). native/packed >= 1: the sandbox adds no CPU; a wall "
+           "ratio far below the CPU ratio is the scheduler's placement (e.g. context1's processes on two "
+           "CPUs), not the sandbox's work.", "",
+           "| test | native | " + " | ".join(packed) + " | " + " | ".join(f"native/{v} CPU" for v in packed) + " |",
+           "|---" * (2 + 2 * len(packed)) + "|"]
+    for t in r["iterations"]:
+        row = cpu.get(t, {})
+        out.append(f"| {t} | {fmt(row.get('native'))} | " + " | ".join(fmt(row.get(v)) for v in packed)
+                   + " | " + " | ".join(f"{ratios[v][t]:.2f}x" if t in ratios.get(v, {}) else "—" for v in packed)
+                   + " |")
+    return out
 
 
 def timing_table(rows: list[dict[str, Any]]) -> list[str]:
@@ -579,7 +599,8 @@ def render_targets(r: dict[str, Any]) -> list[str]:
     if u and "ratios" in u and u["ratios"].get("rewrite"):
         rs = u["ratios"]["rewrite"]
         worst = min(rs.values())
-        scores = ", ".join(f"{t} {x:.2f}" for t, x in rs.items())
+        cpu = (u.get("cpu_ratios") or {}).get("rewrite", {})
+        scores = ", ".join(f"{t} {x:.2f}" + (f" (CPU {cpu[t]:.2f})" if t in cpu else "") for t, x in rs.items())
         out.append(_row("byte-unixbench (packed / native score)",
                         f"{scores}; geometric mean {u['geomean']['rewrite']:.2f}",
                         "every one >= 0.9x, geometric mean >= 1.0x",

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """byte-unixbench's syscall, pipe, context1, spawn, execl and fstime, packed vs native.
 
-    python3 bench/unixbench.py [--rounds N] [--out DIR] [--results-md FILE]
+    python3 bench/unixbench.py [--rounds N] [--no-trap] [--no-cpu] [--out DIR] [--results-md FILE]
 
 bench/src/unixbench.c holds small equivalents of the six programs, written after byte-unixbench
 5.1's published loops (its sources are not on the registries this project may use): each runs
@@ -9,8 +9,17 @@ a fixed number of iterations and prints its time. This script compiles it (gcc, 
 it with this checkout (quick mode, syscall sites rewritten, `--no-rewrite` too unless
 `--no-trap`), then runs every test natively and packed, alternating inside every round. The
 score is iterations per second; the table gives the median over rounds and packed/native (>= 1
-means the packed program is as fast), with the geometric mean over the six tests. Writes
-DIR/unixbench.json and DIR/unixbench.md (default DIR: bench/out).
+means the packed program is as fast), with the geometric mean over the six tests.
+
+Beside each wall-clock score it reports the CPU time per iteration (user + system of the whole
+process tree: `perf stat`'s task-clock in a run of its own, less a run of one iteration for
+start-up and exit) and native/packed CPU (>= 1: the packed program costs no more CPU). The two
+tell apart what the sandbox costs from where the machine's scheduler put the processes:
+context1's two processes hand a counter back and forth, and on a VM a pass costs ~2 µs when
+both share a CPU but 20-90 µs when they are split and every hand-off wakes a halted vCPU,
+whatever runs inside them. Without perf (or with --no-cpu) the CPU table is left out.
+
+Writes DIR/unixbench.json and DIR/unixbench.md (default DIR: bench/out).
 """
 from __future__ import annotations
 
@@ -24,7 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as bench  # noqa: E402  (bench/run.py; bench/ is not a package)
@@ -33,14 +42,44 @@ import run as bench  # noqa: E402  (bench/run.py; bench/ is not a package)
 TESTS = {"syscall": 100_000, "pipe": 100_000, "context1": 20_000, "spawn": 1_000, "execl": 200, "fstime": 40}
 
 
-def run_test(argv: list[str], test: str) -> tuple[float | None, str]:
-    """Runs one test; its score (iterations per second) or None, and the error text."""
-    r = subprocess.run([*argv, test, str(TESTS[test])], capture_output=True, text=True, check=False, timeout=600)
+class Run(NamedTuple):
+    """One run of one test: its score (iterations per second) and the CPU seconds of its
+    whole process tree (None without perf), or the error text."""
+
+    score: float | None
+    cpu_s: float | None
+    error: str
+
+
+def task_clock_s(stderr: str) -> float | None:
+    """The task-clock (CPU seconds) in `perf stat -x,` output, or None."""
+    line = next((x for x in reversed(stderr.splitlines()) if ",task-clock" in x), "")
+    try:
+        return float(line.split(",")[0]) / 1e3
+    except ValueError:
+        return None
+
+
+def run_test(argv: list[str], test: str, iterations: int | None = None, perf: str | None = None) -> Run:
+    """Runs one test (TESTS[test] iterations unless given), under `perf stat` when perf is
+    given: its score, the CPU time it and every process it started used, or the error."""
+    n = TESTS[test] if iterations is None else iterations
+    wrap = [perf, "stat", "-x,", "-e", "task-clock", "--"] if perf else []
+    r = subprocess.run([*wrap, *argv, test, str(n)], capture_output=True, text=True, check=False, timeout=600)
     line = next((x for x in r.stdout.splitlines() if x.startswith(f"{test} iterations=")), None)
     if r.returncode != 0 or line is None:
-        return None, f"exit {r.returncode}: {(r.stderr.strip().splitlines() or [''])[-1][:160]}"
+        return Run(None, None, f"exit {r.returncode}: {(r.stderr.strip().splitlines() or [''])[-1][:160]}")
     fields = dict(kv.split("=") for kv in line.split()[1:])
-    return int(fields["iterations"]) / (int(fields["ns"]) / 1e9), ""
+    return Run(int(fields["iterations"]) / (max(int(fields["ns"]), 1) / 1e9),
+               task_clock_s(r.stderr) if perf else None, "")
+
+
+def cpu_us_per_iteration(full: Run, one: Run, n: int) -> float | None:
+    """CPU µs per iteration from a run of n iterations and one of a single iteration (which
+    takes start-up and exit off), or None when either has no CPU time."""
+    if full.cpu_s is None or one.cpu_s is None or n <= 1:
+        return None
+    return max(full.cpu_s - one.cpu_s, 0.0) * 1e6 / (n - 1)
 
 
 def geomean(xs: list[float]) -> float | None:
@@ -53,6 +92,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
     ap.add_argument("--no-trap", action="store_true", help="leave out the --no-rewrite (trap path) variant")
+    ap.add_argument("--no-cpu", action="store_true",
+                    help="skip the CPU time per iteration (perf stat and a one-iteration run per test)")
     ap.add_argument("--out", type=Path, default=bench.REPO / "bench" / "out", help="output directory")
     ap.add_argument("--results-md", type=Path, help="also write the markdown table here")
     args = ap.parse_args()
@@ -70,7 +111,11 @@ def main() -> int:
         bench.log(f"packed unixbench ({v}) in {secs:.1f} s" + (f" (FAILED: {err})" if err else ""))
         if art is not None:
             variants[v] = [str(art)]
+    perf = None if args.no_cpu else shutil.which("perf")
+    if perf is None and not args.no_cpu:
+        bench.log("perf not found (Debian: linux-perf): no CPU time per iteration")
     scores: dict[str, dict[str, list[float]]] = {t: {v: [] for v in variants} for t in TESTS}
+    cpu: dict[str, dict[str, list[float]]] = {t: {v: [] for v in variants} for t in TESTS}
     errors: dict[str, str] = {}
     loads = [" ".join(f"{x:.2f}" for x in os.getloadavg())]
     for rnd in range(args.rounds):
@@ -78,20 +123,29 @@ def main() -> int:
             for v, argv in variants.items():
                 if f"{test}/{v}" in errors:
                     continue
-                score, err = run_test(argv, test)
-                if score is None:
-                    errors[f"{test}/{v}"] = err
-                else:
-                    scores[test][v].append(score)
+                wall = run_test(argv, test)  # unperturbed by perf's counting at every switch
+                if wall.score is None:
+                    errors[f"{test}/{v}"] = wall.error
+                    continue
+                scores[test][v].append(wall.score)
+                if perf:
+                    c = cpu_us_per_iteration(run_test(argv, test, perf=perf), run_test(argv, test, 1, perf),
+                                             TESTS[test])
+                    if c is not None:
+                        cpu[test][v].append(c)
         loads.append(" ".join(f"{x:.2f}" for x in os.getloadavg()))
         bench.log(f"round {rnd + 1}/{args.rounds} done (load {loads[-1]})")
     med = {t: {v: (bench.median(s) if s else None) for v, s in by_v.items()} for t, by_v in scores.items()}
     ratios = {v: {t: med[t][v] / med[t]["native"] for t in TESTS if med[t].get(v) and med[t]["native"]}
               for v in variants if v != "native"}
+    cpu_med = {t: {v: (bench.median(s) if s else None) for v, s in by_v.items()} for t, by_v in cpu.items()}
+    cpu_ratios = {v: {t: cpu_med[t]["native"] / cpu_med[t][v] for t in TESTS
+                      if cpu_med[t].get(v) and cpu_med[t]["native"]} for v in variants if v != "native"}
     results: dict[str, Any] = {
         "command": " ".join(["python3", "bench/unixbench.py", *sys.argv[1:]]), "machine": bench.machine(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "iterations": TESTS, "scores": med, "ratios": ratios,
-        "geomean": {v: geomean(list(rs.values())) for v, rs in ratios.items()}, "errors": errors, "loadavg": loads}
+        "geomean": {v: geomean(list(rs.values())) for v, rs in ratios.items()}, "errors": errors, "loadavg": loads,
+        "cpu_us": cpu_med, "cpu_ratios": cpu_ratios}
     (args.out / "unixbench.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     md = render(results, list(variants))
     (args.out / "unixbench.md").write_text(md)
@@ -121,6 +175,7 @@ def render(r: dict[str, Any], variants: list[str]) -> str:
                    " | ".join(f"{r['ratios'][v][t]:.2f}x" if t in r["ratios"][v] else "—" for v in packed) + " |")
     out.append("| geometric mean | | | " + " | ".join("" for _ in packed) + " | " +
                " | ".join(f"{g:.2f}x" if g else "—" for g in (r["geomean"][v] for v in packed)) + " |")
+    out += [""] + bench.render_unixbench_cpu(r, packed)
     if r["errors"]:
         out += ["", "Failures: " + "; ".join(f"{k}: {e}" for k, e in sorted(r["errors"].items()))]
     return "\n".join(out) + "\n"
