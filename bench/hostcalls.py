@@ -232,7 +232,7 @@ def main() -> int:
                     ns[op][n].append(x)
         for t in tests:
             for n in names:
-                s, _err = unixbench.run_test(ub_argv[n], t)
+                s = unixbench.run_test(ub_argv[n], t).score
                 if s is not None:
                     scores[t][n].append(s)
         for op in cpu_ns:

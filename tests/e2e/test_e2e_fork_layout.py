@@ -1,0 +1,64 @@
+"""Where linux-userland puts the memory a fork copies (issue 17, spawn).
+
+A fork child gets a page-table page for every 2 MiB span in which its parent has written
+pages, and allocating and freeing those pages is a large part of what a packed fork + exit
+costs beyond a native one (bench/RESULTS-issue17-unixb.md). The runtime starts its heap
+reservation 1 MiB into a 2 MiB span (platform_targets/linux_userland/runtime/src/sys.rs), so
+the app's stack, mapped right below it, has its top pages in the same span as the heap's first
+pages: one page-table page for both. Checked from outside, in the host's /proc/PID/maps of the
+app's process.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from litebox_e2e import BASE_ENV, RUN_TIMEOUT, pack
+from test_e2e_conformance import build
+from test_e2e_resident import descendants
+
+pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+
+SPAN = 2 << 20
+STACK_SIZE = 8 << 20  # core/libos/src/loader.rs STACK_SIZE
+HEAP_RESERVE = 64 << 30  # runtime sys.rs HEAP_RESERVE
+
+
+def anon_mappings(pid: int) -> list[tuple[int, int, str]]:
+    """pid's anonymous mappings (no file, no [name]) as (start, end, permissions)."""
+    out = []
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) == 5:
+                lo, hi = (int(x, 16) for x in fields[0].split("-"))
+                out.append((lo, hi, fields[1]))
+    return out
+
+
+def test_app_stack_top_and_heap_start_share_a_page_table_span(tmp_path: Path) -> None:
+    art = pack(build("stackheap.c", tmp_path, static=True), tmp_path / "dist").path
+    proc = subprocess.Popen([str(art)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=BASE_ENV)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        app = descendants(proc.pid)[-1]
+        maps = anon_mappings(app)
+    finally:
+        proc.communicate(b"", timeout=RUN_TIMEOUT)
+    assert proc.returncode == 0
+    stacks = [(lo, hi) for lo, hi, perm in maps if perm == "rw-p" and hi - lo == STACK_SIZE]
+    assert stacks, f"no 8 MiB read-write stack among {[(hex(a), hex(b), p) for a, b, p in maps]}"
+    stack_top = stacks[0][1]
+    # The heap's reservation (committed part, then PROT_NONE) begins where the stack ends.
+    heap = [(lo, hi) for lo, hi, _ in maps if lo >= stack_top]
+    assert heap and heap[0][0] == stack_top, "the heap's reservation does not follow the app's stack"
+    reserved = 0
+    for (lo, hi), nxt in zip(heap, [*heap[1:], (0, 0)], strict=True):
+        reserved += hi - lo
+        if nxt[0] != hi:
+            break
+    assert reserved == HEAP_RESERVE
+    assert stack_top % SPAN == 1 << 20, f"heap starts at {stack_top:#x}, not 1 MiB into a 2 MiB span"
