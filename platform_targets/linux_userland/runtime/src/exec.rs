@@ -14,6 +14,8 @@ use crate::guard;
 use crate::sys::{self, check};
 
 static KERNEL_RANGES: SpinMutex<Vec<(usize, usize)>> = SpinMutex::new(Vec::new());
+/// The initial `[stack]` among them (0, 0: not found).
+static INITIAL_STACK: SpinMutex<(usize, usize)> = SpinMutex::new((0, 0));
 /// The end of the x86-64 user address space (4-level paging; munmap beyond it is refused).
 const USER_END: usize = 0x7fff_ffff_f000;
 
@@ -26,7 +28,16 @@ pub fn record_kernel_ranges() {
         if name.starts_with(b"[v") || name == b"[stack]" {
             out.push((lo, hi));
         }
+        if name == b"[stack]" {
+            *INITIAL_STACK.lock() = (lo, hi);
+        }
     }
+}
+
+/// The host's initial `[stack]` as recorded at start-up (see [`record_kernel_ranges`]), or None.
+pub fn initial_stack() -> Option<(usize, usize)> {
+    let (lo, hi) = *INITIAL_STACK.lock();
+    (hi > lo).then_some((lo, hi))
 }
 
 /// The length from `at` to the end of the kernel mapping recorded at start-up that holds it

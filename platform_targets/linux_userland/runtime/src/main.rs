@@ -22,6 +22,7 @@ mod gatefilter;
 mod guard;
 mod host;
 mod hostfs;
+mod hoststack;
 mod landlock;
 mod layers;
 mod nsroot;
@@ -337,6 +338,8 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     signals::init_sigsys(on_sigsys, block + threads::STACK_BASE, threads::SIGNAL_STACK_SIZE)
         .unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot install the SIGSYS handler"));
     fastpath::init_thread(block).unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot set up the fast path (GS base)"));
+    // Start-up is done with the host's stack: fork children need not inherit it (hoststack.rs).
+    hoststack::leave_out_of_forks();
     seccomp::install().unwrap_or_else(|e| {
         fatal(EXIT_SANDBOX, alloc::format!("cannot install the seccomp filter (errno {e})").as_bytes())
     });
