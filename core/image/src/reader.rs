@@ -493,6 +493,17 @@ pub struct ChunkCache {
     scratch: Spin<Vec<u8>>,
     /// The chunks kept decompressed, oldest first at `.1` (a ring; `NONE` for an empty place).
     kept: Spin<([u32; KEPT], usize)>,
+    /// The last piece of a checked stored chunk read for a small read ([`SMALL_READ`]).
+    piece: Spin<Piece>,
+}
+
+/// A copy of image bytes `[at, at + len)` (inside one checked stored chunk), read through the
+/// stored reader for a small read and kept for the next ones: `buf` is [`PIECE_KEPT`] bytes
+/// once the first small read allocated it.
+struct Piece {
+    at: u64,
+    len: usize,
+    buf: Vec<u8>,
 }
 
 /// How many chunks the cache keeps decompressed at most (the least recently decompressed is
@@ -504,6 +515,13 @@ pub const KEPT: usize = 4;
 /// How many bytes of a stored (raw) chunk are read and hashed at a time through a stored reader.
 const PIECE: usize = 16 << 10;
 const NONE: u32 = u32::MAX;
+/// Reads of a checked stored chunk of at most this many bytes go through [`ChunkCache`]'s kept
+/// piece: one host read fills [`PIECE_KEPT`] bytes around them, and the reads that follow inside
+/// it make none (a 1-byte `pread` of a packed file then costs a copy, as when it was served from
+/// the image's mapping, without the mapping's pages becoming resident).
+pub const SMALL_READ: usize = 512;
+/// Bytes of the kept piece: the heap it holds, allocated at the first small read.
+pub const PIECE_KEPT: usize = 4096;
 
 /// Where a chunk stands in a [`CheckHelper`]'s table, as [`CheckHelper::claim`] leaves it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -568,7 +586,45 @@ impl ChunkCache {
             decoder: Spin::new(None),
             scratch: Spin::new(Vec::new()),
             kept: Spin::new(([NONE; KEPT], 0)),
+            piece: Spin::new(Piece { at: 0, len: 0, buf: Vec::new() }),
         }
+    }
+
+    /// Copies image bytes `[pos, pos + dst.len())` of checked stored chunk `k`, which lies at
+    /// `[chunk_at, chunk_at + chunk_len)`, out of the kept piece, reading the piece around them
+    /// first when it does not hold them. `dst` is at most [`SMALL_READ`] bytes inside the
+    /// chunk. Promises: the piece never holds bytes outside that checked chunk, so only
+    /// checked bytes are copied.
+    fn read_small(
+        &self,
+        read: StoredReader,
+        (chunk_at, chunk_len): (u64, usize),
+        pos: u64,
+        dst: &mut [u8],
+        k: u32,
+    ) -> Result<(), ImageError> {
+        let end = pos + dst.len() as u64;
+        self.piece.with(|p| {
+            if pos < p.at || end > p.at + p.len as u64 {
+                let mut start = (pos & !(PIECE_KEPT as u64 - 1)).max(chunk_at);
+                if end > start + PIECE_KEPT as u64 {
+                    start = pos;
+                }
+                let stop = (start + PIECE_KEPT as u64).min(chunk_at + chunk_len as u64);
+                if p.buf.is_empty() {
+                    p.buf = vec![0; PIECE_KEPT];
+                }
+                p.len = 0;
+                let len = (stop - start) as usize;
+                if !read(start, &mut p.buf[..len]) {
+                    return Err(ImageError::damaged("cannot read chunk data").with(k as u64));
+                }
+                (p.at, p.len) = (start, len);
+            }
+            let from = (pos - p.at) as usize;
+            dst.copy_from_slice(&p.buf[from..from + dst.len()]);
+            Ok(())
+        })
     }
 
     /// Hands chunk `k`'s stored bytes to `f` with its raw size and whether it is stored raw,
@@ -876,10 +932,13 @@ impl ChunkCache {
             match chunk {
                 Chunk::Image(b) => dst.copy_from_slice(&b[within..within + take]),
                 Chunk::Owned(a) => dst.copy_from_slice(&a[within..within + take]),
-                Chunk::File(at, _) => {
-                    // Straight from the file into the caller's buffer: the chunk was checked.
+                Chunk::File(at, len) => {
+                    // From the file (the chunk was checked): small reads through the kept
+                    // piece, larger ones straight into the caller's buffer.
                     let read = image.stored_reader.ok_or(ImageError::damaged("no stored reader"))?;
-                    if !read(at + within as u64, dst) {
+                    if take <= SMALL_READ {
+                        self.read_small(read, (at, len), at + within as u64, dst, k)?;
+                    } else if !read(at + within as u64, dst) {
                         return Err(ImageError::damaged("cannot read chunk data").with(k as u64));
                     }
                 }
