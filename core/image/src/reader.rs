@@ -42,6 +42,24 @@ pub struct Image<'a> {
     /// Where chunk data is read from instead of `bytes`, when the platform has a file behind
     /// the image ([`Image::set_stored_reader`]).
     stored_reader: Option<StoredReader>,
+    /// The private copy the table pages are read into when first used, instead of being read
+    /// in `bytes` ([`Image::copy_tables`]).
+    copy: Option<TableCopy>,
+}
+
+/// A private copy of the table area (entry, string and chunk tables), filled one
+/// [`TABLE_PAGE`] at a time through the stored reader when a page is first used: only the
+/// pages used become resident, where the image's mapping would make a whole fault-around
+/// window (64 KiB, or a large page-cache folio) resident for each page touched.
+#[derive(Clone)]
+struct TableCopy {
+    /// Address of the copy's first byte, which holds the table area's first byte
+    /// (`header.index.offset`): page aligned, [`Image::table_copy_len`] bytes, never freed.
+    at: usize,
+    /// The page digest table, copied out of the image when the copy was made.
+    digests: Arc<[u8]>,
+    /// Held while a page is filled and checked (two threads may first use one page at once).
+    fill: Arc<Spin<()>>,
 }
 
 /// Copies the image's bytes at an image offset into a buffer (all of it, or false), from the
@@ -87,8 +105,15 @@ impl<'a> Image<'a> {
             (true, left) => (1u64 << left) - 1,
         };
         let checked: Arc<[AtomicU64]> = (0..pages.div_ceil(64)).map(|w| AtomicU64::new(mark(w))).collect();
-        let image =
-            Image { bytes, header, checked, fatal: panic_on_bad_image, chunks_checked: vouched, stored_reader: None };
+        let image = Image {
+            bytes,
+            header,
+            checked,
+            fatal: panic_on_bad_image,
+            chunks_checked: vouched,
+            stored_reader: None,
+            copy: None,
+        };
         let root = image.try_entry(0)?;
         if root.path != b"/" || root.kind != EntryKind::Dir {
             return Err(ImageError::damaged("entry 0 is not the root directory"));
@@ -110,6 +135,44 @@ impl<'a> Image<'a> {
     /// for `python3 -c pass`). The tables are still read through the mapping.
     pub fn set_stored_reader(&mut self, read: StoredReader) {
         self.stored_reader = Some(read);
+    }
+
+    /// Reads the entry, string and chunk tables through the stored reader from now on, each
+    /// [`TABLE_PAGE`] into a private copy when the page is first used (and checked there against
+    /// its digest), instead of through the image's mapping: the mapping is then read no more
+    /// after open except by [`Image::launch_config`]. The copy is [`Image::table_copy_len`]
+    /// bytes of zeroed heap, page aligned, of which only the pages used are written (resident
+    /// on a heap that hands out fresh pages untouched); it is never freed, since entries borrow
+    /// their paths from it for `'a`. Call before cloning the image. Returns false, and changes
+    /// nothing, without a stored reader, for an image opened with [`Image::open_checked`], or
+    /// when the memory cannot be had.
+    pub fn copy_tables(&mut self) -> bool {
+        if self.stored_reader.is_none() || self.chunks_checked || self.copy.is_some() {
+            return false;
+        }
+        let len = self.table_copy_len();
+        let Ok(layout) = core::alloc::Layout::from_size_align(len.max(TABLE_PAGE), TABLE_PAGE) else {
+            return false;
+        };
+        // SAFETY: the layout has a non-zero size.
+        let at = unsafe { alloc::alloc::alloc_zeroed(layout) };
+        if at.is_null() {
+            return false;
+        }
+        let d = self.header.pages;
+        let digests: Arc<[u8]> = self.bytes[d.offset..d.offset + d.size].into();
+        let pages = d.size / PAGE_DIGEST_SIZE;
+        // Fresh bits: a page counts as checked once it is filled in the copy and checked there.
+        self.checked = (0..pages.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+        self.copy = Some(TableCopy { at: at as usize, digests, fill: Arc::new(Spin::new(())) });
+        true
+    }
+
+    /// Bytes of the private copy [`Image::copy_tables`] makes: the table area rounded up to
+    /// whole [`TABLE_PAGE`]s.
+    pub fn table_copy_len(&self) -> usize {
+        let h = &self.header;
+        (h.chunks.offset + h.chunks.size - h.index.offset).next_multiple_of(TABLE_PAGE)
     }
 
     /// The validated header.
@@ -153,7 +216,13 @@ impl<'a> Image<'a> {
                 self.check_page(page)?;
             }
         }
-        Ok(&self.bytes[off..end])
+        match &self.copy {
+            // SAFETY: [off, end) lies in the table area, whose copy starts at `c.at` and is
+            // never freed; every page the range touches was filled and checked above and is
+            // never written again (only unchecked pages are filled).
+            Some(c) => Ok(unsafe { core::slice::from_raw_parts((c.at + (off - base)) as *const u8, len) }),
+            None => Ok(&self.bytes[off..end]),
+        }
     }
 
     fn check_page(&self, page: usize) -> Result<(), ImageError> {
@@ -165,12 +234,34 @@ impl<'a> Image<'a> {
         let end_all = self.header.chunks.offset + self.header.chunks.size;
         let start = base + page * TABLE_PAGE;
         let stop = core::cmp::min(start + TABLE_PAGE, end_all);
-        let want = self.header.pages.offset + page * PAGE_DIGEST_SIZE;
-        if Sha256::digest(&self.bytes[start..stop]).as_slice() != &self.bytes[want..want + PAGE_DIGEST_SIZE] {
-            return Err(ImageError::tampered("table page digest does not match").with(page as u64));
-        }
-        word.fetch_or(bit, AtOrd::Release);
-        Ok(())
+        let tampered = || ImageError::tampered("table page digest does not match").with(page as u64);
+        let Some(c) = &self.copy else {
+            let want = self.header.pages.offset + page * PAGE_DIGEST_SIZE;
+            if Sha256::digest(&self.bytes[start..stop]).as_slice() != &self.bytes[want..want + PAGE_DIGEST_SIZE] {
+                return Err(tampered());
+            }
+            word.fetch_or(bit, AtOrd::Release);
+            return Ok(());
+        };
+        let read = self.stored_reader.ok_or(ImageError::damaged("no stored reader"))?;
+        c.fill.with(|()| {
+            if word.load(AtOrd::Acquire) & bit != 0 {
+                return Ok(());
+            }
+            // SAFETY: the page lies inside the copy (`table_copy_len` bytes from `c.at`, never
+            // freed); its bit is clear, so no slice of it was ever handed out (`table` hands out
+            // checked pages only), and pages are filled only under `fill`, held here.
+            let dst = unsafe { core::slice::from_raw_parts_mut((c.at + (start - base)) as *mut u8, stop - start) };
+            if !read(start as u64, dst) {
+                return Err(ImageError::damaged("cannot read the image's tables").with(page as u64));
+            }
+            let want = page * PAGE_DIGEST_SIZE;
+            if Sha256::digest(&*dst).as_slice() != &c.digests[want..want + PAGE_DIGEST_SIZE] {
+                return Err(tampered());
+            }
+            word.fetch_or(bit, AtOrd::Release);
+            Ok(())
+        })
     }
 
     fn raw_entry(&self, i: u32) -> Result<&'a [u8], ImageError> {
