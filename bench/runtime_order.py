@@ -141,7 +141,8 @@ def main() -> int:
             if any(int(ln.split()[1]) for d in (INSTANCE / "per_cpu").iterdir()
                    for ln in (d / "stats").read_text().splitlines() if ln.startswith("overrun:")):
                 print("runtime_order: the trace buffer overran: first hits may be lost", file=sys.stderr)
-            pids = list(dict.fromkeys(int(pid) for pid, _ in hits))
+            # Host pids grow: the supervisor's is the smallest, init's (cloned by it) the next.
+            pids = sorted({int(pid) for pid, _ in hits})
             first: dict[str, int] = {}
             for pid, f in hits:
                 rank = 2 if int(pid) == pids[0] else 1 if len(pids) > 1 and int(pid) == pids[1] else 0

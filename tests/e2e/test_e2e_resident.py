@@ -153,3 +153,50 @@ def test_checked_file_data_is_not_resident_in_the_image_mapping(probe_artifact: 
         if proc.stdin is not None:
             proc.stdin.close()
         assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else b""
+
+
+# The runtime is linked at this address (its build.rs); the app's code is mapped elsewhere.
+RUNTIME_BASE = 0x7E00_0000_0000
+
+
+def runtime_text_kib(pid: int, path: Path) -> tuple[int, int] | None:
+    """(Size, Rss) in KiB of pid's executable mapping of `path` at the runtime's link address
+    (the runtime's text), or None."""
+    found, size = False, 0
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            fields = line.split()
+            if "-" in fields[0] and len(fields) >= 5 and ":" in fields[3]:
+                start = int(fields[0].split("-")[0], 16)
+                found = (len(fields) >= 6 and fields[5] == str(path) and fields[1] == "r-xp"
+                         and RUNTIME_BASE <= start < RUNTIME_BASE + (1 << 32))
+            elif found and fields[0] == "Size:":
+                size = int(fields[1])
+            elif found and fields[0] == "Rss:":
+                return size, int(fields[1])
+    return None
+
+
+def test_the_runtime_code_that_runs_is_laid_out_together(probe_artifact: Path) -> None:
+    """The runtime's start-up functions are laid out first and back to back
+    (platform_targets/linux_userland/runtime/startup-order.ld): the kernel maps 64 KiB around
+    each page of code that faults, so the app's process, which runs a few hundred of the
+    runtime's functions, must hold well under all of its text. Scattered, they made nearly all
+    of it resident (699 of 708 KiB). If this fails after a change to the runtime, regenerate
+    the ordering (bench/runtime_order.py)."""
+    proc = subprocess.Popen([str(probe_artifact)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline().startswith(b"read ")
+        assert proc.stdout.readline() == b"ready\n"
+        app = descendants(proc.pid)[-1]
+        text = runtime_text_kib(app, probe_artifact)
+        assert text is not None, "the app's process maps the runtime's text"
+        size, rss = text
+        assert size >= 512, text
+        assert rss <= size * 3 // 4, f"{rss} of {size} KiB of the runtime's text resident"
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else b""
