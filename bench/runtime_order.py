@@ -11,7 +11,8 @@ it (`LITEBOX_RUNTIME_LINUX_USERLAND=SYMS litebox pack ...`). Puts one uprobe on 
 of the runtime's text in each artifact (tracefs, group `rss2order`, in a trace instance of its
 own; root), runs every command line once, and writes to FILE a linker script that lays out the
 functions that ran first and back to back: those the app's processes ran (in the order they
-first ran), then those only init ran, then those only the supervisor ran. The kernel's
+first ran; init's included, since the app's first process is forked from it and goes on
+through them), then those only the supervisor ran. The kernel's
 fault-around maps 64 KiB around each touched page of the runtime's code, so fewer pages that
 never run become resident. Removes its probes at the end. Regenerate after large changes to
 the runtime, e.g.:
@@ -38,6 +39,9 @@ INSTANCE = TRACEFS / "instances" / GROUP
 # The runtime's hand-written entry points (global_asm!): not probed (a probe's out-of-line step
 # moves a `syscall` off the address the gate allows, and they run on borrowed stacks) and not
 # ordered (their section is laid out as written).
+# Functions the supervisor enters and init and the app's processes leave (they are on its
+# stack when it clones init: litebox_main, supervisor::start, supervisor::spawn_init).
+RETURNED_THROUGH = ("litebox_main", "10supervisor5start17h", "10supervisor10spawn_init17h")
 ASM_STUBS = {"_start", "litebox_fastpath", "litebox_onstack_call", "litebox_gate", "litebox_gate_syscall",
              "litebox_gate_ret", "litebox_restorer", "litebox_child_entry", "litebox_enter"}
 
@@ -125,9 +129,12 @@ def main() -> int:
     INSTANCE.mkdir(exist_ok=True)
     (INSTANCE / "buffer_size_kb").write_text("65536\n")
     try:
-        # Per run: the first process is the supervisor, the second init (pid 1 of the sandbox),
-        # every later one an app process (the peak of resident memory). The file lists what app
-        # processes run first, then what only init runs, then what only the supervisor runs.
+        # Per run: the first process is the supervisor, every later one init (pid 1 of the
+        # sandbox) or an app process (the peak of resident memory, forked from init, so it goes
+        # on through the rest of init's functions, which a probe on their entry cannot see).
+        # The file lists what init and the app processes run first, then what only the
+        # supervisor runs, but for the functions on the supervisor's stack when it clones init
+        # (RETURNED_THROUGH): init and the app return through them.
         best: dict[str, tuple[int, int]] = {}  # name: (rank, order of first hit)
         for c in cmds:
             clear()
@@ -145,7 +152,8 @@ def main() -> int:
             pids = sorted({int(pid) for pid, _ in hits})
             first: dict[str, int] = {}
             for pid, f in hits:
-                rank = 2 if int(pid) == pids[0] else 1 if len(pids) > 1 and int(pid) == pids[1] else 0
+                supervisor_only = int(pid) == pids[0] and not any(k in names[f] for k in RETURNED_THROUGH)
+                rank = 1 if supervisor_only else 0
                 first[f] = min(first.get(f, 3), rank)
             new = [f for f in first if names[f] not in best]
             for f, rank in first.items():
