@@ -3,13 +3,14 @@
 native and packed by two checkouts, in three page-cache states, interleaved (issue 17, rss).
 Not a test: the measurement behind bench/RESULTS-issue17-rss.md.
 
-    python3 bench/rss_states.py ROUNDS WORKDIR
+    python3 bench/rss_states.py ROUNDS WORKDIR [BASE_WRITE_KIB]
 
 WORKDIR holds bin/peakrss, bin/hello-static, bin/hello-dynamic (built as bench/run.py builds
 them) and the packed artifacts WORKDIR/base/NAME-linux-userland (the reference checkout) and
 WORKDIR/final/NAME-linux-userland (this one), NAME being hello-static, hello-dynamic, python3
 (packed as bench/run.py packs it). States: "fresh", the artifact rewritten just before the run
-the way its packer writes it (reference: 1 MiB writes; this checkout: 16 KiB), as right after
+the way its packer writes it (reference: BASE_WRITE_KIB, default 1024, the packer before
+b86b67b; this checkout: 16 KiB), as right after
 `litebox pack`; "cold", the artifact evicted from the page cache (POSIX_FADV_DONTNEED) first;
 "warm", run again as it is.
 """
@@ -58,6 +59,8 @@ def peak_mib(peakrss: str, argv: list[str]) -> float:
 def main() -> int:
     """Measures and prints one line per state and program."""
     rounds, work = int(sys.argv[1]), sys.argv[2]
+    if len(sys.argv) > 3:
+        WRITE["base"] = int(sys.argv[3]) << 10
     progs = {
         "hello-static": ([f"{work}/bin/hello-static"], "hello-static", []),
         "hello-dynamic": ([f"{work}/bin/hello-dynamic"], "hello-dynamic", []),

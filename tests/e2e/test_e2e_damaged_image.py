@@ -269,3 +269,29 @@ def test_a_tampered_table_page_the_app_never_uses_does_not_stop_it(tmp_path: Pat
     proc = run_program([art.path, "one"])
     assert proc.returncode == 0, describe(proc)
     assert proc.stdout == control.stdout
+
+
+def test_a_tampered_table_page_read_after_start_exits_122(tmp_path: Path) -> None:
+    """The tables are read with pread into a private copy, page by page on first use, after the
+    image is opened (docs/targets/linux-userland.md, "Resident memory"): a flipped byte in a
+    chunk record of the program's own file, on a chunk table page far from the pages opening
+    reads (2000 extra files push the chunk table past them), still stops the run with 122
+    before the program runs."""
+    project = copy_example("cat-files", tmp_path)
+    many = project / "many"
+    many.mkdir()
+    for i in range(2000):
+        (many / f"f{i:04d}.txt").write_text(f"{i}\n")
+    config = project / "litebox.toml"
+    config.write_text(config.read_text().replace('"/data" = "data"', '"/data" = "data"\n"/zz-many" = "many"'))
+    art = pack(project, tmp_path / "dist")
+    control = run_program([art.path, "one"])
+    assert control.returncode == 0, describe(control)
+    sec, image = read_image(art.path)
+    k = image.chunk_of(image.entry("/app/cat-files").data)
+    record = image.chunks_offset + 56 * k
+    assert (record - image.index_offset) // 4096 >= 2, "the record's page is not one opening reads"
+    flip_byte(art.path, sec.offset + record + 20)  # a byte of its SHA-256
+    proc = run_program([art.path, "one"])
+    _assert_stopped(proc, EXIT_TAMPERED)
+    assert proc.stdout == b""

@@ -41,19 +41,30 @@ def checksum(data: bytes) -> int:
     return s
 
 
-@pytest.fixture(scope="module")
-def probe_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The probe (dynamic: libc is mapped from the image) packed with the blob at /data/blob."""
-    work = tmp_path_factory.mktemp("resident")
+def pack_probe(work: Path, extra_files: int = 0) -> Path:
+    """The probe (dynamic: libc is mapped from the image) packed with the blob at /data/blob,
+    and `extra_files` small files under /zz-many (entries sorted after every path it uses)."""
     prog = build("resident.c", work, static=False)
     project = work / "project"
     project.mkdir()
     shutil.copy(prog, project / "resident")
     (project / "blob").write_bytes(blob_bytes())
+    extra = ""
+    if extra_files:
+        (project / "many").mkdir()
+        for i in range(extra_files):
+            (project / "many" / f"file-with-a-longer-name-{i:05d}.txt").write_text(f"{i}\n")
+        extra = '"/zz-many" = "many"\n'
     (project / "litebox.toml").write_text(
         '[app]\nname = "resident"\nentry = "/app/resident"\nargs = ["/data/blob"]\n\n'
-        '[files]\n"/app/resident" = "resident"\n"/data/blob" = "blob"\n\n[build]\nsource_date_epoch = 0\n')
+        f'[files]\n"/app/resident" = "resident"\n"/data/blob" = "blob"\n{extra}\n[build]\nsource_date_epoch = 0\n')
     return pack(project, work / "dist").path
+
+
+@pytest.fixture(scope="module")
+def probe_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The probe packed with the blob."""
+    return pack_probe(tmp_path_factory.mktemp("resident"))
 
 
 def descendants(pid: int) -> list[int]:
@@ -78,6 +89,38 @@ def mapping_rss_kib(pid: int, path: Path, file_offset: int) -> int | None:
             elif found and fields[0] == "Rss:":
                 rss = int(fields[1]) if rss is None else max(rss, int(fields[1]))
     return rss
+
+
+def image_mapping_rss_kib(artifact: Path) -> int:
+    """Runs the probe packed in `artifact` and returns the largest resident KiB of the image
+    mapping in the run's processes but the first (the supervisor, which opens the image),
+    once the probe has read its blob and waits; the probe must then exit 0."""
+    sec, _ = read_image(artifact)
+    proc = subprocess.Popen([str(artifact)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline().startswith(b"read ")
+        assert proc.stdout.readline() == b"ready\n"
+        pids = descendants(proc.pid)
+        rss = [mapping_rss_kib(pid, artifact, sec.offset & ~4095) for pid in pids]
+        assert rss and rss[0] is not None, "the supervisor maps the image section"
+        return max(r or 0 for r in rss[1:])
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else b""
+
+
+def test_the_tables_are_not_read_in_the_image_mapping(tmp_path: Path) -> None:
+    """The entry, string and chunk tables are read with pread into a private copy, page by
+    page (Image::copy_tables): with tables spanning several fault-around windows, which the
+    probe's lookups (binary searches) cross, the image mapping stays unread in the sandbox's
+    processes. Reading the tables through the mapping made a 64 KiB window resident for each
+    page a lookup touched."""
+    art = pack_probe(tmp_path, extra_files=3000)
+    _, image = read_image(art)
+    assert image.data_offset - image.index_offset >= 4 * FAULT_AROUND
+    assert image_mapping_rss_kib(art) == 0
 
 
 def test_checked_file_data_is_not_resident_in_the_image_mapping(probe_artifact: Path) -> None:
@@ -106,6 +149,53 @@ def test_checked_file_data_is_not_resident_in_the_image_mapping(probe_artifact: 
         rss = [r for pid in descendants(proc.pid) if (r := mapping_rss_kib(pid, probe_artifact, page_off)) is not None]
         assert rss, "no process maps the image section"
         assert max(rss) * 1024 <= bound, f"image mapping resident {max(rss)} KiB, tables end at {tables_end} bytes"
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else b""
+
+
+# The runtime is linked at this address (its build.rs); the app's code is mapped elsewhere.
+RUNTIME_BASE = 0x7E00_0000_0000
+
+
+def runtime_text_kib(pid: int, path: Path) -> tuple[int, int] | None:
+    """(Size, Rss) in KiB of pid's executable mapping of `path` at the runtime's link address
+    (the runtime's text), or None."""
+    found, size = False, 0
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            fields = line.split()
+            if "-" in fields[0] and len(fields) >= 5 and ":" in fields[3]:
+                start = int(fields[0].split("-")[0], 16)
+                found = (len(fields) >= 6 and fields[5] == str(path) and fields[1] == "r-xp"
+                         and RUNTIME_BASE <= start < RUNTIME_BASE + (1 << 32))
+            elif found and fields[0] == "Size:":
+                size = int(fields[1])
+            elif found and fields[0] == "Rss:":
+                return size, int(fields[1])
+    return None
+
+
+def test_the_runtime_code_that_runs_is_laid_out_together(probe_artifact: Path) -> None:
+    """The runtime's start-up functions are laid out first and back to back
+    (platform_targets/linux_userland/runtime/startup-order.ld): the kernel maps 64 KiB around
+    each page of code that faults, so the app's process, which runs a few hundred of the
+    runtime's functions, must hold well under all of its text. Scattered, they made nearly all
+    of it resident (699 of 708 KiB). If this fails after a change to the runtime, regenerate
+    the ordering (bench/runtime_order.py)."""
+    proc = subprocess.Popen([str(probe_artifact)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline().startswith(b"read ")
+        assert proc.stdout.readline() == b"ready\n"
+        app = descendants(proc.pid)[-1]
+        text = runtime_text_kib(app, probe_artifact)
+        assert text is not None, "the app's process maps the runtime's text"
+        size, rss = text
+        assert size >= 512, text
+        assert rss <= size * 3 // 4, f"{rss} of {size} KiB of the runtime's text resident"
     finally:
         if proc.stdin is not None:
             proc.stdin.close()

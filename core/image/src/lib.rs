@@ -21,4 +21,4 @@ pub use format::{
     Entry, EntryKind, Header, CHUNK_RECORD_SIZE, ENTRY_SIZE, HEADER_SIZE, MAGIC, PAGE_DIGEST_SIZE, TABLE_PAGE, VERSION,
 };
 pub use launch::{LaunchConfig, Mount, SockAddr, LIMIT_MEMORY, LIMIT_OPEN_FILES, LIMIT_PROCESSES, LIMIT_THREADS};
-pub use reader::{CheckHelper, ChunkCache, Claim, Image, StoredReader, KEPT};
+pub use reader::{CheckHelper, ChunkCache, Claim, Image, StoredReader, KEPT, PIECE_KEPT, SMALL_READ};

@@ -42,6 +42,24 @@ pub struct Image<'a> {
     /// Where chunk data is read from instead of `bytes`, when the platform has a file behind
     /// the image ([`Image::set_stored_reader`]).
     stored_reader: Option<StoredReader>,
+    /// The private copy the table pages are read into when first used, instead of being read
+    /// in `bytes` ([`Image::copy_tables`]).
+    copy: Option<TableCopy>,
+}
+
+/// A private copy of the table area (entry, string and chunk tables), filled one
+/// [`TABLE_PAGE`] at a time through the stored reader when a page is first used: only the
+/// pages used become resident, where the image's mapping would make a whole fault-around
+/// window (64 KiB, or a large page-cache folio) resident for each page touched.
+#[derive(Clone)]
+struct TableCopy {
+    /// Address of the copy's first byte, which holds the table area's first byte
+    /// (`header.index.offset`): page aligned, [`Image::table_copy_len`] bytes, never freed.
+    at: usize,
+    /// The page digest table, copied out of the image when the copy was made.
+    digests: Arc<[u8]>,
+    /// Held while a page is filled and checked (two threads may first use one page at once).
+    fill: Arc<Spin<()>>,
 }
 
 /// Copies the image's bytes at an image offset into a buffer (all of it, or false), from the
@@ -87,8 +105,15 @@ impl<'a> Image<'a> {
             (true, left) => (1u64 << left) - 1,
         };
         let checked: Arc<[AtomicU64]> = (0..pages.div_ceil(64)).map(|w| AtomicU64::new(mark(w))).collect();
-        let image =
-            Image { bytes, header, checked, fatal: panic_on_bad_image, chunks_checked: vouched, stored_reader: None };
+        let image = Image {
+            bytes,
+            header,
+            checked,
+            fatal: panic_on_bad_image,
+            chunks_checked: vouched,
+            stored_reader: None,
+            copy: None,
+        };
         let root = image.try_entry(0)?;
         if root.path != b"/" || root.kind != EntryKind::Dir {
             return Err(ImageError::damaged("entry 0 is not the root directory"));
@@ -110,6 +135,44 @@ impl<'a> Image<'a> {
     /// for `python3 -c pass`). The tables are still read through the mapping.
     pub fn set_stored_reader(&mut self, read: StoredReader) {
         self.stored_reader = Some(read);
+    }
+
+    /// Reads the entry, string and chunk tables through the stored reader from now on, each
+    /// [`TABLE_PAGE`] into a private copy when the page is first used (and checked there against
+    /// its digest), instead of through the image's mapping: the mapping is then read no more
+    /// after open except by [`Image::launch_config`]. The copy is [`Image::table_copy_len`]
+    /// bytes of zeroed heap, page aligned, of which only the pages used are written (resident
+    /// on a heap that hands out fresh pages untouched); it is never freed, since entries borrow
+    /// their paths from it for `'a`. Call before cloning the image. Returns false, and changes
+    /// nothing, without a stored reader, for an image opened with [`Image::open_checked`], or
+    /// when the memory cannot be had.
+    pub fn copy_tables(&mut self) -> bool {
+        if self.stored_reader.is_none() || self.chunks_checked || self.copy.is_some() {
+            return false;
+        }
+        let len = self.table_copy_len();
+        let Ok(layout) = core::alloc::Layout::from_size_align(len.max(TABLE_PAGE), TABLE_PAGE) else {
+            return false;
+        };
+        // SAFETY: the layout has a non-zero size.
+        let at = unsafe { alloc::alloc::alloc_zeroed(layout) };
+        if at.is_null() {
+            return false;
+        }
+        let d = self.header.pages;
+        let digests: Arc<[u8]> = self.bytes[d.offset..d.offset + d.size].into();
+        let pages = d.size / PAGE_DIGEST_SIZE;
+        // Fresh bits: a page counts as checked once it is filled in the copy and checked there.
+        self.checked = (0..pages.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+        self.copy = Some(TableCopy { at: at as usize, digests, fill: Arc::new(Spin::new(())) });
+        true
+    }
+
+    /// Bytes of the private copy [`Image::copy_tables`] makes: the table area rounded up to
+    /// whole [`TABLE_PAGE`]s.
+    pub fn table_copy_len(&self) -> usize {
+        let h = &self.header;
+        (h.chunks.offset + h.chunks.size - h.index.offset).next_multiple_of(TABLE_PAGE)
     }
 
     /// The validated header.
@@ -153,7 +216,13 @@ impl<'a> Image<'a> {
                 self.check_page(page)?;
             }
         }
-        Ok(&self.bytes[off..end])
+        match &self.copy {
+            // SAFETY: [off, end) lies in the table area, whose copy starts at `c.at` and is
+            // never freed; every page the range touches was filled and checked above and is
+            // never written again (only unchecked pages are filled).
+            Some(c) => Ok(unsafe { core::slice::from_raw_parts((c.at + (off - base)) as *const u8, len) }),
+            None => Ok(&self.bytes[off..end]),
+        }
     }
 
     fn check_page(&self, page: usize) -> Result<(), ImageError> {
@@ -165,12 +234,34 @@ impl<'a> Image<'a> {
         let end_all = self.header.chunks.offset + self.header.chunks.size;
         let start = base + page * TABLE_PAGE;
         let stop = core::cmp::min(start + TABLE_PAGE, end_all);
-        let want = self.header.pages.offset + page * PAGE_DIGEST_SIZE;
-        if Sha256::digest(&self.bytes[start..stop]).as_slice() != &self.bytes[want..want + PAGE_DIGEST_SIZE] {
-            return Err(ImageError::tampered("table page digest does not match").with(page as u64));
-        }
-        word.fetch_or(bit, AtOrd::Release);
-        Ok(())
+        let tampered = || ImageError::tampered("table page digest does not match").with(page as u64);
+        let Some(c) = &self.copy else {
+            let want = self.header.pages.offset + page * PAGE_DIGEST_SIZE;
+            if Sha256::digest(&self.bytes[start..stop]).as_slice() != &self.bytes[want..want + PAGE_DIGEST_SIZE] {
+                return Err(tampered());
+            }
+            word.fetch_or(bit, AtOrd::Release);
+            return Ok(());
+        };
+        let read = self.stored_reader.ok_or(ImageError::damaged("no stored reader"))?;
+        c.fill.with(|()| {
+            if word.load(AtOrd::Acquire) & bit != 0 {
+                return Ok(());
+            }
+            // SAFETY: the page lies inside the copy (`table_copy_len` bytes from `c.at`, never
+            // freed); its bit is clear, so no slice of it was ever handed out (`table` hands out
+            // checked pages only), and pages are filled only under `fill`, held here.
+            let dst = unsafe { core::slice::from_raw_parts_mut((c.at + (start - base)) as *mut u8, stop - start) };
+            if !read(start as u64, dst) {
+                return Err(ImageError::damaged("cannot read the image's tables").with(page as u64));
+            }
+            let want = page * PAGE_DIGEST_SIZE;
+            if Sha256::digest(&*dst).as_slice() != &c.digests[want..want + PAGE_DIGEST_SIZE] {
+                return Err(tampered());
+            }
+            word.fetch_or(bit, AtOrd::Release);
+            Ok(())
+        })
     }
 
     fn raw_entry(&self, i: u32) -> Result<&'a [u8], ImageError> {
@@ -493,6 +584,17 @@ pub struct ChunkCache {
     scratch: Spin<Vec<u8>>,
     /// The chunks kept decompressed, oldest first at `.1` (a ring; `NONE` for an empty place).
     kept: Spin<([u32; KEPT], usize)>,
+    /// The last piece of a checked stored chunk read for a small read ([`SMALL_READ`]).
+    piece: Spin<Piece>,
+}
+
+/// A copy of image bytes `[at, at + len)` (inside one checked stored chunk), read through the
+/// stored reader for a small read and kept for the next ones: `buf` is [`PIECE_KEPT`] bytes
+/// once the first small read allocated it.
+struct Piece {
+    at: u64,
+    len: usize,
+    buf: Vec<u8>,
 }
 
 /// How many chunks the cache keeps decompressed at most (the least recently decompressed is
@@ -504,6 +606,13 @@ pub const KEPT: usize = 4;
 /// How many bytes of a stored (raw) chunk are read and hashed at a time through a stored reader.
 const PIECE: usize = 16 << 10;
 const NONE: u32 = u32::MAX;
+/// Reads of a checked stored chunk of at most this many bytes go through [`ChunkCache`]'s kept
+/// piece: one host read fills [`PIECE_KEPT`] bytes around them, and the reads that follow inside
+/// it make none (a 1-byte `pread` of a packed file then costs a copy, as when it was served from
+/// the image's mapping, without the mapping's pages becoming resident).
+pub const SMALL_READ: usize = 512;
+/// Bytes of the kept piece: the heap it holds, allocated at the first small read.
+pub const PIECE_KEPT: usize = 4096;
 
 /// Where a chunk stands in a [`CheckHelper`]'s table, as [`CheckHelper::claim`] leaves it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -568,7 +677,45 @@ impl ChunkCache {
             decoder: Spin::new(None),
             scratch: Spin::new(Vec::new()),
             kept: Spin::new(([NONE; KEPT], 0)),
+            piece: Spin::new(Piece { at: 0, len: 0, buf: Vec::new() }),
         }
+    }
+
+    /// Copies image bytes `[pos, pos + dst.len())` of checked stored chunk `k`, which lies at
+    /// `[chunk_at, chunk_at + chunk_len)`, out of the kept piece, reading the piece around them
+    /// first when it does not hold them. `dst` is at most [`SMALL_READ`] bytes inside the
+    /// chunk. Promises: the piece never holds bytes outside that checked chunk, so only
+    /// checked bytes are copied.
+    fn read_small(
+        &self,
+        read: StoredReader,
+        (chunk_at, chunk_len): (u64, usize),
+        pos: u64,
+        dst: &mut [u8],
+        k: u32,
+    ) -> Result<(), ImageError> {
+        let end = pos + dst.len() as u64;
+        self.piece.with(|p| {
+            if pos < p.at || end > p.at + p.len as u64 {
+                let mut start = (pos & !(PIECE_KEPT as u64 - 1)).max(chunk_at);
+                if end > start + PIECE_KEPT as u64 {
+                    start = pos;
+                }
+                let stop = (start + PIECE_KEPT as u64).min(chunk_at + chunk_len as u64);
+                if p.buf.is_empty() {
+                    p.buf = vec![0; PIECE_KEPT];
+                }
+                p.len = 0;
+                let len = (stop - start) as usize;
+                if !read(start, &mut p.buf[..len]) {
+                    return Err(ImageError::damaged("cannot read chunk data").with(k as u64));
+                }
+                (p.at, p.len) = (start, len);
+            }
+            let from = (pos - p.at) as usize;
+            dst.copy_from_slice(&p.buf[from..from + dst.len()]);
+            Ok(())
+        })
     }
 
     /// Hands chunk `k`'s stored bytes to `f` with its raw size and whether it is stored raw,
@@ -876,10 +1023,13 @@ impl ChunkCache {
             match chunk {
                 Chunk::Image(b) => dst.copy_from_slice(&b[within..within + take]),
                 Chunk::Owned(a) => dst.copy_from_slice(&a[within..within + take]),
-                Chunk::File(at, _) => {
-                    // Straight from the file into the caller's buffer: the chunk was checked.
+                Chunk::File(at, len) => {
+                    // From the file (the chunk was checked): small reads through the kept
+                    // piece, larger ones straight into the caller's buffer.
                     let read = image.stored_reader.ok_or(ImageError::damaged("no stored reader"))?;
-                    if !read(at + within as u64, dst) {
+                    if take <= SMALL_READ {
+                        self.read_small(read, (at, len), at + within as u64, dst, k)?;
+                    } else if !read(at + within as u64, dst) {
                         return Err(ImageError::damaged("cannot read chunk data").with(k as u64));
                     }
                 }

@@ -133,3 +133,75 @@ fn a_reader_that_fails_is_a_damaged_image() {
     let mut buf = vec![0u8; e.size as usize];
     assert_eq!(cache.read(&img, &e, 0, &mut buf).unwrap_err().kind, ImageErrorKind::Damaged);
 }
+
+/// The same tree, stored raw in 4 KiB chunks: big.bin spans several chunks.
+const STORED4K: &[u8] = include_bytes!("vectors/stored4k.img");
+
+thread_local! {
+    /// How many times this test thread's counting reader was called.
+    static CALLS: RefCell<usize> = const { RefCell::new(0) };
+}
+
+fn counting_reader(off: u64, buf: &mut [u8]) -> bool {
+    CALLS.with(|c| *c.borrow_mut() += 1);
+    read_file(off, buf)
+}
+
+fn calls() -> usize {
+    CALLS.with(|c| *c.borrow())
+}
+
+#[test]
+fn small_reads_after_the_check_come_from_the_kept_piece() {
+    FILE.with(|f| *f.borrow_mut() = STORED4K.to_vec());
+    let (mut img, e) = big(STORED4K);
+    img.set_stored_reader(counting_reader);
+    let cache = ChunkCache::new(img.header().chunk_count);
+    let mut whole = vec![0u8; e.size as usize];
+    assert_eq!(cache.read(&img, &e, 0, &mut whole).unwrap(), whole.len());
+    let before = calls();
+    // 1-byte reads of the same 4 KiB: one host read, then none.
+    for off in 100..600u64 {
+        let mut b = [0u8; 1];
+        assert_eq!(cache.read(&img, &e, off, &mut b).unwrap(), 1);
+        assert_eq!(b[0], whole[off as usize], "byte {off}");
+    }
+    assert_eq!(calls() - before, 1, "one host read for 500 small reads inside one piece");
+    // Every byte of the file, read in small pieces of odd sizes, is the file's.
+    let mut off = 0usize;
+    while off < whole.len() {
+        let mut b = vec![0u8; 1 + off % litebox_image::SMALL_READ];
+        let n = cache.read(&img, &e, off as u64, &mut b).unwrap();
+        assert!(n > 0);
+        assert_eq!(b[..n], whole[off..off + n], "at {off}");
+        off += n;
+    }
+    // A read larger than SMALL_READ goes to the reader straight.
+    let before = calls();
+    let mut b = vec![0u8; litebox_image::SMALL_READ + 1];
+    cache.read(&img, &e, 0, &mut b).unwrap();
+    assert_eq!(calls() - before, 1);
+    assert_eq!(b[..], whole[..b.len()]);
+}
+
+#[test]
+fn the_kept_piece_never_reaches_into_an_unchecked_chunk() {
+    // The second chunk of big.bin damaged in the file: a small read at the end of the first
+    // chunk succeeds, and the next small read (first byte of the second chunk) is refused.
+    let (img, e) = big(STORED4K);
+    let cs = img.header().chunk_size as u64;
+    let (at, first, _) = img.raw_span(&e, 0, e.size).expect("stored chunks lie in one run");
+    let into_second = cs - (e.data % cs);
+    assert!(into_second < e.size, "big.bin spans two chunks");
+    let mut file = STORED4K.to_vec();
+    file[(at + into_second) as usize + 1] ^= 0x01;
+    FILE.with(|f| *f.borrow_mut() = file);
+    let (mut img, e) = big(STORED4K);
+    img.set_stored_reader(counting_reader);
+    let cache = ChunkCache::new(img.header().chunk_count);
+    let mut b = [0u8; 1];
+    assert_eq!(cache.read(&img, &e, into_second - 1, &mut b).unwrap(), 1);
+    assert_eq!(b[0], STORED4K[(at + into_second) as usize - 1]);
+    let err = cache.read(&img, &e, into_second, &mut b).unwrap_err();
+    assert_eq!(err.kind, ImageErrorKind::Tampered, "chunk {} is checked before it is read", first + 1);
+}

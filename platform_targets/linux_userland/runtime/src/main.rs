@@ -249,6 +249,8 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     let mut image = Image::open(bytes).unwrap_or_else(|e| image_fatal(e));
     // File data is checked and read with pread, not through the mapping (resident memory).
     image.set_stored_reader(selfimage::read_image);
+    // And the tables too, page by page into a private copy: only the pages used are resident.
+    image.copy_tables();
     let cfg = image.launch_config().unwrap_or_else(|e| image_fatal(e));
 
     // LITEBOX_TRACE and LITEBOX_LEARN are the runtime's own, not the app's.
