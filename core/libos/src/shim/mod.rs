@@ -36,9 +36,14 @@ pub type SysResult = Result<usize, Errno>;
 pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isize {
     let n = ctx.nr();
     let a = ctx.args();
-    // futex, the hottest call after read and write, is served by `time` alone: straight there
-    // rather than through the twelve families before it.
-    let r = if n == nr::FUTEX { time::dispatch(os, n, &a) } else { None };
+    // The hot calls that only a family late in the chain serves go straight to it rather than
+    // through the families before it (each of those looks and says None): futex and the
+    // clocks to `time`, the socket calls to `net` (see `direct`).
+    let r = match direct(n) {
+        Direct::Time => time::dispatch(os, n, &a),
+        Direct::Net => net::dispatch(os, n, &a),
+        Direct::Chain => None,
+    };
     let r = r
         .or_else(|| fs::dispatch(os, n, &a))
         .or_else(|| fdops::dispatch(os, n, &a))
@@ -69,6 +74,28 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
             });
             -(ENOSYS as isize)
         }
+    }
+}
+
+/// Where [`dispatch`] sends a call before (or instead of) the chain of families.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Direct {
+    /// `time`: futex and the clocks an app reads in its loops.
+    Time,
+    /// `net`: every socket call (net::HANDLED).
+    Net,
+    /// The chain in its order.
+    Chain,
+}
+
+/// Which family serves `n` first, for the calls where that is known to be a late one: only
+/// `time` lists futex and the clocks, only `net` the socket calls (a test checks that no other
+/// family's HANDLED list names them), so going there directly gives the chain's answer.
+fn direct(n: usize) -> Direct {
+    match n {
+        nr::FUTEX | nr::CLOCK_GETTIME | nr::GETTIMEOFDAY => Direct::Time,
+        nr::SOCKET..=nr::GETSOCKOPT | nr::ACCEPT4 | nr::RECVMMSG | nr::SENDMMSG => Direct::Net,
+        _ => Direct::Chain,
     }
 }
 
@@ -135,4 +162,54 @@ pub fn implemented(n: usize) -> bool {
         || sysv::HANDLED.contains(&n)
         || mqueue::HANDLED.contains(&n)
         || futexv::HANDLED.contains(&n)
+}
+
+#[cfg(test)]
+mod direct_tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    /// Every family's HANDLED list, in the chain's order, with the family's name.
+    fn families() -> [(&'static str, &'static [usize]); 16] {
+        [
+            ("fs", fs::HANDLED),
+            ("fdops", fdops::HANDLED),
+            ("io", io::HANDLED),
+            ("mem", mem::HANDLED),
+            ("exec", exec::HANDLED),
+            ("process", process::HANDLED),
+            ("ids", ids::HANDLED),
+            ("misc", misc::HANDLED),
+            ("signal", signal::HANDLED),
+            ("sigwait", sigwait::HANDLED),
+            ("timers", timers::HANDLED),
+            ("sysv", sysv::HANDLED),
+            ("mqueue", mqueue::HANDLED),
+            ("futexv", futexv::HANDLED),
+            ("time", time::HANDLED),
+            ("net", net::HANDLED),
+        ]
+    }
+
+    #[test]
+    fn direct_routes_only_to_the_one_family_that_lists_the_call() {
+        for n in 0..1024 {
+            let want = match direct(n) {
+                Direct::Time => "time",
+                Direct::Net => "net",
+                Direct::Chain => continue,
+            };
+            let listed: Vec<&str> = families().iter().filter(|(_, h)| h.contains(&n)).map(|(f, _)| *f).collect();
+            assert_eq!(listed, [want], "syscall {n} ({}) is routed to {want}", nr::name(n));
+        }
+    }
+
+    #[test]
+    fn every_socket_call_goes_to_net_directly() {
+        for &n in net::HANDLED {
+            assert_eq!(direct(n), Direct::Net, "{}", nr::name(n));
+        }
+        assert_eq!(direct(nr::CLOCK_GETTIME), Direct::Time);
+        assert_eq!(direct(nr::READ), Direct::Chain);
+    }
 }
