@@ -38,10 +38,12 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
     let a = ctx.args();
     // The hot calls that only a family late in the chain serves go straight to it rather than
     // through the families before it (each of those looks and says None): futex and the
-    // clocks to `time`, the socket calls to `net` (see `direct`).
+    // clocks to `time`, the socket calls to `net`, the memory-map calls to `mem` (see
+    // `direct`).
     let r = match direct(n) {
         Direct::Time => time::dispatch(os, n, &a),
         Direct::Net => net::dispatch(os, n, &a),
+        Direct::Mem => mem::dispatch(os, n, &a),
         Direct::Chain => None,
     };
     let r = r
@@ -84,17 +86,29 @@ enum Direct {
     Time,
     /// `net`: every socket call (net::HANDLED).
     Net,
+    /// `mem`: mmap, munmap and the other memory-map calls (mem::HANDLED).
+    Mem,
     /// The chain in its order.
     Chain,
 }
 
 /// Which family serves `n` first, for the calls where that is known to be a late one: only
-/// `time` lists futex and the clocks, only `net` the socket calls (a test checks that no other
-/// family's HANDLED list names them), so going there directly gives the chain's answer.
+/// `time` lists futex and the clocks, only `net` the socket calls, only `mem` the memory-map
+/// calls (a test checks that no other family's HANDLED list names them), so going there
+/// directly gives the chain's answer.
 fn direct(n: usize) -> Direct {
     match n {
         nr::FUTEX | nr::CLOCK_GETTIME | nr::GETTIMEOFDAY => Direct::Time,
         nr::SOCKET..=nr::GETSOCKOPT | nr::ACCEPT4 | nr::RECVMMSG | nr::SENDMMSG => Direct::Net,
+        nr::MMAP
+        | nr::MUNMAP
+        | nr::MPROTECT
+        | nr::MREMAP
+        | nr::MADVISE
+        | nr::BRK
+        | nr::MSYNC
+        | nr::MLOCK
+        | nr::MUNLOCK => Direct::Mem,
         _ => Direct::Chain,
     }
 }
@@ -197,6 +211,7 @@ mod direct_tests {
             let want = match direct(n) {
                 Direct::Time => "time",
                 Direct::Net => "net",
+                Direct::Mem => "mem",
                 Direct::Chain => continue,
             };
             let listed: Vec<&str> = families().iter().filter(|(_, h)| h.contains(&n)).map(|(f, _)| *f).collect();
@@ -208,6 +223,9 @@ mod direct_tests {
     fn every_socket_call_goes_to_net_directly() {
         for &n in net::HANDLED {
             assert_eq!(direct(n), Direct::Net, "{}", nr::name(n));
+        }
+        for &n in mem::HANDLED {
+            assert_eq!(direct(n), Direct::Mem, "{}", nr::name(n));
         }
         assert_eq!(direct(nr::CLOCK_GETTIME), Direct::Time);
         assert_eq!(direct(nr::READ), Direct::Chain);
