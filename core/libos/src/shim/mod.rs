@@ -36,38 +36,43 @@ pub type SysResult = Result<usize, Errno>;
 pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isize {
     let n = ctx.nr();
     let a = ctx.args();
+    // Each family's answer returns at once: carried through a chain of `or_else`s, the
+    // result went through stack slots of mismatched widths (store-forwarding stalls, ~4 ns
+    // a call).
+    macro_rules! answer {
+        ($family:expr) => {
+            if let Some(r) = $family {
+                return rax(r);
+            }
+        };
+    }
     // The hot calls that only a family late in the chain serves go straight to it rather than
     // through the families before it (each of those looks and says None): futex and the
     // clocks to `time`, the socket calls to `net`, the memory-map calls to `mem` (see
     // `direct`).
-    // A direct answer returns at once: carried through the chain's `or_else`s, the result
-    // went through stack slots of mismatched widths (two store-forwarding stalls, ~4 ns).
-    let direct = match direct(n) {
-        Direct::Time => time::dispatch(os, n, &a),
-        Direct::Net => net::dispatch(os, n, &a),
-        Direct::Mem => mem::dispatch(os, n, &a),
-        Direct::Chain => None,
-    };
-    if let Some(r) = direct {
-        return rax(r);
+    match direct(n) {
+        Direct::Time => answer!(time::dispatch(os, n, &a)),
+        Direct::Net => answer!(net::dispatch(os, n, &a)),
+        Direct::Mem => answer!(mem::dispatch(os, n, &a)),
+        Direct::Chain => {}
     }
-    let r = fs::dispatch(os, n, &a)
-        .or_else(|| fdops::dispatch(os, n, &a))
-        .or_else(|| io::dispatch(os, n, &a))
-        .or_else(|| mem::dispatch(os, n, &a))
-        .or_else(|| exec::dispatch(os, n, &a, ctx))
-        .or_else(|| process::dispatch(os, n, &a, ctx))
-        .or_else(|| ids::dispatch(os, n, &a))
-        .or_else(|| misc::dispatch(os, n, &a))
-        .or_else(|| signal::dispatch(os, n, &a, ctx))
-        .or_else(|| sigwait::dispatch(os, n, &a, ctx))
-        .or_else(|| timers::dispatch(os, n, &a))
-        .or_else(|| sysv::dispatch(os, n, &a))
-        .or_else(|| mqueue::dispatch(os, n, &a))
-        .or_else(|| futexv::dispatch(os, n, &a))
-        .or_else(|| time::dispatch(os, n, &a))
-        .or_else(|| net::dispatch(os, n, &a))
-        .or_else(|| denied::dispatch(os, n));
+    answer!(fs::dispatch(os, n, &a));
+    answer!(fdops::dispatch(os, n, &a));
+    answer!(io::dispatch(os, n, &a));
+    answer!(mem::dispatch(os, n, &a));
+    answer!(exec::dispatch(os, n, &a, ctx));
+    answer!(process::dispatch(os, n, &a, ctx));
+    answer!(ids::dispatch(os, n, &a));
+    answer!(misc::dispatch(os, n, &a));
+    answer!(signal::dispatch(os, n, &a, ctx));
+    answer!(sigwait::dispatch(os, n, &a, ctx));
+    answer!(timers::dispatch(os, n, &a));
+    answer!(sysv::dispatch(os, n, &a));
+    answer!(mqueue::dispatch(os, n, &a));
+    answer!(futexv::dispatch(os, n, &a));
+    answer!(time::dispatch(os, n, &a));
+    answer!(net::dispatch(os, n, &a));
+    let r = denied::dispatch(os, n);
     match r {
         Some(r) => rax(r),
         None => {
