@@ -113,24 +113,37 @@ enum Direct {
 /// calls (a test checks that no other family's HANDLED list names them), so going there
 /// directly gives the chain's answer.
 fn direct(n: usize) -> Direct {
-    // Plain compares, the hottest first (a `match` over these numbers became a jump table
-    // whose indirect jump cost the clock call ~4 ns).
-    if n == nr::FUTEX || n == nr::CLOCK_GETTIME || n == nr::GETTIMEOFDAY {
-        Direct::Time
-    } else if (nr::SOCKET..=nr::GETSOCKOPT).contains(&n) || n == nr::ACCEPT4 || n == nr::RECVMMSG || n == nr::SENDMMSG {
-        Direct::Net
-    } else if (nr::MMAP..=nr::BRK).contains(&n)
-        || n == nr::MREMAP
-        || n == nr::MSYNC
-        || n == nr::MADVISE
-        || n == nr::MLOCK
-        || n == nr::MUNLOCK
-    {
-        Direct::Mem
+    // One load from a table made at compile time (compares, or a `match` that became a jump
+    // table, cost every other call a few branches).
+    if n < DIRECT.len() {
+        DIRECT[n]
     } else {
         Direct::Chain
     }
 }
+
+/// [`direct`]'s answer per syscall number.
+const DIRECT: [Direct; 512] = {
+    let mut t = [Direct::Chain; 512];
+    t[nr::FUTEX] = Direct::Time;
+    t[nr::CLOCK_GETTIME] = Direct::Time;
+    t[nr::GETTIMEOFDAY] = Direct::Time;
+    let mut i = nr::SOCKET;
+    while i <= nr::GETSOCKOPT {
+        t[i] = Direct::Net;
+        i += 1;
+    }
+    t[nr::ACCEPT4] = Direct::Net;
+    t[nr::RECVMMSG] = Direct::Net;
+    t[nr::SENDMMSG] = Direct::Net;
+    let mem = [nr::MMAP, nr::MUNMAP, nr::MPROTECT, nr::MREMAP, nr::MADVISE, nr::BRK, nr::MSYNC, nr::MLOCK, nr::MUNLOCK];
+    let mut j = 0;
+    while j < mem.len() {
+        t[mem[j]] = Direct::Mem;
+        j += 1;
+    }
+    t
+};
 
 /// A family's handler when the platform passes the call to the host (linux-userland).
 pub(crate) type HostArm<P> = fn(&LibOs<P>, &dyn HostPassthrough, usize, &[usize; 6]) -> SysResult;
