@@ -4,10 +4,14 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -33,6 +37,24 @@ int main(int argc, char **argv) {
     if (strcmp(op, "pipe_write") == 0 && pipe(pipefd) != 0) {
         perror("pipe");
         return 1;
+    }
+    /* Socket operations: a connected stream pair, and an abstract-name listener to connect to
+     * (abstract names need no path and, packed, stay inside the sandbox's network namespace). */
+    int sp[2] = {-1, -1};
+    if (strncmp(op, "sock_", 5) == 0 && socketpair(AF_UNIX, SOCK_STREAM, 0, sp) != 0) {
+        perror("socketpair");
+        return 1;
+    }
+    struct sockaddr_un lname = {.sun_family = AF_UNIX};
+    socklen_t llen = offsetof(struct sockaddr_un, sun_path) + 1 +
+                     (socklen_t)snprintf(lname.sun_path + 1, sizeof lname.sun_path - 1, "sysbench-%d", (int)getpid());
+    int lfd = -1;
+    if (strcmp(op, "sock_accept") == 0) {
+        lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (lfd < 0 || bind(lfd, (struct sockaddr *)&lname, llen) != 0 || listen(lfd, 16) != 0) {
+            perror("listen");
+            return 1;
+        }
     }
     static int futex_word;
     char c;
@@ -67,6 +89,27 @@ int main(int argc, char **argv) {
             } else if (strcmp(op, "clock") == 0) {
                 struct timespec ts;
                 if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 1;
+            } else if (strcmp(op, "sock_sendrecv") == 0) {
+                /* as http.server's sendto and recvfrom (no address) */
+                if (sendto(sp[0], "x", 1, 0, NULL, 0) != 1) return 1;
+                if (recvfrom(sp[1], &c, 1, 0, NULL, NULL) != 1) return 1;
+            } else if (strcmp(op, "sock_getsockname") == 0) {
+                struct sockaddr_storage ss;
+                socklen_t sl = sizeof ss;
+                if (getsockname(sp[0], (struct sockaddr *)&ss, &sl) != 0) return 1;
+            } else if (strcmp(op, "sock_poll") == 0) {
+                /* one ready descriptor, as the server's poll on its listener */
+                struct pollfd pfd = {.fd = sp[1], .events = POLLOUT};
+                if (poll(&pfd, 1, 500) != 1) return 1;
+            } else if (strcmp(op, "sock_accept") == 0) {
+                /* socket + connect + accept4 + shutdown + close + close: a connection's life */
+                int cfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (cfd < 0 || connect(cfd, (struct sockaddr *)&lname, llen) != 0) return 1;
+                int afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+                if (afd < 0) return 1;
+                shutdown(afd, SHUT_WR);
+                close(afd);
+                close(cfd);
             } else if (strcmp(op, "futex_wake") == 0) {
                 syscall(SYS_futex, &futex_word, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
             } else {

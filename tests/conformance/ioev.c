@@ -1,7 +1,8 @@
 /* Family "ioev": time, pipes and event descriptors as LTP-style suites check them: nanosleep
  * and clock_nanosleep arguments, clock_getres, gettimeofday, pipe2 flags, eventfd and timerfd
  * edge cases, epoll_ctl errors, poll/select with bad descriptors, AF_INET socket options,
- * prctl, getrandom flags. */
+ * prctl, getrandom flags; socket calls and poll on connected stream sockets (the calls that
+ * linux-userland serves with the host descriptor alone: their errors and results). */
 #include "conf.h"
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -11,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -177,10 +179,67 @@ static void prctl_cases(void) {
     CASE(F, "getrandom_zero", getrandom(rb, 0, 0) == 0);
 }
 
+static void hostsock_cases(void) {
+    int sv[2], p[2];
+    char b[8] = {0};
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0 || pipe(p) != 0) {
+        CASE(F, "hostsock_setup", 0);
+        return;
+    }
+    CASE(F, "sendto_recvfrom_stream",
+         sendto(sv[0], "ab", 2, 0, NULL, 0) == 2 && recvfrom(sv[1], b, sizeof b, 0, NULL, NULL) == 2 &&
+             memcmp(b, "ab", 2) == 0);
+    CASE(F, "recvfrom_peek_then_read",
+         send(sv[0], "c", 1, 0) == 1 && recvfrom(sv[1], b, 1, MSG_PEEK, NULL, NULL) == 1 &&
+             recvfrom(sv[1], b + 1, 1, 0, NULL, NULL) == 1 && b[0] == 'c' && b[1] == 'c');
+    ERR(F, "recvfrom_dontwait_empty", recvfrom(sv[1], b, 1, MSG_DONTWAIT, NULL, NULL), EAGAIN);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    CASE(F, "getsockname_socketpair", getsockname(sv[0], (struct sockaddr *)&ss, &sl) == 0 &&
+                                          ss.ss_family == AF_UNIX);
+    sl = sizeof ss;
+    ERR(F, "getsockname_bad_fd", getsockname(999, (struct sockaddr *)&ss, &sl), EBADF);
+    sl = sizeof ss;
+    ERR(F, "getsockname_pipe", getsockname(p[0], (struct sockaddr *)&ss, &sl), ENOTSOCK);
+    ERR(F, "shutdown_pipe", shutdown(p[0], SHUT_RD), ENOTSOCK);
+    ERR(F, "accept4_bad_flags", accept4(sv[0], NULL, NULL, 0x1), EINVAL);
+    int op = open("/proc/self/exe", O_PATH);
+    sl = sizeof ss;
+    ERR(F, "getsockname_o_path", getsockname(op, (struct sockaddr *)&ss, &sl), EBADF);
+    ERR(F, "sendto_o_path", sendto(op, "x", 1, 0, NULL, 0), EBADF);
+    ERR(F, "shutdown_o_path", shutdown(op, SHUT_RD), EBADF);
+    close(op);
+    /* poll: a negative descriptor is skipped, the others answer as they are. */
+    CASE(F, "send_for_poll", send(sv[0], "d", 1, 0) == 1);
+    struct pollfd m[3] = {{.fd = sv[1], .events = POLLIN}, {.fd = -1, .events = POLLIN}, {.fd = sv[0], .events = POLLOUT}};
+    CASE(F, "poll_sockets_and_negative",
+         poll(m, 3, 0) == 2 && m[0].revents == POLLIN && m[1].revents == 0 && m[2].revents == POLLOUT);
+    struct pollfd nv[2] = {{.fd = sv[1], .events = POLLIN}, {.fd = 999, .events = POLLIN}};
+    CASE(F, "poll_socket_and_bad_fd", poll(nv, 2, 0) == 2 && nv[0].revents == POLLIN && nv[1].revents == POLLNVAL);
+    struct pollfd nine[9];
+    for (int i = 0; i < 9; i++) nine[i] = (struct pollfd){.fd = i % 2 ? sv[0] : sv[1], .events = POLLIN};
+    int nr = poll(nine, 9, 0), odd_quiet = 1;
+    for (int i = 1; i < 9; i += 2) odd_quiet &= nine[i].revents == 0;
+    CASE(F, "poll_nine_descriptors", nr == 5 && nine[0].revents == POLLIN && nine[8].revents == POLLIN && odd_quiet);
+    struct pollfd pi = {.fd = p[0], .events = POLLIN};
+    CASE(F, "poll_pipe_and_socket_empty", read(sv[1], b, 1) == 1 && poll(&pi, 1, 0) == 0 && pi.revents == 0);
+    ERR(F, "poll_efault", syscall(SYS_poll, 8L, 1L, 0L), EFAULT);
+    char *two = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (two != MAP_FAILED && munmap(two + 4096, 4096) == 0) {
+        struct pollfd *edge = (struct pollfd *)(two + 4096 - sizeof(struct pollfd));
+        *edge = (struct pollfd){.fd = sv[0], .events = POLLOUT};
+        ERR(F, "poll_array_past_mapping_efault", poll(edge, 2, 0), EFAULT);
+        munmap(two, 4096);
+    }
+    CASE(F, "poll_nothing", poll(NULL, 0, 0) == 0);
+    close(sv[0]), close(sv[1]), close(p[0]), close(p[1]);
+}
+
 void fam_ioev(void) {
     time_cases();
     fd_cases();
     poll_cases();
     sock_cases();
+    hostsock_cases();
     prctl_cases();
 }

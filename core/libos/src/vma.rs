@@ -126,10 +126,16 @@ impl MemMap {
         let hi = lo.saturating_add(page_up(len));
         // The common munmap: exactly one recorded mapping, from its start to its end (mappings
         // do not overlap, so nothing else meets the range): two lookups instead of six.
-        if lo < hi && self.map.get(&lo).is_some_and(|v| v.end == hi) {
-            self.map.remove(&lo);
-            self.total -= hi - lo;
-            return hi - lo;
+        // One descent: take the entry out, and put it back in the rare case it is not the
+        // whole range.
+        if lo < hi {
+            if let Some(v) = self.map.remove(&lo) {
+                if v.end == hi {
+                    self.total -= hi - lo;
+                    return hi - lo;
+                }
+                self.map.insert(lo, v);
+            }
         }
         if !self.overlaps(lo, hi) {
             return 0;
@@ -158,7 +164,11 @@ impl MemMap {
     /// Records a new mapping at `[lo, lo+len)`, replacing what was there (MAP_FIXED).
     pub fn insert(&mut self, lo: usize, len: usize, prot: u32, shared: bool, name: Option<Arc<Vec<u8>>>, offset: u64) {
         let end = lo.saturating_add(page_up(len));
-        self.remove(lo, len);
+        // A new mapping where the host found room (the common mmap) meets nothing: one lookup
+        // says so, and nothing needs removing.
+        if self.overlaps(lo, end) {
+            self.remove(lo, len);
+        }
         self.map.insert(lo, Vma { end, prot, shared, name, offset });
         self.total += end - lo;
     }
@@ -253,6 +263,29 @@ mod tests {
         assert_eq!(m.remove(0x20000, 0x1000), 0x1000);
         assert!(m.find(0x21000).is_some_and(|(s, v)| s == 0x21000 && v.end == 0x23000));
         assert_eq!(m.total(), 0x4000);
+    }
+
+    #[test]
+    fn a_range_from_a_mappings_start_past_its_end_and_a_fixed_insert_over_mappings() {
+        let mut m = MemMap::default();
+        m.insert(0x10000, 0x1000, 3, false, None, 0);
+        m.insert(0x11000, 0x2000, 1, false, None, 0);
+        // From the first mapping's start over the whole of both: neither is put back.
+        assert_eq!(m.remove(0x10000, 0x3000), 0x3000);
+        assert_eq!((m.total(), m.ranges().len()), (0, 0));
+        // A MAP_FIXED insert over the tail of one mapping and the head of the next replaces
+        // exactly that part.
+        m.insert(0x20000, 0x2000, 3, false, None, 0);
+        m.insert(0x22000, 0x2000, 3, false, None, 0);
+        m.insert(0x21000, 0x2000, 1, false, None, 0);
+        assert_eq!(m.total(), 0x4000);
+        assert!(m.find(0x20000).is_some_and(|(s, v)| s == 0x20000 && v.end == 0x21000 && v.prot == 3));
+        assert!(m.find(0x22fff).is_some_and(|(s, v)| s == 0x21000 && v.end == 0x23000 && v.prot == 1));
+        assert!(m.find(0x23000).is_some_and(|(s, v)| s == 0x23000 && v.end == 0x24000 && v.prot == 3));
+        // The same range again: an exact replacement.
+        m.insert(0x21000, 0x2000, 3, false, None, 0);
+        assert_eq!(m.total(), 0x4000);
+        assert_eq!(m.ranges().len(), 1);
     }
 
     #[test]

@@ -86,10 +86,7 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
 /// its locks on a host file go too (POSIX locks belong to the process and die with any of its
 /// descriptors of the file); a pipe end may wake its peer.
 pub fn close_fd<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<(), Errno> {
-    let mut t = os.fds.lock();
-    let f = t.get(fd)?;
-    t.close(fd)?;
-    drop(t);
+    let f = os.fds.lock().take(fd)?;
     match &f.kind {
         FileKind::Obj(o) => {
             // Closing a message queue drops the closer's notification registration (Linux).

@@ -10,7 +10,7 @@ use super::nr::*;
 use super::SysResult;
 use crate::abi::*;
 use crate::errno::*;
-use crate::fd::{FileKind, HostFd, OpenFile};
+use crate::fd::{FdRef, FileKind, HostFd, OpenFile};
 use crate::kernel::LibOs;
 use crate::kobj::{Epoll, Obj, PipeEnd};
 use crate::platform::{HostPassthrough, Platform};
@@ -357,6 +357,9 @@ fn timespec_ms(mem: &crate::memlock::MemLock, p: usize) -> Result<i32, Errno> {
 /// Polls app descriptors: kernel objects answer themselves, host objects through the host,
 /// everything else is ready at once.
 fn poll_fds<P: Platform>(os: &LibOs<P>, pfds: &mut [PollFd], timeout_ms: i32) -> SysResult {
+    if let Some(r) = poll_host_by_number(os, pfds, timeout_ms) {
+        return r;
+    }
     if os.platform.passthrough().is_some() {
         // Library-OS pipes are polled as the host pipes they become (`crate::pipes`).
         for p in pfds.iter() {
@@ -429,15 +432,63 @@ fn poll_fds<P: Platform>(os: &LibOs<P>, pfds: &mut [PollFd], timeout_ms: i32) ->
     Ok(r.unwrap_or(0))
 }
 
+/// At most this many descriptors are polled from a buffer on the stack (no allocation).
+const POLL_INLINE: usize = 8;
+
+/// [`poll_fds`] for a few descriptors that are all host objects (or negative), when the
+/// descriptor table gives them by number (`LibOs::fd_ref`: one app thread on linux-userland):
+/// one host poll from a buffer on the stack, with no lock, reference count or allocation.
+/// None when that does not apply (more than [`POLL_INLINE`] entries, a descriptor that is not
+/// open or not a host object, or a table that gives open files): the caller takes the general
+/// way. A host call is made only when every entry qualifies, so the answer is the general
+/// way's: negative descriptors are skipped (revents 0), the rest polled as the host says.
+fn poll_host_by_number<P: Platform>(os: &LibOs<P>, pfds: &mut [PollFd], timeout_ms: i32) -> Option<SysResult> {
+    if pfds.len() > POLL_INLINE || os.platform.passthrough().is_none() {
+        return None;
+    }
+    let mut host = [PollFd { fd: -1, events: 0, revents: 0 }; POLL_INLINE];
+    for (h, p) in host.iter_mut().zip(pfds.iter()) {
+        if p.fd >= 0 {
+            match os.fd_ref(p.fd) {
+                Ok(FdRef::Host(fd, _)) => *h = PollFd { fd, events: p.events, revents: 0 },
+                _ => return None,
+            }
+        }
+    }
+    let host = &mut host[..pfds.len()];
+    if let Err(e) = os.platform.host_poll(host, timeout_ms) {
+        return Some(Err(e));
+    }
+    let mut ready = 0;
+    for (p, h) in pfds.iter_mut().zip(host.iter()) {
+        p.revents = h.revents;
+        ready += usize::from(h.revents != 0);
+    }
+    Some(Ok(ready))
+}
+
+/// poll(2): the array is read from the app (EFAULT if it cannot be read), polled, and written
+/// back with each entry's revents (EFAULT if it cannot be written).
 fn poll<P: Platform>(os: &LibOs<P>, ptr: usize, n: usize, timeout_ms: i32) -> SysResult {
     if n > 4096 {
         return Err(EINVAL);
     }
-    let mut pfds: Vec<PollFd> =
-        (0..n).map(|i| user::read_in::<PollFd>(&os.mem, ptr + 8 * i)).collect::<Result<_, _>>()?;
-    let r = poll_fds(os, &mut pfds, timeout_ms)?;
+    let mut inline = [PollFd::default(); POLL_INLINE];
+    let mut heap: Vec<PollFd> = Vec::new();
+    let pfds: &mut [PollFd] = if n <= POLL_INLINE {
+        &mut inline[..n]
+    } else {
+        heap.resize(n, PollFd::default());
+        &mut heap
+    };
+    user::guard(&os.mem, ptr, 8 * n, false)?;
+    for (i, p) in pfds.iter_mut().enumerate() {
+        *p = user::read::<PollFd>(ptr + 8 * i)?;
+    }
+    let r = poll_fds(os, pfds, timeout_ms)?;
+    user::guard(&os.mem, ptr, 8 * n, true)?;
     for (i, p) in pfds.iter().enumerate() {
-        user::write_in(&os.mem, ptr + 8 * i, p)?;
+        user::write(ptr + 8 * i, p)?;
     }
     Ok(r)
 }

@@ -24,7 +24,7 @@ use super::nr::*;
 use super::{cmsg, SysResult};
 use crate::abi::{O_NONBLOCK, O_PATH, O_RDWR};
 use crate::errno::*;
-use crate::fd::{FileKind, HostFd, OpenFile};
+use crate::fd::{FdRef, FileKind, HostFd, OpenFile};
 use crate::kernel::LibOs;
 use crate::net::{decode, Endpoint, Target};
 use crate::platform::Platform;
@@ -106,13 +106,23 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
     if let Err(e) = check_app_ptrs(&os.mem, n, a) {
         return Some(Err(e));
     }
-    if n != SOCKET
-        && n != SOCKETPAIR
-        && HANDLED.contains(&n)
-        && os.fds.lock().get(fd).is_ok_and(|f| f.flags() & O_PATH != 0)
-    {
-        // An O_PATH descriptor serves no I/O, sockets included (Linux: EBADF).
-        return Some(Err(EBADF));
+    if n != SOCKET && n != SOCKETPAIR && HANDLED.contains(&n) {
+        // One look at the descriptor table. A host socket of a single-threaded process comes
+        // by number (`LibOs::fd_ref`): the calls that need nothing but the number go straight
+        // to the host, with no lock and no reference count taken.
+        let flags = match os.fd_ref(fd) {
+            Ok(FdRef::Host(h, flags)) if flags & O_PATH == 0 => match host_by_number(os, n, h, a) {
+                Some(r) => return Some(r),
+                None => flags,
+            },
+            Ok(FdRef::Host(_, flags)) => flags,
+            Ok(FdRef::File(f)) => f.flags(),
+            Err(_) => 0, // EBADF, from the call's own lookup below
+        };
+        if flags & O_PATH != 0 {
+            // An O_PATH descriptor serves no I/O, sockets included (Linux: EBADF).
+            return Some(Err(EBADF));
+        }
     }
     if let Some(r) = super::unixcalls::dispatch(os, n, a) {
         return Some(r); // the library OS's own Unix sockets (no host passthrough)
@@ -200,6 +210,29 @@ impl Sock {
 fn pass<P: Platform>(os: &LibOs<P>, n: usize, fd: i32, rest: [usize; 5]) -> SysResult {
     let s = sock_of(os, fd)?;
     s.call(os, n, [0, rest[0], rest[1], rest[2], rest[3], rest[4]])
+}
+
+/// The socket calls served with the host descriptor `h` alone (the app's `fd` given by number,
+/// see `LibOs::fd_ref`), as [`pass`], [`sendto`] without an address and [`accept`] serve a host
+/// socket: the same checks in the same order, the same host call. None for every other call
+/// (they take the general way, which holds the open file).
+fn host_by_number<P: Platform>(os: &LibOs<P>, n: usize, h: i32, a: &[usize; 6]) -> Option<SysResult> {
+    let h = h as usize;
+    Some(match n {
+        GETSOCKNAME | GETPEERNAME | SHUTDOWN | GETSOCKOPT | RECVFROM => {
+            host_net(os, n, [h, a[1], a[2], a[3], a[4], a[5]])
+        }
+        SENDTO if a[4] == 0 => host_net(os, SENDTO, [h, a[1], a[2], a[3], 0, 0]),
+        ACCEPT | ACCEPT4 => {
+            let flags = if n == ACCEPT4 { a[3] as u32 } else { 0 };
+            if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
+                return Some(Err(EINVAL));
+            }
+            host_net(os, ACCEPT4, [h, a[1], a[2], (flags | SOCK_CLOEXEC) as usize, 0, 0])
+                .and_then(|host| install(os, host as i32, flags))
+        }
+        _ => return None,
+    })
 }
 
 /// Installs a TCP socket of the core's stack as an app descriptor (`flags`: SOCK_NONBLOCK,

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Server CPU per HTTP request, nanosecond-exact, native against examples/http-service packed
+with prebuilt linux-userland runtimes, interleaved (issue 17, callpath).
+
+    python3 bench/http_cpu.py --runtime before=PATH --runtime after=PATH [--rounds 7] [--requests 3000]
+
+bench/http_compare.py reads the server's CPU from /proc/PID/stat in 10 ms ticks while four
+clients race it; this one reads the scheduler's own count (/proc/PID/task/TID/schedstat, ns) of
+every task of the server's process tree just before and just after REQUESTS sequential
+requests (one connection each, as bench/http_load.py makes them), while the server runs, so
+start-up and exit are not in it and a busy machine changes only how long a round takes. Each
+round starts every server in turn (Debian's python3 natively, then every artifact). Prints the
+median (and best) CPU µs per request over rounds and the ratio to native.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import http_compare  # noqa: E402  (bench/ is not a package)
+import http_load  # noqa: E402
+
+OVERRIDE_ENV = "LITEBOX_RUNTIME_LINUX_USERLAND"
+
+
+def tree_pids(root: int) -> list[int]:
+    """`root` and every process below it now (from /proc)."""
+    kids: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        kids.setdefault(ppid, []).append(int(stat.parent.name))
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def tree_cpu_ns(root: int) -> int:
+    """CPU nanoseconds every live task of `root`'s process tree has run so far (schedstat)."""
+    total = 0
+    for pid in tree_pids(root):
+        for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+            try:
+                total += int(task.read_text().split()[0])
+            except (OSError, IndexError, ValueError):
+                continue
+    return total
+
+
+def one_round(argv: list[str], port: int, requests: int) -> float:
+    """Server CPU µs per request over `requests` sequential requests of one server run."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not http_load.wait_listening(port, proc):
+            raise SystemExit(f"bench: {argv[0]} did not answer on 127.0.0.1:{port}")
+        before = tree_cpu_ns(proc.pid)
+        bad = sum(not http_load.one_request(port) for _ in range(requests))
+        after = tree_cpu_ns(proc.pid)
+        if bad:
+            raise SystemExit(f"bench: {argv[0]}: {bad} of {requests} requests failed")
+    finally:
+        http_load.stop(proc)
+    return (after - before) / requests / 1e3
+
+
+def main() -> int:
+    """Packs, measures interleaved, prints the table."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runtime", action="append", default=[], metavar="NAME=PATH",
+                    help="a linux-userland runtime binary to pack with (repeat; order = column order)")
+    ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
+    ap.add_argument("--requests", type=int, default=3000, help="sequential requests per server run (default 3000)")
+    args = ap.parse_args()
+    port = http_load.free_port()
+    server = http_compare.REPO / "examples" / "http-service" / "app" / "server.py"
+    commands: dict[str, list[str]] = {"native": ["/usr/bin/python3", str(server), str(port)]}
+    with tempfile.TemporaryDirectory(prefix="http-cpu-") as tmp:
+        for spec in args.runtime:
+            name, sep, path = spec.partition("=")
+            if not sep or not name or name == "native" or not Path(path).is_file():
+                raise SystemExit(f"bench: --runtime wants NAME=PATH of an existing file, got {spec!r}")
+            os.environ[OVERRIDE_ENV] = str(Path(path).resolve())
+            try:
+                art = http_load.pack_service(Path(tmp) / name, port, True, http_compare.litebox)
+            finally:
+                os.environ.pop(OVERRIDE_ENV, None)
+            if art is None:
+                raise SystemExit(f"bench: packing examples/http-service with {path} failed")
+            commands[name] = [str(art), str(port)]
+        samples: dict[str, list[float]] = {v: [] for v in commands}
+        loads = [f"{os.getloadavg()[0]:.2f}"]
+        for r in range(args.rounds):
+            for variant, argv in commands.items():
+                samples[variant].append(one_round(argv, port, args.requests))
+            loads.append(f"{os.getloadavg()[0]:.2f}")
+            row = ", ".join(f"{v} {s[-1]:.1f} µs" for v, s in samples.items())
+            print(f"round {r + 1}: {row}; load {loads[-1]}", file=sys.stderr)
+    med = {v: statistics.median(s) for v, s in samples.items()}
+    print(f"python3 bench/http_cpu.py {' '.join(sys.argv[1:])}: medians over {args.rounds} rounds "
+          f"of {args.requests} requests; 1-minute load at the start and after each round: {', '.join(loads)}")
+    print("| variant | server CPU µs/request (best) | ratio to native |")
+    print("|---|---|---|")
+    for v in commands:
+        print(f"| {v} | {med[v]:.1f} ({min(samples[v]):.1f}) | {med[v] / med['native']:.3f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
