@@ -389,7 +389,9 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     // ends, but the supervisor no longer waits for init's own end, which tears down the
     // namespaces: see docs/security.md).
     FORWARD_TO.store(0, Ordering::Relaxed);
-    sys::syscall3(KILL, usize::MAX, SIGKILL, 0);
+    if others_left() {
+        sys::syscall3(KILL, usize::MAX, SIGKILL, 0);
+    }
     loop {
         let mut s = 0i32;
         match check(sys::syscall6(WAIT4, usize::MAX, &mut s as *mut i32 as usize, WALL, 0, 0, 0)) {
@@ -401,6 +403,20 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     let msg = if sig != 0 && sig != 0x7f { [b'S', sig as u8] } else { [b'E', ((st >> 8) & 0xff) as u8] };
     sys::syscall3(sys::WRITE, status as usize, msg.as_ptr() as usize, 2);
     sys::exit(if msg[0] == b'E' { msg[1] as i32 } else { 0 })
+}
+
+/// In init, once the app's first process is reaped: whether any other process of the pid
+/// namespace may be left (then init kills them all with `kill(-1)`, which walks every process
+/// of the host to find them). None is left when init has no child, dead or alive: every
+/// process of the namespace descends from init (the gate refuses `CLONE_PARENT`; nothing
+/// outside enters the namespace), and one whose parent ends is reparented to init or to a
+/// subreaper that itself descends from init, so the top of any process's chain of parents is
+/// a child of init. The app's first process's own children are init's before it is reaped.
+fn others_left() -> bool {
+    const WAIT4_WNOHANG_WALL: usize = 1 | 0x4000_0000;
+    let mut st = 0i32;
+    // Ok(0): children, none ended; Ok(pid): one ended (reaped here; others may be left).
+    check(sys::syscall6(WAIT4, usize::MAX, &mut st as *mut i32 as usize, WAIT4_WNOHANG_WALL, 0, 0, 0)) != Err(10)
 }
 
 /// The process to pass forwarded signals to (init: the app; supervisor: init or the app).
