@@ -24,6 +24,7 @@ mod host;
 mod hostfs;
 mod landlock;
 mod layers;
+mod netmaker;
 mod nsroot;
 mod parcheck;
 mod procs;

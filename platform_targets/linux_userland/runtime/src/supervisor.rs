@@ -31,7 +31,7 @@ use litebox_libos::net::NetPolicy;
 
 use crate::broker::{self, Dir, Server};
 use crate::sys::{self, check};
-use crate::{caps, hostfs, nsroot};
+use crate::{caps, hostfs, netmaker, nsroot};
 
 const CLONE: usize = 56;
 const WAIT4: usize = 61;
@@ -323,6 +323,9 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
         sys::syscall3(sys::WRITE, status as usize, msg.as_ptr() as usize, 2);
         sys::exit(0)
     };
+    // First of all, the network namespace starts on another CPU (netmaker.rs); init joins it
+    // once the root is built.
+    let maker = netmaker::start();
     // Init checks image chunks alongside the app's first process while it loads.
     crate::parcheck::expect_helper();
     let (ready_r, ready_w) = pipe().unwrap_or_else(|e| fail(e));
@@ -338,6 +341,9 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
             close(go);
             close(status);
             close(ready_w);
+            if let Some(m) = &maker {
+                m.forget();
+            }
             // `net` is known once init says the root is ready (`await_root`).
             return Started { ns: Ok(()), net: Err(0), upper: None, mounts: Vec::new(), root_ready: ready_r };
         }
@@ -353,12 +359,16 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     }
     close(go);
     let (root, at) = nsroot::build(mounts, memory).unwrap_or_else(|e| fail(e));
-    // The sandbox's network namespace, made here while the app's first process loads the app
-    // (it joins it in `await_root`, before any app code runs). It is owned by the sandbox's
-    // user namespace, as one made by init's clone would be. Init itself holds no socket.
-    let net = match check(sys::syscall3(UNSHARE, CLONE_NEWNET, 0, 0)) {
-        Ok(_) => 0u8,
-        Err(e) => e.clamp(1, 255) as u8,
+    // The sandbox's network namespace: the maker's, which init joins here (or, without a
+    // maker, one init makes now), while the app's first process loads the app (it joins
+    // init's in `await_root`, before any app code runs). It is owned by the sandbox's user
+    // namespace, as one made by init's clone would be. Init itself holds no socket.
+    let net = match maker {
+        Some(m) => m.join(),
+        None => match check(sys::syscall3(UNSHARE, CLONE_NEWNET, 0, 0)) {
+            Ok(_) => 0u8,
+            Err(e) => e.clamp(1, 255) as u8,
+        },
     };
     let mut dirs = alloc::vec![root.upper];
     dirs.extend_from_slice(&root.mounts);
