@@ -44,10 +44,11 @@ pub fn drop_bounding() -> Result<(), i32> {
     for cap in 0..64 {
         match check(sys::syscall6(sys::PRCTL, PR_CAPBSET_DROP, cap, 0, 0, 0, 0)) {
             Ok(_) => {}
+            Err(22) => break, // EINVAL: past the kernel's last capability
             Err(e) => match check(sys::syscall6(sys::PRCTL, PR_CAPBSET_READ, cap, 0, 0, 0, 0)) {
                 Ok(0) => {}
                 Ok(_) => return Err(e),
-                Err(_) => break, // EINVAL: past the kernel's last capability
+                Err(_) => break,
             },
         }
     }

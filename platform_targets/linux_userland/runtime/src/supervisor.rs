@@ -9,8 +9,10 @@
 //!   └─ init: pid 1 of new user, mount, pid, IPC, UTS and cgroup namespaces; builds
 //!      the private root (nsroot.rs), drops every capability (caps.rs), then reaps (and
 //!      checks image chunks alongside the app's first process while it loads: parcheck.rs)
-//!        └─ the app's first process (pid 2), and everything it starts; init makes the
-//!           sandbox's network namespace after forking it, and it joins it before the app runs
+//!        ├─ the network namespace's maker (pid 300, netmaker.rs): started first, makes the
+//!        │  namespace while init forks and builds the root; init joins it, kills and reaps it
+//!        └─ the app's first process (pid 2), and everything it starts; it joins init's
+//!           network namespace before the app runs
 //! ```
 //!
 //! When the app's first process ends, init ends, and the kernel kills whatever else is left
@@ -311,12 +313,14 @@ fn spawn_init(mounts: &[(&[u8], bool)], host_fds: &[(i32, bool)], memory: Option
     }
 }
 
-/// Init: forks the app's first process (which goes on with its start-up and waits for the
-/// root in [`Started::await_root`] before any app code runs), waits for the supervisor's id
-/// maps (`go`), builds the root, makes the network namespace, hands the supervisor its view of
-/// the directories, drops every capability and lets the app's first process go on; returns in the app's first process only. Init itself then reaps until the app's
-/// first process ends, kills and reaps every other process of the pid namespace, tells the
-/// supervisor how the app ended, and ends.
+/// Init: starts the network namespace's maker, forks the app's first process (which goes on
+/// with its start-up and waits for the root in [`Started::await_root`] before any app code
+/// runs), waits for the supervisor's id maps (`go`), builds the root, joins the maker's network
+/// namespace and ends the maker, hands the supervisor its view of the directories, drops every
+/// capability and lets the app's first process go on; returns in the app's first process only.
+/// Init itself then reaps until the app's first process ends, kills and reaps every other
+/// process of the pid namespace (if any is left), tells the supervisor how the app ended, and
+/// ends.
 fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> Started {
     let fail = |e: i32| -> ! {
         let msg = [b'F', e.clamp(1, 255) as u8];
