@@ -24,7 +24,6 @@ mod host;
 mod hostfs;
 mod landlock;
 mod layers;
-mod netmaker;
 mod nsroot;
 mod parcheck;
 mod procs;

@@ -9,10 +9,8 @@
 //!   └─ init: pid 1 of new user, mount, pid, IPC, UTS and cgroup namespaces; builds
 //!      the private root (nsroot.rs), drops every capability (caps.rs), then reaps (and
 //!      checks image chunks alongside the app's first process while it loads: parcheck.rs)
-//!        ├─ the network namespace's maker (pid 300, netmaker.rs): started first, makes the
-//!        │  namespace while init forks and builds the root; init joins it, kills and reaps it
-//!        └─ the app's first process (pid 2), and everything it starts; it joins init's
-//!           network namespace before the app runs
+//!        └─ the app's first process (pid 2), and everything it starts; init makes the
+//!           sandbox's network namespace after forking it, and it joins it before the app runs
 //! ```
 //!
 //! When the app's first process ends, init ends, and the kernel kills whatever else is left
@@ -33,7 +31,7 @@ use litebox_libos::net::NetPolicy;
 
 use crate::broker::{self, Dir, Server};
 use crate::sys::{self, check};
-use crate::{caps, hostfs, netmaker, nsroot};
+use crate::{caps, hostfs, nsroot};
 
 const CLONE: usize = 56;
 const WAIT4: usize = 61;
@@ -313,23 +311,19 @@ fn spawn_init(mounts: &[(&[u8], bool)], host_fds: &[(i32, bool)], memory: Option
     }
 }
 
-/// Init: starts the network namespace's maker, forks the app's first process (which goes on
-/// with its start-up and waits for the root in [`Started::await_root`] before any app code
-/// runs), waits for the supervisor's id maps (`go`), builds the root, joins the maker's network
-/// namespace and ends the maker, hands the supervisor its view of the directories, drops every
-/// capability and lets the app's first process go on; returns in the app's first process only.
-/// Init itself then reaps until the app's first process ends, kills and reaps every other
-/// process of the pid namespace (if any is left), tells the supervisor how the app ended, and
-/// ends.
+/// Init: forks the app's first process (which goes on with its start-up and waits for the
+/// root in [`Started::await_root`] before any app code runs), waits for the supervisor's id
+/// maps (`go`), builds the root, makes the network namespace, hands the supervisor its view of
+/// the directories, drops every capability and lets the app's first process go on; returns in
+/// the app's first process only. Init itself then reaps until the app's first process ends,
+/// kills and reaps every other process of the pid namespace (if any is left), tells the
+/// supervisor how the app ended, and ends.
 fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> Started {
     let fail = |e: i32| -> ! {
         let msg = [b'F', e.clamp(1, 255) as u8];
         sys::syscall3(sys::WRITE, status as usize, msg.as_ptr() as usize, 2);
         sys::exit(0)
     };
-    // First of all, the network namespace starts on another CPU (netmaker.rs); init joins it
-    // once the root is built.
-    let maker = netmaker::start();
     // Init checks image chunks alongside the app's first process while it loads.
     crate::parcheck::expect_helper();
     let (ready_r, ready_w) = pipe().unwrap_or_else(|e| fail(e));
@@ -345,9 +339,6 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
             close(go);
             close(status);
             close(ready_w);
-            if let Some(m) = &maker {
-                m.forget();
-            }
             // `net` is known once init says the root is ready (`await_root`).
             return Started { ns: Ok(()), net: Err(0), upper: None, mounts: Vec::new(), root_ready: ready_r };
         }
@@ -363,16 +354,12 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     }
     close(go);
     let (root, at) = nsroot::build(mounts, memory).unwrap_or_else(|e| fail(e));
-    // The sandbox's network namespace: the maker's, which init joins here (or, without a
-    // maker, one init makes now), while the app's first process loads the app (it joins
-    // init's in `await_root`, before any app code runs). It is owned by the sandbox's user
-    // namespace, as one made by init's clone would be. Init itself holds no socket.
-    let net = match maker {
-        Some(m) => m.join(),
-        None => match check(sys::syscall3(UNSHARE, CLONE_NEWNET, 0, 0)) {
-            Ok(_) => 0u8,
-            Err(e) => e.clamp(1, 255) as u8,
-        },
+    // The sandbox's network namespace, made here while the app's first process loads the app
+    // (it joins it in `await_root`, before any app code runs). It is owned by the sandbox's
+    // user namespace, as one made by init's clone would be. Init itself holds no socket.
+    let net = match check(sys::syscall3(UNSHARE, CLONE_NEWNET, 0, 0)) {
+        Ok(_) => 0u8,
+        Err(e) => e.clamp(1, 255) as u8,
     };
     let mut dirs = alloc::vec![root.upper];
     dirs.extend_from_slice(&root.mounts);
