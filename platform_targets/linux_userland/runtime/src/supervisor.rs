@@ -25,7 +25,7 @@
 //! app's background processes can outlive it. `LITEBOX_LOG=debug` and `litebox targets` say
 //! which case applies.
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicI32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use litebox_libos::net::NetPolicy;
 
@@ -41,6 +41,7 @@ const PRLIMIT64: usize = 302;
 const PR_SET_PDEATHSIG: usize = 1;
 const SIGCHLD: usize = 17;
 const SIGKILL: usize = 9;
+const SIGPIPE: usize = 13;
 const CLONE_NEWNS: usize = 0x0002_0000;
 const CLONE_NEWCGROUP: usize = 0x0200_0000;
 const CLONE_NEWUTS: usize = 0x0400_0000;
@@ -337,7 +338,9 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     let app = match check(sys::syscall6(CLONE, SIGCHLD, 0, 0, 0, 0, 0)) {
         Ok(0) => {
             close(go);
-            close(status);
+            // Kept (high, close-on-exec) for `report_own_exit`: this process may tell the
+            // supervisor its exit code itself.
+            EARLY_REPORT.store(sys::dup_high(status), Ordering::Relaxed);
             close(ready_w);
             // `net` is known once init says the root is ready (`await_root`).
             return Started { ns: Ok(()), net: Err(0), upper: None, mounts: Vec::new(), root_ready: ready_r };
@@ -372,6 +375,10 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     close(ready_w);
     FORWARD_TO.store(app, Ordering::Relaxed);
     forward_signals(true);
+    // The app's first process may have told the supervisor already (`report_own_exit`), which
+    // may then be gone: init's own report then meets a closed pipe (EPIPE, not SIGPIPE).
+    let ign = crate::signals::KSigaction { handler: 1, ..Default::default() }; // SIG_IGN
+    sys::syscall6(sys::RT_SIGACTION, SIGPIPE, &ign as *const _ as usize, 0, 8, 0, 0);
     const WALL: usize = 0x4000_0000;
     let st = if let Some(st) = crate::parcheck::serve(app) {
         st
@@ -418,6 +425,39 @@ fn others_left() -> bool {
     let mut st = 0i32;
     // Ok(0): children, none ended; Ok(pid): one ended (reaped here; others may be left).
     check(sys::syscall6(WAIT4, usize::MAX, &mut st as *mut i32 as usize, WAIT4_WNOHANG_WALL, 0, 0, 0)) != Err(10)
+}
+
+/// In the app's first process (inside the namespaces): the write end of the supervisor's
+/// status pipe, for [`report_own_exit`]; -1 in every other process.
+static EARLY_REPORT: AtomicI32 = AtomicI32::new(-1);
+/// Whether this process has started another process (`signals::host_fork`, in the parent).
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+/// Called by the fork path before it starts a new process: from then on this process does not
+/// report its own exit (init does, once every process is gone).
+pub fn forked() {
+    FORKED.store(true, Ordering::Relaxed);
+}
+
+/// In a process ending with `code` (the host exit_group), `threads` its live threads: if it is
+/// the app's first process, has never started another process and runs no other thread, it
+/// is the sandbox's last app process, and it tells the supervisor its exit code itself, as
+/// init would, right before it ends. The supervisor then ends at once, without waiting for
+/// this process's teardown (its address space) and init's reaping and report (about 0.2 ms on
+/// the way to the supervisor's exit); init's later report meets a closed pipe. Everywhere else
+/// (and after an `execve`, which closes the pipe) it does nothing: init reports as before,
+/// once every process of the sandbox is gone.
+pub fn report_own_exit(code: i32, threads: usize) {
+    let fd = EARLY_REPORT.load(Ordering::Relaxed);
+    if fd < 0
+        || threads > 1
+        || FORKED.load(Ordering::Relaxed)
+        || !crate::host::fork_state().first_process.load(Ordering::Relaxed)
+    {
+        return;
+    }
+    let msg = [b'E', (code & 0xff) as u8];
+    sys::syscall3(sys::WRITE, fd as usize, msg.as_ptr() as usize, 2);
 }
 
 /// The process to pass forwarded signals to (init: the app; supervisor: init or the app).
