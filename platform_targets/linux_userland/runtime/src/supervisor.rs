@@ -14,7 +14,9 @@
 //! ```
 //!
 //! When the app's first process ends, init ends, and the kernel kills whatever else is left
-//! in the pid namespace: nothing the app started outlives it. If the supervisor is killed,
+//! in the pid namespace: nothing the app started outlives it. Init tells the supervisor how the
+//! app ended; when the app's first process ends as the sandbox's only app process, it tells
+//! the supervisor itself, right before it ends ([`report_own_exit`]). If the supervisor is killed,
 //! init gets SIGKILL (parent-death signal) and the same follows. The private root is a tmpfs,
 //! so the writable layer disappears with the last process.
 //!
@@ -499,8 +501,9 @@ fn supervise(child: i32, status: Option<i32>, mut server: Server, layer: Option<
     forward_signals(false);
     let pidfd = check(sys::syscall3(PIDFD_OPEN, child as usize, 0, 0)).map(|fd| fd as i32).unwrap_or(-1);
     let mut serving = true;
-    // Init reports the app's end on its status pipe as soon as the app's processes are gone;
-    // its own end (the namespaces' teardown, which waits for the kernel) is not waited for.
+    // Init reports the app's end on its status pipe as soon as the app's processes are gone
+    // (or the app's first process does, ending alone: `report_own_exit`); init's own end (the
+    // namespaces' teardown, which waits for the kernel) is not waited for.
     let mut report = status.unwrap_or(-1);
     let mut fds = Vec::new();
     loop {
