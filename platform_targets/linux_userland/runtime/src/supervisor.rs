@@ -372,11 +372,8 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     broker::set_dirs(&dirs, mask).unwrap_or_else(|e| fail(e));
     dirs.iter().for_each(|&fd| close(fd));
     caps::drop_all().unwrap_or_else(|e| fail(e));
-    // The app's first process first: it is on the way to the app's first instruction, while
-    // the supervisor only sets up to serve (woken first, it would take the CPU the app's
-    // process is then woken on, for ~0.04 ms). Its broker calls wait in the socket meanwhile.
-    sys::syscall3(sys::WRITE, ready_w as usize, [b'R', at, net].as_ptr() as usize, 3);
     sys::syscall3(sys::WRITE, status as usize, b"R".as_ptr() as usize, 1);
+    sys::syscall3(sys::WRITE, ready_w as usize, [b'R', at, net].as_ptr() as usize, 3);
     close(ready_w);
     FORWARD_TO.store(app, Ordering::Relaxed);
     forward_signals(true);
