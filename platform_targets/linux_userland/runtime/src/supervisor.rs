@@ -372,6 +372,9 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     broker::set_dirs(&dirs, mask).unwrap_or_else(|e| fail(e));
     dirs.iter().for_each(|&fd| close(fd));
     caps::drop_all().unwrap_or_else(|e| fail(e));
+    // The supervisor's "R" first: it must be in the status pipe before the app's first process
+    // can run at all, since that process may write its own exit report there
+    // (`report_own_exit`), which the supervisor must not read in place of the "R".
     sys::syscall3(sys::WRITE, status as usize, b"R".as_ptr() as usize, 1);
     sys::syscall3(sys::WRITE, ready_w as usize, [b'R', at, net].as_ptr() as usize, 3);
     close(ready_w);
