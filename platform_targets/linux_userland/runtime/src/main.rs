@@ -313,10 +313,6 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     os.attach_proc();
 
     let loaded = loader::load(os, &entry, &argv, &env, &start.aux);
-    // The gate's program does not depend on the root: built before init's word, which the
-    // app's first process would otherwise wait for idle.
-    seccomp::PRIVATE_ROOT.store(started.ns.is_ok(), Ordering::Relaxed);
-    seccomp::prepare();
     // No app code has run yet; from here on the process's root must be the private one.
     started.await_root(cfg.mounts.len());
     let mounts = fill_host_layer(dirs, &cfg.mounts, &started);
@@ -328,6 +324,7 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     // The remaining layers (capabilities, a network namespace where the sandbox has none yet,
     // Landlock), after everything the runtime opens on the host by path is open; the seccomp
     // filter follows as the very last step.
+    seccomp::PRIVATE_ROOT.store(started.ns.is_ok(), Ordering::Relaxed);
     let confined = layers::confine(&mounts, &started);
     layers::log_applied(os, &confined);
 

@@ -16,10 +16,6 @@
 //! (one filter run per syscall instead of two) installed as the very last step before the app
 //! starts, after the runtime opened everything it needs; fork children inherit it, and execve is
 //! emulated in place, so it is never installed twice.
-use alloc::vec::Vec;
-
-use litebox_libos::sync::SpinMutex;
-
 use crate::gatefilter::{self, Shape, SockFilter};
 use crate::sys::{self, check};
 
@@ -47,28 +43,12 @@ pub fn no_new_privs() -> Result<(), i32> {
     check(sys::syscall6(sys::PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0)).map(|_| ())
 }
 
-/// The gate's program built ahead of [`install`] by [`prepare`] (None: not built yet).
-static PREPARED: SpinMutex<Option<Vec<SockFilter>>> = SpinMutex::new(None);
-
-fn build() -> Vec<SockFilter> {
+/// Installs the filter (after PR_SET_NO_NEW_PRIVS). From here on only the gate reaches the
+/// host, and only with the calls on its allow-list.
+pub fn install() -> Result<(), i32> {
     let gate = sys::litebox_gate_ret as *const () as usize as u64;
     let shape = Shape { private_root: PRIVATE_ROOT.load(core::sync::atomic::Ordering::Relaxed) };
-    gatefilter::program(gate, shape).unwrap_or_else(|e| crate::fatal(crate::EXIT_SANDBOX, e))
-}
-
-/// Builds the gate's program now (a pure function of the gate's address and
-/// [`PRIVATE_ROOT`], which must be set), so that [`install`] only hands it to the kernel: the
-/// app's first process calls this while it would otherwise wait for init's word.
-pub fn prepare() {
-    let prog = build();
-    *PREPARED.lock() = Some(prog);
-}
-
-/// Installs the filter (after PR_SET_NO_NEW_PRIVS), the one [`prepare`] built or a new one.
-/// From here on only the gate reaches the host, and only with the calls on its allow-list.
-pub fn install() -> Result<(), i32> {
-    let prepared = PREPARED.lock().take();
-    let prog = prepared.unwrap_or_else(build);
+    let prog = gatefilter::program(gate, shape).unwrap_or_else(|e| crate::fatal(crate::EXIT_SANDBOX, e));
     let fprog = SockFprog { len: prog.len() as u16, filter: prog.as_ptr() };
     no_new_privs()?;
     const SECCOMP_SET_MODE_FILTER: usize = 1;
