@@ -6,6 +6,7 @@ with strace (installed by scripts/setup), one trace per process."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -93,3 +94,26 @@ def test_the_apps_first_process_ending_alone_reports_its_own_exit(tmp_path: Path
     r, traces = traced(tmp_path / "bg", "bg")
     assert r.returncode == 0 and r.stdout == "parent done: child 1\n", describe(r)
     assert not calls(app_first_process(traces), r'write\(\d+, "E')
+
+
+def test_init_holds_none_of_the_artifacts_standard_streams() -> None:
+    # Once the app runs, only the supervisor and the app's processes hold the artifact's
+    # standard streams: a reader of a pipe they lead to sees its end when those have ended,
+    # not when init has (init's teardown comes after).
+    p = packed()
+    proc = _start_waiting(p)
+    try:
+        inside = sandbox_processes(p.artifact) - {proc.pid}
+        init = [pid for pid in inside if ns_pid(pid) == 1]
+        app = [pid for pid in inside if ns_pid(pid) == 2]
+        assert len(init) == 1 and len(app) == 1, inside
+        out = os.readlink(f"/proc/{proc.pid}/fd/1")  # the pipe _start_waiting reads
+        held = {os.readlink(f"/proc/{init[0]}/fd/{fd}") for fd in os.listdir(f"/proc/{init[0]}/fd")}
+        assert out not in held, held
+        assert not {"0", "1", "2"} & set(os.listdir(f"/proc/{init[0]}/fd"))
+        assert os.readlink(f"/proc/{app[0]}/fd/1") == out  # the app still writes to it
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait()
+    assert proc.returncode == 0

@@ -383,7 +383,11 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     // The app's first process may have told the supervisor already (`report_own_exit`), which
     // may then be gone: init's own report then meets a closed pipe (EPIPE, not SIGPIPE).
     let ign = crate::signals::KSigaction { handler: 1, ..Default::default() }; // SIG_IGN
-    sys::syscall6(sys::RT_SIGACTION, SIGPIPE, &ign as *const _ as usize, 0, 8, 0, 0);
+    sys::syscall3(sys::RT_SIGACTION, SIGPIPE, &ign as *const _ as usize, 0);
+    // Init writes nothing more to the standard streams (its report goes to the status pipe):
+    // it drops its copies, so that whoever reads the artifact's output through a pipe sees its
+    // end when the app's processes and the supervisor have ended, not when init has.
+    release_std_streams();
     const WALL: usize = 0x4000_0000;
     let st = if let Some(st) = crate::parcheck::serve(app) {
         st
@@ -444,6 +448,13 @@ pub fn forked() {
     FORKED.store(true, Ordering::Relaxed);
 }
 
+/// Closes this process's descriptors of the artifact's standard streams (0, 1, 2 and the
+/// runtime's log descriptor, a copy of 2): a pipe they lead to ends for its reader once no
+/// process of the artifact holds it any more.
+fn release_std_streams() {
+    [0, 1, 2, crate::log_fd()].into_iter().for_each(close);
+}
+
 /// In a process ending with `code` (the host exit_group), `threads` its live threads: if it is
 /// the app's first process, has never started another process and runs no other thread, it
 /// is the sandbox's last app process, and it tells the supervisor its exit code itself, as
@@ -461,6 +472,9 @@ pub fn report_own_exit(code: i32, threads: usize) {
     {
         return;
     }
+    // Its standard streams first (everything it wrote is in them): a reader of a pipe it led
+    // to sees the end without waiting for this process's teardown either.
+    release_std_streams();
     let msg = [b'E', (code & 0xff) as u8];
     sys::syscall3(sys::WRITE, fd as usize, msg.as_ptr() as usize, 2);
 }
