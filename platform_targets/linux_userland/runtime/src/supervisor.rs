@@ -461,8 +461,8 @@ fn release_std_streams() {
 /// init would, right before it ends. The supervisor then ends at once, without waiting for
 /// this process's teardown (its address space) and init's reaping and report (about 0.2 ms on
 /// the way to the supervisor's exit); init's later report meets a closed pipe. Everywhere else
-/// (and after an `execve`, which closes the pipe) it does nothing: init reports as before,
-/// once every process of the sandbox is gone.
+/// it does nothing: init reports as before, once every process of the sandbox is gone. (The
+/// app's `execve` is emulated in place: the process, its pipe and its flags stay.)
 pub fn report_own_exit(code: i32, threads: usize) {
     let fd = EARLY_REPORT.load(Ordering::Relaxed);
     if fd < 0
