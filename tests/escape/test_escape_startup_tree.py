@@ -1,0 +1,119 @@
+"""The sandbox's process tree at start-up and exit (docs/security.md, layers 4 and 5): the
+sandbox holds exactly init (pid 1) and the app's first process (pid 2) when the app runs; init
+ends what the app left behind, and walks the host's processes for it (`kill(-1)`) only when
+something is left; the bounding set is emptied without reading it back. Host calls are counted
+with strace (installed by scripts/setup), one trace per process."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from litebox_e2e import BASE_ENV, RUN_TIMEOUT, describe
+from test_escape_host_layers import _start_waiting, packed, sandbox_processes
+
+pytestmark = pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (scripts/setup)")
+
+
+def traced(out: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[int, str]]:
+    """Runs the packed attack program with ARGS under `strace -ff` (one trace per process in
+    OUT, so no call is split by another's); returns the run and each process's trace by pid."""
+    out.mkdir()
+    r = subprocess.run(["strace", "-ff", "-qq", "-o", str(out / "t"), str(packed().artifact), *args],
+                       capture_output=True, text=True, timeout=RUN_TIMEOUT, env=dict(BASE_ENV), check=False)
+    return r, {int(f.name.split(".")[1]): f.read_text() for f in out.glob("t.*")}
+
+
+def calls(trace: str, pattern: str) -> list[str]:
+    """The lines of TRACE that match PATTERN (a regular expression) from their start."""
+    return [line for line in trace.splitlines() if re.match(pattern, line)]
+
+
+def ns_pid(host_pid: int) -> int:
+    """The pid of HOST_PID in its own (innermost) pid namespace."""
+    status = Path(f"/proc/{host_pid}/status").read_text()
+    return int(re.search(r"^NSpid:\s+(.*)$", status, re.M).group(1).split()[-1])
+
+
+def test_the_sandbox_holds_init_and_the_apps_first_process_only() -> None:
+    p = packed()
+    proc = _start_waiting(p)
+    try:
+        inside = sandbox_processes(p.artifact) - {proc.pid}
+        assert sorted(ns_pid(pid) for pid in inside) == [1, 2], inside
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait()
+    assert proc.returncode == 0
+
+
+def kills_all(traces: dict[int, str]) -> bool:
+    """Whether some process of the run called kill(-1, SIGKILL)."""
+    return any(calls(t, r"kill\(-1, SIGKILL\)") for t in traces.values())
+
+
+def test_init_walks_the_hosts_processes_only_when_the_app_left_some(tmp_path: Path) -> None:
+    # The app ends alone: init finds no child left and kills nothing.
+    r, traces = traced(tmp_path / "alone", "chmod")
+    assert r.returncode == 0, describe(r)
+    assert not kills_all(traces)
+    # The app leaves a background child: init kills everything left, as before.
+    r, traces = traced(tmp_path / "bg", "bg")
+    assert r.returncode == 0 and r.stdout == "parent done: child 1\n", describe(r)
+    assert kills_all(traces)
+
+
+def test_the_bounding_set_is_emptied_without_reading_it(tmp_path: Path) -> None:
+    r, traces = traced(tmp_path / "t", "chmod")
+    assert r.returncode == 0, describe(r)
+    everything = "".join(traces.values())
+    assert "PR_CAPBSET_READ" not in everything
+    assert len(re.findall(r"^prctl\(PR_CAPBSET_DROP, CAP_", everything, re.M)) >= 38  # each capability, once
+
+
+def app_first_process(traces: dict[int, str]) -> str:
+    """The trace of the app's first process: the one process that installs the seccomp filter
+    before the app runs (its forks inherit it)."""
+    found = [t for t in traces.values() if calls(t, r"seccomp\(SECCOMP_SET_MODE_FILTER")]
+    assert len(found) == 1, len(found)
+    return found[0]
+
+
+def test_the_apps_first_process_ending_alone_reports_its_own_exit(tmp_path: Path) -> None:
+    # Alone (no fork, one thread): it tells the supervisor its exit code itself, right before
+    # it ends, and the artifact ends with that code.
+    r, traces = traced(tmp_path / "alone", "no-such-mode")
+    assert r.returncode == 2 and "usage: hostlayers" in r.stderr, describe(r)
+    assert calls(app_first_process(traces), r'write\(\d+, "E\\2", 2\) += 2$')
+    # After a fork, init reports once every process is gone (the background child is killed).
+    r, traces = traced(tmp_path / "bg", "bg")
+    assert r.returncode == 0 and r.stdout == "parent done: child 1\n", describe(r)
+    assert not calls(app_first_process(traces), r'write\(\d+, "E')
+
+
+def test_init_holds_none_of_the_artifacts_standard_streams() -> None:
+    # Once the app runs, only the supervisor and the app's processes hold the artifact's
+    # standard streams: a reader of a pipe they lead to sees its end when those have ended,
+    # not when init has (init's teardown comes after).
+    p = packed()
+    proc = _start_waiting(p)
+    try:
+        inside = sandbox_processes(p.artifact) - {proc.pid}
+        init = [pid for pid in inside if ns_pid(pid) == 1]
+        app = [pid for pid in inside if ns_pid(pid) == 2]
+        assert len(init) == 1 and len(app) == 1, inside
+        out = os.readlink(f"/proc/{proc.pid}/fd/1")  # the pipe _start_waiting reads
+        held = {os.readlink(f"/proc/{init[0]}/fd/{fd}") for fd in os.listdir(f"/proc/{init[0]}/fd")}
+        assert out not in held, held
+        assert not {"0", "1", "2"} & set(os.listdir(f"/proc/{init[0]}/fd"))
+        assert os.readlink(f"/proc/{app[0]}/fd/1") == out  # the app still writes to it
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait()
+    assert proc.returncode == 0
