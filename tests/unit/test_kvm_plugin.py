@@ -334,6 +334,22 @@ def test_artifact_loads_the_image_after_the_kernel_and_patches_the_slot() -> Non
     assert pvh_elf.build(kernel, image, manifest) == art  # deterministic
 
 
+def test_the_runner_reads_the_image_section_as_the_elf_parser_does() -> None:
+    kernel, image, manifest = _kernel(), b"LITEBOX\0" + bytes(range(256)) * 20, b'{"m": 1}'
+    art = pvh_elf.build(kernel, image, manifest)
+    assert pvh_elf.artifact_section(art, pvh_elf.IMAGE_SECTION) == image
+    assert pvh_elf.artifact_section(art, pvh_elf.MANIFEST_SECTION) == manifest
+    assert pvh_elf.artifact_section(art, ".text") is None  # allocated: not an artifact section
+    assert pvh_elf.artifact_section(art, ".missing") is None
+    assert pvh_elf.artifact_section(art[:-100], pvh_elf.IMAGE_SECTION) is None  # headers cut off
+    assert pvh_elf.artifact_section(b"MZ" + art[2:], pvh_elf.IMAGE_SECTION) is None
+    shoff = struct.unpack_from("<Q", art, 40)[0]
+    shnum = struct.unpack_from("<H", art, 60)[0]
+    past = bytearray(art)
+    struct.pack_into("<Q", past, shoff + 64 * (shnum - 2) + 32, len(art) - 8)  # the image's size
+    assert pvh_elf.artifact_section(bytes(past), pvh_elf.IMAGE_SECTION) is None
+
+
 def test_a_kernel_without_the_pvh_note_is_refused() -> None:
     kernel = bytearray(_kernel())
     kernel[0x1000 + 96 + 8] = 17  # the note's type
