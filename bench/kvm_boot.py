@@ -12,8 +12,10 @@ exited, so the app's own run shows too).
 
 ``--before KERNEL`` adds a "before" row: hello-static packed with that prebuilt kvm kernel (an
 ELF with a PVH note, e.g. ``target/kvm/release/litebox-runtime-kvm`` of another checkout) and
-booted with the former QEMU machine options (plain ``-M microvm``), so a change is measured
-against what it replaces in the same run.
+booted as `litebox run` boots (this checkout's host check and QEMU options), so a kernel change
+is measured against what it replaces in the same run. ``--before-machine OPTIONS`` boots it with
+other ``-M microvm`` options instead (e.g. ``""`` for plain ``-M microvm``, to measure a change
+of QEMU options as well).
 
 The cases run interleaved (round by round, each case once per round), so a machine whose load
 changes during the run weighs on every case alike. Wall-clock times are medians (and minimums)
@@ -91,10 +93,11 @@ def qemu_run(qemu: Any, kernel: Path, machine: str, cmdline: str, **options: str
     return go
 
 
-def runner_run(plugin: Any, kernel: Path) -> Callable[[], bytes]:
+def runner_run(plugin: Any, kernel: Path, **options: str) -> Callable[[], bytes]:
     """A closure booting ``kernel`` as `litebox run` does: the host checks the image's chunk
     digests first (chunkcheck.py; timed with the boot, its CPU time added to the children's
-    by ``timed``), and passes ``litebox.image-checked`` when they match."""
+    by ``timed``), and passes ``litebox.image-checked`` when they match; ``options`` go to
+    ``qemu_run``."""
     def go() -> bytes:
         c0 = time.process_time()
         image = plugin._image(kernel)
@@ -102,7 +105,7 @@ def runner_run(plugin: Any, kernel: Path) -> Callable[[], bytes]:
         HOST_CPU.append((time.process_time() - c0) * 1000)
         if not checked:
             sys.exit(f"{kernel}: the host check of the image's chunks failed")
-        return qemu_run(plugin.qemu, kernel, "microvm", "litebox.image-checked")()
+        return qemu_run(plugin.qemu, kernel, "microvm", "litebox.image-checked", **options)()
     return go
 
 
@@ -182,7 +185,9 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=10, help="rounds (each case runs once per round; default 10)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     ap.add_argument("--before", type=Path, metavar="KERNEL",
-                    help="a prebuilt kvm kernel to compare with (booted with plain -M microvm)")
+                    help="a prebuilt kvm kernel to compare with (booted as `litebox run` boots)")
+    ap.add_argument("--before-machine", metavar="OPTIONS",
+                    help="-M microvm options for the --before kernel (default: the runner's; '' for none)")
     args = ap.parse_args()
     plugin = get("kvm").module
     qemu = plugin.qemu
@@ -216,11 +221,11 @@ def main() -> int:
                  ("stored chunks", qemu_run(qemu, stored["kvm"], "microvm", "litebox.timing"))]
         if args.before is not None:
             before = pack_with(project, Path(tmp) / "work" / "dist-before", args.before)
-            cases[2:2] = [
-                ("before: QEMU alone, plain -M microvm", stub_run(qemu, stub, microvm_options="")),
-                ("before: kvm, QEMU TCG -M microvm", qemu_run(qemu, before, "microvm", "", microvm_options="")),
-            ]
-            debug.insert(0, ("before", qemu_run(qemu, before, "microvm", "litebox.debug", microvm_options="")))
+            opts = {} if args.before_machine is None else {"microvm_options": args.before_machine}
+            cases[2:2] = [("before: kvm, as `litebox run` boots", runner_run(plugin, before, **opts))]
+            if opts:
+                cases[2:2] = [("before: QEMU alone, its -M microvm options", stub_run(qemu, stub, **opts))]
+            debug.insert(0, ("before", qemu_run(qemu, before, "microvm", timing, **opts)))
         for _, fn in cases + debug:
             fn()  # warm the page cache
         times: dict[str, list[float]] = {name: [] for name, _ in cases}

@@ -7,6 +7,8 @@ under the runner's and the test's timeouts; the tests never choose KVM (LITEBOX_
 
 from __future__ import annotations
 
+import os
+import select
 import shutil
 import signal
 import struct
@@ -268,6 +270,34 @@ def test_the_runners_ctrl_c_reaches_an_app_that_never_waits(tmp_path: Path) -> N
             proc.kill()
             proc.wait()
     assert (proc.returncode, out) == (5, b"signal 2\n"), err
+
+
+def test_qemu_does_not_outlive_a_killed_runner(tmp_path: Path) -> None:
+    """SIGKILL to `litebox run` (nothing of it runs after that) still ends its QEMU: the
+    parent-death signal set before QEMU's exec (setpriv --pdeathsig, qemu.dies_with_runner)."""
+    art = _pack_c("int main(void) { puts(\"spinning\"); fflush(stdout); for (;;) {} }", tmp_path, "spin")
+    runner = subprocess.Popen(litebox_e2e.kvm_argv(art, []), env=litebox_e2e.kvm_env(90, None),
+                              cwd=litebox_e2e.REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL)
+    qemu_pid = 0
+    try:
+        assert runner.stdout is not None
+        assert runner.stdout.readline() == b"spinning\n"  # QEMU runs the app
+        children = Path(f"/proc/{runner.pid}/task/{runner.pid}/children").read_text().split()
+        assert len(children) == 1, children
+        qemu_pid = int(children[0])
+        pidfd = os.pidfd_open(qemu_pid)
+        try:
+            runner.kill()
+            runner.wait(timeout=litebox_e2e.RUN_TIMEOUT)
+            ready, _, _ = select.select([pidfd], [], [], litebox_e2e.RUN_TIMEOUT)
+            assert ready, f"QEMU (pid {qemu_pid}) outlived its runner"
+        finally:
+            os.close(pidfd)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
 
 
 def test_a_timer_signal_reaches_an_app_that_makes_no_syscall(tmp_path: Path) -> None:

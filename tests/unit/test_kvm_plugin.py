@@ -259,6 +259,14 @@ def test_control_channel_carries_signals_in_and_the_status_out(tmp_path: Path) -
         channel.close()
 
 
+def test_qemu_dies_with_the_runner_through_setpriv_or_a_pre_exec_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = ["qemu-system-x86_64", "-M", "microvm"]
+    monkeypatch.setattr(qemu.shutil, "which", lambda name: "/usr/bin/setpriv" if name == "setpriv" else None)
+    assert qemu.dies_with_runner(argv) == (["/usr/bin/setpriv", "--pdeathsig", "KILL", "--", *argv], None)
+    monkeypatch.setattr(qemu.shutil, "which", lambda name: None)
+    assert qemu.dies_with_runner(argv) == (argv, qemu._die_with_parent)
+
+
 def test_timeout_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(qemu.TIMEOUT_ENV, "0")
     assert qemu.run_timeout() is None
