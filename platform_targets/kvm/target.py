@@ -73,9 +73,7 @@ def _image(artifact: Path) -> Any:
     from packager.image.imagereader import read_image
 
     try:
-        blob = pvh_elf.artifact_section(artifact.read_bytes(), pvh_elf.IMAGE_SECTION)
-        if blob is None:
-            return None
+        blob = read_sections(artifact.read_bytes(), (pvh_elf.IMAGE_SECTION,))[pvh_elf.IMAGE_SECTION]
         image = read_image(blob)
         image.launch  # noqa: B018 - decoded now: a bad launch config means no image
         return image

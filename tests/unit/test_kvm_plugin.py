@@ -267,6 +267,30 @@ def test_qemu_dies_with_the_runner_through_setpriv_or_a_pre_exec_function(monkey
     assert qemu.dies_with_runner(argv) == (argv, qemu._die_with_parent)
 
 
+def test_the_runner_waits_for_qemu_without_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Popen.wait(timeout) sleeps between polls (up to 50 ms late); wait_exit is woken by the exit."""
+    import subprocess
+
+    ends = subprocess.Popen(["sh", "-c", "read x; exit 7"], stdin=subprocess.PIPE)
+    hangs = subprocess.Popen(["sh", "-c", "read x"], stdin=subprocess.PIPE)
+    try:
+        def no_sleep(_s: float) -> None:
+            raise AssertionError("polled")
+
+        monkeypatch.setattr(time, "sleep", no_sleep)
+        assert ends.stdin is not None
+        ends.stdin.close()  # read gets EOF: the shell exits 7
+        assert qemu.wait_exit(ends, 60) == 7
+        with pytest.raises(subprocess.TimeoutExpired):
+            qemu.wait_exit(hangs, 0.05)
+        assert hangs.poll() is None
+    finally:
+        monkeypatch.undo()
+        for p in (ends, hangs):
+            p.kill()
+            p.wait()
+
+
 def test_timeout_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(qemu.TIMEOUT_ENV, "0")
     assert qemu.run_timeout() is None
@@ -340,22 +364,6 @@ def test_artifact_loads_the_image_after_the_kernel_and_patches_the_slot() -> Non
     slot = elf.get_section_by_name(".litebox.slot")
     assert struct.unpack("<8sQQQ", slot.data()) == (b"LBXSLOT1", img["p_paddr"], len(image), 0)
     assert pvh_elf.build(kernel, image, manifest) == art  # deterministic
-
-
-def test_the_runner_reads_the_image_section_as_the_elf_parser_does() -> None:
-    kernel, image, manifest = _kernel(), b"LITEBOX\0" + bytes(range(256)) * 20, b'{"m": 1}'
-    art = pvh_elf.build(kernel, image, manifest)
-    assert pvh_elf.artifact_section(art, pvh_elf.IMAGE_SECTION) == image
-    assert pvh_elf.artifact_section(art, pvh_elf.MANIFEST_SECTION) == manifest
-    assert pvh_elf.artifact_section(art, ".text") is None  # allocated: not an artifact section
-    assert pvh_elf.artifact_section(art, ".missing") is None
-    assert pvh_elf.artifact_section(art[:-100], pvh_elf.IMAGE_SECTION) is None  # headers cut off
-    assert pvh_elf.artifact_section(b"MZ" + art[2:], pvh_elf.IMAGE_SECTION) is None
-    shoff = struct.unpack_from("<Q", art, 40)[0]
-    shnum = struct.unpack_from("<H", art, 60)[0]
-    past = bytearray(art)
-    struct.pack_into("<Q", past, shoff + 64 * (shnum - 2) + 32, len(art) - 8)  # the image's size
-    assert pvh_elf.artifact_section(bytes(past), pvh_elf.IMAGE_SECTION) is None
 
 
 def test_a_kernel_without_the_pvh_note_is_refused() -> None:
