@@ -553,7 +553,16 @@ def _probe_cache() -> Path:
 
 
 def _probe_key() -> str:
-    return f"{qemu_version()}|{os.uname().release}"
+    """What a cached probe result holds for: this QEMU binary (its path, size and change
+    time, which an upgrade changes; read with stat, not by running ``--version``, which cost
+    every `litebox run` one more QEMU start) and the host kernel."""
+    exe = qemu_path() or QEMU
+    try:
+        st = os.stat(exe)
+        binary = f"{exe}:{st.st_size}:{st.st_mtime_ns}"
+    except OSError:
+        binary = exe
+    return f"{binary}|{os.uname().release}"
 
 
 def cached_probe() -> bool | None:

@@ -3,6 +3,7 @@ artifact writer on a crafted kernel ELF (no cargo, no QEMU)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -308,6 +309,25 @@ def test_control_line_carries_all_eight_bits(tmp_path: Path) -> None:
     assert qemu.read_exit(control) == 200
     control.write_text("")
     assert qemu.read_exit(control) is None
+
+
+def test_a_cached_kvm_probe_is_read_without_starting_qemu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import subprocess
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv(qemu.ACCEL_ENV, "auto")
+    monkeypatch.setattr(qemu.os.path, "exists", lambda p: True)
+    key = qemu._probe_key()
+    (tmp_path / "litebox").mkdir()
+    (tmp_path / "litebox" / "kvm-probe.json").write_text(json.dumps({"key": key, "ok": False}))
+
+    def no_process(*_a: object, **_k: object) -> None:
+        raise AssertionError("a process was started")
+
+    monkeypatch.setattr(subprocess, "run", no_process)
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    assert qemu.choose_accel(None)[0] == "tcg"
+    assert qemu.cached_probe() is False
 
 
 def test_accel_override_and_no_kvm_device(monkeypatch: pytest.MonkeyPatch) -> None:
