@@ -6,7 +6,9 @@ QEMU's own start-up and exit (a PVH stub kernel that leaves through isa-debug-ex
 instruction, with the runner's QEMU options), and the kernel's own share: the TSC from the PVH
 entry to the app's first instruction, which the kernel prints when the command line has
 ``litebox.timing`` (with its boot phases, how its clock was calibrated, and when the VM
-exited, so the app's own run shows too).
+exited, so the app's own run shows too). The row "as `litebox run` boots" adds the runner's
+host check of the image to a plain QEMU start; the row after it boots through the runner's
+own ``qemu.boot`` (control FIFOs, QEMU started with its parent-death signal, the wait).
 
     python3 bench/kvm_boot.py [--runs N] [--json] [--before KERNEL]
 
@@ -93,12 +95,13 @@ def qemu_run(qemu: Any, kernel: Path, machine: str, cmdline: str, **options: str
     return go
 
 
-def runner_run(plugin: Any, kernel: Path, **options: str) -> Callable[[], bytes]:
+def runner_run(plugin: Any, kernel: Path, whole_runner: bool = False, **options: str) -> Callable[[], bytes]:
     """A closure booting ``kernel`` as `litebox run` does: the host checks the image's chunk
     digests first (chunkcheck.py; timed with the boot, its CPU time added to the children's
-    by ``timed``), and boots it through the runner's own ``qemu.boot`` (its control FIFOs, its
-    way of starting QEMU) with ``litebox.image-checked`` when they match; with ``options``
-    (other ``-M microvm`` options) through ``qemu_run`` instead."""
+    by ``timed``), then boots it with ``litebox.image-checked`` when they match: QEMU started
+    plainly (``qemu_run``, ``options`` its ``-M microvm`` options), or with ``whole_runner``
+    through the runner's own ``qemu.boot`` (its control FIFOs, its way of starting QEMU and
+    of waiting for it)."""
     def go() -> bytes:
         c0 = time.process_time()
         image = plugin._image(kernel)
@@ -106,7 +109,7 @@ def runner_run(plugin: Any, kernel: Path, **options: str) -> Callable[[], bytes]
         HOST_CPU.append((time.process_time() - c0) * 1000)
         if not checked:
             sys.exit(f"{kernel}: the host check of the image's chunks failed")
-        if options:
+        if not whole_runner:
             return qemu_run(plugin.qemu, kernel, "microvm", "litebox.image-checked", **options)()
         cmdline = plugin.qemu.kernel_cmdline([], {}, image_checked=True)
         code, rc = plugin.qemu.boot(kernel, cmdline, "tcg", 60, None, stdout=subprocess.DEVNULL,
@@ -217,6 +220,7 @@ def main() -> int:
             ("linux-userland", plain_run([str(arts["linux-userland"])])),
             ("QEMU alone, -M microvm (PVH stub exits at once)", stub_run(qemu, stub)),
             ("kvm, QEMU TCG -M microvm, as `litebox run` boots", runner_run(plugin, arts["kvm"])),
+            ("kvm, the same through the runner's qemu.boot", runner_run(plugin, arts["kvm"], whole_runner=True)),
             ("kvm, -M microvm, chunks checked in the VM", qemu_run(qemu, arts["kvm"], "microvm", "")),
             ("kvm, QEMU TCG -M pc (default machine)", qemu_run(qemu, arts["kvm"], "pc", "")),
             ("kvm, -M microvm, stored chunks (level 0)", qemu_run(qemu, stored["kvm"], "microvm", "")),
