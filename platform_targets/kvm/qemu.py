@@ -522,10 +522,24 @@ def dies_with_runner(argv: list[str]) -> tuple[list[str], Callable[[], None] | N
     ``ARGV`` with a pre-exec function. A pre-exec function makes Python fork and run code
     in the child before the exec, which held `litebox run` ~5-9 ms per boot here; setpriv
     costs one more exec (~1-2 ms)."""
-    setpriv = shutil.which(SETPRIV)
+    setpriv = _setpriv_with_pdeathsig()
     if setpriv is not None:
         return [setpriv, "--pdeathsig", "KILL", "--", *argv], None
     return argv, _die_with_parent
+
+
+def _setpriv_with_pdeathsig() -> str | None:
+    """setpriv's path when it knows ``--pdeathsig`` (util-linux 2.33 and later), else None.
+    Told from the option's name in its help text, inside the binary: running it to ask would
+    cost every boot one more exec, and an older setpriv would fail before QEMU starts."""
+    path = shutil.which(SETPRIV)
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            return path if b"--pdeathsig" in f.read(8 << 20) else None
+    except OSError:
+        return None
 
 
 def _die_with_parent() -> None:

@@ -260,10 +260,16 @@ def test_control_channel_carries_signals_in_and_the_status_out(tmp_path: Path) -
         channel.close()
 
 
-def test_qemu_dies_with_the_runner_through_setpriv_or_a_pre_exec_function(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_qemu_dies_with_the_runner_through_setpriv_or_a_pre_exec_function(monkeypatch: pytest.MonkeyPatch,
+                                                                           tmp_path: Path) -> None:
     argv = ["qemu-system-x86_64", "-M", "microvm"]
-    monkeypatch.setattr(qemu.shutil, "which", lambda name: "/usr/bin/setpriv" if name == "setpriv" else None)
-    assert qemu.dies_with_runner(argv) == (["/usr/bin/setpriv", "--pdeathsig", "KILL", "--", *argv], None)
+    new, old = tmp_path / "setpriv", tmp_path / "old-setpriv"
+    new.write_bytes(b"\x7fELF...usage: --pdeathsig keep|clear|<signame>...")
+    old.write_bytes(b"\x7fELF...usage: --reuid, --regid...")  # util-linux before 2.33
+    monkeypatch.setattr(qemu.shutil, "which", lambda name: str(new) if name == "setpriv" else None)
+    assert qemu.dies_with_runner(argv) == ([str(new), "--pdeathsig", "KILL", "--", *argv], None)
+    monkeypatch.setattr(qemu.shutil, "which", lambda name: str(old) if name == "setpriv" else None)
+    assert qemu.dies_with_runner(argv) == (argv, qemu._die_with_parent)
     monkeypatch.setattr(qemu.shutil, "which", lambda name: None)
     assert qemu.dies_with_runner(argv) == (argv, qemu._die_with_parent)
 
