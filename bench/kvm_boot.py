@@ -6,14 +6,18 @@ QEMU's own start-up and exit (a PVH stub kernel that leaves through isa-debug-ex
 instruction, with the runner's QEMU options), and the kernel's own share: the TSC from the PVH
 entry to the app's first instruction, which the kernel prints when the command line has
 ``litebox.timing`` (with its boot phases, how its clock was calibrated, and when the VM
-exited, so the app's own run shows too).
+exited, so the app's own run shows too). The row "as `litebox run` boots" adds the runner's
+host check of the image to a plain QEMU start; the row after it boots through the runner's
+own ``qemu.boot`` (control FIFOs, QEMU started with its parent-death signal, the wait).
 
     python3 bench/kvm_boot.py [--runs N] [--json] [--before KERNEL]
 
 ``--before KERNEL`` adds a "before" row: hello-static packed with that prebuilt kvm kernel (an
 ELF with a PVH note, e.g. ``target/kvm/release/litebox-runtime-kvm`` of another checkout) and
-booted with the former QEMU machine options (plain ``-M microvm``), so a change is measured
-against what it replaces in the same run.
+booted as `litebox run` boots (this checkout's host check and QEMU options), so a kernel change
+is measured against what it replaces in the same run. ``--before-machine OPTIONS`` boots it with
+other ``-M microvm`` options instead (e.g. ``""`` for plain ``-M microvm``, to measure a change
+of QEMU options as well).
 
 The cases run interleaved (round by round, each case once per round), so a machine whose load
 changes during the run weighs on every case alike. Wall-clock times are medians (and minimums)
@@ -91,10 +95,13 @@ def qemu_run(qemu: Any, kernel: Path, machine: str, cmdline: str, **options: str
     return go
 
 
-def runner_run(plugin: Any, kernel: Path) -> Callable[[], bytes]:
+def runner_run(plugin: Any, kernel: Path, whole_runner: bool = False, **options: str) -> Callable[[], bytes]:
     """A closure booting ``kernel`` as `litebox run` does: the host checks the image's chunk
     digests first (chunkcheck.py; timed with the boot, its CPU time added to the children's
-    by ``timed``), and passes ``litebox.image-checked`` when they match."""
+    by ``timed``), then boots it with ``litebox.image-checked`` when they match: QEMU started
+    plainly (``qemu_run``, ``options`` its ``-M microvm`` options), or with ``whole_runner``
+    through the runner's own ``qemu.boot`` (its control FIFOs, its way of starting QEMU and
+    of waiting for it)."""
     def go() -> bytes:
         c0 = time.process_time()
         image = plugin._image(kernel)
@@ -102,7 +109,14 @@ def runner_run(plugin: Any, kernel: Path) -> Callable[[], bytes]:
         HOST_CPU.append((time.process_time() - c0) * 1000)
         if not checked:
             sys.exit(f"{kernel}: the host check of the image's chunks failed")
-        return qemu_run(plugin.qemu, kernel, "microvm", "litebox.image-checked")()
+        if not whole_runner:
+            return qemu_run(plugin.qemu, kernel, "microvm", "litebox.image-checked", **options)()
+        cmdline = plugin.qemu.kernel_cmdline([], {}, image_checked=True)
+        code, rc = plugin.qemu.boot(kernel, cmdline, "tcg", 60, None, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+        if code != 0:
+            sys.exit(f"{kernel}: the app did not exit 0 (QEMU {rc})")
+        return b""
     return go
 
 
@@ -182,7 +196,9 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=10, help="rounds (each case runs once per round; default 10)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     ap.add_argument("--before", type=Path, metavar="KERNEL",
-                    help="a prebuilt kvm kernel to compare with (booted with plain -M microvm)")
+                    help="a prebuilt kvm kernel to compare with (booted as `litebox run` boots)")
+    ap.add_argument("--before-machine", metavar="OPTIONS",
+                    help="-M microvm options for the --before kernel (default: the runner's; '' for none)")
     args = ap.parse_args()
     plugin = get("kvm").module
     qemu = plugin.qemu
@@ -204,6 +220,7 @@ def main() -> int:
             ("linux-userland", plain_run([str(arts["linux-userland"])])),
             ("QEMU alone, -M microvm (PVH stub exits at once)", stub_run(qemu, stub)),
             ("kvm, QEMU TCG -M microvm, as `litebox run` boots", runner_run(plugin, arts["kvm"])),
+            ("kvm, the same through the runner's qemu.boot", runner_run(plugin, arts["kvm"], whole_runner=True)),
             ("kvm, -M microvm, chunks checked in the VM", qemu_run(qemu, arts["kvm"], "microvm", "")),
             ("kvm, QEMU TCG -M pc (default machine)", qemu_run(qemu, arts["kvm"], "pc", "")),
             ("kvm, -M microvm, stored chunks (level 0)", qemu_run(qemu, stored["kvm"], "microvm", "")),
@@ -216,11 +233,11 @@ def main() -> int:
                  ("stored chunks", qemu_run(qemu, stored["kvm"], "microvm", "litebox.timing"))]
         if args.before is not None:
             before = pack_with(project, Path(tmp) / "work" / "dist-before", args.before)
-            cases[2:2] = [
-                ("before: QEMU alone, plain -M microvm", stub_run(qemu, stub, microvm_options="")),
-                ("before: kvm, QEMU TCG -M microvm", qemu_run(qemu, before, "microvm", "", microvm_options="")),
-            ]
-            debug.insert(0, ("before", qemu_run(qemu, before, "microvm", "litebox.debug", microvm_options="")))
+            opts = {} if args.before_machine is None else {"microvm_options": args.before_machine}
+            cases[2:2] = [("before: kvm, as `litebox run` boots", runner_run(plugin, before, **opts))]
+            if opts:
+                cases[2:2] = [("before: QEMU alone, its -M microvm options", stub_run(qemu, stub, **opts))]
+            debug.insert(0, ("before", qemu_run(qemu, before, "microvm", timing, **opts)))
         for _, fn in cases + debug:
             fn()  # warm the page cache
         times: dict[str, list[float]] = {name: [] for name, _ in cases}

@@ -372,7 +372,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from packager.commands.inspection import read_embedded_manifest
+    from packager.build.artifact import read_embedded_manifest  # light: no pyelftools, no cryptography
     from packager.commands.runcmd import RunOptions, run_artifact, split_run_args
     from packager.targets.targets import get
 

@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packager.build.artifact import IMAGE_SECTION, MANIFEST_SECTION, has_section_trailer, read_sections
+from packager.build.artifact import (  # noqa: F401 - read_embedded_manifest: re-exported
+    IMAGE_SECTION,
+    MANIFEST_SECTION,
+    has_section_trailer,
+    read_embedded_manifest,
+    read_sections,
+)
 from packager.commands.integrity import Check, artifact_checks, summary
 from packager.errors import PackError
 from packager.image.imagereader import Image, ImageError, read_image
@@ -22,29 +28,6 @@ class ArtifactView:
     manifest: dict[str, Any]
     image: Image
     data: bytes = b""  # the artifact file's bytes
-
-
-def read_embedded_manifest(path: Path) -> dict[str, Any]:
-    """The artifact's embedded manifest alone (the image is not checked), or a PackError."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise PackError(f"{display_path(path)}: no such file") from None
-    except OSError as exc:
-        raise PackError(f"{display_path(path)}: cannot read: {exc.strerror}") from None
-    try:
-        section = read_sections(data, (MANIFEST_SECTION,)).get(MANIFEST_SECTION)
-    except PackError as exc:
-        raise PackError(f"{display_path(path)}: not a LiteBox artifact ({exc})") from None
-    if section is None:
-        raise PackError(f"{display_path(path)}: not a LiteBox artifact (no {MANIFEST_SECTION} section)")
-    try:
-        manifest = json.loads(section)
-    except ValueError:
-        raise PackError(f"{display_path(path)}: the embedded manifest is not JSON") from None
-    if not isinstance(manifest, dict):
-        raise PackError(f"{display_path(path)}: the embedded manifest is not a JSON object")
-    return manifest
 
 
 def open_artifact(path: Path) -> ArtifactView:

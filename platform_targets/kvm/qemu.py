@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -39,7 +40,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 QEMU = "qemu-system-x86_64"
 DEBUG_EXIT = "isa-debug-exit,iobase=0xf4,iosize=0x04"
@@ -468,12 +469,13 @@ def boot(kernel: Path, cmdline: str, accel: str, timeout: float | None, module: 
                          via={(h.addr, h.port): h.inner for h in hosts})
         try:
             with _Forwarder(channel) if forward_signals else contextlib.nullcontext():
+                argv, preexec = dies_with_runner(argv)
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                                        start_new_session=True, preexec_fn=_die_with_parent)
+                                        start_new_session=True, preexec_fn=preexec)
                 for host in hosts:
                     host.start()
                 try:
-                    rc = proc.wait(timeout=timeout)
+                    rc = wait_exit(proc, timeout)
                 except subprocess.TimeoutExpired:
                     _kill(proc)
                     return None, -signal.SIGKILL
@@ -486,6 +488,58 @@ def boot(kernel: Path, cmdline: str, accel: str, timeout: float | None, module: 
         if code is None:
             code = status_from_qemu(rc)
         return code, rc
+
+
+def wait_exit(proc: subprocess.Popen[bytes], timeout: float | None) -> int:
+    """Waits for ``proc`` to end (at most ``timeout`` seconds, else TimeoutExpired) and returns
+    its status. Woken by the child's exit itself (a pidfd), not by polling: Popen.wait with a
+    timeout sleeps between polls, up to 50 ms at a time, which made `litebox run` notice a
+    ~60 ms boot's end ~5-30 ms late. Signals still interrupt the wait (a handler that raises
+    ends it)."""
+    if timeout is None:
+        return proc.wait()
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # no pidfd (Linux < 5.3): Popen's own polling
+        return proc.wait(timeout=timeout)
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
+    if not ready:
+        raise subprocess.TimeoutExpired(proc.args, timeout)
+    return proc.wait()
+
+
+# util-linux's setpriv: sets the parent-death signal, then execs the command.
+SETPRIV = "setpriv"
+
+
+def dies_with_runner(argv: list[str]) -> tuple[list[str], Callable[[], None] | None]:
+    """The command line to start QEMU with, and the function (if any) to run in the child
+    before its exec, so that QEMU gets SIGKILL when the runner dies (PR_SET_PDEATHSIG):
+    ``setpriv --pdeathsig KILL -- ARGV`` where util-linux's setpriv is installed, else
+    ``ARGV`` with a pre-exec function. A pre-exec function makes Python fork and run code
+    in the child before the exec, which held `litebox run` ~5-9 ms per boot here; setpriv
+    costs one more exec (~1-2 ms)."""
+    setpriv = _setpriv_with_pdeathsig()
+    if setpriv is not None:
+        return [setpriv, "--pdeathsig", "KILL", "--", *argv], None
+    return argv, _die_with_parent
+
+
+def _setpriv_with_pdeathsig() -> str | None:
+    """setpriv's path when it knows ``--pdeathsig`` (util-linux 2.33 and later), else None.
+    Told from the option's name in its help text, inside the binary: running it to ask would
+    cost every boot one more exec, and an older setpriv would fail before QEMU starts."""
+    path = shutil.which(SETPRIV)
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            return path if b"--pdeathsig" in f.read(8 << 20) else None
+    except OSError:
+        return None
 
 
 def _die_with_parent() -> None:
@@ -513,7 +567,16 @@ def _probe_cache() -> Path:
 
 
 def _probe_key() -> str:
-    return f"{qemu_version()}|{os.uname().release}"
+    """What a cached probe result holds for: this QEMU binary (its path, size and change
+    time, which an upgrade changes; read with stat, not by running ``--version``, which cost
+    every `litebox run` one more QEMU start) and the host kernel."""
+    exe = qemu_path() or QEMU
+    try:
+        st = os.stat(exe)
+        binary = f"{exe}:{st.st_size}:{st.st_mtime_ns}"
+    except OSError:
+        binary = exe
+    return f"{binary}|{os.uname().release}"
 
 
 def cached_probe() -> bool | None:

@@ -7,7 +7,10 @@ under the runner's and the test's timeouts; the tests never choose KVM (LITEBOX_
 
 from __future__ import annotations
 
+import os
+import select
 import shutil
+import signal
 import struct
 import subprocess
 from pathlib import Path
@@ -241,6 +244,60 @@ def test_a_spinning_thread_is_preempted(tmp_path: Path) -> None:
     kvm = run_kvm(_pack_c(source, tmp_path, "spin"), [])
     assert kvm.returncode == 0, describe(kvm)
     assert kvm.stdout == b"flag seen\n"
+
+
+def test_the_runners_ctrl_c_reaches_an_app_that_never_waits(tmp_path: Path) -> None:
+    """The app spins without a syscall after its first line: only the kernel's background tick
+    (its first one late, the rest every 10 ms: apic.rs) looks at the control channel, so the
+    SIGINT the runner forwards reaches the app's handler and the loop ends."""
+    source = ("#include <signal.h>\n"
+              "static volatile sig_atomic_t got;\n"
+              "static void on_int(int s) { got = s; }\n"
+              "int main(void) { signal(SIGINT, on_int); puts(\"spinning\"); fflush(stdout);\n"
+              "  while (!got) {}\n"
+              "  printf(\"signal %d\\n\", (int)got); return 5; }")
+    art = _pack_c(source, tmp_path, "spin-int")
+    proc = subprocess.Popen(litebox_e2e.kvm_argv(art, []), env=litebox_e2e.kvm_env(90, None),
+                            cwd=litebox_e2e.REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"spinning\n"  # the app runs its loop from here on
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=litebox_e2e.RUN_TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, out) == (5, b"signal 2\n"), err
+
+
+def test_qemu_does_not_outlive_a_killed_runner(tmp_path: Path) -> None:
+    """SIGKILL to `litebox run` (nothing of it runs after that) still ends its QEMU: the
+    parent-death signal set before QEMU's exec (setpriv --pdeathsig, qemu.dies_with_runner)."""
+    art = _pack_c("int main(void) { puts(\"spinning\"); fflush(stdout); for (;;) {} }", tmp_path, "spin")
+    runner = subprocess.Popen(litebox_e2e.kvm_argv(art, []), env=litebox_e2e.kvm_env(90, None),
+                              cwd=litebox_e2e.REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL)
+    qemu_pid = 0
+    try:
+        assert runner.stdout is not None
+        assert runner.stdout.readline() == b"spinning\n"  # QEMU runs the app
+        children = Path(f"/proc/{runner.pid}/task/{runner.pid}/children").read_text().split()
+        assert len(children) == 1, children
+        qemu_pid = int(children[0])
+        pidfd = os.pidfd_open(qemu_pid)
+        try:
+            runner.kill()
+            runner.wait(timeout=litebox_e2e.RUN_TIMEOUT)
+            ready, _, _ = select.select([pidfd], [], [], litebox_e2e.RUN_TIMEOUT)
+            assert ready, f"QEMU (pid {qemu_pid}) outlived its runner"
+        finally:
+            os.close(pidfd)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
 
 
 def test_a_timer_signal_reaches_an_app_that_makes_no_syscall(tmp_path: Path) -> None:

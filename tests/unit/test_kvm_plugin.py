@@ -3,6 +3,7 @@ artifact writer on a crafted kernel ELF (no cargo, no QEMU)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -259,6 +260,44 @@ def test_control_channel_carries_signals_in_and_the_status_out(tmp_path: Path) -
         channel.close()
 
 
+def test_qemu_dies_with_the_runner_through_setpriv_or_a_pre_exec_function(monkeypatch: pytest.MonkeyPatch,
+                                                                           tmp_path: Path) -> None:
+    argv = ["qemu-system-x86_64", "-M", "microvm"]
+    new, old = tmp_path / "setpriv", tmp_path / "old-setpriv"
+    new.write_bytes(b"\x7fELF...usage: --pdeathsig keep|clear|<signame>...")
+    old.write_bytes(b"\x7fELF...usage: --reuid, --regid...")  # util-linux before 2.33
+    monkeypatch.setattr(qemu.shutil, "which", lambda name: str(new) if name == "setpriv" else None)
+    assert qemu.dies_with_runner(argv) == ([str(new), "--pdeathsig", "KILL", "--", *argv], None)
+    monkeypatch.setattr(qemu.shutil, "which", lambda name: str(old) if name == "setpriv" else None)
+    assert qemu.dies_with_runner(argv) == (argv, qemu._die_with_parent)
+    monkeypatch.setattr(qemu.shutil, "which", lambda name: None)
+    assert qemu.dies_with_runner(argv) == (argv, qemu._die_with_parent)
+
+
+def test_the_runner_waits_for_qemu_without_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Popen.wait(timeout) sleeps between polls (up to 50 ms late); wait_exit is woken by the exit."""
+    import subprocess
+
+    ends = subprocess.Popen(["sh", "-c", "read x; exit 7"], stdin=subprocess.PIPE)
+    hangs = subprocess.Popen(["sh", "-c", "read x"], stdin=subprocess.PIPE)
+    try:
+        def no_sleep(_s: float) -> None:
+            raise AssertionError("polled")
+
+        monkeypatch.setattr(time, "sleep", no_sleep)
+        assert ends.stdin is not None
+        ends.stdin.close()  # read gets EOF: the shell exits 7
+        assert qemu.wait_exit(ends, 60) == 7
+        with pytest.raises(subprocess.TimeoutExpired):
+            qemu.wait_exit(hangs, 0.05)
+        assert hangs.poll() is None
+    finally:
+        monkeypatch.undo()
+        for p in (ends, hangs):
+            p.kill()
+            p.wait()
+
+
 def test_timeout_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(qemu.TIMEOUT_ENV, "0")
     assert qemu.run_timeout() is None
@@ -276,6 +315,25 @@ def test_control_line_carries_all_eight_bits(tmp_path: Path) -> None:
     assert qemu.read_exit(control) == 200
     control.write_text("")
     assert qemu.read_exit(control) is None
+
+
+def test_a_cached_kvm_probe_is_read_without_starting_qemu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import subprocess
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv(qemu.ACCEL_ENV, "auto")
+    monkeypatch.setattr(qemu.os.path, "exists", lambda p: True)
+    key = qemu._probe_key()
+    (tmp_path / "litebox").mkdir()
+    (tmp_path / "litebox" / "kvm-probe.json").write_text(json.dumps({"key": key, "ok": False}))
+
+    def no_process(*_a: object, **_k: object) -> None:
+        raise AssertionError("a process was started")
+
+    monkeypatch.setattr(subprocess, "run", no_process)
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    assert qemu.choose_accel(None)[0] == "tcg"
+    assert qemu.cached_probe() is False
 
 
 def test_accel_override_and_no_kvm_device(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,7 +20,7 @@ from packager.config.config import load_project
 from packager.errors import PackError
 from packager.targets import cargobuild
 from packager.targets.targetapi import Capabilities
-from packager.targets.targets import discover, repo_root
+from packager.targets.targets import discover, get, repo_root
 
 HEAD = "from packager.targets.targetapi import Capabilities, Check, ExtraStep, OptionSpec, TargetPlugin\n"
 BODY = '''
@@ -87,6 +87,18 @@ def test_two_folders_one_name_refused(tmp_path: Path) -> None:
     write_plugin(tmp_path, "b", plugin_source())
     with pytest.raises(PackError, match="b/target.py: target 'toy' is also defined in .*a/target.py"):
         discover(tmp_path)
+
+
+def test_get_loads_the_named_folder_alone_and_falls_back_to_discovery(tmp_path: Path) -> None:
+    """`litebox run` needs one plugin: the folder named after it is loaded alone (a broken
+    neighbour is not even read); a plugin in a folder of another name is still found."""
+    write_plugin(tmp_path, "toy", plugin_source())
+    write_plugin(tmp_path, "broken", "raise RuntimeError('not loaded')\n")
+    assert get("toy", tmp_path).folder == tmp_path / "toy"
+    write_plugin(tmp_path / "more", "elsewhere", plugin_source(name="other"))
+    assert get("other", tmp_path / "more").folder == tmp_path / "more" / "elsewhere"
+    with pytest.raises(PackError, match="broken/target.py: cannot load target plugin"):
+        get("missing", tmp_path)
 
 
 def test_real_targets_declare_capabilities() -> None:

@@ -245,14 +245,19 @@ pub struct ProcRecord {
 }
 
 /// This process as /proc shows it (state `R`: it is the one asking).
+/// The process's arguments as /proc/PID/cmdline shows them: each ended by a NUL.
+fn cmdline<P: Platform>(os: &LibOs<P>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for a in os.cmdline.lock().iter() {
+        out.extend_from_slice(a);
+        out.push(0);
+    }
+    out
+}
+
 pub fn own_record<P: Platform>(os: &LibOs<P>) -> ProcRecord {
     let (pgid, sid) = os.pgid_sid();
     let (vsize, rss) = sizes(os);
-    let mut cmdline = Vec::new();
-    for a in os.cmdline.lock().iter() {
-        cmdline.extend_from_slice(a);
-        cmdline.push(0);
-    }
     ProcRecord {
         pid: os.platform.ids().0,
         ppid: os.ppid(),
@@ -260,7 +265,7 @@ pub fn own_record<P: Platform>(os: &LibOs<P>) -> ProcRecord {
         sid,
         state: b'R',
         comm: comm(os),
-        cmdline,
+        cmdline: cmdline(os),
         exe: os.vfs.exe_path.lock().clone(),
         vsize,
         rss,
@@ -275,10 +280,13 @@ pub fn publish<P: Platform>(os: &LibOs<P>) {
     if os.platform.passthrough().is_some() {
         os.platform.publish_process(&own_record(os));
     } else {
-        let r = own_record(os);
+        // The core's table keeps the name, arguments and program path alone (the rest of
+        // /proc/PID is read live): only those are gathered (each program load of a VM pays
+        // for this code's first run under emulation).
+        let (pid, comm, cmdline, exe) = (os.platform.ids().0, comm(os), cmdline(os), os.vfs.exe_path.lock().clone());
         let mut t = crate::proctab::TABLE.lock();
-        t.publish(r.pid, &r.comm, &r.cmdline);
-        t.set_exe(r.pid, &r.exe);
+        t.publish(pid, &comm, &cmdline);
+        t.set_exe(pid, &exe);
     }
 }
 

@@ -1,5 +1,6 @@
 //! Preemption: the local APIC timer, periodic (10 ms), started at boot when the runner's
-//! control channel is there, else when the app gets its second thread or process. Its
+//! control channel is there (its first tick then after 50 ms: [`start_background_tick`]),
+//! else when the app gets its second thread or process. Its
 //! interrupt arrives in ring 3 (the kernel runs with IF clear) and makes the running thread
 //! yield; the one exception is [`idle_until`], which halts with interrupts on until a one-shot
 //! deadline. The legacy 8259 PICs are masked so no other interrupt arrives.
@@ -15,9 +16,14 @@ pub const SPURIOUS_VECTOR: u64 = 0xff;
 const APIC_PHYS: usize = 0xfee0_0000;
 const APIC_VIRT: usize = 0xffff_c800_0000_0000;
 const PERIOD_MS: u64 = 10;
+/// The first period of a timer started for background work alone ([`start_background_tick`]).
+pub const FIRST_TICK_MS: u64 = 50;
 
 static BASE: AtomicUsize = AtomicUsize::new(0);
 static RUNNING: AtomicBool = AtomicBool::new(false);
+/// The timer runs its long first period ([`start_background_tick`]); the next tick, or a need
+/// for the regular period, ends it.
+static FIRST_LONG: AtomicBool = AtomicBool::new(false);
 /// Timer counts per millisecond (0 until calibrated).
 static PER_MS: AtomicU32 = AtomicU32::new(0);
 
@@ -81,24 +87,59 @@ pub fn current_count() -> u32 {
 }
 
 /// Starts the periodic timer if the CPU has a local APIC (once), at the rate measured with the
-/// TSC's calibration.
+/// TSC's calibration; a timer started by [`start_background_tick`] takes its regular period
+/// now (a second thread or process, a CPU limit, an interval timer need it from the start).
 pub fn start_timer() {
+    if RUNNING.swap(true, Ordering::Relaxed) {
+        if FIRST_LONG.swap(false, Ordering::Relaxed) {
+            periodic(PER_MS.load(Ordering::Relaxed));
+        }
+        return;
+    }
+    start_ticking(PERIOD_MS);
+}
+
+/// Starts the periodic timer for the kernel's background work alone (the runner's Ctrl-C
+/// for an app that never waits): its first tick comes [`FIRST_TICK_MS`] after the start, the
+/// rest every 10 ms. A short app (a hello under emulation runs ~10 ms) so ends before any
+/// tick, and the boot does not pay for the tick's first run (its code translated under TCG).
+/// Nothing if the timer already runs.
+pub fn start_background_tick() {
     if RUNNING.swap(true, Ordering::Relaxed) {
         return;
     }
+    if start_ticking(FIRST_TICK_MS) {
+        FIRST_LONG.store(true, Ordering::Relaxed);
+    }
+}
+
+/// At each tick of the timer: after a long first period ([`start_background_tick`]) the
+/// regular one follows.
+pub fn on_tick() {
+    if FIRST_LONG.swap(false, Ordering::Relaxed) {
+        periodic(PER_MS.load(Ordering::Relaxed));
+    }
+}
+
+/// Maps and calibrates the timer and starts it periodic, its first period `first_ms` long;
+/// false without a usable APIC.
+fn start_ticking(first_ms: u64) -> bool {
     start_counting();
     if BASE.load(Ordering::Relaxed) == 0 {
-        return;
+        return false;
     }
     let per_ms = match clock::apic_per_ms() {
         0 => measure_against_tsc(),
         n => n,
     };
     if per_ms == 0 {
-        return;
+        return false;
     }
     PER_MS.store(per_ms, Ordering::Relaxed);
-    periodic(per_ms);
+    // Periodic, unmasked; a long first period is cut to the regular one at its tick (`on_tick`).
+    write(0x320, (1 << 17) | TIMER_VECTOR as u32);
+    write(0x380, per_ms.saturating_mul(first_ms as u32));
+    true
 }
 
 /// The timer's counts in 1 ms of TSC, counted now (when the calibration could not measure
@@ -115,7 +156,9 @@ fn measure_against_tsc() -> u32 {
     per_ms
 }
 
+/// The timer periodic at the regular period (restarting its count).
 fn periodic(per_ms: u32) {
+    FIRST_LONG.store(false, Ordering::Relaxed);
     write(0x320, (1 << 17) | TIMER_VECTOR as u32); // periodic, unmasked
     write(0x380, per_ms.saturating_mul(PERIOD_MS as u32));
 }

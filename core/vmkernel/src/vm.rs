@@ -215,18 +215,31 @@ impl Space {
 fn drop_pages(s: usize, e: usize) {
     let mut va = s;
     while va < e {
-        if let Some(p) = paging::pte(va, false) {
-            // SAFETY: p is the level-1 entry of an app page.
-            let v = unsafe { p.read_volatile() };
-            if v & (P | KEPT) != 0 {
-                // SAFETY: as above.
-                unsafe { p.write_volatile(0) };
-                cpu::invlpg(va);
-                frames::release(paging::frame_of(v));
-            }
+        let Some(p) = paging::pte(va, false) else {
+            va = next_table(va);
+            continue;
+        };
+        // SAFETY: p is the level-1 entry of an app page.
+        let v = unsafe { p.read_volatile() };
+        if v & (P | KEPT) != 0 {
+            // SAFETY: as above.
+            unsafe { p.write_volatile(0) };
+            cpu::invlpg(va);
+            frames::release(paging::frame_of(v));
         }
         va += PAGE;
     }
+}
+
+/// What one level-1 table maps.
+const TABLE_SPAN: usize = 512 * PAGE;
+
+/// Where a walk over app pages goes on when `va` has no level-1 table (`paging::pte` found
+/// none on the way down: the app's half has no huge pages): the next table's first page, since
+/// nothing of `va`'s 2 MiB is mapped. (Under emulation, stepping over a large unmapped range
+/// page by page cost thousands of dispatches per program load.)
+fn next_table(va: usize) -> usize {
+    (va | (TABLE_SPAN - 1)).saturating_add(1)
 }
 
 fn in_user(s: usize, len: usize) -> Option<usize> {
@@ -361,16 +374,18 @@ pub fn protect(addr: usize, len: usize, prot: u32) -> Result<(), Errno> {
     let flags = pte_flags(prot & 7);
     let mut va = addr;
     while va < e {
-        if let Some(p) = paging::pte(va, false) {
-            // SAFETY: p is the level-1 entry of an app page.
-            let v = unsafe { p.read_volatile() };
-            if v & (P | KEPT) != 0 {
-                // A shared frame stays read-only until its first write (`fault`).
-                let nv = if v & COW != 0 { ((v & ADDR) | flags | COW) & !W } else { (v & ADDR) | flags };
-                // SAFETY: as above; same frame, new rights.
-                unsafe { p.write_volatile(nv) };
-                cpu::invlpg(va);
-            }
+        let Some(p) = paging::pte(va, false) else {
+            va = next_table(va);
+            continue;
+        };
+        // SAFETY: p is the level-1 entry of an app page.
+        let v = unsafe { p.read_volatile() };
+        if v & (P | KEPT) != 0 {
+            // A shared frame stays read-only until its first write (`fault`).
+            let nv = if v & COW != 0 { ((v & ADDR) | flags | COW) & !W } else { (v & ADDR) | flags };
+            // SAFETY: as above; same frame, new rights.
+            unsafe { p.write_volatile(nv) };
+            cpu::invlpg(va);
         }
         va += PAGE;
     }

@@ -136,6 +136,9 @@ pub fn trap(f: &mut TrapFrame) {
         if f.vector != apic::SPURIOUS_VECTOR {
             apic::eoi();
         }
+        if f.vector == apic::TIMER_VECTOR {
+            apic::on_tick();
+        }
         if f.vector == apic::TIMER_VECTOR && from_user {
             machine().poll_events();
             sched::yield_now();

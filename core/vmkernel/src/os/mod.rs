@@ -107,8 +107,9 @@ pub fn start(b: Boot<'_>) -> ! {
     // (waiting only when the boot took less than its window), so the app's clocks never wait.
     clock::tsc_hz();
     if machine().poll_interval_ns() != u64::MAX {
-        // The tick lets an app that never waits notice events (the runner's Ctrl-C).
-        crate::apic::start_timer();
+        // The tick lets an app that never waits notice events (the runner's Ctrl-C); its first
+        // one comes late enough that a short app ends before it (apic::FIRST_TICK_MS).
+        crate::apic::start_background_tick();
     }
 
     if crate::debug() {
