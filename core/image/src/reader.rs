@@ -650,7 +650,31 @@ impl ChunkCache {
         self.slots.with(|v| v.iter().filter(|s| matches!(s, Slot::Decompressed(_))).count())
     }
 
+    /// Chunk `k`, checked: the first read of a chunk checks it. A deferred chunk (mapped, its
+    /// check handed to the helper) takes the helper's verdict when there is one, and the
+    /// helper gets this read's verdict when nobody had claimed it: never checked twice.
     fn get<'a>(&self, image: &Image<'a>, k: u32) -> Result<Chunk<'a>, ImageError> {
+        let deferred = self.slots.with(|v| matches!(v.get(k as usize), Some(Slot::Deferred)));
+        if let (true, Some((helper, _))) = (deferred, self.helper) {
+            match helper.claim(k) {
+                Claim::Good => {
+                    self.mark_verified(k);
+                    return placed(image, k);
+                }
+                Claim::Bad => return Err(ImageError::tampered("chunk digest does not match").with(k as u64)),
+                Claim::Mine => {
+                    let r = self.get_checked(image, k);
+                    helper.finish(k, r.is_ok());
+                    return r;
+                }
+                // Being checked by the helper: checked here too (a read does not wait).
+                Claim::Busy => {}
+            }
+        }
+        self.get_checked(image, k)
+    }
+
+    fn get_checked<'a>(&self, image: &Image<'a>, k: u32) -> Result<Chunk<'a>, ImageError> {
         let slot = self.slots.with(|v| v.get(k as usize).cloned());
         match slot {
             Some(Slot::Decompressed(a)) => return Ok(Chunk::Owned(a)),

@@ -248,6 +248,33 @@ fn a_read_of_a_deferred_chunk_still_checks_it_here() {
 }
 
 #[test]
+fn a_read_of_a_deferred_chunk_takes_the_helpers_verdict_or_gives_it_its_own() {
+    let (_, _, _, first, last) = span_of(STORED);
+    // The helper found the (damaged) first chunk good: believed, not checked again here.
+    let (img, mut cache, at, _, _) = span_of(&damaged(first));
+    let h: &'static Scripted = Box::leak(Box::new(Scripted {
+        claims: vec![(first, Claim::Good), (last, Claim::Bad)],
+        waits: vec![],
+        publish: true,
+        defers: true,
+        log: Mutex::new(Vec::new()),
+    }));
+    cache.set_helper(h, MIN_SPAN);
+    assert_eq!(verify(&img, &cache), Ok(Some(at)));
+    let e = img.entry(img.lookup(b"/app/big.bin").unwrap());
+    let mut buf = [0u8; 16];
+    assert_eq!(cache.read(&img, &e, 0, &mut buf).map_err(|e| e.kind), Ok(16));
+    // The helper found the (intact) last chunk bad: a read of it fails without a check here.
+    let chunk_at = |off: u64| img.raw_span(&e, off, 1).map(|(_, k, _)| k);
+    assert_eq!(chunk_at(e.size - 1), Some(last));
+    assert_eq!(cache.read(&img, &e, e.size - 1, &mut buf[..1]).map_err(|e| e.kind), Err(ImageErrorKind::Tampered));
+    // A chunk nobody claimed: checked by the read, and the verdict goes to the helper.
+    let off = (0..e.size).step_by(512).find(|&o| chunk_at(o) == Some(first + 1)).unwrap();
+    cache.read(&img, &e, off, &mut buf).unwrap();
+    assert!(h.log().contains(&format!("finish {} true", first + 1)), "{:?}", h.log());
+}
+
+#[test]
 fn chunks_checked_here_before_a_deferred_span_are_reported_good() {
     let (img, mut cache, at, first, last) = span_of(STORED);
     let h = Scripted::deferring();
