@@ -60,7 +60,7 @@ struct Header {
 pub const MIN_SPAN: u32 = 8;
 const HEADER: usize = 64;
 /// The most deferred jobs (spans) a run publishes; later spans are checked before mapping, as
-/// before (python3 -c pass publishes 3-6).
+/// before (python3 -c pass publishes 4).
 const MAX_JOBS: usize = 64;
 /// Where the list of deferred spans starts (one u64 each: first | last << 32), and where the
 /// chunks' state bytes start after it.
