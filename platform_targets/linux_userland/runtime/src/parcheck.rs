@@ -81,10 +81,12 @@ const FUTEX_WAKE: usize = 1;
 /// The table's address (0: none) and its chunk count.
 static REGION: AtomicUsize = AtomicUsize::new(0);
 static CHUNKS: AtomicU32 = AtomicU32::new(0);
-/// A copy of the image, to read and check chunks with: init's, and the app's gate's.
+/// Init's copy of the image, to read and check chunks with.
 static IMAGE: SpinMutex<Option<Image<'static>>> = SpinMutex::new(None);
-/// The app's gate's scratch for checking chunks (made before the first fork).
-static GATE_CACHE: SpinMutex<Option<ChunkCache>> = SpinMutex::new(None);
+/// The gate's copy of the image (a leaked box, set before the first fork and never changed):
+/// read without a lock, so that a process forked while another thread was settling cannot
+/// inherit a held lock.
+static GATE_IMAGE: AtomicUsize = AtomicUsize::new(0);
 /// The address of the table's `jobs` word once this process is an armed app process ([`arm`]):
 /// 0 in init, the supervisor, and before the app runs.
 static GATE: AtomicUsize = AtomicUsize::new(0);
@@ -161,7 +163,10 @@ pub fn init(image: &Image<'static>) -> Option<(usize, usize)> {
     CHUNKS.store(chunks, SeqCst);
     REGION.store(at, SeqCst);
     *IMAGE.lock() = Some(image.clone());
-    *GATE_CACHE.lock() = Some(ChunkCache::new(0));
+    GATE_IMAGE.store(
+        alloc::boxed::Box::leak(alloc::boxed::Box::new(image.clone())) as *const Image<'static> as usize,
+        SeqCst,
+    );
     Some((at, len))
 }
 
@@ -310,12 +315,15 @@ fn gate_slow(nr: usize, a: [usize; 6]) {
         return;
     }
     let Some(h) = header() else { return };
-    let (n, _) = jobs(h);
-    let guard = IMAGE.lock();
-    let cache = GATE_CACHE.lock();
-    let (Some(image), Some(cache)) = (guard.as_ref(), cache.as_ref()) else {
+    let at = GATE_IMAGE.load(SeqCst);
+    if at == 0 {
         return;
-    };
+    }
+    // SAFETY: a non-zero GATE_IMAGE is a leaked, never freed or changed Image (init).
+    let image: &Image<'static> = unsafe { &*(at as *const Image<'static>) };
+    // This call's own scratch (one chunk's worth at most), freed when it returns.
+    let cache = ChunkCache::new(0);
+    let (n, _) = jobs(h);
     if let Err(e) = settle(h, n, |k| cache.check_stored(image, k).is_ok()) {
         gate_fatal(e);
     }
