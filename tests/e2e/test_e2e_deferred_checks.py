@@ -162,19 +162,22 @@ def bigtext(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     app = work / "app"
     app.mkdir()
     subprocess.run(["gcc", "-O2", "-static", "-o", app / "bigtext", BIGTEXT], check=True, timeout=300)
+    subprocess.run(["gcc", "-O2", "-static", "-DBLOB", "-o", app / "blob", BIGTEXT], check=True, timeout=300)
     (app / "litebox.toml").write_text(
-        '[app]\nname = "bigtext"\nentry = "/app/bigtext"\n\n[files]\n"/app/bigtext" = "bigtext"\n\n'
+        '[app]\nname = "bigtext"\nentry = "/app/bigtext"\n\n'
+        '[files]\n"/app/bigtext" = "bigtext"\n"/app/blob" = "blob"\n\n'
         f'[[policy.mount]]\nhost = "{out}"\nguest = "/out"\nmode = "rw"\n\n[build]\nsource_date_epoch = 0\n'
     )
     return pack(app, work / "dist").path, out
 
 
-def bigtext_damaged(art: Path, dest: Path, symbol: str, delta: int, mask: int) -> Path:
-    """A copy of the packed bigtext with the byte at `symbol` + `delta` xor-ed with `mask`, after
-    checking that its chunk is stored raw and lies deep inside the text's span."""
+def bigtext_damaged(art: Path, dest: Path, symbol: str, delta: int, mask: int, path: bytes = b"/app/bigtext") -> Path:
+    """A copy of the packed bigtext with the byte at `symbol` + `delta` of the packed program
+    `path` xor-ed with `mask`, after checking that its chunk is stored raw and lies deep inside
+    the text's span."""
     shutil.copy2(art, dest)
     sec, image = read_image(dest)
-    entry = next(e for e in image.entries if e.path == b"/app/bigtext")
+    entry = next(e for e in image.entries if e.path == path)
     # The packed program (its syscall sites rewritten by the packer): find the symbol there.
     blob = art.read_bytes()
     program = bytearray()
@@ -203,7 +206,7 @@ def bigtext_damaged(art: Path, dest: Path, symbol: str, delta: int, mask: int) -
 @needs_gcc
 def test_the_intact_bigtext_prints_and_creates_its_file(bigtext: tuple[Path, Path]) -> None:
     art, out = bigtext
-    for args in ([], ["early"]):
+    for args in ([], ["early"], ["fork"]):
         (out / "made").unlink(missing_ok=True)
         proc = run_program([art, *args])
         assert proc.returncode == 0, describe(proc)
@@ -229,3 +232,16 @@ def test_a_crash_in_damaged_code_before_the_verdict_ends_as_122(bigtext: tuple[P
     end is reported as 122, never as the crash."""
     art, out = bigtext
     assert_no_effect(bigtext_damaged(art, tmp_path / "early", "early_code", 0, 0xC5), out, "early")
+
+
+@needs_gcc
+def test_a_forked_child_waits_for_a_span_its_parent_maps_after_the_fork(
+    bigtext: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The parent forks, then maps /app/blob (16 MiB of code, a chunk in its middle damaged) and
+    tells the child through shared memory, with no system call; the child then creates its file
+    and prints at once. The table of deferred spans is the sandbox's, not the process's: the
+    child's first effect waits for the parent's span and the run ends with 122."""
+    art, out = bigtext
+    damaged = bigtext_damaged(art, tmp_path / "blob", "unused_code", 8 << 20, 0x01, b"/app/blob")
+    assert_no_effect(damaged, out, "fork")
