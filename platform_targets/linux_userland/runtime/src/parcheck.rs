@@ -477,13 +477,24 @@ pub fn serve(app: i32) -> Option<i32> {
 /// The wait status init reports when it found a bad chunk: exit 122.
 const BAD_STATUS: i32 = 122 << 8;
 
-/// Init found bad chunk: says so (the message a failed check prints) and returns the status
-/// to report; the caller kills every process of the sandbox before reporting it.
-fn init_found_bad(e: ImageError) -> i32 {
+/// Whether init found a bad chunk that nobody has said anything about yet (init's report then
+/// asks the supervisor to say it: init's own standard streams may be closed).
+static INIT_TELLS: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Init found bad chunk `_e`: returns the status to report; the caller kills every process of
+/// the sandbox before reporting it, and reports it as a bad chunk ([`init_tells_of_bad_chunk`])
+/// unless an app process said so already.
+fn init_found_bad(_e: ImageError) -> i32 {
     if header().is_some_and(|h| h.told.swap(1, SeqCst) == 0) {
-        sys::write_all(crate::log_fd(), &litebox_rt::fatal::line(alloc::format!("{e}").as_bytes()));
+        INIT_TELLS.store(true, SeqCst);
     }
     BAD_STATUS
+}
+
+/// In init, reporting the app's end: whether to report it as a bad chunk init found (the
+/// supervisor prints the line and ends with 122).
+pub fn init_tells_of_bad_chunk() -> bool {
+    INIT_TELLS.load(SeqCst)
 }
 
 /// Init's share of span `first..=last`: claims and checks unclaimed chunks from the top until
