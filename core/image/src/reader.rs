@@ -558,6 +558,9 @@ impl<T> Spin<T> {
 #[derive(Clone)]
 enum Slot {
     Unread,
+    /// A stored chunk mapped unchecked and handed to a helper that checks it later
+    /// ([`CheckHelper::defer`]): a read still checks it here, like an unread one.
+    Deferred,
     /// A stored chunk whose digest was checked: read straight from the image from now on.
     Verified,
     /// A compressed chunk whose digest was checked and which was decoded once and not kept
@@ -646,6 +649,13 @@ pub trait CheckHelper: Sync {
     fn wait(&self, k: u32) -> Claim;
     /// Withdraws the job published by `begin`: the helper claims no more of it.
     fn end(&self);
+    /// Takes chunks `first..=last` over to be checked later, so that the caller may map them
+    /// at once, unchecked. True only when the helper promises that no effect of the caller's
+    /// sandbox leaves it before every chunk handed over has a good verdict, and that a bad one
+    /// ends the run as a failed check would; false (the default): the caller checks them now.
+    fn defer(&self, _first: u32, _last: u32) -> bool {
+        false
+    }
 }
 
 /// Where the bytes of a chunk live once it is verified.
@@ -779,7 +789,7 @@ impl ChunkCache {
     /// How many chunks have been read (verified, and decompressed when stored compressed),
     /// and how many the image has: the image is read on demand, so the first is usually small.
     pub fn read_count(&self) -> (usize, usize) {
-        self.slots.with(|v| (v.iter().filter(|s| !matches!(s, Slot::Unread)).count(), v.len()))
+        self.slots.with(|v| (v.iter().filter(|s| !matches!(s, Slot::Unread | Slot::Deferred)).count(), v.len()))
     }
 
     /// How many chunks the cache holds decompressed now: at most [`KEPT`].
@@ -787,12 +797,36 @@ impl ChunkCache {
         self.slots.with(|v| v.iter().filter(|s| matches!(s, Slot::Decompressed(_))).count())
     }
 
+    /// Chunk `k`, checked: the first read of a chunk checks it. A deferred chunk (mapped, its
+    /// check handed to the helper) takes the helper's verdict when there is one, and the
+    /// helper gets this read's verdict when nobody had claimed it: never checked twice.
     fn get<'a>(&self, image: &Image<'a>, k: u32) -> Result<Chunk<'a>, ImageError> {
+        let deferred = self.slots.with(|v| matches!(v.get(k as usize), Some(Slot::Deferred)));
+        if let (true, Some((helper, _))) = (deferred, self.helper) {
+            match helper.claim(k) {
+                Claim::Good => {
+                    self.mark_verified(k);
+                    return placed(image, k);
+                }
+                Claim::Bad => return Err(ImageError::tampered("chunk digest does not match").with(k as u64)),
+                Claim::Mine => {
+                    let r = self.get_checked(image, k);
+                    helper.finish(k, r.is_ok());
+                    return r;
+                }
+                // Being checked by the helper: checked here too (a read does not wait).
+                Claim::Busy => {}
+            }
+        }
+        self.get_checked(image, k)
+    }
+
+    fn get_checked<'a>(&self, image: &Image<'a>, k: u32) -> Result<Chunk<'a>, ImageError> {
         let slot = self.slots.with(|v| v.get(k as usize).cloned());
         match slot {
             Some(Slot::Decompressed(a)) => return Ok(Chunk::Owned(a)),
             Some(Slot::Verified) => return placed(image, k),
-            Some(Slot::Unread) | Some(Slot::Seen) => {}
+            Some(Slot::Unread) | Some(Slot::Deferred) | Some(Slot::Seen) => {}
             None => return Err(ImageError::damaged("chunk index out of range").with(k as u64)),
         }
         // A Seen chunk was checked against its digest when it was first read.
@@ -831,7 +865,9 @@ impl ChunkCache {
 
     /// [`Image::raw_span`] for file bytes that will be used in place (mapped), after checking
     /// every chunk they touch against its digest (once per chunk, as a read would). Promises:
-    /// Some(image offset) only when those bytes are exactly what was packed.
+    /// Some(image offset) only when each of those chunks either matches its digest or was
+    /// handed to the helper's deferred check ([`CheckHelper::defer`], which promises that no
+    /// effect of the app leaves its sandbox before a good verdict on it).
     pub fn verified_span(
         &self,
         image: &Image<'_>,
@@ -855,14 +891,36 @@ impl ChunkCache {
                 && !image.chunks_checked
                 && image.stored_reader.is_some()
                 && unread() >= min_span.max(1) as usize;
-            if shared && helper.begin(first, last) {
-                let r = self.verify_shared(helper, image, first, last);
-                helper.end();
-                return r.map(|()| Some(at));
+            if shared {
+                if helper.defer(first, last) {
+                    for k in first..=last {
+                        // Chunks checked here before: the helper need not check them again.
+                        let known =
+                            self.slots.with(|v| !matches!(v.get(k as usize), Some(Slot::Unread | Slot::Deferred)));
+                        if known && helper.claim(k) == Claim::Mine {
+                            helper.finish(k, true);
+                        }
+                    }
+                    self.slots.with(|v| {
+                        v[first as usize..=last as usize]
+                            .iter_mut()
+                            .filter(|s| matches!(s, Slot::Unread))
+                            .for_each(|s| *s = Slot::Deferred)
+                    });
+                    return Ok(Some(at));
+                }
+                if helper.begin(first, last) {
+                    let r = self.verify_shared(helper, image, first, last);
+                    helper.end();
+                    return r.map(|()| Some(at));
+                }
             }
         }
         for k in first..=last {
-            self.get(image, k)?;
+            // A deferred chunk is in the helper's hands already (a span mapped again).
+            if !self.slots.with(|v| matches!(v.get(k as usize), Some(Slot::Deferred))) {
+                self.get(image, k)?;
+            }
         }
         Ok(Some(at))
     }
@@ -882,7 +940,7 @@ impl ChunkCache {
         let tampered = |k: u32| ImageError::tampered("chunk digest does not match").with(k as u64);
         let mut busy = Vec::new();
         for k in first..=last {
-            if !self.slots.with(|v| matches!(v.get(k as usize), Some(Slot::Unread))) {
+            if !self.slots.with(|v| matches!(v.get(k as usize), Some(Slot::Unread | Slot::Deferred))) {
                 // Checked here before (a read, a smaller span): tell the helper, which would
                 // otherwise check it again.
                 if helper.claim(k) == Claim::Mine {
@@ -917,7 +975,7 @@ impl ChunkCache {
     /// Records that stored chunk `k` was checked (by a helper): later reads skip the check.
     fn mark_verified(&self, k: u32) {
         self.slots.with(|v| {
-            if let Some(s @ Slot::Unread) = v.get_mut(k as usize) {
+            if let Some(s @ (Slot::Unread | Slot::Deferred)) = v.get_mut(k as usize) {
                 *s = Slot::Verified;
             }
         });
@@ -942,7 +1000,7 @@ impl ChunkCache {
     /// bytes it wrote, or None when this does not apply (chunk already read, stored, or `dst`
     /// too short) and the read goes through [`ChunkCache::get`].
     fn decode_whole(&self, image: &Image<'_>, k: u32, dst: &mut [u8]) -> Result<Option<usize>, ImageError> {
-        if !self.slots.with(|v| matches!(v.get(k as usize), Some(Slot::Unread))) {
+        if !self.slots.with(|v| matches!(v.get(k as usize), Some(Slot::Unread | Slot::Deferred))) {
             return Ok(None);
         }
         let (_, comp, raw, _) = image.chunk_record(k)?;
@@ -957,7 +1015,7 @@ impl ChunkCache {
             Ok(())
         })?;
         self.slots.with(|v| {
-            if matches!(v[k as usize], Slot::Unread) {
+            if matches!(v[k as usize], Slot::Unread | Slot::Deferred) {
                 v[k as usize] = Slot::Seen;
             }
         });

@@ -32,6 +32,8 @@ struct Scripted {
     claims: Vec<(u32, Claim)>,
     waits: Vec<(u32, Claim)>,
     publish: bool,
+    /// Whether `defer` takes spans over (linux-userland's deferred checks).
+    defers: bool,
     log: Mutex<Vec<String>>,
 }
 
@@ -41,6 +43,17 @@ impl Scripted {
             claims: claims.to_vec(),
             waits: waits.to_vec(),
             publish: true,
+            defers: false,
+            log: Mutex::new(Vec::new()),
+        }))
+    }
+    /// A helper that takes every span over to check later.
+    fn deferring() -> &'static Scripted {
+        Box::leak(Box::new(Scripted {
+            claims: vec![],
+            waits: vec![],
+            publish: true,
+            defers: true,
             log: Mutex::new(Vec::new()),
         }))
     }
@@ -70,6 +83,13 @@ impl CheckHelper for Scripted {
     }
     fn end(&self) {
         self.log.lock().unwrap().push("end".into());
+    }
+    fn defer(&self, first: u32, last: u32) -> bool {
+        // Logged only by a deferring helper: the other tests' logs stay those of eager checks.
+        if self.defers {
+            self.log.lock().unwrap().push(format!("defer {first}..={last}"));
+        }
+        self.defers
     }
 }
 
@@ -166,6 +186,7 @@ fn without_a_published_job_everything_is_checked_here() {
         claims: vec![(last, Claim::Good)],
         waits: vec![],
         publish: false,
+        defers: false,
         log: Mutex::new(Vec::new()),
     }));
     cache.set_helper(h, MIN_SPAN);
@@ -198,4 +219,69 @@ fn a_span_with_fewer_unchecked_chunks_than_the_minimum_is_checked_alone() {
     cache.set_helper(h, 6);
     assert_eq!(verify(&img, &cache), Ok(Some(at)));
     assert!(h.log().is_empty(), "{:?}", h.log());
+}
+
+#[test]
+fn a_deferred_span_is_mapped_at_once_without_checking_its_chunks() {
+    // Even a damaged chunk: its check is the helper's now (linux-userland's effect gate).
+    let (_, _, _, first, last) = span_of(STORED);
+    let (img, mut cache, at, _, _) = span_of(&damaged(last - 1));
+    let h = Scripted::deferring();
+    cache.set_helper(h, MIN_SPAN);
+    assert_eq!(verify(&img, &cache), Ok(Some(at)));
+    assert_eq!(h.log(), [format!("defer {first}..={last}")], "nothing checked or waited for here");
+    assert_eq!(cache.read_count().0, 0, "deferred chunks are not counted as read");
+    // Mapping the span again hands nothing over and checks nothing here.
+    assert_eq!(verify(&img, &cache), Ok(Some(at)));
+    assert_eq!(h.log().len(), 1, "{:?}", h.log());
+}
+
+#[test]
+fn a_read_of_a_deferred_chunk_still_checks_it_here() {
+    let (_, _, _, first, _) = span_of(STORED);
+    let (img, mut cache, at, _, _) = span_of(&damaged(first));
+    cache.set_helper(Scripted::deferring(), MIN_SPAN);
+    assert_eq!(verify(&img, &cache), Ok(Some(at)));
+    let e = img.entry(img.lookup(b"/app/big.bin").unwrap());
+    let mut buf = [0u8; 16];
+    assert_eq!(cache.read(&img, &e, 0, &mut buf).map_err(|e| e.kind), Err(ImageErrorKind::Tampered));
+}
+
+#[test]
+fn a_read_of_a_deferred_chunk_takes_the_helpers_verdict_or_gives_it_its_own() {
+    let (_, _, _, first, last) = span_of(STORED);
+    // The helper found the (damaged) first chunk good: believed, not checked again here.
+    let (img, mut cache, at, _, _) = span_of(&damaged(first));
+    let h: &'static Scripted = Box::leak(Box::new(Scripted {
+        claims: vec![(first, Claim::Good), (last, Claim::Bad)],
+        waits: vec![],
+        publish: true,
+        defers: true,
+        log: Mutex::new(Vec::new()),
+    }));
+    cache.set_helper(h, MIN_SPAN);
+    assert_eq!(verify(&img, &cache), Ok(Some(at)));
+    let e = img.entry(img.lookup(b"/app/big.bin").unwrap());
+    let mut buf = [0u8; 16];
+    assert_eq!(cache.read(&img, &e, 0, &mut buf).map_err(|e| e.kind), Ok(16));
+    // The helper found the (intact) last chunk bad: a read of it fails without a check here.
+    let chunk_at = |off: u64| img.raw_span(&e, off, 1).map(|(_, k, _)| k);
+    assert_eq!(chunk_at(e.size - 1), Some(last));
+    assert_eq!(cache.read(&img, &e, e.size - 1, &mut buf[..1]).map_err(|e| e.kind), Err(ImageErrorKind::Tampered));
+    // A chunk nobody claimed: checked by the read, and the verdict goes to the helper.
+    let off = (0..e.size).step_by(512).find(|&o| chunk_at(o) == Some(first + 1)).unwrap();
+    cache.read(&img, &e, off, &mut buf).unwrap();
+    assert!(h.log().contains(&format!("finish {} true", first + 1)), "{:?}", h.log());
+}
+
+#[test]
+fn chunks_checked_here_before_a_deferred_span_are_reported_good() {
+    let (img, mut cache, at, first, last) = span_of(STORED);
+    let h = Scripted::deferring();
+    cache.set_helper(h, MIN_SPAN);
+    let e = img.entry(img.lookup(b"/app/big.bin").unwrap());
+    let mut buf = [0u8; 16];
+    cache.read(&img, &e, 0, &mut buf).unwrap();
+    assert_eq!(verify(&img, &cache), Ok(Some(at)));
+    assert_eq!(h.log(), [format!("defer {first}..={last}"), format!("finish {first} true")]);
 }

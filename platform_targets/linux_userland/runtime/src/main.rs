@@ -16,6 +16,7 @@ extern crate alloc;
 
 mod broker;
 mod caps;
+mod effects;
 mod exec;
 mod fastpath;
 mod gatefilter;
@@ -345,6 +346,9 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     seccomp::install().unwrap_or_else(|e| {
         fatal(EXIT_SANDBOX, alloc::format!("cannot install the seccomp filter (errno {e})").as_bytes())
     });
+    // From here on, host calls are made for the app: those with effects wait for every
+    // deferred chunk check (parcheck.rs).
+    parcheck::arm();
     // SAFETY: the app is mapped and its stack built; from here the app owns this thread.
     unsafe { litebox_enter(loaded.entry, loaded.sp) }
 }

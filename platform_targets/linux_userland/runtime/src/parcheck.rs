@@ -14,9 +14,20 @@
 //! does. Only the app's first process publishes (its forks check alone; its own `execve`
 //! keeps this runtime, and the table), and only when init serves the table (not without
 //! namespaces).
-use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, AtomicUsize, Ordering::SeqCst};
+//!
+//! **Deferred spans and the effect gate.** Most spans are not waited for at all: the app's
+//! first process publishes the span in the table's list of deferred jobs and maps it at once
+//! ([`CheckHelper::defer`]); init checks those chunks in the background. Every host call an
+//! app process makes that could have an effect outside the sandbox (anything not on the list
+//! in effects.rs) first passes [`gate`]: while some deferred chunk has no good verdict, the
+//! caller claims and checks the unclaimed ones itself, waits boundedly for those init holds
+//! (then checks them itself), and only then makes the call. A bad chunk, found by either side,
+//! ends the run with 122 and nothing after: init kills every process of the sandbox; the app
+//! exits without making the call. When the app's first process ends (a crash included), init
+//! finishes every deferred check before it reports how it ended.
+use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::SeqCst};
 
-use litebox_image::{CheckHelper, ChunkCache, Claim, Image};
+use litebox_image::{CheckHelper, ChunkCache, Claim, Image, ImageError, ImageErrorKind};
 use litebox_libos::sync::SpinMutex;
 
 use crate::sys::{self, check};
@@ -35,6 +46,12 @@ struct Header {
     helper: AtomicU32,
     /// The pid (in the sandbox) of the process allowed to publish: the app's first process.
     owner: AtomicI32,
+    /// Deferred jobs: how many were published (high 32 bits; each one's span is in the
+    /// list after the header) and how many of the first of them are known good (low 32
+    /// bits). Equal halves: every deferred chunk has a good verdict (the gate's test).
+    jobs: AtomicU64,
+    /// 1 once a process of the sandbox said that a deferred chunk is bad (said once).
+    told: AtomicU32,
 }
 
 /// The fewest unchecked chunks of a span shared with init (1 MiB at the packer's default
@@ -42,6 +59,14 @@ struct Header {
 /// alone, where a job measured ~0.05-0.1 ms slower than none.
 pub const MIN_SPAN: u32 = 8;
 const HEADER: usize = 64;
+/// The most deferred jobs (spans) a run publishes; later spans are checked before mapping, as
+/// before (python3 -c pass publishes 4).
+const MAX_JOBS: usize = 64;
+/// Where the list of deferred spans starts (one u64 each: first | last << 32), and where the
+/// chunks' state bytes start after it.
+const JOBS_AT: usize = HEADER;
+const STATES_AT: usize = JOBS_AT + 8 * MAX_JOBS;
+const _: () = assert!(core::mem::size_of::<Header>() <= HEADER);
 const UNCLAIMED: u8 = 0;
 const CLAIMED: u8 = 1;
 const GOOD: u8 = 2;
@@ -58,6 +83,13 @@ static REGION: AtomicUsize = AtomicUsize::new(0);
 static CHUNKS: AtomicU32 = AtomicU32::new(0);
 /// Init's copy of the image, to read and check chunks with.
 static IMAGE: SpinMutex<Option<Image<'static>>> = SpinMutex::new(None);
+/// The gate's copy of the image (a leaked box, set before the first fork and never changed):
+/// read without a lock, so that a process forked while another thread was settling cannot
+/// inherit a held lock.
+static GATE_IMAGE: AtomicUsize = AtomicUsize::new(0);
+/// The address of the table's `jobs` word once this process is an armed app process ([`arm`]):
+/// 0 in init, the supervisor, and before the app runs.
+static GATE: AtomicUsize = AtomicUsize::new(0);
 
 fn header() -> Option<&'static Header> {
     let at = REGION.load(SeqCst);
@@ -71,8 +103,42 @@ fn state(k: u32) -> Option<&'static AtomicU8> {
         return None;
     }
     let at = REGION.load(SeqCst);
-    // SAFETY: the region holds HEADER + CHUNKS bytes (init), and k < CHUNKS.
-    (at != 0).then(|| unsafe { &*((at + HEADER + k as usize) as *const AtomicU8) })
+    // SAFETY: the region holds STATES_AT + CHUNKS bytes (init), and k < CHUNKS.
+    (at != 0).then(|| unsafe { &*((at + STATES_AT + k as usize) as *const AtomicU8) })
+}
+
+/// Deferred job `j`'s span (first, last); None past the list.
+fn job(j: u32) -> Option<(u32, u32)> {
+    if j as usize >= MAX_JOBS {
+        return None;
+    }
+    let at = REGION.load(SeqCst);
+    // SAFETY: the region holds the list of MAX_JOBS u64 words at JOBS_AT (init), and j < MAX_JOBS.
+    let w = (at != 0).then(|| unsafe { &*((at + JOBS_AT + 8 * j as usize) as *const AtomicU64) })?.load(SeqCst);
+    let (first, last) = (w as u32, (w >> 32) as u32);
+    (first <= last && last < CHUNKS.load(SeqCst)).then_some((first, last))
+}
+
+/// The deferred jobs published, and how many of the first of them are known good.
+fn jobs(h: &Header) -> (u32, u32) {
+    let w = h.jobs.load(SeqCst);
+    ((w >> 32) as u32, w as u32)
+}
+
+/// Records that the first `n` deferred jobs are good (never lowers the count).
+fn settled(h: &Header, n: u32) {
+    let mut w = h.jobs.load(SeqCst);
+    while (w as u32) < n && n <= (w >> 32) as u32 {
+        match h.jobs.compare_exchange(w, (w & !0xffff_ffff) | n as u64, SeqCst, SeqCst) {
+            Ok(_) => return,
+            Err(now) => w = now,
+        }
+    }
+}
+
+/// The error a bad chunk `k` is reported with (what a failed check in one process says).
+fn tampered(k: u32) -> ImageError {
+    ImageError { kind: ImageErrorKind::Tampered, what: "chunk digest does not match", detail: Some(k as u64) }
 }
 
 /// The CPU's time-stamp counter (a clock for short waits only).
@@ -92,11 +158,15 @@ fn futex(word: &AtomicU32, op: usize, val: u32, timeout_ns: Option<usize>) {
 /// to guard from the app, or None (no table: every check is done alone).
 pub fn init(image: &Image<'static>) -> Option<(usize, usize)> {
     let chunks = image.header().chunk_count;
-    let len = (HEADER + chunks as usize).next_multiple_of(4096);
+    let len = (STATES_AT + chunks as usize).next_multiple_of(4096);
     let at = sys::map_shared(len).ok()?;
     CHUNKS.store(chunks, SeqCst);
     REGION.store(at, SeqCst);
     *IMAGE.lock() = Some(image.clone());
+    GATE_IMAGE.store(
+        alloc::boxed::Box::leak(alloc::boxed::Box::new(image.clone())) as *const Image<'static> as usize,
+        SeqCst,
+    );
     Some((at, len))
 }
 
@@ -184,6 +254,144 @@ impl CheckHelper for AppSide {
         h.gen.fetch_add(1, SeqCst);
         h.publishing.store(0, SeqCst);
     }
+
+    fn defer(&self, first: u32, last: u32) -> bool {
+        let Some(h) = header() else { return false };
+        if h.helper.load(SeqCst) != 1 || last >= CHUNKS.load(SeqCst) || first > last {
+            return false;
+        }
+        if h.owner.load(SeqCst) != crate::host::cached_pid() {
+            return false;
+        }
+        if h.publishing.compare_exchange(0, 1, SeqCst, SeqCst).is_err() {
+            return false;
+        }
+        let (n, _) = jobs(h);
+        let deferred = (n as usize) < MAX_JOBS;
+        if deferred {
+            let at = REGION.load(SeqCst) + JOBS_AT + 8 * n as usize;
+            // SAFETY: n < MAX_JOBS: a word of the list in the region (init).
+            unsafe { &*(at as *const AtomicU64) }.store(first as u64 | (last as u64) << 32, SeqCst);
+            // Published before the span is mapped: from here every gated call waits for it.
+            h.jobs.fetch_add(1 << 32, SeqCst);
+            h.gen.fetch_add(1, SeqCst);
+            futex(&h.gen, FUTEX_WAKE, 1, None);
+        }
+        h.publishing.store(0, SeqCst);
+        deferred
+    }
+}
+
+/// In the app's first process, right before the app's first instruction: from here on, every
+/// host call of this process and of every process it starts passes the effect gate ([`gate`]).
+/// The runtime's own set-up calls before this are not the app's and are not gated.
+pub fn arm() {
+    if let Some(h) = header() {
+        GATE.store(&h.jobs as *const AtomicU64 as usize, SeqCst);
+    }
+}
+
+/// The effect gate, on every host call (`sys::syscall6`): returns at once when this process
+/// is not armed or every deferred chunk has a good verdict (one load each); otherwise, unless
+/// the call is effect-free (effects.rs), returns only once every deferred chunk is known good,
+/// and ends the process with 122 (`chunk digest does not match`) if one is bad.
+#[inline(always)]
+pub fn gate(nr: usize, a: [usize; 6]) {
+    let at = GATE.load(core::sync::atomic::Ordering::Relaxed);
+    if at == 0 {
+        return;
+    }
+    // SAFETY: a non-zero GATE is the address of the table's `jobs` word (arm), never unmapped.
+    let w = unsafe { &*(at as *const AtomicU64) }.load(core::sync::atomic::Ordering::Acquire);
+    if (w >> 32) as u32 != w as u32 {
+        gate_slow(nr, a);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn gate_slow(nr: usize, a: [usize; 6]) {
+    if crate::effects::effect_free(nr, &a) {
+        return;
+    }
+    let Some(h) = header() else { return };
+    let at = GATE_IMAGE.load(SeqCst);
+    if at == 0 {
+        return;
+    }
+    // SAFETY: a non-zero GATE_IMAGE is a leaked, never freed or changed Image (init).
+    let image: &Image<'static> = unsafe { &*(at as *const Image<'static>) };
+    // This call's own scratch (one chunk's worth at most), freed when it returns.
+    let cache = ChunkCache::new(0);
+    let (n, _) = jobs(h);
+    if let Err(e) = settle(h, n, |k| cache.check_stored(image, k).is_ok()) {
+        gate_fatal(e);
+    }
+}
+
+/// Ends an app process on a bad chunk: the message a failed check prints, and its exit code,
+/// through ungated host calls (nothing else leaves the process).
+fn gate_fatal(e: ImageError) -> ! {
+    let line = litebox_rt::fatal::line(alloc::format!("{e}").as_bytes());
+    let told = header().is_some_and(|h| h.told.swap(1, SeqCst) != 0);
+    let mut buf: &[u8] = if told { &[] } else { &line };
+    while !buf.is_empty() {
+        match check(sys::raw6(sys::WRITE, crate::log_fd() as usize, buf.as_ptr() as usize, buf.len(), 0, 0, 0)) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf = &buf[n..],
+        }
+    }
+    crate::procs::release();
+    loop {
+        sys::raw6(sys::EXIT_GROUP, e.exit_code() as usize, 0, 0, 0, 0, 0);
+    }
+}
+
+/// Brings the first `n` deferred jobs to a good verdict, checking with `check_here`: claims
+/// each unclaimed chunk and checks it, then waits boundedly for each chunk someone else holds
+/// and checks it here if no verdict came. Ok once all are good (recorded in the header);
+/// Err with the first bad chunk.
+fn settle(h: &Header, n: u32, check_here: impl Fn(u32) -> bool) -> Result<(), ImageError> {
+    let (_, good) = jobs(h);
+    for pass in 0..2 {
+        for j in good..n {
+            let Some((first, last)) = job(j) else { continue };
+            for k in first..=last {
+                let Some(s) = state(k) else { continue };
+                let claim = if pass == 0 {
+                    match s.compare_exchange(UNCLAIMED, CLAIMED, SeqCst, SeqCst) {
+                        Ok(_) => Claim::Mine,
+                        Err(GOOD) => Claim::Good,
+                        Err(BAD) => Claim::Bad,
+                        Err(_) => Claim::Busy,
+                    }
+                } else {
+                    match s.load(SeqCst) {
+                        GOOD => Claim::Good,
+                        BAD => Claim::Bad,
+                        // Held by someone else: their verdict, or ours after a bounded wait.
+                        _ => match APP_SIDE.wait(k) {
+                            Claim::Busy => Claim::Mine,
+                            c => c,
+                        },
+                    }
+                };
+                match claim {
+                    Claim::Mine => {
+                        let good = check_here(k);
+                        s.store(if good { GOOD } else { BAD }, SeqCst);
+                        if !good {
+                            return Err(tampered(k));
+                        }
+                    }
+                    Claim::Bad => return Err(tampered(k)),
+                    Claim::Good | Claim::Busy => {}
+                }
+            }
+        }
+    }
+    settled(h, n);
+    Ok(())
 }
 
 extern "C" fn on_child(_sig: i32) {
@@ -227,19 +435,26 @@ pub fn serve(app: i32) -> Option<i32> {
                 Err(_) => sys::exit(0),
             }
         }
+        // The job the app waits for first, then the deferred ones (nobody waits for them
+        // until the app's next gated call), each from the top; a new job or a child's end
+        // (`gen`) interrupts.
         let (first, last) = (h.first.load(SeqCst), h.last.load(SeqCst));
         if first <= last {
-            for k in (first..=last).rev() {
-                if h.gen.load(SeqCst) != gen {
-                    break;
-                }
-                let Some(s) = state(k) else { break };
-                if s.compare_exchange(UNCLAIMED, CLAIMED, SeqCst, SeqCst).is_err() {
-                    continue;
-                }
-                let good = cache.check_stored(&image, k).is_ok();
-                s.store(if good { GOOD } else { BAD }, SeqCst);
+            if let Err(e) = serve_span(h, gen, first, last, &image, &cache) {
+                break 'serve init_found_bad(e);
             }
+        }
+        let (n, good) = jobs(h);
+        let mut all_good = h.gen.load(SeqCst) == gen;
+        for j in good..n {
+            let Some((first, last)) = job(j) else { continue };
+            match serve_span(h, gen, first, last, &image, &cache) {
+                Err(e) => break 'serve init_found_bad(e),
+                Ok(done) => all_good &= done,
+            }
+        }
+        if all_good {
+            settled(h, n);
         }
         // Sleeps until the next job or a child's end (both bump `gen`); the bound is a
         // backstop only.
@@ -247,5 +462,70 @@ pub fn serve(app: i32) -> Option<i32> {
     };
     h.helper.store(2, SeqCst);
     set_child_handler(0);
-    Some(status)
+    if status == BAD_STATUS {
+        return Some(status);
+    }
+    // The app's first process ended (by a crash too, perhaps in damaged code): how it ended
+    // leaves the sandbox only once every deferred chunk is known good.
+    let (n, _) = jobs(h);
+    match settle(h, n, |k| cache.check_stored(&image, k).is_ok()) {
+        Ok(()) => Some(status),
+        Err(e) => Some(init_found_bad(e)),
+    }
+}
+
+/// The wait status init reports when it found a bad chunk: exit 122.
+const BAD_STATUS: i32 = 122 << 8;
+
+/// Whether init found a bad chunk that nobody has said anything about yet (init's report then
+/// asks the supervisor to say it: init's own standard streams may be closed).
+static INIT_TELLS: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Init found bad chunk `_e`: returns the status to report; the caller kills every process of
+/// the sandbox before reporting it, and reports it as a bad chunk ([`init_tells_of_bad_chunk`])
+/// unless an app process said so already.
+fn init_found_bad(_e: ImageError) -> i32 {
+    if header().is_some_and(|h| h.told.swap(1, SeqCst) == 0) {
+        INIT_TELLS.store(true, SeqCst);
+    }
+    BAD_STATUS
+}
+
+/// In init, reporting the app's end: whether to report it as a bad chunk init found (the
+/// supervisor prints the line and ends with 122).
+pub fn init_tells_of_bad_chunk() -> bool {
+    INIT_TELLS.load(SeqCst)
+}
+
+/// Init's share of span `first..=last`: claims and checks unclaimed chunks from the top until
+/// `gen` changes. Ok(true) when every chunk of the span has a good verdict now; Err on a bad
+/// one (whoever found it).
+fn serve_span(
+    h: &Header,
+    gen: u32,
+    first: u32,
+    last: u32,
+    image: &Image<'_>,
+    cache: &ChunkCache,
+) -> Result<bool, ImageError> {
+    let mut all_good = true;
+    for k in (first..=last).rev() {
+        if h.gen.load(SeqCst) != gen {
+            return Ok(false);
+        }
+        let Some(s) = state(k) else { return Ok(false) };
+        match s.compare_exchange(UNCLAIMED, CLAIMED, SeqCst, SeqCst) {
+            Ok(_) => {
+                let good = cache.check_stored(image, k).is_ok();
+                s.store(if good { GOOD } else { BAD }, SeqCst);
+                if !good {
+                    return Err(tampered(k));
+                }
+            }
+            Err(GOOD) => {}
+            Err(BAD) => return Err(tampered(k)),
+            Err(_) => all_good = false,
+        }
+    }
+    Ok(all_good)
 }

@@ -417,9 +417,17 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
         }
     }
     let sig = st & 0x7f;
-    let msg = if sig != 0 && sig != 0x7f { [b'S', sig as u8] } else { [b'E', ((st >> 8) & 0xff) as u8] };
+    let msg = if crate::parcheck::init_tells_of_bad_chunk() {
+        // Init found a damaged chunk (parcheck.rs): the supervisor says so (init's standard
+        // streams may be closed) and ends with 122.
+        [b'T', 122]
+    } else if sig != 0 && sig != 0x7f {
+        [b'S', sig as u8]
+    } else {
+        [b'E', ((st >> 8) & 0xff) as u8]
+    };
     sys::syscall3(sys::WRITE, status as usize, msg.as_ptr() as usize, 2);
-    sys::exit(if msg[0] == b'E' { msg[1] as i32 } else { 0 })
+    sys::exit(if msg[0] == b'S' { 0 } else { msg[1] as i32 })
 }
 
 /// In init, once the app's first process is reaped: whether any other process of the pid
@@ -565,8 +573,14 @@ fn supervise(child: i32, status: Option<i32>, mut server: Server, layer: Option<
     finish(st, status, layer)
 }
 
-/// Reads init's report of the app's end from its status pipe: `E` and the exit code, or `S`
-/// and the signal that killed it, as a wait status. None when init ended without one.
+/// The line a failed chunk check prints, for a bad chunk init found (`T` report).
+fn tell_bad_chunk() {
+    sys::write_all(crate::log_fd(), &litebox_rt::fatal::line(b"tampered image: chunk digest does not match"));
+}
+
+/// Reads init's report of the app's end from its status pipe: `E` and the exit code, `S`
+/// and the signal that killed it, or `T` and 122 (init found a damaged chunk: said here), as a
+/// wait status. None when init ended without one.
 fn app_outcome(fd: i32) -> Option<i32> {
     let mut msg = [0u8; 2];
     let n = loop {
@@ -578,6 +592,10 @@ fn app_outcome(fd: i32) -> Option<i32> {
     match (n, msg[0]) {
         (Ok(2), b'E') => Some((msg[1] as i32) << 8),
         (Ok(2), b'S') => Some(msg[1] as i32 & 0x7f),
+        (Ok(2), b'T') => {
+            tell_bad_chunk();
+            Some((msg[1] as i32) << 8)
+        }
         _ => None,
     }
 }
@@ -593,9 +611,13 @@ fn finish(st: i32, status: Option<i32>, layer: Option<Vec<u8>>) -> ! {
         let mut msg = [0u8; 2];
         const O_NONBLOCK: usize = 0o4000;
         sys::syscall3(sys::FCNTL, fd as usize, 4, O_NONBLOCK);
-        if check(sys::syscall3(sys::READ, fd as usize, msg.as_mut_ptr() as usize, 2)) == Ok(2) && msg[0] == b'S' {
-            sig = msg[1] as i32;
-            code = 128 + sig;
+        if check(sys::syscall3(sys::READ, fd as usize, msg.as_mut_ptr() as usize, 2)) == Ok(2) {
+            if msg[0] == b'S' {
+                sig = msg[1] as i32;
+                code = 128 + sig;
+            } else if msg[0] == b'T' {
+                tell_bad_chunk();
+            }
         }
     }
     if sig != 0 && sig != 0x7f {

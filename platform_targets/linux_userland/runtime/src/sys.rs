@@ -36,8 +36,18 @@ extern "C" {
 }
 
 /// Host syscall `nr` with six arguments; returns the raw result (negative errno on failure).
+/// In an app process it first passes the effect gate (`parcheck::gate`): a call that could have
+/// an effect outside the sandbox waits until every deferred chunk check is good.
 #[inline]
 pub fn syscall6(nr: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
+    crate::parcheck::gate(nr, [a0, a1, a2, a3, a4, a5]);
+    raw6(nr, a0, a1, a2, a3, a4, a5)
+}
+
+/// Host syscall `nr` without the effect gate: for the gate itself (its checks and its exit on
+/// a bad chunk) only.
+#[inline]
+pub fn raw6(nr: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
     // SAFETY: the gate is a plain syscall trampoline; what the call does to memory is the
     // caller's contract with the kernel, and every caller passes valid pointers for its call.
     unsafe { litebox_gate(nr, a0, a1, a2, a3, a4, a5) }
