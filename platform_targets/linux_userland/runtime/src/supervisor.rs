@@ -380,6 +380,7 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     close(ready_w);
     FORWARD_TO.store(app, Ordering::Relaxed);
     forward_signals(true);
+    end_sandbox_when_supervisor_ends();
     // The app's first process may have told the supervisor already (`report_own_exit`), which
     // may then be gone: init's own report then meets a closed pipe (EPIPE, not SIGPIPE).
     let ign = crate::signals::KSigaction { handler: 1, ..Default::default() }; // SIG_IGN
@@ -485,6 +486,39 @@ pub fn report_own_exit(code: i32, threads: usize) {
     release_std_streams();
     let msg = [b'E', (code & 0xff) as u8];
     sys::syscall3(sys::WRITE, fd as usize, msg.as_ptr() as usize, 2);
+}
+
+/// The signal init gets when the supervisor ends (its parent-death signal once the app runs).
+const SUPERVISOR_GONE: usize = 64; // SIGRTMAX: unused by the runtime otherwise
+
+extern "C" fn on_supervisor_gone(_sig: i32) {
+    // The app's first process, if it still runs: init's loop then reaps it and, as after any
+    // end of it, kills and reaps whatever else is left (`others_left`) and ends. Nothing to do
+    // if init has reaped it already (0): init is on its way out.
+    let app = FORWARD_TO.load(Ordering::Relaxed);
+    if app > 0 {
+        sys::syscall3(KILL, app as usize, SIGKILL, 0);
+    }
+}
+
+/// In init, once the app's first process runs: when the supervisor ends from now on, init
+/// kills every process of the sandbox and reaps them before it ends itself, rather than being
+/// killed by the kernel (its parent-death signal was SIGKILL until here, and still is during
+/// set-up). The end is the same (nothing of the sandbox is left), and init reaps the app's
+/// first process first, so the app's resource use (its peak resident memory, its CPU time)
+/// reaches whoever reaps init: a subreaper that measures the artifact's tree (bench/ peakrss,
+/// a service manager), as it did before the app's first process could report its own exit
+/// (`report_own_exit`), after which the supervisor ends while that process is still being torn
+/// down. If the supervisor ended before this call, SIGKILL has ended init already.
+fn end_sandbox_when_supervisor_ends() {
+    let act = crate::signals::KSigaction {
+        handler: on_supervisor_gone as *const () as usize,
+        flags: 0x0400_0000 | 0x1000_0000, // SA_RESTORER | SA_RESTART
+        restorer: sys::litebox_restorer as *const () as usize,
+        mask: 0,
+    };
+    sys::syscall6(sys::RT_SIGACTION, SUPERVISOR_GONE, &act as *const _ as usize, 0, 8, 0, 0);
+    sys::syscall6(sys::PRCTL, PR_SET_PDEATHSIG, SUPERVISOR_GONE, 0, 0, 0, 0);
 }
 
 /// The process to pass forwarded signals to (init: the app; supervisor: init or the app).
