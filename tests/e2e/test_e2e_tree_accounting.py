@@ -5,10 +5,10 @@ bench/src/peakrss.c is a child subreaper: it waits for the artifact and for ever
 the artifact leaves behind (the sandbox's init, which the supervisor does not wait for) and
 reports the largest `ru_maxrss` of what it reaped. The app's first process is init's child,
 so its peak reaches that tool only through init's own `ru_maxrss` (the largest of init and
-the children init reaped). When the app's first process ends alone it reports its own exit and
-the supervisor ends at once; init must still reap it before init itself ends, not be killed
-by the kernel with the app's process unreaped. A static program that touches 48 MiB must show
-at least that much, every run.
+the children init reaped): init must reap it before the supervisor ends (and with it init, by
+its parent-death signal). A version in which the app's first process reported its own exit, and
+the supervisor ended before init had reaped it, lost it (docs/security.md, layer 4). A static
+program that touches 48 MiB must show at least that much, every run.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ with strace (installed by scripts/setup), one trace per process."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -74,46 +73,3 @@ def test_the_bounding_set_is_emptied_without_reading_it(tmp_path: Path) -> None:
     everything = "".join(traces.values())
     assert "PR_CAPBSET_READ" not in everything
     assert len(re.findall(r"^prctl\(PR_CAPBSET_DROP, CAP_", everything, re.M)) >= 38  # each capability, once
-
-
-def app_first_process(traces: dict[int, str]) -> str:
-    """The trace of the app's first process: the one process that installs the seccomp filter
-    before the app runs (its forks inherit it)."""
-    found = [t for t in traces.values() if calls(t, r"seccomp\(SECCOMP_SET_MODE_FILTER")]
-    assert len(found) == 1, len(found)
-    return found[0]
-
-
-def test_the_apps_first_process_ending_alone_reports_its_own_exit(tmp_path: Path) -> None:
-    # Alone (no fork, one thread): it tells the supervisor its exit code itself, right before
-    # it ends, and the artifact ends with that code.
-    r, traces = traced(tmp_path / "alone", "no-such-mode")
-    assert r.returncode == 2 and "usage: hostlayers" in r.stderr, describe(r)
-    assert calls(app_first_process(traces), r'write\(\d+, "E\\2", 2\) += 2$')
-    # After a fork, init reports once every process is gone (the background child is killed).
-    r, traces = traced(tmp_path / "bg", "bg")
-    assert r.returncode == 0 and r.stdout == "parent done: child 1\n", describe(r)
-    assert not calls(app_first_process(traces), r'write\(\d+, "E')
-
-
-def test_init_holds_none_of_the_artifacts_standard_streams() -> None:
-    # Once the app runs, only the supervisor and the app's processes hold the artifact's
-    # standard streams: a reader of a pipe they lead to sees its end when those have ended,
-    # not when init has (init's teardown comes after).
-    p = packed()
-    proc = _start_waiting(p)
-    try:
-        inside = sandbox_processes(p.artifact) - {proc.pid}
-        init = [pid for pid in inside if ns_pid(pid) == 1]
-        app = [pid for pid in inside if ns_pid(pid) == 2]
-        assert len(init) == 1 and len(app) == 1, inside
-        out = os.readlink(f"/proc/{proc.pid}/fd/1")  # the pipe _start_waiting reads
-        held = {os.readlink(f"/proc/{init[0]}/fd/{fd}") for fd in os.listdir(f"/proc/{init[0]}/fd")}
-        assert out not in held, held
-        assert not {"0", "1", "2"} & set(os.listdir(f"/proc/{init[0]}/fd"))
-        assert os.readlink(f"/proc/{app[0]}/fd/1") == out  # the app still writes to it
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        proc.wait()
-    assert proc.returncode == 0

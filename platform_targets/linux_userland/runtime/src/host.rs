@@ -522,7 +522,6 @@ impl Platform for LinuxHost {
     fn exit_group(&self, code: i32) -> ! {
         crate::ptable::exiting(self.pid());
         crate::procs::release();
-        crate::supervisor::report_own_exit(code, crate::os().threads.load(Ordering::Relaxed));
         sys::exit(code)
     }
 

@@ -225,7 +225,6 @@ impl Trapped {
 pub fn host_fork(flags: u64, ptid: usize, ctid: usize) -> Result<usize, Errno> {
     const CLONE: usize = 56;
     crate::procs::acquire()?;
-    crate::supervisor::forked();
     let parent = crate::host::cached_pid();
     // The process's statics into this thread's block while writes are free (host.rs).
     crate::host::fork_state_here(crate::os().threads.load(core::sync::atomic::Ordering::Relaxed) == 1);

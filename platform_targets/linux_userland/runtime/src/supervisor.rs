@@ -15,9 +15,8 @@
 //!
 //! When the app's first process ends, init ends, and the kernel kills whatever else is left
 //! in the pid namespace: nothing the app started outlives it. Init tells the supervisor how the
-//! app ended; when the app's first process ends as the sandbox's only app process, it tells
-//! the supervisor itself, right before it ends ([`report_own_exit`]). If the supervisor is killed,
-//! init gets SIGKILL (parent-death signal) and the same follows. The private root is a tmpfs,
+//! app ended. If the supervisor is killed, init gets SIGKILL (parent-death signal) and the
+//! same follows. The private root is a tmpfs,
 //! so the writable layer disappears with the last process.
 //!
 //! Without user namespaces (refused by the host, e.g. inside a container whose profile forbids
@@ -27,7 +26,7 @@
 //! app's background processes can outlive it. `LITEBOX_LOG=debug` and `litebox targets` say
 //! which case applies.
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use core::sync::atomic::{AtomicI32, Ordering};
 
 use litebox_libos::net::NetPolicy;
 
@@ -340,9 +339,6 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     let app = match check(sys::syscall6(CLONE, SIGCHLD, 0, 0, 0, 0, 0)) {
         Ok(0) => {
             close(go);
-            // Kept (high, close-on-exec) for `report_own_exit`: this process may tell the
-            // supervisor its exit code itself.
-            EARLY_REPORT.store(sys::dup_high(status), Ordering::Relaxed);
             close(ready_w);
             // `net` is known once init says the root is ready (`await_root`).
             return Started { ns: Ok(()), net: Err(0), upper: None, mounts: Vec::new(), root_ready: ready_r };
@@ -372,23 +368,16 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     broker::set_dirs(&dirs, mask).unwrap_or_else(|e| fail(e));
     dirs.iter().for_each(|&fd| close(fd));
     caps::drop_all().unwrap_or_else(|e| fail(e));
-    // The supervisor's "R" first: it must be in the status pipe before the app's first process
-    // can run at all, since that process may write its own exit report there
-    // (`report_own_exit`), which the supervisor must not read in place of the "R".
+    // The supervisor's "R" first, then the app's first process's go-ahead.
     sys::syscall3(sys::WRITE, status as usize, b"R".as_ptr() as usize, 1);
     sys::syscall3(sys::WRITE, ready_w as usize, [b'R', at, net].as_ptr() as usize, 3);
     close(ready_w);
     FORWARD_TO.store(app, Ordering::Relaxed);
     forward_signals(true);
-    end_sandbox_when_supervisor_ends();
-    // The app's first process may have told the supervisor already (`report_own_exit`), which
-    // may then be gone: init's own report then meets a closed pipe (EPIPE, not SIGPIPE).
+    // The supervisor may be gone (killed): init's report then meets a closed pipe (EPIPE, not
+    // SIGPIPE).
     let ign = crate::signals::KSigaction { handler: 1, ..Default::default() }; // SIG_IGN
     sys::syscall3(sys::RT_SIGACTION, SIGPIPE, &ign as *const _ as usize, 0);
-    // Init writes nothing more to the standard streams (its report goes to the status pipe):
-    // it drops its copies, so that whoever reads the artifact's output through a pipe sees its
-    // end when the app's processes and the supervisor have ended, not when init has.
-    release_std_streams();
     const WALL: usize = 0x4000_0000;
     let st = if let Some(st) = crate::parcheck::serve(app) {
         st
@@ -445,82 +434,6 @@ fn others_left() -> bool {
     check(sys::syscall6(WAIT4, usize::MAX, &mut st as *mut i32 as usize, WAIT4_WNOHANG_WALL, 0, 0, 0)) != Err(10)
 }
 
-/// In the app's first process (inside the namespaces): the write end of the supervisor's
-/// status pipe, for [`report_own_exit`]; -1 in every other process.
-static EARLY_REPORT: AtomicI32 = AtomicI32::new(-1);
-/// Whether this process has started another process (`signals::host_fork`, in the parent).
-static FORKED: AtomicBool = AtomicBool::new(false);
-
-/// Called by the fork path before it starts a new process: from then on this process does not
-/// report its own exit (init does, once every process is gone).
-pub fn forked() {
-    FORKED.store(true, Ordering::Relaxed);
-}
-
-/// Closes this process's descriptors of the artifact's standard streams (0, 1, 2 and the
-/// runtime's log descriptor, a copy of 2): a pipe they lead to ends for its reader once no
-/// process of the artifact holds it any more.
-fn release_std_streams() {
-    [0, 1, 2, crate::log_fd()].into_iter().for_each(close);
-}
-
-/// In a process ending with `code` (the host exit_group), `threads` its live threads: if it is
-/// the app's first process, has never started another process and runs no other thread, it
-/// is the sandbox's last app process, and it tells the supervisor its exit code itself, as
-/// init would, right before it ends. The supervisor then ends at once, without waiting for
-/// this process's teardown (its address space) and init's reaping and report (about 0.2 ms on
-/// the way to the supervisor's exit); init's later report meets a closed pipe. Everywhere else
-/// it does nothing: init reports as before, once every process of the sandbox is gone. (The
-/// app's `execve` is emulated in place: the process, its pipe and its flags stay.)
-pub fn report_own_exit(code: i32, threads: usize) {
-    let fd = EARLY_REPORT.load(Ordering::Relaxed);
-    if fd < 0
-        || threads > 1
-        || FORKED.load(Ordering::Relaxed)
-        || !crate::host::fork_state().first_process.load(Ordering::Relaxed)
-    {
-        return;
-    }
-    // Its standard streams first (everything it wrote is in them): a reader of a pipe it led
-    // to sees the end without waiting for this process's teardown either.
-    release_std_streams();
-    let msg = [b'E', (code & 0xff) as u8];
-    sys::syscall3(sys::WRITE, fd as usize, msg.as_ptr() as usize, 2);
-}
-
-/// The signal init gets when the supervisor ends (its parent-death signal once the app runs).
-const SUPERVISOR_GONE: usize = 64; // SIGRTMAX: unused by the runtime otherwise
-
-extern "C" fn on_supervisor_gone(_sig: i32) {
-    // The app's first process, if it still runs: init's loop then reaps it and, as after any
-    // end of it, kills and reaps whatever else is left (`others_left`) and ends. Nothing to do
-    // if init has reaped it already (0): init is on its way out.
-    let app = FORWARD_TO.load(Ordering::Relaxed);
-    if app > 0 {
-        sys::syscall3(KILL, app as usize, SIGKILL, 0);
-    }
-}
-
-/// In init, once the app's first process runs: when the supervisor ends from now on, init
-/// kills every process of the sandbox and reaps them before it ends itself, rather than being
-/// killed by the kernel (its parent-death signal was SIGKILL until here, and still is during
-/// set-up). The end is the same (nothing of the sandbox is left), and init reaps the app's
-/// first process first, so the app's resource use (its peak resident memory, its CPU time)
-/// reaches whoever reaps init: a subreaper that measures the artifact's tree (bench/ peakrss,
-/// a service manager), as it did before the app's first process could report its own exit
-/// (`report_own_exit`), after which the supervisor ends while that process is still being torn
-/// down. If the supervisor ended before this call, SIGKILL has ended init already.
-fn end_sandbox_when_supervisor_ends() {
-    let act = crate::signals::KSigaction {
-        handler: on_supervisor_gone as *const () as usize,
-        flags: 0x0400_0000 | 0x1000_0000, // SA_RESTORER | SA_RESTART
-        restorer: sys::litebox_restorer as *const () as usize,
-        mask: 0,
-    };
-    sys::syscall6(sys::RT_SIGACTION, SUPERVISOR_GONE, &act as *const _ as usize, 0, 8, 0, 0);
-    sys::syscall6(sys::PRCTL, PR_SET_PDEATHSIG, SUPERVISOR_GONE, 0, 0, 0, 0);
-}
-
 /// The process to pass forwarded signals to (init: the app; supervisor: init or the app).
 static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
 
@@ -560,9 +473,8 @@ fn supervise(child: i32, status: Option<i32>, mut server: Server, layer: Option<
     forward_signals(false);
     let pidfd = check(sys::syscall3(PIDFD_OPEN, child as usize, 0, 0)).map(|fd| fd as i32).unwrap_or(-1);
     let mut serving = true;
-    // Init reports the app's end on its status pipe as soon as the app's processes are gone
-    // (or the app's first process does, ending alone: `report_own_exit`); init's own end (the
-    // namespaces' teardown, which waits for the kernel) is not waited for.
+    // Init reports the app's end on its status pipe as soon as the app's processes are gone;
+    // init's own end (the namespaces' teardown, which waits for the kernel) is not waited for.
     let mut report = status.unwrap_or(-1);
     let mut fds = Vec::new();
     loop {
