@@ -19,6 +19,7 @@ from litebox_e2e import (
     EXIT_NO_IMAGE,
     EXIT_TAMPERED,
     IMAGE_SECTION,
+    Artifact,
     ExampleArtifacts,
     Image,
     Section,
@@ -243,12 +244,9 @@ def test_missing_entry_program_exits_123(examples: ExampleArtifacts, tmp_path: P
     assert proc.stdout == b""
 
 
-def test_a_tampered_table_page_the_app_never_uses_does_not_stop_it(tmp_path: Path) -> None:
-    """Format v2 checks each table page on first use, not the whole index at start: with 2000
-    extra files under /zz-many (sorted after every path the app opens), a flipped byte in an
-    entry near the end of the entry table, which no lookup of the app reaches, leaves the app
-    running as packed (a v1 runtime hashed the whole index at start and stopped with 122). The
-    Rust reader's tests check that the same page stops a lookup that reaches it."""
+def pack_cat_files_with_many(tmp_path: Path) -> tuple[Artifact, subprocess.CompletedProcess[bytes]]:
+    """examples/cat-files packed with 2000 extra small files under /zz-many (sorted after every
+    path the app opens, so they fill the tables' later pages), and an intact run of it (`one`)."""
     project = copy_example("cat-files", tmp_path)
     many = project / "many"
     many.mkdir()
@@ -259,6 +257,16 @@ def test_a_tampered_table_page_the_app_never_uses_does_not_stop_it(tmp_path: Pat
     art = pack(project, tmp_path / "dist")
     control = run_program([art.path, "one"])
     assert control.returncode == 0, describe(control)
+    return art, control
+
+
+def test_a_tampered_table_page_the_app_never_uses_does_not_stop_it(tmp_path: Path) -> None:
+    """Format v2 checks each table page on first use, not the whole index at start: with 2000
+    extra files under /zz-many (sorted after every path the app opens), a flipped byte in an
+    entry near the end of the entry table, which no lookup of the app reaches, leaves the app
+    running as packed (a v1 runtime hashed the whole index at start and stopped with 122). The
+    Rust reader's tests check that the same page stops a lookup that reaches it."""
+    art, control = pack_cat_files_with_many(tmp_path)
     sec, image = read_image(art.path)
     n = len(image.entries)
     victim = n * 7 // 8
@@ -277,16 +285,7 @@ def test_a_tampered_table_page_read_after_start_exits_122(tmp_path: Path) -> Non
     chunk record of the program's own file, on a chunk table page far from the pages opening
     reads (2000 extra files push the chunk table past them), still stops the run with 122
     before the program runs."""
-    project = copy_example("cat-files", tmp_path)
-    many = project / "many"
-    many.mkdir()
-    for i in range(2000):
-        (many / f"f{i:04d}.txt").write_text(f"{i}\n")
-    config = project / "litebox.toml"
-    config.write_text(config.read_text().replace('"/data" = "data"', '"/data" = "data"\n"/zz-many" = "many"'))
-    art = pack(project, tmp_path / "dist")
-    control = run_program([art.path, "one"])
-    assert control.returncode == 0, describe(control)
+    art, control = pack_cat_files_with_many(tmp_path)
     sec, image = read_image(art.path)
     k = image.chunk_of(image.entry("/app/cat-files").data)
     record = image.chunks_offset + 56 * k
