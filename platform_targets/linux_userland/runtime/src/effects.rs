@@ -4,6 +4,8 @@
 //! treated as one with an effect (docs/targets/linux-userland.md, "Deferred checks of mapped
 //! code and the effect gate").
 
+use litebox_libos::shim::nr::*;
+
 /// Whether host syscall `nr` with arguments `a` can have no effect that another process, a
 /// file or the network outside the sandbox could see: memory management of the process's
 /// own (private or anonymous) memory, clocks and sleeps, answers about the process itself,
@@ -86,101 +88,6 @@ const O_DIRECTORY: usize = 0o200000;
 const O_PATH: usize = 0o10000000;
 /// O_TMPFILE's own bit (O_TMPFILE is this with O_DIRECTORY).
 const O_TMPFILE_ONLY: usize = 0o20000000;
-
-const STAT: usize = 4;
-const FSTAT: usize = 5;
-const LSTAT: usize = 6;
-const POLL: usize = 7;
-const LSEEK: usize = 8;
-const MMAP: usize = 9;
-const MPROTECT: usize = 10;
-const MUNMAP: usize = 11;
-const BRK: usize = 12;
-const RT_SIGACTION: usize = 13;
-const RT_SIGPROCMASK: usize = 14;
-const RT_SIGRETURN: usize = 15;
-const IOCTL: usize = 16;
-const PREAD64: usize = 17;
-const ACCESS: usize = 21;
-const SELECT: usize = 23;
-const SCHED_YIELD: usize = 24;
-const MREMAP: usize = 25;
-const MINCORE: usize = 27;
-const MADVISE: usize = 28;
-const DUP: usize = 32;
-const NANOSLEEP: usize = 35;
-const GETPID: usize = 39;
-const SOCKET: usize = 41;
-const GETSOCKNAME: usize = 51;
-const GETPEERNAME: usize = 52;
-const SOCKETPAIR: usize = 53;
-const GETSOCKOPT: usize = 55;
-const WAIT4: usize = 61;
-const KILL: usize = 62;
-const UNAME: usize = 63;
-const FCNTL: usize = 72;
-const GETCWD: usize = 79;
-const READLINK: usize = 89;
-const GETTIMEOFDAY: usize = 96;
-const GETRLIMIT: usize = 97;
-const GETRUSAGE: usize = 98;
-const SYSINFO: usize = 99;
-const TIMES: usize = 100;
-const GETUID: usize = 102;
-const GETGID: usize = 104;
-const GETEUID: usize = 107;
-const GETEGID: usize = 108;
-const GETPPID: usize = 110;
-const GETPGRP: usize = 111;
-const GETGROUPS: usize = 115;
-const GETRESUID: usize = 118;
-const GETRESGID: usize = 120;
-const GETPGID: usize = 121;
-const GETSID: usize = 124;
-const CAPGET: usize = 125;
-const RT_SIGPENDING: usize = 127;
-const RT_SIGTIMEDWAIT: usize = 128;
-const RT_SIGSUSPEND: usize = 130;
-const SIGALTSTACK: usize = 131;
-const STATFS: usize = 137;
-const FSTATFS: usize = 138;
-const GETPRIORITY: usize = 140;
-const ARCH_PRCTL: usize = 158;
-const GETTID: usize = 186;
-const TIME: usize = 201;
-const FUTEX: usize = 202;
-const SCHED_GETAFFINITY: usize = 204;
-const SET_TID_ADDRESS: usize = 218;
-const CLOCK_GETTIME: usize = 228;
-const CLOCK_GETRES: usize = 229;
-const CLOCK_NANOSLEEP: usize = 230;
-const EPOLL_WAIT: usize = 232;
-const TGKILL: usize = 234;
-const WAITID: usize = 247;
-const OPENAT: usize = 257;
-const NEWFSTATAT: usize = 262;
-const READLINKAT: usize = 267;
-const FACCESSAT: usize = 269;
-const PSELECT6: usize = 270;
-const PPOLL: usize = 271;
-const SET_ROBUST_LIST: usize = 273;
-const EPOLL_PWAIT: usize = 281;
-const EVENTFD2: usize = 290;
-const EPOLL_CREATE1: usize = 291;
-const PIPE2: usize = 293;
-const PREADV: usize = 295;
-const PRLIMIT64: usize = 302;
-const GETCPU: usize = 309;
-const GETRANDOM: usize = 318;
-const MEMFD_CREATE: usize = 319;
-const MEMBARRIER: usize = 324;
-const PREADV2: usize = 327;
-const STATX: usize = 332;
-const RSEQ: usize = 334;
-const OPENAT2: usize = 437;
-const FACCESSAT2: usize = 439;
-const EPOLL_PWAIT2: usize = 441;
-const FUTEX_WAITV: usize = 449;
 
 #[cfg(test)]
 mod tests {
