@@ -2,9 +2,10 @@
 //! init checking chunks on the other CPU): the helper's verdicts are used, a bad verdict ends
 //! the check as a mismatch does, and a chunk the helper never finishes is checked here, so the
 //! caller makes progress whatever the helper does.
-use std::cell::RefCell;
 use std::sync::Mutex;
 
+mod common;
+use common::{read_file, FILE};
 use litebox_image::{CheckHelper, ChunkCache, Claim, Image, ImageErrorKind};
 
 /// The fewest unchecked chunks a shared span has here (the vector's span has 5).
@@ -12,19 +13,6 @@ const MIN_SPAN: u32 = 4;
 
 /// Every chunk stored raw (compression level 0), in 4 KiB chunks.
 const STORED: &[u8] = include_bytes!("vectors/stored4k.img");
-
-thread_local! {
-    static FILE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-fn read_file(off: u64, buf: &mut [u8]) -> bool {
-    FILE.with(|f| {
-        let f = f.borrow();
-        let Some(src) = f.get(off as usize..off as usize + buf.len()) else { return false };
-        buf.copy_from_slice(src);
-        true
-    })
-}
 
 /// A helper that answers `claim` and `wait` for some chunks as scripted (the rest are the
 /// caller's) and records what it was told.

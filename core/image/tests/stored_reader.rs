@@ -3,26 +3,14 @@
 //! mapping's data region is never read, and every change to the reader's bytes is caught.
 use std::cell::RefCell;
 
+mod common;
+use common::{read_file, FILE};
 use litebox_image::{ChunkCache, EntryKind, Image, ImageErrorKind};
 
 const IMG: &[u8] = include_bytes!("vectors/basic.img");
 /// The same tree at compression level 0: every chunk stored raw.
 const STORED: &[u8] = include_bytes!("vectors/stored.img");
 const VECTORS: [&[u8]; 2] = [IMG, STORED];
-
-thread_local! {
-    /// What the stored reader of this test thread reads: the "file" behind the image.
-    static FILE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-fn read_file(off: u64, buf: &mut [u8]) -> bool {
-    FILE.with(|f| {
-        let f = f.borrow();
-        let Some(src) = f.get(off as usize..off as usize + buf.len()) else { return false };
-        buf.copy_from_slice(src);
-        true
-    })
-}
 
 fn failing_reader(_: u64, _: &mut [u8]) -> bool {
     false
