@@ -17,6 +17,7 @@ pub fn reserve(start: usize, len: usize) {
 }
 
 /// True if `[start, start+len)` touches any range the runtime owns.
+#[inline]
 pub fn overlaps(start: usize, len: usize) -> bool {
     let end = start.saturating_add(len);
     let n = COUNT.load(Ordering::SeqCst).min(MAX);

@@ -168,7 +168,8 @@ impl Platform for LinuxHost {
             | MAP_FIXED_NOREPLACE;
         let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
         let mut hint = addr;
-        if guard::overlaps(addr, len) {
+        // A hint of 0 (the common mmap) stays the hint whatever the guard says.
+        if (fixed || addr != 0) && guard::overlaps(addr, len) {
             if fixed {
                 return Err(if flags & MAP_FIXED_NOREPLACE != 0 { EEXIST } else { ENOMEM });
             }
@@ -335,7 +336,8 @@ impl Platform for LinuxHost {
     fn host_mmap(&self, addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -> Result<usize, Errno> {
         let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
         let mut hint = addr;
-        if guard::overlaps(addr, len) {
+        // A hint of 0 (the common mmap) stays the hint whatever the guard says.
+        if (fixed || addr != 0) && guard::overlaps(addr, len) {
             if fixed {
                 return Err(if flags & MAP_FIXED_NOREPLACE != 0 { EEXIST } else { ENOMEM });
             }
