@@ -582,8 +582,8 @@ pub struct ChunkCache {
     /// the fewest unchecked chunks a span must have to be shared with it.
     helper: Option<(&'static dyn CheckHelper, u32)>,
     decoder: Spin<Option<Decoder>>,
-    /// Where a stored (raw) chunk's bytes are read to be checked when the image has a stored
-    /// reader: [`PIECE`] bytes once the first is read, reused.
+    /// Where a chunk's stored bytes are read to be checked (and decompressed) when the image
+    /// has a stored reader: one chunk's worth at most, reused.
     scratch: Spin<Vec<u8>>,
     /// The chunks kept decompressed, oldest first at `.1` (a ring; `NONE` for an empty place).
     kept: Spin<([u32; KEPT], usize)>,
@@ -735,14 +735,12 @@ impl ChunkCache {
     }
 
     /// Hands chunk `k`'s stored bytes to `f` with its raw size and whether it is stored raw,
-    /// after checking them against the chunk's digest when `check`. With a stored reader no
-    /// page of the image's mapping is touched: a chunk stored raw is read and hashed
-    /// [`PIECE`] bytes at a time in the cache's scratch buffer and `f` gets no bytes for it (an
-    /// empty slice: its bytes are read again where they are used); a compressed one is read
-    /// whole into a buffer of its own, freed when `f` returns, so that no chunk's worth of
-    /// heap stays resident between decodes (a freed block of 64 KiB or more goes back to the
-    /// host). Without a reader `f` sees the bytes in the mapping. `f` runs with no lock of the
-    /// cache held.
+    /// after checking them against the chunk's digest when `check`. With a stored reader the
+    /// bytes are read into the cache's scratch buffer, so no page of the image's mapping is
+    /// touched; a chunk stored raw is read and hashed there [`PIECE`] bytes at a time and `f`
+    /// gets no bytes for it (an empty slice: its bytes are read again where they are used).
+    /// Without a reader `f` sees the bytes in the mapping. Locks: scratch, then (in `f`) the
+    /// decoder, never the other way round.
     fn with_stored<R>(
         &self,
         image: &Image<'_>,
@@ -756,38 +754,42 @@ impl ChunkCache {
         };
         let (off, comp, raw, want) = image.chunk_record(k)?;
         let at = image.header.data.offset as u64 + off;
-        if comp != raw {
-            let mut stored = vec![0u8; comp as usize];
-            if !read(at, &mut stored) {
+        let is_raw = comp == raw;
+        let need = if is_raw { PIECE.min(comp as usize) } else { comp as usize };
+        self.scratch.with(|buf| {
+            if buf.len() < need {
+                // Room for any chunk at once: growing would leave the old block behind. Only
+                // the bytes used are written (resident): raw chunks need PIECE at most.
+                buf.reserve_exact((image.header.chunk_size as usize).max(PIECE).saturating_sub(buf.len()));
+                buf.resize(need, 0);
+            }
+            if is_raw {
+                let mut h = Xxh3Default::new();
+                let mut done = 0usize;
+                while done < comp as usize {
+                    let piece = &mut buf[..need.min(comp as usize - done)];
+                    if !read(at + done as u64, piece) {
+                        return Err(ImageError::damaged("cannot read chunk data").with(k as u64));
+                    }
+                    if check {
+                        h.update(piece);
+                    }
+                    done += piece.len();
+                }
+                if check && !image.chunks_checked && h.digest() != want {
+                    return Err(ImageError::tampered("chunk digest does not match").with(k as u64));
+                }
+                return f(&[], raw, true);
+            }
+            let stored = &mut buf[..comp as usize];
+            if !read(at, stored) {
                 return Err(ImageError::damaged("cannot read chunk data").with(k as u64));
             }
-            if check && !image.chunks_checked && xxh3_64(&stored) != want {
+            if check && !image.chunks_checked && xxh3_64(stored) != want {
                 return Err(ImageError::tampered("chunk digest does not match").with(k as u64));
             }
-            return f(&stored, raw, false);
-        }
-        self.scratch.with(|buf| {
-            if buf.is_empty() {
-                *buf = vec![0; PIECE];
-            }
-            let mut h = Xxh3Default::new();
-            let mut done = 0usize;
-            while done < comp as usize {
-                let piece = &mut buf[..PIECE.min(comp as usize - done)];
-                if !read(at + done as u64, piece) {
-                    return Err(ImageError::damaged("cannot read chunk data").with(k as u64));
-                }
-                if check {
-                    h.update(piece);
-                }
-                done += piece.len();
-            }
-            if check && !image.chunks_checked && h.digest() != want {
-                return Err(ImageError::tampered("chunk digest does not match").with(k as u64));
-            }
-            Ok(())
-        })?;
-        f(&[], raw, true)
+            f(stored, raw, false)
+        })
     }
 
     /// How many chunks have been read (verified, and decompressed when stored compressed),

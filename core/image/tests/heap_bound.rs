@@ -1,8 +1,7 @@
 //! How much heap the chunk cache holds while it reads compressed chunks one after another
 //! through a stored reader: one decoded chunk kept (`KEPT`), let go before the next is
-//! decoded, each decoded straight into the buffer that is kept (no second buffer and copy), and
-//! the compressed bytes read into a buffer freed after the decode. A test binary of its own:
-//! its counting allocator sees only this test's allocations.
+//! decoded, each decoded straight into the buffer that is kept (no second buffer and copy). A
+//! test binary of its own: its counting allocator sees only this test's allocations.
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
