@@ -94,11 +94,29 @@ def image_page_offset(artifact: Path) -> int:
     raise SystemExit(f"rss_breakdown: {artifact} has no .litebox.image section")
 
 
+def heap_mappings(maps: list[tuple[int, int, str, int, str, int]]) -> set[int]:
+    """Indices of the runtime heap's committed mappings: the anonymous read-write ones that run
+    contiguously up to the heap's reservation (a PROT_NONE mapping of 1 GiB or more), from the
+    one that starts the heap, 1 MiB into a 2 MiB span (runtime sys.rs, HEAP_PHASE; the heap is
+    committed in steps that the host may keep as several mappings, and the app's stack may lie
+    right below it)."""
+    for i, (a, b, perms, _off, path, _rss) in enumerate(maps):
+        if perms == "---p" and not path and b - a >= 1 << 30:
+            run: list[int] = []
+            j, at = i - 1, a
+            while j >= 0 and maps[j][1] == at and maps[j][2] == "rw-p" and not maps[j][4]:
+                run.append(j)
+                if maps[j][0] % (2 << 20) == 1 << 20:
+                    return set(run)
+                at, j = maps[j][0], j - 1
+    return set()
+
+
 def kinds(maps: list[tuple[int, int, str, int, str, int]], artifact: Path | None, image_off: int) -> dict[str, int]:
     """Resident KiB per kind of mapping (see the module docstring)."""
     out: dict[str, int] = {}
+    heap = heap_mappings(maps) if artifact is not None else set()
     for i, (a, b, perms, off, path, rss) in enumerate(maps):
-        nxt = maps[i + 1] if i + 1 < len(maps) else None
         if artifact is not None and path == str(artifact):
             kind = ("image mapping (tables)" if off == image_off and perms.startswith("r--") and b - a > 4096
                     else "runtime code and data" if a >= 0x7E00_0000_0000 and a < 0x7F00_0000_0000 and off < image_off
@@ -107,8 +125,7 @@ def kinds(maps: list[tuple[int, int, str, int, str, int]], artifact: Path | None
             kind = "shared anonymous"
         elif path.startswith("/"):
             kind = "app's file mappings"
-        elif (artifact is not None and not path and nxt is not None and nxt[2] == "---p" and nxt[0] == b
-              and nxt[1] - nxt[0] >= 1 << 30):
+        elif i in heap:
             kind = "runtime heap"
         else:
             kind = f"anonymous ({path})" if path else "anonymous"

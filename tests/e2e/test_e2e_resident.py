@@ -13,6 +13,7 @@ waits on its stdin after printing "ready".
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -153,6 +154,28 @@ def test_checked_file_data_is_not_resident_in_the_image_mapping(probe_artifact: 
         if proc.stdin is not None:
             proc.stdin.close()
         assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else b""
+
+
+def test_a_file_read_through_keeps_one_decoded_chunk_and_decodes_each_once(probe_artifact: Path) -> None:
+    """Reading the 2 MiB blob (compressed chunks) in pieces keeps one decoded chunk at a time
+    (litebox_image::KEPT: 128 KiB of heap each; four were kept before) and still decodes each
+    chunk once: the pieces of one chunk are read from the kept one. LITEBOX_LOG=debug's count,
+    printed by the app's process at its exit."""
+    _, image = read_image(probe_artifact)
+    e = image.entry("/data/blob")
+    ks = range(image.chunk_of(e.data), image.chunk_of(e.data + e.size - 1) + 1)
+    compressed = [k for k in ks if image.chunks[k].comp_size < image.chunks[k].raw_size]
+    assert len(compressed) >= 8, len(compressed)
+    r = subprocess.run([str(probe_artifact)], stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
+                       env=dict(os.environ, LITEBOX_LOG="debug"), check=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+    counts = re.findall(rb"litebox: image: \d+ of \d+ chunks read, (\d+) kept decompressed \((\d+) decodes\)",
+                        r.stderr)
+    assert counts, r.stderr[-2000:]
+    kept, decodes = (int(x) for x in counts[-1])  # the app's process exits after init's report
+    assert kept == 1, counts
+    # Each of the blob's compressed chunks once, and at most a few others (the probe's own).
+    assert len(compressed) <= decodes <= len(compressed) + 2, (decodes, len(compressed))
 
 
 # The runtime is linked at this address (its build.rs); the app's code is mapped elsewhere.

@@ -94,7 +94,7 @@ def _plugin_folders() -> list[str]:
 def test_sdist_carries_every_source_a_wheel_is_built_from(tmp_path: Path) -> None:
     with tarfile.open(_build("sdist", tmp_path)) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
-    for needed in ("pyproject.toml", "setup.py", "SConstruct", "Cargo.toml", "Cargo.lock",
+    for needed in ("pyproject.toml", "setup.py", "SConstruct", "Cargo.toml", "Cargo.lock", ".cargo/config.toml",
                    "core/libos/Cargo.toml", "packager/targets/bundle.py", "templates/litebox.toml"):
         assert needed in names, needed
     for folder in _plugin_folders():

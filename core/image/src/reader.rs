@@ -7,7 +7,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::cmp::Ordering;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtOrd};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering as AtOrd};
 
 use sha2::{Digest, Sha256};
 use xxhash_rust::xxh3::{xxh3_64, Xxh3Default};
@@ -589,6 +589,8 @@ pub struct ChunkCache {
     kept: Spin<([u32; KEPT], usize)>,
     /// The last piece of a checked stored chunk read for a small read ([`SMALL_READ`]).
     piece: Spin<Piece>,
+    /// How many chunks were decoded to be kept ([`ChunkCache::decode_count`]).
+    decodes: AtomicUsize,
 }
 
 /// A copy of image bytes `[at, at + len)` (inside one checked stored chunk), read through the
@@ -602,10 +604,13 @@ struct Piece {
 
 /// How many chunks the cache keeps decompressed at most (the least recently decompressed is
 /// let go first and decoded again, without re-hashing, if read again): a bound on the runtime's
-/// heap whatever the app reads (`python3 -c pass` decompresses ~30 chunks of 128 KiB, read
-/// once each). Reads that stay inside a few neighbouring chunks (a file read in pieces, the
-/// files of one directory) still decode each chunk once.
-pub const KEPT: usize = 4;
+/// heap whatever the app reads. One: a kept chunk is 128 KiB of resident heap (`python3 -c
+/// pass` reads 2 compressed chunks, an app importing json, http.server, email, argparse and
+/// subprocess 69, of which 6 are decoded again with one kept against four; measured in
+/// bench/RESULTS-issue17-rss3.md), and reads that stay inside one chunk (a file read in
+/// pieces, the small files packed next to each other) still decode it once. The chunk let go
+/// is freed before the next is decoded, so no more than this many are ever live at once.
+pub const KEPT: usize = 1;
 /// How many bytes of a stored (raw) chunk are read and hashed at a time through a stored reader.
 const PIECE: usize = 16 << 10;
 const NONE: u32 = u32::MAX;
@@ -688,6 +693,7 @@ impl ChunkCache {
             scratch: Spin::new(Vec::new()),
             kept: Spin::new(([NONE; KEPT], 0)),
             piece: Spin::new(Piece { at: 0, len: 0, buf: Vec::new() }),
+            decodes: AtomicUsize::new(0),
         }
     }
 
@@ -792,6 +798,12 @@ impl ChunkCache {
         self.slots.with(|v| (v.iter().filter(|s| !matches!(s, Slot::Unread | Slot::Deferred)).count(), v.len()))
     }
 
+    /// How many times a compressed chunk was decoded to be kept (first reads and reads of a
+    /// chunk let go before; not counting chunks decoded straight into a caller's buffer).
+    pub fn decode_count(&self) -> usize {
+        self.decodes.load(AtOrd::Relaxed)
+    }
+
     /// How many chunks the cache holds decompressed now: at most [`KEPT`].
     pub fn kept_count(&self) -> usize {
         self.slots.with(|v| v.iter().filter(|s| matches!(s, Slot::Decompressed(_))).count())
@@ -835,25 +847,26 @@ impl ChunkCache {
             if is_raw {
                 return Ok(None);
             }
-            let data: Arc<[u8]> =
-                self.decoder.with(|d| decompress(d.get_or_insert_with(Decoder::new), stored, raw, k))?.into();
+            // Room first: the chunk let go is freed before this one is decoded, so no more than
+            // KEPT decoded chunks are ever live at once (the one being decoded included).
+            drop(self.let_go(self.kept.with(|(ring, next)| core::mem::replace(&mut ring[*next], NONE))));
+            self.decodes.fetch_add(1, AtOrd::Relaxed);
+            let data = self
+                .decoder
+                .with(|d| d.get_or_insert_with(Decoder::new).decompress_shared(stored, raw as usize))
+                .ok_or(ImageError::damaged("bad zstd frame").with(k as u64))?;
             Ok(Some(data))
         })?;
         match data {
             Some(data) => {
+                // (Another thread may have filled the place since: that chunk is let go.)
                 let evicted = self.kept.with(|(ring, next)| {
                     let old = core::mem::replace(&mut ring[*next], k);
-                    *next = (*next + 1) % KEPT;
+                    *next = if *next + 1 < KEPT { *next + 1 } else { 0 };
                     old
                 });
-                let _let_go = self.slots.with(|v| {
-                    v[k as usize] = Slot::Decompressed(data.clone());
-                    // Checked when first read: a later read decodes it again without hashing.
-                    match v.get_mut(evicted as usize) {
-                        Some(old @ Slot::Decompressed(_)) => Some(core::mem::replace(old, Slot::Seen)),
-                        _ => None,
-                    }
-                }); // (freed here, outside the lock)
+                self.slots.with(|v| v[k as usize] = Slot::Decompressed(data.clone()));
+                drop(self.let_go(evicted));
                 Ok(Chunk::Owned(data))
             }
             None => {
@@ -861,6 +874,19 @@ impl ChunkCache {
                 placed(image, k)
             }
         }
+    }
+
+    /// Lets chunk `k` go from the kept ones (none for [`NONE`] or a chunk not kept): its slot
+    /// says Seen (checked when first read, so a later read decodes it again without
+    /// hashing). Returns its bytes, for the caller to drop outside every lock.
+    fn let_go(&self, k: u32) -> Option<Arc<[u8]>> {
+        self.slots.with(|v| match v.get_mut(k as usize) {
+            Some(old @ Slot::Decompressed(_)) => match core::mem::replace(old, Slot::Seen) {
+                Slot::Decompressed(a) => Some(a),
+                _ => None,
+            },
+            _ => None,
+        })
     }
 
     /// [`Image::raw_span`] for file bytes that will be used in place (mapped), after checking

@@ -188,7 +188,7 @@ fn log_chunks_read<P: Platform>(os: &LibOs<P>) {
         return;
     }
     let (read, total) = os.vfs.cache.read_count();
-    let (mut a, mut b, mut c) = ([0u8; 20], [0u8; 20], [0u8; 20]);
+    let (mut a, mut b, mut c, mut d) = ([0u8; 20], [0u8; 20], [0u8; 20], [0u8; 20]);
     os.debug_log(&[
         b"image: ",
         super::fmt_usize(read, &mut a),
@@ -196,7 +196,9 @@ fn log_chunks_read<P: Platform>(os: &LibOs<P>) {
         super::fmt_usize(total, &mut b),
         b" chunks read, ",
         super::fmt_usize(os.vfs.cache.kept_count(), &mut c),
-        b" kept decompressed",
+        b" kept decompressed (",
+        super::fmt_usize(os.vfs.cache.decode_count(), &mut d),
+        b" decodes)",
     ]);
 }
 
