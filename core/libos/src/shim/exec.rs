@@ -94,6 +94,11 @@ pub fn dispatch<P: Platform>(
 /// fork, remembering the child (the processes this one may signal). The policy's process
 /// limit is the platform's to enforce (its fork fails with EAGAIN), since the count is shared
 /// by every process of the app.
+// A fork child runs this on its way back to the app; fork copies no page-table entries of
+// the runtime's file-backed code, so each 64 KiB window of code the child runs costs it a
+// fault. On Linux hosts it goes to the plain `.text` input section, which the runtime's
+// link order (runtime/startup-order.ld) puts first, next to the syscall entry and exit.
+#[cfg_attr(target_os = "linux", link_section = ".text")]
 pub fn fork<P: Platform>(
     os: &LibOs<P>,
     flags: u64,
