@@ -50,9 +50,10 @@ def first_difference(a: bytes, b: bytes) -> str:
         ("sigaltstack.c", []),
         ("pgroups.c", []),
         ("sharedmem.c", []),
+        ("children.c", []),
     ],
     ids=["syscalls", "threads", "events", "signals", "signals-term", "signals-abort", "procfs", "sigaltstack",
-         "pgroups", "sharedmem"],
+         "pgroups", "sharedmem", "children"],
 )
 def test_probe_matches_native(tmp_path: Path, src: str, args: list[str], static: bool) -> None:
     prog = build(src, tmp_path, static)

@@ -41,7 +41,7 @@ pub struct LibOs<P: Platform> {
     /// `LITEBOX_LOG=debug`: one log line per unimplemented or denied call.
     pub debug: AtomicBool,
     /// Pids of this process's children not yet reaped (the processes it may signal).
-    pub children: SpinMutex<crate::children::Children>,
+    pub children: crate::children::ChildList,
     /// Threads waiting in futex(2) (unused where the platform passes futex through).
     pub futex: crate::futex::Futexes,
     /// Signal dispositions, pending signals and the interval timer (unused where the platform
@@ -117,7 +117,7 @@ impl<P: Platform> LibOs<P> {
             umask: AtomicU32::new(0o022),
             hostname: hostname.to_vec(),
             debug: AtomicBool::new(debug),
-            children: SpinMutex::new(crate::children::Children::default()),
+            children: crate::children::ChildList::default(),
             futex: crate::futex::Futexes::new(),
             signals: Arc::new(crate::signal::Signals::new()),
             net: crate::net::NetPolicy::default(),
@@ -271,7 +271,7 @@ impl<P: Platform> LibOs<P> {
             umask: AtomicU32::new(self.umask.load(Ordering::Relaxed)),
             hostname: self.hostname.clone(),
             debug: AtomicBool::new(self.debug.load(Ordering::Relaxed)),
-            children: SpinMutex::new(crate::children::Children::default()),
+            children: crate::children::ChildList::default(),
             futex: crate::futex::Futexes::new(),
             signals: Arc::new(self.signals.fork()),
             net: self.net.clone(),

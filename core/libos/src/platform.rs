@@ -78,6 +78,16 @@ pub trait Platform: Send + Sync {
     fn single_thread_exclusive(&self) -> bool {
         false
     }
+    /// Where the calling thread may keep its process's children list
+    /// ([`crate::children::ChildList::move_to`]) while the process has one thread: the address
+    /// of [`crate::children::SLOT_SIZE`] bytes aligned to [`crate::children::SLOT_ALIGN`] that
+    /// nothing else uses, that stay mapped for the process's life, and that a fork writes in
+    /// parent and child anyway (so keeping the list there costs neither a copy-on-write
+    /// fault). Only asked on a platform whose [`Platform::single_thread_exclusive`] is true,
+    /// from inside a syscall. Default: none (the list stays in the library OS's heap).
+    fn children_slot(&self) -> Option<usize> {
+        None
+    }
     /// Whether AF_UNIX sockets are the library OS's own (`crate::unixsock`: names, queues and
     /// descriptor passing inside the library OS, shared by the processes it serves). A platform
     /// without host sockets says yes (the VM kernel); one that has them keeps the host's

@@ -94,6 +94,11 @@ pub fn dispatch<P: Platform>(
 /// fork, remembering the child (the processes this one may signal). The policy's process
 /// limit is the platform's to enforce (its fork fails with EAGAIN), since the count is shared
 /// by every process of the app.
+// A fork child runs this on its way back to the app; fork copies no page-table entries of
+// the runtime's file-backed code, so each 64 KiB window of code the child runs costs it a
+// fault. On Linux hosts it goes to the plain `.text` input section, which the runtime's
+// link order (runtime/startup-order.ld) puts first, next to the syscall entry and exit.
+#[cfg_attr(target_os = "linux", link_section = ".text")]
 pub fn fork<P: Platform>(
     os: &LibOs<P>,
     flags: u64,
@@ -104,6 +109,7 @@ pub fn fork<P: Platform>(
 ) -> SysResult {
     // Parent and child must share each pipe: the library OS's become host pipes first.
     os.end_local_pipes();
+    keep_children_where_fork_writes(os);
     let pid = ctx.fork(flags, stack, ptid, ctid)?;
     if pid != 0 {
         os.children.lock().push(pid as i32);
@@ -114,6 +120,20 @@ pub fn fork<P: Platform>(
         os.tids.lock().clear();
     }
     Ok(pid)
+}
+
+/// Before a fork of a single-threaded process: moves its children list to the platform's slot
+/// (see [`crate::children::ChildList`]), so that recording the new child and reaping it write
+/// no page of the heap that the fork made copy-on-write.
+fn keep_children_where_fork_writes<P: Platform>(os: &LibOs<P>) {
+    if !os.platform.single_thread_exclusive() || os.threads.load(core::sync::atomic::Ordering::Relaxed) != 1 {
+        return;
+    }
+    if let Some(slot) = os.platform.children_slot() {
+        // SAFETY: this is the process's only thread and nothing else runs library OS code
+        // (`single_thread_exclusive`); the platform promises the slot per `children_slot`.
+        unsafe { os.children.move_to(slot) };
+    }
 }
 
 /// In a fork child: whether it already has no children, one thread and no other thread ids

@@ -256,6 +256,11 @@ const CLONE_NEW_ANY: u64 =
 
 /// Threads are served; new processes (no CLONE_VM, or vfork) are not yet (ENOSYS); new
 /// namespaces are refused (EPERM) as for an unprivileged process.
+// A fork child runs this on its way back to the app; fork copies no page-table entries of
+// the runtime's file-backed code, so each 64 KiB window of code the child runs costs it a
+// fault. On Linux hosts it goes to the plain `.text` input section, which the runtime's
+// link order (runtime/startup-order.ld) puts first, next to the syscall entry and exit.
+#[cfg_attr(target_os = "linux", link_section = ".text")]
 fn clone<P: Platform>(
     os: &LibOs<P>,
     flags: u64,

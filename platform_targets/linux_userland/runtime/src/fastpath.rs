@@ -259,6 +259,9 @@ impl litebox_libos::SyscallContext for Fast {
         // clone of a thread and clone3 are declined by `served`; they never get here.
         Err(ENOSYS)
     }
+    // A fork child returns through here: in the window of code it faults in first, with
+    // `host_fork` (`litebox_libos::shim::exec::fork` says why).
+    #[link_section = ".text"]
     fn fork(&mut self, flags: u64, stack: usize, ptid: usize, ctid: usize) -> Result<usize, Errno> {
         if stack != 0 {
             // `served` lets no new stack through; the SIGSYS path moves the child to one.

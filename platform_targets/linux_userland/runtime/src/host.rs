@@ -143,6 +143,11 @@ impl Platform for LinuxHost {
         // signal handlers run inside a call only in `signals::blocking`'s window.
         true
     }
+    fn children_slot(&self) -> Option<usize> {
+        // The top page of the calling thread's block, which a fork writes in both processes
+        // (its stack, fast-path data and fork state); blocks are never freed (threads.rs).
+        Some(crate::threads::children_slot())
+    }
 
     fn set_cpu_limit(&self, cur: u64, max: u64) -> Result<(), Errno> {
         // The app and the runtime are one host process: the host kernel counts its CPU time

@@ -201,6 +201,9 @@ fn find(r: &Region, pid: i32) -> Option<&Slot> {
 /// parent and state `S`, word by word: no heap allocation, so a fork touches no heap page
 /// for it (each page either process writes after a fork costs a copy-on-write fault). When
 /// `src` is free or kept changing, `dst` is left with the parent and no name.
+// Runs in every fork child: with `signals::host_fork`, in the window of code a fork child
+// faults in first (`litebox_libos::shim::exec::fork` says why).
+#[link_section = ".text"]
 fn copy_slot(src: &Slot, dst: &Slot, ppid: i32) {
     fn copy_words(from: &[AtomicU64], to: &[AtomicU64]) {
         for (f, t) in from.iter().zip(to) {

@@ -222,6 +222,9 @@ impl Trapped {
 /// no longer applies), its place in the process limit, its slot in the process table. Returns
 /// the child's pid in the parent and 0 in the child, which resumes on the same stack, in the
 /// same registers, as the parent (the SIGSYS path and the fast path both use it).
+// With the syscall entry and exit, in the window of code a fork child faults in first
+// (`shim::exec::fork` says why).
+#[link_section = ".text"]
 pub fn host_fork(flags: u64, ptid: usize, ctid: usize) -> Result<usize, Errno> {
     const CLONE: usize = 56;
     crate::procs::acquire()?;
@@ -258,6 +261,9 @@ impl litebox_libos::SyscallContext for Trapped {
     fn nr(&self) -> usize {
         self.reg(REG_RAX)
     }
+    // A fork child returns through here: in the window of code it faults in first, with
+    // `host_fork` (`litebox_libos::shim::exec::fork` says why).
+    #[link_section = ".text"]
     fn fork(&mut self, flags: u64, stack: usize, ptid: usize, ctid: usize) -> Result<usize, Errno> {
         let pid = host_fork(flags, ptid, ctid)?;
         if pid == 0 && stack != 0 {

@@ -18,8 +18,9 @@ use crate::sys::{self, check};
 /// block, and the thread's data near its top, by masking its stack pointer.
 pub const BLOCK: usize = 256 << 10;
 /// Layout of a block, from its top down: the thread's [`ThreadData`] and its fast-path data
-/// (`fastpath::FastData`) in the top [`TOP_DATA`] bytes, a new thread's start-up registers
-/// below them, then the stacks (the fast path's and the SIGSYS signal stack) from
+/// (`fastpath::FastData`) in the top [`TOP_DATA`] bytes, the process's children list when this
+/// thread keeps it ([`CHILDREN_AT`]), a new thread's start-up registers below them, then the
+/// stacks (the fast path's and the SIGSYS signal stack) from
 /// [`STACK_TOP`] down to [`STACK_BASE`]. The data share the top page with the stacks' hottest
 /// frames, so a call writes one page of the block, not two (after a fork, each page either
 /// process writes costs it a copy-on-write fault). The lowest page is a margin above the
@@ -30,9 +31,18 @@ pub const TOP_DATA: usize = 192;
 pub const FORK_STATE_AT: usize = BLOCK - 64;
 /// Offset of [`ThreadData`] from the block's base.
 pub const THREAD_DATA_AT: usize = BLOCK - TOP_DATA;
-/// Offset from the block's base of the top of its stacks (16-byte aligned), below the data and
-/// below a new thread's start-up registers.
-pub const STACK_TOP: usize = BLOCK - 512;
+/// Offset from the block's base of the slot for the process's children list
+/// (`litebox_libos::children::ChildList`), used when this thread forks while it is its
+/// process's only thread: the fork path writes this page in parent and child anyway, so the
+/// parent's record of its child costs no copy-on-write fault of the library OS's heap.
+pub const CHILDREN_AT: usize = THREAD_DATA_AT - CHILDREN_SLOT;
+/// Bytes reserved at [`CHILDREN_AT`].
+const CHILDREN_SLOT: usize = 128;
+const _: () = assert!(litebox_libos::children::SLOT_SIZE <= CHILDREN_SLOT);
+const _: () = assert!(CHILDREN_AT.is_multiple_of(litebox_libos::children::SLOT_ALIGN));
+/// Offset from the block's base of the top of its stacks (16-byte aligned), below the data,
+/// the children slot and a new thread's start-up registers.
+pub const STACK_TOP: usize = BLOCK - 640;
 /// Offset from the block's base of the lowest byte of its stacks.
 pub const STACK_BASE: usize = 4096;
 /// Size of the SIGSYS signal stack, `[block + STACK_BASE, block + STACK_TOP)`.
@@ -43,6 +53,12 @@ pub const SIGNAL_STACK_SIZE: usize = STACK_TOP - STACK_BASE;
 pub fn fork_state_slot() -> usize {
     const _: () = assert!(core::mem::size_of::<crate::host::ForkState>() <= 64);
     (current() as usize & !(BLOCK - 1)) + FORK_STATE_AT
+}
+
+/// Where the calling thread's block keeps the process's children list ([`CHILDREN_AT`]). Only
+/// valid while running on the thread's block (inside the runtime).
+pub fn children_slot() -> usize {
+    (current() as usize & !(BLOCK - 1)) + CHILDREN_AT
 }
 
 /// Per-thread runtime state, near the top of the thread's block (the runtime has no TLS: FS
@@ -149,8 +165,8 @@ pub fn spawn(gregs: &[usize; NREGS], mask: u64, t: &ThreadSpawn) -> Result<usize
     }
     // The registers lie between the block's data and its stacks, so neither the start-up
     // code's frames nor a signal on the new signal stack overwrites them before they are used.
-    let regs_at = block + THREAD_DATA_AT - 8 * (NREGS + 1) - 64;
-    const _: () = assert!(THREAD_DATA_AT - 8 * (NREGS + 1) - 64 - 16 >= STACK_TOP);
+    let regs_at = block + CHILDREN_AT - 8 * (NREGS + 1) - 64;
+    const _: () = assert!(CHILDREN_AT - 8 * (NREGS + 1) - 64 - 16 >= STACK_TOP);
     let sp = regs_at - 16;
     let mut regs = *gregs;
     regs[REG_RAX] = 0;

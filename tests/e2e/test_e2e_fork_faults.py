@@ -1,0 +1,79 @@
+"""What a fork + exit + wait costs the packed parent in page faults (issue 17, spawn).
+
+After a host fork every private page is copy-on-write in both processes, so each page the
+parent writes afterwards costs it a fault (a page allocation, a copy and a TLB flush). A native
+parent of the unixbench spawn loop writes one: its stack. A packed parent also writes the top
+page of its runtime stack (the fork path's own frames), which cannot be avoided; its children
+list, which used to be a third page (the library OS's heap), lives in that same page while the
+process has one thread (core/libos children.rs `ChildList`, runtime threads.rs `CHILDREN_AT`).
+
+A fork child gets no page-table entries for the runtime's code (file-backed, so fork leaves it
+to be faulted in again, 64 KiB around each fault). The functions a child runs on its way back
+from fork sit in the plain `.text` input section, next to the syscall entry and exit, so the
+child faults in 3 windows of runtime code and data instead of 5.
+
+Counted from outside, in the host's /proc/PID/stat of the packed app process (its own minor
+faults, and its reaped children's).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from litebox_e2e import BASE_ENV, RUN_TIMEOUT, pack
+from test_e2e_conformance import build
+from test_e2e_resident import descendants
+
+pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+
+FORKS = 200
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/e2e/programs/forkloop.c, static, packed."""
+    work = tmp_path_factory.mktemp("fork-faults")
+    return pack(build("forkloop.c", work, static=True), work / "dist").path
+
+
+def minor_faults(pid: int) -> tuple[int, int]:
+    """pid's minor page faults so far, and those of its reaped children (fields 10 and 11 of
+    /proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[7]), int(fields[8])
+
+
+@pytest.fixture(scope="module")
+def faults_per_fork(artifact: Path) -> tuple[float, float]:
+    """Minor faults per fork + exit + wait of the loop: the packed app process's own, and each
+    child's."""
+    proc = subprocess.Popen([str(artifact), str(FORKS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=BASE_ENV)
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        assert proc.stdout.readline() == b"ready\n"
+        app = descendants(proc.pid)[-1]
+        before = minor_faults(app)
+        proc.stdin.write(b"go\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == b"done\n"
+        after = minor_faults(app)
+    finally:
+        proc.communicate(b"", timeout=RUN_TIMEOUT)
+    assert proc.returncode == 0
+    return (after[0] - before[0]) / FORKS, (after[1] - before[1]) / FORKS
+
+
+def test_a_forking_parent_faults_on_its_stack_and_its_runtime_stack_only(faults_per_fork: tuple[float, float]) -> None:
+    # Two pages per fork (three while the children list was in the library OS's heap).
+    assert faults_per_fork[0] < 2.5
+
+
+def test_a_fork_child_faults_in_three_windows_of_runtime_code_and_data(faults_per_fork: tuple[float, float]) -> None:
+    # 12 per child: the app's 7 (as natively), its runtime stack page, the shared process
+    # table, the runtime's read-only data and 2 windows of its code (14 with the fork path's
+    # functions spread over 4 windows of code).
+    assert faults_per_fork[1] < 13
