@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from packager.build.artifact import IMAGE_SECTION, MANIFEST_SECTION, _layout, read_sections
-from packager.build.elfstream import assemble_elf_streaming, write_sections
+from packager.build.elfstream import WRITE_PIECE, assemble_elf_streaming, write_sections
 from packager.errors import PackError
 from packager.image.image import ImageSettings, build_image, write_image
 from packager.image.rootfs import DIR, FILE, FsEntry
@@ -84,9 +84,25 @@ def test_sections_start_at_page_boundaries(static_hello: Path) -> None:
     found = {s.name: s for s in ELFFile(io.BytesIO(data)).iter_sections()}
     for name, content in ((IMAGE_SECTION, b"image"), (MANIFEST_SECTION, b"{}")):
         assert found[name]["sh_offset"] % 4096 == 0
-        assert found[name]["sh_addralign"] == 4096
+        assert found[name]["sh_addralign"] == 16384
         assert data[found[name]["sh_offset"]:found[name]["sh_offset"] + len(content)] == content
     assert read_sections(data) == {IMAGE_SECTION: b"image", MANIFEST_SECTION: b"{}"}
+
+
+@pytest.mark.parametrize("extra", [0, 1, 1400, 4096, 10_000])
+def test_the_image_sits_alike_in_the_page_cache_whatever_the_runtimes_length(static_hello: Path, extra: int) -> None:
+    """The image section starts at a multiple of the 16 KiB the artifact is written in (the page
+    cache's folio size), so a runtime a few bytes or pages longer leaves every chunk at the same
+    place in its folio (python3 -c pass: +0.5 ms of CPU when a 4 KiB shift moved them)."""
+    runtime = static_hello.read_bytes()
+    runtime += bytes(extra)  # trailing bytes: the ELF headers ignore them
+    out = io.BytesIO()
+    write_sections(runtime, [(IMAGE_SECTION, b"image")], out)
+    from elftools.elf.elffile import ELFFile
+
+    found = {s.name: s for s in ELFFile(io.BytesIO(out.getvalue())).iter_sections()}
+    assert found[IMAGE_SECTION]["sh_offset"] % WRITE_PIECE == 0
+    assert WRITE_PIECE == 16384
 
 
 class _RecordingFile(io.BytesIO):

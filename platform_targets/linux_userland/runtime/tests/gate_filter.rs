@@ -247,3 +247,16 @@ fn common_calls_decide_in_a_few_instructions() {
     let worst = GATE.iter().map(|&(nr, _)| steps(&data(nr, GATE_IP, [0; 6]))).max().unwrap();
     assert!(worst <= 40, "longest decision path {worst} instructions");
 }
+
+#[test]
+fn the_program_stays_short() {
+    // The kernel checks and JIT-compiles the program at every start, in time linear in its
+    // length (~0.1 µs an instruction on the development machine: 429 instructions took 61 µs
+    // to install, 230 take 41 µs; bench/RESULTS-issue17-pid1.md). Runs of consecutive numbers
+    // and one shared allow per leaf keep it at about two instructions per listed call.
+    for private_root in [false, true] {
+        let p = program(GATE_IP, Shape { private_root }).expect("program");
+        let listed = gate_list(Shape { private_root }).len();
+        assert!(p.len() <= 240, "the gate program has {} instructions for {listed} calls", p.len());
+    }
+}
