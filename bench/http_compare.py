@@ -62,7 +62,9 @@ def litebox(*args: str) -> subprocess.CompletedProcess[str]:
 
 def one_round(argv: list[str], port: int) -> tuple[float, float]:
     """(requests per second, server CPU µs per request) of one server run."""
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The native server gets the packed app's environment (http_load.app_env); an artifact
+    # ignores the host's anyway.
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=http_load.app_env())
     try:
         if not http_load.wait_listening(port, proc):
             raise SystemExit(f"bench: {argv[0]} did not answer on 127.0.0.1:{port}")

@@ -60,7 +60,9 @@ def tree_cpu_ns(root: int) -> int:
 
 def one_round(argv: list[str], port: int, requests: int) -> float:
     """Server CPU µs per request over `requests` sequential requests of one server run."""
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The native server gets the packed app's environment (http_load.app_env); an artifact
+    # ignores the host's anyway.
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=http_load.app_env())
     try:
         if not http_load.wait_listening(port, proc):
             raise SystemExit(f"bench: {argv[0]} did not answer on 127.0.0.1:{port}")

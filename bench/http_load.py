@@ -4,7 +4,10 @@ QEMU with TCG when QEMU is installed: the VM's TCP stack behind QEMU's user netw
 a native Python client on loopback. The client keeps CONCURRENCY connections busy for DURATION
 seconds, one request per connection (http.server answers HTTP/1.0 and closes), and counts
 complete 200 responses. Variants alternate inside every round; the median requests per second
-is reported.
+is reported. The native server runs Debian's python3 with exactly the environment the packed
+app gets (examples/http-service's `[app].env`, nothing of the host's), so both are the same
+Python with the same flags (PYTHONUNBUFFERED changes how http.server's log line reaches
+stderr).
 
 Alone: `python3 bench/http_load.py --rounds 3` prints the table (bench/run.py runs it too)."""
 from __future__ import annotations
@@ -25,6 +28,21 @@ REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 BODY = b"hello from litebox\n"
 CONCURRENCY = 4
 DURATION = 3.0
+
+
+SERVICE = Path(__file__).resolve().parent.parent / "examples" / "http-service"
+
+
+def app_env(project: Path = SERVICE) -> dict[str, str]:
+    """The environment the packed app of `project` runs with: its litebox.toml's `[app].env`
+    and nothing else (project mode passes none of the host's); the native server gets the same."""
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        import tomli as tomllib  # type: ignore[no-redef]
+    with open(project / "litebox.toml", "rb") as f:
+        env = tomllib.load(f).get("app", {}).get("env", {})
+    return {str(k): str(v) for k, v in env.items()}
 
 
 def free_port() -> int:
@@ -133,7 +151,8 @@ def measure(work: Path, rounds: int, litebox: Callable[..., subprocess.Completed
         for variant, argv in commands.items():
             if argv is None or variant in errors:
                 continue
-            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=repo)
+            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    env=app_env() if variant == "native" else env, cwd=repo)
             try:
                 if not wait_listening(port, proc):
                     errors[variant] = f"did not answer on 127.0.0.1:{port} (exit {proc.poll()})"
