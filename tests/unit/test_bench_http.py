@@ -61,5 +61,6 @@ def test_a_measured_server_sees_only_the_apps_environment(tmp_path: Path, monkey
     if bench == "http_cpu":
         assert http_cpu.one_round(argv, port, 3) > 0
     else:
-        assert http_compare.one_round(argv, port)[0] == 3
+        rps, server_cpu, client_cpu, sleeps = http_compare.one_round(argv, port)
+        assert rps == 3 and server_cpu >= 0 and client_cpu >= 0 and sleeps >= 0
     assert json.loads(seen.read_text()) == http_load.app_env()
