@@ -12,7 +12,8 @@ system of its whole process tree, from /proc, in clock ticks) before and after t
 Prints the medians over rounds: requests per second and CPU µs per request, each with its
 ratio to native, and the client's CPU µs and voluntary context switches (sleeps) per request
 (a slower server lets the client threads sleep more often, and each sleep costs the server a
-wake-up). The native server runs with exactly the packed app's environment (http_load.app_env). On a shared machine the requests per second follow the other users' load;
+wake-up). The native server runs with exactly the packed app's environment (http_load.app_env).
+On a shared machine the requests per second follow the other users' load;
 the CPU per request is what the sandbox adds (at a 10 ms tick resolution: about 1% of a
 3-second round).
 """
