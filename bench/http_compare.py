@@ -5,7 +5,8 @@ packed with prebuilt linux-userland runtimes, interleaved (issue 17, procs).
     python3 bench/http_compare.py --runtime before=PATH --runtime after=PATH [--rounds 7]
 
 Packs examples/http-service once per runtime binary (rewritten; the runtime is chosen through
-the LITEBOX_RUNTIME_LINUX_USERLAND override), then in every round starts each server in turn
+the LITEBOX_RUNTIME_LINUX_USERLAND override), then in every round starts each server in turn (the order
+rotated by one each round, http_load.round_order)
 (Debian's python3 natively, then every artifact), loads it with bench/http_load.py's client
 (4 connections, one request per connection, 3 s) and reads the server's CPU time (user +
 system of its whole process tree, from /proc, in clock ticks) before and after the load.
@@ -112,8 +113,8 @@ def main() -> int:
             commands[name] = [str(art), str(port)]
         samples: dict[str, list[tuple[float, float, float, float]]] = {v: [] for v in commands}
         for r in range(args.rounds):
-            for variant, argv in commands.items():
-                samples[variant].append(one_round(argv, port))
+            for variant in http_load.round_order(list(commands), r):
+                samples[variant].append(one_round(commands[variant], port))
             row = ", ".join(f"{v} {s[-1][0]:.0f}/s {s[-1][1]:.1f} µs" for v, s in samples.items())
             print(f"round {r + 1}: {row}; load {os.getloadavg()[0]:.2f}", file=sys.stderr)
     rps, cpu, ccpu, csw = ({v: statistics.median(x[i] for x in s) for v, s in samples.items()} for i in range(4))

@@ -3,7 +3,8 @@ served natively and packed (rewritten and trap path, and for kvm booted by `lite
 QEMU with TCG when QEMU is installed: the VM's TCP stack behind QEMU's user network), loaded by
 a native Python client on loopback. The client keeps CONCURRENCY connections busy for DURATION
 seconds, one request per connection (http.server answers HTTP/1.0 and closes), and counts
-complete 200 responses. Variants alternate inside every round; the median requests per second
+complete 200 responses. Variants alternate inside every round (the order rotated by one each
+round: `round_order`); the median requests per second
 is reported. The native server runs Debian's python3 with exactly the environment the packed
 app gets (examples/http-service's `[app].env`, nothing of the host's), so both are the same
 Python with the same flags (PYTHONUNBUFFERED changes how http.server's log line reaches
@@ -43,6 +44,17 @@ def app_env(project: Path = SERVICE) -> dict[str, str]:
     with open(project / "litebox.toml", "rb") as f:
         env = tomllib.load(f).get("app", {}).get("env", {})
     return {str(k): str(v) for k, v in env.items()}
+
+
+def round_order(names: list[str], round_index: int) -> list[str]:
+    """The variants in the order round `round_index` runs them: rotated by one each round, so
+    that no variant always comes first or last (a server that runs after others in a round
+    meets the TIME_WAIT connections they left on the port, and whatever else a round builds
+    up); over len(names) rounds each variant takes every place once."""
+    if not names:
+        return []
+    k = round_index % len(names)
+    return names[k:] + names[:k]
 
 
 def free_port() -> int:
@@ -147,8 +159,9 @@ def measure(work: Path, rounds: int, litebox: Callable[..., subprocess.Completed
     samples: dict[str, list[float]] = {v: [] for v in commands}
     errors: dict[str, str] = {v: "not packed" for v, c in commands.items() if c is None}
     failed: dict[str, int] = {v: 0 for v in commands}
-    for _round in range(rounds):
-        for variant, argv in commands.items():
+    for r in range(rounds):
+        for variant in round_order(list(commands), r):
+            argv = commands[variant]
             if argv is None or variant in errors:
                 continue
             proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -42,6 +42,17 @@ def test_app_env_is_the_service_projects_app_env() -> None:
     assert http_load.app_env() == {"LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
 
 
+def test_round_order_puts_every_variant_in_every_place_once_per_cycle() -> None:
+    names = ["native", "before", "after"]
+    orders = [http_load.round_order(names, r) for r in range(6)]
+    assert orders[0] == names
+    assert orders[1] == ["before", "after", "native"]
+    assert orders[3] == names
+    for place in range(3):
+        assert sorted(o[place] for o in orders[:3]) == sorted(names)
+    assert http_load.round_order([], 4) == []
+
+
 def test_app_env_of_a_project_without_one_is_empty(tmp_path: Path) -> None:
     (tmp_path / "litebox.toml").write_text('[app]\nname = "x"\nentry = "/bin/true"\n')
     assert http_load.app_env(tmp_path) == {}
