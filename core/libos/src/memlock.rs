@@ -130,6 +130,14 @@ impl MemLock {
         n
     }
 
+    /// Whether a window proven at the current generation holds `[ptr, ptr + len)` with write
+    /// access: the lock-free half of [`MemLock::accessible`] only (never takes the lock, never
+    /// searches the map, touches no vector register). `false` means "not known here": ask
+    /// [`MemLock::accessible`]. For a path that must stay this light (the fast clock path).
+    pub fn writable_proven(&self, ptr: usize, len: usize) -> bool {
+        len != 0 && ptr.checked_add(len).is_some_and(|end| self.proven(ptr, end, true))
+    }
+
     /// Whether an access to `[ptr, ptr + len)` faults somewhere (see [`MemLock::accessible`]).
     pub fn denies(&self, ptr: usize, len: usize, write: bool) -> bool {
         len != 0 && self.accessible(ptr, len, write) < len
