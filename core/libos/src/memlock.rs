@@ -208,6 +208,26 @@ mod tests {
     }
 
     #[test]
+    fn writable_proven_answers_only_from_current_writable_windows() {
+        let m = MemLock::new(MemMap::default());
+        m.lock().insert(0x10000, 0x2000, RW, false, None, 0);
+        m.lock().insert(0x20000, 0x1000, R, false, None, 0);
+        // Nothing proven yet: not known here (the caller asks `accessible`).
+        assert!(!m.writable_proven(0x10010, 16));
+        assert!(!m.denies(0x10010, 16, true));
+        assert!(m.writable_proven(0x10010, 16));
+        assert!(!m.writable_proven(0x11ff8, 16), "runs past the window's end");
+        assert!(!m.writable_proven(0x10010, 0));
+        assert!(!m.writable_proven(usize::MAX - 4, 16));
+        // A read-only window never vouches for a write.
+        assert!(!m.denies(0x20000, 16, false));
+        assert!(!m.writable_proven(0x20000, 16));
+        // Any change to the map (an unmap elsewhere) drops it.
+        m.lock().remove(0x20000, 0x1000);
+        assert!(!m.writable_proven(0x10010, 16));
+    }
+
+    #[test]
     fn buffers_in_sixteen_regions_stay_proven_together() {
         let m = MemLock::new(MemMap::default());
         let region = |i: usize| 0x1000_0000 + i * (2 << 20);
