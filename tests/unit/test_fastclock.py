@@ -40,14 +40,14 @@ def _md():  # noqa: ANN202
 
 def light_path_callee(runtime: bytes) -> int:
     """The address the fast-path entry calls for the light clock path: the direct call that is
-    followed by ``cmp rax, 1`` (the DECLINE test). AssertionError if the entry has none."""
+    followed by ``cmp rax, -0x1000`` (the DECLINE test). AssertionError if the entry has none."""
     entry = rw.fastpath_entry(runtime)
     assert entry is not None, "no .litebox.fastpath section"
     insns = list(_md().disasm_lite(_reader(runtime)(entry, ENTRY_SPAN), entry))
     for call, nxt in zip(insns, insns[1:]):
-        if call[2] == "call" and nxt[2] == "cmp" and nxt[3] == "rax, 1":
+        if call[2] == "call" and nxt[2] == "cmp" and nxt[3] == "rax, -0x1000":
             return int(call[3], 0)
-    raise AssertionError("the fast-path entry has no light clock path (call; cmp rax, 1)")
+    raise AssertionError("the fast-path entry has no light clock path (call; cmp rax, -0x1000)")
 
 
 def vector_uses(runtime: bytes, start: int) -> list[str]:

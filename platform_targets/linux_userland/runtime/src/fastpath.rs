@@ -56,8 +56,12 @@ global_asm!(
     "litebox_fastpath:",
     "    pushfq",
     "    cld",
-    // clock_gettime first tries the light path (6: below, fastclock.rs).
+    // clock_gettime, gettimeofday and time first try the light path (6: below, fastclock.rs).
     "    cmp rax, {clock_gettime}",
+    "    je 6f",
+    "    cmp rax, {gettimeofday}",
+    "    je 6f",
+    "    cmp rax, {time}",
     "    je 6f",
     "5:  mov rcx, rsp",
     "    sub rcx, qword ptr gs:[8]",
@@ -144,9 +148,10 @@ global_asm!(
     "    ret",
     // The light clock path: the same frame of general registers on the thread's runtime
     // stack, but no xmm save (litebox_fastclock and the vDSO it calls use no vector register;
-    // tests/e2e checks xmm0-15 across a rewritten clock_gettime). Nested calls (already on
-    // the block) and everything litebox_fastclock declines (it returns 1) take the general
-    // path above with every register as the app left it.
+    // tests/unit/test_fastclock.py checks its code, tests/e2e/test_e2e_regsave.py the
+    // registers). Nested calls (already on the block) and everything litebox_fastclock
+    // declines (it returns DECLINE) take the general path above with every register as the
+    // app left it.
     "6:  mov rcx, rsp",
     "    sub rcx, qword ptr gs:[8]",
     "    cmp rcx, {block}",
@@ -161,6 +166,7 @@ global_asm!(
     "    push rsi",
     "    push rdi",
     "    push rax",
+    "    mov rdx, rax",
     "    call litebox_fastclock",
     "    cmp rax, {decline}",
     "    je 8f",
@@ -220,6 +226,8 @@ global_asm!(
     "    jmp 5b",
     block = const BLOCK,
     clock_gettime = const crate::sys::CLOCK_GETTIME,
+    gettimeofday = const crate::fastclock::GETTIMEOFDAY,
+    time = const crate::fastclock::TIME,
     decline = const crate::fastclock::DECLINE,
     deferred = const core::mem::offset_of!(FastData, deferred),
 );

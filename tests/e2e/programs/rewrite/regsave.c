@@ -1,8 +1,9 @@
 /* What a syscall must leave as it was (the Linux x86-64 ABI: every register but rax, rcx and
- * r11, the flags, xmm0-15), checked around clock_gettime and getppid issued from `mov eax, N;
- * syscall` sites that the packer rewrites; plus the clocks' values: CLOCK_MONOTONIC never goes
- * back, EFAULT for a bad buffer, and the first and last CLOCK_REALTIME are printed (the test
- * compares them with the host's time). A SIGALRM handler makes clock calls of its own while
+ * r11, the flags, xmm0-15), checked around clock_gettime, gettimeofday, time and getppid issued
+ * from `mov eax, N; syscall` sites that the packer rewrites; plus the clocks' values:
+ * CLOCK_MONOTONIC never goes back, gettimeofday and time lie between the CLOCK_REALTIME reads
+ * around them, EFAULT for a bad buffer, and the first and last CLOCK_REALTIME are printed (the
+ * test compares them with the host's time). A SIGALRM handler makes clock calls of its own while
  * the main loop runs, so signals arrive during and right after the calls.
  * Prints "ok N REAL0 REAL1" or the first difference; exits 0 only when everything held.
  * Build: gcc -O2 -static -masm=intel -mno-red-zone (the call sites push on the stack). */
@@ -74,6 +75,8 @@ struct regs {
 
 SITE(site_clock_gettime, 228)
 SITE(site_getppid, 110)
+SITE(site_gettimeofday, 96)
+SITE(site_time, 201)
 
 static volatile sig_atomic_t ticks;
 static volatile sig_atomic_t handler_bad;
@@ -170,6 +173,29 @@ int main(void) {
         site_getppid(&in, &out, in.gp[2], in.gp[3]);
         if (compare("getppid", i, &in, &out))
             return 1;
+        if (i % 5 == 1) {
+            /* gettimeofday and time between two CLOCK_REALTIME reads (just above, and below). */
+            struct timeval *tv = (i & 2) ? (struct timeval *)&stack_ts : (struct timeval *)(fresh + 64 + i % 64);
+            long when = 0, *tloc = (i & 4) ? &when : 0;
+            struct timespec after;
+            randomize(&in, (uint64_t)tv, 0);
+            rc = site_gettimeofday(&in, &out, (uint64_t)tv, 0);
+            if (rc != 0 || compare("gettimeofday", i, &in, &out))
+                return printf("gettimeofday call %ld returned %ld\n", i, rc), 1;
+            struct timeval got = *tv;
+            randomize(&in, (uint64_t)tloc, 0);
+            long secs = site_time(&in, &out, (uint64_t)tloc, 0);
+            if (compare("time", i, &in, &out))
+                return 1;
+            randomize(&in, CLOCK_REALTIME, &after);
+            rc = site_clock_gettime(&in, &out, CLOCK_REALTIME, (uint64_t)&after);
+            if (rc != 0 || got.tv_sec < real1.tv_sec || got.tv_sec > after.tv_sec || got.tv_usec < 0 ||
+                got.tv_usec >= 1000000 || secs < got.tv_sec || secs > after.tv_sec || (tloc && when != secs)) {
+                printf("gettimeofday/time call %ld: %ld.%06ld, %ld, %ld (between %ld and %ld)\n", i,
+                       (long)got.tv_sec, (long)got.tv_usec, secs, when, (long)real1.tv_sec, (long)after.tv_sec);
+                return 1;
+            }
+        }
     }
     /* A buffer the app cannot write: EFAULT, registers kept. */
     void *ro = mmap(0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -184,6 +210,12 @@ int main(void) {
         if (compare("clock_gettime EFAULT", k, &in, &out))
             return 1;
     }
+    randomize(&in, (uint64_t)ro, 0);
+    if (site_gettimeofday(&in, &out, (uint64_t)ro, 0) != -14 || compare("gettimeofday EFAULT", 0, &in, &out))
+        return puts("gettimeofday to a read-only buffer did not fail with EFAULT"), 1;
+    randomize(&in, (uint64_t)ro, 0);
+    if (site_time(&in, &out, (uint64_t)ro, 0) != -14 || compare("time EFAULT", 0, &in, &out))
+        return puts("time to a read-only buffer did not fail with EFAULT"), 1;
     /* An unmapped buffer that was proven before. */
     munmap(fresh, 4096);
     randomize(&in, CLOCK_MONOTONIC, fresh);
