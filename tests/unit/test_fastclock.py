@@ -4,11 +4,14 @@ disassembled (capstone, following its branches) and any vector register in it is
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from packager.image import rewrite as rw
+from packager.targets.cargobuild import cargo_env
 
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME = REPO / "target/release/litebox-runtime-linux-userland"
@@ -83,20 +86,25 @@ def vector_uses(runtime: bytes, start: int) -> list[str]:
     return found
 
 
-def test_light_clock_path_touches_no_vector_register() -> None:
-    if not RUNTIME.exists():
-        pytest.skip("runtime not built yet")
-    runtime = RUNTIME.read_bytes()
+@pytest.fixture(scope="module")
+def runtime() -> bytes:
+    """The runtime as the packer builds it (the same cargo command and environment, so the
+    build is shared with the packs of the e2e tests; a no-op when it is current)."""
+    if shutil.which("cargo") is None:
+        pytest.skip("cargo not installed")
+    subprocess.run(["cargo", "build", "--locked", "--release", "-p", "litebox-runtime-linux-userland"],
+                   cwd=REPO, env=cargo_env(REPO), check=True, timeout=3600)
+    return RUNTIME.read_bytes()
+
+
+def test_light_clock_path_touches_no_vector_register(runtime: bytes) -> None:
     callee = light_path_callee(runtime)
     assert vector_uses(runtime, callee) == []
 
 
-def test_the_check_sees_vector_code() -> None:
+def test_the_check_sees_vector_code(runtime: bytes) -> None:
     # The general path's dispatch (the entry's first call) is ordinary Rust that does use xmm:
     # the walk must find it there, or the test above proves nothing.
-    if not RUNTIME.exists():
-        pytest.skip("runtime not built yet")
-    runtime = RUNTIME.read_bytes()
     entry = rw.fastpath_entry(runtime)
     assert entry is not None
     insns = list(_md().disasm_lite(_reader(runtime)(entry, ENTRY_SPAN), entry))
