@@ -5,12 +5,16 @@ packed with prebuilt linux-userland runtimes, interleaved (issue 17, procs).
     python3 bench/http_compare.py --runtime before=PATH --runtime after=PATH [--rounds 7]
 
 Packs examples/http-service once per runtime binary (rewritten; the runtime is chosen through
-the LITEBOX_RUNTIME_LINUX_USERLAND override), then in every round starts each server in turn
+the LITEBOX_RUNTIME_LINUX_USERLAND override), then in every round starts each server in turn (the order
+rotated by one each round, http_load.round_order)
 (Debian's python3 natively, then every artifact), loads it with bench/http_load.py's client
 (4 connections, one request per connection, 3 s) and reads the server's CPU time (user +
 system of its whole process tree, from /proc, in clock ticks) before and after the load.
 Prints the medians over rounds: requests per second and CPU µs per request, each with its
-ratio to native. On a shared machine the requests per second follow the other users' load;
+ratio to native, and the client's CPU µs and voluntary context switches (sleeps) per request
+(a slower server lets the client threads sleep more often, and each sleep costs the server a
+wake-up). The native server runs with exactly the packed app's environment (http_load.app_env).
+On a shared machine the requests per second follow the other users' load;
 the CPU per request is what the sandbox adds (at a 10 ms tick resolution: about 1% of a
 3-second round).
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -60,19 +65,27 @@ def litebox(*args: str) -> subprocess.CompletedProcess[str]:
                           env=dict(os.environ, PYTHONPATH=str(REPO)), check=False)
 
 
-def one_round(argv: list[str], port: int) -> tuple[float, float]:
-    """(requests per second, server CPU µs per request) of one server run."""
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def one_round(argv: list[str], port: int) -> tuple[float, float, float, float]:
+    """(requests per second, server CPU µs per request, client CPU µs per request, the client's
+    voluntary context switches per request) of one server run. The client is this process's
+    load threads (getrusage counts them after they end): a slower server lets them go to sleep
+    more often, and each sleep costs the server a wake-up in its sendto and shutdown."""
+    # The native server gets the packed app's environment (http_load.app_env); an artifact
+    # ignores the host's anyway.
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=http_load.app_env())
     try:
         if not http_load.wait_listening(port, proc):
             raise SystemExit(f"bench: {argv[0]} did not answer on 127.0.0.1:{port}")
         cpu0, t0 = tree_cpu_seconds(proc.pid), time.perf_counter()
+        me0 = resource.getrusage(resource.RUSAGE_SELF)
         rps, _bad = http_load.load(port)
-        requests = rps * (time.perf_counter() - t0)
+        me1 = resource.getrusage(resource.RUSAGE_SELF)
+        requests = max(rps * (time.perf_counter() - t0), 1.0)
         cpu = tree_cpu_seconds(proc.pid) - cpu0
     finally:
         http_load.stop(proc)
-    return rps, cpu / max(requests, 1.0) * 1e6
+    client = me1.ru_utime + me1.ru_stime - me0.ru_utime - me0.ru_stime
+    return rps, cpu / requests * 1e6, client / requests * 1e6, (me1.ru_nvcsw - me0.ru_nvcsw) / requests
 
 
 def main() -> int:
@@ -98,19 +111,20 @@ def main() -> int:
             if art is None:
                 raise SystemExit(f"bench: packing examples/http-service with {path} failed")
             commands[name] = [str(art), str(port)]
-        samples: dict[str, list[tuple[float, float]]] = {v: [] for v in commands}
+        samples: dict[str, list[tuple[float, float, float, float]]] = {v: [] for v in commands}
         for r in range(args.rounds):
-            for variant, argv in commands.items():
-                samples[variant].append(one_round(argv, port))
+            for variant in http_load.round_order(list(commands), r):
+                samples[variant].append(one_round(commands[variant], port))
             row = ", ".join(f"{v} {s[-1][0]:.0f}/s {s[-1][1]:.1f} µs" for v, s in samples.items())
             print(f"round {r + 1}: {row}; load {os.getloadavg()[0]:.2f}", file=sys.stderr)
-    rps = {v: statistics.median(x for x, _ in s) for v, s in samples.items()}
-    cpu = {v: statistics.median(c for _, c in s) for v, s in samples.items()}
+    rps, cpu, ccpu, csw = ({v: statistics.median(x[i] for x in s) for v, s in samples.items()} for i in range(4))
     print(f"python3 bench/http_compare.py {' '.join(sys.argv[1:])}: medians over {args.rounds} rounds")
-    print("| variant | requests/s | ratio | server CPU µs/request | ratio |")
-    print("|---|---|---|---|---|")
+    print("| variant | requests/s | ratio | server CPU µs/request | ratio | client CPU µs/request "
+          "| client sleeps/request |")
+    print("|---|---|---|---|---|---|---|")
     for v in commands:
-        print(f"| {v} | {rps[v]:,.0f} | {rps[v] / rps['native']:.3f}x | {cpu[v]:.1f} | {cpu[v] / cpu['native']:.3f}x |")
+        print(f"| {v} | {rps[v]:,.0f} | {rps[v] / rps['native']:.3f}x | {cpu[v]:.1f} | {cpu[v] / cpu['native']:.3f}x "
+              f"| {ccpu[v]:.1f} | {csw[v]:.3f} |")
     return 0
 
 

@@ -9,7 +9,8 @@ clients race it; this one reads the scheduler's own count (/proc/PID/task/TID/sc
 every task of the server's process tree just before and just after REQUESTS sequential
 requests (one connection each, as bench/http_load.py makes them), while the server runs, so
 start-up and exit are not in it and a busy machine changes only how long a round takes. Each
-round starts every server in turn (Debian's python3 natively, then every artifact). Prints the
+round starts every server in turn (Debian's python3 natively and every artifact, the order
+rotated by one each round: http_load.round_order). Prints the
 median (and best) CPU µs per request over rounds and the ratio to native.
 """
 from __future__ import annotations
@@ -60,7 +61,9 @@ def tree_cpu_ns(root: int) -> int:
 
 def one_round(argv: list[str], port: int, requests: int) -> float:
     """Server CPU µs per request over `requests` sequential requests of one server run."""
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The native server gets the packed app's environment (http_load.app_env); an artifact
+    # ignores the host's anyway.
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=http_load.app_env())
     try:
         if not http_load.wait_listening(port, proc):
             raise SystemExit(f"bench: {argv[0]} did not answer on 127.0.0.1:{port}")
@@ -101,8 +104,8 @@ def main() -> int:
         samples: dict[str, list[float]] = {v: [] for v in commands}
         loads = [f"{os.getloadavg()[0]:.2f}"]
         for r in range(args.rounds):
-            for variant, argv in commands.items():
-                samples[variant].append(one_round(argv, port, args.requests))
+            for variant in http_load.round_order(list(commands), r):
+                samples[variant].append(one_round(commands[variant], port, args.requests))
             loads.append(f"{os.getloadavg()[0]:.2f}")
             row = ", ".join(f"{v} {s[-1]:.1f} µs" for v, s in samples.items())
             print(f"round {r + 1}: {row}; load {loads[-1]}", file=sys.stderr)

@@ -3,8 +3,12 @@ served natively and packed (rewritten and trap path, and for kvm booted by `lite
 QEMU with TCG when QEMU is installed: the VM's TCP stack behind QEMU's user network), loaded by
 a native Python client on loopback. The client keeps CONCURRENCY connections busy for DURATION
 seconds, one request per connection (http.server answers HTTP/1.0 and closes), and counts
-complete 200 responses. Variants alternate inside every round; the median requests per second
-is reported.
+complete 200 responses. Variants alternate inside every round (the order rotated by one each
+round: `round_order`); the median requests per second
+is reported. The native server runs Debian's python3 with exactly the environment the packed
+app gets (examples/http-service's `[app].env`, nothing of the host's), so both are the same
+Python with the same flags (PYTHONUNBUFFERED changes how http.server's log line reaches
+stderr).
 
 Alone: `python3 bench/http_load.py --rounds 3` prints the table (bench/run.py runs it too)."""
 from __future__ import annotations
@@ -25,6 +29,32 @@ REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 BODY = b"hello from litebox\n"
 CONCURRENCY = 4
 DURATION = 3.0
+
+
+SERVICE = Path(__file__).resolve().parent.parent / "examples" / "http-service"
+
+
+def app_env(project: Path = SERVICE) -> dict[str, str]:
+    """The environment the packed app of `project` runs with: its litebox.toml's `[app].env`
+    and nothing else (project mode passes none of the host's); the native server gets the same."""
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        import tomli as tomllib  # type: ignore[no-redef]
+    with open(project / "litebox.toml", "rb") as f:
+        env = tomllib.load(f).get("app", {}).get("env", {})
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def round_order(names: list[str], round_index: int) -> list[str]:
+    """The variants in the order round `round_index` runs them: rotated by one each round, so
+    that no variant always comes first or last (a server that runs after others in a round
+    meets the TIME_WAIT connections they left on the port, and whatever else a round builds
+    up); over len(names) rounds each variant takes every place once."""
+    if not names:
+        return []
+    k = round_index % len(names)
+    return names[k:] + names[:k]
 
 
 def free_port() -> int:
@@ -129,11 +159,13 @@ def measure(work: Path, rounds: int, litebox: Callable[..., subprocess.Completed
     samples: dict[str, list[float]] = {v: [] for v in commands}
     errors: dict[str, str] = {v: "not packed" for v, c in commands.items() if c is None}
     failed: dict[str, int] = {v: 0 for v in commands}
-    for _round in range(rounds):
-        for variant, argv in commands.items():
+    for r in range(rounds):
+        for variant in round_order(list(commands), r):
+            argv = commands[variant]
             if argv is None or variant in errors:
                 continue
-            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=repo)
+            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    env=app_env() if variant == "native" else env, cwd=repo)
             try:
                 if not wait_listening(port, proc):
                     errors[variant] = f"did not answer on 127.0.0.1:{port} (exit {proc.poll()})"

@@ -3,7 +3,8 @@
 //!
 //! Every change to the map goes through [`MemLock::lock`] and a mutable borrow, which bumps a
 //! generation counter. [`MemLock::denies`] keeps a few windows `[lo, hi)` it has already
-//! proven accessible (one mapping each, with whether it is writable), stamped with the
+//! proven accessible (a run of adjacent mappings with the same access each, with whether it is
+//! writable), stamped with the
 //! generation they were proven at, each in a seqlock slot. A buffer inside a window whose stamp
 //! is the current generation is answered with two loads and a few compares, without the lock
 //! or a search of the map; anything else takes the lock, asks [`MemMap::denies`], and refreshes
@@ -110,10 +111,13 @@ impl MemLock {
         let map = self.map.lock();
         let n = map.accessible(ptr, len, write);
         if n == len {
-            if let Some((lo, v)) = map.find(ptr) {
-                if v.end >= end && v.prot != 0 {
+            // The window spans adjacent mappings with the same access (a heap grown by brk in
+            // steps, allocator arenas the host placed side by side), so a buffer that crosses
+            // from one into the next is proven too instead of taking the lock on every call.
+            if let Some((lo, hi, writable)) = map.run_around(ptr) {
+                if lo <= ptr && end <= hi {
                     // The lock is held: no change and no other writer of a slot can run now.
-                    self.fill(ptr, lo, v.end, v.prot & crate::abi::PROT_WRITE != 0);
+                    self.fill(ptr, lo, hi, writable);
                 }
             }
             return n;
@@ -124,6 +128,14 @@ impl MemLock {
             return len;
         }
         n
+    }
+
+    /// Whether a window proven at the current generation holds `[ptr, ptr + len)` with write
+    /// access: the lock-free half of [`MemLock::accessible`] only (never takes the lock, never
+    /// searches the map, touches no vector register). `false` means "not known here": ask
+    /// [`MemLock::accessible`]. For a path that must stay this light (the fast clock path).
+    pub fn writable_proven(&self, ptr: usize, len: usize) -> bool {
+        len != 0 && ptr.checked_add(len).is_some_and(|end| self.proven(ptr, end, true))
     }
 
     /// Whether an access to `[ptr, ptr + len)` faults somewhere (see [`MemLock::accessible`]).
@@ -196,6 +208,26 @@ mod tests {
     }
 
     #[test]
+    fn writable_proven_answers_only_from_current_writable_windows() {
+        let m = MemLock::new(MemMap::default());
+        m.lock().insert(0x10000, 0x2000, RW, false, None, 0);
+        m.lock().insert(0x20000, 0x1000, R, false, None, 0);
+        // Nothing proven yet: not known here (the caller asks `accessible`).
+        assert!(!m.writable_proven(0x10010, 16));
+        assert!(!m.denies(0x10010, 16, true));
+        assert!(m.writable_proven(0x10010, 16));
+        assert!(!m.writable_proven(0x11ff8, 16), "runs past the window's end");
+        assert!(!m.writable_proven(0x10010, 0));
+        assert!(!m.writable_proven(usize::MAX - 4, 16));
+        // A read-only window never vouches for a write.
+        assert!(!m.denies(0x20000, 16, false));
+        assert!(!m.writable_proven(0x20000, 16));
+        // Any change to the map (an unmap elsewhere) drops it.
+        m.lock().remove(0x20000, 0x1000);
+        assert!(!m.writable_proven(0x10010, 16));
+    }
+
+    #[test]
     fn buffers_in_sixteen_regions_stay_proven_together() {
         let m = MemLock::new(MemMap::default());
         let region = |i: usize| 0x1000_0000 + i * (2 << 20);
@@ -218,5 +250,28 @@ mod tests {
         assert!(m.denies(0x10ff0, 0x20, true));
         assert!(!m.denies(0x10ff0, 0x20, false));
         assert!(!m.proven(0x10ff0, 0x11010, false));
+    }
+
+    #[test]
+    fn a_buffer_across_adjacent_mappings_with_one_access_stays_proven() {
+        let m = MemLock::new(MemMap::default());
+        m.lock().set_complete();
+        // A heap grown in three steps, then an unmapped page, then more memory.
+        m.lock().insert(0x10000, 0x1000, RW, false, None, 0);
+        m.lock().insert(0x11000, 0x1000, RW, false, None, 0);
+        m.lock().insert(0x12000, 0x1000, RW, false, None, 0);
+        m.lock().insert(0x14000, 0x1000, RW, false, None, 0);
+        assert!(!m.denies(0x10ff0, 0x1020, true));
+        assert!(m.proven(0x10ff0, 0x12010, true), "the run of three mappings is one window");
+        assert!(m.proven(0x10000, 0x13000, true));
+        assert!(!m.proven(0x12ff0, 0x13010, false), "the window ends at the hole");
+        assert!(m.denies(0x12ff0, 0x20, false));
+        // A change inside the run drops the window, and the run now ends at the change.
+        m.lock().protect(0x12000, 0x1000, R);
+        assert!(!m.proven(0x10ff0, 0x11010, true));
+        assert!(!m.denies(0x10ff0, 0x20, true));
+        assert!(m.proven(0x10000, 0x12000, true));
+        assert!(!m.proven(0x11ff0, 0x12010, false));
+        assert!(m.denies(0x11ff0, 0x20, true));
     }
 }

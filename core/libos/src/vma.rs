@@ -38,6 +38,10 @@ pub struct MemMap {
     complete: bool,
 }
 
+/// How many neighbouring mappings [`MemMap::run_around`] looks at on each side (it runs under
+/// the map's lock: a bound on the walk, not on what the map may hold).
+pub const RUN_STEPS: usize = 8;
+
 fn page_up(v: usize) -> usize {
     v.saturating_add(PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
 }
@@ -274,11 +278,71 @@ impl MemMap {
     pub fn find(&self, addr: usize) -> Option<(usize, &Vma)> {
         self.last_from_or_below(addr).filter(|(_, v)| v.end > addr)
     }
+
+    /// The widest range `[lo, hi)` around `addr` made of adjacent mappings (each starting where
+    /// the one before ends, at most [`RUN_STEPS`] on either side of `addr`'s) that all grant
+    /// the access `addr`'s mapping grants, and whether that is write: `(lo, hi, writable)`.
+    /// None when no mapping holds `addr` or it grants none (PROT_NONE). Every byte of the
+    /// range may be read, and written when `writable`, as [`MemMap::accessible`] judges.
+    pub fn run_around(&self, addr: usize) -> Option<(usize, usize, bool)> {
+        let (start, first) = self.find(addr)?;
+        if first.prot == 0 {
+            return None;
+        }
+        let writable = first.prot & crate::abi::PROT_WRITE != 0;
+        let same = |v: &Vma| v.prot != 0 && (v.prot & crate::abi::PROT_WRITE != 0) == writable;
+        let mut lo = start;
+        for (&s, v) in self.map.range(..start).rev().take(RUN_STEPS) {
+            if v.end != lo || !same(v) {
+                break;
+            }
+            lo = s;
+        }
+        let mut hi = first.end;
+        for (&s, v) in self.map.range(first.end..).take(RUN_STEPS) {
+            if s != hi || !same(v) {
+                break;
+            }
+            hi = v.end;
+        }
+        Some((lo, hi, writable))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_around_joins_adjacent_mappings_of_one_access_only() {
+        let mut m = MemMap::default();
+        assert_eq!(m.run_around(0x10000), None);
+        m.insert(0x10000, 0x1000, 1, false, None, 0); // read-only
+        m.insert(0x11000, 0x1000, 3, false, None, 0); // read-write, three of them
+        m.insert(0x12000, 0x1000, 3, false, None, 0);
+        m.insert(0x13000, 0x1000, 3, false, None, 0);
+        m.insert(0x15000, 0x1000, 3, false, None, 0); // after a hole
+        m.insert(0x16000, 0x1000, 0, false, None, 0); // PROT_NONE
+        assert_eq!(m.run_around(0x12800), Some((0x11000, 0x14000, true)));
+        assert_eq!(m.run_around(0x10000), Some((0x10000, 0x11000, false)));
+        assert_eq!(m.run_around(0x15fff), Some((0x15000, 0x16000, true)));
+        assert_eq!(m.run_around(0x16000), None);
+        assert_eq!(m.run_around(0x14000), None);
+    }
+
+    #[test]
+    fn run_around_walks_a_bounded_number_of_neighbours() {
+        let mut m = MemMap::default();
+        let n = 2 * RUN_STEPS + 5;
+        for i in 0..n {
+            m.insert(0x100000 + i * 0x1000, 0x1000, 3, false, None, 0);
+        }
+        let mid = 0x100000 + (RUN_STEPS + 2) * 0x1000;
+        let (lo, hi, w) = m.run_around(mid).unwrap();
+        assert!(w);
+        assert_eq!(lo, mid - RUN_STEPS * 0x1000);
+        assert_eq!(hi, mid + (RUN_STEPS + 1) * 0x1000);
+    }
 
     #[test]
     fn insert_remove_protect_account_bytes() {

@@ -56,7 +56,14 @@ global_asm!(
     "litebox_fastpath:",
     "    pushfq",
     "    cld",
-    "    mov rcx, rsp",
+    // clock_gettime, gettimeofday and time first try the light path (6: below, fastclock.rs).
+    "    cmp rax, {clock_gettime}",
+    "    je 6f",
+    "    cmp rax, {gettimeofday}",
+    "    je 6f",
+    "    cmp rax, {time}",
+    "    je 6f",
+    "5:  mov rcx, rsp",
     "    sub rcx, qword ptr gs:[8]",
     "    cmp rcx, {block}",
     "    jb 2f",
@@ -113,11 +120,12 @@ global_asm!(
     "    movaps xmm14, [rsp + 14*16]",
     "    movaps xmm15, [rsp + 15*16]",
     "    add rsp, 256",
+    // The exit, shared with the light path (rcx != 0: served; the frame holds rax).
     // The app's flags, restored without popfq (about 20 ns, as much as the rest of the exit):
     // rdi and rax are free until their pops below. DF comes back with std (the entry cleared
     // it), OF with an add that overflows exactly when OF was set, and SF, ZF, AF, PF and CF
     // with sahf. The other bits (TF, AC, IF, ...) are not changed by the runtime.
-    "    mov rdi, qword ptr [rsp + 56]",
+    "7:  mov rdi, qword ptr [rsp + 56]",
     "    mov rdi, qword ptr [rdi]",
     "    bt edi, 10",
     "    jnc 4f",
@@ -138,8 +146,98 @@ global_asm!(
     "    pop r11",
     "    lea rsp, [r11 + 8]",
     "    ret",
+    // The light clock path: the same frame of general registers on the thread's runtime
+    // stack, but no xmm save (litebox_fastclock and the vDSO it calls use no vector register;
+    // tests/unit/test_fastclock.py checks its code, tests/e2e/test_e2e_regsave.py the
+    // registers). Nested calls (already on the block) and everything litebox_fastclock
+    // declines (it returns DECLINE) take the general path above with every register as the
+    // app left it.
+    "6:  mov rcx, rsp",
+    "    sub rcx, qword ptr gs:[8]",
+    "    cmp rcx, {block}",
+    "    jb 5b",
+    "    mov r11, rsp",
+    "    mov rsp, qword ptr gs:[16]",
+    "    push r11",
+    "    push r9",
+    "    push r8",
+    "    push r10",
+    "    push rdx",
+    "    push rsi",
+    "    push rdi",
+    "    push rax",
+    "    mov rdx, rax",
+    "    call litebox_fastclock",
+    "    cmp rax, {decline}",
+    "    je 8f",
+    "    mov qword ptr [rsp], rax",
+    // Signals deferred during the call (FastData.deferred): unblocking them runs Rust code
+    // that may use xmm, so that rare tail saves them as the general path does.
+    "    cmp qword ptr gs:[{deferred}], 0",
+    "    jne 9f",
+    "    mov ecx, 1",
+    "    jmp 7b",
+    "9:  sub rsp, 256",
+    "    movaps [rsp + 0*16], xmm0",
+    "    movaps [rsp + 1*16], xmm1",
+    "    movaps [rsp + 2*16], xmm2",
+    "    movaps [rsp + 3*16], xmm3",
+    "    movaps [rsp + 4*16], xmm4",
+    "    movaps [rsp + 5*16], xmm5",
+    "    movaps [rsp + 6*16], xmm6",
+    "    movaps [rsp + 7*16], xmm7",
+    "    movaps [rsp + 8*16], xmm8",
+    "    movaps [rsp + 9*16], xmm9",
+    "    movaps [rsp + 10*16], xmm10",
+    "    movaps [rsp + 11*16], xmm11",
+    "    movaps [rsp + 12*16], xmm12",
+    "    movaps [rsp + 13*16], xmm13",
+    "    movaps [rsp + 14*16], xmm14",
+    "    movaps [rsp + 15*16], xmm15",
+    "    call litebox_fastpath_release",
+    "    movaps xmm0, [rsp + 0*16]",
+    "    movaps xmm1, [rsp + 1*16]",
+    "    movaps xmm2, [rsp + 2*16]",
+    "    movaps xmm3, [rsp + 3*16]",
+    "    movaps xmm4, [rsp + 4*16]",
+    "    movaps xmm5, [rsp + 5*16]",
+    "    movaps xmm6, [rsp + 6*16]",
+    "    movaps xmm7, [rsp + 7*16]",
+    "    movaps xmm8, [rsp + 8*16]",
+    "    movaps xmm9, [rsp + 9*16]",
+    "    movaps xmm10, [rsp + 10*16]",
+    "    movaps xmm11, [rsp + 11*16]",
+    "    movaps xmm12, [rsp + 12*16]",
+    "    movaps xmm13, [rsp + 13*16]",
+    "    movaps xmm14, [rsp + 14*16]",
+    "    movaps xmm15, [rsp + 15*16]",
+    "    add rsp, 256",
+    "    mov ecx, 1",
+    "    jmp 7b",
+    "8:  pop rax",
+    "    pop rdi",
+    "    pop rsi",
+    "    pop rdx",
+    "    pop r10",
+    "    pop r8",
+    "    pop r9",
+    "    pop r11",
+    "    mov rsp, r11",
+    "    jmp 5b",
     block = const BLOCK,
+    clock_gettime = const crate::sys::CLOCK_GETTIME,
+    gettimeofday = const crate::fastclock::GETTIMEOFDAY,
+    time = const crate::fastclock::TIME,
+    decline = const crate::fastclock::DECLINE,
+    deferred = const core::mem::offset_of!(FastData, deferred),
 );
+
+/// The light clock path's tail when signals were deferred during its call: unblocks them (the
+/// entry saved xmm0-15 around this, see fastclock.rs).
+#[no_mangle]
+extern "C" fn litebox_fastpath_release() {
+    release_deferred(data());
+}
 
 extern "C" {
     /// The fast-path entry the packer's trampolines call (its address is read from this
@@ -187,7 +285,7 @@ fn served(nr: usize, a0: usize, a1: usize) -> bool {
     fast(nr) || (nr == CLONE && a0 & CLONE_THREAD == 0 && a1 == 0)
 }
 
-fn data() -> &'static FastData {
+pub(crate) fn data() -> &'static FastData {
     let p: usize;
     // SAFETY: reads gs:[0], the thread's FastData self pointer; every runtime-started thread
     // sets its GS base (init_thread) before app code runs, and the app may not change it.
@@ -302,13 +400,13 @@ extern "C" fn litebox_fastpath_dispatch(regs: *mut Regs) -> usize {
 // found it (its own entries and exits pair up) and never clears `deferred`.
 
 /// Marks the calling thread as inside the runtime (app signals wait from here on).
-fn enter(d: &FastData) {
+pub(crate) fn enter(d: &FastData) {
     d.depth.store(d.depth.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     compiler_fence(Ordering::SeqCst);
 }
 
 /// Undoes [`enter`].
-fn leave(d: &FastData) {
+pub(crate) fn leave(d: &FastData) {
     compiler_fence(Ordering::SeqCst);
     d.depth.store(d.depth.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
     compiler_fence(Ordering::SeqCst);
@@ -317,7 +415,7 @@ fn leave(d: &FastData) {
 /// Unblocks the signals deferred while the thread was inside. Called after [`leave`]: a signal
 /// that arrives after the load sees the thread outside and is delivered at once, not deferred,
 /// so a zero load needs no swap.
-fn release_deferred(d: &FastData) {
+pub(crate) fn release_deferred(d: &FastData) {
     if d.deferred.load(Ordering::Relaxed) == 0 {
         return;
     }

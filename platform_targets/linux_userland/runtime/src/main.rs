@@ -18,6 +18,7 @@ mod broker;
 mod caps;
 mod effects;
 mod exec;
+mod fastclock;
 mod fastpath;
 mod gatefilter;
 mod guard;

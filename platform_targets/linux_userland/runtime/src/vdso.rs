@@ -77,6 +77,25 @@ pub fn clock_gettime(clock: u32) -> Option<Result<Timespec, i32>> {
     Some(if rc == 0 { Ok(t) } else { Err(-rc) })
 }
 
+/// The host's `clock` through the vDSO, written by the vDSO straight to `tp`: its return
+/// code (0, or the kernel's negative errno), or None when the vDSO cannot serve `clock`.
+/// For the fast clock path (fastclock.rs): the vDSO is kernel code built without vector
+/// instructions, and this function moves no timespec itself, so no xmm register changes.
+///
+/// # Safety
+/// `[tp, tp + 16)` must be writable memory the runtime may write for the app.
+pub unsafe fn clock_gettime_to(clock: u32, tp: usize) -> Option<i32> {
+    let f = CLOCK_GETTIME.load(Ordering::Acquire);
+    if f == 0 || !VDSO_CLOCKS.contains(&clock) {
+        return None;
+    }
+    // SAFETY: as in `clock_gettime`; `tp` is writable per the contract.
+    Some(unsafe {
+        let f: extern "C" fn(i32, *mut Timespec) -> i32 = core::mem::transmute(f);
+        f(clock as i32, tp as *mut Timespec)
+    })
+}
+
 /// Whether a trapped call is the vDSO's own fallback `clock_gettime` made for the runtime
 /// (issued from the vDSO's text while the thread runs on its runtime block, `on_block`, for
 /// one of [`VDSO_CLOCKS`]); if so it is made on the host as is, through the gate, and its

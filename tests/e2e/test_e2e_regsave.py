@@ -1,0 +1,56 @@
+"""What a packed syscall keeps, as the Linux x86-64 ABI promises (every register but rax, rcx
+and r11; the flags; xmm0-15), around rewritten and trapped clock_gettime and getppid sites,
+with SIGALRM handlers making calls of their own meanwhile; and the clocks the app reads:
+CLOCK_MONOTONIC never goes back, EFAULT for buffers it cannot write (also one proven by an
+earlier call and unmapped since), CLOCK_REALTIME within the host's time around the run.
+tests/e2e/programs/rewrite/regsave.c does the checking; the light clock path
+(runtime/src/fastclock.rs, no xmm save) is what this guards."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from litebox_e2e import pack, run_program
+
+SRC = Path(__file__).resolve().parent / "programs" / "rewrite" / "regsave.c"
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed"),
+    pytest.mark.skipif(os.environ.get("LITEBOX_E2E_NO_REWRITE") == "1", reason="chooses rewriting itself"),
+]
+
+
+@pytest.fixture(scope="module")
+def regsave(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("regsave") / "regsave"
+    subprocess.run(["gcc", "-O2", "-static", "-masm=intel", "-mno-red-zone", "-o", str(out), str(SRC)],
+                   check=True)
+    return out
+
+
+def _check(proc: subprocess.CompletedProcess[bytes], before: float, after: float) -> None:
+    out = proc.stdout.decode()
+    assert proc.returncode == 0 and out.startswith("ok "), out + proc.stderr.decode()
+    _ok, calls, real0, real1 = out.split()
+    assert int(calls) >= 20000
+    # The app's CLOCK_REALTIME is the host's: inside the run, in order.
+    assert before <= float(real0) <= float(real1) <= after
+
+
+def test_native_baseline(regsave: Path) -> None:
+    before = time.time()
+    proc = run_program([regsave])
+    _check(proc, before, time.time())
+
+
+@pytest.mark.parametrize("rewrite", [True, False], ids=["rewritten", "trapped"])
+def test_registers_and_clocks_packed(regsave: Path, tmp_path: Path, rewrite: bool) -> None:
+    art = pack(regsave, tmp_path / "dist", *([] if rewrite else ["--no-rewrite"]))
+    before = time.time()
+    proc = run_program([art.path])
+    _check(proc, before, time.time())
