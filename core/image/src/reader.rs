@@ -580,7 +580,9 @@ pub struct ChunkCache {
     slots: Spin<Vec<Slot>>,
     /// Another process that checks chunks of a span at the same time ([`CheckHelper`]), and
     /// the fewest unchecked chunks a span must have to be shared with it.
-    helper: Option<(&'static dyn CheckHelper, u32)>,
+    /// The helper, the fewest unchecked chunks of a span worth a job, and the fewest worth a
+    /// deferred check ([`ChunkCache::set_defer_span`]).
+    helper: Option<(&'static dyn CheckHelper, u32, u32)>,
     decoder: Spin<Option<Decoder>>,
     /// Where a chunk's stored bytes are read to be checked (and decompressed) when the image
     /// has a stored reader: one chunk's worth at most, reused.
@@ -814,7 +816,7 @@ impl ChunkCache {
     /// helper gets this read's verdict when nobody had claimed it: never checked twice.
     fn get<'a>(&self, image: &Image<'a>, k: u32) -> Result<Chunk<'a>, ImageError> {
         let deferred = self.slots.with(|v| matches!(v.get(k as usize), Some(Slot::Deferred)));
-        if let (true, Some((helper, _))) = (deferred, self.helper) {
+        if let (true, Some((helper, _, _))) = (deferred, self.helper) {
             match helper.claim(k) {
                 Claim::Good => {
                     self.mark_verified(k);
@@ -904,21 +906,21 @@ impl ChunkCache {
         let Some((at, first, last)) = image.raw_span(e, offset, len) else {
             return Ok(None);
         };
-        if let Some((helper, min_span)) = self.helper {
-            // Worth a job only with enough chunks still to check (ld.so maps a library's whole
-            // extent, then its segments over it again).
-            let unread = || {
+        if let Some((helper, min_job, min_defer)) = self.helper {
+            // Worth a job (or a deferred check) only with enough chunks still to check (ld.so
+            // maps a library's whole extent, then its segments over it again).
+            let least = min_job.min(min_defer).max(1);
+            let unread = if last - first + 1 >= least && !image.chunks_checked && image.stored_reader.is_some() {
                 self.slots.with(|v| {
                     v.get(first as usize..=last as usize)
                         .map_or(0, |s| s.iter().filter(|s| matches!(s, Slot::Unread)).count())
                 })
+            } else {
+                0
             };
-            let shared = last - first + 1 >= min_span
-                && !image.chunks_checked
-                && image.stored_reader.is_some()
-                && unread() >= min_span.max(1) as usize;
-            if shared {
-                if helper.defer(first, last) {
+            let enough = |min: u32| unread >= min.max(1) as usize;
+            if enough(min_defer) || enough(min_job) {
+                if enough(min_defer) && helper.defer(first, last) {
                     for k in first..=last {
                         // Chunks checked here before: the helper need not check them again.
                         let known =
@@ -935,7 +937,7 @@ impl ChunkCache {
                     });
                     return Ok(Some(at));
                 }
-                if helper.begin(first, last) {
+                if enough(min_job) && helper.begin(first, last) {
                     let r = self.verify_shared(helper, image, first, last);
                     helper.end();
                     return r.map(|()| Some(at));
@@ -1011,7 +1013,17 @@ impl ChunkCache {
     /// at the same time as this one ([`CheckHelper`]): below that, publishing a job costs more
     /// than it saves. Without a helper (the default) every check is done here.
     pub fn set_helper(&mut self, helper: &'static dyn CheckHelper, min_span: u32) {
-        self.helper = Some((helper, min_span));
+        self.helper = Some((helper, min_span, min_span));
+    }
+
+    /// Sets the fewest unchecked chunks of a span that is handed to the helper's deferred
+    /// check ([`CheckHelper::defer`]) instead of a job; the same as the job's until set. A
+    /// deferred span costs the mapping process no wait, so a smaller span pays than for a job.
+    /// No effect without a helper.
+    pub fn set_defer_span(&mut self, min_span: u32) {
+        if let Some((_, _, defer)) = self.helper.as_mut() {
+            *defer = min_span;
+        }
     }
 
     /// Checks chunk `k`'s stored bytes against its digest, read through the image's stored

@@ -210,6 +210,29 @@ fn a_span_with_fewer_unchecked_chunks_than_the_minimum_is_checked_alone() {
 }
 
 #[test]
+fn a_span_too_small_for_a_job_is_still_deferred_at_the_defer_minimum() {
+    // The vector's span has 5 chunks: below a job's minimum of 6, at a deferral minimum of 2.
+    let (_, _, _, first, last) = span_of(STORED);
+    let (img, mut cache, at, _, _) = span_of(STORED);
+    let h = Scripted::deferring();
+    cache.set_helper(h, 6);
+    cache.set_defer_span(2);
+    assert_eq!(verify(&img, &cache), Ok(Some(at)));
+    assert_eq!(h.log(), [format!("defer {first}..={last}")]);
+    assert_eq!(cache.read_count().0, 0, "nothing checked here");
+}
+
+#[test]
+fn a_span_below_both_minimums_is_neither_deferred_nor_a_job() {
+    let (img, mut cache, at, _, _) = span_of(STORED);
+    let h = Scripted::deferring();
+    cache.set_helper(h, 6);
+    cache.set_defer_span(6);
+    assert_eq!(verify(&img, &cache), Ok(Some(at)));
+    assert!(h.log().is_empty(), "{:?}", h.log());
+}
+
+#[test]
 fn a_deferred_span_is_mapped_at_once_without_checking_its_chunks() {
     // Even a damaged chunk: its check is the helper's now (linux-userland's effect gate).
     let (_, _, _, first, last) = span_of(STORED);

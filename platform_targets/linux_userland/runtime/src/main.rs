@@ -284,6 +284,7 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     parcheck::own();
     let mut vfs = Vfs::new(image, entry.clone(), image_fatal);
     vfs.cache.set_helper(&parcheck::APP_SIDE, parcheck::MIN_SPAN);
+    vfs.cache.set_defer_span(parcheck::MIN_DEFER_SPAN);
     // Inside the namespaces the layer's and the mounts' descriptors come once init has built
     // the root (below, after the app is loaded); until then their lookups find nothing.
     let upper = started.ns.is_ok() || started.upper.is_some();

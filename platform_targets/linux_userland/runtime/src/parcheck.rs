@@ -54,10 +54,17 @@ struct Header {
     told: AtomicU32,
 }
 
-/// The fewest unchecked chunks of a span shared with init (1 MiB at the packer's default
-/// 128 KiB chunks): python3's text and libc are shared; a static hello (6 chunks) is checked
-/// alone, where a job measured ~0.05-0.1 ms slower than none.
+/// The fewest unchecked chunks of a span checked as a job with init, which the mapping
+/// process waits for (1 MiB at the packer's default 128 KiB chunks): a static hello's 6
+/// chunks as a job measured ~0.05-0.1 ms slower than none. Jobs are what a span becomes only
+/// when the list of deferred spans is full.
 pub const MIN_SPAN: u32 = 8;
+/// The fewest unchecked chunks of a span whose checks are deferred to init behind the effect
+/// gate (the mapping process does not wait): 2 (issue 17, measured interleaved under
+/// `chrt -f 10`: hello-static 1.87 -> 1.79 ms, python3 -c pass 10.57 -> 10.38 ms against 8;
+/// 1 was no better than 2). A one-chunk span is checked in place: its check is about as
+/// cheap as the hand-off.
+pub const MIN_DEFER_SPAN: u32 = 2;
 const HEADER: usize = 64;
 /// The most deferred jobs (spans) a run publishes; later spans are checked before mapping, as
 /// before (python3 -c pass publishes 4).
