@@ -375,11 +375,14 @@ def test_the_boot_maps_the_program_checks_chunks_on_the_host_and_times_itself(pa
         # The program's pages (680 KiB of static glibc) are mapped from the image, not copied.
         used = int(log.split(b"memory: ", 1)[1].split(b" of ", 1)[0])
         assert used < 400, log
-    # The clock was calibrated over the boot itself, the same in both boots (the PIT's two
-    # channels count the span exactly however often one wraps), and so was the APIC timer.
+    # The clock was calibrated over the boot itself, about the same in both boots (the PIT's
+    # two channels count the span exactly however often one wraps: a miscounted wrap is 55 ms,
+    # tens of percent of the span), and so was the APIC timer. The bound is loose because a
+    # busy host can preempt QEMU's vCPU between the PIT read and `rdtsc` (under TCG both
+    # follow the host's clock): a 0.05% bound failed on a machine busy with benchmarks.
     clocks = [log.split(b"litebox: clock: TSC ", 1)[1].split(b"\n", 1)[0] for log in logs]
     khz = [int(c.split(b" ", 1)[0]) for c in clocks]
-    assert abs(khz[0] - khz[1]) * 2000 < khz[0], clocks
+    assert abs(khz[0] - khz[1]) * 20 < khz[0], clocks
     for c in clocks:
         apic = int(c.split(b"APIC timer ", 1)[1].split(b" ", 1)[0])
         assert apic > 0, c
