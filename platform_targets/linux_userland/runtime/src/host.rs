@@ -121,6 +121,8 @@ pub fn fork_state_here(alone: bool) {
 static PPID: AtomicI32 = AtomicI32::new(0);
 
 /// This process's host pid, asked of the host once per process (see [`ForkState::pid`]).
+// `.text`, with the fork path: a fork child's exit asks it (test_e2e_fork_faults.py).
+#[link_section = ".text"]
 pub fn cached_pid() -> i32 {
     match fork_state().pid.load(Ordering::Relaxed) {
         0 => {
@@ -414,6 +416,8 @@ impl Platform for LinuxHost {
         (self.pid(), sys::syscall3(sys::GETTID, 0, 0, 0) as i32)
     }
 
+    // `.text`, with the fork path: a fork child's exit asks it (test_e2e_fork_faults.py).
+    #[link_section = ".text"]
     fn pid(&self) -> i32 {
         // The pid changes only in a fork child, which sets the cache (signals.rs, `host_fork`).
         cached_pid()
@@ -526,6 +530,10 @@ impl Platform for LinuxHost {
         crate::trace::learn(kind, value);
     }
 
+    // In the plain `.text` input section, laid out first with the fork path (startup-order.ld):
+    // a fork child's exit then faults in no window of runtime code of its own for it
+    // (tests/e2e/test_e2e_fork_faults.py).
+    #[link_section = ".text"]
     fn exit_group(&self, code: i32) -> ! {
         crate::ptable::exiting(self.pid());
         crate::procs::release();

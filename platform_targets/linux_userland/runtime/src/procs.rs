@@ -67,6 +67,8 @@ pub fn child_started() {
 }
 
 /// This process is ending: off the count (once).
+// In `.text` with the fork path: a fork child's exit runs it (test_e2e_fork_faults.py).
+#[link_section = ".text"]
 pub fn release() {
     if let Some(c) = counter() {
         if !crate::host::fork_state().released.swap(true, Ordering::SeqCst) {
