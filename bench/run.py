@@ -297,7 +297,9 @@ def main() -> int:
             for v in svariants:
                 base = cmd(v)
                 if base is None:
-                    start_err[f"{name}/{v}"] = "not packed"
+                    # python3 is not packed stored (level 0) by design: a blank cell, no failure.
+                    if (name, v) != ("python3 -c pass", "rewrite-stored"):
+                        start_err[f"{name}/{v}"] = "not packed"
                     continue
                 argv = wrap(v, base, runsc_root, False)
                 runs = args.startup_runs if v != "runsc" else max(2, args.startup_runs // 10)
