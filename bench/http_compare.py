@@ -65,6 +65,27 @@ def litebox(*args: str) -> subprocess.CompletedProcess[str]:
                           env=dict(os.environ, PYTHONPATH=str(REPO)), check=False)
 
 
+def server_commands(runtimes: list[str], tmp: Path, port: int) -> dict[str, list[str]]:
+    """The servers to compare, by variant: the native examples/http-service server first, then
+    the service packed (into ``tmp``) with each NAME=PATH linux-userland runtime of
+    ``runtimes``, in order; exits with a one-line message on a bad spec or a failed pack."""
+    server = REPO / "examples" / "http-service" / "app" / "server.py"
+    commands: dict[str, list[str]] = {"native": ["/usr/bin/python3", str(server), str(port)]}
+    for spec in runtimes:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or name == "native" or not Path(path).is_file():
+            raise SystemExit(f"bench: --runtime wants NAME=PATH of an existing file, got {spec!r}")
+        os.environ[OVERRIDE_ENV] = str(Path(path).resolve())
+        try:
+            art = http_load.pack_service(tmp / name, port, True, litebox)
+        finally:
+            os.environ.pop(OVERRIDE_ENV, None)
+        if art is None:
+            raise SystemExit(f"bench: packing examples/http-service with {path} failed")
+        commands[name] = [str(art), str(port)]
+    return commands
+
+
 def one_round(argv: list[str], port: int) -> tuple[float, float, float, float]:
     """(requests per second, server CPU µs per request, client CPU µs per request, the client's
     voluntary context switches per request) of one server run. The client is this process's
@@ -96,21 +117,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
     args = ap.parse_args()
     port = http_load.free_port()
-    server = REPO / "examples" / "http-service" / "app" / "server.py"
-    commands: dict[str, list[str]] = {"native": ["/usr/bin/python3", str(server), str(port)]}
     with tempfile.TemporaryDirectory(prefix="http-compare-") as tmp:
-        for spec in args.runtime:
-            name, sep, path = spec.partition("=")
-            if not sep or not name or name == "native" or not Path(path).is_file():
-                raise SystemExit(f"bench: --runtime wants NAME=PATH of an existing file, got {spec!r}")
-            os.environ[OVERRIDE_ENV] = str(Path(path).resolve())
-            try:
-                art = http_load.pack_service(Path(tmp) / name, port, True, litebox)
-            finally:
-                os.environ.pop(OVERRIDE_ENV, None)
-            if art is None:
-                raise SystemExit(f"bench: packing examples/http-service with {path} failed")
-            commands[name] = [str(art), str(port)]
+        commands = server_commands(args.runtime, Path(tmp), port)
         samples: dict[str, list[tuple[float, float, float, float]]] = {v: [] for v in commands}
         for r in range(args.rounds):
             for variant in http_load.round_order(list(commands), r):

@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import http_compare  # noqa: E402  (bench/ is not a package)
 import http_load  # noqa: E402
 
-OVERRIDE_ENV = "LITEBOX_RUNTIME_LINUX_USERLAND"
 
 
 def tree_pids(root: int) -> list[int]:
@@ -86,21 +85,8 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=3000, help="sequential requests per server run (default 3000)")
     args = ap.parse_args()
     port = http_load.free_port()
-    server = http_compare.REPO / "examples" / "http-service" / "app" / "server.py"
-    commands: dict[str, list[str]] = {"native": ["/usr/bin/python3", str(server), str(port)]}
     with tempfile.TemporaryDirectory(prefix="http-cpu-") as tmp:
-        for spec in args.runtime:
-            name, sep, path = spec.partition("=")
-            if not sep or not name or name == "native" or not Path(path).is_file():
-                raise SystemExit(f"bench: --runtime wants NAME=PATH of an existing file, got {spec!r}")
-            os.environ[OVERRIDE_ENV] = str(Path(path).resolve())
-            try:
-                art = http_load.pack_service(Path(tmp) / name, port, True, http_compare.litebox)
-            finally:
-                os.environ.pop(OVERRIDE_ENV, None)
-            if art is None:
-                raise SystemExit(f"bench: packing examples/http-service with {path} failed")
-            commands[name] = [str(art), str(port)]
+        commands = http_compare.server_commands(args.runtime, Path(tmp), port)
         samples: dict[str, list[float]] = {v: [] for v in commands}
         loads = [f"{os.getloadavg()[0]:.2f}"]
         for r in range(args.rounds):
