@@ -28,7 +28,6 @@ import http_compare  # noqa: E402  (bench/ is not a package)
 import http_load  # noqa: E402
 
 
-
 def tree_pids(root: int) -> list[int]:
     """`root` and every process below it now (from /proc)."""
     kids: dict[int, list[int]] = {}
