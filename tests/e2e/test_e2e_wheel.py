@@ -10,6 +10,7 @@ runtime and the kvm kernel only (LITEBOX_WHEEL_TARGETS); the venv is made once p
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -18,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -36,9 +38,14 @@ PASSED_TO_PIP = ("PIP_", "SSL_CERT_", "REQUESTS_CA_BUNDLE", "NIX_SSL_CERT_FILE",
 def _build(kind: str, out: Path) -> Path:
     env = dict(os.environ, LITEBOX_WHEEL_TARGETS=WHEEL_TARGETS)
     env = {k: v for k, v in env.items() if not k.startswith("LITEBOX_RUNTIME")}
-    proc = subprocess.run([sys.executable, "-m", "build", f"--{kind}", "--no-isolation", "--outdir", str(out)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=PACK_TIMEOUT,
-                          stdin=subprocess.DEVNULL)
+    # `python -m build` writes build/ and litebox_pack.egg-info/ in the checkout: an sdist and a
+    # wheel built at once by two test workers raced there ("can't copy
+    # build/lib/packager/_bundle/runtimes.json"), so builds take turns on a lock file.
+    with open(Path(tempfile.gettempdir()) / "litebox-tests-python-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.run([sys.executable, "-m", "build", f"--{kind}", "--no-isolation", "--outdir", str(out)],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=PACK_TIMEOUT,
+                              stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, describe(proc)
     found = sorted(out.glob("*.whl" if kind == "wheel" else "*.tar.gz"))
     assert len(found) == 1, found
