@@ -120,18 +120,25 @@ def elf64_sections(data: bytes) -> list[tuple[str, int, int, int, int]] | None:
     return out
 
 
+def read_artifact_bytes(path: Path) -> bytes:
+    """The file's bytes, or a PackError naming it ("no such file", "cannot read: ...")."""
+    from packager.paths import display_path
+
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise PackError(f"{display_path(path)}: no such file") from None
+    except OSError as exc:
+        raise PackError(f"{display_path(path)}: cannot read: {exc.strerror}") from None
+
+
 def read_embedded_manifest(path: Path) -> dict[str, Any]:
     """The artifact's embedded manifest alone (the image is not checked), or a PackError."""
     import json
 
     from packager.paths import display_path
 
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise PackError(f"{display_path(path)}: no such file") from None
-    except OSError as exc:
-        raise PackError(f"{display_path(path)}: cannot read: {exc.strerror}") from None
+    data = read_artifact_bytes(path)
     try:
         section = read_sections(data, (MANIFEST_SECTION,)).get(MANIFEST_SECTION)
     except PackError as exc:

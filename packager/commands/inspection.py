@@ -10,6 +10,7 @@ from packager.build.artifact import (  # noqa: F401 - read_embedded_manifest: re
     IMAGE_SECTION,
     MANIFEST_SECTION,
     has_section_trailer,
+    read_artifact_bytes,
     read_embedded_manifest,
     read_sections,
 )
@@ -33,12 +34,7 @@ class ArtifactView:
 def open_artifact(path: Path) -> ArtifactView:
     """Opens an artifact. Promises its embedded manifest and a validated image (root digest
     checked), or a PackError saying what is missing or damaged."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise PackError(f"{display_path(path)}: no such file") from None
-    except OSError as exc:
-        raise PackError(f"{display_path(path)}: cannot read: {exc.strerror}") from None
+    data = read_artifact_bytes(path)
     if data[:4] != b"\x7fELF" and data[:2] != b"MZ" and not has_section_trailer(data):
         raise PackError(f"{display_path(path)}: not a LiteBox artifact (not an ELF or PE file, no section trailer)")
     try:
