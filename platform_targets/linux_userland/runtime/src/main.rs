@@ -226,12 +226,15 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     // closed before anything is opened, so none of them is reachable through the gate.
     const CLOSE_RANGE: usize = 436;
     sys::syscall3(CLOSE_RANGE, 3, u32::MAX as usize, 0);
+    // SAFETY: linker-defined symbols bounding the runtime's own loaded image.
+    let (lo, hi) = unsafe { (&__ehdr_start as *const u8 as usize, &_end as *const u8 as usize) };
+    // Before anything is mapped (exec.rs): where the kernel's own mappings are.
+    // SAFETY: sp is the kernel's initial stack pointer, passed through by _start.
+    unsafe { exec::probe_at_start(sp, (lo & !4095, hi.next_multiple_of(4096))) };
     let (heap_at, heap_len) =
         sys::HeapPages::reserve().unwrap_or_else(|_| fatal(EXIT_INTERNAL, b"cannot reserve memory"));
     HEAP.set_region(heap_at, heap_len);
     guard::reserve(heap_at, heap_len);
-    // SAFETY: linker-defined symbols bounding the runtime's own loaded image.
-    let (lo, hi) = unsafe { (&__ehdr_start as *const u8 as usize, &_end as *const u8 as usize) };
     guard::reserve(lo, hi - lo);
     // SAFETY: sp is the kernel's initial stack pointer, passed through by _start.
     let start = unsafe { parse_start(sp) };

@@ -124,7 +124,7 @@ fn u64_at(b: &[u8], at: usize) -> Option<usize> {
 
 /// The image's size from its ELF header: the end of the section header table (the kernel
 /// maps the whole vDSO image, section headers included), if the header is an x86-64 ELF.
-fn image_size(h: &[u8]) -> Option<usize> {
+pub fn image_size(h: &[u8]) -> Option<usize> {
     if h.get(..5)? != b"\x7fELF\x02" || u16_at(h, 18)? != 62 {
         return None;
     }
