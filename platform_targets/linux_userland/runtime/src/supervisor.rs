@@ -331,15 +331,27 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     let (ready_r, ready_w) = pipe().unwrap_or_else(|e| fail(e));
     // Before the fork, so that both hold it: init's copy is the last one closed.
     nsroot::mqueue();
-    // Before the fork too: the app's first process inherits the empty bounding set (init's
-    // effective capabilities, which build the root, are untouched until `caps::drop_all`).
-    caps::drop_bounding().unwrap_or_else(|e| fail(e));
     // The fork and the mqueue mount need no id map; the supervisor writes the maps meanwhile
-    // and says "G" (below) before init makes a file.
+    // and says "G" (below) before init makes a file. Neither process has emptied its bounding
+    // set yet: each does it where it is off the start-up's critical path (caps.rs
+    // `drop_bounding`).
     let app = match check(sys::syscall6(CLONE, SIGCHLD, 0, 0, 0, 0, 0)) {
         Ok(0) => {
             close(go);
             close(ready_w);
+            // Only init reports to the supervisor (so init's "R" to this process may come
+            // before the supervisor's: nothing here can write to that pipe in between).
+            close(status);
+            // This process's bounding set, inherited full, is emptied now, while init builds
+            // the root and the network namespace (init's chain is the longer one), long before
+            // any app code runs; `caps::drop_all` (layers.rs) then finds it empty. A failure
+            // stops the start: no app code runs with a bounding set left.
+            caps::drop_bounding().unwrap_or_else(|e| {
+                crate::fatal(
+                    crate::EXIT_SANDBOX,
+                    alloc::format!("cannot empty the capability bounding set (errno {e})").as_bytes(),
+                )
+            });
             // `net` is known once init says the root is ready (`await_root`).
             return Started { ns: Ok(()), net: Err(0), upper: None, mounts: Vec::new(), root_ready: ready_r };
         }
@@ -367,11 +379,23 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     let mask = mounts.iter().enumerate().fold(1u64, |m, (i, &(_, w))| if w && i < 63 { m | 1 << (i + 1) } else { m });
     broker::set_dirs(&dirs, mask).unwrap_or_else(|e| fail(e));
     dirs.iter().for_each(|&fd| close(fd));
-    caps::drop_all().unwrap_or_else(|e| fail(e));
-    // The supervisor's "R" first, then the app's first process's go-ahead.
-    sys::syscall3(sys::WRITE, status as usize, b"R".as_ptr() as usize, 1);
+    // NO_NEW_PRIVS, and every capability but CAP_SETPCAP gone: init's bounding set is emptied
+    // right after the "R"s below (off the critical path), and CAP_SETPCAP goes with it. What
+    // init holds in between acts on init's own credentials only, and with NO_NEW_PRIVS no
+    // execve could turn it into a privilege (caps.rs `drop_all_but_setpcap`).
+    crate::seccomp::no_new_privs().unwrap_or_else(|e| fail(e));
+    caps::drop_all_but_setpcap().unwrap_or_else(|e| fail(e));
+    // The app's first process's go-ahead first, then the supervisor's "R": woken second, the
+    // supervisor does not take the CPU the app's process is woken on (the app's first process
+    // closed its copy of the status pipe, and init writes nothing else there before this).
     sys::syscall3(sys::WRITE, ready_w as usize, [b'R', at, net].as_ptr() as usize, 3);
+    sys::syscall3(sys::WRITE, status as usize, b"R".as_ptr() as usize, 1);
     close(ready_w);
+    if caps::drop_all().is_err() {
+        // Cannot happen with CAP_SETPCAP held; if it did, nothing of the sandbox goes on.
+        sys::syscall3(KILL, usize::MAX, SIGKILL, 0);
+        crate::fatal(crate::EXIT_SANDBOX, b"init cannot drop its capabilities");
+    }
     FORWARD_TO.store(app, Ordering::Relaxed);
     forward_signals(true);
     // The supervisor may be gone (killed): init's report then meets a closed pipe (EPIPE, not
