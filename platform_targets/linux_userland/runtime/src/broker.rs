@@ -300,7 +300,9 @@ impl Server {
             Err(_) => return false,
         };
         let result = self.handle(&buf[..n], &fds);
-        if let Some(&reply) = fds.first() {
+        // OP_SET_DIRS carries the directories, not a reply socket: it gets no answer.
+        let set_dirs = buf.get(..4).is_some_and(|op| op == OP_SET_DIRS.to_le_bytes());
+        if let Some(&reply) = fds.first().filter(|_| !set_dirs) {
             let (v, fd, data) = match result {
                 Ok(Answer::Value(v)) => (v as i64, None, Vec::new()),
                 Ok(Answer::Fd(fd, v)) => (v as i64, Some(fd), Vec::new()),

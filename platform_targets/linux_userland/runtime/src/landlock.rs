@@ -47,6 +47,9 @@ pub struct Reach<'a> {
     pub upper: (i32, &'a [u8]),
     /// The policy's mounts and their host directory descriptors, in the same order.
     pub mounts: &'a [(Mount<'a>, i32)],
+    /// Whether this process's root is the sandbox's private root (supervisor.rs), where no
+    /// host path but the layer and the mounts exists.
+    pub private_root: bool,
 }
 
 /// Restricts this process (and every process it forks) to `reach`. Returns what was applied,
@@ -73,11 +76,15 @@ pub fn apply(reach: &Reach<'_>) -> Result<Applied, i32> {
         if mq >= 0 {
             ruleset.add_path(mq, all & (READ_FILE | WRITE_FILE | REMOVE_FILE | MAKE_REG))?;
         }
-        add_named(&ruleset, b"/proc/self/exe", READ_FILE)?;
-        for dev in [&b"/dev/null"[..], b"/dev/zero", b"/dev/urandom"] {
-            add_named(&ruleset, dev, file_rw)?;
+        // Host paths: only without the private root (which holds none of them: nsroot.rs, so
+        // looking them up there is five failed opens on the start-up's critical path).
+        if !reach.private_root {
+            add_named(&ruleset, b"/proc/self/exe", READ_FILE)?;
+            for dev in [&b"/dev/null"[..], b"/dev/zero", b"/dev/urandom"] {
+                add_named(&ruleset, dev, file_rw)?;
+            }
+            add_named(&ruleset, b"/dev/tty", file_rw | (all & IOCTL_DEV))?;
         }
-        add_named(&ruleset, b"/dev/tty", file_rw | (all & IOCTL_DEV))?;
         // No TCP port is granted: the supervisor binds and connects the app's sockets (broker.rs),
         // so the sandbox itself never needs to.
         ruleset.restrict()

@@ -62,8 +62,11 @@ pub fn confine(mounts: &[(Mount<'_>, i32)], started: &Started) -> Confined {
     PRIVATE_NET.store(private_net, core::sync::atomic::Ordering::Relaxed);
     let caps = caps::drop_all();
     let upper_path = crate::upper_path();
-    let reach =
-        landlock::Reach { upper: (crate::UPPER.load(core::sync::atomic::Ordering::Relaxed), &upper_path), mounts };
+    let reach = landlock::Reach {
+        upper: (crate::UPPER.load(core::sync::atomic::Ordering::Relaxed), &upper_path),
+        mounts,
+        private_root: started.ns.is_ok(),
+    };
     let landlock = landlock::apply(&reach);
     // With the private root the gate allows Unix datagram sockets (gatefilter.rs `Shape`); in
     // the host's network namespace one could send to the host's abstract names, which only

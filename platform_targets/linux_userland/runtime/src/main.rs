@@ -322,6 +322,22 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     os.attach_proc();
 
     let loaded = loader::load(os, &entry, &argv, &env, &start.aux);
+
+    // What does not depend on the private root is done before waiting for it (init's chain,
+    // the root and the network namespace, is the longer one): the SIGSYS handler on its own
+    // stack and the fast path's GS base (no app code runs and nothing traps until the filter).
+    let block = threads::new_block();
+    if block == 0 {
+        fatal(EXIT_SANDBOX, b"cannot allocate the signal stack");
+    }
+    // An app handler running on this stack may hand the library OS its own buffers there.
+    litebox_libos::memlock::set_signal_stack_check(threads::on_signal_stack);
+    signals::init_sigsys(on_sigsys, block + threads::STACK_BASE, threads::SIGNAL_STACK_SIZE)
+        .unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot install the SIGSYS handler"));
+    fastpath::init_thread(block).unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot set up the fast path (GS base)"));
+    // Start-up is done with the host's stack: fork children need not inherit it (hoststack.rs).
+    hoststack::leave_out_of_forks();
+
     // No app code has run yet; from here on the process's root must be the private one.
     started.await_root(cfg.mounts.len());
     let mounts = fill_host_layer(dirs, &cfg.mounts, &started);
@@ -337,17 +353,6 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     let confined = layers::confine(&mounts, &started);
     layers::log_applied(os, &confined);
 
-    let block = threads::new_block();
-    if block == 0 {
-        fatal(EXIT_SANDBOX, b"cannot allocate the signal stack");
-    }
-    // An app handler running on this stack may hand the library OS its own buffers there.
-    litebox_libos::memlock::set_signal_stack_check(threads::on_signal_stack);
-    signals::init_sigsys(on_sigsys, block + threads::STACK_BASE, threads::SIGNAL_STACK_SIZE)
-        .unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot install the SIGSYS handler"));
-    fastpath::init_thread(block).unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot set up the fast path (GS base)"));
-    // Start-up is done with the host's stack: fork children need not inherit it (hoststack.rs).
-    hoststack::leave_out_of_forks();
     seccomp::install().unwrap_or_else(|e| {
         fatal(EXIT_SANDBOX, alloc::format!("cannot install the seccomp filter (errno {e})").as_bytes())
     });

@@ -401,7 +401,7 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     // The supervisor may be gone (killed): init's report then meets a closed pipe (EPIPE, not
     // SIGPIPE).
     let ign = crate::signals::KSigaction { handler: 1, ..Default::default() }; // SIG_IGN
-    sys::syscall3(sys::RT_SIGACTION, SIGPIPE, &ign as *const _ as usize, 0);
+    sys::syscall6(sys::RT_SIGACTION, SIGPIPE, &ign as *const _ as usize, 0, 8, 0, 0);
     const WALL: usize = 0x4000_0000;
     let st = if let Some(st) = crate::parcheck::serve(app) {
         st
@@ -420,14 +420,18 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     // ends, but the supervisor no longer waits for init's own end, which tears down the
     // namespaces: see docs/security.md).
     FORWARD_TO.store(0, Ordering::Relaxed);
-    if others_left() {
+    // No child left at all (ECHILD): nothing to kill or reap.
+    let left = others_left();
+    if left {
         sys::syscall3(KILL, usize::MAX, SIGKILL, 0);
     }
-    loop {
-        let mut s = 0i32;
-        match check(sys::syscall6(WAIT4, usize::MAX, &mut s as *mut i32 as usize, WALL, 0, 0, 0)) {
-            Ok(_) | Err(4) => {}
-            Err(_) => break,
+    if left {
+        loop {
+            let mut s = 0i32;
+            match check(sys::syscall6(WAIT4, usize::MAX, &mut s as *mut i32 as usize, WALL, 0, 0, 0)) {
+                Ok(_) | Err(4) => {}
+                Err(_) => break,
+            }
         }
     }
     let sig = st & 0x7f;
