@@ -337,6 +337,9 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     fastpath::init_thread(block).unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot set up the fast path (GS base)"));
     // Start-up is done with the host's stack: fork children need not inherit it (hoststack.rs).
     hoststack::leave_out_of_forks();
+    // The gate's program: its shape (the private root) is known since the fork.
+    seccomp::PRIVATE_ROOT.store(started.ns.is_ok(), Ordering::Relaxed);
+    let gate_program = seccomp::program();
 
     // No app code has run yet; from here on the process's root must be the private one.
     started.await_root(cfg.mounts.len());
@@ -349,11 +352,10 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     // The remaining layers (capabilities, a network namespace where the sandbox has none yet,
     // Landlock), after everything the runtime opens on the host by path is open; the seccomp
     // filter follows as the very last step.
-    seccomp::PRIVATE_ROOT.store(started.ns.is_ok(), Ordering::Relaxed);
     let confined = layers::confine(&mounts, &started);
     layers::log_applied(os, &confined);
 
-    seccomp::install().unwrap_or_else(|e| {
+    seccomp::install(&gate_program).unwrap_or_else(|e| {
         fatal(EXIT_SANDBOX, alloc::format!("cannot install the seccomp filter (errno {e})").as_bytes())
     });
     // From here on, host calls are made for the app: those with effects wait for every

@@ -43,12 +43,18 @@ pub fn no_new_privs() -> Result<(), i32> {
     check(sys::syscall6(sys::PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0)).map(|_| ())
 }
 
-/// Installs the filter (after PR_SET_NO_NEW_PRIVS). From here on only the gate reaches the
-/// host, and only with the calls on its allow-list.
-pub fn install() -> Result<(), i32> {
+/// The program [`install`] installs, for the sandbox's shape ([`PRIVATE_ROOT`], set first):
+/// pure computation (~30 us), so the app's first process builds it while it waits for init,
+/// not on the start-up's critical path after.
+pub fn program() -> alloc::vec::Vec<SockFilter> {
     let gate = sys::litebox_gate_ret as *const () as usize as u64;
     let shape = Shape { private_root: PRIVATE_ROOT.load(core::sync::atomic::Ordering::Relaxed) };
-    let prog = gatefilter::program(gate, shape).unwrap_or_else(|e| crate::fatal(crate::EXIT_SANDBOX, e));
+    gatefilter::program(gate, shape).unwrap_or_else(|e| crate::fatal(crate::EXIT_SANDBOX, e))
+}
+
+/// Installs `prog` ([`program`]) after PR_SET_NO_NEW_PRIVS. From here on only the gate reaches
+/// the host, and only with the calls on its allow-list.
+pub fn install(prog: &[SockFilter]) -> Result<(), i32> {
     let fprog = SockFprog { len: prog.len() as u16, filter: prog.as_ptr() };
     no_new_privs()?;
     const SECCOMP_SET_MODE_FILTER: usize = 1;
