@@ -143,6 +143,7 @@ pub fn start(mounts: &[(i32, bool)], paths: &[(&[u8], bool)], memory: Option<u64
             supervise(pid, Some(status), server, None)
         }
         Spawn::Failed(e) => e,
+        Spawn::Gone(st) => finish(st, None, None),
     };
     crate::parcheck::no_helper();
     // No namespaces: the layer lives on the host, the supervisor holds its own descriptors.
@@ -203,6 +204,10 @@ enum Spawn {
     Init { pid: i32, status: i32 },
     /// No namespaces (errno).
     Failed(i32),
+    /// Init ended before its "R" without saying "F" (killed, or the runtime failed in it): its
+    /// wait status. The app is not started again without namespaces then: init writes its
+    /// "R" to the app's first process before the supervisor's, so the app may have run.
+    Gone(i32),
 }
 
 fn pipe() -> Result<(i32, i32), i32> {
@@ -297,13 +302,23 @@ fn spawn_init(mounts: &[(&[u8], bool)], host_fds: &[(i32, bool)], memory: Option
                     _ => Err(5),
                 }
             }
-            _ => Err(5),
+            // No word from init: it ended (or is ending) without "F". Its "R" to the app's
+            // first process may have gone out already (it is written before the supervisor's).
+            _ => Err(-1),
         }
     };
     let r = report(map_ids(pid));
     close(go_w);
     match r {
         Ok(()) => Spawn::Init { pid, status: st_r },
+        Err(-1) => {
+            // Init ended on its own, and the kernel ends its pid namespace (the app's first
+            // process included) with it: its end is the sandbox's, as after "R".
+            let mut st = 0i32;
+            while check(sys::syscall6(WAIT4, pid as usize, &mut st as *mut i32 as usize, 0, 0, 0, 0)) == Err(4) {}
+            close(st_r);
+            Spawn::Gone(st)
+        }
         Err(e) => {
             sys::syscall3(KILL, pid as usize, SIGKILL, 0);
             sys::syscall6(WAIT4, pid as usize, 0, 0, 0, 0, 0);
