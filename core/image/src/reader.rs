@@ -593,6 +593,9 @@ pub struct ChunkCache {
     piece: Spin<Piece>,
     /// How many chunks were decoded to be kept ([`ChunkCache::decode_count`]).
     decodes: AtomicUsize,
+    /// Whether the scratch buffer or the decoder may hold memory
+    /// ([`ChunkCache::let_go_all`] frees them).
+    scratch_used: AtomicBool,
 }
 
 /// A copy of image bytes `[at, at + len)` (inside one checked stored chunk), read through the
@@ -696,6 +699,7 @@ impl ChunkCache {
             kept: Spin::new(([NONE; KEPT], 0)),
             piece: Spin::new(Piece { at: 0, len: 0, buf: Vec::new() }),
             decodes: AtomicUsize::new(0),
+            scratch_used: AtomicBool::new(false),
         }
     }
 
@@ -750,6 +754,7 @@ impl ChunkCache {
         check: bool,
         f: impl FnOnce(&[u8], u32, bool) -> Result<R, ImageError>,
     ) -> Result<R, ImageError> {
+        self.scratch_used.store(true, AtOrd::Relaxed);
         let Some(read) = image.stored_reader else {
             let (stored, raw, is_raw) = if check { image.verified_chunk(k)? } else { image.stored_chunk(k)? };
             return f(stored, raw, is_raw);
@@ -880,7 +885,10 @@ impl ChunkCache {
 
     /// Lets chunk `k` go from the kept ones (none for [`NONE`] or a chunk not kept): its slot
     /// says Seen (checked when first read, so a later read decodes it again without
-    /// hashing). Returns its bytes, for the caller to drop outside every lock.
+    /// hashing). Returns its bytes, for the caller to drop outside every lock. Inlined: as a
+    /// function of its own it would be laid out apart from the start-up functions that call it
+    /// (startup-order.ld), one more 64 KiB window of code resident.
+    #[inline(always)]
     fn let_go(&self, k: u32) -> Option<Arc<[u8]>> {
         self.slots.with(|v| match v.get_mut(k as usize) {
             Some(old @ Slot::Decompressed(_)) => match core::mem::replace(old, Slot::Seen) {
@@ -889,6 +897,28 @@ impl ChunkCache {
             },
             _ => None,
         })
+    }
+
+    /// Lets go of everything decoding holds: the kept chunks (a later read decodes them again,
+    /// without hashing), the scratch buffer and the decoder's context (their pages go back to
+    /// the host). For the moments an app is unlikely to read the same chunks again soon: the
+    /// library OS calls it when the app opens a directory or anything but a file of the image
+    /// (`Vfs::opened`), so the last chunk decoded at start-up does not stay resident for the
+    /// rest of the run (`python3 -c pass`: 132 KiB of the chunk, 32 KiB of compressed bytes,
+    /// ~28 KiB of context; bench/RESULTS-issue17-rss4.md). Promises: never lets go of
+    /// bytes a reader is using (a reader holds its own reference to them); one atomic swap
+    /// when nothing is held.
+    #[inline(always)]
+    pub fn let_go_all(&self) {
+        if !self.scratch_used.swap(false, AtOrd::Relaxed) {
+            return;
+        }
+        let gone = self.kept.with(|(ring, _)| core::mem::replace(ring, [NONE; KEPT]));
+        for k in gone {
+            drop(self.let_go(k));
+        }
+        drop(self.scratch.with(core::mem::take));
+        drop(self.decoder.with(Option::take));
     }
 
     /// [`Image::raw_span`] for file bytes that will be used in place (mapped), after checking

@@ -42,8 +42,13 @@ pub extern "C" fn ZSTD_trace_decompress_begin(_dctx: *const c_void) -> u64 {
 #[no_mangle]
 pub extern "C" fn ZSTD_trace_decompress_end(_ctx: u64, _trace: *const c_void) {}
 
-/// A reusable zstd decoder that owns its context's memory: ~31 KiB with the 1 KiB literal
-/// buffer `.cargo/config.toml` builds libzstd with (~94 KiB with libzstd's default 64 KiB).
+/// The fewest bytes a decoder's workspace takes (see [`Decoder::new`]).
+const WORKSPACE_MIN: usize = 64 << 10;
+
+/// A reusable zstd decoder that owns its context's memory: a context of ~31 KiB with the 1 KiB
+/// literal buffer `.cargo/config.toml` builds libzstd with (~94 KiB with libzstd's default
+/// 64 KiB), in a workspace of at least [`WORKSPACE_MIN`] bytes of which only what libzstd
+/// writes is ever resident.
 pub struct Decoder {
     /// The context's memory, only reached through `dctx`; `u64` elements give the 8-byte
     /// alignment libzstd requires.
@@ -60,11 +65,16 @@ impl Decoder {
     pub fn new() -> Self {
         // SAFETY: a pure size computation with no arguments.
         let size = unsafe { ZSTD_estimateDCtxSize() };
-        let mut workspace: Vec<u64> = alloc::vec![0; size.div_ceil(8)];
-        // SAFETY: the workspace is 8-byte aligned, at least `size` bytes long, and outlives the
-        // context (both are owned by the returned decoder; a Vec's buffer never moves unless
-        // the Vec grows, and this one never does).
-        let dctx = unsafe { ZSTD_initStaticDCtx(workspace.as_mut_ptr().cast(), workspace.len() * 8) };
+        // Uninitialised (libzstd initialises what it reads), so only the pages libzstd writes
+        // become resident, and at least 64 KiB: the runtimes' heap hands the pages of blocks
+        // that large back to the host when they are freed (litebox_rt::heap::RELEASE_CLASS),
+        // so a decoder dropped between reads (`ChunkCache::let_go_all`) holds none.
+        let mut workspace: Vec<u64> = Vec::with_capacity(size.max(WORKSPACE_MIN).div_ceil(8));
+        // SAFETY: the workspace is 8-byte aligned, at least `size` bytes long (its capacity),
+        // and outlives the context (both are owned by the returned decoder; a Vec's buffer
+        // never moves unless the Vec grows, and this one never does). Only libzstd reads or
+        // writes it, through the context.
+        let dctx = unsafe { ZSTD_initStaticDCtx(workspace.as_mut_ptr().cast(), workspace.capacity() * 8) };
         assert!(!dctx.is_null(), "zstd rejected a workspace of its own estimated size");
         Self { _workspace: workspace, dctx }
     }

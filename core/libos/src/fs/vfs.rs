@@ -651,6 +651,19 @@ impl Vfs {
         st
     }
 
+    /// Tells the chunk cache that the app opened `n`: anything but a file of the image (a
+    /// directory, a host file) lets go of the decoded chunks and the decoder's memory
+    /// (`ChunkCache::let_go_all`). An app rarely reads a chunk again across such an open (an
+    /// importing Python opens a package's directory once, after its first module), so few
+    /// chunks are decoded again, and the last one decoded at start-up does not stay resident.
+    #[inline(always)]
+    pub fn opened(&self, n: &Node) {
+        let image_file = matches!(n, Node::Image(i) if self.image.entry(*i).kind == EntryKind::File);
+        if !image_file {
+            self.cache.let_go_all();
+        }
+    }
+
     /// Reads bytes of a file node at `off`. A damaged or tampered chunk ends the process
     /// through `fatal`: altered bytes never reach the app.
     pub fn read_at(&self, n: &Node, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {

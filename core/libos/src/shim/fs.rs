@@ -284,6 +284,7 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
             if flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL {
                 return Err(EEXIST);
             }
+            os.vfs.opened(&node);
             match os.vfs.kind(&node) {
                 NodeKind::Dir => {
                     if writable || flags & O_CREAT != 0 {
