@@ -468,6 +468,10 @@ def rewrite(data: bytes, entry: int | None) -> RewriteResult:
         struct.pack_into("<IIQQQQQQ", out, elf.phoff + 56 * k, *p)
     out += bytes(seg_off - len(out))
     out += code
+    # The file ends on a page boundary (int3 after the trampolines, outside the segment's
+    # file size): the runtime's loader then maps the segment's partial last page from the
+    # file like the others, one host mapping and no copied page (issue 17, bench/RESULTS-issue17-ctx.md).
+    out += bytes([INT3]) * (-len(out) % PAGE)
     result.data = bytes(out)
     return result
 

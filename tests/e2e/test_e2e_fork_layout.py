@@ -99,3 +99,13 @@ def test_a_fork_child_is_not_given_the_hosts_initial_stack(artifact: Path) -> No
     assert parent is not None and parent > 0
     # ... and its fork child has none of them mapped (before, fork copied their entries).
     assert while_waiting(artifact, ["fork"], lambda pid: rss_kib(pid, "[stack]")) == 0
+
+
+def test_read_only_segments_are_mapped_whole_from_the_artifact(artifact: Path) -> None:
+    # A read-only PT_LOAD's partial last page (and the packer's trampoline segment, padded to a
+    # page in the file) is mapped from the artifact like the segment's other pages, as Linux
+    # maps it: no anonymous copy, so one host mapping per segment instead of two, and no
+    # anonymous page for a fork to copy (core/libos loader.rs `tail_page`).
+    maps = while_waiting(artifact, [], anon_mappings)
+    copies = [(hex(lo), hex(hi), perm) for lo, hi, perm in maps if perm in ("r--p", "r-xp")]
+    assert not copies, f"anonymous copies of read-only segment pages: {copies}"

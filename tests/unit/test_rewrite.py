@@ -135,6 +135,11 @@ def test_rewrite_is_deterministic_and_adds_one_segment(tricky: bytes) -> None:
     assert sum(1 for p in after if p[0] == rw.PT_NOTE) == sum(1 for p in before if p[0] == rw.PT_NOTE) - 1
     # Nothing outside the patched sites changed.
     assert a.data[:len(tricky)] != tricky and len(a.data) > len(tricky)
+    # The file ends on a page boundary, int3 after the trampolines, so the loader can map the
+    # new segment's last page from the file; the segment's own size excludes the padding.
+    end = new[2] + new[5]
+    assert len(a.data) % rw.PAGE == 0 and len(a.data) - end < rw.PAGE
+    assert set(a.data[end:]) <= {rw.INT3}
 
 
 def test_trampolines_decode_and_jump_back(tricky: bytes) -> None:

@@ -197,13 +197,24 @@ fn map_elf<P: Platform>(os: &LibOs<P>, elf: &ElfFile, is_main: bool) -> Result<M
         let dst = base + ph.vaddr as usize;
         // The whole pages of the segment's file bytes are mapped from the image where the
         // platform can (shared with the page cache, nothing copied); the rest is copied.
-        let (a, b) = mappable_pages(&loads, i, base);
-        let mapped = a < b && {
-            let file_off = ph.offset + (a - dst) as u64;
-            match os.vfs.image_span(&elf.node, file_off, (b - a) as u64) {
-                Some(img) => p.map_image(a, b - a, rw, img).is_ok(),
-                None => false,
-            }
+        let (a, whole) = mappable_pages(&loads, i, base);
+        // `a` may lie below `dst` (a segment starting inside its first page).
+        let file_off = (ph.offset + a as u64).wrapping_sub(dst as u64);
+        let map = |b: usize| {
+            a < b
+                && match os.vfs.image_span(&elf.node, file_off, (b - a) as u64) {
+                    Some(img) => p.map_image(a, b - a, rw, img).is_ok(),
+                    None => false,
+                }
+        };
+        // A read-only segment's partial last page is mapped too, as Linux maps it: the rest of
+        // that page reads the file's next bytes (never past the file's end: `image_span` says
+        // None there, and the page is copied). One host mapping instead of two per segment,
+        // and no anonymous page a fork copies.
+        let tail = tail_page(&loads, i, base);
+        let (mapped, b) = match tail {
+            Some(t) if map(t) => (true, t),
+            _ => (map(whole), whole),
         };
         let pieces: [(usize, usize); 2] =
             if mapped { [(dst, a), (b, dst + ph.filesz as usize)] } else { [(dst, dst + ph.filesz as usize), (0, 0)] };
@@ -249,6 +260,24 @@ fn map_elf<P: Platform>(os: &LibOs<P>, elf: &ElfFile, is_main: bool) -> Result<M
             .unwrap_or(0),
     };
     Ok(Mapped { base, entry: base + entry as usize, phdr, phnum: phdrs.len(), end: base + hi })
+}
+
+/// The end of PT_LOAD `i`'s partial last page, when that page may be mapped from the file as
+/// a whole: the segment is not writable, has no zero-filled part (`memsz == filesz`), its file
+/// part ends inside a page, and no other segment covers that page (whose bytes there would
+/// have to be its own, or zeros). None otherwise.
+fn tail_page(loads: &[&Phdr], i: usize, base: usize) -> Option<usize> {
+    let ph = loads[i];
+    let end = base + (ph.vaddr + ph.filesz) as usize;
+    let last = page_down(end);
+    if ph.flags & 2 != 0 || ph.memsz != ph.filesz || end == last || ph.filesz == 0 {
+        return None;
+    }
+    let shared = loads.iter().enumerate().any(|(j, o)| {
+        let (s, e) = (page_down(base + o.vaddr as usize), page_up(base + (o.vaddr + o.memsz) as usize));
+        j != i && s < last + PAGE_SIZE && e > last
+    });
+    (!shared).then_some(last + PAGE_SIZE)
 }
 
 /// The page-aligned part `[a, b)` (addresses) of PT_LOAD `i`'s file bytes that may be mapped
