@@ -213,13 +213,27 @@ impl<P: Platform> LibOs<P> {
         flags: u32,
         name: Option<Arc<Vec<u8>>>,
     ) -> Result<usize, Errno> {
+        self.map_anon_inline(addr, len, prot, flags, name)
+    }
+
+    /// [`LibOs::map_anon`], inlined into its caller: for the app's mmap (`shim::mem::hot`),
+    /// where every function return after the host call costs (see `shim::mem::hot`).
+    #[inline(always)]
+    pub(crate) fn map_anon_inline(
+        &self,
+        addr: usize,
+        len: usize,
+        prot: u32,
+        flags: u32,
+        name: Option<Arc<Vec<u8>>>,
+    ) -> Result<usize, Errno> {
         use crate::abi::{MAP_FIXED, MAP_SHARED};
         let mut mem = self.mem_lock();
         let grow =
             if flags & MAP_FIXED != 0 { len.next_multiple_of(PAGE_SIZE) - mem.mapped_in(addr, len) } else { len };
         self.mem_room(&mem, grow)?;
         let at = self.platform.mmap_anon(addr, len, prot, flags)?;
-        mem.insert(at, len, prot, flags & 0x0f == MAP_SHARED, name, 0);
+        mem.insert_inline(at, len, prot, flags & 0x0f == MAP_SHARED, name, 0);
         Ok(at)
     }
 
@@ -236,11 +250,12 @@ impl<P: Platform> LibOs<P> {
         Ok(at)
     }
 
-    /// munmap of app memory.
+    /// munmap of app memory (inlined: see `shim::mem::hot`).
+    #[inline(always)]
     pub fn unmap(&self, addr: usize, len: usize) -> Result<(), Errno> {
         let mut mem = self.mem_lock();
         self.platform.munmap(addr, len)?;
-        mem.remove(addr, len);
+        mem.remove_inline(addr, len);
         Ok(())
     }
 

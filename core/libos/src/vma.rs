@@ -168,6 +168,22 @@ impl MemMap {
         !self.complete || self.mapped_in(lo, len) == page_up(len)
     }
 
+    /// [`MemMap::remove`] with its most common case inline: the munmap of the newest mapping,
+    /// whole (for the app's munmap, whose code after the host call is kept in one function:
+    /// `shim::mem::hot`).
+    #[inline(always)]
+    pub fn remove_inline(&mut self, lo: usize, len: usize) -> usize {
+        let hi = lo.saturating_add(page_up(len));
+        if let Some((s, v)) = &self.fresh {
+            if *s == lo && v.end == hi && lo < hi {
+                self.fresh = None;
+                self.total -= hi - lo;
+                return hi - lo;
+            }
+        }
+        self.remove(lo, len)
+    }
+
     /// Forgets `[lo, lo+len)` (munmap); returns the bytes that were mapped there.
     pub fn remove(&mut self, lo: usize, len: usize) -> usize {
         let hi = lo.saturating_add(page_up(len));
@@ -237,6 +253,28 @@ impl MemMap {
         }
         self.free = (below, hi);
         false
+    }
+
+    /// [`MemMap::insert`] with its most common case inline: a mapping where the last one was
+    /// (in the range `free` holds) while no other waits beside the tree (for the app's mmap:
+    /// `shim::mem::hot`).
+    #[inline(always)]
+    pub fn insert_inline(
+        &mut self,
+        lo: usize,
+        len: usize,
+        prot: u32,
+        shared: bool,
+        name: Option<Arc<Vec<u8>>>,
+        offset: u64,
+    ) {
+        let end = lo.saturating_add(page_up(len));
+        if self.fresh.is_none() && lo < end && self.free.0 <= lo && end <= self.free.1 {
+            self.fresh = Some((lo, Vma { end, prot, shared, name, offset }));
+            self.total += end - lo;
+            return;
+        }
+        self.insert(lo, len, prot, shared, name, offset)
     }
 
     /// Records a new mapping at `[lo, lo+len)`, replacing what was there (MAP_FIXED).
