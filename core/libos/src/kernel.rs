@@ -204,7 +204,11 @@ impl<P: Platform> LibOs<P> {
     }
 
     /// Maps anonymous memory for the app (through the platform), within the memory limit,
-    /// and records it under `name` (an image path, `[heap]`, `[stack]`) if given.
+    /// and records it under `name` (an image path, `[heap]`, `[stack]`) if given. Never
+    /// inlined: its callers other than the app's anonymous mmap (the loader, mremap, file
+    /// mmaps) keep one copy of it (inlined, it tripled `shim::mem::dispatch` and moved the
+    /// code a fork child runs into one more 64 KiB window: tests/e2e/test_e2e_fork_faults.py).
+    #[inline(never)]
     pub fn map_anon(
         &self,
         addr: usize,
