@@ -179,8 +179,36 @@ impl<P: Platform> LibOs<P> {
         Ok(())
     }
 
+    /// The app's memory map, locked. With one app thread on a platform where nothing else
+    /// runs library OS code ([`Platform::single_thread_exclusive`]), as for
+    /// [`LibOs::fd_ref`], the lock is marked held with plain stores, no locked instruction
+    /// (two of them were about 13 ns of an mmap + munmap pair of ~1.1 µs).
+    ///
+    /// A second thread cannot appear while the guard lives: only this thread could start it
+    /// (clone counts it in `threads` before the host thread exists, and clone never runs with
+    /// the map held), and a thread that leaves has left the library OS's code that uses the
+    /// map by the time `threads` drops back to one (exit counts itself out and makes no
+    /// further call but the host's exit). A fork child has the one thread that forked.
+    pub fn mem_lock(&self) -> crate::memlock::MemGuard<'_> {
+        if self.platform.single_thread_exclusive() && self.threads.load(Ordering::Acquire) == 1 {
+            // SAFETY: one app thread, and no other code that runs the library OS at the same
+            // time (the platform's promise); code on this thread that interrupts the caller
+            // (an app signal handler inside a blocking host call) runs nested calls whose
+            // guards are dropped before they return. The count only grows through this
+            // thread's own clone, after the guard is gone (see above).
+            if let Some(g) = unsafe { self.mem.lock_alone() } {
+                return g;
+            }
+        }
+        self.mem.lock()
+    }
+
     /// Maps anonymous memory for the app (through the platform), within the memory limit,
-    /// and records it under `name` (an image path, `[heap]`, `[stack]`) if given.
+    /// and records it under `name` (an image path, `[heap]`, `[stack]`) if given. Never
+    /// inlined: its callers other than the app's anonymous mmap (the loader, mremap, file
+    /// mmaps) keep one copy of it (inlined, it tripled `shim::mem::dispatch` and moved the
+    /// code a fork child runs into one more 64 KiB window: tests/e2e/test_e2e_fork_faults.py).
+    #[inline(never)]
     pub fn map_anon(
         &self,
         addr: usize,
@@ -189,13 +217,27 @@ impl<P: Platform> LibOs<P> {
         flags: u32,
         name: Option<Arc<Vec<u8>>>,
     ) -> Result<usize, Errno> {
+        self.map_anon_inline(addr, len, prot, flags, name)
+    }
+
+    /// [`LibOs::map_anon`], inlined into its caller: for the app's mmap (`shim::mem::hot`),
+    /// where every function return after the host call costs (see `shim::mem::hot`).
+    #[inline(always)]
+    pub(crate) fn map_anon_inline(
+        &self,
+        addr: usize,
+        len: usize,
+        prot: u32,
+        flags: u32,
+        name: Option<Arc<Vec<u8>>>,
+    ) -> Result<usize, Errno> {
         use crate::abi::{MAP_FIXED, MAP_SHARED};
-        let mut mem = self.mem.lock();
+        let mut mem = self.mem_lock();
         let grow =
             if flags & MAP_FIXED != 0 { len.next_multiple_of(PAGE_SIZE) - mem.mapped_in(addr, len) } else { len };
         self.mem_room(&mem, grow)?;
         let at = self.platform.mmap_anon(addr, len, prot, flags)?;
-        mem.insert(at, len, prot, flags & 0x0f == MAP_SHARED, name, 0);
+        mem.insert_inline(at, len, prot, flags & 0x0f == MAP_SHARED, name, 0);
         Ok(at)
     }
 
@@ -203,7 +245,7 @@ impl<P: Platform> LibOs<P> {
     /// names the range).
     pub fn map_host(&self, addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -> Result<usize, Errno> {
         use crate::abi::{MAP_FIXED, MAP_SHARED};
-        let mut mem = self.mem.lock();
+        let mut mem = self.mem_lock();
         let grow =
             if flags & MAP_FIXED != 0 { len.next_multiple_of(PAGE_SIZE) - mem.mapped_in(addr, len) } else { len };
         self.mem_room(&mem, grow)?;
@@ -212,17 +254,18 @@ impl<P: Platform> LibOs<P> {
         Ok(at)
     }
 
-    /// munmap of app memory.
+    /// munmap of app memory (inlined: see `shim::mem::hot`).
+    #[inline(always)]
     pub fn unmap(&self, addr: usize, len: usize) -> Result<(), Errno> {
-        let mut mem = self.mem.lock();
+        let mut mem = self.mem_lock();
         self.platform.munmap(addr, len)?;
-        mem.remove(addr, len);
+        mem.remove_inline(addr, len);
         Ok(())
     }
 
     /// mprotect of app memory.
     pub fn protect(&self, addr: usize, len: usize, prot: u32) -> Result<(), Errno> {
-        let mut mem = self.mem.lock();
+        let mut mem = self.mem_lock();
         self.platform.mprotect(addr, len, prot)?;
         mem.protect(addr, len, prot);
         Ok(())
@@ -238,7 +281,7 @@ impl<P: Platform> LibOs<P> {
         new_addr: usize,
     ) -> Result<usize, Errno> {
         const MREMAP_DONTUNMAP: u32 = 4;
-        let mut mem = self.mem.lock();
+        let mut mem = self.mem_lock();
         let old_len_pg = old_len.next_multiple_of(PAGE_SIZE);
         let new_len_pg = new_len.next_multiple_of(PAGE_SIZE);
         let keep_old = flags & MREMAP_DONTUNMAP != 0;

@@ -97,6 +97,18 @@ impl MemLock {
         MemGuard { owner: self, map: self.map.lock() }
     }
 
+    /// [`MemLock::lock`] without a locked instruction ([`SpinMutex::lock_alone`]), or None
+    /// while a guard exists (take [`MemLock::lock`] then). The lock-free readers of the
+    /// windows need no change: a guard bumps the generation the same way.
+    ///
+    /// # Safety
+    /// As [`SpinMutex::lock_alone`]: no other thread may use this lock (nor the windows)
+    /// while the guard lives; see `LibOs::mem_lock`.
+    pub unsafe fn lock_alone(&self) -> Option<MemGuard<'_>> {
+        // SAFETY: the caller's promise is the one `lock_alone` asks for.
+        unsafe { self.map.lock_alone() }.map(|map| MemGuard { owner: self, map })
+    }
+
     /// How many bytes from `ptr` (at most `len`) the app may access, as
     /// [`MemMap::accessible`] answers: lock-free when a current window holds the buffer, else
     /// under the lock (refreshing a window when one mapping holds the whole buffer).

@@ -32,6 +32,12 @@ pub struct MemMap {
     map: BTreeMap<usize, Vma>,
     /// A recorded mapping not (yet) in `map`, overlapping none of `map`'s.
     fresh: Option<(usize, Vma)>,
+    /// `[lo, hi)` that no mapping of `map` meets, as the last overlap check of
+    /// [`MemMap::insert`] proved (empty: nothing proven). Only an insertion into `map` can
+    /// make it wrong (a removal or a split leaves it free), so [`MemMap::settle`] forgets it.
+    /// An mmap where the last one was (the mmap + munmap pair, a malloc's large block again)
+    /// then costs no tree lookup at all.
+    free: (usize, usize),
     total: usize,
     /// Whether the map holds all of the app's memory (the library OS loaded the program), so
     /// memory it does not know was never mapped; otherwise such memory is not judged.
@@ -63,6 +69,7 @@ impl MemMap {
     fn settle(&mut self) {
         if let Some((s, v)) = self.fresh.take() {
             self.map.insert(s, v);
+            self.free = (0, 0);
         }
     }
 
@@ -161,6 +168,22 @@ impl MemMap {
         !self.complete || self.mapped_in(lo, len) == page_up(len)
     }
 
+    /// [`MemMap::remove`] with its most common case inline: the munmap of the newest mapping,
+    /// whole (for the app's munmap, whose code after the host call is kept in one function:
+    /// `shim::mem::hot`).
+    #[inline(always)]
+    pub fn remove_inline(&mut self, lo: usize, len: usize) -> usize {
+        let hi = lo.saturating_add(page_up(len));
+        if let Some((s, v)) = &self.fresh {
+            if *s == lo && v.end == hi && lo < hi {
+                self.fresh = None;
+                self.total -= hi - lo;
+                return hi - lo;
+            }
+        }
+        self.remove(lo, len)
+    }
+
     /// Forgets `[lo, lo+len)` (munmap); returns the bytes that were mapped there.
     pub fn remove(&mut self, lo: usize, len: usize) -> usize {
         let hi = lo.saturating_add(page_up(len));
@@ -212,13 +235,55 @@ impl MemMap {
                 || self.fresh.as_ref().is_some_and(|(s, v)| *s < hi && v.end > lo))
     }
 
+    /// [`MemMap::overlaps`] for [`MemMap::insert`] (the caller settled, so `fresh` is empty):
+    /// answered without a lookup inside the range `free` holds, which a lookup
+    /// that finds no overlap renews: no mapping of the tree starting below `hi` reaches past
+    /// the end of the last one that does.
+    fn meets(&mut self, lo: usize, hi: usize) -> bool {
+        debug_assert!(self.fresh.is_none());
+        if lo >= hi {
+            return false;
+        }
+        if self.free.0 <= lo && hi <= self.free.1 {
+            return false;
+        }
+        let below = self.map.range(..hi).next_back().map_or(0, |(_, v)| v.end);
+        if below > lo {
+            return true;
+        }
+        self.free = (below, hi);
+        false
+    }
+
+    /// [`MemMap::insert`] with its most common case inline: a mapping where the last one was
+    /// (in the range `free` holds) while no other waits beside the tree (for the app's mmap:
+    /// `shim::mem::hot`).
+    #[inline(always)]
+    pub fn insert_inline(
+        &mut self,
+        lo: usize,
+        len: usize,
+        prot: u32,
+        shared: bool,
+        name: Option<Arc<Vec<u8>>>,
+        offset: u64,
+    ) {
+        let end = lo.saturating_add(page_up(len));
+        if self.fresh.is_none() && lo < end && self.free.0 <= lo && end <= self.free.1 {
+            self.fresh = Some((lo, Vma { end, prot, shared, name, offset }));
+            self.total += end - lo;
+            return;
+        }
+        self.insert(lo, len, prot, shared, name, offset)
+    }
+
     /// Records a new mapping at `[lo, lo+len)`, replacing what was there (MAP_FIXED).
     pub fn insert(&mut self, lo: usize, len: usize, prot: u32, shared: bool, name: Option<Arc<Vec<u8>>>, offset: u64) {
         let end = lo.saturating_add(page_up(len));
         self.settle();
         // A new mapping where the host found room (the common mmap) meets nothing: one lookup
-        // says so, and nothing needs removing.
-        if self.overlaps(lo, end) {
+        // (or none, in the range the last one proved free) says so, and nothing needs removing.
+        if self.meets(lo, end) {
             self.remove(lo, len);
         }
         if lo < end {
@@ -520,5 +585,30 @@ mod tests {
         assert_eq!(m.remove(0x11000, 0x2000), 0x2000);
         assert_eq!(m.total(), 0x1000);
         assert_eq!(m.ranges(), [(0x10000, Vma { end: 0x11000, prot: 3, shared: false, name: None, offset: 0 })]);
+    }
+
+    #[test]
+    fn a_range_proven_free_is_forgotten_when_the_tree_gains_a_mapping() {
+        let rw = |s: usize, e: usize| (s, Vma { end: e, prot: 3, shared: false, name: None, offset: 0 });
+        let mut m = MemMap::default();
+        m.insert(0x10000, 0x1000, 3, false, None, 0);
+        m.insert(0x20000, 0x1000, 3, false, None, 0);
+        // The mmap + munmap pair below 0x20000: proven free once, then answered from that.
+        for _ in 0..3 {
+            m.insert(0x1f000, 0x1000, 3, false, None, 0);
+            assert_eq!(m.remove(0x1f000, 0x1000), 0x1000);
+        }
+        m.insert(0x1e000, 0x1000, 3, false, None, 0);
+        assert_eq!(m.ranges(), [rw(0x10000, 0x11000), rw(0x1e000, 0x1f000), rw(0x20000, 0x21000)]);
+        // 0x1e000 enters the tree when the next mapping is recorded: a MAP_FIXED over
+        // 0x1d000-0x1f800, inside the range proven free before, must replace it, not sit
+        // beside it.
+        m.insert(0x1d000, 0x2800, 1, false, None, 0);
+        m.insert(0x30000, 0x1000, 3, false, None, 0);
+        assert_eq!(m.total(), 0x6000);
+        assert_eq!(m.mapped_in(0x1d000, 0x3000), 0x3000);
+        assert_eq!(m.find(0x1e800).map(|(s, v)| (s, v.end, v.prot)), Some((0x1d000, 0x20000, 1)));
+        assert_eq!(m.remove(0x1d000, 0x3000), 0x3000);
+        assert_eq!(m.ranges(), [rw(0x10000, 0x11000), rw(0x20000, 0x21000), rw(0x30000, 0x31000)]);
     }
 }

@@ -36,6 +36,28 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
     })
 }
 
+/// The app's mmap of anonymous memory and munmap, served inline in `shim::dispatch` (the
+/// rest goes to [`dispatch`]). After the host call that each of them makes, every function
+/// return on the way back to the app cost about 10-15 ns on the host measured
+/// (bench/RESULTS-issue17-mmap.md: profiles put it on the first instruction after each
+/// return, as for a mispredicted return or code the kernel's work evicted), so the pair runs
+/// its host call as few frames deep as the shim allows:
+/// this function, `LibOs::map_anon_inline`, `LibOs::unmap` and the platform's `munmap` are
+/// inlined into the caller.
+#[inline(always)]
+pub fn hot<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
+    let flags = a[3] as u32;
+    match n {
+        MMAP if flags & MAP_ANONYMOUS != 0 => Some(mmap_checks(a[0], a[1], flags, a[5]).and_then(|_| {
+            // The rest of `mmap`'s anonymous case, inline.
+            os.map_anon_inline(a[0], a[1], a[2] as u32, flags, None)
+        })),
+        MUNMAP => Some(check_range(a[0], a[1]).and_then(|_| os.unmap(a[0], a[1])).map(|_| 0)),
+        _ => dispatch(os, n, a),
+    }
+}
+
+#[inline(always)]
 fn check_range(addr: usize, len: usize) -> Result<(), Errno> {
     if !addr.is_multiple_of(PAGE_SIZE) || len == 0 {
         return Err(EINVAL);
@@ -213,7 +235,11 @@ const MAP_VALIDATE_KNOWN: u32 = 0x0f
     | 0x400_0000
     | (0x3f << 26);
 
-fn mmap<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: usize) -> SysResult {
+/// The checks of mmap(2) before the kind of mapping matters (EINVAL, ENOMEM), and for an
+/// anonymous mapping all of them; the mapping's type (MAP_PRIVATE, MAP_SHARED or
+/// MAP_SHARED_VALIDATE).
+#[inline(always)]
+fn mmap_checks(addr: usize, len: usize, flags: u32, off: usize) -> Result<u32, Errno> {
     if len == 0 || !off.is_multiple_of(PAGE_SIZE) {
         return Err(EINVAL);
     }
@@ -227,11 +253,16 @@ fn mmap<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, prot: u32, flags: u
     if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0 && !addr.is_multiple_of(PAGE_SIZE) {
         return Err(EINVAL);
     }
+    // MAP_SHARED_VALIDATE is for files: an anonymous mapping is shared or private.
+    if flags & MAP_ANONYMOUS != 0 && typ == MAP_SHARED_VALIDATE {
+        return Err(EINVAL);
+    }
+    Ok(typ)
+}
+
+fn mmap<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: usize) -> SysResult {
+    let typ = mmap_checks(addr, len, flags, off)?;
     if flags & MAP_ANONYMOUS != 0 {
-        // MAP_SHARED_VALIDATE is for files: an anonymous mapping is shared or private.
-        if typ == MAP_SHARED_VALIDATE {
-            return Err(EINVAL);
-        }
         return os.map_anon(addr, len, prot, flags, None);
     }
     let f = os.fds.lock().get(fd)?;

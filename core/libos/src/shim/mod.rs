@@ -53,7 +53,7 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
     match direct(n) {
         Direct::Time => answer!(time::dispatch(os, n, &a)),
         Direct::Net => answer!(net::dispatch(os, n, &a)),
-        Direct::Mem => answer!(mem::dispatch(os, n, &a)),
+        Direct::Mem => answer!(mem::hot(os, n, &a)),
         Direct::Chain => {}
     }
     answer!(fs::dispatch(os, n, &a));

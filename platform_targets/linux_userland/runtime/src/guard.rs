@@ -16,12 +16,21 @@ pub fn reserve(start: usize, len: usize) {
     }
 }
 
-/// True if `[start, start+len)` touches any range the runtime owns.
-#[inline]
+/// True if `[start, start+len)` touches any range the runtime owns. Inlined: the app's mmap
+/// and munmap check with it after their host call (litebox_libos::shim::mem::hot says why).
+#[inline(always)]
 pub fn overlaps(start: usize, len: usize) -> bool {
     let end = start.saturating_add(len);
     let n = COUNT.load(Ordering::SeqCst).min(MAX);
-    (0..n).any(|i| start < ENDS[i].load(Ordering::Relaxed) && STARTS[i].load(Ordering::Relaxed) < end)
+    // A plain loop: `(0..n).any(..)` stayed a call of its own (`Iterator::try_fold`).
+    let mut i = 0;
+    while i < n {
+        if start < ENDS[i].load(Ordering::Relaxed) && STARTS[i].load(Ordering::Relaxed) < end {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }
 
 /// Every range the runtime owns, as `(start, end)`.

@@ -161,6 +161,8 @@ impl Platform for LinuxHost {
         r(sys::syscall6(PRLIMIT64, 0, RLIMIT_CPU, new.as_ptr() as usize, 0, 0, 0)).map(|_| ())
     }
 
+    // Inlined into the shim's mmap (litebox_libos::shim::mem::hot says why).
+    #[inline(always)]
     fn mmap_anon(&self, addr: usize, len: usize, prot: u32, flags: u32) -> Result<usize, Errno> {
         const ALLOWED: u32 = 0x03
             | MAP_FIXED
@@ -193,6 +195,8 @@ impl Platform for LinuxHost {
         Ok(at)
     }
 
+    // Inlined into the shim's munmap (litebox_libos::shim::mem::hot says why).
+    #[inline(always)]
     fn munmap(&self, addr: usize, len: usize) -> Result<(), Errno> {
         if guard::overlaps(addr, len) {
             return Err(EINVAL);
