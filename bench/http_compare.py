@@ -115,10 +115,16 @@ def main() -> int:
     ap.add_argument("--runtime", action="append", default=[], metavar="NAME=PATH",
                     help="a linux-userland runtime binary to pack with (repeat; order = column order)")
     ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
+    ap.add_argument("--no-aslr", action="store_true",
+                    help="start every server under `setarch -R` (no address randomization): each start of "
+                         "a variant lays out its memory the same way, so a layout effect (the library OS's "
+                         "window slots, issue 17 http2) shows in every round or in none")
     args = ap.parse_args()
     port = http_load.free_port()
     with tempfile.TemporaryDirectory(prefix="http-compare-") as tmp:
         commands = server_commands(args.runtime, Path(tmp), port)
+        if args.no_aslr:
+            commands = {v: ["setarch", "-R", *argv] for v, argv in commands.items()}
         samples: dict[str, list[tuple[float, float, float, float]]] = {v: [] for v in commands}
         for r in range(args.rounds):
             for variant in http_load.round_order(list(commands), r):

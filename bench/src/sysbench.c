@@ -56,6 +56,22 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
+    /* sock_twoareas: poll's descriptor array and recvfrom's buffer in two mappings 32 MiB apart
+     * (as http.server's, which sat in one window slot of the library OS in some starts). */
+    struct pollfd *far_pfd = NULL;
+    char *far_buf = NULL;
+    if (strcmp(op, "sock_twoareas") == 0) {
+        char *p = mmap(0, (34u << 20), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            perror("mmap");
+            return 1;
+        }
+        /* two mappings, [p, p + 4 KiB) and [p + 32 MiB, p + 34 MiB): 16 regions of 2 MiB apart */
+        munmap(p + 4096, (32u << 20) - 4096);
+        char *a = p;
+        far_pfd = (struct pollfd *)a;
+        far_buf = a + (32u << 20);
+    }
     static int futex_word;
     char c;
     struct stat st;
@@ -93,6 +109,13 @@ int main(int argc, char **argv) {
                 /* as http.server's sendto and recvfrom (no address) */
                 if (sendto(sp[0], "x", 1, 0, NULL, 0) != 1) return 1;
                 if (recvfrom(sp[1], &c, 1, 0, NULL, NULL) != 1) return 1;
+            } else if (strcmp(op, "sock_twoareas") == 0) {
+                /* send, poll for it, receive it, from two far-apart mappings */
+                if (sendto(sp[0], "x", 1, 0, NULL, 0) != 1) return 1;
+                far_pfd->fd = sp[1];
+                far_pfd->events = POLLIN;
+                if (poll(far_pfd, 1, 500) != 1) return 1;
+                if (recvfrom(sp[1], far_buf, 1, 0, NULL, NULL) != 1) return 1;
             } else if (strcmp(op, "sock_getsockname") == 0) {
                 struct sockaddr_storage ss;
                 socklen_t sl = sizeof ss;
