@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -72,6 +74,24 @@ int main(int argc, char **argv) {
         far_pfd = (struct pollfd *)a;
         far_buf = a + (32u << 20);
     }
+    /* sock_tcpname: getsockname on a TCP socket accepted from a listener bound to
+     * 127.0.0.1:PORT (env SYSBENCH_TCP_PORT, default 45113), as http.server's per request.
+     * Packed, the policy must allow listening at and connecting to that address. */
+    int tcp_acc = -1;
+    if (strcmp(op, "sock_tcpname") == 0) {
+        const char *ps = getenv("SYSBENCH_TCP_PORT");
+        struct sockaddr_in la = {.sin_family = AF_INET, .sin_port = htons(ps ? atoi(ps) : 45113),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int one = 1;
+        int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        int cl = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (bind(l, (struct sockaddr *)&la, sizeof la) != 0 || listen(l, 4) != 0 ||
+            connect(cl, (struct sockaddr *)&la, sizeof la) != 0 || (tcp_acc = accept4(l, NULL, NULL, 0)) < 0) {
+            perror("tcp listener");
+            return 1;
+        }
+    }
     static int futex_word;
     char c;
     struct stat st;
@@ -120,6 +140,10 @@ int main(int argc, char **argv) {
                 struct sockaddr_storage ss;
                 socklen_t sl = sizeof ss;
                 if (getsockname(sp[0], (struct sockaddr *)&ss, &sl) != 0) return 1;
+            } else if (strcmp(op, "sock_tcpname") == 0) {
+                struct sockaddr_storage ss;
+                socklen_t sl = sizeof ss;
+                if (getsockname(tcp_acc, (struct sockaddr *)&ss, &sl) != 0) return 1;
             } else if (strcmp(op, "sock_poll") == 0) {
                 /* one ready descriptor, as the server's poll on its listener */
                 struct pollfd pfd = {.fd = sp[1], .events = POLLOUT};
