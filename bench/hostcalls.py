@@ -17,6 +17,8 @@ machine the wall-clock rows mostly measure the other users' load (a fork child w
 while CPU time is what the sandbox itself adds. Build the
 runtimes first, e.g. `cargo build --release -p litebox-runtime-linux-userland` at each
 revision and copy target/release/litebox-runtime-linux-userland aside.
+`sock_tcpname` (getsockname on an accepted TCP socket, as http.server's per request) runs from
+a project pack allowing 127.0.0.1:45113 (quick mode has no connect rule).
 Writes DIR/hostcalls.json and DIR/hostcalls.md (default DIR: bench/out).
 """
 from __future__ import annotations
@@ -71,6 +73,23 @@ def pack_with(prog: Path, runtime: Path, out_dir: Path) -> Path:
         raise SystemExit(f"bench: packing {prog.name} with {runtime} failed: {err}")
     bench.log(f"packed {prog.name} with {runtime.name} in {secs:.1f} s")
     return art
+
+
+TCP_OPS = {"sock_tcpname"}  # need a listener on, and a connection to, 127.0.0.1:TCP_PORT
+TCP_PORT = 45113  # bench/src/sysbench.c's default (SYSBENCH_TCP_PORT)
+
+
+def pack_project_with(prog: Path, runtime: Path, out_dir: Path) -> Path:
+    """prog packed as a project allowing listen on and connect to 127.0.0.1:TCP_PORT (quick mode
+    has no connect rule), with the given runtime; exits when packing fails."""
+    project = out_dir / prog.name
+    project.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(prog, project / prog.name)
+    rule = f'["127.0.0.1:{TCP_PORT}"]'
+    (project / "litebox.toml").write_text(
+        f'[app]\nname = "{prog.name}"\nentry = "/app/{prog.name}"\n\n[files]\n"/app/{prog.name}" = "{prog.name}"\n\n'
+        f"[policy.network]\nlisten = {rule}\nconnect = {rule}\n", encoding="utf-8")
+    return pack_with(project, runtime, out_dir / "dist")
 
 
 def sysbench_ns(argv: list[str], op: str) -> float | None:
@@ -214,9 +233,12 @@ def main() -> int:
     names = ["native", *runtimes]
     sys_argv = {"native": [str(sysb)]}
     ub_argv = {"native": [str(unixb)]}
+    tcp_argv = {"native": [str(sysb)]}
     for n, rt in runtimes.items():
         if ops:
             sys_argv[n] = [str(pack_with(sysb, rt, work / f"sys-{n}"))]
+        if TCP_OPS & set(ops):
+            tcp_argv[n] = [str(pack_project_with(sysb, rt, work / f"tcp-{n}"))]
         if tests:
             ub_argv[n] = [str(pack_with(unixb, rt, work / f"ub-{n}"))]
     ns: dict[str, dict[str, list[float]]] = {op: {n: [] for n in names} for op in ops}
@@ -226,8 +248,9 @@ def main() -> int:
     loads = [f"{os.getloadavg()[0]:.2f}"]
     for rnd in range(args.rounds):
         for op in ops:
+            argv = tcp_argv if op in TCP_OPS else sys_argv
             for n in names:
-                x = sysbench_ns(sys_argv[n], op)
+                x = sysbench_ns(argv[n], op)
                 if x is not None:
                     ns[op][n].append(x)
         for t in tests:
@@ -236,8 +259,9 @@ def main() -> int:
                 if s is not None:
                     scores[t][n].append(s)
         for op in cpu_ns:
+            argv = tcp_argv if op in TCP_OPS else sys_argv
             for n in names:
-                c = cpu_ns_per_call(sys_argv[n], op)
+                c = cpu_ns_per_call(argv[n], op)
                 if c is not None:
                     cpu_ns[op][n].append(c)
         for t in cpu_us:

@@ -86,6 +86,16 @@ def server_commands(runtimes: list[str], tmp: Path, port: int) -> dict[str, list
     return commands
 
 
+NO_ASLR_HELP = ("start every server under `setarch -R` (no address randomization): each start of a variant "
+                "lays out its memory the same way, so a layout effect (the library OS's buffer-window slots, "
+                "bench/RESULTS-issue17-http2.md) shows in every round or in none")
+
+
+def without_aslr(commands: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The same servers, each started under `setarch -R` (which execs it: the pid stays)."""
+    return {v: ["setarch", "-R", *argv] for v, argv in commands.items()}
+
+
 def one_round(argv: list[str], port: int) -> tuple[float, float, float, float]:
     """(requests per second, server CPU µs per request, client CPU µs per request, the client's
     voluntary context switches per request) of one server run. The client is this process's
@@ -115,10 +125,13 @@ def main() -> int:
     ap.add_argument("--runtime", action="append", default=[], metavar="NAME=PATH",
                     help="a linux-userland runtime binary to pack with (repeat; order = column order)")
     ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
+    ap.add_argument("--no-aslr", action="store_true", help=NO_ASLR_HELP)
     args = ap.parse_args()
     port = http_load.free_port()
     with tempfile.TemporaryDirectory(prefix="http-compare-") as tmp:
         commands = server_commands(args.runtime, Path(tmp), port)
+        if args.no_aslr:
+            commands = without_aslr(commands)
         samples: dict[str, list[tuple[float, float, float, float]]] = {v: [] for v in commands}
         for r in range(args.rounds):
             for variant in http_load.round_order(list(commands), r):

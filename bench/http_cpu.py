@@ -82,10 +82,13 @@ def main() -> int:
                     help="a linux-userland runtime binary to pack with (repeat; order = column order)")
     ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
     ap.add_argument("--requests", type=int, default=3000, help="sequential requests per server run (default 3000)")
+    ap.add_argument("--no-aslr", action="store_true", help=http_compare.NO_ASLR_HELP)
     args = ap.parse_args()
     port = http_load.free_port()
     with tempfile.TemporaryDirectory(prefix="http-cpu-") as tmp:
         commands = http_compare.server_commands(args.runtime, Path(tmp), port)
+        if args.no_aslr:
+            commands = http_compare.without_aslr(commands)
         samples: dict[str, list[float]] = {v: [] for v in commands}
         loads = [f"{os.getloadavg()[0]:.2f}"]
         for r in range(args.rounds):

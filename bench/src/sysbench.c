@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -56,6 +58,40 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
+    /* sock_twoareas: poll's descriptor array and recvfrom's buffer in two mappings 32 MiB apart
+     * (as http.server's, which sat in one window slot of the library OS in some starts). */
+    struct pollfd *far_pfd = NULL;
+    char *far_buf = NULL;
+    if (strcmp(op, "sock_twoareas") == 0) {
+        char *p = mmap(0, (34u << 20), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            perror("mmap");
+            return 1;
+        }
+        /* two mappings, [p, p + 4 KiB) and [p + 32 MiB, p + 34 MiB): 16 regions of 2 MiB apart */
+        munmap(p + 4096, (32u << 20) - 4096);
+        char *a = p;
+        far_pfd = (struct pollfd *)a;
+        far_buf = a + (32u << 20);
+    }
+    /* sock_tcpname: getsockname on a TCP socket accepted from a listener bound to
+     * 127.0.0.1:PORT (env SYSBENCH_TCP_PORT, default 45113), as http.server's per request.
+     * Packed, the policy must allow listening at and connecting to that address. */
+    int tcp_acc = -1;
+    if (strcmp(op, "sock_tcpname") == 0) {
+        const char *ps = getenv("SYSBENCH_TCP_PORT");
+        struct sockaddr_in la = {.sin_family = AF_INET, .sin_port = htons(ps ? atoi(ps) : 45113),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int one = 1;
+        int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        int cl = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (bind(l, (struct sockaddr *)&la, sizeof la) != 0 || listen(l, 4) != 0 ||
+            connect(cl, (struct sockaddr *)&la, sizeof la) != 0 || (tcp_acc = accept4(l, NULL, NULL, 0)) < 0) {
+            perror("tcp listener");
+            return 1;
+        }
+    }
     static int futex_word;
     char c;
     struct stat st;
@@ -93,10 +129,21 @@ int main(int argc, char **argv) {
                 /* as http.server's sendto and recvfrom (no address) */
                 if (sendto(sp[0], "x", 1, 0, NULL, 0) != 1) return 1;
                 if (recvfrom(sp[1], &c, 1, 0, NULL, NULL) != 1) return 1;
+            } else if (strcmp(op, "sock_twoareas") == 0) {
+                /* send, poll for it, receive it, from two far-apart mappings */
+                if (sendto(sp[0], "x", 1, 0, NULL, 0) != 1) return 1;
+                far_pfd->fd = sp[1];
+                far_pfd->events = POLLIN;
+                if (poll(far_pfd, 1, 500) != 1) return 1;
+                if (recvfrom(sp[1], far_buf, 1, 0, NULL, NULL) != 1) return 1;
             } else if (strcmp(op, "sock_getsockname") == 0) {
                 struct sockaddr_storage ss;
                 socklen_t sl = sizeof ss;
                 if (getsockname(sp[0], (struct sockaddr *)&ss, &sl) != 0) return 1;
+            } else if (strcmp(op, "sock_tcpname") == 0) {
+                struct sockaddr_storage ss;
+                socklen_t sl = sizeof ss;
+                if (getsockname(tcp_acc, (struct sockaddr *)&ss, &sl) != 0) return 1;
             } else if (strcmp(op, "sock_poll") == 0) {
                 /* one ready descriptor, as the server's poll on its listener */
                 struct pollfd pfd = {.fd = sp[1], .events = POLLOUT};

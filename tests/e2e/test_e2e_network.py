@@ -5,18 +5,23 @@ getsockname, poll/epoll, readv/writev, sendmmsg/recvmmsg) must print the same by
 and packed. The denied part runs packed only (natively everything is allowed) and must give
 exactly EACCES for bind/connect/sendto/sendmsg outside the policy, without reaching the host;
 the denial is logged with its rule, recorded by --learn and decoded by --trace.
+tests/e2e/programs/sockname.c's getsockname/getpeername answers must be native's, and a socket
+accepted from a listener bound to a specific address gets its name without a host call.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import socket
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from litebox_e2e import describe, pack, run_cli, run_program
 from netprobe import DENIED_OUTPUT, build_probe, free_port, write_project
+from test_e2e_conformance import first_difference
 
 
 @dataclass(frozen=True)
@@ -99,3 +104,48 @@ def test_trace_decodes_socket_addresses(probe: NetProbe) -> None:
     assert re.search(rf"\] connect\(0x4, \{{AF_INET6, 127\.0\.0\.1:{p}\}}, 0x1c, [^)]*\) = -13 \(EACCES\)", err), err
     sendto = rf"\] sendto\(0x3, 0x[0-9a-f]+, 0x1, 0x0, \{{AF_INET, 127\.0\.0\.1:{p}\}}, 0x10\) = -13 \(EACCES\)"
     assert re.search(sendto, err), err
+
+
+@dataclass(frozen=True)
+class NameProbe:
+    native: Path
+    artifact: Path
+    port: int
+
+
+@pytest.fixture(scope="module")
+def name_probe(tmp_path_factory: pytest.TempPathFactory) -> NameProbe:
+    """tests/e2e/programs/sockname.c, packed allowing its port on 127.0.0.1, 0.0.0.0, ::1, ::."""
+    work = tmp_path_factory.mktemp("sockname")
+    native = build_probe(work, "sockname")
+    port = free_port()
+    listen = [f"127.0.0.1:{port}", f"0.0.0.0:{port}", f"[::1]:{port}", f"[::]:{port}"]
+    project = write_project(work, native, listen, [f"127.0.0.1:{port}", f"[::1]:{port}"])
+    return NameProbe(native, pack(project, work / "dist").path, port)
+
+
+def test_socket_names_match_native(name_probe: NameProbe) -> None:
+    # getsockname on a socket accepted from a listener bound to a specific address is answered
+    # by the library OS (no host call): every answer, errno, truncation and fault must be
+    # Linux's, on every kind of listener and in every state of the connection.
+    args = ["sockname", str(name_probe.port)]
+    native = run_program([name_probe.native, *args])
+    assert native.returncode == 0 and native.stdout.endswith(b"done\n"), describe(native)
+    assert b"[::] v4 accepted name = family 10 ::ffff:127.0.0.1" in native.stdout
+    packed = run_program([name_probe.artifact, *args])
+    assert packed.returncode == 0, describe(packed)
+    assert packed.stdout == native.stdout, first_difference(native.stdout, packed.stdout)
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (scripts/setup installs it)")
+def test_accepted_socket_name_needs_no_host_call(name_probe: NameProbe) -> None:
+    conns = 50
+    r = subprocess.run(["strace", "-f", "-qq", "-c", "-e", "trace=getsockname", str(name_probe.artifact),
+                        "count", str(name_probe.port), str(conns)], capture_output=True, text=True, timeout=120,
+                       check=False)
+    assert r.returncode == 0 and f"names {conns} same {conns}\n" in r.stdout, describe(r)
+    m = re.search(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?getsockname$", r.stderr, re.M)
+    calls = int(m.group(1)) if m else 0
+    # bind's probe of the host's order, listen's look at the listener's name: a few, not one
+    # per connection.
+    assert calls < 10, f"{calls} host getsockname calls for {conns} accepted sockets:\n{r.stderr}"

@@ -2,7 +2,7 @@
 //! never sees them, so an app that closes or dup2s over 0–2 changes only its own table.
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use crate::errno::*;
 use crate::fs::overlay::OverlayFile;
@@ -63,6 +63,34 @@ pub struct OpenFile {
     pub listing: SpinMutex<Option<Vec<DirEntry>>>,
     /// What fcntl sets and reports beyond the flags (owner, signal, lease, pipe size).
     pub fcntl: FcntlState,
+    /// What the library OS knows of a host TCP socket's local address (`shim::net`): getsockname
+    /// answers from it without a host call where it can never change.
+    pub sock_name: SpinMutex<Option<SockName>>,
+    /// Whether `sock_name` was ever set: such a socket is not handed out by number
+    /// (`FdTable::fd_ref`), so the calls that read or pass on its name see it.
+    pub named: AtomicBool,
+}
+
+/// A socket's local address as getsockname returns it (a sockaddr_in or sockaddr_in6, `len`
+/// bytes of `bytes` used).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FixedName {
+    pub len: u8,
+    pub bytes: [u8; 28],
+    /// Whether the host kernel stores the length before it copies the name (Linux 6.13 and
+    /// later: a fault on the buffer leaves the length stored, one on the length the buffer
+    /// untouched), or after (before 6.13).
+    pub len_first: bool,
+}
+
+/// What is known of a host TCP socket's local address (see `shim::net`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SockName {
+    /// Bound by this library OS to this specific address and nonzero port: the address every
+    /// connection it accepts has as its local address (not answered for the socket itself).
+    Bound(FixedName),
+    /// Accepted from a `Bound` listener: its local address, fixed for its lifetime.
+    Fixed(FixedName),
 }
 
 /// The fcntl settings of an open file description that the library OS keeps and reports
@@ -110,7 +138,15 @@ impl OpenFile {
             pos: SpinMutex::new(0),
             listing: SpinMutex::new(None),
             fcntl: FcntlState::default(),
+            sock_name: SpinMutex::new(None),
+            named: AtomicBool::new(false),
         })
+    }
+
+    /// Records what is known of a host socket's local address (see [`SockName`]).
+    pub fn set_sock_name(&self, name: SockName) {
+        *self.sock_name.lock() = Some(name);
+        self.named.store(true, Ordering::Release);
     }
 
     /// The open(2) flags it was opened with (status flags may have changed by F_SETFL).
@@ -191,7 +227,9 @@ impl FdTable {
     pub fn fd_ref(&self, fd: i32, host_by_number: bool) -> Result<FdRef, Errno> {
         let slot = usize::try_from(fd).ok().and_then(|i| self.slots.get(i)).and_then(|s| s.as_ref()).ok_or(EBADF)?;
         Ok(match &slot.file.kind {
-            FileKind::Host(h) if host_by_number => FdRef::Host(h.0, slot.file.flags()),
+            FileKind::Host(h) if host_by_number && !slot.file.named.load(Ordering::Relaxed) => {
+                FdRef::Host(h.0, slot.file.flags())
+            }
             _ => FdRef::File(slot.file.clone()),
         })
     }

@@ -30,11 +30,15 @@ pub fn set_signal_stack_check(f: StackCheck) {
     *SIGNAL_STACK.lock() = Some(f);
 }
 
-/// Windows kept; chosen by the buffer's address (its 2 MiB region) so that a stack buffer and
-/// heap buffers do not evict each other. A request of Python's http.server touches buffers in
-/// about five mappings (stack, brk heap, allocator arenas); with 4 windows some of them
-/// collided on every request and took the lock and two B-tree searches (~0.4% of the server's
-/// CPU), with 16 they stay proven.
+/// Windows kept. A buffer's window may sit in either of two slots chosen by the buffer's
+/// address (its 2 MiB region, [`slots_of`]) so that a stack buffer and heap buffers do not evict
+/// each other. A request of Python's http.server touches buffers in about five mappings (stack,
+/// brk heap, allocator arenas); with 4 windows some of them collided on every request and took
+/// the lock and two B-tree searches (~0.4% of the server's CPU). With 16 slots and one slot per
+/// region, two of the five regions still shared a slot in about half of the server's starts
+/// (the host places the mappings at random; two per request there, one for poll's descriptor
+/// array and one for recvfrom's buffer in the brk heap, evicted each other on every request):
+/// with a second choice of slot they stay proven.
 const SLOTS: usize = 16;
 
 /// One proven window, behind a sequence counter (odd while a writer fills it; writers hold
@@ -46,6 +50,9 @@ struct Slot {
     lo: AtomicUsize,
     hi: AtomicUsize,
     writable: AtomicBool,
+    /// When the slot was last filled ([`MemLock::fills`] then): of a region's two slots, both
+    /// current, the one filled longer ago is refilled. Read and written under the map's lock.
+    filled: AtomicU64,
 }
 
 /// The app's memory map ([`MemMap`]) with its lock and the lock-free window cache.
@@ -53,6 +60,8 @@ pub struct MemLock {
     map: SpinMutex<MemMap>,
     generation: AtomicU64,
     slots: [Slot; SLOTS],
+    /// Windows filled so far (a clock for [`Slot::filled`]); under the map's lock.
+    fills: AtomicU64,
 }
 
 /// Holding the map's lock; a mutable borrow marks the map changed (see the module docs).
@@ -82,14 +91,24 @@ impl DerefMut for MemGuard<'_> {
     }
 }
 
-fn slot_of(ptr: usize) -> usize {
-    (ptr >> 21) % SLOTS
+/// The two slots a window for a buffer at `ptr` may sit in: by the low bits of its 2 MiB
+/// region, and by a multiplicative hash of all of them (so two regions that share the first
+/// slot rarely share the second; the two may be the same slot).
+fn slots_of(ptr: usize) -> (usize, usize) {
+    let region = (ptr >> 21) as u64;
+    let second = region.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 60;
+    (region as usize % SLOTS, second as usize % SLOTS)
 }
 
 impl MemLock {
     /// A lock around `map` with no proven windows.
     pub fn new(map: MemMap) -> Self {
-        Self { map: SpinMutex::new(map), generation: AtomicU64::new(0), slots: Default::default() }
+        Self {
+            map: SpinMutex::new(map),
+            generation: AtomicU64::new(0),
+            slots: Default::default(),
+            fills: AtomicU64::new(0),
+        }
     }
 
     /// Takes the lock (spinning); every mutable use of the guard invalidates the windows.
@@ -155,10 +174,17 @@ impl MemLock {
         len != 0 && self.accessible(ptr, len, write) < len
     }
 
-    /// Whether a window current at this generation holds `[ptr, end)` with the access.
+    /// Whether a window current at this generation, in either of the buffer's slots, holds
+    /// `[ptr, end)` with the access.
     fn proven(&self, ptr: usize, end: usize, write: bool) -> bool {
         let now = self.generation.load(Ordering::Acquire);
-        let s = &self.slots[slot_of(ptr)];
+        let (first, second) = slots_of(ptr);
+        self.proven_in(first, now, ptr, end, write) || (second != first && self.proven_in(second, now, ptr, end, write))
+    }
+
+    /// Whether slot `i` holds a window stamped `now` that holds `[ptr, end)` with the access.
+    fn proven_in(&self, i: usize, now: u64, ptr: usize, end: usize, write: bool) -> bool {
+        let s = &self.slots[i];
         let seq = s.seq.load(Ordering::Acquire);
         if seq & 1 != 0 {
             return false;
@@ -173,14 +199,31 @@ impl MemLock {
         s.seq.load(Ordering::Relaxed) == seq && g == now && lo <= ptr && end <= hi && (w || !write)
     }
 
-    /// Records `[lo, hi)` as accessible (writable or only readable) at the current generation.
-    /// The caller holds the map's lock.
+    /// Records `[lo, hi)` as accessible (writable or only readable) at the current generation,
+    /// in the one of `ptr`'s two slots whose window is not current, else in the one filled
+    /// longer ago. The caller holds the map's lock.
     fn fill(&self, ptr: usize, lo: usize, hi: usize, writable: bool) {
-        let s = &self.slots[slot_of(ptr)];
+        let now = self.generation.load(Ordering::Acquire);
+        let (first, second) = slots_of(ptr);
+        let current = |i: usize| {
+            self.slots[i].generation.load(Ordering::Relaxed) == now && self.slots[i].hi.load(Ordering::Relaxed) != 0
+        };
+        let filled = |i: usize| self.slots[i].filled.load(Ordering::Relaxed);
+        let i = if !current(first) || first == second {
+            first
+        } else if !current(second) || filled(second) < filled(first) {
+            second
+        } else {
+            first
+        };
+        let s = &self.slots[i];
+        let tick = self.fills.load(Ordering::Relaxed).wrapping_add(1);
+        self.fills.store(tick, Ordering::Relaxed);
+        s.filled.store(tick, Ordering::Relaxed);
         let seq = s.seq.load(Ordering::Relaxed);
         s.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
         fence(Ordering::Release);
-        s.generation.store(self.generation.load(Ordering::Acquire), Ordering::Relaxed);
+        s.generation.store(now, Ordering::Relaxed);
         s.lo.store(lo, Ordering::Relaxed);
         s.hi.store(hi, Ordering::Relaxed);
         s.writable.store(writable, Ordering::Relaxed);
@@ -252,6 +295,38 @@ mod tests {
         for i in 0..16 {
             assert!(m.proven(region(i) + 16, region(i) + 32, true), "region {i} was evicted");
         }
+    }
+
+    #[test]
+    fn regions_that_share_a_slot_stay_proven_together() {
+        // The addresses of the server where this was seen: poll's descriptor array on an
+        // anonymous mapping and recvfrom's buffer in the brk heap, one slot by their low
+        // region bits.
+        let (a, b) = (0x7f7b_50c3_c000usize, 0xcc_0000usize);
+        assert_eq!(slots_of(a).0, slots_of(b).0);
+        assert_ne!(slots_of(a).1, slots_of(b).1);
+        let m = MemLock::new(MemMap::default());
+        m.lock().insert(a, 0x1000, R, false, None, 0);
+        m.lock().insert(b, 0x4000, RW, false, None, 0);
+        for _ in 0..3 {
+            assert!(!m.denies(a + 0x6e0, 8, false));
+            assert!(!m.denies(b + 0x1c30, 0x2000, true));
+        }
+        assert!(m.proven(a + 0x6e0, a + 0x6e8, false), "the first region was evicted");
+        assert!(m.proven(b + 0x1c30, b + 0x3c30, true), "the second region was evicted");
+        // A third region on the first's slot takes the slot filled longer ago of its two.
+        let c = (1..4096usize)
+            .map(|i| a + i * (SLOTS << 21))
+            .find(|&c| {
+                slots_of(c).0 == slots_of(a).0 && slots_of(c).1 != slots_of(b).1 && slots_of(c).1 != slots_of(a).1
+            })
+            .expect("a region with another second slot");
+        m.lock().insert(c, 0x1000, RW, false, None, 0);
+        assert!(!m.denies(a + 0x6e0, 8, false));
+        assert!(!m.denies(b + 0x1c30, 0x2000, true));
+        assert!(!m.denies(c + 16, 16, true));
+        assert!(m.proven(c + 16, c + 32, true));
+        assert!(m.proven(b + 0x1c30, b + 0x3c30, true), "b sits in its second slot, which c does not use");
     }
 
     #[test]

@@ -2,7 +2,8 @@
  * same lines natively and packed.
  *
  *   hostcalls            flags across syscalls, futex wake results, a futex ping-pong, pipe
- *                        read and write results from one thread and with a second one alive
+ *                        read and write results from one thread and with a second one alive,
+ *                        poll and recvfrom from two mappings 32 MiB apart (far_buffers)
  *   hostcalls wakes N    N FUTEX_WAKE_PRIVATE calls with no waiter (for counting host calls)
  *   hostcalls forks N    N times fork, the child exits at once, the parent waits
  *   hostcalls hold       prints "ready", then reads stdin until it ends (the test looks at the
@@ -22,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -212,6 +215,46 @@ static void pipes(void) {
     pthread_join(t, NULL);
 }
 
+/* poll's array and recvfrom's buffer in two mappings 16 regions of 2 MiB apart (the library OS
+ * keeps its proven buffer windows in slots chosen by that region: the two share a first choice),
+ * used in turn; then one made read-only and the other unmapped, which must fail as natively. */
+static void far_buffers(void) {
+    int sp[2];
+    char *p = mmap(0, 34u << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED || socketpair(AF_UNIX, SOCK_STREAM, 0, sp) != 0) {
+        printf("far buffers: setup failed\n");
+        return;
+    }
+    munmap(p + 4096, (32u << 20) - 4096);
+    struct pollfd *pfd = (struct pollfd *)p;
+    char *buf = p + (32u << 20);
+    for (int i = 0; i < 4; i++) {
+        char c = (char)('a' + i);
+        long s = send(sp[0], &c, 1, 0);
+        pfd->fd = sp[1];
+        pfd->events = POLLIN;
+        pfd->revents = 0;
+        long n = poll(pfd, 1, 1000);
+        long r = recvfrom(sp[1], buf + 100 * i, 1, 0, NULL, NULL);
+        printf("far buffers %d: send %ld poll %ld revents %#x recv %ld byte %c\n", i, s, n, pfd->revents, r,
+               r == 1 ? buf[100 * i] : '-');
+    }
+    mprotect(buf, 2u << 20, PROT_READ);
+    char c = 'z';
+    send(sp[0], &c, 1, 0);
+    long n = poll(pfd, 1, 1000);
+    errno = 0;
+    long r = recvfrom(sp[1], buf, 1, 0, NULL, NULL);
+    printf("far buffers read-only: poll %ld recv %ld %s\n", n, r, r < 0 ? strerrorname_np(errno) : "");
+    munmap(p, 4096);
+    errno = 0;
+    n = poll(pfd, 1, 0);
+    printf("far buffers unmapped: poll %ld %s\n", n, n < 0 ? strerrorname_np(errno) : "");
+    close(sp[0]);
+    close(sp[1]);
+    munmap(buf, 2u << 20);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "forks") == 0) {
         long n = atol(argv[2]), ok = 0;
@@ -263,5 +306,6 @@ int main(int argc, char **argv) {
     wake_results();
     ping_pong();
     pipes();
+    far_buffers();
     return 0;
 }

@@ -16,7 +16,9 @@
 //! Descriptors passed with SCM_RIGHTS are translated by [`cmsg`] (sendmsg, sendmmsg, recvmsg;
 //! recvmmsg does not translate them).
 //! Each denial is EACCES, logged with the rule under `LITEBOX_LOG=debug` and recorded for
-//! `--learn`. Decisions and their reasons: docs/config.md, `[policy.network]`.
+//! `--learn`. getsockname on a TCP socket accepted from a listener this library OS bound to a
+//! specific address and port is answered without a host call (`fixed_name`: that name can
+//! never change, on Linux); every other getsockname is the host's. Decisions and their reasons: docs/config.md, `[policy.network]`.
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -24,7 +26,7 @@ use super::nr::*;
 use super::{cmsg, SysResult};
 use crate::abi::{O_NONBLOCK, O_PATH, O_RDWR};
 use crate::errno::*;
-use crate::fd::{FdRef, FileKind, HostFd, OpenFile};
+use crate::fd::{FdRef, FileKind, FixedName, HostFd, OpenFile, SockName};
 use crate::kernel::LibOs;
 use crate::net::{decode, Endpoint, Target};
 use crate::platform::Platform;
@@ -141,7 +143,8 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         RECVMSG => recvmsg(os, fd, a[1], a[2]),
         RECVMMSG => pass(os, n, fd, [a[1], a[2], a[3] | MSG_CMSG_CLOEXEC, a[4], 0]),
         SETSOCKOPT => setsockopt(os, fd, a),
-        GETSOCKNAME | GETPEERNAME | SHUTDOWN | GETSOCKOPT | RECVFROM => pass(os, n, fd, [a[1], a[2], a[3], a[4], a[5]]),
+        GETSOCKNAME => getsockname(os, fd, a[1], a[2]),
+        GETPEERNAME | SHUTDOWN | GETSOCKOPT | RECVFROM => pass(os, n, fd, [a[1], a[2], a[3], a[4], a[5]]),
         _ => return None,
     })
 }
@@ -215,7 +218,9 @@ fn pass<P: Platform>(os: &LibOs<P>, n: usize, fd: i32, rest: [usize; 5]) -> SysR
 /// The socket calls served with the host descriptor `h` alone (the app's `fd` given by number,
 /// see `LibOs::fd_ref`), as [`pass`], [`sendto`] without an address and [`accept`] serve a host
 /// socket: the same checks in the same order, the same host call. None for every other call
-/// (they take the general way, which holds the open file).
+/// (they take the general way, which holds the open file). A socket with a [`SockName`] never
+/// comes by number (`FdTable::fd_ref`): its getsockname, accept and accept4 take the general
+/// way, which reads or passes on the name.
 fn host_by_number<P: Platform>(os: &LibOs<P>, n: usize, h: i32, a: &[usize; 6]) -> Option<SysResult> {
     let h = h as usize;
     Some(match n {
@@ -247,7 +252,15 @@ fn install_tcp<P: Platform>(os: &LibOs<P>, sock: crate::netstack::tcpsock::SockR
 /// Installs a new host socket as an app descriptor (`flags`: SOCK_NONBLOCK, SOCK_CLOEXEC);
 /// closes it on the host if the table is full.
 fn install<P: Platform>(os: &LibOs<P>, host: i32, flags: u32) -> SysResult {
+    install_named(os, host, flags, None)
+}
+
+/// [`install`], with what is known of the socket's local address.
+fn install_named<P: Platform>(os: &LibOs<P>, host: i32, flags: u32, local: Option<SockName>) -> SysResult {
     let file = OpenFile::new(FileKind::Host(HostFd(host)), Vec::new(), O_RDWR | (flags & O_NONBLOCK));
+    if let Some(local) = local {
+        file.set_sock_name(local);
+    }
     os.fds.lock().alloc(file, flags & SOCK_CLOEXEC != 0, 0).map(|v| v as usize)
 }
 
@@ -422,7 +435,117 @@ fn bind<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize) -> SysResu
     let s = sock_of(os, fd)?;
     let sa = copy_addr(&os.mem, addr, len)?;
     check(os, Op::Bind, &sa)?;
-    s.call(os, BIND, [0, sa.as_ptr() as usize, sa.len(), 0, 0, 0])
+    let r = s.call(os, BIND, [0, sa.as_ptr() as usize, sa.len(), 0, 0, 0])?;
+    if let (FileKind::Host(_), Some(mut bound)) = (&s.0.kind, fixed_name(&sa)) {
+        if tcp_stream(os, &s) {
+            if let Some(len_first) = len_stored_first(os, &s, bound.len) {
+                bound.len_first = len_first;
+                s.0.set_sock_name(SockName::Bound(bound));
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// The name getsockname gives a TCP socket that `bind` put at address `sa` (as the app gave it,
+/// the bind having succeeded), if that name can never change, nor differ for the connections
+/// it accepts: an IPv4 or IPv6 address that is not the wildcard, at a port that is not 0.
+///
+/// Linux (`inet_bind`, `inet6_bind`) then sets SOCK_BINDADDR_LOCK and SOCK_BINDPORT_LOCK: no
+/// later disconnect (`connect(AF_UNSPEC)`, `shutdown` of a listener, a reset) resets the
+/// address or gives up the port, a socket is bound at most once, and an accepted socket is a
+/// copy of its listener with those locks (`sk_clone_lock`) whose local address is the one the
+/// connection was made to, which the listener's lookup matched exactly: the listener's.
+/// Left to the host: IPv4-mapped IPv6 addresses (`::ffff:0.0.0.0` binds the IPv4 wildcard),
+/// multicast and broadcast addresses (`inet_bind` keeps no source address for them, so a
+/// connect picks one), and link-local IPv6 addresses (their scope id is the interface the
+/// connection came in on). Not covered: a host that steers connections with a BPF `sk_lookup`
+/// program or TPROXY rule to a listener bound to another address (neither can be set up from
+/// inside the sandbox: both need CAP_NET_ADMIN in the host's network namespace).
+fn fixed_name(sa: &[u8]) -> Option<FixedName> {
+    const AF_INET: u16 = 2;
+    const AF_INET6: u16 = 10;
+    let family = u16::from_le_bytes([*sa.first()?, *sa.get(1)?]);
+    let port = [*sa.get(2)?, *sa.get(3)?];
+    if port == [0, 0] {
+        return None;
+    }
+    let mut bytes = [0u8; 28];
+    bytes[0..2].copy_from_slice(&family.to_le_bytes());
+    bytes[2..4].copy_from_slice(&port);
+    match family {
+        AF_INET if sa.len() >= 16 => {
+            let ip = &sa[4..8];
+            let (any, bcast, mcast) = (ip == [0; 4], ip == [255; 4], ip[0] & 0xf0 == 0xe0);
+            if any || bcast || mcast {
+                return None;
+            }
+            bytes[4..8].copy_from_slice(ip);
+            Some(FixedName { len: 16, bytes, len_first: false })
+        }
+        AF_INET6 if sa.len() >= 24 => {
+            let ip = &sa[8..24];
+            let any = ip == [0; 16];
+            let mapped = ip[..10] == [0; 10] && ip[10..12] == [0xff, 0xff];
+            let (link_local, mcast) = (ip[0] == 0xfe && ip[1] & 0xc0 == 0x80, ip[0] == 0xff);
+            if any || mapped || link_local || mcast {
+                return None;
+            }
+            bytes[8..24].copy_from_slice(ip); // flow info and scope id 0, as getsockname gives them
+            Some(FixedName { len: 28, bytes, len_first: false })
+        }
+        _ => None,
+    }
+}
+
+/// In which order the host's getsockname stores the length and copies the name (see
+/// [`FixedName::len_first`]), seen on socket `s` whose name is `klen` bytes long: asked with a
+/// null buffer and room for 1 byte, which faults (EFAULT) after the length is stored on Linux
+/// 6.13 and later, before it is stored on older kernels. None if the host answers otherwise.
+fn len_stored_first<P: Platform>(os: &LibOs<P>, s: &Sock, klen: u8) -> Option<bool> {
+    let mut len: u32 = 1;
+    let lp = &mut len as *mut u32 as usize;
+    match s.call(os, GETSOCKNAME, [0, 0, lp, 0, 0, 0]) {
+        Err(EFAULT) if len == u32::from(klen) => Some(true),
+        Err(EFAULT) if len == 1 => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether a host socket is a TCP stream socket (SO_TYPE and SO_PROTOCOL, asked of the host).
+fn tcp_stream<P: Platform>(os: &LibOs<P>, s: &Sock) -> bool {
+    let opt = |o: usize| -> Option<i32> {
+        let (mut v, mut len) = (0i32, 4u32);
+        let (vp, lp) = (&mut v as *mut i32 as usize, &mut len as *mut u32 as usize);
+        s.call(os, GETSOCKOPT, [0, SOL_SOCKET as usize, o, vp, lp, 0]).ok().map(|_| v)
+    };
+    opt(SO_TYPE) == Some(SOCK_STREAM as i32) && opt(SO_PROTOCOL) == Some(IPPROTO_TCP as i32)
+}
+
+/// getsockname: answered from the socket's [`SockName::Fixed`] as the host's
+/// `move_addr_to_user` does (the name cut to the room given, the full length stored, in the
+/// host kernel's order; EINVAL for a negative room, EFAULT for an unwritable buffer or
+/// length), otherwise by the host.
+fn getsockname<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize) -> SysResult {
+    let s = sock_of(os, fd)?;
+    let known = match (&s.0.kind, *s.0.sock_name.lock()) {
+        (FileKind::Host(_), Some(SockName::Fixed(fixed))) => fixed,
+        _ => return s.call(os, GETSOCKNAME, [0, addr, len, 0, 0, 0]),
+    };
+    let room = user::read_in::<i32>(&os.mem, len)?.min(i32::from(known.len));
+    if known.len_first && room >= 0 {
+        user::write_in(&os.mem, len, &u32::from(known.len))?;
+    }
+    if room < 0 {
+        return Err(EINVAL);
+    }
+    if room > 0 {
+        user::slice_mut_in(&os.mem, addr, room as usize)?.copy_from_slice(&known.bytes[..room as usize]);
+    }
+    if !known.len_first {
+        user::write_in(&os.mem, len, &u32::from(known.len))?;
+    }
+    Ok(0)
 }
 
 /// listen on an IP socket that was never bound binds the wildcard address at an ephemeral
@@ -454,7 +577,11 @@ fn accept<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize, flags: u
         return install_tcp(os, conn, flags);
     }
     let host = s.call(os, ACCEPT4, [0, addr, len, (flags | SOCK_CLOEXEC) as usize, 0, 0])?;
-    install(os, host as i32, flags)
+    let local = match *s.0.sock_name.lock() {
+        Some(SockName::Bound(bound)) => Some(SockName::Fixed(bound)),
+        _ => None,
+    };
+    install_named(os, host as i32, flags, local)
 }
 
 fn connect<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize) -> SysResult {
@@ -597,6 +724,8 @@ const SO_ATTACH_BPF: usize = 50;
 const SO_ATTACH_REUSEPORT_EBPF: usize = 52;
 const SO_PASSCRED: usize = 16;
 const SO_DOMAIN: usize = 39;
+const SO_TYPE: usize = 3;
+const SO_PROTOCOL: usize = 38;
 const SO_PASSPIDFD: usize = 76;
 const IP_TRANSPARENT: usize = 19;
 const IPV6_TRANSPARENT: usize = 75;
@@ -641,4 +770,64 @@ fn unix_socket<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<bool, Errno> {
 /// host sockets has no host network (EAFNOSUPPORT).
 fn host_net<P: Platform>(os: &LibOs<P>, n: usize, a: [usize; 6]) -> SysResult {
     os.platform.net_call(n, a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixed_name;
+
+    fn v4(ip: [u8; 4], port: u16) -> [u8; 16] {
+        let mut sa = [0xee; 16]; // sin_zero as the app may leave it
+        sa[0..2].copy_from_slice(&2u16.to_le_bytes());
+        sa[2..4].copy_from_slice(&port.to_be_bytes());
+        sa[4..8].copy_from_slice(&ip);
+        sa
+    }
+
+    fn v6(ip: [u8; 16], port: u16, scope: u32) -> [u8; 28] {
+        let mut sa = [0; 28];
+        sa[0..2].copy_from_slice(&10u16.to_le_bytes());
+        sa[2..4].copy_from_slice(&port.to_be_bytes());
+        sa[4..8].copy_from_slice(&7u32.to_ne_bytes()); // flow info: getsockname gives 0
+        sa[8..24].copy_from_slice(&ip);
+        sa[24..28].copy_from_slice(&scope.to_ne_bytes());
+        sa
+    }
+
+    #[test]
+    fn a_specific_address_and_port_is_a_fixed_name_as_getsockname_gives_it() {
+        let n = fixed_name(&v4([127, 0, 0, 1], 8080)).unwrap();
+        assert_eq!(n.len, 16);
+        assert_eq!(&n.bytes[..16], &[2, 0, 0x1f, 0x90, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let mut one = [0u8; 16];
+        one[15] = 1;
+        let n = fixed_name(&v6(one, 8080, 0)).unwrap();
+        assert_eq!(n.len, 28);
+        assert_eq!(&n.bytes[..8], &[10, 0, 0x1f, 0x90, 0, 0, 0, 0]);
+        assert_eq!(&n.bytes[8..24], &one);
+        assert_eq!(&n.bytes[24..28], &[0; 4]);
+    }
+
+    #[test]
+    fn names_that_can_change_or_differ_per_connection_are_left_to_the_host() {
+        assert!(fixed_name(&v4([0; 4], 8080)).is_none(), "wildcard");
+        assert!(fixed_name(&v4([127, 0, 0, 1], 0)).is_none(), "port 0");
+        assert!(fixed_name(&v4([224, 0, 0, 1], 80)).is_none(), "multicast");
+        assert!(fixed_name(&v4([255; 4], 80)).is_none(), "broadcast");
+        assert!(fixed_name(&v4([127, 0, 0, 1], 80)[..15]).is_none(), "short");
+        assert!(fixed_name(&v6([0; 16], 80, 0)).is_none(), "IPv6 wildcard");
+        let mut mapped = [0u8; 16];
+        mapped[10..12].copy_from_slice(&[0xff, 0xff]);
+        assert!(fixed_name(&v6(mapped, 80, 0)).is_none(), "::ffff:0.0.0.0");
+        mapped[12..].copy_from_slice(&[127, 0, 0, 1]);
+        assert!(fixed_name(&v6(mapped, 80, 0)).is_none(), "::ffff:127.0.0.1");
+        let mut ll = [0u8; 16];
+        ll[0..2].copy_from_slice(&[0xfe, 0x80]);
+        ll[15] = 1;
+        assert!(fixed_name(&v6(ll, 80, 2)).is_none(), "link-local");
+        let mut mc = [0u8; 16];
+        mc[0] = 0xff;
+        assert!(fixed_name(&v6(mc, 80, 0)).is_none(), "IPv6 multicast");
+        assert!(fixed_name(&[1, 0, b'/', b'x']).is_none(), "AF_UNIX");
+    }
 }
