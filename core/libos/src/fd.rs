@@ -66,8 +66,8 @@ pub struct OpenFile {
     /// What the library OS knows of a host TCP socket's local address (`shim::net`): getsockname
     /// answers from it without a host call where it can never change.
     pub sock_name: SpinMutex<Option<SockName>>,
-    /// Whether `sock_name` was ever set: such a socket is not handed out by number
-    /// (`FdTable::fd_ref`), so the calls that read or pass on its name see it.
+    /// Whether `sock_name` was ever set: such a socket is handed out by number marked
+    /// (`FdRef::Host`), so the calls that read or pass on its name take the general way.
     pub named: AtomicBool,
 }
 
@@ -157,8 +157,10 @@ impl OpenFile {
 
 /// An open descriptor as [`FdTable::fd_ref`] gives it.
 pub enum FdRef {
-    /// A host object: its host descriptor and the open file's status flags.
-    Host(i32, u32),
+    /// A host object: its host descriptor, the open file's status flags, and whether the
+    /// library OS keeps the socket's local name (`OpenFile::named`: getsockname, accept and
+    /// accept4 must then take the general way, which reads or passes the name on).
+    Host(i32, u32, bool),
     /// Any other open file.
     File(Arc<OpenFile>),
 }
@@ -227,8 +229,8 @@ impl FdTable {
     pub fn fd_ref(&self, fd: i32, host_by_number: bool) -> Result<FdRef, Errno> {
         let slot = usize::try_from(fd).ok().and_then(|i| self.slots.get(i)).and_then(|s| s.as_ref()).ok_or(EBADF)?;
         Ok(match &slot.file.kind {
-            FileKind::Host(h) if host_by_number && !slot.file.named.load(Ordering::Relaxed) => {
-                FdRef::Host(h.0, slot.file.flags())
+            FileKind::Host(h) if host_by_number => {
+                FdRef::Host(h.0, slot.file.flags(), slot.file.named.load(Ordering::Relaxed))
             }
             _ => FdRef::File(slot.file.clone()),
         })
@@ -292,7 +294,7 @@ mod tests {
         let mut t = FdTable::new(64);
         let host = t.alloc(OpenFile::new(FileKind::Host(HostFd(41)), Vec::new(), 0o4001), false, 0).unwrap();
         let dir = t.alloc(OpenFile::new(FileKind::Dir, b"/".to_vec(), 0), false, 0).unwrap();
-        assert!(matches!(t.fd_ref(host, true), Ok(FdRef::Host(41, 0o4001))));
+        assert!(matches!(t.fd_ref(host, true), Ok(FdRef::Host(41, 0o4001, false))));
         assert!(matches!(t.fd_ref(host, false), Ok(FdRef::File(f)) if matches!(f.kind, FileKind::Host(HostFd(41)))));
         assert!(matches!(t.fd_ref(dir, true), Ok(FdRef::File(f)) if matches!(f.kind, FileKind::Dir)));
         assert!(matches!(t.fd_ref(-1, true), Err(EBADF)));

@@ -514,7 +514,7 @@ fn read_denied<P: Platform>(os: &LibOs<P>, f: &OpenFile, len: usize, at: Option<
 fn read<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResult {
     let f = match os.fd_ref(fd)? {
         FdRef::File(f) => f,
-        FdRef::Host(h, flags) => {
+        FdRef::Host(h, flags, _) => {
             // A host stream or file (a pipe, a socket, stdin): what `read_file` does for one,
             // without holding the open file (see `LibOs::fd_ref`); the same checks in the
             // same order. A buffer the app cannot write at all takes the general way below.
@@ -542,7 +542,7 @@ fn read<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResul
 fn write<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResult {
     let f = match os.fd_ref(fd)? {
         FdRef::File(f) => f,
-        FdRef::Host(h, flags) => {
+        FdRef::Host(h, flags, _) => {
             // As in `read`: `write_file`'s way for a host object, without holding the file.
             user::guard(&os.mem, buf, len, false)?;
             let b = user::slice(buf, len)?;

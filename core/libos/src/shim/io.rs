@@ -450,7 +450,7 @@ fn poll_host_by_number<P: Platform>(os: &LibOs<P>, pfds: &mut [PollFd], timeout_
     for (h, p) in host.iter_mut().zip(pfds.iter()) {
         if p.fd >= 0 {
             match os.fd_ref(p.fd) {
-                Ok(FdRef::Host(fd, _)) => *h = PollFd { fd, events: p.events, revents: 0 },
+                Ok(FdRef::Host(fd, _, _)) => *h = PollFd { fd, events: p.events, revents: 0 },
                 _ => return None,
             }
         }

@@ -113,11 +113,15 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         // by number (`LibOs::fd_ref`): the calls that need nothing but the number go straight
         // to the host, with no lock and no reference count taken.
         let flags = match os.fd_ref(fd) {
-            Ok(FdRef::Host(h, flags)) if flags & O_PATH == 0 => match host_by_number(os, n, h, a) {
-                Some(r) => return Some(r),
-                None => flags,
-            },
-            Ok(FdRef::Host(_, flags)) => flags,
+            Ok(FdRef::Host(h, flags, named))
+                if flags & O_PATH == 0 && !(named && matches!(n, GETSOCKNAME | ACCEPT | ACCEPT4)) =>
+            {
+                match host_by_number(os, n, h, a) {
+                    Some(r) => return Some(r),
+                    None => flags,
+                }
+            }
+            Ok(FdRef::Host(_, flags, _)) => flags,
             Ok(FdRef::File(f)) => f.flags(),
             Err(_) => 0, // EBADF, from the call's own lookup below
         };
@@ -218,9 +222,9 @@ fn pass<P: Platform>(os: &LibOs<P>, n: usize, fd: i32, rest: [usize; 5]) -> SysR
 /// The socket calls served with the host descriptor `h` alone (the app's `fd` given by number,
 /// see `LibOs::fd_ref`), as [`pass`], [`sendto`] without an address and [`accept`] serve a host
 /// socket: the same checks in the same order, the same host call. None for every other call
-/// (they take the general way, which holds the open file). A socket with a [`SockName`] never
-/// comes by number (`FdTable::fd_ref`): its getsockname, accept and accept4 take the general
-/// way, which reads or passes on the name.
+/// (they take the general way, which holds the open file). A socket with a [`SockName`] comes
+/// by number too, marked (`FdRef::Host`'s third field): its getsockname, accept and accept4 take
+/// the general way, which reads or passes on the name; its other calls stay here.
 fn host_by_number<P: Platform>(os: &LibOs<P>, n: usize, h: i32, a: &[usize; 6]) -> Option<SysResult> {
     let h = h as usize;
     Some(match n {
