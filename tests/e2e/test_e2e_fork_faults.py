@@ -11,6 +11,9 @@ A fork child gets no page-table entries for the runtime's code (file-backed, so 
 to be faulted in again, 64 KiB around each fault). The functions a child runs on its way back
 from fork sit in the plain `.text` input section, next to the syscall entry and exit, so the
 child faults in 3 windows of runtime code and data instead of 5.
+bench/runtime_order.py keeps the dispatch functions a child returns through (the entry's, the
+shim's, the process calls') back to back in startup-order.ld (`FORK_RETURN`): the shim's grew
+past a window boundary once and the child faulted in one more.
 
 Counted from outside, in the host's /proc/PID/stat of the packed app process (its own minor
 faults, and its reaped children's).
