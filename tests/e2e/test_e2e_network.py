@@ -138,14 +138,17 @@ def test_socket_names_match_native(name_probe: NameProbe) -> None:
 
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (scripts/setup installs it)")
-def test_accepted_socket_name_needs_no_host_call(name_probe: NameProbe) -> None:
+def test_accepted_socket_name_needs_no_host_call(name_probe: NameProbe, tmp_path: Path) -> None:
     conns = 50
-    r = subprocess.run(["strace", "-f", "-qq", "-c", "-e", "trace=getsockname", str(name_probe.artifact),
-                        "count", str(name_probe.port), str(conns)], capture_output=True, text=True, timeout=120,
-                       check=False)
+    log = tmp_path / "strace.log"
+    r = subprocess.run(["strace", "-f", "-qq", "-e", "signal=none", "-e", "trace=getsockname", "-o", str(log),
+                        str(name_probe.artifact), "count", str(name_probe.port), str(conns)],
+                       capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 0 and f"names {conns} same {conns}\n" in r.stdout, describe(r)
-    m = re.search(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?getsockname$", r.stderr, re.M)
-    calls = int(m.group(1)) if m else 0
+    # Calls the host ran return 0 or -1; an app call the gate trapped (--no-rewrite packs)
+    # never ran on the host, and strace shows it returning its own number (51).
+    lines = log.read_text().splitlines()
+    calls = sum(1 for ln in lines if re.search(r"getsockname(\(| resumed>).*\) += (0|-1 E)", ln))
     # bind's probe of the host's order, listen's look at the listener's name: a few, not one
     # per connection.
-    assert calls < 10, f"{calls} host getsockname calls for {conns} accepted sockets:\n{r.stderr}"
+    assert calls < 10, f"{calls} host getsockname calls for {conns} accepted sockets:\n" + "\n".join(lines)
