@@ -400,6 +400,17 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     // execve could turn it into a privilege (caps.rs `drop_all_but_setpcap`).
     crate::seccomp::no_new_privs().unwrap_or_else(|e| fail(e));
     caps::drop_all_but_setpcap().unwrap_or_else(|e| fail(e));
+    // Forwarding is in place before anyone hears "R": once the app's process has its go-ahead,
+    // the app may run and say it is up, and a signal sent to the artifact right then goes
+    // supervisor -> init; init, pid 1 of its namespace, would drop it (no handler yet) rather
+    // than pass it on. Before the go-ahead, a forwarded signal ends the waiting process as it
+    // would end the app.
+    FORWARD_TO.store(app, Ordering::Relaxed);
+    forward_signals(true);
+    // The supervisor may be gone (killed), or the app's process (a forwarded signal): init's
+    // "R" or report then meets a closed pipe (EPIPE, not SIGPIPE).
+    let ign = crate::signals::KSigaction { handler: 1, ..Default::default() }; // SIG_IGN
+    sys::syscall6(sys::RT_SIGACTION, SIGPIPE, &ign as *const _ as usize, 0, 8, 0, 0);
     // The app's first process's go-ahead first, then the supervisor's "R": woken second, the
     // supervisor does not take the CPU the app's process is woken on (the app's first process
     // closed its copy of the status pipe, and init writes nothing else there before this).
@@ -411,12 +422,6 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
         sys::syscall3(KILL, usize::MAX, SIGKILL, 0);
         crate::fatal(crate::EXIT_SANDBOX, b"init cannot drop its capabilities");
     }
-    FORWARD_TO.store(app, Ordering::Relaxed);
-    forward_signals(true);
-    // The supervisor may be gone (killed): init's report then meets a closed pipe (EPIPE, not
-    // SIGPIPE).
-    let ign = crate::signals::KSigaction { handler: 1, ..Default::default() }; // SIG_IGN
-    sys::syscall6(sys::RT_SIGACTION, SIGPIPE, &ign as *const _ as usize, 0, 8, 0, 0);
     const WALL: usize = 0x4000_0000;
     let st = if let Some(st) = crate::parcheck::serve(app) {
         st
