@@ -174,26 +174,31 @@ impl MemMap {
     #[inline(always)]
     pub fn remove_inline(&mut self, lo: usize, len: usize) -> usize {
         let hi = lo.saturating_add(page_up(len));
-        if let Some((s, v)) = &self.fresh {
-            if *s == lo && v.end == hi && lo < hi {
+        match self.take_fresh(lo, hi) {
+            Some(n) => n,
+            None => self.remove(lo, len),
+        }
+    }
+
+    /// The munmap of the newest mapping, whole: forgets it (nothing in the tree changes) and
+    /// returns its bytes; None for any other range.
+    #[inline(always)]
+    fn take_fresh(&mut self, lo: usize, hi: usize) -> Option<usize> {
+        match &self.fresh {
+            Some((s, v)) if *s == lo && v.end == hi && lo < hi => {
                 self.fresh = None;
                 self.total -= hi - lo;
-                return hi - lo;
+                Some(hi - lo)
             }
+            _ => None,
         }
-        self.remove(lo, len)
     }
 
     /// Forgets `[lo, lo+len)` (munmap); returns the bytes that were mapped there.
     pub fn remove(&mut self, lo: usize, len: usize) -> usize {
         let hi = lo.saturating_add(page_up(len));
-        // The munmap of the newest mapping, whole: nothing in the tree changes.
-        if let Some((s, v)) = &self.fresh {
-            if *s == lo && v.end == hi && lo < hi {
-                self.fresh = None;
-                self.total -= hi - lo;
-                return hi - lo;
-            }
+        if let Some(n) = self.take_fresh(lo, hi) {
+            return n;
         }
         self.settle();
         // The common munmap: exactly one recorded mapping, from its start to its end (mappings
