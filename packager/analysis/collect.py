@@ -21,6 +21,8 @@ from packager.image.rootfs import DIR, FILE, SYMLINK, FsEntry, RootFS, normalize
 from packager.paths import display_path, is_under
 
 LD_CACHE_PATH = "/etc/ld.so.cache"
+# A regular file the walk packed: (image path, host path, the stat the walk took of it).
+Added = tuple[str, Path, os.stat_result]
 
 
 @dataclass
@@ -47,8 +49,7 @@ class _HostMap:
         return None
 
 
-def _walk_line(cfg: Config, img: str, host: Path, fs: RootFS, elf_objects: list[tuple[str, Path]],
-               warnings: list[str]) -> None:
+def _walk_line(cfg: Config, img: str, host: Path, fs: RootFS, added: list[Added], warnings: list[str]) -> None:
     line = cfg.files_line(img)
     try:
         st = os.stat(host)  # the top of a [files] line is followed through symlinks
@@ -59,16 +60,16 @@ def _walk_line(cfg: Config, img: str, host: Path, fs: RootFS, elf_objects: list[
         raise PackError(f"{_cfg_name(cfg)}: [files].\"{img}\": cannot read "
                         f"{display_path(host)}: {exc.strerror}") from None
     if stat.S_ISREG(st.st_mode):
-        _add_file(fs, img, host, st.st_mode, line, elf_objects)
+        _add_file(fs, img, host, st, line, added)
         return
     if not stat.S_ISDIR(st.st_mode):
         raise PackError(f"{_cfg_name(cfg)}: [files].\"{img}\": {display_path(host)} is neither "
                         "a file nor a directory")
-    _walk_tree(img, host, st, line, fs, elf_objects, warnings)
+    _walk_tree(img, host, st, line, fs, added, warnings)
 
 
 def _walk_tree(img: str, host: Path, st: os.stat_result, line: str, fs: RootFS,
-               elf_objects: list[tuple[str, Path]], warnings: list[str],
+               added: list[Added], warnings: list[str],
                skip: Callable[[str], bool] | None = None) -> None:
     """Adds the directory ``host`` at ``img`` and everything under it, each with reason ``line``.
     With ``skip`` (quick-mode hooks): paths relative to ``img`` it names are left out, and so
@@ -98,7 +99,7 @@ def _walk_tree(img: str, host: Path, st: os.stat_result, line: str, fs: RootFS,
                 fs.add(FsEntry(child_img, DIR, normalize_mode(DIR, cst.st_mode, child_img), line))
                 stack.append((child_img, child_host))
             elif stat.S_ISREG(cst.st_mode):
-                _add_file(fs, child_img, child_host, cst.st_mode, line, elf_objects)
+                _add_file(fs, child_img, child_host, cst, line, added)
             else:
                 warnings.append(f"{display_path(child_host)}: not a file, directory or symlink, skipped")
 
@@ -109,22 +110,22 @@ def _walk_tree(img: str, host: Path, st: os.stat_result, line: str, fs: RootFS,
 QUICK_LOCALES = (("/usr/lib/locale/C.utf8", Path("/usr/lib/locale/C.utf8")),)
 
 
-def _add_quick_extras(fs: RootFS, elf_objects: list[tuple[str, Path]], warnings: list[str]) -> None:
+def _add_quick_extras(fs: RootFS, added: list[Added], warnings: list[str]) -> None:
     for img, host in QUICK_LOCALES:
         try:
             st = os.stat(host)
         except OSError:
             continue
         if stat.S_ISDIR(st.st_mode) and img not in fs:
-            _walk_tree(img, host, st, "quick mode: the C.UTF-8 locale", fs, elf_objects, warnings)
+            _walk_tree(img, host, st, "quick mode: the C.UTF-8 locale", fs, added, warnings)
 
 
 def _apply_hooks(entry_host: Path, fs: RootFS, finder: ClosureFinder, warnings: list[str],
-                 applied: set[str], scratch: list[str]) -> list[tuple[str, Path]]:
+                 applied: set[str], scratch: list[str]) -> list[Added]:
     """Packs what the quick-mode hooks that match (and were not applied yet) name; returns the
-    ELF files they added, whose libraries still have to be found, and appends their writable
-    scratch directories to ``scratch``."""
-    elves: list[tuple[str, Path]] = []
+    regular files they added (the ELF objects among them have libraries still to be found),
+    and appends their writable scratch directories to ``scratch``."""
+    added: list[Added] = []
     libs = {Path(lib.image_path).name for lib in finder.result.libraries}
     for hook, why in quickhooks.matching_hooks(quickhooks.load_hooks(), entry_host, libs):
         if hook.name in applied:
@@ -138,11 +139,11 @@ def _apply_hooks(entry_host: Path, fs: RootFS, finder: ClosureFinder, warnings: 
             continue
         reason = f"quick-mode hook {hook.name} ({why})"
         for path in paths:
-            _add_host_path(path, reason, fs, elves, warnings, lambda rel, h=hook: quickhooks.excluded(h, rel))
+            _add_host_path(path, reason, fs, added, warnings, lambda rel, h=hook: quickhooks.excluded(h, rel))
         for directory in hook.writable:
             _add_scratch_dir(directory, f"{reason}: writable scratch directory", fs, warnings)
             scratch.append(directory)
-    return elves
+    return added
 
 
 def _add_scratch_dir(directory: str, reason: str, fs: RootFS, warnings: list[str]) -> None:
@@ -156,7 +157,7 @@ def _add_scratch_dir(directory: str, reason: str, fs: RootFS, warnings: list[str
     fs.add(FsEntry(directory, DIR, 0o755, reason))
 
 
-def _add_host_path(path: str, reason: str, fs: RootFS, elves: list[tuple[str, Path]], warnings: list[str],
+def _add_host_path(path: str, reason: str, fs: RootFS, added: list[Added], warnings: list[str],
                    skip: Callable[[str], bool]) -> None:
     """Adds a host file or directory at its own path (a symlink to a file as that file),
     never replacing what is already packed there."""
@@ -166,17 +167,17 @@ def _add_host_path(path: str, reason: str, fs: RootFS, elves: list[tuple[str, Pa
         return
     if stat.S_ISDIR(st.st_mode):
         try:
-            _walk_tree(path, Path(path), st, reason, fs, elves, warnings, skip)
+            _walk_tree(path, Path(path), st, reason, fs, added, warnings, skip)
         except PackError as exc:
             warnings.append(f"quick mode: {path} not packed: {exc}")
     elif stat.S_ISREG(st.st_mode) and path not in fs and os.access(path, os.R_OK):
         try:
-            _add_file(fs, path, Path(os.path.realpath(path)), st.st_mode, reason, elves)
+            _add_file(fs, path, Path(os.path.realpath(path)), st, reason, added)
         except PackError as exc:
             warnings.append(f"quick mode: {path} not packed: {exc}")
 
 
-def _add_package_data(entry_host: Path, fs: RootFS, elves: list[tuple[str, Path]], warnings: list[str]) -> None:
+def _add_package_data(entry_host: Path, fs: RootFS, added: list[Added], warnings: list[str]) -> None:
     """Packs the data files of the Debian package that owns the program (at most 64 MB)."""
     package = quickhooks.owning_package(entry_host)
     if package is None:
@@ -190,7 +191,7 @@ def _add_package_data(entry_host: Path, fs: RootFS, elves: list[tuple[str, Path]
     for path in files:
         if path == LD_CACHE_PATH:
             continue  # generated for the packed libraries when ld.so needs one
-        _add_host_path(path, reason, fs, elves, warnings, lambda rel: False)
+        _add_host_path(path, reason, fs, added, warnings, lambda rel: False)
 
 
 def _is_packed(fs: RootFS, path: str) -> bool:
@@ -209,13 +210,22 @@ def _warn_missing(entry_host: Path, fs: RootFS, warnings: list[str], scratch: li
                         "(litebox init), or grant them with --mount")
 
 
-def _add_file(fs: RootFS, img: str, host: Path, st_mode: int, reason: str,
-              elf_objects: list[tuple[str, Path]]) -> None:
+def _add_file(fs: RootFS, img: str, host: Path, st: os.stat_result, reason: str, added: list[Added]) -> None:
+    """Packs the regular file ``host`` (whose stat is ``st``) at ``img`` and notes it in
+    ``added``; which of the added files are ELF objects is decided afterwards (``_elf_objects``)."""
     if not os.access(host, os.R_OK):
         raise PackError(f"{display_path(host)}: not readable ({reason})")
-    fs.add(FsEntry(img, FILE, normalize_mode(FILE, st_mode, img), reason, host=host))
-    if is_elf_file(host):
-        elf_objects.append((img, host))
+    fs.add(FsEntry(img, FILE, normalize_mode(FILE, st.st_mode, img), reason, host=host))
+    added.append((img, host, st))
+
+
+def _elf_objects(added: list[Added], is_elf: Callable[[Path, os.stat_result], bool]) -> list[tuple[str, Path]]:
+    """The added files whose first bytes are the ELF magic, as (image path, host path)."""
+    return [(img, host) for img, host, st in added if is_elf(host, st)]
+
+
+def _is_elf_uncached(host: Path, st: os.stat_result) -> bool:
+    return is_elf_file(host)
 
 
 def _cfg_name(cfg: Config) -> str:
@@ -239,11 +249,15 @@ def collect(cfg: Config, ld_so_conf: Path = DEFAULT_CONF, cache: StatCache | Non
     ``cache`` remembers ELF analyses of files whose stat did not change."""
     fs = RootFS()
     warnings: list[str] = []
-    elf_objects: list[tuple[str, Path]] = []
+    # Whether a file is ELF is remembered by the stat the walk took of it: an unchanged file
+    # is not opened again (a warm re-pack walks thousands of files).
+    is_elf = cache.is_elf if cache is not None else _is_elf_uncached
+    added: list[Added] = []
     for img, host in cfg.files:
-        _walk_line(cfg, img, host, fs, elf_objects, warnings)
+        _walk_line(cfg, img, host, fs, added, warnings)
     if cfg.mode == "quick":
-        _add_quick_extras(fs, elf_objects, warnings)
+        _add_quick_extras(fs, added, warnings)
+    elf_objects = _elf_objects(added, is_elf)
     mappings = cfg.files + (((cfg.app.entry, cfg.entry_host),) if cfg.entry_host else ())
     host_map = _HostMap(mappings)
     entry_host = host_map(cfg.app.entry) or Path(cfg.app.entry)
@@ -279,10 +293,12 @@ def collect(cfg: Config, ld_so_conf: Path = DEFAULT_CONF, cache: StatCache | Non
     scratch: list[str] = []  # quick mode: the hooks' writable scratch directories
     if cfg.mode == "quick":
         applied: set[str] = set()
-        extra: list[tuple[str, Path]] = []
-        _add_package_data(entry_host, fs, extra, warnings)
+        added = []
+        _add_package_data(entry_host, fs, added, warnings)
         for _ in range(3):  # hooks a library brought in can match libraries of what they add
-            extra += _apply_hooks(entry_host, fs, finder, warnings, applied, scratch)
+            added += _apply_hooks(entry_host, fs, finder, warnings, applied, scratch)
+            extra = _elf_objects(added, is_elf)
+            added = []
             if not extra:
                 break
             for img, host in extra:
@@ -291,7 +307,6 @@ def collect(cfg: Config, ld_so_conf: Path = DEFAULT_CONF, cache: StatCache | Non
                         finder.add_object(img, host)
                     except PackError as exc:
                         warnings.append(f"quick mode: {exc}; its libraries are not analysed")
-            extra = []
     for lib in finder.result.libraries:
         existing = fs.get(lib.image_path)
         if existing is not None:

@@ -10,13 +10,16 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from packager.analysis.elfinfo import ElfInfo
+from packager.analysis.elfinfo import ElfInfo, is_elf_file
 
 CACHE_VERSION = 1
 
 
 def _stamp(path: Path) -> list[int]:
-    st = os.stat(path)
+    return _stamp_of(os.stat(path))
+
+
+def _stamp_of(st: os.stat_result) -> list[int]:
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
@@ -36,18 +39,20 @@ class StatCache:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.dirty = False
-        self.data: dict[str, dict[str, Any]] = {"sha256": {}, "elf": {}}
+        self.data: dict[str, dict[str, Any]] = {"sha256": {}, "elf": {}, "magic": {}}
         if path is not None:
             try:
                 loaded = json.loads(path.read_bytes())
                 if loaded.get("version") == CACHE_VERSION:
-                    self.data = {"sha256": loaded["sha256"], "elf": loaded["elf"]}
+                    # "magic" came later: a cache written without it is still good for the rest.
+                    self.data = {"sha256": loaded["sha256"], "elf": loaded["elf"], "magic": loaded.get("magic", {})}
             except (OSError, ValueError, KeyError, AttributeError):
                 pass
 
-    def _lookup(self, kind: str, path: Path, compute: Callable[[], Any]) -> tuple[Any, bool]:
+    def _lookup(self, kind: str, path: Path, compute: Callable[[], Any],
+                st: os.stat_result | None = None) -> tuple[Any, bool]:
         key = os.path.abspath(path)
-        stamp = _stamp(path)
+        stamp = _stamp(path) if st is None else _stamp_of(st)
         hit = self.data[kind].get(key)
         if hit is not None and hit[0] == stamp:
             return hit[1], True
@@ -65,6 +70,14 @@ class StatCache:
         """``reader(path)``, remembered while the file's stat is unchanged. Errors are not cached."""
         value, _ = self._lookup("elf", path, lambda: _to_json(reader(path)))
         return _from_json(value, path)
+
+    def is_elf(self, path: Path, st: os.stat_result) -> bool:
+        """``is_elf_file(path)``, remembered while the file's stat is unchanged. ``st`` is the
+        stat the caller just took of that same file (followed through symlinks as ``path``
+        is opened): a file replaced or written since has another inode, size, mtime or ctime
+        and is opened again."""
+        value, _ = self._lookup("magic", path, lambda: is_elf_file(path), st)
+        return bool(value)
 
     def save(self) -> None:
         """Writes the cache back (atomically) if anything changed."""
