@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from packager.analysis import pathhints, quickhooks
 from packager.analysis.closure import ClosureFinder
 from packager.analysis.elfinfo import ElfInfo, is_elf_file, is_x86_64_elf64, read_elf
 from packager.analysis.ldcache import build_ld_cache
@@ -125,6 +124,8 @@ def _apply_hooks(entry_host: Path, fs: RootFS, finder: ClosureFinder, warnings: 
     """Packs what the quick-mode hooks that match (and were not applied yet) name; returns the
     regular files they added (the ELF objects among them have libraries still to be found),
     and appends their writable scratch directories to ``scratch``."""
+    from packager.analysis import quickhooks  # quick mode only
+
     added: list[Added] = []
     libs = {Path(lib.image_path).name for lib in finder.result.libraries}
     for hook, why in quickhooks.matching_hooks(quickhooks.load_hooks(), entry_host, libs):
@@ -179,6 +180,8 @@ def _add_host_path(path: str, reason: str, fs: RootFS, added: list[Added], warni
 
 def _add_package_data(entry_host: Path, fs: RootFS, added: list[Added], warnings: list[str]) -> None:
     """Packs the data files of the Debian package that owns the program (at most 64 MB)."""
+    from packager.analysis import quickhooks  # quick mode only
+
     package = quickhooks.owning_package(entry_host)
     if package is None:
         return
@@ -201,6 +204,8 @@ def _is_packed(fs: RootFS, path: str) -> bool:
 def _warn_missing(entry_host: Path, fs: RootFS, warnings: list[str], scratch: list[str]) -> None:
     """Warns about absolute paths the program names that exist here but are not packed (those
     inside a hook's writable scratch directories are the app's to make)."""
+    from packager.analysis import pathhints  # quick mode only
+
     missing = pathhints.missing_paths(str(entry_host),
                                       lambda p: _is_packed(fs, p) or any(is_under(p, d) for d in scratch))
     if missing:

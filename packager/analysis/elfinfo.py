@@ -4,9 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
+from typing import TYPE_CHECKING
 
 from packager.errors import PackError
 from packager.paths import display_path
@@ -16,6 +14,9 @@ EM_X86_64 = 62
 ELFCLASS64 = 2
 DF_1_NODEFLIB = 0x800
 DF_1_PIE = 0x08000000
+
+if TYPE_CHECKING:
+    from elftools.elf.elffile import ELFFile
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,11 @@ def read_elf(path: Path) -> ElfInfo:
     """Reads ``path`` (symlinks followed). Promises an ElfInfo for a well-formed x86-64 ELF64
     file whose headers and segments lie inside the file, or a PackError naming the file and
     the problem (not ELF, wrong class or machine, truncated, malformed)."""
+    # pyelftools (~40 ms to import) only when a file is read: a warm re-pack finds every
+    # analysis in the stat cache.
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
     where = display_path(path)
     try:
         size = os.path.getsize(path)

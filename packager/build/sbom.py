@@ -17,10 +17,12 @@ import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packager import __version__
-from packager.build.dpkgdb import DebPackage, DpkgDatabase
+
+if TYPE_CHECKING:  # the dpkg database reader is imported when an SBOM is made, not by every pack
+    from packager.build.dpkgdb import DebPackage, DpkgDatabase
 
 SUFFIX = ".spdx.json"
 NAMESPACE = "https://spdx.litebox-pack.invalid"
@@ -114,7 +116,10 @@ def _host_sha1(host: Path, sha256: str) -> str | None:
 def make_sbom(manifest: dict[str, Any], artifact_name: str, project_dir: Path, plan: dict[str, Any],
               cargo_lock: Path, runtime_package: str | None, dpkg: DpkgDatabase | None = None) -> dict[str, Any]:
     """The SPDX 2.3 document (as a dict) for the artifact the sidecar ``manifest`` describes."""
-    dpkg = dpkg or DpkgDatabase()
+    if not dpkg:
+        from packager.build.dpkgdb import DpkgDatabase
+
+        dpkg = DpkgDatabase()
     art_sha = manifest["artifact"]["sha256"]
     created = datetime.fromtimestamp(int(manifest.get("source_date_epoch") or 0), tz=timezone.utc)
     extracted: dict[str, str] = {}

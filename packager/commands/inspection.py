@@ -217,7 +217,7 @@ def _rewrite_report(m: dict[str, Any]) -> dict[str, Any]:
     """Pack-time syscall rewriting as the manifest records it, with the compatibility report:
     per ELF file the sites found, rewritten and left to the trap path, and the constant
     syscall numbers its code uses that the library OS does not implement."""
-    from packager.image.rewrite import compatibility, refused
+    from packager.image.compat import compatibility, refused
 
     rw = m.get("rewrite") or {"enabled": False, "entry": None, "files": {}}
     missing = compatibility(rw.get("files", {}))

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from packager.analysis import quickhooks
 from packager.config.climounts import with_cli_listens, with_cli_mounts
 from packager.config.policy import PolicyConfig, mount_collision, parse_policy
 from packager.config.tomlcheck import Where, suggest, type_name
@@ -382,6 +381,8 @@ def quick_entry_path(host: Path) -> str:
 def quick_config(program: Path, overrides: Overrides | None = None) -> Config:
     """The Config of quick mode for one ELF program: its name, its image path, the host
     environment passed through (ENV_INHERIT), build settings from flags and SOURCE_DATE_EPOCH."""
+    from packager.analysis import quickhooks  # quick mode only: a project's pack does not import it
+
     over = overrides or Overrides()
     host = Path(os.path.abspath(program))
     entry = quick_entry_path(host)

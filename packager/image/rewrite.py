@@ -39,6 +39,10 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+# Re-exported: their home is packager/image/compat.py, light to import.
+from packager.image.compat import compatibility as compatibility
+from packager.image.compat import refused as refused
+
 PAGE = 0x1000
 PT_LOAD = 1
 PT_NOTE = 4
@@ -482,33 +486,6 @@ def rewrite_many(files: Iterable[tuple[str, bytes]], entry: int | None) -> dict[
 
 
 FASTPATH_SECTION = ".litebox.fastpath"
-def compatibility(files: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
-    """Per file, the names of the constant syscall numbers its sites load that the library OS
-    does not implement (those calls will get ENOSYS), from the rewrite facts of the image."""
-    from packager.image.syscalls_implemented import DENIED, IMPLEMENTED, name
-
-    out: dict[str, list[str]] = {}
-    for path, facts in sorted(files.items()):
-        missing = [f"{name(n)}({n})" for n in facts.get("syscalls", [])
-                   if n not in IMPLEMENTED and n not in DENIED]
-        if missing:
-            out[path] = missing
-    return out
-
-
-def refused(files: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
-    """Per file, the names of the constant syscall numbers its sites load that the sandbox
-    refuses on purpose (EPERM: ptrace, mount, ...; docs/security.md)."""
-    from packager.image.syscalls_implemented import DENIED, name
-
-    out: dict[str, list[str]] = {}
-    for path, facts in sorted(files.items()):
-        hit = [f"{name(n)}({n})" for n in facts.get("syscalls", []) if n in DENIED]
-        if hit:
-            out[path] = hit
-    return out
-
-
 def fastpath_entry(runtime: bytes, section: str = FASTPATH_SECTION) -> int | None:
     """The runtime's fast-path entry address: the 8-byte value of its ``section`` (default
     ``.litebox.fastpath``; a plugin's ``capabilities.rewrite_entry``); the runtime is a non-PIE

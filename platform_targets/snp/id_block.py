@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+# cryptography (~25 ms to import) is imported by the functions that sign or check: every
+# `litebox pack` loads this target's plugin, and few packs make an ID block.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 ID_BLOCK = struct.Struct("<48s16s16sIIQ")
 ALGO_ECDSA_P384_SHA384 = 1
@@ -50,6 +51,8 @@ def block(ld: bytes, fields: Fields) -> bytes:
 
 def throwaway_key() -> ec.EllipticCurvePrivateKey:
     """The public throwaway P-384 key (see THROWAWAY_SEED)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     order = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973
     scalar = int.from_bytes(hashlib.sha384(THROWAWAY_SEED).digest(), "big") % (order - 1) + 1
     return ec.derive_private_key(scalar, ec.SECP384R1())
@@ -57,6 +60,9 @@ def throwaway_key() -> ec.EllipticCurvePrivateKey:
 
 def load_private_key(pem: bytes, where: str) -> ec.EllipticCurvePrivateKey:
     """A P-384 private key from PEM (IdBlockError naming ``where`` otherwise)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
@@ -68,6 +74,9 @@ def load_private_key(pem: bytes, where: str) -> ec.EllipticCurvePrivateKey:
 
 def load_public_key(pem: bytes, where: str) -> ec.EllipticCurvePublicKey:
     """A P-384 public key from PEM (IdBlockError naming ``where`` otherwise)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, TypeError) as exc:
@@ -79,11 +88,17 @@ def load_public_key(pem: bytes, where: str) -> ec.EllipticCurvePublicKey:
 
 def sign(key: ec.EllipticCurvePrivateKey, data: bytes) -> tuple[int, int]:
     """(r, s) of a deterministic (RFC 6979) ECDSA P-384 / SHA-384 signature of ``data``."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
     return decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA384(), deterministic_signing=True)))
 
 
 def signature_from_file(raw: bytes, where: str) -> tuple[int, int]:
     """(r, s) from a DER ECDSA-Sig-Value (openssl, most KMS) or 96 raw bytes r || s big-endian."""
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
     if len(raw) == 96:
         return int.from_bytes(raw[:48], "big"), int.from_bytes(raw[48:], "big")
     try:
@@ -105,6 +120,11 @@ def public_key_field(key: ec.EllipticCurvePublicKey) -> bytes:
 
 def verify(data: bytes, signature: bytes, public_key: bytes) -> bool:
     """Whether ``signature`` (144-byte form) over ``data`` checks with ``public_key`` (152)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
     curve, _ = struct.unpack_from("<II", public_key)
     if curve != CURVE_P384 or len(signature) != 144 or len(public_key) != 152:
         return False

@@ -40,3 +40,44 @@ def test_hanging_tool_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(toolchain, "PROBE_TIMEOUT", 1)
     with pytest.raises(PackError, match="did not answer within 1 s"):
         toolchain._command_version(["rustc", "-V"])
+
+
+@pytest.mark.parametrize("name", ["SCons", "scons", "lief", "zstandard", "capstone", "pyelftools", "pytest",
+                                  "litebox-pack", "litebox_pack", "not-installed-at-all"])
+def test_package_versions_are_what_importlib_metadata_says(name: str) -> None:
+    """The manifest's package versions, read without importing importlib.metadata, are its answers."""
+    from importlib import metadata
+
+    try:
+        expected = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        expected = "absent"
+    assert toolchain._pkg_version(name) == expected
+
+
+def test_package_version_lookup_follows_sys_path_order_and_names(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first sys.path folder with a matching dist-info or egg-info wins; names compare as
+    PEP 503 with dashes as underscores; a folder without a Version header is left to
+    importlib.metadata (None)."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    for d, version in ((first, "1.0"), (second, "2.0")):
+        (d / f"Fancy.Pkg-{version}.dist-info").mkdir(parents=True)
+        (d / f"Fancy.Pkg-{version}.dist-info" / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: Fancy.Pkg\nVersion: {version}\n\nVersion: 9.9\n")
+    (second / "old_egg-0.5.egg-info").mkdir()
+    (second / "old_egg-0.5.egg-info" / "PKG-INFO").write_text("Name: old-egg\nVersion: 0.5\n")
+    (second / "broken-1.dist-info").mkdir()
+    (second / "broken-1.dist-info" / "METADATA").write_text("Name: broken\n")
+    monkeypatch.setattr("sys.path", [str(tmp_path / "missing"), str(first), str(second)])
+    assert toolchain._dist_info_version("fancy-pkg") == "1.0"
+    assert toolchain._dist_info_version("FANCY__pkg") == "1.0"
+    assert toolchain._dist_info_version("old.egg") == "0.5"
+    assert toolchain._dist_info_version("broken") is None
+    assert toolchain._dist_info_version("nothing") is None
+    monkeypatch.setattr("sys.path", [str(second), str(first)])
+    assert toolchain._dist_info_version("fancy_pkg") == "2.0"
+    zipped = tmp_path / "lib.zip"
+    zipped.write_bytes(b"PK\x05\x06" + bytes(18))
+    monkeypatch.setattr("sys.path", [str(zipped), str(first)])
+    assert toolchain._dist_info_version("fancy_pkg") is None  # importlib.metadata looks in the zip
