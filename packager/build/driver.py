@@ -24,6 +24,7 @@ from packager.config.config import Config, Overrides, relative_to_project
 from packager.containers.imagesource import is_image_reference
 from packager.errors import PackError
 from packager.paths import display_path
+from packager.targets import cargobuild
 from packager.targets.targets import Target, default_options, discover, repo_root
 
 STATE_NAME = ".litebox-cache"
@@ -184,11 +185,13 @@ def _pack_locked(app: Path, cfg: Config, targets: list[Target], out_dir: Path, s
     """The part of ``pack`` that uses the build state directory (its lock held)."""
     repo = repo_root()
     probes = start_probes()  # rustc -V and cargo -V answer while the app is analysed
+    cargobuild.prefetch_metadata(repo)  # and so does cargo metadata (the runtime's inputs)
     try:
         return _pack_probed(app, cfg, targets, out_dir, state, shared, config_file, progress, targets_dir,
                             started, source, repo, probes)
     finally:
         probes.close()
+        cargobuild.end_prefetch()
 
 
 def _pack_probed(app: Path, cfg: Config, targets: list[Target], out_dir: Path, state: Path,
@@ -253,7 +256,7 @@ def _write_sbom(sidecar: dict[str, Any], artifact: Path, cfg: Config, plan: dict
 def _warn_compatibility(image_info: Path, progress: Progress) -> None:
     """Warns, per packed ELF file, about syscalls its code makes with a constant number that the
     library OS does not implement (found by the rewriter; `litebox inspect` lists them all)."""
-    from packager.image.rewrite import compatibility, refused
+    from packager.image.compat import compatibility, refused
 
     try:
         files = json.loads(image_info.read_bytes()).get("rewrite", {}).get("files", {})

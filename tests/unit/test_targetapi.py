@@ -212,6 +212,27 @@ def test_runtime_inputs_follow_path_dependencies() -> None:
 
 
 @needs_cargo
+def test_prefetched_cargo_metadata_gives_the_same_inputs_and_ends_with_the_pack(tmp_path: Path) -> None:
+    """`litebox pack` starts cargo metadata ahead (prefetch_metadata); the runtime's inputs are
+    the same as asking when needed, shared by the pack's targets, and forgotten at its end."""
+    repo = repo_root()
+    expected = {p: cargobuild.crate_dirs(repo, p) for p in ("litebox-runtime-kvm", "litebox-runtime-linux-userland")}
+    cargobuild.prefetch_metadata(repo)
+    try:
+        assert isinstance(cargobuild._prefetched[str(repo.resolve())], subprocess.Popen)
+        assert {p: cargobuild.crate_dirs(repo, p) for p in expected} == expected
+        assert isinstance(cargobuild._prefetched[str(repo.resolve())], dict)  # parsed once, for both
+    finally:
+        cargobuild.end_prefetch()
+    assert cargobuild._prefetched == {}
+    cargobuild.prefetch_metadata(tmp_path)  # no Cargo.toml: nothing started
+    assert cargobuild._prefetched == {}
+    cargobuild.prefetch_metadata(repo)
+    cargobuild.end_prefetch()  # a prefetch never used is stopped
+    assert cargobuild._prefetched == {}
+
+
+@needs_cargo
 def test_a_new_shared_crate_feeds_the_runtime(tmp_path: Path) -> None:
     (tmp_path / "Cargo.toml").write_text('[workspace]\nresolver = "2"\nmembers = ["app", "shared"]\n')
     for name, deps in (("shared", ""), ("app", 'shared = { path = "../shared" }\nfar = { path = "../../far" }\n')):
