@@ -77,3 +77,47 @@ def test_changed_input_is_repacked(tmp_path: Path) -> None:
     assert second.sha256 != first.sha256
     assert second.path.read_bytes() != b""
     assert b"alpha: changed" not in first.manifest.read_bytes()  # a digest, not the content
+
+
+def _change(path: Path, how: str) -> None:
+    """Changes ``path`` in a way the warm path must notice; for the ways that keep its size,
+    its mtime is put back, so only the inode or the ctime tells."""
+    old = path.stat()
+    if how == "content":  # same size, written in place: the ctime changes
+        path.write_bytes(path.read_bytes().upper())
+    elif how == "replaced":  # same size, a new file renamed over it: a new inode
+        new = path.with_name(path.name + ".new")
+        new.write_bytes(path.read_bytes().upper())
+        os.chmod(new, old.st_mode & 0o7777)
+        os.replace(new, path)
+    elif how == "mode":
+        os.chmod(path, 0o755)
+    elif how == "size":
+        path.write_bytes(path.read_bytes() + b"more\n")
+    if how != "size":
+        os.utime(path, ns=(old.st_atime_ns, old.st_mtime_ns))
+        assert path.stat().st_size == old.st_size and path.stat().st_mtime_ns == old.st_mtime_ns
+
+
+@pytest.mark.parametrize("how", ["content", "replaced", "mode", "size"])
+def test_a_warm_repack_after_a_change_equals_a_cold_pack(how: str, tmp_path: Path) -> None:
+    """After a packed file changes (bytes of the same size and mtime, in place or renamed over;
+    its mode; its size), the warm re-pack's artifact is a new one, byte for byte what a cold
+    pack (fresh output and state directory) of the changed project gives."""
+    project = copy_example("hello-static", tmp_path)
+    (project / "data").mkdir()
+    (project / "data" / "a.txt").write_text("alpha beta\n")
+    (project / "data" / "b.txt").write_text("gamma\n")
+    toml = project / "litebox.toml"
+    toml.write_text(toml.read_text().replace('"/app/hello" = "build/hello"',
+                                             '"/app/hello" = "build/hello"\n"/data" = "data"'))
+    out = tmp_path / "warm" / "dist"
+    first = pack(project, out)
+    assert pack(project, out) == first  # up to date
+
+    _change(project / "data" / "a.txt", how)
+    warm = pack(project, out)
+    cold = pack(project, tmp_path / "cold" / "dist")
+    assert warm.sha256 != first.sha256, f"{how}: the change was not packed"
+    assert warm.path.read_bytes() == cold.path.read_bytes(), f"{how}: warm {warm.sha256} vs cold {cold.sha256}"
+    assert warm.manifest.read_bytes() == cold.manifest.read_bytes()
