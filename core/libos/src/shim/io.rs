@@ -467,6 +467,12 @@ fn poll_host_by_number<P: Platform>(os: &LibOs<P>, pfds: &mut [PollFd], timeout_
     Some(Ok(ready))
 }
 
+/// poll(2) with the app's arguments, as [`dispatch`] serves it on every platform (with and
+/// without host passthrough): for `shim::dispatch`, which sends poll here directly.
+pub(super) fn poll_call<P: Platform>(os: &LibOs<P>, a: &[usize; 6]) -> SysResult {
+    poll(os, a[0], a[1], a[2] as i32)
+}
+
 /// poll(2): the array is read from the app (EFAULT if it cannot be read), polled, and written
 /// back with each entry's revents (EFAULT if it cannot be written).
 fn poll<P: Platform>(os: &LibOs<P>, ptr: usize, n: usize, timeout_ms: i32) -> SysResult {

@@ -195,6 +195,25 @@ impl Platform for LinuxHost {
         Ok(at)
     }
 
+    // Inlined into the shim's by-number socket calls (litebox_libos::shim::net::hot says
+    // why): `HostPassthrough::net_call`'s answer for them, its other arms left out (a relay's
+    // socket and any other call go to it). A sendto without an address names no abstract
+    // Unix destination, so it blocks as `net_call`'s does, with no look at the address.
+    #[inline(always)]
+    fn net_hot(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        use litebox_libos::shim::nr;
+        if udpapp::is_relay(a[0] as i32) {
+            return HostPassthrough::net_call(self, nr, a);
+        }
+        let call = || r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
+        match nr {
+            nr::GETSOCKNAME | nr::GETPEERNAME | nr::GETSOCKOPT | nr::SHUTDOWN => call(),
+            nr::RECVFROM => signals::blocking(call),
+            nr::SENDTO if a[4] == 0 => signals::blocking(call),
+            _ => HostPassthrough::net_call(self, nr, a),
+        }
+    }
+
     // Inlined into the shim's munmap (litebox_libos::shim::mem::hot says why).
     #[inline(always)]
     fn munmap(&self, addr: usize, len: usize) -> Result<(), Errno> {
