@@ -160,7 +160,8 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
 /// [`dispatch`]. As for the anonymous mmap (`shim::mem::hot`): after the host call each
 /// function return on the way back to the app cost about 10-15 ns on the host measured
 /// (bench/RESULTS-issue17-mmap.md, -http3.md), so these run their host call with this
-/// function, `LibOs::fd_ref` and the platform's `net_hot` inlined into the caller. The same
+/// function, `LibOs::host_fd` (`LibOs::fd_ref`'s by-number answer) and the platform's
+/// `net_hot` inlined into the caller. The same
 /// checks in the same order as [`dispatch`] and [`host_by_number`]: the app's pointers
 /// (EFAULT), then the descriptor (by number only when [`dispatch`] would take it by
 /// number, not O_PATH), then the host call.
@@ -175,7 +176,7 @@ pub fn hot<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysRe
         if let Err(e) = check_app_ptrs(&os.mem, n, a) {
             return Some(Err(e));
         }
-        if let Ok(FdRef::Host(h, flags, named)) = os.fd_ref(a[0] as i32) {
+        if let Some((h, flags, named)) = os.host_fd(a[0] as i32) {
             if flags & O_PATH == 0 && !(named && n == GETSOCKNAME) {
                 let mut args = *a;
                 args[0] = h as usize;

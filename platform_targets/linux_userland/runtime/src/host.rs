@@ -205,11 +205,12 @@ impl Platform for LinuxHost {
         if udpapp::is_relay(a[0] as i32) {
             return HostPassthrough::net_call(self, nr, a);
         }
-        let call = || r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
         match nr {
-            nr::GETSOCKNAME | nr::GETPEERNAME | nr::GETSOCKOPT | nr::SHUTDOWN => call(),
-            nr::RECVFROM => signals::blocking(call),
-            nr::SENDTO if a[4] == 0 => signals::blocking(call),
+            nr::GETSOCKNAME | nr::GETPEERNAME | nr::GETSOCKOPT | nr::SHUTDOWN => {
+                r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]))
+            }
+            nr::RECVFROM => r(signals::blocking_syscall6(nr, a)),
+            nr::SENDTO if a[4] == 0 => r(signals::blocking_syscall6(nr, a)),
             _ => HostPassthrough::net_call(self, nr, a),
         }
     }
@@ -350,10 +351,11 @@ impl Platform for LinuxHost {
         r(sys::syscall6(sys::FUTEX, WAKE_SEQ.as_ptr() as usize, FUTEX_WAKE_PRIVATE, i32::MAX as usize, 0, 0, 0)).ok();
     }
 
+    // Inlined into the shim's poll of host descriptors (litebox_libos::shim::io::poll_fds).
+    #[inline(always)]
     fn host_poll(&self, fds: &mut [litebox_libos::abi::PollFd], timeout_ms: i32) -> Result<usize, Errno> {
-        signals::blocking(|| {
-            r(sys::syscall3(sys::POLL, fds.as_mut_ptr() as usize, fds.len(), timeout_ms as isize as usize))
-        })
+        let a = [fds.as_mut_ptr() as usize, fds.len(), timeout_ms as isize as usize, 0, 0, 0];
+        r(signals::blocking_syscall6(sys::POLL, a))
     }
 
     fn map_image(&self, addr: usize, len: usize, prot: u32, image_off: u64) -> Result<usize, Errno> {
