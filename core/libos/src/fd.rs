@@ -236,6 +236,19 @@ impl FdTable {
         })
     }
 
+    /// What [`FdTable::fd_ref`] gives with `host_by_number` for a host object (its host
+    /// descriptor, status flags and `named`), or None for anything else (`fd` not open, not a
+    /// host object): a look that takes no reference and leaves nothing to drop, inlined into
+    /// the hot paths that use it (`shim::net::hot`, poll of host descriptors).
+    #[inline(always)]
+    pub fn host_fd(&self, fd: i32) -> Option<(i32, u32, bool)> {
+        let slot = usize::try_from(fd).ok().and_then(|i| self.slots.get(i))?.as_ref()?;
+        match &slot.file.kind {
+            FileKind::Host(h) => Some((h.0, slot.file.flags(), slot.file.named.load(Ordering::Relaxed))),
+            _ => None,
+        }
+    }
+
     /// Closes `fd` and hands back its open file (EBADF if it was not open): what `close`
     /// does, with the table's reference moved out rather than cloned and dropped.
     pub fn take(&mut self, fd: i32) -> Result<Arc<OpenFile>, Errno> {

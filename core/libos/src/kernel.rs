@@ -445,6 +445,22 @@ impl<P: Platform> LibOs<P> {
         self.fds.lock().fd_ref(fd, false)
     }
 
+    /// [`LibOs::fd_ref`]'s answer where it gives a host object by number (host descriptor,
+    /// status flags, `named`), without the rest: None wherever `fd_ref` would give anything
+    /// else (the table read under its lock, `fd` not open, not a host object); the caller then
+    /// takes the general way. The same conditions and the same promise as `fd_ref`'s.
+    #[inline(always)]
+    pub fn host_fd(&self, fd: i32) -> Option<(i32, u32, bool)> {
+        if self.platform.single_thread_exclusive() && self.threads.load(Ordering::Relaxed) == 1 {
+            // SAFETY: as in `fd_ref`: one app thread, and no other code that runs the library
+            // OS at the same time; the reference ends with the lookup.
+            if let Some(t) = unsafe { self.fds.peek() } {
+                return t.host_fd(fd);
+            }
+        }
+        None
+    }
+
     /// The node an open file refers to now (for fstat and friends).
     pub fn node_of(&self, f: &crate::fd::OpenFile) -> Option<Node> {
         use crate::fd::FileKind;

@@ -106,6 +106,14 @@ pub trait Platform: Send + Sync {
             None => Err(crate::errno::EAFNOSUPPORT),
         }
     }
+    /// [`Platform::net_call`] for the calls `shim::net::hot` serves inline (recvfrom,
+    /// sendto without an address, shutdown, getpeername, getsockopt, getsockname; `args[0]`
+    /// a host socket the app names by number), with the same effect. A platform may inline
+    /// its answer into the shim's dispatch (linux-userland does: its host call then returns
+    /// through fewer frames). Default: [`Platform::net_call`].
+    fn net_hot(&self, nr: usize, args: [usize; 6]) -> Result<usize, Errno> {
+        self.net_call(nr, args)
+    }
 
     /// mmap of a regular file of a host directory (host descriptor `fd`), with the host's
     /// semantics (MAP_SHARED writes reach the file). Must refuse ranges the runtime owns.

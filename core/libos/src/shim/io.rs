@@ -10,7 +10,7 @@ use super::nr::*;
 use super::SysResult;
 use crate::abi::*;
 use crate::errno::*;
-use crate::fd::{FdRef, FileKind, HostFd, OpenFile};
+use crate::fd::{FileKind, HostFd, OpenFile};
 use crate::kernel::LibOs;
 use crate::kobj::{Epoll, Obj, PipeEnd};
 use crate::platform::{HostPassthrough, Platform};
@@ -356,10 +356,21 @@ fn timespec_ms(mem: &crate::memlock::MemLock, p: usize) -> Result<i32, Errno> {
 
 /// Polls app descriptors: kernel objects answer themselves, host objects through the host,
 /// everything else is ready at once.
+/// Inlined, with [`poll_host_by_number`] and the platform's `host_poll` (linux-userland),
+/// so that a poll of host descriptors returns from its host call through `poll` alone (see
+/// `shim::mem::hot` for why returns after a host call matter); the rest is
+/// [`poll_fds_general`], out of line.
+#[inline(always)]
 fn poll_fds<P: Platform>(os: &LibOs<P>, pfds: &mut [PollFd], timeout_ms: i32) -> SysResult {
     if let Some(r) = poll_host_by_number(os, pfds, timeout_ms) {
         return r;
     }
+    poll_fds_general(os, pfds, timeout_ms)
+}
+
+/// [`poll_fds`] where [`poll_host_by_number`] does not apply.
+#[inline(never)]
+fn poll_fds_general<P: Platform>(os: &LibOs<P>, pfds: &mut [PollFd], timeout_ms: i32) -> SysResult {
     if os.platform.passthrough().is_some() {
         // Library-OS pipes are polled as the host pipes they become (`crate::pipes`).
         for p in pfds.iter() {
@@ -442,6 +453,7 @@ const POLL_INLINE: usize = 8;
 /// open or not a host object, or a table that gives open files): the caller takes the general
 /// way. A host call is made only when every entry qualifies, so the answer is the general
 /// way's: negative descriptors are skipped (revents 0), the rest polled as the host says.
+#[inline(always)]
 fn poll_host_by_number<P: Platform>(os: &LibOs<P>, pfds: &mut [PollFd], timeout_ms: i32) -> Option<SysResult> {
     if pfds.len() > POLL_INLINE || os.platform.passthrough().is_none() {
         return None;
@@ -449,9 +461,9 @@ fn poll_host_by_number<P: Platform>(os: &LibOs<P>, pfds: &mut [PollFd], timeout_
     let mut host = [PollFd { fd: -1, events: 0, revents: 0 }; POLL_INLINE];
     for (h, p) in host.iter_mut().zip(pfds.iter()) {
         if p.fd >= 0 {
-            match os.fd_ref(p.fd) {
-                Ok(FdRef::Host(fd, _, _)) => *h = PollFd { fd, events: p.events, revents: 0 },
-                _ => return None,
+            match os.host_fd(p.fd) {
+                Some((fd, _, _)) => *h = PollFd { fd, events: p.events, revents: 0 },
+                None => return None,
             }
         }
     }
@@ -465,6 +477,12 @@ fn poll_host_by_number<P: Platform>(os: &LibOs<P>, pfds: &mut [PollFd], timeout_
         ready += usize::from(h.revents != 0);
     }
     Some(Ok(ready))
+}
+
+/// poll(2) with the app's arguments, as [`dispatch`] serves it on every platform (with and
+/// without host passthrough): for `shim::dispatch`, which sends poll here directly.
+pub(super) fn poll_call<P: Platform>(os: &LibOs<P>, a: &[usize; 6]) -> SysResult {
+    poll(os, a[0], a[1], a[2] as i32)
 }
 
 /// poll(2): the array is read from the app (EFAULT if it cannot be read), polled, and written

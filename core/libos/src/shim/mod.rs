@@ -48,12 +48,14 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
     }
     // The hot calls that only a family late in the chain serves go straight to it rather than
     // through the families before it (each of those looks and says None): futex and the
-    // clocks to `time`, the socket calls to `net`, the memory-map calls to `mem` (see
-    // `direct`).
+    // clocks to `time`, the socket calls to `net`, the memory-map calls to `mem`, close to
+    // `fdops`' close and poll to `io`'s poll (see `direct`).
     match direct(n) {
         Direct::Time => answer!(time::dispatch(os, n, &a)),
-        Direct::Net => answer!(net::dispatch(os, n, &a)),
+        Direct::Net => answer!(net::hot(os, n, &a)),
         Direct::Mem => answer!(mem::hot(os, n, &a)),
+        Direct::Close => return rax(fdops::close_fd(os, a[0] as i32).map(|_| 0)),
+        Direct::Poll => return rax(io::poll_call(os, &a)),
         Direct::Chain => {}
     }
     answer!(fs::dispatch(os, n, &a));
@@ -104,14 +106,18 @@ enum Direct {
     Net,
     /// `mem`: mmap, munmap and the other memory-map calls (mem::HANDLED).
     Mem,
+    /// `fdops`: close (the chain's answer: `fdops::close_fd`).
+    Close,
+    /// `io`: poll (the chain's answer on every platform: `io::poll`).
+    Poll,
     /// The chain in its order.
     Chain,
 }
 
 /// Which family serves `n` first, for the calls where that is known to be a late one: only
 /// `time` lists futex and the clocks, only `net` the socket calls, only `mem` the memory-map
-/// calls (a test checks that no other family's HANDLED list names them), so going there
-/// directly gives the chain's answer.
+/// calls, only `fdops` close and only `io` poll (a test checks that no other family's HANDLED
+/// list names them), so going there directly gives the chain's answer.
 fn direct(n: usize) -> Direct {
     // One load from a table made at compile time (compares, or a `match` that became a jump
     // table, cost every other call a few branches).
@@ -133,6 +139,8 @@ const DIRECT: [Direct; 512] = {
         t[i] = Direct::Net;
         i += 1;
     }
+    t[nr::CLOSE] = Direct::Close;
+    t[nr::POLL] = Direct::Poll;
     t[nr::ACCEPT4] = Direct::Net;
     t[nr::RECVMMSG] = Direct::Net;
     t[nr::SENDMMSG] = Direct::Net;
@@ -244,6 +252,8 @@ mod direct_tests {
                 Direct::Time => "time",
                 Direct::Net => "net",
                 Direct::Mem => "mem",
+                Direct::Close => "fdops",
+                Direct::Poll => "io",
                 Direct::Chain => continue,
             };
             let listed: Vec<&str> = families().iter().filter(|(_, h)| h.contains(&n)).map(|(f, _)| *f).collect();
@@ -260,6 +270,9 @@ mod direct_tests {
             assert_eq!(direct(n), Direct::Mem, "{}", nr::name(n));
         }
         assert_eq!(direct(nr::CLOCK_GETTIME), Direct::Time);
+        assert_eq!(direct(nr::CLOSE), Direct::Close);
+        assert_eq!(direct(nr::POLL), Direct::Poll);
+        assert_eq!(direct(nr::PPOLL), Direct::Chain);
         assert_eq!(direct(nr::READ), Direct::Chain);
     }
 }

@@ -153,6 +153,43 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
     })
 }
 
+/// The socket calls that reach the host by number with nothing but the number (recvfrom,
+/// sendto without an address, shutdown, getpeername, getsockopt, and getsockname on a
+/// socket whose name the library OS does not keep: [`host_by_number`]'s), served inline in
+/// `shim::dispatch`; every other call, and these on any other descriptor, go to
+/// [`dispatch`]. As for the anonymous mmap (`shim::mem::hot`): after the host call each
+/// function return on the way back to the app cost about 10-15 ns on the host measured
+/// (bench/RESULTS-issue17-mmap.md, -http3.md), so these run their host call with this
+/// function, `LibOs::host_fd` (`LibOs::fd_ref`'s by-number answer) and the platform's
+/// `net_hot` inlined into the caller. The same
+/// checks in the same order as [`dispatch`] and [`host_by_number`]: the app's pointers
+/// (EFAULT), then the descriptor (by number only when [`dispatch`] would take it by
+/// number, not O_PATH), then the host call.
+#[inline(always)]
+pub fn hot<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
+    let by_number = match n {
+        RECVFROM | SHUTDOWN | GETPEERNAME | GETSOCKOPT | GETSOCKNAME => true,
+        SENDTO => a[4] == 0,
+        _ => false,
+    };
+    if by_number {
+        if let Err(e) = check_app_ptrs(&os.mem, n, a) {
+            return Some(Err(e));
+        }
+        if let Some((h, flags, named)) = os.host_fd(a[0] as i32) {
+            if flags & O_PATH == 0 && !(named && n == GETSOCKNAME) {
+                let mut args = *a;
+                args[0] = h as usize;
+                if n == SENDTO {
+                    (args[4], args[5]) = (0, 0);
+                }
+                return Some(os.platform.net_hot(n, args));
+            }
+        }
+    }
+    dispatch(os, n, a)
+}
+
 /// Checks that the pointers the app gives to calls handed to the platform as they are lie in
 /// the app's half (EFAULT otherwise, without touching the memory). The platform may then tell
 /// them from the library OS's own buffers by address: the kvm kernel shares the app's address

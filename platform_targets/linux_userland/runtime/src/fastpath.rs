@@ -362,15 +362,30 @@ pub(crate) fn release_deferred(d: &FastData) {
 
 /// Runs `f` (a host call that may block) with app signals deliverable, as the SIGSYS path's
 /// `blocking` does: the fast-path depth is cleared for its duration.
+#[inline(always)]
 pub fn open_window<R>(f: impl FnOnce() -> R) -> R {
+    let saved = window_open();
+    let r = f();
+    window_close(saved);
+    r
+}
+
+/// The first half of [`open_window`]: clears the fast-path depth and returns what it was,
+/// for [`window_close`] after the host call.
+#[inline(always)]
+pub fn window_open() -> usize {
     let d = data();
     let saved = d.depth.load(Ordering::Relaxed);
     d.depth.store(0, Ordering::Relaxed);
     compiler_fence(Ordering::SeqCst);
-    let r = f();
+    saved
+}
+
+/// The second half of [`open_window`]: puts back the depth [`window_open`] returned.
+#[inline(always)]
+pub fn window_close(saved: usize) {
     compiler_fence(Ordering::SeqCst);
-    d.depth.store(saved, Ordering::Relaxed);
-    r
+    data().depth.store(saved, Ordering::Relaxed);
 }
 
 const SS_ONSTACK: usize = 1;

@@ -195,6 +195,26 @@ impl Platform for LinuxHost {
         Ok(at)
     }
 
+    // Inlined into the shim's by-number socket calls (litebox_libos::shim::net::hot says
+    // why): `HostPassthrough::net_call`'s answer for them, its other arms left out (a relay's
+    // socket and any other call go to it). A sendto without an address names no abstract
+    // Unix destination, so it blocks as `net_call`'s does, with no look at the address.
+    #[inline(always)]
+    fn net_hot(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        use litebox_libos::shim::nr;
+        if udpapp::is_relay(a[0] as i32) {
+            return HostPassthrough::net_call(self, nr, a);
+        }
+        match nr {
+            nr::GETSOCKNAME | nr::GETPEERNAME | nr::GETSOCKOPT | nr::SHUTDOWN => {
+                r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]))
+            }
+            nr::RECVFROM => r(signals::blocking_syscall6(nr, a)),
+            nr::SENDTO if a[4] == 0 => r(signals::blocking_syscall6(nr, a)),
+            _ => HostPassthrough::net_call(self, nr, a),
+        }
+    }
+
     // Inlined into the shim's munmap (litebox_libos::shim::mem::hot says why).
     #[inline(always)]
     fn munmap(&self, addr: usize, len: usize) -> Result<(), Errno> {
@@ -331,10 +351,11 @@ impl Platform for LinuxHost {
         r(sys::syscall6(sys::FUTEX, WAKE_SEQ.as_ptr() as usize, FUTEX_WAKE_PRIVATE, i32::MAX as usize, 0, 0, 0)).ok();
     }
 
+    // Inlined into the shim's poll of host descriptors (litebox_libos::shim::io::poll_fds).
+    #[inline(always)]
     fn host_poll(&self, fds: &mut [litebox_libos::abi::PollFd], timeout_ms: i32) -> Result<usize, Errno> {
-        signals::blocking(|| {
-            r(sys::syscall3(sys::POLL, fds.as_mut_ptr() as usize, fds.len(), timeout_ms as isize as usize))
-        })
+        let a = [fds.as_mut_ptr() as usize, fds.len(), timeout_ms as isize as usize, 0, 0, 0];
+        r(signals::blocking_syscall6(sys::POLL, a))
     }
 
     fn map_image(&self, addr: usize, len: usize, prot: u32, image_off: u64) -> Result<usize, Errno> {

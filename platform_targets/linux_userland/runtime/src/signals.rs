@@ -137,15 +137,49 @@ pub fn reset_for_exec() {
 /// stack), then the kernel restarts the call (SA_RESTART) or it fails with EINTR. Outside a
 /// blocking call every signal stays blocked while a trapped syscall is served (the SIGSYS
 /// handler's fixed mask).
+///
+/// Inlined into its callers: the fast path's case (no trapped syscall) is a few loads and
+/// stores around the call, and out of line it was one more function return after the host
+/// call on the way back to the app (bench/RESULTS-issue17-http3.md). The trapped case sets
+/// and restores the mask with [`app_mask_in`] and [`mask_back`] (one copy each, not one per
+/// caller).
+#[inline(always)]
 pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
-    // Inside a fast-path call, app signals are deferred; a blocking call lets them in.
-    let f = || crate::fastpath::open_window(f);
     // SAFETY: called from syscall handling, so we run on this thread's block.
     let uc = unsafe { (*crate::threads::current()).uc };
+    // Inside a fast-path call, app signals are deferred; a blocking call lets them in.
     if uc == 0 {
         // Not inside a trapped syscall (the fast path): the mask in force is the app's.
-        return f();
+        return crate::fastpath::open_window(f);
     }
+    let old = app_mask_in(uc);
+    let r = crate::fastpath::open_window(f);
+    mask_back(old);
+    r
+}
+
+/// [`blocking`] of host syscall `nr` with arguments `a` (`sys::syscall6`), written without a
+/// closure: the closure of a `blocking(|| ...)` stayed out of line (`FnOnce::call_once`), one
+/// more function return after the host call. For the shim's inlined socket calls
+/// (`LinuxHost::net_hot`).
+#[inline(always)]
+pub fn blocking_syscall6(nr: usize, a: [usize; 6]) -> isize {
+    // SAFETY: called from syscall handling, so we run on this thread's block.
+    let uc = unsafe { (*crate::threads::current()).uc };
+    let old = if uc == 0 { None } else { Some(app_mask_in(uc)) };
+    let saved = crate::fastpath::window_open();
+    let r = sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    crate::fastpath::window_close(saved);
+    if let Some(old) = old {
+        mask_back(old);
+    }
+    r
+}
+
+/// Puts the app's signal mask (of the SIGSYS being served, whose ucontext is at `uc`; SIGSYS
+/// itself stays blocked) in force for a blocking host call; returns the mask it replaced.
+#[inline(never)]
+fn app_mask_in(uc: usize) -> u64 {
     // SAFETY: uc is the ucontext of the SIGSYS being served on this thread.
     let app = unsafe { core::ptr::read((uc + SIGMASK) as *const u64) } & !SIGSYS_BIT;
     let mut old = 0u64;
@@ -159,9 +193,14 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
         0,
         0,
     );
-    let r = f();
+    old
+}
+
+/// Restores the mask [`app_mask_in`] replaced.
+#[inline(never)]
+fn mask_back(old: u64) {
+    const SIG_SETMASK: usize = 2;
     sys::syscall6(sys::RT_SIGPROCMASK, SIG_SETMASK, &old as *const u64 as usize, 0, 8, 0, 0);
-    r
 }
 
 /// Offsets into the kernel's `ucontext` on x86-64.
