@@ -271,9 +271,9 @@ def test_the_sandbox_holds_no_capabilities() -> None:
     proc = _start_waiting(p)
     try:
         inside = sandbox_processes(p.artifact) - {proc.pid}
-        # Init and the app's first process: init empties its bounding set before it forks
-        # the app's first process, which inherits it empty (docs/security.md, layer 5); both
-        # set NO_NEW_PRIVS and empty every other set.
+        # Init and the app's first process: each empties its own bounding set (neither
+        # inherits an empty one any more: docs/security.md, layer 5), and both set
+        # NO_NEW_PRIVS (init before it holds CAP_SETPCAP alone).
         assert len(inside) >= 2, inside
         assert any(_is_init(pid, proc.pid) for pid in inside), inside
         for pid in inside:

@@ -28,12 +28,12 @@ struct Data {
 }
 
 /// Empties the calling thread's bounding set (needs CAP_SETPCAP, which stays effective: the
-/// bounding set only limits what a later execve could gain, never the effective set). Each
-/// drop commits new credentials (41 drops: ~50 us of CPU here), so it is done once per
-/// sandbox: init empties its own right before it forks the app's first process, which
-/// inherits the empty set (and `BOUNDING_EMPTY` with it); init keeps its effective
-/// capabilities for the root and the network namespace, and drops them with [`drop_all`]
-/// before its "R" (supervisor.rs `init`).
+/// bounding set only limits what a later execve could gain). Each drop commits new credentials
+/// (41 drops: ~50 us here), so neither sandbox process does it on the start-up's critical
+/// path: the app's first process empties its own right after init forks it, while it loads
+/// the app and init builds the root (supervisor.rs `init`), and init empties its own after it
+/// has let the app's first process go on (holding only `CAP_SETPCAP` meanwhile:
+/// [`drop_all_but_setpcap`]).
 pub fn drop_bounding() -> Result<(), i32> {
     // A bounding set never grows again: once emptied here (in this process or in the one it
     // was forked from), there is nothing left to read.
@@ -63,11 +63,27 @@ pub fn drop_bounding() -> Result<(), i32> {
 /// itself is).
 static BOUNDING_EMPTY: AtomicBool = AtomicBool::new(false);
 
+/// Init's first half of [`drop_all`], before it lets the app's first process run: clears the
+/// ambient set, keeps nothing in the inheritable set and only `CAP_SETPCAP` in the effective
+/// and permitted sets (all it needs to empty its own bounding set afterwards, off the
+/// critical path: [`drop_all`] then drops that one too). `CAP_SETPCAP` acts on the caller's own
+/// credentials only (drop from its bounding set, set its securebits, add to its inheritable
+/// set what its bounding set holds); with NO_NEW_PRIVS set (init sets it first) no execve
+/// can turn any of that into a privilege.
+pub fn drop_all_but_setpcap() -> Result<(), i32> {
+    const CAP_SETPCAP: u32 = 8;
+    check(sys::syscall6(sys::PRCTL, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0))?;
+    let hdr = Header { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+    let keep = Data { effective: 1 << CAP_SETPCAP, permitted: 1 << CAP_SETPCAP, inheritable: 0 };
+    let data = [keep, Data::default()];
+    check(sys::syscall3(CAPSET, &hdr as *const Header as usize, data.as_ptr() as usize, 0)).map(|_| ())
+}
+
 /// Drops every capability of the calling thread (before it starts the app, which inherits
 /// that). Returns the errno of the step that failed.
 pub fn drop_all() -> Result<(), i32> {
     // The bounding set first: dropping from it needs CAP_SETPCAP, which goes last. A set that
-    // is already empty (the sandbox's init emptied it before the fork) costs nothing.
+    // is already empty (the sandbox's init emptied it before the fork) costs only the reads.
     drop_bounding()?;
     check(sys::syscall6(sys::PRCTL, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0))?;
     let hdr = Header { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };

@@ -346,14 +346,10 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     let (ready_r, ready_w) = pipe().unwrap_or_else(|e| fail(e));
     // Before the fork, so that both hold it: init's copy is the last one closed.
     nsroot::mqueue();
-    // The bounding set, full in a new user namespace, is emptied once, here, before the fork:
-    // the app's first process inherits the empty set (41 credential commits fewer than
-    // emptying it in each process; `caps::drop_all` in layers.rs then finds it empty). Init
-    // keeps its effective capabilities (the bounding set limits only what an execve could
-    // gain) for the root and the network namespace below, and drops them before its "R".
-    caps::drop_bounding().unwrap_or_else(|e| fail(e));
     // The fork and the mqueue mount need no id map; the supervisor writes the maps meanwhile
-    // and says "G" (below) before init makes a file.
+    // and says "G" (below) before init makes a file. Neither process has emptied its bounding
+    // set yet: each does it where it is off the start-up's critical path (caps.rs
+    // `drop_bounding`).
     let app = match check(sys::syscall6(CLONE, SIGCHLD, 0, 0, 0, 0, 0)) {
         Ok(0) => {
             close(go);
@@ -361,6 +357,16 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
             // Only init reports to the supervisor (so init's "R" to this process may come
             // before the supervisor's: nothing here can write to that pipe in between).
             close(status);
+            // This process's bounding set, inherited full, is emptied now, while init builds
+            // the root and the network namespace (init's chain is the longer one), long before
+            // any app code runs; `caps::drop_all` (layers.rs) then finds it empty. A failure
+            // stops the start: no app code runs with a bounding set left.
+            caps::drop_bounding().unwrap_or_else(|e| {
+                crate::fatal(
+                    crate::EXIT_SANDBOX,
+                    alloc::format!("cannot empty the capability bounding set (errno {e})").as_bytes(),
+                )
+            });
             // `net` is known once init says the root is ready (`await_root`).
             return Started { ns: Ok(()), net: Err(0), upper: None, mounts: Vec::new(), root_ready: ready_r };
         }
@@ -388,10 +394,12 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     let mask = mounts.iter().enumerate().fold(1u64, |m, (i, &(_, w))| if w && i < 63 { m | 1 << (i + 1) } else { m });
     broker::set_dirs(&dirs, mask).unwrap_or_else(|e| fail(e));
     dirs.iter().for_each(|&fd| close(fd));
-    // NO_NEW_PRIVS, and every capability gone (the bounding set was emptied before the fork):
-    // init holds nothing once anyone hears "R".
+    // NO_NEW_PRIVS, and every capability but CAP_SETPCAP gone: init's bounding set is emptied
+    // right after the "R"s below (off the critical path), and CAP_SETPCAP goes with it. What
+    // init holds in between acts on init's own credentials only, and with NO_NEW_PRIVS no
+    // execve could turn it into a privilege (caps.rs `drop_all_but_setpcap`).
     crate::seccomp::no_new_privs().unwrap_or_else(|e| fail(e));
-    caps::drop_all().unwrap_or_else(|e| fail(e));
+    caps::drop_all_but_setpcap().unwrap_or_else(|e| fail(e));
     // Forwarding is in place before anyone hears "R": once the app's process has its go-ahead,
     // the app may run and say it is up, and a signal sent to the artifact right then goes
     // supervisor -> init; init, pid 1 of its namespace, would drop it (no handler yet) rather
@@ -409,6 +417,11 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     sys::syscall3(sys::WRITE, ready_w as usize, [b'R', at, net].as_ptr() as usize, 3);
     sys::syscall3(sys::WRITE, status as usize, b"R".as_ptr() as usize, 1);
     close(ready_w);
+    if caps::drop_all().is_err() {
+        // Cannot happen with CAP_SETPCAP held; if it did, nothing of the sandbox goes on.
+        sys::syscall3(KILL, usize::MAX, SIGKILL, 0);
+        crate::fatal(crate::EXIT_SANDBOX, b"init cannot drop its capabilities");
+    }
     const WALL: usize = 0x4000_0000;
     let st = if let Some(st) = crate::parcheck::serve(app) {
         st
