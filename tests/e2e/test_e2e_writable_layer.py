@@ -30,3 +30,22 @@ def test_changes_by_a_child_are_seen_by_the_parent(tmp_path: Path) -> None:
     assert packed.returncode == 0, describe(packed)
     assert packed.stdout == native.stdout
     assert not Path("/tmp/lc").exists()  # the packed run wrote only to its own layer
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace not installed")
+def test_a_fresh_layer_is_not_searched_on_the_host(tmp_path: Path) -> None:
+    """Inside the namespaces the layer starts as an empty tmpfs of the sandbox's own, and every
+    change of its names moves the shared generation: until then a lookup in it (glibc's
+    readlink("/proc/self/exe") looks for "proc" and its whiteouts) makes no host call."""
+    src = Path(__file__).resolve().parents[2] / "examples" / "hello-static" / "hello.c"
+    prog = tmp_path / "hello"
+    subprocess.run(["gcc", "-O2", "-static", "-o", str(prog), str(src)], check=True)
+    art = pack(prog, tmp_path / "dist")
+    trace = tmp_path / "trace"
+    r = subprocess.run(["strace", "-f", "-qq", "-o", str(trace), str(art.path)], capture_output=True, timeout=120,
+                       check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(b"Hello from litebox!"), r.stdout
+    text = trace.read_text()
+    assert ".wh." not in text
+    assert not [line for line in text.splitlines() if "openat2(" in line and "ENOENT" in line]

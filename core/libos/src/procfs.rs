@@ -15,7 +15,7 @@ use crate::platform::Platform;
 
 impl<P: Platform> ProcView for LibOs<P> {
     fn pid(&self) -> i32 {
-        self.platform.ids().0
+        self.platform.pid()
     }
 
     fn fds(&self) -> Vec<i32> {
@@ -158,7 +158,7 @@ fn maps<P: Platform>(os: &LibOs<P>) -> String {
 }
 
 fn status<P: Platform>(os: &LibOs<P>) -> String {
-    let (pid, _) = os.platform.ids();
+    let pid = os.platform.pid();
     let ppid = os.ppid();
     let (u, g) = (os.ident.uids(), os.ident.gids());
     let (size, accessible) = {
@@ -259,7 +259,7 @@ pub fn own_record<P: Platform>(os: &LibOs<P>) -> ProcRecord {
     let (pgid, sid) = os.pgid_sid();
     let (vsize, rss) = sizes(os);
     ProcRecord {
-        pid: os.platform.ids().0,
+        pid: os.platform.pid(),
         ppid: os.ppid(),
         pgid,
         sid,
@@ -283,7 +283,7 @@ pub fn publish<P: Platform>(os: &LibOs<P>) {
         // The core's table keeps the name, arguments and program path alone (the rest of
         // /proc/PID is read live): only those are gathered (each program load of a VM pays
         // for this code's first run under emulation).
-        let (pid, comm, cmdline, exe) = (os.platform.ids().0, comm(os), cmdline(os), os.vfs.exe_path.lock().clone());
+        let (pid, comm, cmdline, exe) = (os.platform.pid(), comm(os), cmdline(os), os.vfs.exe_path.lock().clone());
         let mut t = crate::proctab::TABLE.lock();
         t.publish(pid, &comm, &cmdline);
         t.set_exe(pid, &exe);
@@ -292,7 +292,7 @@ pub fn publish<P: Platform>(os: &LibOs<P>) {
 
 /// The pids of the app's other processes (live and zombies), in increasing order.
 pub fn other_pids<P: Platform>(os: &LibOs<P>) -> Vec<i32> {
-    let me = os.platform.ids().0;
+    let me = os.platform.pid();
     let mut v: Vec<i32> = if os.platform.passthrough().is_some() {
         os.platform.app_processes().iter().map(|r| r.pid).collect()
     } else {
@@ -319,7 +319,7 @@ pub fn record<P: Platform>(os: &LibOs<P>, pid: i32) -> Option<ProcRecord> {
         }
         return Some(r);
     }
-    let me = os.platform.ids().0;
+    let me = os.platform.pid();
     let (vsize, rss) = os.platform.process_memory(pid).unwrap_or((0, 0));
     let t = crate::proctab::TABLE.lock();
     let p = t.get(pid)?;

@@ -57,6 +57,13 @@ pub struct HostDirs {
     /// by the first process and inherited by every fork, so all the sandbox's processes see
     /// each other's changes (0: none, lookups are never cached).
     pub generation: usize,
+    /// Whether the writable layer was empty when `generation` was made: the private tmpfs
+    /// init mounts for this sandbox alone (supervisor.rs, nsroot.rs), not a host directory.
+    /// Every change of which names the layer holds goes through these ops, which move the
+    /// generation on ([`HostDirs::changed`]); while it is still 0 the layer holds nothing,
+    /// and a lookup in it finds nothing without asking the host (python3 -c pass: 48 host
+    /// calls, every one failing, on the app's start-up path).
+    pub fresh: bool,
 }
 
 /// Maps the shared page that holds the writable layer's namespace generation; returns its
@@ -145,6 +152,12 @@ fn parent(dirfd: i32, rel: &[u8]) -> Result<Parent, Errno> {
 }
 
 impl HostDirs {
+    /// Whether the writable layer is known to hold nothing: made empty for this sandbox
+    /// ([`HostDirs::fresh`]) and not changed since (its generation is still 0).
+    fn still_empty(&self) -> bool {
+        self.fresh && self.generation() == Some(0)
+    }
+
     fn fd(&self, dir: usize) -> Result<i32, Errno> {
         match self.dirs.get(dir).map(|d| d.load(Ordering::Relaxed)) {
             Some(fd) if fd >= 0 => Ok(fd),
@@ -274,7 +287,12 @@ impl HostDirOps for HostDirs {
     }
 
     fn list(&self, dir: usize, rel: &[u8]) -> Result<Vec<DirEntry>, Errno> {
-        let fd = open_beneath(self.fd(dir)?, rel, O_RDONLY | O_DIRECTORY, 0)?;
+        let d = self.fd(dir)?;
+        if dir == 0 && self.still_empty() {
+            // The empty layer: its top directory lists nothing, and nothing lies below it.
+            return if rel.is_empty() { Ok(Vec::new()) } else { Err(ENOENT) };
+        }
+        let fd = open_beneath(d, rel, O_RDONLY | O_DIRECTORY, 0)?;
         let out = read_dir(fd);
         close(fd);
         out
@@ -309,6 +327,9 @@ impl HostDirOps for HostDirs {
     }
 
     fn lookup_upper(&self, rel: &[u8]) -> UpperLookup {
+        if self.still_empty() {
+            return UpperLookup::Absent;
+        }
         let Ok(d) = self.fd(0) else { return UpperLookup::Absent };
         let Ok(p) = parent(d, rel) else { return UpperLookup::Absent };
         let stat_at = |name: &[u8]| -> Option<Stat> {

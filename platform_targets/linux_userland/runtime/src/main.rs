@@ -291,7 +291,7 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     // Inside the namespaces the layer's and the mounts' descriptors come once init has built
     // the root (below, after the app is loaded); until then their lookups find nothing.
     let upper = started.ns.is_ok() || started.upper.is_some();
-    let (layer, dirs) = host_layer(&cfg.mounts, upper);
+    let (layer, dirs) = host_layer(&cfg.mounts, upper, started.ns.is_ok());
     vfs.host = Some(layer);
     vfs.ids = cfg.ids.map(|app| litebox_libos::fs::synth::IdMap { host: host_ids, app });
     let layer_in_memory = started.ns.is_ok();
@@ -424,10 +424,12 @@ fn open_mounts(mounts: &[litebox_image::Mount<'_>]) -> Vec<(i32, bool)> {
 /// The writable layer and the policy's mounts as the library OS reaches them (directory 0 is
 /// the layer, 1.. the mounts in policy order, as the broker numbers them), with every
 /// descriptor still unset (lookups find nothing until [`fill_host_layer`]); `upper`: whether
-/// the layer is a host directory.
+/// the layer is a host directory; `fresh`: whether it is the private root's empty tmpfs layer,
+/// made for this sandbox (`hostfs::HostDirs::fresh`).
 fn host_layer(
     mounts: &[litebox_image::Mount<'_>],
     upper: bool,
+    fresh: bool,
 ) -> (litebox_libos::fs::hostdir::HostLayer, &'static hostfs::HostDirs) {
     use core::sync::atomic::AtomicI32;
     use litebox_libos::fs::hostdir::{HostLayer, MountPoint};
@@ -443,8 +445,11 @@ fn host_layer(
     if generation != 0 {
         guard::reserve(generation, 4096);
     }
-    let ops: &'static hostfs::HostDirs =
-        alloc::boxed::Box::leak(alloc::boxed::Box::new(hostfs::HostDirs { dirs, generation }));
+    let ops: &'static hostfs::HostDirs = alloc::boxed::Box::leak(alloc::boxed::Box::new(hostfs::HostDirs {
+        dirs,
+        generation,
+        fresh: fresh && generation != 0,
+    }));
     (HostLayer { ops, upper, mounts: points }, ops)
 }
 
