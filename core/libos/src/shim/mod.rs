@@ -33,6 +33,12 @@ pub type SysResult = Result<usize, Errno>;
 
 /// Serves one syscall of the app and returns what rax must hold afterwards (a value, or
 /// `-errno`). `exit` and `exit_group` do not return.
+// A fork child returns to the app through here and comes back for its `exit_group`; fork
+// copies no page-table entries of the runtime's file-backed code, so each 64 KiB window of
+// code the child runs costs it a fault. On Linux hosts it goes to the plain `.text` input
+// section, which the runtime's link order (runtime/startup-order.ld) puts first, next to the
+// syscall entry and exit and the fork path (`exec::fork`).
+#[cfg_attr(target_os = "linux", link_section = ".text")]
 pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isize {
     let n = ctx.nr();
     let a = ctx.args();
@@ -49,11 +55,14 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
     // The hot calls that only a family late in the chain serves go straight to it rather than
     // through the families before it (each of those looks and says None): futex and the
     // clocks to `time`, the socket calls to `net`, the memory-map calls to `mem` (see
-    // `direct`).
+    // `direct`). The process calls go to `process`, so that a fork child's calls (glibc's
+    // `set_robust_list`, then `exit_group`) run no family's code outside the window of code
+    // it faulted in for its return.
     match direct(n) {
         Direct::Time => answer!(time::dispatch(os, n, &a)),
         Direct::Net => answer!(net::dispatch(os, n, &a)),
         Direct::Mem => answer!(mem::hot(os, n, &a)),
+        Direct::Process => answer!(process::dispatch(os, n, &a, ctx)),
         Direct::Chain => {}
     }
     answer!(fs::dispatch(os, n, &a));
@@ -104,6 +113,11 @@ enum Direct {
     Net,
     /// `mem`: mmap, munmap and the other memory-map calls (mem::HANDLED).
     Mem,
+    /// `process`: every call it lists (process::HANDLED), among them the calls of a fork
+    /// child on its way out (`set_robust_list`, `exit_group`), which then run none of the
+    /// families before `process`: their code lies in other 64 KiB windows, each one a page
+    /// fault in a child, which gets no page tables for the runtime's code.
+    Process,
     /// The chain in its order.
     Chain,
 }
@@ -132,6 +146,11 @@ const DIRECT: [Direct; 512] = {
     while i <= nr::GETSOCKOPT {
         t[i] = Direct::Net;
         i += 1;
+    }
+    let mut k = 0;
+    while k < process::HANDLED.len() {
+        t[process::HANDLED[k]] = Direct::Process;
+        k += 1;
     }
     t[nr::ACCEPT4] = Direct::Net;
     t[nr::RECVMMSG] = Direct::Net;
@@ -244,6 +263,7 @@ mod direct_tests {
                 Direct::Time => "time",
                 Direct::Net => "net",
                 Direct::Mem => "mem",
+                Direct::Process => "process",
                 Direct::Chain => continue,
             };
             let listed: Vec<&str> = families().iter().filter(|(_, h)| h.contains(&n)).map(|(f, _)| *f).collect();
@@ -260,6 +280,9 @@ mod direct_tests {
             assert_eq!(direct(n), Direct::Mem, "{}", nr::name(n));
         }
         assert_eq!(direct(nr::CLOCK_GETTIME), Direct::Time);
+        for &n in process::HANDLED {
+            assert_eq!(direct(n), Direct::Process, "{}", nr::name(n));
+        }
         assert_eq!(direct(nr::READ), Direct::Chain);
     }
 }
