@@ -189,6 +189,10 @@ impl<P: Platform> LibOs<P> {
     /// the map held), and a thread that leaves has left the library OS's code that uses the
     /// map by the time `threads` drops back to one (exit counts itself out and makes no
     /// further call but the host's exit). A fork child has the one thread that forked.
+    /// Always inlined: `shim::dispatch` (mmap's way, `shim::mem::hot`) stopped inlining it
+    /// once it went to the plain `.text` section with more arms, and the out-of-line copy lay
+    /// in a window of code start-up did not otherwise run (tests/e2e/test_e2e_resident.py).
+    #[inline(always)]
     pub fn mem_lock(&self) -> crate::memlock::MemGuard<'_> {
         if self.platform.single_thread_exclusive() && self.threads.load(Ordering::Acquire) == 1 {
             // SAFETY: one app thread, and no other code that runs the library OS at the same

@@ -33,6 +33,12 @@ pub type SysResult = Result<usize, Errno>;
 
 /// Serves one syscall of the app and returns what rax must hold afterwards (a value, or
 /// `-errno`). `exit` and `exit_group` do not return.
+// A fork child returns to the app through here and comes back for its `exit_group`; fork
+// copies no page-table entries of the runtime's file-backed code, so each 64 KiB window of
+// code the child runs costs it a fault. On Linux hosts it goes to the plain `.text` input
+// section, which the runtime's link order (runtime/startup-order.ld) puts first, next to the
+// syscall entry and exit and the fork path (`exec::fork`).
+#[cfg_attr(target_os = "linux", link_section = ".text")]
 pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isize {
     let n = ctx.nr();
     let a = ctx.args();
@@ -49,13 +55,16 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
     // The hot calls that only a family late in the chain serves go straight to it rather than
     // through the families before it (each of those looks and says None): futex and the
     // clocks to `time`, the socket calls to `net`, the memory-map calls to `mem`, close to
-    // `fdops`' close and poll to `io`'s poll (see `direct`).
+    // `fdops`' close and poll to `io`'s poll (see `direct`). The process calls go to
+    // `process`, so that a fork child's calls (glibc's `set_robust_list`, then `exit_group`)
+    // run no family's code outside the window of code it faulted in for its return.
     match direct(n) {
         Direct::Time => answer!(time::dispatch(os, n, &a)),
         Direct::Net => answer!(net::hot(os, n, &a)),
         Direct::Mem => answer!(mem::hot(os, n, &a)),
         Direct::Close => return rax(fdops::close_fd(os, a[0] as i32).map(|_| 0)),
         Direct::Poll => return rax(io::poll_call(os, &a)),
+        Direct::Process => answer!(process::dispatch(os, n, &a, ctx)),
         Direct::Chain => {}
     }
     answer!(fs::dispatch(os, n, &a));
@@ -110,14 +119,19 @@ enum Direct {
     Close,
     /// `io`: poll (the chain's answer on every platform: `io::poll`).
     Poll,
+    /// `process`: every call it lists (process::HANDLED), among them the calls of a fork
+    /// child on its way out (`set_robust_list`, `exit_group`), which then run none of the
+    /// families before `process`: their code lies in other 64 KiB windows, each one a page
+    /// fault in a child, which gets no page tables for the runtime's code.
+    Process,
     /// The chain in its order.
     Chain,
 }
 
 /// Which family serves `n` first, for the calls where that is known to be a late one: only
 /// `time` lists futex and the clocks, only `net` the socket calls, only `mem` the memory-map
-/// calls, only `fdops` close and only `io` poll (a test checks that no other family's HANDLED
-/// list names them), so going there directly gives the chain's answer.
+/// calls, only `fdops` close, only `io` poll and only `process` its calls (a test checks that
+/// no other family's HANDLED list names them), so going there directly gives the chain's answer.
 fn direct(n: usize) -> Direct {
     // One load from a table made at compile time (compares, or a `match` that became a jump
     // table, cost every other call a few branches).
@@ -141,6 +155,11 @@ const DIRECT: [Direct; 512] = {
     }
     t[nr::CLOSE] = Direct::Close;
     t[nr::POLL] = Direct::Poll;
+    let mut k = 0;
+    while k < process::HANDLED.len() {
+        t[process::HANDLED[k]] = Direct::Process;
+        k += 1;
+    }
     t[nr::ACCEPT4] = Direct::Net;
     t[nr::RECVMMSG] = Direct::Net;
     t[nr::SENDMMSG] = Direct::Net;
@@ -254,6 +273,7 @@ mod direct_tests {
                 Direct::Mem => "mem",
                 Direct::Close => "fdops",
                 Direct::Poll => "io",
+                Direct::Process => "process",
                 Direct::Chain => continue,
             };
             let listed: Vec<&str> = families().iter().filter(|(_, h)| h.contains(&n)).map(|(f, _)| *f).collect();
@@ -273,6 +293,9 @@ mod direct_tests {
         assert_eq!(direct(nr::CLOSE), Direct::Close);
         assert_eq!(direct(nr::POLL), Direct::Poll);
         assert_eq!(direct(nr::PPOLL), Direct::Chain);
+        for &n in process::HANDLED {
+            assert_eq!(direct(n), Direct::Process, "{}", nr::name(n));
+        }
         assert_eq!(direct(nr::READ), Direct::Chain);
     }
 }

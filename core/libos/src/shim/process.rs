@@ -46,6 +46,9 @@ pub const PARTIAL: &[(usize, &str)] = &[
 ];
 
 /// Serves `n` if it is a process syscall.
+// A fork child's `exit_group` comes through here: in the plain `.text` input section with
+// `clone` (see there).
+#[cfg_attr(target_os = "linux", link_section = ".text")]
 pub fn dispatch<P: Platform>(
     os: &LibOs<P>,
     n: usize,

@@ -269,12 +269,16 @@ fn host_mask() -> u64 {
 }
 
 impl litebox_libos::SyscallContext for Fast {
+    // `nr` and `args` are called through the trait object by `shim::dispatch`, also on a
+    // fork child's way out (`exit_group`): in the plain `.text` input section with it.
+    #[link_section = ".text"]
     fn nr(&self) -> usize {
         self.regs().rax
     }
     fn arg(&self, i: usize) -> usize {
         self.args()[i]
     }
+    #[link_section = ".text"]
     fn args(&self) -> [usize; 6] {
         let r = self.regs();
         [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9]
@@ -301,7 +305,10 @@ impl litebox_libos::SyscallContext for Fast {
     }
 }
 
+// Every call a fork child makes comes through here: in the plain `.text` input section with
+// the fork path (`litebox_libos::shim::exec::fork` says why).
 #[no_mangle]
+#[link_section = ".text"]
 extern "C" fn litebox_fastpath_dispatch(regs: *mut Regs) -> usize {
     let mut ctx = Fast { regs };
     let nr = ctx.regs().rax;
