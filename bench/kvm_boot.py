@@ -8,7 +8,9 @@ entry to the app's first instruction, which the kernel prints when the command l
 ``litebox.timing`` (with its boot phases, how its clock was calibrated, and when the VM
 exited, so the app's own run shows too). The row "as `litebox run` boots" adds the runner's
 host check of the image to a plain QEMU start; the row after it boots through the runner's
-own ``qemu.boot`` (control FIFOs, QEMU started with its parent-death signal, the wait).
+own ``qemu.boot`` (control FIFOs, QEMU started with its parent-death signal, the wait). Every
+``-M microvm`` row boots without firmware as the runner does (``qemu.direct_boot``); the two
+rows "through QEMU's firmware" boot the same with ``-kernel`` (qboot and its PVH option ROM).
 
     python3 bench/kvm_boot.py [--runs N] [--json] [--before KERNEL]
 
