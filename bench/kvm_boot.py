@@ -8,7 +8,9 @@ entry to the app's first instruction, which the kernel prints when the command l
 ``litebox.timing`` (with its boot phases, how its clock was calibrated, and when the VM
 exited, so the app's own run shows too). The row "as `litebox run` boots" adds the runner's
 host check of the image to a plain QEMU start; the row after it boots through the runner's
-own ``qemu.boot`` (control FIFOs, QEMU started with its parent-death signal, the wait).
+own ``qemu.boot`` (control FIFOs, QEMU started with its parent-death signal, the wait). Every
+``-M microvm`` row boots without firmware as the runner does (``qemu.direct_boot``); the two
+rows "through QEMU's firmware" boot the same with ``-kernel`` (qboot and its PVH option ROM).
 
     python3 bench/kvm_boot.py [--runs N] [--json] [--before KERNEL]
 
@@ -80,13 +82,17 @@ def timed(fn: Callable[[], bytes], runs: int, cpu: list[float] | None = None) ->
     return times, outs
 
 
-def qemu_run(qemu: Any, kernel: Path, machine: str, cmdline: str, **options: str) -> Callable[[], bytes]:
+def qemu_run(qemu: Any, kernel: Path, machine: str, cmdline: str, firmware: bool = False,
+             **options: str) -> Callable[[], bytes]:
     """A closure booting ``kernel`` once with TCG, returning its console output and the kernel's
-    log (stdout, then stderr); ``options`` go to ``qemu_argv`` (``microvm_options``)."""
+    log (stdout, then stderr); ``options`` go to ``qemu_argv`` (``microvm_options``). ``-M
+    microvm`` boots without firmware as the runner does (``qemu.direct_boot``), or with
+    ``firmware`` through QEMU's (qboot, its PVH option ROM, ``-kernel``)."""
     def go() -> bytes:
         with tempfile.TemporaryDirectory() as tmp:
             control = Path(tmp) / "control"
-            argv = qemu.qemu_argv(kernel, cmdline, qemu.file_chardev(control), "tcg", machine, **options)
+            argv = qemu.qemu_argv(kernel, cmdline, qemu.file_chardev(control), "tcg", machine,
+                                  direct=None if firmware else Path(tmp), **options)
             proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
             if qemu.read_exit(control) != 0:
                 sys.exit(f"{machine}: the app did not exit 0 (QEMU {proc.returncode}): {proc.stdout!r} {proc.stderr!r}")
@@ -95,7 +101,8 @@ def qemu_run(qemu: Any, kernel: Path, machine: str, cmdline: str, **options: str
     return go
 
 
-def runner_run(plugin: Any, kernel: Path, whole_runner: bool = False, **options: str) -> Callable[[], bytes]:
+def runner_run(plugin: Any, kernel: Path, whole_runner: bool = False, firmware: bool = False,
+               **options: str) -> Callable[[], bytes]:
     """A closure booting ``kernel`` as `litebox run` does: the host checks the image's chunk
     digests first (chunkcheck.py; timed with the boot, its CPU time added to the children's
     by ``timed``), then boots it with ``litebox.image-checked`` when they match: QEMU started
@@ -110,10 +117,10 @@ def runner_run(plugin: Any, kernel: Path, whole_runner: bool = False, **options:
         if not checked:
             sys.exit(f"{kernel}: the host check of the image's chunks failed")
         if not whole_runner:
-            return qemu_run(plugin.qemu, kernel, "microvm", "litebox.image-checked", **options)()
+            return qemu_run(plugin.qemu, kernel, "microvm", "litebox.image-checked", firmware, **options)()
         cmdline = plugin.qemu.kernel_cmdline([], {}, image_checked=True)
         code, rc = plugin.qemu.boot(kernel, cmdline, "tcg", 60, None, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)
+                                    stderr=subprocess.DEVNULL, direct=not firmware)
         if code != 0:
             sys.exit(f"{kernel}: the app did not exit 0 (QEMU {rc})")
         return b""
@@ -141,11 +148,13 @@ def pvh_stub(path: Path) -> Path:
     return path
 
 
-def stub_run(qemu: Any, stub: Path, **options: str) -> Callable[[], bytes]:
-    """A closure booting the PVH stub with the runner's QEMU command line (QEMU alone)."""
+def stub_run(qemu: Any, stub: Path, firmware: bool = False, **options: str) -> Callable[[], bytes]:
+    """A closure booting the PVH stub with the runner's QEMU command line (QEMU alone), or with
+    ``firmware`` through QEMU's firmware."""
     def go() -> bytes:
         with tempfile.TemporaryDirectory() as tmp:
-            argv = qemu.qemu_argv(stub, "", qemu.file_chardev(Path(tmp) / "control"), "tcg", "microvm", **options)
+            argv = qemu.qemu_argv(stub, "", qemu.file_chardev(Path(tmp) / "control"), "tcg", "microvm",
+                                  direct=None if firmware else Path(tmp), **options)
             proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
             if proc.returncode != 1:
                 sys.exit(f"the PVH stub did not exit through isa-debug-exit: {proc.returncode} {proc.stderr!r}")
@@ -219,7 +228,10 @@ def main() -> int:
             ("native", plain_run([str(native)])),
             ("linux-userland", plain_run([str(arts["linux-userland"])])),
             ("QEMU alone, -M microvm (PVH stub exits at once)", stub_run(qemu, stub)),
+            ("QEMU alone, through QEMU's firmware", stub_run(qemu, stub, firmware=True)),
             ("kvm, QEMU TCG -M microvm, as `litebox run` boots", runner_run(plugin, arts["kvm"])),
+            ("kvm, the same through QEMU's firmware (qboot, pvh.bin)",
+             runner_run(plugin, arts["kvm"], firmware=True)),
             ("kvm, the same through the runner's qemu.boot", runner_run(plugin, arts["kvm"], whole_runner=True)),
             ("kvm, -M microvm, chunks checked in the VM", qemu_run(qemu, arts["kvm"], "microvm", "")),
             ("kvm, QEMU TCG -M pc (default machine)", qemu_run(qemu, arts["kvm"], "pc", "")),

@@ -313,17 +313,146 @@ def file_chardev(path: Path) -> str:
     return f"file,path={path}"
 
 
+# Direct boot (``-M microvm`` only): instead of QEMU's firmware (qboot) running its PVH option
+# ROM (pvh.bin), which reads the kernel, command line and module through fw_cfg and builds the
+# start info, QEMU's generic loader puts the kernel's segments, a start info the runner built,
+# and the boot module in guest RAM before the CPU starts, and a 64 KiB BIOS of a few
+# instructions enters 32-bit protected mode and jumps to the PVH entry with %ebx at the start
+# info: the state the PVH boot protocol defines. The firmware's ~1,100 guest instructions were
+# ~2 ms of each boot under TCG (bench/RESULTS-issue17-kvm.md).
+#
+# The BIOS (GNU as, --32): at offset 0xff00 (linear 0xffffff00) a flat GDT (null, 32-bit code
+# 0x08, data 0x10) and its descriptor, then
+#     cli; cld; lgdtl %cs:0xff18; mov %cr0,%eax; or $1,%al; mov %eax,%cr0
+#     ljmpl $0x08,$0xffffff37
+#   start32: mov $0x10,%eax; mov %eax,%ds; ...%es, %ss, %fs, %gs
+#     mov $START_INFO,%ebx; mov $ENTRY,%eax; jmp *%eax
+# and at the reset vector (offset 0xfff0) ``jmp start16`` (16-bit).
+_BIOS_CODE = bytes.fromhex(
+    "0000000000000000ffff0000009acf00ffff00000092cf001700" "00ffffff"
+    "fafc2e660f011618ff0f20c00c010f22c066ea37ffffff0800"
+    "b8100000008ed88ec08ed08ee08ee8" "bb44332211" "b888776655" "ffe0")
+_BIOS_START_INFO = 0x47  # offsets of the two patched immediates in _BIOS_CODE
+_BIOS_ENTRY = 0x4C
+_BIOS_RESET = bytes.fromhex("e92bff")  # at 0xfff0: jmp 0xff1e (start16)
+BIOS_SIZE = 0x10000
+# hvm_start_info (version 1) and the structures it points to, as pvh.bin builds them.
+_START_INFO_MAGIC = 0x336EC578
+_PAGE = 4096
+
+
+def bios_image(entry: int, start_info: int) -> bytes:
+    """The 64 KiB BIOS that enters ``entry`` (32-bit, physical) with %ebx = ``start_info``."""
+    code = bytearray(_BIOS_CODE)
+    code[_BIOS_START_INFO:_BIOS_START_INFO + 4] = start_info.to_bytes(4, "little")
+    code[_BIOS_ENTRY:_BIOS_ENTRY + 4] = entry.to_bytes(4, "little")
+    image = bytearray(b"\xf4" * BIOS_SIZE)  # hlt
+    image[0xFF00:0xFF00 + len(code)] = code
+    image[0xFFF0:0xFFF0 + len(_BIOS_RESET)] = _BIOS_RESET
+    return bytes(image)
+
+
+def memory_bytes(memory: str) -> int:
+    """QEMU's ``-m`` size (``512M``, ``1G``, a plain number of MiB) in bytes."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    if memory[-1:].upper() in units:
+        return int(memory[:-1]) * units[memory[-1].upper()]
+    return int(memory) << 20
+
+
+class DirectBootError(ValueError):
+    """The kernel cannot be booted without firmware (no PVH note, not a 64-bit ELF...)."""
+
+
+def kernel_layout(kernel: Path) -> tuple[int, int]:
+    """(the PVH entry, the end of the loaded segments: physical addresses) of a PVH ELF, read
+    from its headers and notes (not the whole file: an artifact holds the app's image)."""
+    with open(kernel, "rb") as f:
+        head = f.read(64)
+        if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+            raise DirectBootError(f"{kernel}: not a 64-bit little-endian ELF")
+        phoff, = struct.unpack_from("<Q", head, 32)
+        phentsize, phnum = struct.unpack_from("<HH", head, 54)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+        entry, end = None, 0
+        for i in range(phnum):
+            kind, _, off, _, paddr, filesz, memsz, _ = struct.unpack_from("<IIQQQQQQ", table, i * phentsize)
+            if kind == 1:
+                end = max(end, paddr + memsz)
+            elif kind == 4 and entry is None:
+                f.seek(off)
+                notes, pos = f.read(filesz), 0
+                while pos + 12 <= len(notes):
+                    namesz, descsz, ntype = struct.unpack_from("<III", notes, pos)
+                    desc = pos + 12 + ((namesz + 3) & ~3)
+                    if notes[pos + 12:pos + 12 + namesz] == b"Xen\0" and ntype == 18 and descsz in (4, 8):
+                        entry = int.from_bytes(notes[desc:desc + descsz], "little")
+                        break
+                    pos = desc + ((descsz + 3) & ~3)
+    if entry is None or entry >= 1 << 32 or not end:
+        raise DirectBootError(f"{kernel}: no PVH entry note or no loadable segment")
+    return entry, end
+
+
+def start_info(at: int, cmdline: bytes, module: tuple[int, int] | None, memory: int) -> bytes:
+    """The start info, placed at physical ``at``, then the module list, the memory map and the
+    NUL-terminated command line: all of RAM in one entry, as QEMU's e820 table for microvm
+    holds it (the kernel keeps its own frames below 1 MiB and reserves these structures)."""
+    modlist = at + 64
+    memmap = modlist + 32
+    line = memmap + 24
+    info = struct.pack("<IIIIQQQQII", _START_INFO_MAGIC, 1, 0, 1 if module else 0, modlist if module else 0,
+                       line, 0, memmap, 1, 0).ljust(64, b"\0")
+    mods = struct.pack("<QQQQ", module[0], module[1], 0, 0) if module else bytes(32)
+    ram = struct.pack("<QQII", 0, memory, 1, 0)
+    return info + mods + ram + cmdline + b"\0"
+
+
+def direct_boot(kernel: Path, cmdline: str, initrd: Path | None, memory: str, directory: Path) -> list[str]:
+    """QEMU options booting ``kernel`` without firmware (see ``bios_image``): writes the BIOS
+    and the start info into ``directory``; the module (``initrd``) is loaded after them."""
+    entry, end = kernel_layout(kernel)
+    info_at = (end + _PAGE - 1) & ~(_PAGE - 1)
+    line = cmdline.encode()
+    module = None
+    if initrd is not None:
+        size = initrd.stat().st_size
+        mod_at = (info_at + 152 + len(line) + 1 + _PAGE - 1) & ~(_PAGE - 1)
+        module = (mod_at, size)
+    info = start_info(info_at, line, module, memory_bytes(memory))
+    if (module[0] + module[1] if module else info_at + len(info)) > memory_bytes(memory):
+        raise DirectBootError("the kernel, its start info and module do not fit in the VM's memory")
+    bios = directory / "bios.bin"
+    bios.write_bytes(bios_image(entry, info_at))
+    info_file = directory / "start-info"
+    info_file.write_bytes(info)
+    argv = ["-bios", str(bios), "-device", f"loader,file={_opt(kernel)}",
+            "-device", f"loader,file={_opt(info_file)},addr={info_at:#x},force-raw=on"]
+    if initrd is not None and module is not None:
+        argv += ["-device", f"loader,file={_opt(initrd)},addr={module[0]:#x},force-raw=on"]
+    return argv
+
+
+def _opt(path: Path) -> str:
+    """``path`` as a value in a QEMU option list (a comma doubled)."""
+    return str(path).replace(",", ",,")
+
+
 def qemu_argv(kernel: Path, cmdline: str, control: str, accel: str, machine: str = "microvm",
               initrd: Path | None = None, memory: str = MEMORY, net: NetPlan | None = None,
               stderr_port: bool = True, via: dict[tuple[str, int], int] | None = None,
-              microvm_options: str = MICROVM_OPTIONS) -> list[str]:
+              microvm_options: str = MICROVM_OPTIONS, direct: Path | None = None) -> list[str]:
     """The QEMU command line that boots ``kernel`` with our devices and nothing else: COM1 on
     QEMU's stdout, COM2 on the ``control`` chardev backend (``file,path=...`` or
     ``pipe,path=...``), COM3 on QEMU's stderr (``stderr_port``), a virtio-mmio network card
     when ``net`` is given (microvm only), its forwards from the private ports ``via`` where
     the runner relays them (``NetPlan.netdev``). ``-M microvm`` gets no ACPI tables (the
     kernel reads the PVH start info and probes its devices at fixed addresses; building the
-    tables cost QEMU about 4 ms of each boot: ``microvm_options``)."""
+    tables cost QEMU about 4 ms of each boot: ``microvm_options``). With ``direct`` (a
+    directory for two small files) ``-M microvm`` boots the kernel without firmware
+    (``direct_boot``); without it, or for a kernel it cannot place, through QEMU's firmware
+    and ``-kernel``."""
     spec = f"{machine},{microvm_options}" if machine == "microvm" and microvm_options else machine
     argv = [qemu_path() or QEMU, "-M", spec, "-accel", accel, "-m", memory, "-nodefaults",
             "-no-user-config", "-display", "none", "-no-reboot",
@@ -334,9 +463,18 @@ def qemu_argv(kernel: Path, cmdline: str, control: str, accel: str, machine: str
         # QEMU's own descriptor 2, reopened; append=on never truncates a file behind it.
         argv += ["-chardev", "file,id=err,path=/dev/fd/2,append=on",
                  "-device", "isa-serial,chardev=err,iobase=0x3e8,irq=4"]
-    argv += ["-device", DEBUG_EXIT, "-kernel", str(kernel), "-append", cmdline]
-    if initrd is not None:
-        argv += ["-initrd", str(initrd)]
+    argv += ["-device", DEBUG_EXIT]
+    boot = None
+    if direct is not None and machine == "microvm":
+        try:
+            boot = direct_boot(kernel, cmdline, initrd, memory, direct)
+        except (DirectBootError, OSError):
+            boot = None  # QEMU's own PVH boot reports what is wrong with the kernel
+    if boot is None:
+        boot = ["-kernel", str(kernel), "-append", cmdline]
+        if initrd is not None:
+            boot += ["-initrd", str(initrd)]
+    argv += boot
     if net is not None and machine == "microvm":
         argv += ["-netdev", net.netdev(via), "-device", "virtio-net-device,netdev=net0"]
     return argv
@@ -447,13 +585,14 @@ class _Forwarder:
 def boot(kernel: Path, cmdline: str, accel: str, timeout: float | None, module: bytes | None,
          stdout: int | None = None, machine: str = "microvm",
          stderr: int | None = None, net: NetPlan | None = None,
-         forward_signals: bool = False) -> tuple[int | None, int]:
+         forward_signals: bool = False, direct: bool = False) -> tuple[int | None, int]:
     """Boots ``kernel`` once; returns (app exit status or None, QEMU's exit status).
     QEMU never outlives this call: it is killed on timeout and on Ctrl-C (KeyboardInterrupt
     is re-raised after the kill). With ``forward_signals`` the first Ctrl-C (or SIGTERM,
     SIGHUP, SIGQUIT) is delivered to the app instead, and only a second one stops the VM.
     The listen rules' host ports are the runner's while QEMU runs (``HostForward``); OSError
-    when one cannot be listened on."""
+    when one cannot be listened on. ``direct``: boot a kvm kernel without firmware
+    (``direct_boot``)."""
     with tempfile.TemporaryDirectory(prefix="kvm-run-") as tmp, contextlib.ExitStack() as forwards:
         hosts: list[HostForward] = []
         if net is not None and machine == "microvm":
@@ -466,7 +605,7 @@ def boot(kernel: Path, cmdline: str, accel: str, timeout: float | None, module: 
             initrd = Path(tmp) / "boot-module"
             initrd.write_bytes(module)
         argv = qemu_argv(kernel, cmdline, channel.chardev(), accel, machine, initrd, net=net,
-                         via={(h.addr, h.port): h.inner for h in hosts})
+                         via={(h.addr, h.port): h.inner for h in hosts}, direct=Path(tmp) if direct else None)
         try:
             with _Forwarder(channel) if forward_signals else contextlib.nullcontext():
                 argv, preexec = dies_with_runner(argv)
@@ -595,7 +734,7 @@ def probe_kvm(kernel: Path, timeout: float = 5.0) -> bool:
     if os.access("/dev/kvm", os.R_OK | os.W_OK):
         try:
             code, _ = boot(kernel, "litebox.probe", "kvm", timeout, None, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+                           stderr=subprocess.DEVNULL, direct=True)
             ok = code == PROBE_CODE
         except OSError:
             ok = False
@@ -660,7 +799,7 @@ def run(kernel: Path, args: list[str], env: dict[str, str], net: NetPlan | None 
     try:
         module = boot_module(env, stdin_data or b"") if env or stdin_data else None
         code, rc = boot(kernel, kernel_cmdline(args, {}, debug, image_checked), accel, timeout, module, net=net,
-                        forward_signals=True)
+                        forward_signals=True, direct=True)
     except KeyboardInterrupt:
         return 130
     except OSError as exc:

@@ -441,3 +441,32 @@ def test_targets_reports_qemu_and_the_acceleration_decision() -> None:
     section = proc.stdout[proc.stdout.index("kvm"):]
     assert "qemu-system-x86_64" in section
     assert "acceleration: tcg" in section
+
+
+def test_the_direct_boot_hands_the_pvh_entry_its_start_info_command_line_and_module(tmp_path: Path) -> None:
+    """Without firmware (qemu.direct_boot): a PVH kernel that checks the start info's magic at
+    %ebx and exits through isa-debug-exit with the command line's first byte plus the boot
+    module's first byte (0x7f when the magic is wrong)."""
+    # cmpl $0x336ec578,(%ebx); jne 1f; mov 24(%ebx),%esi; movzbl (%esi),%eax; mov 16(%ebx),%edi;
+    # mov (%edi),%edi; movzbl (%edi),%ecx; add %ecx,%eax; out %al,$0xf4; 1: mov $0x7f,%al;
+    # out %al,$0xf4; hlt
+    code = bytes.fromhex("813b78c56e3375128b73180fb6068b7b108b3f0fb60f01c8e6f4b07fe6f4f4")
+    entry, phoff, phsize, code_off = 0x10_0000, 64, 56, 0x1000
+    note = struct.pack("<III", 4, 4, 18) + b"Xen\0" + struct.pack("<I", entry)
+    data = bytearray(code_off + len(code))
+    data[0:16] = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+    struct.pack_into("<HHIQQQIHHHHHH", data, 16, 2, 62, 1, entry, phoff, 0, 0, 64, phsize, 2, 64, 0, 0)
+    struct.pack_into("<IIQQQQQQ", data, phoff, 1, 5, code_off, entry, entry, len(code), len(code), 0x1000)
+    struct.pack_into("<IIQQQQQQ", data, phoff + phsize, 4, 4, phoff + 2 * phsize, 0, 0, len(note), len(note), 4)
+    data[phoff + 2 * phsize:phoff + 2 * phsize + len(note)] = note
+    data[code_off:] = code
+    kernel = tmp_path / "pvh,kernel"
+    kernel.write_bytes(bytes(data))
+    qemu = get("kvm").module.qemu
+    module = tmp_path / "module"
+    module.write_bytes(b"\x02rest")
+    argv = qemu.qemu_argv(kernel, "A-and-more", qemu.file_chardev(tmp_path / "control"), "tcg", initrd=module,
+                          direct=tmp_path)
+    assert "-kernel" not in argv
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False)
+    assert qemu.status_from_qemu(proc.returncode) == ord("A") + 2, (proc.returncode, proc.stderr)

@@ -397,3 +397,75 @@ def test_a_kernel_without_the_pvh_note_is_refused() -> None:
     kernel[0x1000 + 96 + 8] = 17  # the note's type
     with pytest.raises(pvh_elf.KernelError, match="PVH"):
         pvh_elf.build(bytes(kernel), b"img", b"{}")
+
+
+def _pvh_elf(path: Path, entry: int, code: bytes, bss: int = 0) -> Path:
+    """A PVH ELF: one loadable segment at ``entry`` holding ``code`` (plus ``bss`` zero bytes)
+    and the Xen PHYS32_ENTRY note."""
+    phoff, phsize, code_off = 64, 56, 0x1000
+    note = struct.pack("<III", 4, 4, 18) + b"Xen\0" + struct.pack("<I", entry)
+    note_off = phoff + 2 * phsize
+    data = bytearray(code_off + len(code))
+    data[0:16] = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+    struct.pack_into("<HHIQQQIHHHHHH", data, 16, 2, 62, 1, entry, phoff, 0, 0, 64, phsize, 2, 64, 0, 0)
+    struct.pack_into("<IIQQQQQQ", data, phoff, 1, 5, code_off, entry, entry, len(code), len(code) + bss, 0x1000)
+    struct.pack_into("<IIQQQQQQ", data, phoff + phsize, 4, 4, note_off, 0, 0, len(note), len(note), 4)
+    data[note_off:note_off + len(note)] = note
+    data[code_off:] = code
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_the_direct_boot_bios_enters_the_pvh_entry_with_the_start_info_in_ebx() -> None:
+    bios = qemu.bios_image(0x0010_2030, 0x0040_5060)
+    assert len(bios) == 0x10000
+    # The reset vector (CS base 0xffff0000, IP 0xfff0) jumps back to the 16-bit start.
+    assert bios[0xFFF0] == 0xE9
+    assert (0xFFF3 + struct.unpack_from("<H", bios, 0xFFF1)[0]) & 0xFFFF == 0xFF1E
+    assert bios[0xFF1E:0xFF20] == b"\xfa\xfc"  # cli; cld
+    # The GDT descriptor (at 0xff18) names the GDT at 0xffffff00: null, flat code, flat data.
+    assert struct.unpack_from("<HI", bios, 0xFF18) == (23, 0xFFFFFF00)
+    assert struct.unpack_from("<QQQ", bios, 0xFF00) == (0, 0x00CF9A000000FFFF, 0x00CF92000000FFFF)
+    # mov $start_info, %ebx; mov $entry, %eax; jmp *%eax
+    assert bios[0xFF46:0xFF52] == b"\xbb" + (0x0040_5060).to_bytes(4, "little") + b"\xb8" + \
+        (0x0010_2030).to_bytes(4, "little") + b"\xff\xe0"
+
+
+def test_the_start_info_holds_the_command_line_the_module_and_all_of_ram() -> None:
+    info = qemu.start_info(0x30_0000, b"litebox.arg=a", (0x30_1000, 77), 512 << 20)
+    magic, version, _, nr_modules, modlist, cmdline, rsdp, memmap, entries = struct.unpack_from("<IIIIQQQQI", info)
+    assert (magic, version, nr_modules, rsdp, entries) == (0x336EC578, 1, 1, 0, 1)
+
+    def at(pa: int) -> int:
+        return pa - 0x30_0000
+
+    assert struct.unpack_from("<QQ", info, at(modlist)) == (0x30_1000, 77)
+    assert struct.unpack_from("<QQI", info, at(memmap)) == (0, 512 << 20, 1)
+    assert info[at(cmdline):] == b"litebox.arg=a\0"
+    none = qemu.start_info(0x30_0000, b"", None, 512 << 20)
+    assert struct.unpack_from("<IQ", none, 12) == (0, 0)
+
+
+def test_direct_boot_places_the_start_info_and_module_after_the_kernel(tmp_path: Path) -> None:
+    kernel = _pvh_elf(tmp_path / "k,1", 0x10_0000, b"\xf4" * 100, bss=0x2345)
+    assert qemu.kernel_layout(kernel) == (0x10_0000, 0x10_0000 + 100 + 0x2345)
+    module = tmp_path / "module"
+    module.write_bytes(b"m" * 5000)
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = qemu.qemu_argv(kernel, "litebox.arg=x", "file,path=c", "tcg", initrd=module, direct=out)
+    assert "-kernel" not in argv and "-append" not in argv and "-initrd" not in argv
+    assert argv[argv.index("-bios") + 1] == str(out / "bios.bin")
+    devices = [argv[i + 1] for i, a in enumerate(argv) if a == "-device" and argv[i + 1].startswith("loader,")]
+    assert devices == [f"loader,file={str(kernel).replace(',', ',,')}",
+                       f"loader,file={out / 'start-info'},addr=0x103000,force-raw=on",
+                       f"loader,file={module},addr=0x104000,force-raw=on"]
+    info = (out / "start-info").read_bytes()
+    assert struct.unpack_from("<QQ", info, 64) == (0x10_4000, 5000)
+    assert info.endswith(b"litebox.arg=x\0")
+    assert qemu.bios_image(0x10_0000, 0x10_3000) == (out / "bios.bin").read_bytes()
+    # -M pc, no directory, or a kernel without a PVH note: QEMU's firmware and -kernel.
+    for other in (qemu.qemu_argv(kernel, "", "file,path=c", "tcg", machine="pc", direct=out),
+                  qemu.qemu_argv(kernel, "", "file,path=c", "tcg"),
+                  qemu.qemu_argv(module, "", "file,path=c", "tcg", direct=out)):
+        assert "-kernel" in other and "-bios" not in other

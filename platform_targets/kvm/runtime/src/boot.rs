@@ -43,7 +43,11 @@ boot_pml4:      .skip 4096
 boot_pdpt_low:  .skip 4096
 boot_pdpt_high: .skip 4096
 boot_pd:        .skip 4096
-    .balign 16
+boot_pt:        .skip 4096
+    /* Not mapped (boot_pt's entry for it is cleared): a boot stack overflow faults, and the
+       fault's frame push a double fault taken on its own stack (cpu::FAULT2_STACK), instead
+       of running into the boot tables above. */
+boot_stack_guard: .skip 4096
 boot_stack:     .skip {stack}
     .globl boot_stack_top
 boot_stack_top:
@@ -99,6 +103,29 @@ pvh_start:
     add $0x200000, %eax
     add $8, %edi
     loop 1b
+
+    /* boot_pt: the 2 MiB that hold the boot stack in 4 KiB pages (present | writable), in
+       boot_pd's entry for them, with the guard page below the stack left out */
+    mov $(boot_stack_guard - KVMA), %edx
+    and $0xffe00000, %edx
+    mov $(boot_pt - KVMA), %edi
+    lea 3(%edx), %eax
+    mov $512, %ecx
+1:
+    mov %eax, (%edi)
+    mov %ebp, 4(%edi)
+    add $0x1000, %eax
+    add $8, %edi
+    loop 1b
+    mov $(boot_stack_guard - KVMA), %eax
+    shr $12, %eax
+    and $0x1ff, %eax
+    movl $0, (boot_pt - KVMA)(,%eax,8)
+    movl $0, (boot_pt - KVMA + 4)(,%eax,8)
+    shr $21, %edx
+    mov $(boot_pt - KVMA + 3), %eax
+    mov %eax, (boot_pd - KVMA)(,%edx,8)
+    mov %ebp, (boot_pd - KVMA + 4)(,%edx,8)
 
     mov $(boot_pd - KVMA + 3), %eax
     mov %eax, (boot_pdpt_low - KVMA)

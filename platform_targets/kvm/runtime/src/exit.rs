@@ -12,14 +12,35 @@ use crate::serial;
 /// The isa-debug-exit port.
 pub const DEBUG_EXIT_PORT: u16 = 0xf4;
 
+/// How much of the boot stack (the boot thread's syscall stack) was ever written: it starts
+/// zeroed (`.bootstrap` is no-load memory the VMM hands over zeroed), so the lowest word that
+/// is not zero marks the deepest use (a frame's zero words below it would hide a little more;
+/// size the stack with a margin). Only for the debug line.
+fn boot_stack_used() -> usize {
+    use litebox_vmkernel::layout::{stack_top, BOOT_STACK_SIZE};
+    let bottom = stack_top() - BOOT_STACK_SIZE;
+    let words = BOOT_STACK_SIZE / 8;
+    let mut i = 0;
+    // SAFETY: `bottom..stack_top()` is the boot stack, mapped for the kernel's lifetime and
+    // 8-byte aligned (`.balign 16`); volatile reads of words the compiler knows nothing about.
+    while i < words && unsafe { core::ptr::read_volatile((bottom as *const u64).add(i)) } == 0 {
+        i += 1;
+    }
+    BOOT_STACK_SIZE - i * 8
+}
+
 /// Ends the VM reporting `code` (0..=255).
 pub fn exit_vm(code: i32) -> ! {
     let code = code & 0xff;
     // With litebox.debug, when the VM ends (for the boot's cost: docs/targets/kvm.md).
-    litebox_vmkernel::debug_line(format_args!(
-        "litebox: exit: {} us after the machine's entry",
-        litebox_vmkernel::clock::monotonic_ns() / 1000
-    ));
+    if litebox_vmkernel::debug() {
+        litebox_vmkernel::debug_line(format_args!(
+            "litebox: exit: {} us after the machine's entry; boot stack high-water {} of {} bytes",
+            litebox_vmkernel::clock::monotonic_ns() / 1000,
+            boot_stack_used(),
+            litebox_vmkernel::layout::BOOT_STACK_SIZE
+        ));
+    }
     if serial::present(serial::COM2) {
         let mut buf = [0u8; 20];
         let digits = litebox_libos::shim::fmt_usize(code as usize, &mut buf);
