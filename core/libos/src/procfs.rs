@@ -275,19 +275,29 @@ pub fn own_record<P: Platform>(os: &LibOs<P>) -> ProcRecord {
 
 /// Makes what /proc shows of this process visible to the app's other processes: the core's
 /// process table, or the platform's shared table where processes are host processes. Called
-/// at each program load, PR_SET_NAME, setpgid and setsid.
+/// at each program load and PR_SET_NAME.
+///
+/// In the core's table a process alone there (a VM's first process before its first fork) is
+/// left as it is: the table's records are read only by the app's other processes
+/// ([`record`]), and the only way to another one is the VM kernel's fork, which calls
+/// [`publish_to_table`] for the parent first. This keeps the gathering below off a VM's boot
+/// path, where its first run costs emulation time.
 pub fn publish<P: Platform>(os: &LibOs<P>) {
     if os.platform.passthrough().is_some() {
         os.platform.publish_process(&own_record(os));
-    } else {
-        // The core's table keeps the name, arguments and program path alone (the rest of
-        // /proc/PID is read live): only those are gathered (each program load of a VM pays
-        // for this code's first run under emulation).
-        let (pid, comm, cmdline, exe) = (os.platform.pid(), comm(os), cmdline(os), os.vfs.exe_path.lock().clone());
-        let mut t = crate::proctab::TABLE.lock();
-        t.publish(pid, &comm, &cmdline);
-        t.set_exe(pid, &exe);
+    } else if !crate::proctab::TABLE.lock().alone(os.platform.pid()) {
+        publish_to_table(os);
     }
+}
+
+/// Records this process's name, arguments and program path in the core's process table (the
+/// rest of /proc/PID is read live), whether or not it is alone there: what [`publish`] does
+/// for a process with others, and what the VM kernel does for a parent before it forks.
+pub fn publish_to_table<P: Platform>(os: &LibOs<P>) {
+    let (pid, comm, cmdline, exe) = (os.platform.pid(), comm(os), cmdline(os), os.vfs.exe_path.lock().clone());
+    let mut t = crate::proctab::TABLE.lock();
+    t.publish(pid, &comm, &cmdline);
+    t.set_exe(pid, &exe);
 }
 
 /// The pids of the app's other processes (live and zombies), in increasing order.

@@ -160,6 +160,11 @@ impl Table {
         Ok(())
     }
 
+    /// `pid` is the table's only entry (no other process, live or zombie).
+    pub fn alone(&self, pid: i32) -> bool {
+        matches!(self.procs.as_slice(), [p] if p.pid == pid)
+    }
+
     /// The entry of `pid`, live or zombie.
     pub fn get(&self, pid: i32) -> Option<&Proc> {
         self.procs.iter().find(|p| p.pid == pid)

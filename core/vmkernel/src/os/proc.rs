@@ -166,6 +166,9 @@ pub fn fork(frame: &SyscallFrame, flags: u64, stack: usize, ptid: usize, ctid: u
         user::write(ptid, &pid)?;
     }
     let exe = parent.vfs.exe_path.lock().clone();
+    // A process alone in the table did not fill its record at its program load
+    // (`procfs::publish`): the child and the parent become visible to each other now.
+    litebox_libos::procfs::publish_to_table(parent);
     TABLE.lock().fork(parent.platform.pid, pid, os.signals.clone())?;
     // The child has the parent's SysV segments attached too (its space maps them shared).
     litebox_libos::sysvshm::SHM.lock().fork(parent.platform.pid, pid);
