@@ -6,7 +6,7 @@ boot phase the guest blocks QEMU translated, their instructions, and the block e
 with the kernel functions (symbols of the artifact's kernel, through ``nm``) that translated
 the most.
 
-    python3 bench/kvm_blocks.py ARTIFACT [--cmdline "litebox.image-checked"] [--top 15] [--json]
+    python3 bench/kvm_blocks.py ARTIFACT [--cmdline "litebox.image-checked"] [--top 15] [--json] [--again]
 
 Under TCG a guest block translated once costs about 5 us of QEMU's CPU on this machine kind
 (bench/RESULTS-issue17-kvm.md, "Round two"), and executing translated code is nearly free, so
@@ -17,6 +17,9 @@ set-up), ``litebox_libos::loader::load`` (the program's load, the clock, the tic
 first instruction, to the VM's exit. The log slows QEMU several times, so the kernel's
 background tick (first one 50 ms after the app starts) may fire during the app's run here
 when it does not in a plain boot: its blocks (``irq_stubs``, ``sched``) are counted in "app run".
+``--again`` splits the program load's blocks into those executed there alone and those the
+app executes again later (its syscalls reuse the path lookup, ``mprotect``...): only the
+former shorten the boot when the load stops running them.
 """
 from __future__ import annotations
 
@@ -130,18 +133,49 @@ def count(log: Path, syms: Symbols) -> list[dict[str, Any]]:
     return rows
 
 
+def again(log: Path, syms: Symbols, phase: int = 3) -> tuple[collections.Counter[str], collections.Counter[str]]:
+    """Of the blocks first executed in phase ``phase`` (default: the program load), per
+    function: those executed in no later phase (translated for that phase alone) and those
+    executed again later (e.g. by the app's syscalls): shortening the latter in that phase
+    only moves their translation."""
+    markers = {marker: i for i, (_, marker) in enumerate(PHASES) if marker}
+    current = 0
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    with open(log, errors="replace") as f:
+        for line in f:
+            m = TRACE.match(line) if line.startswith("Trace") else None
+            if m is None:
+                continue
+            pc = int(m.group(1), 16)
+            i = markers.get(syms.name(pc))
+            if i is not None and i == current + 1:
+                current = i
+            first.setdefault(pc, current)
+            last[pc] = current
+    alone: collections.Counter[str] = collections.Counter()
+    later: collections.Counter[str] = collections.Counter()
+    for pc, ph in first.items():
+        if ph == phase:
+            (later if last[pc] > phase else alone)[syms.name(pc)] += 1
+    return alone, later
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("artifact", type=Path, help="a packed kvm artifact (its kernel carries its symbols)")
     ap.add_argument("--cmdline", default="litebox.image-checked", help="the kernel command line")
     ap.add_argument("--top", type=int, default=15, help="functions shown per phase")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--again", action="store_true",
+                    help="also: which of the program load's blocks the app executes again")
     args = ap.parse_args()
     syms = Symbols.of(args.artifact)
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "qemu.log"
         boot_log(args.artifact.resolve(), args.cmdline, log)
         rows = count(log, syms)
+        alone, later = again(log, syms) if args.again else (collections.Counter(), collections.Counter())
     if args.json:
         out = [{k: (dict(v.most_common(args.top)) if isinstance(v, collections.Counter) else v)
                 for k, v in r.items() if k != "function_insns"} for r in rows]
@@ -153,6 +187,11 @@ def main() -> None:
         print(f"\n{r['phase']}: {r['blocks']} blocks, {r['insns']} instructions, {r['execs']} executions")
         for fn, n in r["functions"].most_common(args.top):
             print(f"  {n:5d} {r['function_insns'][fn]:6d}  {fn[:110]}")
+    if args.again:
+        print(f"\nprogram load's blocks: {sum(alone.values())} executed there alone, "
+              f"{sum(later.values())} executed again later (alone / again, per function)")
+        for fn, _ in (alone + later).most_common(args.top):
+            print(f"  {alone[fn]:5d} {later[fn]:5d}  {fn[:110]}")
 
 
 if __name__ == "__main__":

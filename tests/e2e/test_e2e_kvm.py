@@ -338,6 +338,48 @@ def test_a_sleeper_wakes_and_its_alarm_kills_it_while_other_threads_poll(tmp_pat
     assert kvm.stdout == b"naps done\nchild: signal 14\n"
 
 
+PROC_VIEW = r"""#include <string.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+static void show(const char *who, const char *pid) {
+  char p[64], b[256]; FILE *f; size_t n; ssize_t l;
+  snprintf(p, sizeof p, "/proc/%s/comm", pid); f = fopen(p, "r");
+  n = f ? fread(b, 1, sizeof b - 1, f) : 0; b[n] = 0; if (f) fclose(f);
+  printf("%s comm=%s", who, b);
+  snprintf(p, sizeof p, "/proc/%s/cmdline", pid); f = fopen(p, "r");
+  n = f ? fread(b, 1, sizeof b, f) : 0; if (f) fclose(f);
+  for (size_t i = 0; i < n; i++) if (!b[i]) b[i] = '|';
+  printf("%s cmdline=%.*s\n", who, (int)n, b);
+  snprintf(p, sizeof p, "/proc/%s/exe", pid); l = readlink(p, b, sizeof b - 1);
+  b[l > 0 ? l : 0] = 0; printf("%s exe=%s\n", who, b);
+}
+int main(int argc, char **argv) {
+  if (argc > 1) prctl(PR_SET_NAME, argv[1]);
+  show("self", "self"); fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) { char pp[16]; snprintf(pp, sizeof pp, "%d", (int)getppid()); show("parent", pp); return 0; }
+  int st = 0; waitpid(pid, &st, 0); return WEXITSTATUS(st);
+}"""
+
+
+@pytest.mark.parametrize("renamed", [False, True])
+def test_a_forked_child_sees_its_parent_in_proc(renamed: bool, tmp_path: Path) -> None:
+    """/proc/PID of the first process, read by its child: the name (PR_SET_NAME'd or not while
+    the process was alone), arguments and program path the parent sees of itself. (The first
+    process fills its record of the process table at its first fork, not at its load:
+    procfs::publish.)"""
+    kvm = run_kvm(_pack_c(PROC_VIEW, tmp_path, "procview"), ["renamed", "x y"] if renamed else [])
+    assert kvm.returncode == 0, describe(kvm)
+    lines = kvm.stdout.decode().splitlines()
+    assert len(lines) == 6, describe(kvm)
+    mine = [line.split(" ", 1)[1] for line in lines[:3]]
+    assert [line.split(" ", 1)[1] for line in lines[3:]] == mine, describe(kvm)
+    assert mine[0] == ("comm=renamed" if renamed else "comm=procview"), describe(kvm)
+    assert mine[1].startswith("cmdline=") and mine[1].endswith("renamed|x y|" if renamed else "procview|")
+    assert mine[2].startswith("exe=/") and mine[2].endswith("procview"), describe(kvm)
+
+
 def test_a_deadlock_ends_the_vm_instead_of_hanging(tmp_path: Path) -> None:
     source = ("static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;\n"
               "int main(void) { puts(\"before\"); fflush(stdout); pthread_mutex_lock(&m);\n"
