@@ -39,10 +39,6 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-# Re-exported: their home is packager/image/compat.py, light to import.
-from packager.image.compat import compatibility as compatibility
-from packager.image.compat import refused as refused
-
 PAGE = 0x1000
 PT_LOAD = 1
 PT_NOTE = 4

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from packager.image import compat
 from packager.image import rewrite as rw
 
 REPO = Path(__file__).resolve().parents[2]
@@ -208,7 +209,7 @@ def test_analysis_only_changes_nothing(tricky: bytes) -> None:
 
 def test_compatibility_lists_unimplemented_names() -> None:
     files = {"/app/x": {"syscalls": [15, 39, 41, 165, 206]}}
-    assert rw.compatibility(files) == {"/app/x": ["io_setup(206)"]}
+    assert compat.compatibility(files) == {"/app/x": ["io_setup(206)"]}
 
 
 def test_fastpath_entry_of_the_built_runtime() -> None:
@@ -222,5 +223,5 @@ def test_fastpath_entry_of_the_built_runtime() -> None:
 def test_compatibility_separates_unimplemented_from_refused() -> None:
     files = {"/app/x": {"syscalls": [39, 206, 101, 165]}, "/app/ok": {"syscalls": [0, 1]}}
     # getpid is served; io_setup is not implemented (ENOSYS); ptrace and mount are refused (EPERM).
-    assert rw.compatibility(files) == {"/app/x": ["io_setup(206)"]}
-    assert rw.refused(files) == {"/app/x": ["ptrace(101)", "mount(165)"]}
+    assert compat.compatibility(files) == {"/app/x": ["io_setup(206)"]}
+    assert compat.refused(files) == {"/app/x": ["ptrace(101)", "mount(165)"]}

@@ -437,16 +437,28 @@ impl<P: Platform> LibOs<P> {
     /// the number names on the host by then, as a restarted call natively reaches whatever
     /// `fd` names by then. Use it only where that is all the call needs.
     pub fn fd_ref(&self, fd: i32) -> Result<crate::fd::FdRef, Errno> {
-        if self.platform.single_thread_exclusive() && self.threads.load(Ordering::Relaxed) == 1 {
-            // SAFETY: one app thread, and no other code that runs the library OS at the same
-            // time (the platform's promise): the only other taker of the lock could be app
-            // code on this thread, which runs inside a call only in a blocking host call's
-            // window, never during this lookup. The reference ends with the lookup.
-            if let Some(t) = unsafe { self.fds.peek() } {
-                return t.fd_ref(fd, true);
-            }
+        // SAFETY: the reference ends with this lookup, which makes no host call.
+        if let Some(t) = unsafe { self.fds_unlocked() } {
+            return t.fd_ref(fd, true);
         }
         self.fds.lock().fd_ref(fd, false)
+    }
+
+    /// The descriptor table read without its lock, where nothing else can take the lock: one
+    /// app thread, and no other code that runs the library OS at the same time (the platform's
+    /// promise, [`Platform::single_thread_exclusive`]); the only other taker could be app code
+    /// on this thread, which runs inside a call only in a blocking host call's window. None
+    /// otherwise, or while the table is locked. [`LibOs::fd_ref`]'s and [`LibOs::host_fd`]'s.
+    ///
+    /// # Safety
+    /// The caller's use of the reference ends before any blocking host call (one lookup).
+    #[inline(always)]
+    unsafe fn fds_unlocked(&self) -> Option<&crate::fd::FdTable> {
+        if self.platform.single_thread_exclusive() && self.threads.load(Ordering::Relaxed) == 1 {
+            // SAFETY: as above; the caller keeps the reference no longer than `peek` allows.
+            return unsafe { self.fds.peek() };
+        }
+        None
     }
 
     /// [`LibOs::fd_ref`]'s answer where it gives a host object by number (host descriptor,
@@ -455,14 +467,8 @@ impl<P: Platform> LibOs<P> {
     /// takes the general way. The same conditions and the same promise as `fd_ref`'s.
     #[inline(always)]
     pub fn host_fd(&self, fd: i32) -> Option<(i32, u32, bool)> {
-        if self.platform.single_thread_exclusive() && self.threads.load(Ordering::Relaxed) == 1 {
-            // SAFETY: as in `fd_ref`: one app thread, and no other code that runs the library
-            // OS at the same time; the reference ends with the lookup.
-            if let Some(t) = unsafe { self.fds.peek() } {
-                return t.host_fd(fd);
-            }
-        }
-        None
+        // SAFETY: the reference ends with this lookup, which makes no host call.
+        unsafe { self.fds_unlocked() }?.host_fd(fd)
     }
 
     /// The node an open file refers to now (for fstat and friends).

@@ -176,7 +176,7 @@ impl MemMap {
         let hi = lo.saturating_add(page_up(len));
         match self.take_fresh(lo, hi) {
             Some(n) => n,
-            None => self.remove(lo, len),
+            None => self.remove_settled(lo, hi),
         }
     }
 
@@ -197,9 +197,15 @@ impl MemMap {
     /// Forgets `[lo, lo+len)` (munmap); returns the bytes that were mapped there.
     pub fn remove(&mut self, lo: usize, len: usize) -> usize {
         let hi = lo.saturating_add(page_up(len));
-        if let Some(n) = self.take_fresh(lo, hi) {
-            return n;
+        match self.take_fresh(lo, hi) {
+            Some(n) => n,
+            None => self.remove_settled(lo, hi),
         }
+    }
+
+    /// [`MemMap::remove`] of `[lo, hi)` (page-aligned end) once [`MemMap::take_fresh`] said
+    /// it is not the newest mapping, whole.
+    fn remove_settled(&mut self, lo: usize, hi: usize) -> usize {
         self.settle();
         // The common munmap: exactly one recorded mapping, from its start to its end (mappings
         // do not overlap, so nothing else meets the range): two lookups instead of six.
