@@ -185,19 +185,19 @@ def _pack_locked(app: Path, cfg: Config, targets: list[Target], out_dir: Path, s
     """The part of ``pack`` that uses the build state directory (its lock held)."""
     repo = repo_root()
     probes = start_probes()  # rustc -V and cargo -V answer while the app is analysed
-    cargobuild.prefetch_metadata(repo)  # and so does cargo metadata (the runtime's inputs)
+    metadata = cargobuild.CargoMetadata.start(repo)  # and so does cargo metadata (the runtime's inputs)
     try:
         return _pack_probed(app, cfg, targets, out_dir, state, shared, config_file, progress, targets_dir,
-                            started, source, repo, probes)
+                            started, source, repo, probes, metadata)
     finally:
         probes.close()
-        cargobuild.end_prefetch()
+        metadata.close()
 
 
 def _pack_probed(app: Path, cfg: Config, targets: list[Target], out_dir: Path, state: Path,
                  shared: Path | None, config_file: Path | None, progress: Progress,
                  targets_dir: Path | None, started: float, source: dict[str, Any] | None, repo: Path,
-                 probes: VersionProbes) -> PackResult:
+                 probes: VersionProbes, metadata: cargobuild.CargoMetadata) -> PackResult:
     cache = StatCache(state / "statcache.json")
     collected = collect(cfg, cache=cache)
     for w in collected.warnings:
@@ -212,7 +212,7 @@ def _pack_probed(app: Path, cfg: Config, targets: list[Target], out_dir: Path, s
     write_plan(plan, app_state / "plan.json")
     tools = toolchain_info(repo, probes)
     _write_if_changed(state / "toolchain.json", canonical_json(tools))
-    request = _request(cfg, plan, targets, out_dir, state, app_state, tools, progress.verbose)
+    request = _request(cfg, plan, targets, out_dir, state, app_state, tools, progress.verbose, metadata)
     request["targets_dir"] = str(targets_dir.resolve()) if targets_dir is not None else None
     request["quiet"] = progress.quiet
     request["cache_dir"] = str(shared) if shared is not None else None
@@ -292,7 +292,8 @@ def target_options(cfg: Config, target: Target) -> tuple[dict[str, Any], dict[st
 
 
 def _request(cfg: Config, plan: dict[str, Any], targets: list[Target], out_dir: Path, state: Path,
-             app_state: Path, tools: dict[str, str], verbose: bool) -> dict[str, Any]:
+             app_state: Path, tools: dict[str, str], verbose: bool,
+             metadata: cargobuild.CargoMetadata | None = None) -> dict[str, Any]:
     repo = repo_root()
     for t in targets:
         _check_app_kind(cfg, t)
@@ -300,7 +301,7 @@ def _request(cfg: Config, plan: dict[str, Any], targets: list[Target], out_dir: 
     options = {t.name: target_options(cfg, t) for t in targets}
     for t in targets:
         opts = options[t.name][0]
-        inputs = [str(p) for p in t.plugin.runtime_inputs(repo, opts)]
+        inputs = [str(p) for p in t.plugin.pack_runtime_inputs(repo, opts, metadata)]
         env_names = {o.env for o in t.options if o.env}
         decides = {"target": t.name, "rustc": tools["rustc"], "cargo": tools["cargo"],
                    "plugin": _runtime_code_key(t),

@@ -29,71 +29,86 @@ def _walk(top: Path) -> list[Path]:
 
 METADATA_ARGV = ["cargo", "metadata", "--format-version", "1", "--no-deps", "--offline"]
 METADATA_TIMEOUT = 120  # seconds
-# `cargo metadata` started ahead by prefetch_metadata (a process), then its parsed answer, per
-# repository; only for the duration of one pack (end_prefetch).
-_prefetched: dict[str, subprocess.Popen[str] | dict[str, Any] | None] = {}
 
 
-def prefetch_metadata(repo: Path) -> None:
-    """Starts ``cargo metadata`` for ``repo`` in the background, so that ``crate_dirs`` (the
-    runtime's input list, wanted by every pack that builds a runtime from source) finds its
-    answer ready instead of waiting ~60 ms for it. The caller ends it with ``end_prefetch``."""
-    key = str(repo.resolve())
-    if key in _prefetched or shutil.which("cargo") is None or not (repo / "Cargo.toml").is_file():
-        return
-    try:
-        _prefetched[key] = subprocess.Popen(METADATA_ARGV, cwd=repo, stdout=subprocess.PIPE,
-                                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
-    except OSError:
-        pass
+class CargoMetadata:
+    """``cargo metadata --no-deps`` of one repository, asked at most once: started in the
+    background by ``start`` (so the runtime's input list, wanted by every pack that builds a
+    runtime from source, finds its answer ready instead of waiting ~60 ms for it) and parsed on
+    first use. One pack owns one (packager/build/driver.py) and ends it with ``close``; nothing
+    outlives the pack."""
 
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        self.proc: subprocess.Popen[str] | None = None
+        self.answered = False
+        self.answer: dict[str, Any] | None = None
 
-def end_prefetch() -> None:
-    """Stops a prefetched ``cargo metadata`` still running and forgets every prefetched answer."""
-    for value in _prefetched.values():
-        if isinstance(value, subprocess.Popen):
-            if value.poll() is None:
-                value.kill()
-                value.wait()
-            if value.stdout is not None:
-                value.stdout.close()
-    _prefetched.clear()
-
-
-def _metadata(repo: Path) -> dict[str, Any] | None:
-    """``cargo metadata --no-deps`` of ``repo`` parsed (the prefetched one when there is one),
-    or None when cargo fails."""
-    key = str(repo.resolve())
-    value = _prefetched.get(key)
-    if isinstance(value, dict) or (value is None and key in _prefetched):
-        return value
-    meta = None
-    try:
-        if isinstance(value, subprocess.Popen):
+    @classmethod
+    def start(cls, repo: Path) -> CargoMetadata:
+        """A CargoMetadata whose ``cargo metadata`` is already running (when cargo and a
+        Cargo.toml are there; otherwise it asks nothing until ``get``)."""
+        meta = cls(repo)
+        if shutil.which("cargo") is not None and (repo / "Cargo.toml").is_file():
             try:
-                out, _ = value.communicate(timeout=METADATA_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                value.kill()
-                value.wait()
-                raise
-            meta = json.loads(out) if value.returncode == 0 else None
-            _prefetched[key] = meta if isinstance(meta, dict) else None
-        else:
-            proc = subprocess.run(METADATA_ARGV, cwd=repo, capture_output=True, text=True, check=False,
-                                  timeout=METADATA_TIMEOUT)
-            meta = json.loads(proc.stdout) if proc.returncode == 0 else None
-    except (OSError, ValueError, subprocess.TimeoutExpired):
+                meta.proc = subprocess.Popen(METADATA_ARGV, cwd=repo, stdout=subprocess.PIPE,
+                                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
+            except OSError:
+                meta.proc = None
+        return meta
+
+    def get(self) -> dict[str, Any] | None:
+        """The parsed answer (the started process's, else asked now), or None when cargo fails."""
+        if self.answered:
+            return self.answer
         meta = None
-    return meta if isinstance(meta, dict) else None
+        try:
+            if self.proc is not None:
+                try:
+                    out, _ = self.proc.communicate(timeout=METADATA_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    self.close()
+                    raise
+                meta = json.loads(out) if self.proc.returncode == 0 else None
+            else:
+                proc = subprocess.run(METADATA_ARGV, cwd=self.repo, capture_output=True, text=True, check=False,
+                                      timeout=METADATA_TIMEOUT)
+                meta = json.loads(proc.stdout) if proc.returncode == 0 else None
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            meta = None
+        self.answered = True
+        self.answer = meta if isinstance(meta, dict) else None
+        return self.answer
+
+    def close(self) -> None:
+        """Stops a ``cargo metadata`` still running (a prefetch never used) and reaps it."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    def __enter__(self) -> CargoMetadata:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-def crate_dirs(repo: Path, package: str) -> list[Path] | None:
+def crate_dirs(repo: Path, package: str, metadata: CargoMetadata | None = None) -> list[Path] | None:
     """The directories of ``package`` and of every path dependency it needs to build (normal
-    and build dependencies, transitively), from ``cargo metadata --no-deps``; None when cargo
-    cannot say (no cargo, a broken manifest, an unknown package)."""
+    and build dependencies, transitively), from ``cargo metadata --no-deps`` (``metadata``'s
+    answer when the caller started one for ``repo``); None when cargo cannot say (no cargo, a
+    broken manifest, an unknown package)."""
     if shutil.which("cargo") is None:
         return None
-    meta = _metadata(repo)
+    if metadata is None:
+        with CargoMetadata(repo) as asked:
+            meta = asked.get()
+    else:
+        meta = metadata.get()
     if not meta:
         return None
     by_name = {p["name"]: p for p in meta.get("packages", [])}
@@ -113,13 +128,14 @@ def crate_dirs(repo: Path, package: str) -> list[Path] | None:
     return sorted(dirs)
 
 
-def runtime_inputs(repo: Path, package: str) -> list[Path]:
+def runtime_inputs(repo: Path, package: str, metadata: CargoMetadata | None = None) -> list[Path]:
     """Every file whose content decides the bytes of ``package``: the workspace manifest, lock
     file and cargo config, and all files of the package and of each path dependency it has
-    (``cargo metadata``, so a new shared crate is never missed), in a stable order. Without
-    cargo metadata: all of core/ and of every platform_targets/*/runtime/."""
+    (``cargo metadata``, so a new shared crate is never missed; ``metadata`` when the caller
+    started it ahead), in a stable order. Without cargo metadata: all of core/ and of every
+    platform_targets/*/runtime/."""
     files = [repo / name for name in WORKSPACE_FILES if (repo / name).is_file()]
-    dirs = crate_dirs(repo, package)
+    dirs = crate_dirs(repo, package, metadata)
     if dirs is None:
         dirs = [repo / "core", *sorted((repo / "platform_targets").glob("*/runtime"))]
     for top in dirs:

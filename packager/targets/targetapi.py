@@ -131,6 +131,12 @@ class TargetPlugin(abc.ABC):
     def runtime_inputs(self, repo: Path, options: Mapping[str, Any]) -> list[Path]:
         """Every file whose content decides the runtime's bytes, in a stable order."""
 
+    def pack_runtime_inputs(self, repo: Path, options: Mapping[str, Any], cargo_metadata: Any = None) -> list[Path]:
+        """``runtime_inputs`` as one pack asks for it: ``cargo_metadata`` is the pack's
+        ``cargobuild.CargoMetadata`` of ``repo``, started ahead and shared by its targets
+        (default: unused)."""
+        return self.runtime_inputs(repo, options)
+
     @abc.abstractmethod
     def build_runtime(self, ctx: BuildContext) -> Path:
         """Builds (or finds) the runtime and returns its path."""
@@ -259,6 +265,11 @@ class CargoTarget(TargetPlugin):
         """The prebuilt runtime (PackError if it does not exist), or the workspace files and the
         sources of the package and of every path dependency it has, as ``cargo metadata``
         reports them."""
+        return self.pack_runtime_inputs(repo, options)
+
+    def pack_runtime_inputs(self, repo: Path, options: Mapping[str, Any], cargo_metadata: Any = None) -> list[Path]:
+        """``runtime_inputs``, reading the runtime's crates from ``cargo_metadata`` (the pack's
+        ``cargobuild.CargoMetadata``, started ahead) when given."""
         from packager.targets import cargobuild
 
         prebuilt = self.prebuilt(options)
@@ -268,7 +279,7 @@ class CargoTarget(TargetPlugin):
 
                 raise PackError(f"{prebuilt[0]}: no such file")
             return [Path(prebuilt[1]).resolve()]
-        inputs = cargobuild.runtime_inputs(repo, self.package)
+        inputs = cargobuild.runtime_inputs(repo, self.package, cargo_metadata)
         if self.cargo_target and self.cargo_target.endswith(".json"):  # a target spec file
             inputs.append(repo / self.cargo_target)
         return inputs

@@ -213,23 +213,25 @@ def test_runtime_inputs_follow_path_dependencies() -> None:
 
 @needs_cargo
 def test_prefetched_cargo_metadata_gives_the_same_inputs_and_ends_with_the_pack(tmp_path: Path) -> None:
-    """`litebox pack` starts cargo metadata ahead (prefetch_metadata); the runtime's inputs are
-    the same as asking when needed, shared by the pack's targets, and forgotten at its end."""
+    """`litebox pack` starts cargo metadata ahead (CargoMetadata.start); the runtime's inputs are
+    the same as asking when needed, shared by the pack's targets, and its process is gone at
+    the pack's end."""
     repo = repo_root()
     expected = {p: cargobuild.crate_dirs(repo, p) for p in ("litebox-runtime-kvm", "litebox-runtime-linux-userland")}
-    cargobuild.prefetch_metadata(repo)
-    try:
-        assert isinstance(cargobuild._prefetched[str(repo.resolve())], subprocess.Popen)
-        assert {p: cargobuild.crate_dirs(repo, p) for p in expected} == expected
-        assert isinstance(cargobuild._prefetched[str(repo.resolve())], dict)  # parsed once, for both
-    finally:
-        cargobuild.end_prefetch()
-    assert cargobuild._prefetched == {}
-    cargobuild.prefetch_metadata(tmp_path)  # no Cargo.toml: nothing started
-    assert cargobuild._prefetched == {}
-    cargobuild.prefetch_metadata(repo)
-    cargobuild.end_prefetch()  # a prefetch never used is stopped
-    assert cargobuild._prefetched == {}
+    with cargobuild.CargoMetadata.start(repo) as meta:
+        assert meta.proc is not None and not meta.answered
+        assert {p: cargobuild.crate_dirs(repo, p, meta) for p in expected} == expected
+        assert meta.answered and isinstance(meta.answer, dict)  # parsed once, for both
+        first = meta.answer
+        assert cargobuild.crate_dirs(repo, "litebox-runtime-kvm", meta) == expected["litebox-runtime-kvm"]
+        assert meta.answer is first
+    assert meta.proc.returncode == 0
+    none = cargobuild.CargoMetadata.start(tmp_path)  # no Cargo.toml: nothing started
+    assert none.proc is None
+    none.close()
+    unused = cargobuild.CargoMetadata.start(repo)
+    unused.close()  # a prefetch never used is stopped and reaped
+    assert unused.proc is not None and unused.proc.returncode is not None
 
 
 @needs_cargo
