@@ -101,6 +101,17 @@ FORK_RETURN = ("litebox_fastpath_dispatch", "13litebox_libos4shim8dispatch17h",
                "13litebox_libos4shim7process8dispatch17h")
 
 
+# The read-only data a fork child reads on the same way: the jump tables LLVM makes of the
+# entry's dispatch, of the shim's and of the process calls' `match` (each in `.rodata.<the
+# function's mangled name>`), and the shim's routing table (`shim::DIRECT`, a `static` for the
+# name). `linker_script` puts them right after the plain `.text`, in the window of code the
+# child faults in anyway, rather than in the runtime's read-only data mapping, which fork leaves
+# without page-table entries too: one fault fewer per fork child (issue 17 spawn3;
+# tests/e2e/test_e2e_fork_faults.py). Input-section patterns.
+FORK_TABLES = (".rodata.litebox_fastpath_dispatch", ".rodata._ZN13litebox_libos4shim8dispatch17h*",
+               ".rodata._ZN13litebox_libos4shim7process8dispatch17h*", ".rodata._ZN13litebox_libos4shim6DIRECT17h*")
+
+
 def keep_together(order: list[str], group: tuple[str, ...]) -> list[str]:
     """`order` with the first function matching each fragment of `group` moved, in `group`'s
     order, to where the earliest of them is; unchanged when fewer than two of them ran."""
@@ -114,8 +125,9 @@ def keep_together(order: list[str], group: tuple[str, ...]) -> list[str]:
 
 def linker_script(order: list[str]) -> str:
     """An augmenting linker script (GNU ld and lld) that puts the runtime's `.text` input
-    section (its hand-written entry points, run on every trapped call) and then the sections of
-    the functions in `order` into one output section before `.text`. Rust names are matched
+    section (its hand-written entry points, run on every trapped call), the read-only data of
+    `FORK_TABLES` and then the sections of the functions in `order` into one output section
+    before `.text`. Rust names are matched
     without their hash (`17h<16 hex>E`), which changes with the build's settings but not with
     edits elsewhere; LLVM may put a function in `.text.unlikely.NAME`, matched too."""
     pats: list[str] = []
@@ -127,7 +139,8 @@ def linker_script(order: list[str]) -> str:
     return ("/* Written by bench/runtime_order.py (issue 17, rss2): the linux-userland runtime's functions\n"
             "   that ran when packed apps started, app processes' first, laid out first and back to back\n"
             "   (docs/targets/linux-userland.md, \"Resident memory\"). */\n"
-            "SECTIONS\n{\n  .text.startup_order : {\n    *(.text)\n" + body + "  }\n}\nINSERT BEFORE .text;\n")
+            "SECTIONS\n{\n  .text.startup_order : {\n    *(.text)\n"
+            + f"    *({' '.join(FORK_TABLES)})\n" + body + "  }\n}\nINSERT BEFORE .text;\n")
 
 
 def main() -> int:

@@ -37,3 +37,15 @@ def test_linker_script_lists_the_group_back_to_back() -> None:
     names = [ln.split()[0] for ln in lines]
     assert names[1:4] == [f"*(.text.{ENTRY}", "*(.text._ZN13litebox_libos4shim8dispatch17h*",
                           "*(.text._ZN13litebox_libos4shim7process8dispatch17h*"]
+
+
+def test_fork_tables_follow_the_plain_text_in_the_written_and_the_checked_in_script() -> None:
+    # The jump tables and routing table a fork child reads sit in the code window it faults in
+    # anyway (issue 17 spawn3): right after `*(.text)`, before any ordered function, in what
+    # linker_script writes and in the file the runtime is linked with.
+    tables = f"    *({' '.join(runtime_order.FORK_TABLES)})"
+    written = runtime_order.linker_script(["x"]).splitlines()
+    checked_in = (BENCH.parent / "platform_targets/linux_userland/runtime/startup-order.ld").read_text().splitlines()
+    for lines in (written, checked_in):
+        at = lines.index("    *(.text)")
+        assert lines[at + 1] == tables

@@ -142,8 +142,12 @@ fn direct(n: usize) -> Direct {
     }
 }
 
-/// [`direct`]'s answer per syscall number.
-const DIRECT: [Direct; 512] = {
+/// [`direct`]'s answer per syscall number. A `static`, so that it has a section of its own
+/// (`.rodata.<its mangled name>`): the linux-userland runtime's link order puts it, with the
+/// jump tables of [`dispatch`] and `process::dispatch`, next to the syscall entry, where a
+/// fork child reads it without faulting in a window of the runtime's read-only data
+/// (bench/runtime_order.py, `FORK_TABLES`).
+static DIRECT: [Direct; 512] = {
     let mut t = [Direct::Chain; 512];
     t[nr::FUTEX] = Direct::Time;
     t[nr::CLOCK_GETTIME] = Direct::Time;
