@@ -218,7 +218,10 @@ def test_the_runtime_code_that_runs_is_laid_out_together(probe_artifact: Path) -
         assert text is not None, "the app's process maps the runtime's text"
         size, rss = text
         assert size >= 512, text
-        assert rss <= size * 3 // 4, f"{rss} of {size} KiB of the runtime's text resident"
+        # Laid out, 496 or 560 of 712 KiB here, by one 64 KiB window: which of the start-up's
+        # waits block depends on how init and the app's process interleave. Scattered, nearly
+        # all of it (699 of 708). The bound sits between, clear of both.
+        assert rss <= size * 7 // 8, f"{rss} of {size} KiB of the runtime's text resident"
     finally:
         if proc.stdin is not None:
             proc.stdin.close()
