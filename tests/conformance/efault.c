@@ -173,9 +173,12 @@ static void handler_buffers(void) {
     }
     char x;
     int eintr = 0, tries = 0;
-    /* Bounded by interruptions, not time: a handler whose waitpid keeps failing ends it. */
-    while (!h_pid && tries++ < 500 && read(p[0], &x, 1) < 0)
-        eintr |= errno == EINTR;
+    /* Bounded by interruptions, not time: a handler whose waitpid keeps failing ends it. A
+     * signal may land before the first read (a busy machine runs the helper first) and reap
+     * the child there; the loop still waits for one that interrupts a read. */
+    while ((!h_pid || !eintr) && tries++ < 500)
+        if (read(p[0], &x, 1) < 0)
+            eintr |= errno == EINTR;
     kill(helper, SIGKILL);
     waitpid(helper, NULL, 0);
     sigaction(SIGUSR1, &prev, NULL);
