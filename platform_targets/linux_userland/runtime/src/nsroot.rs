@@ -1,5 +1,5 @@
-//! The sandbox's own root directory, made by its init process inside new user and mount
-//! namespaces: a private tmpfs that holds only the writable layer (`/upper`) and the policy's
+//! The sandbox's own root directory, made by the app's first process (before any app code
+//! runs) inside the sandbox's new user and mount namespaces: a private tmpfs that holds only the writable layer (`/upper`) and the policy's
 //! mounts (`/m/0`, `/m/1`, ... bind mounts of the host directories; `ro` ones read-only at the
 //! mount, so the host kernel itself answers EROFS). Every process of the sandbox then has it as
 //! its root (`chroot`) and working directory: no host path exists for the sandbox any more, not
@@ -41,7 +41,7 @@ const MOUNT_ATTR_NODEV: u64 = 4;
 const MOUNT_ATTR_NOEXEC: u64 = 8;
 
 /// The host directories the tmpfs may be mounted on (in the sandbox's own mount namespace):
-/// the first that exists and takes it. Its index is what init tells the app's first process
+/// the first that exists and takes it. Its index is what the app's first process tells init
 /// ([`enter`]).
 const MOUNT_POINTS: [&[u8]; 3] = [b"/tmp", b"/mnt", b"/dev"];
 
@@ -192,13 +192,6 @@ pub fn enter(at: u8) -> Result<(), i32> {
     check(sys::syscall3(CHDIR, dir.as_ptr() as usize, 0, 0))?;
     check(sys::syscall3(CHROOT, c".".as_ptr() as usize, 0, 0))?;
     check(sys::syscall3(CHDIR, c"/".as_ptr() as usize, 0, 0)).map(|_| ())
-}
-
-/// In a process of the sandbox whose root is the private root (init after [`build`], the
-/// app's first process after [`enter`]): opens the writable layer and the `count` policy
-/// mounts there.
-pub fn opened(count: usize) -> Result<Root, i32> {
-    open_root(count)
 }
 
 fn open_root(count: usize) -> Result<Root, i32> {
