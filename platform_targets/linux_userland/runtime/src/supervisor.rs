@@ -10,9 +10,9 @@
 //!      sandbox's network namespace, enters the private root, drops every capability
 //!      (caps.rs), then reaps (and checks image chunks alongside the app's first process
 //!      while it loads: parcheck.rs)
-//!        └─ the app's first process (pid 2), and everything it starts; it builds the
-//!           private root (nsroot.rs) after loading the app, while init makes the network
-//!           namespace, and joins that namespace before the app runs
+//!        └─ the app's first process (pid 2), and everything it starts; it loads the app
+//!           while init makes the network namespace, and joins that namespace before the
+//!           app runs. Whichever of the two is free first builds the private root (nsroot.rs)
 //! ```
 //!
 //! When the app's first process ends, init ends, and the kernel kills whatever else is left
@@ -98,23 +98,32 @@ struct Build {
 }
 
 impl Started {
-    /// Builds the private root (once the supervisor has written the id maps), makes it this
-    /// process's root and working directory (`chroot`), opens the writable layer and the
-    /// policy mounts (`/upper`, `/m/N`) in it, fills in `upper` and `mounts`, hands the
-    /// supervisor its view of the directories and tells init where the root is; then waits
-    /// until init has made the sandbox's network namespace and joins it. Until this returns
-    /// the process may still reach host paths or the host's network, so the app's code must
-    /// not run before it. Init forks the app's first process first thing so that the
-    /// runtime's own start-up (loading the app, then the root) overlaps init's network
-    /// namespace, the longest step of a start. If the root cannot be built, this process ends
-    /// quietly (init tells the supervisor, which starts the app again without namespaces).
+    /// Makes the private root this process's root and working directory (`chroot`), with the
+    /// writable layer and the policy mounts (`/upper`, `/m/N`) opened in it (`upper` and
+    /// `mounts`), and joins the sandbox's network namespace. The root is built by whichever of
+    /// this process and init is free first (`parcheck::claim_root`): this process once it has
+    /// loaded the app (then it also hands the supervisor its view of the directories and
+    /// tells init where the root is), or init once it has made the network namespace (then
+    /// init's "R" says where it is). Until this returns the process may still reach host paths
+    /// or the host's network, so the app's code must not run before it. Init forks the app's
+    /// first process first thing so that the runtime's own start-up (loading the app) overlaps
+    /// init's network namespace, the longest step of a start. If the root cannot be built,
+    /// this process ends quietly (the supervisor starts the app again without namespaces).
     /// Idempotent.
     pub fn await_root(&mut self, mount_count: usize) {
         if self.root_ready < 0 {
             return;
         }
+        let mut here = false;
         if let Some(b) = self.build.take() {
-            self.build_root(b, mount_count);
+            if crate::parcheck::claim_root(1) {
+                self.build_root(b, mount_count);
+                here = true;
+            } else {
+                // Init builds it (its "R" says where) and tells the supervisor.
+                close(b.go);
+                close(b.built);
+            }
         }
         // "R", where the root's tmpfs is mounted, and 0 or the errno of init's network
         // namespace (one write: it arrives whole).
@@ -134,6 +143,22 @@ impl Started {
         // made a socket since the fork but the runtime's own before it (the broker's, in the
         // host's namespace on purpose); every socket of the app is made after this.
         self.net = if b[2] == 0 { join_net_of_init() } else { Err(b[2] as i32) };
+        if here {
+            return;
+        }
+        // Built by init: until here this process's root and working directory were the host's
+        // (the ones the artifact was started in): both move into the private root now.
+        nsroot::enter(b[1]).unwrap_or_else(|e| {
+            crate::fatal(124, alloc::format!("cannot enter the private root (errno {e})").as_bytes())
+        });
+        let root = nsroot::opened(mount_count).unwrap_or_else(|e| {
+            crate::fatal(124, alloc::format!("cannot open the private root (errno {e})").as_bytes())
+        });
+        if root.mounts.len() != mount_count {
+            crate::fatal(124, b"the private root does not hold every policy mount");
+        }
+        self.upper = Some((root.upper, b"/upper".to_vec()));
+        self.mounts = root.mounts;
     }
 
     /// The private root, built by this process (see [`Started::await_root`]).
@@ -378,10 +403,32 @@ fn spawn_init(mounts: &[(&[u8], bool)], host_fds: &[(i32, bool)], memory: Option
     }
 }
 
-/// Init: forks the app's first process (which goes on with its start-up, builds the root and
-/// waits for the network namespace in [`Started::await_root`] before any app code runs), makes
-/// the network namespace, enters the root once that process says where it is, drops every
-/// capability and lets the app's first process go on; returns in
+/// In init, when the app's first process builds the root: waits for its word on `built`,
+/// enters the root and returns where it is. An "F" from it is an Err for the supervisor, as
+/// init's own (the start without namespaces follows); if it ended without a word (killed, or
+/// failing in the runtime), init stays where it is, still says "R" and then reports how it
+/// ended, as after any start (no app code ran).
+fn built_by_app(built: i32) -> Result<u8, i32> {
+    let mut m = [0u8; 2];
+    let word = loop {
+        match check(sys::syscall3(sys::READ, built as usize, m.as_mut_ptr() as usize, 2)) {
+            Err(4) => continue,
+            r => break r,
+        }
+    };
+    close(built);
+    match word {
+        Ok(2) if m[0] == b'B' => nsroot::enter(m[1]).map(|()| m[1]),
+        Ok(2) if m[0] == b'F' => Err(m[1] as i32),
+        _ => Ok(0),
+    }
+}
+
+/// Init: forks the app's first process (which goes on with its start-up and waits for the root
+/// and the network namespace in [`Started::await_root`] before any app code runs), makes the
+/// network namespace, builds the root unless that process claimed it first (then enters it once
+/// that process says where it is), drops every capability and lets the app's first process go
+/// on; returns in
 /// the app's first process only. Init itself then reaps until the app's first process ends,
 /// kills and reaps every other process of the pid namespace (if any is left), tells the
 /// supervisor how the app ended, and ends.
@@ -419,7 +466,7 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
                 )
             });
             // `net` is known once init says its network namespace is made (`await_root`); the
-            // root is built there too, by this process, before it waits for that.
+            // root is built there too, by this process if init has not claimed it first.
             let build =
                 Build { mounts: mounts.iter().map(|&(p, w)| (p.to_vec(), w)).collect(), memory, go, built: built_w };
             return Started {
@@ -436,9 +483,6 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     };
     close(ready_r);
     close(built_w);
-    // The supervisor's "G" (the id maps are written) is for the app's first process, which
-    // builds the root (`Started::await_root`): init makes no file.
-    close(go);
     // The sandbox's network namespace, made here while the app's first process loads the app
     // and builds the root (it joins it in `await_root`, before any app code runs). It is owned
     // by the sandbox's user namespace, as one made by init's clone would be. Init itself holds
@@ -447,25 +491,29 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
         Ok(_) => 0u8,
         Err(e) => e.clamp(1, 255) as u8,
     };
-    // Where the app's first process mounted the root: init moves into it too. An "F" from
-    // it goes to the supervisor as init's own (the start without namespaces follows); if it
-    // ended without a word (killed, or failing in the runtime), init still says "R" and then
-    // reports how it ended, as after any start.
-    let mut m = [0u8; 2];
-    let word = loop {
-        match check(sys::syscall3(sys::READ, built_r as usize, m.as_mut_ptr() as usize, 2)) {
-            Err(4) => continue,
-            r => break r,
+    // The root: built here if the app's first process is still loading the app (a large app),
+    // else by that process (`Started::await_root`), whose word says where.
+    let at = if crate::parcheck::claim_root(2) {
+        close(built_r);
+        // The root's files need the id maps: the supervisor says "G" once it wrote them.
+        let mut b = [0u8; 1];
+        if check(sys::syscall3(sys::READ, go as usize, b.as_mut_ptr() as usize, 1)) != Ok(1) {
+            // The supervisor is gone or could not map the ids (it kills init then); the app's
+            // first process ends with the pid namespace.
+            sys::exit(0);
         }
-    };
-    close(built_r);
-    let at = match word {
-        Ok(2) if m[0] == b'B' => {
-            nsroot::enter(m[1]).unwrap_or_else(|e| fail(e));
-            m[1]
-        }
-        Ok(2) if m[0] == b'F' => fail(m[1] as i32),
-        _ => 0,
+        close(go);
+        let (root, at) = nsroot::build(mounts, memory).unwrap_or_else(|e| fail(e));
+        let mut dirs = alloc::vec![root.upper];
+        dirs.extend_from_slice(&root.mounts);
+        let mask =
+            mounts.iter().enumerate().fold(1u64, |m, (i, &(_, w))| if w && i < 63 { m | 1 << (i + 1) } else { m });
+        broker::set_dirs(&dirs, mask).unwrap_or_else(|e| fail(e));
+        dirs.iter().for_each(|&fd| close(fd));
+        at
+    } else {
+        close(go);
+        built_by_app(built_r).unwrap_or_else(|e| fail(e))
     };
     // NO_NEW_PRIVS, and every capability but CAP_SETPCAP gone: init's bounding set is emptied
     // right after the "R"s below (off the critical path), and CAP_SETPCAP goes with it. What
