@@ -261,7 +261,7 @@ pub fn request_data(
     Ok((v as usize, fd, extra))
 }
 
-/// Sends the sandbox's view of its host directories (init only, before the app starts).
+/// Sends the sandbox's view of its host directories (the app's first process, once, before any app code runs).
 pub fn set_dirs(dirs: &[i32], writable_mask: u64) -> Result<(), Errno> {
     let broker = CLIENT.load(Ordering::Relaxed);
     let msg = header(OP_SET_DIRS, [writable_mask, dirs.len() as u64, 0], 0);

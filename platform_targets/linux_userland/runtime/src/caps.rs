@@ -31,7 +31,7 @@ struct Data {
 /// bounding set only limits what a later execve could gain). Each drop commits new credentials
 /// (41 drops: ~50 us here), so neither sandbox process does it on the start-up's critical
 /// path: the app's first process empties its own right after init forks it, while it loads
-/// the app and init builds the root (supervisor.rs `init`), and init empties its own after it
+/// the app and init makes the network namespace (supervisor.rs `init`), and init empties its own after it
 /// has let the app's first process go on (holding only `CAP_SETPCAP` meanwhile:
 /// [`drop_all_but_setpcap`]).
 pub fn drop_bounding() -> Result<(), i32> {

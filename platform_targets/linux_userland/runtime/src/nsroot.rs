@@ -1,5 +1,5 @@
-//! The sandbox's own root directory, made by its init process inside new user and mount
-//! namespaces: a private tmpfs that holds only the writable layer (`/upper`) and the policy's
+//! The sandbox's own root directory, made by the app's first process or by init (whichever
+//! is free first; before any app code runs) inside the sandbox's new user and mount namespaces: a private tmpfs that holds only the writable layer (`/upper`) and the policy's
 //! mounts (`/m/0`, `/m/1`, ... bind mounts of the host directories; `ro` ones read-only at the
 //! mount, so the host kernel itself answers EROFS). Every process of the sandbox then has it as
 //! its root (`chroot`) and working directory: no host path exists for the sandbox any more, not
@@ -41,8 +41,8 @@ const MOUNT_ATTR_NODEV: u64 = 4;
 const MOUNT_ATTR_NOEXEC: u64 = 8;
 
 /// The host directories the tmpfs may be mounted on (in the sandbox's own mount namespace):
-/// the first that exists and takes it. Its index is what init tells the app's first process
-/// ([`enter`]).
+/// the first that exists and takes it. Its index is what the process that built the root
+/// tells the other ([`enter`]).
 const MOUNT_POINTS: [&[u8]; 3] = [b"/tmp", b"/mnt", b"/dev"];
 
 /// What the new root holds, as descriptors opened inside it.
@@ -194,8 +194,8 @@ pub fn enter(at: u8) -> Result<(), i32> {
     check(sys::syscall3(CHDIR, c"/".as_ptr() as usize, 0, 0)).map(|_| ())
 }
 
-/// In a process of the sandbox whose root is the private root (init after [`build`], the
-/// app's first process after [`enter`]): opens the writable layer and the `count` policy
+/// In a process of the sandbox whose root is the private root (the app's first process after
+/// [`enter`], when init built the root): opens the writable layer and the `count` policy
 /// mounts there.
 pub fn opened(count: usize) -> Result<Root, i32> {
     open_root(count)

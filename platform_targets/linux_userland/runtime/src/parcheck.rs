@@ -52,6 +52,9 @@ struct Header {
     jobs: AtomicU64,
     /// 1 once a process of the sandbox said that a deferred chunk is bad (said once).
     told: AtomicU32,
+    /// Who builds the sandbox's root ([`claim_root`]): 0 nobody yet, 1 the app's first
+    /// process, 2 init.
+    root: AtomicU32,
 }
 
 /// The fewest unchecked chunks of a span checked as a job with init, which the mapping
@@ -181,6 +184,18 @@ pub fn init(image: &Image<'static>) -> Option<(usize, usize)> {
 pub fn expect_helper() {
     if let Some(h) = header() {
         h.helper.store(1, SeqCst);
+    }
+}
+
+/// Whether the calling process (`who`: 1 the app's first process, 2 init) builds the
+/// sandbox's root (supervisor.rs `Started::await_root`): the first of the two to ask, which is
+/// the one that has nothing else to do first (init, once its network namespace is made; the
+/// app's first process, once it has loaded the app). Both ask before init's "R", so before any
+/// app code runs. Without a table, the app's first process.
+pub fn claim_root(who: u32) -> bool {
+    match header() {
+        Some(h) => h.root.compare_exchange(0, who, SeqCst, SeqCst).is_ok(),
+        None => who == 1,
     }
 }
 

@@ -6,11 +6,13 @@
 //!
 //! ```text
 //! supervisor (host namespaces)
-//!   └─ init: pid 1 of new user, mount, pid, IPC, UTS and cgroup namespaces; builds
-//!      the private root (nsroot.rs), drops every capability (caps.rs), then reaps (and
-//!      checks image chunks alongside the app's first process while it loads: parcheck.rs)
-//!        └─ the app's first process (pid 2), and everything it starts; init makes the
-//!           sandbox's network namespace after forking it, and it joins it before the app runs
+//!   └─ init: pid 1 of new user, mount, pid, IPC, UTS and cgroup namespaces; makes the
+//!      sandbox's network namespace, enters the private root, drops every capability
+//!      (caps.rs), then reaps (and checks image chunks alongside the app's first process
+//!      while it loads: parcheck.rs)
+//!        └─ the app's first process (pid 2), and everything it starts; it loads the app
+//!           while init makes the network namespace, and joins that namespace before the
+//!           app runs. Whichever of the two is free first builds the private root (nsroot.rs)
 //! ```
 //!
 //! When the app's first process ends, init ends, and the kernel kills whatever else is left
@@ -75,23 +77,53 @@ pub struct Started {
     /// The policy mounts' directory descriptors, in policy order (empty until the root is
     /// ready).
     pub mounts: Vec<i32>,
-    /// Inside the namespaces: the pipe on which init says the private root is built (see
-    /// [`Started::await_root`]); -1 when there is nothing to wait for.
+    /// Inside the namespaces: the pipe on which init says the sandbox's network namespace is
+    /// made (see [`Started::await_root`]); -1 when there is nothing to wait for.
     root_ready: i32,
+    /// Inside the namespaces, until [`Started::await_root`]: what this process needs to build
+    /// the private root itself.
+    build: Option<Build>,
+}
+
+/// What the app's first process needs to build the private root ([`Started::await_root`]):
+/// the policy's host directories (paths, writable), the memory limit (the tmpfs's size), the
+/// pipe on which the supervisor says the id maps are written ("G"), and the one on which this
+/// process tells init where the root is ("B" and its place) or why it could not build it
+/// ("F" and an errno).
+struct Build {
+    mounts: Vec<(Vec<u8>, bool)>,
+    memory: Option<u64>,
+    go: i32,
+    built: i32,
 }
 
 impl Started {
-    /// Waits until init has built the private root, makes it this process's root and working
-    /// directory (`chroot`), then opens the writable layer and the policy mounts (`/upper`,
-    /// `/m/N`) in it and fills in `upper` and `mounts`. Until this returns the process may
-    /// still reach host paths, so the app's code must not run before it. Init forks the app's
-    /// first process before it builds the root so that the runtime's own start-up (the network
-    /// namespace, loading the app) overlaps init's work. If init could not build the root, this
-    /// process ends quietly (the supervisor starts the app again without namespaces).
+    /// Makes the private root this process's root and working directory (`chroot`), with the
+    /// writable layer and the policy mounts (`/upper`, `/m/N`) opened in it (`upper` and
+    /// `mounts`), and joins the sandbox's network namespace. The root is built by whichever of
+    /// this process and init is free first (`parcheck::claim_root`): this process once it has
+    /// loaded the app (then it also hands the supervisor its view of the directories and
+    /// tells init where the root is), or init once it has made the network namespace (then
+    /// init's "R" says where it is). Until this returns the process may still reach host paths
+    /// or the host's network, so the app's code must not run before it. Init forks the app's
+    /// first process first thing so that the runtime's own start-up (loading the app) overlaps
+    /// init's network namespace, the longest step of a start. If the root cannot be built,
+    /// this process ends quietly (the supervisor starts the app again without namespaces).
     /// Idempotent.
     pub fn await_root(&mut self, mount_count: usize) {
         if self.root_ready < 0 {
             return;
+        }
+        let mut here = false;
+        if let Some(b) = self.build.take() {
+            if crate::parcheck::claim_root(1) {
+                self.build_root(b, mount_count);
+                here = true;
+            } else {
+                // Init builds it (its "R" says where) and tells the supervisor.
+                close(b.go);
+                close(b.built);
+            }
         }
         // "R", where the root's tmpfs is mounted, and 0 or the errno of init's network
         // namespace (one write: it arrives whole).
@@ -111,8 +143,11 @@ impl Started {
         // made a socket since the fork but the runtime's own before it (the broker's, in the
         // host's namespace on purpose); every socket of the app is made after this.
         self.net = if b[2] == 0 { join_net_of_init() } else { Err(b[2] as i32) };
-        // Until here this process's root and working directory were the host's (the ones the
-        // artifact was started in): both move into the private root now.
+        if here {
+            return;
+        }
+        // Built by init: until here this process's root and working directory were the host's
+        // (the ones the artifact was started in): both move into the private root now.
         nsroot::enter(b[1]).unwrap_or_else(|e| {
             crate::fatal(124, alloc::format!("cannot enter the private root (errno {e})").as_bytes())
         });
@@ -122,6 +157,44 @@ impl Started {
         if root.mounts.len() != mount_count {
             crate::fatal(124, b"the private root does not hold every policy mount");
         }
+        self.upper = Some((root.upper, b"/upper".to_vec()));
+        self.mounts = root.mounts;
+    }
+
+    /// The private root, built by this process (see [`Started::await_root`]).
+    fn build_root(&mut self, b: Build, mount_count: usize) {
+        let failed = |e: i32| -> ! {
+            let msg = [b'F', e.clamp(1, 255) as u8];
+            sys::syscall3(sys::WRITE, b.built as usize, msg.as_ptr() as usize, 2);
+            sys::exit(0)
+        };
+        // The root's files need the id maps: the supervisor says "G" once it wrote them.
+        let mut g = [0u8; 1];
+        let got = loop {
+            match check(sys::syscall3(sys::READ, b.go as usize, g.as_mut_ptr() as usize, 1)) {
+                Err(4) => continue,
+                r => break r,
+            }
+        };
+        if got != Ok(1) {
+            // The supervisor is gone or could not map the ids (it kills init then).
+            sys::exit(0);
+        }
+        close(b.go);
+        let mounts: Vec<(&[u8], bool)> = b.mounts.iter().map(|(p, w)| (p.as_slice(), *w)).collect();
+        // Until here this process's root and working directory were the host's (the ones the
+        // artifact was started in): both move into the private root now.
+        let (root, at) = nsroot::build(&mounts, b.memory).unwrap_or_else(|e| failed(e));
+        if root.mounts.len() != mount_count {
+            failed(5);
+        }
+        let mut dirs = alloc::vec![root.upper];
+        dirs.extend_from_slice(&root.mounts);
+        let mask =
+            mounts.iter().enumerate().fold(1u64, |m, (i, &(_, w))| if w && i < 63 { m | 1 << (i + 1) } else { m });
+        broker::set_dirs(&dirs, mask).unwrap_or_else(|e| failed(e));
+        sys::syscall3(sys::WRITE, b.built as usize, [b'B', at].as_ptr() as usize, 2);
+        close(b.built);
         self.upper = Some((root.upper, b"/upper".to_vec()));
         self.mounts = root.mounts;
     }
@@ -166,6 +239,7 @@ pub fn start(mounts: &[(i32, bool)], paths: &[(&[u8], bool)], memory: Option<u64
                 upper,
                 mounts: mounts.iter().map(|m| m.0).collect(),
                 root_ready: -1,
+                build: None,
             }
         }
         Ok(pid) => {
@@ -290,7 +364,8 @@ fn spawn_init(mounts: &[(&[u8], bool)], host_fds: &[(i32, bool)], memory: Option
     let report = |r: Result<(), i32>| -> Result<(), i32> {
         r?;
         check(sys::syscall3(sys::WRITE, go_w as usize, b"G".as_ptr() as usize, 1)).map(|_| ())?;
-        // init answers "R" once the root is built, or "F" and an errno. Read one byte at a
+        // init answers "R" once the root is built and its network namespace made, or "F" and
+        // an errno. Read one byte at a
         // time: an app that ends at once has init's "S" and signal right behind the "R",
         // and they are `finish`'s to read.
         let mut msg = [0u8; 2];
@@ -328,10 +403,32 @@ fn spawn_init(mounts: &[(&[u8], bool)], host_fds: &[(i32, bool)], memory: Option
     }
 }
 
-/// Init: forks the app's first process (which goes on with its start-up and waits for the
-/// root in [`Started::await_root`] before any app code runs), waits for the supervisor's id
-/// maps (`go`), builds the root, makes the network namespace, hands the supervisor its view of
-/// the directories, drops every capability and lets the app's first process go on; returns in
+/// In init, when the app's first process builds the root: waits for its word on `built`,
+/// enters the root and returns where it is. An "F" from it is an Err for the supervisor, as
+/// init's own (the start without namespaces follows); if it ended without a word (killed, or
+/// failing in the runtime), init stays where it is, still says "R" and then reports how it
+/// ended, as after any start (no app code ran).
+fn built_by_app(built: i32) -> Result<u8, i32> {
+    let mut m = [0u8; 2];
+    let word = loop {
+        match check(sys::syscall3(sys::READ, built as usize, m.as_mut_ptr() as usize, 2)) {
+            Err(4) => continue,
+            r => break r,
+        }
+    };
+    close(built);
+    match word {
+        Ok(2) if m[0] == b'B' => nsroot::enter(m[1]).map(|()| m[1]),
+        Ok(2) if m[0] == b'F' => Err(m[1] as i32),
+        _ => Ok(0),
+    }
+}
+
+/// Init: forks the app's first process (which goes on with its start-up and waits for the root
+/// and the network namespace in [`Started::await_root`] before any app code runs), makes the
+/// network namespace, builds the root unless that process claimed it first (then enters it once
+/// that process says where it is), drops every capability and lets the app's first process go
+/// on; returns in
 /// the app's first process only. Init itself then reaps until the app's first process ends,
 /// kills and reaps every other process of the pid namespace (if any is left), tells the
 /// supervisor how the app ended, and ends.
@@ -344,16 +441,17 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     // Init checks image chunks alongside the app's first process while it loads.
     crate::parcheck::expect_helper();
     let (ready_r, ready_w) = pipe().unwrap_or_else(|e| fail(e));
+    let (built_r, built_w) = pipe().unwrap_or_else(|e| fail(e));
     // Before the fork, so that both hold it: init's copy is the last one closed.
     nsroot::mqueue();
     // The fork and the mqueue mount need no id map; the supervisor writes the maps meanwhile
-    // and says "G" (below) before init makes a file. Neither process has emptied its bounding
+    // and says "G" before the app's first process makes a file (`Started::await_root`). Neither process has emptied its bounding
     // set yet: each does it where it is off the start-up's critical path (caps.rs
     // `drop_bounding`).
     let app = match check(sys::syscall6(CLONE, SIGCHLD, 0, 0, 0, 0, 0)) {
         Ok(0) => {
-            close(go);
             close(ready_w);
+            close(built_r);
             // Only init reports to the supervisor (so init's "R" to this process may come
             // before the supervisor's: nothing here can write to that pipe in between).
             close(status);
@@ -367,33 +465,56 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
                     alloc::format!("cannot empty the capability bounding set (errno {e})").as_bytes(),
                 )
             });
-            // `net` is known once init says the root is ready (`await_root`).
-            return Started { ns: Ok(()), net: Err(0), upper: None, mounts: Vec::new(), root_ready: ready_r };
+            // `net` is known once init says its network namespace is made (`await_root`); the
+            // root is built there too, by this process if init has not claimed it first.
+            let build =
+                Build { mounts: mounts.iter().map(|&(p, w)| (p.to_vec(), w)).collect(), memory, go, built: built_w };
+            return Started {
+                ns: Ok(()),
+                net: Err(0),
+                upper: None,
+                mounts: Vec::new(),
+                root_ready: ready_r,
+                build: Some(build),
+            };
         }
         Ok(pid) => pid as i32,
         Err(e) => fail(e),
     };
     close(ready_r);
-    let mut b = [0u8; 1];
-    if check(sys::syscall3(sys::READ, go as usize, b.as_mut_ptr() as usize, 1)) != Ok(1) {
-        // The supervisor is gone or could not map the ids (it kills init then); the app's
-        // first process ends with the pid namespace.
-        sys::exit(0);
-    }
-    close(go);
-    let (root, at) = nsroot::build(mounts, memory).unwrap_or_else(|e| fail(e));
+    close(built_w);
     // The sandbox's network namespace, made here while the app's first process loads the app
-    // (it joins it in `await_root`, before any app code runs). It is owned by the sandbox's
-    // user namespace, as one made by init's clone would be. Init itself holds no socket.
+    // and builds the root (it joins it in `await_root`, before any app code runs). It is owned
+    // by the sandbox's user namespace, as one made by init's clone would be. Init itself holds
+    // no socket.
     let net = match check(sys::syscall3(UNSHARE, CLONE_NEWNET, 0, 0)) {
         Ok(_) => 0u8,
         Err(e) => e.clamp(1, 255) as u8,
     };
-    let mut dirs = alloc::vec![root.upper];
-    dirs.extend_from_slice(&root.mounts);
-    let mask = mounts.iter().enumerate().fold(1u64, |m, (i, &(_, w))| if w && i < 63 { m | 1 << (i + 1) } else { m });
-    broker::set_dirs(&dirs, mask).unwrap_or_else(|e| fail(e));
-    dirs.iter().for_each(|&fd| close(fd));
+    // The root: built here if the app's first process is still loading the app (a large app),
+    // else by that process (`Started::await_root`), whose word says where.
+    let at = if crate::parcheck::claim_root(2) {
+        close(built_r);
+        // The root's files need the id maps: the supervisor says "G" once it wrote them.
+        let mut b = [0u8; 1];
+        if check(sys::syscall3(sys::READ, go as usize, b.as_mut_ptr() as usize, 1)) != Ok(1) {
+            // The supervisor is gone or could not map the ids (it kills init then); the app's
+            // first process ends with the pid namespace.
+            sys::exit(0);
+        }
+        close(go);
+        let (root, at) = nsroot::build(mounts, memory).unwrap_or_else(|e| fail(e));
+        let mut dirs = alloc::vec![root.upper];
+        dirs.extend_from_slice(&root.mounts);
+        let mask =
+            mounts.iter().enumerate().fold(1u64, |m, (i, &(_, w))| if w && i < 63 { m | 1 << (i + 1) } else { m });
+        broker::set_dirs(&dirs, mask).unwrap_or_else(|e| fail(e));
+        dirs.iter().for_each(|&fd| close(fd));
+        at
+    } else {
+        close(go);
+        built_by_app(built_r).unwrap_or_else(|e| fail(e))
+    };
     // NO_NEW_PRIVS, and every capability but CAP_SETPCAP gone: init's bounding set is emptied
     // right after the "R"s below (off the critical path), and CAP_SETPCAP goes with it. What
     // init holds in between acts on init's own credentials only, and with NO_NEW_PRIVS no
