@@ -1,6 +1,7 @@
 //! Path resolution and the file operations of the merged namespace (image + overlay + synth).
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::ops::Bound;
 
 use litebox_image::{ChunkCache, EntryKind, Image, ImageError};
 
@@ -552,6 +553,38 @@ impl Vfs {
         }
     }
 
+    /// readlink("/proc/self/exe") answered without walking the path, when nothing can make the
+    /// walk end elsewhere: no host layer (mounts, writable layer), nothing in the writable
+    /// layer at `/`, `/proc` or below, the image's `/proc` a directory and the process's pid
+    /// not negative. The walk then always goes `/proc` (the image's directory), `/proc/self`
+    /// (the link to `<pid>`), `/proc/<pid>` (`/proc/self`), `/proc/<pid>/exe` (the link), whose
+    /// target this returns. Every static glibc program reads this link at start-up; the walk
+    /// through the synthetic tree is ~150 distinct blocks of code that a VM target under TCG
+    /// translates for it alone. None: resolve as usual (`p` is another path, or a condition
+    /// fails).
+    pub fn self_exe_link(&self, p: &[u8]) -> Option<Vec<u8>> {
+        if p != b"/proc/self/exe" || self.host.is_some() || self.view().is_some_and(|v| v.pid() < 0) {
+            return None;
+        }
+        {
+            let ov = self.overlay.lock();
+            // The keys below /proc are those from "/proc/" on that start with it.
+            let below = ov
+                .entries
+                .range::<[u8], _>((Bound::Included(&b"/proc/"[..]), Bound::Unbounded))
+                .next()
+                .is_some_and(|(k, _)| k.starts_with(b"/proc/"));
+            if below || ov.entries.contains_key(&b"/proc"[..]) || ov.entries.contains_key(&b"/"[..]) {
+                return None;
+            }
+        }
+        let proc_dir = self.image.lookup(b"/proc")?;
+        if self.image.entry(proc_dir).kind != EntryKind::Dir {
+            return None;
+        }
+        Some(self.exe_path.lock().clone())
+    }
+
     /// readlink: the target of a symlink node, EINVAL for anything else.
     pub fn readlink(&self, n: &Node) -> Result<Vec<u8>, Errno> {
         if self.kind(n) != NodeKind::Symlink {
@@ -685,6 +718,26 @@ impl Vfs {
         let Node::Image(i) = n else { return None };
         let e = self.image.entry(*i);
         self.cache.verified_span(&self.image, &e, off, len).unwrap_or_else(|err| (self.fatal)(err))
+    }
+
+    /// True when [`Vfs::read_in_place`] may answer: the image is held in memory whole (the VM
+    /// targets). Inlined, so that a caller on a target with a file behind the image
+    /// (linux-userland) pays one test and never runs `read_in_place`.
+    #[inline(always)]
+    pub fn image_in_memory(&self) -> bool {
+        self.image.reads_in_place()
+    }
+
+    /// Reads `buf.len()` bytes of image file `n` at `off` straight from the image's bytes, when
+    /// they are stored raw in an image held in memory: their chunks are checked once as for a
+    /// mapping ([`Vfs::image_span`]: a tampered chunk ends the process through `fatal`), then
+    /// copied, without the chunk reader. The bytes are the ones [`Vfs::read_at`] would copy.
+    /// None when this does not apply (another node, a compressed chunk, a range past the
+    /// file's end, an image read through a file): the caller reads as usual.
+    pub fn read_in_place(&self, n: &Node, off: u64, buf: &mut [u8]) -> Option<usize> {
+        let at = self.image_span(n, off, buf.len() as u64)?;
+        buf.copy_from_slice(self.image.in_place(at, buf.len())?);
+        Some(buf.len())
     }
 
     fn read_at_maybe_once(&self, n: &Node, off: u64, buf: &mut [u8], once: bool) -> Result<usize, Errno> {
