@@ -218,7 +218,9 @@ fn resolve_at<P: Platform>(
     resolve_path(os, dirfd, path_arg(os, ptr)?, follow)
 }
 
-/// [`resolve_at`] for a path argument already copied in.
+/// [`resolve_at`] for a path argument already copied in. Inlined into its callers: a function of
+/// its own would lie outside linux-userland's start-up code order (startup-order.ld).
+#[inline(always)]
 fn resolve_path<P: Platform>(
     os: &LibOs<P>,
     dirfd: i32,
@@ -245,7 +247,9 @@ fn lookup_at<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, follow: bool) -
     lookup_path(os, dirfd, path_arg(os, ptr)?, follow)
 }
 
-/// [`lookup_at`] for a path argument already copied in.
+/// [`lookup_at`] for a path argument already copied in. Inlined into its callers: a function of
+/// its own would lie outside linux-userland's start-up code order (startup-order.ld).
+#[inline(always)]
 fn lookup_path<P: Platform>(os: &LibOs<P>, dirfd: i32, p: Vec<u8>, follow: bool) -> Result<(Vec<u8>, Node), Errno> {
     let r = resolve_path(os, dirfd, p, follow)?;
     match r.node {
