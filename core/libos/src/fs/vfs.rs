@@ -1,6 +1,7 @@
 //! Path resolution and the file operations of the merged namespace (image + overlay + synth).
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::ops::Bound;
 
 use litebox_image::{ChunkCache, EntryKind, Image, ImageError};
 
@@ -553,9 +554,10 @@ impl Vfs {
     }
 
     /// readlink("/proc/self/exe") answered without walking the path, when nothing can make the
-    /// walk end elsewhere: no host layer (mounts, writable layer), nothing in the writable
-    /// layer at `/`, `/proc`, `/proc/self`, `/proc/<pid>` or `/proc/<pid>/exe` (the entries the
-    /// walk looks at), the image's `/proc` a directory and the process's pid not negative. The walk then always goes `/proc` (the image's directory), `/proc/self`
+    /// walk end elsewhere: no host layer (mounts, writable layer; linux-userland always has
+    /// one, so it only compares the path and tests `host`), nothing in the writable layer at
+    /// `/`, `/proc` or below `/proc/`, the image's `/proc` a directory and the process's pid
+    /// not negative. The walk then always goes `/proc` (the image's directory), `/proc/self`
     /// (the link to `<pid>`), `/proc/<pid>` (`/proc/self`), `/proc/<pid>/exe` (the link), whose
     /// target this returns. Every static glibc program reads this link at start-up; the walk
     /// through the synthetic tree is ~150 distinct blocks of code that a VM target under TCG
@@ -564,22 +566,18 @@ impl Vfs {
     /// start-up code order (startup-order.ld), one more 64 KiB window of code resident.
     #[inline(always)]
     pub fn self_exe_link(&self, p: &[u8]) -> Option<Vec<u8>> {
-        let pid = self.view().map_or(0, |v| v.pid());
-        if p != b"/proc/self/exe" || self.host.is_some() || pid < 0 {
+        if p != b"/proc/self/exe" || self.host.is_some() || self.view().is_some_and(|v| v.pid() < 0) {
             return None;
         }
-        // The writable-layer entries the walk would look at (`lookup_exact`, `image_hidden`).
-        let mut buf = [0u8; 20];
-        let mut at = b"/proc/".to_vec();
-        at.extend_from_slice(crate::shim::fmt_usize(pid as usize, &mut buf));
         {
             let ov = self.overlay.lock();
-            let seen = |k: &[u8]| ov.entries.get(k).is_some();
-            if seen(b"/") || seen(b"/proc") || seen(b"/proc/self") || seen(&at) {
-                return None;
-            }
-            at.extend_from_slice(b"/exe");
-            if seen(&at) {
+            // The keys below /proc are those from "/proc/" on that start with it.
+            let below = ov
+                .entries
+                .range::<[u8], _>((Bound::Included(&b"/proc/"[..]), Bound::Unbounded))
+                .next()
+                .is_some_and(|(k, _)| k.starts_with(b"/proc/"));
+            if below || ov.entries.get(&b"/proc"[..]).is_some() || ov.entries.get(&b"/"[..]).is_some() {
                 return None;
             }
         }
