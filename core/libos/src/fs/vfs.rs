@@ -716,7 +716,10 @@ impl Vfs {
     /// The image offset of bytes `[off, off + len)` of an image file when they can be mapped
     /// straight from the image (stored raw, back to back: `Image::raw_span`), after checking
     /// their chunks' digests once (a tampered chunk ends the process through `fatal`, as a
-    /// read does). None: copy them instead.
+    /// read does). None: copy them instead. Never inlined: with two callers (the loader's
+    /// mapping, `read_in_place`) it would be, and the chunk cache's check would become a
+    /// function of its own outside linux-userland's start-up code order (startup-order.ld).
+    #[inline(never)]
     pub fn image_span(&self, n: &Node, off: u64, len: u64) -> Option<u64> {
         let Node::Image(i) = n else { return None };
         let e = self.image.entry(*i);
