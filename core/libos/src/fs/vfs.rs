@@ -570,14 +570,19 @@ impl Vfs {
             return None;
         }
         {
+            // No `get` here: a third caller would make it a function of its own, and
+            // `lookup_exact`'s call to it would leave linux-userland's start-up code order.
             let ov = self.overlay.lock();
-            // The keys below /proc are those from "/proc/" on that start with it.
-            let below = ov
+            // "/" sorts before every other absolute path; "/proc" and the keys below "/proc/"
+            // lie among the keys from "/proc" on that start with "/proc".
+            let root = ov.entries.first_key_value().is_some_and(|(k, _)| k.as_slice() == b"/");
+            let proc = ov
                 .entries
-                .range::<[u8], _>((Bound::Included(&b"/proc/"[..]), Bound::Unbounded))
-                .next()
-                .is_some_and(|(k, _)| k.starts_with(b"/proc/"));
-            if below || ov.entries.get(&b"/proc"[..]).is_some() || ov.entries.get(&b"/"[..]).is_some() {
+                .range::<[u8], _>((Bound::Included(&b"/proc"[..]), Bound::Unbounded))
+                .map(|(k, _)| k)
+                .take_while(|k| k.starts_with(b"/proc"))
+                .any(|k| k.as_slice() == b"/proc" || k.starts_with(b"/proc/"));
+            if root || proc {
                 return None;
             }
         }
