@@ -93,7 +93,8 @@ def qemu_run(qemu: Any, kernel: Path, machine: str, cmdline: str, firmware: bool
             control = Path(tmp) / "control"
             argv = qemu.qemu_argv(kernel, cmdline, qemu.file_chardev(control), "tcg", machine,
                                   direct=None if firmware else Path(tmp), **options)
-            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                                  env=qemu.qemu_env(), timeout=60, check=False)
             if qemu.read_exit(control) != 0:
                 sys.exit(f"{machine}: the app did not exit 0 (QEMU {proc.returncode}): {proc.stdout!r} {proc.stderr!r}")
             # The kernel's own log lines (litebox.debug) arrive on stderr, the app's on stdout.
@@ -155,7 +156,8 @@ def stub_run(qemu: Any, stub: Path, firmware: bool = False, **options: str) -> C
         with tempfile.TemporaryDirectory() as tmp:
             argv = qemu.qemu_argv(stub, "", qemu.file_chardev(Path(tmp) / "control"), "tcg", "microvm",
                                   direct=None if firmware else Path(tmp), **options)
-            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                                  env=qemu.qemu_env(), timeout=60, check=False)
             if proc.returncode != 1:
                 sys.exit(f"the PVH stub did not exit through isa-debug-exit: {proc.returncode} {proc.stderr!r}")
             return proc.stdout

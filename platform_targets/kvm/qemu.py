@@ -61,6 +61,12 @@ DEFAULT_TIMEOUT = 600.0
 # stdin travels as a boot module, read whole before the VM starts: an endless stream must not
 # make the runner read forever.
 STDIN_LIMIT = 64 << 20
+# QEMU's own allocator (glibc): one malloc arena for all of QEMU's threads. Each thread that
+# allocates (the vCPU's, the RCU thread) otherwise gets an arena of its own, which grows by one
+# mprotect per step: ~60 of a hello boot's ~120 mprotect calls, ~1 ms of QEMU's CPU time per
+# boot (bench/RESULTS-issue17-kvm.md, "Round five"). QEMU's allocations only; the guest, its
+# devices and the sandbox are unchanged. A user's own arena setting is left alone.
+MALLOC_TUNABLE = "glibc.malloc.arena_max=1"
 
 
 def escape(value: bytes) -> str:
@@ -610,7 +616,7 @@ def boot(kernel: Path, cmdline: str, accel: str, timeout: float | None, module: 
             with _Forwarder(channel) if forward_signals else contextlib.nullcontext():
                 argv, preexec = dies_with_runner(argv)
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                                        start_new_session=True, preexec_fn=preexec)
+                                        start_new_session=True, preexec_fn=preexec, env=qemu_env())
                 for host in hosts:
                     host.start()
                 try:
@@ -652,6 +658,18 @@ def wait_exit(proc: subprocess.Popen[bytes], timeout: float | None) -> int:
 
 # util-linux's setpriv: sets the parent-death signal, then execs the command.
 SETPRIV = "setpriv"
+
+
+def qemu_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment QEMU runs with: ``base`` (default: ours) with ``MALLOC_TUNABLE`` added
+    to GLIBC_TUNABLES, unless it sets the malloc arena limit already (GLIBC_TUNABLES'
+    ``glibc.malloc.arena_max`` or MALLOC_ARENA_MAX)."""
+    env = dict(os.environ if base is None else base)
+    tunables = env.get("GLIBC_TUNABLES", "")
+    if "MALLOC_ARENA_MAX" in env or "glibc.malloc.arena_max=" in tunables:
+        return env
+    env["GLIBC_TUNABLES"] = f"{tunables}:{MALLOC_TUNABLE}" if tunables else MALLOC_TUNABLE
+    return env
 
 
 def dies_with_runner(argv: list[str]) -> tuple[list[str], Callable[[], None] | None]:

@@ -498,6 +498,25 @@ impl<'a> Image<'a> {
         Some((at, first, last))
     }
 
+    /// True when file data is read from the image's own bytes (no stored reader: the image is
+    /// held in memory whole, as on the VM targets), so [`Image::in_place`] can answer.
+    #[inline(always)]
+    pub fn reads_in_place(&self) -> bool {
+        self.stored_reader.is_none()
+    }
+
+    /// The image's bytes `[at, at + len)` (an image offset, e.g. from [`Image::raw_span`]),
+    /// when file data is read from the image's own bytes ([`Image::reads_in_place`]); None
+    /// otherwise or out of range. Nothing is checked against digests here: the caller checks
+    /// the chunks first (`ChunkCache::verified_span`).
+    pub fn in_place(&self, at: u64, len: usize) -> Option<&'a [u8]> {
+        if self.stored_reader.is_some() {
+            return None;
+        }
+        let start = usize::try_from(at).ok()?;
+        self.bytes.get(start..start.checked_add(len)?)
+    }
+
     /// Checks chunk `k` against its digest, then decompresses it. Promises: the returned bytes
     /// are exactly what was packed, or an error (tampered: digest; damaged: zstd frame).
     pub fn load_chunk(&self, k: u32) -> Result<Vec<u8>, ImageError> {

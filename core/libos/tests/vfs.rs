@@ -101,3 +101,36 @@ fn rename_moves_files_and_refuses_image_directories() {
     assert_eq!(v.rename(b"/tmp/e", b"/tmp/e/inside"), Err(EINVAL));
     assert_eq!(v.rename(b"/tmp/e", b"/app"), Err(ENOTEMPTY));
 }
+
+/// readlink("/proc/self/exe") without the walk (`Vfs::self_exe_link`) gives the walk's answer,
+/// and steps aside whenever the writable layer could make the walk end elsewhere.
+#[test]
+fn self_exe_link_is_the_walks_answer() {
+    let walk = |v: &Vfs| v.resolve(b"/", b"/proc/self/exe", false).and_then(|r| v.readlink(&r.node.ok_or(ENOENT)?));
+    let v = vfs();
+    assert_eq!(v.self_exe_link(b"/proc/self/exe").as_deref(), Some(common::EXE));
+    assert_eq!(walk(&v).as_deref(), Ok(common::EXE));
+    for other in ["/proc/self//exe", "/proc/self/exe/", "/proc/0/exe", "proc/self/exe", "/proc/self/cwd", ""] {
+        assert_eq!(v.self_exe_link(other.as_bytes()), None, "{other}");
+    }
+    // Writable-layer entries elsewhere change nothing.
+    v.mkdir(b"/tmp/d", 0o755);
+    v.mkdir(b"/procs", 0o755);
+    assert_eq!(v.self_exe_link(b"/proc/self/exe").as_deref(), Some(common::EXE));
+    assert_eq!(walk(&v).as_deref(), Ok(common::EXE));
+    // An entry of the writable layer at /proc/self shadows the synthetic link: the walk decides.
+    let v = vfs();
+    v.symlink(b"/proc/self", b"/app");
+    assert_eq!(v.self_exe_link(b"/proc/self/exe"), None);
+    assert_eq!(walk(&v), Err(ENOENT));
+    // Anything below /proc in the writable layer: the walk answers (the same here).
+    let v = vfs();
+    v.mkdir(b"/proc/x", 0o755);
+    assert_eq!(v.self_exe_link(b"/proc/self/exe"), None);
+    assert_eq!(walk(&v).as_deref(), Ok(common::EXE));
+    // /proc removed (a whiteout): no /proc/self/exe either.
+    let v = vfs();
+    v.remove(b"/proc");
+    assert_eq!(v.self_exe_link(b"/proc/self/exe"), None);
+    assert_eq!(walk(&v), Err(ENOENT));
+}

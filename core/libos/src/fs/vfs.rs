@@ -1,6 +1,7 @@
 //! Path resolution and the file operations of the merged namespace (image + overlay + synth).
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::ops::Bound;
 
 use litebox_image::{ChunkCache, EntryKind, Image, ImageError};
 
@@ -552,6 +553,46 @@ impl Vfs {
         }
     }
 
+    /// readlink("/proc/self/exe") answered without walking the path, when nothing can make the
+    /// walk end elsewhere: no host layer (mounts, writable layer; linux-userland always has
+    /// one, so it only compares the path and tests `host`), nothing in the writable layer at
+    /// `/`, `/proc` or below `/proc/`, the image's `/proc` a directory and the process's pid
+    /// not negative. The walk then always goes `/proc` (the image's directory), `/proc/self`
+    /// (the link to `<pid>`), `/proc/<pid>` (`/proc/self`), `/proc/<pid>/exe` (the link), whose
+    /// target this returns. Every static glibc program reads this link at start-up; the walk
+    /// through the synthetic tree is ~150 distinct blocks of code that a VM target under TCG
+    /// translates for it alone. None: resolve as usual (`p` is another path, or a condition
+    /// fails). Inlined into readlinkat: a function of its own would lie outside linux-userland's
+    /// start-up code order (startup-order.ld), one more 64 KiB window of code resident.
+    #[inline(always)]
+    pub fn self_exe_link(&self, p: &[u8]) -> Option<Vec<u8>> {
+        if p != b"/proc/self/exe" || self.host.is_some() || self.view().is_some_and(|v| v.pid() < 0) {
+            return None;
+        }
+        {
+            // No `get` here: a third caller would make it a function of its own, and
+            // `lookup_exact`'s call to it would leave linux-userland's start-up code order.
+            let ov = self.overlay.lock();
+            // "/" sorts before every other absolute path; "/proc" and the keys below "/proc/"
+            // lie among the keys from "/proc" on that start with "/proc".
+            let root = ov.entries.first_key_value().is_some_and(|(k, _)| k.as_slice() == b"/");
+            let proc = ov
+                .entries
+                .range::<[u8], _>((Bound::Included(&b"/proc"[..]), Bound::Unbounded))
+                .map(|(k, _)| k)
+                .take_while(|k| k.starts_with(b"/proc"))
+                .any(|k| k.as_slice() == b"/proc" || k.starts_with(b"/proc/"));
+            if root || proc {
+                return None;
+            }
+        }
+        let proc_dir = self.image.lookup(b"/proc")?;
+        if self.image.entry(proc_dir).kind != EntryKind::Dir {
+            return None;
+        }
+        Some(self.exe_path.lock().to_vec())
+    }
+
     /// readlink: the target of a symlink node, EINVAL for anything else.
     pub fn readlink(&self, n: &Node) -> Result<Vec<u8>, Errno> {
         if self.kind(n) != NodeKind::Symlink {
@@ -680,11 +721,34 @@ impl Vfs {
     /// The image offset of bytes `[off, off + len)` of an image file when they can be mapped
     /// straight from the image (stored raw, back to back: `Image::raw_span`), after checking
     /// their chunks' digests once (a tampered chunk ends the process through `fatal`, as a
-    /// read does). None: copy them instead.
+    /// read does). None: copy them instead. Never inlined: with two callers (the loader's
+    /// mapping, `read_in_place`) it would be, and the chunk cache's check would become a
+    /// function of its own outside linux-userland's start-up code order (startup-order.ld).
+    #[inline(never)]
     pub fn image_span(&self, n: &Node, off: u64, len: u64) -> Option<u64> {
         let Node::Image(i) = n else { return None };
         let e = self.image.entry(*i);
         self.cache.verified_span(&self.image, &e, off, len).unwrap_or_else(|err| (self.fatal)(err))
+    }
+
+    /// True when [`Vfs::read_in_place`] may answer: the image is held in memory whole (the VM
+    /// targets). Inlined, so that a caller on a target with a file behind the image
+    /// (linux-userland) pays one test and never runs `read_in_place`.
+    #[inline(always)]
+    pub fn image_in_memory(&self) -> bool {
+        self.image.reads_in_place()
+    }
+
+    /// Reads `buf.len()` bytes of image file `n` at `off` straight from the image's bytes, when
+    /// they are stored raw in an image held in memory: their chunks are checked once as for a
+    /// mapping ([`Vfs::image_span`]: a tampered chunk ends the process through `fatal`), then
+    /// copied, without the chunk reader. The bytes are the ones [`Vfs::read_at`] would copy.
+    /// None when this does not apply (another node, a compressed chunk, a range past the
+    /// file's end, an image read through a file): the caller reads as usual.
+    pub fn read_in_place(&self, n: &Node, off: u64, buf: &mut [u8]) -> Option<usize> {
+        let at = self.image_span(n, off, buf.len() as u64)?;
+        buf.copy_from_slice(self.image.in_place(at, buf.len())?);
+        Some(buf.len())
     }
 
     fn read_at_maybe_once(&self, n: &Node, off: u64, buf: &mut [u8], once: bool) -> Result<usize, Errno> {

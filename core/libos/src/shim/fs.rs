@@ -215,7 +215,18 @@ fn resolve_at<P: Platform>(
     ptr: usize,
     follow: bool,
 ) -> Result<crate::fs::vfs::Resolved, Errno> {
-    let p = path_arg(os, ptr)?;
+    resolve_path(os, dirfd, path_arg(os, ptr)?, follow)
+}
+
+/// [`resolve_at`] for a path argument already copied in. Inlined into its callers: a function of
+/// its own would lie outside linux-userland's start-up code order (startup-order.ld).
+#[inline(always)]
+fn resolve_path<P: Platform>(
+    os: &LibOs<P>,
+    dirfd: i32,
+    p: Vec<u8>,
+    follow: bool,
+) -> Result<crate::fs::vfs::Resolved, Errno> {
     if p.is_empty() {
         return Err(ENOENT);
     }
@@ -233,7 +244,14 @@ fn learn_missing<P: Platform>(os: &LibOs<P>, e: Errno, base: &[u8], p: &[u8], ki
 }
 
 fn lookup_at<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, follow: bool) -> Result<(Vec<u8>, Node), Errno> {
-    let r = resolve_at(os, dirfd, ptr, follow)?;
+    lookup_path(os, dirfd, path_arg(os, ptr)?, follow)
+}
+
+/// [`lookup_at`] for a path argument already copied in. Inlined into its callers: a function of
+/// its own would lie outside linux-userland's start-up code order (startup-order.ld).
+#[inline(always)]
+fn lookup_path<P: Platform>(os: &LibOs<P>, dirfd: i32, p: Vec<u8>, follow: bool) -> Result<(Vec<u8>, Node), Errno> {
+    let r = resolve_path(os, dirfd, p, follow)?;
     match r.node {
         Some(n) => Ok((r.path, n)),
         None => {
@@ -1201,8 +1219,16 @@ fn readlinkat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, buf: usize, si
     if size as isize <= 0 {
         return Err(EINVAL);
     }
-    let (_, node) = lookup_at(os, dirfd, ptr, false)?;
-    let target = os.vfs.readlink(&node)?;
+    let p = path_arg(os, ptr)?;
+    // Every static glibc program's start-up: answered without the walk when that gives the
+    // same answer (`Vfs::self_exe_link`).
+    let target = match os.vfs.self_exe_link(&p) {
+        Some(target) => target,
+        None => {
+            let (_, node) = lookup_path(os, dirfd, p, false)?;
+            os.vfs.readlink(&node)?
+        }
+    };
     let n = core::cmp::min(size, target.len());
     user::slice_mut_in(&os.mem, buf, n)?.copy_from_slice(&target[..n]);
     Ok(n)
