@@ -168,36 +168,46 @@ impl Started {
             sys::syscall3(sys::WRITE, b.built as usize, msg.as_ptr() as usize, 2);
             sys::exit(0)
         };
-        // The root's files need the id maps: the supervisor says "G" once it wrote them.
-        let mut g = [0u8; 1];
-        let got = loop {
-            match check(sys::syscall3(sys::READ, b.go as usize, g.as_mut_ptr() as usize, 1)) {
-                Err(4) => continue,
-                r => break r,
-            }
-        };
-        if got != Ok(1) {
-            // The supervisor is gone or could not map the ids (it kills init then).
-            sys::exit(0);
-        }
-        close(b.go);
         let mounts: Vec<(&[u8], bool)> = b.mounts.iter().map(|(p, w)| (p.as_slice(), *w)).collect();
         // Until here this process's root and working directory were the host's (the ones the
         // artifact was started in): both move into the private root now.
-        let (root, at) = nsroot::build(&mounts, b.memory).unwrap_or_else(|e| failed(e));
+        let (root, at) = build_root_when_mapped(&mounts, b.memory, b.go).unwrap_or_else(|e| failed(e));
         if root.mounts.len() != mount_count {
             failed(5);
         }
-        let mut dirs = alloc::vec![root.upper];
-        dirs.extend_from_slice(&root.mounts);
-        let mask =
-            mounts.iter().enumerate().fold(1u64, |m, (i, &(_, w))| if w && i < 63 { m | 1 << (i + 1) } else { m });
-        broker::set_dirs(&dirs, mask).unwrap_or_else(|e| failed(e));
         sys::syscall3(sys::WRITE, b.built as usize, [b'B', at].as_ptr() as usize, 2);
         close(b.built);
         self.upper = Some((root.upper, b"/upper".to_vec()));
         self.mounts = root.mounts;
     }
+}
+
+/// The private root, built by init or the app's first process (whichever claimed it,
+/// `parcheck::claim_root`): waits for the supervisor's "G" on `go` (the id maps are written;
+/// the root's files need them) and closes `go`, builds the root (nsroot.rs), which becomes the
+/// caller's root and working directory, and hands the supervisor its view of the writable
+/// layer and the mounts (`broker::set_dirs`, taken once). Returns the root's descriptors and
+/// where its tmpfs is; Err(errno) of the build or the hand-over. Ends the caller quietly when
+/// the supervisor is gone or could not map the ids (it kills init then; the app's first
+/// process ends with the pid namespace).
+fn build_root_when_mapped(mounts: &[(&[u8], bool)], memory: Option<u64>, go: i32) -> Result<(nsroot::Root, u8), i32> {
+    let mut g = [0u8; 1];
+    let got = loop {
+        match check(sys::syscall3(sys::READ, go as usize, g.as_mut_ptr() as usize, 1)) {
+            Err(4) => continue,
+            r => break r,
+        }
+    };
+    if got != Ok(1) {
+        sys::exit(0);
+    }
+    close(go);
+    let (root, at) = nsroot::build(mounts, memory)?;
+    let mut dirs = alloc::vec![root.upper];
+    dirs.extend_from_slice(&root.mounts);
+    let mask = mounts.iter().enumerate().fold(1u64, |m, (i, &(_, w))| if w && i < 63 { m | 1 << (i + 1) } else { m });
+    broker::set_dirs(&dirs, mask)?;
+    Ok((root, at))
 }
 
 /// Starts the sandbox. Returns only in the app's first process; the supervisor and init never
@@ -495,21 +505,9 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     // else by that process (`Started::await_root`), whose word says where.
     let at = if crate::parcheck::claim_root(2) {
         close(built_r);
-        // The root's files need the id maps: the supervisor says "G" once it wrote them.
-        let mut b = [0u8; 1];
-        if check(sys::syscall3(sys::READ, go as usize, b.as_mut_ptr() as usize, 1)) != Ok(1) {
-            // The supervisor is gone or could not map the ids (it kills init then); the app's
-            // first process ends with the pid namespace.
-            sys::exit(0);
-        }
-        close(go);
-        let (root, at) = nsroot::build(mounts, memory).unwrap_or_else(|e| fail(e));
-        let mut dirs = alloc::vec![root.upper];
-        dirs.extend_from_slice(&root.mounts);
-        let mask =
-            mounts.iter().enumerate().fold(1u64, |m, (i, &(_, w))| if w && i < 63 { m | 1 << (i + 1) } else { m });
-        broker::set_dirs(&dirs, mask).unwrap_or_else(|e| fail(e));
-        dirs.iter().for_each(|&fd| close(fd));
+        let (root, at) = build_root_when_mapped(mounts, memory, go).unwrap_or_else(|e| fail(e));
+        close(root.upper);
+        root.mounts.iter().for_each(|&fd| close(fd));
         at
     } else {
         close(go);
