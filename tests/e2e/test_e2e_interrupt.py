@@ -73,6 +73,14 @@ def test_sigterm_stops_the_build_graph_and_leaves_nothing(tmp_path: Path) -> Non
     assert not (out / "huge-linux-userland").exists()
 
 
+def _sigint_default() -> None:
+    """In the packer's process before its exec: SIGINT back to its default. A test run started
+    in the background by a shell without job control inherits SIGINT ignored (POSIX), and so
+    would the packer (Python then installs no KeyboardInterrupt handler), which is not what
+    this test asks about."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_sigint_stops_the_build_command(tmp_path: Path) -> None:
     project = tmp_path / "slow"
     project.mkdir()
@@ -80,7 +88,8 @@ def test_sigint_stops_the_build_command(tmp_path: Path) -> None:
                                           '"/app/true" = "true"\n\n[build]\n'
                                           'command = ["sh", "-c", "echo started >&2; exec sleep 600"]\n')
     proc = subprocess.Popen([*cli_argv(), "pack", str(project), "--out-dir", str(tmp_path / "dist"), "-v"],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=cli_env())
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=cli_env(),
+                            preexec_fn=_sigint_default)
     try:
         assert proc.stderr is not None
         for line in proc.stderr:
