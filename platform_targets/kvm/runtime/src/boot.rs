@@ -93,16 +93,22 @@ pvh_start:
     mov $4096, %ecx
     rep stosl
 
-    /* boot_pd: 512 x 2 MiB pages, phys 0..1 GiB, present | writable | large */
-    mov $(boot_pd - KVMA), %edi
-    mov $0x83, %eax
+    /* fill_table STEP: 512 entries from %edi on, the first %eax (address | flags), each next
+       one STEP further; the high half of each is %ebp (the SNP C-bit, else 0) */
+    .macro fill_table step
     mov $512, %ecx
 1:
     mov %eax, (%edi)
     mov %ebp, 4(%edi)
-    add $0x200000, %eax
+    add $\step, %eax
     add $8, %edi
     loop 1b
+    .endm
+
+    /* boot_pd: 512 x 2 MiB pages, phys 0..1 GiB, present | writable | large */
+    mov $(boot_pd - KVMA), %edi
+    mov $0x83, %eax
+    fill_table 0x200000
 
     /* boot_pt: the 2 MiB that hold the boot stack in 4 KiB pages (present | writable), in
        boot_pd's entry for them, with the guard page below the stack left out */
@@ -110,13 +116,7 @@ pvh_start:
     and $0xffe00000, %edx
     mov $(boot_pt - KVMA), %edi
     lea 3(%edx), %eax
-    mov $512, %ecx
-1:
-    mov %eax, (%edi)
-    mov %ebp, 4(%edi)
-    add $0x1000, %eax
-    add $8, %edi
-    loop 1b
+    fill_table 0x1000
     mov $(boot_stack_guard - KVMA), %eax
     shr $12, %eax
     and $0x1ff, %eax
