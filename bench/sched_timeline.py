@@ -121,15 +121,14 @@ def spawn_timeline(events: list[Event], comm: str) -> dict[str, object]:
         where["parent woken on the child's CPU" if d["parent_cpu"] == d["exit_cpu"]
               else "parent woken on the other CPU"] += 1
     return {"iterations": len(seg["fork -> next fork"]), "segments": {k: median(v) for k, v in seg.items()},
-            "placement": dict(where), "occupancy": occupancy(events, comm, max(len(order), 1))}
+            "placement": dict(where), "occupancy": occupancy(events, {parent, *order}, max(len(order), 1))}
 
 
-def occupancy(events: list[Event], comm: str, per: int) -> dict[str, float]:
-    """µs per iteration (`per` iterations) with none, one or two of the app's processes on a
-    CPU, between the first and the last switch that involves the app."""
+def occupancy(events: list[Event], pids: set[int], per: int) -> dict[str, float]:
+    """µs per iteration (`per` iterations) with none, one or two of the processes `pids` on a
+    CPU, between the first and the last switch that involves one of them."""
     sw = [e for e in events if e.name == "sched:sched_switch"]
-    app_t = [e.t for e in sw if e.fields.get("next_comm", "").startswith(comm)
-             or e.fields.get("prev_comm", "").startswith(comm)]
+    app_t = [e.t for e in sw if int(e.fields["next_pid"]) in pids or int(e.fields["prev_pid"]) in pids]
     if not app_t:
         return {}
     t0, t1 = app_t[0], app_t[-1]
@@ -140,7 +139,7 @@ def occupancy(events: list[Event], comm: str, per: int) -> dict[str, float]:
         if t0 <= e.t <= t1:
             acc[min(sum(on.values()), 2)] += e.t - last
             last = e.t
-        on[e.cpu] = e.fields.get("next_comm", "").startswith(comm)
+        on[e.cpu] = int(e.fields["next_pid"]) in pids
     return {"no app process on a CPU": acc[0] / per, "one": acc[1] / per, "two": acc[2] / per,
             "wall": (t1 - t0) / per}
 
