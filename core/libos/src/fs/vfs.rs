@@ -722,7 +722,7 @@ impl Vfs {
     /// straight from the image (stored raw, back to back: `Image::raw_span`), after checking
     /// their chunks' digests once (a tampered chunk ends the process through `fatal`, as a
     /// read does). None: copy them instead. Never inlined: with two callers (the loader's
-    /// mapping, `read_in_place`) it would be, and the chunk cache's check would become a
+    /// mapping, `read_in_memory`) it would be, and the chunk cache's check would become a
     /// function of its own outside linux-userland's start-up code order (startup-order.ld).
     #[inline(never)]
     pub fn image_span(&self, n: &Node, off: u64, len: u64) -> Option<u64> {
@@ -731,27 +731,38 @@ impl Vfs {
         self.cache.verified_span(&self.image, &e, off, len).unwrap_or_else(|err| (self.fatal)(err))
     }
 
-    /// True when [`Vfs::read_in_place`] may answer: the image is held in memory whole (the VM
-    /// targets). Inlined, so that a caller on a target with a file behind the image
-    /// (linux-userland) pays one test and never runs `read_in_place`.
-    #[inline(always)]
-    pub fn image_in_memory(&self) -> bool {
-        self.image.reads_in_place()
-    }
-
-    /// Reads `buf.len()` bytes of image file `n` at `off` straight from the image's bytes, when
-    /// they are stored raw in an image held in memory: their chunks are checked once as for a
-    /// mapping ([`Vfs::image_span`]: a tampered chunk ends the process through `fatal`), then
-    /// copied, without the chunk reader. The bytes are the ones [`Vfs::read_at`] would copy.
-    /// None when this does not apply (another node, a compressed chunk, a range past the
-    /// file's end, an image read through a file): the caller reads as usual.
-    pub fn read_in_place(&self, n: &Node, off: u64, buf: &mut [u8]) -> Option<usize> {
-        let at = self.image_span(n, off, buf.len() as u64)?;
-        buf.copy_from_slice(self.image.in_place(at, buf.len())?);
-        Some(buf.len())
+    /// Reads bytes `[off, off + buf.len())` of image file `n` (clipped to its size) straight
+    /// from the image's bytes when the image is held in memory whole (the VM targets) and they
+    /// are stored raw: their chunks are checked once as for a mapping ([`Vfs::image_span`]: a
+    /// tampered chunk ends the process through `fatal`), then copied, without the chunk
+    /// reader. The bytes are the ones the chunk reader would copy. None when this does not
+    /// apply (another node, a compressed chunk, an empty range): the caller reads through the
+    /// chunk cache. Never inlined: `read_at_maybe_once` runs it only after its one test of
+    /// [`Image::reads_in_place`], so a target with a file behind the image (linux-userland)
+    /// never runs it and its start-up code (startup-order.ld) does not grow by it.
+    #[inline(never)]
+    fn read_in_memory(&self, n: &Node, off: u64, buf: &mut [u8]) -> Option<usize> {
+        let Node::Image(i) = n else { return None };
+        let e = self.image.entry(*i);
+        if e.kind != EntryKind::File {
+            return None;
+        }
+        if off >= e.size {
+            return Some(0);
+        }
+        let len = core::cmp::min(buf.len() as u64, e.size - off) as usize;
+        let at = self.image_span(n, off, len as u64)?;
+        buf[..len].copy_from_slice(self.image.in_place(at, len)?);
+        Some(len)
     }
 
     fn read_at_maybe_once(&self, n: &Node, off: u64, buf: &mut [u8], once: bool) -> Result<usize, Errno> {
+        // An image held in memory (the VM targets): file bytes stored raw are copied from it.
+        if self.image.reads_in_place() {
+            if let Some(got) = self.read_in_memory(n, off, buf) {
+                return Ok(got);
+            }
+        }
         match n {
             Node::Image(i) if once && self.image.entry(*i).kind == EntryKind::File => {
                 let e = self.image.entry(*i);
