@@ -311,9 +311,10 @@ fn interp_of<P: Platform>(os: &LibOs<P>, elf: &ElfFile) -> Result<Option<Vec<u8>
 
 /// Opens a program file of the namespace (following symlinks) and reads its first page.
 fn open_program<P: Platform>(os: &LibOs<P>, path: &[u8]) -> Result<(Vec<u8>, ElfFile), LoadError> {
-    // An absolute path (the entry program, an interpreter) needs no copy of the cwd.
+    // An absolute path (the entry program, an interpreter) needs no copy of the cwd; an image
+    // file with nothing else in the namespace (a VM target's first load) needs no walk.
     let r = if path.first() == Some(&b'/') {
-        os.vfs.resolve(b"/", path, true)
+        os.vfs.resolve_image_file(path).map_or_else(|| os.vfs.resolve(b"/", path, true), Ok)
     } else {
         let cwd = os.cwd.lock().clone();
         os.vfs.resolve(&cwd, path, true)

@@ -136,6 +136,46 @@ fn self_exe_link_is_the_walks_answer() {
     assert_eq!(walk(&v), Err(ENOENT));
 }
 
+/// A program's path resolved through the image's index alone (`Vfs::resolve_image_file`, the
+/// loader's shortcut) gives the walk's answer, and steps aside whenever the walk could end
+/// elsewhere: a symlink on the way, anything not an image file, a path the walk normalizes,
+/// the synthetic trees, anything in the writable layer.
+#[test]
+fn resolve_image_file_is_the_walks_answer() {
+    let v = vfs();
+    for p in ["/app/hello.txt", "/app/big.bin", "/app/sub/deeper/file", "/app/empty"] {
+        let fast = v.resolve_image_file(p.as_bytes()).unwrap_or_else(|| panic!("{p}: walked"));
+        let walk = v.resolve(b"/", p.as_bytes(), true).unwrap();
+        assert_eq!(fast.path, walk.path, "{p}");
+        assert_eq!(fast.path, p.as_bytes(), "{p}");
+        let (f, w) = (fast.node.unwrap(), walk.node.unwrap());
+        assert_eq!(v.stat(&f).st_ino, v.stat(&w).st_ino, "{p}");
+        assert_eq!(v.kind(&f), NodeKind::File, "{p}");
+    }
+    for p in [
+        "/app/link",
+        "/app/abs-link/deeper/file",
+        "/app",
+        "/",
+        "/app//hello.txt",
+        "/app/./hello.txt",
+        "/app/sub/../hello.txt",
+        "/app/hello.txt/",
+        "app/hello.txt",
+        "/app/nope",
+        "/proc/self/exe",
+        "/dev/null",
+        "",
+    ] {
+        assert!(v.resolve_image_file(p.as_bytes()).is_none(), "{p}");
+    }
+    // Anything in the writable layer: the walk decides (here a file shadowing the image's).
+    let v = vfs();
+    v.mkdir(b"/tmp/d", 0o755);
+    assert!(v.resolve_image_file(b"/app/hello.txt").is_none());
+    assert_eq!(resolve(&v, "/", "/app/hello.txt", true), Ok(("/app/hello.txt".into(), Some(NodeKind::File))));
+}
+
 /// The image vector with every chunk stored raw, in 4 KiB chunks (big.bin spans several).
 const STORED4K: &[u8] = include_bytes!("../../image/tests/vectors/stored4k.img");
 
