@@ -353,3 +353,23 @@ fn the_cache_keeps_a_bounded_number_of_chunks_decompressed() {
     }
     assert_eq!(cache.kept_count(), litebox_image::KEPT);
 }
+
+/// A span to map from an image opened with `open_checked` (its chunks' digests checked before
+/// the open) is placed where `raw_span` says and its chunks count as read, as when each was
+/// checked through the cache; later reads give the packed bytes.
+#[test]
+fn a_vouched_for_span_is_recorded_as_checked() {
+    const STORED4K: &[u8] = include_bytes!("vectors/stored4k.img");
+    let (img, vouched) = (Image::open(STORED4K).unwrap(), Image::open_checked(STORED4K).unwrap());
+    let (cache, vouched_cache) =
+        (ChunkCache::new(img.header().chunk_count), ChunkCache::new(vouched.header().chunk_count));
+    let i = img.lookup(b"/app/big.bin").unwrap();
+    let e = vouched.entry(i);
+    let (at, first, last) = vouched.raw_span(&e, 100, 12000).unwrap();
+    assert!(last > first, "the span covers several chunks");
+    assert_eq!(vouched_cache.verified_span(&vouched, &e, 100, 12000).unwrap(), Some(at));
+    assert_eq!(cache.verified_span(&img, &img.entry(i), 100, 12000).unwrap(), Some(at));
+    assert_eq!(vouched_cache.read_count(), cache.read_count());
+    assert_eq!(vouched_cache.read_count().0, (last - first + 1) as usize);
+    assert_eq!(read_all(&vouched, &vouched_cache, i).unwrap(), read_all(&img, &cache, i).unwrap());
+}

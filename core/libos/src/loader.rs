@@ -219,11 +219,7 @@ fn map_elf<P: Platform>(os: &LibOs<P>, elf: &ElfFile, is_main: bool) -> Result<M
             }
             let mem = crate::user::slice_mut(from, to - from).map_err(LoadError::NoMemory)?;
             let at = ph.offset + (from - dst) as u64;
-            // An image held in memory (the VM targets): copied straight from it when stored raw.
-            let got = match os.vfs.image_in_memory().then(|| os.vfs.read_in_place(&elf.node, at, mem)).flatten() {
-                Some(got) => got,
-                None => os.vfs.read_once_at(&elf.node, at, mem).map_err(LoadError::NotFound)?,
-            };
+            let got = os.vfs.read_once_at(&elf.node, at, mem).map_err(LoadError::NotFound)?;
             if got != mem.len() {
                 return Err(LoadError::BadElf("PT_LOAD segment truncated"));
             }
@@ -315,9 +311,10 @@ fn interp_of<P: Platform>(os: &LibOs<P>, elf: &ElfFile) -> Result<Option<Vec<u8>
 
 /// Opens a program file of the namespace (following symlinks) and reads its first page.
 fn open_program<P: Platform>(os: &LibOs<P>, path: &[u8]) -> Result<(Vec<u8>, ElfFile), LoadError> {
-    // An absolute path (the entry program, an interpreter) needs no copy of the cwd.
+    // An absolute path (the entry program, an interpreter) needs no copy of the cwd; an image
+    // file with nothing else in the namespace (a VM target's first load) needs no walk.
     let r = if path.first() == Some(&b'/') {
-        os.vfs.resolve(b"/", path, true)
+        os.vfs.resolve_image_file(path).map_or_else(|| os.vfs.resolve(b"/", path, true), Ok)
     } else {
         let cwd = os.cwd.lock().clone();
         os.vfs.resolve(&cwd, path, true)
@@ -331,11 +328,7 @@ fn open_program<P: Platform>(os: &LibOs<P>, path: &[u8]) -> Result<(Vec<u8>, Elf
     }
     let len = os.vfs.stat(&node).st_size as u64;
     let mut head = alloc::vec![0u8; core::cmp::min(len, HEAD as u64) as usize];
-    // An image held in memory (the VM targets): copied straight from it when stored raw.
-    let got = match os.vfs.image_in_memory().then(|| os.vfs.read_in_place(&node, 0, &mut head)).flatten() {
-        Some(got) => got,
-        None => os.vfs.read_at(&node, 0, &mut head).map_err(LoadError::NotFound)?,
-    };
+    let got = os.vfs.read_at(&node, 0, &mut head).map_err(LoadError::NotFound)?;
     head.truncate(got);
     let path = alloc::sync::Arc::new(r.path.clone());
     Ok((r.path, ElfFile { node, path, len, head }))

@@ -5,6 +5,7 @@
 mod common;
 
 use common::vfs;
+use litebox_image::Image;
 use litebox_libos::errno::*;
 use litebox_libos::fs::{NodeKind, Vfs};
 
@@ -133,4 +134,95 @@ fn self_exe_link_is_the_walks_answer() {
     v.remove(b"/proc");
     assert_eq!(v.self_exe_link(b"/proc/self/exe"), None);
     assert_eq!(walk(&v), Err(ENOENT));
+}
+
+/// A program's path resolved through the image's index alone (`Vfs::resolve_image_file`, the
+/// loader's shortcut) gives the walk's answer, and steps aside whenever the walk could end
+/// elsewhere: a symlink on the way, anything not an image file, a path the walk normalizes,
+/// the synthetic trees, anything in the writable layer.
+#[test]
+fn resolve_image_file_is_the_walks_answer() {
+    let v = vfs();
+    for p in ["/app/hello.txt", "/app/big.bin", "/app/sub/deeper/file", "/app/empty"] {
+        let fast = v.resolve_image_file(p.as_bytes()).unwrap_or_else(|| panic!("{p}: walked"));
+        let walk = v.resolve(b"/", p.as_bytes(), true).unwrap();
+        assert_eq!(fast.path, walk.path, "{p}");
+        assert_eq!(fast.path, p.as_bytes(), "{p}");
+        let (f, w) = (fast.node.unwrap(), walk.node.unwrap());
+        assert_eq!(v.stat(&f).st_ino, v.stat(&w).st_ino, "{p}");
+        assert_eq!(v.kind(&f), NodeKind::File, "{p}");
+    }
+    for p in [
+        "/app/link",
+        "/app/abs-link/deeper/file",
+        "/app",
+        "/",
+        "/app//hello.txt",
+        "/app/./hello.txt",
+        "/app/sub/../hello.txt",
+        "/app/hello.txt/",
+        "app/hello.txt",
+        "/app/nope",
+        "/proc/self/exe",
+        "/dev/null",
+        "",
+    ] {
+        assert!(v.resolve_image_file(p.as_bytes()).is_none(), "{p}");
+    }
+    // Anything in the writable layer: the walk decides (here a file shadowing the image's).
+    let v = vfs();
+    v.mkdir(b"/tmp/d", 0o755);
+    assert!(v.resolve_image_file(b"/app/hello.txt").is_none());
+    assert_eq!(resolve(&v, "/", "/app/hello.txt", true), Ok(("/app/hello.txt".into(), Some(NodeKind::File))));
+}
+
+/// The image vector with every chunk stored raw, in 4 KiB chunks (big.bin spans several).
+const STORED4K: &[u8] = include_bytes!("../../image/tests/vectors/stored4k.img");
+
+/// A file read from an image held in memory (no stored reader: the VM targets) copies the
+/// bytes stored raw straight from the image (`Vfs::read_in_memory`): the bytes the file was
+/// packed with, clipped at its end, nothing written past it; the same through `read_once_at`.
+#[test]
+fn reads_from_an_image_in_memory_are_the_files_bytes() {
+    let v = Vfs::new(Image::open(STORED4K).unwrap(), common::EXE.to_vec(), common::fatal);
+    let n = v.resolve(b"/", b"/app/big.bin", true).unwrap().node.unwrap();
+    // scripts/gen_image_vectors.py's big.bin.
+    let packed: Vec<u8> = (0..20000usize).map(|i| ((i * 7 + i / 4096) % 251) as u8).collect();
+    assert_eq!(v.read_all(&n).unwrap(), packed);
+    for (off, len) in [(0usize, 1usize), (1, 4096), (4095, 3), (8000, 9000), (19990, 64), (20000, 8), (30000, 8)] {
+        let want = &packed[off.min(packed.len())..(off + len).min(packed.len())];
+        for once in [false, true] {
+            let mut buf = vec![0xa5u8; len];
+            let got = if once { v.read_once_at(&n, off as u64, &mut buf) } else { v.read_at(&n, off as u64, &mut buf) };
+            assert_eq!(&buf[..got.unwrap()], want, "{off}+{len}");
+            assert!(buf[want.len()..].iter().all(|&b| b == 0xa5), "{off}+{len}: written past the file");
+        }
+    }
+    assert_eq!(content(&v, "/app/sub/deeper/file"), b"deep\n");
+}
+
+/// A tampered chunk of an image held in memory never reaches the reader: the read ends in the
+/// image's fatal handler (the runtimes end the process with the tampered code).
+#[test]
+fn a_tampered_chunk_read_from_an_image_in_memory_is_fatal() {
+    let img = Image::open(STORED4K).unwrap();
+    let e = img.entry(img.lookup(b"/app/big.bin").unwrap());
+    let (at, _, _) = img.raw_span(&e, 5000, 1).unwrap();
+    let mut bytes = STORED4K.to_vec();
+    bytes[at as usize] ^= 0x40;
+    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+    let v = Vfs::new(Image::open(bytes).unwrap(), common::EXE.to_vec(), common::fatal);
+    let n = v.resolve(b"/", b"/app/big.bin", true).unwrap().node.unwrap();
+    for once in [false, true] {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut buf = [0u8; 16];
+            if once {
+                v.read_once_at(&n, 4996, &mut buf)
+            } else {
+                v.read_at(&n, 4996, &mut buf)
+            }
+        }));
+        let msg = r.expect_err("a tampered chunk was read").downcast::<String>().unwrap();
+        assert!(msg.contains("tampered"), "{msg}");
+    }
 }

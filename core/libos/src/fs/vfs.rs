@@ -527,6 +527,60 @@ impl Vfs {
         Ok(Resolved { path: cur, node })
     }
 
+    /// [`Vfs::resolve`] of absolute path `p` from `/`, following symlinks, answered through the
+    /// image's index alone when the walk can only end at that image file: no host layer
+    /// (mounts, a writable layer on the host; linux-userland always has one, so it pays one
+    /// test), nothing in the in-memory writable layer (as at a VM target's first program load),
+    /// `p` outside `/proc/` and `/dev/` (the synthetic nodes), `p` the path of an image file
+    /// entry (entry paths are normalized: no `.`, `..`, empty or trailing component), every
+    /// ancestor an image directory (no symlink to follow, nothing that is not a directory),
+    /// every component at most 255 bytes and `p` shorter than 4096. The walk then finds each
+    /// ancestor a directory and goes on, then `p` a file: its answer is this one. None: walk
+    /// (`resolve`). A program load on a VM target under TCG saves the walk's code (~100
+    /// distinct blocks translated for the load alone).
+    #[inline(always)]
+    pub fn resolve_image_file(&self, p: &[u8]) -> Option<Resolved> {
+        if self.host.is_some() {
+            return None;
+        }
+        self.image_file_at(p)
+    }
+
+    /// [`Vfs::resolve_image_file`] without a host layer. Never inlined: linux-userland never
+    /// runs it, and its start-up code (startup-order.ld) does not grow by it.
+    #[inline(never)]
+    fn image_file_at(&self, p: &[u8]) -> Option<Resolved> {
+        if p.len() >= 4096 || p.starts_with(b"/proc/") || p.starts_with(b"/dev/") {
+            return None;
+        }
+        // Held to the end, as the walk holds it.
+        let ov = self.overlay.lock();
+        if !ov.entries.is_empty() {
+            return None;
+        }
+        let i = self.image.lookup(p)?;
+        let e = self.image.entry(i);
+        if e.kind != EntryKind::File || e.path != p {
+            return None;
+        }
+        // Each ancestor (`p` up to each '/' after the first) an image directory.
+        let mut start = 1;
+        for at in 1..p.len() {
+            if p[at] != b'/' {
+                continue;
+            }
+            let d = self.image.lookup(&p[..at]);
+            if at - start > 255 || d.is_none_or(|d| self.image.entry(d).kind != EntryKind::Dir) {
+                return None;
+            }
+            start = at + 1;
+        }
+        if p.len() - start > 255 {
+            return None;
+        }
+        Some(Resolved { path: p.to_vec(), node: Some(Node::Image(i)) })
+    }
+
     fn link_target(&self, n: &Node) -> Vec<u8> {
         match n {
             Node::Image(i) => self.image.symlink_target(&self.image.entry(*i)).to_vec(),
@@ -722,7 +776,7 @@ impl Vfs {
     /// straight from the image (stored raw, back to back: `Image::raw_span`), after checking
     /// their chunks' digests once (a tampered chunk ends the process through `fatal`, as a
     /// read does). None: copy them instead. Never inlined: with two callers (the loader's
-    /// mapping, `read_in_place`) it would be, and the chunk cache's check would become a
+    /// mapping, `read_in_memory`) it would be, and the chunk cache's check would become a
     /// function of its own outside linux-userland's start-up code order (startup-order.ld).
     #[inline(never)]
     pub fn image_span(&self, n: &Node, off: u64, len: u64) -> Option<u64> {
@@ -731,27 +785,38 @@ impl Vfs {
         self.cache.verified_span(&self.image, &e, off, len).unwrap_or_else(|err| (self.fatal)(err))
     }
 
-    /// True when [`Vfs::read_in_place`] may answer: the image is held in memory whole (the VM
-    /// targets). Inlined, so that a caller on a target with a file behind the image
-    /// (linux-userland) pays one test and never runs `read_in_place`.
-    #[inline(always)]
-    pub fn image_in_memory(&self) -> bool {
-        self.image.reads_in_place()
-    }
-
-    /// Reads `buf.len()` bytes of image file `n` at `off` straight from the image's bytes, when
-    /// they are stored raw in an image held in memory: their chunks are checked once as for a
-    /// mapping ([`Vfs::image_span`]: a tampered chunk ends the process through `fatal`), then
-    /// copied, without the chunk reader. The bytes are the ones [`Vfs::read_at`] would copy.
-    /// None when this does not apply (another node, a compressed chunk, a range past the
-    /// file's end, an image read through a file): the caller reads as usual.
-    pub fn read_in_place(&self, n: &Node, off: u64, buf: &mut [u8]) -> Option<usize> {
-        let at = self.image_span(n, off, buf.len() as u64)?;
-        buf.copy_from_slice(self.image.in_place(at, buf.len())?);
-        Some(buf.len())
+    /// Reads bytes `[off, off + buf.len())` of image file `n` (clipped to its size) straight
+    /// from the image's bytes when the image is held in memory whole (the VM targets) and they
+    /// are stored raw: their chunks are checked once as for a mapping ([`Vfs::image_span`]: a
+    /// tampered chunk ends the process through `fatal`), then copied, without the chunk
+    /// reader. The bytes are the ones the chunk reader would copy. None when this does not
+    /// apply (another node, a compressed chunk, an empty range): the caller reads through the
+    /// chunk cache. Never inlined: `read_at_maybe_once` runs it only after its one test of
+    /// [`Image::reads_in_place`], so a target with a file behind the image (linux-userland)
+    /// never runs it and its start-up code (startup-order.ld) does not grow by it.
+    #[inline(never)]
+    fn read_in_memory(&self, n: &Node, off: u64, buf: &mut [u8]) -> Option<usize> {
+        let Node::Image(i) = n else { return None };
+        let e = self.image.entry(*i);
+        if e.kind != EntryKind::File {
+            return None;
+        }
+        if off >= e.size {
+            return Some(0);
+        }
+        let len = core::cmp::min(buf.len() as u64, e.size - off) as usize;
+        let at = self.image_span(n, off, len as u64)?;
+        buf[..len].copy_from_slice(self.image.in_place(at, len)?);
+        Some(len)
     }
 
     fn read_at_maybe_once(&self, n: &Node, off: u64, buf: &mut [u8], once: bool) -> Result<usize, Errno> {
+        // An image held in memory (the VM targets): file bytes stored raw are copied from it.
+        if self.image.reads_in_place() {
+            if let Some(got) = self.read_in_memory(n, off, buf) {
+                return Ok(got);
+            }
+        }
         match n {
             Node::Image(i) if once && self.image.entry(*i).kind == EntryKind::File => {
                 let e = self.image.entry(*i);
