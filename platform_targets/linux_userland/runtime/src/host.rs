@@ -861,6 +861,16 @@ impl HostPassthrough for LinuxHost {
                 if !private && a[1] & 0xf == SOCK_DGRAM {
                     a[1] = (a[1] & !0xf) | SOCK_SEQPACKET;
                 }
+                // A socket that can get a name, where the sandbox's network namespace is lazy:
+                // from the supervisor's net helper, in that namespace. If it cannot be made
+                // there, one of the host's namespace (below), whose names are refused (EACCES:
+                // the broker, unixns.rs, Landlock's scope), as without a namespace. A
+                // socketpair is made here, in the host's namespace (docs/security.md).
+                if nr == nr::SOCKET && crate::unixns::LAZY.load(Ordering::Relaxed) {
+                    if let Ok(fd) = crate::unixns::lazy_socket(a[1], a[2]) {
+                        return Ok(fd as usize);
+                    }
+                }
                 r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]))
             }
             nr::SOCKET => {

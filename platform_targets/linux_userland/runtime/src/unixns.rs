@@ -13,6 +13,28 @@ const SO_NETNS_COOKIE: usize = 71;
 /// The network-namespace cookie of the sandbox's own sockets (0 until first asked).
 static OWN_COOKIE: AtomicU64 = AtomicU64::new(0);
 
+/// Whether the sandbox's network namespace is lazy (supervisor.rs): the app's Unix sockets are
+/// made by the supervisor's net helper (`OP_UNIX_SOCKET`), which makes the namespace on the
+/// first one; the gate's own `socket` makes sockets of the host's namespace.
+pub static LAZY: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// A Unix socket of the sandbox's namespace where it is lazy, from the supervisor's net
+/// helper (type with flags, protocol). Err: the helper could not make it (the caller makes
+/// one of the host's namespace instead, whose names are refused).
+pub fn lazy_socket(ty: usize, proto: usize) -> Result<i32, litebox_libos::errno::Errno> {
+    use crate::broker::{request, OP_UNIX_SOCKET};
+    let (_, fd) = request(OP_UNIX_SOCKET, [ty as u64, proto as u64, 0], &[], None)?;
+    if fd < 0 {
+        return Err(litebox_libos::errno::EIO);
+    }
+    if OWN_COOKIE.load(Ordering::Relaxed) == 0 {
+        if let Some(c) = cookie(fd) {
+            OWN_COOKIE.store(c, Ordering::Relaxed);
+        }
+    }
+    Ok(fd)
+}
+
 /// Whether Unix address `sa` is an abstract name (`sun_path[0] == 0`) or only the family.
 pub fn abstract_unix(sa: &[u8]) -> bool {
     sa.len() >= 2 && u16::from_le_bytes([sa[0], sa[1]]) == AF_UNIX as u16 && (sa.len() == 2 || sa[2] == 0)
@@ -33,7 +55,14 @@ pub fn sandbox_socket(fd: i32) -> bool {
     let mut own = OWN_COOKIE.load(Ordering::Relaxed);
     if own == 0 {
         const SOCK_STREAM_CLOEXEC: usize = 1 | 0o2000000;
-        let Ok(probe) = check(sys::syscall3(sys::SOCKET, AF_UNIX, SOCK_STREAM_CLOEXEC, 0)) else {
+        // Lazy: the gate's socket would be of the host's namespace; the helper's is the
+        // sandbox's (and makes the namespace if no socket of it was asked for yet).
+        let probe = if LAZY.load(Ordering::Relaxed) {
+            lazy_socket(SOCK_STREAM_CLOEXEC, 0).map(|fd| fd as usize)
+        } else {
+            check(sys::syscall3(sys::SOCKET, AF_UNIX, SOCK_STREAM_CLOEXEC, 0))
+        };
+        let Ok(probe) = probe else {
             return false;
         };
         own = cookie(probe as i32).unwrap_or(0);
