@@ -151,7 +151,7 @@ def test_host_abstract_unix_names_are_unreachable() -> None:
         assert r["gate-connect-abstract"] == "ret=-1 errno=1"  # connect and bind are not on the gate's list
         assert r["gate-bind-abstract"] == "ret=-1 errno=1"
         # The gate's own socket: of the sandbox's namespace where init makes it (no such name:
-        # ECONNREFUSED), of the host's where it is made on the first Unix socket (Landlock's
+        # ECONNREFUSED), of the host's where it is made on the first abstract Unix name (Landlock's
         # scope, held by the supervisor's domain: EPERM; test_escape_lazy_netns.py).
         assert r["gate-sendto-abstract-dgram"] in ("ret=-1 errno=111", "ret=-1 errno=1"), r
         ready, _, _ = select.select([listener, dgram], [], [], 0)
@@ -304,7 +304,7 @@ def test_every_sandbox_process_is_inside_the_private_root_and_network_namespace(
         for ns, mine in host.items():
             assert mine == os.readlink(f"/proc/self/ns/{ns}"), ns  # the supervisor is the host's
         seen = {ns: {os.readlink(f"/proc/{pid}/ns/{ns}") for pid in inside} for ns in host}
-        # Where the network namespace is made on the app's first Unix socket (Landlock ABI >= 6:
+        # Where the network namespace is made on the app's first abstract Unix name (Landlock ABI >= 6:
         # docs/security.md), init and the app stay in the host's until then, and the namespace
         # is the supervisor's net helper's (test_escape_lazy_netns.py).
         if seen["net"] == {host["net"]}:
@@ -480,8 +480,8 @@ def test_without_a_network_namespace_the_private_root_stays_and_abstract_names_a
         err = proc.stderr.decode()
         first = err.splitlines()[0]
         assert "abstract sockets scoped" in first, first
-        if "the network namespace is made on the first Unix socket" in first:
-            # Made on the app's first Unix socket (Landlock ABI >= 6): that request finds the
+        if "the network namespace is made on the first abstract Unix name" in first:
+            # Made on the app's first abstract name (Landlock ABI >= 6): that request finds the
             # namespace cannot be made, says so, and the socket stays in the host's namespace.
             assert "network: cannot make the sandbox's network namespace (errno 28)" in err, err
         else:

@@ -1,5 +1,5 @@
-"""The sandbox's network namespace made on the app's first Unix socket (docs/security.md, "The
-network namespace is made on the first Unix socket"): abstract names work between the app's own
+"""The sandbox's network namespace made on the app's first abstract Unix name (docs/security.md, "The
+network namespace is made on the first abstract Unix name"): abstract names work between the app's own
 processes once it is made (by the parent or by a forked child first), the host's abstract names
 stay out of reach before and after, the errno values, and the supervisor's net helper holds no
 capability and ends with the artifact. tests/escape/programs/lazynet.c, packed only. Where the
@@ -22,7 +22,7 @@ from litebox_e2e import BASE_ENV, RUN_TIMEOUT, describe, pack, run_program
 from test_escape_host_layers import sandbox_processes, wait_until_gone
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
-LAZY_LINE = "the network namespace is made on the first Unix socket"
+LAZY_LINE = "the network namespace is made on the first abstract Unix name"
 
 
 @functools.cache
@@ -60,7 +60,7 @@ def test_the_debug_line_says_the_namespace_is_lazy_where_landlock_scopes_abstrac
 
 
 def test_abstract_names_work_between_the_apps_processes() -> None:
-    for mode in ("pair", "child"):  # child: the app's first Unix socket is made after a fork
+    for mode in ("pair", "child"):  # child: the app's first abstract name is used after a fork
         proc = run_program([packed(), mode])
         assert proc.returncode == 0, describe(proc)
         assert results(proc)[mode] == "ok", describe(proc)

@@ -1,11 +1,11 @@
-/* The sandbox's network namespace where it is made on the app's first Unix socket
- * (docs/security.md, "The network namespace is made on the first Unix socket"), attacked and
+/* The sandbox's network namespace where it is made on the app's first abstract Unix name
+ * (docs/security.md, "The network namespace is made on the first abstract Unix name"), attacked and
  * used through libc (the library OS); tests/escape/test_escape_lazy_netns.py runs it packed
  * only. Prints `label: ret=R errno=E` lines (or `label: ok`).
  *
  *   lazynet pair            abstract names between two processes of the app: stream bind,
  *                           listen, connect, accept and a datagram sendto, parent and child
- *   lazynet child           the same, the first Unix socket of the app made by a forked child
+ *   lazynet child           the same, the app's first abstract name used by a forked child
  *   lazynet host NAME       connect, sendto and bind of the host's abstract NAME (stream) and
  *                           NAME-d (datagram), before the app made any Unix socket
  *   lazynet hostafter NAME  the same after the app made and named a Unix socket of its own

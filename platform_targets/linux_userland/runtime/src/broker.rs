@@ -54,7 +54,7 @@ pub const OP_UDP_SYNC: u32 = 8;
 /// A Unix socket of the sandbox's network namespace where that namespace is lazy (numbers: the
 /// type with its flags, the protocol): made by the supervisor's net helper, which makes the
 /// namespace on the first such request ([`NetHelper`]; docs/security.md, "The network
-/// namespace is made on the first Unix socket").
+/// namespace is made on the first abstract Unix name").
 pub const OP_UNIX_SOCKET: u32 = 9;
 /// Most bytes of data in an answer (a socket address or an option value).
 pub const ANSWER_MAX: usize = 256;
@@ -292,8 +292,9 @@ pub struct Server {
     pub net: NetHelper,
 }
 
-/// The supervisor's net helper, where the sandbox's network namespace is made on the first
-/// Unix socket the app asks for (`OP_UNIX_SOCKET`): a process forked from the supervisor that
+/// The supervisor's net helper, where the sandbox's network namespace is made when the app first
+/// uses an abstract Unix name (the runtime then asks for a socket of it, `OP_UNIX_SOCKET`,
+/// unixns.rs `into_sandbox_namespace`): a process forked from the supervisor that
 /// joins the sandbox's user namespace (`setns` through a pidfd of init), makes the network
 /// namespace there (`unshare(CLONE_NEWNET)`: owned by the sandbox's user namespace, as init's
 /// was), drops every capability, and from then on only makes `AF_UNIX` sockets of the types the
@@ -630,7 +631,17 @@ impl Server {
     /// port: that needs a rule for it, as in the library OS.
     fn listen(&self, fd: i32, backlog: u64) -> Result<usize, Errno> {
         if unix_domain(fd)? {
-            // A Unix socket of the sandbox's namespace has only a name bind gave it.
+            // An unnamed Unix socket cannot listen (the kernel's EINVAL, answered here for any
+            // namespace: where the sandbox's is made on the first abstract name, the app's
+            // unnamed sockets are of the host's). A Unix socket of the sandbox's namespace has
+            // only a name bind gave it.
+            let mut name = [0u8; 112];
+            let mut len = name.len() as u32;
+            let (np, lp) = (name.as_mut_ptr() as usize, &mut len as *mut u32 as usize);
+            check(sys::syscall3(sys::GETSOCKNAME, fd as usize, np, lp))?;
+            if len <= 2 {
+                return Err(EINVAL);
+            }
             sandbox_unix_socket(fd)?;
             return check(sys::syscall3(sys::LISTEN, fd as usize, backlog.min(i32::MAX as u64) as usize, 0));
         }

@@ -62,7 +62,7 @@ pub struct Reach<'a> {
 /// right and only scopes abstract Unix sockets (ABI 6 and later), so that neither the
 /// supervisor nor anything it starts (init, the app's processes, the net helper) can connect
 /// or send to an abstract name made outside it (docs/security.md, "The network namespace is
-/// made on the first Unix socket"). Sets NO_NEW_PRIVS first (the supervisor never calls
+/// made on the first abstract Unix name"). Sets NO_NEW_PRIVS first (the supervisor never calls
 /// execve). False where it cannot be made (the sandbox's network namespace is then made by
 /// init at every start, as before).
 pub fn scope_outer() -> bool {

@@ -39,7 +39,7 @@ pub fn confine(mounts: &[(Mount<'_>, i32)], started: &Started) -> Confined {
     let ns = match started.ns {
         Ok(()) => match started.net {
             Ok(()) if crate::unixns::LAZY.load(core::sync::atomic::Ordering::Relaxed) => Ok(alloc::string::String::from(
-                "user, mount (private root), pid, network, IPC, UTS, cgroup (the network namespace is made on the first Unix socket)",
+                "user, mount (private root), pid, network, IPC, UTS, cgroup (the network namespace is made on the first abstract Unix name)",
             )),
             Ok(()) => Ok(alloc::string::String::from("user, mount (private root), pid, network, IPC, UTS, cgroup")),
             Err(e) => {

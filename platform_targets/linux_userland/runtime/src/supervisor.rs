@@ -236,7 +236,7 @@ pub fn start(mounts: &[(i32, bool)], paths: &[(&[u8], bool)], memory: Option<u64
         net: Default::default(),
     };
     // Where the supervisor's Landlock domain scopes abstract Unix sockets (ABI >= 6), the
-    // sandbox's network namespace is made on the app's first Unix socket, by the supervisor's
+    // sandbox's network namespace is made on the app's first abstract Unix name, by the supervisor's
     // net helper (broker.rs `NetHelper`), not by init at every start.
     LAZY_NET.store(crate::landlock::scope_outer(), Ordering::Relaxed);
     let ns_err = match spawn_init(paths, mounts, memory, server.sock) {
@@ -289,7 +289,7 @@ pub fn start(mounts: &[(i32, bool)], paths: &[(&[u8], bool)], memory: Option<u64
 }
 
 /// Whether the sandbox's network namespace is lazy (set by the supervisor before it starts
-/// init, inherited by init and the app's processes): made on the app's first Unix socket by
+/// init, inherited by init and the app's processes): made on the app's first abstract Unix name by
 /// the supervisor's net helper, not by init.
 static LAZY_NET: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
@@ -529,7 +529,7 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     // by the sandbox's user namespace, as one made by init's clone would be. Init itself holds
     // no socket.
     // Where it is lazy (the supervisor's Landlock domain scopes abstract Unix sockets), there is
-    // nothing to make here: the supervisor's net helper makes it on the app's first Unix socket.
+    // nothing to make here: the supervisor's net helper makes it on the app's first abstract Unix name.
     let net = if LAZY_NET.load(Ordering::Relaxed) {
         NET_LAZY
     } else {
