@@ -133,6 +133,9 @@ def test_the_net_helper_holds_no_capability_and_ends_with_the_artifact() -> None
             # In the sandbox's user namespace, in a network namespace of its own (the
             # sandbox's), and neither the host's nor the supervisor's.
             assert os.readlink(f"/proc/{pid}/ns/user") in sandbox_user, pid
+            # It passes on none of the signals the supervisor forwards (it ignores them).
+            forwarded = (1 << (2 - 1)) | (1 << (15 - 1))  # SIGINT, SIGTERM
+            assert int(_status(pid)["SigIgn"], 16) & forwarded == forwarded, pid
             assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink(f"/proc/{proc.pid}/ns/net"), pid
             assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net"), pid
             # Only its end of the pair (and, for a moment after a request, the socket it made

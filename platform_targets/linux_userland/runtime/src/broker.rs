@@ -387,6 +387,12 @@ fn spawn_net_helper(init: i32) -> Result<i32, Errno> {
             }
             // Nothing of the supervisor's but the pair (as 0) and the pidfd (as 1): not the
             // broker, the relays, the mounts or the standard streams.
+            // The supervisor's handlers pass signals a process sent it on to the sandbox: the
+            // helper (in the same process group) passes nothing on, and is not ended by them.
+            let ign = crate::signals::KSigaction { handler: 1, ..Default::default() }; // SIG_IGN
+            for sig in [1usize, 2, 3, 10, 12, 13, 15] {
+                sys::syscall6(sys::RT_SIGACTION, sig, &ign as *const _ as usize, 0, 8, 0, 0);
+            }
             let (pair, pidfd) = (sys::dup_high(theirs), sys::dup_high(pidfd));
             sys::syscall3(DUP2, pair as usize, 0, 0);
             sys::syscall3(DUP2, pidfd as usize, 1, 0);
