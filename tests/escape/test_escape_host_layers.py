@@ -150,7 +150,10 @@ def test_host_abstract_unix_names_are_unreachable() -> None:
         assert r["gate-socket-unix"] == "ret=0 errno=0"
         assert r["gate-connect-abstract"] == "ret=-1 errno=1"  # connect and bind are not on the gate's list
         assert r["gate-bind-abstract"] == "ret=-1 errno=1"
-        assert r["gate-sendto-abstract-dgram"] == "ret=-1 errno=111"
+        # The gate's own socket: of the sandbox's namespace where init makes it (no such name:
+        # ECONNREFUSED), of the host's where it is made on the first abstract Unix name (Landlock's
+        # scope, held by the supervisor's domain: EPERM; test_escape_lazy_netns.py).
+        assert r["gate-sendto-abstract-dgram"] in ("ret=-1 errno=111", "ret=-1 errno=1"), r
         ready, _, _ = select.select([listener, dgram], [], [], 0)
         assert ready == [], "a host abstract Unix socket was reached"
 
@@ -279,6 +282,15 @@ def test_the_sandbox_holds_no_capabilities() -> None:
         for pid in inside:
             status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
                           if ":\t" in line)
+            # Init keeps CAP_SETPCAP (alone) from just before its "R" until it has emptied its
+            # bounding set right after it (layer 5), off the app's path: with no network
+            # namespace to join any more, the app can say "waiting" inside that window. Wait
+            # for init to leave it (a bound on a wait, not a measured time).
+            end = time.monotonic() + 10
+            while _is_init(pid, proc.pid) and int(status["CapPrm"], 16) == 1 << 8 and time.monotonic() < end:
+                time.sleep(0.01)
+                status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                              if ":\t" in line)
             for field in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
                 assert int(status[field], 16) == 0, (pid, field, status[field])
             assert status["NoNewPrivs"].strip() == "1", (pid, status["NoNewPrivs"])
@@ -301,6 +313,12 @@ def test_every_sandbox_process_is_inside_the_private_root_and_network_namespace(
         for ns, mine in host.items():
             assert mine == os.readlink(f"/proc/self/ns/{ns}"), ns  # the supervisor is the host's
         seen = {ns: {os.readlink(f"/proc/{pid}/ns/{ns}") for pid in inside} for ns in host}
+        # Where the network namespace is made on the app's first abstract Unix name (Landlock ABI >= 6:
+        # docs/security.md), init and the app stay in the host's until then, and the namespace
+        # is the supervisor's net helper's (test_escape_lazy_netns.py).
+        if seen["net"] == {host["net"]}:
+            assert "abstract sockets scoped" in _debug_line(p), "the host's network namespace without the scope"
+            del seen["net"]
         for ns, values in seen.items():
             assert len(values) == 1 and host[ns] not in values, (ns, values, host[ns])
         for pid in inside:
@@ -313,6 +331,13 @@ def test_every_sandbox_process_is_inside_the_private_root_and_network_namespace(
         proc.stdin.close()
         proc.wait()
     assert proc.returncode == 0
+
+
+def _debug_line(p: Packed) -> str:
+    """The first line LITEBOX_LOG=debug prints (which layers are active)."""
+    proc = subprocess.run([os.fspath(p.artifact), "bad"], capture_output=True, timeout=RUN_TIMEOUT, check=False,
+                          env={**BASE_ENV, "LITEBOX_LOG": "debug"})
+    return proc.stderr.decode().splitlines()[0]
 
 
 def _is_init(pid: int, supervisor: int) -> bool:
@@ -461,10 +486,16 @@ def test_without_a_network_namespace_the_private_root_stays_and_abstract_names_a
     with listener, dgram:
         proc = _without_network_namespaces(str(p.artifact), "abstract", p.gate, name)
         assert proc.returncode == 0, describe(proc)
-        first = proc.stderr.decode().splitlines()[0]
-        assert "namespaces: user, mount (private root), pid, IPC, UTS, cgroup; no network namespace (errno 28" \
-            in first, first
+        err = proc.stderr.decode()
+        first = err.splitlines()[0]
         assert "abstract sockets scoped" in first, first
+        if "the network namespace is made on the first abstract Unix name" in first:
+            # Made on the app's first abstract name (Landlock ABI >= 6): that request finds the
+            # namespace cannot be made, says so, and the socket stays in the host's namespace.
+            assert "network: cannot make the sandbox's network namespace (errno 28)" in err, err
+        else:
+            assert "namespaces: user, mount (private root), pid, IPC, UTS, cgroup; no network namespace (errno 28" \
+                in first, first
         r = results(proc)
         for call in ("connect", "sendto", "bind"):
             suffix = "-dgram" if call == "sendto" else ""

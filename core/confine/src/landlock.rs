@@ -71,9 +71,31 @@ pub struct Ruleset {
     pub scoped: bool,
 }
 
+/// Restricts the calling process (and every process it later creates) to a domain that handles
+/// no access right and only scopes `scopes` (ABI 6 and later). Needs PR_SET_NO_NEW_PRIVS or
+/// CAP_SYS_ADMIN first. Err: the errno (EOPNOTSUPP where the ABI has no scopes).
+pub fn restrict_self_to_scopes(sys: Syscall6, scopes: u64) -> Result<(), i32> {
+    const EOPNOTSUPP: i32 = 95;
+    if abi(sys) < 6 {
+        return Err(EOPNOTSUPP);
+    }
+    let attr: [u64; 3] = [0, 0, scopes];
+    let fd = check(sys(CREATE_RULESET, attr.as_ptr() as usize, 24, 0, 0, 0, 0))?;
+    let r = check(sys(RESTRICT_SELF, fd, 0, 0, 0, 0, 0)).map(|_| ());
+    sys(CLOSE, fd, 0, 0, 0, 0, 0);
+    r
+}
+
 impl Ruleset {
     /// Creates the rule set, or returns the errno (ENOSYS/EOPNOTSUPP: no Landlock here).
     pub fn create(sys: Syscall6) -> Result<Self, i32> {
+        Self::create_scoping(sys, SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL)
+    }
+
+    /// [`Ruleset::create`], scoping only `scopes` (of [`SCOPE_ABSTRACT_UNIX`] and
+    /// [`SCOPE_SIGNAL`]) where the ABI has scopes: a scope an enclosing domain already holds
+    /// (see [`restrict_self_to_scopes`]) may be left to it.
+    pub fn create_scoping(sys: Syscall6, scopes: u64) -> Result<Self, i32> {
         let abi = abi(sys);
         if abi < 1 {
             return Err(-abi as i32);
@@ -90,7 +112,7 @@ impl Ruleset {
         let attr = Attr {
             fs: all,
             net: if net { NET_BIND_TCP | NET_CONNECT_TCP } else { 0 },
-            scoped: if scoped { SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL } else { 0 },
+            scoped: if scoped { scopes } else { 0 },
         };
         let size = if scoped {
             24

@@ -51,6 +51,11 @@ pub const OP_SOCKCALL: u32 = 7;
 /// every relay and passes on everything received before it answers, so that, as on a native
 /// loopback, a datagram sent between the app's own sockets is there once the send returns.
 pub const OP_UDP_SYNC: u32 = 8;
+/// A Unix socket of the sandbox's network namespace where that namespace is lazy (numbers: the
+/// type with its flags, the protocol): made by the supervisor's net helper, which makes the
+/// namespace on the first such request ([`NetHelper`]; docs/security.md, "The network
+/// namespace is made on the first abstract Unix name").
+pub const OP_UNIX_SOCKET: u32 = 9;
 /// Most bytes of data in an answer (a socket address or an option value).
 pub const ANSWER_MAX: usize = 256;
 
@@ -283,6 +288,196 @@ pub struct Server {
     pub dirs: Option<Vec<Dir>>,
     /// The UDP sockets relayed for the sandbox.
     pub relays: Relays,
+    /// Where the sandbox's network namespace is lazy: the helper that makes its Unix sockets.
+    pub net: NetHelper,
+}
+
+/// The supervisor's net helper, where the sandbox's network namespace is made when the app first
+/// uses an abstract Unix name (the runtime then asks for a socket of it, `OP_UNIX_SOCKET`,
+/// unixns.rs `into_sandbox_namespace`): a process forked from the supervisor that
+/// joins the sandbox's user namespace (`setns` through a pidfd of init), makes the network
+/// namespace there (`unshare(CLONE_NEWNET)`: owned by the sandbox's user namespace, as init's
+/// was), drops every capability, and from then on only makes `AF_UNIX` sockets of the types the
+/// supervisor asks for and hands them back (`SCM_RIGHTS`). It never hears from the sandbox
+/// directly, runs no app code, holds nothing of the host but its end of the pair, and ends with
+/// the supervisor (parent-death signal). Being the supervisor's child, it is inside the
+/// supervisor's Landlock domain (supervisor.rs `start`): its sockets are within the scope that
+/// holds the app's processes, so the app reaches them, and only them, by abstract name.
+#[derive(Default)]
+pub enum NetHelper {
+    /// The namespace is made by init (or there is none): `OP_UNIX_SOCKET` is refused.
+    #[default]
+    Off,
+    /// Lazy: no helper yet; init's pid (in the supervisor's pid namespace).
+    Lazy(i32),
+    /// The helper's end of the pair.
+    Ready(i32),
+    /// The helper could not make the namespace (said in the debug log): the sandbox's Unix
+    /// sockets stay in the host's namespace, where abstract names are refused.
+    Failed,
+}
+
+impl NetHelper {
+    /// One Unix socket of type `ty` (with its flags) in the sandbox's namespace, starting the
+    /// helper on the first call.
+    fn socket(&mut self, ty: u64) -> Result<i32, Errno> {
+        if let NetHelper::Lazy(init) = *self {
+            *self = match spawn_net_helper(init) {
+                Ok(fd) => NetHelper::Ready(fd),
+                Err(e) => {
+                    // Said once, with LITEBOX_LOG=debug; every later request gets EACCES.
+                    if crate::DEBUG.load(Ordering::Relaxed) {
+                        let msg = alloc::format!(
+                            "network: cannot make the sandbox's network namespace (errno {e}): abstract Unix names refused (EACCES)"
+                        );
+                        sys::write_all(crate::log_fd(), &litebox_rt::fatal::line(msg.as_bytes()));
+                    }
+                    NetHelper::Failed
+                }
+            };
+        }
+        match *self {
+            NetHelper::Ready(helper) => {
+                send(helper, &ty.to_le_bytes(), &[], 0)?;
+                let mut answer = [0u8; 8];
+                let (n, fds) = recv(helper, &mut answer, 0)?;
+                let v = i64::from_le_bytes(answer);
+                match (n, fds.first()) {
+                    (8, Some(&fd)) if v == 0 => Ok(fd),
+                    _ => {
+                        fds.iter().for_each(|&f| close(f));
+                        Err(if n == 8 && v < 0 { (-v) as Errno } else { EIO })
+                    }
+                }
+            }
+            _ => Err(EACCES),
+        }
+    }
+}
+
+/// Forks the net helper ([`NetHelper`]) and waits for its word: its end of the pair, or the
+/// errno of the step that failed (the helper has ended then).
+fn spawn_net_helper(init: i32) -> Result<i32, Errno> {
+    const PIDFD_OPEN: usize = 434;
+    const CLONE: usize = 56;
+    const SIGCHLD: usize = 17;
+    const SETNS: usize = 308;
+    const UNSHARE: usize = 272;
+    const CLONE_NEWUSER: usize = 0x1000_0000;
+    const CLONE_NEWNET: usize = 0x4000_0000;
+    const PR_SET_PDEATHSIG: usize = 1;
+    const SIGKILL: usize = 9;
+    const DUP2: usize = 33;
+    const CLOSE_RANGE: usize = 436;
+    let pidfd = check(sys::syscall3(PIDFD_OPEN, init as usize, 0, 0))? as i32;
+    let (mine, theirs) = match seqpacket_pair() {
+        Ok(p) => p,
+        Err(e) => {
+            close(pidfd);
+            return Err(e);
+        }
+    };
+    let parent = sys::syscall3(sys::GETPID, 0, 0, 0);
+    match check(sys::syscall6(CLONE, SIGCHLD, 0, 0, 0, 0, 0)) {
+        Ok(0) => {
+            sys::syscall6(sys::PRCTL, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
+            const GETPPID: usize = 110;
+            if sys::syscall3(GETPPID, 0, 0, 0) != parent {
+                sys::exit(0);
+            }
+            // Nothing of the supervisor's but the pair (as 0) and the pidfd (as 1): not the
+            // broker, the relays, the mounts or the standard streams.
+            // The supervisor's handlers pass signals a process sent it on to the sandbox: the
+            // helper (in the same process group) passes nothing on, and is not ended by them.
+            let ign = crate::signals::KSigaction { handler: 1, ..Default::default() }; // SIG_IGN
+            for sig in [1usize, 2, 3, 10, 12, 13, 15] {
+                sys::syscall6(sys::RT_SIGACTION, sig, &ign as *const _ as usize, 0, 8, 0, 0);
+            }
+            let (pair, pidfd) = (sys::dup_high(theirs), sys::dup_high(pidfd));
+            sys::syscall3(DUP2, pair as usize, 0, 0);
+            sys::syscall3(DUP2, pidfd as usize, 1, 0);
+            sys::syscall3(CLOSE_RANGE, 2, u32::MAX as usize, 0);
+            let made = (|| -> Result<(), Errno> {
+                check(sys::syscall3(SETNS, 1, CLONE_NEWUSER, 0))?;
+                check(sys::syscall3(UNSHARE, CLONE_NEWNET, 0, 0))?;
+                crate::seccomp::no_new_privs()?;
+                crate::caps::drop_all()
+            })();
+            close(1);
+            let word = match made {
+                Ok(()) => 0i64,
+                Err(e) => -(e as i64),
+            };
+            if send(0, &word.to_le_bytes(), &[], 0).is_err() || word != 0 {
+                sys::exit(0);
+            }
+            net_helper_serve(0)
+        }
+        Ok(_) => {
+            close(pidfd);
+            close(theirs);
+            let mut word = [0u8; 8];
+            match recv(mine, &mut word, 0) {
+                Ok((8, _)) if i64::from_le_bytes(word) == 0 => Ok(mine),
+                r => {
+                    close(mine);
+                    Err(match r {
+                        Ok((8, _)) => (-i64::from_le_bytes(word)) as Errno,
+                        _ => EIO,
+                    })
+                }
+            }
+        }
+        Err(e) => {
+            [pidfd, mine, theirs].into_iter().for_each(close);
+            Err(e)
+        }
+    }
+}
+
+/// The net helper's life: one `AF_UNIX` socket per request (the type and its flags, checked
+/// again here), handed back; ends when the supervisor's end closes.
+fn net_helper_serve(sock: i32) -> ! {
+    loop {
+        let mut req = [0u8; 8];
+        match recv(sock, &mut req, 0) {
+            Ok((8, fds)) => {
+                fds.iter().for_each(|&f| close(f));
+                let ty = u64::from_le_bytes(req);
+                let made = match unix_socket_type(ty) {
+                    Ok(()) => check(sys::syscall3(sys::SOCKET, AF_UNIX, ty as usize | SOCK_CLOEXEC, 0)),
+                    Err(e) => Err(e),
+                };
+                let (word, fd) = match made {
+                    Ok(fd) => (0i64, Some(fd as i32)),
+                    Err(e) => (-(e as i64), None),
+                };
+                let sent = send(sock, &word.to_le_bytes(), fd.as_slice(), 0);
+                if let Some(fd) = fd {
+                    close(fd);
+                }
+                if sent.is_err() {
+                    sys::exit(0);
+                }
+            }
+            Ok((_, fds)) => fds.iter().for_each(|&f| close(f)),
+            Err(_) => sys::exit(0),
+        }
+    }
+}
+
+/// The Unix socket types the sandbox may ask the net helper for: stream, datagram or
+/// seqpacket, with only `SOCK_NONBLOCK`/`SOCK_CLOEXEC` (the gate's own rule for `socket`
+/// with the private root, gatefilter.rs).
+fn unix_socket_type(ty: u64) -> Result<(), Errno> {
+    let (kind, flags) = (ty & 0xf, ty & !0xf);
+    if flags & !((SOCK_NONBLOCK | SOCK_CLOEXEC) as u64) != 0 {
+        return Err(EINVAL);
+    }
+    if !matches!(kind, 1 | 2 | 5) {
+        return Err(EACCES);
+    }
+    Ok(())
 }
 
 impl Server {
@@ -363,6 +558,14 @@ impl Server {
                 self.relays.flush(&self.policy);
                 Ok(Answer::Value(0))
             }
+            OP_UNIX_SOCKET => {
+                // Protocol 0 only, as at the gate; the type is checked here and in the helper.
+                if num(1) != 0 {
+                    return Err(EPROTONOSUPPORT);
+                }
+                unix_socket_type(num(0))?;
+                self.net.socket(num(0)).map(|fd| Answer::Fd(fd, 0))
+            }
             _ => Err(EINVAL),
         }
     }
@@ -434,7 +637,17 @@ impl Server {
     /// port: that needs a rule for it, as in the library OS.
     fn listen(&self, fd: i32, backlog: u64) -> Result<usize, Errno> {
         if unix_domain(fd)? {
-            // A Unix socket of the sandbox's namespace has only a name bind gave it.
+            // An unnamed Unix socket cannot listen (the kernel's EINVAL, answered here for any
+            // namespace: where the sandbox's is made on the first abstract name, the app's
+            // unnamed sockets are of the host's). A Unix socket of the sandbox's namespace has
+            // only a name bind gave it.
+            let mut name = [0u8; 112];
+            let mut len = name.len() as u32;
+            let (np, lp) = (name.as_mut_ptr() as usize, &mut len as *mut u32 as usize);
+            check(sys::syscall3(sys::GETSOCKNAME, fd as usize, np, lp))?;
+            if len <= 2 {
+                return Err(EINVAL);
+            }
             sandbox_unix_socket(fd)?;
             return check(sys::syscall3(sys::LISTEN, fd as usize, backlog.min(i32::MAX as u64) as usize, 0));
         }

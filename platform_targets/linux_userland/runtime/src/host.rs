@@ -835,11 +835,8 @@ impl HostPassthrough for LinuxHost {
     }
 
     fn net_call(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
-        use crate::broker::{request, OP_BIND, OP_CONNECT, OP_LISTEN, OP_SOCKET};
+        use crate::broker::{request, OP_SOCKET};
         use litebox_libos::shim::nr;
-        let call = || r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
-        // The address the shim checked, in runtime memory.
-        let addr = || litebox_libos::user::slice(a[1], a[2]);
         // The app's end of a UDP relay: the data calls are translated (udpapp.rs); bind,
         // listen and connect go to the supervisor as for any IP socket, which acts on the
         // relay's socket.
@@ -861,6 +858,9 @@ impl HostPassthrough for LinuxHost {
                 if !private && a[1] & 0xf == SOCK_DGRAM {
                     a[1] = (a[1] & !0xf) | SOCK_SEQPACKET;
                 }
+                // Where the sandbox's network namespace is lazy, this is a socket of the host's
+                // namespace until it is first given or sent to an abstract name (unixns.rs
+                // `into_sandbox_namespace`, below).
                 r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]))
             }
             nr::SOCKET => {
@@ -872,24 +872,69 @@ impl HostPassthrough for LinuxHost {
                 }
                 Ok(fd as usize)
             }
+            nr::BIND | nr::CONNECT | nr::SENDTO | nr::SENDMSG | nr::SENDMMSG => {
+                // Where the namespace is lazy, a Unix socket of the host's namespace moves into
+                // the sandbox's before its first abstract name. If it cannot (the namespace
+                // cannot be made: said in the debug log; or the socket is named or connected
+                // already), the host's socket goes on to the broker's or the runtime's refusal
+                // (EACCES) below.
+                if crate::unixns::LAZY.load(Ordering::Relaxed) && names_abstract(nr, a) {
+                    let _ = crate::unixns::into_sandbox_namespace(a[0] as i32);
+                }
+                self.net_call_named(nr, a)
+            }
+            _ => self.net_call_rest(nr, a),
+        }
+    }
+}
+
+impl LinuxHost {
+    /// [`HostPassthrough::net_call`] for the calls that name an address, once a socket that
+    /// uses an abstract name is of the sandbox's namespace where it can be.
+    fn net_call_named(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        use crate::broker::{request, OP_BIND, OP_CONNECT};
+        use litebox_libos::shim::nr;
+        let call = || r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
+        // The address the shim checked, in runtime memory.
+        let addr = || litebox_libos::user::slice(a[1], a[2]);
+        match nr {
             nr::BIND => request(OP_BIND, [0; 3], addr()?, Some(a[0] as i32)).map(|(v, _)| v),
-            nr::LISTEN => request(OP_LISTEN, [a[1] as u64, 0, 0], &[], Some(a[0] as i32)).map(|(v, _)| v),
             nr::CONNECT => match request(OP_CONNECT, [0; 3], addr()?, Some(a[0] as i32)) {
                 Err(EINPROGRESS) if !nonblocking(a[0] as i32) => finish_connect(a[0] as i32),
                 res => res.map(|(v, _)| v),
             },
-            nr::SOCKETPAIR => Err(EAFNOSUPPORT),
-            nr::GETSOCKNAME | nr::GETPEERNAME | nr::SETSOCKOPT | nr::GETSOCKOPT | nr::SHUTDOWN => call(),
             nr::SENDTO | nr::SENDMSG | nr::SENDMMSG
                 if sends_to_abstract(nr, a) && !crate::unixns::sandbox_socket(a[0] as i32) =>
             {
                 Err(EACCES)
             }
-            nr::ACCEPT4 | nr::SENDTO | nr::RECVFROM | nr::SENDMSG | nr::RECVMSG | nr::SENDMMSG | nr::RECVMMSG => {
-                signals::blocking(call)
-            }
+            nr::SENDTO | nr::SENDMSG | nr::SENDMMSG => signals::blocking(call),
+            _ => self.net_call_rest(nr, a),
+        }
+    }
+
+    /// [`HostPassthrough::net_call`] for the calls that name no address.
+    fn net_call_rest(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
+        use crate::broker::{request, OP_LISTEN};
+        use litebox_libos::shim::nr;
+        let call = || r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
+        match nr {
+            nr::LISTEN => request(OP_LISTEN, [a[1] as u64, 0, 0], &[], Some(a[0] as i32)).map(|(v, _)| v),
+            nr::SOCKETPAIR => Err(EAFNOSUPPORT),
+            nr::GETSOCKNAME | nr::GETPEERNAME | nr::SETSOCKOPT | nr::GETSOCKOPT | nr::SHUTDOWN => call(),
+            nr::ACCEPT4 | nr::RECVFROM | nr::RECVMSG | nr::RECVMMSG => signals::blocking(call),
             _ => Err(ENOSYS),
         }
+    }
+}
+
+/// Whether call `nr` (bind, connect, sendto, sendmsg, sendmmsg; addresses are the shim's copies
+/// in runtime memory) names an abstract Unix address (or, for bind, only the family: autobind).
+fn names_abstract(nr: usize, a: [usize; 6]) -> bool {
+    use litebox_libos::shim::nr;
+    match nr {
+        nr::BIND | nr::CONNECT => litebox_libos::user::slice(a[1], a[2]).is_ok_and(crate::unixns::abstract_unix),
+        _ => sends_to_abstract(nr, a),
     }
 }
 

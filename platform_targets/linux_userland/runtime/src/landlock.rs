@@ -15,7 +15,8 @@
 //! without Landlock, or one that refuses a step, leaves the runtime running without this layer
 //! ([`apply`] says which).
 use litebox_confine::landlock::{
-    Ruleset, EXECUTE, IOCTL_DEV, MAKE_BLOCK, MAKE_CHAR, READ_DIR, READ_FILE, TRUNCATE, WRITE_FILE,
+    restrict_self_to_scopes, Ruleset, EXECUTE, IOCTL_DEV, MAKE_BLOCK, MAKE_CHAR, READ_DIR, READ_FILE,
+    SCOPE_ABSTRACT_UNIX, SCOPE_SIGNAL, TRUNCATE, WRITE_FILE,
 };
 use litebox_image::Mount;
 
@@ -50,13 +51,30 @@ pub struct Reach<'a> {
     /// Whether this process's root is the sandbox's private root (supervisor.rs), where no
     /// host path but the layer and the mounts exists.
     pub private_root: bool,
+    /// Whether abstract Unix sockets are already scoped by the supervisor's domain
+    /// ([`scope_outer`]), which this one nests in: then this domain scopes signals only, so
+    /// that the app reaches the Unix sockets the supervisor's net helper makes for it (inside
+    /// the supervisor's domain), and still no abstract name outside it.
+    pub abstract_scoped_outside: bool,
+}
+
+/// The supervisor's own Landlock domain, before it starts the sandbox: it handles no access
+/// right and only scopes abstract Unix sockets (ABI 6 and later), so that neither the
+/// supervisor nor anything it starts (init, the app's processes, the net helper) can connect
+/// or send to an abstract name made outside it (docs/security.md, "The network namespace is
+/// made on the first abstract Unix name"). Sets NO_NEW_PRIVS first (the supervisor never calls
+/// execve). False where it cannot be made (the sandbox's network namespace is then made by
+/// init at every start, as before).
+pub fn scope_outer() -> bool {
+    crate::seccomp::no_new_privs().is_ok() && restrict_self_to_scopes(sys::syscall6, SCOPE_ABSTRACT_UNIX).is_ok()
 }
 
 /// Restricts this process (and every process it forks) to `reach`. Returns what was applied,
 /// or the errno of the step that failed (nothing is restricted then; ENOSYS/EOPNOTSUPP: no
 /// Landlock on this host).
 pub fn apply(reach: &Reach<'_>) -> Result<Applied, i32> {
-    let ruleset = Ruleset::create(sys::syscall6)?;
+    let scopes = if reach.abstract_scoped_outside { SCOPE_SIGNAL } else { SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL };
+    let ruleset = Ruleset::create_scoping(sys::syscall6, scopes)?;
     let all = ruleset.all;
     let file_rw = all & (READ_FILE | WRITE_FILE | TRUNCATE);
     let dir_rw = all & !(EXECUTE | MAKE_CHAR | MAKE_BLOCK);

@@ -38,6 +38,9 @@ pub fn confine(mounts: &[(Mount<'_>, i32)], started: &Started) -> Confined {
     }
     let ns = match started.ns {
         Ok(()) => match started.net {
+            Ok(()) if crate::unixns::LAZY.load(core::sync::atomic::Ordering::Relaxed) => Ok(alloc::string::String::from(
+                "user, mount (private root), pid, network, IPC, UTS, cgroup (the network namespace is made on the first abstract Unix name)",
+            )),
             Ok(()) => Ok(alloc::string::String::from("user, mount (private root), pid, network, IPC, UTS, cgroup")),
             Err(e) => {
                 let mut d = [0u8; 20];
@@ -66,6 +69,7 @@ pub fn confine(mounts: &[(Mount<'_>, i32)], started: &Started) -> Confined {
         upper: (crate::UPPER.load(core::sync::atomic::Ordering::Relaxed), &upper_path),
         mounts,
         private_root: started.ns.is_ok(),
+        abstract_scoped_outside: crate::unixns::LAZY.load(core::sync::atomic::Ordering::Relaxed),
     };
     let landlock = landlock::apply(&reach);
     // With the private root the gate allows Unix datagram sockets (gatefilter.rs `Shape`); in

@@ -108,6 +108,9 @@ extern "C" {
 /// the user after the app closes or redirects its descriptor 2.
 static LOG_FD: AtomicI32 = AtomicI32::new(2);
 
+/// LITEBOX_LOG=debug (read before the sandbox's processes start: the supervisor logs too).
+pub static DEBUG: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 /// Where the runtime writes its diagnostics.
 pub fn log_fd() -> i32 {
     LOG_FD.load(Ordering::Relaxed)
@@ -239,6 +242,7 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     // SAFETY: sp is the kernel's initial stack pointer, passed through by _start.
     let start = unsafe { parse_start(sp) };
     let debug = host_var(&start.env, b"LITEBOX_LOG") == Some(b"debug");
+    DEBUG.store(debug, Ordering::Relaxed);
     const F_DUPFD_CLOEXEC: usize = 1030;
     if let Ok(fd) = sys::check(sys::syscall3(sys::FCNTL, 2, F_DUPFD_CLOEXEC, sys::FD_BASE)) {
         LOG_FD.store(fd as i32, Ordering::Relaxed);

@@ -142,7 +142,17 @@ impl Started {
         // Into init's network namespace (init is pid 1 here). Nothing of this process has
         // made a socket since the fork but the runtime's own before it (the broker's, in the
         // host's namespace on purpose); every socket of the app is made after this.
-        self.net = if b[2] == 0 { join_net_of_init() } else { Err(b[2] as i32) };
+        // Lazy: this process and the app's stay in the host's namespace, where the gate's Unix
+        // sockets can have no name the app could use (Landlock's scope, the broker), and the
+        // app's Unix sockets come from the supervisor's net helper (host.rs `net_call`).
+        self.net = match b[2] {
+            0 => join_net_of_init(),
+            NET_LAZY => {
+                crate::unixns::LAZY.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            e => Err(e as i32),
+        };
         if here {
             return;
         }
@@ -218,11 +228,24 @@ pub fn start(mounts: &[(i32, bool)], paths: &[(&[u8], bool)], memory: Option<u64
         crate::fatal(124, alloc::format!("cannot create the broker socket (errno {e})").as_bytes())
     });
     broker::set_client(sys::dup_high(client_end));
-    let mut server = Server { sock: sys::dup_high(server_end), policy, dirs: None, relays: Default::default() };
+    let mut server = Server {
+        sock: sys::dup_high(server_end),
+        policy,
+        dirs: None,
+        relays: Default::default(),
+        net: Default::default(),
+    };
+    // Where the supervisor's Landlock domain scopes abstract Unix sockets (ABI >= 6), the
+    // sandbox's network namespace is made on the app's first abstract Unix name, by the supervisor's
+    // net helper (broker.rs `NetHelper`), not by init at every start.
+    LAZY_NET.store(crate::landlock::scope_outer(), Ordering::Relaxed);
     let ns_err = match spawn_init(paths, mounts, memory, server.sock) {
         Spawn::App(started) => return started,
         Spawn::Init { pid, status } => {
             close(broker::client());
+            if LAZY_NET.load(Ordering::Relaxed) {
+                server.net = broker::NetHelper::Lazy(pid);
+            }
             supervise(pid, Some(status), server, None)
         }
         Spawn::Failed(e) => e,
@@ -264,6 +287,14 @@ pub fn start(mounts: &[(i32, bool)], paths: &[(&[u8], bool)], memory: Option<u64
         Err(e) => crate::fatal(124, alloc::format!("cannot start the app's process (errno {e})").as_bytes()),
     }
 }
+
+/// Whether the sandbox's network namespace is lazy (set by the supervisor before it starts
+/// init, inherited by init and the app's processes): made on the app's first abstract Unix name by
+/// the supervisor's net helper, not by init.
+static LAZY_NET: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Init's word for "no network namespace made: it is lazy" (where an errno would be).
+const NET_LAZY: u8 = 255;
 
 /// Moves this process into the network namespace of the sandbox's init (pid 1 of its pid
 /// namespace), through a pidfd (`setns` with a pidfd: Linux 5.8).
@@ -497,9 +528,15 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     // and builds the root (it joins it in `await_root`, before any app code runs). It is owned
     // by the sandbox's user namespace, as one made by init's clone would be. Init itself holds
     // no socket.
-    let net = match check(sys::syscall3(UNSHARE, CLONE_NEWNET, 0, 0)) {
-        Ok(_) => 0u8,
-        Err(e) => e.clamp(1, 255) as u8,
+    // Where it is lazy (the supervisor's Landlock domain scopes abstract Unix sockets), there is
+    // nothing to make here: the supervisor's net helper makes it on the app's first abstract Unix name.
+    let net = if LAZY_NET.load(Ordering::Relaxed) {
+        NET_LAZY
+    } else {
+        match check(sys::syscall3(UNSHARE, CLONE_NEWNET, 0, 0)) {
+            Ok(_) => 0u8,
+            Err(e) => e.clamp(1, 254) as u8,
+        }
     };
     // The root: built here if the app's first process is still loading the app (a large app),
     // else by that process (`Started::await_root`), whose word says where.
