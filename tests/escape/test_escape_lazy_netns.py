@@ -60,7 +60,9 @@ def test_the_debug_line_says_the_namespace_is_lazy_where_landlock_scopes_abstrac
 
 
 def test_abstract_names_work_between_the_apps_processes() -> None:
-    for mode in ("pair", "child"):  # child: the app's first abstract name is used after a fork
+    # child: the app's first abstract name is used after a fork; thread: by a process with a
+    # second thread alive (the socket is replaced under its number with dup3, atomically).
+    for mode in ("pair", "child", "thread"):
         proc = run_program([packed(), mode])
         assert proc.returncode == 0, describe(proc)
         assert results(proc)[mode] == "ok", describe(proc)

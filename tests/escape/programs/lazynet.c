@@ -6,6 +6,7 @@
  *   lazynet pair            abstract names between two processes of the app: stream bind,
  *                           listen, connect, accept and a datagram sendto, parent and child
  *   lazynet child           the same, the app's first abstract name used by a forked child
+ *   lazynet thread          the same while a second thread of the process is alive
  *   lazynet host NAME       connect, sendto and bind of the host's abstract NAME (stream) and
  *                           NAME-d (datagram), before the app made any Unix socket
  *   lazynet hostafter NAME  the same after the app made and named a Unix socket of its own
@@ -14,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +99,16 @@ static void host(const char *name) {
     report("socketpair-sendto-host", (int)sendto(sp[0], "x", 1, 0, (void *)&b, lb));
 }
 
+/* A second thread that stays alive until the main thread is done. */
+static int quit_pipe[2];
+static void *idle_thread(void *arg) {
+    (void)arg;
+    char c;
+    while (read(quit_pipe[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     const char *mode = argc > 1 ? argv[1] : "";
@@ -114,6 +126,18 @@ int main(int argc, char **argv) {
         int st = 0;
         waitpid(p, &st, 0);
         return WEXITSTATUS(st);
+    }
+    if (strcmp(mode, "thread") == 0) {
+        pthread_t t;
+        MUST(pipe(quit_pipe), "pipe");
+        if (pthread_create(&t, NULL, idle_thread, NULL) != 0) {
+            printf("pthread_create: failed\n");
+            return 1;
+        }
+        printf("thread: %s\n", pair_test("t") == 0 ? "ok" : "failed");
+        close(quit_pipe[1]);
+        pthread_join(t, NULL);
+        return 0;
     }
     if (strcmp(mode, "host") == 0 && argc > 2) {
         host(argv[2]);
@@ -155,6 +179,6 @@ int main(int argc, char **argv) {
         }
         return 0;
     }
-    fprintf(stderr, "usage: lazynet pair|child|host NAME|hostafter NAME|errno|wait\n");
+    fprintf(stderr, "usage: lazynet pair|child|thread|host NAME|hostafter NAME|errno|wait\n");
     return 2;
 }

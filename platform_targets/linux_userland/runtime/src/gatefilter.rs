@@ -188,6 +188,7 @@ pub const GATE: &[(u32, Check)] = &[
     (52, Any),              // getpeername
     (54, Any),              // setsockopt
     (55, Any),              // getsockopt
+    (292, Any),             // dup3 (unixns.rs: a Unix socket replaced under its number, atomically)
     // Waiting for signals and POSIX timers of the app's own process (the shim takes the
     // runtime's SIGSYS out of every set and sigevent: docs/security.md).
     (128, Any), // rt_sigtimedwait

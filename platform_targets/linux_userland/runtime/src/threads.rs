@@ -156,10 +156,6 @@ extern "C" fn litebox_child_start(block: usize, regs: usize) {
     crate::signals::set_thread_mask(mask);
 }
 
-/// Whether this process (or the one it was forked from) ever started a thread: unixns.rs
-/// replaces a descriptor by number only where none did.
-pub static SPAWNED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
-
 /// Starts a thread that resumes the app with the registers `gregs` (a copy of the trapped
 /// thread's), rax = 0 and rsp = `t.stack`, and the signal mask `mask`.
 pub fn spawn(gregs: &[usize; NREGS], mask: u64, t: &ThreadSpawn) -> Result<usize, Errno> {
@@ -167,7 +163,6 @@ pub fn spawn(gregs: &[usize; NREGS], mask: u64, t: &ThreadSpawn) -> Result<usize
     if block == 0 {
         return Err(ENOMEM);
     }
-    SPAWNED.store(true, core::sync::atomic::Ordering::Relaxed);
     // The registers lie between the block's data and its stacks, so neither the start-up
     // code's frames nor a signal on the new signal stack overwrites them before they are used.
     let regs_at = block + CHILDREN_AT - 8 * (NREGS + 1) - 64;

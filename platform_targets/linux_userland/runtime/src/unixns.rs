@@ -67,8 +67,7 @@ fn host_cookie() -> Option<u64> {
 /// name, a socket of the host's namespace that has no name and no peer yet is replaced, under
 /// the same descriptor number, by a socket of the sandbox's namespace of the same type from
 /// the supervisor's net helper (which makes the namespace on the first such request), with
-/// `O_NONBLOCK` and the options below carried over (only in a process that never started a
-/// thread: see below). Ok: `fd` is not of the
+/// `O_NONBLOCK` and the options below carried over. Ok: `fd` is not of the
 /// host's namespace (any more). Err: it stays the host's (named or connected already, or the
 /// namespace cannot be made), and its names are refused as before.
 pub fn into_sandbox_namespace(fd: i32) -> Result<(), litebox_libos::errno::Errno> {
@@ -76,19 +75,14 @@ pub fn into_sandbox_namespace(fd: i32) -> Result<(), litebox_libos::errno::Errno
     const GETSOCKNAME: usize = 51;
     const GETPEERNAME: usize = 52;
     const SETSOCKOPT: usize = 54;
-    const F_DUPFD_CLOEXEC: usize = 1030;
+    const DUP3: usize = 292;
+    const O_CLOEXEC: usize = 0o2000000;
     const F_GETFL: usize = 3;
     const O_NONBLOCK: usize = 0o4000;
     const SOCK_NONBLOCK: usize = 0o4000;
     const SO_TYPE: usize = 3;
     if cookie(fd).is_none_or(|c| Some(c) != host_cookie()) {
         return Ok(());
-    }
-    // The socket is replaced by closing its number and duplicating the new one onto the lowest
-    // free number from there (dup2/dup3 are not on the gate's list): only where no other
-    // thread of this process could take the number in between.
-    if crate::threads::SPAWNED.load(Ordering::Relaxed) {
-        return Err(EACCES);
     }
     // No name (only the family) and no peer: nothing of its state but options to carry over.
     let mut sa = [0u8; 112];
@@ -133,21 +127,13 @@ pub fn into_sandbox_namespace(fd: i32) -> Result<(), litebox_libos::errno::Errno
             sys::syscall6(SETSOCKOPT, new as usize, SOL_SOCKET, name, v.as_ptr() as usize, l as usize, 0);
         }
     }
-    // The runtime never calls the host's execve: close-on-exec, as every host descriptor of the
+    // dup3 replaces the number's socket in one step: no other thread can take the number in
+    // between, and a call another thread has in flight on the old socket ends on it. The
+    // runtime never calls the host's execve: close-on-exec, as every host descriptor of the
     // runtime's own, changes nothing for the app.
-    sys::syscall3(sys::CLOSE, fd as usize, 0, 0);
-    let r = check(sys::syscall3(sys::FCNTL, new as usize, F_DUPFD_CLOEXEC, fd as usize));
+    let r = check(sys::syscall3(DUP3, new as usize, fd as usize, O_CLOEXEC));
     sys::syscall3(sys::CLOSE, new as usize, 0, 0);
-    match r {
-        Ok(n) if n == fd as usize => Ok(()),
-        // Cannot happen with one thread (the number was just freed); if it did, the number
-        // stays closed (EBADF for the app) rather than name another object.
-        Ok(n) => {
-            sys::syscall3(sys::CLOSE, n, 0, 0);
-            Err(EACCES)
-        }
-        Err(e) => Err(e),
-    }
+    r.map(|_| ())
 }
 
 /// Whether socket `fd` belongs to the namespace the sandbox makes its sockets in (compared
