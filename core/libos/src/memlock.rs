@@ -139,6 +139,14 @@ impl MemLock {
         if self.proven(ptr, end, write) {
             return len;
         }
+        self.accessible_locked(ptr, len, end, write)
+    }
+
+    /// [`MemLock::accessible`] when no current window holds the buffer: under the lock. Kept
+    /// out of line so that the lock-free answer stays a short function (its callers run it on
+    /// every buffer).
+    #[inline(never)]
+    fn accessible_locked(&self, ptr: usize, len: usize, end: usize, write: bool) -> usize {
         let map = self.map.lock();
         // The run of adjacent mappings of one access around `ptr` answers most misses by
         // itself: when it holds the buffer with the access, every byte is accessible (what
