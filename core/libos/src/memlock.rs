@@ -139,18 +139,30 @@ impl MemLock {
         if self.proven(ptr, end, write) {
             return len;
         }
+        self.accessible_locked(ptr, len, end, write)
+    }
+
+    /// [`MemLock::accessible`] when no current window holds the buffer: under the lock. Kept
+    /// out of line so that the lock-free answer stays a short function (its callers run it on
+    /// every buffer).
+    #[inline(never)]
+    fn accessible_locked(&self, ptr: usize, len: usize, end: usize, write: bool) -> usize {
         let map = self.map.lock();
+        // The run of adjacent mappings of one access around `ptr` answers most misses by
+        // itself: when it holds the buffer with the access, every byte is accessible (what
+        // `MemMap::accessible` would count, without its search) and it is the window to keep;
+        // it spans adjacent mappings (a heap grown by brk in steps, allocator arenas the host
+        // placed side by side), so a buffer that crosses from one into the next is proven too
+        // instead of taking the lock on every call.
+        if let Some((lo, hi, writable)) = map.run_around(ptr) {
+            if lo <= ptr && end <= hi && (writable || !write) {
+                // The lock is held: no change and no other writer of a slot can run now.
+                self.fill(ptr, lo, hi, writable);
+                return len;
+            }
+        }
         let n = map.accessible(ptr, len, write);
         if n == len {
-            // The window spans adjacent mappings with the same access (a heap grown by brk in
-            // steps, allocator arenas the host placed side by side), so a buffer that crosses
-            // from one into the next is proven too instead of taking the lock on every call.
-            if let Some((lo, hi, writable)) = map.run_around(ptr) {
-                if lo <= ptr && end <= hi {
-                    // The lock is held: no change and no other writer of a slot can run now.
-                    self.fill(ptr, lo, hi, writable);
-                }
-            }
             return n;
         }
         drop(map);
@@ -337,6 +349,32 @@ mod tests {
         assert!(m.denies(0x10ff0, 0x20, true));
         assert!(!m.denies(0x10ff0, 0x20, false));
         assert!(!m.proven(0x10ff0, 0x11010, false));
+    }
+
+    #[test]
+    fn a_miss_answers_as_the_map_does_whether_or_not_a_run_holds_the_buffer() {
+        // Before the program is loaded, memory the map does not know is not judged.
+        let m = MemLock::new(MemMap::default());
+        m.lock().insert(0x10000, 0x1000, R, false, None, 0);
+        assert_eq!(m.accessible(0x20000, 16, true), 16);
+        assert!(!m.proven(0x20000, 0x20010, false), "no mapping holds it: no window");
+        m.lock().set_complete();
+        // A read-only run of two adjacent mappings: reads are proven, writes refused.
+        m.lock().insert(0x11000, 0x1000, R, false, None, 0);
+        m.lock().insert(0x12000, 0x1000, RW, false, None, 0);
+        assert_eq!(m.accessible(0x10ff0, 0x20, true), 0);
+        assert!(!m.proven(0x10ff0, 0x11010, false));
+        assert_eq!(m.accessible(0x10ff0, 0x20, false), 0x20);
+        assert!(m.proven(0x10000, 0x12000, false), "the read-only run is one window");
+        assert!(!m.proven(0x10000, 0x12000, true));
+        // A read across the run's end into a writable mapping: accessible, counted by the map.
+        assert_eq!(m.accessible(0x11ff0, 0x20, false), 0x20);
+        assert!(!m.proven(0x11ff0, 0x12010, false));
+        // A write that starts in the writable mapping and runs past the map's end.
+        assert_eq!(m.accessible(0x12ff0, 0x20, true), 0x10);
+        assert!(m.denies(0x12ff0, 0x20, true));
+        assert_eq!(m.accessible(0x12000, 0x1000, true), 0x1000);
+        assert!(m.proven(0x12000, 0x13000, true));
     }
 
     #[test]

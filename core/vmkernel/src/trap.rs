@@ -3,6 +3,9 @@
 //! because the kernel's Rust code (and the prebuilt `core`) uses SSE registers.
 use core::arch::global_asm;
 
+// trap_common loads SS with this selector as a literal.
+const _: () = assert!(crate::cpu::KERNEL_SS == 0x10);
+
 /// Registers of an app thread stopped in a syscall: the same layout as an exception frame
 /// (the entry pushes an interrupt-style frame, with zero vector and error code), so one type
 /// serves both and either return path (sysret or iret) can end a syscall.
@@ -97,6 +100,12 @@ trap_vec_\n:
 
 trap_common:
     push rax
+    /* SS = the kernel's (cpu::KERNEL_SS), as `syscall` and the boot load it: a trap from
+       ring 3 leaves a null SS, and QEMU (TCG) keys translated code on SS's 32-bit flag, so
+       every kernel block run both after a syscall and after a trap (page faults, ticks)
+       was translated twice. iretq loads the interrupted SS back from the frame. */
+    mov eax, 0x10
+    mov ss, eax
     push rbx
     push rcx
     push rdx
