@@ -128,16 +128,23 @@ def test_host_unix_sockets_are_unreachable(tmp_path: Path) -> None:
     assert ready == [], "a host Unix socket was reached"
 
 
-def test_host_abstract_unix_names_are_unreachable() -> None:
-    """Abstract names work inside the sandbox (its own network namespace), so a host listener
-    and a host datagram socket under the same names stay out of reach, by libc and at the gate."""
-    p = packed()
-    name = f"litebox-escape-{os.getpid()}-{time.monotonic_ns()}"
+def host_abstract_sockets(tag: str) -> tuple[str, socket.socket, socket.socket]:
+    """A fresh abstract name and two host sockets under it, made outside the sandbox: a stream
+    listener at NAME and a datagram socket at NAME-d (the caller closes both, e.g. `with`)."""
+    name = f"litebox-escape-{tag}-{os.getpid()}-{time.monotonic_ns()}"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind("\0" + name)
     listener.listen(4)
     dgram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     dgram.bind("\0" + name + "-d")
+    return name, listener, dgram
+
+
+def test_host_abstract_unix_names_are_unreachable() -> None:
+    """Abstract names work inside the sandbox (its own network namespace), so a host listener
+    and a host datagram socket under the same names stay out of reach, by libc and at the gate."""
+    p = packed()
+    name, listener, dgram = host_abstract_sockets("abstract")
     with listener, dgram:
         proc = run_program([p.artifact, "abstract", p.gate, name])
         assert proc.returncode == 0, describe(proc)
@@ -165,12 +172,7 @@ def test_host_unix_socket_stdin_gets_no_abstract_name() -> None:
     EACCES, where Landlock ABI >= 6 would say EPERM), so the host's socket under that name
     gets nothing."""
     p = packed()
-    name = f"litebox-escape-stdin-{os.getpid()}-{time.monotonic_ns()}"
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind("\0" + name)
-    listener.listen(4)
-    dgram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    dgram.bind("\0" + name + "-d")
+    name, listener, dgram = host_abstract_sockets("stdin")
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
     with listener, dgram, ours, theirs:
         proc = subprocess.run([os.fspath(p.artifact), "abstract", p.gate, name], stdin=theirs.fileno(),
@@ -477,12 +479,7 @@ def test_without_a_network_namespace_the_private_root_stays_and_abstract_names_a
     # abstract names (the host's, in the namespace it shares), and says so. Landlock ABI >= 6
     # (this host has 7) scopes abstract sockets too; without it the artifact would not start.
     p = packed()
-    name = f"litebox-escape-nonet-{os.getpid()}-{time.monotonic_ns()}"
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind("\0" + name)
-    listener.listen(4)
-    dgram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    dgram.bind("\0" + name + "-d")
+    name, listener, dgram = host_abstract_sockets("nonet")
     with listener, dgram:
         proc = _without_network_namespaces(str(p.artifact), "abstract", p.gate, name)
         assert proc.returncode == 0, describe(proc)

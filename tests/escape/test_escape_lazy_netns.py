@@ -11,15 +11,13 @@ from __future__ import annotations
 import functools
 import os
 import select
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from confine_probe import results
 from litebox_e2e import BASE_ENV, RUN_TIMEOUT, describe, pack, run_program
-from test_escape_host_layers import sandbox_processes, wait_until_gone
+from test_escape_host_layers import host_abstract_sockets, sandbox_processes, wait_until_gone
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 LAZY_LINE = "the network namespace is made on the first abstract Unix name"
@@ -70,12 +68,7 @@ def test_abstract_names_work_between_the_apps_processes() -> None:
 
 def test_host_abstract_names_stay_unreachable_before_and_after_the_first_unix_socket() -> None:
     for mode in ("host", "hostafter"):
-        name = f"litebox-lazynet-{mode}-{os.getpid()}-{time.monotonic_ns()}"
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind("\0" + name)
-        listener.listen(4)
-        dgram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        dgram.bind("\0" + name + "-d")
+        name, listener, dgram = host_abstract_sockets(f"lazynet-{mode}")
         with listener, dgram:
             proc = run_program([packed(), mode, name])
             assert proc.returncode == 0, describe(proc)
