@@ -161,6 +161,11 @@ def test_host_abstract_unix_names_are_unreachable() -> None:
         # ECONNREFUSED), of the host's where it is made on the first abstract Unix name (Landlock's
         # scope, held by the supervisor's domain: EPERM; test_escape_lazy_netns.py).
         assert r["gate-sendto-abstract-dgram"] in ("ret=-1 errno=111", "ret=-1 errno=1"), r
+        # dup3 at the gate (on its list for the lazy namespace's socket swap) puts a host socket
+        # over the app's Unix sockets; it still reaches no host name, at the gate or by libc.
+        assert r["gate-dup3-over-unix-sockets"] == "ret=0 errno=0", r
+        assert r["gate-sendto-abstract-after-dup3"] in ("ret=-1 errno=111", "ret=-1 errno=1"), r
+        assert r["libc-sendto-abstract-after-dup3"] == "ret=-1 errno=111", r
         ready, _, _ = select.select([listener, dgram], [], [], 0)
         assert ready == [], "a host abstract Unix socket was reached"
 

@@ -108,6 +108,28 @@ static int cmd_abstract(const char *name) {
     long gd = gate6(SYS_socket, AF_UNIX, SOCK_DGRAM, 0, 0, 0, 0);
     if (gd >= 0)
         report_raw("gate-sendto-abstract-dgram", gate6(SYS_sendto, gd, (long)"x", 1, 0, (long)&d, dl));
+    /* dup3 is on the gate's list (the lazy network namespace replaces a socket under its
+     * number). App code that owns the process puts a host-namespace datagram socket of its own
+     * over every Unix socket number below the runtime's (the app's sandbox sockets among
+     * them): what was a sandbox socket is then a host socket, which reaches no host abstract
+     * name at the gate (Landlock's scope; the sandbox's namespace where init made it) nor
+     * through libc (the runtime checks the socket again on every call). */
+    long h = gate6(SYS_socket, AF_UNIX, SOCK_DGRAM, 0, 0, 0, 0);
+    long swapped = -1, first = -1;
+    for (long n = 3; n < 48 && h >= 0; n++) {
+        struct sockaddr_un sa;
+        socklen_t l = sizeof sa;
+        if (n == h || gate6(SYS_getsockname, n, (long)&sa, (long)&l, 0, 0, 0) != 0 || sa.sun_family != AF_UNIX)
+            continue;
+        if (gate6(SYS_dup3, h, n, O_CLOEXEC, 0, 0, 0) == n) {
+            swapped = 0;
+            first = first < 0 ? n : first;
+        }
+    }
+    report_raw("gate-dup3-over-unix-sockets", swapped);
+    if (first >= 0)
+        report_raw("gate-sendto-abstract-after-dup3", gate6(SYS_sendto, first, (long)"x", 1, 0, (long)&d, dl));
+    report("libc-sendto-abstract-after-dup3", sendto(u, "x", 1, 0, (struct sockaddr *)&d, dl));
     /* Between the sandbox's own processes, the same datagram name works. */
     int own = socket(AF_UNIX, SOCK_DGRAM, 0);
     int bound = bind(own, (struct sockaddr *)&d, dl);
