@@ -878,10 +878,11 @@ impl HostPassthrough for LinuxHost {
                 // cannot be made: said in the debug log; or the socket is named or connected
                 // already), the host's socket goes on to the broker's or the runtime's refusal
                 // (EACCES) below.
-                if crate::unixns::LAZY.load(Ordering::Relaxed) && names_abstract(nr, a) {
+                let abstract_name = names_abstract(nr, a);
+                if abstract_name && crate::unixns::LAZY.load(Ordering::Relaxed) {
                     let _ = crate::unixns::into_sandbox_namespace(a[0] as i32);
                 }
-                self.net_call_named(nr, a)
+                self.net_call_named(nr, a, abstract_name)
             }
             _ => self.net_call_rest(nr, a),
         }
@@ -890,8 +891,9 @@ impl HostPassthrough for LinuxHost {
 
 impl LinuxHost {
     /// [`HostPassthrough::net_call`] for the calls that name an address, once a socket that
-    /// uses an abstract name is of the sandbox's namespace where it can be.
-    fn net_call_named(&self, nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
+    /// uses an abstract name is of the sandbox's namespace where it can be; `abstract_name`:
+    /// the call names an abstract Unix address ([`names_abstract`], worked out once).
+    fn net_call_named(&self, nr: usize, a: [usize; 6], abstract_name: bool) -> Result<usize, Errno> {
         use crate::broker::{request, OP_BIND, OP_CONNECT};
         use litebox_libos::shim::nr;
         let call = || r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
@@ -903,9 +905,7 @@ impl LinuxHost {
                 Err(EINPROGRESS) if !nonblocking(a[0] as i32) => finish_connect(a[0] as i32),
                 res => res.map(|(v, _)| v),
             },
-            nr::SENDTO | nr::SENDMSG | nr::SENDMMSG
-                if sends_to_abstract(nr, a) && !crate::unixns::sandbox_socket(a[0] as i32) =>
-            {
+            nr::SENDTO | nr::SENDMSG | nr::SENDMMSG if abstract_name && !crate::unixns::sandbox_socket(a[0] as i32) => {
                 Err(EACCES)
             }
             nr::SENDTO | nr::SENDMSG | nr::SENDMMSG => signals::blocking(call),
