@@ -599,7 +599,10 @@ def boot(kernel: Path, cmdline: str, accel: str, timeout: float | None, module: 
     The listen rules' host ports are the runner's while QEMU runs (``HostForward``); OSError
     when one cannot be listened on. ``direct``: boot a kvm kernel without firmware
     (``direct_boot``)."""
-    with tempfile.TemporaryDirectory(prefix="kvm-run-") as tmp, contextlib.ExitStack() as forwards:
+    sweeper = threading.Thread(target=sweep_stale_run_dirs, name="kvm-run-sweep", daemon=True)
+    sweeper.start()  # runs while QEMU boots: the runner only waits then
+    with tempfile.TemporaryDirectory(prefix=run_dir_prefix()) as tmp, contextlib.ExitStack() as forwards:
+        forwards.callback(sweeper.join)
         hosts: list[HostForward] = []
         if net is not None and machine == "microvm":
             for addr, port in net.forwards:
@@ -633,6 +636,55 @@ def boot(kernel: Path, cmdline: str, accel: str, timeout: float | None, module: 
         if code is None:
             code = status_from_qemu(rc)
         return code, rc
+
+
+RUN_DIR = "kvm-run-"
+
+
+def _pid_namespace() -> str:
+    """An identifier of this process's pid namespace (the inode of /proc/self/ns/pid), or
+    "0" where /proc does not say."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "0"
+
+
+def run_dir_prefix() -> str:
+    """The prefix of a run's temporary directory: ``kvm-run-<pid namespace>-<pid>-``, so that
+    a later run can tell that the run which made it has ended (``sweep_stale_run_dirs``)."""
+    return f"{RUN_DIR}{_pid_namespace()}-{os.getpid()}-"
+
+
+def sweep_stale_run_dirs(root: Path | None = None) -> list[Path]:
+    """Removes the temporary directories that runs killed with SIGKILL left behind (every
+    other end removes its own) and returns them. A directory is stale when it is ours (same
+    owner), names this pid namespace, and names a pid that no process has now. Others (another
+    user's, another namespace's, or the older unnamed form) are left alone: from here they
+    cannot be told from a live run's. Never raises."""
+    root = Path(tempfile.gettempdir()) if root is None else root
+    ns = _pid_namespace()
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return removed
+    for entry in entries:
+        parts = entry.name[len(RUN_DIR):].split("-")
+        if not entry.name.startswith(RUN_DIR) or len(parts) != 3 or parts[0] != ns or not parts[1].isdigit():
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            os.kill(int(parts[1]), 0)
+            continue  # that process exists (or one with its pid): not stale
+        except ProcessLookupError:
+            pass
+        except OSError:  # PermissionError: another user's process has the pid
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(Path(entry.path))
+    return removed
 
 
 def wait_exit(proc: subprocess.Popen[bytes], timeout: float | None) -> int:

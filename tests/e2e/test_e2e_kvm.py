@@ -274,9 +274,13 @@ def test_the_runners_ctrl_c_reaches_an_app_that_never_waits(tmp_path: Path) -> N
 
 def test_qemu_does_not_outlive_a_killed_runner(tmp_path: Path) -> None:
     """SIGKILL to `litebox run` (nothing of it runs after that) still ends its QEMU: the
-    parent-death signal set before QEMU's exec (setpriv --pdeathsig, qemu.dies_with_runner)."""
+    parent-death signal set before QEMU's exec (setpriv --pdeathsig, qemu.dies_with_runner).
+    The temporary directory it leaves is removed by the next run (qemu.sweep_stale_run_dirs)."""
     art = _pack_c("int main(void) { puts(\"spinning\"); fflush(stdout); for (;;) {} }", tmp_path, "spin")
-    runner = subprocess.Popen(litebox_e2e.kvm_argv(art, []), env=litebox_e2e.kvm_env(90, None),
+    runs = tmp_path / "tmp"
+    runs.mkdir()
+    env = litebox_e2e.kvm_env(90, {"TMPDIR": str(runs)})
+    runner = subprocess.Popen(litebox_e2e.kvm_argv(art, []), env=env,
                               cwd=litebox_e2e.REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL)
     qemu_pid = 0
@@ -298,6 +302,13 @@ def test_qemu_does_not_outlive_a_killed_runner(tmp_path: Path) -> None:
         if runner.poll() is None:
             runner.kill()
             runner.wait()
+    left = [p.name for p in runs.iterdir()]
+    assert len(left) == 1 and left[0].startswith("kvm-run-") and left[0].split("-")[3] == str(runner.pid), left
+    hello = _pack_c("int main(void) { puts(\"hi\"); return 3; }", tmp_path, "hi")
+    done = subprocess.run(litebox_e2e.kvm_argv(hello, []), env=env, cwd=litebox_e2e.REPO,
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=litebox_e2e.RUN_TIMEOUT)
+    assert (done.returncode, done.stdout) == (3, b"hi\n"), done.stderr
+    assert list(runs.iterdir()) == []
 
 
 def test_a_timer_signal_reaches_an_app_that_makes_no_syscall(tmp_path: Path) -> None:

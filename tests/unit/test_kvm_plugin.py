@@ -482,3 +482,25 @@ def test_qemu_runs_with_one_malloc_arena_unless_told_otherwise() -> None:
     # Nothing else of the environment changes.
     assert {k: v for k, v in qemu.qemu_env().items() if k != "GLIBC_TUNABLES"} == \
         {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+
+
+def test_a_killed_runs_directory_is_swept_and_nothing_else(tmp_path: Path) -> None:
+    """Only directories of this user and pid namespace whose pid no process has are removed."""
+    ns = os.stat("/proc/self/ns/pid").st_ino
+    no_pid = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1  # kill() answers ESRCH
+    names = {
+        "stale": f"kvm-run-{ns}-{no_pid}-ab_cd12",
+        "live": f"kvm-run-{ns}-{os.getpid()}-ab_cd12",
+        "other-ns": f"kvm-run-{ns + 1}-{no_pid}-ab_cd12",
+        "old-form": "kvm-run-ab_cd12",
+        "not-ours": f"other-{ns}-{no_pid}-ab_cd12",
+    }
+    for name in names.values():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "boot-module").write_bytes(b"x")
+    (tmp_path / f"kvm-run-{ns}-{no_pid}-file").write_bytes(b"a file, not a run's directory")
+    assert qemu.run_dir_prefix() == f"kvm-run-{ns}-{os.getpid()}-"
+    assert qemu.sweep_stale_run_dirs(tmp_path) == [tmp_path / names["stale"]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [n for k, n in names.items() if k != "stale"] + [f"kvm-run-{ns}-{no_pid}-file"])
+    assert qemu.sweep_stale_run_dirs(tmp_path / "missing") == []
