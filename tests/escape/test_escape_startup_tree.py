@@ -73,3 +73,27 @@ def test_the_bounding_set_is_emptied_without_reading_it(tmp_path: Path) -> None:
     everything = "".join(traces.values())
     assert "PR_CAPBSET_READ" not in everything
     assert len(re.findall(r"^prctl\(PR_CAPBSET_DROP, CAP_", everything, re.M)) >= 38  # each capability, once
+
+
+def test_the_app_joins_the_mount_and_ipc_namespaces_init_makes_after_the_fork(tmp_path: Path) -> None:
+    # Init makes them (one unshare) after forking the app's first process, which joins them with
+    # one setns before it builds or enters the root (docs/security.md, layer 4).
+    r, traces = traced(tmp_path / "t", "chmod")
+    assert r.returncode == 0, describe(r)
+    everything = "".join(traces.values())
+    assert len(re.findall(r"^unshare\(CLONE_NEWNS\|CLONE_NEWIPC\) += 0", everything, re.M)) == 1, everything
+    assert len(re.findall(r"^setns\(\d+, CLONE_NEWNS\|CLONE_NEWIPC\) += 0", everything, re.M)) == 1, everything
+    # No app code before the setns: the app's first call (chmod) comes after it in that process.
+    (app,) = [t for t in traces.values() if re.search(r"^setns\(\d+, CLONE_NEWNS", t, re.M)]
+    assert app.index("setns(") < app.index("seccomp("), app
+
+
+def test_a_failed_unshare_of_the_mount_and_ipc_namespaces_starts_the_app_once_without_them(tmp_path: Path) -> None:
+    # Init's unshare fails: it tells the supervisor ("F"), the app's first process (waiting for
+    # init's word) ends with the pid namespace, and the supervisor starts the app without
+    # namespaces, once.
+    r = subprocess.run(["strace", "-f", "-qq", "-o", str(tmp_path / "t"), "-e", "trace=unshare",
+                        "-e", "inject=unshare:error=EPERM:when=1", str(packed().artifact), "chmod"],
+                       capture_output=True, text=True, timeout=RUN_TIMEOUT, env=dict(BASE_ENV), check=False)
+    assert r.returncode == 0 and r.stdout.count("mode: ") == 1, describe(r)
+    assert "CLONE_NEWNS|CLONE_NEWIPC) = -1 EPERM" in (tmp_path / "t").read_text()
