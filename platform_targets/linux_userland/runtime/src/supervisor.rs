@@ -89,16 +89,18 @@ pub struct Started {
     /// The policy mounts' directory descriptors, in policy order (empty until the root is
     /// ready).
     pub mounts: Vec<i32>,
-    /// Inside the namespaces: the pipe on which init says the sandbox's network namespace is
-    /// made (see [`Started::await_root`]); -1 when there is nothing to wait for.
+    /// Inside the namespaces: the socket (a socket pair with init, one message at a time) on
+    /// which init first says it has made the mount and IPC namespaces ("N", see `join`), then
+    /// that the root is ready and the sandbox's network namespace made ("R", see
+    /// [`Started::await_root`]); -1 when there is nothing to wait for.
     root_ready: i32,
     /// Inside the namespaces, until [`Started::await_root`]: what this process needs to build
     /// the private root itself.
     build: Option<Build>,
-    /// Inside the namespaces, until [`Started::await_root`]: the socket on which init says it
-    /// has made the sandbox's mount and IPC namespaces ([`LATER`]; "N", with the mqueue
-    /// mount's descriptor when there is one), which this process then joins; -1: none to join.
-    join: i32,
+    /// Inside the namespaces, until [`Started::await_root`]: whether init's "N" on `root_ready`
+    /// (the sandbox's mount and IPC namespaces, [`LATER`], are made; with the mqueue mount's
+    /// descriptor when there is one) is still to be read, and the namespaces joined.
+    join: bool,
 }
 
 /// What the app's first process needs to build the private root ([`Started::await_root`]):
@@ -200,13 +202,12 @@ impl Started {
     /// supervisor, or it was killed): this process ends quietly, as when the root cannot be
     /// built. A failed `setns` stops the start: no app code runs outside the namespaces.
     fn join_namespaces(&mut self, keep_cwd: bool) {
-        if self.join < 0 {
+        if !self.join {
             return;
         }
+        self.join = false;
         let mut w = [0u8; 1];
-        let got = broker::recv(self.join, &mut w, 0);
-        close(self.join);
-        self.join = -1;
+        let got = broker::recv(self.root_ready, &mut w, 0);
         let fds = match got {
             Ok((1, fds)) if w[0] == b'N' => fds,
             _ => sys::exit(0),
@@ -337,7 +338,7 @@ pub fn start(mounts: &[(i32, bool)], paths: &[(&[u8], bool)], memory: Option<u64
                 mounts: mounts.iter().map(|m| m.0).collect(),
                 root_ready: -1,
                 build: None,
-                join: -1,
+                join: false,
             }
         }
         Ok(pid) => {
@@ -546,11 +547,10 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     };
     // Init checks image chunks alongside the app's first process while it loads.
     crate::parcheck::expect_helper();
-    let (ready_r, ready_w) = pipe().unwrap_or_else(|e| fail(e));
+    // Init says on it when the mount and IPC namespaces are made ([`LATER`]), with the mqueue
+    // mount for the app's first process ("N"), and later that the root is ready ("R").
+    let (ready_w, ready_r) = broker::seqpacket_pair().unwrap_or_else(|e| fail(e));
     let (built_r, built_w) = pipe().unwrap_or_else(|e| fail(e));
-    // Init says on it when the mount and IPC namespaces are made ([`LATER`]), and hands the
-    // app's first process the mqueue mount.
-    let (join_i, join_a) = broker::seqpacket_pair().unwrap_or_else(|e| fail(e));
     // The fork and the namespaces need no id map; the supervisor writes the maps meanwhile
     // and says "G" before the app's first process makes a file (`Started::await_root`). Neither process has emptied its bounding
     // set yet: each does it where it is off the start-up's critical path (caps.rs
@@ -559,7 +559,6 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
         Ok(0) => {
             close(ready_w);
             close(built_r);
-            close(join_i);
             // Only init reports to the supervisor (so init's "R" to this process may come
             // before the supervisor's: nothing here can write to that pipe in between).
             close(status);
@@ -584,7 +583,7 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
                 mounts: Vec::new(),
                 root_ready: ready_r,
                 build: Some(build),
-                join: join_a,
+                join: true,
             };
         }
         Ok(pid) => pid as i32,
@@ -592,7 +591,6 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     };
     close(ready_r);
     close(built_w);
-    close(join_a);
     // The sandbox's mount namespace (a copy of the host's mounts, owned by the sandbox's user
     // namespace) and IPC namespace, made here while the app's first process loads the app; it
     // joins both before it builds or enters the root (`Started::await_root`). A failure is an
@@ -603,8 +601,10 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     nsroot::mqueue();
     let mq = nsroot::MQUEUE_DIR.load(Ordering::Relaxed);
     let mq: &[i32] = if mq >= 0 { &[mq] } else { &[] };
-    broker::send(join_i, b"N", mq, 0).unwrap_or_else(|e| fail(e));
-    close(join_i);
+    // The app's first process may be gone already (a forwarded signal): nothing then waits for
+    // the word, and init goes on to reap it and report (EPIPE, without SIGPIPE).
+    const MSG_NOSIGNAL: usize = 0x4000;
+    let _ = broker::send(ready_w, b"N", mq, MSG_NOSIGNAL);
     // The sandbox's network namespace, made here while the app's first process loads the app
     // and builds the root (it joins it in `await_root`, before any app code runs). It is owned
     // by the sandbox's user namespace, as one made by init's clone would be. Init itself holds
