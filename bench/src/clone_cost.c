@@ -99,6 +99,7 @@ int main(int argc, char **argv) {
     run("user+net", U | CLONE_NEWNET, 0, n / 4 > 0 ? n / 4 : 1);
     run("six (the runtime's)", ALL6, 0, n);
     run("six, no ipc", ALL6 & ~(unsigned long)CLONE_NEWIPC, 0, n);
+    run("four (no mount, no ipc)", ALL6 & ~(unsigned long)(CLONE_NEWIPC | CLONE_NEWNS), 0, n);
     run("six + CLONE_VM", ALL6, 1, n);
     run("CLONE_VM only", 0, 1, n);
     return 0;

@@ -71,3 +71,46 @@ def test_program_interpreter_and_library_code_are_mapped_from_the_artifact(tmp_p
     finally:
         out, err = proc.communicate(timeout=120)  # closes cat's stdin: it ends
     assert proc.returncode == 0, describe(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+
+
+GAPS_C = r"""
+#include <stdio.h>
+int main(void) { getchar(); puts("done"); return 0; }
+"""
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
+def test_gaps_between_segments_are_inaccessible_on_the_host(tmp_path: Path) -> None:
+    # Segments aligned to 64 KiB leave gaps between them: the loader protects only the gaps
+    # (PROT_NONE) and gives each segment its own protection (a layout without gaps needs no
+    # call for the gaps at all). The host's maps of the app's process show both.
+    src = tmp_path / "gaps.c"
+    src.write_text(GAPS_C)
+    app = tmp_path / "gaps"
+    subprocess.run(["gcc", "-O2", "-static", "-Wl,-z,max-page-size=0x10000", "-Wl,-z,separate-code", "-o", str(app),
+                    str(src)], check=True, timeout=300)
+    art = pack(app, tmp_path / "dist")
+    proc = subprocess.Popen([str(art.path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdin is not None
+        maps: list[str] = []
+        for _ in range(200):
+            for pid in _descendants(proc.pid):
+                try:
+                    lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
+                except OSError:
+                    continue
+                if any(str(art.path) in line and "r-xp" in line and line.startswith("0041") for line in lines):
+                    maps = lines
+            if maps:
+                break
+            subprocess.run(["sleep", "0.05"], check=True)
+        low = [line.split()[:2] for line in maps if int(line.split("-")[0], 16) < 0x500000]
+        # The first page (headers, read-only), the gap up to the code at 64 KiB, the code.
+        assert ["00401000-00410000", "---p"] in low, low
+        assert any(r.startswith("00410000-") and p == "r-xp" for r, p in low), low
+        assert sum(p == "---p" for _, p in low) >= 2, low  # the gaps after the code and the rodata
+    finally:
+        out, err = proc.communicate(b"\n", timeout=120)
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    assert proc.returncode == 0 and out == b"done\n", describe(done)

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from litebox_e2e import BASE_ENV, RUN_TIMEOUT, describe
+from litebox_e2e import BASE_ENV, RUN_TIMEOUT, describe, pack
 from test_escape_host_layers import _start_waiting, packed, sandbox_processes
 
 pytestmark = pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (scripts/setup)")
@@ -73,3 +73,46 @@ def test_the_bounding_set_is_emptied_without_reading_it(tmp_path: Path) -> None:
     everything = "".join(traces.values())
     assert "PR_CAPBSET_READ" not in everything
     assert len(re.findall(r"^prctl\(PR_CAPBSET_DROP, CAP_", everything, re.M)) >= 38  # each capability, once
+
+
+def test_the_app_joins_the_mount_and_ipc_namespaces_init_makes_after_the_fork(tmp_path: Path) -> None:
+    # Init makes them (one unshare) after forking the app's first process, which joins them with
+    # one setns before it builds or enters the root (docs/security.md, layer 4).
+    r, traces = traced(tmp_path / "t", "chmod")
+    assert r.returncode == 0, describe(r)
+    everything = "".join(traces.values())
+    assert len(re.findall(r"^unshare\(CLONE_NEWNS\|CLONE_NEWIPC\) += 0", everything, re.M)) == 1, everything
+    assert len(re.findall(r"^setns\(\d+, CLONE_NEWNS\|CLONE_NEWIPC\) += 0", everything, re.M)) == 1, everything
+    # No app code before the setns: the app's first call (chmod) comes after it in that process.
+    (app,) = [t for t in traces.values() if re.search(r"^setns\(\d+, CLONE_NEWNS", t, re.M)]
+    assert app.index("setns(") < app.index("seccomp("), app
+
+
+def test_a_failed_unshare_of_the_mount_and_ipc_namespaces_starts_the_app_once_without_them(tmp_path: Path) -> None:
+    # Init's unshare fails: it tells the supervisor ("F"), the app's first process (waiting for
+    # init's word) ends with the pid namespace, and the supervisor starts the app without
+    # namespaces, once.
+    r = subprocess.run(["strace", "-f", "-qq", "-o", str(tmp_path / "t"), "-e", "trace=unshare",
+                        "-e", "inject=unshare:error=EPERM:when=1", str(packed().artifact), "chmod"],
+                       capture_output=True, text=True, timeout=RUN_TIMEOUT, env=dict(BASE_ENV), check=False)
+    assert r.returncode == 0 and r.stdout.count("mode: ") == 1, describe(r)
+    assert "CLONE_NEWNS|CLONE_NEWIPC) = -1 EPERM" in (tmp_path / "t").read_text()
+
+
+def test_the_apps_first_process_builds_the_root_with_a_relative_mount_after_joining(tmp_path: Path) -> None:
+    # Init's unshare is held back, so the app's first process, done loading, claims the root and
+    # builds it once it has joined the mount namespace (a setns moves the working directory to
+    # the namespace's root): the relative policy mount still names the directory the artifact
+    # was started in.
+    art = pack(Path("/usr/bin/cat"), tmp_path / "dist", "--mount", ".:/work", "-q")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "x").write_text("relative mount\n")
+    r = subprocess.run(["strace", "-f", "-qq", "-o", str(tmp_path / "t"), "-e", "trace=unshare,setns,mount",
+                        "-e", "inject=unshare:delay_exit=200000", str(art.path), "/work/x"],
+                       capture_output=True, text=True, timeout=RUN_TIMEOUT, env=dict(BASE_ENV), cwd=run_dir,
+                       check=False)
+    assert r.returncode == 0 and r.stdout == "relative mount\n", describe(r)
+    trace = (tmp_path / "t").read_text()
+    (joiner,) = {line.split()[0] for line in trace.splitlines() if "setns(" in line}
+    assert any(line.startswith(joiner) and "tmpfs" in line for line in trace.splitlines()), trace

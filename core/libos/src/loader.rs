@@ -225,8 +225,21 @@ fn map_elf<P: Platform>(os: &LibOs<P>, elf: &ElfFile, is_main: bool) -> Result<M
             }
         }
     }
-    // Gaps between segments become inaccessible, each segment gets its own protection.
-    os.protect(base + lo, span, 0).map_err(LoadError::NoMemory)?;
+    // Gaps between segments become inaccessible, each segment gets its own protection. Only
+    // the gaps are protected here: most programs' segments cover their whole span (no call at
+    // all then), and one call over the span would touch every segment's mapping twice.
+    let mut segs: Vec<(usize, usize)> = loads
+        .iter()
+        .map(|ph| (page_down(base + ph.vaddr as usize), page_up(base + (ph.vaddr + ph.memsz) as usize)))
+        .collect();
+    segs.sort_unstable();
+    let mut at = base + lo;
+    for (s, e) in segs.into_iter().chain(core::iter::once((base + hi, base + hi))) {
+        if s > at {
+            os.protect(at, s - at, 0).map_err(LoadError::NoMemory)?;
+        }
+        at = at.max(e);
+    }
     for ph in &loads {
         let s = page_down(base + ph.vaddr as usize);
         let e = page_up(base + (ph.vaddr + ph.memsz) as usize);

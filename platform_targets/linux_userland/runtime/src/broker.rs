@@ -122,7 +122,7 @@ struct Control([u8; 16 + 4 * FDS_MAX]);
 
 /// Sends `data` with `fds` attached on `sock` (`flags`: MSG_DONTWAIT for the supervisor's
 /// replies, which must never block it).
-fn send(sock: i32, data: &[u8], fds: &[i32], flags: usize) -> Result<(), Errno> {
+pub(crate) fn send(sock: i32, data: &[u8], fds: &[i32], flags: usize) -> Result<(), Errno> {
     let iov = Iovec { base: data.as_ptr() as usize, len: data.len() };
     let mut ctl = Control([0; 16 + 4 * FDS_MAX]);
     let clen = if fds.is_empty() { 0 } else { 16 + 4 * fds.len() };
@@ -153,7 +153,7 @@ fn send(sock: i32, data: &[u8], fds: &[i32], flags: usize) -> Result<(), Errno> 
 
 /// Receives one message into `buf`; returns its length and the descriptors that came with it
 /// (close-on-exec). Descriptors beyond FDS_MAX are dropped by the kernel.
-fn recv(sock: i32, buf: &mut [u8], flags: usize) -> Result<(usize, Vec<i32>), Errno> {
+pub(crate) fn recv(sock: i32, buf: &mut [u8], flags: usize) -> Result<(usize, Vec<i32>), Errno> {
     let iov = Iovec { base: buf.as_mut_ptr() as usize, len: buf.len() };
     let mut ctl = Control([0; 16 + 4 * FDS_MAX]);
     let mut msg = Msghdr {

@@ -6,8 +6,10 @@
 //!
 //! ```text
 //! supervisor (host namespaces)
-//!   └─ init: pid 1 of new user, mount, pid, IPC, UTS and cgroup namespaces; makes the
-//!      sandbox's network namespace, enters the private root, drops every capability
+//!   └─ init: pid 1 of new user, pid, UTS and cgroup namespaces; forks the app's first
+//!      process, then makes the mount and IPC namespaces (which that process joins before it
+//!      builds or enters the root) and the sandbox's network namespace (Landlock ABI < 6),
+//!      enters the private root, drops every capability
 //!      (caps.rs), then reaps (and checks image chunks alongside the app's first process
 //!      while it loads: parcheck.rs)
 //!        └─ the app's first process (pid 2), and everything it starts; it loads the app
@@ -57,7 +59,17 @@ const UNSHARE: usize = 272;
 /// it after forking the app's first process ([`init`]), which joins it before any app code
 /// runs ([`Started::await_root`]), so its cost (the loopback device, the per-namespace sysctl
 /// tables: about half of the clone's) overlaps the app's loading instead of coming before it.
-const NAMESPACES: usize = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+/// Nor are the mount and IPC namespaces ([`LATER`]).
+const NAMESPACES: usize = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWCGROUP;
+/// The namespaces init makes right after forking the app's first process (`unshare`), which
+/// joins them (`setns`) in [`Started::await_root`] before it builds or enters the private root,
+/// long before any app code runs: the copy of the host's mounts and the IPC namespace (with
+/// its mqueue mount) are ~70 µs of the clone that then overlap the app's loading instead of
+/// coming before the fork (issue 17, start6).
+const LATER: usize = CLONE_NEWNS | CLONE_NEWIPC;
+const SETNS: usize = 308;
+const GETCWD: usize = 79;
+const CHDIR: usize = 80;
 
 /// Signals the supervisor and init pass on to the app when a process sent them (a kill, not
 /// the terminal: the terminal signals the whole process group, the app included, itself).
@@ -77,12 +89,18 @@ pub struct Started {
     /// The policy mounts' directory descriptors, in policy order (empty until the root is
     /// ready).
     pub mounts: Vec<i32>,
-    /// Inside the namespaces: the pipe on which init says the sandbox's network namespace is
-    /// made (see [`Started::await_root`]); -1 when there is nothing to wait for.
+    /// Inside the namespaces: the socket (a socket pair with init, one message at a time) on
+    /// which init first says it has made the mount and IPC namespaces ("N", see `join`), then
+    /// that the root is ready and the sandbox's network namespace made ("R", see
+    /// [`Started::await_root`]); -1 when there is nothing to wait for.
     root_ready: i32,
     /// Inside the namespaces, until [`Started::await_root`]: what this process needs to build
     /// the private root itself.
     build: Option<Build>,
+    /// Inside the namespaces, until [`Started::await_root`]: whether init's "N" on `root_ready`
+    /// (the sandbox's mount and IPC namespaces, [`LATER`], are made; with the mqueue mount's
+    /// descriptor when there is one) is still to be read, and the namespaces joined.
+    join: bool,
 }
 
 /// What the app's first process needs to build the private root ([`Started::await_root`]):
@@ -117,9 +135,11 @@ impl Started {
         let mut here = false;
         if let Some(b) = self.build.take() {
             if crate::parcheck::claim_root(1) {
+                self.join_namespaces(true);
                 self.build_root(b, mount_count);
                 here = true;
             } else {
+                self.join_namespaces(false);
                 // Init builds it (its "R" says where) and tells the supervisor.
                 close(b.go);
                 close(b.built);
@@ -169,6 +189,51 @@ impl Started {
         }
         self.upper = Some((root.upper, b"/upper".to_vec()));
         self.mounts = root.mounts;
+    }
+
+    /// Into init's mount and IPC namespaces ([`LATER`]) once init says it has made them (it
+    /// does so right after the fork, so the word is there long before this process asks). Until
+    /// here this process was in the host's mount and IPC namespaces, where it holds no
+    /// capability (they are owned by the host's user namespace) and runs only the runtime's
+    /// own start-up. `keep_cwd`: this process builds the root, whose policy mounts may be
+    /// relative to the directory the artifact was started in (a `setns` into a mount namespace
+    /// moves the working directory to its root): the same path is entered again in the new
+    /// namespace, a copy of the host's mounts. No word from init (it failed and tells the
+    /// supervisor, or it was killed): this process ends quietly, as when the root cannot be
+    /// built. A failed `setns` stops the start: no app code runs outside the namespaces.
+    fn join_namespaces(&mut self, keep_cwd: bool) {
+        if !self.join {
+            return;
+        }
+        self.join = false;
+        let mut w = [0u8; 1];
+        let got = broker::recv(self.root_ready, &mut w, 0);
+        let fds = match got {
+            Ok((1, fds)) if w[0] == b'N' => fds,
+            _ => sys::exit(0),
+        };
+        if let Some(&fd) = fds.first() {
+            nsroot::MQUEUE_DIR.store(fd, Ordering::Relaxed);
+        }
+        fds.iter().skip(1).for_each(|&fd| close(fd));
+        let mut cwd = [0u8; 4096];
+        let cwd_ok = keep_cwd && check(sys::syscall3(GETCWD, cwd.as_mut_ptr() as usize, cwd.len(), 0)).is_ok();
+        let joined = check(sys::syscall3(PIDFD_OPEN, 1, 0, 0)).and_then(|pidfd| {
+            let r = check(sys::syscall3(SETNS, pidfd, LATER, 0));
+            close(pidfd as i32);
+            r
+        });
+        if let Err(e) = joined {
+            crate::fatal(
+                crate::EXIT_SANDBOX,
+                alloc::format!("cannot join the sandbox's mount and IPC namespaces (errno {e})").as_bytes(),
+            );
+        }
+        if cwd_ok {
+            // Best effort: a working directory that is gone leaves the namespace's root, and a
+            // relative policy mount then fails to open (the start goes on without namespaces).
+            sys::syscall3(CHDIR, cwd.as_ptr() as usize, 0, 0);
+        }
     }
 
     /// The private root, built by this process (see [`Started::await_root`]).
@@ -273,6 +338,7 @@ pub fn start(mounts: &[(i32, bool)], paths: &[(&[u8], bool)], memory: Option<u64
                 mounts: mounts.iter().map(|m| m.0).collect(),
                 root_ready: -1,
                 build: None,
+                join: false,
             }
         }
         Ok(pid) => {
@@ -481,11 +547,11 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     };
     // Init checks image chunks alongside the app's first process while it loads.
     crate::parcheck::expect_helper();
-    let (ready_r, ready_w) = pipe().unwrap_or_else(|e| fail(e));
+    // Init says on it when the mount and IPC namespaces are made ([`LATER`]), with the mqueue
+    // mount for the app's first process ("N"), and later that the root is ready ("R").
+    let (ready_w, ready_r) = broker::seqpacket_pair().unwrap_or_else(|e| fail(e));
     let (built_r, built_w) = pipe().unwrap_or_else(|e| fail(e));
-    // Before the fork, so that both hold it: init's copy is the last one closed.
-    nsroot::mqueue();
-    // The fork and the mqueue mount need no id map; the supervisor writes the maps meanwhile
+    // The fork and the namespaces need no id map; the supervisor writes the maps meanwhile
     // and says "G" before the app's first process makes a file (`Started::await_root`). Neither process has emptied its bounding
     // set yet: each does it where it is off the start-up's critical path (caps.rs
     // `drop_bounding`).
@@ -517,6 +583,7 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
                 mounts: Vec::new(),
                 root_ready: ready_r,
                 build: Some(build),
+                join: true,
             };
         }
         Ok(pid) => pid as i32,
@@ -524,6 +591,20 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     };
     close(ready_r);
     close(built_w);
+    // The sandbox's mount namespace (a copy of the host's mounts, owned by the sandbox's user
+    // namespace) and IPC namespace, made here while the app's first process loads the app; it
+    // joins both before it builds or enters the root (`Started::await_root`). A failure is an
+    // "F" for the supervisor (the start without namespaces follows); that process, waiting for
+    // the word below, ends with the pid namespace or on the socket's end.
+    check(sys::syscall3(UNSHARE, LATER, 0, 0)).unwrap_or_else(|e| fail(e));
+    // Both hold the mqueue mount (sent below): init's copy is the last one closed.
+    nsroot::mqueue();
+    let mq = nsroot::MQUEUE_DIR.load(Ordering::Relaxed);
+    let mq: &[i32] = if mq >= 0 { &[mq] } else { &[] };
+    // The app's first process may be gone already (a forwarded signal): nothing then waits for
+    // the word, and init goes on to reap it and report (EPIPE, without SIGPIPE).
+    const MSG_NOSIGNAL: usize = 0x4000;
+    let _ = broker::send(ready_w, b"N", mq, MSG_NOSIGNAL);
     // The sandbox's network namespace, made here while the app's first process loads the app
     // and builds the root (it joins it in `await_root`, before any app code runs). It is owned
     // by the sandbox's user namespace, as one made by init's clone would be. Init itself holds
