@@ -29,16 +29,6 @@ pub trait Platform: Send + Sync {
     fn host_read(&self, fd: i32, buf: &mut [u8]) -> Result<usize, Errno>;
     /// Writes to host descriptor `fd`. May block, like `host_read`.
     fn host_write(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno>;
-    /// [`Platform::host_read`], for the shim's read of a host descriptor the app names by
-    /// number (`shim::fs::hot`), with the same effect. A platform may inline it into the
-    /// shim's dispatch (linux-userland does: the host call then returns through fewer frames).
-    fn host_read_hot(&self, fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
-        self.host_read(fd, buf)
-    }
-    /// [`Platform::host_write`], as [`Platform::host_read_hot`] is `host_read`.
-    fn host_write_hot(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno> {
-        self.host_write(fd, buf)
-    }
     /// fstat of host descriptor `fd`.
     fn host_stat(&self, fd: i32) -> Result<Stat, Errno>;
     /// ftruncate of host descriptor `fd` (a file of a host directory). Default: the

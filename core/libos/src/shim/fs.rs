@@ -120,53 +120,6 @@ pub const PARTIAL: &[(usize, &str)] = &[
     (FREMOVEXATTR, "EOPNOTSUPP"),
 ];
 
-/// read and write of a host stream or file the app names by number (a pipe, a socket, stdin:
-/// what `read`'s and `write`'s host arm serve), inlined into `shim::dispatch`; any other
-/// descriptor, and a read into a buffer the app cannot write, go to [`dispatch`]. As for the
-/// by-number socket calls (`net::hot`): a blocking read returns after a context switch, and
-/// each function return on the way back to the app then costs ~10-15 ns, so the host call
-/// returns here, not through `read`/`write` and the platform's `host_read`/`host_write`
-/// (`Platform::host_read_hot`/`host_write_hot`, inlined on linux-userland). The same checks
-/// in the same order as `read` and `write`: the descriptor (EBADF; by number only where
-/// `LibOs::fd_ref` would give it by number), the buffer (EFAULT), the access mode (EBADF).
-#[inline(always)]
-pub fn hot<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
-    if let Some((h, flags, _)) = os.host_fd(a[0] as i32) {
-        let (buf, len) = (a[1], a[2]);
-        if n == READ {
-            let room = match user::guard_len(&os.mem, buf, len, true) {
-                Ok(room) => room,
-                Err(e) => return Some(Err(e)),
-            };
-            if room != 0 || len == 0 {
-                if flags & O_ACCMODE == O_WRONLY || flags & O_PATH != 0 {
-                    return Some(Err(EBADF));
-                }
-                // `guard_len` proved these `room` bytes writable: no second look at the map.
-                // (A `match`, not `and_then`: its closure stayed out of line, one more return.)
-                let b = match user::slice_mut(buf, room) {
-                    Ok(b) => b,
-                    Err(e) => return Some(Err(e)),
-                };
-                return Some(os.platform.host_read_hot(h, b));
-            }
-        } else if n == WRITE {
-            if let Err(e) = user::guard(&os.mem, buf, len, false) {
-                return Some(Err(e));
-            }
-            let b = match user::slice(buf, len) {
-                Ok(b) => b,
-                Err(e) => return Some(Err(e)),
-            };
-            if flags & O_ACCMODE == O_RDONLY || flags & O_PATH != 0 {
-                return Some(Err(EBADF));
-            }
-            return Some(os.platform.host_write_hot(h, b));
-        }
-    }
-    dispatch(os, n, a)
-}
-
 /// Serves `n` if it is a file syscall.
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
     let fd = a[0] as i32;

@@ -62,7 +62,6 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
         Direct::Time => answer!(time::dispatch(os, n, &a)),
         Direct::Net => answer!(net::hot(os, n, &a)),
         Direct::Mem => answer!(mem::hot(os, n, &a)),
-        Direct::Rw => answer!(fs::hot(os, n, &a)),
         Direct::Close => return rax(fdops::close_fd(os, a[0] as i32).map(|_| 0)),
         Direct::Poll => return rax(io::poll_call(os, &a)),
         Direct::Process => answer!(process::dispatch(os, n, &a, ctx)),
@@ -116,9 +115,6 @@ enum Direct {
     Net,
     /// `mem`: mmap, munmap and the other memory-map calls (mem::HANDLED).
     Mem,
-    /// `fs`: read and write (`fs::hot`: a host descriptor by number inline, else the
-    /// chain's first family, `fs::dispatch`).
-    Rw,
     /// `fdops`: close (the chain's answer: `fdops::close_fd`).
     Close,
     /// `io`: poll (the chain's answer on every platform: `io::poll`).
@@ -161,8 +157,6 @@ static DIRECT: [Direct; 512] = {
         t[i] = Direct::Net;
         i += 1;
     }
-    t[nr::READ] = Direct::Rw;
-    t[nr::WRITE] = Direct::Rw;
     t[nr::CLOSE] = Direct::Close;
     t[nr::POLL] = Direct::Poll;
     let mut k = 0;
@@ -281,7 +275,6 @@ mod direct_tests {
                 Direct::Time => "time",
                 Direct::Net => "net",
                 Direct::Mem => "mem",
-                Direct::Rw => "fs",
                 Direct::Close => "fdops",
                 Direct::Poll => "io",
                 Direct::Process => "process",
@@ -307,8 +300,6 @@ mod direct_tests {
         for &n in process::HANDLED {
             assert_eq!(direct(n), Direct::Process, "{}", nr::name(n));
         }
-        assert_eq!(direct(nr::READ), Direct::Rw);
-        assert_eq!(direct(nr::WRITE), Direct::Rw);
-        assert_eq!(direct(nr::READV), Direct::Chain);
+        assert_eq!(direct(nr::READ), Direct::Chain);
     }
 }

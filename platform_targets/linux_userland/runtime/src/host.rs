@@ -264,26 +264,6 @@ impl Platform for LinuxHost {
         signals::blocking(|| r(sys::syscall3(sys::WRITE, fd as usize, buf.as_ptr() as usize, buf.len())))
     }
 
-    // Inlined into the shim's read and write of a host descriptor by number
-    // (litebox_libos::shim::fs::hot says why): `host_read`'s and `host_write`'s answer, the
-    // blocking call written without a closure (`signals::blocking_syscall6`), whose
-    // `FnOnce::call_once` stayed out of line, one more return after the host call.
-    #[inline(always)]
-    fn host_read_hot(&self, fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
-        if udpapp::is_relay(fd) {
-            return udpapp::read(fd, buf);
-        }
-        r(signals::blocking_syscall6(sys::READ, [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0]))
-    }
-
-    #[inline(always)]
-    fn host_write_hot(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno> {
-        if udpapp::is_relay(fd) {
-            return udpapp::write(fd, buf);
-        }
-        r(signals::blocking_syscall6(sys::WRITE, [fd as usize, buf.as_ptr() as usize, buf.len(), 0, 0, 0]))
-    }
-
     fn host_stat(&self, fd: i32) -> Result<Stat, Errno> {
         let mut st = Stat::default();
         r(sys::syscall3(sys::FSTAT, fd as usize, &mut st as *mut Stat as usize, 0))?;
