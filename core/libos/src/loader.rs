@@ -326,7 +326,7 @@ fn open_program<P: Platform>(os: &LibOs<P>, path: &[u8]) -> Result<(Vec<u8>, Elf
         NodeKind::Dir => return Err(LoadError::NotFound(EACCES)),
         _ => return Err(LoadError::NotFound(EACCES)),
     }
-    let len = os.vfs.stat(&node).st_size as u64;
+    let len = os.vfs.file_len(&node);
     let mut head = alloc::vec![0u8; core::cmp::min(len, HEAD as u64) as usize];
     let got = os.vfs.read_at(&node, 0, &mut head).map_err(LoadError::NotFound)?;
     head.truncate(got);
