@@ -472,16 +472,17 @@ def test_direct_boot_places_the_start_info_and_module_after_the_kernel(tmp_path:
 
 
 def test_qemu_runs_with_one_malloc_arena_unless_told_otherwise() -> None:
-    assert qemu.qemu_env({"PATH": "/bin"}) == {"PATH": "/bin", "GLIBC_TUNABLES": "glibc.malloc.arena_max=1"}
+    gslice = {"G_SLICE": "always-malloc"}
+    assert qemu.qemu_env({"PATH": "/bin"}) == {"PATH": "/bin", "GLIBC_TUNABLES": "glibc.malloc.arena_max=1", **gslice}
     mine = qemu.qemu_env({"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"})
     assert mine["GLIBC_TUNABLES"] == "glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1"
-    # A user's own arena limit is kept as it is.
-    own = {"GLIBC_TUNABLES": "glibc.malloc.arena_max=4"}
+    # A user's own arena limit and G_SLICE are kept as they are.
+    own = {"GLIBC_TUNABLES": "glibc.malloc.arena_max=4", "G_SLICE": "debug-blocks"}
     assert qemu.qemu_env(own) == own
-    assert qemu.qemu_env({"MALLOC_ARENA_MAX": "2"}) == {"MALLOC_ARENA_MAX": "2"}
+    assert qemu.qemu_env({"MALLOC_ARENA_MAX": "2"}) == {"MALLOC_ARENA_MAX": "2", **gslice}
     # Nothing else of the environment changes.
-    assert {k: v for k, v in qemu.qemu_env().items() if k != "GLIBC_TUNABLES"} == \
-        {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+    assert {k: v for k, v in qemu.qemu_env().items() if k not in ("GLIBC_TUNABLES", "G_SLICE")} == \
+        {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", "G_SLICE")}
 
 
 def test_a_killed_runs_directory_is_swept_and_nothing_else(tmp_path: Path) -> None:

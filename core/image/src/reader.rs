@@ -539,14 +539,33 @@ fn order(a: &[u8], b: &[u8]) -> Ordering {
     pa.cmp(pb).then(na.cmp(nb))
 }
 
+/// Whether `p` is `/` or an absolute path of at most 4095 bytes without NUL whose components
+/// are neither empty (no `//`, no trailing `/`) nor `.` or `..`. One pass over the bytes: every
+/// lookup checks the entries its search reads.
 fn path_is_normalized(p: &[u8]) -> bool {
     if p == b"/" {
         return true;
     }
-    if p.first() != Some(&b'/') || p.len() > 4095 || p.ends_with(b"/") || p.contains(&0) {
+    let Some((&b'/', rest)) = p.split_first() else { return false };
+    if p.len() > 4095 {
         return false;
     }
-    p[1..].split(|&c| c == b'/').all(|c| !c.is_empty() && c != b"." && c != b"..")
+    // The current component's length, and whether it is dots alone so far.
+    let (mut len, mut dots) = (0usize, true);
+    for &c in rest {
+        if c == b'/' {
+            if len == 0 || (dots && len <= 2) {
+                return false;
+            }
+            (len, dots) = (0, true);
+        } else if c == 0 {
+            return false;
+        } else {
+            len += 1;
+            dots &= c == b'.';
+        }
+    }
+    len != 0 && !(dots && len <= 2)
 }
 
 /// A tiny spin lock; the runtime has no threads library and may run inside a signal handler.
@@ -1196,5 +1215,50 @@ impl ChunkCache {
             done += take;
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_is_normalized;
+
+    /// The definition the one-pass check must keep: the components split at `/`.
+    fn by_components(p: &[u8]) -> bool {
+        if p == b"/" {
+            return true;
+        }
+        if p.first() != Some(&b'/') || p.len() > 4095 || p.ends_with(b"/") || p.contains(&0) {
+            return false;
+        }
+        p[1..].split(|&c| c == b'/').all(|c| !c.is_empty() && c != b"." && c != b"..")
+    }
+
+    #[test]
+    fn a_normalized_path_is_what_its_components_say() {
+        // Every string of up to 7 bytes over `/`, `.`, `a` and NUL.
+        let alphabet = [b'/', b'.', b'a', 0];
+        let mut checked = 0;
+        for len in 0..=7u32 {
+            for mut k in 0..4usize.pow(len) {
+                let mut p = alloc::vec::Vec::new();
+                for _ in 0..len {
+                    p.push(alphabet[k % 4]);
+                    k /= 4;
+                }
+                assert_eq!(path_is_normalized(&p), by_components(&p), "{p:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 20_000);
+        for p in [&b"/a/..."[..], b"/.../a", b"/a/.b", b"/a/b..", b"/..a", b"/./a", b"/a/../b", b"/a/./b"] {
+            assert_eq!(path_is_normalized(p), by_components(p), "{p:?}");
+        }
+        // The length bound: 4095 bytes pass, 4096 do not.
+        let mut long = alloc::vec![b'a'; 4095];
+        long[0] = b'/';
+        assert!(path_is_normalized(&long));
+        long.push(b'a');
+        assert!(!path_is_normalized(&long));
+        assert!(!by_components(&long));
     }
 }

@@ -339,7 +339,7 @@ fn open_program<P: Platform>(os: &LibOs<P>, path: &[u8]) -> Result<(Vec<u8>, Elf
         NodeKind::Dir => return Err(LoadError::NotFound(EACCES)),
         _ => return Err(LoadError::NotFound(EACCES)),
     }
-    let len = os.vfs.stat(&node).st_size as u64;
+    let len = os.vfs.file_len(&node);
     let mut head = alloc::vec![0u8; core::cmp::min(len, HEAD as u64) as usize];
     let got = os.vfs.read_at(&node, 0, &mut head).map_err(LoadError::NotFound)?;
     head.truncate(got);
@@ -380,7 +380,9 @@ pub fn load<P: Platform>(
     drop(elf);
 
     let (uid, gid) = os.platform.creds();
-    let mut aux: Vec<(usize, usize)> = alloc::vec![
+    // A fixed array, not a vector: the load runs once, and growing a vector is code to run.
+    let mut aux = [(0usize, 0usize); 16];
+    aux[..12].copy_from_slice(&[
         (AT_PHDR, main.phdr),
         (AT_PHENT, 56),
         (AT_PHNUM, main.phnum),
@@ -393,13 +395,15 @@ pub fn load<P: Platform>(
         (AT_GID, gid as usize),
         (AT_EGID, gid as usize),
         (AT_SECURE, 0),
-    ];
+    ]);
+    let mut n = 12;
     for &(k, v) in host_aux {
-        if matches!(k, AT_HWCAP | AT_HWCAP2 | AT_MINSIGSTKSZ | AT_CLKTCK) {
-            aux.push((k, v));
+        if n < aux.len() && matches!(k, AT_HWCAP | AT_HWCAP2 | AT_MINSIGSTKSZ | AT_CLKTCK) {
+            aux[n] = (k, v);
+            n += 1;
         }
     }
-    let sp = build_stack(os, &exec_path, argv, envp, &mut aux)?;
+    let sp = build_stack(os, &exec_path, argv, envp, &aux[..n])?;
     // Name, arguments and memory as the app's other processes see them in /proc/PID.
     crate::procfs::publish(os);
     Ok(Loaded { entry, sp, main_entry: main.entry })
@@ -409,12 +413,18 @@ const STACK_SIZE: usize = 8 << 20;
 /// Inaccessible bytes kept below the initial stack (Linux keeps a 1 MiB gap, stack_guard_gap).
 const STACK_GUARD: usize = 1 << 20;
 
+/// Maps the stack (with its guard region below) and writes the program's start-up block at
+/// its top the way Linux lays it out: from low to high, argc, argv pointers, 0, envp pointers,
+/// 0, the auxv pairs (`aux`, then AT_RANDOM, AT_EXECFN, AT_PLATFORM, AT_NULL), the 16
+/// AT_RANDOM bytes, then the strings: the arguments and the environment in order, "x86_64",
+/// the program's path. One view of app memory for the whole block, straight-line: the load
+/// runs once, and under a VM's emulation each distinct code path is what it costs.
 fn build_stack<P: Platform>(
     os: &LibOs<P>,
     execfn: &[u8],
     argv: &[Vec<u8>],
     envp: &[Vec<u8>],
-    aux: &mut Vec<(usize, usize)>,
+    aux: &[(usize, usize)],
 ) -> Result<usize, LoadError> {
     let p = &os.platform;
     // A guard region below the stack, so an overflow faults (SIGSEGV) instead of running
@@ -425,57 +435,47 @@ fn build_stack<P: Platform>(
     os.protect(bottom, STACK_SIZE, PROT_READ | PROT_WRITE).map_err(LoadError::NoMemory)?;
     os.mem.lock().name(bottom, STACK_SIZE, alloc::sync::Arc::new(b"[stack]".to_vec()), 0);
     let top = bottom + STACK_SIZE;
-    let mut sp = top;
-    let push_bytes = |sp: &mut usize, b: &[u8]| -> Result<usize, LoadError> {
-        *sp -= b.len() + 1;
-        let m = crate::user::slice_mut(*sp, b.len() + 1).map_err(LoadError::NoMemory)?;
-        m[..b.len()].copy_from_slice(b);
-        m[b.len()] = 0;
-        Ok(*sp)
-    };
-    let execfn_at = push_bytes(&mut sp, execfn)?;
-    let platform_at = push_bytes(&mut sp, b"x86_64")?;
-    // The strings go on the stack last first; their addresses are kept in order.
-    let mut env_at = alloc::vec![0usize; envp.len()];
-    for (at, e) in env_at.iter_mut().zip(envp).rev() {
-        *at = push_bytes(&mut sp, e)?;
+    const PLATFORM: &[u8; 7] = b"x86_64\0";
+    let mut strings = PLATFORM.len() + execfn.len() + 1;
+    for s in argv.iter().chain(envp) {
+        strings += s.len() + 1;
     }
-    let mut arg_at = alloc::vec![0usize; argv.len()];
-    for (at, a) in arg_at.iter_mut().zip(argv).rev() {
-        *at = push_bytes(&mut sp, a)?;
+    let words = 1 + argv.len() + 1 + envp.len() + 1 + 2 * (aux.len() + 4);
+    // A block that does not fit in the stack is refused, as execve refuses too many arguments.
+    if strings.saturating_add(words * 8 + 32) > STACK_SIZE {
+        return Err(LoadError::NoMemory(E2BIG));
     }
-    let mut rnd = [0u8; 16];
-    p.random(&mut rnd);
-    sp = (sp - 16) & !15;
-    crate::user::slice_mut(sp, 16).map_err(LoadError::NoMemory)?.copy_from_slice(&rnd);
-    let random_at = sp;
-
-    aux.push((AT_RANDOM, random_at));
-    aux.push((AT_EXECFN, execfn_at));
-    aux.push((AT_PLATFORM, platform_at));
-    aux.push((AT_NULL, 0));
-    let words = 1 + arg_at.len() + 1 + env_at.len() + 1 + 2 * aux.len();
-    sp -= words * 8;
-    sp &= !15;
-    let mut w = sp;
-    let mut put = |v: usize| -> Result<(), LoadError> {
-        crate::user::write(w, &v).map_err(LoadError::NoMemory)?;
+    let strings_at = top - strings;
+    let random_at = (strings_at - 16) & !15;
+    let sp = (random_at - words * 8) & !15;
+    let m = crate::user::slice_mut(sp, top - sp).map_err(LoadError::NoMemory)?;
+    let execfn_at = top - execfn.len() - 1;
+    let platform_at = execfn_at - PLATFORM.len();
+    let mut w = 0;
+    let mut s = strings_at - sp;
+    let mut put = |m: &mut [u8], v: usize| {
+        m[w..w + 8].copy_from_slice(&v.to_le_bytes());
         w += 8;
-        Ok(())
     };
-    put(arg_at.len())?;
-    for a in &arg_at {
-        put(*a)?;
+    put(m, argv.len());
+    for list in [argv, envp] {
+        for a in list {
+            put(m, sp + s);
+            m[s..s + a.len()].copy_from_slice(a);
+            m[s + a.len()] = 0;
+            s += a.len() + 1;
+        }
+        put(m, 0);
     }
-    put(0)?;
-    for e in &env_at {
-        put(*e)?;
+    m[s..s + PLATFORM.len()].copy_from_slice(PLATFORM);
+    m[s + PLATFORM.len()..s + PLATFORM.len() + execfn.len()].copy_from_slice(execfn);
+    m[m.len() - 1] = 0;
+    let tail = [(AT_RANDOM, random_at), (AT_EXECFN, execfn_at), (AT_PLATFORM, platform_at), (AT_NULL, 0)];
+    for &(k, v) in aux.iter().chain(&tail) {
+        put(m, k);
+        put(m, v);
     }
-    put(0)?;
-    for &(k, v) in aux.iter() {
-        put(k)?;
-        put(v)?;
-    }
+    p.random(&mut m[random_at - sp..random_at - sp + 16]);
     let _ = MAP_FIXED;
     Ok(sp)
 }

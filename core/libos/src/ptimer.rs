@@ -62,6 +62,11 @@ impl Timers {
         Timers { list: Vec::new(), next_id: 0 }
     }
 
+    /// No timer exists (armed or not).
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
     /// Adds a disarmed timer; its id, or None at [`MAX_TIMERS`].
     pub fn create(&mut self, notify: i32, signo: usize, value: u64) -> Option<i32> {
         if self.list.len() >= MAX_TIMERS {

@@ -271,6 +271,11 @@ impl Pending {
     pub fn get_timer(&self, now: u64) -> (u64, u64) {
         (if self.timer_at != 0 { self.timer_at.saturating_sub(now).max(1) } else { 0 }, self.timer_every)
     }
+    /// Nothing pending (for the process or any thread) and no timer exists: no timer can
+    /// fire and no signal be taken ([`PendingLock::quiet`]).
+    pub fn quiet(&self) -> bool {
+        self.set == 0 && self.rt.is_empty() && self.directed.is_empty() && self.timer_at == 0 && self.posix.is_empty()
+    }
     /// The lowest pending signal not blocked by `mask`.
     pub fn deliverable(&self, mask: u64) -> Option<usize> {
         let p = self.set & !(mask & !UNBLOCKABLE);
@@ -480,10 +485,63 @@ pub fn restore_frame(regs: &mut UserRegs, fx: &mut [u8; 512]) -> Result<u64, Err
     Ok(uc[37] & !UNBLOCKABLE)
 }
 
+/// A process's [`Pending`] behind its lock, with a word readable without the lock: whether
+/// nothing is pending (for the process or any thread) and no timer exists (ITIMER_REAL or a
+/// POSIX timer). Every change goes through [`PendingLock::lock`], whose guard records the
+/// word before it releases the lock; so a thread that reads "quiet" would have found, under
+/// the lock, no signal to take and no timer to fire. A VM kernel's every syscall return asks
+/// this instead of taking the lock twice (firing timers, looking for a deliverable signal).
+pub struct PendingLock {
+    m: crate::sync::SpinMutex<Pending>,
+    quiet: core::sync::atomic::AtomicBool,
+}
+
+/// The guard of a [`PendingLock`]: the pending state, and on drop the lock-free word.
+pub struct PendingGuard<'a> {
+    g: crate::sync::SpinGuard<'a, Pending>,
+    quiet: &'a core::sync::atomic::AtomicBool,
+}
+
+impl PendingLock {
+    /// `p` behind a new lock.
+    pub fn new(p: Pending) -> Self {
+        let quiet = p.quiet();
+        PendingLock { m: crate::sync::SpinMutex::new(p), quiet: core::sync::atomic::AtomicBool::new(quiet) }
+    }
+    /// Spins until the lock is free; the guard.
+    pub fn lock(&self) -> PendingGuard<'_> {
+        PendingGuard { g: self.m.lock(), quiet: &self.quiet }
+    }
+    /// Whether nothing is pending and no timer exists, as the last guard left it (no lock).
+    pub fn quiet(&self) -> bool {
+        self.quiet.load(core::sync::atomic::Ordering::Acquire)
+    }
+}
+
+impl core::ops::Deref for PendingGuard<'_> {
+    type Target = Pending;
+    fn deref(&self) -> &Pending {
+        &self.g
+    }
+}
+
+impl core::ops::DerefMut for PendingGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Pending {
+        &mut self.g
+    }
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        // Before the lock is released (the guard `g` drops after this).
+        self.quiet.store(self.g.quiet(), core::sync::atomic::Ordering::Release);
+    }
+}
+
 /// The signal state of one process: its dispositions and what is pending for it.
 pub struct Signals {
     pub actions: crate::sync::SpinMutex<Actions>,
-    pub pending: crate::sync::SpinMutex<Pending>,
+    pub pending: PendingLock,
 }
 
 impl Default for Signals {
@@ -513,16 +571,13 @@ impl Signals {
         }
     }
     pub fn new() -> Self {
-        Signals {
-            actions: crate::sync::SpinMutex::new(Actions::default()),
-            pending: crate::sync::SpinMutex::new(Pending::new()),
-        }
+        Signals { actions: crate::sync::SpinMutex::new(Actions::default()), pending: PendingLock::new(Pending::new()) }
     }
     /// A forked child's: the same dispositions, nothing pending, no timer.
     pub fn fork(&self) -> Self {
         Signals {
             actions: crate::sync::SpinMutex::new(self.actions.lock().clone()),
-            pending: crate::sync::SpinMutex::new(Pending::new()),
+            pending: PendingLock::new(Pending::new()),
         }
     }
 }

@@ -1311,6 +1311,56 @@ fn realtime_signals_queue_in_order_and_standard_ones_merge() {
     assert_eq!(p.queue(SIGUSR1_, -1, 0, 0), Ok(()));
 }
 
+/// The lock-free "quiet" word a VM kernel asks at every syscall return instead of the lock: it
+/// says quiet exactly when, under the lock, nothing is pending (for the process or a thread)
+/// and no timer exists, after every change made through a guard.
+#[test]
+fn the_quiet_word_follows_what_is_pending_and_the_timers() {
+    use litebox_libos::signal::Signals;
+    let s = Signals::new();
+    let quiet = |s: &Signals| {
+        let q = s.pending.quiet();
+        assert_eq!(q, s.pending.lock().quiet());
+        q
+    };
+    assert!(quiet(&s));
+    s.pending.lock().raise(10, 0, 0);
+    assert!(!quiet(&s));
+    s.pending.lock().take(10);
+    assert!(quiet(&s));
+    // Real-time: quiet only when the last queued instance is taken.
+    s.pending.lock().raise(40, 0, 1);
+    s.pending.lock().raise(40, 0, 2);
+    s.pending.lock().take(40);
+    assert!(!quiet(&s));
+    s.pending.lock().take(40);
+    assert!(quiet(&s));
+    // Thread-directed.
+    s.pending.lock().raise_to(7, 12, -6, 0);
+    assert!(!quiet(&s));
+    s.pending.lock().forget_thread(7);
+    assert!(quiet(&s));
+    // ITIMER_REAL armed, then disarmed; a POSIX timer, armed or not, until it is deleted.
+    s.pending.lock().set_timer(0, 1_000, 0);
+    assert!(!quiet(&s));
+    s.pending.lock().set_timer(0, 0, 0);
+    assert!(quiet(&s));
+    let id = s.pending.lock().posix.create(0, 14, 0).unwrap();
+    assert!(!quiet(&s));
+    s.pending.lock().posix.delete(id);
+    assert!(quiet(&s));
+    // A timer that fires raises its signal (and stays not quiet until it is taken).
+    s.pending.lock().set_timer(0, 5, 0);
+    s.pending.lock().fire_timer(10);
+    assert!(!quiet(&s));
+    assert_eq!(s.pending.lock().deliverable(0), Some(14));
+    s.pending.lock().take(14);
+    assert!(quiet(&s));
+    // A fork starts quiet whatever the parent has pending.
+    s.pending.lock().raise(10, 0, 0);
+    assert!(quiet(&s.fork()));
+}
+
 /// Thread-directed signals (tgkill, SIGEV_THREAD_ID) pend for their target only: another
 /// thread neither sees nor takes them; the target takes its own before the process's; a
 /// SIGEV_THREAD_ID timer raises for its tid; a thread's signals go when it exits.

@@ -668,6 +668,15 @@ impl Vfs {
         }
     }
 
+    /// A regular file's length (`stat`'s st_size), without building the rest of the record
+    /// for an image file: the loader asks it once per program.
+    pub fn file_len(&self, n: &Node) -> u64 {
+        match n {
+            Node::Image(i) => self.image.entry(*i).size,
+            _ => self.stat(n).st_size as u64,
+        }
+    }
+
     /// stat of a node.
     pub fn stat(&self, n: &Node) -> Stat {
         let mut st = Stat { st_dev: DEV, st_nlink: 1, st_blksize: 4096, ..Default::default() };

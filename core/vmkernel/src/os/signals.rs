@@ -166,8 +166,13 @@ pub fn deliver(vm: &Vm, f: &mut SyscallFrame) {
 /// (its frame goes back to the `syscall` instruction with the number in rax), as Linux does.
 pub fn deliver_after_call(vm: &Vm, f: &mut SyscallFrame, call: Option<u64>) {
     check_cpu_limit(vm);
-    fire_timer();
     let os = os();
+    if os.signals.pending.quiet() {
+        // Nothing pending and no timer (a raise by the CPU limit above included): no timer
+        // to fire, no signal to take, without the lock.
+        return;
+    }
+    fire_timer();
     let Some(sig) = deliverable(sched::sigmask()) else { return };
     let info = os.signals.pending.lock().take_for(sched::current_tid(), sig);
     let act = os.signals.actions.lock().get(sig);

@@ -137,10 +137,11 @@ pub fn boot_area() -> Option<(usize, usize)> {
 }
 
 /// The host inputs the kernel accepts (`litebox_snp_sev::host_rules` bits) when the SNP rules
-/// apply (under SNP, or when `cmdline` asks for them on another boot); None when they do not.
+/// apply (under SNP, or when the command line asked for them on another boot: `asked`, see
+/// `litebox_snp_sev::host_rules::TOKEN`); None when they do not.
 /// The record comes from the measured start-info page at `start_info`.
-pub fn host_rules(start_info: usize, cmdline: &[u8]) -> Option<u32> {
-    if !litebox_snp_sev::host_rules::apply(active(), cmdline) {
+pub fn host_rules(start_info: usize, asked: bool) -> Option<u32> {
+    if !litebox_snp_sev::host_rules::apply(active(), asked) {
         return None;
     }
     // SAFETY: the start info is a page of the boot area (reserved, in the direct map).

@@ -11,6 +11,9 @@
 //!   every chunk) before the boot (`platform_targets/kvm/chunkcheck.py`), so the kernel need
 //!   not hash it again (SHA-256 under emulation is about 15x slower than the host's); ignored
 //!   under SEV-SNP
+//! - `litebox.probe`      the accelerator probe (`run_probe` in main.rs) instead of the app
+//! - `litebox.snp-host-rules`  the SEV-SNP rules for host inputs on a boot without SNP
+//!   (`litebox_snp_sev::host_rules`)
 //!
 //! Other tokens are ignored, so a hand-written `-append` may carry anything else.
 use alloc::vec::Vec;
@@ -23,6 +26,11 @@ pub struct Cmdline {
     pub debug: bool,
     pub timing: bool,
     pub image_checked: bool,
+    /// `litebox.probe`: run the ring-3 probe instead of an app.
+    pub probe: bool,
+    /// `litebox.snp-host-rules` (`litebox_snp_sev::host_rules::TOKEN`): the SNP rules for host
+    /// inputs on a boot without SNP.
+    pub snp_host_rules: bool,
 }
 
 fn hex(c: u8) -> Option<u8> {
@@ -52,20 +60,30 @@ pub fn unescape(s: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Parses the command line.
+/// Parses the command line. One pass over the tokens, each compared once after its
+/// `litebox.` prefix: the boot runs this once, and under emulation each distinct code path
+/// costs its translation.
 pub fn parse(line: &[u8]) -> Cmdline {
     let mut c = Cmdline::default();
-    for tok in line.split(|&b| b == b' ' || b == b'\t' || b == b'\n').filter(|t| !t.is_empty()) {
-        if let Some(v) = tok.strip_prefix(b"litebox.arg=") {
-            c.args.push(unescape(v));
-        } else if let Some(v) = tok.strip_prefix(b"litebox.env=") {
-            c.env.push(unescape(v));
-        } else if tok == b"litebox.debug" {
-            c.debug = true;
-        } else if tok == b"litebox.timing" {
-            c.timing = true;
-        } else if tok == b"litebox.image-checked" {
-            c.image_checked = true;
+    let mut rest = line;
+    while !rest.is_empty() {
+        let end = rest.iter().position(|&b| b == b' ' || b == b'\t' || b == b'\n').unwrap_or(rest.len());
+        let tok = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or(&[]);
+        let Some(word) = tok.strip_prefix(b"litebox.") else { continue };
+        match word {
+            b"debug" => c.debug = true,
+            b"timing" => c.timing = true,
+            b"image-checked" => c.image_checked = true,
+            b"probe" => c.probe = true,
+            b"snp-host-rules" => c.snp_host_rules = true,
+            _ => {
+                if let Some(v) = word.strip_prefix(b"arg=") {
+                    c.args.push(unescape(v));
+                } else if let Some(v) = word.strip_prefix(b"env=") {
+                    c.env.push(unescape(v));
+                }
+            }
         }
     }
     c

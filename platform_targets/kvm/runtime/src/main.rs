@@ -110,7 +110,7 @@ extern "C" fn kernel_main(start_info: u32, snp_cbit_hi: u32) -> ! {
 
     let mut cmd = cmdline::parse(bi.cmdline);
     // Under SEV-SNP the host is untrusted: only what the measured start info admits.
-    let admitted = litebox_vmkernel::snp::host_rules(start_info as usize, bi.cmdline);
+    let admitted = litebox_vmkernel::snp::host_rules(start_info as usize, cmd.snp_host_rules);
     let admits = |bit: u32| admitted.is_none_or(|a| a & bit != 0);
     use litebox_snp_sev::host_rules::{ARGS, DEBUG, ENV, STDIN};
     if !admits(ARGS) {
@@ -124,7 +124,7 @@ extern "C" fn kernel_main(start_info: u32, snp_cbit_hi: u32) -> ! {
     // The host's word that it checked the image counts only where the host is trusted.
     cmd.image_checked &= admitted.is_none();
     litebox_vmkernel::set_debug(cmd.debug || cmd.timing);
-    if bi.cmdline.split(|&b| b == b' ').any(|t| t == b"litebox.probe") {
+    if cmd.probe {
         run_probe();
     }
     let module = bi.modules().first().copied().unwrap_or(&[]);

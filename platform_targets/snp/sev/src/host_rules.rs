@@ -24,11 +24,20 @@ pub fn parse(page: &[u8]) -> u32 {
     }
 }
 
+/// The command-line token that asks for the rules on a boot without SNP.
+pub const TOKEN: &[u8] = b"litebox.snp-host-rules";
+
 /// Whether the rules apply: always under SNP; on any other boot only when the command line
-/// asks for them (`litebox.snp-host-rules`, for trying the SNP behaviour on the native
-/// platform: the token can only take inputs away).
-pub fn apply(snp: bool, cmdline: &[u8]) -> bool {
-    snp || cmdline.split(|&b| b == b' ' || b == b'\t' || b == b'\n').any(|t| t == b"litebox.snp-host-rules")
+/// asks for them (`asked`: it holds the token [`TOKEN`], for trying the SNP behaviour on the
+/// native platform: the token can only take inputs away).
+pub fn apply(snp: bool, asked: bool) -> bool {
+    snp || asked
+}
+
+/// Whether the command line `cmdline` holds the token [`TOKEN`] (tokens are separated by
+/// spaces, tabs and newlines).
+pub fn asked(cmdline: &[u8]) -> bool {
+    cmdline.split(|&b| b == b' ' || b == b'\t' || b == b'\n').any(|t| t == TOKEN)
 }
 
 #[cfg(test)]
@@ -49,9 +58,9 @@ mod tests {
 
     #[test]
     fn when_rules_apply() {
-        assert!(apply(true, b""));
-        assert!(!apply(false, b"litebox.arg=a litebox.debug"));
-        assert!(apply(false, b"litebox.arg=a litebox.snp-host-rules"));
-        assert!(!apply(false, b"litebox.arg=litebox.snp-host-rules"));
+        assert!(apply(true, false));
+        assert!(!apply(false, asked(b"litebox.arg=a litebox.debug")));
+        assert!(apply(false, asked(b"litebox.arg=a litebox.snp-host-rules")));
+        assert!(!apply(false, asked(b"litebox.arg=litebox.snp-host-rules")));
     }
 }
