@@ -20,7 +20,12 @@
  * written; RTBSS 0x200 the runtime's .bss (7 pages, 3 written); NORES 0x400 the reservation
  * beyond 4 MiB given back; TOPAL 0x800 / BOTAL 0x1000 the reservation's top / the part below
  * its first 1 GiB boundary given back; RTLOW 0x2000 the runtime image where the host maps,
- * not at 0x7e0000000000; NODATAW 0x4000 the runtime's .data not written.
+ * not at 0x7e0000000000; NODATAW 0x4000 the runtime's .data not written; TRAMPANON 0x8000 the
+ * trampolines an anonymous copy made read-only and executable (a fork copies its entries, so the
+ * child does not fault on it); STACKMERGE 0x10000 (with HEAP and STACK) the app stack and its guard
+ * carved from the heap's reservation right below the heap, so stack and heap are one mapping;
+ * STACKADJ 0x20000 (with STACKMERGE) the same place, but the stack kept a mapping of its own
+ * (MADV_DONTDUMP on it), as the runtime has it.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -32,7 +37,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-enum { RT = 1, HEAP = 2, STACK = 4, SHARED = 8, SELF = 16, TRAMP = 32, BLOCK = 64, CODE = 128, HEAPPAGES = 256, RTBSS = 512, NORES = 1024, TOPAL = 2048, BOTAL = 4096, RTLOW = 8192, NODATAW = 16384 };
+enum { RT = 1, HEAP = 2, STACK = 4, SHARED = 8, SELF = 16, TRAMP = 32, BLOCK = 64, CODE = 128, HEAPPAGES = 256, RTBSS = 512, NORES = 1024, TOPAL = 2048, BOTAL = 4096, RTLOW = 8192, NODATAW = 16384, TRAMPANON = 32768, STACKMERGE = 65536, STACKADJ = 131072 };
 static volatile char *rt_text, *shared, *tramp, *block;
 static long cpu_ns(void) {
     struct rusage s, c; getrusage(RUSAGE_SELF, &s); getrusage(RUSAGE_CHILDREN, &c);
@@ -59,9 +64,15 @@ int main(int argc, char **argv) {
     char *heap = 0;
     if (f & HEAP) {
         size_t R = 64UL << 30, S = 2 << 20;
-        char *at = mmap(0, R + S, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        char *start = at + ((1 << 20) + S - (unsigned long)at % S) % S;
-        if (start > at) munmap(at, start - at);
+        size_t below = (f & STACKMERGE) && (f & STACK) ? 9 << 20 : 0;
+        char *at = mmap(0, R + S + below, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        char *start = at + below + ((1 << 20) + S - (unsigned long)(at + below) % S) % S;
+        if (start - below > at) munmap(at, start - below - at);
+        if (below) {
+            mprotect(start - (8 << 20), 8 << 20, PROT_READ | PROT_WRITE);
+            if (f & STACKADJ) madvise(start - (8 << 20), 8 << 20, MADV_DONTDUMP);
+            start[-100] = 1; start[-5000] = 1;
+        }
         munmap(start + R, at + R + S - (start + R));
         if (f & NORES) munmap(start + (4 << 20), R - (4 << 20));
         if (f & TOPAL) { char *top = (char *)((unsigned long)(start + R) & ~((1UL << 30) - 1)); munmap(top, start + R - top); }
@@ -75,7 +86,7 @@ int main(int argc, char **argv) {
         } else heap[0] = 1;
         block = heap + 0x7f5d0;
     }
-    if (f & STACK) {
+    if ((f & STACK) && !((f & STACKMERGE) && (f & HEAP))) {
         char *g = mmap(0, 9 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         mprotect(g + (1 << 20), 8 << 20, PROT_READ | PROT_WRITE);
         g[(9 << 20) - 100] = 1; g[(9 << 20) - 5000] = 1;
@@ -85,7 +96,12 @@ int main(int argc, char **argv) {
         shared[0] = shared[0x1000] = shared[0x2000] = 1;
     }
     if (f & SELF) mmap(0, 0xd0000, PROT_READ, MAP_PRIVATE, fd, 0xd4000);
-    if (f & TRAMP) { tramp = mmap((void *)0x4c0000, 0x2000, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_FIXED_NOREPLACE, fd, 0x191000); (void)tramp[0]; }
+    if ((f & TRAMP) && (f & TRAMPANON)) {
+        char *t = mmap((void *)0x4c0000, 0x2000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (pread(fd, t, 0x2000, 0x191000) != 0x2000) return 1;
+        mprotect(t, 0x2000, PROT_READ | PROT_EXEC);
+        tramp = t;
+    } else if (f & TRAMP) { tramp = mmap((void *)0x4c0000, 0x2000, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_FIXED_NOREPLACE, fd, 0x191000); (void)tramp[0]; }
     long t0 = cpu_ns();
     struct timespec w0, w1; clock_gettime(CLOCK_MONOTONIC, &w0);
     for (long i = 0; i < n; i++) {
