@@ -111,6 +111,29 @@ impl Block {
         self.ins.push((jump(JSET_K, k, 0, 0), jt, jf));
         self
     }
+    /// Goes to `jt` when the jump `code` (e.g. [`JGE_K`]) holds for A and k, else to `jf`.
+    pub fn cond(&mut self, code: u16, k: u32, jt: To, jf: To) -> &mut Self {
+        self.ins.push((jump(code, k, 0, 0), jt, jf));
+        self
+    }
+    /// Appends `other`'s instructions (its labels renumbered, still pointing into it): one
+    /// program made of several blocks shares their `allow` and `deny` returns. Both blocks
+    /// must refuse with the same base.
+    pub fn splice(&mut self, other: Block) -> &mut Self {
+        debug_assert_eq!(self.refuse, other.refuse);
+        let (ins, labels) = (self.ins.len(), self.labels.len());
+        let renumber = |t: To| match t {
+            To::Label(i) => To::Label(i + labels),
+            t => t,
+        };
+        for (f, jt, jf) in other.ins {
+            self.ins.push((f, renumber(jt), renumber(jf)));
+        }
+        for l in other.labels {
+            self.labels.push(if l == usize::MAX { l } else { l + ins });
+        }
+        self
+    }
     /// Goes to `to` when A is one of `ks`, else on.
     pub fn one_of(&mut self, ks: &[u32], to: To) -> &mut Self {
         for &k in ks {

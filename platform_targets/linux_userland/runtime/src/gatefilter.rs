@@ -8,28 +8,27 @@
 //! 1. the architecture (anything but x86-64 kills the process) and the x32 bit (kills);
 //! 2. the instruction pointer: a call not issued from the gate (the app's own) traps
 //!    (`SECCOMP_RET_DATA` 0) into the library OS, after four loads and compares;
-//! 3. the gate's allow-list as a balanced binary search on the syscall number ([`search`]):
-//!    every listed call is decided after at most about log2(list length) range compares and a
-//!    few equality compares, instead of up to one compare per entry of a linear list; argument
-//!    checks run only for the calls that have them. Consecutive numbers allowed with any
-//!    arguments are one run (two compares), and each leaf of the search has one `allow` its
-//!    runs jump to: the kernel checks and JIT-compiles the program at every start in time
-//!    linear in its length (about 0.1 µs an instruction here).
+//! 3. the gate's allow-list, by windows of 32 syscall numbers ([`search`]): X is set to
+//!    `1 << (nr % 32)` once, a balanced binary search on the number picks the window (a stretch
+//!    of windows with nothing listed is one not-listed return), the window's checked numbers
+//!    jump to their argument blocks, and one `jset` of X against the window's mask allows
+//!    every call of the window that is listed with any arguments. The argument blocks follow
+//!    the search, one per distinct block (socket and socketpair share theirs, sendto and
+//!    sendmmsg too), and every path ends in one of the program's shared returns (one `allow`,
+//!    one trap per rule, one kill): the kernel checks and JIT-compiles the program at every
+//!    start in time linear in its length (about 0.1-0.2 µs an instruction here), and every
+//!    host call of the runtime runs it.
 //!
 //! A call the list does not name, or whose arguments break its rule, traps with the rule number
 //! in `SECCOMP_RET_DATA` (see seccomp.rs for what the SIGSYS handler does with it).
 use alloc::vec::Vec;
 
 pub use litebox_confine::bpf::{
-    deny, jump, stmt, Block, SockFilter, To, AUDIT_ARCH_X86_64, JEQ_K, JGE_K, LD_W_ABS, RET_ALLOW, RET_K,
-    RET_KILL_PROCESS, RET_TRAP,
+    stmt, Block, SockFilter, To, AND_K, AUDIT_ARCH_X86_64, JGE_K, LD_W_ABS, RET_K, RET_KILL_PROCESS,
 };
 
 /// A generated program that cannot be expressed (a jump too long for BPF): a bug in the tables.
 pub type FilterError = &'static [u8];
-
-/// BPF_JMP | BPF_JA: an unconditional jump by a 32-bit offset.
-pub const JA: u16 = 0x05;
 
 /// Rule numbers carried in `SECCOMP_RET_DATA` (and so in the SIGSYS `si_errno`) when a gate
 /// call is refused. 0 means "an app syscall to serve".
@@ -411,117 +410,78 @@ pub struct Shape {
     pub private_root: bool,
 }
 
-/// The items that share one leaf of the search: a leaf tests its items one by one, which is
-/// cheaper than splitting further once only a few are left.
-const LEAF: usize = 4;
+/// BPF_LD | BPF_IMM: A = k.
+pub const LD_IMM: u16 = 0x00;
+/// BPF_ALU | BPF_LSH | BPF_X: A <<= X.
+pub const LSH_X: u16 = 0x6c;
+/// BPF_MISC | BPF_TAX: X = A.
+pub const TAX: u16 = 0x07;
+/// BPF_MISC | BPF_TXA: A = X.
+pub const TXA: u16 = 0x87;
 
-/// One step of the search: a run of consecutive numbers allowed with any arguments, or one
-/// number whose arguments are checked. Runs keep the program short (the kernel checks and
-/// JIT-compiles it at every start, in time linear in its length).
-#[derive(Clone, Copy)]
-enum Item {
-    /// `lo..=hi`, each allowed with any arguments.
-    Run(u32, u32),
-    /// One number and its argument check.
-    Checked(u32, fn(Shape) -> Block),
+/// Syscall numbers per window of the search: one 32-bit mask holds a window's calls allowed
+/// with any arguments.
+const WINDOW: u32 = 32;
+
+/// One piece of the number line the search splits: `start..` up to the next segment's start.
+struct Segment {
+    start: u32,
+    /// The window's calls allowed with any arguments, bit `nr % 32` (0: an empty stretch).
+    any: u32,
+    /// The window's checked calls: number and the label of its block.
+    checked: Vec<(u32, To)>,
 }
 
-impl Item {
-    fn first(self) -> u32 {
-        match self {
-            Item::Run(lo, _) | Item::Checked(lo, _) => lo,
+impl Segment {
+    fn is_empty(&self) -> bool {
+        self.any == 0 && self.checked.is_empty()
+    }
+}
+
+/// `segments` (contiguous, together covering every number from the first's start up), with
+/// the number in A and `1 << (nr % 32)` in X: a balanced search on the segment starts, then
+/// the window's own test. Every path ends in a jump to a return (no fall-through).
+fn search(b: &mut Block, segments: &[Segment]) {
+    if let [seg] = segments {
+        window(b, seg);
+        return;
+    }
+    let mid = segments.len() / 2;
+    let (left, right) = segments.split_at(mid);
+    // An empty stretch on either side is the not-listed return itself.
+    match (left, right) {
+        (_, [r]) if r.is_empty() => {
+            b.cond(JGE_K, r.start, To::Deny(RULE_NOT_LISTED), To::Next);
+            search(b, left);
+        }
+        ([l], _) if l.is_empty() => {
+            b.cond(JGE_K, right[0].start, To::Next, To::Deny(RULE_NOT_LISTED));
+            search(b, right);
+        }
+        _ => {
+            let r = b.label();
+            b.cond(JGE_K, right[0].start, r, To::Next);
+            search(b, left);
+            b.place(r);
+            search(b, right);
         }
     }
 }
 
-/// `entries` (sorted by number, distinct) as items: consecutive `Any` numbers merge into one
-/// run.
-fn items(entries: &[(u32, Check)]) -> Vec<Item> {
-    let mut out: Vec<Item> = Vec::new();
-    for &(nr, check) in entries {
-        match (check, out.last_mut()) {
-            (Any, Some(Item::Run(_, hi))) if hi.checked_add(1) == Some(nr) => *hi = nr,
-            (Any, _) => out.push(Item::Run(nr, nr)),
-            (Args(f), _) => out.push(Item::Checked(nr, f)),
-        }
+/// One window (the number in A, its bit in X): each checked number jumps to its block, then
+/// the window's mask decides the rest (allow, or [`RULE_NOT_LISTED`]).
+fn window(b: &mut Block, seg: &Segment) {
+    if seg.is_empty() {
+        b.ret(To::Deny(RULE_NOT_LISTED));
+        return;
     }
-    out
-}
-
-/// Appends `code` to `out` as a BPF jump over the `over` instructions that follow it when
-/// the loaded value is >= `k` (right half), else falls through (left half). A skip that does
-/// not fit in the u8 offset goes through an unconditional `JA`.
-fn split(out: &mut Vec<SockFilter>, k: u32, over: usize) -> Result<(), FilterError> {
-    match u8::try_from(over) {
-        Ok(o) => out.push(jump(JGE_K, k, o, 0)),
-        Err(_) => {
-            let far = u32::try_from(over).map_err(|_| b"seccomp: the gate filter is too long".as_slice())?;
-            out.push(jump(JGE_K, k, 0, 1));
-            out.push(stmt(JA, far));
-        }
+    for (i, &(nr, block)) in seg.checked.iter().enumerate() {
+        let miss = if seg.any == 0 && i + 1 == seg.checked.len() { To::Deny(RULE_NOT_LISTED) } else { To::Next };
+        b.jeq(nr, block, miss);
     }
-    Ok(())
-}
-
-/// A leaf: its items tested in order, then [`RULE_NOT_LISTED`], then the one `allow` every
-/// run of the leaf jumps to (a run of one number is one compare; a longer run two: below its
-/// first number the next item is tried, at or above its first and below its end it is
-/// allowed).
-fn leaf(items: &[Item], shape: Shape) -> Result<Vec<SockFilter>, FilterError> {
-    let far = |_| b"seccomp: a jump of the gate filter's leaf is out of range".as_slice();
-    let mut out: Vec<SockFilter> = Vec::new();
-    // Jumps to the shared allow, patched once its place is known: (index, in jt or jf).
-    let mut to_allow: Vec<(usize, bool)> = Vec::new();
-    for &item in items {
-        match item {
-            Item::Run(lo, hi) if lo == hi => {
-                to_allow.push((out.len(), true));
-                out.push(jump(JEQ_K, lo, 0, 0));
-            }
-            Item::Run(lo, hi) => {
-                out.push(jump(JGE_K, lo, 0, 1));
-                to_allow.push((out.len(), false));
-                let end = hi.checked_add(1).ok_or(b"seccomp: a run of the gate filter ends past u32".as_slice())?;
-                out.push(jump(JGE_K, end, 0, 0));
-            }
-            Item::Checked(nr, f) => {
-                // The block ends in a return on every path, so A (nr) need not be reloaded.
-                let block = f(shape).finish()?;
-                let len = u8::try_from(block.len())
-                    .map_err(|_| b"seccomp: a checked syscall's block is too long".as_slice())?;
-                out.push(jump(JEQ_K, nr, 0, len));
-                out.extend_from_slice(&block);
-            }
-        }
+    if seg.any != 0 {
+        b.stmt(stmt(TXA, 0)).jset(seg.any, To::Allow, To::Deny(RULE_NOT_LISTED));
     }
-    out.push(deny(RULE_NOT_LISTED));
-    let allow = out.len();
-    out.push(stmt(RET_K, RET_ALLOW));
-    for (at, jt) in to_allow {
-        let off = u8::try_from(allow - at - 1).map_err(far)?;
-        if jt {
-            out[at].jt = off;
-        } else {
-            out[at].jf = off;
-        }
-    }
-    Ok(out)
-}
-
-/// The binary search over `items` (sorted, disjoint), with the syscall number in A: every
-/// path ends in a return (allow, the call's argument rule, or [`RULE_NOT_LISTED`]).
-fn search(items: &[Item], shape: Shape) -> Result<Vec<SockFilter>, FilterError> {
-    if items.len() <= LEAF {
-        return leaf(items, shape);
-    }
-    let mid = items.len() / 2;
-    let left = search(&items[..mid], shape)?;
-    let right = search(&items[mid..], shape)?;
-    let mut out = Vec::new();
-    split(&mut out, items[mid].first(), left.len())?;
-    out.extend(left);
-    out.extend(right);
-    Ok(out)
 }
 
 /// The gate's allow-list sorted by syscall number, for [`search`]. Two entries for one
@@ -535,29 +495,73 @@ fn sorted_gate(shape: Shape) -> Result<Vec<(u32, Check)>, FilterError> {
     Ok(v)
 }
 
+/// A distinct argument block of the program: its instructions (to find calls that share it),
+/// the function that builds it and its label.
+type ArgBlock = (Vec<SockFilter>, fn(Shape) -> Block, To);
+
 /// The whole BPF program for a gate whose `syscall` instruction returns to `gate`, in a
 /// sandbox of this `shape`. Promises: a call from anywhere but the gate traps with data 0;
 /// from the gate, the calls of [`GATE`] run when their argument rule holds and every other
 /// call traps with a non-zero rule number; a foreign architecture or an x32 number kills.
 pub fn program(gate: u64, shape: Shape) -> Result<Vec<SockFilter>, FilterError> {
-    let mut p = alloc::vec![
-        stmt(LD_W_ABS, 4), // arch
-        jump(JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
-        stmt(RET_K, RET_KILL_PROCESS),
-        stmt(LD_W_ABS, 0),              // nr
-        jump(JGE_K, 0x4000_0000, 0, 1), // x32 ABI
-        stmt(RET_K, RET_KILL_PROCESS),
-        stmt(LD_W_ABS, 8), // instruction_pointer, low word
-        jump(JEQ_K, gate as u32, 1, 0),
-        stmt(RET_K, RET_TRAP), // layer 1: the app's syscall, emulated
-        stmt(LD_W_ABS, 12),    // high word
-        jump(JEQ_K, (gate >> 32) as u32, 1, 0),
-        stmt(RET_K, RET_TRAP),
-        stmt(LD_W_ABS, 0), // layer 2: the gate's allow-list
-    ];
-    p.extend(search(&items(&sorted_gate(shape)?), shape)?);
-    if p.len() > usize::from(u16::MAX) {
-        return Err(b"seccomp: the gate filter is too long");
+    let list = sorted_gate(shape)?;
+    let mut b = Block::new();
+    let kill = b.label();
+    b.stmt(stmt(LD_W_ABS, 4)) // arch
+        .jeq(AUDIT_ARCH_X86_64, To::Next, kill)
+        .stmt(stmt(LD_W_ABS, 0)) // nr
+        .cond(JGE_K, 0x4000_0000, kill, To::Next) // x32 ABI
+        .stmt(stmt(LD_W_ABS, 8)) // instruction_pointer, low word
+        .jeq(gate as u32, To::Next, To::Deny(0)) // layer 1: the app's syscall, emulated
+        .stmt(stmt(LD_W_ABS, 12)) // high word
+        .jeq((gate >> 32) as u32, To::Next, To::Deny(0))
+        // Layer 2, the gate's allow-list: X = 1 << (nr % 32), A = nr.
+        .stmt(stmt(LD_W_ABS, 0))
+        .stmt(stmt(AND_K, WINDOW - 1))
+        .stmt(stmt(TAX, 0))
+        .stmt(stmt(LD_IMM, 1))
+        .stmt(stmt(LSH_X, 0))
+        .stmt(stmt(TAX, 0))
+        .stmt(stmt(LD_W_ABS, 0));
+    // The checked calls' blocks, one per distinct block (socket and socketpair, sendto and
+    // sendmmsg check the same), placed after the search.
+    let mut blocks: Vec<ArgBlock> = Vec::new();
+    let mut segments: Vec<Segment> = Vec::new();
+    for &(nr, check) in &list {
+        let start = nr - nr % WINDOW;
+        if segments.last().is_none_or(|s| s.start != start) {
+            if let Some(last) = segments.last() {
+                if last.start + WINDOW != start {
+                    segments.push(Segment { start: last.start + WINDOW, any: 0, checked: Vec::new() });
+                }
+            } else if start != 0 {
+                segments.push(Segment { start: 0, any: 0, checked: Vec::new() });
+            }
+            segments.push(Segment { start, any: 0, checked: Vec::new() });
+        }
+        let seg = segments.last_mut().ok_or(b"seccomp: no segment".as_slice())?;
+        match check {
+            Any => seg.any |= 1 << (nr % WINDOW),
+            Args(f) => {
+                let code = f(shape).finish()?;
+                let label = match blocks.iter().find(|(c, _, _)| *c == code) {
+                    Some(&(_, _, l)) => l,
+                    None => {
+                        let l = b.label();
+                        blocks.push((code, f, l));
+                        l
+                    }
+                };
+                seg.checked.push((nr, label));
+            }
+        }
     }
-    Ok(p)
+    let end = segments.last().map_or(0, |s| s.start + WINDOW);
+    segments.push(Segment { start: end, any: 0, checked: Vec::new() });
+    search(&mut b, &segments);
+    for (_, f, label) in blocks {
+        b.place(label).splice(f(shape));
+    }
+    b.place(kill).stmt(stmt(RET_K, RET_KILL_PROCESS));
+    b.finish()
 }

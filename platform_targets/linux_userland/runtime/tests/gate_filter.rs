@@ -1,15 +1,21 @@
 //! The gate's BPF program (src/gatefilter.rs), run by a small classic-BPF interpreter over a
-//! table of system calls and arguments: the balanced search must decide every call exactly as
-//! a linear reading of the same allow-list does (the program's shape before the search), and
-//! the decisions that matter for escape are spelled out.
+//! table of system calls and arguments: the window layout must decide every call exactly as
+//! the previous layout (tests/reference/, the binary search over runs) and a linear reading of
+//! the same allow-list (the program's shape before any search) do, and the decisions that
+//! matter for escape are spelled out.
 extern crate alloc;
 
 #[path = "../src/gatefilter.rs"]
 #[allow(dead_code)]
 mod gatefilter;
 
+#[path = "reference/gatefilter_364c9bc.rs"]
+#[allow(dead_code)]
+mod old;
+
 use gatefilter::*;
-use litebox_confine::bpf::{AND_K, JSET_K};
+use litebox_confine::bpf::{jump, JEQ_K, JSET_K, RET_ALLOW, RET_TRAP};
+use old::JA;
 
 /// `struct seccomp_data` as the kernel lays it out.
 struct Data {
@@ -42,15 +48,26 @@ impl Data {
 /// Runs `prog` on `d` as the kernel would (the opcodes the generator uses); panics on a jump
 /// out of the program or a path that does not return.
 fn run(prog: &[SockFilter], d: &Data) -> u32 {
-    let (mut a, mut pc) = (0u32, 0usize);
+    run_counting(prog, d).0
+}
+
+/// [`run`], and the number of instructions it ran.
+fn run_counting(prog: &[SockFilter], d: &Data) -> (u32, usize) {
+    let (mut a, mut x, mut pc, mut n) = (0u32, 0u32, 0usize, 0usize);
     loop {
         let f = prog.get(pc).unwrap_or_else(|| panic!("ran off the program at {pc}"));
         pc += 1;
+        n += 1;
         let cond = |c: bool| usize::from(if c { f.jt } else { f.jf });
         match f.code {
             LD_W_ABS => a = d.word(f.k),
             AND_K => a &= f.k,
-            RET_K => return f.k,
+            LD_IMM => a = f.k,
+            TAX => x = a,
+            TXA => a = x,
+            // The kernel's 32-bit shift; the program only shifts by nr % 32.
+            LSH_X => a = a.checked_shl(x).unwrap_or_else(|| panic!("shift by {x}")),
+            RET_K => return (f.k, n),
             JA => pc += f.k as usize,
             JEQ_K => pc += cond(a == f.k),
             JGE_K => pc += cond(a >= f.k),
@@ -63,10 +80,22 @@ fn run(prog: &[SockFilter], d: &Data) -> u32 {
 /// The allow-list read linearly, one compare per entry in the list's order: the shape of the
 /// program before it became a search, kept here as the reference.
 fn linear(gate: u64, shape: Shape) -> Vec<SockFilter> {
-    let full = program(gate, shape).expect("program");
-    // The common prefix (architecture, x32, instruction pointer, reload of nr) is 13
-    // instructions in both shapes.
-    let mut p = full[..13].to_vec();
+    // Architecture, x32, instruction pointer, reload of nr.
+    let mut p = vec![
+        stmt(LD_W_ABS, 4),
+        jump(JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
+        stmt(RET_K, RET_KILL_PROCESS),
+        stmt(LD_W_ABS, 0),
+        jump(JGE_K, 0x4000_0000, 0, 1),
+        stmt(RET_K, RET_KILL_PROCESS),
+        stmt(LD_W_ABS, 8),
+        jump(JEQ_K, gate as u32, 1, 0),
+        stmt(RET_K, RET_TRAP),
+        stmt(LD_W_ABS, 12),
+        jump(JEQ_K, (gate >> 32) as u32, 1, 0),
+        stmt(RET_K, RET_TRAP),
+        stmt(LD_W_ABS, 0),
+    ];
     for (nr, check) in gate_list(shape) {
         match check {
             Check::Any => {
@@ -128,9 +157,19 @@ const VALUES: &[u64] = &[
     0o1000,
     0o2000,
     0o20000000,
+    0o010000,
+    0o010644,
+    0o020644,
+    0o060000,
+    0o100644,
+    0o140000,
+    0o170000,
+    0x7fff_ffff,
+    0x8000_0000,
     0xffff_ffff,
     0x1_0000_0001,
     0x1_0000_0000,
+    0xffff_ffff_0000_0000,
 ];
 
 fn data(nr: u32, ip: u64, args: [u64; 6]) -> Data {
@@ -161,23 +200,50 @@ fn cases() -> Vec<(u32, [u64; 6])> {
 }
 
 #[test]
-fn search_decides_every_call_as_the_linear_list_does() {
+fn windows_decide_every_call_as_the_previous_search_and_the_linear_list_do() {
     for private_root in [false, true] {
         let shape = Shape { private_root };
         let fast = program(GATE_IP, shape).expect("program");
+        let prev = old::program(GATE_IP, shape).expect("previous program");
         let slow = linear(GATE_IP, shape);
         let mut allowed = 0;
+        let ips = [GATE_IP, GATE_IP + 1, GATE_IP - 1, GATE_IP ^ (1 << 32), GATE_IP & 0xffff_ffff, 0x401000];
         for (nr, args) in cases() {
-            for ip in [GATE_IP, GATE_IP + 1, GATE_IP ^ (1 << 32), 0x401000] {
+            for ip in ips {
                 let d = data(nr, ip, args);
-                let (f, s) = (run(&fast, &d), run(&slow, &d));
+                let (f, p, s) = (run(&fast, &d), run(&prev, &d), run(&slow, &d));
+                assert_eq!(f, p, "nr {nr} ip {ip:#x} args {args:x?} private_root {private_root}");
                 assert_eq!(f, s, "nr {nr} ip {ip:#x} args {args:x?} private_root {private_root}");
                 allowed += usize::from(f == RET_ALLOW);
             }
         }
         assert!(allowed > 0);
-        let foreign = Data { nr: 1, arch: 0x4000_0003, ip: GATE_IP, args: [0; 6] };
-        assert_eq!(run(&fast, &foreign), RET_KILL_PROCESS);
+        // A foreign architecture or the x32 bit kills, from the gate or not, whatever the number.
+        for arch in [0x4000_0003, 0xc000_00b7, AUDIT_ARCH_X86_64 ^ 1] {
+            for nr in [0, 1, 59, 202, 0x4000_0001] {
+                for ip in ips {
+                    let d = Data { nr, arch, ip, args: [0; 6] };
+                    assert_eq!(run(&fast, &d), RET_KILL_PROCESS);
+                    assert_eq!(run(&prev, &d), RET_KILL_PROCESS);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_window_layout_is_shorter() {
+    for private_root in [false, true] {
+        let shape = Shape { private_root };
+        let (new, prev) = (program(GATE_IP, shape).unwrap(), old::program(GATE_IP, shape).unwrap());
+        eprintln!("private_root {private_root}: {} instructions (previous layout {})", new.len(), prev.len());
+        assert!(new.len() < prev.len());
+        // Instructions run per call, for the bench write-up (read, write, mmap, pread64, futex,
+        // clock_gettime, fcntl, openat).
+        for nr in [0, 1, 9, 17, 202, 228, 72, 257] {
+            let d = data(nr, GATE_IP, [0; 6]);
+            eprintln!("  nr {nr}: {} (previous {})", run_counting(&new, &d).1, run_counting(&prev, &d).1);
+        }
     }
 }
 
@@ -225,25 +291,7 @@ fn common_calls_decide_in_a_few_instructions() {
     // The longest path through the search: instructions run before a decision, counted by
     // the interpreter over every listed number (the linear list ran through up to ~280).
     let fast = program(GATE_IP, Shape { private_root: false }).expect("program");
-    let steps = |d: &Data| {
-        let (mut a, mut pc, mut n) = (0u32, 0usize, 0usize);
-        loop {
-            let f = fast[pc];
-            pc += 1;
-            n += 1;
-            let cond = |c: bool| usize::from(if c { f.jt } else { f.jf });
-            match f.code {
-                LD_W_ABS => a = d.word(f.k),
-                AND_K => a &= f.k,
-                RET_K => return n,
-                JA => pc += f.k as usize,
-                JEQ_K => pc += cond(a == f.k),
-                JGE_K => pc += cond(a >= f.k),
-                JSET_K => pc += cond(a & f.k != 0),
-                _ => unreachable!(),
-            }
-        }
-    };
+    let steps = |d: &Data| run_counting(&fast, d).1;
     let worst = GATE.iter().map(|&(nr, _)| steps(&data(nr, GATE_IP, [0; 6]))).max().unwrap();
     assert!(worst <= 40, "longest decision path {worst} instructions");
 }
@@ -252,11 +300,31 @@ fn common_calls_decide_in_a_few_instructions() {
 fn the_program_stays_short() {
     // The kernel checks and JIT-compiles the program at every start, in time linear in its
     // length (~0.1 µs an instruction on the development machine: 429 instructions took 61 µs
-    // to install, 230 take 41 µs; bench/RESULTS-issue17-pid1.md). Runs of consecutive numbers
-    // and one shared allow per leaf keep it at about two instructions per listed call.
+    // to install, 230 take 41 µs; bench/RESULTS-issue17-pid1.md). One mask per window of 32
+    // numbers, shared argument blocks and shared returns keep it well under that.
     for private_root in [false, true] {
         let p = program(GATE_IP, Shape { private_root }).expect("program");
         let listed = gate_list(Shape { private_root }).len();
-        assert!(p.len() <= 240, "the gate program has {} instructions for {listed} calls", p.len());
+        assert!(p.len() <= 160, "the gate program has {} instructions for {listed} calls", p.len());
+    }
+}
+
+/// With `GATE_FILTER_DUMP=DIR`, writes both layouts' programs (private root, this test's gate
+/// address) as raw `struct sock_filter` arrays, for bench/src/seccomp_install.c.
+#[test]
+fn dump_programs_for_the_install_bench() {
+    let Some(dir) = std::env::var_os("GATE_FILTER_DUMP") else { return };
+    let shape = Shape { private_root: true };
+    for (name, p) in [("new", program(GATE_IP, shape).unwrap()), ("old", old::program(GATE_IP, shape).unwrap())] {
+        let bytes: Vec<u8> = p
+            .iter()
+            .flat_map(|f| {
+                let mut b = f.code.to_ne_bytes().to_vec();
+                b.extend([f.jt, f.jf]);
+                b.extend(f.k.to_ne_bytes());
+                b
+            })
+            .collect();
+        std::fs::write(std::path::Path::new(&dir).join(format!("gate-{name}.bpf")), bytes).unwrap();
     }
 }
