@@ -471,15 +471,27 @@ def test_direct_boot_places_the_start_info_and_module_after_the_kernel(tmp_path:
         assert "-kernel" in other and "-bios" not in other
 
 
-def test_qemu_runs_with_one_malloc_arena_unless_told_otherwise() -> None:
+def test_qemu_runs_with_one_malloc_arena_and_huge_pages_unless_told_otherwise() -> None:
     gslice = {"G_SLICE": "always-malloc"}
-    assert qemu.qemu_env({"PATH": "/bin"}) == {"PATH": "/bin", "GLIBC_TUNABLES": "glibc.malloc.arena_max=1", **gslice}
-    mine = qemu.qemu_env({"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"})
-    assert mine["GLIBC_TUNABLES"] == "glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1"
-    # A user's own arena limit and G_SLICE are kept as they are.
-    own = {"GLIBC_TUNABLES": "glibc.malloc.arena_max=4", "G_SLICE": "debug-blocks"}
+    huge = "glibc.malloc.hugetlb=1:glibc.malloc.top_pad=16777216"
+    every = f"glibc.malloc.arena_max=1:{huge}"
+    assert qemu.qemu_env({"PATH": "/bin"}) == {"PATH": "/bin", "GLIBC_TUNABLES": every, **gslice}
+    # Added after the user's own tunables.
+    mine = qemu.qemu_env({"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"})
+    assert mine["GLIBC_TUNABLES"] == f"glibc.malloc.tcache_count=0:{every}"
+    # A user's own setting of each (tunable or environment variable) and G_SLICE are kept.
+    mine = qemu.qemu_env({"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"})
+    assert mine["GLIBC_TUNABLES"] == "glibc.malloc.hugetlb=0:glibc.malloc.arena_max=1:glibc.malloc.top_pad=16777216"
+    mine = qemu.qemu_env({"GLIBC_TUNABLES": "glibc.malloc.top_pad=0"})
+    assert mine["GLIBC_TUNABLES"] == "glibc.malloc.top_pad=0:glibc.malloc.arena_max=1:glibc.malloc.hugetlb=1"
+    mine = qemu.qemu_env({"MALLOC_TOP_PAD_": "65536"})
+    assert mine["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=1:glibc.malloc.hugetlb=1"
+    mine = qemu.qemu_env({"GLIBC_TUNABLES": "glibc.malloc.arena_max=4"})
+    assert mine["GLIBC_TUNABLES"] == f"glibc.malloc.arena_max=4:{huge}"
+    assert qemu.qemu_env({"MALLOC_ARENA_MAX": "2"}) == {"MALLOC_ARENA_MAX": "2", "GLIBC_TUNABLES": huge, **gslice}
+    own = {"GLIBC_TUNABLES": "glibc.malloc.arena_max=4:glibc.malloc.hugetlb=0:glibc.malloc.top_pad=0",
+           "G_SLICE": "debug-blocks"}
     assert qemu.qemu_env(own) == own
-    assert qemu.qemu_env({"MALLOC_ARENA_MAX": "2"}) == {"MALLOC_ARENA_MAX": "2", **gslice}
     # Nothing else of the environment changes.
     assert {k: v for k, v in qemu.qemu_env().items() if k not in ("GLIBC_TUNABLES", "G_SLICE")} == \
         {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", "G_SLICE")}
