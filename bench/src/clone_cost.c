@@ -20,16 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_us(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
+#include "timing.h"
 
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static volatile double *first_insn; /* MAP_SHARED: written by the child */
 static char stack[65536] __attribute__((aligned(16)));
@@ -73,9 +65,9 @@ static void run(const char *name, unsigned long flags, int vm, int n) {
         all[i] = t2 - t0;
     }
     double s = (sys_us() - s0) / n;
-    qsort(call, n, sizeof *call, cmp);
-    qsort(first, n, sizeof *first, cmp);
-    qsort(all, n, sizeof *all, cmp);
+    qsort(call, n, sizeof *call, cmp_double);
+    qsort(first, n, sizeof *first, cmp_double);
+    qsort(all, n, sizeof *all, cmp_double);
     printf("| %-22s | %7.1f | %7.1f | %7.1f | %7.1f |\n", name, call[n / 2], first[n / 2], all[n / 2], s);
     free(call);
     free(first);

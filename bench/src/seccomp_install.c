@@ -15,16 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_us(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
+#include "timing.h"
 
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv) {
     if (argc < 3) return 2;
@@ -58,7 +50,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
         double *v = malloc(sizeof(double) * rounds);
         for (int r = 0; r < rounds; r++) v[r] = res[r * n + i];
-        qsort(v, rounds, sizeof(double), cmp);
+        qsort(v, rounds, sizeof(double), cmp_double);
         if (v[0] < 0) { printf("%s: seccomp failed\n", argv[i + 2]); continue; }
         printf("%s (%d instructions): median %.1f us, min %.1f us, p90 %.1f us\n", argv[i + 2], progs[i].len,
                v[rounds / 2], v[0], v[rounds * 9 / 10]);
