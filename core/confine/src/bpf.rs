@@ -70,7 +70,9 @@ pub enum To {
 }
 
 /// One checked syscall's BPF block, written with symbolic jump targets; [`Block::build`]
-/// appends the returns and computes the u8 offsets.
+/// appends the returns and computes the u8 offsets. Two blocks that compare equal build
+/// the same instructions.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Block {
     ins: Vec<(SockFilter, To, To)>,
     labels: Vec<usize>,

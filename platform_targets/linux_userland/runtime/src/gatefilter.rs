@@ -495,9 +495,8 @@ fn sorted_gate(shape: Shape) -> Result<Vec<(u32, Check)>, FilterError> {
     Ok(v)
 }
 
-/// A distinct argument block of the program: its instructions (to find calls that share it),
-/// the function that builds it and its label.
-type ArgBlock = (Vec<SockFilter>, fn(Shape) -> Block, To);
+/// A distinct argument block of the program and its label.
+type ArgBlock = (Block, To);
 
 /// The whole BPF program for a gate whose `syscall` instruction returns to `gate`, in a
 /// sandbox of this `shape`. Promises: a call from anywhere but the gate traps with data 0;
@@ -543,12 +542,13 @@ pub fn program(gate: u64, shape: Shape) -> Result<Vec<SockFilter>, FilterError> 
         match check {
             Any => seg.any |= 1 << (nr % WINDOW),
             Args(f) => {
-                let code = f(shape).finish()?;
-                let label = match blocks.iter().find(|(c, _, _)| *c == code) {
-                    Some(&(_, _, l)) => l,
+                // Built once; a block equal to one already kept shares its label.
+                let block = f(shape);
+                let label = match blocks.iter().find(|(kept, _)| *kept == block) {
+                    Some(&(_, l)) => l,
                     None => {
                         let l = b.label();
-                        blocks.push((code, f, l));
+                        blocks.push((block, l));
                         l
                     }
                 };
@@ -559,8 +559,8 @@ pub fn program(gate: u64, shape: Shape) -> Result<Vec<SockFilter>, FilterError> 
     let end = segments.last().map_or(0, |s| s.start + WINDOW);
     segments.push(Segment { start: end, any: 0, checked: Vec::new() });
     search(&mut b, &segments);
-    for (_, f, label) in blocks {
-        b.place(label).splice(f(shape));
+    for (block, label) in blocks {
+        b.place(label).splice(block);
     }
     b.place(kill).stmt(stmt(RET_K, RET_KILL_PROCESS));
     b.finish()
