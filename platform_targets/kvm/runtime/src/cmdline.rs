@@ -76,9 +76,10 @@ pub fn parse(line: &[u8]) -> Cmdline {
             b"timing" => c.timing = true,
             b"image-checked" => c.image_checked = true,
             b"probe" => c.probe = true,
-            b"snp-host-rules" => c.snp_host_rules = true,
             _ => {
-                if let Some(v) = word.strip_prefix(b"arg=") {
+                if tok == litebox_snp_sev::host_rules::TOKEN {
+                    c.snp_host_rules = true;
+                } else if let Some(v) = word.strip_prefix(b"arg=") {
                     c.args.push(unescape(v));
                 } else if let Some(v) = word.strip_prefix(b"env=") {
                     c.env.push(unescape(v));
