@@ -66,7 +66,7 @@ STDIN_LIMIT = 64 << 20
 # mprotect per step: ~60 of a hello boot's ~120 mprotect calls, ~1 ms of QEMU's CPU time per
 # boot (bench/RESULTS-issue17-kvm.md, "Round five"). QEMU's allocations only; the guest, its
 # devices and the sandbox are unchanged. A user's own arena setting is left alone.
-MALLOC_TUNABLE = "glibc.malloc.arena_max=1"
+ARENA_TUNABLE = ("glibc.malloc.arena_max", "1", "MALLOC_ARENA_MAX")
 # malloc's memory (QEMU's brk heap and its large mmap'd chunks) madvised MADV_HUGEPAGE
 # (glibc 2.35 and later; older ones ignore the name), and the heap grown 16 MiB at a time
 # (top_pad; default 128 KiB) so that the 2 MiB-aligned ranges of its first megabytes are inside
@@ -76,8 +76,9 @@ MALLOC_TUNABLE = "glibc.malloc.arena_max=1"
 # (bench/RESULTS-issue17-kvm.md, "Round nine"). Where they are "never" only the heap's
 # growth step changes. QEMU's allocations only, as above; a user's own setting of either is
 # left alone.
-# (tunable, value, the environment variable that sets it too)
-HUGE_TUNABLES: tuple[tuple[str, str, str | None], ...] = (
+# Every tunable QEMU gets: (tunable, value, the environment variable that sets it too).
+QEMU_TUNABLES: tuple[tuple[str, str, str | None], ...] = (
+    ARENA_TUNABLE,
     ("glibc.malloc.hugetlb", "1", None),
     ("glibc.malloc.top_pad", "16777216", "MALLOC_TOP_PAD_"),
 )
@@ -689,8 +690,10 @@ def sweep_stale_run_dirs(root: Path | None = None) -> list[Path]:
     except OSError:
         return removed
     for entry in entries:
-        parts = entry.name[len(RUN_DIR):].split("-")
-        if not entry.name.startswith(RUN_DIR) or len(parts) != 3 or parts[0] != ns or not parts[1].isdigit():
+        if not entry.name.startswith(RUN_DIR):
+            continue
+        parts = entry.name[len(RUN_DIR):].split("-")  # namespace, pid, tempfile's suffix
+        if len(parts) != 3 or parts[0] != ns or not parts[1].isdigit():
             continue
         try:
             if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
@@ -732,15 +735,14 @@ SETPRIV = "setpriv"
 
 
 def qemu_env(base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment QEMU runs with: ``base`` (default: ours) with ``MALLOC_TUNABLE`` added
-    to GLIBC_TUNABLES unless it sets the malloc arena limit already (GLIBC_TUNABLES'
-    ``glibc.malloc.arena_max`` or MALLOC_ARENA_MAX), each of ``HUGE_TUNABLES`` unless it sets
-    that tunable (or its environment variable), and ``GSLICE`` unless it sets G_SLICE."""
+    """The environment QEMU runs with: ``base`` (default: ours) with each of
+    ``QEMU_TUNABLES`` added to GLIBC_TUNABLES unless it sets that tunable already (in
+    GLIBC_TUNABLES or by its environment variable, e.g. MALLOC_ARENA_MAX), and ``GSLICE`` unless
+    it sets G_SLICE."""
     env = dict(os.environ if base is None else base)
     env.setdefault(*GSLICE)
     tunables = env.get("GLIBC_TUNABLES", "")
-    wanted = (("glibc.malloc.arena_max", MALLOC_TUNABLE.partition("=")[2], "MALLOC_ARENA_MAX"), *HUGE_TUNABLES)
-    added = [f"{name}={value}" for name, value, variable in wanted
+    added = [f"{name}={value}" for name, value, variable in QEMU_TUNABLES
              if f"{name}=" not in tunables and (variable is None or variable not in env)]
     if added:
         env["GLIBC_TUNABLES"] = ":".join([tunables, *added] if tunables else added)
