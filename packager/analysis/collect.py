@@ -32,6 +32,9 @@ class Collected:
     entry_info: ElfInfo
     warnings: list[str] = field(default_factory=list)
     ld_cache_generated: bool = False
+    # The stat the walk took of each regular file it packed, by host path (symlinks followed):
+    # the plan's sha256 lookups use it instead of taking it again.
+    stats: dict[str, os.stat_result] = field(default_factory=dict)
 
 
 class _HostMap:
@@ -178,14 +181,16 @@ def _add_host_path(path: str, reason: str, fs: RootFS, added: list[Added], warni
             warnings.append(f"quick mode: {path} not packed: {exc}")
 
 
-def _add_package_data(entry_host: Path, fs: RootFS, added: list[Added], warnings: list[str]) -> None:
-    """Packs the data files of the Debian package that owns the program (at most 64 MB)."""
+def _add_package_data(entry_host: Path, fs: RootFS, added: list[Added], warnings: list[str],
+                      cache: StatCache | None) -> None:
+    """Packs the data files of the Debian package that owns the program (at most 64 MB);
+    ``cache`` remembers dpkg's answers while its database is unchanged."""
     from packager.analysis import quickhooks  # quick mode only
 
-    package = quickhooks.owning_package(entry_host)
+    package = quickhooks.owning_package(entry_host, cache)
     if package is None:
         return
-    files, total = quickhooks.package_data_files(package)
+    files, total = quickhooks.package_data_files(package, cache)
     if total > quickhooks.DPKG_LIMIT:
         warnings.append(f"quick mode: the data files of Debian package {package} ({total >> 20} MB) were not "
                         "packed (more than 64 MB); pack a project to choose what goes in")
@@ -262,6 +267,7 @@ def collect(cfg: Config, ld_so_conf: Path = DEFAULT_CONF, cache: StatCache | Non
         _walk_line(cfg, img, host, fs, added, warnings)
     if cfg.mode == "quick":
         _add_quick_extras(fs, added, warnings)
+    walked = {str(host): st for _img, host, st in added}
     elf_objects = _elf_objects(added, is_elf)
     mappings = cfg.files + (((cfg.app.entry, cfg.entry_host),) if cfg.entry_host else ())
     host_map = _HostMap(mappings)
@@ -299,9 +305,10 @@ def collect(cfg: Config, ld_so_conf: Path = DEFAULT_CONF, cache: StatCache | Non
     if cfg.mode == "quick":
         applied: set[str] = set()
         added = []
-        _add_package_data(entry_host, fs, added, warnings)
+        _add_package_data(entry_host, fs, added, warnings, cache)
         for _ in range(3):  # hooks a library brought in can match libraries of what they add
             added += _apply_hooks(entry_host, fs, finder, warnings, applied, scratch)
+            walked.update((str(host), st) for _img, host, st in added)
             extra = _elf_objects(added, is_elf)
             added = []
             if not extra:
@@ -334,4 +341,5 @@ def collect(cfg: Config, ld_so_conf: Path = DEFAULT_CONF, cache: StatCache | Non
     if cfg.mode == "quick":
         _warn_missing(entry_host, fs, warnings, scratch)
     _check_mounts(cfg, fs)
-    return Collected(rootfs=fs, entry_info=entry_info, warnings=warnings, ld_cache_generated=generated)
+    return Collected(rootfs=fs, entry_info=entry_info, warnings=warnings, ld_cache_generated=generated,
+                     stats=walked)

@@ -4,14 +4,17 @@ and the data files of the Debian package that owns the program."""
 from __future__ import annotations
 
 import fnmatch
+import functools
 import glob
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from packager.analysis.statcache import StatCache
 from packager.errors import PackError
 
 try:
@@ -55,12 +58,14 @@ def hooks_dir() -> Path:
 
 def load_hooks(directory: Path | None = None) -> list[Hook]:
     """Every ``*.toml`` hook in ``directory`` (default: the repo's hooks/), sorted by name.
-    A hook file with an unknown key or a wrong type is a PackError naming it."""
+    A hook file with an unknown key or a wrong type is a PackError naming it. A file read
+    before in this process and not changed since (same stat) is not parsed again: one quick
+    pack asks up to four times, and parsing the TOML is most of a hook's cost."""
     directory = directory or hooks_dir()
     hooks = []
     for path in sorted(directory.glob("*.toml")):
         try:
-            data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = _parsed(str(path), _stat_key(path))
         except (OSError, ValueError) as exc:
             raise PackError(f"{path}: not a readable hook ({exc})") from None
         unknown = set(data) - HOOK_KEYS
@@ -77,6 +82,18 @@ def load_hooks(directory: Path | None = None) -> list[Hook]:
         except (TypeError, ValueError) as exc:
             raise PackError(f"{path}: bad hook value ({exc})") from None
     return hooks
+
+
+def _stat_key(path: Path) -> tuple[int, ...]:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(path: str, stat_key: tuple[int, ...]) -> dict[str, Any]:
+    """The hook file's TOML (``stat_key`` keys the memo: a changed file is read again).
+    Callers must not modify the returned dict."""
+    return tomllib.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def _strings(path: Path, key: str, raw: Any) -> tuple[str, ...]:
@@ -107,15 +124,25 @@ def _names(program: Path) -> set[str]:
 
 def _imports(program: Path, symbols: set[str]) -> set[str]:
     """Which of ``symbols`` the program's bytes name as NUL-delimited strings (its dynamic
-    string table names every symbol it imports)."""
+    string table names every symbol it imports). Remembered in this process while the file's
+    stat is unchanged (a quick pack asks once per round of hooks)."""
     if not symbols:
         return set()
+    try:
+        key = _stat_key(program)
+    except OSError:
+        return set()
+    return set(_imports_of(str(program), key, frozenset(symbols)))
+
+
+@functools.lru_cache(maxsize=64)
+def _imports_of(program: str, stat_key: tuple[int, ...], symbols: frozenset[str]) -> frozenset[str]:
     try:
         with open(program, "rb") as f:
             data = f.read(256 << 20)
     except OSError:
-        return set()
-    return {s for s in symbols if b"\0" + s.encode() + b"\0" in data}
+        return frozenset()
+    return frozenset(s for s in symbols if b"\0" + s.encode() + b"\0" in data)
 
 
 def matching_hooks(hooks: list[Hook], program: Path, library_names: set[str]) -> list[tuple[Hook, str]]:
@@ -160,11 +187,24 @@ def hook_paths(hook: Hook) -> list[str]:
 
 def excluded(hook: Hook, relative: str) -> bool:
     """True when a path relative to a packed directory is left out by the hook's ``exclude``
-    globs (matched against each component and the whole path) and not kept by ``keep``."""
+    globs (matched against each component and the whole path) and not kept by ``keep``
+    (matched against the last component); globs as ``fnmatch.fnmatch`` matches them."""
     parts = relative.split("/")
-    if any(fnmatch.fnmatch(parts[-1], k) for k in hook.keep):
+    if _any_glob(hook.keep)(parts[-1]):
         return False
-    return any(fnmatch.fnmatch(relative, g) or any(fnmatch.fnmatch(p, g) for p in parts) for g in hook.exclude)
+    matches = _any_glob(hook.exclude)
+    return matches(relative) or any(matches(p) for p in parts)
+
+
+@functools.lru_cache(maxsize=256)
+def _any_glob(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """A test of whether a name matches any of ``patterns`` (fnmatch globs; POSIX, so case
+    counts): their translations joined into one regular expression, compiled once. A quick
+    pack asks tens of thousands of times (each file and directory of a hook's trees)."""
+    if not patterns:
+        return lambda _name: False
+    union = re.compile("|".join(fnmatch.translate(p) for p in patterns))
+    return lambda name: union.match(name) is not None
 
 
 def tree_size(paths: list[str], hook: Hook) -> int:
@@ -199,25 +239,54 @@ def _dpkg(args: list[str]) -> str | None:
     return out.stdout if out.returncode == 0 else None
 
 
-def owning_package(program: Path) -> str | None:
+# What dpkg's answers about owners and file lists depend on: its database (the status file, the
+# info folder whose entries change as packages come and go, diversions) and dpkg itself.
+DPKG_DATABASE = ("/var/lib/dpkg/status", "/var/lib/dpkg/info", "/var/lib/dpkg/diversions")
+
+
+def dpkg_stamp() -> list[Any]:
+    """A record that changes whenever ``dpkg -S`` or ``dpkg -L`` could answer differently:
+    the stat identity (device, inode, size, mtime, ctime) of dpkg's database files and of the
+    dpkg executable, or None for each one missing."""
+    stamp: list[Any] = []
+    for path in (*DPKG_DATABASE, shutil.which("dpkg")):
+        try:
+            st = os.stat(path) if path else None
+        except OSError:
+            st = None
+        stamp.append([st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns] if st else None)
+    return stamp
+
+
+def _dpkg_remembered(args: list[str], cache: StatCache | None) -> str | None:
+    """``_dpkg(args)``, remembered in ``cache`` (when given) while ``dpkg_stamp`` is unchanged:
+    each question costs dpkg ~0.1 s of reading its whole file database."""
+    if cache is None:
+        return _dpkg(args)
+    answer = cache.remembered("dpkg\0" + "\0".join(args), dpkg_stamp(), lambda: _dpkg(args))
+    return answer if isinstance(answer, str) else None
+
+
+def owning_package(program: Path, cache: StatCache | None = None) -> str | None:
     """The Debian package that owns ``program`` (by its path or the file it links to), or None
-    (not a Debian system, or a file no package owns)."""
+    (not a Debian system, or a file no package owns). ``cache`` remembers dpkg's answers while
+    its database is unchanged."""
     candidates = [str(program)]
     real = os.path.realpath(program)
     candidates += [real] if real != str(program) else []
     for path in candidates:
-        found = _dpkg(["-S", path])
+        found = _dpkg_remembered(["-S", path], cache)
         if found:
             first = found.splitlines()[0]
             return first.split(":", 1)[0].split(",")[0].strip() or None
     return None
 
 
-def package_data_files(package: str) -> tuple[list[str], int]:
+def package_data_files(package: str, cache: StatCache | None = None) -> tuple[list[str], int]:
     """The package's data files (under /usr/share, /usr/lib and /etc, without documentation,
     manual pages, translations or desktop integration) and their total size; ([], 0) if
-    dpkg cannot say."""
-    listing = _dpkg(["-L", package])
+    dpkg cannot say. ``cache`` as for ``owning_package``."""
+    listing = _dpkg_remembered(["-L", package], cache)
     if not listing:
         return [], 0
     files, total = [], 0

@@ -39,19 +39,23 @@ class StatCache:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.dirty = False
-        self.data: dict[str, dict[str, Any]] = {"sha256": {}, "elf": {}, "magic": {}}
+        self.data: dict[str, dict[str, Any]] = {"sha256": {}, "elf": {}, "magic": {}, "answers": {}}
         if path is not None:
             try:
                 loaded = json.loads(path.read_bytes())
                 if loaded.get("version") == CACHE_VERSION:
-                    # "magic" came later: a cache written without it is still good for the rest.
-                    self.data = {"sha256": loaded["sha256"], "elf": loaded["elf"], "magic": loaded.get("magic", {})}
+                    # "magic" and "answers" came later: a cache written without them is still good
+                    # for the rest.
+                    self.data = {"sha256": loaded["sha256"], "elf": loaded["elf"], "magic": loaded.get("magic", {}),
+                                 "answers": loaded.get("answers", {})}
             except (OSError, ValueError, KeyError, AttributeError):
                 pass
 
     def _lookup(self, kind: str, path: Path, compute: Callable[[], Any],
                 st: os.stat_result | None = None) -> tuple[Any, bool]:
-        key = os.path.abspath(path)
+        key = os.fspath(path)
+        if not key.startswith("/") or "/." in key or "//" in key:
+            key = os.path.abspath(key)  # a normalized absolute path is its own key
         stamp = _stamp(path) if st is None else _stamp_of(st)
         hit = self.data[kind].get(key)
         if hit is not None and hit[0] == stamp:
@@ -61,9 +65,10 @@ class StatCache:
         self.dirty = True
         return value, False
 
-    def sha256(self, path: Path) -> str:
-        """The file's sha256, read from disk only if its stat changed since last time."""
-        value, _ = self._lookup("sha256", path, lambda: sha256_file(path))
+    def sha256(self, path: Path, st: os.stat_result | None = None) -> str:
+        """The file's sha256, read from disk only if its stat changed since last time. ``st``,
+        when given, is a stat the caller just took of that file (symlinks followed)."""
+        value, _ = self._lookup("sha256", path, lambda: sha256_file(path), st)
         return str(value)
 
     def elf(self, path: Path, reader: Callable[[Path], ElfInfo]) -> ElfInfo:
@@ -78,6 +83,18 @@ class StatCache:
         and is opened again."""
         value, _ = self._lookup("magic", path, lambda: is_elf_file(path), st)
         return bool(value)
+
+    def remembered(self, key: str, stamp: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()``, remembered under ``key`` while ``stamp`` (a JSON value describing
+        everything the answer depends on, taken before computing) is unchanged: for answers of
+        other programs, such as which Debian package owns a file."""
+        hit = self.data["answers"].get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        value = compute()
+        self.data["answers"][key] = [stamp, value]
+        self.dirty = True
+        return value
 
     def save(self) -> None:
         """Writes the cache back (atomically) if anything changed."""

@@ -16,9 +16,10 @@ from packager.analysis.statcache import StatCache
 from packager.build import children, origins
 from packager.build.canonjson import canonical_json
 from packager.build.plan import make_plan, write_plan
+from packager.build.probecache import ProbeCache, toolchain_stamp
 from packager.build.progress import Progress
 from packager.build.statelock import state_lock
-from packager.build.toolchain import VersionProbes, start_probes, toolchain_info
+from packager.build.toolchain import RUST_PROBES, KnownVersions, VersionProbes, start_probes, toolchain_info
 from packager.config import config as config_mod
 from packager.config.config import Config, Overrides, relative_to_project
 from packager.containers.imagesource import is_image_reference
@@ -49,6 +50,7 @@ class PackResult:
     rebuilt: list[str]
     config: Config
     extras: list[Path] = field(default_factory=list)  # files written by the targets' extra steps
+    toolchain: dict[str, str] = field(default_factory=dict)  # the manifest's toolchain record
 
 
 def state_dir_for(out_dir: Path) -> Path:
@@ -57,6 +59,7 @@ def state_dir_for(out_dir: Path) -> Path:
 
 
 SYSTEM_LIB_DIRS = ("/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/")
+VERSIONS_KEY = "rust-versions"  # rustc -V and cargo -V in packager/build/probecache.py's file
 
 # Code that cannot change what a build produces, relative to packager/: the command-line front
 # ends (the commands/ subpackage) and where `pack` remembers a project for `verify`.
@@ -184,20 +187,37 @@ def _pack_locked(app: Path, cfg: Config, targets: list[Target], out_dir: Path, s
                  targets_dir: Path | None, started: float, source: dict[str, Any] | None = None) -> PackResult:
     """The part of ``pack`` that uses the build state directory (its lock held)."""
     repo = repo_root()
-    probes = start_probes()  # rustc -V and cargo -V answer while the app is analysed
-    metadata = cargobuild.CargoMetadata.start(repo)  # and so does cargo metadata (the runtime's inputs)
+    # rustc -V and cargo -V answer while the app is analysed, and so does cargo metadata (the
+    # runtime's inputs); or their answers are remembered from an earlier pack under a stamp of
+    # everything they depend on (packager/build/probecache.py).
+    asked = ProbeCache(state / "probes.json")
+    tool_stamp = toolchain_stamp()
+    known = asked.get(VERSIONS_KEY, tool_stamp)
+    probes: VersionProbes | KnownVersions
+    if isinstance(known, list) and len(known) == len(RUST_PROBES) and all(isinstance(v, str) for v in known):
+        probes = KnownVersions(known)
+    else:
+        probes = start_probes()
+    # Started ahead only when a runtime is built from source: a prebuilt or bundled one needs no
+    # crate list (asked on demand if a plugin wants it all the same).
+    ahead = any(t.runtime_origin(cfg.target_table(t.name)).get("kind") == "built" for t in targets)
+    metadata = cargobuild.CargoMetadata.start(repo, asked, ahead)
     try:
-        return _pack_probed(app, cfg, targets, out_dir, state, shared, config_file, progress, targets_dir,
-                            started, source, repo, probes, metadata)
+        result = _pack_probed(app, cfg, targets, out_dir, state, shared, config_file, progress, targets_dir,
+                              started, source, repo, probes, metadata)
+        rust = result.toolchain
+        asked.put(VERSIONS_KEY, tool_stamp, [rust["rustc"], rust["cargo"]])
+        return result
     finally:
         probes.close()
         metadata.close()
+        asked.save()
 
 
 def _pack_probed(app: Path, cfg: Config, targets: list[Target], out_dir: Path, state: Path,
                  shared: Path | None, config_file: Path | None, progress: Progress,
                  targets_dir: Path | None, started: float, source: dict[str, Any] | None, repo: Path,
-                 probes: VersionProbes, metadata: cargobuild.CargoMetadata) -> PackResult:
+                 probes: VersionProbes | KnownVersions, metadata: cargobuild.CargoMetadata) -> PackResult:
     cache = StatCache(state / "statcache.json")
     collected = collect(cfg, cache=cache)
     for w in collected.warnings:
@@ -235,7 +255,7 @@ def _pack_probed(app: Path, cfg: Config, targets: list[Target], out_dir: Path, s
         for r in results:
             progress.done(f"wrote {display_path(r.path)} ({elapsed:.1f} s)")
     extras = [Path(o) for a in request["apps"] for t in a["targets"] for x in t["extra_steps"] for o in x["outputs"]]
-    return PackResult(results, [f"{e['step']}:{e['what']}" for e in events], cfg, extras)
+    return PackResult(results, [f"{e['step']}:{e['what']}" for e in events], cfg, extras, tools)
 
 
 def _write_sbom(sidecar: dict[str, Any], artifact: Path, cfg: Config, plan: dict[str, Any], target: Target,

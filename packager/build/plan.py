@@ -65,7 +65,7 @@ def make_plan(cfg: Config, collected: Collected, cache: StatCache | None = None)
         if e.host is not None:
             item["host"] = str(e.host)
             try:
-                item["sha256"] = cache.sha256(e.host)
+                item["sha256"] = cache.sha256(e.host, collected.stats.get(str(e.host)))
             except OSError as exc:
                 raise PackError(f"{display_path(e.host)}: cannot read: {exc.strerror} ({e.reason})") from None
         if e.data is not None:

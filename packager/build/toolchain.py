@@ -119,6 +119,21 @@ class VersionProbes:
                 proc.wait()
 
 
+class KnownVersions:
+    """Version lines already known (remembered by packager/build/probecache.py under an
+    unchanged toolchain stamp), standing in for ``VersionProbes``: nothing is started."""
+
+    def __init__(self, versions: list[str]) -> None:
+        self.versions = list(versions)
+
+    def answers(self) -> list[str]:
+        """The known version lines, in the probes' order."""
+        return list(self.versions)
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+
 def _command_versions(argvs: list[list[str]]) -> list[str]:
     """Each tool's version line, the probes running side by side; ``absent`` only when a tool
     is not installed at all. A tool that is installed but fails, prints nothing or does not
@@ -179,7 +194,7 @@ def start_probes() -> VersionProbes:
     return VersionProbes(RUST_PROBES)
 
 
-def toolchain_info(repo: Path, probes: VersionProbes | None = None) -> dict[str, str]:
+def toolchain_info(repo: Path, probes: VersionProbes | KnownVersions | None = None) -> dict[str, str]:
     """The toolchain record of the manifest: python, rustc -V, cargo -V, Cargo.lock sha256,
     and the versions of scons, lief, zstandard, pyelftools and capstone (the rewriter's
     decoder). ``probes`` are version probes already started (``start_probes``)."""

@@ -124,6 +124,8 @@ class RootFS:
                 elif existing.kind != DIR:
                     raise PackError(f"image path {parent} is a {existing.kind} ({existing.reason}) "
                                     f"but {path} ({result[path].reason}) needs it to be a directory")
+                else:
+                    break  # a directory already there: its own parents are checked as its path's
                 child = parent
         return [result[p] for p in sorted(result, key=sort_key)]
 

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from packager.build.probecache import ProbeCache, metadata_stamp, toolchain_stamp
 from packager.errors import PackError
 from packager.paths import display_path
 
@@ -29,6 +30,7 @@ def _walk(top: Path) -> list[Path]:
 
 METADATA_ARGV = ["cargo", "metadata", "--format-version", "1", "--no-deps", "--offline"]
 METADATA_TIMEOUT = 120  # seconds
+METADATA_KEY = "cargo-metadata"  # its entry in packager/build/probecache.py's file
 
 
 class CargoMetadata:
@@ -43,13 +45,25 @@ class CargoMetadata:
         self.proc: subprocess.Popen[str] | None = None
         self.answered = False
         self.answer: dict[str, Any] | None = None
+        self.cache: ProbeCache | None = None
+        self.stamp: dict[str, Any] | None = None  # taken before cargo was asked
 
     @classmethod
-    def start(cls, repo: Path) -> CargoMetadata:
-        """A CargoMetadata whose ``cargo metadata`` is already running (when cargo and a
-        Cargo.toml are there; otherwise it asks nothing until ``get``)."""
+    def start(cls, repo: Path, cache: ProbeCache | None = None, ahead: bool = True) -> CargoMetadata:
+        """A CargoMetadata already answered by ``cache`` when nothing its answer depends on
+        changed (packager/build/probecache.py), else one whose ``cargo metadata`` is already
+        running (when ``ahead`` and cargo and a Cargo.toml are there; otherwise it asks nothing
+        until ``get``). A new answer is recorded in ``cache``."""
         meta = cls(repo)
-        if shutil.which("cargo") is not None and (repo / "Cargo.toml").is_file():
+        if cache is not None:
+            recorded = cache.recorded(METADATA_KEY)
+            stamp = metadata_stamp(repo, recorded if isinstance(recorded, dict) else {"packages": []},
+                                   toolchain_stamp(repo))
+            if stamp is not None and isinstance(recorded, dict) and cache.get(METADATA_KEY, stamp) is not None:
+                meta.answered, meta.answer = True, recorded
+                return meta
+            meta.cache, meta.stamp = cache, stamp
+        if ahead and shutil.which("cargo") is not None and (repo / "Cargo.toml").is_file():
             try:
                 meta.proc = subprocess.Popen(METADATA_ARGV, cwd=repo, stdout=subprocess.PIPE,
                                              stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
@@ -78,7 +92,20 @@ class CargoMetadata:
             meta = None
         self.answered = True
         self.answer = meta if isinstance(meta, dict) else None
+        if self.cache is not None and self.answer is not None:
+            self._remember(self.cache, self.answer)
         return self.answer
+
+    def _remember(self, cache: ProbeCache, answer: dict[str, Any]) -> None:
+        """Records ``answer`` under the stamp taken before cargo was asked when that stamp
+        covers every manifest the answer lists; otherwise under no stamp (the next pack asks
+        again, and then knows which manifests to stamp)."""
+        stamp = self.stamp
+        listed = sorted({str(p.get("manifest_path")) for p in answer.get("packages", []) if isinstance(p, dict)})
+        if stamp is None or not set(listed) <= set(stamp["files"]):
+            cache.put(METADATA_KEY, None, answer)
+            return
+        cache.put(METADATA_KEY, stamp, answer)
 
     def close(self) -> None:
         """Stops a ``cargo metadata`` still running (a prefetch never used) and reaps it."""

@@ -50,3 +50,53 @@ def test_paths_a_program_names_but_the_image_lacks(tmp_path: Path, cc: Callable[
     assert "/etc/os-release" in named and "/usr/bin/env %s" not in named
     assert pathhints.missing_paths(str(prog), lambda p: False) == ["/etc/os-release"]
     assert pathhints.missing_paths(str(prog), lambda p: p == "/etc/os-release") == []
+
+
+@pytest.mark.parametrize("patterns", [("*.pyc", "__pycache__", "test?"), ("[!a-c]*", "x[*]y"), ("*",), ()])
+def test_the_compiled_globs_match_as_fnmatch(patterns: tuple[str, ...]) -> None:
+    names = ["a.pyc", "__pycache__", "tests", "test1", "d", "b", "x*y", "x[*]y", "", ".hidden", "A.PYC",
+             "new\nline", "a/b.pyc"]
+    import fnmatch
+
+    for name in names:
+        assert quickhooks._any_glob(patterns)(name) == any(fnmatch.fnmatch(name, p) for p in patterns), name
+
+
+def test_dpkg_answers_are_remembered_while_its_database_is_unchanged(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from packager.analysis.statcache import StatCache
+
+    log, status = tmp_path / "log", tmp_path / "status"
+    status.write_text("Package: demo\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    dpkg = bin_dir / "dpkg"
+    dpkg.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\n'
+                    'case "$1" in -S) echo "demo: $2";; -L) echo /usr/share/demo/data;; esac\n')
+    dpkg.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setattr(quickhooks, "DPKG_DATABASE", (str(status), str(tmp_path / "info")))
+    cache = StatCache(tmp_path / "statcache.json")
+    program = Path("/usr/bin/true")
+
+    assert quickhooks.owning_package(program, cache) == "demo"
+    quickhooks.package_data_files("demo", cache)
+    cache.save()
+    again = StatCache(tmp_path / "statcache.json")  # remembered across packs
+    assert quickhooks.owning_package(program, again) == "demo"
+    quickhooks.package_data_files("demo", again)
+    assert log.read_text().splitlines() == [f"-S {program}", "-L demo"]
+
+    (tmp_path / "info").mkdir()  # a package installed: the database changed, dpkg is asked again
+    assert quickhooks.owning_package(program, again) == "demo"
+    assert log.read_text().splitlines()[-1] == f"-S {program}"
+    assert quickhooks.owning_package(program) == "demo"  # no cache: always asked
+    assert len(log.read_text().splitlines()) == 4
+
+
+def test_a_hook_file_changed_in_the_same_process_is_read_again(tmp_path: Path) -> None:
+    hook = tmp_path / "h.toml"
+    hook.write_text('doc = "first"\nprograms = ["a"]\n')
+    assert quickhooks.load_hooks(tmp_path)[0].doc == "first"
+    hook.write_text('doc = "again"\nprograms = ["a"]\n')  # same size: the ctime (or inode) tells
+    assert quickhooks.load_hooks(tmp_path)[0].doc == "again"
