@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from packager.analysis.collect import collect
 from packager.analysis.statcache import StatCache
@@ -26,7 +26,7 @@ from packager.containers.imagesource import is_image_reference
 from packager.errors import PackError
 from packager.paths import display_path
 from packager.targets import cargobuild
-from packager.targets.targets import Target, default_options, discover, repo_root
+from packager.targets.targets import LazyTargets, Target, default_options, discover, repo_root
 
 STATE_NAME = ".litebox-cache"
 
@@ -127,7 +127,7 @@ def run_build_command(cfg: Config, progress: Progress) -> None:
         raise PackError(f"{where}: [build].command `{shown}` failed with exit code {result.returncode}")
 
 
-def resolve_targets(names: list[str], known: dict[str, Target] | None = None) -> list[Target]:
+def resolve_targets(names: list[str], known: Mapping[str, Target] | None = None) -> list[Target]:
     """The plugins for ``names`` (in order, without duplicates) among ``known`` (default: the
     checkout's); PackError for unknown ones."""
     known = discover() if known is None else known
@@ -173,7 +173,7 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
             from packager.containers.imageproject import recorded_source
 
             source = recorded_source(app)
-        known = discover(targets_dir)
+        known = LazyTargets(targets_dir)  # only the plugins this pack names are loaded
         cfg = config_mod.load(app, config_file, overrides, known)
         targets = resolve_targets(target_names, known)
         run_build_command(cfg, progress)

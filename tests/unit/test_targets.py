@@ -85,3 +85,27 @@ def test_userns_probe_leaves_this_process_alone() -> None:
     assert {n: os.readlink(f"/proc/self/ns/{n}") for n in ("user", "mnt", "net")} == before
     abi, errno_ = landlock_abi()
     assert (abi > 0 and errno_ == 0) or (abi == 0 and errno_ > 0)
+
+
+def test_lazy_targets_load_only_the_plugin_asked_for(tmp_path: Path) -> None:
+    """A pack loads the plugins it names, each from the folder named after it (dashes as
+    underscores); anything else (listing, a name no folder has) discovers them all."""
+    import sys
+
+    from packager.targets.targets import LazyTargets
+
+    for folder, name in (("one_t", "one-t"), ("two_t", "two-t"), ("odd", "elsewhere")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "target.py").write_text(PLUGIN.format(name=name, ok=True)
+                                                     + f"\nLOADED = {folder!r}\n")
+    for folder in ("one_t", "two_t", "odd"):
+        sys.modules.pop(f"litebox_target_{folder}", None)
+    lazy = LazyTargets(tmp_path)
+    assert "one-t" in lazy and lazy["one-t"].folder == tmp_path / "one_t"
+    assert "litebox_target_one_t" in sys.modules
+    assert "litebox_target_two_t" not in sys.modules and "litebox_target_odd" not in sys.modules
+    assert "elsewhere" in lazy  # no folder by that name: every plugin is discovered
+    assert sorted(lazy) == ["elsewhere", "one-t", "two-t"] and len(lazy) == 3
+    assert "nothing" not in lazy
+    with pytest.raises(KeyError):
+        lazy["nothing"]
