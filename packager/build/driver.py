@@ -22,7 +22,7 @@ from packager.build.statelock import state_lock
 from packager.build.toolchain import RUST_PROBES, KnownVersions, VersionProbes, start_probes, toolchain_info
 from packager.config import config as config_mod
 from packager.config.config import Config, Overrides, relative_to_project
-from packager.containers.imagesource import is_image_reference
+from packager.containers.reference import is_image_reference, recorded_source
 from packager.errors import PackError
 from packager.paths import display_path
 from packager.targets import cargobuild
@@ -170,8 +170,6 @@ def pack(app: Path, target_names: list[str], out_dir: Path, config_file: Path | 
             made = materialize(str(app), config_file, state / "images", progress)
             app, config_file, source = made.project_dir, made.config_file, made.source
         elif app.is_dir():  # a project generated from an image, rebuilt (verify)
-            from packager.containers.imageproject import recorded_source
-
             source = recorded_source(app)
         known = LazyTargets(targets_dir)  # only the plugins this pack names are loaded
         cfg = config_mod.load(app, config_file, overrides, known)

@@ -20,11 +20,11 @@ from packager.build.progress import Progress
 from packager.config.config import load_toml
 from packager.containers.imagesource import ImageSource, read_image
 from packager.containers.layers import apply_layers
+from packager.containers.reference import SOURCE_FILE
 from packager.errors import PackError
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DONE = ".complete"
-SOURCE_FILE = "image-source.json"  # so a rebuild from the generated project (verify) records it too
 
 
 @dataclass(frozen=True)
@@ -224,9 +224,3 @@ def materialize(reference: str, config_file: Path | None, work_root: Path, progr
     return ImageProject(project, path, source)
 
 
-def recorded_source(project_dir: Path) -> dict[str, Any] | None:
-    """The image a generated project came from, or None for any other project or program."""
-    try:
-        return json.loads((project_dir / SOURCE_FILE).read_text(encoding="utf-8")) if project_dir.is_dir() else None
-    except (OSError, ValueError):
-        return None

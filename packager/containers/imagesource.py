@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packager.containers.reference import PREFIXES
 from packager.errors import PackError
 
-PREFIXES = ("oci:", "oci-archive:", "docker-archive:")
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
 
 
@@ -38,11 +38,6 @@ class ImageSource:
     digest: str
     config: dict[str, Any]
     layers: tuple[Layer, ...]
-
-
-def is_image_reference(arg: str) -> bool:
-    """True if ``arg`` names a container image (one of PREFIXES)."""
-    return arg.startswith(PREFIXES)
 
 
 def _split_tag(rest: str) -> tuple[str, str | None]:
