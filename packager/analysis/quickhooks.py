@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from packager.analysis.statcache import StatCache
+from packager.analysis.statcache import StatCache, stamp_of, stamp_or_none
 from packager.errors import PackError
 
 try:
@@ -85,8 +85,7 @@ def load_hooks(directory: Path | None = None) -> list[Hook]:
 
 
 def _stat_key(path: Path) -> tuple[int, ...]:
-    st = os.stat(path)
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return tuple(stamp_of(os.stat(path)))
 
 
 @functools.lru_cache(maxsize=256)
@@ -248,14 +247,8 @@ def dpkg_stamp() -> list[Any]:
     """A record that changes whenever ``dpkg -S`` or ``dpkg -L`` could answer differently:
     the stat identity (device, inode, size, mtime, ctime) of dpkg's database files and of the
     dpkg executable, or None for each one missing."""
-    stamp: list[Any] = []
-    for path in (*DPKG_DATABASE, shutil.which("dpkg")):
-        try:
-            st = os.stat(path) if path else None
-        except OSError:
-            st = None
-        stamp.append([st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns] if st else None)
-    return stamp
+    dpkg = shutil.which("dpkg")
+    return [*(stamp_or_none(path) for path in DPKG_DATABASE), stamp_or_none(dpkg) if dpkg else None]
 
 
 def _dpkg_remembered(args: list[str], cache: StatCache | None) -> str | None:

@@ -16,11 +16,22 @@ CACHE_VERSION = 1
 
 
 def _stamp(path: Path) -> list[int]:
-    return _stamp_of(os.stat(path))
+    return stamp_of(os.stat(path))
 
 
-def _stamp_of(st: os.stat_result) -> list[int]:
+def stamp_of(st: os.stat_result) -> list[int]:
+    """A file's identity for "has it changed": (device, inode, size, mtime ns, ctime ns).
+    Content written in place changes the ctime even when size and mtime are put back; a file
+    renamed over it has another inode."""
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def stamp_or_none(path: str | Path) -> list[int] | None:
+    """``stamp_of`` the file at ``path`` (symlinks followed), or None when it cannot be stat'ed."""
+    try:
+        return stamp_of(os.stat(path))
+    except OSError:
+        return None
 
 
 def sha256_file(path: Path) -> str:
@@ -56,7 +67,7 @@ class StatCache:
         key = os.fspath(path)
         if not key.startswith("/") or "/." in key or "//" in key:
             key = os.path.abspath(key)  # a normalized absolute path is its own key
-        stamp = _stamp(path) if st is None else _stamp_of(st)
+        stamp = _stamp(path) if st is None else stamp_of(st)
         hit = self.data[kind].get(key)
         if hit is not None and hit[0] == stamp:
             return hit[1], True

@@ -29,18 +29,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from packager.analysis.statcache import stamp_or_none
+
 CACHE_VERSION = 1
 TOOL_ENV = ("PATH", "RUSTUP_TOOLCHAIN", "RUSTUP_HOME", "CARGO_HOME", "RUSTC", "CARGO")
 TOOLCHAIN_FILES = ("rust-toolchain", "rust-toolchain.toml")
 WORKSPACE_FILES = ("Cargo.toml", "Cargo.lock", ".cargo/config.toml", ".cargo/config")
-
-
-def _stat(path: str | Path) -> list[int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
 def _rustup_home() -> Path:
@@ -57,13 +51,13 @@ def toolchain_stamp(cwd: Path | None = None) -> dict[str, Any]:
         found = shutil.which(tool)
         tools[tool] = found
         if found:
-            files[found] = _stat(found)
+            files[found] = stamp_or_none(found)
             real = os.path.realpath(found)
-            files[real] = _stat(real)
+            files[real] = stamp_or_none(real)
     home = _rustup_home()
-    files[str(home / "settings.toml")] = _stat(home / "settings.toml")
+    files[str(home / "settings.toml")] = stamp_or_none(home / "settings.toml")
     for folder in ("toolchains", "update-hashes"):
-        files[str(home / folder)] = _stat(home / folder)
+        files[str(home / folder)] = stamp_or_none(home / folder)
     try:
         names = sorted(os.listdir(home / "toolchains"))
     except OSError:
@@ -71,17 +65,17 @@ def toolchain_stamp(cwd: Path | None = None) -> dict[str, Any]:
     for name in names:
         for tool in ("rustc", "cargo"):
             path = home / "toolchains" / name / "bin" / tool
-            files[str(path)] = _stat(path)
+            files[str(path)] = stamp_or_none(path)
     try:
         hashes = sorted(os.listdir(home / "update-hashes"))
     except OSError:
         hashes = []
     for name in hashes:
-        files[str(home / "update-hashes" / name)] = _stat(home / "update-hashes" / name)
+        files[str(home / "update-hashes" / name)] = stamp_or_none(home / "update-hashes" / name)
     here = (cwd or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         for name in TOOLCHAIN_FILES:
-            files[str(folder / name)] = _stat(folder / name)
+            files[str(folder / name)] = stamp_or_none(folder / name)
     return {"env": {k: os.environ.get(k) for k in TOOL_ENV}, "tools": tools, "files": files}
 
 
@@ -99,8 +93,8 @@ def metadata_stamp(repo: Path, answer: dict[str, Any], toolchain: dict[str, Any]
         manifests = sorted({str(p["manifest_path"]) for p in answer["packages"]})
     except (KeyError, TypeError):
         return None
-    files = {str(repo / name): _stat(repo / name) for name in WORKSPACE_FILES}
-    files.update({m: _stat(m) for m in manifests})
+    files = {str(repo / name): stamp_or_none(repo / name) for name in WORKSPACE_FILES}
+    files.update({m: stamp_or_none(m) for m in manifests})
     return {"toolchain": toolchain, "files": files}
 
 
