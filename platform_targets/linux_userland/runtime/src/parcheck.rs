@@ -93,6 +93,9 @@ static REGION: AtomicUsize = AtomicUsize::new(0);
 static CHUNKS: AtomicU32 = AtomicU32::new(0);
 /// Init's copy of the image, to read and check chunks with.
 static IMAGE: SpinMutex<Option<Image<'static>>> = SpinMutex::new(None);
+/// The app's program (its path in the image), whose first and last chunks init checks first
+/// ([`precheck`]).
+static ENTRY: SpinMutex<alloc::vec::Vec<u8>> = SpinMutex::new(alloc::vec::Vec::new());
 /// The gate's copy of the image (a leaked box, set before the first fork and never changed):
 /// read without a lock, so that a process forked while another thread was settling cannot
 /// inherit a held lock.
@@ -166,13 +169,14 @@ fn futex(word: &AtomicU32, op: usize, val: u32, timeout_ns: Option<usize>) {
 /// Makes the table for `image` (before init is cloned, so that every process of the sandbox
 /// shares it) and keeps a copy of the image for init. Returns the region (address, length)
 /// to guard from the app, or None (no table: every check is done alone).
-pub fn init(image: &Image<'static>) -> Option<(usize, usize)> {
+pub fn init(image: &Image<'static>, entry: &[u8]) -> Option<(usize, usize)> {
     let chunks = image.header().chunk_count;
     let len = (STATES_AT + chunks as usize).next_multiple_of(4096);
     let at = sys::map_shared(len).ok()?;
     CHUNKS.store(chunks, SeqCst);
     REGION.store(at, SeqCst);
     *IMAGE.lock() = Some(image.clone());
+    *ENTRY.lock() = entry.to_vec();
     GATE_IMAGE.store(
         alloc::boxed::Box::leak(alloc::boxed::Box::new(image.clone())) as *const Image<'static> as usize,
         SeqCst,
@@ -196,6 +200,44 @@ pub fn claim_root(who: u32) -> bool {
     match header() {
         Some(h) => h.root.compare_exchange(0, who, SeqCst, SeqCst).is_ok(),
         None => who == 1,
+    }
+}
+
+/// In init, right after it forked the app's first process: checks the first and the last
+/// chunk of the app's program (stored raw) and records their verdicts in the table. Those are
+/// the chunks that process checks in place while it loads the program, before any of its
+/// spans is deferred: the ELF header's (a read) and, for most programs, the data segment's
+/// partial page (a read of a deferred chunk). Done here, on the other CPU, while that process
+/// empties its bounding set, they are off its path (`ChunkCache::get` takes a verdict from
+/// the table; a chunk init still holds is waited for a bounded time, then checked there too).
+/// A bad verdict is the app's first process's to act on: its read fails with exit 122 as its
+/// own check would. Nothing here acts on the chunks' bytes beyond hashing them.
+pub fn precheck() {
+    let Some(h) = header() else { return };
+    if h.helper.load(SeqCst) != 1 {
+        return;
+    }
+    let entry = core::mem::take(&mut *ENTRY.lock());
+    let guard = IMAGE.lock();
+    let Some(image) = guard.as_ref() else { return };
+    let Ok(Some(i)) = image.try_lookup(&entry) else { return };
+    let Ok(e) = image.try_entry(i) else { return };
+    if e.size == 0 {
+        return;
+    }
+    // Its own scratch (one chunk's worth), freed here.
+    let cache = ChunkCache::new(0);
+    // Only these two: checking more of the program here (up to 1 MiB, before or after the
+    // mount namespace) measured slower than leaving the rest to the deferred checks, since
+    // init's own chain then ends after the app's process asks for the root.
+    let (first, last) = (image.raw_span(&e, 0, 1), image.raw_span(&e, e.size - 1, 1));
+    let last = last.filter(|l| first.is_none_or(|f| f.1 != l.1));
+    for (_, k, _) in first.into_iter().chain(last) {
+        let Some(s) = state(k) else { continue };
+        if s.compare_exchange(UNCLAIMED, CLAIMED, SeqCst, SeqCst).is_ok() {
+            let good = cache.check_stored(image, k).is_ok();
+            s.store(if good { GOOD } else { BAD }, SeqCst);
+        }
     }
 }
 
