@@ -880,16 +880,9 @@ impl ChunkCache {
                         helper.finish(k, r.is_ok());
                         return r;
                     }
-                    // Being checked by the helper now: its verdict after a bounded wait (about
-                    // what checking it here costs), else checked here too.
-                    Claim::Busy => match helper.wait(k) {
-                        Claim::Good => {
-                            self.mark_verified(k);
-                            return placed(image, k);
-                        }
-                        Claim::Bad => return Err(ImageError::tampered("chunk digest does not match").with(k as u64)),
-                        Claim::Mine | Claim::Busy => {}
-                    },
+                    // Being checked by the helper now: checked here too, without waiting (the
+                    // helper may be descheduled; a read does not wait, as for a deferred chunk).
+                    Claim::Busy => {}
                 }
             }
             return self.get_checked(image, k);
