@@ -92,6 +92,23 @@ def test_flipped_byte_in_program_chunk_exits_122(examples: ExampleArtifacts, tmp
     assert b"Hello from litebox!" not in proc.stdout
 
 
+def test_flipped_byte_in_the_programs_last_chunk_exits_122(examples: ExampleArtifacts, tmp_path: Path) -> None:
+    """The program's first and last chunks are checked by init while the app's first process
+    starts (parcheck.rs `precheck`): a bad verdict there stops the run as the process's own
+    check would, before the app writes anything."""
+    path = _copy(examples, "hello-static", tmp_path)
+    sec, image = read_image(path)
+    entry = image.entry("/app/hello")
+    last = image.chunk_of(entry.data + entry.size - 1)
+    assert last != image.chunk_of(entry.data), "the program spans more than one chunk"
+    start, _ = image.chunk_data_range(last)
+    flip_byte(path, sec.offset + start)
+    for _ in range(3):
+        proc = run_program([path])
+        _assert_stopped(proc, EXIT_TAMPERED)
+        assert b"Hello from litebox!" not in proc.stdout
+
+
 def test_flipped_byte_in_data_file_chunk_exits_122(examples: ExampleArtifacts, tmp_path: Path) -> None:
     """The bytes of a damaged file never reach the app, even if the app has started."""
     path = _copy(examples, "cat-files", tmp_path)

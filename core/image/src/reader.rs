@@ -858,8 +858,36 @@ impl ChunkCache {
     /// check handed to the helper) takes the helper's verdict when there is one, and the
     /// helper gets this read's verdict when nobody had claimed it: never checked twice.
     fn get<'a>(&self, image: &Image<'a>, k: u32) -> Result<Chunk<'a>, ImageError> {
-        let deferred = self.slots.with(|v| matches!(v.get(k as usize), Some(Slot::Deferred)));
-        if let (true, Some((helper, _, _))) = (deferred, self.helper) {
+        let slot = self.slots.with(|v| match v.get(k as usize) {
+            Some(Slot::Deferred) => Some(true),
+            Some(Slot::Unread) => Some(false),
+            _ => None,
+        });
+        if let (Some(false), Some((helper, _, _))) = (slot, self.helper) {
+            // A stored chunk never read here may have been checked by the helper already (init
+            // checks the entry program's first and last chunks as soon as the app's first
+            // process exists, `CheckHelper::claim` says so): its verdict is taken, and a check
+            // made here is recorded for the helper, so that no chunk is checked twice.
+            if image.stored_reader.is_some() && matches!(image.chunk_record(k), Ok((_, comp, raw, _)) if comp == raw) {
+                match helper.claim(k) {
+                    Claim::Good => {
+                        self.mark_verified(k);
+                        return placed(image, k);
+                    }
+                    Claim::Bad => return Err(ImageError::tampered("chunk digest does not match").with(k as u64)),
+                    Claim::Mine => {
+                        let r = self.get_checked(image, k);
+                        helper.finish(k, r.is_ok());
+                        return r;
+                    }
+                    // Being checked by the helper now: checked here too, without waiting (the
+                    // helper may be descheduled; a read does not wait, as for a deferred chunk).
+                    Claim::Busy => {}
+                }
+            }
+            return self.get_checked(image, k);
+        }
+        if let (Some(true), Some((helper, _, _))) = (slot, self.helper) {
             match helper.claim(k) {
                 Claim::Good => {
                     self.mark_verified(k);
@@ -1060,7 +1088,7 @@ impl ChunkCache {
             }
             match helper.claim(k) {
                 Claim::Mine => {
-                    let r = self.get(image, k);
+                    let r = self.get_checked(image, k);
                     helper.finish(k, r.is_ok());
                     r?;
                 }
@@ -1075,7 +1103,7 @@ impl ChunkCache {
                 Claim::Bad => return Err(tampered(k)),
                 // Not finished in time (the helper may be descheduled or gone): check it here.
                 Claim::Mine | Claim::Busy => {
-                    self.get(image, k)?;
+                    self.get_checked(image, k)?;
                 }
             }
         }

@@ -178,9 +178,20 @@ fn without_a_published_job_everything_is_checked_here() {
         log: Mutex::new(Vec::new()),
     }));
     cache.set_helper(h, MIN_SPAN);
-    // The helper's table is not consulted: the damaged top chunk is found here.
+    // Each chunk is then checked here as a first read is: the helper's verdict is taken where
+    // it has one (the top chunk's, believed), every other chunk is checked here and its
+    // verdict reported; so the damaged top chunk passes and nothing else is a mismatch.
+    assert_eq!(
+        verify(&img, &cache),
+        Ok(Some(img.raw_span(&img.entry(img.lookup(b"/app/big.bin").unwrap()), 0, 1).unwrap().0))
+    );
+    let log = h.log();
+    assert_eq!(log[0], format!("begin {}..={last}", last - 4), "{log:?}");
+    assert!(!log.contains(&format!("finish {last} true")), "{log:?}");
+    // Without the helper's verdict the damaged top chunk is found here.
+    let (img, mut cache, _, _, _) = span_of(&damaged(last));
+    cache.set_helper(Scripted::new(&[], &[]), MIN_SPAN);
     assert_eq!(verify(&img, &cache), Err(ImageErrorKind::Tampered));
-    assert_eq!(h.log().len(), 1, "begin only: {:?}", h.log());
 }
 
 #[test]
@@ -194,7 +205,12 @@ fn chunks_checked_here_before_are_reported_and_a_span_of_them_is_not_shared() {
     cache.read(&img, &e, 0, &mut buf).unwrap();
     assert_eq!(verify(&img, &cache), Ok(Some(at)));
     let log = h.log();
-    assert_eq!(log[..2], [format!("begin {first}..={last}"), format!("finish {first} true")], "{log:?}");
+    // The read's own verdict is reported at once, and again when the span is published.
+    assert_eq!(
+        log[..3],
+        [format!("finish {first} true"), format!("begin {first}..={last}"), format!("finish {first} true")],
+        "{log:?}"
+    );
     // Every chunk is known now: mapping the span again publishes nothing.
     assert_eq!(verify(&img, &cache), Ok(Some(at)));
     assert_eq!(h.log(), log);
@@ -206,7 +222,8 @@ fn a_span_with_fewer_unchecked_chunks_than_the_minimum_is_checked_alone() {
     let h = Scripted::new(&[], &[]);
     cache.set_helper(h, 6);
     assert_eq!(verify(&img, &cache), Ok(Some(at)));
-    assert!(h.log().is_empty(), "{:?}", h.log());
+    // No job: each chunk checked here, its verdict reported (as a first read's is).
+    assert!(h.log().iter().all(|l| l.starts_with("finish ") && l.ends_with(" true")), "{:?}", h.log());
 }
 
 #[test]
@@ -229,7 +246,7 @@ fn a_span_below_both_minimums_is_neither_deferred_nor_a_job() {
     cache.set_helper(h, 6);
     cache.set_defer_span(6);
     assert_eq!(verify(&img, &cache), Ok(Some(at)));
-    assert!(h.log().is_empty(), "{:?}", h.log());
+    assert!(h.log().iter().all(|l| l.starts_with("finish ") && l.ends_with(" true")), "{:?}", h.log());
 }
 
 #[test]
@@ -294,5 +311,33 @@ fn chunks_checked_here_before_a_deferred_span_are_reported_good() {
     let mut buf = [0u8; 16];
     cache.read(&img, &e, 0, &mut buf).unwrap();
     assert_eq!(verify(&img, &cache), Ok(Some(at)));
-    assert_eq!(h.log(), [format!("defer {first}..={last}"), format!("finish {first} true")]);
+    assert_eq!(
+        h.log(),
+        [format!("finish {first} true"), format!("defer {first}..={last}"), format!("finish {first} true")]
+    );
+}
+
+#[test]
+fn a_first_read_takes_the_helpers_verdict_on_a_chunk_it_checked_first() {
+    // linux-userland's init checks the program's (and its interpreter's) first and last chunks
+    // before the app's process reads them: a read of a chunk never read here takes that verdict.
+    let (_, _, _, first, last) = span_of(STORED);
+    let (img, mut cache, _, _, _) = span_of(&damaged(first));
+    let h = Scripted::new(&[(first, Claim::Good), (last, Claim::Bad)], &[]);
+    cache.set_helper(h, MIN_SPAN);
+    let e = img.entry(img.lookup(b"/app/big.bin").unwrap());
+    let mut buf = [0u8; 16];
+    // Believed (the chunk is damaged, the helper said good): not checked here.
+    assert_eq!(cache.read(&img, &e, 0, &mut buf).map_err(|e| e.kind), Ok(16));
+    // A bad verdict fails the read without a check here (the chunk is intact).
+    assert_eq!(cache.read(&img, &e, e.size - 1, &mut buf[..1]).map_err(|e| e.kind), Err(ImageErrorKind::Tampered));
+    assert!(h.log().is_empty(), "nothing checked here: {:?}", h.log());
+
+    // A chunk the helper is checking: checked here too, without waiting for its verdict (the
+    // helper's good verdict on the damaged chunk is not taken).
+    let (img, mut cache, _, _, _) = span_of(&damaged(first));
+    let h = Scripted::new(&[(first, Claim::Busy)], &[(first, Claim::Good)]);
+    cache.set_helper(h, MIN_SPAN);
+    assert_eq!(cache.read(&img, &e, 0, &mut buf).map_err(|e| e.kind), Err(ImageErrorKind::Tampered));
+    assert!(h.log().is_empty(), "no wait, nothing reported for a chunk the helper holds: {:?}", h.log());
 }

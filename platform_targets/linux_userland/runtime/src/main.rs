@@ -283,7 +283,7 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     let policy = litebox_libos::net::NetPolicy::new(&cfg.listen, &cfg.connect);
     let paths: Vec<(&[u8], bool)> = cfg.mounts.iter().map(|m| (m.host, m.writable)).collect();
     // The table init and the app's first process share to check chunks on both CPUs.
-    if let Some((at, len)) = parcheck::init(&image) {
+    if let Some((at, len)) = parcheck::init(&image, &entry) {
         guard::reserve(at, len);
     }
     let mut started = supervisor::start(&mount_fds, &paths, cfg.limits[LIMIT_MEMORY], policy);

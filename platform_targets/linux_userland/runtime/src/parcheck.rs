@@ -93,6 +93,9 @@ static REGION: AtomicUsize = AtomicUsize::new(0);
 static CHUNKS: AtomicU32 = AtomicU32::new(0);
 /// Init's copy of the image, to read and check chunks with.
 static IMAGE: SpinMutex<Option<Image<'static>>> = SpinMutex::new(None);
+/// The app's program (its path in the image), whose first and last chunks init checks first
+/// ([`precheck`]).
+static ENTRY: SpinMutex<alloc::vec::Vec<u8>> = SpinMutex::new(alloc::vec::Vec::new());
 /// The gate's copy of the image (a leaked box, set before the first fork and never changed):
 /// read without a lock, so that a process forked while another thread was settling cannot
 /// inherit a held lock.
@@ -166,13 +169,14 @@ fn futex(word: &AtomicU32, op: usize, val: u32, timeout_ns: Option<usize>) {
 /// Makes the table for `image` (before init is cloned, so that every process of the sandbox
 /// shares it) and keeps a copy of the image for init. Returns the region (address, length)
 /// to guard from the app, or None (no table: every check is done alone).
-pub fn init(image: &Image<'static>) -> Option<(usize, usize)> {
+pub fn init(image: &Image<'static>, entry: &[u8]) -> Option<(usize, usize)> {
     let chunks = image.header().chunk_count;
     let len = (STATES_AT + chunks as usize).next_multiple_of(4096);
     let at = sys::map_shared(len).ok()?;
     CHUNKS.store(chunks, SeqCst);
     REGION.store(at, SeqCst);
     *IMAGE.lock() = Some(image.clone());
+    *ENTRY.lock() = entry.to_vec();
     GATE_IMAGE.store(
         alloc::boxed::Box::leak(alloc::boxed::Box::new(image.clone())) as *const Image<'static> as usize,
         SeqCst,
@@ -197,6 +201,89 @@ pub fn claim_root(who: u32) -> bool {
         Some(h) => h.root.compare_exchange(0, who, SeqCst, SeqCst).is_ok(),
         None => who == 1,
     }
+}
+
+/// In init, right after it forked the app's first process: checks the first and the last
+/// chunk of the app's program, and of its interpreter (PT_INTERP) when it has one, stored raw,
+/// and records their verdicts in the table. Those are the chunks that process checks in place
+/// while it loads them, before any of their spans is deferred: an ELF header's (a read) and,
+/// for most programs, the data segment's partial page (a read of a chunk a deferred span
+/// covers). Done here, on the other CPU, while that process empties its bounding set, they are
+/// off its path (`ChunkCache::get` takes a verdict from the table; a chunk init still holds is
+/// waited for a bounded time, then checked there too). A bad verdict is the app's first
+/// process's to act on: its read fails with exit 122 as its own check would. Beyond hashing,
+/// init only reads the interpreter's path out of the program's first chunk, once that chunk
+/// is known good, with every offset bounds-checked (a path found nowhere checks nothing more).
+pub fn precheck() {
+    let Some(h) = header() else { return };
+    if h.helper.load(SeqCst) != 1 {
+        return;
+    }
+    let entry = core::mem::take(&mut *ENTRY.lock());
+    let guard = IMAGE.lock();
+    let Some(image) = guard.as_ref() else { return };
+    // Its own scratch (one chunk's worth), freed here.
+    let cache = ChunkCache::new(0);
+    let Some(e) = precheck_file(image, &cache, &entry) else { return };
+    if let Some(interp) = interp_path(image, &e) {
+        precheck_file(image, &cache, &interp);
+    }
+}
+
+/// Checks the first and the last chunk of the file at `path` (stored raw), each unless someone
+/// claimed it already; returns its entry when its first chunk is known good.
+fn precheck_file<'a>(image: &Image<'a>, cache: &ChunkCache, path: &[u8]) -> Option<litebox_image::Entry<'a>> {
+    let e = image.try_entry(image.try_lookup(path).ok()??).ok()?;
+    if e.size == 0 {
+        return None;
+    }
+    // Only these two: checking more of the program here (up to 1 MiB, before or after the
+    // mount namespace) measured slower than leaving the rest to the deferred checks, since
+    // init's own chain then ends after the app's process asks for the root.
+    let (first, last) = (image.raw_span(&e, 0, 1), image.raw_span(&e, e.size - 1, 1));
+    let last = last.filter(|l| first.is_none_or(|f| f.1 != l.1));
+    for (_, k, _) in first.into_iter().chain(last) {
+        let Some(s) = state(k) else { continue };
+        if s.compare_exchange(UNCLAIMED, CLAIMED, SeqCst, SeqCst).is_ok() {
+            let good = cache.check_stored(image, k).is_ok();
+            s.store(if good { GOOD } else { BAD }, SeqCst);
+        }
+    }
+    let (_, k, _) = first?;
+    (state(k)?.load(SeqCst) == GOOD).then_some(e)
+}
+
+/// The PT_INTERP path of ELF file `e` when its headers and the path lie in its first chunk
+/// (known good: [`precheck_file`]), read from the image's file; None for anything else.
+fn interp_path(image: &Image<'_>, e: &litebox_image::Entry<'_>) -> Option<alloc::vec::Vec<u8>> {
+    let (at, k, _) = image.raw_span(e, 0, 1)?;
+    let cs = image.header().chunk_size as u64;
+    // The bytes of the file inside its first chunk: only those were checked.
+    let room = (cs - (e.data % cs)).min(e.size).min(4096) as usize;
+    let mut head = alloc::vec![0u8; room];
+    if room < 64 || !crate::selfimage::read_image(at, &mut head) || state(k)?.load(SeqCst) != GOOD {
+        return None;
+    }
+    let u16_at = |o: usize| Some(u16::from_le_bytes(head.get(o..o + 2)?.try_into().ok()?));
+    let u32_at = |o: usize| Some(u32::from_le_bytes(head.get(o..o + 4)?.try_into().ok()?));
+    let u64_at = |o: usize| Some(u64::from_le_bytes(head.get(o..o + 8)?.try_into().ok()?));
+    // 64-bit little-endian ELF, 56-byte program headers.
+    if head[..4] != *b"\x7fELF" || head[4] != 2 || head[5] != 1 || u16_at(54)? != 56 {
+        return None;
+    }
+    let (phoff, phnum) = (u64_at(32)? as usize, u16_at(56)? as usize);
+    const PT_INTERP: u32 = 3;
+    for i in 0..phnum.min(64) {
+        let ph = phoff.checked_add(i * 56)?;
+        if u32_at(ph)? != PT_INTERP {
+            continue;
+        }
+        let (off, len) = (u64_at(ph + 8)? as usize, u64_at(ph + 32)? as usize);
+        let path = head.get(off..off.checked_add(len)?)?;
+        let path = path.split(|&b| b == 0).next()?;
+        return (!path.is_empty() && path[0] == b'/').then(|| path.to_vec());
+    }
+    None
 }
 
 /// In the supervisor when init could not be started: nobody serves the table.

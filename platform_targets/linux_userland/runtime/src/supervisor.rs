@@ -591,6 +591,8 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     };
     close(ready_r);
     close(built_w);
+    // The chunks the app's first process would check first, checked here meanwhile.
+    crate::parcheck::precheck();
     // The sandbox's mount namespace (a copy of the host's mounts, owned by the sandbox's user
     // namespace) and IPC namespace, made here while the app's first process loads the app; it
     // joins both before it builds or enters the root (`Started::await_root`). A failure is an
