@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import mmap
 import os
 import select
 import shutil
@@ -480,8 +481,9 @@ def qemu_argv(kernel: Path, cmdline: str, control: str, accel: str, machine: str
     (``direct_boot``); without it, or for a kernel it cannot place, through QEMU's firmware
     and ``-kernel``."""
     spec = f"{machine},{microvm_options}" if machine == "microvm" and microvm_options else machine
-    argv = [qemu_path() or QEMU, "-M", spec, "-accel", accel, "-m", memory, "-nodefaults",
-            "-no-user-config", "-display", "none", "-no-reboot",
+    exe = qemu_path() or QEMU
+    argv = [exe, "-M", spec, "-accel", accel, "-m", memory, "-nodefaults",
+            "-no-user-config", "-display", "none", "-no-reboot", *([ASYNC_TEARDOWN] if async_teardown(exe) else []),
             "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
             "-chardev", f"{control},id=ctl",
             "-device", "isa-serial,chardev=ctl,iobase=0x2f8,irq=3"]
@@ -804,13 +806,64 @@ def _probe_key() -> str:
     """What a cached probe result holds for: this QEMU binary (its path, size and change
     time, which an upgrade changes; read with stat, not by running ``--version``, which cost
     every `litebox run` one more QEMU start) and the host kernel."""
-    exe = qemu_path() or QEMU
+    return f"{_binary_key(qemu_path() or QEMU)}|{os.uname().release}"
+
+
+def _binary_key(exe: str) -> str:
+    """What identifies a QEMU binary for a cached answer about it: its path, size and change
+    time (an upgrade changes them), read with stat."""
     try:
         st = os.stat(exe)
-        binary = f"{exe}:{st.st_size}:{st.st_mtime_ns}"
+        return f"{exe}:{st.st_size}:{st.st_mtime_ns}"
     except OSError:
-        binary = exe
-    return f"{binary}|{os.uname().release}"
+        return exe
+
+
+# QEMU 7.2 and later: -async-teardown starts, at QEMU's start, a process "cleanup/<pid>" that
+# shares QEMU's address space (clone with CLONE_VM), closes every descriptor and only waits for
+# QEMU to end; QEMU's own exit then skips unmapping its ~40 MB (~10,000 page-table entries,
+# 3-4 ms of each hello boot on the benchmark's VM, bench/RESULTS-issue17-kvm10.md), which the
+# cleanup process does when it ends (at once, or after up to a second: it checks each second
+# whether QEMU is gone). It runs no guest or device code and holds no descriptor.
+ASYNC_TEARDOWN = "-async-teardown"
+_QEMU_OPTIONS: dict[str, bool] = {}
+
+
+def _options_cache() -> Path:
+    return _probe_cache().parent / "qemu-options.json"
+
+
+def async_teardown(exe: str | None = None) -> bool:
+    """Whether the QEMU binary ``exe`` (default: the one on PATH) knows ``-async-teardown``:
+    told from the option's help text inside the binary (older QEMU stops at an unknown option),
+    remembered per binary (``_binary_key``) in this process and in the user's cache."""
+    exe = exe or qemu_path()
+    if exe is None:
+        return False
+    key = _binary_key(exe)
+    known = _QEMU_OPTIONS.get(key)
+    if known is not None:
+        return known
+    try:
+        data = json.loads(_options_cache().read_text(encoding="utf-8"))
+        cached = data.get("async_teardown") if isinstance(data, dict) and data.get("key") == key else None
+    except (OSError, ValueError):
+        cached = None
+    if isinstance(cached, bool):
+        known = cached
+    else:
+        try:
+            with open(exe, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as text:
+                known = text.find(ASYNC_TEARDOWN.encode() + b" ") >= 0
+        except (OSError, ValueError):
+            return False
+        try:
+            _options_cache().parent.mkdir(parents=True, exist_ok=True)
+            _options_cache().write_text(json.dumps({"key": key, "async_teardown": known}), encoding="utf-8")
+        except OSError:
+            pass
+    _QEMU_OPTIONS[key] = known
+    return known
 
 
 def cached_probe() -> bool | None:

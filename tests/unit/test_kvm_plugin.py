@@ -336,6 +336,29 @@ def test_a_cached_kvm_probe_is_read_without_starting_qemu(monkeypatch: pytest.Mo
     assert qemu.cached_probe() is False
 
 
+def test_async_teardown_only_for_a_qemu_that_knows_it_and_told_once(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    """-async-teardown goes on the command line only for a QEMU whose binary holds the option
+    (an older one stops at an unknown option); the answer is cached per binary and is read
+    again without scanning the binary while its size and change time stay the same."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(qemu, "_QEMU_OPTIONS", {})
+    new, old = tmp_path / "qemu-new", tmp_path / "qemu-old"
+    new.write_bytes(b"\x7fELF...-async-teardown enable asynchronous teardown\n...")
+    old.write_bytes(b"\x7fELF...-action reboot=...\n")
+    assert qemu.async_teardown(str(new)) is True and qemu.async_teardown(str(old)) is False
+    for exe, knows in ((new, True), (old, False)):
+        monkeypatch.setattr(qemu, "qemu_path", lambda exe=exe: str(exe))
+        argv = qemu.qemu_argv(Path("k"), "", "file,path=c", "tcg")
+        assert argv[0] == str(exe) and (qemu.ASYNC_TEARDOWN in argv) is knows
+    assert json.loads((tmp_path / "cache" / "litebox" / "qemu-options.json").read_text())["async_teardown"] is False
+    # Cached on disk for this binary: a new process (no memo) does not read the binary again.
+    monkeypatch.setattr(qemu, "_QEMU_OPTIONS", {})
+    monkeypatch.setattr(qemu.mmap, "mmap", None)
+    assert qemu.async_teardown(str(old)) is False
+    assert qemu.async_teardown(str(tmp_path / "missing")) is False
+
+
 def test_accel_override_and_no_kvm_device(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(qemu.ACCEL_ENV, "tcg")
     assert qemu.choose_accel(None)[0] == "tcg"
