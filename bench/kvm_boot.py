@@ -27,7 +27,11 @@ over N rounds of subprocess start to exit, including the fork/exec of this Pytho
 column is the median user + system time of the processes each run started (QEMU's, for the kvm
 rows). A busy machine inflates wall clock several times and CPU time far less, but CPU time
 undercounts a guest that busy-waits on a clock (the wait ends by wall clock, however little of
-it the process was scheduled for). Note the load average with every figure.
+it the process was scheduled for). Where QEMU runs with ``-async-teardown`` (``qemu_argv``'s
+default for QEMU 7.2 and later), the unmapping of QEMU's memory after its exit is done by QEMU's
+cleanup process, which is not a child of this one: it is in neither column, as it is not in
+`litebox run`'s time (bench/RESULTS-issue17-kvm10.md measures it apart). Note the load average
+with every figure.
 """
 from __future__ import annotations
 
