@@ -93,7 +93,7 @@ def qemu_run(qemu: Any, kernel: Path, machine: str, cmdline: str, firmware: bool
     microvm`` boots without firmware as the runner does (``qemu.direct_boot``), or with
     ``firmware`` through QEMU's (qboot, its PVH option ROM, ``-kernel``)."""
     def go() -> bytes:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(dir=qemu.run_dir_root()) as tmp:
             control = Path(tmp) / "control"
             argv = qemu.qemu_argv(kernel, cmdline, qemu.file_chardev(control), "tcg", machine,
                                   direct=None if firmware else Path(tmp), **options)
@@ -157,7 +157,7 @@ def stub_run(qemu: Any, stub: Path, firmware: bool = False, **options: str) -> C
     """A closure booting the PVH stub with the runner's QEMU command line (QEMU alone), or with
     ``firmware`` through QEMU's firmware."""
     def go() -> bytes:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(dir=qemu.run_dir_root()) as tmp:
             argv = qemu.qemu_argv(stub, "", qemu.file_chardev(Path(tmp) / "control"), "tcg", "microvm",
                                   direct=None if firmware else Path(tmp), **options)
             proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,

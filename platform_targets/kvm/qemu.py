@@ -33,6 +33,7 @@ import select
 import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -114,9 +115,21 @@ def kernel_cmdline(args: list[str], env: dict[str, str], debug: bool = False, im
     return " ".join(tokens)
 
 
+_QEMU_PATHS: dict[str, str] = {}
+
+
 def qemu_path() -> str | None:
-    """The QEMU binary on PATH, or None."""
-    return shutil.which(QEMU)
+    """The QEMU binary on PATH, or None. Found once per PATH in a process (a `litebox run`
+    asks four times; each PATH search is ~20 stat calls), and looked up again when the binary
+    found is no longer executable."""
+    search = os.environ.get("PATH", os.defpath)
+    found = _QEMU_PATHS.get(search)
+    if found is not None and os.access(found, os.X_OK):
+        return found
+    found = shutil.which(QEMU)
+    if found is not None:
+        _QEMU_PATHS[search] = found
+    return found
 
 
 def qemu_version() -> str:
@@ -623,7 +636,8 @@ def boot(kernel: Path, cmdline: str, accel: str, timeout: float | None, module: 
     (``direct_boot``)."""
     sweeper = threading.Thread(target=sweep_stale_run_dirs, name="kvm-run-sweep", daemon=True)
     sweeper.start()  # runs while QEMU boots: the runner only waits then
-    with tempfile.TemporaryDirectory(prefix=run_dir_prefix()) as tmp, contextlib.ExitStack() as forwards:
+    root = run_dir_root(len(module) if module else 0)
+    with tempfile.TemporaryDirectory(prefix=run_dir_prefix(), dir=root) as tmp, contextlib.ExitStack() as forwards:
         forwards.callback(sweeper.join)
         hosts: list[HostForward] = []
         if net is not None and machine == "microvm":
@@ -678,13 +692,56 @@ def run_dir_prefix() -> str:
     return f"{RUN_DIR}{_pid_namespace()}-{os.getpid()}-"
 
 
+# A tmpfs for the run directory when the user has not chosen one (TMPDIR, TEMP, TMP): making,
+# writing and removing the run's files there (the BIOS, the start info, the control FIFOs or
+# file, the directory) costs ~0.4 ms less per boot than on an ext4 /tmp (a disk file system's
+# journal, here with online discard; bench/RESULTS-issue17-kvm11.md). Only for a boot module up
+# to SHM_MODULE_LIMIT: /dev/shm is small in some containers (Docker's default is 64 MB), and
+# stdin may be up to STDIN_LIMIT.
+SHM = "/dev/shm"
+SHM_MODULE_LIMIT = 1 << 20
+_TMP_VARIABLES = ("TMPDIR", "TEMP", "TMP")
+
+
+def _shared_tmpfs() -> Path | None:
+    """/dev/shm when it is a directory we can make entries in and, if others can too, one
+    with the sticky bit (as /tmp: no other user can rename or remove our entries), else None."""
+    try:
+        st = os.stat(SHM)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode) or not os.access(SHM, os.W_OK | os.X_OK):
+        return None
+    if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
+        return None
+    return Path(SHM)
+
+
+def run_dir_root(module_size: int = 0) -> str:
+    """Where a run's temporary directory is made: tempfile's directory when the environment
+    names one (TMPDIR, TEMP or TMP) or the boot module is larger than SHM_MODULE_LIMIT, else
+    /dev/shm where usable (``_shared_tmpfs``). The directory itself is made by ``mkdtemp``
+    (mode 0700, a random name) wherever it is."""
+    if module_size <= SHM_MODULE_LIMIT and not any(os.environ.get(v) for v in _TMP_VARIABLES):
+        shm = _shared_tmpfs()
+        if shm is not None:
+            return str(shm)
+    return tempfile.gettempdir()
+
+
 def sweep_stale_run_dirs(root: Path | None = None) -> list[Path]:
     """Removes the temporary directories that runs killed with SIGKILL left behind (every
-    other end removes its own) and returns them. A directory is stale when it is ours (same
-    owner), names this pid namespace, and names a pid that no process has now. Others (another
-    user's, another namespace's, or the older unnamed form) are left alone: from here they
-    cannot be told from a live run's. Never raises."""
-    root = Path(tempfile.gettempdir()) if root is None else root
+    other end removes its own) and returns them: in ``root``, or by default in both places a
+    run may make one (``run_dir_root``: tempfile's directory and /dev/shm). A directory is
+    stale when it is ours (same owner), names this pid namespace, and names a pid that no
+    process has now. Others (another user's, another namespace's, or the older unnamed form)
+    are left alone: from here they cannot be told from a live run's. Never raises."""
+    if root is None:
+        roots = [Path(tempfile.gettempdir())]
+        shm = _shared_tmpfs()
+        if shm is not None and shm.resolve() != roots[0].resolve():
+            roots.append(shm)
+        return [path for each in roots for path in sweep_stale_run_dirs(each)]
     ns = _pid_namespace()
     removed: list[Path] = []
     try:
