@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import mmap
 import os
 import select
 import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -113,9 +115,21 @@ def kernel_cmdline(args: list[str], env: dict[str, str], debug: bool = False, im
     return " ".join(tokens)
 
 
+_QEMU_PATHS: dict[str, str] = {}
+
+
 def qemu_path() -> str | None:
-    """The QEMU binary on PATH, or None."""
-    return shutil.which(QEMU)
+    """The QEMU binary on PATH, or None. Found once per PATH in a process (a `litebox run`
+    asks four times; each PATH search is ~20 stat calls), and looked up again when the binary
+    found is no longer executable."""
+    search = os.environ.get("PATH", os.defpath)
+    found = _QEMU_PATHS.get(search)
+    if found is not None and os.access(found, os.X_OK):
+        return found
+    found = shutil.which(QEMU)
+    if found is not None:
+        _QEMU_PATHS[search] = found
+    return found
 
 
 def qemu_version() -> str:
@@ -480,8 +494,9 @@ def qemu_argv(kernel: Path, cmdline: str, control: str, accel: str, machine: str
     (``direct_boot``); without it, or for a kernel it cannot place, through QEMU's firmware
     and ``-kernel``."""
     spec = f"{machine},{microvm_options}" if machine == "microvm" and microvm_options else machine
-    argv = [qemu_path() or QEMU, "-M", spec, "-accel", accel, "-m", memory, "-nodefaults",
-            "-no-user-config", "-display", "none", "-no-reboot",
+    exe = qemu_path() or QEMU
+    argv = [exe, "-M", spec, "-accel", accel, "-m", memory, "-nodefaults",
+            "-no-user-config", "-display", "none", "-no-reboot", *([ASYNC_TEARDOWN] if async_teardown(exe) else []),
             "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
             "-chardev", f"{control},id=ctl",
             "-device", "isa-serial,chardev=ctl,iobase=0x2f8,irq=3"]
@@ -621,7 +636,8 @@ def boot(kernel: Path, cmdline: str, accel: str, timeout: float | None, module: 
     (``direct_boot``)."""
     sweeper = threading.Thread(target=sweep_stale_run_dirs, name="kvm-run-sweep", daemon=True)
     sweeper.start()  # runs while QEMU boots: the runner only waits then
-    with tempfile.TemporaryDirectory(prefix=run_dir_prefix()) as tmp, contextlib.ExitStack() as forwards:
+    root = run_dir_root(len(module) if module else 0)
+    with tempfile.TemporaryDirectory(prefix=run_dir_prefix(), dir=root) as tmp, contextlib.ExitStack() as forwards:
         forwards.callback(sweeper.join)
         hosts: list[HostForward] = []
         if net is not None and machine == "microvm":
@@ -676,13 +692,56 @@ def run_dir_prefix() -> str:
     return f"{RUN_DIR}{_pid_namespace()}-{os.getpid()}-"
 
 
+# A tmpfs for the run directory when the user has not chosen one (TMPDIR, TEMP, TMP): making,
+# writing and removing the run's files there (the BIOS, the start info, the control FIFOs or
+# file, the directory) costs ~0.4 ms less per boot than on an ext4 /tmp (a disk file system's
+# journal, here with online discard; bench/RESULTS-issue17-kvm11.md). Only for a boot module up
+# to SHM_MODULE_LIMIT: /dev/shm is small in some containers (Docker's default is 64 MB), and
+# stdin may be up to STDIN_LIMIT.
+SHM = "/dev/shm"
+SHM_MODULE_LIMIT = 1 << 20
+_TMP_VARIABLES = ("TMPDIR", "TEMP", "TMP")
+
+
+def _shared_tmpfs() -> Path | None:
+    """/dev/shm when it is a directory we can make entries in and, if others can too, one
+    with the sticky bit (as /tmp: no other user can rename or remove our entries), else None."""
+    try:
+        st = os.stat(SHM)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode) or not os.access(SHM, os.W_OK | os.X_OK):
+        return None
+    if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
+        return None
+    return Path(SHM)
+
+
+def run_dir_root(module_size: int = 0) -> str:
+    """Where a run's temporary directory is made: tempfile's directory when the environment
+    names one (TMPDIR, TEMP or TMP) or the boot module is larger than SHM_MODULE_LIMIT, else
+    /dev/shm where usable (``_shared_tmpfs``). The directory itself is made by ``mkdtemp``
+    (mode 0700, a random name) wherever it is."""
+    if module_size <= SHM_MODULE_LIMIT and not any(os.environ.get(v) for v in _TMP_VARIABLES):
+        shm = _shared_tmpfs()
+        if shm is not None:
+            return str(shm)
+    return tempfile.gettempdir()
+
+
 def sweep_stale_run_dirs(root: Path | None = None) -> list[Path]:
     """Removes the temporary directories that runs killed with SIGKILL left behind (every
-    other end removes its own) and returns them. A directory is stale when it is ours (same
-    owner), names this pid namespace, and names a pid that no process has now. Others (another
-    user's, another namespace's, or the older unnamed form) are left alone: from here they
-    cannot be told from a live run's. Never raises."""
-    root = Path(tempfile.gettempdir()) if root is None else root
+    other end removes its own) and returns them: in ``root``, or by default in both places a
+    run may make one (``run_dir_root``: tempfile's directory and /dev/shm). A directory is
+    stale when it is ours (same owner), names this pid namespace, and names a pid that no
+    process has now. Others (another user's, another namespace's, or the older unnamed form)
+    are left alone: from here they cannot be told from a live run's. Never raises."""
+    if root is None:
+        roots = [Path(tempfile.gettempdir())]
+        shm = _shared_tmpfs()
+        if shm is not None and shm.resolve() != roots[0].resolve():
+            roots.append(shm)
+        return [path for each in roots for path in sweep_stale_run_dirs(each)]
     ns = _pid_namespace()
     removed: list[Path] = []
     try:
@@ -804,13 +863,64 @@ def _probe_key() -> str:
     """What a cached probe result holds for: this QEMU binary (its path, size and change
     time, which an upgrade changes; read with stat, not by running ``--version``, which cost
     every `litebox run` one more QEMU start) and the host kernel."""
-    exe = qemu_path() or QEMU
+    return f"{_binary_key(qemu_path() or QEMU)}|{os.uname().release}"
+
+
+def _binary_key(exe: str) -> str:
+    """What identifies a QEMU binary for a cached answer about it: its path, size and change
+    time (an upgrade changes them), read with stat."""
     try:
         st = os.stat(exe)
-        binary = f"{exe}:{st.st_size}:{st.st_mtime_ns}"
+        return f"{exe}:{st.st_size}:{st.st_mtime_ns}"
     except OSError:
-        binary = exe
-    return f"{binary}|{os.uname().release}"
+        return exe
+
+
+# QEMU 7.2 and later: -async-teardown starts, at QEMU's start, a process "cleanup/<pid>" that
+# shares QEMU's address space (clone with CLONE_VM), closes every descriptor and only waits for
+# QEMU to end; QEMU's own exit then skips unmapping its ~40 MB (~10,000 page-table entries,
+# 3-4 ms of each hello boot on the benchmark's VM, bench/RESULTS-issue17-kvm10.md), which the
+# cleanup process does when it ends (at once, or after up to a second: it checks each second
+# whether QEMU is gone). It runs no guest or device code and holds no descriptor.
+ASYNC_TEARDOWN = "-async-teardown"
+_QEMU_OPTIONS: dict[str, bool] = {}
+
+
+def _options_cache() -> Path:
+    return _probe_cache().parent / "qemu-options.json"
+
+
+def async_teardown(exe: str | None = None) -> bool:
+    """Whether the QEMU binary ``exe`` (default: the one on PATH) knows ``-async-teardown``:
+    told from the option's help text inside the binary (older QEMU stops at an unknown option),
+    remembered per binary (``_binary_key``) in this process and in the user's cache."""
+    exe = exe or qemu_path()
+    if exe is None:
+        return False
+    key = _binary_key(exe)
+    known = _QEMU_OPTIONS.get(key)
+    if known is not None:
+        return known
+    try:
+        data = json.loads(_options_cache().read_text(encoding="utf-8"))
+        cached = data.get("async_teardown") if isinstance(data, dict) and data.get("key") == key else None
+    except (OSError, ValueError):
+        cached = None
+    if isinstance(cached, bool):
+        known = cached
+    else:
+        try:
+            with open(exe, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as text:
+                known = text.find(ASYNC_TEARDOWN.encode() + b" ") >= 0
+        except (OSError, ValueError):
+            return False
+        try:
+            _options_cache().parent.mkdir(parents=True, exist_ok=True)
+            _options_cache().write_text(json.dumps({"key": key, "async_teardown": known}), encoding="utf-8")
+        except OSError:
+            pass
+    _QEMU_OPTIONS[key] = known
+    return known
 
 
 def cached_probe() -> bool | None:

@@ -336,6 +336,29 @@ def test_a_cached_kvm_probe_is_read_without_starting_qemu(monkeypatch: pytest.Mo
     assert qemu.cached_probe() is False
 
 
+def test_async_teardown_only_for_a_qemu_that_knows_it_and_told_once(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    """-async-teardown goes on the command line only for a QEMU whose binary holds the option
+    (an older one stops at an unknown option); the answer is cached per binary and is read
+    again without scanning the binary while its size and change time stay the same."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(qemu, "_QEMU_OPTIONS", {})
+    new, old = tmp_path / "qemu-new", tmp_path / "qemu-old"
+    new.write_bytes(b"\x7fELF...-async-teardown enable asynchronous teardown\n...")
+    old.write_bytes(b"\x7fELF...-action reboot=...\n")
+    assert qemu.async_teardown(str(new)) is True and qemu.async_teardown(str(old)) is False
+    for exe, knows in ((new, True), (old, False)):
+        monkeypatch.setattr(qemu, "qemu_path", lambda exe=exe: str(exe))
+        argv = qemu.qemu_argv(Path("k"), "", "file,path=c", "tcg")
+        assert argv[0] == str(exe) and (qemu.ASYNC_TEARDOWN in argv) is knows
+    assert json.loads((tmp_path / "cache" / "litebox" / "qemu-options.json").read_text())["async_teardown"] is False
+    # Cached on disk for this binary: a new process (no memo) does not read the binary again.
+    monkeypatch.setattr(qemu, "_QEMU_OPTIONS", {})
+    monkeypatch.setattr(qemu.mmap, "mmap", None)
+    assert qemu.async_teardown(str(old)) is False
+    assert qemu.async_teardown(str(tmp_path / "missing")) is False
+
+
 def test_accel_override_and_no_kvm_device(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(qemu.ACCEL_ENV, "tcg")
     assert qemu.choose_accel(None)[0] == "tcg"
@@ -517,3 +540,64 @@ def test_a_killed_runs_directory_is_swept_and_nothing_else(tmp_path: Path) -> No
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [n for k, n in names.items() if k != "stale"] + [f"kvm-run-{ns}-{no_pid}-file"])
     assert qemu.sweep_stale_run_dirs(tmp_path / "missing") == []
+
+
+def test_runs_are_made_in_dev_shm_unless_told_otherwise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run directory goes to /dev/shm (a sticky, world-writable or private tmpfs) unless
+    TMPDIR, TEMP or TMP names a directory or the boot module is over SHM_MODULE_LIMIT; a
+    world-writable directory without the sticky bit is not used; the default sweep looks in both."""
+    shm, tmp = tmp_path / "shm", tmp_path / "tmp"
+    shm.mkdir()
+    tmp.mkdir()
+    monkeypatch.setattr(qemu, "SHM", str(shm))
+    monkeypatch.setattr(qemu.tempfile, "tempdir", str(tmp))
+    for variable in ("TMPDIR", "TEMP", "TMP"):
+        monkeypatch.delenv(variable, raising=False)
+    shm.chmod(0o1777)
+    assert qemu.run_dir_root() == str(shm)
+    assert qemu.run_dir_root(qemu.SHM_MODULE_LIMIT) == str(shm)
+    assert qemu.run_dir_root(qemu.SHM_MODULE_LIMIT + 1) == str(tmp)
+    for variable in ("TMPDIR", "TEMP", "TMP"):
+        monkeypatch.setenv(variable, str(tmp))
+        assert qemu.run_dir_root() == str(tmp)
+        monkeypatch.delenv(variable)
+    shm.chmod(0o700)
+    assert qemu.run_dir_root() == str(shm)
+    shm.chmod(0o777)  # others could rename or remove our directory
+    assert qemu.run_dir_root() == str(tmp)
+    shm.chmod(0o1777)
+    monkeypatch.setattr(qemu, "SHM", str(tmp_path / "missing"))
+    assert qemu.run_dir_root() == str(tmp)
+    monkeypatch.setattr(qemu, "SHM", str(shm))
+    ns = os.stat("/proc/self/ns/pid").st_ino
+    no_pid = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+    for root in (shm, tmp):
+        (root / f"kvm-run-{ns}-{no_pid}-ab_cd12").mkdir()
+    assert sorted(qemu.sweep_stale_run_dirs()) == sorted(
+        [shm / f"kvm-run-{ns}-{no_pid}-ab_cd12", tmp / f"kvm-run-{ns}-{no_pid}-ab_cd12"])
+    assert list(shm.iterdir()) == [] and list(tmp.iterdir()) == []
+
+
+def test_qemu_is_looked_up_once_per_path_until_it_is_gone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """qemu_path remembers the binary found on a PATH, and looks again when it is no longer there."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    for directory in (first, second):
+        directory.mkdir()
+        (directory / qemu.QEMU).write_bytes(b"#!/bin/sh\n")
+        (directory / qemu.QEMU).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{first}:{second}")
+    monkeypatch.setattr(qemu, "_QEMU_PATHS", {})
+    searches: list[str] = []
+    which = qemu.shutil.which
+    monkeypatch.setattr(qemu.shutil, "which", lambda name: searches.append(name) or which(name))
+    assert qemu.qemu_path() == str(first / qemu.QEMU)
+    assert qemu.qemu_path() == str(first / qemu.QEMU)
+    assert searches == [qemu.QEMU]
+    (first / qemu.QEMU).unlink()
+    assert qemu.qemu_path() == str(second / qemu.QEMU)
+    (second / qemu.QEMU).unlink()
+    assert qemu.qemu_path() is None
+    monkeypatch.setenv("PATH", str(first))
+    (first / qemu.QEMU).write_bytes(b"#!/bin/sh\n")
+    (first / qemu.QEMU).chmod(0o755)
+    assert qemu.qemu_path() == str(first / qemu.QEMU)
