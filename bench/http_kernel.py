@@ -11,7 +11,8 @@ server in turn, warms it with 300 requests, then loads it with bench/http_load.p
 stacks are not unwound, so the sampling costs both sides the same) and `perf stat` of the
 scheduler's wake-ups, the IPIs the tree sends, context switches, page faults and syscalls.
 Prints, per variant, averaged over rounds and per 1,000 requests: samples (200 µs each) in the
-app, the runtime (0x7e0000000000-0x7f0000000000) and the kernel; the kernel's samples by the
+app, the runtime (its code's mapping, read from the server's /proc/PID/maps: the runtime is
+placed at a random address) and the kernel; the kernel's samples by the
 syscall they ran under (`__x64_sys_*`; seccomp's entry work has no such frame and counts as
 `entry`), the samples where a wake-up re-enabled interrupts (`_raw_spin_unlock_irqrestore`)
 by caller, and the per-request counts. Needs perf and root (or perf_event_paranoid <= 1).
@@ -37,7 +38,7 @@ import http_load  # noqa: E402
 EVENTS = ("task-clock,context-switches,page-faults,sched:sched_waking,ipi:ipi_send_cpu,"
           "irq_vectors:reschedule_entry,raw_syscalls:sys_enter")
 KERNEL = 0xffff800000000000
-RUNTIME = (0x7e0000000000, 0x7f0000000000)
+NO_RUNTIME = (0, 0)
 FRAME = re.compile(r"^\s*([0-9a-f]+)\s+(\S+)")
 
 
@@ -57,8 +58,28 @@ def tree(pid: int) -> list[int]:
     return out
 
 
-def one_round(argv: list[str], port: int, duration: float, data: Path, stat: Path) -> float:
-    """Runs one server under the two perf sessions; returns the requests it served."""
+def runtime_code(pid: int, artifact: str) -> tuple[int, int]:
+    """The runtime's code in `pid` (the executable mapping of `artifact` with the lowest file
+    offset: the runtime's own text comes before the image the app's code is mapped from), or
+    NO_RUNTIME for a native server."""
+    best: tuple[int, int, int] | None = None
+    try:
+        lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    except OSError:
+        return NO_RUNTIME
+    path = str(Path(artifact).resolve())
+    for line in lines:
+        f = line.split(maxsplit=5)
+        if len(f) == 6 and f[5] == path and "x" in f[1]:
+            lo, hi = (int(x, 16) for x in f[0].split("-"))
+            if best is None or int(f[2], 16) < best[0]:
+                best = (int(f[2], 16), lo, hi)
+    return (best[1], best[2]) if best else NO_RUNTIME
+
+
+def one_round(argv: list[str], port: int, duration: float, data: Path, stat: Path) -> tuple[float, tuple[int, int]]:
+    """Runs one server under the two perf sessions; returns the requests it served and where
+    the runtime's code was (NO_RUNTIME: native)."""
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=http_load.app_env())
     try:
         if not http_load.wait_listening(port, proc):
@@ -66,6 +87,7 @@ def one_round(argv: list[str], port: int, duration: float, data: Path, stat: Pat
         for _ in range(300):
             http_load.one_request(port)
         pids = ",".join(str(p) for p in tree(proc.pid))
+        runtime = runtime_code(proc.pid, argv[0])
         perfs = [
             subprocess.Popen(["perf", "record", "-q", "-F", "4999", "-e", "cpu-clock", "-g", "--kernel-callchains",
                               "-o", str(data), "-p", pids], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
@@ -80,11 +102,15 @@ def one_round(argv: list[str], port: int, duration: float, data: Path, stat: Pat
             p.wait()
     finally:
         http_load.stop(proc)
-    return max(rps * duration, 1.0)
+    return max(rps * duration, 1.0), runtime
 
 
-def samples(data: Path) -> tuple[collections.Counter[str], collections.Counter[str], collections.Counter[str]]:
-    """(samples by class, kernel samples by syscall, interrupt re-enables by caller chain)."""
+Counts = collections.Counter[str]
+
+
+def samples(data: Path, runtime: tuple[int, int] = NO_RUNTIME) -> tuple[Counts, Counts, Counts]:
+    """(samples by class, kernel samples by syscall, interrupt re-enables by caller chain);
+    `runtime` is the runtime's code range in the server's processes."""
     out = subprocess.run(["perf", "script", "-i", str(data), "-F", "ip,sym"], capture_output=True, text=True,
                          check=False).stdout
     cls: collections.Counter[str] = collections.Counter()
@@ -96,7 +122,7 @@ def samples(data: Path) -> tuple[collections.Counter[str], collections.Counter[s
                          check=False).stdout
     for word in ips.split():
         ip = int(word, 16)
-        cls["kernel" if ip >= KERNEL else "runtime" if RUNTIME[0] <= ip < RUNTIME[1] else "app"] += 1
+        cls["kernel" if ip >= KERNEL else "runtime" if runtime[0] <= ip < runtime[1] else "app"] += 1
     for block in out.split("\n\n"):
         names = [m.group(2).split("+")[0] for m in map(FRAME.match, block.splitlines()) if m]
         if not names:
@@ -135,8 +161,8 @@ def main() -> int:
         for r in range(args.rounds):
             for v in http_load.round_order(list(commands), r):
                 data, stat = Path(tmp) / f"{v}-{r}.data", Path(tmp) / f"{v}-{r}.stat"
-                n = one_round(commands[v], port, args.duration, data, stat)
-                per[v].append((n, samples(data), counts(stat)))
+                n, runtime = one_round(commands[v], port, args.duration, data, stat)
+                per[v].append((n, samples(data, runtime), counts(stat)))
             print(f"round {r + 1} done; load {os.getloadavg()[0]:.2f}", file=sys.stderr)
     names = list(per)
 

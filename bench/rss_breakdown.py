@@ -119,7 +119,7 @@ def kinds(maps: list[tuple[int, int, str, int, str, int]], artifact: Path | None
     for i, (a, b, perms, off, path, rss) in enumerate(maps):
         if artifact is not None and path == str(artifact):
             kind = ("image mapping (tables)" if off == image_off and perms.startswith("r--") and b - a > 4096
-                    else "runtime code and data" if a >= 0x7E00_0000_0000 and a < 0x7F00_0000_0000 and off < image_off
+                    else "runtime code and data" if off < image_off
                     else "app's file mappings (from the artifact)")
         elif path == "/dev/zero" or perms.endswith("s") and not path:
             kind = "shared anonymous"

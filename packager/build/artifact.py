@@ -35,23 +35,28 @@ class ElfLayout:
 
 
 def _layout(data: bytes) -> ElfLayout:
-    from elftools.elf.elffile import ELFFile
-
-    elf = ELFFile(io.BytesIO(data))
+    # The program headers are read with struct, not pyelftools' segments: a PIE runtime (the
+    # linux-userland one is a static PIE) has a PT_DYNAMIC, whose pyelftools segment reads the
+    # section headers, and ``data`` may be an artifact's runtime prefix whose section headers
+    # lie past its end.
+    if data[:4] != b"\x7fELF" or len(data) < 64:
+        raise ValueError("not an ELF file")
+    entry, phoff = struct.unpack_from("<QQ", data, 0x18)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
     loads = []
-    for seg in elf.iter_segments():
-        if seg["p_type"] != "PT_LOAD":
+    for k in range(phnum):
+        ptype, flags, off, vaddr, paddr, filesz, memsz, align = struct.unpack_from(
+            "<IIQQQQQQ", data, phoff + k * phentsize)
+        if ptype != 1:  # PT_LOAD
             continue
-        h = seg.header
-        fields = (h["p_offset"], h["p_vaddr"], h["p_paddr"], h["p_filesz"], h["p_memsz"],
-                  h["p_flags"], h["p_align"])
-        body = bytearray(data[h["p_offset"]:h["p_offset"] + h["p_filesz"]])
+        fields = (off, vaddr, paddr, filesz, memsz, flags, align)
+        body = bytearray(data[off:off + filesz])
         for start, end in SECTION_HEADER_FIELDS:
-            lo, hi = max(start - h["p_offset"], 0), min(end - h["p_offset"], len(body))
+            lo, hi = max(start - off, 0), min(end - off, len(body))
             if lo < hi:
                 body[lo:hi] = bytes(hi - lo)
         loads.append((fields, hashlib.sha256(body).hexdigest()))
-    return ElfLayout(entry=int(elf["e_entry"]), loads=tuple(loads))
+    return ElfLayout(entry=entry, loads=tuple(loads))
 
 
 def section_trailer(sections: dict[str, bytes], base: int) -> bytes:

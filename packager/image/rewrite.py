@@ -4,18 +4,23 @@ Every ``syscall`` instruction of an x86-64 ELF executable or shared object is fo
 disassembling its executable sections (capstone, a linear sweep; never a byte search). A site
 is rewritten when a 5-byte ``jmp rel32`` fits over the syscall and neighbouring instructions
 that can be moved: the moved instructions go to a per-site trampoline in a new ``PT_LOAD``
-segment appended to the file, which calls the runtime's fast-path entry at its absolute address
-(the runtime is a non-PIE executable at a fixed base) and jumps back. The trampoline keeps the
-Linux syscall ABI: it steps over the 128-byte red zone before its ``call``, and when the entry
-declines a call (it returns with rcx = 0) it executes the original ``syscall``, which seccomp
-traps as before. Sites that cannot be moved safely are left alone (still trapped).
+segment appended to the file, which calls the runtime's fast-path entry and jumps back. The
+trampoline keeps the Linux syscall ABI: it steps over the 128-byte red zone before its ``call``,
+and when the entry declines a call (it returns with rcx = 0) it executes the original
+``syscall``, which seccomp traps as before. Sites that cannot be moved safely are left alone
+(still trapped).
 
-Trampoline for one site (position-independent but for the entry's absolute address)::
+How the trampoline reaches the entry depends on the runtime (``fastpath_entry``): the
+linux-userland runtime is a static PIE placed at a random address, so the trampoline calls
+through a slot of the thread's runtime data, which the GS base points at (``call qword ptr
+gs:[SLOT]``: nothing in the app's files names the runtime's address); a runtime at a fixed
+base (windows) is called at its absolute address (``mov r11, ENTRY; call r11``).
+
+Trampoline for one site (position-independent)::
 
     <moved instructions before the syscall>
     lea  rsp, [rsp-0x80]         ; skip the red zone
-    mov  r11, ENTRY
-    call r11
+    call qword ptr gs:[SLOT]     ; or: mov r11, ENTRY; call r11
     lea  rsp, [rsp+0x80]
     jrcxz fallback               ; rcx == 0: the runtime declined, trap instead
     jmp  done
@@ -55,6 +60,21 @@ INT3 = 0xCC
 LEA_RSP_MINUS_128 = bytes.fromhex("488d642480")
 LEA_RSP_PLUS_128 = bytes.fromhex("488da42480000000")
 CALL_R11 = bytes.fromhex("41ffd3")
+# An entry value with bit 63 set names a GS slot (its low 32 bits: the offset from the GS base)
+# rather than an address: no user-space address has bit 63 set.
+GS_SLOT = 1 << 63
+CALL_GS_ABS32 = bytes.fromhex("65ff1425")  # call qword ptr gs:[disp32]
+
+
+def entry_call(entry: int) -> bytes:
+    """The trampoline's call of the fast-path ``entry`` (an absolute address, or GS_SLOT |
+    offset: ``call qword ptr gs:[offset]``)."""
+    if entry & GS_SLOT:
+        slot = entry & ~GS_SLOT
+        if slot >= 1 << 31:
+            raise ValueError(f"GS slot offset {slot:#x} does not fit a disp32")
+        return CALL_GS_ABS32 + struct.pack("<i", slot)
+    return b"\x49\xbb" + struct.pack("<Q", entry) + CALL_R11
 JRCXZ_2_JMP_2 = bytes.fromhex("e302eb02")
 # Instructions decoded this close after a byte the decoder could not read are not trusted.
 RESYNC_DISTANCE = 64
@@ -324,7 +344,7 @@ def _trampoline(plan: _Plan, insns: list[Insn], at: int, entry: int, md_detail: 
         if b is None:
             return None
         out += b
-    out += LEA_RSP_MINUS_128 + b"\x49\xbb" + struct.pack("<Q", entry) + CALL_R11 + LEA_RSP_PLUS_128
+    out += LEA_RSP_MINUS_128 + entry_call(entry) + LEA_RSP_PLUS_128
     out += JRCXZ_2_JMP_2 + SYSCALL
     for i in plan.after:
         b = _relocate(md_detail, code_at, i, at + len(out))
@@ -389,7 +409,8 @@ def _analyze_sites(data: bytes) -> tuple[_Elf, list[Insn], set[int], list[tuple[
 
 def rewrite(data: bytes, entry: int | None) -> RewriteResult:
     """Rewrites every safely movable syscall site of ``data`` into a call of the runtime's
-    fast-path ``entry`` (absolute address). With ``entry`` None, only finds and classifies the
+    fast-path ``entry`` (an absolute address, or GS_SLOT | offset: see ``entry_call``). With
+    ``entry`` None, only finds and classifies the
     sites (nothing changes). Same input, same output bytes."""
     elf, insns, targets, bounds, site_ids = _analyze_sites(data)
     idx_bounds = []
@@ -483,9 +504,11 @@ def rewrite_many(files: Iterable[tuple[str, bytes]], entry: int | None) -> dict[
 
 FASTPATH_SECTION = ".litebox.fastpath"
 def fastpath_entry(runtime: bytes, section: str = FASTPATH_SECTION) -> int | None:
-    """The runtime's fast-path entry address: the 8-byte value of its ``section`` (default
-    ``.litebox.fastpath``; a plugin's ``capabilities.rewrite_entry``); the runtime is a non-PIE
-    executable, so the value is final. None if absent."""
+    """The runtime's fast-path entry: the 8-byte value of its ``section`` (default
+    ``.litebox.fastpath``; a plugin's ``capabilities.rewrite_entry``). Either GS_SLOT | offset
+    (the linux-userland runtime, a static PIE: the trampolines call through the thread's GS
+    slot) or the entry's absolute address (a runtime at a fixed base, whose section value is
+    final). None if absent."""
     import io
 
     from elftools.elf.elffile import ELFFile

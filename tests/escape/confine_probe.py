@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import re
+import struct
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -87,16 +88,22 @@ def pack_with_mounts(name: str, base: Path) -> Path:
 
 
 def gate_address(artifact: Path) -> int:
-    """The address of the runtime's gate `syscall` instruction in ARTIFACT (the runtime is a
-    fixed-address executable, so the file tells where it will be in memory)."""
+    """Where the runtime's gate `syscall` instruction is in ARTIFACT, relative to its fast-path
+    entry (the runtime is a static PIE placed at a random address: the probe adds the entry's
+    address, which it reads at gs:[40], programs/probe.h `gate_at`). Pass it as
+    ``hex(gate_address(...))``, a signed offset."""
     data = artifact.read_bytes()
     with artifact.open("rb") as f:
-        for seg in ELFFile(f).iter_segments():
+        elf = ELFFile(f)
+        at = elf.get_section_by_name(".litebox.fastpath_at")
+        assert at is not None and at["sh_size"] == 8, "no .litebox.fastpath_at section in the runtime"
+        entry = int(at["sh_addr"]) + struct.unpack("<q", at.data())[0]
+        for seg in elf.iter_segments():
             if seg["p_type"] != "PT_LOAD" or not seg["p_flags"] & 1:
                 continue
             code = data[seg["p_offset"]:seg["p_offset"] + seg["p_filesz"]]
             assert code.count(GATE_PATTERN) == 1, "expected exactly one gate in the runtime's code"
-            return seg["p_vaddr"] + code.index(GATE_PATTERN) + 5
+            return seg["p_vaddr"] + code.index(GATE_PATTERN) + 5 - entry
     raise AssertionError("no executable segment in the artifact")
 
 

@@ -43,10 +43,27 @@ def test_samples_are_split_by_class_syscall_and_wake_site(monkeypatch: pytest.Mo
         return subprocess.CompletedProcess(argv, 0, IPS if "-G" in argv else CHAINS, "")
 
     monkeypatch.setattr(http_kernel.subprocess, "run", fake_run)
-    cls, by_call, wake = http_kernel.samples(Path("x.data"))
+    cls, by_call, wake = http_kernel.samples(Path("x.data"), (0x7E0000000000, 0x7E0000100000))
     assert dict(cls) == {"app": 1, "runtime": 1, "kernel": 3}
     assert dict(by_call) == {"sendto": 1, "entry": 1, "interrupt": 1}
     assert dict(wake) == {"sock_def_readable < tcp_data_queue < tcp_rcv_established": 1}
+
+
+def test_the_runtime_code_is_found_in_the_maps(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    art = tmp_path / "srv-linux-userland"
+    maps = (f"7f1200000000-7f1200010000 r--p 00000000 00:10 5 {art}\n"
+            f"7f1200010000-7f12000c0000 r-xp 00010000 00:10 5 {art}\n"
+            f"7f1300000000-7f1300100000 r-xp 00400000 00:10 5 {art}\n"
+            "7f1400000000-7f1400001000 r-xp 00000000 00:10 6 /lib/libc.so.6\n")
+    real = http_kernel.Path
+
+    class FakePath(type(real())):  # type: ignore[misc]
+        def read_text(self, *a: Any, **k: Any) -> str:
+            return maps if str(self).startswith("/proc/") else real(self).read_text(*a, **k)
+
+    monkeypatch.setattr(http_kernel, "Path", FakePath)
+    assert http_kernel.runtime_code(42, str(art)) == (0x7F1200010000, 0x7F12000C0000)
+    assert http_kernel.runtime_code(42, "/usr/bin/python3") == http_kernel.NO_RUNTIME
 
 
 def test_perf_stat_csv_is_read_by_event_name(tmp_path: Path) -> None:

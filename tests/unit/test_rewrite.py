@@ -16,6 +16,8 @@ from packager.image import rewrite as rw
 REPO = Path(__file__).resolve().parents[2]
 TRICKY = REPO / "tests/e2e/programs/rewrite/tricky.S"
 ENTRY = 0x7E00_0000_1000
+# The linux-userland runtime's entry: a GS slot (FastData.entry at gs:[0x28]), not an address.
+GS_ENTRY = rw.GS_SLOT | 0x28
 
 
 def _disasm(code: bytes, addr: int) -> list[tuple[int, int, str, str]]:
@@ -143,8 +145,9 @@ def test_rewrite_is_deterministic_and_adds_one_segment(tricky: bytes) -> None:
     assert set(a.data[end:]) <= {rw.INT3}
 
 
-def test_trampolines_decode_and_jump_back(tricky: bytes) -> None:
-    r = rw.rewrite(tricky, ENTRY)
+@pytest.mark.parametrize("entry", [ENTRY, GS_ENTRY], ids=["absolute", "gs-slot"])
+def test_trampolines_decode_and_jump_back(tricky: bytes, entry: int) -> None:
+    r = rw.rewrite(tricky, entry)
     new = [p for p in _phdrs(r.data) if p[0] == rw.PT_LOAD][-1]
     seg_off, seg_va, seg_len = new[2], new[3], new[5]
     code = r.data[seg_off:seg_off + seg_len]
@@ -163,7 +166,12 @@ def test_trampolines_decode_and_jump_back(tricky: bytes) -> None:
         insns = _disasm(code[tramp - seg_va:], tramp)
         text = [f"{m} {ops}".strip() for _a, _s, m, ops in insns[:20]]
         k = text.index("lea rsp, [rsp - 0x80]")
-        assert text[k + 1] == f"movabs r11, {ENTRY:#x}" and text[k + 2] == "call r11"
+        if entry == GS_ENTRY:
+            # Nothing in the file names the runtime's address: the call goes through GS.
+            assert text[k + 1] == "call qword ptr gs:[0x28]"
+            k -= 1
+        else:
+            assert text[k + 1] == f"movabs r11, {ENTRY:#x}" and text[k + 2] == "call r11"
         assert text[k + 3] == "lea rsp, [rsp + 0x80]" and text[k + 4].startswith("jrcxz")
         assert text[k + 5].startswith("jmp") and text[k + 6] == "syscall"
         back = next(i for i in insns if i[2] == "jmp" and int(i[3], 0) < seg_va)
@@ -217,7 +225,8 @@ def test_fastpath_entry_of_the_built_runtime() -> None:
     if not runtime.exists():
         pytest.skip("runtime not built yet")
     entry = rw.fastpath_entry(runtime.read_bytes())
-    assert entry is not None and 0x7E00_0000_0000 <= entry < 0x7E00_1000_0000
+    # A GS slot (the runtime is a static PIE at a random address): FastData.entry, gs:[0x28].
+    assert entry == GS_ENTRY
 
 
 def test_compatibility_separates_unimplemented_from_refused() -> None:

@@ -1,12 +1,15 @@
-//! Link the runtime as a static, non-PIE, libc-free executable at a fixed high address, far
-//! from where a non-PIE app (0x400000) or a PIE app (0x555555554000) is loaded.
+//! Link the runtime as a static, libc-free, self-relocating PIE (`-static-pie`: no
+//! interpreter): the kernel places it in the mmap area at a random address, like a shared
+//! library, away from where a non-PIE app (0x400000) or a PIE app (0x555555554000) is loaded.
+//! `_start` (main.rs) applies its own `R_X86_64_RELATIVE` relocations before any Rust code
+//! runs; `-z text` (implied by `-static-pie`) refuses a text relocation at link time and
+//! tests/unit/test_runtime_pie.py any other dynamic relocation type.
 fn main() {
     for arg in [
         "-nostartfiles",
         "-nostdlib",
-        "-static",
-        "-no-pie",
-        "-Wl,--image-base=0x7e0000000000",
+        "-static-pie",
+        "-Wl,-z,text",
         "-Wl,-z,norelro",
         "-Wl,--build-id=none",
         "-Wl,-z,noexecstack",

@@ -181,7 +181,7 @@ static int cmd_fds(void) {
 }
 
 static int cmd_gate(const char *addr, const char *secret, const char *ppid, const char *port, const char *scratch) {
-    GATE = strtoull(addr, NULL, 0);
+    GATE = gate_at(addr);
     report_raw("gate-getpid-matches", gate(SYS_getpid, 0, 0, 0, 0) == getpid());
     report_raw("gate-openat-secret-ro", gate(SYS_openat, AT_FDCWD, (long)secret, O_RDONLY, 0));
     report_raw("gate-openat-etc-rw", gate(SYS_openat, AT_FDCWD, (long)"/etc/litebox-escape", O_WRONLY | O_CREAT, 0644));
@@ -218,7 +218,7 @@ static int cmd_gate(const char *addr, const char *secret, const char *ppid, cons
 /* SysV IPC objects the host holds under KEY must be invisible: through the library OS and
  * straight through the gate. */
 static int cmd_ipc(const char *addr, const char *key_s) {
-    GATE = strtoull(addr, NULL, 0);
+    GATE = gate_at(addr);
     long key = strtol(key_s, NULL, 0);
     report("ipc-shmget-host-key", syscall(SYS_shmget, key, 0, 0));
     report("ipc-msgget-host-key", syscall(SYS_msgget, key, 0));
@@ -238,7 +238,7 @@ static int cmd_ipc(const char *addr, const char *key_s) {
  * app can neither make one (through the library OS or the gate) nor use that one: no UFFDIO
  * ioctl on any descriptor number goes through the gate. */
 static int cmd_uffd(const char *addr) {
-    GATE = strtoull(addr, NULL, 0);
+    GATE = gate_at(addr);
     report("uffd-create", syscall(SYS_userfaultfd, O_CLOEXEC | 1 /* UFFD_USER_MODE_ONLY */));
     report_raw("gate-uffd-create", gate(SYS_userfaultfd, O_CLOEXEC | 1, 0, 0, 0));
     static char page[4096] __attribute__((aligned(4096)));
@@ -263,7 +263,7 @@ static int cmd_uffd(const char *addr) {
 /* mknodat straight through the gate: a FIFO may be made (the writable layer's are), a device
  * node never (SCRATCH is a host directory outside the sandbox's reach). */
 static int cmd_mknod(const char *addr, const char *scratch) {
-    GATE = strtoull(addr, NULL, 0);
+    GATE = gate_at(addr);
     char dev[600];
     snprintf(dev, sizeof dev, "%s/null", scratch);
     report_raw("gate-mknodat-chardev", gate(SYS_mknodat, AT_FDCWD, (long)dev, 0020000 | 0666, (1 << 8) | 3));
@@ -277,7 +277,7 @@ static int cmd_mknod(const char *addr, const char *scratch) {
  * (HOSTPID, a host process outside the sandbox) and other resources are refused by the gate
  * rule, and a hard limit once lowered cannot be raised again (no CAP_SYS_RESOURCE). */
 static int cmd_prlimit(const char *addr, const char *hostpid) {
-    GATE = strtoull(addr, NULL, 0);
+    GATE = gate_at(addr);
     struct rlimit big = {RLIM_INFINITY, RLIM_INFINITY}, cur;
     report_raw("gate-prlimit-other-pid", gate(SYS_prlimit64, atol(hostpid), RLIMIT_CPU, 0, (long)&cur));
     report_raw("gate-prlimit-nofile", gate(SYS_prlimit64, 0, RLIMIT_NOFILE, (long)&big, 0));

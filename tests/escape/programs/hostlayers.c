@@ -303,7 +303,7 @@ static int cmd_chmod(void) {
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc >= 3)
-        GATE = strtoull(argv[2], NULL, 0);
+        GATE = gate_at(argv[2]);
     if (argc >= 5 && strcmp(argv[1], "unix") == 0) return cmd_unix(argv[3], argv[4]);
     if (argc >= 4 && strcmp(argv[1], "abstract") == 0) return cmd_abstract(argv[3]);
     if (argc >= 5 && strcmp(argv[1], "stat") == 0) return cmd_stat(argv[3], argv[4]);

@@ -71,7 +71,7 @@ static int cmd_meta(const char *ro, const char *rw) {
 #define G(nr, ...) gate6(nr, __VA_ARGS__)
 
 static int cmd_gate(const char *addr, const char *ro_file, const char *rw_file, const char *port, const char *outside) {
-    GATE = strtoull(addr, NULL, 0);
+    GATE = gate_at(addr);
     /* fchmod is off the gate: a host descriptor of the read-only mount's file (opened for
      * reading, which Landlock grants) keeps its mode, and so do stdin/stdout/stderr. */
     long ro = G(SYS_openat, AT_FDCWD, (long)ro_file, O_RDONLY | O_CLOEXEC, 0, 0, 0);
@@ -148,7 +148,7 @@ static long trapped_getpid(void) {
 }
 
 static int cmd_sigsys(const char *addr) {
-    GATE = strtoull(addr, NULL, 0);
+    GATE = gate_at(addr);
     /* The kernel's struct sigaction: handler, flags, restorer, mask. */
     unsigned long act[4] = {(unsigned long)SIG_IGN, 0, 0, 0}, old[4] = {0};
     report_raw("gate-sigaction-sigsys-query", G(SYS_rt_sigaction, SIGSYS, 0, (long)old, 8, 0, 0));

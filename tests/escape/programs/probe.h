@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 /* A libc result (-1 and errno on failure). */
 static void report(const char *label, long ret) {
@@ -19,8 +20,19 @@ static void report_raw(const char *label, long r) {
         printf("%s: ret=%ld errno=0\n", label, r);
 }
 
-/* The address of the gate's `syscall` instruction, from the probe's command line. */
+/* The address of the gate's `syscall` instruction (set from the probe's command line by
+ * gate_at). */
 static uintptr_t GATE;
+
+/* The gate's address from ARG, its distance from the runtime's fast-path entry (the runtime is
+ * placed at a random address): app code finds the entry where the rewritten sites' trampolines
+ * do, in the thread's runtime data at gs:[40] (FastData.entry), as an attacker inside the
+ * app could. */
+static uintptr_t gate_at(const char *arg) {
+    uintptr_t entry;
+    __asm__ volatile("mov %%gs:40, %0" : "=r"(entry));
+    return entry + (uintptr_t)strtoll(arg, NULL, 0);
+}
 
 /* Calls the gate with six arguments: rax = nr, rdi, rsi, rdx, r10, r8, r9; the gate's own
  * `ret` comes back here. The red zone is stepped over. */

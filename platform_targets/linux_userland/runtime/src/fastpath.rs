@@ -41,8 +41,9 @@ pub struct FastData {
     pub depth: AtomicUsize,
     /// Signals deferred while inside (bit sig-1), unblocked at exit.
     pub deferred: AtomicUsize,
-    /// The entry's address, as the packer wrote it into the trampolines (for debuggers; it
-    /// also keeps the entry linked in).
+    /// The entry's address (`gs:[40]`): the packer's trampolines call through it
+    /// ([`ENTRY_SLOT`]). Set with the GS base; a fork child inherits it with the block, and an
+    /// execve keeps the process's blocks and GS base.
     pub entry: usize,
     /// The app's alternate signal stack for this thread (sigaltstack): base, size, flags.
     pub alt_sp: AtomicUsize,
@@ -172,16 +173,32 @@ extern "C" fn litebox_fastpath_release() {
 }
 
 extern "C" {
-    /// The fast-path entry the packer's trampolines call (its address is read from this
-    /// executable's symbol table at pack time).
+    /// The fast-path entry the packer's trampolines call (through the thread's
+    /// [`FastData::entry`], `call qword ptr gs:[40]`).
     pub fn litebox_fastpath();
 }
 
-/// The entry's absolute address, in a section of its own that survives stripping: the packer
-/// reads it (packager/image/rewrite.py, `fastpath_entry`) and writes it into every trampoline.
+/// What the packer's trampolines call, in a section of its own that survives stripping: the
+/// runtime is a static PIE placed at a random address, so the trampolines do not embed the
+/// entry's address but call through the thread's [`FastData::entry`] (`call qword ptr
+/// gs:[ENTRY_SLOT]`). Bit 63 marks a GS slot (no user-space address has it); the low 32 bits
+/// are the slot's offset from the GS base (packager/image/rewrite.py, `fastpath_entry`). A
+/// constant: nothing here is relocated.
+pub const ENTRY_SLOT: usize = core::mem::offset_of!(FastData, entry);
+const _: () = assert!(ENTRY_SLOT == 40);
 #[used]
 #[link_section = ".litebox.fastpath"]
-static FASTPATH_ENTRY: unsafe extern "C" fn() = litebox_fastpath;
+static FASTPATH_ENTRY: u64 = (1 << 63) | ENTRY_SLOT as u64;
+
+// Where the entry is in the file, for tools that read its code (tests/unit/test_fastclock.py,
+// the runtime being stripped): its distance from this word, resolved at link time (no
+// run-time relocation).
+global_asm!(
+    ".pushsection .litebox.fastpath_at,\"aR\",@progbits",
+    ".balign 8",
+    "    .quad litebox_fastpath - .",
+    ".popsection",
+);
 
 /// The registers the entry saved, in push order (lowest address first).
 #[repr(C)]

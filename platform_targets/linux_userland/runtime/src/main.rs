@@ -71,7 +71,55 @@ global_asm!(
     ".type _start,@function",
     "_start:",
     "    xor ebp, ebp",
-    "    mov rdi, rsp",
+    // Self-relocation (the runtime is a static PIE the kernel places at a random address; it
+    // is linked at 0, so the load base is the ELF header's address). Only registers until
+    // every R_X86_64_RELATIVE is applied: no code may read a pointer from a static before.
+    // DT_RELA/DT_RELASZ are found in _DYNAMIC; any other relocation kind (DT_REL, DT_JMPREL,
+    // DT_RELR, DT_TEXTREL, a relocation type other than RELATIVE, an entry size not 24)
+    // stops here with ud2 (tests/unit/test_runtime_pie.py refuses such a build).
+    "    lea r8, [rip + __ehdr_start]",
+    "    lea rsi, [rip + _DYNAMIC]",
+    "    xor ecx, ecx",
+    "    xor edx, edx",
+    "20: mov rax, qword ptr [rsi]",
+    "    test rax, rax",
+    "    jz 23f",
+    "    cmp rax, 7", // DT_RELA
+    "    jne 21f",
+    "    mov rcx, qword ptr [rsi + 8]",
+    "21: cmp rax, 8", // DT_RELASZ
+    "    jne 22f",
+    "    mov rdx, qword ptr [rsi + 8]",
+    "22: cmp rax, 9", // DT_RELAENT
+    "    jne 24f",
+    "    cmp qword ptr [rsi + 8], 24",
+    "    jne 29f",
+    // DT_PLTGOT (3) and DT_RELACOUNT (0x6ffffff9) are harmless; DT_REL (17), DT_TEXTREL (22),
+    // DT_JMPREL (23) and DT_RELR (36) are not handled.
+    "24: cmp rax, 17",
+    "    je 29f",
+    "    cmp rax, 22",
+    "    je 29f",
+    "    cmp rax, 23",
+    "    je 29f",
+    "    cmp rax, 36",
+    "    je 29f",
+    "    add rsi, 16",
+    "    jmp 20b",
+    "23: add rcx, r8",
+    "    add rdx, rcx",
+    "25: cmp rcx, rdx",
+    "    jae 26f",
+    "    cmp dword ptr [rcx + 8], 8", // R_X86_64_RELATIVE (r_info's low half)
+    "    jne 29f",
+    "    mov rax, qword ptr [rcx + 16]",
+    "    add rax, r8",
+    "    mov rsi, qword ptr [rcx]",
+    "    mov qword ptr [rsi + r8], rax",
+    "    add rcx, 24",
+    "    jmp 25b",
+    "29: ud2",
+    "26: mov rdi, rsp",
     "    and rsp, -16",
     "    call litebox_main",
     "    ud2",
