@@ -3,13 +3,16 @@
 library (as bench/run.py packs it), for two checkouts side by side, interleaved.
 
     python3 bench/pack_time.py --before DIR [--after DIR] [--rounds 3] [--warm 5]
+                               [--app PROGRAM_OR_PROJECT] [--chrt]
 
 DIR is a checkout (a git worktree of the revision to compare; --after defaults to this one).
 Each round packs cold with each checkout in turn (fresh output and state directory; cargo's
 target directory is the checkout's own and warm), then re-packs with nothing changed --warm
 times. Reports medians of wall clock and of CPU time (user+sys of the pack and its children)
 and the load average, since the machine may be shared. Python's bytecode cache is allowed
-(PYTHONDONTWRITEBYTECODE is dropped), as on a user's machine.
+(PYTHONDONTWRITEBYTECODE is dropped), as on a user's machine. ``--app`` packs that program (quick
+mode) or project instead; ``--chrt`` runs each pack under ``chrt -f 10`` (on a loaded machine
+the wall clock of a 0.3 s process otherwise measures the scheduler).
 """
 from __future__ import annotations
 
@@ -35,12 +38,14 @@ def children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def timed_pack(checkout: Path, project: Path, out: Path) -> tuple[float, float]:
-    """One `litebox pack` from ``checkout``; returns (wall s, CPU s)."""
+def timed_pack(checkout: Path, project: Path, out: Path, chrt: bool = False) -> tuple[float, float]:
+    """One `litebox pack` from ``checkout`` (under ``chrt -f 10`` when ``chrt``); returns
+    (wall s, CPU s)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(checkout)
     cpu0, t0 = children_cpu(), time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "packager", "pack", str(project), "--out-dir", str(out), "-q"],
+    prefix = ["chrt", "-f", "10"] if chrt else []
+    r = subprocess.run([*prefix, sys.executable, "-m", "packager", "pack", str(project), "--out-dir", str(out), "-q"],
                        cwd=checkout, env=env, capture_output=True, text=True, check=False)
     wall, cpu = time.perf_counter() - t0, children_cpu() - cpu0
     if r.returncode != 0:
@@ -55,22 +60,25 @@ def main() -> int:
     ap.add_argument("--after", type=Path, default=REPO)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--warm", type=int, default=5)
+    ap.add_argument("--app", type=Path, help="a program (quick mode) or project to pack instead of python3's")
+    ap.add_argument("--chrt", action="store_true", help="run each pack under chrt -f 10")
     args = ap.parse_args()
     sides = {"before": args.before.resolve(), "after": args.after.resolve()}
     cold: dict[str, list[tuple[float, float]]] = {k: [] for k in sides}
     warm: dict[str, list[tuple[float, float]]] = {k: [] for k in sides}
     loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="pack-time-") as tmp:
-        project = Path(tmp) / "python3"
-        project.mkdir()
-        (project / "litebox.toml").write_text(PROJECT, encoding="utf-8")
+        project = args.app.resolve() if args.app else Path(tmp) / "python3"
+        if not args.app:
+            project.mkdir()
+            (project / "litebox.toml").write_text(PROJECT, encoding="utf-8")
         for _ in range(args.rounds):
             for name, checkout in sides.items():
                 work = Path(tmp) / name
                 shutil.rmtree(work, ignore_errors=True)
-                cold[name].append(timed_pack(checkout, project, work / "dist"))
+                cold[name].append(timed_pack(checkout, project, work / "dist", args.chrt))
                 for _ in range(args.warm):
-                    warm[name].append(timed_pack(checkout, project, work / "dist"))
+                    warm[name].append(timed_pack(checkout, project, work / "dist", args.chrt))
                 loads.append(os.getloadavg()[0])
                 print(f"{name}: cold {cold[name][-1]}", file=sys.stderr, flush=True)
     print(f"load average (1 min) during the run: {min(loads):.1f} to {max(loads):.1f}")
