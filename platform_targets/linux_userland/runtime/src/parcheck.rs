@@ -107,7 +107,7 @@ static GATE: AtomicUsize = AtomicUsize::new(0);
 fn header() -> Option<&'static Header> {
     let at = REGION.load(SeqCst);
     // SAFETY: a non-zero REGION is a zeroed, read-write shared mapping of at least HEADER
-    // bytes, never unmapped; Header is all atomics (valid when zero).
+    // bytes, never unmapped while REGION is set (the supervisor clears it first: detach); Header is all atomics (valid when zero).
     (at != 0).then(|| unsafe { &*(at as *const Header) })
 }
 
@@ -182,6 +182,13 @@ pub fn init(image: &Image<'static>, entry: &[u8]) -> Option<(usize, usize)> {
         SeqCst,
     );
     Some((at, len))
+}
+
+/// In the supervisor, before it unmaps the shared arena (`sys::unmap_shared_arena`): this
+/// process no longer has the table (it never checks chunks once init runs the sandbox).
+pub fn detach() {
+    REGION.store(0, SeqCst);
+    CHUNKS.store(0, SeqCst);
 }
 
 /// In init, first thing: says that init will serve the table.

@@ -21,8 +21,14 @@ static LIMIT: AtomicU64 = AtomicU64::new(u64::MAX);
 fn counter() -> Option<&'static AtomicU64> {
     let at = COUNTER.load(Ordering::Relaxed);
     // SAFETY: a non-zero COUNTER is the start of the shared page mapped in `init`, never
-    // unmapped and guarded from the app; AtomicU64 has the alignment of the page start.
+    // unmapped while COUNTER is set (the supervisor clears it first: detach) and guarded from the app; AtomicU64 has the alignment of the page start.
     (at != 0).then(|| unsafe { &*(at as *const AtomicU64) })
+}
+
+/// In the supervisor, before it unmaps the shared arena (`sys::unmap_shared_arena`): this
+/// process no longer has the counter (it no longer counts as one of the app's processes).
+pub fn detach() {
+    COUNTER.store(0, Ordering::SeqCst);
 }
 
 /// Sets up the shared counter for a limit of `limit` processes (this one counts as the

@@ -308,6 +308,14 @@ pub fn start(mounts: &[(i32, bool)], paths: &[(&[u8], bool)], memory: Option<u64
         Spawn::App(started) => return started,
         Spawn::Init { pid, status } => {
             close(broker::client());
+            // The supervisor no longer uses the regions the sandbox's processes share (the
+            // process table and count, the chunk table): it drops its mapping of them now, while
+            // it waits, so that its exit (which the artifact's caller waits for) has less to
+            // tear down; the sandbox's processes keep theirs.
+            crate::ptable::detach();
+            crate::procs::detach();
+            crate::parcheck::detach();
+            sys::unmap_shared_arena();
             if LAZY_NET.load(Ordering::Relaxed) {
                 server.net = broker::NetHelper::Lazy(pid);
             }

@@ -176,6 +176,20 @@ pub fn map_shared(len: usize) -> Result<usize, i32> {
     check(syscall6(MMAP, 0, len, 3, MAP_SHARED_ANON, usize::MAX, 0))
 }
 
+/// In the supervisor, once init runs the sandbox: unmaps the shared arena, which only the
+/// sandbox's own processes use from then on (they keep their mappings of it). The supervisor's
+/// exit then has one mapping less to tear down, and the arena's memory is freed by the last of
+/// the sandbox's processes (init) instead of at the supervisor's end, which the artifact's
+/// caller waits for. The modules with regions in the arena forget them first (`detach`), so
+/// nothing of this process reads it afterwards. Regions mapped outside the arena stay mapped.
+pub fn unmap_shared_arena() {
+    use core::sync::atomic::Ordering;
+    let at = ARENA_AT.swap(0, Ordering::Relaxed);
+    if at != 0 {
+        syscall3(MUNMAP, at, SHARED_ARENA, 0);
+    }
+}
+
 /// Writes all of `buf` to host fd `fd`, ignoring errors (diagnostics only).
 pub fn write_all(fd: i32, mut buf: &[u8]) {
     while !buf.is_empty() {
