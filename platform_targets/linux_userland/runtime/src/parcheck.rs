@@ -107,7 +107,8 @@ static GATE: AtomicUsize = AtomicUsize::new(0);
 fn header() -> Option<&'static Header> {
     let at = REGION.load(SeqCst);
     // SAFETY: a non-zero REGION is a zeroed, read-write shared mapping of at least HEADER
-    // bytes, never unmapped while REGION is set (the supervisor clears it first: detach); Header is all atomics (valid when zero).
+    // bytes, never unmapped while REGION is set (the supervisor clears it first: detach);
+    // Header is all atomics (valid when zero).
     (at != 0).then(|| unsafe { &*(at as *const Header) })
 }
 

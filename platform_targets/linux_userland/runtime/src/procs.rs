@@ -21,7 +21,8 @@ static LIMIT: AtomicU64 = AtomicU64::new(u64::MAX);
 fn counter() -> Option<&'static AtomicU64> {
     let at = COUNTER.load(Ordering::Relaxed);
     // SAFETY: a non-zero COUNTER is the start of the shared page mapped in `init`, never
-    // unmapped while COUNTER is set (the supervisor clears it first: detach) and guarded from the app; AtomicU64 has the alignment of the page start.
+    // unmapped while COUNTER is set (the supervisor clears it first: detach) and guarded from
+    // the app; AtomicU64 has the alignment of the page start.
     (at != 0).then(|| unsafe { &*(at as *const AtomicU64) })
 }
 

@@ -69,8 +69,9 @@ static REGION: AtomicUsize = AtomicUsize::new(0);
 fn region() -> Option<&'static Region> {
     let at = REGION.load(Ordering::Relaxed);
     // SAFETY: a non-zero REGION is the start of the shared mapping made in `init`, as large as
-    // a Region, never unmapped while REGION is set (the supervisor clears it first: detach; reserved from the app's mappings by the guard); every field is
-    // an atomic, so concurrent access by the app's processes is defined.
+    // a Region, never unmapped while REGION is set (the supervisor clears it first: detach;
+    // reserved from the app's mappings by the guard); every field is an atomic, so concurrent
+    // access by the app's processes is defined.
     (at != 0).then(|| unsafe { &*(at as *const Region) })
 }
 
