@@ -863,31 +863,18 @@ impl ChunkCache {
             Some(Slot::Unread) => Some(false),
             _ => None,
         });
-        if let (Some(false), Some((helper, _, _))) = (slot, self.helper) {
-            // A stored chunk never read here may have been checked by the helper already (init
-            // checks the entry program's first and last chunks as soon as the app's first
-            // process exists, `CheckHelper::claim` says so): its verdict is taken, and a check
-            // made here is recorded for the helper, so that no chunk is checked twice.
-            if image.stored_reader.is_some() && matches!(image.chunk_record(k), Ok((_, comp, raw, _)) if comp == raw) {
-                match helper.claim(k) {
-                    Claim::Good => {
-                        self.mark_verified(k);
-                        return placed(image, k);
-                    }
-                    Claim::Bad => return Err(ImageError::tampered("chunk digest does not match").with(k as u64)),
-                    Claim::Mine => {
-                        let r = self.get_checked(image, k);
-                        helper.finish(k, r.is_ok());
-                        return r;
-                    }
-                    // Being checked by the helper now: checked here too, without waiting (the
-                    // helper may be descheduled; a read does not wait, as for a deferred chunk).
-                    Claim::Busy => {}
-                }
+        // The helper is asked about a deferred chunk, and about a stored chunk never read here:
+        // it may have checked that one already (init checks the entry program's first and last
+        // chunks as soon as the app's first process exists), and a check made here is recorded
+        // for it, so that no chunk is checked twice.
+        let ask = match slot {
+            Some(true) => true,
+            Some(false) => {
+                image.stored_reader.is_some() && matches!(image.chunk_record(k), Ok((_, comp, raw, _)) if comp == raw)
             }
-            return self.get_checked(image, k);
-        }
-        if let (Some(true), Some((helper, _, _))) = (slot, self.helper) {
+            None => false,
+        };
+        if let (true, Some((helper, _, _))) = (ask, self.helper) {
             match helper.claim(k) {
                 Claim::Good => {
                     self.mark_verified(k);
@@ -899,7 +886,8 @@ impl ChunkCache {
                     helper.finish(k, r.is_ok());
                     return r;
                 }
-                // Being checked by the helper: checked here too (a read does not wait).
+                // Being checked by the helper now: checked here too, without waiting (the
+                // helper may be descheduled; a read does not wait).
                 Claim::Busy => {}
             }
         }
