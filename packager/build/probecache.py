@@ -72,8 +72,11 @@ def toolchain_stamp(cwd: Path | None = None) -> dict[str, Any]:
         hashes = []
     for name in hashes:
         files[str(home / "update-hashes" / name)] = stamp_or_none(home / "update-hashes" / name)
-    here = (cwd or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
+    try:
+        here: Path | None = (cwd or Path.cwd()).resolve()
+    except OSError:  # a working directory removed under us: rustup finds no toolchain file there
+        here = None
+    for folder in (here, *here.parents) if here is not None else ():
         for name in TOOLCHAIN_FILES:
             files[str(folder / name)] = stamp_or_none(folder / name)
     return {"env": {k: os.environ.get(k) for k in TOOL_ENV}, "tools": tools, "files": files}
