@@ -108,6 +108,12 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
     if let Err(e) = check_app_ptrs(&os.mem, n, a) {
         return Some(Err(e));
     }
+    // Whether the table's one look below found a host object: then `fd` is not one of the
+    // library OS's own Unix sockets, and `unixcalls::dispatch` (which would take the table's
+    // lock and a reference to the open file only to find that out) is skipped. A host object
+    // comes by number only where nothing else can change the table meanwhile
+    // (`LibOs::fd_ref`), so the answer still holds when the call below looks `fd` up again.
+    let mut host = false;
     if n != SOCKET && n != SOCKETPAIR && HANDLED.contains(&n) {
         // One look at the descriptor table. A host socket of a single-threaded process comes
         // by number (`LibOs::fd_ref`): the calls that need nothing but the number go straight
@@ -118,10 +124,16 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
             {
                 match host_by_number(os, n, h, a) {
                     Some(r) => return Some(r),
-                    None => flags,
+                    None => {
+                        host = true;
+                        flags
+                    }
                 }
             }
-            Ok(FdRef::Host(_, flags, _)) => flags,
+            Ok(FdRef::Host(_, flags, _)) => {
+                host = true;
+                flags
+            }
             Ok(FdRef::File(f)) => f.flags(),
             Err(_) => 0, // EBADF, from the call's own lookup below
         };
@@ -130,8 +142,10 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
             return Some(Err(EBADF));
         }
     }
-    if let Some(r) = super::unixcalls::dispatch(os, n, a) {
-        return Some(r); // the library OS's own Unix sockets (no host passthrough)
+    if !host {
+        if let Some(r) = super::unixcalls::dispatch(os, n, a) {
+            return Some(r); // the library OS's own Unix sockets (no host passthrough)
+        }
     }
     Some(match n {
         SOCKET => socket(os, a[0] as u32, a[1] as u32, a[2] as u32),
