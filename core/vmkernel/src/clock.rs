@@ -1,15 +1,17 @@
 //! Time without a host: the TSC, calibrated against the PIT, and the CMOS real-time clock read
 //! at first use for the wall-clock epoch.
 //!
-//! The calibration overlaps the boot instead of waiting for it: [`start_calibration`] (the end
-//! of [`crate::init`]) starts PIT channels 0 and 1 counting with different periods, and the
-//! local APIC timer counting down, and records the TSC. The first call of [`tsc_hz`] (the OS
-//! layer makes one just before the app's first instruction) reads them again and divides over
-//! the whole span, which `litebox_rt::pit` resolves exactly up to 56 s however often the
-//! 16-bit channels wrapped. It waits only for what is missing of [`WINDOW`]: under emulation
-//! the boot takes longer than that, so nothing is waited for. The APIC timer's rate comes from
-//! the same span ([`apic_per_ms`]). A PIT whose channel 1 does not count alongside channel 0
-//! gets the former measurement: channel 0 alone, read without pause for the whole window.
+//! The calibration overlaps the boot instead of waiting for it: [`start_pit`] (the machine's first
+//! code, outside SEV-SNP) starts PIT channels 0 and 1 counting with different periods and records
+//! the TSC; [`start_calibration`] (the end of [`crate::init`], or both halves there when
+//! `start_pit` did not run) starts the local APIC timer counting down. The first call of [`tsc_hz`]
+//! (the OS layer makes one just before the app's first instruction) reads them again and divides
+//! over the whole span, which `litebox_rt::pit` resolves exactly up to 56 s however often the
+//! 16-bit channels wrapped. It waits only for what is missing of [`WINDOW`]: under emulation the
+//! boot from the machine's first code usually takes longer, so nothing is waited for. The APIC
+//! timer's rate comes from the same span, or from the TSC's ticks since it started when it started
+//! after the PIT ([`apic_per_ms`]). A PIT whose channel 1 does not count alongside channel 0 gets
+//! the former measurement: channel 0 alone, read without pause for the whole window.
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use litebox_rt::pit::{self, Counts, PIT_HZ};
@@ -24,6 +26,10 @@ static EPOCH_TSC: AtomicU64 = AtomicU64::new(0);
 static START_TSC: AtomicU64 = AtomicU64::new(0);
 static START_COUNTS: AtomicU64 = AtomicU64::new(0);
 static TWO_CHANNELS: AtomicBool = AtomicBool::new(false);
+/// The APIC timer's start (TSC, count) when it started after the PIT ([`start_pit`]); TSC 0:
+/// it started with the PIT, its count is in `START_COUNTS`.
+static APIC_START_TSC: AtomicU64 = AtomicU64::new(0);
+static APIC_START_COUNT: AtomicU32 = AtomicU32::new(0);
 /// What the debug line reports: when the calibration ended (TSC), over how many PIT counts,
 /// and how many of them were waited for.
 static DONE_TSC: AtomicU64 = AtomicU64::new(0);
@@ -80,9 +86,26 @@ fn read_once() -> (Reading, u64) {
 /// Starts the calibration: PIT channels 0 and 1 counting (mode 2, binary; reloads 65536 and
 /// `pit::CH1_RELOAD`), the APIC timer counting down (masked), and the TSC noted. Called once at
 /// boot, after the IDT exists (under SEV-SNP port I/O and RDTSC raise #VC) and the frame
-/// allocator works (the APIC's page is mapped).
+/// allocator works (the APIC's page is mapped). When [`start_pit`] ran earlier, only the APIC
+/// timer starts here: its start is noted with the TSC, and its rate is measured against the
+/// TSC over the rest of the span ([`over_boot`]).
 pub fn start_calibration() {
     crate::apic::start_counting();
+    if START_TSC.load(Ordering::Relaxed) == 0 {
+        start_pit();
+        return;
+    }
+    let r = read();
+    APIC_START_COUNT.store(r.apic, Ordering::Relaxed);
+    APIC_START_TSC.store(r.tsc.max(1), Ordering::Relaxed);
+}
+
+/// Starts the PIT half of the calibration (channels 0 and 1 counting, the TSC noted) before
+/// the rest of the machine's set-up, so that the window ([`WINDOW`]) the boot must span starts
+/// as early as it can: the machine's first code calls it where port I/O and RDTSC need no
+/// exception handler (not under SEV-SNP); [`start_calibration`] then starts only the APIC
+/// timer. Without this call, [`start_calibration`] starts both together, as before.
+pub fn start_pit() {
     outb(0x43, 0x34); // channel 0, lobyte/hibyte, mode 2
     outb(0x40, 0);
     outb(0x40, 0);
@@ -156,9 +179,18 @@ fn over_boot(start: Reading) -> (u64, u32) {
         SPAN_COUNTS.store(span, Ordering::Relaxed);
         WAITED_COUNTS.store(span - first.min(span), Ordering::Relaxed);
         let hz = (now.tsc.wrapping_sub(start.tsc) as u128 * PIT_HZ as u128 / span as u128) as u64;
-        let ticks = if now.apic != 0 { start.apic.saturating_sub(now.apic) as u128 } else { 0 };
-        let apic = (ticks * PIT_HZ as u128 / (span as u128 * 1000)).min(u32::MAX as u128) as u32;
-        return (hz, apic);
+        let apic_tsc = APIC_START_TSC.load(Ordering::Relaxed);
+        let apic = if apic_tsc == 0 {
+            let ticks = if now.apic != 0 { start.apic.saturating_sub(now.apic) as u128 } else { 0 };
+            ticks * PIT_HZ as u128 / (span as u128 * 1000)
+        } else {
+            // The APIC timer started after the PIT: its counts over the TSC's ticks since then.
+            let ticks =
+                if now.apic != 0 { APIC_START_COUNT.load(Ordering::Relaxed).saturating_sub(now.apic) } else { 0 };
+            let tsc = now.tsc.saturating_sub(apic_tsc).max(1);
+            ticks as u128 * hz as u128 / (tsc as u128 * 1000)
+        };
+        return (hz, apic.min(u32::MAX as u128) as u32);
     }
     (0, 0)
 }
