@@ -26,6 +26,9 @@ static RUNNING: AtomicBool = AtomicBool::new(false);
 static FIRST_LONG: AtomicBool = AtomicBool::new(false);
 /// Timer counts per millisecond (0 until calibrated).
 static PER_MS: AtomicU32 = AtomicU32::new(0);
+/// `PER_MS` is the provisional rate [`start_background_tick`] took before the clock's
+/// calibration ended: [`per_ms`] replaces it with the calibrated one at its first use.
+static PROVISIONAL: AtomicBool = AtomicBool::new(false);
 
 fn reg(off: usize) -> *mut u32 {
     (BASE.load(Ordering::Relaxed) + off) as *mut u32
@@ -92,43 +95,62 @@ pub fn current_count() -> u32 {
 pub fn start_timer() {
     if RUNNING.swap(true, Ordering::Relaxed) {
         if FIRST_LONG.swap(false, Ordering::Relaxed) {
-            periodic(PER_MS.load(Ordering::Relaxed));
+            periodic(per_ms());
         }
         return;
     }
-    start_ticking(PERIOD_MS);
+    start_ticking(PERIOD_MS, false);
 }
 
 /// Starts the periodic timer for the kernel's background work alone (the runner's Ctrl-C
 /// for an app that never waits): its first tick comes [`FIRST_TICK_MS`] after the start, the
 /// rest every 10 ms. A short app (a hello under emulation runs ~10 ms) so ends before any
 /// tick, and the boot does not pay for the tick's first run (its code translated under TCG).
-/// Nothing if the timer already runs.
+/// The first period may use a provisional rate ([`clock::apic_per_ms_now`]), so the boot does
+/// not wait for the end of the clock's calibration; the first tick (or an earlier use of the
+/// rate) takes the calibrated one. Nothing if the timer already runs.
 pub fn start_background_tick() {
     if RUNNING.swap(true, Ordering::Relaxed) {
         return;
     }
-    if start_ticking(FIRST_TICK_MS) {
+    if start_ticking(FIRST_TICK_MS, true) {
         FIRST_LONG.store(true, Ordering::Relaxed);
     }
 }
 
 /// At each tick of the timer: after a long first period ([`start_background_tick`]) the
-/// regular one follows.
+/// regular one follows, at the calibrated rate (the clock's calibration ends here at the
+/// latest when the first period ran at a provisional one: 50 ms, well inside the span the PIT
+/// channels resolve, `litebox_rt::pit::MAX_SPAN`).
 pub fn on_tick() {
     if FIRST_LONG.swap(false, Ordering::Relaxed) {
-        periodic(PER_MS.load(Ordering::Relaxed));
+        periodic(per_ms());
     }
 }
 
-/// Maps and calibrates the timer and starts it periodic, its first period `first_ms` long;
-/// false without a usable APIC.
-fn start_ticking(first_ms: u64) -> bool {
+/// The timer's counts per millisecond: the calibrated rate (taking it, which ends the clock's
+/// calibration, when [`start_background_tick`] started the timer at a provisional one).
+fn per_ms() -> u32 {
+    if PROVISIONAL.swap(false, Ordering::Relaxed) {
+        let n = clock::apic_per_ms();
+        if n != 0 {
+            PER_MS.store(n, Ordering::Relaxed);
+        }
+    }
+    PER_MS.load(Ordering::Relaxed)
+}
+
+/// Maps and calibrates the timer and starts it periodic, its first period `first_ms` long
+/// (at a provisional rate when `provisional` and the clock is not calibrated yet); false
+/// without a usable APIC.
+fn start_ticking(first_ms: u64, provisional: bool) -> bool {
     start_counting();
     if BASE.load(Ordering::Relaxed) == 0 {
         return false;
     }
-    let per_ms = match clock::apic_per_ms() {
+    let provisional = provisional && !clock::calibrated();
+    let rate = if provisional { clock::apic_per_ms_now() } else { clock::apic_per_ms() };
+    let per_ms = match rate {
         0 => measure_against_tsc(),
         n => n,
     };
@@ -136,6 +158,7 @@ fn start_ticking(first_ms: u64) -> bool {
         return false;
     }
     PER_MS.store(per_ms, Ordering::Relaxed);
+    PROVISIONAL.store(provisional && !clock::calibrated(), Ordering::Relaxed);
     // Periodic, unmasked; a long first period is cut to the regular one at its tick (`on_tick`).
     write(0x320, (1 << 17) | TIMER_VECTOR as u32);
     write(0x380, per_ms.saturating_mul(first_ms as u32));
@@ -167,8 +190,8 @@ fn periodic(per_ms: u32) {
 /// halts with the timer set to fire at the deadline (one-shot), then resumes the periodic
 /// tick. An idle VM so leaves its host CPU alone. Without a running timer it spins instead.
 pub fn idle_until(deadline: u64) {
-    let per_ms = PER_MS.load(Ordering::Relaxed);
     let now = clock::monotonic_ns();
+    let per_ms = per_ms();
     if now >= deadline {
         return;
     }

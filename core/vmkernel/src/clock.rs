@@ -1,15 +1,20 @@
 //! Time without a host: the TSC, calibrated against the PIT, and the CMOS real-time clock read
 //! at first use for the wall-clock epoch.
 //!
-//! The calibration overlaps the boot instead of waiting for it: [`start_calibration`] (the end
-//! of [`crate::init`]) starts PIT channels 0 and 1 counting with different periods, and the
-//! local APIC timer counting down, and records the TSC. The first call of [`tsc_hz`] (the OS
-//! layer makes one just before the app's first instruction) reads them again and divides over
-//! the whole span, which `litebox_rt::pit` resolves exactly up to 56 s however often the
-//! 16-bit channels wrapped. It waits only for what is missing of [`WINDOW`]: under emulation
-//! the boot takes longer than that, so nothing is waited for. The APIC timer's rate comes from
-//! the same span ([`apic_per_ms`]). A PIT whose channel 1 does not count alongside channel 0
-//! gets the former measurement: channel 0 alone, read without pause for the whole window.
+//! The calibration overlaps the boot instead of waiting for it: [`start_pit`] (the machine's first
+//! code, outside SEV-SNP) starts PIT channels 0 and 1 counting with different periods and records
+//! the TSC; [`start_calibration`] (the end of [`crate::init`], or both halves there when
+//! `start_pit` did not run) starts the local APIC timer counting down. The first call of [`tsc_hz`]
+//! (the first use of the time: a clock read, a sleep, a timer, the debug line, the background
+//! tick's first interrupt; before the app's first instruction only without that tick or under
+//! SEV-SNP) reads them again and divides over the whole span, which `litebox_rt::pit` resolves
+//! exactly up to 56 s however often the 16-bit channels wrapped. It waits only for what is missing
+//! of [`WINDOW`]: under emulation the boot from the machine's first code usually takes longer, so
+//! nothing is waited for. The APIC timer's rate comes from the same span, or from the TSC's ticks
+//! since it started when it started after the PIT ([`apic_per_ms`]), or up to the moment the
+//! background tick took it over ([`apic_per_ms_now`]). A PIT whose channel 1 does not count
+//! alongside channel 0 gets the former measurement: channel 0 alone, read without pause for the
+//! whole window.
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use litebox_rt::pit::{self, Counts, PIT_HZ};
@@ -24,6 +29,14 @@ static EPOCH_TSC: AtomicU64 = AtomicU64::new(0);
 static START_TSC: AtomicU64 = AtomicU64::new(0);
 static START_COUNTS: AtomicU64 = AtomicU64::new(0);
 static TWO_CHANNELS: AtomicBool = AtomicBool::new(false);
+/// The APIC timer's start (TSC, count) when it started after the PIT ([`start_pit`]); TSC 0:
+/// it started with the PIT, its count is in `START_COUNTS`.
+static APIC_START_TSC: AtomicU64 = AtomicU64::new(0);
+static APIC_START_COUNT: AtomicU32 = AtomicU32::new(0);
+/// The APIC timer's counts and the TSC's ticks since its start, taken when the timer was taken
+/// over before the calibration ended ([`apic_per_ms_now`]); TSC ticks 0: not taken over.
+static APIC_FROZEN_COUNTS: AtomicU64 = AtomicU64::new(0);
+static APIC_FROZEN_TSC: AtomicU64 = AtomicU64::new(0);
 /// What the debug line reports: when the calibration ended (TSC), over how many PIT counts,
 /// and how many of them were waited for.
 static DONE_TSC: AtomicU64 = AtomicU64::new(0);
@@ -80,9 +93,26 @@ fn read_once() -> (Reading, u64) {
 /// Starts the calibration: PIT channels 0 and 1 counting (mode 2, binary; reloads 65536 and
 /// `pit::CH1_RELOAD`), the APIC timer counting down (masked), and the TSC noted. Called once at
 /// boot, after the IDT exists (under SEV-SNP port I/O and RDTSC raise #VC) and the frame
-/// allocator works (the APIC's page is mapped).
+/// allocator works (the APIC's page is mapped). When [`start_pit`] ran earlier, only the APIC
+/// timer starts here: its start is noted with the TSC, and its rate is measured against the
+/// TSC over the rest of the span ([`over_boot`]).
 pub fn start_calibration() {
     crate::apic::start_counting();
+    if START_TSC.load(Ordering::Relaxed) == 0 {
+        start_pit();
+        return;
+    }
+    let r = read();
+    APIC_START_COUNT.store(r.apic, Ordering::Relaxed);
+    APIC_START_TSC.store(r.tsc.max(1), Ordering::Relaxed);
+}
+
+/// Starts the PIT half of the calibration (channels 0 and 1 counting, the TSC noted) before
+/// the rest of the machine's set-up, so that the window ([`WINDOW`]) the boot must span starts
+/// as early as it can: the machine's first code calls it where port I/O and RDTSC need no
+/// exception handler (not under SEV-SNP); [`start_calibration`] then starts only the APIC
+/// timer. Without this call, [`start_calibration`] starts both together, as before.
+pub fn start_pit() {
     outb(0x43, 0x34); // channel 0, lobyte/hibyte, mode 2
     outb(0x40, 0);
     outb(0x40, 0);
@@ -156,11 +186,67 @@ fn over_boot(start: Reading) -> (u64, u32) {
         SPAN_COUNTS.store(span, Ordering::Relaxed);
         WAITED_COUNTS.store(span - first.min(span), Ordering::Relaxed);
         let hz = (now.tsc.wrapping_sub(start.tsc) as u128 * PIT_HZ as u128 / span as u128) as u64;
-        let ticks = if now.apic != 0 { start.apic.saturating_sub(now.apic) as u128 } else { 0 };
-        let apic = (ticks * PIT_HZ as u128 / (span as u128 * 1000)).min(u32::MAX as u128) as u32;
-        return (hz, apic);
+        let apic_tsc = APIC_START_TSC.load(Ordering::Relaxed);
+        let frozen_tsc = APIC_FROZEN_TSC.load(Ordering::Relaxed);
+        let apic = if frozen_tsc != 0 {
+            // The timer was taken over before this reading: its counts over the TSC's ticks up
+            // to then.
+            APIC_FROZEN_COUNTS.load(Ordering::Relaxed) as u128 * hz as u128 / (frozen_tsc as u128 * 1000)
+        } else if apic_tsc == 0 {
+            let ticks = if now.apic != 0 { start.apic.saturating_sub(now.apic) as u128 } else { 0 };
+            ticks * PIT_HZ as u128 / (span as u128 * 1000)
+        } else {
+            // The APIC timer started after the PIT: its counts over the TSC's ticks since then.
+            let ticks =
+                if now.apic != 0 { APIC_START_COUNT.load(Ordering::Relaxed).saturating_sub(now.apic) } else { 0 };
+            let tsc = now.tsc.saturating_sub(apic_tsc).max(1);
+            ticks as u128 * hz as u128 / (tsc as u128 * 1000)
+        };
+        return (hz, apic.min(u32::MAX as u128) as u32);
     }
     (0, 0)
+}
+
+/// The shortest span (PIT counts: 2 ms) over which [`apic_per_ms_now`] takes a provisional rate.
+const PROVISIONAL_SPAN: u64 = PIT_HZ / 500;
+
+/// Whether the calibration ended ([`tsc_hz`] was asked).
+pub fn calibrated() -> bool {
+    TSC_HZ.load(Ordering::Relaxed) != 0
+}
+
+/// The APIC timer's counts per millisecond for a caller about to reprogram the timer (which
+/// restarts its count) that can do with a provisional rate: once calibrated, [`apic_per_ms`].
+/// Before the calibration's window ended, instead of waiting for it: the timer's counts and
+/// the TSC's ticks since the timer started are kept (the calibration later takes the timer's
+/// rate from them and the TSC's final rate), and the rate is returned over the PIT span so
+/// far (at least [`PROVISIONAL_SPAN`]; the error is that of the TSC's rate over that span,
+/// about one PIT count in it, so under 0.1% at 2 ms unless the host descheduled a reading).
+/// When the span is shorter, or the channels or the timer cannot give it, [`apic_per_ms`].
+pub fn apic_per_ms_now() -> u32 {
+    if calibrated() || !TWO_CHANNELS.load(Ordering::Relaxed) {
+        return apic_per_ms();
+    }
+    let packed = START_COUNTS.load(Ordering::Relaxed);
+    let start_tsc = START_TSC.load(Ordering::Relaxed);
+    let start = Counts { ch0: packed as u16, ch1: (packed >> 16) as u16 };
+    let now = read();
+    let span = match pit::elapsed(start, now.counts) {
+        Some(span) if span >= PROVISIONAL_SPAN && now.apic != 0 => span,
+        _ => return apic_per_ms(),
+    };
+    let apic_tsc = APIC_START_TSC.load(Ordering::Relaxed);
+    let (counts, tsc) = if apic_tsc == 0 {
+        ((packed >> 32) as u32, start_tsc)
+    } else {
+        (APIC_START_COUNT.load(Ordering::Relaxed), apic_tsc)
+    };
+    let counts = counts.saturating_sub(now.apic) as u64;
+    let tsc = now.tsc.saturating_sub(tsc).max(1);
+    APIC_FROZEN_COUNTS.store(counts, Ordering::Relaxed);
+    APIC_FROZEN_TSC.store(tsc, Ordering::Relaxed);
+    let hz = now.tsc.wrapping_sub(start_tsc) as u128 * PIT_HZ as u128 / span as u128;
+    (counts as u128 * hz / (tsc as u128 * 1000)).min(u32::MAX as u128) as u32
 }
 
 fn pit_count() -> u16 {

@@ -103,10 +103,16 @@ pub fn start(b: Boot<'_>) -> ! {
         fatal(EXIT_LOAD, format_args!("{}", litebox_rt::fatal::LoadFailure { entry: &entry, error }))
     });
     let t_loaded = port::rdtsc();
-    // The clock's calibration has measured the whole boot so far; it ends here at the latest
-    // (waiting only when the boot took less than its window), so the app's clocks never wait.
-    clock::tsc_hz();
-    if machine().poll_interval_ns() != u64::MAX {
+    let tick = machine().poll_interval_ns() != u64::MAX;
+    if !tick || crate::snp::active() {
+        // The clock's calibration has measured the whole boot so far; it ends here (waiting
+        // only when the boot took less than its window). With the background tick it ends at
+        // the first use of the time or the tick's first one instead (the PIT's channels
+        // resolve a span only up to `litebox_rt::pit::MAX_SPAN`, so it may not wait for an app
+        // that might never read a clock); under SEV-SNP as before.
+        clock::tsc_hz();
+    }
+    if tick {
         // The tick lets an app that never waits notice events (the runner's Ctrl-C); its first
         // one comes late enough that a short app ends before it (apic::FIRST_TICK_MS).
         crate::apic::start_background_tick();

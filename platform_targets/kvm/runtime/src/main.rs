@@ -86,6 +86,12 @@ extern "C" fn kernel_main(start_info: u32, snp_cbit_hi: u32) -> ! {
     // SAFETY: the first thing at boot, before any port access or CPUID (a no-op unless the
     // SEV-SNP VMSA started us).
     unsafe { litebox_vmkernel::snp::early(start_info as usize, snp_cbit_hi) };
+    if !litebox_vmkernel::snp::active() {
+        // The clock's calibration window starts now rather than after the machine's set-up
+        // (port I/O and RDTSC need no IDT outside SEV-SNP): under emulation a quick boot
+        // otherwise waits for the rest of the window before the app's first instruction.
+        litebox_vmkernel::clock::start_pit();
+    }
     serial::init_all();
     // SAFETY: boot, once, interrupts off; nothing of the kernel ran yet.
     unsafe { litebox_vmkernel::set_machine(&machine::KVM) };
