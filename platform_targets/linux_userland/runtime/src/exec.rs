@@ -230,15 +230,6 @@ pub fn initial_stack() -> Option<(usize, usize)> {
     (hi > lo).then_some((lo, hi))
 }
 
-/// Forgets the host's initial `[stack]` (hoststack.rs unmaps it): it is no longer a kernel
-/// range that [`unmap_app`] keeps. Returns the range it was, if any.
-pub fn forget_initial_stack() -> Option<(usize, usize)> {
-    let stack = initial_stack()?;
-    KERNEL_RANGES.lock().retain(|&r| r != stack);
-    *INITIAL_STACK.lock() = (0, 0);
-    Some(stack)
-}
-
 /// The length from `at` to the end of the kernel mapping recorded at start-up that holds it
 /// (e.g. the [vdso] at AT_SYSINFO_EHDR), or None.
 pub fn kernel_range_len(at: usize) -> Option<usize> {

@@ -11,15 +11,6 @@
 //! child never touches (bench/RESULTS-issue17-unixb.md). `MADV_WIPEONFORK` makes fork leave
 //! the range out: a child that touched it would read zeros, which nothing does. The process
 //! itself keeps its pages, and `execve` (exec.rs) keeps the mapping as before.
-//!
-//! An app process that forks goes one step further: its first fork unmaps the range
-//! ([`unmap_before_fork`]), from the runtime's own stack (a thread's block), before the clone.
-//! A wiped range is still a mapping that every fork copies and every exit frees (~1.5 µs per
-//! fork + exit, bench/RESULTS-issue17-spawn6.md); an unmapped one is none. The range is then
-//! forgotten (exec.rs `forget_initial_stack`), so an app mapping the host later places there is
-//! the app's like any other (an `execve` unmaps it).
-
-use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::sys;
 
@@ -32,28 +23,5 @@ const MADV_WIPEONFORK: usize = 18;
 pub fn leave_out_of_forks() {
     if let Some((lo, hi)) = crate::exec::initial_stack() {
         sys::syscall3(MADVISE, lo, hi - lo, MADV_WIPEONFORK);
-    }
-}
-
-/// Whether this process (or the one it was forked from) already unmapped the host's initial
-/// stack. Read on every fork, written once: a plain load keeps its page unwritten after forks.
-static UNMAPPED: AtomicBool = AtomicBool::new(false);
-
-/// Unmaps the host's initial stack, once per process tree line: call in an app process before
-/// its fork's clone, on the runtime's own stack (a thread's block), never on the host's.
-// With the fork path (`signals::host_fork`), in the window of code a fork child faults in first.
-#[link_section = ".text"]
-pub fn unmap_before_fork() {
-    if UNMAPPED.load(Ordering::Relaxed) {
-        return;
-    }
-    drop_initial_stack();
-}
-
-#[cold]
-fn drop_initial_stack() {
-    UNMAPPED.store(true, Ordering::Relaxed);
-    if let Some((lo, hi)) = crate::exec::forget_initial_stack() {
-        sys::syscall3(sys::MUNMAP, lo, hi - lo, 0);
     }
 }

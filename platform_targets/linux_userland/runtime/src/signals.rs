@@ -268,8 +268,6 @@ pub fn host_fork(flags: u64, ptid: usize, ctid: usize) -> Result<usize, Errno> {
     const CLONE: usize = 56;
     crate::procs::acquire()?;
     let parent = crate::host::cached_pid();
-    // No mapping for the host's initial stack to copy and free (hoststack.rs).
-    crate::hoststack::unmap_before_fork();
     // The process's statics into this thread's block while writes are free (host.rs).
     crate::host::fork_state_here(crate::os().threads.load(core::sync::atomic::Ordering::Relaxed) == 1);
     let pid = check(sys::syscall6(CLONE, flags as usize, 0, ptid, ctid, 0, 0)).inspect_err(|_| crate::procs::undo())?;
