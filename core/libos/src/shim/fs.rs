@@ -547,7 +547,9 @@ pub fn host_stream_rw<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> O
         return None;
     }
     let (fd, buf, len) = (a[0] as i32, a[1], a[2]);
-    let Ok(FdRef::Host(h, flags, _)) = os.fd_ref(fd) else { return None };
+    // `host_fd`: `fd_ref`'s host answer without taking a reference (a library-OS pipe or an
+    // image file goes to the chain with no reference count touched here).
+    let (h, flags, _) = os.host_fd(fd)?;
     if n == READ {
         // As `read`'s host branch: a buffer the app cannot write at all, and an error of the
         // buffer or the descriptor, take the chain.
