@@ -529,6 +529,45 @@ fn read_denied<P: Platform>(os: &LibOs<P>, f: &OpenFile, len: usize, at: Option<
     }
 }
 
+/// read(2) and write(2) of a host stream or file (a pipe, a socket, stdin): what [`dispatch`]
+/// answers for them (`read` and `write` below, their host branch), for a platform's syscall
+/// entry to call before [`super::dispatch`] with every step inlined into the caller. None for
+/// anything else (another call, a descriptor that is not a host object, a buffer the general
+/// way must look at), which the caller then passes to [`super::dispatch`]: nothing here has an
+/// effect before the host call, so that repeats exactly what the chain would have done.
+///
+/// Why: after a read that blocked, the CPU comes back from a context switch with its return
+/// predictions overwritten (the kernel fills the return stack buffer on every switch), so every
+/// function return between the host call and the app mispredicts. Served through the chain,
+/// that was six returns of the runtime's (gate, `host_read`, `read`, `dispatch`, the entry's
+/// Rust half and the entry); this way it is three (bench/RESULTS-issue17-ctx3.md).
+#[inline(always)]
+pub fn host_stream_rw<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
+    if n != READ && n != WRITE {
+        return None;
+    }
+    let (fd, buf, len) = (a[0] as i32, a[1], a[2]);
+    // `host_fd`: `fd_ref`'s host answer without taking a reference (a library-OS pipe or an
+    // image file goes to the chain with no reference count touched here).
+    let (h, flags, _) = os.host_fd(fd)?;
+    if n == READ {
+        // As `read`'s host branch: a buffer the app cannot write at all, and an error of the
+        // buffer or the descriptor, take the chain.
+        let room = user::guard_len(&os.mem, buf, len, true).ok()?;
+        if (room == 0 && len != 0) || flags & O_ACCMODE == O_WRONLY || flags & O_PATH != 0 {
+            return None;
+        }
+        let b = user::slice_mut(buf, room).ok()?;
+        return Some(os.platform.host_read(h, b));
+    }
+    // As `write`'s host branch.
+    if user::guard(&os.mem, buf, len, false).is_err() || flags & O_ACCMODE == O_RDONLY || flags & O_PATH != 0 {
+        return None;
+    }
+    let b = user::slice(buf, len).ok()?;
+    Some(os.platform.host_write(h, b))
+}
+
 fn read<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResult {
     let f = match os.fd_ref(fd)? {
         FdRef::File(f) => f,

@@ -271,6 +271,14 @@ struct Fast {
     regs: *mut Regs,
 }
 
+impl Regs {
+    /// The call's six arguments.
+    #[inline(always)]
+    fn args(&self) -> [usize; 6] {
+        [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9]
+    }
+}
+
 impl Fast {
     fn regs(&self) -> &Regs {
         // SAFETY: regs points at the frame the entry pushed, live for this call.
@@ -297,8 +305,7 @@ impl litebox_libos::SyscallContext for Fast {
     }
     #[link_section = ".text"]
     fn args(&self) -> [usize; 6] {
-        let r = self.regs();
-        [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9]
+        self.regs().args()
     }
     fn sigmask(&self) -> u64 {
         host_mask() & !(data().deferred.load(Ordering::Relaxed) as u64)
@@ -338,7 +345,16 @@ extern "C" fn litebox_fastpath_dispatch(regs: *mut Regs) -> usize {
         use litebox_libos::SyscallContext;
         [ctx.arg(0), ctx.arg(1), ctx.arg(2), ctx.arg(3), ctx.arg(4), ctx.arg(5)]
     });
-    let r = litebox_libos::shim::dispatch(crate::os(), &mut ctx);
+    // read and write of a host stream first, inlined here: after a read that blocked, each
+    // return between the host call and the app mispredicts (`shim::fs::host_stream_rw`).
+    let os = crate::os();
+    let r = match traced {
+        None => match litebox_libos::shim::fs::host_stream_rw(os, nr, &ctx.regs().args()) {
+            Some(r) => r.map_or_else(|e| -(e as isize), |v| v as isize),
+            None => litebox_libos::shim::dispatch(os, &mut ctx),
+        },
+        Some(_) => litebox_libos::shim::dispatch(os, &mut ctx),
+    };
     if let Some(a) = traced {
         crate::trace::line(nr, &a, r);
     }
