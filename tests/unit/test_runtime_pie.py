@@ -123,7 +123,15 @@ def test_every_dynamic_relocation_is_relative(runtime: bytes) -> None:
     assert {"DT_RELR", "DT_RELRSZ", "DT_RELRENT"} <= tags
     relr = [s for s in elf.iter_sections() if s["sh_type"] in ("SHT_RELR", 19)]
     assert len(relr) == 1 and relr[0]["sh_size"] < 1024
-    assert len(relr_addresses(relr[0].data())) > 500
+    where = relr_addresses(relr[0].data())
+    assert where
+    # Every relocated page is written at each start and copied (as page-table entries) into
+    # every process the supervisor forks, counted in each one's resident memory: the
+    # syscall-name and CPU-flag tables hold no pointers (nr.rs, procfs.rs) and what is left
+    # (panic locations, vtables, .got) fits in 3 pages. A new table of `&str` or of function
+    # pointers in the runtime's statics lands here; see docs/targets/linux-userland.md.
+    pages = {a >> 12 for a in where}
+    assert len(pages) <= 4, f"relocated words in {len(pages)} pages"
 
 
 def test_relr_decoding() -> None:
