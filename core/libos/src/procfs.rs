@@ -495,143 +495,174 @@ fn cpuid(leaf: u32, sub: u32) -> [u32; 4] {
     [r.eax, r.ebx, r.ecx, r.edx]
 }
 
-/// (register index in [eax, ebx, ecx, edx], bit, name) per CPUID leaf, in /proc/cpuinfo order.
-const LEAF1: &[(usize, u32, &str)] = &[
-    (3, 0, "fpu"),
-    (3, 1, "vme"),
-    (3, 2, "de"),
-    (3, 3, "pse"),
-    (3, 4, "tsc"),
-    (3, 5, "msr"),
-    (3, 6, "pae"),
-    (3, 7, "mce"),
-    (3, 8, "cx8"),
-    (3, 9, "apic"),
-    (3, 11, "sep"),
-    (3, 12, "mtrr"),
-    (3, 13, "pge"),
-    (3, 14, "mca"),
-    (3, 15, "cmov"),
-    (3, 16, "pat"),
-    (3, 17, "pse36"),
-    (3, 19, "clflush"),
-    (3, 21, "dts"),
-    (3, 22, "acpi"),
-    (3, 23, "mmx"),
-    (3, 24, "fxsr"),
-    (3, 25, "sse"),
-    (3, 26, "sse2"),
-    (3, 27, "ss"),
-    (3, 28, "ht"),
-    (3, 29, "tm"),
-    (3, 31, "pbe"),
+/// A CPUID feature flag: register index in [eax, ebx, ecx, edx], bit and name. The name is
+/// held inline, not as a `&str`: a pointer per flag would be one the linux-userland runtime (a
+/// static PIE) relocates at every start, 3.5 KiB of its `.data.rel.ro` written and copied
+/// into every process for a table read only by /proc/cpuinfo.
+struct Flag {
+    reg: u8,
+    bit: u8,
+    len: u8,
+    name: [u8; FLAG_NAME_MAX],
+}
+
+const FLAG_NAME_MAX: usize = 19;
+
+/// A [`Flag`] (a name longer than `FLAG_NAME_MAX` fails the build).
+const fn f(reg: usize, bit: u32, name: &str) -> Flag {
+    let b = name.as_bytes();
+    let mut out = [0u8; FLAG_NAME_MAX];
+    let mut i = 0;
+    while i < b.len() {
+        out[i] = b[i];
+        i += 1;
+    }
+    Flag { reg: reg as u8, bit: bit as u8, len: b.len() as u8, name: out }
+}
+
+impl Flag {
+    fn name(&'static self) -> &'static str {
+        core::str::from_utf8(&self.name[..usize::from(self.len)]).unwrap_or("?")
+    }
+}
+
+/// The flags per CPUID leaf, in /proc/cpuinfo order.
+const LEAF1: &[Flag] = &[
+    f(3, 0, "fpu"),
+    f(3, 1, "vme"),
+    f(3, 2, "de"),
+    f(3, 3, "pse"),
+    f(3, 4, "tsc"),
+    f(3, 5, "msr"),
+    f(3, 6, "pae"),
+    f(3, 7, "mce"),
+    f(3, 8, "cx8"),
+    f(3, 9, "apic"),
+    f(3, 11, "sep"),
+    f(3, 12, "mtrr"),
+    f(3, 13, "pge"),
+    f(3, 14, "mca"),
+    f(3, 15, "cmov"),
+    f(3, 16, "pat"),
+    f(3, 17, "pse36"),
+    f(3, 19, "clflush"),
+    f(3, 21, "dts"),
+    f(3, 22, "acpi"),
+    f(3, 23, "mmx"),
+    f(3, 24, "fxsr"),
+    f(3, 25, "sse"),
+    f(3, 26, "sse2"),
+    f(3, 27, "ss"),
+    f(3, 28, "ht"),
+    f(3, 29, "tm"),
+    f(3, 31, "pbe"),
 ];
-const EXT1_EDX: &[(usize, u32, &str)] = &[
-    (3, 11, "syscall"),
-    (3, 20, "nx"),
-    (3, 22, "mmxext"),
-    (3, 25, "fxsr_opt"),
-    (3, 26, "pdpe1gb"),
-    (3, 27, "rdtscp"),
-    (3, 29, "lm"),
+const EXT1_EDX: &[Flag] = &[
+    f(3, 11, "syscall"),
+    f(3, 20, "nx"),
+    f(3, 22, "mmxext"),
+    f(3, 25, "fxsr_opt"),
+    f(3, 26, "pdpe1gb"),
+    f(3, 27, "rdtscp"),
+    f(3, 29, "lm"),
 ];
-const LEAF1_ECX: &[(usize, u32, &str)] = &[
-    (2, 0, "pni"),
-    (2, 1, "pclmulqdq"),
-    (2, 2, "dtes64"),
-    (2, 3, "monitor"),
-    (2, 4, "ds_cpl"),
-    (2, 5, "vmx"),
-    (2, 6, "smx"),
-    (2, 7, "est"),
-    (2, 8, "tm2"),
-    (2, 9, "ssse3"),
-    (2, 11, "sdbg"),
-    (2, 12, "fma"),
-    (2, 13, "cx16"),
-    (2, 14, "xtpr"),
-    (2, 15, "pdcm"),
-    (2, 17, "pcid"),
-    (2, 18, "dca"),
-    (2, 19, "sse4_1"),
-    (2, 20, "sse4_2"),
-    (2, 21, "x2apic"),
-    (2, 22, "movbe"),
-    (2, 23, "popcnt"),
-    (2, 24, "tsc_deadline_timer"),
-    (2, 25, "aes"),
-    (2, 26, "xsave"),
-    (2, 28, "avx"),
-    (2, 29, "f16c"),
-    (2, 30, "rdrand"),
-    (2, 31, "hypervisor"),
+const LEAF1_ECX: &[Flag] = &[
+    f(2, 0, "pni"),
+    f(2, 1, "pclmulqdq"),
+    f(2, 2, "dtes64"),
+    f(2, 3, "monitor"),
+    f(2, 4, "ds_cpl"),
+    f(2, 5, "vmx"),
+    f(2, 6, "smx"),
+    f(2, 7, "est"),
+    f(2, 8, "tm2"),
+    f(2, 9, "ssse3"),
+    f(2, 11, "sdbg"),
+    f(2, 12, "fma"),
+    f(2, 13, "cx16"),
+    f(2, 14, "xtpr"),
+    f(2, 15, "pdcm"),
+    f(2, 17, "pcid"),
+    f(2, 18, "dca"),
+    f(2, 19, "sse4_1"),
+    f(2, 20, "sse4_2"),
+    f(2, 21, "x2apic"),
+    f(2, 22, "movbe"),
+    f(2, 23, "popcnt"),
+    f(2, 24, "tsc_deadline_timer"),
+    f(2, 25, "aes"),
+    f(2, 26, "xsave"),
+    f(2, 28, "avx"),
+    f(2, 29, "f16c"),
+    f(2, 30, "rdrand"),
+    f(2, 31, "hypervisor"),
 ];
-const EXT1_ECX: &[(usize, u32, &str)] = &[
-    (2, 0, "lahf_lm"),
-    (2, 1, "cmp_legacy"),
-    (2, 2, "svm"),
-    (2, 3, "extapic"),
-    (2, 4, "cr8_legacy"),
-    (2, 5, "abm"),
-    (2, 6, "sse4a"),
-    (2, 7, "misalignsse"),
-    (2, 8, "3dnowprefetch"),
-    (2, 9, "osvw"),
-    (2, 10, "ibs"),
-    (2, 11, "xop"),
-    (2, 16, "fma4"),
-    (2, 21, "tbm"),
-    (2, 22, "topoext"),
-    (2, 29, "mwaitx"),
+const EXT1_ECX: &[Flag] = &[
+    f(2, 0, "lahf_lm"),
+    f(2, 1, "cmp_legacy"),
+    f(2, 2, "svm"),
+    f(2, 3, "extapic"),
+    f(2, 4, "cr8_legacy"),
+    f(2, 5, "abm"),
+    f(2, 6, "sse4a"),
+    f(2, 7, "misalignsse"),
+    f(2, 8, "3dnowprefetch"),
+    f(2, 9, "osvw"),
+    f(2, 10, "ibs"),
+    f(2, 11, "xop"),
+    f(2, 16, "fma4"),
+    f(2, 21, "tbm"),
+    f(2, 22, "topoext"),
+    f(2, 29, "mwaitx"),
 ];
-const LEAF7: &[(usize, u32, &str)] = &[
-    (1, 0, "fsgsbase"),
-    (1, 1, "tsc_adjust"),
-    (1, 3, "bmi1"),
-    (1, 4, "hle"),
-    (1, 5, "avx2"),
-    (1, 7, "smep"),
-    (1, 8, "bmi2"),
-    (1, 9, "erms"),
-    (1, 10, "invpcid"),
-    (1, 11, "rtm"),
-    (1, 16, "avx512f"),
-    (1, 17, "avx512dq"),
-    (1, 18, "rdseed"),
-    (1, 19, "adx"),
-    (1, 20, "smap"),
-    (1, 21, "avx512ifma"),
-    (1, 23, "clflushopt"),
-    (1, 24, "clwb"),
-    (1, 28, "avx512cd"),
-    (1, 29, "sha_ni"),
-    (1, 30, "avx512bw"),
-    (1, 31, "avx512vl"),
-    (2, 1, "avx512vbmi"),
-    (2, 2, "umip"),
-    (2, 3, "pku"),
-    (2, 4, "ospke"),
-    (2, 5, "waitpkg"),
-    (2, 6, "avx512_vbmi2"),
-    (2, 8, "gfni"),
-    (2, 9, "vaes"),
-    (2, 10, "vpclmulqdq"),
-    (2, 11, "avx512_vnni"),
-    (2, 12, "avx512_bitalg"),
-    (2, 14, "avx512_vpopcntdq"),
-    (2, 22, "rdpid"),
-    (2, 27, "movdiri"),
-    (2, 28, "movdir64b"),
-    (3, 4, "fsrm"),
-    (3, 8, "avx512_vp2intersect"),
-    (3, 10, "md_clear"),
-    (3, 14, "serialize"),
-    (3, 23, "avx512_fp16"),
-    (3, 24, "amx_tile"),
-    (3, 22, "amx_bf16"),
-    (3, 25, "amx_int8"),
+const LEAF7: &[Flag] = &[
+    f(1, 0, "fsgsbase"),
+    f(1, 1, "tsc_adjust"),
+    f(1, 3, "bmi1"),
+    f(1, 4, "hle"),
+    f(1, 5, "avx2"),
+    f(1, 7, "smep"),
+    f(1, 8, "bmi2"),
+    f(1, 9, "erms"),
+    f(1, 10, "invpcid"),
+    f(1, 11, "rtm"),
+    f(1, 16, "avx512f"),
+    f(1, 17, "avx512dq"),
+    f(1, 18, "rdseed"),
+    f(1, 19, "adx"),
+    f(1, 20, "smap"),
+    f(1, 21, "avx512ifma"),
+    f(1, 23, "clflushopt"),
+    f(1, 24, "clwb"),
+    f(1, 28, "avx512cd"),
+    f(1, 29, "sha_ni"),
+    f(1, 30, "avx512bw"),
+    f(1, 31, "avx512vl"),
+    f(2, 1, "avx512vbmi"),
+    f(2, 2, "umip"),
+    f(2, 3, "pku"),
+    f(2, 4, "ospke"),
+    f(2, 5, "waitpkg"),
+    f(2, 6, "avx512_vbmi2"),
+    f(2, 8, "gfni"),
+    f(2, 9, "vaes"),
+    f(2, 10, "vpclmulqdq"),
+    f(2, 11, "avx512_vnni"),
+    f(2, 12, "avx512_bitalg"),
+    f(2, 14, "avx512_vpopcntdq"),
+    f(2, 22, "rdpid"),
+    f(2, 27, "movdiri"),
+    f(2, 28, "movdir64b"),
+    f(3, 4, "fsrm"),
+    f(3, 8, "avx512_vp2intersect"),
+    f(3, 10, "md_clear"),
+    f(3, 14, "serialize"),
+    f(3, 23, "avx512_fp16"),
+    f(3, 24, "amx_tile"),
+    f(3, 22, "amx_bf16"),
+    f(3, 25, "amx_int8"),
 ];
-const LEAF_D1: &[(usize, u32, &str)] = &[(0, 0, "xsaveopt"), (0, 1, "xsavec"), (0, 2, "xgetbv1"), (0, 3, "xsaves")];
+const LEAF_D1: &[Flag] = &[f(0, 0, "xsaveopt"), f(0, 1, "xsavec"), f(0, 2, "xgetbv1"), f(0, 3, "xsaves")];
 
 #[cfg(target_arch = "x86_64")]
 fn cpu_facts() -> (String, u32, String, u32) {
@@ -645,10 +676,10 @@ fn cpu_facts() -> (String, u32, String, u32) {
     let fam = (l1[0] >> 8) & 0xf;
     let family = if fam == 0xf { fam + ((l1[0] >> 20) & 0xff) } else { fam };
     let mut flags: Vec<&str> = Vec::new();
-    let add = |regs: [u32; 4], table: &[(usize, u32, &'static str)], flags: &mut Vec<&'static str>| {
-        for &(r, b, name) in table {
-            if regs[r] & (1 << b) != 0 {
-                flags.push(name);
+    let add = |regs: [u32; 4], table: &'static [Flag], flags: &mut Vec<&'static str>| {
+        for flag in table {
+            if regs[usize::from(flag.reg)] & (1 << flag.bit) != 0 {
+                flags.push(flag.name());
             }
         }
     };
@@ -699,4 +730,26 @@ pub fn cpuinfo(n: usize) -> String {
         );
     }
     out
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpuinfo_names_the_flags_of_this_cpu() {
+        let info = cpuinfo(2);
+        let line = info.lines().find_map(|l| l.strip_prefix("flags\t\t: ")).expect("a flags line");
+        let flags: Vec<&str> = line.split(' ').collect();
+        // Every x86-64 CPU has these (CPUID 1 EDX bits 0 and 26, 0x8000_0001 EDX bit 29).
+        assert_eq!(flags[0], "fpu");
+        assert!(flags.contains(&"sse2") && flags.contains(&"lm"), "{flags:?}");
+        for table in [LEAF1, EXT1_EDX, LEAF1_ECX, EXT1_ECX, LEAF7, LEAF_D1] {
+            for flag in table {
+                let name = flag.name();
+                assert!(!name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "{name:?}");
+                assert!(flag.reg < 4 && flag.bit < 32, "{name}");
+            }
+        }
+    }
 }

@@ -269,6 +269,19 @@ mod direct_tests {
     }
 
     #[test]
+    fn syscall_names_by_number() {
+        // nr.rs keeps the names as one string and where each ends (no pointer per name).
+        assert_eq!(nr::name(nr::READ), "read");
+        assert_eq!(nr::name(nr::WRITE), "write");
+        assert_eq!(nr::name(nr::PIDFD_SEND_SIGNAL), "pidfd_send_signal");
+        assert_eq!(nr::name(nr::SET_MEMPOLICY_HOME_NODE), "set_mempolicy_home_node");
+        assert_eq!(nr::name(335), "?", "unassigned");
+        assert_eq!(nr::name(100_000), "?");
+        let named = (0..1024).filter(|&n| nr::name(n) != "?").count();
+        assert_eq!(named, 362);
+    }
+
+    #[test]
     fn direct_routes_only_to_the_one_family_that_lists_the_call() {
         for n in 0..1024 {
             let want = match direct(n) {

@@ -73,43 +73,57 @@ global_asm!(
     "    xor ebp, ebp",
     // Self-relocation (the runtime is a static PIE the kernel places at a random address; it
     // is linked at 0, so the load base is the ELF header's address). Only registers until
-    // every R_X86_64_RELATIVE is applied: no code may read a pointer from a static before.
-    // DT_RELA/DT_RELASZ are found in _DYNAMIC; any other relocation kind (DT_REL, DT_JMPREL,
-    // DT_RELR, DT_TEXTREL, a relocation type other than RELATIVE, an entry size not 24)
-    // stops here with ud2 (tests/unit/test_runtime_pie.py refuses such a build).
+    // every relative relocation is applied: no code may read a pointer from a static before.
+    // The linker packs them as DT_RELR (`-z pack-relative-relocs`, build.rs): a table of
+    // 8-byte words, an even word the address of one word to relocate (and the next base), an
+    // odd word a bitmap of the 63 words after the base (bit k+1: word k), then base += 63
+    // words. Each relocated word holds its link-time value (the addend): it gets the load
+    // base added, so this runs once per image (only the kernel enters _start). A DT_RELA table, if the linker left one, is applied too, each entry
+    // R_X86_64_RELATIVE. Anything else (DT_REL, DT_JMPREL, DT_TEXTREL, a relocation type other
+    // than RELATIVE, DT_RELAENT not 24, DT_RELRENT not 8) stops here with ud2
+    // (tests/unit/test_runtime_pie.py refuses such a build).
+    // r8 = base, rcx/rdx = DT_RELA/DT_RELASZ, r9/r10 = DT_RELR/DT_RELRSZ.
     "    lea r8, [rip + __ehdr_start]",
     "    lea rsi, [rip + _DYNAMIC]",
     "    xor ecx, ecx",
     "    xor edx, edx",
+    "    xor r9d, r9d",
+    "    xor r10d, r10d",
     "20: mov rax, qword ptr [rsi]",
+    "    mov rdi, qword ptr [rsi + 8]",
+    "    add rsi, 16",
     "    test rax, rax",
     "    jz 23f",
     "    cmp rax, 7", // DT_RELA
+    "    cmove rcx, rdi",
+    "    cmp rax, 8", // DT_RELASZ
+    "    cmove rdx, rdi",
+    "    cmp rax, 36", // DT_RELR
+    "    cmove r9, rdi",
+    "    cmp rax, 35", // DT_RELRSZ
+    "    cmove r10, rdi",
+    "    cmp rax, 9", // DT_RELAENT
     "    jne 21f",
-    "    mov rcx, qword ptr [rsi + 8]",
-    "21: cmp rax, 8", // DT_RELASZ
-    "    jne 22f",
-    "    mov rdx, qword ptr [rsi + 8]",
-    "22: cmp rax, 9", // DT_RELAENT
-    "    jne 24f",
-    "    cmp qword ptr [rsi + 8], 24",
+    "    cmp rdi, 24",
     "    jne 29f",
-    // DT_PLTGOT (3) and DT_RELACOUNT (0x6ffffff9) are harmless; DT_REL (17), DT_TEXTREL (22),
-    // DT_JMPREL (23) and DT_RELR (36) are not handled.
-    "24: cmp rax, 17",
+    "21: cmp rax, 37", // DT_RELRENT
+    "    jne 22f",
+    "    cmp rdi, 8",
+    "    jne 29f",
+    // DT_PLTGOT (3) and DT_RELACOUNT (0x6ffffff9) are harmless; DT_REL (17), DT_TEXTREL (22)
+    // and DT_JMPREL (23) are not handled.
+    "22: cmp rax, 17",
     "    je 29f",
     "    cmp rax, 22",
     "    je 29f",
     "    cmp rax, 23",
     "    je 29f",
-    "    cmp rax, 36",
-    "    je 29f",
-    "    add rsi, 16",
     "    jmp 20b",
+    // RELA: rcx = first entry, rdx = end.
     "23: add rcx, r8",
     "    add rdx, rcx",
     "25: cmp rcx, rdx",
-    "    jae 26f",
+    "    jae 30f",
     "    cmp dword ptr [rcx + 8], 8", // R_X86_64_RELATIVE (r_info's low half)
     "    jne 29f",
     "    mov rax, qword ptr [rcx + 16]",
@@ -118,6 +132,30 @@ global_asm!(
     "    mov qword ptr [rsi + r8], rax",
     "    add rcx, 24",
     "    jmp 25b",
+    // RELR: r9 = next word of the table, r10 = its end, rdi = the base (an address).
+    "30: add r9, r8",
+    "    add r10, r9",
+    "    xor edi, edi",
+    "31: cmp r9, r10",
+    "    jae 26f",
+    "    mov rax, qword ptr [r9]",
+    "    add r9, 8",
+    "    test al, 1",
+    "    jnz 32f",
+    "    lea rdi, [rax + r8]",
+    "    add qword ptr [rdi], r8",
+    "    add rdi, 8",
+    "    jmp 31b",
+    "32: mov rsi, rdi",
+    "    shr rax, 1", // the tag bit
+    "33: shr rax, 1", // CF: relocate the word at rsi
+    "    jnc 34f",
+    "    add qword ptr [rsi], r8",
+    "34: add rsi, 8",
+    "    test rax, rax",
+    "    jnz 33b",
+    "    add rdi, 63 * 8",
+    "    jmp 31b",
     "29: ud2",
     "26: mov rdi, rsp",
     "    and rsp, -16",
