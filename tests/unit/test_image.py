@@ -186,3 +186,35 @@ def test_elf_files_are_stored_raw_and_page_aligned(tmp_path: Path) -> None:
     assert comp < raw  # data files still compress
     assert image.read_file("/a/text") == (root / "text").read_bytes()
     assert image.read_file("/c/small") == (root / "small").read_bytes()
+
+
+def test_glibc_mapped_data_files_are_stored_raw(tmp_path: Path) -> None:
+    """Data files glibc maps rather than reads (a locale category file such as LC_CTYPE, the
+    locale archive, the gconv module cache: told by their magic) are laid out like ELF files,
+    stored raw at page boundaries, so the runtime maps them from the artifact instead of
+    decoding them whole into private memory; a file with another magic still compresses."""
+    root = tmp_path / "t"
+    root.mkdir()
+    body = b"\x00\x01\x02\x03" * (3 * 1024 + 25)
+    files = {
+        "/usr/lib/locale/C.utf8/LC_CTYPE": (0x20090720).to_bytes(4, "little") + body,
+        "/usr/lib/locale/C.utf8/LC_TIME": (0x20031115 ^ 2).to_bytes(4, "little") + body,
+        "/usr/lib/locale/locale-archive": (0xDE020109).to_bytes(4, "little") + body,
+        "/usr/lib/gconv/gconv-modules.cache": (0x20010324).to_bytes(4, "little") + body,
+        "/data/other": (0x20090721).to_bytes(4, "little") + body,
+    }
+    fs = RootFS()
+    for i, (path, data) in enumerate(files.items()):
+        (root / str(i)).write_bytes(data)
+        fs.add(FsEntry(path, FILE, 0o644, "data", host=root / str(i)))
+    image = read_image(build_image(fs.entries(), LAUNCH, SETTINGS).blob)
+    for path, data in files.items():
+        e = image.entry(path)
+        assert e is not None and image.read_file(path) == data
+        records = [image._chunk_record(k) for k in range(e.data // 4096, (e.data + e.size - 1) // 4096 + 1)]
+        if path == "/data/other":
+            assert records[0][1] < records[0][2]
+        else:
+            assert e.data % 4096 == 0
+            assert all(comp == raw for _, comp, raw, _, _ in records)
+            assert all((image.data_off + off) % 4096 == 0 for off, _, _, _, _ in records)
