@@ -3,9 +3,10 @@
 A fork child gets a page-table page for every 2 MiB span in which its parent has written
 pages, and allocating and freeing those pages is a large part of what a packed fork + exit
 costs beyond a native one (bench/RESULTS-issue17-unixb.md). The runtime starts its heap
-reservation 1 MiB into a 2 MiB span (platform_targets/linux_userland/runtime/src/sys.rs), so
-the app's stack, mapped right below it, has its top pages in the same span as the heap's first
-pages: one page-table page for both. And the host's initial stack, which the runtime started on
+reservation 1 MiB into a 2 MiB span (platform_targets/linux_userland/runtime/src/sys.rs), with
+the app's stack slot right below it, so the stack's top pages are in the same span as the
+heap's first pages (one page-table page for both), and the stack and the heap are one host
+mapping. And the host's initial stack, which the runtime started on
 and no longer uses once the app runs, is left out of every fork (`MADV_WIPEONFORK`,
 runtime hoststack.rs): a fork child gets no page tables for it. Both are checked from outside,
 in the host's /proc/PID/maps and smaps of the app's processes.
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compile
 
 SPAN = 2 << 20
 STACK_SIZE = 8 << 20  # core/libos/src/loader.rs STACK_SIZE
+STACK_GUARD = 1 << 20  # core/libos/src/loader.rs STACK_GUARD
 HEAP_RESERVE = 64 << 30  # runtime sys.rs HEAP_RESERVE
 T = TypeVar("T")
 
@@ -76,20 +78,32 @@ def rss_kib(pid: int, name: str) -> int | None:
     return rss
 
 
-def test_app_stack_top_and_heap_start_share_a_page_table_span(artifact: Path) -> None:
-    maps = while_waiting(artifact, [], anon_mappings)
-    stacks = [(lo, hi) for lo, hi, perm in maps if perm == "rw-p" and hi - lo == STACK_SIZE]
-    assert stacks, f"no 8 MiB read-write stack among {[(hex(a), hex(b), p) for a, b, p in maps]}"
-    stack_top = stacks[0][1]
-    # The heap's reservation (committed part, then PROT_NONE) begins where the stack ends.
-    heap = [(lo, hi) for lo, hi, _ in maps if lo >= stack_top]
-    assert heap and heap[0][0] == stack_top, "the heap's reservation does not follow the app's stack"
-    reserved = 0
-    for (lo, hi), nxt in zip(heap, [*heap[1:], (0, 0)], strict=True):
-        reserved += hi - lo
-        if nxt[0] != hi:
-            break
-    assert reserved == HEAP_RESERVE
+def stack_run(maps: list[tuple[int, int, str]]) -> tuple[int, list[tuple[int, int, str]]]:
+    """(bottom, run) of the app's stack: the bottom is where its 1 MiB PROT_NONE guard ends, the
+    run the mappings that follow from there without a gap (the stack, then the heap's
+    committed part and reservation)."""
+    for i, (lo, hi, perm) in enumerate(maps[:-1]):
+        if perm == "---p" and hi - lo == STACK_GUARD and maps[i + 1][:1] == (hi,) and maps[i + 1][2] == "rw-p":
+            run = [maps[i + 1]]
+            for m in maps[i + 2 :]:
+                if m[0] != run[-1][1]:
+                    break
+                run.append(m)
+            return hi, run
+    raise AssertionError(f"no guarded read-write stack among {[(hex(a), hex(b), p) for a, b, p in maps]}")
+
+
+@pytest.mark.parametrize("args", [[], ["fork"]], ids=["app", "fork-child"])
+def test_app_stack_and_heap_start_are_one_mapping_in_one_page_table_span(artifact: Path, args: list[str]) -> None:
+    """The app's stack is the runtime's stack slot right below the heap (runtime sys.rs
+    `HeapPages::reserve`): its top pages and the heap's first share a page-table span, and the
+    two are one host mapping in the app's process and in its fork child (a mapping made after
+    the fork that made the app's process would be one more for every fork and exit)."""
+    bottom, run = stack_run(while_waiting(artifact, args, anon_mappings))
+    stack_top = bottom + STACK_SIZE
+    assert run[0][1] > stack_top, f"the stack {bottom:#x}-{run[0][1]:#x} is a mapping of its own"
+    # The heap's reservation (committed part, then PROT_NONE) ends HEAP_RESERVE above the stack.
+    assert run[-1][1] - stack_top == HEAP_RESERVE
     assert stack_top % SPAN == 1 << 20, f"heap starts at {stack_top:#x}, not 1 MiB into a 2 MiB span"
 
 

@@ -245,6 +245,16 @@ impl<P: Platform> LibOs<P> {
         Ok(at)
     }
 
+    /// Records `len` bytes at `at` that the platform already mapped for the app
+    /// ([`Platform::take_stack_slot`]) as private anonymous memory with `prot`, within the
+    /// memory limit.
+    pub fn adopt_anon(&self, at: usize, len: usize, prot: u32) -> Result<(), Errno> {
+        let mut mem = self.mem_lock();
+        self.mem_room(&mem, len)?;
+        mem.insert(at, len, prot, false, None, 0);
+        Ok(())
+    }
+
     /// mmap of a host file (a file of a host directory), within the memory limit (the caller
     /// names the range).
     pub fn map_host(&self, addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -> Result<usize, Errno> {

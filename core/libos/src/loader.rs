@@ -429,8 +429,13 @@ fn build_stack<P: Platform>(
     let p = &os.platform;
     // A guard region below the stack, so an overflow faults (SIGSEGV) instead of running
     // into whatever was mapped next to it.
-    let guard =
-        os.map_anon(0, STACK_GUARD + STACK_SIZE, 0, MAP_PRIVATE | MAP_NORESERVE, None).map_err(LoadError::NoMemory)?;
+    // The platform's slot, if it has one, has the guard already inaccessible and the stack
+    // writable (the protect below changes nothing there).
+    let guard = match p.take_stack_slot(STACK_GUARD + STACK_SIZE, STACK_GUARD) {
+        Some(at) => os.adopt_anon(at, STACK_GUARD + STACK_SIZE, 0).map(|()| at),
+        None => os.map_anon(0, STACK_GUARD + STACK_SIZE, 0, MAP_PRIVATE | MAP_NORESERVE, None),
+    }
+    .map_err(LoadError::NoMemory)?;
     let bottom = guard + STACK_GUARD;
     os.protect(bottom, STACK_SIZE, PROT_READ | PROT_WRITE).map_err(LoadError::NoMemory)?;
     os.mem.lock().name(bottom, STACK_SIZE, alloc::sync::Arc::new(b"[stack]".to_vec()), 0);

@@ -88,6 +88,16 @@ pub trait Platform: Send + Sync {
     fn children_slot(&self) -> Option<usize> {
         None
     }
+    /// A range of `len` bytes the platform set aside for the app's initial stack, handed out
+    /// at most once (later calls: `None`): private anonymous memory, zero-filled, nothing else
+    /// uses it, its lowest `guard` bytes inaccessible and the rest readable and writable. A
+    /// platform whose processes are forks of one that reserved memory can keep the stack in
+    /// one host mapping with that memory: a mapping made after the fork never merges with one
+    /// the fork inherited, and each mapping costs every later fork and exit. Default: none
+    /// (the loader maps the stack itself).
+    fn take_stack_slot(&self, _len: usize, _guard: usize) -> Option<usize> {
+        None
+    }
     /// Whether AF_UNIX sockets are the library OS's own (`crate::unixsock`: names, queues and
     /// descriptor passing inside the library OS, shared by the processes it serves). A platform
     /// without host sockets says yes (the VM kernel); one that has them keeps the host's

@@ -161,6 +161,10 @@ impl Platform for LinuxHost {
         r(sys::syscall6(PRLIMIT64, 0, RLIMIT_CPU, new.as_ptr() as usize, 0, 0, 0)).map(|_| ())
     }
 
+    fn take_stack_slot(&self, len: usize, guard: usize) -> Option<usize> {
+        sys::take_stack_slot(len, guard)
+    }
+
     // Inlined into the shim's mmap (litebox_libos::shim::mem::hot says why).
     #[inline(always)]
     fn mmap_anon(&self, addr: usize, len: usize, prot: u32, flags: u32) -> Result<usize, Errno> {

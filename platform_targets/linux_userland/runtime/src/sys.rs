@@ -217,26 +217,60 @@ pub const HEAP_RESERVE: usize = 64 << 30;
 /// to the host (MADV_DONTNEED: they read as zero when reused).
 pub struct HeapPages;
 
-/// Where the heap starts inside a 2 MiB page-table span: half way. The app's stack, mapped
-/// next by the loader, lands right below the reservation (the host maps top-down), so the
-/// stack's top pages and the heap's first pages, both written at every fork, share one
-/// page-table page: a fork child has one page table less to allocate and free.
+/// Where the heap starts inside a 2 MiB page-table span: half way. The app's stack sits right
+/// below it (the stack slot), so the stack's top pages and the heap's first pages, both
+/// written at every fork, share one page-table page: a fork child has one page table less to
+/// allocate and free.
 const HEAP_PHASE: usize = 1 << 20;
 const SPAN: usize = 2 << 20;
 
+/// Bytes of the app's initial stack slot, right below the heap: the loader's guard (1 MiB) and
+/// stack (8 MiB) of `litebox_libos::loader`, which asks for exactly these sizes.
+pub const STACK_SLOT: usize = 9 << 20;
+pub const STACK_SLOT_GUARD: usize = 1 << 20;
+/// The stack slot's address (0: none, or already handed out).
+static STACK_SLOT_AT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
 impl HeapPages {
-    /// Reserves the region, starting [`HEAP_PHASE`] into a 2 MiB span. Returns (start, len).
+    /// Reserves the region, starting [`HEAP_PHASE`] into a 2 MiB span, and the app's stack
+    /// slot right below it: the slot's guard stays inaccessible, its stack part is made
+    /// read-write now, so that the heap's first commit joins it into one host mapping. The
+    /// app process is a fork of this one, and a mapping made after a fork never merges with
+    /// one the fork inherited (the kernel gives each child mapping its own `anon_vma`): a
+    /// stack mapped by the loader would be one more mapping for every fork and exit to copy
+    /// and free. The slot's pages are never touched before the app's loader takes it
+    /// ([`take_stack_slot`]); until then they cost no memory (`MAP_NORESERVE`). Returns
+    /// (start, len) of the heap region.
     pub fn reserve() -> Result<(usize, usize), i32> {
         const MAP_PRIVATE_ANON_NORESERVE: usize = 0x02 | 0x20 | 0x4000;
-        let at = check(syscall6(MMAP, 0, HEAP_RESERVE + SPAN, 0, MAP_PRIVATE_ANON_NORESERVE, usize::MAX, 0))?;
-        let start = at + (HEAP_PHASE + SPAN - at % SPAN) % SPAN;
-        let end = at + HEAP_RESERVE + SPAN;
-        // The head and tail beyond the region go back (a failure leaves them reserved, unused).
-        if start > at {
-            syscall3(MUNMAP, at, start - at, 0);
+        let total = STACK_SLOT + HEAP_RESERVE + SPAN;
+        let at = check(syscall6(MMAP, 0, total, 0, MAP_PRIVATE_ANON_NORESERVE, usize::MAX, 0))?;
+        let start = at + STACK_SLOT + (HEAP_PHASE + SPAN - (at + STACK_SLOT) % SPAN) % SPAN;
+        let slot = start - STACK_SLOT;
+        let end = at + total;
+        // The head and tail beyond the slot and the region go back (a failure leaves them
+        // reserved, unused).
+        if slot > at {
+            syscall3(MUNMAP, at, slot - at, 0);
         }
         syscall3(MUNMAP, start + HEAP_RESERVE, end - (start + HEAP_RESERVE), 0);
+        // Without the slot (the mprotect failed) the loader maps the stack itself.
+        if syscall3(MPROTECT, slot + STACK_SLOT_GUARD, STACK_SLOT - STACK_SLOT_GUARD, 3) >= 0 {
+            STACK_SLOT_AT.store(slot, core::sync::atomic::Ordering::Relaxed);
+        }
         Ok((start, HEAP_RESERVE))
+    }
+}
+
+/// Hands out the app's stack slot ([`HeapPages::reserve`]) once, if `len` and `guard` are its
+/// sizes. A fork child inherits whether it was taken (and then has the stack too).
+pub fn take_stack_slot(len: usize, guard: usize) -> Option<usize> {
+    if len != STACK_SLOT || guard != STACK_SLOT_GUARD {
+        return None;
+    }
+    match STACK_SLOT_AT.swap(0, core::sync::atomic::Ordering::Relaxed) {
+        0 => None,
+        at => Some(at),
     }
 }
 
