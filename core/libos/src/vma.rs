@@ -2,13 +2,12 @@
 //! protection and, for file mappings and the loader's segments, the image path it came from.
 //! It serves `/proc/self/maps` (without the runtime's own mappings or any host path) and the
 //! `[policy.limits] memory` accounting (bytes mapped at once, as RLIMIT_AS counts them).
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::abi::PAGE_SIZE;
 
-/// One mapped range `[start, end)` (the map's key is `start`).
+/// One mapped range `[start, end)` (`start` is kept beside it in the map).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vma {
     pub end: usize,
@@ -22,21 +21,29 @@ pub struct Vma {
 
 /// The set of the app's mappings, non-overlapping.
 ///
-/// The newest mapping is kept beside the tree (`fresh`) until the next change of the map: an
+/// The mappings are a vector sorted by start address, highest first, searched by bisection
+/// (`partition_point`): a few straight instructions where a `BTreeMap`'s search, insertion and
+/// range walks were inlined into every method (under emulation each copy of code is
+/// translated once, so code size is boot time). Highest first because the host (and the
+/// kvm kernel) place new mappings top-down, below the ones before them: an insertion then
+/// moves only the few entries below it (the program, its heap) rather than all of them.
+///
+/// The newest mapping is kept beside the vector (`fresh`) until the next change of the map: an
 /// mmap followed by the munmap of the same range (a malloc's large block, a scratch buffer)
-/// then costs one tree lookup instead of a lookup, an insertion and a removal. Every reader
-/// below sees `fresh` as one of the map's entries; every other change puts it into the tree
+/// then costs one search instead of a search, an insertion and a removal. Every reader
+/// below sees `fresh` as one of the map's entries; every other change puts it into the vector
 /// first ([`MemMap::settle`]).
 #[derive(Clone, Default)]
 pub struct MemMap {
-    map: BTreeMap<usize, Vma>,
+    /// `(start, mapping)`, sorted by `start` in decreasing order, non-overlapping.
+    map: Vec<(usize, Vma)>,
     /// A recorded mapping not (yet) in `map`, overlapping none of `map`'s.
     fresh: Option<(usize, Vma)>,
     /// `[lo, hi)` that no mapping of `map` meets, as the last overlap check of
     /// [`MemMap::insert`] proved (empty: nothing proven). Only an insertion into `map` can
     /// make it wrong (a removal or a split leaves it free), so [`MemMap::settle`] forgets it.
     /// An mmap where the last one was (the mmap + munmap pair, a malloc's large block again)
-    /// then costs no tree lookup at all.
+    /// then costs no search at all.
     free: (usize, usize),
     total: usize,
     /// Whether the map holds all of the app's memory (the library OS loaded the program), so
@@ -64,18 +71,50 @@ impl MemMap {
         self.total
     }
 
-    /// Puts the mapping kept beside the tree into it (see the type's docs); the map holds the
+    /// The index in `map` of the entry with the greatest start at or below `x` (`map.len()`:
+    /// none); every entry before it starts above `x`. The one search of the map, kept out of
+    /// line so that its code is one copy (see the type's docs).
+    #[inline(never)]
+    fn at_or_below(&self, x: usize) -> usize {
+        self.map.partition_point(|e| e.0 > x)
+    }
+
+    /// The index in `map` of the entry with the greatest start below `x` (`map.len()`: none);
+    /// every entry before it starts at or above `x`.
+    fn below(&self, x: usize) -> usize {
+        match x.checked_sub(1) {
+            Some(y) => self.at_or_below(y),
+            None => self.map.len(),
+        }
+    }
+
+    /// Puts `(s, v)` at index `i` of `map` (the caller found where the order wants it); one
+    /// copy of the vector's insertion.
+    #[inline(never)]
+    fn put(&mut self, i: usize, s: usize, v: Vma) {
+        self.map.insert(i, (s, v));
+    }
+
+    /// The indices in `map` of the entries that start in `[lo, hi)` (highest first, as stored).
+    fn within(&self, lo: usize, hi: usize) -> core::ops::Range<usize> {
+        let a = self.below(hi);
+        a..self.below(lo).max(a)
+    }
+
+    /// Puts the mapping kept beside the vector into it (see the type's docs); the map holds the
     /// same ranges before and after.
     fn settle(&mut self) {
         if let Some((s, v)) = self.fresh.take() {
-            self.map.insert(s, v);
+            // `fresh` overlaps no entry, so none starts at `s`: the order stays strict.
+            let i = self.at_or_below(s);
+            self.put(i, s, v);
             self.free = (0, 0);
         }
     }
 
     /// The recorded mapping with the greatest start at or below `x`.
     fn last_from_or_below(&self, x: usize) -> Option<(usize, &Vma)> {
-        let tree = self.map.range(..=x).next_back().map(|(&s, v)| (s, v));
+        let tree = self.map.get(self.at_or_below(x)).map(|(s, v)| (*s, v));
         match (&self.fresh, tree) {
             (Some((fs, fv)), t) if *fs <= x && t.is_none_or(|(ts, _)| ts < *fs) => Some((*fs, fv)),
             (_, t) => t,
@@ -85,7 +124,7 @@ impl MemMap {
     /// The recorded mappings that start in `[lo, hi)` (`lo <= hi`), in address order.
     fn starting_in(&self, lo: usize, hi: usize) -> impl Iterator<Item = (usize, &Vma)> {
         let mut fresh = self.fresh.as_ref().filter(|(s, _)| lo <= *s && *s < hi).map(|(s, v)| (*s, v));
-        let mut tree = self.map.range(lo..hi).map(|(&s, v)| (s, v)).peekable();
+        let mut tree = self.map[self.within(lo, hi)].iter().rev().map(|(s, v)| (*s, v)).peekable();
         core::iter::from_fn(move || match (fresh, tree.peek()) {
             (Some(f), Some(&(ts, _))) if f.0 < ts => fresh.take(),
             (Some(_), None) => fresh.take(),
@@ -95,14 +134,16 @@ impl MemMap {
 
     /// Makes `addr` a boundary: a range that spans it is cut in two. The caller settled.
     fn split(&mut self, addr: usize) {
-        let Some((&s, v)) = self.map.range(..addr).next_back() else { return };
+        let i = self.below(addr);
+        let Some((s, v)) = self.map.get_mut(i) else { return };
         if v.end <= addr {
             return;
         }
         let mut hi = v.clone();
-        hi.offset += (addr - s) as u64;
-        self.map.get_mut(&s).expect("range just found").end = addr;
-        self.map.insert(addr, hi);
+        hi.offset += (addr - *s) as u64;
+        v.end = addr;
+        // Entries before `i` start at or above `addr` (none at it: `v` spans it).
+        self.put(i, addr, hi);
     }
 
     /// How many bytes from `ptr` (at most `len`) the app may access as the call needs
@@ -180,7 +221,7 @@ impl MemMap {
         }
     }
 
-    /// The munmap of the newest mapping, whole: forgets it (nothing in the tree changes) and
+    /// The munmap of the newest mapping, whole: forgets it (nothing in the vector changes) and
     /// returns its bytes; None for any other range.
     #[inline(always)]
     fn take_fresh(&mut self, lo: usize, hi: usize) -> Option<usize> {
@@ -208,16 +249,13 @@ impl MemMap {
     fn remove_settled(&mut self, lo: usize, hi: usize) -> usize {
         self.settle();
         // The common munmap: exactly one recorded mapping, from its start to its end (mappings
-        // do not overlap, so nothing else meets the range): two lookups instead of six.
-        // One descent: take the entry out, and put it back in the rare case it is not the
-        // whole range.
+        // do not overlap, so nothing else meets the range): one search.
         if lo < hi {
-            if let Some(v) = self.map.remove(&lo) {
-                if v.end == hi {
-                    self.total -= hi - lo;
-                    return hi - lo;
-                }
-                self.map.insert(lo, v);
+            let i = self.at_or_below(lo);
+            if self.map.get(i).is_some_and(|(s, v)| *s == lo && v.end == hi) {
+                self.map.remove(i);
+                self.total -= hi - lo;
+                return hi - lo;
             }
         }
         if !self.overlaps(lo, hi) {
@@ -225,30 +263,26 @@ impl MemMap {
         }
         self.split(lo);
         self.split(hi);
-        // One entry at a time, without collecting the keys first (no allocation: munmap of
-        // one mapping is the common case).
-        let mut n = 0;
-        while let Some((&s, _)) = self.map.range(lo..hi).next() {
-            if let Some(v) = self.map.remove(&s) {
-                n += v.end - s;
-            }
-        }
+        // After the splits the entries that start in the range lie wholly inside it.
+        let r = self.within(lo, hi);
+        let n = self.map[r.clone()].iter().map(|(s, v)| v.end - s).sum();
+        self.map.drain(r);
         self.total -= n;
         n
     }
 
-    /// Whether any recorded mapping meets `[lo, hi)`: one lookup (the last mapping that starts
+    /// Whether any recorded mapping meets `[lo, hi)`: one search (the last mapping that starts
     /// below `hi`, since mappings do not overlap). A new mapping where the host found room,
     /// the common case of mmap, meets none and needs no splitting.
     fn overlaps(&self, lo: usize, hi: usize) -> bool {
         lo < hi
-            && (self.map.range(..hi).next_back().is_some_and(|(_, v)| v.end > lo)
+            && (self.map.get(self.below(hi)).is_some_and(|(_, v)| v.end > lo)
                 || self.fresh.as_ref().is_some_and(|(s, v)| *s < hi && v.end > lo))
     }
 
     /// [`MemMap::overlaps`] for [`MemMap::insert`] (the caller settled, so `fresh` is empty):
     /// answered without a lookup inside the range `free` holds, which a lookup
-    /// that finds no overlap renews: no mapping of the tree starting below `hi` reaches past
+    /// that finds no overlap renews: no mapping of the vector starting below `hi` reaches past
     /// the end of the last one that does.
     fn meets(&mut self, lo: usize, hi: usize) -> bool {
         debug_assert!(self.fresh.is_none());
@@ -258,7 +292,7 @@ impl MemMap {
         if self.free.0 <= lo && hi <= self.free.1 {
             return false;
         }
-        let below = self.map.range(..hi).next_back().map_or(0, |(_, v)| v.end);
+        let below = self.map.get(self.below(hi)).map_or(0, |(_, v)| v.end);
         if below > lo {
             return true;
         }
@@ -267,7 +301,7 @@ impl MemMap {
     }
 
     /// [`MemMap::insert`] with its most common case inline: a mapping where the last one was
-    /// (in the range `free` holds) while no other waits beside the tree (for the app's mmap:
+    /// (in the range `free` holds) while no other waits beside the vector (for the app's mmap:
     /// `shim::mem::hot`).
     #[inline(always)]
     pub fn insert_inline(
@@ -309,7 +343,8 @@ impl MemMap {
         self.settle();
         self.split(lo);
         self.split(hi);
-        for (_, v) in self.map.range_mut(lo..hi) {
+        let r = self.within(lo, hi);
+        for (_, v) in &mut self.map[r] {
             v.prot = prot;
         }
     }
@@ -320,9 +355,10 @@ impl MemMap {
         self.settle();
         self.split(lo);
         self.split(hi);
-        for (&s, v) in self.map.range_mut(lo..hi) {
+        let r = self.within(lo, hi);
+        for (s, v) in &mut self.map[r] {
             v.name = Some(name.clone());
-            v.offset = offset + (s - lo) as u64;
+            v.offset = offset + (*s - lo) as u64;
         }
     }
 
@@ -368,15 +404,16 @@ impl MemMap {
         let writable = first.prot & crate::abi::PROT_WRITE != 0;
         let same = |v: &Vma| v.prot != 0 && (v.prot & crate::abi::PROT_WRITE != 0) == writable;
         let mut lo = start;
-        for (&s, v) in self.map.range(..start).rev().take(RUN_STEPS) {
+        // The entries below `start`, nearest first; then those from `first.end` up.
+        for (s, v) in self.map[self.below(start)..].iter().take(RUN_STEPS) {
             if v.end != lo || !same(v) {
                 break;
             }
-            lo = s;
+            lo = *s;
         }
         let mut hi = first.end;
-        for (&s, v) in self.map.range(first.end..).take(RUN_STEPS) {
-            if s != hi || !same(v) {
+        for (s, v) in self.map[..self.below(first.end)].iter().rev().take(RUN_STEPS) {
+            if *s != hi || !same(v) {
                 break;
             }
             hi = v.end;
@@ -515,7 +552,7 @@ mod tests {
 
     /// Page-level model of a memory map: each of 64 pages unmapped (None) or with its
     /// protection; the map must answer every question as the model does, whichever mapping is
-    /// the one kept beside the tree.
+    /// the one kept beside the vector.
     #[test]
     fn every_answer_matches_a_page_model_across_random_changes() {
         const PAGES: usize = 64;
@@ -572,6 +609,12 @@ mod tests {
             }
             let pages_in_ranges: usize = m.ranges().iter().map(|(s, v)| (v.end - s) / PAGE_SIZE).sum();
             assert_eq!(pages_in_ranges, mapped, "step {step}");
+            // The vector stays sorted, highest first, without overlaps (and so without a
+            // duplicate start), and the mapping beside it meets none of its entries.
+            assert!(m.map.windows(2).all(|w| w[1].0 < w[1].1.end && w[1].1.end <= w[0].0), "step {step}");
+            if let Some((s, v)) = &m.fresh {
+                assert!(m.map.iter().all(|(t, w)| w.end <= *s || v.end <= *t), "step {step}");
+            }
             for (s, v) in m.ranges() {
                 let (i, j) = ((s - BASE) / PAGE_SIZE, (v.end - BASE) / PAGE_SIZE);
                 assert!(model[i..j].iter().all(|p| *p == Some(v.prot)), "step {step}");
@@ -580,7 +623,40 @@ mod tests {
     }
 
     #[test]
-    fn the_newest_mapping_is_seen_before_it_enters_the_tree() {
+    fn mappings_made_top_down_bottom_up_or_scattered_read_back_in_address_order() {
+        const N: usize = 300;
+        let at = |i: usize| 0x1000_0000 + i * 0x3000;
+        let orders: [&dyn Fn(usize) -> usize; 3] = [&|k| N - 1 - k, &|k| k, &|k| (k * 7919) % N];
+        for order in orders {
+            let mut m = MemMap::default();
+            m.set_complete();
+            for k in 0..N {
+                let i = order(k);
+                m.insert(at(i), 0x2000, if i % 2 == 0 { 3 } else { 1 }, false, None, 0);
+            }
+            assert_eq!(m.total(), N * 0x2000);
+            let r = m.ranges();
+            assert_eq!(r.len(), N);
+            assert!(r.iter().enumerate().all(|(i, (s, v))| *s == at(i) && v.end == at(i) + 0x2000));
+            for i in 0..N {
+                assert_eq!(m.find(at(i) + 0x1fff).map(|(s, _)| s), Some(at(i)));
+                assert!(m.find(at(i) + 0x2000).is_none());
+                assert_eq!(m.accessible(at(i), 0x3000, false), 0x2000);
+            }
+            // Every other one unmapped (whole), then a munmap over several at once.
+            for i in (0..N).step_by(2) {
+                assert_eq!(m.remove(at(i), 0x2000), 0x2000);
+            }
+            assert_eq!(m.remove(at(11), 4 * 0x3000), 2 * 0x2000);
+            assert_eq!(m.total(), (N / 2 - 2) * 0x2000);
+            assert!(m.find(at(11)).is_none() && m.find(at(13)).is_none() && m.find(at(15)).is_some());
+            assert_eq!(m.accessible(at(9), 0x4000, true), 0);
+            assert_eq!(m.run_around(at(15)), Some((at(15), at(15) + 0x2000, false)));
+        }
+    }
+
+    #[test]
+    fn the_newest_mapping_is_seen_before_it_enters_the_vector() {
         let mut m = MemMap::default();
         m.set_complete();
         m.insert(0x10000, 0x1000, 3, false, None, 0);
@@ -599,7 +675,7 @@ mod tests {
     }
 
     #[test]
-    fn a_range_proven_free_is_forgotten_when_the_tree_gains_a_mapping() {
+    fn a_range_proven_free_is_forgotten_when_the_vector_gains_a_mapping() {
         let rw = |s: usize, e: usize| (s, Vma { end: e, prot: 3, shared: false, name: None, offset: 0 });
         let mut m = MemMap::default();
         m.insert(0x10000, 0x1000, 3, false, None, 0);
@@ -611,7 +687,7 @@ mod tests {
         }
         m.insert(0x1e000, 0x1000, 3, false, None, 0);
         assert_eq!(m.ranges(), [rw(0x10000, 0x11000), rw(0x1e000, 0x1f000), rw(0x20000, 0x21000)]);
-        // 0x1e000 enters the tree when the next mapping is recorded: a MAP_FIXED over
+        // 0x1e000 enters the vector when the next mapping is recorded: a MAP_FIXED over
         // 0x1d000-0x1f800, inside the range proven free before, must replace it, not sit
         // beside it.
         m.insert(0x1d000, 0x2800, 1, false, None, 0);
