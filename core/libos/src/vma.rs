@@ -133,6 +133,8 @@ impl MemMap {
     }
 
     /// Makes `addr` a boundary: a range that spans it is cut in two. The caller settled.
+    /// Out of line: each of its six callers' two copies would be code of its own.
+    #[inline(never)]
     fn split(&mut self, addr: usize) {
         let i = self.below(addr);
         let Some((s, v)) = self.map.get_mut(i) else { return };
