@@ -12,6 +12,7 @@ extern crate alloc;
 pub mod abi;
 pub mod attestation;
 pub mod children;
+pub mod chunkvec;
 pub mod errno;
 pub mod fd;
 pub mod fifo;

@@ -6,6 +6,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::abi::PAGE_SIZE;
+use crate::chunkvec::ChunkVec;
 
 /// One mapped range `[start, end)` (`start` is kept beside it in the map).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,9 +25,12 @@ pub struct Vma {
 /// The mappings are a vector sorted by start address, highest first, searched by bisection
 /// (`partition_point`): a few straight instructions where a `BTreeMap`'s search, insertion and
 /// range walks were inlined into every method (under emulation each copy of code is
-/// translated once, so code size is boot time). Highest first because the host (and the
-/// kvm kernel) place new mappings top-down, below the ones before them: an insertion then
-/// moves only the few entries below it (the program, its heap) rather than all of them.
+/// translated once, so code size is boot time). The vector is kept in chunks
+/// ([`ChunkVec`]) so that a change moves at most a chunk's entries however many mappings
+/// there are (a flat vector made an munmap + mmap 3.5x dearer at 5,000 mappings and 10x at
+/// 20,000: bench/RESULTS-issue17-kvm14.md). Highest first because the host (and the kvm
+/// kernel) place new mappings top-down, below the ones before them: an insertion then
+/// lands in the last chunk.
 ///
 /// The newest mapping is kept beside the vector (`fresh`) until the next change of the map: an
 /// mmap followed by the munmap of the same range (a malloc's large block, a scratch buffer)
@@ -36,7 +40,7 @@ pub struct Vma {
 #[derive(Clone, Default)]
 pub struct MemMap {
     /// `(start, mapping)`, sorted by `start` in decreasing order, non-overlapping.
-    map: Vec<(usize, Vma)>,
+    map: ChunkVec<(usize, Vma)>,
     /// A recorded mapping not (yet) in `map`, overlapping none of `map`'s.
     fresh: Option<(usize, Vma)>,
     /// `[lo, hi)` that no mapping of `map` meets, as the last overlap check of
@@ -124,7 +128,14 @@ impl MemMap {
     /// The recorded mappings that start in `[lo, hi)` (`lo <= hi`), in address order.
     fn starting_in(&self, lo: usize, hi: usize) -> impl Iterator<Item = (usize, &Vma)> {
         let mut fresh = self.fresh.as_ref().filter(|(s, _)| lo <= *s && *s < hi).map(|(s, v)| (*s, v));
-        let mut tree = self.map[self.within(lo, hi)].iter().rev().map(|(s, v)| (*s, v)).peekable();
+        // Indices from the end of the span down: addresses upwards.
+        let r = self.within(lo, hi);
+        let mut i = r.end;
+        let mut tree = core::iter::from_fn(move || {
+            i = i.checked_sub(1).filter(|&i| i >= r.start)?;
+            self.map.get(i).map(|(s, v)| (*s, v))
+        })
+        .peekable();
         core::iter::from_fn(move || match (fresh, tree.peek()) {
             (Some(f), Some(&(ts, _))) if f.0 < ts => fresh.take(),
             (Some(_), None) => fresh.take(),
@@ -267,8 +278,11 @@ impl MemMap {
         self.split(hi);
         // After the splits the entries that start in the range lie wholly inside it.
         let r = self.within(lo, hi);
-        let n = self.map[r.clone()].iter().map(|(s, v)| v.end - s).sum();
-        self.map.drain(r);
+        let mut n = 0;
+        for _ in r.clone() {
+            let (s, v) = self.map.remove(r.start);
+            n += v.end - s;
+        }
         self.total -= n;
         n
     }
@@ -346,8 +360,10 @@ impl MemMap {
         self.split(lo);
         self.split(hi);
         let r = self.within(lo, hi);
-        for (_, v) in &mut self.map[r] {
-            v.prot = prot;
+        for i in r {
+            if let Some((_, v)) = self.map.get_mut(i) {
+                v.prot = prot;
+            }
         }
     }
 
@@ -358,9 +374,11 @@ impl MemMap {
         self.split(lo);
         self.split(hi);
         let r = self.within(lo, hi);
-        for (s, v) in &mut self.map[r] {
-            v.name = Some(name.clone());
-            v.offset = offset + (*s - lo) as u64;
+        for i in r {
+            if let Some((s, v)) = self.map.get_mut(i) {
+                v.name = Some(name.clone());
+                v.offset = offset + (*s - lo) as u64;
+            }
         }
     }
 
@@ -407,14 +425,16 @@ impl MemMap {
         let same = |v: &Vma| v.prot != 0 && (v.prot & crate::abi::PROT_WRITE != 0) == writable;
         let mut lo = start;
         // The entries below `start`, nearest first; then those from `first.end` up.
-        for (s, v) in self.map[self.below(start)..].iter().take(RUN_STEPS) {
+        let below = self.below(start);
+        for (s, v) in (below..below.saturating_add(RUN_STEPS)).map_while(|i| self.map.get(i)) {
             if v.end != lo || !same(v) {
                 break;
             }
             lo = *s;
         }
         let mut hi = first.end;
-        for (s, v) in self.map[..self.below(first.end)].iter().rev().take(RUN_STEPS) {
+        let above = self.below(first.end);
+        for (s, v) in (above.saturating_sub(RUN_STEPS)..above).rev().filter_map(|i| self.map.get(i)) {
             if *s != hi || !same(v) {
                 break;
             }
@@ -613,9 +633,10 @@ mod tests {
             assert_eq!(pages_in_ranges, mapped, "step {step}");
             // The vector stays sorted, highest first, without overlaps (and so without a
             // duplicate start), and the mapping beside it meets none of its entries.
-            assert!(m.map.windows(2).all(|w| w[1].0 < w[1].1.end && w[1].1.end <= w[0].0), "step {step}");
+            let all: Vec<_> = m.map.iter().collect();
+            assert!(all.windows(2).all(|w| w[1].0 < w[1].1.end && w[1].1.end <= w[0].0), "step {step}");
             if let Some((s, v)) = &m.fresh {
-                assert!(m.map.iter().all(|(t, w)| w.end <= *s || v.end <= *t), "step {step}");
+                assert!(all.iter().all(|(t, w)| w.end <= *s || v.end <= *t), "step {step}");
             }
             for (s, v) in m.ranges() {
                 let (i, j) = ((s - BASE) / PAGE_SIZE, (v.end - BASE) / PAGE_SIZE);
