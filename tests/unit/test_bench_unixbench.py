@@ -87,3 +87,44 @@ def test_reports_of_a_run_without_cpu_say_so() -> None:
     text = unixbench.render(r, ["native", "rewrite"])
     assert "CPU time per iteration: not measured" in text and "native/rewrite CPU" not in text
     assert "CPU time per iteration: not measured" in "\n".join(bench_run.render_unixbench(r))
+
+
+def test_pinned_row_starts_every_variant_on_one_cpu() -> None:
+    # The same prefix for native and packed: the whole tree inherits the affinity.
+    for argv in (["/bin/native"], ["/x/app-linux-userland"]):
+        assert unixbench.row_argv(argv, "context1-1cpu", 1) == (["taskset", "-c", "1", *argv], "context1")
+        assert unixbench.row_argv(argv, "context1", 1) == (argv, "context1")
+    assert unixbench.row_argv(["/bin/native"], "context1-1cpu", None) is None
+    cpu = unixbench.pin_cpu()
+    assert cpu is None or cpu in __import__("os").sched_getaffinity(0)
+
+
+def test_pinned_row_is_reported_but_not_in_the_geometric_mean(tmp_path: Path) -> None:
+    g = unixbench.published_geomeans({"rewrite": {"context1": 0.5, "spawn": 2.0, "context1-1cpu": 0.1}})
+    assert g["rewrite"] == pytest.approx(1.0)
+    prog = fake_program(tmp_path)
+    argv, test = unixbench.row_argv([str(prog)], "context1-1cpu", 0)
+    if shutil.which("taskset") is None:
+        pytest.skip("needs taskset")
+    r = unixbench.run_test(argv, test, 100)
+    assert r.error == "" and r.score == pytest.approx(100 / 2e-3)
+    res = results(None)
+    res["iterations"]["context1-1cpu"] = 20_000
+    res["scores"]["context1-1cpu"] = {"native": 60_000.0, "rewrite": 54_000.0}
+    res["ratios"]["rewrite"]["context1-1cpu"] = 0.9
+    res["pinned_cpu"] = 1
+    text = unixbench.render(res, ["native", "rewrite"])
+    assert "| context1-1cpu | 20,000 |" in text and "0.90x" in text
+    assert "context1-1cpu: context1 with the whole process tree started on CPU 1" in text
+
+
+def test_targets_row_judges_the_published_tests_only() -> None:
+    res = results({"context1": {"native": 2.4, "rewrite": 2.6}, "spawn": {"native": 36.0, "rewrite": 30.0}})
+    res["ratios"]["rewrite"] = {"context1": 0.95, "spawn": 1.2, "context1-1cpu": 0.5}
+    res["geomean"]["rewrite"] = 1.07
+    res["pinned_rows"] = ["context1-1cpu"]
+    row = bench_run.unixbench_target_row(res)
+    assert row is not None and row.endswith("| met |") and "context1-1cpu 0.50" in row
+    res["ratios"]["rewrite"]["spawn"] = 0.8
+    assert bench_run.unixbench_target_row(res).endswith("| missed |")
+    assert bench_run.unixbench_target_row(None) is None

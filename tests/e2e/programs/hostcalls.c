@@ -149,7 +149,9 @@ static void ping_pong(void) {
 }
 
 /* read and write on a pipe's ends: the results and errno values Linux gives, including the
- * wrong end (EBADF), an empty count, and a buffer mapped read-only (EFAULT once bytes wait). */
+ * wrong end (EBADF), an empty count, a buffer mapped read-only (EFAULT once bytes wait; fine to
+ * write from) and one not mapped (EFAULT). With two threads the pipes are host pipes: the
+ * runtime's fast path for host read/write (`shim::fs::host_stream_rw`) answers them. */
 static void pipe_results(const char *who) {
     int p[2];
     char c = 'x', back = 0;
@@ -170,9 +172,25 @@ static void pipe_results(const char *who) {
     long fault = ro == MAP_FAILED ? -2 : read(p[0], ro, 1);
     int e3 = errno;
     long r = read(p[0], &back, 1);
+    /* A buffer in no mapping at all (EFAULT both ways, nothing moved), and a read-only one
+     * written from (allowed): the byte then read back is the one the read-only page holds. */
+    char *gone = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (gone != MAP_FAILED)
+        munmap(gone, 4096);
+    errno = 0;
+    long w_gone = gone == MAP_FAILED ? -2 : write(p[1], gone, 1);
+    int e4 = errno;
+    long w_ro = ro == MAP_FAILED ? -2 : write(p[1], ro, 1);
+    errno = 0;
+    long r_gone = gone == MAP_FAILED ? -2 : read(p[0], gone, 1); /* a byte waits: no blocking */
+    int e5 = errno;
+    char zero_byte = 'x';
+    long r_ro = read(p[0], &zero_byte, 1);
     printf("%s pipe: write(read end)=%ld errno=%d read(write end)=%ld errno=%d read0=%ld write=%ld "
-           "read(ro buffer)=%ld errno=%d read=%ld byte=%c\n",
-           who, wrong_w, e1, wrong_r, e2, zero, w, fault, e3, r, back);
+           "read(ro buffer)=%ld errno=%d read=%ld byte=%c write(unmapped)=%ld errno=%d "
+           "write(ro buffer)=%ld read(unmapped)=%ld errno=%d read=%ld byte=%d\n",
+           who, wrong_w, e1, wrong_r, e2, zero, w, fault, e3, r, back, w_gone, e4, w_ro, r_gone, e5, r_ro,
+           zero_byte);
     close(p[0]);
     close(p[1]);
     if (ro != MAP_FAILED)

@@ -529,11 +529,59 @@ fn read_denied<P: Platform>(os: &LibOs<P>, f: &OpenFile, len: usize, at: Option<
     }
 }
 
+/// Why [`host_rw_checked`] did not make the host call (nothing has had an effect yet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fallback {
+    /// A check failed: this is the call's answer ([`dispatch`]'s chain, asked again, gives it).
+    Errno(Errno),
+    /// read(2) of a buffer the app cannot write at all: the general way decides (`read_denied`:
+    /// EFAULT, or 0 at the end of the stream).
+    General,
+}
+
+/// The host branch of `read` (`write` when `write`) for a host object (a pipe, a socket, a
+/// terminal, a host file): the checks, in this order, and then the host call. Shared by `read`,
+/// `write` and [`host_stream_rw`], so the fast path and the chain cannot drift apart; they differ
+/// only in what they do with a [`Fallback`].
+///
+/// read: the buffer's range (EFAULT), then a buffer the app cannot write at all with a
+/// non-zero length ([`Fallback::General`]), then the access mode and O_PATH (EBADF); the host
+/// read fills the writable prefix (a short count where the buffer stops being writable).
+/// write: the buffer (EFAULT), then the access mode and O_PATH (EBADF).
+#[inline(always)]
+fn host_rw_checked<P: Platform>(
+    os: &LibOs<P>,
+    write: bool,
+    h: i32,
+    flags: u32,
+    buf: usize,
+    len: usize,
+) -> Result<SysResult, Fallback> {
+    if write {
+        user::guard(&os.mem, buf, len, false).map_err(Fallback::Errno)?;
+        let b = user::slice(buf, len).map_err(Fallback::Errno)?;
+        if flags & O_ACCMODE == O_RDONLY || flags & O_PATH != 0 {
+            return Err(Fallback::Errno(EBADF));
+        }
+        return Ok(os.platform.host_write(h, b));
+    }
+    let room = user::guard_len(&os.mem, buf, len, true).map_err(Fallback::Errno)?;
+    if room == 0 && len != 0 {
+        return Err(Fallback::General);
+    }
+    if flags & O_ACCMODE == O_WRONLY || flags & O_PATH != 0 {
+        return Err(Fallback::Errno(EBADF));
+    }
+    // `guard_len` proved these `room` bytes writable: no second look at the map.
+    let b = user::slice_mut(buf, room).map_err(Fallback::Errno)?;
+    Ok(os.platform.host_read(h, b))
+}
+
 /// read(2) and write(2) of a host stream or file (a pipe, a socket, stdin): what [`dispatch`]
-/// answers for them (`read` and `write` below, their host branch), for a platform's syscall
-/// entry to call before [`super::dispatch`] with every step inlined into the caller. None for
-/// anything else (another call, a descriptor that is not a host object, a buffer the general
-/// way must look at), which the caller then passes to [`super::dispatch`]: nothing here has an
+/// answers for them (`read` and `write` below, their host branch, `host_rw_checked`), for a
+/// platform's syscall entry to call before [`super::dispatch`] with every step inlined into the
+/// caller. None for anything else (another call, a descriptor that is not a host object, a
+/// failed check or a buffer the general way must look at: any `Fallback`), which the caller then passes to [`super::dispatch`]: nothing here has an
 /// effect before the host call, so that repeats exactly what the chain would have done.
 ///
 /// Why: after a read that blocked, the CPU comes back from a context switch with its return
@@ -546,46 +594,23 @@ pub fn host_stream_rw<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> O
     if n != READ && n != WRITE {
         return None;
     }
-    let (fd, buf, len) = (a[0] as i32, a[1], a[2]);
     // `host_fd`: `fd_ref`'s host answer without taking a reference (a library-OS pipe or an
     // image file goes to the chain with no reference count touched here).
-    let (h, flags, _) = os.host_fd(fd)?;
-    if n == READ {
-        // As `read`'s host branch: a buffer the app cannot write at all, and an error of the
-        // buffer or the descriptor, take the chain.
-        let room = user::guard_len(&os.mem, buf, len, true).ok()?;
-        if (room == 0 && len != 0) || flags & O_ACCMODE == O_WRONLY || flags & O_PATH != 0 {
-            return None;
-        }
-        let b = user::slice_mut(buf, room).ok()?;
-        return Some(os.platform.host_read(h, b));
-    }
-    // As `write`'s host branch.
-    if user::guard(&os.mem, buf, len, false).is_err() || flags & O_ACCMODE == O_RDONLY || flags & O_PATH != 0 {
-        return None;
-    }
-    let b = user::slice(buf, len).ok()?;
-    Some(os.platform.host_write(h, b))
+    let (h, flags, _) = os.host_fd(a[0] as i32)?;
+    host_rw_checked(os, n == WRITE, h, flags, a[1], a[2]).ok()
 }
 
 fn read<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResult {
     let f = match os.fd_ref(fd)? {
         FdRef::File(f) => f,
-        FdRef::Host(h, flags, _) => {
-            // A host stream or file (a pipe, a socket, stdin): what `read_file` does for one,
-            // without holding the open file (see `LibOs::fd_ref`); the same checks in the
-            // same order. A buffer the app cannot write at all takes the general way below.
-            let room = user::guard_len(&os.mem, buf, len, true)?;
-            if room != 0 || len == 0 {
-                if flags & O_ACCMODE == O_WRONLY || flags & O_PATH != 0 {
-                    return Err(EBADF);
-                }
-                // `guard_len` proved these `room` bytes writable: no second look at the map.
-                let b = user::slice_mut(buf, room)?;
-                return os.platform.host_read(h, b);
-            }
-            os.fds.lock().get(fd)?
-        }
+        // A host stream or file (a pipe, a socket, stdin): what `read_file` does for one,
+        // without holding the open file (see `LibOs::fd_ref`). A buffer the app cannot write
+        // at all takes the general way below.
+        FdRef::Host(h, flags, _) => match host_rw_checked(os, false, h, flags, buf, len) {
+            Ok(r) => return r,
+            Err(Fallback::Errno(e)) => return Err(e),
+            Err(Fallback::General) => os.fds.lock().get(fd)?,
+        },
     };
     let room = user::guard_len(&os.mem, buf, len, true)?;
     if room == 0 && len != 0 {
@@ -599,15 +624,13 @@ fn read<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResul
 fn write<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResult {
     let f = match os.fd_ref(fd)? {
         FdRef::File(f) => f,
-        FdRef::Host(h, flags, _) => {
-            // As in `read`: `write_file`'s way for a host object, without holding the file.
-            user::guard(&os.mem, buf, len, false)?;
-            let b = user::slice(buf, len)?;
-            if flags & O_ACCMODE == O_RDONLY || flags & O_PATH != 0 {
-                return Err(EBADF);
-            }
-            return os.platform.host_write(h, b);
-        }
+        // As in `read`: `write_file`'s way for a host object, without holding the file.
+        FdRef::Host(h, flags, _) => match host_rw_checked(os, true, h, flags, buf, len) {
+            Ok(r) => return r,
+            Err(Fallback::Errno(e)) => return Err(e),
+            // Not for write (its checks have no such case); the general way would answer it.
+            Err(Fallback::General) => os.fds.lock().get(fd)?,
+        },
     };
     user::guard(&os.mem, buf, len, false)?;
     let b = user::slice_in(&os.mem, buf, len)?;
