@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import resource
 import statistics
@@ -168,6 +169,21 @@ def stub_run(qemu: Any, stub: Path, firmware: bool = False, **options: str) -> C
     return go
 
 
+def with_qemu(qemu: Any, exe: str, fn: Callable[[], bytes]) -> Callable[[], bytes]:
+    """``fn`` run with LITEBOX_QEMU naming ``exe`` (the runner's way of choosing a QEMU)."""
+    def go() -> bytes:
+        saved = os.environ.get(qemu.QEMU_ENV)
+        os.environ[qemu.QEMU_ENV] = exe
+        try:
+            return fn()
+        finally:
+            if saved is None:
+                del os.environ[qemu.QEMU_ENV]
+            else:
+                os.environ[qemu.QEMU_ENV] = saved
+    return go
+
+
 def plain_run(argv: list[str]) -> Callable[[], bytes]:
     """A closure running ``argv`` once, returning its stdout."""
     def go() -> bytes:
@@ -243,6 +259,16 @@ def main() -> int:
             ("kvm, QEMU TCG -M pc (default machine)", qemu_run(qemu, arts["kvm"], "pc", "")),
             ("kvm, -M microvm, stored chunks (level 0)", qemu_run(qemu, stored["kvm"], "microvm", "")),
         ]
+        # Where the runner uses litebox's lean QEMU (scripts/build-qemu), the distribution's
+        # on PATH is measured beside it: QEMU's own share and the boot as `litebox run` boots.
+        distribution = shutil.which(qemu.QEMU)
+        if qemu.is_lean_qemu(qemu.qemu_path()) and distribution and not qemu.is_lean_qemu(distribution):
+            cases[4:4] = [
+                ("QEMU alone, -M microvm, the distribution's QEMU",
+                 with_qemu(qemu, distribution, stub_run(qemu, stub))),
+                ("kvm, as `litebox run` boots, the distribution's QEMU",
+                 with_qemu(qemu, distribution, runner_run(plugin, arts["kvm"]))),
+            ]
         # litebox.timing: the kernel's boot lines without the library OS's debug output (which
         # would slow the app down); the former kernel knows only litebox.debug.
         timing = "litebox.timing litebox.image-checked"
@@ -273,15 +299,17 @@ def main() -> int:
                  "min_ms": round(min(times[name]), 2), "cpu_median_ms": round(statistics.median(cpus[name]), 1)}
                 for name, _ in cases]
         kernel = {label: kernel_share(o) for label, o in outs.items()}
+    vmm = qemu.qemu_description(qemu.qemu_path() or qemu.QEMU)
     base = rows[0]["median_ms"]
     for r in rows:
         r["x_native"] = round(r["median_ms"] / base, 1) if base else None
     if args.json:
-        print(json.dumps({"runs": args.runs, "load_average": load, "rows": rows, "kvm_kernel_share": kernel},
-                         indent=2))
+        print(json.dumps({"runs": args.runs, "load_average": load, "qemu": vmm, "rows": rows,
+                          "kvm_kernel_share": kernel}, indent=2))
         return 0
     print(f"hello-static, boot/start to exit, {args.runs} interleaved rounds (wall median / min, ms; x native by"
           f" median; CPU median, ms); 1-minute load average {load[0]} at the start, {load[1]} at the end")
+    print(f"  QEMU (the runner's): {vmm}")
     for r in rows:
         print(f"  {r['case']:<52} {r['median_ms']:>9.2f} / {r['min_ms']:>8.2f}   x{r['x_native']:<6} "
               f"CPU {r['cpu_median_ms']:>7.1f}")

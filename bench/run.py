@@ -543,6 +543,9 @@ def render_kvm(k: dict[str, Any] | None) -> list[str]:
     out = ["## kvm boot to exit, hello-static (ms)", ""]
     if "error" in k:
         return out + [f"failed: {k['error']}", ""]
+    if k.get("qemu"):
+        out += [f"The runner's QEMU: {k['qemu']}. Where that is litebox's lean build (scripts/build-qemu), "
+                "the rows \"the distribution's QEMU\" boot the same with the one on PATH.", ""]
     out += timing_table(k["rows"])
     return out + [""]
 

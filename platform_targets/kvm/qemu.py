@@ -29,6 +29,7 @@ import contextlib
 import json
 import mmap
 import os
+import re
 import select
 import shutil
 import signal
@@ -115,26 +116,115 @@ def kernel_cmdline(args: list[str], env: dict[str, str], debug: bool = False, im
     return " ".join(tokens)
 
 
+# The VMM `litebox run` boots kvm and snp artifacts with (docs/targets/kvm.md, "The VMM"):
+# LITEBOX_QEMU names one explicitly (a path, or a name looked up on PATH); otherwise the lean
+# build scripts/build-qemu installs under LITEBOX_QEMU_PREFIX (default LEAN_PREFIX) is
+# preferred, and qemu-system-x86_64 on PATH (the distribution's) is the fallback.
+QEMU_ENV = "LITEBOX_QEMU"
+QEMU_PREFIX_ENV = "LITEBOX_QEMU_PREFIX"
+LEAN_PREFIX = "/usr/local/lib/litebox/qemu"
 _QEMU_PATHS: dict[str, str] = {}
 
 
+def lean_qemu() -> str:
+    """Where scripts/build-qemu installs the lean QEMU (whether or not it is there):
+    ``$LITEBOX_QEMU_PREFIX/bin/qemu-system-x86_64``, the prefix defaulting to LEAN_PREFIX."""
+    return os.path.join(os.environ.get(QEMU_PREFIX_ENV) or LEAN_PREFIX, "bin", QEMU)
+
+
+# The distribution's QEMU source version, as its package's changelog names it on its first line.
+DISTRIBUTION_CHANGELOG = "/usr/share/doc/qemu-system-x86/changelog.Debian.gz"
+
+
+def lean_qemu_source() -> str | None:
+    """The QEMU source version the lean build was made from (its BUILD-INFO line
+    ``source qemu VERSION; configure ...``), or None when there is no readable BUILD-INFO."""
+    info = os.path.join(os.path.dirname(os.path.dirname(lean_qemu())), "BUILD-INFO")
+    try:
+        with open(info, encoding="utf-8") as f:
+            first = f.readline()
+    except OSError:
+        return None
+    m = re.match(r"source qemu ([^;\s]+);", first)
+    return m.group(1) if m else None
+
+
+def distribution_qemu_source() -> str | None:
+    """The source version of the installed distribution QEMU (qemu-system-x86's changelog), or
+    None when it cannot be read (no package, or its documentation left out)."""
+    import gzip
+
+    try:
+        with gzip.open(DISTRIBUTION_CHANGELOG, "rt", encoding="utf-8", errors="replace") as f:
+            first = f.readline()
+    except (OSError, EOFError):
+        return None
+    m = re.match(r"qemu \(([^)]+)\)", first)
+    return m.group(1) if m else None
+
+
+def lean_qemu_is_current() -> bool:
+    """False when the lean build was made from another QEMU source than the distribution's
+    installed QEMU (e.g. a security update installed since: the runner then uses the
+    distribution's until ./scripts/build-qemu rebuilds); True when they match or either is unknown."""
+    lean, dist = lean_qemu_source(), distribution_qemu_source()
+    return lean is None or dist is None or lean == dist
+
+
+def is_lean_qemu(exe: str | None) -> bool:
+    """Whether ``exe`` is the lean build at ``lean_qemu()``'s path."""
+    return exe is not None and os.path.abspath(exe) == os.path.abspath(lean_qemu())
+
+
 def qemu_path() -> str | None:
-    """The QEMU binary on PATH, or None. Found once per PATH in a process (a `litebox run`
-    asks four times; each PATH search is ~20 stat calls), and looked up again when the binary
-    found is no longer executable."""
+    """The QEMU binary `litebox run` uses, or None when there is none: LITEBOX_QEMU when set
+    (None if that names no executable: an explicit choice is never silently replaced), else
+    the lean build at ``lean_qemu()`` when it is an executable file, else qemu-system-x86_64 on
+    PATH. Found once per (setting, prefix, PATH) in a process (a `litebox run` asks four
+    times; each PATH search is ~20 stat calls), and looked up again when the binary found is
+    no longer executable."""
+    explicit = os.environ.get(QEMU_ENV, "")
+    lean = lean_qemu()
     search = os.environ.get("PATH", os.defpath)
-    found = _QEMU_PATHS.get(search)
+    key = f"{explicit}\0{lean}\0{search}"
+    found = _QEMU_PATHS.get(key)
     if found is not None and os.access(found, os.X_OK):
         return found
-    found = shutil.which(QEMU)
+    if explicit:
+        found = shutil.which(explicit)
+    elif os.path.isfile(lean) and os.access(lean, os.X_OK) and lean_qemu_is_current():
+        found = lean
+    else:
+        found = shutil.which(QEMU)
     if found is not None:
-        _QEMU_PATHS[search] = found
+        _QEMU_PATHS[key] = found
     return found
 
 
-def qemu_version() -> str:
-    """QEMU's first version line, or '' if it cannot be run."""
-    exe = qemu_path()
+def qemu_missing() -> str:
+    """Why ``qemu_path()`` found no QEMU and what to do, for error messages and checks."""
+    explicit = os.environ.get(QEMU_ENV, "")
+    if explicit:
+        return f"{QEMU_ENV}={explicit} names no executable: fix or unset it"
+    return ("not found: apt-get install qemu-system-x86 (then ./scripts/build-qemu builds "
+            "litebox's lean QEMU, which boots faster)")
+
+
+def qemu_description(exe: str) -> str:
+    """``exe`` with its version and which build it is, for `litebox targets` and checks."""
+    kind = "litebox's lean build" if is_lean_qemu(exe) else (
+        f"from {QEMU_ENV}" if os.environ.get(QEMU_ENV) else "from PATH")
+    lean = lean_qemu()
+    if not is_lean_qemu(exe) and not os.environ.get(QEMU_ENV) and os.access(lean, os.X_OK) \
+            and not lean_qemu_is_current():
+        kind += (f"; the lean build at {lean} is from qemu {lean_qemu_source()}, the installed "
+                 f"qemu-system-x86 from {distribution_qemu_source()}: ./scripts/build-qemu rebuilds it")
+    return f"{exe} ({qemu_version(exe)}; {kind})"
+
+
+def qemu_version(exe: str | None = None) -> str:
+    """The first version line of ``exe`` (default: ``qemu_path()``'s), or '' if it cannot be run."""
+    exe = exe or qemu_path()
     if exe is None:
         return ""
     try:

@@ -60,8 +60,8 @@ def _check() -> list[tuple[str, bool, str]]:
         items.append(("kernel sources", src.is_file(), display_path(src)))
     exe = qemu.qemu_path()
     items.append(("qemu-system-x86_64 (to run)", exe is not None,
-                  f"{exe} ({qemu.qemu_version()})" if exe else
-                  "not found: apt-get install qemu-system-x86 (needed by `litebox run` only)"))
+                  qemu.qemu_description(exe) if exe else
+                  f"{qemu.qemu_missing()}; needed by `litebox run` only"))
     accel, why = qemu.choose_accel(None)
     items.append(("acceleration", True, f"{accel}: {why}"))
     return items
@@ -119,8 +119,7 @@ class Plugin(CargoTarget):
         """Boots the artifact in QEMU (-M microvm; TCG unless a KVM probe boot succeeded) and
         returns the app's exit status."""
         if qemu.qemu_path() is None:
-            raise PackError("qemu-system-x86_64 not found: apt-get install qemu-system-x86 "
-                            "(see `litebox targets`)")
+            raise PackError(f"qemu-system-x86_64: {qemu.qemu_missing()} (see `litebox targets`)")
         if not artifact.is_file():
             raise PackError(f"{display_path(artifact)}: no such file")
         image = _image(artifact)

@@ -326,7 +326,7 @@ class Plugin(CargoTarget):
             items.append(Check("cargo", cargo is not None, cargo or "not found: install Rust"))
         exe = qemu.qemu_path()
         items.append(Check("qemu-system-x86_64 (to run the native platform)", exe is not None,
-                           f"{exe} ({qemu.qemu_version()})" if exe else "not found: apt-get install qemu-system-x86",
+                           qemu.qemu_description(exe) if exe else qemu.qemu_missing(),
                            required=False))
         items.append(Check("SEV-SNP host (to launch the SNP platform)", False,
                            "not here: no SEV-SNP hardware; see docs/targets/snp.md", required=False))
@@ -384,7 +384,7 @@ class Plugin(CargoTarget):
         exit status. As on kvm: the arguments, the host variables the image's policy admits
         and stdin (when it is not a terminal) go in; stdout, stderr and the status come out."""
         if qemu.qemu_path() is None:
-            raise PackError("qemu-system-x86_64 not found: apt-get install qemu-system-x86")
+            raise PackError(f"qemu-system-x86_64: {qemu.qemu_missing()}")
         try:
             data = artifact.read_bytes()
         except FileNotFoundError:

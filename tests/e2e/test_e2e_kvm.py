@@ -104,6 +104,24 @@ def test_hello_matches_linux_userland(packed: PackedExamples, name: str) -> None
     assert b"GREETING=hi\n" in kvm.stdout
 
 
+@pytest.mark.parametrize("vmm", ["lean", "distribution"])
+def test_hello_boots_under_each_installed_qemu(packed: PackedExamples, vmm: str) -> None:
+    """The lean QEMU scripts/build-qemu installs (which `litebox run` prefers) and the
+    distribution's on PATH, each named through LITEBOX_QEMU, boot the same artifact to the
+    same output and exit status as linux-userland."""
+    qemu = get("kvm").module.qemu
+    exe = qemu.lean_qemu() if vmm == "lean" else shutil.which(qemu.QEMU)
+    if exe is None or not os.access(exe, os.X_OK):
+        pytest.skip(f"no {vmm} QEMU here ({exe or 'PATH'}): ./scripts/build-qemu builds the lean one")
+    if vmm == "distribution" and qemu.is_lean_qemu(exe):
+        pytest.skip("PATH's qemu-system-x86_64 is the lean build itself")
+    kvm = run_kvm(packed.get("hello-static", "kvm"), [*TRICKY_ARGS, "--exit", "7"], env={qemu.QEMU_ENV: exe})
+    ref = run_program([packed.get("hello-static", "linux-userland"), *TRICKY_ARGS, "--exit", "7"])
+    assert ref.returncode == 7, describe(ref)
+    assert kvm.returncode == 7, describe(kvm)
+    assert_same(kvm, ref)
+
+
 @pytest.mark.parametrize("name", ["hello-static", "hello-dynamic"])
 @pytest.mark.parametrize("code", [0, 3, 42, 200, 255])
 def test_exit_code_crosses_the_vm_boundary(packed: PackedExamples, name: str, code: int) -> None:

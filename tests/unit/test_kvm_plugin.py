@@ -586,6 +586,8 @@ def test_qemu_is_looked_up_once_per_path_until_it_is_gone(tmp_path: Path, monkey
         (directory / qemu.QEMU).write_bytes(b"#!/bin/sh\n")
         (directory / qemu.QEMU).chmod(0o755)
     monkeypatch.setenv("PATH", f"{first}:{second}")
+    monkeypatch.setenv(qemu.QEMU_PREFIX_ENV, str(tmp_path / "no-lean-build"))
+    monkeypatch.delenv(qemu.QEMU_ENV, raising=False)
     monkeypatch.setattr(qemu, "_QEMU_PATHS", {})
     searches: list[str] = []
     which = qemu.shutil.which
@@ -601,3 +603,79 @@ def test_qemu_is_looked_up_once_per_path_until_it_is_gone(tmp_path: Path, monkey
     (first / qemu.QEMU).write_bytes(b"#!/bin/sh\n")
     (first / qemu.QEMU).chmod(0o755)
     assert qemu.qemu_path() == str(first / qemu.QEMU)
+
+
+def _fake_qemu(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"#!/bin/sh\necho 'QEMU emulator version 0.0.0'\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_lean_qemu_is_preferred_over_the_one_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With scripts/build-qemu's build under LITEBOX_QEMU_PREFIX, `litebox run` uses it, not
+    PATH's; the check line says which build it is; without it, PATH's is used again."""
+    on_path = _fake_qemu(tmp_path / "path" / qemu.QEMU)
+    lean = _fake_qemu(tmp_path / "prefix" / "bin" / qemu.QEMU)
+    monkeypatch.setenv("PATH", str(on_path.parent))
+    monkeypatch.setenv(qemu.QEMU_PREFIX_ENV, str(tmp_path / "prefix"))
+    monkeypatch.delenv(qemu.QEMU_ENV, raising=False)
+    monkeypatch.setattr(qemu, "_QEMU_PATHS", {})
+    assert qemu.lean_qemu() == str(lean)
+    assert qemu.qemu_path() == str(lean)
+    assert qemu.is_lean_qemu(qemu.qemu_path())
+    assert qemu.qemu_description(str(lean)) == f"{lean} (QEMU emulator version 0.0.0; litebox's lean build)"
+    lean.chmod(0o644)
+    assert qemu.qemu_path() == str(on_path)
+    assert not qemu.is_lean_qemu(qemu.qemu_path())
+    assert qemu.qemu_description(str(on_path)).endswith("; from PATH)")
+
+
+def test_litebox_qemu_names_the_binary_and_is_never_replaced(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """LITEBOX_QEMU wins over the lean build and PATH; when it names no executable there is no
+    QEMU (no silent fallback) and the message names the setting."""
+    chosen = _fake_qemu(tmp_path / "mine" / "qemu-custom")
+    _fake_qemu(tmp_path / "prefix" / "bin" / qemu.QEMU)
+    on_path = _fake_qemu(tmp_path / "path" / qemu.QEMU)
+    monkeypatch.setenv("PATH", f"{on_path.parent}:{chosen.parent}")
+    monkeypatch.setenv(qemu.QEMU_PREFIX_ENV, str(tmp_path / "prefix"))
+    monkeypatch.setattr(qemu, "_QEMU_PATHS", {})
+    monkeypatch.setenv(qemu.QEMU_ENV, str(chosen))
+    assert qemu.qemu_path() == str(chosen)
+    assert qemu.qemu_description(str(chosen)).endswith(f"; from {qemu.QEMU_ENV})")
+    monkeypatch.setenv(qemu.QEMU_ENV, "qemu-custom")
+    assert qemu.qemu_path() == str(chosen)
+    monkeypatch.setenv(qemu.QEMU_ENV, str(tmp_path / "missing"))
+    assert qemu.qemu_path() is None
+    assert qemu.qemu_missing() == f"{qemu.QEMU_ENV}={tmp_path / 'missing'} names no executable: fix or unset it"
+    monkeypatch.delenv(qemu.QEMU_ENV)
+    assert "apt-get install qemu-system-x86" in qemu.qemu_missing()
+
+
+def test_lean_qemu_older_than_the_distribution_s_is_not_used(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lean build made from another QEMU source version than the installed distribution
+    QEMU (a security update installed since) gives way to the distribution's, and the check
+    line says how to rebuild; with the same version the lean build is used."""
+    import gzip
+
+    on_path = _fake_qemu(tmp_path / "path" / qemu.QEMU)
+    lean = _fake_qemu(tmp_path / "prefix" / "bin" / qemu.QEMU)
+    changelog = tmp_path / "changelog.Debian.gz"
+    with gzip.open(changelog, "wt") as f:
+        f.write("qemu (1:7.2+dfsg-7+deb12u19) bookworm-security; urgency=medium\n\n  * fixes\n")
+    monkeypatch.setattr(qemu, "DISTRIBUTION_CHANGELOG", str(changelog))
+    monkeypatch.setenv("PATH", str(on_path.parent))
+    monkeypatch.setenv(qemu.QEMU_PREFIX_ENV, str(tmp_path / "prefix"))
+    monkeypatch.delenv(qemu.QEMU_ENV, raising=False)
+    info = tmp_path / "prefix" / "BUILD-INFO"
+    info.write_text("source qemu 1:7.2+dfsg-7+deb12u18; configure --target-list=x86_64-softmmu\n")
+    monkeypatch.setattr(qemu, "_QEMU_PATHS", {})
+    assert qemu.lean_qemu_source() == "1:7.2+dfsg-7+deb12u18"
+    assert qemu.distribution_qemu_source() == "1:7.2+dfsg-7+deb12u19"
+    assert qemu.qemu_path() == str(on_path)
+    assert "./scripts/build-qemu rebuilds it" in qemu.qemu_description(str(on_path))
+    info.write_text("source qemu 1:7.2+dfsg-7+deb12u19; configure --target-list=x86_64-softmmu\n")
+    monkeypatch.setattr(qemu, "_QEMU_PATHS", {})
+    assert qemu.qemu_path() == str(lean)
