@@ -237,10 +237,12 @@ pub fn kernel_range_len(at: usize) -> Option<usize> {
 }
 
 /// Unmaps every mapping of the app: all user memory except the runtime's own ranges and the
-/// kernel's [vdso], [vvar], [vsyscall] and the initial [stack].
+/// kernel's [vdso], [vvar], [vsyscall] and, in the app's first process, the initial [stack]
+/// (a fork child has none: hoststack.rs; whatever the app mapped there since is the app's).
 pub fn unmap_app() {
     let mut keep = guard::ranges();
-    keep.extend(KERNEL_RANGES.lock().iter().copied());
+    let stack = if crate::host::fork_state().first_process.load(Ordering::Relaxed) { None } else { initial_stack() };
+    keep.extend(KERNEL_RANGES.lock().iter().copied().filter(|&r| Some(r) != stack));
     keep.sort_unstable();
     let mut at = 0usize;
     for (lo, hi) in keep {

@@ -153,6 +153,28 @@ const SHARED_ARENA: usize = 32 * 4096;
 static ARENA_AT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
 static ARENA_USED: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
 
+const MAP_FIXED_NOREPLACE: usize = 0x10_0000;
+
+/// Where the shared arena goes when it can share a page table with the runtime's own image:
+/// the page right after the image's end (its writable segment), if the arena ends inside the
+/// same 2 MiB page-table span as the image's last page. Every fork child maps that span's
+/// page table anyway (the writable segment's pages are copied at fork), and touches the arena
+/// at every fork and exit (its process-table slot): a kernel-placed arena usually has a span
+/// and a page-table page of its own, which each child allocates, clears and frees (issue 17,
+/// bench/RESULTS-issue17-spawn8.md). None when it would cross into the next span. The
+/// address is the runtime's own plus a constant, as the kernel's top-down placement below the
+/// runtime made it before: no entropy is lost (the app can read the runtime's address anyway,
+/// docs/security.md).
+fn arena_beside_image() -> Option<usize> {
+    const SPAN: usize = 2 << 20;
+    extern "C" {
+        static _end: u8;
+    }
+    // SAFETY: a linker-defined symbol: only its address is taken.
+    let end = unsafe { &_end as *const u8 as usize }.next_multiple_of(4096);
+    ((end - 1) / SPAN == (end + SHARED_ARENA - 1) / SPAN).then_some(end)
+}
+
 /// `len` bytes (page multiple) of zeroed `MAP_SHARED` anonymous memory, read-write, inherited
 /// by every fork. The first process's start-up regions (process table, process count,
 /// namespace generation) are carved from one mapping: every mapping costs each fork and exit
@@ -164,7 +186,12 @@ pub fn map_shared(len: usize) -> Result<usize, i32> {
     const MAP_SHARED_ANON: usize = 0x01 | 0x20;
     let len = len.next_multiple_of(4096);
     if ARENA_AT.load(Ordering::Relaxed) == 0 {
-        if let Ok(at) = check(syscall6(MMAP, 0, SHARED_ARENA, 3, MAP_SHARED_ANON, usize::MAX, 0)) {
+        let next_to_image = arena_beside_image().and_then(|hint| {
+            check(syscall6(MMAP, hint, SHARED_ARENA, 3, MAP_SHARED_ANON | MAP_FIXED_NOREPLACE, usize::MAX, 0)).ok()
+        });
+        let at =
+            next_to_image.or_else(|| check(syscall6(MMAP, 0, SHARED_ARENA, 3, MAP_SHARED_ANON, usize::MAX, 0)).ok());
+        if let Some(at) = at {
             ARENA_AT.store(at, Ordering::Relaxed);
         }
     }
