@@ -189,6 +189,10 @@ network: each listen rule becomes a forward of that host address and port into t
   LITEBOX_KVM_TIMEOUT=SECONDS  stop the VM after this long (default 600; 0 = never, services)
   LITEBOX_KVM_ACCEL=tcg|kvm|auto  QEMU's accelerator (auto: KVM only after a probe boot
                                proved it works; `litebox targets` shows the decision)
+  LITEBOX_QEMU=PATH            the QEMU to boot with (default: litebox's lean build from
+                               ./scripts/build-qemu when it matches the installed QEMU's
+                               version, else qemu-system-x86_64 on PATH; `litebox targets`
+                               shows which)
 
 examples:
   litebox run dist/hello-linux-userland -- --name world
