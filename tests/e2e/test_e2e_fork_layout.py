@@ -130,15 +130,20 @@ def test_read_only_segments_are_mapped_whole_from_the_artifact(artifact: Path) -
 SHARED_ARENA = 32 * 4096  # runtime sys.rs SHARED_ARENA
 
 
-def named_mappings(pid: int) -> list[tuple[int, int, str, str]]:
-    """pid's mappings as (start, end, permissions, name), name "" for anonymous ones."""
+def named_mappings(pid: int) -> list[tuple[int, int, str, str, str]]:
+    """pid's mappings as (start, end, permissions, name, file offset in hex), name "" for
+    anonymous ones."""
     out = []
     with open(f"/proc/{pid}/maps") as f:
         for line in f:
             fields = line.split(maxsplit=5)
             lo, hi = (int(x, 16) for x in fields[0].split("-"))
-            out.append((lo, hi, fields[1], fields[5].strip() if len(fields) > 5 else ""))
+            out.append((lo, hi, fields[1], fields[5].strip() if len(fields) > 5 else "", fields[2]))
     return out
+
+
+def _offset(hex_offset: str) -> int:
+    return int(hex_offset, 16)
 
 
 @pytest.mark.parametrize("args", [[], ["fork"]], ids=["app", "fork-child"])
@@ -157,3 +162,25 @@ def test_the_shared_arena_is_in_the_runtimes_page_table_span(artifact: Path, arg
     assert arena[1] - arena[0] == SHARED_ARENA
     if (end - 1) // SPAN == (end + SHARED_ARENA - 1) // SPAN:
         assert arena[0] == end, f"shared arena at {arena[0]:#x}, not right after the runtime's data at {end:#x}"
+
+
+@pytest.mark.parametrize("args", [[], ["fork"]], ids=["app", "fork-child"])
+def test_the_runtimes_own_image_range_is_mapped_without_a_gap(artifact: Path, args: list[str]) -> None:
+    """Every page from the runtime's first loaded page to its writable segment's end is in some
+    mapping: where the linker left a page between two of its segments (runtime imageholes.rs),
+    start-up fills it with an inaccessible mapping, so no host `mmap` is handed a page inside
+    the range the runtime guards (an app's mmap failed with ENOMEM in such a build)."""
+    maps = while_waiting(artifact, args, named_mappings)
+    # The runtime's segments: the artifact's mappings from the highest read-only one at file
+    # offset 0 (its ELF header) up to the highest read-write one (its data); the app's own
+    # segments are at its link address far below, the image tables are read-only at offsets
+    # past the runtime's.
+    mine = [m for m in maps if m[3] == str(artifact)]
+    lo = max(m[0] for m in mine if m[2] == "r--p" and _offset(m[4]) == 0)
+    hi = max(m[1] for m in mine if m[2] == "rw-p")
+    covered = sorted((max(a, lo), min(b, hi)) for a, b, *_ in maps if a < hi and b > lo)
+    at = lo
+    for a, b in covered:
+        assert a <= at, f"no mapping in the runtime's range at {at:#x}-{a:#x}"
+        at = max(at, b)
+    assert at == hi

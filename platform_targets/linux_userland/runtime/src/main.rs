@@ -25,6 +25,7 @@ mod guard;
 mod host;
 mod hostfs;
 mod hoststack;
+mod imageholes;
 mod landlock;
 mod layers;
 mod nsroot;
@@ -316,6 +317,24 @@ unsafe fn parse_start(sp: usize) -> HostStart {
     HostStart { args, env, aux }
 }
 
+/// Fills every page-aligned gap between the runtime's own loaded segments (its ELF header at
+/// `base`, `__ehdr_start`) with a `PROT_NONE`, `MAP_NORESERVE` anonymous mapping placed with
+/// `MAP_FIXED_NOREPLACE` (it never replaces anything), so that the guard's range of the runtime
+/// is mapped exactly and no host `mmap` without an address is handed a page inside it
+/// (imageholes.rs says how a gap arises). Runs before the first such `mmap`.
+fn fill_image_holes(base: usize) {
+    const MAP_PRIVATE_ANON_NORESERVE: usize = 0x02 | 0x20 | 0x4000;
+    const MAP_FIXED_NOREPLACE: usize = 0x10_0000;
+    // SAFETY: `base` is `__ehdr_start`: the runtime's own ELF header, with its program headers,
+    // in its first (read-only) segment.
+    for (gap_lo, gap_hi) in unsafe { imageholes::gaps(base) } {
+        let flags = MAP_PRIVATE_ANON_NORESERVE | MAP_FIXED_NOREPLACE;
+        if sys::check(sys::syscall6(sys::MMAP, gap_lo, gap_hi - gap_lo, 0, flags, usize::MAX, 0)).is_err() {
+            fatal(EXIT_INTERNAL, b"cannot reserve a gap in the runtime's own image");
+        }
+    }
+}
+
 #[no_mangle]
 extern "C" fn litebox_main(sp: usize) -> ! {
     // Descriptors inherited beyond stdin, stdout and stderr are the launcher's, not the app's:
@@ -327,6 +346,7 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     // Before anything is mapped (exec.rs): where the kernel's own mappings are.
     // SAFETY: sp is the kernel's initial stack pointer, passed through by _start.
     unsafe { exec::probe_at_start(sp, (lo & !4095, hi.next_multiple_of(4096))) };
+    fill_image_holes(lo);
     let (heap_at, heap_len) =
         sys::HeapPages::reserve().unwrap_or_else(|_| fatal(EXIT_INTERNAL, b"cannot reserve memory"));
     HEAP.set_region(heap_at, heap_len);
