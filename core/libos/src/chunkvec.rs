@@ -123,13 +123,7 @@ mod tests {
     /// chunks.
     #[test]
     fn answers_as_a_vec_does() {
-        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = crate::testrng::xorshift(0x2545_f491_4f6c_dd1d);
         let mut c: ChunkVec<u32> = ChunkVec::default();
         let mut v: Vec<u32> = Vec::new();
         for step in 0..20_000 {

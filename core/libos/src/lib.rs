@@ -39,6 +39,8 @@ pub mod signal;
 pub mod sync;
 pub mod sysv;
 pub mod sysvshm;
+#[cfg(test)]
+mod testrng;
 pub mod unixsock;
 pub mod user;
 pub mod vma;

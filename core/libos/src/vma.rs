@@ -580,13 +580,7 @@ mod tests {
         const PAGES: usize = 64;
         const BASE: usize = 0x40_0000;
         let page = |i: usize| BASE + i * PAGE_SIZE;
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = crate::testrng::xorshift(0x9e37_79b9_7f4a_7c15);
         let mut m = MemMap::default();
         m.set_complete();
         let mut model: [Option<u32>; PAGES] = [None; PAGES];
