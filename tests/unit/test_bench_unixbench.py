@@ -2,6 +2,7 @@
 bench/unixbench.py and bench/run.py render it."""
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -96,7 +97,7 @@ def test_pinned_row_starts_every_variant_on_one_cpu() -> None:
         assert unixbench.row_argv(argv, "context1", 1) == (argv, "context1")
     assert unixbench.row_argv(["/bin/native"], "context1-1cpu", None) is None
     cpu = unixbench.pin_cpu()
-    assert cpu is None or cpu in __import__("os").sched_getaffinity(0)
+    assert cpu is None or cpu in os.sched_getaffinity(0)
 
 
 def test_pinned_row_is_reported_but_not_in_the_geometric_mean(tmp_path: Path) -> None:
