@@ -412,7 +412,10 @@ class Plugin(CargoTarget):
         accel, _ = qemu.choose_accel(None)
         timeout = qemu.run_timeout()
         sys.stdout.flush()
-        with tempfile.TemporaryDirectory(prefix="snp-run-") as tmp:
+        # The blob (tens of MB) goes in a run directory of the kvm runner's kind: if this
+        # process is killed (SIGKILL) before it can remove it, the next kvm or snp run sweeps
+        # it (qemu.sweep_stale_run_dirs), so killed runs do not fill /tmp.
+        with tempfile.TemporaryDirectory(prefix=qemu.run_dir_prefix(), dir=qemu.run_dir_root(len(blob))) as tmp:
             path = Path(tmp) / "boot-blob.elf"
             path.write_bytes(blob)
             try:

@@ -7,6 +7,7 @@ with the writer's own parser would prove little.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -163,6 +164,16 @@ def run_program(
         capture_output=True,
         timeout=RUN_TIMEOUT,
     )
+
+
+def session_scratch(prefix: str) -> Path:
+    """A new directory (named PREFIX...) under tempfile's directory, for what a test module
+    builds once per session (a ``functools.cache`` function), removed with everything in it
+    when this process (pytest, or its xdist worker) exits: session builds leave nothing behind
+    in /tmp."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def private_tmp_available() -> bool:

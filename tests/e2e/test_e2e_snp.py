@@ -9,6 +9,8 @@ Skipped with the reason when qemu-system-x86_64 (runs) or cargo (igvm-dump) is m
 from __future__ import annotations
 
 import json
+import os
+import select
 import shutil
 import subprocess
 from pathlib import Path
@@ -288,3 +290,47 @@ def test_host_arguments_are_ignored_under_the_snp_rules_unless_admitted(packed: 
                               env=rules, cwd=REPO, capture_output=True, timeout=300)
     assert admitted.returncode == 0, describe(admitted)
     assert b"host-arg" in admitted.stdout and b"from-host" not in admitted.stdout, describe(admitted)
+
+
+@needs_qemu
+def test_a_killed_runner_leaves_nothing_the_next_run_does_not_sweep(packed: PackedExamples, tmp_path: Path) -> None:
+    """SIGKILL to `litebox run` of an snp artifact (nothing of it runs after that) ends its
+    QEMU, and the directories it leaves (the boot blob's, tens of MB, and QEMU's run
+    directory) are kvm-run directories naming it, which the next run removes
+    (qemu.sweep_stale_run_dirs): killed runs do not fill /tmp."""
+    src = tmp_path / "spin.c"
+    src.write_text('#include <stdio.h>\nint main(void) { puts("spinning"); fflush(stdout); for (;;) {} }\n')
+    exe = tmp_path / "spin"
+    cc = subprocess.run(["cc", "-O0", "-static", "-o", exe, src], capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr
+    made = run_cli("pack", exe, "--target", "snp", "--out-dir", tmp_path / "dist", "--json")
+    assert made.returncode == 0, describe(made)
+    (art,) = parse_pack_json(made.stdout)
+    runs = tmp_path / "tmp"
+    runs.mkdir()
+    env = litebox_e2e.kvm_env(90, {"TMPDIR": str(runs)})
+    runner = subprocess.Popen(litebox_e2e.kvm_argv(art.path, []), env=env, cwd=REPO, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert runner.stdout is not None
+        assert runner.stdout.readline() == b"spinning\n"  # QEMU runs the app
+        children = Path(f"/proc/{runner.pid}/task/{runner.pid}/children").read_text().split()
+        assert len(children) == 1, children
+        pidfd = os.pidfd_open(int(children[0]))
+        try:
+            runner.kill()
+            runner.wait(timeout=litebox_e2e.RUN_TIMEOUT)
+            ready, _, _ = select.select([pidfd], [], [], litebox_e2e.RUN_TIMEOUT)
+            assert ready, "QEMU outlived its runner"
+        finally:
+            os.close(pidfd)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+    left = sorted(p.name for p in runs.iterdir())
+    assert left and all(n.startswith("kvm-run-") and n.split("-")[3] == str(runner.pid) for n in left), left
+    done = subprocess.run(litebox_e2e.kvm_argv(packed.get("hello-static", "snp"), ["--exit", "3"]), env=env,
+                          cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+    assert done.returncode == 3, done.stderr
+    assert list(runs.iterdir()) == []

@@ -9,12 +9,11 @@ import functools
 import re
 import struct
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
-from litebox_e2e import describe, pack, run_program
+from litebox_e2e import describe, pack, run_program, session_scratch
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 SECRET = b"host-only secret\n"
@@ -59,7 +58,7 @@ def results(proc: subprocess.CompletedProcess[bytes]) -> dict[str, str]:
 @functools.cache
 def probe() -> Probe:
     """Builds, lays out and packs the probe (once per session)."""
-    base = Path(tempfile.mkdtemp(prefix="litebox-escape-"))
+    base = session_scratch("litebox-escape-")
     (base / "secret.txt").write_bytes(SECRET)
     (base / "ro").mkdir()
     (base / "ro" / "inside.txt").write_text("inside\n")

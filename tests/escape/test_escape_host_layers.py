@@ -13,13 +13,12 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from confine_probe import gate_address, results
-from litebox_e2e import BASE_ENV, REPO, RUN_TIMEOUT, describe, pack, run_program
+from litebox_e2e import BASE_ENV, REPO, RUN_TIMEOUT, describe, pack, run_program, session_scratch
 from netprobe import free_port
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
@@ -34,7 +33,7 @@ class Packed:
 @functools.cache
 def build() -> Path:
     """The attack program, built once per session."""
-    out = Path(tempfile.mkdtemp(prefix="litebox-hostlayers-")) / "hostlayers"
+    out = session_scratch("litebox-hostlayers-") / "hostlayers"
     subprocess.run(["cc", "-static", "-O1", "-Wall", "-o", str(out), str(PROGRAMS / "hostlayers.c")], check=True)
     return out
 
@@ -42,7 +41,7 @@ def build() -> Path:
 @functools.cache
 def packed(policy: str = "") -> Packed:
     """The attack program packed with POLICY (TOML appended to the project), once per session."""
-    proj = Path(tempfile.mkdtemp(prefix="litebox-hostlayers-proj-"))
+    proj = session_scratch("litebox-hostlayers-proj-")
     (proj / "hostlayers").write_bytes(build().read_bytes())
     (proj / "litebox.toml").write_text(
         '[app]\nname = "hostlayers"\nentry = "/app/hostlayers"\n\n'
@@ -541,8 +540,8 @@ int main(void) {
 """
 
 
-def test_without_a_pid_namespace_kill_and_tiocspgrp_stay_inside() -> None:
-    work = Path(tempfile.mkdtemp(prefix="litebox-grp-"))
+def test_without_a_pid_namespace_kill_and_tiocspgrp_stay_inside(tmp_path: Path) -> None:
+    work = tmp_path
     src = work / "grp.c"
     src.write_text(_GROUP_PROBE)
     prog = work / "grp"

@@ -17,13 +17,12 @@ import os
 import socket
 import stat
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from confine_probe import gate_address, pack_with_mounts, results
-from litebox_e2e import describe, run_program
+from litebox_e2e import describe, run_program, session_scratch
 
 from packager.targets.hostprobe import userns_errno
 
@@ -59,7 +58,7 @@ def mode(p: Path) -> int:
 @functools.cache
 def meta_probe() -> MetaProbe:
     """Builds, lays out and packs the probe (once per session)."""
-    base = Path(tempfile.mkdtemp(prefix="litebox-hostmeta-"))
+    base = session_scratch("litebox-hostmeta-")
     ro = base / "ro"
     ro.mkdir()
     (ro / "inside.txt").write_text("inside\n")

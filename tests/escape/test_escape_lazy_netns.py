@@ -12,11 +12,10 @@ import functools
 import os
 import select
 import subprocess
-import tempfile
 from pathlib import Path
 
 from confine_probe import results
-from litebox_e2e import BASE_ENV, RUN_TIMEOUT, describe, pack, run_program
+from litebox_e2e import BASE_ENV, RUN_TIMEOUT, describe, pack, run_program, session_scratch
 from test_escape_host_layers import host_abstract_sockets, sandbox_processes, wait_until_gone
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
@@ -26,7 +25,7 @@ LAZY_LINE = "the network namespace is made on the first abstract Unix name"
 @functools.cache
 def packed() -> Path:
     """The probe, built and packed once per session."""
-    proj = Path(tempfile.mkdtemp(prefix="litebox-lazynet-"))
+    proj = session_scratch("litebox-lazynet-")
     subprocess.run(["cc", "-static", "-O1", "-Wall", "-o", str(proj / "lazynet"), str(PROGRAMS / "lazynet.c")],
                    check=True)
     (proj / "litebox.toml").write_text(
