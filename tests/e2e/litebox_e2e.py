@@ -11,6 +11,7 @@ import atexit
 import hashlib
 import json
 import os
+import select
 import shutil
 import struct
 import subprocess
@@ -375,6 +376,33 @@ def signal_death_status(target: Any, signum: int) -> int:
     """The status run_on gives when the app dies of ``signum`` (SIGNAL_DEATH_STATUS)."""
     assert target.name in SIGNAL_DEATH_STATUS, f"add target {target.name} to SIGNAL_DEATH_STATUS"
     return SIGNAL_DEATH_STATUS[target.name](signum)
+
+
+def kill_spinning_runner(argv: list[str], env: dict[str, str]) -> int:
+    """Starts `litebox run` (ARGV, ENV) of a VM target's app that prints "spinning" and then
+    spins, SIGKILLs the runner once QEMU runs the app, and asserts that QEMU (the runner's one
+    child) ends as well; returns the killed runner's pid."""
+    runner = subprocess.Popen(argv, env=env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL)
+    try:
+        assert runner.stdout is not None
+        assert runner.stdout.readline() == b"spinning\n"  # QEMU runs the app
+        children = Path(f"/proc/{runner.pid}/task/{runner.pid}/children").read_text().split()
+        assert len(children) == 1, children
+        qemu_pid = int(children[0])
+        pidfd = os.pidfd_open(qemu_pid)
+        try:
+            runner.kill()
+            runner.wait(timeout=RUN_TIMEOUT)
+            ready, _, _ = select.select([pidfd], [], [], RUN_TIMEOUT)
+            assert ready, f"QEMU (pid {qemu_pid}) outlived its runner"
+        finally:
+            os.close(pidfd)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+    return runner.pid
 
 
 def sha256_file(path: Path) -> str:

@@ -8,7 +8,6 @@ under the runner's and the test's timeouts; the tests never choose KVM (LITEBOX_
 from __future__ import annotations
 
 import os
-import select
 import shutil
 import signal
 import struct
@@ -298,30 +297,9 @@ def test_qemu_does_not_outlive_a_killed_runner(tmp_path: Path) -> None:
     runs = tmp_path / "tmp"
     runs.mkdir()
     env = litebox_e2e.kvm_env(90, {"TMPDIR": str(runs)})
-    runner = subprocess.Popen(litebox_e2e.kvm_argv(art, []), env=env,
-                              cwd=litebox_e2e.REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL)
-    qemu_pid = 0
-    try:
-        assert runner.stdout is not None
-        assert runner.stdout.readline() == b"spinning\n"  # QEMU runs the app
-        children = Path(f"/proc/{runner.pid}/task/{runner.pid}/children").read_text().split()
-        assert len(children) == 1, children
-        qemu_pid = int(children[0])
-        pidfd = os.pidfd_open(qemu_pid)
-        try:
-            runner.kill()
-            runner.wait(timeout=litebox_e2e.RUN_TIMEOUT)
-            ready, _, _ = select.select([pidfd], [], [], litebox_e2e.RUN_TIMEOUT)
-            assert ready, f"QEMU (pid {qemu_pid}) outlived its runner"
-        finally:
-            os.close(pidfd)
-    finally:
-        if runner.poll() is None:
-            runner.kill()
-            runner.wait()
+    pid = litebox_e2e.kill_spinning_runner(litebox_e2e.kvm_argv(art, []), env)
     left = [p.name for p in runs.iterdir()]
-    assert len(left) == 1 and left[0].startswith("kvm-run-") and left[0].split("-")[3] == str(runner.pid), left
+    assert len(left) == 1 and left[0].startswith("kvm-run-") and left[0].split("-")[3] == str(pid), left
     hello = _pack_c("int main(void) { puts(\"hi\"); return 3; }", tmp_path, "hi")
     done = subprocess.run(litebox_e2e.kvm_argv(hello, []), env=env, cwd=litebox_e2e.REPO,
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=litebox_e2e.RUN_TIMEOUT)

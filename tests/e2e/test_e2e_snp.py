@@ -9,8 +9,6 @@ Skipped with the reason when qemu-system-x86_64 (runs) or cargo (igvm-dump) is m
 from __future__ import annotations
 
 import json
-import os
-import select
 import shutil
 import subprocess
 from pathlib import Path
@@ -309,27 +307,9 @@ def test_a_killed_runner_leaves_nothing_the_next_run_does_not_sweep(packed: Pack
     runs = tmp_path / "tmp"
     runs.mkdir()
     env = litebox_e2e.kvm_env(90, {"TMPDIR": str(runs)})
-    runner = subprocess.Popen(litebox_e2e.kvm_argv(art.path, []), env=env, cwd=REPO, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    try:
-        assert runner.stdout is not None
-        assert runner.stdout.readline() == b"spinning\n"  # QEMU runs the app
-        children = Path(f"/proc/{runner.pid}/task/{runner.pid}/children").read_text().split()
-        assert len(children) == 1, children
-        pidfd = os.pidfd_open(int(children[0]))
-        try:
-            runner.kill()
-            runner.wait(timeout=litebox_e2e.RUN_TIMEOUT)
-            ready, _, _ = select.select([pidfd], [], [], litebox_e2e.RUN_TIMEOUT)
-            assert ready, "QEMU outlived its runner"
-        finally:
-            os.close(pidfd)
-    finally:
-        if runner.poll() is None:
-            runner.kill()
-            runner.wait()
+    pid = litebox_e2e.kill_spinning_runner(litebox_e2e.kvm_argv(art.path, []), env)
     left = sorted(p.name for p in runs.iterdir())
-    assert left and all(n.startswith("kvm-run-") and n.split("-")[3] == str(runner.pid) for n in left), left
+    assert left and all(n.startswith("kvm-run-") and n.split("-")[3] == str(pid) for n in left), left
     done = subprocess.run(litebox_e2e.kvm_argv(packed.get("hello-static", "snp"), ["--exit", "3"]), env=env,
                           cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
     assert done.returncode == 3, done.stderr
