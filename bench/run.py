@@ -680,6 +680,11 @@ def render_http(h: dict[str, Any]) -> list[str]:
             cpu, busy = h["server_cpu_us"].get(v), h["server_busy"].get(v)
             out.append(f"| {v} | {fmt(x)} | {cell} | {fmt(cpu)} | {'—' if busy is None else f'{busy:.2f}'} "
                        f"| {h['failed_requests'].get(v, 0)} |")
+        busy = h["server_busy"].get("native")
+        if busy is not None and busy < 0.8:
+            out += ["", f"The native server was busy {busy:.2f} of a CPU while loaded: not saturated (the machine's "
+                    "other load or the client held it back), so the ratio is partly the machine's, not only the "
+                    "sandbox's; the CPU µs per request are the sandbox's cost."]
     if h.get("errors"):
         out += ["", "Failures: " + "; ".join(f"{v}: {e}" for v, e in h["errors"].items())]
     return out + [""]

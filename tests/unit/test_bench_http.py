@@ -223,7 +223,9 @@ def test_the_row_is_the_median_of_the_per_round_ratios_when_measured() -> None:
     assert bench_run.http_row_ratio(h) == 0.96
     text = "\n".join(bench_run.render_http(h))
     assert "| rewrite | 7,000 | 0.960x [0.950, 0.970] | 95.0 | 0.92 | 0 |" in text
-    assert "median over 7 rounds" in text and "no CPU pinning" in text
+    assert "median over 7 rounds" in text and "no CPU pinning" in text and "not saturated" not in text
+    h["server_busy"]["native"] = 0.5
+    assert "busy 0.50 of a CPU while loaded: not saturated" in "\n".join(bench_run.render_http(h))
     # An older results.json: the ratio of the medians, the old table.
     old = _measured()
     assert bench_run.http_row_ratio(old) == 7000.0 / 8000.0
