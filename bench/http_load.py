@@ -309,7 +309,7 @@ def run_round(commands: dict[str, list[str]], ports: dict[str, int], envs: dict[
                 tallies[v] = Tally()
             else:
                 errors[v] = f"did not answer on 127.0.0.1:{ports[v]} (exit {proc.poll()})"
-        for v in window_order(list(tallies), r):
+        for v in window_order(list(tallies), r, WINDOWS):
             tallies[v].window(procs[v], ports[v], WINDOW, client)
     finally:
         for proc in procs.values():

@@ -197,8 +197,19 @@ def test_measure_leaves_the_cpus_alone_unless_asked(tmp_path: Path, monkeypatch:
         art.chmod(0o755)
         return subprocess.CompletedProcess(list(args), 0, "", "")
 
+    calls: list[tuple[int, float]] = []
+    real = http_load.load_counts
+
+    def counted(port: int, duration: float = 1.0, concurrency: int = 4) -> tuple[int, int, float]:
+        calls.append((port, duration))
+        return real(port, duration, concurrency)
+
+    monkeypatch.setattr(http_load, "load_counts", counted)
     mine = sorted(http_load.os.sched_getaffinity(0))
     h = http_load.measure(tmp_path / "work", 1, litebox, lambda m: None, compiled_client=False)
+    # Per variant: one warm-up, then WINDOWS windows of WINDOW seconds.
+    for port in h["ports"].values():
+        assert sorted(d for p, d in calls if p == port) == [0.02, 0.05, 0.05]
     assert h["pinned"] is None and h["client"] == "python" and not h["errors"]
     assert json.loads((tmp_path / "seen.cpus").read_text()) == mine
     assert sorted(http_load.os.sched_getaffinity(0)) == mine
