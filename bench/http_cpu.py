@@ -27,34 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import http_compare  # noqa: E402  (bench/ is not a package)
 import http_load  # noqa: E402
 
-
-def tree_pids(root: int) -> list[int]:
-    """`root` and every process below it now (from /proc)."""
-    kids: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        kids.setdefault(ppid, []).append(int(stat.parent.name))
-    out, todo = [], [root]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(kids.get(p, []))
-    return out
-
-
-def tree_cpu_ns(root: int) -> int:
-    """CPU nanoseconds every live task of `root`'s process tree has run so far (schedstat)."""
-    total = 0
-    for pid in tree_pids(root):
-        for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
-            try:
-                total += int(task.read_text().split()[0])
-            except (OSError, IndexError, ValueError):
-                continue
-    return total
+# The server tree's CPU count, shared with bench/http_load.py's row.
+tree_pids = http_load.tree_pids
+tree_cpu_ns = http_load.tree_cpu_ns
 
 
 def one_round(argv: list[str], port: int, requests: int) -> float:

@@ -600,8 +600,8 @@ def render_targets(r: dict[str, Any]) -> list[str]:
         n, p = ns[op].get("native"), ns[op].get("rewrite")
         out.append(_row(label, ratio(p, n), f"<= {limit}x", None if n is None or p is None else p <= limit * n))
     h = r["http_throughput"]
-    if h.get("status") == "measured" and h["rps"].get("native") and h["rps"].get("rewrite"):
-        q = h["rps"]["rewrite"] / h["rps"]["native"]
+    q = http_row_ratio(h)
+    if q is not None:
         out.append(_row("HTTP requests/s", f"{q:.2f}x", ">= 0.97x", q >= 0.97))
     for name in ("hello-static", "python3 -c pass"):
         row = r.get("peak_rss_mib", {}).get(name, {})
@@ -635,18 +635,56 @@ def render_targets(r: dict[str, Any]) -> list[str]:
                   "compare the ratios, which this run measured with every variant alternating.", ""]
 
 
+def http_row_ratio(h: dict[str, Any]) -> float | None:
+    """The HTTP row's packed/native ratio: the median of the per-round ratios of the rewrite
+    variant when bench/http_load.py measured them (native and packed loaded in turn within each
+    round), else (an older results.json) the ratio of the medians."""
+    if h.get("status") != "measured":
+        return None
+    q = (h.get("ratio") or {}).get("rewrite")
+    if q is not None:
+        return float(q)
+    n, p = h["rps"].get("native"), h["rps"].get("rewrite")
+    return p / n if n and p else None
+
+
 def render_http(h: dict[str, Any]) -> list[str]:
     """The HTTP throughput section."""
     out = ["## HTTP throughput (requests per second)", ""]
     if h.get("status") != "measured":
         return out + [f"{h.get('status')}: {h.get('note', '')}", ""]
     rps = h["rps"]
-    out += [f"examples/http-service (python3 http.server, one request per connection) loaded by a native "
-            f"Python client on loopback: {h['concurrency']} connections busy for {h['duration_s']:.0f} s per "
-            "round; medians over rounds.", "",
-            "| variant | requests/s | ratio to native | failed requests |", "|---|---|---|---|"]
-    for v, x in rps.items():
-        out.append(f"| {v} | {fmt(x)} | {ratio(x, rps.get('native'))} | {h['failed_requests'].get(v, 0)} |")
+    if "ratio" not in h:  # an older results.json: one 3-second load per variant and round
+        out += [f"examples/http-service (python3 http.server, one request per connection) loaded by a native "
+                f"Python client on loopback: {h['concurrency']} connections busy for {h['duration_s']:.0f} s per "
+                "round; medians over rounds.", "",
+                "| variant | requests/s | ratio to native | failed requests |", "|---|---|---|---|"]
+        for v, x in rps.items():
+            out.append(f"| {v} | {fmt(x)} | {ratio(x, rps.get('native'))} | {h['failed_requests'].get(v, 0)} |")
+    else:
+        pinned = h.get("pinned")
+        where = (f"every server on CPU {','.join(map(str, pinned['server']))}, the client on "
+                 f"{','.join(map(str, pinned['client']))}" if pinned else "no CPU pinning")
+        out += [f"examples/http-service (python3 http.server, one request per connection) loaded on loopback by "
+                f"{h['client']} ({h['concurrency']} connections). Each round starts native, rewrite and trap "
+                f"together and loads them in turn, {h['windows']} windows of {h['window_s']:.2f} s each in a "
+                f"mirrored order ({where}); the ratio is the median over {h['rounds']} rounds of each round's "
+                "requests/s over native's in the same round [quartiles]; requests/s, the server's CPU per request "
+                "(its whole process tree) and the share of a CPU it used while loaded are medians over rounds "
+                "(bench/http_load.py, bench/README.md).", "",
+                "| variant | requests/s | ratio to native [q1, q3] | server CPU µs/request | server busy "
+                "| failed requests |", "|---|---|---|---|---|---|"]
+        for v, x in rps.items():
+            q, qs = h["ratio"].get(v), h["ratio_quartiles"].get(v)
+            cell = f"{q:.3f}x [{qs[0]:.3f}, {qs[1]:.3f}]" if q is not None and qs else "—"
+            cpu, busy = h["server_cpu_us"].get(v), h["server_busy"].get(v)
+            out.append(f"| {v} | {fmt(x)} | {cell} | {fmt(cpu)} | {'—' if busy is None else f'{busy:.2f}'} "
+                       f"| {h['failed_requests'].get(v, 0)} |")
+        busy = h["server_busy"].get("native")
+        if busy is not None and busy < 0.8:
+            out += ["", f"The native server was busy {busy:.2f} of a CPU while loaded: not saturated (the machine's "
+                    "other load or the client held it back), so the ratio is partly the machine's, not only the "
+                    "sandbox's; the CPU µs per request are the sandbox's cost."]
     if h.get("errors"):
         out += ["", "Failures: " + "; ".join(f"{v}: {e}" for v, e in h["errors"].items())]
     return out + [""]
