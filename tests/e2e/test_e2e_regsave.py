@@ -4,7 +4,9 @@ with SIGALRM handlers making calls of their own meanwhile; and the clocks the ap
 CLOCK_MONOTONIC never goes back, EFAULT for buffers it cannot write (also one proven by an
 earlier call and unmapped since), CLOCK_REALTIME within the host's time around the run.
 tests/e2e/programs/rewrite/regsave.c does the checking; the light clock path
-(runtime/src/fastclock.rs, no xmm save) is what this guards."""
+(runtime/src/fastclock.rs, no xmm save) is what this guards. The same for read and write of
+host pipes (tests/e2e/programs/rewrite/rwpass.c), which the fast path passes to the host with
+the app's registers and the host's descriptor swapped into rdi (runtime/src/fastpath.rs)."""
 
 from __future__ import annotations
 
@@ -54,3 +56,34 @@ def test_registers_and_clocks_packed(regsave: Path, tmp_path: Path, rewrite: boo
     before = time.time()
     proc = run_program([art.path])
     _check(proc, before, time.time())
+
+
+RWPASS = Path(__file__).resolve().parent / "programs" / "rewrite" / "rwpass.c"
+
+
+@pytest.fixture(scope="module")
+def rwpass(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("rwpass") / "rwpass"
+    subprocess.run(["gcc", "-O2", "-static", "-masm=intel", "-mno-red-zone", "-o", str(out), str(RWPASS)],
+                   check=True)
+    return out
+
+
+def _check_rw(proc: subprocess.CompletedProcess[bytes]) -> None:
+    out = proc.stdout.decode()
+    assert proc.returncode == 0 and out.startswith("ok "), out + proc.stderr.decode()
+    assert int(out.split()[1]) >= 20000
+
+
+def test_pipe_read_write_native_baseline(rwpass: Path) -> None:
+    _check_rw(run_program([rwpass]))
+
+
+@pytest.mark.parametrize("rewrite", [True, False], ids=["rewritten", "trapped"])
+def test_pipe_read_write_keep_registers_packed(rwpass: Path, tmp_path: Path, rewrite: bool) -> None:
+    """read and write of host pipes (the fast path passes them to the host with the host's
+    descriptor in rdi): every register but rax, rcx and r11 kept, the echoed values right, with
+    SIGALRM restarting blocking reads; EINTR without SA_RESTART; EBADF and EFAULT refusals; a
+    partly writable buffer. A runtime that leaves the host descriptor in rdi fails it."""
+    art = pack(rwpass, tmp_path / "dist", *([] if rewrite else ["--no-rewrite"]))
+    _check_rw(run_program([art.path]))

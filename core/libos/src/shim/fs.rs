@@ -540,14 +540,9 @@ enum Fallback {
 }
 
 /// The host branch of `read` (`write` when `write`) for a host object (a pipe, a socket, a
-/// terminal, a host file): the checks, in this order, and then the host call. Shared by `read`,
-/// `write` and [`host_stream_rw`], so the fast path and the chain cannot drift apart; they differ
-/// only in what they do with a [`Fallback`].
-///
-/// read: the buffer's range (EFAULT), then a buffer the app cannot write at all with a
-/// non-zero length ([`Fallback::General`]), then the access mode and O_PATH (EBADF); the host
-/// read fills the writable prefix (a short count where the buffer stops being writable).
-/// write: the buffer (EFAULT), then the access mode and O_PATH (EBADF).
+/// terminal, a host file): the checks ([`host_rw_check`]) and then the host call. Shared by
+/// `read`, `write` and [`host_stream_rw`], so the fast path and the chain cannot drift apart;
+/// they differ only in what they do with a [`Fallback`].
 #[inline(always)]
 fn host_rw_checked<P: Platform>(
     os: &LibOs<P>,
@@ -557,13 +552,37 @@ fn host_rw_checked<P: Platform>(
     buf: usize,
     len: usize,
 ) -> Result<SysResult, Fallback> {
+    let n = host_rw_check(os, write, flags, buf, len)?;
+    if write {
+        let b = user::slice(buf, n).map_err(Fallback::Errno)?;
+        return Ok(os.platform.host_write(h, b));
+    }
+    // `guard_len` proved these `n` bytes writable: no second look at the map.
+    let b = user::slice_mut(buf, n).map_err(Fallback::Errno)?;
+    Ok(os.platform.host_read(h, b))
+}
+
+/// The checks of a host object's read (write when `write`), in this order, with no effect:
+/// read: the buffer's range (EFAULT), then a buffer the app cannot write at all with a
+/// non-zero length ([`Fallback::General`]), then the access mode and O_PATH (EBADF), then the
+/// writable prefix as a slice; write: the buffer (EFAULT), then the slice, then the access mode
+/// and O_PATH (EBADF). Returns how many bytes the host call may move: `len` for write, the
+/// writable prefix for read (a short count where the buffer stops being writable).
+#[inline(always)]
+fn host_rw_check<P: Platform>(
+    os: &LibOs<P>,
+    write: bool,
+    flags: u32,
+    buf: usize,
+    len: usize,
+) -> Result<usize, Fallback> {
     if write {
         user::guard(&os.mem, buf, len, false).map_err(Fallback::Errno)?;
-        let b = user::slice(buf, len).map_err(Fallback::Errno)?;
+        user::slice(buf, len).map_err(Fallback::Errno)?;
         if flags & O_ACCMODE == O_RDONLY || flags & O_PATH != 0 {
             return Err(Fallback::Errno(EBADF));
         }
-        return Ok(os.platform.host_write(h, b));
+        return Ok(len);
     }
     let room = user::guard_len(&os.mem, buf, len, true).map_err(Fallback::Errno)?;
     if room == 0 && len != 0 {
@@ -572,9 +591,32 @@ fn host_rw_checked<P: Platform>(
     if flags & O_ACCMODE == O_WRONLY || flags & O_PATH != 0 {
         return Err(Fallback::Errno(EBADF));
     }
-    // `guard_len` proved these `room` bytes writable: no second look at the map.
-    let b = user::slice_mut(buf, room).map_err(Fallback::Errno)?;
-    Ok(os.platform.host_read(h, b))
+    user::slice_mut(buf, room).map_err(Fallback::Errno)?;
+    Ok(room)
+}
+
+/// read(2) or write(2) (`n`, arguments `a`) of a host stream or file that the host may be asked
+/// exactly as the app asked it, with only the descriptor replaced by the host's: the host
+/// descriptor, when the call passes every check of [`host_rw_check`] and a read's whole buffer
+/// is writable (so the host call moves what the chain's would). None otherwise (another call,
+/// a descriptor that is not a host object, a failed check, a short writable prefix): nothing
+/// here has an effect, and the caller then asks [`host_stream_rw`] or [`super::dispatch`],
+/// which repeat the checks and give the call's answer.
+///
+/// For a platform entry that makes the host call itself with the app's registers (the
+/// linux-userland fast path's pass-through: one function return after a read that blocked
+/// instead of three, bench/RESULTS-issue17-ctx5.md). What the host returns is the call's
+/// answer, as [`host_stream_rw`] passes it on.
+#[inline(always)]
+pub fn host_stream_passthrough<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<i32> {
+    if n != READ && n != WRITE {
+        return None;
+    }
+    let (h, flags, _) = os.host_fd(a[0] as i32)?;
+    match host_rw_check(os, n == WRITE, flags, a[1], a[2]) {
+        Ok(k) if k == a[2] => Some(h),
+        _ => None,
+    }
 }
 
 /// read(2) and write(2) of a host stream or file (a pipe, a socket, stdin): what [`dispatch`]

@@ -76,6 +76,23 @@ global_asm!(
     "    pop \\r",
     "    .endr",
     ".endm",
+    // The app's flags, restored without popfq (about 20 ns, as much as the rest of the exit):
+    // rdi and rax are free until the frame's pops. DF comes back with std (the entry cleared
+    // it), OF with an add that overflows exactly when OF was set, and SF, ZF, AF, PF and CF
+    // with sahf. The other bits (TF, AC, IF, ...) are not changed by the runtime.
+    ".macro litebox_restore_flags",
+    "    mov rdi, qword ptr [rsp + 56]",
+    "    mov rdi, qword ptr [rdi]",
+    "    bt edi, 10",
+    "    jnc 4f",
+    "    std",
+    "4:  mov eax, edi",
+    "    shl eax, 8",
+    "    bt edi, 11",
+    "    setc al",
+    "    add al, 0x7f",
+    "    sahf",
+    ".endm",
     ".globl litebox_fastpath",
     ".type litebox_fastpath,@function",
     "litebox_fastpath:",
@@ -106,24 +123,28 @@ global_asm!(
     "    call litebox_fastpath_dispatch",
     "    mov rcx, rax",
     "    litebox_restore_xmm",
+    "    cmp rcx, {pass}",
+    "    jae 10f",
     // The exit, shared with the light path (rcx != 0: served; the frame holds rax).
-    // The app's flags, restored without popfq (about 20 ns, as much as the rest of the exit):
-    // rdi and rax are free until their pops below. DF comes back with std (the entry cleared
-    // it), OF with an add that overflows exactly when OF was set, and SF, ZF, AF, PF and CF
-    // with sahf. The other bits (TF, AC, IF, ...) are not changed by the runtime.
-    "7:  mov rdi, qword ptr [rsp + 56]",
-    "    mov rdi, qword ptr [rdi]",
-    "    bt edi, 10",
-    "    jnc 4f",
-    "    std",
-    "4:  mov eax, edi",
-    "    shl eax, 8",
-    "    bt edi, 11",
-    "    setc al",
-    "    add al, 0x7f",
-    "    sahf",
+    "7:  litebox_restore_flags",
     "    litebox_pop_frame",
     "    lea rsp, [r11 + 8]",
+    "    ret",
+    // The pass-through (rcx >= PASS: litebox_fastpath_dispatch checked a read or write of a
+    // host stream and left the runtime; rcx - PASS is the host descriptor): the app's own
+    // registers, flags and stack, its descriptor register swapped for the host's around the
+    // gate's syscall, so that after a call that blocked two returns mispredict (the gate's
+    // and this one), not three (bench/RESULTS-issue17-ctx5.md). The app's rdi waits on its
+    // stack below the return address (the trampoline stepped over the red zone). After the
+    // syscall rcx is its return address (non-zero: served) and rax the host's answer.
+    "10: sub rcx, {pass}",
+    "    litebox_restore_flags",
+    "    litebox_pop_frame",
+    "    lea rsp, [r11 + 8]",
+    "    push rdi",
+    "    mov rdi, rcx",
+    "    call litebox_gate_syscall",
+    "    pop rdi",
     "    ret",
     // The light clock path: the same frame of general registers on the thread's runtime
     // stack, but no xmm save (litebox_fastclock and the vDSO it calls use no vector register;
@@ -163,6 +184,7 @@ global_asm!(
     time = const crate::fastclock::TIME,
     decline = const crate::fastclock::DECLINE,
     deferred = const core::mem::offset_of!(FastData, deferred),
+    pass = const PASS,
 );
 
 /// The light clock path's tail when signals were deferred during its call: unblocks them (the
@@ -348,6 +370,11 @@ extern "C" fn litebox_fastpath_dispatch(regs: *mut Regs) -> usize {
     // read and write of a host stream first, inlined here: after a read that blocked, each
     // return between the host call and the app mispredicts (`shim::fs::host_stream_rw`).
     let os = crate::os();
+    if traced.is_none() {
+        if let Some(h) = pass_through(os, d, regs, nr) {
+            return PASS + h as usize;
+        }
+    }
     let r = match traced {
         None => match litebox_libos::shim::fs::host_stream_rw(os, nr, &ctx.regs().args()) {
             Some(r) => r.map_or_else(|e| -(e as isize), |v| v as isize),
@@ -363,6 +390,53 @@ extern "C" fn litebox_fastpath_dispatch(regs: *mut Regs) -> usize {
     leave(d);
     release_deferred(d);
     1
+}
+
+/// What [`litebox_fastpath_dispatch`] returns, plus the host descriptor (`i32`, not negative),
+/// for a call the entry passes to the host itself (`pass_through`); 0 declines, 1 served.
+const PASS: usize = 2;
+
+/// Size of the frame of general registers the entry pushes (`litebox_push_frame`).
+const FRAME_BYTES: usize = 8 * 8;
+
+/// A read or write of a host stream that the entry may make on the host itself, with the app's
+/// registers and the host descriptor in rdi (`shim::fs::host_stream_passthrough`: every check
+/// of the chain's host branch passed, the whole buffer, no effect yet): the host descriptor,
+/// after leaving the runtime as the served path does after its host call (`leave`, the
+/// deferred signals released) and passing the effect gate (`parcheck::gate`, which
+/// `sys::syscall6` applies to every host call). Only for a call that entered at the top of
+/// the thread's block (not nested in an app handler running inside the runtime), outside a
+/// trapped syscall (whose blocking calls put the app's mask in force), with no signal deferred
+/// yet, and not for the UDP relay's descriptors. The host call then runs as the served path's
+/// `blocking_syscall6` runs it: outside the runtime (depth 0), so that an app signal is
+/// delivered during it and the call restarts (SA_RESTART) or fails with EINTR as natively.
+#[inline(always)]
+fn pass_through(
+    os: &'static litebox_libos::LibOs<crate::host::LinuxHost>,
+    d: &FastData,
+    regs: *mut Regs,
+    nr: usize,
+) -> Option<i32> {
+    if regs as usize + FRAME_BYTES != d.top
+        || d.deferred.load(Ordering::Relaxed) != 0
+        || d.depth.load(Ordering::Relaxed) != 1
+    {
+        return None;
+    }
+    // SAFETY: called from syscall handling, so we run on this thread's block.
+    if unsafe { (*crate::threads::current()).uc } != 0 {
+        return None;
+    }
+    // SAFETY: regs points at the frame the entry pushed, live for this call.
+    let a = unsafe { (*regs).args() };
+    let h = litebox_libos::shim::fs::host_stream_passthrough(os, nr, &a)?;
+    if h < 0 || crate::udpapp::is_relay(h) {
+        return None;
+    }
+    leave(d);
+    release_deferred(d);
+    crate::parcheck::gate(nr, [h as usize, a[1], a[2], 0, 0, 0]);
+    Some(h)
 }
 
 // `depth` and `deferred` belong to one thread: only that thread (in its own flow or in a

@@ -1,0 +1,246 @@
+/* What read(2) and write(2) of host pipes keep and return when issued from rewritable
+ * `mov eax, N; syscall` sites (the Linux x86-64 ABI: every register but rax, rcx and r11, the
+ * flags, xmm0-15), the calls the linux-userland fast path passes to the host with the host's
+ * descriptor in rdi (runtime/src/fastpath.rs, `pass_through`): a ping-pong with a forked child
+ * through two pipes while SIGALRM (SA_RESTART) interrupts the blocking reads; a blocking read
+ * interrupted by a handler without SA_RESTART (EINTR, registers kept); the calls the checks
+ * refuse (EBADF, EFAULT); a read whose buffer is only partly writable (the served way).
+ * Prints "ok N" or the first difference; exits 0 only when everything held.
+ * Build: gcc -O2 -static -masm=intel -mno-red-zone (the call sites push on the stack). */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct regs {
+    uint64_t gp[13]; /* rbx rbp rdi rsi rdx r8 r9 r10 r12 r13 r14 r15 rflags */
+    uint8_t xmm[16][16];
+};
+
+/* One call `nr(a0, a1, a2)` from a rewritable `mov eax, imm32; syscall` site: loads every register
+ * from *in, makes the call, stores every register to *out; returns rax. */
+#define SITE3(name, nr)                                                                          \
+    static long name(const struct regs *in, struct regs *out, uint64_t a0, uint64_t a1,        \
+                     uint64_t a2) {                                                             \
+        long rax;                                                                               \
+        struct regs tmp = *in;                                                                  \
+        struct regs *pin = &tmp, *pout = out;                                                   \
+        tmp.gp[2] = a0;                                                                         \
+        tmp.gp[3] = a1;                                                                         \
+        tmp.gp[4] = a2;                                                                         \
+        __asm__ volatile(                                                                       \
+            "push rbp\n push rbx\n push r12\n push r13\n push r14\n push r15\n push %[out]\n"    \
+            "movdqu xmm0, [%[in] + 104 + 0*16]\n movdqu xmm1, [%[in] + 104 + 1*16]\n"           \
+            "movdqu xmm2, [%[in] + 104 + 2*16]\n movdqu xmm3, [%[in] + 104 + 3*16]\n"           \
+            "movdqu xmm4, [%[in] + 104 + 4*16]\n movdqu xmm5, [%[in] + 104 + 5*16]\n"           \
+            "movdqu xmm6, [%[in] + 104 + 6*16]\n movdqu xmm7, [%[in] + 104 + 7*16]\n"           \
+            "movdqu xmm8, [%[in] + 104 + 8*16]\n movdqu xmm9, [%[in] + 104 + 9*16]\n"           \
+            "movdqu xmm10, [%[in] + 104 + 10*16]\n movdqu xmm11, [%[in] + 104 + 11*16]\n"       \
+            "movdqu xmm12, [%[in] + 104 + 12*16]\n movdqu xmm13, [%[in] + 104 + 13*16]\n"       \
+            "movdqu xmm14, [%[in] + 104 + 14*16]\n movdqu xmm15, [%[in] + 104 + 15*16]\n"       \
+            "push qword ptr [%[in] + 96]\n"                                                     \
+            "mov rbx, [%[in] + 0]\n mov rbp, [%[in] + 8]\n mov rsi, [%[in] + 24]\n"             \
+            "mov rdx, [%[in] + 32]\n mov r8, [%[in] + 40]\n mov r9, [%[in] + 48]\n"             \
+            "mov r10, [%[in] + 56]\n mov r12, [%[in] + 64]\n mov r13, [%[in] + 72]\n"           \
+            "mov r14, [%[in] + 80]\n mov r15, [%[in] + 88]\n mov rdi, [%[in] + 16]\n"           \
+            "popfq\n"                                                                           \
+            "mov eax, " #nr "\n"                                                                \
+            "syscall\n"                                                                         \
+            "pushfq\n"                                                                          \
+            "cld\n"                                                                             \
+            "xchg rax, [rsp + 8]\n" /* rax <- out, the slot <- the result */                   \
+            "pop qword ptr [rax + 96]\n"                                                        \
+            "mov [rax + 0], rbx\n mov [rax + 8], rbp\n mov [rax + 16], rdi\n"                   \
+            "mov [rax + 24], rsi\n mov [rax + 32], rdx\n mov [rax + 40], r8\n"                  \
+            "mov [rax + 48], r9\n mov [rax + 56], r10\n mov [rax + 64], r12\n"                  \
+            "mov [rax + 72], r13\n mov [rax + 80], r14\n mov [rax + 88], r15\n"                 \
+            "movdqu [rax + 104 + 0*16], xmm0\n movdqu [rax + 104 + 1*16], xmm1\n"               \
+            "movdqu [rax + 104 + 2*16], xmm2\n movdqu [rax + 104 + 3*16], xmm3\n"               \
+            "movdqu [rax + 104 + 4*16], xmm4\n movdqu [rax + 104 + 5*16], xmm5\n"               \
+            "movdqu [rax + 104 + 6*16], xmm6\n movdqu [rax + 104 + 7*16], xmm7\n"               \
+            "movdqu [rax + 104 + 8*16], xmm8\n movdqu [rax + 104 + 9*16], xmm9\n"               \
+            "movdqu [rax + 104 + 10*16], xmm10\n movdqu [rax + 104 + 11*16], xmm11\n"           \
+            "movdqu [rax + 104 + 12*16], xmm12\n movdqu [rax + 104 + 13*16], xmm13\n"           \
+            "movdqu [rax + 104 + 14*16], xmm14\n movdqu [rax + 104 + 15*16], xmm15\n"           \
+            "pop rax\n pop r15\n pop r14\n pop r13\n pop r12\n pop rbx\n pop rbp\n"              \
+            : "=a"(rax), [in] "+D"(pin), [out] "+S"(pout)                                       \
+            :                                                                                   \
+            : "rcx", "rdx", "r8", "r9", "r10", "r11", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4",  \
+              "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13",       \
+              "xmm14", "xmm15", "memory", "cc");                                                \
+        return rax;                                                                             \
+    }
+
+SITE3(site_read, 0)
+SITE3(site_write, 1)
+
+static volatile sig_atomic_t ticks, usr1;
+
+static void on_alarm(int sig) {
+    (void)sig;
+    getppid();
+    ticks++;
+}
+
+static void on_usr1(int sig) {
+    (void)sig;
+    usr1++;
+}
+
+static uint64_t seed = 0x9e3779b97f4a7c15u;
+static uint64_t next(void) {
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    return seed;
+}
+
+/* The flags a program can set with popfq and a syscall keeps: CF PF AF ZF SF DF OF. */
+#define FLAGS_MASK 0xcd5u
+
+static int compare(const char *what, long i, const struct regs *in, const struct regs *out) {
+    static const char *names[] = {"rbx", "rbp", "rdi", "rsi", "rdx", "r8", "r9",
+                                  "r10", "r12", "r13", "r14", "r15"};
+    for (int r = 0; r < 12; r++)
+        if (in->gp[r] != out->gp[r]) {
+            printf("%s call %ld: %s changed\n", what, i, names[r]);
+            return 1;
+        }
+    if ((in->gp[12] ^ out->gp[12]) & FLAGS_MASK) {
+        printf("%s call %ld: flags %#lx -> %#lx\n", what, i, (unsigned long)(in->gp[12] & FLAGS_MASK),
+               (unsigned long)(out->gp[12] & FLAGS_MASK));
+        return 1;
+    }
+    for (int x = 0; x < 16; x++)
+        if (memcmp(in->xmm[x], out->xmm[x], 16) != 0) {
+            printf("%s call %ld: xmm%d changed\n", what, i, x);
+            return 1;
+        }
+    return 0;
+}
+
+/* Random registers, with the call's three arguments in rdi, rsi and rdx. */
+static void randomize(struct regs *in, uint64_t a0, uint64_t a1, uint64_t a2) {
+    for (int r = 0; r < 12; r++)
+        in->gp[r] = next();
+    in->gp[2] = a0;
+    in->gp[3] = a1;
+    in->gp[4] = a2;
+    in->gp[12] = 0x202 | (next() & FLAGS_MASK);
+    for (int x = 0; x < 16; x++)
+        for (int k = 0; k < 16; k += 8) {
+            uint64_t v = next();
+            memcpy(&in->xmm[x][k], &v, 8);
+        }
+}
+
+/* One read or write from its rewritable site with random registers: the result, or -1000 when
+ * a register changed (reported). */
+static long call(int write, long i, int fd, void *buf, uint64_t len) {
+    struct regs in, out;
+    randomize(&in, (uint64_t)fd, (uint64_t)buf, len);
+    long rc = write ? site_write(&in, &out, (uint64_t)fd, (uint64_t)buf, len)
+                    : site_read(&in, &out, (uint64_t)fd, (uint64_t)buf, len);
+    return compare(write ? "write" : "read", i, &in, &out) ? -1000 : rc;
+}
+
+int main(void) {
+    int to[2], from[2], quiet[2];
+    if (pipe(to) || pipe(from) || pipe(quiet))
+        return puts("pipe failed"), 1;
+    /* The child echoes each 8-byte value plus one; the pipes become host pipes at the fork. */
+    pid_t echo = fork();
+    if (echo == 0) {
+        uint64_t v;
+        close(to[1]);
+        close(from[0]);
+        while (read(to[0], &v, 8) == 8) {
+            v++;
+            if (write(from[1], &v, 8) != 8)
+                _exit(1);
+        }
+        _exit(0);
+    }
+    close(to[0]);
+    close(from[1]);
+    signal(SIGALRM, on_alarm); /* SA_RESTART */
+    struct itimerval it = {{0, 300}, {0, 300}};
+    setitimer(ITIMER_REAL, &it, 0);
+    long i;
+    for (i = 0; ticks < 50 || i < 20000; i++) {
+        uint64_t v = next() >> 1, got = 0;
+        long rc = call(1, i, to[1], &v, 8);
+        if (rc != 8)
+            return printf("write call %ld returned %ld\n", i, rc), 1;
+        rc = call(0, i, from[0], &got, 8);
+        if (rc != 8 || got != v + 1)
+            return printf("read call %ld returned %ld, %#lx for %#lx\n", i, rc, (unsigned long)got,
+                          (unsigned long)v + 1), 1;
+    }
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, 0);
+
+    /* Refused by the checks: the wrong end (EBADF), a buffer outside the app's memory (EFAULT),
+     * a descriptor that is not open (EBADF). */
+    uint64_t v = 7;
+    if (call(1, 0, from[0], &v, 8) != -9 || call(0, 0, to[1], &v, 8) != -9)
+        return puts("read or write of the wrong end did not fail with EBADF"), 1;
+    if (call(1, 0, to[1], (void *)16, 8) != -14)
+        return puts("write of a bad buffer did not fail with EFAULT"), 1;
+    /* A pipe read fails only once there is something to copy (natively it waits first). */
+    if (call(1, 0, to[1], &v, 8) != 8 || call(0, 0, from[0], (void *)16, 8) != -14)
+        return puts("read into a bad buffer did not fail with EFAULT"), 1;
+    if (call(0, 0, from[0], &v, 8) != 8 || v != 8)
+        return printf("read after EFAULT gave %lu\n", (unsigned long)v), 1;
+    if (call(0, 0, 200, &v, 8) != -9)
+        return puts("read of a descriptor that is not open did not fail with EBADF"), 1;
+
+    /* A read whose buffer's last page is read-only (16 bytes asked, 8 writable): the 8 bytes
+     * in the pipe fit into the writable part and arrive whole. */
+    char *two = mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    mprotect(two + 4096, 4096, PROT_READ);
+    v = 41;
+    if (call(1, 1, to[1], &v, 8) != 8)
+        return puts("write before the partly writable read failed"), 1;
+    long rc = call(0, 1, from[0], two + 4096 - 8, 16);
+    if (rc != 8 || memcmp(two + 4096 - 8, &(uint64_t){42}, 8) != 0)
+        return printf("read into a partly writable buffer returned %ld\n", rc), 1;
+
+    /* A blocking read interrupted by a handler without SA_RESTART: EINTR, registers kept; the
+     * value written afterwards is read next. */
+    struct sigaction sa = {0};
+    sa.sa_handler = on_usr1;
+    sigaction(SIGUSR1, &sa, 0);
+    pid_t parent = getpid();
+    pid_t poke = fork();
+    if (poke == 0) {
+        struct timespec d = {0, 50 * 1000 * 1000};
+        nanosleep(&d, 0);
+        kill(parent, SIGUSR1);
+        nanosleep(&d, 0);
+        uint64_t w = 99;
+        _exit(write(quiet[1], &w, 8) == 8 ? 0 : 1);
+    }
+    uint64_t got = 0;
+    rc = call(0, 2, quiet[0], &got, 8);
+    if (rc != -4 || usr1 != 1)
+        return printf("read interrupted by a handler without SA_RESTART returned %ld (handler ran %d times)\n",
+                      rc, (int)usr1), 1;
+    rc = call(0, 3, quiet[0], &got, 8);
+    if (rc != 8 || got != 99)
+        return printf("read after EINTR returned %ld, %lu\n", rc, (unsigned long)got), 1;
+    int st;
+    if (waitpid(poke, &st, 0) != poke || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return puts("the poking child failed"), 1;
+    close(to[1]);
+    if (waitpid(echo, &st, 0) != echo || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return puts("the echoing child failed"), 1;
+    printf("ok %ld\n", i);
+    return 0;
+}
