@@ -108,8 +108,14 @@ fn call<P: Platform>(os: &LibOs<P>, f: &OpenFile, s: &Arc<Sock>, n: usize, a: &[
             send(os, s, data, Vec::new(), to, a[3], nonblock)
         }
         RECVFROM => {
-            let buf = user::slice_mut_in(&os.mem, a[1], a[2])?;
-            let got = recv(os, s, buf, a[3], nonblock)?;
+            // A buffer that stops being writable part of the way: what fits, or EFAULT where
+            // Linux's copy would fault (`Sock::recv_in`).
+            let room = user::guard_len(&os.mem, a[1], a[2], true)?;
+            if room == 0 && a[2] != 0 {
+                return Err(EFAULT);
+            }
+            let buf = user::slice_mut_in(&os.mem, a[1], room)?;
+            let got = recv(os, s, buf, a[2], a[3], nonblock)?;
             if a[4] != 0 {
                 put_from(&os.mem, a[4], a[5], got.from.as_deref())?;
             }
@@ -364,10 +370,13 @@ fn send<P: Platform>(
     })
 }
 
+/// Receives `want` bytes into `buf`, the writable part of the app's buffer (all of it, or a
+/// prefix: see `Sock::recv_in`).
 fn recv<P: Platform>(
     os: &LibOs<P>,
     s: &Arc<Sock>,
     buf: &mut [u8],
+    want: usize,
     flags: usize,
     nonblock: bool,
 ) -> Result<crate::unixsock::Received, Errno> {
@@ -375,7 +384,7 @@ fn recv<P: Platform>(
         return Err(EOPNOTSUPP);
     }
     let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
-    s.recv(&os.platform, buf, flags & MSG_PEEK != 0, flags & MSG_WAITALL != 0, nonblock)
+    s.recv_in(&os.platform, buf, want, flags & MSG_PEEK != 0, flags & MSG_WAITALL != 0, nonblock)
 }
 
 /// Descriptors received where the call has no room for them are closed (their last reference
@@ -449,7 +458,8 @@ fn recvmsg<P: Platform>(os: &LibOs<P>, s: &Arc<Sock>, msg: usize, flags: usize, 
     super::fs::guard_iov(os, &vs, true)?;
     let total: usize = vs.iter().map(|v| v.len).sum();
     let mut buf = alloc::vec![0u8; total.min(1 << 24)];
-    let got = recv(os, s, &mut buf, flags, nonblock)?;
+    let want = buf.len();
+    let got = recv(os, s, &mut buf, want, flags, nonblock)?;
     let mut from = 0;
     for v in &vs {
         let k = (got.len - from).min(v.len);
