@@ -172,6 +172,13 @@ static void sockets(void) {
     wr(s[1], "abcd", 4);
     CASE(F, "unix_stream_recv_fits_prefix",
          syscall(SYS_recvfrom, s[0], end - 4, 8, 0, NULL, NULL) == 4 && memcmp(end - 4, "abcd", 4) == 0);
+    struct iovec sv[2] = {{end - 4, 4}, {end, 4}};
+    struct msghdr sh = {.msg_iov = sv, .msg_iovlen = 2};
+    wr(s[1], "abcdefgh", 8);
+    CASE(F, "unix_stream_recvmsg_straddle_efault",
+         failed(syscall(SYS_recvmsg, s[0], &sh, 0), EFAULT) && next_is(s[0], "abcdefgh", 8));
+    wr(s[1], "abcd", 4);
+    CASE(F, "unix_stream_recvmsg_fits_first", syscall(SYS_recvmsg, s[0], &sh, 0) == 4 && memcmp(end - 4, "abcd", 4) == 0);
     /* Two messages: the first fits whole, the second does not: the first is read. */
     wr(s[1], "abcd", 4);
     wr(s[1], "efgh", 4);
@@ -201,6 +208,14 @@ static void sockets(void) {
         wr(s[1], "ijkl", 4);
         snprintf(n, sizeof n, "unix_%s_recv_efault_takes_it", tn[i]);
         CASE(F, n, failed(syscall(SYS_recvfrom, s[0], end - 4, 8, 0, NULL, NULL), EFAULT) && next_is(s[0], "ijkl", 4));
+        wr(s[1], "abcdefgh", 8);
+        wr(s[1], "ijkl", 4);
+        struct msghdr h = {.msg_iov = v, .msg_iovlen = 2};
+        snprintf(n, sizeof n, "unix_%s_recvmsg_efault_takes_it", tn[i]);
+        CASE(F, n, failed(syscall(SYS_recvmsg, s[0], &h, 0), EFAULT) && next_is(s[0], "ijkl", 4));
+        wr(s[1], "abcd", 4);
+        snprintf(n, sizeof n, "unix_%s_recvmsg_fits_first", tn[i]);
+        CASE(F, n, syscall(SYS_recvmsg, s[0], &h, 0) == 4 && memcmp(end - 4, "abcd", 4) == 0);
         wr(s[1], "abcdefgh", 8);
         snprintf(n, sizeof n, "unix_%s_recv_peek_efault_keeps_it", tn[i]);
         CASE(F, n, failed(syscall(SYS_recvfrom, s[0], end - 4, 8, MSG_PEEK, NULL, NULL), EFAULT) &&

@@ -54,8 +54,9 @@ _LINUX_GAPS = {
 }
 # A host pipe does not show where its page buffers begin: a read into a buffer that stops
 # being writable fails with EFAULT (taking nothing) whenever more is queued than fits, where
-# Linux first reads the whole buffers that fit (docs/syscalls.md, read). The suite runs each family in a forked child, where every pipe is
-# the host's; a library-OS pipe of the first process knows its page buffers.
+# Linux first reads the whole buffers that fit (docs/syscalls.md). The suite runs each family
+# in a forked child, where every pipe is the host's; a library-OS pipe of the first process
+# knows its page buffers (tests/e2e/programs/partbuf.c).
 _LINUX_PARTBUF_GAPS = {
     "partbuf.pipe_read_whole_buffers_then_stop": "a host pipe does not show its page buffers: EFAULT when more is "
                                                  "queued than fits, where Linux first reads the whole ones that fit",

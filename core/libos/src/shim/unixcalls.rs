@@ -454,11 +454,15 @@ fn control_fds<P: Platform>(os: &LibOs<P>, ptr: usize, len: usize) -> Result<Vec
 fn recvmsg<P: Platform>(os: &LibOs<P>, s: &Arc<Sock>, msg: usize, flags: usize, nonblock: bool) -> SysResult {
     let mut hdr = [0u8; MSGHDR];
     hdr.copy_from_slice(user::slice_in(&os.mem, msg, MSGHDR)?);
-    let vs = super::fs::iovecs(&os.mem, usize_at(&hdr, 16), usize_at(&hdr, 24))?;
-    super::fs::guard_iov(os, &vs, true)?;
-    let total: usize = vs.iter().map(|v| v.len).sum();
-    let mut buf = alloc::vec![0u8; total.min(1 << 24)];
-    let want = buf.len();
+    let mut vs = super::fs::iovecs(&os.mem, usize_at(&hdr, 16), usize_at(&hdr, 24))?;
+    // Buffers that stop being writable part of the way: their writable prefix, and what Linux
+    // does where its copy would fault (`Sock::recv_in`).
+    let (room, total) = super::fs::accessible_prefix(os, &mut vs, true)?;
+    if room == 0 && total != 0 {
+        return Err(EFAULT);
+    }
+    let mut buf = alloc::vec![0u8; room.min(1 << 24)];
+    let want = if room < total { total } else { buf.len() };
     let got = recv(os, s, &mut buf, want, flags, nonblock)?;
     let mut from = 0;
     for v in &vs {
