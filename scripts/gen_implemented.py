@@ -124,8 +124,8 @@ def render_doc() -> str:
         "every stream Unix socket do not show where their page buffers or messages begin, so when",
         "more is queued than fits the read fails with EFAULT where Linux first reads the whole ones",
         "that fit; on linux-userland a host pipe or socket read that finds nothing queued and waits",
-        "gets the short count of what fits of what comes (Linux: EFAULT); recv on a pipe says EFAULT",
-        "where Linux says ENOTSOCK (bench/RESULTS-issue17-efault.md).",
+        "gets the short count of what fits of what comes (Linux: EFAULT)",
+        "(bench/RESULTS-issue17-efault.md).",
         "",
         f"Totals: {counts['full']} full, {counts['partial']} partial, {counts['denied']} denied, "
         f"{counts['ENOSYS']} ENOSYS ({len(on_purpose)} of them deliberate, marked so with the reason; the others are",

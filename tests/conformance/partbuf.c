@@ -118,6 +118,10 @@ static void pipes(void) {
     fresh(p);
     wr(p[1], "abcd", 4);
     CASE(F, "pipe_readv_fits_first", syscall(SYS_readv, p[0], v, 2) == 4 && memcmp(end - 4, "abcd", 4) == 0);
+    /* recv on a pipe: not a socket, before the buffer is looked at. */
+    fresh(p);
+    wr(p[1], "abcdefgh", 8);
+    ERR(F, "pipe_recv_enotsock", syscall(SYS_recvfrom, p[0], end - 4, 8, 0, NULL, NULL), ENOTSOCK);
     /* Empty and non-blocking: EAGAIN, as with any buffer. */
     fresh(p);
     fcntl(p[0], F_SETFL, O_NONBLOCK);

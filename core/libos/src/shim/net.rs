@@ -228,11 +228,23 @@ fn recvfrom_partial<P: Platform>(os: &LibOs<P>, a: &[usize; 6]) -> Option<SysRes
     // The address buffer's checks, as `check_app_ptrs` makes them.
     check_app_ptrs(&os.mem, GETSOCKNAME, &[a[0], a[4], a[5], 0, 0, 0]).ok()?;
     let Some((h, _, _)) = os.host_fd(a[0] as i32).filter(|&(_, fl, _)| fl & O_PATH == 0) else {
-        // A Unix socket of the library OS checks its buffers itself (None for anything else).
-        return super::unixcalls::dispatch(os, RECVFROM, a);
+        // A Unix socket of the library OS checks its buffers itself; a descriptor that is no
+        // socket is ENOTSOCK before its buffer is looked at, as natively.
+        if let Some(r) = super::unixcalls::dispatch(os, RECVFROM, a) {
+            return Some(r);
+        }
+        let f = os.fds.lock().get(a[0] as i32).ok()?;
+        let sock = match &f.kind {
+            #[cfg(feature = "netstack")]
+            FileKind::Obj(crate::kobj::Obj::Tcp(_)) => true,
+            _ => false,
+        };
+        return (!sock).then_some(Err(ENOTSOCK));
     };
     const S_IFSOCK: u32 = 0o140000;
-    os.platform.host_stat(h).ok().filter(|st| st.st_mode & 0o170000 == S_IFSOCK)?;
+    if os.platform.host_stat(h).is_ok_and(|st| st.st_mode & 0o170000 != S_IFSOCK) {
+        return Some(Err(ENOTSOCK));
+    }
     let dgram = !super::fs::host_stream_socket(os, h);
     let queued = if dgram { super::fs::host_next_datagram(os, h) } else { super::fs::host_queued(os, h) };
     if queued.min(len) <= room {
