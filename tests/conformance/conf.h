@@ -63,4 +63,5 @@ void fam_efault(void);
 void fam_mqueue(void);
 void fam_procpid(void);
 void fam_thrsig(void);
+void fam_partbuf(void);
 #endif

@@ -36,7 +36,7 @@ static const struct {
     {"fserr", fam_fserr}, {"procsig", fam_procsig}, {"ioev", fam_ioev}, {"memedge", fam_memedge},
     {"pgkill", fam_pgkill}, {"edges", fam_edges},
     {"efault", fam_efault}, {"mqueue", fam_mqueue}, {"procpid", fam_procpid},
-    {"thrsig", fam_thrsig},
+    {"thrsig", fam_thrsig}, {"partbuf", fam_partbuf},
 };
 
 static char **self_argv;

@@ -20,6 +20,10 @@ _LINE = re.compile(r"^(PASS|FAIL) ([A-Za-z0-9_.]+)(?::\s*(.*))?$")
 # a target is named. The CI test fails when one of these starts passing (so the list shrinks
 # with the work) and when any other natively passing case fails packed.
 KNOWN_GAPS: dict[str, str] = {
+    "partbuf.unix_stream_read_whole_messages": "a stream Unix socket's messages (as sent) are not kept apart: the "
+                                               "library OS joins them, the host does not show them; a read into a "
+                                               "buffer that stops being writable fails with EFAULT when more is "
+                                               "queued than fits, where Linux first reads the whole messages that fit",
 }
 
 # Gaps of one target only: {target: {case: reason}}.
@@ -48,6 +52,15 @@ _LINUX_GAPS = {
     "fserr.utimensat": "the times of files of the host-backed writable layer are checked but not set: the gate has "
                        "no utimensat (docs/security.md) and the broker no request for it yet",
 }
+# A host pipe does not show where its page buffers begin: a read into a buffer that stops
+# being writable fails with EFAULT (taking nothing) whenever more is queued than fits, where
+# Linux first reads the whole buffers that fit (docs/syscalls.md). The suite runs each family
+# in a forked child, where every pipe is the host's; a library-OS pipe of the first process
+# knows its page buffers (tests/e2e/programs/partbuf.c).
+_LINUX_PARTBUF_GAPS = {
+    "partbuf.pipe_read_whole_buffers_then_stop": "a host pipe does not show its page buffers: EFAULT when more is "
+                                                 "queued than fits, where Linux first reads the whole ones that fit",
+}
 _LINUX_FD_GAPS = {
     "procpid.fd_eventfd_label": "host eventfds, timerfds, signalfds and epoll instances all read as "
                                 "anon_inode:[litebox] in /proc/self/fd: the library OS does not record which "
@@ -55,7 +68,8 @@ _LINUX_FD_GAPS = {
 }
 # kvm and snp run the same kernel (core/vmkernel), so they share their gaps.
 TARGET_GAPS: dict[str, dict[str, str]] = {"kvm": _VM_GAPS, "snp": _VM_GAPS,
-                                         "linux-userland": {**_USERLAND_GAPS, **_LINUX_GAPS, **_LINUX_FD_GAPS}}
+                                         "linux-userland": {**_USERLAND_GAPS, **_LINUX_GAPS, **_LINUX_FD_GAPS,
+                                                            **_LINUX_PARTBUF_GAPS}}
 
 
 @dataclass(frozen=True)

@@ -51,9 +51,10 @@ def first_difference(a: bytes, b: bytes) -> str:
         ("pgroups.c", []),
         ("sharedmem.c", []),
         ("children.c", []),
+        ("partbuf.c", []),
     ],
     ids=["syscalls", "threads", "events", "signals", "signals-term", "signals-abort", "procfs", "sigaltstack",
-         "pgroups", "sharedmem", "children"],
+         "pgroups", "sharedmem", "children", "partbuf"],
 )
 def test_probe_matches_native(tmp_path: Path, src: str, args: list[str], static: bool) -> None:
     prog = build(src, tmp_path, static)

@@ -50,9 +50,39 @@ struct PipeState {
     buf: VecDeque<u8>,
     readers: usize,
     writers: usize,
-    /// A backed pipe's page buffers as Linux keeps them, (read offset, unread bytes) each, oldest
-    /// first: capacity is [`PIPE_PAGES`] of them, not a count of bytes (`try_write`).
+    /// The pipe's page buffers as Linux keeps them, (read offset, unread bytes) each, oldest
+    /// first: a backed pipe's capacity is [`PIPE_PAGES`] of them, not a count of bytes
+    /// (`try_write`); a read into a buffer that stops being writable takes whole ones ([`fit`]).
     pages: VecDeque<(usize, usize)>,
+}
+
+impl PipeState {
+    /// Counts `n` bytes taken from the front out of the page buffers.
+    fn take_pages(&mut self, n: usize) {
+        let mut left = n;
+        while left > 0 {
+            let Some(p) = self.pages.front_mut() else { break };
+            let k = left.min(p.1);
+            (p.0, p.1, left) = (p.0 + k, p.1 - k, left - k);
+            if p.1 == 0 {
+                self.pages.pop_front();
+            }
+        }
+    }
+
+    /// Counts `n` bytes written into the page buffers: the first `merge` join the newest one
+    /// (what [`pipe_merge`] allowed), the rest fill new ones of up to a page each.
+    fn add_pages(&mut self, merge: usize, n: usize) {
+        if let Some(last) = self.pages.back_mut().filter(|_| merge > 0) {
+            last.1 += merge;
+        }
+        let mut at = merge.min(n);
+        while at < n {
+            let k = (n - at).min(PAGE);
+            self.pages.push_back((0, k));
+            at += k;
+        }
+    }
 }
 
 /// A page buffer of a pipe (Linux's pipe_buffer).
@@ -157,26 +187,27 @@ impl PipeEnd {
     /// (the caller promotes the pipe and reads on the host). Never wakes anyone: a backed pipe
     /// has no waiters.
     pub fn try_read(&self, buf: &mut [u8], nonblock: bool) -> Option<Result<usize, Errno>> {
+        self.try_read_in(buf, buf.len(), nonblock)
+    }
+
+    /// [`PipeEnd::try_read`] of `want` bytes into a buffer whose first `buf.len()` bytes are
+    /// writable (`want` larger: the rest is not), as Linux's pipe_read does it (see [`fit`]).
+    pub fn try_read_in(&self, buf: &mut [u8], want: usize, nonblock: bool) -> Option<Result<usize, Errno>> {
         if !self.read {
             return Some(Err(EBADF));
         }
         let mut s = self.pipe.st.lock();
         if !s.buf.is_empty() {
-            let n = buf.len().min(s.buf.len());
+            let n = match fit(&s, buf.len(), want) {
+                Ok(n) => n,
+                Err(e) => return Some(Err(e)),
+            };
             let (a, b) = s.buf.as_slices();
             let k = n.min(a.len());
             buf[..k].copy_from_slice(&a[..k]);
             buf[k..n].copy_from_slice(&b[..n - k]);
             s.buf.drain(..n);
-            let mut left = n;
-            while left > 0 {
-                let Some(p) = s.pages.front_mut() else { break };
-                let k = left.min(p.1);
-                (p.0, p.1, left) = (p.0 + k, p.1 - k, left - k);
-                if p.1 == 0 {
-                    s.pages.pop_front();
-                }
-            }
+            s.take_pages(n);
             Some(Ok(n))
         } else {
             empty_read(s.writers, buf.is_empty(), nonblock)
@@ -213,17 +244,14 @@ impl PipeEnd {
         if fits == 0 {
             return Some(Err(EAGAIN));
         }
-        if let Some(last) = s.pages.back_mut().filter(|_| merge > 0) {
-            last.1 += merge;
-        }
-        let mut at = merge;
-        while at < fits {
-            let k = (fits - at).min(PAGE);
-            s.pages.push_back((0, k));
-            at += k;
-        }
+        s.add_pages(merge, fits);
         s.buf.extend(&buf[..fits]);
         Some(Ok(fits))
+    }
+
+    /// [`pipe_merge`] for a write of `len` bytes to this pipe now.
+    pub fn merge(&self, len: usize) -> usize {
+        newest_merge(&self.pipe.st.lock(), len)
     }
 
     /// Another end of the same pipe (opening /proc/self/fd/N).
@@ -268,6 +296,71 @@ impl PipeEnd {
     }
 }
 
+/// How many bytes of a `len`-byte write to a pipe whose first `readable` bytes (fewer than
+/// `len`) the app can read Linux's pipe_write takes: the `merge` bytes that join the newest
+/// page buffer first (`len % 4096` when they fit there, else 0), then whole pages, stopping
+/// before the first copy that runs past `readable`; EFAULT when that is the first.
+pub fn pipe_write_fit(readable: usize, merge: usize) -> Result<usize, Errno> {
+    if readable < merge {
+        return Err(EFAULT);
+    }
+    let n = merge + (readable - merge) / PAGE * PAGE;
+    if n == 0 {
+        Err(EFAULT)
+    } else {
+        Ok(n)
+    }
+}
+
+/// The bytes of a `len`-byte write that Linux's pipe_write puts into the newest page buffer
+/// of a pipe holding `queued` bytes (`newest`: that buffer's end, if the library OS tracks
+/// it): `len % 4096` when the pipe is not empty and they fit in that page, else 0. Without
+/// `newest` the pipe's bytes count as page buffers filled from the start of each page, as
+/// sequential writes leave them.
+pub fn pipe_merge(len: usize, queued: usize, newest: Option<usize>) -> usize {
+    let chars = len % PAGE;
+    let end = newest.unwrap_or(queued % PAGE);
+    if chars != 0 && queued != 0 && end != 0 && end + chars <= PAGE {
+        chars
+    } else {
+        0
+    }
+}
+
+/// [`pipe_merge`] for a write of `len` bytes to pipe state `s`.
+fn newest_merge(s: &PipeState, len: usize) -> usize {
+    let newest = s.pages.back().map(|&(off, n)| off + n);
+    pipe_merge(len, s.buf.len(), newest)
+}
+
+/// How many of a pipe's unread bytes (there are some) a read of `want` bytes takes when only
+/// the first `room` bytes of its buffer are writable, as Linux's pipe_read copies: one page
+/// buffer at a time (its unread bytes, at most what is still wanted), failing a copy that
+/// runs past `room` without taking any of it; EFAULT when that is the first. A pipe whose
+/// page buffers the library OS does not track (one that is not backed) counts as one buffer,
+/// which is what sequential writes of less than a page make natively.
+fn fit(s: &PipeState, room: usize, want: usize) -> Result<usize, Errno> {
+    let all = s.buf.len().min(want);
+    if all <= room {
+        return Ok(all);
+    }
+    let mut got = 0;
+    if s.pages.iter().map(|p| p.1).sum::<usize>() == s.buf.len() {
+        for &(_, len) in &s.pages {
+            let k = len.min(want - got);
+            if got + k > room {
+                break;
+            }
+            got += k;
+        }
+    }
+    if got == 0 {
+        Err(EFAULT)
+    } else {
+        Ok(got)
+    }
+}
+
 impl Pipe {
     /// An empty pipe with no ends yet, with the host pipe `host` (read, write) standing by
     /// (-1, -1: none).
@@ -290,6 +383,7 @@ impl Pipe {
         let mut s = self.st.lock();
         if s.readers == 0 && s.writers == 0 {
             s.buf.clear();
+            s.pages.clear();
         }
     }
 }
@@ -513,17 +607,35 @@ impl Obj {
 
     /// read(2); `nonblock` is the description's O_NONBLOCK.
     pub fn read<P: Platform + ?Sized>(&self, p: &P, buf: &mut [u8], nonblock: bool) -> Result<usize, Errno> {
+        self.read_in(p, buf, buf.len(), nonblock)
+    }
+
+    /// read(2) of `want` bytes into a buffer whose first `buf.len()` bytes are writable (a
+    /// larger `want`: the rest is not), failing as Linux does where its copy would fault: a
+    /// pipe as pipe_read ([`fit`]), a Unix socket as its recvmsg ([`crate::unixsock`]); any
+    /// other object fills what is writable.
+    pub fn read_in<P: Platform + ?Sized>(
+        &self,
+        p: &P,
+        buf: &mut [u8],
+        want: usize,
+        nonblock: bool,
+    ) -> Result<usize, Errno> {
         let r = match self {
             #[cfg(feature = "netstack")]
             Obj::Tcp(s) => return crate::netstack::tcpsock::recv(p, &s.sock, buf, 0, nonblock),
-            Obj::Unix(u) => return u.sock.recv(p, buf, false, false, nonblock).map(|r| r.len),
+            Obj::Unix(u) => return u.sock.recv_in(p, buf, want, false, false, nonblock).map(|r| r.len),
             Obj::Pipe(e) if e.read => wait(p, None, &|| None, || {
                 let mut s = e.pipe.st.lock();
                 if !s.buf.is_empty() {
-                    let n = buf.len().min(s.buf.len());
+                    let n = match fit(&s, buf.len(), want) {
+                        Ok(n) => n,
+                        Err(e) => return Some(Err(e)),
+                    };
                     for (d, b) in buf[..n].iter_mut().zip(s.buf.drain(..n)) {
                         *d = b;
                     }
+                    s.take_pages(n);
                     Some(Ok(n))
                 } else {
                     empty_read(s.writers, buf.is_empty(), nonblock)
@@ -611,6 +723,9 @@ impl Obj {
                     let left = buf.len() - done;
                     // Up to PIPE_BUF bytes go in whole or not at all.
                     let n = if left <= PIPE_BUF && free < left { 0 } else { left.min(free) };
+                    // The first bytes of the write join the newest page buffer when they fit.
+                    let merge = if done == 0 { newest_merge(&s, buf.len()).min(n) } else { 0 };
+                    s.add_pages(merge, n);
                     s.buf.extend(&buf[done..done + n]);
                     done += n;
                     if done == buf.len() || (nonblock && done > 0) {
@@ -869,6 +984,55 @@ mod tests {
         drop(w);
         let Obj::Pipe(r) = r else { unreachable!() };
         assert_eq!(r.try_read(&mut buf, false), Some(Ok(0)));
+    }
+
+    #[test]
+    fn a_read_that_stops_being_writable_takes_whole_page_buffers() {
+        let p = backed_pair();
+        let (r, w) = ends(&p);
+        let mut buf = alloc::vec![0u8; 8192];
+        // Two small writes share a page buffer: with 4 of 8 bytes writable, EFAULT, none taken.
+        assert_eq!(w.try_write(b"abcd", true), Some(Ok(4)));
+        assert_eq!(w.try_write(b"efgh", true), Some(Ok(4)));
+        assert_eq!(r.try_read_in(&mut buf[..4], 8, true), Some(Err(EFAULT)));
+        // All of it fits: read.
+        assert_eq!(r.try_read_in(&mut buf[..8], 16, true), Some(Ok(8)));
+        assert_eq!(&buf[..8], b"abcdefgh");
+        // A full page buffer, then 8 bytes in the next: 4100 writable takes the first only.
+        assert_eq!(w.try_write(&[1u8; 4096], true), Some(Ok(4096)));
+        assert_eq!(w.try_write(b"abcdefgh", true), Some(Ok(8)));
+        assert_eq!(r.try_read_in(&mut buf[..4100], 8192, true), Some(Ok(4096)));
+        assert_eq!(r.try_read_in(&mut buf[..4], 8, true), Some(Err(EFAULT)));
+        // Asking for less than the buffer holds: the chunk is what is asked.
+        assert_eq!(r.try_read_in(&mut buf[..4], 5, true), Some(Err(EFAULT)));
+        assert_eq!(r.try_read(&mut buf[..4], true), Some(Ok(4)));
+        assert_eq!(r.try_read_in(&mut buf[..4], 8, true), Some(Ok(4)));
+        assert_eq!(&buf[..4], b"efgh");
+        // Empty: as any read.
+        assert_eq!(r.try_read_in(&mut buf[..4], 8, true), Some(Err(EAGAIN)));
+    }
+
+    #[test]
+    fn a_pipe_write_from_a_partly_readable_buffer_takes_whole_pages() {
+        assert_eq!(pipe_write_fit(4096, 0), Ok(4096));
+        assert_eq!(pipe_write_fit(8191, 0), Ok(4096));
+        assert_eq!(pipe_write_fit(4, 0), Err(EFAULT));
+        assert_eq!(pipe_write_fit(4096, 4), Ok(4));
+        assert_eq!(pipe_write_fit(4100, 4), Ok(4100));
+        assert_eq!(pipe_write_fit(3, 4), Err(EFAULT));
+        // What joins the newest page buffer: len % 4096 when the pipe has bytes and they fit.
+        assert_eq!(pipe_merge(8196, 2, None), 4);
+        assert_eq!(pipe_merge(8196, 0, None), 0);
+        assert_eq!(pipe_merge(8192, 2, None), 0);
+        assert_eq!(pipe_merge(4100, 4094, None), 0);
+        assert_eq!(pipe_merge(4100, 4096, None), 0);
+        assert_eq!(pipe_merge(4100, 4096, Some(10)), 4);
+        let p = backed_pair();
+        let (_, w) = ends(&p);
+        assert_eq!(w.merge(8196), 0);
+        w.try_write(b"ab", true);
+        assert_eq!(w.merge(8196), 4);
+        assert_eq!(w.merge(8192), 0);
     }
 
     #[test]

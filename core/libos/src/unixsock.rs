@@ -555,6 +555,23 @@ impl Sock {
         waitall: bool,
         nonblock: bool,
     ) -> Result<Received, Errno> {
+        self.recv_in(p, buf, buf.len(), peek, waitall, nonblock)
+    }
+
+    /// [`Sock::recv`] of `want` bytes into a buffer whose first `buf.len()` bytes are writable
+    /// (a larger `want`: the rest is not), failing as Linux's copy would: a stream takes the
+    /// whole messages (as sent) that fit, EFAULT if the first does not, taking nothing of it
+    /// (unix_stream_read_generic); a datagram is taken (its writable part filled) and the call
+    /// fails with EFAULT if it does not fit (unix_dgram_recvmsg).
+    pub fn recv_in<P: Platform + ?Sized>(
+        &self,
+        p: &P,
+        buf: &mut [u8],
+        want: usize,
+        peek: bool,
+        waitall: bool,
+        nonblock: bool,
+    ) -> Result<Received, Errno> {
         let timeout = {
             let s = self.st.lock();
             if self.connection_oriented() && s.peer.is_none() && !s.shut_rcv {
@@ -579,7 +596,11 @@ impl Sock {
                 return nonblock.then_some(Err(EAGAIN));
             }
             if self.ty == SOCK_STREAM {
-                take_stream(&mut s, buf, &mut got, peek);
+                let room = stream_fit(&s, buf.len(), want);
+                if room == 0 {
+                    return Some(Err(EFAULT));
+                }
+                take_stream(&mut s, &mut buf[..room], &mut got, peek);
                 let more = waitall && !peek && got.len < buf.len() && got.fds.is_empty();
                 if more && !nonblock && !s.shut_rcv {
                     return None;
@@ -593,6 +614,9 @@ impl Sock {
                 }
                 let n = buf.len().min(m.data.len());
                 buf[..n].copy_from_slice(&m.data[..n]);
+                if m.data.len().min(want) > buf.len() {
+                    return Some(Err(EFAULT));
+                }
                 got = Received { len: n, full: m.data.len(), fds: m.fds, from: m.from };
                 Some(Ok(()))
             }
@@ -651,6 +675,28 @@ fn push_stream(o: &mut State, data: &[u8], fds: Vec<Arc<OpenFile>>) {
 
 /// Takes stream bytes from the queue into `buf[got.len..]`, stopping after a write that
 /// carried descriptors (their delivery marks a boundary, as on Linux).
+/// How much of a stream socket's queue (not empty) a read of `want` bytes may take when only
+/// the first `room` bytes of its buffer are writable: Linux copies one message (as sent) at a
+/// time, at most what is still wanted, and stops at the first copy that runs past `room`
+/// (0: the first does).
+fn stream_fit(s: &State, room: usize, want: usize) -> usize {
+    if want <= room {
+        return room;
+    }
+    let mut got = 0;
+    for m in &s.rx {
+        let k = (m.data.len() - m.at).min(want - got);
+        if got + k > room {
+            break;
+        }
+        got += k;
+        if got == want || !m.fds.is_empty() {
+            break;
+        }
+    }
+    got
+}
+
 fn take_stream(s: &mut State, buf: &mut [u8], got: &mut Received, peek: bool) {
     let mut i = 0;
     let mut skip = 0;

@@ -5,7 +5,7 @@ use crate::abi::Flock;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use super::fs::{guard_iov, iovecs, read_file, readv, write_file, writev};
+use super::fs::{iovecs, read_file, readv, write_file, writev};
 use super::nr::*;
 use super::SysResult;
 use crate::abi::*;
@@ -109,11 +109,16 @@ pub fn close_fd<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<(), Errno> {
 
 fn positioned<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize, off: i64, write: bool) -> SysResult {
     let f = os.fds.lock().get(fd)?;
-    let vs = iovecs(&os.mem, iov, cnt)?;
+    let mut vs = iovecs(&os.mem, iov, cnt)?;
     if off < 0 {
         return Err(EINVAL);
     }
-    guard_iov(os, &vs, !write)?;
+    // Buffers that stop being accessible part of the way: a file reads or writes what it can
+    // (a short count), as for pread and pwrite.
+    let (room, total) = super::fs::accessible_prefix(os, &mut vs, !write)?;
+    if room == 0 && total != 0 {
+        return Err(EFAULT);
+    }
     let mut total = 0usize;
     for v in vs {
         let at = Some(off as u64 + total as u64);

@@ -554,20 +554,29 @@ fn host_rw_checked<P: Platform>(
 ) -> Result<SysResult, Fallback> {
     let n = host_rw_check(os, write, flags, buf, len)?;
     if write {
+        // `guard_len` proved these `n` bytes readable.
         let b = user::slice(buf, n).map_err(Fallback::Errno)?;
+        if n < len {
+            return Ok(host_write_partial(os, h, b, len));
+        }
         return Ok(os.platform.host_write(h, b));
     }
     // `guard_len` proved these `n` bytes writable: no second look at the map.
     let b = user::slice_mut(buf, n).map_err(Fallback::Errno)?;
+    if n < len {
+        return Ok(host_read_partial(os, h, b, len));
+    }
     Ok(os.platform.host_read(h, b))
 }
 
 /// The checks of a host object's read (write when `write`), in this order, with no effect:
 /// read: the buffer's range (EFAULT), then a buffer the app cannot write at all with a
 /// non-zero length ([`Fallback::General`]), then the access mode and O_PATH (EBADF), then the
-/// writable prefix as a slice; write: the buffer (EFAULT), then the slice, then the access mode
-/// and O_PATH (EBADF). Returns how many bytes the host call may move: `len` for write, the
-/// writable prefix for read (a short count where the buffer stops being writable).
+/// writable prefix as a slice; write: the buffer's range, then a buffer the app cannot read at
+/// all, or only in part on a descriptor not open for writing (EFAULT), then the access mode
+/// and O_PATH (EBADF), then the readable prefix as a slice. Returns how many bytes the host
+/// call may move: the readable prefix for write, the writable prefix for read (less than
+/// `len` where the buffer stops being accessible: `host_write_partial`, `host_read_partial`).
 #[inline(always)]
 fn host_rw_check<P: Platform>(
     os: &LibOs<P>,
@@ -577,12 +586,15 @@ fn host_rw_check<P: Platform>(
     len: usize,
 ) -> Result<usize, Fallback> {
     if write {
-        user::guard(&os.mem, buf, len, false).map_err(Fallback::Errno)?;
-        user::slice(buf, len).map_err(Fallback::Errno)?;
+        let readable = user::guard_len(&os.mem, buf, len, false).map_err(Fallback::Errno)?;
+        if readable < len && (readable == 0 || flags & O_ACCMODE == O_RDONLY || flags & O_PATH != 0) {
+            return Err(Fallback::Errno(EFAULT));
+        }
         if flags & O_ACCMODE == O_RDONLY || flags & O_PATH != 0 {
             return Err(Fallback::Errno(EBADF));
         }
-        return Ok(len);
+        user::slice(buf, readable).map_err(Fallback::Errno)?;
+        return Ok(readable);
     }
     let room = user::guard_len(&os.mem, buf, len, true).map_err(Fallback::Errno)?;
     if room == 0 && len != 0 {
@@ -597,9 +609,9 @@ fn host_rw_check<P: Platform>(
 
 /// read(2) or write(2) (`n`, arguments `a`) of a host stream or file that the host may be asked
 /// exactly as the app asked it, with only the descriptor replaced by the host's: the host
-/// descriptor, when the call passes every check of [`host_rw_check`] and a read's whole buffer
-/// is writable (so the host call moves what the chain's would). None otherwise (another call,
-/// a descriptor that is not a host object, a failed check, a short writable prefix): nothing
+/// descriptor, when the call passes every check of [`host_rw_check`] and the whole buffer
+/// is accessible (so the host call moves what the chain's would). None otherwise (another call,
+/// a descriptor that is not a host object, a failed check, a buffer accessible only in part): nothing
 /// here has an effect, and the caller then asks [`host_stream_rw`] or [`super::dispatch`],
 /// which repeat the checks and give the call's answer.
 ///
@@ -616,6 +628,125 @@ pub fn host_stream_passthrough<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize;
     match host_rw_check(os, n == WRITE, flags, a[1], a[2]) {
         Ok(k) if k == a[2] => Some(h),
         _ => None,
+    }
+}
+
+/// read(2) of `want` bytes from host descriptor `h` into `buf`, the writable part (not all)
+/// of the app's buffer, failing where Linux's copy would fault: a pipe or a stream socket
+/// (pipe_read, unix_stream_read_generic, tcp_recvmsg copy one chunk at a time, a pipe buffer
+/// or a message as sent, and fail the chunk that does not fit without taking any of it) fails
+/// with EFAULT and takes nothing when more is queued than fits (FIONREAD; the host's chunks
+/// cannot be seen, so this assumes the first one is all of it); a datagram socket takes its
+/// datagram (what fits is filled) and fails with EFAULT when it does not fit; a regular file
+/// or a terminal gives the short count of what fits, as natively (filemap_read). A read that
+/// finds nothing queued reads what fits (it may wait; if more than fits comes it gets a
+/// short count, see docs/syscalls.md). The host never writes past `buf`.
+#[cold]
+#[inline(never)]
+fn host_read_partial<P: Platform>(os: &LibOs<P>, h: i32, buf: &mut [u8], want: usize) -> SysResult {
+    let Ok(st) = os.platform.host_stat(h) else {
+        return os.platform.host_read(h, buf);
+    };
+    let sock = st.st_mode & S_IFMT == S_IFSOCK;
+    if st.st_mode & S_IFMT != S_IFIFO && !sock {
+        return os.platform.host_read(h, buf);
+    }
+    let dgram = sock && !host_stream_socket(os, h);
+    let queued = if dgram { host_next_datagram(os, h) } else { host_queued(os, h) };
+    if queued.min(want) <= buf.len() {
+        return os.platform.host_read(h, buf);
+    }
+    if dgram {
+        os.platform.host_read(h, buf)?;
+    }
+    Err(EFAULT)
+}
+
+/// write(2) of `len` bytes to host descriptor `h` from `buf`, the readable part (not all) of
+/// the app's buffer, as far as Linux's copy gets before it faults: a pipe as pipe_write
+/// ([`crate::kobj::pipe_write_fit`]; whether the first bytes join the newest page buffer is
+/// worked out from FIONREAD), a regular file the readable prefix (generic_perform_write);
+/// anything else (a socket, a terminal) fails with EFAULT (a socket copies a message at a
+/// time, which is larger than what these writes could still send).
+#[cold]
+#[inline(never)]
+fn host_write_partial<P: Platform>(os: &LibOs<P>, h: i32, buf: &[u8], len: usize) -> SysResult {
+    let mode = os.platform.host_stat(h).map(|st| st.st_mode & S_IFMT).unwrap_or(0);
+    let n = match mode {
+        S_IFREG => buf.len(),
+        S_IFIFO => crate::kobj::pipe_write_fit(buf.len(), crate::kobj::pipe_merge(len, host_queued(os, h), None))?,
+        _ => return Err(EFAULT),
+    };
+    os.platform.host_write(h, &buf[..n])
+}
+
+/// write(2) of `len` bytes of open file `f` from `buf`, the readable part (not all) of the
+/// app's buffer: as [`host_write_partial`] for a pipe of the library OS (its page buffers
+/// known) or a file of the writable layer; EFAULT for anything else.
+#[cold]
+#[inline(never)]
+fn write_partial<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &[u8], len: usize) -> SysResult {
+    if f.flags() & O_ACCMODE == O_RDONLY || f.flags() & O_PATH != 0 {
+        return Err(EBADF);
+    }
+    let n = match &f.kind {
+        FileKind::Host(h) => return host_write_partial(os, h.0, buf, len),
+        FileKind::Obj(Obj::Pipe(e)) => crate::kobj::pipe_write_fit(buf.len(), e.merge(len))?,
+        FileKind::Overlay(_) => buf.len(),
+        _ => return Err(EFAULT),
+    };
+    write_file(os, f, &buf[..n], None)
+}
+
+/// Bytes queued on host pipe or stream socket `h` (FIONREAD; 0 if the host does not say).
+pub(super) fn host_queued<P: Platform>(os: &LibOs<P>, h: i32) -> usize {
+    let mut n = [0u8; 8];
+    match os.platform.host_ioctl(h, FIONREAD, n.as_mut_ptr() as usize) {
+        Ok(_) => i32::from_ne_bytes([n[0], n[1], n[2], n[3]]).max(0) as usize,
+        Err(_) => 0,
+    }
+}
+
+/// The size of the next datagram (or seqpacket message) queued on host socket `h`, 0 if none
+/// (recvfrom with MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT into no room: the host copies nothing).
+pub(super) fn host_next_datagram<P: Platform>(os: &LibOs<P>, h: i32) -> usize {
+    const MSG_PEEK: usize = 2;
+    const MSG_TRUNC: usize = 0x20;
+    const MSG_DONTWAIT: usize = 0x40;
+    let none = [0u8; 0];
+    let a = [h as usize, none.as_ptr() as usize, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT, 0, 0];
+    os.platform.net_call(RECVFROM, a).unwrap_or(0)
+}
+
+/// Whether host socket `h` is a stream socket (SO_TYPE, asked of the host).
+pub(super) fn host_stream_socket<P: Platform>(os: &LibOs<P>, h: i32) -> bool {
+    const SOL_SOCKET: usize = 1;
+    const SO_TYPE: usize = 3;
+    let (mut v, mut len) = (0i32, 4u32);
+    let (vp, lp) = (&mut v as *mut i32 as usize, &mut len as *mut u32 as usize);
+    let r = os.platform.net_call(GETSOCKOPT, [h as usize, SOL_SOCKET, SO_TYPE, vp, lp, 0]);
+    r.is_err() || v == 1
+}
+
+/// read(2) of `want` bytes of open file `f` into `buf`, the writable part (not all) of the
+/// app's buffer: what Linux's read of the object does where its copy faults (a library-OS
+/// pipe or Unix socket: `Obj::read_in`; a host pipe or socket: [`host_read_partial`]); a file
+/// gives the short count of what fits.
+#[cold]
+#[inline(never)]
+fn read_partial<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &mut [u8], want: usize) -> SysResult {
+    if f.flags() & O_ACCMODE == O_WRONLY || f.flags() & O_PATH != 0 {
+        return Err(EBADF);
+    }
+    let nonblock = f.flags() & O_NONBLOCK != 0;
+    match &f.kind {
+        FileKind::Host(h) if f.path.is_empty() => host_read_partial(os, h.0, buf, want),
+        FileKind::Obj(Obj::Pipe(e)) if e.backed() => match e.try_read_in(buf, want, nonblock) {
+            Some(r) => r,
+            None => read_partial(os, &*os.promote_file(f)?, buf, want),
+        },
+        FileKind::Obj(o @ (Obj::Pipe(_) | Obj::Unix(_))) => o.read_in(&os.platform, buf, want, nonblock),
+        _ => read_file(os, f, buf, None),
     }
 }
 
@@ -658,8 +789,12 @@ fn read<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResul
     if room == 0 && len != 0 {
         return read_denied(os, &f, len, None);
     }
-    // A buffer that stops being writable part of the way gets what fits (a short count).
     let b = user::slice_mut_in(&os.mem, buf, room)?;
+    if room < len {
+        // A buffer that stops being writable part of the way: a short count of what fits
+        // (a file) or EFAULT where Linux's copy of a chunk would fault (a pipe, a socket).
+        return read_partial(os, &f, b, len);
+    }
     read_file(os, &f, b, None)
 }
 
@@ -674,7 +809,13 @@ fn write<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize) -> SysResu
             Err(Fallback::General) => os.fds.lock().get(fd)?,
         },
     };
-    user::guard(&os.mem, buf, len, false)?;
+    let readable = user::guard_len(&os.mem, buf, len, false)?;
+    if readable < len {
+        if readable == 0 {
+            return Err(EFAULT);
+        }
+        return write_partial(os, &f, user::slice_in(&os.mem, buf, readable)?, len);
+    }
     let b = user::slice_in(&os.mem, buf, len)?;
     write_file(os, &f, b, None)
 }
@@ -697,8 +838,13 @@ fn pwrite<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, len: usize, off: i64)
         return Err(EINVAL);
     }
     let f = os.fds.lock().get(fd)?;
-    user::guard(&os.mem, buf, len, false)?;
-    let b = user::slice_in(&os.mem, buf, len)?;
+    // A buffer that stops being readable part of the way: a file takes what can be read
+    // (generic_perform_write); pipes and sockets have no offset (ESPIPE).
+    let readable = user::guard_len(&os.mem, buf, len, false)?;
+    if readable == 0 && len != 0 {
+        return Err(EFAULT);
+    }
+    let b = user::slice_in(&os.mem, buf, readable)?;
     write_file(os, &f, b, Some(off as u64))
 }
 
@@ -722,16 +868,47 @@ pub(super) fn iovecs(mem: &crate::memlock::MemLock, ptr: usize, cnt: usize) -> R
     Ok(vs)
 }
 
+/// Cuts iovec array `vs` to its accessible prefix (`write`: the call fills the buffers): the
+/// buffers up to the first one the app cannot access all of, and that one's accessible start,
+/// as one buffer of read(2) or write(2) that stops being accessible part of the way. Returns
+/// (bytes left, bytes the vector had); EFAULT for a buffer outside the app's half.
+pub(super) fn accessible_prefix<P: Platform>(
+    os: &LibOs<P>,
+    vs: &mut Vec<Iovec>,
+    write: bool,
+) -> Result<(usize, usize), Errno> {
+    let total = vs.iter().try_fold(0usize, |t, v| t.checked_add(v.len)).ok_or(EINVAL)?;
+    let mut room = 0;
+    let mut cut = None;
+    for (i, v) in vs.iter().enumerate() {
+        let k = user::guard_len(&os.mem, v.base, v.len, write)?;
+        if cut.is_none() {
+            room += k;
+            if k < v.len {
+                cut = Some((i, k));
+            }
+        }
+    }
+    if let Some((i, k)) = cut {
+        vs[i].len = k;
+        vs.truncate(i + 1);
+    }
+    Ok((room, total))
+}
+
 pub(super) fn readv<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
-    let vs = iovecs(&os.mem, iov, cnt)?;
-    guard_iov(os, &vs, true)?;
+    let mut vs = iovecs(&os.mem, iov, cnt)?;
+    let (room, total) = accessible_prefix(os, &mut vs, true)?;
+    if room == 0 && total != 0 {
+        return read_denied(os, &f, total, None);
+    }
     if matches!(f.kind, FileKind::Host(_) | FileKind::Obj(_)) && f.path.is_empty() {
         // A stream (pipe, socket, terminal): one read for the whole vector, so it does not
         // block for more once some data came, as natively.
-        let total = vs.iter().try_fold(0usize, |t, v| t.checked_add(v.len)).ok_or(EINVAL)?;
-        let mut all = alloc::vec![0u8; total.min(1 << 24)];
-        let mut n = read_file(os, &f, &mut all, None)?;
+        let mut all = alloc::vec![0u8; room.min(1 << 24)];
+        let mut n =
+            if room < total { read_partial(os, &f, &mut all, total)? } else { read_file(os, &f, &mut all, None)? };
         let mut from = 0;
         for v in &vs {
             let k = n.min(v.len);
@@ -755,12 +932,19 @@ pub(super) fn readv<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize)
 
 pub(super) fn writev<P: Platform>(os: &LibOs<P>, fd: i32, iov: usize, cnt: usize) -> SysResult {
     let f = os.fds.lock().get(fd)?;
-    let vs = iovecs(&os.mem, iov, cnt)?;
-    guard_iov(os, &vs, false)?;
+    let mut vs = iovecs(&os.mem, iov, cnt)?;
+    let (readable, total) = accessible_prefix(os, &mut vs, false)?;
+    if readable == 0 && total != 0 {
+        return Err(EFAULT);
+    }
     // One write for the whole vector, so a pipe or terminal sees it as natively (atomically).
     let mut all = Vec::new();
     for v in &vs {
         all.extend_from_slice(user::slice_in(&os.mem, v.base, v.len)?);
+    }
+    if readable < total {
+        // Its tail cannot be read: as write(2) of such a buffer.
+        return write_partial(os, &f, &all, total);
     }
     write_file(os, &f, &all, None)
 }

@@ -188,6 +188,11 @@ pub fn hot<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysRe
     };
     if by_number {
         if let Err(e) = check_app_ptrs(&os.mem, n, a) {
+            if n == RECVFROM && e == EFAULT {
+                if let Some(r) = recvfrom_partial(os, a) {
+                    return Some(r);
+                }
+            }
             return Some(Err(e));
         }
         if let Some((h, flags, named)) = os.host_fd(a[0] as i32) {
@@ -202,6 +207,55 @@ pub fn hot<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysRe
         }
     }
     dispatch(os, n, a)
+}
+
+/// recvfrom on a host socket into a buffer that stops being writable part of the way (None
+/// for anything else: the EFAULT of [`check_app_ptrs`] stands), as Linux's copy would fault:
+/// a stream socket fails with EFAULT and takes nothing when more is queued than fits (FIONREAD;
+/// the host's messages cannot be seen, so this assumes the first is all of it), a datagram
+/// socket takes its datagram (what fits is filled; not with MSG_PEEK) and fails with EFAULT
+/// when it does not fit; either reads what fits when it does, or when nothing is queued yet
+/// (it may wait: see docs/syscalls.md). The host writes only the writable prefix.
+#[cold]
+#[inline(never)]
+fn recvfrom_partial<P: Platform>(os: &LibOs<P>, a: &[usize; 6]) -> Option<SysResult> {
+    const MSG_PEEK: usize = 2;
+    let (buf, len, flags) = (a[1], a[2], a[3]);
+    let room = user::guard_len(&os.mem, buf, len, true).ok()?;
+    if room == 0 || room >= len {
+        return None;
+    }
+    // The address buffer's checks, as `check_app_ptrs` makes them.
+    check_app_ptrs(&os.mem, GETSOCKNAME, &[a[0], a[4], a[5], 0, 0, 0]).ok()?;
+    let Some((h, _, _)) = os.host_fd(a[0] as i32).filter(|&(_, fl, _)| fl & O_PATH == 0) else {
+        // A Unix socket of the library OS checks its buffers itself; a descriptor that is no
+        // socket is ENOTSOCK before its buffer is looked at, as natively.
+        if let Some(r) = super::unixcalls::dispatch(os, RECVFROM, a) {
+            return Some(r);
+        }
+        let f = os.fds.lock().get(a[0] as i32).ok()?;
+        let sock = match &f.kind {
+            #[cfg(feature = "netstack")]
+            FileKind::Obj(crate::kobj::Obj::Tcp(_)) => true,
+            _ => false,
+        };
+        return (!sock).then_some(Err(ENOTSOCK));
+    };
+    const S_IFSOCK: u32 = 0o140000;
+    if os.platform.host_stat(h).is_ok_and(|st| st.st_mode & 0o170000 != S_IFSOCK) {
+        return Some(Err(ENOTSOCK));
+    }
+    let dgram = !super::fs::host_stream_socket(os, h);
+    let queued = if dgram { super::fs::host_next_datagram(os, h) } else { super::fs::host_queued(os, h) };
+    if queued.min(len) <= room {
+        return Some(os.platform.net_hot(RECVFROM, [h as usize, buf, room, flags, a[4], a[5]]));
+    }
+    if dgram && flags & MSG_PEEK == 0 {
+        if let Err(e) = os.platform.net_hot(RECVFROM, [h as usize, buf, room, flags, 0, 0]) {
+            return Some(Err(e));
+        }
+    }
+    Some(Err(EFAULT))
 }
 
 /// Checks that the pointers the app gives to calls handed to the platform as they are lie in

@@ -108,8 +108,14 @@ fn call<P: Platform>(os: &LibOs<P>, f: &OpenFile, s: &Arc<Sock>, n: usize, a: &[
             send(os, s, data, Vec::new(), to, a[3], nonblock)
         }
         RECVFROM => {
-            let buf = user::slice_mut_in(&os.mem, a[1], a[2])?;
-            let got = recv(os, s, buf, a[3], nonblock)?;
+            // A buffer that stops being writable part of the way: what fits, or EFAULT where
+            // Linux's copy would fault (`Sock::recv_in`).
+            let room = user::guard_len(&os.mem, a[1], a[2], true)?;
+            if room == 0 && a[2] != 0 {
+                return Err(EFAULT);
+            }
+            let buf = user::slice_mut_in(&os.mem, a[1], room)?;
+            let got = recv(os, s, buf, a[2], a[3], nonblock)?;
             if a[4] != 0 {
                 put_from(&os.mem, a[4], a[5], got.from.as_deref())?;
             }
@@ -364,10 +370,13 @@ fn send<P: Platform>(
     })
 }
 
+/// Receives `want` bytes into `buf`, the writable part of the app's buffer (all of it, or a
+/// prefix: see `Sock::recv_in`).
 fn recv<P: Platform>(
     os: &LibOs<P>,
     s: &Arc<Sock>,
     buf: &mut [u8],
+    want: usize,
     flags: usize,
     nonblock: bool,
 ) -> Result<crate::unixsock::Received, Errno> {
@@ -375,7 +384,7 @@ fn recv<P: Platform>(
         return Err(EOPNOTSUPP);
     }
     let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
-    s.recv(&os.platform, buf, flags & MSG_PEEK != 0, flags & MSG_WAITALL != 0, nonblock)
+    s.recv_in(&os.platform, buf, want, flags & MSG_PEEK != 0, flags & MSG_WAITALL != 0, nonblock)
 }
 
 /// Descriptors received where the call has no room for them are closed (their last reference
@@ -445,11 +454,16 @@ fn control_fds<P: Platform>(os: &LibOs<P>, ptr: usize, len: usize) -> Result<Vec
 fn recvmsg<P: Platform>(os: &LibOs<P>, s: &Arc<Sock>, msg: usize, flags: usize, nonblock: bool) -> SysResult {
     let mut hdr = [0u8; MSGHDR];
     hdr.copy_from_slice(user::slice_in(&os.mem, msg, MSGHDR)?);
-    let vs = super::fs::iovecs(&os.mem, usize_at(&hdr, 16), usize_at(&hdr, 24))?;
-    super::fs::guard_iov(os, &vs, true)?;
-    let total: usize = vs.iter().map(|v| v.len).sum();
-    let mut buf = alloc::vec![0u8; total.min(1 << 24)];
-    let got = recv(os, s, &mut buf, flags, nonblock)?;
+    let mut vs = super::fs::iovecs(&os.mem, usize_at(&hdr, 16), usize_at(&hdr, 24))?;
+    // Buffers that stop being writable part of the way: their writable prefix, and what Linux
+    // does where its copy would fault (`Sock::recv_in`).
+    let (room, total) = super::fs::accessible_prefix(os, &mut vs, true)?;
+    if room == 0 && total != 0 {
+        return Err(EFAULT);
+    }
+    let mut buf = alloc::vec![0u8; room.min(1 << 24)];
+    let want = if room < total { total } else { buf.len() };
+    let got = recv(os, s, &mut buf, want, flags, nonblock)?;
     let mut from = 0;
     for v in &vs {
         let k = (got.len - from).min(v.len);
