@@ -113,7 +113,23 @@ unsafe impl<B: Backing + Sync> GlobalAlloc for Heap<B> {
     }
 }
 
+/// The class of a block of one page: classes below it share pages, classes from it on have
+/// pages of their own (blocks aligned to a page).
+const PAGE_CLASS: usize = 12;
+
 impl<B: Backing> Heap<B> {
+    /// Puts `[from, to)` (committed, 16-byte aligned, inside one page, handed out never or no
+    /// more) on the free lists as the largest blocks aligned to their size that tile it.
+    fn free_range(s: &mut State, mut from: usize, to: usize) {
+        while from + 16 <= to {
+            let c = (from.trailing_zeros() as usize).min((to - from).ilog2() as usize).min(PAGE_CLASS - 1);
+            // SAFETY: [from, from + 2^c) is committed memory of the region that no block holds.
+            unsafe { *(from as *mut usize) = s.free[c] };
+            s.free[c] = from;
+            from += 1 << c;
+        }
+    }
+
     /// A block for `layout` (null when none), and whether it is fresh: never handed out
     /// before, so never written since it was committed.
     fn alloc_block(&self, layout: Layout) -> (*mut u8, bool) {
@@ -140,6 +156,12 @@ impl<B: Backing> Heap<B> {
             }
             s.committed = to;
         }
+        // The padding the alignment skips, as far as the page the bump pointer is in, goes to
+        // the free lists instead of being lost: small blocks then fill that page, not new
+        // ones (a page more for every fork to copy). Whole pages skipped stay untouched.
+        let pad_end = start.min(s.next.next_multiple_of(4096));
+        let from = s.next;
+        Self::free_range(&mut s, from, pad_end);
         s.next = end;
         (start as *mut u8, true)
     }
@@ -243,6 +265,29 @@ mod tests {
         unsafe {
             let p = h.alloc_zeroed(l);
             assert!(core::slice::from_raw_parts(p, l.size()).iter().all(|&b| b == 0));
+        }
+    }
+
+    #[test]
+    fn alignment_padding_within_a_page_is_reused() {
+        let len = 1 << 20;
+        let base = region(len);
+        let h =
+            Heap::with_region(Counting { committed: AtomicUsize::new(0), released: AtomicUsize::new(0) }, base, len);
+        // SAFETY: GlobalAlloc's contract: non-zero layouts.
+        unsafe {
+            let a = h.alloc(Layout::from_size_align(16, 8).unwrap()) as usize;
+            let b = h.alloc(Layout::from_size_align(4096, 8).unwrap()) as usize;
+            assert_eq!((a, b), (base, base + 4096));
+            // The page-aligned block skipped [16, 4096) of page 0: small blocks come from there.
+            assert_eq!(h.alloc(Layout::from_size_align(32, 8).unwrap()) as usize, base + 32);
+            assert_eq!(h.alloc(Layout::from_size_align(2048, 8).unwrap()) as usize, base + 2048);
+            assert_eq!(h.alloc(Layout::from_size_align(100, 8).unwrap()) as usize, base + 128);
+            // Whole pages skipped for a larger alignment are not: they stay untouched.
+            let c = h.alloc(Layout::from_size_align(64 * 1024, 64 * 1024).unwrap()) as usize;
+            assert_eq!(c, base + 64 * 1024);
+            let d = h.alloc(Layout::from_size_align(4096, 8).unwrap()) as usize;
+            assert_eq!(d, c + 64 * 1024);
         }
     }
 
