@@ -513,8 +513,9 @@ def render_unixbench_cpu(r: dict[str, Any], packed: list[str]) -> list[str]:
     >= 1: the packed program costs no more), or a one-line note when the run measured none."""
     cpu, ratios = r.get("cpu_us") or {}, r.get("cpu_ratios") or {}
     if not any(x is not None for row in cpu.values() for x in row.values()):
-        return ["CPU time per iteration: not measured (no perf, or --no-cpu)."]
-    out = ["CPU µs per iteration (user + system of every process of the run, `perf stat` task-clock, less a "
+        return ["CPU time per iteration: not measured (no cgroup or perf, or --no-cpu)."]
+    meter = {"cgroup": "its cgroup's CPU usage", "perf": "`perf stat` task-clock"}.get(r.get("cpu_meter") or "perf")
+    out = [f"CPU µs per iteration (user + system of every process of the run, {meter}, less a "
            "run of one iteration; median over rounds). native/packed >= 1: the sandbox adds no CPU; a wall "
            "ratio far below the CPU ratio is the scheduler's placement (e.g. context1's processes on two "
            "CPUs), not the sandbox's work.", "",

@@ -12,12 +12,15 @@ score is iterations per second; the table gives the median over rounds and packe
 means the packed program is as fast), with the geometric mean over the six tests.
 
 Beside each wall-clock score it reports the CPU time per iteration (user + system of the whole
-process tree: `perf stat`'s task-clock in a run of its own, less a run of one iteration for
-start-up and exit) and native/packed CPU (>= 1: the packed program costs no more CPU). The two
+process tree in a run of its own, less a run of one iteration for start-up and exit: the usage
+of a cgroup the run is started in (bench/context1_ab.py's) where this process may make one, as
+root; else `perf stat`'s task-clock, whose counting at every context switch adds ~0.5 µs to a
+context1 pass and pulls the ratios towards 1, bench/RESULTS-issue17-ctx5.md) and native/packed
+CPU (>= 1: the packed program costs no more CPU). The two
 tell apart what the sandbox costs from where the machine's scheduler put the processes:
 context1's two processes hand a counter back and forth, and on a VM a pass costs ~2 µs when
 both share a CPU but 20-90 µs when they are split and every hand-off wakes a halted vCPU,
-whatever runs inside them. Without perf (or with --no-cpu) the CPU table is left out.
+whatever runs inside them. Without a cgroup or perf (or with --no-cpu) the CPU table is left out.
 
 context1 is measured twice. The `context1` row runs as the others do, wherever the scheduler
 puts the two processes; whether they share a CPU or are split is drawn per run (on a quiet
@@ -50,6 +53,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import context1_ab  # noqa: E402  (bench/context1_ab.py: the measuring cgroup)
 import run as bench  # noqa: E402  (bench/run.py; bench/ is not a package)
 
 # Iterations per run: about 0.1-0.5 s natively on the 2-core development machine.
@@ -78,11 +82,30 @@ def row_argv(argv: list[str], row: str, cpu: int | None) -> tuple[list[str], str
 
 class Run(NamedTuple):
     """One run of one test: its score (iterations per second) and the CPU seconds of its
-    whole process tree (None without perf), or the error text."""
+    whole process tree (None when not counted), or the error text."""
 
     score: float | None
     cpu_s: float | None
     error: str
+
+
+class CpuMeter(NamedTuple):
+    """How `run_test` counts a run's CPU: as the usage of the cgroup ``cgroup`` (its directory
+    and usage file, context1_ab.cgroup) that the run is started in, or else under ``perf``
+    (`perf stat`'s task-clock)."""
+
+    cgroup: tuple[Path, str] | None = None
+    perf: str | None = None
+
+
+def cpu_meter() -> CpuMeter | None:
+    """The cgroup meter where this process can make the cgroup (root, a cgroup file system),
+    else perf's when perf is installed, else None."""
+    try:
+        return CpuMeter(cgroup=context1_ab.cgroup())
+    except OSError:
+        perf = shutil.which("perf")
+        return CpuMeter(perf=perf) if perf else None
 
 
 def task_clock_s(stderr: str) -> float | None:
@@ -94,18 +117,29 @@ def task_clock_s(stderr: str) -> float | None:
         return None
 
 
-def run_test(argv: list[str], test: str, iterations: int | None = None, perf: str | None = None) -> Run:
-    """Runs one test (TESTS[test] iterations unless given), under `perf stat` when perf is
-    given: its score, the CPU time it and every process it started used, or the error."""
+def run_test(argv: list[str], test: str, iterations: int | None = None, cpu: CpuMeter | None = None) -> Run:
+    """Runs one test (TESTS[test] iterations unless given), counted by ``cpu`` when given: its
+    score, the CPU time it and every process it started used, or the error."""
     n = TESTS[test] if iterations is None else iterations
-    wrap = [perf, "stat", "-x,", "-e", "task-clock", "--"] if perf else []
+    wrap: list[str] = []
+    before = 0
+    if cpu is not None and cpu.cgroup is not None:
+        cg, usage = cpu.cgroup
+        wrap = ["sh", "-c", f'echo $$ > {cg}/cgroup.procs && exec "$@"', "sh"]
+        before = context1_ab.usage_ns(cg, usage)
+    elif cpu is not None and cpu.perf is not None:
+        wrap = [cpu.perf, "stat", "-x,", "-e", "task-clock", "--"]
     r = subprocess.run([*wrap, *argv, test, str(n)], capture_output=True, text=True, check=False, timeout=600)
+    cpu_s = None
+    if cpu is not None and cpu.cgroup is not None:
+        cpu_s = (context1_ab.usage_ns(*cpu.cgroup) - before) / 1e9
+    elif cpu is not None and cpu.perf is not None:
+        cpu_s = task_clock_s(r.stderr)
     line = next((x for x in r.stdout.splitlines() if x.startswith(f"{test} iterations=")), None)
     if r.returncode != 0 or line is None:
         return Run(None, None, f"exit {r.returncode}: {(r.stderr.strip().splitlines() or [''])[-1][:160]}")
     fields = dict(kv.split("=") for kv in line.split()[1:])
-    return Run(int(fields["iterations"]) / (max(int(fields["ns"]), 1) / 1e9),
-               task_clock_s(r.stderr) if perf else None, "")
+    return Run(int(fields["iterations"]) / (max(int(fields["ns"]), 1) / 1e9), cpu_s, "")
 
 
 def cpu_us_per_iteration(full: Run, one: Run, n: int) -> float | None:
@@ -151,9 +185,9 @@ def main() -> int:
         bench.log(f"packed unixbench ({v}) in {secs:.1f} s" + (f" (FAILED: {err})" if err else ""))
         if art is not None:
             variants[v] = [str(art)]
-    perf = None if args.no_cpu else shutil.which("perf")
-    if perf is None and not args.no_cpu:
-        bench.log("perf not found (Debian: linux-perf): no CPU time per iteration")
+    meter = None if args.no_cpu else cpu_meter()
+    if meter is None and not args.no_cpu:
+        bench.log("no cgroup can be made here and perf is not found (Debian: linux-perf): no CPU time per iteration")
     cpu_pin = pin_cpu()
     iterations = {**TESTS, **{row: TESTS[t] for row, t in PINNED.items()}}
     scores: dict[str, dict[str, list[float]]] = {t: {v: [] for v in variants} for t in iterations}
@@ -168,13 +202,13 @@ def main() -> int:
                     continue
                 argv, test = cmd
                 n = iterations[row]
-                wall = run_test(argv, test, n)  # unperturbed by perf's counting at every switch
+                wall = run_test(argv, test, n)  # unperturbed by any counting
                 if wall.score is None:
                     errors[f"{row}/{v}"] = wall.error
                     continue
                 scores[row][v].append(wall.score)
-                if perf:
-                    c = cpu_us_per_iteration(run_test(argv, test, n, perf), run_test(argv, test, 1, perf), n)
+                if meter:
+                    c = cpu_us_per_iteration(run_test(argv, test, n, meter), run_test(argv, test, 1, meter), n)
                     if c is not None:
                         cpu[row][v].append(c)
         loads.append(" ".join(f"{x:.2f}" for x in os.getloadavg()))
@@ -190,7 +224,8 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "iterations": iterations, "scores": med,
         "ratios": ratios, "pinned_cpu": cpu_pin, "pinned_rows": list(PINNED),
         "geomean": published_geomeans(ratios),
-        "errors": errors, "loadavg": loads, "cpu_us": cpu_med, "cpu_ratios": cpu_ratios}
+        "errors": errors, "loadavg": loads, "cpu_us": cpu_med, "cpu_ratios": cpu_ratios,
+        "cpu_meter": None if meter is None else ("cgroup" if meter.cgroup else "perf")}
     (args.out / "unixbench.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     md = render(results, list(variants))
     (args.out / "unixbench.md").write_text(md)

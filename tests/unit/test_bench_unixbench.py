@@ -66,13 +66,25 @@ def test_run_test_reports_score_and_error(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("perf") is None, reason="needs perf (linux-perf)")
 def test_run_test_under_perf_counts_the_cpu_of_the_process_tree(tmp_path: Path) -> None:
     perf = shutil.which("perf")
-    busy = unixbench.run_test([str(fake_program(tmp_path, spin=20_000))], "spawn", 10, perf)
+    meter = unixbench.CpuMeter(perf=perf)
+    busy = unixbench.run_test([str(fake_program(tmp_path, spin=20_000))], "spawn", 10, meter)
     if busy.cpu_s is None:
         pytest.skip("perf cannot count task-clock here")
     assert busy.score == pytest.approx(10 / 2e-3)
     (tmp_path / "idle").mkdir()
-    idle = unixbench.run_test([str(fake_program(tmp_path / "idle"))], "spawn", 10, perf)
+    idle = unixbench.run_test([str(fake_program(tmp_path / "idle"))], "spawn", 10, meter)
     assert idle.cpu_s is not None and busy.cpu_s > idle.cpu_s
+
+
+def test_run_test_in_a_cgroup_counts_the_cpu_of_the_process_tree(tmp_path: Path) -> None:
+    meter = unixbench.cpu_meter()
+    if meter is None or meter.cgroup is None:
+        pytest.skip("no cgroup can be made here (not root, or no cgroup file system)")
+    busy = unixbench.run_test([str(fake_program(tmp_path, spin=20_000))], "spawn", 10, meter)
+    assert busy.score == pytest.approx(10 / 2e-3)
+    (tmp_path / "idle").mkdir()
+    idle = unixbench.run_test([str(fake_program(tmp_path / "idle"))], "spawn", 10, meter)
+    assert busy.cpu_s is not None and idle.cpu_s is not None and busy.cpu_s > idle.cpu_s > 0
 
 
 def test_reports_show_cpu_per_iteration_beside_the_score() -> None:
