@@ -378,3 +378,16 @@ fn the_prebuilt_program_with_the_gate_filled_in_is_the_builders() {
         }
     }
 }
+
+#[test]
+fn the_program_first_loads_the_instruction_pointer() {
+    // The kernel emulates a new filter for every syscall number of each architecture at install
+    // and stops at the first load of anything but the number or the architecture: a first load
+    // of the instruction pointer (which decides nothing: the next load replaces it) ends every
+    // one of those runs at once (docs/security.md, layer 3).
+    for private_root in [false, true] {
+        let p = program(GATE_IP, Shape { private_root }).expect("program");
+        assert_eq!(p[0], stmt(LD_W_ABS, 8));
+        assert_eq!(p[1], stmt(LD_W_ABS, 4));
+    }
+}
