@@ -16,7 +16,7 @@
 //! (one filter run per syscall instead of two) installed as the very last step before the app
 //! starts, after the runtime opened everything it needs; fork children inherit it, and execve is
 //! emulated in place, so it is never installed twice.
-use crate::gatefilter::{self, Shape, SockFilter};
+use crate::gatefilter::{self, SockFilter};
 use crate::sys::{self, check};
 
 pub use crate::gatefilter::rule_name;
@@ -33,7 +33,7 @@ pub fn syscall_count() -> usize {
         .len()
 }
 
-/// Whether the sandbox has its private root (supervisor.rs): see [`Shape::private_root`].
+/// Whether the sandbox has its private root (supervisor.rs): see [`gatefilter::Shape::private_root`].
 /// Read when the filter is built, and by host.rs to pick its socket types.
 pub static PRIVATE_ROOT: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
@@ -43,13 +43,34 @@ pub fn no_new_privs() -> Result<(), i32> {
     check(sys::syscall6(sys::PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0)).map(|_| ())
 }
 
+/// The gate's two programs (one per [`Shape`]), built by build.rs from
+/// [`crate::gatefilter::program`] for gate address 0, and where the address goes.
+pub mod generated {
+    use crate::gatefilter::SockFilter;
+    include!(concat!(env!("OUT_DIR"), "/gate_programs.rs"));
+}
+
 /// The program [`install`] installs, for the sandbox's shape ([`PRIVATE_ROOT`], set first):
-/// pure computation (~30 us), so the app's first process builds it while it waits for init,
-/// not on the start-up's critical path after.
+/// [`crate::gatefilter::program`] of the gate's address and the shape, built ahead of time
+/// (build.rs) with the address left 0; here it is copied and the address's two words filled in
+/// (tests/gate_filter.rs checks the result equals the builder's for any address). Building it
+/// here cost the start ~30 us and ~9 fresh heap pages on the app's first process's critical path.
 pub fn program() -> alloc::vec::Vec<SockFilter> {
     let gate = sys::litebox_gate_ret as *const () as usize as u64;
-    let shape = Shape { private_root: PRIVATE_ROOT.load(core::sync::atomic::Ordering::Relaxed) };
-    gatefilter::program(gate, shape).unwrap_or_else(|e| crate::fatal(crate::EXIT_SANDBOX, e))
+    let private_root = PRIVATE_ROOT.load(core::sync::atomic::Ordering::Relaxed);
+    patched(gate, private_root)
+}
+
+/// The prebuilt program of this shape with `gate`'s address filled in.
+pub fn patched(gate: u64, private_root: bool) -> alloc::vec::Vec<SockFilter> {
+    let mut prog = if private_root {
+        generated::GATE_PROGRAM_PRIVATE_ROOT.to_vec()
+    } else {
+        generated::GATE_PROGRAM_HOST_ROOT.to_vec()
+    };
+    prog[generated::GATE_WORD_LO].k = gate as u32;
+    prog[generated::GATE_WORD_HI].k = (gate >> 32) as u32;
+    prog
 }
 
 /// Installs `prog` ([`program`]) after PR_SET_NO_NEW_PRIVS. From here on only the gate reaches

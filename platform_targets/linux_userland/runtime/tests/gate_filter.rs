@@ -328,3 +328,66 @@ fn dump_programs_for_the_install_bench() {
         std::fs::write(std::path::Path::new(&dir).join(format!("gate-{name}.bpf")), bytes).unwrap();
     }
 }
+
+/// build.rs's prebuilt programs (`$OUT_DIR/gate_programs.rs`), as seccomp.rs reads them.
+mod generated {
+    use super::gatefilter::SockFilter;
+    include!(concat!(env!("OUT_DIR"), "/gate_programs.rs"));
+}
+
+/// What seccomp.rs's `patched` does: the prebuilt program of the shape, the gate's address in
+/// its two words.
+fn prebuilt(gate: u64, private_root: bool) -> Vec<SockFilter> {
+    let mut p = if private_root {
+        generated::GATE_PROGRAM_PRIVATE_ROOT.to_vec()
+    } else {
+        generated::GATE_PROGRAM_HOST_ROOT.to_vec()
+    };
+    p[generated::GATE_WORD_LO].k = gate as u32;
+    p[generated::GATE_WORD_HI].k = (gate >> 32) as u32;
+    p
+}
+
+#[test]
+fn the_prebuilt_program_with_the_gate_filled_in_is_the_builders() {
+    // The runtime installs the program build.rs made for address 0 with the address filled in
+    // (the app's first process no longer builds it at start-up): it must be the builder's
+    // program for every address and both shapes, instruction for instruction.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut gates = vec![0, 1, GATE_IP, u64::MAX, 0xffff_ffff, 0xffff_ffff_0000_0000, 0x7fff_ffff_f000];
+    for _ in 0..64 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        gates.push(x & 0x7fff_ffff_ffff);
+    }
+    for private_root in [false, true] {
+        for &gate in &gates {
+            let built = program(gate, Shape { private_root }).expect("program");
+            assert_eq!(prebuilt(gate, private_root), built, "gate {gate:#x}, private root {private_root}");
+        }
+    }
+    // And it decides as the builder's does for a gate address the runtime could have.
+    for private_root in [false, true] {
+        let (p, built) = (prebuilt(GATE_IP, private_root), program(GATE_IP, Shape { private_root }).unwrap());
+        for (nr, args) in cases() {
+            for ip in [GATE_IP, GATE_IP + 1, 0x40_1000] {
+                let d = data(nr, ip, args);
+                assert_eq!(run(&p, &d), run(&built, &d));
+            }
+        }
+    }
+}
+
+#[test]
+fn the_program_first_loads_the_instruction_pointer() {
+    // The kernel emulates a new filter for every syscall number of each architecture at install
+    // and stops at the first load of anything but the number or the architecture: a first load
+    // of the instruction pointer (which decides nothing: the next load replaces it) ends every
+    // one of those runs at once (docs/security.md, layer 3).
+    for private_root in [false, true] {
+        let p = program(GATE_IP, Shape { private_root }).expect("program");
+        assert_eq!(p[0], stmt(LD_W_ABS, 8));
+        assert_eq!(p[1], stmt(LD_W_ABS, 4));
+    }
+}
