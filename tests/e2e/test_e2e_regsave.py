@@ -27,12 +27,17 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def regsave(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("regsave") / "regsave"
-    subprocess.run(["gcc", "-O2", "-static", "-masm=intel", "-mno-red-zone", "-o", str(out), str(SRC)],
+def _build(tmp_path_factory: pytest.TempPathFactory, src: Path) -> Path:
+    """SRC (a program under programs/rewrite, with regsite.h) built static as the tests run it."""
+    out = tmp_path_factory.mktemp(src.stem) / src.stem
+    subprocess.run(["gcc", "-O2", "-static", "-masm=intel", "-mno-red-zone", "-o", str(out), str(src)],
                    check=True)
     return out
+
+
+@pytest.fixture(scope="module")
+def regsave(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _build(tmp_path_factory, SRC)
 
 
 def _check(proc: subprocess.CompletedProcess[bytes], before: float, after: float) -> None:
@@ -63,10 +68,7 @@ RWPASS = Path(__file__).resolve().parent / "programs" / "rewrite" / "rwpass.c"
 
 @pytest.fixture(scope="module")
 def rwpass(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("rwpass") / "rwpass"
-    subprocess.run(["gcc", "-O2", "-static", "-masm=intel", "-mno-red-zone", "-o", str(out), str(RWPASS)],
-                   check=True)
-    return out
+    return _build(tmp_path_factory, RWPASS)
 
 
 def _check_rw(proc: subprocess.CompletedProcess[bytes]) -> None:
