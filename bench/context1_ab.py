@@ -46,11 +46,16 @@ def usage_ns(cg: Path, file: str) -> int:
     return int(text)
 
 
+def in_cgroup(cg: Path) -> list[str]:
+    """The prefix of a command line that runs the rest inside cgroup ``cg`` (its shell joins
+    the cgroup, then execs the command: every process it starts is counted there)."""
+    return ["sh", "-c", f'echo $$ > {cg}/cgroup.procs && exec "$@"', "sh"]
+
+
 def run(cg: Path, file: str, argv: list[str]) -> tuple[int, int]:
     """(the program's own ns, the tree's CPU ns) of one run of argv inside the cgroup."""
     u0 = usage_ns(cg, file)
-    p = subprocess.run(["sh", "-c", f'echo $$ > {cg}/cgroup.procs && exec "$@"', "sh", *argv],
-                       capture_output=True, text=True, check=True)
+    p = subprocess.run([*in_cgroup(cg), *argv], capture_output=True, text=True, check=True)
     u1 = usage_ns(cg, file)
     ns = int(next(x for x in p.stdout.split() if x.startswith("ns="))[3:])
     return ns, u1 - u0

@@ -125,7 +125,7 @@ def run_test(argv: list[str], test: str, iterations: int | None = None, cpu: Cpu
     before = 0
     if cpu is not None and cpu.cgroup is not None:
         cg, usage = cpu.cgroup
-        wrap = ["sh", "-c", f'echo $$ > {cg}/cgroup.procs && exec "$@"', "sh"]
+        wrap = context1_ab.in_cgroup(cg)
         before = context1_ab.usage_ns(cg, usage)
     elif cpu is not None and cpu.perf is not None:
         wrap = [cpu.perf, "stat", "-x,", "-e", "task-clock", "--"]
