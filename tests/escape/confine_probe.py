@@ -86,6 +86,25 @@ def pack_with_mounts(name: str, base: Path) -> Path:
     return pack(proj, base / "dist").path
 
 
+def _fastpath_entry(elf: ELFFile) -> int:
+    """The runtime's fast-path entry (link-time address) in ELF: what app code reads at gs:[40]."""
+    at = elf.get_section_by_name(".litebox.fastpath_at")
+    assert at is not None and at["sh_size"] == 8, "no .litebox.fastpath_at section in the runtime"
+    return int(at["sh_addr"]) + struct.unpack("<q", at.data())[0]
+
+
+def runtime_data_address(artifact: Path) -> int:
+    """Where the runtime's writable segment starts in ARTIFACT, relative to its fast-path entry
+    (as ``gate_address``; the probe adds the entry's address, programs/probe.h `gate_at`)."""
+    with artifact.open("rb") as f:
+        elf = ELFFile(f)
+        entry = _fastpath_entry(elf)
+        for seg in elf.iter_segments():
+            if seg["p_type"] == "PT_LOAD" and seg["p_flags"] & 2:
+                return seg["p_vaddr"] - entry
+    raise AssertionError("no writable segment in the artifact")
+
+
 def gate_address(artifact: Path) -> int:
     """Where the runtime's gate `syscall` instruction is in ARTIFACT, relative to its fast-path
     entry (the runtime is a static PIE placed at a random address: the probe adds the entry's
@@ -94,9 +113,7 @@ def gate_address(artifact: Path) -> int:
     data = artifact.read_bytes()
     with artifact.open("rb") as f:
         elf = ELFFile(f)
-        at = elf.get_section_by_name(".litebox.fastpath_at")
-        assert at is not None and at["sh_size"] == 8, "no .litebox.fastpath_at section in the runtime"
-        entry = int(at["sh_addr"]) + struct.unpack("<q", at.data())[0]
+        entry = _fastpath_entry(elf)
         for seg in elf.iter_segments():
             if seg["p_type"] != "PT_LOAD" or not seg["p_flags"] & 1:
                 continue

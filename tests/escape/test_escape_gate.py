@@ -10,7 +10,7 @@ import errno
 import os
 
 import pytest
-from confine_probe import gate_address, probe, results
+from confine_probe import gate_address, probe, results, runtime_data_address
 from litebox_e2e import describe, run_program
 
 from packager.targets.hostprobe import landlock_abi, userns_errno
@@ -98,3 +98,16 @@ def test_debug_log_names_the_active_layers() -> None:
     assert first.startswith("litebox: enforcement: seccomp interception + gate allow-list ("), first
     if landlock_abi()[0] >= 1:
         assert f"landlock ABI {landlock_abi()[0]}" in first
+
+
+def test_a_host_pipe_never_reads_into_or_writes_from_the_runtimes_memory() -> None:
+    """read and write of a host pipe (which the fast path hands to the host itself when every
+    check passes) with the runtime's own writable data as the buffer: EFAULT, and the pipe's 8
+    bytes stay queued (the host read nothing into the runtime, wrote nothing out of it)."""
+    p = probe()
+    proc = p.run("rtbuf", hex(runtime_data_address(p.artifact)))
+    assert proc.returncode == 0, describe(proc)
+    r = results(proc)
+    efault = f"ret=-1 errno={errno.EFAULT}"
+    assert (r["read-into-runtime"], r["read-into-runtime-1"], r["write-from-runtime"]) == (efault,) * 3, r
+    assert r["queued"] == "8 ABCDEFGH", r

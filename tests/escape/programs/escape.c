@@ -180,6 +180,30 @@ static int cmd_fds(void) {
     return 0;
 }
 
+/* read(2) and write(2) of a host pipe with the runtime's own writable data as the buffer (ADDR:
+ * its distance from the fast-path entry, found as the gate is): the library OS must refuse both
+ * with EFAULT before the host sees them, on the fast path that hands read and write of a host
+ * pipe to the host itself. The pipe's bytes stay queued: nothing was read into the runtime. */
+static int cmd_rtbuf(const char *addr) {
+    char *rt = (char *)gate_at(addr);
+    int p[2];
+    if (pipe(p) != 0) {
+        printf("pipe failed: errno=%d\n", errno);
+        return 1;
+    }
+    if (write(p[1], "ABCDEFGH", 8) != 8) {
+        printf("write failed: errno=%d\n", errno);
+        return 1;
+    }
+    report("read-into-runtime", read(p[0], rt, 8));
+    report("read-into-runtime-1", read(p[0], rt, 1));
+    report("write-from-runtime", write(p[1], rt, 8));
+    char back[9] = {0};
+    ssize_t got = read(p[0], back, 8);
+    printf("queued: %zd %s\n", got, back);
+    return 0;
+}
+
 static int cmd_gate(const char *addr, const char *secret, const char *ppid, const char *port, const char *scratch) {
     GATE = gate_at(addr);
     report_raw("gate-getpid-matches", gate(SYS_getpid, 0, 0, 0, 0) == getpid());
@@ -300,11 +324,12 @@ int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "priv") == 0) return cmd_priv(argv[2]);
     if (argc >= 4 && strcmp(argv[1], "jit") == 0) return cmd_jit(argv[2], argv[3]);
     if (argc >= 2 && strcmp(argv[1], "fds") == 0) return cmd_fds();
+    if (argc >= 3 && strcmp(argv[1], "rtbuf") == 0) return cmd_rtbuf(argv[2]);
     if (argc >= 7 && strcmp(argv[1], "gate") == 0) return cmd_gate(argv[2], argv[3], argv[4], argv[5], argv[6]);
     if (argc >= 4 && strcmp(argv[1], "ipc") == 0) return cmd_ipc(argv[2], argv[3]);
     if (argc >= 4 && strcmp(argv[1], "mknod") == 0) return cmd_mknod(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "uffd") == 0) return cmd_uffd(argv[2]);
     if (argc >= 4 && strcmp(argv[1], "prlimit") == 0) return cmd_prlimit(argv[2], argv[3]);
-    fprintf(stderr, "usage: escape fs|priv|jit|fds|gate|ipc|mknod|prlimit ...\n");
+    fprintf(stderr, "usage: escape fs|priv|jit|fds|rtbuf|gate|ipc|mknod|prlimit ...\n");
     return 2;
 }
