@@ -6,7 +6,9 @@ earlier call and unmapped since), CLOCK_REALTIME within the host's time around t
 tests/e2e/programs/rewrite/regsave.c does the checking; the light clock path
 (runtime/src/fastclock.rs, no xmm save) is what this guards. The same for read and write of
 host pipes (tests/e2e/programs/rewrite/rwpass.c), which the fast path passes to the host with
-the app's registers and the host's descriptor swapped into rdi (runtime/src/fastpath.rs)."""
+the app's registers and the host's descriptor swapped into rdi (runtime/src/fastpath.rs), and for
+recvfrom and sendto without an address and shutdown of host sockets, which it passes the same
+way (tests/e2e/programs/rewrite/sockpass.c)."""
 
 from __future__ import annotations
 
@@ -88,4 +90,29 @@ def test_pipe_read_write_keep_registers_packed(rwpass: Path, tmp_path: Path, rew
     SIGALRM restarting blocking reads; EINTR without SA_RESTART; EBADF and EFAULT refusals; a
     partly writable buffer. A runtime that leaves the host descriptor in rdi fails it."""
     art = pack(rwpass, tmp_path / "dist", *([] if rewrite else ["--no-rewrite"]))
+    _check_rw(run_program([art.path]))
+
+
+SOCKPASS = Path(__file__).resolve().parent / "programs" / "rewrite" / "sockpass.c"
+
+
+@pytest.fixture(scope="module")
+def sockpass(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _build(tmp_path_factory, SOCKPASS)
+
+
+def test_socket_recv_send_shutdown_native_baseline(sockpass: Path) -> None:
+    _check_rw(run_program([sockpass]))
+
+
+@pytest.mark.parametrize("rewrite", [True, False], ids=["rewritten", "trapped"])
+def test_socket_recv_send_shutdown_keep_registers_packed(sockpass: Path, tmp_path: Path, rewrite: bool) -> None:
+    """recvfrom and sendto without an address, and shutdown, of host sockets (the fast path
+    passes them to the host with the host's descriptor in rdi and the app's r10, r8 and r9):
+    every register but rax, rcx and r11 kept, the echoed values right, with SIGALRM restarting
+    blocking receives; EINTR without SA_RESTART; MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL, MSG_TRUNC
+    on a datagram socket, MSG_NOSIGNAL; SIGPIPE and EPIPE; EBADF, ENOTSOCK, EFAULT and EINVAL
+    refusals; a receive into a partly writable buffer, a send from a partly readable one;
+    shutdown and the peer's end of file."""
+    art = pack(sockpass, tmp_path / "dist", *([] if rewrite else ["--no-rewrite"]))
     _check_rw(run_program([art.path]))

@@ -111,3 +111,25 @@ def test_a_host_pipe_never_reads_into_or_writes_from_the_runtimes_memory() -> No
     efault = f"ret=-1 errno={errno.EFAULT}"
     assert (r["read-into-runtime"], r["read-into-runtime-1"], r["write-from-runtime"]) == (efault,) * 3, r
     assert r["queued"] == "8 ABCDEFGH", r
+
+
+def test_a_host_socket_never_receives_into_or_sends_from_the_runtimes_memory() -> None:
+    """recv and send (recvfrom and sendto without an address) of host sockets, which the fast
+    path hands to the host itself when every check passes, with the runtime's own writable data
+    as the buffer: EFAULT for each (a stream socket, MSG_PEEK, a datagram socket), the queued
+    bytes stay queued (nothing was received into the runtime) and the peers got nothing
+    (nothing was sent out of it); a send with MSG_FASTOPEN is still refused by the gate's
+    allow-list."""
+    p = probe()
+    proc = p.run("rtsock", hex(runtime_data_address(p.artifact)))
+    assert proc.returncode == 0, describe(proc)
+    r = results(proc)
+    efault = f"ret=-1 errno={errno.EFAULT}"
+    labels = ("recv-into-runtime", "recv-into-runtime-1", "recv-into-runtime-peek", "recv-into-runtime-dgram",
+              "send-from-runtime", "send-from-runtime-dgram")
+    assert tuple(r[k] for k in labels) == (efault,) * len(labels), r
+    # The filter still sees the call (issued from the gate): MSG_FASTOPEN is refused there.
+    assert r["send-fastopen"] == f"ret=-1 errno={errno.EPERM}", r
+    assert r["queued"] == "8 ABCDEFGH 8 abcdefgh", r
+    eagain = f"ret=-1 errno={errno.EAGAIN}"
+    assert (r["peer-stream"], r["peer-dgram"]) == (eagain, eagain), r

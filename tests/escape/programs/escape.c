@@ -204,6 +204,40 @@ static int cmd_rtbuf(const char *addr) {
     return 0;
 }
 
+/* recv(2) and send(2) (recvfrom and sendto without an address) of host sockets with the
+ * runtime's own writable data as the buffer (ADDR as for rtbuf): the library OS must refuse
+ * them with EFAULT before the host sees them, on the fast path that hands these calls of a host
+ * socket to the host itself. A stream and a datagram socketpair: their bytes stay queued
+ * (nothing was received into the runtime), the peers got nothing (nothing was sent out of it);
+ * a send with MSG_FASTOPEN still meets the gate's allow-list (EPERM). */
+static int cmd_rtsock(const char *addr) {
+    char *rt = (char *)gate_at(addr);
+    int st[2], dg[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, st) != 0 || socketpair(AF_UNIX, SOCK_DGRAM, 0, dg) != 0) {
+        printf("socketpair failed: errno=%d\n", errno);
+        return 1;
+    }
+    if (send(st[1], "ABCDEFGH", 8, 0) != 8 || send(dg[1], "abcdefgh", 8, 0) != 8) {
+        printf("send failed: errno=%d\n", errno);
+        return 1;
+    }
+    report("recv-into-runtime", recv(st[0], rt, 8, 0));
+    report("recv-into-runtime-1", recv(st[0], rt, 1, 0));
+    report("recv-into-runtime-peek", recv(st[0], rt, 8, MSG_PEEK));
+    report("recv-into-runtime-dgram", recv(dg[0], rt, 8, 0));
+    report("send-from-runtime", send(st[0], rt, 8, 0));
+    report("send-from-runtime-dgram", send(dg[0], rt, 8, 0));
+    /* The gate's allow-list still decides: a send with MSG_FASTOPEN is refused (EPERM). */
+    report("send-fastopen", send(st[0], "x", 1, MSG_FASTOPEN));
+    char back[9] = {0}, dback[9] = {0};
+    ssize_t got = recv(st[0], back, 8, MSG_DONTWAIT);
+    ssize_t dgot = recv(dg[0], dback, 8, MSG_DONTWAIT);
+    printf("queued: %zd %s %zd %s\n", got, back, dgot, dback);
+    report("peer-stream", recv(st[1], back, 8, MSG_DONTWAIT));
+    report("peer-dgram", recv(dg[1], back, 8, MSG_DONTWAIT));
+    return 0;
+}
+
 static int cmd_gate(const char *addr, const char *secret, const char *ppid, const char *port, const char *scratch) {
     GATE = gate_at(addr);
     report_raw("gate-getpid-matches", gate(SYS_getpid, 0, 0, 0, 0) == getpid());
@@ -325,11 +359,12 @@ int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "jit") == 0) return cmd_jit(argv[2], argv[3]);
     if (argc >= 2 && strcmp(argv[1], "fds") == 0) return cmd_fds();
     if (argc >= 3 && strcmp(argv[1], "rtbuf") == 0) return cmd_rtbuf(argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "rtsock") == 0) return cmd_rtsock(argv[2]);
     if (argc >= 7 && strcmp(argv[1], "gate") == 0) return cmd_gate(argv[2], argv[3], argv[4], argv[5], argv[6]);
     if (argc >= 4 && strcmp(argv[1], "ipc") == 0) return cmd_ipc(argv[2], argv[3]);
     if (argc >= 4 && strcmp(argv[1], "mknod") == 0) return cmd_mknod(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "uffd") == 0) return cmd_uffd(argv[2]);
     if (argc >= 4 && strcmp(argv[1], "prlimit") == 0) return cmd_prlimit(argv[2], argv[3]);
-    fprintf(stderr, "usage: escape fs|priv|jit|fds|rtbuf|gate|ipc|mknod|prlimit ...\n");
+    fprintf(stderr, "usage: escape fs|priv|jit|fds|rtbuf|rtsock|gate|ipc|mknod|prlimit ...\n");
     return 2;
 }

@@ -209,6 +209,33 @@ pub fn hot<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysRe
     dispatch(os, n, a)
 }
 
+/// recv(from) and send(to) without an address, and shutdown, of a host socket, that the host
+/// may be asked exactly as the app asked it, with only the descriptor replaced by the host's
+/// (`n`, arguments `a`): the host descriptor, when [`hot`] would make this call on the host by
+/// number with the app's other arguments unchanged, after the same checks in the same order
+/// (the app's pointers: the whole buffer accessible; then the descriptor, by number, not
+/// O_PATH). None otherwise (another call, an address given, a buffer accessible only in part
+/// (`recvfrom_partial`), a descriptor that is not a host object or comes only with the
+/// table's lock): nothing here has an effect, and the caller then asks [`super::dispatch`],
+/// which repeats the checks and gives the call's answer.
+///
+/// Without an address Linux reads neither the address length (sendto's r9) nor the length
+/// pointer (recvfrom's r9), so the app's registers are the call [`hot`] makes (which clears
+/// sendto's). For a platform entry that makes the host call itself with the app's registers
+/// (the linux-userland fast path's pass-through, as `fs::host_stream_passthrough` for read and
+/// write). What the host returns is the call's answer, as [`hot`] passes it on.
+#[inline(always)]
+pub fn host_socket_passthrough<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<i32> {
+    match n {
+        RECVFROM | SENDTO if a[4] == 0 => {}
+        SHUTDOWN => {}
+        _ => return None,
+    }
+    check_app_ptrs(&os.mem, n, a).ok()?;
+    let (h, flags, _) = os.host_fd(a[0] as i32)?;
+    (flags & O_PATH == 0).then_some(h)
+}
+
 /// recvfrom on a host socket into a buffer that stops being writable part of the way (None
 /// for anything else: the EFAULT of [`check_app_ptrs`] stands), as Linux's copy would fault:
 /// a stream socket fails with EFAULT and takes nothing when more is queued than fits (FIONREAD;

@@ -131,7 +131,8 @@ global_asm!(
     "    lea rsp, [r11 + 8]",
     "    ret",
     // The pass-through (rcx >= PASS: litebox_fastpath_dispatch checked a read or write of a
-    // host stream and left the runtime; rcx - PASS is the host descriptor): the app's own
+    // host stream, or a recv(from)/send(to) without an address or a shutdown of a host socket,
+    // and left the runtime; rcx - PASS is the host descriptor): the app's own
     // registers, flags and stack, its descriptor register swapped for the host's around the
     // gate's syscall, so that after a call that blocked two returns mispredict (the gate's
     // and this one), not three (bench/RESULTS-issue17-ctx5.md). The app's rdi waits on its
@@ -367,8 +368,9 @@ extern "C" fn litebox_fastpath_dispatch(regs: *mut Regs) -> usize {
         use litebox_libos::SyscallContext;
         [ctx.arg(0), ctx.arg(1), ctx.arg(2), ctx.arg(3), ctx.arg(4), ctx.arg(5)]
     });
-    // read and write of a host stream first, inlined here: after a read that blocked, each
-    // return between the host call and the app mispredicts (`shim::fs::host_stream_rw`).
+    // read and write of a host stream, and the by-number socket calls of a request (recv,
+    // send, shutdown), first, inlined here: after a call that blocked, each return between
+    // the host call and the app mispredicts (`shim::fs::host_stream_rw`).
     let os = crate::os();
     if traced.is_none() {
         if let Some(h) = pass_through(os, d, regs, nr) {
@@ -399,9 +401,12 @@ const PASS: usize = 2;
 /// Size of the frame of general registers the entry pushes (`litebox_push_frame`).
 const FRAME_BYTES: usize = 8 * 8;
 
-/// A read or write of a host stream that the entry may make on the host itself, with the app's
-/// registers and the host descriptor in rdi (`shim::fs::host_stream_passthrough`: every check
-/// of the chain's host branch passed, the whole buffer, no effect yet): the host descriptor,
+/// A read or write of a host stream, or a recv(from) or send(to) without an address or a
+/// shutdown of a host socket, that the entry may make on the host itself, with the app's
+/// registers and the host descriptor in rdi (`shim::fs::host_stream_passthrough`,
+/// `shim::net::host_socket_passthrough`: every check of the served way passed, the whole
+/// buffer, no effect yet; the host sees the app's r10, r8 and r9, which are the served
+/// way's arguments for these calls): the host descriptor,
 /// after leaving the runtime as the served path does after its host call (`leave`, the
 /// deferred signals released) and passing the effect gate (`parcheck::gate`, which
 /// `sys::syscall6` applies to every host call). Only for a call that entered at the top of
@@ -429,13 +434,16 @@ fn pass_through(
     }
     // SAFETY: regs points at the frame the entry pushed, live for this call.
     let a = unsafe { (*regs).args() };
-    let h = litebox_libos::shim::fs::host_stream_passthrough(os, nr, &a)?;
+    let h = match nr {
+        sys::READ | sys::WRITE => litebox_libos::shim::fs::host_stream_passthrough(os, nr, &a)?,
+        _ => litebox_libos::shim::net::host_socket_passthrough(os, nr, &a)?,
+    };
     if h < 0 || crate::udpapp::is_relay(h) {
         return None;
     }
     leave(d);
     release_deferred(d);
-    crate::parcheck::gate(nr, [h as usize, a[1], a[2], 0, 0, 0]);
+    crate::parcheck::gate(nr, [h as usize, a[1], a[2], a[3], a[4], a[5]]);
     Some(h)
 }
 
