@@ -249,6 +249,19 @@ impl FdTable {
         }
     }
 
+    /// The fixed local name of host socket `fd` (`SockName::Fixed`: accepted from a listener
+    /// this library OS bound), or None for anything else (`fd` not open, not a host object, no
+    /// name or another kind): a look that takes no reference, for getsockname by number
+    /// (`shim::net::hot`).
+    #[inline]
+    pub fn fixed_name(&self, fd: i32) -> Option<FixedName> {
+        let slot = usize::try_from(fd).ok().and_then(|i| self.slots.get(i))?.as_ref()?;
+        match (&slot.file.kind, *slot.file.sock_name.lock()) {
+            (FileKind::Host(_), Some(SockName::Fixed(fixed))) => Some(fixed),
+            _ => None,
+        }
+    }
+
     /// Closes `fd` and hands back its open file (EBADF if it was not open): what `close`
     /// does, with the table's reference moved out rather than cloned and dropped.
     pub fn take(&mut self, fd: i32) -> Result<Arc<OpenFile>, Errno> {
@@ -314,6 +327,26 @@ mod tests {
         assert!(matches!(t.fd_ref(63, true), Err(EBADF)));
         t.close(host).unwrap();
         assert!(matches!(t.fd_ref(host, true), Err(EBADF)));
+    }
+
+    #[test]
+    fn fixed_name_only_for_a_host_socket_with_a_fixed_name() {
+        let name = FixedName { len: 16, bytes: [7; 28], len_first: true };
+        let mut t = FdTable::new(64);
+        let accepted = t.alloc(OpenFile::new(FileKind::Host(HostFd(41)), Vec::new(), 2), false, 0).unwrap();
+        t.get(accepted).unwrap().set_sock_name(SockName::Fixed(name));
+        let listener = t.alloc(OpenFile::new(FileKind::Host(HostFd(42)), Vec::new(), 2), false, 0).unwrap();
+        t.get(listener).unwrap().set_sock_name(SockName::Bound(name));
+        let plain = t.alloc(OpenFile::new(FileKind::Host(HostFd(43)), Vec::new(), 2), false, 0).unwrap();
+        let dir = t.alloc(OpenFile::new(FileKind::Dir, b"/".to_vec(), 0), false, 0).unwrap();
+        assert_eq!(t.fixed_name(accepted), Some(name));
+        assert_eq!(t.fixed_name(listener), None, "a listener's own name is the host's to answer");
+        assert_eq!(t.fixed_name(plain), None);
+        assert_eq!(t.fixed_name(dir), None);
+        assert_eq!(t.fixed_name(-1), None);
+        assert_eq!(t.fixed_name(63), None);
+        t.close(accepted).unwrap();
+        assert_eq!(t.fixed_name(accepted), None);
     }
 
     #[test]

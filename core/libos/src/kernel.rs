@@ -481,6 +481,15 @@ impl<P: Platform> LibOs<P> {
         unsafe { self.fds_unlocked() }?.host_fd(fd)
     }
 
+    /// [`crate::fd::FdTable::fixed_name`] of `fd` where [`LibOs::host_fd`] would answer by
+    /// number (the table read without its lock); None otherwise, and the caller takes the
+    /// general way.
+    #[inline]
+    pub fn fixed_name(&self, fd: i32) -> Option<crate::fd::FixedName> {
+        // SAFETY: the reference ends with this lookup, which makes no host call.
+        unsafe { self.fds_unlocked() }?.fixed_name(fd)
+    }
+
     /// The node an open file refers to now (for fstat and friends).
     pub fn node_of(&self, f: &crate::fd::OpenFile) -> Option<Node> {
         use crate::fd::FileKind;

@@ -169,7 +169,9 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
 
 /// The socket calls that reach the host by number with nothing but the number (recvfrom,
 /// sendto without an address, shutdown, getpeername, getsockopt, and getsockname on a
-/// socket whose name the library OS does not keep: [`host_by_number`]'s), served inline in
+/// socket whose name the library OS does not keep: [`host_by_number`]'s; getsockname of an
+/// accepted socket's fixed name is answered here too, by number, as [`getsockname`] answers
+/// it), served inline in
 /// `shim::dispatch`; every other call, and these on any other descriptor, go to
 /// [`dispatch`]. As for the anonymous mmap (`shim::mem::hot`): after the host call each
 /// function return on the way back to the app cost about 10-15 ns on the host measured
@@ -203,6 +205,13 @@ pub fn hot<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysRe
                     (args[4], args[5]) = (0, 0);
                 }
                 return Some(os.platform.net_hot(n, args));
+            }
+            if flags & O_PATH == 0 && n == GETSOCKNAME {
+                // An accepted socket's fixed name (http.server asks once a request), answered as
+                // `getsockname` answers it, without its lock of the table and `Arc`.
+                if let Some(known) = os.fixed_name(a[0] as i32) {
+                    return Some(write_fixed_name(os, &known, a[1], a[2]));
+                }
             }
         }
     }
@@ -668,6 +677,12 @@ fn getsockname<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize) -> 
         (FileKind::Host(_), Some(SockName::Fixed(fixed))) => fixed,
         _ => return s.call(os, GETSOCKNAME, [0, addr, len, 0, 0, 0]),
     };
+    write_fixed_name(os, &known, addr, len)
+}
+
+/// getsockname's answer from a socket's fixed name (`SockName::Fixed`) into the app's `addr`
+/// and `len`, in the order the host kernel writes them (`FixedName::len_first`).
+fn write_fixed_name<P: Platform>(os: &LibOs<P>, known: &FixedName, addr: usize, len: usize) -> SysResult {
     let room = user::read_in::<i32>(&os.mem, len)?.min(i32::from(known.len));
     if known.len_first && room >= 0 {
         user::write_in(&os.mem, len, &u32::from(known.len))?;
