@@ -3,6 +3,9 @@
 
     python3 bench/paired_ab.py ROUNDS N base=ARTIFACT name=ARTIFACT ...   (env TEST=spawn)
 
+With env DUMP=FILE the per-round values (µs per iteration, by variant) are written there as
+JSON, for a look at their distribution (issue 17, spawn10).
+
 Each round runs every variant in rotating order as `ART TEST N` and `ART TEST 1` under
 `perf stat -e task-clock,page-faults -- chrt -f 10 taskset -c 1` and takes (N run - 1 run) /
 (N - 1): the per-iteration CPU of the tree, without start-up. Prints medians and [q1, q3],
@@ -11,6 +14,7 @@ positive: the variant is cheaper) with the rounds in which it was cheaper. Issue
 (bench/RESULTS-issue17-spawn8.md); spawn6's and spawn7's scripts, kept.
 """
 
+import json
 import os
 import statistics
 import subprocess
@@ -80,6 +84,14 @@ def main() -> None:
             pos = sum(1 for x in d if x > 0)
             line += f"; {base} - {name} = {q(d)}, {pos}/{len(d)} > 0"
         print(line, flush=True)
+    if os.environ.get("DUMP"):
+        dump(res, os.environ["DUMP"])
+
+
+def dump(res: dict[str, list[float]], path: str) -> None:
+    """Writes the per-round values (µs per iteration, by variant, in round order) to path as JSON."""
+    with open(path, "w") as out:
+        json.dump(res, out)
 
 
 if __name__ == "__main__":
