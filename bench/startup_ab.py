@@ -8,7 +8,9 @@ variant once for the wall clock (`subprocess.run`, fork/exec included, output to
 and once under `perf stat -e task-clock`, which counts every process the command starts,
 namespaces included: what a busy machine inflates far less than the wall clock. Variants
 alternate inside each round, so load changes hit them alike. Prints the median and the minimum
-of each, and the load average before and after; `--json` prints the same as JSON.
+of each, and the load average before and after; `--json` prints the same as JSON. With
+`--base NAME`, also each other variant's paired difference from NAME (the same round's run of
+each, variant minus NAME): median and [q1, q3] of the per-round differences, wall and CPU.
 
 Written for issue 17's fixed-cost round (bench/RESULTS-issue17-fixedcost.md): two artifacts
 of the same program packed with two runtimes (`LITEBOX_RUNTIME_LINUX_USERLAND=PATH litebox
@@ -48,14 +50,28 @@ def parse_variant(spec: str) -> tuple[str, list[str]]:
     return name, cmd.split()
 
 
+def paired(values: list[float], base: list[float]) -> dict[str, float]:
+    """Median, first and third quartile of the per-round differences values[i] - base[i] (the
+    two lists are the same rounds in the same order), rounded to the µs."""
+    d = [v - b for v, b in zip(values, base, strict=True)]
+    if len(d) < 2:
+        m = d[0] if d else 0.0
+        return {"median": round(m, 3), "q1": round(m, 3), "q3": round(m, 3)}
+    q1, _, q3 = statistics.quantiles(d, n=4)
+    return {"median": round(statistics.median(d), 3), "q1": round(q1, 3), "q3": round(q3, 3)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("variants", nargs="+", type=parse_variant, metavar="NAME=COMMAND")
     ap.add_argument("--rounds", type=int, default=20, help="rounds (each runs every variant twice)")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ap.add_argument("--base", help="the variant the others' paired differences are taken from")
     args = ap.parse_args()
     perf = shutil.which("perf")
     variants: dict[str, list[str]] = dict(args.variants)
+    if args.base is not None and args.base not in variants:
+        ap.error(f"--base {args.base}: no such variant")
     wall: dict[str, list[float]] = {n: [] for n in variants}
     cpu: dict[str, list[float]] = {n: [] for n in variants}
     before = load()
@@ -69,6 +85,11 @@ def main() -> int:
         n: {"wall_median_ms": round(statistics.median(wall[n]), 3), "wall_min_ms": round(min(wall[n]), 3),
             "cpu_median_ms": round(statistics.median(cpu[n]), 3) if cpu[n] else None,
             "cpu_min_ms": round(min(cpu[n]), 3) if cpu[n] else None} for n in variants}}
+    if args.base is not None:
+        b = args.base
+        out["paired"] = {n: {"wall": paired(wall[n], wall[b]),
+                             "cpu": paired(cpu[n], cpu[b]) if len(cpu[n]) == len(cpu[b]) == args.rounds else None}
+                         for n in variants if n != b}
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
@@ -77,6 +98,10 @@ def main() -> int:
     print("| --- | --- | --- | --- | --- |")
     for n, v in out["variants"].items():
         print(f"| {n} | {v['wall_median_ms']} | {v['wall_min_ms']} | {v['cpu_median_ms']} | {v['cpu_min_ms']} |")
+    for n, d in out.get("paired", {}).items():
+        w, c = d["wall"], d["cpu"]
+        cpu_text = f"{c['median']} [{c['q1']}, {c['q3']}]" if c else "-"
+        print(f"{n} - {args.base}, paired: wall {w['median']} [{w['q1']}, {w['q3']}], CPU {cpu_text}")
     return 0
 
 

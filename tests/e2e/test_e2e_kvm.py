@@ -173,8 +173,9 @@ PROBES = Path(__file__).resolve().parent / "programs"
     ("src", "args"),
     [("syscalls.c", ["/tmp/litebox-conformance-probe"]), ("threads.c", []), ("events.c", []), ("signals.c", []),
      ("signals.c", ["term"]), ("signals.c", ["abort"]), ("procfs.c", ["an arg", "x"]), ("pgroups.c", []),
-     ("sharedmem.c", [])],
-    ids=["syscalls", "threads", "events", "signals", "signals-term", "signals-abort", "procfs", "pgroups", "sharedmem"],
+     ("sharedmem.c", []), ("protect.c", [])],
+    ids=["syscalls", "threads", "events", "signals", "signals-term", "signals-abort", "procfs", "pgroups", "sharedmem",
+         "protect"],
 )
 def test_probe_matches_linux_userland(tmp_path: Path, src: str, args: list[str], static: bool) -> None:
     prog = tmp_path / Path(src).stem

@@ -114,3 +114,44 @@ def test_gaps_between_segments_are_inaccessible_on_the_host(tmp_path: Path) -> N
         out, err = proc.communicate(b"\n", timeout=120)
     done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
     assert proc.returncode == 0 and out == b"done\n", describe(done)
+
+
+
+
+def _mprotects_before_seccomp(strace_out: str) -> list[str]:
+    """The mprotect calls the process that installs the seccomp filter (the app's first
+    process) made before it installed it (strace -f output, one call a line)."""
+    lines = strace_out.splitlines()
+    pid = next(line.split()[0] for line in lines if "seccomp(" in line)
+    before = []
+    for line in lines:
+        if not line.startswith(pid + " "):
+            continue
+        if "seccomp(" in line:
+            break
+        if "mprotect(" in line:
+            before.append(line)
+    return before
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (scripts/setup installs it)")
+def test_segments_get_their_protection_with_their_mapping(tmp_path: Path) -> None:
+    # A segment mapped whole from the image (every page, nothing copied) and sharing no page
+    # with another is mapped with its final protection, a writable one keeps the protection
+    # the span was mapped with, the stack slot is writable already: the app's process makes
+    # no mprotect before its filter, and each segment still has its protection (a write to
+    # the read-only data or the code faults; the data and the stack are writable).
+    app = tmp_path / "protect"
+    src = Path(__file__).resolve().parent / "programs" / "protect.c"
+    subprocess.run(["gcc", "-O2", "-static", "-o", str(app), str(src)], check=True, timeout=300)
+    art = pack(app, tmp_path / "dist")
+    want = b"rodata faults\ntext faults\ndata writes\nstack writes\n"
+    native = subprocess.run([str(app)], capture_output=True, timeout=120, check=False)
+    assert native.stdout == want, describe(native)
+    r = subprocess.run(["strace", "-f", "-qq", "-o", str(tmp_path / "trace"), "-e", "trace=mprotect,seccomp",
+                        str(art.path)], capture_output=True, timeout=120, check=False)
+    assert r.returncode == 0 and r.stdout == want, describe(r)
+    assert _mprotects_before_seccomp((tmp_path / "trace").read_text()) == []
+    plain = subprocess.run([str(art.path)], capture_output=True, timeout=120, check=False)
+    assert plain.returncode == 0 and plain.stdout == want, describe(plain)

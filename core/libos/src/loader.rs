@@ -188,17 +188,24 @@ fn map_elf<P: Platform>(os: &LibOs<P>, elf: &ElfFile, is_main: bool) -> Result<M
         };
         at - lo
     };
+    // Bit i: segment i's pages have their final protection on the host once it is mapped (no
+    // mprotect afterwards). A bit mask (no allocation on the start-up path); a segment past
+    // the 64th is protected as before.
+    let mut settled: u64 = 0;
+    let settle = |i: usize| if i < 64 { 1u64 << i } else { 0 };
     for (i, ph) in loads.iter().enumerate() {
         let dst = base + ph.vaddr as usize;
+        let prot = segment_prot(ph);
+        let (s, e) = (page_down(dst), page_up(dst + ph.memsz as usize));
         // The whole pages of the segment's file bytes are mapped from the image where the
         // platform can (shared with the page cache, nothing copied); the rest is copied.
         let (a, whole) = mappable_pages(&loads, i, base);
         // `a` may lie below `dst` (a segment starting inside its first page).
         let file_off = (ph.offset + a as u64).wrapping_sub(dst as u64);
-        let map = |b: usize| {
+        let map = |b: usize, prot: u32| {
             a < b
                 && match os.vfs.image_span(&elf.node, file_off, (b - a) as u64) {
-                    Some(img) => p.map_image(a, b - a, rw, img).is_ok(),
+                    Some(img) => p.map_image(a, b - a, prot, img).is_ok(),
                     None => false,
                 }
         };
@@ -207,9 +214,24 @@ fn map_elf<P: Platform>(os: &LibOs<P>, elf: &ElfFile, is_main: bool) -> Result<M
         // None there, and the page is copied). One host mapping instead of two per segment,
         // and no anonymous page a fork copies.
         let tail = tail_page(&loads, i, base);
-        let (mapped, b) = match tail {
-            Some(t) if map(t) => (true, t),
-            _ => (map(whole), whole),
+        // A segment mapped whole from the image (every one of its pages, nothing to copy or
+        // zero) that shares no page with another segment is mapped with its final protection
+        // at once, as Linux maps it: no write ever reaches it, and no mprotect follows. A
+        // writable segment of its own pages is readable and writable from the start (the span's
+        // anonymous mapping, the image's pages mapped writable): nothing to change either.
+        let alone = !shares_a_page(&loads, i, base);
+        let at_once = alone && a == s && tail.unwrap_or(whole) == e;
+        let (mapped, b) = if at_once && map(e, prot) {
+            settled |= settle(i);
+            (true, e)
+        } else {
+            if alone && prot == rw {
+                settled |= settle(i);
+            }
+            match tail {
+                Some(t) if map(t, rw) => (true, t),
+                _ => (map(whole, rw), whole),
+            }
         };
         let pieces: [(usize, usize); 2] =
             if mapped { [(dst, a), (b, dst + ph.filesz as usize)] } else { [(dst, dst + ph.filesz as usize), (0, 0)] };
@@ -240,20 +262,16 @@ fn map_elf<P: Platform>(os: &LibOs<P>, elf: &ElfFile, is_main: bool) -> Result<M
         }
         at = at.max(e);
     }
-    for ph in &loads {
+    for (i, ph) in loads.iter().enumerate() {
         let s = page_down(base + ph.vaddr as usize);
         let e = page_up(base + (ph.vaddr + ph.memsz) as usize);
-        let mut prot = 0;
-        if ph.flags & 4 != 0 {
-            prot |= PROT_READ;
+        let prot = segment_prot(ph);
+        if settled & settle(i) != 0 {
+            // The host's pages have `prot` already: only the library OS's record changes.
+            os.mem.lock().protect(s, e - s, prot);
+        } else {
+            os.protect(s, e - s, prot).map_err(LoadError::NoMemory)?;
         }
-        if ph.flags & 2 != 0 {
-            prot |= PROT_WRITE;
-        }
-        if ph.flags & 1 != 0 {
-            prot |= PROT_EXEC;
-        }
-        os.protect(s, e - s, prot).map_err(LoadError::NoMemory)?;
         // /proc/self/maps names the segment by the program's path, at its file offset.
         let off = ph.offset - (ph.vaddr - page_down(ph.vaddr as usize) as u64);
         os.mem.lock().name(s, e - s, elf.path.clone(), off);
@@ -268,6 +286,32 @@ fn map_elf<P: Platform>(os: &LibOs<P>, elf: &ElfFile, is_main: bool) -> Result<M
             .unwrap_or(0),
     };
     Ok(Mapped { base, entry: base + entry as usize, phdr, phnum: phdrs.len(), end: base + hi })
+}
+
+/// The protection a PT_LOAD segment's flags ask for.
+fn segment_prot(ph: &Phdr) -> u32 {
+    let mut prot = 0;
+    if ph.flags & 4 != 0 {
+        prot |= PROT_READ;
+    }
+    if ph.flags & 2 != 0 {
+        prot |= PROT_WRITE;
+    }
+    if ph.flags & 1 != 0 {
+        prot |= PROT_EXEC;
+    }
+    prot
+}
+
+/// Whether one of PT_LOAD `i`'s pages is also a page of another PT_LOAD segment (the later
+/// segment's protection then decides that page's, so `i`'s cannot be final at its mapping).
+fn shares_a_page(loads: &[&Phdr], i: usize, base: usize) -> bool {
+    let pages = |o: &Phdr| (page_down(base + o.vaddr as usize), page_up(base + (o.vaddr + o.memsz) as usize));
+    let (s, e) = pages(loads[i]);
+    loads.iter().enumerate().any(|(j, o)| {
+        let (os, oe) = pages(o);
+        j != i && os < e && oe > s
+    })
 }
 
 /// The end of PT_LOAD `i`'s partial last page, when that page may be mapped from the file as
@@ -430,14 +474,19 @@ fn build_stack<P: Platform>(
     // A guard region below the stack, so an overflow faults (SIGSEGV) instead of running
     // into whatever was mapped next to it.
     // The platform's slot, if it has one, has the guard already inaccessible and the stack
-    // writable (the protect below changes nothing there).
-    let guard = match p.take_stack_slot(STACK_GUARD + STACK_SIZE, STACK_GUARD) {
+    // writable: only the library OS's record of the stack's protection changes then.
+    let slot = p.take_stack_slot(STACK_GUARD + STACK_SIZE, STACK_GUARD);
+    let guard = match slot {
         Some(at) => os.adopt_anon(at, STACK_GUARD + STACK_SIZE, 0).map(|()| at),
         None => os.map_anon(0, STACK_GUARD + STACK_SIZE, 0, MAP_PRIVATE | MAP_NORESERVE, None),
     }
     .map_err(LoadError::NoMemory)?;
     let bottom = guard + STACK_GUARD;
-    os.protect(bottom, STACK_SIZE, PROT_READ | PROT_WRITE).map_err(LoadError::NoMemory)?;
+    if slot.is_some() {
+        os.mem.lock().protect(bottom, STACK_SIZE, PROT_READ | PROT_WRITE);
+    } else {
+        os.protect(bottom, STACK_SIZE, PROT_READ | PROT_WRITE).map_err(LoadError::NoMemory)?;
+    }
     os.mem.lock().name(bottom, STACK_SIZE, alloc::sync::Arc::new(b"[stack]".to_vec()), 0);
     let top = bottom + STACK_SIZE;
     const PLATFORM: &[u8; 7] = b"x86_64\0";

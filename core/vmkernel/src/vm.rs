@@ -312,8 +312,8 @@ pub fn map_frames(addr: usize, frames: &[usize], prot: u32, replace: bool) -> Re
 }
 
 /// Maps the pinned frames from `pa` (the packed image, [`frames::pin`]) at `addr` for `len`
-/// bytes of the running process, replacing whatever pages are there, with `prot`: each page
-/// is read-only and copy-on-write (a write gives it a private copy, a fork shares it, exit
+/// bytes of the running process, replacing whatever pages are there, with `prot` (the pages
+/// and their areas, as mprotect would leave them): each page is read-only and copy-on-write (a write gives it a private copy, a fork shares it, exit
 /// and execve drop it; the frame itself stays). `addr` must already be mapped (an area), and
 /// `addr`, `len` and `pa` page-aligned, `[pa, pa + len)` pinned; else EINVAL.
 pub fn map_pinned(addr: usize, len: usize, prot: u32, pa: usize) -> Result<usize, Errno> {
@@ -322,10 +322,21 @@ pub fn map_pinned(addr: usize, len: usize, prot: u32, pa: usize) -> Result<usize
         return Err(EINVAL);
     }
     let e = in_user(addr, len).ok_or(EINVAL)?;
-    let sp = space().lock();
+    let mut sp = space().lock();
     let mut va = addr;
+    let mut pieces = Vec::new();
     while va < e {
-        va = sp.area_at(va).ok_or(EINVAL)?.end;
+        let a = sp.area_at(va).ok_or(EINVAL)?;
+        if a.prot != prot & 7 {
+            pieces.push((va, a.end.min(e), a.shared));
+        }
+        va = a.end;
+    }
+    // The areas get `prot` too (a write fault decides by the area's protection): the pages
+    // end with `prot` as an mprotect would leave them.
+    for (s, pe, shared) in pieces {
+        sp.cut(s, pe);
+        sp.insert(s, pe, prot & 7, shared);
     }
     drop_pages(addr, e);
     let flags = (pte_flags(prot & 7) | COW) & !W;
