@@ -1,5 +1,5 @@
 /* Shared by the rewrite programs that check what a syscall issued from a rewritable
- * `mov eax, N; syscall` site keeps (regsave.c, rwpass.c): the register file, the call site, a
+ * `mov eax, N; syscall` site keeps (regsave.c, rwpass.c, sockpass.c): the register file, the call site, a
  * random generator for register values and the comparison (the Linux x86-64 ABI: every
  * register but rax, rcx and r11, the flags, xmm0-15). Include after <stdint.h>, <stdio.h>
  * and <string.h>; build with -masm=intel -mno-red-zone (the call sites push on the stack). */

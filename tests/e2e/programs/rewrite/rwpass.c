@@ -19,43 +19,16 @@
 #include <unistd.h>
 
 #include "regsite.h"
+#include "passcheck.h"
 
 SITE3(site_read, 0)
 SITE3(site_write, 1)
-
-static volatile sig_atomic_t ticks, usr1;
-
-static void on_alarm(int sig) {
-    (void)sig;
-    getppid();
-    ticks++;
-}
-
-static void on_usr1(int sig) {
-    (void)sig;
-    usr1++;
-}
-
-/* Random registers, with the call's three arguments in rdi, rsi and rdx. */
-static void randomize(struct regs *in, uint64_t a0, uint64_t a1, uint64_t a2) {
-    for (int r = 0; r < 12; r++)
-        in->gp[r] = next();
-    in->gp[2] = a0;
-    in->gp[3] = a1;
-    in->gp[4] = a2;
-    in->gp[12] = 0x202 | (next() & FLAGS_MASK);
-    for (int x = 0; x < 16; x++)
-        for (int k = 0; k < 16; k += 8) {
-            uint64_t v = next();
-            memcpy(&in->xmm[x][k], &v, 8);
-        }
-}
 
 /* One read or write from its rewritable site with random registers: the result, or -1000 when
  * a register changed (reported). */
 static long call(int write, long i, int fd, void *buf, uint64_t len) {
     struct regs in, out;
-    randomize(&in, (uint64_t)fd, (uint64_t)buf, len);
+    random_regs(&in, (uint64_t)fd, (uint64_t)buf, len);
     long rc = write ? site_write(&in, &out, (uint64_t)fd, (uint64_t)buf, len)
                     : site_read(&in, &out, (uint64_t)fd, (uint64_t)buf, len);
     return compare(write ? "write" : "read", i, &in, &out) ? -1000 : rc;
@@ -66,23 +39,10 @@ int main(void) {
     if (pipe(to) || pipe(from) || pipe(quiet))
         return puts("pipe failed"), 1;
     /* The child echoes each 8-byte value plus one; the pipes become host pipes at the fork. */
-    pid_t echo = fork();
-    if (echo == 0) {
-        uint64_t v;
-        close(to[1]);
-        close(from[0]);
-        while (read(to[0], &v, 8) == 8) {
-            v++;
-            if (write(from[1], &v, 8) != 8)
-                _exit(1);
-        }
-        _exit(0);
-    }
+    pid_t echo = echo_child(to[0], from[1], to[1], from[0]);
     close(to[0]);
     close(from[1]);
-    signal(SIGALRM, on_alarm); /* SA_RESTART */
-    struct itimerval it = {{0, 300}, {0, 300}};
-    setitimer(ITIMER_REAL, &it, 0);
+    ticking(1);
     long i;
     for (i = 0; ticks < 50 || i < 20000; i++) {
         uint64_t v = next() >> 1, got = 0;
@@ -94,8 +54,7 @@ int main(void) {
             return printf("read call %ld returned %ld, %#lx for %#lx\n", i, rc, (unsigned long)got,
                           (unsigned long)v + 1), 1;
     }
-    struct itimerval off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &off, 0);
+    ticking(0);
 
     /* Refused by the checks: the wrong end (EBADF), a buffer outside the app's memory (EFAULT),
      * a descriptor that is not open (EBADF). */
@@ -125,19 +84,7 @@ int main(void) {
 
     /* A blocking read interrupted by a handler without SA_RESTART: EINTR, registers kept; the
      * value written afterwards is read next. */
-    struct sigaction sa = {0};
-    sa.sa_handler = on_usr1;
-    sigaction(SIGUSR1, &sa, 0);
-    pid_t parent = getpid();
-    pid_t poke = fork();
-    if (poke == 0) {
-        struct timespec d = {0, 50 * 1000 * 1000};
-        nanosleep(&d, 0);
-        kill(parent, SIGUSR1);
-        nanosleep(&d, 0);
-        uint64_t w = 99;
-        _exit(write(quiet[1], &w, 8) == 8 ? 0 : 1);
-    }
+    pid_t poke = poke_then_write(quiet[1], 99);
     uint64_t got = 0;
     rc = call(0, 2, quiet[0], &got, 8);
     if (rc != -4 || usr1 != 1)
@@ -146,11 +93,10 @@ int main(void) {
     rc = call(0, 3, quiet[0], &got, 8);
     if (rc != 8 || got != 99)
         return printf("read after EINTR returned %ld, %lu\n", rc, (unsigned long)got), 1;
-    int st;
-    if (waitpid(poke, &st, 0) != poke || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    if (!exited_ok(poke))
         return puts("the poking child failed"), 1;
     close(to[1]);
-    if (waitpid(echo, &st, 0) != echo || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    if (!exited_ok(echo))
         return puts("the echoing child failed"), 1;
     printf("ok %ld\n", i);
     return 0;

@@ -24,23 +24,13 @@
 #include <unistd.h>
 
 #include "regsite.h"
+#include "passcheck.h"
 
 SITE3(site_sendto, 44)
 SITE3(site_recvfrom, 45)
 SITE3(site_shutdown, 48)
 
-static volatile sig_atomic_t ticks, usr1, pipes;
-
-static void on_alarm(int sig) {
-    (void)sig;
-    getppid();
-    ticks++;
-}
-
-static void on_usr1(int sig) {
-    (void)sig;
-    usr1++;
-}
+static volatile sig_atomic_t pipes;
 
 static void on_pipe(int sig) {
     (void)sig;
@@ -50,19 +40,9 @@ static void on_pipe(int sig) {
 /* Random registers, with the call's arguments in rdi, rsi, rdx and r10, a NULL address in r8;
  * r9 stays random (the address length, or its pointer: unread without an address). */
 static void randomize(struct regs *in, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t flags) {
-    for (int r = 0; r < 12; r++)
-        in->gp[r] = next();
-    in->gp[2] = a0;
-    in->gp[3] = a1;
-    in->gp[4] = a2;
+    random_regs(in, a0, a1, a2);
     in->gp[5] = 0;
     in->gp[7] = flags;
-    in->gp[12] = 0x202 | (next() & FLAGS_MASK);
-    for (int x = 0; x < 16; x++)
-        for (int k = 0; k < 16; k += 8) {
-            uint64_t v = next();
-            memcpy(&in->xmm[x][k], &v, 8);
-        }
 }
 
 enum op { SEND, RECV, SHUT };
@@ -92,24 +72,12 @@ int main(void) {
         socketpair(AF_UNIX, SOCK_DGRAM, 0, dg) || pipe(pfd))
         return puts("socketpair or pipe failed"), 1;
     /* The child echoes each 8-byte value plus one. */
-    pid_t echo = fork();
-    if (echo == 0) {
-        uint64_t v;
-        close(sv[0]);
-        while (read(sv[1], &v, 8) == 8) {
-            v++;
-            if (write(sv[1], &v, 8) != 8)
-                _exit(1);
-        }
-        _exit(0);
-    }
+    pid_t echo = echo_child(sv[1], sv[1], sv[0], -1);
     close(sv[1]);
     /* Made after the fork, so that closing its one end leaves the other without a peer. */
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, pp))
         return puts("socketpair failed"), 1;
-    signal(SIGALRM, on_alarm); /* SA_RESTART */
-    struct itimerval it = {{0, 300}, {0, 300}};
-    setitimer(ITIMER_REAL, &it, 0);
+    ticking(1);
     long i;
     for (i = 0; ticks < 50 || i < 20000; i++) {
         uint64_t v = next() >> 1, got = 0;
@@ -121,8 +89,7 @@ int main(void) {
             return printf("recvfrom call %ld returned %ld, %#lx for %#lx\n", i, rc, (unsigned long)got,
                           (unsigned long)v + 1), 1;
     }
-    struct itimerval off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &off, 0);
+    ticking(0);
 
     /* MSG_DONTWAIT with nothing queued, MSG_PEEK then the same bytes again. */
     uint64_t v = 7, got = 0;
@@ -189,19 +156,7 @@ int main(void) {
 
     /* A blocking receive interrupted by a handler without SA_RESTART: EINTR, registers kept;
      * the value sent afterwards is received next. */
-    struct sigaction sa = {0};
-    sa.sa_handler = on_usr1;
-    sigaction(SIGUSR1, &sa, 0);
-    pid_t parent = getpid();
-    pid_t poke = fork();
-    if (poke == 0) {
-        struct timespec t = {0, 50 * 1000 * 1000};
-        nanosleep(&t, 0);
-        kill(parent, SIGUSR1);
-        nanosleep(&t, 0);
-        uint64_t w = 99;
-        _exit(write(q[1], &w, 8) == 8 ? 0 : 1);
-    }
+    pid_t poke = poke_then_write(q[1], 99);
     got = 0;
     rc = recv_(7, q[0], &got, 8, 0);
     if (rc != -4 || usr1 != 1)
@@ -210,8 +165,7 @@ int main(void) {
     rc = recv_(8, q[0], &got, 8, 0);
     if (rc != 8 || got != 99)
         return printf("recvfrom after EINTR returned %ld, %lu\n", rc, (unsigned long)got), 1;
-    int st;
-    if (waitpid(poke, &st, 0) != poke || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    if (!exited_ok(poke))
         return puts("the poking child failed"), 1;
 
     /* shutdown(SHUT_WR): the peer reads the end of the stream; the other way still works. */
@@ -225,7 +179,7 @@ int main(void) {
 
     if (call(SHUT, 11, sv[0], (void *)SHUT_WR, 0, 0) != 0)
         return puts("shutdown of the echo socket failed"), 1;
-    if (waitpid(echo, &st, 0) != echo || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    if (!exited_ok(echo))
         return puts("the echoing child failed"), 1;
     printf("ok %ld\n", i);
     return 0;
