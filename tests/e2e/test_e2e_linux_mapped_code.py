@@ -116,8 +116,6 @@ def test_gaps_between_segments_are_inaccessible_on_the_host(tmp_path: Path) -> N
     assert proc.returncode == 0 and out == b"done\n", describe(done)
 
 
-
-
 def _mprotects_before_seccomp(strace_out: str) -> list[str]:
     """The mprotect calls the process that installs the seccomp filter (the app's first
     process) made before it installed it (strace -f output, one call a line)."""

@@ -171,16 +171,14 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
 /// sendto without an address, shutdown, getpeername, getsockopt, and getsockname on a
 /// socket whose name the library OS does not keep: [`host_by_number`]'s; getsockname of an
 /// accepted socket's fixed name is answered here too, by number, as [`getsockname`] answers
-/// it), served inline in
-/// `shim::dispatch`; every other call, and these on any other descriptor, go to
-/// [`dispatch`]. As for the anonymous mmap (`shim::mem::hot`): after the host call each
-/// function return on the way back to the app cost about 10-15 ns on the host measured
-/// (bench/RESULTS-issue17-mmap.md, -http3.md), so these run their host call with this
-/// function, `LibOs::host_fd` (`LibOs::fd_ref`'s by-number answer) and the platform's
-/// `net_hot` inlined into the caller. The same
-/// checks in the same order as [`dispatch`] and [`host_by_number`]: the app's pointers
-/// (EFAULT), then the descriptor (by number only when [`dispatch`] would take it by
-/// number, not O_PATH), then the host call.
+/// it), served inline in `shim::dispatch`; every other call, and these on any other
+/// descriptor, go to [`dispatch`]. As for the anonymous mmap (`shim::mem::hot`): after the
+/// host call each function return on the way back to the app cost about 10-15 ns on the host
+/// measured (bench/RESULTS-issue17-mmap.md, -http3.md), so these run their host call with
+/// this function, `LibOs::host_fd` (`LibOs::fd_ref`'s by-number answer) and the platform's
+/// `net_hot` inlined into the caller. The same checks in the same order as [`dispatch`] and
+/// [`host_by_number`]: the app's pointers (EFAULT), then the descriptor (by number only when
+/// [`dispatch`] would take it by number, not O_PATH), then the host call.
 #[inline(always)]
 pub fn hot<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
     let by_number = match n {
