@@ -115,7 +115,8 @@ def main() -> None:
     for role in ("parent", "child"):
         keys = sorted((k for k in time if k[0] == role), key=lambda k: -time[k])
         for k in keys:
-            print(f"{role:7} {k[1]:40} {time[k]:8.2f} µs {count.get(k, 0.0):6.2f} calls")
+            if time[k] >= 0.05 or count.get(k, 0.0) >= 0.01:
+                print(f"{role:7} {k[1]:40} {time[k]:8.2f} µs {count.get(k, 0.0):6.2f} calls")
         print(f"{role:7} {'total':40} {sum(time[k] for k in keys):8.2f} µs")
 
 
