@@ -12,6 +12,10 @@ Each round runs every variant in rotating order as `ART TEST N` and `ART TEST 1`
 faults per iteration, and per variant the paired difference to the first one (base - variant,
 positive: the variant is cheaper) with the rounds in which it was cheaper. Issue 17, spawn8
 (bench/RESULTS-issue17-spawn8.md); spawn6's and spawn7's scripts, kept.
+
+For rows that fork (spawn) prefer bench/cpu_ab.py: on kernel 6.18 an inherited task-clock stops
+counting a child before its memory is torn down (`perf_event_exit_task` runs before `exit_mm`),
+so what a change saves in a child's exit is invisible here (bench/RESULTS-issue17-spawn11.md).
 """
 
 import json

@@ -236,7 +236,8 @@ pub fn exit(code: i32) -> ! {
     }
 }
 
-/// Address space reserved for the runtime's heap.
+/// Address space reserved for the runtime's heap (at most: its end is rounded down to a 1 GiB
+/// boundary, [`region_end`]).
 pub const HEAP_RESERVE: usize = 64 << 30;
 
 /// The heap's memory (`litebox_rt::heap`): one region reserved at start (PROT_NONE, no swap
@@ -275,18 +276,35 @@ impl HeapPages {
         let start = at + STACK_SLOT + (HEAP_PHASE + SPAN - (at + STACK_SLOT) % SPAN) % SPAN;
         let slot = start - STACK_SLOT;
         let end = at + total;
+        let heap_end = region_end(start);
         // The head and tail beyond the slot and the region go back (a failure leaves them
         // reserved, unused).
         if slot > at {
             syscall3(MUNMAP, at, slot - at, 0);
         }
-        syscall3(MUNMAP, start + HEAP_RESERVE, end - (start + HEAP_RESERVE), 0);
+        syscall3(MUNMAP, heap_end, end - heap_end, 0);
         // Without the slot (the mprotect failed) the loader maps the stack itself.
         if syscall3(MPROTECT, slot + STACK_SLOT_GUARD, STACK_SLOT - STACK_SLOT_GUARD, 3) >= 0 {
             STACK_SLOT_AT.store(slot, core::sync::atomic::Ordering::Relaxed);
         }
-        Ok((start, HEAP_RESERVE))
+        Ok((start, heap_end - start))
     }
+}
+
+/// Bytes of address space one page-middle table covers: a 1 GiB region.
+const PMD_REGION: usize = 1 << 30;
+
+/// Where the heap region that starts at `start` ends: [`HEAP_RESERVE`] bytes on, rounded down
+/// to a 1 GiB boundary (so the region is 63-64 GiB). Every process that exits, a fork child
+/// at each spawn, tears down its mappings range by range, and inside a 1 GiB region whose
+/// page-middle table is present (one that holds any page) the kernel steps over each 2 MiB
+/// entry the range covers, empty or not. The heap's `PROT_NONE` tail used to end in the 1 GiB
+/// region of the runtime's image and the vDSO, whose table every process has, so each exit
+/// stepped over up to 511 empty entries there (issue 17, bench/RESULTS-issue17-spawn11.md).
+/// Ending it on a boundary leaves no entry of that region to it. Only the end moves: where the
+/// region starts, and so its randomness, is as before.
+fn region_end(start: usize) -> usize {
+    (start + HEAP_RESERVE) & !(PMD_REGION - 1)
 }
 
 /// Hands out the app's stack slot ([`HeapPages::reserve`]) once, if `len` and `guard` are its
