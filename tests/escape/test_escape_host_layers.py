@@ -106,9 +106,10 @@ def _state(pid: int) -> str:
         return "Z"
 
 
-def test_host_unix_sockets_are_unreachable(tmp_path: Path) -> None:
+def test_host_unix_sockets_are_unreachable(socket_dir: Path) -> None:
     p = packed()
-    stream_path, dgram_path = tmp_path / "stream.sock", tmp_path / "dgram.sock"
+    # In socket_dir, not tmp_path, which can be too long for a socket's path (tests/conftest.py).
+    stream_path, dgram_path = socket_dir / "stream.sock", socket_dir / "dgram.sock"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(stream_path))
     listener.listen(4)
