@@ -292,8 +292,9 @@ def test_the_sandbox_holds_no_capabilities() -> None:
             # Init keeps CAP_SETPCAP (alone) from just before its "R" until it has emptied its
             # bounding set right after it (layer 5), off the app's path: with no network
             # namespace to join any more, the app can say "waiting" inside that window. Wait
-            # for init to leave it (a bound on a wait, not a measured time).
-            end = time.monotonic() + 10
+            # for init to leave it (a bound on a wait, not a measured time: RUN_TIMEOUT, as every
+            # other wait here: load must not decide the outcome).
+            end = time.monotonic() + RUN_TIMEOUT
             while _is_init(pid, proc.pid) and int(status["CapPrm"], 16) == 1 << 8 and time.monotonic() < end:
                 time.sleep(0.01)
                 status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
