@@ -8,7 +8,9 @@ Nothing here is autouse: the unit tests pay for none of it.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -87,3 +89,19 @@ def quick_pack(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Artifa
         return cache[key]
 
     return _pack
+
+
+@pytest.fixture
+def socket_dir() -> Iterator[Path]:
+    """A fresh, short directory for Unix socket paths, removed afterwards. A socket's path must
+    fit sockaddr_un's 108 bytes, and tmp_path does not on every machine: it grows with
+    --basetemp, TMPDIR, the user's name, xdist's `popen-gwN` and the test's name (a long
+    --basetemp made every test that bound a socket under tmp_path fail with "path must be
+    shorter than SUN_LEN"). /tmp is short wherever the tests run; TMPDIR only when /tmp is not
+    writable."""
+    root = "/tmp" if os.access("/tmp", os.W_OK) else None
+    path = Path(tempfile.mkdtemp(prefix="lb-sock-", dir=root))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -122,11 +122,13 @@ class Served:
 
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Any]:
+def serve(socket_dir: Path) -> Iterator[Any]:
+    """Starts TA hosts on sockets in socket_dir (tests/conftest.py: tmp_path can be too long
+    for a socket's path); stops them at the end."""
     started: list[Served] = []
 
     def _serve(artifact: Path, storage: Path | None = None) -> Served:
-        s = Served(artifact, tmp_path / f"ta{len(started)}.sock", storage)
+        s = Served(artifact, socket_dir / f"ta{len(started)}.sock", storage)
         started.append(s)
         return s
 

@@ -50,8 +50,8 @@ def escape_ta(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def host(escape_ta: Path, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    sock = tmp_path / "escape.sock"
+def host(escape_ta: Path, tmp_path: Path, socket_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    sock = socket_dir / "escape.sock"  # tmp_path can be too long for a socket's path (conftest.py)
     proc = subprocess.Popen([str(escape_ta), "--socket", str(sock), "--storage", str(tmp_path / "store")],
                             stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + TIMEOUT  # a hang guard, not a timing assertion

@@ -7,6 +7,7 @@ applied, and the fast-path section a GS slot rather than an address."""
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import signal
 import struct
@@ -221,3 +222,14 @@ def test_the_fastpath_section_is_a_gs_slot(runtime: bytes) -> None:
     # The trampolines call through FastData.entry (gs:[0x28]): nothing the packer writes into
     # the app's files names the runtime's address.
     assert rw.fastpath_entry(runtime) == rw.GS_SLOT | 0x28
+
+
+def test_runtime_embeds_no_path_of_this_machine(runtime: bytes) -> None:
+    """The runtime's bytes hold no absolute path of the checkout or of cargo's home (cargo_env
+    remaps both; the workspace's own panic locations are relative, core/libos/src/...): a
+    checkout elsewhere (CI clones to its own path) builds the same runtime, and an artifact
+    does not tell where it was built."""
+    cargo_home = os.environ.get("CARGO_HOME") or str(Path.home() / ".cargo")
+    for path in (str(REPO), cargo_home):
+        assert os.fsencode(path) not in runtime, path
+    assert b"core/libos/src/" in runtime, "panic locations are there (the check above reads the right file)"
