@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import os
 import re
-import statistics
 import subprocess
 import sys
 import time
+
+from paired_ab import q  # the same median [q1, q3] as paired_ab's table
 
 GROUP = "bench-cpu-ab"
 
@@ -54,13 +55,6 @@ def run(group: str, art: str, test: str, n: int) -> tuple[float, float]:
     script = f'echo $$ > {group}/tasks; exec chrt -f 10 taskset -c 1 "$0" "$1" "$2"'
     out = subprocess.run(["sh", "-c", script, art, test, str(n)], capture_output=True, text=True, check=True)
     return (usage_ns(group) - before) / 1000.0, wall_us(out.stdout)
-
-
-def q(xs: list[float]) -> str:
-    """Median [q1, q3] of xs."""
-    xs = sorted(xs)
-    k = len(xs)
-    return f"{statistics.median(xs):.2f} [{xs[k // 4]:.2f}, {xs[(3 * k) // 4]:.2f}]"
 
 
 def paired(base: list[float], other: list[float]) -> str:
