@@ -59,6 +59,20 @@ def _get(port: int) -> http.client.HTTPResponse | None:
         return None
 
 
+def _no_answer(proc: subprocess.Popen[bytes], port: int) -> str:
+    """The failure message when nginx did not answer: its exit status and what it printed
+    (nginx says why it stopped on stderr, e.g. a bind() it was refused). Stops it first."""
+    status = proc.poll()
+    if status is None:
+        proc.kill()
+    try:
+        _out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        err = b"(stderr not read: it did not close within 60 s)"
+    said = err.decode(errors="replace")[-3000:]
+    return f"nginx did not answer on port {port} (exit status {status}); stderr:\n{said}"
+
+
 def test_nginx_serves_the_default_page_from_a_worker(project: tuple[Path, Path, int]) -> None:
     site, artifact, port = project
     proc = subprocess.Popen([artifact], cwd=site, env=BASE_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -68,7 +82,7 @@ def test_nginx_serves_the_default_page_from_a_worker(project: tuple[Path, Path, 
         while resp is None and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)  # polling the port: readiness, not a stand-in for it
             resp = _get(port)
-        assert resp is not None, f"nginx did not answer on port {port} (exit status {proc.poll()})"
+        assert resp is not None, _no_answer(proc, port)
         body = resp.read()
         assert resp.status == 200, body
         assert b"Welcome to nginx!" in body
@@ -147,7 +161,7 @@ def test_quick_mode_nginx_serves_debians_default_site_after_two_learn_rounds(
         while resp is None and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)  # polling the port: readiness, not a stand-in for it
             resp = _get(80)
-        assert resp is not None, f"nginx did not answer on port 80 (exit status {proc.poll()})"
+        assert resp is not None, _no_answer(proc, 80)
         body = resp.read()
         assert resp.status == 200, body
         assert b"Welcome to nginx!" in body  # /var/www/html/index.nginx-debian.html

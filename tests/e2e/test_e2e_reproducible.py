@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from litebox_e2e import copy_example, describe, pack, run_cli, sha256_file
+from litebox_e2e import (
+    REPO,
+    TARGET,
+    cli_env,
+    copy_example,
+    describe,
+    pack,
+    parse_pack_json,
+    run_cli,
+    run_program,
+    sha256_file,
+)
 
 ALL_EXAMPLES = ["hello-static", "hello-dynamic", "cat-files", "static-pie"]
 
@@ -121,3 +134,46 @@ def test_a_warm_repack_after_a_change_equals_a_cold_pack(how: str, tmp_path: Pat
     assert warm.sha256 != first.sha256, f"{how}: the change was not packed"
     assert warm.path.read_bytes() == cold.path.read_bytes(), f"{how}: warm {warm.sha256} vs cold {cold.sha256}"
     assert warm.manifest.read_bytes() == cold.manifest.read_bytes()
+
+
+# `litebox pack` with the build plan's file time pinned to one second after each write: what a
+# pack that follows the last one within the same second sees (SCons keeps file times in whole
+# seconds). The pin is far in the past, so SCons is past its max_drift and trusts what it recorded.
+_PINNED_PLAN_TIME = """
+import os, sys
+import packager.build.driver as driver
+_write = driver.write_plan
+def _pinned(plan, path):
+    _write(plan, path)
+    os.utime(path, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
+driver.write_plan = _pinned
+from packager.commands.cli import main
+sys.exit(main())
+"""
+
+
+def test_a_changed_plan_is_packed_even_when_written_in_the_same_second(tmp_path: Path) -> None:
+    """A re-pack whose plan changed (here the app's environment in litebox.toml) makes a new
+    artifact even when the plan file's time in whole seconds is the one the last pack left:
+    quick mode's --learn rounds re-pack with one more --listen right after each other, and an
+    old artifact without the new grant came out (about one run in six)."""
+    project = copy_example("hello-static", tmp_path)
+    out = tmp_path / "dist"
+
+    def pack_pinned() -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-c", _PINNED_PLAN_TIME, "pack", str(project), "--target", TARGET,
+                "--out-dir", str(out), "--json"]
+        proc = subprocess.run(argv, cwd=REPO, env=cli_env(), stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=600)
+        assert proc.returncode == 0, describe(proc)
+        return proc
+
+    first = parse_pack_json(pack_pinned().stdout)[0]
+    toml = project / "litebox.toml"
+    toml.write_text(toml.read_text().replace('GREETING = "hi"', 'GREETING = "changed"'))
+    second = parse_pack_json(pack_pinned().stdout)[0]
+    assert second.sha256 != first.sha256, "the changed plan was not packed: the old artifact stayed"
+    assert sha256_file(second.path) == second.sha256
+    got = run_program([second.path, "--getenv", "GREETING"])
+    assert got.returncode == 0, describe(got)
+    assert b"GREETING=changed\n" in got.stdout, describe(got)
