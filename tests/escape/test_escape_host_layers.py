@@ -66,14 +66,28 @@ def sandbox_processes(artifact: Path) -> set[int]:
     return found
 
 
-def layers_on_host(pid: int) -> set[str]:
+def layers_on_host(pid: int, since: float) -> set[str]:
     """Writable layers a sandbox without namespaces would leave in /dev/shm or /tmp: those of
-    the artifact started as PID (`.litebox-upper-PID-RANDOM`, named by its supervisor, the
-    artifact's first process), so artifacts that other tests run at the same time (pytest -n)
-    are not counted."""
+    the artifact started as PID at or after SINCE (`time.time()` before it was started), named
+    `.litebox-upper-PID-RANDOM` by its supervisor (the artifact's first process). So neither
+    the artifacts other tests run at the same time (pytest -n) nor a layer that a crashed run
+    long ago left under a pid reused now are counted: a layer's directory was last changed no
+    later than its sandbox ended (the 1 s of slack covers the file system's coarser clock)."""
     prefix = f".litebox-upper-{pid}-"
-    return {f"{d}/{n}" for d in ("/dev/shm", "/tmp") if os.path.isdir(d)
-            for n in os.listdir(d) if n.startswith(prefix)}
+    found = set()
+    for d in ("/dev/shm", "/tmp"):
+        if not os.path.isdir(d):
+            continue
+        for n in os.listdir(d):
+            if not n.startswith(prefix):
+                continue
+            try:
+                changed = os.lstat(f"{d}/{n}").st_ctime
+            except FileNotFoundError:
+                continue
+            if changed >= since - 1.0:
+                found.add(f"{d}/{n}")
+    return found
 
 
 def wait_until_gone(pids: set[int], limit: float = 60.0) -> set[int]:
@@ -242,6 +256,7 @@ def test_the_network_policy_holds_below_the_library_os() -> None:
 
 def test_nothing_the_app_started_outlives_it() -> None:
     p = packed()
+    since = time.time()
     proc = subprocess.Popen([p.artifact, "bg"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=dict(BASE_ENV))
     out, err = proc.communicate(timeout=RUN_TIMEOUT)
@@ -254,7 +269,7 @@ def test_nothing_the_app_started_outlives_it() -> None:
     left = sandbox_processes(p.artifact)
     assert {pid for pid in left if _inner_pid(pid) not in (1, None)} == set(), left
     assert wait_until_gone(left) == set()
-    assert layers_on_host(proc.pid) == set()
+    assert layers_on_host(proc.pid, since) == set()
 
 
 def _start_waiting(p: Packed, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -267,13 +282,14 @@ def _start_waiting(p: Packed, env: dict[str, str] | None = None) -> subprocess.P
 
 def test_sigkill_of_the_artifact_leaves_nothing_behind() -> None:
     p = packed()
+    since = time.time()
     proc = _start_waiting(p)
     tree = sandbox_processes(p.artifact)
     assert proc.pid in tree and len(tree) >= 2
     proc.kill()
     proc.wait()
     assert wait_until_gone(tree) == set()
-    assert layers_on_host(proc.pid) == set()
+    assert layers_on_host(proc.pid, since) == set()
 
 
 def test_the_sandbox_holds_no_capabilities() -> None:
@@ -417,6 +433,7 @@ def _without_user_namespaces(*argv: str) -> tuple[subprocess.CompletedProcess[by
 
 def test_without_user_namespaces_the_log_and_targets_say_what_is_missing() -> None:
     p = packed()
+    since = time.time()
     proc, pid = _without_user_namespaces(str(p.artifact), "chmod")
     if b"max_user_namespaces" in proc.stderr and proc.returncode != 0:
         raise AssertionError(describe(proc))
@@ -426,7 +443,7 @@ def test_without_user_namespaces_the_log_and_targets_say_what_is_missing() -> No
     assert "capabilities: none" in first, first
     # chmod still works through the supervisor, and the layer (now in /dev/shm) is removed.
     assert results(proc)["mode"] == "755"
-    assert layers_on_host(pid) == set()
+    assert layers_on_host(pid, since) == set()
     probe, _ = _without_user_namespaces(sys.executable, "-c",
                                         "from packager.targets.hostprobe import userns_check; print(userns_check())")
     assert probe.returncode == 0, describe(probe)
