@@ -388,19 +388,37 @@ def _check_app_kind(cfg: Config, t: Target) -> None:
                         '(set kind = "ta", or pack this app for another target)')
 
 
+def path_option_digests(t: Target, options: Mapping[str, Any]) -> dict[str, str]:
+    """The sha256 of the file each set ``path`` option of ``t`` names ("unreadable" when it
+    cannot be read). Part of what decides the target's outputs: a signing key, signature or
+    prebuilt runtime replaced at the same path is packed again, where the path alone left the
+    last pack's signature in place ("up to date")."""
+    digests = {}
+    for spec in t.options:
+        value = options.get(spec.name)
+        if spec.type != "path" or not value:
+            continue
+        try:
+            digests[spec.name] = hashlib.sha256(Path(value).read_bytes()).hexdigest()
+        except OSError:
+            digests[spec.name] = "unreadable"
+    return digests
+
+
 def _target_request(t: Target, name: str, app_state: Path, out_dir: Path, options: dict[str, Any],
                     record: dict[str, Any]) -> dict[str, Any]:
     """One target's part of the build request: its outputs, options and extra steps."""
     artifact = out_dir / f"{name}-{t.name}{t.capabilities.artifact_suffix}"
     extra = [{"name": x.name, "outputs": [str(artifact) + suffix for suffix in x.outputs]}
              for x in t.extra_steps(options)]
+    key = {"options": options, "record": record, "files": path_option_digests(t, options)}
     return {"target": t.name,
             "manifest": str(app_state / f"{t.name}.manifest.json"),
             "artifact": str(artifact),
             "sidecar": str(out_dir / f"{artifact.name}.manifest.json"),
             "options": options,
             "options_record": record,
-            "options_key": json.dumps({"options": options, "record": record}, sort_keys=True, default=str),
+            "options_key": json.dumps(key, sort_keys=True, default=str),
             "extra_steps": extra}
 
 

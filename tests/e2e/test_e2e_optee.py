@@ -24,6 +24,7 @@ import pytest
 from litebox_e2e import REPO, describe, run_cli
 
 pytest.importorskip("cryptography")
+from cryptography.exceptions import InvalidSignature  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils  # noqa: E402
 
@@ -498,6 +499,34 @@ def test_reproducible_and_verify(packed: dict[str, Path], signing_key: tuple[Pat
     assert Path(str(again) + ".ta").read_bytes() == Path(str(packed["hello"]) + ".ta").read_bytes()
     proc = run_cli("verify", packed["hello"])
     assert proc.returncode == 0, describe(proc)
+
+
+def test_a_signing_key_replaced_at_the_same_path_signs_the_next_pack(tmp_path: Path) -> None:
+    """Key rotation in place: the next pack signs with the key the file holds now (a pack that
+    judged the options by the key's path alone said "up to date" and kept the old signature)."""
+    def new_key() -> Any:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+        return key
+
+    path = tmp_path / "rotated.pem"
+    old = new_key()
+    out = tmp_path / "dist"
+    proc = _pack("hello", tmp_path, out, path)
+    assert proc.returncode == 0, describe(proc)
+    ta = out / "ta-hello-optee.ta"
+    assert _sign_encrypt_verify(ta.read_bytes(), old) == UUIDS["hello"]
+    first = ta.read_bytes()
+
+    new = new_key()
+    proc = run_cli("pack", tmp_path / "examples" / "ta-hello", "--target", "optee", "--out-dir", out)
+    assert proc.returncode == 0, describe(proc)
+    assert "up to date" not in proc.stderr, describe(proc)
+    assert ta.read_bytes() != first
+    assert _sign_encrypt_verify(ta.read_bytes(), new) == UUIDS["hello"]
+    with pytest.raises(InvalidSignature):
+        _sign_encrypt_verify(ta.read_bytes(), old)
 
 
 def test_throwaway_key_warns_loudly(tmp_path: Path) -> None:
