@@ -26,7 +26,7 @@ from packager.containers.reference import is_image_reference, recorded_source
 from packager.errors import PackError
 from packager.paths import display_path
 from packager.targets import cargobuild
-from packager.targets.targets import LazyTargets, Target, default_options, discover, repo_root
+from packager.targets.targets import LazyTargets, Target, default_options, discover, environment_overrides, repo_root
 
 STATE_NAME = ".litebox-cache"
 
@@ -299,9 +299,11 @@ def _warn_compatibility(image_info: Path, progress: Progress) -> None:
 
 
 def target_options(cfg: Config, target: Target) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The target's resolved options: (for the plugin: ``path`` values absolute; for the
+    """The target's resolved options, ``[target.<name>]`` under the options' environment
+    variables (``environment_overrides``): (for the plugin: ``path`` values absolute; for the
     manifest: ``path`` values relative to the project when inside it)."""
-    options = default_options(target, cfg.target_table(target.name))
+    options = default_options(target, {**cfg.target_table(target.name),
+                                       **environment_overrides(target, os.environ)})
     record = dict(options)
     for spec in target.options:
         if spec.type == "path" and record.get(spec.name):

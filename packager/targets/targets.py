@@ -327,3 +327,39 @@ def default_options(target: Target, given: Mapping[str, Any] | None = None) -> d
     """Every option of ``target``: the ``given`` value, else its default (None: unset)."""
     given = given or {}
     return {o.name: given.get(o.name, o.default) for o in target.options}
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def environment_overrides(target: Target, environ: Mapping[str, str]) -> dict[str, Any]:
+    """The options of ``target`` that an environment variable (``OptionSpec.env``) sets at pack
+    time, set and not empty in ``environ``; they win over ``[target.<name>]``. A ``path`` is made
+    absolute against the working directory; an ``integer`` or ``boolean`` must read as one, and a
+    value outside ``choices`` is refused (a PackError naming the variable)."""
+    out: dict[str, Any] = {}
+    for spec in target.options:
+        raw = environ.get(spec.env or "", "") if spec.env else ""
+        if not raw:
+            continue
+        value: Any = raw
+        if spec.type == "path":
+            value = os.path.abspath(raw)
+        elif spec.type == "integer":
+            try:
+                value = int(raw, 0)
+            except ValueError:
+                raise PackError(f"{spec.env}={raw!r} (for [target.{target.name}].{spec.name}): "
+                                "not an integer") from None
+        elif spec.type == "boolean":
+            if raw.lower() not in _TRUE + _FALSE:
+                raise PackError(f"{spec.env}={raw!r} (for [target.{target.name}].{spec.name}): "
+                                f"not a boolean ({'/'.join(_TRUE)} or {'/'.join(_FALSE)})")
+            value = raw.lower() in _TRUE
+        elif spec.type == "string-list":
+            value = [x for x in raw.split(",") if x]
+        if spec.choices and value not in spec.choices:
+            raise PackError(f"{spec.env}={raw!r} (for [target.{target.name}].{spec.name}): not one of "
+                            f"{', '.join(repr(c) for c in spec.choices)}")
+        out[spec.name] = value
+    return out

@@ -199,6 +199,45 @@ def test_throwaway_key_warns_and_signs(tmp_path: Path, igvm_dump: Path) -> None:
     assert rows[0]["algorithm"] == "1"
 
 
+def test_the_id_key_named_by_the_environment_signs_and_its_rotation_repacks(tmp_path: Path) -> None:
+    """LITEBOX_SNP_ID_KEY (documented as overriding [target.snp].id_key) signs the ID block of a
+    project that names no key; a new key written at the same path signs the next pack into the
+    same folder (not "up to date" with the old key's block)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    secret = tmp_path / "secrets" / "snp-id.pem"
+    secret.parent.mkdir()
+
+    def write_key() -> None:
+        key = ec.generate_private_key(ec.SECP384R1())
+        secret.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                             serialization.NoEncryption()))
+
+    project = copy_example("hello-static", tmp_path)
+    out = tmp_path / "dist"
+
+    def packed_id_block() -> dict:
+        proc = run_cli("pack", project, "--target", "snp", "--out-dir", out, "--json",
+                       env={"LITEBOX_SNP_ID_KEY": str(secret)})
+        assert proc.returncode == 0, describe(proc)
+        facts = manifest_of(parse_pack_json(proc.stdout)[0].path)["target_facts"]["snp"]
+        block = facts["id_block"]
+        assert block is not None, "no ID block: the environment's key was not used"
+        assert block["signature_valid"] is True and block["throwaway_key"] is False
+        return block
+
+    write_key()
+    first = packed_id_block()
+    write_key()
+    second = packed_id_block()
+    assert second["id_key_sha384"] != first["id_key_sha384"], "the rotated key did not sign the re-pack"
+
+    bad = run_cli("pack", project, "--target", "snp", "--out-dir", out,
+                  env={"LITEBOX_SNP_ID_KEY": str(tmp_path / "missing.pem")})
+    assert bad.returncode != 0 and "id_key" in bad.stderr and "missing.pem" in bad.stderr, describe(bad)
+
+
 def test_hsm_flow_digest_out_signature_in(tmp_path: Path) -> None:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
