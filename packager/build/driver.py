@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from packager.analysis.collect import collect
-from packager.analysis.statcache import StatCache
+from packager.analysis.statcache import StatCache, sha256_file
 from packager.build import children, origins
 from packager.build.canonjson import canonical_json
 from packager.build.plan import make_plan, write_plan
@@ -401,7 +401,7 @@ def path_option_digests(t: Target, options: Mapping[str, Any]) -> dict[str, str]
         if spec.type != "path" or not value:
             continue
         try:
-            digests[spec.name] = hashlib.sha256(Path(value).read_bytes()).hexdigest()
+            digests[spec.name] = sha256_file(Path(value))
         except OSError:
             digests[spec.name] = "unreadable"
     return digests

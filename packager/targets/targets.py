@@ -339,7 +339,7 @@ def environment_overrides(target: Target, environ: Mapping[str, str]) -> dict[st
     value outside ``choices`` is refused (a PackError naming the variable)."""
     out: dict[str, Any] = {}
     for spec in target.options:
-        raw = environ.get(spec.env or "", "") if spec.env else ""
+        raw = environ.get(spec.env, "") if spec.env else ""
         if not raw:
             continue
         value: Any = raw
