@@ -224,19 +224,37 @@ def render_snippet(learned: Learned, exists: Callable[[str], str | None], source
                       f"# host = {json.dumps(top.lstrip('/'))}",
                       f"# guest = {json.dumps(top)}",
                       '# mode = "rw"']
-    if learned.listen or learned.connect:
+    # A connect to the unspecified address (0.0.0.0, [::]) reaches this host on Linux, but a
+    # connect rule with that address allows every destination (docs/config.md, "Wildcard
+    # address"), so it is shown, not offered. It is mostly glibc's getaddrinfo ordering its
+    # answers for a server that asked for its own passive address (a UDP connect, nothing sent).
+    connect = [r for r in learned.connect if not is_unspecified(r)]
+    wildcard = sorted((r for r in learned.connect if is_unspecified(r)), key=SockRule.sort_key)
+    if learned.listen or connect:
         lines += ["", "[policy.network]"]
-        for name, rules in (("listen", learned.listen), ("connect", learned.connect)):
+        for name, rules in (("listen", learned.listen), ("connect", connect)):
             if rules:
                 items = ", ".join(json.dumps(r.text()) for r in sorted(rules, key=SockRule.sort_key))
                 lines.append(f"{name} = [{items}]")
+    if wildcard:
+        shown = ", ".join(r.text() for r in wildcard)
+        lines += ["", f"# Refused connects to the unspecified address, not offered: {shown}.",
+                  "# As a connect rule that address allows EVERY destination on the port. A server that",
+                  "# asks getaddrinfo for its own listening address makes these (glibc probes each answer",
+                  "# with a UDP connect; nothing is sent) and works without them. An app that really",
+                  "# connects to 0.0.0.0 or [::] (this host) needs the wildcard rule: grant it knowingly."]
     if manifest is not None:
-        lines += quick_pack_lines(manifest, learned.listen, learned.connect, list(parents))
+        lines += quick_pack_lines(manifest, learned.listen, connect, list(parents))
     lines += refusal_lines(learned)
     if not (learned.paths or learned.listen or learned.connect or learned.ioctls or learned.enosys
             or parents):
         lines += ["", "# Nothing to learn: the app asked for nothing outside its image and policy."]
     return "\n".join(lines) + "\n"
+
+
+def is_unspecified(rule: SockRule) -> bool:
+    """Whether ``rule``'s address is the unspecified one (0.0.0.0 or ::)."""
+    return not any(rule.address)
 
 
 def snippet_from_records(data: bytes, exists: Callable[[str], str | None], source: str,

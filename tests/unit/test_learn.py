@@ -124,3 +124,31 @@ def test_children_of_a_learned_directory_are_covered() -> None:
 def test_degenerate_values_warn(line: bytes) -> None:
     _, warnings = snippet(line + b"\n")
     assert len(warnings) == 1 and warnings[0].startswith("learn record 1: ")
+
+
+def test_connects_to_the_unspecified_address_are_shown_not_offered() -> None:
+    """python3 -m http.server's getaddrinfo probes 0.0.0.0:PORT and [::]:PORT with UDP
+    connects; as connect rules those addresses would allow every destination on the port."""
+    text, _ = snippet(b"listen\t[::]:8123\nconnect\t0.0.0.0:8123\nconnect\t[::]:8123\nconnect\t10.1.2.3:443\n")
+    doc = tomllib.loads(text)
+    assert doc["policy"]["network"] == {"listen": ["[::]:8123"], "connect": ["10.1.2.3:443"]}
+    assert "# Refused connects to the unspecified address, not offered: 0.0.0.0:8123, [::]:8123.\n" in text
+    assert "allows EVERY destination" in text
+
+    only, _ = snippet(b"connect\t0.0.0.0:8123\n")
+    assert tomllib.loads(only) == {}
+    assert "not offered: 0.0.0.0:8123." in only
+    assert "Nothing to learn" not in only
+
+
+def test_quick_mode_pack_command_leaves_out_unspecified_connects() -> None:
+    from packager.commands.learn import Learned
+    from packager.config.policy import parse_sockaddr
+
+    manifest = {"mode": "quick", "name": "python3", "config": {"app": {"entry": "/usr/bin/python3", "cwd": "/"}},
+                "policy": {"network": {"listen": [], "connect": []}, "mounts": []}}
+    learned = Learned(listen=[parse_sockaddr("[::]:8123")],
+                      connect=[parse_sockaddr("0.0.0.0:8123"), parse_sockaddr("[::]:8123")])
+    text = render_snippet(learned, lambda p: None, "a", lambda p: True, manifest)
+    assert "#   litebox pack /usr/bin/python3 --listen '[::]:8123'\n" in text
+    assert "outbound connections" not in text
