@@ -335,8 +335,8 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 def environment_overrides(target: Target, environ: Mapping[str, str]) -> dict[str, Any]:
     """The options of ``target`` that an environment variable (``OptionSpec.env``) sets at pack
     time, set and not empty in ``environ``; they win over ``[target.<name>]``. A ``path`` is made
-    absolute against the working directory; an ``integer`` or ``boolean`` must read as one, and a
-    value outside ``choices`` is refused (a PackError naming the variable)."""
+    absolute against the working directory and must exist; an ``integer`` or ``boolean`` must
+    read as one, and a value outside ``choices`` is refused (a PackError naming the variable)."""
     out: dict[str, Any] = {}
     for spec in target.options:
         raw = environ.get(spec.env, "") if spec.env else ""
@@ -345,6 +345,8 @@ def environment_overrides(target: Target, environ: Mapping[str, str]) -> dict[st
         value: Any = raw
         if spec.type == "path":
             value = os.path.abspath(raw)
+            if not os.path.exists(value):  # said here, with the variable's name, not later as the option's
+                raise PackError(f"{spec.env}={raw!r} (for [target.{target.name}].{spec.name}): no such file")
         elif spec.type == "integer":
             try:
                 value = int(raw, 0)

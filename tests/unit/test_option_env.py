@@ -1,7 +1,7 @@
 """Options set by environment variables at pack time (`OptionSpec.env`): targets.environment_overrides."""
 from __future__ import annotations
 
-import os
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -22,10 +22,14 @@ OPTIONS = (
 TARGET: Any = SimpleNamespace(name="t", options=OPTIONS)
 
 
-def test_set_variables_give_typed_values_and_unset_or_empty_ones_nothing() -> None:
+def test_set_variables_give_typed_values_and_unset_or_empty_ones_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rel").mkdir()
+    (tmp_path / "rel" / "k.pem").write_text("key")
     got = environment_overrides(TARGET, {"T_KEY": "rel/k.pem", "T_COUNT": "0x10", "T_FLAG": "Yes",
                                          "T_MODE": "b", "T_NAMES": "x,,y", "plain": "ignored"})
-    assert got == {"key": os.path.abspath("rel/k.pem"), "count": 16, "flag": True, "mode": "b",
+    assert got == {"key": str(tmp_path / "rel" / "k.pem"), "count": 16, "flag": True, "mode": "b",
                    "names": ["x", "y"]}
     assert environment_overrides(TARGET, {"T_KEY": "", "T_FLAG": "off"}) == {"flag": False}
     assert environment_overrides(TARGET, {}) == {}
@@ -35,6 +39,7 @@ def test_set_variables_give_typed_values_and_unset_or_empty_ones_nothing() -> No
     ("T_COUNT", "ten", "T_COUNT='ten' (for [target.t].count): not an integer"),
     ("T_FLAG", "maybe", "T_FLAG='maybe' (for [target.t].flag): not a boolean"),
     ("T_MODE", "c", "T_MODE='c' (for [target.t].mode): not one of 'a', 'b'"),
+    ("T_KEY", "/no/such/key.pem", "T_KEY='/no/such/key.pem' (for [target.t].key): no such file"),
 ])
 def test_a_value_that_does_not_read_as_its_type_names_the_variable(name: str, value: str, says: str) -> None:
     with pytest.raises(PackError) as err:
