@@ -23,24 +23,20 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+from context1_ab import V1, in_cgroup, usage_ns  # its cgroup plumbing (cpuacct v1)
 from paired_ab import q  # the same median [q1, q3] as paired_ab's table
 
 GROUP = "bench-cpu-ab"
 
 
-def group_dir() -> str:
-    """The cgroup directory this script counts in (created if missing)."""
-    root = os.environ.get("CPUACCT", "/sys/fs/cgroup/cpuacct")
-    path = os.path.join(root, f"{GROUP}-{os.getpid()}")
-    os.makedirs(path, exist_ok=True)
+def group_dir() -> Path:
+    """The cgroup directory this script counts in: one of its own per run (created), so a
+    second A/B at the same time is not counted here."""
+    path = Path(os.environ.get("CPUACCT", str(V1))) / f"{GROUP}-{os.getpid()}"
+    path.mkdir(exist_ok=True)
     return path
-
-
-def usage_ns(group: str) -> int:
-    """CPU ns the group's tasks have used so far."""
-    with open(os.path.join(group, "cpuacct.usage")) as f:
-        return int(f.read())
 
 
 def wall_us(output: str) -> float:
@@ -49,12 +45,12 @@ def wall_us(output: str) -> float:
     return int(m.group(1)) / 1000.0 if m else 0.0
 
 
-def run(group: str, art: str, test: str, n: int) -> tuple[float, float]:
+def run(group: Path, art: str, test: str, n: int) -> tuple[float, float]:
     """(CPU µs of the tree, wall µs the program reports) of one run of `art test n`, pinned."""
-    before = usage_ns(group)
-    script = f'echo $$ > {group}/tasks; exec chrt -f 10 taskset -c 1 "$0" "$1" "$2"'
-    out = subprocess.run(["sh", "-c", script, art, test, str(n)], capture_output=True, text=True, check=True)
-    return (usage_ns(group) - before) / 1000.0, wall_us(out.stdout)
+    before = usage_ns(group, "cpuacct.usage")
+    argv = [*in_cgroup(group), "chrt", "-f", "10", "taskset", "-c", "1", art, test, str(n)]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True)
+    return (usage_ns(group, "cpuacct.usage") - before) / 1000.0, wall_us(out.stdout)
 
 
 def paired(base: list[float], other: list[float]) -> str:
@@ -89,7 +85,7 @@ def main() -> None:
     remove_group(group)
 
 
-def remove_group(group: str) -> None:
+def remove_group(group: Path) -> None:
     """Removes the cgroup once the last process of the runs has left it (a packed program's
     supervisor may still be ending), or leaves it with a note."""
     for _ in range(50):

@@ -24,6 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from startup_ab import evict  # drops a file's pages from the page cache
+
 REPO = Path(__file__).resolve().parents[1]
 SRC = Path(__file__).resolve().parent / "src"
 PY_WAIT = "import sys; print('ready', flush=True); sys.stdin.read()"
@@ -43,15 +45,6 @@ def pack(app: Path, out: Path) -> Path:
     if r.returncode != 0 or not art.exists():
         raise SystemExit(f"rss_breakdown: cannot pack {app}: {r.stderr.strip()[-300:]}")
     return art
-
-
-def evict(path: Path) -> None:
-    """Drops path's pages from the page cache (they are read back from disk on next use)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
 
 
 def descendants(pid: int) -> list[int]:
@@ -192,7 +185,7 @@ def main() -> int:
         out += report(name, "native", snapshot(native, None))
         packed = [str(art), *native[1:]]
         if not args.keep_cache:
-            evict(art)
+            evict(str(art))
             out += report(name, "packed, artifact evicted from the page cache first", snapshot(packed, art))
         out += report(name, "packed, warm", snapshot(packed, art))
     print("\n".join(out))

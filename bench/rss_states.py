@@ -22,18 +22,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from startup_ab import evict  # drops a file's pages from the page cache
+
 MODES = ("fresh", "cold", "warm")
 VARIANTS = ("native", "base", "final")
 WRITE = {"base": 1 << 20, "final": 16 << 10}
-
-
-def evict(path: str) -> None:
-    """Drops path's pages from the page cache."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
 
 
 def rewrite(path: str, piece: int) -> None:

@@ -170,11 +170,15 @@ def runtime_inputs(repo: Path, package: str, metadata: CargoMetadata | None = No
     return files
 
 
+def cargo_home() -> str:
+    """cargo's home directory: $CARGO_HOME, else ~/.cargo."""
+    return os.environ.get("CARGO_HOME") or str(Path.home() / ".cargo")
+
+
 def cargo_env(repo: Path) -> dict[str, str]:
     """cargo's environment: paths remapped, no colour, no inherited encoded RUSTFLAGS."""
-    cargo_home = os.environ.get("CARGO_HOME") or str(Path.home() / ".cargo")
     env = dict(os.environ)
-    env["RUSTFLAGS"] = f"--remap-path-prefix={repo}=/litebox --remap-path-prefix={cargo_home}=/cargo"
+    env["RUSTFLAGS"] = f"--remap-path-prefix={repo}=/litebox --remap-path-prefix={cargo_home()}=/cargo"
     env["CARGO_TERM_COLOR"] = "never"
     env.pop("CARGO_ENCODED_RUSTFLAGS", None)
     return env

@@ -468,6 +468,15 @@ def find_section(path: Path, name: str) -> Section:
         return Section(name, sec["sh_offset"], sec["sh_size"])
 
 
+def runtime_text_offset(artifact: Path) -> int:
+    """The file offset (page-aligned) at which a process maps a linux-userland artifact's
+    runtime code: its executable PT_LOAD (the artifact is the runtime's ELF file, the image a
+    section after it)."""
+    with artifact.open("rb") as f:
+        text = next(seg for seg in ELFFile(f).iter_segments() if seg["p_type"] == "PT_LOAD" and seg["p_flags"] & 1)
+    return int(text["p_offset"]) & ~0xFFF
+
+
 def has_interp(path: Path) -> bool:
     with path.open("rb") as f:
         return any(seg["p_type"] == "PT_INTERP" for seg in ELFFile(f).iter_segments())

@@ -38,8 +38,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from elftools.elf.elffile import ELFFile
-from litebox_e2e import BASE_ENV, RUN_TIMEOUT, pack
+from litebox_e2e import BASE_ENV, RUN_TIMEOUT, pack, runtime_text_offset
 from test_e2e_conformance import build
 from test_e2e_resident import descendants
 
@@ -68,9 +67,7 @@ def minor_faults(pid: int) -> tuple[int, int]:
 def runtime_text_start(pid: int, artifact: Path) -> int:
     """Where pid maps the runtime's code: the artifact's executable PT_LOAD (the artifact is
     the runtime's ELF file), found in /proc/PID/maps by its file offset."""
-    with artifact.open("rb") as f:
-        text = next(seg for seg in ELFFile(f).iter_segments() if seg["p_type"] == "PT_LOAD" and seg["p_flags"] & 1)
-    page_offset = text["p_offset"] & ~0xFFF
+    page_offset = runtime_text_offset(artifact)
     with open(f"/proc/{pid}/maps") as f:
         for line in f:
             fields = line.split()

@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from litebox_e2e import pack, read_image
+from litebox_e2e import pack, read_image, runtime_text_offset
 from test_e2e_conformance import build
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
@@ -179,22 +179,22 @@ def test_a_file_read_through_keeps_one_decoded_chunk_and_decodes_each_once(probe
 
 
 def runtime_text_kib(pid: int, path: Path) -> tuple[int, int] | None:
-    """(Size, Rss) in KiB of pid's executable mapping of `path` with the lowest file offset
-    (the runtime's text: it comes before the image, whose ELF files the app's code is mapped
-    from; the runtime itself is at a random address), or None."""
-    best: tuple[int, int, int] | None = None
-    offset, size = -1, 0
+    """(Size, Rss) in KiB of pid's mapping of the runtime's text in artifact `path` (at the file
+    offset of its executable PT_LOAD: litebox_e2e.runtime_text_offset; the image's ELF files,
+    which the app's code is mapped from, come after it), or None."""
+    want = runtime_text_offset(path)
+    found, size = False, 0
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
             fields = line.split()
             if "-" in fields[0] and len(fields) >= 5 and ":" in fields[3]:
-                offset = (int(fields[2], 16) if len(fields) >= 6 and fields[5] == str(path) and fields[1] == "r-xp"
-                          else -1)
-            elif offset >= 0 and fields[0] == "Size:":
+                found = (len(fields) >= 6 and fields[5] == str(path) and fields[1] == "r-xp"
+                         and int(fields[2], 16) == want)
+            elif found and fields[0] == "Size:":
                 size = int(fields[1])
-            elif offset >= 0 and fields[0] == "Rss:" and (best is None or offset < best[0]):
-                best = (offset, size, int(fields[1]))
-    return (best[1], best[2]) if best else None
+            elif found and fields[0] == "Rss:":
+                return size, int(fields[1])
+    return None
 
 
 def test_the_runtime_code_that_runs_is_laid_out_together(probe_artifact: Path) -> None:

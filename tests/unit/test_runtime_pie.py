@@ -229,7 +229,8 @@ def test_runtime_embeds_no_path_of_this_machine(runtime: bytes) -> None:
     remaps both; the workspace's own panic locations are relative, core/libos/src/...): a
     checkout elsewhere (CI clones to its own path) builds the same runtime, and an artifact
     does not tell where it was built."""
-    cargo_home = os.environ.get("CARGO_HOME") or str(Path.home() / ".cargo")
-    for path in (str(REPO), cargo_home):
+    from packager.targets.cargobuild import cargo_home
+
+    for path in (str(REPO), cargo_home()):
         assert os.fsencode(path) not in runtime, path
     assert b"core/libos/src/" in runtime, "panic locations are there (the check above reads the right file)"
