@@ -25,6 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from sched_timeline import LINE  # one `perf script` line: comm pid/tid [cpu] time: event: fields
+
 EVENTS = [
     "raw_syscalls:sys_enter",
     "raw_syscalls:sys_exit",
@@ -32,7 +34,6 @@ EVENTS = [
     "sched:sched_process_fork",
     "sched:sched_process_exit",
 ]
-LINE = re.compile(r"^\s*(.+?)\s+(\d+)/(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+(\S+):\s*(.*)$")
 NAMES = {56: "clone", 61: "wait4", 39: "getpid", 273: "set_robust_list", 231: "exit_group", 435: "clone3"}
 Event = tuple[float, int, str, str]
 
