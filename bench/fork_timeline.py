@@ -106,6 +106,9 @@ def record(prog: str, n: int, out: Path) -> list[str]:
 
 def main() -> None:
     """Records (or reads) a trace and prints the account."""
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        return
     if sys.argv[1] == "--script":
         lines = Path(sys.argv[2]).read_text(errors="replace").splitlines()
     else:
