@@ -6,6 +6,7 @@ kinds ``path``, ``exec``, ``create`` (absolute paths), ``connect``, ``listen`` (
 escape backslash, tab, newline and other bytes as ``\\\\``, ``\\t``, ``\\n``, ``\\xHH``."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -224,10 +225,11 @@ def render_snippet(learned: Learned, exists: Callable[[str], str | None], source
                       f"# host = {json.dumps(top.lstrip('/'))}",
                       f"# guest = {json.dumps(top)}",
                       '# mode = "rw"']
-    # A connect to the unspecified address (0.0.0.0, [::]) reaches this host on Linux, but a
-    # connect rule with that address allows every destination (docs/config.md, "Wildcard
-    # address"), so it is shown, not offered. It is mostly glibc's getaddrinfo ordering its
-    # answers for a server that asked for its own passive address (a UDP connect, nothing sent).
+    # A connect to the unspecified address (0.0.0.0, [::]) reaches this host's loopback, and the
+    # sandbox checks it as such (docs/config.md, "Unspecified destination"): the rule that
+    # allows it names 127.0.0.1 or [::1]. It is shown with that rule, not offered: it is mostly
+    # glibc's getaddrinfo ordering its answers for a server that asked for its own passive
+    # address (a UDP connect, nothing sent), which the server does not need.
     connect = [r for r in learned.connect if not is_unspecified(r)]
     wildcard = sorted((r for r in learned.connect if is_unspecified(r)), key=SockRule.sort_key)
     if learned.listen or connect:
@@ -237,12 +239,13 @@ def render_snippet(learned: Learned, exists: Callable[[str], str | None], source
                 items = ", ".join(json.dumps(r.text()) for r in sorted(rules, key=SockRule.sort_key))
                 lines.append(f"{name} = [{items}]")
     if wildcard:
-        shown = ", ".join(r.text() for r in wildcard)
+        shown = ", ".join(f"{r.text()} (this host: {loopback_of(r).text()})" for r in wildcard)
+        rules = ", ".join(json.dumps(loopback_of(r).text()) for r in wildcard)
         lines += ["", f"# Refused connects to the unspecified address, not offered: {shown}.",
-                  "# As a connect rule that address allows EVERY destination on the port. A server that",
-                  "# asks getaddrinfo for its own listening address makes these (glibc probes each answer",
-                  "# with a UDP connect; nothing is sent) and works without them. An app that really",
-                  "# connects to 0.0.0.0 or [::] (this host) needs the wildcard rule: grant it knowingly."]
+                  "# A server that asks getaddrinfo for its own listening address makes these (glibc",
+                  "# probes each answer with a UDP connect; nothing is sent) and works without them.",
+                  "# An app that really connects there reaches this host's loopback; the rule is:",
+                  f"# connect = [{rules}]"]
     if manifest is not None:
         lines += quick_pack_lines(manifest, learned.listen, connect, list(parents))
     lines += refusal_lines(learned)
@@ -255,6 +258,13 @@ def render_snippet(learned: Learned, exists: Callable[[str], str | None], source
 def is_unspecified(rule: SockRule) -> bool:
     """Whether ``rule``'s address is the unspecified one (0.0.0.0 or ::)."""
     return not any(rule.address)
+
+
+def loopback_of(rule: SockRule) -> SockRule:
+    """The loopback endpoint (127.0.0.1 or ::1, same port) that a destination at the
+    unspecified address reaches, and that the sandbox checks it as."""
+    address = bytes([127, 0, 0, 1]) if rule.family == 4 else bytes(15) + b"\x01"
+    return dataclasses.replace(rule, address=address)
 
 
 def snippet_from_records(data: bytes, exists: Callable[[str], str | None], source: str,

@@ -1,6 +1,7 @@
 """Outgoing TCP under [policy.network].connect (tests/e2e/programs/tcpclient.c): a client that
 talks to a server of this test on 127.0.0.1 (300 kB each way, half-close, EOF), meets a closed
-port (blocking and non-blocking connect: ECONNREFUSED) and a port outside its policy (EACCES).
+port (blocking and non-blocking connect: ECONNREFUSED), a port outside its policy (EACCES), and
+0.0.0.0 at the open port, which reaches 127.0.0.1 under a rule naming only 127.0.0.1.
 
 Native and packed for every target (the `target` fixture) must print the same bytes. Under kvm the
 VM reaches the host's loopback through QEMU's user network: 127.0.0.1 in the VM stands for it
@@ -86,6 +87,10 @@ def expected(ports: Ports) -> bytes:
         "poll = 1 POLLOUT 1\n"
         "nonblocking connect open -> 0\n"
         f"reply: got 10 bytes sum {sum((i * 7) & 0xFF for i in range(10))}\n"
+        "recv after EOF = 0\n"
+        "connect 0.0.0.0 open = 0 0\n"
+        "peer 127.0.0.1\n"
+        f"reply: got 5 bytes sum {sum((i * 7) & 0xFF for i in range(5))}\n"
         "recv after EOF = 0\n"
     ).encode()
 

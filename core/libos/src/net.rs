@@ -153,6 +153,54 @@ pub fn decode(sa: &[u8], unspec_is_ipv4: bool) -> Result<Target, crate::errno::E
     }
 }
 
+/// Where Linux sends to when the destination of a `connect`, `sendto` or `sendmsg` is the
+/// unspecified address: this host's loopback (`ip_route_connect` for IPv4, "connect to self if
+/// daddr is ::" in the IPv6 connect and send paths). The sandbox checks such a destination as
+/// the loopback address and hands that address to the host ([`loopback_destination`]), so a
+/// rule `127.0.0.1:P` allows `connect(0.0.0.0:P)` and a wildcard rule is never needed for it.
+/// The one difference from Linux: an IPv4 socket bound to a specific local address would send
+/// to that address; the sandbox sends to 127.0.0.1 (the address the rule named).
+pub fn loopback_of(e: &Endpoint) -> Option<Endpoint> {
+    if !e.unspecified() {
+        return None;
+    }
+    let mut addr = [0u8; 16];
+    if e.family == 4 {
+        addr[..4].copy_from_slice(&[127, 0, 0, 1]);
+    } else {
+        addr[15] = 1;
+    }
+    Some(Endpoint { family: e.family, addr, port: e.port })
+}
+
+/// Rewrites, in place, the unspecified address of the IP socket address `sa` (copied from the
+/// app, already decoded as [`Target::Ip`]) into the loopback address of [`loopback_of`]:
+/// `0.0.0.0` into `127.0.0.1`, `::` into `::1`, `::ffff:0.0.0.0` into `::ffff:127.0.0.1`.
+/// Returns whether it changed anything; an address that is not unspecified is left alone.
+pub fn loopback_destination(sa: &mut [u8]) -> bool {
+    if sa.len() < 2 {
+        return false;
+    }
+    let at = match u16::from_le_bytes([sa[0], sa[1]]) {
+        AF_INET | AF_UNSPEC if sa.len() >= 8 => 4..8,
+        AF_INET6 if sa.len() >= 24 => {
+            let a = &mut sa[8..24];
+            if a.iter().all(|&b| b == 0) {
+                a[15] = 1;
+                return true;
+            }
+            20..24
+        }
+        _ => return false,
+    };
+    let mapped_prefix = at.start == 20 && sa[8..20] == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
+    if (at.start == 4 || mapped_prefix) && sa[at.clone()] == [0, 0, 0, 0] {
+        sa[at].copy_from_slice(&[127, 0, 0, 1]);
+        return true;
+    }
+    false
+}
+
 /// The `[policy.network]` rules of the launch configuration.
 #[derive(Clone, Debug, Default)]
 pub struct NetPolicy {
@@ -243,6 +291,63 @@ mod tests {
         assert_eq!(v6([0x2001, 0xdb8, 0, 0, 1, 0, 0, 1], 1).text(), b"[2001:db8::1:0:0:1]:1");
         assert_eq!(v6([0x2001, 0xdb8, 0, 1, 1, 1, 1, 1], 1).text(), b"[2001:db8:0:1:1:1:1:1]:1");
         assert_eq!(v6([1, 0, 0, 0, 0, 0, 0, 0], 2).text(), b"[1::]:2");
+    }
+
+    fn sa4(a: [u8; 4], port: u16) -> Vec<u8> {
+        let mut v = alloc::vec![0u8; 16];
+        v[..2].copy_from_slice(&AF_INET.to_le_bytes());
+        v[2..4].copy_from_slice(&port.to_be_bytes());
+        v[4..8].copy_from_slice(&a);
+        v
+    }
+
+    fn sa6(a: [u8; 16], port: u16) -> Vec<u8> {
+        let mut v = alloc::vec![0u8; 28];
+        v[..2].copy_from_slice(&AF_INET6.to_le_bytes());
+        v[2..4].copy_from_slice(&port.to_be_bytes());
+        v[8..24].copy_from_slice(&a);
+        v
+    }
+
+    #[test]
+    fn unspecified_destinations_become_this_hosts_loopback() {
+        let mut a = sa4([0, 0, 0, 0], 8123);
+        assert!(loopback_destination(&mut a));
+        assert_eq!(a, sa4([127, 0, 0, 1], 8123));
+        let mut a = sa6([0; 16], 53);
+        assert!(loopback_destination(&mut a));
+        let mut one = [0u8; 16];
+        one[15] = 1;
+        assert_eq!(a, sa6(one, 53));
+        let mut mapped = [0u8; 16];
+        mapped[10] = 0xff;
+        mapped[11] = 0xff;
+        let mut a = sa6(mapped, 80);
+        assert!(loopback_destination(&mut a));
+        mapped[12..].copy_from_slice(&[127, 0, 0, 1]);
+        assert_eq!(a, sa6(mapped, 80));
+        assert_eq!(decode(&a, false), Ok(Target::Ip(v4([127, 0, 0, 1], 80))));
+        assert_eq!(loopback_of(&v4([0, 0, 0, 0], 7)), Some(v4([127, 0, 0, 1], 7)));
+        assert_eq!(loopback_of(&v6([0; 8], 7)), Some(v6([0, 0, 0, 0, 0, 0, 0, 1], 7)));
+    }
+
+    #[test]
+    fn specified_destinations_are_left_alone() {
+        for mut a in [sa4([10, 0, 0, 5], 1), sa4([127, 0, 0, 1], 2), sa6([0xfe; 16], 3)] {
+            let before = a.clone();
+            assert!(!loopback_destination(&mut a));
+            assert_eq!(a, before);
+        }
+        // ::ffff:0:0 with another prefix byte is a plain IPv6 address, not mapped 0.0.0.0.
+        let mut odd = [0u8; 16];
+        odd[11] = 0xff;
+        let mut a = sa6(odd, 4);
+        assert!(!loopback_destination(&mut a));
+        assert_eq!(loopback_of(&v4([1, 2, 3, 4], 7)), None);
+        let mut short = alloc::vec![2u8, 0, 0];
+        assert!(!loopback_destination(&mut short));
+        let mut unix = alloc::vec![1u8, 0, b'/', b'x'];
+        assert!(!loopback_destination(&mut unix));
     }
 
     #[test]

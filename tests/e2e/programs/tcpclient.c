@@ -1,6 +1,7 @@
 /* TCP client probe: connects out to a server of the test on 127.0.0.1 and checks what a client
  * sees. Usage: tcpclient OPEN CLOSED DENIED (ports: a listening server, an allowed port nobody
- * listens on, a port the policy does not allow). Prints one line per step; the same bytes
+ * listens on, a port the policy does not allow), then 0.0.0.0 at the open port (this host's
+ * loopback). Prints one line per step; the same bytes
  * natively, packed for linux-userland and packed for kvm (tests/e2e/test_e2e_tcp_client.py). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -118,6 +119,19 @@ int main(int argc, char **argv) {
     printf("nonblocking connect open -> %s\n", ename(err));
     fcntl(s, F_SETFL, fcntl(s, F_GETFL) & ~O_NONBLOCK);
     exchange(s, 10);
+    close(s);
+
+    /* 0.0.0.0 as a destination is this host's loopback on Linux; the policy names only
+     * 127.0.0.1 (docs/config.md, "Unspecified destination"). */
+    s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in any = loopback(open_port);
+    any.sin_addr.s_addr = htonl(INADDR_ANY);
+    r = connect(s, (struct sockaddr *)&any, sizeof any);
+    printf("connect 0.0.0.0 open = %d %s\n", r, ename(r ? errno : 0));
+    pl = sizeof peer;
+    getpeername(s, (struct sockaddr *)&peer, &pl);
+    printf("peer %s\n", inet_ntoa(peer.sin_addr));
+    exchange(s, 5);
     close(s);
     return 0;
 }

@@ -527,8 +527,11 @@ impl Op {
 }
 
 /// Decides whether `op` may use the address `sa` (copied from the app): Ok, or the errno for
-/// the app after logging the denial and recording it for `--learn`.
-fn check<P: Platform>(os: &LibOs<P>, op: Op, sa: &[u8]) -> Result<(), Errno> {
+/// the app after logging the denial and recording it for `--learn`. A destination (connect,
+/// sends) at the unspecified address is where Linux sends it, this host's loopback: it is
+/// checked as, and rewritten in `sa` to, the loopback address (`net::loopback_of`), so the
+/// host is handed exactly the destination the rule allowed.
+fn check<P: Platform>(os: &LibOs<P>, op: Op, sa: &mut [u8]) -> Result<(), Errno> {
     match decode(sa, op != Op::Connect)? {
         Target::Disconnect => Ok(()),
         Target::Unix if unix_abstract(sa) && os.platform.passthrough().is_some_and(|p| p.private_net()) => Ok(()),
@@ -541,8 +544,38 @@ fn check<P: Platform>(os: &LibOs<P>, op: Op, sa: &[u8]) -> Result<(), Errno> {
             os.debug_log(&[b"network: ", op.name(), why]);
             Err(EACCES)
         }
-        Target::Ip(e) => check_ip(os, op, &e),
+        Target::Ip(e) => match crate::net::loopback_of(&e) {
+            Some(lo) if matches!(op, Op::Connect | Op::Send(_)) => {
+                check_destination(os, op, &e, &lo)?;
+                crate::net::loopback_destination(sa);
+                Ok(())
+            }
+            _ => check_ip(os, op, &e),
+        },
     }
+}
+
+/// The check of a destination `e` at the unspecified address, which reaches `lo`, this host's
+/// loopback: allowed when a rule covers `lo`. A refusal is logged and recorded for `--learn`
+/// with the address the app gave (`learn` names what it reaches).
+fn check_destination<P: Platform>(os: &LibOs<P>, op: Op, e: &Endpoint, lo: &Endpoint) -> Result<(), Errno> {
+    if os.net.may_connect(lo) {
+        return Ok(());
+    }
+    let (text, reaches) = (e.text(), lo.text());
+    os.debug_log(&[
+        b"network: ",
+        op.name(),
+        b" ",
+        &text,
+        b" (this host: ",
+        &reaches,
+        b") denied: no [policy.network] connect rule allows ",
+        &reaches,
+        b" -> EACCES",
+    ]);
+    os.learn(op.rule(), &text);
+    Err(EACCES)
 }
 
 /// Whether Unix address `sa` is an abstract name (`sun_path[0] == 0`) or only the family
@@ -576,8 +609,8 @@ fn check_ip<P: Platform>(os: &LibOs<P>, op: Op, e: &Endpoint) -> Result<(), Errn
 
 fn bind<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize) -> SysResult {
     let s = sock_of(os, fd)?;
-    let sa = copy_addr(&os.mem, addr, len)?;
-    check(os, Op::Bind, &sa)?;
+    let mut sa = copy_addr(&os.mem, addr, len)?;
+    check(os, Op::Bind, &mut sa)?;
     let r = s.call(os, BIND, [0, sa.as_ptr() as usize, sa.len(), 0, 0, 0])?;
     if let (FileKind::Host(_), Some(mut bound)) = (&s.0.kind, fixed_name(&sa)) {
         if tcp_stream(os, &s) {
@@ -735,8 +768,8 @@ fn accept<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize, flags: u
 
 fn connect<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize) -> SysResult {
     let s = sock_of(os, fd)?;
-    let sa = copy_addr(&os.mem, addr, len)?;
-    check(os, Op::Connect, &sa)?;
+    let mut sa = copy_addr(&os.mem, addr, len)?;
+    check(os, Op::Connect, &mut sa)?;
     s.call(os, CONNECT, [0, sa.as_ptr() as usize, sa.len(), 0, 0, 0])
 }
 
@@ -745,9 +778,9 @@ fn sendto<P: Platform>(os: &LibOs<P>, fd: i32, a: &[usize; 6]) -> SysResult {
     if a[4] == 0 {
         return s.call(os, SENDTO, [0, a[1], a[2], a[3], 0, 0]);
     }
-    let sa = copy_addr(&os.mem, a[4], a[5])?;
+    let mut sa = copy_addr(&os.mem, a[4], a[5])?;
     if !sa.is_empty() {
-        check(os, Op::Send(b"sendto"), &sa)?;
+        check(os, Op::Send(b"sendto"), &mut sa)?;
     }
     // An empty address is passed as one (the kernel reads nothing from it).
     let empty = [0u8; 0];
@@ -785,7 +818,7 @@ fn msg_in<P: Platform>(os: &LibOs<P>, ptr: usize, op: Op) -> Result<Msg, Errno> 
         // As the kernel does for msghdr: a longer name is cut to sockaddr_storage.
         name = copy_addr(&os.mem, name_ptr, name_len.min(SOCKADDR_MAX))?;
         hdr[8..12].copy_from_slice(&(name.len() as u32).to_le_bytes());
-        check(os, op, &name)?;
+        check(os, op, &mut name)?;
         hdr[0..8].copy_from_slice(&(name.as_ptr() as usize).to_le_bytes());
     } else {
         // The kernel ignores a name of length 0; drop a dangling pointer with it.
