@@ -14,6 +14,7 @@ mod error;
 mod format;
 mod launch;
 mod reader;
+pub mod sha256;
 mod zstd;
 
 pub use error::{ImageError, ImageErrorKind};

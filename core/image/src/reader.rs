@@ -9,7 +9,7 @@ use core::cell::UnsafeCell;
 use core::cmp::Ordering;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering as AtOrd};
 
-use sha2::{Digest, Sha256};
+use crate::sha256::Sha256;
 use xxhash_rust::xxh3::{xxh3_64, Xxh3Default};
 
 use crate::error::ImageError;
@@ -93,7 +93,7 @@ impl<'a> Image<'a> {
             h.update(&bytes[..HEADER_DIGESTED]);
             h.update(&bytes[header.config.offset..header.config.offset + header.config.size]);
             h.update(&bytes[header.pages.offset..header.pages.offset + header.pages.size]);
-            if h.finalize().as_slice() != header.root_digest {
+            if h.finalize()[..] != header.root_digest[..] {
                 return Err(ImageError::tampered("root digest does not match the image metadata"));
             }
         }
@@ -237,7 +237,7 @@ impl<'a> Image<'a> {
         let tampered = || ImageError::tampered("table page digest does not match").with(page as u64);
         let Some(c) = &self.copy else {
             let want = self.header.pages.offset + page * PAGE_DIGEST_SIZE;
-            if Sha256::digest(&self.bytes[start..stop]).as_slice() != &self.bytes[want..want + PAGE_DIGEST_SIZE] {
+            if Sha256::digest(&self.bytes[start..stop])[..] != self.bytes[want..want + PAGE_DIGEST_SIZE] {
                 return Err(tampered());
             }
             word.fetch_or(bit, AtOrd::Release);
@@ -256,7 +256,7 @@ impl<'a> Image<'a> {
                 return Err(ImageError::damaged("cannot read the image's tables").with(page as u64));
             }
             let want = page * PAGE_DIGEST_SIZE;
-            if Sha256::digest(&*dst).as_slice() != &c.digests[want..want + PAGE_DIGEST_SIZE] {
+            if Sha256::digest(dst)[..] != c.digests[want..want + PAGE_DIGEST_SIZE] {
                 return Err(tampered());
             }
             word.fetch_or(bit, AtOrd::Release);

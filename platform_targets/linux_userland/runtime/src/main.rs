@@ -16,6 +16,7 @@ extern crate alloc;
 
 mod broker;
 mod caps;
+mod cpuprobe;
 mod effects;
 mod exec;
 mod fastclock;
@@ -371,6 +372,9 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     guard::reserve(at, len);
     // SAFETY: the mapping is read-only, private and never unmapped (guarded from the app).
     let bytes: &'static [u8] = unsafe { core::slice::from_raw_parts(at as *const u8, len) };
+    // The image's SHA-256 code on the SHA extensions where the CPU has them, known without
+    // CPUID (a trap to the hypervisor in a VM: cpuprobe.rs).
+    litebox_image::sha256::set_sha_ni(cpuprobe::sha_extensions());
     let mut image = Image::open(bytes).unwrap_or_else(|e| image_fatal(e));
     // File data is checked and read with pread, not through the mapping (resident memory).
     image.set_stored_reader(selfimage::read_image);
