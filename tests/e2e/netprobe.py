@@ -52,6 +52,16 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return port
 
 
+def probe_ports() -> tuple[int, int, int]:
+    """Three free loopback ports for a probe: one for TCP, one for UDP, and a third that is
+    neither (the one no rule will name)."""
+    tcp, udp = free_port(), free_port(socket.SOCK_DGRAM)
+    denied = free_port()
+    while denied in (tcp, udp):
+        denied = free_port()
+    return tcp, udp, denied
+
+
 def build_probe(work: Path, name: str = "net") -> Path:
     """Compiles programs/NAME.c (dynamic) into WORK/NAME."""
     out = work / name

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from litebox_e2e import describe, pack, run_cli, run_program
-from netprobe import DENIED_OUTPUT, build_probe, free_port, write_project
+from netprobe import DENIED_OUTPUT, build_probe, free_port, probe_ports, write_project
 from test_e2e_conformance import first_difference
 
 
@@ -37,10 +36,7 @@ class NetProbe:
 def probe(tmp_path_factory: pytest.TempPathFactory) -> NetProbe:
     work = tmp_path_factory.mktemp("net")
     native = build_probe(work)
-    tcp, udp = free_port(), free_port(socket.SOCK_DGRAM)
-    denied = free_port()
-    while denied in (tcp, udp):
-        denied = free_port()
+    tcp, udp, denied = probe_ports()
     rules = [f"127.0.0.1:{tcp}", f"127.0.0.1:{udp}"]
     project = write_project(work, native, rules, rules)
     art = pack(project, work / "dist")

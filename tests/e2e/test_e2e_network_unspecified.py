@@ -10,13 +10,12 @@ no rule names it gets EACCES, logged with the address it would have reached (doc
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from litebox_e2e import describe, pack, run_cli, run_program
-from netprobe import build_probe, free_port, write_project
+from netprobe import build_probe, probe_ports, write_project
 
 DENIED = """\
 tcp connect 0.0.0.0 outside policy = -1 EACCES
@@ -38,10 +37,7 @@ class Probe:
 def probe(tmp_path_factory: pytest.TempPathFactory) -> Probe:
     work = tmp_path_factory.mktemp("netunspec")
     native = build_probe(work, "netunspec")
-    tcp, udp = free_port(), free_port(socket.SOCK_DGRAM)
-    denied = free_port()
-    while denied in (tcp, udp):
-        denied = free_port()
+    tcp, udp, denied = probe_ports()
     # Loopback rules only: no wildcard rule anywhere.
     rules = [f"127.0.0.1:{tcp}", f"127.0.0.1:{udp}", f"[::1]:{tcp}"]
     project = write_project(work, native, rules, rules)
