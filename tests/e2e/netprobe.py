@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
@@ -50,6 +51,17 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
             except OSError:
                 continue
         return port
+
+
+@dataclass(frozen=True)
+class NetProbe:
+    """A probe built natively and packed, with its three ports (`probe_ports`)."""
+
+    native: Path
+    artifact: Path
+    tcp: int
+    udp: int
+    denied: int
 
 
 def probe_ports() -> tuple[int, int, int]:

@@ -19,17 +19,8 @@ from pathlib import Path
 
 import pytest
 from litebox_e2e import describe, pack, run_cli, run_program
-from netprobe import DENIED_OUTPUT, build_probe, free_port, probe_ports, write_project
+from netprobe import DENIED_OUTPUT, NetProbe, build_probe, free_port, probe_ports, write_project
 from test_e2e_conformance import first_difference
-
-
-@dataclass(frozen=True)
-class NetProbe:
-    native: Path
-    artifact: Path
-    tcp: int
-    udp: int
-    denied: int
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,9 @@ no rule names it gets EACCES, logged with the address it would have reached (doc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
 from litebox_e2e import describe, pack, run_cli, run_program
-from netprobe import build_probe, probe_ports, write_project
+from netprobe import NetProbe, build_probe, probe_ports, write_project
 
 DENIED = """\
 tcp connect 0.0.0.0 outside policy = -1 EACCES
@@ -24,27 +21,18 @@ tcp6 connect :: outside policy = -1 EACCES
 """
 
 
-@dataclass(frozen=True)
-class Probe:
-    native: Path
-    artifact: Path
-    tcp: int
-    udp: int
-    denied: int
-
-
 @pytest.fixture(scope="module")
-def probe(tmp_path_factory: pytest.TempPathFactory) -> Probe:
+def probe(tmp_path_factory: pytest.TempPathFactory) -> NetProbe:
     work = tmp_path_factory.mktemp("netunspec")
     native = build_probe(work, "netunspec")
     tcp, udp, denied = probe_ports()
     # Loopback rules only: no wildcard rule anywhere.
     rules = [f"127.0.0.1:{tcp}", f"127.0.0.1:{udp}", f"[::1]:{tcp}"]
     project = write_project(work, native, rules, rules)
-    return Probe(native, pack(project, work / "dist").path, tcp, udp, denied)
+    return NetProbe(native, pack(project, work / "dist").path, tcp, udp, denied)
 
 
-def test_unspecified_destinations_reach_loopback_under_loopback_rules(probe: Probe) -> None:
+def test_unspecified_destinations_reach_loopback_under_loopback_rules(probe: NetProbe) -> None:
     args = ["allowed", str(probe.tcp), str(probe.udp)]
     native = run_program([probe.native, *args])
     assert native.returncode == 0, describe(native)
@@ -58,7 +46,7 @@ def test_unspecified_destinations_reach_loopback_under_loopback_rules(probe: Pro
     assert packed.stdout == native.stdout
 
 
-def test_unspecified_destinations_outside_the_policy_are_refused_and_logged(probe: Probe) -> None:
+def test_unspecified_destinations_outside_the_policy_are_refused_and_logged(probe: NetProbe) -> None:
     packed = run_program([probe.artifact, "denied", str(probe.denied)], env={"LITEBOX_LOG": "debug"})
     assert packed.returncode == 0, describe(packed)
     assert packed.stdout.decode() == DENIED
@@ -75,7 +63,7 @@ def test_unspecified_destinations_outside_the_policy_are_refused_and_logged(prob
         assert line in err, f"missing log line {line!r} in:\n{packed.stderr.decode()}"
 
 
-def test_learn_names_the_loopback_rule_for_an_unspecified_destination(probe: Probe) -> None:
+def test_learn_names_the_loopback_rule_for_an_unspecified_destination(probe: NetProbe) -> None:
     proc = run_cli("run", "--learn", probe.artifact, "--", "denied", str(probe.denied))
     assert proc.returncode == 0, describe(proc)
     snippet = proc.stdout[len(DENIED):]
