@@ -454,7 +454,9 @@ fn map_ids(pid: i32) -> Result<(), i32> {
 /// Starts init in new namespaces. In init this never returns (it becomes the reaper after
 /// forking the app); in the app it returns `App`.
 fn spawn_init(mounts: &[(&[u8], bool)], host_fds: &[(i32, bool)], memory: Option<u64>, server: i32) -> Spawn {
-    let Ok((go_r, go_w)) = pipe() else { return Spawn::Failed(24) };
+    // A socket pair, not a pipe: init may end (its "F") before it reads the "G", and a "G"
+    // sent then must come back as EPIPE, not as a SIGPIPE that ends the supervisor.
+    let Ok((go_r, go_w)) = broker::seqpacket_pair() else { return Spawn::Failed(24) };
     let Ok((st_r, st_w)) = pipe() else {
         close(go_r);
         close(go_w);
@@ -478,7 +480,13 @@ fn spawn_init(mounts: &[(&[u8], bool)], host_fds: &[(i32, bool)], memory: Option
     close(st_w);
     let report = |r: Result<(), i32>| -> Result<(), i32> {
         r?;
-        check(sys::syscall3(sys::WRITE, go_w as usize, b"G".as_ptr() as usize, 1)).map(|_| ())?;
+        const MSG_NOSIGNAL: usize = 0x4000;
+        const EPIPE: i32 = 32;
+        match check(sys::syscall6(sys::SENDTO, go_w as usize, b"G".as_ptr() as usize, 1, MSG_NOSIGNAL, 0, 0)) {
+            // EPIPE: init has ended; its word ("F" and an errno, or none) is read below.
+            Ok(_) | Err(EPIPE) => {}
+            Err(e) => return Err(e),
+        }
         // init answers "R" once the root is built and its network namespace made, or "F" and
         // an errno. Read one byte at a
         // time: an app that ends at once has init's "S" and signal right behind the "R",
