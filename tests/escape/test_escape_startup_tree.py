@@ -122,12 +122,12 @@ def test_an_init_that_fails_before_the_go_ahead_does_not_end_the_supervisor(tmp_
     # Init's unshare fails and init ends (its "F") before the supervisor's "G" goes out (held
     # back 300 ms here): the "G" meets a closed socket (EPIPE), not a SIGPIPE that killed the
     # supervisor with nothing started, and the app starts without namespaces, once.
-    r = subprocess.run(["strace", "-f", "-qq", "-o", str(tmp_path / "t"), "-e", "trace=unshare,sendto",
-                        "-e", "inject=unshare:error=EPERM:when=1", "-e", "inject=sendto:delay_enter=300000:when=1",
+    r = subprocess.run(["strace", "-f", "-qq", "-o", str(tmp_path / "t"), "-e", "trace=unshare,sendmsg",
+                        "-e", "inject=unshare:error=EPERM:when=1", "-e", "inject=sendmsg:delay_enter=300000:when=1",
                         str(packed().artifact), "chmod"],
                        capture_output=True, text=True, timeout=RUN_TIMEOUT, env=dict(BASE_ENV), check=False)
     assert r.returncode == 0 and r.stdout.count("mode: ") == 1, describe(r)
     trace = (tmp_path / "t").read_text()
-    assert re.search(r'sendto\(\d+, "G", 1, MSG_NOSIGNAL', trace), trace
-    assert re.search(r"sendto resumed>\).* = -1 EPIPE|MSG_NOSIGNAL, NULL, 0\) += -1 EPIPE", trace), trace
+    assert re.search(r'sendmsg\(\d+, \{msg_name=NULL, msg_namelen=0, msg_iov=\[\{iov_base="G"', trace), trace
+    assert re.search(r"sendmsg resumed>.* = -1 EPIPE|MSG_NOSIGNAL\) += -1 EPIPE", trace), trace
     assert "SIGPIPE" not in trace, trace

@@ -11,12 +11,10 @@
 //! `fork`.
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::signals::KSigaction;
+use crate::signals::{KSigaction, SA_RESTORER, SA_SIGINFO};
 use crate::sys;
 
 const SIGILL: usize = 4;
-const SA_SIGINFO: u64 = 4;
-const SA_RESTORER: u64 = 0x0400_0000;
 const SIG_UNBLOCK: usize = 1;
 const SIG_SETMASK: usize = 2;
 

@@ -10,9 +10,9 @@ use litebox_libos::user;
 use crate::sys::{self, check};
 
 pub const SIGSYS: i32 = 31;
-const SA_SIGINFO: u64 = 4;
+pub(crate) const SA_SIGINFO: u64 = 4;
 const SA_ONSTACK: u64 = 0x0800_0000;
-const SA_RESTORER: u64 = 0x0400_0000;
+pub(crate) const SA_RESTORER: u64 = 0x0400_0000;
 const SA_NODEFER: u64 = 0x4000_0000;
 const SIGSYS_BIT: u64 = 1 << (SIGSYS - 1);
 

@@ -6,6 +6,9 @@
 mod cpuprobe;
 
 mod signals {
+    pub(crate) const SA_SIGINFO: u64 = 4;
+    pub(crate) const SA_RESTORER: u64 = 0x0400_0000;
+
     /// The kernel's `struct sigaction` for rt_sigaction, as the runtime declares it.
     #[derive(Clone, Copy, Default)]
     #[repr(C)]
