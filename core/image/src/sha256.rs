@@ -9,22 +9,22 @@
 //! then runs its own SHA-NI compression function, and the `sha2` crate's otherwise (its own
 //! detection, its portable code on a CPU without them). A runtime that says nothing keeps the
 //! `sha2` crate's behaviour exactly.
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
-/// 0: unknown (the `sha2` crate decides); 1: the CPU executes SHA-NI, SSSE3 and SSE4.1;
-/// 2: it does not.
-static SHA_NI: AtomicU8 = AtomicU8::new(0);
+/// Whether the runtime said the CPU executes SHA-NI, SSSE3 and SSE4.1. False (not said, or
+/// said it does not): the `sha2` crate's compression function, which detects for itself.
+static SHA_NI: AtomicBool = AtomicBool::new(false);
 
 /// Tells this module whether the CPU executes the SHA extensions together with SSSE3 and
 /// SSE4.1 (the instructions [`compress_ni`] uses). The caller must know: `true` on a CPU
 /// without them ends the process with SIGILL at the next digest.
 pub fn set_sha_ni(present: bool) {
-    SHA_NI.store(if present { 1 } else { 2 }, Ordering::Relaxed);
+    SHA_NI.store(present, Ordering::Relaxed);
 }
 
 fn compress(state: &mut [u32; 8], blocks: &[[u8; 64]]) {
     #[cfg(target_arch = "x86_64")]
-    if SHA_NI.load(Ordering::Relaxed) == 1 {
+    if SHA_NI.load(Ordering::Relaxed) {
         // SAFETY: the runtime said the CPU executes SHA-NI, SSSE3 and SSE4.1 (set_sha_ni).
         unsafe { compress_ni(state, blocks) };
         return;
@@ -228,7 +228,7 @@ mod tests {
                 assert_eq!(h.finalize(), want, "length {n} in pieces, sha-ni {backend}");
             }
         }
-        SHA_NI.store(0, Ordering::Relaxed);
+        SHA_NI.store(false, Ordering::Relaxed);
     }
 
     /// Whether the test machine has SHA-NI, SSSE3 and SSE4.1 (CPUID, through `std`).
