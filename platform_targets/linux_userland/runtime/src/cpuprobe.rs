@@ -59,6 +59,28 @@ enum Probe {
     Undefined,
 }
 
+/// The probe around the instructions: sets `$ran` (a `usize`) to 1 if they all ran, 0 if one
+/// raised SIGILL (the handler resumes at label 2, which RESUME holds before the first of them).
+macro_rules! probe_asm {
+    ($ran:ident: $($insn:literal),+) => {
+        core::arch::asm!(
+            "xor {ran:e}, {ran:e}",
+            "lea {tmp}, [rip + 2f]",
+            "mov [{resume}], {tmp}",
+            $($insn,)+
+            "mov {ran:e}, 1",
+            "2:",
+            ran = out(reg) $ran,
+            tmp = out(reg) _,
+            resume = in(reg) RESUME.as_ptr(),
+            out("xmm0") _,
+            out("xmm1") _,
+            out("xmm2") _,
+            options(nostack),
+        )
+    };
+}
+
 /// Executes `probe` under the SIGILL handler: true if it ran without SIGILL.
 fn runs(probe: Probe) -> bool {
     let act = KSigaction {
@@ -103,35 +125,8 @@ fn runs(probe: Probe) -> bool {
         // resumes at label 2 with `ran` still 0. RESUME is written before the first of them.
         unsafe {
             match probe {
-                Probe::Sha => core::arch::asm!(
-                    "xor {ran:e}, {ran:e}",
-                    "lea {tmp}, [rip + 2f]",
-                    "mov [{resume}], {tmp}",
-                    "pshufb xmm1, xmm2",
-                    "pblendw xmm1, xmm2, 0",
-                    "sha256rnds2 xmm1, xmm2",
-                    "mov {ran:e}, 1",
-                    "2:",
-                    ran = out(reg) ran,
-                    tmp = out(reg) _,
-                    resume = in(reg) RESUME.as_ptr(),
-                    out("xmm0") _,
-                    out("xmm1") _,
-                    out("xmm2") _,
-                    options(nostack),
-                ),
-                Probe::Undefined => core::arch::asm!(
-                    "xor {ran:e}, {ran:e}",
-                    "lea {tmp}, [rip + 2f]",
-                    "mov [{resume}], {tmp}",
-                    "ud2",
-                    "mov {ran:e}, 1",
-                    "2:",
-                    ran = out(reg) ran,
-                    tmp = out(reg) _,
-                    resume = in(reg) RESUME.as_ptr(),
-                    options(nostack),
-                ),
+                Probe::Sha => probe_asm!(ran: "pshufb xmm1, xmm2", "pblendw xmm1, xmm2, 0", "sha256rnds2 xmm1, xmm2"),
+                Probe::Undefined => probe_asm!(ran: "ud2"),
             }
         }
         RESUME.store(0, Ordering::Relaxed);
