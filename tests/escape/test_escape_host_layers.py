@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import select
 import signal
 import socket
@@ -52,18 +53,31 @@ def packed(policy: str = "") -> Packed:
     return Packed(art, hex(gate_address(art)))
 
 
-def sandbox_processes(artifact: Path) -> set[int]:
-    """Host pids of every process running ARTIFACT (supervisor, init and the app's)."""
+def sandbox_processes(artifact: Path, root: int | None = None) -> set[int]:
+    """Host pids of the processes running ARTIFACT (supervisor, init, the net helper and the
+    app's). With ROOT (the supervisor's pid), only ROOT and its descendants: a test that looks
+    at one run must not count what an earlier run of the same artifact is still ending (init and
+    the net helper end after the supervisor has; docs/security.md, layer 4). Without ROOT, every
+    process running ARTIFACT, for a test that looks for leftovers."""
     target = os.path.realpath(artifact)
-    found = set()
+    parent: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 if os.readlink(f"/proc/{entry}/exe") == target:
-                    found.add(int(entry))
-            except OSError:
+                    status = Path(f"/proc/{entry}/status").read_text()
+                    parent[int(entry)] = int(re.search(r"^PPid:\s+(\d+)$", status, re.M).group(1))
+            except (OSError, AttributeError):
                 continue
-    return found
+    if root is None:
+        return set(parent)
+    tree = {root} if root in parent else set()
+    grew = True
+    while grew:
+        found = {pid for pid, ppid in parent.items() if ppid in tree} - tree
+        tree |= found
+        grew = bool(found)
+    return tree
 
 
 def layers_on_host(pid: int, since: float) -> set[str]:
@@ -111,6 +125,15 @@ def _inner_pid(pid: int) -> int | None:
     except (OSError, ValueError):
         return None
     return None
+
+
+def _in_a_pid_namespace_of_its_own(pid: int) -> bool:
+    """Whether host process PID is in a pid namespace other than this process's (False once it is
+    gone)."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return False
 
 
 def _state(pid: int) -> str:
@@ -266,8 +289,11 @@ def test_nothing_the_app_started_outlives_it() -> None:
     # has exited, init has killed and reaped the background child. Init itself (pid 1 of the
     # sandbox, the runtime's code only) may still be on its way out: the supervisor ends on its
     # report without waiting for its teardown (docs/security.md, layer 4).
+    # The supervisor's net helper (of this run or an earlier one) is in the host's pid namespace
+    # and also ends after the supervisor (PR_SET_PDEATHSIG): not one of the app's processes.
     left = sandbox_processes(p.artifact)
-    assert {pid for pid in left if _inner_pid(pid) not in (1, None)} == set(), left
+    apps = {pid for pid in left if _inner_pid(pid) not in (1, None) and _in_a_pid_namespace_of_its_own(pid)}
+    assert apps == set(), left
     assert wait_until_gone(left) == set()
     assert layers_on_host(proc.pid, since) == set()
 
@@ -284,7 +310,7 @@ def test_sigkill_of_the_artifact_leaves_nothing_behind() -> None:
     p = packed()
     since = time.time()
     proc = _start_waiting(p)
-    tree = sandbox_processes(p.artifact)
+    tree = sandbox_processes(p.artifact, proc.pid)
     assert proc.pid in tree and len(tree) >= 2
     proc.kill()
     proc.wait()
@@ -296,7 +322,7 @@ def test_the_sandbox_holds_no_capabilities() -> None:
     p = packed()
     proc = _start_waiting(p)
     try:
-        inside = sandbox_processes(p.artifact) - {proc.pid}
+        inside = sandbox_processes(p.artifact, proc.pid) - {proc.pid}
         # Init and the app's first process: each empties its own bounding set (neither
         # inherits an empty one any more: docs/security.md, layer 5), and both set
         # NO_NEW_PRIVS (init before it holds CAP_SETPCAP alone).
@@ -331,7 +357,7 @@ def test_every_sandbox_process_is_inside_the_private_root_and_network_namespace(
     p = packed()
     proc = _start_waiting(p)
     try:
-        inside = sandbox_processes(p.artifact) - {proc.pid}
+        inside = sandbox_processes(p.artifact, proc.pid) - {proc.pid}
         assert len(inside) >= 2, inside  # init and the app
         host = {ns: os.readlink(f"/proc/{proc.pid}/ns/{ns}") for ns in ("net", "mnt", "pid", "ipc")}
         for ns, mine in host.items():

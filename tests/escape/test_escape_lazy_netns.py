@@ -111,7 +111,7 @@ def _start_waiting() -> subprocess.Popen[bytes]:
 def test_the_net_helper_holds_no_capability_and_ends_with_the_artifact() -> None:
     proc = _start_waiting()
     try:
-        tree = sandbox_processes(packed())
+        tree = sandbox_processes(packed(), proc.pid)
         inside = tree - {proc.pid}
         # The helper is the supervisor's child in the host's pid namespace (one NSpid entry);
         # init and the app's processes are in the sandbox's (two).
@@ -146,7 +146,7 @@ def test_the_net_helper_holds_no_capability_and_ends_with_the_artifact() -> None
 
 def test_sigkill_of_the_artifact_ends_the_net_helper_too() -> None:
     proc = _start_waiting()
-    tree = sandbox_processes(packed())
+    tree = sandbox_processes(packed(), proc.pid)
     assert proc.pid in tree and len(tree) >= (4 if lazy() else 3)
     proc.kill()
     proc.wait()

@@ -42,7 +42,7 @@ def test_the_sandbox_holds_init_and_the_apps_first_process_only() -> None:
     p = packed()
     proc = _start_waiting(p)
     try:
-        inside = sandbox_processes(p.artifact) - {proc.pid}
+        inside = sandbox_processes(p.artifact, proc.pid) - {proc.pid}
         assert sorted(ns_pid(pid) for pid in inside) == [1, 2], inside
     finally:
         assert proc.stdin is not None
