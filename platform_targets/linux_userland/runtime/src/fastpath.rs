@@ -49,6 +49,10 @@ pub struct FastData {
     pub alt_sp: AtomicUsize,
     pub alt_size: AtomicUsize,
     pub alt_flags: AtomicUsize,
+    /// The next thread's FastData in the process's thread list (forkfence.rs), 0 at its end.
+    pub next: AtomicUsize,
+    /// 1 from before the thread's host clone until it exits (forkfence.rs).
+    pub live: AtomicUsize,
 }
 
 global_asm!(
@@ -266,8 +270,11 @@ pub(crate) fn data() -> &'static FastData {
     unsafe { &*(p as *const FastData) }
 }
 
-/// Sets up `block`'s FastData and points the calling thread's GS base at it.
-pub fn init_thread(block: usize) -> Result<(), i32> {
+/// Sets up `block`'s FastData for a thread and adds it to the process's thread list
+/// (forkfence.rs), with `depth` as its nesting depth: 1 for a thread not started yet (its
+/// start-up is runtime code, ended by [`started`]), 0 for the first thread. Its GS base is set
+/// by [`init_thread`].
+pub fn prepare_thread(block: usize, depth: usize) {
     let at = block + FAST_DATA;
     // SAFETY: the top data of a block are the runtime's; FAST_DATA leaves room for ThreadData.
     unsafe {
@@ -277,17 +284,33 @@ pub fn init_thread(block: usize) -> Result<(), i32> {
                 self_addr: at,
                 block,
                 top: block + crate::threads::STACK_TOP,
-                depth: AtomicUsize::new(0),
+                depth: AtomicUsize::new(depth),
                 deferred: AtomicUsize::new(0),
                 entry: litebox_fastpath as *const () as usize,
                 alt_sp: AtomicUsize::new(0),
                 alt_size: AtomicUsize::new(0),
                 alt_flags: AtomicUsize::new(SS_DISABLE),
+                next: AtomicUsize::new(0),
+                live: AtomicUsize::new(0),
             },
         )
     };
+    // SAFETY: just written; blocks are never freed.
+    crate::forkfence::register(unsafe { &*(at as *const FastData) });
+}
+
+/// Points the calling thread's GS base at `block`'s FastData ([`prepare_thread`]).
+pub fn init_thread(block: usize) -> Result<(), i32> {
     const ARCH_SET_GS: usize = 0x1001;
-    sys::check(sys::syscall3(sys::ARCH_PRCTL, ARCH_SET_GS, at, 0)).map(|_| ())
+    sys::check(sys::syscall3(sys::ARCH_PRCTL, ARCH_SET_GS, block + FAST_DATA, 0)).map(|_| ())
+}
+
+/// The end of a new thread's start-up: it leaves the runtime for the app (the depth of 1 that
+/// [`prepare_thread`] gave it).
+pub fn started() {
+    let d = data();
+    leave(d);
+    release_deferred(d);
 }
 
 struct Fast {
@@ -448,22 +471,41 @@ fn pass_through(
 }
 
 // `depth` and `deferred` belong to one thread: only that thread (in its own flow or in a
-// signal handler that interrupts it) reads or writes them, so they need no locked
-// read-modify-write (each `lock`ed instruction costs about 10 ns, and the fast path made
-// three per call). A handler that runs between a load and its store below leaves `depth` as it
-// found it (its own entries and exits pair up) and never clears `deferred`.
+// signal handler that interrupts it) writes them, so they need no locked read-modify-write
+// (each `lock`ed instruction costs about 10 ns, and the fast path made three per call). The one
+// locked instruction left is the exchange that takes `depth` from 0 to above 0: a thread that
+// forks reads every other thread's `depth`, and that exchange is the full barrier between this
+// thread's store and its read of the pending fork (forkfence.rs). A handler that runs between a
+// load and its store below leaves `depth` as it found it (its own entries and exits pair up)
+// and never clears `deferred`.
 
-/// Marks the calling thread as inside the runtime (app signals wait from here on).
+/// Marks the calling thread as inside the runtime (app signals wait from here on). Coming in
+/// from the app (depth 0), it waits outside while another thread of the process forks
+/// (forkfence.rs): the exchange is the full barrier that protocol needs.
+#[inline(always)]
 pub(crate) fn enter(d: &FastData) {
-    d.depth.store(d.depth.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    let depth = d.depth.load(Ordering::Relaxed);
+    if depth == 0 {
+        d.depth.swap(1, Ordering::SeqCst);
+        if crate::forkfence::pending() {
+            crate::forkfence::step_out(d, 1);
+        }
+    } else {
+        d.depth.store(depth + 1, Ordering::Relaxed);
+    }
     compiler_fence(Ordering::SeqCst);
 }
 
-/// Undoes [`enter`].
+/// Undoes [`enter`]; back at depth 0 it wakes a forker that waits for this thread.
+#[inline(always)]
 pub(crate) fn leave(d: &FastData) {
     compiler_fence(Ordering::SeqCst);
-    d.depth.store(d.depth.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+    let depth = d.depth.load(Ordering::Relaxed) - 1;
+    d.depth.store(depth, Ordering::Relaxed);
     compiler_fence(Ordering::SeqCst);
+    if depth == 0 && crate::forkfence::pending() {
+        crate::forkfence::wake_forker(d);
+    }
 }
 
 /// Unblocks the signals deferred while the thread was inside. Called after [`leave`]: a signal
@@ -500,14 +542,26 @@ pub fn window_open() -> usize {
     let saved = d.depth.load(Ordering::Relaxed);
     d.depth.store(0, Ordering::Relaxed);
     compiler_fence(Ordering::SeqCst);
+    if saved != 0 && crate::forkfence::pending() {
+        crate::forkfence::wake_forker(d);
+    }
     saved
 }
 
-/// The second half of [`open_window`]: puts back the depth [`window_open`] returned.
+/// The second half of [`open_window`]: puts back the depth [`window_open`] returned, after
+/// waiting outside while another thread of the process forks (as [`enter`]).
 #[inline(always)]
 pub fn window_close(saved: usize) {
     compiler_fence(Ordering::SeqCst);
-    data().depth.store(saved, Ordering::Relaxed);
+    let d = data();
+    if saved == 0 {
+        return;
+    }
+    d.depth.swap(saved, Ordering::SeqCst);
+    if crate::forkfence::pending() {
+        crate::forkfence::step_out(d, saved);
+    }
+    compiler_fence(Ordering::SeqCst);
 }
 
 const SS_ONSTACK: usize = 1;

@@ -576,6 +576,8 @@ impl Platform for LinuxHost {
     }
 
     fn exit_thread(&self, code: i32) -> ! {
+        // Nothing of the runtime is held from here: a fork need not wait for this thread.
+        crate::forkfence::retire(crate::fastpath::data());
         loop {
             sys::syscall3(sys::EXIT, code as usize, 0, 0);
         }

@@ -21,6 +21,7 @@ mod effects;
 mod exec;
 mod fastclock;
 mod fastpath;
+mod forkfence;
 // The program builder itself runs in build.rs (seccomp.rs installs its output, the address
 // filled in); the runtime uses the allow-list and the rule names.
 #[allow(dead_code)]
@@ -244,6 +245,15 @@ extern "C" fn on_sigsys(_sig: i32, info: usize, uc: usize) {
     if unsafe { core::ptr::read((info + 8) as *const i32) } != 1 {
         return;
     }
+    // Inside the runtime from here (a fork by another thread waits for this one: forkfence.rs).
+    let d = fastpath::data();
+    fastpath::enter(d);
+    serve_sigsys(info, uc);
+    fastpath::leave(d);
+}
+
+/// [`on_sigsys`] for a seccomp trap, inside the runtime.
+fn serve_sigsys(info: usize, uc: usize) {
     // SAFETY: OS is set before the filter is installed and never freed; uc is the kernel's.
     let os = unsafe { &*OS.load(Ordering::Acquire) };
     // SECCOMP_RET_DATA (si_errno, offset 4) is non-zero when the gate's allow-list refused a
@@ -458,6 +468,7 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     litebox_libos::memlock::set_signal_stack_check(threads::on_signal_stack);
     signals::init_sigsys(on_sigsys, block + threads::STACK_BASE, threads::SIGNAL_STACK_SIZE)
         .unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot install the SIGSYS handler"));
+    fastpath::prepare_thread(block, 0);
     fastpath::init_thread(block).unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot set up the fast path (GS base)"));
     // Start-up is done with the host's stack: fork children need not inherit it (hoststack.rs).
     hoststack::leave_out_of_forks();

@@ -438,11 +438,21 @@ fn gate_slow(nr: usize, a: [usize; 6]) {
     }
     // SAFETY: a non-zero GATE_IMAGE is a leaked, never freed or changed Image (init).
     let image: &Image<'static> = unsafe { &*(at as *const Image<'static>) };
+    // The checks allocate (the heap's lock): inside the runtime for a fork by another thread
+    // (forkfence.rs), also when the host call is one made in a blocking window (depth 0).
+    let inside = crate::forkfence::active().then(crate::fastpath::data);
+    if let Some(d) = inside {
+        crate::fastpath::enter(d);
+    }
     // This call's own scratch (one chunk's worth at most), freed when it returns.
     let cache = ChunkCache::new(0);
     let (n, _) = jobs(h);
     if let Err(e) = settle(h, n, |k| cache.check_stored(image, k).is_ok()) {
         gate_fatal(e);
+    }
+    drop(cache);
+    if let Some(d) = inside {
+        crate::fastpath::leave(d);
     }
 }
 

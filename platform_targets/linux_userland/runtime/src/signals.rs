@@ -270,7 +270,18 @@ pub fn host_fork(flags: u64, ptid: usize, ctid: usize) -> Result<usize, Errno> {
     let parent = crate::host::cached_pid();
     // The process's statics into this thread's block while writes are free (host.rs).
     crate::host::fork_state_here(crate::os().threads.load(core::sync::atomic::Ordering::Relaxed) == 1);
-    let pid = check(sys::syscall6(CLONE, flags as usize, 0, ptid, ctid, 0, 0)).inspect_err(|_| crate::procs::undo())?;
+    // The process's other threads wait outside the runtime until the fork is made, so that
+    // the child gets no lock one of them held (forkfence.rs).
+    let me = crate::fastpath::data();
+    let held = crate::forkfence::hold_out(me);
+    let made = check(sys::syscall6(CLONE, flags as usize, 0, ptid, ctid, 0, 0));
+    if let Some(held) = held {
+        match made {
+            Ok(0) => held.child(me),
+            _ => held.parent(),
+        }
+    }
+    let pid = made.inspect_err(|_| crate::procs::undo())?;
     if pid == 0 {
         // The statics written here are in this thread's block's top page, which the fork path
         // writes anyway (host.rs `ForkState`); the process table copy allocates nothing

@@ -145,15 +145,17 @@ extern "C" {
 /// First Rust code of a new thread: its own signal stack, and the app's signal mask.
 #[no_mangle]
 extern "C" fn litebox_child_start(block: usize, regs: usize) {
-    if crate::signals::set_altstack(block + STACK_BASE, SIGNAL_STACK_SIZE).is_err() {
-        crate::fatal(124, b"cannot set a new thread's signal stack");
-    }
+    // Its own GS base first: until then it has its parent's (clone copies it).
     if crate::fastpath::init_thread(block).is_err() {
         crate::fatal(124, b"cannot set up a new thread's fast path");
+    }
+    if crate::signals::set_altstack(block + STACK_BASE, SIGNAL_STACK_SIZE).is_err() {
+        crate::fatal(124, b"cannot set a new thread's signal stack");
     }
     // SAFETY: the parent wrote NREGS registers and then the mask at `regs`.
     let mask = unsafe { core::ptr::read((regs + NREGS * 8) as *const u64) };
     crate::signals::set_thread_mask(mask);
+    crate::fastpath::started();
 }
 
 /// Starts a thread that resumes the app with the registers `gregs` (a copy of the trapped
@@ -178,6 +180,14 @@ pub fn spawn(gregs: &[usize; NREGS], mask: u64, t: &ThreadSpawn) -> Result<usize
         core::ptr::write(sp as *mut usize, litebox_child_entry as *const () as usize);
         core::ptr::write((sp + 8) as *mut usize, block);
     }
+    // In the process's thread list from now on, inside the runtime until its start-up is done
+    // (forkfence.rs: a fork waits for it).
+    crate::fastpath::prepare_thread(block, 1);
     const CLONE: usize = 56;
-    check(sys::syscall6(CLONE, t.flags as usize, sp, t.parent_tid, t.child_tid, t.tls, 0))
+    check(sys::syscall6(CLONE, t.flags as usize, sp, t.parent_tid, t.child_tid, t.tls, 0)).inspect_err(|_| {
+        // SAFETY: prepared above; blocks are never freed.
+        crate::forkfence::retire(unsafe {
+            &*((block + crate::fastpath::FAST_DATA) as *const crate::fastpath::FastData)
+        })
+    })
 }
