@@ -16,7 +16,7 @@ use core::ptr::{read_volatile, write_volatile};
 
 use litebox_libos::abi::Timespec;
 
-use crate::fastpath::{data, enter, leave};
+use crate::fastpath::{data, enter_lock_free, leave};
 
 /// What [`litebox_fastclock`] returns when it does not serve the call: none of the three
 /// returns it (they return 0, a negative errno of -1..-4095, or a time in seconds >= 0).
@@ -37,7 +37,8 @@ extern "C" fn litebox_fastclock(a0: usize, a1: usize, nr: usize) -> isize {
         return DECLINE;
     }
     let d = data();
-    enter(d);
+    // Takes no lock (forkfence.rs): no exchange.
+    enter_lock_free(d);
     let r = match nr {
         crate::sys::CLOCK_GETTIME => clock_gettime(a0, a1),
         GETTIMEOFDAY => gettimeofday(a0),
@@ -59,7 +60,7 @@ fn clock_gettime(clock: usize, tp: usize) -> isize {
         return DECLINE;
     }
     // SAFETY: a current proven window holds [tp, tp + 16) as writable app memory, and app
-    // signals are deferred (enter) so no handler of this thread changes the map meanwhile.
+    // signals are deferred (`enter_lock_free`) so no handler of this thread changes the map meanwhile.
     unsafe { crate::vdso::clock_gettime_to(clock, tp) }.map_or(DECLINE, |rc| rc as isize)
 }
 

@@ -496,6 +496,15 @@ pub(crate) fn enter(d: &FastData) {
     compiler_fence(Ordering::SeqCst);
 }
 
+/// [`enter`] for code that takes no lock of the runtime's (the light clock path, which reads
+/// the vDSO and the memory map's lock-free windows): a plain store, without the exchange. A
+/// fork may copy the process while this thread is in such code: the child misses nothing.
+#[inline(always)]
+pub(crate) fn enter_lock_free(d: &FastData) {
+    d.depth.store(d.depth.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    compiler_fence(Ordering::SeqCst);
+}
+
 /// Undoes [`enter`]; back at depth 0 it wakes a forker that waits for this thread.
 #[inline(always)]
 pub(crate) fn leave(d: &FastData) {
