@@ -731,7 +731,10 @@ impl HostPassthrough for LinuxHost {
             nr::RT_SIGSUSPEND => {
                 let mask: u64 = litebox_libos::user::read(a[0])?;
                 let mask = mask & !(1u64 << (signals::SIGSYS - 1));
-                r(sys::syscall3(nr, &mask as *const u64 as usize, 8, 0))
+                // With the thread outside the runtime (depth 0), as every call in which app
+                // signals are delivered: inside, the wrapper would defer the very signal this
+                // call waits for.
+                crate::fastpath::open_window(|| r(sys::syscall3(nr, &mask as *const u64 as usize, 8, 0)))
             }
             nr::PAUSE => signals::blocking(|| r(sys::syscall3(nr, 0, 0, 0))),
             // The shim took SIGSYS out of the set and checked the timeout.

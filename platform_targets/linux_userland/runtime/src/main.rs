@@ -250,6 +250,11 @@ extern "C" fn on_sigsys(_sig: i32, info: usize, uc: usize) {
     fastpath::enter(d);
     serve_sigsys(info, uc);
     fastpath::leave(d);
+    // A signal deferred meanwhile (one let in outside a blocking call's window) is delivered
+    // now, as at the fast path's exit; inside a fast-path call (a nested trap), at its exit.
+    if d.depth.load(Ordering::Relaxed) == 0 {
+        fastpath::release_deferred(d);
+    }
 }
 
 /// [`on_sigsys`] for a seccomp trap, inside the runtime.

@@ -152,9 +152,15 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
         // Not inside a trapped syscall (the fast path): the mask in force is the app's.
         return crate::fastpath::open_window(f);
     }
+    // The window opens before the app's mask is put in force: a signal pending and unblocked
+    // by it is delivered inside that host call, and must find the thread outside the runtime
+    // (depth 0; the SIGSYS path counts as inside since the fork fence), as the host call
+    // itself does, or it would be deferred and the call would block without it.
+    let saved = crate::fastpath::window_open();
     let old = app_mask_in(uc);
-    let r = crate::fastpath::open_window(f);
+    let r = f();
     mask_back(old);
+    crate::fastpath::window_close(saved);
     r
 }
 
@@ -166,13 +172,14 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
 pub fn blocking_syscall6(nr: usize, a: [usize; 6]) -> isize {
     // SAFETY: called from syscall handling, so we run on this thread's block.
     let uc = unsafe { (*crate::threads::current()).uc };
-    let old = if uc == 0 { None } else { Some(app_mask_in(uc)) };
+    // The window opens first, as in `blocking`.
     let saved = crate::fastpath::window_open();
+    let old = if uc == 0 { None } else { Some(app_mask_in(uc)) };
     let r = sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
-    crate::fastpath::window_close(saved);
     if let Some(old) = old {
         mask_back(old);
     }
+    crate::fastpath::window_close(saved);
     r
 }
 
