@@ -562,10 +562,10 @@ pub fn window_open() -> usize {
 #[inline(always)]
 pub fn window_close(saved: usize) {
     compiler_fence(Ordering::SeqCst);
-    let d = data();
     if saved == 0 {
         return;
     }
+    let d = data();
     d.depth.swap(saved, Ordering::SeqCst);
     if crate::forkfence::pending() {
         crate::forkfence::step_out(d, saved);

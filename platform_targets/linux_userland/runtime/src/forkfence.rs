@@ -25,22 +25,20 @@
 //!   Thread blocks are never freed (threads.rs), so the list is safe to walk at any time.
 //!
 //! A process with one live thread forks as before: one walk of a one-entry list, no write.
-//! Entering the runtime costs one locked exchange (about 10 ns) in place of a plain store.
+//! Entering the runtime costs one locked exchange in place of a plain store; no syscall row
+//! measured a difference beyond 3% (bench/RESULTS-forkfence.md).
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
 
 use litebox_libos::abi::Timespec;
 
 use crate::fastpath::FastData;
-use crate::sys;
+use crate::sys::{self, FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE};
 
 /// 1 while a thread of this process forks; the other threads wait outside the runtime.
 static PENDING: AtomicU32 = AtomicU32::new(0);
 /// The first thread of the process's list (its `FastData`'s address), 0 before the first
 /// thread is set up (and in processes that run no app: the supervisor, init).
 static THREADS: AtomicUsize = AtomicUsize::new(0);
-
-const FUTEX_WAIT_PRIVATE: usize = 128;
-const FUTEX_WAKE_PRIVATE: usize = 129;
 
 /// Adds the thread whose fast-path data is `d` to the process's list. Called by the thread
 /// that starts it, before its host clone (or for the first thread, before it runs the app).

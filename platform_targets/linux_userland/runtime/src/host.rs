@@ -326,7 +326,6 @@ impl Platform for LinuxHost {
     fn block_until(&self, ready: &mut dyn FnMut() -> bool, deadline: Option<u64>) -> Result<bool, Errno> {
         // Pipes, eventfds, timerfds and epoll are host objects here (`passthrough`), so the
         // core's kernel objects are unused; this serves them anyway, on one futex word.
-        const FUTEX_WAIT_PRIVATE: usize = 128;
         loop {
             let seq = WAKE_SEQ.load(Ordering::SeqCst);
             if ready() {
@@ -343,8 +342,9 @@ impl Platform for LinuxHost {
             let ts = rel.as_ref().map_or(0, |t| t as *const Timespec as usize);
             let word = WAKE_SEQ.as_ptr() as usize;
             WAITERS.fetch_add(1, Ordering::SeqCst);
-            let w =
-                signals::blocking(|| r(sys::syscall6(sys::FUTEX, word, FUTEX_WAIT_PRIVATE, seq as usize, ts, 0, 0)));
+            let w = signals::blocking(|| {
+                r(sys::syscall6(sys::FUTEX, word, sys::FUTEX_WAIT_PRIVATE, seq as usize, ts, 0, 0))
+            });
             WAITERS.fetch_sub(1, Ordering::SeqCst);
             if w == Err(EINTR) {
                 return Err(EINTR);
@@ -353,12 +353,12 @@ impl Platform for LinuxHost {
     }
 
     fn wake_all(&self) {
-        const FUTEX_WAKE_PRIVATE: usize = 129;
         WAKE_SEQ.fetch_add(1, Ordering::SeqCst);
         if WAITERS.load(Ordering::SeqCst) == 0 {
             return;
         }
-        r(sys::syscall6(sys::FUTEX, WAKE_SEQ.as_ptr() as usize, FUTEX_WAKE_PRIVATE, i32::MAX as usize, 0, 0, 0)).ok();
+        r(sys::syscall6(sys::FUTEX, WAKE_SEQ.as_ptr() as usize, sys::FUTEX_WAKE_PRIVATE, i32::MAX as usize, 0, 0, 0))
+            .ok();
     }
 
     // Inlined into the shim's poll of host descriptors (litebox_libos::shim::io::poll_fds).

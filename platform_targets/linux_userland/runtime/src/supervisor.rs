@@ -47,8 +47,6 @@ const PR_SET_PDEATHSIG: usize = 1;
 const SIGCHLD: usize = 17;
 const SIGKILL: usize = 9;
 const SIGPIPE: usize = 13;
-/// send's flag for "EPIPE, not SIGPIPE" on a socket whose peer has gone.
-const MSG_NOSIGNAL: usize = 0x4000;
 const CLONE_NEWNS: usize = 0x0002_0000;
 const CLONE_NEWCGROUP: usize = 0x0200_0000;
 const CLONE_NEWUTS: usize = 0x0400_0000;
@@ -482,7 +480,7 @@ fn spawn_init(mounts: &[(&[u8], bool)], host_fds: &[(i32, bool)], memory: Option
     close(st_w);
     let report = |r: Result<(), i32>| -> Result<(), i32> {
         r?;
-        match broker::send(go_w, b"G", &[], MSG_NOSIGNAL) {
+        match broker::send(go_w, b"G", &[], sys::MSG_NOSIGNAL) {
             // EPIPE: init has ended; its word ("F" and an errno, or none) is read below.
             Ok(()) | Err(litebox_libos::errno::EPIPE) => {}
             Err(e) => return Err(e),
@@ -621,7 +619,7 @@ fn init(mounts: &[(&[u8], bool)], memory: Option<u64>, status: i32, go: i32) -> 
     let mq: &[i32] = if mq >= 0 { &[mq] } else { &[] };
     // The app's first process may be gone already (a forwarded signal): nothing then waits for
     // the word, and init goes on to reap it and report (EPIPE, without SIGPIPE).
-    let _ = broker::send(ready_w, b"N", mq, MSG_NOSIGNAL);
+    let _ = broker::send(ready_w, b"N", mq, sys::MSG_NOSIGNAL);
     // The sandbox's network namespace, made here while the app's first process loads the app
     // and builds the root (it joins it in `await_root`, before any app code runs). It is owned
     // by the sandbox's user namespace, as one made by init's clone would be. Init itself holds

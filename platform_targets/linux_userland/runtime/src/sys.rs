@@ -88,6 +88,11 @@ pub const PRCTL: usize = 157;
 pub const ARCH_PRCTL: usize = 158;
 pub const GETTID: usize = 186;
 pub const FUTEX: usize = 202;
+/// futex operations on a word of this process's own (FUTEX_PRIVATE_FLAG set).
+pub const FUTEX_WAIT_PRIVATE: usize = 128;
+pub const FUTEX_WAKE_PRIVATE: usize = 129;
+/// send flag: a socket whose peer has gone answers EPIPE, with no SIGPIPE.
+pub const MSG_NOSIGNAL: usize = 0x4000;
 pub const SET_TID_ADDRESS: usize = 218;
 pub const CLOCK_GETTIME: usize = 228;
 pub const OPENAT: usize = 257;

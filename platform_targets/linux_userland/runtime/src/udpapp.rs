@@ -54,7 +54,6 @@ pub fn is_relay(fd: i32) -> bool {
 const MSG_PEEK: usize = 2;
 const MSG_TRUNC: usize = 0x20;
 const MSG_DONTWAIT: usize = 0x40;
-const MSG_NOSIGNAL: usize = 0x4000;
 const MSG_WAITFORONE: usize = 0x10000;
 const MSG_ERRQUEUE: usize = 0x2000;
 const MSGHDR: usize = 56;
@@ -115,7 +114,7 @@ fn send(fd: i32, iov: usize, count: usize, addr: &[u8], flags: usize) -> Result<
     let mut msg = [0usize; 7];
     msg[2] = v.as_ptr() as usize;
     msg[3] = v.len();
-    let flags = (flags & MSG_DONTWAIT) | MSG_NOSIGNAL;
+    let flags = (flags & MSG_DONTWAIT) | sys::MSG_NOSIGNAL;
     let p = msg.as_ptr() as usize;
     signals::blocking(|| r(sys::syscall3(sys::SENDMSG, fd as usize, p, flags)))?;
     sync();
@@ -261,7 +260,7 @@ fn sendmmsg(fd: i32, flat: usize, n: usize, flags: usize) -> Result<usize, Errno
     }
     let mut mm: Vec<[usize; 8]> = parts.iter().map(|(v, _)| [0, 0, v.as_ptr() as usize, v.len(), 0, 0, 0, 0]).collect();
     let (p, k) = (mm.as_mut_ptr() as usize, mm.len());
-    let flags = (flags & MSG_DONTWAIT) | MSG_NOSIGNAL;
+    let flags = (flags & MSG_DONTWAIT) | sys::MSG_NOSIGNAL;
     let sent = signals::blocking(|| r(sys::syscall6(sys::SENDMMSG, fd as usize, p, k, flags, 0, 0)))?;
     sync();
     for (m, (_, len)) in all.chunks_exact_mut(MMSGHDR).zip(parts.iter()).take(sent) {
@@ -373,7 +372,7 @@ fn send_local(fd: i32, iov: &[usize; 2]) -> Result<usize, Errno> {
     msg[2] = v.as_ptr() as usize;
     msg[3] = 2;
     let p = msg.as_ptr() as usize;
-    signals::blocking(|| r(sys::syscall3(sys::SENDMSG, fd as usize, p, MSG_NOSIGNAL)))?;
+    signals::blocking(|| r(sys::syscall3(sys::SENDMSG, fd as usize, p, sys::MSG_NOSIGNAL)))?;
     sync();
     Ok(iov[1])
 }
