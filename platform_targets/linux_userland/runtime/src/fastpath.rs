@@ -28,6 +28,9 @@ pub const FAST_DATA: usize = crate::threads::THREAD_DATA_AT + 16;
 const _: () = assert!(FAST_DATA + core::mem::size_of::<FastData>() <= crate::threads::FORK_STATE_AT);
 const _: () = assert!(crate::threads::STACK_TOP.is_multiple_of(16));
 
+/// Offset of [`FastData::call_sp`] from the GS base (cleared by a new thread's start).
+pub const FAST_DATA_CALL_SP: usize = core::mem::offset_of!(FastData, call_sp);
+
 /// Per-thread fast-path state; the thread's GS base points at it.
 #[repr(C)]
 pub struct FastData {
@@ -35,8 +38,9 @@ pub struct FastData {
     pub self_addr: usize,
     /// Base of the thread's block (`gs:[8]`).
     pub block: usize,
-    /// Top of the fast-path stack (`gs:[16]`).
-    pub top: usize,
+    /// Top of the fast-path stack (`gs:[16]`); lower while an app handler runs on the app's
+    /// stack with runtime frames in use above it ([`run_nested_on_app_stack`]).
+    pub top: AtomicUsize,
     /// Nesting depth inside the runtime through the fast path; app signals wait while > 0.
     pub depth: AtomicUsize,
     /// Signals deferred while inside (bit sig-1), unblocked at exit.
@@ -53,6 +57,19 @@ pub struct FastData {
     pub next: AtomicUsize,
     /// 1 from before the thread's host clone until it exits (forkfence.rs).
     pub live: AtomicUsize,
+    /// The app's stack pointer at the call this thread is serving, from the moment the
+    /// runtime takes the call until it is back on the app's stack: the fast-path entry stores
+    /// it before its stack switch and its exit clears it after the switch back, the SIGSYS
+    /// path sets it with [`call_begin`], and a new thread's start-up has its first stack. 0
+    /// while app code runs. Where an app handler for a signal that interrupts the runtime
+    /// runs ([`run_on_app_stack`]). A nested entry (an app handler running on the block)
+    /// keeps the outer call's.
+    pub call_sp: AtomicUsize,
+    /// While a host `rt_sigsuspend` for the app waits: the mask it put in force, with the
+    /// SIGSYS bit as the mark (the app's masks never have it); 0 otherwise. The ucontext of a
+    /// signal that ends the wait holds the mask from before the call, not this one
+    /// ([`handler_mask`]).
+    pub suspend_mask: AtomicU64,
 }
 
 global_asm!(
@@ -114,6 +131,10 @@ global_asm!(
     "    cmp rcx, {block}",
     "    jb 2f",
     "    mov rcx, qword ptr gs:[16]",
+    // The app's stack pointer, recorded while still on it (FastData::call_sp): from here until
+    // the exit is back on the app's stack, an app handler that interrupts the runtime runs
+    // on the app's stacks (run_on_app_stack).
+    "    mov qword ptr gs:[{call_sp}], rsp",
     "    jmp 3f",
     // Already on this thread's block (an app handler running nested inside the runtime):
     // continue below the current frame.
@@ -129,8 +150,18 @@ global_asm!(
     "    litebox_restore_xmm",
     "    cmp rcx, {pass}",
     "    jae 10f",
-    // The exit, shared with the light path (rcx != 0: served; the frame holds rax).
+    // A nested entry (2: above) recorded no call and clears none (rdi is free until the pops).
+    "    lea rdi, [rsp + {frame}]",
+    "    cmp rdi, qword ptr gs:[16]",
+    "    jne 12f",
+    // The exit, shared with the light path (rcx != 0: served; the frame holds rax). The call's
+    // record is cleared once back on the app's stack (a store: the flags are the app's).
     "7:  litebox_restore_flags",
+    "    litebox_pop_frame",
+    "    lea rsp, [r11 + 8]",
+    "    mov qword ptr gs:[{call_sp}], 0",
+    "    ret",
+    "12: litebox_restore_flags",
     "    litebox_pop_frame",
     "    lea rsp, [r11 + 8]",
     "    ret",
@@ -146,6 +177,7 @@ global_asm!(
     "    litebox_restore_flags",
     "    litebox_pop_frame",
     "    lea rsp, [r11 + 8]",
+    "    mov qword ptr gs:[{call_sp}], 0",
     "    push rdi",
     "    mov rdi, rcx",
     "    call litebox_gate_syscall",
@@ -162,6 +194,7 @@ global_asm!(
     "    cmp rcx, {block}",
     "    jb 5b",
     "    mov r11, rsp",
+    "    mov qword ptr gs:[{call_sp}], rsp",
     "    mov rsp, qword ptr gs:[16]",
     "    litebox_push_frame",
     "    mov rdx, rax",
@@ -190,6 +223,8 @@ global_asm!(
     decline = const crate::fastclock::DECLINE,
     deferred = const core::mem::offset_of!(FastData, deferred),
     pass = const PASS,
+    call_sp = const FAST_DATA_CALL_SP,
+    frame = const FRAME_BYTES,
 );
 
 /// The light clock path's tail when signals were deferred during its call: unblocks them (the
@@ -272,9 +307,10 @@ pub(crate) fn data() -> &'static FastData {
 
 /// Sets up `block`'s FastData for a thread and adds it to the process's thread list
 /// (forkfence.rs), with `depth` as its nesting depth: 1 for a thread not started yet (its
-/// start-up is runtime code, ended by [`started`]), 0 for the first thread. Its GS base is set
-/// by [`init_thread`].
-pub fn prepare_thread(block: usize, depth: usize) {
+/// start-up is runtime code, ended by [`started`]), 0 for the first thread; `app_sp` is the
+/// stack the new thread starts the app on (0 for the first thread: no app handler exists
+/// before the app starts). Its GS base is set by [`init_thread`].
+pub fn prepare_thread(block: usize, depth: usize, app_sp: usize) {
     let at = block + FAST_DATA;
     // SAFETY: the top data of a block are the runtime's; FAST_DATA leaves room for ThreadData.
     unsafe {
@@ -283,7 +319,7 @@ pub fn prepare_thread(block: usize, depth: usize) {
             FastData {
                 self_addr: at,
                 block,
-                top: block + crate::threads::STACK_TOP,
+                top: AtomicUsize::new(block + crate::threads::STACK_TOP),
                 depth: AtomicUsize::new(depth),
                 deferred: AtomicUsize::new(0),
                 entry: litebox_fastpath as *const () as usize,
@@ -292,6 +328,8 @@ pub fn prepare_thread(block: usize, depth: usize) {
                 alt_flags: AtomicUsize::new(SS_DISABLE),
                 next: AtomicUsize::new(0),
                 live: AtomicUsize::new(0),
+                call_sp: AtomicUsize::new(app_sp),
+                suspend_mask: AtomicU64::new(0),
             },
         )
     };
@@ -445,7 +483,7 @@ fn pass_through(
     regs: *mut Regs,
     nr: usize,
 ) -> Option<i32> {
-    if regs as usize + FRAME_BYTES != d.top
+    if regs as usize + FRAME_BYTES != d.top.load(Ordering::Relaxed)
         || d.deferred.load(Ordering::Relaxed) != 0
         || d.depth.load(Ordering::Relaxed) != 1
     {
@@ -531,6 +569,25 @@ pub(crate) fn release_deferred(d: &FastData) {
         const SIG_UNBLOCK: usize = 1;
         sys::syscall6(sys::RT_SIGPROCMASK, SIG_UNBLOCK, &pending as *const u64 as usize, 0, 8, 0, 0);
     }
+}
+
+/// Records `app_sp` as the app's stack pointer at the call this thread starts serving
+/// ([`FastData::call_sp`]); returns the outer record, for [`call_end`]. The SIGSYS path calls
+/// it before [`enter`] and [`call_end`] after its deferred signals are released (the fast
+/// path's entry and exit do the same in assembly), so that an app handler let in anywhere in
+/// between (a blocking call's window, a fork's wait, the release) runs on the app's stack of
+/// this call.
+#[inline(always)]
+pub(crate) fn call_begin(d: &FastData, app_sp: usize) -> usize {
+    let outer = d.call_sp.load(Ordering::Relaxed);
+    d.call_sp.store(app_sp, Ordering::Relaxed);
+    outer
+}
+
+/// Puts back the record [`call_begin`] returned.
+#[inline(always)]
+pub(crate) fn call_end(d: &FastData, outer: usize) {
+    d.call_sp.store(outer, Ordering::Relaxed);
 }
 
 /// Runs `f` (a host call that may block) with app signals deliverable, as the SIGSYS path's
@@ -684,15 +741,29 @@ unsafe fn fpstate_size(fp: usize) -> usize {
 
 core::arch::global_asm!(
     // litebox_onstack_call(handler, sig, info, uc, frame): runs the app's handler with the
-    // stack pointer at `frame`, whose first word (the restorer) is its return address.
+    // stack pointer at `frame`, whose first word (the restorer) is its return address, after
+    // putting in force, once on that stack, the mask written at `frame - 16` (until then
+    // every signal is blocked: a second one now comes below this frame). Every register may
+    // change: the handler's return does rt_sigreturn from the frame.
     ".globl litebox_onstack_call",
     "litebox_onstack_call:",
-    "    mov rax, rdi",
-    "    mov edi, esi",
-    "    mov rsi, rdx",
-    "    mov rdx, rcx",
+    "    mov r12, rdi",
+    "    mov r13d, esi",
+    "    mov r14, rdx",
+    "    mov r15, rcx",
     "    mov rsp, r8",
-    "    jmp rax",
+    "    mov eax, {sigprocmask}",
+    "    mov edi, {setmask}",
+    "    lea rsi, [rsp - 16]",
+    "    xor edx, edx",
+    "    mov r10d, 8",
+    "    call litebox_gate_syscall",
+    "    mov edi, r13d",
+    "    mov rsi, r14",
+    "    mov rdx, r15",
+    "    jmp r12",
+    sigprocmask = const sys::RT_SIGPROCMASK,
+    setmask = const SIG_SETMASK,
 );
 
 extern "C" {
@@ -701,8 +772,18 @@ extern "C" {
 
 /// Moves the signal frame the kernel built on the runtime's signal stack to the app's
 /// alternate stack (or, without one, to the interrupted app stack) and runs the app's handler
-/// there; its return does rt_sigreturn from the moved frame. The frame is left in place (the
-/// handler runs where it is) when the signal interrupted the runtime itself.
+/// there; its return does rt_sigreturn from the moved frame.
+///
+/// When the signal interrupted the runtime itself (it is let in only outside the runtime's
+/// critical work: a blocking call's window, a fork's wait, the release of deferred signals,
+/// and the fast path's entry and exit around them), the thread is, for the app, in a system
+/// call: natively the kernel would run the handler on the app's alternate stack, or below the
+/// app's stack pointer of that call. So does [`run_nested_on_app_stack`], which returns here
+/// when the handler returns. Go relies on it: its handlers check that they run on the signal
+/// stack it gave the thread, and otherwise wait forever for a thread record a static Go
+/// program does not have. The app's stack pointer is the call's record
+/// ([`FastData::call_sp`]); without one (an entry nested in a handler that runs on the block),
+/// the handler runs where the kernel put it.
 ///
 /// # Safety
 /// `info` and `uc` must be the kernel's arguments to this signal's handler, and `h` the app's
@@ -710,13 +791,26 @@ extern "C" {
 unsafe fn run_on_app_stack(d: &FastData, h: usize, sig: i32, info: usize, uc: usize) {
     // SAFETY: uc is the kernel's ucontext for this signal.
     let sp = unsafe { core::ptr::read((uc + UC_RSP) as *const usize) };
+    let alt = altstack(d);
     if sp.wrapping_sub(d.block) < BLOCK {
-        // SAFETY: as in the wrapper's direct call.
-        let f: extern "C" fn(i32, usize, usize) = unsafe { core::mem::transmute(h) };
-        f(sig, info, uc);
+        // The app's stack pointer at the call, when it is one of the app's (not the block: an
+        // entry nested in a handler that runs there).
+        let call = d.call_sp.load(Ordering::Relaxed);
+        match (call >= 1 << 16 && call.wrapping_sub(d.block) >= BLOCK).then_some(call) {
+            Some(app_sp) => {
+                let top = match alt {
+                    Some((base, size)) if !on_stack(alt, app_sp) => base + size,
+                    _ => app_sp - 128,
+                };
+                // SAFETY: the kernel's arguments and the app's handler (the caller's
+                // contract); `top` is app stack memory below any frame of the app in use.
+                unsafe { run_nested_on_app_stack(d, h, sig, info, uc, top) };
+            }
+            // SAFETY: the caller's contract.
+            None => unsafe { run_here(d, h, sig, info, uc) },
+        }
         return;
     }
-    let alt = altstack(d);
     let top = match alt {
         Some((base, size)) if !on_stack(alt, sp) => base + size,
         _ => sp - 128,
@@ -732,17 +826,215 @@ unsafe fn run_on_app_stack(d: &FastData, h: usize, sig: i32, info: usize, uc: us
         core::ptr::copy(fp as *const u8, new_fp as *mut u8, fpsize);
         core::ptr::copy(frame as *const u8, new_frame as *mut u8, FRAME);
         core::ptr::write((new_frame + 8 + UC_FPSTATE) as *mut usize, new_fp);
+        // The handler's mask, put in force by the assembly once on the app's stack.
+        core::ptr::write((new_frame - 16) as *mut u64, handler_mask(d, sig, uc, false));
         litebox_onstack_call(h, sig, new_frame + 8 + 304, new_frame + 8, new_frame)
     }
 }
 
+/// What [`litebox_nested_call`] needs besides the handler's arguments (its offsets are the
+/// assembly's): the runtime's host signal stack cut to end below the frames in use, and as it
+/// was; the signal mask for the handler; the mask with every signal but SIGSYS blocked.
+#[repr(C)]
+struct NestedCall {
+    small: [usize; 3],
+    full: [usize; 3],
+    mask: u64,
+    all: u64,
+}
+const _: () = assert!(core::mem::offset_of!(NestedCall, full) == 24);
+const _: () = assert!(core::mem::offset_of!(NestedCall, mask) == 48);
+const _: () = assert!(core::mem::offset_of!(NestedCall, all) == 56);
+
+core::arch::global_asm!(
+    // litebox_nested_call(handler, sig, info, uc, sp, call: *const NestedCall): on the app's
+    // stack at `sp`, cuts the host signal stack (sigaltstack may not be changed while on it,
+    // hence here: a SIGSYS or app signal that comes while the handler runs then goes below the
+    // runtime's frames in use), puts the handler's mask in force, calls the handler, blocks
+    // every signal but SIGSYS again, gives the host signal stack back, and returns on the
+    // runtime's stack. Host calls through the gate (`litebox_gate`: nr, a0..a4 in registers,
+    // a5 on the stack).
+    ".globl litebox_nested_call",
+    "litebox_nested_call:",
+    "    push rbp",
+    "    push rbx",
+    "    push r12",
+    "    push r13",
+    "    push r14",
+    "    push r15",
+    "    mov rbx, rsp",
+    "    mov r12, rdi",
+    "    mov r13, rsi",
+    "    mov r14, rdx",
+    "    mov r15, rcx",
+    "    mov rbp, r9",
+    "    and r8, -16",
+    "    mov rsp, r8",
+    "    push 0",
+    "    push 0",
+    "    mov edi, {sigaltstack}",
+    "    lea rsi, [rbp]",
+    "    xor edx, edx",
+    "    xor ecx, ecx",
+    "    xor r8d, r8d",
+    "    xor r9d, r9d",
+    "    call litebox_gate",
+    "    mov edi, {sigprocmask}",
+    "    mov esi, {setmask}",
+    "    lea rdx, [rbp + 48]",
+    "    xor ecx, ecx",
+    "    mov r8d, 8",
+    "    xor r9d, r9d",
+    "    call litebox_gate",
+    "    mov edi, r13d",
+    "    mov rsi, r14",
+    "    mov rdx, r15",
+    "    call r12",
+    "    mov edi, {sigprocmask}",
+    "    mov esi, {setmask}",
+    "    lea rdx, [rbp + 56]",
+    "    xor ecx, ecx",
+    "    mov r8d, 8",
+    "    xor r9d, r9d",
+    "    call litebox_gate",
+    "    mov edi, {sigaltstack}",
+    "    lea rsi, [rbp + 24]",
+    "    xor edx, edx",
+    "    xor ecx, ecx",
+    "    xor r8d, r8d",
+    "    xor r9d, r9d",
+    "    call litebox_gate",
+    "    mov rsp, rbx",
+    "    pop r15",
+    "    pop r14",
+    "    pop r13",
+    "    pop r12",
+    "    pop rbx",
+    "    pop rbp",
+    "    ret",
+    sigaltstack = const sys::SIGALTSTACK,
+    sigprocmask = const sys::RT_SIGPROCMASK,
+    setmask = const SIG_SETMASK,
+);
+
+extern "C" {
+    fn litebox_nested_call(handler: usize, sig: i32, info: usize, uc: usize, sp: usize, call: *const NestedCall);
+}
+
+const SIG_SETMASK: usize = 2;
+
+/// Runs the app's handler `h` with its stack pointer at `top` (app stack memory) for a signal
+/// that interrupted the runtime, and returns here when it returns; the wrapper's return then
+/// resumes the runtime (rt_sigreturn of the kernel's frame, whose mask and host signal stack
+/// come back with it). The runtime's frames in use stay where they are: while the handler
+/// runs, the fast path's top (`gs:[16]`) and the host signal stack end below this frame, so
+/// that the handler's own syscalls (fast path or SIGSYS) and signals nest below them, and no
+/// call is recorded ([`FastData::call_sp`]), so that its own calls record theirs. The handler
+/// gets the kernel's `info` and `uc` (which describe the interrupted runtime). A handler that
+/// leaves by longjmp leaves the fast path's top and the host signal stack lower by the frames
+/// it abandoned; a thread that does so over and over runs later such handlers where the
+/// kernel put them, once no room is left (docs/targets/linux-userland.md).
+///
+/// # Safety
+/// `info` and `uc` must be the kernel's arguments to this signal's handler, `h` the app's
+/// handler for it, and `top` app stack memory not in use.
+#[inline(never)]
+unsafe fn run_nested_on_app_stack(d: &FastData, h: usize, sig: i32, info: usize, uc: usize, top: usize) {
+    let here: usize;
+    // SAFETY: reads the stack pointer; no memory access.
+    unsafe { core::arch::asm!("mov {}, rsp", out(reg) here, options(nomem, nostack, preserves_flags)) };
+    // Below this frame and the assembly's (56 bytes), with a margin.
+    let floor = (here - 512) & !15;
+    let mut host = [0usize; 3];
+    sys::syscall6(sys::SIGALTSTACK, 0, host.as_mut_ptr() as usize, 0, 0, 0, 0);
+    if floor <= host[0] + MINSIGSTKSZ || floor > host[0] + host[2] {
+        // No room left below (or not on the host signal stack): run it here, as before.
+        // SAFETY: the caller's contract.
+        unsafe { run_here(d, h, sig, info, uc) };
+        return;
+    }
+    // Every signal but SIGSYS is blocked until the assembly puts the handler's mask in force
+    // (the host's mask for an SA_ONSTACK handler, signals.rs `app_sigaction`).
+    let call = NestedCall {
+        small: [host[0], 0, floor - host[0]],
+        full: [host[0], 0, host[2]],
+        // SAFETY: the caller's contract.
+        mask: unsafe { handler_mask(d, sig, uc, true) },
+        all: !crate::signals::SIGSYS_BIT,
+    };
+    let old_top = d.top.swap(floor, Ordering::Relaxed);
+    let old_call = d.call_sp.swap(0, Ordering::Relaxed);
+    let old_suspend = d.suspend_mask.swap(0, Ordering::Relaxed);
+    compiler_fence(Ordering::SeqCst);
+    // SAFETY: per the contract; `call` lives in this frame, above the cut stacks.
+    unsafe { litebox_nested_call(h, sig, info, uc, top, &call) };
+    compiler_fence(Ordering::SeqCst);
+    d.suspend_mask.store(old_suspend, Ordering::Relaxed);
+    d.call_sp.store(old_call, Ordering::Relaxed);
+    d.top.store(old_top, Ordering::Relaxed);
+}
+
 /// The app's handler per signal (1..=64), called by [`litebox_signal_wrapper`].
 static APP_HANDLERS: [AtomicUsize; 65] = [const { AtomicUsize::new(0) }; 65];
+/// The signals the app's handler for each signal blocks besides the interrupted mask (its
+/// `sa_mask`, and the signal itself without SA_NODEFER; never SIGSYS).
+static APP_HANDLER_MASKS: [AtomicU64; 65] = [const { AtomicU64::new(0) }; 65];
 
-/// Records the app's handler for `sig`; returns the handler to install on the host.
-pub fn wrap_handler(sig: i32, handler: usize) -> usize {
+/// Records the app's handler for `sig` and the signals it blocks (`mask`, see
+/// [`APP_HANDLER_MASKS`]); returns the handler to install on the host.
+pub fn wrap_handler(sig: i32, handler: usize, mask: u64) -> usize {
+    APP_HANDLER_MASKS[sig as usize].store(mask, Ordering::SeqCst);
     APP_HANDLERS[sig as usize].store(handler, Ordering::SeqCst);
     litebox_signal_wrapper as *const () as usize
+}
+
+/// Offset of the signal mask in the ucontext.
+const UC_SIGMASK: usize = 296;
+
+/// The mask the app's handler for `sig` runs with, as the kernel computes it: the mask in
+/// force when the signal came and the handler's own (the host blocks every signal while an
+/// SA_ONSTACK handler's frame is being moved, see signals.rs `app_sigaction`, so the wrapper
+/// puts it in force itself). The mask in force is the kernel's ucontext's, except during the
+/// app's `rt_sigsuspend` ([`FastData::suspend_mask`]) when `in_runtime`.
+///
+/// # Safety
+/// `uc` must be the kernel's ucontext of the signal being handled.
+unsafe fn handler_mask(d: &FastData, sig: i32, uc: usize, in_runtime: bool) -> u64 {
+    let suspended = d.suspend_mask.load(Ordering::Relaxed);
+    let interrupted = if in_runtime && suspended & crate::signals::SIGSYS_BIT != 0 {
+        suspended
+    } else {
+        // SAFETY: per the contract.
+        unsafe { core::ptr::read((uc + UC_SIGMASK) as *const u64) }
+    };
+    (interrupted | APP_HANDLER_MASKS[sig as usize].load(Ordering::Relaxed)) & !crate::signals::SIGSYS_BIT
+}
+
+/// Runs `f`, the host `rt_sigsuspend` of the app's call with `mask` (which it puts in force),
+/// recorded for [`handler_mask`].
+pub fn suspended_with<R>(mask: u64, f: impl FnOnce() -> R) -> R {
+    let d = data();
+    let outer = d.suspend_mask.swap(mask | crate::signals::SIGSYS_BIT, Ordering::Relaxed);
+    compiler_fence(Ordering::SeqCst);
+    let r = f();
+    compiler_fence(Ordering::SeqCst);
+    d.suspend_mask.store(outer, Ordering::Relaxed);
+    r
+}
+
+/// Calls the app's handler `h` where the wrapper runs, with the handler's mask in force (the
+/// kernel put the host's in force: every signal blocked, for an SA_ONSTACK handler); the
+/// wrapper's return puts the interrupted mask back.
+///
+/// # Safety
+/// As [`run_on_app_stack`]'s.
+unsafe fn run_here(d: &FastData, h: usize, sig: i32, info: usize, uc: usize) {
+    // SAFETY: the caller's contract.
+    let mask = unsafe { handler_mask(d, sig, uc, true) };
+    sys::syscall6(sys::RT_SIGPROCMASK, SIG_SETMASK, &mask as *const u64 as usize, 0, 8, 0, 0);
+    // SAFETY: as in the wrapper's direct call.
+    let f: extern "C" fn(i32, usize, usize) = unsafe { core::mem::transmute(h) };
+    f(sig, info, uc);
 }
 
 /// Host handler for every signal the app handles: calls the app's handler, or defers the

@@ -734,7 +734,11 @@ impl HostPassthrough for LinuxHost {
                 // With the thread outside the runtime (depth 0), as every call in which app
                 // signals are delivered: inside, the wrapper would defer the very signal this
                 // call waits for.
-                crate::fastpath::open_window(|| r(sys::syscall3(nr, &mask as *const u64 as usize, 8, 0)))
+                // The mask is recorded: a handler the call lets in runs with it (fastpath.rs
+                // `handler_mask`).
+                crate::fastpath::open_window(|| {
+                    crate::fastpath::suspended_with(mask, || r(sys::syscall3(nr, &mask as *const u64 as usize, 8, 0)))
+                })
             }
             nr::PAUSE => signals::blocking(|| r(sys::syscall3(nr, 0, 0, 0))),
             // The shim took SIGSYS out of the set and checked the timeout.

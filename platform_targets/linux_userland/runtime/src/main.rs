@@ -247,6 +247,12 @@ extern "C" fn on_sigsys(_sig: i32, info: usize, uc: usize) {
     }
     // Inside the runtime from here (a fork by another thread waits for this one: forkfence.rs).
     let d = fastpath::data();
+    // The app's stack pointer at the trapped call: where an app handler let in during it runs.
+    let outer = {
+        use litebox_libos::SyscallContext;
+        // SAFETY: uc is the ucontext pointer the kernel passed to this handler.
+        fastpath::call_begin(d, unsafe { signals::Trapped::new(uc) }.stack_pointer())
+    };
     fastpath::enter(d);
     serve_sigsys(info, uc);
     fastpath::leave(d);
@@ -255,6 +261,7 @@ extern "C" fn on_sigsys(_sig: i32, info: usize, uc: usize) {
     if d.depth.load(Ordering::Relaxed) == 0 {
         fastpath::release_deferred(d);
     }
+    fastpath::call_end(d, outer);
 }
 
 /// [`on_sigsys`] for a seccomp trap, inside the runtime.
@@ -473,7 +480,7 @@ extern "C" fn litebox_main(sp: usize) -> ! {
     litebox_libos::memlock::set_signal_stack_check(threads::on_signal_stack);
     signals::init_sigsys(on_sigsys, block + threads::STACK_BASE, threads::SIGNAL_STACK_SIZE)
         .unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot install the SIGSYS handler"));
-    fastpath::prepare_thread(block, 0);
+    fastpath::prepare_thread(block, 0, 0);
     fastpath::init_thread(block).unwrap_or_else(|_| fatal(EXIT_SANDBOX, b"cannot set up the fast path (GS base)"));
     // Start-up is done with the host's stack: fork children need not inherit it (hoststack.rs).
     hoststack::leave_out_of_forks();

@@ -14,7 +14,7 @@ pub(crate) const SA_SIGINFO: u64 = 4;
 const SA_ONSTACK: u64 = 0x0800_0000;
 pub(crate) const SA_RESTORER: u64 = 0x0400_0000;
 const SA_NODEFER: u64 = 0x4000_0000;
-const SIGSYS_BIT: u64 = 1 << (SIGSYS - 1);
+pub(crate) const SIGSYS_BIT: u64 = 1 << (SIGSYS - 1);
 
 /// The kernel's `struct sigaction` on x86-64.
 #[repr(C)]
@@ -94,15 +94,19 @@ pub fn app_sigaction(sig: i32, new: usize, old: usize, _size: usize) -> Result<u
             // signal while the thread is inside the runtime (fastpath.rs); it needs the siginfo.
             // SA_ONSTACK: the host delivers on the runtime's signal stack (so a frame can be
             // built even when the app's stack overflowed) and the wrapper moves the frame to
-            // the app's alternate stack (fastpath.rs).
+            // the app's alternate stack (fastpath.rs). Every other signal stays blocked until
+            // the frame is in place and the handler's own mask is put in force there, so that
+            // a second signal's frame goes below it, as natively.
             let onstack = custom && a.flags & SA_ONSTACK != 0;
             crate::fastpath::set_onstack(sig, onstack);
+            let own = if a.flags & SA_NODEFER == 0 { 1u64 << (sig - 1) } else { 0 };
+            let handler_mask = (a.mask | own) & !SIGSYS_BIT;
             let host = KSigaction {
-                handler: if custom { crate::fastpath::wrap_handler(sig, a.handler) } else { a.handler },
+                handler: if custom { crate::fastpath::wrap_handler(sig, a.handler, handler_mask) } else { a.handler },
                 flags: ((a.flags | if custom { SA_RESTORER | SA_SIGINFO } else { 0 }) & !SA_ONSTACK)
                     | if onstack { SA_ONSTACK } else { 0 },
                 restorer: if custom { sys::litebox_restorer as *const () as usize } else { 0 },
-                mask: a.mask & !SIGSYS_BIT,
+                mask: if onstack { !SIGSYS_BIT } else { a.mask & !SIGSYS_BIT },
             };
             install(sig, &host, None)?;
         }

@@ -133,9 +133,12 @@ global_asm!(
     "    mov rdx, [rax + 12*8]",
     "    mov rcx, [rax + 14*8]",
     "    mov rsp, [rax + 15*8]",
+    // On the app's stack: no call in progress from here (fastpath.rs `call_sp`).
+    "    mov qword ptr gs:[{call_sp}], 0",
     "    push qword ptr [rax + 16*8]",
     "    xor eax, eax",
     "    ret",
+    call_sp = const crate::fastpath::FAST_DATA_CALL_SP,
 );
 
 extern "C" {
@@ -182,7 +185,7 @@ pub fn spawn(gregs: &[usize; NREGS], mask: u64, t: &ThreadSpawn) -> Result<usize
     }
     // In the process's thread list from now on, inside the runtime until its start-up is done
     // (forkfence.rs: a fork waits for it).
-    crate::fastpath::prepare_thread(block, 1);
+    crate::fastpath::prepare_thread(block, 1, t.stack);
     const CLONE: usize = 56;
     check(sys::syscall6(CLONE, t.flags as usize, sp, t.parent_tid, t.child_tid, t.tls, 0)).inspect_err(|_| {
         // SAFETY: prepared above; blocks are never freed.

@@ -1,0 +1,3 @@
+module litebox.test/gosignals
+
+go 1.19

@@ -1,0 +1,132 @@
+"""An app's SA_ONSTACK handler runs where the kernel would run it, also when its signal comes
+while the thread is inside a system call the runtime serves (docs/targets/linux-userland.md,
+"Alternate signal stacks"; runtime fastpath.rs `run_on_app_stack`).
+
+The runtime serves a call on a stack of its own. A signal let in during a blocking call (or
+on the way into or out of a call) used to run the app's handler there, not on the app's
+alternate stack. C programs rarely notice; Go does: its handlers check the stack, and a static
+Go program then waits forever. Packed Go programs hung when a child exited during `os/exec`
+and on SIGTERM to a service waiting in `signal.Notify`.
+
+- tests/e2e/programs/sigaltcall.c: SIGCHLD during `waitid` and released by `sigsuspend`, a
+  storm of signals over calls of every kind, a second signal while a handler on the
+  alternate stack blocks, and SA_ONSTACK without an alternate stack. Its output must be the
+  native output, byte for byte (rewritten and `--no-rewrite`, dynamic and static).
+- tests/e2e/programs/gosignals: a static Go program (skipped without a Go toolchain) that runs
+  children from 8 goroutines, and one that waits for SIGTERM or SIGINT and exits cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from litebox_e2e import BASE_ENV, describe, pack, run_program, session_scratch
+from test_e2e_conformance import PROGRAMS, build, first_difference
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("LITEBOX_E2E_NO_REWRITE") == "1", reason="chooses rewriting itself"
+)
+
+ROUNDS = "50"
+
+
+@pytest.fixture(scope="module")
+def probe() -> dict[str, Path]:
+    """sigaltcall.c built dynamic and static, each packed both ways: {"static-trap", ...}."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc not installed")
+    work = session_scratch("litebox-sigaltcall-")
+    out: dict[str, Path] = {}
+    for static in (False, True):
+        kind = "static" if static else "dynamic"
+        prog = build("sigaltcall.c", work, static=static)
+        out[f"{kind}-native"] = prog
+        out[f"{kind}-rewrite"] = pack(prog, work / f"{kind}-rewrite").path
+        out[f"{kind}-trap"] = pack(prog, work / f"{kind}-trap", "--no-rewrite").path
+    return out
+
+
+@pytest.mark.parametrize("kind", ["dynamic", "static"])
+@pytest.mark.parametrize("variant", ["rewrite", "trap"])
+def test_onstack_handlers_run_where_the_kernel_would_run_them(
+    probe: dict[str, Path], kind: str, variant: str
+) -> None:
+    native = run_program([probe[f"{kind}-native"], ROUNDS])
+    assert native.returncode == 0 and native.stdout.endswith(b"done\n"), describe(native)
+    assert b"50 handlers, 0 off the alternate stack, 0 not SS_ONSTACK, 0 wrong masks" in native.stdout, describe(native)
+    packed = run_program([probe[f"{kind}-{variant}"], ROUNDS])
+    assert packed.stdout == native.stdout, first_difference(native.stdout, packed.stdout)
+    assert packed.returncode == 0, describe(packed)
+
+
+def _go() -> str | None:
+    found = shutil.which("go")
+    if found is None and os.access("/usr/local/go/bin/go", os.X_OK):
+        found = "/usr/local/go/bin/go"
+    return found
+
+
+@pytest.fixture(scope="module")
+def gosignals() -> dict[str, Path]:
+    """gosignals built static (CGO_ENABLED=0) with the local toolchain, and packed both ways:
+    {"native", "rewrite", "trap"}."""
+    go = _go()
+    if go is None:
+        pytest.skip("no Go toolchain (go on PATH or /usr/local/go)")
+    work = session_scratch("litebox-gosignals-")
+    prog = work / "gosignals"
+    env = {
+        **os.environ,
+        "CGO_ENABLED": "0",
+        "GOTOOLCHAIN": "local",
+        "GOFLAGS": "-trimpath",
+        "GOCACHE": str(work / "gocache"),
+        "GOPATH": str(work / "gopath"),
+    }
+    build = subprocess.run([go, "build", "-o", str(prog), "."], cwd=PROGRAMS / "gosignals", env=env,
+                           capture_output=True, text=True, timeout=900)
+    assert build.returncode == 0, build.stderr
+    return {
+        "native": prog,
+        "rewrite": pack(prog, work / "rewrite").path,
+        "trap": pack(prog, work / "trap", "--no-rewrite").path,
+    }
+
+
+@pytest.mark.parametrize("variant", ["rewrite", "trap"])
+def test_go_runs_children_from_many_goroutines(gosignals: dict[str, Path], variant: str) -> None:
+    native = run_program([gosignals["native"], "exec", "8", "10"])
+    assert native.stdout == b"80 of 80 children ran\n" and native.returncode == 0, describe(native)
+    packed = run_program([gosignals[variant], "exec", "8", "10"])
+    assert packed.stdout == native.stdout, describe(packed)
+    assert packed.returncode == 0, describe(packed)
+
+
+@pytest.mark.parametrize("variant", ["rewrite", "trap"])
+@pytest.mark.parametrize(("signum", "name"), [(signal.SIGTERM, b"terminated"), (signal.SIGINT, b"interrupt")],
+                         ids=["SIGTERM", "SIGINT"])
+def test_go_service_stops_cleanly_on_a_signal(
+    gosignals: dict[str, Path], variant: str, signum: int, name: bytes
+) -> None:
+    """The signal goes to the artifact (which passes it to the app, as a service manager's
+    stop does); the app, idle in blocking calls, must take it and exit 0."""
+    proc = subprocess.Popen([gosignals[variant], "wait"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=dict(BASE_ENV))
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first == b"ready\n", first + proc.stdout.read()
+        proc.send_signal(signum)
+        # A hang shows as the timeout: the stop itself takes milliseconds.
+        rest, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert rest == b"got " + name + b"\n", err
+    assert proc.returncode == 0, err
