@@ -923,6 +923,12 @@ extern "C" {
 
 const SIG_SETMASK: usize = 2;
 
+/// What [`run_nested_on_app_stack`] leaves of the runtime's stack below a cut, at least: the
+/// fast path and the SIGSYS path serve the handler's calls there (the deepest call path uses
+/// a few KiB). A thread whose handlers left by longjmp often enough to use up the rest runs
+/// its later such handlers where the kernel put them.
+const NESTED_RESERVE: usize = 64 << 10;
+
 /// Runs the app's handler `h` with its stack pointer at `top` (app stack memory) for a signal
 /// that interrupted the runtime, and returns here when it returns; the wrapper's return then
 /// resumes the runtime (rt_sigreturn of the kernel's frame, whose mask and host signal stack
@@ -933,7 +939,7 @@ const SIG_SETMASK: usize = 2;
 /// gets the kernel's `info` and `uc` (which describe the interrupted runtime). A handler that
 /// leaves by longjmp leaves the fast path's top and the host signal stack lower by the frames
 /// it abandoned; a thread that does so over and over runs later such handlers where the
-/// kernel put them, once no room is left (docs/targets/linux-userland.md).
+/// kernel put them, once [`NESTED_RESERVE`] is all that is left (docs/targets/linux-userland.md).
 ///
 /// # Safety
 /// `info` and `uc` must be the kernel's arguments to this signal's handler, `h` the app's
@@ -947,8 +953,9 @@ unsafe fn run_nested_on_app_stack(d: &FastData, h: usize, sig: i32, info: usize,
     let floor = (here - 512) & !15;
     let mut host = [0usize; 3];
     sys::syscall6(sys::SIGALTSTACK, 0, host.as_mut_ptr() as usize, 0, 0, 0, 0);
-    if floor <= host[0] + MINSIGSTKSZ || floor > host[0] + host[2] {
-        // No room left below (or not on the host signal stack): run it here, as before.
+    if floor < host[0] + NESTED_RESERVE || floor > host[0] + host[2] {
+        // Too little room left below for the runtime's own work (or not on the host signal
+        // stack): run it here, without a cut.
         // SAFETY: the caller's contract.
         unsafe { run_here(d, h, sig, info, uc) };
         return;
