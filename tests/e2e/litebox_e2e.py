@@ -125,6 +125,17 @@ def pack(
     return art
 
 
+def pack_both_ways(prog: Path, work: Path, prefix: str = "") -> dict[str, Path]:
+    """PROG packed with its syscall sites rewritten and with `--no-rewrite`, into WORK:
+    {PREFIX + "native": PROG, PREFIX + "rewrite": ..., PREFIX + "trap": ...}, for tests that
+    compare a program's output packed both ways against native."""
+    return {
+        f"{prefix}native": prog,
+        f"{prefix}rewrite": pack(prog, work / f"{prefix}rewrite").path,
+        f"{prefix}trap": pack(prog, work / f"{prefix}trap", "--no-rewrite").path,
+    }
+
+
 def parse_pack_json(stdout: str) -> list[Artifact]:
     """`pack --json` prints exactly one JSON object on stdout."""
     try:

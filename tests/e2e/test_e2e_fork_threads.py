@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from litebox_e2e import describe, pack, run_program, session_scratch
+from litebox_e2e import describe, pack_both_ways, run_program, session_scratch
 from test_e2e_conformance import build, first_difference
 
 pytestmark = [
@@ -36,10 +36,7 @@ def probe() -> dict[str, Path]:
     out: dict[str, Path] = {}
     for static in (False, True):
         kind = "static" if static else "dynamic"
-        prog = build("forkthreads.c", work, static=static)
-        out[f"{kind}-native"] = prog
-        out[f"{kind}-rewrite"] = pack(prog, work / f"{kind}-rewrite").path
-        out[f"{kind}-trap"] = pack(prog, work / f"{kind}-trap", "--no-rewrite").path
+        out.update(pack_both_ways(build("forkthreads.c", work, static=static), work, f"{kind}-"))
     return out
 
 

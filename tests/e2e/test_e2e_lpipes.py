@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from litebox_e2e import describe, pack, run_program
+from litebox_e2e import describe, pack_both_ways, run_program
 from test_e2e_conformance import build, first_difference
 
 pytestmark = [
@@ -32,11 +32,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The probe compiled (static) and packed both ways: {"native", "rewrite", "trap"}."""
     work = tmp_path_factory.mktemp("lpipes")
     prog = build("lpipes.c", work, static=True)
-    return {
-        "native": prog,
-        "rewrite": pack(prog, work / "rewrite").path,
-        "trap": pack(prog, work / "trap", "--no-rewrite").path,
-    }
+    return pack_both_ways(prog, work)
 
 
 @pytest.mark.parametrize("variant", ["rewrite", "trap"])

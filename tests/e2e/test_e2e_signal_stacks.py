@@ -25,7 +25,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from litebox_e2e import BASE_ENV, describe, pack, run_program, session_scratch
+from litebox_e2e import BASE_ENV, describe, pack_both_ways, run_program, session_scratch
 from test_e2e_conformance import PROGRAMS, build, first_difference
 
 pytestmark = pytest.mark.skipif(
@@ -44,10 +44,7 @@ def probe() -> dict[str, Path]:
     out: dict[str, Path] = {}
     for static in (False, True):
         kind = "static" if static else "dynamic"
-        prog = build("sigaltcall.c", work, static=static)
-        out[f"{kind}-native"] = prog
-        out[f"{kind}-rewrite"] = pack(prog, work / f"{kind}-rewrite").path
-        out[f"{kind}-trap"] = pack(prog, work / f"{kind}-trap", "--no-rewrite").path
+        out.update(pack_both_ways(build("sigaltcall.c", work, static=static), work, f"{kind}-"))
     return out
 
 
@@ -91,11 +88,7 @@ def gosignals() -> dict[str, Path]:
     build = subprocess.run([go, "build", "-o", str(prog), "."], cwd=PROGRAMS / "gosignals", env=env,
                            capture_output=True, text=True, timeout=900)
     assert build.returncode == 0, build.stderr
-    return {
-        "native": prog,
-        "rewrite": pack(prog, work / "rewrite").path,
-        "trap": pack(prog, work / "trap", "--no-rewrite").path,
-    }
+    return pack_both_ways(prog, work)
 
 
 @pytest.mark.parametrize("variant", ["rewrite", "trap"])

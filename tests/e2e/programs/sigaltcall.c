@@ -69,10 +69,9 @@ static void report(const char *what) {
     handled = off_alt = not_reported = wrong_mask = 0;
 }
 
-/* SIGCHLD while the thread waits for the child in waitid (a blocking call), and while it is
- * pending and released by sigsuspend. */
-static void child_exits(int rounds) {
-    handle(SIGCHLD, on_signal, SA_ONSTACK);
+/* Starts `rounds` children one after the other, each waited for in waitid (without reaping,
+ * so SIGCHLD comes while the thread blocks there), then reaped. */
+static void children_waited_in_waitid(int rounds) {
     for (int i = 0; i < rounds; i++) {
         pid_t p = fork();
         if (p == 0) _exit(0);
@@ -81,6 +80,13 @@ static void child_exits(int rounds) {
         }
         waitpid(p, NULL, 0);
     }
+}
+
+/* SIGCHLD while the thread waits for the child in waitid (a blocking call), and while it is
+ * pending and released by sigsuspend. */
+static void child_exits(int rounds) {
+    handle(SIGCHLD, on_signal, SA_ONSTACK);
+    children_waited_in_waitid(rounds);
     report("SIGCHLD during waitid");
     sigset_t chld, old;
     sigemptyset(&chld);
@@ -217,14 +223,7 @@ static void without_alternate_stack(int rounds) {
     stack_t off = {.ss_flags = SS_DISABLE};
     sigaltstack(&off, NULL);
     handle(SIGCHLD, own, SA_ONSTACK);
-    for (int i = 0; i < rounds; i++) {
-        pid_t p = fork();
-        if (p == 0) _exit(0);
-        siginfo_t si;
-        while (waitid(P_PID, p, &si, WEXITED | WNOWAIT) != 0) {
-        }
-        waitpid(p, NULL, 0);
-    }
+    children_waited_in_waitid(rounds);
     printf("no alternate stack: %d handlers, %d on the thread's own stack\n", own_ran, on_own_stack);
     signal(SIGCHLD, SIG_DFL);
 }
