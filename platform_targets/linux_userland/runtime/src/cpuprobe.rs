@@ -15,6 +15,7 @@ use crate::signals::{KSigaction, SA_RESTORER, SA_SIGINFO};
 use crate::sys;
 
 const SIGILL: usize = 4;
+// Written here, not taken from sys.rs: tests/cpuprobe.rs builds this file with a `sys` of its own.
 const SIG_UNBLOCK: usize = 1;
 const SIG_SETMASK: usize = 2;
 

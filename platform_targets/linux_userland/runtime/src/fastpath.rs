@@ -372,8 +372,7 @@ impl Fast {
 
 fn host_mask() -> u64 {
     let mut old = 0u64;
-    const SIG_BLOCK: usize = 0;
-    sys::syscall6(sys::RT_SIGPROCMASK, SIG_BLOCK, 0, &mut old as *mut u64 as usize, 8, 0, 0);
+    sys::syscall6(sys::RT_SIGPROCMASK, sys::SIG_BLOCK, 0, &mut old as *mut u64 as usize, 8, 0, 0);
     old
 }
 
@@ -566,8 +565,7 @@ pub(crate) fn release_deferred(d: &FastData) {
     if pending != 0 {
         // The deferred signals are pending on this thread again; unblocking delivers them
         // here, outside the runtime's critical work, before the syscall returns to the app.
-        const SIG_UNBLOCK: usize = 1;
-        sys::syscall6(sys::RT_SIGPROCMASK, SIG_UNBLOCK, &pending as *const u64 as usize, 0, 8, 0, 0);
+        sys::syscall6(sys::RT_SIGPROCMASK, sys::SIG_UNBLOCK, &pending as *const u64 as usize, 0, 8, 0, 0);
     }
 }
 
@@ -763,7 +761,7 @@ core::arch::global_asm!(
     "    mov rdx, r15",
     "    jmp r12",
     sigprocmask = const sys::RT_SIGPROCMASK,
-    setmask = const SIG_SETMASK,
+    setmask = const sys::SIG_SETMASK,
 );
 
 extern "C" {
@@ -914,14 +912,12 @@ core::arch::global_asm!(
     "    ret",
     sigaltstack = const sys::SIGALTSTACK,
     sigprocmask = const sys::RT_SIGPROCMASK,
-    setmask = const SIG_SETMASK,
+    setmask = const sys::SIG_SETMASK,
 );
 
 extern "C" {
     fn litebox_nested_call(handler: usize, sig: i32, info: usize, uc: usize, sp: usize, call: *const NestedCall);
 }
-
-const SIG_SETMASK: usize = 2;
 
 /// What [`run_nested_on_app_stack`] leaves of the runtime's stack below a cut, at least: the
 /// fast path and the SIGSYS path serve the handler's calls there (the deepest call path uses
@@ -996,7 +992,7 @@ pub fn wrap_handler(sig: i32, handler: usize, mask: u64) -> usize {
 }
 
 /// Offset of the signal mask in the ucontext.
-const UC_SIGMASK: usize = 296;
+const UC_SIGMASK: usize = crate::signals::SIGMASK;
 
 /// The mask the app's handler for `sig` runs with, as the kernel computes it: the mask in
 /// force when the signal came and the handler's own (the host blocks every signal while an
@@ -1038,7 +1034,7 @@ pub fn suspended_with<R>(mask: u64, f: impl FnOnce() -> R) -> R {
 unsafe fn run_here(d: &FastData, h: usize, sig: i32, info: usize, uc: usize) {
     // SAFETY: the caller's contract.
     let mask = unsafe { handler_mask(d, sig, uc, true) };
-    sys::syscall6(sys::RT_SIGPROCMASK, SIG_SETMASK, &mask as *const u64 as usize, 0, 8, 0, 0);
+    sys::syscall6(sys::RT_SIGPROCMASK, sys::SIG_SETMASK, &mask as *const u64 as usize, 0, 8, 0, 0);
     // SAFETY: as in the wrapper's direct call.
     let f: extern "C" fn(i32, usize, usize) = unsafe { core::mem::transmute(h) };
     f(sig, info, uc);
@@ -1052,11 +1048,10 @@ extern "C" fn litebox_signal_wrapper(sig: i32, info: usize, uc: usize) {
     if d.depth.load(Ordering::Relaxed) > 0 {
         // Keep it blocked from now until the fast path leaves the runtime, and queue it again
         // (to this thread, same siginfo) so it is pending then.
-        const SIG_BLOCK: usize = 0;
-        sys::syscall6(sys::RT_SIGPROCMASK, SIG_BLOCK, &bit as *const u64 as usize, 0, 8, 0, 0);
-        // SAFETY: uc is the kernel's ucontext for this handler; uc_sigmask is at offset 296.
+        sys::syscall6(sys::RT_SIGPROCMASK, sys::SIG_BLOCK, &bit as *const u64 as usize, 0, 8, 0, 0);
+        // SAFETY: uc is the kernel's ucontext for this handler.
         unsafe {
-            let m = (uc + 296) as *mut u64;
+            let m = (uc + UC_SIGMASK) as *mut u64;
             core::ptr::write(m, core::ptr::read(m) | bit);
         }
         d.deferred.fetch_or(bit as usize, Ordering::Relaxed);

@@ -71,8 +71,7 @@ pub fn set_altstack(stack: usize, size: usize) -> Result<(), i32> {
 /// Sets the calling thread's host signal mask to the app's `mask`, SIGSYS always open.
 pub fn set_thread_mask(mask: u64) {
     let m = mask & !SIGSYS_BIT;
-    const SIG_SETMASK: usize = 2;
-    sys::syscall6(sys::RT_SIGPROCMASK, SIG_SETMASK, &m as *const u64 as usize, 0, 8, 0, 0);
+    sys::syscall6(sys::RT_SIGPROCMASK, sys::SIG_SETMASK, &m as *const u64 as usize, 0, 8, 0, 0);
 }
 
 /// Installs `handler` for SIGSYS on an alternate stack at `[stack, stack+size)`.
@@ -194,10 +193,9 @@ fn app_mask_in(uc: usize) -> u64 {
     // SAFETY: uc is the ucontext of the SIGSYS being served on this thread.
     let app = unsafe { core::ptr::read((uc + SIGMASK) as *const u64) } & !SIGSYS_BIT;
     let mut old = 0u64;
-    const SIG_SETMASK: usize = 2;
     sys::syscall6(
         sys::RT_SIGPROCMASK,
-        SIG_SETMASK,
+        sys::SIG_SETMASK,
         &app as *const u64 as usize,
         &mut old as *mut u64 as usize,
         8,
@@ -210,8 +208,7 @@ fn app_mask_in(uc: usize) -> u64 {
 /// Restores the mask [`app_mask_in`] replaced.
 #[inline(never)]
 fn mask_back(old: u64) {
-    const SIG_SETMASK: usize = 2;
-    sys::syscall6(sys::RT_SIGPROCMASK, SIG_SETMASK, &old as *const u64 as usize, 0, 8, 0, 0);
+    sys::syscall6(sys::RT_SIGPROCMASK, sys::SIG_SETMASK, &old as *const u64 as usize, 0, 8, 0, 0);
 }
 
 /// Offsets into the kernel's `ucontext` on x86-64.
@@ -225,7 +222,7 @@ const REG_R8: usize = 0;
 const REG_R9: usize = 1;
 const REG_RSP: usize = 15;
 const REG_RIP: usize = 16;
-const SIGMASK: usize = 296;
+pub(crate) const SIGMASK: usize = 296;
 
 /// The trapped syscall, seen through the signal frame the kernel built.
 pub struct Trapped {

@@ -874,8 +874,7 @@ fn finish(st: i32, status: Option<i32>, layer: Option<Vec<u8>>) -> ! {
         let dfl = crate::signals::KSigaction::default();
         sys::syscall6(sys::RT_SIGACTION, sig as usize, &dfl as *const _ as usize, 0, 8, 0, 0);
         let set = 1u64 << (sig - 1);
-        const SIG_UNBLOCK: usize = 1;
-        sys::syscall6(sys::RT_SIGPROCMASK, SIG_UNBLOCK, &set as *const u64 as usize, 0, 8, 0, 0);
+        sys::syscall6(sys::RT_SIGPROCMASK, sys::SIG_UNBLOCK, &set as *const u64 as usize, 0, 8, 0, 0);
         let me = sys::syscall3(sys::GETPID, 0, 0, 0) as usize;
         sys::syscall3(KILL, me, sig as usize, 0);
         sys::exit(128 + sig)

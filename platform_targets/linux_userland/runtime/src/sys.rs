@@ -62,6 +62,11 @@ pub fn syscall3(nr: usize, a0: usize, a1: usize, a2: usize) -> isize {
 /// Converts a raw result into `Result<usize, errno>` (shared with the optee TA host).
 pub use litebox_confine::check;
 
+/// rt_sigprocmask's `how`.
+pub const SIG_BLOCK: usize = 0;
+pub const SIG_UNBLOCK: usize = 1;
+pub const SIG_SETMASK: usize = 2;
+
 pub const READ: usize = 0;
 pub const WRITE: usize = 1;
 pub const CLOSE: usize = 3;
