@@ -1,5 +1,5 @@
 /* Where an SA_ONSTACK handler runs when its signal reaches a thread that is inside a system
- * call, or on its way in or out of one (tests/e2e/test_e2e_sigaltcall.py).
+ * call (tests/e2e/test_e2e_signal_stacks.py).
  *
  * Natively the kernel builds the frame on the thread's alternate signal stack (below the
  * interrupted frame when the thread already runs on it), or, with no alternate stack, below
@@ -7,14 +7,11 @@
  * the handler must still run where the kernel would have put it. Go's handlers check this and
  * hang when it is not so. Every line this prints is the same natively on every run. */
 #define _GNU_SOURCE
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define ALT_BYTES (256 * 1024)
@@ -105,109 +102,6 @@ static void child_exits(int rounds) {
     signal(SIGCHLD, SIG_DFL);
 }
 
-/* A second thread sends SIGUSR1 and SIGUSR2 to this one, back to back and without end,
- * while it makes calls of every kind (answered at once, read from the clock, a pipe round
- * trip, a short sleep): signals land on the way into and out of calls as well as inside
- * them, and one often comes while the other's frame is being set up. */
-static volatile int storm_on = 1;
-static pid_t storm_target;
-
-static void *storm_sender(void *arg) {
-    (void)arg;
-    unsigned seed = 1;
-    while (storm_on) {
-        syscall(SYS_tgkill, getpid(), storm_target, SIGUSR1);
-        syscall(SYS_tgkill, getpid(), storm_target, SIGUSR2);
-        /* A pause of varying length, so that signals land all over the receiver's calls. */
-        seed = seed * 1103515245u + 12345u;
-        for (volatile unsigned spin = (seed >> 16) % 20000; spin > 0; spin--) {
-        }
-    }
-    return NULL;
-}
-
-static void storm(int calls) {
-    handle(SIGUSR1, on_signal, SA_ONSTACK);
-    handle(SIGUSR2, on_signal, SA_ONSTACK);
-    storm_target = (pid_t)syscall(SYS_gettid);
-    int fds[2];
-    if (pipe(fds) != 0) abort();
-    pthread_t t;
-    pthread_create(&t, NULL, storm_sender, NULL);
-    struct timespec ts, nap = {0, 1000};
-    char b = 'x';
-    for (int i = 0; i < calls || handled < 300; i++) {
-        (void)getppid();
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        if (write(fds[1], &b, 1) != 1 || read(fds[0], &b, 1) != 1) abort();
-        if (i % 64 == 0) nanosleep(&nap, NULL);
-    }
-    storm_on = 0;
-    pthread_join(t, NULL);
-    close(fds[0]);
-    close(fds[1]);
-    signal(SIGUSR1, SIG_IGN);
-    signal(SIGUSR2, SIG_IGN);
-    handled = handled >= 300 ? 300 : handled;
-    report("SIGUSR1 and SIGUSR2 storm (at least)");
-}
-
-/* A handler on the alternate stack blocks in read(); a second signal comes while it waits.
- * Natively the second handler's frame goes below the first one's, on the same stack. */
-static int go_pipe[2], done_pipe[2], data_pipe[2];
-static char *first_local, *second_local;
-static volatile sig_atomic_t second_on_alt, first_read;
-
-static void second(int sig, siginfo_t *si, void *uc) {
-    (void)sig, (void)si, (void)uc;
-    char here;
-    second_local = &here;
-    second_on_alt = on_alt(&here);
-    char c = 'd';
-    if (write(done_pipe[1], &c, 1) != 1) abort();
-}
-
-static void first(int sig, siginfo_t *si, void *uc) {
-    (void)sig, (void)si, (void)uc;
-    char here;
-    first_local = &here;
-    char c = 'g';
-    if (write(go_pipe[1], &c, 1) != 1) abort();
-    ssize_t n;
-    do {
-        n = read(data_pipe[0], &c, 1);
-    } while (n < 0);
-    first_read = n == 1 && c == 'p';
-}
-
-static void *nested_helper(void *arg) {
-    pid_t target = *(pid_t *)arg;
-    char c;
-    if (read(go_pipe[0], &c, 1) != 1) abort();
-    syscall(SYS_tgkill, getpid(), target, SIGUSR2);
-    if (read(done_pipe[0], &c, 1) != 1) abort();
-    c = 'p';
-    if (write(data_pipe[1], &c, 1) != 1) abort();
-    return NULL;
-}
-
-static void nested(void) {
-    if (pipe(go_pipe) || pipe(done_pipe) || pipe(data_pipe)) abort();
-    handle(SIGUSR1, first, SA_ONSTACK);
-    handle(SIGUSR2, second, SA_ONSTACK);
-    pid_t me = (pid_t)syscall(SYS_gettid);
-    pthread_t t;
-    pthread_create(&t, NULL, nested_helper, &me);
-    raise(SIGUSR1);
-    pthread_join(t, NULL);
-    printf("nested: first read its data %s, second on the alternate stack %s, below the first %s\n",
-           first_read ? "yes" : "no", second_on_alt ? "yes" : "no",
-           second_local < first_local && on_alt(first_local) ? "yes" : "no");
-    fflush(stdout);
-    signal(SIGUSR1, SIG_IGN);
-    signal(SIGUSR2, SIG_IGN);
-}
-
 /* SA_ONSTACK with the alternate stack disabled: the handler runs on the thread's own stack,
  * below the call's stack pointer. */
 static volatile sig_atomic_t on_own_stack, own_ran;
@@ -236,8 +130,6 @@ int main(int argc, char **argv) {
     stack_t ss = {.ss_sp = alt, .ss_size = ALT_BYTES};
     if (sigaltstack(&ss, NULL) != 0) abort();
     child_exits(rounds);
-    storm(rounds * 200);
-    nested();
     without_alternate_stack(rounds);
     printf("done\n");
     return 0;

@@ -28,7 +28,7 @@ pub const FAST_DATA: usize = crate::threads::THREAD_DATA_AT + 16;
 const _: () = assert!(FAST_DATA + core::mem::size_of::<FastData>() <= crate::threads::FORK_STATE_AT);
 const _: () = assert!(crate::threads::STACK_TOP.is_multiple_of(16));
 
-/// Offset of [`FastData::call_sp`] from the GS base (cleared by a new thread's start).
+/// Offset of [`FastData::call_sp`] from the GS base (for the assembly that sets and clears it).
 pub const FAST_DATA_CALL_SP: usize = core::mem::offset_of!(FastData, call_sp);
 
 /// Per-thread fast-path state; the thread's GS base points at it.
@@ -738,6 +738,24 @@ unsafe fn fpstate_size(fp: usize) -> usize {
 }
 
 core::arch::global_asm!(
+    // The two ways an app handler is started, with the host calls they make on the app's
+    // stack (straight to the gate's syscall: the seccomp filter lets it through; rcx and r11
+    // are lost). litebox_set_mask PTR: rt_sigprocmask(SIG_SETMASK, PTR, NULL, 8).
+    // litebox_set_sigstack PTR: sigaltstack(PTR, NULL).
+    ".macro litebox_set_mask ptr",
+    "    mov eax, {sigprocmask}",
+    "    mov edi, {setmask}",
+    "    lea rsi, \\ptr",
+    "    xor edx, edx",
+    "    mov r10d, 8",
+    "    call litebox_gate_syscall",
+    ".endm",
+    ".macro litebox_set_sigstack ptr",
+    "    mov eax, {sigaltstack}",
+    "    lea rdi, \\ptr",
+    "    xor esi, esi",
+    "    call litebox_gate_syscall",
+    ".endm",
     // litebox_onstack_call(handler, sig, info, uc, frame): runs the app's handler with the
     // stack pointer at `frame`, whose first word (the restorer) is its return address, after
     // putting in force, once on that stack, the mask written at `frame - 16` (until then
@@ -750,16 +768,50 @@ core::arch::global_asm!(
     "    mov r14, rdx",
     "    mov r15, rcx",
     "    mov rsp, r8",
-    "    mov eax, {sigprocmask}",
-    "    mov edi, {setmask}",
-    "    lea rsi, [rsp - 16]",
-    "    xor edx, edx",
-    "    mov r10d, 8",
-    "    call litebox_gate_syscall",
+    "    litebox_set_mask [rsp - 16]",
     "    mov edi, r13d",
     "    mov rsi, r14",
     "    mov rdx, r15",
     "    jmp r12",
+    // litebox_nested_call(handler, sig, info, uc, sp, call: *const NestedCall): on the app's
+    // stack at `sp`, cuts the host signal stack (sigaltstack may not be changed while on it,
+    // hence here: a SIGSYS or app signal that comes while the handler runs then goes below the
+    // runtime's frames in use), puts the handler's mask in force, calls the handler, blocks
+    // every signal but SIGSYS again, gives the host signal stack back, and returns on the
+    // runtime's stack.
+    ".globl litebox_nested_call",
+    "litebox_nested_call:",
+    "    push rbp",
+    "    push rbx",
+    "    push r12",
+    "    push r13",
+    "    push r14",
+    "    push r15",
+    "    mov rbx, rsp",
+    "    mov r12, rdi",
+    "    mov r13, rsi",
+    "    mov r14, rdx",
+    "    mov r15, rcx",
+    "    mov rbp, r9",
+    "    and r8, -16",
+    "    mov rsp, r8",
+    "    litebox_set_sigstack [rbp]",
+    "    litebox_set_mask [rbp + 48]",
+    "    mov edi, r13d",
+    "    mov rsi, r14",
+    "    mov rdx, r15",
+    "    call r12",
+    "    litebox_set_mask [rbp + 56]",
+    "    litebox_set_sigstack [rbp + 24]",
+    "    mov rsp, rbx",
+    "    pop r15",
+    "    pop r14",
+    "    pop r13",
+    "    pop r12",
+    "    pop rbx",
+    "    pop rbp",
+    "    ret",
+    sigaltstack = const sys::SIGALTSTACK,
     sigprocmask = const sys::RT_SIGPROCMASK,
     setmask = const sys::SIG_SETMASK,
 );
@@ -843,77 +895,6 @@ struct NestedCall {
 const _: () = assert!(core::mem::offset_of!(NestedCall, full) == 24);
 const _: () = assert!(core::mem::offset_of!(NestedCall, mask) == 48);
 const _: () = assert!(core::mem::offset_of!(NestedCall, all) == 56);
-
-core::arch::global_asm!(
-    // litebox_nested_call(handler, sig, info, uc, sp, call: *const NestedCall): on the app's
-    // stack at `sp`, cuts the host signal stack (sigaltstack may not be changed while on it,
-    // hence here: a SIGSYS or app signal that comes while the handler runs then goes below the
-    // runtime's frames in use), puts the handler's mask in force, calls the handler, blocks
-    // every signal but SIGSYS again, gives the host signal stack back, and returns on the
-    // runtime's stack. Host calls through the gate (`litebox_gate`: nr, a0..a4 in registers,
-    // a5 on the stack).
-    ".globl litebox_nested_call",
-    "litebox_nested_call:",
-    "    push rbp",
-    "    push rbx",
-    "    push r12",
-    "    push r13",
-    "    push r14",
-    "    push r15",
-    "    mov rbx, rsp",
-    "    mov r12, rdi",
-    "    mov r13, rsi",
-    "    mov r14, rdx",
-    "    mov r15, rcx",
-    "    mov rbp, r9",
-    "    and r8, -16",
-    "    mov rsp, r8",
-    "    push 0",
-    "    push 0",
-    "    mov edi, {sigaltstack}",
-    "    lea rsi, [rbp]",
-    "    xor edx, edx",
-    "    xor ecx, ecx",
-    "    xor r8d, r8d",
-    "    xor r9d, r9d",
-    "    call litebox_gate",
-    "    mov edi, {sigprocmask}",
-    "    mov esi, {setmask}",
-    "    lea rdx, [rbp + 48]",
-    "    xor ecx, ecx",
-    "    mov r8d, 8",
-    "    xor r9d, r9d",
-    "    call litebox_gate",
-    "    mov edi, r13d",
-    "    mov rsi, r14",
-    "    mov rdx, r15",
-    "    call r12",
-    "    mov edi, {sigprocmask}",
-    "    mov esi, {setmask}",
-    "    lea rdx, [rbp + 56]",
-    "    xor ecx, ecx",
-    "    mov r8d, 8",
-    "    xor r9d, r9d",
-    "    call litebox_gate",
-    "    mov edi, {sigaltstack}",
-    "    lea rsi, [rbp + 24]",
-    "    xor edx, edx",
-    "    xor ecx, ecx",
-    "    xor r8d, r8d",
-    "    xor r9d, r9d",
-    "    call litebox_gate",
-    "    mov rsp, rbx",
-    "    pop r15",
-    "    pop r14",
-    "    pop r13",
-    "    pop r12",
-    "    pop rbx",
-    "    pop rbp",
-    "    ret",
-    sigaltstack = const sys::SIGALTSTACK,
-    sigprocmask = const sys::RT_SIGPROCMASK,
-    setmask = const sys::SIG_SETMASK,
-);
 
 extern "C" {
     fn litebox_nested_call(handler: usize, sig: i32, info: usize, uc: usize, sp: usize, call: *const NestedCall);
