@@ -7,11 +7,14 @@
  * the handler must still run where the kernel would have put it. Go's handlers check this and
  * hang when it is not so. Every line this prints is the same natively on every run. */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ALT_BYTES (256 * 1024)
@@ -102,8 +105,112 @@ static void child_exits(int rounds) {
     signal(SIGCHLD, SIG_DFL);
 }
 
-/* SA_ONSTACK with the alternate stack disabled: the handler runs on the thread's own stack,
- * below the call's stack pointer. */
+/* A second thread sends SIGUSR1 and SIGUSR2 to this one, back to back and without end,
+ * while it makes calls of every kind (answered at once, read from the clock, a pipe round
+ * trip, a short sleep): signals land on the way into and out of calls as well as inside
+ * them, and one often comes while the other's frame is being set up. */
+static volatile int storm_on = 1;
+static pid_t storm_target;
+
+static void *storm_sender(void *arg) {
+    (void)arg;
+    unsigned seed = 1;
+    while (storm_on) {
+        syscall(SYS_tgkill, getpid(), storm_target, SIGUSR1);
+        syscall(SYS_tgkill, getpid(), storm_target, SIGUSR2);
+        /* A pause of varying length, so that signals land all over the receiver's calls. */
+        seed = seed * 1103515245u + 12345u;
+        for (volatile unsigned spin = (seed >> 16) % 20000; spin > 0; spin--) {
+        }
+    }
+    return NULL;
+}
+
+static void storm(int calls) {
+    handle(SIGUSR1, on_signal, SA_ONSTACK);
+    handle(SIGUSR2, on_signal, SA_ONSTACK);
+    storm_target = (pid_t)syscall(SYS_gettid);
+    int fds[2];
+    if (pipe(fds) != 0) abort();
+    pthread_t t;
+    pthread_create(&t, NULL, storm_sender, NULL);
+    struct timespec ts, nap = {0, 1000};
+    char b = 'x';
+    for (int i = 0; i < calls || handled < 300; i++) {
+        (void)getppid();
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        if (write(fds[1], &b, 1) != 1 || read(fds[0], &b, 1) != 1) abort();
+        if (i % 64 == 0) nanosleep(&nap, NULL);
+    }
+    storm_on = 0;
+    pthread_join(t, NULL);
+    close(fds[0]);
+    close(fds[1]);
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
+    handled = handled >= 300 ? 300 : handled;
+    report("SIGUSR1 and SIGUSR2 storm (at least)");
+}
+
+/* A handler on the alternate stack blocks in read(); a second signal comes while it waits.
+ * Natively the second handler's frame goes below the first one's, on the same stack. */
+static int go_pipe[2], done_pipe[2], data_pipe[2];
+static char *first_local, *second_local;
+static volatile sig_atomic_t second_on_alt, first_read;
+
+static void second(int sig, siginfo_t *si, void *uc) {
+    (void)sig, (void)si, (void)uc;
+    char here;
+    second_local = &here;
+    second_on_alt = on_alt(&here);
+    char c = 'd';
+    if (write(done_pipe[1], &c, 1) != 1) abort();
+}
+
+static void first(int sig, siginfo_t *si, void *uc) {
+    (void)sig, (void)si, (void)uc;
+    char here;
+    first_local = &here;
+    char c = 'g';
+    if (write(go_pipe[1], &c, 1) != 1) abort();
+    ssize_t n;
+    do {
+        n = read(data_pipe[0], &c, 1);
+    } while (n < 0);
+    first_read = n == 1 && c == 'p';
+}
+
+static void *nested_helper(void *arg) {
+    pid_t target = *(pid_t *)arg;
+    char c;
+    if (read(go_pipe[0], &c, 1) != 1) abort();
+    syscall(SYS_tgkill, getpid(), target, SIGUSR2);
+    if (read(done_pipe[0], &c, 1) != 1) abort();
+    c = 'p';
+    if (write(data_pipe[1], &c, 1) != 1) abort();
+    return NULL;
+}
+
+static void nested(void) {
+    if (pipe(go_pipe) || pipe(done_pipe) || pipe(data_pipe)) abort();
+    handle(SIGUSR1, first, SA_ONSTACK);
+    handle(SIGUSR2, second, SA_ONSTACK);
+    pid_t me = (pid_t)syscall(SYS_gettid);
+    pthread_t t;
+    pthread_create(&t, NULL, nested_helper, &me);
+    raise(SIGUSR1);
+    pthread_join(t, NULL);
+    printf("nested: first read its data %s, second on the alternate stack %s, below the first %s\n",
+           first_read ? "yes" : "no", second_on_alt ? "yes" : "no",
+           second_local < first_local && on_alt(first_local) ? "yes" : "no");
+    fflush(stdout);
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
+}
+
+/* A handler that must run on the thread's own stack, below the call's stack pointer: one
+ * without SA_ONSTACK (a garbage collector's stop signal finds the thread's stack this way),
+ * and one with SA_ONSTACK while the alternate stack is disabled. */
 static volatile sig_atomic_t on_own_stack, own_ran;
 
 static void own(int sig, siginfo_t *si, void *uc) {
@@ -111,6 +218,15 @@ static void own(int sig, siginfo_t *si, void *uc) {
     char here;
     if (&here < main_marker && &here > main_marker - (8 << 20)) on_own_stack++;
     own_ran++;
+}
+
+static void without_sa_onstack(int rounds) {
+    handle(SIGCHLD, own, 0);
+    children_waited_in_waitid(rounds);
+    printf("without SA_ONSTACK: %d handlers, %d on the thread's own stack\n", own_ran, on_own_stack);
+    fflush(stdout);
+    own_ran = on_own_stack = 0;
+    signal(SIGCHLD, SIG_DFL);
 }
 
 static void without_alternate_stack(int rounds) {
@@ -130,6 +246,9 @@ int main(int argc, char **argv) {
     stack_t ss = {.ss_sp = alt, .ss_size = ALT_BYTES};
     if (sigaltstack(&ss, NULL) != 0) abort();
     child_exits(rounds);
+    storm(2000);
+    nested();
+    without_sa_onstack(rounds);
     without_alternate_stack(rounds);
     printf("done\n");
     return 0;

@@ -131,6 +131,16 @@ global_asm!(
     "    cmp rcx, {block}",
     "    jb 2f",
     "    mov rcx, qword ptr gs:[16]",
+    // The app's callee-saved registers, stored below its stack pointer (free: the trampoline
+    // stepped over the red zone) where an app handler that interrupts the runtime finds them
+    // on the app's stack, as natively in its signal frame: a conservative garbage collector
+    // scans from its handler's stack up (run_for_call). The runtime keeps them by the ABI.
+    "    mov qword ptr [rsp - 8], rbx",
+    "    mov qword ptr [rsp - 16], rbp",
+    "    mov qword ptr [rsp - 24], r12",
+    "    mov qword ptr [rsp - 32], r13",
+    "    mov qword ptr [rsp - 40], r14",
+    "    mov qword ptr [rsp - 48], r15",
     // The app's stack pointer, recorded while still on it (FastData::call_sp): from here until
     // the exit is back on the app's stack, an app handler that interrupts the runtime runs
     // on the app's stacks (run_on_app_stack).
@@ -394,7 +404,11 @@ impl litebox_libos::SyscallContext for Fast {
         host_mask() & !(data().deferred.load(Ordering::Relaxed) as u64)
     }
     fn set_sigmask(&mut self, mask: u64) {
-        crate::signals::set_thread_mask(mask | data().deferred.load(Ordering::Relaxed) as u64);
+        // A deferred signal the app now blocks itself is the app's: it stays pending, blocked
+        // by the app's own mask, and the exit's release must not unblock it.
+        let d = data();
+        let deferred = d.deferred.fetch_and(!(mask as usize), Ordering::Relaxed) as u64 & !mask;
+        crate::signals::set_thread_mask(mask | deferred);
     }
     fn spawn_thread(&mut self, _t: &litebox_libos::ThreadSpawn) -> Result<usize, Errno> {
         // clone of a thread and clone3 are declined by `served`; they never get here.
@@ -554,12 +568,14 @@ pub(crate) fn leave(d: &FastData) {
     }
 }
 
-/// Unblocks the signals deferred while the thread was inside. Called after [`leave`]: a signal
-/// that arrives after the load sees the thread outside and is delivered at once, not deferred,
-/// so a zero load needs no swap.
-pub(crate) fn release_deferred(d: &FastData) {
+/// Unblocks the signals deferred while the thread was inside, and returns them. Called after
+/// [`leave`] (or [`window_open`]): a signal that arrives after the load sees the thread outside
+/// and is delivered at once, not deferred, so a zero load needs no swap. One that arrives
+/// between the swap and the unblock runs the app's handler with the released signals still
+/// blocked in the mask its frame restores; the unblock here comes after that return.
+pub(crate) fn release_deferred(d: &FastData) -> u64 {
     if d.deferred.load(Ordering::Relaxed) == 0 {
-        return;
+        return 0;
     }
     let pending = d.deferred.swap(0, Ordering::Relaxed) as u64;
     if pending != 0 {
@@ -567,6 +583,7 @@ pub(crate) fn release_deferred(d: &FastData) {
         // here, outside the runtime's critical work, before the syscall returns to the app.
         sys::syscall6(sys::RT_SIGPROCMASK, sys::SIG_UNBLOCK, &pending as *const u64 as usize, 0, 8, 0, 0);
     }
+    pending
 }
 
 /// Records `app_sp` as the app's stack pointer at the call this thread starts serving
@@ -609,6 +626,10 @@ pub fn window_open() -> usize {
     if saved != 0 && crate::forkfence::pending() {
         crate::forkfence::wake_forker(d);
     }
+    // Signals deferred earlier in this call are delivered now, before the host call: left
+    // blocked, one the app waits for (a second thread's signal that its handler answers)
+    // would never interrupt the wait.
+    release_deferred(d);
     saved
 }
 
@@ -843,22 +864,8 @@ unsafe fn run_on_app_stack(d: &FastData, h: usize, sig: i32, info: usize, uc: us
     let sp = unsafe { core::ptr::read((uc + UC_RSP) as *const usize) };
     let alt = altstack(d);
     if sp.wrapping_sub(d.block) < BLOCK {
-        // The app's stack pointer at the call, when it is one of the app's (not the block: an
-        // entry nested in a handler that runs there).
-        let call = d.call_sp.load(Ordering::Relaxed);
-        match (call >= 1 << 16 && call.wrapping_sub(d.block) >= BLOCK).then_some(call) {
-            Some(app_sp) => {
-                let top = match alt {
-                    Some((base, size)) if !on_stack(alt, app_sp) => base + size,
-                    _ => app_sp - 128,
-                };
-                // SAFETY: the kernel's arguments and the app's handler (the caller's
-                // contract); `top` is app stack memory below any frame of the app in use.
-                unsafe { run_nested_on_app_stack(d, h, sig, info, uc, top) };
-            }
-            // SAFETY: the caller's contract.
-            None => unsafe { run_here(d, h, sig, info, uc) },
-        }
+        // SAFETY: the caller's contract; the signal interrupted the runtime.
+        unsafe { run_for_call(d, h, sig, info, uc, true) };
         return;
     }
     let top = match alt {
@@ -880,6 +887,74 @@ unsafe fn run_on_app_stack(d: &FastData, h: usize, sig: i32, info: usize, uc: us
         core::ptr::write((new_frame - 16) as *mut u64, handler_mask(d, sig, uc, false));
         litebox_onstack_call(h, sig, new_frame + 8 + 304, new_frame + 8, new_frame)
     }
+}
+
+/// Whether the signal whose ucontext is `uc` interrupted the runtime (its stack pointer is in
+/// the thread's block), not app code.
+///
+/// # Safety
+/// `uc` must be the kernel's ucontext of the signal being handled.
+unsafe fn interrupted_runtime(d: &FastData, uc: usize) -> bool {
+    // SAFETY: per the contract.
+    let sp = unsafe { core::ptr::read((uc + UC_RSP) as *const usize) };
+    sp.wrapping_sub(d.block) < BLOCK
+}
+
+/// Runs the app's handler for a signal that interrupted the runtime during the app's call
+/// recorded in [`FastData::call_sp`], where the kernel would run it for a thread in that
+/// call: on the app's alternate stack (`onstack`, SA_ONSTACK, when enabled and not in use),
+/// else below the call's stack pointer (past the red zone), on the thread's own stack. A
+/// garbage collector that finds a thread's stack from its handler's stack pointer (Boehm's,
+/// Mono's) needs the latter. Without a recorded call (an entry nested in a handler that runs
+/// on the block) the handler runs where the kernel put it.
+///
+/// # Safety
+/// `info` and `uc` must be the kernel's arguments to this signal's handler, which interrupted
+/// the runtime, and `h` the app's handler for it.
+unsafe fn run_for_call(d: &FastData, h: usize, sig: i32, info: usize, uc: usize, onstack: bool) {
+    // The app's stack pointer at the call, when it is one of the app's (not the block: an
+    // entry nested in a handler that runs there).
+    let call = d.call_sp.load(Ordering::Relaxed);
+    match (call >= 1 << 16 && call.wrapping_sub(d.block) >= BLOCK).then_some(call) {
+        Some(app_sp) => {
+            let alt = if onstack { altstack(d) } else { None };
+            let top = match alt {
+                Some((base, size)) if !on_stack(alt, app_sp) => base + size,
+                _ => below_trapped_registers(app_sp - 128, app_sp),
+            };
+            // SAFETY: the kernel's arguments and the app's handler (the caller's contract);
+            // `top` is app stack memory below any frame of the app in use.
+            unsafe { run_nested_on_app_stack(d, h, sig, info, uc, top) };
+        }
+        // SAFETY: the caller's contract.
+        None => unsafe { run_here(d, h, sig, info, uc) },
+    }
+}
+
+/// Where a handler runs below `below` on the app's stack of the call at `app_sp`: there, for
+/// a trapped call, with the app's callee-saved registers at the trap copied just below
+/// `below` first (the fast path's entry stores them below its call's stack pointer), so that
+/// they are on the app's stack above the handler's frames, as natively in its signal frame.
+fn below_trapped_registers(below: usize, app_sp: usize) -> usize {
+    // SAFETY: only called while running on this thread's block (a signal that interrupted
+    // the runtime), whose ThreadData records the trapped syscall being served, if any.
+    let uc = unsafe { (*crate::threads::current()).uc };
+    if uc == 0 {
+        return below;
+    }
+    // SAFETY: a non-zero `uc` is the ucontext of the SIGSYS being served on this thread.
+    let t = unsafe { crate::signals::Trapped::new(uc) };
+    {
+        use litebox_libos::SyscallContext;
+        if t.stack_pointer() != app_sp {
+            return below;
+        }
+    }
+    let regs = t.callee_saved();
+    // SAFETY: app stack memory below the red zone of the trapped call, not in use (the
+    // kernel would put a signal frame there).
+    unsafe { core::ptr::copy_nonoverlapping(regs.as_ptr(), (below - 48) as *mut usize, 6) };
+    below - 64
 }
 
 /// What [`litebox_nested_call`] needs besides the handler's arguments (its offsets are the
@@ -1021,6 +1096,30 @@ unsafe fn run_here(d: &FastData, h: usize, sig: i32, info: usize, uc: usize) {
     f(sig, info, uc);
 }
 
+/// Before an app handler runs at depth 0 while signals deferred by the call it interrupts are
+/// still blocked (the few instructions between the call's [`leave`] and its release): takes
+/// them over from that call, and returns them. They are cleared from the mask the interrupted
+/// frame restores and so from the handler's mask, which the paths that run an SA_ONSTACK
+/// handler put in force from `uc` (the direct call unblocks them itself): they are delivered
+/// now, nested, as the kernel delivers every pending signal at once. Left to the call, the
+/// handler's own calls would release them, and the interrupted frame's return then block them
+/// again for good: pending, blocked, and no longer anyone's to release.
+///
+/// # Safety
+/// `uc` must be the kernel's ucontext of the signal being handled.
+unsafe fn adopt_deferred(d: &FastData, uc: usize) -> u64 {
+    if d.deferred.load(Ordering::Relaxed) == 0 {
+        return 0;
+    }
+    let adopted = d.deferred.swap(0, Ordering::Relaxed) as u64;
+    // SAFETY: per the contract.
+    unsafe {
+        let m = (uc + UC_SIGMASK) as *mut u64;
+        core::ptr::write(m, core::ptr::read(m) & !adopted);
+    }
+    adopted
+}
+
 /// Host handler for every signal the app handles: calls the app's handler, or defers the
 /// signal while this thread is inside the runtime through the fast path.
 extern "C" fn litebox_signal_wrapper(sig: i32, info: usize, uc: usize) {
@@ -1042,15 +1141,28 @@ extern "C" fn litebox_signal_wrapper(sig: i32, info: usize, uc: usize) {
         return;
     }
     let h = APP_HANDLERS.get(sig as usize).map_or(0, |h| h.load(Ordering::SeqCst));
-    if h > 1 && ONSTACK.load(Ordering::Relaxed) & bit != 0 {
+    if h <= 1 {
+        return;
+    }
+    // SAFETY: uc is the kernel's ucontext for this handler.
+    let adopted = unsafe { adopt_deferred(d, uc) };
+    if ONSTACK.load(Ordering::Relaxed) & bit != 0 {
         // SAFETY: the kernel's arguments and the app's handler for this signal.
         unsafe { run_on_app_stack(d, h, sig, info, uc) };
         return;
     }
-    if h > 1 {
-        // SAFETY: the app installed this address as its handler for `sig`; it gets the
-        // arguments the kernel gave us, on the stack the kernel chose, as it would natively.
-        let f: extern "C" fn(i32, usize, usize) = unsafe { core::mem::transmute(h) };
-        f(sig, info, uc);
+    // SAFETY: uc is the kernel's ucontext for this handler.
+    if unsafe { interrupted_runtime(d, uc) } {
+        // Not on the runtime's stack, where the kernel put it: on the app's, below the call.
+        // SAFETY: the kernel's arguments and the app's handler for this signal.
+        unsafe { run_for_call(d, h, sig, info, uc, false) };
+        return;
     }
+    if adopted != 0 {
+        sys::syscall6(sys::RT_SIGPROCMASK, sys::SIG_UNBLOCK, &adopted as *const u64 as usize, 0, 8, 0, 0);
+    }
+    // SAFETY: the app installed this address as its handler for `sig`; it gets the
+    // arguments the kernel gave us, on the stack the kernel chose, as it would natively.
+    let f: extern "C" fn(i32, usize, usize) = unsafe { core::mem::transmute(h) };
+    f(sig, info, uc);
 }

@@ -259,7 +259,12 @@ extern "C" fn on_sigsys(_sig: i32, info: usize, uc: usize) {
     // A signal deferred meanwhile (one let in outside a blocking call's window) is delivered
     // now, as at the fast path's exit; inside a fast-path call (a nested trap), at its exit.
     if d.depth.load(Ordering::Relaxed) == 0 {
-        fastpath::release_deferred(d);
+        let released = fastpath::release_deferred(d);
+        if released != 0 {
+            // Not blocked again by this frame's return (the mask it restores may hold them).
+            // SAFETY: uc is the ucontext pointer the kernel passed to this handler.
+            unsafe { signals::Trapped::new(uc) }.unblock(released);
+        }
     }
     fastpath::call_end(d, outer);
 }

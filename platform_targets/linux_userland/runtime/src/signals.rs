@@ -236,6 +236,23 @@ impl Trapped {
         Self { uc }
     }
 
+    /// The app's callee-saved registers at the trap: rbx, rbp, r12, r13, r14, r15.
+    pub fn callee_saved(&self) -> [usize; 6] {
+        const REG_RBX: usize = 11;
+        const REG_RBP: usize = 10;
+        const REG_R12: usize = 4;
+        [REG_RBX, REG_RBP, REG_R12, REG_R12 + 1, REG_R12 + 2, REG_R12 + 3].map(|r| self.reg(r))
+    }
+
+    /// Clears `bits` from the mask this trap's return puts in force.
+    pub fn unblock(&mut self, bits: u64) {
+        // SAFETY: uc_sigmask is inside the ucontext the kernel gave us.
+        unsafe {
+            let m = (self.uc + SIGMASK) as *mut u64;
+            core::ptr::write(m, core::ptr::read(m) & !bits);
+        }
+    }
+
     fn reg(&self, i: usize) -> usize {
         // SAFETY: the kernel's ucontext is valid for the whole handler; gregs has 23 entries.
         unsafe { core::ptr::read((self.uc + GREGS + 8 * i) as *const usize) }
@@ -352,6 +369,8 @@ impl litebox_libos::SyscallContext for Trapped {
         unsafe { core::ptr::read((self.uc + SIGMASK) as *const u64) }
     }
     fn set_sigmask(&mut self, mask: u64) {
+        // A deferred signal the app now blocks is the app's (as in the fast path's).
+        crate::fastpath::data().deferred.fetch_and(!(mask as usize), core::sync::atomic::Ordering::Relaxed);
         // SAFETY: as above; sigreturn installs this mask. SIGSYS stays deliverable.
         unsafe { core::ptr::write((self.uc + SIGMASK) as *mut u64, mask & !SIGSYS_BIT) }
     }
