@@ -573,10 +573,19 @@ pub(crate) fn leave(d: &FastData) {
 /// and is delivered at once, not deferred, so a zero load needs no swap. One that arrives
 /// between the swap and the unblock runs the app's handler with the released signals still
 /// blocked in the mask its frame restores; the unblock here comes after that return.
+#[inline(always)]
 pub(crate) fn release_deferred(d: &FastData) -> u64 {
     if d.deferred.load(Ordering::Relaxed) == 0 {
         return 0;
     }
+    release_deferred_now(d)
+}
+
+/// The rare half of [`release_deferred`], out of line: every blocking call's window inlines
+/// the check.
+#[cold]
+#[inline(never)]
+fn release_deferred_now(d: &FastData) -> u64 {
     let pending = d.deferred.swap(0, Ordering::Relaxed) as u64;
     if pending != 0 {
         // The deferred signals are pending on this thread again; unblocking delivers them
