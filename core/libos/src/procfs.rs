@@ -102,6 +102,8 @@ pub fn render<P: Platform>(os: &LibOs<P>, s: Synth) -> Result<Vec<u8>, Errno> {
         }
         Synth::ProcCpuinfo => cpuinfo(os.platform.cpu_count()).into_bytes(),
         Synth::ProcMeminfo => meminfo(os).into_bytes(),
+        Synth::ProcSysStat => sys_stat(os).into_bytes(),
+        Synth::ProcUptime => uptime(os).into_bytes(),
         Synth::ProcStat => stat(os).into_bytes(),
         Synth::ProcStatm => statm(os).into_bytes(),
         Synth::ProcMounts => MOUNTS.to_vec(),
@@ -382,6 +384,47 @@ fn stat<P: Platform>(os: &LibOs<P>) -> String {
         os.platform.clock_gettime(clock).map_or(0, |t| t.tv_sec as u64 * 100 + t.tv_nsec as u64 / 10_000_000)
     };
     stat_line(&own_record(os), ticks(2), os.ident.nice())
+}
+
+/// Ticks of 100 Hz (Linux's USER_HZ) of `clock`, 0 when the platform cannot read it.
+fn clock_ticks<P: Platform>(os: &LibOs<P>, clock: u32) -> u64 {
+    os.platform.clock_gettime(clock).map_or(0, |t| t.tv_sec as u64 * 100 + t.tv_nsec as u64 / 10_000_000)
+}
+
+const CLOCK_REALTIME: u32 = 0;
+const CLOCK_PROCESS_CPUTIME_ID: u32 = 2;
+const CLOCK_BOOTTIME: u32 = 7;
+
+/// /proc/stat: one `cpu` line and one `cpuN` line per CPU the app may run on (what Boehm GC
+/// and glibc's `get_nprocs` count), the boot time and process counts. Nothing is the host's
+/// beyond what the clocks already tell the app: the time since boot counts as idle, but for
+/// this process's own CPU time (as user time); interrupts, switches and the other times read 0.
+fn sys_stat<P: Platform>(os: &LibOs<P>) -> String {
+    let n = os.platform.cpu_count().max(1) as u64;
+    let up = clock_ticks(os, CLOCK_BOOTTIME);
+    let user = clock_ticks(os, CLOCK_PROCESS_CPUTIME_ID);
+    let idle = (up * n).saturating_sub(user);
+    let mut out = alloc::format!("cpu  {user} 0 0 {idle} 0 0 0 0 0 0\n");
+    for i in 0..n {
+        let _ = writeln!(out, "cpu{i} {} 0 0 {} 0 0 0 0 0 0", user / n, idle / n);
+    }
+    let boot = (clock_ticks(os, CLOCK_REALTIME) / 100).saturating_sub(up / 100);
+    let processes = crate::proctab::TABLE.lock().pids().len().max(1);
+    let _ = write!(
+        out,
+        "intr 0\nctxt 0\nbtime {boot}\nprocesses {processes}\nprocs_running 1\nprocs_blocked 0\n\
+         softirq 0 0 0 0 0 0 0 0 0 0 0\n"
+    );
+    out
+}
+
+/// /proc/uptime: the time since boot (as CLOCK_BOOTTIME tells the app) and the idle time of
+/// [`sys_stat`], in seconds with two decimals.
+fn uptime<P: Platform>(os: &LibOs<P>) -> String {
+    let n = os.platform.cpu_count().max(1) as u64;
+    let up = clock_ticks(os, CLOCK_BOOTTIME);
+    let idle = (up * n).saturating_sub(clock_ticks(os, CLOCK_PROCESS_CPUTIME_ID));
+    alloc::format!("{}.{:02} {}.{:02}\n", up / 100, up % 100, idle / 100, idle % 100)
 }
 
 /// /proc/PID/statm of `r`: size, resident, shared, text, lib, data, dt in pages.

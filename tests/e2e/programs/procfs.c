@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 static char buf[1 << 20];
@@ -216,6 +217,19 @@ static void machine_facts(void) {
     if (f)
         freek = strtol(f + 8, NULL, 10);
     printf("meminfo MemTotal > 0, MemFree <= MemTotal: %s\n", total > 0 && freek >= 0 && freek <= total ? "yes" : "no");
+    /* /proc/stat: a cpuN line per CPU (what Boehm GC and glibc's get_nprocs count), and a
+     * boot time that /proc/uptime's first number brings to now. */
+    n = slurp("/proc/stat");
+    int cpu_lines = 0;
+    for (char *p = buf; n > 0 && (p = strstr(p, "\ncpu")); p++)
+        cpu_lines += p[4] >= '0' && p[4] <= '9';
+    char *bt = n > 0 ? strstr(buf, "\nbtime ") : NULL;
+    long btime = bt ? strtol(bt + 7, NULL, 10) : -1;
+    printf("stat cpuN lines >= affinity CPUs: %s\n", aff > 0 && cpu_lines >= aff ? "yes" : "no");
+    n = slurp("/proc/uptime");
+    double up = n > 0 ? strtod(buf, NULL) : -1;
+    long drift = btime + (long)up - (long)time(NULL);
+    printf("stat btime + uptime is now: %s\n", btime > 0 && up >= 0 && drift >= -2 && drift <= 2 ? "yes" : "no");
 }
 
 static void dev_facts(void) {

@@ -38,6 +38,9 @@ pub enum Synth {
     ProcComm,
     ProcCpuinfo,
     ProcMeminfo,
+    /// /proc/stat (the machine's CPU lines, boot time, process counts) and /proc/uptime.
+    ProcSysStat,
+    ProcUptime,
     /// /proc/self/stat and /proc/self/statm (what `ps` reads).
     ProcStat,
     ProcStatm,
@@ -127,6 +130,8 @@ pub const TABLE: &[(&[u8], Synth)] = &[
     (b"/dev/zero", Synth::Zero),
     (b"/proc/cpuinfo", Synth::ProcCpuinfo),
     (b"/proc/meminfo", Synth::ProcMeminfo),
+    (b"/proc/stat", Synth::ProcSysStat),
+    (b"/proc/uptime", Synth::ProcUptime),
     (b"/proc/self", Synth::ProcSelfLink),
     (b"/proc/self/cmdline", Synth::ProcCmdline),
     (b"/proc/self/comm", Synth::ProcComm),
@@ -240,6 +245,8 @@ impl Synth {
             | Synth::ProcComm
             | Synth::ProcCpuinfo
             | Synth::ProcMeminfo
+            | Synth::ProcSysStat
+            | Synth::ProcUptime
             | Synth::ProcStat
             | Synth::ProcStatm
             | Synth::ProcMounts
