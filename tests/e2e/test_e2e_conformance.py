@@ -18,10 +18,10 @@ from litebox_e2e import describe, pack, run_program
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 
 
-def build(src: str, work: Path, static: bool) -> Path:
-    """Compiles tests/e2e/programs/SRC into WORK, dynamic or static."""
+def build(src: str, work: Path, static: bool, libs: tuple[str, ...] = ()) -> Path:
+    """Compiles tests/e2e/programs/SRC into WORK, dynamic or static, linked with LIBS (`-lgc`)."""
     out = work / (Path(src).stem + ("-static" if static else ""))
-    cmd = ["cc", "-O1", "-Wall", "-pthread", "-o", str(out), str(PROGRAMS / src)]
+    cmd = ["cc", "-O1", "-Wall", "-pthread", "-o", str(out), str(PROGRAMS / src), *libs]
     if static:
         cmd.insert(1, "-static")
     subprocess.run(cmd, check=True)

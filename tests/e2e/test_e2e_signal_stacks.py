@@ -77,9 +77,7 @@ def gcstop() -> dict[str, Path]:
     if shutil.which("gcc") is None or not Path("/usr/include/gc.h").exists():
         pytest.skip("gcc or libgc-dev not installed")
     work = session_scratch("litebox-gcstop-")
-    prog = work / "gcstop"
-    subprocess.run(["cc", "-O1", "-Wall", "-pthread", "-o", prog, PROGRAMS / "gcstop.c", "-lgc"], check=True)
-    return pack_both_ways(prog, work)
+    return pack_both_ways(build("gcstop.c", work, static=False, libs=("-lgc",)), work)
 
 
 @pytest.mark.parametrize("variant", ["rewrite", "trap"])

@@ -380,10 +380,7 @@ fn stat_line(r: &ProcRecord, utime: u64, nice: i32) -> String {
 /// /proc/self/stat: from the library OS's own state (times in ticks of 100 Hz from the
 /// process CPU clock).
 fn stat<P: Platform>(os: &LibOs<P>) -> String {
-    let ticks = |clock: u32| {
-        os.platform.clock_gettime(clock).map_or(0, |t| t.tv_sec as u64 * 100 + t.tv_nsec as u64 / 10_000_000)
-    };
-    stat_line(&own_record(os), ticks(2), os.ident.nice())
+    stat_line(&own_record(os), clock_ticks(os, CLOCK_PROCESS_CPUTIME_ID), os.ident.nice())
 }
 
 /// Ticks of 100 Hz (Linux's USER_HZ) of `clock`, 0 when the platform cannot read it.
@@ -395,15 +392,21 @@ const CLOCK_REALTIME: u32 = 0;
 const CLOCK_PROCESS_CPUTIME_ID: u32 = 2;
 const CLOCK_BOOTTIME: u32 = 7;
 
+/// What /proc/stat and /proc/uptime report of the machine, in ticks: (CPUs the app may run
+/// on, time since boot, this process's CPU time, idle time of all those CPUs but for it).
+fn machine_times<P: Platform>(os: &LibOs<P>) -> (u64, u64, u64, u64) {
+    let n = os.platform.cpu_count().max(1) as u64;
+    let up = clock_ticks(os, CLOCK_BOOTTIME);
+    let user = clock_ticks(os, CLOCK_PROCESS_CPUTIME_ID);
+    (n, up, user, (up * n).saturating_sub(user))
+}
+
 /// /proc/stat: one `cpu` line and one `cpuN` line per CPU the app may run on (what Boehm GC
 /// and glibc's `get_nprocs` count), the boot time and process counts. Nothing is the host's
 /// beyond what the clocks already tell the app: the time since boot counts as idle, but for
 /// this process's own CPU time (as user time); interrupts, switches and the other times read 0.
 fn sys_stat<P: Platform>(os: &LibOs<P>) -> String {
-    let n = os.platform.cpu_count().max(1) as u64;
-    let up = clock_ticks(os, CLOCK_BOOTTIME);
-    let user = clock_ticks(os, CLOCK_PROCESS_CPUTIME_ID);
-    let idle = (up * n).saturating_sub(user);
+    let (n, up, user, idle) = machine_times(os);
     let mut out = alloc::format!("cpu  {user} 0 0 {idle} 0 0 0 0 0 0\n");
     for i in 0..n {
         let _ = writeln!(out, "cpu{i} {} 0 0 {} 0 0 0 0 0 0", user / n, idle / n);
@@ -421,9 +424,7 @@ fn sys_stat<P: Platform>(os: &LibOs<P>) -> String {
 /// /proc/uptime: the time since boot (as CLOCK_BOOTTIME tells the app) and the idle time of
 /// [`sys_stat`], in seconds with two decimals.
 fn uptime<P: Platform>(os: &LibOs<P>) -> String {
-    let n = os.platform.cpu_count().max(1) as u64;
-    let up = clock_ticks(os, CLOCK_BOOTTIME);
-    let idle = (up * n).saturating_sub(clock_ticks(os, CLOCK_PROCESS_CPUTIME_ID));
+    let (_, up, _, idle) = machine_times(os);
     alloc::format!("{}.{:02} {}.{:02}\n", up / 100, up % 100, idle / 100, idle % 100)
 }
 
