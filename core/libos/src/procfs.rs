@@ -104,6 +104,7 @@ pub fn render<P: Platform>(os: &LibOs<P>, s: Synth) -> Result<Vec<u8>, Errno> {
         Synth::ProcMeminfo => meminfo(os).into_bytes(),
         Synth::ProcSysStat => sys_stat(os).into_bytes(),
         Synth::ProcUptime => uptime(os).into_bytes(),
+        Synth::ProcLoadavg => loadavg(),
         Synth::ProcStat => stat(os).into_bytes(),
         Synth::ProcStatm => statm(os).into_bytes(),
         Synth::ProcMounts => MOUNTS.to_vec(),
@@ -426,6 +427,12 @@ fn sys_stat<P: Platform>(os: &LibOs<P>) -> String {
 fn uptime<P: Platform>(os: &LibOs<P>) -> String {
     let (_, up, _, idle) = machine_times(os);
     alloc::format!("{}.{:02} {}.{:02}\n", up / 100, up % 100, idle / 100, idle % 100)
+}
+
+/// /proc/loadavg: no load, as sysinfo(2) reports it (procps's `uptime` and `top` read this
+/// file; glibc's `getloadavg` asks sysinfo); one running of one, the last pid 1.
+fn loadavg() -> Vec<u8> {
+    b"0.00 0.00 0.00 1/1 1\n".to_vec()
 }
 
 /// /proc/PID/statm of `r`: size, resident, shared, text, lib, data, dt in pages.

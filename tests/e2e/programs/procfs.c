@@ -230,6 +230,12 @@ static void machine_facts(void) {
     double up = n > 0 ? strtod(buf, NULL) : -1;
     long drift = btime + (long)up - (long)time(NULL);
     printf("stat btime + uptime is now: %s\n", btime > 0 && up >= 0 && drift >= -2 && drift <= 2 ? "yes" : "no");
+    double load[3];
+    int running, threads, last;
+    n = slurp("/proc/loadavg");
+    printf("loadavg has its five fields: %s\n",
+           n > 0 && sscanf(buf, "%lf %lf %lf %d/%d %d", &load[0], &load[1], &load[2], &running, &threads, &last) == 6
+               ? "yes" : "no");
 }
 
 static void dev_facts(void) {

@@ -38,9 +38,11 @@ pub enum Synth {
     ProcComm,
     ProcCpuinfo,
     ProcMeminfo,
-    /// /proc/stat (the machine's CPU lines, boot time, process counts) and /proc/uptime.
+    /// /proc/stat (the machine's CPU lines, boot time, process counts), /proc/uptime and
+    /// /proc/loadavg.
     ProcSysStat,
     ProcUptime,
+    ProcLoadavg,
     /// /proc/self/stat and /proc/self/statm (what `ps` reads).
     ProcStat,
     ProcStatm,
@@ -132,6 +134,7 @@ pub const TABLE: &[(&[u8], Synth)] = &[
     (b"/proc/meminfo", Synth::ProcMeminfo),
     (b"/proc/stat", Synth::ProcSysStat),
     (b"/proc/uptime", Synth::ProcUptime),
+    (b"/proc/loadavg", Synth::ProcLoadavg),
     (b"/proc/self", Synth::ProcSelfLink),
     (b"/proc/self/cmdline", Synth::ProcCmdline),
     (b"/proc/self/comm", Synth::ProcComm),
@@ -247,6 +250,7 @@ impl Synth {
             | Synth::ProcMeminfo
             | Synth::ProcSysStat
             | Synth::ProcUptime
+            | Synth::ProcLoadavg
             | Synth::ProcStat
             | Synth::ProcStatm
             | Synth::ProcMounts
