@@ -77,6 +77,9 @@ class ClosureResult:
     libraries: list[Library] = field(default_factory=list)
     needs_ld_cache: bool = False
     cache_entries: dict[str, str] = field(default_factory=dict)
+    # (object, name): a DT_NEEDED of an object [files] brings in that ld.so's search finds
+    # nowhere. Not an error (see ClosureFinder.add_object); collect() says which ones matter.
+    unresolved: list[tuple[str, str]] = field(default_factory=list)
 
 
 def expand_tokens(path: str, origin: str) -> str:
@@ -125,7 +128,11 @@ class ClosureFinder:
 
     def add_object(self, image_path: str, host_path: Path) -> None:
         """Adds an ELF object that [files] brings in: a program gets its own interpreter and
-        namespace; a library (plugin, extension module) shares the entry's namespace."""
+        namespace; a library (plugin, extension module) shares the entry's namespace. A library
+        it needs that ld.so's search finds nowhere is recorded in `result.unresolved`, not
+        raised: such an object is loaded, if ever, by dlopen after what it needs is loaded
+        already (ld.so then matches the name against loaded objects' sonames: the JDK's
+        libraries need libjvm.so from lib/server), and natively it has the same need."""
         info = self._read(host_path)
         if info.kind in ("relocatable", "static", "static-pie"):
             return
@@ -136,7 +143,7 @@ class ClosureFinder:
         else:
             ns = self._main_ns
             obj = self._root(image_path, host_path, info, is_main=False)
-        self._load_tree(obj, ns)
+        self._load_tree(obj, ns, lenient=True)
 
     def _root(self, image_path: str, host_path: Path, info: ElfInfo, is_main: bool) -> _Obj:
         # The kernel gives ld.so the resolved path of the main program ($ORIGIN); a dlopened
@@ -167,7 +174,7 @@ class ClosureFinder:
             self._packed.add(lib.image_path)
             self.result.libraries.append(lib)
 
-    def _load_tree(self, root: _Obj, ns: _Namespace) -> None:
+    def _load_tree(self, root: _Obj, ns: _Namespace, lenient: bool = False) -> None:
         if root.info.interpreter:
             interp_info = self._read(self._host_for(os.path.normpath(root.info.interpreter)))
             for name in (interp_info.soname, os.path.basename(root.info.interpreter)):
@@ -181,7 +188,13 @@ class ClosureFinder:
             for name in obj.info.needed:
                 if name in ns.by_name:
                     continue
-                child = self._find(name, obj, ns)
+                try:
+                    child = self._find(name, obj, ns)
+                except PackError:
+                    if not lenient:
+                        raise
+                    self.result.unresolved.append((obj.image_path, name))
+                    continue
                 ns.by_name[name] = child
                 if child.info.soname:
                     ns.by_name.setdefault(child.info.soname, child)

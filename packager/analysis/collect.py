@@ -202,6 +202,19 @@ def _add_package_data(entry_host: Path, fs: RootFS, added: list[Added], warnings
         _add_host_path(path, reason, fs, added, warnings, lambda rel: False)
 
 
+def _warn_unresolved(finder: ClosureFinder, elf_objects: list[tuple[str, Path]], warnings: list[str]) -> None:
+    """One warning for the libraries that objects [files] brings in need and ld.so's search
+    finds nowhere, but for those another packed object provides by name (loaded first, it
+    satisfies the need, as the JDK's libjvm.so does for its plugins)."""
+    provided = {os.path.basename(img) for img, _host in elf_objects}
+    missing = sorted({f"{name} (needed by {obj})" for obj, name in finder.result.unresolved
+                      if name not in provided})
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        warnings.append(f"not found on this host, not packed: {shown}; a dlopen of those objects "
+                        "fails as it would natively unless what they need is loaded first")
+
+
 def _is_packed(fs: RootFS, path: str) -> bool:
     return path in fs
 
@@ -301,6 +314,7 @@ def collect(cfg: Config, ld_so_conf: Path = DEFAULT_CONF, cache: StatCache | Non
             if "needs " in str(exc):
                 raise
             warnings.append(f"{exc}; its libraries are not analysed")
+    _warn_unresolved(finder, elf_objects, warnings)
     scratch: list[str] = []  # quick mode: the hooks' writable scratch directories
     if cfg.mode == "quick":
         applied: set[str] = set()

@@ -130,3 +130,37 @@ def test_files_elf_objects_get_their_closure(tmp_path: Path, cc: Callable[..., P
     assert fs.get("/plugins/libbaz.so").reason == '[files] "/plugins" = "plugins"; needed by /plugins/libbar.so'
     assert fs.get("/lib64/ld-linux-x86-64.so.2") is None  # static entry, plugins have no PT_INTERP
     assert any(e.path.endswith("/libc.so.6") for e in fs.entries())
+
+
+def _plugin_tree(tmp_path: Path, cc: Callable[..., Path], pack_provider: bool) -> Path:
+    """A project whose [files] holds libp.so, which needs libq.so without any RPATH that finds
+    it: the JDK's shape (lib/libattach.so needs lib/server/libjvm.so, loaded first)."""
+    build = tmp_path / "build"
+    build.mkdir()
+    cc(build / "libq.so", "int q(void) { return 1; }\n", "-shared", "-fPIC", "-Wl,-soname,libq.so")
+    tree = tmp_path / "tree"
+    (tree / "server").mkdir(parents=True)
+    cc(tree / "libp.so", "int q(void);\nint p(void) { return q(); }\n", "-shared", "-fPIC", f"-L{build}", "-lq")
+    if pack_provider:
+        (build / "libq.so").rename(tree / "server" / "libq.so")
+    static = cc(tmp_path / "main", "int main(void){return 0;}\n", "-static")
+    (tmp_path / "litebox.toml").write_text(
+        f'[app]\nentry = "/app/main"\n[files]\n"/app/main" = "{static.name}"\n"/opt/jdk" = "tree"\n')
+    return tmp_path
+
+
+def test_files_object_need_provided_by_another_packed_object(tmp_path: Path, cc: Callable[..., Path]) -> None:
+    from packager.config.config import load_project
+
+    collected = collect(load_project(_plugin_tree(tmp_path, cc, pack_provider=True)))
+    assert collected.rootfs.get("/opt/jdk/libp.so") is not None
+    assert collected.rootfs.get("/opt/jdk/server/libq.so") is not None
+    assert not [w for w in collected.warnings if "libq.so" in w], collected.warnings
+
+
+def test_files_object_need_found_nowhere_is_a_warning(tmp_path: Path, cc: Callable[..., Path]) -> None:
+    from packager.config.config import load_project
+
+    collected = collect(load_project(_plugin_tree(tmp_path, cc, pack_provider=False)))
+    assert collected.rootfs.get("/opt/jdk/libp.so") is not None
+    assert [w for w in collected.warnings if "libq.so (needed by /opt/jdk/libp.so)" in w], collected.warnings
