@@ -202,11 +202,11 @@ def _add_package_data(entry_host: Path, fs: RootFS, added: list[Added], warnings
         _add_host_path(path, reason, fs, added, warnings, lambda rel: False)
 
 
-def _warn_unresolved(finder: ClosureFinder, elf_objects: list[tuple[str, Path]], warnings: list[str]) -> None:
-    """One warning for the libraries that objects [files] brings in need and ld.so's search
-    finds nowhere, but for those another packed object provides by name (loaded first, it
-    satisfies the need, as the JDK's libjvm.so does for its plugins)."""
-    provided = {os.path.basename(img) for img, _host in elf_objects}
+def _warn_unresolved(finder: ClosureFinder, fs: RootFS, warnings: list[str]) -> None:
+    """One warning for the libraries that objects [files] (or a quick-mode hook) brings in
+    need and ld.so's search finds nowhere, but for those a packed file provides by name
+    (loaded first, it satisfies the need, as the JDK's libjvm.so does for its plugins)."""
+    provided = {os.path.basename(e.path) for e in fs.entries()}
     missing = sorted({f"{name} (needed by {obj})" for obj, name in finder.result.unresolved
                       if name not in provided})
     if missing:
@@ -314,7 +314,6 @@ def collect(cfg: Config, ld_so_conf: Path = DEFAULT_CONF, cache: StatCache | Non
             if "needs " in str(exc):
                 raise
             warnings.append(f"{exc}; its libraries are not analysed")
-    _warn_unresolved(finder, elf_objects, warnings)
     scratch: list[str] = []  # quick mode: the hooks' writable scratch directories
     if cfg.mode == "quick":
         applied: set[str] = set()
@@ -341,6 +340,7 @@ def collect(cfg: Config, ld_so_conf: Path = DEFAULT_CONF, cache: StatCache | Non
         lst = os.stat(lib.host_path)
         fs.add(FsEntry(lib.image_path, FILE, normalize_mode(FILE, lst.st_mode, lib.image_path),
                        lib.reason(), host=lib.host_path))
+    _warn_unresolved(finder, fs, warnings)
     generated = False
     if finder.result.needs_ld_cache:
         if LD_CACHE_PATH in fs:
