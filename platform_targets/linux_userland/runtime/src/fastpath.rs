@@ -407,8 +407,7 @@ impl litebox_libos::SyscallContext for Fast {
         // A deferred signal the app now blocks itself is the app's: it stays pending, blocked
         // by the app's own mask, and the exit's release must not unblock it.
         let d = data();
-        let deferred = d.deferred.fetch_and(!(mask as usize), Ordering::Relaxed) as u64 & !mask;
-        crate::signals::set_thread_mask(mask | deferred);
+        crate::signals::set_thread_mask(mask | give_deferred_to_app(d, mask));
     }
     fn spawn_thread(&mut self, _t: &litebox_libos::ThreadSpawn) -> Result<usize, Errno> {
         // clone of a thread and clone3 are declined by `served`; they never get here.
@@ -568,31 +567,41 @@ pub(crate) fn leave(d: &FastData) {
     }
 }
 
-/// Unblocks the signals deferred while the thread was inside, and returns them. Called after
+/// The app's new signal mask `mask` makes the deferred signals it blocks the app's own: they
+/// stay pending, blocked by that mask, and no release unblocks them. Returns the signals still
+/// deferred. The locked and-not only when `mask` blocks one (a handler that interrupts may
+/// defer another meanwhile, so not a load and a store).
+pub(crate) fn give_deferred_to_app(d: &FastData, mask: u64) -> u64 {
+    let deferred = d.deferred.load(Ordering::Relaxed) as u64;
+    if deferred & mask == 0 {
+        return deferred;
+    }
+    d.deferred.fetch_and(!(mask as usize), Ordering::Relaxed) as u64 & !mask
+}
+
+/// Unblocks the signals deferred while the thread was inside. Called after
 /// [`leave`] (or [`window_open`]): a signal that arrives after the load sees the thread outside
 /// and is delivered at once, not deferred, so a zero load needs no swap. One that arrives
 /// between the swap and the unblock runs the app's handler with the released signals still
 /// blocked in the mask its frame restores; the unblock here comes after that return.
 #[inline(always)]
-pub(crate) fn release_deferred(d: &FastData) -> u64 {
-    if d.deferred.load(Ordering::Relaxed) == 0 {
-        return 0;
+pub(crate) fn release_deferred(d: &FastData) {
+    if d.deferred.load(Ordering::Relaxed) != 0 {
+        release_deferred_now(d);
     }
-    release_deferred_now(d)
 }
 
 /// The rare half of [`release_deferred`], out of line: every blocking call's window inlines
 /// the check.
 #[cold]
 #[inline(never)]
-fn release_deferred_now(d: &FastData) -> u64 {
+fn release_deferred_now(d: &FastData) {
     let pending = d.deferred.swap(0, Ordering::Relaxed) as u64;
     if pending != 0 {
         // The deferred signals are pending on this thread again; unblocking delivers them
         // here, outside the runtime's critical work, before the syscall returns to the app.
         sys::syscall6(sys::RT_SIGPROCMASK, sys::SIG_UNBLOCK, &pending as *const u64 as usize, 0, 8, 0, 0);
     }
-    pending
 }
 
 /// Records `app_sp` as the app's stack pointer at the call this thread starts serving
@@ -851,32 +860,17 @@ extern "C" {
 }
 
 /// Moves the signal frame the kernel built on the runtime's signal stack to the app's
-/// alternate stack (or, without one, to the interrupted app stack) and runs the app's handler
-/// there; its return does rt_sigreturn from the moved frame.
-///
-/// When the signal interrupted the runtime itself (it is let in only outside the runtime's
-/// critical work: a blocking call's window, a fork's wait, the release of deferred signals,
-/// and the fast path's entry and exit around them), the thread is, for the app, in a system
-/// call: natively the kernel would run the handler on the app's alternate stack, or below the
-/// app's stack pointer of that call. So does [`run_nested_on_app_stack`], which returns here
-/// when the handler returns. Go relies on it: its handlers check that they run on the signal
-/// stack it gave the thread, and otherwise wait forever for a thread record a static Go
-/// program does not have. The app's stack pointer is the call's record
-/// ([`FastData::call_sp`]); without one (an entry nested in a handler that runs on the block),
-/// the handler runs where the kernel put it.
+/// alternate stack (or, without one, to the interrupted app stack) and runs the app's SA_ONSTACK
+/// handler there; its return does rt_sigreturn from the moved frame. For a signal that
+/// interrupted app code ([`run_for_call`] runs one that interrupted the runtime).
 ///
 /// # Safety
-/// `info` and `uc` must be the kernel's arguments to this signal's handler, and `h` the app's
-/// handler for it.
-unsafe fn run_on_app_stack(d: &FastData, h: usize, sig: i32, info: usize, uc: usize) {
+/// `uc` must be the kernel's ucontext of this signal's handler, which interrupted app code,
+/// and `h` the app's handler for it.
+unsafe fn run_on_app_stack(d: &FastData, h: usize, sig: i32, uc: usize) {
     // SAFETY: uc is the kernel's ucontext for this signal.
     let sp = unsafe { core::ptr::read((uc + UC_RSP) as *const usize) };
     let alt = altstack(d);
-    if sp.wrapping_sub(d.block) < BLOCK {
-        // SAFETY: the caller's contract; the signal interrupted the runtime.
-        unsafe { run_for_call(d, h, sig, info, uc, true) };
-        return;
-    }
     let top = match alt {
         Some((base, size)) if !on_stack(alt, sp) => base + size,
         _ => sp - 128,
@@ -912,10 +906,17 @@ unsafe fn interrupted_runtime(d: &FastData, uc: usize) -> bool {
 /// Runs the app's handler for a signal that interrupted the runtime during the app's call
 /// recorded in [`FastData::call_sp`], where the kernel would run it for a thread in that
 /// call: on the app's alternate stack (`onstack`, SA_ONSTACK, when enabled and not in use),
-/// else below the call's stack pointer (past the red zone), on the thread's own stack. A
-/// garbage collector that finds a thread's stack from its handler's stack pointer (Boehm's,
-/// Mono's) needs the latter. Without a recorded call (an entry nested in a handler that runs
-/// on the block) the handler runs where the kernel put it.
+/// else below the call's stack pointer (past the red zone), on the thread's own stack, and
+/// returns when the handler returns ([`run_nested_on_app_stack`]).
+///
+/// The runtime lets app signals in only outside its critical work: a blocking call's window,
+/// a fork's wait, the release of deferred signals, and the fast path's entry and exit around
+/// them; for the app the thread is then in a system call. Go relies on the alternate stack: its
+/// handlers check that they run on the signal stack it gave the thread, and otherwise wait
+/// forever for a thread record a static Go program does not have. A garbage collector that
+/// finds a thread's stack from its handler's stack pointer (Boehm's, Mono's) relies on the
+/// thread's own stack. Without a recorded call (an entry nested in a handler that runs on the
+/// block) the handler runs where the kernel put it.
 ///
 /// # Safety
 /// `info` and `uc` must be the kernel's arguments to this signal's handler, which interrupted
@@ -1155,16 +1156,17 @@ extern "C" fn litebox_signal_wrapper(sig: i32, info: usize, uc: usize) {
     }
     // SAFETY: uc is the kernel's ucontext for this handler.
     let adopted = unsafe { adopt_deferred(d, uc) };
-    if ONSTACK.load(Ordering::Relaxed) & bit != 0 {
-        // SAFETY: the kernel's arguments and the app's handler for this signal.
-        unsafe { run_on_app_stack(d, h, sig, info, uc) };
-        return;
-    }
+    let onstack = ONSTACK.load(Ordering::Relaxed) & bit != 0;
     // SAFETY: uc is the kernel's ucontext for this handler.
     if unsafe { interrupted_runtime(d, uc) } {
-        // Not on the runtime's stack, where the kernel put it: on the app's, below the call.
+        // Not on the runtime's stack: on the app's, as for a thread in the call.
         // SAFETY: the kernel's arguments and the app's handler for this signal.
-        unsafe { run_for_call(d, h, sig, info, uc, false) };
+        unsafe { run_for_call(d, h, sig, info, uc, onstack) };
+        return;
+    }
+    if onstack {
+        // SAFETY: the kernel's arguments and the app's handler for this signal.
+        unsafe { run_on_app_stack(d, h, sig, uc) };
         return;
     }
     if adopted != 0 {

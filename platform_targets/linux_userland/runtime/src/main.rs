@@ -258,13 +258,10 @@ extern "C" fn on_sigsys(_sig: i32, info: usize, uc: usize) {
     fastpath::leave(d);
     // A signal deferred meanwhile (one let in outside a blocking call's window) is delivered
     // now, as at the fast path's exit; inside a fast-path call (a nested trap), at its exit.
+    // Its frame's mask never holds them: no app code, so no trap, runs while any is deferred
+    // (a window releases them as it opens, an app handler takes them over: fastpath.rs).
     if d.depth.load(Ordering::Relaxed) == 0 {
-        let released = fastpath::release_deferred(d);
-        if released != 0 {
-            // Not blocked again by this frame's return (the mask it restores may hold them).
-            // SAFETY: uc is the ucontext pointer the kernel passed to this handler.
-            unsafe { signals::Trapped::new(uc) }.unblock(released);
-        }
+        fastpath::release_deferred(d);
     }
     fastpath::call_end(d, outer);
 }

@@ -244,15 +244,6 @@ impl Trapped {
         [REG_RBX, REG_RBP, REG_R12, REG_R12 + 1, REG_R12 + 2, REG_R12 + 3].map(|r| self.reg(r))
     }
 
-    /// Clears `bits` from the mask this trap's return puts in force.
-    pub fn unblock(&mut self, bits: u64) {
-        // SAFETY: uc_sigmask is inside the ucontext the kernel gave us.
-        unsafe {
-            let m = (self.uc + SIGMASK) as *mut u64;
-            core::ptr::write(m, core::ptr::read(m) & !bits);
-        }
-    }
-
     fn reg(&self, i: usize) -> usize {
         // SAFETY: the kernel's ucontext is valid for the whole handler; gregs has 23 entries.
         unsafe { core::ptr::read((self.uc + GREGS + 8 * i) as *const usize) }
@@ -370,7 +361,7 @@ impl litebox_libos::SyscallContext for Trapped {
     }
     fn set_sigmask(&mut self, mask: u64) {
         // A deferred signal the app now blocks is the app's (as in the fast path's).
-        crate::fastpath::data().deferred.fetch_and(!(mask as usize), core::sync::atomic::Ordering::Relaxed);
+        crate::fastpath::give_deferred_to_app(crate::fastpath::data(), mask);
         // SAFETY: as above; sigreturn installs this mask. SIGSYS stays deliverable.
         unsafe { core::ptr::write((self.uc + SIGMASK) as *mut u64, mask & !SIGSYS_BIT) }
     }
