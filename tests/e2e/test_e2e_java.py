@@ -16,14 +16,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from litebox_e2e import describe, pack, run_program, session_scratch
+from litebox_e2e import describe, pack_both_ways, run_program, session_scratch
 from test_e2e_conformance import PROGRAMS, first_difference
 
 
 @pytest.fixture(scope="module")
 def java_app() -> dict[str, Path]:
-    """JavaThreads compiled into a project that packs the JDK's tree; {"native-cp", "rewrite",
-    "trap"} (native-cp: the class directory for the host's java)."""
+    """JavaThreads compiled into a project that packs the JDK's tree, packed both ways:
+    {"rewrite", "trap", "native-cp"} (native-cp: the class directory for the host's java)."""
     java, javac = shutil.which("java"), shutil.which("javac")
     if java is None or javac is None:
         pytest.skip("no JDK (java and javac on PATH)")
@@ -36,11 +36,7 @@ def java_app() -> dict[str, Path]:
         f'[app]\nname = "javathreads"\nentry = "{jdk}/bin/java"\nargs = ["-cp", "/app", "JavaThreads"]\n'
         f'[files]\n"/app" = "app"\n"{jdk}" = "{jdk}"\n[build]\nsource_date_epoch = 0\n'
     )
-    return {
-        "native-cp": project / "app",
-        "rewrite": pack(project, work / "rewrite").path,
-        "trap": pack(project, work / "trap", "--no-rewrite").path,
-    }
+    return {**pack_both_ways(project, work), "native-cp": project / "app"}
 
 
 @pytest.mark.parametrize("variant", ["rewrite", "trap"])
