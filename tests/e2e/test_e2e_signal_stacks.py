@@ -21,6 +21,10 @@ and on SIGTERM to a service waiting in `signal.Notify`.
   stop signal handler runs without SA_ONSTACK and scans the thread's stack from its own stack
   pointer up: run on the runtime's stack, the packed program crashed; without the call's
   registers on the app's stack, the reader's object was freed.
+- tests/e2e/programs/sigjmp.c: a handler that leaves by `siglongjmp` while a thread blocks in
+  a read, 300 times, and one with SA_RESTART that returns. The runtime once ran such handlers
+  inside the call it served, and a jump out abandoned the call's reference to the open file:
+  closed descriptors stayed open on the host, and the program hung in about half the runs.
 - tests/e2e/programs/gosignals: a static Go program (skipped without a Go toolchain) that runs
   children from 8 goroutines, and one that waits for SIGTERM or SIGINT and exits cleanly.
 """
@@ -91,6 +95,40 @@ def test_collector_stops_threads_blocked_in_calls(gcstop: dict[str, Path], varia
     assert packed.stdout == native.stdout, first_difference(native.stdout, packed.stdout)
     # Nothing on stderr either: the collector warns when it cannot read /proc/stat.
     assert (packed.returncode, packed.stderr) == (0, native.stderr), describe(packed)
+
+
+@pytest.fixture(scope="module")
+def sigjmp() -> dict[str, Path]:
+    """sigjmp.c built dynamic and packed both ways: {"native", "rewrite", "trap"}."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc not installed")
+    work = session_scratch("litebox-sigjmp-")
+    return pack_both_ways(build("sigjmp.c", work, static=False), work)
+
+
+SIGJMP_EXPECTED = b"".join(
+    b"%s: 300 rounds, helper saw end-of-file after 300, write after close: EPIPE\n" % case
+    for case in (b"siglongjmp, plain handler", b"siglongjmp, SA_ONSTACK handler")
+) + (
+    b"SA_RESTART handler: 300 reads got their byte, 0 did not, 300 handlers ran\n"
+    b"SA_RESTART handler: 300 rounds, helper saw end-of-file after 300, write after close: EPIPE\n"
+    b"done\n"
+)
+
+
+@pytest.mark.parametrize("variant", ["rewrite", "trap"])
+def test_handler_that_jumps_out_of_a_blocked_call_abandons_nothing(
+    sigjmp: dict[str, Path], variant: str
+) -> None:
+    """A handler that leaves by siglongjmp while a thread blocks in a read of a host pipe,
+    300 times: the descriptors it closed afterwards are closed on the host (end-of-file for
+    the other thread, EPIPE for a write); a handler with SA_RESTART that returns lets the read
+    go on. Before the runtime ran handlers at the call's exit, about half the runs hung."""
+    native = run_program([sigjmp["native"], "300"])
+    assert (native.returncode, native.stdout) == (0, SIGJMP_EXPECTED), describe(native)
+    packed = run_program([sigjmp[variant], "300"])
+    assert packed.stdout == native.stdout, first_difference(native.stdout, packed.stdout)
+    assert packed.returncode == 0, describe(packed)
 
 
 def _go() -> str | None:

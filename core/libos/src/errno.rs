@@ -65,6 +65,17 @@ pub const ENETDOWN: Errno = 100;
 pub const ETIMEDOUT: Errno = 110;
 pub const EALREADY: Errno = 114;
 pub const ESTALE: Errno = 116;
+/// Not an errno the app ever sees (Linux's own ERESTARTSYS): a call whose blocking host call
+/// was cut short by a signal before it had any effect. The platform runs the app's handler at
+/// the call's exit and then serves the call again, as the kernel restarts one. Code that made
+/// progress before the cut returns that progress, as for [`EINTR`] ([`interrupted`]).
+pub const ERESTARTSYS: Errno = 512;
+
+/// Whether `e` says a signal handler interrupted the call ([`EINTR`], or [`ERESTARTSYS`]: a
+/// call cut short before its host call had any effect).
+pub fn interrupted(e: Errno) -> bool {
+    e == EINTR || e == ERESTARTSYS
+}
 
 /// The symbolic name of an errno value ("" if it has no constant here).
 pub fn name(e: Errno) -> &'static str {
@@ -130,6 +141,7 @@ pub fn name(e: Errno) -> &'static str {
         ETIMEDOUT => "ETIMEDOUT",
         EALREADY => "EALREADY",
         ESTALE => "ESTALE",
+        ERESTARTSYS => "ERESTARTSYS",
         _ => "",
     }
 }

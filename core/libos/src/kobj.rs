@@ -737,7 +737,7 @@ impl Obj {
                     }
                 });
                 match r {
-                    Err(EINTR) if done > 0 => Ok(Some(done)),
+                    Err(e) if done > 0 && crate::errno::interrupted(e) => Ok(Some(done)),
                     r => r,
                 }
             }

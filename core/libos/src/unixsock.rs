@@ -530,7 +530,7 @@ impl Sock {
             None
         });
         let r = match r {
-            Err(EINTR) if done > 0 => Ok(Some(done)),
+            Err(e) if done > 0 && crate::errno::interrupted(e) => Ok(Some(done)),
             r => r,
         };
         if done > 0 || matches!(r, Ok(Some(_))) {
@@ -622,7 +622,7 @@ impl Sock {
             }
         });
         match r {
-            Err(EINTR) if got.len > 0 => {}
+            Err(e) if got.len > 0 && crate::errno::interrupted(e) => {}
             Err(e) => return Err(e),
             Ok(None) if got.len > 0 => {}
             Ok(None) => return Err(EAGAIN),

@@ -410,7 +410,8 @@ impl Sock {
 /// moved counts over an interruption or a deadline.
 fn partial(r: Result<Option<usize>, Errno>, done: usize) -> Result<usize, Errno> {
     match r {
-        Err(EINTR) | Ok(None) if done > 0 => Ok(done),
+        Err(e) if done > 0 && crate::errno::interrupted(e) => Ok(done),
+        Ok(None) if done > 0 => Ok(done),
         Ok(None) => Err(EAGAIN),
         r => r.map(|n| n.unwrap_or(done)),
     }

@@ -13,7 +13,8 @@
 //! While the thread is inside the runtime through the fast path (`depth > 0`), a signal for an
 //! app handler is deferred: blocked, queued again to this thread with its siginfo, and
 //! unblocked (so delivered) when the call leaves the runtime. Blocking host calls
-//! (`signals::blocking`) open that window, as the SIGSYS path does.
+//! (`signals::blocking`) open a window, outside the runtime for a fork's sake, in which such a
+//! signal is deferred too and ends the host call ([`window_open`]), as the SIGSYS path's do.
 use core::arch::global_asm;
 use core::sync::atomic::{compiler_fence, AtomicU64, AtomicUsize, Ordering};
 
@@ -30,6 +31,15 @@ const _: () = assert!(crate::threads::STACK_TOP.is_multiple_of(16));
 
 /// Offset of [`FastData::call_sp`] from the GS base (for the assembly that sets and clears it).
 pub const FAST_DATA_CALL_SP: usize = core::mem::offset_of!(FastData, call_sp);
+/// Offset of [`FastData::window`] from the GS base (for the window gate, sys.rs).
+pub const FAST_DATA_WINDOW: usize = core::mem::offset_of!(FastData, window);
+/// [`FastData::window`]: no window open.
+pub const WINDOW_NONE: usize = 0;
+/// [`FastData::window`]: a blocking call's window is open; its host call may wait.
+pub const WINDOW_OPEN: usize = 1;
+/// [`FastData::window`]: a signal for an app handler came while the window was open (or
+/// before it, in its call): its host call must not wait, and ends (`sys::window_syscall6`).
+pub const WINDOW_CUT: usize = 2;
 
 /// Per-thread fast-path state; the thread's GS base points at it.
 #[repr(C)]
@@ -70,6 +80,12 @@ pub struct FastData {
     /// signal that ends the wait holds the mask from before the call, not this one
     /// ([`handler_mask`]).
     pub suspend_mask: AtomicU64,
+    /// Whether a blocking call's window is open ([`WINDOW_OPEN`]) or was cut by a signal
+    /// for an app handler ([`WINDOW_CUT`]), [`WINDOW_NONE`] otherwise (read by the window
+    /// gate, sys.rs). No app handler runs while a window is open: a signal for one is deferred
+    /// as inside the runtime, and the window's host call ends, so that the handler runs at the
+    /// call's exit, when the runtime holds nothing for the call ([`window_open`]).
+    pub window: AtomicUsize,
 }
 
 global_asm!(
@@ -340,6 +356,7 @@ pub fn prepare_thread(block: usize, depth: usize, app_sp: usize) {
                 live: AtomicUsize::new(0),
                 call_sp: AtomicUsize::new(app_sp),
                 suspend_mask: AtomicU64::new(0),
+                window: AtomicUsize::new(WINDOW_NONE),
             },
         )
     };
@@ -450,12 +467,22 @@ extern "C" fn litebox_fastpath_dispatch(regs: *mut Regs) -> usize {
             return PASS + h as usize;
         }
     }
-    let r = match traced {
-        None => match litebox_libos::shim::fs::host_stream_rw(os, nr, &ctx.regs().args()) {
-            Some(r) => r.map_or_else(|e| -(e as isize), |v| v as isize),
-            None => litebox_libos::shim::dispatch(os, &mut ctx),
-        },
-        Some(_) => litebox_libos::shim::dispatch(os, &mut ctx),
+    let r = loop {
+        let r = match traced {
+            None => match litebox_libos::shim::fs::host_stream_rw(os, nr, &ctx.regs().args()) {
+                Some(r) => r.map_or_else(|e| -(e as isize), |v| v as isize),
+                None => litebox_libos::shim::dispatch(os, &mut ctx),
+            },
+            Some(_) => litebox_libos::shim::dispatch(os, &mut ctx),
+        };
+        // Cut short by a signal for an app handler before its host call had any effect: the
+        // handler runs now, and the call is served again (window_open).
+        if r != RESTART {
+            break r;
+        }
+        if !restart_after_handlers(d) {
+            break -(litebox_libos::errno::EINTR as isize);
+        }
     };
     if let Some(a) = traced {
         crate::trace::line(nr, &a, r);
@@ -466,6 +493,9 @@ extern "C" fn litebox_fastpath_dispatch(regs: *mut Regs) -> usize {
     release_deferred(d);
     1
 }
+
+/// A call's result when a signal cut it short before its host call had any effect.
+pub(crate) const RESTART: isize = -(litebox_libos::errno::ERESTARTSYS as isize);
 
 /// What [`litebox_fastpath_dispatch`] returns, plus the host descriptor (`i32`, not negative),
 /// for a call the entry passes to the host itself (`pass_through`); 0 declines, 1 served.
@@ -485,9 +515,10 @@ const FRAME_BYTES: usize = 8 * 8;
 /// `sys::syscall6` applies to every host call). Only for a call that entered at the top of
 /// the thread's block (not nested in an app handler running inside the runtime), outside a
 /// trapped syscall (whose blocking calls put the app's mask in force), with no signal deferred
-/// yet, and not for the UDP relay's descriptors. The host call then runs as the served path's
-/// `blocking_syscall6` runs it: outside the runtime (depth 0), so that an app signal is
-/// delivered during it and the call restarts (SA_RESTART) or fails with EINTR as natively.
+/// yet, and not for the UDP relay's descriptors. The host call then runs from the app's stack,
+/// outside the runtime (depth 0, no window), so that an app signal is delivered during it as
+/// natively (the handler runs on the app's stack, and the call restarts under SA_RESTART or
+/// fails with EINTR), with nothing of the runtime's held.
 #[inline(always)]
 fn pass_through(
     os: &'static litebox_libos::LibOs<crate::host::LinuxHost>,
@@ -579,11 +610,11 @@ pub(crate) fn give_deferred_to_app(d: &FastData, mask: u64) -> u64 {
     d.deferred.fetch_and(!(mask as usize), Ordering::Relaxed) as u64 & !mask
 }
 
-/// Unblocks the signals deferred while the thread was inside. Called after
-/// [`leave`] (or [`window_open`]): a signal that arrives after the load sees the thread outside
-/// and is delivered at once, not deferred, so a zero load needs no swap. One that arrives
-/// between the swap and the unblock runs the app's handler with the released signals still
-/// blocked in the mask its frame restores; the unblock here comes after that return.
+/// Unblocks the signals deferred while the thread was inside. Called after [`leave`]: a
+/// signal that arrives after the load sees the thread outside and is delivered at once, not
+/// deferred, so a zero load needs no swap. One that arrives between the swap and the unblock
+/// runs the app's handler with the released signals still blocked in the mask its frame
+/// restores; the unblock here comes after that return.
 #[inline(always)]
 pub(crate) fn release_deferred(d: &FastData) {
     if d.deferred.load(Ordering::Relaxed) != 0 {
@@ -633,38 +664,99 @@ pub fn open_window<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
-/// The first half of [`open_window`]: clears the fast-path depth and returns what it was,
-/// for [`window_close`] after the host call.
+/// The first half of [`open_window`]: opens the window ([`FastData::window`]), clears the
+/// fast-path depth and returns what it was, for [`window_close`] after the host call.
+///
+/// The kernel's order, not a handler inside the call: an app handler never runs while the
+/// window is open. A signal for one that comes now is deferred (the wrapper treats an open
+/// window as inside the runtime) and cuts the window: its host call, made through the window
+/// gate (`sys::window_syscall6`), ends at once (-ERESTARTSYS before it had any effect; EINTR,
+/// or -ERESTARTSYS where the host would restart it, once it waited). The call then unwinds
+/// with what it holds, and its exit runs the handler and serves the call again
+/// ([`restart_after_handlers`]) or returns EINTR. A handler that leaves by `siglongjmp` so
+/// abandons no reference or lock of the call, as natively (docs/targets/linux-userland.md).
+/// Signals deferred earlier in the call cut the window as it opens: the host call must not
+/// wait while a signal for the app is pending (one its handler answers would never come).
 #[inline(always)]
 pub fn window_open() -> usize {
     let d = data();
+    // Open before the depth is cleared: a signal in between is deferred, not run here.
+    d.window.store(WINDOW_OPEN, Ordering::Relaxed);
+    compiler_fence(Ordering::SeqCst);
     let saved = d.depth.load(Ordering::Relaxed);
     d.depth.store(0, Ordering::Relaxed);
     compiler_fence(Ordering::SeqCst);
     if saved != 0 && crate::forkfence::pending() {
         crate::forkfence::wake_forker(d);
     }
-    // Signals deferred earlier in this call are delivered now, before the host call: left
-    // blocked, one the app waits for (a second thread's signal that its handler answers)
-    // would never interrupt the wait.
-    release_deferred(d);
+    if d.deferred.load(Ordering::Relaxed) != 0 {
+        d.window.store(WINDOW_CUT, Ordering::Relaxed);
+    }
     saved
 }
 
 /// The second half of [`open_window`]: puts back the depth [`window_open`] returned, after
-/// waiting outside while another thread of the process forks (as [`enter`]).
+/// waiting outside while another thread of the process forks (as [`enter`]), then closes the
+/// window (a signal during that wait is deferred too).
 #[inline(always)]
 pub fn window_close(saved: usize) {
     compiler_fence(Ordering::SeqCst);
-    if saved == 0 {
-        return;
-    }
     let d = data();
-    d.depth.swap(saved, Ordering::SeqCst);
-    if crate::forkfence::pending() {
-        crate::forkfence::step_out(d, saved);
+    if saved != 0 {
+        d.depth.swap(saved, Ordering::SeqCst);
+        if crate::forkfence::pending() {
+            crate::forkfence::step_out(d, saved);
+        }
     }
     compiler_fence(Ordering::SeqCst);
+    d.window.store(WINDOW_NONE, Ordering::Relaxed);
+}
+
+/// After a call that a signal for an app handler cut short (-ERESTARTSYS, [`window_open`]):
+/// leaves the runtime, runs the deferred handlers (their release, as at the call's exit: on
+/// the app's stack of this call), and comes back in; the caller then serves the call again,
+/// as the kernel restarts one. False, and nothing done, for a call nested in runtime work
+/// (depth above 1: its signals are released by the outer call), which must end with EINTR.
+#[cold]
+#[inline(never)]
+pub(crate) fn restart_after_handlers(d: &FastData) -> bool {
+    if d.depth.load(Ordering::Relaxed) != 1 {
+        return false;
+    }
+    leave(d);
+    release_deferred(d);
+    enter(d);
+    true
+}
+
+/// [`restart_after_handlers`] for the SIGSYS path, whose handlers run with the trapped call's
+/// mask `app_mask` ([`release_trapped`]).
+#[cold]
+#[inline(never)]
+pub(crate) fn restart_after_handlers_trapped(d: &FastData, app_mask: u64) -> bool {
+    if d.depth.load(Ordering::Relaxed) != 1 {
+        return false;
+    }
+    leave(d);
+    release_trapped(d, app_mask);
+    enter(d);
+    true
+}
+
+/// [`release_deferred`] for the SIGSYS path: the handlers it lets in run with `app_mask` (the
+/// trapped call's mask, or the mask of the app's `rt_sigsuspend` it served, which
+/// [`suspended_with`] leaves recorded when a signal cut its wait) as the mask they
+/// interrupted, not the SIGSYS handler's (every signal blocked).
+pub(crate) fn release_trapped(d: &FastData, app_mask: u64) {
+    if d.deferred.load(Ordering::Relaxed) != 0 {
+        if d.suspend_mask.load(Ordering::Relaxed) & crate::signals::SIGSYS_BIT == 0 {
+            d.suspend_mask.store(app_mask | crate::signals::SIGSYS_BIT, Ordering::Relaxed);
+        }
+        compiler_fence(Ordering::SeqCst);
+        release_deferred_now(d);
+        compiler_fence(Ordering::SeqCst);
+    }
+    d.suspend_mask.store(0, Ordering::Relaxed);
 }
 
 const SS_ONSTACK: usize = 1;
@@ -758,6 +850,7 @@ pub fn app_sigaltstack(new: usize, old: usize, sp: usize) -> Result<usize, Errno
 const FRAME: usize = 8 + 304 + 128;
 /// Offsets in the ucontext: the saved rsp, and the pointer to the FPU state.
 const UC_RSP: usize = 40 + 15 * 8;
+const UC_RIP: usize = 40 + 16 * 8;
 const UC_FPSTATE: usize = 40 + 23 * 8;
 
 /// Bytes of the FPU/xsave area at `fp` (the kernel records its extended size in the fxsave
@@ -909,9 +1002,9 @@ unsafe fn interrupted_runtime(d: &FastData, uc: usize) -> bool {
 /// else below the call's stack pointer (past the red zone), on the thread's own stack, and
 /// returns when the handler returns ([`run_nested_on_app_stack`]).
 ///
-/// The runtime lets app signals in only outside its critical work: a blocking call's window,
-/// a fork's wait, the release of deferred signals, and the fast path's entry and exit around
-/// them; for the app the thread is then in a system call. Go relies on the alternate stack: its
+/// The runtime lets app signals in only where it holds nothing for the call: a fork's wait
+/// at its start, the release of deferred signals at its exit, and the fast path's entry and
+/// exit around them; for the app the thread is then in a system call. Go relies on the alternate stack: its
 /// handlers check that they run on the signal stack it gave the thread, and otherwise wait
 /// forever for a thread record a static Go program does not have. A garbage collector that
 /// finds a thread's stack from its handler's stack pointer (Boehm's, Mono's) relies on the
@@ -1034,10 +1127,17 @@ unsafe fn run_nested_on_app_stack(d: &FastData, h: usize, sig: i32, info: usize,
     let old_top = d.top.swap(floor, Ordering::Relaxed);
     let old_call = d.call_sp.swap(0, Ordering::Relaxed);
     let old_suspend = d.suspend_mask.swap(0, Ordering::Relaxed);
+    // The handler's own calls are not the trapped call being served (if any): their windows
+    // keep the mask in force, the handler's.
+    let td = crate::threads::current();
+    // SAFETY: running on this thread's block, whose ThreadData this is.
+    let old_uc = unsafe { core::mem::replace(&mut (*td).uc, 0) };
     compiler_fence(Ordering::SeqCst);
     // SAFETY: per the contract; `call` lives in this frame, above the cut stacks.
     unsafe { litebox_nested_call(h, sig, info, uc, top, &call) };
     compiler_fence(Ordering::SeqCst);
+    // SAFETY: as above.
+    unsafe { (*td).uc = old_uc };
     d.suspend_mask.store(old_suspend, Ordering::Relaxed);
     d.call_sp.store(old_call, Ordering::Relaxed);
     d.top.store(old_top, Ordering::Relaxed);
@@ -1087,7 +1187,11 @@ pub fn suspended_with<R>(mask: u64, f: impl FnOnce() -> R) -> R {
     compiler_fence(Ordering::SeqCst);
     let r = f();
     compiler_fence(Ordering::SeqCst);
-    d.suspend_mask.store(outer, Ordering::Relaxed);
+    // A signal that ended the wait runs its handler at the call's exit, with this mask as the
+    // one it interrupted ([`release_trapped`] clears it).
+    if d.window.load(Ordering::Relaxed) != WINDOW_CUT {
+        d.suspend_mask.store(outer, Ordering::Relaxed);
+    }
     r
 }
 
@@ -1130,12 +1234,46 @@ unsafe fn adopt_deferred(d: &FastData, uc: usize) -> u64 {
     adopted
 }
 
+/// Marks the open window cut ([`WINDOW_CUT`]): its host call must end (`sys::window_syscall6`).
+/// A thread this signal stopped inside the window gate before the host call (between its
+/// check and the gate's `syscall`, or at that instruction: not yet executed, or rewound by the
+/// kernel to restart the call it interrupted) resumes at the gate's skip, which returns
+/// -ERESTARTSYS: the call is made again after the handler, as the kernel restarts one. A call
+/// the signal interrupted while it waited has ended by the host's rule (EINTR without
+/// SA_RESTART); one that completed keeps its result.
+///
+/// # Safety
+/// `uc` must be the kernel's ucontext of the signal being handled, which interrupted this
+/// thread inside a window.
+unsafe fn cut_window(d: &FastData, uc: usize) {
+    d.window.store(WINDOW_CUT, Ordering::Relaxed);
+    let (check, after) =
+        (sys::litebox_window_check as *const () as usize, sys::litebox_window_after as *const () as usize);
+    let skip = sys::litebox_window_skip as *const () as usize;
+    // SAFETY: the ucontext is the kernel's (the contract); a stack pointer at the gate's
+    // syscall is the runtime's own stack, whose top word is the return address of its call.
+    unsafe {
+        let rip = core::ptr::read((uc + UC_RIP) as *const usize);
+        if (check..after).contains(&rip) {
+            core::ptr::write((uc + UC_RIP) as *mut usize, skip);
+        } else if rip == sys::litebox_gate_syscall as *const () as usize {
+            let sp = core::ptr::read((uc + UC_RSP) as *const usize);
+            if core::ptr::read(sp as *const usize) == after {
+                core::ptr::write((uc + UC_RIP) as *mut usize, skip);
+                core::ptr::write((uc + UC_RSP) as *mut usize, sp + 8);
+            }
+        }
+    }
+}
+
 /// Host handler for every signal the app handles: calls the app's handler, or defers the
-/// signal while this thread is inside the runtime through the fast path.
+/// signal while this thread is inside the runtime through the fast path or in a blocking
+/// call's window (which it cuts: [`window_open`]).
 extern "C" fn litebox_signal_wrapper(sig: i32, info: usize, uc: usize) {
     let d = data();
     let bit = 1u64 << ((sig - 1) & 63);
-    if d.depth.load(Ordering::Relaxed) > 0 {
+    let window = d.window.load(Ordering::Relaxed);
+    if d.depth.load(Ordering::Relaxed) > 0 || window != WINDOW_NONE {
         // Keep it blocked from now until the fast path leaves the runtime, and queue it again
         // (to this thread, same siginfo) so it is pending then.
         sys::syscall6(sys::RT_SIGPROCMASK, sys::SIG_BLOCK, &bit as *const u64 as usize, 0, 8, 0, 0);
@@ -1148,6 +1286,10 @@ extern "C" fn litebox_signal_wrapper(sig: i32, info: usize, uc: usize) {
         let (pid, tid) = (sys::syscall3(sys::GETPID, 0, 0, 0), sys::syscall3(sys::GETTID, 0, 0, 0));
         const RT_TGSIGQUEUEINFO: usize = 297;
         sys::syscall6(RT_TGSIGQUEUEINFO, pid as usize, tid as usize, sig as usize, info, 0, 0);
+        if window != WINDOW_NONE {
+            // SAFETY: uc is the kernel's ucontext for this handler.
+            unsafe { cut_window(d, uc) };
+        }
         return;
     }
     let h = APP_HANDLERS.get(sig as usize).map_or(0, |h| h.load(Ordering::SeqCst));

@@ -28,7 +28,7 @@ fn nonblocking(fd: i32) -> bool {
 fn finish_connect(fd: i32) -> Result<usize, Errno> {
     const POLLOUT: i16 = 4;
     let mut p = [litebox_libos::abi::PollFd { fd, events: POLLOUT, revents: 0 }];
-    signals::blocking(|| r(sys::syscall3(sys::POLL, p.as_mut_ptr() as usize, 1, -1isize as usize)))?;
+    signals::blocking(|| r(sys::window_syscall3(sys::POLL, p.as_mut_ptr() as usize, 1, -1isize as usize)))?;
     let mut err = 0i32;
     let mut len = 4u32;
     const GETSOCKOPT: usize = 55;
@@ -343,11 +343,13 @@ impl Platform for LinuxHost {
             let word = WAKE_SEQ.as_ptr() as usize;
             WAITERS.fetch_add(1, Ordering::SeqCst);
             let w = signals::blocking(|| {
-                r(sys::syscall6(sys::FUTEX, word, sys::FUTEX_WAIT_PRIVATE, seq as usize, ts, 0, 0))
+                r(sys::window_syscall6(sys::FUTEX, word, sys::FUTEX_WAIT_PRIVATE, seq as usize, ts, 0, 0))
             });
             WAITERS.fetch_sub(1, Ordering::SeqCst);
-            if w == Err(EINTR) {
-                return Err(EINTR);
+            if let Err(e) = w {
+                if litebox_libos::errno::interrupted(e) {
+                    return Err(e);
+                }
             }
         }
     }
@@ -425,7 +427,7 @@ impl Platform for LinuxHost {
     }
 
     fn sleep(&self, dur: &Timespec) -> Result<(), Errno> {
-        signals::blocking(|| r(sys::syscall3(sys::NANOSLEEP, dur as *const Timespec as usize, 0, 0)).map(|_| ()))
+        signals::blocking(|| r(sys::window_syscall3(sys::NANOSLEEP, dur as *const Timespec as usize, 0, 0)).map(|_| ()))
     }
 
     fn set_tid_address(&self, addr: usize) -> Result<usize, Errno> {
@@ -656,20 +658,22 @@ impl HostPassthrough for LinuxHost {
         if idle_private_wake(uaddr, op, val3) {
             return Ok(0);
         }
-        let call = || r(sys::syscall6(sys::FUTEX, uaddr, op as usize, val as usize, timeout, uaddr2, val3 as usize));
+        let a = [uaddr, op as usize, val as usize, timeout, uaddr2, val3 as usize];
         // Every other operation may leave a waiter in the host (WAIT, LOCK_PI, WAIT_BITSET,
         // WAIT_REQUEUE_PI, LOCK_PI2 block; a requeue moves waiters): counted while it runs.
         let _w = PrivateWaiter::enter(op);
         match op & 0x7f {
-            0 | 6 | 9 | 11 | 13 => signals::blocking(call),
-            _ => call(),
+            0 | 6 | 9 | 11 | 13 => {
+                signals::blocking(|| r(sys::window_syscall6(sys::FUTEX, a[0], a[1], a[2], a[3], a[4], a[5])))
+            }
+            _ => r(sys::syscall6(sys::FUTEX, a[0], a[1], a[2], a[3], a[4], a[5])),
         }
     }
 
     fn futex_waitv(&self, a: [usize; 6]) -> Result<usize, Errno> {
         const FUTEX_WAITV: usize = 449;
         let _w = PrivateWaiter::enter(0);
-        signals::blocking(|| r(sys::syscall6(FUTEX_WAITV, a[0], a[1], a[2], a[3], a[4], 0)))
+        signals::blocking(|| r(sys::window_syscall6(FUTEX_WAITV, a[0], a[1], a[2], a[3], a[4], 0)))
     }
 
     fn pipe(&self, flags: u32) -> Result<(i32, i32), Errno> {
@@ -689,7 +693,7 @@ impl HostPassthrough for LinuxHost {
             // Record locks only (F_GETLK/F_SETLK/F_SETLKW and the OFD forms): never F_SETOWN,
             // F_SETSIG, F_SETLEASE or F_NOTIFY, which would aim signals at host processes.
             nr::FCNTL if !matches!(a[1], 5 | 6 | 7 | 36 | 37 | 38) => Err(EINVAL),
-            nr::FCNTL => signals::blocking(|| r(sys::syscall6(nr, a[0], a[1], a[2], 0, 0, 0))),
+            nr::FCNTL => signals::blocking(|| r(sys::window_syscall6(nr, a[0], a[1], a[2], 0, 0, 0))),
             nr::EPOLL_CREATE1
             | nr::EPOLL_CTL
             | nr::EVENTFD2
@@ -699,7 +703,7 @@ impl HostPassthrough for LinuxHost {
             // The shim took SIGSYS out of the mask.
             nr::SIGNALFD4 => r(sys::syscall6(nr, a[0], a[1], 8, a[3], 0, 0)),
             nr::EPOLL_WAIT | nr::EPOLL_PWAIT => {
-                signals::blocking(|| r(sys::syscall6(nr::EPOLL_WAIT, a[0], a[1], a[2], a[3], 0, 0)))
+                signals::blocking(|| r(sys::window_syscall6(nr::EPOLL_WAIT, a[0], a[1], a[2], a[3], 0, 0)))
             }
             _ => Err(ENOSYS),
         }
@@ -737,12 +741,14 @@ impl HostPassthrough for LinuxHost {
                 // The mask is recorded: a handler the call lets in runs with it (fastpath.rs
                 // `handler_mask`).
                 crate::fastpath::open_window(|| {
-                    crate::fastpath::suspended_with(mask, || r(sys::syscall3(nr, &mask as *const u64 as usize, 8, 0)))
+                    crate::fastpath::suspended_with(mask, || {
+                        r(sys::window_syscall3(nr, &mask as *const u64 as usize, 8, 0))
+                    })
                 })
             }
-            nr::PAUSE => signals::blocking(|| r(sys::syscall3(nr, 0, 0, 0))),
+            nr::PAUSE => signals::blocking(|| r(sys::window_syscall3(nr, 0, 0, 0))),
             // The shim took SIGSYS out of the set and checked the timeout.
-            nr::RT_SIGTIMEDWAIT => signals::blocking(|| r(sys::syscall6(nr, a[0], a[1], a[2], 8, 0, 0))),
+            nr::RT_SIGTIMEDWAIT => signals::blocking(|| r(sys::window_syscall6(nr, a[0], a[1], a[2], 8, 0, 0))),
             // The sigevent is the shim's checked copy (never SIGSYS, clocks of the app only).
             nr::TIMER_CREATE | nr::TIMER_SETTIME | nr::TIMER_GETTIME | nr::TIMER_GETOVERRUN | nr::TIMER_DELETE => {
                 r(sys::syscall6(nr, a[0], a[1], a[2], a[3], 0, 0))
@@ -763,7 +769,7 @@ impl HostPassthrough for LinuxHost {
                 if a[1] != 0 {
                     litebox_libos::user::slice_mut(a[1], 4)?;
                 }
-                let pid = signals::blocking(|| r(sys::syscall6(nr, a[0], st, a[2], a[3], 0, 0)))?;
+                let pid = signals::blocking(|| r(sys::window_syscall6(nr, a[0], st, a[2], a[3], 0, 0)))?;
                 const WNOWAIT: usize = 0x0100_0000;
                 if pid != 0 && a[2] & WNOWAIT == 0 && crate::procs::status_killed(status) {
                     crate::procs::reaped_by_signal();
@@ -788,7 +794,7 @@ impl HostPassthrough for LinuxHost {
                     litebox_libos::user::slice_mut(a[2], 128)?;
                 }
                 let ip = info.as_mut_ptr() as usize;
-                let v = signals::blocking(|| r(sys::syscall6(nr, a[0], a[1], ip, a[3], a[4], 0)))?;
+                let v = signals::blocking(|| r(sys::window_syscall6(nr, a[0], a[1], ip, a[3], a[4], 0)))?;
                 // siginfo: si_code at 8 (CLD_KILLED 2, CLD_DUMPED 3), si_pid at 16.
                 let code = i32::from_ne_bytes([info[8], info[9], info[10], info[11]]);
                 let pid = i32::from_ne_bytes([info[16], info[17], info[18], info[19]]);
@@ -831,7 +837,7 @@ impl HostPassthrough for LinuxHost {
         }
         match nr {
             nr::SEMOP | nr::SEMTIMEDOP | nr::MSGSND | nr::MSGRCV | nr::MQ_TIMEDSEND | nr::MQ_TIMEDRECEIVE => {
-                signals::blocking(|| r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], 0)))
+                signals::blocking(|| r(sys::window_syscall6(nr, a[0], a[1], a[2], a[3], a[4], 0)))
             }
             nr::SHMGET | nr::SHMAT | nr::SHMCTL | nr::SHMDT | nr::SEMGET | nr::SEMCTL | nr::MSGGET | nr::MSGCTL => {
                 r(sys::syscall6(nr, a[0], a[1], a[2], a[3], 0, 0))
@@ -915,7 +921,6 @@ impl LinuxHost {
     fn net_call_named(&self, nr: usize, a: [usize; 6], abstract_name: bool) -> Result<usize, Errno> {
         use crate::broker::{request, OP_BIND, OP_CONNECT};
         use litebox_libos::shim::nr;
-        let call = || r(sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
         // The address the shim checked, in runtime memory.
         let addr = || litebox_libos::user::slice(a[1], a[2]);
         match nr {
@@ -927,7 +932,9 @@ impl LinuxHost {
             nr::SENDTO | nr::SENDMSG | nr::SENDMMSG if abstract_name && !crate::unixns::sandbox_socket(a[0] as i32) => {
                 Err(EACCES)
             }
-            nr::SENDTO | nr::SENDMSG | nr::SENDMMSG => signals::blocking(call),
+            nr::SENDTO | nr::SENDMSG | nr::SENDMMSG => {
+                signals::blocking(|| r(sys::window_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5])))
+            }
             _ => self.net_call_rest(nr, a),
         }
     }
@@ -941,7 +948,9 @@ impl LinuxHost {
             nr::LISTEN => request(OP_LISTEN, [a[1] as u64, 0, 0], &[], Some(a[0] as i32)).map(|(v, _)| v),
             nr::SOCKETPAIR => Err(EAFNOSUPPORT),
             nr::GETSOCKNAME | nr::GETPEERNAME | nr::SETSOCKOPT | nr::GETSOCKOPT | nr::SHUTDOWN => call(),
-            nr::ACCEPT4 | nr::RECVFROM | nr::RECVMSG | nr::RECVMMSG => signals::blocking(call),
+            nr::ACCEPT4 | nr::RECVFROM | nr::RECVMSG | nr::RECVMMSG => {
+                signals::blocking(|| r(sys::window_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5])))
+            }
             _ => Err(ENOSYS),
         }
     }

@@ -102,6 +102,18 @@ pub const HOST_MODE_BITS: u32 = 0o1777;
 
 /// openat2 beneath `dirfd` with no symlink followed anywhere.
 pub fn open_beneath(dirfd: i32, rel: &[u8], flags: u32, mode: u32) -> Result<i32, Errno> {
+    open_beneath_by(dirfd, rel, flags, mode, sys::syscall6)
+}
+
+/// [`open_beneath`] whose host call is `call` (`sys::window_syscall6` for an open that may
+/// wait, in a blocking call's window).
+fn open_beneath_by(
+    dirfd: i32,
+    rel: &[u8],
+    flags: u32,
+    mode: u32,
+    call: fn(usize, usize, usize, usize, usize, usize, usize) -> isize,
+) -> Result<i32, Errno> {
     #[repr(C)]
     struct OpenHow {
         flags: u64,
@@ -114,8 +126,7 @@ pub fn open_beneath(dirfd: i32, rel: &[u8], flags: u32, mode: u32) -> Result<i32
         mode: if flags & 0o100 != 0 { (mode & HOST_MODE_BITS) as u64 } else { 0 },
         resolve: RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
     };
-    r(sys::syscall6(OPENAT2, dirfd as usize, c.as_ptr() as usize, &how as *const OpenHow as usize, 24, 0, 0))
-        .map(|fd| fd as i32)
+    r(call(OPENAT2, dirfd as usize, c.as_ptr() as usize, &how as *const OpenHow as usize, 24, 0, 0)).map(|fd| fd as i32)
 }
 
 fn close(fd: i32) {
@@ -216,7 +227,7 @@ impl HostDirOps for HostDirs {
 
     fn open_fifo(&self, dir: usize, rel: &[u8], flags: u32) -> Result<i32, Errno> {
         let dirfd = self.fd(dir)?;
-        crate::signals::blocking(|| open_beneath(dirfd, rel, flags, 0))
+        crate::signals::blocking(|| open_beneath_by(dirfd, rel, flags, 0, sys::window_syscall6))
     }
 
     fn symlink(&self, dir: usize, target: &[u8], rel: &[u8]) -> Result<(), Errno> {
@@ -307,13 +318,13 @@ impl HostDirOps for HostDirs {
 
     fn pread(&self, fd: i32, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         crate::signals::blocking(|| {
-            r(sys::syscall6(PREAD64, fd as usize, buf.as_mut_ptr() as usize, buf.len(), off as usize, 0, 0))
+            r(sys::window_syscall6(PREAD64, fd as usize, buf.as_mut_ptr() as usize, buf.len(), off as usize, 0, 0))
         })
     }
 
     fn pwrite(&self, fd: i32, off: u64, buf: &[u8]) -> Result<usize, Errno> {
         crate::signals::blocking(|| {
-            r(sys::syscall6(PWRITE64, fd as usize, buf.as_ptr() as usize, buf.len(), off as usize, 0, 0))
+            r(sys::window_syscall6(PWRITE64, fd as usize, buf.as_ptr() as usize, buf.len(), off as usize, 0, 0))
         })
     }
 

@@ -247,27 +247,43 @@ extern "C" fn on_sigsys(_sig: i32, info: usize, uc: usize) {
     }
     // Inside the runtime from here (a fork by another thread waits for this one: forkfence.rs).
     let d = fastpath::data();
+    use litebox_libos::SyscallContext;
+    // SAFETY: uc is the ucontext pointer the kernel passed to this handler.
+    let trapped = unsafe { signals::Trapped::new(uc) };
     // The app's stack pointer at the trapped call: where an app handler let in during it runs.
-    let outer = {
-        use litebox_libos::SyscallContext;
-        // SAFETY: uc is the ucontext pointer the kernel passed to this handler.
-        fastpath::call_begin(d, unsafe { signals::Trapped::new(uc) }.stack_pointer())
-    };
+    let outer = fastpath::call_begin(d, trapped.stack_pointer());
+    let td = threads::current();
+    // The trapped call being served on this thread, until its deferred signals are released
+    // (an app handler they let in finds the call's registers through it).
+    // SAFETY: the handler runs on this thread's block (SA_ONSTACK), which holds its data.
+    let prev = unsafe { core::mem::replace(&mut (*td).uc, uc) };
     fastpath::enter(d);
-    serve_sigsys(info, uc);
-    fastpath::leave(d);
-    // A signal deferred meanwhile (one let in outside a blocking call's window) is delivered
-    // now, as at the fast path's exit; inside a fast-path call (a nested trap), at its exit.
-    // Its frame's mask never holds them: no app code, so no trap, runs while any is deferred
-    // (a window releases them as it opens, an app handler takes them over: fastpath.rs).
-    if d.depth.load(Ordering::Relaxed) == 0 {
-        fastpath::release_deferred(d);
+    while !serve_sigsys(info, uc) {
+        // Cut short by a signal for an app handler before its host call had any effect: the
+        // handler runs now, and the call is served again (fastpath.rs `window_open`).
+        if !fastpath::restart_after_handlers_trapped(d, trapped.sigmask()) {
+            // SAFETY: uc is the ucontext pointer the kernel passed to this handler.
+            unsafe { signals::Trapped::new(uc) }.set_result(-(litebox_libos::errno::EINTR as isize));
+            break;
+        }
     }
+    fastpath::leave(d);
+    // A signal deferred meanwhile is delivered now, as at the fast path's exit; inside a
+    // fast-path call (a nested trap), at its exit. Its frame's mask never holds them: no app
+    // code, so no trap, runs while any is deferred (an open window defers and cuts, an app
+    // handler takes them over: fastpath.rs).
+    if d.depth.load(Ordering::Relaxed) == 0 {
+        fastpath::release_trapped(d, trapped.sigmask());
+    }
+    // SAFETY: as above.
+    unsafe { (*td).uc = prev };
     fastpath::call_end(d, outer);
 }
 
-/// [`on_sigsys`] for a seccomp trap, inside the runtime.
-fn serve_sigsys(info: usize, uc: usize) {
+/// [`on_sigsys`] for a seccomp trap, inside the runtime: serves it and sets its result; false
+/// (no result set) when a signal for an app handler cut the call short before its host call
+/// had any effect, to be served again.
+fn serve_sigsys(info: usize, uc: usize) -> bool {
     // SAFETY: OS is set before the filter is installed and never freed; uc is the kernel's.
     let os = unsafe { &*OS.load(Ordering::Acquire) };
     // SECCOMP_RET_DATA (si_errno, offset 4) is non-zero when the gate's allow-list refused a
@@ -279,16 +295,13 @@ fn serve_sigsys(info: usize, uc: usize) {
         let mut t = unsafe { signals::Trapped::new(uc) };
         layers::gate_denied(os, &t, rule);
         t.set_result(-(litebox_libos::errno::EPERM as isize));
-        return;
+        return true;
     }
     // The vDSO's own syscall when it cannot read a clock for the runtime: not the app's.
     // SAFETY: uc is the ucontext pointer the kernel passed to this handler.
     if unsafe { signals::Trapped::new(uc) }.vdso_fallback() {
-        return;
+        return true;
     }
-    let td = threads::current();
-    // SAFETY: the handler runs on this thread's block (SA_ONSTACK), which holds its data.
-    let prev = unsafe { core::mem::replace(&mut (*td).uc, uc) };
     // SAFETY: uc is the ucontext pointer the kernel passed to this handler.
     let mut t = unsafe { signals::Trapped::new(uc) };
     let traced = trace::tracing().then(|| {
@@ -296,12 +309,14 @@ fn serve_sigsys(info: usize, uc: usize) {
         (t.nr(), [t.arg(0), t.arg(1), t.arg(2), t.arg(3), t.arg(4), t.arg(5)])
     });
     let r = litebox_libos::shim::dispatch(os, &mut t);
+    if r == fastpath::RESTART {
+        return false;
+    }
     t.set_result(r);
     if let Some((n, a)) = traced {
         trace::line(n, &a, r);
     }
-    // SAFETY: as above.
-    unsafe { (*td).uc = prev };
+    true
 }
 
 /// Reads a NUL-terminated string the kernel placed on the initial stack.

@@ -135,11 +135,12 @@ pub fn reset_for_exec() {
     drop(table);
 }
 
-/// Runs a host call that may block with the app's own signal mask, so that a signal the app
-/// handles interrupts it as it would natively: the app's handler runs (nested, on this signal
-/// stack), then the kernel restarts the call (SA_RESTART) or it fails with EINTR. Outside a
-/// blocking call every signal stays blocked while a trapped syscall is served (the SIGSYS
-/// handler's fixed mask).
+/// Runs a host call that may block (made with `sys::window_syscall6`) in a window, with the
+/// app's own signal mask, so that a signal the app handles interrupts it as it would natively:
+/// the host call ends (EINTR, or -ERESTARTSYS for one the kernel would restart or that had not
+/// started), the call unwinds, and its exit runs the app's handler and serves it again after
+/// -ERESTARTSYS (fastpath.rs `window_open`). Outside a blocking call every signal stays
+/// blocked while a trapped syscall is served (the SIGSYS handler's fixed mask).
 ///
 /// Inlined into its callers: the fast path's case (no trapped syscall) is a few loads and
 /// stores around the call, and out of line it was one more function return after the host
@@ -178,7 +179,7 @@ pub fn blocking_syscall6(nr: usize, a: [usize; 6]) -> isize {
     // The window opens first, as in `blocking`.
     let saved = crate::fastpath::window_open();
     let old = if uc == 0 { None } else { Some(app_mask_in(uc)) };
-    let r = sys::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    let r = sys::window_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
     if let Some(old) = old {
         mask_back(old);
     }

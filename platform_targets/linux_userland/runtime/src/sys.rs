@@ -27,7 +27,52 @@ global_asm!(
     "    jmp litebox_gate_syscall",
 );
 
+// The window gate: the host call of a blocking call's window (`signals::blocking`), which a
+// signal for an app handler cuts short before it has any effect. The wrapper that defers such
+// a signal marks the window cut (`FastData::window`); a call that sees the mark here takes the
+// skip and returns -ERESTARTSYS without reaching the host, and the wrapper moves a thread
+// stopped between the check and the gate's `syscall` (or at it: not yet made, or rewound by
+// the kernel to be restarted) to the skip itself (fastpath.rs `cut_window`). The syscall is
+// the gate's own instruction, so the seccomp filter sees the one call site it allows.
+global_asm!(
+    ".globl litebox_window_gate",
+    ".type litebox_window_gate,@function",
+    "litebox_window_gate:",
+    "    mov rax, rdi",
+    "    mov rdi, rsi",
+    "    mov rsi, rdx",
+    "    mov rdx, rcx",
+    "    mov r10, r8",
+    "    mov r8, r9",
+    "    mov r9, [rsp + 8]",
+    ".globl litebox_window_check",
+    "litebox_window_check:",
+    "    cmp qword ptr gs:[{window}], {cut}",
+    "    je litebox_window_skip",
+    "    call litebox_gate_syscall",
+    ".globl litebox_window_after",
+    "litebox_window_after:",
+    "    ret",
+    ".globl litebox_window_skip",
+    "litebox_window_skip:",
+    "    mov rax, {restart}",
+    "    ret",
+    window = const crate::fastpath::FAST_DATA_WINDOW,
+    cut = const crate::fastpath::WINDOW_CUT,
+    restart = const -(litebox_libos::errno::ERESTARTSYS as isize),
+);
+
 extern "C" {
+    fn litebox_window_gate(nr: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
+    /// The window gate's check of the cut mark: from here to [`litebox_window_after`] the
+    /// host call is not made yet.
+    pub fn litebox_window_check();
+    /// The return address of the window gate's call of the gate's `syscall`.
+    pub fn litebox_window_after();
+    /// Where a cut window's host call returns -ERESTARTSYS instead.
+    pub fn litebox_window_skip();
+    /// The gate's `syscall` instruction.
+    pub fn litebox_gate_syscall();
     fn litebox_gate(nr: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize;
     /// The address right after the gate's `syscall`: what seccomp sees as the call site.
     pub fn litebox_gate_ret();
@@ -51,6 +96,25 @@ pub fn raw6(nr: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5
     // SAFETY: the gate is a plain syscall trampoline; what the call does to memory is the
     // caller's contract with the kernel, and every caller passes valid pointers for its call.
     unsafe { litebox_gate(nr, a0, a1, a2, a3, a4, a5) }
+}
+
+/// The host call of a blocking call's window (inside [`crate::signals::blocking`] or
+/// [`crate::fastpath::open_window`]): as [`syscall6`], but a signal for an app handler that
+/// comes before the call has had any effect makes it return -ERESTARTSYS without effect (the
+/// call is then served again after the handler ran, at the app's call's exit), and one that
+/// comes while it waits ends it as the host ends it (EINTR, or -ERESTARTSYS where the kernel
+/// would restart it). Only for the one host call a window waits in.
+#[inline]
+pub fn window_syscall6(nr: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
+    crate::parcheck::gate(nr, [a0, a1, a2, a3, a4, a5]);
+    // SAFETY: as in `raw6`: the window gate is the gate's trampoline with a check in front.
+    unsafe { litebox_window_gate(nr, a0, a1, a2, a3, a4, a5) }
+}
+
+/// [`window_syscall6`] with up to three arguments.
+#[inline]
+pub fn window_syscall3(nr: usize, a0: usize, a1: usize, a2: usize) -> isize {
+    window_syscall6(nr, a0, a1, a2, 0, 0, 0)
 }
 
 /// Host syscall with up to three arguments.

@@ -116,7 +116,7 @@ fn send(fd: i32, iov: usize, count: usize, addr: &[u8], flags: usize) -> Result<
     msg[3] = v.len();
     let flags = (flags & MSG_DONTWAIT) | sys::MSG_NOSIGNAL;
     let p = msg.as_ptr() as usize;
-    signals::blocking(|| r(sys::syscall3(sys::SENDMSG, fd as usize, p, flags)))?;
+    signals::blocking(|| r(sys::window_syscall3(sys::SENDMSG, fd as usize, p, flags)))?;
     sync();
     Ok(total)
 }
@@ -148,7 +148,7 @@ fn recv(fd: i32, iov: usize, count: usize, flags: usize) -> Result<Got, Errno> {
     msg[3] = v.len();
     let flags = flags & (MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC);
     let p = msg.as_mut_ptr() as usize;
-    let n = signals::blocking(|| r(sys::syscall3(sys::RECVMSG, fd as usize, p, flags)))?;
+    let n = signals::blocking(|| r(sys::window_syscall3(sys::RECVMSG, fd as usize, p, flags)))?;
     let mflags = msg[6] as u32 as usize;
     if n < HDR {
         // The supervisor is gone (end of file): nothing more will come.
@@ -261,7 +261,7 @@ fn sendmmsg(fd: i32, flat: usize, n: usize, flags: usize) -> Result<usize, Errno
     let mut mm: Vec<[usize; 8]> = parts.iter().map(|(v, _)| [0, 0, v.as_ptr() as usize, v.len(), 0, 0, 0, 0]).collect();
     let (p, k) = (mm.as_mut_ptr() as usize, mm.len());
     let flags = (flags & MSG_DONTWAIT) | sys::MSG_NOSIGNAL;
-    let sent = signals::blocking(|| r(sys::syscall6(sys::SENDMMSG, fd as usize, p, k, flags, 0, 0)))?;
+    let sent = signals::blocking(|| r(sys::window_syscall6(sys::SENDMMSG, fd as usize, p, k, flags, 0, 0)))?;
     sync();
     for (m, (_, len)) in all.chunks_exact_mut(MMSGHDR).zip(parts.iter()).take(sent) {
         m[MSGHDR..MSGHDR + 4].copy_from_slice(&(*len as u32).to_le_bytes());
@@ -357,7 +357,7 @@ fn recv_local(fd: i32, iov: &[usize; 2], flags: usize) -> Result<Got, Errno> {
     msg[2] = v.as_ptr() as usize;
     msg[3] = 2;
     let p = msg.as_mut_ptr() as usize;
-    let n = signals::blocking(|| r(sys::syscall3(sys::RECVMSG, fd as usize, p, flags)))?;
+    let n = signals::blocking(|| r(sys::window_syscall3(sys::RECVMSG, fd as usize, p, flags)))?;
     let len = n.saturating_sub(HDR);
     Ok(Got { len, from: Vec::new(), truncated: false })
 }
@@ -372,7 +372,7 @@ fn send_local(fd: i32, iov: &[usize; 2]) -> Result<usize, Errno> {
     msg[2] = v.as_ptr() as usize;
     msg[3] = 2;
     let p = msg.as_ptr() as usize;
-    signals::blocking(|| r(sys::syscall3(sys::SENDMSG, fd as usize, p, sys::MSG_NOSIGNAL)))?;
+    signals::blocking(|| r(sys::window_syscall3(sys::SENDMSG, fd as usize, p, sys::MSG_NOSIGNAL)))?;
     sync();
     Ok(iov[1])
 }
