@@ -1,9 +1,13 @@
-/* Family "signals": ppoll and clock_nanosleep interrupted by a handled signal, the RT-signal
- * queue limit (RLIMIT_SIGPENDING), kill of a child that ignores nothing, RLIMIT_CPU (SIGXCPU at
- * the soft limit, SIGKILL at the hard one). */
+/* Family "signals": ppoll and clock_nanosleep interrupted by a handled signal, the signal mask
+ * argument of ppoll, pselect and epoll_pwait, the RT-signal queue limit (RLIMIT_SIGPENDING),
+ * kill of a child that ignores nothing, RLIMIT_CPU (SIGXCPU at the soft limit, SIGKILL at the
+ * hard one). */
 #include "conf.h"
 #include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -70,6 +74,75 @@ static void rlimit_cpu(void) {
     pid_t w = waitpid(c, &st, 0);
     CASE(F, "rlimit_cpu_sigxcpu", w == c && got >= 1);
     CASE(F, "rlimit_cpu_hard_sigkill", w == c && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+}
+
+/* The race-free wait for a signal: SIGUSR1 blocked and pending, then a wait whose own mask
+ * lets it in. The wait ends at once with EINTR after the handler ran (with the wait's mask,
+ * which keeps SIGUSR2 blocked), and the thread's mask is its own again afterwards. */
+static volatile sig_atomic_t usr1_hits, usr2_blocked_in_handler;
+static void on_usr1(int s) {
+    (void)s;
+    usr1_hits++;
+    sigset_t in;
+    sigprocmask(SIG_BLOCK, NULL, &in);
+    usr2_blocked_in_handler = sigismember(&in, SIGUSR2);
+}
+
+static void wait_masks(void) {
+    struct sigaction sa = {.sa_handler = on_usr1};
+    sigaction(SIGUSR1, &sa, NULL);
+    sigset_t both, old, during;
+    sigemptyset(&both);
+    sigaddset(&both, SIGUSR1);
+    sigaddset(&both, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &both, &old);
+    sigprocmask(SIG_BLOCK, NULL, &during);
+    sigdelset(&during, SIGUSR1);
+    int p[2];
+    pipe(p);
+    static const char *const names[] = {"ppoll_sigmask", "pselect_sigmask", "epoll_pwait_sigmask"};
+    for (int k = 0; k < 3; k++) {
+        usr1_hits = 0;
+        usr2_blocked_in_handler = 0;
+        raise(SIGUSR1);
+        struct timespec ts = {3, 0};
+        int r;
+        if (k == 0) {
+            struct pollfd pf = {.fd = p[0], .events = POLLIN};
+            r = ppoll(&pf, 1, &ts, &during);
+        } else if (k == 1) {
+            fd_set rd;
+            FD_ZERO(&rd);
+            FD_SET(p[0], &rd);
+            r = pselect(p[0] + 1, &rd, NULL, NULL, &ts, &during);
+        } else {
+            int ep = epoll_create1(0);
+            struct epoll_event ev = {.events = EPOLLIN};
+            epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev);
+            r = epoll_pwait(ep, &ev, 1, 3000, &during);
+            close(ep);
+        }
+        int e = errno;
+        sigset_t now, pend;
+        sigprocmask(SIG_BLOCK, NULL, &now);
+        sigpending(&pend);
+        CASE(F, names[k], r == -1 && e == EINTR && usr1_hits == 1 && usr2_blocked_in_handler &&
+                              sigismember(&now, SIGUSR1) && !sigismember(&pend, SIGUSR1));
+    }
+    /* Without a signal to let in: the wait times out, the mask is the thread's again. */
+    struct pollfd pf = {.fd = p[0], .events = POLLIN};
+    struct timespec short_ts = {0, 1000000};
+    int r = ppoll(&pf, 1, &short_ts, &during);
+    sigset_t now;
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    CASE(F, "ppoll_sigmask_timeout_restores", r == 0 && sigismember(&now, SIGUSR1));
+    errno = 0;
+    r = (int)syscall(SYS_ppoll, &pf, 1L, &short_ts, &during, 4L);
+    int e = errno;
+    CASE(F, "ppoll_sigmask_size_einval", r == -1 && e == EINVAL);
+    close(p[0]);
+    close(p[1]);
+    sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 void fam_signals(void) {
@@ -164,4 +237,5 @@ void fam_signals(void) {
     int st = 0;
     CASE(F, "kill_child", kill(c, SIGTERM) == 0 && waitpid(c, &st, 0) == c && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
     rlimit_cpu();
+    wait_masks();
 }

@@ -413,6 +413,12 @@ pub trait SyscallContext {
     fn suspend_mask(&mut self, mask: u64) {
         self.set_sigmask(mask)
     }
+    /// ppoll, pselect6, epoll_pwait and epoll_pwait2 with a signal mask: `mask` is the app's
+    /// mask while this call waits; when the call returns, the mask from before it is back (a
+    /// handler the wait let in runs with `mask` and its return restores the old one), as the
+    /// kernel's saved mask does. Default: the mask is not applied (a platform whose waits
+    /// cannot take one; the wait then ends only on its own events).
+    fn set_wait_mask(&mut self, _mask: u64) {}
     /// Starts a new thread that is a copy of this one at this syscall (see [`ThreadSpawn`]).
     /// Returns the new thread's id.
     fn spawn_thread(&mut self, t: &ThreadSpawn) -> Result<usize, Errno>;

@@ -69,6 +69,9 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, ctx: &mut dyn SyscallContext) -> isi
     }
     answer!(fs::dispatch(os, n, &a));
     answer!(fdops::dispatch(os, n, &a));
+    if let Err(e) = signal::wait_mask(os, n, &a, ctx) {
+        return rax(Err(e));
+    }
     answer!(io::dispatch(os, n, &a));
     answer!(mem::dispatch(os, n, &a));
     answer!(exec::dispatch(os, n, &a, ctx));

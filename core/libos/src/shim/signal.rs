@@ -293,6 +293,37 @@ fn wait_for_signal<P: Platform>(os: &LibOs<P>) -> Errno {
     }
 }
 
+/// The signal mask argument of ppoll, pselect6, epoll_pwait and epoll_pwait2 (for any other
+/// call `n`, or with none given, nothing): read and checked (EINVAL for a set size other than
+/// 8, EFAULT), SIGKILL and SIGSTOP taken out, and put in force for the wait by the platform
+/// ([`SyscallContext::set_wait_mask`]), before the call is served.
+pub fn wait_mask<P: Platform>(
+    os: &LibOs<P>,
+    n: usize,
+    a: &[usize; 6],
+    ctx: &mut dyn SyscallContext,
+) -> Result<(), Errno> {
+    let (set, size) = match n {
+        PPOLL => (a[3], a[4]),
+        EPOLL_PWAIT | EPOLL_PWAIT2 => (a[4], a[5]),
+        // pselect6's sixth argument points at { const sigset_t *ss; size_t ss_len }.
+        PSELECT6 if a[5] != 0 => {
+            let d: [usize; 2] = user::read_in(&os.mem, a[5])?;
+            (d[0], d[1])
+        }
+        _ => return Ok(()),
+    };
+    if set == 0 {
+        return Ok(());
+    }
+    if size != 8 {
+        return Err(EINVAL);
+    }
+    let m: u64 = user::read_in(&os.mem, set)?;
+    ctx.set_wait_mask(m & !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))));
+    Ok(())
+}
+
 /// Sizes of `struct kernel_sigaction` and `stack_t`.
 const SIGACTION_SIZE: usize = 32;
 const STACK_T_SIZE: usize = 24;

@@ -39,6 +39,11 @@ impl SyscallContext for Call<'_> {
     fn suspend_mask(&mut self, mask: u64) {
         sched::suspend_mask(mask);
     }
+    fn set_wait_mask(&mut self, mask: u64) {
+        // The thread's own mask is saved as for rt_sigsuspend; a handler delivered at the
+        // call's exit takes it for its frame, else it comes back then (`handle_syscall`).
+        sched::suspend_mask(mask);
+    }
     fn spawn_thread(&mut self, t: &ThreadSpawn) -> Result<usize, Errno> {
         sched::spawn(self.f, t)
     }
@@ -97,6 +102,11 @@ pub fn syscall(f: &mut SyscallFrame) -> bool {
         f.rax = r as u64;
     }
     signals::deliver_after_call(&os.platform, f, call);
+    // A wait's temporary mask (ppoll, pselect6, epoll_pwait) that no handler's frame took:
+    // the thread's own mask is back.
+    if let Some(m) = sched::take_saved_mask() {
+        sched::set_sigmask(m);
+    }
     exact
 }
 

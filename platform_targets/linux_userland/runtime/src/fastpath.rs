@@ -16,7 +16,7 @@
 //! (`signals::blocking`) open a window, outside the runtime for a fork's sake, in which such a
 //! signal is deferred too and ends the host call ([`window_open`]), as the SIGSYS path's do.
 use core::arch::global_asm;
-use core::sync::atomic::{compiler_fence, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{compiler_fence, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use litebox_libos::errno::{Errno, ENOSYS};
 
@@ -33,13 +33,15 @@ const _: () = assert!(crate::threads::STACK_TOP.is_multiple_of(16));
 pub const FAST_DATA_CALL_SP: usize = core::mem::offset_of!(FastData, call_sp);
 /// Offset of [`FastData::window`] from the GS base (for the window gate, sys.rs).
 pub const FAST_DATA_WINDOW: usize = core::mem::offset_of!(FastData, window);
+/// Offset of [`FastData::cut_nr`] from the GS base (for the window gate's skip, sys.rs).
+pub const FAST_DATA_CUT_NR: usize = core::mem::offset_of!(FastData, cut_nr);
 /// [`FastData::window`]: no window open.
-pub const WINDOW_NONE: usize = 0;
+pub const WINDOW_NONE: u32 = 0;
 /// [`FastData::window`]: a blocking call's window is open; its host call may wait.
-pub const WINDOW_OPEN: usize = 1;
+pub const WINDOW_OPEN: u32 = 1;
 /// [`FastData::window`]: a signal for an app handler came while the window was open (or
 /// before it, in its call): its host call must not wait, and ends (`sys::window_syscall6`).
-pub const WINDOW_CUT: usize = 2;
+pub const WINDOW_CUT: u32 = 2;
 
 /// Per-thread fast-path state; the thread's GS base points at it.
 #[repr(C)]
@@ -85,7 +87,10 @@ pub struct FastData {
     /// gate, sys.rs). No app handler runs while a window is open: a signal for one is deferred
     /// as inside the runtime, and the window's host call ends, so that the handler runs at the
     /// call's exit, when the runtime holds nothing for the call ([`window_open`]).
-    pub window: AtomicUsize,
+    pub window: AtomicU32,
+    /// The host call the window gate skipped last (its number): whether the app's call is
+    /// served again after the handlers ([`restarts`]).
+    pub cut_nr: AtomicU32,
 }
 
 global_asm!(
@@ -314,12 +319,21 @@ pub fn fast(nr: usize) -> bool {
         && nr < 512
 }
 
-/// Whether the fast path serves this call, given its arguments: [`fast`], and clone (56) only
-/// when it asks for a new process on the caller's stack (no CLONE_THREAD, stack 0).
-fn served(nr: usize, a0: usize, a1: usize) -> bool {
+/// Whether the fast path serves this call, given its registers: [`fast`], but not a wait
+/// with a signal mask of its own (ppoll, pselect6, epoll_pwait, epoll_pwait2: the SIGSYS
+/// path puts it in force and the app's back at the exit, `Trapped::set_wait_mask`), and clone
+/// (56) only when it asks for a new process on the caller's stack (no CLONE_THREAD, stack 0).
+#[inline(always)]
+fn served(nr: usize, r: &Regs) -> bool {
     const CLONE: usize = 56;
     const CLONE_THREAD: usize = 0x10000;
-    fast(nr) || (nr == CLONE && a0 & CLONE_THREAD == 0 && a1 == 0)
+    let masked_wait = match nr {
+        271 => r.r10 != 0,      // ppoll's sigmask
+        270 => r.r9 != 0,       // pselect6's { sigmask, size }
+        281 | 441 => r.r8 != 0, // epoll_pwait(2)'s sigmask
+        _ => false,
+    };
+    (fast(nr) && !masked_wait) || (nr == CLONE && r.rdi & CLONE_THREAD == 0 && r.rsi == 0)
 }
 
 pub(crate) fn data() -> &'static FastData {
@@ -356,7 +370,8 @@ pub fn prepare_thread(block: usize, depth: usize, app_sp: usize) {
                 live: AtomicUsize::new(0),
                 call_sp: AtomicUsize::new(app_sp),
                 suspend_mask: AtomicU64::new(0),
-                window: AtomicUsize::new(WINDOW_NONE),
+                window: AtomicU32::new(WINDOW_NONE),
+                cut_nr: AtomicU32::new(0),
             },
         )
     };
@@ -449,7 +464,7 @@ impl litebox_libos::SyscallContext for Fast {
 extern "C" fn litebox_fastpath_dispatch(regs: *mut Regs) -> usize {
     let mut ctx = Fast { regs };
     let nr = ctx.regs().rax;
-    if !served(nr, ctx.regs().rdi, ctx.regs().rsi) {
+    if !served(nr, ctx.regs()) {
         return 0;
     }
     let d = data();
@@ -672,8 +687,9 @@ pub fn open_window<R>(f: impl FnOnce() -> R) -> R {
 /// window as inside the runtime) and cuts the window: its host call, made through the window
 /// gate (`sys::window_syscall6`), ends at once (-ERESTARTSYS before it had any effect; EINTR,
 /// or -ERESTARTSYS where the host would restart it, once it waited). The call then unwinds
-/// with what it holds, and its exit runs the handler and serves the call again
-/// ([`restart_after_handlers`]) or returns EINTR. A handler that leaves by `siglongjmp` so
+/// with what it holds, and its exit runs the handler and then serves the call again or
+/// returns EINTR, by the kernel's rule for a call that finds a signal pending
+/// ([`restart_after_handlers`], [`restarts`]). A handler that leaves by `siglongjmp` so
 /// abandons no reference or lock of the call, as natively (docs/targets/linux-userland.md).
 /// Signals deferred earlier in the call cut the window as it opens: the host call must not
 /// wait while a signal for the app is pending (one its handler answers would never come).
@@ -717,16 +733,19 @@ pub fn window_close(saved: usize) {
 /// the app's stack of this call), and comes back in; the caller then serves the call again,
 /// as the kernel restarts one. False, and nothing done, for a call nested in runtime work
 /// (depth above 1: its signals are released by the outer call), which must end with EINTR.
+/// Whether it is served again is the kernel's rule for a call a signal interrupts before it
+/// completes ([`restarts`]); false also when it must end with EINTR.
 #[cold]
 #[inline(never)]
 pub(crate) fn restart_after_handlers(d: &FastData) -> bool {
     if d.depth.load(Ordering::Relaxed) != 1 {
         return false;
     }
+    let again = restarts(d.cut_nr.load(Ordering::Relaxed) as usize, d.deferred.load(Ordering::Relaxed) as u64);
     leave(d);
     release_deferred(d);
     enter(d);
-    true
+    again
 }
 
 /// [`restart_after_handlers`] for the SIGSYS path, whose handlers run with the trapped call's
@@ -737,10 +756,55 @@ pub(crate) fn restart_after_handlers_trapped(d: &FastData, app_mask: u64) -> boo
     if d.depth.load(Ordering::Relaxed) != 1 {
         return false;
     }
+    let again = restarts(d.cut_nr.load(Ordering::Relaxed) as usize, d.deferred.load(Ordering::Relaxed) as u64);
     leave(d);
     release_trapped(d, app_mask);
     enter(d);
-    true
+    again
+}
+
+/// Signals whose app handler asked for SA_RESTART (bit sig-1).
+static RESTART_SIGS: AtomicU64 = AtomicU64::new(0);
+
+/// Records whether the app's handler for `sig` has SA_RESTART.
+pub fn set_restart(sig: i32, on: bool) {
+    let bit = 1u64 << ((sig - 1) & 63);
+    if on {
+        RESTART_SIGS.fetch_or(bit, Ordering::SeqCst);
+    } else {
+        RESTART_SIGS.fetch_and(!bit, Ordering::SeqCst);
+    }
+}
+
+/// Whether an app call whose host call `nr` a signal cut before it completed (the window
+/// gate's skip: not made, or rewound by the host to be restarted) is served again once the
+/// handlers of `sigs` (the signals deferred, bit sig-1) ran: the kernel's rule (signal(7)) for
+/// a call that finds a signal pending. Every handler must have SA_RESTART, and the call must be
+/// one Linux restarts: never the waits for events or time (poll, select, epoll_wait, the
+/// sleeps, pause, rt_sigsuspend, rt_sigtimedwait, the System V IPC waits, io_getevents), which
+/// end with EINTR after a handler. The host call's number stands for the app's: a window makes
+/// the host call its app call asks for, or a futex wait for one the library OS serves.
+fn restarts(nr: usize, sigs: u64) -> bool {
+    const NEVER: [usize; 17] = [
+        7,   // poll
+        23,  // select
+        34,  // pause
+        35,  // nanosleep
+        65,  // semop
+        69,  // msgsnd
+        70,  // msgrcv
+        128, // rt_sigtimedwait
+        130, // rt_sigsuspend
+        208, // io_getevents
+        220, // semtimedop
+        230, // clock_nanosleep
+        232, // epoll_wait
+        270, // pselect6
+        271, // ppoll
+        281, // epoll_pwait
+        441, // epoll_pwait2
+    ];
+    sigs & !RESTART_SIGS.load(Ordering::Relaxed) == 0 && !NEVER.contains(&nr)
 }
 
 /// [`release_deferred`] for the SIGSYS path: the handlers it lets in run with `app_mask` (the
@@ -1128,16 +1192,18 @@ unsafe fn run_nested_on_app_stack(d: &FastData, h: usize, sig: i32, info: usize,
     let old_call = d.call_sp.swap(0, Ordering::Relaxed);
     let old_suspend = d.suspend_mask.swap(0, Ordering::Relaxed);
     // The handler's own calls are not the trapped call being served (if any): their windows
-    // keep the mask in force, the handler's.
+    // keep the mask in force, the handler's, and the mask that call puts back at its exit is
+    // not theirs to put back.
     let td = crate::threads::current();
     // SAFETY: running on this thread's block, whose ThreadData this is.
-    let old_uc = unsafe { core::mem::replace(&mut (*td).uc, 0) };
+    let (old_uc, old_saved) =
+        unsafe { (core::mem::replace(&mut (*td).uc, 0), core::mem::replace(&mut (*td).saved_mask, 0)) };
     compiler_fence(Ordering::SeqCst);
     // SAFETY: per the contract; `call` lives in this frame, above the cut stacks.
     unsafe { litebox_nested_call(h, sig, info, uc, top, &call) };
     compiler_fence(Ordering::SeqCst);
     // SAFETY: as above.
-    unsafe { (*td).uc = old_uc };
+    unsafe { ((*td).uc, (*td).saved_mask) = (old_uc, old_saved) };
     d.suspend_mask.store(old_suspend, Ordering::Relaxed);
     d.call_sp.store(old_call, Ordering::Relaxed);
     d.top.store(old_top, Ordering::Relaxed);

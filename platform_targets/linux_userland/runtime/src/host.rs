@@ -28,7 +28,10 @@ fn nonblocking(fd: i32) -> bool {
 fn finish_connect(fd: i32) -> Result<usize, Errno> {
     const POLLOUT: i16 = 4;
     let mut p = [litebox_libos::abi::PollFd { fd, events: POLLOUT, revents: 0 }];
-    signals::blocking(|| r(sys::window_syscall3(sys::POLL, p.as_mut_ptr() as usize, 1, -1isize as usize)))?;
+    // The connect is under way: a signal that cuts the wait before the poll gives EINTR, as
+    // natively, not a second connect (which would give EALREADY).
+    signals::blocking(|| r(sys::window_syscall3(sys::POLL, p.as_mut_ptr() as usize, 1, -1isize as usize)))
+        .map_err(|e| if litebox_libos::errno::interrupted(e) { EINTR } else { e })?;
     let mut err = 0i32;
     let mut len = 4u32;
     const GETSOCKOPT: usize = 55;

@@ -275,6 +275,13 @@ extern "C" fn on_sigsys(_sig: i32, info: usize, uc: usize) {
     if d.depth.load(Ordering::Relaxed) == 0 {
         fastpath::release_trapped(d, trapped.sigmask());
     }
+    // A wait with a mask of its own (ppoll, pselect6, epoll_pwait): the app's mask is back.
+    // SAFETY: as above.
+    let saved = unsafe { core::mem::replace(&mut (*td).saved_mask, 0) };
+    if saved != 0 {
+        // SAFETY: uc is the ucontext pointer the kernel passed to this handler.
+        unsafe { core::ptr::write((uc + signals::SIGMASK) as *mut u64, saved & !signals::SIGSYS_BIT) };
+    }
     // SAFETY: as above.
     unsafe { (*td).uc = prev };
     fastpath::call_end(d, outer);

@@ -14,6 +14,7 @@ pub(crate) const SA_SIGINFO: u64 = 4;
 const SA_ONSTACK: u64 = 0x0800_0000;
 pub(crate) const SA_RESTORER: u64 = 0x0400_0000;
 const SA_NODEFER: u64 = 0x4000_0000;
+const SA_RESTART: u64 = 0x1000_0000;
 pub(crate) const SIGSYS_BIT: u64 = 1 << (SIGSYS - 1);
 
 /// The kernel's `struct sigaction` on x86-64.
@@ -98,6 +99,7 @@ pub fn app_sigaction(sig: i32, new: usize, old: usize, _size: usize) -> Result<u
             // a second signal's frame goes below it, as natively.
             let onstack = custom && a.flags & SA_ONSTACK != 0;
             crate::fastpath::set_onstack(sig, onstack);
+            crate::fastpath::set_restart(sig, custom && a.flags & SA_RESTART != 0);
             let own = if a.flags & SA_NODEFER == 0 { 1u64 << (sig - 1) } else { 0 };
             let handler_mask = (a.mask | own) & !SIGSYS_BIT;
             let host = KSigaction {
@@ -365,5 +367,20 @@ impl litebox_libos::SyscallContext for Trapped {
         crate::fastpath::give_deferred_to_app(crate::fastpath::data(), mask);
         // SAFETY: as above; sigreturn installs this mask. SIGSYS stays deliverable.
         unsafe { core::ptr::write((self.uc + SIGMASK) as *mut u64, mask & !SIGSYS_BIT) }
+    }
+    fn set_wait_mask(&mut self, mask: u64) {
+        // The wait's window puts the ucontext's mask in force (`blocking`); the app's own is
+        // put back at the call's exit, after the handlers the wait let in ran with this one
+        // (main.rs `on_sigsys`). Kept once: a call served again keeps the first.
+        let td = crate::threads::current();
+        // SAFETY: uc_sigmask is inside the ucontext the kernel gave us; the SIGSYS handler
+        // runs on this thread's block, which holds its ThreadData.
+        unsafe {
+            let m = (self.uc + SIGMASK) as *mut u64;
+            if (*td).saved_mask == 0 {
+                (*td).saved_mask = core::ptr::read(m) | SIGSYS_BIT;
+            }
+            core::ptr::write(m, mask & !SIGSYS_BIT);
+        }
     }
 }

@@ -30,10 +30,11 @@ global_asm!(
 // The window gate: the host call of a blocking call's window (`signals::blocking`), which a
 // signal for an app handler cuts short before it has any effect. The wrapper that defers such
 // a signal marks the window cut (`FastData::window`); a call that sees the mark here takes the
-// skip and returns -ERESTARTSYS without reaching the host, and the wrapper moves a thread
-// stopped between the check and the gate's `syscall` (or at it: not yet made, or rewound by
-// the kernel to be restarted) to the skip itself (fastpath.rs `cut_window`). The syscall is
-// the gate's own instruction, so the seccomp filter sees the one call site it allows.
+// skip, which records the call's number (`FastData::cut_nr`) and returns -ERESTARTSYS without
+// reaching the host, and the wrapper moves a thread stopped between the check and the gate's
+// `syscall` (or at it: not yet made, or rewound by the kernel to be restarted) to the skip
+// itself (fastpath.rs `cut_window`). The syscall is the gate's own instruction, so the
+// seccomp filter sees the one call site it allows.
 global_asm!(
     ".globl litebox_window_gate",
     ".type litebox_window_gate,@function",
@@ -47,7 +48,7 @@ global_asm!(
     "    mov r9, [rsp + 8]",
     ".globl litebox_window_check",
     "litebox_window_check:",
-    "    cmp qword ptr gs:[{window}], {cut}",
+    "    cmp dword ptr gs:[{window}], {cut}",
     "    je litebox_window_skip",
     "    call litebox_gate_syscall",
     ".globl litebox_window_after",
@@ -55,9 +56,11 @@ global_asm!(
     "    ret",
     ".globl litebox_window_skip",
     "litebox_window_skip:",
+    "    mov dword ptr gs:[{cut_nr}], eax",
     "    mov rax, {restart}",
     "    ret",
     window = const crate::fastpath::FAST_DATA_WINDOW,
+    cut_nr = const crate::fastpath::FAST_DATA_CUT_NR,
     cut = const crate::fastpath::WINDOW_CUT,
     restart = const -(litebox_libos::errno::ERESTARTSYS as isize),
 );

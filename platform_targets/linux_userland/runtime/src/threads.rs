@@ -67,7 +67,13 @@ pub fn children_slot() -> usize {
 pub struct ThreadData {
     /// The ucontext of the innermost SIGSYS being served on this thread (0 outside one).
     pub uc: usize,
+    /// The app's mask from before a wait with a mask of its own (ppoll, pselect6,
+    /// epoll_pwait) that the SIGSYS path serves, with the SIGSYS bit as the mark (the app's
+    /// masks never have it); 0 otherwise. Put back at the call's exit, after the handlers
+    /// the wait let in ran (`signals::Trapped::set_wait_mask`, main.rs `on_sigsys`).
+    pub saved_mask: u64,
 }
+const _: () = assert!(core::mem::size_of::<ThreadData>() <= crate::fastpath::FAST_DATA - THREAD_DATA_AT);
 
 /// The calling thread's data. Only valid while running on the thread's signal stack, that is
 /// inside the SIGSYS handler.
