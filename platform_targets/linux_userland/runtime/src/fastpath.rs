@@ -313,27 +313,51 @@ struct Regs {
 /// start: 64 SIGSYS traps before). New processes that resume where the parent is
 /// (fork, vfork, and clone without CLONE_THREAD and without a new stack, which the library OS
 /// runs as a fork) are served here: the child returns through the same fast-path exit on its
-/// copy of the parent's stack.
+/// copy of the parent's stack. The waits that may take a signal mask (pselect6, ppoll,
+/// epoll_pwait, epoll_pwait2) are served here only without one ([`served`]).
 pub fn fast(nr: usize) -> bool {
-    !matches!(nr, 14 | 15 | 34 | 56 | 59 | 60 | 62 | 127 | 128 | 129 | 130 | 131 | 200 | 234 | 297 | 322 | 435)
-        && nr < 512
+    !matches!(
+        nr,
+        14 | 15
+            | 34
+            | 56
+            | 59
+            | 60
+            | 62
+            | 127
+            | 128
+            | 129
+            | 130
+            | 131
+            | 200
+            | 234
+            | 270
+            | 271
+            | 281
+            | 297
+            | 322
+            | 435
+            | 441
+    ) && nr < 512
 }
 
-/// Whether the fast path serves this call, given its registers: [`fast`], but not a wait
-/// with a signal mask of its own (ppoll, pselect6, epoll_pwait, epoll_pwait2: the SIGSYS
-/// path puts it in force and the app's back at the exit, `Trapped::set_wait_mask`), and clone
-/// (56) only when it asks for a new process on the caller's stack (no CLONE_THREAD, stack 0).
+/// Whether the fast path serves this call, given its registers: [`fast`]; a wait that may
+/// take a signal mask when it has none (with one, the SIGSYS path puts it in force and the
+/// app's back at the exit, `Trapped::set_wait_mask`); and clone (56) only when it asks for a
+/// new process on the caller's stack (no CLONE_THREAD, stack 0). The checks past [`fast`]
+/// cost only the calls it declines.
 #[inline(always)]
 fn served(nr: usize, r: &Regs) -> bool {
     const CLONE: usize = 56;
     const CLONE_THREAD: usize = 0x10000;
-    let masked_wait = match nr {
-        271 => r.r10 != 0,      // ppoll's sigmask
-        270 => r.r9 != 0,       // pselect6's { sigmask, size }
-        281 | 441 => r.r8 != 0, // epoll_pwait(2)'s sigmask
-        _ => false,
-    };
-    (fast(nr) && !masked_wait) || (nr == CLONE && r.rdi & CLONE_THREAD == 0 && r.rsi == 0)
+    fast(nr)
+        || match nr {
+            271 => r.r10 == 0,      // ppoll's sigmask
+            270 => r.r9 == 0,       // pselect6's { sigmask, size }
+            281 | 441 => r.r8 == 0, // epoll_pwait(2)'s sigmask
+            CLONE => r.rdi & CLONE_THREAD == 0 && r.rsi == 0,
+            _ => false,
+        }
 }
 
 pub(crate) fn data() -> &'static FastData {
