@@ -519,7 +519,7 @@ extern "C" fn litebox_fastpath_dispatch(regs: *mut Regs) -> usize {
         if r != RESTART {
             break r;
         }
-        if !restart_after_handlers(d) {
+        if !restart_after_handlers(d, None) {
             break -(litebox_libos::errno::EINTR as isize);
         }
     };
@@ -754,35 +754,23 @@ pub fn window_close(saved: usize) {
 
 /// After a call that a signal for an app handler cut short (-ERESTARTSYS, [`window_open`]):
 /// leaves the runtime, runs the deferred handlers (their release, as at the call's exit: on
-/// the app's stack of this call), and comes back in; the caller then serves the call again,
-/// as the kernel restarts one. False, and nothing done, for a call nested in runtime work
-/// (depth above 1: its signals are released by the outer call), which must end with EINTR.
-/// Whether it is served again is the kernel's rule for a call a signal interrupts before it
-/// completes ([`restarts`]); false also when it must end with EINTR.
+/// the app's stack of this call; for the SIGSYS path, `trapped` is the trapped call's mask,
+/// [`release_trapped`]), and comes back in. Returns whether the caller serves the call again,
+/// by the kernel's rule for a call a signal interrupts before it completes ([`restarts`]);
+/// false, and nothing done, for a call nested in runtime work (depth above 1: the outer call
+/// releases its signals). A false answer ends the call with EINTR.
 #[cold]
 #[inline(never)]
-pub(crate) fn restart_after_handlers(d: &FastData) -> bool {
+pub(crate) fn restart_after_handlers(d: &FastData, trapped: Option<u64>) -> bool {
     if d.depth.load(Ordering::Relaxed) != 1 {
         return false;
     }
     let again = restarts(d.cut_nr.load(Ordering::Relaxed) as usize, d.deferred.load(Ordering::Relaxed) as u64);
     leave(d);
-    release_deferred(d);
-    enter(d);
-    again
-}
-
-/// [`restart_after_handlers`] for the SIGSYS path, whose handlers run with the trapped call's
-/// mask `app_mask` ([`release_trapped`]).
-#[cold]
-#[inline(never)]
-pub(crate) fn restart_after_handlers_trapped(d: &FastData, app_mask: u64) -> bool {
-    if d.depth.load(Ordering::Relaxed) != 1 {
-        return false;
+    match trapped {
+        Some(app_mask) => release_trapped(d, app_mask),
+        None => release_deferred(d),
     }
-    let again = restarts(d.cut_nr.load(Ordering::Relaxed) as usize, d.deferred.load(Ordering::Relaxed) as u64);
-    leave(d);
-    release_trapped(d, app_mask);
     enter(d);
     again
 }
@@ -1092,9 +1080,9 @@ unsafe fn interrupted_runtime(d: &FastData, uc: usize) -> bool {
 ///
 /// The runtime lets app signals in only where it holds nothing for the call: a fork's wait
 /// at its start, the release of deferred signals at its exit, and the fast path's entry and
-/// exit around them; for the app the thread is then in a system call. Go relies on the alternate stack: its
-/// handlers check that they run on the signal stack it gave the thread, and otherwise wait
-/// forever for a thread record a static Go program does not have. A garbage collector that
+/// exit around them; for the app the thread is then in a system call. Go relies on the
+/// alternate stack: its handlers check that they run on the signal stack it gave the thread,
+/// and otherwise wait forever for a thread record a static Go program does not have. A garbage collector that
 /// finds a thread's stack from its handler's stack pointer (Boehm's, Mono's) relies on the
 /// thread's own stack. Without a recorded call (an entry nested in a handler that runs on the
 /// block) the handler runs where the kernel put it.
