@@ -1,7 +1,9 @@
 /* Signals probe: raise, kill and tgkill to self, sigqueue with a value (SA_SIGINFO),
- * pending while blocked, delivery on unblock, setitimer + sigsuspend, alarm; kill of a pid
- * that does not exist. With argument "term" or "abort" it then dies by that signal. */
+ * pending while blocked, delivery on unblock, setitimer + sigsuspend, alarm, a ppoll whose
+ * own mask lets in a blocked pending signal; kill of a pid that does not exist. With argument
+ * "term" or "abort" it then dies by that signal. */
 #define _GNU_SOURCE
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,17 @@ int main(int argc, char **argv) {
     printf("getitimer: %ld\n", cur.it_value.tv_usec);
     unsigned a1 = alarm(5), a2 = alarm(0);
     printf("alarm: %u %u\n", a1, a2);
+    /* SIGUSR1 is blocked here: pending, it ends a ppoll whose mask lets it in, at once; the
+     * thread's mask blocks it again afterwards. */
+    raise(SIGUSR1);
+    int before = hits;
+    struct timespec wait = {2, 0};
+    errno = 0;
+    r = ppoll(NULL, 0, &wait, &empty);
+    int e = errno;
+    sigset_t now; sigprocmask(SIG_BLOCK, NULL, &now); sigpending(&pend);
+    printf("ppoll with a mask: %d %s handled=%d blocked after=%d pending=%d\n", r, strerror(e), hits - before,
+           sigismember(&now, SIGUSR1), sigismember(&pend, SIGUSR1));
     r = syscall(SYS_tgkill, getpid(), gettid(), SIGUSR2);
     printf("tgkill: %d sig=%d code=%d\n", r, lastsig, lastcode);
     fflush(stdout);

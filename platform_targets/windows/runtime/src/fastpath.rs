@@ -357,6 +357,11 @@ impl SyscallContext for Call<'_> {
         td.saved_mask.store(td.sigmask.load(Ordering::Relaxed) as u64, Ordering::Relaxed);
         td.sigmask.store(mask as usize, Ordering::Relaxed);
     }
+    fn set_wait_mask(&mut self, mask: u64) {
+        // As rt_sigsuspend's: a handler delivered at the call's exit takes the thread's own
+        // mask for its frame; otherwise `litebox_win_syscall` puts it back.
+        self.suspend_mask(mask);
+    }
     fn spawn_thread(&mut self, t: &ThreadSpawn) -> Result<usize, Errno> {
         spawn(self.frame, t)
     }
@@ -467,6 +472,13 @@ extern "win64" fn litebox_win_syscall(frame: &Frame) -> isize {
     let mut call = Call { frame };
     let r = litebox_libos::shim::dispatch(os, &mut call);
     crate::signals::after_call(os);
+    // A wait's temporary mask (ppoll, pselect6, epoll_pwait) that no handler's frame takes:
+    // the thread's own mask is back.
+    let td = current();
+    if td.saved_mask.load(Ordering::Relaxed) != u64::MAX && td.resume.load(Ordering::Relaxed) != RETURN_DELIVER {
+        let saved = td.saved_mask.swap(u64::MAX, Ordering::Relaxed);
+        td.sigmask.store(saved as usize, Ordering::Relaxed);
+    }
     if TRACE.load(Ordering::Relaxed) {
         let line = alloc::format!(
             "[{}] syscall {} ({:#x}, {:#x}, {:#x}) = {}",

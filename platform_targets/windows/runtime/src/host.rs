@@ -314,6 +314,11 @@ impl Platform for WinHost {
         }
         if sockets {
             n += winsock::poll(fds, if n > 0 { 0 } else { timeout_ms })?;
+        } else if n == 0 && timeout_ms != 0 {
+            // Nothing that can become ready (no descriptors: poll as a sleep): the time passes,
+            // or a handled signal ends the wait with EINTR, as on Linux. It returned at once.
+            let deadline = u64::try_from(timeout_ms).ok().map(|ms| monotonic_ns().saturating_add(ms * 1_000_000));
+            self.block_until(&mut || false, deadline)?;
         }
         Ok(n)
     }
