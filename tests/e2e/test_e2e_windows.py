@@ -152,8 +152,9 @@ def test_signal_handlers_same_as_native(signal_probes: dict[str, tuple[Path, Pat
                                         probe: str, args: list[str]) -> None:
     """Handlers run (raise, kill, sigqueue with its value, tgkill; pending while blocked and
     delivered on unblock; setitimer's SIGALRM ends sigsuspend with EINTR; alarm; a ppoll whose
-    own mask lets in a blocked pending signal ends at once) with the same output as natively; a signal with the default action ends the app with 128 + N, the status
-    a shell reports for the native death."""
+    own mask lets in a blocked pending signal ends at once) with the same output as natively;
+    a signal with the default action ends the app with 128 + N, the status a shell reports for
+    the native death."""
     prog, art = signal_probes[probe]
     native = subprocess.run([str(prog), *args], env=BASE_ENV, capture_output=True, timeout=RUN_TIMEOUT)
     got = run_wine(wine, art, args)
