@@ -103,10 +103,11 @@ pub fn raw6(nr: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5
 
 /// The host call of a blocking call's window (inside [`crate::signals::blocking`] or
 /// [`crate::fastpath::open_window`]): as [`syscall6`], but a signal for an app handler that
-/// comes before the call has had any effect makes it return -ERESTARTSYS without effect (the
-/// call is then served again after the handler ran, at the app's call's exit), and one that
-/// comes while it waits ends it as the host ends it (EINTR, or -ERESTARTSYS where the kernel
-/// would restart it). Only for the one host call a window waits in.
+/// comes before the call has had any effect makes it return -ERESTARTSYS without effect, and
+/// one that comes while it waits ends it as the host ends it (EINTR, or -ERESTARTSYS where the
+/// kernel would restart it). The app's call's exit then runs the handler and serves the call
+/// again or returns EINTR (`fastpath::restart_after_handlers`). Only for the one host call a
+/// window waits in.
 #[inline]
 pub fn window_syscall6(nr: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
     crate::parcheck::gate(nr, [a0, a1, a2, a3, a4, a5]);
