@@ -780,11 +780,16 @@ static RESTART_SIGS: AtomicU64 = AtomicU64::new(0);
 
 /// Records whether the app's handler for `sig` has SA_RESTART.
 pub fn set_restart(sig: i32, on: bool) {
+    set_signal_bit(&RESTART_SIGS, sig, on);
+}
+
+/// Sets or clears `sig`'s bit (sig-1) in `set`.
+fn set_signal_bit(set: &AtomicU64, sig: i32, on: bool) {
     let bit = 1u64 << ((sig - 1) & 63);
     if on {
-        RESTART_SIGS.fetch_or(bit, Ordering::SeqCst);
+        set.fetch_or(bit, Ordering::SeqCst);
     } else {
-        RESTART_SIGS.fetch_and(!bit, Ordering::SeqCst);
+        set.fetch_and(!bit, Ordering::SeqCst);
     }
 }
 
@@ -846,12 +851,7 @@ static ONSTACK: AtomicU64 = AtomicU64::new(0);
 
 /// Records whether the app's handler for `sig` runs on the alternate stack.
 pub fn set_onstack(sig: i32, on: bool) {
-    let bit = 1u64 << ((sig - 1) & 63);
-    if on {
-        ONSTACK.fetch_or(bit, Ordering::SeqCst);
-    } else {
-        ONSTACK.fetch_and(!bit, Ordering::SeqCst);
-    }
+    set_signal_bit(&ONSTACK, sig, on);
 }
 
 /// execve: the new program starts without an alternate signal stack.

@@ -2,10 +2,18 @@
 //! seccomp filter lets through. Every host call the runtime makes goes through [`syscall6`].
 use core::arch::global_asm;
 
+// The gate, and the window gate: the host call of a blocking call's window
+// (`signals::blocking`), which a signal for an app handler cuts short before it has any
+// effect. The wrapper that defers such a signal marks the window cut (`FastData::window`); a
+// call that sees the mark here takes the skip, which records the call's number
+// (`FastData::cut_nr`) and returns -ERESTARTSYS without reaching the host, and the wrapper
+// moves a thread stopped between the check and the gate's `syscall` (or at it: not yet made,
+// or rewound by the kernel to be restarted) to the skip itself (fastpath.rs `cut_window`). The
+// window gate's syscall is the gate's own instruction, so the seccomp filter sees the one call
+// site it allows.
 global_asm!(
-    ".globl litebox_gate",
-    ".type litebox_gate,@function",
-    "litebox_gate:",
+    // The C ABI's arguments (nr, a0..a5; a5 on the stack) moved to the syscall's registers.
+    ".macro litebox_gate_args",
     "    mov rax, rdi",
     "    mov rdi, rsi",
     "    mov rsi, rdx",
@@ -13,6 +21,11 @@ global_asm!(
     "    mov r10, r8",
     "    mov r8, r9",
     "    mov r9, [rsp + 8]",
+    ".endm",
+    ".globl litebox_gate",
+    ".type litebox_gate,@function",
+    "litebox_gate:",
+    "    litebox_gate_args",
     ".globl litebox_gate_syscall",
     "litebox_gate_syscall:",
     "    syscall",
@@ -25,27 +38,10 @@ global_asm!(
     "litebox_restorer:",
     "    mov eax, 15",
     "    jmp litebox_gate_syscall",
-);
-
-// The window gate: the host call of a blocking call's window (`signals::blocking`), which a
-// signal for an app handler cuts short before it has any effect. The wrapper that defers such
-// a signal marks the window cut (`FastData::window`); a call that sees the mark here takes the
-// skip, which records the call's number (`FastData::cut_nr`) and returns -ERESTARTSYS without
-// reaching the host, and the wrapper moves a thread stopped between the check and the gate's
-// `syscall` (or at it: not yet made, or rewound by the kernel to be restarted) to the skip
-// itself (fastpath.rs `cut_window`). The syscall is the gate's own instruction, so the
-// seccomp filter sees the one call site it allows.
-global_asm!(
     ".globl litebox_window_gate",
     ".type litebox_window_gate,@function",
     "litebox_window_gate:",
-    "    mov rax, rdi",
-    "    mov rdi, rsi",
-    "    mov rsi, rdx",
-    "    mov rdx, rcx",
-    "    mov r10, r8",
-    "    mov r8, r9",
-    "    mov r9, [rsp + 8]",
+    "    litebox_gate_args",
     ".globl litebox_window_check",
     "litebox_window_check:",
     "    cmp dword ptr gs:[{window}], {cut}",
