@@ -30,6 +30,46 @@ pub fn bit(sig: usize) -> u64 {
     1u64 << (sig - 1)
 }
 
+/// Whether Linux makes call `nr` (arguments `a`) again, rather than failing it with EINTR,
+/// when a handler with SA_RESTART interrupted it before it completed (signal(7)): reads and
+/// writes (read, write, their vector and positioned forms), ioctl, open and openat (a FIFO's
+/// open waits), the waits for a child, the socket calls, flock and fcntl (F_SETLKW), the POSIX
+/// message queues, getrandom, and a futex wait without a timeout. Never the waits for events or
+/// time (poll, select, epoll_wait, the sleeps, pause, rt_sigsuspend, rt_sigtimedwait, the
+/// System V IPC waits, io_getevents), nor a futex wait with a timeout, which end with EINTR
+/// after a handler whatever its flags. The platforms that decide this themselves ask here.
+pub fn restarted_with_sa_restart(nr: usize, a: &[usize; 6]) -> bool {
+    const FUTEX: usize = 202;
+    const FUTEX_WAIT: usize = 0;
+    const FUTEX_WAIT_BITSET: usize = 9;
+    match nr {
+        0
+        | 1
+        | 2
+        | 16
+        | 17
+        | 18
+        | 19
+        | 20
+        | 42..=47
+        | 61
+        | 72
+        | 73
+        | 242
+        | 243
+        | 247
+        | 257
+        | 288
+        | 295
+        | 296
+        | 299
+        | 307
+        | 318 => true,
+        FUTEX => matches!(a[1] & 0x7f, FUTEX_WAIT | FUTEX_WAIT_BITSET) && a[3] == 0,
+        _ => false,
+    }
+}
+
 /// Whether the default action of `sig` is to ignore it (SIGCHLD, SIGCONT, SIGURG, SIGWINCH).
 pub fn ignored_by_default(sig: usize) -> bool {
     matches!(sig, 17 | 18 | 23 | 28)
@@ -579,5 +619,29 @@ impl Signals {
             actions: crate::sync::SpinMutex::new(self.actions.lock().clone()),
             pending: PendingLock::new(Pending::new()),
         }
+    }
+}
+
+#[cfg(test)]
+mod restart_tests {
+    use super::restarted_with_sa_restart;
+
+    #[test]
+    fn linux_restarts_reads_waits_and_socket_calls_but_never_polls_or_sleeps() {
+        let none = [0usize; 6];
+        // read, write, wait4, accept4, recvfrom, flock, openat: made again under SA_RESTART.
+        for nr in [0, 1, 61, 288, 45, 73, 257] {
+            assert!(restarted_with_sa_restart(nr, &none), "call {nr}");
+        }
+        // poll, select, pause, nanosleep, rt_sigsuspend, rt_sigtimedwait, epoll_wait, ppoll,
+        // pselect6, clock_nanosleep, semop: EINTR whatever the handler's flags.
+        for nr in [7, 23, 34, 35, 130, 128, 232, 271, 270, 230, 65] {
+            assert!(!restarted_with_sa_restart(nr, &none), "call {nr}");
+        }
+        // futex: a wait (FUTEX_WAIT, FUTEX_WAIT_BITSET, private or not) without a timeout only.
+        assert!(restarted_with_sa_restart(202, &[0x1000, 0x80, 7, 0, 0, 0]));
+        assert!(restarted_with_sa_restart(202, &[0x1000, 9, 7, 0, 0, !0]));
+        assert!(!restarted_with_sa_restart(202, &[0x1000, 0x80, 7, 0x7fff_0000, 0, 0]));
+        assert!(!restarted_with_sa_restart(202, &[0x1000, 1, 1, 0, 0, 0]));
     }
 }

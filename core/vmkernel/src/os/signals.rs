@@ -106,14 +106,6 @@ fn check_cpu_limit(vm: &Vm) {
 
 /// SA_RESTART.
 const SA_RESTART: u64 = 0x1000_0000;
-/// The calls Linux restarts after a handler installed with SA_RESTART when a signal
-/// interrupted them (signal(7)): read, write, open, ioctl, pread64, pwrite64, readv, writev,
-/// connect, accept, sendto, recvfrom, sendmsg, recvmsg, wait4, fcntl (F_SETLKW), flock,
-/// mq_timedsend, mq_timedreceive, waitid, openat, accept4, preadv, pwritev, recvmmsg,
-/// sendmmsg, getrandom.
-const RESTARTABLE: &[u64] = &[
-    0, 1, 2, 16, 17, 18, 19, 20, 42, 43, 44, 45, 46, 47, 61, 72, 73, 242, 243, 247, 257, 288, 295, 296, 299, 307, 318,
-];
 const SA_ONSTACK: u64 = 0x0800_0000;
 const SS_ONSTACK: usize = 1;
 const SS_DISABLE: usize = 2;
@@ -189,7 +181,9 @@ pub fn deliver_after_call(vm: &Vm, f: &mut SyscallFrame, call: Option<u64>) {
         proc::exit(sig as i32);
     }
     let interrupted = f.rax as i64 == -(litebox_libos::errno::EINTR as i64);
-    if let Some(nr) = call.filter(|n| interrupted && act.flags & SA_RESTART != 0 && RESTARTABLE.contains(n)) {
+    let args = [f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9].map(|v| v as usize);
+    let restarts = |n: &u64| litebox_libos::signal::restarted_with_sa_restart(*n as usize, &args);
+    if let Some(nr) = call.filter(|n| interrupted && act.flags & SA_RESTART != 0 && restarts(n)) {
         // Back to the 2-byte `syscall` instruction (kvm does not rewrite syscall sites).
         f.rax = nr;
         f.rip -= 2;

@@ -33,8 +33,6 @@ const _: () = assert!(crate::threads::STACK_TOP.is_multiple_of(16));
 pub const FAST_DATA_CALL_SP: usize = core::mem::offset_of!(FastData, call_sp);
 /// Offset of [`FastData::window`] from the GS base (for the window gate, sys.rs).
 pub const FAST_DATA_WINDOW: usize = core::mem::offset_of!(FastData, window);
-/// Offset of [`FastData::cut_nr`] from the GS base (for the window gate's skip, sys.rs).
-pub const FAST_DATA_CUT_NR: usize = core::mem::offset_of!(FastData, cut_nr);
 /// [`FastData::window`]: no window open.
 pub const WINDOW_NONE: u32 = 0;
 /// [`FastData::window`]: a blocking call's window is open; its host call may wait.
@@ -88,9 +86,6 @@ pub struct FastData {
     /// as inside the runtime, and the window's host call ends, so that the handler runs at the
     /// call's exit, when the runtime holds nothing for the call ([`window_open`]).
     pub window: AtomicU32,
-    /// The host call the window gate skipped last (its number): whether the app's call is
-    /// served again after the handlers ([`restarts`]).
-    pub cut_nr: AtomicU32,
 }
 
 global_asm!(
@@ -395,7 +390,6 @@ pub fn prepare_thread(block: usize, depth: usize, app_sp: usize) {
                 call_sp: AtomicUsize::new(app_sp),
                 suspend_mask: AtomicU64::new(0),
                 window: AtomicU32::new(WINDOW_NONE),
-                cut_nr: AtomicU32::new(0),
             },
         )
     };
@@ -519,7 +513,7 @@ extern "C" fn litebox_fastpath_dispatch(regs: *mut Regs) -> usize {
         if r != RESTART {
             break r;
         }
-        if !restart_after_handlers(d, None) {
+        if !restart_after_handlers(d, None, nr, &ctx.regs().args()) {
             break -(litebox_libos::errno::EINTR as isize);
         }
     };
@@ -755,17 +749,17 @@ pub fn window_close(saved: usize) {
 /// After a call that a signal for an app handler cut short (-ERESTARTSYS, [`window_open`]):
 /// leaves the runtime, runs the deferred handlers (their release, as at the call's exit: on
 /// the app's stack of this call; for the SIGSYS path, `trapped` is the trapped call's mask,
-/// [`release_trapped`]), and comes back in. Returns whether the caller serves the call again,
-/// by the kernel's rule for a call a signal interrupts before it completes ([`restarts`]);
-/// false, and nothing done, for a call nested in runtime work (depth above 1: the outer call
-/// releases its signals). A false answer ends the call with EINTR.
+/// [`release_trapped`]), and comes back in. Returns whether the caller serves the app's call
+/// `nr` (arguments `args`) again, by the kernel's rule for a call a signal interrupts before it
+/// completes ([`restarts`]); false, and nothing done, for a call nested in runtime work (depth
+/// above 1: the outer call releases its signals). A false answer ends the call with EINTR.
 #[cold]
 #[inline(never)]
-pub(crate) fn restart_after_handlers(d: &FastData, trapped: Option<u64>) -> bool {
+pub(crate) fn restart_after_handlers(d: &FastData, trapped: Option<u64>, nr: usize, args: &[usize; 6]) -> bool {
     if d.depth.load(Ordering::Relaxed) != 1 {
         return false;
     }
-    let again = restarts(d.cut_nr.load(Ordering::Relaxed) as usize, d.deferred.load(Ordering::Relaxed) as u64);
+    let again = restarts(nr, args, d.deferred.load(Ordering::Relaxed) as u64);
     leave(d);
     match trapped {
         Some(app_mask) => release_trapped(d, app_mask),
@@ -793,35 +787,13 @@ fn set_signal_bit(set: &AtomicU64, sig: i32, on: bool) {
     }
 }
 
-/// Whether an app call whose host call `nr` a signal cut before it completed (the window
-/// gate's skip: not made, or rewound by the host to be restarted) is served again once the
-/// handlers of `sigs` (the signals deferred, bit sig-1) ran: the kernel's rule (signal(7)) for
-/// a call that finds a signal pending. Every handler must have SA_RESTART, and the call must be
-/// one Linux restarts: never the waits for events or time (poll, select, epoll_wait, the
-/// sleeps, pause, rt_sigsuspend, rt_sigtimedwait, the System V IPC waits, io_getevents), which
-/// end with EINTR after a handler. The host call's number stands for the app's: a window makes
-/// the host call its app call asks for, or a futex wait for one the library OS serves.
-fn restarts(nr: usize, sigs: u64) -> bool {
-    const NEVER: [usize; 17] = [
-        7,   // poll
-        23,  // select
-        34,  // pause
-        35,  // nanosleep
-        65,  // semop
-        69,  // msgsnd
-        70,  // msgrcv
-        128, // rt_sigtimedwait
-        130, // rt_sigsuspend
-        208, // io_getevents
-        220, // semtimedop
-        230, // clock_nanosleep
-        232, // epoll_wait
-        270, // pselect6
-        271, // ppoll
-        281, // epoll_pwait
-        441, // epoll_pwait2
-    ];
-    sigs & !RESTART_SIGS.load(Ordering::Relaxed) == 0 && !NEVER.contains(&nr)
+/// Whether the app's call `nr` (arguments `args`), which a signal cut before it completed (the
+/// window gate's skip: its host call not made, or rewound by the host to be restarted), is
+/// served again once the handlers of `sigs` (the signals deferred, bit sig-1) ran: when every
+/// one has SA_RESTART and Linux restarts the call (the library OS's rule,
+/// `litebox_libos::signal::restarted_with_sa_restart`, which kvm's kernel follows too).
+fn restarts(nr: usize, args: &[usize; 6], sigs: u64) -> bool {
+    sigs & !RESTART_SIGS.load(Ordering::Relaxed) == 0 && litebox_libos::signal::restarted_with_sa_restart(nr, args)
 }
 
 /// [`release_deferred`] for the SIGSYS path: the handlers it lets in run with `app_mask` (the

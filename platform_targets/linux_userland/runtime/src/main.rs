@@ -261,7 +261,7 @@ extern "C" fn on_sigsys(_sig: i32, info: usize, uc: usize) {
     while !serve_sigsys(info, uc) {
         // Cut short by a signal for an app handler before its host call had any effect: the
         // handler runs now, and the call is served again (fastpath.rs `window_open`).
-        if !fastpath::restart_after_handlers(d, Some(trapped.sigmask())) {
+        if !fastpath::restart_after_handlers(d, Some(trapped.sigmask()), trapped.nr(), &trapped.args()) {
             // SAFETY: uc is the ucontext pointer the kernel passed to this handler.
             unsafe { signals::Trapped::new(uc) }.set_result(-(litebox_libos::errno::EINTR as isize));
             break;

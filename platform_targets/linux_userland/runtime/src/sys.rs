@@ -5,8 +5,8 @@ use core::arch::global_asm;
 // The gate, and the window gate: the host call of a blocking call's window
 // (`signals::blocking`), which a signal for an app handler cuts short before it has any
 // effect. The wrapper that defers such a signal marks the window cut (`FastData::window`); a
-// call that sees the mark here takes the skip, which records the call's number
-// (`FastData::cut_nr`) and returns -ERESTARTSYS without reaching the host, and the wrapper
+// call that sees the mark here takes the skip, which returns -ERESTARTSYS without reaching
+// the host, and the wrapper
 // moves a thread stopped between the check and the gate's `syscall` (or at it: not yet made,
 // or rewound by the kernel to be restarted) to the skip itself (fastpath.rs `cut_window`). The
 // window gate's syscall is the gate's own instruction, so the seccomp filter sees the one call
@@ -52,11 +52,9 @@ global_asm!(
     "    ret",
     ".globl litebox_window_skip",
     "litebox_window_skip:",
-    "    mov dword ptr gs:[{cut_nr}], eax",
     "    mov rax, {restart}",
     "    ret",
     window = const crate::fastpath::FAST_DATA_WINDOW,
-    cut_nr = const crate::fastpath::FAST_DATA_CUT_NR,
     cut = const crate::fastpath::WINDOW_CUT,
     restart = const -(litebox_libos::errno::ERESTARTSYS as isize),
 );
