@@ -18,6 +18,7 @@ pub const SI_TKILL: i32 = -6;
 /// si_code of a signal the kernel sends (a terminal's Ctrl-C, timers).
 pub const SI_KERNEL: i32 = 0x80;
 pub const SA_RESTORER: u64 = 0x0400_0000;
+pub const SA_RESTART: u64 = 0x1000_0000;
 pub const SA_NODEFER: u64 = 0x4000_0000;
 pub const SA_RESETHAND: u64 = 0x8000_0000;
 const SIG_DFL: u64 = 0;

@@ -320,7 +320,7 @@ pub fn wait_mask<P: Platform>(
         return Err(EINVAL);
     }
     let m: u64 = user::read_in(&os.mem, set)?;
-    ctx.set_wait_mask(m & !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))));
+    ctx.set_wait_mask(m & !crate::signal::UNBLOCKABLE);
     Ok(())
 }
 

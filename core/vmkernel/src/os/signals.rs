@@ -18,7 +18,7 @@ use crate::trap::SyscallFrame;
 use crate::{clock, sched};
 
 pub use core_sig::SI_KERNEL;
-use core_sig::UNBLOCKABLE;
+use core_sig::{SA_RESTART, UNBLOCKABLE};
 
 /// The running process's library OS.
 fn os() -> &'static LibOs<Vm> {
@@ -104,8 +104,6 @@ fn check_cpu_limit(vm: &Vm) {
     }
 }
 
-/// SA_RESTART.
-const SA_RESTART: u64 = 0x1000_0000;
 const SA_ONSTACK: u64 = 0x0800_0000;
 const SS_ONSTACK: usize = 1;
 const SS_DISABLE: usize = 2;

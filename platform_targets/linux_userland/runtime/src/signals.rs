@@ -4,6 +4,7 @@
 //! is kept virtually) nor block it.
 
 use litebox_libos::errno::Errno;
+use litebox_libos::signal::SA_RESTART;
 use litebox_libos::sync::SpinMutex;
 use litebox_libos::user;
 
@@ -14,7 +15,6 @@ pub(crate) const SA_SIGINFO: u64 = 4;
 const SA_ONSTACK: u64 = 0x0800_0000;
 pub(crate) const SA_RESTORER: u64 = 0x0400_0000;
 const SA_NODEFER: u64 = 0x4000_0000;
-const SA_RESTART: u64 = 0x1000_0000;
 pub(crate) const SIGSYS_BIT: u64 = 1 << (SIGSYS - 1);
 
 /// The kernel's `struct sigaction` on x86-64.
@@ -140,8 +140,8 @@ pub fn reset_for_exec() {
 /// Runs a host call that may block (made with `sys::window_syscall6`) in a window, with the
 /// app's own signal mask, so that a signal the app handles interrupts it as it would natively:
 /// the host call ends (EINTR, or -ERESTARTSYS for one the kernel would restart or that had not
-/// started), the call unwinds, and its exit runs the app's handler and serves it again after
-/// -ERESTARTSYS (fastpath.rs `window_open`). Outside a blocking call every signal stays
+/// started), the call unwinds, and its exit runs the app's handler, then serves the call again
+/// or returns EINTR by Linux's rule (fastpath.rs `window_open`, `restart_after_handlers`). Outside a blocking call every signal stays
 /// blocked while a trapped syscall is served (the SIGSYS handler's fixed mask).
 ///
 /// Inlined into its callers: the fast path's case (no trapped syscall) is a few loads and
