@@ -21,11 +21,32 @@ static int locked_elsewhere(const char *path) {
     return WIFEXITED(st) && WEXITSTATUS(st) == 1;
 }
 
+/* The size F_SETPIPE_SZ gave pipe `p` (8192) is what it holds, before and after a fork (which
+ * gives the pipe to two processes), and it cannot shrink below what it holds. */
+static void pipe_size_holds(int p[2]) {
+    static char buf[10000];
+    int fl = fcntl(p[1], F_GETFL);
+    fcntl(p[1], F_SETFL, fl | O_NONBLOCK);
+    CASE(F, "setpipe_sz_capacity", write(p[1], buf, sizeof buf) == 8192);
+    ERR(F, "setpipe_sz_busy", fcntl(p[1], F_SETPIPE_SZ, 4096), EBUSY);
+    pid_t c = fork();
+    if (c == 0)
+        _exit(fcntl(p[0], F_GETPIPE_SZ) == 8192 && fcntl(p[1], F_GETPIPE_SZ) == 8192 ? 0 : 1);
+    int st = 0;
+    waitpid(c, &st, 0);
+    CASE(F, "setpipe_sz_fork_child", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CASE(F, "setpipe_sz_after_fork", fcntl(p[0], F_GETPIPE_SZ) == 8192 && read(p[0], buf, sizeof buf) == 8192 &&
+                                         write(p[1], buf, sizeof buf) == 8192 && read(p[0], buf, sizeof buf) == 8192);
+    fcntl(p[1], F_SETFL, fl);
+}
+
 void fam_fcntl(void) {
     int p[2];
     pipe(p);
     CASE(F, "getpipe_sz", fcntl(p[0], F_GETPIPE_SZ) == 65536);
     CASE(F, "setpipe_sz", fcntl(p[0], F_SETPIPE_SZ, 5000) == 8192 && fcntl(p[1], F_GETPIPE_SZ) >= 8192);
+    CASE(F, "setpipe_sz_other_end", fcntl(p[1], F_GETPIPE_SZ) == 8192);
+    pipe_size_holds(p);
     int fd = open(conf_path(0, "file"), O_CREAT | O_RDWR, 0600);
     ERR(F, "getpipe_sz_file", fcntl(fd, F_GETPIPE_SZ), EBADF);
     ERR(F, "setsig_65", fcntl(fd, F_SETSIG, 65), EINVAL);

@@ -1,5 +1,5 @@
-/* Family "files": vectored I/O at an offset, O_PATH, umask, O_TMPFILE, memfd, fallocate,
- * close_range. */
+/* Family "files": vectored I/O at an offset, O_PATH, umask, O_TMPFILE, memfd (each one file
+ * across a fork), fallocate, close_range. */
 #include "conf.h"
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -8,9 +8,23 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define F "files"
+
+/* A fork child appends "orange" to `fd` and exits; true if the parent then reads it at the
+ * end of the same file (an unnamed file is one file for every process that has it open). */
+static int child_writes_and_parent_reads(int fd) {
+    off_t end = lseek(fd, 0, SEEK_END);
+    pid_t c = fork();
+    if (c == 0)
+        _exit(write(fd, "orange", 6) == 6 ? 0 : 1);
+    int st;
+    char got[8] = {0};
+    return c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+           lseek(fd, 0, SEEK_CUR) == end + 6 && pread(fd, got, 6, end) == 6 && memcmp(got, "orange", 6) == 0;
+}
 
 void fam_files(void) {
     int fd = open(conf_path(0, "vec"), O_CREAT | O_RDWR, 0600);
@@ -45,6 +59,8 @@ void fam_files(void) {
     int t = open(conf_base, O_TMPFILE | O_RDWR, 0600);
     CASE(F, "o_tmpfile", t >= 0 && write(t, "xy", 2) == 2 && fstat(t, &st) == 0 && st.st_size == 2);
 
+    CASE(F, "o_tmpfile_one_file_across_fork", t >= 0 && child_writes_and_parent_reads(t));
+
     int m = memfd_create("conf", MFD_CLOEXEC);
     char link[64] = {0}, lp[64];
     snprintf(lp, sizeof lp, "/proc/self/fd/%d", m);
@@ -52,6 +68,7 @@ void fam_files(void) {
     CASE(F, "memfd_link", readlink(lp, link, sizeof link - 1) > 0 && strcmp(link, "/memfd:conf (deleted)") == 0);
     CASE(F, "memfd_cloexec", fcntl(m, F_GETFD) == FD_CLOEXEC);
     ERR(F, "memfd_bad_flags", memfd_create("x", 0x100), EINVAL);
+    CASE(F, "memfd_one_file_across_fork", m >= 0 && child_writes_and_parent_reads(m));
 
     int f = open(conf_path(0, "falloc"), O_CREAT | O_RDWR, 0600);
     CASE(F, "fallocate_extends", fallocate(f, 0, 0, 100) == 0 && fstat(f, &st) == 0 && st.st_size == 100);

@@ -162,7 +162,7 @@ def test_gate_refusals_are_logged_with_their_rule(gate: tuple[dict[str, str], st
         "ioctl (16) -> EPERM "
         "(rule: gate allow-list: ioctl command other than TCGETS/TIOCGWINSZ/TIOCGPGRP/TIOCSPGRP/FIONREAD)",
         "fcntl (72) -> EPERM "
-        "(rule: gate allow-list: fcntl command other than F_DUPFD_CLOEXEC/F_GETFL/F_SETFL/record locks)",
+        "(rule: gate allow-list: fcntl command other than F_DUPFD_CLOEXEC/F_GETFL/F_SETFL/record locks/pipe size)",
         "clone (56) -> EPERM (rule: gate allow-list: clone with CLONE_PARENT)",
         "sendto (44) -> EPERM (rule: gate allow-list: send with MSG_FASTOPEN)",
         "sendmsg (46) -> EPERM (rule: gate allow-list: send with MSG_FASTOPEN)",

@@ -102,8 +102,6 @@ pub struct FcntlState {
     pub sig: AtomicU32,
     /// F_RDLCK, F_WRLCK or F_UNLCK (2, the default).
     pub lease: AtomicU32,
-    /// The pipe buffer size F_GETPIPE_SZ reports (65536 by default).
-    pub pipe_size: AtomicU32,
 }
 
 impl FcntlState {
@@ -113,18 +111,12 @@ impl FcntlState {
         self.owner.store(other.owner.load(Ordering::Relaxed), Ordering::Relaxed);
         self.sig.store(other.sig.load(Ordering::Relaxed), Ordering::Relaxed);
         self.lease.store(other.lease.load(Ordering::Relaxed), Ordering::Relaxed);
-        self.pipe_size.store(other.pipe_size.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 }
 
 impl Default for FcntlState {
     fn default() -> Self {
-        Self {
-            owner: core::sync::atomic::AtomicU64::new(0),
-            sig: AtomicU32::new(0),
-            lease: AtomicU32::new(2),
-            pipe_size: AtomicU32::new(65536),
-        }
+        Self { owner: core::sync::atomic::AtomicU64::new(0), sig: AtomicU32::new(0), lease: AtomicU32::new(2) }
     }
 }
 

@@ -51,9 +51,12 @@ struct PipeState {
     readers: usize,
     writers: usize,
     /// The pipe's page buffers as Linux keeps them, (read offset, unread bytes) each, oldest
-    /// first: a backed pipe's capacity is [`PIPE_PAGES`] of them, not a count of bytes
+    /// first: a backed pipe's capacity is `max_pages` of them, not a count of bytes
     /// (`try_write`); a read into a buffer that stops being writable takes whole ones ([`fit`]).
     pages: VecDeque<(usize, usize)>,
+    /// How many page buffers the pipe may use: [`PIPE_PAGES`] until F_SETPIPE_SZ changes it
+    /// (Linux's pipe max_usage; F_GETPIPE_SZ reports it in bytes, the same for every end).
+    max_pages: usize,
 }
 
 impl PipeState {
@@ -117,6 +120,8 @@ pub struct Detached {
     pub host: (crate::fd::HostFd, crate::fd::HostFd),
     pub readers: usize,
     pub writers: usize,
+    /// The pipe's size in bytes (F_SETPIPE_SZ), for its host pipe.
+    pub size: usize,
 }
 
 /// An end of a pipe (a read end, a write end, or both when reopened O_RDWR through
@@ -179,7 +184,25 @@ impl PipeEnd {
         let bytes: Vec<u8> = s.buf.drain(..).collect();
         s.pages.clear();
         let host = (crate::fd::HostFd(r), crate::fd::HostFd(w));
-        Some(Detached { bytes, host, readers: s.readers, writers: s.writers })
+        Some(Detached { bytes, host, readers: s.readers, writers: s.writers, size: s.max_pages * PAGE })
+    }
+
+    /// The pipe's size in bytes (F_GETPIPE_SZ): the same for every end.
+    pub fn size(&self) -> usize {
+        self.pipe.st.lock().max_pages * PAGE
+    }
+
+    /// F_SETPIPE_SZ: the pipe's size becomes `bytes` (a power of two, at least a page: the
+    /// caller rounded it as Linux does); EBUSY if its unread bytes use more page buffers than
+    /// that, as Linux's pipe_resize_ring.
+    pub fn set_size(&self, bytes: usize) -> Result<usize, Errno> {
+        let mut s = self.pipe.st.lock();
+        let pages = (bytes / PAGE).max(1);
+        if s.pages.len() > pages {
+            return Err(EBUSY);
+        }
+        s.max_pages = pages;
+        Ok(pages * PAGE)
     }
 
     /// read(2) of a backed pipe without waiting: `Some` with the bytes read, 0 at end of file
@@ -216,7 +239,7 @@ impl PipeEnd {
 
     /// write(2) of a backed pipe without waiting, as Linux's pipe_write counts room: the
     /// first `len % 4096` bytes join the newest page buffer if they fit in it, the rest fill
-    /// new page buffers of up to 4096 bytes, at most [`PIPE_PAGES`] in use (so a write of up to
+    /// new page buffers of up to 4096 bytes, at most the pipe's size in use (so a write of up to
     /// PIPE_BUF bytes goes in whole or not at all, and how much a non-blocking write takes is
     /// what it would natively). EAGAIN when nothing fits and `nonblock`. `None` when the call
     /// must wait (blocking, and not all of it fits) or has no reader (EPIPE and SIGPIPE): the
@@ -237,7 +260,7 @@ impl PipeEnd {
             Some(&(off, len)) if chars != 0 && off + len + chars <= PAGE => chars,
             _ => 0,
         };
-        let fits = merge + (buf.len() - merge).min((PIPE_PAGES - s.pages.len()) * PAGE);
+        let fits = merge + (buf.len() - merge).min(s.max_pages.saturating_sub(s.pages.len()) * PAGE);
         if fits < buf.len() && !nonblock {
             return None;
         }
@@ -286,7 +309,7 @@ impl PipeEnd {
         if self.write {
             r |= if s.readers == 0 {
                 POLLOUT | POLLERR
-            } else if PIPE_CAP - s.buf.len() >= PIPE_BUF {
+            } else if (s.max_pages * PAGE).saturating_sub(s.buf.len()) >= PIPE_BUF.min(s.max_pages * PAGE) {
                 POLLOUT
             } else {
                 0
@@ -366,7 +389,13 @@ impl Pipe {
     /// (-1, -1: none).
     fn new(host: (i32, i32)) -> Arc<Pipe> {
         Arc::new(Pipe {
-            st: SpinMutex::new(PipeState { buf: VecDeque::new(), readers: 0, writers: 0, pages: VecDeque::new() }),
+            st: SpinMutex::new(PipeState {
+                buf: VecDeque::new(),
+                readers: 0,
+                writers: 0,
+                pages: VecDeque::new(),
+                max_pages: PIPE_PAGES,
+            }),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
             host: [AtomicI32::new(host.0), AtomicI32::new(host.1)],
         })
@@ -719,7 +748,7 @@ impl Obj {
                         sigpipe();
                         return Some(if done > 0 { Ok(done) } else { Err(EPIPE) });
                     }
-                    let free = PIPE_CAP - s.buf.len();
+                    let free = (s.max_pages * PAGE).saturating_sub(s.buf.len());
                     let left = buf.len() - done;
                     // Up to PIPE_BUF bytes go in whole or not at all.
                     let n = if left <= PIPE_BUF && free < left { 0 } else { left.min(free) };

@@ -115,6 +115,12 @@ impl<P: Platform> LibOs<P> {
             if !hosts.iter().any(|h| h.key == key) {
                 let Some(d) = e.detach() else { continue };
                 let (r, w) = d.host;
+                // The host pipe takes the pipe's size first (F_SETPIPE_SZ set it, or the
+                // default, which the host pipe has already), then its unread bytes.
+                if d.size != crate::kobj::PIPE_CAP {
+                    const F_SETPIPE_SZ: usize = 1031;
+                    let _ = pt.fd_call(crate::shim::nr::FCNTL, [w.0 as usize, F_SETPIPE_SZ, d.size, 0, 0, 0]);
+                }
                 if d.readers > 0 {
                     move_bytes(self, pt, w.0, &d.bytes);
                 }

@@ -199,6 +199,15 @@ fn fcntl_owner_signal_lease_and_pipe_size() {
     assert_eq!(s.sys(FCNTL, &[p[0] as usize, 1032]), Ok(65536));
     assert_eq!(s.sys(FCNTL, &[p[0] as usize, 1031, 5000]), Ok(8192));
     assert_eq!(s.sys(FCNTL, &[p[0] as usize, 1032]), Ok(8192));
+    assert_eq!(s.sys(FCNTL, &[p[1] as usize, 1032]), Ok(8192), "the size is the pipe's, not one end's");
+    // The pipe holds that much and no more (a non-blocking write takes what fits).
+    assert_eq!(s.sys(FCNTL, &[p[1] as usize, F_SETFL as usize, O_NONBLOCK as usize]), Ok(0));
+    let big = [7u8; 10000];
+    assert_eq!(s.sys(WRITE, &[p[1] as usize, big.as_ptr() as usize, big.len()]), Ok(8192));
+    assert_eq!(s.sys(FCNTL, &[p[1] as usize, 1031, 4096]), Err(EBUSY), "smaller than what it holds");
+    let mut back = [0u8; 8192];
+    assert_eq!(s.sys(READ, &[p[0] as usize, back.as_mut_ptr() as usize, back.len()]), Ok(8192));
+    assert_eq!(s.sys(FCNTL, &[p[1] as usize, 1031, 4096]), Ok(4096), "empty: it may shrink");
     assert_eq!(s.sys(FCNTL, &[p[0] as usize, 1031, 1 << 21]), Err(EPERM), "past pipe-max-size, unprivileged");
     assert_eq!(s.sys(FCNTL, &[p[0] as usize, 1024, 0]), Err(EINVAL), "no lease on a pipe");
     let on = 1i32;

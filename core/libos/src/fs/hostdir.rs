@@ -16,7 +16,7 @@ pub trait HostDirOps: Send + Sync {
     /// lstat of `rel` (a final symlink is not followed).
     fn lstat(&self, dir: usize, rel: &[u8]) -> Result<Stat, Errno>;
     /// Opens `rel` with Linux open flags (O_NOFOLLOW and O_CLOEXEC are added); returns a host
-    /// descriptor. `mode` is used with O_CREAT.
+    /// descriptor. `mode` is used with O_CREAT and O_TMPFILE.
     fn open(&self, dir: usize, rel: &[u8], flags: u32, mode: u32) -> Result<i32, Errno>;
     /// mkdir.
     fn mkdir(&self, dir: usize, rel: &[u8], mode: u32) -> Result<(), Errno>;

@@ -312,6 +312,30 @@ impl Vfs {
         }
     }
 
+    /// An unnamed regular file (O_TMPFILE) on the host, for an O_TMPFILE open in directory `dir`
+    /// or a memfd_create (`dir` "/"), opened with `flags` (access mode, O_APPEND, O_NONBLOCK,
+    /// O_EXCL) and `mode`: in the host directory that holds `dir` (the writable layer's root for
+    /// the layer, the mount's directory for a writable mount), so that, like any host file, it
+    /// is one file for every process that inherits the descriptor (an in-memory file is copied
+    /// by a fork, and a child's writes were lost to its parent). None when writes go to the
+    /// in-memory layer, or the host's file system has no O_TMPFILE (EOPNOTSUPP, or EISDIR from
+    /// a kernel that predates it): the caller then makes an in-memory file. EROFS in a read-only
+    /// mount.
+    pub fn host_tmpfile(&self, dir: &[u8], flags: u32, mode: u32) -> Result<Option<i32>, Errno> {
+        const O_TMPFILE: u32 = 0o20200000;
+        const KEEP: u32 = 0o3 | 0o2000 | 0o4000 | O_EXCL_BIT; // access mode, O_APPEND, O_NONBLOCK
+        let (index, rel, h) = match self.place(dir)? {
+            Place::Memory => return Ok(None),
+            Place::Host(index, _, true, h) => (index, b".".to_vec(), h),
+            Place::Host(index, rel, false, h) => (index, if rel.is_empty() { b".".to_vec() } else { rel }, h),
+        };
+        match h.ops.open(index, &rel, (flags & KEEP) | O_TMPFILE, mode) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(EOPNOTSUPP | EISDIR) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Opens an existing host node with `flags` (O_TRUNC honoured); EROFS for writes in a
     /// read-only mount.
     pub fn host_open(&self, n: &HostNode, p: &[u8], flags: u32) -> Result<i32, Errno> {

@@ -80,22 +80,32 @@ pub fn fcntl<P: Platform>(os: &LibOs<P>, f: &OpenFile, cmd: u32, arg: usize) -> 
         }
         F_GETLEASE => Ok(st.lease.load(Ordering::Relaxed) as usize),
         F_NOTIFY => Err(EINVAL),
+        // The size is the pipe's, the same through every end: a library pipe's own, a host
+        // pipe's the host's (a promoted pipe's host pipe got the library pipe's size).
         F_GETPIPE_SZ | F_SETPIPE_SZ => {
             if !pipe(os, f) {
                 return Err(EBADF);
             }
-            if cmd == F_GETPIPE_SZ {
-                return Ok(st.pipe_size.load(Ordering::Relaxed) as usize);
+            let size = if cmd == F_SETPIPE_SZ {
+                if arg > PIPE_MAX_SIZE && os.ident.uids().effective != 0 {
+                    return Err(EPERM);
+                }
+                if arg > i32::MAX as usize {
+                    return Err(EINVAL);
+                }
+                arg.max(PAGE_SIZE).next_power_of_two()
+            } else {
+                0
+            };
+            match &f.kind {
+                FileKind::Obj(crate::kobj::Obj::Pipe(e)) if cmd == F_GETPIPE_SZ => Ok(e.size()),
+                FileKind::Obj(crate::kobj::Obj::Pipe(e)) => e.set_size(size),
+                FileKind::Host(h) => {
+                    let pt = os.platform.passthrough().ok_or(EBADF)?;
+                    pt.fd_call(crate::shim::nr::FCNTL, [h.0 as usize, cmd as usize, size, 0, 0, 0])
+                }
+                _ => Err(EBADF),
             }
-            if arg > PIPE_MAX_SIZE && os.ident.uids().effective != 0 {
-                return Err(EPERM);
-            }
-            if arg > i32::MAX as usize {
-                return Err(EINVAL);
-            }
-            let size = arg.max(PAGE_SIZE).next_power_of_two();
-            st.pipe_size.store(size as u32, Ordering::Relaxed);
-            Ok(size)
         }
         F_ADD_SEALS => Err(EINVAL),
         F_GET_SEALS => Err(EINVAL),

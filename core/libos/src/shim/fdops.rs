@@ -35,7 +35,7 @@ pub const HANDLED: &[usize] = &[
 pub const PARTIAL: &[(usize, &str)] = &[
     (FLOCK, "files of host directories: an open-file-description lock on the host (excludes other processes and other opens, as flock does); files of the image and the in-memory layer: always granted"),
     (FALLOCATE, "mode 0 and FALLOC_FL_KEEP_SIZE set the size only (no blocks are reserved); FALLOC_FL_PUNCH_HOLE zeroes in-memory files; other modes EOPNOTSUPP"),
-    (MEMFD_CREATE, "an unnamed in-memory file; a MAP_SHARED mapping of it is a private copy; seals are not kept (F_ADD_SEALS EINVAL)"),
+    (MEMFD_CREATE, "an unnamed file: where the writable layer is on the host (linux-userland), a host O_TMPFILE file there, one file for every process that has it (fork, MAP_SHARED); else an in-memory file, of which a MAP_SHARED mapping is a private copy; seals are not kept (F_ADD_SEALS EINVAL)"),
     (PREADV2, "RWF_* flags accepted and ignored (unknown flags EOPNOTSUPP)"),
     (PWRITEV2, "as preadv2"),
 ];
@@ -376,11 +376,21 @@ fn memfd_create<P: Platform>(os: &LibOs<P>, name_ptr: usize, flags: u32) -> SysR
     let mut path = b"/memfd:".to_vec();
     path.extend_from_slice(&n);
     path.extend_from_slice(b" (deleted)");
-    let file = OpenFile::new(FileKind::Overlay(os.vfs.anon_file(0o777, os.now())), path, O_RDWR);
+    let file = OpenFile::new(unnamed_file(os, b"/", O_RDWR, 0o777)?, path, O_RDWR);
     os.fds.lock().alloc(file, flags & CLOEXEC != 0, 0).map(|fd| fd as usize)
 }
 
-/// An O_TMPFILE open: an unnamed in-memory file "in" directory `dir` (EISDIR's sibling
+/// The file of an O_TMPFILE open in `dir` or of a memfd_create (`dir` "/"): a host O_TMPFILE
+/// file where the writable layer is on the host (one file for every process that inherits it,
+/// `Vfs::host_tmpfile`), else an in-memory one.
+fn unnamed_file<P: Platform>(os: &LibOs<P>, dir: &[u8], flags: u32, mode: u32) -> Result<FileKind, Errno> {
+    Ok(match os.vfs.host_tmpfile(dir, flags, mode)? {
+        Some(fd) => FileKind::Host(crate::fd::HostFd(fd)),
+        None => FileKind::Overlay(os.vfs.anon_file(mode, os.now())),
+    })
+}
+
+/// An O_TMPFILE open: an unnamed file "in" directory `dir` (`unnamed_file`; EISDIR's sibling
 /// checks done by the caller).
 pub fn tmpfile<P: Platform>(os: &LibOs<P>, dir: &[u8], flags: u32, mode: u32) -> SysResult {
     let acc = flags & O_ACCMODE;
@@ -394,6 +404,6 @@ pub fn tmpfile<P: Platform>(os: &LibOs<P>, dir: &[u8], flags: u32, mode: u32) ->
     }
     path.extend_from_slice(b"#tmpfile (deleted)");
     let keep = flags & !(O_TMPFILE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
-    let file = OpenFile::new(FileKind::Overlay(os.vfs.anon_file(m, os.now())), path, keep);
+    let file = OpenFile::new(unnamed_file(os, dir, flags, m)?, path, keep);
     os.fds.lock().alloc(file, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize)
 }

@@ -105,7 +105,7 @@ pub const PARTIAL: &[(usize, &str)] = &[
     (MKNOD, "regular files (as open with O_CREAT|O_EXCL); devices EPERM (no device nodes in the sandbox, as for an unprivileged process); FIFOs in the writable layer (the host's in a host directory); socket nodes not yet: ENOSYS"),
     (MKNODAT, "as mknod"),
     (LINK, "files of the image and the in-memory layer, to a name in the in-memory layer; EXDEV to a host directory, EPERM for a file of a host directory"),
-    (LINKAT, "as link; AT_EMPTY_PATH names an O_TMPFILE or memfd file"),
+    (LINKAT, "as link; AT_EMPTY_PATH names an O_TMPFILE or memfd file of the in-memory layer (one on the host, as other host files: EPERM)"),
     (UTIME, "checks the path; timestamps are not changed (as utimensat)"),
     (UTIMES, "as utime"),
     (FUTIMESAT, "as utime"),

@@ -57,7 +57,9 @@ pub fn rule_name(rule: u32) -> &'static [u8] {
         RULE_IOCTL => b"gate allow-list: ioctl command other than TCGETS/TIOCGWINSZ/TIOCGPGRP/TIOCSPGRP/FIONREAD",
         RULE_OPEN_WRITE => b"gate allow-list: openat for writing or creating",
         RULE_ARCH_PRCTL => b"gate allow-list: arch_prctl code",
-        RULE_FCNTL => b"gate allow-list: fcntl command other than F_DUPFD_CLOEXEC/F_GETFL/F_SETFL/record locks",
+        RULE_FCNTL => {
+            b"gate allow-list: fcntl command other than F_DUPFD_CLOEXEC/F_GETFL/F_SETFL/record locks/pipe size"
+        }
         RULE_SIGACTION => b"gate allow-list: rt_sigaction of the runtime's own signal (SIGSYS)",
         RULE_CLONE_PARENT => b"gate allow-list: clone with CLONE_PARENT",
         RULE_FASTOPEN => b"gate allow-list: send with MSG_FASTOPEN",
@@ -247,12 +249,14 @@ fn ioctl(_: Shape) -> Block {
     b
 }
 
-/// fcntl (72): F_DUPFD_CLOEXEC (sys.rs, host.rs), F_GETFL/F_SETFL (host.rs `host_set_nonblock`)
-/// and the record locks host.rs forwards (F_GETLK/F_SETLK/F_SETLKW, F_OFD_*); never F_SETOWN,
-/// F_SETSIG, F_SETLEASE, F_NOTIFY, F_SETOWN_EX (they aim signals at host processes), ...
+/// fcntl (72): F_DUPFD_CLOEXEC (sys.rs, host.rs), F_GETFL/F_SETFL (host.rs `host_set_nonblock`),
+/// the record locks host.rs forwards (F_GETLK/F_SETLK/F_SETLKW, F_OFD_*) and a pipe's size
+/// (F_SETPIPE_SZ/F_GETPIPE_SZ: the app's own pipes, within the host's per-user pipe limits);
+/// never F_SETOWN, F_SETSIG, F_SETLEASE, F_NOTIFY, F_SETOWN_EX (they aim signals at host
+/// processes), ...
 fn fcntl(_: Shape) -> Block {
     let mut b = Block::new();
-    b.arg(1).one_of(&[1030, 3, 4, 5, 6, 7, 36, 37, 38], To::Allow).ret(To::Deny(RULE_FCNTL));
+    b.arg(1).one_of(&[1030, 3, 4, 5, 6, 7, 36, 37, 38, 1031, 1032], To::Allow).ret(To::Deny(RULE_FCNTL));
     b
 }
 

@@ -693,6 +693,8 @@ impl HostPassthrough for LinuxHost {
             // A write that does not wait (a pipe's promotion moves its bytes into a new,
             // non-blocking host pipe): no window for app signal handlers.
             nr::WRITE => r(sys::syscall6(nr, a[0], a[1], a[2], 0, 0, 0)),
+            // A host pipe's size (F_SETPIPE_SZ, F_GETPIPE_SZ): answered at once.
+            nr::FCNTL if matches!(a[1], 1031 | 1032) => r(sys::syscall6(nr, a[0], a[1], a[2], 0, 0, 0)),
             // Record locks only (F_GETLK/F_SETLK/F_SETLKW and the OFD forms): never F_SETOWN,
             // F_SETSIG, F_SETLEASE or F_NOTIFY, which would aim signals at host processes.
             nr::FCNTL if !matches!(a[1], 5 | 6 | 7 | 36 | 37 | 38) => Err(EINVAL),

@@ -123,7 +123,8 @@ fn open_beneath_by(
     let c = cpath(rel);
     let how = OpenHow {
         flags: (flags | O_NOFOLLOW | O_CLOEXEC) as u64,
-        mode: if flags & 0o100 != 0 { (mode & HOST_MODE_BITS) as u64 } else { 0 },
+        // O_CREAT or O_TMPFILE (whose __O_TMPFILE bit): the host takes a mode only with these.
+        mode: if flags & (0o100 | 0o20000000) != 0 { (mode & HOST_MODE_BITS) as u64 } else { 0 },
         resolve: RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
     };
     r(call(OPENAT2, dirfd as usize, c.as_ptr() as usize, &how as *const OpenHow as usize, 24, 0, 0)).map(|fd| fd as i32)

@@ -583,6 +583,11 @@ impl HostDirOps for Layer {
     }
 
     fn open(&self, _dir: usize, rel: &[u8], flags: u32, mode: u32) -> Result<i32, Errno> {
+        // O_TMPFILE (its __O_TMPFILE bit): no unnamed files here; the library OS keeps them in
+        // memory instead (`Vfs::host_tmpfile`).
+        if flags & 0o20000000 != 0 {
+            return Err(EOPNOTSUPP);
+        }
         let p = host_path(rel, b"")?;
         let acc = flags & 3;
         let mut access = match acc {
