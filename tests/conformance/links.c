@@ -1,4 +1,4 @@
-/* Family "links": hard links and FIFOs. */
+/* Family "links": hard links, renames into another directory, and FIFOs. */
 #include "conf.h"
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,5 +15,16 @@ void fam_links(void) {
                         stat(conf_path(1, "hard"), &b) == 0 && a.st_ino == b.st_ino && a.st_nlink == 2);
     ERR(F, "link_exists", link(conf_path(0, "orig"), conf_path(1, "hard")), EEXIST);
     CASE(F, "linkat", linkat(AT_FDCWD, conf_path(0, "orig"), AT_FDCWD, conf_path(1, "hard2"), 0) == 0);
+    /* Into another directory (reparenting: Landlock's REFER right, which every layer of a
+     * domain stack must grant). */
+    mkdir(conf_path(0, "sub"), 0700);
+    CASE(F, "link_into_subdir", link(conf_path(0, "orig"), conf_path(1, "sub/hard3")) == 0 &&
+                                    stat(conf_path(0, "sub/hard3"), &b) == 0 && b.st_ino == a.st_ino);
+    CASE(F, "rename_into_subdir", rename(conf_path(0, "hard2"), conf_path(1, "sub/moved")) == 0 &&
+                                      stat(conf_path(0, "sub/moved"), &b) == 0 && b.st_ino == a.st_ino &&
+                                      access(conf_path(1, "hard2"), F_OK) == -1);
+    mkdir(conf_path(0, "sub2"), 0700);
+    CASE(F, "rename_dir_across", rename(conf_path(0, "sub"), conf_path(1, "sub2/sub")) == 0 &&
+                                     stat(conf_path(0, "sub2/sub/moved"), &b) == 0 && b.st_ino == a.st_ino);
     CASE(F, "mkfifo", mkfifo(conf_path(0, "fifo"), 0600) == 0 && stat(conf_path(0, "fifo"), &a) == 0 && S_ISFIFO(a.st_mode));
 }
