@@ -49,6 +49,15 @@ void fam_fcntl(void) {
     pipe_size_holds(p);
     int fd = open(conf_path(0, "file"), O_CREAT | O_RDWR, 0600);
     ERR(F, "getpipe_sz_file", fcntl(fd, F_GETPIPE_SZ), EBADF);
+    int nb = 1;
+    CASE(F, "fionbio_file", ioctl(fd, FIONBIO, &nb) == 0 && (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0);
+    nb = 0;
+    CASE(F, "fionbio_file_off", ioctl(fd, FIONBIO, &nb) == 0 && (fcntl(fd, F_GETFL) & O_NONBLOCK) == 0);
+    /* The program's own file (packed: a file of the image). */
+    int exe = open("/proc/self/exe", O_RDONLY);
+    nb = 1;
+    CASE(F, "fionbio_own_executable", exe >= 0 && ioctl(exe, FIONBIO, &nb) == 0 && (fcntl(exe, F_GETFL) & O_NONBLOCK) != 0);
+    close(exe);
     ERR(F, "setsig_65", fcntl(fd, F_SETSIG, 65), EINVAL);
     CASE(F, "setsig", fcntl(fd, F_SETSIG, SIGRTMIN + 1) == 0 && fcntl(fd, F_GETSIG) == SIGRTMIN + 1);
     struct f_owner_ex o = {.type = F_OWNER_PID, .pid = getpid()}, g = {0};

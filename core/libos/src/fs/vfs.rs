@@ -679,6 +679,19 @@ impl Vfs {
         Ok(self.link_target(n))
     }
 
+    /// The st_dev a stat by path reports for the host file at `p` (the writable layer's or a
+    /// mount's: `DEV + 1 + its directory's index`, as [`Vfs::stat`] of a `Node::Host`), so that
+    /// an fstat of the file's descriptor says the same; None where `p` is not in a host
+    /// directory.
+    pub fn host_dev(&self, p: &[u8]) -> Option<u64> {
+        let h = self.host.as_ref()?;
+        match self.mount_of(p) {
+            Some((m, _)) => Some(DEV + 1 + m.dir as u64),
+            None if h.upper => Some(DEV + 1),
+            None => None,
+        }
+    }
+
     /// Shows a host file's owner as the app's ids when it is the host user the runtime runs as
     /// and the policy sets uid/gid.
     pub fn map_ids(&self, st: &mut Stat) {

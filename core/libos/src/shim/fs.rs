@@ -953,6 +953,11 @@ fn stat_node<P: Platform>(os: &LibOs<P>, f: &OpenFile) -> Result<Stat, Errno> {
     match &f.kind {
         FileKind::Host(h) => os.platform.host_stat(h.0).map(|mut st| {
             os.vfs.map_ids(&mut st);
+            // A file of the writable layer or a mount: the device its stat by path reports
+            // (shutil.rmtree and tempfile compare lstat with fstat, `os.path.samestat`).
+            if let Some(dev) = os.vfs.host_dev(&f.path) {
+                st.st_dev = dev;
+            }
             st
         }),
         // A library-OS pipe: its standby host pipe's (the same after promotion).
@@ -1125,6 +1130,14 @@ fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
             let size = stat_node(os, &f)?.st_size as u64;
             let left = size.saturating_sub(*f.pos.lock()) as i32;
             user::write_in(&os.mem, arg, &left)?;
+            Ok(0)
+        }
+        // Any other descriptor (a file, a directory): the status flag, as Linux's
+        // do_vfs_ioctl sets it for every file (CPython's os.set_blocking uses it).
+        _ if cmd == FIONBIO => {
+            let on = user::read_in::<i32>(&os.mem, arg)? != 0;
+            let old = f.flags();
+            f.flags.store(if on { old | O_NONBLOCK } else { old & !O_NONBLOCK }, Ordering::Relaxed);
             Ok(0)
         }
         _ => Err(refused_ioctl(os, fd, cmd, b"file")),
