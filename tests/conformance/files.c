@@ -61,6 +61,11 @@ void fam_files(void) {
 
     CASE(F, "o_tmpfile_one_file_across_fork", t >= 0 && child_writes_and_parent_reads(t));
 
+    /* A file's stat by path and by descriptor name the same file (os.path.samestat). */
+    struct stat byname, byfd;
+    CASE(F, "fstat_same_file_as_stat", fstat(fd, &byfd) == 0 && stat(conf_path(0, "vec"), &byname) == 0 &&
+                                           byfd.st_dev == byname.st_dev && byfd.st_ino == byname.st_ino);
+
     int m = memfd_create("conf", MFD_CLOEXEC);
     char link[64] = {0}, lp[64];
     snprintf(lp, sizeof lp, "/proc/self/fd/%d", m);
