@@ -7,6 +7,7 @@ Paths live in two worlds: the *image* path where ld.so inside the sandbox will l
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections import deque
@@ -43,9 +44,13 @@ class Library:
     name: str
     chain: tuple[str, ...]
     found_in: str
+    # Why, when it is no DT_NEEDED (a library glibc itself dlopens).
+    note: str = ""
 
     def reason(self) -> str:
         """Why this file is packed, e.g. ``needed by /usr/bin/x → /lib/.../libfoo.so``."""
+        if self.note:
+            return self.note
         if self.found_in == FOUND_INTERP:
             return f"interpreter of {self.chain[-1]}"
         return "needed by " + " → ".join(self.chain)
@@ -144,6 +149,26 @@ class ClosureFinder:
             ns = self._main_ns
             obj = self._root(image_path, host_path, info, is_main=False)
         self._load_tree(obj, ns, lenient=True)
+
+    def add_glibc_dlopens(self) -> None:
+        """Adds what glibc's libc.so.6 dlopens by itself, where the entry's closure has it:
+        libgcc_s.so.1, which pthread_exit, pthread_cancel and backtrace load to unwind (without
+        it the process aborts: "libgcc_s.so.1 must be installed for pthread_exit to work"),
+        found by ld.so's search from libc. Nothing when this host has none."""
+        libc = self._main_ns.by_name.get("libc.so.6")
+        name = "libgcc_s.so.1"
+        if libc is None or libc.loader is None or name in self._main_ns.by_name:
+            return
+        try:
+            obj = self._find(name, libc, self._main_ns)
+        except PackError:
+            return
+        self._main_ns.by_name[name] = obj
+        self._load_tree(obj, self._main_ns, lenient=True)
+        for i, lib in enumerate(self.result.libraries):
+            if lib.image_path == obj.image_path and not lib.note:
+                self.result.libraries[i] = dataclasses.replace(
+                    lib, note=f"dlopened by glibc ({libc.image_path}: pthread_exit, pthread_cancel, backtrace)")
 
     def _root(self, image_path: str, host_path: Path, info: ElfInfo, is_main: bool) -> _Obj:
         # The kernel gives ld.so the resolved path of the main program ($ORIGIN); a dlopened

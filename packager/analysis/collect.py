@@ -296,6 +296,7 @@ def collect(cfg: Config, ld_so_conf: Path = DEFAULT_CONF, cache: StatCache | Non
             return stat_cache.elf(path, read_elf)
     finder = ClosureFinder(host_map, read_ld_so_conf(ld_so_conf), elf_reader=reader)
     entry_info = finder.add_entry(cfg.app.entry, entry_host)
+    finder.add_glibc_dlopens()
     st = os.stat(entry_host)
     if not stat.S_ISREG(st.st_mode):
         raise PackError(f"{display_path(entry_host)}: the entry is not a regular file")

@@ -164,3 +164,26 @@ def test_files_object_need_found_nowhere_is_a_warning(tmp_path: Path, cc: Callab
     collected = collect(load_project(_plugin_tree(tmp_path, cc, pack_provider=False)))
     assert collected.rootfs.get("/opt/jdk/libp.so") is not None
     assert [w for w in collected.warnings if "libq.so (needed by /opt/jdk/libp.so)" in w], collected.warnings
+
+
+def test_glibc_dlopens_libgcc_s_when_libc_is_packed() -> None:
+    """pthread_exit, pthread_cancel and backtrace make glibc dlopen libgcc_s.so.1; without it a
+    packed program aborts ("libgcc_s.so.1 must be installed for pthread_exit to work")."""
+    finder = ClosureFinder(no_map, read_ld_so_conf())
+    finder.add_entry("/bin/ls", Path("/bin/ls"))
+    finder.add_glibc_dlopens()
+    libs = {lib.name: lib for lib in finder.result.libraries}
+    if not any(Path(d, "libgcc_s.so.1").is_file() for d in ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu")):
+        pytest.skip("no libgcc_s.so.1 on this host")
+    assert "libgcc_s.so.1" in libs
+    assert libs["libgcc_s.so.1"].reason().startswith("dlopened by glibc (")
+    assert libs["libc.so.6"].reason() == "needed by /bin/ls"
+
+
+def test_no_libgcc_s_without_glibc(tmp_path: Path, cc: Callable[..., Path]) -> None:
+    """A static program has no libc.so.6 to dlopen anything."""
+    prog = cc(tmp_path / "static", "int main(void) { return 0; }\n", "-static")
+    finder = ClosureFinder(no_map, read_ld_so_conf())
+    finder.add_entry("/app/static", prog)
+    finder.add_glibc_dlopens()
+    assert not any(lib.name == "libgcc_s.so.1" for lib in finder.result.libraries)
