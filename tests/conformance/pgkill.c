@@ -114,6 +114,16 @@ static void round_trip(const char *tag, int test_exits) {
 }
 
 void fam_pgkill(void) {
+    /* Joining the group a process is in already succeeds (posix_spawn's setpgroup with the
+     * parent's group does it in the child); packed, the group the app started in is led
+     * outside its pid namespace and reads as 1. */
+    pid_t g = getpgrp();
+    CASE(F, "setpgid_own_group", setpgid(0, g) == 0 && getpgrp() == g);
+    pid_t c = fork();
+    if (c == 0)
+        _exit(setpgid(0, g) == 0 && getpgrp() == g ? 0 : 1);
+    int st = 0;
+    CASE(F, "setpgid_child_joins_parents_group", waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0);
     CASE(F, "subreaper", prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
     round_trip("test_waits", 0);
     round_trip("test_exits", 1);

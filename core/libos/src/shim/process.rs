@@ -371,6 +371,12 @@ fn clone3<P: Platform>(os: &LibOs<P>, args: usize, size: usize, ctx: &mut dyn Sy
 fn groups<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
     let (n, a) = if n == GETPGRP { (GETPGID, [0; 6]) } else { (n, *a) };
     if let Some(h) = os.platform.passthrough() {
+        // setpgid into group 1 of a process whose group is that outside group (it reads as 1):
+        // it is there already, which Linux answers with success (posix_spawn's setpgroup with
+        // the parent's group does this in every child).
+        if n == SETPGID && a[1] == 1 && h.process_call(GETPGID, [a[0], 0, 0, 0, 0, 0]) == Ok(0) {
+            return Ok(0);
+        }
         let r = h.process_call(n, a)?;
         return Ok(if r == 0 && matches!(n, GETPGID | GETSID) { 1 } else { r });
     }
