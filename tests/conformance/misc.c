@@ -75,6 +75,10 @@ void fam_misc2(void) {
     CPU_ZERO(&set);
     CPU_SET(0, &set);
     CASE(F, "sched_setaffinity", sched_setaffinity(0, sizeof set, &set) == 0);
+    cpu_set_t got;
+    CPU_ZERO(&got);
+    CASE(F, "sched_getaffinity_after_set", sched_getaffinity(0, sizeof got, &got) == 0 && CPU_COUNT(&got) == 1 &&
+                                               CPU_ISSET(0, &got));
     CPU_ZERO(&set);
     ERR(F, "sched_setaffinity_empty", sched_setaffinity(0, sizeof set, &set), EINVAL);
     long prio = syscall(SYS_ioprio_get, 1, 0);

@@ -37,6 +37,10 @@ pub struct LibOs<P: Platform> {
     pub brk: SpinMutex<Brk>,
     pub limits: SpinMutex<[Rlimit; RLIM_NLIMITS]>,
     pub umask: AtomicU32,
+    /// The CPU mask sched_setaffinity last set for the process (bit i: CPU i, of the first
+    /// 64), 0 for all of the platform's: what sched_getaffinity reports (threads still run
+    /// where the host puts them). One per process, inherited by fork, as a thread's mask is.
+    pub affinity: AtomicU64,
     pub hostname: Vec<u8>,
     /// `LITEBOX_LOG=debug`: one log line per unimplemented or denied call.
     pub debug: AtomicBool,
@@ -115,6 +119,7 @@ impl<P: Platform> LibOs<P> {
             brk: SpinMutex::new(Brk::default()),
             limits: SpinMutex::new(limits),
             umask: AtomicU32::new(0o022),
+            affinity: AtomicU64::new(0),
             hostname: hostname.to_vec(),
             debug: AtomicBool::new(debug),
             children: crate::children::ChildList::default(),
@@ -326,6 +331,7 @@ impl<P: Platform> LibOs<P> {
             brk: SpinMutex::new(brk),
             limits: SpinMutex::new(*self.limits.lock()),
             umask: AtomicU32::new(self.umask.load(Ordering::Relaxed)),
+            affinity: AtomicU64::new(self.affinity.load(Ordering::Relaxed)),
             hostname: self.hostname.clone(),
             debug: AtomicBool::new(self.debug.load(Ordering::Relaxed)),
             children: crate::children::ChildList::default(),

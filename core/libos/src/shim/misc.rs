@@ -50,7 +50,7 @@ pub const PARTIAL: &[(usize, &str)] = &[
     (MINCORE, "every page of a mapping of the library OS reported resident; ENOMEM outside them"),
     (FADVISE64, "advice checked and ignored"),
     (READAHEAD, "checked and ignored"),
-    (SCHED_SETAFFINITY, "a mask with at least one of the platform's CPUs is accepted; threads run where the host puts them"),
+    (SCHED_SETAFFINITY, "a mask with at least one of the platform's CPUs is accepted and reported by sched_getaffinity (one mask per process); threads run where the host puts them"),
     (IOPRIO_GET, "the process and its threads only; best effort, level 4 unless set"),
     (IOPRIO_SET, "as ioprio_get; the class and level are kept, not applied"),
     (PERSONALITY, "the value is kept and reported; no personality flag changes behaviour"),
@@ -144,11 +144,15 @@ fn serve<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
             own(os, a[0])?;
             let n = os.platform.cpu_count().clamp(1, 1024);
             let mask = user::slice_in(&os.mem, a[2], a[1].min(128))?;
-            if (0..n).any(|i| i / 8 < mask.len() && mask[i / 8] & (1 << (i % 8)) != 0) {
-                Ok(0)
-            } else {
-                Err(EINVAL)
+            let on = |i: usize| i / 8 < mask.len() && mask[i / 8] & (1 << (i % 8)) != 0;
+            if !(0..n).any(on) {
+                return Err(EINVAL);
             }
+            // Kept for sched_getaffinity (the first 64 CPUs; all of them: 0).
+            let kept = (0..n.min(64)).filter(|&i| on(i)).fold(0u64, |m, i| m | 1 << i);
+            let all = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+            os.affinity.store(if kept == all || n > 64 { 0 } else { kept }, core::sync::atomic::Ordering::Relaxed);
+            Ok(0)
         }
         IOPRIO_GET | IOPRIO_SET => ioprio(os, n, a),
         PERSONALITY => {

@@ -40,7 +40,7 @@ pub const HANDLED: &[usize] = &[
 /// generated from these arrays by scripts/gen_implemented.py).
 pub const PARTIAL: &[(usize, &str)] = &[
     (RSEQ, "ENOSYS (glibc then runs without restartable sequences)"),
-    (SCHED_GETAFFINITY, "reports the CPUs the platform has (linux-userland: the host's affinity at start); sched_setaffinity is not served"),
+    (SCHED_GETAFFINITY, "reports the CPUs the platform has (linux-userland: the host's affinity at start), or the mask sched_setaffinity last set for the process"),
     (CLONE, "threads (CLONE_VM|CLONE_THREAD) and processes (run as fork); CLONE_SETTLS ignored for a new process; CLONE_PARENT accepted but the child stays the caller's; namespace flags refused; EAGAIN beyond [policy.limits] threads/processes"),
     (CLONE3, "as clone"),
 ];
@@ -118,9 +118,11 @@ pub fn dispatch<P: Platform>(
                 // Only the process itself and its thread are answered for (as sched_getparam).
                 Err(ESRCH)
             } else {
+                // What sched_setaffinity kept, else every CPU.
+                let kept = os.affinity.load(core::sync::atomic::Ordering::Relaxed);
                 user::slice_mut_in(&os.mem, a[2], bytes).map(|m| {
                     m.fill(0);
-                    for i in 0..n {
+                    for i in (0..n).filter(|&i| kept == 0 || (i < 64 && kept & 1 << i != 0)) {
                         m[i / 8] |= 1 << (i % 8);
                     }
                     bytes
