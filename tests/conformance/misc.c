@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
@@ -56,6 +57,16 @@ void fam_misc(void) {
 /* Family "misc", second part: legacy getdents, copy_file_range, affinity, I/O priority,
  * personality. */
 void fam_misc2(void) {
+    /* POSIX semaphores and shared memory by name: glibc keeps them in /dev/shm, which every
+     * Linux has (packed: made in the writable layer on first use). */
+    char sname[64], mname[64];
+    snprintf(sname, sizeof sname, "/conf_sem_%d", (int)getpid());
+    snprintf(mname, sizeof mname, "/conf_shm_%d", (int)getpid());
+    sem_t *sem = sem_open(sname, O_CREAT | O_EXCL, 0600, 1);
+    CASE(F, "sem_open", sem != SEM_FAILED && sem_wait(sem) == 0 && sem_post(sem) == 0 && sem_close(sem) == 0 &&
+                            sem_unlink(sname) == 0);
+    int shm = shm_open(mname, O_CREAT | O_EXCL | O_RDWR, 0600);
+    CASE(F, "shm_open", shm >= 0 && ftruncate(shm, 4096) == 0 && close(shm) == 0 && shm_unlink(mname) == 0);
     char buf[2048];
     int d = open(conf_base, O_RDONLY | O_DIRECTORY);
     long n = syscall(SYS_getdents, d, buf, sizeof buf);

@@ -50,7 +50,15 @@ pub struct Vfs {
     /// Image paths the writable layer neither has nor hides, per layer generation: most
     /// lookups are of image files, and asking the host each time costs ~3 syscalls a component.
     upper_neg: SpinMutex<UpperNegCache>,
+    /// Whether /dev/shm is known to exist ([`Vfs::dev_shm`]).
+    dev_shm_made: core::sync::atomic::AtomicBool,
 }
+
+/// The directory POSIX shared memory and semaphores live in (glibc's shm_open and sem_open,
+/// so Python's multiprocessing locks and queues): every Linux has it, the image cannot (/dev is
+/// the runtime's), so it is made in the writable layer, sticky and writable by all as on
+/// Linux, the first time a path below it is resolved.
+const DEV_SHM: &[u8] = b"/dev/shm";
 
 /// Name prefix of a whiteout in the host writable layer: `.wh.NAME` hides the image's NAME.
 const WH: &[u8] = b".wh.";
@@ -105,6 +113,7 @@ impl Vfs {
             exe_path: SpinMutex::new(exe_path),
             fatal,
             upper_neg: SpinMutex::new(UpperNegCache::default()),
+            dev_shm_made: core::sync::atomic::AtomicBool::new(false),
             host: None,
             proc: SpinMutex::new(None),
             ids: None,
@@ -312,6 +321,24 @@ impl Vfs {
         }
     }
 
+    /// Makes [`DEV_SHM`] in the writable layer (mode 1777) unless it exists: before a path
+    /// below it is resolved. A failure (a read-only layer) leaves it missing, as before.
+    #[cold]
+    fn dev_shm(&self) {
+        use core::sync::atomic::Ordering::Relaxed;
+        if self.dev_shm_made.load(Relaxed) {
+            return;
+        }
+        if self.lookup(DEV_SHM).is_none() {
+            match self.host_mkdir(DEV_SHM, 0o1777) {
+                Ok(true) => {}
+                Ok(false) => self.mkdir(DEV_SHM, 0o1777),
+                Err(_) => return,
+            }
+        }
+        self.dev_shm_made.store(true, Relaxed);
+    }
+
     /// An unnamed regular file (O_TMPFILE) on the host, for an O_TMPFILE open in directory `dir`
     /// or a memfd_create (`dir` "/"), opened with `flags` (access mode, O_APPEND, O_NONBLOCK,
     /// O_EXCL) and `mode`: in the host directory that holds `dir` (the writable layer's root for
@@ -490,6 +517,9 @@ impl Vfs {
     pub fn resolve(&self, cwd: &[u8], p: &[u8], follow_last: bool) -> Result<Resolved, Errno> {
         if p.is_empty() {
             return Err(ENOENT);
+        }
+        if p.starts_with(b"/dev/shm/") || (p[0] != b'/' && cwd.starts_with(DEV_SHM)) {
+            self.dev_shm();
         }
         if p.len() >= 4096 {
             return Err(ENAMETOOLONG);
