@@ -8,7 +8,6 @@ The suite prints one line per case, ``PASS family.case`` or ``FAIL family.case: 
 
 from __future__ import annotations
 
-import ctypes
 import re
 import subprocess
 from dataclasses import dataclass
@@ -49,28 +48,9 @@ _USERLAND_GAPS = {
         "node_outlives_socket", "open_enxio", "peercred", "seqpacket", "so_acceptconn", "unlink")},
     "unixsock.socket_bad_type": "the gate's allow-list refuses AF_UNIX socket types it does not know (EPERM)",
 }
-# Landlock ABI 6 and later: the supervisor's own domain scopes abstract Unix sockets and handles
-# no file-system right, yet every Landlock layer denies REFER (moving or linking a file into
-# another directory) unless a rule grants it; once the sandbox's domain makes the kernel check
-# file-system accesses, that layer refuses every rename and link across directories with EXDEV
-# (docs/targets/linux-userland.md, "Limits"). Granting REFER there makes the layer a
-# file-system one, and Landlock then refuses init the mounts of the private root.
-_CROSS_DIR = ("a rename or link into another directory of the writable layer is EXDEV (Landlock: the "
-              "supervisor's scope-only domain denies REFER)")
-
-
-def _landlock_abi() -> int:
-    """The host kernel's Landlock ABI version (0: none)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    v = libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))  # landlock_create_ruleset, VERSION
-    return max(v, 0)
-
-
 _LINUX_GAPS = {
     "fserr.utimensat": "the times of files of the host-backed writable layer are checked but not set: the gate has "
                        "no utimensat (docs/security.md) and the broker no request for it yet",
-    **({c: _CROSS_DIR for c in ("links.link_into_subdir", "links.rename_into_subdir", "links.rename_dir_across")}
-       if _landlock_abi() >= 6 else {}),
 }
 # A host pipe does not show where its page buffers begin: a read into a buffer that stops
 # being writable fails with EFAULT (taking nothing) whenever more is queued than fits, where

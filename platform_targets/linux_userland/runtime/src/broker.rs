@@ -56,6 +56,14 @@ pub const OP_UDP_SYNC: u32 = 8;
 /// namespace on the first such request ([`NetHelper`]; docs/security.md, "The network
 /// namespace is made on the first abstract Unix name").
 pub const OP_UNIX_SOCKET: u32 = 9;
+/// rename or hard link of a file into another directory of the writable layer or a `rw`
+/// mount (numbers: the directory's index; data: the two paths beneath it, NUL between them),
+/// where the sandbox's own host call was refused with EXDEV: Landlock's REFER, which the
+/// supervisor's scope-only domain denies to every process nested in it
+/// (docs/targets/linux-userland.md, "Limits"). Made by path beneath the supervisor's
+/// descriptor of the directory, as chmod.
+pub const OP_RENAME: u32 = 10;
+pub const OP_LINK: u32 = 11;
 /// Most bytes of data in an answer (a socket address or an option value).
 pub const ANSWER_MAX: usize = 256;
 
@@ -554,6 +562,7 @@ impl Server {
             OP_LISTEN => self.listen(target.ok_or(EBADF)?, num(0)).map(Answer::Value),
             OP_CONNECT => self.connect(target.ok_or(EBADF)?, data).map(Answer::Value),
             OP_CHMOD => self.chmod(num(0), num(1) as u32, data).map(Answer::Value),
+            OP_RENAME | OP_LINK => self.reparent(op, num(0), data).map(Answer::Value),
             OP_UDP_SYNC => {
                 self.relays.flush(&self.policy);
                 Ok(Answer::Value(0))
@@ -692,14 +701,19 @@ impl Server {
         r
     }
 
-    /// chmod of `rel` beneath writable directory `dir`, never following a symlink.
-    fn chmod(&self, dir: u64, mode: u32, rel: &[u8]) -> Result<usize, Errno> {
+    /// The writable directory `dir` the app named, or EROFS / ENOENT.
+    fn writable_dir(&self, dir: u64) -> Result<Dir, Errno> {
         let d = self.dirs.as_ref().and_then(|d| d.get(dir as usize).copied()).ok_or(ENOENT)?;
         if !d.writable {
             return Err(EROFS);
         }
-        let ok_path = rel.split(|&b| b == b'/').all(|c| !c.is_empty() && c != b"." && c != b"..") || rel.is_empty();
-        if !ok_path || rel.contains(&0) {
+        Ok(d)
+    }
+
+    /// chmod of `rel` beneath writable directory `dir`, never following a symlink.
+    fn chmod(&self, dir: u64, mode: u32, rel: &[u8]) -> Result<usize, Errno> {
+        let d = self.writable_dir(dir)?;
+        if !(plain_relative(rel) || rel.is_empty()) {
             return Err(EINVAL);
         }
         const O_PATH: u32 = 0o10000000;
@@ -722,6 +736,33 @@ impl Server {
         close(fd);
         r
     }
+}
+
+impl Server {
+    /// [`OP_RENAME`] or [`OP_LINK`] of `from` to `to` (`data`: `from` NUL `to`), both beneath
+    /// writable directory `dir`: each parent opened beneath it (no `..`, no symlink, no magic
+    /// link on the way), the last names plain, a final symlink moved or linked itself. The
+    /// supervisor's Landlock domain handles no file-system right, so REFER holds nothing back
+    /// here; the descriptor is the app's own view of the directory (OP_SET_DIRS), so nothing
+    /// outside it can be named.
+    fn reparent(&self, op: u32, dir: u64, data: &[u8]) -> Result<usize, Errno> {
+        const RENAMEAT: usize = 264;
+        const LINKAT: usize = 265;
+        let d = self.writable_dir(dir)?;
+        let mut parts = data.splitn(2, |&b| b == 0);
+        let (Some(from), Some(to)) = (parts.next(), parts.next()) else { return Err(EINVAL) };
+        if !plain_relative(from) || !plain_relative(to) {
+            return Err(EINVAL);
+        }
+        let (a, b) = (crate::hostfs::parent(d.fd, from)?, crate::hostfs::parent(d.fd, to)?);
+        let nr = if op == OP_RENAME { RENAMEAT } else { LINKAT };
+        check(sys::syscall6(nr, a.fd as usize, a.name.as_ptr() as usize, b.fd as usize, b.name.as_ptr() as usize, 0, 0))
+    }
+}
+
+/// A relative path of plain names: not empty, no empty component, no `.` or `..`, no NUL.
+fn plain_relative(rel: &[u8]) -> bool {
+    !rel.is_empty() && !rel.contains(&0) && rel.split(|&b| b == b'/').all(|c| !c.is_empty() && c != b"." && c != b"..")
 }
 
 enum Answer {

@@ -136,10 +136,11 @@ fn close(fd: i32) {
 
 /// The parent directory of `rel` opened beneath `dirfd` (or `dirfd` itself), and the last
 /// component. The caller closes the descriptor if it differs from `dirfd`.
-struct Parent {
-    fd: i32,
+/// The parent directory of a path opened beneath a directory, and the last name (NUL-ended).
+pub struct Parent {
+    pub fd: i32,
     owned: bool,
-    name: Vec<u8>,
+    pub name: Vec<u8>,
 }
 
 impl Drop for Parent {
@@ -150,7 +151,28 @@ impl Drop for Parent {
     }
 }
 
-fn parent(dirfd: i32, rel: &[u8]) -> Result<Parent, Errno> {
+/// A rename or link into another directory that the host refused with EXDEV: Landlock's
+/// REFER, which the supervisor's scope-only domain denies to every process nested in it
+/// (docs/targets/linux-userland.md, "Limits"). Asked of the supervisor (broker.rs
+/// `OP_RENAME`/`OP_LINK`), which makes it by path beneath its own descriptor of the same
+/// directory; any other error stands.
+fn reparented(e: Errno, op: u32, dir: usize, from: &[u8], to: &[u8]) -> Result<(), Errno> {
+    if e != EXDEV
+        || from.iter().rposition(|&b| b == b'/').map(|i| &from[..i])
+            == to.iter().rposition(|&b| b == b'/').map(|i| &to[..i])
+    {
+        return Err(e);
+    }
+    let mut data = Vec::with_capacity(from.len() + 1 + to.len());
+    data.extend_from_slice(from);
+    data.push(0);
+    data.extend_from_slice(to);
+    crate::broker::request(op, [dir as u64, 0, 0], &data, None).map(|_| ())
+}
+
+/// [`Parent`] of `rel` beneath `dirfd`: each directory on the way opened with
+/// `RESOLVE_BENEATH` and no symlinks (`dirfd` itself for a single name).
+pub fn parent(dirfd: i32, rel: &[u8]) -> Result<Parent, Errno> {
     if rel.is_empty() {
         return Err(EINVAL);
     }
@@ -252,7 +274,8 @@ impl HostDirOps for HostDirs {
             0,
             0,
         ))
-        .map(|_| ());
+        .map(|_| ())
+        .or_else(|e| reparented(e, crate::broker::OP_LINK, dir, from, to));
         self.changed();
         res
     }
@@ -293,7 +316,8 @@ impl HostDirOps for HostDirs {
             0,
             0,
         ))
-        .map(|_| ());
+        .map(|_| ())
+        .or_else(|e| reparented(e, crate::broker::OP_RENAME, dir, from, to));
         self.changed();
         res
     }
