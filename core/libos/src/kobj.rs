@@ -309,7 +309,7 @@ impl PipeEnd {
         if self.write {
             r |= if s.readers == 0 {
                 POLLOUT | POLLERR
-            } else if (s.max_pages * PAGE).saturating_sub(s.buf.len()) >= PIPE_BUF.min(s.max_pages * PAGE) {
+            } else if (s.max_pages * PAGE).saturating_sub(s.buf.len()) >= PIPE_BUF {
                 POLLOUT
             } else {
                 0

@@ -118,8 +118,8 @@ impl<P: Platform> LibOs<P> {
                 // The host pipe takes the pipe's size first (F_SETPIPE_SZ set it, or the
                 // default, which the host pipe has already), then its unread bytes.
                 if d.size != crate::kobj::PIPE_CAP {
-                    const F_SETPIPE_SZ: usize = 1031;
-                    let _ = pt.fd_call(crate::shim::nr::FCNTL, [w.0 as usize, F_SETPIPE_SZ, d.size, 0, 0, 0]);
+                    let set = crate::shim::fcntl_more::F_SETPIPE_SZ as usize;
+                    let _ = pt.fd_call(crate::shim::nr::FCNTL, [w.0 as usize, set, d.size, 0, 0, 0]);
                 }
                 if d.readers > 0 {
                     move_bytes(self, pt, w.0, &d.bytes);

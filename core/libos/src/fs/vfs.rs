@@ -54,6 +54,11 @@ pub struct Vfs {
     dev_shm_made: core::sync::atomic::AtomicBool,
 }
 
+/// st_dev of the files of host directory `dir` (0: the writable layer, else a mount's index).
+fn host_dir_dev(dir: usize) -> u64 {
+    DEV + 1 + dir as u64
+}
+
 /// The directory POSIX shared memory and semaphores live in (glibc's shm_open and sem_open,
 /// so Python's multiprocessing locks and queues): every Linux has it, the image cannot (/dev is
 /// the runtime's), so it is made in the writable layer, sticky and writable by all as on
@@ -710,14 +715,14 @@ impl Vfs {
     }
 
     /// The st_dev a stat by path reports for the host file at `p` (the writable layer's or a
-    /// mount's: `DEV + 1 + its directory's index`, as [`Vfs::stat`] of a `Node::Host`), so that
+    /// mount's: [`host_dir_dev`], as [`Vfs::stat`] of a `Node::Host`), so that
     /// an fstat of the file's descriptor says the same; None where `p` is not in a host
     /// directory.
     pub fn host_dev(&self, p: &[u8]) -> Option<u64> {
         let h = self.host.as_ref()?;
         match self.mount_of(p) {
-            Some((m, _)) => Some(DEV + 1 + m.dir as u64),
-            None if h.upper => Some(DEV + 1),
+            Some((m, _)) => Some(host_dir_dev(m.dir)),
+            None if h.upper => Some(host_dir_dev(0)),
             None => None,
         }
     }
@@ -775,7 +780,7 @@ impl Vfs {
             Node::OverlaySymlink { ino, target } => (S_IFLNK | 0o777, target.len() as u64, *ino, 0, 0, 0),
             Node::Host(h) => {
                 let mut st = h.st;
-                st.st_dev = DEV + 1 + h.dir as u64;
+                st.st_dev = host_dir_dev(h.dir);
                 self.map_ids(&mut st);
                 return st;
             }

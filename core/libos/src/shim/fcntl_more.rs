@@ -20,7 +20,8 @@ const F_GETOWN_EX: u32 = 16;
 const F_SETLEASE: u32 = 1024;
 const F_GETLEASE: u32 = 1025;
 const F_NOTIFY: u32 = 1026;
-const F_SETPIPE_SZ: u32 = 1031;
+/// fcntl's F_SETPIPE_SZ (also the promotion's host call, `crate::pipes`).
+pub const F_SETPIPE_SZ: u32 = 1031;
 const F_GETPIPE_SZ: u32 = 1032;
 const F_ADD_SEALS: u32 = 1033;
 const F_GET_SEALS: u32 = 1034;

@@ -1084,6 +1084,14 @@ fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
             f.flags.store(if on { old | O_ASYNC } else { old & !O_ASYNC }, Ordering::Relaxed);
             return Ok(0);
         }
+        // FIONBIO: the O_NONBLOCK status flag, as Linux's do_vfs_ioctl sets it for every file
+        // (CPython's os.set_blocking); a host descriptor's is set on the host too (below).
+        FIONBIO if !matches!(f.kind, FileKind::Host(_)) => {
+            let on = user::read_in::<i32>(&os.mem, arg)? != 0;
+            let old = f.flags();
+            f.flags.store(if on { old | O_NONBLOCK } else { old & !O_NONBLOCK }, Ordering::Relaxed);
+            return Ok(0);
+        }
         _ => {}
     }
     match &f.kind {
@@ -1118,26 +1126,12 @@ fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
                 user::write_in(&os.mem, arg, &(n as i32))?;
                 Ok(0)
             }
-            FIONBIO => {
-                let on = user::read_in::<i32>(&os.mem, arg)? != 0;
-                let old = f.flags();
-                f.flags.store(if on { old | O_NONBLOCK } else { old & !O_NONBLOCK }, Ordering::Relaxed);
-                Ok(0)
-            }
             _ => Err(refused_ioctl(os, fd, cmd, b"object")),
         },
         FileKind::Image(_) | FileKind::Overlay(_) if cmd == FIONREAD => {
             let size = stat_node(os, &f)?.st_size as u64;
             let left = size.saturating_sub(*f.pos.lock()) as i32;
             user::write_in(&os.mem, arg, &left)?;
-            Ok(0)
-        }
-        // Any other descriptor (a file, a directory): the status flag, as Linux's
-        // do_vfs_ioctl sets it for every file (CPython's os.set_blocking uses it).
-        _ if cmd == FIONBIO => {
-            let on = user::read_in::<i32>(&os.mem, arg)? != 0;
-            let old = f.flags();
-            f.flags.store(if on { old | O_NONBLOCK } else { old & !O_NONBLOCK }, Ordering::Relaxed);
             Ok(0)
         }
         _ => Err(refused_ioctl(os, fd, cmd, b"file")),

@@ -157,10 +157,10 @@ impl Drop for Parent {
 /// `OP_RENAME`/`OP_LINK`), which makes it by path beneath its own descriptor of the same
 /// directory; any other error stands.
 fn reparented(e: Errno, op: u32, dir: usize, from: &[u8], to: &[u8]) -> Result<(), Errno> {
-    if e != EXDEV
-        || from.iter().rposition(|&b| b == b'/').map(|i| &from[..i])
-            == to.iter().rposition(|&b| b == b'/').map(|i| &to[..i])
-    {
+    fn dir_of(p: &[u8]) -> &[u8] {
+        p.iter().rposition(|&b| b == b'/').map_or(&[], |i| &p[..i])
+    }
+    if e != EXDEV || dir_of(from) == dir_of(to) {
         return Err(e);
     }
     let mut data = Vec::with_capacity(from.len() + 1 + to.len());
