@@ -9,8 +9,11 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
+#include <utime.h>
 
 #define F "fserr"
 
@@ -177,6 +180,37 @@ static void dir_errors(void) {
     struct timespec bad[2] = {{0, 1000000000}, {0, 0}};
     ERR(F, "utimensat_bad_nsec", utimensat(AT_FDCWD, conf_path(0, "d/file"), bad, 0), EINVAL);
     ERR(F, "utimensat_missing", utimensat(AT_FDCWD, conf_path(0, "d/none"), ts, 0), ENOENT);
+    struct timespec omit[2] = {{3000000, 0}, {0, UTIME_OMIT}};
+    CASE(F, "utimensat_omit_mtime", utimensat(AT_FDCWD, conf_path(0, "d/file"), omit, 0) == 0 &&
+                                        stat(conf_path(1, "d/file"), &st) == 0 && st.st_atim.tv_sec == 3000000 &&
+                                        st.st_mtim.tv_sec == 2000000);
+    struct timespec ts2[2] = {{4000000, 0}, {5000000, 0}};
+    CASE(F, "futimens", (fd = open(conf_path(0, "d/file"), O_RDONLY)) >= 0 && futimens(fd, ts2) == 0 &&
+                            stat(conf_path(1, "d/file"), &st) == 0 && st.st_mtim.tv_sec == 5000000 &&
+                            st.st_atim.tv_sec == 4000000);
+    close(fd);
+    struct timespec now_ts[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+    time_t before = time(NULL);
+    CASE(F, "utimensat_now", utimensat(AT_FDCWD, conf_path(0, "d/file"), now_ts, 0) == 0 &&
+                                 stat(conf_path(1, "d/file"), &st) == 0 && st.st_mtim.tv_sec >= before &&
+                                 st.st_mtim.tv_sec < before + 600);
+    struct timeval tv[2] = {{6000000, 0}, {7000000, 0}};
+    CASE(F, "utimes", syscall(SYS_utimes, conf_path(0, "d/file"), tv) == 0 && stat(conf_path(1, "d/file"), &st) == 0 &&
+                          st.st_atim.tv_sec == 6000000 && st.st_mtim.tv_sec == 7000000);
+    struct timeval badtv[2] = {{0, 1000000}, {0, 0}};
+    ERR(F, "utimes_bad_usec", syscall(SYS_utimes, conf_path(0, "d/file"), badtv), EINVAL);
+    struct utimbuf ub = {8000000, 9000000};
+    CASE(F, "utime", syscall(SYS_utime, conf_path(0, "d/file"), &ub) == 0 && stat(conf_path(1, "d/file"), &st) == 0 &&
+                         st.st_atim.tv_sec == 8000000 && st.st_mtim.tv_sec == 9000000);
+    CASE(F, "futimesat", syscall(SYS_futimesat, AT_FDCWD, conf_path(0, "d/file"), tv) == 0 &&
+                             stat(conf_path(1, "d/file"), &st) == 0 && st.st_mtim.tv_sec == 7000000);
+    CASE(F, "utimensat_dir", mkdir(conf_path(0, "d/tdir"), 0755) == 0 &&
+                                 utimensat(AT_FDCWD, conf_path(0, "d/tdir"), ts2, 0) == 0 &&
+                                 stat(conf_path(1, "d/tdir"), &st) == 0 && st.st_mtim.tv_sec == 5000000);
+    CASE(F, "utimensat_symlink_itself", symlink("file", conf_path(0, "d/tsl")) == 0 &&
+                                            utimensat(AT_FDCWD, conf_path(0, "d/tsl"), ts, AT_SYMLINK_NOFOLLOW) == 0 &&
+                                            lstat(conf_path(1, "d/tsl"), &st) == 0 && st.st_mtim.tv_sec == 2000000 &&
+                                            stat(conf_path(2, "d/tsl"), &st) == 0 && st.st_mtim.tv_sec == 7000000);
     ERR(F, "mkdirat_bad_dirfd", mkdirat(999, "x", 0755), EBADF);
     f = open(conf_path(0, "d/file"), O_RDONLY);
     ERR(F, "openat_file_dirfd", openat(f, "x", O_RDONLY), ENOTDIR);

@@ -46,6 +46,13 @@ pub trait HostDirOps: Send + Sync {
     fn list(&self, dir: usize, rel: &[u8]) -> Result<Vec<DirEntry>, Errno>;
     /// chmod (permission bits).
     fn chmod(&self, dir: usize, rel: &[u8], mode: u32) -> Result<(), Errno>;
+    /// Sets the access and modification times of `rel` itself (a final symlink is not
+    /// followed), as utimensat(2): each `tv_nsec` is in 0..1e9, `UTIME_NOW` or `UTIME_OMIT`
+    /// (checked by the caller). Default: the platform's host directories keep no times the
+    /// app sets (the call is checked and has no effect).
+    fn utimes(&self, _dir: usize, _rel: &[u8], _times: &[crate::abi::Timespec; 2]) -> Result<(), Errno> {
+        Ok(())
+    }
     /// Reads at `off` from host descriptor `fd` (pread).
     fn pread(&self, fd: i32, off: u64, buf: &mut [u8]) -> Result<usize, Errno>;
     /// Writes at `off` to host descriptor `fd` (pwrite).

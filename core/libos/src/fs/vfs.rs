@@ -1186,8 +1186,19 @@ impl Vfs {
         }
     }
 
+    /// Sets the times of a host node (`HostDirOps::utimes`); Ok(false) if `n` is not one.
+    pub fn host_utimes(&self, n: &Node, p: &[u8], times: &[crate::abi::Timespec; 2]) -> Result<bool, Errno> {
+        match (n, self.host.as_ref()) {
+            (Node::Host(hn), Some(h)) => {
+                self.place(p)?;
+                h.ops.utimes(hn.dir, &hn.rel, times).map(|_| true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// EROFS if `p` lies inside a read-only mount: for the metadata calls that change nothing
-    /// on the host (chown, utimensat) but must still refuse there, as Linux does.
+    /// on the host (chown) but must still refuse there, as Linux does.
     pub fn check_writable(&self, p: &[u8]) -> Result<(), Errno> {
         self.place(p).map(|_| ())
     }

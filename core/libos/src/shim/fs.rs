@@ -106,9 +106,10 @@ pub const PARTIAL: &[(usize, &str)] = &[
     (MKNODAT, "as mknod"),
     (LINK, "files of the image and the in-memory layer, to a name in the in-memory layer; EXDEV to a host directory, EPERM for a file of a host directory"),
     (LINKAT, "as link; AT_EMPTY_PATH names an O_TMPFILE or memfd file of the in-memory layer (one on the host, as other host files: EPERM)"),
-    (UTIME, "checks the path; timestamps are not changed (as utimensat)"),
-    (UTIMES, "as utime"),
-    (FUTIMESAT, "as utime"),
+    (UTIMENSAT, "the in-memory writable layer (kvm, snp, optee) keeps whole seconds, and the times of regular files only (its directories and symlinks read time 0); windows' host directories keep no times (checked, no effect)"),
+    (UTIME, "as utimensat"),
+    (UTIMES, "as utimensat"),
+    (FUTIMESAT, "as utimensat"),
     (GETXATTR, "no extended attributes: ENODATA"),
     (LGETXATTR, "as getxattr"),
     (FGETXATTR, "as getxattr"),
@@ -186,8 +187,9 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         FCHOWNAT => chownat(os, fd, a[1], a[4] as u32 & AT_SYMLINK_NOFOLLOW == 0),
         FCHOWN => fd_metadata(os, fd),
         UTIMENSAT => utimensat(os, fd, a[1], a[2], a[3] as u32),
-        UTIME | UTIMES => chownat(os, AT_FDCWD, a[0], true),
-        FUTIMESAT => utimensat(os, fd, a[1], 0, 0),
+        UTIME => utime(os, a[0], a[1]),
+        UTIMES => futimesat(os, AT_FDCWD, a[0], a[1]),
+        FUTIMESAT => futimesat(os, fd, a[1], a[2]),
         UMASK => Ok(os.umask.swap(a[0] as u32 & 0o777, Ordering::Relaxed) as usize),
         GETDENTS64 => getdents(os, fd, a[1], a[2], false),
         GETDENTS => getdents(os, fd, a[1], a[2], true),
@@ -1579,19 +1581,9 @@ fn fchmod<P: Platform>(os: &LibOs<P>, fd: i32, mode: u32) -> SysResult {
         FileKind::Host(_) | FileKind::Dir | FileKind::Obj(_) if f.path.is_empty() => Ok(0),
         FileKind::Host(h) => {
             os.vfs.check_writable(&f.path)?;
-            let node = os.vfs.lookup(&f.path).ok_or(ESTALE)?;
-            match &node {
-                Node::Host(hn) => {
-                    let st = os.platform.host_stat(h.0)?;
-                    if (st.st_dev, st.st_ino) != (hn.st.st_dev, hn.st.st_ino) {
-                        return Err(ESTALE);
-                    }
-                    os.vfs.host_chmod(&node, &f.path, mode).map(|_| 0)
-                }
-                // A synthetic node backed by a host descriptor (/dev/tty): nothing to change.
-                Node::Synth(_) => Ok(0),
-                _ => Err(ESTALE),
-            }
+            // A synthetic node backed by a host descriptor (/dev/tty): nothing to change.
+            let node = same_host_file(os, &f.path, h.0)?;
+            os.vfs.host_chmod(&node, &f.path, mode).map(|_| 0)
         }
         FileKind::Dir => {
             let node = os.vfs.lookup(&f.path).ok_or(ESTALE)?;
@@ -1619,12 +1611,12 @@ fn fd_metadata<P: Platform>(os: &LibOs<P>, fd: i32) -> SysResult {
     Ok(0)
 }
 
+const UTIME_NOW: i64 = (1 << 30) - 1;
+const UTIME_OMIT: i64 = (1 << 30) - 2;
+
 /// utimensat(2): EINVAL for unknown flags or a time whose tv_nsec is neither in 0..1e9 nor
-/// UTIME_NOW/UTIME_OMIT; the times (whole seconds) are kept for files of the writable layer,
-/// other files only get the checks.
+/// UTIME_NOW/UTIME_OMIT; then as [`set_times`].
 fn utimensat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, times: usize, flags: u32) -> SysResult {
-    const UTIME_NOW: i64 = (1 << 30) - 1;
-    const UTIME_OMIT: i64 = (1 << 30) - 2;
     const AT_EMPTY_PATH: u32 = 0x1000;
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(EINVAL);
@@ -1637,31 +1629,113 @@ fn utimensat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, times: usize, f
             return Err(EINVAL);
         }
     }
-    let node = if ptr == 0 {
+    set_times(os, dirfd, ptr, t, flags & AT_SYMLINK_NOFOLLOW == 0)
+}
+
+/// utimes(2) and futimesat(2): times as two `struct timeval` (EINVAL for a tv_usec outside
+/// 0..1e6), or the current time for a null pointer; then as [`set_times`].
+fn futimesat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, times: usize) -> SysResult {
+    let t = if times == 0 {
+        None
+    } else {
+        let tv: [[i64; 2]; 2] = user::read_in(&os.mem, times)?;
+        if tv.iter().any(|x| !(0..1_000_000).contains(&x[1])) {
+            return Err(EINVAL);
+        }
+        Some(tv.map(|x| Timespec { tv_sec: x[0], tv_nsec: x[1] * 1000 }))
+    };
+    set_times(os, dirfd, ptr, t, true)
+}
+
+/// utime(2): times as `struct utimbuf` (access, modification; whole seconds), or the current
+/// time for a null pointer; then as [`set_times`].
+fn utime<P: Platform>(os: &LibOs<P>, ptr: usize, times: usize) -> SysResult {
+    let t = if times == 0 {
+        None
+    } else {
+        let b: [i64; 2] = user::read_in(&os.mem, times)?;
+        Some(b.map(|s| Timespec { tv_sec: s, tv_nsec: 0 }))
+    };
+    set_times(os, AT_FDCWD, ptr, t, true)
+}
+
+/// Sets the times of the file at `ptr` (relative to `dirfd`; a null `ptr` names the
+/// descriptor `dirfd` itself, as futimens) to `times` (checked; None: both now): a host file
+/// (the writable layer, a `rw` mount) on the host, by its path (`HostDirOps::utimes`; a
+/// descriptor whose path now leads to another file: ESTALE, as fchmod), an image file by
+/// copying it up first when the writable layer is the host's, a file of the in-memory layer
+/// in whole seconds; EROFS inside a read-only mount. Other files (the runtime's synthetic
+/// ones, image directories) only get the checks.
+fn set_times<P: Platform>(
+    os: &LibOs<P>,
+    dirfd: i32,
+    ptr: usize,
+    times: Option<[Timespec; 2]>,
+    follow: bool,
+) -> SysResult {
+    let now = Timespec { tv_sec: 0, tv_nsec: UTIME_NOW };
+    let t = times.unwrap_or([now, now]);
+    let (path, node) = if ptr == 0 {
         // futimens(fd, ...): the descriptor must be valid.
         fd_metadata(os, dirfd)?;
         let f = os.fds.lock().get(dirfd)?;
-        os.node_of(&f)
-    } else {
-        chownat(os, dirfd, ptr, flags & AT_SYMLINK_NOFOLLOW == 0)?;
-        lookup_at(os, dirfd, ptr, flags & AT_SYMLINK_NOFOLLOW == 0).ok().map(|(_, n)| n)
-    };
-    if let Some(Node::OverlayFile(f)) = node {
-        let now = os.now();
-        let pick = |x: Option<&Timespec>| match x {
-            None => Some(now),
-            Some(x) if x.tv_nsec == UTIME_NOW => Some(now),
-            Some(x) if x.tv_nsec == UTIME_OMIT => None,
-            Some(x) => Some(x.tv_sec as u64),
+        let node = match &f.kind {
+            FileKind::Host(h) if !f.path.is_empty() => Some(same_host_file(os, &f.path, h.0)?),
+            _ => os.node_of(&f),
         };
-        if let Some(a) = pick(t.as_ref().map(|t| &t[0])) {
-            f.atime.store(a, Ordering::Relaxed);
+        (f.path.clone(), node)
+    } else {
+        chownat(os, dirfd, ptr, follow)?;
+        let (path, node) = lookup_at(os, dirfd, ptr, follow)?;
+        (path, Some(node))
+    };
+    let node = match node {
+        Some(Node::Image(i)) if os.vfs.kind(&Node::Image(i)) == NodeKind::File && os.vfs.host_upper() => {
+            let fd = os.vfs.host_copy_up(&path, i, O_RDONLY)?;
+            os.platform.host_close(fd);
+            os.vfs.lookup(&path)
         }
-        if let Some(m) = pick(t.as_ref().map(|t| &t[1])) {
-            f.mtime.store(m, Ordering::Relaxed);
+        n => n,
+    };
+    match node {
+        Some(n @ Node::Host(_)) => {
+            os.vfs.host_utimes(&n, &path, &t)?;
         }
+        Some(Node::OverlayFile(f)) => {
+            let now = os.now();
+            let pick = |x: &Timespec| match x.tv_nsec {
+                UTIME_NOW => Some(now),
+                UTIME_OMIT => None,
+                _ => Some(x.tv_sec as u64),
+            };
+            if let Some(a) = pick(&t[0]) {
+                f.atime.store(a, Ordering::Relaxed);
+            }
+            if let Some(m) = pick(&t[1]) {
+                f.mtime.store(m, Ordering::Relaxed);
+            }
+        }
+        _ => {}
     }
     Ok(0)
+}
+
+/// The node at `path`, which a descriptor of host file `h` was opened at, if it is still
+/// that file (or a synthetic node backed by a host descriptor, /dev/tty); ESTALE if the path
+/// now leads elsewhere (renamed or removed since it was opened).
+fn same_host_file<P: Platform>(os: &LibOs<P>, path: &[u8], h: i32) -> Result<Node, Errno> {
+    let node = os.vfs.lookup(path).ok_or(ESTALE)?;
+    match &node {
+        Node::Host(hn) => {
+            let st = os.platform.host_stat(h)?;
+            if (st.st_dev, st.st_ino) != (hn.st.st_dev, hn.st.st_ino) {
+                return Err(ESTALE);
+            }
+        }
+        Node::Synth(_) => {}
+        _ => return Err(ESTALE),
+    }
+    Ok(node)
 }
 
 /// getdents64(2), or with `legacy` the old getdents(2) layout (`struct linux_dirent`: the name

@@ -64,6 +64,14 @@ pub const OP_UNIX_SOCKET: u32 = 9;
 /// descriptor of the directory, as chmod.
 pub const OP_RENAME: u32 = 10;
 pub const OP_LINK: u32 = 11;
+/// utimensat of a file of the writable layer or a `rw` mount (numbers: the directory's index;
+/// data: the two `struct timespec` as utimensat takes them, then the path beneath the
+/// directory), the file itself (a final symlink is not followed). The gate has no utimensat
+/// (docs/security.md): made by path beneath the supervisor's descriptor of the directory, as
+/// chmod.
+pub const OP_UTIMES: u32 = 12;
+/// Bytes of the two `struct timespec` that begin an [`OP_UTIMES`] request's data.
+pub const UTIMES_TIMES: usize = 32;
 /// Most bytes of data in an answer (a socket address or an option value).
 pub const ANSWER_MAX: usize = 256;
 
@@ -563,6 +571,7 @@ impl Server {
             OP_CONNECT => self.connect(target.ok_or(EBADF)?, data).map(Answer::Value),
             OP_CHMOD => self.chmod(num(0), num(1) as u32, data).map(Answer::Value),
             OP_RENAME | OP_LINK => self.reparent(op, num(0), data).map(Answer::Value),
+            OP_UTIMES => self.utimes(num(0), data).map(Answer::Value),
             OP_UDP_SYNC => {
                 self.relays.flush(&self.policy);
                 Ok(Answer::Value(0))
@@ -739,6 +748,39 @@ impl Server {
 }
 
 impl Server {
+    /// [`OP_UTIMES`]: the times (`data`'s first [`UTIMES_TIMES`] bytes) of the path beneath
+    /// writable directory `dir` that follows them, never following a symlink. The times go to
+    /// the host as given: it refuses a bad `tv_nsec` itself.
+    fn utimes(&self, dir: u64, data: &[u8]) -> Result<usize, Errno> {
+        const UTIMENSAT: usize = 280;
+        const O_PATH: u32 = 0o10000000;
+        const AT_EMPTY_PATH: usize = 0x1000;
+        let d = self.writable_dir(dir)?;
+        if data.len() < UTIMES_TIMES {
+            return Err(EINVAL);
+        }
+        let (times, rel) = data.split_at(UTIMES_TIMES);
+        if !(plain_relative(rel) || rel.is_empty()) {
+            return Err(EINVAL);
+        }
+        let mut t = [0i64; 4];
+        for (v, b) in t.iter_mut().zip(times.chunks_exact(8)) {
+            *v = i64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+        }
+        let fd = crate::hostfs::open_beneath(d.fd, rel, O_PATH, 0)?;
+        let r = check(sys::syscall6(
+            UTIMENSAT,
+            fd as usize,
+            c"".as_ptr() as usize,
+            t.as_ptr() as usize,
+            AT_EMPTY_PATH,
+            0,
+            0,
+        ));
+        close(fd);
+        r
+    }
+
     /// [`OP_RENAME`] or [`OP_LINK`] of `from` to `to` (`data`: `from` NUL `to`), both beneath
     /// writable directory `dir`: each parent opened beneath it (no `..`, no symlink, no magic
     /// link on the way), the last names plain, a final symlink moved or linked itself. The

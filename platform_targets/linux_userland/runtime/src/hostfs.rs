@@ -341,6 +341,18 @@ impl HostDirOps for HostDirs {
         crate::broker::request(crate::broker::OP_CHMOD, [dir as u64, mode as u64, 0], rel, None).map(|_| ())
     }
 
+    fn utimes(&self, dir: usize, rel: &[u8], times: &[litebox_libos::abi::Timespec; 2]) -> Result<(), Errno> {
+        // By the supervisor, as chmod: utimensat is not on the gate allow-list.
+        let _ = self.fd(dir)?;
+        let mut data = Vec::with_capacity(crate::broker::UTIMES_TIMES + rel.len());
+        for t in times {
+            data.extend_from_slice(&t.tv_sec.to_le_bytes());
+            data.extend_from_slice(&t.tv_nsec.to_le_bytes());
+        }
+        data.extend_from_slice(rel);
+        crate::broker::request(crate::broker::OP_UTIMES, [dir as u64, 0, 0], &data, None).map(|_| ())
+    }
+
     fn pread(&self, fd: i32, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         crate::signals::blocking(|| {
             r(sys::window_syscall6(PREAD64, fd as usize, buf.as_mut_ptr() as usize, buf.len(), off as usize, 0, 0))
