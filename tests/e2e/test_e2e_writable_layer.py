@@ -49,3 +49,19 @@ def test_a_fresh_layer_is_not_searched_on_the_host(tmp_path: Path) -> None:
     text = trace.read_text()
     assert ".wh." not in text
     assert not [line for line in text.splitlines() if "openat2(" in line and "ENOENT" in line]
+
+
+def test_a_directory_keeps_its_identity_when_written_below(tmp_path: Path) -> None:
+    """An image directory the app first writes below is made in the writable layer then; its
+    stat, fstat and its parent's listing keep the image's device and number, as overlayfs
+    keeps them (tar -C DIR failed with "Directory renamed before its status could be
+    extracted" when DIR was an image directory). The probe writes in its own directory:
+    /app packed (quick mode's place for the program, an image directory)."""
+    prog = tmp_path / "dircopyup"
+    subprocess.run(["gcc", "-O2", "-o", str(prog), str(PROBE.parent / "dircopyup.c")], check=True)
+    native = run_program([prog, str(tmp_path)])
+    assert native.returncode == 0, describe(native)
+    assert native.stdout.count(b"stat 1, same as at first 1, fstat agrees 1, listing agrees 1\n") == 3, describe(native)
+    art = pack(prog, tmp_path / "dist")
+    packed = run_program([art.path, "/app"])
+    assert (packed.returncode, packed.stdout) == (0, native.stdout), describe(packed)

@@ -714,6 +714,16 @@ impl Vfs {
         Ok(self.link_target(n))
     }
 
+    /// The image's directory at the writable layer's `rel`, if the image has one there (one
+    /// that a directory removed and made again in the layer hides counts too: its number is
+    /// free to be used again, as Linux's are).
+    fn image_dir_under(&self, rel: &[u8]) -> Option<u32> {
+        let mut p = Vec::with_capacity(rel.len() + 1);
+        p.push(b'/');
+        p.extend_from_slice(rel);
+        self.image.lookup(&p).filter(|&i| self.image.entry(i).kind == EntryKind::Dir)
+    }
+
     /// The st_dev a stat by path reports for the host file at `p` (the writable layer's or a
     /// mount's: [`host_dir_dev`], as [`Vfs::stat`] of a `Node::Host`), so that
     /// an fstat of the file's descriptor says the same; None where `p` is not in a host
@@ -781,6 +791,17 @@ impl Vfs {
             Node::Host(h) => {
                 let mut st = h.st;
                 st.st_dev = host_dir_dev(h.dir);
+                if h.dir == 0 && st.st_mode & crate::abi::S_IFMT == S_IFDIR {
+                    if let Some(i) = self.image_dir_under(&h.rel) {
+                        // A directory of the image that the writable layer holds too (made
+                        // there when the app first wrote below it): the image's device and
+                        // number, so it stays the same directory across that copy-up, as on
+                        // overlayfs (tar -C DIR checks that DIR was not replaced while it
+                        // extracted into it).
+                        st.st_dev = DEV;
+                        st.st_ino = i as u64 + 2;
+                    }
+                }
                 self.map_ids(&mut st);
                 return st;
             }
@@ -1000,6 +1021,14 @@ impl Vfs {
                     for c in e.data..e.data + e.size {
                         let ce = self.image.entry(c as u32);
                         if hidden(ce.name()) {
+                            // A directory of both: the layer's, with the image's number, as
+                            // its stat says (`Vfs::stat`, merged directories).
+                            if ce.kind == EntryKind::Dir {
+                                if let Some(d) = out.iter_mut().find(|d| d.name == ce.name() && d.kind == NodeKind::Dir)
+                                {
+                                    d.ino = c + 2;
+                                }
+                            }
                             continue;
                         }
                         let kind = self.kind(&Node::Image(c as u32));
