@@ -65,3 +65,17 @@ def test_a_directory_keeps_its_identity_when_written_below(tmp_path: Path) -> No
     art = pack(prog, tmp_path / "dist")
     packed = run_program([art.path, "/app"])
     assert (packed.returncode, packed.stdout) == (0, native.stdout), describe(packed)
+
+
+def test_a_file_of_the_image_can_be_hard_linked(tmp_path: Path) -> None:
+    """link() of an image file to a name in the writable layer copies the file up first and
+    links it there, as overlayfs does (before: EPERM; `cp -al`, `ln` of packed files)."""
+    prog = tmp_path / "linkimage"
+    subprocess.run(["gcc", "-O2", "-o", str(prog), str(PROBE.parent / "linkimage.c")], check=True)
+    src = tmp_path / "copy"
+    shutil.copy(prog, src)
+    native = run_program([prog, str(src), str(tmp_path / "linked")])
+    assert (native.returncode, native.stdout) == (0, b"linked 0, one file 1, nlink 2, same bytes 1\n"), describe(native)
+    art = pack(prog, tmp_path / "dist")
+    packed = run_program([art.path, "/app/linkimage", "/tmp/linked"])
+    assert (packed.returncode, packed.stdout) == (0, native.stdout), describe(packed)

@@ -104,7 +104,7 @@ pub const PARTIAL: &[(usize, &str)] = &[
     (FCHOWNAT, "as chown"),
     (MKNOD, "regular files (as open with O_CREAT|O_EXCL); devices EPERM (no device nodes in the sandbox, as for an unprivileged process); FIFOs in the writable layer (the host's in a host directory); socket nodes not yet: ENOSYS"),
     (MKNODAT, "as mknod"),
-    (LINK, "files of the image and the in-memory layer, to a name in the in-memory layer; EXDEV to a host directory, EPERM for a file of a host directory"),
+    (LINK, "files of the image (copied up first) and of the writable layer, to a name in the same layer; files of a rw mount, to a name in that mount; EXDEV between them; no hard links to symlinks (EPERM)"),
     (LINKAT, "as link; AT_EMPTY_PATH names an O_TMPFILE or memfd file of the in-memory layer (one on the host, as other host files: EPERM)"),
     (UTIMENSAT, "the in-memory writable layer (kvm, snp, optee) keeps whole seconds, and the times of regular files only (its directories and symlinks read time 0); windows' host directories keep no times (checked, no effect)"),
     (UTIME, "as utimensat"),
@@ -1495,6 +1495,16 @@ fn linkat<P: Platform>(os: &LibOs<P>, ofd: i32, optr: usize, nfd: i32, nptr: usi
             Some(Node::OverlayFile(f)) => f,
             Some(Node::Image(i)) if os.vfs.kind(&Node::Image(i)) == NodeKind::File && !os.vfs.host_upper() => {
                 os.vfs.copy_up(&r.path, i, false)?
+            }
+            // An image file, where the writable layer is the host's: copied up first (as
+            // overlayfs does), then linked there like any file of the layer.
+            Some(Node::Image(i)) if os.vfs.kind(&Node::Image(i)) == NodeKind::File => {
+                if !matches!(os.vfs.place(&n.path)?, crate::fs::vfs::Place::Host(_, _, true, _)) {
+                    return Err(EXDEV);
+                }
+                let fd = os.vfs.host_copy_up(&r.path, i, O_RDONLY)?;
+                os.platform.host_close(fd);
+                return os.vfs.host_link(&r.path, &n.path)?.map(|_| 0).ok_or(EXDEV);
             }
             Some(node) if os.vfs.kind(&node) == NodeKind::Dir => return Err(EPERM),
             Some(Node::Host(_)) => {
