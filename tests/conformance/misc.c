@@ -10,6 +10,7 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define F "misc"
@@ -97,4 +98,31 @@ void fam_misc2(void) {
     CASE(F, "ioprio_set", syscall(SYS_ioprio_set, 1, 0, (2 << 13) | 7) == 0 && syscall(SYS_ioprio_get, 1, 0) == ((2 << 13) | 7));
     CASE(F, "personality", personality(0xffffffff) == 0 && personality(ADDR_NO_RANDOMIZE) == 0 &&
                                personality(0xffffffff) == ADDR_NO_RANDOMIZE);
+    /* The scheduling policy of another process: the parent asks about its child, the child
+     * about its parent (Python's test_posix does). */
+    int up[2];
+    if (pipe(up) == 0) {
+        pid_t child = fork();
+        if (child == 0) {
+            struct sched_param sp = {.sched_priority = -1};
+            char ok = sched_getscheduler(getppid()) == SCHED_OTHER && sched_getparam(getppid(), &sp) == 0 &&
+                      sp.sched_priority == 0;
+            (void)!write(up[1], &ok, 1);
+            pause();
+            _exit(0);
+        }
+        char ok = 0;
+        (void)!read(up[0], &ok, 1);
+        struct sched_param sp = {.sched_priority = -1};
+        struct timespec rr;
+        CASE(F, "sched_getscheduler_of_child", sched_getscheduler(child) == SCHED_OTHER);
+        CASE(F, "sched_getparam_of_child", sched_getparam(child, &sp) == 0 && sp.sched_priority == 0);
+        CASE(F, "sched_rr_get_interval_of_child", sched_rr_get_interval(child, &rr) == 0);
+        CASE(F, "sched_getscheduler_of_parent", ok == 1);
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        ERR(F, "sched_getscheduler_of_reaped_child", sched_getscheduler(child), ESRCH);
+        close(up[0]);
+        close(up[1]);
+    }
 }

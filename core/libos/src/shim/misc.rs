@@ -282,8 +282,28 @@ fn own<P: Platform>(os: &LibOs<P>, pid: usize) -> Result<(), Errno> {
     }
 }
 
+/// Whether `pid` (not negative) names a process of the app this one may ask about: itself,
+/// its parent and its children; and any process of the app where the app's processes are
+/// all the pid namespace holds (linux-userland with its own pid namespace: the host answers
+/// getpgid only for them) or are the library OS's own (its process table).
+fn app_process<P: Platform>(os: &LibOs<P>, pid: i32) -> bool {
+    if pid == os.platform.pid() || pid == os.ppid() || os.children.lock().contains(pid) {
+        return true;
+    }
+    match os.platform.passthrough() {
+        Some(h) => h.private_pids() && h.process_call(GETPGID, [pid as usize, 0, 0, 0, 0, 0]).is_ok(),
+        None => crate::proctab::TABLE.lock().get(pid).is_some(),
+    }
+}
+
+/// The scheduling calls: every process of the app runs under SCHED_OTHER at priority 0, which
+/// the queries report for any process of the app (`app_process`); the changes are the
+/// process's own (another's: ESRCH, as before), and only to what it has already.
 fn sched<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> SysResult {
-    own(os, a[0])?;
+    let query = matches!(n, SCHED_GETSCHEDULER | SCHED_GETPARAM | SCHED_RR_GET_INTERVAL);
+    if !(query && (a[0] as i32) > 0 && app_process(os, a[0] as i32)) {
+        own(os, a[0])?;
+    }
     match n {
         SCHED_GETSCHEDULER => Ok(0),
         SCHED_GETPARAM => user::write_in(&os.mem, a[1], &0i32).map(|_| 0),
