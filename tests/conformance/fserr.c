@@ -211,6 +211,13 @@ static void dir_errors(void) {
                                             utimensat(AT_FDCWD, conf_path(0, "d/tsl"), ts, AT_SYMLINK_NOFOLLOW) == 0 &&
                                             lstat(conf_path(1, "d/tsl"), &st) == 0 && st.st_mtim.tv_sec == 2000000 &&
                                             stat(conf_path(2, "d/tsl"), &st) == 0 && st.st_mtim.tv_sec == 7000000);
+    /* A directory whose search permission is taken away and given back: its files are there
+     * again (packed, a lookup refused meanwhile must not be remembered as an absence). */
+    CASE(F, "lookup_after_search_permission_restored",
+         mkdir(conf_path(0, "d/locked"), 0755) == 0 && close(open(conf_path(0, "d/locked/f"), O_CREAT | O_WRONLY, 0644)) == 0 &&
+             chmod(conf_path(0, "d/locked"), 0400) == 0 && (stat(conf_path(0, "d/locked/f"), &st), 1) &&
+             chmod(conf_path(1, "d/locked"), 0755) == 0 && stat(conf_path(0, "d/locked/f"), &st) == 0 &&
+             unlink(conf_path(1, "d/locked/f")) == 0);
     ERR(F, "mkdirat_bad_dirfd", mkdirat(999, "x", 0755), EBADF);
     f = open(conf_path(0, "d/file"), O_RDONLY);
     ERR(F, "openat_file_dirfd", openat(f, "x", O_RDONLY), ENOTDIR);

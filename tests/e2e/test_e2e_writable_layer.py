@@ -79,3 +79,18 @@ def test_a_file_of_the_image_can_be_hard_linked(tmp_path: Path) -> None:
     art = pack(prog, tmp_path / "dist")
     packed = run_program([art.path, "/app/linkimage", "/tmp/linked"])
     assert (packed.returncode, packed.stdout) == (0, native.stdout), describe(packed)
+
+
+def test_a_directory_without_search_permission(tmp_path: Path) -> None:
+    """The sandbox's root has no CAP_DAC_OVERRIDE: a directory of the writable layer whose
+    search permission the app took away refuses its files with EACCES (before: ENOENT), and
+    gives them back with the permission (before: ENOENT stayed, the refused lookup cached as
+    an absence; Python's py_compile tests could not remove their directory). Packed only: as
+    root natively every step succeeds."""
+    prog = tmp_path / "searchperm"
+    subprocess.run(["gcc", "-O2", "-o", str(prog), str(PROBE.parent / "searchperm.c")], check=True)
+    art = pack(prog, tmp_path / "dist")
+    packed = run_program([art.path, "/tmp/locked"])
+    assert packed.returncode == 0, describe(packed)
+    assert packed.stdout == (b"stat without search permission: EACCES\nopen without search permission: EACCES\n"
+                             b"stat with it back: ok\nunlink: ok\nrmdir: ok\n"), describe(packed)

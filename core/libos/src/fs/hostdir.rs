@@ -115,6 +115,10 @@ pub enum UpperLookup {
     Hidden,
     /// Not in the layer; the image decides.
     Absent,
+    /// The layer's directory on the way cannot be searched (the app took its search
+    /// permission away): nothing is found there now, and the answer must not be cached (a
+    /// chmod gives the permission back without changing the generation).
+    Unsearchable,
 }
 
 /// A host directory made visible at `guest` (a policy mount).

@@ -457,20 +457,26 @@ impl Vfs {
     }
 
     fn lookup_exact(&self, ov: &Overlay, p: &[u8]) -> Option<Node> {
+        self.lookup_searched(ov, p).ok().flatten()
+    }
+
+    /// [`Vfs::lookup_exact`], or EACCES where a host directory on the way cannot be searched
+    /// (the app took its search permission away: a sandbox's root has no CAP_DAC_OVERRIDE).
+    fn lookup_searched(&self, ov: &Overlay, p: &[u8]) -> Result<Option<Node>, Errno> {
         if let Some(h) = self.host.as_ref() {
             if let Some((m, rel)) = self.mount_of(p) {
-                return h
-                    .ops
-                    .lstat(m.dir, rel)
-                    .ok()
-                    .map(|st| Node::Host(HostNode { dir: m.dir, rel: rel.to_vec(), st }));
+                return match h.ops.lstat(m.dir, rel) {
+                    Ok(st) => Ok(Some(Node::Host(HostNode { dir: m.dir, rel: rel.to_vec(), st }))),
+                    Err(EACCES) => Err(EACCES),
+                    Err(_) => Ok(None),
+                };
             }
             if h.upper {
                 if let Some(s) = self.synth_at(p) {
-                    return Some(Node::Synth(s));
+                    return Ok(Some(Node::Synth(s)));
                 }
                 if p == b"/" {
-                    return self.image.lookup(p).map(Node::Image);
+                    return Ok(self.image.lookup(p).map(Node::Image));
                 }
                 let rel = rel_of(p);
                 // The generation is read before the host lookup: a change racing with it moves
@@ -479,8 +485,9 @@ impl Vfs {
                 let cached = generation.and_then(|g| self.upper_neg.lock().get(g, rel));
                 let was_cached = cached.is_some();
                 let found = cached.unwrap_or_else(|| h.ops.lookup_upper(rel));
-                return match found {
+                return Ok(match found {
                     UpperLookup::Found(st) => Some(Node::Host(HostNode { dir: 0, rel: rel.to_vec(), st })),
+                    UpperLookup::Unsearchable => return Err(EACCES),
                     UpperLookup::Hidden | UpperLookup::Absent => {
                         let hidden = matches!(found, UpperLookup::Hidden);
                         if let (Some(g), false) = (generation, was_cached) {
@@ -492,22 +499,22 @@ impl Vfs {
                             self.image.lookup(p).map(Node::Image)
                         }
                     }
-                };
+                });
             }
         }
         match ov.entries.get(p) {
-            Some(OverlayEntry::Whiteout) => return None,
-            Some(OverlayEntry::Dir { ino, mode, .. }) => return Some(Node::OverlayDir { ino: *ino, mode: *mode }),
-            Some(OverlayEntry::File(f)) => return Some(Node::OverlayFile(f.clone())),
+            Some(OverlayEntry::Whiteout) => return Ok(None),
+            Some(OverlayEntry::Dir { ino, mode, .. }) => return Ok(Some(Node::OverlayDir { ino: *ino, mode: *mode })),
+            Some(OverlayEntry::File(f)) => return Ok(Some(Node::OverlayFile(f.clone()))),
             Some(OverlayEntry::Symlink { ino, target }) => {
-                return Some(Node::OverlaySymlink { ino: *ino, target: target.clone() })
+                return Ok(Some(Node::OverlaySymlink { ino: *ino, target: target.clone() }))
             }
             None => {}
         }
         if let Some(s) = self.synth_at(p) {
-            return Some(Node::Synth(s));
+            return Ok(Some(Node::Synth(s)));
         }
-        self.image_at(ov, p).map(Node::Image)
+        Ok(self.image_at(ov, p).map(Node::Image))
     }
 
     /// The node at normalized absolute path `p`, without following a final symlink.
@@ -546,7 +553,7 @@ impl Vfs {
             let last = pending.is_empty();
             let mut cand = cur.clone();
             path::push(&mut cand, &comp);
-            match self.lookup_exact(&ov, &cand) {
+            match self.lookup_searched(&ov, &cand)? {
                 None if last => return Ok(Resolved { path: cand, node: None }),
                 None => return Err(ENOENT),
                 Some(n) if (!last || follow_last) && self.magic_fd(&n).is_some() => {

@@ -379,10 +379,17 @@ impl HostDirOps for HostDirs {
             return UpperLookup::Absent;
         }
         let Ok(d) = self.fd(0) else { return UpperLookup::Absent };
-        let Ok(p) = parent(d, rel) else { return UpperLookup::Absent };
-        let stat_at = |name: &[u8]| -> Option<Stat> {
+        // Only "no such name" is an absence; a directory of the layer without search
+        // permission (EACCES) hides what is below it for now.
+        let missing =
+            |e: Errno| if e == ENOENT || e == ENOTDIR { UpperLookup::Absent } else { UpperLookup::Unsearchable };
+        let p = match parent(d, rel) {
+            Ok(p) => p,
+            Err(e) => return missing(e),
+        };
+        let stat_at = |name: &[u8]| -> Result<Stat, Errno> {
             let mut st = Stat::default();
-            let ok = sys::syscall6(
+            r(sys::syscall6(
                 NEWFSTATAT,
                 p.fd as usize,
                 name.as_ptr() as usize,
@@ -390,15 +397,17 @@ impl HostDirOps for HostDirs {
                 AT_SYMLINK_NOFOLLOW,
                 0,
                 0,
-            );
-            (ok == 0).then_some(st)
+            ))
+            .map(|_| st)
         };
-        if let Some(st) = stat_at(&p.name) {
-            return UpperLookup::Found(st);
+        match stat_at(&p.name) {
+            Ok(st) => return UpperLookup::Found(st),
+            Err(e) if e != ENOENT => return missing(e),
+            Err(_) => {}
         }
         let mut wh = b".wh.".to_vec();
         wh.extend_from_slice(&p.name);
-        if stat_at(&wh).is_some() || stat_at(b".wh..wh..opq\0").is_some() {
+        if stat_at(&wh).is_ok() || stat_at(b".wh..wh..opq\0").is_ok() {
             UpperLookup::Hidden
         } else {
             UpperLookup::Absent
