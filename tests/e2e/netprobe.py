@@ -21,8 +21,8 @@ listen unbound = -1 EACCES
 sendto outside policy = -1 EACCES
 sendmsg outside policy = -1 EACCES
 bind short address = -1 EINVAL
-unix bind path = -1 EACCES
-unix connect path = -1 EACCES
+unix bind path = 0
+unix connect path = -1 ENOENT
 unix bind abstract = 0
 netlink socket = -1 EAFNOSUPPORT
 raw socket = -1 EPERM
@@ -33,9 +33,11 @@ unix SO_PASSCRED off = 0
 SO_BINDTODEVICE = -1 EPERM
 connect on a file = -1 ENOTSOCK
 """
-# Abstract Unix names are names of the network namespace: allowed only where the sandbox has
-# one of its own (linux-userland), refused elsewhere.
-DENIED_OUTPUT_NO_NETNS = DENIED_OUTPUT.replace("unix bind abstract = 0\n", "unix bind abstract = -1 EACCES\n")
+# Abstract Unix names are names of the network namespace, and path names stand in for them:
+# allowed only where the sandbox has one of its own (linux-userland), refused elsewhere.
+DENIED_OUTPUT_NO_NETNS = DENIED_OUTPUT.replace(
+    "unix bind path = 0\nunix connect path = -1 ENOENT\nunix bind abstract = 0\n",
+    "unix bind path = -1 EACCES\nunix connect path = -1 EACCES\nunix bind abstract = -1 EACCES\n")
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:

@@ -34,21 +34,17 @@ _VM_GAPS = {
                      "symlinks read time 0 (docs/syscalls.md, utimensat)" for c in ("utimensat_dir",
                                                                                   "utimensat_symlink_itself")},
 }
-# linux-userland's Unix sockets are the host's: abstract names and autobind work in the
-# sandbox's own network namespace, but path names are refused (EACCES, docs/security.md), so
-# the path-named cases of unixsock.c stop at the first one; the gate admits only the socket
-# types it knows.
-_NO_UNIX_NAMES = "linux-userland refuses Unix-domain path names (bind/connect/sendto: EACCES by policy)"
+# linux-userland's Unix sockets are the host's; a path name is a socket file with an abstract
+# stand-in in the sandbox's own network namespace (core/libos/src/shim/unixpath.rs), which the
+# supervisor connects; the gate admits only the socket types it knows.
+_BY_SUPERVISOR = ("the supervisor makes the connect (connect is not on the gate), so the listener sees its "
+                  "credentials: SO_PEERCRED gives pid 0 (docs/targets/linux-userland.md)")
 _USERLAND_GAPS = {
-    **{f"unixsock.named_{c}": _NO_UNIX_NAMES for c in (
-        "accept4_flags", "accept_nonblock_eagain", "accept_unnamed_peer",
-        "accepted_getsockname_path", "accepted_sees_eof", "bind_eaddrinuse", "bind_listen",
-        "bind_no_listen", "bind_stat_sock", "bind_twice_einval", "connect", "connect_closed_econnrefused",
-        "connect_missing_enoent", "connect_not_listening_econnrefused", "connect_regular_file_econnrefused",
-        "connect_wrong_type_eprototype", "data_both_ways", "dgram_connect_send", "dgram_recvfrom_named_sender",
-        "dgram_recvfrom_unnamed_sender", "dgram_sendto", "dgram_sendto_missing_enoent",
-        "fork_client_peercred", "getpeername_path", "getsockname_path", "listener_readable",
-        "node_outlives_socket", "open_enxio", "peercred", "seqpacket", "so_acceptconn", "unlink")},
+    "unixsock.named_peercred": _BY_SUPERVISOR,
+    "unixsock.named_fork_client_peercred": _BY_SUPERVISOR,
+    "unixsock.named_connect_wrong_type_eprototype": "an abstract stand-in is found by name and socket type: a "
+                                                    "socket of another type finds none (ECONNREFUSED, not "
+                                                    "EPROTOTYPE)",
     "unixsock.socket_bad_type": "the gate's allow-list refuses AF_UNIX socket types it does not know (EPERM)",
 }
 # A host pipe does not show where its page buffers begin: a read into a buffer that stops

@@ -155,7 +155,7 @@ def test_host_unix_sockets_are_unreachable(socket_dir: Path) -> None:
     proc = run_program([p.artifact, "unix", p.gate, str(stream_path), str(dgram_path)])
     assert proc.returncode == 0, describe(proc)
     r = results(proc)
-    assert r["libc-connect-stream"] == "ret=-1 errno=13"  # the library OS: EACCES
+    assert r["libc-connect-stream"] == "ret=-1 errno=2"  # no such file in the sandbox's file system: ENOENT
     assert r["gate-socket-unix"] == "ret=0 errno=0"
     assert r["gate-connect-stream"] == "ret=-1 errno=1"  # connect is not on the gate's list
     assert r["gate-socketpair-dgram"] == "ret=0 errno=0"
@@ -163,6 +163,28 @@ def test_host_unix_sockets_are_unreachable(socket_dir: Path) -> None:
     assert r["gate-connect-dgram-path"] == "ret=-1 errno=1"
     ready, _, _ = select.select([listener, dgram], [], [], 0)
     assert ready == [], "a host Unix socket was reached"
+
+
+def test_host_unix_sockets_in_a_mounted_directory_are_unreachable(socket_dir: Path) -> None:
+    """A path name is the sandbox's own file standing for an abstract name of its own network
+    namespace (core/libos/src/shim/unixpath.rs): a socket a host process bound in a directory
+    the policy mounts read-write is a socket file the app can see, but a connect to it finds
+    no such name in the sandbox (ECONNREFUSED), and the host's listener is never reached."""
+    p = packed(f'[[policy.mount]]\nhost = "{socket_dir}"\nguest = "/sockets"\nmode = "rw"\n')
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(socket_dir / "stream.sock"))
+    listener.listen(4)
+    dgram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dgram.bind(str(socket_dir / "dgram.sock"))
+    with listener, dgram:
+        proc = run_program([p.artifact, "unix", p.gate, "/sockets/stream.sock", "/sockets/dgram.sock"])
+        assert proc.returncode == 0, describe(proc)
+        r = results(proc)
+        assert r["libc-connect-stream"] == "ret=-1 errno=111"  # the file is there; no such name: ECONNREFUSED
+        assert r["gate-connect-stream"] == "ret=-1 errno=1"  # connect is not on the gate's list
+        assert r["gate-sendto-dgram-path"] == "ret=-1 errno=2"  # the guest path is no host path
+        ready, _, _ = select.select([listener, dgram], [], [], 0)
+        assert ready == [], "a host Unix socket was reached"
 
 
 def host_abstract_sockets(tag: str) -> tuple[str, socket.socket, socket.socket]:

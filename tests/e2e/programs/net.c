@@ -43,6 +43,7 @@ static const char *en(int e) {
     case EADDRINUSE: return "EADDRINUSE";
     case EBADF: return "EBADF";
     case ENOTCONN: return "ENOTCONN";
+    case ENOENT: return "ENOENT";
     default: return "E?";
     }
 }
@@ -332,11 +333,21 @@ static void denied(int port) {
     struct sockaddr_un un;
     memset(&un, 0, sizeof un);
     un.sun_family = AF_UNIX;
+    /* Path names are the sandbox's own files where it has a network namespace of its own
+     * (linux-userland: bind makes the socket file, a connect to a path nothing is at is ENOENT),
+     * refused elsewhere (EACCES). */
     strcpy(un.sun_path, "/tmp/litebox-net-probe.sock");
+    unlink(un.sun_path);
     int x = socket(AF_UNIX, SOCK_STREAM, 0);
     show("unix bind path", bind(x, (struct sockaddr *)&un, sizeof un));
+    close(x);
+    unlink(un.sun_path);
+    strcpy(un.sun_path, "/tmp/litebox-net-probe-nobody.sock");
+    x = socket(AF_UNIX, SOCK_STREAM, 0);
     show("unix connect path", connect(x, (struct sockaddr *)&un, sizeof un));
+    close(x);
     un.sun_path[0] = 0; /* abstract name */
+    x = socket(AF_UNIX, SOCK_STREAM, 0);
     show("unix bind abstract", bind(x, (struct sockaddr *)&un, sizeof un));
     close(x);
     show("netlink socket", socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE));

@@ -24,6 +24,11 @@ pub trait HostDirOps: Send + Sync {
     fn mkfifo(&self, _dir: usize, _rel: &[u8], _mode: u32) -> Result<(), Errno> {
         Err(crate::errno::EPERM)
     }
+    /// A socket node (mknod with S_IFSOCK: what `bind` of a path name leaves; nothing is
+    /// bound to it on the host). Default: this host directory holds no sockets (EPERM).
+    fn mksock(&self, _dir: usize, _rel: &[u8], _mode: u32) -> Result<(), Errno> {
+        Err(crate::errno::EPERM)
+    }
     /// Opens the FIFO `rel` (as [`HostDirOps::open`]); the open blocks until the other side
     /// opens, as Linux's does, and a signal the app handles interrupts it. Default: `open`.
     fn open_fifo(&self, dir: usize, rel: &[u8], flags: u32) -> Result<i32, Errno> {

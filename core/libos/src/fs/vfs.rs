@@ -1083,6 +1083,20 @@ impl Vfs {
         }
     }
 
+    /// A socket node at `p` in a host directory (caller checked it does not exist); false
+    /// when `p` lies in the in-memory layer.
+    pub fn host_mksock(&self, p: &[u8], mode: u32) -> Result<bool, Errno> {
+        match self.place(p)? {
+            Place::Memory => Ok(false),
+            Place::Host(dir, rel, upper, h) => {
+                if upper {
+                    self.upper_prepare(h, p)?;
+                }
+                h.ops.mksock(dir, &rel, mode).map(|_| true)
+            }
+        }
+    }
+
     /// Opens the host FIFO `n` (the open waits for the other side as Linux's does).
     pub fn host_open_fifo(&self, n: &HostNode, flags: u32) -> Result<i32, Errno> {
         let h = self.host.as_ref().ok_or(ENOENT)?;

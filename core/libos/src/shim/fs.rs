@@ -102,7 +102,7 @@ pub const PARTIAL: &[(usize, &str)] = &[
     (FCHOWN, "as chown"),
     (LCHOWN, "as chown"),
     (FCHOWNAT, "as chown"),
-    (MKNOD, "regular files (as open with O_CREAT|O_EXCL); devices EPERM (no device nodes in the sandbox, as for an unprivileged process); FIFOs in the writable layer (the host's in a host directory); socket nodes not yet: ENOSYS"),
+    (MKNOD, "regular files (as open with O_CREAT|O_EXCL); devices EPERM (no device nodes in the sandbox, as for an unprivileged process); FIFOs in the writable layer (the host's in a host directory); socket nodes in a host directory (the in-memory layer: ENOSYS)"),
     (MKNODAT, "as mknod"),
     (LINK, "files of the image (copied up first) and of the writable layer, to a name in the same layer; files of a rw mount, to a name in that mount; EXDEV between them; no hard links to symlinks (EPERM)"),
     (LINKAT, "as link; AT_EMPTY_PATH names an O_TMPFILE or memfd file of the in-memory layer (one on the host, as other host files: EPERM)"),
@@ -1434,7 +1434,7 @@ fn symlinkat<P: Platform>(os: &LibOs<P>, tptr: usize, dirfd: i32, lptr: usize) -
 
 /// mknod(2)/mknodat(2): a regular file is created as open(O_CREAT|O_EXCL) would, a FIFO as
 /// mkfifo(3) makes it; device nodes are refused as Linux refuses them to an unprivileged
-/// process (EPERM); socket nodes are not served yet (ENOSYS).
+/// process (EPERM); a socket node is made in a host directory (the in-memory layer: ENOSYS).
 fn mknodat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32) -> SysResult {
     const S_IFBLK: u32 = 0o060000;
     match mode & S_IFMT {
@@ -1448,7 +1448,20 @@ fn mknodat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, mode: u32) -> Sys
             Err(EPERM)
         }
         S_IFIFO => mkfifoat(os, dirfd, ptr, mode & 0o7777),
-        S_IFSOCK => Err(ENOSYS),
+        S_IFSOCK => {
+            // A socket node nothing is bound to: in a host directory the host's (connecting
+            // to it is refused, as natively); the in-memory layer makes them only by bind.
+            let r = resolve_at(os, dirfd, ptr, false)?;
+            if r.node.is_some() {
+                return Err(EEXIST);
+            }
+            let m = mode & 0o7777 & !os.umask.load(Ordering::Relaxed);
+            if os.vfs.host_mksock(&r.path, m)? {
+                Ok(0)
+            } else {
+                Err(ENOSYS)
+            }
+        }
         _ => Err(EINVAL),
     }
 }

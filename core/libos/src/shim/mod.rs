@@ -23,6 +23,7 @@ pub mod sysvshm;
 pub mod time;
 pub mod timers;
 pub mod unixcalls;
+pub mod unixpath;
 
 use crate::errno::{Errno, ENOSYS};
 use crate::kernel::LibOs;

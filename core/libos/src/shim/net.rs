@@ -9,9 +9,11 @@
 //! address in runtime memory (the app cannot change it between the check and the host call):
 //! `bind` (and `listen` on an unbound socket, which binds the wildcard address) needs a
 //! `listen` rule, `connect`/`sendto`/`sendmsg`/`sendmmsg` to an address need a `connect` rule;
-//! Unix-domain path names are refused on host sockets, and abstract names (and autobind)
-//! unless the platform says the sandbox has a network namespace of its own
-//! (`HostPassthrough::private_net`), where they reach only the app's own sockets; where `Platform::core_unix_sockets` says so (the VM), AF_UNIX sockets are
+//! Unix-domain names of host sockets, abstract names (and autobind) and path names, only where
+//! the platform says the sandbox has a network namespace of its own
+//! (`HostPassthrough::private_net`), where they reach only the app's own sockets: a path name
+//! is a socket file with an abstract stand-in (`unixpath.rs`), turned back into the path
+//! wherever the host gives a name back (`with_names`); where `Platform::core_unix_sockets` says so (the VM), AF_UNIX sockets are
 //! the library OS's own (`unixcalls.rs`, `crate::unixsock`) and their names stay inside it.
 //! Descriptors passed with SCM_RIGHTS are translated by [`cmsg`] (sendmsg, sendmmsg, recvmsg;
 //! recvmmsg does not translate them).
@@ -63,12 +65,12 @@ pub const PARTIAL: &[(usize, &str)] = &[
     ),
     (
         BIND,
-        "only to an address of [policy.network].listen, else EACCES before any host call; Unix path names EACCES on host sockets, abstract names and autobind only with the sandbox's own network namespace (linux-userland; the library OS's own Unix sockets bind, not in host directories)",
+        "only to an address of [policy.network].listen, else EACCES before any host call; Unix path names and abstract names only with the sandbox's own network namespace (linux-userland: a path name is a socket file in the writable layer or a rw mount with an abstract stand-in, see docs/targets/linux-userland.md; the library OS's own Unix sockets bind, not in host directories)",
     ),
     (LISTEN, "on an unbound socket only with a wildcard port-0 listen rule (Linux binds the wildcard address)"),
     (
         CONNECT,
-        "only to an address of [policy.network].connect, else EACCES before any host call; Unix path names EACCES on host sockets, abstract names only with the sandbox's own network namespace (linux-userland; the library OS's own Unix sockets connect)",
+        "only to an address of [policy.network].connect, else EACCES before any host call; Unix path names (sockets the app bound) and abstract names only with the sandbox's own network namespace (linux-userland; the library OS's own Unix sockets connect)",
     ),
     (SENDTO, "a destination address needs a connect rule, as connect"),
     (
@@ -104,6 +106,19 @@ const MMSGHDR: usize = 64;
 
 /// Serves `n` if it is a socket syscall.
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
+    if name_slot(n, a).is_some() {
+        let mut served = None;
+        let r = with_names(os, n, a, || {
+            served = dispatch_calls(os, n, a);
+            served.unwrap_or(Ok(0))
+        });
+        return served.map(|_| r);
+    }
+    dispatch_calls(os, n, a)
+}
+
+/// [`dispatch`], before the names the host gave back are turned back into paths.
+fn dispatch_calls<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
     let fd = a[0] as i32;
     if let Err(e) = check_app_ptrs(&os.mem, n, a) {
         return Some(Err(e));
@@ -159,7 +174,7 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         SENDMSG => sendmsg(os, fd, a[1], a[2]),
         SENDMMSG => sendmmsg(os, fd, a[1], a[2], a[3]),
         RECVMSG => recvmsg(os, fd, a[1], a[2]),
-        RECVMMSG => pass(os, n, fd, [a[1], a[2], a[3] | MSG_CMSG_CLOEXEC, a[4], 0]),
+        RECVMMSG => recvmmsg(os, fd, a),
         SETSOCKOPT => setsockopt(os, fd, a),
         GETSOCKNAME => getsockname(os, fd, a[1], a[2]),
         GETPEERNAME | SHUTDOWN | GETSOCKOPT | RECVFROM => pass(os, n, fd, [a[1], a[2], a[3], a[4], a[5]]),
@@ -201,8 +216,9 @@ pub fn hot<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysRe
                 args[0] = h as usize;
                 if n == SENDTO {
                     (args[4], args[5]) = (0, 0);
+                    return Some(os.platform.net_hot(n, args));
                 }
-                return Some(os.platform.net_hot(n, args));
+                return Some(with_names(os, n, a, || os.platform.net_hot(n, args)));
             }
             if flags & O_PATH == 0 && n == GETSOCKNAME {
                 // An accepted socket's fixed name (http.server asks once a request), answered as
@@ -316,6 +332,61 @@ fn check_app_ptrs(mem: &crate::memlock::MemLock, n: usize, a: &[usize; 6]) -> Re
         SENDTO => user::guard(mem, a[1], a[2], false),
         _ => Ok(()),
     }
+}
+
+/// Where call `n` (arguments `a`) writes a socket address back: the app's buffer and its in/out
+/// length, if it gave both.
+#[inline(always)]
+fn name_slot(n: usize, a: &[usize; 6]) -> Option<(usize, usize)> {
+    let (p, lp) = match n {
+        ACCEPT | ACCEPT4 | GETSOCKNAME | GETPEERNAME => (a[1], a[2]),
+        RECVFROM => (a[4], a[5]),
+        _ => return None,
+    };
+    (p != 0 && lp != 0).then_some((p, lp))
+}
+
+/// Makes socket call `n` (the app's arguments `a`) with `call`, then gives the app the path
+/// of a Unix path name the host wrote back as its abstract stand-in (`unixpath`).
+#[inline(always)]
+fn with_names<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6], call: impl FnOnce() -> SysResult) -> SysResult {
+    let Some((p, lp)) = name_slot(n, a) else { return call() };
+    let room = user::read_in::<i32>(&os.mem, lp).unwrap_or(-1);
+    let r = call()?;
+    if room > 2 {
+        name_back(os, p, lp, room as usize);
+    }
+    Ok(r)
+}
+
+/// After the host wrote a socket address into the app's buffer `p` (room `room`) and its full
+/// length at `lp`: a Unix path name's abstract stand-in becomes the path again, cut to the
+/// room as the host cuts, with the path name's length. When the host had to cut the stand-in
+/// itself (a buffer shorter than it: never with `struct sockaddr_un` or
+/// `sockaddr_storage`), the path's last bytes are lost.
+fn name_back<P: Platform>(os: &LibOs<P>, p: usize, lp: usize, room: usize) {
+    let Ok(got) = user::read_in::<u32>(&os.mem, lp) else { return };
+    if let Some(full) = name_back_len(os, p, room, got as usize) {
+        let _ = user::write_in(&os.mem, lp, &(full as u32));
+    }
+}
+
+/// [`name_back`] of a name whose full length `got` the host reported elsewhere: the new full
+/// length, if the name was a stand-in.
+fn name_back_len<P: Platform>(os: &LibOs<P>, p: usize, room: usize, got: usize) -> Option<usize> {
+    let n = room.min(got).min(SOCKADDR_MAX);
+    let mut buf = [0u8; SOCKADDR_MAX];
+    match user::slice_in(&os.mem, p, n) {
+        Ok(b) if n > 2 && b[0] == 1 && b[1] == 0 && b[2] == 0 => buf[..n].copy_from_slice(b),
+        _ => return None,
+    }
+    let mut len = n;
+    if !super::unixpath::name_out(&mut buf[..n], &mut len) {
+        return None;
+    }
+    let w = len.min(room);
+    user::slice_mut_in(&os.mem, p, w).ok()?.copy_from_slice(&buf[..w]);
+    Some(got - super::unixpath::SHORTER)
 }
 
 /// The socket behind app descriptor `fd`, kept open while the reference lives: a host socket,
@@ -531,15 +602,22 @@ impl Op {
 /// sends) at the unspecified address is where Linux sends it, this host's loopback: it is
 /// checked as, and rewritten in `sa` to, the loopback address (`net::loopback_of`), so the
 /// host is handed exactly the destination the rule allowed.
-fn check<P: Platform>(os: &LibOs<P>, op: Op, sa: &mut [u8]) -> Result<(), Errno> {
+fn check<P: Platform>(os: &LibOs<P>, op: Op, sa: &mut Vec<u8>) -> Result<(), Errno> {
+    let private_net = || os.platform.passthrough().is_some_and(|p| p.private_net());
     match decode(sa, op != Op::Connect)? {
         Target::Disconnect => Ok(()),
-        Target::Unix if unix_abstract(sa) && os.platform.passthrough().is_some_and(|p| p.private_net()) => Ok(()),
+        Target::Unix if unix_abstract(sa) && private_net() => Ok(()),
+        // A path name: its abstract stand-in in the sandbox's own namespace (`unixpath`); bind
+        // makes its socket file first (`bind`).
+        Target::Unix if private_net() && op != Op::Bind => {
+            *sa = super::unixpath::peer_name(os, sa)?;
+            Ok(())
+        }
         Target::Unix => {
             let why: &[u8] = if unix_abstract(sa) {
                 b" to an abstract unix-domain name denied (the sandbox has no network namespace of its own) -> EACCES"
             } else {
-                b" to a unix-domain path denied (only socketpair and abstract names) -> EACCES"
+                b" to a unix-domain path denied (the sandbox has no network namespace of its own) -> EACCES"
             };
             os.debug_log(&[b"network: ", op.name(), why]);
             Err(EACCES)
@@ -610,8 +688,20 @@ fn check_ip<P: Platform>(os: &LibOs<P>, op: Op, e: &Endpoint) -> Result<(), Errn
 fn bind<P: Platform>(os: &LibOs<P>, fd: i32, addr: usize, len: usize) -> SysResult {
     let s = sock_of(os, fd)?;
     let mut sa = copy_addr(&os.mem, addr, len)?;
-    check(os, Op::Bind, &mut sa)?;
-    let r = s.call(os, BIND, [0, sa.as_ptr() as usize, sa.len(), 0, 0, 0])?;
+    let path_name = matches!(decode(&sa, true), Ok(Target::Unix)) && !unix_abstract(&sa);
+    let mut made = None;
+    if path_name && os.platform.passthrough().is_some_and(|p| p.private_net()) {
+        // The socket file first, then its abstract stand-in (`unixpath`).
+        let (stand_in, path) = super::unixpath::bind_name(os, &sa)?;
+        (sa, made) = (stand_in, Some(path));
+    } else {
+        check(os, Op::Bind, &mut sa)?;
+    }
+    let r = s.call(os, BIND, [0, sa.as_ptr() as usize, sa.len(), 0, 0, 0]);
+    if let (Err(_), Some(path)) = (&r, &made) {
+        super::unixpath::unbind(os, path);
+    }
+    let r = r?;
     if let (FileKind::Host(_), Some(mut bound)) = (&s.0.kind, fixed_name(&sa)) {
         if tcp_stream(os, &s) {
             if let Some(len_first) = len_stored_first(os, &s, bound.len) {
@@ -817,8 +907,8 @@ fn msg_in<P: Platform>(os: &LibOs<P>, ptr: usize, op: Op) -> Result<Msg, Errno> 
     if name_ptr != 0 && name_len != 0 {
         // As the kernel does for msghdr: a longer name is cut to sockaddr_storage.
         name = copy_addr(&os.mem, name_ptr, name_len.min(SOCKADDR_MAX))?;
-        hdr[8..12].copy_from_slice(&(name.len() as u32).to_le_bytes());
         check(os, op, &mut name)?;
+        hdr[8..12].copy_from_slice(&(name.len() as u32).to_le_bytes());
         hdr[0..8].copy_from_slice(&(name.as_ptr() as usize).to_le_bytes());
     } else {
         // The kernel ignores a name of length 0; drop a dangling pointer with it.
@@ -849,7 +939,15 @@ fn recvmsg<P: Platform>(os: &LibOs<P>, fd: i32, msg: usize, flags: usize) -> Sys
     hdr[32..40].copy_from_slice(&(if clen == 0 { 0 } else { control.as_mut_ptr() as usize }).to_le_bytes());
     hdr[40..48].copy_from_slice(&clen.to_le_bytes());
     let hp = hdr.as_mut_ptr() as usize;
+    let room = u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]);
     let r = s.call(os, RECVMSG, [0, hp, flags | MSG_CMSG_CLOEXEC, 0, 0, 0])?;
+    let name_ptr = usize_at(&hdr, 0);
+    if name_ptr != 0 && room > 2 {
+        let got = u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]) as usize;
+        if let Some(full) = name_back_len(os, name_ptr, room as usize, got) {
+            hdr[8..12].copy_from_slice(&(full as u32).to_le_bytes());
+        }
+    }
     let got = usize_at(&hdr, 40).min(clen);
     let mut mflags = i32::from_le_bytes([hdr[48], hdr[49], hdr[50], hdr[51]]);
     if cmsg::incoming(os, &mut control[..got], flags & MSG_CMSG_CLOEXEC != 0) {
@@ -863,6 +961,24 @@ fn recvmsg<P: Platform>(os: &LibOs<P>, fd: i32, msg: usize, flags: usize) -> Sys
     user::write_in(&os.mem, msg + 8, &u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]))?;
     user::write_in(&os.mem, msg + 40, &got)?;
     user::write_in(&os.mem, msg + 48, &mflags)?;
+    Ok(r)
+}
+
+/// recvmmsg: as the host makes it, then each message's name as [`name_back`] gives it back.
+fn recvmmsg<P: Platform>(os: &LibOs<P>, fd: i32, a: &[usize; 6]) -> SysResult {
+    let (vec, vlen) = (a[1], a[2].min(MMSG_MAX));
+    let room = |i: usize| -> Option<(usize, u32)> {
+        let p = user::read_in::<usize>(&os.mem, vec + i * MMSGHDR).ok()?;
+        let room = user::read_in::<u32>(&os.mem, vec + i * MMSGHDR + 8).ok()?;
+        (p != 0 && room > 2).then_some((p, room))
+    };
+    let rooms: Vec<Option<(usize, u32)>> = (0..vlen).map(room).collect();
+    let r = pass(os, RECVMMSG, fd, [a[1], a[2], a[3] | MSG_CMSG_CLOEXEC, a[4], 0])?;
+    for (i, slot) in rooms.iter().enumerate().take(r) {
+        if let Some((p, room)) = *slot {
+            name_back(os, p, vec + i * MMSGHDR + 8, room as usize);
+        }
+    }
     Ok(r)
 }
 

@@ -63,7 +63,7 @@ pub fn rule_name(rule: u32) -> &'static [u8] {
         RULE_SIGACTION => b"gate allow-list: rt_sigaction of the runtime's own signal (SIGSYS)",
         RULE_CLONE_PARENT => b"gate allow-list: clone with CLONE_PARENT",
         RULE_FASTOPEN => b"gate allow-list: send with MSG_FASTOPEN",
-        RULE_MKNOD => b"gate allow-list: mknodat of anything but a FIFO",
+        RULE_MKNOD => b"gate allow-list: mknodat of anything but a FIFO or a socket node",
         RULE_PRLIMIT => b"gate allow-list: prlimit64 of another process or a resource other than RLIMIT_CPU",
         RULE_PRCTL => b"gate allow-list: prctl option other than PR_SET_CHILD_SUBREAPER",
         _ => b"gate allow-list",
@@ -364,13 +364,16 @@ fn openat(_: Shape) -> Block {
     b
 }
 
-/// mknodat (259): FIFOs only (`S_IFIFO` in the mode); never a device, socket or regular file
-/// node (hostfs.rs `mkfifo`).
+/// mknodat (259): FIFOs and socket nodes only (`S_IFIFO` or `S_IFSOCK` in the mode: hostfs.rs
+/// `mkfifo`, and `mksock` for `bind` of a path name, shim/unixpath.rs); never a device or
+/// regular file node. A socket node has nothing bound to it: connecting to one is refused.
 fn mknodat(_: Shape) -> Block {
     const S_IFMT: u32 = 0o170000;
     const S_IFIFO: u32 = 0o010000;
+    const S_IFSOCK: u32 = 0o140000;
     let mut b = Block::new();
-    b.arg(2).and(S_IFMT).jeq(S_IFIFO, To::Allow, To::Next).ret(To::Deny(RULE_MKNOD));
+    b.arg(2).and(S_IFMT).jeq(S_IFIFO, To::Allow, To::Next);
+    b.jeq(S_IFSOCK, To::Allow, To::Next).ret(To::Deny(RULE_MKNOD));
     b
 }
 

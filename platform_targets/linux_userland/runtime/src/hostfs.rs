@@ -186,6 +186,16 @@ pub fn parent(dirfd: i32, rel: &[u8]) -> Result<Parent, Errno> {
 }
 
 impl HostDirs {
+    /// mknodat of `rel` with `mode` (a FIFO or a socket node: the gate allows no other type).
+    fn mknod(&self, dir: usize, rel: &[u8], mode: u32) -> Result<(), Errno> {
+        const MKNODAT: usize = 259;
+        let p = parent(self.fd(dir)?, rel)?;
+        let res =
+            r(sys::syscall6(MKNODAT, p.fd as usize, p.name.as_ptr() as usize, mode as usize, 0, 0, 0)).map(|_| ());
+        self.changed();
+        res
+    }
+
     /// Whether the writable layer is known to hold nothing: made empty for this sandbox
     /// ([`HostDirs::fresh`]) and not changed since (its generation is still 0).
     fn still_empty(&self) -> bool {
@@ -239,13 +249,13 @@ impl HostDirOps for HostDirs {
     }
 
     fn mkfifo(&self, dir: usize, rel: &[u8], mode: u32) -> Result<(), Errno> {
-        const MKNODAT: usize = 259;
-        const S_IFIFO: usize = 0o010000;
-        let p = parent(self.fd(dir)?, rel)?;
-        let m = S_IFIFO | (mode & HOST_MODE_BITS) as usize;
-        let res = r(sys::syscall6(MKNODAT, p.fd as usize, p.name.as_ptr() as usize, m, 0, 0, 0)).map(|_| ());
-        self.changed();
-        res
+        const S_IFIFO: u32 = 0o010000;
+        self.mknod(dir, rel, S_IFIFO | (mode & HOST_MODE_BITS))
+    }
+
+    fn mksock(&self, dir: usize, rel: &[u8], mode: u32) -> Result<(), Errno> {
+        const S_IFSOCK: u32 = 0o140000;
+        self.mknod(dir, rel, S_IFSOCK | (mode & HOST_MODE_BITS))
     }
 
     fn open_fifo(&self, dir: usize, rel: &[u8], flags: u32) -> Result<i32, Errno> {
