@@ -94,3 +94,18 @@ def test_a_directory_without_search_permission(tmp_path: Path) -> None:
     assert packed.returncode == 0, describe(packed)
     assert packed.stdout == (b"stat without search permission: EACCES\nopen without search permission: EACCES\n"
                              b"stat with it back: ok\nunlink: ok\nrmdir: ok\n"), describe(packed)
+
+
+def test_processes_creating_one_file_at_once_all_open_it(tmp_path: Path) -> None:
+    """open(O_CREAT) without O_EXCL is one step on Linux: processes that create the same new
+    file at once all get it. Packed, the lookup and the create are two host calls; one that
+    loses the race to another process looks again and opens the file (before: EEXIST, so
+    sqlite's WAL file opened read-only, flock(1) and `>>` from several shells failed). Each
+    round starts four children together; natively and packed no open may fail."""
+    prog = tmp_path / "createrace"
+    subprocess.run(["gcc", "-O2", "-o", str(prog), str(PROBE.parent / "createrace.c")], check=True)
+    native = run_program([prog, str(tmp_path / "f"), "30"])
+    assert (native.returncode, native.stdout) == (0, b"failed opens: 0\n"), describe(native)
+    art = pack(prog, tmp_path / "dist")
+    packed = run_program([art.path, "/tmp/f", "30"])
+    assert (packed.returncode, packed.stdout) == (0, native.stdout), describe(packed)

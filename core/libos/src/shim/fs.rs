@@ -281,113 +281,134 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
         };
     }
     let follow = flags & O_NOFOLLOW == 0;
-    let kind: &[u8] = if flags & O_CREAT != 0 { b"create" } else { b"path" };
-    let r = os.vfs.resolve(&base, &p, follow).inspect_err(|&e| learn_missing(os, e, &base, &p, kind))?;
+    let learn_kind: &[u8] = if flags & O_CREAT != 0 { b"create" } else { b"path" };
     let acc = flags & O_ACCMODE;
     let writable = acc == O_WRONLY || acc == O_RDWR;
-    let kind = match r.node {
-        None => {
-            if flags & O_CREAT == 0 {
-                os.learn(b"path", &r.path);
-                return Err(ENOENT);
-            }
-            if p.ends_with(b"/") {
-                return Err(EISDIR);
-            }
-            let m = mode & !os.umask.load(Ordering::Relaxed) & 0o7777;
-            match os.vfs.place(&r.path)? {
-                crate::fs::vfs::Place::Memory => FileKind::Overlay(os.vfs.create_file(&r.path, m, os.now())),
-                _ => FileKind::Host(HostFd(os.vfs.host_create(&r.path, flags & HOST_OPEN_FLAGS, m)?)),
-            }
-        }
-        Some(node) => {
-            if flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL {
-                return Err(EEXIST);
-            }
-            os.vfs.opened(&node);
-            match os.vfs.kind(&node) {
-                NodeKind::Dir => {
-                    if writable || flags & O_CREAT != 0 {
-                        return Err(EISDIR);
-                    }
-                    FileKind::Dir
+    // Times another process made the file between this lookup and the create (below).
+    let mut lost_races = 0;
+    let (opened, kind) = loop {
+        let r = os.vfs.resolve(&base, &p, follow).inspect_err(|&e| learn_missing(os, e, &base, &p, learn_kind))?;
+        let kind = match r.node {
+            None => {
+                if flags & O_CREAT == 0 {
+                    os.learn(b"path", &r.path);
+                    return Err(ENOENT);
                 }
-                NodeKind::Symlink if follow && os.vfs.magic_fd(&node).is_some() => {
-                    // Opening /proc/self/fd/N of a pipe, socket or host stream reaches the
-                    // object itself, as Linux's magic links do.
-                    let fd = os.vfs.magic_fd(&node).ok_or(ENOENT)?;
-                    // A library-OS pipe is reopened as the host pipe it becomes.
-                    os.promote_fd(fd);
-                    let f = os.fds.lock().get(fd)?;
-                    match &f.kind {
-                        FileKind::Obj(crate::kobj::Obj::Pipe(e)) => {
-                            let o = e.reopen(acc != O_WRONLY, acc != O_RDONLY);
-                            let file = OpenFile::new(FileKind::Obj(o), Vec::new(), f.flags() & !O_ACCMODE | acc);
-                            return os.fds.lock().alloc(file, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize);
-                        }
-                        #[cfg(feature = "netstack")]
-                        FileKind::Obj(crate::kobj::Obj::Tcp(_)) => return Err(ENXIO), // as a socket on Linux
-                        FileKind::Host(h) => {
-                            let dup = os.platform.host_dup(h.0)?;
-                            let file =
-                                OpenFile::new(FileKind::Host(HostFd(dup)), Vec::new(), f.flags() & !O_ACCMODE | acc);
-                            return os.fds.lock().alloc(file, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize);
-                        }
-                        _ => return os.fds.lock().alloc(f, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize),
-                    }
+                if p.ends_with(b"/") {
+                    return Err(EISDIR);
                 }
-                NodeKind::Symlink => {
-                    if flags & O_PATH == 0 {
-                        return Err(ELOOP);
+                let m = mode & !os.umask.load(Ordering::Relaxed) & 0o7777;
+                let made = match os.vfs.place(&r.path)? {
+                    crate::fs::vfs::Place::Memory => Ok(FileKind::Overlay(os.vfs.create_file(&r.path, m, os.now()))),
+                    _ => os.vfs.host_create(&r.path, flags & HOST_OPEN_FLAGS, m).map(|h| FileKind::Host(HostFd(h))),
+                };
+                match made {
+                    // Another process made it between the lookup and the create (the host's create
+                    // is O_EXCL): without O_EXCL the open takes what is there now, as Linux's
+                    // O_CREAT is one step (sqlite's WAL file, flock(1)'s lock file, `>>` from
+                    // several shells at once).
+                    Err(EEXIST) if flags & O_EXCL == 0 && lost_races < 16 => {
+                        lost_races += 1;
+                        continue;
                     }
-                    FileKind::Dir
+                    made => made?,
                 }
-                _ if flags & O_DIRECTORY != 0 => return Err(ENOTDIR),
-                NodeKind::CharDev => match node {
-                    Node::Host(n) if n.st.st_mode & S_IFMT == S_IFIFO => {
-                        FileKind::Host(HostFd(os.vfs.host_open_fifo(&n, flags & HOST_OPEN_FLAGS)?))
-                    }
-                    Node::Synth(crate::fs::synth::Synth::Tty) => FileKind::Host(HostFd(os.platform.open_tty()?)),
-                    Node::Synth(s) => FileKind::Synth(s),
-                    _ => return Err(ENXIO),
-                },
-                NodeKind::File => match node {
-                    Node::Image(i) if writable && os.vfs.host_upper() => {
-                        FileKind::Host(HostFd(os.vfs.host_copy_up(&r.path, i, flags & HOST_OPEN_FLAGS)?))
-                    }
-                    Node::Image(i) if writable => {
-                        FileKind::Overlay(os.vfs.copy_up(&r.path, i, flags & O_TRUNC != 0)?)
-                    }
-                    Node::Host(n) => FileKind::Host(HostFd(os.vfs.host_open(&n, &r.path, flags & HOST_OPEN_FLAGS)?)),
-                    Node::Image(i) => FileKind::Image(i),
-                    Node::Synth(s) if s.generated() => {
-                        if writable || flags & O_TRUNC != 0 {
-                            return Err(EACCES);
-                        }
-                        FileKind::Generated(s, crate::procfs::render(os, s)?)
-                    }
-                    Node::OverlayFile(f) if crate::unixsock::is_socket_inode(f.ino) => return Err(ENXIO),
-                    Node::OverlayFile(f) if crate::fifo::is_fifo(f.ino) => FileKind::Obj(crate::fifo::open(
-                        &os.platform,
-                        f.ino,
-                        acc != O_WRONLY,
-                        acc != O_RDONLY,
-                        flags & O_NONBLOCK != 0,
-                    )?),
-                    Node::OverlayFile(f) => {
-                        if writable && flags & O_TRUNC != 0 {
-                            f.data.lock().clear();
-                        }
-                        FileKind::Overlay(f)
-                    }
-                    _ => return Err(ENXIO),
-                },
             }
-        }
+            Some(node) => {
+                if flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL {
+                    return Err(EEXIST);
+                }
+                os.vfs.opened(&node);
+                match os.vfs.kind(&node) {
+                    NodeKind::Dir => {
+                        if writable || flags & O_CREAT != 0 {
+                            return Err(EISDIR);
+                        }
+                        FileKind::Dir
+                    }
+                    NodeKind::Symlink if follow && os.vfs.magic_fd(&node).is_some() => {
+                        // Opening /proc/self/fd/N of a pipe, socket or host stream reaches the
+                        // object itself, as Linux's magic links do.
+                        let fd = os.vfs.magic_fd(&node).ok_or(ENOENT)?;
+                        // A library-OS pipe is reopened as the host pipe it becomes.
+                        os.promote_fd(fd);
+                        let f = os.fds.lock().get(fd)?;
+                        match &f.kind {
+                            FileKind::Obj(crate::kobj::Obj::Pipe(e)) => {
+                                let o = e.reopen(acc != O_WRONLY, acc != O_RDONLY);
+                                let file = OpenFile::new(FileKind::Obj(o), Vec::new(), f.flags() & !O_ACCMODE | acc);
+                                return os.fds.lock().alloc(file, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize);
+                            }
+                            #[cfg(feature = "netstack")]
+                            FileKind::Obj(crate::kobj::Obj::Tcp(_)) => return Err(ENXIO), // as a socket on Linux
+                            FileKind::Host(h) => {
+                                let dup = os.platform.host_dup(h.0)?;
+                                let file = OpenFile::new(
+                                    FileKind::Host(HostFd(dup)),
+                                    Vec::new(),
+                                    f.flags() & !O_ACCMODE | acc,
+                                );
+                                return os.fds.lock().alloc(file, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize);
+                            }
+                            _ => return os.fds.lock().alloc(f, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize),
+                        }
+                    }
+                    NodeKind::Symlink => {
+                        if flags & O_PATH == 0 {
+                            return Err(ELOOP);
+                        }
+                        FileKind::Dir
+                    }
+                    _ if flags & O_DIRECTORY != 0 => return Err(ENOTDIR),
+                    NodeKind::CharDev => match node {
+                        Node::Host(n) if n.st.st_mode & S_IFMT == S_IFIFO => {
+                            FileKind::Host(HostFd(os.vfs.host_open_fifo(&n, flags & HOST_OPEN_FLAGS)?))
+                        }
+                        Node::Synth(crate::fs::synth::Synth::Tty) => FileKind::Host(HostFd(os.platform.open_tty()?)),
+                        Node::Synth(s) => FileKind::Synth(s),
+                        _ => return Err(ENXIO),
+                    },
+                    NodeKind::File => match node {
+                        Node::Image(i) if writable && os.vfs.host_upper() => {
+                            FileKind::Host(HostFd(os.vfs.host_copy_up(&r.path, i, flags & HOST_OPEN_FLAGS)?))
+                        }
+                        Node::Image(i) if writable => {
+                            FileKind::Overlay(os.vfs.copy_up(&r.path, i, flags & O_TRUNC != 0)?)
+                        }
+                        Node::Host(n) => {
+                            FileKind::Host(HostFd(os.vfs.host_open(&n, &r.path, flags & HOST_OPEN_FLAGS)?))
+                        }
+                        Node::Image(i) => FileKind::Image(i),
+                        Node::Synth(s) if s.generated() => {
+                            if writable || flags & O_TRUNC != 0 {
+                                return Err(EACCES);
+                            }
+                            FileKind::Generated(s, crate::procfs::render(os, s)?)
+                        }
+                        Node::OverlayFile(f) if crate::unixsock::is_socket_inode(f.ino) => return Err(ENXIO),
+                        Node::OverlayFile(f) if crate::fifo::is_fifo(f.ino) => FileKind::Obj(crate::fifo::open(
+                            &os.platform,
+                            f.ino,
+                            acc != O_WRONLY,
+                            acc != O_RDONLY,
+                            flags & O_NONBLOCK != 0,
+                        )?),
+                        Node::OverlayFile(f) => {
+                            if writable && flags & O_TRUNC != 0 {
+                                f.data.lock().clear();
+                            }
+                            FileKind::Overlay(f)
+                        }
+                        _ => return Err(ENXIO),
+                    },
+                }
+            }
+        };
+        break (r.path, kind);
     };
     let keep = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
     // A terminal reached through /dev/tty is a host stream, not a file of a host directory.
-    let path = if matches!(kind, FileKind::Host(_)) && r.path == b"/dev/tty" { Vec::new() } else { r.path };
+    let path = if matches!(kind, FileKind::Host(_)) && opened == b"/dev/tty" { Vec::new() } else { opened };
     let file = OpenFile::new(kind, path, keep);
     os.fds.lock().alloc(file, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize)
 }
