@@ -72,6 +72,16 @@ void fam_fcntl(void) {
     CASE(F, "flock", flock(fd, LOCK_EX) == 0 && flock(fd, LOCK_UN) == 0);
     ERR(F, "flock_bad_op", flock(fd, 3), EINVAL);
     ERR(F, "flock_bad_fd", flock(99, LOCK_EX), EBADF);
+    /* flock needs no write access (an exclusive lock on a read-only descriptor), and a second
+     * open of the file is refused while it is held; record locks are another lock. */
+    int r1 = open(conf_path(0, "file"), O_RDONLY), r2 = open(conf_path(1, "file"), O_RDONLY);
+    CASE(F, "flock_ex_read_only", flock(r1, LOCK_EX) == 0);
+    ERR(F, "flock_other_open_wouldblock", flock(r2, LOCK_EX | LOCK_NB), EWOULDBLOCK);
+    struct flock rl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    CASE(F, "flock_independent_of_record_locks", fcntl(r2, F_SETLK, &rl) == 0 && (rl.l_type = F_UNLCK, fcntl(r2, F_SETLK, &rl) == 0));
+    CASE(F, "flock_other_open_after_unlock", flock(r1, LOCK_UN) == 0 && flock(r2, LOCK_SH | LOCK_NB) == 0);
+    close(r1);
+    close(r2);
 
     /* Record locks: a lock is seen by another process, and closing any descriptor of the file
      * (here a second open of it) releases it. */

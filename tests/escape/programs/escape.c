@@ -253,8 +253,10 @@ static int cmd_gate(const char *addr, const char *secret, const char *ppid, cons
     report_raw("gate-clone-newuser", gate(SYS_clone, CLONE_NEWUSER | CLONE_THREAD, 0, 0, 0));
     /* stdin is a pipe in the tests: even a TIOCSTI that got through would push nothing. */
     report_raw("gate-ioctl-tiocsti", gate(SYS_ioctl, 0, 0x5412 /* TIOCSTI */, (long)"x", 0));
-    /* flock is not on the list (the runtime takes no lock after start-up): a lock on stdin. */
+    /* flock is on the list (the app's flock on files it holds open is the host's): a lock on
+     * stdin, which only this process holds. fchown is not: a change of nothing on stdin. */
     report_raw("gate-flock", gate(SYS_flock, 0, 2 | 4 /* LOCK_EX | LOCK_NB */, 0, 0));
+    report_raw("gate-fchown", gate(SYS_fchown, 0, -1, -1, 0));
     report_raw("gate-prctl", gate(SYS_prctl, 38 /* PR_SET_NO_NEW_PRIVS, already set */, 1, 0, 0));
     /* prctl is on the list for PR_SET_CHILD_SUBREAPER only (orphans of the app's own
      * descendants come back to it); any other option is refused. */

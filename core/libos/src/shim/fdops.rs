@@ -33,7 +33,7 @@ pub const HANDLED: &[usize] = &[
 /// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
 /// generated from these arrays by scripts/gen_implemented.py).
 pub const PARTIAL: &[(usize, &str)] = &[
-    (FLOCK, "files of host directories: an open-file-description lock on the host (excludes other processes and other opens, as flock does); files of the image and the in-memory layer: always granted"),
+    (FLOCK, "files of host directories: the host's flock; files of the image and the in-memory layer: always granted"),
     (FALLOCATE, "mode 0 and FALLOC_FL_KEEP_SIZE set the size only (no blocks are reserved); FALLOC_FL_PUNCH_HOLE zeroes in-memory files; other modes EOPNOTSUPP"),
     (MEMFD_CREATE, "an unnamed file: where the writable layer is on the host (linux-userland), a host O_TMPFILE file there, one file for every process that has it (fork, MAP_SHARED); else an in-memory file, of which a MAP_SHARED mapping is a private copy; seals are not kept (F_ADD_SEALS EINVAL)"),
     (PREADV2, "RWF_* flags accepted and ignored (unknown flags EOPNOTSUPP)"),
@@ -47,8 +47,6 @@ const LOCK_EX: usize = 2;
 const LOCK_NB: usize = 4;
 const LOCK_UN: usize = 8;
 const F_SETLK: usize = 6;
-const F_OFD_SETLK: usize = 37;
-const F_OFD_SETLKW: usize = 38;
 
 /// Serves `n` if it is one of the descriptor calls of this module.
 pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<SysResult> {
@@ -299,17 +297,15 @@ fn flock<P: Platform>(os: &LibOs<P>, fd: i32, op: usize) -> SysResult {
     if f.flags() & O_PATH != 0 {
         return Err(EBADF);
     }
-    let l_type = match op & !LOCK_NB {
-        LOCK_SH => 0,
-        LOCK_EX => 1,
-        LOCK_UN => 2,
-        _ => return Err(EINVAL),
-    };
+    if !matches!(op & !LOCK_NB, LOCK_SH | LOCK_EX | LOCK_UN) {
+        return Err(EINVAL);
+    }
     match (&f.kind, os.platform.passthrough()) {
+        // The host's own flock: the same lock every other open of the file sees (in the app's
+        // other processes, and on the host for a mounted file), on a descriptor of any access
+        // mode, independent of record locks, as Linux's.
         (FileKind::Host(h), Some(pt)) if !f.path.is_empty() => {
-            let cmd = if op & LOCK_NB != 0 || l_type == 2 { F_OFD_SETLK } else { F_OFD_SETLKW };
-            let lock = Flock { l_type, ..Default::default() };
-            pt.fd_call(FCNTL, [h.0 as usize, cmd, &lock as *const Flock as usize, 0, 0, 0]).map(|_| 0)
+            pt.fd_call(FLOCK, [h.0 as usize, op, 0, 0, 0, 0]).map(|_| 0)
         }
         _ => Ok(0),
     }

@@ -144,6 +144,7 @@ pub const GATE: &[(u32, Check)] = &[
     (74, Any),                // fsync
     (75, Any),                // fdatasync
     (77, Any),                // ftruncate
+    (73, Any),                // flock (the app's flock on a file of the layer or a mount it holds open)
     (293, Any),               // pipe2
     (291, Any),               // epoll_create1
     (233, Any),               // epoll_ctl

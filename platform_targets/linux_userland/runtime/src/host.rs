@@ -699,6 +699,8 @@ impl HostPassthrough for LinuxHost {
             // F_SETSIG, F_SETLEASE or F_NOTIFY, which would aim signals at host processes.
             nr::FCNTL if !matches!(a[1], 5 | 6 | 7 | 36 | 37 | 38) => Err(EINVAL),
             nr::FCNTL => signals::blocking(|| r(sys::window_syscall6(nr, a[0], a[1], a[2], 0, 0, 0))),
+            // flock of a file the app holds; LOCK_EX/LOCK_SH without LOCK_NB waits.
+            nr::FLOCK => signals::blocking(|| r(sys::window_syscall6(nr, a[0], a[1], 0, 0, 0, 0))),
             nr::EPOLL_CREATE1
             | nr::EPOLL_CTL
             | nr::EVENTFD2
