@@ -83,7 +83,9 @@ def test_a_file_of_the_image_can_be_hard_linked(tmp_path: Path) -> None:
 
 def test_a_directory_without_search_permission(tmp_path: Path) -> None:
     """The sandbox's root has no CAP_DAC_OVERRIDE: a directory of the writable layer whose
-    search permission the app took away refuses its files with EACCES (before: ENOENT), and
+    search permission the app took away refuses its files with EACCES (before: ENOENT), one
+    without read permission refuses to be opened (before: it opened and listed nothing, so
+    shutil.rmtree found it empty and failed on rmdir), and
     gives them back with the permission (before: ENOENT stayed, the refused lookup cached as
     an absence; Python's py_compile tests could not remove their directory). Packed only: as
     root natively every step succeeds."""
@@ -93,6 +95,7 @@ def test_a_directory_without_search_permission(tmp_path: Path) -> None:
     packed = run_program([art.path, "/tmp/locked"])
     assert packed.returncode == 0, describe(packed)
     assert packed.stdout == (b"stat without search permission: EACCES\nopen without search permission: EACCES\n"
+                             b"open without read permission: EACCES\n"
                              b"stat with it back: ok\nunlink: ok\nrmdir: ok\n"), describe(packed)
 
 

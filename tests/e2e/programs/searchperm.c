@@ -1,5 +1,6 @@
-/* A directory without search permission, as the sandbox's root (no CAP_DAC_OVERRIDE) sees it:
- * its files cannot be reached (EACCES), and can again once the permission is back. Usage:
+/* A directory without search or read permission, as the sandbox's root (no CAP_DAC_OVERRIDE)
+ * sees it: its files cannot be reached, nor it listed (EACCES), and can again once the
+ * permission is back. Usage:
  * searchperm DIR (made and removed). Prints one line per step with the errno name. */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,10 @@ int main(int argc, char **argv) {
     chmod(argv[1], 0600);
     printf("stat without search permission: %s\n", res(stat(f, &st)));
     printf("open without search permission: %s\n", res(open(f, O_RDONLY) < 0 ? -1 : 0));
+    chmod(argv[1], 0300);
+    int d = open(argv[1], O_RDONLY | O_DIRECTORY);
+    printf("open without read permission: %s\n", res(d < 0 ? -1 : 0));
+    if (d >= 0) close(d);
     chmod(argv[1], 0755);
     printf("stat with it back: %s\n", res(stat(f, &st)));
     printf("unlink: %s\n", res(unlink(f)));

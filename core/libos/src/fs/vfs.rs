@@ -972,14 +972,26 @@ impl Vfs {
     /// The names in directory `p` (its node already resolved to a directory), merged across the
     /// layers and sorted by name. Does not include "." and "..".
     pub fn list(&self, p: &[u8]) -> Vec<DirEntry> {
+        self.try_list(p).unwrap_or_default()
+    }
+
+    /// [`Vfs::list`], or EACCES when `p` is a host directory the app may not read (it took
+    /// the read permission away: a sandbox's root has no CAP_DAC_OVERRIDE).
+    pub fn try_list(&self, p: &[u8]) -> Result<Vec<DirEntry>, Errno> {
+        let readable = |r: Result<Vec<DirEntry>, Errno>| match r {
+            Ok(v) => Ok(v),
+            Err(EACCES) => Err(EACCES),
+            Err(_) => Ok(Vec::new()),
+        };
         if let Some(h) = self.host.as_ref() {
             if let Some((m, rel)) = self.mount_of(p) {
-                let mut v = h.ops.list(m.dir, rel).unwrap_or_default();
+                let mut v = readable(h.ops.list(m.dir, rel))?;
                 v.sort_by(|a, b| a.name.cmp(&b.name));
-                return v;
+                return Ok(v);
             }
             if h.upper {
-                return self.list_upper(h, p);
+                let upper = readable(h.ops.list(0, rel_of(p)))?;
+                return Ok(self.list_upper(upper, p));
             }
         }
         let ov = self.overlay.lock();
@@ -1010,12 +1022,11 @@ impl Vfs {
         }
         self.synth_children(p, &mut out);
         out.sort_by(|a, b| a.name.cmp(&b.name));
-        out
+        Ok(out)
     }
 
-    fn list_upper(&self, h: &HostLayer, p: &[u8]) -> Vec<DirEntry> {
-        let rel = rel_of(p);
-        let upper = h.ops.list(0, rel).unwrap_or_default();
+    /// The merged listing of `p`, given the writable layer's entries there.
+    fn list_upper(&self, upper: Vec<DirEntry>, p: &[u8]) -> Vec<DirEntry> {
         let opaque = upper.iter().any(|d| d.name == OPQ);
         let hidden = |name: &[u8]| {
             upper.iter().any(|d| d.name == name || (d.name.starts_with(WH) && &d.name[WH.len()..] == name))
@@ -1095,6 +1106,16 @@ impl Vfs {
                 h.ops.mksock(dir, &rel, mode).map(|_| true)
             }
         }
+    }
+
+    /// Ok if the app may read host directory `n` (the host opens it for reading and closes
+    /// it again), else the host's answer (EACCES).
+    pub fn host_may_read_dir(&self, n: &HostNode) -> Result<(), Errno> {
+        const O_DIRECTORY: u32 = 0o200000;
+        let h = self.host.as_ref().ok_or(ENOENT)?;
+        let fd = h.ops.open(n.dir, &n.rel, O_DIRECTORY, 0)?;
+        h.ops.close(fd);
+        Ok(())
     }
 
     /// Opens the host FIFO `n` (the open waits for the other side as Linux's does).

@@ -324,6 +324,15 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
                         if writable || flags & O_CREAT != 0 {
                             return Err(EISDIR);
                         }
+                        if let Node::Host(hn) = &node {
+                            // A directory of a host directory whose mode lacks a read bit:
+                            // the host says whether the app may read it (EACCES: the
+                            // sandbox's root has no CAP_DAC_OVERRIDE), as opening it natively
+                            // would.
+                            if flags & O_PATH == 0 && hn.st.st_mode & 0o444 != 0o444 {
+                                os.vfs.host_may_read_dir(hn)?;
+                            }
+                        }
                         FileKind::Dir
                     }
                     NodeKind::Symlink if follow && os.vfs.magic_fd(&node).is_some() => {
@@ -1799,7 +1808,7 @@ fn getdents<P: Platform>(os: &LibOs<P>, fd: i32, buf: usize, count: usize, legac
             crate::fs::DirEntry { name: b".".to_vec(), ino, kind: NodeKind::Dir },
             crate::fs::DirEntry { name: b"..".to_vec(), ino: pino, kind: NodeKind::Dir },
         ];
-        all.extend(os.vfs.list(&f.path));
+        all.extend(os.vfs.try_list(&f.path)?);
         *listing = Some(all);
     }
     let entries = listing.as_ref().map(|v| v.as_slice()).unwrap_or(&[]);
