@@ -47,6 +47,11 @@ pub trait HostDirOps: Send + Sync {
     fn unlink(&self, dir: usize, rel: &[u8], is_dir: bool) -> Result<(), Errno>;
     /// rename within one directory handle.
     fn rename(&self, dir: usize, from: &[u8], to: &[u8]) -> Result<(), Errno>;
+    /// Exchanges `a` and `b` (renameat2 with RENAME_EXCHANGE), both in directory `dir`, both
+    /// existing. Default: the platform cannot (EINVAL, as a file system without it).
+    fn exchange(&self, _dir: usize, _a: &[u8], _b: &[u8]) -> Result<(), Errno> {
+        Err(crate::errno::EINVAL)
+    }
     /// The names in directory `rel` (without "." and ".."), unsorted.
     fn list(&self, dir: usize, rel: &[u8]) -> Result<Vec<DirEntry>, Errno>;
     /// chmod (permission bits).

@@ -1179,6 +1179,38 @@ impl Vfs {
 
     /// rename in host directories; Ok(false) when the namespace keeps its writable layer in
     /// memory (the caller then uses [`Vfs::rename`]).
+    /// renameat2 with RENAME_EXCHANGE of `a` and `b` (both exist) in a host directory;
+    /// Ok(false) where they lie in the in-memory layer. An image file at either path is
+    /// copied up first; an image directory cannot be exchanged (EXDEV: its tree would have to
+    /// be copied up whole), nor paths of two different host directories.
+    pub fn host_exchange(&self, a: &[u8], b: &[u8]) -> Result<bool, Errno> {
+        let (pa, pb) = (self.place(a)?, self.place(b)?);
+        let (Place::Host(da, ra, upper, h), Place::Host(db, rb, _, _)) = (pa, pb) else { return Ok(false) };
+        if da != db {
+            return Err(EXDEV);
+        }
+        if path::is_within(a, b) || path::is_within(b, a) {
+            return Err(EINVAL);
+        }
+        if upper {
+            for p in [a, b] {
+                if let Some(i) = self.image.lookup(p) {
+                    match self.lookup(p) {
+                        Some(Node::Image(_)) if self.image.entry(i).kind == EntryKind::File => {
+                            let fd = self.host_copy_up(p, i, 0)?;
+                            h.ops.close(fd);
+                        }
+                        Some(Node::Image(_)) => return Err(EXDEV),
+                        Some(Node::Host(hn)) if hn.st.st_mode & crate::abi::S_IFMT == S_IFDIR => return Err(EXDEV),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        h.ops.exchange(da, &ra, &rb)?;
+        Ok(true)
+    }
+
     pub fn host_rename(&self, from: &[u8], to: &[u8]) -> Result<bool, Errno> {
         let (pf, pt) = (self.place(from)?, self.place(to)?);
         let (Place::Host(df, rf, uf, h), Place::Host(dt, rt, _, _)) = (pf, pt) else { return Ok(false) };

@@ -64,6 +64,11 @@ pub const OP_UNIX_SOCKET: u32 = 9;
 /// descriptor of the directory, as chmod.
 pub const OP_RENAME: u32 = 10;
 pub const OP_LINK: u32 = 11;
+/// renameat2 with RENAME_EXCHANGE of two paths in different directories of the writable layer
+/// or a `rw` mount, refused to the sandbox with EXDEV as [`OP_RENAME`] (same numbers and data).
+pub const OP_EXCHANGE: u32 = 13;
+/// renameat2's flag that swaps the two names.
+pub const RENAME_EXCHANGE: u32 = 2;
 /// utimensat of a file of the writable layer or a `rw` mount (numbers: the directory's index;
 /// data: the two `struct timespec` as utimensat takes them, then the path beneath the
 /// directory), the file itself (a final symlink is not followed). The gate has no utimensat
@@ -570,7 +575,7 @@ impl Server {
             OP_LISTEN => self.listen(target.ok_or(EBADF)?, num(0)).map(Answer::Value),
             OP_CONNECT => self.connect(target.ok_or(EBADF)?, data).map(Answer::Value),
             OP_CHMOD => self.chmod(num(0), num(1) as u32, data).map(Answer::Value),
-            OP_RENAME | OP_LINK => self.reparent(op, num(0), data).map(Answer::Value),
+            OP_RENAME | OP_LINK | OP_EXCHANGE => self.reparent(op, num(0), data).map(Answer::Value),
             OP_UTIMES => self.utimes(num(0), data).map(Answer::Value),
             OP_UDP_SYNC => {
                 self.relays.flush(&self.policy);
@@ -781,7 +786,7 @@ impl Server {
         r
     }
 
-    /// [`OP_RENAME`] or [`OP_LINK`] of `from` to `to` (`data`: `from` NUL `to`), both beneath
+    /// [`OP_RENAME`], [`OP_EXCHANGE`] or [`OP_LINK`] of `from` to `to` (`data`: `from` NUL `to`), both beneath
     /// writable directory `dir`: each parent opened beneath it (no `..`, no symlink, no magic
     /// link on the way), the last names plain, a final symlink moved or linked itself. The
     /// supervisor's Landlock domain handles no file-system right, so REFER holds nothing back
@@ -797,8 +802,21 @@ impl Server {
             return Err(EINVAL);
         }
         let (a, b) = (crate::hostfs::parent(d.fd, from)?, crate::hostfs::parent(d.fd, to)?);
-        let nr = if op == OP_RENAME { RENAMEAT } else { LINKAT };
-        check(sys::syscall6(nr, a.fd as usize, a.name.as_ptr() as usize, b.fd as usize, b.name.as_ptr() as usize, 0, 0))
+        const RENAMEAT2: usize = 316;
+        let (nr, flags) = match op {
+            OP_RENAME => (RENAMEAT, 0),
+            OP_EXCHANGE => (RENAMEAT2, RENAME_EXCHANGE as usize),
+            _ => (LINKAT, 0),
+        };
+        check(sys::syscall6(
+            nr,
+            a.fd as usize,
+            a.name.as_ptr() as usize,
+            b.fd as usize,
+            b.name.as_ptr() as usize,
+            flags,
+            0,
+        ))
     }
 }
 

@@ -135,6 +135,7 @@ pub const GATE: &[(u32, Check)] = &[
     (262, Any),               // newfstatat
     (263, Any),               // unlinkat
     (264, Any),               // renameat
+    (316, Any),               // renameat2 (RENAME_EXCHANGE in the writable layer and rw mounts)
     (266, Any),               // symlinkat
     (259, Args(mknodat)),     // mknodat (FIFOs in the writable layer and rw mounts)
     (265, Any),               // linkat (hard links in the writable layer and rw mounts)

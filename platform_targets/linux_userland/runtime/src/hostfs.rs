@@ -332,6 +332,25 @@ impl HostDirOps for HostDirs {
         res
     }
 
+    fn exchange(&self, dir: usize, a: &[u8], b: &[u8]) -> Result<(), Errno> {
+        const RENAMEAT2: usize = 316;
+        let d = self.fd(dir)?;
+        let (pa, pb) = (parent(d, a)?, parent(d, b)?);
+        let res = r(sys::syscall6(
+            RENAMEAT2,
+            pa.fd as usize,
+            pa.name.as_ptr() as usize,
+            pb.fd as usize,
+            pb.name.as_ptr() as usize,
+            crate::broker::RENAME_EXCHANGE as usize,
+            0,
+        ))
+        .map(|_| ())
+        .or_else(|e| reparented(e, crate::broker::OP_EXCHANGE, dir, a, b));
+        self.changed();
+        res
+    }
+
     fn list(&self, dir: usize, rel: &[u8]) -> Result<Vec<DirEntry>, Errno> {
         let d = self.fd(dir)?;
         if dir == 0 && self.still_empty() {
