@@ -112,3 +112,19 @@ def test_processes_creating_one_file_at_once_all_open_it(tmp_path: Path) -> None
     art = pack(prog, tmp_path / "dist")
     packed = run_program([art.path, "/tmp/f", "30"])
     assert (packed.returncode, packed.stdout) == (0, native.stdout), describe(packed)
+
+
+def test_statfs_of_a_mount_is_the_hosts(tmp_path: Path) -> None:
+    """statfs of a file of a mount is the host file system's (type, block size, size: df shows
+    the disk), with ST_RDONLY in a read-only mount, whose writes fail with EROFS; before, every
+    path reported the same invented tmpfs."""
+    prog = tmp_path / "statfsprobe"
+    subprocess.run(["gcc", "-O2", "-o", str(prog), str(PROBE.parent / "statfsprobe.c")], check=True)
+    (tmp_path / "rw").mkdir()
+    (tmp_path / "ro").mkdir()
+    native = run_program([prog, str(tmp_path / "rw")])
+    assert native.returncode == 0, describe(native)
+    art = pack(prog, tmp_path / "dist", "--mount", f"{tmp_path / 'rw'}:/rw:rw", "--mount", f"{tmp_path / 'ro'}:/ro")
+    packed = run_program([art.path, "/rw", "/ro"])
+    assert packed.returncode == 0, describe(packed)
+    assert packed.stdout == native.stdout + native.stdout.replace(b"read-only 0", b"read-only 1"), describe(packed)

@@ -56,6 +56,11 @@ pub trait HostDirOps: Send + Sync {
     fn list(&self, dir: usize, rel: &[u8]) -> Result<Vec<DirEntry>, Errno>;
     /// chmod (permission bits).
     fn chmod(&self, dir: usize, rel: &[u8], mode: u32) -> Result<(), Errno>;
+    /// statfs of the file system `rel` lies on (`struct statfs` as 15 words). Default: the
+    /// platform does not say (ENOSYS: the library OS answers for it).
+    fn statfs(&self, _dir: usize, _rel: &[u8]) -> Result<[i64; 15], Errno> {
+        Err(crate::errno::ENOSYS)
+    }
     /// Sets the access and modification times of `rel` itself (a final symlink is not
     /// followed), as utimensat(2): each `tv_nsec` is in 0..1e9, `UTIME_NOW` or `UTIME_OMIT`
     /// (checked by the caller). Default: the platform's host directories keep no times the

@@ -1108,6 +1108,26 @@ impl Vfs {
         }
     }
 
+    /// statfs of host node `n`'s file system, as the host says it (`struct statfs` as 15
+    /// words), with ST_RDONLY in f_flags inside a read-only mount; an image node's is the host
+    /// writable layer's; None for any other node or where the host does not say.
+    pub fn host_statfs(&self, n: &Node) -> Option<[i64; 15]> {
+        const ST_RDONLY: i64 = 1;
+        let h = self.host.as_ref()?;
+        let hn = match n {
+            Node::Host(hn) => hn,
+            // A file or directory of the image: writes below it go to the writable layer, so
+            // its file system is the layer's.
+            Node::Image(_) if h.upper => return h.ops.statfs(0, b"").ok(),
+            _ => return None,
+        };
+        let mut v = h.ops.statfs(hn.dir, &hn.rel).ok()?;
+        if h.mounts.iter().any(|m| m.dir == hn.dir && !m.writable) {
+            v[10] |= ST_RDONLY;
+        }
+        Some(v)
+    }
+
     /// Ok if the app may read host directory `n` (the host opens it for reading and closes
     /// it again), else the host's answer (EACCES).
     pub fn host_may_read_dir(&self, n: &HostNode) -> Result<(), Errno> {

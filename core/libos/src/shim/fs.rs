@@ -194,8 +194,14 @@ pub fn dispatch<P: Platform>(os: &LibOs<P>, n: usize, a: &[usize; 6]) -> Option<
         UMASK => Ok(os.umask.swap(a[0] as u32 & 0o777, Ordering::Relaxed) as usize),
         GETDENTS64 => getdents(os, fd, a[1], a[2], false),
         GETDENTS => getdents(os, fd, a[1], a[2], true),
-        STATFS => lookup_at(os, AT_FDCWD, a[0], true).and_then(|_| write_statfs(os, a[1])),
-        FSTATFS => os.fds.lock().get(fd).and_then(|_| write_statfs(os, a[1])),
+        STATFS => lookup_at(os, AT_FDCWD, a[0], true).and_then(|(_, n)| write_statfs(os, a[1], Some(n))),
+        FSTATFS => os.fds.lock().get(fd).and_then(|f| {
+            let node = match &f.kind {
+                FileKind::Host(_) if !f.path.is_empty() => os.vfs.lookup(&f.path),
+                _ => os.node_of(&f),
+            };
+            write_statfs(os, a[1], node)
+        }),
         // No file here carries extended attributes, as on a file system where none were set.
         GETXATTR | LISTXATTR => lookup_at(os, AT_FDCWD, a[0], true).and_then(|_| no_xattr(n)),
         LGETXATTR | LLISTXATTR => lookup_at(os, AT_FDCWD, a[0], false).and_then(|_| no_xattr(n)),
@@ -1869,7 +1875,15 @@ fn no_xattr(n: usize) -> SysResult {
 
 /// `struct statfs` for the namespace: a tmpfs-like file system (the writable layer lives in
 /// memory), with made-up but consistent sizes.
-fn write_statfs<P: Platform>(os: &LibOs<P>, buf: usize) -> SysResult {
+/// statfs(2) of the file system node `n` lies on: the host's for a file of a host directory
+/// (the writable layer, a mount: `Vfs::host_statfs`, ST_RDONLY in a read-only mount) and the
+/// writable layer's for the image where that layer is the host's, else a tmpfs-like answer
+/// (the in-memory layer, /proc, /dev).
+fn write_statfs<P: Platform>(os: &LibOs<P>, buf: usize, n: Option<Node>) -> SysResult {
+    if let Some(v) = n.as_ref().and_then(|n| os.vfs.host_statfs(n)) {
+        user::write_in(&os.mem, buf, &v)?;
+        return Ok(0);
+    }
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     let mut v = [0i64; 15];
     v[0] = TMPFS_MAGIC; // f_type

@@ -382,6 +382,15 @@ impl HostDirOps for HostDirs {
         crate::broker::request(crate::broker::OP_UTIMES, [dir as u64, 0, 0], &data, None).map(|_| ())
     }
 
+    fn statfs(&self, dir: usize, rel: &[u8]) -> Result<[i64; 15], Errno> {
+        const FSTATFS: usize = 138;
+        let fd = open_beneath(self.fd(dir)?, if rel.is_empty() { b"." } else { rel }, O_PATH, 0)?;
+        let mut v = [0i64; 15];
+        let res = r(sys::syscall3(FSTATFS, fd as usize, v.as_mut_ptr() as usize, 0)).map(|_| v);
+        close(fd);
+        res
+    }
+
     fn pread(&self, fd: i32, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         crate::signals::blocking(|| {
             r(sys::window_syscall6(PREAD64, fd as usize, buf.as_mut_ptr() as usize, buf.len(), off as usize, 0, 0))
