@@ -128,3 +128,22 @@ def test_statfs_of_a_mount_is_the_hosts(tmp_path: Path) -> None:
     packed = run_program([art.path, "/rw", "/ro"])
     assert packed.returncode == 0, describe(packed)
     assert packed.stdout == native.stdout + native.stdout.replace(b"read-only 0", b"read-only 1"), describe(packed)
+
+
+def test_mounts_are_listed_as_linux_lists_them(tmp_path: Path) -> None:
+    """The policy's mounts are in /proc/self/mounts and /proc/self/mountinfo (df and findmnt
+    read them; plain `df` failed without mountinfo) with the device numbers stat gives their
+    files, and each mount's directory is a name in its parent's listing (`ls /` did not show
+    it), and a parent the image does not have (/data) is there (before, /data/rw was
+    unreachable: ENOENT). Packed only: the mount points are the sandbox's."""
+    prog = tmp_path / "mountprobe"
+    subprocess.run(["gcc", "-O2", "-o", str(prog), str(PROBE.parent / "mountprobe.c")], check=True)
+    (tmp_path / "rw").mkdir()
+    (tmp_path / "ro").mkdir()
+    art = pack(prog, tmp_path / "dist", "--mount", f"{tmp_path / 'rw'}:/data/rw:rw",
+               "--mount", f"{tmp_path / 'ro'}:/ro")
+    packed = run_program([art.path, "/data/rw", "/ro", "/"])
+    assert packed.returncode == 0, describe(packed)
+    assert packed.stdout == (b"/data/rw: listed 1 (rw), same device 1, in its parent 1\n"
+                             b"/ro: listed 1 (ro), same device 1, in its parent 1\n"
+                             b"/: listed 1 (rw), same device 1, in its parent 0\n"), describe(packed)

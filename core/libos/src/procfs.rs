@@ -107,7 +107,8 @@ pub fn render<P: Platform>(os: &LibOs<P>, s: Synth) -> Result<Vec<u8>, Errno> {
         Synth::ProcLoadavg => loadavg(),
         Synth::ProcStat => stat(os).into_bytes(),
         Synth::ProcStatm => statm(os).into_bytes(),
-        Synth::ProcMounts => MOUNTS.to_vec(),
+        Synth::ProcMounts => mounts(os, false),
+        Synth::ProcMountinfo => mounts(os, true),
         Synth::ProcSysValue(i) => sys_value(os, i),
         Synth::ProcPidFile(pid, file) => other(os, pid, file)?,
         Synth::AttestType => crate::attestation::type_file(os.platform.attestation_type()),
@@ -199,9 +200,64 @@ fn status<P: Platform>(os: &LibOs<P>) -> String {
     out
 }
 
-/// What /proc/mounts lists: the sandbox's own file systems (no host path or device).
-const MOUNTS: &[u8] = b"litebox / litebox rw,relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n\
-devtmpfs /dev devtmpfs rw,nosuid,relatime 0 0\n";
+/// What /proc/mounts lists: the sandbox's own file systems (no host path or device): (source,
+/// mount point, type, options).
+const MOUNTS: [(&str, &str, &str, &str); 3] = [
+    ("litebox", "/", "litebox", "rw,relatime"),
+    ("proc", "/proc", "proc", "rw,nosuid,nodev,noexec,relatime"),
+    ("devtmpfs", "/dev", "devtmpfs", "rw,nosuid,relatime"),
+];
+
+/// /proc/self/mounts, or with `info` /proc/self/mountinfo: the sandbox's own file systems,
+/// then the policy's mounts at their guest paths (source `litebox-mount`, the host file
+/// system's type by its magic number, `ro` for a read-only one; no host path). mountinfo's
+/// device numbers are what stat reports for their files (`st_dev`), so `df FILE` finds its
+/// mount.
+fn mounts<P: Platform>(os: &LibOs<P>, info: bool) -> Vec<u8> {
+    use core::fmt::Write;
+    let mut out = alloc::string::String::new();
+    let mut line = |id: usize, dev: u64, src: &str, at: &[u8], ty: &str, opts: &str| {
+        let at = alloc::string::String::from_utf8_lossy(at);
+        let _ = if info {
+            let parent = if id == 1 { 0 } else { 1 };
+            // The super block's options: rw or ro, as the mount's first option.
+            let sb = opts.split(',').next().unwrap_or("rw");
+            writeln!(out, "{id} {parent} {}:{} / {at} {opts} - {ty} {src} {sb}", dev >> 8, dev & 0xff)
+        } else {
+            writeln!(out, "{src} {at} {ty} {opts} 0 0")
+        };
+    };
+    for (i, (src, at, ty, opts)) in MOUNTS.iter().enumerate() {
+        let dev = if i == 0 { os.vfs.stat(&crate::fs::Node::Image(0)).st_dev } else { 0x20 + i as u64 };
+        line(i + 1, dev, src, at.as_bytes(), ty, opts);
+    }
+    if let Some(h) = os.vfs.host.as_ref() {
+        for (i, m) in h.mounts.iter().enumerate() {
+            let st = os.vfs.lookup(&m.guest).map(|n| (os.vfs.stat(&n).st_dev, os.vfs.host_statfs(&n)));
+            let (dev, fs) = st.unwrap_or((0, None));
+            let ty = fs_type(fs.map_or(0, |v| v[0]));
+            let opts = if m.writable { "rw,relatime" } else { "ro,relatime" };
+            line(MOUNTS.len() + 1 + i, dev, "litebox-mount", &m.guest, ty, opts);
+        }
+    }
+    out.into_bytes()
+}
+
+/// The name of a file system type by its statfs magic number (`hostfs` when not one of the
+/// common ones).
+fn fs_type(magic: i64) -> &'static str {
+    match magic {
+        0xEF53 => "ext4",
+        0x5846_5342 => "xfs",
+        0x9123_683E => "btrfs",
+        0x0102_1994 => "tmpfs",
+        0x794C_7630 => "overlay",
+        0x6969 => "nfs",
+        0x6573_5546 => "fuse",
+        0x2FC1_2FC1 => "zfs",
+        _ => "hostfs",
+    }
+}
 
 /// The content of /proc/sys value `i` (see `SYS_VALUES` in fs/synth.rs).
 fn sys_value<P: Platform>(os: &LibOs<P>, i: u8) -> Vec<u8> {

@@ -48,6 +48,8 @@ pub enum Synth {
     ProcStatm,
     /// /proc/mounts and /proc/self/mounts.
     ProcMounts,
+    /// /proc/self/mountinfo (what `df` and `findmnt` read).
+    ProcMountinfo,
     /// /proc/self/task: a directory with the process's own entry (`/proc/self/task/<pid>` is
     /// `/proc/self`, see [`alias`]).
     ProcTask,
@@ -147,6 +149,7 @@ pub const TABLE: &[(&[u8], Synth)] = &[
     (b"/proc/self/statm", Synth::ProcStatm),
     (b"/proc/self/mounts", Synth::ProcMounts),
     (b"/proc/mounts", Synth::ProcMounts),
+    (b"/proc/self/mountinfo", Synth::ProcMountinfo),
     (b"/proc/self/task", Synth::ProcTask),
     (b"/proc/sys", Synth::ProcSysDir(0)),
     (b"/proc/sys/kernel", Synth::ProcSysDir(1)),
@@ -254,6 +257,7 @@ impl Synth {
             | Synth::ProcStat
             | Synth::ProcStatm
             | Synth::ProcMounts
+            | Synth::ProcMountinfo
             | Synth::ProcSysValue(_)
             | Synth::ProcPidFile(..)
             | Synth::AttestType

@@ -496,7 +496,7 @@ impl Vfs {
                         if hidden {
                             None
                         } else {
-                            self.image.lookup(p).map(Node::Image)
+                            self.image.lookup(p).map(Node::Image).or_else(|| self.mount_parent(p))
                         }
                     }
                 });
@@ -514,7 +514,17 @@ impl Vfs {
         if let Some(s) = self.synth_at(p) {
             return Ok(Some(Node::Synth(s)));
         }
-        Ok(self.image_at(ov, p).map(Node::Image))
+        Ok(self.image_at(ov, p).map(Node::Image).or_else(|| self.mount_parent(p)))
+    }
+
+    /// A directory on the way to a mount's guest path that nothing else provides (a mount at
+    /// /data/rw where the image has no /data): the sandbox shows it, as the mount point's
+    /// parent must exist on Linux; an empty directory (mode 0755) holding the mount's name.
+    fn mount_parent(&self, p: &[u8]) -> Option<Node> {
+        let h = self.host.as_ref()?;
+        let i = h.mounts.iter().position(|m| m.guest.len() > p.len() && path::is_within(&m.guest, p))?;
+        let depth = p.iter().filter(|&&c| c == b'/').count() as u64;
+        Some(Node::OverlayDir { ino: 0xfffe_0000 + ((i as u64) << 8) + depth, mode: 0o755 })
     }
 
     /// The node at normalized absolute path `p`, without following a final symlink.
@@ -978,6 +988,27 @@ impl Vfs {
     /// [`Vfs::list`], or EACCES when `p` is a host directory the app may not read (it took
     /// the read permission away: a sandbox's root has no CAP_DAC_OVERRIDE).
     pub fn try_list(&self, p: &[u8]) -> Result<Vec<DirEntry>, Errno> {
+        let mut v = self.list_here(p)?;
+        // A mount's directory is a name in its parent, whether or not the parent has one.
+        if let Some(h) = self.host.as_ref() {
+            let mut added = false;
+            for m in &h.mounts {
+                let name = path::name(&m.guest);
+                if m.guest.len() > 1 && path::parent(&m.guest) == p && !v.iter().any(|d| d.name == name) {
+                    let ino = h.ops.lstat(m.dir, b"").map_or(0, |st| st.st_ino);
+                    v.push(DirEntry { name: name.to_vec(), ino, kind: NodeKind::Dir });
+                    added = true;
+                }
+            }
+            if added {
+                v.sort_by(|a, b| a.name.cmp(&b.name));
+            }
+        }
+        Ok(v)
+    }
+
+    /// [`Vfs::try_list`] without the mounts' own names.
+    fn list_here(&self, p: &[u8]) -> Result<Vec<DirEntry>, Errno> {
         let readable = |r: Result<Vec<DirEntry>, Errno>| match r {
             Ok(v) => Ok(v),
             Err(EACCES) => Err(EACCES),
