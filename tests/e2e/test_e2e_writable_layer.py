@@ -147,3 +147,17 @@ def test_mounts_are_listed_as_linux_lists_them(tmp_path: Path) -> None:
     assert packed.stdout == (b"/data/rw: listed 1 (rw), same device 1, in its parent 1\n"
                              b"/ro: listed 1 (ro), same device 1, in its parent 1\n"
                              b"/: listed 1 (rw), same device 1, in its parent 0\n"), describe(packed)
+
+
+def test_a_received_file_descriptor_can_be_mapped(tmp_path: Path) -> None:
+    """A file descriptor that came over a Unix socket (SCM_RIGHTS) maps as the host maps the
+    file, shared with the sender (before: ENODEV; Python's multiprocessing forkserver children
+    could not map the shared-memory arenas their parent sent)."""
+    prog = tmp_path / "passmap"
+    subprocess.run(["gcc", "-O2", "-o", str(prog), str(PROBE.parent / "passmap.c")], check=True)
+    native = run_program([prog, str(tmp_path / "arena")])
+    assert (native.returncode, native.stdout) == (0, b"child exit 0, file reads: written by the child\n"), \
+        describe(native)
+    art = pack(prog, tmp_path / "dist")
+    packed = run_program([art.path, "/tmp/arena"])
+    assert (packed.returncode, packed.stdout) == (0, native.stdout), describe(packed)

@@ -286,6 +286,11 @@ fn mmap<P: Platform>(os: &LibOs<P>, addr: usize, len: usize, prot: u32, flags: u
             os.mem.lock().name(at, len, alloc::sync::Arc::new(f.path.clone()), off as u64);
             return Ok(at);
         }
+        // A host file that came without a path (received with SCM_RIGHTS: Python's
+        // multiprocessing passes its shared-memory arenas so): mapped as the host maps it.
+        FileKind::Host(h) if os.platform.host_stat(h.0).is_ok_and(|st| st.st_mode & S_IFMT == S_IFREG) => {
+            return os.map_host(addr, len, prot, flags & !MAP_ANONYMOUS, h.0, off as u64);
+        }
         _ => return Err(ENODEV),
     };
     // The bytes are copied into private memory: a shared writable mapping of a file in the
