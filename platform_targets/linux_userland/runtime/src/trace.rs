@@ -128,7 +128,10 @@ pub fn line(n: usize, a: &[usize; 6], result: isize) {
         v.extend_from_slice(name.as_bytes());
     }
     v.push(b'(');
-    let p = path_arg(n);
+    // After an execve that succeeded the old program's memory, where its pointers pointed, is
+    // gone: its arguments are shown as numbers.
+    let replaced = matches!(n, nr::EXECVE | nr::EXECVEAT) && result >= 0;
+    let p = path_arg(n).filter(|_| !replaced);
     let sa = sockaddr_arg(n).and_then(|(i, l)| Some((i, litebox_libos::net::describe(a[i], a[l])?)));
     for (i, &x) in a.iter().enumerate() {
         if i > 0 {
