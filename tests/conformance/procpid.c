@@ -2,6 +2,7 @@
  * process itself (as /proc/self and as /proc/<pid>), with a second thread. */
 #define _GNU_SOURCE
 #include "conf.h"
+#include <sys/resource.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -45,6 +46,24 @@ static int slurp_has(const char *path, const char *needle) {
     close(fd);
     b[got] = 0;
     return got > 0 && strstr(b, needle) != NULL;
+}
+
+/* Whether /proc/self/environ (NUL-separated) holds an entry starting with PREFIX. */
+static int environ_has(const char *prefix) {
+    static char b[65536];
+    int fd = open("/proc/self/environ", O_RDONLY);
+    if (fd < 0)
+        return 0;
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof b - 1 && (n = read(fd, b + got, sizeof b - 1 - got)) > 0)
+        got += n;
+    close(fd);
+    b[got] = 0;
+    for (size_t i = 0; i < got; i += strlen(b + i) + 1)
+        if (strncmp(b + i, prefix, strlen(prefix)) == 0)
+            return 1;
+    return 0;
 }
 
 static int gate[2], told[2];
@@ -95,6 +114,14 @@ void fam_procpid(void) {
     free(block);
     CASE(F, "maps_heap", slurp_has("/proc/self/maps", "[heap]"));
     CASE(F, "maps_stack", slurp_has("/proc/self/maps", "[stack]"));
+    /* The environment the program started with, and the resource limits table. */
+    CASE(F, "self_environ", getenv("PATH") == NULL || environ_has("PATH="));
+    struct rlimit nofile;
+    char want_line[128];
+    getrlimit(RLIMIT_NOFILE, &nofile);
+    snprintf(want_line, sizeof want_line, "Max open files            %-20llu", (unsigned long long)nofile.rlim_cur);
+    CASE(F, "self_limits", slurp_has("/proc/self/limits", "Limit                     Soft Limit") &&
+                               slurp_has("/proc/self/limits", want_line));
 
     int p[2];
     pipe(p);

@@ -138,6 +138,8 @@ static void limit_cases(void) {
     CASE(F, "prlimit64_old", prlimit(0, RLIMIT_NOFILE, NULL, &old) == 0 && old.rlim_cur == 64);
     ERR(F, "prlimit64_no_such_pid", prlimit(4000000, RLIMIT_NOFILE, NULL, &old), ESRCH);
     CASE(F, "rlimit_stack", getrlimit(RLIMIT_STACK, &r) == 0 && r.rlim_cur >= 65536);
+    CASE(F, "rlimit_nice_rtprio_default", getrlimit(RLIMIT_NICE, &r) == 0 && r.rlim_cur == 0 && r.rlim_max == 0 &&
+                                              getrlimit(RLIMIT_RTPRIO, &r) == 0 && r.rlim_cur == 0 && r.rlim_max == 0);
     struct utsname u;
     CASE(F, "uname", uname(&u) == 0 && strcmp(u.sysname, "Linux") == 0 && strcmp(u.machine, "x86_64") == 0 && u.release[0]);
     struct sysinfo si;

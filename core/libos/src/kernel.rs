@@ -65,6 +65,8 @@ pub struct LibOs<P: Platform> {
     pub tids: SpinMutex<Vec<i32>>,
     /// The argv of the running program (for /proc/self/cmdline and status).
     pub cmdline: SpinMutex<Vec<Vec<u8>>>,
+    /// The environment the running program started with (for /proc/self/environ).
+    pub environ: SpinMutex<Vec<Vec<u8>>>,
     /// The ids and nice value the app sees (setuid and friends change them in the sandbox).
     pub ident: crate::ident::Identity,
     /// Set once the process takes a record lock on a host file: from then on closing any
@@ -103,6 +105,8 @@ impl<P: Platform> LibOs<P> {
         limits[6] = Rlimit { cur: 4096, max: 4096 }; // RLIMIT_NPROC
         limits[11] = Rlimit { cur: 4096, max: 4096 }; // RLIMIT_SIGPENDING
         limits[12] = Rlimit { cur: 819200, max: 819200 }; // RLIMIT_MSGQUEUE
+        limits[13] = Rlimit { cur: 0, max: 0 }; // RLIMIT_NICE (Linux's default)
+        limits[14] = Rlimit { cur: 0, max: 0 }; // RLIMIT_RTPRIO (Linux's default)
         let mut fds = FdTable::new(limits[7].cur as usize);
         for fd in 0..3 {
             let flags = if fd == 0 { crate::abi::O_RDONLY } else { crate::abi::O_WRONLY };
@@ -132,6 +136,7 @@ impl<P: Platform> LibOs<P> {
             threads: AtomicUsize::new(1),
             tids: SpinMutex::new(Vec::new()),
             cmdline: SpinMutex::new(Vec::new()),
+            environ: SpinMutex::new(Vec::new()),
             ident,
             record_locks: AtomicBool::new(false),
             attestation: crate::attestation::Attestation::default(),
@@ -344,6 +349,7 @@ impl<P: Platform> LibOs<P> {
             threads: AtomicUsize::new(1),
             tids: SpinMutex::new(Vec::new()),
             cmdline: SpinMutex::new(self.cmdline.lock().clone()),
+            environ: SpinMutex::new(self.environ.lock().clone()),
             ident: self.ident.fork(),
             record_locks: AtomicBool::new(self.record_locks.load(Ordering::Relaxed)),
             attestation: self.attestation.fork(),

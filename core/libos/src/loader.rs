@@ -406,6 +406,7 @@ pub fn load<P: Platform>(
     // map does not know was never mapped (EFAULT, see user::guard).
     os.mem.lock().set_complete();
     *os.cmdline.lock() = argv.to_vec();
+    *os.environ.lock() = envp.to_vec();
     os.ident.clear_name();
     let interp = interp_of(os, &elf)?;
     let main = map_elf(os, &elf, true)?;

@@ -87,14 +87,16 @@ pub fn render<P: Platform>(os: &LibOs<P>, s: Synth) -> Result<Vec<u8>, Errno> {
     Ok(match s {
         Synth::ProcMaps => maps(os).into_bytes(),
         Synth::ProcStatus => status(os).into_bytes(),
-        Synth::ProcCmdline => {
+        Synth::ProcCmdline | Synth::ProcEnviron => {
             let mut v = Vec::new();
-            for a in os.cmdline.lock().iter() {
+            let list = if s == Synth::ProcCmdline { os.cmdline.lock() } else { os.environ.lock() };
+            for a in list.iter() {
                 v.extend_from_slice(a);
                 v.push(0);
             }
             v
         }
+        Synth::ProcLimits => limits(os).into_bytes(),
         Synth::ProcComm => {
             let mut v = comm(os);
             v.push(b'\n');
@@ -241,6 +243,37 @@ fn mounts<P: Platform>(os: &LibOs<P>, info: bool) -> Vec<u8> {
         }
     }
     out.into_bytes()
+}
+
+/// /proc/self/limits: the process's limits (`prlimit64`'s table) in Linux's layout.
+fn limits<P: Platform>(os: &LibOs<P>) -> alloc::string::String {
+    use core::fmt::Write;
+    const ROWS: [(&str, &str); 16] = [
+        ("Max cpu time", "seconds"),
+        ("Max file size", "bytes"),
+        ("Max data size", "bytes"),
+        ("Max stack size", "bytes"),
+        ("Max core file size", "bytes"),
+        ("Max resident set", "bytes"),
+        ("Max processes", "processes"),
+        ("Max open files", "files"),
+        ("Max locked memory", "bytes"),
+        ("Max address space", "bytes"),
+        ("Max file locks", "locks"),
+        ("Max pending signals", "signals"),
+        ("Max msgqueue size", "bytes"),
+        ("Max nice priority", ""),
+        ("Max realtime priority", ""),
+        ("Max realtime timeout", "us"),
+    ];
+    let lim = *os.limits.lock();
+    let show = |v: u64| if v == u64::MAX { alloc::string::String::from("unlimited") } else { alloc::format!("{v}") };
+    let mut out = alloc::format!("{:<25} {:<20} {:<20} {:<10}\n", "Limit", "Soft Limit", "Hard Limit", "Units");
+    for (i, (name, unit)) in ROWS.iter().enumerate() {
+        let l = lim.get(i).copied().unwrap_or_default();
+        let _ = writeln!(out, "{name:<25} {:<20} {:<20} {unit:<10}", show(l.cur), show(l.max));
+    }
+    out
 }
 
 /// The name of a file system type by its statfs magic number (`hostfs` when not one of the

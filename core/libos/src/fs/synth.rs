@@ -35,6 +35,10 @@ pub enum Synth {
     ProcMaps,
     ProcStatus,
     ProcCmdline,
+    /// /proc/self/environ: the environment the program started with, as cmdline holds argv.
+    ProcEnviron,
+    /// /proc/self/limits: the process's resource limits, Linux's table.
+    ProcLimits,
     ProcComm,
     ProcCpuinfo,
     ProcMeminfo,
@@ -139,6 +143,8 @@ pub const TABLE: &[(&[u8], Synth)] = &[
     (b"/proc/loadavg", Synth::ProcLoadavg),
     (b"/proc/self", Synth::ProcSelfLink),
     (b"/proc/self/cmdline", Synth::ProcCmdline),
+    (b"/proc/self/environ", Synth::ProcEnviron),
+    (b"/proc/self/limits", Synth::ProcLimits),
     (b"/proc/self/comm", Synth::ProcComm),
     (b"/proc/self/cwd", Synth::ProcSelfCwd),
     (b"/proc/self/exe", Synth::ProcSelfExe),
@@ -248,6 +254,8 @@ impl Synth {
             Synth::ProcMaps
             | Synth::ProcStatus
             | Synth::ProcCmdline
+            | Synth::ProcEnviron
+            | Synth::ProcLimits
             | Synth::ProcComm
             | Synth::ProcCpuinfo
             | Synth::ProcMeminfo
