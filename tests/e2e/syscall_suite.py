@@ -32,8 +32,6 @@ _VM_GAPS = {
                                            "copy: stores into it do not reach the file (docs/syscalls.md, mmap)",
     **{f"links.{c}": "the VM's in-memory writable layer does not exchange names (renameat2 RENAME_EXCHANGE: "
                      "EXDEV, docs/syscalls.md)" for c in ("rename_exchange", "rename_exchange_across")},
-    "fcntl.flock_other_open_wouldblock": "flock on a file of the VM's in-memory layer is always granted "
-                                         "(docs/syscalls.md, flock)",
     **{f"fserr.{c}": "the VM's in-memory writable layer keeps the times of regular files only: its directories and "
                      "symlinks read time 0 (docs/syscalls.md, utimensat)" for c in ("utimensat_dir",
                                                                                   "utimensat_symlink_itself")},

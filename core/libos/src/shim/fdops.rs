@@ -33,7 +33,7 @@ pub const HANDLED: &[usize] = &[
 /// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
 /// generated from these arrays by scripts/gen_implemented.py).
 pub const PARTIAL: &[(usize, &str)] = &[
-    (FLOCK, "files of host directories: the host's flock; files of the image and the in-memory layer: always granted"),
+    (FLOCK, "files of host directories: the host's flock; files of the image and the in-memory layer: arbitrated between the processes of one library OS (kvm: the whole VM; linux-userland: each process alone)"),
     (FALLOCATE, "mode 0 and FALLOC_FL_KEEP_SIZE set the size only (no blocks are reserved); FALLOC_FL_PUNCH_HOLE zeroes in-memory files; other modes EOPNOTSUPP"),
     (MEMFD_CREATE, "an unnamed file: where the writable layer is on the host (linux-userland), a host O_TMPFILE file there, one file for every process that has it (fork, MAP_SHARED); else an in-memory file, of which a MAP_SHARED mapping is a private copy; seals are not kept (F_ADD_SEALS EINVAL)"),
     (PREADV2, "RWF_* flags accepted and ignored (unknown flags EOPNOTSUPP)"),
@@ -307,6 +307,7 @@ fn flock<P: Platform>(os: &LibOs<P>, fd: i32, op: usize) -> SysResult {
         (FileKind::Host(h), Some(pt)) if !f.path.is_empty() => {
             pt.fd_call(FLOCK, [h.0 as usize, op, 0, 0, 0, 0]).map(|_| 0)
         }
+        (FileKind::Image(_) | FileKind::Overlay(_), _) => super::locks::flock(os, &f, op),
         _ => Ok(0),
     }
 }

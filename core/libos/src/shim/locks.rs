@@ -107,6 +107,42 @@ pub fn record_lock<P: Platform>(os: &LibOs<P>, f: &Arc<OpenFile>, cmd: u32, arg:
     outcome.map(|_| 0)
 }
 
+/// flock(2) `op` (LOCK_SH, LOCK_EX or LOCK_UN, with LOCK_NB) on `f`, a file of the image or
+/// the in-memory layer, where one library OS serves every process (kvm: the VM): a lock of
+/// the open file description on the whole file, in a table of its own beside the record
+/// locks (flock and fcntl locks do not see each other, as on Linux). A conflict is
+/// EWOULDBLOCK with LOCK_NB, else the call waits (EINTR when a handled signal comes).
+/// Elsewhere (each process its own library OS) there is nothing to arbitrate: granted.
+pub fn flock<P: Platform>(os: &LibOs<P>, f: &Arc<OpenFile>, op: usize) -> SysResult {
+    const LOCK_NB: usize = 4;
+    let l_type = match op & !LOCK_NB {
+        1 => F_RDLCK,
+        2 => F_WRLCK,
+        _ => F_UNLCK,
+    };
+    let (Some((dev, ino)), None) = (file_id(os, f), os.platform.passthrough()) else { return Ok(0) };
+    // flock's own namespace in the table.
+    let file = (dev | 1 << 63, ino);
+    let owner = reclock::description(f);
+    let set = || reclock::TABLE.lock().set(file, 0, u64::MAX, l_type, owner.clone());
+    if op & LOCK_NB != 0 || l_type == F_UNLCK {
+        set()?;
+        if l_type == F_UNLCK {
+            os.platform.wake_all();
+        }
+        return Ok(0);
+    }
+    let mut outcome = Err(EAGAIN);
+    os.platform.block_until(
+        &mut || {
+            outcome = set();
+            outcome != Err(EAGAIN)
+        },
+        None,
+    )?;
+    outcome.map(|_| 0)
+}
+
 /// After close of a descriptor of `f` by this process: its POSIX locks on the file go (an
 /// open file description's go with the description itself), and waiters check again.
 pub fn released_on_close<P: Platform>(os: &LibOs<P>, f: &OpenFile) {
