@@ -30,8 +30,6 @@ KNOWN_GAPS: dict[str, str] = {
 _VM_GAPS = {
     "memedge.mmap_shared_visible_to_read": "a MAP_SHARED mapping of a file of the VM's writable layer is a private "
                                            "copy: stores into it do not reach the file (docs/syscalls.md, mmap)",
-    **{f"links.{c}": "the VM's in-memory writable layer does not exchange names (renameat2 RENAME_EXCHANGE: "
-                     "EXDEV, docs/syscalls.md)" for c in ("rename_exchange", "rename_exchange_across")},
     **{f"fserr.{c}": "the VM's in-memory writable layer keeps the times of regular files only: its directories and "
                      "symlinks read time 0 (docs/syscalls.md, utimensat)" for c in ("utimensat_dir",
                                                                                   "utimensat_symlink_itself")},

@@ -1449,6 +1449,63 @@ impl Vfs {
     /// rename(2) within the namespace. `from` and `to` are resolved paths (the last component
     /// not followed); `to`'s parent exists. Directories that come from the image cannot be
     /// moved (EXDEV, as overlayfs without redirect_dir): callers such as `mv` fall back to copy.
+    /// renameat2 with RENAME_EXCHANGE of `a` and `b` (both exist, neither within the other) in
+    /// the in-memory layer: an image file is copied up first (an image symlink becomes the
+    /// layer's), a directory of the layer takes its entries along; a directory the image has
+    /// too is EXDEV (its image part cannot move).
+    pub fn exchange(&self, a: &[u8], b: &[u8]) -> Result<(), Errno> {
+        if path::is_within(a, b) || path::is_within(b, a) {
+            return Err(EINVAL);
+        }
+        for p in [a, b] {
+            match self.lookup(p).ok_or(ENOENT)? {
+                Node::Image(i) => match self.image.entry(i).kind {
+                    EntryKind::File => {
+                        self.copy_up(p, i, false)?;
+                    }
+                    EntryKind::Symlink => {
+                        let target = self.link_target(&Node::Image(i));
+                        let mut ov = self.overlay.lock();
+                        let ino = ov.ino();
+                        ov.entries.insert(p.to_vec(), OverlayEntry::Symlink { ino, target });
+                    }
+                    EntryKind::Dir => return Err(EXDEV),
+                },
+                Node::OverlayDir { .. } if self.image_at(&self.overlay.lock(), p).is_some() => return Err(EXDEV),
+                Node::Synth(_) | Node::Host(_) => return Err(EXDEV),
+                _ => {}
+            }
+        }
+        let mut ov = self.overlay.lock();
+        let (ea, eb) = (ov.entries.remove(a).ok_or(ENOENT)?, ov.entries.remove(b).ok_or(ENOENT)?);
+        // The entries below each (for directories) change places too.
+        let below = |ov: &Overlay, p: &[u8]| -> Vec<Vec<u8>> {
+            let mut prefix = p.to_vec();
+            prefix.push(b'/');
+            ov.entries
+                .range(prefix.clone()..)
+                .take_while(|(k, _)| k.starts_with(&prefix))
+                .map(|(k, _)| k.clone())
+                .collect()
+        };
+        let (ka, kb) = (below(&ov, a), below(&ov, b));
+        let moved: Vec<(Vec<u8>, OverlayEntry)> = ka
+            .iter()
+            .map(|k| (b, a, k))
+            .chain(kb.iter().map(|k| (a, b, k)))
+            .filter_map(|(to, from, k)| {
+                let v = ov.entries.remove(k)?;
+                let mut nk = to.to_vec();
+                nk.extend_from_slice(&k[from.len()..]);
+                Some((nk, v))
+            })
+            .collect();
+        ov.entries.extend(moved);
+        ov.entries.insert(a.to_vec(), eb);
+        ov.entries.insert(b.to_vec(), ea);
+        Ok(())
+    }
+
     pub fn rename(&self, from: &[u8], to: &[u8]) -> Result<(), Errno> {
         if from == to {
             return Ok(());

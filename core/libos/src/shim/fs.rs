@@ -106,7 +106,7 @@ pub const PARTIAL: &[(usize, &str)] = &[
     (MKNODAT, "as mknod"),
     (LINK, "files of the image (copied up first) and of the writable layer, to a name in the same layer; files of a rw mount, to a name in that mount; EXDEV between them; no hard links to symlinks (EPERM)"),
     (LINKAT, "as link; AT_EMPTY_PATH names an O_TMPFILE or memfd file of the in-memory layer (one on the host, as other host files: EPERM)"),
-    (RENAMEAT2, "RENAME_NOREPLACE; RENAME_EXCHANGE in a host directory (an image directory at either name: EXDEV; the in-memory layer: EXDEV); RENAME_WHITEOUT: EINVAL"),
+    (RENAMEAT2, "RENAME_NOREPLACE; RENAME_EXCHANGE (a directory the image has at either name: EXDEV); RENAME_WHITEOUT: EINVAL"),
     (UTIMENSAT, "the in-memory writable layer (kvm, snp, optee) keeps whole seconds, and the times of regular files only (its directories and symlinks read time 0); windows' host directories keep no times (checked, no effect)"),
     (UTIME, "as utimensat"),
     (UTIMES, "as utimensat"),
@@ -1448,11 +1448,10 @@ fn renameat2<P: Platform>(os: &LibOs<P>, ofd: i32, optr: usize, nfd: i32, nptr: 
         if a == b {
             return Ok(0);
         }
-        return match os.vfs.host_exchange(&a, &b)? {
-            true => Ok(0),
-            // The in-memory layer does not exchange (EXDEV: a caller may fall back to renames).
-            false => Err(EXDEV),
-        };
+        if os.vfs.host_exchange(&a, &b)? {
+            return Ok(0);
+        }
+        return os.vfs.exchange(&a, &b).map(|_| 0);
     }
     if flags & !RENAME_NOREPLACE != 0 {
         return Err(EINVAL);
