@@ -161,3 +161,16 @@ def test_a_received_file_descriptor_can_be_mapped(tmp_path: Path) -> None:
     art = pack(prog, tmp_path / "dist")
     packed = run_program([art.path, "/tmp/arena"])
     assert (packed.returncode, packed.stdout) == (0, native.stdout), describe(packed)
+
+
+def test_files_the_app_makes_are_on_the_root_file_system(tmp_path: Path) -> None:
+    """The writable layer is part of the root file system, as an overlay's upper layer: a file
+    the app makes below an image directory has /'s device, and a number no image file has
+    (before, the layer was a device of its own: df FILE named no file system, find -xdev and
+    du -x stopped at the app's own directories). Packed only."""
+    prog = tmp_path / "onedev"
+    subprocess.run(["gcc", "-O2", "-o", str(prog), str(PROBE.parent / "onedev.c")], check=True)
+    art = pack(prog, tmp_path / "dist")
+    packed = run_program([art.path, "/tmp/onedev-new", "/app/onedev"])
+    assert (packed.returncode, packed.stdout) == (
+        0, b"new file on /'s device 1, image file on /'s device 1, numbers differ 1\n"), describe(packed)

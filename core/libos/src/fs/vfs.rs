@@ -55,8 +55,22 @@ pub struct Vfs {
 }
 
 /// st_dev of the files of host directory `dir` (0: the writable layer, else a mount's index).
+/// The writable layer is part of the root file system, as an overlay's upper layer is: its
+/// files have the image's device (and [`layer_ino`] numbers), so `df FILE`, `find -xdev` and
+/// `du -x` see one file system where they see one natively; a mount is a device of its own.
 fn host_dir_dev(dir: usize) -> u64 {
-    DEV + 1 + dir as u64
+    if dir == 0 {
+        DEV
+    } else {
+        DEV + 1 + dir as u64
+    }
+}
+
+/// The inode number a file of the writable layer shows: the host's, moved above the image's
+/// numbers (entry indices, below 2^32), which share its device (tar, cp -a and du take two
+/// files with one device and number for hard links of one file).
+pub fn layer_ino(host: u64) -> u64 {
+    host | 1 << 40
 }
 
 /// The directory POSIX shared memory and semaphores live in (glibc's shm_open and sem_open,
@@ -741,16 +755,21 @@ impl Vfs {
         self.image.lookup(&p).filter(|&i| self.image.entry(i).kind == EntryKind::Dir)
     }
 
-    /// The st_dev a stat by path reports for the host file at `p` (the writable layer's or a
-    /// mount's: [`host_dir_dev`], as [`Vfs::stat`] of a `Node::Host`), so that
-    /// an fstat of the file's descriptor says the same; None where `p` is not in a host
-    /// directory.
-    pub fn host_dev(&self, p: &[u8]) -> Option<u64> {
-        let h = self.host.as_ref()?;
+    /// Gives the host's stat of the host file at `p` the device and number a stat by path
+    /// reports for it ([`host_dir_dev`], [`layer_ino`], as [`Vfs::stat`] of a `Node::Host`), so
+    /// that an fstat of the file's descriptor says the same; unchanged where `p` is not in a
+    /// host directory.
+    pub fn host_ids(&self, p: &[u8], st: &mut Stat) {
+        // No path: a host object of its own (a standard stream, a descriptor received with
+        // SCM_RIGHTS), whose stat is the host's.
+        let (Some(h), false) = (self.host.as_ref(), p.is_empty()) else { return };
         match self.mount_of(p) {
-            Some((m, _)) => Some(host_dir_dev(m.dir)),
-            None if h.upper => Some(host_dir_dev(0)),
-            None => None,
+            Some((m, _)) => st.st_dev = host_dir_dev(m.dir),
+            None if h.upper => {
+                st.st_dev = host_dir_dev(0);
+                st.st_ino = layer_ino(st.st_ino);
+            }
+            None => {}
         }
     }
 
@@ -808,6 +827,9 @@ impl Vfs {
             Node::Host(h) => {
                 let mut st = h.st;
                 st.st_dev = host_dir_dev(h.dir);
+                if h.dir == 0 {
+                    st.st_ino = layer_ino(st.st_ino);
+                }
                 if h.dir == 0 && st.st_mode & crate::abi::S_IFMT == S_IFDIR {
                     if let Some(i) = self.image_dir_under(&h.rel) {
                         // A directory of the image that the writable layer holds too (made
@@ -1062,7 +1084,11 @@ impl Vfs {
         let hidden = |name: &[u8]| {
             upper.iter().any(|d| d.name == name || (d.name.starts_with(WH) && &d.name[WH.len()..] == name))
         };
-        let mut out: Vec<DirEntry> = upper.iter().filter(|d| !d.name.starts_with(WH)).cloned().collect();
+        let mut out: Vec<DirEntry> = upper
+            .iter()
+            .filter(|d| !d.name.starts_with(WH))
+            .map(|d| DirEntry { ino: layer_ino(d.ino), ..d.clone() })
+            .collect();
         if !opaque {
             if let Some(d) = self.image.lookup(p) {
                 let e = self.image.entry(d);

@@ -994,9 +994,7 @@ fn stat_node<P: Platform>(os: &LibOs<P>, f: &OpenFile) -> Result<Stat, Errno> {
             os.vfs.map_ids(&mut st);
             // A file of the writable layer or a mount: the device its stat by path reports
             // (shutil.rmtree and tempfile compare lstat with fstat, `os.path.samestat`).
-            if let Some(dev) = os.vfs.host_dev(&f.path) {
-                st.st_dev = dev;
-            }
+            os.vfs.host_ids(&f.path, &mut st);
             st
         }),
         // A library-OS pipe: its standby host pipe's (the same after promotion).
