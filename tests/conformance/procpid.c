@@ -114,6 +114,22 @@ void fam_procpid(void) {
     free(block);
     CASE(F, "maps_heap", slurp_has("/proc/self/maps", "[heap]"));
     CASE(F, "maps_stack", slurp_has("/proc/self/maps", "[stack]"));
+    /* /proc holds only what the kernel generates; comm is writable (another thread's name:
+     * glibc's pthread_setname_np writes /proc/self/task/<tid>/comm). */
+    ERR(F, "proc_create_file", open("/proc/litebox-conf-new", O_CREAT | O_WRONLY, 0600), ENOENT);
+    ERR(F, "proc_mkdir", mkdir("/proc/litebox-conf-dir", 0700), ENOENT);
+    ERR(F, "proc_symlink", symlink("x", "/proc/litebox-conf-link"), ENOENT);
+    char oldname[32] = {0};
+    int cf = open("/proc/self/comm", O_RDONLY);
+    CASE(F, "comm_read", cf >= 0 && read(cf, oldname, sizeof oldname - 1) > 0);
+    close(cf);
+    oldname[strcspn(oldname, "\n")] = 0;
+    cf = open("/proc/self/comm", O_WRONLY);
+    CASE(F, "comm_write", cf >= 0 && write(cf, "conf-renamed", 12) == 12 && slurp_has("/proc/self/comm", "conf-renamed\n"));
+    if (cf >= 0) {
+        (void)!write(cf, oldname, strlen(oldname));
+        close(cf);
+    }
     /* The environment the program started with, and the resource limits table. */
     CASE(F, "self_environ", getenv("PATH") == NULL || environ_has("PATH="));
     struct rlimit nofile;

@@ -243,8 +243,13 @@ impl Vfs {
         Some((m, rest.strip_prefix(b"/").unwrap_or(rest)))
     }
 
-    /// Where a change to `p` goes; EROFS inside a read-only mount.
+    /// Where a change to `p` goes; EROFS inside a read-only mount; ENOENT below /proc, which
+    /// holds only what the library OS generates (a file, directory, FIFO, symlink or socket
+    /// cannot be made there, as in Linux's procfs).
     pub fn place(&self, p: &[u8]) -> Result<Place<'_>, Errno> {
+        if path::is_within(p, b"/proc") {
+            return Err(ENOENT);
+        }
         let Some(h) = self.host.as_ref() else { return Ok(Place::Memory) };
         if let Some((m, rel)) = self.mount_of(p) {
             if !m.writable {

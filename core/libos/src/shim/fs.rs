@@ -396,7 +396,11 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
                         }
                         Node::Image(i) => FileKind::Image(i),
                         Node::Synth(s) if s.generated() => {
-                            if writable || flags & O_TRUNC != 0 {
+                            // comm is the one generated file a process may write (its name, as
+                            // prctl(PR_SET_NAME) sets it: glibc's pthread_setname_np of another
+                            // thread writes /proc/self/task/<tid>/comm).
+                            let comm = s == crate::fs::synth::Synth::ProcComm;
+                            if (writable || flags & O_TRUNC != 0) && !comm {
                                 return Err(EACCES);
                             }
                             FileKind::Generated(s, crate::procfs::render(os, s)?)
@@ -541,6 +545,12 @@ pub fn write_file<P: Platform>(os: &LibOs<P>, f: &OpenFile, buf: &[u8], at: Opti
                 *pos = end as u64;
             }
             o.mtime.store(os.now(), Ordering::Relaxed);
+            Ok(buf.len())
+        }
+        FileKind::Generated(crate::fs::synth::Synth::ProcComm, _) => {
+            // As Linux's comm_write: the first 15 bytes become the name, as given.
+            os.ident.set_name(&buf[..buf.len().min(15)]);
+            crate::procfs::publish(os);
             Ok(buf.len())
         }
         FileKind::Image(_) | FileKind::Dir | FileKind::Generated(..) => Err(EBADF),
