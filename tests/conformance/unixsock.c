@@ -452,6 +452,29 @@ static void named(void) {
              getsockname(srv, (struct sockaddr *)&a, &l) == 0 && strcmp(a.sun_path, p1) == 0 &&
                  l == offsetof(struct sockaddr_un, sun_path) + strlen(p1) + 1;
          }));
+    CASE(F, "named_getsockname_short_buffer_length", ({
+             l = offsetof(struct sockaddr_un, sun_path) + 4;
+             getsockname(srv, (struct sockaddr *)&a, &l) == 0 && a.sun_family == AF_UNIX &&
+                 l == offsetof(struct sockaddr_un, sun_path) + strlen(p1) + 1;
+         }));
+    /* A relative path name reads back as it was given. */
+    CASE(F, "named_getsockname_relative", ({
+             int here = open(".", O_RDONLY | O_DIRECTORY), ok = 0;
+             int r = socket(AF_UNIX, SOCK_STREAM, 0);
+             if (here >= 0 && r >= 0 && chdir(conf_base) == 0) {
+                 struct sockaddr_un ra = {.sun_family = AF_UNIX}, got;
+                 strcpy(ra.sun_path, "relative.sock");
+                 socklen_t gl = sizeof got;
+                 ok = bind(r, (struct sockaddr *)&ra, sizeof ra) == 0 && getsockname(r, (struct sockaddr *)&got, &gl) == 0 &&
+                      strcmp(got.sun_path, "relative.sock") == 0 && unlink("relative.sock") == 0;
+             }
+             if (here >= 0) {
+                 (void)!fchdir(here);
+                 close(here);
+             }
+             close(r);
+             ok;
+         }));
     CASE(F, "named_so_acceptconn", ({
              int v = 0;
              socklen_t n = sizeof v;

@@ -67,6 +67,10 @@ pub struct LibOs<P: Platform> {
     pub cmdline: SpinMutex<Vec<Vec<u8>>>,
     /// The environment the running program started with (for /proc/self/environ).
     pub environ: SpinMutex<Vec<Vec<u8>>>,
+    /// Unix path names this process (or its parent before a fork) bound in another form than
+    /// their canonical one (a relative path): canonical -> as given, so the names the host
+    /// gives back read as bound (`shim::unixpath`).
+    pub unix_names: SpinMutex<alloc::collections::BTreeMap<Vec<u8>, Vec<u8>>>,
     /// The ids and nice value the app sees (setuid and friends change them in the sandbox).
     pub ident: crate::ident::Identity,
     /// Set once the process takes a record lock on a host file: from then on closing any
@@ -137,6 +141,7 @@ impl<P: Platform> LibOs<P> {
             tids: SpinMutex::new(Vec::new()),
             cmdline: SpinMutex::new(Vec::new()),
             environ: SpinMutex::new(Vec::new()),
+            unix_names: SpinMutex::new(alloc::collections::BTreeMap::new()),
             ident,
             record_locks: AtomicBool::new(false),
             attestation: crate::attestation::Attestation::default(),
@@ -350,6 +355,7 @@ impl<P: Platform> LibOs<P> {
             tids: SpinMutex::new(Vec::new()),
             cmdline: SpinMutex::new(self.cmdline.lock().clone()),
             environ: SpinMutex::new(self.environ.lock().clone()),
+            unix_names: SpinMutex::new(self.unix_names.lock().clone()),
             ident: self.ident.fork(),
             record_locks: AtomicBool::new(self.record_locks.load(Ordering::Relaxed)),
             attestation: self.attestation.fork(),

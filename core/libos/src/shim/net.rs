@@ -382,11 +382,22 @@ fn name_back_len<P: Platform>(os: &LibOs<P>, p: usize, room: usize, got: usize) 
     }
     let mut len = n;
     if !super::unixpath::name_out(&mut buf[..n], &mut len) {
-        return None;
+        // A buffer too short to show the tag: if what shows is the start of one, the length
+        // is the path name's (a caller that asks for the size first gets the right one).
+        return super::unixpath::may_be_tagged(&buf[..n], got).then(|| got - super::unixpath::SHORTER);
+    }
+    let mut full = got - super::unixpath::SHORTER;
+    // Bound by a relative path here: that path, as getsockname gives it natively.
+    if len == full {
+        if let Some(given) = super::unixpath::as_bound(os, &buf[2..len - 1]).filter(|g| g.len() + 3 <= SOCKADDR_MAX) {
+            buf[2..2 + given.len()].copy_from_slice(&given);
+            buf[2 + given.len()] = 0;
+            (len, full) = (given.len() + 3, given.len() + 3);
+        }
     }
     let w = len.min(room);
     user::slice_mut_in(&os.mem, p, w).ok()?.copy_from_slice(&buf[..w]);
-    Some(got - super::unixpath::SHORTER)
+    Some(full)
 }
 
 /// The socket behind app descriptor `fd`, kept open while the reference lives: a host socket,

@@ -75,7 +75,20 @@ pub fn bind_name<P: Platform>(os: &LibOs<P>, sa: &[u8]) -> Result<(Vec<u8>, Vec<
     if !os.vfs.host_mksock(&r.path, mode)? {
         return Err(EACCES);
     }
+    if path != r.path.as_slice() {
+        let mut names = os.unix_names.lock();
+        // A bound on what the app can make this table hold.
+        if names.len() >= 1024 {
+            names.clear();
+        }
+        names.insert(r.path.clone(), path.to_vec());
+    }
     Ok((name, r.path))
+}
+
+/// The path name `canonical` as this process bound it (a relative path stays relative).
+pub fn as_bound<P: Platform>(os: &LibOs<P>, canonical: &[u8]) -> Option<Vec<u8>> {
+    os.unix_names.lock().get(canonical).cloned()
 }
 
 /// The abstract address a `connect` or send to Unix address `sa` (a path name) reaches: the
@@ -112,9 +125,20 @@ pub fn name_out(name: &mut [u8], len: &mut usize) -> bool {
     true
 }
 
+/// Whether `shown`, the first bytes of a name `got` bytes long that was cut short before the
+/// tag's end, can be the start of a translated name.
+pub fn may_be_tagged(shown: &[u8], got: usize) -> bool {
+    let n = shown.len();
+    got >= HEAD
+        && (3..HEAD).contains(&n)
+        && shown[0..2] == AF_UNIX.to_le_bytes()
+        && shown[2] == 0
+        && shown[3..] == TAG[..n - 3]
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{name_out, tagged, ENAMETOOLONG};
+    use super::{may_be_tagged, name_out, tagged, ENAMETOOLONG};
 
     #[test]
     fn a_path_name_goes_out_as_the_app_gave_it() {
@@ -139,6 +163,14 @@ mod tests {
         let mut v4 = [2u8, 0, 0, 80, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
         let mut len = 16;
         assert!(!name_out(&mut v4, &mut len));
+    }
+
+    #[test]
+    fn a_cut_name_is_recognised_by_its_start() {
+        let t = tagged(b"/tmp/abcdefghij.sock").unwrap();
+        assert!(may_be_tagged(&t[..6], t.len()));
+        assert!(!may_be_tagged(b"\x01\x00\x00ab", 20));
+        assert!(!may_be_tagged(&t[..6], 6));
     }
 
     #[test]
