@@ -96,7 +96,7 @@ pub const HANDLED: &[usize] = &[
 /// Syscalls served with a limitation users should know, and what it is (docs/syscalls.md is
 /// generated from these arrays by scripts/gen_implemented.py).
 pub const PARTIAL: &[(usize, &str)] = &[
-    (IOCTL, "FIOCLEX, FIONCLEX, FIONREAD, FIONBIO, FIOASYNC (the flag only: no SIGIO); TCGETS, TIOCGWINSZ, TIOCGPGRP, TIOCSPGRP on host descriptors (terminals); anything else ENOTTY"),
+    (IOCTL, "FIOCLEX, FIONCLEX, FIONREAD, FIONBIO, FIOASYNC (the flag only: no SIGIO); TCGETS, TIOCGWINSZ, TIOCGPGRP, TIOCSPGRP on host descriptors (terminals); the interface queries SIOCGIFCONF, SIOCGIFFLAGS, SIOCGIFADDR, SIOCGIFNETMASK, SIOCGIFBRDADDR, SIOCGIFMTU, SIOCGIFHWADDR, SIOCGIFINDEX, SIOCGIFNAME on sockets, answered for one loopback interface lo; anything else ENOTTY"),
     (CHOWN, "checks the path, changes nothing (image files have fixed owners); EROFS in a read-only mount"),
     (FCHMOD, "changes a host file by its path: ESTALE once the file was renamed or removed since it was opened"),
     (FCHOWN, "as chown"),
@@ -1140,6 +1140,20 @@ fn ioctl<P: Platform>(os: &LibOs<P>, fd: i32, cmd: u32, arg: usize) -> SysResult
             return Ok(0);
         }
         _ => {}
+    }
+    if super::ifaces::is_interface_query(cmd) {
+        // On any socket, as Linux answers them (ENOTTY on anything else).
+        return match stat_node(os, &f) {
+            Ok(st) if st.st_mode & S_IFMT == crate::abi::S_IFSOCK => {
+                let unix = match &f.kind {
+                    FileKind::Obj(Obj::Unix(_)) => true,
+                    FileKind::Host(_) => super::net::unix_socket(os, fd).unwrap_or(false),
+                    _ => false,
+                };
+                super::ifaces::query(os, cmd, arg, !unix)
+            }
+            _ => Err(refused_ioctl(os, fd, cmd, b"file")),
+        };
     }
     match &f.kind {
         FileKind::Host(h) => match cmd {

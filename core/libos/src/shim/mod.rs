@@ -8,6 +8,7 @@ pub mod fdops;
 pub mod fs;
 pub mod futexv;
 pub mod ids;
+pub mod ifaces;
 pub mod io;
 pub mod locks;
 pub mod mem;

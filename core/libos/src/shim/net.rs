@@ -1067,7 +1067,7 @@ fn setsockopt<P: Platform>(os: &LibOs<P>, fd: i32, a: &[usize; 6]) -> SysResult 
 }
 
 /// Whether app descriptor `fd` is a Unix-domain socket (asked of the host: SO_DOMAIN).
-fn unix_socket<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<bool, Errno> {
+pub(crate) fn unix_socket<P: Platform>(os: &LibOs<P>, fd: i32) -> Result<bool, Errno> {
     let s = sock_of(os, fd)?;
     let (mut domain, mut len) = (0i32, 4u32);
     let (dp, lp) = (&mut domain as *mut i32 as usize, &mut len as *mut u32 as usize);
