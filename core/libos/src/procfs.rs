@@ -97,6 +97,7 @@ pub fn render<P: Platform>(os: &LibOs<P>, s: Synth) -> Result<Vec<u8>, Errno> {
             v
         }
         Synth::ProcLimits => limits(os).into_bytes(),
+        Synth::EtcFallback(i) => etc_fallback(os, i).into_bytes(),
         Synth::ProcComm => {
             let mut v = comm(os);
             v.push(b'\n');
@@ -243,6 +244,22 @@ fn mounts<P: Platform>(os: &LibOs<P>, info: bool) -> Vec<u8> {
         }
     }
     out.into_bytes()
+}
+
+/// The content of fallback file `i` of [`crate::fs::synth::ETC_FALLBACKS`]: the loopback names
+/// and the sandbox's host name; root, and the app's own user and group when they are not root.
+fn etc_fallback<P: Platform>(os: &LibOs<P>, i: u8) -> alloc::string::String {
+    let (uid, gid) = os.platform.creds();
+    match i {
+        0 => alloc::format!(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{}\n",
+            alloc::string::String::from_utf8_lossy(&os.hostname)
+        ),
+        1 if uid != 0 => alloc::format!("root:x:0:0:root:/root:/bin/sh\nuser:x:{uid}:{gid}:user:/:/bin/sh\n"),
+        1 => alloc::string::String::from("root:x:0:0:root:/root:/bin/sh\n"),
+        _ if gid != 0 => alloc::format!("root:x:0:\nuser:x:{gid}:\n"),
+        _ => alloc::string::String::from("root:x:0:\n"),
+    }
 }
 
 /// /proc/self/limits: the process's limits (`prlimit64`'s table) in Linux's layout.

@@ -61,6 +61,9 @@ pub enum Synth {
     ProcSysDir(u8),
     /// The /proc/sys values of [`SYS_VALUES`], by index.
     ProcSysValue(u8),
+    /// /etc/hosts (0), /etc/passwd (1), /etc/group (2) where the image and the writable layer
+    /// have none ([`ETC_FALLBACKS`]).
+    EtcFallback(u8),
     /// /proc/<pid> of another process of the app: a directory of [`PID_FILES`].
     ProcPid(i32),
     /// /proc/<pid>/<file> of another process of the app (`file` indexes [`PID_FILES`]).
@@ -167,6 +170,13 @@ pub const TABLE: &[(&[u8], Synth)] = &[
     (b"/proc/sys/fs/pipe-max-size", Synth::ProcSysValue(4)),
 ];
 
+/// The files every Linux system has that a program needs to resolve `localhost` and its own
+/// host name and to name its user (glibc's `getaddrinfo`, `getpwuid`), shown where the image
+/// (quick mode packs none of them) and the writable layer have none: `Vfs` falls back to them
+/// after both, so an image's own always wins and the app may replace one (a copy in the
+/// layer). Indices of [`Synth::EtcFallback`].
+pub const ETC_FALLBACKS: [&[u8]; 3] = [b"/etc/hosts", b"/etc/passwd", b"/etc/group"];
+
 /// `/proc/<pid>` and what lies below it, rewritten to the table's `/proc/self...` keys when
 /// `pid` is the app's own (`/proc/self` itself, the symlink, is looked up before this); other
 /// paths unchanged.
@@ -267,6 +277,7 @@ impl Synth {
             | Synth::ProcMounts
             | Synth::ProcMountinfo
             | Synth::ProcSysValue(_)
+            | Synth::EtcFallback(_)
             | Synth::ProcPidFile(..)
             | Synth::AttestType
             | Synth::AttestReport => NodeKind::File,
@@ -303,6 +314,7 @@ impl Synth {
             Synth::ProcPidFile(p, f) => return 0x1_0000_0000 + (p as u32 as u64) * 16 + 1 + f as u64,
             Synth::ProcPidExe(p) => return 0x1_0000_0000 + (p as u32 as u64) * 16 + 12,
             Synth::ProcPidTask(p) => return 0x1_0000_0000 + (p as u32 as u64) * 16 + 13,
+            Synth::EtcFallback(i) => 0xf000 + i as u64,
             _ => TABLE.iter().position(|(_, s)| *s == self).unwrap_or(0) as u64,
         };
         0xffff_0000 + i

@@ -54,6 +54,16 @@ pub struct Vfs {
     dev_shm_made: core::sync::atomic::AtomicBool,
 }
 
+/// The fallback file at `p` (crate::fs::synth::ETC_FALLBACKS), or /etc itself when the image
+/// has no /etc: for lookups that found nothing in the image or the writable layer.
+fn etc_fallback(p: &[u8]) -> Option<Node> {
+    if p == b"/etc" {
+        return Some(Node::OverlayDir { ino: 0xf0ff, mode: 0o755 });
+    }
+    let i = crate::fs::synth::ETC_FALLBACKS.iter().position(|f| *f == p)?;
+    Some(Node::Synth(Synth::EtcFallback(i as u8)))
+}
+
 /// st_dev of the files of host directory `dir` (0: the writable layer, else a mount's index).
 /// The writable layer is part of the root file system, as an overlay's upper layer is: its
 /// files have the image's device (and [`layer_ino`] numbers), so `df FILE`, `find -xdev` and
@@ -515,7 +525,11 @@ impl Vfs {
                         if hidden {
                             None
                         } else {
-                            self.image.lookup(p).map(Node::Image).or_else(|| self.mount_parent(p))
+                            self.image
+                                .lookup(p)
+                                .map(Node::Image)
+                                .or_else(|| self.mount_parent(p))
+                                .or_else(|| etc_fallback(p))
                         }
                     }
                 });
@@ -533,7 +547,10 @@ impl Vfs {
         if let Some(s) = self.synth_at(p) {
             return Ok(Some(Node::Synth(s)));
         }
-        Ok(self.image_at(ov, p).map(Node::Image).or_else(|| self.mount_parent(p)))
+        if Self::image_hidden(ov, p) {
+            return Ok(None);
+        }
+        Ok(self.image_at(ov, p).map(Node::Image).or_else(|| self.mount_parent(p)).or_else(|| etc_fallback(p)))
     }
 
     /// A directory on the way to a mount's guest path that nothing else provides (a mount at
@@ -1016,6 +1033,18 @@ impl Vfs {
     /// the read permission away: a sandbox's root has no CAP_DAC_OVERRIDE).
     pub fn try_list(&self, p: &[u8]) -> Result<Vec<DirEntry>, Errno> {
         let mut v = self.list_here(p)?;
+        if p == b"/etc" {
+            // The fallback files are names of /etc where nothing else is.
+            for f in crate::fs::synth::ETC_FALLBACKS {
+                let name = path::name(f);
+                if let Some(Node::Synth(s)) = self.lookup(f) {
+                    if !v.iter().any(|d| d.name == name) {
+                        v.push(DirEntry { name: name.to_vec(), ino: s.ino(), kind: NodeKind::File });
+                    }
+                }
+            }
+            v.sort_by(|a, b| a.name.cmp(&b.name));
+        }
         // A mount's directory is a name in its parent, whether or not the parent has one.
         if let Some(h) = self.host.as_ref() {
             let mut added = false;

@@ -395,6 +395,14 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
                             FileKind::Host(HostFd(os.vfs.host_open(&n, &r.path, flags & HOST_OPEN_FLAGS)?))
                         }
                         Node::Image(i) => FileKind::Image(i),
+                        Node::Synth(s @ crate::fs::synth::Synth::EtcFallback(_))
+                            if writable || flags & O_TRUNC != 0 =>
+                        {
+                            // A fallback /etc file opened for writing becomes a file of the
+                            // writable layer with the content shown, which the open then takes.
+                            materialize(os, &r.path, &crate::procfs::render(os, s)?)?;
+                            continue;
+                        }
                         Node::Synth(s) if s.generated() => {
                             // comm is the one generated file a process may write (its name, as
                             // prctl(PR_SET_NAME) sets it: glibc's pthread_setname_np of another
@@ -431,6 +439,24 @@ fn openat<P: Platform>(os: &LibOs<P>, dirfd: i32, ptr: usize, flags: u32, mode: 
     let path = if matches!(kind, FileKind::Host(_)) && opened == b"/dev/tty" { Vec::new() } else { opened };
     let file = OpenFile::new(kind, path, keep);
     os.fds.lock().alloc(file, flags & O_CLOEXEC != 0, 0).map(|fd| fd as usize)
+}
+
+/// Makes a file of the writable layer at `path` (nothing there yet) holding `data`, mode 0644.
+fn materialize<P: Platform>(os: &LibOs<P>, path: &[u8], data: &[u8]) -> Result<(), Errno> {
+    match os.vfs.place(path)? {
+        crate::fs::vfs::Place::Memory => {
+            let f = os.vfs.create_file(path, 0o644, os.now());
+            *f.data.lock() = data.to_vec();
+        }
+        _ => {
+            let fd = os.vfs.host_create(path, O_WRONLY, 0o644)?;
+            let hl = os.vfs.host.as_ref().ok_or(EROFS)?;
+            let wrote = hl.ops.pwrite(fd, 0, data);
+            hl.ops.close(fd);
+            wrote?;
+        }
+    }
+    Ok(())
 }
 
 /// read(2) of an open file at its position, or pread(2) at `at` (ESPIPE where it has none).
