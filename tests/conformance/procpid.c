@@ -34,8 +34,11 @@ static int link_is(const char *path, const char *want) {
     return strcmp(b, want) == 0;
 }
 
-static int slurp_has(const char *path, const char *needle) {
+/* The whole of PATH (at most 64 KiB) into a static buffer, NUL-terminated; its length. */
+static size_t slurp(const char *path, char **out) {
     static char b[65536];
+    *out = b;
+    b[0] = 0;
     int fd = open(path, O_RDONLY);
     if (fd < 0)
         return 0;
@@ -45,21 +48,18 @@ static int slurp_has(const char *path, const char *needle) {
         got += n;
     close(fd);
     b[got] = 0;
-    return got > 0 && strstr(b, needle) != NULL;
+    return got;
+}
+
+static int slurp_has(const char *path, const char *needle) {
+    char *b;
+    return slurp(path, &b) > 0 && strstr(b, needle) != NULL;
 }
 
 /* Whether /proc/self/environ (NUL-separated) holds an entry starting with PREFIX. */
 static int environ_has(const char *prefix) {
-    static char b[65536];
-    int fd = open("/proc/self/environ", O_RDONLY);
-    if (fd < 0)
-        return 0;
-    size_t got = 0;
-    ssize_t n;
-    while (got < sizeof b - 1 && (n = read(fd, b + got, sizeof b - 1 - got)) > 0)
-        got += n;
-    close(fd);
-    b[got] = 0;
+    char *b;
+    size_t got = slurp("/proc/self/environ", &b);
     for (size_t i = 0; i < got; i += strlen(b + i) + 1)
         if (strncmp(b + i, prefix, strlen(prefix)) == 0)
             return 1;

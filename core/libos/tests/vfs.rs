@@ -39,8 +39,11 @@ fn resolves_like_linux() {
     assert_eq!(resolve(&v, "/", "/nope/x", true), Err(ENOENT));
     assert_eq!(resolve(&v, "/", "", true), Err(ENOENT));
     assert_eq!(resolve(&v, "/", "/app/new", true), Ok(("/app/new".into(), None)));
-    // The host's files are simply not in the namespace.
-    assert_eq!(resolve(&v, "/", "/etc/hostname", true), Err(ENOENT));
+    // The host's files are simply not in the namespace: /etc holds only the fallback name
+    // files (hosts, passwd, group) where the image has none.
+    assert_eq!(resolve(&v, "/", "/etc/hostname", true), Ok(("/etc/hostname".into(), None)));
+    assert_eq!(resolve(&v, "/", "/etc/hosts", true), Ok(("/etc/hosts".into(), Some(NodeKind::File))));
+    assert_eq!(resolve(&v, "/", "/usr/lib/os-release", true), Err(ENOENT));
     assert_eq!(resolve(&v, "/", "/dev/null", true).unwrap().1, Some(NodeKind::CharDev));
     assert_eq!(resolve(&v, "/", "/proc/self/exe", true).unwrap().0, "/app/big.bin");
 }

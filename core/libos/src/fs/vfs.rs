@@ -1174,13 +1174,24 @@ impl Vfs {
     /// A FIFO at `p` in a host directory (caller checked it does not exist); false when `p`
     /// lies in the in-memory layer.
     pub fn host_mkfifo(&self, p: &[u8], mode: u32) -> Result<bool, Errno> {
+        self.host_make(p, |h, dir, rel| h.ops.mkfifo(dir, rel, mode))
+    }
+
+    /// Makes a node at `p` in a host directory with `make` (given the layer, the directory and
+    /// the path in it), the writable layer's parents prepared first; false when `p` lies in
+    /// the in-memory layer.
+    fn host_make(
+        &self,
+        p: &[u8],
+        make: impl FnOnce(&HostLayer, usize, &[u8]) -> Result<(), Errno>,
+    ) -> Result<bool, Errno> {
         match self.place(p)? {
             Place::Memory => Ok(false),
             Place::Host(dir, rel, upper, h) => {
                 if upper {
                     self.upper_prepare(h, p)?;
                 }
-                h.ops.mkfifo(dir, &rel, mode).map(|_| true)
+                make(h, dir, &rel).map(|_| true)
             }
         }
     }
@@ -1188,15 +1199,7 @@ impl Vfs {
     /// A socket node at `p` in a host directory (caller checked it does not exist); false
     /// when `p` lies in the in-memory layer.
     pub fn host_mksock(&self, p: &[u8], mode: u32) -> Result<bool, Errno> {
-        match self.place(p)? {
-            Place::Memory => Ok(false),
-            Place::Host(dir, rel, upper, h) => {
-                if upper {
-                    self.upper_prepare(h, p)?;
-                }
-                h.ops.mksock(dir, &rel, mode).map(|_| true)
-            }
-        }
+        self.host_make(p, |h, dir, rel| h.ops.mksock(dir, rel, mode))
     }
 
     /// statfs of host node `n`'s file system, as the host says it (`struct statfs` as 15

@@ -86,22 +86,26 @@ pub fn record_lock<P: Platform>(os: &LibOs<P>, f: &Arc<OpenFile>, cmd: u32, arg:
         return Ok(0);
     }
     let set = || reclock::TABLE.lock().set(file, start, end, l.l_type, owner.clone());
-    if cmd != F_SETLKW && cmd != F_OFD_SETLKW {
-        set()?;
-        if l.l_type == F_UNLCK {
-            os.platform.wake_all();
-        }
-        return Ok(0);
-    }
-    let mut outcome = Err(EAGAIN);
-    os.platform.block_until(
-        &mut || {
-            outcome = set();
-            outcome != Err(EAGAIN)
-        },
-        None,
-    )?;
-    if l.l_type == F_UNLCK {
+    set_or_wait(os, set, cmd == F_SETLKW || cmd == F_OFD_SETLKW, l.l_type == F_UNLCK)
+}
+
+/// Takes a lock with `set` (EAGAIN while another holds what it conflicts with): at once, or
+/// with `wait` until it can (EINTR when a handled signal comes); an `unlock` wakes the waiters.
+fn set_or_wait<P: Platform>(os: &LibOs<P>, set: impl Fn() -> Result<(), Errno>, wait: bool, unlock: bool) -> SysResult {
+    let outcome = if wait {
+        let mut outcome = Err(EAGAIN);
+        os.platform.block_until(
+            &mut || {
+                outcome = set();
+                outcome != Err(EAGAIN)
+            },
+            None,
+        )?;
+        outcome
+    } else {
+        set()
+    };
+    if unlock {
         os.platform.wake_all();
     }
     outcome.map(|_| 0)
@@ -125,22 +129,7 @@ pub fn flock<P: Platform>(os: &LibOs<P>, f: &Arc<OpenFile>, op: usize) -> SysRes
     let file = (dev | 1 << 63, ino);
     let owner = reclock::description(f);
     let set = || reclock::TABLE.lock().set(file, 0, u64::MAX, l_type, owner.clone());
-    if op & LOCK_NB != 0 || l_type == F_UNLCK {
-        set()?;
-        if l_type == F_UNLCK {
-            os.platform.wake_all();
-        }
-        return Ok(0);
-    }
-    let mut outcome = Err(EAGAIN);
-    os.platform.block_until(
-        &mut || {
-            outcome = set();
-            outcome != Err(EAGAIN)
-        },
-        None,
-    )?;
-    outcome.map(|_| 0)
+    set_or_wait(os, set, op & LOCK_NB == 0 && l_type != F_UNLCK, l_type == F_UNLCK)
 }
 
 /// After close of a descriptor of `f` by this process: its POSIX locks on the file go (an

@@ -186,6 +186,21 @@ pub fn parent(dirfd: i32, rel: &[u8]) -> Result<Parent, Errno> {
 }
 
 impl HostDirs {
+    /// Host call `nr` (renameat, renameat2 or linkat, with `flags`) from `from` to `to`, each
+    /// named by its parent opened beneath directory `dir`; a refusal with EXDEV between two
+    /// parents goes to the supervisor as request `op` ([`reparented`]). The layer's names
+    /// changed either way.
+    fn two_names(&self, dir: usize, from: &[u8], to: &[u8], nr: usize, flags: usize, op: u32) -> Result<(), Errno> {
+        let d = self.fd(dir)?;
+        let (a, b) = (parent(d, from)?, parent(d, to)?);
+        let (an, bn) = (a.name.as_ptr() as usize, b.name.as_ptr() as usize);
+        let res = r(sys::syscall6(nr, a.fd as usize, an, b.fd as usize, bn, flags, 0))
+            .map(|_| ())
+            .or_else(|e| reparented(e, op, dir, from, to));
+        self.changed();
+        res
+    }
+
     /// mknodat of `rel` with `mode` (a FIFO or a socket node: the gate allows no other type).
     fn mknod(&self, dir: usize, rel: &[u8], mode: u32) -> Result<(), Errno> {
         const MKNODAT: usize = 259;
@@ -272,22 +287,8 @@ impl HostDirOps for HostDirs {
     }
 
     fn link(&self, dir: usize, from: &[u8], to: &[u8]) -> Result<(), Errno> {
-        let d = self.fd(dir)?;
-        let (a, b) = (parent(d, from)?, parent(d, to)?);
         // Flags 0: a final symlink is linked itself, never followed.
-        let res = r(sys::syscall6(
-            LINKAT,
-            a.fd as usize,
-            a.name.as_ptr() as usize,
-            b.fd as usize,
-            b.name.as_ptr() as usize,
-            0,
-            0,
-        ))
-        .map(|_| ())
-        .or_else(|e| reparented(e, crate::broker::OP_LINK, dir, from, to));
-        self.changed();
-        res
+        self.two_names(dir, from, to, LINKAT, 0, crate::broker::OP_LINK)
     }
 
     fn readlink(&self, dir: usize, rel: &[u8]) -> Result<Vec<u8>, Errno> {
@@ -315,40 +316,12 @@ impl HostDirOps for HostDirs {
     }
 
     fn rename(&self, dir: usize, from: &[u8], to: &[u8]) -> Result<(), Errno> {
-        let d = self.fd(dir)?;
-        let (a, b) = (parent(d, from)?, parent(d, to)?);
-        let res = r(sys::syscall6(
-            RENAMEAT,
-            a.fd as usize,
-            a.name.as_ptr() as usize,
-            b.fd as usize,
-            b.name.as_ptr() as usize,
-            0,
-            0,
-        ))
-        .map(|_| ())
-        .or_else(|e| reparented(e, crate::broker::OP_RENAME, dir, from, to));
-        self.changed();
-        res
+        self.two_names(dir, from, to, RENAMEAT, 0, crate::broker::OP_RENAME)
     }
 
     fn exchange(&self, dir: usize, a: &[u8], b: &[u8]) -> Result<(), Errno> {
         const RENAMEAT2: usize = 316;
-        let d = self.fd(dir)?;
-        let (pa, pb) = (parent(d, a)?, parent(d, b)?);
-        let res = r(sys::syscall6(
-            RENAMEAT2,
-            pa.fd as usize,
-            pa.name.as_ptr() as usize,
-            pb.fd as usize,
-            pb.name.as_ptr() as usize,
-            crate::broker::RENAME_EXCHANGE as usize,
-            0,
-        ))
-        .map(|_| ())
-        .or_else(|e| reparented(e, crate::broker::OP_EXCHANGE, dir, a, b));
-        self.changed();
-        res
+        self.two_names(dir, a, b, RENAMEAT2, crate::broker::RENAME_EXCHANGE as usize, crate::broker::OP_EXCHANGE)
     }
 
     fn list(&self, dir: usize, rel: &[u8]) -> Result<Vec<DirEntry>, Errno> {
