@@ -328,6 +328,13 @@ static int cmd_mknod(const char *addr, const char *scratch) {
     snprintf(dev, sizeof dev, "%s/null", scratch);
     report_raw("gate-mknodat-chardev", gate(SYS_mknodat, AT_FDCWD, (long)dev, 0020000 | 0666, (1 << 8) | 3));
     report_raw("gate-mknodat-regular", gate(SYS_mknodat, AT_FDCWD, (long)dev, 0100000 | 0666, 0));
+    /* Socket nodes pass the gate (bind of a path name leaves one in the writable layer), but
+     * not beyond the directories the sandbox may write: the host's scratch directory. */
+    snprintf(dev, sizeof dev, "%s/sock", scratch);
+    report_raw("gate-mknodat-socket-outside", gate(SYS_mknodat, AT_FDCWD, (long)dev, 0140000 | 0666, 0));
+    /* renameat2 passes the gate (RENAME_EXCHANGE); RENAME_WHITEOUT needs CAP_MKNOD. */
+    report_raw("gate-renameat2-whiteout",
+               gate6(SYS_renameat2, AT_FDCWD, (long)"/app/escape", AT_FDCWD, (long)"/app/escape2", 4 /* RENAME_WHITEOUT */, 0));
     report("mknod-fifo-served", mknod("/tmp/escape-fifo", 0010000 | 0600, 0));
     return 0;
 }
