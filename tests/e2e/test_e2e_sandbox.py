@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from litebox_e2e import Artifact, ExampleArtifacts, describe, read_image, run_program
 
-HOST_FILES = ["/etc/hostname", "/etc/passwd", "/etc/os-release"]
+HOST_FILES = ["/etc/hostname", "/etc/shadow", "/etc/os-release"]
 
 
 def test_cat_files_gets_enoent_for_the_host_hostname(examples: ExampleArtifacts) -> None:
@@ -34,6 +34,20 @@ def test_quick_mode_cat_cannot_read_host_files(quick_pack: Callable[[str], Artif
     assert packed.returncode == 1, describe(packed)
     assert packed.stdout == b""
     assert b"No such file or directory" in packed.stderr, describe(packed)
+
+
+def test_quick_mode_cat_gets_the_fallback_passwd_not_the_hosts(quick_pack: Callable[[str], Artifact]) -> None:
+    """/etc/passwd is one of the runtime's fallback name files where the image has none
+    (docs/targets/linux-userland.md): root and the app's own user, never the host's lines."""
+    host = Path("/etc/passwd")
+    if not host.is_file():
+        pytest.skip("/etc/passwd is not on this host")
+    art = quick_pack("/usr/bin/cat")
+    packed = run_program([art.path, str(host)])
+    assert packed.returncode == 0, describe(packed)
+    assert packed.stdout != host.read_bytes()
+    assert packed.stdout.startswith(b"root:x:0:0:root:/root:/bin/sh\n"), describe(packed)
+    assert all(line.startswith((b"root:", b"user:")) for line in packed.stdout.splitlines()), describe(packed)
 
 
 def test_quick_mode_test_e_sees_no_host_path(quick_pack: Callable[[str], Artifact], tmp_path: Path) -> None:
