@@ -410,6 +410,16 @@ impl Vfs {
 
     /// Copies the image file at `p` into the host writable layer and opens the copy with
     /// `flags`.
+    /// [`Vfs::host_copy_up`] for a change made by path afterwards (chmod, times, a link, a
+    /// rename or exchange): the copy is made, nothing is kept open.
+    pub fn host_copy_up_only(&self, p: &[u8], entry: u32) -> Result<(), Errno> {
+        let fd = self.host_copy_up(p, entry, 0)?;
+        if let Some(h) = self.host.as_ref() {
+            h.ops.close(fd);
+        }
+        Ok(())
+    }
+
     pub fn host_copy_up(&self, p: &[u8], entry: u32, flags: u32) -> Result<i32, Errno> {
         let Place::Host(_, rel, true, h) = self.place(p)? else { return Err(EROFS) };
         let e = self.image.entry(entry);
@@ -1311,8 +1321,7 @@ impl Vfs {
                 if let Some(i) = self.image.lookup(p) {
                     match self.lookup(p) {
                         Some(Node::Image(_)) if self.image.entry(i).kind == EntryKind::File => {
-                            let fd = self.host_copy_up(p, i, 0)?;
-                            h.ops.close(fd);
+                            self.host_copy_up_only(p, i)?;
                         }
                         Some(Node::Image(_)) => return Err(EXDEV),
                         Some(Node::Host(hn)) if hn.st.st_mode & crate::abi::S_IFMT == S_IFDIR => return Err(EXDEV),
@@ -1354,10 +1363,7 @@ impl Vfs {
         }
         match &src {
             Node::Image(i) => match self.image.entry(*i).kind {
-                EntryKind::File => {
-                    let fd = self.host_copy_up(from, *i, 0)?;
-                    h.ops.close(fd);
-                }
+                EntryKind::File => self.host_copy_up_only(from, *i)?,
                 EntryKind::Symlink => {
                     let target = self.link_target(&src);
                     self.upper_prepare(h, from)?;

@@ -1613,8 +1613,7 @@ fn linkat<P: Platform>(os: &LibOs<P>, ofd: i32, optr: usize, nfd: i32, nptr: usi
                 if !matches!(os.vfs.place(&n.path)?, crate::fs::vfs::Place::Host(_, _, true, _)) {
                     return Err(EXDEV);
                 }
-                let fd = os.vfs.host_copy_up(&r.path, i, O_RDONLY)?;
-                os.platform.host_close(fd);
+                os.vfs.host_copy_up_only(&r.path, i)?;
                 return os.vfs.host_link(&r.path, &n.path)?.map(|_| 0).ok_or(EXDEV);
             }
             Some(node) if os.vfs.kind(&node) == NodeKind::Dir => return Err(EPERM),
@@ -1673,8 +1672,7 @@ fn chmod_node<P: Platform>(os: &LibOs<P>, path: &[u8], node: Node, mode: u32) ->
     }
     if let Node::Image(i) = node {
         if os.vfs.kind(&node) == NodeKind::File && os.vfs.host_upper() {
-            let fd = os.vfs.host_copy_up(path, i, O_RDONLY)?;
-            os.platform.host_close(fd);
+            os.vfs.host_copy_up_only(path, i)?;
             let n = os.vfs.lookup(path).ok_or(ENOENT)?;
             os.vfs.host_chmod(&n, path, mode)?;
         } else if os.vfs.kind(&node) == NodeKind::File {
@@ -1812,8 +1810,7 @@ fn set_times<P: Platform>(
     };
     let node = match node {
         Some(Node::Image(i)) if os.vfs.kind(&Node::Image(i)) == NodeKind::File && os.vfs.host_upper() => {
-            let fd = os.vfs.host_copy_up(&path, i, O_RDONLY)?;
-            os.platform.host_close(fd);
+            os.vfs.host_copy_up_only(&path, i)?;
             os.vfs.lookup(&path)
         }
         n => n,
